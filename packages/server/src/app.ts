@@ -1,0 +1,73 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import crypto from 'node:crypto';
+import swagger from '@fastify/swagger';
+import type { AppContext } from './context.js';
+import { REDACT } from './context.js';
+import authPlugin from './http/auth.js';
+import { healthRoutes } from './http/health.js';
+import { tokenRoutes } from './http/identity/token-routes.js';
+import { armErrorHandler } from './http/arm/errors.js';
+import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
+import { ResourceGroupService } from './resources/resource-groups.js';
+import { features } from './features.js';
+
+export interface BuildOptions {
+  /** Fastify's https options (key, cert) to serve TLS. */
+  https?: { key: Buffer | string; cert: Buffer | string };
+  /** Log requests (default: per config level). */
+  logger?: boolean;
+}
+
+/** Services made once and shared by the HTTP plugins of every feature. */
+export interface Services {
+  groups: ResourceGroupService;
+}
+
+/**
+ * Builds the HTTP application: one Fastify instance, one encapsulated plugin per protocol
+ * (ARM control plane, OAuth2 token service, MLflow tracking, …), each with its own error body.
+ */
+export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: ctx.config.logLevel, redact: REDACT },
+    bodyLimit: ctx.config.bodyLimit,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: true } },
+    ...(opts.https ? { https: opts.https } : {}),
+    // Per-request lines only at debug/trace: at info they would cost more than most requests.
+    logController: new LogController({ disableRequestLogging: ctx.config.logLevel !== 'debug' && ctx.config.logLevel !== 'trace' }),
+    exposeHeadRoutes: false,
+    requestIdHeader: 'x-ms-client-request-id',
+    genReqId: () => crypto.randomUUID(),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Atelier', version: '0.1.0', description: 'Self-hosted machine-learning workspace: ARM-shaped control plane, MLflow tracking, OAuth2 token service.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, basic: { type: 'http', scheme: 'basic' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } as object }, async () => app.swagger());
+
+  await app.register(authPlugin, { ctx });
+  app.setErrorHandler(armErrorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'NotFound', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
+  });
+  // Every answer says which server answered, for client-side diagnostics.
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-ms-request-id', req.id);
+    reply.header('x-ms-correlation-request-id', req.headers['x-ms-correlation-request-id'] ?? req.id);
+  });
+
+  const services: Services = { groups: new ResourceGroupService(ctx) };
+
+  await app.register(healthRoutes, { ctx });
+  await app.register(tokenRoutes, { ctx });
+  await app.register(resourceGroupRoutes, { ctx, groups: services.groups });
+  for (const feature of features) await app.register(feature, { ctx, services });
+
+  return app;
+}

@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { InvalidInput } from './errors.js';
+
+/** Everything the server reads from its environment, validated once at start. */
+export interface ServerConfig {
+  /** Data root: SQLite file, blob folders, master key. */
+  home: string;
+  host: string;
+  port: number;
+  /** What clients are told the server is (tracking URI, discovery, nextLink). No trailing slash. */
+  publicUrl: string;
+  /** postgres://… to use PostgreSQL; unset = SQLite file in `home`. */
+  databaseUrl?: string;
+  adminPassword?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest JSON request body, bytes. */
+  bodyLimit: number;
+  /** Lifetime of access tokens, seconds. */
+  tokenTtlSeconds: number;
+}
+
+export const CONFIG_DOC: Record<string, string> = {
+  ATELIER_HOME: 'data root (SQLite file, blobs, master key); default ./.atelier',
+  ATELIER_HOST: 'address to listen on; default 127.0.0.1',
+  ATELIER_PORT: 'port to listen on (0 = any free port); default 8700',
+  ATELIER_PUBLIC_URL: 'URL clients are told; default http(s)://HOST:PORT',
+  ATELIER_DATABASE_URL: 'postgres://user:pass@host:port/db to use PostgreSQL; default SQLite in ATELIER_HOME',
+  ATELIER_ADMIN_PASSWORD: 'password of the admin user made on first start; default generated and printed once',
+  ATELIER_TLS_CERT: 'PEM certificate file: serve HTTPS',
+  ATELIER_TLS_KEY: 'PEM private key file for ATELIER_TLS_CERT',
+  ATELIER_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent; default info',
+  ATELIER_BODY_LIMIT: 'largest JSON request body in bytes; default 4194304',
+  ATELIER_TOKEN_TTL: 'access token lifetime in seconds (60..86400); default 3600',
+};
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function intIn(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw.trim())) throw new InvalidInput(`${name} must be a whole number from ${min} to ${max}, got '${raw}'`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new InvalidInput(`${name} must be from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const home = path.resolve(overrides.home ?? env.ATELIER_HOME ?? '.atelier');
+  const host = overrides.host ?? env.ATELIER_HOST ?? '127.0.0.1';
+  const port = overrides.port ?? (env.ATELIER_PORT !== undefined ? intIn('ATELIER_PORT', env.ATELIER_PORT, 0, 65535) : 8700);
+  const tlsCert = overrides.tlsCert ?? (env.ATELIER_TLS_CERT || undefined);
+  const tlsKey = overrides.tlsKey ?? (env.ATELIER_TLS_KEY || undefined);
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new InvalidInput('ATELIER_TLS_CERT and ATELIER_TLS_KEY must be set together');
+  const logLevel = (overrides.logLevel ?? env.ATELIER_LOG_LEVEL ?? 'info') as ServerConfig['logLevel'];
+  if (!LEVELS.includes(logLevel)) throw new InvalidInput(`ATELIER_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got '${logLevel}'`);
+  const databaseUrl = overrides.databaseUrl ?? (env.ATELIER_DATABASE_URL || undefined);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new InvalidInput('ATELIER_DATABASE_URL must start with postgres:// or postgresql:// (leave it unset for SQLite)');
+  }
+  let publicUrl = overrides.publicUrl ?? env.ATELIER_PUBLIC_URL;
+  if (publicUrl) {
+    let u: URL;
+    try {
+      u = new URL(publicUrl);
+    } catch {
+      throw new InvalidInput(`ATELIER_PUBLIC_URL must be an absolute http(s) URL, got '${publicUrl}'`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidInput('ATELIER_PUBLIC_URL must use http or https');
+    publicUrl = publicUrl.replace(/\/+$/, '');
+  } else {
+    const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    publicUrl = `${tlsCert ? 'https' : 'http'}://${h}:${port}`;
+  }
+  return {
+    home,
+    host,
+    port,
+    publicUrl,
+    databaseUrl,
+    adminPassword: overrides.adminPassword ?? (env.ATELIER_ADMIN_PASSWORD || undefined),
+    tlsCert,
+    tlsKey,
+    logLevel,
+    bodyLimit: overrides.bodyLimit ?? (env.ATELIER_BODY_LIMIT ? intIn('ATELIER_BODY_LIMIT', env.ATELIER_BODY_LIMIT, 1024, 1 << 30) : 4 * 1024 * 1024),
+    tokenTtlSeconds: overrides.tokenTtlSeconds ?? (env.ATELIER_TOKEN_TTL ? intIn('ATELIER_TOKEN_TTL', env.ATELIER_TOKEN_TTL, 60, 86400) : 3600),
+  };
+}

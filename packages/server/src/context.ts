@@ -1,0 +1,74 @@
+import crypto from 'node:crypto';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import pino from 'pino';
+import type { ServerConfig } from './config.js';
+import { openDatabase, type Database } from './store/database.js';
+import type { Tables } from './store/schema.js';
+import { KeyRing, loadMasterKey } from './secrets/envelope.js';
+import { TokenService } from './identity/tokens.js';
+import { PrincipalService } from './identity/principals.js';
+import { AccessControl } from './identity/rbac.js';
+import { bootstrap, type BootstrapResult } from './identity/bootstrap.js';
+
+/** Everything a request handler or domain service may need, made once per server process. */
+export interface AppContext {
+  config: ServerConfig;
+  database: Database;
+  db: Kysely<Tables>;
+  keys: KeyRing;
+  tokens: TokenService;
+  principals: PrincipalService;
+  access: AccessControl;
+  tenantId: string;
+  defaultSubscriptionId: string;
+  /** Folder of local blob containers (storage accounts), below the data root. */
+  blobRoot: string;
+  /** This process, for operations it runs. */
+  instanceId: string;
+  log: pino.Logger;
+  bootstrap: BootstrapResult;
+  /** Work to do when the server stops (closing pools, timers). Run in reverse order. */
+  onClose: (() => Promise<void> | void)[];
+}
+
+/** Paths of request bodies and headers the logger must never print. */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.password',
+  '*.client_secret',
+  '*.secret',
+  '*.value',
+];
+
+export async function createContext(config: ServerConfig, log?: pino.Logger): Promise<AppContext> {
+  const logger = log ?? pino({ level: config.logLevel, redact: REDACT });
+  const database = await openDatabase({ url: config.databaseUrl, sqlitePath: path.join(config.home, 'atelier.db') });
+  try {
+    const boot = await bootstrap(database.db, config.adminPassword);
+    const keys = new KeyRing(database.db, loadMasterKey(config.home));
+    const tokens = new TokenService(database.db, keys, config.publicUrl, boot.tenantId, config.tokenTtlSeconds);
+    await tokens.init();
+    return {
+      config,
+      database,
+      db: database.db,
+      keys,
+      tokens,
+      principals: new PrincipalService(database.db, boot.tenantId),
+      access: new AccessControl(database.db),
+      tenantId: boot.tenantId,
+      defaultSubscriptionId: boot.defaultSubscriptionId,
+      blobRoot: path.join(config.home, 'blobs'),
+      instanceId: crypto.randomUUID(),
+      log: logger,
+      bootstrap: boot,
+      onClose: [],
+    };
+  } catch (e) {
+    await database.close().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from './context.js';
+import type { Services } from './app.js';
+import { trackingPlaceholder } from './http/mlflow-placeholder.js';
+
+/**
+ * The feature plugins, each in its own folder, registered in this order after the core routes.
+ * Adding a feature = one import and one line here.
+ */
+export type Feature = (app: FastifyInstance, opts: { ctx: AppContext; services: Services }) => Promise<void>;
+
+export const features: Feature[] = [trackingPlaceholder];

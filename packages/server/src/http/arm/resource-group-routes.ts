@@ -1,0 +1,126 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../context.js';
+import { ResourceGroupService, toResourceGroup } from '../../resources/resource-groups.js';
+import { checkApiVersion } from './api-version.js';
+import { ApiVersionQuery, Tags } from './schemas.js';
+import { groupId } from '../../resources/arm-ids.js';
+import { NotFound } from '../../errors.js';
+import { nextLink, pageParams } from './paging.js';
+
+const SubParams = Type.Object({ subscriptionId: Type.String() });
+const GroupParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() });
+const GroupBody = Type.Object(
+  {
+    location: Type.String({ minLength: 1, maxLength: 100 }),
+    tags: Type.Optional(Tags),
+    managedBy: Type.Optional(Type.String({ maxLength: 400 })),
+    properties: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    id: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String()),
+    type: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+const PatchBody = Type.Object({ tags: Type.Optional(Tags), managedBy: Type.Optional(Type.String()) }, { additionalProperties: false });
+
+/** Subscriptions and resource groups (Microsoft.Resources shapes). */
+export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: AppContext; groups: ResourceGroupService }): Promise<void> {
+  const { ctx, groups } = opts;
+  app.addHook('preHandler', async (req) => checkApiVersion(req));
+
+  const subscriptionBody = (s: { subscription_id: string; display_name: string; tenant_id: string; state: string }) => ({
+    id: `/subscriptions/${s.subscription_id}`,
+    subscriptionId: s.subscription_id,
+    tenantId: s.tenant_id,
+    displayName: s.display_name,
+    state: s.state,
+    subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'Atelier', spendingLimit: 'Off' },
+    authorizationSource: 'RoleBased',
+  });
+
+  app.get('/subscriptions', { schema: { querystring: ApiVersionQuery, tags: ['Subscriptions'] } }, async (req) => {
+    const rows = await ctx.db.selectFrom('subscriptions').selectAll().orderBy('subscription_id').execute();
+    const visible = [];
+    for (const s of rows) if (await ctx.access.canSee(req.principal.id, `/subscriptions/${s.subscription_id}`)) visible.push(subscriptionBody(s));
+    return { value: visible };
+  });
+
+  app.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId', { schema: { params: SubParams, querystring: ApiVersionQuery, tags: ['Subscriptions'] } }, async (req) => {
+    const sub = req.params.subscriptionId.toLowerCase();
+    await groups.requireSubscription(sub);
+    await ctx.access.require(req.principal.id, `/subscriptions/${sub}`, 'control/read', `subscription '${sub}' could not be found`);
+    const row = await ctx.db.selectFrom('subscriptions').selectAll().where('subscription_id', '=', sub).executeTakeFirstOrThrow();
+    return subscriptionBody(row);
+  });
+
+  app.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/resourcegroups', { schema: { params: SubParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req) => {
+    const sub = req.params.subscriptionId.toLowerCase();
+    await groups.requireSubscription(sub);
+    const { after, top } = pageParams(req);
+    const all = await groups.list(sub);
+    const visible = [];
+    for (const r of all) {
+      if (after && r.id_key <= after) continue;
+      if (await ctx.access.canSee(req.principal.id, r.id_key)) visible.push(r);
+      if (visible.length > top) break;
+    }
+    const page = visible.slice(0, top);
+    return { value: page.map(toResourceGroup), nextLink: nextLink(ctx.config.publicUrl, req, page.at(-1)?.id_key, visible.length > top) };
+  });
+
+  app.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req) => {
+    const { subscriptionId: sub, resourceGroupName: name } = req.params;
+    await groups.requireSubscription(sub);
+    await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
+    return toResourceGroup(await groups.require(sub, name));
+  });
+
+  app.head<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: GroupParams, querystring: ApiVersionQuery, hide: true } as object }, async (req, reply) => {
+    const { subscriptionId: sub, resourceGroupName: name } = req.params;
+    const visible = (await groups.subscriptionExists(sub)) && (await ctx.access.canSee(req.principal.id, groupId(sub, name))) && (await groups.get(sub, name));
+    return reply.status(visible ? 204 : 404).send();
+  });
+
+  app.put<{ Params: { subscriptionId: string; resourceGroupName: string }; Body: { location: string; tags?: Record<string, string>; managedBy?: string } }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    { schema: { params: GroupParams, querystring: ApiVersionQuery, body: GroupBody, tags: ['Resource groups'] } },
+    async (req, reply) => {
+      const { subscriptionId: sub, resourceGroupName: name } = req.params;
+      await groups.requireSubscription(sub);
+      await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `subscription '${sub}' could not be found`);
+      const { row, created } = await groups.put(sub, name, req.body, req.principal);
+      return reply.status(created ? 201 : 200).send(toResourceGroup(row));
+    },
+  );
+
+  app.patch<{ Params: { subscriptionId: string; resourceGroupName: string }; Body: { tags?: Record<string, string> } }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    { schema: { params: GroupParams, querystring: ApiVersionQuery, body: PatchBody, tags: ['Resource groups'] } },
+    async (req) => {
+      const { subscriptionId: sub, resourceGroupName: name } = req.params;
+      await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `resource group '${name}' could not be found`);
+      const row = await groups.require(sub, name);
+      return toResourceGroup(await groups.patchTags(sub, row.name, req.body.tags ?? JSON.parse(row.tags)));
+    },
+  );
+
+  app.delete<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req, reply) => {
+    const { subscriptionId: sub, resourceGroupName: name } = req.params;
+    await groups.requireSubscription(sub);
+    await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `resource group '${name}' could not be found`);
+    // Deleting what is in a group is quick here (rows, folders): done before answering, so a 200
+    // means it is gone. 204 when there was nothing to delete, as ARM answers.
+    const deleted = await groups.delete(sub, name, req.principal);
+    return reply.status(deleted ? 200 : 204).send();
+  });
+
+  app.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/resources', { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req) => {
+    const { subscriptionId: sub, resourceGroupName: name } = req.params;
+    await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
+    const row = await groups.get(sub, name);
+    if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'ResourceGroupNotFound' });
+    const rows = await ctx.db.selectFrom('resources').select(['id', 'name', 'type', 'location', 'tags', 'kind']).where('group_key', '=', row.id_key).where('parent_key', 'is', null).orderBy('id_key').execute();
+    return { value: rows.map((r) => ({ id: r.id, name: r.name, type: r.type, location: r.location, kind: r.kind ?? undefined, tags: r.tags ? JSON.parse(r.tags) : {} })) };
+  });
+}

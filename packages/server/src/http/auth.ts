@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AppContext } from '../context.js';
+import type { Principal } from '../identity/principals.js';
+import { Unauthenticated } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; set for every route that is not `config: { public: true }`. */
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** Route needs no authentication (health, discovery, OIDC metadata, token endpoint). */
+    public?: boolean;
+  }
+}
+
+/**
+ * Authenticates every request before routing completes: `Authorization: Bearer <jwt>` (our tokens),
+ * or `Basic` user:password (what MLflow sends for MLFLOW_TRACKING_USERNAME/PASSWORD).
+ */
+async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+  const { ctx } = opts;
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (req.routeOptions.config?.public) return;
+    req.principal = await authenticate(ctx, req.headers.authorization);
+  });
+}
+
+export async function authenticate(ctx: AppContext, header: string | undefined): Promise<Principal> {
+  if (!header) throw new Unauthenticated('authentication required: send Authorization: Bearer <token> (get one with `atelier login`)', { code: 'AuthenticationFailed' });
+  const [scheme, value] = header.split(' ', 2);
+  if (scheme?.toLowerCase() === 'bearer' && value) {
+    const claims = await ctx.tokens.verify(value.trim());
+    const principal = await ctx.principals.get(claims.oid);
+    if (!principal) throw new Unauthenticated('the principal of this token is disabled or deleted', { code: 'InvalidAuthenticationToken' });
+    return principal;
+  }
+  if (scheme?.toLowerCase() === 'basic' && value) {
+    const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i > 0) {
+      const principal = await ctx.principals.checkPassword(decoded.slice(0, i), decoded.slice(i + 1));
+      if (principal) return principal;
+    }
+    throw new Unauthenticated('wrong user name or password', { code: 'AuthenticationFailed' });
+  }
+  throw new Unauthenticated("the Authorization header must be 'Bearer <token>' or 'Basic <base64 user:password>'", { code: 'AuthenticationFailed' });
+}
+
+export default fp(authPlugin, { name: 'atelier-auth' });

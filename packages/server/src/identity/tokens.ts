@@ -1,0 +1,133 @@
+import crypto from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { SignJWT, jwtVerify, exportJWK, importJWK, generateKeyPair, type JWK, type JWTPayload } from "jose";
+type KeyLike = Awaited<ReturnType<typeof importJWK>>;
+import type { Tables } from '../store/schema.js';
+import type { KeyRing } from '../secrets/envelope.js';
+import { Unauthenticated } from '../errors.js';
+
+export interface TokenClaims extends JWTPayload {
+  tid: string;
+  oid: string;
+  /** Principal kind: user | servicePrincipal. */
+  idtyp?: string;
+  name?: string;
+  upn?: string;
+  appid?: string;
+  scp?: string;
+}
+
+/** Audiences our tokens may carry: the server itself and the resource URIs Azure clients ask for. */
+export const KNOWN_AUDIENCES = [
+  'https://management.azure.com',
+  'https://management.azure.com/',
+  'https://management.core.windows.net',
+  'https://management.core.windows.net/',
+  'https://ml.azure.com',
+  'https://ml.azure.com/',
+  'https://storage.azure.com',
+  'https://storage.azure.com/',
+  'https://vault.azure.net',
+  'https://vault.azure.net/',
+];
+
+/**
+ * Issues and verifies access tokens: ES256 JWTs signed by keys kept in the database (private half
+ * sealed with the master key) so every replica verifies every token, and a rotation keeps the old
+ * public key for verification until tokens signed with it have expired.
+ */
+export class TokenService {
+  private signer?: { kid: string; key: KeyLike };
+  private verifiers = new Map<string, KeyLike>();
+  private publicJwks: JWK[] = [];
+
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly keys: KeyRing,
+    readonly issuerBase: string,
+    readonly tenantId: string,
+    readonly ttlSeconds: number,
+  ) {}
+
+  get issuer(): string {
+    return `${this.issuerBase}/${this.tenantId}/v2.0`;
+  }
+  get audiences(): string[] {
+    return [this.issuerBase, `${this.issuerBase}/`, ...KNOWN_AUDIENCES];
+  }
+
+  async init(): Promise<void> {
+    await this.reload();
+    if (!this.signer) await this.rotate();
+  }
+
+  /** Makes a new signing key; older keys keep verifying until they are retired. */
+  async rotate(): Promise<string> {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const kid = crypto.randomBytes(12).toString('base64url');
+    const priv = await exportJWK(privateKey);
+    const pub = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+    await this.db
+      .insertInto('signing_keys')
+      .values({ kid, private_key: this.keys.sealWithMaster(JSON.stringify(priv), kid), public_jwk: JSON.stringify(pub), created_at: Date.now(), retired_at: null })
+      .execute();
+    await this.reload();
+    return kid;
+  }
+
+  async reload(): Promise<void> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll().where('retired_at', 'is', null).orderBy('created_at', 'desc').execute();
+    this.verifiers.clear();
+    this.publicJwks = [];
+    for (const row of rows) {
+      const pub = JSON.parse(row.public_jwk) as JWK;
+      this.verifiers.set(row.kid, (await importJWK(pub, 'ES256')) as KeyLike);
+      this.publicJwks.push(pub);
+    }
+    const newest = rows[0];
+    if (newest) {
+      const priv = JSON.parse(this.keys.openWithMaster(newest.private_key, newest.kid)) as JWK;
+      this.signer = { kid: newest.kid, key: (await importJWK(priv, 'ES256')) as KeyLike };
+    }
+  }
+
+  jwks(): { keys: JWK[] } {
+    return { keys: this.publicJwks };
+  }
+
+  async issue(claims: Omit<TokenClaims, 'tid'> & { tid?: string }, opts: { audience?: string; ttlSeconds?: number } = {}): Promise<{ token: string; expiresIn: number; expiresOn: number }> {
+    if (!this.signer) throw new Error('token service not initialised');
+    const ttl = opts.ttlSeconds ?? this.ttlSeconds;
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ ...claims, tid: claims.tid ?? this.tenantId })
+      .setProtectedHeader({ alg: 'ES256', kid: this.signer.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(opts.audience ?? this.issuerBase)
+      .setIssuedAt(now)
+      .setNotBefore(now - 5)
+      .setExpirationTime(now + ttl)
+      .setJti(crypto.randomUUID())
+      .sign(this.signer.key);
+    return { token, expiresIn: ttl, expiresOn: now + ttl };
+  }
+
+  async verify(token: string): Promise<TokenClaims> {
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        async (header) => {
+          const key = header.kid ? this.verifiers.get(header.kid) : undefined;
+          if (!key) throw new Error('unknown signing key');
+          return key;
+        },
+        { issuer: this.issuer, audience: this.audiences, algorithms: ['ES256'], clockTolerance: 30 },
+      );
+      const claims = payload as TokenClaims;
+      if (claims.tid !== this.tenantId) throw new Error('token is for another tenant');
+      if (typeof claims.oid !== 'string') throw new Error('token has no oid');
+      return claims;
+    } catch (e) {
+      throw new Unauthenticated(`the access token is not valid: ${(e as Error).message}`, { code: 'InvalidAuthenticationToken' });
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type ServerConfig } from './config.js';
+import { createContext, type AppContext } from './context.js';
+import { buildApp } from './app.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: AppContext;
+  /** The URL it listens on (with the real port when 0 was asked). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts a whole server: context (database, keys), HTTP app, listening socket. */
+export async function startServer(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+  let config = loadConfig(env, overrides);
+  const https = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
+  // With port 0 the public URL is known only after listening; the context is made after that.
+  const net = await import('node:net');
+  if (config.port === 0) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, config.host, () => {
+        const p = (s.address() as import('node:net').AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    config = loadConfig(env, { ...overrides, port });
+  }
+  const ctx = await createContext(config);
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(ctx, { https });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await ctx.database.close().catch(() => {});
+    throw e;
+  }
+  let closed = false;
+  return {
+    app,
+    ctx,
+    url: config.publicUrl,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      for (const f of ctx.onClose.reverse()) await f();
+      await ctx.database.close();
+    },
+  };
+}

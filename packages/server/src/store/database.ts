@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import type { Tables } from './schema.js';
+import './tables.js';
+import { migrateToLatest } from './migrate.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface Database {
+  db: Kysely<Tables>;
+  dialect: DialectName;
+  /** The raw better-sqlite3 handle (SQLite only): hot paths may use prepared statements directly. */
+  sqlite?: SqliteDatabase.Database;
+  /** The raw pg pool (PostgreSQL only). */
+  pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns int8 as strings by default; our bigints are epoch ms and counters that fit in
+// a double, so read them as numbers.
+pg.types.setTypeParser(20, (v: string) => Number(v));
+pg.types.setTypeParser(1700, (v: string) => Number(v));
+
+export interface OpenOptions {
+  /** postgres://… URL; when unset, SQLite at `sqlitePath`. */
+  url?: string;
+  sqlitePath?: string;
+  /** Apply migrations (default true). */
+  migrate?: boolean;
+  poolSize?: number;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  let database: Database;
+  if (opts.url) {
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    // Fail fast with a clear message when the server is not reachable.
+    try {
+      const c = await pool.connect();
+      c.release();
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw new Error(`cannot connect to PostgreSQL at ${redactUrl(opts.url)}: ${(e as Error).message}`);
+    }
+    const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+    database = { db, dialect: 'postgres', pool, close: () => db.destroy() };
+  } else {
+    const file = opts.sqlitePath ?? ':memory:';
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const sqlite = new SqliteDatabase(file);
+    // WAL: readers never block the writer; NORMAL sync is durable across process crashes (only an
+    // OS crash may lose the last transactions), busy_timeout waits instead of "database is locked".
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma('foreign_keys = ON');
+    // Kysely's SqliteDialect keeps this one connection and serialises its use: one writer.
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+    database = { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
+  }
+  if (opts.migrate !== false) {
+    try {
+      await migrateToLatest(database.db);
+    } catch (e) {
+      await database.close().catch(() => {});
+      throw e;
+    }
+  }
+  return database;
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
+}
+
+/** `now()` as epoch milliseconds. */
+export const nowMs = (): number => Date.now();
+
+export { sql };

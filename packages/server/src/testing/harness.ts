@@ -1,0 +1,119 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { startServer, type RunningServer } from '../server.js';
+import type { ServerConfig } from '../config.js';
+import type { DialectName } from '../store/database.js';
+
+/**
+ * Test support: real servers on random ports, real SQLite files, real PostgreSQL databases.
+ * PostgreSQL comes from ATELIER_TEST_DATABASE_URL (a server where we may CREATE DATABASE); each
+ * server gets a fresh database, dropped on close. With ATELIER_TEST_STRICT=1 (CI) a missing
+ * PostgreSQL fails the run instead of skipping its half of the suite.
+ */
+export function testDialects(): DialectName[] {
+  if (process.env.ATELIER_TEST_DATABASE_URL) return ['sqlite', 'postgres'];
+  if (process.env.ATELIER_TEST_STRICT === '1') {
+    throw new Error('ATELIER_TEST_DATABASE_URL is not set but ATELIER_TEST_STRICT=1: PostgreSQL tests cannot run (start one with .ci/postgres.sh)');
+  }
+  if (!warned) {
+    warned = true;
+    process.stderr.write('note: ATELIER_TEST_DATABASE_URL is not set; PostgreSQL variants of the tests are skipped\n');
+  }
+  return ['sqlite'];
+}
+let warned = false;
+
+export const ADMIN_PASSWORD = 'test-admin-password-1';
+
+/** A fresh, empty PostgreSQL database; returns its URL and a function that drops it. */
+export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = process.env.ATELIER_TEST_DATABASE_URL;
+  if (!base) throw new Error('ATELIER_TEST_DATABASE_URL is not set');
+  const name = `atelier_t_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestServer {
+  server: RunningServer;
+  url: string;
+  dialect: DialectName;
+  home: string;
+  /** A bearer token of the admin user (Owner of everything). */
+  adminToken: string;
+  subscriptionId: string;
+  /** JSON request with the admin's token unless `token` is given (null = none). */
+  request(method: string, url: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: any; text: string }>;
+  /** Stops the server; with `keepData`, leaves the data (to restart on it). */
+  close(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+export async function startTestServer(dialect: DialectName, overrides: Partial<ServerConfig> & { home?: string; databaseUrl?: string } = {}): Promise<TestServer> {
+  const home = overrides.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-test-'));
+  let drop: (() => Promise<void>) | undefined;
+  let databaseUrl = overrides.databaseUrl;
+  if (dialect === 'postgres' && !databaseUrl) {
+    const fresh = await freshPostgres();
+    databaseUrl = fresh.url;
+    drop = fresh.drop;
+  }
+  const server = await startServer({ port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides, home, databaseUrl }, {});
+  const url = server.url;
+  const tokenRes = await fetch(`${url}/common/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD, scope: 'https://management.azure.com/.default' }),
+  });
+  const adminToken = ((await tokenRes.json()) as { access_token: string }).access_token;
+  const t: TestServer = {
+    server,
+    url,
+    dialect,
+    home,
+    adminToken,
+    subscriptionId: server.ctx.defaultSubscriptionId,
+    async request(method, p, body, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      const token = opts.token === undefined ? adminToken : opts.token;
+      if (token) headers.authorization = `Bearer ${token}`;
+      let payload: string | undefined;
+      if (body !== undefined) {
+        payload = typeof body === 'string' ? body : JSON.stringify(body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(p.startsWith('http') ? p : `${url}${p}`, { method, headers, body: payload });
+      const text = await res.text();
+      let parsed: unknown = undefined;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, headers: res.headers, body: parsed, text };
+    },
+    async close(opts = {}) {
+      await server.close();
+      if (!opts.keepData) {
+        if (drop) await drop();
+        if (!overrides.home) fs.rmSync(home, { recursive: true, force: true });
+      }
+    },
+  };
+  return t;
+}
