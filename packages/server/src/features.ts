@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.js';
 import type { Services } from './app.js';
-import { trackingPlaceholder } from './http/mlflow-placeholder.js';
+import { mlflowTracking } from './http/mlflow/tracking-plugin.js';
 
 /**
  * The feature plugins, each in its own folder, registered in this order after the core routes.
@@ -9,4 +9,6 @@ import { trackingPlaceholder } from './http/mlflow-placeholder.js';
  */
 export type Feature = (app: FastifyInstance, opts: { ctx: AppContext; services: Services }) => Promise<void>;
 
-export const features: Feature[] = [trackingPlaceholder];
+export const features: Feature[] = [
+  mlflowTracking,
+];

@@ -1,0 +1,266 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import type { AppContext } from '../../context.js';
+import { AtelierError, NotFound } from '../../errors.js';
+
+/**
+ * What every MLflow-protocol plugin shares: where it is mounted, how errors look, and the
+ * workspace preHandler (resolve + authorise). A feature mounts its routes with `mountMlflow`.
+ */
+
+/** The tracking URI of a workspace is `{server}` + this (with the workspace's ARM id parts). */
+export const MLFLOW_PREFIX =
+  '/mlflow/v1.0/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.MachineLearningServices/workspaces/:workspaceName';
+
+/** MLflow serves each REST route at `/api/2.0/…` and again at `/ajax-api/2.0/…` (its web UI). */
+export const API_ROOTS = ['/api/2.0', '/ajax-api/2.0'] as const;
+
+export const WORKSPACE_TYPE_KEY = 'microsoft.machinelearningservices/workspaces';
+
+/** The workspace a tracking request is about, set by the preHandler of `mountMlflow`. */
+export interface TrackingWorkspace {
+  /** The workspace's GUID (`properties.workspaceId`): the key of every tracking row. */
+  workspaceId: string;
+  /** ARM id as stored (original casing). */
+  armId: string;
+  /** ARM id of the workspace's storage account (artifact bytes live there), or null if none. */
+  storageAccountId: string | null;
+}
+
+export type MlflowAccess = 'read' | 'write';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set on every MLflow route (see http/mlflow/common.ts). */
+    workspace: TrackingWorkspace;
+  }
+  interface FastifyContextConfig {
+    /** What an MLflow route needs on the workspace: GET defaults to 'read', other methods to 'write'. */
+    mlflowAccess?: MlflowAccess;
+  }
+}
+
+/** MLflow `error_code` → HTTP status, as MLflow's server answers (mlflow/exceptions.py). */
+export const MLFLOW_STATUS: Record<string, number> = {
+  INTERNAL_ERROR: 500,
+  INVALID_STATE: 500,
+  DATA_LOSS: 500,
+  NOT_IMPLEMENTED: 501,
+  TEMPORARILY_UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+  REQUEST_LIMIT_EXCEEDED: 429,
+  RESOURCE_EXHAUSTED: 429,
+  CANCELLED: 499,
+  ABORTED: 409,
+  RESOURCE_CONFLICT: 409,
+  ALREADY_EXISTS: 409,
+  NOT_FOUND: 404,
+  ENDPOINT_NOT_FOUND: 404,
+  RESOURCE_DOES_NOT_EXIST: 404,
+  PERMISSION_DENIED: 403,
+  CUSTOMER_UNAUTHORIZED: 401,
+  UNAUTHENTICATED: 401,
+  BAD_REQUEST: 400,
+  RESOURCE_ALREADY_EXISTS: 400,
+  INVALID_PARAMETER_VALUE: 400,
+};
+
+/** Business error class → MLflow error_code (when the error does not name an MLflow code itself). */
+const BY_STATUS: Record<number, string> = {
+  400: 'INVALID_PARAMETER_VALUE',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'RESOURCE_DOES_NOT_EXIST',
+  409: 'RESOURCE_ALREADY_EXISTS',
+  412: 'INVALID_STATE',
+  413: 'INVALID_PARAMETER_VALUE',
+  429: 'REQUEST_LIMIT_EXCEEDED',
+  501: 'NOT_IMPLEMENTED',
+};
+
+export interface MlflowErrorBody { error_code: string; message: string }
+
+/**
+ * Maps any error to MLflow's `{error_code, message}` and status. A business error whose `code` is
+ * an MLflow error code (e.g. `new InvalidInput(msg, { code: 'INVALID_STATE' })`) keeps that code
+ * and gets MLflow's status for it; otherwise the class decides (NotFound → RESOURCE_DOES_NOT_EXIST
+ * 404, Conflict → RESOURCE_ALREADY_EXISTS 400, InvalidInput → INVALID_PARAMETER_VALUE 400, …).
+ */
+export function toMlflowError(err: unknown): { status: number; body: MlflowErrorBody } {
+  if (err instanceof AtelierError) {
+    if (MLFLOW_STATUS[err.code] !== undefined) return { status: MLFLOW_STATUS[err.code]!, body: { error_code: err.code, message: err.message } };
+    const code = BY_STATUS[err.status] ?? 'INTERNAL_ERROR';
+    const status = err.status === 409 ? 400 : err.status === 412 ? 400 : err.status;
+    return { status, body: { error_code: code, message: err.message } };
+  }
+  const fe = err as FastifyError & { validationContext?: string };
+  if (fe?.validation) {
+    const parts = fe.validation.map((v) => {
+      const where = `${fe.validationContext ?? 'body'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`;
+      if (v.keyword === 'additionalProperties') return `${where}: unknown field '${(v.params as { additionalProperty?: string }).additionalProperty}'; remove it`;
+      if (v.keyword === 'required') return `${where}: missing value for required parameter '${(v.params as { missingProperty?: string }).missingProperty}'`;
+      if (v.keyword === 'enum') return `${where}: must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).join(', ')}`;
+      return `${where}: ${v.message ?? 'is invalid'}`;
+    });
+    return { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: `Invalid request: ${parts.join('; ')}` } };
+  }
+  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'The request body is too large.' } };
+  if (fe?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, body: { error_code: 'BAD_REQUEST', message: 'Send the body as application/json.' } };
+  if (fe?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { status: 400, body: { error_code: 'MALFORMED_REQUEST', message: 'The request body is empty; send a JSON object.' } };
+  const status = typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
+  if (status < 500) {
+    const json = fe instanceof SyntaxError || /JSON/.test(fe?.message ?? '');
+    return { status: 400, body: { error_code: json ? 'MALFORMED_REQUEST' : 'BAD_REQUEST', message: json ? `The request body is not valid JSON: ${fe.message}` : fe.message } };
+  }
+  return { status: 500, body: { error_code: 'INTERNAL_ERROR', message: 'The server had an internal error; see its log.' } };
+}
+
+export function mlflowErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const { status, body } = toMlflowError(err);
+  if (status >= 500 && status !== 501) req.log.error({ err }, 'request failed');
+  void reply.status(status).send(body);
+}
+
+/** Lower-cased ARM id of a workspace. */
+export function workspaceArmId(sub: string, rg: string, name: string): string {
+  return `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
+}
+
+interface Cached { at: number; ws: TrackingWorkspace }
+const CACHE_MS = 5000;
+const caches = new WeakMap<AppContext, Map<string, Cached>>();
+
+/** Forget cached workspace resolutions (e.g. when a workspace is deleted). Without id: all. */
+export function invalidateWorkspaceCache(ctx: AppContext, armId?: string): void {
+  const c = caches.get(ctx);
+  if (!c) return;
+  if (armId) c.delete(armId.toLowerCase());
+  else c.clear();
+}
+
+/**
+ * Finds a workspace by its ARM id parts, cached for a few seconds (every tracking request needs
+ * it). Throws NotFound when there is none.
+ */
+export async function lookupWorkspace(ctx: AppContext, sub: string, rg: string, name: string): Promise<TrackingWorkspace> {
+  const armId = workspaceArmId(sub, rg, name);
+  const key = armId.toLowerCase();
+  let cache = caches.get(ctx);
+  if (!cache) caches.set(ctx, (cache = new Map()));
+  const hit = cache.get(key);
+  const now = Date.now();
+  if (hit && now - hit.at < CACHE_MS) return hit.ws;
+  const row = await ctx.db
+    .selectFrom('resources')
+    .select(['id', 'properties'])
+    .where('id_key', '=', key)
+    .where('type_key', '=', WORKSPACE_TYPE_KEY)
+    .executeTakeFirst();
+  if (!row) {
+    cache.delete(key);
+    throw new NotFound(`workspace '${name}' does not exist in resource group '${rg}' of subscription '${sub}'`);
+  }
+  let props: { workspaceId?: string; storageAccount?: string } = {};
+  try {
+    props = JSON.parse(row.properties) as typeof props;
+  } catch {
+    /* a workspace always has JSON properties; treat damage as "no workspace id" below */
+  }
+  if (!props.workspaceId) throw new NotFound(`workspace '${name}' is not ready for tracking (it has no workspaceId yet)`);
+  const ws: TrackingWorkspace = { workspaceId: props.workspaceId, armId: row.id, storageAccountId: props.storageAccount ?? null };
+  if (cache.size > 10000) cache.clear();
+  cache.set(key, { at: now, ws });
+  return ws;
+}
+
+type Params = { subscriptionId: string; resourceGroupName: string; workspaceName: string };
+
+/**
+ * The preHandler of every MLflow route: authorises the caller on the workspace (no role at all →
+ * 404, as if it did not exist; a role without the action → 403 PERMISSION_DENIED), then resolves
+ * the workspace onto `req.workspace`.
+ */
+export function workspacePreHandler(ctx: AppContext) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const p = req.params as Params;
+    const armId = workspaceArmId(p.subscriptionId, p.resourceGroupName, p.workspaceName);
+    const access = req.routeOptions.config?.mlflowAccess ?? (req.method === 'GET' ? 'read' : 'write');
+    await ctx.access.require(req.principal.id, armId, access === 'read' ? 'data/read' : 'data/write', `workspace '${p.workspaceName}' does not exist in resource group '${p.resourceGroupName}' of subscription '${p.subscriptionId}'`);
+    req.workspace = await lookupWorkspace(ctx, p.subscriptionId, p.resourceGroupName, p.workspaceName);
+  };
+}
+
+/**
+ * Mounts MLflow routes of one feature below the tracking URI, with MLflow's error body and the
+ * workspace preHandler. Register routes with `paths(...)` to serve both `/api/2.0/…` and
+ * `/ajax-api/2.0/…`:
+ *
+ *   await mountMlflow(app, ctx, async (scope) => {
+ *     for (const p of apiPaths('/mlflow-artifacts/artifacts/*')) scope.get(p, opts, handler);
+ *   });
+ */
+export async function mountMlflow(app: FastifyInstance, ctx: AppContext, routes: (scope: FastifyInstance) => Promise<void>): Promise<void> {
+  await app.register(
+    async (scope) => {
+      scope.decorateRequest('workspace', null as unknown as TrackingWorkspace);
+      scope.setErrorHandler(mlflowErrorHandler);
+      scope.addHook('preHandler', workspacePreHandler(ctx));
+      // MLflow's Python client writes NaN/Infinity as bare JSON tokens (json.dumps allows them).
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+        try {
+          done(null, parseJsonLenient(body as string));
+        } catch (e) {
+          const err = e as Error & { statusCode?: number };
+          err.statusCode = 400;
+          done(err, undefined);
+        }
+      });
+      await routes(scope);
+    },
+    { prefix: MLFLOW_PREFIX },
+  );
+}
+
+/** `/mlflow/runs/get` → ['/api/2.0/mlflow/runs/get', '/ajax-api/2.0/mlflow/runs/get']. */
+export function apiPaths(path: string): string[] {
+  return API_ROOTS.map((r) => `${r}${path}`);
+}
+
+/** Route options for a POST that only reads (search): authorised as 'read'. */
+export const READ_ONLY: RouteShorthandOptions = { config: { mlflowAccess: 'read' } };
+
+/**
+ * JSON.parse that also takes the bare NaN, Infinity and -Infinity tokens Python's json module
+ * writes (outside strings), turning them into the numbers. Empty body = {}.
+ */
+export function parseJsonLenient(text: string): unknown {
+  if (text.length === 0) return {};
+  try {
+    return JSON.parse(text);
+  } catch (first) {
+    if (!/NaN|Infinity/.test(text)) throw first;
+    const marks: Record<string, number> = {};
+    let out = '';
+    let i = 0;
+    while (i < text.length) {
+      const c = text[i]!;
+      if (c === '"') {
+        let j = i + 1;
+        while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+        out += text.slice(i, j + 1);
+        i = j + 1;
+        continue;
+      }
+      const m = /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9));
+      if (m) {
+        const key = `\u0000num:${m[1]}`;
+        marks[key] = m[1] === 'NaN' ? NaN : m[1] === 'Infinity' ? Infinity : -Infinity;
+        out += JSON.stringify(key);
+        i += m[1]!.length;
+        continue;
+      }
+      out += c;
+      i++;
+    }
+    return JSON.parse(out, (_k, v: unknown) => (typeof v === 'string' && v in marks ? marks[v] : v));
+  }
+}
