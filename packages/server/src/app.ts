@@ -10,6 +10,7 @@ import { armErrorHandler } from './http/arm/errors.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
 import { ResourceGroupService } from './resources/resource-groups.js';
 import { features } from './features.js';
+import { createControlPlaneServices, type ControlPlaneServices } from './resources/control-plane.js';
 
 export interface BuildOptions {
   /** Fastify's https options (key, cert) to serve TLS. */
@@ -19,7 +20,7 @@ export interface BuildOptions {
 }
 
 /** Services made once and shared by the HTTP plugins of every feature. */
-export interface Services {
+export interface Services extends ControlPlaneServices {
   groups: ResourceGroupService;
 }
 
@@ -62,7 +63,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     reply.header('x-ms-correlation-request-id', req.headers['x-ms-correlation-request-id'] ?? req.id);
   });
 
-  const services: Services = { groups: new ResourceGroupService(ctx) };
+  const groups = new ResourceGroupService(ctx);
+  const services: Services = { groups, ...createControlPlaneServices(ctx, groups) };
 
   await app.register(healthRoutes, { ctx });
   await app.register(tokenRoutes, { ctx });

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.js';
 import type { Services } from './app.js';
 import { mlflowTracking } from './http/mlflow/tracking-plugin.js';
+import { controlPlaneFeature } from './http/arm/control-plane.js';
+import { identityFeature } from './http/identity/identity-feature.js';
 
 /**
  * The feature plugins, each in its own folder, registered in this order after the core routes.
@@ -11,4 +13,6 @@ export type Feature = (app: FastifyInstance, opts: { ctx: AppContext; services: 
 
 export const features: Feature[] = [
   mlflowTracking,
+  controlPlaneFeature,
+  identityFeature,
 ];

@@ -1,5 +1,8 @@
 import type { Migration } from 'kysely';
 import * as core from './0001-core.js';
+import * as controlPlane from './0002-control-plane.js';
+import * as tracking from './0100-tracking.js';
+import * as identity from './0200-identity.js';
 
 /**
  * Every migration, by name; Kysely applies them in name order. Each feature owns its own numbered
@@ -8,4 +11,7 @@ import * as core from './0001-core.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
+  '0002-control-plane': controlPlane,
+  '0100-tracking': tracking,
+  '0200-identity': identity,
 };

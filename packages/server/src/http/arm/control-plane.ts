@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../../context.js';
+import type { Services } from '../../app.js';
+import { workspaceRoutes } from './workspace-routes.js';
+import { dependentRoutes } from './dependent-routes.js';
+import { operationRoutes } from './operation-routes.js';
+import { discoveryRoutes } from '../discovery.js';
+
+/**
+ * The control-plane feature: workspaces, dependent resources, operation status, discovery. Also
+ * runs the operation sweeper (fails and undoes operations whose process stopped).
+ */
+export async function controlPlaneFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+  const { services } = opts;
+  await app.register(workspaceRoutes, opts);
+  await app.register(dependentRoutes, opts);
+  await app.register(operationRoutes, opts);
+  await app.register(discoveryRoutes, { ctx: opts.ctx });
+  await services.operations.sweep();
+  services.operations.startSweeper();
+  app.addHook('onClose', async () => services.operations.stop());
+}

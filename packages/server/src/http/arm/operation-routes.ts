@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../context.js';
+import type { Services } from '../../app.js';
+import { checkApiVersion } from './api-version.js';
+import { ApiVersionQuery } from './schemas.js';
+import { NotFound } from '../../errors.js';
+
+const OpParams = Type.Object({ subscriptionId: Type.String(), location: Type.String(), operationId: Type.String() });
+const OpQuery = Type.Object({ ...ApiVersionQuery.properties, type: Type.Optional(Type.String({ description: "'location': answer as the Location URL (202 while running, then the result)" })) }, { additionalProperties: true });
+
+/** Status of long-running operations, the way ARM's Azure-AsyncOperation and Location URLs answer. */
+export async function operationRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+  const { ctx, services } = opts;
+  app.addHook('preHandler', async (req) => checkApiVersion(req));
+
+  app.get<{ Params: { subscriptionId: string; location: string; operationId: string }; Querystring: { type?: string } }>(
+    '/subscriptions/:subscriptionId/providers/Microsoft.MachineLearningServices/locations/:location/workspaceOperationsStatus/:operationId',
+    { schema: { params: OpParams, querystring: OpQuery, tags: ['Operations'], summary: 'Status of a long-running operation' } },
+    async (req, reply) => {
+      const p = req.params;
+      const op = await services.operations.get(p.operationId);
+      const missing = () => new NotFound(`operation '${p.operationId}' could not be found`, { code: 'OperationNotFound' });
+      if (!op || op.subscriptionId !== p.subscriptionId.toLowerCase()) throw missing();
+      if (op.requestedBy !== req.principal.id && !(await ctx.access.canSee(req.principal.id, op.resourceId))) throw missing();
+      const id = `/subscriptions/${op.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/${op.location}/workspaceOperationsStatus/${op.id}`;
+      if (req.query.type?.toLowerCase() === 'location') {
+        if (op.status === 'InProgress') return reply.status(202).header('Location', `${ctx.config.publicUrl}${req.url}`).header('Retry-After', '1').send();
+        if (op.status === 'Failed') return reply.status(op.httpStatus ?? 500).send({ error: op.error });
+        if (op.kind.endsWith('.delete') || op.kind.endsWith('.resyncKeys')) return reply.status(204).send();
+        const r = await services.resources.get(op.resourceId);
+        if (!r) throw new NotFound(`the resource of this operation no longer exists`, { code: 'ResourceNotFound' });
+        return reply.status(200).send(services.workspaces.toArm(r));
+      }
+      const body: Record<string, unknown> = { id, name: op.id, status: op.status, startTime: op.startTime };
+      if (op.endTime) body.endTime = op.endTime;
+      if (op.error) body.error = op.error;
+      return body;
+    },
+  );
+}

@@ -1,0 +1,343 @@
+import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { AppContext } from '../context.js';
+import type { Principal } from '../identity/principals.js';
+import { Conflict, InvalidInput } from '../errors.js';
+import { LocalBlobStore } from '../blob/blob-store.js';
+import { ResourceEngine, type ResourceDefinition, type StoredResource } from './engine.js';
+import { ResourceKeys } from './resource-keys.js';
+import { parseResourceId, resourceId, sameType } from './resource-ids.js';
+
+/**
+ * The resources a workspace depends on, as real ARM types in their own namespaces:
+ * storage accounts (a blob folder under ctx.blobRoot + two keys), key vaults (secret values in
+ * `vault_secrets`), Application Insights components (instrumentation key), container registries
+ * (credentials). Keys are sealed in `resource_keys` (see ResourceKeys).
+ */
+export const STORAGE = 'Microsoft.Storage/storageAccounts';
+export const VAULT = 'Microsoft.KeyVault/vaults';
+export const INSIGHTS = 'Microsoft.Insights/components';
+export const REGISTRY = 'Microsoft.ContainerRegistry/registries';
+export type DependentKind = 'storageAccount' | 'keyVault' | 'applicationInsights' | 'containerRegistry';
+export const DEPENDENT_TYPES: Record<DependentKind, string> = { storageAccount: STORAGE, keyVault: VAULT, applicationInsights: INSIGHTS, containerRegistry: REGISTRY };
+
+const nameError = (what: string, name: string, rule: string, target = 'name') =>
+  new InvalidInput(`${what} name '${name}' is invalid: ${rule}`, { code: 'InvalidResourceName', target });
+
+export const storageAccountDef: ResourceDefinition = {
+  type: STORAGE,
+  checkName(name) {
+    if (!/^[a-z0-9]{3,24}$/.test(name)) throw nameError('storage account', name, 'use 3–24 lower-case letters and digits');
+  },
+};
+export const keyVaultDef: ResourceDefinition = {
+  type: VAULT,
+  checkName(name) {
+    if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name) || name.includes('--')) throw nameError('key vault', name, "use 3–24 letters, digits and '-', starting with a letter, ending with a letter or digit, no '--'");
+  },
+};
+export const insightsDef: ResourceDefinition = {
+  type: INSIGHTS,
+  checkName(name) {
+    if (!/^[a-zA-Z0-9_.()-]{1,255}$/.test(name) || name.endsWith('.')) throw nameError('application insights', name, "use 1–255 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'");
+  },
+};
+export const registryDef: ResourceDefinition = {
+  type: REGISTRY,
+  checkName(name) {
+    if (!/^[a-zA-Z0-9]{5,50}$/.test(name)) throw nameError('container registry', name, 'use 5–50 letters and digits');
+  },
+};
+export const DEFINITIONS: Record<string, ResourceDefinition> = { [STORAGE]: storageAccountDef, [VAULT]: keyVaultDef, [INSIGHTS]: insightsDef, [REGISTRY]: registryDef };
+
+export interface NewDependent {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  tags?: Record<string, string>;
+}
+
+/** The blob folder of a storage account (below ctx.blobRoot; the name rule keeps it inside). */
+export function storageAccountFolder(ctx: AppContext, accountName: string): string {
+  storageAccountDef.checkName(accountName);
+  return path.join(ctx.blobRoot, accountName);
+}
+
+/** The BlobStore of a storage account (by ARM id or name), for datastores and artifacts. */
+export function storageAccountBlobStore(ctx: AppContext, accountIdOrName: string): LocalBlobStore {
+  const name = accountIdOrName.startsWith('/') ? parseResourceId(accountIdOrName).name : accountIdOrName;
+  return new LocalBlobStore(storageAccountFolder(ctx, name));
+}
+
+/** A name for a dependent resource made for a workspace: derived from it, unique by a random suffix. */
+export function dependentName(kind: DependentKind, workspaceName: string): string {
+  const base = workspaceName.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const suffix = crypto.randomBytes(4).toString('hex');
+  switch (kind) {
+    case 'storageAccount':
+      return `${base.slice(0, 16)}${suffix}`;
+    case 'keyVault':
+      return `kv${base.slice(0, 14)}${suffix}`;
+    case 'applicationInsights':
+      return `${workspaceName.slice(0, 40)}-${suffix}`;
+    case 'containerRegistry':
+      return `${base.slice(0, 16)}${suffix}`;
+  }
+}
+
+export class DependentResources {
+  readonly keys: ResourceKeys;
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly engine: ResourceEngine,
+  ) {
+    this.keys = new ResourceKeys(ctx);
+  }
+
+  /** Whether a name of a globally-named type (storage account, vault, registry) is taken. */
+  private async nameTaken(type: string, name: string): Promise<boolean> {
+    const rows = await this.ctx.db.selectFrom('resources').select('name').where('type_key', '=', type.toLowerCase()).where('parent_key', 'is', null).execute();
+    return rows.some((r) => r.name.toLowerCase() === name.toLowerCase());
+  }
+
+  private async checkNew(def: ResourceDefinition, d: NewDependent, what: string): Promise<string> {
+    def.checkName(d.name);
+    const id = resourceId(d.subscriptionId, d.resourceGroup, def.type, d.name);
+    if (await this.nameTaken(def.type, d.name)) {
+      throw new Conflict(`the ${what} name '${d.name}' is already taken (names are unique on this server); choose another`, { code: 'AlreadyExists', target: 'name' });
+    }
+    return id;
+  }
+
+  async createStorageAccount(d: NewDependent, by: Principal | string): Promise<StoredResource> {
+    const id = await this.checkNew(storageAccountDef, d, 'storage account');
+    const folder = storageAccountFolder(this.ctx, d.name);
+    await fsp.mkdir(this.ctx.blobRoot, { recursive: true });
+    try {
+      await fsp.mkdir(folder);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the blob folder of storage account '${d.name}': ${(e as Error).message}`);
+      // A folder left by a crash: reuse it only if nothing is in it.
+      if ((await fsp.readdir(folder)).length > 0) throw new Conflict(`the blob folder of storage account '${d.name}' already holds data; choose another name`, { code: 'AlreadyExists' });
+    }
+    try {
+      const now = new Date().toISOString();
+      const { resource } = await this.engine.put(
+        storageAccountDef,
+        id,
+        {
+          location: d.location,
+          kind: 'StorageV2',
+          tags: d.tags,
+          sku: { name: 'Standard_LRS', tier: 'Standard' },
+          properties: {
+            provisioningState: 'Succeeded',
+            creationTime: now,
+            primaryLocation: d.location,
+            statusOfPrimary: 'available',
+            accessTier: 'Hot',
+            isHnsEnabled: false,
+            supportsHttpsTrafficOnly: false,
+            minimumTlsVersion: 'TLS1_2',
+            allowSharedKeyAccess: true,
+            keyCreationTime: { key1: now, key2: now },
+          },
+        },
+        by,
+        { ifNoneMatch: '*' },
+      );
+      await this.keys.set(resource.id, { key1: ResourceKeys.generate(), key2: ResourceKeys.generate() });
+      return resource;
+    } catch (e) {
+      await this.deleteStorageAccount(id).catch(() => {});
+      throw e;
+    }
+  }
+
+  async storageKeys(id: string): Promise<{ keyName: string; value: string; permissions: 'FULL'; creationTime: string }[]> {
+    const all = await this.keys.all(id);
+    return (['key1', 'key2'] as const).filter((k) => all[k]).map((k) => ({ keyName: k, value: all[k]!.value, permissions: 'FULL' as const, creationTime: new Date(all[k]!.createdAt).toISOString() }));
+  }
+
+  async regenerateStorageKey(id: string, keyName: string): Promise<void> {
+    const k = keyName?.toLowerCase();
+    if (k !== 'key1' && k !== 'key2') throw new InvalidInput(`keyName must be 'key1' or 'key2', got '${keyName}'`, { code: 'InvalidRequestContent', target: 'keyName' });
+    await this.keys.set(id, { [k]: ResourceKeys.generate() });
+    const r = await this.engine.get(id);
+    if (r) await this.engine.setProperties(id, { keyCreationTime: { ...(r.properties.keyCreationTime as object), [k]: new Date().toISOString() } });
+  }
+
+  async deleteStorageAccount(id: string): Promise<boolean> {
+    const p = parseResourceId(id);
+    const existed = await this.engine.delete(id);
+    await fsp.rm(storageAccountFolder(this.ctx, p.name), { recursive: true, force: true });
+    await this.keys.forget(id);
+    return existed;
+  }
+
+  async createKeyVault(d: NewDependent, by: Principal | string): Promise<StoredResource> {
+    const id = await this.checkNew(keyVaultDef, d, 'key vault');
+    const { resource } = await this.engine.put(
+      keyVaultDef,
+      id,
+      {
+        location: d.location,
+        tags: d.tags,
+        properties: {
+          provisioningState: 'Succeeded',
+          tenantId: this.ctx.tenantId,
+          sku: { family: 'A', name: 'standard' },
+          accessPolicies: [],
+          enableRbacAuthorization: true,
+          enableSoftDelete: false,
+          publicNetworkAccess: 'Enabled',
+        },
+      },
+      by,
+      { ifNoneMatch: '*' },
+    );
+    return resource;
+  }
+
+  async deleteKeyVault(id: string): Promise<boolean> {
+    const existed = await this.engine.delete(id);
+    await this.ctx.db.deleteFrom('vault_secrets').where('vault_key', '=', id.toLowerCase()).execute();
+    await this.keys.forget(id);
+    return existed;
+  }
+
+  async createInsights(d: NewDependent, by: Principal | string): Promise<StoredResource> {
+    insightsDef.checkName(d.name);
+    const id = resourceId(d.subscriptionId, d.resourceGroup, INSIGHTS, d.name);
+    if (await this.engine.get(id)) throw new Conflict(`application insights '${d.name}' already exists in resource group '${d.resourceGroup}'`, { code: 'AlreadyExists' });
+    const appId = crypto.randomUUID();
+    const { resource } = await this.engine.put(
+      insightsDef,
+      id,
+      {
+        location: d.location,
+        kind: 'web',
+        tags: d.tags,
+        properties: {
+          provisioningState: 'Succeeded',
+          ApplicationId: d.name,
+          AppId: appId,
+          Application_Type: 'web',
+          CreationDate: new Date().toISOString(),
+          TenantId: d.subscriptionId,
+          IngestionMode: 'ApplicationInsights',
+          publicNetworkAccessForIngestion: 'Enabled',
+          publicNetworkAccessForQuery: 'Enabled',
+        },
+      },
+      by,
+      { ifNoneMatch: '*' },
+    );
+    try {
+      await this.keys.set(resource.id, { instrumentationKey: crypto.randomUUID() });
+    } catch (e) {
+      await this.deleteInsights(id).catch(() => {});
+      throw e;
+    }
+    return resource;
+  }
+
+  async instrumentationKey(id: string): Promise<string | undefined> {
+    return (await this.keys.get(id, 'instrumentationKey'))?.value;
+  }
+
+  /** The connection string clients use to send telemetry (holds the instrumentation key). */
+  connectionString(ikey: string): string {
+    return `InstrumentationKey=${ikey};IngestionEndpoint=${this.ctx.config.publicUrl}/;LiveEndpoint=${this.ctx.config.publicUrl}/`;
+  }
+
+  async deleteInsights(id: string): Promise<boolean> {
+    const existed = await this.engine.delete(id);
+    await this.keys.forget(id);
+    return existed;
+  }
+
+  async createRegistry(d: NewDependent, by: Principal | string): Promise<StoredResource> {
+    const id = await this.checkNew(registryDef, d, 'container registry');
+    const { resource } = await this.engine.put(
+      registryDef,
+      id,
+      {
+        location: d.location,
+        tags: d.tags,
+        sku: { name: 'Basic', tier: 'Basic' },
+        properties: {
+          provisioningState: 'Succeeded',
+          loginServer: new URL(this.ctx.config.publicUrl).host,
+          creationDate: new Date().toISOString(),
+          adminUserEnabled: true,
+          publicNetworkAccess: 'Enabled',
+          status: { displayStatus: 'Available', message: 'image push/pull is not served by this server yet', timestamp: new Date().toISOString() },
+        },
+      },
+      by,
+      { ifNoneMatch: '*' },
+    );
+    try {
+      await this.keys.set(resource.id, { password: ResourceKeys.generate(32), password2: ResourceKeys.generate(32) });
+    } catch (e) {
+      await this.deleteRegistry(id).catch(() => {});
+      throw e;
+    }
+    return resource;
+  }
+
+  async registryCredentials(id: string): Promise<{ username: string; passwords: { name: string; value: string }[] }> {
+    const r = await this.engine.require(id, `container registry '${id}' could not be found`);
+    const all = await this.keys.all(id);
+    return { username: r.name, passwords: (['password', 'password2'] as const).filter((k) => all[k]).map((k) => ({ name: k, value: all[k]!.value })) };
+  }
+
+  async regenerateRegistryPassword(id: string, name: string): Promise<void> {
+    if (name !== 'password' && name !== 'password2') throw new InvalidInput(`name must be 'password' or 'password2', got '${name}'`, { target: 'name' });
+    await this.keys.set(id, { [name]: ResourceKeys.generate(32) });
+  }
+
+  async deleteRegistry(id: string): Promise<boolean> {
+    const existed = await this.engine.delete(id);
+    await this.keys.forget(id);
+    return existed;
+  }
+
+  /** Deletes a dependent resource of any of the four types (and its blobs, keys, secrets). */
+  async deleteAny(id: string): Promise<boolean> {
+    const p = parseResourceId(id);
+    if (sameType(p.type, STORAGE)) return this.deleteStorageAccount(id);
+    if (sameType(p.type, VAULT)) return this.deleteKeyVault(id);
+    if (sameType(p.type, INSIGHTS)) return this.deleteInsights(id);
+    if (sameType(p.type, REGISTRY)) return this.deleteRegistry(id);
+    throw new InvalidInput(`'${id}' is not a dependent resource type`);
+  }
+
+  async create(kind: DependentKind, d: NewDependent, by: Principal | string): Promise<StoredResource> {
+    switch (kind) {
+      case 'storageAccount':
+        return this.createStorageAccount(d, by);
+      case 'keyVault':
+        return this.createKeyVault(d, by);
+      case 'applicationInsights':
+        return this.createInsights(d, by);
+      case 'containerRegistry':
+        return this.createRegistry(d, by);
+    }
+  }
+
+  /** Checks that `id` names an existing resource of `kind`; 400 naming `target` otherwise. */
+  async requireExisting(kind: DependentKind, id: string, target: string): Promise<StoredResource> {
+    const p = parseResourceId(id, target);
+    if (!sameType(p.type, DEPENDENT_TYPES[kind])) {
+      throw new InvalidInput(`${target} must be the id of a ${DEPENDENT_TYPES[kind]}, got a ${p.type}`, { code: 'InvalidResourceType', target });
+    }
+    const r = await this.engine.get(id);
+    if (!r) throw new InvalidInput(`${target} '${id}' does not exist; create it first or leave ${target} out to have one made`, { code: 'ResourceNotFound', target });
+    return r;
+  }
+}
+

@@ -1,0 +1,611 @@
+import crypto from 'node:crypto';
+import type { AppContext } from '../context.js';
+import type { Principal } from '../identity/principals.js';
+import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
+import { groupId } from './arm-ids.js';
+import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
+import { DependentResources, dependentName, type DependentKind } from './dependents.js';
+import { parseResourceId, resourceId } from './resource-ids.js';
+import type { OperationJournal, OperationService, Operation } from '../operations/operations.js';
+import { normaliseLocation } from './resource-groups.js';
+import './tables.js';
+
+export const WORKSPACE = 'Microsoft.MachineLearningServices/workspaces';
+
+/** The seed's rule: 2–32 characters, first alphanumeric, then alphanumerics, '-' or '_'. */
+export function checkWorkspaceName(name: string): void {
+  if (typeof name !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_-]{1,31}$/.test(name)) {
+    throw new InvalidInput(
+      `workspace name '${String(name)}' is invalid: use 2–32 characters, the first a letter or digit, the rest letters, digits, '-' or '_'`,
+      { code: 'InvalidWorkspaceName', target: 'workspaceName' },
+    );
+  }
+}
+
+export const workspaceDef: ResourceDefinition = {
+  type: WORKSPACE,
+  checkName: checkWorkspaceName,
+  immutable: ['hbiWorkspace', 'storageAccount', 'keyVault', 'workspaceId'],
+};
+
+/** What other features need to know about a workspace (see `resolveWorkspace`). */
+export interface WorkspaceInfo {
+  /** ARM id (W), with the casing it was created with. */
+  id: string;
+  /** The workspace's GUID: key of its tracking data, assets and secrets. */
+  workspaceId: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  provisioningState: string;
+  storageAccountId: string | undefined;
+  keyVaultId: string | undefined;
+  applicationInsightsId: string | undefined;
+  containerRegistryId: string | undefined;
+  publicNetworkAccess: 'Enabled' | 'Disabled';
+  hbiWorkspace: boolean;
+  systemDatastoresAuthMode: string;
+  mlFlowTrackingUri: string;
+  tags: Record<string, string>;
+}
+
+export type WorkspaceHook = (ws: WorkspaceInfo) => Promise<void>;
+
+/** Fields of `properties` a PUT may set (read-only ones sent back by clients are ignored). */
+export interface WorkspaceProperties {
+  friendlyName?: string;
+  description?: string;
+  storageAccount?: string;
+  keyVault?: string;
+  applicationInsights?: string;
+  containerRegistry?: string;
+  hbiWorkspace?: boolean;
+  imageBuildCompute?: string;
+  systemDatastoresAuthMode?: string;
+  publicNetworkAccess?: string;
+  allowPublicAccessWhenBehindVnet?: boolean;
+  v1LegacyMode?: boolean;
+  primaryUserAssignedIdentity?: string;
+  encryption?: { status?: string; keyVaultProperties?: Record<string, unknown>; identity?: Record<string, unknown> };
+  [k: string]: unknown;
+}
+
+export interface WorkspaceInput {
+  location?: string;
+  tags?: Record<string, string>;
+  sku?: { name?: string; tier?: string };
+  kind?: string;
+  identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> };
+  properties?: WorkspaceProperties;
+}
+
+/** Properties a PATCH may change (WorkspacePropertiesUpdateParameters of 2025-09-01, and the seed's update()). */
+export const UPDATABLE = [
+  'description',
+  'friendlyName',
+  'imageBuildCompute',
+  'serviceManagedResourcesSettings',
+  'primaryUserAssignedIdentity',
+  'serverlessComputeSettings',
+  'publicNetworkAccess',
+  'applicationInsights',
+  'containerRegistry',
+  'featureStoreSettings',
+  'managedNetwork',
+  'enableDataIsolation',
+  'systemDatastoresAuthMode',
+  'v1LegacyMode',
+  'encryption',
+  'allowPublicAccessWhenBehindVnet',
+] as const;
+
+/** Settings stored as given (accepted on PUT, reported back). */
+const STORED_AS_GIVEN = ['serviceManagedResourcesSettings', 'serverlessComputeSettings', 'featureStoreSettings', 'managedNetwork', 'enableDataIsolation', 'enableServiceSideCMKEncryption', 'hubResourceId', 'associatedWorkspaces', 'workspaceHubConfig', 'sharedPrivateLinkResources', 'provisionNetworkNow'];
+
+const CACHED_KEYS = ['userStorageKey', 'appInsightsInstrumentationKey', 'containerRegistryPassword', 'containerRegistryPassword2'];
+
+export function workspaceInfo(ctx: AppContext, r: StoredResource): WorkspaceInfo {
+  const p = r.properties;
+  return {
+    id: r.id,
+    workspaceId: p.workspaceId as string,
+    name: r.name,
+    subscriptionId: r.subscriptionId,
+    resourceGroup: r.resourceGroup,
+    location: r.location ?? 'local',
+    provisioningState: (p.provisioningState as string) ?? 'Succeeded',
+    storageAccountId: (p.storageAccount as string) || undefined,
+    keyVaultId: (p.keyVault as string) || undefined,
+    applicationInsightsId: (p.applicationInsights as string) || undefined,
+    containerRegistryId: (p.containerRegistry as string) || undefined,
+    publicNetworkAccess: p.publicNetworkAccess === 'Disabled' ? 'Disabled' : 'Enabled',
+    hbiWorkspace: Boolean(p.hbiWorkspace),
+    systemDatastoresAuthMode: (p.systemDatastoresAuthMode as string) ?? 'AccessKey',
+    mlFlowTrackingUri: `${ctx.config.publicUrl}/mlflow/v1.0${r.id}`,
+    tags: r.tags,
+  };
+}
+
+/**
+ * Finds a workspace by subscription, resource group and name (no access check: callers check
+ * `ctx.access.require(principal, ws.id, action, …)`). Throws NotFound when there is none.
+ */
+export async function resolveWorkspace(ctx: AppContext, subscriptionId: string, resourceGroup: string, workspaceName: string): Promise<WorkspaceInfo> {
+  const id = resourceId(subscriptionId, resourceGroup, WORKSPACE, workspaceName);
+  const row = await ctx.db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase()).executeTakeFirst();
+  if (!row) throw new NotFound(`workspace '${workspaceName}' could not be found in resource group '${resourceGroup}'`, { code: 'ResourceNotFound' });
+  return workspaceInfo(ctx, fromRow(row));
+}
+
+/** Finds a workspace by its ARM id (W). Throws NotFound. */
+export async function resolveWorkspaceById(ctx: AppContext, armId: string): Promise<WorkspaceInfo> {
+  const p = parseResourceId(armId, 'workspace id');
+  if (p.type.toLowerCase() !== WORKSPACE.toLowerCase()) throw new NotFound(`'${armId}' is not a workspace`);
+  return resolveWorkspace(ctx, p.subscriptionId, p.resourceGroup, p.name);
+}
+
+/** Finds a workspace by its GUID (`workspaceId`). Throws NotFound. */
+export async function resolveWorkspaceByGuid(ctx: AppContext, workspaceId: string): Promise<WorkspaceInfo> {
+  const hit = /^[0-9a-f-]{36}$/i.test(workspaceId) ? await ctx.db.selectFrom('workspace_ids').select('id_key').where('workspace_id', '=', workspaceId.toLowerCase()).executeTakeFirst() : undefined;
+  const row = hit && (await ctx.db.selectFrom('resources').selectAll().where('id_key', '=', hit.id_key).executeTakeFirst());
+  if (!row) throw new NotFound(`no workspace has the id '${workspaceId}'`, { code: 'ResourceNotFound' });
+  return workspaceInfo(ctx, fromRow(row));
+}
+
+function boolOrUndefined(v: unknown, target: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new InvalidInput(`${target} must be true or false`, { target });
+  return v;
+}
+
+function enumValue(v: unknown, allowed: string[], target: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const hit = allowed.find((a) => a.toLowerCase() === String(v).toLowerCase());
+  if (!hit) throw new InvalidInput(`${target} must be one of ${allowed.join(', ')}, got '${String(v)}'`, { target });
+  return hit;
+}
+
+/**
+ * Workspaces: create (LRO: provisions the dependent resources left unset), get, update, delete
+ * (LRO, optionally with the dependents), keys. Other features hook into provisioning and deletion
+ * with `onWorkspaceCreated` / `onWorkspaceDeleting`.
+ */
+export class WorkspaceService {
+  /** Run at the end of provisioning, before the workspace is Succeeded; a throw fails (and undoes) the create. */
+  readonly onWorkspaceCreated: WorkspaceHook[] = [];
+  /** Run when a workspace is being deleted (and when a failed create is undone), before its records go. */
+  readonly onWorkspaceDeleting: WorkspaceHook[] = [];
+  readonly dependents: DependentResources;
+
+  constructor(
+    private readonly ctx: AppContext,
+    readonly engine: ResourceEngine,
+    private readonly operations: OperationService,
+  ) {
+    this.dependents = new DependentResources(ctx, engine);
+    operations.onRecover('workspace.create', async (op, journal) => this.undoCreate(op.resourceId, journal));
+    operations.onRecover('workspace.delete', async (op, journal) => {
+      const r = await this.engine.get(op.resourceId);
+      if (r) await this.finishDelete(r, Boolean(journal.deleteDependentResources));
+    });
+    operations.onRecover('workspace.resyncKeys', async () => {});
+  }
+
+  id(sub: string, rg: string, name: string): string {
+    return resourceId(sub, rg, WORKSPACE, name);
+  }
+
+  async get(sub: string, rg: string, name: string): Promise<StoredResource | undefined> {
+    return this.engine.get(this.id(sub, rg, name));
+  }
+
+  async require(sub: string, rg: string, name: string): Promise<StoredResource> {
+    const r = await this.get(sub, rg, name);
+    if (!r) throw new NotFound(`workspace '${name}' could not be found in resource group '${rg}'`, { code: 'ResourceNotFound' });
+    return r;
+  }
+
+  info(r: StoredResource): WorkspaceInfo {
+    return workspaceInfo(this.ctx, r);
+  }
+
+  /** The ARM body of a workspace (2025-09-01 shape). */
+  toArm(r: StoredResource): Record<string, unknown> {
+    const p = r.properties;
+    const props: Record<string, unknown> = {
+      workspaceId: p.workspaceId,
+      provisioningState: p.provisioningState ?? 'Succeeded',
+      friendlyName: p.friendlyName ?? r.name,
+      description: p.description ?? '',
+      storageAccount: p.storageAccount ?? null,
+      keyVault: p.keyVault ?? null,
+      applicationInsights: p.applicationInsights ?? null,
+      containerRegistry: p.containerRegistry ?? null,
+      hbiWorkspace: Boolean(p.hbiWorkspace),
+      imageBuildCompute: p.imageBuildCompute ?? null,
+      systemDatastoresAuthMode: p.systemDatastoresAuthMode ?? 'AccessKey',
+      publicNetworkAccess: p.publicNetworkAccess ?? 'Enabled',
+      allowPublicAccessWhenBehindVnet: Boolean(p.allowPublicAccessWhenBehindVnet),
+      v1LegacyMode: Boolean(p.v1LegacyMode),
+      discoveryUrl: `${this.ctx.config.publicUrl}/discovery`,
+      mlFlowTrackingUri: `${this.ctx.config.publicUrl}/mlflow/v1.0${r.id}`,
+      tenantId: this.ctx.tenantId,
+      creationTime: p.creationTime,
+      storageHnsEnabled: false,
+      privateLinkCount: 0,
+    };
+    if (p.primaryUserAssignedIdentity) props.primaryUserAssignedIdentity = p.primaryUserAssignedIdentity;
+    if (p.encryption) props.encryption = p.encryption;
+    for (const k of STORED_AS_GIVEN) if (p[k] !== undefined) props[k] = p[k];
+    const body = toArmBody(r, props);
+    body.sku = { name: 'Basic', tier: 'Basic' };
+    body.kind = r.kind ?? 'Default';
+    if (!body.identity) body.identity = { type: 'None' };
+    return body;
+  }
+
+  private makeIdentity(given: WorkspaceInput['identity'], existing?: Record<string, unknown>): Record<string, unknown> {
+    const type = enumValue(given?.type ?? existing?.type ?? 'SystemAssigned', ['SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned', 'None'], 'identity.type')!;
+    if (type === 'None') return { type };
+    const out: Record<string, unknown> = { type };
+    if (type.includes('SystemAssigned')) {
+      out.principalId = (existing?.principalId as string) ?? crypto.randomUUID();
+      out.tenantId = this.ctx.tenantId;
+    }
+    if (type.includes('UserAssigned')) {
+      const ua = given?.userAssignedIdentities ?? (existing?.userAssignedIdentities as Record<string, unknown>) ?? {};
+      const keys = Object.keys(ua);
+      if (keys.length === 0) throw new InvalidInput("identity.userAssignedIdentities must name at least one identity when identity.type includes 'UserAssigned'", { target: 'identity.userAssignedIdentities' });
+      const outUa: Record<string, unknown> = {};
+      for (const k of keys) {
+        parseResourceId(k, 'identity.userAssignedIdentities key');
+        const prev = (existing?.userAssignedIdentities as Record<string, Record<string, string>> | undefined)?.[k];
+        outUa[k] = { principalId: prev?.principalId ?? crypto.randomUUID(), clientId: prev?.clientId ?? crypto.randomUUID() };
+      }
+      out.userAssignedIdentities = outUa;
+    }
+    return out;
+  }
+
+  /** Validates and normalises settable properties (shared by PUT and PATCH). */
+  private normaliseSettable(props: WorkspaceProperties): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (props.friendlyName !== undefined) out.friendlyName = props.friendlyName;
+    if (props.description !== undefined) out.description = props.description;
+    if (props.imageBuildCompute !== undefined) out.imageBuildCompute = props.imageBuildCompute;
+    if (props.primaryUserAssignedIdentity !== undefined) {
+      if (props.primaryUserAssignedIdentity) parseResourceId(props.primaryUserAssignedIdentity, 'properties.primaryUserAssignedIdentity');
+      out.primaryUserAssignedIdentity = props.primaryUserAssignedIdentity;
+    }
+    const sdam = enumValue(props.systemDatastoresAuthMode, ['AccessKey', 'Identity', 'UserDelegationSAS'], 'properties.systemDatastoresAuthMode');
+    if (sdam) out.systemDatastoresAuthMode = sdam;
+    const pna = enumValue(props.publicNetworkAccess, ['Enabled', 'Disabled'], 'properties.publicNetworkAccess');
+    if (pna) out.publicNetworkAccess = pna;
+    const v1 = boolOrUndefined(props.v1LegacyMode, 'properties.v1LegacyMode');
+    if (v1 !== undefined) out.v1LegacyMode = v1;
+    const apa = boolOrUndefined(props.allowPublicAccessWhenBehindVnet, 'properties.allowPublicAccessWhenBehindVnet');
+    if (apa !== undefined) out.allowPublicAccessWhenBehindVnet = apa;
+    if (props.encryption !== undefined && props.encryption !== null) {
+      const status = enumValue(props.encryption.status ?? 'Disabled', ['Enabled', 'Disabled'], 'properties.encryption.status');
+      if (status === 'Enabled') {
+        throw new NotImplemented('customer-managed keys (properties.encryption.status = Enabled) are not supported yet; workspace data is encrypted with server-managed keys. Leave encryption out or set status to Disabled.', {
+          code: 'NotImplemented',
+          target: 'properties.encryption',
+        });
+      }
+      out.encryption = { status: 'Disabled' };
+    }
+    for (const k of STORED_AS_GIVEN) if (props[k] !== undefined) out[k] = props[k];
+    return out;
+  }
+
+  /**
+   * ARM PUT of a workspace. A new one is created with provisioningState Creating and an operation
+   * provisions it (the returned operation); an existing one is updated at once (no operation).
+   */
+  async put(sub: string, rg: string, name: string, input: WorkspaceInput, by: Principal, pre: Preconditions = {}): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }> {
+    checkWorkspaceName(name);
+    const id = this.id(sub, rg, name);
+    const existing = await this.engine.get(id);
+    const props = input.properties ?? {};
+    if (existing) {
+      const state = existing.properties.provisioningState;
+      if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${existing.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'Conflict' });
+      if (input.location && normaliseLocation(input.location) !== existing.location) {
+        throw new InvalidInput(`location cannot change: workspace '${existing.name}' is in '${existing.location}'`, { code: 'InvalidRequestContent', target: 'location' });
+      }
+      const resource = await this.update(existing, { tags: input.tags ?? existing.tags, identity: input.identity, properties: props }, by, pre, { fromPut: true });
+      return { resource, created: false };
+    }
+    const group = await this.ctx.db.selectFrom('resource_groups').selectAll().where('id_key', '=', groupId(sub, rg).toLowerCase()).executeTakeFirst();
+    if (!group) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
+    const location = input.location ? normaliseLocation(input.location) : group.location;
+    if (pre.ifMatch !== undefined) throw new NotFound(`workspace '${name}' could not be found (If-Match was sent)`, { code: 'ResourceNotFound' });
+    const settable = this.normaliseSettable(props);
+    const hbi = boolOrUndefined(props.hbiWorkspace, 'properties.hbiWorkspace') ?? false;
+    // Dependent resources given by id must exist and be visible to the caller.
+    const given: Partial<Record<DependentKind, string>> = {};
+    for (const kind of ['storageAccount', 'keyVault', 'applicationInsights', 'containerRegistry'] as const) {
+      const v = props[kind];
+      if (v === undefined || v === null || v === '') continue;
+      if (typeof v !== 'string') throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
+      const dep = await this.dependents.requireExisting(kind, v, `properties.${kind}`);
+      if (!(await this.ctx.access.can(by.id, dep.id, 'control/read'))) {
+        throw new InvalidInput(`properties.${kind} '${v}' does not exist; create it first or leave properties.${kind} out to have one made`, { code: 'ResourceNotFound', target: `properties.${kind}` });
+      }
+      given[kind] = dep.id;
+    }
+    const kind = input.kind ? enumValue(input.kind, ['Default', 'Hub', 'Project', 'FeatureStore'], 'kind') : 'Default';
+    const workspaceId = crypto.randomUUID();
+    const { resource } = await this.engine.put(
+      workspaceDef,
+      id,
+      {
+        location,
+        kind,
+        tags: input.tags ?? {},
+        identity: this.makeIdentity(input.identity),
+        properties: {
+          ...settable,
+          workspaceId,
+          provisioningState: 'Creating',
+          hbiWorkspace: hbi,
+          creationTime: new Date().toISOString(),
+          ...given,
+        },
+      },
+      by,
+      { ifNoneMatch: '*' },
+    );
+    try {
+      await this.ctx.db.insertInto('workspace_ids').values({ workspace_id: workspaceId, id_key: resource.id.toLowerCase() }).execute();
+    } catch (e) {
+      await this.engine.delete(resource.id);
+      throw e;
+    }
+    let operation: Operation;
+    try {
+      operation = await this.operations.start('workspace.create', { id: resource.id, subscriptionId: sub, location }, by.id, (journal) => this.provision(resource, given, by, journal));
+    } catch (e) {
+      await this.undoCreate(resource.id, {});
+      throw e;
+    }
+    return { resource, created: true, operation };
+  }
+
+  /** The provisioning half of create: dependents, cached keys, hooks; undone entirely on failure. */
+  private async provision(ws: StoredResource, given: Partial<Record<DependentKind, string>>, by: Principal, journal: OperationJournal): Promise<void> {
+    const p = parseResourceId(ws.id);
+    const made: string[] = [];
+    try {
+      const refs: Record<string, string> = {};
+      // The storage account last: its blob folder is the step most likely to fail.
+      for (const kind of ['keyVault', 'applicationInsights', 'storageAccount'] as const) {
+        if (given[kind]) continue;
+        const name = dependentName(kind, ws.name);
+        const depId = resourceId(p.subscriptionId, p.resourceGroup, { keyVault: 'Microsoft.KeyVault/vaults', applicationInsights: 'Microsoft.Insights/components', storageAccount: 'Microsoft.Storage/storageAccounts' }[kind], name);
+        made.push(depId);
+        await journal.record({ made });
+        const dep = await this.dependents.create(kind, { subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name, location: ws.location ?? 'local' }, by);
+        refs[kind] = dep.id;
+      }
+      const updated = await this.engine.setProperties(ws.id, refs);
+      if (!updated) throw new Conflict(`workspace '${ws.name}' was deleted while it was being created`);
+      await this.cacheKeys(updated);
+      await journal.record({ hooks: true });
+      for (const hook of this.onWorkspaceCreated) await hook(this.info(updated));
+      await this.engine.setProperties(ws.id, { provisioningState: 'Succeeded' });
+    } catch (e) {
+      await this.undoCreate(ws.id, { made, hooks: true }).catch((e2) => this.ctx.log.error({ err: e2, workspace: ws.id }, 'undoing a failed workspace create failed'));
+      throw e;
+    }
+  }
+
+  /** Removes everything a (failed or interrupted) create made. */
+  private async undoCreate(id: string, journal: Record<string, unknown>): Promise<void> {
+    const ws = await this.engine.get(id);
+    if (ws && journal.hooks) {
+      for (const hook of this.onWorkspaceDeleting) await hook(this.info(ws)).catch((e) => this.ctx.log.error({ err: e, workspace: id }, 'workspace delete hook failed while undoing a create'));
+    }
+    for (const depId of (journal.made as string[] | undefined) ?? []) await this.dependents.deleteAny(depId);
+    if (ws) {
+      await this.dependents.keys.forget(ws.id);
+      await this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', ws.id.toLowerCase()).execute();
+      await this.engine.delete(ws.id);
+    }
+  }
+
+  /** Copies the current keys of the dependents into the workspace (what listKeys answers). */
+  async cacheKeys(ws: StoredResource): Promise<void> {
+    const info = this.info(ws);
+    const values: Record<string, string> = {};
+    if (info.storageAccountId) {
+      const k = (await this.dependents.storageKeys(info.storageAccountId))[0];
+      if (k) values.userStorageKey = k.value;
+    }
+    if (info.applicationInsightsId) {
+      const k = await this.dependents.instrumentationKey(info.applicationInsightsId);
+      if (k) values.appInsightsInstrumentationKey = k;
+    }
+    if (info.containerRegistryId && (await this.engine.get(info.containerRegistryId))) {
+      const c = await this.dependents.registryCredentials(info.containerRegistryId);
+      for (const pw of c.passwords) values[pw.name === 'password' ? 'containerRegistryPassword' : 'containerRegistryPassword2'] = pw.value;
+    }
+    const existing = await this.dependents.keys.all(ws.id);
+    if (!existing.notebookPrimaryAccessKey) values.notebookPrimaryAccessKey = crypto.randomBytes(32).toString('base64');
+    if (!existing.notebookSecondaryAccessKey) values.notebookSecondaryAccessKey = crypto.randomBytes(32).toString('base64');
+    // Cached keys of dependents that are gone are dropped.
+    const stale = CACHED_KEYS.filter((k) => existing[k] && !values[k]);
+    if (stale.length) await this.ctx.db.deleteFrom('resource_keys').where('resource_key', '=', ws.id.toLowerCase()).where('name', 'in', stale).execute();
+    await this.dependents.keys.set(ws.id, values);
+  }
+
+  /** POST W/listKeys: the keys the workspace holds (as of the last create/resync). */
+  async listKeys(ws: StoredResource): Promise<Record<string, unknown>> {
+    const info = this.info(ws);
+    const k = await this.dependents.keys.all(ws.id);
+    const out: Record<string, unknown> = {
+      userStorageKey: k.userStorageKey?.value ?? null,
+      userStorageResourceId: info.storageAccountId ?? null,
+      appInsightsInstrumentationKey: k.appInsightsInstrumentationKey?.value ?? null,
+      notebookAccessKeys: { primaryAccessKey: k.notebookPrimaryAccessKey?.value ?? null, secondaryAccessKey: k.notebookSecondaryAccessKey?.value ?? null },
+    };
+    if (info.containerRegistryId && (k.containerRegistryPassword || k.containerRegistryPassword2)) {
+      out.containerRegistryCredentials = {
+        location: info.location,
+        username: parseResourceId(info.containerRegistryId).name,
+        passwords: [
+          ...(k.containerRegistryPassword ? [{ name: 'password', value: k.containerRegistryPassword.value }] : []),
+          ...(k.containerRegistryPassword2 ? [{ name: 'password2', value: k.containerRegistryPassword2.value }] : []),
+        ],
+      };
+    }
+    return out;
+  }
+
+  /** POST W/resyncKeys (LRO). */
+  async resyncKeys(ws: StoredResource, by: Principal): Promise<Operation> {
+    this.requireReady(ws);
+    return this.operations.start('workspace.resyncKeys', { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' }, by.id, async () => {
+      const now = await this.engine.get(ws.id);
+      if (!now) throw new NotFound(`workspace '${ws.name}' was deleted`);
+      await this.cacheKeys(now);
+    });
+  }
+
+  private requireReady(ws: StoredResource): void {
+    const state = ws.properties.provisioningState;
+    if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${ws.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'Conflict' });
+  }
+
+  /**
+   * PATCH (and PUT of an existing workspace): only the updatable fields; a field that cannot change
+   * is refused naming it (sending its current value is allowed). `force` lets a containerRegistry or
+   * applicationInsights replace one that still exists (the seed's updateDependencies(force)).
+   */
+  async update(
+    ws: StoredResource,
+    input: { tags?: Record<string, string>; sku?: unknown; identity?: WorkspaceInput['identity']; properties?: WorkspaceProperties },
+    by: Principal,
+    pre: Preconditions = {},
+    opts: { force?: boolean; fromPut?: boolean } = {},
+  ): Promise<StoredResource> {
+    this.requireReady(ws);
+    const props = input.properties ?? {};
+    const readOnly = ['workspaceId', 'provisioningState', 'mlFlowTrackingUri', 'discoveryUrl', 'creationTime', 'tenantId', 'storageHnsEnabled', 'privateLinkCount', 'notebookInfo', 'serviceProvisionedResourceGroup', 'privateEndpointConnections'];
+    for (const [k, v] of Object.entries(props)) {
+      if (v === undefined || (UPDATABLE as readonly string[]).includes(k) || STORED_AS_GIVEN.includes(k)) continue;
+      if (opts.fromPut && readOnly.includes(k)) continue; // read-only values echoed back by GET-modify-PUT clients
+      const current = ws.properties[k];
+      const same = typeof v === 'string' && typeof current === 'string' ? v.toLowerCase() === current.toLowerCase() : JSON.stringify(v) === JSON.stringify(current ?? (k === 'hbiWorkspace' ? false : null));
+      if (!same) {
+        throw new InvalidInput(
+          `properties.${k} cannot be changed after the workspace is created${k === 'hbiWorkspace' ? ' (hbiWorkspace is fixed at creation)' : ''}; updatable properties are: ${UPDATABLE.join(', ')}`,
+          { code: 'CannotChangeImmutableProperty', target: `properties.${k}` },
+        );
+      }
+    }
+    const changes = this.normaliseSettable(props);
+    for (const kind of ['applicationInsights', 'containerRegistry'] as const) {
+      const v = props[kind];
+      if (v === undefined) continue;
+      const current = ws.properties[kind] as string | undefined;
+      if (!v) {
+        if (current) throw new InvalidInput(`properties.${kind} cannot be removed; give the id of another one to replace it`, { target: `properties.${kind}` });
+        continue;
+      }
+      if (typeof v !== 'string') throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
+      if (current && current.toLowerCase() === v.toLowerCase()) continue;
+      const dep = await this.dependents.requireExisting(kind, v, `properties.${kind}`);
+      if (!(await this.ctx.access.can(by.id, dep.id, 'control/read'))) throw new InvalidInput(`properties.${kind} '${v}' does not exist`, { code: 'ResourceNotFound', target: `properties.${kind}` });
+      if (current && (await this.engine.get(current)) && !opts.force) {
+        throw new Conflict(`the workspace already uses ${kind} '${current}', which still exists; to replace it anyway send force=true (updateDependencies(force))`, { code: 'DependencyAlreadySet', target: `properties.${kind}` });
+      }
+      changes[kind] = dep.id;
+    }
+    const identity = input.identity ? this.makeIdentity(input.identity, ws.identity) : undefined;
+    const updated = await this.engine.patch(workspaceDef, ws.id, { tags: input.tags, identity, properties: changes }, by, pre);
+    if (changes.applicationInsights || changes.containerRegistry) await this.cacheKeys(updated);
+    return updated;
+  }
+
+  /**
+   * The workspace's container registry, made now if it has none (registries are created lazily:
+   * image builds call this; listKeys does not).
+   */
+  async ensureContainerRegistry(ws: StoredResource, by: Principal | string): Promise<string> {
+    const current = ws.properties.containerRegistry as string | undefined;
+    if (current && (await this.engine.get(current))) return current;
+    const p = parseResourceId(ws.id);
+    const reg = await this.dependents.createRegistry({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name: dependentName('containerRegistry', ws.name), location: ws.location ?? 'local' }, by);
+    await this.engine.setProperties(ws.id, { containerRegistry: reg.id });
+    await this.cacheKeys((await this.engine.get(ws.id))!);
+    return reg.id;
+  }
+
+  /** DELETE W (LRO). Undefined when there was nothing to delete. */
+  async delete(sub: string, rg: string, name: string, by: Principal, opts: { deleteDependentResources?: boolean } = {}, pre: Preconditions = {}): Promise<Operation | undefined> {
+    const ws = await this.get(sub, rg, name);
+    if (!ws) return undefined;
+    if (pre.ifMatch !== undefined && !pre.ifMatch.split(',').map((s) => s.trim()).some((e) => e === '*' || e === ws.etag)) {
+      throw new InvalidInput('If-Match does not match the workspace etag', { code: 'PreconditionFailed' });
+    }
+    const state = ws.properties.provisioningState;
+    if (state === 'Creating') throw new Conflict(`workspace '${ws.name}' is being created; wait for its operation to end, then delete it`, { code: 'Conflict' });
+    if (state === 'Deleting') {
+      const active = await this.operations.activeOn(ws.id);
+      if (active) return active;
+    }
+    await this.engine.setProperties(ws.id, { provisioningState: 'Deleting' });
+    return this.operations.start('workspace.delete', { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' }, by.id, async (journal) => {
+      await journal.record({ deleteDependentResources: Boolean(opts.deleteDependentResources) });
+      const now = await this.engine.get(ws.id);
+      if (!now) return;
+      try {
+        await this.finishDelete(now, Boolean(opts.deleteDependentResources));
+      } catch (e) {
+        if (await this.engine.get(ws.id)) await this.engine.setProperties(ws.id, { provisioningState: 'Succeeded' });
+        throw e;
+      }
+    });
+  }
+
+  /** The deleting half: hooks, children, keys, role assignments, and the dependents when asked. */
+  async finishDelete(ws: StoredResource, withDependents: boolean): Promise<void> {
+    const info = this.info(ws);
+    for (const hook of this.onWorkspaceDeleting) await hook(info);
+    await this.engine.delete(ws.id);
+    await this.dependents.keys.forget(ws.id);
+    await this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', ws.id.toLowerCase()).execute();
+    const key = ws.id.toLowerCase();
+    const scoped = (await this.ctx.db.selectFrom('role_assignments').select(['id', 'scope_key']).where('scope_key', 'like', `${key}%`).execute()).filter((a) => a.scope_key === key || a.scope_key.startsWith(`${key}/`));
+    if (scoped.length) {
+      await this.ctx.db.deleteFrom('role_assignments').where('id', 'in', scoped.map((a) => a.id)).execute();
+      this.ctx.access.invalidate();
+    }
+    if (withDependents) {
+      for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
+        if (dep) await this.dependents.deleteAny(dep);
+      }
+    }
+  }
+
+  /** Resource group delete: every workspace in it (hooks run), then every other resource in it. */
+  async deleteGroupContents(groupKey: string): Promise<void> {
+    const rows = await this.ctx.db.selectFrom('resources').selectAll().where('group_key', '=', groupKey).where('parent_key', 'is', null).execute();
+    for (const row of rows.filter((r) => r.type_key === WORKSPACE.toLowerCase())) {
+      const active = await this.operations.activeOn(row.id);
+      if (active && active.kind === 'workspace.create') throw new Conflict(`workspace '${row.name}' is being created; delete the group when that has ended`, { code: 'Conflict' });
+      await this.finishDelete(fromRow(row), false);
+    }
+    for (const row of rows.filter((r) => r.type_key !== WORKSPACE.toLowerCase())) {
+      const known = [DEFINITIONS_KEYS].flat().includes(row.type_key);
+      if (known) await this.dependents.deleteAny(row.id);
+      else await this.engine.delete(row.id);
+    }
+    await this.ctx.db.deleteFrom('resources').where('group_key', '=', groupKey).execute();
+  }
+}
+
+const DEFINITIONS_KEYS = ['microsoft.storage/storageaccounts', 'microsoft.keyvault/vaults', 'microsoft.insights/components', 'microsoft.containerregistry/registries'];
