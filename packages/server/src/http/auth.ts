@@ -3,6 +3,8 @@ import fp from 'fastify-plugin';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { Unauthenticated } from '../errors.js';
+import { identityOf } from '../identity/services.js';
+import { shouldAudit } from '../identity/audit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,11 +26,25 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext }): Prom
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (req.routeOptions.config?.public) return;
-    req.principal = await authenticate(ctx, req.headers.authorization);
+    req.principal = await authenticate(ctx, req.headers.authorization, req.ip);
+  });
+  // The audit log: every successful change on the control plane and identity routes (who, what,
+  // when, from where, with what status) — never bodies, never query strings.
+  app.addHook('onResponse', async (req, reply) => {
+    if (!req.principal) return;
+    const path = req.url.split('?')[0]!;
+    if (!shouldAudit(req.method, path, reply.statusCode)) return;
+    try {
+      await identityOf(ctx).audit.record({
+        principal: req.principal, method: req.method, path, route: req.routeOptions.url ?? path, status: reply.statusCode, clientAddress: req.ip, requestId: String(req.id),
+      });
+    } catch (err) {
+      req.log.error({ err: (err as Error).message }, 'could not write the audit log');
+    }
   });
 }
 
-export async function authenticate(ctx: AppContext, header: string | undefined): Promise<Principal> {
+export async function authenticate(ctx: AppContext, header: string | undefined, address?: string): Promise<Principal> {
   if (!header) throw new Unauthenticated('authentication required: send Authorization: Bearer <token> (get one with `atelier login`)', { code: 'AuthenticationFailed' });
   const [scheme, value] = header.split(' ', 2);
   if (scheme?.toLowerCase() === 'bearer' && value) {
@@ -41,8 +57,12 @@ export async function authenticate(ctx: AppContext, header: string | undefined):
     const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
     const i = decoded.indexOf(':');
     if (i > 0) {
-      const principal = await ctx.principals.checkPassword(decoded.slice(0, i), decoded.slice(i + 1));
+      const name = decoded.slice(0, i);
+      const throttle = identityOf(ctx).throttle;
+      await throttle.check([['principal', name], ['address', address]]);
+      const principal = await ctx.principals.checkPassword(name, decoded.slice(i + 1));
       if (principal) return principal;
+      await throttle.failed([['principal', name], ['address', address]]);
     }
     throw new Unauthenticated('wrong user name or password', { code: 'AuthenticationFailed' });
   }

@@ -2,7 +2,11 @@ import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
 import type { PrincipalRow } from '../store/tables.js';
+import type { PrincipalSecretRow } from './tables.js';
+import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { GUID } from '../resources/arm-ids.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import './tables.js';
 
 export interface Principal {
   id: string;
@@ -12,8 +16,58 @@ export interface Principal {
   displayName: string;
 }
 
+/** What the REST API shows of a principal (never a hash). */
+export interface PrincipalView extends Principal {
+  enabled: boolean;
+  createdAt: string;
+  /** Service principals: the application (client) id, which is also their `name`. */
+  appId?: string;
+  secrets?: SecretView[];
+}
+
+export interface SecretView { keyId: string; displayName: string; hint: string; createdAt: string; expiresOn: string; expired: boolean }
+
 export function toPrincipal(row: PrincipalRow): Principal {
   return { id: row.id, tenantId: row.tenant_id, kind: row.kind as Principal['kind'], name: row.name, displayName: row.display_name };
+}
+
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+export const MIN_PASSWORD = 8;
+const MAX_SECRET_DAYS = 3650;
+const sha256 = (s: string) => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
+
+export function checkUserName(name: unknown): string {
+  if (typeof name !== 'string' || !USER_NAME.test(name)) {
+    throw new InvalidInput(`user name '${String(name)}' is invalid: use 1–64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`, { target: 'name' });
+  }
+  if (GUID.test(name)) throw new InvalidInput('a user name may not be a GUID (GUIDs name service principals)', { target: 'name' });
+  return name;
+}
+
+export function checkPasswordRule(password: unknown): string {
+  if (typeof password !== 'string' || password.length < MIN_PASSWORD || password.length > 256) {
+    throw new InvalidInput(`the password must be ${MIN_PASSWORD} to 256 characters long`, { target: 'password' });
+  }
+  return password;
+}
+
+function checkDisplayName(name: unknown, target = 'displayName'): string {
+  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200 || /[\x00-\x1f]/.test(name)) {
+    throw new InvalidInput(`${target} must be 1–200 printable characters`, { target });
+  }
+  return name.trim();
+}
+
+export function checkSecretDays(days: unknown): number {
+  if (days === undefined) return 365;
+  if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_SECRET_DAYS) {
+    throw new InvalidInput(`expiresInDays must be a whole number from 1 to ${MAX_SECRET_DAYS}`, { target: 'expiresInDays' });
+  }
+  return days;
+}
+
+function secretView(s: PrincipalSecretRow, now = Date.now()): SecretView {
+  return { keyId: s.key_id, displayName: s.display_name, hint: s.hint, createdAt: new Date(s.created_at).toISOString(), expiresOn: new Date(s.expires_at).toISOString(), expired: s.expires_at <= now };
 }
 
 export class PrincipalService {
@@ -37,7 +91,44 @@ export class PrincipalService {
     return this.db.selectFrom('principals').selectAll().where('name_key', '=', name.toLowerCase()).executeTakeFirst();
   }
 
+  /** A principal by object id, user name or application id (any kind, enabled or not). */
+  async find(idOrName: string, kind?: Principal['kind']): Promise<PrincipalRow | undefined> {
+    let q = this.db.selectFrom('principals').selectAll();
+    q = GUID.test(idOrName)
+      ? q.where((eb) => eb.or([eb('id', '=', idOrName.toLowerCase()), eb('name_key', '=', idOrName.toLowerCase())]))
+      : q.where('name_key', '=', idOrName.toLowerCase());
+    if (kind) q = q.where('kind', '=', kind);
+    return q.executeTakeFirst();
+  }
+
+  async require(idOrName: string, kind?: Principal['kind']): Promise<PrincipalRow> {
+    const row = await this.find(idOrName, kind);
+    const what = kind === 'servicePrincipal' ? 'service principal' : kind === 'user' ? 'user' : 'principal';
+    if (!row) throw new NotFound(`${what} '${idOrName}' does not exist`, { code: 'PrincipalNotFound' });
+    return row;
+  }
+
+  async view(row: PrincipalRow): Promise<PrincipalView> {
+    const v: PrincipalView = { ...toPrincipal(row), enabled: Boolean(row.enabled), createdAt: new Date(row.created_at).toISOString() };
+    if (row.kind === 'servicePrincipal') {
+      v.appId = row.name;
+      const secrets = await this.db.selectFrom('principal_secrets').selectAll().where('principal_id', '=', row.id).orderBy('created_at').execute();
+      v.secrets = secrets.map((s) => secretView(s));
+    }
+    return v;
+  }
+
+  async list(kind: Principal['kind'], opts: { after?: string; top: number }): Promise<PrincipalRow[]> {
+    let q = this.db.selectFrom('principals').selectAll().where('kind', '=', kind).orderBy('name_key').limit(opts.top + 1);
+    if (opts.after) q = q.where('name_key', '>', opts.after);
+    return q.execute();
+  }
+
   async createUser(name: string, password: string, displayName = name): Promise<Principal> {
+    checkUserName(name);
+    checkPasswordRule(password);
+    checkDisplayName(displayName);
+    if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PrincipalExists' });
     const row: PrincipalRow = {
       id: crypto.randomUUID(),
       tenant_id: this.tenantId,
@@ -49,8 +140,91 @@ export class PrincipalService {
       enabled: 1,
       created_at: Date.now(),
     };
-    await this.db.insertInto('principals').values(row).execute();
+    try {
+      await this.db.insertInto('principals').values(row).execute();
+    } catch (e) {
+      if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PrincipalExists' });
+      throw e;
+    }
     return toPrincipal(row);
+  }
+
+  /** A service principal with one secret; the secret's value is returned here and never again. */
+  async createServicePrincipal(displayName: string, opts: { expiresInDays?: number; secretName?: string } = {}): Promise<{ principal: Principal; secret: SecretView & { value: string } }> {
+    checkDisplayName(displayName);
+    const days = checkSecretDays(opts.expiresInDays);
+    const appId = crypto.randomUUID();
+    const row: PrincipalRow = {
+      id: crypto.randomUUID(), tenant_id: this.tenantId, kind: 'servicePrincipal', name: appId, name_key: appId,
+      display_name: displayName, password_hash: null, enabled: 1, created_at: Date.now(),
+    };
+    const made = PrincipalService.makeSecret(row.id, opts.secretName ?? 'default', days);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('principals').values(row).execute();
+      await trx.insertInto('principal_secrets').values(made.row).execute();
+    });
+    return { principal: toPrincipal(row), secret: { ...secretView(made.row), value: made.value } };
+  }
+
+  private static makeSecret(principalId: string, displayName: string, days: number): { row: PrincipalSecretRow; value: string } {
+    checkDisplayName(displayName, 'secretName');
+    // 30 random bytes: a hash is enough to store it (no dictionary to try against).
+    const value = `${crypto.randomBytes(2).toString('base64url').slice(0, 3)}8Q~${crypto.randomBytes(30).toString('base64url')}`;
+    const now = Date.now();
+    return {
+      value,
+      row: { key_id: crypto.randomUUID(), principal_id: principalId, hash: sha256(value), hint: value.slice(0, 3), display_name: displayName, created_at: now, expires_at: now + days * 86_400_000 },
+    };
+  }
+
+  /** Adds a secret (or, with `replace`, replaces all of them); returns its value once. */
+  async addSecret(principalId: string, opts: { expiresInDays?: number; secretName?: string; replace?: boolean }): Promise<SecretView & { value: string }> {
+    const days = checkSecretDays(opts.expiresInDays);
+    const made = PrincipalService.makeSecret(principalId, opts.secretName ?? 'default', days);
+    await this.db.transaction().execute(async (trx) => {
+      if (opts.replace) await trx.deleteFrom('principal_secrets').where('principal_id', '=', principalId).execute();
+      await trx.insertInto('principal_secrets').values(made.row).execute();
+    });
+    return { ...secretView(made.row), value: made.value };
+  }
+
+  async deleteSecret(principalId: string, keyId: string): Promise<void> {
+    const r = await this.db.deleteFrom('principal_secrets').where('principal_id', '=', principalId).where('key_id', '=', keyId.toLowerCase()).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new NotFound(`secret '${keyId}' does not exist on this service principal`, { code: 'SecretNotFound' });
+  }
+
+  /** Checks a client id and secret; undefined when wrong, expired, unknown or disabled. */
+  async checkClientSecret(clientId: string, secret: string): Promise<Principal | undefined> {
+    const row = await this.findByName(clientId);
+    if (!row || row.kind !== 'servicePrincipal' || !row.enabled) return undefined;
+    const digest = Buffer.from(sha256(secret), 'hex');
+    const now = Date.now();
+    const secrets = await this.db.selectFrom('principal_secrets').select(['hash', 'expires_at']).where('principal_id', '=', row.id).execute();
+    let ok = false;
+    for (const s of secrets) if (s.expires_at > now && crypto.timingSafeEqual(Buffer.from(s.hash, 'hex'), digest)) ok = true;
+    return ok ? toPrincipal(row) : undefined;
+  }
+
+  async update(id: string, changes: { displayName?: string; enabled?: boolean; password?: string }): Promise<void> {
+    const set: Partial<PrincipalRow> = {};
+    if (changes.displayName !== undefined) set.display_name = checkDisplayName(changes.displayName);
+    if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
+    if (changes.password !== undefined) set.password_hash = await hashPassword(checkPasswordRule(changes.password));
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('principals').set(set).where('id', '=', id).execute();
+    this.forgetCached();
+  }
+
+  /** Deletes a principal with everything that lets it act: role assignments, secrets, sessions. */
+  async delete(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('role_assignments').where('principal_id', '=', id).execute();
+      await trx.deleteFrom('principal_secrets').where('principal_id', '=', id).execute();
+      await trx.deleteFrom('refresh_tokens').where('principal_id', '=', id).execute();
+      await trx.deleteFrom('device_codes').where('principal_id', '=', id).execute();
+      await trx.deleteFrom('principals').where('id', '=', id).execute();
+    });
+    this.forgetCached();
   }
 
   /** Checks a user name and password; undefined when wrong, unknown or disabled. */

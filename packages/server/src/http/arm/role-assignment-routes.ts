@@ -1,0 +1,151 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../context.js';
+import { InvalidInput, NotFound } from '../../errors.js';
+import { ROLES } from '../../identity/rbac.js';
+import { normaliseScope, roleDefinition, roleFromDefinitionId, RoleAssignmentService, type RoleAssignment } from '../../identity/role-assignments.js';
+import { checkApiVersion } from './api-version.js';
+import { ApiVersionQuery } from './schemas.js';
+
+const AUTHZ = '/providers/Microsoft.Authorization/';
+/** Scopes a role assignment may sit at: root, subscription, resource group, resource, child resource. */
+const SCOPES = [
+  '',
+  '/subscriptions/:subscriptionId',
+  '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName',
+  '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/:ns/:type/:name',
+  '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/:ns/:type/:name/:childType/:childName',
+];
+
+const AssignmentBody = Type.Object(
+  {
+    properties: Type.Object(
+      {
+        roleDefinitionId: Type.String({ minLength: 1, maxLength: 400, description: '…/providers/Microsoft.Authorization/roleDefinitions/{guid} (or the role name)' }),
+        principalId: Type.String({ minLength: 1, maxLength: 36 }),
+        principalType: Type.Optional(Type.Union([Type.Literal('User'), Type.Literal('ServicePrincipal'), Type.Literal('Group'), Type.Literal('ForeignGroup'), Type.Literal('Device')])),
+        description: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
+        condition: Type.Optional(Type.Null({ description: 'conditions (ABAC) are not supported: leave it out or null' })),
+        conditionVersion: Type.Optional(Type.Null()),
+        delegatedManagedIdentityResourceId: Type.Optional(Type.Null()),
+        canDelegate: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+        scope: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+    id: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String()),
+    type: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/** The scope part of a …/providers/Microsoft.Authorization/… request path ('/' for the root). */
+function scopeOf(req: FastifyRequest): string {
+  const path = decodeURIComponent(req.url.split('?')[0]!);
+  const i = path.toLowerCase().indexOf(AUTHZ.toLowerCase());
+  return normaliseScope(i <= 0 ? '/' : path.slice(0, i));
+}
+
+const principalType = (kind: string) => (kind === 'user' ? 'User' : kind === 'servicePrincipal' ? 'ServicePrincipal' : 'Unknown');
+
+/** Microsoft.Authorization: role assignments at any scope, built-in role definitions. */
+export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+  const { ctx } = opts;
+  const service = new RoleAssignmentService(ctx);
+  const tags = ['Role assignments'];
+  app.addHook('preHandler', async (req) => checkApiVersion(req));
+
+  const body = (r: RoleAssignment) => {
+    const prefix = r.scope === '/' ? '' : r.scope;
+    const sub = /^\/subscriptions\/([^/]+)/i.exec(r.scope)?.[1];
+    return {
+      id: `${prefix}${AUTHZ}roleAssignments/${r.id}`,
+      name: r.id,
+      type: 'Microsoft.Authorization/roleAssignments',
+      properties: {
+        roleDefinitionId: `${sub ? `/subscriptions/${sub}` : ''}${AUTHZ}roleDefinitions/${ROLES[r.role]!.id}`,
+        principalId: r.principal_id,
+        principalType: principalType(r.principal_kind),
+        scope: r.scope,
+        description: r.description,
+        condition: null,
+        conditionVersion: null,
+        createdOn: new Date(r.created_at).toISOString(),
+        updatedOn: new Date(r.created_at).toISOString(),
+        createdBy: r.created_by,
+        updatedBy: r.created_by,
+        delegatedManagedIdentityResourceId: null,
+      },
+    };
+  };
+
+  const notFound = (scope: string) => `the scope '${scope}' could not be found`;
+
+  for (const s of SCOPES) {
+    app.get(`${s}${AUTHZ}roleAssignments`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+      const scope = scopeOf(req);
+      await ctx.access.require(req.principal.id, scope, 'control/read', notFound(scope));
+      await service.requireScope(scope);
+      const filter = ((req.query as Record<string, string>).$filter ?? '').trim();
+      let principalId: string | undefined;
+      let atScopeOnly = false;
+      for (const clause of filter ? filter.split(/\s+and\s+/i) : []) {
+        let m: RegExpExecArray | null;
+        if (/^atScope\(\)$/i.test(clause)) atScopeOnly = true;
+        else if ((m = /^principalId\s+eq\s+'([^']+)'$/i.exec(clause))) principalId = m[1];
+        else if ((m = /^assignedTo\('([^']+)'\)$/i.exec(clause))) principalId = m[1];
+        else throw new InvalidInput(`$filter '${clause}' is not supported; use atScope(), principalId eq '{id}' or assignedTo('{id}'), joined by 'and'`, { code: 'InvalidFilterInQueryString', target: '$filter' });
+      }
+      const rows = await service.list(scope, { principalId, atScopeOnly });
+      // The caller reads `scope`, so also what is below it; assignments above it apply to it
+      // (inherited), and are shown as ARM does.
+      return { value: rows.map(body) };
+    });
+
+    app.get<{ Params: { roleAssignmentName: string } }>(`${s}${AUTHZ}roleAssignments/:roleAssignmentName`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+      const scope = scopeOf(req);
+      await ctx.access.require(req.principal.id, scope, 'control/read', notFound(scope));
+      const row = await service.get(scope, req.params.roleAssignmentName);
+      if (!row) throw new NotFound(`role assignment '${req.params.roleAssignmentName}' does not exist at '${scope}'`, { code: 'RoleAssignmentNotFound' });
+      return body(row);
+    });
+
+    app.put<{ Params: { roleAssignmentName: string }; Body: { properties: { roleDefinitionId: string; principalId: string; description?: string | null } } }>(
+      `${s}${AUTHZ}roleAssignments/:roleAssignmentName`,
+      { schema: { tags, querystring: ApiVersionQuery, body: AssignmentBody } },
+      async (req, reply) => {
+        const scope = scopeOf(req);
+        await ctx.access.require(req.principal.id, scope, 'access/write', notFound(scope));
+        await service.requireScope(scope);
+        const role = roleFromDefinitionId(req.body.properties.roleDefinitionId);
+        const { row, created } = await service.create(scope, req.params.roleAssignmentName, { role, principalId: req.body.properties.principalId, description: req.body.properties.description ?? undefined }, req.principal.id);
+        return reply.status(created ? 201 : 200).send(body(row));
+      },
+    );
+
+    app.delete<{ Params: { roleAssignmentName: string } }>(`${s}${AUTHZ}roleAssignments/:roleAssignmentName`, { schema: { tags, querystring: ApiVersionQuery } }, async (req, reply) => {
+      const scope = scopeOf(req);
+      await ctx.access.require(req.principal.id, scope, 'access/write', notFound(scope));
+      const row = await service.delete(scope, req.params.roleAssignmentName);
+      return row ? reply.status(200).send(body(row)) : reply.status(204).send();
+    });
+
+    app.get(`${s}${AUTHZ}roleDefinitions`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+      const scope = scopeOf(req);
+      const filter = ((req.query as Record<string, string>).$filter ?? '').trim();
+      const m = /^roleName\s+eq\s+'([^']+)'$/i.exec(filter);
+      if (filter && !m && !/^type\s+eq\s+'BuiltInRole'$/i.test(filter)) {
+        throw new InvalidInput(`$filter '${filter}' is not supported; use roleName eq '{name}'`, { code: 'InvalidFilterInQueryString', target: '$filter' });
+      }
+      const names = Object.keys(ROLES).filter((n) => !m || n.toLowerCase() === m[1]!.toLowerCase());
+      return { value: names.map((n) => roleDefinition(n, scope)) };
+    });
+
+    app.get<{ Params: { roleDefinitionId: string } }>(`${s}${AUTHZ}roleDefinitions/:roleDefinitionId`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+      const name = Object.keys(ROLES).find((n) => ROLES[n]!.id === req.params.roleDefinitionId.toLowerCase());
+      if (!name) throw new NotFound(`role definition '${req.params.roleDefinitionId}' does not exist`, { code: 'RoleDefinitionDoesNotExist' });
+      return roleDefinition(name, scopeOf(req));
+    });
+  }
+}

@@ -1,0 +1,94 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { AppContext } from '../../context.js';
+import { AtelierError, TooManyRequests } from '../../errors.js';
+import { identityOf } from '../../identity/services.js';
+import { SessionService } from '../../identity/sessions.js';
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function page(body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Atelier — sign in a device</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+.code{letter-spacing:.2em;text-transform:uppercase}button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem;font-size:1rem}
+.msg{padding:.6rem;border-radius:4px;background:#eef}.err{background:#fee}</style></head>
+<body><h1>Sign in a device</h1>${body}</body></html>`;
+}
+
+function form(code: string, message?: { text: string; error?: boolean }, ask?: { clientId: string; scope: string }): string {
+  return page(`${message ? `<p class="msg${message.error ? ' err' : ''}">${esc(message.text)}</p>` : ''}
+<p>A program asked to act as you${ask ? ` (client <b>${esc(ask.clientId)}</b>, access <b>${esc(ask.scope)}</b>)` : ''}. Enter the code it showed you and sign in to approve it.</p>
+<form method="post" action="device" autocomplete="off">
+<label for="code">Code</label><input id="code" name="code" class="code" required maxlength="16" value="${esc(code)}" placeholder="ABCD-EFGH">
+<label for="username">User name</label><input id="username" name="username" required maxlength="64" autocomplete="username">
+<label for="password">Password</label><input id="password" name="password" type="password" required maxlength="256" autocomplete="current-password">
+<button type="submit" name="action" value="approve">Approve</button><button type="submit" name="action" value="deny">Deny</button>
+</form>`);
+}
+
+function html(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply
+    .status(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('x-frame-options', 'DENY')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+    .header('referrer-policy', 'no-referrer')
+    .send(body);
+}
+
+/**
+ * The device-code sign-in page (RFC 8628 §3.3): the user opens it in a browser, enters the code
+ * the program showed, signs in with a user name and password, and approves or denies.
+ */
+export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+  const { ctx } = opts;
+  const ids = identityOf(ctx);
+
+  app.get<{ Querystring: { code?: string } }>('/device', { config: { public: true }, schema: { hide: true } as object }, async (req, reply) => {
+    const code = typeof req.query.code === 'string' ? req.query.code.slice(0, 16) : '';
+    let ask: { clientId: string; scope: string } | undefined;
+    try {
+      if (code) ask = await ids.sessions.pendingDevice(code);
+    } catch {
+      ask = undefined;
+    }
+    return html(reply, 200, form(code, code && !ask ? { text: 'That code is unknown or has expired; check it, or start the sign-in again.', error: true } : undefined, ask));
+  });
+
+  app.post<{ Body: Record<string, unknown> }>('/device', { config: { public: true }, schema: { hide: true } as object }, async (req, reply) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const str = (k: string, max: number) => (typeof b[k] === 'string' ? (b[k] as string).slice(0, max) : '');
+    const code = str('code', 16);
+    const username = str('username', 64);
+    const password = str('password', 256);
+    const action = str('action', 10);
+    if (!code || !username || !password || (action !== 'approve' && action !== 'deny')) {
+      return html(reply, 400, form(code, { text: 'Enter the code, your user name and password, then choose Approve or Deny.', error: true }));
+    }
+    try {
+      SessionService.normaliseUserCode(code);
+      await ids.throttle.check([['principal', username], ['address', req.ip]]);
+      const principal = await ctx.principals.checkPassword(username, password);
+      if (!principal) {
+        await ids.throttle.failed([['principal', username], ['address', req.ip]]);
+        return html(reply, 401, form(code, { text: 'Wrong user name or password.', error: true }));
+      }
+      await ids.throttle.succeeded('principal', username);
+      const ok = await ids.sessions.decideDevice(code, principal.id, action === 'approve');
+      if (!ok) {
+        await ids.throttle.failed([['address', req.ip]]); // guessing codes counts as failures too
+        return html(reply, 404, form(code, { text: 'That code is unknown, already used or expired; start the sign-in again.', error: true }));
+      }
+      return html(reply, 200, page(action === 'approve'
+        ? `<p class="msg">Signed in as <b>${esc(principal.name)}</b>. You can close this window and go back to the program.</p>`
+        : '<p class="msg">Denied: the program will not be signed in.</p>'));
+    } catch (e) {
+      if (e instanceof TooManyRequests) return html(reply.header('retry-after', e.target ?? '60'), 429, form(code, { text: e.message, error: true }));
+      if (e instanceof AtelierError && e.status < 500) return html(reply, e.status, form(code, { text: e.message, error: true }));
+      throw e;
+    }
+  });
+}

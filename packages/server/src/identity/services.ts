@@ -1,0 +1,22 @@
+import type { AppContext } from '../context.js';
+import { SignInThrottle } from './sign-in-throttle.js';
+import { SessionService } from './sessions.js';
+import { AuditLog } from './audit.js';
+
+/** The identity feature's services, made once per AppContext (kept beside it, not in it). */
+export interface IdentityServices {
+  throttle: SignInThrottle;
+  sessions: SessionService;
+  audit: AuditLog;
+}
+
+const made = new WeakMap<AppContext, IdentityServices>();
+
+export function identityOf(ctx: AppContext): IdentityServices {
+  let s = made.get(ctx);
+  if (!s) {
+    s = { throttle: new SignInThrottle(ctx.db), sessions: new SessionService(ctx.db), audit: new AuditLog(ctx.db) };
+    made.set(ctx, s);
+  }
+  return s;
+}
