@@ -80,9 +80,9 @@ export class ArmClient {
   /** Sends one request; throws a typed error unless the status is 2xx. */
   async request<T = unknown>(method: string, pathOrUrl: string, opts: RequestOptions = {}): Promise<ArmResponse<T>> {
     const url = this.url(pathOrUrl, opts.query);
-    let forceRefresh = false;
+    let refreshed = false;
+    let token = await this.auth.getToken({ endpoint: this.endpoint, audience: MANAGEMENT_AUDIENCE });
     for (let attempt = 0; ; attempt++) {
-      const token = await this.auth.getToken({ endpoint: this.endpoint, audience: MANAGEMENT_AUDIENCE, forceRefresh });
       const headers: Record<string, string> = {
         authorization: `Bearer ${token.token}`,
         accept: 'application/json',
@@ -99,11 +99,14 @@ export class ArmClient {
       const { body, text } = await readBody(res);
       if (res.ok) return { status: res.status, headers: res.headers, body: body as T, text };
       // A refused token is renewed once (a refresh token, a callback); then the error stands.
-      if (res.status === 401 && !forceRefresh) {
-        forceRefresh = true;
+      if (res.status === 401 && !refreshed) {
+        refreshed = true;
         try {
-          await this.auth.getToken({ endpoint: this.endpoint, audience: MANAGEMENT_AUDIENCE, forceRefresh: true });
-          continue;
+          const renewed = await this.auth.getToken({ endpoint: this.endpoint, audience: MANAGEMENT_AUDIENCE, forceRefresh: true });
+          if (renewed.token !== token.token) {
+            token = renewed;
+            continue;
+          }
         } catch (e) {
           if (e instanceof AuthenticationError) throw e;
           // a source that cannot refresh: report the server's answer below
