@@ -1,0 +1,213 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
+import { V, createWorkspace, groupPath, wsPath } from '../arm/arm-test-helpers.js';
+
+const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
+const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
+
+for (const dialect of testDialects()) {
+  describe(`principals, role assignments and audit (${dialect})`, () => {
+    let t: TestServer;
+    const signIn = async (username: string, password: string) => {
+      const res = await fetch(`${t.url}/common/oauth2/v2.0/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'password', username, password, scope: 'https://management.azure.com/.default' }),
+      });
+      const b = (await res.json()) as { access_token?: string };
+      assert.ok(b.access_token, JSON.stringify(b));
+      return b.access_token!;
+    };
+    const assignmentPath = (scope: string, name: string) => `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}?${V}`;
+    let alice: { id: string; token: string };
+    let bob: { id: string; token: string };
+    let ws: { id: string };
+
+    before(async () => {
+      t = await startTestServer(dialect);
+      ws = await createWorkspace(t, 'team-a', 'alpha');
+      await createWorkspace(t, 'team-a', 'beta');
+      for (const name of ['alice', 'bob']) {
+        const r = await t.request('POST', '/identity/users', { name, password: `${name}-password-1`, displayName: name.toUpperCase() });
+        assert.equal(r.status, 201, r.text);
+      }
+      alice = { id: (await t.request('GET', '/identity/principals/alice')).body.id, token: await signIn('alice', 'alice-password-1') };
+      bob = { id: (await t.request('GET', '/identity/principals/BOB')).body.id, token: await signIn('bob', 'bob-password-1') };
+    });
+    after(async () => { await t?.close(); });
+
+    it('manages users: validation, duplicates, no hashes in lists, admin only', async () => {
+      for (const [body, target] of [
+        [{ name: 'bad name', password: 'long-enough-1' }, 'name'],
+        [{ name: 'carol', password: 'short' }, 'password'],
+        [{ name: 'carol', password: 'long-enough-1', admin: true }, 'body'],
+        [{ name: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635', password: 'long-enough-1' }, 'name'],
+      ] as const) {
+        const r = await t.request('POST', '/identity/users', body);
+        assert.equal(r.status, 400, r.text);
+        assert.ok(r.body.error.message.length > 10);
+        assert.ok(JSON.stringify(r.body).includes(target), r.text);
+      }
+      assert.equal((await t.request('POST', '/identity/users', { name: 'ALICE', password: 'long-enough-1' })).status, 409);
+      const list = await t.request('GET', '/identity/users?$top=2');
+      assert.equal(list.status, 200);
+      assert.equal(list.body.value.length, 2);
+      assert.ok(list.body.nextLink);
+      const next = await t.request('GET', list.body.nextLink);
+      assert.ok(next.body.value.some((u: { name: string }) => u.name === 'bob'));
+      assert.ok(!/scrypt|password_hash|passwordHash/.test(list.text + next.text));
+      assert.equal((await t.request('GET', '/identity/users', undefined, { token: alice.token })).status, 403);
+      assert.equal((await t.request('POST', '/identity/users', { name: 'mallory', password: 'long-enough-1' }, { token: alice.token })).status, 403);
+      const self = (await t.request('GET', '/identity/me')).body.id;
+      assert.equal((await t.request('DELETE', `/identity/users/${self}`)).status, 409);
+      assert.equal((await t.request('DELETE', '/identity/users/nobody')).status, 404);
+    });
+
+    it('disabling a user stops its tokens; enabling brings them back; deleting removes it', async () => {
+      await t.request('POST', '/identity/users', { name: 'dave', password: 'dave-password-1' });
+      const token = await signIn('dave', 'dave-password-1');
+      assert.equal((await t.request('GET', '/identity/me', undefined, { token })).status, 200);
+      let r = await t.request('PATCH', '/identity/users/dave', { enabled: false });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.enabled, false);
+      assert.equal((await t.request('GET', '/identity/me', undefined, { token })).status, 401);
+      await t.request('PATCH', '/identity/users/dave', { enabled: true });
+      assert.equal((await t.request('GET', '/identity/me', undefined, { token })).status, 200);
+      assert.equal((await t.request('DELETE', '/identity/users/dave')).status, 204);
+      assert.equal((await t.request('GET', '/identity/me', undefined, { token })).status, 401);
+      assert.equal((await t.request('GET', '/identity/users/dave')).status, 404);
+    });
+
+    it('service principals: the secret is shown once; reset replaces it; expired or deleted secrets fail', async () => {
+      const r = await t.request('POST', '/identity/servicePrincipals', { displayName: 'deployer', expiresInDays: 30 });
+      assert.equal(r.status, 201, r.text);
+      const { appId, secret } = r.body;
+      assert.match(appId, /^[0-9a-f-]{36}$/);
+      assert.ok(secret.value.length > 30);
+      const cc = async (s: string) => (await fetch(`${t.url}/common/oauth2/v2.0/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: appId, client_secret: s, scope: 'https://management.azure.com/.default' }) })).status;
+      assert.equal(await cc(secret.value), 200);
+      const listed = await t.request('GET', '/identity/servicePrincipals');
+      const got = await t.request('GET', `/identity/servicePrincipals/${appId}`);
+      assert.equal(got.body.secrets.length, 1);
+      assert.equal(got.body.secrets[0].hint, secret.value.slice(0, 3));
+      for (const text of [listed.text, got.text]) assert.equal(text.includes(secret.value), false);
+      const reset = await t.request('POST', `/identity/servicePrincipals/${appId}/secrets`, { replace: true });
+      assert.equal(reset.status, 201);
+      assert.equal(await cc(secret.value), 401);
+      assert.equal(await cc(reset.body.secret.value), 200);
+      const second = await t.request('POST', `/identity/servicePrincipals/${appId}/secrets`, { secretName: 'second', expiresInDays: 1 });
+      assert.equal((await t.request('DELETE', `/identity/servicePrincipals/${appId}/secrets/${second.body.secret.keyId}`)).status, 204);
+      assert.equal(await cc(second.body.secret.value), 401);
+      assert.equal((await t.request('POST', `/identity/servicePrincipals/${appId}/secrets`, { expiresInDays: 0 })).status, 400);
+      // An expired secret does not work.
+      await t.server.ctx.db.updateTable('principal_secrets').set({ expires_at: Date.now() - 1000 }).execute();
+      assert.equal(await cc(reset.body.secret.value), 401);
+      assert.equal((await t.request('DELETE', `/identity/servicePrincipals/${appId}`)).status, 204);
+    });
+
+    it('role assignments (ARM): a Reader reads but cannot write; others see nothing (404, not in lists)', async () => {
+      // Nobody but admin sees anything yet.
+      let r = await t.request('GET', `${wsPath(t, 'team-a', 'alpha')}?${V}`, undefined, { token: alice.token });
+      assert.equal(r.status, 404);
+      const missing = await t.request('GET', `${wsPath(t, 'team-a', 'no-such-ws')}?${V}`, undefined, { token: alice.token });
+      assert.equal(missing.status, 404);
+      assert.equal(r.body.error.code, missing.body.error.code, 'existing and missing look the same');
+
+      const name = '3f1e2d4c-1111-4222-8333-944445555666';
+      r = await t.request('PUT', assignmentPath(ws.id, name), { properties: { roleDefinitionId: `/subscriptions/${t.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${READER}`, principalId: alice.id, principalType: 'User' } });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.body.id, `${ws.id}/providers/Microsoft.Authorization/roleAssignments/${name}`);
+      assert.equal(r.body.properties.principalType, 'User');
+      assert.equal(r.body.properties.scope, ws.id);
+      r = await t.request('PUT', assignmentPath(ws.id, name), { properties: { roleDefinitionId: `/subscriptions/${t.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${READER}`, principalId: alice.id } });
+      assert.equal(r.status, 200, 'idempotent');
+      r = await t.request('PUT', assignmentPath(ws.id, crypto.randomUUID()), { properties: { roleDefinitionId: READER, principalId: alice.id } });
+      assert.equal(r.status, 409);
+      assert.equal(r.body.error.code, 'RoleAssignmentExists');
+
+      r = await t.request('GET', `${wsPath(t, 'team-a', 'alpha')}?${V}`, undefined, { token: alice.token });
+      assert.equal(r.status, 200);
+      r = await t.request('PATCH', `${wsPath(t, 'team-a', 'alpha')}?${V}`, { tags: { x: 'y' } }, { token: alice.token });
+      assert.equal(r.status, 403);
+      r = await t.request('GET', `${groupPath(t, 'team-a')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`, undefined, { token: alice.token });
+      assert.deepEqual(r.body.value.map((w: { name: string }) => w.name), ['alpha']);
+      assert.equal((await t.request('GET', `${wsPath(t, 'team-a', 'beta')}?${V}`, undefined, { token: alice.token })).status, 404);
+      // A Reader may not assign roles.
+      r = await t.request('PUT', assignmentPath(ws.id, crypto.randomUUID()), { properties: { roleDefinitionId: OWNER, principalId: alice.id } }, { token: alice.token });
+      assert.equal(r.status, 403);
+      // Bob sees nothing at all.
+      r = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces?${V}`, undefined, { token: bob.token });
+      assert.ok(r.status === 404 || (r.status === 200 && r.body.value.length === 0), r.text);
+      for (const w of ['alpha', 'beta', 'gamma']) assert.equal((await t.request('GET', `${wsPath(t, 'team-a', w)}?${V}`, undefined, { token: bob.token })).status, 404);
+      assert.equal((await t.request('GET', assignmentPath(ws.id, name), undefined, { token: bob.token })).status, 404);
+
+      // Lists and filters.
+      r = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Authorization/roleAssignments?${V}&$filter=${encodeURIComponent(`principalId eq '${alice.id}'`)}`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.value.map((a: { name: string }) => a.name), [name]);
+      r = await t.request('GET', `${ws.id}/providers/Microsoft.Authorization/roleAssignments?${V}&$filter=atScope()`);
+      assert.ok(r.body.value.some((a: { name: string }) => a.name === name));
+      assert.ok(r.body.value.some((a: { properties: { scope: string } }) => a.properties.scope === '/'), 'inherited root Owner shown');
+      r = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions?${V}&$filter=${encodeURIComponent("roleName eq 'AzureML Data Scientist'")}`);
+      assert.equal(r.body.value.length, 1);
+      assert.equal(r.body.value[0].properties.roleName, 'AzureML Data Scientist');
+
+      // Bad input changes nothing.
+      for (const [path, body, status] of [
+        [assignmentPath(ws.id, 'not-a-guid'), { properties: { roleDefinitionId: READER, principalId: bob.id } }, 400],
+        [assignmentPath(ws.id, crypto.randomUUID()), { properties: { roleDefinitionId: '00000000-0000-0000-0000-000000000000', principalId: bob.id } }, 400],
+        [assignmentPath(ws.id, crypto.randomUUID()), { properties: { roleDefinitionId: READER, principalId: '00000000-0000-0000-0000-000000000000' } }, 400],
+        [assignmentPath(ws.id, crypto.randomUUID()), { properties: { roleDefinitionId: READER, principalId: bob.id, condition: 'x' } }, 400],
+        [assignmentPath(`${groupPath(t, 'team-a')}/providers/Microsoft.MachineLearningServices/workspaces/nope`, crypto.randomUUID()), { properties: { roleDefinitionId: READER, principalId: bob.id } }, 404],
+      ] as const) {
+        const res = await t.request('PUT', path, body);
+        assert.equal(res.status, status, `${path}: ${res.text}`);
+      }
+      assert.equal((await t.request('GET', `/providers/Microsoft.Authorization/roleAssignments?${V}&$filter=${encodeURIComponent(`principalId eq '${bob.id}'`)}`)).body.value.length, 0);
+
+      r = await t.request('DELETE', assignmentPath(ws.id, name));
+      assert.equal(r.status, 200);
+      assert.equal((await t.request('DELETE', assignmentPath(ws.id, name))).status, 204);
+      assert.equal((await t.request('GET', `${wsPath(t, 'team-a', 'alpha')}?${V}`, undefined, { token: alice.token })).status, 404);
+    });
+
+    it('keeps the last root Owner', async () => {
+      const r = await t.request('GET', `/providers/Microsoft.Authorization/roleAssignments?${V}&$filter=atScope()`);
+      const owners = r.body.value.filter((a: { properties: { scope: string; roleDefinitionId: string } }) => a.properties.scope === '/' && a.properties.roleDefinitionId.endsWith(OWNER));
+      assert.equal(owners.length, 1);
+      const del = await t.request('DELETE', `/providers/Microsoft.Authorization/roleAssignments/${owners[0].name}?${V}`);
+      assert.equal(del.status, 409);
+      assert.equal(del.body.error.code, 'LastOwner');
+    });
+
+    it('audits changes (who, what, status) for Owners only, without bodies or secrets', async () => {
+      const sp = await t.request('POST', '/identity/servicePrincipals', { displayName: 'audited' });
+      await t.request('PUT', `${groupPath(t, 'audit-rg')}?${V}`, { location: 'local', tags: { secretish: 'tag-value-xyz' } });
+      let r: Awaited<ReturnType<TestServer['request']>> | undefined;
+      for (let i = 0; i < 50; i++) {
+        r = await t.request('GET', `/providers/Microsoft.Insights/eventtypes/management/values?${V}`);
+        if (r.body.value?.some((e: { resourceId: string }) => e.resourceId.endsWith('/audit-rg'))) break;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      assert.equal(r!.status, 200, r!.text);
+      const events = r!.body.value as any[];
+      const rgEvent = events.find((e) => e.resourceId.endsWith('/audit-rg'));
+      assert.ok(rgEvent);
+      assert.equal(rgEvent.caller, 'admin');
+      assert.equal(rgEvent.httpRequest.method, 'PUT');
+      assert.equal(rgEvent.properties.statusCode, '201');
+      assert.equal(rgEvent.subscriptionId, t.subscriptionId);
+      assert.ok(events.some((e) => e.resourceId === '/identity/servicePrincipals' && e.httpRequest.method === 'POST'));
+      assert.ok(!r!.text.includes(sp.body.secret.value));
+      assert.ok(!r!.text.includes('tag-value-xyz'));
+      assert.ok(!events.some((e) => e.httpRequest.method === 'GET'));
+      // Subscription-scoped with a filter.
+      r = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Insights/eventtypes/management/values?${V}&$filter=${encodeURIComponent("resourceGroupName eq 'audit-rg' and eventTimestamp ge '2020-01-01T00:00:00Z'")}`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.value.map((e: { resourceId: string }) => e.resourceId.split('/').pop()), ['audit-rg']);
+      r = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Insights/eventtypes/management/values?${V}&$filter=${encodeURIComponent('foo eq 1')}`);
+      assert.equal(r.status, 400);
+      assert.equal((await t.request('GET', `/providers/Microsoft.Insights/eventtypes/management/values?${V}`, undefined, { token: alice.token })).status, 404);
+    });
+  });
+}
