@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { Conflict, InvalidInput } from '../errors.js';
+import { AtelierError, Conflict, InvalidInput } from '../errors.js';
 import { LocalBlobStore } from '../blob/blob-store.js';
 import { ResourceEngine, type ResourceDefinition, type StoredResource } from './engine.js';
 import { ResourceKeys } from './resource-keys.js';
@@ -114,11 +114,16 @@ export class DependentResources {
   async createStorageAccount(d: NewDependent, by: Principal | string): Promise<StoredResource> {
     const id = await this.checkNew(storageAccountDef, d, 'storage account');
     const folder = storageAccountFolder(this.ctx, d.name);
-    await fsp.mkdir(this.ctx.blobRoot, { recursive: true });
+    const cannot = (e: unknown) => {
+      // The cause (with server paths) goes to the log, not to the client.
+      this.ctx.log.error({ err: e, account: d.name }, 'cannot create a storage account folder');
+      return new AtelierError(`cannot create the blob folder of storage account '${d.name}' (${(e as NodeJS.ErrnoException).code ?? 'error'}); the server's data folder is not writable — see the server log`, { code: 'StorageAccountProvisioningFailed' });
+    };
     try {
+      await fsp.mkdir(this.ctx.blobRoot, { recursive: true });
       await fsp.mkdir(folder);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the blob folder of storage account '${d.name}': ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !(await fsp.stat(folder).then((s) => s.isDirectory(), () => false))) throw cannot(e);
       // A folder left by a crash: reuse it only if nothing is in it.
       if ((await fsp.readdir(folder)).length > 0) throw new Conflict(`the blob folder of storage account '${d.name}' already holds data; choose another name`, { code: 'AlreadyExists' });
     }
@@ -172,8 +177,13 @@ export class DependentResources {
   async deleteStorageAccount(id: string): Promise<boolean> {
     const p = parseResourceId(id);
     const existed = await this.engine.delete(id);
-    await fsp.rm(storageAccountFolder(this.ctx, p.name), { recursive: true, force: true });
     await this.keys.forget(id);
+    try {
+      await fsp.rm(storageAccountFolder(this.ctx, p.name), { recursive: true, force: true });
+    } catch (e) {
+      // ENOTDIR: the blob root is not a folder, so there is no account folder to remove.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
+    }
     return existed;
   }
 

@@ -378,6 +378,7 @@ export class WorkspaceService {
   private async provision(ws: StoredResource, given: Partial<Record<DependentKind, string>>, by: Principal, journal: OperationJournal): Promise<void> {
     const p = parseResourceId(ws.id);
     const made: string[] = [];
+    let hooksStarted = false;
     try {
       const refs: Record<string, string> = {};
       // The storage account last: its blob folder is the step most likely to fail.
@@ -394,10 +395,11 @@ export class WorkspaceService {
       if (!updated) throw new Conflict(`workspace '${ws.name}' was deleted while it was being created`);
       await this.cacheKeys(updated);
       await journal.record({ hooks: true });
+      hooksStarted = true;
       for (const hook of this.onWorkspaceCreated) await hook(this.info(updated));
       await this.engine.setProperties(ws.id, { provisioningState: 'Succeeded' });
     } catch (e) {
-      await this.undoCreate(ws.id, { made, hooks: true }).catch((e2) => this.ctx.log.error({ err: e2, workspace: ws.id }, 'undoing a failed workspace create failed'));
+      await this.undoCreate(ws.id, { made, hooks: hooksStarted }).catch((e2) => this.ctx.log.error({ err: e2, workspace: ws.id }, 'undoing a failed workspace create failed'));
       throw e;
     }
   }
@@ -408,12 +410,22 @@ export class WorkspaceService {
     if (ws && journal.hooks) {
       for (const hook of this.onWorkspaceDeleting) await hook(this.info(ws)).catch((e) => this.ctx.log.error({ err: e, workspace: id }, 'workspace delete hook failed while undoing a create'));
     }
-    for (const depId of (journal.made as string[] | undefined) ?? []) await this.dependents.deleteAny(depId);
+    // Every step is tried even when one fails, so as little as possible is left; the first error is raised.
+    const errors: unknown[] = [];
+    const step = async (f: () => Promise<unknown>) => {
+      try {
+        await f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    for (const depId of (journal.made as string[] | undefined) ?? []) await step(() => this.dependents.deleteAny(depId));
     if (ws) {
-      await this.dependents.keys.forget(ws.id);
-      await this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', ws.id.toLowerCase()).execute();
-      await this.engine.delete(ws.id);
+      await step(() => this.dependents.keys.forget(ws.id));
+      await step(() => this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', ws.id.toLowerCase()).execute());
+      await step(() => this.engine.delete(ws.id));
     }
+    if (errors.length) throw errors[0];
   }
 
   /** Copies the current keys of the dependents into the workspace (what listKeys answers). */
