@@ -4,6 +4,7 @@ import type { Services } from './app.js';
 import { mlflowTracking } from './http/mlflow/tracking-plugin.js';
 import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
+import { assetsFeature } from './http/arm/assets/index.js';
 
 /**
  * The feature plugins, each in its own folder, registered in this order after the core routes.
@@ -15,4 +16,5 @@ export const features: Feature[] = [
   mlflowTracking,
   controlPlaneFeature,
   identityFeature,
+  assetsFeature,
 ];

@@ -1,0 +1,404 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AppContext } from '../context.js';
+import type { Principal } from '../identity/principals.js';
+import { ResourceEngine, toArmBody, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import { safeKey } from '../blob/blob-store.js';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
+import type { WorkspaceInfo } from '../resources/workspaces.js';
+import type { VaultSecretService } from './key-vault.js';
+import { StorageAccountLookup, type StorageAccountRef } from './storage-accounts.js';
+import { FolderBackend, S3Backend, type DatastoreBackend } from './datastore-backends.js';
+import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
+
+export const DATASTORE_TYPE = 'Microsoft.MachineLearningServices/workspaces/datastores';
+export const SYSTEM_DATASTORES = ['workspaceblobstore', 'workspacefilestore', 'workspaceartifactstore', 'workspaceworkingdirectory'] as const;
+export const DATASTORE_TYPES = ['AzureBlob', 'AzureFile', 'AzureDataLakeGen2', 'S3', 'ServerFolder'] as const;
+export type DatastoreType = (typeof DATASTORE_TYPES)[number];
+
+/** Azure ML's datastore name rule: letters, digits and '_', starting with a letter or digit, at most 255. */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_]{0,254}$/;
+const ACCOUNT = /^[a-z0-9]{3,24}$/;
+const CONTAINER = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export const datastoreDefinition: ResourceDefinition = {
+  type: DATASTORE_TYPE,
+  checkName(name: string) {
+    if (!NAME.test(name)) throw new InvalidInput(`datastore name '${name}' is invalid: use letters, digits and '_' (at most 255), starting with a letter or digit`, { code: 'InvalidDatastoreName', target: 'name' });
+  },
+  immutable: ['datastoreType', 'accountName', 'containerName', 'fileShareName', 'filesystem', 'endpoint', 'bucket', 'prefix', 'path'],
+};
+
+/** What is kept of a datastore (never its secrets: those are in the workspace's key vault). */
+export interface DatastoreProps {
+  datastoreType: DatastoreType;
+  description?: string;
+  tags: Record<string, string>;
+  properties: Record<string, string>;
+  isDefault: boolean;
+  credentials: { credentialsType: 'AccountKey' | 'None' | 'AccessKey'; accessKeyId?: string };
+  accountName?: string;
+  containerName?: string;
+  fileShareName?: string;
+  filesystem?: string;
+  endpoint?: string;
+  protocol?: string;
+  subscriptionId?: string;
+  resourceGroup?: string;
+  serviceDataAccessAuthIdentity?: string;
+  bucket?: string;
+  region?: string;
+  prefix?: string;
+  path?: string;
+  [k: string]: unknown;
+}
+
+/** Secrets of a datastore, in the shapes of `listSecrets` (2025-09-01 `DatastoreSecrets`). */
+export type DatastoreSecrets = { secretsType: 'AccountKey'; key: string } | { secretsType: 'AccessKey'; secretAccessKey: string };
+
+/** Folders an administrator allowed for `ServerFolder` datastores (ATELIER_DATASTORE_ROOTS, path-delimited). */
+export function datastoreRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const raw = env.ATELIER_DATASTORE_ROOTS;
+  if (!raw) return [];
+  return raw
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((p) => {
+      if (!path.isAbsolute(p)) throw new InvalidInput(`ATELIER_DATASTORE_ROOTS must list absolute folders; '${p}' is not absolute`);
+      try {
+        return fs.realpathSync(p);
+      } catch {
+        throw new InvalidInput(`ATELIER_DATASTORE_ROOTS lists '${p}', which does not exist; create it or remove it from the list`);
+      }
+    });
+}
+
+export const secretNameOf = (kind: 'datastore' | 'connection', name: string): string => `${kind}-${crypto.createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 32)}`;
+
+export class DatastoreService {
+  private readonly engine: ResourceEngine;
+  readonly accounts: StorageAccountLookup;
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly vault: VaultSecretService,
+    readonly roots: string[],
+  ) {
+    this.engine = new ResourceEngine(ctx);
+    this.accounts = new StorageAccountLookup(ctx);
+  }
+
+  idOf(ws: WorkspaceInfo, name: string): string {
+    return `${ws.id}/datastores/${name}`;
+  }
+
+  private vaultOf(ws: WorkspaceInfo): string {
+    if (!ws.keyVaultId) throw new Conflict(`workspace '${ws.name}' has no key vault to keep datastore credentials in; repair it with updateDependencies`, { code: 'KeyVaultMissing' });
+    return ws.keyVaultId;
+  }
+
+  /** The workspace's own storage account, where the system datastores live. */
+  async workspaceAccount(ws: WorkspaceInfo): Promise<StorageAccountRef> {
+    const id = ws.storageAccountId;
+    const a = id ? await this.accounts.byId(id) : undefined;
+    if (!a) throw new Conflict(`the storage account of workspace '${ws.name}' (${id ?? 'none'}) could not be found; repair it with updateDependencies`, { code: 'StorageAccountNotFound' });
+    return a;
+  }
+
+  /** Creates the system datastores that are missing (at provisioning; again on first use after an upgrade). */
+  async ensureSystem(ws: WorkspaceInfo): Promise<void> {
+    const existing = await this.engine.list({ type: DATASTORE_TYPE, parentId: ws.id, top: 1000 });
+    const have = new Set(existing.value.map((r) => r.name.toLowerCase()));
+    if (SYSTEM_DATASTORES.every((n) => have.has(n))) return;
+    const account = await this.workspaceAccount(ws);
+    const wsid = ws.workspaceId || ws.name.toLowerCase();
+    const identity = ws.systemDatastoresAuthMode.toLowerCase() === 'identity';
+    const credentials = { credentialsType: identity ? ('None' as const) : ('AccountKey' as const) };
+    const anyDefault = existing.value.some((r) => r.properties.isDefault === true);
+    const common = { endpoint: 'core.windows.net', protocol: 'https', serviceDataAccessAuthIdentity: identity ? 'WorkspaceSystemAssignedIdentity' : 'None', tags: {}, properties: {}, credentials, accountName: account.name, subscriptionId: account.subscriptionId, resourceGroup: account.resource.resourceGroup };
+    const defs: Record<string, DatastoreProps> = {
+      workspaceblobstore: { ...common, datastoreType: 'AzureBlob', containerName: `azureml-blobstore-${wsid}`, isDefault: !anyDefault },
+      workspacefilestore: { ...common, datastoreType: 'AzureFile', fileShareName: `azureml-filestore-${wsid}`, isDefault: false },
+      workspaceartifactstore: { ...common, datastoreType: 'AzureBlob', containerName: 'azureml', isDefault: false },
+      workspaceworkingdirectory: { ...common, datastoreType: 'AzureFile', fileShareName: `code-${wsid}`, isDefault: false },
+    };
+    for (const [name, props] of Object.entries(defs)) {
+      if (have.has(name)) continue;
+      await this.engine
+        .put(datastoreDefinition, this.idOf(ws, name), { properties: props as unknown as Record<string, unknown> }, 'system:atelier', { ifNoneMatch: '*' })
+        .catch((e) => {
+          if (!(e instanceof Error && (e as { code?: string }).code === 'PreconditionFailed')) throw e;
+        });
+    }
+  }
+
+  async get(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
+    await this.ensureSystem(ws);
+    const r = await this.engine.get(this.idOf(ws, name));
+    if (!r) throw new NotFound(`datastore '${name}' could not be found in workspace '${ws.name}'`, { code: 'UserError' });
+    return r;
+  }
+
+  async list(ws: WorkspaceInfo, opts: { after?: string; top: number; isDefault?: boolean; names?: string[] }): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
+    await this.ensureSystem(ws);
+    const names = opts.names?.map((n) => n.toLowerCase());
+    return this.engine.list({
+      type: DATASTORE_TYPE,
+      parentId: ws.id,
+      after: opts.after,
+      top: opts.top,
+      visible: (r) => (opts.isDefault === undefined || (r.properties.isDefault === true) === opts.isDefault) && (!names || names.includes(r.name.toLowerCase())),
+    });
+  }
+
+  async getDefault(ws: WorkspaceInfo): Promise<StoredResource> {
+    const r = await this.list(ws, { top: 1, isDefault: true });
+    if (!r.value[0]) throw new NotFound(`workspace '${ws.name}' has no default datastore; set one with setDefaultDatastore`, { code: 'UserError' });
+    return r.value[0];
+  }
+
+  /** Makes `name` the only default datastore. */
+  async setDefault(ws: WorkspaceInfo, name: string, by: Principal): Promise<StoredResource> {
+    const target = await this.get(ws, name);
+    const all = await this.list(ws, { top: 1000, isDefault: true });
+    for (const r of all.value) if (r.id.toLowerCase() !== target.id.toLowerCase()) await this.engine.setProperties(r.id, { isDefault: false });
+    await this.engine.setProperties(target.id, { isDefault: true });
+    void by;
+    return (await this.engine.get(target.id))!;
+  }
+
+  /** ARM PUT. Secrets go to the workspace's key vault; what is stored and returned has none. */
+  async put(ws: WorkspaceInfo, name: string, body: { properties?: unknown }, by: Principal, ifMatch?: string): Promise<{ resource: StoredResource; created: boolean }> {
+    datastoreDefinition.checkName(name);
+    await this.ensureSystem(ws);
+    const id = this.idOf(ws, name);
+    const existing = await this.engine.get(id);
+    const isSystem = (SYSTEM_DATASTORES as readonly string[]).includes(name.toLowerCase());
+    const p = obj(body.properties, 'properties')!;
+    const { props, secrets } = await this.validate(ws, name, p, existing?.properties as DatastoreProps | undefined, isSystem);
+    const vaultId = this.vaultOf(ws);
+    const secretName = secretNameOf('datastore', name);
+    const previous = secrets ? await this.vault.find(vaultId, secretName) : undefined;
+    if (secrets) await this.vault.set(vaultId, secretName, JSON.stringify(secrets), { contentType: 'application/vnd.atelier.datastore-secrets+json', tags: { datastore: name } });
+    try {
+      const out = await this.engine.put(datastoreDefinition, id, { properties: props as unknown as Record<string, unknown> }, by, ifMatch ? { ifMatch } : {});
+      if (!secrets && props.credentials.credentialsType !== 'AccountKey' && props.credentials.credentialsType !== 'AccessKey') await this.vault.remove(vaultId, secretName);
+      if (props.isDefault) await this.setDefault(ws, name, by);
+      return { resource: (await this.engine.get(id))!, created: out.created };
+    } catch (e) {
+      // Leave the vault as it was.
+      if (secrets) {
+        if (previous) await this.vault.set(vaultId, secretName, previous.value, { contentType: previous.contentType, tags: previous.tags });
+        else await this.vault.remove(vaultId, secretName);
+      }
+      throw e;
+    }
+  }
+
+  private async validate(ws: WorkspaceInfo, name: string, p: Obj, existing: DatastoreProps | undefined, isSystem: boolean): Promise<{ props: DatastoreProps; secrets?: DatastoreSecrets }> {
+    const T = 'properties';
+    const datastoreType = str(p, 'datastoreType', T, { required: true, oneOf: DATASTORE_TYPES }) as DatastoreType;
+    const common = ['datastoreType', 'description', 'tags', 'properties', 'isDefault', 'credentials', 'provisioningState', 'serviceDataAccessAuthIdentity', 'intellectualProperty'];
+    const byType: Record<DatastoreType, string[]> = {
+      AzureBlob: ['accountName', 'containerName', 'endpoint', 'protocol', 'subscriptionId', 'resourceGroup'],
+      AzureFile: ['accountName', 'fileShareName', 'endpoint', 'protocol', 'subscriptionId', 'resourceGroup'],
+      AzureDataLakeGen2: ['accountName', 'filesystem', 'endpoint', 'protocol', 'subscriptionId', 'resourceGroup'],
+      S3: ['endpoint', 'bucket', 'region', 'prefix'],
+      ServerFolder: ['path'],
+    };
+    onlyKeys(p, [...common, ...byType[datastoreType]], T);
+    if (existing && existing.datastoreType !== datastoreType) throw invalid(`${T}.datastoreType`, `cannot change from ${existing.datastoreType} to ${datastoreType}; delete the datastore and create it again`);
+    const props: DatastoreProps = {
+      datastoreType,
+      description: str(p, 'description', T, { max: 5000 }),
+      tags: stringMap(p, 'tags', T) ?? {},
+      properties: stringMap(p, 'properties', T) ?? {},
+      isDefault: bool(p, 'isDefault', T) ?? existing?.isDefault ?? false,
+      credentials: { credentialsType: 'None' },
+    };
+    if (props.description === undefined) delete props.description;
+    const cred = obj(p.credentials, `${T}.credentials`, false);
+    const credType = cred ? str(cred, 'credentialsType', `${T}.credentials`, { required: true, oneOf: ['AccountKey', 'None', 'AccessKey', 'Sas', 'ServicePrincipal', 'Certificate', 'NoneCredentials'] }) : undefined;
+    let secrets: DatastoreSecrets | undefined;
+    const secretsObj = cred ? obj(cred.secrets, `${T}.credentials.secrets`, false) : undefined;
+
+    if (isSystem) {
+      // System datastores keep what provisioning gave them; only description, tags and isDefault change.
+      if (!existing) throw invalid('name', 'is reserved for the system datastores');
+      return { props: { ...existing, description: props.description, tags: props.tags, properties: props.properties, isDefault: props.isDefault } };
+    }
+
+    if (datastoreType === 'AzureBlob' || datastoreType === 'AzureFile' || datastoreType === 'AzureDataLakeGen2') {
+      props.accountName = str(p, 'accountName', T, { required: true, pattern: ACCOUNT, rule: 'must be 3–24 lower-case letters and digits' });
+      if (datastoreType === 'AzureBlob') props.containerName = str(p, 'containerName', T, { required: true, pattern: CONTAINER, rule: 'must be 3–63 lower-case letters, digits and single hyphens' });
+      if (datastoreType === 'AzureFile') props.fileShareName = str(p, 'fileShareName', T, { required: true, pattern: CONTAINER, rule: 'must be 3–63 lower-case letters, digits and single hyphens' });
+      if (datastoreType === 'AzureDataLakeGen2') props.filesystem = str(p, 'filesystem', T, { required: true, pattern: CONTAINER, rule: 'must be 3–63 lower-case letters, digits and single hyphens' });
+      props.endpoint = str(p, 'endpoint', T, { max: 200 }) ?? 'core.windows.net';
+      props.protocol = str(p, 'protocol', T, { oneOf: ['https', 'http', 'wasbs', 'abfss'] }) ?? 'https';
+      props.serviceDataAccessAuthIdentity = str(p, 'serviceDataAccessAuthIdentity', T, { oneOf: ['None', 'WorkspaceSystemAssignedIdentity', 'WorkspaceUserAssignedIdentity'] }) ?? 'None';
+      const sub = str(p, 'subscriptionId', T, { max: 36 });
+      const rg = str(p, 'resourceGroup', T, { max: 90 });
+      const account = await this.accounts.byName(props.accountName!, sub, rg);
+      if (!account) throw invalid(`${T}.accountName`, `storage account '${props.accountName}' could not be found${sub ? ` in subscription ${sub}` : ''}; create it first or check the name`);
+      props.subscriptionId = account.subscriptionId;
+      props.resourceGroup = account.resource.resourceGroup;
+      if (credType === 'AccountKey') {
+        if (secretsObj) {
+          onlyKeys(secretsObj, ['secretsType', 'key'], `${T}.credentials.secrets`);
+          const key = str(secretsObj, 'key', `${T}.credentials.secrets`, { required: true, max: 200 })!;
+          const keys = await this.accounts.accessKeys(account);
+          if (!keys.includes(key)) throw invalid(`${T}.credentials.secrets.key`, `is not an access key of storage account '${account.name}'; use one of the keys listed by its listKeys action`);
+          secrets = { secretsType: 'AccountKey', key };
+        } else if (existing?.credentials.credentialsType !== 'AccountKey') {
+          throw invalid(`${T}.credentials.secrets`, "is required with credentialsType AccountKey: send { secretsType: 'AccountKey', key: '<account key>' }");
+        }
+        props.credentials = { credentialsType: 'AccountKey' };
+      } else if (credType === undefined || credType === 'None' || credType === 'NoneCredentials') {
+        // Identity-based access: each caller's own rights on the storage account decide.
+        props.credentials = { credentialsType: 'None' };
+      } else {
+        throw invalid(`${T}.credentials.credentialsType`, `${credType} credentials are not supported for ${datastoreType} datastores here; use AccountKey (with the account's key) or None (each caller's own access to the storage account)`);
+      }
+    } else if (datastoreType === 'S3') {
+      const endpoint = str(p, 'endpoint', T, { required: true, max: 500 })!;
+      let u: URL;
+      try {
+        u = new URL(endpoint);
+      } catch {
+        throw invalid(`${T}.endpoint`, `must be an http(s) URL of an S3-compatible service, e.g. https://s3.example.com; got '${endpoint}'`);
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid(`${T}.endpoint`, 'must use http or https');
+      if (u.username || u.password) throw invalid(`${T}.endpoint`, 'must not contain credentials; send them in properties.credentials');
+      props.endpoint = endpoint.replace(/\/+$/, '');
+      props.bucket = str(p, 'bucket', T, { required: true, pattern: BUCKET, rule: 'must be 3–63 lower-case letters, digits, dots and hyphens' });
+      props.region = str(p, 'region', T, { max: 50, pattern: /^[a-z0-9-]+$/, rule: "must be a region name like 'us-east-1'" }) ?? 'us-east-1';
+      const prefix = str(p, 'prefix', T, { max: 500 });
+      if (prefix !== undefined) props.prefix = safeKey(prefix, `${T}.prefix`);
+      if (credType !== 'AccessKey') throw invalid(`${T}.credentials`, "S3 datastores need { credentialsType: 'AccessKey', accessKeyId, secrets: { secretsType: 'AccessKey', secretAccessKey } }");
+      onlyKeys(cred!, ['credentialsType', 'accessKeyId', 'secrets'], `${T}.credentials`);
+      const accessKeyId = str(cred!, 'accessKeyId', `${T}.credentials`, { required: true, max: 128 })!;
+      props.credentials = { credentialsType: 'AccessKey', accessKeyId };
+      let secretAccessKey: string | undefined;
+      if (secretsObj) {
+        onlyKeys(secretsObj, ['secretsType', 'secretAccessKey'], `${T}.credentials.secrets`);
+        secretAccessKey = str(secretsObj, 'secretAccessKey', `${T}.credentials.secrets`, { required: true, max: 256 });
+        secrets = { secretsType: 'AccessKey', secretAccessKey: secretAccessKey! };
+      } else if (existing?.credentials.credentialsType === 'AccessKey') {
+        const old = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', name));
+        secretAccessKey = old ? (JSON.parse(old.value) as { secretAccessKey: string }).secretAccessKey : undefined;
+      }
+      if (!secretAccessKey) throw invalid(`${T}.credentials.secrets.secretAccessKey`, 'is required');
+      // A datastore that cannot reach its bucket is refused now, not at the first upload.
+      const probe = new S3Backend({ endpoint: props.endpoint, bucket: props.bucket!, region: props.region, prefix: props.prefix ?? '', accessKeyId, secretAccessKey });
+      try {
+        await probe.check();
+      } finally {
+        probe.destroy();
+      }
+    } else {
+      // ServerFolder
+      if (credType && credType !== 'None') throw invalid(`${T}.credentials`, 'server folders take no credentials; leave credentials out');
+      const folder = str(p, 'path', T, { required: true, max: 1000 })!;
+      props.path = this.checkServerFolder(folder);
+    }
+    return { props, secrets };
+  }
+
+  /** A server folder must be an existing folder inside one the administrator allowed. */
+  checkServerFolder(folder: string): string {
+    if (this.roots.length === 0) throw invalid('properties.path', 'server-folder datastores are disabled: an administrator must list the allowed folders in ATELIER_DATASTORE_ROOTS');
+    if (!path.isAbsolute(folder)) throw invalid('properties.path', `must be an absolute folder path; got '${folder}'`);
+    let real: string;
+    try {
+      real = fs.realpathSync(folder);
+    } catch {
+      throw invalid('properties.path', `folder '${folder}' does not exist on the server`);
+    }
+    if (!fs.statSync(real).isDirectory()) throw invalid('properties.path', `'${folder}' is not a folder`);
+    if (!this.roots.some((r) => real === r || real.startsWith(r + path.sep))) throw invalid('properties.path', `'${folder}' is outside the folders allowed by the administrator (ATELIER_DATASTORE_ROOTS)`);
+    return real;
+  }
+
+  async delete(ws: WorkspaceInfo, name: string): Promise<boolean> {
+    const r = await this.engine.get(this.idOf(ws, name));
+    if (!r) return false;
+    if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase())) throw new Conflict(`'${r.name}' is a system datastore of the workspace and cannot be deleted`, { code: 'UserError' });
+    if (r.properties.isDefault === true) throw new Conflict(`'${r.name}' is the default datastore; make another one the default first`, { code: 'UserError' });
+    const deleted = await this.engine.delete(r.id);
+    if (ws.keyVaultId) await this.vault.remove(ws.keyVaultId, secretNameOf('datastore', r.name));
+    return deleted;
+  }
+
+  /** Removes the key-vault secrets of the workspace's datastores (the workspace is being deleted). */
+  async forgetSecrets(ws: WorkspaceInfo): Promise<void> {
+    if (!ws.keyVaultId) return;
+    const all = await this.engine.list({ type: DATASTORE_TYPE, parentId: ws.id, top: 100_000 });
+    for (const r of all.value) await this.vault.remove(ws.keyVaultId, secretNameOf('datastore', r.name));
+  }
+
+  /** `POST …/listSecrets`. */
+  async listSecrets(ws: WorkspaceInfo, name: string): Promise<DatastoreSecrets> {
+    const r = await this.get(ws, name);
+    const props = r.properties as DatastoreProps;
+    if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase()) && props.credentials.credentialsType === 'AccountKey') {
+      const keys = await this.accounts.accessKeys(await this.workspaceAccount(ws));
+      if (!keys[0]) throw new Conflict(`the workspace's storage account has no keys`, { code: 'UserError' });
+      return { secretsType: 'AccountKey', key: keys[0] };
+    }
+    if (props.credentials.credentialsType === 'None') throw new InvalidInput(`datastore '${r.name}' has no secrets (it uses each caller's identity)`, { code: 'UserError' });
+    const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
+    if (!s) throw new Conflict(`the secrets of datastore '${r.name}' are missing from the workspace's key vault; set its credentials again`, { code: 'UserError' });
+    return JSON.parse(s.value) as DatastoreSecrets;
+  }
+
+  /**
+   * Where the datastore's bytes are, for a caller who may `mode` the workspace's data. Identity-based
+   * datastores on a storage account also need the caller's own right on that account; key-based
+   * ones need their key to still be one of the account's keys.
+   */
+  async backend(ws: WorkspaceInfo, name: string, principal: Principal, mode: 'read' | 'write'): Promise<DatastoreBackend> {
+    const r = await this.get(ws, name);
+    const props = r.properties as DatastoreProps;
+    const system = (SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase());
+    switch (props.datastoreType) {
+      case 'AzureBlob':
+      case 'AzureFile':
+      case 'AzureDataLakeGen2': {
+        const account = system ? await this.workspaceAccount(ws) : await this.accounts.byName(props.accountName!, props.subscriptionId, props.resourceGroup);
+        if (!account) throw new Conflict(`the storage account '${props.accountName}' of datastore '${r.name}' no longer exists`, { code: 'DatastoreUnavailable' });
+        if (!system && props.credentials.credentialsType === 'None') {
+          const action = mode === 'read' ? 'data/read' : 'data/write';
+          if (!(await this.ctx.access.can(principal.id, account.id, action))) {
+            throw new Forbidden(`datastore '${r.name}' uses the caller's identity, and you lack '${action}' on storage account '${account.name}'; ask for a role on it`);
+          }
+        } else if (!system && props.credentials.credentialsType === 'AccountKey') {
+          const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
+          const key = s ? (JSON.parse(s.value) as { key?: string }).key : undefined;
+          if (!key || !(await this.accounts.accessKeys(account)).includes(key)) {
+            throw new Forbidden(`the account key of datastore '${r.name}' is no longer valid for storage account '${account.name}' (keys were rotated?); update the datastore's credentials`, { code: 'DatastoreCredentialsRejected' });
+          }
+        }
+        const container = props.containerName ?? props.filesystem ?? props.fileShareName!;
+        // File shares and blob containers are separate namespaces, as in Azure.
+        const folder = props.datastoreType === 'AzureFile' ? path.join(account.folder, '.fileshares', container) : path.join(account.folder, container);
+        return new FolderBackend(folder, `${props.datastoreType === 'AzureFile' ? 'file share' : 'container'} '${container}' of storage account '${account.name}'`, { create: true });
+      }
+      case 'S3': {
+        const secrets = (await this.listSecrets(ws, r.name)) as { secretAccessKey: string };
+        return new S3Backend({ endpoint: props.endpoint!, bucket: props.bucket!, region: props.region ?? 'us-east-1', prefix: props.prefix ?? '', accessKeyId: props.credentials.accessKeyId!, secretAccessKey: secrets.secretAccessKey });
+      }
+      case 'ServerFolder': {
+        // Re-checked on every use: the administrator may have narrowed the allowed folders since.
+        const folder = this.checkServerFolder(props.path!);
+        return new FolderBackend(folder, `server folder of datastore '${r.name}'`, { create: false, confine: true });
+      }
+    }
+  }
+
+  /** The ARM body (no secrets, ever). */
+  toBody(r: StoredResource): Record<string, unknown> {
+    const p = { ...(r.properties as DatastoreProps) };
+    return toArmBody(r, p);
+  }
+}

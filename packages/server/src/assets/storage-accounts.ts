@@ -1,0 +1,57 @@
+import type { AppContext } from '../context.js';
+import { ResourceKeys } from '../resources/resource-keys.js';
+import { storageAccountFolder } from '../resources/dependents.js';
+import { fromRow, type StoredResource } from '../resources/engine.js';
+import { NotFound } from '../errors.js';
+
+export const STORAGE_TYPE = 'Microsoft.Storage/storageAccounts';
+
+/** A storage account as datastores see it: where its bytes are, and its current access keys. */
+export interface StorageAccountRef {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  folder: string;
+  resource: StoredResource;
+}
+
+/** Storage accounts (made by the control plane), looked up by id or by name in a subscription. */
+export class StorageAccountLookup {
+  private readonly keys: ResourceKeys;
+  constructor(private readonly ctx: AppContext) {
+    this.keys = new ResourceKeys(ctx);
+  }
+
+  private toRef(r: StoredResource): StorageAccountRef {
+    return { id: r.id, name: r.name, subscriptionId: r.subscriptionId, folder: this.folderOf(r), resource: r };
+  }
+
+  /** The account's blob folder below the data root (one folder per account, named by the account). */
+  folderOf(r: StoredResource): string {
+    return storageAccountFolder(this.ctx, r.name);
+  }
+
+  async byId(id: string): Promise<StorageAccountRef | undefined> {
+    const row = await this.ctx.db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase()).where('type_key', '=', STORAGE_TYPE.toLowerCase()).executeTakeFirst();
+    return row ? this.toRef(fromRow(row)) : undefined;
+  }
+
+  /** Storage account names are unique (as in Azure); the subscription narrows the search when given. */
+  async byName(name: string, subscriptionId?: string, resourceGroup?: string): Promise<StorageAccountRef | undefined> {
+    let q = this.ctx.db.selectFrom('resources').selectAll().where('type_key', '=', STORAGE_TYPE.toLowerCase()).where('name', '=', name.toLowerCase());
+    if (subscriptionId) q = q.where('subscription_id', '=', subscriptionId.toLowerCase());
+    const rows = (await q.execute()).map(fromRow).filter((r) => !resourceGroup || r.resourceGroup.toLowerCase() === resourceGroup.toLowerCase());
+    return rows[0] ? this.toRef(rows[0]) : undefined;
+  }
+
+  async require(name: string, subscriptionId?: string, resourceGroup?: string): Promise<StorageAccountRef> {
+    const a = await this.byName(name, subscriptionId, resourceGroup);
+    if (!a) throw new NotFound(`storage account '${name}' could not be found${subscriptionId ? ` in subscription '${subscriptionId}'` : ''}; create it first or check the name`, { code: 'StorageAccountNotFound' });
+    return a;
+  }
+
+  /** Current access keys (any name, e.g. key1/key2). */
+  async accessKeys(account: StorageAccountRef): Promise<string[]> {
+    return Object.values(await this.keys.all(account.id)).map((k) => k.value);
+  }
+}

@@ -1,0 +1,141 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../../context.js';
+import { checkApiVersion } from '../api-version.js';
+import { ApiVersionQuery } from '../schemas.js';
+import { nextLink, pageParams } from '../paging.js';
+import { InvalidInput, NotFound } from '../../../errors.js';
+import type { DatastoreService } from '../../../assets/datastores.js';
+import { W, WNameParams, WParams, boolQuery, workspaceFor } from './common.js';
+
+const DatastoreBody = Type.Object(
+  {
+    properties: Type.Object({ datastoreType: Type.String() }, { additionalProperties: true }),
+    id: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String()),
+    type: Type.Optional(Type.String()),
+    systemData: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+
+interface NameParams {
+  subscriptionId: string;
+  resourceGroupName: string;
+  workspaceName: string;
+  name: string;
+}
+
+/**
+ * `W/datastores/{name}` (2025-09-01 shapes) and the datastore data plane of Atelier:
+ *   GET    W/datastores/{name}/files?path=&recursive=   list files ({value:[{path,size,isDir,modified}]})
+ *   GET    W/datastores/{name}/files/{path}             download (streamed; `Range: bytes=` honoured)
+ *   PUT    W/datastores/{name}/files/{path}?overwrite=  upload (raw body, streamed)
+ *   DELETE W/datastores/{name}/files/{path}             delete a file or folder
+ */
+export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppContext; datastores: DatastoreService }): Promise<void> {
+  const { ctx, datastores } = opts;
+  const tags = ['Datastores'];
+
+  app.get(`${W}/datastores`, { schema: { params: WParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+    checkApiVersion(req);
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    const { after, top } = pageParams(req);
+    const q = req.query as Record<string, string | undefined>;
+    const names = q.names ? q.names.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const page = await datastores.list(ws, { after, top, isDefault: boolQuery(req, 'isDefault'), names });
+    return { value: page.value.map((r) => datastores.toBody(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
+  });
+
+  app.get<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+    checkApiVersion(req);
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    return datastores.toBody(await datastores.get(ws, req.params.name));
+  });
+
+  app.put<{ Params: NameParams; Body: { properties: Record<string, unknown> } }>(
+    `${W}/datastores/:name`,
+    { schema: { params: WNameParams, querystring: ApiVersionQuery, body: DatastoreBody, tags } },
+    async (req, reply) => {
+      checkApiVersion(req);
+      const ws = await workspaceFor(ctx, req, 'assets/write');
+      const ifMatch = typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined;
+      const { resource, created } = await datastores.put(ws, req.params.name, req.body, req.principal, ifMatch);
+      return reply.status(created ? 201 : 200).send(datastores.toBody(resource));
+    },
+  );
+
+  app.delete<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+    checkApiVersion(req);
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    const deleted = await datastores.delete(ws, req.params.name);
+    return reply.status(deleted ? 200 : 204).send();
+  });
+
+  app.post<{ Params: NameParams }>(`${W}/datastores/:name/listSecrets`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+    checkApiVersion(req);
+    const ws = await workspaceFor(ctx, req, 'secrets/read');
+    return datastores.listSecrets(ws, req.params.name);
+  });
+
+  // The data plane: bytes in and out of a datastore, streamed.
+  await app.register(async (files) => {
+    // Any body type: the bytes are passed through untouched, as a stream (no size limit here).
+    files.removeAllContentTypeParsers();
+    files.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    const FileParams = Type.Object({ ...WNameParams.properties, '*': Type.String() });
+    const filePath = (req: FastifyRequest): string => {
+      const p = (req.params as Record<string, string>)['*'] ?? '';
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        throw new InvalidInput(`the file path '${p}' is not valid URL encoding`, { code: 'InvalidPath' });
+      }
+    };
+
+    files.get<{ Params: NameParams }>(`${W}/datastores/:name/files`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+      const ws = await workspaceFor(ctx, req, 'data/read');
+      const q = req.query as Record<string, string | undefined>;
+      const backend = await datastores.backend(ws, req.params.name, req.principal, 'read');
+      const prefix = q.path ?? q.prefix ?? '';
+      const st = prefix ? await backend.stat(prefix) : undefined;
+      if (prefix && !st) throw new NotFound(`no file or folder '${prefix}' in datastore '${req.params.name}'`, { code: 'FileNotFound' });
+      if (st && !st.isDir) return { value: [{ ...st, modified: new Date(st.modified).toISOString() }] };
+      const list = await backend.list(prefix, { recursive: boolQuery(req, 'recursive') ?? false });
+      return { value: list.map((f) => ({ path: f.path, size: f.size, isDir: f.isDir, modified: new Date(f.modified).toISOString() })) };
+    });
+
+    files.get(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+      const ws = await workspaceFor(ctx, req, 'data/read');
+      const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'read');
+      const path = filePath(req);
+      const { stream, size } = await backend.get(path);
+      const name = path.split('/').pop() ?? 'file';
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(size))
+        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
+        .send(stream);
+    });
+
+    files.put(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+      const ws = await workspaceFor(ctx, req, 'data/write');
+      const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'write');
+      const overwrite = boolQuery(req, 'overwrite') ?? false;
+      const len = req.headers['content-length'];
+      const size = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
+      const body = (req.body as Readable | undefined) ?? (await import('node:stream')).Readable.from([]);
+      const path = filePath(req);
+      const r = await backend.put(path, body, { overwrite, size });
+      return reply.status(201).send({ path, size: r.size });
+    });
+
+    files.delete(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+      const ws = await workspaceFor(ctx, req, 'data/write');
+      const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'write');
+      const deleted = await backend.delete(filePath(req));
+      return reply.status(deleted ? 200 : 204).send();
+    });
+  });
+}

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../../../context.js';
+import type { Services } from '../../../app.js';
+import { VaultSecretService } from '../../../assets/key-vault.js';
+import { DatastoreService, datastoreRoots } from '../../../assets/datastores.js';
+import { datastoreRoutes } from './datastore-routes.js';
+import { keyVaultRoutes } from './keyvault-routes.js';
+import { versionedRoutes } from './versioned-routes.js';
+import { dataService } from '../../../assets/data-assets.js';
+import { environmentService } from '../../../assets/environments.js';
+
+/**
+ * Workspace assets (issue 5): datastores (+ their file data plane), key vault secrets, data,
+ * environments, connections, private endpoints and network access, diagnostics, linked services.
+ */
+export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+  const { ctx, services } = opts;
+  const vault = new VaultSecretService(ctx);
+  const datastores = new DatastoreService(ctx, vault, datastoreRoots());
+  const data = dataService(ctx, datastores);
+  const environments = environmentService(ctx);
+
+  // The system datastores are made with the workspace; secrets the workspace's assets kept in its
+  // key vault go with it (the vault itself may outlive the workspace).
+  services.workspaces.onWorkspaceCreated.push(async (ws) => datastores.ensureSystem(ws));
+  services.workspaces.onWorkspaceDeleting.push(async (ws) => datastores.forgetSecrets(ws));
+
+  await app.register(keyVaultRoutes, { ctx, vault });
+  await app.register(datastoreRoutes, { ctx, datastores });
+  await app.register(versionedRoutes, { ctx, service: data, tag: 'Data' });
+  await app.register(versionedRoutes, { ctx, service: environments, tag: 'Environments' });
+}

@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../../context.js';
+import type { Action } from '../../../identity/rbac.js';
+import { ApiVersionQuery, Tags } from '../schemas.js';
+import { NotFound } from '../../../errors.js';
+import { resourceId } from '../../../resources/resource-ids.js';
+import { VAULT } from '../../../resources/dependents.js';
+import { checkSecretName, type SecretMeta, type VaultSecretService } from '../../../assets/key-vault.js';
+
+/** `{vault ARM id}`: secrets are served below the vault's own id, in Key Vault's data-plane shapes (api-version 7.x). */
+const V = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.KeyVault/vaults/:vaultName';
+const VParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), vaultName: Type.String() });
+const SParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), vaultName: Type.String(), secretName: Type.String({ maxLength: 127 }) });
+const SetBody = Type.Object(
+  {
+    value: Type.String({ maxLength: 25 * 1024 }),
+    contentType: Type.Optional(Type.String({ maxLength: 255 })),
+    tags: Type.Optional(Tags),
+    attributes: Type.Optional(Type.Object({ enabled: Type.Optional(Type.Boolean()), nbf: Type.Optional(Type.Number()), exp: Type.Optional(Type.Number()) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+interface VP {
+  subscriptionId: string;
+  resourceGroupName: string;
+  vaultName: string;
+  secretName: string;
+}
+
+/**
+ * A key vault's secrets (what `ws.getDefaultKeyvault()` uses). Names and attributes are listed to
+ * readers; values are returned only to those allowed `secrets/read`; writes need `assets/write`.
+ */
+export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppContext; vault: VaultSecretService }): Promise<void> {
+  const { ctx, vault } = opts;
+  const tags = ['Key vault secrets'];
+
+  async function vaultFor(req: FastifyRequest, action: Action): Promise<string> {
+    const p = req.params as VP;
+    const id = resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName);
+    await ctx.access.require(req.principal.id, id, action, `key vault '${p.vaultName}' could not be found`);
+    const row = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', id.toLowerCase()).executeTakeFirst();
+    if (!row) throw new NotFound(`key vault '${p.vaultName}' could not be found`, { code: 'VaultNotFound' });
+    return row.id;
+  }
+
+  const secretId = (vaultId: string, name: string, version?: string) => `${ctx.config.publicUrl}${vaultId}/secrets/${name}${version ? `/${version}` : ''}`;
+  const attributes = (m: SecretMeta) => ({ enabled: m.enabled, created: Math.floor(m.created / 1000), updated: Math.floor(m.updated / 1000), recoveryLevel: 'Purgeable' });
+  const item = (vaultId: string, m: SecretMeta) => ({ id: secretId(vaultId, m.name), attributes: attributes(m), tags: m.tags, ...(m.contentType ? { contentType: m.contentType } : {}) });
+  const bundle = (vaultId: string, m: SecretMeta, value?: string) => ({
+    ...(value !== undefined ? { value } : {}),
+    id: secretId(vaultId, m.name, m.version),
+    attributes: attributes(m),
+    tags: m.tags,
+    ...(m.contentType ? { contentType: m.contentType } : {}),
+  });
+
+  app.get(`${V}/secrets`, { schema: { params: VParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+    const vaultId = await vaultFor(req, 'control/read');
+    const q = req.query as Record<string, string | undefined>;
+    const top = q.maxresults && /^\d+$/.test(q.maxresults) ? Math.min(Math.max(Number(q.maxresults), 1), 25) : 25;
+    const after = q.$skipToken ? Buffer.from(q.$skipToken, 'base64url').toString('utf8') : undefined;
+    const rows = await vault.list(vaultId, { after, top: top + 1 });
+    const page = rows.slice(0, top);
+    let next: string | undefined;
+    if (rows.length > top) {
+      const u = new URL(req.url, ctx.config.publicUrl);
+      u.searchParams.set('$skipToken', Buffer.from(page.at(-1)!.name.toLowerCase()).toString('base64url'));
+      next = `${ctx.config.publicUrl}${u.pathname}${u.search}`;
+    }
+    return { value: page.map((m) => item(vaultId, m)), nextLink: next ?? null };
+  });
+
+  const getSecret = async (req: FastifyRequest) => {
+    const vaultId = await vaultFor(req, 'secrets/read');
+    const p = req.params as VP & { version?: string };
+    checkSecretName(p.secretName);
+    const s = await vault.get(vaultId, p.secretName);
+    if (p.version && p.version !== s.version) throw new NotFound(`secret '${p.secretName}' has no version '${p.version}' (only the latest version is kept)`, { code: 'SecretNotFound' });
+    return bundle(vaultId, s, s.value);
+  };
+  app.get(`${V}/secrets/:secretName`, { schema: { params: SParams, querystring: ApiVersionQuery, tags } }, getSecret);
+  app.get(`${V}/secrets/:secretName/:version`, { schema: { params: Type.Object({ ...SParams.properties, version: Type.String() }), querystring: ApiVersionQuery, tags } }, getSecret);
+
+  app.put<{ Body: { value: string; contentType?: string; tags?: Record<string, string>; attributes?: { enabled?: boolean } } }>(
+    `${V}/secrets/:secretName`,
+    { schema: { params: SParams, querystring: ApiVersionQuery, body: SetBody, tags } },
+    async (req) => {
+      const vaultId = await vaultFor(req, 'assets/write');
+      const p = req.params as VP;
+      const m = await vault.set(vaultId, p.secretName, req.body.value, { contentType: req.body.contentType, tags: req.body.tags, enabled: req.body.attributes?.enabled });
+      return bundle(vaultId, m, req.body.value);
+    },
+  );
+
+  app.delete(`${V}/secrets/:secretName`, { schema: { params: SParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+    const vaultId = await vaultFor(req, 'assets/write');
+    const m = await vault.delete(vaultId, (req.params as VP).secretName);
+    return { ...bundle(vaultId, m), deletedDate: Math.floor(Date.now() / 1000) };
+  });
+}
