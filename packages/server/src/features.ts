@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.js';
 import type { Services } from './app.js';
 import { mlflowTracking } from './http/mlflow/tracking-plugin.js';
+import { mlflowArtifactRoutes } from './http/mlflow/artifact-routes.js';
 import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
 import { assetsFeature } from './http/arm/assets/index.js';
@@ -14,6 +15,7 @@ export type Feature = (app: FastifyInstance, opts: { ctx: AppContext; services: 
 
 export const features: Feature[] = [
   mlflowTracking,
+  mlflowArtifactRoutes,
   controlPlaneFeature,
   identityFeature,
   assetsFeature,

@@ -1,5 +1,8 @@
 import type { Migration } from 'kysely';
 import * as core from './0001-core.js';
+import * as mlflowRegistry from './0150-mlflow-registry.js';
+import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
+import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
 import * as controlPlane from './0002-control-plane.js';
 import * as tracking from './0100-tracking.js';
 import * as identity from './0200-identity.js';
@@ -11,6 +14,9 @@ import * as identity from './0200-identity.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
+  '0150-mlflow-registry': mlflowRegistry,
+  '0160-mlflow-logged-models': mlflowLoggedModels,
+  '0170-mlflow-artifact-uploads': mlflowArtifactUploads,
   '0002-control-plane': controlPlane,
   '0100-tracking': tracking,
   '0200-identity': identity,

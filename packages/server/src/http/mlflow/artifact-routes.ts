@@ -1,0 +1,184 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
+import mime from 'mime-types';
+import rangeParser from 'range-parser';
+import type { AppContext } from '../../context.js';
+import { InvalidInput, NotImplemented } from '../../errors.js';
+import { safeKey } from '../../blob/blob-store.js';
+import { ArtifactService, type WorkspaceRef } from '../../tracking/artifacts.js';
+import { apiPaths, mlflowErrorHandler, mountMlflow } from './common.js';
+
+/** Where presigned-style part URLs of multipart uploads point (public: the URL carries its credential). */
+export const PART_ROUTE = '/mlflow-artifacts/mpu/parts';
+
+const TAGS = ['MLflow artifacts'];
+
+const CreateBody = Type.Object(
+  { path: Type.Optional(Type.String()), num_parts: Type.Optional(Type.Union([Type.Integer(), Type.String({ pattern: '^[0-9]+$' })])) },
+  { additionalProperties: false },
+);
+const CompleteBody = Type.Object(
+  {
+    path: Type.Optional(Type.String()),
+    upload_id: Type.Optional(Type.String({ maxLength: 64 })),
+    parts: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { part_number: Type.Union([Type.Integer(), Type.String({ pattern: '^[0-9]+$' })]), etag: Type.Optional(Type.String({ maxLength: 200 })), url: Type.Optional(Type.String()) },
+          { additionalProperties: false },
+        ),
+        { maxItems: 10_000 },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+const AbortBody = Type.Object({ path: Type.Optional(Type.String()), upload_id: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
+const ListQuery = Type.Object({ path: Type.Optional(Type.String()) }, { additionalProperties: false });
+const PartQuery = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+
+/** Passes the request body on as the raw stream: uploads are streamed to disk, never buffered. */
+function rawBodies(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+}
+
+/** The artifact path of a wildcard route (`…/artifacts/<path>`), validated. */
+function artifactPath(req: FastifyRequest): string {
+  const raw = (req.params as Record<string, string>)['*'] ?? '';
+  const p = safeKey(raw, 'artifact path');
+  if (!p) throw new InvalidInput('the artifact path is empty: name a file below /mlflow-artifacts/artifacts/');
+  return p;
+}
+
+function attachmentHeaders(reply: FastifyReply, p: string): void {
+  const base = p.slice(p.lastIndexOf('/') + 1);
+  const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  reply.header('content-type', mime.lookup(base) || 'application/octet-stream');
+  // Always an attachment, never rendered in a browser on this origin (as MLflow does, against XSS).
+  reply.header('content-disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`);
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('accept-ranges', 'bytes');
+}
+
+/**
+ * Streams a file of a workspace's artifact store, honouring a single `Range` (206, or 416 when it
+ * cannot be satisfied). Shared by the artifact proxy and the logged-model artifact route.
+ */
+export async function sendArtifact(artifacts: ArtifactService, ws: WorkspaceRef, p: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const st = await artifacts.stat(ws, p);
+  if (st?.isDir) throw new InvalidInput(`artifact path '${p}' is a folder; list it instead of downloading it`);
+  let range: { start: number; end: number } | undefined;
+  const header = req.headers.range;
+  if (st && header) {
+    const r = rangeParser(st.size, header, { combine: true });
+    if (r === -1) {
+      return reply.status(416).header('content-range', `bytes */${st.size}`).send({ error_code: 'INVALID_PARAMETER_VALUE', message: `the range '${header}' is outside the file (${st.size} bytes)` });
+    }
+    if (Array.isArray(r) && r.type === 'bytes' && r.length === 1) range = { start: r[0]!.start, end: r[0]!.end };
+    // A malformed header (-2) or several ranges: answer with the whole file, as HTTP allows.
+  }
+  const { stream, size } = await artifacts.download(ws, p, range);
+  attachmentHeaders(reply, p);
+  if (range) {
+    reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', String(range.end - range.start + 1));
+  } else {
+    reply.header('content-length', String(size));
+  }
+  return reply.send(stream);
+}
+
+/**
+ * MLflow's artifact proxy (`mlflow_artifacts.proto`) below each workspace's tracking URI, storing
+ * in the workspace's storage account; plus the public part-upload route of multipart uploads and
+ * `server-info`.
+ */
+export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+  const { ctx } = opts;
+  const artifacts = new ArtifactService(ctx);
+  const partUrlBase = `${ctx.config.publicUrl}${PART_ROUTE}`;
+
+  // Multipart parts arrive without credentials (MLflow's client PUTs them to the URL it was given,
+  // as to S3's presigned URLs): the URL's token, checked against the upload, is the credential.
+  await app.register(async (scope) => {
+    rawBodies(scope);
+    scope.setErrorHandler(mlflowErrorHandler);
+    scope.put<{ Params: { uploadId: string; partNumber: string }; Querystring: { token: string } }>(
+      `${PART_ROUTE}/:uploadId/:partNumber`,
+      { config: { public: true }, schema: { querystring: PartQuery, hide: true } as object },
+      async (req, reply) => {
+        const n = /^\d{1,5}$/.test(req.params.partNumber) ? Number(req.params.partNumber) : NaN;
+        const { etag } = await artifacts.uploadPart(req.params.uploadId, n, req.query.token, req.body as Readable);
+        return reply.header('etag', etag).send({});
+      },
+    );
+  });
+
+  await mountMlflow(app, ctx, async (scope) => {
+    await scope.register(async (raw) => {
+      rawBodies(raw);
+      for (const p of apiPaths('/mlflow-artifacts/artifacts/*')) {
+        raw.put(p, { schema: { tags: TAGS, summary: 'Upload an artifact (the body is the file, streamed)' } }, async (req) => {
+          const body = req.body as Readable | undefined;
+          if (!body || typeof (body as Readable).pipe !== 'function') throw new InvalidInput('send the file as the request body');
+          await artifacts.upload(req.workspace, artifactPath(req), body);
+          return {};
+        });
+      }
+    });
+
+    for (const p of apiPaths('/mlflow-artifacts/artifacts')) {
+      scope.get<{ Querystring: { path?: string } }>(p, { schema: { querystring: ListQuery, tags: TAGS, summary: 'List artifacts' } }, async (req) => {
+        const files = await artifacts.list(req.workspace, req.query.path ?? '');
+        return files.length ? { files } : {};
+      });
+    }
+    for (const p of apiPaths('/mlflow-artifacts/artifacts/*')) {
+      scope.get(p, { schema: { tags: TAGS, summary: 'Download an artifact (Range supported)' } }, async (req, reply) => sendArtifact(artifacts, req.workspace, artifactPath(req), req, reply));
+      scope.delete(p, { schema: { tags: TAGS, summary: 'Delete an artifact or folder' } }, async (req) => {
+        await artifacts.delete(req.workspace, artifactPath(req));
+        return {};
+      });
+    }
+    for (const p of apiPaths('/mlflow-artifacts/mpu/create/*')) {
+      scope.post<{ Body: { path?: string; num_parts?: number | string } }>(p, { schema: { body: CreateBody, tags: TAGS, summary: 'Start a multipart upload' } }, async (req) => {
+        if (req.body?.path === undefined || req.body.path === '') throw new InvalidInput("Missing value for required parameter 'path'.");
+        const n = req.body.num_parts === undefined ? 1 : Number(req.body.num_parts);
+        return artifacts.createMultipartUpload(req.workspace, artifactPath(req), n, partUrlBase, req.principal.id);
+      });
+    }
+    for (const p of apiPaths('/mlflow-artifacts/mpu/complete/*')) {
+      scope.post<{ Body: { path?: string; upload_id?: string; parts?: { part_number: number | string; etag?: string }[] } }>(
+        p,
+        { schema: { body: CompleteBody, tags: TAGS, summary: 'Complete a multipart upload' } },
+        async (req) => {
+          if (req.body?.path === undefined || req.body.path === '') throw new InvalidInput("Missing value for required parameter 'path'.");
+          await artifacts.completeMultipartUpload(
+            req.workspace,
+            artifactPath(req),
+            req.body.upload_id ?? '',
+            (req.body.parts ?? []).map((x) => ({ part_number: Number(x.part_number), etag: x.etag })),
+          );
+          return {};
+        },
+      );
+    }
+    for (const p of apiPaths('/mlflow-artifacts/mpu/abort/*')) {
+      scope.post<{ Body: { path?: string; upload_id?: string } }>(p, { schema: { body: AbortBody, tags: TAGS, summary: 'Abort a multipart upload' } }, async (req) => {
+        if (req.body?.path === undefined || req.body.path === '') throw new InvalidInput("Missing value for required parameter 'path'.");
+        await artifacts.abortMultipartUpload(req.workspace, artifactPath(req), req.body.upload_id ?? '');
+        return {};
+      });
+    }
+    for (const p of apiPaths('/mlflow-artifacts/presigned/*')) {
+      scope.get(p, { schema: { tags: TAGS, summary: 'Presigned download URL (not supported: download directly)' } }, async () => {
+        // MLflow's client falls back to a plain streamed download when this answers 501.
+        throw new NotImplemented('presigned download URLs are not supported by this server; download through /mlflow-artifacts/artifacts/<path> (Range is supported)');
+      });
+    }
+    for (const p of ['/api/3.0/mlflow/server-info', '/ajax-api/3.0/mlflow/server-info']) {
+      scope.get(p, { schema: { tags: TAGS, summary: 'What kind of tracking server this is' } }, async () => ({ store_type: 'SqlStore', workspaces_enabled: false }));
+    }
+  });
+}

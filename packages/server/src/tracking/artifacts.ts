@@ -1,0 +1,302 @@
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import type { AppContext } from '../context.js';
+import { LocalBlobStore, safeKey, type BlobInfo } from '../blob/blob-store.js';
+import { Conflict, InvalidInput, NotFound, PayloadTooLarge } from '../errors.js';
+import './artifacts-tables.js';
+
+/**
+ * The workspace a tracking request is about, as the artifact, registry and logged-model services
+ * need it (http/mlflow/common.ts's `req.workspace` has this shape): the GUID that keys its
+ * tracking rows, and the ARM id of the storage account whose blob folder holds its artifacts
+ * (`ctx.blobRoot/<storage account name>`).
+ */
+export interface WorkspaceRef {
+  workspaceId: string;
+  storageAccountId: string | null;
+}
+
+/** One entry of an artifact listing, as MLflow's `FileInfo`: `path` is a base name. */
+export interface ArtifactFileInfo {
+  path: string;
+  is_dir: boolean;
+  file_size?: number;
+}
+
+export interface MultipartCredential {
+  url: string;
+  part_number: number;
+  headers: Record<string, string>;
+}
+
+/** Largest number of parts of one multipart upload (S3's limit, which MLflow clients respect). */
+export const MAX_UPLOAD_PARTS = 10_000;
+/** Largest single part (S3's limit). */
+export const MAX_PART_BYTES = 5 * 1024 ** 3;
+/** Multipart uploads not completed within this time are refused and may be cleaned away. */
+export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
+
+const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+
+/** Root of a workspace's MLflow artifacts inside its storage account folder. */
+function workspaceFolder(workspaceId: string): string {
+  // Workspaces may share a storage account; each gets its own folder, so one workspace's paths
+  // can never name another's artifacts.
+  if (/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(workspaceId)) return `mlflow/${workspaceId.toLowerCase()}`;
+  return `mlflow/w${crypto.createHash('sha256').update(workspaceId.toLowerCase()).digest('hex').slice(0, 40)}`;
+}
+
+/** The name of the workspace's storage account (the last part of its ARM id), checked. */
+export function storageAccountName(ws: WorkspaceRef): string {
+  if (!ws.storageAccountId) {
+    throw new InvalidInput('this workspace has no storage account, so it cannot store artifacts; give the workspace a storage account (properties.storageAccount)');
+  }
+  const name = ws.storageAccountId.replace(/\/+$/, '').split('/').pop() ?? '';
+  if (!ACCOUNT_NAME.test(name)) throw new InvalidInput(`the workspace's storage account name '${name}' is not a valid storage account name (3-24 lower-case letters and digits)`);
+  return name;
+}
+
+const sha256 = (s: string): string => crypto.createHash('sha256').update(s).digest('hex');
+
+/** Maps a file system error of a blob write to what the caller did wrong, if it is that. */
+function explainFsError(e: unknown, artifactPath: string): never {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
+    throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, { code: 'RESOURCE_ALREADY_EXISTS' });
+  }
+  throw e;
+}
+
+/**
+ * MLflow's proxied artifact store (`mlflow-artifacts:/…`) for workspaces: bytes live in the
+ * workspace's storage account folder, streamed both ways (never a whole file in memory). Paths are
+ * relative to the workspace's artifact root and cannot leave it.
+ */
+export class ArtifactService {
+  constructor(private readonly ctx: AppContext) {}
+
+  /** The blob store of a workspace's storage account. */
+  blobs(ws: WorkspaceRef): LocalBlobStore {
+    return new LocalBlobStore(path.join(this.ctx.blobRoot, storageAccountName(ws)));
+  }
+
+  /** The blob key of an artifact path ('' = the workspace's artifact root). */
+  key(ws: WorkspaceRef, artifactPath: string): string {
+    const k = safeKey(artifactPath, 'artifact path');
+    return k ? `${workspaceFolder(ws.workspaceId)}/${k}` : workspaceFolder(ws.workspaceId);
+  }
+
+  /** A path that must name a file: non-empty after normalisation. */
+  private fileKey(ws: WorkspaceRef, artifactPath: string): string {
+    if (!safeKey(artifactPath, 'artifact path')) throw new InvalidInput('artifact path must name a file, not the artifact root');
+    return this.key(ws, artifactPath);
+  }
+
+  async upload(ws: WorkspaceRef, artifactPath: string, body: Readable): Promise<{ size: number }> {
+    const key = this.fileKey(ws, artifactPath);
+    const blobs = this.blobs(ws);
+    const existing = await blobs.stat(key);
+    if (existing?.isDir) throw new Conflict(`artifact path '${artifactPath}' is a folder; upload to a file path below it`, { code: 'RESOURCE_ALREADY_EXISTS' });
+    try {
+      return await blobs.put(key, body);
+    } catch (e) {
+      return explainFsError(e, artifactPath);
+    }
+  }
+
+  async stat(ws: WorkspaceRef, artifactPath: string): Promise<BlobInfo | undefined> {
+    return this.blobs(ws).stat(this.key(ws, artifactPath));
+  }
+
+  /** Opens a file for reading, whole or a byte range (`end` inclusive). */
+  async download(ws: WorkspaceRef, artifactPath: string, range?: { start: number; end: number }): Promise<{ stream: Readable; size: number }> {
+    const key = this.fileKey(ws, artifactPath);
+    const blobs = this.blobs(ws);
+    const st = await blobs.stat(key);
+    if (!st) throw new NotFound(`no artifact at '${safeKey(artifactPath)}'`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (st.isDir) throw new InvalidInput(`artifact path '${safeKey(artifactPath)}' is a folder; list it instead of downloading it`);
+    return blobs.get(key, range);
+  }
+
+  /**
+   * Direct children of a folder, as MLflow lists them: base names, folders without a size. A file
+   * path or a missing path lists as empty (MLflow's local repository does the same).
+   */
+  async list(ws: WorkspaceRef, artifactPath = ''): Promise<ArtifactFileInfo[]> {
+    const key = this.key(ws, artifactPath);
+    const blobs = this.blobs(ws);
+    const st = await blobs.stat(key);
+    if (!st?.isDir) return [];
+    const entries = await blobs.list(key);
+    return entries.map((e) => {
+      const base = e.path.slice(e.path.lastIndexOf('/') + 1);
+      return e.isDir ? { path: base, is_dir: true } : { path: base, is_dir: false, file_size: e.size };
+    });
+  }
+
+  /** Every file below a folder, recursively, with paths relative to that folder. */
+  async listRecursive(ws: WorkspaceRef, artifactPath = ''): Promise<{ path: string; size: number }[]> {
+    const key = this.key(ws, artifactPath);
+    const entries = await this.blobs(ws).list(key, { recursive: true });
+    return entries.filter((e) => !e.isDir).map((e) => ({ path: e.path.slice(key.length + 1), size: e.size }));
+  }
+
+  /** Deletes a file or a whole folder; a missing path is not an error (as in MLflow). */
+  async delete(ws: WorkspaceRef, artifactPath: string): Promise<void> {
+    const key = this.fileKey(ws, artifactPath);
+    const blobs = this.blobs(ws);
+    const st = await blobs.stat(key);
+    if (!st) return;
+    if (st.isDir) await blobs.deletePrefix(key);
+    else await blobs.delete(key);
+  }
+
+  // ---- multipart uploads -------------------------------------------------------------------
+
+  /**
+   * Starts a multipart upload of `artifactPath`. Each part gets a URL pointing back at this server
+   * that carries a capability token (MLflow clients send parts without credentials, as to S3).
+   */
+  async createMultipartUpload(
+    ws: WorkspaceRef,
+    artifactPath: string,
+    numParts: number,
+    partUrlBase: string,
+    createdBy: string | null,
+  ): Promise<{ upload_id: string; credentials: MultipartCredential[] }> {
+    this.fileKey(ws, artifactPath);
+    this.blobs(ws);
+    if (!Number.isInteger(numParts) || numParts < 1 || numParts > MAX_UPLOAD_PARTS) {
+      throw new InvalidInput(`num_parts must be a whole number from 1 to ${MAX_UPLOAD_PARTS}, got ${numParts}`, { code: 'INVALID_PARAMETER_VALUE' });
+    }
+    const uploadId = crypto.randomBytes(16).toString('hex');
+    const token = crypto.randomBytes(32).toString('base64url');
+    const now = Date.now();
+    await this.ctx.db
+      .insertInto('mlflow_artifact_uploads')
+      .values({
+        upload_id: uploadId,
+        workspace_id: ws.workspaceId,
+        storage_account: storageAccountName(ws),
+        path: safeKey(artifactPath),
+        num_parts: numParts,
+        token_hash: sha256(token),
+        created_at: now,
+        expires_at: now + UPLOAD_TTL_MS,
+        created_by: createdBy,
+      })
+      .execute();
+    const base = partUrlBase.replace(/\/+$/, '');
+    const credentials: MultipartCredential[] = [];
+    for (let n = 1; n <= numParts; n++) {
+      credentials.push({ url: `${base}/${uploadId}/${n}?token=${encodeURIComponent(token)}`, part_number: n, headers: {} });
+    }
+    return { upload_id: uploadId, credentials };
+  }
+
+  private partKey(uploadId: string, partNumber: number): string {
+    return `.multipart/${uploadId}/${partNumber}`;
+  }
+
+  /**
+   * Receives one part (the URL's token is the credential). Re-sending a part replaces it. Returns
+   * the part's ETag (the MD5 of its bytes, quoted, as S3 does).
+   */
+  async uploadPart(uploadId: string, partNumber: number, token: string, body: Readable): Promise<{ etag: string; size: number }> {
+    if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new NotFound('no such multipart upload', { code: 'RESOURCE_DOES_NOT_EXIST' });
+    const row = await this.ctx.db.selectFrom('mlflow_artifact_uploads').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
+    const given = Buffer.from(sha256(token ?? ''), 'hex');
+    if (!row || !crypto.timingSafeEqual(given, Buffer.from(row.token_hash, 'hex'))) {
+      // Same answer for a wrong token and a missing upload: the URL is the credential.
+      throw new NotFound('no such multipart upload, or the part URL is not valid', { code: 'RESOURCE_DOES_NOT_EXIST' });
+    }
+    if (row.expires_at < Date.now()) throw new NotFound('this multipart upload has expired; start a new one', { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > row.num_parts) {
+      throw new InvalidInput(`part number must be from 1 to ${row.num_parts}, got ${partNumber}`, { code: 'INVALID_PARAMETER_VALUE' });
+    }
+    const md5 = crypto.createHash('md5');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > MAX_PART_BYTES) return cb(new PayloadTooLarge(`a part may be at most ${MAX_PART_BYTES} bytes`));
+        md5.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const blobs = new LocalBlobStore(path.join(this.ctx.blobRoot, row.storage_account));
+    await blobs.put(this.partKey(uploadId, partNumber), body.pipe(meter));
+    const etag = `"${md5.digest('hex')}"`;
+    await this.ctx.db.deleteFrom('mlflow_artifact_upload_parts').where('upload_id', '=', uploadId).where('part_number', '=', partNumber).execute();
+    await this.ctx.db.insertInto('mlflow_artifact_upload_parts').values({ upload_id: uploadId, part_number: partNumber, etag, size }).execute();
+    return { etag, size };
+  }
+
+  private async getUpload(ws: WorkspaceRef, artifactPath: string, uploadId: string) {
+    if (typeof uploadId !== 'string' || !uploadId) throw new InvalidInput("Missing value for required parameter 'upload_id'.", { code: 'INVALID_PARAMETER_VALUE' });
+    const row = await this.ctx.db
+      .selectFrom('mlflow_artifact_uploads')
+      .selectAll()
+      .where('upload_id', '=', uploadId)
+      .where('workspace_id', '=', ws.workspaceId)
+      .executeTakeFirst();
+    if (!row) throw new NotFound(`no multipart upload '${uploadId}' in this workspace`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (row.path !== safeKey(artifactPath, 'artifact path')) {
+      throw new InvalidInput(`multipart upload '${uploadId}' is for '${row.path}', not '${safeKey(artifactPath)}'`, { code: 'INVALID_PARAMETER_VALUE' });
+    }
+    return row;
+  }
+
+  /**
+   * Joins the listed parts, in order, into the artifact (written atomically: readers see the old
+   * file or the whole new one), then forgets the upload.
+   */
+  async completeMultipartUpload(
+    ws: WorkspaceRef,
+    artifactPath: string,
+    uploadId: string,
+    parts: { part_number: number; etag?: string }[],
+  ): Promise<{ size: number }> {
+    const row = await this.getUpload(ws, artifactPath, uploadId);
+    if (!Array.isArray(parts) || parts.length === 0) throw new InvalidInput("Missing value for required parameter 'parts'.", { code: 'INVALID_PARAMETER_VALUE' });
+    const stored = await this.ctx.db.selectFrom('mlflow_artifact_upload_parts').selectAll().where('upload_id', '=', uploadId).execute();
+    const byNumber = new Map(stored.map((p) => [p.part_number, p]));
+    let last = 0;
+    for (const p of parts) {
+      const n = Number(p.part_number);
+      if (!Number.isInteger(n) || n <= last) throw new InvalidInput('parts must be listed in ascending order of part_number, each once', { code: 'INVALID_PARAMETER_VALUE' });
+      last = n;
+      const have = byNumber.get(n);
+      if (!have) throw new InvalidInput(`part ${n} of upload '${uploadId}' was never uploaded`, { code: 'INVALID_PARAMETER_VALUE' });
+      if (p.etag && p.etag.replace(/"/g, '') !== have.etag.replace(/"/g, '')) {
+        throw new InvalidInput(`part ${n}: etag ${p.etag} does not match the uploaded part (${have.etag}); upload it again`, { code: 'INVALID_PARAMETER_VALUE' });
+      }
+    }
+    const partBlobs = new LocalBlobStore(path.join(this.ctx.blobRoot, row.storage_account));
+    const numbers = parts.map((p) => Number(p.part_number));
+    const self = this;
+    async function* joined(): AsyncGenerator<Buffer> {
+      for (const n of numbers) {
+        const { stream } = await partBlobs.get(self.partKey(uploadId, n));
+        for await (const chunk of stream) yield chunk as Buffer;
+      }
+    }
+    const result = await this.upload(ws, artifactPath, Readable.from(joined()));
+    await this.forget(row.storage_account, uploadId);
+    return result;
+  }
+
+  async abortMultipartUpload(ws: WorkspaceRef, artifactPath: string, uploadId: string): Promise<void> {
+    const row = await this.getUpload(ws, artifactPath, uploadId);
+    await this.forget(row.storage_account, uploadId);
+  }
+
+  private async forget(storageAccount: string, uploadId: string): Promise<void> {
+    await this.ctx.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('mlflow_artifact_upload_parts').where('upload_id', '=', uploadId).execute();
+      await trx.deleteFrom('mlflow_artifact_uploads').where('upload_id', '=', uploadId).execute();
+    });
+    await new LocalBlobStore(path.join(this.ctx.blobRoot, storageAccount)).deletePrefix(`.multipart/${uploadId}`);
+  }
+}
