@@ -43,7 +43,7 @@ export function resolveConnection(opts: ConnectionOptions = {}, configFileEndpoi
     }
   }
   if (!endpoint) {
-    throw new ConfigurationError('no Atelier server is known: pass `endpoint`, set ATELIER_ENDPOINT, or run `atelier login --endpoint <url>`', { code: 'NoEndpoint' });
+    throw new ConfigurationError('no Atelier server is known: pass the endpoint option (CLI: --endpoint), set ATELIER_ENDPOINT, or run `atelier login --endpoint <url>`', { code: 'NoEndpoint' });
   }
   let auth = opts.auth;
   if (!auth && env.ATELIER_TOKEN?.trim()) auth = new TokenAuthentication(env.ATELIER_TOKEN.trim(), 'the token in ATELIER_TOKEN');

@@ -1,0 +1,225 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../../server/src/testing/harness.js';
+import { Workspace, TokenAuthentication } from '@atelier/sdk';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'atelier.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+// The real `atelier` command, as a child process, against a real server (SQLite).
+describe('atelier CLI against a real server', () => {
+  let t: TestServer;
+  let home: string;
+  let cfg: string;
+  before(async () => {
+    t = await startTestServer('sqlite');
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-'));
+    cfg = path.join(home, 'config');
+  });
+  after(async () => {
+    await t?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  function atelier(args: string[], opts: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: opts.cwd ?? home,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: cfg, ...(opts.env ?? {}) },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        let json: unknown;
+        try {
+          json = stdout.trim() ? JSON.parse(stdout) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolve({ code, stdout, stderr, json });
+      });
+      child.stdin.end(opts.input ?? '');
+    });
+  }
+  const oneLine = (r: Run) => {
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+    assert.match(r.stderr, /^(atelier|error): /);
+  };
+
+  it('has --help everywhere and fails usage errors with exit 2 and one line', async () => {
+    for (const args of [['--help'], ['workspace', '--help'], ['workspace', 'create', '--help'], ['group', 'delete', '--help'], ['server', 'start', '--help'], ['login', '--help']]) {
+      const r = await atelier(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /^Usage: atelier/, args.join(' '));
+    }
+    const bad = await atelier(['workspace', 'bogus']);
+    assert.equal(bad.code, 2);
+    oneLine(bad);
+    const badOutput = await atelier(['--output', 'yaml', 'group', 'list']);
+    assert.equal(badOutput.code, 2);
+    oneLine(badOutput);
+  });
+
+  it('says to sign in when nobody has', async () => {
+    const r = await atelier(['account', 'show']);
+    assert.equal(r.code, 1);
+    oneLine(r);
+    assert.match(r.stderr, /atelier login/);
+    const w = await atelier(['workspace', 'list', '--endpoint', t.url]);
+    assert.equal(w.code, 1);
+    oneLine(w);
+    assert.match(w.stderr, /not signed in/);
+  });
+
+  it('login: a wrong password saves nothing; the right one saves a private profile', async () => {
+    const wrong = await atelier(['login', '--endpoint', t.url, '--username', 'admin', '--password', 'nope']);
+    assert.equal(wrong.code, 1);
+    oneLine(wrong);
+    assert.equal(fs.existsSync(path.join(cfg, 'profile.json')), false);
+    const r = await atelier(['login', '--endpoint', t.url, '--username', 'admin', '--password-stdin'], { input: `${ADMIN_PASSWORD}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.endpoint, t.url);
+    assert.equal(r.json.user, 'admin');
+    assert.equal(r.json.subscriptionId, t.subscriptionId);
+    assert.equal(fs.statSync(path.join(cfg, 'profile.json')).mode & 0o777, 0o600);
+    const show = await atelier(['account', 'show']);
+    assert.equal(show.code, 0);
+    assert.equal(show.json.user, 'admin');
+    assert.ok(!/accessToken|refreshToken|eyJ/.test(show.stdout), 'no token is printed');
+  });
+
+  it('group create|show|list|delete, in json and table', async () => {
+    let r = await atelier(['group', 'create', 'cli-group', '--location', 'local', '--tags', 'team=ml']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.name, 'cli-group');
+    assert.deepEqual(r.json.tags, { team: 'ml' });
+    r = await atelier(['group', 'show', 'cli-group']);
+    assert.equal(r.json.location, 'local');
+    r = await atelier(['-o', 'table', 'group', 'list']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /name.+location/);
+    assert.match(r.stdout, /cli-group/);
+    r = await atelier(['group', 'delete', 'cli-group']);
+    assert.equal(r.code, 2, 'no terminal and no --yes');
+    oneLine(r);
+    r = await atelier(['group', 'delete', 'cli-group', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await atelier(['group', 'show', 'cli-group']);
+    assert.equal(r.code, 1);
+    oneLine(r);
+    assert.match(r.stderr, /could not be found/);
+  });
+
+  it('workspace create|show|list|update|list-keys|sync-keys|write-config|delete', async () => {
+    let r = await atelier(['workspace', 'create', 'cli-ws', '-g', 'cli-ws-group', '--location', 'local', '--friendly-name', 'CLI workspace', '--tags', 'a=1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.name, 'cli-ws');
+    assert.equal(r.json.friendlyName, 'CLI workspace');
+    assert.match(r.json.storageAccount, /Microsoft\.Storage\/storageAccounts\//);
+    r = await atelier(['workspace', 'create', 'cli-ws', '-g', 'cli-ws-group']);
+    assert.equal(r.code, 1);
+    oneLine(r);
+    assert.match(r.stderr, /already exists/);
+    r = await atelier(['workspace', 'create', 'bad name', '-g', 'cli-ws-group']);
+    assert.equal(r.code, 1);
+    oneLine(r);
+    assert.match(r.stderr, /2–32 characters/);
+
+    r = await atelier(['workspace', 'show', 'cli-ws']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.resourceCmkUri, null);
+    r = await atelier(['-o', 'table', 'workspace', 'list']);
+    assert.match(r.stdout, /cli-ws-group/);
+    r = await atelier(['workspace', 'list', '-g', 'cli-ws-group']);
+    assert.deepEqual(r.json.map((w: { name: string }) => w.name), ['cli-ws']);
+
+    r = await atelier(['workspace', 'update', 'cli-ws', '-g', 'cli-ws-group', '--description', 'from the CLI', '--tags', 'b=2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.description, 'from the CLI');
+    assert.deepEqual(r.json.tags, { b: '2' });
+    r = await atelier(['workspace', 'update', 'cli-ws', '-g', 'cli-ws-group']);
+    assert.equal(r.code, 2);
+    oneLine(r);
+
+    r = await atelier(['workspace', 'list-keys', 'cli-ws', '-g', 'cli-ws-group']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(typeof r.json.userStorageKey, 'string');
+    r = await atelier(['workspace', 'sync-keys', 'cli-ws', '-g', 'cli-ws-group']);
+    assert.equal(r.code, 0, r.stderr);
+
+    const project = path.join(home, 'project');
+    fs.mkdirSync(project);
+    r = await atelier(['workspace', 'write-config', 'cli-ws', '-g', 'cli-ws-group'], { cwd: project });
+    assert.equal(r.code, 0, r.stderr);
+    const written = JSON.parse(fs.readFileSync(path.join(project, '.azureml', 'config.json'), 'utf8'));
+    assert.equal(written.workspace_name, 'cli-ws');
+    assert.equal(written.endpoint, t.url);
+    const loaded = await Workspace.fromConfig({ path: project, auth: new TokenAuthentication(t.adminToken), env: {} });
+    assert.equal(loaded.name, 'cli-ws');
+
+    r = await atelier(['workspace', 'delete', 'cli-ws', '-g', 'cli-ws-group', '--yes', '--delete-dependent-resources']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await atelier(['workspace', 'show', 'cli-ws', '-g', 'cli-ws-group']);
+    assert.equal(r.code, 1);
+    oneLine(r);
+  });
+
+  it('logout forgets the profile', async () => {
+    const r = await atelier(['logout']);
+    assert.equal(r.code, 0);
+    assert.equal(r.json.signedOut, true);
+    assert.equal(fs.existsSync(path.join(cfg, 'profile.json')), false);
+  });
+
+  it('ATELIER_ENDPOINT + ATELIER_TOKEN work without a profile', async () => {
+    const r = await atelier(['group', 'list'], { env: { ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Array.isArray(r.json));
+  });
+
+  it('server start runs a server until it is stopped', async () => {
+    const data = path.join(home, 'server-data');
+    const child = spawn(process.execPath, [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'silent'], {
+      cwd: home,
+      env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000);
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      assert.ok(fs.existsSync(data));
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+
+/** `atelier server start`: the Atelier server in this process (same as `npm start`). */
+export function serverCommands(program: Command): void {
+  const server = program.command('server').description('run the Atelier server');
+  server
+    .command('start')
+    .description('start the server in this process (configuration from ATELIER_* variables; options override them)')
+    .option('--host <address>', 'address to listen on (ATELIER_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port (ATELIER_PORT, default 8700; 0 = any free port)')
+    .option('--home <folder>', 'data root (ATELIER_HOME, default ./.atelier)')
+    .option('--database-url <url>', 'postgres://… to use PostgreSQL (ATELIER_DATABASE_URL)')
+    .option('--public-url <url>', 'URL clients are told (ATELIER_PUBLIC_URL)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (ATELIER_LOG_LEVEL)')
+    .addHelpText('after', '\nEvery ATELIER_* variable of `npm start -- --help` applies too.')
+    .action(async (o: { host?: string; port?: string; home?: string; databaseUrl?: string; publicUrl?: string; logLevel?: string }) => {
+      // Options become the variables the server reads, so its own validation applies to both.
+      const env = { ...process.env };
+      if (o.host !== undefined) env.ATELIER_HOST = o.host;
+      if (o.port !== undefined) env.ATELIER_PORT = o.port;
+      if (o.home !== undefined) env.ATELIER_HOME = o.home;
+      if (o.databaseUrl !== undefined) env.ATELIER_DATABASE_URL = o.databaseUrl;
+      if (o.publicUrl !== undefined) env.ATELIER_PUBLIC_URL = o.publicUrl;
+      if (o.logLevel !== undefined) env.ATELIER_LOG_LEVEL = o.logLevel;
+      const started = performance.now();
+      const { startServer } = await import('@atelier/server');
+      const server = await startServer({}, env);
+      const { ctx } = server;
+      const lines = [`Atelier is listening on ${server.url} (data in ${ctx.config.home}, ${ctx.database.dialect}); ready in ${Math.round(performance.now() - started)} ms`];
+      if (ctx.bootstrap.generatedAdminPassword) {
+        lines.push('', 'First start: made the user "admin" with this password (shown once; set ATELIER_ADMIN_PASSWORD to choose it):', `  ${ctx.bootstrap.generatedAdminPassword}`, '');
+      }
+      lines.push(`Tenant ${ctx.tenantId}, default subscription ${ctx.defaultSubscriptionId}.`, `Sign in with: atelier login --endpoint ${server.url} --username admin`);
+      process.stdout.write(lines.join('\n') + '\n');
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          server.close().then(resolve, resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

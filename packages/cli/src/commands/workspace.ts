@@ -1,0 +1,147 @@
+import type { Command } from 'commander';
+import { Workspace, type WorkspaceDetails } from '@atelier/sdk';
+import { globals, type GlobalOptions } from '../context.js';
+import { print, UsageError } from '../output.js';
+import { collect, confirm, parseTags } from '../prompt.js';
+import { withSpinner } from '../spinner.js';
+
+const LIST_COLUMNS = ['name', 'resourceGroup', 'location', 'friendlyName', 'workspaceId'];
+
+function lookup(g: GlobalOptions, o: { resourceGroup?: string }) {
+  return { endpoint: g.endpoint, subscriptionId: g.subscription, resourceGroup: o.resourceGroup };
+}
+
+/** `workspace create|show|list|update|delete|list-keys|sync-keys|write-config`. */
+export function workspaceCommands(program: Command): void {
+  const ws = program.command('workspace').alias('ws').description('machine-learning workspaces');
+
+  ws.command('create <name>')
+    .description('create a workspace and its dependent resources (storage account, key vault, application insights)')
+    .option('-g, --resource-group <group>', "resource group (default '<name>-rg')")
+    .option('-l, --location <location>', "location (default: the group's, or 'local' for a new group)")
+    .option('--no-create-resource-group', 'fail instead of creating a missing resource group')
+    .option('--friendly-name <text>', 'name shown in UIs')
+    .option('--description <text>', 'description')
+    .option('--tags <key=value>', 'a tag (repeatable)', collect)
+    .option('--storage-account <armId>', 'use this existing storage account')
+    .option('--key-vault <armId>', 'use this existing key vault')
+    .option('--app-insights <armId>', 'use this existing application insights')
+    .option('--container-registry <armId>', 'use this existing container registry (default: made when first needed)')
+    .option('--hbi-workspace', 'high business impact data (fixed at creation)')
+    .option('--system-datastores-auth-mode <mode>', 'accessKey (default) or identity')
+    .option('--exist-ok', 'succeed with the existing workspace if it exists')
+    .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
+      const g = globals(cmd);
+      const created = await withSpinner(`Creating workspace '${name}'…`, (progress) =>
+        Workspace.create({
+          name,
+          endpoint: g.endpoint,
+          subscriptionId: g.subscription,
+          resourceGroup: o.resourceGroup as string | undefined,
+          location: o.location as string | undefined,
+          createResourceGroup: o.createResourceGroup as boolean,
+          friendlyName: o.friendlyName as string | undefined,
+          description: o.description as string | undefined,
+          tags: parseTags(o.tags as string[] | undefined),
+          storageAccount: o.storageAccount as string | undefined,
+          keyVault: o.keyVault as string | undefined,
+          appInsights: o.appInsights as string | undefined,
+          containerRegistry: o.containerRegistry as string | undefined,
+          hbiWorkspace: o.hbiWorkspace as boolean | undefined,
+          systemDatastoresAuthMode: o.systemDatastoresAuthMode as 'accessKey' | undefined,
+          existOk: Boolean(o.existOk),
+          showOutput: false,
+          onProgress: progress,
+        }),
+      );
+      print(await created.getDetails(), g.output);
+    });
+
+  ws.command('show <name>')
+    .description('show a workspace (the seed get_details keys)')
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .action(async (name: string, o: { resourceGroup?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const w = await Workspace.get(name, lookup(g, o));
+      print(await w.getDetails(), g.output);
+    });
+
+  ws.command('list')
+    .description('list the workspaces you can see')
+    .option('-g, --resource-group <group>', 'only this resource group')
+    .action(async (o: { resourceGroup?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const all = await Workspace.list(lookup(g, o));
+      const rows = [...all.values()].flat().map((w) => {
+        const r = w.armResource;
+        return { name: w.name, resourceGroup: w.resourceGroup, location: w.location, friendlyName: r.properties?.friendlyName ?? null, workspaceId: w.workspaceId ?? null, id: w.id };
+      });
+      print(rows, g.output, LIST_COLUMNS);
+    });
+
+  ws.command('update <name>')
+    .description('update friendly name, description, tags, image build compute, or the container registry')
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .option('--friendly-name <text>', 'name shown in UIs')
+    .option('--description <text>', 'description')
+    .option('--tags <key=value>', 'replace the tags with these (repeatable)', collect)
+    .option('--image-build-compute <name>', 'compute used to build images')
+    .option('--container-registry <armId>', 'use this existing container registry (update_dependencies)')
+    .option('--force', 'replace a container registry the workspace already uses')
+    .action(async (name: string, o: { resourceGroup?: string; friendlyName?: string; description?: string; tags?: string[]; imageBuildCompute?: string; containerRegistry?: string; force?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const w = await Workspace.get(name, lookup(g, o));
+      const changes = { friendlyName: o.friendlyName, description: o.description, tags: parseTags(o.tags), imageBuildCompute: o.imageBuildCompute };
+      const any = Object.values(changes).some((v) => v !== undefined);
+      if (!any && !o.containerRegistry) throw new UsageError('nothing to update: pass --friendly-name, --description, --tags, --image-build-compute or --container-registry');
+      let details: WorkspaceDetails | undefined;
+      if (any) details = await withSpinner(`Updating workspace '${name}'…`, (progress) => w.update({ ...changes, onProgress: progress }));
+      if (o.containerRegistry) details = await w.updateDependencies({ containerRegistry: o.containerRegistry, force: o.force });
+      print(details, g.output);
+    });
+
+  ws.command('delete <name>')
+    .description('delete a workspace')
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .option('--delete-dependent-resources', 'also delete its storage account, key vault, application insights and container registry')
+    .option('--no-wait', 'return once the server accepted the deletion')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, o: { resourceGroup?: string; deleteDependentResources?: boolean; wait: boolean; yes?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const w = await Workspace.get(name, lookup(g, o));
+      await confirm(`Delete workspace '${name}' in resource group '${w.resourceGroup}'${o.deleteDependentResources ? ' and its dependent resources' : ''}?`, o.yes);
+      await withSpinner(`Deleting workspace '${name}'…`, (progress) => w.delete({ deleteDependentResources: o.deleteDependentResources, noWait: !o.wait, onProgress: progress }));
+      print({ deleted: w.id, waited: o.wait }, g.output);
+    });
+
+  ws.command('list-keys <name>')
+    .description('the current keys of the dependent resources (secrets: handle the output with care)')
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .action(async (name: string, o: { resourceGroup?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      print(await (await Workspace.get(name, lookup(g, o))).listKeys(), g.output);
+    });
+
+  ws.command('sync-keys <name>')
+    .description('make keys rotated on a dependent resource reach the workspace now')
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .option('--no-wait', 'return once the server accepted')
+    .action(async (name: string, o: { resourceGroup?: string; wait: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const w = await Workspace.get(name, lookup(g, o));
+      await withSpinner(`Syncing the keys of '${name}'…`, (progress) => w.syncKeys({ noWait: !o.wait, onProgress: progress }));
+      print({ synced: w.id, waited: o.wait }, g.output);
+    });
+
+  ws.command('write-config <name>')
+    .description('write .azureml/config.json (or --path/--file-name) for Workspace.fromConfig')
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .option('--path <folder>', 'folder to write in', '.azureml')
+    .option('--file-name <name>', 'file name', 'config.json')
+    .action(async (name: string, o: { resourceGroup?: string; path: string; fileName: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const w = await Workspace.get(name, lookup(g, o));
+      const file = w.writeConfig({ path: o.path, fileName: o.fileName });
+      print({ file, subscription_id: w.subscriptionId, resource_group: w.resourceGroup, workspace_name: w.name }, g.output);
+    });
+}
