@@ -6,6 +6,8 @@ import { DatastoreService, datastoreRoots } from '../../../assets/datastores.js'
 import { datastoreRoutes } from './datastore-routes.js';
 import { keyVaultRoutes } from './keyvault-routes.js';
 import { versionedRoutes } from './versioned-routes.js';
+import { connectionRoutes } from './connection-routes.js';
+import { ConnectionService } from '../../../assets/connections.js';
 import { dataService } from '../../../assets/data-assets.js';
 import { environmentService } from '../../../assets/environments.js';
 
@@ -19,14 +21,17 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   const datastores = new DatastoreService(ctx, vault, datastoreRoots());
   const data = dataService(ctx, datastores);
   const environments = environmentService(ctx);
+  const connections = new ConnectionService(ctx, vault);
 
   // The system datastores are made with the workspace; secrets the workspace's assets kept in its
   // key vault go with it (the vault itself may outlive the workspace).
   services.workspaces.onWorkspaceCreated.push(async (ws) => datastores.ensureSystem(ws));
   services.workspaces.onWorkspaceDeleting.push(async (ws) => datastores.forgetSecrets(ws));
+  services.workspaces.onWorkspaceDeleting.push(async (ws) => connections.forgetSecrets(ws));
 
   await app.register(keyVaultRoutes, { ctx, vault });
   await app.register(datastoreRoutes, { ctx, datastores });
   await app.register(versionedRoutes, { ctx, service: data, tag: 'Data' });
   await app.register(versionedRoutes, { ctx, service: environments, tag: 'Environments' });
+  await app.register(connectionRoutes, { ctx, connections });
 }
