@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AtelierError, NotFound } from '../../errors.js';
+import { resolveWorkspace } from '../../resources/workspaces.js';
 
 /**
  * What every MLflow-protocol plugin shares: where it is mounted, how errors look, and the
@@ -149,24 +150,16 @@ export async function lookupWorkspace(ctx: AppContext, sub: string, rg: string, 
   const hit = cache.get(key);
   const now = Date.now();
   if (hit && now - hit.at < CACHE_MS) return hit.ws;
-  const row = await ctx.db
-    .selectFrom('resources')
-    .select(['id', 'properties'])
-    .where('id_key', '=', key)
-    .where('type_key', '=', WORKSPACE_TYPE_KEY)
-    .executeTakeFirst();
-  if (!row) {
-    cache.delete(key);
-    throw new NotFound(`workspace '${name}' does not exist in resource group '${rg}' of subscription '${sub}'`);
-  }
-  let props: { workspaceId?: string; storageAccount?: string } = {};
+  let info: Awaited<ReturnType<typeof resolveWorkspace>>;
   try {
-    props = JSON.parse(row.properties) as typeof props;
-  } catch {
-    /* a workspace always has JSON properties; treat damage as "no workspace id" below */
+    info = await resolveWorkspace(ctx, sub, rg, name);
+  } catch (e) {
+    cache.delete(key);
+    if (e instanceof NotFound) throw new NotFound(`workspace '${name}' does not exist in resource group '${rg}' of subscription '${sub}'`);
+    throw e;
   }
-  if (!props.workspaceId) throw new NotFound(`workspace '${name}' is not ready for tracking (it has no workspaceId yet)`);
-  const ws: TrackingWorkspace = { workspaceId: props.workspaceId, armId: row.id, storageAccountId: props.storageAccount ?? null };
+  if (!info.workspaceId) throw new NotFound(`workspace '${name}' is not ready for tracking (it has no workspaceId yet)`);
+  const ws: TrackingWorkspace = { workspaceId: info.workspaceId, armId: info.id, storageAccountId: info.storageAccountId ?? null };
   if (cache.size > 10000) cache.clear();
   cache.set(key, { at: now, ws });
   return ws;

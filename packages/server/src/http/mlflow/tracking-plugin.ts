@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
-import { mountMlflow } from './common.js';
+import type { Services } from '../../app.js';
+import { invalidateWorkspaceCache, mountMlflow } from './common.js';
+import { createTrackingServices, trackingRoutes } from './tracking-routes.js';
+import { deleteWorkspaceTracking } from '../../tracking/cleanup.js';
 
 /**
  * Route families MLflow defines that another plugin serves or that are not built yet: a request
@@ -9,9 +12,16 @@ import { mountMlflow } from './common.js';
 const KNOWN_FAMILIES = /^\/(ajax-)?api\/2\.0\/(mlflow|mlflow-artifacts)\/(registered-models|model-versions|logged-models|artifacts|traces|scorers|webhooks|gateway|prompts|mlflow-artifacts|datasets|users|permissions)(\/|$)/;
 
 /** MLflow tracking core: experiments, runs, metrics, params, tags, datasets, below each workspace's tracking URI. */
-export async function mlflowTracking(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function mlflowTracking(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
+  const svc = createTrackingServices(ctx);
+  // A deleted workspace takes its tracking data with it.
+  opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
+    invalidateWorkspaceCache(ctx, ws.id);
+    if (ws.workspaceId) await deleteWorkspaceTracking(ctx.database, ws.workspaceId);
+  });
   await mountMlflow(app, ctx, async (scope) => {
+    await trackingRoutes(scope, ctx, svc);
     scope.setNotFoundHandler((req, reply) => {
       const path = req.url.split('?')[0]!.replace(/^\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+/i, '');
       if (KNOWN_FAMILIES.test(path)) {

@@ -1,0 +1,163 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type TProperties } from '@sinclair/typebox';
+import type { AppContext } from '../../context.js';
+import { InvalidInput } from '../../errors.js';
+import { ExperimentService } from '../../tracking/experiments.js';
+import { RunService, runInfo } from '../../tracking/runs.js';
+import { MetricService } from '../../tracking/metrics.js';
+import { ArtifactService } from '../../tracking/artifacts.js';
+import { safeKey } from '../../blob/blob-store.js';
+import { apiPaths, READ_ONLY } from './common.js';
+
+/**
+ * MLflow's tracking REST API (mlflow/protos/service.proto), per workspace. Bodies are checked for
+ * the fields' types here and for MLflow's rules in tracking/; unknown fields are ignored, as
+ * MLflow's server ignores them (newer clients send fields older servers do not know).
+ */
+const body = (props: TProperties) => Type.Object(props, { additionalProperties: true });
+const Str = Type.String();
+const OptStr = Type.Optional(Type.String());
+const Int64 = Type.Union([Type.Integer(), Type.String({ pattern: '^-?\\d+$' })]);
+const OptInt64 = Type.Optional(Type.Union([Int64, Type.Null()]));
+const KeyValues = Type.Optional(Type.Array(Type.Object({ key: Type.Optional(Type.String()), value: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, { additionalProperties: true })));
+const StrOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
+const ExpId = Type.Optional(Type.Union([Type.String(), Type.Integer()]));
+
+/** MLflow names the run `run_id`, older clients `run_uuid`. */
+function runIdOf(o: { run_id?: unknown; run_uuid?: unknown }): unknown {
+  return o.run_id !== undefined && o.run_id !== '' ? o.run_id : o.run_uuid;
+}
+
+export interface TrackingServices {
+  experiments: ExperimentService;
+  runs: RunService;
+  metrics: MetricService;
+}
+
+export function createTrackingServices(ctx: AppContext): TrackingServices {
+  const experiments = new ExperimentService(ctx.database);
+  return { experiments, runs: new RunService(ctx.database, experiments), metrics: new MetricService(ctx.database) };
+}
+
+export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc: TrackingServices): Promise<void> {
+  const { experiments, runs, metrics } = svc;
+  const ws = (req: FastifyRequest) => req.workspace.workspaceId;
+  const post = (path: string, schema: ReturnType<typeof body>, handler: (req: FastifyRequest<{ Body: Record<string, unknown> }>) => Promise<unknown>, readOnly = false) => {
+    for (const p of apiPaths(path)) app.post<{ Body: Record<string, unknown> }>(p, { ...(readOnly ? READ_ONLY : {}), schema: { body: schema, tags: ['MLflow tracking'] } }, handler);
+  };
+  const get = (path: string, schema: ReturnType<typeof body>, handler: (req: FastifyRequest<{ Querystring: Record<string, unknown> }>) => Promise<unknown>) => {
+    for (const p of apiPaths(path)) app.get<{ Querystring: Record<string, unknown> }>(p, { schema: { querystring: schema, tags: ['MLflow tracking'] } }, handler);
+  };
+
+  // Experiments
+  post('/mlflow/experiments/create', body({ name: Type.Optional(Str), artifact_location: OptStr, tags: KeyValues }), async (req) => ({
+    experiment_id: await experiments.create(ws(req), req.body.name, req.body.artifact_location, req.body.tags),
+  }));
+  get('/mlflow/experiments/get', body({ experiment_id: OptStr }), async (req) => ({ experiment: await experiments.get(ws(req), req.query.experiment_id) }));
+  get('/mlflow/experiments/get-by-name', body({ experiment_name: OptStr }), async (req) => ({ experiment: await experiments.getByName(ws(req), req.query.experiment_name) }));
+  const searchExperimentsBody = body({ max_results: OptInt64, page_token: OptStr, filter: OptStr, order_by: StrOrList, view_type: Type.Optional(Type.Union([Type.String(), Type.Integer()])) });
+  post('/mlflow/experiments/search', searchExperimentsBody, async (req) => experiments.search(ws(req), req.body), true);
+  get('/mlflow/experiments/search', searchExperimentsBody, async (req) => experiments.search(ws(req), req.query));
+  post('/mlflow/experiments/update', body({ experiment_id: ExpId, new_name: OptStr }), async (req) => {
+    await experiments.rename(ws(req), req.body.experiment_id, req.body.new_name);
+    return {};
+  });
+  post('/mlflow/experiments/delete', body({ experiment_id: ExpId }), async (req) => {
+    await experiments.delete(ws(req), req.body.experiment_id);
+    return {};
+  });
+  post('/mlflow/experiments/restore', body({ experiment_id: ExpId }), async (req) => {
+    await experiments.restore(ws(req), req.body.experiment_id);
+    return {};
+  });
+  post('/mlflow/experiments/set-experiment-tag', body({ experiment_id: ExpId, key: OptStr, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+    await experiments.setTag(ws(req), req.body.experiment_id, req.body.key, req.body.value);
+    return {};
+  });
+  post('/mlflow/experiments/delete-experiment-tag', body({ experiment_id: ExpId, key: OptStr }), async (req) => {
+    await experiments.deleteTag(ws(req), req.body.experiment_id, req.body.key);
+    return {};
+  });
+
+  // Runs
+  post('/mlflow/runs/create', body({ experiment_id: ExpId, user_id: OptStr, run_name: OptStr, start_time: OptInt64, tags: KeyValues }), async (req) => ({
+    run: await runs.create(ws(req), req.body, req.principal.name),
+  }));
+  get('/mlflow/runs/get', body({ run_id: OptStr, run_uuid: OptStr }), async (req) => ({ run: await runs.get(ws(req), runIdOf(req.query)) }));
+  const runRef = { run_id: OptStr, run_uuid: OptStr };
+  post('/mlflow/runs/update', body({ ...runRef, status: Type.Optional(Type.Union([Str, Type.Integer()])), end_time: OptInt64, run_name: OptStr }), async (req) => ({
+    run_info: await runs.update(ws(req), runIdOf(req.body), req.body),
+  }));
+  post('/mlflow/runs/delete', body(runRef), async (req) => {
+    await runs.delete(ws(req), runIdOf(req.body));
+    return {};
+  });
+  post('/mlflow/runs/restore', body(runRef), async (req) => {
+    await runs.restore(ws(req), runIdOf(req.body));
+    return {};
+  });
+  post('/mlflow/runs/log-metric', body({ ...runRef, key: OptStr, value: Type.Optional(Type.Unknown()), timestamp: OptInt64, step: OptInt64 }), async (req) => {
+    await runs.logMetric(ws(req), runIdOf(req.body), req.body);
+    return {};
+  });
+  post('/mlflow/runs/log-parameter', body({ ...runRef, key: OptStr, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+    await runs.logParam(ws(req), runIdOf(req.body), req.body);
+    return {};
+  });
+  post('/mlflow/runs/set-tag', body({ ...runRef, key: OptStr, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+    await runs.setTag(ws(req), runIdOf(req.body), req.body.key, req.body.value);
+    return {};
+  });
+  post('/mlflow/runs/delete-tag', body({ run_id: OptStr, key: OptStr }), async (req) => {
+    await runs.deleteTag(ws(req), req.body.run_id, req.body.key);
+    return {};
+  });
+  post('/mlflow/runs/log-batch', body({ run_id: OptStr, metrics: Type.Optional(Type.Array(Type.Unknown())), params: Type.Optional(Type.Array(Type.Unknown())), tags: Type.Optional(Type.Array(Type.Unknown())) }), async (req) => {
+    await runs.logBatch(ws(req), req.body.run_id, req.body);
+    return {};
+  });
+  post('/mlflow/runs/log-inputs', body({ run_id: OptStr, datasets: Type.Optional(Type.Array(Type.Unknown())), models: Type.Optional(Type.Array(Type.Unknown())) }), async (req) => {
+    await runs.logInputs(ws(req), req.body.run_id, req.body);
+    return {};
+  });
+  post('/mlflow/runs/outputs', body({ run_id: OptStr, models: Type.Optional(Type.Array(Type.Unknown())) }), async (req) => {
+    await runs.logOutputs(ws(req), req.body.run_id, req.body);
+    return {};
+  });
+  post('/mlflow/runs/log-model', body({ run_id: OptStr, model_json: OptStr }), async (req) => {
+    await runs.logModel(ws(req), req.body.run_id, req.body.model_json);
+    return {};
+  });
+  const searchRunsBody = body({
+    experiment_ids: StrOrList, filter: OptStr, run_view_type: Type.Optional(Type.Union([Type.String(), Type.Integer()])), max_results: OptInt64, order_by: StrOrList, page_token: OptStr,
+  });
+  post('/mlflow/runs/search', searchRunsBody, async (req) => runs.search(ws(req), req.body), true);
+  get('/mlflow/runs/search', searchRunsBody, async (req) => runs.search(ws(req), req.query));
+
+  // Metrics
+  get('/mlflow/metrics/get-history', body({ run_id: OptStr, run_uuid: OptStr, metric_key: OptStr, max_results: OptStr, page_token: OptStr }), async (req) =>
+    metrics.history(ws(req), { ...req.query, run_id: runIdOf(req.query) }),
+  );
+  get('/mlflow/metrics/get-history-bulk-interval', body({ run_ids: StrOrList, metric_key: OptStr, start_step: OptStr, end_step: OptStr, max_results: OptStr }), async (req) =>
+    metrics.bulkInterval(ws(req), req.query),
+  );
+
+  // Artifacts of a run, listed from its artifact root (bytes are served by the mlflow-artifacts routes).
+  const artifacts = new ArtifactService(ctx);
+  get('/mlflow/artifacts/list', body({ run_id: OptStr, run_uuid: OptStr, path: OptStr, page_token: OptStr }), async (req) => {
+    const run = await runs.row(ws(req), runIdOf(req.query));
+    const rel = safeKey(typeof req.query.path === 'string' ? req.query.path : '', 'path');
+    const root = run.artifact_uri;
+    const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(root);
+    if (!m) {
+      throw new InvalidInput(`this run's artifacts are at '${root}', outside this server; list them with a client that can read that location`);
+    }
+    const base = safeKey(m[1]!, 'artifact root');
+    const files = await artifacts.list(req.workspace, rel ? `${base}/${rel}` : base);
+    const out: { root_uri: string; files?: unknown[] } = { root_uri: root };
+    if (files.length) out.files = files.map((f) => ({ ...f, path: rel ? `${rel}/${f.path}` : f.path }));
+    return out;
+  });
+
+  void runInfo;
+}

@@ -1,0 +1,241 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../store/schema.js';
+import type { Database } from '../store/database.js';
+import { sql } from 'kysely';
+import { InvalidInput, NotFound } from '../errors.js';
+import './tables.js';
+import { LIMITS, checkMetricKey, checkRunId, int64 } from './validation.js';
+import { jsonDouble, type MetricView } from './runs.js';
+import { toStringList } from './experiments.js';
+
+interface Point { key: string; value: number; is_nan: number; timestamp: number; step: number }
+const view = (p: Point): MetricView => ({ key: p.key, value: jsonDouble(Number(p.is_nan) ? NaN : Number(p.value)), timestamp: Number(p.timestamp), step: Number(p.step) });
+
+/** Largest page of get-history-bulk-interval per run (MLflow's MAX_RESULTS_GET_METRIC_HISTORY). */
+const MAX_POINTS_PER_RUN = 25000;
+
+/** Sorted, disjoint, inclusive step ranges: the distinct steps of one or more series. */
+type Segments = [number, number][];
+
+function mergeSegments(list: Segments): Segments {
+  const s = [...list].sort((a, b) => a[0] - b[0]);
+  const out: Segments = [];
+  for (const [a, b] of s) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/** The sorted distinct steps as segments, with bisect and indexing like a Python list. */
+class StepList {
+  private readonly starts: number[] = [];
+  constructor(private readonly segs: Segments) {
+    let n = 0;
+    for (const [a, b] of segs) {
+      this.starts.push(n);
+      n += b - a + 1;
+    }
+    this.length = n;
+  }
+  readonly length: number;
+  /** Number of steps < x (bisect_left). */
+  bisectLeft(x: number): number {
+    let n = 0;
+    for (const [a, b] of this.segs) {
+      if (x <= a) return n;
+      if (x <= b) return n + (x - a);
+      n += b - a + 1;
+    }
+    return n;
+  }
+  /** Number of steps <= x (bisect_right). */
+  bisectRight(x: number): number {
+    return this.bisectLeft(x + 1);
+  }
+  at(i: number): number {
+    let lo = 0;
+    let hi = this.segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.segs[lo]![0] + (i - this.starts[lo]!);
+  }
+}
+
+/**
+ * MLflow's sampling of steps for get-history-bulk-interval (handlers._get_sampled_steps_from_steps),
+ * over the distinct steps of all the runs: at most `max` evenly spaced steps in [start, end], plus
+ * the last one.
+ */
+export function sampledSteps(start: number, end: number, max: number, all: StepList): Set<number> {
+  const startIdx = all.bisectLeft(start);
+  const endIdx = all.bisectRight(end);
+  const out = new Set<number>();
+  if (endIdx - startIdx <= max) {
+    for (let i = startIdx; i < endIdx; i++) out.add(all.at(i));
+    return out;
+  }
+  const num = endIdx - startIdx;
+  const interval = num / max;
+  for (let i = 0; i < max; i++) {
+    const idx = startIdx + Math.trunc(i * interval);
+    // Same bound as MLflow's (idx < num_steps), which only matters when start_idx > 0.
+    if (idx < num) out.add(all.at(idx));
+  }
+  out.add(all.at(endIdx - 1));
+  return out;
+}
+
+export { StepList };
+
+export class MetricService {
+  private readonly db: Kysely<Tables>;
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
+
+  private async requireRun(ws: string, runId: unknown): Promise<string> {
+    const id = checkRunId(runId);
+    const row = await this.db.selectFrom('tracking_runs').select('run_uuid').where('run_uuid', '=', id).where('workspace_id', '=', ws).executeTakeFirst();
+    if (!row) throw new NotFound(`Run with id=${id} not found`);
+    return id;
+  }
+
+  /**
+   * Every point of one metric of a run, in (step, timestamp, value) order; paged when
+   * `max_results` is given (the token is a position in that order, so deep pages stay cheap).
+   */
+  async history(ws: string, q: { run_id?: unknown; metric_key?: unknown; max_results?: unknown; page_token?: unknown }): Promise<{ metrics: MetricView[]; next_page_token?: string }> {
+    const runId = await this.requireRun(ws, q.run_id);
+    if (typeof q.metric_key !== 'string' || q.metric_key === '') throw new InvalidInput("Missing value for required parameter 'metric_key'. See the API docs for more information about request parameters.");
+    const key = q.metric_key;
+    let max: number | undefined;
+    if (q.max_results !== undefined && q.max_results !== null && q.max_results !== '') {
+      max = int64(q.max_results, 'max_results');
+      if (max < 1 || max > LIMITS.historyMaxResults) throw new InvalidInput(`Invalid value for request parameter max_results. It must be between 1 and ${LIMITS.historyMaxResults}, but got ${max}`);
+    }
+    const after = decodeHistoryToken(q.page_token);
+    let query = this.db
+      .selectFrom('tracking_metrics')
+      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+      .where('run_uuid', '=', runId)
+      .where('key', '=', key)
+      .orderBy('step')
+      .orderBy('timestamp')
+      .orderBy('value')
+      .orderBy('is_nan');
+    if (after) query = query.where(sql<boolean>`(step, timestamp, value, is_nan) > (${after[0]}, ${after[1]}, ${after[2]}, ${after[3]})`);
+    if (max !== undefined) query = query.limit(max + 1);
+    const rows = (await query.execute()) as Point[];
+    const page = max !== undefined ? rows.slice(0, max) : rows;
+    const out: { metrics: MetricView[]; next_page_token?: string } = { metrics: page.map(view) };
+    if (max !== undefined && rows.length > max) {
+      const l = page[page.length - 1]!;
+      out.next_page_token = Buffer.from(JSON.stringify({ after: [Number(l.step), Number(l.timestamp), String(Number(l.value)), Number(l.is_nan)] })).toString('base64');
+    }
+    return out;
+  }
+
+  /**
+   * get-history-bulk-interval: a sample of at most `max_results` steps of one metric across runs
+   * (plus each run's first and last step), as MLflow samples them. Series whose steps are
+   * contiguous (the usual case) are sampled from their step summary without reading them.
+   */
+  async bulkInterval(ws: string, q: { run_ids?: unknown; metric_key?: unknown; start_step?: unknown; end_step?: unknown; max_results?: unknown }): Promise<{ metrics: (MetricView & { run_id: string })[] }> {
+    const runIds = toStringList(q.run_ids, 'run_ids');
+    if (runIds.length === 0) throw new InvalidInput("Missing value for required parameter 'run_ids'. See the API docs for more information about request parameters.");
+    if (runIds.length > LIMITS.bulkIntervalRuns) throw new InvalidInput(`GetMetricHistoryBulkInterval request must specify at most ${LIMITS.bulkIntervalRuns} run_ids. Received ${runIds.length} run_ids.`);
+    for (const r of runIds) checkRunId(r, 'run_ids');
+    if (typeof q.metric_key !== 'string' || q.metric_key === '') throw new InvalidInput("Missing value for required parameter 'metric_key'. See the API docs for more information about request parameters.");
+    const key = checkMetricKey(q.metric_key);
+    const max = q.max_results === undefined || q.max_results === null || q.max_results === '' ? LIMITS.bulkIntervalMaxResults : int64(q.max_results, 'max_results');
+    if (max < 1 || max > LIMITS.bulkIntervalMaxResults) throw new InvalidInput(`max_results must be between 1 and ${LIMITS.bulkIntervalMaxResults}.`);
+    const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+    let start: number | undefined;
+    let end: number | undefined;
+    if (given(q.start_step) && given(q.end_step)) {
+      start = int64(q.start_step, 'start_step');
+      end = int64(q.end_step, 'end_step');
+      if (start > end) throw new InvalidInput(`end_step must be greater than start_step. Found start_step=${start} and end_step=${end}.`);
+    } else if (given(q.start_step) || given(q.end_step)) {
+      throw new InvalidInput('If either start step or end step are specified, both must be specified.');
+    }
+
+    // Runs of other workspaces (or none) have no points here, as an unknown run has none in MLflow.
+    const summaries = await this.db
+      .selectFrom('tracking_latest_metrics')
+      .select(['run_uuid', 'min_step', 'max_step', 'steps'])
+      .where('workspace_id', '=', ws)
+      .where('key', '=', key)
+      .where('run_uuid', 'in', [...new Set(runIds)])
+      .execute();
+    const segs: Segments = [];
+    const minsAndMaxes = new Set<number>();
+    for (const s of summaries) {
+      const a = Number(s.min_step);
+      const b = Number(s.max_step);
+      minsAndMaxes.add(a).add(b);
+      if (Number(s.steps) === b - a + 1) segs.push([a, b]);
+      else {
+        // Steps with gaps: read this series' distinct steps.
+        const rows = await this.db.selectFrom('tracking_metrics').select('step').distinct().where('run_uuid', '=', s.run_uuid).where('key', '=', key).orderBy('step').execute();
+        let cur: [number, number] | undefined;
+        for (const r of rows) {
+          const st = Number(r.step);
+          if (cur && st === cur[1] + 1) cur[1] = st;
+          else segs.push((cur = [st, st]));
+        }
+      }
+    }
+    const all = new StepList(mergeSegments(segs));
+    if (start === undefined || end === undefined) {
+      start = 0;
+      end = all.length ? all.at(all.length - 1) : 0;
+    }
+    const steps = sampledSteps(start, end, max, all);
+    for (const m of minsAndMaxes) if (m >= start && m <= end) steps.add(m);
+    const wanted = [...steps].sort((a, b) => a - b);
+    const present = new Set(summaries.map((s) => s.run_uuid));
+    const out: (MetricView & { run_id: string })[] = [];
+    for (const runId of runIds) {
+      if (!present.has(runId)) continue;
+      const points: Point[] = [];
+      for (let i = 0; i < wanted.length && points.length < MAX_POINTS_PER_RUN; i += 500) {
+        const chunk = wanted.slice(i, i + 500);
+        const rows = (await this.db
+          .selectFrom('tracking_metrics')
+          .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+          .where('run_uuid', '=', runId)
+          .where('key', '=', key)
+          .where('step', 'in', chunk)
+          .orderBy('step')
+          .orderBy('timestamp')
+          .orderBy('value')
+          .execute()) as Point[];
+        points.push(...rows);
+      }
+      for (const p of points.slice(0, MAX_POINTS_PER_RUN)) out.push({ ...view(p), run_id: runId });
+    }
+    return { metrics: out };
+  }
+}
+
+function decodeHistoryToken(token: unknown): [number, number, number, number] | undefined {
+  if (token === undefined || token === null || token === '') return undefined;
+  if (typeof token !== 'string') throw new InvalidInput('Invalid page token: it must be a string');
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { after?: unknown };
+    const a = v.after;
+    if (Array.isArray(a) && a.length === 4 && typeof a[2] === 'string') {
+      const t = [a[0], a[1], Number(a[2]), a[3]];
+      if (t.every((x) => typeof x === 'number' && !Number.isNaN(x))) return t as [number, number, number, number];
+    }
+  } catch {
+    /* fall through */
+  }
+  throw new InvalidInput(`Invalid page token: '${token.slice(0, 100)}'; pass the next_page_token of the previous answer`);
+}

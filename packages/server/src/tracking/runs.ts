@@ -1,0 +1,509 @@
+import crypto from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Tables } from '../store/schema.js';
+import type { Database } from '../store/database.js';
+import { InvalidInput, NotFound } from '../errors.js';
+import type { RunRow } from './tables.js';
+import './tables.js';
+import { ExperimentService, checkTags, toStringList, type Tag } from './experiments.js';
+import {
+  LIMITS, batchLimit, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkTagKey, checkViewType, double, int64, stagesOf,
+} from './validation.js';
+import { compileRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
+import { randomRunName } from './run-names.js';
+import { withTx, tuples, type Tx } from './tx.js';
+
+export const RUN_NAME_TAG = 'mlflow.runName';
+export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
+
+export interface MetricIn { key: string; value: number; timestamp: number; step: number }
+export interface ParamIn { key: string; value: string }
+
+/** A double as proto3 JSON writes it: NaN and the infinities as strings. */
+export type JsonDouble = number | 'NaN' | 'Infinity' | '-Infinity';
+export const jsonDouble = (v: number): JsonDouble => (Number.isFinite(v) ? v : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
+
+export interface MetricView { key: string; value: JsonDouble; timestamp: number; step: number }
+export interface RunInfoView {
+  run_id: string; run_uuid: string; run_name: string; experiment_id: string; user_id: string; status: string;
+  start_time: number; end_time?: number; artifact_uri: string; lifecycle_stage: string;
+}
+export interface DatasetView { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string }
+export interface RunView {
+  info: RunInfoView;
+  data: { metrics?: MetricView[]; params?: Tag[]; tags?: Tag[] };
+  inputs: { dataset_inputs?: { tags?: Tag[]; dataset: DatasetView }[] };
+  outputs?: { model_outputs?: { model_id: string; step: number }[] };
+}
+
+export function runInfo(r: RunRow): RunInfoView {
+  const v: RunInfoView = {
+    run_id: r.run_uuid, run_uuid: r.run_uuid, run_name: r.name, experiment_id: String(r.experiment_id), user_id: r.user_id,
+    status: r.status, start_time: Number(r.start_time), artifact_uri: r.artifact_uri, lifecycle_stage: r.lifecycle_stage,
+  };
+  if (r.end_time !== null && r.end_time !== undefined) v.end_time = Number(r.end_time);
+  return v;
+}
+
+/** Validates one metric of a request (MLflow's _validate_metric). */
+export function checkMetric(m: unknown, where = 'metric'): MetricIn {
+  if (typeof m !== 'object' || m === null) throw new InvalidInput(`${where} must be an object {key, value, timestamp, step}`);
+  const o = m as Record<string, unknown>;
+  const key = checkMetricKey(o.key);
+  if (o.value === undefined || o.value === null) throw new InvalidInput(`Missing value for required parameter '${where}.value'. See the API docs for more information about request parameters.`);
+  if (typeof o.value === 'boolean') throw new InvalidInput(`Got invalid value ${o.value} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`);
+  const value = double(o.value, `metric '${key}'`);
+  if (o.timestamp === undefined || o.timestamp === null) throw new InvalidInput(`Missing value for required parameter '${where}.timestamp'. See the API docs for more information about request parameters.`);
+  const timestamp = int64(o.timestamp, `${where}.timestamp`);
+  if (timestamp < 0) throw new InvalidInput(`Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `);
+  const step = o.step === undefined || o.step === null ? 0 : int64(o.step, `${where}.step`);
+  return { key, value, timestamp, step };
+}
+
+export function checkParam(p: unknown, where = 'param'): ParamIn {
+  if (typeof p !== 'object' || p === null) throw new InvalidInput(`${where} must be an object {key, value}`);
+  const o = p as Record<string, unknown>;
+  const key = checkParamKey(o.key);
+  const value = o.value === undefined || o.value === null ? '' : o.value;
+  if (typeof value !== 'string') throw new InvalidInput(`Param '${key}' must have a string value, got ${JSON.stringify(value)}`);
+  return { key, value: checkLength('Param value', LIMITS.paramValue, value) };
+}
+
+const orderKey = (m: { step: number; timestamp: number; value: number }) => [m.step, m.timestamp, Number.isNaN(m.value) ? -Infinity : m.value] as const;
+function greater(a: readonly [number, number, number], b: readonly [number, number, number]): boolean {
+  if (a[0] !== b[0]) return a[0] > b[0];
+  if (a[1] !== b[1]) return a[1] > b[1];
+  return a[2] > b[2];
+}
+
+interface LatestState { step: number; timestamp: number; value: number; is_nan: number; min_step: number; max_step: number; steps: number }
+
+/** Runs of workspaces and what is logged into them (MLflow semantics). */
+export class RunService {
+  private readonly db: Kysely<Tables>;
+  constructor(private readonly database: Database, readonly experiments: ExperimentService) {
+    this.db = database.db;
+  }
+
+  async row(ws: string, runId: unknown): Promise<RunRow> {
+    const id = checkRunId(runId);
+    const row = await this.db.selectFrom('tracking_runs').selectAll().where('run_uuid', '=', id).where('workspace_id', '=', ws).executeTakeFirst();
+    if (!row) throw new NotFound(`Run with id=${id} not found`);
+    return row;
+  }
+
+  private static requireActive(run: RunRow): void {
+    if (run.lifecycle_stage !== 'active') {
+      throw new InvalidInput(`The run ${run.run_uuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
+    }
+  }
+
+  /** The run row inside a write transaction (so a concurrent delete cannot slip between check and write). */
+  private async activeRunIn(tx: Tx, ws: string, runId: string): Promise<RunRow> {
+    if (tx.dialect === 'postgres') await tx.all('select pg_advisory_xact_lock(hashtext(?))', [runId]);
+    const [row] = await tx.all<RunRow>('select * from tracking_runs where run_uuid = ? and workspace_id = ?', [runId, ws]);
+    if (!row) throw new NotFound(`Run with id=${runId} not found`);
+    RunService.requireActive(row);
+    return row;
+  }
+
+  async create(ws: string, body: { experiment_id?: unknown; user_id?: unknown; start_time?: unknown; tags?: unknown; run_name?: unknown }, defaultUser: string): Promise<RunView> {
+    const tags = checkTags(body.tags, 'run');
+    let runName: string | undefined;
+    if (body.run_name !== undefined && body.run_name !== null && body.run_name !== '') {
+      if (typeof body.run_name !== 'string') throw new InvalidInput('run_name must be a string');
+      runName = checkLength('Run name', LIMITS.runName, body.run_name);
+    }
+    const nameTag = tags.find((t) => t.key === RUN_NAME_TAG)?.value;
+    if (runName !== undefined && nameTag !== undefined && nameTag !== runName) {
+      throw new InvalidInput(`Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${runName}', mlflow.runName='${nameTag}').`);
+    }
+    runName = runName ?? (nameTag || undefined) ?? randomRunName();
+    checkLength('Run name', LIMITS.runName, runName);
+    if (body.user_id !== undefined && body.user_id !== null && typeof body.user_id !== 'string') throw new InvalidInput('user_id must be a string');
+    const user = checkLength('user_id', 256, (body.user_id as string | undefined) || defaultUser);
+    const start = body.start_time === undefined || body.start_time === null ? Date.now() : int64(body.start_time, 'start_time', { min: 0 });
+    const exp = await this.experiments.requireActive(ws, body.experiment_id ?? '0');
+    const runId = crypto.randomBytes(16).toString('hex');
+    const row: RunRow = {
+      run_uuid: runId, workspace_id: ws, experiment_id: Number(exp.experiment_id), name: runName, user_id: user, status: 'RUNNING',
+      start_time: start, end_time: null, lifecycle_stage: 'active', artifact_uri: `${exp.artifact_location.replace(/\/+$/, '')}/${runId}/artifacts`, deleted_time: null,
+    };
+    const allTags = [...tags.filter((t) => t.key !== RUN_NAME_TAG), { key: RUN_NAME_TAG, value: runName }];
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('tracking_runs').values(row).execute();
+      await trx.insertInto('tracking_tags').values(allTags.map((t) => ({ run_uuid: runId, key: t.key, value: t.value, workspace_id: ws, experiment_id: row.experiment_id }))).execute();
+    });
+    return (await this.views([row]))[0]!;
+  }
+
+  async get(ws: string, runId: unknown): Promise<RunView> {
+    return (await this.views([await this.row(ws, runId)]))[0]!;
+  }
+
+  async update(ws: string, runId: unknown, body: { status?: unknown; end_time?: unknown; run_name?: unknown }): Promise<RunInfoView> {
+    const id = checkRunId(runId);
+    const status = body.status === undefined || body.status === null ? undefined : checkRunStatus(body.status);
+    const end = body.end_time === undefined || body.end_time === null ? undefined : int64(body.end_time, 'end_time', { min: 0 });
+    let name: string | undefined;
+    if (body.run_name !== undefined && body.run_name !== null && body.run_name !== '') {
+      if (typeof body.run_name !== 'string') throw new InvalidInput('run_name must be a string');
+      name = checkLength('Run name', LIMITS.runName, body.run_name);
+    }
+    return withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      const next = { ...run, status: status ?? run.status, end_time: end ?? run.end_time, name: name ?? run.name };
+      await tx.run('update tracking_runs set status = ?, end_time = ?, name = ? where run_uuid = ?', [next.status, next.end_time, next.name, id]);
+      if (name !== undefined) await this.upsertTags(tx, run, [{ key: RUN_NAME_TAG, value: name }]);
+      return runInfo(next);
+    });
+  }
+
+  async delete(ws: string, runId: unknown): Promise<void> {
+    const run = await this.row(ws, runId);
+    await this.db.updateTable('tracking_runs').set({ lifecycle_stage: 'deleted', deleted_time: Date.now() }).where('run_uuid', '=', run.run_uuid).execute();
+  }
+
+  async restore(ws: string, runId: unknown): Promise<void> {
+    const run = await this.row(ws, runId);
+    await this.db.updateTable('tracking_runs').set({ lifecycle_stage: 'active', deleted_time: null }).where('run_uuid', '=', run.run_uuid).execute();
+  }
+
+  async logMetric(ws: string, runId: unknown, metric: unknown): Promise<void> {
+    const m = checkMetric(metric, 'metric');
+    const id = checkRunId(runId);
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      await this.writeMetrics(tx, run, [m]);
+    });
+  }
+
+  async logParam(ws: string, runId: unknown, param: unknown): Promise<void> {
+    const p = checkParam(param);
+    const id = checkRunId(runId);
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      await this.writeParams(tx, run, [p]);
+    });
+  }
+
+  async setTag(ws: string, runId: unknown, key: unknown, value: unknown): Promise<void> {
+    const [tag] = checkTags([{ key, value }], 'run');
+    const id = checkRunId(runId);
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      await this.upsertTags(tx, run, [tag!]);
+    });
+  }
+
+  async deleteTag(ws: string, runId: unknown, key: unknown): Promise<void> {
+    if (typeof key !== 'string' || key === '') throw new InvalidInput("Missing value for required parameter 'key'. See the API docs for more information about request parameters.");
+    const id = checkRunId(runId);
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      const n = await tx.run('delete from tracking_tags where run_uuid = ? and key = ?', [run.run_uuid, key]);
+      if (n === 0) throw new NotFound(`No tag with name: ${key} in run with id ${run.run_uuid}`);
+    });
+  }
+
+  /** log-batch: all or nothing, within MLflow's limits. */
+  async logBatch(ws: string, runId: unknown, body: { metrics?: unknown; params?: unknown; tags?: unknown }): Promise<void> {
+    const id = checkRunId(runId);
+    const list = (v: unknown, what: string): unknown[] => {
+      if (v === undefined || v === null) return [];
+      if (!Array.isArray(v)) throw new InvalidInput(`${what} must be a list`);
+      return v;
+    };
+    const rawMetrics = list(body.metrics, 'metrics');
+    const rawParams = list(body.params, 'params');
+    const rawTags = list(body.tags, 'tags');
+    batchLimit('metrics', LIMITS.metricsPerBatch, rawMetrics.length);
+    batchLimit('params', LIMITS.paramsTagsPerBatch, rawParams.length);
+    batchLimit('tags', LIMITS.paramsTagsPerBatch, rawTags.length);
+    batchLimit('metrics, params, and tags', LIMITS.entitiesPerBatch, rawMetrics.length + rawParams.length + rawTags.length);
+    const metrics = rawMetrics.map((m, i) => checkMetric(m, `metrics[${i}]`));
+    const params = rawParams.map((p, i) => checkParam(p, `params[${i}]`));
+    const tags = checkTags(rawTags, 'run');
+    const seen = new Set<string>();
+    const dupes: string[] = [];
+    for (const p of params) (seen.has(p.key) ? dupes.push(p.key) : seen.add(p.key));
+    if (dupes.length) throw new InvalidInput(`Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`);
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      if (params.length) await this.writeParams(tx, run, params);
+      if (metrics.length) await this.writeMetrics(tx, run, metrics);
+      if (tags.length) await this.upsertTags(tx, run, tags);
+    });
+  }
+
+  private async writeParams(tx: Tx, run: RunRow, params: ParamIn[]): Promise<void> {
+    const existing = new Map<string, string>();
+    for (let i = 0; i < params.length; i += 500) {
+      const chunk = params.slice(i, i + 500);
+      const rows = await tx.all<{ key: string; value: string }>(`select key, value from tracking_params where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`, [run.run_uuid, ...chunk.map((p) => p.key)]);
+      for (const r of rows) existing.set(r.key, r.value);
+    }
+    const changed = params.filter((p) => existing.has(p.key) && existing.get(p.key) !== p.value);
+    if (changed.length === 1) {
+      const p = changed[0]!;
+      throw new InvalidInput(`Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${existing.get(p.key)}' for run ID='${run.run_uuid}'. Attempted logging new value '${p.value}'.`);
+    }
+    if (changed.length > 1) {
+      throw new InvalidInput(`Changing param values is not allowed. Params were already logged='${JSON.stringify(changed.map((p) => ({ key: p.key, old_value: existing.get(p.key), new_value: p.value })))}' for run ID='${run.run_uuid}'.`);
+    }
+    const fresh = params.filter((p) => !existing.has(p.key));
+    if (fresh.length === 0) return;
+    if (tx.dialect === 'sqlite') {
+      for (const p of fresh) await tx.run('insert into tracking_params (run_uuid, key, value, workspace_id, experiment_id) values (?, ?, ?, ?, ?)', [run.run_uuid, p.key, p.value, run.workspace_id, run.experiment_id]);
+    } else {
+      await tx.run(`insert into tracking_params (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(fresh.length, 5)}`, fresh.flatMap((p) => [run.run_uuid, p.key, p.value, run.workspace_id, run.experiment_id]));
+    }
+  }
+
+  private async upsertTags(tx: Tx, run: RunRow, tags: Tag[]): Promise<void> {
+    // Last value wins within one request, as repeated set-tag calls would.
+    const byKey = new Map(tags.map((t) => [t.key, t.value]));
+    const list = [...byKey].map(([key, value]) => ({ key, value }));
+    const upsert = 'on conflict (run_uuid, key) do update set value = excluded.value';
+    if (tx.dialect === 'sqlite') {
+      for (const t of list) await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values (?, ?, ?, ?, ?) ${upsert}`, [run.run_uuid, t.key, t.value, run.workspace_id, run.experiment_id]);
+    } else {
+      await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(list.length, 5)} ${upsert}`, list.flatMap((t) => [run.run_uuid, t.key, t.value, run.workspace_id, run.experiment_id]));
+    }
+    const name = byKey.get(RUN_NAME_TAG);
+    if (name !== undefined) await tx.run('update tracking_runs set name = ? where run_uuid = ?', [checkLength('Run name', LIMITS.runName, name), run.run_uuid]);
+  }
+
+  /**
+   * Appends metric points (identical points are stored once) and keeps each key's latest value
+   * and step summary. The caller holds the run (SQLite: the writer; PostgreSQL: a per-run lock).
+   */
+  private async writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
+    const byKey = new Map<string, MetricIn[]>();
+    for (const m of metrics) {
+      let l = byKey.get(m.key);
+      if (!l) byKey.set(m.key, (l = []));
+      l.push(m);
+    }
+    const latestRows: unknown[][] = [];
+    for (const [key, list] of byKey) {
+      const [cur] = await tx.all<LatestState>('select step, timestamp, value, is_nan, min_step, max_step, steps from tracking_latest_metrics where run_uuid = ? and key = ?', [run.run_uuid, key]);
+      // Steps this batch adds to the series (for the step summary): beyond the known range they
+      // are new for sure; inside it, the index says.
+      const batchSteps = new Set(list.map((m) => m.step));
+      let added = 0;
+      for (const s of batchSteps) {
+        if (!cur || s > Number(cur.max_step) || s < Number(cur.min_step)) added++;
+        else if ((await tx.all('select 1 from tracking_metrics where run_uuid = ? and key = ? and step = ? limit 1', [run.run_uuid, key, s])).length === 0) added++;
+      }
+      let best = list[0]!;
+      for (const m of list) if (greater(orderKey(m), orderKey(best))) best = m;
+      let minStep = Math.min(...batchSteps);
+      let maxStep = Math.max(...batchSteps);
+      let latest = { step: best.step, timestamp: best.timestamp, value: best.value };
+      if (cur) {
+        const curKey = [Number(cur.step), Number(cur.timestamp), Number(cur.is_nan) ? -Infinity : Number(cur.value)] as const;
+        if (!greater(orderKey(best), curKey)) latest = { step: Number(cur.step), timestamp: Number(cur.timestamp), value: Number(cur.is_nan) ? NaN : Number(cur.value) };
+        minStep = Math.min(minStep, Number(cur.min_step));
+        maxStep = Math.max(maxStep, Number(cur.max_step));
+      }
+      const isNan = Number.isNaN(latest.value) ? 1 : 0;
+      latestRows.push([run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, (cur ? Number(cur.steps) : 0) + added]);
+    }
+    const points = metrics.map((m) => (Number.isNaN(m.value) ? [run.run_uuid, m.key, m.step, m.timestamp, 0, 1] : [run.run_uuid, m.key, m.step, m.timestamp, m.value, 0]));
+    const upsertLatest =
+      'on conflict (run_uuid, key) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps';
+    const latestCols = 'insert into tracking_latest_metrics (run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps) values';
+    if (tx.dialect === 'sqlite') {
+      for (const p of points) await tx.run('insert into tracking_metrics (run_uuid, key, step, timestamp, value, is_nan) values (?, ?, ?, ?, ?, ?) on conflict do nothing', p);
+      for (const l of latestRows) await tx.run(`${latestCols} (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${upsertLatest}`, l);
+    } else {
+      for (let i = 0; i < points.length; i += 1000) {
+        const chunk = points.slice(i, i + 1000);
+        await tx.run(`insert into tracking_metrics (run_uuid, key, step, timestamp, value, is_nan) values ${tuples(chunk.length, 6)} on conflict do nothing`, chunk.flat());
+      }
+      await tx.run(`${latestCols} ${tuples(latestRows.length, 11)} ${upsertLatest}`, latestRows.flat());
+    }
+  }
+
+  /** log-inputs: datasets (made once per experiment by name and digest) and their input tags. */
+  async logInputs(ws: string, runId: unknown, body: { datasets?: unknown; models?: unknown }): Promise<void> {
+    const id = checkRunId(runId);
+    const raw = body.datasets === undefined || body.datasets === null ? [] : body.datasets;
+    if (!Array.isArray(raw)) throw new InvalidInput('datasets must be a list of {tags, dataset} objects');
+    batchLimit('datasets', LIMITS.datasetsPerBatch, raw.length);
+    const inputs = raw.map((d, i) => checkDatasetInput(d, i));
+    if (body.models !== undefined && body.models !== null && (!Array.isArray(body.models) || body.models.length > 0)) {
+      throw new InvalidInput('model inputs are not supported by log-inputs on this server yet; log datasets only');
+    }
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      for (const inp of inputs) {
+        const d = inp.dataset;
+        let [hit] = await tx.all<{ dataset_uuid: string }>('select dataset_uuid from tracking_datasets where workspace_id = ? and experiment_id = ? and name = ? and digest = ?', [ws, run.experiment_id, d.name, d.digest]);
+        if (!hit) {
+          hit = { dataset_uuid: crypto.randomBytes(16).toString('hex') };
+          await tx.run('insert into tracking_datasets (dataset_uuid, workspace_id, experiment_id, name, digest, source_type, source, schema, profile) values (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+            hit.dataset_uuid, ws, run.experiment_id, d.name, d.digest, d.source_type, d.source, d.schema ?? null, d.profile ?? null,
+          ]);
+        }
+        const context = inp.tags.find((t) => t.key === 'mlflow.data.context')?.value ?? null;
+        await tx.run('insert into tracking_inputs (run_uuid, dataset_uuid, tags, context, created_at) values (?, ?, ?, ?, ?) on conflict do nothing', [run.run_uuid, hit.dataset_uuid, JSON.stringify(inp.tags), context, Date.now()]);
+      }
+    });
+  }
+
+  /** log-outputs: models a run produced (MLflow 3), with the step they were logged at. */
+  async logOutputs(ws: string, runId: unknown, body: { models?: unknown }): Promise<void> {
+    const id = checkRunId(runId);
+    const raw = body.models === undefined || body.models === null ? [] : body.models;
+    if (!Array.isArray(raw)) throw new InvalidInput('models must be a list of {model_id, step} objects');
+    batchLimit('models', LIMITS.entitiesPerBatch, raw.length);
+    const models = raw.map((m, i) => {
+      const o = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
+      if (typeof o.model_id !== 'string' || !/^[\w.-]{1,64}$/.test(o.model_id)) throw new InvalidInput(`models[${i}].model_id must be a model id (letters, digits, '_', '-', '.'; at most 64)`);
+      return { model_id: o.model_id, step: o.step === undefined || o.step === null ? 0 : int64(o.step, `models[${i}].step`) };
+    });
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      for (const m of models) {
+        await tx.run('insert into tracking_outputs (run_uuid, model_id, step) values (?, ?, ?) on conflict (run_uuid, model_id) do update set step = excluded.step', [run.run_uuid, m.model_id, m.step]);
+      }
+    });
+  }
+
+  /**
+   * log-model (MLflow 2 clients): appends the model's description to the run's
+   * `mlflow.log-model.history` tag, as MLflow's record_logged_model does.
+   */
+  async logModel(ws: string, runId: unknown, modelJson: unknown): Promise<void> {
+    const id = checkRunId(runId);
+    if (typeof modelJson !== 'string' || modelJson === '') throw new InvalidInput("Missing value for required parameter 'model_json'. See the API docs for more information about request parameters.");
+    let model: Record<string, unknown>;
+    try {
+      model = JSON.parse(modelJson) as Record<string, unknown>;
+      if (typeof model !== 'object' || model === null || Array.isArray(model)) throw new Error('not an object');
+    } catch {
+      throw new InvalidInput(`Malformed model info. \n ${modelJson.slice(0, 500)} \n is not a valid JSON.`);
+    }
+    const missing = ['artifact_path', 'flavors', 'utc_time_created', 'run_id'].filter((k) => !(k in model));
+    if (missing.length) throw new InvalidInput(`Model json is missing mandatory fields: {${missing.map((k) => `'${k}'`).join(', ')}}`);
+    const entry = { ...model };
+    delete entry.signature;
+    delete entry.saved_input_example_info;
+    await withTx(this.database, async (tx) => {
+      const run = await this.activeRunIn(tx, ws, id);
+      const [prev] = await tx.all<{ value: string }>('select value from tracking_tags where run_uuid = ? and key = ?', [run.run_uuid, LOGGED_MODELS_TAG]);
+      let history: unknown[] = [];
+      if (prev) {
+        try {
+          const parsed = JSON.parse(prev.value) as unknown;
+          if (Array.isArray(parsed)) history = parsed;
+        } catch {
+          history = [];
+        }
+      }
+      const value = JSON.stringify([...history, entry]);
+      checkLength('Tag value', LIMITS.tagValue, value);
+      await this.upsertTags(tx, run, [{ key: LOGGED_MODELS_TAG, value }]);
+    });
+  }
+
+  async search(
+    ws: string,
+    req: { experiment_ids?: unknown; filter?: unknown; run_view_type?: unknown; max_results?: unknown; order_by?: unknown; page_token?: unknown },
+  ): Promise<{ runs: RunView[]; next_page_token?: string }> {
+    const ids = toStringList(req.experiment_ids, 'experiment_ids');
+    const view = checkViewType(req.run_view_type);
+    const max = req.max_results === undefined || req.max_results === null || req.max_results === '' ? 1000 : Number(req.max_results);
+    if (!Number.isInteger(max) || max < 0) throw new InvalidInput(`Invalid value for request parameter max_results. It must be a non-negative integer, but got ${String(req.max_results)}`);
+    if (max > LIMITS.searchRunsMaxResults) throw new InvalidInput(`Invalid value for request parameter max_results. It must be at most ${LIMITS.searchRunsMaxResults}, but got value ${max}`);
+    if (req.filter !== undefined && req.filter !== null && typeof req.filter !== 'string') throw new InvalidInput('filter must be a string');
+    const offset = decodeOffsetToken(req.page_token);
+    const orderBy = toStringList(req.order_by, 'order_by');
+    // Ids that cannot be ours (not decimal) match no experiment here.
+    const experimentIds = ids.filter((i) => /^\d{1,15}$/.test(i)).map(Number);
+    const compiled = compileRunSearch(this.database.dialect, {
+      workspaceId: ws, experimentIds, stages: stagesOf(view), filter: (req.filter as string | undefined) ?? '', orderBy, limit: max + 1, offset,
+    });
+    if (experimentIds.length === 0 || max === 0) return { runs: [] };
+    const rows = (await compiled.execute(this.db)).rows as RunRow[];
+    const page = rows.slice(0, max);
+    const out: { runs: RunView[]; next_page_token?: string } = { runs: await this.views(page) };
+    if (rows.length > max) out.next_page_token = encodeOffsetToken(offset + max);
+    return out;
+  }
+
+  /** Full runs (info, latest metrics, params, tags, inputs, outputs) for rows, in their order. */
+  async views(rows: RunRow[]): Promise<RunView[]> {
+    if (rows.length === 0) return [];
+    const out = new Map<string, RunView>();
+    for (const r of rows) out.set(r.run_uuid, { info: runInfo(r), data: {}, inputs: {} });
+    const ids = rows.map((r) => r.run_uuid);
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const [metrics, params, tags, inputs, outputs] = await Promise.all([
+        this.db.selectFrom('tracking_latest_metrics').select(['run_uuid', 'key', 'value', 'is_nan', 'timestamp', 'step']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('key').execute(),
+        this.db.selectFrom('tracking_params').select(['run_uuid', 'key', 'value']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('key').execute(),
+        this.db.selectFrom('tracking_tags').select(['run_uuid', 'key', 'value']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('key').execute(),
+        this.db
+          .selectFrom('tracking_inputs as i')
+          .innerJoin('tracking_datasets as d', 'd.dataset_uuid', 'i.dataset_uuid')
+          .select(['i.run_uuid', 'i.tags', 'd.name', 'd.digest', 'd.source_type', 'd.source', 'd.schema', 'd.profile'])
+          .where('i.run_uuid', 'in', chunk)
+          .orderBy('i.run_uuid')
+          .orderBy('i.created_at')
+          .orderBy('d.name')
+          .execute(),
+        this.db.selectFrom('tracking_outputs').select(['run_uuid', 'model_id', 'step']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('model_id').execute(),
+      ]);
+      for (const m of metrics) (out.get(m.run_uuid)!.data.metrics ??= []).push({ key: m.key, value: jsonDouble(Number(m.is_nan) ? NaN : Number(m.value)), timestamp: Number(m.timestamp), step: Number(m.step) });
+      for (const p of params) (out.get(p.run_uuid)!.data.params ??= []).push({ key: p.key, value: p.value });
+      for (const t of tags) (out.get(t.run_uuid)!.data.tags ??= []).push({ key: t.key, value: t.value });
+      for (const d of inputs) {
+        const ds: DatasetView = { name: d.name, digest: d.digest, source_type: d.source_type, source: d.source };
+        if (d.schema) ds.schema = d.schema;
+        if (d.profile) ds.profile = d.profile;
+        const t = JSON.parse(d.tags) as Tag[];
+        (out.get(d.run_uuid)!.inputs.dataset_inputs ??= []).push(t.length ? { tags: t, dataset: ds } : { dataset: ds });
+      }
+      for (const o of outputs) ((out.get(o.run_uuid)!.outputs ??= {}).model_outputs ??= []).push({ model_id: o.model_id, step: Number(o.step) });
+    }
+    return rows.map((r) => out.get(r.run_uuid)!);
+  }
+}
+
+function checkDatasetInput(d: unknown, i: number): { tags: Tag[]; dataset: DatasetView } {
+  if (typeof d !== 'object' || d === null) throw new InvalidInput(`datasets[${i}] must be an object {tags, dataset}`);
+  const o = d as Record<string, unknown>;
+  const tagsRaw = o.tags === undefined || o.tags === null ? [] : o.tags;
+  if (!Array.isArray(tagsRaw)) throw new InvalidInput(`datasets[${i}].tags must be a list of {key, value}`);
+  const tags: Tag[] = tagsRaw.map((t, j) => {
+    const to = (typeof t === 'object' && t !== null ? t : {}) as Record<string, unknown>;
+    if (typeof to.key !== 'string' || to.key === '') throw new InvalidInput(`datasets[${i}].tags[${j}].key is required`);
+    if (typeof to.value !== 'string') throw new InvalidInput(`datasets[${i}].tags[${j}].value is required and must be a string`);
+    return { key: checkLength('Input tag key', LIMITS.inputTagKey, to.key), value: checkLength('Input tag value', LIMITS.inputTagValue, to.value) };
+  });
+  const ds = o.dataset;
+  if (typeof ds !== 'object' || ds === null) throw new InvalidInput(`datasets[${i}].dataset is required`);
+  const x = ds as Record<string, unknown>;
+  const need = (k: string, limit: number): string => {
+    if (typeof x[k] !== 'string' || x[k] === '') throw new InvalidInput(`datasets[${i}].dataset.${k} is required and must be a string`);
+    return checkLength(`Dataset ${k}`, limit, x[k] as string);
+  };
+  const opt = (k: string, limit: number): string | undefined => {
+    if (x[k] === undefined || x[k] === null || x[k] === '') return undefined;
+    if (typeof x[k] !== 'string') throw new InvalidInput(`datasets[${i}].dataset.${k} must be a string`);
+    return checkLength(`Dataset ${k}`, limit, x[k] as string);
+  };
+  const known = new Set(['name', 'digest', 'source_type', 'source', 'schema', 'profile']);
+  for (const k of Object.keys(x)) if (!known.has(k)) throw new InvalidInput(`datasets[${i}].dataset has an unknown field '${k}'`);
+  const dataset: DatasetView = { name: need('name', LIMITS.datasetName), digest: need('digest', LIMITS.datasetDigest), source_type: need('source_type', 36), source: need('source', LIMITS.datasetSource) };
+  const schema = opt('schema', LIMITS.datasetSchema);
+  const profile = opt('profile', LIMITS.datasetProfile);
+  if (schema) dataset.schema = schema;
+  if (profile) dataset.profile = profile;
+  return { tags, dataset };
+}
+
+export { checkTagKey };

@@ -1,0 +1,34 @@
+/** Row types of the tracking tables (see store/migrations/0100-tracking.ts). */
+export interface ExperimentRow {
+  workspace_id: string; experiment_id: number; name: string; artifact_location: string; lifecycle_stage: string;
+  creation_time: number; last_update_time: number;
+}
+export interface ExperimentTagRow { workspace_id: string; experiment_id: number; key: string; value: string }
+export interface RunRow {
+  run_uuid: string; workspace_id: string; experiment_id: number; name: string; user_id: string; status: string;
+  start_time: number; end_time: number | null; lifecycle_stage: string; artifact_uri: string; deleted_time: number | null;
+}
+export interface KeyValueRow { run_uuid: string; key: string; value: string; workspace_id: string; experiment_id: number }
+export interface MetricRow { run_uuid: string; key: string; step: number; timestamp: number; value: number; is_nan: number }
+export interface LatestMetricRow extends MetricRow { workspace_id: string; experiment_id: number; min_step: number; max_step: number; steps: number }
+export interface DatasetRow {
+  dataset_uuid: string; workspace_id: string; experiment_id: number; name: string; digest: string; source_type: string;
+  source: string; schema: string | null; profile: string | null;
+}
+export interface InputRow { run_uuid: string; dataset_uuid: string; tags: string; context: string | null; created_at: number }
+export interface OutputRow { run_uuid: string; model_id: string; step: number }
+
+declare module '../store/schema.js' {
+  interface Tables {
+    tracking_experiments: ExperimentRow;
+    tracking_experiment_tags: ExperimentTagRow;
+    tracking_runs: RunRow;
+    tracking_params: KeyValueRow;
+    tracking_tags: KeyValueRow;
+    tracking_metrics: MetricRow;
+    tracking_latest_metrics: LatestMetricRow;
+    tracking_datasets: DatasetRow;
+    tracking_inputs: InputRow;
+    tracking_outputs: OutputRow;
+  }
+}
