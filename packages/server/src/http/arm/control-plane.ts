@@ -12,6 +12,14 @@ import { discoveryRoutes } from '../discovery.js';
  */
 export async function controlPlaneFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { services } = opts;
+  // ARM clients send POST/DELETE with Content-Type: application/json and no body: that is "no body",
+  // not a malformed one. Anything else goes to Fastify's own (prototype-poisoning safe) JSON parser.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    json(req, body as string, done);
+  });
   await app.register(workspaceRoutes, opts);
   await app.register(dependentRoutes, opts);
   await app.register(operationRoutes, opts);
