@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../../server/src/testing/harness.js';
 import { Workspace, TokenAuthentication } from '@atelier/sdk';
@@ -131,6 +131,7 @@ describe('atelier CLI against a real server', () => {
     assert.equal(r.json.name, 'cli-ws');
     assert.equal(r.json.friendlyName, 'CLI workspace');
     assert.match(r.json.storageAccount, /Microsoft\.Storage\/storageAccounts\//);
+    assert.equal(r.stderr, '', 'no spinner without a terminal');
     r = await atelier(['workspace', 'create', 'cli-ws', '-g', 'cli-ws-group']);
     assert.equal(r.code, 1);
     oneLine(r);
@@ -190,6 +191,23 @@ describe('atelier CLI against a real server', () => {
     const r = await atelier(['group', 'list'], { env: { ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(Array.isArray(r.json));
+  });
+
+  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+  it('shows a spinner on a terminal while the operation runs', { skip: hasScript ? false : 'script(1) is not installed' }, async () => {
+    const cmd = [process.execPath, BIN, 'workspace', 'create', 'tty-ws', '-g', 'tty-group', '--location', 'local'].map((a) => `'${a}'`).join(' ');
+    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: cfg, ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out }));
+      child.stdin.end();
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Creating workspace 'tty-ws'/);
+    assert.match(r.out, /\u2714|✔/, 'the spinner ends with a success mark');
   });
 
   it('server start runs a server until it is stopped', async () => {

@@ -9,7 +9,7 @@ export { ArmClient, API_VERSION, SDK_VERSION, retryAfterMs, type ArmResponse, ty
 export { normaliseEndpoint } from './http/fetch.js';
 export { resolveConnection, type ConnectionOptions, type ResolvedConnection } from './connection.js';
 export { TokenAuthentication, MANAGEMENT_AUDIENCE, jwtClaims, jwtExpiry, type AccessToken, type Authentication, type GetTokenOptions, type TokenCallback } from './auth/authentication.js';
-export { ProfileAuthentication, configDir, profilePath, readProfile, writeProfile, deleteProfile, loginWithPassword, type Profile, type PasswordLoginOptions } from './auth/profile.js';
+export { ProfileAuthentication, saveLogin, configDir, profilePath, readProfile, writeProfile, deleteProfile, loginWithPassword, type Profile, type PasswordLoginOptions } from './auth/profile.js';
 export { requestToken, passwordGrant, refreshGrant, DEFAULT_SCOPE, type TokenGrant } from './auth/oauth.js';
 export {
   createClient,

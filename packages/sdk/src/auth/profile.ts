@@ -30,6 +30,8 @@ export interface Profile {
 
 export const PROFILE_FILE = 'profile.json';
 
+const sameEndpoint = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
   const dir = env.ATELIER_CONFIG_DIR?.trim();
   return dir ? path.resolve(dir) : path.join(os.homedir(), '.atelier');
@@ -113,6 +115,25 @@ export interface PasswordLoginOptions {
   configDir?: string;
 }
 
+/**
+ * Saves what a sign-in gave as the profile (used by the password login here, and by the other
+ * interactive grants, e.g. device code). Keeps the default subscription of an earlier profile of
+ * the same server and user.
+ */
+export function saveLogin(endpoint: string, tenant: string, username: string, grant: TokenGrant, dir = configDir()): Profile {
+  const ep = normaliseEndpoint(endpoint);
+  let previous: Profile | undefined;
+  try {
+    previous = readProfile(dir);
+  } catch {
+    previous = undefined;
+  }
+  const same = previous && sameEndpoint(previous.endpoint, ep) && previous.username === username ? previous : undefined;
+  const profile = profileFromGrant(ep, tenant, username, { ...grant, refreshToken: grant.refreshToken }, same ? { ...same, refreshToken: undefined } : undefined);
+  writeProfile(profile, dir);
+  return profile;
+}
+
 /** Signs in with a user name and password and saves the profile. Nothing is saved when it fails. */
 export async function loginWithPassword(opts: PasswordLoginOptions): Promise<Profile> {
   const endpoint = normaliseEndpoint(opts.endpoint);
@@ -120,14 +141,11 @@ export async function loginWithPassword(opts: PasswordLoginOptions): Promise<Pro
   if (!opts.password) throw new TypeError('a password is needed to sign in');
   const tenant = opts.tenant ?? 'common';
   const grant = await passwordGrant(endpoint, tenant, opts.username, opts.password);
-  const profile = profileFromGrant(endpoint, tenant, opts.username, grant);
-  writeProfile(profile, opts.configDir ?? configDir());
-  return profile;
+  return saveLogin(endpoint, tenant, opts.username, grant, opts.configDir ?? configDir());
 }
 
 const SKEW_MS = 60_000;
 
-const sameEndpoint = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
  * The token of `atelier login`, refreshed with the stored refresh token when it is about to
