@@ -5,7 +5,7 @@ import { mlflowTracking } from './http/mlflow/tracking-plugin.js';
 import { mlflowArtifactRoutes } from './http/mlflow/artifact-routes.js';
 import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
-import { assetsFeature } from './http/arm/assets/index.js';
+import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js';
 
 /**
  * The feature plugins, each in its own folder, registered in this order after the core routes.
@@ -14,6 +14,7 @@ import { assetsFeature } from './http/arm/assets/index.js';
 export type Feature = (app: FastifyInstance, opts: { ctx: AppContext; services: Services }) => Promise<void>;
 
 export const features: Feature[] = [
+  networkAccessFeature,
   mlflowTracking,
   mlflowArtifactRoutes,
   controlPlaneFeature,

@@ -8,6 +8,9 @@ import { keyVaultRoutes } from './keyvault-routes.js';
 import { versionedRoutes } from './versioned-routes.js';
 import { connectionRoutes } from './connection-routes.js';
 import { ConnectionService } from '../../../assets/connections.js';
+import { PrivateEndpointService } from '../../../assets/private-endpoints.js';
+import { privateEndpointRoutes } from './private-endpoint-routes.js';
+export { networkAccessFeature } from './private-endpoint-routes.js';
 import { dataService } from '../../../assets/data-assets.js';
 import { environmentService } from '../../../assets/environments.js';
 
@@ -22,6 +25,7 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   const data = dataService(ctx, datastores);
   const environments = environmentService(ctx);
   const connections = new ConnectionService(ctx, vault);
+  const endpoints = PrivateEndpointService.for(ctx);
 
   // The system datastores are made with the workspace; secrets the workspace's assets kept in its
   // key vault go with it (the vault itself may outlive the workspace).
@@ -34,4 +38,5 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   await app.register(versionedRoutes, { ctx, service: data, tag: 'Data' });
   await app.register(versionedRoutes, { ctx, service: environments, tag: 'Environments' });
   await app.register(connectionRoutes, { ctx, connections });
+  await app.register(privateEndpointRoutes, { ctx, endpoints });
 }

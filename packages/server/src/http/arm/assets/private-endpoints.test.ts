@@ -1,0 +1,131 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startTestServer, testDialects, type TestServer } from '../../../testing/harness.js';
+import { V, createWorkspace, groupPath, userWithRole, wsPath } from '../arm-test-helpers.js';
+
+/** A GET from a given loopback source address (127.0.0.x), as a client on another network would be. */
+function getFrom(t: TestServer, localAddress: string, path: string, token = t.adminToken): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(path, t.url);
+    const req = http.request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: 'GET', localAddress, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Polls until `from` gets `status` (the network state is cached for a second). */
+async function eventually(t: TestServer, from: string, path: string, status: number): Promise<{ status: number; body: any }> {
+  let last: { status: number; body: any } = { status: 0, body: undefined };
+  for (let i = 0; i < 40; i++) {
+    last = await getFrom(t, from, path);
+    if (last.status === status) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${from} ${path}: expected ${status}, got ${last.status} ${JSON.stringify(last.body)}`);
+}
+
+for (const dialect of testDialects()) {
+  describe(`private endpoints and network access (${dialect})`, () => {
+    let t: TestServer;
+    let W: string;
+    const pe = (name: string) => `${groupPath(t, 'net-rg')}/providers/Microsoft.Network/privateEndpoints/${name}?${V}`;
+    before(async () => {
+      t = await startTestServer(dialect);
+      await createWorkspace(t, 'net-rg', 'net-ws');
+      W = wsPath(t, 'net-rg', 'net-ws');
+    });
+    after(async () => t?.close());
+
+    it('an Owner asking for automatic approval gets an Approved connection', async () => {
+      const put = await t.request('PUT', pe('pe-a'), {
+        location: 'local',
+        properties: { subnet: { properties: { addressPrefixes: ['127.0.0.2/32'] } }, privateLinkServiceConnections: [{ name: 'pe-a', properties: { privateLinkServiceId: W, groupIds: ['amlworkspace'] } }] },
+      });
+      assert.equal(put.status, 201, put.text);
+      assert.equal(put.body.properties.privateLinkServiceConnections[0].properties.privateLinkServiceConnectionState.status, 'Approved');
+      const conns = await t.request('GET', `${W}/privateEndpointConnections?${V}`);
+      assert.equal(conns.body.value.length, 1);
+      assert.equal(conns.body.value[0].properties.privateLinkServiceConnectionState.status, 'Approved');
+      assert.equal(conns.body.value[0].properties.privateEndpoint.id.toLowerCase(), pe('pe-a').split('?')[0]!.toLowerCase());
+    });
+
+    it('with public access disabled, only approved endpoint networks reach the workspace (control and MLflow planes)', async () => {
+      const patch = await t.request('PATCH', `${W}?${V}`, { properties: { publicNetworkAccess: 'Disabled' } });
+      assert.equal(patch.status, 200, patch.text);
+      const refused = await eventually(t, '127.0.0.1', `${W}/datastores?${V}`, 403);
+      assert.equal(refused.body.error.code, 'PublicNetworkAccessDisabled');
+      assert.match(refused.body.error.message, /127\.0\.0\.1 is not in any/);
+      const mlflow = `/mlflow/v1.0${W}/api/2.0/mlflow/experiments/search?max_results=5`;
+      const mlRefused = await getFrom(t, '127.0.0.1', mlflow);
+      assert.equal(mlRefused.status, 403, JSON.stringify(mlRefused.body));
+      // The workspace resource itself stays manageable.
+      assert.equal((await getFrom(t, '127.0.0.1', `${W}?${V}`)).status, 200);
+      assert.equal((await getFrom(t, '127.0.0.2', `${W}/datastores?${V}`)).status, 200);
+      assert.equal((await getFrom(t, '127.0.0.2', mlflow)).status, 200);
+      // Encoded or oddly-cased spellings of the URL are the same workspace.
+      assert.equal((await getFrom(t, '127.0.0.1', `${W.replace('workspaces/net-ws', 'workspaces/NET%2Dws').toUpperCase().replace('/SUBSCRIPTIONS/', '/subscriptions/')}/datastores?${V}`)).status, 403);
+    });
+
+    it('a manual request stays Pending until an Owner approves; deleting the connection cuts access', async () => {
+      const contributor = await userWithRole(t, `net-contrib-${dialect}`, 'Contributor', groupPath(t, 'net-rg'));
+      const put = await t.request(
+        'PUT',
+        pe('pe-b'),
+        { location: 'local', properties: { subnet: { properties: { addressPrefix: '127.0.0.3/32' } }, manualPrivateLinkServiceConnections: [{ name: 'pe-b', properties: { privateLinkServiceId: W, requestMessage: 'please' } }] } },
+        { token: contributor.token },
+      );
+      assert.equal(put.status, 201, put.text);
+      const conns = (await t.request('GET', `${W}/privateEndpointConnections?${V}`)).body.value;
+      const pending = conns.find((c: any) => c.properties.privateLinkServiceConnectionState.status === 'Pending');
+      assert.ok(pending, JSON.stringify(conns));
+      assert.equal((await getFrom(t, '127.0.0.3', `${W}/datastores?${V}`)).status, 403);
+      const approve = { properties: { privateLinkServiceConnectionState: { status: 'Approved', description: 'ok' } } };
+      assert.equal((await t.request('PUT', `${W}/privateEndpointConnections/${pending.name}?${V}`, approve, { token: contributor.token })).status, 403);
+      const ok = await t.request('PUT', `${W}/privateEndpointConnections/${pending.name}?${V}`, approve);
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal((await getFrom(t, '127.0.0.3', `${W}/datastores?${V}`)).status, 200);
+      const peBody = await t.request('GET', pe('pe-b'));
+      assert.equal(peBody.body.properties.manualPrivateLinkServiceConnections[0].properties.privateLinkServiceConnectionState.status, 'Approved');
+
+      const first = conns.find((c: any) => c.name.startsWith('pe-a.'));
+      assert.equal((await t.request('DELETE', `${W}/privateEndpointConnections/${first.name}?${V}`)).status, 200);
+      assert.equal((await getFrom(t, '127.0.0.2', `${W}/datastores?${V}`)).status, 403);
+      assert.equal((await t.request('GET', pe('pe-a'))).body.properties.privateLinkServiceConnections[0].properties.privateLinkServiceConnectionState.status, 'Disconnected');
+      assert.equal((await t.request('DELETE', pe('pe-b'))).status, 200);
+      assert.equal((await t.request('GET', `${W}/privateEndpointConnections?${V}`)).body.value.length, 0);
+      assert.equal((await getFrom(t, '127.0.0.3', `${W}/datastores?${V}`)).status, 403);
+
+      assert.equal((await t.request('PATCH', `${W}?${V}`, { properties: { publicNetworkAccess: 'Enabled' } })).status, 200);
+      await eventually(t, '127.0.0.1', `${W}/datastores?${V}`, 200);
+    });
+
+    it('validates private endpoints', async () => {
+      for (const props of [
+        { subnet: { properties: { addressPrefixes: ['not-a-net'] } }, privateLinkServiceConnections: [{ properties: { privateLinkServiceId: W } }] },
+        { subnet: { properties: { addressPrefixes: ['10.0.0.0/33'] } }, privateLinkServiceConnections: [{ properties: { privateLinkServiceId: W } }] },
+        { subnet: { properties: {} }, privateLinkServiceConnections: [{ properties: { privateLinkServiceId: W } }] },
+        { subnet: { properties: { addressPrefixes: ['10.0.0.0/24'] } }, privateLinkServiceConnections: [] },
+        { subnet: { properties: { addressPrefixes: ['10.0.0.0/24'] } }, privateLinkServiceConnections: [{ properties: { privateLinkServiceId: `${W}x` } }] },
+        { subnet: { properties: { addressPrefixes: ['10.0.0.0/24'] } }, privateLinkServiceConnections: [{ properties: { privateLinkServiceId: `${groupPath(t, 'net-rg')}/providers/Microsoft.Storage/storageAccounts/x` } }] },
+      ]) {
+        const r = await t.request('PUT', pe('bad'), { location: 'local', properties: props });
+        assert.equal(r.status, 400, `${JSON.stringify(props)}: ${r.text}`);
+      }
+      assert.equal((await t.request('GET', pe('bad'))).status, 404);
+    });
+  });
+}
