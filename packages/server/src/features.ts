@@ -3,6 +3,8 @@ import type { AppContext } from './context.js';
 import type { Services } from './app.js';
 import { mlflowTracking } from './http/mlflow/tracking-plugin.js';
 import { mlflowArtifactRoutes } from './http/mlflow/artifact-routes.js';
+import { mlflowRegistryRoutes } from './http/mlflow/registry-routes.js';
+import { mlflowLoggedModelRoutes } from './http/mlflow/logged-model-routes.js';
 import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
 import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js';
@@ -17,6 +19,8 @@ export const features: Feature[] = [
   networkAccessFeature,
   mlflowTracking,
   mlflowArtifactRoutes,
+  mlflowRegistryRoutes,
+  mlflowLoggedModelRoutes,
   controlPlaneFeature,
   identityFeature,
   assetsFeature,

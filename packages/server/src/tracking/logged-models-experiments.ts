@@ -1,0 +1,23 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { WorkspaceRef } from './artifacts.js';
+import type { ExperimentLookup, ExperimentRef } from './logged-models.js';
+
+/**
+ * Experiments as the tracking core stores them (`tracking_experiments`, keyed by workspace GUID
+ * and a numeric experiment id), read for logged models: whether the experiment exists and is
+ * active, and its artifact location.
+ */
+export class TrackingExperimentLookup implements ExperimentLookup {
+  constructor(private readonly ctx: AppContext) {}
+
+  async getExperiment(ws: WorkspaceRef, experimentId: string): Promise<ExperimentRef | undefined> {
+    if (!/^\d{1,15}$/.test(experimentId)) return undefined;
+    const { rows } = await sql<{ experiment_id: number | string; artifact_location: string; lifecycle_stage: string }>`
+      select experiment_id, artifact_location, lifecycle_stage from tracking_experiments
+      where workspace_id = ${ws.workspaceId} and experiment_id = ${Number(experimentId)}`.execute(this.ctx.db);
+    const row = rows[0];
+    if (!row) return undefined;
+    return { experimentId: String(row.experiment_id), artifactLocation: row.artifact_location, lifecycleStage: row.lifecycle_stage };
+  }
+}
