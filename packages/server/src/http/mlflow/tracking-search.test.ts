@@ -1,0 +1,237 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
+import { trackingClient, type TrackingClient } from './tracking-helpers.js';
+
+/**
+ * MLflow's step sampling, written out from its definition (handlers.py) over an explicit list of
+ * steps, to check the server's (which samples contiguous series without reading them).
+ */
+function expectedSteps(perRun: number[][], max: number, start?: number, end?: number): number[] {
+  const all = [...new Set(perRun.flat())].sort((a, b) => a - b);
+  const minsMaxes = new Set(perRun.filter((r) => r.length).flatMap((r) => [Math.min(...r), Math.max(...r)]));
+  const s = start ?? 0;
+  const e = end ?? (all.length ? all[all.length - 1]! : 0);
+  const lo = all.findIndex((x) => x >= s);
+  const startIdx = lo < 0 ? all.length : lo;
+  let endIdx = all.length;
+  for (let i = 0; i < all.length; i++) if (all[i]! > e) { endIdx = i; break; }
+  const out = new Set<number>();
+  if (endIdx - startIdx <= max) all.slice(startIdx, endIdx).forEach((x) => out.add(x));
+  else {
+    const num = endIdx - startIdx;
+    const interval = num / max;
+    for (let i = 0; i < max; i++) {
+      const idx = startIdx + Math.trunc(i * interval);
+      if (idx < num) out.add(all[idx]!);
+    }
+    out.add(all[endIdx - 1]!);
+  }
+  for (const m of minsMaxes) if (m >= s && m <= e) out.add(m);
+  return [...out].sort((a, b) => a - b);
+}
+
+for (const dialect of testDialects()) {
+  describe(`MLflow run search and metric sampling (${dialect})`, () => {
+    let t: TestServer;
+    let c: TrackingClient;
+    let exp: string;
+    let exp2: string;
+    const runs: Record<string, string> = {};
+    before(async () => {
+      t = await startTestServer(dialect);
+      c = await trackingClient(t);
+      exp = await c.createExperiment('search');
+      exp2 = await c.createExperiment('search-2');
+      // r0..r5: acc 0.5..1.0 (r5 has none), lr params, tags; start times 1000..6000.
+      const specs = [
+        { name: 'r0', acc: 0.5, lr: '0.1', team: 'a', status: 'FINISHED' },
+        { name: 'r1', acc: 0.9, lr: '0.01', team: 'b', status: 'FINISHED' },
+        { name: 'r2', acc: 0.7, lr: '0.1', team: 'a', status: 'FAILED' },
+        { name: 'R3', acc: 0.95, lr: '0.001', team: 'B', status: 'RUNNING' },
+        { name: 'r4', acc: 0.6, lr: '0.01', team: 'c', status: 'FINISHED', exp2: true },
+        { name: 'r5', acc: undefined, lr: '1', team: 'a', status: 'RUNNING' },
+      ];
+      for (const [i, s] of specs.entries()) {
+        const id = await c.createRun(s.exp2 ? exp2 : exp, { run_name: s.name, start_time: 1000 * (i + 1) });
+        runs[s.name] = id;
+        await c.ok('POST', '/runs/log-batch', {
+          run_id: id,
+          metrics: s.acc === undefined ? [] : [{ key: 'acc', value: s.acc, timestamp: 1, step: 0 }, { key: 'my metric', value: i, timestamp: 1, step: 0 }],
+          params: [{ key: 'lr', value: s.lr }],
+          tags: [{ key: 'team', value: s.team }],
+        });
+        if (s.status !== 'RUNNING') await c.ok('POST', '/runs/update', { run_id: id, status: s.status, end_time: 1000 * (i + 1) + 500 });
+      }
+      await c.ok('POST', '/runs/log-inputs', { run_id: runs.r1, datasets: [{ tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset: { name: 'iris', digest: 'd1', source_type: 'local', source: 's' } }] });
+    });
+    after(async () => t?.close());
+
+    const names = (b: any) => (b.runs ?? []).map((r: any) => r.info.run_name);
+    const search = async (filter: string, extra: Record<string, unknown> = {}) => names(await c.ok('POST', '/runs/search', { experiment_ids: [exp, exp2], filter, ...extra }));
+
+    test('filters on metrics, params, tags, attributes and datasets', async () => {
+      assert.deepEqual(await search(''), ['r5', 'r4', 'R3', 'r2', 'r1', 'r0']);
+      assert.deepEqual(await search('metrics.acc > 0.6'), ['R3', 'r2', 'r1']);
+      assert.deepEqual(await search('metrics.acc >= 0.6 and metrics.acc <= 0.9'), ['r4', 'r2', 'r1']);
+      assert.deepEqual(await search('metrics.acc = 0.5'), ['r0']);
+      assert.deepEqual(await search('metrics.acc != 0.5'), ['r4', 'R3', 'r2', 'r1']);
+      assert.deepEqual(await search('metrics.`my metric` < 2'), ['r1', 'r0']);
+      assert.deepEqual(await search('metrics."my metric" >= 4'), ['r4']);
+      assert.deepEqual(await search("params.lr = '0.1'"), ['r2', 'r0']);
+      assert.deepEqual(await search('params.lr = "0.01" AND metrics.acc > 0.7'), ['r1']);
+      assert.deepEqual(await search("params.lr IN ('0.001', '1')"), ['r5', 'R3']);
+      assert.deepEqual(await search("params.lr NOT IN ('0.1', '0.01')"), ['r5', 'R3']);
+      assert.deepEqual(await search("params.lr LIKE '0.0%'"), ['r4', 'R3', 'r1']);
+      assert.deepEqual(await search("tags.team = 'b'"), ['r1']);
+      assert.deepEqual(await search("tags.team LIKE 'b'"), ['r1']);
+      assert.deepEqual(await search("tags.team ILIKE 'b'"), ['R3', 'r1']);
+      assert.deepEqual(await search("tags.team != 'a'"), ['r4', 'R3', 'r1']);
+      assert.deepEqual(await search("tag.team = 'a' and param.lr = '1'"), ['r5']);
+      assert.deepEqual(await search("attributes.status = 'FINISHED'"), ['r4', 'r1', 'r0']);
+      assert.deepEqual(await search("status != 'FINISHED'"), ['r5', 'R3', 'r2']);
+      assert.deepEqual(await search("attributes.run_name LIKE 'r%'"), ['r5', 'r4', 'r2', 'r1', 'r0']);
+      assert.deepEqual(await search("attributes.run_name ILIKE 'r3'"), ['R3']);
+      assert.deepEqual(await search(`attributes.run_id IN ('${runs.r0}', '${runs.r2}')`), ['r2', 'r0']);
+      assert.deepEqual(await search(`attributes.run_id = '${runs.r4}'`), ['r4']);
+      assert.deepEqual(await search('attributes.start_time > 3000'), ['r5', 'r4', 'R3']);
+      assert.deepEqual(await search('attributes.end_time <= 2500'), ['r1', 'r0']);
+      assert.deepEqual(await search("attributes.user_id = 'admin' and run.status = 'FAILED'"), ['r2']);
+      assert.deepEqual(await search("datasets.name = 'iris'"), ['r1']);
+      assert.deepEqual(await search("datasets.context = 'training' AND datasets.digest IN ('d1')"), ['r1']);
+      assert.deepEqual(await search("`tags.team` = 'c'"), ['r4']);
+      // LIKE is case-sensitive on both stores; _ matches one character.
+      assert.deepEqual(await search("attributes.run_name LIKE 'R_'"), ['R3']);
+      // Values with quotes inside.
+      assert.deepEqual(await search("params.lr = 'it''s'"), []);
+      // Only the listed experiments.
+      assert.deepEqual(names(await c.ok('POST', '/runs/search', { experiment_ids: [exp2] })), ['r4']);
+      assert.deepEqual(names(await c.ok('POST', '/runs/search', { experiment_ids: ['4242', 'nonsense'] })), []);
+    });
+
+    test('bad filters say what is wrong', async () => {
+      const bad = async (filter: string, re?: RegExp) => c.fails('POST', '/runs/search', { experiment_ids: [exp], filter }, 400, 'INVALID_PARAMETER_VALUE', re);
+      await bad("metrics.acc > 0.5 OR params.lr = '1'", /OR/);
+      await bad("metrics.acc LIKE '0.5'", /comparator/);
+      await bad("metrics.acc > 'x'", /numeric/);
+      await bad('params.lr = 0.1', /quote/);
+      await bad("attributes.nope = 'x'", /attribute/);
+      await bad("attributes.run_id LIKE 'x%'", /comparator/);
+      await bad("unknown.x = 'a'", /attribute/);
+      await bad("params.lr = 'x", /unterminated/);
+      await bad('metrics.acc >', /value/);
+      await bad("params.lr IN ('a' 'b')", /list/);
+      await bad("metrics.acc > 1 params.lr = 'a'", /AND/);
+      await bad("datasets.size = '1'", /dataset/);
+      await c.fails('POST', '/runs/search', { experiment_ids: [exp], order_by: ['metrics.acc SIDEWAYS'] }, 400, 'INVALID_PARAMETER_VALUE');
+      await c.fails('POST', '/runs/search', { experiment_ids: [exp], order_by: ['attributes.nope'] }, 400, 'INVALID_PARAMETER_VALUE');
+      await c.fails('POST', '/runs/search', { experiment_ids: [exp], max_results: 50001 }, 400, 'INVALID_PARAMETER_VALUE', /50000/);
+      await c.fails('POST', '/runs/search', { experiment_ids: [exp], page_token: '%%%' }, 400, 'INVALID_PARAMETER_VALUE', /page token/);
+      await c.fails('POST', '/runs/search', { experiment_ids: [exp], run_view_type: 'SOMETIMES' }, 400, 'INVALID_PARAMETER_VALUE');
+      // Injection attempts are values, never SQL.
+      assert.deepEqual(await search("params.lr = '1'' or ''1''=''1'"), []);
+      assert.deepEqual(await search("tags.`team'; drop table tracking_runs; --` = 'a'"), []);
+      assert.equal((await search('')).length, 6);
+    });
+
+    test('order_by: metrics, params, tags, attributes; missing values last; paging', async () => {
+      assert.deepEqual(await search('', { order_by: ['metrics.acc DESC'] }), ['R3', 'r1', 'r2', 'r4', 'r0', 'r5']);
+      assert.deepEqual(await search('', { order_by: ['metrics.acc ASC'] }), ['r0', 'r4', 'r2', 'r1', 'R3', 'r5']);
+      assert.deepEqual(await search('metrics.acc > 0.55', { order_by: ['metrics.acc'] }), ['r4', 'r2', 'r1', 'R3']);
+      assert.deepEqual(await search('', { order_by: ['params.lr DESC', 'attributes.start_time ASC'] }), ['r5', 'r0', 'r2', 'r1', 'r4', 'R3']);
+      assert.deepEqual(await search('', { order_by: ['tags.team', 'run_name DESC'] }), ['R3', 'r5', 'r2', 'r0', 'r1', 'r4']);
+      assert.deepEqual(await search('', { order_by: ['attributes.start_time ASC'] }), ['r0', 'r1', 'r2', 'R3', 'r4', 'r5']);
+      assert.deepEqual(await search('', { order_by: ['end_time DESC'] }), ['r4', 'r2', 'r1', 'r0', 'r5', 'R3']);
+
+      const seen: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const b = await c.ok('POST', '/runs/search', { experiment_ids: [exp, exp2], order_by: ['metrics.acc DESC'], max_results: 4, page_token: token });
+        seen.push(...names(b));
+        token = b.next_page_token;
+        pages++;
+      } while (token);
+      assert.deepEqual(seen, ['R3', 'r1', 'r2', 'r4', 'r0', 'r5']);
+      assert.equal(pages, 2);
+      // MLflow's page token shape.
+      const first = await c.ok('POST', '/runs/search', { experiment_ids: [exp], max_results: 1 });
+      assert.deepEqual(JSON.parse(Buffer.from(first.next_page_token, 'base64').toString()), { offset: 1 });
+    });
+
+    test('run_view_type: deleted runs only when asked', async () => {
+      const x = await trackingClient(t, c.ws);
+      const e = await x.createExperiment('views');
+      const a = await x.createRun(e, { run_name: 'keep' });
+      const b = await x.createRun(e, { run_name: 'gone' });
+      await x.ok('POST', '/runs/delete', { run_id: b });
+      const view = async (v?: string) => names(await x.ok('POST', '/runs/search', { experiment_ids: [e], run_view_type: v }));
+      assert.deepEqual(await view(), ['keep']);
+      assert.deepEqual(await view('ACTIVE_ONLY'), ['keep']);
+      assert.deepEqual(await view('DELETED_ONLY'), ['gone']);
+      assert.deepEqual(await view('ALL'), ['gone', 'keep']);
+      void a;
+    });
+
+    test('search results carry full runs (metrics, params, tags, inputs)', async () => {
+      const b = await c.ok('POST', '/runs/search', { experiment_ids: [exp], filter: `attributes.run_id = '${runs.r1}'` });
+      const r = b.runs[0];
+      assert.deepEqual(r.data.params, [{ key: 'lr', value: '0.01' }]);
+      assert.deepEqual(r.data.metrics.map((m: any) => m.key).sort(), ['acc', 'my metric']);
+      assert.ok(r.data.tags.some((x: any) => x.key === 'team' && x.value === 'b'));
+      assert.equal(r.inputs.dataset_inputs[0].dataset.name, 'iris');
+      assert.equal(b.next_page_token, undefined);
+    });
+
+    test('get-history-bulk-interval samples steps as MLflow does', async () => {
+      const x = await trackingClient(t, c.ws);
+      const e = await x.createExperiment('bulk');
+      const dense = await x.createRun(e);
+      const gappy = await x.createRun(e);
+      const late = await x.createRun(e);
+      const denseSteps = Array.from({ length: 3000 }, (_, i) => i);
+      for (let i = 0; i < denseSteps.length; i += 1000) {
+        await x.ok('POST', '/runs/log-batch', { run_id: dense, metrics: denseSteps.slice(i, i + 1000).map((s) => ({ key: 'loss', value: 1 / (s + 1), timestamp: s, step: s })) });
+      }
+      // Out of order, with repeats and gaps.
+      const gappySteps = [50, 10, 10, 30, 31, 32, 200, 7, 1000, 999, 5000];
+      await x.ok('POST', '/runs/log-batch', { run_id: gappy, metrics: gappySteps.map((s, i) => ({ key: 'loss', value: s, timestamp: i, step: s })) });
+      const lateSteps = Array.from({ length: 100 }, (_, i) => 4000 + i * 2);
+      await x.ok('POST', '/runs/log-batch', { run_id: late, metrics: lateSteps.map((s) => ({ key: 'loss', value: s, timestamp: s, step: s })) });
+      await x.ok('POST', '/runs/log-metric', { run_id: late, key: 'loss', value: 1, timestamp: 1, step: 4000 });
+
+      const call = async (runIds: string[], q: string) => (await x.ok('GET', `/metrics/get-history-bulk-interval?${runIds.map((r) => `run_ids=${r}`).join('&')}&metric_key=loss${q}`)).metrics;
+      const stepsOf = (ms: any[], run: string) => [...new Set(ms.filter((m) => m.run_id === run).map((m) => m.step as number))];
+      const dedupe = (l: number[]) => [...new Set(l)];
+
+      let ms = await call([dense], '&max_results=10');
+      assert.deepEqual(stepsOf(ms, dense), expectedSteps([denseSteps], 10));
+      assert.equal(ms[0].key, 'loss');
+      assert.equal(ms[0].value, 1);
+
+      ms = await call([dense, gappy, late], '&max_results=25');
+      const want = expectedSteps([denseSteps, dedupe(gappySteps), lateSteps], 25);
+      assert.deepEqual(stepsOf(ms, dense), want.filter((s) => denseSteps.includes(s)));
+      assert.deepEqual(stepsOf(ms, gappy), want.filter((s) => gappySteps.includes(s)));
+      assert.deepEqual(stepsOf(ms, late), want.filter((s) => lateSteps.includes(s)));
+      // Two points at step 4000 of `late` are both returned, in timestamp order.
+      assert.deepEqual(ms.filter((m: any) => m.run_id === late && m.step === 4000).map((m: any) => m.timestamp), [1, 4000]);
+      // Runs are answered in the order asked.
+      assert.deepEqual(dedupe(ms.map((m: any) => m.run_id)), [dense, gappy, late]);
+
+      ms = await call([dense, gappy], '&start_step=20&end_step=1500&max_results=7');
+      assert.deepEqual(dedupe(ms.map((m: any) => m.step)).sort((a, b) => a - b), expectedSteps([denseSteps, dedupe(gappySteps)], 7, 20, 1500));
+
+      ms = await call([gappy], '');
+      assert.deepEqual(stepsOf(ms, gappy), dedupe(gappySteps).sort((a, b) => a - b));
+
+      await x.fails('GET', `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&start_step=5`, undefined, 400, 'INVALID_PARAMETER_VALUE', /both must be specified/);
+      await x.fails('GET', `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&start_step=9&end_step=5`, undefined, 400, 'INVALID_PARAMETER_VALUE', /end_step must be greater/);
+      await x.fails('GET', `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&max_results=2501`, undefined, 400, 'INVALID_PARAMETER_VALUE', /2500/);
+      await x.fails('GET', `/metrics/get-history-bulk-interval?metric_key=loss`, undefined, 400, 'INVALID_PARAMETER_VALUE', /run_ids/);
+      const many = Array.from({ length: 101 }, (_, i) => `run_ids=${i.toString(16).padStart(32, '0')}`).join('&');
+      await x.fails('GET', `/metrics/get-history-bulk-interval?${many}&metric_key=loss`, undefined, 400, 'INVALID_PARAMETER_VALUE', /at most 100/);
+      assert.deepEqual(await call([dense], '&max_results=1').then((l) => stepsOf(l, dense)), [0, 2999]);
+    });
+  });
+}
