@@ -39,7 +39,8 @@ export type OperationWork = (journal: OperationJournal) => Promise<void>;
 export type OperationRecovery = (op: Operation, journal: Record<string, unknown>) => Promise<void>;
 
 const HEARTBEAT_MS = 5_000;
-const STALE_MS = 20_000;
+/** An operation (or a transitional state) this old without a heartbeat is taken as abandoned. */
+export const STALE_MS = 20_000;
 
 export function toOperation(r: OperationRow): Operation {
   const op: Operation = {
@@ -68,6 +69,12 @@ export class OperationService {
   private sweeping?: Promise<void>;
 
   constructor(private readonly ctx: AppContext) {}
+
+  /** Extra checks each sweep runs (e.g. resources left in a transitional state with no operation). */
+  private readonly sweepers: (() => Promise<void>)[] = [];
+  onSweep(f: () => Promise<void>): void {
+    this.sweepers.push(f);
+  }
 
   /** Registers how to undo a crashed operation of `kind`. */
   onRecover(kind: string, recovery: OperationRecovery): void {
@@ -183,6 +190,13 @@ export class OperationService {
         }
         await this.finish(row.id, 'Failed', { code: 'OperationInterrupted', message });
         n++;
+      }
+      for (const f of this.sweepers) {
+        try {
+          await f();
+        } catch (e) {
+          this.ctx.log.error({ err: e }, 'sweep task failed');
+        }
       }
     })();
     this.sweeping = run;

@@ -6,7 +6,7 @@ import { groupId } from './arm-ids.js';
 import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
 import { DependentResources, dependentName, type DependentKind } from './dependents.js';
 import { parseResourceId, resourceId } from './resource-ids.js';
-import type { OperationJournal, OperationService, Operation } from '../operations/operations.js';
+import { STALE_MS, type OperationJournal, type OperationService, type Operation } from '../operations/operations.js';
 import { normaliseLocation } from './resource-groups.js';
 import './tables.js';
 
@@ -190,6 +190,27 @@ export class WorkspaceService {
       if (r) await this.finishDelete(r, Boolean(journal.deleteDependentResources));
     });
     operations.onRecover('workspace.resyncKeys', async () => {});
+    operations.onSweep(() => this.recoverOrphans());
+  }
+
+  /**
+   * A process that stopped between marking a workspace Creating/Deleting and recording the
+   * operation leaves a workspace in that state with no operation: undo the create / finish the delete.
+   */
+  async recoverOrphans(): Promise<void> {
+    const rows = await this.ctx.db.selectFrom('resources').selectAll().where('type_key', '=', WORKSPACE.toLowerCase()).where('parent_key', 'is', null).execute();
+    for (const row of rows) {
+      const r = fromRow(row);
+      const state = r.properties.provisioningState;
+      if (state !== 'Creating' && state !== 'Deleting') continue;
+      const since = Number(r.properties.stateSince ?? r.createdAt);
+      if (Date.now() - since < STALE_MS) continue;
+      const ops = await this.ctx.db.selectFrom('operations').select(['status', 'created_at']).where('resource_id', '=', r.id).execute();
+      if (ops.some((o) => o.status === 'InProgress' || o.created_at >= since)) continue;
+      this.ctx.log.warn({ workspace: r.id, state }, 'recovering a workspace left without its operation');
+      if (state === 'Creating') await this.undoCreate(r.id, { hooks: true });
+      else await this.finishDelete(r, false);
+    }
   }
 
   id(sub: string, rg: string, name: string): string {
@@ -350,6 +371,7 @@ export class WorkspaceService {
           ...settable,
           workspaceId,
           provisioningState: 'Creating',
+          stateSince: Date.now(),
           hbiWorkspace: hbi,
           creationTime: new Date().toISOString(),
           ...given,
@@ -569,7 +591,7 @@ export class WorkspaceService {
       const active = await this.operations.activeOn(ws.id);
       if (active) return active;
     }
-    await this.engine.setProperties(ws.id, { provisioningState: 'Deleting' });
+    await this.engine.setProperties(ws.id, { provisioningState: 'Deleting', stateSince: Date.now() });
     return this.operations.start('workspace.delete', { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' }, by.id, async (journal) => {
       await journal.record({ deleteDependentResources: Boolean(opts.deleteDependentResources) });
       const now = await this.engine.get(ws.id);

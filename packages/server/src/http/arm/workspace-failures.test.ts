@@ -79,8 +79,11 @@ for (const dialect of testDialects()) {
         const vault = await deps.createKeyVault({ subscriptionId: t.subscriptionId, resourceGroup: 'crash', name: 'kvcrash01', location: 'local' }, 'user:admin');
         const wsId = wsPath(t, 'crash', 'ws-crash');
         await engine.put(workspaceDef, wsId, { location: 'local', properties: { workspaceId: crypto.randomUUID(), provisioningState: 'Creating' } }, 'user:admin');
-        const opId = crypto.randomUUID();
         const old = Date.now() - 60_000;
+        // And one that died before it even recorded the operation.
+        const orphan = wsPath(t, 'crash', 'ws-orphan');
+        await engine.put(workspaceDef, orphan, { location: 'local', properties: { workspaceId: crypto.randomUUID(), provisioningState: 'Creating', stateSince: old } }, 'user:admin');
+        const opId = crypto.randomUUID();
         await ctx.db
           .insertInto('operations')
           .values({ id: opId, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.create', resource_id: wsId, status: 'InProgress', error: null, result: JSON.stringify({ made: [vault.id] }), owner: 'a-process-that-crashed', created_at: old, updated_at: old, requested_by: null })
@@ -95,6 +98,7 @@ for (const dialect of testDialects()) {
           assert.equal(op.body.error.code, 'OperationInterrupted');
           assert.equal((await t.request('GET', `${wsId}?${V}`)).status, 404);
           assert.equal((await t.request('GET', `${vault.id}?${V}`)).status, 404);
+          assert.equal((await t.request('GET', `${orphan}?${V}`)).status, 404);
         } finally {
           await t.close({ keepData: true });
         }
