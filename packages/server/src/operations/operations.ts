@@ -41,6 +41,7 @@ export type OperationRecovery = (op: Operation, journal: Record<string, unknown>
 const HEARTBEAT_MS = 5_000;
 /** An operation (or a transitional state) this old without a heartbeat is taken as abandoned. */
 export const STALE_MS = 20_000;
+const RETENTION_MS = 7 * 86_400_000;
 
 export function toOperation(r: OperationRow): Operation {
   const op: Operation = {
@@ -67,6 +68,7 @@ export class OperationService {
   private readonly running = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
+  private lastPurge = 0;
 
   constructor(private readonly ctx: AppContext) {}
 
@@ -190,6 +192,11 @@ export class OperationService {
         }
         await this.finish(row.id, 'Failed', { code: 'OperationInterrupted', message });
         n++;
+      }
+      // Finished operations are kept a week (clients poll them for minutes at most).
+      if (Date.now() - this.lastPurge > 60_000) {
+        this.lastPurge = Date.now();
+        await this.ctx.db.deleteFrom('operations').where('status', 'in', ['Succeeded', 'Failed', 'Canceled']).where('updated_at', '<', Date.now() - RETENTION_MS).execute();
       }
       for (const f of this.sweepers) {
         try {

@@ -88,6 +88,13 @@ for (const dialect of testDialects()) {
           .insertInto('operations')
           .values({ id: opId, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.create', resource_id: wsId, status: 'InProgress', error: null, result: JSON.stringify({ made: [vault.id] }), owner: 'a-process-that-crashed', created_at: old, updated_at: old, requested_by: null })
           .execute();
+        // A finished operation older than the retention (a week) is purged.
+        const ancient = Date.now() - 8 * 86_400_000;
+        const oldOp = crypto.randomUUID();
+        await ctx.db
+          .insertInto('operations')
+          .values({ id: oldOp, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.resyncKeys', resource_id: wsId, status: 'Succeeded', error: null, result: '{}', owner: 'gone', created_at: ancient, updated_at: ancient, requested_by: null })
+          .execute();
         await t.close({ keepData: true });
 
         t = await startTestServer(dialect, { home, databaseUrl: pg?.url });
@@ -99,6 +106,7 @@ for (const dialect of testDialects()) {
           assert.equal((await t.request('GET', `${wsId}?${V}`)).status, 404);
           assert.equal((await t.request('GET', `${vault.id}?${V}`)).status, 404);
           assert.equal((await t.request('GET', `${orphan}?${V}`)).status, 404);
+          assert.equal((await t.server.ctx.db.selectFrom('operations').select('id').where('id', '=', oldOp).execute()).length, 0);
         } finally {
           await t.close({ keepData: true });
         }
