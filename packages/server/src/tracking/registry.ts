@@ -72,6 +72,18 @@ function isUniqueViolation(e: unknown): boolean {
   return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
 }
 
+/**
+ * Prompts live in the registry but are not models: a search returns them only when its filter
+ * asks for them (tag `mlflow.prompt.is_prompt` = 'true' or != 'false'); otherwise the prompt tag
+ * condition (MLflow's client always adds `!= 'true'`) is dropped and prompts are left out.
+ */
+function splitPromptFilter(clauses: FilterClause[]): { clauses: FilterClause[]; prompts: boolean } {
+  const hit = clauses.find((c) => c.type === 'tag' && c.key === PROMPT_TAG);
+  const v = String(hit?.value ?? '').toLowerCase();
+  const prompts = Boolean(hit && ((hit.comparator === '=' && v === 'true') || (hit.comparator === '!=' && v === 'false')));
+  return { clauses: prompts ? clauses : clauses.filter((c) => !(c.type === 'tag' && c.key === PROMPT_TAG)), prompts };
+}
+
 function parseMaxResults(value: unknown, def: number, max: number): number {
   if (value === undefined || value === null || value === '') return def;
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
@@ -269,22 +281,21 @@ export class RegistryService {
     input: { filter?: unknown; max_results?: unknown; order_by?: unknown; page_token?: unknown },
   ): Promise<{ registered_models: RegisteredModelJson[]; next_page_token?: string }> {
     const maxResults = parseMaxResults(input.max_results, RM_SEARCH_DEFAULT, RM_SEARCH_MAX);
-    const clauses = parseFilter(checkString(input.filter, 'filter'));
+    const { clauses, prompts } = splitPromptFilter(parseFilter(checkString(input.filter, 'filter')));
     const offset = parsePageToken(checkString(input.page_token, 'page_token'));
     const dialect = this.ctx.database.dialect;
     let q = this.db.selectFrom('mlflow_registered_models as m').selectAll('m').where('m.workspace_id', '=', ws.workspaceId);
     for (const c of clauses) {
       if (c.type === 'attribute') {
         if (c.key.toLowerCase() !== 'name') throw bad(`Invalid attribute name: ${c.key}; registered models can be filtered by name and tags.<key>`);
-        if (!['=', '!=', 'LIKE', 'ILIKE'].includes(c.comparator)) throw bad(`Invalid comparator for attribute: ${c.comparator}`);
+        if (!['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'].includes(c.comparator)) throw bad(`Invalid comparator for attribute: ${c.comparator}`);
         const cond = stringComparison(sql.ref('m.name'), c.comparator, c.value, dialect);
         q = q.where(() => cond);
       } else {
         q = q.where(this.tagCondition('mlflow_registered_model_tags', c, dialect, 'm'));
       }
     }
-    if (!clauses.some((c) => c.type === 'tag' && c.key === PROMPT_TAG)) {
-      // Prompts live in the registry but are not models: hidden unless asked for (as in MLflow).
+    if (!prompts) {
       q = q.where(({ not, exists, selectFrom }) =>
         not(
           exists(
@@ -586,7 +597,7 @@ export class RegistryService {
     input: { filter?: unknown; max_results?: unknown; order_by?: unknown; page_token?: unknown },
   ): Promise<{ model_versions: ModelVersionJson[]; next_page_token?: string }> {
     const maxResults = parseMaxResults(input.max_results, MV_SEARCH_DEFAULT, MV_SEARCH_MAX);
-    const clauses = parseFilter(checkString(input.filter, 'filter'));
+    const { clauses, prompts } = splitPromptFilter(parseFilter(checkString(input.filter, 'filter')));
     const offset = parsePageToken(checkString(input.page_token, 'page_token'));
     const dialect = this.ctx.database.dialect;
     let q = this.db.selectFrom('mlflow_model_versions as v').selectAll('v').where('v.workspace_id', '=', ws.workspaceId).where('v.current_stage', '<>', STAGE_DELETED);
@@ -613,18 +624,29 @@ export class RegistryService {
         throw bad(`Invalid attribute name: ${c.key}; model versions can be filtered by name, version_number, run_id, source_path and tags.<key>`);
       }
     }
-    if (!clauses.some((c) => c.type === 'tag' && c.key === PROMPT_TAG)) {
-      q = q.where(({ not, exists, selectFrom }) =>
+    if (!prompts) {
+      // Versions of prompts are left out: the prompt tag is on the registered model or on any
+      // version of the name (MLflow checks the version tags).
+      q = q.where(({ not, exists, selectFrom, or }) =>
         not(
-          exists(
-            selectFrom('mlflow_model_version_tags as p')
-              .select(sql.lit(1).as('one'))
-              .whereRef('p.workspace_id', '=', 'v.workspace_id')
-              .whereRef('p.name', '=', 'v.name')
-              .whereRef('p.version', '=', 'v.version')
-              .where('p.key', '=', PROMPT_TAG)
-              .where('p.value', '=', 'true'),
-          ),
+          or([
+            exists(
+              selectFrom('mlflow_model_version_tags as p')
+                .select(sql.lit(1).as('one'))
+                .whereRef('p.workspace_id', '=', 'v.workspace_id')
+                .whereRef('p.name', '=', 'v.name')
+                .where('p.key', '=', PROMPT_TAG)
+                .where('p.value', '=', 'true'),
+            ),
+            exists(
+              selectFrom('mlflow_registered_model_tags as r')
+                .select(sql.lit(1).as('one'))
+                .whereRef('r.workspace_id', '=', 'v.workspace_id')
+                .whereRef('r.name', '=', 'v.name')
+                .where('r.key', '=', PROMPT_TAG)
+                .where('r.value', '=', 'true'),
+            ),
+          ]),
         ),
       );
     }

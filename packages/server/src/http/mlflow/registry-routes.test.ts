@@ -186,6 +186,13 @@ for (const dialect of testDialects()) {
       assert.deepEqual(names(r), ['search-A1', 'search-a2']);
       r = await call('GET', `/registered-models/search${q({ filter: "tags.`mlflow.prompt.is_prompt` = 'true'" })}`);
       assert.deepEqual(names(r), ['search-b3']);
+      // MLflow's client adds this condition to every model search; models without the tag match.
+      r = await call('GET', `/registered-models/search${q({ filter: "name LIKE 'search-%' AND tag.`mlflow.prompt.is_prompt` != 'true'" })}`);
+      assert.deepEqual(names(r), ['search-A1', 'search-a2']);
+      r = await call('GET', `/registered-models/search${q({ filter: "name IN ('search-a2', 'clf')" })}`);
+      assert.deepEqual(names(r), ['clf', 'search-a2']);
+      r = await call('GET', `/model-versions/search${q({ filter: "name LIKE 'search-%' AND tags.`mlflow.prompt.is_prompt` != 'true'" })}`);
+      assert.deepEqual((r.body.model_versions ?? []).map((v: { name: string }) => v.name).sort(), ['search-A1', 'search-a2']);
       r = await call('GET', `/registered-models/search${q({ filter: "name LIKE 'search-%'", order_by: ['name DESC'] })}`);
       assert.deepEqual(names(r), ['search-a2', 'search-A1']);
 
