@@ -207,7 +207,7 @@ describe('atelier CLI against a real server', () => {
     });
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /Creating workspace 'tty-ws'/);
-    assert.match(r.out, /\u2714|✔/, 'the spinner ends with a success mark');
+    assert.match(r.out, /✔.*Created workspace 'tty-ws'/, 'the spinner ends with a success mark');
   });
 
   it('server start runs a server until it is stopped', async () => {

@@ -44,7 +44,7 @@ export function groupCommands(program: Command): void {
     .action(async (name: string, o: { yes?: boolean; wait: boolean }, cmd: Command) => {
       const { g, client, subscriptionId } = await session(cmd);
       await confirm(`Delete resource group '${name}' and everything in it?`, o.yes);
-      const deleted = await withSpinner(`Deleting resource group '${name}'…`, (progress) => deleteResourceGroup(client, subscriptionId, name, { noWait: !o.wait, onProgress: progress }));
+      const deleted = await withSpinner(`Deleting resource group '${name}'…`, o.wait ? `Deleted resource group '${name}'` : `Deletion of resource group '${name}' accepted`, (progress) => deleteResourceGroup(client, subscriptionId, name, { noWait: !o.wait, onProgress: progress }));
       if (!deleted) throw new NotFoundError(`resource group '${name}' could not be found in subscription ${subscriptionId}`, { code: 'ResourceGroupNotFound', status: 404 });
       print({ deleted: name }, g.output);
     });

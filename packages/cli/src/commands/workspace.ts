@@ -32,7 +32,7 @@ export function workspaceCommands(program: Command): void {
     .option('--exist-ok', 'succeed with the existing workspace if it exists')
     .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
-      const created = await withSpinner(`Creating workspace '${name}'…`, (progress) =>
+      const created = await withSpinner(`Creating workspace '${name}'…`, `Created workspace '${name}'`, (progress) =>
         Workspace.create({
           name,
           endpoint: g.endpoint,
@@ -95,7 +95,7 @@ export function workspaceCommands(program: Command): void {
       const any = Object.values(changes).some((v) => v !== undefined);
       if (!any && !o.containerRegistry) throw new UsageError('nothing to update: pass --friendly-name, --description, --tags, --image-build-compute or --container-registry');
       let details: WorkspaceDetails | undefined;
-      if (any) details = await withSpinner(`Updating workspace '${name}'…`, (progress) => w.update({ ...changes, onProgress: progress }));
+      if (any) details = await withSpinner(`Updating workspace '${name}'…`, `Updated workspace '${name}'`, (progress) => w.update({ ...changes, onProgress: progress }));
       if (o.containerRegistry) details = await w.updateDependencies({ containerRegistry: o.containerRegistry, force: o.force });
       print(details, g.output);
     });
@@ -110,7 +110,7 @@ export function workspaceCommands(program: Command): void {
       const g = globals(cmd);
       const w = await Workspace.get(name, lookup(g, o));
       await confirm(`Delete workspace '${name}' in resource group '${w.resourceGroup}'${o.deleteDependentResources ? ' and its dependent resources' : ''}?`, o.yes);
-      await withSpinner(`Deleting workspace '${name}'…`, (progress) => w.delete({ deleteDependentResources: o.deleteDependentResources, noWait: !o.wait, onProgress: progress }));
+      await withSpinner(`Deleting workspace '${name}'…`, o.wait ? `Deleted workspace '${name}'` : `Deletion of workspace '${name}' accepted`, (progress) => w.delete({ deleteDependentResources: o.deleteDependentResources, noWait: !o.wait, onProgress: progress }));
       print({ deleted: w.id, waited: o.wait }, g.output);
     });
 
@@ -129,7 +129,7 @@ export function workspaceCommands(program: Command): void {
     .action(async (name: string, o: { resourceGroup?: string; wait: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const w = await Workspace.get(name, lookup(g, o));
-      await withSpinner(`Syncing the keys of '${name}'…`, (progress) => w.syncKeys({ noWait: !o.wait, onProgress: progress }));
+      await withSpinner(`Syncing the keys of '${name}'…`, o.wait ? `Synced the keys of '${name}'` : `Key sync of '${name}' accepted`, (progress) => w.syncKeys({ noWait: !o.wait, onProgress: progress }));
       print({ synced: w.id, waited: o.wait }, g.output);
     });
 
