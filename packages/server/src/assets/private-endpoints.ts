@@ -273,15 +273,16 @@ export class PrivateEndpointService {
    * Throws Forbidden when the request's route is under a workspace (control plane under W, or the
    * MLflow data plane under /mlflow/v1.0{W}) whose public network access is disabled and `ip` is in
    * none of its approved private endpoints' networks. Decided on the matched route and its decoded
-   * parameters, so no spelling of the URL gets around it. The workspace resource itself and its
-   * privateEndpointConnections stay reachable, so an Owner can always manage access.
+   * parameters, so no spelling of the URL gets around it. The workspace resource itself, its
+   * privateEndpointConnections and diagnose stay reachable, so an Owner can always find out why
+   * and manage access.
    */
   async check(route: string | undefined, params: unknown, ip: string): Promise<void> {
     if (!route) return;
     const m = WORKSPACE_ROUTE.exec(route);
     if (!m) return;
     const rest = (m[1] ?? '').toLowerCase();
-    if (rest === '' || rest === '/' || rest.startsWith('/privateendpointconnections')) return;
+    if (rest === '' || rest === '/' || rest.startsWith('/privateendpointconnections') || rest.startsWith('/diagnose')) return;
     const p = params as { subscriptionId?: string; resourceGroupName?: string; workspaceName?: string };
     if (!p?.subscriptionId || !p.resourceGroupName || !p.workspaceName) return;
     const st = await this.state(resourceId(p.subscriptionId, p.resourceGroupName, WORKSPACE, p.workspaceName).toLowerCase());

@@ -10,6 +10,9 @@ import { connectionRoutes } from './connection-routes.js';
 import { ConnectionService } from '../../../assets/connections.js';
 import { PrivateEndpointService } from '../../../assets/private-endpoints.js';
 import { privateEndpointRoutes } from './private-endpoint-routes.js';
+import { workspaceActionRoutes } from './workspace-action-routes.js';
+import { WorkspaceDiagnostics } from '../../../assets/diagnostics.js';
+import { LinkedServiceService } from '../../../assets/linked-services.js';
 export { networkAccessFeature } from './private-endpoint-routes.js';
 import { dataService } from '../../../assets/data-assets.js';
 import { environmentService } from '../../../assets/environments.js';
@@ -26,6 +29,8 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   const environments = environmentService(ctx);
   const connections = new ConnectionService(ctx, vault);
   const endpoints = PrivateEndpointService.for(ctx);
+  const diagnostics = new WorkspaceDiagnostics(ctx, vault, endpoints);
+  const linked = new LinkedServiceService(ctx);
 
   // The system datastores are made with the workspace; secrets the workspace's assets kept in its
   // key vault go with it (the vault itself may outlive the workspace).
@@ -39,4 +44,5 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   await app.register(versionedRoutes, { ctx, service: environments, tag: 'Environments' });
   await app.register(connectionRoutes, { ctx, connections });
   await app.register(privateEndpointRoutes, { ctx, endpoints });
+  await app.register(workspaceActionRoutes, { ctx, services, diagnostics, linked });
 }
