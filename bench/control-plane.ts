@@ -3,12 +3,13 @@
  *  - server-side: from the operation's start to its end (the `operations` row's timestamps, ms);
  *  - as a client polling Azure-AsyncOperation every 10 ms (the server's own latency);
  *  - as an ARM client that honours `Retry-After: 1` (what Azure SDK pollers do).
- * The bench runner calls `runControlPlaneBench()`; `npx tsx bench/control-plane.ts [n]` prints it.
+ * The bench runner calls `runControlPlaneBench()`; `npx tsx bench/control-plane.ts [n] [--postgres URL]` prints it.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import pg from 'pg';
 import { startServer } from '../packages/server/src/index.js';
 
 export interface ControlPlaneBenchResult {
@@ -32,11 +33,36 @@ function stats(xs: number[]): Stats {
   return { mean: r(s.reduce((a, b) => a + b, 0) / s.length), p50: r(at(0.5)), p95: r(at(0.95)), max: r(s[s.length - 1]!) };
 }
 
-export async function runControlPlaneBench(opts: { iterations?: number; databaseUrl?: string; retryAfterSamples?: number } = {}): Promise<ControlPlaneBenchResult> {
+/**
+ * `postgresUrl`: a PostgreSQL server where a database may be created; the bench makes a fresh one
+ * and drops it after. Without it, SQLite in a temp folder.
+ */
+export async function runControlPlaneBench(opts: { iterations?: number; postgresUrl?: string; retryAfterSamples?: number } = {}): Promise<ControlPlaneBenchResult> {
   const iterations = opts.iterations ?? 20;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-bench-cp-'));
   const password = crypto.randomBytes(12).toString('hex');
-  const server = await startServer({ port: 0, home, logLevel: 'silent', adminPassword: password, databaseUrl: opts.databaseUrl }, {});
+  let databaseUrl: string | undefined;
+  let dropDatabase: (() => Promise<void>) | undefined;
+  if (opts.postgresUrl) {
+    const name = `atelier_bench_${crypto.randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: opts.postgresUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(opts.postgresUrl);
+    u.pathname = `/${name}`;
+    databaseUrl = u.toString();
+    dropDatabase = async () => {
+      const c = new pg.Client({ connectionString: opts.postgresUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const server = await startServer({ port: 0, home, logLevel: 'silent', adminPassword: password, databaseUrl }, {}).catch(async (e) => {
+    await dropDatabase?.();
+    throw e;
+  });
   try {
     const tok = await fetch(`${server.url}/common/oauth2/v2.0/token`, {
       method: 'POST',
@@ -95,13 +121,17 @@ export async function runControlPlaneBench(opts: { iterations?: number; database
     return { iterations, dialect: server.ctx.database.dialect, serverSideMs: stats(serverSide), clientPollingMs: stats(polling), clientRetryAfterMs: stats(retryAfter), deleteMs: stats(deletes) };
   } finally {
     await server.close();
+    await dropDatabase?.();
     fs.rmSync(home, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
-  const n = Number(process.argv[2] ?? '20');
-  runControlPlaneBench({ iterations: n, databaseUrl: process.env.ATELIER_BENCH_DATABASE_URL }).then(
+  const args = process.argv.slice(2);
+  const pgAt = args.indexOf('--postgres');
+  const postgresUrl = pgAt >= 0 ? args[pgAt + 1] : undefined;
+  const n = Number(args.find((a, i) => /^\d+$/.test(a) && i !== pgAt + 1) ?? '20');
+  runControlPlaneBench({ iterations: n, postgresUrl }).then(
     (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
     (e) => {
       process.stderr.write(`control-plane bench failed: ${(e as Error).stack ?? e}\n`);
