@@ -242,6 +242,9 @@ export class S3Backend implements DatastoreBackend {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.loc.bucket }));
     } catch (e) {
+      if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+        throw new InvalidInput(`bucket '${this.loc.bucket}' does not exist at ${this.loc.endpoint}; create it first or check the name`, { code: 'BucketNotFound' });
+      }
       this.fail(e, 'the bucket');
     }
   }
