@@ -112,6 +112,9 @@ describe('Workspace (SDK) against a real server', () => {
     const missing = d.storageAccount!.replace(/storageAccounts\/.+$/, 'storageAccounts/nosuchaccount');
     await assert.rejects(Workspace.create({ ...conn, name: 'bad-deps', resourceGroup: 'myresourcegroup', storageAccount: missing, showOutput: false }), (e: unknown) => (e as { status?: number }).status! >= 400 && (e as { status?: number }).status! < 500);
     await assert.rejects(Workspace.get('bad-deps', { ...conn, resourceGroup: 'myresourcegroup' }), NotFoundError, 'a failed create leaves nothing');
+    // A resource group made for a workspace that could not be made is removed again.
+    await assert.rejects(Workspace.create({ ...conn, name: 'bad-deps', resourceGroup: 'fresh-group', storageAccount: missing, showOutput: false }));
+    assert.equal((await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups/fresh-group?api-version=2025-09-01`)).status, 404);
     await ws.delete();
   });
 

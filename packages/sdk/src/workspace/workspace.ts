@@ -10,7 +10,7 @@ import {
   DEFAULT_GPU_CLUSTER_NAME,
   WORKSPACE_PROVIDER,
 } from '../constants.js';
-import { createResourceGroup, getResourceGroup, resolveSubscription } from '../resource-groups.js';
+import { createResourceGroup, deleteResourceGroup, getResourceGroup, resolveSubscription } from '../resource-groups.js';
 import { checkResourceGroupName, checkWorkspaceName, normaliseResourceId, subscriptionPath, groupPath, workspacePath } from './arm-ids.js';
 import { loadWorkspaceConfig, writeWorkspaceConfig, type WorkspaceConfig } from './config-file.js';
 import { toDetails, type WorkspaceDetails, type WorkspaceKeys, type WorkspaceResource } from './types.js';
@@ -294,6 +294,7 @@ export class Workspace {
     const path = workspacePath(sub, rgName, name);
 
     let group = await getResourceGroup(client, sub, rgName);
+    let createdGroup = false;
     if (group) {
       const existing = await client.request<WorkspaceResource>('GET', path, { what: `get workspace '${name}'` }).catch((e: unknown) => {
         if (e instanceof NotFoundError) return undefined;
@@ -311,6 +312,7 @@ export class Workspace {
         throw new NotFoundError(`resource group '${rgName}' does not exist in subscription ${sub}; create it, or pass createResourceGroup: true`, { status: 404, code: 'ResourceGroupNotFound', target: 'resourceGroup' });
       }
       group = await createResourceGroup(client, sub, rgName, opts.location ?? 'local');
+      createdGroup = true;
       say(`Created resource group '${rgName}' in '${group.location}'.`);
     }
     const location = opts.location ?? group.location;
@@ -324,18 +326,30 @@ export class Workspace {
     };
     if (opts.tags) body.tags = opts.tags;
     say(`Creating workspace '${name}' in resource group '${rgName}' (${location})…`);
-    const initial = await client.request<WorkspaceResource>('PUT', path, { body, what: `create workspace '${name}'` });
-    let last = '';
-    const final = await client.waitFor(initial, 'PUT', path, {
-      what: `create workspace '${name}'`,
-      onProgress: (p) => {
-        opts.onProgress?.(p);
-        if (p.status !== last) {
-          last = p.status;
-          if (p.status.toLowerCase() !== TERMINAL_OK) say(`  ${p.status}… (${(p.elapsedMs / 1000).toFixed(1)} s)`);
-        }
-      },
-    });
+    let final: ArmResponse | undefined;
+    let initial: ArmResponse<WorkspaceResource>;
+    try {
+      initial = await client.request<WorkspaceResource>('PUT', path, { body, what: `create workspace '${name}'` });
+      let last = '';
+      final = await client.waitFor(initial, 'PUT', path, {
+        what: `create workspace '${name}'`,
+        onProgress: (p) => {
+          opts.onProgress?.(p);
+          if (p.status !== last) {
+            last = p.status;
+            if (p.status.toLowerCase() !== TERMINAL_OK) say(`  ${p.status}… (${(p.elapsedMs / 1000).toFixed(1)} s)`);
+          }
+        },
+      });
+    } catch (e) {
+      // A group made for this workspace goes with it when the workspace could not be made
+      // (only while it is still empty: anything else put there since stays).
+      if (createdGroup) {
+        const removed = await removeGroupIfEmpty(client, sub, rgName);
+        if (removed) say(`Removed resource group '${rgName}' again.`);
+      }
+      throw e;
+    }
     const ws = new Workspace(client, (final ?? initial).body as WorkspaceResource);
     const p = ws.resource.properties ?? {};
     say(`Workspace '${name}' is ready: provisioningState ${p.provisioningState ?? 'Succeeded'}.`);
@@ -497,6 +511,17 @@ export class Workspace {
   /** The MLflow tracking URI of this workspace: `{server}/mlflow/v1.0{W}`, plain http(s). */
   getMlflowTrackingUri(): string {
     return this.resource.properties?.mlFlowTrackingUri ?? `${this.client.endpoint}/mlflow/v1.0${this.id}`;
+  }
+}
+
+/** Deletes a resource group only when nothing is in it; says whether it did. Never throws. */
+async function removeGroupIfEmpty(client: ArmClient, sub: string, rg: string): Promise<boolean> {
+  try {
+    const r = await client.request<{ value?: unknown[] }>('GET', `${groupPath(sub, rg)}/resources`);
+    if (!Array.isArray(r.body?.value) || r.body.value.length > 0) return false;
+    return await deleteResourceGroup(client, sub, rg);
+  } catch {
+    return false;
   }
 }
 
