@@ -170,6 +170,7 @@ export class ArtifactService {
     if (!Number.isInteger(numParts) || numParts < 1 || numParts > MAX_UPLOAD_PARTS) {
       throw new InvalidInput(`num_parts must be a whole number from 1 to ${MAX_UPLOAD_PARTS}, got ${numParts}`, { code: 'INVALID_PARAMETER_VALUE' });
     }
+    await this.sweepExpired();
     const uploadId = crypto.randomBytes(16).toString('hex');
     const token = crypto.randomBytes(32).toString('base64url');
     const now = Date.now();
@@ -193,6 +194,18 @@ export class ArtifactService {
       credentials.push({ url: `${base}/${uploadId}/${n}?token=${encodeURIComponent(token)}`, part_number: n, headers: {} });
     }
     return { upload_id: uploadId, credentials };
+  }
+
+  /** Forgets uploads nobody completed or aborted in time (their parts too), a few at a time. */
+  async sweepExpired(limit = 20): Promise<number> {
+    const stale = await this.ctx.db
+      .selectFrom('mlflow_artifact_uploads')
+      .select(['upload_id', 'storage_account'])
+      .where('expires_at', '<', Date.now())
+      .limit(limit)
+      .execute();
+    for (const u of stale) await this.forget(u.storage_account, u.upload_id);
+    return stale.length;
   }
 
   private partKey(uploadId: string, partNumber: number): string {

@@ -150,7 +150,7 @@ for (const dialect of testDialects()) {
     await tt.test('multipart upload with part URLs pointing back at the server', async () => {
       const partSize = 1024 * 1024;
       const total = partSize * 2 + 1000;
-      const created = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp/model.bin`, { path: 'model.bin', num_parts: 3 });
+      const created = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: '/home/me/models/model.bin', num_parts: 3 });
       assert.equal(created.status, 200, created.text);
       const { upload_id, credentials } = created.body as { upload_id: string; credentials: { url: string; part_number: number; headers?: Record<string, string> }[] };
       assert.equal(credentials.length, 3);
@@ -169,13 +169,13 @@ for (const dialect of testDialects()) {
         assert.ok(etag);
         parts[i] = { part_number: c.part_number, etag };
       }
-      const badEtag = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp/model.bin`, {
-        path: 'model.bin', upload_id, parts: parts.map((p) => ({ ...p, etag: '"0"' })),
+      const badEtag = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp`, {
+        path: '/home/me/models/model.bin', upload_id, parts: parts.map((p) => ({ ...p, etag: '"0"' })),
       });
       assert.equal(badEtag.status, 400);
-      const wrongPath = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp/other.bin`, { path: 'model.bin', upload_id, parts });
+      const wrongPath = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp`, { path: 'other.bin', upload_id, parts });
       assert.equal(wrongPath.status, 400);
-      const done = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp/model.bin`, { path: 'model.bin', upload_id, parts });
+      const done = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp`, { path: 'C:\\Users\\me\\model.bin', upload_id, parts });
       assert.equal(done.status, 200, done.text);
       const d = await get(t, `${w.artifacts}/mp/model.bin`);
       assert.equal(d.headers.get('content-length'), String(total));
@@ -191,21 +191,33 @@ for (const dialect of testDialects()) {
       assert.equal((await put(t, credentials[0]!.url, 'late', {}, null)).status, 404);
 
       // Abort forgets an upload.
-      const second = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp/aborted.bin`, { path: 'aborted.bin', num_parts: 1 });
+      const second = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'aborted.bin', num_parts: 1 });
       await put(t, second.body.credentials[0].url, 'part', {}, null);
-      const aborted = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/abort/mp/aborted.bin`, { path: 'aborted.bin', upload_id: second.body.upload_id });
+      const aborted = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/abort/mp`, { path: 'aborted.bin', upload_id: second.body.upload_id });
       assert.equal(aborted.status, 200);
       assert.equal((await t.request('GET', `${w.artifacts}/mp/aborted.bin`)).status, 404);
-      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/abort/mp/aborted.bin`, { path: 'aborted.bin', upload_id: second.body.upload_id })).status, 404);
+      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/abort/mp`, { path: 'aborted.bin', upload_id: second.body.upload_id })).status, 404);
       assert.equal(listFiles(t.home).filter((f) => f.includes('.multipart/') && !f.endsWith('/')).length, 0);
 
-      // Bad input.
-      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp/x.bin`, { path: 'x.bin', num_parts: 0 })).status, 400);
-      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp/x.bin`, { path: 'x.bin', num_parts: 3, extra: 1 })).status, 400);
+      // An upload left unfinished past its expiry is swept away with its parts.
+      const stale = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'stale.bin', num_parts: 1 });
+      await put(t, stale.body.credentials[0].url, 'part', {}, null);
+      await t.server.ctx.db.updateTable('mlflow_artifact_uploads').set({ expires_at: Date.now() - 1 }).where('upload_id', '=', stale.body.upload_id).execute();
+      assert.equal((await put(t, stale.body.credentials[0].url, 'late', {}, null)).status, 404);
+      await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'fresh.bin', num_parts: 1 });
+      assert.equal(await t.server.ctx.db.selectFrom('mlflow_artifact_uploads').select('upload_id').where('upload_id', '=', stale.body.upload_id).executeTakeFirst(), undefined);
+      assert.ok(!listFiles(t.home).some((f) => f.includes(stale.body.upload_id)));
+
+      // Bad input: no file name, an escaping folder.
+      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: '/tmp/..', num_parts: 1 })).status, 400);
+      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { num_parts: 1 })).status, 400);
+      assert.equal((await rawRequest(t, 'POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/%2E%2E/%2E%2E`, JSON.stringify({ path: 'x.bin', num_parts: 1 }))).status, 400);
+      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'x.bin', num_parts: 0 })).status, 400);
+      assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'x.bin', num_parts: 3, extra: 1 })).status, 400);
       // Another workspace cannot complete this workspace's upload.
-      const third = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp/x.bin`, { path: 'x.bin', num_parts: 1 });
+      const third = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'x.bin', num_parts: 1 });
       const other = await artifactWorkspace(t);
-      const stolen = await t.request('POST', `${other.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp/x.bin`, { path: 'x.bin', upload_id: third.body.upload_id, parts: [{ part_number: 1 }] });
+      const stolen = await t.request('POST', `${other.trackingUri}/api/2.0/mlflow-artifacts/mpu/complete/mp`, { path: 'x.bin', upload_id: third.body.upload_id, parts: [{ part_number: 1 }] });
       assert.equal(stolen.status, 404);
     });
 
@@ -225,7 +237,7 @@ function rawRequest(t: TestServer, method: string, url: string, body?: string): 
   const u = new URL(t.url);
   const pathPart = url.slice(t.url.length);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path: pathPart, headers: { authorization: `Bearer ${t.adminToken}`, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path: pathPart, headers: { authorization: `Bearer ${t.adminToken}`, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) } : {}) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));

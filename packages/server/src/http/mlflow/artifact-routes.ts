@@ -52,6 +52,18 @@ function artifactPath(req: FastifyRequest): string {
   return p;
 }
 
+/**
+ * The artifact a multipart request is about: MLflow's client names the destination folder in the
+ * URL and sends the local file's path in the body; the artifact is `<folder>/<file name>`.
+ */
+function multipartTarget(req: FastifyRequest, localPath: string | undefined): string {
+  if (localPath === undefined || localPath === '') throw new InvalidInput("Missing value for required parameter 'path'.");
+  const base = localPath.split(/[/\\]/).filter(Boolean).pop() ?? '';
+  if (!base || base === '.' || base === '..') throw new InvalidInput(`path '${localPath}' does not end in a file name`);
+  const folder = safeKey((req.params as Record<string, string>)['*'] ?? '', 'artifact path');
+  return safeKey(folder ? `${folder}/${base}` : base, 'artifact path');
+}
+
 function attachmentHeaders(reply: FastifyReply, p: string): void {
   const base = p.slice(p.lastIndexOf('/') + 1);
   const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, '_');
@@ -143,9 +155,8 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
     }
     for (const p of apiPaths('/mlflow-artifacts/mpu/create/*')) {
       scope.post<{ Body: { path?: string; num_parts?: number | string } }>(p, { schema: { body: CreateBody, tags: TAGS, summary: 'Start a multipart upload' } }, async (req) => {
-        if (req.body?.path === undefined || req.body.path === '') throw new InvalidInput("Missing value for required parameter 'path'.");
-        const n = req.body.num_parts === undefined ? 1 : Number(req.body.num_parts);
-        return artifacts.createMultipartUpload(req.workspace, artifactPath(req), n, partUrlBase, req.principal.id);
+        const n = req.body?.num_parts === undefined ? 1 : Number(req.body.num_parts);
+        return artifacts.createMultipartUpload(req.workspace, multipartTarget(req, req.body?.path), n, partUrlBase, req.principal.id);
       });
     }
     for (const p of apiPaths('/mlflow-artifacts/mpu/complete/*')) {
@@ -153,10 +164,9 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
         p,
         { schema: { body: CompleteBody, tags: TAGS, summary: 'Complete a multipart upload' } },
         async (req) => {
-          if (req.body?.path === undefined || req.body.path === '') throw new InvalidInput("Missing value for required parameter 'path'.");
           await artifacts.completeMultipartUpload(
             req.workspace,
-            artifactPath(req),
+            multipartTarget(req, req.body?.path),
             req.body.upload_id ?? '',
             (req.body.parts ?? []).map((x) => ({ part_number: Number(x.part_number), etag: x.etag })),
           );
@@ -166,8 +176,7 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
     }
     for (const p of apiPaths('/mlflow-artifacts/mpu/abort/*')) {
       scope.post<{ Body: { path?: string; upload_id?: string } }>(p, { schema: { body: AbortBody, tags: TAGS, summary: 'Abort a multipart upload' } }, async (req) => {
-        if (req.body?.path === undefined || req.body.path === '') throw new InvalidInput("Missing value for required parameter 'path'.");
-        await artifacts.abortMultipartUpload(req.workspace, artifactPath(req), req.body.upload_id ?? '');
+        await artifacts.abortMultipartUpload(req.workspace, multipartTarget(req, req.body?.path), req.body?.upload_id ?? '');
         return {};
       });
     }
