@@ -508,6 +508,12 @@ export class WorkspaceService {
     });
   }
 
+  /** resyncKeys without an operation (for clients of api-versions where it was not an LRO). */
+  async resyncKeysNow(ws: StoredResource): Promise<void> {
+    this.requireReady(ws);
+    await this.cacheKeys(ws);
+  }
+
   private requireReady(ws: StoredResource): void {
     const state = ws.properties.provisioningState;
     if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${ws.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'Conflict' });

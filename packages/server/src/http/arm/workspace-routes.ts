@@ -128,6 +128,11 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
 
   app.post<{ Params: WsParams }>(`${W}/resyncKeys`, { schema: { params: WorkspaceParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'Copy the current keys of the dependent resources into the workspace (LRO: 202)' } }, async (req, reply) => {
     const ws = await load(req, 'control/write');
+    // Before 2021-04-01 resyncKeys was not an LRO (clients of those versions accept only 200): do it now.
+    if (String((req.query as Record<string, unknown>)['api-version']) < '2021-04-01') {
+      await workspaces.resyncKeysNow(ws);
+      return reply.status(200).send();
+    }
     const op = await workspaces.resyncKeys(ws, req.principal);
     setLroHeaders(reply, ctx.config.publicUrl, op, req);
     return reply.status(202).send();
