@@ -180,6 +180,20 @@ describe('atelier CLI against a real server', () => {
     oneLine(r);
   });
 
+  it('several commands at once renew an expired sign-in once, and all succeed', async () => {
+    const file = path.join(cfg, 'profile.json');
+    const p = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.ok(p.refreshToken, 'login kept the refresh token');
+    fs.writeFileSync(file, JSON.stringify({ ...p, expiresOn: Date.now() - 1000 }), { mode: 0o600 });
+    const runs = await Promise.all([atelier(['group', 'list']), atelier(['workspace', 'list']), atelier(['account', 'list-subscriptions'])]);
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const after = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.ok(after.expiresOn > Date.now());
+    assert.notEqual(after.refreshToken, p.refreshToken, 'the refresh token was rotated');
+    const again = await atelier(['group', 'list']);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
   it('logout forgets the profile', async () => {
     const r = await atelier(['logout']);
     assert.equal(r.code, 0);

@@ -74,6 +74,22 @@ describe('profile sign-in (atelier login plumbing) against a real server', () =>
     }
   });
 
+  it('concurrent refreshes in one process use the single-use refresh token once', async () => {
+    await loginWithPassword({ endpoint: t.url, username: 'admin', password: ADMIN_PASSWORD, configDir: dir });
+    const p = readProfile(dir)!;
+    assert.ok(p.refreshToken, 'this server issues refresh tokens');
+    for (let round = 0; round < 2; round++) {
+      writeProfile({ ...readProfile(dir)!, expiresOn: Date.now() - 1000 }, dir);
+      const auth = new ProfileAuthentication(dir);
+      const tokens = await Promise.all(Array.from({ length: 5 }, () => auth.getToken({ endpoint: t.url, audience: MANAGEMENT_AUDIENCE })));
+      assert.equal(new Set(tokens.map((x) => x.token)).size, 1);
+      // The sign-in is still valid (a replayed refresh token would have revoked it).
+      const all = await Promise.all([Workspace.list({ env: env() }), Workspace.list({ env: env() })]);
+      assert.ok(all.every((m) => m instanceof Map));
+    }
+    assert.equal(fs.existsSync(path.join(dir, 'profile.lock')), false, 'the lock is released');
+  });
+
   it('logout removes the profile; then the SDK says to sign in', async () => {
     assert.equal(deleteProfile(dir), true);
     assert.equal(deleteProfile(dir), false);

@@ -146,6 +146,38 @@ export async function loginWithPassword(opts: PasswordLoginOptions): Promise<Pro
 
 const SKEW_MS = 60_000;
 
+/** Refreshes under way in this process, by profile folder. */
+const refreshing = new Map<string, Promise<AccessToken>>();
+
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * An exclusive lock on the profile between processes: a lock file made with O_EXCL. A lock older
+ * than 30 s is taken as left by a crashed process and removed. Returns the release function.
+ */
+async function lockProfile(dir: string, waitMs = 15_000): Promise<() => void> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = path.join(dir, 'profile.lock');
+  const started = Date.now();
+  for (;;) {
+    try {
+      const fd = fs.openSync(lock, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => fs.rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigurationError(`cannot lock the profile (${lock}): ${(e as Error).message}`);
+    }
+    try {
+      if (Date.now() - fs.statSync(lock).mtimeMs > LOCK_STALE_MS) fs.rmSync(lock, { force: true });
+    } catch {
+      /* released meanwhile */
+    }
+    if (Date.now() - started > waitMs) throw new ConfigurationError(`the profile is locked by another process (${lock}); if none is running, delete that file`);
+    await new Promise((r) => setTimeout(r, 25 + Math.random() * 25));
+  }
+}
+
 
 /**
  * The token of `atelier login`, refreshed with the stored refresh token when it is about to
@@ -176,21 +208,42 @@ export class ProfileAuthentication implements Authentication {
     }
     const fresh = p.expiresOn - Date.now() > SKEW_MS;
     if (fresh && !opts.forceRefresh) return { token: p.accessToken, expiresOnTimestamp: p.expiresOn };
-    if (!p.refreshToken) {
-      const why = fresh ? 'the server refused the saved token' : `the sign-in of ${p.username} expired at ${new Date(p.expiresOn).toISOString()}`;
-      throw new AuthenticationError(`${why} and the server gave no refresh token: run \`atelier login\` again`, { code: 'TokenExpired' });
+    // A refresh token is single-use (a second use revokes the sign-in), so concurrent refreshes
+    // (in this process, or other processes sharing the profile) are made into one.
+    const key = path.resolve(this.dir);
+    let running = refreshing.get(key);
+    if (!running) {
+      running = this.refreshOnce(p, Boolean(opts.forceRefresh)).finally(() => refreshing.delete(key));
+      refreshing.set(key, running);
     }
-    let grant: TokenGrant;
+    return running;
+  }
+
+  private async refreshOnce(seen: Profile, forced: boolean): Promise<AccessToken> {
+    const release = await lockProfile(this.dir);
     try {
-      grant = await refreshGrant(p.endpoint, p.tenant, p.refreshToken);
-    } catch (e) {
-      if (e instanceof AuthenticationError || (e as { status?: number }).status === 400) {
-        throw new AuthenticationError(`the sign-in of ${p.username} could not be renewed (${(e as Error).message}): run \`atelier login\` again`, { code: 'TokenExpired', cause: e });
+      // Another process may have refreshed while we waited for the lock.
+      const p = readProfile(this.dir) ?? seen;
+      const renewedMeanwhile = p.accessToken !== seen.accessToken && p.expiresOn - Date.now() > SKEW_MS;
+      if (renewedMeanwhile) return { token: p.accessToken, expiresOnTimestamp: p.expiresOn };
+      if (!p.refreshToken) {
+        const why = forced ? 'the server refused the saved token' : `the sign-in of ${p.username} expired at ${new Date(p.expiresOn).toISOString()}`;
+        throw new AuthenticationError(`${why} and the server gave no refresh token: run \`atelier login\` again`, { code: 'TokenExpired' });
       }
-      throw e;
+      let grant: TokenGrant;
+      try {
+        grant = await refreshGrant(p.endpoint, p.tenant, p.refreshToken);
+      } catch (e) {
+        if (e instanceof AuthenticationError || (e as { status?: number }).status === 400) {
+          throw new AuthenticationError(`the sign-in of ${p.username} could not be renewed (${(e as Error).message}): run \`atelier login\` again`, { code: 'TokenExpired', cause: e });
+        }
+        throw e;
+      }
+      const next = profileFromGrant(p.endpoint, p.tenant, p.username, grant, p);
+      writeProfile(next, this.dir);
+      return { token: next.accessToken, expiresOnTimestamp: next.expiresOn };
+    } finally {
+      release();
     }
-    const next = profileFromGrant(p.endpoint, p.tenant, p.username, grant, p);
-    writeProfile(next, this.dir);
-    return { token: next.accessToken, expiresOnTimestamp: next.expiresOn };
   }
 }
