@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
+import { Conflict, InvalidInput, NotFound, NotImplemented, PreconditionFailed } from '../errors.js';
 import { groupId } from './arm-ids.js';
 import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
 import { DependentResources, dependentName, type DependentKind } from './dependents.js';
@@ -342,7 +342,7 @@ export class WorkspaceService {
     const group = await this.ctx.db.selectFrom('resource_groups').selectAll().where('id_key', '=', groupId(sub, rg).toLowerCase()).executeTakeFirst();
     if (!group) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
     const location = input.location ? normaliseLocation(input.location) : group.location;
-    if (pre.ifMatch !== undefined) throw new NotFound(`workspace '${name}' could not be found (If-Match was sent)`, { code: 'ResourceNotFound' });
+    if (pre.ifMatch !== undefined) throw new PreconditionFailed(`workspace '${name}' does not exist but If-Match was sent; drop the header to create it`, { code: 'PreconditionFailed' });
     const settable = this.normaliseSettable(props);
     const hbi = boolOrUndefined(props.hbiWorkspace, 'properties.hbiWorkspace') ?? false;
     // Dependent resources given by id must exist and be visible to the caller.
@@ -589,7 +589,7 @@ export class WorkspaceService {
     const ws = await this.get(sub, rg, name);
     if (!ws) return undefined;
     if (pre.ifMatch !== undefined && !pre.ifMatch.split(',').map((s) => s.trim()).some((e) => e === '*' || e === ws.etag)) {
-      throw new InvalidInput('If-Match does not match the workspace etag', { code: 'PreconditionFailed' });
+      throw new PreconditionFailed(`workspace '${ws.name}' has changed: its etag is ${ws.etag}, not ${pre.ifMatch}; GET it again and retry`, { code: 'PreconditionFailed' });
     }
     const state = ws.properties.provisioningState;
     if (state === 'Creating') throw new Conflict(`workspace '${ws.name}' is being created; wait for its operation to end, then delete it`, { code: 'Conflict' });

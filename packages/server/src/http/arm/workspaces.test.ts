@@ -167,6 +167,12 @@ for (const dialect of testDialects()) {
       assert.equal(r.status, 412);
       r = await t.request('PATCH', url, { tags: {} }, { headers: { 'if-match': current.etag } });
       assert.equal(r.status, 200);
+      r = await t.request('PUT', url, { location: 'local' }, { headers: { 'if-none-match': '*' } });
+      assert.equal(r.status, 412, 'If-None-Match: * refuses to overwrite');
+      r = await t.request('PUT', `${wsPath(t, 'patch', 'ws-new-one')}?${V}`, { location: 'local' }, { headers: { 'if-match': '*' } });
+      assert.equal(r.status, 412, 'If-Match refuses to create');
+      r = await t.request('DELETE', url, undefined, { headers: { 'if-match': '"stale"' } });
+      assert.equal(r.status, 412);
     });
 
     it('updateDependencies: sets a registry when unset, replaces an existing one only with force', async () => {
