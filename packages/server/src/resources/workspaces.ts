@@ -359,27 +359,33 @@ export class WorkspaceService {
     }
     const kind = input.kind ? enumValue(input.kind, ['Default', 'Hub', 'Project', 'FeatureStore'], 'kind') : 'Default';
     const workspaceId = crypto.randomUUID();
-    const { resource } = await this.engine.put(
-      workspaceDef,
-      id,
-      {
-        location,
-        kind,
-        tags: input.tags ?? {},
-        identity: this.makeIdentity(input.identity),
-        properties: {
-          ...settable,
-          workspaceId,
-          provisioningState: 'Creating',
-          stateSince: Date.now(),
-          hbiWorkspace: hbi,
-          creationTime: new Date().toISOString(),
-          ...given,
+    const { resource } = await this.engine
+      .put(
+        workspaceDef,
+        id,
+        {
+          location,
+          kind,
+          tags: input.tags ?? {},
+          identity: this.makeIdentity(input.identity),
+          properties: {
+            ...settable,
+            workspaceId,
+            provisioningState: 'Creating',
+            stateSince: Date.now(),
+            hbiWorkspace: hbi,
+            creationTime: new Date().toISOString(),
+            ...given,
+          },
         },
-      },
-      by,
-      { ifNoneMatch: '*' },
-    );
+        by,
+        { ifNoneMatch: '*' },
+      )
+      .catch((e) => {
+        // Another request created it since the check above.
+        if (e instanceof PreconditionFailed || e instanceof Conflict) throw new Conflict(`workspace '${name}' was created by another request at the same time; GET it, or retry to update it`, { code: 'Conflict' });
+        throw e;
+      });
     try {
       await this.ctx.db.insertInto('workspace_ids').values({ workspace_id: workspaceId, id_key: resource.id.toLowerCase() }).execute();
     } catch (e) {

@@ -322,3 +322,32 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+for (const dialect of testDialects()) {
+  describe(`workspaces under concurrency (${dialect})`, () => {
+    let t: TestServer;
+    before(async () => {
+      t = await startTestServer(dialect);
+      assert.equal((await t.request('PUT', `${groupPath(t, 'busy')}?${V}`, { location: 'local' })).status, 201);
+    });
+    after(async () => {
+      await t?.close();
+    });
+
+    it('creates many workspaces at once, and one of several same-name creates wins', async () => {
+      const many = await Promise.all(Array.from({ length: 6 }, (_, i) => t.request('PUT', `${wsPath(t, 'busy', `many-${i}`)}?${V}`, { location: 'local' })));
+      for (const r of many) assert.equal(r.status, 201, r.text);
+      const ops = await Promise.all(many.map((r) => waitForOperation(t, r.headers.get('azure-asyncoperation')!)));
+      for (const op of ops) assert.equal(op.status, 'Succeeded', JSON.stringify(op));
+      const same = await Promise.all(Array.from({ length: 4 }, () => t.request('PUT', `${wsPath(t, 'busy', 'contested')}?${V}`, { location: 'local' })));
+      const statuses = same.map((r) => r.status).sort();
+      assert.equal(statuses.filter((s) => s === 201).length, 1, statuses.join());
+      for (const r of same) assert.ok([201, 409].includes(r.status), r.text);
+      await waitForOperation(t, same.find((r) => r.status === 201)!.headers.get('azure-asyncoperation')!);
+      const list = await t.request('GET', `${groupPath(t, 'busy')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`);
+      assert.equal(list.body.value.length, 7);
+      const ids = new Set(list.body.value.map((w: { properties: { storageAccount: string } }) => w.properties.storageAccount));
+      assert.equal(ids.size, 7, 'each workspace has its own storage account');
+    });
+  });
+}
