@@ -22,3 +22,4 @@ export {
   type Subscription,
   type ResourceGroup,
 } from './resource-groups.js';
+export * from './assets/index.js';

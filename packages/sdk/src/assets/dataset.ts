@@ -32,7 +32,8 @@ function toSource(p: DataPathLike): Source {
 }
 
 function one(paths: DataPathLike | DataPathLike[]): Source {
-  const list = Array.isArray(paths) && (paths.length === 0 || typeof paths[0] !== 'object' || Array.isArray(paths[0]) || typeof paths[0] === 'string') && !(paths.length === 2 && paths[0] instanceof Datastore) ? (paths as DataPathLike[]) : [paths as DataPathLike];
+  // [datastore, 'path'] is one path; any other array is a list of paths.
+  const list = Array.isArray(paths) && !(paths[0] instanceof Datastore) ? (paths as DataPathLike[]) : [paths as DataPathLike];
   if (list.length !== 1) throw new ValidationError('give one file or one folder (put several files in one folder and give the folder)', { target: 'path' });
   return toSource(list[0]!);
 }
@@ -94,7 +95,8 @@ export abstract class Dataset {
     return this.adopt(link, opts.name, r.body);
   }
 
-  protected adopt(link: WorkspaceLink, name: string, v: VersionBody): this {
+  /** @internal Takes the name and version the server gave. */
+  adopt(link: WorkspaceLink, name: string, v: VersionBody): this {
     this.name = name;
     this.version = v.name;
     this.description = v.properties.description;

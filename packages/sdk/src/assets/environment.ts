@@ -1,0 +1,83 @@
+import { NotFoundError } from '../errors.js';
+import { linkOf, type HasServiceContext, type WorkspaceLink } from './link.js';
+
+interface EnvVersionBody {
+  name: string;
+  id: string;
+  properties: {
+    image?: string;
+    condaFile?: string;
+    pipRequirements?: string;
+    environmentVariables?: Record<string, string>;
+    build?: { contextUri: string; dockerfilePath?: string };
+    description?: string;
+    tags?: Record<string, string>;
+    environmentType?: string;
+    osType?: string;
+  };
+}
+
+/**
+ * An environment (the seed's `Environment`): base image or build context, conda file, pip
+ * requirements, environment variables. Registered versions are immutable; curated ones
+ * (`AzureML-…`) are in every workspace.
+ */
+export class Environment {
+  version?: string;
+  image?: string;
+  condaFile?: string;
+  pipRequirements?: string;
+  environmentVariables: Record<string, string> = {};
+  build?: { contextUri: string; dockerfilePath?: string };
+  description?: string;
+  tags: Record<string, string> = {};
+  environmentType?: string;
+  constructor(readonly name: string) {}
+
+  private static from(name: string, v: EnvVersionBody): Environment {
+    const e = new Environment(name);
+    const p = v.properties;
+    Object.assign(e, { version: v.name, image: p.image, condaFile: p.condaFile, pipRequirements: p.pipRequirements, build: p.build, description: p.description, environmentType: p.environmentType });
+    e.environmentVariables = p.environmentVariables ?? {};
+    e.tags = p.tags ?? {};
+    return e;
+  }
+
+  /** Registers this definition as version `version` (default: the next number). */
+  async register(ws: HasServiceContext | WorkspaceLink, version?: string): Promise<Environment> {
+    const link = linkOf(ws);
+    const base = `${link.id}/environments/${encodeURIComponent(this.name)}`;
+    let v = version;
+    if (!v) {
+      try {
+        v = (await link.client.request<{ properties: { nextVersion?: string } }>('GET', base)).body.properties.nextVersion ?? '1';
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        v = '1';
+      }
+    }
+    const properties: Record<string, unknown> = { environmentVariables: this.environmentVariables, tags: this.tags };
+    for (const k of ['image', 'condaFile', 'pipRequirements', 'build', 'description'] as const) if (this[k] !== undefined) properties[k] = this[k];
+    const r = await link.client.request<EnvVersionBody>('PUT', `${base}/versions/${encodeURIComponent(v)}`, { body: { properties }, what: `register environment '${this.name}'` });
+    return Environment.from(this.name, r.body);
+  }
+
+  /** A registered version (default the latest). */
+  static async get(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<Environment> {
+    const link = linkOf(ws);
+    const base = `${link.id}/environments/${encodeURIComponent(name)}`;
+    const v = version ?? (await link.client.request<{ properties: { latestVersion?: string } }>('GET', base, { what: `get environment '${name}'` })).body.properties.latestVersion;
+    if (!v) throw new NotFoundError(`environment '${name}' has no versions`);
+    return Environment.from(name, (await link.client.request<EnvVersionBody>('GET', `${base}/versions/${encodeURIComponent(v)}`, { what: `get environment '${name}' version ${v}` })).body);
+  }
+
+  /** The latest version of every environment of the workspace, curated ones included. */
+  static async list(ws: HasServiceContext | WorkspaceLink): Promise<Map<string, Environment>> {
+    const link = linkOf(ws);
+    const out = new Map<string, Environment>();
+    for await (const c of link.client.list<{ name: string; properties: { latestVersion?: string } }>(`${link.id}/environments`, { what: 'list environments' })) {
+      if (c.properties.latestVersion) out.set(c.name, await Environment.get(link, c.name, c.properties.latestVersion));
+    }
+    return out;
+  }
+}
