@@ -2,3 +2,4 @@ export { startServer, type RunningServer } from './server.js';
 export { loadConfig, CONFIG_DOC, type ServerConfig } from './config.js';
 export { createContext, type AppContext } from './context.js';
 export { buildApp } from './app.js';
+export { prepareTls, ensureSelfSignedCertificate, trustInstructions, type TlsFiles } from './identity/tls.js';
