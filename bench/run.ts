@@ -10,7 +10,8 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { MlflowHttp } from './lib/mlflow-http.js';
-import { ensureMlflowServer, externalTarget, startAtelier, startMlflow, type BenchTarget } from './lib/servers.js';
+import { WORK, ensureMlflowServer, externalTarget, startAtelier, startMlflow, type BenchTarget } from './lib/servers.js';
+import { newestProfile, summarizeProfile } from './lib/profile.js';
 import { FULL, QUICK, WORKLOADS, type RunContext } from './lib/workloads.js';
 import { formatReport, judgeGoals, targetReport, type BenchReport, type TargetReport } from './lib/report.js';
 
@@ -29,6 +30,7 @@ Starts Atelier and runs the MLflow workloads against it (and against the servers
   --concurrency N      clients of the request workloads (default 8; writers-16 always uses 16)
   --json FILE          also write the results as JSON
   --keep               keep the servers' temp data folders
+  --profile            record a CPU profile of Atelier (bench/.work/profiles) and print where it spent its time
   -h, --help           this text
 `;
 
@@ -45,6 +47,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '8' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -76,7 +79,8 @@ async function main(): Promise<number> {
     defs = WORKLOADS.filter((d) => wanted.includes(d.name));
   }
   const starters: { name: string; start: (home: string) => Promise<BenchTarget> }[] = [];
-  if (!values['no-atelier']) starters.push({ name: 'Atelier', start: (home) => startAtelier({ home, postgres: values.postgres }) });
+  const profileDir = values.profile ? path.join(WORK, 'profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
+  if (!values['no-atelier']) starters.push({ name: 'Atelier', start: (home) => startAtelier({ home, postgres: values.postgres, profileDir }) });
   if (values.compare === 'mlflow') {
     const bin = ensureMlflowServer(log);
     starters.push({ name: 'MLflow', start: (home) => startMlflow(bin, home) });
@@ -143,6 +147,8 @@ async function main(): Promise<number> {
   };
   log(`\n${formatReport(defs, report)}\n\n(total ${report.seconds.toFixed(0)} s; goals are judged on ${targets[0]?.name ?? '—'}${targets[1] ? ` against ${targets[1].name}` : ''})`);
   if (values.json) fs.writeFileSync(values.json, JSON.stringify(report, null, 2));
+  const profile = profileDir && newestProfile(profileDir);
+  if (profile) log(`\n${summarizeProfile(profile)}`);
   return failures ? 1 : 0;
 }
 

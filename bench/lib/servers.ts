@@ -80,6 +80,8 @@ export interface AtelierOptions {
   /** postgres://… server where the bench may CREATE DATABASE; unset = SQLite. */
   postgres?: string;
   home: string;
+  /** Write a V8 CPU profile of the server into this folder (node --cpu-prof). */
+  profileDir?: string;
 }
 
 /**
@@ -107,7 +109,8 @@ export async function startAtelier(opts: AtelierOptions): Promise<BenchTarget> {
   const logFile = path.join(opts.home, 'server.log');
   const log = fs.openSync(logFile, 'a');
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--enable-source-maps', bundle], {
+  const nodeArgs = ['--enable-source-maps', ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), bundle];
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', log, log],
