@@ -96,19 +96,27 @@ export class DependentResources {
     this.keys = new ResourceKeys(ctx);
   }
 
-  /** Whether a name of a globally-named type (storage account, vault, registry) is taken. */
-  private async nameTaken(type: string, name: string): Promise<boolean> {
-    const rows = await this.ctx.db.selectFrom('resources').select('name').where('type_key', '=', type.toLowerCase()).where('parent_key', 'is', null).execute();
-    return rows.some((r) => r.name.toLowerCase() === name.toLowerCase());
-  }
-
+  /**
+   * Reserves a name of a globally-named type (storage account, vault, registry): the primary key of
+   * `global_names` lets only one of two concurrent creates have it. Released by `releaseName`.
+   */
   private async checkNew(def: ResourceDefinition, d: NewDependent, what: string): Promise<string> {
     def.checkName(d.name);
     const id = resourceId(d.subscriptionId, d.resourceGroup, def.type, d.name);
-    if (await this.nameTaken(def.type, d.name)) {
-      throw new Conflict(`the ${what} name '${d.name}' is already taken (names are unique on this server); choose another`, { code: 'AlreadyExists', target: 'name' });
+    const taken = () => new Conflict(`the ${what} name '${d.name}' is already taken (names are unique on this server); choose another`, { code: 'AlreadyExists', target: 'name' });
+    const key = { type_key: def.type.toLowerCase(), name_key: d.name.toLowerCase() };
+    if (await this.ctx.db.selectFrom('global_names').select('id_key').where('type_key', '=', key.type_key).where('name_key', '=', key.name_key).executeTakeFirst()) throw taken();
+    try {
+      await this.ctx.db.insertInto('global_names').values({ ...key, id_key: id.toLowerCase() }).execute();
+    } catch (e) {
+      if (await this.ctx.db.selectFrom('global_names').select('id_key').where('type_key', '=', key.type_key).where('name_key', '=', key.name_key).executeTakeFirst()) throw taken();
+      throw e;
     }
     return id;
+  }
+
+  private async releaseName(id: string): Promise<void> {
+    await this.ctx.db.deleteFrom('global_names').where('id_key', '=', id.toLowerCase()).execute();
   }
 
   async createStorageAccount(d: NewDependent, by: Principal | string): Promise<StoredResource> {
@@ -123,9 +131,14 @@ export class DependentResources {
       await fsp.mkdir(this.ctx.blobRoot, { recursive: true });
       await fsp.mkdir(folder);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !(await fsp.stat(folder).then((s) => s.isDirectory(), () => false))) throw cannot(e);
-      // A folder left by a crash: reuse it only if nothing is in it.
-      if ((await fsp.readdir(folder)).length > 0) throw new Conflict(`the blob folder of storage account '${d.name}' already holds data; choose another name`, { code: 'AlreadyExists' });
+      const reusable = (e as NodeJS.ErrnoException).code === 'EEXIST' && (await fsp.stat(folder).then((s) => s.isDirectory(), () => false));
+      // A folder left by a crash is reused only if nothing is in it.
+      const conflict = reusable && (await fsp.readdir(folder)).length > 0;
+      if (!reusable || conflict) {
+        await this.releaseName(id);
+        if (conflict) throw new Conflict(`the blob folder of storage account '${d.name}' already holds data; choose another name`, { code: 'AlreadyExists' });
+        throw cannot(e);
+      }
     }
     try {
       const now = new Date().toISOString();
@@ -178,6 +191,7 @@ export class DependentResources {
     const p = parseResourceId(id);
     const existed = await this.engine.delete(id);
     await this.keys.forget(id);
+    await this.releaseName(id);
     try {
       await fsp.rm(storageAccountFolder(this.ctx, p.name), { recursive: true, force: true });
     } catch (e) {
@@ -189,25 +203,30 @@ export class DependentResources {
 
   async createKeyVault(d: NewDependent, by: Principal | string): Promise<StoredResource> {
     const id = await this.checkNew(keyVaultDef, d, 'key vault');
-    const { resource } = await this.engine.put(
-      keyVaultDef,
-      id,
-      {
-        location: d.location,
-        tags: d.tags,
-        properties: {
-          provisioningState: 'Succeeded',
-          tenantId: this.ctx.tenantId,
-          sku: { family: 'A', name: 'standard' },
-          accessPolicies: [],
-          enableRbacAuthorization: true,
-          enableSoftDelete: false,
-          publicNetworkAccess: 'Enabled',
+    const { resource } = await this.engine
+      .put(
+        keyVaultDef,
+        id,
+        {
+          location: d.location,
+          tags: d.tags,
+          properties: {
+            provisioningState: 'Succeeded',
+            tenantId: this.ctx.tenantId,
+            sku: { family: 'A', name: 'standard' },
+            accessPolicies: [],
+            enableRbacAuthorization: true,
+            enableSoftDelete: false,
+            publicNetworkAccess: 'Enabled',
+          },
         },
-      },
-      by,
-      { ifNoneMatch: '*' },
-    );
+        by,
+        { ifNoneMatch: '*' },
+      )
+      .catch(async (e) => {
+        await this.deleteKeyVault(id).catch(() => {});
+        throw e;
+      });
     return resource;
   }
 
@@ -215,6 +234,7 @@ export class DependentResources {
     const existed = await this.engine.delete(id);
     await this.ctx.db.deleteFrom('vault_secrets').where('vault_key', '=', id.toLowerCase()).execute();
     await this.keys.forget(id);
+    await this.releaseName(id);
     return existed;
   }
 
@@ -271,25 +291,30 @@ export class DependentResources {
 
   async createRegistry(d: NewDependent, by: Principal | string): Promise<StoredResource> {
     const id = await this.checkNew(registryDef, d, 'container registry');
-    const { resource } = await this.engine.put(
-      registryDef,
-      id,
-      {
-        location: d.location,
-        tags: d.tags,
-        sku: { name: 'Basic', tier: 'Basic' },
-        properties: {
-          provisioningState: 'Succeeded',
-          loginServer: new URL(this.ctx.config.publicUrl).host,
-          creationDate: new Date().toISOString(),
-          adminUserEnabled: true,
-          publicNetworkAccess: 'Enabled',
-          status: { displayStatus: 'Available', message: 'image push/pull is not served by this server yet', timestamp: new Date().toISOString() },
+    const { resource } = await this.engine
+      .put(
+        registryDef,
+        id,
+        {
+          location: d.location,
+          tags: d.tags,
+          sku: { name: 'Basic', tier: 'Basic' },
+          properties: {
+            provisioningState: 'Succeeded',
+            loginServer: new URL(this.ctx.config.publicUrl).host,
+            creationDate: new Date().toISOString(),
+            adminUserEnabled: true,
+            publicNetworkAccess: 'Enabled',
+            status: { displayStatus: 'Available', message: 'image push/pull is not served by this server yet', timestamp: new Date().toISOString() },
+          },
         },
-      },
-      by,
-      { ifNoneMatch: '*' },
-    );
+        by,
+        { ifNoneMatch: '*' },
+      )
+      .catch(async (e) => {
+        await this.deleteRegistry(id).catch(() => {});
+        throw e;
+      });
     try {
       await this.keys.set(resource.id, { password: ResourceKeys.generate(32), password2: ResourceKeys.generate(32) });
     } catch (e) {
@@ -313,6 +338,7 @@ export class DependentResources {
   async deleteRegistry(id: string): Promise<boolean> {
     const existed = await this.engine.delete(id);
     await this.keys.forget(id);
+    await this.releaseName(id);
     return existed;
   }
 

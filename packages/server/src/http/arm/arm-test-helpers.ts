@@ -49,7 +49,7 @@ export async function userWithRole(t: TestServer, name: string, role: string | n
 /** Row counts of the control plane's tables (to show a refused request changed nothing). */
 export async function rowCounts(t: TestServer): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const table of ['resources', 'resource_groups', 'operations', 'resource_keys', 'workspace_ids', 'data_keys', 'vault_secrets', 'role_assignments'] as const) {
+  for (const table of ['resources', 'resource_groups', 'operations', 'resource_keys', 'workspace_ids', 'data_keys', 'vault_secrets', 'role_assignments', 'global_names'] as const) {
     const r = await t.server.ctx.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     out[table] = Number(r.n);
   }

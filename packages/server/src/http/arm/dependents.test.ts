@@ -47,6 +47,9 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('PUT', `${groupPath(t, 'deps2')}?${V}`, { location: 'local' })).status, 201);
       const dup = await t.request('PUT', `${groupPath(t, 'deps2')}/providers/Microsoft.Storage/storageAccounts/acct0001?${V}`, {});
       assert.equal(dup.status, 409);
+      // Two concurrent creates of one name in different groups: exactly one gets it.
+      const race = await Promise.all([g, groupPath(t, 'deps2')].map((grp) => t.request('PUT', `${grp}/providers/Microsoft.Storage/storageAccounts/raced0001?${V}`, {})));
+      assert.deepEqual(race.map((r) => r.status).sort(), [201, 409]);
       // PUT again: only the tags change.
       const again = await t.request('PUT', `${sa}?${V}`, { tags: { k: 'w' } });
       assert.equal(again.status, 200);

@@ -1,11 +1,12 @@
 import type { Migration } from 'kysely';
 import * as core from './0001-core.js';
+import * as controlPlane from './0002-control-plane.js';
+import * as globalNames from './0003-global-names.js';
+import * as tracking from './0100-tracking.js';
+import * as identity from './0200-identity.js';
 import * as mlflowRegistry from './0150-mlflow-registry.js';
 import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
-import * as controlPlane from './0002-control-plane.js';
-import * as tracking from './0100-tracking.js';
-import * as identity from './0200-identity.js';
 
 /**
  * Every migration, by name; Kysely applies them in name order. Each feature owns its own numbered
@@ -14,10 +15,11 @@ import * as identity from './0200-identity.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
+  '0002-control-plane': controlPlane,
+  '0003-global-names': globalNames,
+  '0100-tracking': tracking,
   '0150-mlflow-registry': mlflowRegistry,
   '0160-mlflow-logged-models': mlflowLoggedModels,
   '0170-mlflow-artifact-uploads': mlflowArtifactUploads,
-  '0002-control-plane': controlPlane,
-  '0100-tracking': tracking,
   '0200-identity': identity,
 };
