@@ -39,12 +39,16 @@ export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
 
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 
-/** Root of a workspace's MLflow artifacts inside its storage account folder. */
+/**
+ * Root of a workspace's MLflow artifacts inside its storage account folder: in the `azureml`
+ * container (the workspace's artifact store, as in Azure ML, where the `workspaceartifactstore`
+ * datastore points), below a folder of the workspace's own.
+ */
 function workspaceFolder(workspaceId: string): string {
   // Workspaces may share a storage account; each gets its own folder, so one workspace's paths
   // can never name another's artifacts.
-  if (/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(workspaceId)) return `mlflow/${workspaceId.toLowerCase()}`;
-  return `mlflow/w${crypto.createHash('sha256').update(workspaceId.toLowerCase()).digest('hex').slice(0, 40)}`;
+  if (/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(workspaceId)) return `azureml/mlflow/${workspaceId.toLowerCase()}`;
+  return `azureml/mlflow/w${crypto.createHash('sha256').update(workspaceId.toLowerCase()).digest('hex').slice(0, 40)}`;
 }
 
 /** The name of the workspace's storage account (the last part of its ARM id), checked. */
@@ -62,6 +66,7 @@ const sha256 = (s: string): string => crypto.createHash('sha256').update(s).dige
 /** Maps a file system error of a blob write to what the caller did wrong, if it is that. */
 function explainFsError(e: unknown, artifactPath: string): never {
   const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENAMETOOLONG') throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
   if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
     throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, { code: 'RESOURCE_ALREADY_EXISTS' });
   }

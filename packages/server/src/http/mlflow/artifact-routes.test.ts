@@ -147,6 +147,25 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await sha256Of(d.body as unknown as AsyncIterable<Uint8Array>), expected);
     });
 
+    await tt.test('an interrupted upload leaves nothing behind; over-long names are refused', async () => {
+      await put(t, `${w.artifacts}/cut/file.bin`, 'old content');
+      const u = new URL(`${w.artifacts}/cut/file.bin`);
+      await new Promise<void>((resolve) => {
+        const req = http.request({ host: u.hostname, port: u.port, method: 'PUT', path: u.pathname, headers: { authorization: `Bearer ${t.adminToken}`, 'content-length': String(10 * 1024 * 1024) } });
+        req.on('error', () => resolve());
+        req.write(Buffer.alloc(256 * 1024, 7));
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 300);
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await (await get(t, `${w.artifacts}/cut/file.bin`)).text(), 'old content', 'the old file is intact');
+      assert.deepEqual(listFiles(t.home).filter((f) => f.endsWith('.partial')), []);
+      const long = await put(t, `${w.artifacts}/${'x'.repeat(300)}/f.txt`, 'x');
+      assert.equal(long.status, 400);
+    });
+
     await tt.test('multipart upload with part URLs pointing back at the server', async () => {
       const partSize = 1024 * 1024;
       const total = partSize * 2 + 1000;
