@@ -5,6 +5,7 @@ import { serverCommands } from './commands/server.js';
 import { accountCommands } from './commands/account.js';
 import { groupCommands } from './commands/group.js';
 import { workspaceCommands } from './commands/workspace.js';
+import { datastoreCommands } from './commands/datastore.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   accountCommands(program);
   groupCommands(program);
   workspaceCommands(program);
+  datastoreCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

@@ -1,0 +1,82 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
+import { Workspace, TokenAuthentication } from '@atelier/sdk';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'atelier.js');
+
+// `atelier datastore …`, the real command as a child process, against a real server (SQLite).
+describe('atelier datastore (CLI)', () => {
+  let t: TestServer;
+  let home: string;
+  before(async () => {
+    t = await startTestServer('sqlite');
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-ds-'));
+    await Workspace.create({ name: 'cli-ds', subscriptionId: t.subscriptionId, resourceGroup: 'cli-ds-rg', location: 'local', showOutput: false, endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') } });
+  });
+  after(async () => {
+    await t?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  function atelier(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; json: any }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: home,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        resolve({ code, stdout, stderr, json });
+      });
+    });
+  }
+
+  it('lists datastores, uploads a folder, lists its files, downloads them back', async () => {
+    const list = await atelier(['datastore', 'list', '-w', 'cli-ds']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(list.json.map((d: any) => d.name).sort(), ['workspaceartifactstore', 'workspaceblobstore', 'workspacefilestore', 'workspaceworkingdirectory']);
+
+    const src = path.join(home, 'data');
+    fs.mkdirSync(path.join(src, 'inner'), { recursive: true });
+    const bytes = crypto.randomBytes(150_000);
+    fs.writeFileSync(path.join(src, 'x.bin'), bytes);
+    fs.writeFileSync(path.join(src, 'inner', 'y.csv'), 'a,b\n1,2\n');
+    const up = await atelier(['datastore', 'upload', src, '-w', 'cli-ds', '-t', 'runs/1']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual(up.json, { datastore: 'workspaceblobstore', targetPath: 'runs/1', files: 2, bytes: 150_008 });
+    const again = await atelier(['datastore', 'upload', src, '-w', 'cli-ds', '-t', 'runs/1']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists.*overwrite/);
+
+    const files = await atelier(['datastore', 'files', 'runs/1', '-r', '-w', 'cli-ds']);
+    assert.deepEqual(files.json.map((f: any) => f.path), ['runs/1/inner/y.csv', 'runs/1/x.bin']);
+
+    const dest = path.join(home, 'out');
+    const down = await atelier(['datastore', 'download', 'runs/1', dest, '-w', 'cli-ds', '-d', 'workspaceblobstore']);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(down.json.files, 2);
+    assert.deepEqual(fs.readFileSync(path.join(dest, 'x.bin')), bytes);
+    assert.equal(fs.readFileSync(path.join(dest, 'inner', 'y.csv'), 'utf8'), 'a,b\n1,2\n');
+
+    const missing = await atelier(['datastore', 'upload', path.join(home, 'nope'), '-w', 'cli-ds']);
+    assert.equal(missing.code, 2);
+  });
+});
