@@ -11,6 +11,8 @@ export { resolveConnection, type ConnectionOptions, type ResolvedConnection } fr
 export { TokenAuthentication, MANAGEMENT_AUDIENCE, jwtClaims, jwtExpiry, type AccessToken, type Authentication, type GetTokenOptions, type TokenCallback } from './auth/authentication.js';
 export { ProfileAuthentication, saveLogin, configDir, profilePath, readProfile, writeProfile, deleteProfile, loginWithPassword, type Profile, type PasswordLoginOptions } from './auth/profile.js';
 export { requestToken, passwordGrant, refreshGrant, DEFAULT_SCOPE, type TokenGrant } from './auth/oauth.js';
+export { ServicePrincipalAuthentication, needsRenewal, type ServicePrincipalOptions } from './auth/service-principal.js';
+export { InteractiveLoginAuthentication, deviceCodeGrant, loginWithDeviceCode, type DeviceCodePrompt, type DeviceCodeOptions, type InteractiveLoginOptions } from './auth/interactive-login.js';
 export {
   createClient,
   listSubscriptions,
