@@ -8,8 +8,8 @@ import { LIMITS, checkMetricKey, checkRunId, int64 } from './validation.js';
 import { jsonDouble, type MetricView } from './runs.js';
 import { toStringList } from './experiments.js';
 
-interface Point { key: string; value: number; is_nan: number; timestamp: number; step: number }
-const view = (p: Point): MetricView => ({ key: p.key, value: jsonDouble(Number(p.is_nan) ? NaN : Number(p.value)), timestamp: Number(p.timestamp), step: Number(p.step) });
+interface Point { value: number; is_nan: number; timestamp: number; step: number }
+const view = (key: string, p: Point): MetricView => ({ key, value: jsonDouble(Number(p.is_nan) ? NaN : Number(p.value)), timestamp: Number(p.timestamp), step: Number(p.step) });
 
 /** Largest page of get-history-bulk-interval per run (MLflow's MAX_RESULTS_GET_METRIC_HISTORY). */
 const MAX_POINTS_PER_RUN = 25000;
@@ -119,11 +119,12 @@ export class MetricService {
       if (max < 1 || max > LIMITS.historyMaxResults) throw new InvalidInput(`Invalid value for request parameter max_results. It must be between 1 and ${LIMITS.historyMaxResults}, but got ${max}`);
     }
     const after = decodeHistoryToken(q.page_token);
+    const series = await this.db.selectFrom('tracking_latest_metrics').select('series_id').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
+    if (!series) return { metrics: [] };
     let query = this.db
       .selectFrom('tracking_metrics')
-      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-      .where('run_uuid', '=', runId)
-      .where('key', '=', key)
+      .select(['value', 'is_nan', 'timestamp', 'step'])
+      .where('series_id', '=', Number(series.series_id))
       .orderBy('step')
       .orderBy('timestamp')
       .orderBy('value')
@@ -132,7 +133,7 @@ export class MetricService {
     if (max !== undefined) query = query.limit(max + 1);
     const rows = (await query.execute()) as Point[];
     const page = max !== undefined ? rows.slice(0, max) : rows;
-    const out: { metrics: MetricView[]; next_page_token?: string } = { metrics: page.map(view) };
+    const out: { metrics: MetricView[]; next_page_token?: string } = { metrics: page.map((p) => view(key, p)) };
     if (max !== undefined && rows.length > max) {
       const l = page[page.length - 1]!;
       out.next_page_token = Buffer.from(JSON.stringify({ after: [Number(l.step), Number(l.timestamp), String(Number(l.value)), Number(l.is_nan)] })).toString('base64');
@@ -168,7 +169,7 @@ export class MetricService {
     // Runs of other workspaces (or none) have no points here, as an unknown run has none in MLflow.
     const summaries = await this.db
       .selectFrom('tracking_latest_metrics')
-      .select(['run_uuid', 'min_step', 'max_step', 'steps'])
+      .select(['series_id', 'run_uuid', 'min_step', 'max_step', 'steps'])
       .where('workspace_id', '=', ws)
       .where('key', '=', key)
       .where('run_uuid', 'in', [...new Set(runIds)])
@@ -182,7 +183,7 @@ export class MetricService {
       if (Number(s.steps) === b - a + 1) segs.push([a, b]);
       else {
         // Steps with gaps: read this series' distinct steps.
-        const rows = await this.db.selectFrom('tracking_metrics').select('step').distinct().where('run_uuid', '=', s.run_uuid).where('key', '=', key).orderBy('step').execute();
+        const rows = await this.db.selectFrom('tracking_metrics').select('step').distinct().where('series_id', '=', Number(s.series_id)).orderBy('step').execute();
         let cur: [number, number] | undefined;
         for (const r of rows) {
           const st = Number(r.step);
@@ -199,18 +200,18 @@ export class MetricService {
     const steps = sampledSteps(start, end, max, all);
     for (const m of minsAndMaxes) if (m >= start && m <= end) steps.add(m);
     const wanted = [...steps].sort((a, b) => a - b);
-    const present = new Set(summaries.map((s) => s.run_uuid));
+    const seriesOf = new Map(summaries.map((s) => [s.run_uuid, Number(s.series_id)]));
     const out: (MetricView & { run_id: string })[] = [];
     for (const runId of runIds) {
-      if (!present.has(runId)) continue;
+      const series = seriesOf.get(runId);
+      if (series === undefined) continue;
       const points: Point[] = [];
       for (let i = 0; i < wanted.length && points.length < MAX_POINTS_PER_RUN; i += 500) {
         const chunk = wanted.slice(i, i + 500);
         const rows = (await this.db
           .selectFrom('tracking_metrics')
-          .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-          .where('run_uuid', '=', runId)
-          .where('key', '=', key)
+          .select(['value', 'is_nan', 'timestamp', 'step'])
+          .where('series_id', '=', series)
           .where('step', 'in', chunk)
           .orderBy('step')
           .orderBy('timestamp')
@@ -218,7 +219,7 @@ export class MetricService {
           .execute()) as Point[];
         points.push(...rows);
       }
-      for (const p of points.slice(0, MAX_POINTS_PER_RUN)) out.push({ ...view(p), run_id: runId });
+      for (const p of points.slice(0, MAX_POINTS_PER_RUN)) out.push({ ...view(key, p), run_id: runId });
     }
     return { metrics: out };
   }

@@ -285,44 +285,52 @@ export class RunService {
       if (!l) byKey.set(m.key, (l = []));
       l.push(m);
     }
-    const latestRows: unknown[][] = [];
+    const points: unknown[][] = [];
     for (const [key, list] of byKey) {
-      const [cur] = await tx.all<LatestState>('select step, timestamp, value, is_nan, min_step, max_step, steps from tracking_latest_metrics where run_uuid = ? and key = ?', [run.run_uuid, key]);
+      const [cur] = await tx.all<LatestState & { series_id: number }>('select series_id, step, timestamp, value, is_nan, min_step, max_step, steps from tracking_latest_metrics where run_uuid = ? and key = ?', [run.run_uuid, key]);
       // Steps this batch adds to the series (for the step summary): beyond the known range they
       // are new for sure; inside it, the index says.
       const batchSteps = new Set(list.map((m) => m.step));
       let added = 0;
       for (const s of batchSteps) {
         if (!cur || s > Number(cur.max_step) || s < Number(cur.min_step)) added++;
-        else if ((await tx.all('select 1 from tracking_metrics where run_uuid = ? and key = ? and step = ? limit 1', [run.run_uuid, key, s])).length === 0) added++;
+        else if ((await tx.all('select 1 from tracking_metrics where series_id = ? and step = ? limit 1', [cur.series_id, s])).length === 0) added++;
       }
       let best = list[0]!;
       for (const m of list) if (greater(orderKey(m), orderKey(best))) best = m;
-      let minStep = Math.min(...batchSteps);
-      let maxStep = Math.max(...batchSteps);
+      let minStep = Infinity;
+      let maxStep = -Infinity;
+      for (const st of batchSteps) {
+        if (st < minStep) minStep = st;
+        if (st > maxStep) maxStep = st;
+      }
       let latest = { step: best.step, timestamp: best.timestamp, value: best.value };
+      let series: number;
       if (cur) {
         const curKey = [Number(cur.step), Number(cur.timestamp), Number(cur.is_nan) ? -Infinity : Number(cur.value)] as const;
         if (!greater(orderKey(best), curKey)) latest = { step: Number(cur.step), timestamp: Number(cur.timestamp), value: Number(cur.is_nan) ? NaN : Number(cur.value) };
         minStep = Math.min(minStep, Number(cur.min_step));
         maxStep = Math.max(maxStep, Number(cur.max_step));
+        series = Number(cur.series_id);
+        const isNan = Number.isNaN(latest.value) ? 1 : 0;
+        await tx.run('update tracking_latest_metrics set step = ?, timestamp = ?, value = ?, is_nan = ?, min_step = ?, max_step = ?, steps = ? where series_id = ?', [
+          latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, minStep, maxStep, Number(cur.steps) + added, series,
+        ]);
+      } else {
+        const isNan = Number.isNaN(latest.value) ? 1 : 0;
+        const [made] = await tx.all<{ series_id: number }>(
+          'insert into tracking_latest_metrics (run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning series_id',
+          [run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, added],
+        );
+        series = Number(made!.series_id);
       }
-      const isNan = Number.isNaN(latest.value) ? 1 : 0;
-      latestRows.push([run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, (cur ? Number(cur.steps) : 0) + added]);
+      for (const m of list) points.push(Number.isNaN(m.value) ? [series, m.step, m.timestamp, 0, 1] : [series, m.step, m.timestamp, m.value, 0]);
     }
-    const points = metrics.map((m) => (Number.isNaN(m.value) ? [run.run_uuid, m.key, m.step, m.timestamp, 0, 1] : [run.run_uuid, m.key, m.step, m.timestamp, m.value, 0]));
-    const upsertLatest =
-      'on conflict (run_uuid, key) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps';
-    const latestCols = 'insert into tracking_latest_metrics (run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps) values';
-    if (tx.dialect === 'sqlite') {
-      for (const p of points) await tx.run('insert into tracking_metrics (run_uuid, key, step, timestamp, value, is_nan) values (?, ?, ?, ?, ?, ?) on conflict do nothing', p);
-      for (const l of latestRows) await tx.run(`${latestCols} (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${upsertLatest}`, l);
-    } else {
-      for (let i = 0; i < points.length; i += 1000) {
-        const chunk = points.slice(i, i + 1000);
-        await tx.run(`insert into tracking_metrics (run_uuid, key, step, timestamp, value, is_nan) values ${tuples(chunk.length, 6)} on conflict do nothing`, chunk.flat());
-      }
-      await tx.run(`${latestCols} ${tuples(latestRows.length, 11)} ${upsertLatest}`, latestRows.flat());
+    // Many rows per statement: fewer round trips (PostgreSQL) and calls (SQLite).
+    const CHUNK = tx.dialect === 'sqlite' ? 100 : 1000;
+    for (let i = 0; i < points.length; i += CHUNK) {
+      const chunk = points.slice(i, i + CHUNK);
+      await tx.run(`insert into tracking_metrics (series_id, step, timestamp, value, is_nan) values ${tuples(chunk.length, 5)} on conflict do nothing`, chunk.flat());
     }
   }
 

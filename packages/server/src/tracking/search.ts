@@ -269,7 +269,11 @@ export function compileRunSearch(dialect: DialectName, q: RunSearch): RawBuilder
     if (have) return have;
     const alias = `${type[0]}${n++}`;
     const table = type === 'metric' ? 'tracking_latest_metrics' : type === 'param' ? 'tracking_params' : 'tracking_tags';
-    joins.push(sql`${sql.raw(outer ? 'left join' : 'join')} ${sql.table(table)} ${sql.raw(alias)} on ${sql.raw(alias)}.run_uuid = r.run_uuid and ${sql.raw(alias)}.key = ${key}`);
+    // The same workspace and experiment conditions as the runs': the planner may then drive the
+    // search from the (workspace, experiment, key, value) index, in value order.
+    const a = sql.raw(alias);
+    const exps = q.experimentIds.length === 1 ? sql`${a}.experiment_id = ${q.experimentIds[0]}` : sql`${a}.experiment_id in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`;
+    joins.push(sql`${sql.raw(outer ? 'left join' : 'join')} ${sql.table(table)} ${a} on ${a}.run_uuid = r.run_uuid and ${a}.workspace_id = ${q.workspaceId} and ${exps} and ${a}.key = ${key}`);
     if (!outer) joined.set(id, alias);
     return alias;
   };

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Row types of the tracking tables (see store/migrations/0100-tracking.ts). */
 export interface ExperimentRow {
   workspace_id: string; experiment_id: number; name: string; artifact_location: string; lifecycle_stage: string;
@@ -9,8 +11,11 @@ export interface RunRow {
   start_time: number; end_time: number | null; lifecycle_stage: string; artifact_uri: string; deleted_time: number | null;
 }
 export interface KeyValueRow { run_uuid: string; key: string; value: string; workspace_id: string; experiment_id: number }
-export interface MetricRow { run_uuid: string; key: string; step: number; timestamp: number; value: number; is_nan: number }
-export interface LatestMetricRow extends MetricRow { workspace_id: string; experiment_id: number; min_step: number; max_step: number; steps: number }
+export interface MetricRow { series_id: number; step: number; timestamp: number; value: number; is_nan: number }
+export interface LatestMetricRow {
+  series_id: Generated<number>; run_uuid: string; key: string; step: number; timestamp: number; value: number; is_nan: number;
+  workspace_id: string; experiment_id: number; min_step: number; max_step: number; steps: number;
+}
 export interface DatasetRow {
   dataset_uuid: string; workspace_id: string; experiment_id: number; name: string; digest: string; source_type: string;
   source: string; schema: string | null; profile: string | null;

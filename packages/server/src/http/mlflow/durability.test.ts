@@ -86,11 +86,13 @@ for (const dialect of testDialects()) {
       const acked: Acked[] = [];
       const failures: string[] = [];
       let stop = false;
-      const writer = async (w: number) => {
+      for (let w = 0; w < WRITERS; w++) {
         const created = await http(`${api}/runs/create`, 'POST', { experiment_id: exp, run_name: `w${w}` });
         assert.equal(created.status, 200);
-        const a: Acked = { run: created.body.run.info.run_id, steps: [], params: [], tags: [] };
-        acked.push(a);
+        acked.push({ run: created.body.run.info.run_id, steps: [], params: [], tags: [] });
+      }
+      const writer = async (w: number) => {
+        const a = acked[w]!;
         for (let i = 0; !stop; i++) {
           const steps = Array.from({ length: 50 }, (_, j) => i * 50 + j);
           const body =
@@ -116,8 +118,14 @@ for (const dialect of testDialects()) {
       };
       const running = Array.from({ length: WRITERS }, (_, w) => writer(w));
       // Let them log for a while, then kill the process in the middle of it.
-      const until = Date.now() + 2500;
-      while (Date.now() < until && acked.reduce((n, a) => n + a.steps.length, 0) < 200000) await new Promise((r) => setTimeout(r, 100));
+      // (at least 2 s and 5,000 acknowledged points, at most 20 s: the machine may be busy).
+      const started = Date.now();
+      for (;;) {
+        const n = acked.reduce((k, a) => k + a.steps.length, 0);
+        const ms = Date.now() - started;
+        if ((ms >= 2000 && n >= 5000) || ms >= 20000 || failures.length) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       child.proc.kill('SIGKILL');
       await child.exited;
       stop = true;
@@ -140,8 +148,10 @@ for (const dialect of testDialects()) {
         assert.deepEqual(a.params.filter((p) => !params.has(p)), []);
         assert.deepEqual(a.tags.filter((t) => !tags.has(t)), []);
         // The latest value agrees with the history that survived.
-        const latest = run.data.metrics.find((m: any) => m.key === 'loss');
-        assert.equal(latest.step, Math.max(...have));
+        if (have.size) {
+          const latest = (run.data.metrics ?? []).find((m: any) => m.key === 'loss');
+          assert.equal(latest?.step, Math.max(...have));
+        }
       }
       // The restarted server takes writes again.
       assert.equal((await http(`${api2}/runs/log-metric`, 'POST', { run_id: acked[0]!.run, key: 'after', value: 1, timestamp: 1 })).status, 200);

@@ -80,7 +80,12 @@ for (const dialect of testDialects()) {
     test('experiments: search with filters, order, view type and page tokens', async () => {
       const x = await trackingClient(t);
       const ids: string[] = [];
-      for (const n of ['alpha', 'Beta', 'gamma', 'delta']) ids.push(await x.createExperiment(`s-${n}`, [{ key: 'kind', value: n.length > 4 ? 'long' : 'short' }]));
+      await x.ok('GET', '/experiments/get?experiment_id=0');
+      for (const n of ['alpha', 'Beta', 'gamma', 'delta']) {
+        // Distinct creation times: the default order is by creation time.
+        await new Promise((r) => setTimeout(r, 5));
+        ids.push(await x.createExperiment(`s-${n}`, [{ key: 'kind', value: n.length > 4 ? 'long' : 'short' }]));
+      }
       await x.ok('POST', '/experiments/delete', { experiment_id: ids[3] });
       const names = (b: any) => (b.experiments ?? []).map((e: any) => e.name);
       // Default order: newest first, Default (oldest) last.

@@ -64,36 +64,37 @@ export async function up(db: Kysely<any>): Promise<void> {
     await db.schema.createIndex(`${t}_search`).on(t).columns(['workspace_id', 'experiment_id', 'key', 'value']).execute();
   }
 
-  // Every point. value is 0 where is_nan = 1 (NaN is not comparable; MLflow stores it the same way).
+  // One row per metric series (run and key): its latest value (as MLflow's latest_metrics), its
+  // step range and number of distinct steps (steps = max - min + 1 means contiguous steps, which
+  // bulk-interval sampling then needs no scan for), and a small integer id the points are keyed by.
+  await db.schema
+    .createTable('tracking_latest_metrics')
+    .addColumn('series_id', sqlite ? 'integer' : 'bigint', (c) => (sqlite ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity()))
+    .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
+    .addColumn('key', 'varchar(250)', (c) => c.notNull())
+    .addColumn('step', 'bigint', (c) => c.notNull())
+    .addColumn('timestamp', 'bigint', (c) => c.notNull())
+    .addColumn('value', 'double precision', (c) => c.notNull())
+    .addColumn('is_nan', 'integer', (c) => c.notNull())
+    .addColumn('workspace_id', 'varchar(36)', (c) => c.notNull())
+    .addColumn('experiment_id', 'bigint', (c) => c.notNull())
+    .addColumn('min_step', 'bigint', (c) => c.notNull())
+    .addColumn('max_step', 'bigint', (c) => c.notNull())
+    .addColumn('steps', 'bigint', (c) => c.notNull())
+    .addUniqueConstraint('tracking_latest_metrics_run_key', ['run_uuid', 'key'])
+    .execute();
+
+  // Every point, keyed by (series, step, timestamp, value): history reads are one index range and
+  // identical points are stored once. value is 0 where is_nan = 1, as MLflow stores NaN.
   await keyed(
     db.schema
       .createTable('tracking_metrics')
-      .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
-      .addColumn('key', 'varchar(250)', (c) => c.notNull())
+      .addColumn('series_id', sqlite ? 'integer' : 'bigint', (c) => c.notNull())
       .addColumn('step', 'bigint', (c) => c.notNull())
       .addColumn('timestamp', 'bigint', (c) => c.notNull())
       .addColumn('value', 'double precision', (c) => c.notNull())
       .addColumn('is_nan', 'integer', (c) => c.notNull())
-      .addPrimaryKeyConstraint('tracking_metrics_pk', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan']),
-  ).execute();
-
-  await keyed(
-    db.schema
-      .createTable('tracking_latest_metrics')
-      .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
-      .addColumn('key', 'varchar(250)', (c) => c.notNull())
-      .addColumn('step', 'bigint', (c) => c.notNull())
-      .addColumn('timestamp', 'bigint', (c) => c.notNull())
-      .addColumn('value', 'double precision', (c) => c.notNull())
-      .addColumn('is_nan', 'integer', (c) => c.notNull())
-      .addColumn('workspace_id', 'varchar(36)', (c) => c.notNull())
-      .addColumn('experiment_id', 'bigint', (c) => c.notNull())
-      // The series' step range and number of distinct steps: when steps = max - min + 1 the steps
-      // are contiguous and bulk-interval sampling needs no scan of the series.
-      .addColumn('min_step', 'bigint', (c) => c.notNull())
-      .addColumn('max_step', 'bigint', (c) => c.notNull())
-      .addColumn('steps', 'bigint', (c) => c.notNull())
-      .addPrimaryKeyConstraint('tracking_latest_metrics_pk', ['run_uuid', 'key']),
+      .addPrimaryKeyConstraint('tracking_metrics_pk', ['series_id', 'step', 'timestamp', 'value', 'is_nan']),
   ).execute();
   await db.schema.createIndex('tracking_latest_metrics_search').on('tracking_latest_metrics').columns(['workspace_id', 'experiment_id', 'key', 'value']).execute();
 
