@@ -40,7 +40,17 @@ for (const dialect of testDialects()) {
       assert.equal((await operations.get(operation!.id))!.status, 'Succeeded');
       assert.equal(created.length, 1);
       assert.equal((await service.get(t.subscriptionId, 'hooks', 'ws-hooked'))!.properties.provisioningState, 'Succeeded');
-      await service.delete(t.subscriptionId, 'hooks', 'ws-hooked', admin);
+      // The registry is made lazily, by what needs it (image builds), once.
+      const ws = (await service.get(t.subscriptionId, 'hooks', 'ws-hooked'))!;
+      assert.equal(ws.properties.containerRegistry, undefined);
+      const acr = await service.ensureContainerRegistry(ws, admin);
+      assert.match(acr, /providers\/Microsoft\.ContainerRegistry\/registries\/wshooked[0-9a-f]{8}$/);
+      const withAcr = (await service.get(t.subscriptionId, 'hooks', 'ws-hooked'))!;
+      assert.equal(withAcr.properties.containerRegistry, acr);
+      assert.equal(await service.ensureContainerRegistry(withAcr, admin), acr);
+      const keys = await service.listKeys(withAcr);
+      assert.equal((keys.containerRegistryCredentials as { passwords: unknown[] }).passwords.length, 2);
+      await service.delete(t.subscriptionId, 'hooks', 'ws-hooked', admin, { deleteDependentResources: true });
       await operations.drain();
       assert.equal(deleting.length, 1);
       assert.equal(deleting[0]!.workspaceId, created[0]!.workspaceId);
