@@ -6,6 +6,9 @@ import { accountCommands } from './commands/account.js';
 import { groupCommands } from './commands/group.js';
 import { workspaceCommands } from './commands/workspace.js';
 import { datastoreCommands } from './commands/datastore.js';
+import { userCommands } from './commands/user.js';
+import { spCommands } from './commands/sp.js';
+import { roleCommands } from './commands/role.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -22,6 +25,9 @@ export function buildProgram(): Command {
   groupCommands(program);
   workspaceCommands(program);
   datastoreCommands(program);
+  userCommands(program);
+  spCommands(program);
+  roleCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

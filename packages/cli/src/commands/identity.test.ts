@@ -1,0 +1,113 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../../../server/src/testing/harness.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'atelier.js');
+
+interface Run { code: number | null; stdout: string; stderr: string; json: any }
+
+// `atelier user|sp|role` as child processes against a real server (SQLite).
+describe('atelier user, sp and role commands', () => {
+  let t: TestServer;
+  let home: string;
+  before(async () => {
+    t = await startTestServer('sqlite');
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-identity-'));
+    const r = await atelier(['login', '--endpoint', t.url, '--username', 'admin', '--password-stdin'], { input: `${ADMIN_PASSWORD}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/cli-rg?api-version=2025-09-01`, { location: 'local' })).status, 201);
+  });
+  after(async () => {
+    await t?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  function atelier(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'config'), ...(opts.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        let json: unknown;
+        try { json = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { json = undefined; }
+        resolve({ code, stdout, stderr, json });
+      });
+      child.stdin.end(opts.input ?? '');
+    });
+  }
+
+  it('user create/list/show/disable/delete', async () => {
+    let r = await atelier(['user', 'create', 'erin', '--display-name', 'Erin E', '--password-stdin'], { input: 'erin-password-1\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.name, 'erin');
+    assert.equal(r.stdout.includes('erin-password-1'), false);
+    r = await atelier(['user', 'create', 'x y', '--password', 'long-enough-1']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /user name 'x y' is invalid/);
+    r = await atelier(['user', 'list']);
+    assert.deepEqual(r.json.map((u: { name: string }) => u.name).sort(), ['admin', 'erin']);
+    r = await atelier(['-o', 'table', 'user', 'list']);
+    assert.match(r.stdout, /erin/);
+    r = await atelier(['user', 'disable', 'erin']);
+    assert.equal(r.json.enabled, false);
+    r = await atelier(['user', 'delete', 'erin']);
+    assert.equal(r.code, 2, 'asks for --yes without a terminal');
+    r = await atelier(['user', 'delete', 'erin', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await atelier(['user', 'show', 'erin']);
+    assert.equal(r.code, 1);
+  });
+
+  it('sp create shows the secret once; reset-secret replaces it; list shows hints only', async () => {
+    let r = await atelier(['sp', 'create', '--display-name', 'trainer', '--expires-in-days', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /shown only now/);
+    const { appId, secret, tenantId } = r.json;
+    assert.equal(tenantId, t.server.ctx.tenantId);
+    const cc = async (s: string) => (await fetch(`${t.url}/${tenantId}/oauth2/v2.0/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: appId, client_secret: s, scope: 'https://management.azure.com/.default' }) })).status;
+    assert.equal(await cc(secret), 200);
+    r = await atelier(['sp', 'list']);
+    assert.equal(r.stdout.includes(secret), false);
+    assert.ok(r.json.some((s: { appId: string }) => s.appId === appId));
+    r = await atelier(['sp', 'reset-secret', appId]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.notEqual(r.json.secret, secret);
+    assert.equal(await cc(secret), 401);
+    assert.equal(await cc(r.json.secret), 200);
+    r = await atelier(['sp', 'create', '--display-name', 'x', '--expires-in-days', '0']);
+    assert.equal(r.code, 2);
+    r = await atelier(['sp', 'delete', appId, '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('role assignment create/list/delete at a resource group', async () => {
+    await atelier(['user', 'create', 'frank', '--password', 'frank-password-1']);
+    let r = await atelier(['role', 'assignment', 'create', '--assignee', 'frank', '--role', 'reader', '-g', 'cli-rg']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.role, 'Reader');
+    assert.equal(r.json.scope, `/subscriptions/${t.subscriptionId}/resourceGroups/cli-rg`);
+    r = await atelier(['role', 'assignment', 'create', '--assignee', 'frank', '--role', 'Wizard', '-g', 'cli-rg']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown role 'Wizard'/);
+    r = await atelier(['role', 'assignment', 'list', '--assignee', 'frank']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json.map((a: { role: string; principal: string }) => `${a.role}:${a.principal}`), ['Reader:frank']);
+    r = await atelier(['role', 'list']);
+    assert.ok(r.json.some((d: { role: string }) => d.role === 'AzureML Data Scientist'));
+    r = await atelier(['role', 'assignment', 'delete', '--assignee', 'frank', '--role', 'Reader', '-g', 'cli-rg', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.deleted.length, 1);
+    r = await atelier(['role', 'assignment', 'list', '--assignee', 'frank']);
+    assert.deepEqual(r.json, []);
+  });
+});

@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { print, UsageError } from '../output.js';
+import { ask, confirm } from '../prompt.js';
+import { identityClient, listAll, readStdinLine, seg } from './identity-common.js';
+
+interface UserView { id: string; name: string; displayName: string; enabled: boolean; createdAt: string }
+const COLUMNS = ['name', 'displayName', 'enabled', 'id', 'createdAt'];
+const row = (u: UserView) => ({ name: u.name, displayName: u.displayName, enabled: u.enabled, id: u.id, createdAt: u.createdAt });
+
+async function password(o: { password?: string; passwordStdin?: boolean }): Promise<string> {
+  if (o.password && o.passwordStdin) throw new UsageError('give --password or --password-stdin, not both');
+  if (o.password) return o.password;
+  if (o.passwordStdin) return readStdinLine();
+  const first = await ask('Password for the new user: ', { silent: true, option: '--password or --password-stdin' });
+  const again = await ask('Again: ', { silent: true, option: '--password or --password-stdin' });
+  if (first !== again) throw new UsageError('the two passwords differ');
+  return first;
+}
+
+/** `atelier user create|list|show|enable|disable|delete` (tenant administrators: Owner at /). */
+export function userCommands(program: Command): void {
+  const user = program.command('user').description('users who sign in with a password (needs Owner at the root scope)');
+  user
+    .command('create <name>')
+    .description('create a user')
+    .option('--display-name <text>', 'name shown to people (default: the user name)')
+    .option('--password <password>', 'password (asked without echo when not given; prefer --password-stdin in scripts)')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (name: string, o: { displayName?: string; password?: string; passwordStdin?: boolean }, cmd: Command) => {
+      const { g, client } = identityClient(cmd);
+      const pw = await password(o);
+      const r = await client.request<UserView>('POST', '/identity/users', { body: { name, password: pw, ...(o.displayName ? { displayName: o.displayName } : {}) }, what: `create user '${name}'` });
+      print(row(r.body), g.output);
+    });
+  user
+    .command('list')
+    .description('list users')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { g, client } = identityClient(cmd);
+      print((await listAll<UserView>(client, '/identity/users', 'list users')).map(row), g.output, COLUMNS);
+    });
+  user
+    .command('show <name>')
+    .description('show a user (by name or object id)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const { g, client } = identityClient(cmd);
+      print(row((await client.request<UserView>('GET', `/identity/users/${seg(name)}`, { what: `show user '${name}'` })).body), g.output);
+    });
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    user
+      .command(`${verb} <name>`)
+      .description(enabled ? 'let a disabled user sign in again' : 'stop a user from signing in (its tokens stop working at once)')
+      .action(async (name: string, _o: unknown, cmd: Command) => {
+        const { g, client } = identityClient(cmd);
+        print(row((await client.request<UserView>('PATCH', `/identity/users/${seg(name)}`, { body: { enabled }, what: `${verb} user '${name}'` })).body), g.output);
+      });
+  }
+  user
+    .command('delete <name>')
+    .description('delete a user with its role assignments and sign-in sessions')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, o: { yes?: boolean }, cmd: Command) => {
+      const { g, client } = identityClient(cmd);
+      await confirm(`Delete user '${name}' and its role assignments?`, o.yes);
+      await client.request('DELETE', `/identity/users/${seg(name)}`, { what: `delete user '${name}'` });
+      print({ deleted: name }, g.output);
+    });
+}
