@@ -213,6 +213,15 @@ export class ArtifactService {
     return stale.length;
   }
 
+  /**
+   * Forgets a workspace's unfinished multipart uploads (when the workspace is deleted). Its
+   * artifacts stay in its storage account, which outlives the workspace unless deleted with it.
+   */
+  async deleteWorkspaceUploads(workspaceId: string): Promise<void> {
+    const uploads = await this.ctx.db.selectFrom('mlflow_artifact_uploads').select(['upload_id', 'storage_account']).where('workspace_id', '=', workspaceId).execute();
+    for (const u of uploads) await this.forget(u.storage_account, u.upload_id);
+  }
+
   private partKey(uploadId: string, partNumber: number): string {
     return `.multipart/${uploadId}/${partNumber}`;
   }

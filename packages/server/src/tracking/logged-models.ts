@@ -246,6 +246,16 @@ export class LoggedModelService {
     });
   }
 
+  /** Forgets every logged model of a workspace (when the workspace is deleted). */
+  async deleteWorkspace(workspaceId: string): Promise<void> {
+    await this.ctx.db.transaction().execute(async (trx) => {
+      const ids = trx.selectFrom('mlflow_logged_models').select('model_id').where('workspace_id', '=', workspaceId);
+      await trx.deleteFrom('mlflow_logged_model_params').where('model_id', 'in', ids).execute();
+      await trx.deleteFrom('mlflow_logged_model_tags').where('model_id', 'in', ids).execute();
+      await trx.deleteFrom('mlflow_logged_models').where('workspace_id', '=', workspaceId).execute();
+    });
+  }
+
   /** Records that the model was registered as `name` version `version` (MLflow's tag). */
   async addRegistration(ws: WorkspaceRef, modelId: string, name: string, version: number): Promise<void> {
     const row = await this.row(ws, modelId);

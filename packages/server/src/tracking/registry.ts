@@ -680,6 +680,15 @@ export class RegistryService {
     });
   }
 
+  /** Forgets every registry row of a workspace (when the workspace is deleted). */
+  async deleteWorkspace(workspaceId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const t of ['mlflow_model_version_tags', 'mlflow_model_versions', 'mlflow_registered_model_aliases', 'mlflow_registered_model_tags', 'mlflow_registered_models'] as const) {
+        await trx.deleteFrom(t).where('workspace_id', '=', workspaceId).execute();
+      }
+    });
+  }
+
   async deleteModelVersionTag(ws: WorkspaceRef, name: unknown, version: unknown, key: unknown): Promise<void> {
     const n = checkModelName(name);
     const v = checkVersion(version);

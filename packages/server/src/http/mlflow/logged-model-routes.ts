@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
+import type { Services } from '../../app.js';
 import { InvalidInput } from '../../errors.js';
 import { ArtifactService } from '../../tracking/artifacts.js';
 import { LoggedModelService } from '../../tracking/logged-models.js';
@@ -31,10 +32,16 @@ function modelIdOf(req: FastifyRequest): string {
 }
 
 /** MLflow 3 logged models (`service.proto`, `/mlflow/logged-models…`) below each workspace's tracking URI. */
-export async function mlflowLoggedModelRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function mlflowLoggedModelRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
   const artifacts = new ArtifactService(ctx);
   const models = new LoggedModelService(ctx, new TrackingExperimentLookup(ctx), artifacts);
+  // A deleted workspace takes its logged models and unfinished uploads with it.
+  opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
+    if (!ws.workspaceId) return;
+    await models.deleteWorkspace(ws.workspaceId);
+    await artifacts.deleteWorkspaceUploads(ws.workspaceId);
+  });
 
   await mountMlflow(app, ctx, async (scope) => {
     // A request without a body is an empty message (as MLflow parses it), not a schema error.

@@ -228,6 +228,29 @@ for (const dialect of testDialects()) {
       assert.equal((await call('GET', `/model-versions/search${q({ filter: "source_path IN ('a')" })}`)).status, 400);
     });
 
+    await tt.test('deleting a workspace removes its registry and logged models', async () => {
+      const doomed = await artifactWorkspace(t);
+      const exp = await t.request('POST', `${doomed.api}/experiments/create`, { name: 'e' });
+      const lm = await t.request('POST', `${doomed.api}/logged-models`, { experiment_id: exp.body.experiment_id, tags: [{ key: 'k', value: 'v' }] });
+      assert.equal(lm.status, 200, lm.text);
+      await t.request('POST', `${doomed.api}/registered-models/create`, { name: 'm', tags: [{ key: 'k', value: 'v' }] });
+      await t.request('POST', `${doomed.api}/model-versions/create`, { name: 'm', source: `models:/${lm.body.model.info.model_id}`, model_id: lm.body.model.info.model_id });
+      await t.request('POST', `${doomed.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/x`, { path: 'f.bin', num_parts: 1 });
+      const db = t.server.ctx.db;
+      for (const table of ['mlflow_registered_models', 'mlflow_model_versions', 'mlflow_logged_models', 'mlflow_artifact_uploads'] as const) {
+        assert.equal((await db.selectFrom(table).select('workspace_id').where('workspace_id', '=', doomed.workspaceId).execute()).length, 1, `${table} before`);
+      }
+      const del = await t.request('DELETE', `${doomed.armId}?api-version=2025-09-01`);
+      assert.ok(del.status === 202 || del.status === 200 || del.status === 204, del.text);
+      for (let i = 0; i < 200 && (await t.request('GET', `${doomed.armId}?api-version=2025-09-01`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 50));
+      for (const table of ['mlflow_registered_models', 'mlflow_registered_model_tags', 'mlflow_model_versions', 'mlflow_logged_models', 'mlflow_artifact_uploads'] as const) {
+        const rows = await db.selectFrom(table).select('workspace_id').where('workspace_id', '=', doomed.workspaceId).execute();
+        assert.equal(rows.length, 0, table);
+      }
+      const tags = await db.selectFrom('mlflow_logged_model_tags').select('model_id').where('model_id', '=', lm.body.model.info.model_id).execute();
+      assert.equal(tags.length, 0);
+    });
+
     await tt.test('workspaces are separate; roles decide', async () => {
       const other = await artifactWorkspace(t);
       assert.equal((await t.request('GET', `${other.api}/registered-models/get?name=clf`)).status, 404);

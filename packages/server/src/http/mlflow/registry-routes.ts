@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
+import type { Services } from '../../app.js';
 import { InvalidInput } from '../../errors.js';
 import { ArtifactService } from '../../tracking/artifacts.js';
 import { LoggedModelService } from '../../tracking/logged-models.js';
@@ -38,11 +39,15 @@ type Body = Record<string, unknown>;
 const bodyOf = (req: FastifyRequest): Body => (req.body ?? {}) as Body;
 
 /** MLflow's model registry (`model_registry.proto`) below each workspace's tracking URI. */
-export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
   const artifacts = new ArtifactService(ctx);
   const loggedModels = new LoggedModelService(ctx, new TrackingExperimentLookup(ctx), artifacts);
   const registry = new RegistryService(ctx, loggedModels);
+  // A deleted workspace takes its registry with it.
+  opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
+    if (ws.workspaceId) await registry.deleteWorkspace(ws.workspaceId);
+  });
   const user = (req: FastifyRequest): string => req.principal.name;
 
   await mountMlflow(app, ctx, async (scope) => {
