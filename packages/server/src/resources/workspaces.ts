@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { Conflict, InvalidInput, NotFound, NotImplemented, PreconditionFailed } from '../errors.js';
+import { Conflict, Forbidden, InvalidInput, NotFound, NotImplemented, PreconditionFailed } from '../errors.js';
 import { groupId } from './arm-ids.js';
 import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
 import { DependentResources, dependentName, type DependentKind } from './dependents.js';
@@ -602,6 +602,15 @@ export class WorkspaceService {
     if (state === 'Deleting') {
       const active = await this.operations.activeOn(ws.id);
       if (active) return active;
+    }
+    if (opts.deleteDependentResources) {
+      // The dependents may sit in other groups: deleting them needs the right to, there.
+      const info = this.info(ws);
+      for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
+        if (dep && (await this.engine.get(dep)) && !(await this.ctx.access.can(by.id, dep, 'control/write'))) {
+          throw new Forbidden(`deleteDependentResources=true would delete '${dep}', which the client may not delete; delete the workspace without it, or get a role that may write there`, { code: 'AuthorizationFailed' });
+        }
+      }
     }
     await this.engine.setProperties(ws.id, { provisioningState: 'Deleting', stateSince: Date.now() });
     return this.operations.start('workspace.delete', { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' }, by.id, async (journal) => {

@@ -299,6 +299,24 @@ for (const dialect of testDialects()) {
       assert.equal(r.body.properties.InstrumentationKey, undefined);
     });
 
+    it('deleteDependentResources needs the right to delete each dependent', async () => {
+      const shared = `${groupPath(t, 'shared')}/providers/Microsoft.Storage/storageAccounts/sharedstore01`;
+      assert.equal((await t.request('PUT', `${groupPath(t, 'shared')}?${V}`, { location: 'local' })).status, 201);
+      assert.equal((await t.request('PUT', `${shared}?${V}`, {})).status, 201);
+      await createWorkspace(t, 'owned', 'ws-owned', { location: 'local', properties: { storageAccount: shared } });
+      const user = await userWithRole(t, `owner-of-ws-${dialect}`, 'Owner', groupPath(t, 'owned'));
+      await t.server.ctx.access.assign(user.id, shared, 'Reader', null);
+      const w = `${wsPath(t, 'owned', 'ws-owned')}?${V}`;
+      const r = await t.request('DELETE', `${w}&deleteDependentResources=true`, undefined, { token: user.token });
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.body.error.message, /sharedstore01/);
+      assert.equal((await t.request('GET', w)).body.properties.provisioningState, 'Succeeded', 'nothing changed');
+      const ok = await t.request('DELETE', w, undefined, { token: user.token });
+      assert.equal(ok.status, 202);
+      assert.equal((await waitForOperation(t, ok.headers.get('azure-asyncoperation')!, user.token)).status, 'Succeeded');
+      assert.equal((await t.request('GET', `${shared}?${V}`)).status, 200);
+    });
+
     it('answers discovery without auth, pointing at this server', async () => {
       const r = await t.request('GET', '/discovery', undefined, { token: null });
       assert.equal(r.status, 200);
