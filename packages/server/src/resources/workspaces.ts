@@ -352,9 +352,7 @@ export class WorkspaceService {
       if (v === undefined || v === null || v === '') continue;
       if (typeof v !== 'string') throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
       const dep = await this.dependents.requireExisting(kind, v, `properties.${kind}`);
-      if (!(await this.ctx.access.can(by.id, dep.id, 'control/read'))) {
-        throw new InvalidInput(`properties.${kind} '${v}' does not exist; create it first or leave properties.${kind} out to have one made`, { code: 'ResourceNotFound', target: `properties.${kind}` });
-      }
+      await this.requireLinkable(by, dep.id, `properties.${kind}`);
       given[kind] = dep.id;
     }
     const kind = input.kind ? enumValue(input.kind, ['Default', 'Hub', 'Project', 'FeatureStore'], 'kind') : 'Default';
@@ -514,6 +512,18 @@ export class WorkspaceService {
     });
   }
 
+  /**
+   * A dependent given by id must be one the caller may read the keys of: the workspace's listKeys
+   * hands them on. One the caller cannot see is answered as not existing.
+   */
+  private async requireLinkable(by: Principal, depId: string, target: string): Promise<void> {
+    if (await this.ctx.access.can(by.id, depId, 'secrets/read')) return;
+    if (!(await this.ctx.access.canSee(by.id, depId))) {
+      throw new InvalidInput(`${target} '${depId}' does not exist; create it first or leave ${target} out to have one made`, { code: 'ResourceNotFound', target });
+    }
+    throw new Forbidden(`${target}: the client may not read the keys of '${depId}', which a workspace using it hands on (listKeys); get a role that may, or leave ${target} out`, { code: 'LinkedAuthorizationFailed', target });
+  }
+
   /** resyncKeys without an operation (for clients of api-versions where it was not an LRO). */
   async resyncKeysNow(ws: StoredResource): Promise<void> {
     this.requireReady(ws);
@@ -564,7 +574,7 @@ export class WorkspaceService {
       if (typeof v !== 'string') throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
       if (current && current.toLowerCase() === v.toLowerCase()) continue;
       const dep = await this.dependents.requireExisting(kind, v, `properties.${kind}`);
-      if (!(await this.ctx.access.can(by.id, dep.id, 'control/read'))) throw new InvalidInput(`properties.${kind} '${v}' does not exist`, { code: 'ResourceNotFound', target: `properties.${kind}` });
+      await this.requireLinkable(by, dep.id, `properties.${kind}`);
       if (current && (await this.engine.get(current)) && !opts.force) {
         throw new Conflict(`the workspace already uses ${kind} '${current}', which still exists; to replace it anyway send force=true (updateDependencies(force))`, { code: 'DependencyAlreadySet', target: `properties.${kind}` });
       }
