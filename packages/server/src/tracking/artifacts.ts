@@ -30,6 +30,9 @@ export interface MultipartCredential {
   headers: Record<string, string>;
 }
 
+/** Header carrying the capability token of a multipart upload's part URLs (never in the URL, so never in a log line). */
+export const UPLOAD_TOKEN_HEADER = 'x-atelier-upload-token';
+
 /** Largest number of parts of one multipart upload (S3's limit, which MLflow clients respect). */
 export const MAX_UPLOAD_PARTS = 10_000;
 /** Largest single part (S3's limit). */
@@ -161,7 +164,8 @@ export class ArtifactService {
 
   /**
    * Starts a multipart upload of `artifactPath`. Each part gets a URL pointing back at this server
-   * that carries a capability token (MLflow clients send parts without credentials, as to S3).
+   * plus a capability token in a header: MLflow's client sends each part to its URL with the
+   * credential's headers and nothing else (as to S3's presigned URLs).
    */
   async createMultipartUpload(
     ws: WorkspaceRef,
@@ -196,7 +200,7 @@ export class ArtifactService {
     const base = partUrlBase.replace(/\/+$/, '');
     const credentials: MultipartCredential[] = [];
     for (let n = 1; n <= numParts; n++) {
-      credentials.push({ url: `${base}/${uploadId}/${n}?token=${encodeURIComponent(token)}`, part_number: n, headers: {} });
+      credentials.push({ url: `${base}/${uploadId}/${n}`, part_number: n, headers: { [UPLOAD_TOKEN_HEADER]: token } });
     }
     return { upload_id: uploadId, credentials };
   }
@@ -227,16 +231,16 @@ export class ArtifactService {
   }
 
   /**
-   * Receives one part (the URL's token is the credential). Re-sending a part replaces it. Returns
+   * Receives one part (the upload's token is the credential). Re-sending a part replaces it. Returns
    * the part's ETag (the MD5 of its bytes, quoted, as S3 does).
    */
-  async uploadPart(uploadId: string, partNumber: number, token: string, body: Readable): Promise<{ etag: string; size: number }> {
+  async uploadPart(uploadId: string, partNumber: number, token: string | undefined, body: Readable): Promise<{ etag: string; size: number }> {
     if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new NotFound('no such multipart upload', { code: 'RESOURCE_DOES_NOT_EXIST' });
     const row = await this.ctx.db.selectFrom('mlflow_artifact_uploads').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
     const given = Buffer.from(sha256(token ?? ''), 'hex');
     if (!row || !crypto.timingSafeEqual(given, Buffer.from(row.token_hash, 'hex'))) {
-      // Same answer for a wrong token and a missing upload: the URL is the credential.
-      throw new NotFound('no such multipart upload, or the part URL is not valid', { code: 'RESOURCE_DOES_NOT_EXIST' });
+      // Same answer for a wrong token and a missing upload.
+      throw new NotFound(`no such multipart upload, or the ${UPLOAD_TOKEN_HEADER} header is missing or wrong`, { code: 'RESOURCE_DOES_NOT_EXIST' });
     }
     if (row.expires_at < Date.now()) throw new NotFound('this multipart upload has expired; start a new one', { code: 'RESOURCE_DOES_NOT_EXIST' });
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > row.num_parts) {

@@ -174,9 +174,11 @@ for (const dialect of testDialects()) {
       const { upload_id, credentials } = created.body as { upload_id: string; credentials: { url: string; part_number: number; headers?: Record<string, string> }[] };
       assert.equal(credentials.length, 3);
       assert.ok(credentials[0]!.url.startsWith(t.url));
-      // A wrong token is refused (the URL is the credential).
-      const forged = await put(t, credentials[0]!.url.replace(/token=[^&]+/, 'token=forged'), 'x', {}, null);
-      assert.equal(forged.status, 404);
+      // The credential is a header, never in the URL; without it, or with a wrong one, refused.
+      assert.ok(!credentials[0]!.url.includes('?'));
+      assert.equal((await put(t, credentials[0]!.url, 'x', { 'x-atelier-upload-token': 'forged' }, null)).status, 404);
+      assert.equal((await put(t, credentials[0]!.url, 'x', {}, null)).status, 404);
+      assert.equal((await put(t, credentials[0]!.url, 'x', { ...credentials[1]!.headers, 'x-atelier-upload-token': 'x' + credentials[0]!.headers!['x-atelier-upload-token'] }, null)).status, 404);
       // Parts are sent without credentials, out of order, one of them twice.
       const parts: { part_number: number; etag: string }[] = [];
       for (const i of [2, 0, 1, 1]) {
@@ -207,11 +209,11 @@ for (const dialect of testDialects()) {
       })();
       assert.deepEqual(got, await sha256Of(joined));
       // The upload is gone: its parts cannot be sent again.
-      assert.equal((await put(t, credentials[0]!.url, 'late', {}, null)).status, 404);
+      assert.equal((await put(t, credentials[0]!.url, 'late', credentials[0]!.headers ?? {}, null)).status, 404);
 
       // Abort forgets an upload.
       const second = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'aborted.bin', num_parts: 1 });
-      await put(t, second.body.credentials[0].url, 'part', {}, null);
+      await put(t, second.body.credentials[0].url, 'part', second.body.credentials[0].headers, null);
       const aborted = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/abort/mp`, { path: 'aborted.bin', upload_id: second.body.upload_id });
       assert.equal(aborted.status, 200);
       assert.equal((await t.request('GET', `${w.artifacts}/mp/aborted.bin`)).status, 404);
@@ -220,9 +222,9 @@ for (const dialect of testDialects()) {
 
       // An upload left unfinished past its expiry is swept away with its parts.
       const stale = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'stale.bin', num_parts: 1 });
-      await put(t, stale.body.credentials[0].url, 'part', {}, null);
+      await put(t, stale.body.credentials[0].url, 'part', stale.body.credentials[0].headers, null);
       await t.server.ctx.db.updateTable('mlflow_artifact_uploads').set({ expires_at: Date.now() - 1 }).where('upload_id', '=', stale.body.upload_id).execute();
-      assert.equal((await put(t, stale.body.credentials[0].url, 'late', {}, null)).status, 404);
+      assert.equal((await put(t, stale.body.credentials[0].url, 'late', stale.body.credentials[0].headers, null)).status, 404);
       await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'fresh.bin', num_parts: 1 });
       assert.equal(await t.server.ctx.db.selectFrom('mlflow_artifact_uploads').select('upload_id').where('upload_id', '=', stale.body.upload_id).executeTakeFirst(), undefined);
       assert.ok(!listFiles(t.home).some((f) => f.includes(stale.body.upload_id)));

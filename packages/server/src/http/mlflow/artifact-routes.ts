@@ -6,7 +6,7 @@ import rangeParser from 'range-parser';
 import type { AppContext } from '../../context.js';
 import { InvalidInput, NotImplemented } from '../../errors.js';
 import { safeKey } from '../../blob/blob-store.js';
-import { ArtifactService, type WorkspaceRef } from '../../tracking/artifacts.js';
+import { ArtifactService, UPLOAD_TOKEN_HEADER, type WorkspaceRef } from '../../tracking/artifacts.js';
 import { apiPaths, mlflowErrorHandler, mountMlflow } from './common.js';
 
 /** Where presigned-style part URLs of multipart uploads point (public: the URL carries its credential). */
@@ -36,7 +36,6 @@ const CompleteBody = Type.Object(
 );
 const AbortBody = Type.Object({ path: Type.Optional(Type.String()), upload_id: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
 const ListQuery = Type.Object({ path: Type.Optional(Type.String()) }, { additionalProperties: false });
-const PartQuery = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 
 /** Passes the request body on as the raw stream: uploads are streamed to disk, never buffered. */
 function rawBodies(scope: FastifyInstance): void {
@@ -112,16 +111,18 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
   const partUrlBase = `${ctx.config.publicUrl}${PART_ROUTE}`;
 
   // Multipart parts arrive without credentials (MLflow's client PUTs them to the URL it was given,
-  // as to S3's presigned URLs): the URL's token, checked against the upload, is the credential.
+  // as to S3's presigned URLs, with the headers it was given): the upload's token, in a header
+  // so that it never shows in a URL or a log line, is the credential.
   await app.register(async (scope) => {
     rawBodies(scope);
     scope.setErrorHandler(mlflowErrorHandler);
-    scope.put<{ Params: { uploadId: string; partNumber: string }; Querystring: { token: string } }>(
+    scope.put<{ Params: { uploadId: string; partNumber: string } }>(
       `${PART_ROUTE}/:uploadId/:partNumber`,
-      { config: { public: true }, schema: { querystring: PartQuery, hide: true } as object },
+      { config: { public: true }, schema: { hide: true } as object },
       async (req, reply) => {
         const n = /^\d{1,5}$/.test(req.params.partNumber) ? Number(req.params.partNumber) : NaN;
-        const { etag } = await artifacts.uploadPart(req.params.uploadId, n, req.query.token, req.body as Readable);
+        const token = req.headers[UPLOAD_TOKEN_HEADER];
+        const { etag } = await artifacts.uploadPart(req.params.uploadId, n, typeof token === 'string' ? token : undefined, req.body as Readable);
         return reply.header('etag', etag).send({});
       },
     );
