@@ -9,7 +9,7 @@ import { ExperimentService, checkTags, toStringList, type Tag } from './experime
 import {
   LIMITS, batchLimit, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkTagKey, checkViewType, double, int64, stagesOf,
 } from './validation.js';
-import { compileRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
+import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
 import { randomRunName } from './run-names.js';
 import { withTx, tuples, type Tx } from './tx.js';
 
@@ -431,11 +431,26 @@ export class RunService {
     const orderBy = toStringList(req.order_by, 'order_by');
     // Ids that cannot be ours (not decimal) match no experiment here.
     const experimentIds = ids.filter((i) => /^\d{1,15}$/.test(i)).map(Number);
-    const compiled = compileRunSearch(this.database.dialect, {
+    const plan = planRunSearch(this.database.dialect, {
       workspaceId: ws, experimentIds, stages: stagesOf(view), filter: (req.filter as string | undefined) ?? '', orderBy, limit: max + 1, offset,
     });
     if (experimentIds.length === 0 || max === 0) return { runs: [] };
-    const rows = (await compiled.execute(this.db)).rows as RunRow[];
+    let query = plan.full();
+    if (plan.lead) {
+      // Read just enough rows in the first sort key's (index) order, plus those tied with the
+      // last: the page is among them. Then sort only those by the whole order.
+      const need = offset + max + 1;
+      if (need <= 5000) {
+        const first = (await plan.lead.first(need).execute(this.db)).rows;
+        const ids = new Set(first.map((r) => r.run_uuid));
+        if (first.length === need) {
+          for (const r of (await plan.lead.ties(Number(first[need - 1]!.lead)).execute(this.db)).rows) ids.add(r.run_uuid);
+        }
+        if (ids.size === 0) return { runs: [] };
+        if (ids.size <= 10000) query = plan.full([...ids]);
+      }
+    }
+    const rows = (await query.execute(this.db)).rows as RunRow[];
     const page = rows.slice(0, max);
     const out: { runs: RunView[]; next_page_token?: string } = { runs: await this.views(page) };
     if (rows.length > max) out.next_page_token = encodeOffsetToken(offset + max);

@@ -252,7 +252,26 @@ export interface RunSearch {
 }
 
 /** Compiles a run search to one SELECT of run rows (bound parameters only). */
+/**
+ * A compiled run search. `full(ids?)` is the whole query (optionally limited to candidate run ids);
+ * `lead` is set when the first sort key is a number an index can stream (a filtered metric, or the
+ * start time): the search can then read just enough rows in that order (`first(n)`), add the rows
+ * tied with the last one (`ties(v)`), and sort only those candidates fully, instead of sorting
+ * every match.
+ */
+export interface RunSearchPlan {
+  full(ids?: string[]): RawBuilder<unknown>;
+  lead?: {
+    first(n: number): RawBuilder<{ run_uuid: string; lead: number }>;
+    ties(value: number): RawBuilder<{ run_uuid: string }>;
+  };
+}
+
 export function compileRunSearch(dialect: DialectName, q: RunSearch): RawBuilder<unknown> {
+  return planRunSearch(dialect, q).full();
+}
+
+export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan {
   const clauses = parseFilter(q.filter, ['metric', 'param', 'tag', 'attribute', 'dataset']);
   const joins: RawBuilder<unknown>[] = [];
   const where: RawBuilder<unknown>[] = [
@@ -311,9 +330,12 @@ export function compileRunSearch(dialect: DialectName, q: RunSearch): RawBuilder
   }
   const order: RawBuilder<unknown>[] = [];
   let sawStart = false;
-  for (const o of q.orderBy) {
+  let lead: { col: RawBuilder<unknown>; dir: RawBuilder<unknown> } | undefined;
+  for (const [i, o] of q.orderBy.entries()) {
     const ob = parseOrderBy(o, ['metric', 'param', 'tag', 'attribute']);
     const dir = sql.raw(ob.asc ? 'asc' : 'desc');
+    if (i === 0 && ob.type === 'attribute' && RUN_NUMERIC_ATTRS[ob.key] === 'start_time') lead = { col: sql`r.start_time`, dir };
+    if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`)) lead = { col: sql.raw(`${joined.get(`metric:${ob.key}`)}.value`), dir };
     if (ob.type === 'attribute') {
       const col = RUN_STRING_ATTRS[ob.key] ?? RUN_NUMERIC_ATTRS[ob.key] ?? (ob.key === 'experiment_id' ? 'experiment_id' : undefined);
       if (!col) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use run_name, status, user_id, start_time, end_time, artifact_uri, run_id`);
@@ -329,9 +351,25 @@ export function compileRunSearch(dialect: DialectName, q: RunSearch): RawBuilder
       order.push(sql`${sql.raw(a)}.value ${dir}`);
     }
   }
+  if (q.orderBy.length === 0) lead = { col: sql`r.start_time`, dir: sql.raw('desc') };
   if (!sawStart) order.push(sql`r.start_time desc`);
   order.push(sql`r.run_uuid asc`);
-  return sql`select r.* from tracking_runs r ${sql.join(joins, sql` `)} where ${sql.join(where, sql` and `)} order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`;
+  const from = sql`from tracking_runs r ${sql.join(joins, sql` `)}`;
+  const cond = sql.join(where, sql` and `);
+  const plan: RunSearchPlan = {
+    full: (ids) =>
+      ids
+        ? sql`select r.* ${from} where ${cond} and r.run_uuid in (${sql.join(ids.map((id) => sql`${id}`))}) order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`
+        : sql`select r.* ${from} where ${cond} order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`,
+  };
+  if (lead) {
+    const l = lead;
+    plan.lead = {
+      first: (n) => sql<{ run_uuid: string; lead: number }>`select r.run_uuid, ${l.col} as lead ${from} where ${cond} order by ${l.col} ${l.dir} limit ${n}`,
+      ties: (v) => sql<{ run_uuid: string }>`select r.run_uuid ${from} where ${cond} and ${l.col} = ${v}`,
+    };
+  }
+  return plan;
 }
 
 // ---------------------------------------------------------------------------------------------

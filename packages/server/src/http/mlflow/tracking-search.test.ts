@@ -159,6 +159,44 @@ for (const dialect of testDialects()) {
       assert.deepEqual(JSON.parse(Buffer.from(first.next_page_token, 'base64').toString()), { offset: 1 });
     });
 
+    test('pages agree with one whole answer when sort keys tie (metric, start time)', async () => {
+      const x = await trackingClient(t, c.ws);
+      const e = await x.createExperiment('ties');
+      for (let i = 0; i < 9; i++) {
+        const id = await x.createRun(e, { run_name: `t${i}`, start_time: 100 + (i % 3) });
+        await x.ok('POST', '/runs/log-metric', { run_id: id, key: 'score', value: i < 6 ? 1 : 0.5, timestamp: 1 });
+        await x.ok('POST', '/runs/log-parameter', { run_id: id, key: 'kind', value: i % 2 ? 'odd' : 'even' });
+      }
+      for (const q of [
+        { order_by: ['metrics.score DESC'], filter: 'metrics.score > 0' },
+        { order_by: ['metrics.score ASC', 'params.kind DESC'], filter: 'metrics.score >= 0.5' },
+        { order_by: [], filter: '' },
+        { order_by: ['attributes.start_time ASC'], filter: "params.kind = 'even'" },
+      ]) {
+        const whole = (await x.ok('POST', '/runs/search', { experiment_ids: [e], ...q, max_results: 100 })).runs.map((r: any) => r.info.run_id);
+        for (const size of [1, 2, 4]) {
+          const paged: string[] = [];
+          let token: string | undefined;
+          do {
+            const b = await x.ok('POST', '/runs/search', { experiment_ids: [e], ...q, max_results: size, page_token: token });
+            paged.push(...(b.runs ?? []).map((r: any) => r.info.run_id));
+            token = b.next_page_token;
+          } while (token);
+          assert.deepEqual(paged, whole, `${JSON.stringify(q)} in pages of ${size}`);
+        }
+        // Ties fall back to start time (newest first) and then the run id, as MLflow orders them.
+        if (q.order_by[0] === 'metrics.score DESC') {
+          const runs = (await x.ok('POST', '/runs/search', { experiment_ids: [e], ...q, max_results: 100 })).runs;
+          for (let k = 1; k < runs.length; k++) {
+            const [a, b] = [runs[k - 1], runs[k]];
+            const va = a.data.metrics[0].value;
+            const vb = b.data.metrics[0].value;
+            assert.ok(va > vb || (va === vb && (a.info.start_time > b.info.start_time || (a.info.start_time === b.info.start_time && a.info.run_id < b.info.run_id))));
+          }
+        }
+      }
+    });
+
     test('run_view_type: deleted runs only when asked', async () => {
       const x = await trackingClient(t, c.ws);
       const e = await x.createExperiment('views');
