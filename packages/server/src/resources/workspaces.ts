@@ -640,20 +640,21 @@ export class WorkspaceService {
   async finishDelete(ws: StoredResource, withDependents: boolean): Promise<void> {
     const info = this.info(ws);
     for (const hook of this.onWorkspaceDeleting) await hook(info);
-    await this.engine.delete(ws.id);
+    // The workspace's own row goes last: until then a failed delete can be retried.
+    if (withDependents) {
+      for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
+        if (dep) await this.dependents.deleteAny(dep);
+      }
+    }
     await this.dependents.keys.forget(ws.id);
-    await this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', ws.id.toLowerCase()).execute();
     const key = ws.id.toLowerCase();
     const scoped = (await this.ctx.db.selectFrom('role_assignments').select(['id', 'scope_key']).where('scope_key', 'like', `${key}%`).execute()).filter((a) => a.scope_key === key || a.scope_key.startsWith(`${key}/`));
     if (scoped.length) {
       await this.ctx.db.deleteFrom('role_assignments').where('id', 'in', scoped.map((a) => a.id)).execute();
       this.ctx.access.invalidate();
     }
-    if (withDependents) {
-      for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
-        if (dep) await this.dependents.deleteAny(dep);
-      }
-    }
+    await this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', key).execute();
+    await this.engine.delete(ws.id);
   }
 
   /** Resource group delete: every workspace in it (hooks run), then every other resource in it. */
