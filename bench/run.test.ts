@@ -67,6 +67,10 @@ describe('npm run bench', () => {
         assert.ok(Math.abs(atelier.results['artifact-download'].units - 16 * 1024 * 1024 / 1e6) < 1e-9);
         assert.match(r.out, /workload\s+unit\/s\s+conc\s+Atelier \/s\s+p50 ms\s+p99 ms/);
         assert.ok(report.goals['search-runs'] && typeof report.goals['search-runs'].text === 'string');
+        if (fs.existsSync(path.join(ROOT, 'bench', 'control-plane.ts'))) {
+          assert.ok(report.controlPlane && !report.controlPlane.error, JSON.stringify(report.controlPlane));
+          assert.match(r.out, /control plane \(bench\/control-plane\.ts/);
+        }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

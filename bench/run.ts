@@ -9,11 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { MlflowHttp } from './lib/mlflow-http.js';
 import { WORK, ensureMlflowServer, externalTarget, startAtelier, startMlflow, type BenchTarget } from './lib/servers.js';
 import { newestProfile, summarizeProfile } from './lib/profile.js';
 import { FULL, QUICK, WORKLOADS, type RunContext } from './lib/workloads.js';
-import { formatReport, judgeGoals, targetReport, type BenchReport, type TargetReport } from './lib/report.js';
+import { formatControlPlane, formatReport, judgeGoals, targetReport, type BenchReport, type TargetReport } from './lib/report.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -137,6 +138,23 @@ async function main(): Promise<number> {
     }
   }
 
+  // The control-plane engineer's bench (workspace create → Succeeded, in detail), when present.
+  let controlPlane: unknown;
+  const cpFile = path.join(path.dirname(new URL(import.meta.url).pathname), 'control-plane.ts');
+  if (!values['no-atelier'] && fs.existsSync(cpFile)) {
+    process.stdout.write('\n== control plane (bench/control-plane.ts) … ');
+    try {
+      const mod = (await import(pathToFileURL(cpFile).href)) as { runControlPlaneBench?: (o: { iterations?: number; postgresUrl?: string; retryAfterSamples?: number }) => Promise<Record<string, unknown>> };
+      if (!mod.runControlPlaneBench) throw new Error('bench/control-plane.ts exports no runControlPlaneBench');
+      controlPlane = await mod.runControlPlaneBench({ iterations: values.quick ? 3 : 20, postgresUrl: values.postgres, retryAfterSamples: values.quick ? 1 : 3 });
+      process.stdout.write('done\n');
+    } catch (e) {
+      failures++;
+      controlPlane = { error: (e as Error).message };
+      process.stdout.write(`FAILED: ${(e as Error).message}\n`);
+    }
+  }
+
   const report: BenchReport = {
     mode: values.quick ? 'quick' : 'full',
     startedAt: new Date(started).toISOString(),
@@ -144,7 +162,9 @@ async function main(): Promise<number> {
     machine: { cpus: os.cpus().length, node: process.version },
     targets,
     goals: judgeGoals(defs, targets),
+    ...(controlPlane ? { controlPlane } : {}),
   };
+  if (controlPlane) log(`\n${formatControlPlane(controlPlane)}`);
   log(`\n${formatReport(defs, report)}\n\n(total ${report.seconds.toFixed(0)} s; goals are judged on ${targets[0]?.name ?? '—'}${targets[1] ? ` against ${targets[1].name}` : ''})`);
   if (values.json) fs.writeFileSync(values.json, JSON.stringify(report, null, 2));
   const profile = profileDir && newestProfile(profileDir);

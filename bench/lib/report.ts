@@ -19,6 +19,8 @@ export interface BenchReport {
   machine: { cpus: number; node: string };
   targets: TargetReport[];
   goals: Record<string, { text: string; met?: boolean }>;
+  /** bench/control-plane.ts's result, when that bench exists. */
+  controlPlane?: unknown;
 }
 
 export function targetReport(t: BenchTarget): TargetReport {
@@ -122,4 +124,18 @@ export function formatReport(defs: WorkloadDef[], report: BenchReport): string {
 
 function short(name: string): string {
   return name.length > 20 ? `${name.slice(0, 19)}…` : name;
+}
+
+/** bench/control-plane.ts's statistics (objects with p50/p95/max), one line each. */
+export function formatControlPlane(result: unknown): string {
+  const r = result as Record<string, unknown>;
+  if (typeof r.error === 'string') return `control plane: FAILED: ${r.error}`;
+  const lines = [`control plane (bench/control-plane.ts; ${String(r.iterations ?? '?')} workspaces, ${String(r.dialect ?? '?')}):`];
+  for (const [k, v] of Object.entries(r)) {
+    if (v && typeof v === 'object' && 'p50' in v) {
+      const st = v as { p50: number; p95?: number; max?: number };
+      lines.push(`  ${k.padEnd(20)} p50 ${num(st.p50)} ms${st.p95 !== undefined ? `, p95 ${num(st.p95)} ms` : ''}${st.max !== undefined ? `, max ${num(st.max)} ms` : ''}`);
+    }
+  }
+  return lines.join('\n');
 }
