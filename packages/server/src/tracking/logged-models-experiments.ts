@@ -4,7 +4,7 @@ import type { WorkspaceRef } from './artifacts.js';
 import type { ExperimentLookup, ExperimentRef } from './logged-models.js';
 
 /**
- * Experiments as the tracking core stores them (`tracking_experiments`, keyed by workspace GUID
+ * Experiments and runs as the tracking core stores them (`tracking_experiments`, keyed by workspace GUID
  * and a numeric experiment id), read for logged models: whether the experiment exists and is
  * active, and its artifact location.
  */
@@ -19,5 +19,13 @@ export class TrackingExperimentLookup implements ExperimentLookup {
     const row = rows[0];
     if (!row) return undefined;
     return { experimentId: String(row.experiment_id), artifactLocation: row.artifact_location, lifecycleStage: row.lifecycle_stage };
+  }
+
+  /** A run's artifact root (`mlflow-artifacts:/<experiment>/<run>/artifacts`), if the run is in this workspace. */
+  async runArtifactUri(ws: WorkspaceRef, runId: string): Promise<string | undefined> {
+    if (!/^[0-9a-zA-Z-]{1,64}$/.test(runId)) return undefined;
+    const { rows } = await sql<{ artifact_uri: string }>`
+      select artifact_uri from tracking_runs where workspace_id = ${ws.workspaceId} and run_uuid = ${runId}`.execute(this.ctx.db);
+    return rows[0]?.artifact_uri;
   }
 }

@@ -228,6 +228,27 @@ for (const dialect of testDialects()) {
       assert.equal((await call('GET', `/model-versions/search${q({ filter: "source_path IN ('a')" })}`)).status, 400);
     });
 
+    await tt.test("a model version's files, for the web UI (runs:/ and mlflow-artifacts:/ sources)", async () => {
+      const exp = await call('POST', '/experiments/create', { name: 'ui-files' });
+      const run = await call('POST', '/runs/create', { experiment_id: exp.body.experiment_id });
+      assert.equal(run.status, 200, run.text);
+      const root = (run.body.run.info.artifact_uri as string).replace(/^mlflow-artifacts:\/*/, '');
+      const up = await fetch(`${w.artifacts}/${root}/model/MLmodel`, { method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}` }, body: 'flavors: {}' });
+      assert.equal(up.status, 200);
+      await call('POST', '/registered-models/create', { name: 'ui' });
+      await call('POST', '/model-versions/create', { name: 'ui', source: `runs:/${run.body.run.info.run_id}/model`, run_id: run.body.run.info.run_id });
+      await call('POST', '/model-versions/create', { name: 'ui', source: `mlflow-artifacts:/${root}/model` });
+      await call('POST', '/model-versions/create', { name: 'ui', source: 's3://elsewhere/model' });
+      for (const v of ['1', '2']) {
+        const r = await t.request('GET', `${w.trackingUri}/model-versions/get-artifact${q({ name: 'ui', version: v, path: 'MLmodel' })}`);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.text, 'flavors: {}');
+      }
+      assert.equal((await t.request('GET', `${w.trackingUri}/model-versions/get-artifact${q({ name: 'ui', version: '1', path: '../../x' })}`)).status, 400);
+      assert.equal((await t.request('GET', `${w.trackingUri}/model-versions/get-artifact${q({ name: 'ui', version: '3', path: 'MLmodel' })}`)).status, 501);
+      assert.equal((await t.request('GET', `${w.trackingUri}/model-versions/get-artifact${q({ name: 'ui', version: '1', path: 'nope' })}`)).status, 404);
+    });
+
     await tt.test('deleting a workspace removes its registry and logged models', async () => {
       const doomed = await artifactWorkspace(t);
       const exp = await t.request('POST', `${doomed.api}/experiments/create`, { name: 'e' });

@@ -2,12 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../app.js';
-import { InvalidInput } from '../../errors.js';
+import { InvalidInput, NotImplemented } from '../../errors.js';
+import { safeKey } from '../../blob/blob-store.js';
 import { ArtifactService } from '../../tracking/artifacts.js';
-import { LoggedModelService } from '../../tracking/logged-models.js';
+import { LoggedModelService, proxiedArtifactPath } from '../../tracking/logged-models.js';
 import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
 import { RegistryService } from '../../tracking/registry.js';
 import { READ_ONLY, apiPaths, mountMlflow } from './common.js';
+import { sendArtifact } from './artifact-routes.js';
 
 const TAGS = ['MLflow model registry'];
 
@@ -42,7 +44,8 @@ const bodyOf = (req: FastifyRequest): Body => (req.body ?? {}) as Body;
 export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
   const artifacts = new ArtifactService(ctx);
-  const loggedModels = new LoggedModelService(ctx, new TrackingExperimentLookup(ctx), artifacts);
+  const lookup = new TrackingExperimentLookup(ctx);
+  const loggedModels = new LoggedModelService(ctx, lookup, artifacts);
   const registry = new RegistryService(ctx, loggedModels);
   // A deleted workspace takes its registry with it.
   opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
@@ -171,6 +174,22 @@ export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: Ap
     route('GET', '/mlflow/model-versions/get-download-uri', { querystring: query('name', 'version') }, 'Where a model version’s files are', async (req) => ({
       artifact_uri: await registry.getDownloadUri(req.workspace, q1(req, 'name'), q1(req, 'version')),
     }));
+    // The files of a model version, for MLflow's web UI (served at the tracking URI's root, as MLflow does).
+    scope.get('/model-versions/get-artifact', { schema: { querystring: query('name', 'version', 'path'), tags: TAGS, summary: 'Download a file of a model version' } }, async (req, reply) => {
+      const uri = await registry.getDownloadUri(req.workspace, q1(req, 'name'), q1(req, 'version'));
+      const file = safeKey(q1(req, 'path') ?? '', 'path');
+      if (!file) throw new InvalidInput("Missing value for required parameter 'path'.");
+      let root = proxiedArtifactPath(uri);
+      const runs = /^runs:\/+([^/]+)\/?(.*)$/.exec(uri);
+      if (root === undefined && runs) {
+        const runRoot = await lookup.runArtifactUri(req.workspace, runs[1]!);
+        const p = runRoot === undefined ? undefined : proxiedArtifactPath(runRoot);
+        if (p !== undefined) root = runs[2] ? `${p}/${runs[2]}` : p;
+      }
+      if (root === undefined) throw new NotImplemented(`the files of this model version are at '${uri}', outside this server's artifact store; read them from there`);
+      return sendArtifact(artifacts, req.workspace, root ? `${root}/${file}` : file, req, reply);
+    });
+
     route('POST', '/mlflow/model-versions/set-tag', { body: body(opt({ name: Str, version: Version, key: Str, value: Str })) }, 'Set a model version tag', async (req) => {
       const b = bodyOf(req);
       await registry.setModelVersionTag(req.workspace, b.name, b.version, b.key, b.value);
