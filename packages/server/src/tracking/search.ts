@@ -273,10 +273,17 @@ export function compileRunSearch(dialect: DialectName, q: RunSearch): RawBuilder
 
 export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan {
   const clauses = parseFilter(q.filter, ['metric', 'param', 'tag', 'attribute', 'dataset']);
-  const joins: RawBuilder<unknown>[] = [];
+  const joins: { outer: boolean; on: RawBuilder<unknown> }[] = [];
+  // The runs' own scope; `noIndex` (SQLite's unary +) keeps the planner off their index when a
+  // list of candidate ids should drive the query instead.
+  const runScope = (noIndex: boolean): RawBuilder<unknown>[] => {
+    const col = (c: string) => sql.raw(noIndex && dialect === 'sqlite' ? `+r.${c}` : `r.${c}`);
+    return [
+      sql`${col('workspace_id')} = ${q.workspaceId}`,
+      q.experimentIds.length === 1 ? sql`${col('experiment_id')} = ${q.experimentIds[0]}` : sql`${col('experiment_id')} in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`,
+    ];
+  };
   const where: RawBuilder<unknown>[] = [
-    sql`r.workspace_id = ${q.workspaceId}`,
-    q.experimentIds.length === 1 ? sql`r.experiment_id = ${q.experimentIds[0]}` : sql`r.experiment_id in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`,
     q.stages.length === 1 ? sql`r.lifecycle_stage = ${q.stages[0]}` : sql`r.lifecycle_stage in (${sql.join(q.stages.map((s) => sql`${s}`))})`,
   ];
   // Inner-joined (filtered) metrics/params/tags by key: an order_by on the same key reuses them.
@@ -292,7 +299,7 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
     // search from the (workspace, experiment, key, value) index, in value order.
     const a = sql.raw(alias);
     const exps = q.experimentIds.length === 1 ? sql`${a}.experiment_id = ${q.experimentIds[0]}` : sql`${a}.experiment_id in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`;
-    joins.push(sql`${sql.raw(outer ? 'left join' : 'join')} ${sql.table(table)} ${a} on ${a}.run_uuid = r.run_uuid and ${a}.workspace_id = ${q.workspaceId} and ${exps} and ${a}.key = ${key}`);
+    joins.push({ outer, on: sql`${sql.table(table)} ${a} on ${a}.run_uuid = r.run_uuid and ${a}.workspace_id = ${q.workspaceId} and ${exps} and ${a}.key = ${key}` });
     if (!outer) joined.set(id, alias);
     return alias;
   };
@@ -354,12 +361,17 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   if (q.orderBy.length === 0) lead = { col: sql`r.start_time`, dir: sql.raw('desc') };
   if (!sawStart) order.push(sql`r.start_time desc`);
   order.push(sql`r.run_uuid asc`);
-  const from = sql`from tracking_runs r ${sql.join(joins, sql` `)}`;
-  const cond = sql.join(where, sql` and `);
+  const fromWith = (innerJoin: string) => sql`from tracking_runs r ${sql.join(joins.map((j) => sql`${sql.raw(j.outer ? 'left join' : innerJoin)} ${j.on}`), sql` `)}`;
+  const from = fromWith('join');
+  // With candidate ids the runs must drive the query (SQLite's CROSS JOIN keeps the runs as the
+  // outer loop; PostgreSQL's planner picks that order from the id list by itself).
+  const fromIds = fromWith(dialect === 'sqlite' ? 'cross join' : 'join');
+  const cond = sql.join([...runScope(false), ...where], sql` and `);
+  const condIds = sql.join([...runScope(true), ...where], sql` and `);
   const plan: RunSearchPlan = {
     full: (ids) =>
       ids
-        ? sql`select r.* ${from} where ${cond} and r.run_uuid in (${sql.join(ids.map((id) => sql`${id}`))}) order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`
+        ? sql`select r.* ${fromIds} where ${condIds} and r.run_uuid in (${sql.join(ids.map((id) => sql`${id}`))}) order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`
         : sql`select r.* ${from} where ${cond} order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`,
   };
   if (lead) {
