@@ -49,7 +49,6 @@ export const registryDef: ResourceDefinition = {
     if (!/^[a-zA-Z0-9]{5,50}$/.test(name)) throw nameError('container registry', name, 'use 5–50 letters and digits');
   },
 };
-export const DEFINITIONS: Record<string, ResourceDefinition> = { [STORAGE]: storageAccountDef, [VAULT]: keyVaultDef, [INSIGHTS]: insightsDef, [REGISTRY]: registryDef };
 
 export interface NewDependent {
   subscriptionId: string;

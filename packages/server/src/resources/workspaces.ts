@@ -4,7 +4,7 @@ import type { Principal } from '../identity/principals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, NotImplemented, PreconditionFailed } from '../errors.js';
 import { groupId } from './arm-ids.js';
 import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
-import { DependentResources, dependentName, type DependentKind } from './dependents.js';
+import { DEPENDENT_TYPES, DependentResources, dependentName, type DependentKind } from './dependents.js';
 import { parseResourceId, resourceId } from './resource-ids.js';
 import { STALE_MS, type OperationJournal, type OperationService, type Operation } from '../operations/operations.js';
 import { normaliseLocation } from './resource-groups.js';
@@ -381,7 +381,7 @@ export class WorkspaceService {
       )
       .catch((e) => {
         // Another request created it since the check above.
-        if (e instanceof PreconditionFailed || e instanceof Conflict) throw new Conflict(`workspace '${name}' was created by another request at the same time; GET it, or retry to update it`, { code: 'Conflict' });
+        if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'ConcurrentUpdate')) throw new Conflict(`workspace '${name}' was created by another request at the same time; GET it, or retry to update it`, { code: 'Conflict' });
         throw e;
       });
     try {
@@ -411,7 +411,7 @@ export class WorkspaceService {
       for (const kind of ['keyVault', 'applicationInsights', 'storageAccount'] as const) {
         if (given[kind]) continue;
         const name = dependentName(kind, ws.name);
-        const depId = resourceId(p.subscriptionId, p.resourceGroup, { keyVault: 'Microsoft.KeyVault/vaults', applicationInsights: 'Microsoft.Insights/components', storageAccount: 'Microsoft.Storage/storageAccounts' }[kind], name);
+        const depId = resourceId(p.subscriptionId, p.resourceGroup, DEPENDENT_TYPES[kind], name);
         made.push(depId);
         await journal.record({ made });
         const dep = await this.dependents.create(kind, { subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name, location: ws.location ?? 'local' }, by);
@@ -666,7 +666,7 @@ export class WorkspaceService {
       await this.finishDelete(fromRow(row), false);
     }
     for (const row of rows.filter((r) => r.type_key !== WORKSPACE.toLowerCase())) {
-      const known = [DEFINITIONS_KEYS].flat().includes(row.type_key);
+      const known = DEPENDENT_TYPE_KEYS.includes(row.type_key);
       if (known) await this.dependents.deleteAny(row.id);
       else await this.engine.delete(row.id);
     }
@@ -674,4 +674,4 @@ export class WorkspaceService {
   }
 }
 
-const DEFINITIONS_KEYS = ['microsoft.storage/storageaccounts', 'microsoft.keyvault/vaults', 'microsoft.insights/components', 'microsoft.containerregistry/registries'];
+const DEPENDENT_TYPE_KEYS = Object.values(DEPENDENT_TYPES).map((t) => t.toLowerCase());
