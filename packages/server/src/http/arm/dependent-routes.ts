@@ -55,7 +55,15 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
 
   const types: DependentType[] = [
     { def: storageAccountDef, tag: 'Storage accounts', what: 'storage account', create: (d, by) => deps.createStorageAccount(d, by), remove: (id) => deps.deleteStorageAccount(id), body: async (r) => toArmBody(r) },
-    { def: keyVaultDef, tag: 'Key vaults', what: 'key vault', create: (d, by) => deps.createKeyVault(d, by), remove: (id) => deps.deleteKeyVault(id), body: async (r) => toArmBody(r) },
+    {
+      def: keyVaultDef,
+      tag: 'Key vaults',
+      what: 'key vault',
+      create: (d, by) => deps.createKeyVault(d, by),
+      remove: (id) => deps.deleteKeyVault(id),
+      // The secrets data plane is served below the vault's own id (http/arm/assets/keyvault-routes.ts).
+      body: async (r) => toArmBody(r, { ...r.properties, vaultUri: `${ctx.config.publicUrl}${r.id}/` }),
+    },
     {
       def: insightsDef,
       tag: 'Application Insights',

@@ -76,6 +76,7 @@ for (const dialect of testDialects()) {
       const put = await t.request('PUT', `${kv}?${V}`, { location: 'local' });
       assert.equal(put.status, 201, put.text);
       assert.equal(put.body.properties.tenantId, t.server.ctx.tenantId);
+      assert.equal(put.body.properties.vaultUri, `${t.url}${kv}/`);
       const { ctx } = t.server;
       const now = Date.now();
       await ctx.db.insertInto('vault_secrets').values({ vault_key: kv.toLowerCase(), name: 's1', name_key: 's1', value: await ctx.keys.encrypt(kv, 'secret'), content_type: null, tags: null, enabled: 1, version: 'v1', created_at: now, updated_at: now }).execute();
