@@ -474,7 +474,11 @@ export class RegistryService {
       try {
         created = await this.db.transaction().execute(async (trx) => {
           const now = Date.now();
-          await this.modelRow(trx, ws, name);
+          // Version numbers are taken one writer at a time per model: PostgreSQL locks the model's
+          // row (SQLite has one writer anyway); a unique-key clash is retried all the same.
+          let lock = trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', name);
+          if (this.ctx.database.dialect === 'postgres') lock = lock.forUpdate();
+          if (!(await lock.executeTakeFirst())) throw notFoundModel(name);
           const max = await trx
             .selectFrom('mlflow_model_versions')
             .select((eb) => eb.fn.max('version').as('v'))

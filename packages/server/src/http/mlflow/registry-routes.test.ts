@@ -140,6 +140,13 @@ for (const dialect of testDialects()) {
       assert.deepEqual(r.body.model_version.tags, [{ key: 'n', value: '1' }]);
     });
 
+    await tt.test('concurrent version creations get distinct numbers', async () => {
+      await call('POST', '/registered-models/create', { name: 'busy' });
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call('POST', '/model-versions/create', { name: 'busy', source: `runs:/r${i}/model` })));
+      for (const r of results) assert.equal(r.status, 200, r.text);
+      assert.deepEqual(results.map((r) => Number(r.body.model_version.version)).sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i + 1));
+    });
+
     await tt.test('aliases: models:/name@alias and models:/name/latest resolve', async () => {
       await call('POST', '/registered-models/create', { name: 'aliased' });
       for (const i of [1, 2, 3]) await call('POST', '/model-versions/create', { name: 'aliased', source: `mlflow-artifacts:/3/run${i}/artifacts/model` });
@@ -263,7 +270,14 @@ for (const dialect of testDialects()) {
       }
       const del = await t.request('DELETE', `${doomed.armId}?api-version=2025-09-01`);
       assert.ok(del.status === 202 || del.status === 200 || del.status === 204, del.text);
-      for (let i = 0; i < 200 && (await t.request('GET', `${doomed.armId}?api-version=2025-09-01`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 50));
+      // Wait for the delete operation itself to finish (not only for the workspace to be gone).
+      const op = del.headers.get('azure-asyncoperation');
+      for (let i = 0; i < 400; i++) {
+        const gone = (await t.request('GET', `${doomed.armId}?api-version=2025-09-01`)).status === 404;
+        const status = op ? (await t.request('GET', op)).body?.status : 'Succeeded';
+        if (gone && status !== 'InProgress' && status !== undefined) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       for (const table of ['mlflow_registered_models', 'mlflow_registered_model_tags', 'mlflow_model_versions', 'mlflow_logged_models', 'mlflow_artifact_uploads'] as const) {
         const rows = await db.selectFrom(table).select('workspace_id').where('workspace_id', '=', doomed.workspaceId).execute();
         assert.equal(rows.length, 0, table);
