@@ -79,6 +79,14 @@ for (const dialect of testDialects()) {
       }
     });
 
+    it('large artifacts: multipart upload and multipart (Range) download as the client does them', async () => {
+      const r = await run('artifacts_large.py', [`large-${unique()}`]);
+      const runId = (r.result as unknown as Record<string, string>).run_id;
+      const listed = await t.request('GET', `${api(trackingUri, 'artifacts/list')}?run_id=${runId}&path=multipart`);
+      assert.equal(listed.status, 200, listed.text);
+      assert.deepEqual(listed.body.files, [{ path: 'multipart/big.bin', is_dir: false, file_size: 5 * 1024 * 1024 + 12345 }]);
+    });
+
     it('search_runs and search_experiments with filters, ordering, paging and view types', async () => {
       const prefix = unique();
       const r = await run('search.py', [prefix]);

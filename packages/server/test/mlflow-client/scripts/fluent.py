@@ -131,6 +131,27 @@ def _():
     check_eq(sorted(m.step for m in history), list(range(50)), "steps of the async metric")
 
 
+@s.step("log_input with a pandas dataset, and log_table")
+def _():
+    import pandas as pd
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+    dataset = mlflow.data.from_pandas(df, source="https://data.example/train.csv", name="train", targets="y")
+    mlflow.log_input(dataset, context="training", tags={"split": "train"})
+    mlflow.log_table({"x": [1, 2], "pred": [0.1, 0.9]}, "tables/preds.json")
+    run = client.get_run(state["run_id"])
+    inputs = run.inputs.dataset_inputs
+    check_eq(len(inputs), 1, "dataset inputs of the run")
+    check_eq(inputs[0].dataset.name, "train", "dataset name")
+    check_eq(inputs[0].dataset.digest, dataset.digest, "dataset digest")
+    check_eq(inputs[0].dataset.source_type, "http", "dataset source type")
+    tags = {t.key: t.value for t in inputs[0].tags}
+    check_eq(tags.get("mlflow.data.context"), "training", "dataset context tag")
+    check_eq(tags.get("split"), "train", "dataset input tag")
+    table = mlflow.load_table("tables/preds.json", run_ids=[state["run_id"]])
+    check_eq(list(table["pred"]), [0.1, 0.9], "logged table")
+
+
 @s.step("end_run finishes the run")
 def _():
     mlflow.end_run()
