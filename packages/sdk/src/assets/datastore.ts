@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConflictError, ValidationError } from '../errors.js';
-import { encodePath, linkOf, rawRequest, type HasServiceContext, type WorkspaceLink } from './link.js';
+import { encodePath, linkOf, rawRequest, streamUpload, type HasServiceContext, type WorkspaceLink } from './link.js';
 
 /** Progress of a datastore transfer, for progress bars. */
 export interface TransferProgress {
@@ -208,11 +208,7 @@ export class Datastore {
         }
       }
       try {
-        await rawRequest(this.link, 'PUT', `${this.base}/files/${encodePath(f.target)}${opts.overwrite ? '?overwrite=true' : ''}`, {
-          body: counted(),
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(f.size) },
-          what: `upload '${f.rel}' to datastore '${this.name}'`,
-        });
+        await streamUpload(this.link, 'PUT', `${this.base}/files/${encodePath(f.target)}${opts.overwrite ? '?overwrite=true' : ''}`, counted(), f.size, `upload '${f.rel}' to datastore '${this.name}'`);
       } catch (e) {
         if (e instanceof ConflictError) throw new ConflictError(`${f.target} already exists in datastore '${this.name}'; pass overwrite: true to replace it`, { code: 'FileExists' });
         throw e;

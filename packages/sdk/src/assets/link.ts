@@ -38,3 +38,38 @@ export async function rawRequest(link: WorkspaceLink, method: string, pathAndQue
   }
   return res;
 }
+
+/**
+ * Streams `body` as the request body with node:http(s) (fetch keeps a copy of a streamed request
+ * body, so a large upload would sit in memory). Returns the parsed JSON answer.
+ */
+export async function streamUpload(link: WorkspaceLink, method: string, pathAndQuery: string, body: AsyncIterable<Uint8Array>, size: number, what: string): Promise<unknown> {
+  const token = await link.client.auth.getToken({ endpoint: link.client.endpoint, audience: MANAGEMENT_AUDIENCE });
+  const url = new URL(`${link.client.endpoint}${pathAndQuery}`);
+  const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const { Readable } = await import('node:stream');
+  const { status, text, requestId } = await new Promise<{ status: number; text: string; requestId?: string }>((resolve, reject) => {
+    const req = mod.request(
+      url,
+      { method, headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/octet-stream', 'content-length': String(size) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), requestId: res.headers['x-ms-request-id'] as string | undefined }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    const src = Readable.from(body);
+    src.on('error', (e) => req.destroy(e));
+    src.pipe(req);
+  });
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (status < 200 || status >= 300) throw errorFromResponse(status, parsed, text, requestId, what);
+  return parsed;
+}

@@ -79,6 +79,7 @@ export const secretNameOf = (kind: 'datastore' | 'connection', name: string): st
 
 export class DatastoreService {
   private readonly engine: ResourceEngine;
+  private readonly ensured = new Set<string>();
   readonly accounts: StorageAccountLookup;
   constructor(
     private readonly ctx: AppContext,
@@ -108,9 +109,14 @@ export class DatastoreService {
 
   /** Creates the system datastores that are missing (at provisioning; again on first use after an upgrade). */
   async ensureSystem(ws: WorkspaceInfo): Promise<void> {
+    // System datastores cannot be deleted: once seen, they need no look-up again in this process.
+    if (this.ensured.has(ws.id.toLowerCase())) return;
     const existing = await this.engine.list({ type: DATASTORE_TYPE, parentId: ws.id, top: 1000 });
     const have = new Set(existing.value.map((r) => r.name.toLowerCase()));
-    if (SYSTEM_DATASTORES.every((n) => have.has(n))) return;
+    if (SYSTEM_DATASTORES.every((n) => have.has(n))) {
+      this.ensured.add(ws.id.toLowerCase());
+      return;
+    }
     const account = await this.workspaceAccount(ws);
     const wsid = ws.workspaceId || ws.name.toLowerCase();
     const identity = ws.systemDatastoresAuthMode.toLowerCase() === 'identity';
@@ -332,6 +338,7 @@ export class DatastoreService {
 
   /** Removes the key-vault secrets of the workspace's datastores (the workspace is being deleted). */
   async forgetSecrets(ws: WorkspaceInfo): Promise<void> {
+    this.ensured.delete(ws.id.toLowerCase());
     if (!ws.keyVaultId) return;
     const all = await this.engine.list({ type: DATASTORE_TYPE, parentId: ws.id, top: 100_000 });
     for (const r of all.value) await this.vault.remove(ws.keyVaultId, secretNameOf('datastore', r.name));
