@@ -46,10 +46,12 @@ export function runInfo(r: RunRow): RunInfoView {
 }
 
 /** Validates one metric of a request (MLflow's _validate_metric). */
-export function checkMetric(m: unknown, where = 'metric'): MetricIn {
+export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknown>): MetricIn {
   if (typeof m !== 'object' || m === null) throw new InvalidInput(`${where} must be an object {key, value, timestamp, step}`);
   const o = m as Record<string, unknown>;
-  const key = checkMetricKey(o.key);
+  // A batch repeats few keys many times: each is checked once.
+  const key = validKeys?.has(o.key) ? (o.key as string) : checkMetricKey(o.key);
+  validKeys?.add(key);
   if (o.value === undefined || o.value === null) throw new InvalidInput(`Missing value for required parameter '${where}.value'. See the API docs for more information about request parameters.`);
   if (typeof o.value === 'boolean') throw new InvalidInput(`Got invalid value ${o.value} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`);
   const value = double(o.value, `metric '${key}'`);
@@ -221,7 +223,8 @@ export class RunService {
     batchLimit('params', LIMITS.paramsTagsPerBatch, rawParams.length);
     batchLimit('tags', LIMITS.paramsTagsPerBatch, rawTags.length);
     batchLimit('metrics, params, and tags', LIMITS.entitiesPerBatch, rawMetrics.length + rawParams.length + rawTags.length);
-    const metrics = rawMetrics.map((m, i) => checkMetric(m, `metrics[${i}]`));
+    const validKeys = new Set<unknown>();
+    const metrics = rawMetrics.map((m, i) => checkMetric(m, `metrics[${i}]`, validKeys));
     const params = rawParams.map((p, i) => checkParam(p, `params[${i}]`));
     const tags = checkTags(rawTags, 'run');
     const seen = new Set<string>();
@@ -285,52 +288,76 @@ export class RunService {
       if (!l) byKey.set(m.key, (l = []));
       l.push(m);
     }
-    const points: unknown[][] = [];
+    const keys = [...byKey.keys()];
+    // Each series' current state, all keys at once (one statement per 500 keys).
+    const current = new Map<string, LatestState & { series_id: number }>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const rows = await tx.all<LatestState & { series_id: number; key: string }>(
+        `select series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps from tracking_latest_metrics where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`,
+        [run.run_uuid, ...chunk],
+      );
+      for (const r of rows) current.set(r.key, r);
+    }
+    const fresh: { key: string; row: unknown[] }[] = [];
+    const updates: unknown[][] = [];
+    const seriesOf = new Map<string, number>();
     for (const [key, list] of byKey) {
-      const [cur] = await tx.all<LatestState & { series_id: number }>('select series_id, step, timestamp, value, is_nan, min_step, max_step, steps from tracking_latest_metrics where run_uuid = ? and key = ?', [run.run_uuid, key]);
+      const cur = current.get(key);
       // Steps this batch adds to the series (for the step summary): beyond the known range they
       // are new for sure; inside it, the index says.
-      const batchSteps = new Set(list.map((m) => m.step));
-      let added = 0;
-      for (const s of batchSteps) {
-        if (!cur || s > Number(cur.max_step) || s < Number(cur.min_step)) added++;
-        else if ((await tx.all('select 1 from tracking_metrics where series_id = ? and step = ? limit 1', [cur.series_id, s])).length === 0) added++;
-      }
-      let best = list[0]!;
-      for (const m of list) if (greater(orderKey(m), orderKey(best))) best = m;
       let minStep = Infinity;
       let maxStep = -Infinity;
+      let added = 0;
+      const batchSteps = new Set<number>();
+      for (const m of list) batchSteps.add(m.step);
       for (const st of batchSteps) {
         if (st < minStep) minStep = st;
         if (st > maxStep) maxStep = st;
+        if (!cur || st > Number(cur.max_step) || st < Number(cur.min_step)) added++;
+        else if ((await tx.all('select 1 from tracking_metrics where series_id = ? and step = ? limit 1', [cur.series_id, st])).length === 0) added++;
       }
+      let best = list[0]!;
+      for (const m of list) if (greater(orderKey(m), orderKey(best))) best = m;
       let latest = { step: best.step, timestamp: best.timestamp, value: best.value };
-      let series: number;
       if (cur) {
         const curKey = [Number(cur.step), Number(cur.timestamp), Number(cur.is_nan) ? -Infinity : Number(cur.value)] as const;
         if (!greater(orderKey(best), curKey)) latest = { step: Number(cur.step), timestamp: Number(cur.timestamp), value: Number(cur.is_nan) ? NaN : Number(cur.value) };
         minStep = Math.min(minStep, Number(cur.min_step));
         maxStep = Math.max(maxStep, Number(cur.max_step));
-        series = Number(cur.series_id);
-        const isNan = Number.isNaN(latest.value) ? 1 : 0;
-        await tx.run('update tracking_latest_metrics set step = ?, timestamp = ?, value = ?, is_nan = ?, min_step = ?, max_step = ?, steps = ? where series_id = ?', [
-          latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, minStep, maxStep, Number(cur.steps) + added, series,
-        ]);
-      } else {
-        const isNan = Number.isNaN(latest.value) ? 1 : 0;
-        const [made] = await tx.all<{ series_id: number }>(
-          'insert into tracking_latest_metrics (run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning series_id',
-          [run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, added],
-        );
-        series = Number(made!.series_id);
       }
-      for (const m of list) points.push(Number.isNaN(m.value) ? [series, m.step, m.timestamp, 0, 1] : [series, m.step, m.timestamp, m.value, 0]);
+      const isNan = Number.isNaN(latest.value) ? 1 : 0;
+      const row = [run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, (cur ? Number(cur.steps) : 0) + added];
+      if (cur) {
+        seriesOf.set(key, Number(cur.series_id));
+        updates.push([Number(cur.series_id), ...row]);
+      } else fresh.push({ key, row });
+    }
+    const cols = 'run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps';
+    for (let i = 0; i < fresh.length; i += 500) {
+      const chunk = fresh.slice(i, i + 500);
+      const made = await tx.all<{ series_id: number; key: string }>(`insert into tracking_latest_metrics (${cols}) values ${tuples(chunk.length, 11)} returning series_id, key`, chunk.flatMap((f) => f.row));
+      for (const m of made) seriesOf.set(m.key, Number(m.series_id));
+    }
+    // Existing series: one upsert on their ids updates them all.
+    for (let i = 0; i < updates.length; i += 500) {
+      const chunk = updates.slice(i, i + 500);
+      await tx.run(
+        `insert into tracking_latest_metrics (series_id, ${cols}) values ${tuples(chunk.length, 12)} on conflict (series_id) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps`,
+        chunk.flat(),
+      );
+    }
+    const points: unknown[] = [];
+    for (const m of metrics) {
+      const series = seriesOf.get(m.key)!;
+      if (Number.isNaN(m.value)) points.push(series, m.step, m.timestamp, 0, 1);
+      else points.push(series, m.step, m.timestamp, m.value, 0);
     }
     // Many rows per statement: fewer round trips (PostgreSQL) and calls (SQLite).
-    const CHUNK = tx.dialect === 'sqlite' ? 100 : 1000;
-    for (let i = 0; i < points.length; i += CHUNK) {
-      const chunk = points.slice(i, i + CHUNK);
-      await tx.run(`insert into tracking_metrics (series_id, step, timestamp, value, is_nan) values ${tuples(chunk.length, 5)} on conflict do nothing`, chunk.flat());
+    const CHUNK = tx.dialect === 'sqlite' ? 200 : 1000;
+    for (let i = 0; i < metrics.length; i += CHUNK) {
+      const n = Math.min(CHUNK, metrics.length - i);
+      await tx.run(`insert into tracking_metrics (series_id, step, timestamp, value, is_nan) values ${tuples(n, 5)} on conflict do nothing`, points.slice(i * 5, (i + n) * 5));
     }
   }
 
