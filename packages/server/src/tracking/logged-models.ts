@@ -149,7 +149,9 @@ export class LoggedModelService {
     const experimentId = checkString(input.experiment_id, 'experiment_id', { required: true })!;
     const name = checkLoggedModelName(input.name) ?? randomName();
     const modelType = checkString(input.model_type, 'model_type') || null;
+    if (modelType && modelType.length > 500) throw bad("'model_type' exceeds the maximum length of 500 characters");
     const sourceRunId = checkString(input.source_run_id, 'source_run_id') || null;
+    if (sourceRunId && sourceRunId.length > 64) throw bad("'source_run_id' exceeds the maximum length of 64 characters");
     const params = checkParams(input.params);
     const tags = checkTags(input.tags);
     const experiment = await this.experiments.getExperiment(ws, experimentId);

@@ -454,6 +454,7 @@ export class RegistryService {
     const name = checkModelName(input.name);
     const source = checkSource(input.source);
     let runId = checkString(input.run_id, 'run_id') || undefined;
+    if (runId && runId.length > 64) throw bad("'run_id' exceeds the maximum length of 64 characters");
     const runLink = checkString(input.run_link, 'run_link') || null;
     const description = checkDescription(input.description);
     const modelId = checkString(input.model_id, 'model_id') || undefined;

@@ -115,6 +115,9 @@ for (const dialect of testDialects()) {
       assert.equal((await call('POST', '/logged-models', { experiment_id: '987654' })).status, 404);
       assert.equal((await call('POST', '/logged-models', {})).status, 400);
       assert.equal((await call('POST', '/logged-models', { experiment_id: experimentId, name: 'a/b' })).status, 400);
+      assert.equal((await call('POST', '/logged-models', { experiment_id: experimentId, model_type: 'x'.repeat(501) })).status, 400);
+      assert.equal((await call('POST', '/logged-models', { experiment_id: experimentId, source_run_id: 'r'.repeat(65) })).status, 400);
+      assert.equal((await call('POST', '/logged-models', { experiment_id: experimentId, name: 'n'.repeat(501) })).status, 400);
       assert.equal((await call('POST', '/logged-models', { experiment_id: experimentId, params: [{ key: 'p', value: '1' }, { key: 'p', value: '2' }] })).status, 400);
       const unnamed = await call('POST', '/logged-models', { experiment_id: experimentId });
       assert.match(unnamed.body.model.info.name, /^[a-z]+-[a-z]+-\d+$/);

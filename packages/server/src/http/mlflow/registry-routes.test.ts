@@ -94,6 +94,8 @@ for (const dialect of testDialects()) {
         assert.equal(r.status, 400, `${source}: ${r.text}`);
       }
       assert.equal((await call('POST', '/model-versions/create', { name: 'none-such', source: 'runs:/x/m' })).status, 404);
+      assert.equal((await call('POST', '/model-versions/create', { name: 'clf', source: 'runs:/x/m', run_id: 'r'.repeat(65) })).status, 400);
+      assert.equal((await call('POST', '/registered-models/create', { name: 'n'.repeat(257) })).status, 400);
 
       // models:/name/version resolves to where that version's files are.
       let r = await call('POST', '/model-versions/create', { name: 'clf', source: 'models:/clf/1' });
