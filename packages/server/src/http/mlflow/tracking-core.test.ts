@@ -307,6 +307,29 @@ for (const dialect of testDialects()) {
       await c.fails('POST', '/runs/log-model', { run_id: run, model_json: 'nope' }, 400, 'INVALID_PARAMETER_VALUE', /not a valid JSON/);
     });
 
+    test('artifacts/list lists below the run\'s artifact root, never outside it', async () => {
+      const exp = await c.createExperiment('arts');
+      const run = (await c.ok('POST', '/runs/create', { experiment_id: exp })).run.info;
+      const root = run.artifact_uri.replace(/^mlflow-artifacts:\//, '');
+      for (const [p, body] of [['dir/a.txt', 'aaa'], ['b.txt', 'bb']] as const) {
+        const up = await t.request('PUT', `${c.ws.trackingUri}/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, body, { headers: { 'content-type': 'application/octet-stream' } });
+        assert.equal(up.status, 200, up.text);
+      }
+      const top = await c.ok('GET', `/artifacts/list?run_id=${run.run_id}`);
+      assert.equal(top.root_uri, run.artifact_uri);
+      assert.deepEqual(top.files, [{ path: 'b.txt', is_dir: false, file_size: 2 }, { path: 'dir', is_dir: true }]);
+      const sub = await c.ok('GET', `/artifacts/list?run_id=${run.run_id}&path=dir`);
+      assert.deepEqual(sub.files, [{ path: 'dir/a.txt', is_dir: false, file_size: 3 }]);
+      assert.equal((await c.ok('GET', `/artifacts/list?run_uuid=${run.run_id}&path=nothing`)).files, undefined);
+      await c.fails('GET', `/artifacts/list?run_id=${run.run_id}&path=../../other`, undefined, 400, 'INVALID_PARAMETER_VALUE', /\.\./);
+      await c.fails('GET', `/artifacts/list?run_id=${'a'.repeat(32)}`, undefined, 404, 'RESOURCE_DOES_NOT_EXIST');
+      // A run whose experiment keeps artifacts elsewhere: listing says so instead of guessing.
+      const ext = await c.ok('POST', '/experiments/create', { name: 'external-arts', artifact_location: 's3://bucket/prefix' });
+      const extRun = await c.createRun(ext.experiment_id);
+      assert.equal((await c.ok('GET', `/runs/get?run_id=${extRun}`)).run.info.artifact_uri, `s3://bucket/prefix/${extRun}/artifacts`);
+      await c.fails('GET', `/artifacts/list?run_id=${extRun}`, undefined, 400, 'INVALID_PARAMETER_VALUE', /outside this server/);
+    });
+
     test('the /ajax-api/2.0 aliases answer the same', async () => {
       const r = await t.request('GET', `${c.ws.trackingUri}/ajax-api/2.0/mlflow/experiments/get?experiment_id=0`);
       assert.equal(r.status, 200);
