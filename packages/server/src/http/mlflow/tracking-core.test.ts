@@ -330,6 +330,26 @@ for (const dialect of testDialects()) {
       await c.fails('GET', `/artifacts/list?run_id=${extRun}`, undefined, 400, 'INVALID_PARAMETER_VALUE', /outside this server/);
     });
 
+    test('deleting a workspace deletes its tracking data', async () => {
+      const w = await makeWorkspace(t);
+      const x = await trackingClient(t, w);
+      const run = await x.createRun(await x.createExperiment('doomed'));
+      await x.ok('POST', '/runs/log-batch', { run_id: run, metrics: [{ key: 'm', value: 1, timestamp: 1 }], params: [{ key: 'p', value: '1' }], tags: [{ key: 't', value: '1' }] });
+      await x.ok('POST', '/runs/log-inputs', { run_id: run, datasets: [{ dataset: { name: 'd', digest: 'x', source_type: 'local', source: 's' } }] });
+      const del = await t.request('DELETE', `${w.armId}?api-version=2025-09-01`);
+      assert.ok(del.status === 200 || del.status === 202 || del.status === 204, del.text);
+      const { db } = t.server.ctx;
+      for (let i = 0; i < 200 && (await t.request('GET', `${w.armId}?api-version=2025-09-01`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 50));
+      const count = async (table: 'tracking_runs' | 'tracking_experiments' | 'tracking_params' | 'tracking_tags' | 'tracking_latest_metrics' | 'tracking_datasets') =>
+        Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).where('workspace_id', '=', w.workspaceId).executeTakeFirst())?.n ?? 0);
+      for (const table of ['tracking_runs', 'tracking_experiments', 'tracking_params', 'tracking_tags', 'tracking_latest_metrics', 'tracking_datasets'] as const) {
+        assert.equal(await count(table), 0, table);
+      }
+      assert.equal(Number((await db.selectFrom('tracking_inputs').select((eb) => eb.fn.countAll().as('n')).where('run_uuid', '=', run).executeTakeFirst())?.n), 0);
+      // Other workspaces keep theirs.
+      assert.equal((await c.ok('GET', '/experiments/get?experiment_id=0')).experiment.name, 'Default');
+    });
+
     test('the /ajax-api/2.0 aliases answer the same', async () => {
       const r = await t.request('GET', `${c.ws.trackingUri}/ajax-api/2.0/mlflow/experiments/get?experiment_id=0`);
       assert.equal(r.status, 200);
