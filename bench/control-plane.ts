@@ -130,7 +130,7 @@ if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1])))
   const args = process.argv.slice(2);
   const pgAt = args.indexOf('--postgres');
   const postgresUrl = pgAt >= 0 ? args[pgAt + 1] : undefined;
-  const n = Number(args.find((a, i) => /^\d+$/.test(a) && i !== pgAt + 1) ?? '20');
+  const n = Number(args.find((a, i) => /^\d+$/.test(a) && (pgAt < 0 || i !== pgAt + 1)) ?? '20');
   runControlPlaneBench({ iterations: n, postgresUrl }).then(
     (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
     (e) => {
