@@ -21,7 +21,8 @@ export interface DatastoreBackend {
   readonly where: string;
   /** Streams `body` to `key`; refuses to replace an existing file unless `overwrite`. */
   put(key: string, body: Readable, opts: { overwrite: boolean; size?: number }): Promise<{ size: number }>;
-  get(key: string): Promise<{ stream: Readable; size: number }>;
+  /** The file, or the bytes `range.start`..`range.end` (inclusive) of it; `size` is the whole file's. */
+  get(key: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number }>;
   stat(key: string): Promise<BlobInfo | undefined>;
   list(prefix: string, opts: { recursive: boolean }): Promise<BlobInfo[]>;
   delete(key: string): Promise<boolean>;
@@ -83,10 +84,10 @@ export class FolderBackend implements DatastoreBackend {
     return this.store.put(k, body);
   }
 
-  async get(key: string): Promise<{ stream: Readable; size: number }> {
+  async get(key: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number }> {
     const k = fileKey(key);
     await this.confined(k);
-    return this.store.get(k).catch(() => {
+    return this.store.get(k, range).catch(() => {
       throw new NotFound(`no file '${k}' in the datastore`, { code: 'FileNotFound' });
     });
   }
@@ -177,12 +178,13 @@ export class S3Backend implements DatastoreBackend {
     return { size: opts.size };
   }
 
-  async get(key: string): Promise<{ stream: Readable; size: number }> {
+  async get(key: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number }> {
     const k = fileKey(key);
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k) }));
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k), ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}) }));
       const stream = r.Body instanceof Readable ? r.Body : Readable.from(r.Body as AsyncIterable<Uint8Array>);
-      return { stream, size: Number(r.ContentLength ?? 0) };
+      const total = range ? Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? r.ContentLength ?? 0) : Number(r.ContentLength ?? 0);
+      return { stream, size: total };
     } catch (e) {
       this.fail(e, `file '${k}'`);
     }

@@ -110,13 +110,21 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const ws = await workspaceFor(ctx, req, 'data/read');
       const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'read');
       const path = filePath(req);
-      const { stream, size } = await backend.get(path);
       const name = path.split('/').pop() ?? 'file';
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header('content-length', String(size))
-        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
-        .send(stream);
+      void reply.header('content-type', 'application/octet-stream').header('accept-ranges', 'bytes').header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`);
+      const range = typeof req.headers.range === 'string' ? /^bytes=(\d*)-(\d*)$/.exec(req.headers.range.trim()) : null;
+      if (range && (range[1] || range[2])) {
+        const st = await backend.stat(path);
+        if (!st || st.isDir) throw new NotFound(`no file '${path}' in datastore '${(req.params as NameParams).name}'`, { code: 'FileNotFound' });
+        // bytes=a-b, bytes=a- (to the end), bytes=-n (the last n bytes)
+        const start = range[1] ? Number(range[1]) : Math.max(0, st.size - Number(range[2]));
+        const end = range[1] && range[2] ? Math.min(Number(range[2]), st.size - 1) : st.size - 1;
+        if (start > end || start >= st.size) return reply.status(416).header('content-range', `bytes */${st.size}`).send();
+        const { stream } = await backend.get(path, { start, end });
+        return reply.status(206).header('content-range', `bytes ${start}-${end}/${st.size}`).header('content-length', String(end - start + 1)).send(stream);
+      }
+      const { stream, size } = await backend.get(path);
+      return reply.header('content-length', String(size)).send(stream);
     });
 
     files.put(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { startTestServer, testDialects, type TestServer } from '../../../testing/harness.js';
-import { V, createWorkspace, groupPath, userWithRole, wsPath } from '../arm-test-helpers.js';
+import { V, createWorkspace, groupPath, userWithRole, waitForOperation, wsPath } from '../arm-test-helpers.js';
 
 /** Every file below `dir` (recursively). */
 function filesBelow(dir: string): string[] {
@@ -66,6 +66,15 @@ for (const dialect of testDialects()) {
       const down = await fetch(`${t.url}${W}/datastores/workspaceblobstore/files/train/part%201.bin`, { headers: { authorization: `Bearer ${t.adminToken}` } });
       assert.equal(down.status, 200);
       assert.deepEqual(Buffer.from(await down.arrayBuffer()), bytes);
+
+      const part = await fetch(`${t.url}${W}/datastores/workspaceblobstore/files/train/part%201.bin`, { headers: { authorization: `Bearer ${t.adminToken}`, range: 'bytes=100-199' } });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers.get('content-range'), `bytes 100-199/${bytes.length}`);
+      assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(100, 200));
+      const tail = await fetch(`${t.url}${W}/datastores/workspaceblobstore/files/train/part%201.bin`, { headers: { authorization: `Bearer ${t.adminToken}`, range: 'bytes=-10' } });
+      assert.deepEqual(Buffer.from(await tail.arrayBuffer()), bytes.subarray(bytes.length - 10));
+      const beyond = await fetch(`${t.url}${W}/datastores/workspaceblobstore/files/train/part%201.bin`, { headers: { authorization: `Bearer ${t.adminToken}`, range: `bytes=${bytes.length}-` } });
+      assert.equal(beyond.status, 416);
 
       const again = await fetch(`${t.url}${W}/datastores/workspaceblobstore/files/train/part%201.bin`, { method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}` }, body: 'x' });
       assert.equal(again.status, 409);
@@ -210,6 +219,23 @@ for (const dialect of testDialects()) {
       const del = await t.request('DELETE', `${vault}/secrets/db-password?api-version=7.4`);
       assert.equal(del.status, 200);
       assert.equal((await t.request('GET', `${vault}/secrets/db-password?api-version=7.4`)).status, 404);
+    });
+
+    it('deleting the workspace removes its datastores and their secrets from the key vault it leaves behind', async () => {
+      const vault = ws.properties.keyVault as string;
+      const acct = `${groupPath(t, 'assets-rg')}/providers/Microsoft.Storage/storageAccounts/otheracct${dialect === 'sqlite' ? 's' : 'p'}`;
+      const key = (await t.request('POST', `${acct}/listKeys?${V}`)).body.keys[0].value;
+      const put = await t.request('PUT', `${W}/datastores/lastone?${V}`, { properties: { datastoreType: 'AzureBlob', accountName: acct.split('/').pop(), containerName: 'last', credentials: { credentialsType: 'AccountKey', secrets: { secretsType: 'AccountKey', key } } } });
+      assert.equal(put.status, 201, put.text);
+      assert.equal((await t.request('PUT', `${vault}/secrets/keep-me?api-version=7.4`, { value: 'kept' })).status, 200);
+      const secretNames = async () => (await t.server.ctx.db.selectFrom('vault_secrets').select('name').where('vault_key', '=', vault.toLowerCase()).execute()).map((r) => r.name);
+      assert.ok((await secretNames()).some((n) => n.startsWith('datastore-')));
+      const del = await t.request('DELETE', `${W}?${V}`);
+      assert.equal(del.status, 202, del.text);
+      assert.equal((await waitForOperation(t, del.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.deepEqual(await secretNames(), ['keep-me']);
+      const left = await t.server.ctx.db.selectFrom('resources').select('id').where('id_key', 'like', `${W.toLowerCase()}/%`).execute();
+      assert.deepEqual(left, []);
     });
   });
 }

@@ -97,6 +97,10 @@ for (const dialect of testDialects()) {
       const down = await fetch(`${t.url}${W}/datastores/s3store/files/data/a.bin`, { headers: { authorization: `Bearer ${t.adminToken}` } });
       assert.equal(down.status, 200);
       assert.deepEqual(Buffer.from(await down.arrayBuffer()), bytes);
+      const part = await fetch(`${t.url}${W}/datastores/s3store/files/data/a.bin`, { headers: { authorization: `Bearer ${t.adminToken}`, range: 'bytes=10-19' } });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers.get('content-range'), 'bytes 10-19/70000');
+      assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(10, 20));
       const again = await fetch(`${t.url}${W}/datastores/s3store/files/data/a.bin`, { method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}` }, body: 'x' });
       assert.equal(again.status, 409);
       const list = await t.request('GET', `${W}/datastores/s3store/files?recursive=true`);
