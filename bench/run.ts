@@ -92,7 +92,7 @@ async function main(): Promise<number> {
   }
   if (starters.length === 0) throw new UsageError('nothing to measure: --no-atelier needs --compare mlflow or --target URL');
 
-  const sizes = values.quick ? QUICK : FULL;
+  let sizes = values.quick ? QUICK : FULL;
   const started = Date.now();
   const targets: TargetReport[] = [];
   let failures = 0;
@@ -127,6 +127,12 @@ async function main(): Promise<number> {
       } finally {
         await http.close();
       }
+      // Later servers search and read the same amount of data as the first one reached in its
+      // set-up budget, so their numbers compare like with like.
+      const searched = report.results['search-runs'];
+      const history = report.results['get-history'] ?? report.results['bulk-interval'];
+      if (searched && 'dataSize' in searched && searched.dataSize) sizes = { ...sizes, searchRuns: Math.min(sizes.searchRuns, searched.dataSize) };
+      if (history && 'dataSize' in history && history.dataSize) sizes = { ...sizes, historyPoints: Math.min(sizes.historyPoints, history.dataSize) };
     } catch (e) {
       failures++;
       log(`   could not start or use ${s.name}: ${(e as Error).message}`);

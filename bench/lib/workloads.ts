@@ -61,6 +61,8 @@ export interface WorkloadResult extends LoadResult {
   rssGrowthBytes?: number;
   /** Facts about the data the workload ran on (e.g. "over 100,000 runs"). */
   note?: string;
+  /** How much data the workload read: runs searched, points in the metric. */
+  dataSize?: number;
 }
 
 export interface WorkloadDef {
@@ -240,7 +242,7 @@ export const WORKLOADS: WorkloadDef[] = [
         for (let k = 1; k < acc.length; k++) if (!(acc[k - 1]! >= acc[k]!)) throw new Error('runs/search did not order by metrics.accuracy DESC');
       });
       const note = `over ${setup.ops.toLocaleString('en-US')} runs${setup.ops < ctx.sizes.searchRuns ? ` (setup budget reached; goal ${ctx.sizes.searchRuns.toLocaleString('en-US')})` : ''}${empty ? `; ${empty} empty answers` : ''}`;
-      return result(load, 'queries', { note });
+      return result(load, 'queries', { note, dataSize: setup.ops });
     },
   },
   {
@@ -260,7 +262,7 @@ export const WORKLOADS: WorkloadDef[] = [
         token = r.next_page_token || undefined;
         return r.metrics?.length ?? 0;
       });
-      return result(load, 'points', { note: `pages of 25,000 of a ${points.toLocaleString('en-US')}-point metric` });
+      return result(load, 'points', { note: `pages of 25,000 of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points });
     },
   },
   {
@@ -290,7 +292,7 @@ export const WORKLOADS: WorkloadDef[] = [
         });
         if (!r.metrics?.length) throw new Error('get-history-bulk-interval returned no points');
       });
-      return result(load, 'queries', { note: `320 sampled points of a ${points.toLocaleString('en-US')}-point metric` });
+      return result(load, 'queries', { note: `320 sampled points of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points });
     },
   },
   {
