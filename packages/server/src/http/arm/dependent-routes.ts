@@ -12,7 +12,7 @@ import { resourceId } from '../../resources/resource-ids.js';
 import { toArmBody, type ResourceDefinition, type StoredResource } from '../../resources/engine.js';
 import { REGISTRY, STORAGE, insightsDef, keyVaultDef, registryDef, storageAccountDef, type NewDependent } from '../../resources/dependents.js';
 import { normaliseLocation } from '../../resources/resource-groups.js';
-import { NotFound } from '../../errors.js';
+import { InvalidInput, NotFound } from '../../errors.js';
 
 type Params = { subscriptionId: string; resourceGroupName: string; name: string };
 const ItemParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), name: Type.String() });
@@ -109,7 +109,7 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const group = await services.groups.require(p.subscriptionId, p.resourceGroupName);
       const existing = await engine.get(id);
       if (existing) {
-        if (req.body?.location && normaliseLocation(req.body.location) !== existing.location) throw new NotFound(`location cannot change: the ${t.what} is in '${existing.location}'`);
+        if (req.body?.location && normaliseLocation(req.body.location) !== existing.location) throw new InvalidInput(`location cannot change: the ${t.what} is in '${existing.location}'`, { code: 'InvalidRequestContent', target: 'location' });
         const r = await engine.patch(t.def, id, { tags: req.body?.tags ?? existing.tags }, req.principal);
         return reply.status(200).send(await t.body(r, await secretsVisible(req, id)));
       }

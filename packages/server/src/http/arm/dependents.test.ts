@@ -54,6 +54,7 @@ for (const dialect of testDialects()) {
       const again = await t.request('PUT', `${sa}?${V}`, { tags: { k: 'w' } });
       assert.equal(again.status, 200);
       assert.deepEqual(again.body.tags, { k: 'w' });
+      assert.equal((await t.request('PUT', `${sa}?${V}`, { location: 'elsewhere' })).status, 400);
       const patched = await t.request('PATCH', `${sa}?${V}`, { tags: { x: 'y' } });
       assert.deepEqual(patched.body.tags, { x: 'y' });
 
