@@ -203,6 +203,13 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('GET', `${vault}/secrets/db-password?api-version=7.4`, undefined, { token: reader.token })).status, 403);
       assert.equal((await t.request('PUT', `${vault}/secrets/x?api-version=7.4`, { value: 'v' }, { token: reader.token })).status, 403);
       assert.equal((await t.request('PUT', `${vault}/secrets/bad_name?api-version=7.4`, { value: 'v' })).status, 400);
+      // A role on the workspace reaches the workspace's key vault (ws.getDefaultKeyvault()).
+      const wsContributor = await userWithRole(t, `kv-ws-contrib-${dialect}`, 'Contributor', W);
+      assert.equal((await t.request('GET', `${vault}/secrets/db-password?api-version=7.4`, undefined, { token: wsContributor.token })).body.value, value);
+      const wsReader = await userWithRole(t, `kv-ws-reader-${dialect}`, 'Reader', W);
+      assert.equal((await t.request('GET', `${vault}/secrets/db-password?api-version=7.4`, undefined, { token: wsReader.token })).status, 403);
+      const outsider = await userWithRole(t, `kv-outsider-${dialect}`, null);
+      assert.equal((await t.request('GET', `${vault}/secrets?api-version=7.4`, undefined, { token: outsider.token })).status, 404);
 
       // Nothing on disk or in the database holds the value in clear.
       if (dialect === 'sqlite') {

@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
 import type { Action } from '../../../identity/rbac.js';
 import { ApiVersionQuery, Tags } from '../schemas.js';
-import { NotFound } from '../../../errors.js';
+import { Forbidden, NotFound } from '../../../errors.js';
+import { WORKSPACE } from '../../../resources/workspaces.js';
 import { resourceId } from '../../../resources/resource-ids.js';
 import { VAULT } from '../../../resources/dependents.js';
 import { checkSecretName, type SecretMeta, type VaultSecretService } from '../../../assets/key-vault.js';
@@ -37,12 +38,32 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   const { ctx, vault } = opts;
   const tags = ['Key vault secrets'];
 
+  /**
+   * The vault of the request, once the caller may `action` on it — directly (a role on the vault or
+   * above) or through a workspace that uses it as its key vault (a role on the workspace), as the
+   * seed's `ws.get_default_keyvault()` implies.
+   */
   async function vaultFor(req: FastifyRequest, action: Action): Promise<string> {
     const p = req.params as VP;
     const id = resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName);
-    await ctx.access.require(req.principal.id, id, action, `key vault '${p.vaultName}' could not be found`);
+    const missing = `key vault '${p.vaultName}' could not be found`;
+    if (!(await ctx.access.can(req.principal.id, id, action))) {
+      const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('subscription_id', '=', p.subscriptionId.toLowerCase()).where('type_key', '=', WORKSPACE.toLowerCase()).execute()).filter(
+        (w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === id.toLowerCase(),
+      );
+      let allowed = false;
+      let visible = await ctx.access.canSee(req.principal.id, id);
+      for (const w of users) {
+        if (await ctx.access.can(req.principal.id, w.id, action)) allowed = true;
+        if (!visible && (await ctx.access.canSee(req.principal.id, w.id))) visible = true;
+      }
+      if (!allowed) {
+        if (!visible) throw new NotFound(missing, { code: 'VaultNotFound' });
+        throw new Forbidden(`the client does not have permission to perform '${action}' on key vault '${p.vaultName}'`);
+      }
+    }
     const row = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', id.toLowerCase()).executeTakeFirst();
-    if (!row) throw new NotFound(`key vault '${p.vaultName}' could not be found`, { code: 'VaultNotFound' });
+    if (!row) throw new NotFound(missing, { code: 'VaultNotFound' });
     return row.id;
   }
 
