@@ -7,7 +7,7 @@ import type { RunRow } from './tables.js';
 import './tables.js';
 import { ExperimentService, checkTags, toStringList, type Tag } from './experiments.js';
 import {
-  LIMITS, batchLimit, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkTagKey, checkViewType, double, int64, stagesOf,
+  LIMITS, batchLimit, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkViewType, double, int64, stagesOf,
 } from './validation.js';
 import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
 import { randomRunName } from './run-names.js';
@@ -556,4 +556,3 @@ function checkDatasetInput(d: unknown, i: number): { tags: Tag[]; dataset: Datas
   return { tags, dataset };
 }
 
-export { checkTagKey };

@@ -251,9 +251,8 @@ export interface RunSearch {
   offset: number;
 }
 
-/** Compiles a run search to one SELECT of run rows (bound parameters only). */
 /**
- * A compiled run search. `full(ids?)` is the whole query (optionally limited to candidate run ids);
+ * A run search compiled to SQL (bound parameters only). `full(ids?)` is the whole query (optionally limited to candidate run ids);
  * `lead` is set when the first sort key is a number an index can stream (a filtered metric, or the
  * start time): the search can then read just enough rows in that order (`first(n)`), add the rows
  * tied with the last one (`ties(v)`), and sort only those candidates fully, instead of sorting
@@ -267,10 +266,7 @@ export interface RunSearchPlan {
   };
 }
 
-export function compileRunSearch(dialect: DialectName, q: RunSearch): RawBuilder<unknown> {
-  return planRunSearch(dialect, q).full();
-}
-
+/** Compiles a run search (filter, order, scope) into its queries. */
 export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan {
   const clauses = parseFilter(q.filter, ['metric', 'param', 'tag', 'attribute', 'dataset']);
   const joins: { outer: boolean; on: RawBuilder<unknown> }[] = [];

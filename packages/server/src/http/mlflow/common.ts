@@ -15,8 +15,6 @@ export const MLFLOW_PREFIX =
 /** MLflow serves each REST route at `/api/2.0/…` and again at `/ajax-api/2.0/…` (its web UI). */
 export const API_ROOTS = ['/api/2.0', '/ajax-api/2.0'] as const;
 
-export const WORKSPACE_TYPE_KEY = 'microsoft.machinelearningservices/workspaces';
-
 /** The workspace a tracking request is about, set by the preHandler of `mountMlflow`. */
 export interface TrackingWorkspace {
   /** The workspace's GUID (`properties.workspaceId`): the key of every tracking row. */

@@ -3,7 +3,7 @@ import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { InvalidInput } from '../../errors.js';
 import { ExperimentService } from '../../tracking/experiments.js';
-import { RunService, runInfo } from '../../tracking/runs.js';
+import { RunService } from '../../tracking/runs.js';
 import { MetricService } from '../../tracking/metrics.js';
 import { ArtifactService } from '../../tracking/artifacts.js';
 import { safeKey } from '../../blob/blob-store.js';
@@ -159,5 +159,4 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     return out;
   });
 
-  void runInfo;
 }
