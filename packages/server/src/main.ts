@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { startServer } from './server.js';
 import { CONFIG_DOC } from './config.js';
 
@@ -26,7 +27,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/main.ts')) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((e) => {
     process.stderr.write(`atelier: ${(e as Error).message}\n`);
     process.exit(1);
