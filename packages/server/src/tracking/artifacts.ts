@@ -306,6 +306,12 @@ export class ArtifactService {
     }
     const partBlobs = new LocalBlobStore(path.join(this.ctx.blobRoot, row.storage_account));
     const numbers = parts.map((p) => Number(p.part_number));
+    for (const n of numbers) {
+      const st = await partBlobs.stat(this.partKey(uploadId, n));
+      if (!st || st.isDir || st.size !== Number(byNumber.get(n)!.size)) {
+        throw new InvalidInput(`part ${n} of upload '${uploadId}' is missing or incomplete; upload it again`, { code: 'INVALID_PARAMETER_VALUE' });
+      }
+    }
     const self = this;
     async function* joined(): AsyncGenerator<Buffer> {
       for (const n of numbers) {
