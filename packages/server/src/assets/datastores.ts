@@ -75,6 +75,29 @@ export function datastoreRoots(env: NodeJS.ProcessEnv = process.env): string[] {
     });
 }
 
+/**
+ * Origins of the S3-compatible services an administrator allowed for `S3` datastores
+ * (ATELIER_S3_ENDPOINTS, comma-separated, e.g. `https://s3.example.com,http://10.0.0.5:9000`).
+ * Without it S3 datastores are refused: the server would otherwise connect wherever a user says.
+ */
+export function s3Endpoints(env: NodeJS.ProcessEnv = process.env): string[] {
+  const raw = env.ATELIER_S3_ENDPOINTS;
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      try {
+        const u = new URL(x);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+        return u.origin;
+      } catch {
+        throw new InvalidInput(`ATELIER_S3_ENDPOINTS must list http(s) origins like https://s3.example.com; '${x}' is not one`);
+      }
+    });
+}
+
 export const secretNameOf = (kind: 'datastore' | 'connection', name: string): string => `${kind}-${crypto.createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 32)}`;
 
 export class DatastoreService {
@@ -85,6 +108,7 @@ export class DatastoreService {
     private readonly ctx: AppContext,
     private readonly vault: VaultSecretService,
     readonly roots: string[],
+    readonly s3Allowed: string[] = [],
   ) {
     this.engine = new ResourceEngine(ctx);
     this.accounts = new StorageAccountLookup(ctx);
@@ -276,6 +300,9 @@ export class DatastoreService {
       }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid(`${T}.endpoint`, 'must use http or https');
       if (u.username || u.password) throw invalid(`${T}.endpoint`, 'must not contain credentials; send them in properties.credentials');
+      if (!this.s3Allowed.includes(u.origin)) {
+        throw invalid(`${T}.endpoint`, this.s3Allowed.length ? `${u.origin} is not one of the S3 endpoints allowed by the administrator (ATELIER_S3_ENDPOINTS): ${this.s3Allowed.join(', ')}` : 'S3 datastores are disabled: an administrator must list the allowed S3 endpoints in ATELIER_S3_ENDPOINTS');
+      }
       props.endpoint = endpoint.replace(/\/+$/, '');
       props.bucket = str(p, 'bucket', T, { required: true, pattern: BUCKET, rule: 'must be 3–63 lower-case letters, digits, dots and hyphens' });
       props.region = str(p, 'region', T, { max: 50, pattern: /^[a-z0-9-]+$/, rule: "must be a region name like 'us-east-1'" }) ?? 'us-east-1';
@@ -392,6 +419,8 @@ export class DatastoreService {
         return new FolderBackend(folder, `${props.datastoreType === 'AzureFile' ? 'file share' : 'container'} '${container}' of storage account '${account.name}'`, { create: true });
       }
       case 'S3': {
+        // Re-checked on every use: the administrator may have withdrawn the endpoint since.
+        if (!this.s3Allowed.includes(new URL(props.endpoint!).origin)) throw new Forbidden(`the S3 endpoint of datastore '${r.name}' is no longer allowed by the administrator (ATELIER_S3_ENDPOINTS)`, { code: 'DatastoreUnavailable' });
         const secrets = (await this.listSecrets(ws, r.name)) as { secretAccessKey: string };
         return new S3Backend({ endpoint: props.endpoint!, bucket: props.bucket!, region: props.region ?? 'us-east-1', prefix: props.prefix ?? '', accessKeyId: props.credentials.accessKeyId!, secretAccessKey: secrets.secretAccessKey });
       }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../../context.js';
 import type { Services } from '../../../app.js';
 import { VaultSecretService } from '../../../assets/key-vault.js';
-import { DatastoreService, datastoreRoots } from '../../../assets/datastores.js';
+import { DatastoreService, datastoreRoots, s3Endpoints } from '../../../assets/datastores.js';
 import { datastoreRoutes } from './datastore-routes.js';
 import { keyVaultRoutes } from './keyvault-routes.js';
 import { versionedRoutes } from './versioned-routes.js';
@@ -24,7 +24,7 @@ import { environmentService } from '../../../assets/environments.js';
 export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx, services } = opts;
   const vault = new VaultSecretService(ctx);
-  const datastores = new DatastoreService(ctx, vault, datastoreRoots());
+  const datastores = new DatastoreService(ctx, vault, datastoreRoots(), s3Endpoints());
   const data = dataService(ctx, datastores);
   const environments = environmentService(ctx);
   const connections = new ConnectionService(ctx, vault);

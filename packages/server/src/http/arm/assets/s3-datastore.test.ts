@@ -66,7 +66,9 @@ for (const dialect of testDialects()) {
       const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds });
       await s3.send(new CreateBucketCommand({ Bucket: 'team-bucket' }));
       s3.destroy();
+      process.env.ATELIER_S3_ENDPOINTS = moto.endpoint;
       t = await startTestServer(dialect);
+      delete process.env.ATELIER_S3_ENDPOINTS;
       await createWorkspace(t, 's3-rg', 's3-ws');
       W = wsPath(t, 's3-rg', 's3-ws');
     });
@@ -77,6 +79,9 @@ for (const dialect of testDialects()) {
 
     it('creates the datastore only when the bucket answers; files go to the bucket and come back', async () => {
       const body = (bucket: string) => ({ properties: { datastoreType: 'S3', endpoint: moto.endpoint, bucket, prefix: 'atelier', credentials: { credentialsType: 'AccessKey', accessKeyId: creds.accessKeyId, secrets: { secretsType: 'AccessKey', secretAccessKey: creds.secretAccessKey } } } });
+      const elsewhere = await t.request('PUT', `${W}/datastores/elsewhere?${V}`, { properties: { ...body('team-bucket').properties, endpoint: 'http://127.0.0.1:1' } });
+      assert.equal(elsewhere.status, 400);
+      assert.match(elsewhere.body.error.message, /ATELIER_S3_ENDPOINTS/);
       const missing = await t.request('PUT', `${W}/datastores/nobucket?${V}`, body('no-such-bucket'));
       assert.equal(missing.status, 400, missing.text);
       assert.match(missing.body.error.message, /does not exist/);
