@@ -11,6 +11,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { Readable } from 'node:stream';
+import pg from 'pg';
 import { startServer } from '../packages/server/src/index.js';
 
 const V = 'api-version=2025-09-01';
@@ -20,7 +21,27 @@ async function main(): Promise<void> {
   const sizeMiB = Number(args.find((a) => /^\d+$/.test(a)) ?? 256);
   const pgIdx = args.indexOf('--postgres');
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-bench-ds-'));
-  const server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: 'bench-password-123', ...(pgIdx >= 0 ? { databaseUrl: args[pgIdx + 1] } : {}) }, {});
+  // On PostgreSQL: a fresh database on that server, dropped afterwards.
+  let databaseUrl: string | undefined;
+  let dropDb: (() => Promise<void>) | undefined;
+  if (pgIdx >= 0) {
+    const base = args[pgIdx + 1]!;
+    const dbName = `atelier_bench_${crypto.randomBytes(5).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const u = new URL(base);
+    u.pathname = `/${dbName}`;
+    databaseUrl = u.toString();
+    dropDb = async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: 'bench-password-123', ...(databaseUrl ? { databaseUrl } : {}) }, {});
   try {
     const tok = await fetch(`${server.url}/common/oauth2/v2.0/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: 'bench-password-123' }) });
     const token = ((await tok.json()) as { access_token: string }).access_token;
@@ -103,6 +124,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await server.close();
+    await dropDb?.();
     fs.rmSync(home, { recursive: true, force: true });
   }
 }
