@@ -44,7 +44,8 @@ export function checkModelName(value: unknown, field = 'name'): string {
 
 export function checkTagKey(value: unknown, field = 'key'): string {
   const key = checkString(value, field, { required: true })!;
-  if (!/^[/\w.\- :]*$/u.test(key)) {
+  // Python's \w (which MLflow uses) takes Unicode letters and digits, not only ASCII.
+  if (!/^[/\p{L}\p{N}_.\- :]*$/u.test(key)) {
     throw bad(`Invalid value '${key}' for parameter '${field}': names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/).`);
   }
   if (pathNotUnique(key)) throw bad(`Invalid value '${key}' for parameter '${field}': it would resolve to '${path.posix.normalize(key)}' when treated as a path; remove repeated, leading or trailing slashes and '.'/'..' parts.`);
@@ -88,7 +89,7 @@ export function checkVersion(value: unknown, field = 'version'): number {
 
 export function checkAlias(value: unknown, { reserved = false } = {}): string {
   const alias = checkString(value, 'alias', { required: true })!;
-  if (!/^[\w-]*$/u.test(alias)) throw bad(`Invalid alias name: '${alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-).`);
+  if (!/^[\p{L}\p{N}_-]*$/u.test(alias)) throw bad(`Invalid alias name: '${alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-).`);
   if (alias.length > MAX_ALIAS_LENGTH) throw bad(`'Registered model alias name' exceeds the maximum length of ${MAX_ALIAS_LENGTH} characters`);
   if (reserved) {
     if (alias.toLowerCase() === 'latest') throw bad("'latest' alias name (case insensitive) is reserved.");
