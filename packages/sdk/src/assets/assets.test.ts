@@ -86,6 +86,21 @@ describe('workspace assets (SDK) against a real server', () => {
     assert.equal((await Dataset.getByName(ws, 'iris')).version, '2');
     const all = await ws.datasets();
     assert.deepEqual([...all.keys()], ['iris']);
+
+    // A file dataset downloads its file; a tabular dataset over a folder reads its delimited files in order.
+    const fileDs = await Dataset.getByName(ws, 'iris', 2);
+    assert.ok(!(fileDs instanceof TabularDataset));
+    await (fileDs as import('./dataset.js').FileDataset).download(path.join(tmp, 'fd'), { showProgress: false });
+    assert.equal(fs.readFileSync(path.join(tmp, 'fd', 'b.txt'), 'utf8'), 'bee');
+    const parts = path.join(tmp, 'parts');
+    fs.mkdirSync(parts);
+    fs.writeFileSync(path.join(parts, '1.csv'), 'n;label\n1;a\n2;b\n');
+    fs.writeFileSync(path.join(parts, '2.csv'), 'n;label\n3;c\n');
+    fs.writeFileSync(path.join(parts, 'README.md'), 'not data');
+    await ds.upload(parts, { targetPath: 'parts', showProgress: false });
+    const folder = Dataset.Tabular.fromDelimitedFiles([ds, 'parts/'], { separator: ';' });
+    assert.deepEqual(await folder.toRecords(), [{ n: 1, label: 'a' }, { n: 2, label: 'b' }, { n: 3, label: 'c' }]);
+    assert.deepEqual(await folder.take(2).toRecords(), [{ n: 1, label: 'a' }, { n: 2, label: 'b' }]);
   });
 
   it('environments, key vault, connections, private endpoints, diagnose, linked services', async () => {
