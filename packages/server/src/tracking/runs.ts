@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
 import type { Database } from '../store/database.js';
 import { InvalidInput, NotFound } from '../errors.js';
@@ -83,8 +83,30 @@ interface LatestState { step: number; timestamp: number; value: number; is_nan: 
 /** Runs of workspaces and what is logged into them (MLflow semantics). */
 export class RunService {
   private readonly db: Kysely<Tables>;
-  constructor(private readonly database: Database, readonly experiments: ExperimentService) {
+  /** Runs made by this process, and when the planner statistics were last refreshed. */
+  private made = 0;
+  private nextAnalyze = 100;
+  private analyzing = false;
+  constructor(private readonly database: Database, readonly experiments: ExperimentService, private readonly onError: (e: unknown) => void = () => {}) {
     this.db = database.db;
+  }
+
+  /**
+   * PostgreSQL plans searches from table statistics, which a fast-growing table outruns (autovacuum
+   * analyzes only every minute or so): refresh them in the background as the runs grow (after 100,
+   * 200, 400, … runs, then every 50,000). SQLite's plans do not depend on them.
+   */
+  private runCreated(): void {
+    this.made++;
+    if (this.database.dialect !== 'postgres' || this.made < this.nextAnalyze || this.analyzing) return;
+    this.nextAnalyze = this.made < 25000 ? this.made * 2 : this.made + 50000;
+    this.analyzing = true;
+    sql`analyze tracking_runs, tracking_latest_metrics, tracking_params, tracking_tags`
+      .execute(this.db)
+      .catch(this.onError)
+      .finally(() => {
+        this.analyzing = false;
+      });
   }
 
   async row(ws: string, runId: unknown): Promise<RunRow> {
@@ -136,6 +158,7 @@ export class RunService {
       await trx.insertInto('tracking_runs').values(row).execute();
       await trx.insertInto('tracking_tags').values(allTags.map((t) => ({ run_uuid: runId, key: t.key, value: t.value, workspace_id: ws, experiment_id: row.experiment_id }))).execute();
     });
+    this.runCreated();
     return (await this.views([row]))[0]!;
   }
 

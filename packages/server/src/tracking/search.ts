@@ -269,15 +269,14 @@ export interface RunSearchPlan {
 /** Compiles a run search (filter, order, scope) into its queries. */
 export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan {
   const clauses = parseFilter(q.filter, ['metric', 'param', 'tag', 'attribute', 'dataset']);
-  const joins: { outer: boolean; on: RawBuilder<unknown> }[] = [];
+  const joins: { alias: string; table: string; key: string; outer: boolean }[] = [];
+  const expIn = (col: string) =>
+    q.experimentIds.length === 1 ? sql`${sql.raw(col)} = ${q.experimentIds[0]}` : sql`${sql.raw(col)} in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`;
   // The runs' own scope; `noIndex` (SQLite's unary +) keeps the planner off their index when a
   // list of candidate ids should drive the query instead.
   const runScope = (noIndex: boolean): RawBuilder<unknown>[] => {
-    const col = (c: string) => sql.raw(noIndex && dialect === 'sqlite' ? `+r.${c}` : `r.${c}`);
-    return [
-      sql`${col('workspace_id')} = ${q.workspaceId}`,
-      q.experimentIds.length === 1 ? sql`${col('experiment_id')} = ${q.experimentIds[0]}` : sql`${col('experiment_id')} in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`,
-    ];
+    const p = noIndex && dialect === 'sqlite' ? '+' : '';
+    return [sql`${sql.raw(`${p}r.workspace_id`)} = ${q.workspaceId}`, expIn(`${p}r.experiment_id`)];
   };
   const where: RawBuilder<unknown>[] = [
     q.stages.length === 1 ? sql`r.lifecycle_stage = ${q.stages[0]}` : sql`r.lifecycle_stage in (${sql.join(q.stages.map((s) => sql`${s}`))})`,
@@ -291,11 +290,7 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
     if (have) return have;
     const alias = `${type[0]}${n++}`;
     const table = type === 'metric' ? 'tracking_latest_metrics' : type === 'param' ? 'tracking_params' : 'tracking_tags';
-    // The same workspace and experiment conditions as the runs': the planner may then drive the
-    // search from the (workspace, experiment, key, value) index, in value order.
-    const a = sql.raw(alias);
-    const exps = q.experimentIds.length === 1 ? sql`${a}.experiment_id = ${q.experimentIds[0]}` : sql`${a}.experiment_id in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`;
-    joins.push({ outer, on: sql`${sql.table(table)} ${a} on ${a}.run_uuid = r.run_uuid and ${a}.workspace_id = ${q.workspaceId} and ${exps} and ${a}.key = ${key}` });
+    joins.push({ alias, table, key, outer });
     if (!outer) joined.set(id, alias);
     return alias;
   };
@@ -333,12 +328,12 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   }
   const order: RawBuilder<unknown>[] = [];
   let sawStart = false;
-  let lead: { col: RawBuilder<unknown>; dir: RawBuilder<unknown> } | undefined;
+  let lead: { col: RawBuilder<unknown>; dir: RawBuilder<unknown>; join?: string } | undefined;
   for (const [i, o] of q.orderBy.entries()) {
     const ob = parseOrderBy(o, ['metric', 'param', 'tag', 'attribute']);
     const dir = sql.raw(ob.asc ? 'asc' : 'desc');
     if (i === 0 && ob.type === 'attribute' && RUN_NUMERIC_ATTRS[ob.key] === 'start_time') lead = { col: sql`r.start_time`, dir };
-    if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`)) lead = { col: sql.raw(`${joined.get(`metric:${ob.key}`)}.value`), dir };
+    if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`)) lead = { col: sql.raw(`${joined.get(`metric:${ob.key}`)}.value`), dir, join: joined.get(`metric:${ob.key}`) };
     if (ob.type === 'attribute') {
       const col = RUN_STRING_ATTRS[ob.key] ?? RUN_NUMERIC_ATTRS[ob.key] ?? (ob.key === 'experiment_id' ? 'experiment_id' : undefined);
       if (!col) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use run_name, status, user_id, start_time, end_time, artifact_uri, run_id`);
@@ -357,12 +352,23 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   if (q.orderBy.length === 0) lead = { col: sql`r.start_time`, dir: sql.raw('desc') };
   if (!sawStart) order.push(sql`r.start_time desc`);
   order.push(sql`r.run_uuid asc`);
-  const fromWith = (innerJoin: string) => sql`from tracking_runs r ${sql.join(joins.map((j) => sql`${sql.raw(j.outer ? 'left join' : innerJoin)} ${j.on}`), sql` `)}`;
-  const from = fromWith('join');
-  // With candidate ids the runs must drive the query (SQLite's CROSS JOIN keeps the runs as the
-  // outer loop; PostgreSQL's planner picks that order from the id list by itself).
-  const fromIds = fromWith(dialect === 'sqlite' ? 'cross join' : 'join');
-  const cond = sql.join([...runScope(false), ...where], sql` and `);
+  // Which side drives the query. Planners without statistics (a fresh PostgreSQL table) guess
+  // badly, so the SQL leaves them one sensible path: when the first sort key is a filtered metric,
+  // only that join carries the workspace/experiment scope (its (workspace, experiment, key,
+  // value) index streams the runs in order) and every other table is reached by primary key.
+  // Otherwise the runs keep their scope and the first filter join may drive instead.
+  const leadJoin = lead && lead.join;
+  const driver = leadJoin ?? joins.find((j) => !j.outer)?.alias;
+  const renderJoin = (j: (typeof joins)[number], innerJoin: string, scoped: boolean) => {
+    const a = j.alias;
+    const scope = scoped ? sql` and ${sql.raw(a)}.workspace_id = ${q.workspaceId} and ${expIn(`${a}.experiment_id`)}` : sql``;
+    return sql`${sql.raw(j.outer ? 'left join' : innerJoin)} ${sql.table(j.table)} ${sql.raw(a)} on ${sql.raw(a)}.run_uuid = r.run_uuid${scope} and ${sql.raw(a)}.key = ${j.key}`;
+  };
+  const from = sql`from tracking_runs r ${sql.join(joins.map((j) => renderJoin(j, 'join', j.alias === driver)), sql` `)}`;
+  // With candidate ids the runs drive (SQLite's CROSS JOIN keeps them the outer loop) and every
+  // join is a primary-key lookup.
+  const fromIds = sql`from tracking_runs r ${sql.join(joins.map((j) => renderJoin(j, dialect === 'sqlite' ? 'cross join' : 'join', false)), sql` `)}`;
+  const cond = sql.join([...(leadJoin ? [] : runScope(false)), ...where], sql` and `);
   const condIds = sql.join([...runScope(true), ...where], sql` and `);
   const plan: RunSearchPlan = {
     full: (ids) =>

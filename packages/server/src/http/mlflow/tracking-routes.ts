@@ -36,7 +36,8 @@ export interface TrackingServices {
 
 export function createTrackingServices(ctx: AppContext): TrackingServices {
   const experiments = new ExperimentService(ctx.database);
-  return { experiments, runs: new RunService(ctx.database, experiments), metrics: new MetricService(ctx.database) };
+  const runs = new RunService(ctx.database, experiments, (e) => ctx.log.warn({ err: e }, 'refreshing tracking table statistics failed'));
+  return { experiments, runs, metrics: new MetricService(ctx.database) };
 }
 
 export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc: TrackingServices): Promise<void> {
