@@ -44,8 +44,9 @@ export async function connectionRoutes(app: FastifyInstance, opts: { ctx: AppCon
   });
   app.put<{ Params: P; Body: { properties: Record<string, unknown> } }>(`${W}/connections/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, body: Body, tags } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'assets/write');
-    const { resource, created } = await connections.put(ws, req.params.name, req.body, req.principal);
-    return reply.status(created ? 201 : 200).send(await connections.toBody(ws, resource));
+    // Azure answers 200 for a new connection too (WorkspaceConnections_Create has no 201); its SDKs insist.
+    const { resource } = await connections.put(ws, req.params.name, req.body, req.principal);
+    return reply.status(200).send(await connections.toBody(ws, resource));
   });
   app.delete<{ Params: P }>(`${W}/connections/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'assets/write');
