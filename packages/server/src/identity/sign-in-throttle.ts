@@ -23,10 +23,13 @@ export class SignInThrottle {
     return `${kind}:${value.toLowerCase().slice(0, 280)}`;
   }
 
-  /** Throws 429 (with the seconds to wait) when any of the keys is blocked now. */
-  async check(keys: [ThrottleKind, string | undefined][]): Promise<void> {
+  /**
+   * Throws 429 (with the seconds to wait) when any of the keys is blocked now; otherwise tells
+   * whether any has failures on record (only then does a success need to clear them).
+   */
+  async check(keys: [ThrottleKind, string | undefined][]): Promise<boolean> {
     const ks = keys.filter(([, v]) => v).map(([k, v]) => SignInThrottle.key(k, v!));
-    if (ks.length === 0) return;
+    if (ks.length === 0) return false;
     const now = Date.now();
     const rows = await this.db.selectFrom('sign_in_throttle').selectAll().where('key', 'in', ks).execute();
     const until = Math.max(0, ...rows.map((r) => r.blocked_until));
@@ -34,6 +37,7 @@ export class SignInThrottle {
       const retryAfter = Math.ceil((until - now) / 1000);
       throw new TooManyRequests(`too many failed sign-in attempts; try again in ${retryAfter} s`, { code: 'too_many_attempts', target: String(retryAfter) });
     }
+    return rows.some((r) => r.key.startsWith('principal:'));
   }
 
   async failed(keys: [ThrottleKind, string | undefined][]): Promise<void> {

@@ -70,13 +70,13 @@ export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext }
     }
     try {
       SessionService.normaliseUserCode(code);
-      await ids.throttle.check([['principal', username], ['address', req.ip]]);
+      const hadFailures = await ids.throttle.check([['principal', username], ['address', req.ip]]);
       const principal = await ctx.principals.checkPassword(username, password);
       if (!principal) {
         await ids.throttle.failed([['principal', username], ['address', req.ip]]);
         return html(reply, 401, form(code, { text: 'Wrong user name or password.', error: true }));
       }
-      await ids.throttle.succeeded('principal', username);
+      if (hadFailures) await ids.throttle.succeeded('principal', username);
       const ok = await ids.sessions.decideDevice(code, principal.id, action === 'approve');
       if (!ok) {
         await ids.throttle.failed([['address', req.ip]]); // guessing codes counts as failures too
