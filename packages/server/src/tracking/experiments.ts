@@ -63,7 +63,8 @@ export class ExperimentService {
     if (artifactLocation !== undefined && artifactLocation !== null && artifactLocation !== '') {
       if (typeof artifactLocation !== 'string') throw new InvalidInput('artifact_location must be a string');
       if (artifactLocation.startsWith('runs:')) throw new InvalidInput(`Artifact location cannot be a runs:/ URI. Given: '${artifactLocation}'`);
-      checkLength('artifact_location', 1000, artifactLocation);
+      // Room for the run suffix ('/<32-hex run id>/artifacts') within the 1000-character column.
+      checkLength('artifact_location', 900, artifactLocation);
     }
     const tagList = checkTags(tags, 'experiment');
     await this.ensureDefault(ws);

@@ -39,6 +39,8 @@ for (const dialect of testDialects()) {
       await c.fails('POST', '/experiments/create', { name: 'x'.repeat(501) }, 400, 'INVALID_PARAMETER_VALUE', /500/);
       await c.fails('POST', '/experiments/create', { name: 'bad-tag', tags: [{ key: '../up', value: 'v' }] }, 400, 'INVALID_PARAMETER_VALUE', /tag name/);
       await c.fails('POST', '/experiments/create', { name: 7 }, 400, 'INVALID_PARAMETER_VALUE');
+      await c.fails('POST', '/experiments/create', { name: 'long-loc', artifact_location: `s3://b/${'x'.repeat(900)}` }, 400, 'INVALID_PARAMETER_VALUE', /900/);
+      await c.fails('POST', '/experiments/create', { name: 'runs-loc', artifact_location: 'runs:/abc/model' }, 400, 'INVALID_PARAMETER_VALUE', /runs:/);
       // Nothing of a refused create is left behind.
       await c.fails('GET', '/experiments/get-by-name?experiment_name=bad-tag', undefined, 404, 'RESOURCE_DOES_NOT_EXIST');
 
