@@ -102,8 +102,10 @@ for (const dialect of testDialects()) {
       throw new Error('workspace creation did not end');
     }
 
-    it('@azure/identity ClientSecretCredential + @azure/arm-machinelearning: create, get, list, update, listKeys, delete', async () => {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(HERE, 'azure-js-client.ts')], { env: { ...env, WORKSPACE: 'js-ws' }, cwd: ROOT, timeout: 180_000 });
+    it('@azure/identity (ClientSecret, UsernamePassword, DeviceCode credentials) + @azure/arm-machinelearning: create, get, list, update, listKeys, delete', async () => {
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(HERE, 'azure-js-client.ts')], {
+        env: { ...env, WORKSPACE: 'js-ws', ATELIER_USER: 'admin', ATELIER_PASSWORD: 'clients-admin-password' }, cwd: ROOT, timeout: 180_000,
+      });
       const out = JSON.parse(stdout.trim().split('\n').pop()!);
       assert.equal(out.tokenExpires, true);
       assert.equal(out.created.name, 'js-ws');
@@ -119,6 +121,10 @@ for (const dialect of testDialects()) {
       assert.equal(out.keys.hasStorageKey, true);
       assert.equal(out.keys.userStorageResourceId, out.created.storageAccount);
       assert.equal(out.afterDelete, 404);
+      // MSAL's public-client flows: username/password, and device code approved in the browser page.
+      assert.equal(out.usernamePassword, true);
+      assert.equal(out.deviceCode, true);
+      assert.match(out.devicePrompt, /\/device/);
     });
 
     it('azure-ai-ml MLClient (custom cloud, azure-identity tokens): workspaces.get, list; begin_create answers a clear 501', async (tc) => {

@@ -5,9 +5,11 @@
  * process with NODE_EXTRA_CA_CERTS set to the server's CA; prints one JSON line of results.
  *
  * Environment: ATELIER_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
- * AZURE_SUBSCRIPTION_ID, RESOURCE_GROUP, WORKSPACE.
+ * AZURE_SUBSCRIPTION_ID, RESOURCE_GROUP, WORKSPACE; with ATELIER_USER and ATELIER_PASSWORD also
+ * MSAL's public-client flows (UsernamePasswordCredential, DeviceCodeCredential — the device code is
+ * approved on the server's /device page as a person would).
  */
-import { ClientSecretCredential } from '@azure/identity';
+import { ClientSecretCredential, DeviceCodeCredential, UsernamePasswordCredential } from '@azure/identity';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 
 const env = (k: string): string => {
@@ -56,6 +58,22 @@ async function main(): Promise<void> {
     out.afterDelete = 'still there';
   } catch (e) {
     out.afterDelete = (e as { statusCode?: number }).statusCode;
+  }
+  const user = process.env.ATELIER_USER;
+  const password = process.env.ATELIER_PASSWORD;
+  if (user && password) {
+    const ropc = new UsernamePasswordCredential(env('AZURE_TENANT_ID'), 'js-public-client', user, password, { authorityHost: url, disableInstanceDiscovery: true });
+    out.usernamePassword = Boolean((await ropc.getToken(`${url}/.default`)).token);
+    let prompted = '';
+    const device = new DeviceCodeCredential({
+      tenantId: env('AZURE_TENANT_ID'), clientId: 'js-device-client', authorityHost: url, disableInstanceDiscovery: true,
+      userPromptCallback: (info) => {
+        prompted = info.message;
+        void fetch(info.verificationUri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ code: info.userCode, username: user, password, action: 'approve' }) });
+      },
+    });
+    out.deviceCode = Boolean((await device.getToken(`${url}/.default`)).token);
+    out.devicePrompt = prompted;
   }
   process.stdout.write(JSON.stringify(out) + '\n');
 }
