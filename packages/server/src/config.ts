@@ -33,6 +33,9 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent; default info',
   ATELIER_BODY_LIMIT: 'largest JSON request body in bytes; default 4194304',
   ATELIER_TOKEN_TTL: 'access token lifetime in seconds (60..86400); default 3600',
+  ATELIER_MASTER_KEY: '32-byte base64 master key; default the file master.key in ATELIER_HOME',
+  ATELIER_DATASTORE_ROOTS: 'absolute folders (separated by :) that server-folder datastores may use; default none',
+  ATELIER_S3_ENDPOINTS: 'http(s) origins (comma-separated) that S3 datastores may use; default none',
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
