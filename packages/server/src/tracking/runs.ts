@@ -86,7 +86,7 @@ export class RunService {
   /** Runs made by this process, and when the planner statistics were last refreshed. */
   private made = 0;
   private nextAnalyze = 100;
-  private analyzing = false;
+  private analyzing: Promise<void> | undefined;
   constructor(private readonly database: Database, readonly experiments: ExperimentService, private readonly onError: (e: unknown) => void = () => {}) {
     this.db = database.db;
   }
@@ -100,13 +100,17 @@ export class RunService {
     this.made++;
     if (this.database.dialect !== 'postgres' || this.made < this.nextAnalyze || this.analyzing) return;
     this.nextAnalyze = this.made < 25000 ? this.made * 2 : this.made + 50000;
-    this.analyzing = true;
-    sql`analyze tracking_runs, tracking_latest_metrics, tracking_params, tracking_tags`
+    this.analyzing = sql`analyze tracking_runs, tracking_latest_metrics, tracking_params, tracking_tags`
       .execute(this.db)
-      .catch(this.onError)
+      .then(() => undefined, this.onError)
       .finally(() => {
-        this.analyzing = false;
+        this.analyzing = undefined;
       });
+  }
+
+  /** Waits for background work (statistics refresh) to end: call before closing the database. */
+  async idle(): Promise<void> {
+    await this.analyzing;
   }
 
   async row(ws: string, runId: unknown): Promise<RunRow> {

@@ -37,6 +37,7 @@ export interface TrackingServices {
 export function createTrackingServices(ctx: AppContext): TrackingServices {
   const experiments = new ExperimentService(ctx.database);
   const runs = new RunService(ctx.database, experiments, (e) => ctx.log.warn({ err: e }, 'refreshing tracking table statistics failed'));
+  ctx.onClose.push(() => runs.idle());
   return { experiments, runs, metrics: new MetricService(ctx.database) };
 }
 
