@@ -24,6 +24,8 @@ export class SessionService {
   async issueRefresh(principalId: string, clientId: string, scope: string, familyId: string = crypto.randomUUID(), familyExpiresAt?: number): Promise<string> {
     const token = `rt1.${crypto.randomBytes(32).toString('base64url')}`;
     const now = Date.now();
+    // Now and then, forget sign-ins that can no longer be used (kept a day for replay detection).
+    if (Math.random() < 0.02) await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', now - 86_400_000).execute();
     const familyEnd = familyExpiresAt ?? now + FAMILY_TTL_MS;
     await this.db
       .insertInto('refresh_tokens')

@@ -42,6 +42,10 @@ export class SignInThrottle {
 
   async failed(keys: [ThrottleKind, string | undefined][]): Promise<void> {
     const now = Date.now();
+    // Now and then, drop counts whose window and block are over (guessed names would pile up).
+    if (Math.random() < 0.02) {
+      await this.db.deleteFrom('sign_in_throttle').where('window_start', '<', now - WINDOW_MS).where('blocked_until', '<', now).execute();
+    }
     for (const [kind, v] of keys) {
       if (!v) continue;
       const key = SignInThrottle.key(kind, v);

@@ -42,7 +42,12 @@ const AssignmentBody = Type.Object(
 
 /** The scope part of a …/providers/Microsoft.Authorization/… request path ('/' for the root). */
 function scopeOf(req: FastifyRequest): string {
-  const path = decodeURIComponent(req.url.split('?')[0]!);
+  let path: string;
+  try {
+    path = decodeURIComponent(req.url.split('?')[0]!);
+  } catch {
+    throw new InvalidInput('the request path is not valid percent-encoding', { code: 'InvalidScope' });
+  }
   const i = path.toLowerCase().indexOf(AUTHZ.toLowerCase());
   return normaliseScope(i <= 0 ? '/' : path.slice(0, i));
 }

@@ -43,7 +43,7 @@ export async function principalRoutes(app: FastifyInstance, opts: { ctx: AppCont
   const notSelf = (req: FastifyRequest, id: string, what: string) => {
     if (id === req.principal.id) throw new Conflict(`you cannot ${what} yourself; ask another administrator`, { code: 'CannotChangeSelf' });
   };
-  const kindOf = (req: FastifyRequest): Principal['kind'] => (req.url.startsWith('/identity/users') ? 'user' : 'servicePrincipal');
+  const kindOf = (req: FastifyRequest): Principal['kind'] => (req.url.toLowerCase().startsWith('/identity/users') ? 'user' : 'servicePrincipal');
 
   app.get('/identity/me', { schema: { tags } }, async (req) => {
     const row = await ctx.principals.require(req.principal.id);
