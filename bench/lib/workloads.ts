@@ -24,7 +24,7 @@ export interface Sizes {
 
 export const FULL: Sizes = {
   requests: 20_000,
-  requestMs: 20_000,
+  requestMs: 15_000,
   batch10: 10_000,
   batch1000: 1_000,
   searchRuns: 100_000,
@@ -32,7 +32,7 @@ export const FULL: Sizes = {
   historyPoints: 1_000_000,
   historyReads: 80,
   bulkReads: 300,
-  readMs: 20_000,
+  readMs: 15_000,
   setupMs: 120_000,
   artifactBytes: 1024 * 1024 * 1024,
   warmup: 200,
