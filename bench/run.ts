@@ -136,7 +136,10 @@ async function main(): Promise<number> {
     } catch (e) {
       failures++;
       log(`   could not start or use ${s.name}: ${(e as Error).message}`);
-      if (!targets.some((t) => t.name === s.name)) targets.push({ name: s.name, trackingUri: '', notes: [`did not start: ${(e as Error).message.split('\n')[0]}`], results: {} });
+      const why = `failed: ${(e as Error).message.split('\n')[0]}`;
+      const existing = targets.find((t) => t.name === s.name);
+      if (existing) existing.notes.push(why);
+      else targets.push({ name: s.name, trackingUri: '', notes: [why], results: {} });
     } finally {
       await target?.stop();
       if (!values.keep) fs.rmSync(home, { recursive: true, force: true });
