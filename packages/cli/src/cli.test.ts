@@ -254,4 +254,44 @@ describe('atelier CLI against a real server', () => {
       await exited;
     }
   });
+
+  it('server start --tls serves HTTPS with a certificate it makes, and says how to trust it', async () => {
+    const data = path.join(home, 'tls-server-data');
+    const child = spawn(process.execPath, [BIN, 'server', 'start', '--tls', '--port', '0', '--home', data, '--log-level', 'silent'], {
+      cwd: home,
+      env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000);
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /listening on (https:\/\/\S+)/.exec(out);
+          if (m && /NODE_EXTRA_CA_CERTS/.test(out)) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      assert.match(out, /REQUESTS_CA_BUNDLE/);
+      const ca = /NODE_EXTRA_CA_CERTS=(\S+)/.exec(out)?.[1]?.replace(/^['"]|['"]$/g, '');
+      assert.ok(ca && fs.existsSync(ca), `trust file named in: ${out}`);
+      // A client that trusts the printed CA file reaches the server over TLS.
+      const probe = spawnSync(process.execPath, ['-e', `fetch(${JSON.stringify(url + '/health')}).then(r => process.exit(r.status === 200 ? 0 : 3), e => { console.error(e.cause ?? e); process.exit(4); })`], {
+        env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca },
+        encoding: 'utf8',
+      });
+      assert.equal(probe.status, 0, probe.stderr);
+      // One that does not trust it is refused.
+      const untrusted = spawnSync(process.execPath, ['-e', `fetch(${JSON.stringify(url + '/health')}).then(() => process.exit(0), () => process.exit(5))`], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' });
+      assert.equal(untrusted.status, 5);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 
 /** `atelier server start`: the Atelier server in this process (same as `npm start`). */
@@ -12,8 +13,9 @@ export function serverCommands(program: Command): void {
     .option('--database-url <url>', 'postgres://… to use PostgreSQL (ATELIER_DATABASE_URL)')
     .option('--public-url <url>', 'URL clients are told (ATELIER_PUBLIC_URL)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (ATELIER_LOG_LEVEL)')
+    .option('--tls', 'serve HTTPS: with ATELIER_TLS_CERT/ATELIER_TLS_KEY, else a certificate made in the data root (printed: how to trust it)')
     .addHelpText('after', '\nEvery ATELIER_* variable of `npm start -- --help` applies too.')
-    .action(async (o: { host?: string; port?: string; home?: string; databaseUrl?: string; publicUrl?: string; logLevel?: string }) => {
+    .action(async (o: { host?: string; port?: string; home?: string; databaseUrl?: string; publicUrl?: string; logLevel?: string; tls?: boolean }) => {
       // Options become the variables the server reads, so its own validation applies to both.
       const env = { ...process.env };
       if (o.host !== undefined) env.ATELIER_HOST = o.host;
@@ -23,7 +25,15 @@ export function serverCommands(program: Command): void {
       if (o.publicUrl !== undefined) env.ATELIER_PUBLIC_URL = o.publicUrl;
       if (o.logLevel !== undefined) env.ATELIER_LOG_LEVEL = o.logLevel;
       const started = performance.now();
-      const { startServer } = await import('@atelier/server');
+      const { startServer, prepareTls } = await import('@atelier/server');
+      let tlsMessage: string | undefined;
+      if (o.tls) {
+        const home = path.resolve(env.ATELIER_HOME ?? '.atelier');
+        const tls = await prepareTls({ home, host: env.ATELIER_HOST, publicUrl: env.ATELIER_PUBLIC_URL, env });
+        env.ATELIER_TLS_CERT = tls.tlsCert;
+        env.ATELIER_TLS_KEY = tls.tlsKey;
+        tlsMessage = tls.message;
+      }
       const server = await startServer({}, env);
       const { ctx } = server;
       const lines = [`Atelier is listening on ${server.url} (data in ${ctx.config.home}, ${ctx.database.dialect}); ready in ${Math.round(performance.now() - started)} ms`];
@@ -31,6 +41,7 @@ export function serverCommands(program: Command): void {
         lines.push('', 'First start: made the user "admin" with this password (shown once; set ATELIER_ADMIN_PASSWORD to choose it):', `  ${ctx.bootstrap.generatedAdminPassword}`, '');
       }
       lines.push(`Tenant ${ctx.tenantId}, default subscription ${ctx.defaultSubscriptionId}.`, `Sign in with: atelier login --endpoint ${server.url} --username admin`);
+      if (tlsMessage) lines.push('', tlsMessage);
       process.stdout.write(lines.join('\n') + '\n');
       await new Promise<void>((resolve) => {
         const stop = () => {
