@@ -1,20 +1,26 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
-import { NotFound, NotImplemented } from '../../errors.js';
+import type { Services } from '../../app.js';
+import { Conflict, NotFound, NotImplemented } from '../../errors.js';
+import { checkApiVersion } from './api-version.js';
+import { nextLink, pageParams } from './paging.js';
+import { ApiVersionQuery, Tags } from './schemas.js';
+import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
+import { DEPLOYMENT, DeploymentService, deploymentDef, type DeploymentBody } from '../../resources/templates/deployments.js';
 
-const MESSAGE =
-  'ARM template deployments (Microsoft.Resources/deployments) are not available on this server yet, so clients that create ' +
-  "workspaces through a template (azureml-core's Workspace.create, azure-ai-ml's workspaces.begin_create) cannot create them here. " +
-  'Create the workspace with PUT …/providers/Microsoft.MachineLearningServices/workspaces/{name} instead: `atelier workspace create`, ' +
-  'the Atelier SDK, @azure/arm-machinelearning or azure-mgmt-machinelearningservices; then get it with any client.';
+const SUB_MESSAGE =
+  'subscription-level template deployments (PUT /subscriptions/{id}/providers/Microsoft.Resources/deployments/{name}) are not served; ' +
+  'deploy to a resource group (…/resourcegroups/{group}/providers/Microsoft.Resources/deployments/{name}), where a nested deployment may still create resource groups.';
 
 /**
- * Resource-provider registration (always registered), and `Microsoft.Resources/deployments` at
- * resource-group and subscription scope: answered 501 with
- * what to use instead (ARM templates need an expression evaluator and nested deployments that
- * Atelier does not have). Authenticated like every route.
+ * Resource-provider registration (always registered), and ARM template deployments
+ * (`Microsoft.Resources/deployments`) at resource-group scope: PUT (LRO), validate, GET, list,
+ * operations, operation status, DELETE (the record). The template is evaluated by
+ * resources/templates and its resources are made by the same services as their REST routes, with
+ * the caller's RBAC. Registered by the identity feature, whose options carry `services`.
  */
-export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx: AppContext; services?: Services }): Promise<void> {
   const { ctx } = opts;
   // Resource providers (GET /subscriptions/{id}/providers/{namespace}): clients check that a
   // namespace is registered before using it; here every namespace Atelier serves always is.
@@ -47,20 +53,136 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
   app.get('/subscriptions/:subscriptionId/providers/:namespace', { schema: { hide: true } as object }, provider);
   app.post('/subscriptions/:subscriptionId/providers/:namespace/register', { schema: { hide: true } as object }, provider);
 
-  const paths = [
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments/:deploymentName',
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments/:deploymentName/validate',
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments/:deploymentName/operations',
-    '/subscriptions/:subscriptionId/providers/Microsoft.Resources/deployments/:deploymentName',
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments',
-    '/subscriptions/:subscriptionId/providers/Microsoft.Resources/deployments',
-  ];
-  const refuse = async () => {
-    throw new NotImplemented(MESSAGE, { code: 'NotImplemented' });
+  const services = opts.services;
+  if (!services) throw new Error('templateDeploymentRoutes needs the control-plane services (register it with { ctx, services })');
+  const deployments = new DeploymentService(ctx, services);
+  const G = '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments';
+  const D = `${G}/:deploymentName`;
+  const TAGS = ['Template deployments'];
+  type DParams = { subscriptionId: string; resourceGroupName: string; deploymentName: string };
+  const DeploymentParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), deploymentName: Type.String() });
+  const DeploymentBodySchema = Type.Object(
+    {
+      location: Type.Optional(Type.String({ maxLength: 100 })),
+      tags: Type.Optional(Tags),
+      properties: Type.Object(
+        {
+          template: Type.Optional(Type.Object({}, { additionalProperties: true })),
+          templateLink: Type.Optional(Type.Unknown()),
+          parameters: Type.Optional(Type.Object({}, { additionalProperties: true })),
+          parametersLink: Type.Optional(Type.Unknown()),
+          mode: Type.Optional(Type.String()),
+          debugSetting: Type.Optional(Type.Unknown()),
+          onErrorDeployment: Type.Optional(Type.Unknown()),
+          expressionEvaluationOptions: Type.Optional(Type.Unknown()),
+          validationLevel: Type.Optional(Type.Unknown()),
+        },
+        { additionalProperties: false },
+      ),
+    },
+    { additionalProperties: false },
+  );
+
+  const checkPath = async (p: { subscriptionId: string; resourceGroupName?: string }) => {
+    checkSubscriptionId(p.subscriptionId);
+    if (p.resourceGroupName !== undefined) checkResourceGroupName(p.resourceGroupName);
+    await services.groups.requireSubscription(p.subscriptionId);
   };
-  for (const p of paths) {
-    app.put(p, { schema: { hide: true } as object }, refuse);
-    app.post(p, { schema: { hide: true } as object }, refuse);
-    app.get(p, { schema: { hide: true } as object }, refuse);
-  }
+  const notFound = (p: DParams) => `deployment '${p.deploymentName}' could not be found in resource group '${p.resourceGroupName}'`;
+  const load = async (req: FastifyRequest<{ Params: DParams }>) => {
+    const p = req.params;
+    await checkPath(p);
+    deploymentDef.checkName(p.deploymentName);
+    const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
+    await ctx.access.require(req.principal.id, id, 'control/read', notFound(p));
+    return services.resources.require(id, notFound(p), 'DeploymentNotFound');
+  };
+  const statusUrl = (req: FastifyRequest<{ Params: DParams }>, id: string, opId: string) =>
+    `${ctx.config.publicUrl}${id}/operationStatuses/${opId}?api-version=${encodeURIComponent(String((req.query as Record<string, unknown>)['api-version']))}`;
+
+  app.register(async (scoped) => {
+    scoped.addHook('preHandler', async (req) => checkApiVersion(req));
+
+    scoped.put<{ Params: DParams; Body: DeploymentBody }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, summary: 'Deploy an ARM template to a resource group (LRO: 201 + Azure-AsyncOperation)' } }, async (req, reply) => {
+      const p = req.params;
+      await checkPath(p);
+      deploymentDef.checkName(p.deploymentName);
+      const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
+      await ctx.access.require(req.principal.id, id, 'control/write', `resource group '${p.resourceGroupName}' could not be found`);
+      const { resource, operation, created } = await deployments.put(p.subscriptionId, p.resourceGroupName, p.deploymentName, req.body, req.principal);
+      void reply.header('Azure-AsyncOperation', statusUrl(req, resource.id, operation.id)).header('Retry-After', '1');
+      return reply.status(created ? 201 : 200).send(deployments.toArm(resource));
+    });
+
+    scoped.post<{ Params: DParams; Body: DeploymentBody }>(`${D}/validate`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, summary: 'Check a template deployment without deploying it' } }, async (req) => {
+      const p = req.params;
+      await checkPath(p);
+      const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
+      await ctx.access.require(req.principal.id, id, 'control/write', `resource group '${p.resourceGroupName}' could not be found`);
+      const { run, plan } = await deployments.preflight(p.subscriptionId, p.resourceGroupName, p.deploymentName, req.body);
+      return {
+        id,
+        name: p.deploymentName,
+        type: 'Microsoft.Resources/deployments',
+        properties: { provisioningState: 'Succeeded', mode: 'Incremental', parameters: run.reportedParameters(), validatedResources: plan.map((r) => ({ id: r.id })) },
+      };
+    });
+
+    scoped.get<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'Get a template deployment' } }, async (req) => deployments.toArm(await load(req)));
+
+    scoped.get<{ Params: DParams }>(`${D}/operations`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'The per-resource operations of a template deployment' } }, async (req) => ({ value: deployments.operations(await load(req)) }));
+
+    scoped.get<{ Params: DParams & { operationId: string } }>(
+      `${D}/operationStatuses/:operationId`,
+      { schema: { params: Type.Object({ ...DeploymentParams.properties, operationId: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, summary: 'Status of a template deployment (its Azure-AsyncOperation URL)' } },
+      async (req) => {
+        const r = await load(req);
+        const op = await services.operations.get(req.params.operationId);
+        if (!op || op.resourceId.toLowerCase() !== r.id.toLowerCase()) throw new NotFound(`operation '${req.params.operationId}' could not be found`, { code: 'OperationNotFound' });
+        const body: Record<string, unknown> = { status: op.status === 'InProgress' ? 'Running' : op.status };
+        if (op.error) body.error = r.properties.error ?? op.error;
+        return body;
+      },
+    );
+
+    scoped.delete<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'Delete the record of a template deployment (its resources stay)' } }, async (req, reply) => {
+      const p = req.params;
+      await checkPath(p);
+      deploymentDef.checkName(p.deploymentName);
+      const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
+      await ctx.access.require(req.principal.id, id, 'control/write', notFound(p));
+      const r = await services.resources.get(id);
+      if (!r) return reply.status(204).send();
+      if (['Accepted', 'Running'].includes(String(r.properties.provisioningState))) throw new Conflict(`deployment '${r.name}' is still running; wait for it to end`, { code: 'DeploymentActive' });
+      await services.resources.delete(id);
+      return reply.status(200).send();
+    });
+
+    scoped.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>(G, { schema: { params: Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, summary: 'List the template deployments of a resource group (paged)' } }, async (req) => {
+      const { subscriptionId: sub, resourceGroupName: rg } = req.params;
+      await checkPath(req.params);
+      if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await services.groups.get(sub, rg))) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
+      const { after, top } = pageParams(req);
+      const page = await services.resources.list({ type: DEPLOYMENT, subscriptionId: sub, groupKey: groupId(sub, rg).toLowerCase(), after, top, visible: (r) => ctx.access.canSee(req.principal.id, r.id) });
+      return { value: page.value.map((r) => deployments.toArm(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
+    });
+
+    // Subscription-level deployments are not stored (nested ones run inside their parent): the
+    // list is empty and a PUT is refused with what to do.
+    scoped.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Resources/deployments', { schema: { params: Type.Object({ subscriptionId: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, summary: 'Subscription-level deployments (none are stored: always empty)' } }, async (req) => {
+      await checkPath(req.params);
+      if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${req.params.subscriptionId}`))) throw new NotFound(`subscription '${req.params.subscriptionId}' could not be found`, { code: 'SubscriptionNotFound' });
+      return { value: [] };
+    });
+    const SUB_D = '/subscriptions/:subscriptionId/providers/Microsoft.Resources/deployments/:deploymentName';
+    const refuse = async () => {
+      throw new NotImplemented(SUB_MESSAGE, { code: 'NotImplemented' });
+    };
+    for (const p of [SUB_D, `${SUB_D}/validate`, `${SUB_D}/operations`]) {
+      scoped.put(p, { schema: { hide: true } as object }, refuse);
+      scoped.post(p, { schema: { hide: true } as object }, refuse);
+      scoped.get(p, { schema: { hide: true } as object }, refuse);
+    }
+    scoped.delete(SUB_D, { schema: { hide: true } as object }, async (_req, reply) => reply.status(204).send());
+  });
 }
