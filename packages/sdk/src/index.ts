@@ -25,3 +25,4 @@ export {
   type ResourceGroup,
 } from './resource-groups.js';
 export * from './assets/index.js';
+export * from './tracking/index.js';
