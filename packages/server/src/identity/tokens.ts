@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { SignJWT, jwtVerify, exportJWK, importJWK, generateKeyPair, type JWK, type JWTPayload } from "jose";
+import { SignJWT, jwtVerify, decodeProtectedHeader, exportJWK, importJWK, generateKeyPair, type JWK, type JWTPayload } from "jose";
 type KeyLike = Awaited<ReturnType<typeof importJWK>>;
 import type { Tables } from '../store/schema.js';
 import type { KeyRing } from '../secrets/envelope.js';
@@ -153,7 +153,27 @@ export class TokenService {
     return token;
   }
 
+  // Verified tokens, remembered until they expire (at most a minute) so the signature is checked
+  // once per token rather than once per request; an entry counts only while its signing key is
+  // still current, so retiring a key still refuses its tokens at once.
+  private verified = new Map<string, { claims: TokenClaims; kid: string; until: number }>();
+
   async verify(token: string): Promise<TokenClaims> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.until > Date.now() && this.verifiers.has(hit.kid)) return hit.claims;
+      this.verified.delete(token);
+    }
+    const claims = await this.verifySignature(token);
+    const kid = decodeProtectedHeader(token).kid;
+    if (kid && typeof claims.exp === 'number') {
+      if (this.verified.size >= 10_000) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { claims, kid, until: Math.min(Date.now() + 60_000, claims.exp * 1000) });
+    }
+    return claims;
+  }
+
+  private async verifySignature(token: string): Promise<TokenClaims> {
     try {
       const { payload } = await jwtVerify(
         token,
