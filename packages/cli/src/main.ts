@@ -9,6 +9,8 @@ import { datastoreCommands } from './commands/datastore.js';
 import { userCommands } from './commands/user.js';
 import { spCommands } from './commands/sp.js';
 import { roleCommands } from './commands/role.js';
+import { runCommands } from './commands/run.js';
+import { modelCommands } from './commands/model.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   userCommands(program);
   spCommands(program);
   roleCommands(program);
+  runCommands(program);
+  modelCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

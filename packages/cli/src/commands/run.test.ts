@@ -1,0 +1,141 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
+import { Workspace, TokenAuthentication, Experiment, Model } from '@atelier/sdk';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'atelier.js');
+
+// `atelier run …` and `atelier model …`, the real command as a child process, against a real server (SQLite).
+describe('atelier run and model (CLI)', () => {
+  let t: TestServer;
+  let home: string;
+  let ws: Workspace;
+  before(async () => {
+    t = await startTestServer('sqlite');
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-runs-'));
+    ws = await Workspace.create({ name: 'cli-runs', subscriptionId: t.subscriptionId, resourceGroup: 'cli-runs-rg', location: 'local', showOutput: false, endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') } });
+  });
+  after(async () => {
+    await t?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  function atelier(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; json: any }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: home,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        resolve({ code, stdout, stderr, json });
+      });
+    });
+  }
+
+  it('run list and run show', async () => {
+    const exp = new Experiment(ws, 'cli-exp');
+    const run = await exp.startLogging({ displayName: 'train' });
+    await run.log('acc', 0.9);
+    await run.logList('loss', [1, 0.5]);
+    fs.writeFileSync(path.join(home, 'f.txt'), 'hi');
+    await run.uploadFile('outputs/f.txt', path.join(home, 'f.txt'));
+    const child = await run.child({ name: 'fold' });
+    await child.complete();
+    await run.complete();
+    const other = await new Experiment(ws, 'other').startLogging();
+
+    const all = await atelier(['run', 'list', '-w', 'cli-runs', '-g', 'cli-runs-rg']);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(all.json.map((r: any) => r.id).sort(), [run.id, other.id].sort());
+    const one = await atelier(['run', 'list', '-w', 'cli-runs', '--experiment', 'cli-exp', '--all']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.deepEqual(one.json.map((r: any) => r.id).sort(), [run.id, child.id].sort());
+    assert.equal(one.json.find((r: any) => r.id === child.id).parentId, run.id);
+    const done = await atelier(['run', 'list', '-w', 'cli-runs', '--status', 'Running']);
+    assert.deepEqual(done.json.map((r: any) => r.id), [other.id]);
+
+    const show = await atelier(['run', 'show', run.id, '-w', 'cli-runs']);
+    assert.equal(show.code, 0, show.stderr);
+    assert.equal(show.json.status, 'Completed');
+    assert.equal(show.json.displayName, 'train');
+    assert.equal(show.json.experimentName, 'cli-exp');
+    assert.deepEqual(show.json.metrics, { acc: 0.9, loss: [1, 0.5] });
+    assert.deepEqual(show.json.files, ['outputs/f.txt']);
+    assert.deepEqual(show.json.children, [child.id]);
+    const table = await atelier(['run', 'list', '-w', 'cli-runs', '-o', 'table']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(run.id));
+
+    const missing = await atelier(['run', 'show', '0123456789abcdef0123456789abcdef', '-w', 'cli-runs']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim().split('\n').length, 1);
+    const noWs = await atelier(['run', 'list']);
+    assert.equal(noWs.code, 2);
+    assert.match(noWs.stderr, /-w <workspace>/);
+    const noExp = await atelier(['run', 'list', '-w', 'cli-runs', '--experiment', 'nope']);
+    assert.equal(noExp.code, 1);
+  });
+
+  it('model register, list, show, download, delete', async () => {
+    const folder = path.join(home, 'm');
+    fs.mkdirSync(path.join(folder, 'data'), { recursive: true });
+    const weights = crypto.randomBytes(1 << 20);
+    fs.writeFileSync(path.join(folder, 'data', 'w.bin'), weights);
+    fs.writeFileSync(path.join(folder, 'MLmodel'), 'x');
+    const reg = await atelier(['model', 'register', folder, '-w', 'cli-runs', '-n', 'clf', '--tag', 'team=vision', '-d', 'first']);
+    assert.equal(reg.code, 0, reg.stderr);
+    assert.equal(reg.json.version, 1);
+    assert.deepEqual(reg.json.tags, { team: 'vision' });
+    await Model.register(ws, { modelPath: path.join(folder, 'MLmodel'), modelName: 'clf' });
+
+    const list = await atelier(['model', 'list', '-w', 'cli-runs']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(list.json.map((m: any) => m.id), ['clf:2', 'clf:1']);
+    const latest = await atelier(['model', 'list', '-w', 'cli-runs', '--latest']);
+    assert.deepEqual(latest.json.map((m: any) => m.id), ['clf:2']);
+    const tagged = await atelier(['model', 'list', '-w', 'cli-runs', '--tag', 'team=vision']);
+    assert.deepEqual(tagged.json.map((m: any) => m.id), ['clf:1']);
+
+    const show = await atelier(['model', 'show', 'clf', '-w', 'cli-runs', '--model-version', '1']);
+    assert.equal(show.code, 0, show.stderr);
+    assert.equal(show.json.description, 'first');
+    assert.equal((await atelier(['model', 'show', 'clf', '-w', 'cli-runs'])).json.version, 2);
+    assert.equal((await atelier(['model', 'show', 'clf:1', '-w', 'cli-runs'])).json.version, 1);
+    assert.equal((await atelier(['model', 'show', 'clf', '-w', 'cli-runs', '--model-version', 'x'])).code, 2);
+
+    const dest = path.join(home, 'dl');
+    const dl = await atelier(['model', 'download', 'clf', '-w', 'cli-runs', '--model-version', '1', '-t', dest]);
+    assert.equal(dl.code, 0, dl.stderr);
+    assert.equal(dl.stderr, ''); // no progress bar when standard error is not a terminal
+    assert.deepEqual(dl.json, { name: 'clf', version: 1, path: path.join(dest, 'm'), files: 2, bytes: weights.length + 1 });
+    assert.deepEqual(fs.readFileSync(path.join(dest, 'm', 'data', 'w.bin')), weights);
+    const again = await atelier(['model', 'download', 'clf', '-w', 'cli-runs', '--model-version', '1', '-t', dest]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /exists already/);
+    assert.equal((await atelier(['model', 'download', 'clf', '-w', 'cli-runs', '--model-version', '1', '-t', dest, '--exist-ok'])).code, 0);
+
+    const del = await atelier(['model', 'delete', 'clf:2', '-w', 'cli-runs']);
+    assert.equal((await atelier(['model', 'delete', 'clf', '-w', 'cli-runs'])).code, 2);
+    assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual((await atelier(['model', 'list', '-w', 'cli-runs'])).json.map((m: any) => m.id), ['clf:1']);
+    assert.equal((await atelier(['model', 'show', 'nope', '-w', 'cli-runs'])).code, 1);
+  });
+});

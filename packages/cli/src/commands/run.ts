@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { Experiment, Workspace, type Run } from '@atelier/sdk';
+import { globals, type GlobalOptions } from '../context.js';
+import { print, UsageError } from '../output.js';
+
+export interface TrackingWsOpts {
+  workspace?: string;
+  resourceGroup?: string;
+}
+
+/** The workspace named by `-w` (and `-g`), for the tracking and model commands. */
+export async function trackingWorkspace(g: GlobalOptions, o: TrackingWsOpts): Promise<Workspace> {
+  if (!o.workspace) throw new UsageError('name the workspace with -w <workspace>');
+  return Workspace.get(o.workspace, { endpoint: g.endpoint, subscriptionId: g.subscription, resourceGroup: o.resourceGroup });
+}
+
+export const trackingWsOptions = (c: Command): Command =>
+  c.option('-w, --workspace <name>', 'workspace').option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)');
+
+const row = (r: Run) => r.toJSON();
+
+/** `run list|show`: the runs of a workspace's experiments (MLflow tracking). */
+export function runCommands(program: Command): void {
+  const run = program.command('run').description("runs of a workspace's experiments (experiment tracking)");
+
+  trackingWsOptions(run.command('list').description('list runs, newest first (top-level runs unless --all)'))
+    .option('-e, --experiment <name>', 'only this experiment (default: every experiment)')
+    .option('-a, --all', 'child runs too')
+    .option('-s, --status <status>', 'only runs in this state: Running, Completed, Failed, Canceled')
+    .option('--tag <key=value...>', 'only runs with these tags')
+    .action(async (o: TrackingWsOpts & { experiment?: string; all?: boolean; status?: string; tag?: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      const tags: Record<string, string> = {};
+      for (const t of o.tag ?? []) {
+        const i = t.indexOf('=');
+        if (i <= 0) throw new UsageError(`--tag '${t}' must be key=value`);
+        tags[t.slice(0, i)] = t.slice(i + 1);
+      }
+      const ws = await trackingWorkspace(g, o);
+      const exps = o.experiment ? [await Experiment.get(ws, o.experiment)] : [...(await ws.experiments()).values()];
+      const rows: Record<string, unknown>[] = [];
+      for (const e of exps) {
+        for (const r of await e.getRuns({ includeChildren: Boolean(o.all), status: o.status, tags: o.tag ? tags : undefined })) rows.push(row(r));
+      }
+      rows.sort((a, b) => String(b.startTimeUtc ?? '').localeCompare(String(a.startTimeUtc ?? '')));
+      print(rows, g.output, ['id', 'displayName', 'experiment', 'status', 'parentId', 'startTimeUtc', 'endTimeUtc']);
+    });
+
+  trackingWsOptions(run.command('show <runId>').description("a run's details, metrics and files"))
+    .option('--no-metrics', 'leave out the metrics')
+    .option('--no-files', 'leave out the file names')
+    .action(async (runId: string, o: TrackingWsOpts & { metrics: boolean; files: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const ws = await trackingWorkspace(g, o);
+      const r = await ws.getRun(runId);
+      const details = await r.getDetails();
+      print(
+        {
+          ...details,
+          ...(o.metrics ? { metrics: await r.getMetrics() } : {}),
+          ...(o.files ? { files: await r.getFileNames() } : {}),
+          children: (await r.getChildren()).map((c) => c.id),
+        },
+        g.output,
+      );
+    });
+}
