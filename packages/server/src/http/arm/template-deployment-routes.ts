@@ -56,8 +56,6 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
   const services = opts.services;
   if (!services) throw new Error('templateDeploymentRoutes needs the control-plane services (register it with { ctx, services })');
   const deployments = new DeploymentService(ctx, services);
-  const G = '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments';
-  const D = `${G}/:deploymentName`;
   const TAGS = ['Template deployments'];
   type DParams = { subscriptionId: string; resourceGroupName: string; deploymentName: string };
   const DeploymentParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), deploymentName: Type.String() });
@@ -100,73 +98,83 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
   const statusUrl = (req: FastifyRequest<{ Params: DParams }>, id: string, opId: string) =>
     `${ctx.config.publicUrl}${id}/operationStatuses/${opId}?api-version=${encodeURIComponent(String((req.query as Record<string, unknown>)['api-version']))}`;
 
+  // Older Resources api-versions (azure-ai-ml's vendored deployment-operations client) leave out
+  // `providers/Microsoft.Resources`: both paths are served.
+  for (const G of ['/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments', '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/deployments']) {
+    const D = `${G}/:deploymentName`;
+    const hidden = G.includes('/providers/') ? {} : { hide: true };
+    app.register(async (scoped) => {
+      scoped.addHook('preHandler', async (req) => checkApiVersion(req));
+
+      scoped.put<{ Params: DParams; Body: DeploymentBody }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, ...hidden, summary: 'Deploy an ARM template to a resource group (LRO: 201 + Azure-AsyncOperation)' } }, async (req, reply) => {
+        const p = req.params;
+        await checkPath(p);
+        deploymentDef.checkName(p.deploymentName);
+        const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
+        await ctx.access.require(req.principal.id, id, 'control/write', `resource group '${p.resourceGroupName}' could not be found`);
+        const { resource, operation, created } = await deployments.put(p.subscriptionId, p.resourceGroupName, p.deploymentName, req.body, req.principal);
+        void reply.header('Azure-AsyncOperation', statusUrl(req, resource.id, operation.id)).header('Retry-After', '1');
+        return reply.status(created ? 201 : 200).send(deployments.toArm(resource));
+      });
+
+      scoped.post<{ Params: DParams; Body: DeploymentBody }>(`${D}/validate`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, ...hidden, summary: 'Check a template deployment without deploying it' } }, async (req) => {
+        const p = req.params;
+        await checkPath(p);
+        const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
+        await ctx.access.require(req.principal.id, id, 'control/write', `resource group '${p.resourceGroupName}' could not be found`);
+        const { run, plan } = await deployments.preflight(p.subscriptionId, p.resourceGroupName, p.deploymentName, req.body);
+        return {
+          id,
+          name: p.deploymentName,
+          type: 'Microsoft.Resources/deployments',
+          properties: { provisioningState: 'Succeeded', mode: 'Incremental', parameters: run.reportedParameters(), validatedResources: plan.map((r) => ({ id: r.id })) },
+        };
+      });
+
+      scoped.get<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'Get a template deployment' } }, async (req) => deployments.toArm(await load(req)));
+
+      scoped.get<{ Params: DParams }>(`${D}/operations`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'The per-resource operations of a template deployment' } }, async (req) => ({ value: deployments.operations(await load(req)) }));
+
+      scoped.get<{ Params: DParams & { operationId: string } }>(
+        `${D}/operationStatuses/:operationId`,
+        { schema: { params: Type.Object({ ...DeploymentParams.properties, operationId: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'Status of a template deployment (its Azure-AsyncOperation URL)' } },
+        async (req) => {
+          const r = await load(req);
+          const op = await services.operations.get(req.params.operationId);
+          if (!op || op.resourceId.toLowerCase() !== r.id.toLowerCase()) throw new NotFound(`operation '${req.params.operationId}' could not be found`, { code: 'OperationNotFound' });
+          const body: Record<string, unknown> = { status: op.status === 'InProgress' ? 'Running' : op.status };
+          if (op.error) body.error = r.properties.error ?? op.error;
+          return body;
+        },
+      );
+
+      scoped.delete<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'Delete the record of a template deployment (its resources stay)' } }, async (req, reply) => {
+        const p = req.params;
+        await checkPath(p);
+        deploymentDef.checkName(p.deploymentName);
+        const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
+        await ctx.access.require(req.principal.id, id, 'control/write', notFound(p));
+        const r = await services.resources.get(id);
+        if (!r) return reply.status(204).send();
+        if (['Accepted', 'Running'].includes(String(r.properties.provisioningState))) throw new Conflict(`deployment '${r.name}' is still running; wait for it to end`, { code: 'DeploymentActive' });
+        await services.resources.delete(id);
+        return reply.status(200).send();
+      });
+
+      scoped.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>(G, { schema: { params: Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'List the template deployments of a resource group (paged)' } }, async (req) => {
+        const { subscriptionId: sub, resourceGroupName: rg } = req.params;
+        await checkPath(req.params);
+        if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await services.groups.get(sub, rg))) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
+        const { after, top } = pageParams(req);
+        const page = await services.resources.list({ type: DEPLOYMENT, subscriptionId: sub, groupKey: groupId(sub, rg).toLowerCase(), after, top, visible: (r) => ctx.access.canSee(req.principal.id, r.id) });
+        return { value: page.value.map((r) => deployments.toArm(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
+      });
+
+    });
+  }
+
   app.register(async (scoped) => {
     scoped.addHook('preHandler', async (req) => checkApiVersion(req));
-
-    scoped.put<{ Params: DParams; Body: DeploymentBody }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, summary: 'Deploy an ARM template to a resource group (LRO: 201 + Azure-AsyncOperation)' } }, async (req, reply) => {
-      const p = req.params;
-      await checkPath(p);
-      deploymentDef.checkName(p.deploymentName);
-      const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
-      await ctx.access.require(req.principal.id, id, 'control/write', `resource group '${p.resourceGroupName}' could not be found`);
-      const { resource, operation, created } = await deployments.put(p.subscriptionId, p.resourceGroupName, p.deploymentName, req.body, req.principal);
-      void reply.header('Azure-AsyncOperation', statusUrl(req, resource.id, operation.id)).header('Retry-After', '1');
-      return reply.status(created ? 201 : 200).send(deployments.toArm(resource));
-    });
-
-    scoped.post<{ Params: DParams; Body: DeploymentBody }>(`${D}/validate`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, summary: 'Check a template deployment without deploying it' } }, async (req) => {
-      const p = req.params;
-      await checkPath(p);
-      const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
-      await ctx.access.require(req.principal.id, id, 'control/write', `resource group '${p.resourceGroupName}' could not be found`);
-      const { run, plan } = await deployments.preflight(p.subscriptionId, p.resourceGroupName, p.deploymentName, req.body);
-      return {
-        id,
-        name: p.deploymentName,
-        type: 'Microsoft.Resources/deployments',
-        properties: { provisioningState: 'Succeeded', mode: 'Incremental', parameters: run.reportedParameters(), validatedResources: plan.map((r) => ({ id: r.id })) },
-      };
-    });
-
-    scoped.get<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'Get a template deployment' } }, async (req) => deployments.toArm(await load(req)));
-
-    scoped.get<{ Params: DParams }>(`${D}/operations`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'The per-resource operations of a template deployment' } }, async (req) => ({ value: deployments.operations(await load(req)) }));
-
-    scoped.get<{ Params: DParams & { operationId: string } }>(
-      `${D}/operationStatuses/:operationId`,
-      { schema: { params: Type.Object({ ...DeploymentParams.properties, operationId: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, summary: 'Status of a template deployment (its Azure-AsyncOperation URL)' } },
-      async (req) => {
-        const r = await load(req);
-        const op = await services.operations.get(req.params.operationId);
-        if (!op || op.resourceId.toLowerCase() !== r.id.toLowerCase()) throw new NotFound(`operation '${req.params.operationId}' could not be found`, { code: 'OperationNotFound' });
-        const body: Record<string, unknown> = { status: op.status === 'InProgress' ? 'Running' : op.status };
-        if (op.error) body.error = r.properties.error ?? op.error;
-        return body;
-      },
-    );
-
-    scoped.delete<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'Delete the record of a template deployment (its resources stay)' } }, async (req, reply) => {
-      const p = req.params;
-      await checkPath(p);
-      deploymentDef.checkName(p.deploymentName);
-      const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
-      await ctx.access.require(req.principal.id, id, 'control/write', notFound(p));
-      const r = await services.resources.get(id);
-      if (!r) return reply.status(204).send();
-      if (['Accepted', 'Running'].includes(String(r.properties.provisioningState))) throw new Conflict(`deployment '${r.name}' is still running; wait for it to end`, { code: 'DeploymentActive' });
-      await services.resources.delete(id);
-      return reply.status(200).send();
-    });
-
-    scoped.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>(G, { schema: { params: Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, summary: 'List the template deployments of a resource group (paged)' } }, async (req) => {
-      const { subscriptionId: sub, resourceGroupName: rg } = req.params;
-      await checkPath(req.params);
-      if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await services.groups.get(sub, rg))) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
-      const { after, top } = pageParams(req);
-      const page = await services.resources.list({ type: DEPLOYMENT, subscriptionId: sub, groupKey: groupId(sub, rg).toLowerCase(), after, top, visible: (r) => ctx.access.canSee(req.principal.id, r.id) });
-      return { value: page.value.map((r) => deployments.toArm(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
-    });
-
     // Subscription-level deployments are not stored (nested ones run inside their parent): the
     // list is empty and a PUT is refused with what to do.
     scoped.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Resources/deployments', { schema: { params: Type.Object({ subscriptionId: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, summary: 'Subscription-level deployments (none are stored: always empty)' } }, async (req) => {

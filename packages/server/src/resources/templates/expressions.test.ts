@@ -33,6 +33,7 @@ describe('ARM template expressions', () => {
   it('parameters (defaultValue, given values, allowedValues, types) and variables', () => {
     assert.equal(ev("[parameters('name')]"), 'ws1');
     assert.equal(ev("[parameters('NAME')]", { name: 'given' }), 'given');
+    assert.equal(ev("[parameters('name')]", { name: null }), 'ws1', 'null counts as not given');
     assert.equal(ev("[variables('v2')]"), 'abc-ws1');
     assert.equal(ev("[variables('literal')]"), true);
     assert.throws(() => ev("[parameters('flag')]", { flag: 'maybe' }), /allowed values: "true", "false"/);

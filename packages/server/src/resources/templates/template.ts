@@ -139,7 +139,8 @@ export class TemplateRun {
     try {
       const givenName = Object.keys(this.given).find((g) => g.toLowerCase() === declName.toLowerCase());
       let v: Value;
-      if (givenName !== undefined) v = this.given[givenName];
+      // A value of null counts as not given (ARM uses the defaultValue then); azure-ai-ml sends nulls.
+      if (givenName !== undefined && this.given[givenName] !== null) v = this.given[givenName];
       else if ('defaultValue' in decl) v = evaluateDeep(decl.defaultValue, this.scope);
       else throw new TemplateError(`parameter '${declName}' has no value: give it in properties.parameters (${declName}: {value: …}) or give the template a defaultValue`, `properties.parameters.${declName}`);
       checkType(declName, decl.type, v);

@@ -127,7 +127,7 @@ for (const dialect of testDialects()) {
       assert.match(out.devicePrompt, /\/device/);
     });
 
-    it('azure-ai-ml MLClient (custom cloud, azure-identity tokens): workspaces.get, list; begin_create answers a clear 501', async (tc) => {
+    it('azure-ai-ml MLClient (custom cloud, azure-identity tokens): workspaces.get, list, begin_create (an ARM template deployment)', async (tc) => {
       const py = python();
       if (!py) return tc.skip('no Python with azure-ai-ml (set ATELIER_TEST_PYTHON)');
       await workspace('aiml-ws');
@@ -138,11 +138,28 @@ for (const dialect of testDialects()) {
       assert.equal(out.get.location, 'local');
       assert.equal(out.get.description, 'for aiml-ws');
       assert.ok(out.list.includes('aiml-ws'));
-      // Workspace creation through an ARM template is not built: the client reports our message.
-      assert.match(out.begin_create_error ?? '', /ARM template deployments .* are not available on this server yet/, JSON.stringify(out));
+      // begin_create deploys the client's own ARM template: a real workspace with its dependents.
+      assert.equal(out.begin_create_error, undefined, out.begin_create_error);
+      assert.equal(out.begin_create.name, 'made-by-ai-ml');
+      assert.equal(out.begin_create.description, 'made by azure-ai-ml');
+      assert.equal(out.begin_create.tags.via, 'ai-ml'); // the client adds its own createdByToolkit tag
+      assert.match(out.begin_create.storage_account, /\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24}$/);
+      assert.match(out.begin_create.key_vault, /\/providers\/Microsoft\.KeyVault\/vaults\/[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/);
+      assert.match(out.begin_create.application_insights, /\/providers\/Microsoft\.Insights\/components\/[^/]+$/i); // names the client chose
+      assert.equal(out.begin_create_get.name, 'made-by-ai-ml');
+      assert.equal(out.begin_create_get.location, 'local');
+      // …and the server has it: GET over REST, and the deployment that made it.
+      const base = `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups/clients/providers`;
+      const got = await httpsJson('GET', `${base}/Microsoft.MachineLearningServices/workspaces/made-by-ai-ml?${V}`, ca, token);
+      assert.equal(got.status, 200);
+      assert.equal(got.body.properties.provisioningState, 'Succeeded');
+      assert.equal(got.body.properties.description, 'made by azure-ai-ml');
+      assert.equal(got.body.properties.storageAccount, out.begin_create.storage_account);
+      const deps = await httpsJson('GET', `${base}/Microsoft.Resources/deployments?${V}`, ca, token);
+      assert.ok(deps.body.value.some((d: any) => d.properties.provisioningState === 'Succeeded' && d.properties.outputResources.some((r: any) => r.id.toLowerCase() === got.body.id.toLowerCase())), JSON.stringify(deps.body));
     });
 
-    it('azureml-core (the seed SDK) with TokenAuthentication and a custom cloud: get, list, get_details, write_config/from_config, list_keys', async (tc) => {
+    it('azureml-core (the seed SDK) with TokenAuthentication and a custom cloud: get, list, get_details, write_config/from_config, list_keys, Workspace.create', async (tc) => {
       const py = python();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
       await workspace('core-ws');
@@ -160,7 +177,22 @@ for (const dialect of testDialects()) {
       assert.equal(out.from_config.name, 'core-ws');
       assert.ok(fs.existsSync(path.join(work, '.azureml', 'config.json')));
       assert.ok(out.list_keys.includes('userStorageKey'), JSON.stringify(out.list_keys));
-      assert.match(out.create_error ?? '', /ARM template deployments .* are not available on this server yet/, JSON.stringify(out));
+      // Workspace.create deploys azureml-core's template; with no DefaultResourceGroup-local yet it
+      // also makes that group and its DefaultWorkspace-local log analytics record (nested deployments).
+      assert.equal(out.create_error, undefined, out.create_error);
+      assert.equal(out.create.name, 'made-by-core');
+      assert.equal(out.create.provisioningState, 'Succeeded');
+      assert.match(out.create.workspaceid, /^[0-9a-f-]{36}$/);
+      assert.match(out.create.storageAccount, /\/providers\/Microsoft\.Storage\/storageAccounts\//);
+      assert.match(out.create.keyVault, /\/providers\/Microsoft\.KeyVault\/vaults\//);
+      assert.match(out.create.applicationInsights, /\/providers\/microsoft\.insights\/components\//i);
+      assert.deepEqual(out.create_get, { name: 'made-by-core', workspaceid: out.create.workspaceid });
+      const base = `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups`;
+      const got = await httpsJson('GET', `${base}/clients/providers/Microsoft.MachineLearningServices/workspaces/made-by-core?${V}`, ca, token);
+      assert.equal(got.status, 200);
+      assert.equal(got.body.properties.workspaceId, out.create.workspaceid);
+      const la = await httpsJson('GET', `${base}/DefaultResourceGroup-local/resources?${V}`, ca, token);
+      assert.deepEqual(la.body.value?.map((r: any) => r.type), ['Microsoft.OperationalInsights/workspaces'], JSON.stringify(la.body));
     });
   });
 }

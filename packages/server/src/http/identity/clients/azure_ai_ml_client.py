@@ -37,9 +37,12 @@ ws = ml.workspaces.get(os.environ["WORKSPACE"])
 out["get"] = {"name": ws.name, "location": ws.location, "id": ws.id, "mlflow": ws.mlflow_tracking_uri, "description": ws.description}
 out["list"] = sorted(w.name for w in ml.workspaces.list())
 try:
-    poller = ml.workspaces.begin_create(Workspace(name="made-by-ai-ml", location="local"))
+    # begin_create deploys azure-ai-ml's ARM template (Microsoft.Resources/deployments).
+    poller = ml.workspaces.begin_create(Workspace(name="made-by-ai-ml", location="local", description="made by azure-ai-ml", tags={"via": "ai-ml"}))
     created = poller.result()
-    out["begin_create"] = {"name": created.name}
+    out["begin_create"] = {"name": created.name, "description": created.description, "storage_account": created.storage_account, "key_vault": created.key_vault, "application_insights": created.application_insights, "tags": created.tags}
+    again = ml.workspaces.get("made-by-ai-ml")
+    out["begin_create_get"] = {"name": again.name, "id": again.id, "location": again.location}
 except Exception as e:  # noqa: BLE001 - the message is the result
     out["begin_create_error"] = str(e)[:2000]
 print(json.dumps(out))

@@ -58,8 +58,13 @@ out["from_config"] = {"name": again.name, "subscription_id": again.subscription_
 keys = ws.list_keys()
 out["list_keys"] = sorted(keys.keys()) if isinstance(keys, dict) else str(type(keys))
 try:
-    Workspace.create("made-by-core", auth=auth, subscription_id=sub, resource_group=rg, location="local", exist_ok=False, show_output=False)
-    out["create"] = "created"
+    # Workspace.create deploys an ARM template (Microsoft.Resources/deployments) with the
+    # workspace, a storage account, a key vault and Application Insights.
+    made = Workspace.create("made-by-core", auth=auth, subscription_id=sub, resource_group=rg, location="local", exist_ok=False, show_output=False)
+    details = made.get_details()
+    out["create"] = {"name": made.name, "provisioningState": details.get("provisioningState"), "storageAccount": details.get("storageAccount"), "keyVault": details.get("keyVault"), "applicationInsights": details.get("applicationInsights"), "workspaceid": details.get("workspaceid")}
+    again = Workspace.get("made-by-core", auth=auth, subscription_id=sub, resource_group=rg)
+    out["create_get"] = {"name": again.name, "workspaceid": again.get_details().get("workspaceid")}
 except Exception as e:  # noqa: BLE001 - the message is the result
     out["create_error"] = str(e)[:2000]
 print(json.dumps(out))
