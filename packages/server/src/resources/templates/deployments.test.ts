@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -231,6 +232,33 @@ for (const dialect of testDialects()) {
       assert.equal(status.status, 'Failed');
       assert.match(status.error.message, /resource group 'tpl-other' could not be found/);
       assert.equal((await t.request('GET', `${groupPath(t, 'tpl-other')}/providers/Microsoft.Storage/storageAccounts/rbacsa001?${V}`)).status, 404);
+    });
+
+    it('a deployment whose process stopped is failed and what its journal says it made is removed (sweeper)', async () => {
+      const sa = await t.request('PUT', `${g}/providers/Microsoft.Storage/storageAccounts/orphansa01?${V}`, { location: 'local' });
+      assert.equal(sa.status, 201, sa.text);
+      const ctx = t.server.ctx;
+      const id = `${g}/providers/Microsoft.Resources/deployments/crashed`;
+      const now = Date.now();
+      // As a process that stopped mid-deployment leaves it: the deployment Running, its operation
+      // failed by another server's sweeper, the journal listing what was made.
+      await ctx.db.insertInto('resources').values({
+        id_key: id.toLowerCase(), id, name: 'crashed', type: 'Microsoft.Resources/deployments', type_key: 'microsoft.resources/deployments',
+        subscription_id: t.subscriptionId, group_key: g.toLowerCase(), parent_key: null, location: null, kind: null, tags: '{}', sku: null, identity: null,
+        properties: JSON.stringify({ provisioningState: 'Running', startedAt: now - 60_000 }), etag: '"x"', created_at: now - 60_000, created_by: null, updated_at: now - 60_000, updated_by: null,
+      }).execute();
+      await ctx.db.insertInto('operations').values({
+        id: crypto.randomUUID(), subscription_id: t.subscriptionId, location: 'local', kind: 'deployment.create', resource_id: id, status: 'Failed',
+        error: JSON.stringify({ code: 'OperationInterrupted', message: 'stopped' }), result: JSON.stringify({ made: [{ kind: 'dependent', id: sa.body.id }] }),
+        owner: 'gone', created_at: now - 50_000, updated_at: now - 30_000,
+      }).execute();
+      let state = '';
+      for (let i = 0; i < 200 && state !== 'Failed'; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        state = (await t.request('GET', `${id}?${V}`)).body.properties.provisioningState;
+      }
+      assert.equal(state, 'Failed');
+      assert.equal((await t.request('GET', `${g}/providers/Microsoft.Storage/storageAccounts/orphansa01?${V}`)).status, 404);
     });
 
     it("azure-ai-ml's own workspace template (from its package) deploys with the parameters the client sends", async (tc) => {

@@ -9,7 +9,7 @@ import { toArmBody, type ResourceDefinition, type StoredResource } from '../engi
 import { INSIGHTS, REGISTRY, STORAGE, VAULT, insightsDef, keyVaultDef, registryDef, storageAccountDef, type NewDependent } from '../dependents.js';
 import { WORKSPACE, type WorkspaceInput } from '../workspaces.js';
 import { parseResourceId, resourceId } from '../resource-ids.js';
-import type { Operation, OperationJournal } from '../../operations/operations.js';
+import { STALE_MS, type Operation, type OperationJournal } from '../../operations/operations.js';
 import { TemplateRun, TemplateError, parametersNamed, evaluateDeep, type DeployScope, type PlannedResource, type Template } from './template.js';
 
 export const DEPLOYMENT = 'Microsoft.Resources/deployments';
@@ -91,6 +91,30 @@ export class DeploymentService {
       const d = await services.resources.get(op.resourceId);
       if (d) await services.resources.setProperties(op.resourceId, { provisioningState: 'Failed', error: { code: 'DeploymentInterrupted', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
     });
+    services.operations.onSweep(() => this.recoverOrphans());
+  }
+
+  /**
+   * A deployment left Accepted/Running whose operation is no longer running (the process stopped;
+   * the first sweep at start-up runs before this feature registers its recovery): remove what its
+   * journal says it made and mark it Failed.
+   */
+  async recoverOrphans(): Promise<void> {
+    const rows = await this.ctx.db.selectFrom('resources').select(['id']).where('type_key', '=', DEPLOYMENT.toLowerCase()).execute();
+    for (const { id } of rows) {
+      const d = await this.services.resources.get(id);
+      if (!d || !['Accepted', 'Running'].includes(String(d.properties.provisioningState))) continue;
+      const ops = await this.ctx.db.selectFrom('operations').select(['status', 'result', 'requested_by', 'created_at']).where('resource_id', '=', d.id).orderBy('created_at', 'desc').execute();
+      // The operation of this run (an older one belongs to an earlier deployment of the same name).
+      const current = ops[0] && ops[0].created_at >= Number(d.properties.startedAt ?? 0) ? ops[0] : undefined;
+      if (current?.status === 'InProgress') continue;
+      if (!current && Date.now() - d.updatedAt < STALE_MS) continue;
+      this.ctx.log.warn({ deployment: d.id }, 'recovering a template deployment whose process stopped');
+      const journal = current?.result ? (JSON.parse(current.result) as { made?: Made[] }) : {};
+      const by = current?.requested_by ? await this.ctx.principals.get(current.requested_by) : undefined;
+      await this.rollback(journal.made ?? [], by);
+      await this.services.resources.setProperties(d.id, { provisioningState: 'Failed', error: { code: 'DeploymentInterrupted', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
+    }
   }
 
   id(sub: string, rg: string, name: string): string {
