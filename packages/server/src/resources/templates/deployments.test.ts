@@ -145,6 +145,14 @@ for (const dialect of testDialects()) {
       const missing = await t.request('PUT', `${dep('v2')}?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE } });
       assert.equal(missing.status, 400);
       assert.match(missing.body.error.message, /parameter 'workspaceName' has no value/);
+      const nestedBad = await t.request('PUT', `${dep('v2')}?${V}`, {
+        properties: {
+          mode: 'Incremental',
+          template: { resources: [{ type: 'Microsoft.Resources/deployments', apiVersion: '2019-10-01', name: 'inner', properties: { mode: 'Incremental', template: { resources: [{ type: 'Microsoft.Network/privateEndpoints', apiVersion: '2020-01-01', name: 'pe', location: 'local' }] } } }] },
+        },
+      });
+      assert.equal(nestedBad.status, 400, nestedBad.text);
+      assert.match(nestedBad.body.error.message, /'Microsoft.Network\/privateEndpoints', which this server does not serve; remove it from the template/);
       const complete = await t.request('PUT', `${dep('v2')}?${V}`, { properties: { mode: 'Complete', template: TEMPLATE } });
       assert.equal(complete.status, 501);
       const link = await t.request('PUT', `${dep('v2')}?${V}`, { properties: { mode: 'Incremental', templateLink: { uri: 'https://example.com/t.json' } } });

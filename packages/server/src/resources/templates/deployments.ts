@@ -162,6 +162,15 @@ export class DeploymentService {
       if (t === DEPLOYMENT.toLowerCase()) {
         const nested = r.raw.properties as DeploymentBody['properties'] | undefined;
         if (!nested?.template) throw new TemplateError(`nested deployment '${r.name}' must have an inline properties.template (templateLink is not supported)`, r.name);
+        // Checked now as far as it can be without the resources it may reference (those wait for the run).
+        let inner: { run: TemplateRun; plan: PlannedResource[] } | undefined;
+        try {
+          const { nestedRun } = this.nested(run, r, run.target.resourceGroup);
+          inner = { run: nestedRun, plan: nestedRun.plan() };
+        } catch (e) {
+          if (!(e instanceof TemplateError && /reference\(/.test(e.message))) throw e;
+        }
+        if (inner) this.checkTypes(inner.plan, inner.run);
         continue;
       }
       if (HANDLED.includes(t)) continue;
@@ -340,9 +349,7 @@ export class DeploymentService {
   }
 
   private async deployNested(run: TemplateRun, r: PlannedResource, by: Principal, made: Made[], journal: OperationJournal): Promise<Record<string, unknown>> {
-    const raw = r.raw as { properties?: DeploymentBody['properties']; resourceGroup?: unknown; subscriptionId?: unknown; location?: unknown };
-    const props = raw.properties ?? {};
-    const inner = String(props.expressionEvaluationOptions?.scope ?? 'outer').toLowerCase() === 'inner';
+    const raw = r.raw as { resourceGroup?: unknown; subscriptionId?: unknown; location?: unknown };
     const sub = raw.subscriptionId !== undefined ? String(evaluateDeep(raw.subscriptionId, r.scope)).toLowerCase() : run.target.subscriptionId;
     const atSub = r.id.toLowerCase().startsWith(`/subscriptions/${sub}/providers/`);
     let target: DeployScope = { subscriptionId: sub, tenantId: this.ctx.tenantId, deploymentName: r.name, location: typeof raw.location === 'string' ? String(evaluateDeep(raw.location, r.scope)) : undefined };
@@ -352,18 +359,35 @@ export class DeploymentService {
       if (!group) throw new NotFound(`resource group '${rgName}' of nested deployment '${r.name}' could not be found`, { code: 'ResourceGroupNotFound' });
       target = { ...target, resourceGroup: { name: group.name, location: group.location, tags: JSON.parse(group.tags ?? '{}') } };
     }
-    // 'inner': the nested template has its own parameters (given by the parent) and scope;
-    // 'outer' (ARM's default): its expressions use the parent's parameters, variables and scope.
-    const given = inner ? this.givenParameters(evaluateDeep(props.parameters ?? {}, r.scope)) : {};
-    const template = props.template as Template;
-    if (!inner && template.parameters && Object.keys(template.parameters).length) {
-      throw new TemplateError(`nested deployment '${r.name}' declares parameters but its expressionEvaluationOptions.scope is 'outer'; set it to 'inner' to give them`, r.name);
-    }
-    const nested = inner ? new TemplateRun(template, given, target) : new TemplateRun(template, {}, target, run.target, run);
+    const { nestedRun: nested } = this.nested(run, r, target.resourceGroup, target);
     const plan = nested.plan();
     this.checkTypes(plan, nested);
     await this.deployPlan(nested, plan, by, made, journal, async () => {});
     return { id: r.id, name: r.name, type: DEPLOYMENT, properties: { provisioningState: 'Succeeded', outputs: nested.outputs(), outputResources: plan.map((x) => ({ id: x.id })) } };
+  }
+
+  /**
+   * The run of a nested deployment. 'inner': its own parameters (given by the parent) and scope;
+   * 'outer' (ARM's default): its expressions use the parent's parameters, variables and scope.
+   */
+  private nested(run: TemplateRun, r: PlannedResource, group: DeployScope['resourceGroup'], target?: DeployScope): { nestedRun: TemplateRun } {
+    const raw = r.raw as { properties?: DeploymentBody['properties']; subscriptionId?: unknown; resourceGroup?: unknown; location?: unknown };
+    const props = raw.properties ?? {};
+    const inner = String(props.expressionEvaluationOptions?.scope ?? 'outer').toLowerCase() === 'inner';
+    const atSub = /^\/subscriptions\/[^/]+\/providers\//i.test(r.id);
+    const scope: DeployScope = target ?? {
+      subscriptionId: raw.subscriptionId !== undefined ? String(evaluateDeep(raw.subscriptionId, r.scope)).toLowerCase() : run.target.subscriptionId,
+      tenantId: this.ctx.tenantId,
+      deploymentName: r.name,
+      // Before the run the nested group may not exist yet: its name is known, its location is taken as the parent's.
+      resourceGroup: atSub ? undefined : { name: raw.resourceGroup !== undefined ? String(evaluateDeep(raw.resourceGroup, r.scope)) : run.target.resourceGroup!.name, location: group?.location ?? 'local', tags: {} },
+    };
+    const template = props.template as Template;
+    if (!inner && template.parameters && Object.keys(template.parameters).length) {
+      throw new TemplateError(`nested deployment '${r.name}' declares parameters but its expressionEvaluationOptions.scope is 'outer'; set it to 'inner' to give them`, r.name);
+    }
+    const nestedRun = inner ? new TemplateRun(template, this.givenParameters(evaluateDeep(props.parameters ?? {}, r.scope)), scope) : new TemplateRun(template, {}, scope, run.target, run);
+    return { nestedRun };
   }
 
   private async waitFor(operationId: string): Promise<Operation> {
