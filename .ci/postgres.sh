@@ -3,7 +3,7 @@
 # and prints the URL the tests use (ATELIER_TEST_DATABASE_URL). Installs Debian's package if missing.
 set -euo pipefail
 port=${ATELIER_TEST_PG_PORT:-54329}
-data=${ATELIER_TEST_PG_DATA:-/tmp/atelier-test-pg}
+data=${ATELIER_TEST_PG_DATA:-${TMPDIR:-/tmp}/atelier-test-pg}
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
