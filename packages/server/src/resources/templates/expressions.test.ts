@@ -179,5 +179,7 @@ describe('ARM template planning', () => {
     run.plan();
     assert.deepEqual(run.outputs(), { o: { type: 'string', value: 'hi!' } });
     assert.deepEqual(run.reportedParameters(), { s: { type: 'Securestring' }, p: { type: 'String', value: 'hi' } });
+    // A secure value never appears in an error message.
+    assert.throws(() => new TemplateRun({ parameters: { s: { type: 'securestring' } } }, { s: 12345 }, target).parameterValues(), (e: Error) => /must be of type securestring/.test(e.message) && !e.message.includes('12345'));
   });
 });

@@ -72,7 +72,8 @@ function checkType(name: string, type: string | undefined, v: Value): void {
     : t === 'bool' ? typeof v === 'boolean'
     : t === 'array' ? Array.isArray(v)
     : (typeof v === 'object' && v !== null && !Array.isArray(v));
-  if (!ok) throw new TemplateError(`parameter '${name}' must be of type ${type}, got ${JSON.stringify(v)}`, `parameters.${name}`);
+  const shown = SECURE.includes(t) ? 'a value of another type' : JSON.stringify(v);
+  if (!ok) throw new TemplateError(`parameter '${name}' must be of type ${type}, got ${shown}`, `parameters.${name}`);
 }
 
 export class TemplateRun {
@@ -145,7 +146,8 @@ export class TemplateRun {
       else throw new TemplateError(`parameter '${declName}' has no value: give it in properties.parameters (${declName}: {value: …}) or give the template a defaultValue`, `properties.parameters.${declName}`);
       checkType(declName, decl.type, v);
       if (Array.isArray(decl.allowedValues) && !decl.allowedValues.some((a) => JSON.stringify(a) === JSON.stringify(v))) {
-        throw new TemplateError(`parameter '${declName}' is ${JSON.stringify(v)}; allowed values: ${decl.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`, `properties.parameters.${declName}`);
+        const shown = SECURE.includes(String(decl.type).toLowerCase()) ? 'not one of the allowed values' : JSON.stringify(v);
+        throw new TemplateError(`parameter '${declName}' is ${shown}; allowed values: ${decl.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`, `properties.parameters.${declName}`);
       }
       if (typeof v === 'string' || Array.isArray(v)) {
         if (decl.minLength !== undefined && v.length < decl.minLength) throw new TemplateError(`parameter '${declName}' is shorter than its minLength ${decl.minLength}`, `properties.parameters.${declName}`);
