@@ -129,6 +129,16 @@ for (const dialect of testDialects()) {
 
       const list = await t.request('GET', `${g}/providers/Microsoft.Resources/deployments?${V}`);
       assert.deepEqual(list.body.value.map((d: any) => d.name), ['d1']);
+
+      // Deploying again (Incremental) updates what exists: same workspace, new tags, nothing doubled.
+      const again = await t.request('PUT', `${dep('d1')}?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE, parameters: { workspaceName: { value: 'tplws' }, tagValues: { value: { team: 'b' } } } } });
+      assert.equal(again.status, 200, again.text);
+      assert.equal((await waitDeployment(t, again.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      const ws2 = await t.request('GET', `${g}/providers/Microsoft.MachineLearningServices/workspaces/tplws?${V}`);
+      assert.equal(ws2.body.properties.workspaceId, ws.body.properties.workspaceId);
+      assert.deepEqual(ws2.body.tags, { team: 'b' });
+      const res = await t.request('GET', `${g}/resources?${V}`);
+      assert.equal(res.body.value.filter((r: any) => r.type === 'Microsoft.Storage/storageAccounts').length, 1);
     });
 
     it('validate: a good template passes; a type the server does not serve names the parameter to change', async () => {

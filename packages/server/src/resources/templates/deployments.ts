@@ -4,7 +4,7 @@ import type { Principal } from '../../identity/principals.js';
 import type { ControlPlaneServices } from '../control-plane.js';
 import type { ResourceGroupService } from '../resource-groups.js';
 import { normaliseLocation } from '../resource-groups.js';
-import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented } from '../../errors.js';
+import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented, PreconditionFailed } from '../../errors.js';
 import { toArmBody, type ResourceDefinition, type StoredResource } from '../engine.js';
 import { INSIGHTS, REGISTRY, STORAGE, VAULT, insightsDef, keyVaultDef, registryDef, storageAccountDef, type NewDependent } from '../dependents.js';
 import { WORKSPACE, type WorkspaceInput } from '../workspaces.js';
@@ -218,7 +218,12 @@ export class DeploymentService {
         },
       },
       by,
-    );
+      // Two PUTs of one deployment at once: the second is refused rather than run alongside.
+      existing ? { ifMatch: existing.etag } : { ifNoneMatch: '*' },
+    ).catch((e) => {
+      if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'ConcurrentUpdate')) throw new Conflict(`deployment '${name}' was started by another request at the same time; wait for it to end`, { code: 'DeploymentActive' });
+      throw e;
+    });
     const operation = await this.services.operations.start('deployment.create', { id, subscriptionId: sub, location: group.location }, by.id, (journal) => this.execute(resource, run, plan, by, journal));
     return { resource, operation, created: !existing };
   }
