@@ -187,6 +187,7 @@ for (const dialect of testDialects()) {
       assert.match(out.create.keyVault, /\/providers\/Microsoft\.KeyVault\/vaults\//);
       assert.match(out.create.applicationInsights, /\/providers\/microsoft\.insights\/components\//i);
       assert.deepEqual(out.create_get, { name: 'made-by-core', workspaceid: out.create.workspaceid });
+      assert.deepEqual(out.create_second, { name: 'made-by-core-2', provisioningState: 'Succeeded' });
       const base = `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups`;
       const got = await httpsJson('GET', `${base}/clients/providers/Microsoft.MachineLearningServices/workspaces/made-by-core?${V}`, ca, token);
       assert.equal(got.status, 200);

@@ -65,6 +65,10 @@ try:
     out["create"] = {"name": made.name, "provisioningState": details.get("provisioningState"), "storageAccount": details.get("storageAccount"), "keyVault": details.get("keyVault"), "applicationInsights": details.get("applicationInsights"), "workspaceid": details.get("workspaceid")}
     again = Workspace.get("made-by-core", auth=auth, subscription_id=sub, resource_group=rg)
     out["create_get"] = {"name": again.name, "workspaceid": again.get_details().get("workspaceid")}
+    # A second one: DefaultResourceGroup-{location} and its log analytics record now exist, so the
+    # client's template has no nested deployments this time.
+    second = Workspace.create("made-by-core-2", auth=auth, subscription_id=sub, resource_group=rg, location="local", exist_ok=False, show_output=False)
+    out["create_second"] = {"name": second.name, "provisioningState": second.get_details().get("provisioningState")}
 except Exception as e:  # noqa: BLE001 - the message is the result
     out["create_error"] = str(e)[:2000]
 print(json.dumps(out))
