@@ -169,6 +169,15 @@ for (const dialect of testDialects()) {
       assert.equal(link.status, 400);
       assert.match(link.body.error.message, /send the template inline/);
       assert.equal((await t.request('GET', `${dep('v2')}?${V}`)).status, 404);
+      // Subscription-level deployments are not served as requests of their own.
+      const subDep = await t.request('PUT', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Resources/deployments/s1?${V}`, { properties: { mode: 'Incremental', template: {} } });
+      assert.equal(subDep.status, 501);
+      assert.match(subDep.body.error.message, /deploy to a resource group/);
+      assert.deepEqual((await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Resources/deployments?${V}`)).body, { value: [] });
+      // The older path without providers/Microsoft.Resources answers the same.
+      const legacy = await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups/tpl/deployments/d1/operations?${V}`);
+      assert.equal(legacy.status, 200, legacy.text);
+      assert.equal(legacy.body.value.length, 5);
     });
 
     it('a failed resource fails the deployment and removes what it had made', async () => {
