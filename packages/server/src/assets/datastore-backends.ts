@@ -2,16 +2,12 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import {
-  S3Client,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  GetObjectCommand,
-  PutObjectCommand,
-  DeleteObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3';
+import type { S3Client, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+
+// The AWS SDK takes ~0.3 s to load: it is loaded on first use of an S3 datastore, not at start.
+type S3Module = typeof import('@aws-sdk/client-s3');
+let s3Module: Promise<S3Module> | undefined;
+const loadS3 = (): Promise<S3Module> => (s3Module ??= import('@aws-sdk/client-s3'));
 import { LocalBlobStore, safeKey, type BlobInfo } from '../blob/blob-store.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 
@@ -139,16 +135,21 @@ export interface S3Location {
 /** An S3-compatible bucket (optionally below a key prefix), through the AWS SDK's S3 client. */
 export class S3Backend implements DatastoreBackend {
   readonly where: string;
-  private readonly client: S3Client;
+  private client?: S3Client;
   constructor(private readonly loc: S3Location) {
     this.where = `s3 bucket '${loc.bucket}' at ${loc.endpoint}`;
-    this.client = new S3Client({
-      endpoint: loc.endpoint,
-      region: loc.region,
+  }
+
+  private async s3(): Promise<S3Client> {
+    const m = await loadS3();
+    this.client ??= new m.S3Client({
+      endpoint: this.loc.endpoint,
+      region: this.loc.region,
       forcePathStyle: true,
-      credentials: { accessKeyId: loc.accessKeyId, secretAccessKey: loc.secretAccessKey },
+      credentials: { accessKeyId: this.loc.accessKeyId, secretAccessKey: this.loc.secretAccessKey },
       maxAttempts: 2,
     });
+    return this.client;
   }
 
   private full(key: string): string {
@@ -170,7 +171,7 @@ export class S3Backend implements DatastoreBackend {
     if (opts.size === undefined) throw new InvalidInput('uploads to an S3 datastore need a Content-Length header (chunked bodies cannot be sent to S3 in one request)', { code: 'LengthRequired' });
     if (!opts.overwrite && (await this.stat(k))) throw new Conflict(`'${k}' already exists in the datastore; pass overwrite=true to replace it`, { code: 'FileExists' });
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k), Body: body, ContentLength: opts.size }));
+      await (await this.s3()).send(new (await loadS3()).PutObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k), Body: body, ContentLength: opts.size }));
     } catch (e) {
       body.destroy();
       this.fail(e, `file '${k}'`);
@@ -181,7 +182,7 @@ export class S3Backend implements DatastoreBackend {
   async get(key: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number }> {
     const k = fileKey(key);
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k), ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}) }));
+      const r = await (await this.s3()).send(new (await loadS3()).GetObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k), ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}) }));
       const stream = r.Body instanceof Readable ? r.Body : Readable.from(r.Body as AsyncIterable<Uint8Array>);
       const total = range ? Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? r.ContentLength ?? 0) : Number(r.ContentLength ?? 0);
       return { stream, size: total };
@@ -194,7 +195,7 @@ export class S3Backend implements DatastoreBackend {
     const k = safeKey(key);
     if (!k) return { path: '', size: 0, isDir: true, modified: 0 };
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k) }));
+      const r = await (await this.s3()).send(new (await loadS3()).HeadObjectCommand({ Bucket: this.loc.bucket, Key: this.full(k) }));
       return { path: k, size: Number(r.ContentLength ?? 0), isDir: false, modified: r.LastModified?.getTime() ?? 0 };
     } catch (e) {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -213,7 +214,7 @@ export class S3Backend implements DatastoreBackend {
     do {
       let r: ListObjectsV2CommandOutput;
       try {
-        r = await this.client.send(new ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: base, Delimiter: opts.recursive ? undefined : '/', ContinuationToken: token, MaxKeys: opts.max ?? 1000 }));
+        r = await (await this.s3()).send(new (await loadS3()).ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: base, Delimiter: opts.recursive ? undefined : '/', ContinuationToken: token, MaxKeys: opts.max ?? 1000 }));
       } catch (e) {
         this.fail(e, `the listing of '${k || '/'}'`);
       }
@@ -232,7 +233,7 @@ export class S3Backend implements DatastoreBackend {
     const keys = st.isDir ? (await this.list(k, { recursive: true })).map((f) => f.path) : [k];
     for (const f of keys) {
       try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.loc.bucket, Key: this.full(f) }));
+        await (await this.s3()).send(new (await loadS3()).DeleteObjectCommand({ Bucket: this.loc.bucket, Key: this.full(f) }));
       } catch (e) {
         this.fail(e, `file '${f}'`);
       }
@@ -242,7 +243,7 @@ export class S3Backend implements DatastoreBackend {
 
   async check(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.loc.bucket }));
+      await (await this.s3()).send(new (await loadS3()).HeadBucketCommand({ Bucket: this.loc.bucket }));
     } catch (e) {
       if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
         throw new InvalidInput(`bucket '${this.loc.bucket}' does not exist at ${this.loc.endpoint}; create it first or check the name`, { code: 'BucketNotFound' });
@@ -252,6 +253,6 @@ export class S3Backend implements DatastoreBackend {
   }
 
   destroy(): void {
-    this.client.destroy();
+    this.client?.destroy();
   }
 }

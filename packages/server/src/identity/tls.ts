@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 
 /** Where a self-signed set lives, below the data root. */
 export const TLS_DIR = 'tls';
@@ -34,7 +34,7 @@ export function defaultHostNames(extra: string[] = []): string[] {
   return [...names];
 }
 
-type PeculiarCrypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.create>[1]>;
+type PeculiarCrypto = NonNullable<Parameters<typeof X509.X509CertificateGenerator.create>[1]>;
 type CryptoKey = crypto.webcrypto.CryptoKey;
 type CryptoKeyPair = crypto.webcrypto.CryptoKeyPair;
 const subtle = crypto.webcrypto.subtle;
@@ -70,6 +70,8 @@ function covers(certPem: string, hosts: string[]): boolean {
  * @peculiar/x509 writes those extensions (the `selfsigned` package cannot add key identifiers).
  */
 export async function ensureSelfSignedCertificate(home: string, hosts: string[] = defaultHostNames()): Promise<TlsFiles> {
+  // Loaded only here (~0.25 s): servers without a self-signed certificate never pay for it.
+  const x509 = await import('@peculiar/x509');
   const dir = path.join(home, TLS_DIR);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caFile = path.join(dir, 'ca.pem');
