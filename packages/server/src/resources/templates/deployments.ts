@@ -100,7 +100,13 @@ export class DeploymentService {
    * journal says it made and mark it Failed.
    */
   async recoverOrphans(): Promise<void> {
-    const rows = await this.ctx.db.selectFrom('resources').select(['id']).where('type_key', '=', DEPLOYMENT.toLowerCase()).execute();
+    // Runs every sweep: only deployments whose stored state is Accepted/Running are read.
+    const rows = await this.ctx.db
+      .selectFrom('resources')
+      .select(['id'])
+      .where('type_key', '=', DEPLOYMENT.toLowerCase())
+      .where((eb) => eb.or([eb('properties', 'like', '%"provisioningState":"Running"%'), eb('properties', 'like', '%"provisioningState":"Accepted"%')]))
+      .execute();
     for (const { id } of rows) {
       const d = await this.services.resources.get(id);
       if (!d || !['Accepted', 'Running'].includes(String(d.properties.provisioningState))) continue;
