@@ -120,7 +120,7 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
     const row = await groups.get(sub, name);
     if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'ResourceGroupNotFound' });
-    const rows = await ctx.db.selectFrom('resources').select(['id', 'name', 'type', 'location', 'tags', 'kind']).where('group_key', '=', row.id_key).where('parent_key', 'is', null).orderBy('id_key').execute();
+    const rows = await ctx.db.selectFrom('resources').select(['id', 'name', 'type', 'location', 'tags', 'kind']).where('group_key', '=', row.id_key).where('parent_key', 'is', null).where('type_key', '!=', 'microsoft.resources/deployments').orderBy('id_key').execute();
     return { value: rows.map((r) => ({ id: r.id, name: r.name, type: r.type, location: r.location, kind: r.kind ?? undefined, tags: r.tags ? JSON.parse(r.tags) : {} })) };
   });
 }

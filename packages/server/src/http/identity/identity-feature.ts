@@ -5,7 +5,7 @@ import { auditRoutes } from './audit-routes.js';
 import { roleAssignmentRoutes } from '../arm/role-assignment-routes.js';
 import { templateDeploymentRoutes } from '../arm/template-deployment-routes.js';
 
-/** Identity and access: principals (/identity/…), role assignments, the audit log (and the template-deployment 501). */
+/** Identity and access: principals (/identity/…), role assignments, the audit log, and ARM template deployments. */
 export async function identityFeature(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   await app.register(principalRoutes, opts);
   await app.register(roleAssignmentRoutes, opts);
