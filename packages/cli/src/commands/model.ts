@@ -12,13 +12,13 @@ const human = (n: number): string => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n 
 function progressBar(verb: string): { onProgress: (p: TrackingTransferProgress) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { onProgress: () => undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar(
-    { format: `${verb} [{bar}] {percentage}% | {done}/{total} | {files} files | {file}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    { format: `${verb} [{bar}] {percentage}% | {doneSize}/{totalSize} | {files} files | {file}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
   return {
     onProgress: (p) => {
-      const payload = { done: human(p.bytesDone), total: human(p.bytesTotal), files: `${p.filesDone}/${p.filesTotal}`, file: p.file };
+      const payload = { doneSize: human(p.bytesDone), totalSize: human(p.bytesTotal), files: `${p.filesDone}/${p.filesTotal}`, file: p.file };
       if (!started) {
         started = true;
         bar.start(Math.max(p.bytesTotal, 1), p.bytesDone, payload);
