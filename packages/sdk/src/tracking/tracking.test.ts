@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication, Experiment, Model, Run, TrackingClient, ValidationError, ConflictError, NotFoundError } from '../index.js';
+import { userWithRole } from '../../../server/src/http/arm/arm-test-helpers.js';
+import { Workspace, TokenAuthentication, Experiment, Model, Run, TrackingClient, ValidationError, ConflictError, NotFoundError, AuthorizationError } from '../index.js';
 
 // Experiments, runs and models through the SDK against a real server (SQLite: the server's own
 // suites cover both dialects).
@@ -215,5 +216,24 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     const again = await Model.register(ws, { modelPath: file, modelName: 'clf' });
     assert.equal(again.version, 1);
     assert.ok(run instanceof Run);
+  });
+  it("a Reader reads runs and models but cannot write; other workspaces' runs are invisible", async () => {
+    const run = await new Experiment(ws, 'shared').startLogging();
+    await run.log('x', 1);
+    fs.writeFileSync(path.join(tmp, 'r.txt'), 'r');
+    await Model.register(ws, { modelPath: path.join(tmp, 'r.txt'), modelName: 'readable' });
+    const reader = await userWithRole(t, 'sdk-reader', 'Reader', ws.id);
+    const asReader = await Workspace.get('sdk-tracking', { subscriptionId: t.subscriptionId, resourceGroup: 'sdk-tracking-rg', endpoint: t.url, auth: new TokenAuthentication(reader.token), env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile-reader') } });
+    const seen = await asReader.getRun(run.id);
+    assert.deepEqual(await seen.getMetrics(), { x: 1 });
+    assert.ok((await asReader.models()).has('readable'));
+    await assert.rejects(seen.log('x', 2), AuthorizationError);
+    await assert.rejects(new Experiment(asReader, 'by-reader').startLogging(), AuthorizationError);
+    await assert.rejects(Model.register(asReader, { modelPath: path.join(tmp, 'r.txt'), modelName: 'by-reader' }), AuthorizationError);
+    assert.ok(!(await ws.models()).has('by-reader'));
+
+    const other = await Workspace.create({ name: 'sdk-tracking-2', subscriptionId: t.subscriptionId, resourceGroup: 'sdk-tracking-rg', location: 'local', showOutput: false, endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile') } });
+    await assert.rejects(other.getRun(run.id), NotFoundError);
+    assert.ok(!(await other.models()).has('readable'));
   });
 });
