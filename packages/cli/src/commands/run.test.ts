@@ -71,6 +71,8 @@ describe('atelier run and model (CLI)', () => {
     assert.equal(one.json.find((r: any) => r.id === child.id).parentId, run.id);
     const done = await atelier(['run', 'list', '-w', 'cli-runs', '--status', 'Running']);
     assert.deepEqual(done.json.map((r: any) => r.id), [other.id]);
+    assert.equal((await atelier(['run', 'list', '-w', 'cli-runs', '--all', '--top', '1'])).json.length, 1);
+    assert.equal((await atelier(['run', 'list', '-w', 'cli-runs', '--top', '0'])).code, 2);
 
     const show = await atelier(['run', 'show', run.id, '-w', 'cli-runs']);
     assert.equal(show.code, 0, show.stderr);

@@ -28,8 +28,11 @@ export function runCommands(program: Command): void {
     .option('-a, --all', 'child runs too')
     .option('-s, --status <status>', 'only runs in this state: Running, Completed, Failed, Canceled')
     .option('--tag <key=value...>', 'only runs with these tags')
-    .action(async (o: TrackingWsOpts & { experiment?: string; all?: boolean; status?: string; tag?: string[] }, cmd: Command) => {
+    .option('--top <n>', 'at most this many runs (newest first)', '100')
+    .action(async (o: TrackingWsOpts & { experiment?: string; all?: boolean; status?: string; tag?: string[]; top: string }, cmd: Command) => {
       const g = globals(cmd);
+      if (!/^[1-9]\d{0,6}$/.test(o.top)) throw new UsageError(`--top '${o.top}' must be a positive number`);
+      const top = Number(o.top);
       const tags: Record<string, string> = {};
       for (const t of o.tag ?? []) {
         const i = t.indexOf('=');
@@ -40,10 +43,10 @@ export function runCommands(program: Command): void {
       const exps = o.experiment ? [await Experiment.get(ws, o.experiment)] : [...(await ws.experiments()).values()];
       const rows: Record<string, unknown>[] = [];
       for (const e of exps) {
-        for (const r of await e.getRuns({ includeChildren: Boolean(o.all), status: o.status, tags: o.tag ? tags : undefined })) rows.push(row(r));
+        for (const r of await e.getRuns({ includeChildren: Boolean(o.all), status: o.status, tags: o.tag ? tags : undefined, maxResults: top })) rows.push(row(r));
       }
       rows.sort((a, b) => String(b.startTimeUtc ?? '').localeCompare(String(a.startTimeUtc ?? '')));
-      print(rows, g.output, ['id', 'displayName', 'experiment', 'status', 'parentId', 'startTimeUtc', 'endTimeUtc']);
+      print(rows.slice(0, top), g.output, ['id', 'displayName', 'experiment', 'status', 'parentId', 'startTimeUtc', 'endTimeUtc']);
     });
 
   trackingWsOptions(run.command('show <runId>').description("a run's details, metrics and files"))

@@ -148,24 +148,30 @@ export class Experiment {
     if (Array.isArray(opts.tags)) tagKeys.push(...opts.tags);
     else if (opts.tags) for (const [k, v] of Object.entries(checkTags(opts.tags))) clauses.push(`tags.\`${k}\` = ${quote(v, `tags.${k}`)}`);
     if (opts.properties) for (const [k, v] of Object.entries(checkTags(opts.properties, 'properties'))) clauses.push(`params.\`${k}\` = ${quote(v, `properties.${k}`)}`);
-    const records: MlflowRun[] = [];
+    if (opts.status !== undefined) {
+      const s = Object.entries(STATUS).find(([m, a]) => a.toLowerCase() === opts.status!.toLowerCase() || m === opts.status!.toUpperCase())?.[0];
+      if (!s) throw new ValidationError(`status '${opts.status}' is not one of ${Object.values(STATUS).join(', ')}`, { target: 'status' });
+      clauses.push(`attributes.status = '${s}'`);
+    }
     const limit = opts.maxResults ?? Infinity;
+    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) throw new ValidationError('maxResults must be a positive integer', { target: 'maxResults' });
+    const wanted = (r: Run) => (opts.includeChildren || !r.parentId) && tagKeys.every((k) => k in r.tags);
+    const all: Run[] = [];
+    let kept = 0;
+    // Newest first; stops reading once `maxResults` runs are found.
     for await (const r of this.tracking.pages<MlflowRun>('POST', '/runs/search', 'runs', `list the runs of experiment '${this.name}'`, {
       experiment_ids: [id],
       filter: clauses.join(' AND ') || undefined,
       order_by: ['attributes.start_time DESC'],
-      max_results: 1000,
+      max_results: Math.min(1000, limit === Infinity ? 1000 : Math.max(limit, 100)),
     })) {
-      records.push(r);
+      const run = new Run(this, r);
+      all.push(run);
+      if (wanted(run) && ++kept >= limit) break;
     }
-    const byId = new Map<string, Run>();
-    for (const r of records) byId.set(r.info.run_id, new Run(this, r));
-    for (const run of byId.values()) if (run.parentId) run.parent = byId.get(run.parentId);
-    let runs = [...byId.values()];
-    if (!opts.includeChildren) runs = runs.filter((r) => !r.parentId);
-    if (tagKeys.length) runs = runs.filter((r) => tagKeys.every((k) => k in r.tags));
-    if (opts.status) runs = runs.filter((r) => r.status.toLowerCase() === opts.status!.toLowerCase());
-    return runs.slice(0, limit);
+    const byId = new Map(all.map((r) => [r.id, r]));
+    for (const run of all) if (run.parentId) run.parent = byId.get(run.parentId);
+    return all.filter(wanted).slice(0, limit);
   }
 
   async tag(key: string, value = ''): Promise<void> {

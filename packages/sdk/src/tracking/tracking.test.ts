@@ -127,6 +127,9 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     assert.equal(all.find((r) => r.id === grand.id)!.parent!.id, c1.id);
     assert.deepEqual((await exp.getRuns({ includeChildren: true, tags: { fold: '3' } })).map((r) => r.id), [kids[1]!.id]);
     assert.deepEqual((await exp.getRuns({ properties: { lr: '0.01' } })).map((r) => r.id), [run.id]);
+    assert.deepEqual((await exp.getRuns({ includeChildren: true, status: 'Failed' })).map((r) => r.id), [kids[0]!.id]);
+    assert.deepEqual((await exp.getRuns({ includeChildren: true, maxResults: 2 })).map((r) => r.id), all.slice(0, 2).map((r) => r.id));
+    await assert.rejects(exp.getRuns({ status: 'Sleeping' }), ValidationError);
 
     const exps = await ws.experiments();
     assert.ok(exps.has('sdk-exp') && exps.has('Default'));
