@@ -4,18 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runAtelier, ATELIER_BIN as BIN, type CliRun } from './testing.js';
 import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../../server/src/testing/harness.js';
 import { Workspace, TokenAuthentication } from '@atelier/sdk';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'atelier.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
+type Run = CliRun;
 
 // The real `atelier` command, as a child process, against a real server (SQLite).
 describe('atelier CLI against a real server', () => {
@@ -32,30 +25,8 @@ describe('atelier CLI against a real server', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  function atelier(args: string[], opts: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: opts.cwd ?? home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: cfg, ...(opts.env ?? {}) },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let json: unknown;
-        try {
-          json = stdout.trim() ? JSON.parse(stdout) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-      child.stdin.end(opts.input ?? '');
-    });
-  }
+  const atelier = (args: string[], opts: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Run> =>
+    runAtelier(args, { cwd: opts.cwd ?? home, env: { HOME: home, ATELIER_CONFIG_DIR: cfg, ...(opts.env ?? {}) }, input: opts.input });
   const oneLine = (r: Run) => {
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
     assert.match(r.stderr, /^(atelier|error): /);

@@ -4,12 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runAtelier } from '../testing.js';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
 import { Workspace, TokenAuthentication } from '@atelier/sdk';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'atelier.js');
 
 // `atelier datastore …`, the real command as a child process, against a real server (SQLite).
 describe('atelier datastore (CLI)', () => {
@@ -25,29 +23,8 @@ describe('atelier datastore (CLI)', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  function atelier(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; json: any }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let json: unknown;
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
-  }
+  const atelier = (args: string[]) =>
+    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
 
   it('lists datastores, uploads a folder, lists its files, downloads them back', async () => {
     const list = await atelier(['datastore', 'list', '-w', 'cli-ds']);

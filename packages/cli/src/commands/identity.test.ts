@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runAtelier, type CliRun } from '../testing.js';
 import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../../../server/src/testing/harness.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'atelier.js');
 
-interface Run { code: number | null; stdout: string; stderr: string; json: any }
+type Run = CliRun;
 
 // `atelier user|sp|role` as child processes against a real server (SQLite).
 describe('atelier user, sp and role commands', () => {
@@ -27,24 +25,8 @@ describe('atelier user, sp and role commands', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  function atelier(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'config'), ...(opts.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let json: unknown;
-        try { json = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { json = undefined; }
-        resolve({ code, stdout, stderr, json });
-      });
-      child.stdin.end(opts.input ?? '');
-    });
-  }
+  const atelier = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> =>
+    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'config'), ...(opts.env ?? {}) }, input: opts.input });
 
   it('user create/list/show/disable/delete', async () => {
     let r = await atelier(['user', 'create', 'erin', '--display-name', 'Erin E', '--password-stdin'], { input: 'erin-password-1\n' });

@@ -4,12 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runAtelier } from '../testing.js';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
 import { Workspace, TokenAuthentication, Experiment, Model } from '@atelier/sdk';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'atelier.js');
 
 // `atelier run …` and `atelier model …`, the real command as a child process, against a real server (SQLite).
 describe('atelier run and model (CLI)', () => {
@@ -26,29 +24,8 @@ describe('atelier run and model (CLI)', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  function atelier(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; json: any }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let json: unknown;
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
-  }
+  const atelier = (args: string[]) =>
+    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
 
   it('run list and run show', async () => {
     const exp = new Experiment(ws, 'cli-exp');
