@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { Datastore, Workspace, type TransferProgress } from '@atelier/sdk';
+import { Datastore, Workspace } from '@atelier/sdk';
 import { globals, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
+import { progressBar } from '../progress.js';
 
 interface WsOpts {
   workspace?: string;
@@ -19,29 +19,6 @@ async function workspaceOf(g: GlobalOptions, o: WsOpts): Promise<Workspace> {
 async function datastoreOf(g: GlobalOptions, o: WsOpts): Promise<Datastore> {
   const ws = await workspaceOf(g, o);
   return o.datastore ? Datastore.get(ws, o.datastore) : ws.getDefaultDatastore();
-}
-
-const human = (n: number): string => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
-
-/** A byte progress bar on standard error (drawn only on a terminal; a summary line otherwise). */
-function progressBar(verb: string): { onProgress: (p: TransferProgress) => void; stop: () => void } {
-  const bar = new cliProgress.SingleBar(
-    { format: `${verb} [{bar}] {percentage}% | {done}/{total} | {files} files | {file}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    onProgress: (p) => {
-      const payload = { done: human(p.bytesDone), total: human(p.bytesTotal), files: `${p.filesDone}/${p.filesTotal}`, file: p.file };
-      if (!started) {
-        started = true;
-        bar.start(Math.max(p.bytesTotal, 1), p.bytesDone, payload);
-      } else bar.update(p.bytesDone, payload);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
 }
 
 const wsOptions = (c: Command): Command =>

@@ -1,34 +1,10 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { Model, type TrackingTransferProgress } from '@atelier/sdk';
+import { Model } from '@atelier/sdk';
 import { globals } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { trackingWorkspace, trackingWsOptions, type TrackingWsOpts } from './run.js';
-
-const human = (n: number): string => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 1 << 30 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / (1 << 30)).toFixed(2)} GiB`);
-
-/** A byte progress bar on standard error, drawn only when it is a terminal. */
-function progressBar(verb: string): { onProgress: (p: TrackingTransferProgress) => void; stop: () => void } {
-  if (!process.stderr.isTTY) return { onProgress: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar(
-    { format: `${verb} [{bar}] {percentage}% | {doneSize}/{totalSize} | {files} files | {file}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    onProgress: (p) => {
-      const payload = { doneSize: human(p.bytesDone), totalSize: human(p.bytesTotal), files: `${p.filesDone}/${p.filesTotal}`, file: p.file };
-      if (!started) {
-        started = true;
-        bar.start(Math.max(p.bytesTotal, 1), p.bytesDone, payload);
-      } else bar.update(p.bytesDone, payload);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
-}
+import { progressBar } from '../progress.js';
 
 function parseTags(list: string[] | undefined): Record<string, string> | undefined {
   if (!list?.length) return undefined;
