@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import pg from 'pg';
 import { startServer } from '../packages/server/src/index.js';
+import { freshPostgres } from '../packages/server/src/testing/harness.js';
 
 export interface ControlPlaneBenchResult {
   iterations: number;
@@ -44,20 +44,9 @@ export async function runControlPlaneBench(opts: { iterations?: number; postgres
   let databaseUrl: string | undefined;
   let dropDatabase: (() => Promise<void>) | undefined;
   if (opts.postgresUrl) {
-    const name = `atelier_bench_${crypto.randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: opts.postgresUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const u = new URL(opts.postgresUrl);
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
-    dropDatabase = async () => {
-      const c = new pg.Client({ connectionString: opts.postgresUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
+    const fresh = await freshPostgres(opts.postgresUrl, 'atelier_bench');
+    databaseUrl = fresh.url;
+    dropDatabase = fresh.drop;
   }
   const server = await startServer({ port: 0, home, logLevel: 'silent', adminPassword: password, databaseUrl }, {}).catch(async (e) => {
     await dropDatabase?.();

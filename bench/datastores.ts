@@ -11,8 +11,8 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { Readable } from 'node:stream';
-import pg from 'pg';
 import { startServer } from '../packages/server/src/index.js';
+import { freshPostgres } from '../packages/server/src/testing/harness.js';
 
 const V = 'api-version=2025-09-01';
 
@@ -26,20 +26,9 @@ async function main(): Promise<void> {
   let dropDb: (() => Promise<void>) | undefined;
   if (pgIdx >= 0) {
     const base = args[pgIdx + 1]!;
-    const dbName = `atelier_bench_${crypto.randomBytes(5).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const u = new URL(base);
-    u.pathname = `/${dbName}`;
-    databaseUrl = u.toString();
-    dropDb = async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      await c.end();
-    };
+    const fresh = await freshPostgres(base, 'atelier_bench');
+    databaseUrl = fresh.url;
+    dropDb = fresh.drop;
   }
   const server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: 'bench-password-123', ...(databaseUrl ? { databaseUrl } : {}) }, {});
   try {

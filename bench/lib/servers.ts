@@ -4,6 +4,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { freshPostgres } from '../../packages/server/src/testing/harness.js';
 
 /** A server the bench talks to: its MLflow tracking URI, how to authenticate, and its process. */
 export interface BenchTarget {
@@ -96,7 +97,7 @@ export async function startAtelier(opts: AtelierOptions): Promise<BenchTarget> {
   let dropDb: (() => Promise<void>) | undefined;
   let databaseUrl: string | undefined;
   if (opts.postgres) {
-    const fresh = await freshPostgresDatabase(opts.postgres);
+    const fresh = await freshPostgres(opts.postgres, 'atelier_bench');
     databaseUrl = fresh.url;
     dropDb = fresh.drop;
     notes.push('PostgreSQL (fresh database)');
@@ -198,26 +199,6 @@ export async function createWorkspace(url: string, token: string): Promise<{ tra
   const trackingUri = body.properties?.mlFlowTrackingUri;
   if (!trackingUri) throw new Error(`the workspace has no properties.mlFlowTrackingUri: ${JSON.stringify(body).slice(0, 500)}`);
   return { trackingUri, ms };
-}
-
-async function freshPostgresDatabase(base: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const pg = (await import('pg')).default;
-  const name = `atelier_bench_${crypto.randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

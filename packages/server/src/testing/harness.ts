@@ -28,11 +28,13 @@ let warned = false;
 
 export const ADMIN_PASSWORD = 'test-admin-password-1';
 
-/** A fresh, empty PostgreSQL database; returns its URL and a function that drops it. */
-export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = process.env.ATELIER_TEST_DATABASE_URL;
+/**
+ * A fresh, empty PostgreSQL database on the server at `base` (default ATELIER_TEST_DATABASE_URL);
+ * returns its URL and a function that drops it. Tests and benchmarks share it.
+ */
+export async function freshPostgres(base: string | undefined = process.env.ATELIER_TEST_DATABASE_URL, prefix = 'atelier_t'): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!base) throw new Error('ATELIER_TEST_DATABASE_URL is not set');
-  const name = `atelier_t_${crypto.randomBytes(6).toString('hex')}`;
+  const name = `${prefix}_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
