@@ -211,6 +211,13 @@ export async function mountMlflow(app: FastifyInstance, ctx: AppContext, routes:
   );
 }
 
+/** For route modules that treat a request without a body as an empty message (as MLflow parses it), not a schema error. */
+export function emptyBodyIsEmptyMessage(scope: FastifyInstance): void {
+  scope.addHook('preValidation', async (req) => {
+    if (req.method !== 'GET' && req.body === undefined) req.body = {};
+  });
+}
+
 /** `/mlflow/runs/get` → ['/api/2.0/mlflow/runs/get', '/ajax-api/2.0/mlflow/runs/get']. */
 export function apiPaths(path: string): string[] {
   return API_ROOTS.map((r) => `${r}${path}`);

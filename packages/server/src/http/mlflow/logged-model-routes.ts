@@ -6,7 +6,7 @@ import { InvalidInput } from '../../errors.js';
 import { ArtifactService } from '../../tracking/artifacts.js';
 import { LoggedModelService } from '../../tracking/logged-models.js';
 import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
-import { READ_ONLY, apiPaths, mountMlflow } from './common.js';
+import { READ_ONLY, apiPaths, emptyBodyIsEmptyMessage, mountMlflow } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
 import { q1, qBool } from './registry-routes.js';
 
@@ -44,10 +44,7 @@ export async function mlflowLoggedModelRoutes(app: FastifyInstance, opts: { ctx:
   });
 
   await mountMlflow(app, ctx, async (scope) => {
-    // A request without a body is an empty message (as MLflow parses it), not a schema error.
-    scope.addHook('preValidation', async (req) => {
-      if (req.method !== 'GET' && req.body === undefined) req.body = {};
-    });
+    emptyBodyIsEmptyMessage(scope);
     const route = (
       method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
       path: string,

@@ -8,7 +8,7 @@ import { ArtifactService } from '../../tracking/artifacts.js';
 import { LoggedModelService, proxiedArtifactPath } from '../../tracking/logged-models.js';
 import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
 import { RegistryService } from '../../tracking/registry.js';
-import { READ_ONLY, apiPaths, mountMlflow } from './common.js';
+import { READ_ONLY, apiPaths, emptyBodyIsEmptyMessage, mountMlflow } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
 
 const TAGS = ['MLflow model registry'];
@@ -54,10 +54,7 @@ export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: Ap
   const user = (req: FastifyRequest): string => req.principal.name;
 
   await mountMlflow(app, ctx, async (scope) => {
-    // A request without a body is an empty message (as MLflow parses it), not a schema error.
-    scope.addHook('preValidation', async (req) => {
-      if (req.method !== 'GET' && req.body === undefined) req.body = {};
-    });
+    emptyBodyIsEmptyMessage(scope);
     const route = (
       method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
       path: string,
