@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { freshPostgres } from '../../packages/server/src/testing/harness.js';
+import { freePort } from '../../packages/server/src/server.js';
 
 /** A server the bench talks to: its MLflow tracking URI, how to authenticate, and its process. */
 export interface BenchTarget {
@@ -26,16 +27,7 @@ export interface BenchTarget {
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 export const WORK = path.join(ROOT, 'bench', '.work');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort };
 
 /** Polls `url` until it answers 200 (or the process exits, or `timeoutMs` passes). */
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {

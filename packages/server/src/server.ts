@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServerConfig } from './config.js';
 import { createContext, type AppContext } from './context.js';
@@ -17,18 +18,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}, env: No
   let config = loadConfig(env, overrides);
   const https = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
   // With port 0 the public URL is known only after listening; the context is made after that.
-  const net = await import('node:net');
-  if (config.port === 0) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, config.host, () => {
-        const p = (s.address() as import('node:net').AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    config = loadConfig(env, { ...overrides, port });
-  }
+  if (config.port === 0) config = loadConfig(env, { ...overrides, port: await freePort(config.host) });
   const ctx = await createContext(config);
   let app: FastifyInstance;
   try {
@@ -51,4 +41,16 @@ export async function startServer(overrides: Partial<ServerConfig> = {}, env: No
       await ctx.database.close();
     },
   };
+}
+
+/** A port that is free on `host` right now (the OS picks it). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
 }

@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, testDialects, type TestServer } from '../../../testing/harness.js';
 import { V, createWorkspace, wsPath } from '../arm-test-helpers.js';
+import { freePort } from '../../../server.js';
 
 /**
  * A real S3-compatible server on loopback: moto's server (Python, from .ci/python-requirements.txt),
@@ -25,16 +26,6 @@ function findMoto(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startMoto(python: string): Promise<{ endpoint: string; proc: ChildProcess }> {
   const port = await freePort();
