@@ -31,12 +31,24 @@ export interface OpenOptions {
   /** Apply migrations (default true). */
   migrate?: boolean;
   poolSize?: number;
+  /**
+   * PostgreSQL: called when an idle pooled connection fails (the server restarted, an admin ended
+   * the session). The pool drops that connection and makes a new one when needed; without a
+   * listener node-postgres would throw the error and end the process.
+   */
+  onIdleError?: (e: Error) => void;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   let database: Database;
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    pool.on('error', (e) => (opts.onIdleError ?? warnIdleError)(e));
+    // pool.end() resolves before its connections have said goodbye to the server; close() waits
+    // for them, so nothing of this process is still connected when close() returns.
+    const live = new Set<pg.PoolClient>();
+    pool.on('connect', (c) => live.add(c));
+    pool.on('remove', (c) => live.delete(c));
     // Fail fast with a clear message when the server is not reachable.
     try {
       const c = await pool.connect();
@@ -46,7 +58,12 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       throw new Error(`cannot connect to PostgreSQL at ${redactUrl(opts.url)}: ${(e as Error).message}`);
     }
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-    database = { db, dialect: 'postgres', pool, close: () => db.destroy() };
+    const close = async () => {
+      await db.destroy();
+      const deadline = Date.now() + 5000;
+      while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    database = { db, dialect: 'postgres', pool, close };
   } else {
     const file = opts.sqlitePath ?? ':memory:';
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -70,6 +87,10 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     }
   }
   return database;
+}
+
+function warnIdleError(e: Error): void {
+  process.emitWarning(`a pooled PostgreSQL connection failed and was dropped: ${e.message}`, { code: 'ATELIER_PG_IDLE' });
 }
 
 export function redactUrl(url: string): string {
