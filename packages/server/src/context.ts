@@ -6,6 +6,7 @@ import type { ServerConfig } from './config.js';
 import { openDatabase, type Database } from './store/database.js';
 import type { Tables } from './store/schema.js';
 import { KeyRing, loadMasterKey } from './secrets/envelope.js';
+import { VaultKeyService } from './assets/vault-keys.js';
 import { TokenService } from './identity/tokens.js';
 import { PrincipalService } from './identity/principals.js';
 import { AccessControl } from './identity/rbac.js';
@@ -51,7 +52,7 @@ export async function createContext(config: ServerConfig, log?: pino.Logger): Pr
     const keys = new KeyRing(database.db, loadMasterKey(config.home));
     const tokens = new TokenService(database.db, keys, config.publicUrl, boot.tenantId, config.tokenTtlSeconds);
     await tokens.init();
-    return {
+    const ctx: AppContext = {
       config,
       database,
       db: database.db,
@@ -67,6 +68,9 @@ export async function createContext(config: ServerConfig, log?: pino.Logger): Pr
       bootstrap: boot,
       onClose: [],
     };
+    // Keys of key vaults wrap the data keys of workspaces with customer-managed keys.
+    keys.setCustomerKeys(new VaultKeyService(ctx));
+    return ctx;
   } catch (e) {
     await database.close().catch(() => {});
     throw e;

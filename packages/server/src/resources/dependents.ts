@@ -7,12 +7,13 @@ import { AtelierError, Conflict, InvalidInput } from '../errors.js';
 import { LocalBlobStore } from '../blob/blob-store.js';
 import { ResourceEngine, type ResourceDefinition, type StoredResource } from './engine.js';
 import { ResourceKeys } from './resource-keys.js';
+import { VaultKeyService } from '../assets/vault-keys.js';
 import { parseResourceId, resourceId, sameType } from './resource-ids.js';
 
 /**
  * The resources a workspace depends on, as real ARM types in their own namespaces:
  * storage accounts (a blob folder under ctx.blobRoot + two keys), key vaults (secret values in
- * `vault_secrets`), Application Insights components (instrumentation key), container registries
+ * `vault_secrets`, keys in `vault_keys`), Application Insights components (instrumentation key), container registries
  * (credentials). Keys are sealed in `resource_keys` (see ResourceKeys).
  */
 export const STORAGE = 'Microsoft.Storage/storageAccounts';
@@ -232,6 +233,7 @@ export class DependentResources {
   async deleteKeyVault(id: string): Promise<boolean> {
     const existed = await this.engine.delete(id);
     await this.ctx.db.deleteFrom('vault_secrets').where('vault_key', '=', id.toLowerCase()).execute();
+    await new VaultKeyService(this.ctx).forgetVault(id);
     await this.keys.forget(id);
     await this.releaseName(id);
     return existed;

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { Conflict, Forbidden, InvalidInput, NotFound, NotImplemented, PreconditionFailed } from '../errors.js';
+import { Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed } from '../errors.js';
+import { checkVaultForWorkspace, resolveCustomerKey, type CustomerKeySetting } from './workspace-encryption.js';
 import { groupId } from './arm-ids.js';
 import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
 import { DEPENDENT_TYPES, DependentResources, dependentName, type DependentKind } from './dependents.js';
@@ -307,16 +308,7 @@ export class WorkspaceService {
     if (v1 !== undefined) out.v1LegacyMode = v1;
     const apa = boolOrUndefined(props.allowPublicAccessWhenBehindVnet, 'properties.allowPublicAccessWhenBehindVnet');
     if (apa !== undefined) out.allowPublicAccessWhenBehindVnet = apa;
-    if (props.encryption !== undefined && props.encryption !== null) {
-      const status = enumValue(props.encryption.status ?? 'Disabled', ['Enabled', 'Disabled'], 'properties.encryption.status');
-      if (status === 'Enabled') {
-        throw new NotImplemented('customer-managed keys (properties.encryption.status = Enabled) are not supported yet; workspace data is encrypted with server-managed keys. Leave encryption out or set status to Disabled.', {
-          code: 'NotImplemented',
-          target: 'properties.encryption',
-        });
-      }
-      out.encryption = { status: 'Disabled' };
-    }
+    // properties.encryption (customer-managed keys) is validated by put() and update(): it needs the database.
     for (const k of STORED_AS_GIVEN) if (props[k] !== undefined) out[k] = props[k];
     return out;
   }
@@ -355,6 +347,14 @@ export class WorkspaceService {
       await this.requireLinkable(by, dep.id, `properties.${kind}`);
       given[kind] = dep.id;
     }
+    let cmk: CustomerKeySetting | undefined;
+    if (props.encryption !== undefined && props.encryption !== null) {
+      const status = enumValue(props.encryption.status ?? 'Disabled', ['Enabled', 'Disabled'], 'properties.encryption.status');
+      if (status === 'Enabled') cmk = await resolveCustomerKey(this.ctx, by, props.encryption);
+      settable.encryption = cmk ? cmk.encryption : { status: 'Disabled' };
+      if (cmk) settable.cmkRef = cmk.ref;
+    }
+    if (given.keyVault) await checkVaultForWorkspace(this.ctx, given.keyVault, Boolean(cmk));
     const kind = input.kind ? enumValue(input.kind, ['Default', 'Hub', 'Project', 'FeatureStore'], 'kind') : 'Default';
     const workspaceId = crypto.randomUUID();
     const { resource } = await this.engine
@@ -419,6 +419,14 @@ export class WorkspaceService {
       }
       const updated = await this.engine.setProperties(ws.id, refs);
       if (!updated) throw new Conflict(`workspace '${ws.name}' was deleted while it was being created`);
+      const cmkRef = updated.properties.cmkRef as string | undefined;
+      if (cmkRef) {
+        // The workspace's data key and its key vault's answer to the customer key from now on.
+        const vaultId = updated.properties.keyVault as string;
+        if (given.keyVault) await journal.record({ protectedVault: vaultId });
+        await this.ctx.keys.protect(ws.id, cmkRef);
+        await this.ctx.keys.protect(vaultId, cmkRef);
+      }
       await this.cacheKeys(updated);
       await journal.record({ hooks: true });
       hooksStarted = true;
@@ -446,6 +454,7 @@ export class WorkspaceService {
       }
     };
     for (const depId of (journal.made as string[] | undefined) ?? []) await step(() => this.dependents.deleteAny(depId));
+    if (typeof journal.protectedVault === 'string') await step(() => this.ctx.keys.unprotect(journal.protectedVault as string));
     if (ws) {
       await step(() => this.dependents.keys.forget(ws.id));
       await step(() => this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', ws.id.toLowerCase()).execute());
@@ -563,6 +572,7 @@ export class WorkspaceService {
       }
     }
     const changes = this.normaliseSettable(props);
+    const rotateTo = await this.encryptionUpdate(ws, props.encryption, by, changes);
     for (const kind of ['applicationInsights', 'containerRegistry'] as const) {
       const v = props[kind];
       if (v === undefined) continue;
@@ -582,8 +592,56 @@ export class WorkspaceService {
     }
     const identity = input.identity ? this.makeIdentity(input.identity, ws.identity) : undefined;
     const updated = await this.engine.patch(workspaceDef, ws.id, { tags: input.tags, identity, properties: changes }, by, pre);
+    if (rotateTo) await this.rewrapDataKeys(updated, rotateTo);
     if (changes.applicationInsights || changes.containerRegistry) await this.cacheKeys(updated);
     return updated;
+  }
+
+  /**
+   * `properties.encryption` of a PATCH (or PUT of an existing workspace): customer-managed keys are
+   * set at creation and cannot be turned on or off later; a new `keyIdentifier` (a new version, or
+   * another key of the same key vault) rotates the key. Returns the ref to re-wrap the data keys with.
+   */
+  private async encryptionUpdate(ws: StoredResource, given: WorkspaceProperties['encryption'] | null, by: Principal, changes: Record<string, unknown>): Promise<string | undefined> {
+    if (given === undefined || given === null) return undefined;
+    const current = ws.properties.encryption as { status?: string; keyVaultProperties?: Record<string, unknown>; identity?: unknown } | undefined;
+    const enabled = current?.status === 'Enabled';
+    const status = enumValue(given.status ?? (enabled ? 'Enabled' : 'Disabled'), ['Enabled', 'Disabled'], 'properties.encryption.status');
+    if ((status === 'Enabled') !== enabled) {
+      throw new InvalidInput(
+        enabled
+          ? 'properties.encryption.status cannot be set to Disabled: customer-managed keys stay on for the life of the workspace (rotate the key with a new keyVaultProperties.keyIdentifier instead)'
+          : 'properties.encryption.status cannot be set to Enabled on an existing workspace: customer-managed keys are chosen when the workspace is created',
+        { code: 'CannotChangeImmutableProperty', target: 'properties.encryption.status' },
+      );
+    }
+    if (!enabled) return undefined;
+    const kvp = (given.keyVaultProperties ?? {}) as Record<string, unknown>;
+    const currentKvp = current?.keyVaultProperties ?? {};
+    const vaultArg = (kvp.keyVaultArmId as string | undefined) ?? (currentKvp.keyVaultArmId as string);
+    if (typeof vaultArg !== 'string' || vaultArg.toLowerCase() !== String(currentKvp.keyVaultArmId).toLowerCase()) {
+      throw new InvalidInput(`properties.encryption.keyVaultProperties.keyVaultArmId cannot change (it is '${String(currentKvp.keyVaultArmId)}'); a new key must be a key of that key vault`, {
+        code: 'CannotChangeImmutableProperty',
+        target: 'properties.encryption.keyVaultProperties.keyVaultArmId',
+      });
+    }
+    const identifier = (kvp.keyIdentifier as string | undefined) ?? (currentKvp.keyIdentifier as string);
+    if (identifier === currentKvp.keyIdentifier) {
+      // Unchanged (e.g. a GET-modify-PUT); finish a rotation an earlier request left half done.
+      const ref = ws.properties.cmkRef as string;
+      return (await this.ctx.keys.wrappedBy(ws.id)) !== ref || (ws.properties.keyVault && (await this.ctx.keys.wrappedBy(ws.properties.keyVault as string)) !== ref) ? ref : undefined;
+    }
+    const setting = await resolveCustomerKey(this.ctx, by, { status: 'Enabled', keyVaultProperties: { ...currentKvp, ...kvp, keyVaultArmId: vaultArg, keyIdentifier: identifier }, identity: given.identity ?? current?.identity });
+    changes.encryption = setting.encryption;
+    changes.cmkRef = setting.ref;
+    return setting.ref;
+  }
+
+  /** Wraps the data keys of the workspace and of its key vault with the customer key `ref` (rotation). */
+  private async rewrapDataKeys(ws: StoredResource, ref: string): Promise<void> {
+    for (const owner of [ws.id, ws.properties.keyVault as string | undefined]) {
+      if (owner && (await this.ctx.keys.wrappedBy(owner)) !== ref) await this.ctx.keys.protect(owner, ref);
+    }
   }
 
   /**
@@ -645,6 +703,10 @@ export class WorkspaceService {
       for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
         if (dep) await this.dependents.deleteAny(dep);
       }
+    } else if (ws.properties.cmkRef && info.keyVaultId) {
+      // The key vault outlives the workspace: its secrets go back to server-managed keys if the
+      // customer key still opens them (else they stay under it, and the vault cannot be reused).
+      await this.ctx.keys.unprotect(info.keyVaultId).catch((e) => this.ctx.log.warn({ err: e, workspace: ws.id }, "the key vault of a deleted workspace stays under the workspace's customer-managed key"));
     }
     await this.dependents.keys.forget(ws.id);
     const key = ws.id.toLowerCase();

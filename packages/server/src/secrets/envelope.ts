@@ -53,13 +53,47 @@ export function loadMasterKey(home: string, env: NodeJS.ProcessEnv = process.env
   }
 }
 
-/** Wraps and unwraps per-owner data keys; caches unwrapped keys in memory. */
+/**
+ * A customer-managed key (a key of a key vault) that wraps data keys instead of the master key
+ * alone. `ref` is `<vault id, lower case>/keys/<name, lower case>/<version>`. Every method throws a
+ * business error that says what to do when the key is missing or disabled.
+ */
+export interface CustomerKeyProvider {
+  wrap(ref: string, key: Buffer, aad: string): Promise<Buffer>;
+  unwrap(ref: string, wrapped: Buffer, aad: string): Promise<Buffer>;
+  /** Throws unless the key exists and is enabled (cheap; rechecked while an unwrapped key is cached). */
+  check(ref: string): Promise<void>;
+}
+
+/** How long an unwrapped data key under a customer key is used before the key's state is read again. */
+export const CUSTOMER_KEY_RECHECK_MS = 2000;
+const CMK_PREFIX = 'cmk:';
+
+interface CachedKey {
+  key: Buffer;
+  /** Customer key ref, when the data key is wrapped by one. */
+  ref?: string;
+  checkedAt: number;
+}
+
+/**
+ * Wraps and unwraps per-owner data keys; caches unwrapped keys in memory. A data key is wrapped by
+ * the master key (`wrapped_by` = 'master'), or — for a workspace with customer-managed keys — first
+ * by the customer's key and then by the master key (`wrapped_by` = 'cmk:<ref>'), so opening it needs
+ * that key to exist and be enabled.
+ */
 export class KeyRing {
-  private cache = new Map<string, Buffer>();
+  private cache = new Map<string, CachedKey>();
+  private customer?: CustomerKeyProvider;
   constructor(
     private readonly db: Kysely<Tables>,
     private readonly master: Buffer,
   ) {}
+
+  /** Registers the provider of customer-managed keys (the key vault keys feature). */
+  setCustomerKeys(provider: CustomerKeyProvider): void {
+    this.customer = provider;
+  }
 
   sealWithMaster(value: string, aad = ''): string {
     return seal(this.master, value, aad);
@@ -68,11 +102,39 @@ export class KeyRing {
     return open(this.master, sealed, aad).toString('utf8');
   }
 
-  /** The data key of `owner` (made on first use). */
+  private provider(): CustomerKeyProvider {
+    if (!this.customer) throw new Error('customer-managed keys are not available on this server (no key provider registered)');
+    return this.customer;
+  }
+
+  private async unwrapRow(ownerKey: string, row: { wrapped: string; wrapped_by: string }): Promise<CachedKey> {
+    const inner = open(this.master, row.wrapped, ownerKey);
+    if (!row.wrapped_by.startsWith(CMK_PREFIX)) return { key: inner, checkedAt: Date.now() };
+    const ref = row.wrapped_by.slice(CMK_PREFIX.length);
+    return { key: await this.provider().unwrap(ref, inner, ownerKey), ref, checkedAt: Date.now() };
+  }
+
+  /** The data key of `owner` (made on first use, wrapped by the master key). */
   async dataKey(owner: string): Promise<Buffer> {
     const ownerKey = owner.toLowerCase();
     const hit = this.cache.get(ownerKey);
-    if (hit) return hit;
+    if (hit) {
+      if (!hit.ref) return hit.key;
+      if (Date.now() - hit.checkedAt < CUSTOMER_KEY_RECHECK_MS) return hit.key;
+      try {
+        await this.provider().check(hit.ref);
+      } catch (e) {
+        this.cache.delete(ownerKey);
+        throw e;
+      }
+      // The row may have been re-wrapped (rotation) by another process: read it again below if so.
+      const row = await this.db.selectFrom('data_keys').select('wrapped_by').where('owner_key', '=', ownerKey).executeTakeFirst();
+      if (row && row.wrapped_by === CMK_PREFIX + hit.ref) {
+        hit.checkedAt = Date.now();
+        return hit.key;
+      }
+      this.cache.delete(ownerKey);
+    }
     let row = await this.db.selectFrom('data_keys').selectAll().where('owner_key', '=', ownerKey).executeTakeFirst();
     if (!row) {
       const key = crypto.randomBytes(32);
@@ -83,9 +145,49 @@ export class KeyRing {
         .execute();
       row = await this.db.selectFrom('data_keys').selectAll().where('owner_key', '=', ownerKey).executeTakeFirstOrThrow();
     }
-    const key = open(this.master, row.wrapped, ownerKey);
-    this.cache.set(ownerKey, key);
-    return key;
+    const entry = await this.unwrapRow(ownerKey, row);
+    this.cache.set(ownerKey, entry);
+    return entry.key;
+  }
+
+  /** 'master', or the ref of the customer key that wraps the data key of `owner`; undefined when it has none yet. */
+  async wrappedBy(owner: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('data_keys').select('wrapped_by').where('owner_key', '=', owner.toLowerCase()).executeTakeFirst();
+    if (!row) return undefined;
+    return row.wrapped_by.startsWith(CMK_PREFIX) ? row.wrapped_by.slice(CMK_PREFIX.length) : row.wrapped_by;
+  }
+
+  /**
+   * Wraps the data key of `owner` with the customer key `ref` (made now if the owner has none; the
+   * same key is kept otherwise, so what it sealed stays readable). Also used to rotate to a new
+   * key version: opening the current wrapping needs the current key to be usable.
+   */
+  async protect(owner: string, ref: string): Promise<void> {
+    const ownerKey = owner.toLowerCase();
+    const key = await this.dataKey(ownerKey);
+    const wrapped = seal(this.master, await this.provider().wrap(ref, key, ownerKey), ownerKey);
+    await this.db
+      .insertInto('data_keys')
+      .values({ owner_key: ownerKey, wrapped, wrapped_by: CMK_PREFIX + ref, created_at: Date.now() })
+      .onConflict((oc) => oc.column('owner_key').doUpdateSet({ wrapped, wrapped_by: CMK_PREFIX + ref }))
+      .execute();
+    this.cache.set(ownerKey, { key, ref, checkedAt: Date.now() });
+  }
+
+  /** Wraps the data key of `owner` with the master key alone again (needs its customer key usable). */
+  async unprotect(owner: string): Promise<void> {
+    const ownerKey = owner.toLowerCase();
+    const row = await this.db.selectFrom('data_keys').select('wrapped_by').where('owner_key', '=', ownerKey).executeTakeFirst();
+    if (!row || row.wrapped_by === 'master') return;
+    const key = await this.dataKey(ownerKey);
+    await this.db.updateTable('data_keys').set({ wrapped: seal(this.master, key, ownerKey), wrapped_by: 'master' }).where('owner_key', '=', ownerKey).execute();
+    this.cache.set(ownerKey, { key, checkedAt: Date.now() });
+  }
+
+  /** Drops cached data keys wrapped by customer keys whose ref starts with `refPrefix` (a key was disabled or deleted). */
+  dropCustomerKey(refPrefix: string): void {
+    const p = refPrefix.toLowerCase();
+    for (const [owner, entry] of this.cache) if (entry.ref?.startsWith(p)) this.cache.delete(owner);
   }
 
   async encrypt(owner: string, value: string): Promise<string> {

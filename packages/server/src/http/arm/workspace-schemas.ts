@@ -27,7 +27,7 @@ export const Identity = Type.Object(
 
 export const Encryption = Type.Object(
   {
-    status: Type.Optional(Type.String({ description: 'Enabled (customer-managed keys: not supported yet, 501) | Disabled' })),
+    status: Type.Optional(Type.String({ description: 'Enabled (customer-managed keys: keyVaultProperties {keyVaultArmId, keyIdentifier} required; set at creation, keyIdentifier may be PATCHed to rotate) | Disabled' })),
     keyVaultProperties: Type.Optional(AnyObject),
     identity: Type.Optional(AnyObject),
     cosmosDbResourceId: Type.Optional(Type.String()),

@@ -159,8 +159,8 @@ for (const dialect of testDialects()) {
       r = await t.request('PATCH', url, { properties: { publicNetworkAccess: 'Sometimes' } });
       assert.equal(r.status, 400);
       r = await t.request('PATCH', url, { properties: { encryption: { status: 'Enabled', keyVaultProperties: {} } } });
-      assert.equal(r.status, 501);
-      assert.match(r.body.error.message, /customer-managed keys/);
+      assert.equal(r.status, 400, 'customer-managed keys are chosen at creation');
+      assert.match(r.body.error.message, /customer-managed keys are chosen when the workspace is created/);
       // If-Match with a stale etag is refused.
       const current = (await t.request('GET', url)).body;
       r = await t.request('PATCH', url, { tags: {} }, { headers: { 'if-match': '"stale"' } });

@@ -7,6 +7,7 @@ import * as identity from './0200-identity.js';
 import * as mlflowRegistry from './0150-mlflow-registry.js';
 import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
+import * as vaultKeys from './0300-vault-keys.js';
 
 /**
  * Every migration, by name; Kysely applies them in name order. Each feature owns its own numbered
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0160-mlflow-logged-models': mlflowLoggedModels,
   '0170-mlflow-artifact-uploads': mlflowArtifactUploads,
   '0200-identity': identity,
+  '0300-vault-keys': vaultKeys,
 };

@@ -5,6 +5,8 @@ import { VaultSecretService } from '../../../assets/key-vault.js';
 import { DatastoreService, datastoreRoots, s3Endpoints } from '../../../assets/datastores.js';
 import { datastoreRoutes } from './datastore-routes.js';
 import { keyVaultRoutes } from './keyvault-routes.js';
+import { keyVaultKeyRoutes } from './keyvault-key-routes.js';
+import { VaultKeyService } from '../../../assets/vault-keys.js';
 import { versionedRoutes } from './versioned-routes.js';
 import { connectionRoutes } from './connection-routes.js';
 import { ConnectionService } from '../../../assets/connections.js';
@@ -18,7 +20,7 @@ import { dataService } from '../../../assets/data-assets.js';
 import { environmentService } from '../../../assets/environments.js';
 
 /**
- * Workspace assets (issue 5): datastores (+ their file data plane), key vault secrets, data,
+ * Workspace assets (issue 5): datastores (+ their file data plane), key vault secrets and keys, data,
  * environments, connections, private endpoints and network access, diagnostics, linked services.
  */
 export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
@@ -39,6 +41,7 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   services.workspaces.onWorkspaceDeleting.push(async (ws) => connections.forgetSecrets(ws));
 
   await app.register(keyVaultRoutes, { ctx, vault });
+  await app.register(keyVaultKeyRoutes, { ctx, keys: new VaultKeyService(ctx) });
   await app.register(datastoreRoutes, { ctx, datastores });
   await app.register(versionedRoutes, { ctx, service: data, tag: 'Data' });
   await app.register(versionedRoutes, { ctx, service: environments, tag: 'Environments' });

@@ -10,8 +10,8 @@ import { VAULT } from '../../../resources/dependents.js';
 import { checkSecretName, type SecretMeta, type VaultSecretService } from '../../../assets/key-vault.js';
 
 /** `{vault ARM id}`: secrets are served below the vault's own id, in Key Vault's data-plane shapes (api-version 7.x). */
-const V = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.KeyVault/vaults/:vaultName';
-const VParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), vaultName: Type.String() });
+export const V = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.KeyVault/vaults/:vaultName';
+export const VParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), vaultName: Type.String() });
 const SParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), vaultName: Type.String(), secretName: Type.String({ maxLength: 127 }) });
 const SetBody = Type.Object(
   {
@@ -22,6 +22,35 @@ const SetBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * The vault of the request, once the caller may `action` on it — directly (a role on the vault or
+ * above) or through a workspace that uses it as its key vault (a role on the workspace), as the
+ * seed's `ws.get_default_keyvault()` implies.
+ */
+export async function vaultFor(ctx: AppContext, req: FastifyRequest, action: Action): Promise<string> {
+  const p = req.params as { subscriptionId: string; resourceGroupName: string; vaultName: string };
+  const id = resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName);
+  const missing = `key vault '${p.vaultName}' could not be found`;
+  if (!(await ctx.access.can(req.principal.id, id, action))) {
+    const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('subscription_id', '=', p.subscriptionId.toLowerCase()).where('type_key', '=', WORKSPACE.toLowerCase()).execute()).filter(
+      (w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === id.toLowerCase(),
+    );
+    let allowed = false;
+    let visible = await ctx.access.canSee(req.principal.id, id);
+    for (const w of users) {
+      if (await ctx.access.can(req.principal.id, w.id, action)) allowed = true;
+      if (!visible && (await ctx.access.canSee(req.principal.id, w.id))) visible = true;
+    }
+    if (!allowed) {
+      if (!visible) throw new NotFound(missing, { code: 'VaultNotFound' });
+      throw new Forbidden(`the client does not have permission to perform '${action}' on key vault '${p.vaultName}'`);
+    }
+  }
+  const row = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', id.toLowerCase()).executeTakeFirst();
+  if (!row) throw new NotFound(missing, { code: 'VaultNotFound' });
+  return row.id;
+}
 
 interface VP {
   subscriptionId: string;
@@ -38,35 +67,6 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   const { ctx, vault } = opts;
   const tags = ['Key vault secrets'];
 
-  /**
-   * The vault of the request, once the caller may `action` on it — directly (a role on the vault or
-   * above) or through a workspace that uses it as its key vault (a role on the workspace), as the
-   * seed's `ws.get_default_keyvault()` implies.
-   */
-  async function vaultFor(req: FastifyRequest, action: Action): Promise<string> {
-    const p = req.params as VP;
-    const id = resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName);
-    const missing = `key vault '${p.vaultName}' could not be found`;
-    if (!(await ctx.access.can(req.principal.id, id, action))) {
-      const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('subscription_id', '=', p.subscriptionId.toLowerCase()).where('type_key', '=', WORKSPACE.toLowerCase()).execute()).filter(
-        (w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === id.toLowerCase(),
-      );
-      let allowed = false;
-      let visible = await ctx.access.canSee(req.principal.id, id);
-      for (const w of users) {
-        if (await ctx.access.can(req.principal.id, w.id, action)) allowed = true;
-        if (!visible && (await ctx.access.canSee(req.principal.id, w.id))) visible = true;
-      }
-      if (!allowed) {
-        if (!visible) throw new NotFound(missing, { code: 'VaultNotFound' });
-        throw new Forbidden(`the client does not have permission to perform '${action}' on key vault '${p.vaultName}'`);
-      }
-    }
-    const row = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', id.toLowerCase()).executeTakeFirst();
-    if (!row) throw new NotFound(missing, { code: 'VaultNotFound' });
-    return row.id;
-  }
-
   const secretId = (vaultId: string, name: string, version?: string) => `${ctx.config.publicUrl}${vaultId}/secrets/${name}${version ? `/${version}` : ''}`;
   const attributes = (m: SecretMeta) => ({ enabled: m.enabled, created: Math.floor(m.created / 1000), updated: Math.floor(m.updated / 1000), recoveryLevel: 'Purgeable' });
   const item = (vaultId: string, m: SecretMeta) => ({ id: secretId(vaultId, m.name), attributes: attributes(m), tags: m.tags, ...(m.contentType ? { contentType: m.contentType } : {}) });
@@ -79,7 +79,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   });
 
   app.get(`${V}/secrets`, { schema: { params: VParams, querystring: ApiVersionQuery, tags } }, async (req) => {
-    const vaultId = await vaultFor(req, 'control/read');
+    const vaultId = await vaultFor(ctx, req, 'control/read');
     const q = req.query as Record<string, string | undefined>;
     const top = q.maxresults && /^\d+$/.test(q.maxresults) ? Math.min(Math.max(Number(q.maxresults), 1), 25) : 25;
     const after = q.$skipToken ? Buffer.from(q.$skipToken, 'base64url').toString('utf8') : undefined;
@@ -95,7 +95,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   });
 
   const getSecret = async (req: FastifyRequest) => {
-    const vaultId = await vaultFor(req, 'secrets/read');
+    const vaultId = await vaultFor(ctx, req, 'secrets/read');
     const p = req.params as VP & { version?: string };
     checkSecretName(p.secretName);
     const s = await vault.get(vaultId, p.secretName);
@@ -109,7 +109,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
     `${V}/secrets/:secretName`,
     { schema: { params: SParams, querystring: ApiVersionQuery, body: SetBody, tags } },
     async (req) => {
-      const vaultId = await vaultFor(req, 'assets/write');
+      const vaultId = await vaultFor(ctx, req, 'assets/write');
       const p = req.params as VP;
       const m = await vault.set(vaultId, p.secretName, req.body.value, { contentType: req.body.contentType, tags: req.body.tags, enabled: req.body.attributes?.enabled });
       return bundle(vaultId, m, req.body.value);
@@ -117,7 +117,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   );
 
   app.delete(`${V}/secrets/:secretName`, { schema: { params: SParams, querystring: ApiVersionQuery, tags } }, async (req) => {
-    const vaultId = await vaultFor(req, 'assets/write');
+    const vaultId = await vaultFor(ctx, req, 'assets/write');
     const m = await vault.delete(vaultId, (req.params as VP).secretName);
     return { ...bundle(vaultId, m), deletedDate: Math.floor(Date.now() / 1000) };
   });

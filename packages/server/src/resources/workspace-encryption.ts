@@ -1,0 +1,109 @@
+import type { AppContext } from '../context.js';
+import type { Principal } from '../identity/principals.js';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
+import { VaultKeyService, keyRef } from '../assets/vault-keys.js';
+import { VAULT } from './dependents.js';
+import { parseResourceId, sameType } from './resource-ids.js';
+
+/**
+ * Customer-managed keys of a workspace (`properties.encryption`, 2025-09-01; the SDK v1's
+ * `cmk_keyvault` + `resource_cmk_uri`): the data keys of the workspace (its cached keys) and of its
+ * key vault (its secrets, datastore and connection credentials) are wrapped by a key of a key vault,
+ * so disabling or deleting that key makes them unreadable.
+ */
+export interface CustomerKeySetting {
+  /** Stored as the workspace's `encryption` property. */
+  encryption: Record<string, unknown>;
+  /** The key version's ref (vault/keys/name/version, lower case): stored as `cmkRef`. */
+  ref: string;
+}
+
+const TARGET = 'properties.encryption.keyVaultProperties';
+
+/** Validates `encryption` with status Enabled: the vault and key exist, the caller may use them, the key can wrap. */
+export async function resolveCustomerKey(ctx: AppContext, by: Principal, encryption: Record<string, unknown>): Promise<CustomerKeySetting> {
+  const kvp = encryption.keyVaultProperties as Record<string, unknown> | undefined;
+  if (!kvp || typeof kvp !== 'object') {
+    throw new InvalidInput(`${TARGET} is required when properties.encryption.status is Enabled: give keyVaultArmId (the key vault's ARM id) and keyIdentifier (the key's id)`, { target: TARGET });
+  }
+  for (const k of ['keyVaultArmId', 'keyIdentifier']) {
+    if (typeof kvp[k] !== 'string' || !kvp[k]) throw new InvalidInput(`${TARGET}.${k} is required (a string) when properties.encryption.status is Enabled`, { target: `${TARGET}.${k}` });
+  }
+  const vaultArg = kvp.keyVaultArmId as string;
+  const p = parseResourceId(vaultArg, `${TARGET}.keyVaultArmId`);
+  if (!sameType(p.type, VAULT)) throw new InvalidInput(`${TARGET}.keyVaultArmId must be the id of a ${VAULT}, got a ${p.type}`, { code: 'InvalidResourceType', target: `${TARGET}.keyVaultArmId` });
+  const vault = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', vaultArg.toLowerCase()).executeTakeFirst();
+  const missingVault = () => new InvalidInput(`${TARGET}.keyVaultArmId '${vaultArg}' does not exist; create the key vault and its key first`, { code: 'ResourceNotFound', target: `${TARGET}.keyVaultArmId` });
+  if (!vault || !(await ctx.access.canSee(by.id, vault.id))) throw missingVault();
+  // Using a key to wrap and unwrap is a secret operation (Key Vault Crypto Service Encryption User).
+  if (!(await ctx.access.can(by.id, vault.id, 'secrets/read'))) {
+    throw new Forbidden(`${TARGET}: the client may not use the keys of key vault '${vault.id}'; get a role there that may read secrets (e.g. Contributor), or leave encryption out`, {
+      code: 'LinkedAuthorizationFailed',
+      target: `${TARGET}.keyVaultArmId`,
+    });
+  }
+  const { name, version } = parseKeyIdentifier(kvp.keyIdentifier as string, vault.id);
+  const keys = new VaultKeyService(ctx);
+  const meta = await keys.get(vault.id, name, version).catch((e) => {
+    if (e instanceof NotFound) {
+      throw new InvalidInput(`${TARGET}.keyIdentifier: ${e.message} (key vault '${p.name}'); create the key first (POST {vault}/keys/{name}/create)`, { code: 'KeyNotFound', target: `${TARGET}.keyIdentifier` });
+    }
+    throw e;
+  });
+  if (!meta.enabled) throw new InvalidInput(`${TARGET}.keyIdentifier: key '${meta.name}' version ${meta.version} is disabled; enable it or give another version`, { code: 'KeyDisabled', target: `${TARGET}.keyIdentifier` });
+  for (const op of ['wrapKey', 'unwrapKey']) {
+    if (!meta.keyOps.includes(op)) throw new InvalidInput(`${TARGET}.keyIdentifier: key '${meta.name}' does not allow '${op}'; add it to the key's key_ops`, { code: 'KeyOperationNotAllowed', target: `${TARGET}.keyIdentifier` });
+  }
+  const keyIdentifier = `${ctx.config.publicUrl}${vault.id}/keys/${meta.name}/${meta.version}`;
+  const out: Record<string, unknown> = { status: 'Enabled', keyVaultProperties: { keyVaultArmId: vault.id, keyIdentifier, ...(typeof kvp.identityClientId === 'string' ? { identityClientId: kvp.identityClientId } : {}) } };
+  if (encryption.identity && typeof encryption.identity === 'object') out.identity = encryption.identity;
+  return { encryption: out, ref: keyRef(vault.id, meta.name, meta.version) };
+}
+
+/**
+ * A key id: `{server}{vault ARM id}/keys/{name}[/{version}]` (what this server hands out), or Azure's
+ * `https://{vault name}.vault.azure.net/keys/{name}[/{version}]`. Without a version, the current one.
+ */
+export function parseKeyIdentifier(keyIdentifier: string, vaultId: string): { name: string; version?: string } {
+  const target = `${TARGET}.keyIdentifier`;
+  const bad = (why: string) =>
+    new InvalidInput(`${target} '${keyIdentifier}' ${why}; use the key's id: {server}${vaultId}/keys/{name}/{version}`, { code: 'InvalidKeyIdentifier', target });
+  let u: URL;
+  try {
+    u = new URL(keyIdentifier);
+  } catch {
+    throw bad('is not a URL');
+  }
+  const path = decodeURIComponent(u.pathname).replace(/\/+$/, '');
+  const at = path.toLowerCase().lastIndexOf('/keys/');
+  if (at < 0) throw bad("has no '/keys/{name}' part");
+  const prefix = path.slice(0, at);
+  const vaultName = parseResourceId(vaultId).name.toLowerCase();
+  const sameVault = prefix ? prefix.toLowerCase() === vaultId.toLowerCase() : u.hostname.toLowerCase().split('.')[0] === vaultName;
+  if (!sameVault) throw bad(`is not a key of key vault '${vaultId}' (keyVaultArmId)`);
+  const [name, version, ...rest] = path.slice(at + '/keys/'.length).split('/');
+  if (!name || rest.length) throw bad('does not end in /keys/{name} or /keys/{name}/{version}');
+  return { name, ...(version ? { version } : {}) };
+}
+
+/**
+ * A key vault a workspace is about to use: one whose data key already answers to a customer key
+ * (another workspace's) cannot be shared, and a workspace with customer-managed keys needs a key
+ * vault no other workspace uses.
+ */
+export async function checkVaultForWorkspace(ctx: AppContext, vaultId: string, withCustomerKey: boolean, workspaceId?: string): Promise<void> {
+  const wrappedBy = await ctx.keys.wrappedBy(vaultId);
+  if (wrappedBy && wrappedBy !== 'master') {
+    throw new Conflict(`key vault '${vaultId}' is encrypted with the customer-managed key of another workspace; give another key vault (or leave keyVault out to have one made)`, { code: 'KeyVaultInUse', target: 'properties.keyVault' });
+  }
+  if (!withCustomerKey) return;
+  const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute()).filter(
+    (w) => w.id.toLowerCase() !== workspaceId?.toLowerCase() && String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === vaultId.toLowerCase(),
+  );
+  if (users.length) {
+    throw new Conflict(`key vault '${vaultId}' is also the key vault of workspace '${users[0]!.id}'; a workspace with customer-managed keys needs a key vault of its own (leave keyVault out to have one made)`, {
+      code: 'KeyVaultInUse',
+      target: 'properties.keyVault',
+    });
+  }
+}
