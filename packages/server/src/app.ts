@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import crypto from 'node:crypto';
 import swagger from '@fastify/swagger';
 import type { AppContext } from './context.js';
-import { REDACT } from './context.js';
+import { hbiChildLoggerFactory } from './logging/logger.js';
 import authPlugin from './http/auth.js';
 import { healthRoutes } from './http/health.js';
 import { tokenRoutes } from './http/identity/token-routes.js';
@@ -30,7 +30,8 @@ export interface Services extends ControlPlaneServices {
  */
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: ctx.config.logLevel, redact: REDACT },
+    // One logger for the app and the context (redaction, HBI workspaces: logging/logger.ts).
+    ...(opts.logger === false ? { logger: false } : { loggerInstance: ctx.log, childLoggerFactory: hbiChildLoggerFactory(ctx.hbi) }),
     bodyLimit: ctx.config.bodyLimit,
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: true } },

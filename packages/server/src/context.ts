@@ -7,6 +7,7 @@ import { openDatabase, type Database } from './store/database.js';
 import type { Tables } from './store/schema.js';
 import { KeyRing, loadMasterKey } from './secrets/envelope.js';
 import { VaultKeyService } from './assets/vault-keys.js';
+import { HbiWorkspaces, createLogger } from './logging/logger.js';
 import { TokenService } from './identity/tokens.js';
 import { PrincipalService } from './identity/principals.js';
 import { AccessControl } from './identity/rbac.js';
@@ -28,26 +29,26 @@ export interface AppContext {
   /** This process, for operations it runs. */
   instanceId: string;
   log: pino.Logger;
+  /** Which workspaces are high business impact (their data is kept out of the log). */
+  hbi: HbiWorkspaces;
   bootstrap: BootstrapResult;
   /** Work to do when the server stops (closing pools, timers). Run in reverse order. */
   onClose: (() => Promise<void> | void)[];
 }
 
-/** Paths of request bodies and headers the logger must never print. */
-export const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  '*.password',
-  '*.client_secret',
-  '*.secret',
-  '*.value',
-];
+export { REDACT } from './logging/logger.js';
 
-export async function createContext(config: ServerConfig, log?: pino.Logger): Promise<AppContext> {
-  const logger = log ?? pino({ level: config.logLevel, redact: REDACT });
+export interface ContextOptions {
+  /** Where log lines go (default stdout), e.g. a stream a test reads. */
+  logDestination?: pino.DestinationStream;
+}
+
+export async function createContext(config: ServerConfig, opts: ContextOptions = {}): Promise<AppContext> {
+  const hbi = new HbiWorkspaces();
+  const logger = createLogger(config.logLevel, hbi, opts.logDestination);
   const database = await openDatabase({ url: config.databaseUrl, sqlitePath: path.join(config.home, 'atelier.db') });
   try {
+    await hbi.start(database.db);
     const boot = await bootstrap(database.db, config.adminPassword);
     const keys = new KeyRing(database.db, loadMasterKey(config.home));
     const tokens = new TokenService(database.db, keys, config.publicUrl, boot.tenantId, config.tokenTtlSeconds);
@@ -65,13 +66,15 @@ export async function createContext(config: ServerConfig, log?: pino.Logger): Pr
       blobRoot: path.join(config.home, 'blobs'),
       instanceId: crypto.randomUUID(),
       log: logger,
+      hbi,
       bootstrap: boot,
-      onClose: [],
+      onClose: [() => hbi.stop()],
     };
     // Keys of key vaults wrap the data keys of workspaces with customer-managed keys.
     keys.setCustomerKeys(new VaultKeyService(ctx));
     return ctx;
   } catch (e) {
+    hbi.stop();
     await database.close().catch(() => {});
     throw e;
   }

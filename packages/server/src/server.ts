@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServerConfig } from './config.js';
-import { createContext, type AppContext } from './context.js';
+import { createContext, type AppContext, type ContextOptions } from './context.js';
 import { buildApp } from './app.js';
 
 export interface RunningServer {
@@ -14,12 +14,12 @@ export interface RunningServer {
 }
 
 /** Starts a whole server: context (database, keys), HTTP app, listening socket. */
-export async function startServer(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+export async function startServer(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env, opts: ContextOptions = {}): Promise<RunningServer> {
   let config = loadConfig(env, overrides);
   const https = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
   // With port 0 the public URL is known only after listening; the context is made after that.
   if (config.port === 0) config = loadConfig(env, { ...overrides, port: await freePort(config.host) });
-  const ctx = await createContext(config);
+  const ctx = await createContext(config, opts);
   let app: FastifyInstance;
   try {
     app = await buildApp(ctx, { https });

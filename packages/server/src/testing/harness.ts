@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { startServer, type RunningServer } from '../server.js';
 import type { ServerConfig } from '../config.js';
+import type { ContextOptions } from '../context.js';
 import type { DialectName } from '../store/database.js';
 
 /**
@@ -66,7 +67,10 @@ export interface TestServer {
   close(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTestServer(dialect: DialectName, overrides: Partial<ServerConfig> & { home?: string; databaseUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  dialect: DialectName,
+  { logDestination, ...overrides }: Partial<ServerConfig> & { home?: string; databaseUrl?: string; logDestination?: ContextOptions['logDestination'] } = {},
+): Promise<TestServer> {
   const home = overrides.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-test-'));
   let drop: (() => Promise<void>) | undefined;
   let databaseUrl = overrides.databaseUrl;
@@ -75,7 +79,7 @@ export async function startTestServer(dialect: DialectName, overrides: Partial<S
     databaseUrl = fresh.url;
     drop = fresh.drop;
   }
-  const server = await startServer({ port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides, home, databaseUrl }, {});
+  const server = await startServer({ port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides, home, databaseUrl }, {}, { logDestination });
   const url = server.url;
   const tokenRes = await fetch(`${url}/common/oauth2/v2.0/token`, {
     method: 'POST',

@@ -36,6 +36,9 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
 
   // The system datastores are made with the workspace; secrets the workspace's assets kept in its
   // key vault go with it (the vault itself may outlive the workspace).
+  // The logger's list of high-business-impact workspaces learns of this server's creates and deletes at once.
+  services.workspaces.onWorkspaceCreated.push(async (ws) => ctx.hbi.set(ws.id, ws.workspaceId, ws.hbiWorkspace, ws.keyVaultId));
+  services.workspaces.onWorkspaceDeleting.push(async (ws) => ctx.hbi.forget(ws.id, ws.workspaceId));
   services.workspaces.onWorkspaceCreated.push(async (ws) => datastores.ensureSystem(ws));
   services.workspaces.onWorkspaceDeleting.push(async (ws) => datastores.forgetSecrets(ws));
   services.workspaces.onWorkspaceDeleting.push(async (ws) => connections.forgetSecrets(ws));

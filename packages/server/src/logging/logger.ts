@@ -1,0 +1,231 @@
+import pino from 'pino';
+import type { Kysely } from 'kysely';
+import type { Tables } from '../store/schema.js';
+
+/** Paths of request bodies and headers the logger must never print. */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.password',
+  '*.client_secret',
+  '*.secret',
+  '*.value',
+];
+
+/** What replaces the data of a high-business-impact workspace in a log line. */
+export const HBI_REDACTED = '[redacted: hbiWorkspace]';
+
+/** Fixed messages (no data in them) kept in the log lines of HBI workspaces. */
+const FIXED_MESSAGES = new Set(['incoming request', 'request completed', 'request failed', 'stream closed prematurely', 'request aborted']);
+
+const WORKSPACE_IN_PATH = /\/subscriptions\/([^/?#]+)\/resourceGroups\/([^/?#]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/?#]+)/i;
+const VAULT_IN_PATH = /\/subscriptions\/([^/?#]+)\/resourceGroups\/([^/?#]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/?#]+)/i;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Which workspaces are high business impact (`hbiWorkspace: true`), kept in memory so that the
+ * logger can decide synchronously: by ARM id, by GUID, and by the key vault they use (its secret
+ * names are their data). Loaded at start, updated by this server's creates and deletes, reloaded
+ * every few seconds (other servers on the same database) and soon after a miss. A workspace the
+ * cache does not know is treated as HBI until it is known (fail closed).
+ */
+export class HbiWorkspaces {
+  /** Lower-cased workspace ARM id or GUID → hbi. */
+  private workspaces = new Map<string, boolean>();
+  /** Lower-cased key vault ids used by an HBI workspace. */
+  private vaults = new Set<string>();
+  private db?: Kysely<Tables>;
+  private timer?: NodeJS.Timeout;
+  private loading?: Promise<void>;
+  private lastLoad = 0;
+  static readonly REFRESH_MS = 5000;
+
+  async start(db: Kysely<Tables>): Promise<void> {
+    this.db = db;
+    await this.load();
+    this.timer = setInterval(() => void this.load().catch(() => {}), HbiWorkspaces.REFRESH_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reads every workspace's hbi flag (coalesced: one load at a time). */
+  load(): Promise<void> {
+    if (!this.db) return Promise.resolve();
+    if (this.loading) return this.loading;
+    const db = this.db;
+    this.loading = (async () => {
+      const rows = await db.selectFrom('resources').select(['id_key', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute();
+      const workspaces = new Map<string, boolean>();
+      const vaults = new Set<string>();
+      for (const r of rows) {
+        const p = JSON.parse(r.properties) as { hbiWorkspace?: boolean; workspaceId?: string; keyVault?: string };
+        const hbi = Boolean(p.hbiWorkspace);
+        workspaces.set(r.id_key, hbi);
+        if (p.workspaceId) workspaces.set(p.workspaceId.toLowerCase(), hbi);
+        if (hbi && p.keyVault) vaults.add(p.keyVault.toLowerCase());
+      }
+      this.workspaces = workspaces;
+      this.vaults = vaults;
+      this.lastLoad = Date.now();
+    })().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  /** This server made (or is making) a workspace. */
+  set(id: string, workspaceId: string | undefined, hbi: boolean, keyVault?: string): void {
+    this.workspaces.set(id.toLowerCase(), hbi);
+    if (workspaceId) this.workspaces.set(workspaceId.toLowerCase(), hbi);
+    if (hbi && keyVault) this.vaults.add(keyVault.toLowerCase());
+  }
+
+  /** This server is deleting a workspace: unknown (so HBI) from now on. */
+  forget(id: string, workspaceId?: string): void {
+    this.workspaces.delete(id.toLowerCase());
+    if (workspaceId) this.workspaces.delete(workspaceId.toLowerCase());
+  }
+
+  private miss(): void {
+    // At most one reload a second from misses; meanwhile the unknown workspace counts as HBI.
+    if (this.db && Date.now() - this.lastLoad > 1000) {
+      this.lastLoad = Date.now();
+      void this.load().catch(() => {});
+    }
+  }
+
+  /** Whether the workspace (ARM id or GUID) is HBI; unknown ones are, until known. */
+  isHbi(idOrGuid: string): boolean {
+    const hit = this.workspaces.get(idOrGuid.toLowerCase());
+    if (hit !== undefined) return hit;
+    this.miss();
+    return true;
+  }
+
+  /**
+   * Whether a URL or path is about the data of an HBI workspace: below its ARM id (control plane,
+   * assets, MLflow) or below the key vault it uses.
+   */
+  urlIsHbi(url: string): boolean {
+    const w = WORKSPACE_IN_PATH.exec(url);
+    if (w) return this.isHbi(`/subscriptions/${decode(w[1]!)}/resourcegroups/${decode(w[2]!)}/providers/microsoft.machinelearningservices/workspaces/${decode(w[3]!)}`);
+    const v = VAULT_IN_PATH.exec(url);
+    if (v) return this.vaults.has(`/subscriptions/${decode(v[1]!)}/resourcegroups/${decode(v[2]!)}/providers/microsoft.keyvault/vaults/${decode(v[3]!)}`.toLowerCase());
+    return false;
+  }
+
+  /** Whether a log line's fields name an HBI workspace (workspace id/GUID, a URL or path). */
+  fieldsAreHbi(o: Record<string, unknown>): boolean {
+    for (const k of ['workspace', 'workspaceId', 'workspaceArmId', 'url', 'path', 'resourceId']) {
+      const v = o[k];
+      if (typeof v !== 'string') continue;
+      if (v.startsWith('/') && this.urlIsHbi(v)) return true;
+      if (GUID.test(v) && (k === 'workspace' || k === 'workspaceId') && this.workspaces.get(v.toLowerCase()) === true) return true;
+    }
+    const req = o.req as { url?: unknown } | undefined;
+    return Boolean(req && typeof req.url === 'string' && this.urlIsHbi(req.url));
+  }
+}
+
+/** The path of a URL up to and including the workspace (or key vault) id: what an HBI line keeps. */
+export function redactUrl(url: string): string {
+  const m = WORKSPACE_IN_PATH.exec(url) ?? VAULT_IN_PATH.exec(url);
+  if (!m) return HBI_REDACTED;
+  return `${url.slice(0, m.index + m[0].length)}/${HBI_REDACTED}`;
+}
+
+interface RequestLike {
+  method?: string;
+  url?: string;
+  ip?: string;
+  host?: string;
+  headers?: Record<string, unknown>;
+  socket?: { remotePort?: number };
+}
+
+/** A log line's object for an HBI workspace: only fields that cannot hold its data. */
+function redactFields(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { hbi: true };
+  const req = o.req as RequestLike | undefined;
+  if (req && typeof req === 'object') out.req = { method: req.method, url: typeof req.url === 'string' ? redactUrl(req.url) : undefined, remoteAddress: req.ip };
+  if (o.res !== undefined) out.res = o.res;
+  if (typeof o.responseTime === 'number') out.responseTime = o.responseTime;
+  const err = o.err as { name?: string; code?: unknown; statusCode?: unknown; status?: unknown } | undefined;
+  if (err && typeof err === 'object') {
+    // Type and codes only: messages and stacks name runs, paths, secrets.
+    out.err = { type: err.name ?? 'Error', code: typeof err.code === 'string' ? err.code : undefined, statusCode: typeof err.statusCode === 'number' ? err.statusCode : typeof err.status === 'number' ? err.status : undefined, message: HBI_REDACTED };
+  }
+  for (const k of ['workspace', 'workspaceId', 'workspaceArmId']) {
+    const v = o[k];
+    if (typeof v === 'string') out[k] = v.startsWith('/') ? redactUrl(v).replace(`/${HBI_REDACTED}`, '') : v;
+  }
+  return out;
+}
+
+/**
+ * The server's logger. One rule for every line, request lines and others alike: a line about a
+ * high-business-impact workspace (a request below its id or its key vault's, or fields naming it)
+ * keeps only fields that cannot carry its data (method, the path up to the workspace id, status,
+ * timing, error type and code) and no free-text message except Fastify's fixed ones.
+ */
+export function createLogger(level: string, hbi: HbiWorkspaces, destination?: pino.DestinationStream): pino.Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    redact: REDACT,
+    serializers: {
+      req(req: RequestLike) {
+        const url = typeof req.url === 'string' ? req.url : undefined;
+        const isHbi = url !== undefined && hbi.urlIsHbi(url);
+        return {
+          method: req.method,
+          url: isHbi && url ? redactUrl(url) : url,
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+          ...(isHbi ? { hbi: true } : {}),
+        };
+      },
+      res: (reply: { statusCode?: number }) => ({ statusCode: reply.statusCode }),
+      // A redacted error (a plain object) is printed as it is.
+      err: (e: unknown) => (e instanceof Error ? pino.stdSerializers.err(e) : e),
+    },
+    hooks: {
+      logMethod(args, method) {
+        const first = args[0] as unknown;
+        const marked = (this as unknown as Record<symbol, string>)[pino.symbols.chindingsSym]?.includes('"hbi":true');
+        const obj: Record<string, unknown> | undefined = first instanceof Error ? { err: first } : first && typeof first === 'object' ? (first as Record<string, unknown>) : undefined;
+        if (!marked && !(obj && hbi.fieldsAreHbi(obj))) return method.apply(this, args as Parameters<typeof method>);
+        const msgIndex = obj ? 1 : 0;
+        const msg = args[msgIndex];
+        const keptMsg = typeof msg === 'string' && FIXED_MESSAGES.has(msg) ? msg : HBI_REDACTED;
+        return method.apply(this, [redactFields(obj ?? {}), keptMsg] as unknown as Parameters<typeof method>);
+      },
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * Fastify's per-request logger factory: a request below an HBI workspace gets a child logger
+ * marked `hbi: true`, so every line logged for it (by Fastify or by handlers, errors included) is
+ * redacted by the hook above.
+ */
+export function hbiChildLoggerFactory(hbi: HbiWorkspaces) {
+  return function childLoggerFactory(this: unknown, logger: pino.Logger, bindings: pino.Bindings, opts: pino.ChildLoggerOptions, rawReq: { url?: string }): pino.Logger {
+    const isHbi = typeof rawReq?.url === 'string' && hbi.urlIsHbi(rawReq.url);
+    return logger.child(isHbi ? { ...bindings, hbi: true } : bindings, opts);
+  };
+}
