@@ -46,7 +46,11 @@ export interface ContextOptions {
 export async function createContext(config: ServerConfig, opts: ContextOptions = {}): Promise<AppContext> {
   const hbi = new HbiWorkspaces();
   const logger = createLogger(config.logLevel, hbi, opts.logDestination);
-  const database = await openDatabase({ url: config.databaseUrl, sqlitePath: path.join(config.home, 'atelier.db') });
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    sqlitePath: path.join(config.home, 'atelier.db'),
+    onIdleError: (e) => logger.warn({ err: e }, 'a pooled PostgreSQL connection failed; it was dropped and a new one is made when needed'),
+  });
   try {
     await hbi.start(database.db);
     const boot = await bootstrap(database.db, config.adminPassword);
