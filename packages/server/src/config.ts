@@ -19,6 +19,8 @@ export interface ServerConfig {
   bodyLimit: number;
   /** Lifetime of access tokens, seconds. */
   tokenTtlSeconds: number;
+  /** Largest file one datastore upload (PUT W/datastores/{name}/files/{path}) may carry, bytes. */
+  datastoreUploadLimit: number;
 }
 
 export const CONFIG_DOC: Record<string, string> = {
@@ -36,6 +38,7 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_MASTER_KEY: '32-byte base64 master key; default the file master.key in ATELIER_HOME',
   ATELIER_DATASTORE_ROOTS: 'absolute folders (separated by :) that server-folder datastores may use; default none',
   ATELIER_S3_ENDPOINTS: 'http(s) origins (comma-separated) that S3 datastores may use; default none',
+  ATELIER_DATASTORE_UPLOAD_LIMIT: 'largest file in bytes one datastore upload may carry (larger ones are refused with 413); default 10737418240 (10 GiB)',
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -86,5 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel,
     bodyLimit: overrides.bodyLimit ?? (env.ATELIER_BODY_LIMIT ? intIn('ATELIER_BODY_LIMIT', env.ATELIER_BODY_LIMIT, 1024, 1 << 30) : 4 * 1024 * 1024),
     tokenTtlSeconds: overrides.tokenTtlSeconds ?? (env.ATELIER_TOKEN_TTL ? intIn('ATELIER_TOKEN_TTL', env.ATELIER_TOKEN_TTL, 60, 86400) : 3600),
+    datastoreUploadLimit:
+      overrides.datastoreUploadLimit ?? (env.ATELIER_DATASTORE_UPLOAD_LIMIT ? intIn('ATELIER_DATASTORE_UPLOAD_LIMIT', env.ATELIER_DATASTORE_UPLOAD_LIMIT, 1, 2 ** 50) : 10 * 1024 ** 3),
   };
 }

@@ -3,6 +3,7 @@ import type { WorkspaceInfo } from '../resources/workspaces.js';
 import { safeKey } from '../blob/blob-store.js';
 import { InvalidInput } from '../errors.js';
 import type { DatastoreService } from './datastores.js';
+import type { Principal } from '../identity/principals.js';
 import { VersionedAssetService, type VersionedKind } from './versioned-assets.js';
 import { invalid, str, type Obj } from './validate.js';
 
@@ -25,6 +26,23 @@ export function parseDatastoreUri(uri: string): DatastoreUri | undefined {
   return { datastore: m[1]!, path: safeKey(decodeURIComponent(m[2]!), 'the path of dataUri') };
 }
 
+/**
+ * An `mltable` data asset is a folder holding an `MLTable` file (the table's definition); the URI may
+ * name the folder or the file itself. Checked in the datastore, with the caller's access.
+ */
+async function requireMLTableFile(datastores: DatastoreService, ws: WorkspaceInfo, ref: DatastoreUri, by: Principal): Promise<void> {
+  const folder = ref.path.replace(/\/+$/, '');
+  const file = /(^|\/)MLTable$/.test(folder) ? folder : folder ? `${folder}/MLTable` : 'MLTable';
+  const backend = await datastores.backend(ws, ref.datastore, by, 'read');
+  const st = await backend.stat(file);
+  if (!st || st.isDir) {
+    throw invalid(
+      'properties.dataUri',
+      `an mltable data asset's folder must contain an MLTable file, and '${file}' is not a file in datastore '${ref.datastore}'; upload the MLTable file into the folder first, or register the folder as uri_folder`,
+    );
+  }
+}
+
 export function checkDataType(v: unknown): string {
   const hit = DATA_TYPES.find((t) => t.toLowerCase() === String(v).toLowerCase());
   if (!hit) throw invalid('properties.dataType', `must be one of ${DATA_TYPES.join(', ')}; got '${String(v)}'`);
@@ -41,7 +59,7 @@ export function dataService(ctx: AppContext, datastores: DatastoreService): Vers
     keys: ['dataType', 'dataUri', 'referencedUris'],
     containerKey: 'dataType',
     checkContainerKey: checkDataType,
-    async validate(ws: WorkspaceInfo, _name: string, p: Obj): Promise<Obj> {
+    async validate(ws: WorkspaceInfo, _name: string, p: Obj, by: Principal): Promise<Obj> {
       const dataType = checkDataType(str(p, 'dataType', 'properties', { required: true }));
       const dataUri = str(p, 'dataUri', 'properties', { required: true, max: 2000 })!;
       const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(dataUri)?.[0]?.toLowerCase();
@@ -59,6 +77,7 @@ export function dataService(ctx: AppContext, datastores: DatastoreService): Vers
           throw invalid('properties.dataUri', `datastore '${ref.datastore}' does not exist in workspace '${ws.name}'`);
         });
         if (dataType === 'uri_file' && (!ref.path || dataUri.endsWith('/'))) throw invalid('properties.dataUri', 'a uri_file must name a file, not a folder');
+        if (dataType === 'mltable') await requireMLTableFile(datastores, ws, ref, by);
       } else {
         try {
           new URL(dataUri);

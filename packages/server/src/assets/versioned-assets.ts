@@ -20,7 +20,8 @@ export interface VersionedKind {
    * Checks a version's `properties` (the whole body's properties, already known to be an object) and
    * returns what to store. `common` holds description/tags/properties/isArchived/isAnonymous.
    */
-  validate(ws: WorkspaceInfo, name: string, p: Obj): Promise<Obj>;
+  /** `by`: the caller (e.g. to read the datastore a data asset points at). */
+  validate(ws: WorkspaceInfo, name: string, p: Obj, by: Principal): Promise<Obj>;
   /** Keys of the body a version's kind allows besides the common ones. */
   keys: string[];
   /** Property that a container and all its versions share (e.g. data's dataType), and its check. */
@@ -172,7 +173,7 @@ export class VersionedAssetService {
     const allowed = [...COMMON, ...this.kind.keys];
     for (const k of Object.keys(p)) if (!allowed.includes(k)) throw new InvalidInput(`properties.${k}: unknown property; remove it (allowed: ${allowed.join(', ')})`, { target: `properties.${k}` });
     const props: Obj = stripUndefined({
-      ...(await this.kind.validate(ws, name, p)),
+      ...(await this.kind.validate(ws, name, p, by)),
       description: str(p, 'description', 'properties', { max: 5000 }),
       tags: stringMap(p, 'tags', 'properties') ?? {},
       properties: stringMap(p, 'properties', 'properties') ?? {},

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
 import { checkApiVersion } from '../api-version.js';
 import { ApiVersionQuery } from '../schemas.js';
 import { nextLink, pageParams } from '../paging.js';
-import { InvalidInput, NotFound } from '../../../errors.js';
+import { InvalidInput, NotFound, PayloadTooLarge } from '../../../errors.js';
 import type { DatastoreService } from '../../../assets/datastores.js';
 import { W, WNameParams, WParams, boolQuery, workspaceFor } from './common.js';
 
@@ -20,6 +20,35 @@ const DatastoreBody = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * `body` passed through, failing with `error()` once more than `limit` bytes went by. Nothing is
+ * read from `body` until the result is read: a request refused before its upload starts (e.g. the
+ * file exists) is left for Node to discard, as without the cap.
+ */
+function capped(body: Readable, limit: number, error: () => Error): Readable {
+  let seen = 0;
+  let started = false;
+  const out = new Readable({
+    read() {
+      if (started) {
+        body.resume();
+        return;
+      }
+      started = true;
+      body.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > limit) {
+          body.pause();
+          out.destroy(error());
+        } else if (!out.push(chunk)) body.pause();
+      });
+      body.once('end', () => out.push(null));
+      body.once('error', (e) => out.destroy(e));
+    },
+  });
+  return out;
+}
+
 interface NameParams {
   subscriptionId: string;
   resourceGroupName: string;
@@ -31,7 +60,7 @@ interface NameParams {
  * `W/datastores/{name}` (2025-09-01 shapes) and the datastore data plane of Atelier:
  *   GET    W/datastores/{name}/files?path=&recursive=   list files ({value:[{path,size,isDir,modified}]})
  *   GET    W/datastores/{name}/files/{path}             download (streamed; `Range: bytes=` honoured)
- *   PUT    W/datastores/{name}/files/{path}?overwrite=  upload (raw body, streamed)
+ *   PUT    W/datastores/{name}/files/{path}?overwrite=  upload (raw body, streamed; at most ATELIER_DATASTORE_UPLOAD_LIMIT bytes, else 413)
  *   DELETE W/datastores/{name}/files/{path}             delete a file or folder
  */
 export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppContext; datastores: DatastoreService }): Promise<void> {
@@ -81,7 +110,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
 
   // The data plane: bytes in and out of a datastore, streamed.
   await app.register(async (files) => {
-    // Any body type: the bytes are passed through untouched, as a stream (no size limit here).
+    // Any body type: the bytes are passed through untouched, as a stream (the upload route caps its size).
     files.removeAllContentTypeParsers();
     files.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     const FileParams = Type.Object({ ...WNameParams.properties, '*': Type.String() });
@@ -133,7 +162,19 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const overwrite = boolQuery(req, 'overwrite') ?? false;
       const len = req.headers['content-length'];
       const size = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
-      const body = (req.body as Readable | undefined) ?? (await import('node:stream')).Readable.from([]);
+      const limit = ctx.config.datastoreUploadLimit;
+      const tooLarge = (what: string) =>
+        new PayloadTooLarge(`${what}; one datastore upload may carry at most ${limit} bytes (the server's ATELIER_DATASTORE_UPLOAD_LIMIT): split the file, or ask the administrator to raise the limit`, { code: 'RequestEntityTooLarge' });
+      // The rest of a refused body is not read: the connection is closed after the answer.
+      if (size !== undefined && size > limit) {
+        void reply.header('connection', 'close');
+        throw tooLarge(`the file is ${size} bytes`);
+      }
+      // A body without Content-Length (chunked) is counted as it streams; the partial file is removed.
+      const body = capped((req.body as Readable | undefined) ?? Readable.from([]), limit, () => {
+        void reply.header('connection', 'close');
+        return tooLarge(`the upload passed ${limit} bytes`);
+      });
       const path = filePath(req);
       const r = await backend.put(path, body, { overwrite, size });
       return reply.status(201).send({ path, size: r.size });
