@@ -11,6 +11,7 @@ import { spCommands } from './commands/sp.js';
 import { roleCommands } from './commands/role.js';
 import { runCommands } from './commands/run.js';
 import { modelCommands } from './commands/model.js';
+import { keyvaultCommands } from './commands/keyvault.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   roleCommands(program);
   runCommands(program);
   modelCommands(program);
+  keyvaultCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

@@ -28,6 +28,8 @@ export function workspaceCommands(program: Command): void {
     .option('--app-insights <armId>', 'use this existing application insights')
     .option('--container-registry <armId>', 'use this existing container registry (default: made when first needed)')
     .option('--hbi-workspace', 'high business impact data (fixed at creation)')
+    .option('--cmk-keyvault <armId>', 'customer-managed key: the key vault holding it (with --resource-cmk-uri)')
+    .option('--resource-cmk-uri <keyId>', 'customer-managed key: its key id (`atelier keyvault key show`), wraps the workspace\'s data keys')
     .option('--system-datastores-auth-mode <mode>', 'accessKey (default) or identity')
     .option('--exist-ok', 'succeed with the existing workspace if it exists')
     .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
@@ -48,6 +50,8 @@ export function workspaceCommands(program: Command): void {
           appInsights: o.appInsights as string | undefined,
           containerRegistry: o.containerRegistry as string | undefined,
           hbiWorkspace: o.hbiWorkspace as boolean | undefined,
+          cmkKeyvault: o.cmkKeyvault as string | undefined,
+          resourceCmkUri: o.resourceCmkUri as string | undefined,
           systemDatastoresAuthMode: o.systemDatastoresAuthMode as 'accessKey' | undefined,
           existOk: Boolean(o.existOk),
           showOutput: false,

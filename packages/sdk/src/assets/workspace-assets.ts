@@ -51,6 +51,8 @@ declare module '../workspace/workspace.js' {
     datasets(): Promise<Map<string, FileDataset | TabularDataset>>;
     environments(): Promise<Map<string, Environment>>;
     getDefaultKeyvault(): Keyvault;
+    /** Another key vault (by ARM id) through this workspace's server, e.g. the one holding a customer-managed key. */
+    getKeyvault(armId: string): Keyvault;
     setConnection(name: string, category: string, target: string, authType: string, value: string): Promise<WorkspaceConnection>;
     getConnection(name: string): Promise<WorkspaceConnection>;
     listConnections(category?: string, target?: string): Promise<WorkspaceConnection[]>;
@@ -88,6 +90,12 @@ W.getDefaultKeyvault = function () {
   const id = this.armResource.properties?.keyVault;
   if (!id) throw new NotFoundError(`workspace '${this.name}' has no key vault`);
   return new Keyvault(linkOf(this), id);
+};
+W.getKeyvault = function (armId: string) {
+  if (typeof armId !== 'string' || !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i.test(armId)) {
+    throw new ValidationError(`'${String(armId)}' is not a key vault id: /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}`, { target: 'armId' });
+  }
+  return new Keyvault(linkOf(this), armId);
 };
 W.setConnection = async function (name, category, target, authType, value) {
   const link = linkOf(this);

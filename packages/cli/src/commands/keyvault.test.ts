@@ -1,0 +1,50 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runAtelier } from '../testing.js';
+import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
+
+// `atelier keyvault key …` and `workspace create --cmk-keyvault --resource-cmk-uri`, the real command, against a real server (SQLite).
+describe('atelier keyvault key and customer-managed keys (CLI)', () => {
+  let t: TestServer;
+  let home: string;
+  before(async () => {
+    t = await startTestServer('sqlite');
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-kv-'));
+  });
+  after(async () => {
+    await t?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const atelier = (args: string[]) =>
+    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
+
+  it('creates keys, makes a workspace encrypted with one, disables it', async () => {
+    const holder = await atelier(['workspace', 'create', 'cli-key-holder', '-g', 'cli-kv-rg', '-l', 'local']);
+    assert.equal(holder.code, 0, holder.stderr);
+    const vault: string = holder.json.keyVault;
+    const created = await atelier(['keyvault', 'key', 'create', 'cmk', '-w', 'cli-key-holder', '--kty', 'RSA']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.json.kty, 'RSA');
+    const kid: string = created.json.kid;
+    const list = await atelier(['keyvault', 'key', 'list', '-w', 'cli-key-holder']);
+    assert.deepEqual(list.json.map((k: any) => k.name), ['cmk']);
+    const bad = await atelier(['keyvault', 'key', 'create', 'x', '-w', 'cli-key-holder', '--kty', 'EC']);
+    assert.equal(bad.code, 2);
+
+    const ws = await atelier(['workspace', 'create', 'cli-cmk', '-g', 'cli-kv-rg', '--cmk-keyvault', vault, '--resource-cmk-uri', kid]);
+    assert.equal(ws.code, 0, ws.stderr);
+    assert.equal(ws.json.resourceCmkUri, kid);
+    const off = await atelier(['keyvault', 'key', 'disable', 'cmk', '-w', 'cli-cmk', '--vault', vault]);
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(off.json.enabled, false);
+    const keys = await atelier(['workspace', 'list-keys', 'cli-cmk', '-g', 'cli-kv-rg']);
+    assert.equal(keys.code, 1);
+    assert.match(keys.stderr, /customer-managed key .* is disabled/);
+    assert.equal((await atelier(['keyvault', 'key', 'enable', 'cmk', '-w', 'cli-key-holder'])).json.enabled, true);
+    assert.equal((await atelier(['workspace', 'list-keys', 'cli-cmk', '-g', 'cli-kv-rg'])).code, 0);
+  });
+});
