@@ -31,6 +31,9 @@ export function toPrincipal(row: PrincipalRow): Principal {
   return { id: row.id, tenantId: row.tenant_id, kind: row.kind as Principal['kind'], name: row.name, displayName: row.display_name };
 }
 
+/** How long another server process's change to a principal (disable, delete) may take to be seen here. */
+export const PRINCIPAL_CACHE_MS = 2000;
+
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 export const MIN_PASSWORD = 8;
 const MAX_SECRET_DAYS = 3650;
@@ -77,14 +80,34 @@ export class PrincipalService {
 
   constructor(private readonly db: Kysely<Tables>, readonly tenantId: string) {}
 
+  // Enabled principals by id, for the authentication of every request (a database read per request
+  // cost more than the rest of a small write). Changes made here drop the entry at once; changes
+  // made by another server process are seen within PRINCIPAL_CACHE_MS, the same bound as role
+  // assignments (rbac.ts). Disabled or unknown ids are never cached.
+  private byId = new Map<string, { at: number; principal: Principal }>();
+  /** Bumped by every change: a read that began before a change does not fill the cache. */
+  private generation = 0;
+
+  /** The principal if it exists and is enabled. */
   async get(id: string): Promise<Principal | undefined> {
+    const hit = this.byId.get(id);
+    if (hit) {
+      if (Date.now() - hit.at < PRINCIPAL_CACHE_MS) return hit.principal;
+      this.byId.delete(id);
+    }
+    const generation = this.generation;
+    const at = Date.now();
     const row = await this.db.selectFrom('principals').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && row.enabled ? toPrincipal(row) : undefined;
+    if (!row || !row.enabled) return undefined;
+    const principal = toPrincipal(row);
+    if (generation !== this.generation) return principal;
+    if (this.byId.size >= 10_000) this.byId.delete(this.byId.keys().next().value!);
+    this.byId.set(id, { at, principal });
+    return principal;
   }
 
   async isEnabled(id: string): Promise<boolean> {
-    const row = await this.db.selectFrom('principals').select('enabled').where('id', '=', id).executeTakeFirst();
-    return Boolean(row?.enabled);
+    return (await this.get(id)) !== undefined;
   }
 
   async findByName(name: string): Promise<PrincipalRow | undefined> {
@@ -244,8 +267,11 @@ export class PrincipalService {
     return principal;
   }
 
+  /** Drops every cached sign-in and principal (after any change to a principal). */
   forgetCached(): void {
+    this.generation++;
     this.basicCache.clear();
+    this.byId.clear();
   }
 }
 

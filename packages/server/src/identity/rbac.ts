@@ -57,17 +57,25 @@ interface Assignment { scope: string; role: string }
 /** Role-based access: assignments at any scope, inherited downward. */
 export class AccessControl {
   private cache = new Map<string, { at: number; list: Assignment[] }>();
+  /** Bumped by every invalidation: a read that began before a change does not fill the cache. */
+  private generation = 0;
   constructor(private readonly db: Kysely<Tables>) {}
 
   async assignmentsOf(principalId: string): Promise<Assignment[]> {
     const hit = this.cache.get(principalId);
     if (hit && Date.now() - hit.at < 2000) return hit.list;
+    const generation = this.generation;
+    const at = Date.now();
     const rows = await this.db.selectFrom('role_assignments').select(['scope', 'role']).where('principal_id', '=', principalId).execute();
-    this.cache.set(principalId, { at: Date.now(), list: rows });
+    if (generation === this.generation) {
+      if (this.cache.size >= 10_000) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(principalId, { at, list: rows });
+    }
     return rows;
   }
 
   invalidate(principalId?: string): void {
+    this.generation++;
     if (principalId) this.cache.delete(principalId);
     else this.cache.clear();
   }
