@@ -1,15 +1,16 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
 import type { Database } from '../store/database.js';
-import { sql } from 'kysely';
 import { InvalidInput, NotFound } from '../errors.js';
 import './tables.js';
 import { LIMITS, checkMetricKey, checkRunId, int64 } from './validation.js';
 import { jsonDouble, type MetricView } from './runs.js';
 import { toStringList } from './experiments.js';
+import { blockSteps, decodeBlocks, logBlock, type Points } from './metric-blocks.js';
+import { stepSegments } from './metric-write.js';
 
-interface Point { value: number; is_nan: number; timestamp: number; step: number }
-const view = (key: string, p: Point): MetricView => ({ key, value: jsonDouble(Number(p.is_nan) ? NaN : Number(p.value)), timestamp: Number(p.timestamp), step: Number(p.step) });
+/** A block of a series; `data` is there for the points of the run's log (seq 0). */
+interface BlockMeta { seq: number; min_step: number; max_step: number; n: number; data?: Float64Array }
 
 /** Largest page of get-history-bulk-interval per run (MLflow's MAX_RESULTS_GET_METRIC_HISTORY). */
 const MAX_POINTS_PER_RUN = 25000;
@@ -107,7 +108,8 @@ export class MetricService {
 
   /**
    * Every point of one metric of a run, in (step, timestamp, value) order; paged when
-   * `max_results` is given (the token is a position in that order, so deep pages stay cheap).
+   * `max_results` is given (the token is a position in that order, so deep pages read only the
+   * blocks from its step on, and only as many as the page needs).
    */
   async history(ws: string, q: { run_id?: unknown; metric_key?: unknown; max_results?: unknown; page_token?: unknown }): Promise<{ metrics: MetricView[]; next_page_token?: string }> {
     const runId = await this.requireRun(ws, q.run_id);
@@ -121,30 +123,83 @@ export class MetricService {
     const after = decodeHistoryToken(q.page_token);
     const series = await this.db.selectFrom('tracking_latest_metrics').select('series_id').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
     if (!series) return { metrics: [] };
-    let query = this.db
-      .selectFrom('tracking_metrics')
-      .select(['value', 'is_nan', 'timestamp', 'step'])
-      .where('series_id', '=', Number(series.series_id))
-      .orderBy('step')
-      .orderBy('timestamp')
-      .orderBy('value')
-      .orderBy('is_nan');
-    if (after) query = query.where(sql<boolean>`(step, timestamp, value, is_nan) > (${after[0]}, ${after[1]}, ${after[2]}, ${after[3]})`);
-    if (max !== undefined) query = query.limit(max + 1);
-    const rows = (await query.execute()) as Point[];
-    const page = max !== undefined ? rows.slice(0, max) : rows;
-    const out: { metrics: MetricView[]; next_page_token?: string } = { metrics: page.map((p) => view(key, p)) };
-    if (max !== undefined && rows.length > max) {
-      const l = page[page.length - 1]!;
-      out.next_page_token = Buffer.from(JSON.stringify({ after: [Number(l.step), Number(l.timestamp), String(Number(l.value)), Number(l.is_nan)] })).toString('base64');
+    const id = Number(series.series_id);
+    // Blocks in step order; those before the token's step hold nothing of this page.
+    const meta = await this.blockMeta(runId, id, after?.[0]);
+    const need = max === undefined ? Infinity : max + 1;
+    const taken: (Uint8Array | Float64Array)[] = [];
+    let points: Points | undefined;
+    let have = 0;
+    let hi = -Infinity;
+    for (let i = 0; ; ) {
+      // Enough points, and the next block starts after all of them: what is read is a prefix
+      // of the whole order (identical points or the token's own step may leave too few: read on).
+      const pick: BlockMeta[] = [];
+      for (; i < meta.length && (have < need || meta[i]!.min_step <= hi); i++) {
+        pick.push(meta[i]!);
+        have += meta[i]!.n;
+        hi = Math.max(hi, meta[i]!.max_step);
+      }
+      taken.push(...(await this.blockData(id, pick)));
+      points = decodeBlocks(taken, after ? { after } : {});
+      if (points.length >= need || i >= meta.length) break;
+      have = points.length;
+    }
+    const count = max === undefined ? points.length : Math.min(max, points.length);
+    const out: { metrics: MetricView[]; next_page_token?: string } = { metrics: new Array<MetricView>(count) };
+    for (let j = 0; j < count; j++) out.metrics[j] = { key, value: jsonDouble(points.value[j]!), timestamp: points.timestamp[j]!, step: points.step[j]! };
+    if (max !== undefined && points.length > max) {
+      const v = points.value[max - 1]!;
+      const nan = Number.isNaN(v);
+      out.next_page_token = Buffer.from(JSON.stringify({ after: [points.step[max - 1]!, points.timestamp[max - 1]!, String(nan ? 0 : v), nan ? 1 : 0] })).toString('base64');
+    }
+    return out;
+  }
+
+  /**
+   * A series' blocks (without their data) in step order, with its points in the run's log as one
+   * more block (with its data); with `fromStep`, only those reaching it.
+   */
+  private async blockMeta(runId: string, series: number, fromStep?: number): Promise<BlockMeta[]> {
+    let q = this.db.selectFrom('tracking_metric_blocks').select(['seq', 'min_step', 'max_step', 'n']).where('series_id', '=', series);
+    if (fromStep !== undefined) q = q.where('max_step', '>=', fromStep);
+    const [rows, log] = await Promise.all([q.execute(), this.db.selectFrom('tracking_metric_log').select('data').where('run_uuid', '=', runId).orderBy('seq').execute()]);
+    const out: BlockMeta[] = rows.map((r) => ({ seq: Number(r.seq), min_step: Number(r.min_step), max_step: Number(r.max_step), n: Number(r.n) }));
+    const data = logBlock(log.map((r) => r.data), series);
+    if (data) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < data.length; i += 3) {
+        if (data[i]! < lo) lo = data[i]!;
+        if (data[i]! > hi) hi = data[i]!;
+      }
+      if (fromStep === undefined || hi >= fromStep) out.push({ seq: 0, min_step: lo, max_step: hi, n: data.length / 3, data });
+    }
+    return out.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
+  }
+
+  /** The data of some blocks of a series, in the order given. */
+  private async blockData(series: number, blocks: BlockMeta[]): Promise<(Uint8Array | Float64Array)[]> {
+    const want = blocks.filter((b) => !b.data).map((b) => b.seq);
+    const bySeq = new Map<number, Uint8Array>();
+    for (let i = 0; i < want.length; i += 500) {
+      const chunk = want.slice(i, i + 500);
+      const rows = await this.db.selectFrom('tracking_metric_blocks').select(['seq', 'data']).where('series_id', '=', series).where('seq', 'in', chunk).execute();
+      for (const r of rows) bySeq.set(Number(r.seq), r.data);
+    }
+    const out: (Uint8Array | Float64Array)[] = [];
+    for (const b of blocks) {
+      const d = b.data ?? bySeq.get(b.seq);
+      if (d) out.push(d);
     }
     return out;
   }
 
   /**
    * get-history-bulk-interval: a sample of at most `max_results` steps of one metric across runs
-   * (plus each run's first and last step), as MLflow samples them. Series whose steps are
-   * contiguous (the usual case) are sampled from their step summary without reading them.
+   * (plus each run's first and last step), as MLflow samples them. Series whose steps form few
+   * ranges (the usual case) are sampled from their step summary without reading them; then only
+   * the blocks holding a sampled step are read.
    */
   async bulkInterval(ws: string, q: { run_ids?: unknown; metric_key?: unknown; start_step?: unknown; end_step?: unknown; max_results?: unknown }): Promise<{ metrics: (MetricView & { run_id: string })[] }> {
     const runIds = toStringList(q.run_ids, 'run_ids');
@@ -169,7 +224,7 @@ export class MetricService {
     // Runs of other workspaces (or none) have no points here, as an unknown run has none in MLflow.
     const summaries = await this.db
       .selectFrom('tracking_latest_metrics')
-      .select(['series_id', 'run_uuid', 'min_step', 'max_step', 'steps'])
+      .select(['series_id', 'run_uuid', 'min_step', 'max_step', 'steps', 'step_segments'])
       .where('workspace_id', '=', ws)
       .where('key', '=', key)
       .where('run_uuid', 'in', [...new Set(runIds)])
@@ -180,13 +235,13 @@ export class MetricService {
       const a = Number(s.min_step);
       const b = Number(s.max_step);
       minsAndMaxes.add(a).add(b);
-      if (Number(s.steps) === b - a + 1) segs.push([a, b]);
+      const known = stepSegments(s);
+      if (known) segs.push(...known);
       else {
-        // Steps with gaps: read this series' distinct steps.
-        const rows = await this.db.selectFrom('tracking_metrics').select('step').distinct().where('series_id', '=', Number(s.series_id)).orderBy('step').execute();
+        // Steps with many gaps: read this series' distinct steps.
+        const id = Number(s.series_id);
         let cur: [number, number] | undefined;
-        for (const r of rows) {
-          const st = Number(r.step);
+        for (const st of blockSteps(await this.blockData(id, await this.blockMeta(s.run_uuid, id)))) {
           if (cur && st === cur[1] + 1) cur[1] = st;
           else segs.push((cur = [st, st]));
         }
@@ -205,21 +260,20 @@ export class MetricService {
     for (const runId of runIds) {
       const series = seriesOf.get(runId);
       if (series === undefined) continue;
-      const points: Point[] = [];
-      for (let i = 0; i < wanted.length && points.length < MAX_POINTS_PER_RUN; i += 500) {
-        const chunk = wanted.slice(i, i + 500);
-        const rows = (await this.db
-          .selectFrom('tracking_metrics')
-          .select(['value', 'is_nan', 'timestamp', 'step'])
-          .where('series_id', '=', series)
-          .where('step', 'in', chunk)
-          .orderBy('step')
-          .orderBy('timestamp')
-          .orderBy('value')
-          .execute()) as Point[];
-        points.push(...rows);
+      // The blocks holding a wanted step (wanted is sorted: find the first one >= each block's start).
+      const pick: BlockMeta[] = [];
+      for (const b of await this.blockMeta(runId, series)) {
+        let lo = 0;
+        let hi = wanted.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (wanted[mid]! < b.min_step) lo = mid + 1;
+          else hi = mid;
+        }
+        if (lo < wanted.length && wanted[lo]! <= b.max_step) pick.push(b);
       }
-      for (const p of points.slice(0, MAX_POINTS_PER_RUN)) out.push({ ...view(key, p), run_id: runId });
+      const p = decodeBlocks(await this.blockData(series, pick), { keep: (st) => steps.has(st) });
+      for (let j = 0; j < p.length && j < MAX_POINTS_PER_RUN; j++) out.push({ key, value: jsonDouble(p.value[j]!), timestamp: p.timestamp[j]!, step: p.step[j]!, run_id: runId });
     }
     return { metrics: out };
   }

@@ -12,6 +12,7 @@ import {
 import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
 import { randomRunName } from './run-names.js';
 import { withTx, tuples, type Tx } from './tx.js';
+import { writeMetrics as writeMetricBlocks } from './metric-write.js';
 
 export const RUN_NAME_TAG = 'mlflow.runName';
 export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
@@ -70,15 +71,6 @@ export function checkParam(p: unknown, where = 'param'): ParamIn {
   if (typeof value !== 'string') throw new InvalidInput(`Param '${key}' must have a string value, got ${JSON.stringify(value)}`);
   return { key, value: checkLength('Param value', LIMITS.paramValue, value) };
 }
-
-const orderKey = (m: { step: number; timestamp: number; value: number }) => [m.step, m.timestamp, Number.isNaN(m.value) ? -Infinity : m.value] as const;
-function greater(a: readonly [number, number, number], b: readonly [number, number, number]): boolean {
-  if (a[0] !== b[0]) return a[0] > b[0];
-  if (a[1] !== b[1]) return a[1] > b[1];
-  return a[2] > b[2];
-}
-
-interface LatestState { step: number; timestamp: number; value: number; is_nan: number; min_step: number; max_step: number; steps: number }
 
 /** Runs of workspaces and what is logged into them (MLflow semantics). */
 export class RunService {
@@ -304,88 +296,9 @@ export class RunService {
     if (name !== undefined) await tx.run('update tracking_runs set name = ? where run_uuid = ?', [checkLength('Run name', LIMITS.runName, name), run.run_uuid]);
   }
 
-  /**
-   * Appends metric points (identical points are stored once) and keeps each key's latest value
-   * and step summary. The caller holds the run (SQLite: the writer; PostgreSQL: a per-run lock).
-   */
-  private async writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
-    const byKey = new Map<string, MetricIn[]>();
-    for (const m of metrics) {
-      let l = byKey.get(m.key);
-      if (!l) byKey.set(m.key, (l = []));
-      l.push(m);
-    }
-    const keys = [...byKey.keys()];
-    // Each series' current state, all keys at once (one statement per 500 keys).
-    const current = new Map<string, LatestState & { series_id: number }>();
-    for (let i = 0; i < keys.length; i += 500) {
-      const chunk = keys.slice(i, i + 500);
-      const rows = await tx.all<LatestState & { series_id: number; key: string }>(
-        `select series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps from tracking_latest_metrics where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`,
-        [run.run_uuid, ...chunk],
-      );
-      for (const r of rows) current.set(r.key, r);
-    }
-    const fresh: { key: string; row: unknown[] }[] = [];
-    const updates: unknown[][] = [];
-    const seriesOf = new Map<string, number>();
-    for (const [key, list] of byKey) {
-      const cur = current.get(key);
-      // Steps this batch adds to the series (for the step summary): beyond the known range they
-      // are new for sure; inside it, the index says.
-      let minStep = Infinity;
-      let maxStep = -Infinity;
-      let added = 0;
-      const batchSteps = new Set<number>();
-      for (const m of list) batchSteps.add(m.step);
-      for (const st of batchSteps) {
-        if (st < minStep) minStep = st;
-        if (st > maxStep) maxStep = st;
-        if (!cur || st > Number(cur.max_step) || st < Number(cur.min_step)) added++;
-        else if ((await tx.all('select 1 from tracking_metrics where series_id = ? and step = ? limit 1', [cur.series_id, st])).length === 0) added++;
-      }
-      let best = list[0]!;
-      for (const m of list) if (greater(orderKey(m), orderKey(best))) best = m;
-      let latest = { step: best.step, timestamp: best.timestamp, value: best.value };
-      if (cur) {
-        const curKey = [Number(cur.step), Number(cur.timestamp), Number(cur.is_nan) ? -Infinity : Number(cur.value)] as const;
-        if (!greater(orderKey(best), curKey)) latest = { step: Number(cur.step), timestamp: Number(cur.timestamp), value: Number(cur.is_nan) ? NaN : Number(cur.value) };
-        minStep = Math.min(minStep, Number(cur.min_step));
-        maxStep = Math.max(maxStep, Number(cur.max_step));
-      }
-      const isNan = Number.isNaN(latest.value) ? 1 : 0;
-      const row = [run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, (cur ? Number(cur.steps) : 0) + added];
-      if (cur) {
-        seriesOf.set(key, Number(cur.series_id));
-        updates.push([Number(cur.series_id), ...row]);
-      } else fresh.push({ key, row });
-    }
-    const cols = 'run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps';
-    for (let i = 0; i < fresh.length; i += 500) {
-      const chunk = fresh.slice(i, i + 500);
-      const made = await tx.all<{ series_id: number; key: string }>(`insert into tracking_latest_metrics (${cols}) values ${tuples(chunk.length, 11)} returning series_id, key`, chunk.flatMap((f) => f.row));
-      for (const m of made) seriesOf.set(m.key, Number(m.series_id));
-    }
-    // Existing series: one upsert on their ids updates them all.
-    for (let i = 0; i < updates.length; i += 500) {
-      const chunk = updates.slice(i, i + 500);
-      await tx.run(
-        `insert into tracking_latest_metrics (series_id, ${cols}) values ${tuples(chunk.length, 12)} on conflict (series_id) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps`,
-        chunk.flat(),
-      );
-    }
-    const points: unknown[] = [];
-    for (const m of metrics) {
-      const series = seriesOf.get(m.key)!;
-      if (Number.isNaN(m.value)) points.push(series, m.step, m.timestamp, 0, 1);
-      else points.push(series, m.step, m.timestamp, m.value, 0);
-    }
-    // Many rows per statement: fewer round trips (PostgreSQL) and calls (SQLite).
-    const CHUNK = tx.dialect === 'sqlite' ? 200 : 1000;
-    for (let i = 0; i < metrics.length; i += CHUNK) {
-      const n = Math.min(CHUNK, metrics.length - i);
-      await tx.run(`insert into tracking_metrics (series_id, step, timestamp, value, is_nan) values ${tuples(n, 5)} on conflict do nothing`, points.slice(i * 5, (i + n) * 5));
-    }
+  /** Appends metric points (tracking/metric-write.ts). The caller holds the run. */
+  private writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
+    return writeMetricBlocks(tx, run, metrics);
   }
 
   /** log-inputs: datasets (made once per experiment by name and digest) and their input tags. */

@@ -12,6 +12,8 @@ import type { Database, DialectName } from '../store/database.js';
 export interface Tx {
   dialect: DialectName;
   all<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Rows as arrays of column values, in the order selected (cheaper than objects for many rows). */
+  rows<T extends unknown[] = unknown[]>(text: string, params?: unknown[]): Promise<T[]>;
   run(text: string, params?: unknown[]): Promise<number>;
 }
 
@@ -28,14 +30,16 @@ function toPg(text: string): string {
 }
 
 const stmtCaches = new WeakMap<SqliteDatabase.Database, Map<string, SqliteDatabase.Statement>>();
-function stmt(db: SqliteDatabase.Database, text: string): SqliteDatabase.Statement {
+function stmt(db: SqliteDatabase.Database, text: string, raw = false): SqliteDatabase.Statement {
   let cache = stmtCaches.get(db);
   if (!cache) stmtCaches.set(db, (cache = new Map()));
-  let s = cache.get(text);
+  const key = raw ? `raw:${text}` : text;
+  let s = cache.get(key);
   if (!s) {
     s = db.prepare(text);
+    if (raw) s.raw(true);
     if (cache.size > 2000) cache.clear();
-    cache.set(text, s);
+    cache.set(key, s);
   }
   return s;
 }
@@ -52,6 +56,7 @@ export async function withTx<T>(database: Database, fn: (tx: Tx) => Promise<T>):
       const tx: Tx = {
         dialect: 'sqlite',
         all: async <R>(text: string, params: unknown[] = []) => stmt(sqlite, text).all(...bindable(params)) as R[],
+        rows: async <R>(text: string, params: unknown[] = []) => stmt(sqlite, text, true).all(...bindable(params)) as R[],
         run: async (text: string, params: unknown[] = []) => stmt(sqlite, text).run(...bindable(params)).changes,
       };
       stmt(sqlite, 'begin immediate').run();
@@ -71,6 +76,7 @@ export async function withTx<T>(database: Database, fn: (tx: Tx) => Promise<T>):
     const tx: Tx = {
       dialect: 'postgres',
       all: async <R>(text: string, params: unknown[] = []) => (await client.query(toPg(text), params)).rows as R[],
+      rows: async <R>(text: string, params: unknown[] = []) => (await client.query({ text: toPg(text), values: params, rowMode: 'array' })).rows as R[],
       run: async (text: string, params: unknown[] = []) => (await client.query(toPg(text), params)).rowCount ?? 0,
     };
     await client.query('begin');

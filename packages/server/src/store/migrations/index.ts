@@ -7,6 +7,7 @@ import * as identity from './0200-identity.js';
 import * as mlflowRegistry from './0150-mlflow-registry.js';
 import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
+import * as metricBlocks from './0180-metric-blocks.js';
 import * as vaultKeys from './0300-vault-keys.js';
 
 /**
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '0150-mlflow-registry': mlflowRegistry,
   '0160-mlflow-logged-models': mlflowLoggedModels,
   '0170-mlflow-artifact-uploads': mlflowArtifactUploads,
+  '0180-metric-blocks': metricBlocks,
   '0200-identity': identity,
   '0300-vault-keys': vaultKeys,
 };

@@ -1,0 +1,206 @@
+import type { RunRow } from './tables.js';
+import type { MetricIn } from './runs.js';
+import { tuples, type Tx } from './tx.js';
+import { encodeLog, sortSeriesPoints } from './metric-blocks.js';
+
+/**
+ * How points are written (see metric-blocks.ts for the layout): each request appends ONE row to
+ * its run's log (tracking_metric_log), so a request touches a few neighbouring pages however many
+ * keys it logs; once the log holds LOG_MAX_ROWS rows or LOG_MAX_POINTS points, the next request
+ * folds it into per-series blocks (tracking_metric_blocks) of up to BLOCK_POINTS points, which
+ * readers find by series. A series' last block takes more points while it holds fewer than
+ * APPEND_BELOW, so one-at-a-time logging still makes full-size blocks.
+ */
+export const LOG_MAX_ROWS = 32;
+export const LOG_MAX_POINTS = 16384;
+export const BLOCK_POINTS = 512;
+export const APPEND_BELOW = 256;
+
+interface Current {
+  series_id: number; key: string; step: number; timestamp: number; value: number; is_nan: number;
+  min_step: number; max_step: number; steps: number; step_segments: string | null;
+}
+
+/** Most step ranges a series' summary lists (more: its steps are read when needed). */
+export const MAX_STEP_SEGMENTS = 32;
+
+/**
+ * A series' distinct steps as its summary knows them: sorted disjoint ranges, or undefined when
+ * they are not kept (too many gaps).
+ */
+export function stepSegments(r: { min_step: number; max_step: number; steps: number; step_segments: string | null }): [number, number][] | undefined {
+  const a = Number(r.min_step);
+  const b = Number(r.max_step);
+  if (Number(r.steps) === b - a + 1) return [[a, b]];
+  if (r.step_segments) return JSON.parse(r.step_segments) as [number, number][];
+  return undefined;
+}
+
+/** The order MLflow's latest_metrics keeps: step, then timestamp, then value (NaN lowest). */
+function later(s1: number, t1: number, v1: number, s2: number, t2: number, v2: number): boolean {
+  if (s1 !== s2) return s1 > s2;
+  if (t1 !== t2) return t1 > t2;
+  return (Number.isNaN(v1) ? -Infinity : v1) > (Number.isNaN(v2) ? -Infinity : v2);
+}
+
+const LATEST_COLS = 'run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps, step_segments';
+
+/**
+ * Appends metric points and keeps each key's latest value and step summary, without reading
+ * points: the distinct steps are kept as ranges (steps = their number; steps = max - min + 1
+ * means one range, else step_segments lists them) while there are at most MAX_STEP_SEGMENTS,
+ * else steps = 0 and readers read the series' steps. The caller holds the run (SQLite: the
+ * writer; PostgreSQL: a per-run lock).
+ */
+export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
+  const byKey = new Map<string, MetricIn[]>();
+  for (const m of metrics) {
+    const l = byKey.get(m.key);
+    if (l) l.push(m);
+    else byKey.set(m.key, [m]);
+  }
+  const keys = [...byKey.keys()];
+  const current = new Map<string, Current>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    const rows = await tx.rows<[number, string, number, number, number, number, number, number, number, string | null]>(
+      `select series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments from tracking_latest_metrics where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`,
+      [run.run_uuid, ...chunk],
+    );
+    for (const r of rows) {
+      current.set(r[1], { series_id: r[0], key: r[1], step: r[2], timestamp: r[3], value: r[4], is_nan: r[5], min_step: r[6], max_step: r[7], steps: r[8], step_segments: r[9] });
+    }
+  }
+
+  const fresh: { key: string; row: unknown[] }[] = [];
+  const updates: unknown[][] = [];
+  for (const [key, list] of byKey) {
+    const cur = current.get(key);
+    // The request's distinct steps as sorted ranges.
+    const steps = list.map((m) => m.step).sort((a, b) => a - b);
+    const segs: [number, number][] = [];
+    for (const st of steps) {
+      const last = segs[segs.length - 1];
+      if (last && st <= last[1] + 1) last[1] = st;
+      else segs.push([st, st]);
+    }
+    // MLflow's latest value: the greatest by (step, timestamp, value), NaN lowest.
+    let best = list[0]!;
+    for (const m of list) if (later(m.step, m.timestamp, m.value, best.step, best.timestamp, best.value)) best = m;
+    let latest = { step: best.step, timestamp: best.timestamp, value: best.value };
+    let minStep = steps[0]!;
+    let maxStep = steps[steps.length - 1]!;
+    let known: [number, number][] | undefined = segs;
+    if (cur) {
+      const cs = Number(cur.step);
+      const ct = Number(cur.timestamp);
+      const cv = Number(cur.is_nan) ? NaN : Number(cur.value);
+      if (!later(best.step, best.timestamp, best.value, cs, ct, cv)) latest = { step: cs, timestamp: ct, value: cv };
+      minStep = Math.min(minStep, Number(cur.min_step));
+      maxStep = Math.max(maxStep, Number(cur.max_step));
+      const had = stepSegments(cur);
+      known = had && unionSegments(had, segs);
+    }
+    if (known && known.length > MAX_STEP_SEGMENTS) known = undefined;
+    let stepCount = 0;
+    for (const [a, b] of known ?? []) stepCount += b - a + 1;
+    const segments = known && known.length > 1 ? JSON.stringify(known) : null;
+    const isNan = Number.isNaN(latest.value) ? 1 : 0;
+    const row = [run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, stepCount, segments];
+    if (cur) updates.push([Number(cur.series_id), ...row]);
+    else fresh.push({ key, row });
+  }
+
+  const seriesOf = new Map<string, number>();
+  for (const [key, c] of current) seriesOf.set(key, Number(c.series_id));
+  for (let i = 0; i < fresh.length; i += 500) {
+    const chunk = fresh.slice(i, i + 500);
+    const made = await tx.all<{ series_id: number; key: string }>(`insert into tracking_latest_metrics (${LATEST_COLS}) values ${tuples(chunk.length, 12)} returning series_id, key`, chunk.flatMap((f) => f.row));
+    for (const m of made) seriesOf.set(m.key, Number(m.series_id));
+  }
+  // Existing series. SQLite: one prepared update each is cheaper than one big statement;
+  // PostgreSQL: one upsert on their ids updates them all in one round trip.
+  if (tx.dialect === 'sqlite') {
+    for (const u of updates) {
+      await tx.run('update tracking_latest_metrics set step = ?, timestamp = ?, value = ?, is_nan = ?, min_step = ?, max_step = ?, steps = ?, step_segments = ? where series_id = ?', [
+        u[3], u[4], u[5], u[6], u[9], u[10], u[11], u[12], u[0],
+      ]);
+    }
+  } else {
+    for (let i = 0; i < updates.length; i += 500) {
+      const chunk = updates.slice(i, i + 500);
+      await tx.run(
+        `insert into tracking_latest_metrics (series_id, ${LATEST_COLS}) values ${tuples(chunk.length, 13)} on conflict (series_id) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps, step_segments = excluded.step_segments`,
+        chunk.flat(),
+      );
+    }
+  }
+
+  const data = encodeLog(metrics, (m) => seriesOf.get(m.key)!);
+  const [log] = await tx.all<{ rows: number; points: number; seq: number }>(
+    'select count(*) as rows, coalesce(sum(n), 0) as points, coalesce(max(seq), 0) as seq from tracking_metric_log where run_uuid = ?',
+    [run.run_uuid],
+  );
+  const rows = Number(log?.rows ?? 0);
+  if (rows + 1 > LOG_MAX_ROWS || Number(log?.points ?? 0) + metrics.length > LOG_MAX_POINTS) {
+    await foldLog(tx, run.run_uuid, rows > 0, data);
+  } else {
+    await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [run.run_uuid, Number(log?.seq ?? 0) + 1, metrics.length, data]);
+  }
+}
+
+/** The union of two sorted lists of disjoint step ranges, adjacent ranges joined. */
+function unionSegments(a: [number, number][], b: [number, number][]): [number, number][] {
+  const all = [...a, ...b].sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  for (const [x, y] of all) {
+    const last = out[out.length - 1];
+    if (last && x <= last[1] + 1) last[1] = Math.max(last[1], y);
+    else out.push([x, y]);
+  }
+  return out;
+}
+
+/** Moves a run's log (and `extra`, log records not yet stored) into per-series blocks. */
+async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra: Buffer): Promise<void> {
+  const parts: Uint8Array[] = [];
+  if (hasLog) for (const r of await tx.all<{ data: Uint8Array }>('select data from tracking_metric_log where run_uuid = ?', [runUuid])) parts.push(r.data);
+  parts.push(extra);
+  const bySeries = sortSeriesPoints(parts);
+  const ids = [...bySeries.keys()];
+  // Each series' last block (its number and size).
+  const last = new Map<number, { seq: number; n: number }>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await tx.all<{ series_id: number; seq: number; n: number }>(
+      `select b.series_id, b.seq, b.n from tracking_metric_blocks b where b.series_id in (${chunk.map(() => '?').join(',')}) and b.seq = (select max(c.seq) from tracking_metric_blocks c where c.series_id = b.series_id)`,
+      chunk,
+    );
+    for (const r of rows) last.set(Number(r.series_id), { seq: Number(r.seq), n: Number(r.n) });
+  }
+  const blocks: unknown[][] = [];
+  for (const [series, p] of bySeries) {
+    const l = last.get(series);
+    let seq = l ? l.seq : 0;
+    let at = 0;
+    if (l && l.n < APPEND_BELOW) {
+      // Fill the small last block first (its points and these may interleave: readers sort).
+      const take = Math.min(p.length, BLOCK_POINTS - l.n);
+      blocks.push([series, seq, p.step(0), p.step(take - 1), take, p.block(0, take)]);
+      at = take;
+    }
+    for (; at < p.length; at += BLOCK_POINTS) {
+      const end = Math.min(p.length, at + BLOCK_POINTS);
+      blocks.push([series, ++seq, p.step(at), p.step(end - 1), end - at, p.block(at, end)]);
+    }
+  }
+  // New blocks are inserted; a small last block gets the points appended (SQLite's || makes
+  // text of blobs, byte for byte: cast back).
+  const [least, greatest, concat] = tx.dialect === 'postgres' ? ['least', 'greatest', 'b.data || excluded.data'] : ['min', 'max', 'cast(b.data || excluded.data as blob)'];
+  const upsert = `on conflict (series_id, seq) do update set n = b.n + excluded.n, min_step = ${least}(b.min_step, excluded.min_step), max_step = ${greatest}(b.max_step, excluded.max_step), data = ${concat}`;
+  for (let i = 0; i < blocks.length; i += 200) {
+    const chunk = blocks.slice(i, i + 200);
+    await tx.run(`insert into tracking_metric_blocks as b (series_id, seq, min_step, max_step, n, data) values ${tuples(chunk.length, 6)} ${upsert}`, chunk.flat());
+  }
+  if (hasLog) await tx.run('delete from tracking_metric_log where run_uuid = ?', [runUuid]);
+}
