@@ -248,6 +248,56 @@ for (const dialect of testDialects()) {
       await c.fails('GET', `/metrics/get-history?run_id=${'e'.repeat(32)}&metric_key=loss`, undefined, 404, 'RESOURCE_DOES_NOT_EXIST');
     });
 
+    test('metric history: points in any order, repeated, across many requests; pages agree with the whole', async () => {
+      const run = await c.createRun('0');
+      // Expected history: MLflow's order (step, timestamp, value; NaN as value 0 then is_nan), identical points once.
+      const want = new Map<string, { step: number; timestamp: number; value: number }>();
+      const idOf = (p: { step: number; timestamp: number; value: number }) => `${p.step}/${p.timestamp}/${Number.isNaN(p.value) ? 'nan' : p.value}`;
+      const vkey = (v: number) => (Number.isNaN(v) ? 0 : v);
+      let seed = 7;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+      // Enough requests (of 1 to 60 points, steps going back and forth, some repeated) that the
+      // server folds its per-run log into blocks more than once; a second key interleaves.
+      for (let r = 0; r < 90; r++) {
+        const n = 1 + Math.floor(rnd() * 60);
+        const metrics = [];
+        for (let i = 0; i < n; i++) {
+          const step = Math.floor(rnd() * 400) - 50;
+          const p = { step, timestamp: Math.floor(rnd() * 3), value: rnd() < 0.05 ? NaN : rnd() < 0.1 ? 0 : Math.round(rnd() * 4) / 4 };
+          want.set(idOf(p), p);
+          metrics.push({ key: 'wave', ...p, value: Number.isNaN(p.value) ? 'NaN' : p.value });
+          if (rnd() < 0.2) metrics.push({ key: 'wave', ...p, value: Number.isNaN(p.value) ? 'NaN' : p.value }); // repeated in the request
+        }
+        metrics.push({ key: 'other', value: r, timestamp: r, step: r });
+        await c.ok('POST', '/runs/log-batch', { run_id: run, metrics });
+        if (r % 10 === 0) {
+          const again = [...want.values()][Math.floor(rnd() * want.size)]!; // repeated across requests
+          await c.ok('POST', '/runs/log-metric', { run_id: run, key: 'wave', ...again, value: Number.isNaN(again.value) ? 'NaN' : again.value });
+        }
+      }
+      const expected = [...want.values()]
+        .sort((a, b) => a.step - b.step || a.timestamp - b.timestamp || vkey(a.value) - vkey(b.value) || Number(Number.isNaN(a.value)) - Number(Number.isNaN(b.value)))
+        .map((p) => [p.step, p.timestamp, Number.isNaN(p.value) ? 'NaN' : p.value]);
+      const asTuples = (ms: any[]) => ms.map((m) => [m.step, m.timestamp, m.value]);
+      assert.deepEqual(asTuples((await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=wave`)).metrics), expected);
+      for (const size of [1, 29, 500, 25000]) {
+        // (Pages of 1: the first 40.)
+        const got: any[] = [];
+        let token: string | undefined;
+        do {
+          const b = await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=wave&max_results=${size}${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
+          got.push(...asTuples(b.metrics));
+          token = b.next_page_token;
+        } while (token && got.length < 40 * size);
+        assert.deepEqual(got, token ? expected.slice(0, got.length) : expected, `pages of ${size}`);
+      }
+      assert.deepEqual((await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=other`)).metrics.map((m: any) => m.step), Array.from({ length: 90 }, (_, i) => i));
+      // Integers up to 2^53 and the infinities come back exactly.
+      const big = Number.MAX_SAFE_INTEGER;
+      await c.ok('POST', '/runs/log-batch', { run_id: run, metrics: [{ key: 'big', value: big, timestamp: big, step: big }, { key: 'big', value: '-Infinity', timestamp: 0, step: -big }] });
+      assert.deepEqual(asTuples((await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=big`)).metrics), [[-big, 0, '-Infinity'], [big, big, big]]);
+    });
+
     test('log-batch: limits, validation, duplicate keys, all or nothing', async () => {
       const run = await c.createRun('0');
       const m = (i: number) => ({ key: `m${i % 7}`, value: i, timestamp: 1000 + i, step: i });
@@ -338,6 +388,13 @@ for (const dialect of testDialects()) {
       const run = await x.createRun(await x.createExperiment('doomed'));
       await x.ok('POST', '/runs/log-batch', { run_id: run, metrics: [{ key: 'm', value: 1, timestamp: 1 }], params: [{ key: 'p', value: '1' }], tags: [{ key: 't', value: '1' }] });
       await x.ok('POST', '/runs/log-inputs', { run_id: run, datasets: [{ dataset: { name: 'd', digest: 'x', source_type: 'local', source: 's' } }] });
+      // Enough requests that points are both in blocks and in the run's log.
+      for (let i = 0; i < 40; i++) await x.ok('POST', '/runs/log-metric', { run_id: run, key: 'm', value: i, timestamp: 1, step: i });
+      const series = (await t.server.ctx.db.selectFrom('tracking_latest_metrics').select('series_id').where('run_uuid', '=', run).execute()).map((r) => Number(r.series_id));
+      const points = async () =>
+        Number((await t.server.ctx.db.selectFrom('tracking_metric_blocks').select((eb) => eb.fn.countAll().as('n')).where('series_id', 'in', series).executeTakeFirst())?.n) +
+        Number((await t.server.ctx.db.selectFrom('tracking_metric_log').select((eb) => eb.fn.countAll().as('n')).where('run_uuid', '=', run).executeTakeFirst())?.n);
+      assert.ok((await points()) > 0);
       const del = await t.request('DELETE', `${w.armId}?api-version=2025-09-01`);
       assert.ok(del.status === 200 || del.status === 202 || del.status === 204, del.text);
       const { db } = t.server.ctx;
@@ -348,6 +405,7 @@ for (const dialect of testDialects()) {
         assert.equal(await count(table), 0, table);
       }
       assert.equal(Number((await db.selectFrom('tracking_inputs').select((eb) => eb.fn.countAll().as('n')).where('run_uuid', '=', run).executeTakeFirst())?.n), 0);
+      assert.equal(await points(), 0, 'metric blocks and log rows');
       // Other workspaces keep theirs.
       assert.equal((await c.ok('GET', '/experiments/get?experiment_id=0')).experiment.name, 'Default');
     });

@@ -271,5 +271,39 @@ for (const dialect of testDialects()) {
       await x.fails('GET', `/metrics/get-history-bulk-interval?${many}&metric_key=loss`, undefined, 400, 'INVALID_PARAMETER_VALUE', /at most 100/);
       assert.deepEqual(await call([dense], '&max_results=1').then((l) => stepsOf(l, dense)), [0, 2999]);
     });
+
+    test('get-history-bulk-interval: steps logged out of order, gaps filled later, many gaps', async () => {
+      const x = await trackingClient(t, c.ws);
+      const e = await x.createExperiment('bulk-order');
+      const log = async (run: string, steps: number[]) => x.ok('POST', '/runs/log-batch', { run_id: run, metrics: steps.map((s) => ({ key: 'm', value: s, timestamp: 1, step: s })) });
+      const range = (a: number, b: number, by = 1) => Array.from({ length: Math.floor((b - a) / by) + 1 }, (_, i) => a + i * by);
+      const filled = await x.createRun(e); // [100, 199], then [0, 49], then [50, 99]: one range again
+      await log(filled, range(100, 199));
+      await log(filled, range(0, 49));
+      await log(filled, range(50, 99));
+      const holes = await x.createRun(e); // ranges with a hole that stays
+      await log(holes, range(0, 9));
+      await log(holes, range(30, 39));
+      await log(holes, range(20, 24));
+      const sparse = await x.createRun(e); // every third step: more ranges than the summary keeps
+      for (let i = 0; i < 4; i++) await log(sparse, range(i * 60, i * 60 + 57, 3));
+      await x.ok('POST', '/runs/log-metric', { run_id: sparse, key: 'm', value: 1, timestamp: 2, step: 1 });
+      const all: Record<string, number[]> = {
+        [filled]: range(0, 199),
+        [holes]: [...range(0, 9), ...range(20, 24), ...range(30, 39)],
+        [sparse]: [...range(0, 237, 3), 1].sort((a, b) => a - b),
+      };
+      const call = async (runIds: string[], q: string) => (await x.ok('GET', `/metrics/get-history-bulk-interval?${runIds.map((r) => `run_ids=${r}`).join('&')}&metric_key=m${q}`)).metrics;
+      for (const runs of [[filled], [holes], [sparse], [filled, holes, sparse]]) {
+        for (const [q, max, start, end] of [['&max_results=13', 13], ['', 2500], ['&start_step=5&end_step=100&max_results=9', 9, 5, 100]] as [string, number, number?, number?][]) {
+          const ms = await call(runs, q);
+          const want = expectedSteps(runs.map((r) => all[r]!), max, start, end);
+          for (const r of runs) {
+            const got = ms.filter((m: any) => m.run_id === r).map((m: any) => m.step);
+            assert.deepEqual(got, want.filter((s) => all[r]!.includes(s)), `${q} run ${Object.keys(all).indexOf(r)} of ${runs.length}`);
+          }
+        }
+      }
+    });
   });
 }
