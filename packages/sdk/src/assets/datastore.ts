@@ -130,15 +130,24 @@ export class Datastore {
     return new Datastore(link, r.body);
   }
 
-  /** The seed's `register_azure_blob_container` (account key credentials). */
-  static registerAzureBlobContainer(ws: HasServiceContext | WorkspaceLink, opts: { datastoreName: string; containerName: string; accountName: string; accountKey?: string; subscriptionId?: string; resourceGroup?: string }): Promise<Datastore> {
+  /**
+   * The seed's `register_azure_blob_container`: account key (`accountKey`) or SAS token (`sasToken`,
+   * from the storage account's listServiceSas; checked on every use: permissions, expiry, key)
+   * credentials, or neither (each caller's own access to the account).
+   */
+  static registerAzureBlobContainer(ws: HasServiceContext | WorkspaceLink, opts: { datastoreName: string; containerName: string; accountName: string; accountKey?: string; sasToken?: string; subscriptionId?: string; resourceGroup?: string }): Promise<Datastore> {
+    if (opts.accountKey && opts.sasToken) return Promise.reject(new ValidationError('give accountKey or sasToken, not both', { target: 'sasToken' }));
     return Datastore.register(ws, opts.datastoreName, {
       datastoreType: 'AzureBlob',
       accountName: opts.accountName,
       containerName: opts.containerName,
       ...(opts.subscriptionId ? { subscriptionId: opts.subscriptionId } : {}),
       ...(opts.resourceGroup ? { resourceGroup: opts.resourceGroup } : {}),
-      credentials: opts.accountKey ? { credentialsType: 'AccountKey', secrets: { secretsType: 'AccountKey', key: opts.accountKey } } : { credentialsType: 'None' },
+      credentials: opts.accountKey
+        ? { credentialsType: 'AccountKey', secrets: { secretsType: 'AccountKey', key: opts.accountKey } }
+        : opts.sasToken
+          ? { credentialsType: 'Sas', secrets: { secretsType: 'Sas', sasToken: opts.sasToken.replace(/^\?/, '') } }
+          : { credentialsType: 'None' },
     });
   }
 

@@ -11,6 +11,7 @@ import type { VaultSecretService } from './key-vault.js';
 import { StorageAccountLookup, type StorageAccountRef } from './storage-accounts.js';
 import { FolderBackend, S3Backend, type DatastoreBackend } from './datastore-backends.js';
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
+import { verifySas, type SasNeed } from './sas.js';
 
 export const DATASTORE_TYPE = 'Microsoft.MachineLearningServices/workspaces/datastores';
 export const SYSTEM_DATASTORES = ['workspaceblobstore', 'workspacefilestore', 'workspaceartifactstore', 'workspaceworkingdirectory'] as const;
@@ -38,7 +39,7 @@ export interface DatastoreProps {
   tags: Record<string, string>;
   properties: Record<string, string>;
   isDefault: boolean;
-  credentials: { credentialsType: 'AccountKey' | 'None' | 'AccessKey'; accessKeyId?: string };
+  credentials: { credentialsType: 'AccountKey' | 'None' | 'AccessKey' | 'Sas'; accessKeyId?: string };
   accountName?: string;
   containerName?: string;
   fileShareName?: string;
@@ -56,7 +57,7 @@ export interface DatastoreProps {
 }
 
 /** Secrets of a datastore, in the shapes of `listSecrets` (2025-09-01 `DatastoreSecrets`). */
-export type DatastoreSecrets = { secretsType: 'AccountKey'; key: string } | { secretsType: 'AccessKey'; secretAccessKey: string };
+export type DatastoreSecrets = { secretsType: 'AccountKey'; key: string } | { secretsType: 'AccessKey'; secretAccessKey: string } | { secretsType: 'Sas'; sasToken: string };
 
 /** Folders an administrator allowed for `ServerFolder` datastores (ATELIER_DATASTORE_ROOTS, path-delimited). */
 export function datastoreRoots(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -213,7 +214,7 @@ export class DatastoreService {
     if (secrets) await this.vault.set(vaultId, secretName, JSON.stringify(secrets), { contentType: 'application/vnd.atelier.datastore-secrets+json', tags: { datastore: name } });
     try {
       const out = await this.engine.put(datastoreDefinition, id, { properties: props as unknown as Record<string, unknown> }, by, ifMatch ? { ifMatch } : {});
-      if (!secrets && props.credentials.credentialsType !== 'AccountKey' && props.credentials.credentialsType !== 'AccessKey') await this.vault.remove(vaultId, secretName);
+      if (!secrets && !['AccountKey', 'AccessKey', 'Sas'].includes(props.credentials.credentialsType)) await this.vault.remove(vaultId, secretName);
       if (props.isDefault) await this.setDefault(ws, name, by);
       return { resource: (await this.engine.get(id))!, created: out.created };
     } catch (e) {
@@ -284,11 +285,24 @@ export class DatastoreService {
           throw invalid(`${T}.credentials.secrets`, "is required with credentialsType AccountKey: send { secretsType: 'AccountKey', key: '<account key>' }");
         }
         props.credentials = { credentialsType: 'AccountKey' };
+      } else if (credType === 'Sas') {
+        if (datastoreType === 'AzureFile') throw invalid(`${T}.credentials.credentialsType`, 'Sas credentials are supported for blob containers (AzureBlob, AzureDataLakeGen2) here; use AccountKey or None for a file share');
+        const container = (props.containerName ?? props.filesystem)!;
+        if (secretsObj) {
+          onlyKeys(secretsObj, ['secretsType', 'sasToken'], `${T}.credentials.secrets`);
+          const sasToken = str(secretsObj, 'sasToken', `${T}.credentials.secrets`, { required: true, max: 2000 })!.replace(/^\?/, '');
+          // Signed by a current key of the account, for this container, not expired.
+          verifySas(sasToken, { account: account.name, container, keys: await this.accounts.accessKeys(account) }, `${T}.credentials.secrets.sasToken`);
+          secrets = { secretsType: 'Sas', sasToken };
+        } else if (existing?.credentials.credentialsType !== 'Sas') {
+          throw invalid(`${T}.credentials.secrets`, "is required with credentialsType Sas: send { secretsType: 'Sas', sasToken: '<token from the storage account's listServiceSas>' }");
+        }
+        props.credentials = { credentialsType: 'Sas' };
       } else if (credType === undefined || credType === 'None' || credType === 'NoneCredentials') {
         // Identity-based access: each caller's own rights on the storage account decide.
         props.credentials = { credentialsType: 'None' };
       } else {
-        throw invalid(`${T}.credentials.credentialsType`, `${credType} credentials are not supported for ${datastoreType} datastores here; use AccountKey (with the account's key) or None (each caller's own access to the storage account)`);
+        throw invalid(`${T}.credentials.credentialsType`, `${credType} credentials are not supported for ${datastoreType} datastores here; use AccountKey (with the account's key), Sas (a token from the account's listServiceSas) or None (each caller's own access to the storage account)`);
       }
     } else if (datastoreType === 'S3') {
       const endpoint = str(p, 'endpoint', T, { required: true, max: 500 })!;
@@ -391,7 +405,7 @@ export class DatastoreService {
    * datastores on a storage account also need the caller's own right on that account; key-based
    * ones need their key to still be one of the account's keys.
    */
-  async backend(ws: WorkspaceInfo, name: string, principal: Principal, mode: 'read' | 'write'): Promise<DatastoreBackend> {
+  async backend(ws: WorkspaceInfo, name: string, principal: Principal, mode: 'read' | 'write' | 'delete'): Promise<DatastoreBackend> {
     const r = await this.get(ws, name);
     const props = r.properties as DatastoreProps;
     const system = (SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase());
@@ -412,6 +426,14 @@ export class DatastoreService {
           if (!key || !(await this.accounts.accessKeys(account)).includes(key)) {
             throw new Forbidden(`the account key of datastore '${r.name}' is no longer valid for storage account '${account.name}' (keys were rotated?); update the datastore's credentials`, { code: 'DatastoreCredentialsRejected' });
           }
+        }
+        if (!system && props.credentials.credentialsType === 'Sas') {
+          // Checked on every use: the token expires, and regenerating the key that signed it revokes it.
+          const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
+          const token = s ? (JSON.parse(s.value) as { sasToken?: string }).sasToken : undefined;
+          if (!token) throw new Conflict(`the SAS token of datastore '${r.name}' is missing from the workspace's key vault; set its credentials again`, { code: 'UserError' });
+          const need: SasNeed[] = mode === 'read' ? ['r', 'l'] : mode === 'write' ? ['w'] : ['d'];
+          verifySas(token, { account: account.name, container: (props.containerName ?? props.filesystem)!, keys: await this.accounts.accessKeys(account), need }, `the SAS token of datastore '${r.name}'`);
         }
         const container = props.containerName ?? props.filesystem ?? props.fileShareName!;
         // File shares and blob containers are separate namespaces, as in Azure.

@@ -13,6 +13,7 @@ import { toArmBody, type ResourceDefinition, type StoredResource } from '../../r
 import { REGISTRY, STORAGE, insightsDef, keyVaultDef, registryDef, storageAccountDef, type NewDependent } from '../../resources/dependents.js';
 import { normaliseLocation } from '../../resources/resource-groups.js';
 import { InvalidInput, NotFound } from '../../errors.js';
+import { accountSas, serviceSas } from '../../assets/sas.js';
 
 type Params = { subscriptionId: string; resourceGroupName: string; name: string };
 const ItemParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), name: Type.String() });
@@ -170,6 +171,62 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
           await ctx.access.require(req.principal.id, r.id, 'secrets/read', notFound(req.params));
           await deps.regenerateStorageKey(r.id, req.body.keyName);
           return { keys: await deps.storageKeys(r.id) };
+        },
+      );
+    }
+    if (t.def.type === STORAGE) {
+      // Shared access signatures (sv 2022-11-02), signed with key1 (or keyToSign): what a Sas datastore holds.
+      const SasCommon = {
+        signedPermission: Type.String({ maxLength: 20, description: "letters of 'racwdxltmeopi', e.g. 'rl' (read) or 'rwdl'" }),
+        signedExpiry: Type.String({ maxLength: 40, description: 'ISO 8601 UTC time' }),
+        signedStart: Type.Optional(Type.String({ maxLength: 40 })),
+        signedProtocol: Type.Optional(Type.Union([Type.Literal('https'), Type.Literal('https,http')])),
+        keyToSign: Type.Optional(Type.String({ description: 'key1 (default) | key2' })),
+      };
+      const signingKey = async (id: string, keyToSign: string | undefined) => {
+        const name = (keyToSign ?? 'key1').toLowerCase();
+        if (name !== 'key1' && name !== 'key2') throw new InvalidInput(`keyToSign must be 'key1' or 'key2', got '${keyToSign}'`, { target: 'keyToSign' });
+        const k = (await deps.storageKeys(id)).find((x) => x.keyName === name);
+        if (!k) throw new InvalidInput(`the storage account has no ${name}`, { target: 'keyToSign' });
+        return k.value;
+      };
+      app.post<{ Params: Params; Body: { canonicalizedResource: string; signedResource: string; signedPermission: string; signedExpiry: string; signedStart?: string; signedProtocol?: 'https' | 'https,http'; keyToSign?: string } }>(
+        `${one}/listServiceSas`,
+        {
+          schema: {
+            params: ItemParams,
+            querystring: ApiVersionQuery,
+            body: Type.Object({ canonicalizedResource: Type.String({ maxLength: 300, description: '/blob/{account}/{container}' }), signedResource: Type.String({ description: 'c (a blob container)' }), ...SasCommon }, { additionalProperties: false }),
+            tags: [t.tag],
+            summary: 'A service SAS token for one blob container (needs secrets/read)',
+          },
+        },
+        async (req) => {
+          const r = await load(req, 'secrets/read');
+          const b = req.body;
+          if (b.signedResource !== 'c') throw new InvalidInput(`signedResource '${b.signedResource}' is not supported: service SAS tokens here are for a whole blob container (signedResource 'c')`, { target: 'signedResource' });
+          const m = /^\/blob\/([^/]+)\/([^/]+)\/?$/.exec(b.canonicalizedResource);
+          if (!m || m[1]!.toLowerCase() !== r.name.toLowerCase()) throw new InvalidInput(`canonicalizedResource must be '/blob/${r.name}/{container}', got '${b.canonicalizedResource}'`, { target: 'canonicalizedResource' });
+          const token = serviceSas({ account: r.name, container: m[2]!, permissions: b.signedPermission, expiry: b.signedExpiry, start: b.signedStart, protocol: b.signedProtocol }, await signingKey(r.id, b.keyToSign));
+          return { serviceSasToken: token };
+        },
+      );
+      app.post<{ Params: Params; Body: { signedServices: string; signedResourceTypes: string; signedPermission: string; signedExpiry: string; signedStart?: string; signedProtocol?: 'https' | 'https,http'; keyToSign?: string } }>(
+        `${one}/listAccountSas`,
+        {
+          schema: {
+            params: ItemParams,
+            querystring: ApiVersionQuery,
+            body: Type.Object({ signedServices: Type.String({ maxLength: 4, description: "letters of 'bfqt'" }), signedResourceTypes: Type.String({ maxLength: 3, description: "letters of 'sco'" }), ...SasCommon }, { additionalProperties: false }),
+            tags: [t.tag],
+            summary: 'An account SAS token (needs secrets/read)',
+          },
+        },
+        async (req) => {
+          const r = await load(req, 'secrets/read');
+          const b = req.body;
+          const token = accountSas({ account: r.name, services: b.signedServices, resourceTypes: b.signedResourceTypes, permissions: b.signedPermission, expiry: b.signedExpiry, start: b.signedStart, protocol: b.signedProtocol }, await signingKey(r.id, b.keyToSign));
+          return { accountSasToken: token };
         },
       );
     }

@@ -182,7 +182,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
 
     files.delete(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
       const ws = await workspaceFor(ctx, req, 'data/write');
-      const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'write');
+      const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'delete');
       const deleted = await backend.delete(filePath(req));
       return reply.status(deleted ? 200 : 204).send();
     });
