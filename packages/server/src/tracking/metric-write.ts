@@ -76,8 +76,14 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
   const updates: unknown[][] = [];
   for (const [key, list] of byKey) {
     const cur = current.get(key);
-    // The request's distinct steps as sorted ranges.
-    const steps = list.map((m) => m.step).sort((a, b) => a - b);
+    // The request's distinct steps as sorted ranges (steps usually come in order).
+    const steps = new Array<number>(list.length);
+    let inOrder = true;
+    for (let i = 0; i < list.length; i++) {
+      steps[i] = list[i]!.step;
+      if (i > 0 && steps[i]! < steps[i - 1]!) inOrder = false;
+    }
+    if (!inOrder) steps.sort((a, b) => a - b);
     const segs: [number, number][] = [];
     for (const st of steps) {
       const last = segs[segs.length - 1];
@@ -99,7 +105,9 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
       minStep = Math.min(minStep, Number(cur.min_step));
       maxStep = Math.max(maxStep, Number(cur.max_step));
       const had = stepSegments(cur);
-      known = had && unionSegments(had, segs);
+      // (The usual case: one range, extended or overlapped by one range.)
+      if (had && had.length === 1 && segs.length === 1 && segs[0]![0] <= had[0]![1] + 1 && segs[0]![1] >= had[0]![0] - 1) known = [[minStep, maxStep]];
+      else known = had && unionSegments(had, segs);
     }
     if (known && known.length > MAX_STEP_SEGMENTS) known = undefined;
     let stepCount = 0;
