@@ -127,13 +127,13 @@ export class HbiWorkspaces {
     return false;
   }
 
-  /** Whether a log line's fields name an HBI workspace (workspace id/GUID, a URL or path). */
+  /** Whether a log line's fields name an HBI workspace: a workspace GUID, or any ARM id / path below an HBI one. */
   fieldsAreHbi(o: Record<string, unknown>): boolean {
-    for (const k of ['workspace', 'workspaceId', 'workspaceArmId', 'url', 'path', 'resourceId']) {
-      const v = o[k];
+    for (const [k, v] of Object.entries(o)) {
       if (typeof v !== 'string') continue;
-      if (v.startsWith('/') && this.urlIsHbi(v)) return true;
-      if (GUID.test(v) && (k === 'workspace' || k === 'workspaceId') && this.workspaces.get(v.toLowerCase()) === true) return true;
+      // Any field holding an ARM id or a path below one (workspace, resourceId, url, deployment, …).
+      if (v.includes('/subscriptions/') && this.urlIsHbi(v)) return true;
+      if ((k === 'workspace' || k === 'workspaceId') && GUID.test(v) && this.isHbi(v)) return true;
     }
     const req = o.req as { url?: unknown } | undefined;
     return Boolean(req && typeof req.url === 'string' && this.urlIsHbi(req.url));
