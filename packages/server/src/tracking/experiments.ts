@@ -63,6 +63,7 @@ export class ExperimentService {
     if (artifactLocation !== undefined && artifactLocation !== null && artifactLocation !== '') {
       if (typeof artifactLocation !== 'string') throw new InvalidInput('artifact_location must be a string');
       if (artifactLocation.startsWith('runs:')) throw new InvalidInput(`Artifact location cannot be a runs:/ URI. Given: '${artifactLocation}'`);
+      checkArtifactLocation(artifactLocation);
       // Room for the run suffix ('/<32-hex run id>/artifacts') within the 1000-character column.
       checkLength('artifact_location', 900, artifactLocation);
     }
@@ -184,7 +185,7 @@ export class ExperimentService {
     const view: ViewType = checkViewType(req.view_type);
     const max = req.max_results === undefined || req.max_results === null || req.max_results === '' ? 1000 : Number(req.max_results);
     if (!Number.isInteger(max) || max < 1) throw new InvalidInput(`Invalid value for request parameter max_results. It must be a positive integer, but got ${String(req.max_results)}`);
-    if (max > LIMITS.searchExperimentsMaxResults) throw new InvalidInput(`Invalid value for request parameter max_results. It must be at most ${LIMITS.searchExperimentsMaxResults}, but got value ${max}`);
+    if (max > LIMITS.searchExperimentsMaxResults) throw new InvalidInput(`Invalid value ${max} for parameter 'max_results' supplied. It must be at most ${LIMITS.searchExperimentsMaxResults}`);
     const offset = decodeOffsetToken(req.page_token);
     await this.ensureDefault(ws);
     const compiled = compileExperimentSearch(this.database.dialect, {
@@ -231,6 +232,36 @@ export class ExperimentService {
       if (t?.length) v.tags = t;
       return v;
     });
+  }
+}
+
+/**
+ * An experiment's own artifact location. MLflow's server makes a local path absolute on the
+ * server's machine; this server refuses local paths (relative, absolute, file:, drive letters): a
+ * path of the server's machine is not the caller's to choose and is outside the workspace's artifact
+ * store. Remote URIs (s3://, wasbs://, gs://, …; the client writes there) and mlflow-artifacts:/
+ * paths within the workspace's store are accepted; none may climb out with '..'.
+ */
+export function checkArtifactLocation(location: string): void {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(location)?.[1]?.toLowerCase();
+  if (!scheme || scheme === 'file' || scheme.length === 1 /* a Windows drive letter */) {
+    throw new InvalidInput(
+      `Invalid artifact_location '${location}': local paths are not accepted by this server. Leave artifact_location out to keep the experiment's artifacts in the workspace's artifact store (mlflow-artifacts:/<experiment_id>), or give a remote URI such as s3://bucket/prefix or wasbs://container@account.blob.core.windows.net/prefix.`,
+    );
+  }
+  let decoded = location;
+  for (let i = 0; i < 5; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(decoded);
+    } catch {
+      break;
+    }
+    if (next === decoded) break;
+    decoded = next;
+  }
+  if (decoded.includes('\0') || decoded.slice(scheme.length + 1).split(/[/\\]/).some((seg) => seg === '..')) {
+    throw new InvalidInput(`Invalid artifact_location '${location}': it must not contain relative path references ('..') or NUL characters.`);
   }
 }
 

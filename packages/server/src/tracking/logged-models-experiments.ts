@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { WorkspaceRef } from './artifacts.js';
 import type { ExperimentLookup, ExperimentRef } from './logged-models.js';
+import { DEFAULT_EXPERIMENT_ID, ExperimentService } from './experiments.js';
 
 /**
  * Experiments and runs as the tracking core stores them (`tracking_experiments`, keyed by workspace GUID
@@ -9,10 +10,16 @@ import type { ExperimentLookup, ExperimentRef } from './logged-models.js';
  * active, and its artifact location.
  */
 export class TrackingExperimentLookup implements ExperimentLookup {
-  constructor(private readonly ctx: AppContext) {}
+  private readonly experiments: ExperimentService;
+
+  constructor(private readonly ctx: AppContext) {
+    this.experiments = new ExperimentService(ctx.database);
+  }
 
   async getExperiment(ws: WorkspaceRef, experimentId: string): Promise<ExperimentRef | undefined> {
     if (!/^\d{1,15}$/.test(experimentId)) return undefined;
+    // Every workspace has the Default experiment "0", also before anything was tracked into it.
+    if (Number(experimentId) === DEFAULT_EXPERIMENT_ID) await this.experiments.ensureDefault(ws.workspaceId);
     const { rows } = await sql<{ experiment_id: number | string; artifact_location: string; lifecycle_stage: string }>`
       select experiment_id, artifact_location, lifecycle_stage from tracking_experiments
       where workspace_id = ${ws.workspaceId} and experiment_id = ${Number(experimentId)}`.execute(this.ctx.db);

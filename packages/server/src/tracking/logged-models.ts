@@ -7,6 +7,7 @@ import { bad, checkString, checkTagKey, checkTags, missing } from './registry-va
 import { numericComparison, pageToken, parseFilter, parsePageToken, stringComparison } from './registry-search.js';
 import type { LoggedModelRow } from './logged-models-tables.js';
 import './logged-models-tables.js';
+import { pythonJson } from './python-json.js';
 
 /** What the logged-model service needs to know about experiments (the tracking core answers). */
 export interface ExperimentRef {
@@ -272,7 +273,7 @@ export class LoggedModelService {
       }
       list.push({ name, version });
       await trx.deleteFrom('mlflow_logged_model_tags').where('model_id', '=', row.model_id).where('key', '=', MODEL_VERSIONS_TAG).execute();
-      await trx.insertInto('mlflow_logged_model_tags').values({ model_id: row.model_id, key: MODEL_VERSIONS_TAG, value: JSON.stringify(list) }).execute();
+      await trx.insertInto('mlflow_logged_model_tags').values({ model_id: row.model_id, key: MODEL_VERSIONS_TAG, value: pythonJson(list) }).execute();
     });
   }
 

@@ -133,11 +133,15 @@ export function checkSource(value: unknown): string {
       `Invalid model version source: '${source}'. Local paths are not accepted by this server; use a runs:/, models:/ or mlflow-artifacts:/ URI.`,
     );
   }
+  // MLflow's wording (mlflow/server/handlers.py, _validate_non_local_source_contains_relative_paths).
   const invalid = (): InvalidInput =>
-    bad(`Invalid model version source: '${source}'. A source URI must not contain relative path references ('.' or '..') or NUL characters.`);
+    bad(
+      `Invalid model version source: '${source}'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, ` +
+        'an absolute path must be provided without relative path references present. Please provide an absolute path.',
+    );
   if (decoded.includes('\0')) throw invalid();
   const rest = decoded.slice(scheme.length + 1).replace(/^\/\/[^/]*/, '');
-  const segments = rest.split(/[/\\]/);
-  if (segments.some((s) => s === '..' || s === '.')) throw invalid();
+  // '.' is harmless (MLflow accepts it); '..' would climb out, also written with a backslash.
+  if (rest.split(/[/\\]/).some((s) => s === '..')) throw invalid();
   return source;
 }

@@ -148,7 +148,8 @@ export class RegistryService {
         aliases: aliases.filter((a) => a.name === r.name && a.version === r.version).map((a) => a.alias),
       };
       if (r.user_id) mv.user_id = r.user_id;
-      if (r.description !== null) mv.description = r.description;
+      // MLflow's REST-created versions always carry a description (the request's, or "").
+      mv.description = r.description ?? '';
       if (r.run_id) mv.run_id = r.run_id;
       if (r.status_message) mv.status_message = r.status_message;
       if (r.run_link) mv.run_link = r.run_link;
@@ -201,7 +202,7 @@ export class RegistryService {
         aliases: aliases.filter((a) => a.name === r.name).map((a) => ({ alias: a.alias, version: String(a.version) })),
       };
       if (r.user_id) rm.user_id = r.user_id;
-      if (r.description !== null) rm.description = r.description;
+      if (r.description) rm.description = r.description;
       return rm;
     });
   }

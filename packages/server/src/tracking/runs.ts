@@ -13,6 +13,7 @@ import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js
 import { randomRunName } from './run-names.js';
 import { withTx, tuples, type Tx } from './tx.js';
 import { writeMetrics as writeMetricBlocks } from './metric-write.js';
+import { checkModelInputs, readModelInputs, writeModelInputs } from './model-inputs.js';
 
 export const RUN_NAME_TAG = 'mlflow.runName';
 export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
@@ -33,7 +34,7 @@ export interface DatasetView { name: string; digest: string; source_type: string
 export interface RunView {
   info: RunInfoView;
   data: { metrics?: MetricView[]; params?: Tag[]; tags?: Tag[] };
-  inputs: { dataset_inputs?: { tags?: Tag[]; dataset: DatasetView }[] };
+  inputs: { dataset_inputs?: { tags?: Tag[]; dataset: DatasetView }[]; model_inputs?: { model_id: string }[] };
   outputs?: { model_outputs?: { model_id: string; step: number }[] };
 }
 
@@ -308,11 +309,10 @@ export class RunService {
     if (!Array.isArray(raw)) throw new InvalidInput('datasets must be a list of {tags, dataset} objects');
     batchLimit('datasets', LIMITS.datasetsPerBatch, raw.length);
     const inputs = raw.map((d, i) => checkDatasetInput(d, i));
-    if (body.models !== undefined && body.models !== null && (!Array.isArray(body.models) || body.models.length > 0)) {
-      throw new InvalidInput('model inputs are not supported by log-inputs on this server yet; log datasets only');
-    }
+    const modelIds = checkModelInputs(body.models, LIMITS.entitiesPerBatch);
     await withTx(this.database, async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
+      await writeModelInputs(tx, ws, run.run_uuid, modelIds);
       for (const inp of inputs) {
         const d = inp.dataset;
         let [hit] = await tx.all<{ dataset_uuid: string }>('select dataset_uuid from tracking_datasets where workspace_id = ? and experiment_id = ? and name = ? and digest = ?', [ws, run.experiment_id, d.name, d.digest]);
@@ -392,7 +392,7 @@ export class RunService {
     const view = checkViewType(req.run_view_type);
     const max = req.max_results === undefined || req.max_results === null || req.max_results === '' ? 1000 : Number(req.max_results);
     if (!Number.isInteger(max) || max < 0) throw new InvalidInput(`Invalid value for request parameter max_results. It must be a non-negative integer, but got ${String(req.max_results)}`);
-    if (max > LIMITS.searchRunsMaxResults) throw new InvalidInput(`Invalid value for request parameter max_results. It must be at most ${LIMITS.searchRunsMaxResults}, but got value ${max}`);
+    if (max > LIMITS.searchRunsMaxResults) throw new InvalidInput(`Invalid value ${max} for parameter 'max_results' supplied. It must be at most ${LIMITS.searchRunsMaxResults}`);
     if (req.filter !== undefined && req.filter !== null && typeof req.filter !== 'string') throw new InvalidInput('filter must be a string');
     const offset = decodeOffsetToken(req.page_token);
     const orderBy = toStringList(req.order_by, 'order_by');
@@ -458,6 +458,7 @@ export class RunService {
         (out.get(d.run_uuid)!.inputs.dataset_inputs ??= []).push(t.length ? { tags: t, dataset: ds } : { dataset: ds });
       }
       for (const o of outputs) ((out.get(o.run_uuid)!.outputs ??= {}).model_outputs ??= []).push({ model_id: o.model_id, step: Number(o.step) });
+      for (const [runId, models] of await readModelInputs(this.db, chunk)) out.get(runId)!.inputs.model_inputs = models;
     }
     return rows.map((r) => out.get(r.run_uuid)!);
   }

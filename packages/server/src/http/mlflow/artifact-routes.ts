@@ -1,13 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import mime from 'mime-types';
 import rangeParser from 'range-parser';
 import type { AppContext } from '../../context.js';
-import { InvalidInput, NotImplemented } from '../../errors.js';
+import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
 import { safeKey } from '../../blob/blob-store.js';
 import { ArtifactService, UPLOAD_TOKEN_HEADER, type WorkspaceRef } from '../../tracking/artifacts.js';
-import { apiPaths, mlflowErrorHandler, mountMlflow } from './common.js';
+import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
+import { proxiedArtifactPath } from '../../tracking/logged-models.js';
+import { apiPaths, checkSafePath, mlflowErrorHandler, mountMlflow } from './common.js';
 
 /** Where presigned-style part URLs of multipart uploads point (public: the URL carries its credential). */
 export const PART_ROUTE = '/mlflow-artifacts/mpu/parts';
@@ -36,6 +38,32 @@ const CompleteBody = Type.Object(
 );
 const AbortBody = Type.Object({ path: Type.Optional(Type.String()), upload_id: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
 const ListQuery = Type.Object({ path: Type.Optional(Type.String()) }, { additionalProperties: false });
+
+/** Largest file the web UI's upload-artifact route takes (MLflow's limit). */
+const UI_UPLOAD_LIMIT = 10 * 1024 * 1024;
+
+/** One value of a query parameter (the last, if repeated). */
+function query1(req: FastifyRequest, name: string): string | undefined {
+  const v = (req.query as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+/** Reads a request body of at most `limit` bytes (MLflow's message beyond it). */
+async function readSmallBody(body: Readable | undefined, limit: number): Promise<Buffer> {
+  if (!body || typeof body.pipe !== 'function') return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+    size += b.length;
+    if (size > limit) {
+      body.destroy();
+      throw new InvalidInput('Artifact size is too large. Max size is 10MB.');
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
 
 /** Passes the request body on as the raw stream: uploads are streamed to disk, never buffered. */
 function rawBodies(scope: FastifyInstance): void {
@@ -128,9 +156,45 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
     );
   });
 
+  // Where a run's artifacts are in the workspace's store (the web UI's routes name runs, not paths).
+  const lookup = new TrackingExperimentLookup(ctx);
+  const runArtifactRoot = async (ws: WorkspaceRef, runId: string | undefined): Promise<string> => {
+    if (!runId) throw new InvalidInput('Request must specify run_uuid.');
+    const uri = await lookup.runArtifactUri(ws, runId);
+    if (uri === undefined) throw new NotFound(`Run with id=${runId} not found`);
+    const root = proxiedArtifactPath(uri);
+    if (root === undefined) throw new NotImplemented(`this run's artifacts are at '${uri}', outside this server's artifact store; read and write them there`);
+    return safeKey(root, 'artifact root');
+  };
+
   await mountMlflow(app, ctx, async (scope) => {
+    // MLflow's web UI: a run's file (`/get-artifact?path=…&run_uuid=…`, at the tracking URI's root).
+    scope.get('/get-artifact', { schema: { tags: TAGS, summary: "Download a file of a run (MLflow's web UI)", querystring: Type.Object({ path: Type.Optional(Type.String()), run_uuid: Type.Optional(Type.String()), run_id: Type.Optional(Type.String()) }, { additionalProperties: false }) } }, async (req, reply) => {
+      const file = safeKey(checkSafePath(query1(req, 'path') ?? ''), 'path');
+      if (!file) throw new InvalidInput('Request must specify path.');
+      const root = await runArtifactRoot(req.workspace, query1(req, 'run_uuid') || query1(req, 'run_id'));
+      return sendArtifact(artifacts, req.workspace, root ? `${root}/${file}` : file, req, reply);
+    });
+
     await scope.register(async (raw) => {
       rawBodies(raw);
+      // MLflow's web UI: upload one small file into a run (`?run_uuid=…&path=…`, the body is the file).
+      for (const p of ['/ajax-api/2.0/mlflow/upload-artifact', '/api/2.0/mlflow/upload-artifact']) {
+        raw.post(p, { schema: { tags: TAGS, summary: "Upload a file (at most 10 MB) into a run (MLflow's web UI)", querystring: Type.Object({ path: Type.Optional(Type.String()), run_uuid: Type.Optional(Type.String()) }, { additionalProperties: false }) } }, async (req) => {
+          const runId = query1(req, 'run_uuid');
+          if (!runId) throw new InvalidInput('Request must specify run_uuid.');
+          const path = query1(req, 'path');
+          if (!path) throw new InvalidInput('Request must specify path.');
+          const file = safeKey(checkSafePath(path), 'path');
+          const declared = Number(req.headers['content-length'] ?? 0);
+          if (declared > UI_UPLOAD_LIMIT) throw new InvalidInput('Artifact size is too large. Max size is 10MB.');
+          const data = await readSmallBody(req.body as Readable | undefined, UI_UPLOAD_LIMIT);
+          if (data.length === 0) throw new InvalidInput('Request must specify data.');
+          const root = await runArtifactRoot(req.workspace, runId);
+          await artifacts.upload(req.workspace, root ? `${root}/${file}` : file, Readable.from([data]));
+          return {};
+        });
+      }
       for (const p of apiPaths('/mlflow-artifacts/artifacts/*')) {
         raw.put(p, { schema: { tags: TAGS, summary: 'Upload an artifact (the body is the file, streamed)' } }, async (req) => {
           const body = req.body as Readable | undefined;

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { AppContext } from '../../context.js';
-import { AtelierError, NotFound } from '../../errors.js';
+import { AtelierError, InvalidInput, NotFound } from '../../errors.js';
 import { resolveWorkspace } from '../../resources/workspaces.js';
+import { pythonJson } from '../../tracking/python-json.js';
 
 /**
  * What every MLflow-protocol plugin shares: where it is mounted, how errors look, and the
@@ -31,6 +32,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set on every MLflow route (see http/mlflow/common.ts). */
     workspace: TrackingWorkspace;
+    /** The JSON body as received (MLflow routes), for error messages that quote a value as written. */
+    mlflowRawBody?: string;
   }
   interface FastifyContextConfig {
     /** What an MLflow route needs on the workspace: GET defaults to 'read', other methods to 'write'. */
@@ -84,7 +87,7 @@ export interface MlflowErrorBody { error_code: string; message: string }
  * and gets MLflow's status for it; otherwise the class decides (NotFound → RESOURCE_DOES_NOT_EXIST
  * 404, Conflict → RESOURCE_ALREADY_EXISTS 400, InvalidInput → INVALID_PARAMETER_VALUE 400, …).
  */
-export function toMlflowError(err: unknown): { status: number; body: MlflowErrorBody } {
+export function toMlflowError(err: unknown, req?: FastifyRequest): { status: number; body: MlflowErrorBody } {
   if (err instanceof AtelierError) {
     if (MLFLOW_STATUS[err.code] !== undefined) return { status: MLFLOW_STATUS[err.code]!, body: { error_code: err.code, message: err.message } };
     const code = BY_STATUS[err.status] ?? 'INTERNAL_ERROR';
@@ -92,16 +95,7 @@ export function toMlflowError(err: unknown): { status: number; body: MlflowError
     return { status, body: { error_code: code, message: err.message } };
   }
   const fe = err as FastifyError & { validationContext?: string };
-  if (fe?.validation) {
-    const parts = fe.validation.map((v) => {
-      const where = `${fe.validationContext ?? 'body'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`;
-      if (v.keyword === 'additionalProperties') return `${where}: unknown field '${(v.params as { additionalProperty?: string }).additionalProperty}'; remove it`;
-      if (v.keyword === 'required') return `${where}: missing value for required parameter '${(v.params as { missingProperty?: string }).missingProperty}'`;
-      if (v.keyword === 'enum') return `${where}: must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).join(', ')}`;
-      return `${where}: ${v.message ?? 'is invalid'}`;
-    });
-    return { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: `Invalid request: ${parts.join('; ')}` } };
-  }
+  if (fe?.validation) return { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: schemaErrorMessage(fe, req) } };
   if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'The request body is too large.' } };
   if (fe?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, body: { error_code: 'BAD_REQUEST', message: 'Send the body as application/json.' } };
   if (fe?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { status: 400, body: { error_code: 'MALFORMED_REQUEST', message: 'The request body is empty; send a JSON object.' } };
@@ -113,8 +107,72 @@ export function toMlflowError(err: unknown): { status: number; body: MlflowError
   return { status: 500, body: { error_code: 'INTERNAL_ERROR', message: 'The server had an internal error; see its log.' } };
 }
 
+const SEE_DOCS = ' See the API docs for more information about request parameters.';
+
+/** `/metrics/0/timestamp` → `metrics[0].timestamp`, as MLflow names nested parameters. */
+function parameterName(instancePath: string, missing?: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (missing !== undefined) parts.push(missing);
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+/** The value at a JSON pointer of the request (body or query), if any. */
+function valueAt(root: unknown, instancePath: string): unknown {
+  let v = root;
+  for (const p of instancePath.split('/').slice(1)) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[p.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return v;
+}
+
+/**
+ * A value as MLflow's error messages show it (Python's json.dumps, compact, sorted keys) and its
+ * Python type name. A top-level number is shown as the client wrote it (`9.0` stays `9.0`).
+ */
+export function pythonValue(v: unknown, raw?: string, field?: string): { text: string; type: string } {
+  if (typeof v === 'number') {
+    let text = Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+    if (raw !== undefined && field !== undefined) {
+      const esc = field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const m = new RegExp(`"${esc}"\\s*:\\s*(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)`).exec(raw);
+      if (m && Number(m[1]) === v) text = m[1]!;
+    }
+    return { text, type: /[.eE]/.test(text) || !Number.isFinite(v) ? 'float' : 'int' };
+  }
+  const type = v === null || v === undefined ? 'NoneType' : typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : Array.isArray(v) ? 'list' : 'dict';
+  return { text: pythonJson(v ?? null, ',', ':', true), type };
+}
+
+/**
+ * A schema (Ajv) error in MLflow's words (mlflow/server/handlers.py, utils/validation.py): a missing
+ * or null field → "Missing value for required parameter '<f>'.", a value of the wrong type →
+ * "Invalid value <json> for parameter '<f>' supplied: Hint: …", an unknown field says to remove it.
+ */
+function schemaErrorMessage(fe: FastifyError & { validationContext?: string }, req?: FastifyRequest): string {
+  const errors = fe.validation ?? [];
+  const first = errors.find((v) => v.keyword !== 'anyOf' && v.keyword !== 'oneOf') ?? errors[0];
+  if (!first) return 'Invalid request.';
+  const where = fe.validationContext ?? 'body';
+  const root = where === 'querystring' ? req?.query : where === 'params' ? req?.params : req?.body;
+  if (first.keyword === 'required') {
+    return `Missing value for required parameter '${parameterName(first.instancePath, (first.params as { missingProperty?: string }).missingProperty)}'.${SEE_DOCS}`;
+  }
+  const name = parameterName(first.instancePath);
+  if (first.keyword === 'additionalProperties') {
+    const extra = (first.params as { additionalProperty?: string }).additionalProperty;
+    return `Invalid request: unknown parameter '${name ? `${name}.` : ''}${extra}'; remove it.`;
+  }
+  const value = valueAt(root, first.instancePath);
+  if (value === null || (value === undefined && name)) return `Missing value for required parameter '${name}'.${SEE_DOCS}`;
+  const raw = where === 'body' && !first.instancePath.slice(1).includes('/') ? req?.mlflowRawBody : undefined;
+  const shown = pythonValue(value, raw, name);
+  const detail = first.keyword === 'type' || first.keyword === 'anyOf' ? `Hint: Value was of type '${shown.type}'.` : `${first.message ?? 'it is not valid'}.`;
+  return `Invalid value ${shown.text} for parameter '${name}' supplied: ${detail}${SEE_DOCS}`;
+}
+
 export function mlflowErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  const { status, body } = toMlflowError(err);
+  const { status, body } = toMlflowError(err, req);
   if (status >= 500 && status !== 501) req.log.error({ err }, 'request failed');
   void reply.status(status).send(body);
 }
@@ -193,10 +251,12 @@ export async function mountMlflow(app: FastifyInstance, ctx: AppContext, routes:
   await app.register(
     async (scope) => {
       scope.decorateRequest('workspace', null as unknown as TrackingWorkspace);
+      scope.decorateRequest('mlflowRawBody', undefined);
       scope.setErrorHandler(mlflowErrorHandler);
       scope.addHook('preHandler', workspacePreHandler(ctx));
       // MLflow's Python client writes NaN/Infinity as bare JSON tokens (json.dumps allows them).
-      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+        req.mlflowRawBody = body as string;
         try {
           done(null, parseJsonLenient(body as string));
         } catch (e) {
@@ -209,6 +269,29 @@ export async function mountMlflow(app: FastifyInstance, ctx: AppContext, routes:
     },
     { prefix: MLFLOW_PREFIX },
   );
+}
+
+/**
+ * A relative artifact path from a request, checked as MLflow's validate_path_is_safe does (after
+ * percent-decoding): no '..' segment, no absolute or drive path, no backslash, '#' or NUL; anything
+ * else → 400 INVALID_PARAMETER_VALUE "Invalid path" (MLflow's exact message).
+ */
+export function checkSafePath(path: string): string {
+  let decoded = path;
+  for (let i = 0; i < 5; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(decoded);
+    } catch {
+      break;
+    }
+    if (next === decoded) break;
+    decoded = next;
+  }
+  if (/[\\#\0]/.test(decoded) || decoded.startsWith('/') || /^[a-zA-Z]:/.test(decoded) || decoded.split('/').includes('..')) {
+    throw new InvalidInput('Invalid path');
+  }
+  return path;
 }
 
 /** For route modules that treat a request without a body as an empty message (as MLflow parses it), not a schema error. */

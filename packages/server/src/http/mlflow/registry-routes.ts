@@ -8,7 +8,7 @@ import { ArtifactService } from '../../tracking/artifacts.js';
 import { LoggedModelService, proxiedArtifactPath } from '../../tracking/logged-models.js';
 import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
 import { RegistryService } from '../../tracking/registry.js';
-import { READ_ONLY, apiPaths, emptyBodyIsEmptyMessage, mountMlflow } from './common.js';
+import { READ_ONLY, apiPaths, checkSafePath, emptyBodyIsEmptyMessage, mountMlflow } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
 
 const TAGS = ['MLflow model registry'];
@@ -173,9 +173,9 @@ export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: Ap
     }));
     // The files of a model version, for MLflow's web UI (served at the tracking URI's root, as MLflow does).
     scope.get('/model-versions/get-artifact', { schema: { querystring: query('name', 'version', 'path'), tags: TAGS, summary: 'Download a file of a model version' } }, async (req, reply) => {
-      const uri = await registry.getDownloadUri(req.workspace, q1(req, 'name'), q1(req, 'version'));
-      const file = safeKey(q1(req, 'path') ?? '', 'path');
+      const file = safeKey(checkSafePath(q1(req, 'path') ?? ''), 'path');
       if (!file) throw new InvalidInput("Missing value for required parameter 'path'.");
+      const uri = await registry.getDownloadUri(req.workspace, q1(req, 'name'), q1(req, 'version'));
       let root = proxiedArtifactPath(uri);
       const runs = /^runs:\/+([^/]+)\/?(.*)$/.exec(uri);
       if (root === undefined && runs) {

@@ -373,7 +373,7 @@ for (const dialect of testDialects()) {
       const sub = await c.ok('GET', `/artifacts/list?run_id=${run.run_id}&path=dir`);
       assert.deepEqual(sub.files, [{ path: 'dir/a.txt', is_dir: false, file_size: 3 }]);
       assert.equal((await c.ok('GET', `/artifacts/list?run_uuid=${run.run_id}&path=nothing`)).files, undefined);
-      await c.fails('GET', `/artifacts/list?run_id=${run.run_id}&path=../../other`, undefined, 400, 'INVALID_PARAMETER_VALUE', /\.\./);
+      await c.fails('GET', `/artifacts/list?run_id=${run.run_id}&path=../../other`, undefined, 400, 'INVALID_PARAMETER_VALUE', /^Invalid path$/);
       await c.fails('GET', `/artifacts/list?run_id=${'a'.repeat(32)}`, undefined, 404, 'RESOURCE_DOES_NOT_EXIST');
       // A run whose experiment keeps artifacts elsewhere: listing says so instead of guessing.
       const ext = await c.ok('POST', '/experiments/create', { name: 'external-arts', artifact_location: 's3://bucket/prefix' });

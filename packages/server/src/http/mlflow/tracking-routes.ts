@@ -1,13 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
-import { InvalidInput } from '../../errors.js';
+import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
 import { ExperimentService } from '../../tracking/experiments.js';
-import { RunService } from '../../tracking/runs.js';
+import { RunService, type MetricView } from '../../tracking/runs.js';
+import { LIMITS } from '../../tracking/validation.js';
+import { datasetSummaries } from '../../tracking/dataset-summaries.js';
 import { MetricService } from '../../tracking/metrics.js';
 import { ArtifactService } from '../../tracking/artifacts.js';
 import { safeKey } from '../../blob/blob-store.js';
-import { apiPaths, READ_ONLY } from './common.js';
+import { apiPaths, checkSafePath, READ_ONLY } from './common.js';
 
 /**
  * MLflow's tracking REST API (mlflow/protos/service.proto), per workspace. Bodies are checked for
@@ -22,6 +24,13 @@ const OptInt64 = Type.Optional(Type.Union([Int64, Type.Null()]));
 const KeyValues = Type.Optional(Type.Array(Type.Object({ key: Type.Optional(Type.String()), value: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, { additionalProperties: true })));
 const StrOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
 const ExpId = Type.Optional(Type.Union([Type.String(), Type.Integer()]));
+
+/** MLflow's limits of its web UI's bulk routes (mlflow/server/handlers.py). */
+const HISTORY_BULK_MAX_RUNS = 100;
+const HISTORY_BULK_MAX_RESULTS = 25000;
+const SEARCH_DATASETS_MAX_EXPERIMENTS = 20;
+/** Each run's points are read whole (to sort them by time); beyond this the request is refused. */
+const HISTORY_BULK_MAX_POINTS_PER_RUN = 1_000_000;
 
 /** MLflow names the run `run_id`, older clients `run_uuid`. */
 function runIdOf(o: { run_id?: unknown; run_uuid?: unknown }): unknown {
@@ -52,7 +61,7 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
   };
 
   // Experiments
-  post('/mlflow/experiments/create', body({ name: Type.Optional(Str), artifact_location: OptStr, tags: KeyValues }), async (req) => ({
+  post('/mlflow/experiments/create', body({ name: Str, artifact_location: OptStr, tags: KeyValues }), async (req) => ({
     experiment_id: await experiments.create(ws(req), req.body.name, req.body.artifact_location, req.body.tags),
   }));
   get('/mlflow/experiments/get', body({ experiment_id: OptStr }), async (req) => ({ experiment: await experiments.get(ws(req), req.query.experiment_id) }));
@@ -98,15 +107,15 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     await runs.restore(ws(req), runIdOf(req.body));
     return {};
   });
-  post('/mlflow/runs/log-metric', body({ ...runRef, key: OptStr, value: Type.Optional(Type.Unknown()), timestamp: OptInt64, step: OptInt64 }), async (req) => {
+  post('/mlflow/runs/log-metric', body({ ...runRef, key: Str, value: Type.Unknown(), timestamp: Int64, step: OptInt64 }), async (req) => {
     await runs.logMetric(ws(req), runIdOf(req.body), req.body);
     return {};
   });
-  post('/mlflow/runs/log-parameter', body({ ...runRef, key: OptStr, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+  post('/mlflow/runs/log-parameter', body({ ...runRef, key: Str, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
     await runs.logParam(ws(req), runIdOf(req.body), req.body);
     return {};
   });
-  post('/mlflow/runs/set-tag', body({ ...runRef, key: OptStr, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+  post('/mlflow/runs/set-tag', body({ ...runRef, key: Str, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
     await runs.setTag(ws(req), runIdOf(req.body), req.body.key, req.body.value);
     return {};
   });
@@ -144,11 +153,63 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     metrics.bulkInterval(ws(req), req.query),
   );
 
+  // MLflow's web UI: the whole history of one metric of several runs, each run's points in
+  // (timestamp, step, value) order, runs in id order (mlflow/server/handlers.py, get_metric_history_bulk_handler).
+  get('/mlflow/metrics/get-history-bulk', body({ run_id: StrOrList, metric_key: OptStr, max_results: OptStr }), async (req) => {
+    const runIds = req.query.run_id === undefined ? [] : Array.isArray(req.query.run_id) ? (req.query.run_id as string[]) : [req.query.run_id as string];
+    if (runIds.length === 0) throw new InvalidInput('GetMetricHistoryBulk request must specify at least one run_id.');
+    if (runIds.length > HISTORY_BULK_MAX_RUNS) throw new InvalidInput(`GetMetricHistoryBulk request cannot specify more than ${HISTORY_BULK_MAX_RUNS} run_ids. Received ${runIds.length} run_ids.`);
+    const key = req.query.metric_key;
+    if (typeof key !== 'string') throw new InvalidInput('GetMetricHistoryBulk request must specify a metric_key.');
+    let max = HISTORY_BULK_MAX_RESULTS;
+    if (req.query.max_results !== undefined) {
+      if (!/^\d{1,9}$/.test(req.query.max_results as string) || Number(req.query.max_results) < 1) throw new InvalidInput(`Invalid value ${String(req.query.max_results)} for parameter 'max_results' supplied. It must be a positive integer.`);
+      max = Math.min(Number(req.query.max_results), HISTORY_BULK_MAX_RESULTS);
+    }
+    const out: (MetricView & { run_id: string })[] = [];
+    for (const runId of [...new Set(runIds)].sort()) {
+      if (out.length >= max) break;
+      const points: MetricView[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await metrics.history(ws(req), { run_id: runId, metric_key: key, max_results: String(LIMITS.historyMaxResults), page_token: token });
+          for (const m of page.metrics) points.push(m);
+          token = page.next_page_token;
+          if (points.length > HISTORY_BULK_MAX_POINTS_PER_RUN) {
+            throw new InvalidInput(`metric '${key}' of run ${runId} has more than ${HISTORY_BULK_MAX_POINTS_PER_RUN} points; read it with get-history (paged) or get-history-bulk-interval (sampled)`);
+          }
+        } while (token);
+      } catch (e) {
+        // As MLflow's store: a run that is not there (or not an id) contributes nothing.
+        if (e instanceof NotFound || (e instanceof InvalidInput && !/has more than/.test(e.message))) continue;
+        throw e;
+      }
+      const num = (v: MetricView['value']): number => (typeof v === 'number' ? v : Number(v));
+      points.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step || num(a.value) - num(b.value));
+      for (const m of points) out.push({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step, run_id: runId });
+    }
+    return { metrics: out.slice(0, max) };
+  });
+
+  // MLflow's web UI: the datasets runs of these experiments used, with their context (distinct).
+  post('/mlflow/experiments/search-datasets', body({ experiment_ids: Type.Optional(Type.Array(Type.String())) }), async (req) => {
+    const ids = (req.body.experiment_ids as string[] | undefined) ?? [];
+    if (ids.length === 0) throw new InvalidInput('SearchDatasets request must specify at least one experiment_id.');
+    if (ids.length > SEARCH_DATASETS_MAX_EXPERIMENTS) throw new InvalidInput(`SearchDatasets request cannot specify more than ${SEARCH_DATASETS_MAX_EXPERIMENTS} experiment_ids. Received ${ids.length} experiment_ids.`);
+    return { dataset_summaries: await datasetSummaries(ctx.database, ws(req), ids) };
+  }, true);
+
+  // MLflow's prompt engineering UI (a run made from a prompt template and an AI gateway route): not built.
+  post('/mlflow/runs/create-promptlab-run', body({}), async () => {
+    throw new NotImplemented('runs/create-promptlab-run (MLflow prompt engineering UI runs) is not implemented by this server; log the prompt, parameters and output into an ordinary run with runs/create and runs/log-batch instead.');
+  });
+
   // Artifacts of a run, listed from its artifact root (bytes are served by the mlflow-artifacts routes).
   const artifacts = new ArtifactService(ctx);
   get('/mlflow/artifacts/list', body({ run_id: OptStr, run_uuid: OptStr, path: OptStr, page_token: OptStr }), async (req) => {
+    const rel = safeKey(checkSafePath(typeof req.query.path === 'string' ? req.query.path : ''), 'path');
     const run = await runs.row(ws(req), runIdOf(req.query));
-    const rel = safeKey(typeof req.query.path === 'string' ? req.query.path : '', 'path');
     const root = run.artifact_uri;
     const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(root);
     if (!m) {

@@ -8,6 +8,7 @@ import * as mlflowRegistry from './0150-mlflow-registry.js';
 import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
 import * as metricBlocks from './0180-metric-blocks.js';
+import * as trackingModelInputs from './0190-tracking-model-inputs.js';
 import * as vaultKeys from './0300-vault-keys.js';
 
 /**
@@ -24,6 +25,7 @@ export const migrations: Record<string, Migration> = {
   '0160-mlflow-logged-models': mlflowLoggedModels,
   '0170-mlflow-artifact-uploads': mlflowArtifactUploads,
   '0180-metric-blocks': metricBlocks,
+  '0190-tracking-model-inputs': trackingModelInputs,
   '0200-identity': identity,
   '0300-vault-keys': vaultKeys,
 };

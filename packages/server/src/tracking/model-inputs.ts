@@ -1,0 +1,53 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../store/schema.js';
+import { InvalidInput, NotFound } from '../errors.js';
+import type { Tx } from './tx.js';
+import './logged-models-tables.js';
+
+/** A logged model a run used as an input (MLflow 3 `ModelInput`; migration 0190). */
+export interface ModelInputRow { run_uuid: string; model_id: string; created_at: number }
+
+declare module '../store/schema.js' {
+  interface Tables {
+    tracking_model_inputs: ModelInputRow;
+  }
+}
+
+/** Validates the `models` of a log-inputs request: a list of `{model_id}`. */
+export function checkModelInputs(models: unknown, limit: number): string[] {
+  if (models === undefined || models === null) return [];
+  if (!Array.isArray(models)) throw new InvalidInput('models must be a list of {model_id} objects');
+  if (models.length > limit) throw new InvalidInput(`A batch logging request can contain at most ${limit} models. Got ${models.length} models.`);
+  return [
+    ...new Set(
+      models.map((m, i) => {
+        const id = (typeof m === 'object' && m !== null ? (m as Record<string, unknown>).model_id : undefined) as unknown;
+        if (id === undefined || id === null || id === '') throw new InvalidInput(`Missing value for required parameter 'models[${i}].model_id'.`);
+        if (typeof id !== 'string' || !/^[\w.-]{1,64}$/.test(id)) throw new InvalidInput(`models[${i}].model_id must be a logged model id (letters, digits, '_', '-', '.'; at most 64)`);
+        return id;
+      }),
+    ),
+  ];
+}
+
+/** Records the models as inputs of the run (once each); each must be a logged model of the workspace. */
+export async function writeModelInputs(tx: Tx, workspaceId: string, runId: string, modelIds: string[]): Promise<void> {
+  for (const id of modelIds) {
+    const [hit] = await tx.all('select model_id from mlflow_logged_models where workspace_id = ? and model_id = ?', [workspaceId, id]);
+    if (!hit) throw new NotFound(`Logged model with ID '${id}' not found.`);
+    await tx.run('insert into tracking_model_inputs (run_uuid, model_id, created_at) values (?, ?, ?) on conflict do nothing', [runId, id, Date.now()]);
+  }
+}
+
+/** The model inputs of runs, by run, in the order they were logged. */
+export async function readModelInputs(db: Kysely<Tables>, runIds: string[]): Promise<Map<string, { model_id: string }[]>> {
+  const out = new Map<string, { model_id: string }[]>();
+  if (runIds.length === 0) return out;
+  const rows = await db.selectFrom('tracking_model_inputs').select(['run_uuid', 'model_id']).where('run_uuid', 'in', runIds).orderBy('run_uuid').orderBy('created_at').orderBy('model_id').execute();
+  for (const r of rows) {
+    let l = out.get(r.run_uuid);
+    if (!l) out.set(r.run_uuid, (l = []));
+    l.push({ model_id: r.model_id });
+  }
+  return out;
+}
