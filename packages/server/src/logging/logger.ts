@@ -120,10 +120,11 @@ export class HbiWorkspaces {
    * assets, MLflow) or below the key vault it uses.
    */
   urlIsHbi(url: string): boolean {
+    // The matched prefix is the id itself (lower-cased; decoded only when it has %-escapes).
     const w = WORKSPACE_IN_PATH.exec(url);
-    if (w) return this.isHbi(`/subscriptions/${decode(w[1]!)}/resourcegroups/${decode(w[2]!)}/providers/microsoft.machinelearningservices/workspaces/${decode(w[3]!)}`);
+    if (w) return this.isHbi(w[0].includes('%') ? decode(w[0]) : w[0]);
     const v = VAULT_IN_PATH.exec(url);
-    if (v) return this.vaults.has(`/subscriptions/${decode(v[1]!)}/resourcegroups/${decode(v[2]!)}/providers/microsoft.keyvault/vaults/${decode(v[3]!)}`.toLowerCase());
+    if (v) return this.vaults.has((v[0].includes('%') ? decode(v[0]) : v[0]).toLowerCase());
     return false;
   }
 
