@@ -13,8 +13,9 @@ import { encodeLog, sortSeriesPoints } from './metric-blocks.js';
  */
 export const LOG_MAX_ROWS = 32;
 export const LOG_MAX_POINTS = 16384;
-export const BLOCK_POINTS = 512;
-export const APPEND_BELOW = 256;
+/** 128 points are 3 KB: a block fits in one SQLite page, so reading a sampled step reads one page. */
+export const BLOCK_POINTS = 128;
+export const APPEND_BELOW = 64;
 
 interface Current {
   series_id: number; key: string; step: number; timestamp: number; value: number; is_nan: number;

@@ -8,6 +8,7 @@ import { jsonDouble, type MetricView } from './runs.js';
 import { toStringList } from './experiments.js';
 import { blockSteps, decodeBlocks, logBlock, type Points } from './metric-blocks.js';
 import { stepSegments } from './metric-write.js';
+import { withRead, type Tx } from './tx.js';
 
 /** A block of a series; `data` is there for the points of the run's log (seq 0). */
 interface BlockMeta { seq: number; min_step: number; max_step: number; n: number; data?: Float64Array }
@@ -124,27 +125,30 @@ export class MetricService {
     const series = await this.db.selectFrom('tracking_latest_metrics').select('series_id').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
     if (!series) return { metrics: [] };
     const id = Number(series.series_id);
-    // Blocks in step order; those before the token's step hold nothing of this page.
-    const meta = await this.blockMeta(runId, id, after?.[0]);
-    const need = max === undefined ? Infinity : max + 1;
-    const taken: (Uint8Array | Float64Array)[] = [];
-    let points: Points | undefined;
-    let have = 0;
-    let hi = -Infinity;
-    for (let i = 0; ; ) {
-      // Enough points, and the next block starts after all of them: what is read is a prefix
-      // of the whole order (identical points or the token's own step may leave too few: read on).
-      const pick: BlockMeta[] = [];
-      for (; i < meta.length && (have < need || meta[i]!.min_step <= hi); i++) {
-        pick.push(meta[i]!);
-        have += meta[i]!.n;
-        hi = Math.max(hi, meta[i]!.max_step);
+    const points = await withRead(this.database, async (tx) => {
+      // Blocks in step order; those before the token's step hold nothing of this page.
+      const meta = await this.blockMeta(tx, runId, id, after?.[0]);
+      const need = max === undefined ? Infinity : max + 1;
+      const taken: (Uint8Array | Float64Array)[] = [];
+      let points: Points = { step: new Float64Array(0), timestamp: new Float64Array(0), value: new Float64Array(0), length: 0 };
+      let have = 0;
+      let hi = -Infinity;
+      for (let i = 0; ; ) {
+        // Enough points, and the next block starts after all of them: what is read is a prefix
+        // of the whole order (identical points or the token's own step may leave too few: read on).
+        const pick: BlockMeta[] = [];
+        for (; i < meta.length && (have < need || meta[i]!.min_step <= hi); i++) {
+          pick.push(meta[i]!);
+          have += meta[i]!.n;
+          hi = Math.max(hi, meta[i]!.max_step);
+        }
+        taken.push(...(await this.blockData(tx, id, pick)));
+        points = decodeBlocks(taken, after ? { after } : {});
+        if (points.length >= need || i >= meta.length) break;
+        have = points.length;
       }
-      taken.push(...(await this.blockData(id, pick)));
-      points = decodeBlocks(taken, after ? { after } : {});
-      if (points.length >= need || i >= meta.length) break;
-      have = points.length;
-    }
+      return points;
+    });
     const count = max === undefined ? points.length : Math.min(max, points.length);
     const out: { metrics: MetricView[]; next_page_token?: string } = { metrics: new Array<MetricView>(count) };
     for (let j = 0; j < count; j++) out.metrics[j] = { key, value: jsonDouble(points.value[j]!), timestamp: points.timestamp[j]!, step: points.step[j]! };
@@ -158,14 +162,16 @@ export class MetricService {
 
   /**
    * A series' blocks (without their data) in step order, with its points in the run's log as one
-   * more block (with its data); with `fromStep`, only those reaching it.
+   * more block (with its data); only those with steps in [fromStep, toStep].
    */
-  private async blockMeta(runId: string, series: number, fromStep?: number): Promise<BlockMeta[]> {
-    let q = this.db.selectFrom('tracking_metric_blocks').select(['seq', 'min_step', 'max_step', 'n']).where('series_id', '=', series);
-    if (fromStep !== undefined) q = q.where('max_step', '>=', fromStep);
-    const [rows, log] = await Promise.all([q.execute(), this.db.selectFrom('tracking_metric_log').select('data').where('run_uuid', '=', runId).orderBy('seq').execute()]);
-    const out: BlockMeta[] = rows.map((r) => ({ seq: Number(r.seq), min_step: Number(r.min_step), max_step: Number(r.max_step), n: Number(r.n) }));
-    const data = logBlock(log.map((r) => r.data), series);
+  private async blockMeta(tx: Tx, runId: string, series: number, fromStep = -(2 ** 53), toStep = 2 ** 53): Promise<BlockMeta[]> {
+    const rows = await tx.rows<[number, number, number, number]>(
+      'select seq, min_step, max_step, n from tracking_metric_blocks where series_id = ? and max_step >= ? and min_step <= ?',
+      [series, fromStep, toStep],
+    );
+    const out: BlockMeta[] = rows.map((r) => ({ seq: Number(r[0]), min_step: Number(r[1]), max_step: Number(r[2]), n: Number(r[3]) }));
+    const log = await tx.rows<[Uint8Array]>('select data from tracking_metric_log where run_uuid = ? order by seq', [runId]);
+    const data = logBlock(log.map((r) => r[0]), series);
     if (data) {
       let lo = Infinity;
       let hi = -Infinity;
@@ -173,19 +179,19 @@ export class MetricService {
         if (data[i]! < lo) lo = data[i]!;
         if (data[i]! > hi) hi = data[i]!;
       }
-      if (fromStep === undefined || hi >= fromStep) out.push({ seq: 0, min_step: lo, max_step: hi, n: data.length / 3, data });
+      if (hi >= fromStep && lo <= toStep) out.push({ seq: 0, min_step: lo, max_step: hi, n: data.length / 3, data });
     }
     return out.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
   }
 
   /** The data of some blocks of a series, in the order given. */
-  private async blockData(series: number, blocks: BlockMeta[]): Promise<(Uint8Array | Float64Array)[]> {
+  private async blockData(tx: Tx, series: number, blocks: BlockMeta[]): Promise<(Uint8Array | Float64Array)[]> {
     const want = blocks.filter((b) => !b.data).map((b) => b.seq);
     const bySeq = new Map<number, Uint8Array>();
     for (let i = 0; i < want.length; i += 500) {
       const chunk = want.slice(i, i + 500);
-      const rows = await this.db.selectFrom('tracking_metric_blocks').select(['seq', 'data']).where('series_id', '=', series).where('seq', 'in', chunk).execute();
-      for (const r of rows) bySeq.set(Number(r.seq), r.data);
+      const rows = await tx.rows<[number, Uint8Array]>(`select seq, data from tracking_metric_blocks where series_id = ? and seq in (${chunk.map(() => '?').join(',')})`, [series, ...chunk]);
+      for (const r of rows) bySeq.set(Number(r[0]), r[1]);
     }
     const out: (Uint8Array | Float64Array)[] = [];
     for (const b of blocks) {
@@ -221,61 +227,63 @@ export class MetricService {
       throw new InvalidInput('If either start step or end step are specified, both must be specified.');
     }
 
-    // Runs of other workspaces (or none) have no points here, as an unknown run has none in MLflow.
-    const summaries = await this.db
-      .selectFrom('tracking_latest_metrics')
-      .select(['series_id', 'run_uuid', 'min_step', 'max_step', 'steps', 'step_segments'])
-      .where('workspace_id', '=', ws)
-      .where('key', '=', key)
-      .where('run_uuid', 'in', [...new Set(runIds)])
-      .execute();
-    const segs: Segments = [];
-    const minsAndMaxes = new Set<number>();
-    for (const s of summaries) {
-      const a = Number(s.min_step);
-      const b = Number(s.max_step);
-      minsAndMaxes.add(a).add(b);
-      const known = stepSegments(s);
-      if (known) segs.push(...known);
-      else {
-        // Steps with many gaps: read this series' distinct steps.
-        const id = Number(s.series_id);
-        let cur: [number, number] | undefined;
-        for (const st of blockSteps(await this.blockData(id, await this.blockMeta(s.run_uuid, id)))) {
-          if (cur && st === cur[1] + 1) cur[1] = st;
-          else segs.push((cur = [st, st]));
+    return withRead(this.database, async (tx) => {
+      // Runs of other workspaces (or none) have no points here, as an unknown run has none in MLflow.
+      const ids = [...new Set(runIds)];
+      const summaries = (
+        await tx.rows<[number, string, number, number, number, string | null]>(
+          `select series_id, run_uuid, min_step, max_step, steps, step_segments from tracking_latest_metrics where workspace_id = ? and key = ? and run_uuid in (${ids.map(() => '?').join(',')})`,
+          [ws, key, ...ids],
+        )
+      ).map((r) => ({ series_id: r[0], run_uuid: r[1], min_step: r[2], max_step: r[3], steps: r[4], step_segments: r[5] }));
+      const segs: Segments = [];
+      const minsAndMaxes = new Set<number>();
+      for (const s of summaries) {
+        const a = Number(s.min_step);
+        const b = Number(s.max_step);
+        minsAndMaxes.add(a).add(b);
+        const known = stepSegments(s);
+        if (known) segs.push(...known);
+        else {
+          // Steps with many gaps: read this series' distinct steps.
+          const id = Number(s.series_id);
+          let cur: [number, number] | undefined;
+          for (const st of blockSteps(await this.blockData(tx, id, await this.blockMeta(tx, s.run_uuid, id)))) {
+            if (cur && st === cur[1] + 1) cur[1] = st;
+            else segs.push((cur = [st, st]));
+          }
         }
       }
-    }
-    const all = new StepList(mergeSegments(segs));
-    if (start === undefined || end === undefined) {
-      start = 0;
-      end = all.length ? all.at(all.length - 1) : 0;
-    }
-    const steps = sampledSteps(start, end, max, all);
-    for (const m of minsAndMaxes) if (m >= start && m <= end) steps.add(m);
-    const wanted = [...steps].sort((a, b) => a - b);
-    const seriesOf = new Map(summaries.map((s) => [s.run_uuid, Number(s.series_id)]));
-    const out: (MetricView & { run_id: string })[] = [];
-    for (const runId of runIds) {
-      const series = seriesOf.get(runId);
-      if (series === undefined) continue;
-      // The blocks holding a wanted step (wanted is sorted: find the first one >= each block's start).
-      const pick: BlockMeta[] = [];
-      for (const b of await this.blockMeta(runId, series)) {
-        let lo = 0;
-        let hi = wanted.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (wanted[mid]! < b.min_step) lo = mid + 1;
-          else hi = mid;
-        }
-        if (lo < wanted.length && wanted[lo]! <= b.max_step) pick.push(b);
+      const all = new StepList(mergeSegments(segs));
+      if (start === undefined || end === undefined) {
+        start = 0;
+        end = all.length ? all.at(all.length - 1) : 0;
       }
-      const p = decodeBlocks(await this.blockData(series, pick), { keep: (st) => steps.has(st) });
-      for (let j = 0; j < p.length && j < MAX_POINTS_PER_RUN; j++) out.push({ key, value: jsonDouble(p.value[j]!), timestamp: p.timestamp[j]!, step: p.step[j]!, run_id: runId });
-    }
-    return { metrics: out };
+      const steps = sampledSteps(start, end, max, all);
+      for (const m of minsAndMaxes) if (m >= start && m <= end) steps.add(m);
+      const wanted = [...steps].sort((a, b) => a - b);
+      const seriesOf = new Map(summaries.map((s) => [s.run_uuid, Number(s.series_id)]));
+      const out: (MetricView & { run_id: string })[] = [];
+      for (const runId of runIds) {
+        const series = seriesOf.get(runId);
+        if (series === undefined) continue;
+        // The blocks holding a wanted step (wanted is sorted: find the first one >= each block's start).
+        const pick: BlockMeta[] = [];
+        for (const b of await this.blockMeta(tx, runId, series, wanted[0], wanted[wanted.length - 1])) {
+          let lo = 0;
+          let hi = wanted.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (wanted[mid]! < b.min_step) lo = mid + 1;
+            else hi = mid;
+          }
+          if (lo < wanted.length && wanted[lo]! <= b.max_step) pick.push(b);
+        }
+        const p = decodeBlocks(await this.blockData(tx, series, pick), { keep: (st) => steps.has(st) });
+        for (let j = 0; j < p.length && j < MAX_POINTS_PER_RUN; j++) out.push({ key, value: jsonDouble(p.value[j]!), timestamp: p.timestamp[j]!, step: p.step[j]!, run_id: runId });
+      }
+      return { metrics: out };
+    });
   }
 }
 

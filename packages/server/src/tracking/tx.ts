@@ -50,6 +50,19 @@ function bindable(params: unknown[]): unknown[] {
 }
 
 export async function withTx<T>(database: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return transaction(database, fn, 'begin immediate', 'begin');
+}
+
+/**
+ * A read-only snapshot for reads of several statements that must agree (e.g. metric blocks and
+ * the run's log, which a concurrent write may fold into blocks): SQLite holds the connection in a
+ * read transaction; PostgreSQL reads in one REPEATABLE READ transaction.
+ */
+export async function withRead<T>(database: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return transaction(database, fn, 'begin', 'begin isolation level repeatable read read only');
+}
+
+async function transaction<T>(database: Database, fn: (tx: Tx) => Promise<T>, sqliteBegin: string, pgBegin: string): Promise<T> {
   if (database.dialect === 'sqlite') {
     const sqlite = database.sqlite!;
     return database.db.connection().execute(async () => {
@@ -59,7 +72,7 @@ export async function withTx<T>(database: Database, fn: (tx: Tx) => Promise<T>):
         rows: async <R>(text: string, params: unknown[] = []) => stmt(sqlite, text, true).all(...bindable(params)) as R[],
         run: async (text: string, params: unknown[] = []) => stmt(sqlite, text).run(...bindable(params)).changes,
       };
-      stmt(sqlite, 'begin immediate').run();
+      stmt(sqlite, sqliteBegin).run();
       try {
         const out = await fn(tx);
         stmt(sqlite, 'commit').run();
@@ -79,7 +92,7 @@ export async function withTx<T>(database: Database, fn: (tx: Tx) => Promise<T>):
       rows: async <R>(text: string, params: unknown[] = []) => (await client.query({ text: toPg(text), values: params, rowMode: 'array' })).rows as R[],
       run: async (text: string, params: unknown[] = []) => (await client.query(toPg(text), params)).rowCount ?? 0,
     };
-    await client.query('begin');
+    await client.query(pgBegin);
     try {
       const out = await fn(tx);
       await client.query('commit');

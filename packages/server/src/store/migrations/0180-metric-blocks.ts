@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 /** Points per block when existing points are moved into blocks. */
-const MIGRATED_BLOCK = 512;
+const MIGRATED_BLOCK = 128;
 
 /**
  * Metric points packed (see tracking/metric-blocks.ts) instead of a row per point:
@@ -13,7 +13,9 @@ const MIGRATED_BLOCK = 512;
  */
 export async function up(db: Kysely<any>): Promise<void> {
   const sqlite = db.getExecutor().adapter.constructor.name.toLowerCase().includes('sqlite');
-  const table = db.schema
+  // Rows of kilobytes: ordinary (rowid) tables on SQLite, whose keys live in a separate index —
+  // in a WITHOUT ROWID table every key comparison of a seek would read a whole row's overflow.
+  await db.schema
     .createTable('tracking_metric_blocks')
     .addColumn('series_id', sqlite ? 'integer' : 'bigint', (c) => c.notNull())
     .addColumn('seq', 'bigint', (c) => c.notNull())
@@ -21,16 +23,22 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('max_step', 'bigint', (c) => c.notNull())
     .addColumn('n', 'bigint', (c) => c.notNull())
     .addColumn('data', sqlite ? 'blob' : 'bytea', (c) => c.notNull())
-    .addPrimaryKeyConstraint('tracking_metric_blocks_pk', ['series_id', 'seq']);
-  await (sqlite ? table.modifyEnd(sql`without rowid`) : table).execute();
-  const log = db.schema
+    .addPrimaryKeyConstraint('tracking_metric_blocks_pk', ['series_id', 'seq'])
+    .execute();
+  // A series' blocks without their data (readers pick blocks by step range from this index alone).
+  await db.schema.createIndex('tracking_metric_blocks_steps').on('tracking_metric_blocks').columns(['series_id', 'max_step', 'min_step', 'n', 'seq']).execute();
+  await db.schema
     .createTable('tracking_metric_log')
     .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
     .addColumn('seq', 'bigint', (c) => c.notNull())
     .addColumn('n', 'bigint', (c) => c.notNull())
     .addColumn('data', sqlite ? 'blob' : 'bytea', (c) => c.notNull())
-    .addPrimaryKeyConstraint('tracking_metric_log_pk', ['run_uuid', 'seq']);
-  await (sqlite ? log.modifyEnd(sql`without rowid`) : log).execute();
+    .addPrimaryKeyConstraint('tracking_metric_log_pk', ['run_uuid', 'seq'])
+    .execute();
+  if (!sqlite) {
+    // Packed doubles do not compress: store them out of line without trying.
+    for (const t of ['tracking_metric_blocks', 'tracking_metric_log']) await sql`alter table ${sql.table(t)} alter column data set storage external`.execute(db);
+  }
 
   // The distinct steps of a series with gaps, as ranges (while there are at most 32 of them).
   await db.schema.alterTable('tracking_latest_metrics').addColumn('step_segments', 'text').execute();
