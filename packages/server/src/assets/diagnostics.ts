@@ -110,8 +110,11 @@ export class WorkspaceDiagnostics {
     const r = await this.engine.get(ws.keyVaultId);
     if (!r) return [error('KeyVaultNotFound', `key vault '${ws.keyVaultId}' no longer exists; create it again (its secrets are lost)`)];
     const v = await this.vault.verify(r.id);
+    const wrappedBy = await this.ctx.keys.wrappedBy(r.id);
+    const cmk = wrappedBy !== undefined && wrappedBy !== 'master';
+    if (v.error && cmk) return [error('CustomerManagedKeyUnusable', `key vault '${r.name}' is encrypted with the workspace's customer-managed key, which cannot be used: ${v.error}`)];
     if (v.error) return [error('KeyVaultDecryptFailed', `key vault '${r.name}': ${v.error}; restore the master key (ATELIER_MASTER_KEY or master.key) the data was sealed with`)];
-    return [ok('KeyVaultDecrypts', `key vault '${r.name}' is reachable and its data key opens all ${v.checked} checked secrets`)];
+    return [ok('KeyVaultDecrypts', `key vault '${r.name}' is reachable and its data key${cmk ? ' (wrapped by the customer-managed key)' : ''} opens all ${v.checked} checked secrets`)];
   }
 
   private async registry(ws: WorkspaceInfo): Promise<DiagnoseResult[]> {

@@ -124,6 +124,18 @@ for (const dialect of testDialects()) {
       const keys = await t.request('POST', `${W}/listKeys?${V}`);
       assert.equal(keys.status, 403);
       assert.equal((await t.request('PUT', `${wsVault}/secrets/other?${KV}`, { value: 'x' })).status, 403, 'nor can new secrets be sealed');
+      // diagnoseWorkspace says which key and why.
+      const post = await t.request('POST', `${W}/diagnose?${V}`, { value: {} });
+      assert.equal(post.status, 202, post.text);
+      let report: any;
+      for (let i = 0; i < 200 && !report; i++) {
+        const r = await t.request('GET', post.headers.get('location')!);
+        if (r.status === 200) report = r.body.value;
+        else await new Promise((res) => setTimeout(res, 20));
+      }
+      const kvResult = report.keyVaultResults.find((x: any) => x.code === 'CustomerManagedKeyUnusable');
+      assert.ok(kvResult, JSON.stringify(report.keyVaultResults));
+      assert.match(kvResult.message, /is disabled/);
       // A new workspace cannot be made with a disabled key.
       const refused = await t.request('PUT', `${wsPath(t, 'cmk-ws-rg', 'with-disabled')}?${V}`, { location: 'local', properties: { encryption: { status: 'Enabled', keyVaultProperties: { keyVaultArmId: vault, keyIdentifier: rsaKid } } } });
       assert.equal(refused.status, 400);
