@@ -121,19 +121,15 @@ export class KeyRing {
     if (hit) {
       if (!hit.ref) return hit.key;
       if (Date.now() - hit.checkedAt < CUSTOMER_KEY_RECHECK_MS) return hit.key;
-      try {
-        await this.provider().check(hit.ref);
-      } catch (e) {
-        this.cache.delete(ownerKey);
-        throw e;
-      }
-      // The row may have been re-wrapped (rotation) by another process: read it again below if so.
+      this.cache.delete(ownerKey);
+      // Another server may have re-wrapped it (rotation): then it is opened again below, with the new key.
       const row = await this.db.selectFrom('data_keys').select('wrapped_by').where('owner_key', '=', ownerKey).executeTakeFirst();
       if (row && row.wrapped_by === CMK_PREFIX + hit.ref) {
+        await this.provider().check(hit.ref);
         hit.checkedAt = Date.now();
+        this.cache.set(ownerKey, hit);
         return hit.key;
       }
-      this.cache.delete(ownerKey);
     }
     let row = await this.db.selectFrom('data_keys').selectAll().where('owner_key', '=', ownerKey).executeTakeFirst();
     if (!row) {
