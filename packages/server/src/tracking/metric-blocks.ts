@@ -89,12 +89,73 @@ export function sortSeriesPoints(parts: Uint8Array[]): Map<number, SeriesPoints>
 
 /** The points of one series in log rows, as one block (unsorted). */
 export function logBlock(parts: Uint8Array[], series: number): Float64Array | undefined {
-  const l: number[] = [];
-  for (const b of parts) {
-    const f = asFloats(b, LOG_RECORD_BYTES);
-    for (let i = 0; i < f.length; i += 4) if (f[i] === series) l.push(f[i + 1]!, f[i + 2]!, f[i + 3]!);
+  const fs = parts.map((b) => asFloats(b, LOG_RECORD_BYTES));
+  let n = 0;
+  for (const f of fs) for (let i = 0; i < f.length; i += 4) if (f[i] === series) n++;
+  if (n === 0) return undefined;
+  const out = new Float64Array(n * 3);
+  let o = 0;
+  for (const f of fs) {
+    for (let i = 0; i < f.length; i += 4) {
+      if (f[i] !== series) continue;
+      out[o++] = f[i + 1]!;
+      out[o++] = f[i + 2]!;
+      out[o++] = f[i + 3]!;
+    }
   }
-  return l.length ? new Float64Array(l) : undefined;
+  return out;
+}
+
+/**
+ * The points of some blocks at the given steps (sorted, distinct), in MLflow's order with
+ * identical points once. Walks each block alongside the steps while its steps ascend (as they
+ * usually do), so only matching points are copied.
+ */
+export function pointsAtSteps(blocks: (Uint8Array | Float64Array)[], wanted: number[]): Points {
+  const set = new Set(wanted);
+  const s: number[] = [];
+  const t: number[] = [];
+  const v: number[] = [];
+  for (const b of blocks) {
+    const f = asFloats(b);
+    if (f.length === 0) continue;
+    // First wanted step >= the block's first step.
+    let lo = 0;
+    let hi = wanted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (wanted[mid]! < f[0]!) lo = mid + 1;
+      else hi = mid;
+    }
+    let j = lo;
+    let prev = -Infinity;
+    let ordered = true;
+    for (let i = 0; i < f.length; i += 3) {
+      const st = f[i]!;
+      let hit: boolean;
+      if (ordered && st >= prev) {
+        while (j < wanted.length && wanted[j]! < st) j++;
+        hit = j < wanted.length && wanted[j] === st;
+        prev = st;
+      } else {
+        ordered = false;
+        hit = set.has(st);
+      }
+      if (hit) {
+        s.push(st);
+        t.push(f[i + 1]!);
+        v.push(f[i + 2]!);
+      }
+    }
+  }
+  const n = s.length;
+  const f = new Float64Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    f[i * 3] = s[i]!;
+    f[i * 3 + 1] = t[i]!;
+    f[i * 3 + 2] = v[i]!;
+  }
+  return decodeBlocks([f]);
 }
 
 function asFloats(b: Uint8Array | Float64Array, record = RECORD_BYTES): Float64Array {

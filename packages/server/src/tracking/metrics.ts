@@ -6,7 +6,7 @@ import './tables.js';
 import { LIMITS, checkMetricKey, checkRunId, int64 } from './validation.js';
 import { jsonDouble, type MetricView } from './runs.js';
 import { toStringList } from './experiments.js';
-import { blockSteps, decodeBlocks, logBlock, type Points } from './metric-blocks.js';
+import { blockSteps, decodeBlocks, logBlock, pointsAtSteps, type Points } from './metric-blocks.js';
 import { stepSegments } from './metric-write.js';
 import { withRead, type Tx } from './tx.js';
 
@@ -169,7 +169,13 @@ export class MetricService {
       'select seq, min_step, max_step, n from tracking_metric_blocks where series_id = ? and max_step >= ? and min_step <= ?',
       [series, fromStep, toStep],
     );
-    const out: BlockMeta[] = rows.map((r) => ({ seq: Number(r[0]), min_step: Number(r[1]), max_step: Number(r[2]), n: Number(r[3]) }));
+    const out: BlockMeta[] = new Array(rows.length);
+    let ordered = true;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = { seq: Number(r[0]), min_step: Number(r[1]), max_step: Number(r[2]), n: Number(r[3]) };
+      if (i > 0 && (out[i]!.min_step < out[i - 1]!.min_step || (out[i]!.min_step === out[i - 1]!.min_step && out[i]!.seq < out[i - 1]!.seq))) ordered = false;
+    }
     const log = await tx.rows<[Uint8Array]>('select data from tracking_metric_log where run_uuid = ? order by seq', [runId]);
     const data = logBlock(log.map((r) => r[0]), series);
     if (data) {
@@ -179,9 +185,13 @@ export class MetricService {
         if (data[i]! < lo) lo = data[i]!;
         if (data[i]! > hi) hi = data[i]!;
       }
-      if (hi >= fromStep && lo <= toStep) out.push({ seq: 0, min_step: lo, max_step: hi, n: data.length / 3, data });
+      if (hi >= fromStep && lo <= toStep) {
+        out.push({ seq: 0, min_step: lo, max_step: hi, n: data.length / 3, data });
+        ordered = false;
+      }
     }
-    return out.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
+    // (Rows come in max_step order, which is min_step order when blocks do not overlap.)
+    return ordered ? out : out.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
   }
 
   /** The data of some blocks of a series, in the order given. */
@@ -279,7 +289,7 @@ export class MetricService {
           }
           if (lo < wanted.length && wanted[lo]! <= b.max_step) pick.push(b);
         }
-        const p = decodeBlocks(await this.blockData(tx, series, pick), { keep: (st) => steps.has(st) });
+        const p = pointsAtSteps(await this.blockData(tx, series, pick), wanted);
         for (let j = 0; j < p.length && j < MAX_POINTS_PER_RUN; j++) out.push({ key, value: jsonDouble(p.value[j]!), timestamp: p.timestamp[j]!, step: p.step[j]!, run_id: runId });
       }
       return { metrics: out };
