@@ -201,6 +201,7 @@ for (const dialect of testDialects()) {
         ['POST', '/api/2.0/mlflow/traces', /tracing/],
         ['POST', '/api/3.0/mlflow/traces', /tracing/],
         ['GET', '/api/3.0/mlflow/traces/tr-1', /tracing/],
+        ['GET', '/ajax-api/2.0/mlflow/get-trace-artifact?request_id=tr-1', /tracing/],
         ['POST', '/api/3.0/mlflow/traces/tr-1/assessments', /assessments/],
         ['POST', '/v1/traces', /OTLP/],
         ['POST', '/graphql', /GraphQL/],

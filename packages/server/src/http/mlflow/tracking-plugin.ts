@@ -14,7 +14,7 @@ const KNOWN_FAMILIES = /^\/(ajax-)?api\/2\.0\/(mlflow|mlflow-artifacts)\/(regist
 /** MLflow feature families this server does not implement, named in their 501 answer (path below the tracking URI). */
 const UNBUILT_FAMILIES: { path: RegExp; family: string }[] = [
   { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/traces\/[^/]+\/assessments(\/|$)/, family: 'MLflow GenAI assessments (trace feedback and expectations)' },
-  { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(traces|spans)(\/|$)/, family: 'MLflow tracing (traces and spans)' },
+  { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(traces|spans|get-trace-artifact)(\/|$)/, family: 'MLflow tracing (traces and spans)' },
   { path: /^\/v1\/traces\/?$/, family: 'OpenTelemetry trace ingestion (OTLP /v1/traces)' },
   { path: /^\/(ajax-api\/)?graphql\/?$/, family: "MLflow's GraphQL API" },
   { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(gateway|secrets|endpoints|model-definitions)(\/|$)/, family: 'the MLflow AI gateway (secrets, endpoints, model definitions, providers)' },
