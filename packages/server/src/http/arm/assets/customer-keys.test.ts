@@ -168,6 +168,17 @@ for (const dialect of testDialects()) {
       assert.equal(move.status, 400);
     });
 
+    it('deleting a workspace but keeping its key vault puts the vault back under server-managed keys', async () => {
+      const kid = (await t.request('GET', `${vault}/keys/aes-key?${KV}`)).body.key.kid;
+      const other = await createWorkspace(t, 'cmk-ws-rg', 'cmk-ws-2', { location: 'local', properties: { encryption: { status: 'Enabled', keyVaultProperties: { keyVaultArmId: vault, keyIdentifier: kid } } } });
+      const kept = other.properties.keyVault;
+      assert.equal((await t.request('PUT', `${kept}/secrets/keep?${KV}`, { value: 'kept' })).status, 200);
+      const d = await t.request('DELETE', `${wsPath(t, 'cmk-ws-rg', 'cmk-ws-2')}?${V}`);
+      if (d.status === 202) assert.equal((await waitForOperation(t, d.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.equal(await t.server.ctx.keys.wrappedBy(kept), 'master');
+      assert.equal((await t.request('GET', `${kept}/secrets/keep?${KV}`)).body.value, 'kept');
+    });
+
     it('deleting the key makes the secrets unreadable (clear error); the workspace can still be deleted', async () => {
       const del = await t.request('DELETE', `${vault}/keys/aes-key?${KV}`);
       assert.equal(del.status, 200, del.text);
