@@ -3,7 +3,7 @@ import type { Database } from '../store/database.js';
 import { InvalidInput, NotFound } from '../errors.js';
 import type { Tag } from './experiments.js';
 import type { RunView } from './runs.js';
-import { withTx, tuples } from './tx.js';
+import { withTx, tuples, type Tx } from './tx.js';
 
 const RUN_NAME_TAG = 'mlflow.runName';
 
@@ -20,11 +20,14 @@ export interface NewRun {
 
 /**
  * create-run's write: the run and its tags go into an active experiment atomically, in as few
- * statements as the dialect allows — SQLite: one short write transaction of cached prepared
- * statements (experiment check, run, all tags in one insert); PostgreSQL: one statement (one round
- * trip, atomic by itself) whose CTEs read the experiment, insert the run if it is active, then the
- * tags if the run went in (a request with very many tags takes the transaction way on both). Answers the run as runs/get would (no metrics, params, inputs yet), so
- * nothing is read back.
+ * statements as the dialect allows, and the answer is the run as runs/get would show it (no
+ * metrics, params or inputs yet), so nothing is read back.
+ * - SQLite: cached prepared statements (experiment check, run, all tags in one insert) in a write
+ *   transaction shared by the create-runs that arrived together (group commit: one commit, the
+ *   costly part of a small write, for all of them; each answer is sent only after that commit).
+ * - PostgreSQL: one statement (one round trip, atomic by itself) whose CTEs read the experiment,
+ *   insert the run if it is active, then the tags if the run went in (a request with very many
+ *   tags takes a transaction instead).
  */
 export async function insertRun(database: Database, r: NewRun): Promise<RunView> {
   // MLflow's run ids are uuid4().hex; randomUUID draws from a buffered entropy pool (no syscall per id).
@@ -34,47 +37,111 @@ export async function insertRun(database: Database, r: NewRun): Promise<RunView>
   for (const t of r.tags) if (t.key !== RUN_NAME_TAG) byKey.set(t.key, t.value);
   byKey.set(RUN_NAME_TAG, r.name);
   const tags = [...byKey].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const ws = r.workspaceId;
-  const exp = r.experimentId;
-  const notActive = (stage: string) => new InvalidInput(`The experiment ${exp} must be in the 'active' state. Current state is ${stage}.`);
-  const notFound = () => new NotFound(`No Experiment with id=${exp} exists`);
+  const it: Insert = { ...r, runId, tags };
   let artifactUri: string;
-  if (database.dialect === 'postgres' && tags.length <= PG_MAX_TAGS) {
+  if (database.dialect === 'sqlite') {
+    artifactUri = await grouped(database, it);
+  } else if (tags.length <= PG_MAX_TAGS) {
     const { rows } = await database.pool!.query<{ lifecycle_stage: string; artifact_uri: string | null }>(pgInsertRun(tags.length), [
-      ws, exp, runId, r.name, r.user, r.start, ...tags.flatMap((t) => [t.key, t.value]),
+      r.workspaceId, r.experimentId, runId, r.name, r.user, r.start, ...tags.flatMap((t) => [t.key, t.value]),
     ]);
     const [hit] = rows;
-    if (!hit) throw notFound();
-    if (hit.artifact_uri === null) throw notActive(hit.lifecycle_stage);
+    if (!hit) throw notFound(it);
+    if (hit.artifact_uri === null) throw notActive(it, hit.lifecycle_stage);
     artifactUri = hit.artifact_uri;
   } else {
     artifactUri = await withTx(database, async (tx) => {
-      const [e] = await tx.all<{ artifact_location: string; lifecycle_stage: string }>(
-        'select artifact_location, lifecycle_stage from tracking_experiments where workspace_id = ? and experiment_id = ?',
-        [ws, exp],
-      );
-      if (!e) throw notFound();
-      if (e.lifecycle_stage !== 'active') throw notActive(e.lifecycle_stage);
-      const uri = `${e.artifact_location.replace(/\/+$/, '')}/${runId}/artifacts`;
-      await tx.run(
-        "insert into tracking_runs (run_uuid, workspace_id, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time) values (?, ?, ?, ?, ?, 'RUNNING', ?, null, 'active', ?, null)",
-        [runId, ws, exp, r.name, r.user, r.start, uri],
-      );
-      for (let i = 0; i < tags.length; i += 500) {
-        const chunk = tags.slice(i, i + 500);
-        await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(chunk.length, 5)}`, chunk.flatMap((t) => [runId, t.key, t.value, ws, exp]));
-      }
-      return uri;
+      const out = await insertIn(tx, it);
+      if ('error' in out) throw out.error;
+      return out.uri;
     });
   }
   return {
     info: {
-      run_id: runId, run_uuid: runId, run_name: r.name, experiment_id: String(exp), user_id: r.user, status: 'RUNNING',
+      run_id: runId, run_uuid: runId, run_name: r.name, experiment_id: String(r.experimentId), user_id: r.user, status: 'RUNNING',
       start_time: r.start, artifact_uri: artifactUri, lifecycle_stage: 'active',
     },
     data: { tags },
     inputs: {},
   };
+}
+
+interface Insert extends NewRun { runId: string }
+
+const notActive = (it: Insert, stage: string) => new InvalidInput(`The experiment ${it.experimentId} must be in the 'active' state. Current state is ${stage}.`);
+const notFound = (it: Insert) => new NotFound(`No Experiment with id=${it.experimentId} exists`);
+
+/**
+ * One run into an open transaction. A missing or inactive experiment is answered (nothing was
+ * written for it); a database error is thrown and undoes the whole transaction.
+ */
+async function insertIn(tx: Tx, it: Insert): Promise<{ uri: string } | { error: Error }> {
+  const ws = it.workspaceId;
+  const exp = it.experimentId;
+  const [e] = await tx.all<{ artifact_location: string; lifecycle_stage: string }>(
+    'select artifact_location, lifecycle_stage from tracking_experiments where workspace_id = ? and experiment_id = ?',
+    [ws, exp],
+  );
+  if (!e) return { error: notFound(it) };
+  if (e.lifecycle_stage !== 'active') return { error: notActive(it, e.lifecycle_stage) };
+  const uri = `${e.artifact_location.replace(/\/+$/, '')}/${it.runId}/artifacts`;
+  await tx.run(
+    "insert into tracking_runs (run_uuid, workspace_id, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time) values (?, ?, ?, ?, ?, 'RUNNING', ?, null, 'active', ?, null)",
+    [it.runId, ws, exp, it.name, it.user, it.start, uri],
+  );
+  for (let i = 0; i < it.tags.length; i += 500) {
+    const chunk = it.tags.slice(i, i + 500);
+    await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(chunk.length, 5)}`, chunk.flatMap((t) => [it.runId, t.key, t.value, ws, exp]));
+  }
+  return { uri };
+}
+
+interface Waiting extends Insert {
+  resolve(uri: string): void;
+  reject(e: unknown): void;
+}
+
+/** Runs waiting for the next group write, per database (at most GROUP_MAX in one transaction). */
+const open = new WeakMap<Database, Waiting[]>();
+const GROUP_MAX = 200;
+
+/**
+ * SQLite: joins the group of create-runs that the event loop delivered together; the group is
+ * written once the current turn's requests have all been read (setImmediate), in one transaction.
+ */
+function grouped(database: Database, it: Insert): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let group = open.get(database);
+    if (!group || group.length >= GROUP_MAX) {
+      const fresh: Waiting[] = [];
+      open.set(database, (group = fresh));
+      setImmediate(() => {
+        if (open.get(database) === fresh) open.delete(database);
+        void writeGroup(database, fresh);
+      });
+    }
+    group.push({ ...it, resolve, reject });
+  });
+}
+
+async function writeGroup(database: Database, group: Waiting[]): Promise<void> {
+  let outcomes: ({ uri: string } | { error: Error })[];
+  try {
+    outcomes = await withTx(database, async (tx) => {
+      const out: ({ uri: string } | { error: Error })[] = [];
+      for (const it of group) out.push(await insertIn(tx, it));
+      return out;
+    });
+  } catch (e) {
+    // Nothing of the group was committed.
+    for (const it of group) it.reject(e);
+    return;
+  }
+  group.forEach((it, i) => {
+    const out = outcomes[i]!;
+    if ('error' in out) it.reject(out.error);
+    else it.resolve(out.uri);
+  });
 }
 
 /** Tags one PostgreSQL statement takes (2 parameters each, of at most 65,535); more go the transaction way. */

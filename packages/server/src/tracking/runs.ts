@@ -5,13 +5,14 @@ import type { Database } from '../store/database.js';
 import { InvalidInput, NotFound } from '../errors.js';
 import type { RunRow } from './tables.js';
 import './tables.js';
-import { ExperimentService, checkTags, toStringList, type Tag } from './experiments.js';
+import { DEFAULT_EXPERIMENT_ID, ExperimentService, checkTags, toStringList, type Tag } from './experiments.js';
 import {
-  LIMITS, batchLimit, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkViewType, double, int64, stagesOf,
+  LIMITS, batchLimit, checkExperimentId, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkViewType, double, int64, stagesOf,
 } from './validation.js';
 import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
 import { randomRunName } from './run-names.js';
 import { withTx, tuples, type Tx } from './tx.js';
+import { insertRun } from './run-create.js';
 import { writeMetrics as writeMetricBlocks } from './metric-write.js';
 import { checkModelInputs, readModelInputs, writeModelInputs } from './model-inputs.js';
 
@@ -144,19 +145,11 @@ export class RunService {
     if (body.user_id !== undefined && body.user_id !== null && typeof body.user_id !== 'string') throw new InvalidInput('user_id must be a string');
     const user = checkLength('user_id', 256, (body.user_id as string | undefined) || defaultUser);
     const start = body.start_time === undefined || body.start_time === null ? Date.now() : int64(body.start_time, 'start_time', { min: 0 });
-    const exp = await this.experiments.requireActive(ws, body.experiment_id ?? '0');
-    const runId = crypto.randomBytes(16).toString('hex');
-    const row: RunRow = {
-      run_uuid: runId, workspace_id: ws, experiment_id: Number(exp.experiment_id), name: runName, user_id: user, status: 'RUNNING',
-      start_time: start, end_time: null, lifecycle_stage: 'active', artifact_uri: `${exp.artifact_location.replace(/\/+$/, '')}/${runId}/artifacts`, deleted_time: null,
-    };
-    const allTags = [...tags.filter((t) => t.key !== RUN_NAME_TAG), { key: RUN_NAME_TAG, value: runName }];
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('tracking_runs').values(row).execute();
-      await trx.insertInto('tracking_tags').values(allTags.map((t) => ({ run_uuid: runId, key: t.key, value: t.value, workspace_id: ws, experiment_id: row.experiment_id }))).execute();
-    });
+    const experimentId = checkExperimentId(body.experiment_id ?? '0');
+    if (experimentId === DEFAULT_EXPERIMENT_ID) await this.experiments.ensureDefault(ws);
+    const view = await insertRun(this.database, { workspaceId: ws, experimentId, name: runName, user, start, tags });
     this.runCreated();
-    return (await this.views([row]))[0]!;
+    return view;
   }
 
   async get(ws: string, runId: unknown): Promise<RunView> {
