@@ -376,11 +376,29 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
         ? sql`select r.* ${fromIds} where ${condIds} and r.run_uuid in (${sql.join(ids.map((id) => sql`${id}`))}) order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`
         : sql`select r.* ${from} where ${cond} order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`,
   };
+  // SQLite joins in the order it guesses (often the run before the filters); the lead queries tell
+  // it: the lead metric's index first (it streams the runs in order), then each filter by primary
+  // key, the run row last, read only for the runs that passed every filter (CROSS JOIN fixes the
+  // order). Sort-only (outer) joins cannot change which runs match, so they are left out here.
+  let leadFrom = from;
+  let leadCond = cond;
+  if (leadJoin && dialect === 'sqlite') {
+    const lj = joins.find((j) => j.alias === leadJoin)!;
+    const la = sql.raw(lj.alias);
+    const parts: RawBuilder<unknown>[] = [sql`from ${sql.table(lj.table)} ${la}`];
+    for (const j of joins) {
+      if (j.outer || j === lj) continue;
+      parts.push(sql`cross join ${sql.table(j.table)} ${sql.raw(j.alias)} on ${sql.raw(j.alias)}.run_uuid = ${la}.run_uuid and ${sql.raw(j.alias)}.key = ${j.key}`);
+    }
+    parts.push(sql`cross join tracking_runs r on r.run_uuid = ${la}.run_uuid`);
+    leadFrom = sql.join(parts, sql` `);
+    leadCond = sql.join([sql`${la}.workspace_id = ${q.workspaceId}`, expIn(`${lj.alias}.experiment_id`), sql`${la}.key = ${lj.key}`, ...where], sql` and `);
+  }
   if (lead) {
     const l = lead;
     plan.lead = {
-      first: (n) => sql<{ run_uuid: string; lead: number }>`select r.run_uuid, ${l.col} as lead ${from} where ${cond} order by ${l.col} ${l.dir} limit ${n}`,
-      ties: (v) => sql<{ run_uuid: string }>`select r.run_uuid ${from} where ${cond} and ${l.col} = ${v}`,
+      first: (n) => sql<{ run_uuid: string; lead: number }>`select r.run_uuid, ${l.col} as lead ${leadFrom} where ${leadCond} order by ${l.col} ${l.dir} limit ${n}`,
+      ties: (v) => sql<{ run_uuid: string }>`select r.run_uuid ${leadFrom} where ${leadCond} and ${l.col} = ${v}`,
     };
   }
   return plan;
