@@ -96,6 +96,8 @@ export { StepList };
 
 export class MetricService {
   private readonly db: Kysely<Tables>;
+  /** Block lists of long series, most recently used last (see seriesBlocks). */
+  private readonly blockCache = new Map<number, { version: string; blocks: readonly BlockMeta[] }>();
   constructor(private readonly database: Database) {
     this.db = database.db;
   }
@@ -165,17 +167,10 @@ export class MetricService {
    * more block (with its data); only those with steps in [fromStep, toStep].
    */
   private async blockMeta(tx: Tx, runId: string, series: number, fromStep = -(2 ** 53), toStep = 2 ** 53): Promise<BlockMeta[]> {
-    const rows = await tx.rows<[number, number, number, number]>(
-      'select seq, min_step, max_step, n from tracking_metric_blocks where series_id = ? and max_step >= ? and min_step <= ?',
-      [series, fromStep, toStep],
-    );
-    const out: BlockMeta[] = new Array(rows.length);
+    const all = await this.seriesBlocks(tx, series);
+    const out: BlockMeta[] = [];
+    for (const b of all) if (b.max_step >= fromStep && b.min_step <= toStep) out.push(b);
     let ordered = true;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      out[i] = { seq: Number(r[0]), min_step: Number(r[1]), max_step: Number(r[2]), n: Number(r[3]) };
-      if (i > 0 && (out[i]!.min_step < out[i - 1]!.min_step || (out[i]!.min_step === out[i - 1]!.min_step && out[i]!.seq < out[i - 1]!.seq))) ordered = false;
-    }
     const log = await tx.rows<[Uint8Array]>('select data from tracking_metric_log where run_uuid = ? order by seq', [runId]);
     const data = logBlock(log.map((r) => r[0]), series);
     if (data) {
@@ -190,8 +185,31 @@ export class MetricService {
         ordered = false;
       }
     }
-    // (Rows come in max_step order, which is min_step order when blocks do not overlap.)
     return ordered ? out : out.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
+  }
+
+  /**
+   * All blocks of a series (without data) in step order. Kept in memory between reads (a long
+   * series has thousands), checked against the blocks' count, last number and point total, which
+   * any change to them (a fold, here or in another process) moves.
+   */
+  private async seriesBlocks(tx: Tx, series: number): Promise<readonly BlockMeta[]> {
+    const [v] = await tx.rows<[number, number, number]>('select count(*), coalesce(max(seq), 0), coalesce(sum(n), 0) from tracking_metric_blocks where series_id = ?', [series]);
+    const version = `${v?.[0]}/${v?.[1]}/${v?.[2]}`;
+    const hit = this.blockCache.get(series);
+    if (hit && hit.version === version) {
+      this.blockCache.delete(series);
+      this.blockCache.set(series, hit);
+      return hit.blocks;
+    }
+    const rows = await tx.rows<[number, number, number, number]>('select seq, min_step, max_step, n from tracking_metric_blocks where series_id = ?', [series]);
+    const blocks: BlockMeta[] = rows.map((r) => ({ seq: Number(r[0]), min_step: Number(r[1]), max_step: Number(r[2]), n: Number(r[3]) }));
+    blocks.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
+    if (blocks.length >= 64) {
+      this.blockCache.set(series, { version, blocks });
+      if (this.blockCache.size > 256) this.blockCache.delete(this.blockCache.keys().next().value!);
+    }
+    return blocks;
   }
 
   /** The data of some blocks of a series, in the order given. */

@@ -298,6 +298,29 @@ for (const dialect of testDialects()) {
       assert.deepEqual(asTuples((await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=big`)).metrics), [[-big, 0, '-Infinity'], [big, big, big]]);
     });
 
+    test('metric history of a long series stays whole as more points are folded in', async () => {
+      const run = await c.createRun('0');
+      const batch = (b: number) => c.ok('POST', '/runs/log-batch', { run_id: run, metrics: Array.from({ length: 1000 }, (_, j) => ({ key: 'long', value: j, timestamp: b, step: b * 1000 + j })) });
+      const count = async () => {
+        let n = 0;
+        let token: string | undefined;
+        do {
+          const r = await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=long&max_results=25000${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
+          n += r.metrics.length;
+          token = r.next_page_token;
+        } while (token);
+        return n;
+      };
+      for (let b = 0; b < 20; b++) await batch(b);
+      assert.equal(await count(), 20000);
+      const sample = async () => (await c.ok('GET', `/metrics/get-history-bulk-interval?run_ids=${run}&metric_key=long&max_results=10`)).metrics.map((m: any) => m.step);
+      assert.deepEqual(await sample(), [0, 2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 18000, 19999]);
+      for (let b = 20; b < 40; b++) await batch(b);
+      await c.ok('POST', '/runs/log-metric', { run_id: run, key: 'long', value: 1, timestamp: 1, step: 40000 });
+      assert.equal(await count(), 40001);
+      assert.deepEqual(await sample(), [0, 4000, 8000, 12000, 16000, 20000, 24000, 28000, 32000, 36000, 40000]);
+    });
+
     test('log-batch: limits, validation, duplicate keys, all or nothing', async () => {
       const run = await c.createRun('0');
       const m = (i: number) => ({ key: `m${i % 7}`, value: i, timestamp: 1000 + i, step: i });
