@@ -141,7 +141,8 @@ export function checkSource(value: unknown): string {
     );
   if (decoded.includes('\0')) throw invalid();
   const rest = decoded.slice(scheme.length + 1).replace(/^\/\/[^/]*/, '');
-  // '.' is harmless (MLflow accepts it); '..' would climb out, also written with a backslash.
-  if (rest.split(/[/\\]/).some((s) => s === '..')) throw invalid();
+  // '..' would climb out (also written with a backslash); MLflow refuses '.' segments too (its check
+  // compares the path with its resolved form, which drops them).
+  if (rest.split(/[/\\]/).some((s) => s === '..' || s === '.')) throw invalid();
   return source;
 }
