@@ -146,16 +146,20 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
   }
 
   const data = encodeLog(metrics, (m) => seriesOf.get(m.key)!);
-  const [log] = await tx.all<{ rows: number; points: number; seq: number }>(
-    'select count(*) as rows, coalesce(sum(n), 0) as points, coalesce(max(seq), 0) as seq from tracking_metric_log where run_uuid = ?',
-    [run.run_uuid],
-  );
-  const rows = Number(log?.rows ?? 0);
-  if (rows + 1 > LOG_MAX_ROWS || Number(log?.points ?? 0) + metrics.length > LOG_MAX_POINTS) {
-    await foldLog(tx, run.run_uuid, rows > 0, data);
-  } else {
-    await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [run.run_uuid, Number(log?.seq ?? 0) + 1, metrics.length, data]);
+  const full = (rows: number, points: number) => rows + 1 > LOG_MAX_ROWS || points + metrics.length > LOG_MAX_POINTS;
+  if (tx.dialect === 'postgres') {
+    // One round trip: append the row, learning what the log held before it (one snapshot).
+    const [log] = await tx.rows<[number, number]>(
+      'with s as (select count(*) as c, coalesce(sum(n), 0) as p, coalesce(max(seq), 0) as m from tracking_metric_log where run_uuid = ?) insert into tracking_metric_log (run_uuid, seq, n, data) select cast(? as varchar(32)), s.m + 1, cast(? as bigint), cast(? as bytea) from s returning (select c from s), (select p from s)',
+      [run.run_uuid, run.run_uuid, metrics.length, data],
+    );
+    if (full(Number(log?.[0] ?? 0), Number(log?.[1] ?? 0))) await foldLog(tx, run.run_uuid, true);
+    return;
   }
+  const [log] = await tx.rows<[number, number, number]>('select count(*), coalesce(sum(n), 0), coalesce(max(seq), 0) from tracking_metric_log where run_uuid = ?', [run.run_uuid]);
+  const rows = Number(log?.[0] ?? 0);
+  if (full(rows, Number(log?.[1] ?? 0))) await foldLog(tx, run.run_uuid, rows > 0, data);
+  else await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [run.run_uuid, Number(log?.[2] ?? 0) + 1, metrics.length, data]);
 }
 
 /** The union of two sorted lists of disjoint step ranges, adjacent ranges joined. */
@@ -171,10 +175,10 @@ function unionSegments(a: [number, number][], b: [number, number][]): [number, n
 }
 
 /** Moves a run's log (and `extra`, log records not yet stored) into per-series blocks. */
-async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra: Buffer): Promise<void> {
+async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer): Promise<void> {
   const parts: Uint8Array[] = [];
   if (hasLog) for (const r of await tx.all<{ data: Uint8Array }>('select data from tracking_metric_log where run_uuid = ?', [runUuid])) parts.push(r.data);
-  parts.push(extra);
+  if (extra) parts.push(extra);
   const bySeries = sortSeriesPoints(parts);
   const ids = [...bySeries.keys()];
   // Each series' last block (its number and size).
