@@ -49,8 +49,101 @@ function bindable(params: unknown[]): unknown[] {
   return params.map((p) => (p === undefined ? null : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 }
 
+/**
+ * A write transaction. On SQLite, write transactions that arrive in the same turn of the event loop
+ * share one BEGIN IMMEDIATE … COMMIT (group commit): each runs in a savepoint of its own, so one
+ * that fails is rolled back alone, and each caller is answered only after the shared commit. One
+ * commit instead of several writes the pages they share (the latest-metric rows and the search
+ * index of an experiment) once, which is most of what a commit costs.
+ */
 export async function withTx<T>(database: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  if (database.dialect === 'sqlite') return grouped(database, fn);
   return transaction(database, fn, 'begin immediate', 'begin');
+}
+
+interface Member {
+  fn: (tx: Tx) => Promise<unknown>;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+interface Writer {
+  queue: Member[];
+  scheduled: boolean;
+}
+const writers = new WeakMap<Database, Writer>();
+/** At most this many transactions share a commit (bounds the time one group holds the writer). */
+const GROUP_MAX = 64;
+
+function grouped<T>(database: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  let w = writers.get(database);
+  if (!w) writers.set(database, (w = { queue: [], scheduled: false }));
+  const writer = w;
+  return new Promise<T>((resolve, reject) => {
+    writer.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+    if (!writer.scheduled) {
+      writer.scheduled = true;
+      // After the poll phase: the requests read in this turn join the group.
+      setImmediate(() => void drain(database, writer));
+    }
+  });
+}
+
+async function drain(database: Database, w: Writer): Promise<void> {
+  try {
+    while (w.queue.length > 0) await writeGroup(database, w.queue.splice(0, GROUP_MAX));
+  } finally {
+    w.scheduled = false;
+    if (w.queue.length > 0) {
+      w.scheduled = true;
+      setImmediate(() => void drain(database, w));
+    }
+  }
+}
+
+async function writeGroup(database: Database, group: Member[]): Promise<void> {
+  const sqlite = database.sqlite!;
+  const tx = sqliteTx(sqlite);
+  const single = group.length === 1;
+  const done: [Member, unknown][] = [];
+  try {
+    await database.db.connection().execute(async () => {
+      stmt(sqlite, 'begin immediate').run();
+      try {
+        for (const m of group) {
+          if (!single) stmt(sqlite, 'savepoint member').run();
+          try {
+            const out = await m.fn(tx);
+            if (!single) stmt(sqlite, 'release member').run();
+            done.push([m, out]);
+          } catch (e) {
+            if (single || !sqlite.inTransaction) throw e;
+            // Only this member's writes are undone; the others go on.
+            stmt(sqlite, 'rollback to member').run();
+            stmt(sqlite, 'release member').run();
+            m.reject(e);
+          }
+        }
+        stmt(sqlite, 'commit').run();
+      } catch (e) {
+        if (sqlite.inTransaction) stmt(sqlite, 'rollback').run();
+        throw e;
+      }
+    });
+  } catch (e) {
+    // Nothing of the group was committed: every member fails (one already answered stays so).
+    for (const m of group) m.reject(e);
+    return;
+  }
+  for (const [m, out] of done) m.resolve(out);
+}
+
+function sqliteTx(sqlite: SqliteDatabase.Database): Tx {
+  return {
+    dialect: 'sqlite',
+    all: async <R>(text: string, params: unknown[] = []) => stmt(sqlite, text).all(...bindable(params)) as R[],
+    rows: async <R>(text: string, params: unknown[] = []) => stmt(sqlite, text, true).all(...bindable(params)) as R[],
+    run: async (text: string, params: unknown[] = []) => stmt(sqlite, text).run(...bindable(params)).changes,
+  };
 }
 
 /**
@@ -66,12 +159,7 @@ async function transaction<T>(database: Database, fn: (tx: Tx) => Promise<T>, sq
   if (database.dialect === 'sqlite') {
     const sqlite = database.sqlite!;
     return database.db.connection().execute(async () => {
-      const tx: Tx = {
-        dialect: 'sqlite',
-        all: async <R>(text: string, params: unknown[] = []) => stmt(sqlite, text).all(...bindable(params)) as R[],
-        rows: async <R>(text: string, params: unknown[] = []) => stmt(sqlite, text, true).all(...bindable(params)) as R[],
-        run: async (text: string, params: unknown[] = []) => stmt(sqlite, text).run(...bindable(params)).changes,
-      };
+      const tx = sqliteTx(sqlite);
       stmt(sqlite, sqliteBegin).run();
       try {
         const out = await fn(tx);
