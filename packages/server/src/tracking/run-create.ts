@@ -23,8 +23,8 @@ export interface NewRun {
  * statements as the dialect allows, and the answer is the run as runs/get would show it (no
  * metrics, params or inputs yet), so nothing is read back.
  * - SQLite: cached prepared statements (experiment check, run, all tags in one insert) in a write
- *   transaction shared by the create-runs that arrived together (group commit: one commit, the
- *   costly part of a small write, for all of them; each answer is sent only after that commit).
+ *   transaction, which withTx shares with the writes that arrived together (group commit: one
+ *   commit, the costly part of a small write, for all of them; each answer is sent only after it).
  * - PostgreSQL: one statement (one round trip, atomic by itself) whose CTEs read the experiment,
  *   insert the run if it is active, then the tags if the run went in (a request with very many
  *   tags takes a transaction instead).
@@ -39,9 +39,7 @@ export async function insertRun(database: Database, r: NewRun): Promise<RunView>
   const tags = [...byKey].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const it: Insert = { ...r, runId, tags };
   let artifactUri: string;
-  if (database.dialect === 'sqlite') {
-    artifactUri = await grouped(database, it);
-  } else if (tags.length <= PG_MAX_TAGS) {
+  if (database.dialect === 'postgres' && tags.length <= PG_MAX_TAGS) {
     const { rows } = await database.pool!.query<{ lifecycle_stage: string; artifact_uri: string | null }>(pgInsertRun(tags.length), [
       r.workspaceId, r.experimentId, runId, r.name, r.user, r.start, ...tags.flatMap((t) => [t.key, t.value]),
     ]);
@@ -94,54 +92,6 @@ async function insertIn(tx: Tx, it: Insert): Promise<{ uri: string } | { error: 
     await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(chunk.length, 5)}`, chunk.flatMap((t) => [it.runId, t.key, t.value, ws, exp]));
   }
   return { uri };
-}
-
-interface Waiting extends Insert {
-  resolve(uri: string): void;
-  reject(e: unknown): void;
-}
-
-/** Runs waiting for the next group write, per database (at most GROUP_MAX in one transaction). */
-const open = new WeakMap<Database, Waiting[]>();
-const GROUP_MAX = 200;
-
-/**
- * SQLite: joins the group of create-runs that the event loop delivered together; the group is
- * written once the current turn's requests have all been read (setImmediate), in one transaction.
- */
-function grouped(database: Database, it: Insert): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    let group = open.get(database);
-    if (!group || group.length >= GROUP_MAX) {
-      const fresh: Waiting[] = [];
-      open.set(database, (group = fresh));
-      setImmediate(() => {
-        if (open.get(database) === fresh) open.delete(database);
-        void writeGroup(database, fresh);
-      });
-    }
-    group.push({ ...it, resolve, reject });
-  });
-}
-
-async function writeGroup(database: Database, group: Waiting[]): Promise<void> {
-  let outcomes: ({ uri: string } | { error: Error })[];
-  try {
-    outcomes = await withTx(database, async (tx) => {
-      const out: ({ uri: string } | { error: Error })[] = [];
-      for (const it of group) out.push(await insertIn(tx, it));
-      return out;
-    });
-  } catch (e) {
-    // Nothing of the group was committed.
-    for (const it of group) it.reject(e);
-    return;
-  }
-  group.forEach((it, i) => {
-    const out = outcomes[i]!;
-    if ('error' in out) it.reject(out.error);
-    else it.resolve(out.uri);
-  });
 }
 
 /** Tags one PostgreSQL statement takes (2 parameters each, of at most 65,535); more go the transaction way. */
