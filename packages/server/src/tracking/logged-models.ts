@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { AppContext } from '../context.js';
 import { NotFound, NotImplemented } from '../errors.js';
 import type { ArtifactFileInfo, ArtifactService, WorkspaceRef } from './artifacts.js';
@@ -8,6 +8,7 @@ import { numericComparison, pageToken, parseFilter, parsePageToken, stringCompar
 import type { LoggedModelRow } from './logged-models-tables.js';
 import './logged-models-tables.js';
 import { pythonJson } from './python-json.js';
+import { modelMetricView, type ModelMetricView } from './model-metrics.js';
 
 /** What the logged-model service needs to know about experiments (the tracking core answers). */
 export interface ExperimentRef {
@@ -37,7 +38,7 @@ export interface LoggedModelJson {
     status_message?: string;
     tags: { key: string; value: string }[];
   };
-  data: { params: { key: string; value: string }[] };
+  data: { params: { key: string; value: string }[]; metrics: ModelMetricView[] };
 }
 
 /** Tag where MLflow records the registry versions a logged model was registered as. */
@@ -91,6 +92,25 @@ export function parseLoggedModelStatus(value: unknown): number {
   throw bad(`Invalid value ${JSON.stringify(value)} for parameter 'status': use one of ${LOGGED_MODEL_STATUSES.slice(1).join(', ')}.`);
 }
 
+/** The `datasets` of a logged-model search (MLflow: each needs a name; no digest matches metrics logged without one). */
+function checkDatasets(value: unknown): { name: string; digest: string | null }[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw bad("Invalid value for parameter 'datasets': it must be a list of {dataset_name, dataset_digest} objects.");
+  return value.map((d, i) => {
+    const o = (d ?? {}) as { dataset_name?: unknown; dataset_digest?: unknown };
+    const name = checkString(o.dataset_name, `datasets[${i}].dataset_name`);
+    if (!name) throw bad('`dataset_name` in the `datasets` clause must be specified.');
+    return { name, digest: checkString(o.dataset_digest, `datasets[${i}].dataset_digest`) || null };
+  });
+}
+
+/** Whether a model metric (`mm`) was logged on one of the datasets (true when none are given). */
+function datasetCondition(datasets: { name: string; digest: string | null }[]): RawBuilder<SqlBool> {
+  if (datasets.length === 0) return sql<SqlBool>`1 = 1`;
+  const one = datasets.map((d) => (d.digest === null ? sql`(mm.dataset_name = ${d.name} and mm.dataset_digest is null)` : sql`(mm.dataset_name = ${d.name} and mm.dataset_digest = ${d.digest})`));
+  return sql<SqlBool>`(${sql.join(one, sql` or `)})`;
+}
+
 /** The artifact path (below the workspace artifact root) of an `mlflow-artifacts:` URI, if it is one. */
 export function proxiedArtifactPath(uri: string): string | undefined {
   const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/*(.*)$/.exec(uri);
@@ -124,10 +144,27 @@ export class LoggedModelService {
   private async toJson(rows: LoggedModelRow[]): Promise<LoggedModelJson[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.model_id);
-    const [params, tags] = await Promise.all([
+    const [params, tags, metrics] = await Promise.all([
       this.ctx.db.selectFrom('mlflow_logged_model_params').selectAll().where('model_id', 'in', ids).orderBy('key').execute(),
       this.ctx.db.selectFrom('mlflow_logged_model_tags').selectAll().where('model_id', 'in', ids).orderBy('key').execute(),
+      this.ctx.db
+        .selectFrom('tracking_model_metrics')
+        .selectAll()
+        .where('workspace_id', '=', rows[0]!.workspace_id)
+        .where('model_id', 'in', ids)
+        .orderBy('model_id')
+        .orderBy('key')
+        .orderBy('timestamp')
+        .orderBy('step')
+        .orderBy('run_uuid')
+        .execute(),
     ]);
+    const metricsOf = new Map<string, ModelMetricView[]>();
+    for (const m of metrics) {
+      const l = metricsOf.get(m.model_id);
+      if (l) l.push(modelMetricView(m));
+      else metricsOf.set(m.model_id, [modelMetricView(m)]);
+    }
     return rows.map((r) => {
       const info: LoggedModelJson['info'] = {
         model_id: r.model_id,
@@ -142,7 +179,7 @@ export class LoggedModelService {
       if (r.model_type) info.model_type = r.model_type;
       if (r.source_run_id) info.source_run_id = r.source_run_id;
       if (r.status_message) info.status_message = r.status_message;
-      return { info, data: { params: params.filter((p) => p.model_id === r.model_id).map((p) => ({ key: p.key, value: p.value })) } };
+      return { info, data: { params: params.filter((p) => p.model_id === r.model_id).map((p) => ({ key: p.key, value: p.value })), metrics: metricsOf.get(r.model_id) ?? [] } };
     });
   }
 
@@ -283,9 +320,7 @@ export class LoggedModelService {
   ): Promise<{ models: LoggedModelJson[]; next_page_token?: string }> {
     if (!Array.isArray(input.experiment_ids) || input.experiment_ids.length === 0) throw missing('experiment_ids');
     const experimentIds = input.experiment_ids.map((e, i) => checkString(e, `experiment_ids[${i}]`, { required: true })!);
-    if (input.datasets !== undefined && !(Array.isArray(input.datasets) && input.datasets.length === 0)) {
-      throw new NotImplemented('searching logged models by dataset is not supported by this server yet; leave out `datasets`');
-    }
+    const datasets = checkDatasets(input.datasets);
     let maxResults = SEARCH_DEFAULT;
     if (input.max_results !== undefined && input.max_results !== null) {
       maxResults = Number(input.max_results);
@@ -299,6 +334,7 @@ export class LoggedModelService {
       .where('m.workspace_id', '=', ws.workspaceId)
       .where('m.experiment_id', 'in', experimentIds)
       .where('m.lifecycle_stage', '=', 'active');
+    let metricFiltered = false;
     for (const c of parseFilter(checkString(input.filter, 'filter'))) {
       if (c.type === 'tag') {
         const cond = stringComparison(sql.ref('t.value'), c.comparator, c.value, dialect);
@@ -315,7 +351,18 @@ export class LoggedModelService {
         );
         continue;
       }
-      if (c.key.toLowerCase().startsWith('metrics.')) throw new NotImplemented('filtering logged models by metrics is not supported by this server yet');
+      if (c.key.toLowerCase().startsWith('metrics.')) {
+        // Any point of the metric (on one of `datasets`, if given) matches, as in MLflow.
+        const key = c.key.slice('metrics.'.length).replace(/^`(.*)`$/, '$1');
+        if (typeof c.value !== 'number') throw bad(`'${c.key}' is compared with a number, got ${JSON.stringify(c.value)}`);
+        const cond = numericComparison(sql.ref('mm.value'), c.comparator, c.value);
+        const onDatasets = datasetCondition(datasets);
+        q = q.where(({ exists, selectFrom }) =>
+          exists(selectFrom('tracking_model_metrics as mm').select(sql.lit(1).as('one')).whereRef('mm.model_id', '=', 'm.model_id').where('mm.key', '=', key).where(() => cond).where(() => onDatasets)),
+        );
+        metricFiltered = true;
+        continue;
+      }
       const numeric: Record<string, 'm.creation_timestamp_ms' | 'm.last_updated_timestamp_ms'> = {
         creation_timestamp: 'm.creation_timestamp_ms',
         creation_time: 'm.creation_timestamp_ms',
@@ -343,6 +390,13 @@ export class LoggedModelService {
         throw bad(`Invalid attribute key '${c.key}' in the filter; use name, model_id, model_type, status, source_run_id, creation_timestamp, last_updated_timestamp, params.<key> or tags.<key>`);
       }
     }
+    // Datasets without a metric filter: models with any metric on one of them.
+    if (datasets.length && !metricFiltered) {
+      const onDatasets = datasetCondition(datasets);
+      q = q.where(({ exists, selectFrom }) =>
+        exists(selectFrom('tracking_model_metrics as mm').select(sql.lit(1).as('one')).whereRef('mm.model_id', '=', 'm.model_id').where(() => onDatasets)),
+      );
+    }
     const orderBy = input.order_by === undefined || input.order_by === null ? [] : input.order_by;
     if (!Array.isArray(orderBy)) throw bad("Invalid value for parameter 'order_by': it must be a list of {field_name, ascending} objects.");
     const columns: Record<string, 'm.creation_timestamp_ms' | 'm.last_updated_timestamp_ms' | 'm.name' | 'm.model_id'> = {
@@ -353,9 +407,18 @@ export class LoggedModelService {
       model_id: 'm.model_id',
     };
     const used = new Set<string>();
-    for (const o of orderBy as { field_name?: unknown; ascending?: unknown }[]) {
+    for (const o of orderBy as { field_name?: unknown; ascending?: unknown; dataset_name?: unknown; dataset_digest?: unknown }[]) {
       const field = checkString(o?.field_name, 'order_by.field_name', { required: true })!;
-      if (field.startsWith('metrics.')) throw new NotImplemented('ordering logged models by metrics is not supported by this server yet');
+      if (field.startsWith('metrics.')) {
+        // The model's latest value of the metric (by timestamp, then step; first run id on a tie),
+        // on the given dataset if any; models without it last, as MLflow orders them.
+        const key = field.slice('metrics.'.length);
+        const dsName = checkString(o.dataset_name, 'order_by.dataset_name') || undefined;
+        const dsDigest = checkString(o.dataset_digest, 'order_by.dataset_digest') || undefined;
+        const latest = sql`(select mm.value from tracking_model_metrics mm where mm.model_id = m.model_id and mm.key = ${key}${dsName === undefined ? sql`` : sql` and mm.dataset_name = ${dsName}`}${dsDigest === undefined ? sql`` : sql` and mm.dataset_digest = ${dsDigest}`} order by mm.timestamp desc, mm.step desc, mm.run_uuid asc limit 1)`;
+        q = q.orderBy(sql`case when ${latest} is null then 1 else 0 end`, 'asc').orderBy(latest, o.ascending === false ? 'desc' : 'asc');
+        continue;
+      }
       const col = columns[field.toLowerCase()];
       if (!col) throw bad(`Invalid order_by field '${field}'; use one of ${Object.keys(columns).join(', ')}`);
       used.add(col);

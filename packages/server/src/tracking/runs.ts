@@ -14,12 +14,14 @@ import { randomRunName } from './run-names.js';
 import { withTx, tuples, type Tx } from './tx.js';
 import { insertRun } from './run-create.js';
 import { writeMetrics as writeMetricBlocks } from './metric-write.js';
+import { writeModelMetrics } from './model-metrics.js';
 import { checkModelInputs, readModelInputs, writeModelInputs } from './model-inputs.js';
 
 export const RUN_NAME_TAG = 'mlflow.runName';
 export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
 
-export interface MetricIn { key: string; value: number; timestamp: number; step: number }
+/** A metric point; model_id (with its dataset) when it is also a metric of that logged model (MLflow 3). */
+export interface MetricIn { key: string; value: number; timestamp: number; step: number; model_id?: string; dataset_name?: string; dataset_digest?: string }
 export interface ParamIn { key: string; value: string }
 
 /** A double as proto3 JSON writes it: NaN and the infinities as strings. */
@@ -62,7 +64,28 @@ export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknow
   const timestamp = int64(o.timestamp, `${where}.timestamp`);
   if (timestamp < 0) throw new InvalidInput(`Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `);
   const step = o.step === undefined || o.step === null ? 0 : int64(o.step, `${where}.step`);
-  return { key, value, timestamp, step };
+  const out: MetricIn = { key, value, timestamp, step };
+  // MLflow 3: the logged model (and dataset) the value was measured for; '' is unset (proto3).
+  if (o.model_id !== undefined || o.dataset_name !== undefined || o.dataset_digest !== undefined) {
+    const modelId = optionalField(o.model_id, `${where}.model_id`, 64);
+    const name = optionalField(o.dataset_name, `${where}.dataset_name`, LIMITS.datasetName);
+    const digest = optionalField(o.dataset_digest, `${where}.dataset_digest`, LIMITS.datasetDigest);
+    // (As in MLflow, a dataset counts only for a metric of a logged model.)
+    if (modelId !== undefined) {
+      out.model_id = modelId;
+      if (name !== undefined) out.dataset_name = name;
+      if (digest !== undefined) out.dataset_digest = digest;
+    }
+  }
+  return out;
+}
+
+/** An optional string field of a metric: undefined when absent or empty, else at most `max` characters. */
+function optionalField(v: unknown, where: string, max: number): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new InvalidInput(`Invalid value ${JSON.stringify(v)} for parameter '${where}' supplied: it must be a string`);
+  if (v.length > max) throw new InvalidInput(`'${where}' is ${v.length} characters long; it may have at most ${max}`);
+  return v;
 }
 
 export function checkParam(p: unknown, where = 'param'): ParamIn {
@@ -291,8 +314,10 @@ export class RunService {
   }
 
   /** Appends metric points (tracking/metric-write.ts). The caller holds the run. */
-  private writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
-    return writeMetricBlocks(tx, run, metrics);
+  private async writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
+    // Points naming a logged model are also that model's metrics (checked first: an unknown model refuses all).
+    await writeModelMetrics(tx, run, metrics);
+    await writeMetricBlocks(tx, run, metrics);
   }
 
   /** log-inputs: datasets (made once per experiment by name and digest) and their input tags. */

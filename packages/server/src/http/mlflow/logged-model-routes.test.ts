@@ -92,9 +92,80 @@ for (const dialect of testDialects()) {
       const next = await call('POST', '/logged-models/search', { experiment_ids: [experimentId], filter: "name LIKE 'other-%'", max_results: 1, page_token: r.body.next_page_token });
       assert.equal(names(next).length, 1);
       assert.notDeepEqual(names(next), names(r));
-      assert.equal((await call('POST', '/logged-models/search', { experiment_ids: [experimentId], filter: 'metrics.acc > 0.5' })).status, 501);
       assert.equal((await call('POST', '/logged-models/search', { filter: "name = 'x'" })).status, 400);
       assert.equal((await call('POST', '/logged-models/search', { experiment_ids: [experimentId], filter: "color = 'red'" })).status, 400);
+    });
+
+    await tt.test('metrics of logged models: log-metric / log-batch with model_id, get, search by metrics and datasets', async () => {
+      const e = (await call('POST', '/experiments/create', { name: 'model-metrics' })).body.experiment_id as string;
+      const run = (await call('POST', '/runs/create', { experiment_id: e })).body.run.info.run_id as string;
+      const mk = async (name: string) => (await call('POST', '/logged-models', { experiment_id: e, name })).body.model.info.model_id as string;
+      const a = await mk('ma');
+      const b = await mk('mb');
+      await mk('mc');
+      let r = await call('POST', '/runs/log-metric', { run_id: run, key: 'acc', value: 0.5, timestamp: 100, step: 1, model_id: a, dataset_name: 'ds', dataset_digest: 'd1' });
+      assert.equal(r.status, 200, r.text);
+      r = await call('GET', `/logged-models/${a}`);
+      assert.deepEqual(r.body.model.data.metrics, [{ key: 'acc', value: 0.5, timestamp: 100, step: 1, run_id: run, model_id: a, dataset_name: 'ds', dataset_digest: 'd1' }]);
+      r = await call('POST', '/runs/log-batch', {
+        run_id: run,
+        metrics: [
+          { key: 'acc', value: 0.9, timestamp: 200, step: 2, model_id: a, dataset_name: 'ds', dataset_digest: 'd1' },
+          { key: 'acc', value: 0.7, timestamp: 100, step: 1, model_id: a, dataset_name: 'ds', dataset_digest: 'd1' },
+          { key: 'acc', value: 0.3, timestamp: 150, step: 1, model_id: b, dataset_name: 'ds2' },
+          { key: 'loss', value: 'NaN', timestamp: 150, step: 1, model_id: b, dataset_name: '', dataset_digest: '' },
+          { key: 'plain', value: 1, timestamp: 150, step: 0 },
+        ],
+      });
+      assert.equal(r.status, 200, r.text);
+      r = await call('GET', `/logged-models/${a}`);
+      // (model, key, timestamp, step, run) logged again keeps its first value, as in MLflow.
+      assert.deepEqual(r.body.model.data.metrics.map((m: { value: number; step: number }) => [m.step, m.value]), [[1, 0.5], [2, 0.9]]);
+      r = await call('GET', `/logged-models/${b}`);
+      assert.deepEqual(r.body.model.data.metrics, [
+        { key: 'acc', value: 0.3, timestamp: 150, step: 1, run_id: run, model_id: b, dataset_name: 'ds2' },
+        { key: 'loss', value: 0, timestamp: 150, step: 1, run_id: run, model_id: b },
+      ]);
+      // The run keeps every point as before.
+      r = await call('GET', `/metrics/get-history?run_id=${run}&metric_key=acc`);
+      assert.equal(r.body.metrics.length, 4);
+
+      const search = async (body: Record<string, unknown>) => {
+        const res = await call('POST', '/logged-models/search', { experiment_ids: [e], ...body });
+        assert.equal(res.status, 200, res.text);
+        return ((res.body.models ?? []) as { info: { name: string } }[]).map((m) => m.info.name);
+      };
+      assert.deepEqual(await search({ filter: 'metrics.acc > 0.8' }), ['ma']);
+      assert.deepEqual(await search({ filter: 'metrics.acc <= 0.5', order_by: [{ field_name: 'name' }] }), ['ma', 'mb']);
+      assert.deepEqual(await search({ filter: "metrics.acc > 0.4 AND name = 'ma'" }), ['ma']);
+      assert.deepEqual(await search({ filter: 'metrics.acc > 0.2', datasets: [{ dataset_name: 'ds2' }] }), ['mb']);
+      assert.deepEqual(await search({ filter: 'metrics.acc > 0.2', datasets: [{ dataset_name: 'ds', dataset_digest: 'd2' }] }), []);
+      assert.deepEqual(await search({ datasets: [{ dataset_name: 'ds', dataset_digest: 'd1' }] }), ['ma']);
+      assert.deepEqual(await search({ datasets: [{ dataset_name: 'ds', dataset_digest: 'd1' }, { dataset_name: 'ds2' }], order_by: [{ field_name: 'name' }] }), ['ma', 'mb']);
+      // Ordered by each model's latest value; models without the metric last either way.
+      assert.deepEqual(await search({ order_by: [{ field_name: 'metrics.acc', ascending: true }] }), ['mb', 'ma', 'mc']);
+      assert.deepEqual(await search({ order_by: [{ field_name: 'metrics.acc', ascending: false }] }), ['ma', 'mb', 'mc']);
+      assert.deepEqual(await search({ order_by: [{ field_name: 'metrics.acc', ascending: false, dataset_name: 'ds2' }, { field_name: 'name' }] }), ['mb', 'ma', 'mc']);
+      const status = async (body: Record<string, unknown>) => (await call('POST', '/logged-models/search', { experiment_ids: [e], ...body })).status;
+      assert.equal(await status({ datasets: [{ dataset_digest: 'd1' }] }), 400);
+      assert.equal(await status({ filter: "metrics.acc LIKE 'x'" }), 400);
+      assert.equal(await status({ filter: "metrics.acc = 'x'" }), 400);
+      assert.equal(await status({ order_by: [{ field_name: 'params.alpha' }] }), 400);
+
+      // Refused whole: a model of no/another workspace, bad fields.
+      r = await call('POST', '/runs/log-batch', { run_id: run, metrics: [{ key: 'x1', value: 1, timestamp: 1 }, { key: 'x1', value: 2, timestamp: 2, model_id: 'm-00000000000000000000000000000000' }] });
+      assert.equal(r.status, 404, r.text);
+      assert.equal(r.body.error_code, 'RESOURCE_DOES_NOT_EXIST');
+      r = await call('GET', `/metrics/get-history?run_id=${run}&metric_key=x1`);
+      assert.deepEqual(r.body.metrics ?? [], []);
+      assert.equal((await call('POST', '/runs/log-metric', { run_id: run, key: 'k', value: 1, timestamp: 1, model_id: 5 })).status, 400);
+      assert.equal((await call('POST', '/runs/log-metric', { run_id: run, key: 'k', value: 1, timestamp: 1, model_id: a, dataset_digest: 'x'.repeat(37) })).status, 400);
+      const other = await artifactWorkspace(t);
+      const oe = (await t.request('POST', `${other.api}/experiments/create`, { name: 'o' })).body.experiment_id as string;
+      const orun = (await t.request('POST', `${other.api}/runs/create`, { experiment_id: oe })).body.run.info.run_id as string;
+      r = await t.request('POST', `${other.api}/runs/log-metric`, { run_id: orun, key: 'acc', value: 1, timestamp: 1, model_id: a });
+      assert.equal(r.status, 404, r.text);
+      assert.equal((await call('GET', `/logged-models/${a}`)).body.model.data.metrics.length, 2);
     });
 
     await tt.test('register a logged model: models:/<model_id> resolves to its artifacts', async () => {

@@ -19,6 +19,7 @@ import { apiPaths, checkSafePath, READ_ONLY } from './common.js';
 const body = (props: TProperties) => Type.Object(props, { additionalProperties: true });
 const Str = Type.String();
 const OptStr = Type.Optional(Type.String());
+const OptStrOrNull = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 const Int64 = Type.Union([Type.Integer(), Type.String({ pattern: '^-?\\d+$' })]);
 const OptInt64 = Type.Optional(Type.Union([Int64, Type.Null()]));
 const KeyValues = Type.Optional(Type.Array(Type.Object({ key: Type.Optional(Type.String()), value: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, { additionalProperties: true })));
@@ -107,7 +108,7 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     await runs.restore(ws(req), runIdOf(req.body));
     return {};
   });
-  post('/mlflow/runs/log-metric', body({ ...runRef, key: Str, value: Type.Unknown(), timestamp: Int64, step: OptInt64 }), async (req) => {
+  post('/mlflow/runs/log-metric', body({ ...runRef, key: Str, value: Type.Unknown(), timestamp: Int64, step: OptInt64, model_id: OptStrOrNull, dataset_name: OptStrOrNull, dataset_digest: OptStrOrNull }), async (req) => {
     await runs.logMetric(ws(req), runIdOf(req.body), req.body);
     return {};
   });

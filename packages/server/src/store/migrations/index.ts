@@ -9,6 +9,7 @@ import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
 import * as metricBlocks from './0180-metric-blocks.js';
 import * as trackingModelInputs from './0190-tracking-model-inputs.js';
+import * as modelMetrics from './0195-model-metrics.js';
 import * as vaultKeys from './0300-vault-keys.js';
 
 /**
@@ -26,6 +27,7 @@ export const migrations: Record<string, Migration> = {
   '0170-mlflow-artifact-uploads': mlflowArtifactUploads,
   '0180-metric-blocks': metricBlocks,
   '0190-tracking-model-inputs': trackingModelInputs,
+  '0195-model-metrics': modelMetrics,
   '0200-identity': identity,
   '0300-vault-keys': vaultKeys,
 };
