@@ -166,6 +166,21 @@ for (const dialect of testDialects()) {
       r = await t.request('POST', `${other.api}/runs/log-metric`, { run_id: orun, key: 'acc', value: 1, timestamp: 1, model_id: a });
       assert.equal(r.status, 404, r.text);
       assert.equal((await call('GET', `/logged-models/${a}`)).body.model.data.metrics.length, 2);
+
+      // Deleting a workspace deletes its models' metrics.
+      const gone = await artifactWorkspace(t);
+      const ge = (await t.request('POST', `${gone.api}/experiments/create`, { name: 'g' })).body.experiment_id as string;
+      const grun = (await t.request('POST', `${gone.api}/runs/create`, { experiment_id: ge })).body.run.info.run_id as string;
+      const gm = (await t.request('POST', `${gone.api}/logged-models`, { experiment_id: ge })).body.model.info.model_id as string;
+      assert.equal((await t.request('POST', `${gone.api}/runs/log-metric`, { run_id: grun, key: 'acc', value: 1, timestamp: 1, model_id: gm })).status, 200);
+      const count = async () =>
+        Number((await t.server.ctx.db.selectFrom('tracking_model_metrics').select((eb) => eb.fn.countAll().as('n')).where('workspace_id', '=', gone.workspaceId).executeTakeFirst())?.n ?? 0);
+      assert.equal(await count(), 1);
+      const del = await t.request('DELETE', `${gone.armId}?api-version=2025-09-01`);
+      assert.ok(del.status === 200 || del.status === 202 || del.status === 204, del.text);
+      for (let i = 0; i < 200 && (await t.request('GET', `${gone.armId}?api-version=2025-09-01`)).status !== 404; i++) await new Promise((res) => setTimeout(res, 50));
+      assert.equal(await count(), 0);
+      assert.equal((await call('GET', `/logged-models/${a}`)).body.model.data.metrics.length, 2);
     });
 
     await tt.test('register a logged model: models:/<model_id> resolves to its artifacts', async () => {
