@@ -50,6 +50,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
     url: config.databaseUrl,
     sqlitePath: path.join(config.home, 'atelier.db'),
     onIdleError: (e) => logger.warn({ err: e }, 'a pooled PostgreSQL connection failed; it was dropped and a new one is made when needed'),
+    onCheckpointError: (message) => logger.warn({ message }, 'a background SQLite checkpoint failed; the next one tries again'),
   });
   try {
     await hbi.start(database.db);

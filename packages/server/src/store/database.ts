@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Tables } from './schema.js';
 import './tables.js';
 import { migrateToLatest } from './migrate.js';
+import { startCheckpointer } from './checkpointer.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -37,6 +38,8 @@ export interface OpenOptions {
    * listener node-postgres would throw the error and end the process.
    */
   onIdleError?: (e: Error) => void;
+  /** SQLite: called when a background WAL checkpoint fails (default: a process warning). */
+  onCheckpointError?: (message: string) => void;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -74,9 +77,21 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
+    // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own automatic
+    // checkpoint stays as a safety net, at 64 MiB of WAL instead of 4 MiB.
+    const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file, { onError: opts.onCheckpointError ?? warnCheckpointError });
+    if (checkpointer) sqlite.pragma('wal_autocheckpoint = 16384');
     // Kysely's SqliteDialect keeps this one connection and serialises its use: one writer.
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-    database = { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
+    database = {
+      db,
+      dialect: 'sqlite',
+      sqlite,
+      close: async () => {
+        await checkpointer?.stop();
+        await db.destroy();
+      },
+    };
   }
   if (opts.migrate !== false) {
     try {
@@ -87,6 +102,10 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     }
   }
   return database;
+}
+
+function warnCheckpointError(message: string): void {
+  process.emitWarning(`a background SQLite checkpoint failed: ${message}`, { code: 'ATELIER_SQLITE_CHECKPOINT' });
 }
 
 function warnIdleError(e: Error): void {
