@@ -4,7 +4,7 @@ import type { Database } from '../store/database.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import type { ExperimentRow } from './tables.js';
 import './tables.js';
-import { LIMITS, checkExperimentId, checkExperimentName, checkLength, checkTagKey, checkViewType, stagesOf, type ViewType } from './validation.js';
+import { LIMITS, decodeFully, checkExperimentId, checkExperimentName, checkLength, checkTagKey, checkViewType, stagesOf, type ViewType } from './validation.js';
 import { compileExperimentSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
 
 export const DEFAULT_EXPERIMENT_ID = 0;
@@ -249,17 +249,7 @@ export function checkArtifactLocation(location: string): void {
       `Invalid artifact_location '${location}': local paths are not accepted by this server. Leave artifact_location out to keep the experiment's artifacts in the workspace's artifact store (mlflow-artifacts:/<experiment_id>), or give a remote URI such as s3://bucket/prefix or wasbs://container@account.blob.core.windows.net/prefix.`,
     );
   }
-  let decoded = location;
-  for (let i = 0; i < 5; i++) {
-    let next: string;
-    try {
-      next = decodeURIComponent(decoded);
-    } catch {
-      break;
-    }
-    if (next === decoded) break;
-    decoded = next;
-  }
+  const decoded = decodeFully(location);
   if (decoded.includes('\0') || decoded.slice(scheme.length + 1).split(/[/\\]/).some((seg) => seg === '..')) {
     throw new InvalidInput(`Invalid artifact_location '${location}': it must not contain relative path references ('..') or NUL characters.`);
   }

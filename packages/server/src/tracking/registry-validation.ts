@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
+import { decodeFully } from './validation.js';
 
 /**
  * Input rules of MLflow's model registry and logged models (names, tag keys, aliases, versions,
@@ -116,17 +117,7 @@ export function canonicalStage(value: unknown): string {
  */
 export function checkSource(value: unknown): string {
   const source = checkString(value, 'source', { required: true })!;
-  let decoded = source;
-  for (let i = 0; i < 5; i++) {
-    let next: string;
-    try {
-      next = decodeURIComponent(decoded.replace(/\+/g, ' '));
-    } catch {
-      break;
-    }
-    if (next === decoded) break;
-    decoded = next;
-  }
+  const decoded = decodeFully(source, { plusAsSpace: true });
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(decoded)?.[1]?.toLowerCase();
   if (!scheme || scheme === 'file' || scheme.length === 1 /* a Windows drive letter */) {
     throw bad(

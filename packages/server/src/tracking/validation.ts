@@ -158,3 +158,23 @@ export function checkViewType(v: unknown): ViewType {
 export function stagesOf(v: ViewType): string[] {
   return v === 'ACTIVE_ONLY' ? ['active'] : v === 'DELETED_ONLY' ? ['deleted'] : ['active', 'deleted'];
 }
+
+/**
+ * Percent-decodes until the text stops changing (at most 5 rounds; a malformed escape ends it), so
+ * that '..' or NUL hidden under layers of encoding ('%252e%252e') is seen. `plusAsSpace` also reads
+ * '+' as a space, as Python's unquote_plus does.
+ */
+export function decodeFully(text: string, opts: { plusAsSpace?: boolean } = {}): string {
+  let decoded = text;
+  for (let i = 0; i < 5; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(opts.plusAsSpace ? decoded.replace(/\+/g, ' ') : decoded);
+    } catch {
+      break;
+    }
+    if (next === decoded) break;
+    decoded = next;
+  }
+  return decoded;
+}

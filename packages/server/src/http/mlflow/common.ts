@@ -3,6 +3,7 @@ import type { AppContext } from '../../context.js';
 import { AtelierError, InvalidInput, NotFound } from '../../errors.js';
 import { resolveWorkspace } from '../../resources/workspaces.js';
 import { pythonJson } from '../../tracking/python-json.js';
+import { decodeFully } from '../../tracking/validation.js';
 
 /**
  * What every MLflow-protocol plugin shares: where it is mounted, how errors look, and the
@@ -277,17 +278,7 @@ export async function mountMlflow(app: FastifyInstance, ctx: AppContext, routes:
  * else → 400 INVALID_PARAMETER_VALUE "Invalid path" (MLflow's exact message).
  */
 export function checkSafePath(path: string): string {
-  let decoded = path;
-  for (let i = 0; i < 5; i++) {
-    let next: string;
-    try {
-      next = decodeURIComponent(decoded);
-    } catch {
-      break;
-    }
-    if (next === decoded) break;
-    decoded = next;
-  }
+  const decoded = decodeFully(path);
   if (/[\\#\0]/.test(decoded) || decoded.startsWith('/') || /^[a-zA-Z]:/.test(decoded) || decoded.split('/').includes('..')) {
     throw new InvalidInput('Invalid path');
   }

@@ -3,38 +3,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import https from 'node:https';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freshPostgres, testDialects } from '../../../testing/harness.js';
 import { startServer, type RunningServer } from '../../../server.js';
 import { prepareTls } from '../../../identity/tls.js';
+import { clientCredentialsToken, clientPython as python, httpsJson } from '../../../testing/tls-clients.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..', '..', '..', '..', '..');
 const run = promisify(execFile);
 const V = 'api-version=2025-09-01';
 
-function python(): string | undefined {
-  const candidates = [process.env.ATELIER_TEST_PYTHON, path.join(ROOT, '.ci', '.venv', 'bin', 'python')].filter(Boolean) as string[];
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found && process.env.ATELIER_TEST_STRICT === '1') throw new Error('ATELIER_TEST_PYTHON is not set: the Python client tests cannot run (see .ci/run)');
-  return found;
-}
 
-function httpsJson(method: string, url: string, ca: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(url, { method, ca, headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 // The seed's SDK v1 (azureml-core) creating a workspace with a customer-managed key and
 // hbi_workspace, over HTTPS, as a user runs it (its own ARM template deployment).
@@ -62,15 +43,7 @@ for (const dialect of testDialects()) {
         AZURE_CLIENT_SECRET: secret.value, AZURE_SUBSCRIPTION_ID: ctx.defaultSubscriptionId, RESOURCE_GROUP: 'cmk-core', AZURE_CONFIG_DIR: path.join(home, 'azure'),
         REQUESTS_CA_BUNDLE: tls.caFile!, SSL_CERT_FILE: tls.caFile!,
       };
-      token = await new Promise<string>((resolve, reject) => {
-        const req = https.request(`${server.url}/${ctx.tenantId}/oauth2/v2.0/token`, { method: 'POST', ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => resolve(JSON.parse(text).access_token));
-        });
-        req.on('error', reject);
-        req.end(new URLSearchParams({ grant_type: 'client_credentials', client_id: principal.name, client_secret: secret.value, scope: `${server.url}/.default` }).toString());
-      });
+      token = await clientCredentialsToken(server.url, ctx.tenantId, ca, principal.name, secret.value);
       const group = `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourceGroups/cmk-core`;
       assert.equal((await httpsJson('PUT', `${group}?${V}`, ca, token, { location: 'local' })).status, 201);
       const vault = await httpsJson('PUT', `${group}/providers/Microsoft.KeyVault/vaults/cmkcore${dialect === 'sqlite' ? 's' : 'p'}?api-version=2023-07-01`, ca, token, { location: 'local' });

@@ -3,43 +3,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import https from 'node:https';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freshPostgres, testDialects } from '../../../testing/harness.js';
 import { startServer, type RunningServer } from '../../../server.js';
 import { prepareTls } from '../../../identity/tls.js';
+import { clientCredentialsToken, clientPython as python, httpsJson } from '../../../testing/tls-clients.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..', '..', '..', '..', '..');
 const run = promisify(execFile);
 const V = 'api-version=2025-09-01';
 
-/** The Python with the Azure clients: ATELIER_TEST_PYTHON (CI), else the repository's .ci/.venv. */
-function python(): string | undefined {
-  const candidates = [process.env.ATELIER_TEST_PYTHON, path.join(ROOT, '.ci', '.venv', 'bin', 'python')].filter(Boolean) as string[];
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found && process.env.ATELIER_TEST_STRICT === '1') throw new Error('ATELIER_TEST_PYTHON is not set: the Python client tests cannot run (see .ci/run)');
-  return found;
-}
 
-function httpsJson(method: string, url: string, ca: string, token: string, body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(url, { method, ca, headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let parsed: unknown;
-        try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 // The official Azure clients, each in its own process as a user runs it, against a real server
 // over HTTPS (self-signed CA trusted through NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE).
@@ -71,15 +48,7 @@ for (const dialect of testDialects()) {
         AZURE_CLIENT_SECRET: secret.value, AZURE_SUBSCRIPTION_ID: ctx.defaultSubscriptionId, RESOURCE_GROUP: 'clients',
         NODE_EXTRA_CA_CERTS: caFile, REQUESTS_CA_BUNDLE: caFile, SSL_CERT_FILE: caFile,
       };
-      const tok = await new Promise<string>((resolve, reject) => {
-        const req = https.request(`${server.url}/${ctx.tenantId}/oauth2/v2.0/token`, { method: 'POST', ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => resolve(JSON.parse(text).access_token));
-        });
-        req.on('error', reject);
-        req.end(new URLSearchParams({ grant_type: 'client_credentials', client_id: principal.name, client_secret: secret.value, scope: `${server.url}/.default` }).toString());
-      });
+      const tok = await clientCredentialsToken(server.url, ctx.tenantId, ca, principal.name, secret.value);
       token = tok;
       const rg = await httpsJson('PUT', `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourcegroups/clients?${V}`, ca, token, { location: 'local' });
       assert.equal(rg.status, 201, JSON.stringify(rg.body));
