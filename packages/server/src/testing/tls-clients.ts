@@ -42,8 +42,17 @@ export function httpsJson(method: string, url: string, ca: string, token: string
 
 /** An access token from the server's token endpoint by client credentials. */
 export function clientCredentialsToken(serverUrl: string, tenantId: string, ca: string, clientId: string, clientSecret: string): Promise<string> {
+  return token(`${serverUrl}/${tenantId}/oauth2/v2.0/token`, ca, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: `${serverUrl}/.default` });
+}
+
+/** An ARM access token for a user, by the password grant. */
+export function passwordToken(serverUrl: string, ca: string, username: string, password: string): Promise<string> {
+  return token(`${serverUrl}/common/oauth2/v2.0/token`, ca, { grant_type: 'password', username, password, scope: 'https://management.azure.com/.default' });
+}
+
+function token(url: string, ca: string, form: Record<string, string>): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const req = https.request(`${serverUrl}/${tenantId}/oauth2/v2.0/token`, { method: 'POST', ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+    const req = https.request(url, { method: 'POST', ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => {
@@ -53,6 +62,6 @@ export function clientCredentialsToken(serverUrl: string, tenantId: string, ca: 
       });
     });
     req.on('error', reject);
-    req.end(new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: `${serverUrl}/.default` }).toString());
+    req.end(new URLSearchParams(form).toString());
   });
 }

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import https from 'node:https';
 import { spawn, spawnSync } from 'node:child_process';
 import { startServer, type RunningServer } from '../../server.js';
 import { ensureSelfSignedCertificate } from '../../identity/tls.js';
 import { freshPostgres, testDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
+import { httpsJson, passwordToken } from '../../testing/tls-clients.js';
 
 /**
  * The Azure SDK for Python (azure-mgmt-machinelearningservices, pinned in .ci/python-requirements.txt;
@@ -30,17 +30,6 @@ function findPython(): { python?: string; skip?: string } {
   return { skip: why };
 }
 
-function post(url: string, ca: string, body: string, headers: Record<string, string>, method = 'POST'): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, ca, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** Runs the interpreter without blocking this process (the server answers in it). */
 function run(python: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -77,9 +66,8 @@ for (const dialect of testDialects()) {
       let databaseUrl: string | undefined;
       if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
       server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, tlsCert: tls.certFile, tlsKey: tls.keyFile, databaseUrl }, {});
-      const tok = await post(`${server.url}/common/oauth2/v2.0/token`, ca, new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD, scope: 'https://management.azure.com/.default' }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-      token = tok.body.access_token;
-      const rg = await post(`${server.url}/subscriptions/${server.ctx.defaultSubscriptionId}/resourcegroups/py-rg?api-version=2025-09-01`, ca, JSON.stringify({ location: 'local' }), { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, 'PUT');
+      token = await passwordToken(server.url, ca, 'admin', ADMIN_PASSWORD);
+      const rg = await httpsJson('PUT', `${server.url}/subscriptions/${server.ctx.defaultSubscriptionId}/resourcegroups/py-rg?api-version=2025-09-01`, ca, token, { location: 'local' });
       assert.equal(rg.status, 201);
     });
     after(async () => {

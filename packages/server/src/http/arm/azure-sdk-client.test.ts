@@ -3,30 +3,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import https from 'node:https';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
 import { startServer, type RunningServer } from '../../server.js';
 import { ensureSelfSignedCertificate } from '../../identity/tls.js';
 import { freshPostgres, testDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
+import { httpsJson, passwordToken } from '../../testing/tls-clients.js';
 
 /**
  * The official Azure SDK for JavaScript (@azure/arm-machinelearning, api-version 2022-10-01) against
  * a real server over HTTPS (the SDK refuses bearer tokens over plain http): LRO create/update/
  * delete, get, both lists, listKeys, resyncKeys, and its error type.
  */
-function request(method: string, url: string, ca: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, ca, headers: { ...headers, ...(body ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    if (body) req.write(body);
-    req.end();
-  });
-}
 
 for (const dialect of testDialects()) {
   describe(`Azure SDK for JavaScript against the control plane (${dialect})`, () => {
@@ -43,11 +31,9 @@ for (const dialect of testDialects()) {
       let databaseUrl: string | undefined;
       if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
       server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, tlsCert: tls.certFile, tlsKey: tls.keyFile, databaseUrl }, {});
-      const tok = await request('POST', `${server.url}/common/oauth2/v2.0/token`, ca, new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD, scope: 'https://management.azure.com/.default' }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-      assert.equal(tok.status, 200);
-      const token: string = tok.body.access_token;
+      const token = await passwordToken(server.url, ca, 'admin', ADMIN_PASSWORD);
       const sub = server.ctx.defaultSubscriptionId;
-      const rg = await request('PUT', `${server.url}/subscriptions/${sub}/resourcegroups/sdk-rg?api-version=2025-09-01`, ca, JSON.stringify({ location: 'local' }), { authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+      const rg = await httpsJson('PUT', `${server.url}/subscriptions/${sub}/resourcegroups/sdk-rg?api-version=2025-09-01`, ca, token, { location: 'local' });
       assert.equal(rg.status, 201);
       const credential: TokenCredential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
       client = new AzureMachineLearningWorkspaces(credential, sub, { endpoint: server.url, credentialScopes: ['https://management.azure.com/.default'], tlsOptions: { ca }, retryOptions: { maxRetries: 0 } });

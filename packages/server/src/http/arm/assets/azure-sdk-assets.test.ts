@@ -3,30 +3,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import https from 'node:https';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
 import { startServer, type RunningServer } from '../../../server.js';
 import { ensureSelfSignedCertificate } from '../../../identity/tls.js';
 import { ADMIN_PASSWORD } from '../../../testing/harness.js';
+import { httpsJson, passwordToken } from '../../../testing/tls-clients.js';
 
 /**
  * The official Azure SDK for JavaScript (@azure/arm-machinelearning) against the asset routes over
  * HTTPS: datastores (+listSecrets), data and environment versions, connections, private endpoint
  * connections and diagnose. SQLite: this checks wire shapes; the store suites cover PostgreSQL.
  */
-function request(method: string, url: string, ca: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, ca, headers: { ...headers, ...(body ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    if (body) req.write(body);
-    req.end();
-  });
-}
 
 describe('Azure SDK for JavaScript against the workspace assets', () => {
   let server: RunningServer;
@@ -39,10 +27,9 @@ describe('Azure SDK for JavaScript against the workspace assets', () => {
     const tls = await ensureSelfSignedCertificate(home, ['127.0.0.1', 'localhost']);
     const ca = fs.readFileSync(tls.caFile, 'utf8');
     server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, tlsCert: tls.certFile, tlsKey: tls.keyFile }, {});
-    const tok = await request('POST', `${server.url}/common/oauth2/v2.0/token`, ca, new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD, scope: 'https://management.azure.com/.default' }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-    const token: string = tok.body.access_token;
+    const token = await passwordToken(server.url, ca, 'admin', ADMIN_PASSWORD);
     const sub = server.ctx.defaultSubscriptionId;
-    await request('PUT', `${server.url}/subscriptions/${sub}/resourcegroups/sdk-rg?api-version=2025-09-01`, ca, JSON.stringify({ location: 'local' }), { authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+    await httpsJson('PUT', `${server.url}/subscriptions/${sub}/resourcegroups/sdk-rg?api-version=2025-09-01`, ca, token, { location: 'local' });
     const credential: TokenCredential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
     client = new AzureMachineLearningWorkspaces(credential, sub, { endpoint: server.url, credentialScopes: ['https://management.azure.com/.default'], tlsOptions: { ca }, retryOptions: { maxRetries: 0 } });
     await client.workspaces.beginCreateOrUpdateAndWait('sdk-rg', 'sdk-ws', { location: 'local' }, lro);
