@@ -35,7 +35,7 @@ parentPort.on('message', (m) => {
     clearInterval(timer);
     try { db.close(); } catch {}
     parentPort.close();
-  } else if (m === 'now') tick();
+  }
 });
 `;
 

@@ -108,7 +108,7 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
       const had = stepSegments(cur);
       // (The usual case: one range, extended or overlapped by one range.)
       if (had && had.length === 1 && segs.length === 1 && segs[0]![0] <= had[0]![1] + 1 && segs[0]![1] >= had[0]![0] - 1) known = [[minStep, maxStep]];
-      else known = had && unionSegments(had, segs);
+      else known = had && mergeSegments([...had, ...segs]);
     }
     if (known && known.length > MAX_STEP_SEGMENTS) known = undefined;
     let stepCount = 0;
@@ -162,14 +162,14 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
   else await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [run.run_uuid, Number(log?.[2] ?? 0) + 1, metrics.length, data]);
 }
 
-/** The union of two sorted lists of disjoint step ranges, adjacent ranges joined. */
-function unionSegments(a: [number, number][], b: [number, number][]): [number, number][] {
-  const all = [...a, ...b].sort((x, y) => x[0] - y[0]);
+/** Sorted, disjoint, inclusive step ranges, with those that overlap or touch joined. */
+export function mergeSegments(list: [number, number][]): [number, number][] {
+  const s = [...list].sort((a, b) => a[0] - b[0]);
   const out: [number, number][] = [];
-  for (const [x, y] of all) {
+  for (const [a, b] of s) {
     const last = out[out.length - 1];
-    if (last && x <= last[1] + 1) last[1] = Math.max(last[1], y);
-    else out.push([x, y]);
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
   }
   return out;
 }

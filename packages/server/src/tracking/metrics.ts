@@ -7,7 +7,7 @@ import { LIMITS, checkMetricKey, checkRunId, int64 } from './validation.js';
 import { jsonDouble, type MetricView } from './runs.js';
 import { toStringList } from './experiments.js';
 import { blockSteps, decodeBlocks, logBlock, pointsAtSteps, type Points } from './metric-blocks.js';
-import { stepSegments } from './metric-write.js';
+import { mergeSegments, stepSegments } from './metric-write.js';
 import { withRead, type Tx } from './tx.js';
 
 /** A block of a series; `data` is there for the points of the run's log (seq 0). */
@@ -18,17 +18,6 @@ const MAX_POINTS_PER_RUN = 25000;
 
 /** Sorted, disjoint, inclusive step ranges: the distinct steps of one or more series. */
 type Segments = [number, number][];
-
-function mergeSegments(list: Segments): Segments {
-  const s = [...list].sort((a, b) => a[0] - b[0]);
-  const out: Segments = [];
-  for (const [a, b] of s) {
-    const last = out[out.length - 1];
-    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
-    else out.push([a, b]);
-  }
-  return out;
-}
 
 /** The sorted distinct steps as segments, with bisect and indexing like a Python list. */
 class StepList {

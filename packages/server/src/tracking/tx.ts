@@ -58,7 +58,7 @@ function bindable(params: unknown[]): unknown[] {
  */
 export async function withTx<T>(database: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (database.dialect === 'sqlite') return grouped(database, fn);
-  return transaction(database, fn, 'begin immediate', 'begin');
+  return transaction(database, fn, 'begin');
 }
 
 interface Member {
@@ -152,15 +152,16 @@ function sqliteTx(sqlite: SqliteDatabase.Database): Tx {
  * read transaction; PostgreSQL reads in one REPEATABLE READ transaction.
  */
 export async function withRead<T>(database: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return transaction(database, fn, 'begin', 'begin isolation level repeatable read read only');
+  return transaction(database, fn, 'begin isolation level repeatable read read only');
 }
 
-async function transaction<T>(database: Database, fn: (tx: Tx) => Promise<T>, sqliteBegin: string, pgBegin: string): Promise<T> {
+/** PostgreSQL: a transaction begun with `pgBegin`. SQLite: a read snapshot (its writes go through grouped()). */
+async function transaction<T>(database: Database, fn: (tx: Tx) => Promise<T>, pgBegin: string): Promise<T> {
   if (database.dialect === 'sqlite') {
     const sqlite = database.sqlite!;
     return database.db.connection().execute(async () => {
       const tx = sqliteTx(sqlite);
-      stmt(sqlite, sqliteBegin).run();
+      stmt(sqlite, 'begin').run();
       try {
         const out = await fn(tx);
         stmt(sqlite, 'commit').run();

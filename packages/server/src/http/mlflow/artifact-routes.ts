@@ -9,7 +9,7 @@ import { safeKey } from '../../blob/blob-store.js';
 import { ArtifactService, UPLOAD_TOKEN_HEADER, type WorkspaceRef } from '../../tracking/artifacts.js';
 import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
 import { proxiedArtifactPath } from '../../tracking/logged-models.js';
-import { apiPaths, checkSafePath, mlflowErrorHandler, mountMlflow } from './common.js';
+import { apiPaths, checkSafePath, mlflowErrorHandler, mountMlflow, q1 } from './common.js';
 
 /** Where presigned-style part URLs of multipart uploads point (public: the URL carries its credential). */
 export const PART_ROUTE = '/mlflow-artifacts/mpu/parts';
@@ -41,12 +41,6 @@ const ListQuery = Type.Object({ path: Type.Optional(Type.String()) }, { addition
 
 /** Largest file the web UI's upload-artifact route takes (MLflow's limit). */
 const UI_UPLOAD_LIMIT = 10 * 1024 * 1024;
-
-/** One value of a query parameter (the last, if repeated). */
-function query1(req: FastifyRequest, name: string): string | undefined {
-  const v = (req.query as Record<string, string | string[] | undefined>)[name];
-  return Array.isArray(v) ? v[v.length - 1] : v;
-}
 
 /** Reads a request body of at most `limit` bytes (MLflow's message beyond it). */
 async function readSmallBody(body: Readable | undefined, limit: number): Promise<Buffer> {
@@ -170,9 +164,9 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
   await mountMlflow(app, ctx, async (scope) => {
     // MLflow's web UI: a run's file (`/get-artifact?path=…&run_uuid=…`, at the tracking URI's root).
     scope.get('/get-artifact', { schema: { tags: TAGS, summary: "Download a file of a run (MLflow's web UI)", querystring: Type.Object({ path: Type.Optional(Type.String()), run_uuid: Type.Optional(Type.String()), run_id: Type.Optional(Type.String()) }, { additionalProperties: false }) } }, async (req, reply) => {
-      const file = safeKey(checkSafePath(query1(req, 'path') ?? ''), 'path');
+      const file = safeKey(checkSafePath(q1(req, 'path') ?? ''), 'path');
       if (!file) throw new InvalidInput('Request must specify path.');
-      const root = await runArtifactRoot(req.workspace, query1(req, 'run_uuid') || query1(req, 'run_id'));
+      const root = await runArtifactRoot(req.workspace, q1(req, 'run_uuid') || q1(req, 'run_id'));
       return sendArtifact(artifacts, req.workspace, root ? `${root}/${file}` : file, req, reply);
     });
 
@@ -181,9 +175,9 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
       // MLflow's web UI: upload one small file into a run (`?run_uuid=…&path=…`, the body is the file).
       for (const p of ['/ajax-api/2.0/mlflow/upload-artifact', '/api/2.0/mlflow/upload-artifact']) {
         raw.post(p, { schema: { tags: TAGS, summary: "Upload a file (at most 10 MB) into a run (MLflow's web UI)", querystring: Type.Object({ path: Type.Optional(Type.String()), run_uuid: Type.Optional(Type.String()) }, { additionalProperties: false }) } }, async (req) => {
-          const runId = query1(req, 'run_uuid');
+          const runId = q1(req, 'run_uuid');
           if (!runId) throw new InvalidInput('Request must specify run_uuid.');
-          const path = query1(req, 'path');
+          const path = q1(req, 'path');
           if (!path) throw new InvalidInput('Request must specify path.');
           const file = safeKey(checkSafePath(path), 'path');
           const declared = Number(req.headers['content-length'] ?? 0);

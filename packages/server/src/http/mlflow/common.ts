@@ -336,3 +336,9 @@ export function parseJsonLenient(text: string): unknown {
     return JSON.parse(out, (_k, v: unknown) => (typeof v === 'string' && v in marks ? marks[v] : v));
   }
 }
+
+/** One value of a query parameter (the last, if repeated). */
+export function q1(req: FastifyRequest, name: string): string | undefined {
+  const v = (req.query as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}

@@ -6,9 +6,9 @@ import { InvalidInput } from '../../errors.js';
 import { ArtifactService } from '../../tracking/artifacts.js';
 import { LoggedModelService } from '../../tracking/logged-models.js';
 import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
-import { READ_ONLY, apiPaths, emptyBodyIsEmptyMessage, mountMlflow } from './common.js';
+import { READ_ONLY, apiPaths, emptyBodyIsEmptyMessage, mountMlflow, q1 } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
-import { q1, qBool } from './registry-routes.js';
+import { qBool } from './registry-routes.js';
 
 const TAGS = ['MLflow logged models'];
 

@@ -8,7 +8,7 @@ import { ArtifactService } from '../../tracking/artifacts.js';
 import { LoggedModelService, proxiedArtifactPath } from '../../tracking/logged-models.js';
 import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
 import { RegistryService } from '../../tracking/registry.js';
-import { READ_ONLY, apiPaths, checkSafePath, emptyBodyIsEmptyMessage, mountMlflow } from './common.js';
+import { READ_ONLY, apiPaths, checkSafePath, emptyBodyIsEmptyMessage, mountMlflow, q1 } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
 
 const TAGS = ['MLflow model registry'];
@@ -21,11 +21,6 @@ const opt = <T extends TProperties>(props: T) => Object.fromEntries(Object.entri
 const QueryValue = Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 100 })]);
 const query = (...names: string[]) => Type.Object(Object.fromEntries(names.map((n) => [n, Type.Optional(QueryValue)])), { additionalProperties: false });
 
-/** One value of a query parameter (the last, if repeated). */
-export function q1(req: FastifyRequest, name: string): string | undefined {
-  const v = (req.query as Record<string, string | string[] | undefined>)[name];
-  return Array.isArray(v) ? v[v.length - 1] : v;
-}
 /** Every value of a repeated query parameter. */
 export function qAll(req: FastifyRequest, name: string): string[] | undefined {
   const v = (req.query as Record<string, string | string[] | undefined>)[name];

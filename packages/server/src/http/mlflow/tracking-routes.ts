@@ -170,22 +170,27 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     const out: (MetricView & { run_id: string })[] = [];
     for (const runId of [...new Set(runIds)].sort()) {
       if (out.length >= max) break;
+      // Read in pages, so that a metric over the limit is refused before it is all in memory.
       const points: MetricView[] = [];
       let token: string | undefined;
-      try {
-        do {
-          const page = await metrics.history(ws(req), { run_id: runId, metric_key: key, max_results: String(LIMITS.historyMaxResults), page_token: token });
-          for (const m of page.metrics) points.push(m);
-          token = page.next_page_token;
-          if (points.length > HISTORY_BULK_MAX_POINTS_PER_RUN) {
-            throw new InvalidInput(`metric '${key}' of run ${runId} has more than ${HISTORY_BULK_MAX_POINTS_PER_RUN} points; read it with get-history (paged) or get-history-bulk-interval (sampled)`);
+      do {
+        let page: Awaited<ReturnType<typeof metrics.history>>;
+        try {
+          page = await metrics.history(ws(req), { run_id: runId, metric_key: key, max_results: String(LIMITS.historyMaxResults), page_token: token });
+        } catch (e) {
+          // As MLflow's store: a run that is not there (or not an id) contributes nothing.
+          if (e instanceof NotFound || e instanceof InvalidInput) {
+            points.length = 0;
+            break;
           }
-        } while (token);
-      } catch (e) {
-        // As MLflow's store: a run that is not there (or not an id) contributes nothing.
-        if (e instanceof NotFound || (e instanceof InvalidInput && !/has more than/.test(e.message))) continue;
-        throw e;
-      }
+          throw e;
+        }
+        for (const m of page.metrics) points.push(m);
+        token = page.next_page_token;
+        if (points.length > HISTORY_BULK_MAX_POINTS_PER_RUN) {
+          throw new InvalidInput(`metric '${key}' of run ${runId} has more than ${HISTORY_BULK_MAX_POINTS_PER_RUN} points; read it with get-history (paged) or get-history-bulk-interval (sampled)`);
+        }
+      } while (token);
       const num = (v: MetricView['value']): number => (typeof v === 'number' ? v : Number(v));
       points.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step || num(a.value) - num(b.value));
       for (const m of points) out.push({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step, run_id: runId });
