@@ -36,8 +36,6 @@ export interface AppContext {
   onClose: (() => Promise<void> | void)[];
 }
 
-export { REDACT } from './logging/logger.js';
-
 export interface ContextOptions {
   /** Where log lines go (default stdout), e.g. a stream a test reads. */
   logDestination?: pino.DestinationStream;

@@ -91,14 +91,14 @@ export function parseKeyIdentifier(keyIdentifier: string, vaultId: string): { na
  * (another workspace's) cannot be shared, and a workspace with customer-managed keys needs a key
  * vault no other workspace uses.
  */
-export async function checkVaultForWorkspace(ctx: AppContext, vaultId: string, withCustomerKey: boolean, workspaceId?: string): Promise<void> {
+export async function checkVaultForWorkspace(ctx: AppContext, vaultId: string, withCustomerKey: boolean): Promise<void> {
   const wrappedBy = await ctx.keys.wrappedBy(vaultId);
   if (wrappedBy && wrappedBy !== 'master') {
     throw new Conflict(`key vault '${vaultId}' is encrypted with the customer-managed key of another workspace; give another key vault (or leave keyVault out to have one made)`, { code: 'KeyVaultInUse', target: 'properties.keyVault' });
   }
   if (!withCustomerKey) return;
   const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute()).filter(
-    (w) => w.id.toLowerCase() !== workspaceId?.toLowerCase() && String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === vaultId.toLowerCase(),
+    (w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === vaultId.toLowerCase(),
   );
   if (users.length) {
     throw new Conflict(`key vault '${vaultId}' is also the key vault of workspace '${users[0]!.id}'; a workspace with customer-managed keys needs a key vault of its own (leave keyVault out to have one made)`, {

@@ -627,9 +627,9 @@ export class WorkspaceService {
     }
     const identifier = (kvp.keyIdentifier as string | undefined) ?? (currentKvp.keyIdentifier as string);
     if (identifier === currentKvp.keyIdentifier) {
-      // Unchanged (e.g. a GET-modify-PUT); finish a rotation an earlier request left half done.
-      const ref = ws.properties.cmkRef as string;
-      return (await this.ctx.keys.wrappedBy(ws.id)) !== ref || (ws.properties.keyVault && (await this.ctx.keys.wrappedBy(ws.properties.keyVault as string)) !== ref) ? ref : undefined;
+      // Unchanged (e.g. a GET-modify-PUT): rewrapDataKeys finishes a rotation an earlier request
+      // left half done, and skips the data keys already wrapped by this key.
+      return ws.properties.cmkRef as string;
     }
     const setting = await resolveCustomerKey(this.ctx, by, { status: 'Enabled', keyVaultProperties: { ...currentKvp, ...kvp, keyVaultArmId: vaultArg, keyIdentifier: identifier }, identity: given.identity ?? current?.identity });
     changes.encryption = setting.encryption;

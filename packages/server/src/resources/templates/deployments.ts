@@ -188,7 +188,6 @@ export class DeploymentService {
         r.name,
       );
     }
-    void run;
   }
 
   /** PUT: checks, records the deployment (Accepted) and runs it as an operation. */
