@@ -30,11 +30,22 @@ export function checkModelInputs(models: unknown, limit: number): string[] {
   ];
 }
 
+/** Each id must be a logged model of the workspace (deleted ones count); the first that is not is named. */
+export async function requireLoggedModels(tx: Tx, workspaceId: string, ids: string[]): Promise<void> {
+  const found = new Set<string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await tx.rows<[string]>(`select model_id from mlflow_logged_models where workspace_id = ? and model_id in (${chunk.map(() => '?').join(',')})`, [workspaceId, ...chunk]);
+    for (const r of rows) found.add(r[0]);
+  }
+  const missing = ids.find((id) => !found.has(id));
+  if (missing !== undefined) throw new NotFound(`Logged model with ID '${missing}' not found.`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+}
+
 /** Records the models as inputs of the run (once each); each must be a logged model of the workspace. */
 export async function writeModelInputs(tx: Tx, workspaceId: string, runId: string, modelIds: string[]): Promise<void> {
+  await requireLoggedModels(tx, workspaceId, modelIds);
   for (const id of modelIds) {
-    const [hit] = await tx.all('select model_id from mlflow_logged_models where workspace_id = ? and model_id = ?', [workspaceId, id]);
-    if (!hit) throw new NotFound(`Logged model with ID '${id}' not found.`);
     await tx.run('insert into tracking_model_inputs (run_uuid, model_id, created_at) values (?, ?, ?) on conflict do nothing', [runId, id, Date.now()]);
   }
 }

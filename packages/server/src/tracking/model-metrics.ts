@@ -1,4 +1,4 @@
-import { NotFound } from '../errors.js';
+import { requireLoggedModels } from './model-inputs.js';
 import type { RunRow } from './tables.js';
 import type { MetricIn } from './runs.js';
 import { tuples, type Tx } from './tx.js';
@@ -43,14 +43,7 @@ export async function writeModelMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]
   for (const m of metrics) if (m.model_id !== undefined) (withModel ??= []).push(m);
   if (!withModel) return;
   const ids = [...new Set(withModel.map((m) => m.model_id!))];
-  const found = new Set<string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    const rows = await tx.rows<[string]>(`select model_id from mlflow_logged_models where workspace_id = ? and model_id in (${chunk.map(() => '?').join(',')})`, [run.workspace_id, ...chunk]);
-    for (const r of rows) found.add(r[0]);
-  }
-  const missing = ids.find((id) => !found.has(id));
-  if (missing !== undefined) throw new NotFound(`Logged model with ID '${missing}' not found.`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+  await requireLoggedModels(tx, run.workspace_id, ids);
   const rows = withModel.map((m) => [
     m.model_id, m.key, m.timestamp, m.step, run.run_uuid, storedValue(m.value), m.dataset_name ?? null, m.dataset_digest ?? null, run.workspace_id, run.experiment_id,
   ]);
