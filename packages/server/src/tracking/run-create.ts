@@ -5,7 +5,8 @@ import type { Tag } from './experiments.js';
 import type { RunView } from './runs.js';
 import { withTx, tuples, type Tx } from './tx.js';
 
-const RUN_NAME_TAG = 'mlflow.runName';
+/** The tag MLflow keeps a run's name in. */
+export const RUN_NAME_TAG = 'mlflow.runName';
 
 export interface NewRun {
   workspaceId: string;

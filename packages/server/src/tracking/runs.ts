@@ -12,12 +12,11 @@ import {
 import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
 import { randomRunName } from './run-names.js';
 import { withTx, tuples, type Tx } from './tx.js';
-import { insertRun } from './run-create.js';
+import { RUN_NAME_TAG, insertRun } from './run-create.js';
 import { writeMetrics as writeMetricBlocks } from './metric-write.js';
 import { writeModelMetrics } from './model-metrics.js';
 import { checkModelInputs, readModelInputs, writeModelInputs } from './model-inputs.js';
 
-export const RUN_NAME_TAG = 'mlflow.runName';
 export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
 
 /** A metric point; model_id (with its dataset) when it is also a metric of that logged model (MLflow 3). */
