@@ -1,6 +1,6 @@
 /**
  * The database's tables, as Kysely sees them. Each feature adds its own tables to `Tables` by
- * module augmentation next to its own code (e.g. tracking/tables.ts), so features stay separate:
+ * module augmentation next to its own code (e.g. tracking/runs/tables.ts), so features stay separate:
  *
  *   declare module '../store/schema.js' { interface Tables { runs: RunRow } }
  *

@@ -1,7 +1,9 @@
 import type { Database } from '../store/database.js';
-import { withTx } from './tx.js';
-import './model-inputs.js';
-import './model-metrics.js';
+import { withTx } from './shared/tx.js';
+import './experiments/tables.js';
+import './runs/tables.js';
+import './metrics/tables.js';
+import './logged-models/tables.js';
 
 /** Removes every tracking row of a workspace (its experiments, runs and what they logged). */
 export async function deleteWorkspaceTracking(database: Database, workspaceId: string): Promise<void> {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
-import { artifactWorkspace, generatedBytes, sha256Of, userWithRole, type ArtifactTestWorkspace } from '../../tracking/artifacts-testing.js';
+import { artifactWorkspace, generatedBytes, sha256Of, userWithRole, type ArtifactTestWorkspace } from '../../tracking/artifacts/artifacts-testing.js';
 
 function put(t: TestServer, url: string, body: string | Readable, headers: Record<string, string> = {}, auth: string | null = `Bearer ${t.adminToken}`): Promise<Response> {
   const h: Record<string, string> = { ...headers };

@@ -6,9 +6,9 @@ import rangeParser from 'range-parser';
 import type { AppContext } from '../../context.js';
 import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
 import { safeKey } from '../../blob/blob-store.js';
-import { ArtifactService, UPLOAD_TOKEN_HEADER, type WorkspaceRef } from '../../tracking/artifacts.js';
-import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
-import { proxiedArtifactPath } from '../../tracking/logged-models.js';
+import { ArtifactService, UPLOAD_TOKEN_HEADER, type WorkspaceRef } from '../../tracking/artifacts/artifacts.js';
+import { TrackingExperimentLookup } from '../../tracking/logged-models/logged-models-experiments.js';
+import { proxiedArtifactPath } from '../../tracking/logged-models/logged-models.js';
 import { apiPaths, checkSafePath, mlflowErrorHandler, mountMlflow, q1 } from './common.js';
 
 /** Where presigned-style part URLs of multipart uploads point (public: the URL carries its credential). */

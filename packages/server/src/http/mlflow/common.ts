@@ -2,8 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Route
 import type { AppContext } from '../../context.js';
 import { AtelierError, InvalidInput, NotFound } from '../../errors.js';
 import { resolveWorkspace } from '../../resources/workspaces.js';
-import { pythonJson } from '../../tracking/python-json.js';
-import { decodeFully } from '../../tracking/validation.js';
+import { pythonJson } from '../../tracking/shared/python-json.js';
+import { decodeFully } from '../../tracking/shared/validation.js';
 
 /**
  * What every MLflow-protocol plugin shares: where it is mounted, how errors look, and the

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects } from '../../testing/harness.js';
-import { pythonJson } from '../../tracking/python-json.js';
+import { pythonJson } from '../../tracking/shared/python-json.js';
 import { pythonValue } from './common.js';
 import { trackingClient } from './tracking-helpers.js';
 

@@ -4,10 +4,10 @@ import type { AppContext } from '../../context.js';
 import type { Services } from '../../app.js';
 import { InvalidInput, NotImplemented } from '../../errors.js';
 import { safeKey } from '../../blob/blob-store.js';
-import { ArtifactService } from '../../tracking/artifacts.js';
-import { LoggedModelService, proxiedArtifactPath } from '../../tracking/logged-models.js';
-import { TrackingExperimentLookup } from '../../tracking/logged-models-experiments.js';
-import { RegistryService } from '../../tracking/registry.js';
+import { ArtifactService } from '../../tracking/artifacts/artifacts.js';
+import { LoggedModelService, proxiedArtifactPath } from '../../tracking/logged-models/logged-models.js';
+import { TrackingExperimentLookup } from '../../tracking/logged-models/logged-models-experiments.js';
+import { RegistryService } from '../../tracking/registry/registry.js';
 import { READ_ONLY, apiPaths, checkSafePath, emptyBodyIsEmptyMessage, mountMlflow, q1 } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
 

@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
-import { ExperimentService } from '../../tracking/experiments.js';
-import { RunService, type MetricView } from '../../tracking/runs.js';
-import { LIMITS } from '../../tracking/validation.js';
-import { datasetSummaries } from '../../tracking/dataset-summaries.js';
-import { MetricService } from '../../tracking/metrics.js';
-import { ArtifactService } from '../../tracking/artifacts.js';
+import { ExperimentService } from '../../tracking/experiments/experiments.js';
+import { RunService, type MetricView } from '../../tracking/runs/runs.js';
+import { LIMITS } from '../../tracking/shared/validation.js';
+import { datasetSummaries } from '../../tracking/runs/dataset-summaries.js';
+import { MetricService } from '../../tracking/metrics/metrics.js';
+import { ArtifactService } from '../../tracking/artifacts/artifacts.js';
 import { safeKey } from '../../blob/blob-store.js';
 import { apiPaths, checkSafePath, READ_ONLY } from './common.js';
 

@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 const MIGRATED_BLOCK = 128;
 
 /**
- * Metric points packed (see tracking/metric-blocks.ts) instead of a row per point:
+ * Metric points packed (see tracking/metrics/metric-blocks.ts) instead of a row per point:
  * tracking_metric_log holds per run one row per request (32-byte records [series_id, step,
  * timestamp, value], little-endian doubles), tracking_metric_blocks per series numbered blocks of
  * 24-byte records [step, timestamp, value] with their step range. Existing points move into

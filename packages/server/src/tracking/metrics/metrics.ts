@@ -1,14 +1,15 @@
 import type { Kysely } from 'kysely';
-import type { Tables } from '../store/schema.js';
-import type { Database } from '../store/database.js';
-import { InvalidInput, NotFound } from '../errors.js';
+import type { Tables } from '../../store/schema.js';
+import type { Database } from '../../store/database.js';
+import { InvalidInput, NotFound } from '../../errors.js';
 import './tables.js';
-import { LIMITS, checkMetricKey, checkRunId, int64 } from './validation.js';
-import { jsonDouble, type MetricView } from './runs.js';
-import { toStringList } from './experiments.js';
+import '../runs/tables.js';
+import { LIMITS, checkMetricKey, checkRunId, int64 } from '../shared/validation.js';
+import { jsonDouble, type MetricView } from '../runs/runs.js';
+import { toStringList } from '../experiments/experiments.js';
 import { blockSteps, decodeBlocks, logBlock, pointsAtSteps, type Points } from './metric-blocks.js';
 import { mergeSegments, stepSegments } from './metric-write.js';
-import { withRead, type Tx } from './tx.js';
+import { withRead, type Tx } from '../shared/tx.js';
 
 /** A block of a series; `data` is there for the points of the run's log (seq 0). */
 interface BlockMeta { seq: number; min_step: number; max_step: number; n: number; data?: Float64Array }

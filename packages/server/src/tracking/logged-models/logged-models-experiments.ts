@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { AppContext } from '../context.js';
-import type { WorkspaceRef } from './artifacts.js';
+import type { AppContext } from '../../context.js';
+import type { WorkspaceRef } from '../artifacts/artifacts.js';
 import type { ExperimentLookup, ExperimentRef } from './logged-models.js';
-import { DEFAULT_EXPERIMENT_ID, ExperimentService } from './experiments.js';
+import { DEFAULT_EXPERIMENT_ID, ExperimentService } from '../experiments/experiments.js';
 
 /**
  * Experiments and runs as the tracking core stores them (`tracking_experiments`, keyed by workspace GUID

@@ -1,17 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { Tables } from '../store/schema.js';
-import { InvalidInput, NotFound } from '../errors.js';
-import type { Tx } from './tx.js';
-import './logged-models-tables.js';
-
-/** A logged model a run used as an input (MLflow 3 `ModelInput`; migration 0190). */
-export interface ModelInputRow { run_uuid: string; model_id: string; created_at: number }
-
-declare module '../store/schema.js' {
-  interface Tables {
-    tracking_model_inputs: ModelInputRow;
-  }
-}
+import type { Tables } from '../../store/schema.js';
+import { InvalidInput, NotFound } from '../../errors.js';
+import type { Tx } from '../shared/tx.js';
+import './tables.js';
 
 /** Validates the `models` of a log-inputs request: a list of `{model_id}`. */
 export function checkModelInputs(models: unknown, limit: number): string[] {

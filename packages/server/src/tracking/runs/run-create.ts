@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
-import type { Database } from '../store/database.js';
-import { InvalidInput, NotFound } from '../errors.js';
-import type { Tag } from './experiments.js';
+import type { Database } from '../../store/database.js';
+import { InvalidInput, NotFound } from '../../errors.js';
+import type { Tag } from '../experiments/experiments.js';
 import type { RunView } from './runs.js';
-import { withTx, tuples, type Tx } from './tx.js';
+import { withTx, tuples, type Tx } from '../shared/tx.js';
 
 /** The tag MLflow keeps a run's name in. */
 export const RUN_NAME_TAG = 'mlflow.runName';

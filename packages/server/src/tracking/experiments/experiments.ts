@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
-import type { Tables } from '../store/schema.js';
-import type { Database } from '../store/database.js';
-import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import type { Tables } from '../../store/schema.js';
+import type { Database } from '../../store/database.js';
+import { Conflict, InvalidInput, NotFound } from '../../errors.js';
 import type { ExperimentRow } from './tables.js';
 import './tables.js';
-import { LIMITS, decodeFully, checkExperimentId, checkExperimentName, checkLength, checkTagKey, checkViewType, stagesOf, type ViewType } from './validation.js';
-import { compileExperimentSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
+import { LIMITS, decodeFully, checkExperimentId, checkExperimentName, checkLength, checkTagKey, checkViewType, stagesOf, type ViewType } from '../shared/validation.js';
+import { compileExperimentSearch, decodeOffsetToken, encodeOffsetToken } from '../shared/search.js';
 
 export const DEFAULT_EXPERIMENT_ID = 0;
 export const DEFAULT_EXPERIMENT_NAME = 'Default';

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { InvalidInput } from '../errors.js';
-import { decodeFully } from './validation.js';
+import { InvalidInput } from '../../errors.js';
+import { decodeFully } from '../shared/validation.js';
 
 /**
  * Input rules of MLflow's model registry and logged models (names, tag keys, aliases, versions,

@@ -1,21 +1,21 @@
 import crypto from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { Tables } from '../store/schema.js';
-import type { Database } from '../store/database.js';
-import { InvalidInput, NotFound } from '../errors.js';
+import type { Tables } from '../../store/schema.js';
+import type { Database } from '../../store/database.js';
+import { InvalidInput, NotFound } from '../../errors.js';
 import type { RunRow } from './tables.js';
 import './tables.js';
-import { DEFAULT_EXPERIMENT_ID, ExperimentService, checkTags, toStringList, type Tag } from './experiments.js';
+import { DEFAULT_EXPERIMENT_ID, ExperimentService, checkTags, toStringList, type Tag } from '../experiments/experiments.js';
 import {
   LIMITS, batchLimit, checkExperimentId, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkViewType, double, int64, stagesOf,
-} from './validation.js';
-import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from './search.js';
+} from '../shared/validation.js';
+import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from '../shared/search.js';
 import { randomRunName } from './run-names.js';
-import { withTx, tuples, type Tx } from './tx.js';
+import { withTx, tuples, type Tx } from '../shared/tx.js';
 import { RUN_NAME_TAG, insertRun } from './run-create.js';
-import { writeMetrics as writeMetricBlocks } from './metric-write.js';
-import { writeModelMetrics } from './model-metrics.js';
-import { checkModelInputs, readModelInputs, writeModelInputs } from './model-inputs.js';
+import { writeMetrics as writeMetricBlocks } from '../metrics/metric-write.js';
+import { writeModelMetrics } from '../logged-models/model-metrics.js';
+import { checkModelInputs, readModelInputs, writeModelInputs } from '../logged-models/model-inputs.js';
 
 export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
 
@@ -312,7 +312,7 @@ export class RunService {
     if (name !== undefined) await tx.run('update tracking_runs set name = ? where run_uuid = ?', [checkLength('Run name', LIMITS.runName, name), run.run_uuid]);
   }
 
-  /** Appends metric points (tracking/metric-write.ts). The caller holds the run. */
+  /** Appends metric points (tracking/metrics/metric-write.ts). The caller holds the run. */
   private async writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
     // Points naming a logged model are also that model's metrics (checked first: an unknown model refuses all).
     await writeModelMetrics(tx, run, metrics);

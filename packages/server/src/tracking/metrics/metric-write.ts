@@ -1,6 +1,6 @@
-import type { RunRow } from './tables.js';
-import type { MetricIn } from './runs.js';
-import { tuples, type Tx } from './tx.js';
+import type { RunRow } from '../runs/tables.js';
+import type { MetricIn } from '../runs/runs.js';
+import { tuples, type Tx } from '../shared/tx.js';
 import { encodeLog, sortSeriesPoints } from './metric-blocks.js';
 
 /**

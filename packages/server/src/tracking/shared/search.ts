@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
-import { InvalidInput } from '../errors.js';
-import type { DialectName } from '../store/database.js';
+import { InvalidInput } from '../../errors.js';
+import type { DialectName } from '../../store/database.js';
 
 /**
  * MLflow's search grammar (mlflow/utils/search_utils.py), compiled to portable SQL with bound

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase, type Database } from '../store/database.js';
-import { freshPostgres, testDialects } from '../testing/harness.js';
+import { openDatabase, type Database } from '../../store/database.js';
+import { freshPostgres, testDialects } from '../../testing/harness.js';
 import { withTx, type Tx } from './tx.js';
 
 async function count(tx: Tx, name?: string): Promise<number> {

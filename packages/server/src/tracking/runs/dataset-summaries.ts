@@ -1,4 +1,4 @@
-import type { Database } from '../store/database.js';
+import type { Database } from '../../store/database.js';
 import './tables.js';
 
 /** One dataset a run of an experiment used, with the input's context tag (MLflow's DatasetSummary). */

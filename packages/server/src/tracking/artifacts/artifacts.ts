@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import type { AppContext } from '../context.js';
-import { LocalBlobStore, safeKey, type BlobInfo } from '../blob/blob-store.js';
-import { Conflict, InvalidInput, NotFound, PayloadTooLarge } from '../errors.js';
-import './artifacts-tables.js';
+import type { AppContext } from '../../context.js';
+import { LocalBlobStore, safeKey, type BlobInfo } from '../../blob/blob-store.js';
+import { Conflict, InvalidInput, NotFound, PayloadTooLarge } from '../../errors.js';
+import './tables.js';
 
 /**
  * The workspace a tracking request is about, as the artifact, registry and logged-model services

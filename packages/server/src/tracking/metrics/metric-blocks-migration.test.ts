@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Migrator, type Kysely, type Migration } from 'kysely';
-import { openDatabase } from '../store/database.js';
-import { freshPostgres, testDialects } from '../testing/harness.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { migrations } from '../store/migrations/index.js';
+import { openDatabase } from '../../store/database.js';
+import { freshPostgres, testDialects } from '../../testing/harness.js';
+import { migrateToLatest } from '../../store/migrate.js';
+import { migrations } from '../../store/migrations/index.js';
 import { MetricService } from './metrics.js';
-import { RunService } from './runs.js';
-import { ExperimentService } from './experiments.js';
+import { RunService } from '../runs/runs.js';
+import { ExperimentService } from '../experiments/experiments.js';
 
 /** A database at the schema before 0180, with metric points as rows of tracking_metrics. */
 for (const dialect of testDialects()) {

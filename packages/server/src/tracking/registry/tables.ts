@@ -1,4 +1,4 @@
-/** Row types of the MLflow model registry (see store/migrations/0150-mlflow-registry.ts). */
+/** Row types of the MLflow model registry (created by store/migrations/0150-mlflow-registry.ts). */
 export interface RegisteredModelRow {
   workspace_id: string; name: string; creation_time: number; last_updated_time: number;
   description: string | null; user_id: string | null;
@@ -13,7 +13,7 @@ export interface ModelVersionRow {
 }
 export interface ModelVersionTagRow { workspace_id: string; name: string; version: number; key: string; value: string | null }
 
-declare module '../store/schema.js' {
+declare module '../../store/schema.js' {
   interface Tables {
     mlflow_registered_models: RegisteredModelRow;
     mlflow_registered_model_tags: RegisteredModelTagRow;

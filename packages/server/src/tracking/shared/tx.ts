@@ -1,6 +1,6 @@
 import type SqliteDatabase from 'better-sqlite3';
 import type pg from 'pg';
-import type { Database, DialectName } from '../store/database.js';
+import type { Database, DialectName } from '../../store/database.js';
 
 /**
  * A small raw-SQL transaction for the tracking write paths (log-batch and friends), the same code

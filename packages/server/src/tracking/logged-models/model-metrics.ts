@@ -1,19 +1,8 @@
 import { requireLoggedModels } from './model-inputs.js';
-import type { RunRow } from './tables.js';
-import type { MetricIn } from './runs.js';
-import { tuples, type Tx } from './tx.js';
-
-/** A point of a logged model's metric (store/migrations/0195-model-metrics.ts). */
-export interface ModelMetricRow {
-  model_id: string; key: string; timestamp: number; step: number; run_uuid: string; value: number;
-  dataset_name: string | null; dataset_digest: string | null; workspace_id: string; experiment_id: number;
-}
-
-declare module '../store/schema.js' {
-  interface Tables {
-    tracking_model_metrics: ModelMetricRow;
-  }
-}
+import type { RunRow } from '../runs/tables.js';
+import type { ModelMetricRow } from './tables.js';
+import type { MetricIn } from '../runs/runs.js';
+import { tuples, type Tx } from '../shared/tx.js';
 
 /** A logged model's metric as MLflow's `Metric` message writes it. */
 export interface ModelMetricView {

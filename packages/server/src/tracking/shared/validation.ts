@@ -1,4 +1,4 @@
-import { InvalidInput, NotFound } from '../errors.js';
+import { InvalidInput, NotFound } from '../../errors.js';
 
 /**
  * MLflow's input rules (mlflow/utils/validation.py): names, lengths, batch limits. Every message

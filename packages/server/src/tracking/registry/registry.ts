@@ -1,10 +1,10 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { AppContext } from '../context.js';
-import type { Tables } from '../store/schema.js';
-import { Conflict, NotFound } from '../errors.js';
-import type { WorkspaceRef } from './artifacts.js';
-import type { LoggedModelService } from './logged-models.js';
-import type { ModelVersionRow, RegisteredModelRow } from './registry-tables.js';
+import type { AppContext } from '../../context.js';
+import type { Tables } from '../../store/schema.js';
+import { Conflict, NotFound } from '../../errors.js';
+import type { WorkspaceRef } from '../artifacts/artifacts.js';
+import type { LoggedModelService } from '../logged-models/logged-models.js';
+import type { ModelVersionRow, RegisteredModelRow } from './tables.js';
 import {
   ACTIVE_STAGES,
   STAGE_DELETED,
@@ -22,7 +22,7 @@ import {
   checkVersion,
 } from './registry-validation.js';
 import { numericComparison, pageToken, parseFilter, parseOrderBy, parsePageToken, stringComparison, type FilterClause } from './registry-search.js';
-import './registry-tables.js';
+import './tables.js';
 
 export interface ModelVersionJson {
   name: string;

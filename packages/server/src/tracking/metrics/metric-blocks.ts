@@ -1,6 +1,6 @@
 /**
  * Metric points are stored packed (migration 0180), as little-endian doubles: steps and
- * timestamps are safe integers (validation.ts int64), so a double holds them exactly; values
+ * timestamps are safe integers (shared/validation.ts int64), so a double holds them exactly; values
  * keep NaN and ±Infinity as they are.
  * - tracking_metric_log: per run, one row per request, 32-byte records [series_id, step,
  *   timestamp, value] in the order logged (metric-write.ts folds it into blocks now and then).

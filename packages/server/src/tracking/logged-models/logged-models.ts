@@ -1,13 +1,13 @@
 import crypto from 'node:crypto';
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
-import type { AppContext } from '../context.js';
-import { NotFound, NotImplemented } from '../errors.js';
-import type { ArtifactFileInfo, ArtifactService, WorkspaceRef } from './artifacts.js';
-import { bad, checkString, checkTagKey, checkTags, missing } from './registry-validation.js';
-import { numericComparison, pageToken, parseFilter, parsePageToken, stringComparison } from './registry-search.js';
-import type { LoggedModelRow } from './logged-models-tables.js';
-import './logged-models-tables.js';
-import { pythonJson } from './python-json.js';
+import type { AppContext } from '../../context.js';
+import { NotFound, NotImplemented } from '../../errors.js';
+import type { ArtifactFileInfo, ArtifactService, WorkspaceRef } from '../artifacts/artifacts.js';
+import { bad, checkString, checkTagKey, checkTags, missing } from '../registry/registry-validation.js';
+import { numericComparison, pageToken, parseFilter, parsePageToken, stringComparison } from '../registry/registry-search.js';
+import type { LoggedModelRow } from './tables.js';
+import './tables.js';
+import { pythonJson } from '../shared/python-json.js';
 import { modelMetricView, type ModelMetricView } from './model-metrics.js';
 
 /** What the logged-model service needs to know about experiments (the tracking core answers). */

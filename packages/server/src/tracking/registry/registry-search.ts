@@ -1,6 +1,6 @@
 import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
-import { InvalidInput } from '../errors.js';
-import type { DialectName } from '../store/database.js';
+import { InvalidInput } from '../../errors.js';
+import type { DialectName } from '../../store/database.js';
 
 /**
  * The filter grammar of MLflow's registry searches (`search_registered_models`,
