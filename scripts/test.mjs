@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: runs every *.test.ts below packages/, examples/ and bench/ with node's test runner
+// `npm test`: runs every *.test.ts below packages/, examples/, bench/ and scripts/ with node's test runner
 // (TypeScript through tsx). Node 20's --test takes no globs, so the files are listed here.
 // Usage: npm test [-- <substring filter of file paths>...]
 import fs from 'node:fs';
@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const filters = process.argv.slice(2);
 const files = [];
-for (const top of ['packages', 'examples', 'bench']) {
+for (const top of ['packages', 'examples', 'bench', 'scripts']) {
   const dir = path.join(root, top);
   if (!fs.existsSync(dir)) continue;
   for (const rel of fs.readdirSync(dir, { recursive: true })) {

@@ -101,7 +101,7 @@ export async function startAtelier(opts: AtelierOptions): Promise<BenchTarget> {
   const logFile = path.join(opts.home, 'server.log');
   const log = fs.openSync(logFile, 'a');
   const t0 = performance.now();
-  const nodeArgs = ['--enable-source-maps', ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), bundle];
+  const nodeArgs = [...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), bundle];
   const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     detached: true,

@@ -62,8 +62,13 @@ async function bundle() {
     });
     return () => fs.renameSync(tmp, file);
   };
-  const done = await Promise.all([build('server/src/index.ts', serverLib, false), build('cli/src/main.ts', out, true)]);
-  for (const rename of done) rename();
+  try {
+    const done = await Promise.all([build('server/src/index.ts', serverLib, false), build('cli/src/main.ts', out, true)]);
+    for (const rename of done) rename();
+  } finally {
+    // esbuild's service process would otherwise live as long as this one (`atelier server start`).
+    await esbuild.stop();
+  }
   return out;
 }
 
