@@ -5,6 +5,7 @@ import type { Principal } from '../identity/principals.js';
 import { ResourceEngine, toArmBody, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { resolveWorkspaceById, WORKSPACE, type WorkspaceInfo } from '../resources/workspaces.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
+import { VAULT } from '../resources/dependents.js';
 import { normaliseLocation } from '../resources/resource-groups.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import { invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
@@ -67,6 +68,7 @@ interface NetworkState {
 export class PrivateEndpointService {
   private readonly engine: ResourceEngine;
   private readonly cache = new Map<string, NetworkState>();
+  private readonly vaultUsers = new Map<string, { at: number; workspaces: string[] }>();
   static readonly CACHE_MS = 1000;
   private static readonly byContext = new WeakMap<AppContext, PrivateEndpointService>();
   /** One per server process, shared by the routes and the app-wide network hook (one cache). */
@@ -279,13 +281,43 @@ export class PrivateEndpointService {
    */
   async check(route: string | undefined, params: unknown, ip: string): Promise<void> {
     if (!route) return;
+    const v = VAULT_ROUTE.exec(route);
+    if (v) return this.checkVault((v[1] ?? '').toLowerCase(), params, ip);
     const m = WORKSPACE_ROUTE.exec(route);
     if (!m) return;
     const rest = (m[1] ?? '').toLowerCase();
     if (rest === '' || rest === '/' || rest.startsWith('/privateendpointconnections') || rest.startsWith('/diagnose')) return;
     const p = params as { subscriptionId?: string; resourceGroupName?: string; workspaceName?: string };
     if (!p?.subscriptionId || !p.resourceGroupName || !p.workspaceName) return;
-    const st = await this.state(resourceId(p.subscriptionId, p.resourceGroupName, WORKSPACE, p.workspaceName).toLowerCase());
+    await this.admit(resourceId(p.subscriptionId, p.resourceGroupName, WORKSPACE, p.workspaceName).toLowerCase(), ip);
+  }
+
+  /**
+   * A key vault's data plane (secrets, keys) holds what its workspaces' connections and datastores
+   * keep secret, so it is reachable only from where every workspace using the vault is. The vault
+   * resource itself (GET, tags) stays reachable, as the workspace resource does.
+   */
+  private async checkVault(rest: string, params: unknown, ip: string): Promise<void> {
+    if (!(rest.startsWith('/secrets') || rest.startsWith('/keys'))) return;
+    const p = params as { subscriptionId?: string; resourceGroupName?: string; vaultName?: string };
+    if (!p?.subscriptionId || !p.resourceGroupName || !p.vaultName) return;
+    for (const ws of await this.workspacesUsingVault(p.subscriptionId.toLowerCase(), resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName).toLowerCase())) await this.admit(ws, ip);
+  }
+
+  /** The id keys of the workspaces whose key vault is `vaultKey` (cached as the network state is). */
+  private async workspacesUsingVault(sub: string, vaultKey: string): Promise<string[]> {
+    const hit = this.vaultUsers.get(vaultKey);
+    if (hit && Date.now() - hit.at < PrivateEndpointService.CACHE_MS) return hit.workspaces;
+    const rows = await this.ctx.db.selectFrom('resources').select(['id_key', 'properties']).where('subscription_id', '=', sub).where('type_key', '=', WORKSPACE.toLowerCase()).execute();
+    const workspaces = rows.filter((w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === vaultKey).map((w) => w.id_key);
+    if (this.vaultUsers.size > 10_000) this.vaultUsers.clear();
+    this.vaultUsers.set(vaultKey, { at: Date.now(), workspaces });
+    return workspaces;
+  }
+
+  /** Throws Forbidden when the workspace has public network access disabled and `ip` is in none of its approved networks. */
+  private async admit(wsIdKey: string, ip: string): Promise<void> {
+    const st = await this.state(wsIdKey);
     if (!st?.disabled) return;
     const addr = normaliseAddress(ip);
     const family = net.isIPv4(addr) ? 'ipv4' : 'ipv6';
@@ -311,4 +343,6 @@ export class PrivateEndpointService {
 }
 
 /** A route pattern under a workspace; group 1 is what follows W. */
+/** A route pattern under a key vault; group 1 is what follows the vault's id. */
+const VAULT_ROUTE = /^\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.keyvault\/vaults\/:vaultName(\/.*)?$/i;
 const WORKSPACE_ROUTE = /^(?:\/mlflow\/v1\.0)?\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.machinelearningservices\/workspaces\/:workspaceName(\/.*)?$/i;

@@ -6,9 +6,16 @@ import { V, createWorkspace, groupPath, userWithRole, wsPath } from '../arm-test
 
 /** A GET from a given loopback source address (127.0.0.x), as a client on another network would be. */
 function getFrom(t: TestServer, localAddress: string, path: string, token = t.adminToken): Promise<{ status: number; body: any }> {
+  return requestFrom(t, localAddress, 'GET', path, undefined, token);
+}
+
+/** A request from a given loopback source address, with an optional JSON body. */
+function requestFrom(t: TestServer, localAddress: string, method: string, path: string, json?: unknown, token = t.adminToken): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const u = new URL(path, t.url);
-    const req = http.request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: 'GET', localAddress, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const payload = json === undefined ? undefined : JSON.stringify(json);
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
+    const req = http.request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method, localAddress, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -23,7 +30,7 @@ function getFrom(t: TestServer, localAddress: string, path: string, token = t.ad
       });
     });
     req.on('error', reject);
-    req.end();
+    req.end(payload);
   });
 }
 
@@ -126,6 +133,37 @@ for (const dialect of testDialects()) {
         assert.equal(r.status, 400, `${JSON.stringify(props)}: ${r.text}`);
       }
       assert.equal((await t.request('GET', pe('bad'))).status, 404);
+    });
+
+    it("the workspace's key vault (secrets and keys) follows the workspace's network access", async () => {
+      const ws = await createWorkspace(t, 'net-rg', 'net-kv');
+      const KW = wsPath(t, 'net-rg', 'net-kv');
+      const vault = ws.properties.keyVault as string;
+      const secret = `${vault}/secrets/conn-pw?api-version=7.4`;
+      assert.equal((await t.request('PUT', secret, { value: 's3cret' })).status, 200);
+      assert.equal((await t.request('POST', `${vault}/keys/k1/create?api-version=7.4`, { kty: 'RSA' })).status, 200);
+      assert.equal((await t.request('PATCH', `${KW}?${V}`, { properties: { publicNetworkAccess: 'Disabled' } })).status, 200);
+      await eventually(t, '127.0.0.1', `${KW}/datastores?${V}`, 403);
+      const read = await getFrom(t, '127.0.0.1', secret);
+      assert.equal(read.status, 403, JSON.stringify(read.body));
+      assert.equal(read.body.error.code, 'PublicNetworkAccessDisabled');
+      assert.doesNotMatch(JSON.stringify(read.body), /s3cret/);
+      assert.equal((await requestFrom(t, '127.0.0.1', 'PUT', secret, { value: 'overwritten' })).status, 403);
+      assert.equal((await getFrom(t, '127.0.0.1', `${vault}/secrets?api-version=7.4`)).status, 403);
+      assert.equal((await getFrom(t, '127.0.0.1', `${vault}/keys?api-version=7.4`)).status, 403);
+      assert.equal((await requestFrom(t, '127.0.0.1', 'POST', `${vault}/keys/k2/create?api-version=7.4`, { kty: 'RSA' })).status, 403);
+      // An oddly-cased spelling of the vault's URL is the same vault.
+      assert.equal((await getFrom(t, '127.0.0.1', secret.replace('/providers/Microsoft.KeyVault/vaults/', '/PROVIDERS/microsoft.keyvault/VAULTS/'))).status, 403);
+      // From an approved endpoint's network the vault answers, and the refused write changed nothing.
+      const put = await t.request('PUT', pe('pe-kv'), {
+        location: 'local',
+        properties: { subnet: { properties: { addressPrefixes: ['127.0.0.4/32'] } }, privateLinkServiceConnections: [{ name: 'pe-kv', properties: { privateLinkServiceId: KW } }] },
+      });
+      assert.equal(put.status, 201, put.text);
+      const ok = await eventually(t, '127.0.0.4', secret, 200);
+      assert.equal(ok.body.value, 's3cret');
+      // The vault resource itself stays readable (as the workspace resource does).
+      assert.equal((await getFrom(t, '127.0.0.1', `${vault}?${V}`)).status, 200);
     });
   });
 }
