@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication, AuthorizationError, ValidationError } from '../index.js';
+import { Workspace, TokenAuthentication, AuthorizationError, ConflictError, ValidationError } from '../index.js';
 
 // Customer-managed keys through the SDK against a real server (SQLite: the server's suites cover both dialects).
 describe('customer-managed keys (SDK) against a real server', () => {
@@ -21,7 +21,7 @@ describe('customer-managed keys (SDK) against a real server', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('keys in a vault; Workspace.create({cmkKeyvault, resourceCmkUri}); a disabled key locks the secrets', async () => {
+  it('keys in a vault; Workspace.create({cmkKeyvault, resourceCmkUri}); a key in use cannot be disabled or deleted; a disabled one locks the secrets', async () => {
     const holder = await Workspace.create({ name: 'key-holder', subscriptionId: t.subscriptionId, resourceGroup: 'cmk-sdk-rg', location: 'local', showOutput: false, ...conn });
     const kv = holder.getKeyvault(holder.getDefaultKeyvault().id);
     const key = await kv.createKey('workspace-key', { kty: 'RSA', keySize: 2048 });
@@ -38,7 +38,13 @@ describe('customer-managed keys (SDK) against a real server', () => {
     await secrets.setSecret('db-password', 's3cret');
     assert.equal(await secrets.getSecret('db-password'), 's3cret');
 
-    assert.equal((await kv.setKeyEnabled('workspace-key', false)).enabled, false);
+    // The workspace depends on the key: it cannot be disabled (nor deleted) while so.
+    await assert.rejects(kv.setKeyEnabled('workspace-key', false), (e: Error) => e instanceof ConflictError && e.message.includes('cmk-sdk'));
+    await assert.rejects(kv.deleteKey('workspace-key'), (e: Error) => e instanceof ConflictError);
+    assert.equal(await secrets.getSecret('db-password'), 's3cret');
+    // A key disabled anyway (by an older server) locks the secrets with an error that says so.
+    await t.server.ctx.db.updateTable('vault_keys').set({ enabled: 0 }).where('version', '=', key.version).execute();
+    t.server.ctx.keys.dropCustomerKey('');
     await assert.rejects(secrets.getSecret('db-password'), (e: Error) => e instanceof AuthorizationError && /customer-managed key .* is disabled/.test(e.message));
     await kv.setKeyEnabled('workspace-key', true);
     assert.equal(await secrets.getSecret('db-password'), 's3cret');

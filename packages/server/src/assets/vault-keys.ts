@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import type { AppContext } from '../context.js';
 import type { CustomerKeyProvider } from '../secrets/envelope.js';
 import { open, seal } from '../secrets/envelope.js';
-import { Forbidden, InvalidInput, NotFound } from '../errors.js';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -202,6 +202,8 @@ export class VaultKeyService implements CustomerKeyProvider {
     for (const op of changes.keyOps ?? []) {
       if (!allowedOps.includes(op)) throw new InvalidInput(`key_ops: '${op}' is not an operation of a ${r.kty} key; use some of ${allowedOps.join(', ')}`, { code: 'BadParameter', target: 'key_ops' });
     }
+    const stopsWrapping = changes.keyOps !== undefined && !(changes.keyOps.includes('wrapKey') && changes.keyOps.includes('unwrapKey'));
+    if (changes.enabled === false || stopsWrapping) await this.requireUnused(keyRef(r.vault_key, r.name_key, r.version), `key '${r.name}' version ${r.version}`, changes.enabled === false ? 'disabled' : 'kept from wrapping');
     const set: Partial<VaultKeyRow> = { updated_at: Date.now() };
     if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
     if (changes.tags !== undefined) set.tags = JSON.stringify(changes.tags);
@@ -214,9 +216,42 @@ export class VaultKeyService implements CustomerKeyProvider {
   /** Deletes a key with all its versions; data keys it wraps can no longer be opened. */
   async delete(vaultId: string, name: string): Promise<KeyMeta> {
     const r = await this.row(vaultId, name);
+    await this.requireUnused(`${r.vault_key}/keys/${r.name_key}/`, `key '${r.name}'`, 'deleted');
     await this.ctx.db.deleteFrom('vault_keys').where('vault_key', '=', r.vault_key).where('name_key', '=', r.name_key).execute();
     this.ctx.keys.dropCustomerKey(`${r.vault_key}/keys/${r.name_key}/`);
     return toMeta(r);
+  }
+
+  /**
+   * The workspaces (ARM ids) whose data a customer key protects: `ref` is a key version's ref, or
+   * ends in '/' for every version below it (a key, or all keys of a vault). Found from the
+   * workspaces' encryption setting and from the data keys still wrapped by the key.
+   */
+  async dependents(ref: string): Promise<string[]> {
+    const matches = (x: string) => (ref.endsWith('/') ? x.startsWith(ref) : x === ref);
+    const workspaces = (await this.ctx.db.selectFrom('resources').select(['id', 'id_key', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute()).map((w) => ({
+      id: w.id,
+      idKey: w.id_key,
+      props: JSON.parse(w.properties) as { cmkRef?: string; keyVault?: string },
+    }));
+    const out = new Set<string>();
+    for (const w of workspaces) if (w.props.cmkRef && matches(w.props.cmkRef)) out.add(w.id);
+    const wrapped = (await this.ctx.db.selectFrom('data_keys').select(['owner_key', 'wrapped_by']).where('wrapped_by', '<>', 'master').execute()).filter((d) => d.wrapped_by.startsWith('cmk:') && matches(d.wrapped_by.slice(4)));
+    for (const d of wrapped) {
+      const owner = workspaces.find((w) => w.idKey === d.owner_key || String(w.props.keyVault ?? '').toLowerCase() === d.owner_key);
+      out.add(owner?.id ?? d.owner_key);
+    }
+    return [...out].sort();
+  }
+
+  /** Refuses (409 naming them) while any workspace's data depends on `ref` (see `dependents`). */
+  async requireUnused(ref: string, what: string, change: string): Promise<void> {
+    const users = await this.dependents(ref);
+    if (!users.length) return;
+    throw new Conflict(
+      `${what} cannot be ${change}: it protects the data of ${users.length === 1 ? 'workspace' : 'workspaces'} ${users.map((u) => `'${u}'`).join(', ')}, which would become unreadable for good. Rotate ${users.length === 1 ? 'that workspace' : 'them'} to another key first (PATCH properties.encryption.keyVaultProperties.keyIdentifier) or delete ${users.length === 1 ? 'it' : 'them'}.`,
+      { code: 'KeyInUse' },
+    );
   }
 
   /** Removes every key of a vault (the vault is being deleted). */

@@ -230,6 +230,12 @@ export class DependentResources {
     return resource;
   }
 
+  /** A key vault deleted on its own (its DELETE route): refused while a key in it protects a workspace's data. */
+  async deleteKeyVaultIfUnused(id: string): Promise<boolean> {
+    await new VaultKeyService(this.ctx).requireUnused(`${id.toLowerCase()}/keys/`, `key vault '${parseResourceId(id).name}'`, 'deleted');
+    return this.deleteKeyVault(id);
+  }
+
   async deleteKeyVault(id: string): Promise<boolean> {
     const existed = await this.engine.delete(id);
     await this.ctx.db.deleteFrom('vault_secrets').where('vault_key', '=', id.toLowerCase()).execute();

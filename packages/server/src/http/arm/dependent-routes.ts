@@ -61,7 +61,7 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
       tag: 'Key vaults',
       what: 'key vault',
       create: (d, by) => deps.createKeyVault(d, by),
-      remove: (id) => deps.deleteKeyVault(id),
+      remove: (id) => deps.deleteKeyVaultIfUnused(id),
       // The secrets data plane is served below the vault's own id (http/arm/assets/keyvault-routes.ts).
       body: async (r) => toArmBody(r, { ...r.properties, vaultUri: `${ctx.config.publicUrl}${r.id}/` }),
     },

@@ -111,11 +111,44 @@ for (const dialect of testDialects()) {
       assert.match(other.body.error.message, /customer-managed key/);
     });
 
-    it('disabling the key makes the workspace\'s secrets unreadable with a clear error; enabling it again restores them', async () => {
-      const wsVault = ws.properties.keyVault;
+    it('a key a workspace depends on cannot be disabled or deleted (409 naming it); changing keys needs key-management rights', async () => {
+      const before = await t.server.ctx.db.selectFrom('vault_keys').selectAll().orderBy('version').execute();
       const off = await t.request('PATCH', `${rsaKid}?${KV}`, { attributes: { enabled: false } });
-      assert.equal(off.status, 200, off.text);
-      assert.equal(off.body.attributes.enabled, false);
+      assert.equal(off.status, 409, off.text);
+      assert.equal(off.body.error.code, 'KeyInUse');
+      assert.ok(off.body.error.message.includes(ws.id), off.body.error.message);
+      const current = await t.request('PATCH', `${vault}/keys/ws-key?${KV}`, { attributes: { enabled: false } });
+      assert.equal(current.status, 409, current.text);
+      const ops = await t.request('PATCH', `${rsaKid}?${KV}`, { key_ops: ['sign', 'verify'] });
+      assert.equal(ops.status, 409, ops.text);
+      const del = await t.request('DELETE', `${vault}/keys/ws-key?${KV}`);
+      assert.equal(del.status, 409, del.text);
+      assert.ok(del.body.error.message.includes(ws.id), del.body.error.message);
+      const delVault = await t.request('DELETE', `${vault}?api-version=2023-07-01`);
+      assert.equal(delVault.status, 409, delVault.text);
+      // Tags of a key in use may change; its data stays readable.
+      assert.equal((await t.request('PATCH', `${rsaKid}?${KV}`, { tags: { note: 'in use' } })).status, 200);
+      // An AzureML Data Scientist of the vault (assets/write, no control/write) may not manage keys, even unused ones.
+      const scientist = await userWithRole(t, 'cmk-scientist', 'AzureML Data Scientist', vault);
+      assert.equal((await t.request('GET', `${vault}/keys?${KV}`, undefined, { token: scientist.token })).status, 200);
+      for (const [method, url, body] of [
+        ['PATCH', `${vault}/keys/aes-key?${KV}`, { attributes: { enabled: false } }],
+        ['DELETE', `${vault}/keys/aes-key?${KV}`, undefined],
+        ['POST', `${vault}/keys/new-key/create?${KV}`, { kty: 'RSA' }],
+      ] as const) {
+        const r = await t.request(method, url, body, { token: scientist.token });
+        assert.equal(r.status, 403, `${method} ${url}: ${r.text}`);
+      }
+      const after = await t.server.ctx.db.selectFrom('vault_keys').selectAll().orderBy('version').execute();
+      assert.deepEqual(after.map((r) => [r.version, r.enabled, r.key_ops]), before.map((r) => [r.version, r.enabled, r.key_ops]));
+      assert.equal((await t.request('GET', `${ws.properties.keyVault}/secrets/db-password?${KV}`)).body.value, 'hunter2-cmk');
+    });
+
+    it('a key disabled while in use (e.g. before that was refused) makes the workspace\'s secrets unreadable with a clear error; enabling it again restores them', async () => {
+      const wsVault = ws.properties.keyVault;
+      const ref = rsaKid.slice(t.url.length).toLowerCase();
+      await t.server.ctx.db.updateTable('vault_keys').set({ enabled: 0 }).where('version', '=', ref.split('/').at(-1)!).execute();
+      t.server.ctx.keys.dropCustomerKey(ref);
       const r = await t.request('GET', `${wsVault}/secrets/db-password?${KV}`);
       assert.equal(r.status, 403, r.text);
       assert.equal(r.body.error.code, 'CustomerManagedKeyDisabled');
@@ -179,17 +212,16 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('GET', `${kept}/secrets/keep?${KV}`)).body.value, 'kept');
     });
 
-    it('deleting the key makes the secrets unreadable (clear error); the workspace can still be deleted', async () => {
+    it('the key in use cannot be deleted; once its workspace is gone it can', async () => {
       const del = await t.request('DELETE', `${vault}/keys/aes-key?${KV}`);
-      assert.equal(del.status, 200, del.text);
-      const r = await t.request('GET', `${ws.properties.keyVault}/secrets/db-password?${KV}`);
-      assert.equal(r.status, 403);
-      assert.equal(r.body.error.code, 'CustomerManagedKeyNotFound');
-      assert.match(r.body.error.message, /no longer exists/);
+      assert.equal(del.status, 409, del.text);
+      assert.equal((await t.request('GET', `${ws.properties.keyVault}/secrets/db-password?${KV}`)).body.value, 'hunter2-cmk');
       const d = await t.request('DELETE', `${W}?${V}&deleteDependentResources=true`);
       assert.ok(d.status === 202 || d.status === 200, d.text);
       if (d.status === 202) assert.equal((await waitForOperation(t, d.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
       assert.equal((await t.request('GET', `${W}?${V}`)).status, 404);
+      assert.equal((await t.request('DELETE', `${vault}/keys/aes-key?${KV}`)).status, 200);
+      assert.equal((await t.request('DELETE', `${vault}?api-version=2023-07-01`)).status, 200);
     });
   });
 }

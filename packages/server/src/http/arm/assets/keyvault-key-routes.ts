@@ -38,7 +38,8 @@ interface KP {
  * version each time), get (public part only), list (ids only), versions, update attributes
  * (enable/disable), delete. Wrapping and unwrapping happen inside the server only (customer-managed
  * keys of workspaces). Reading needs `control/read` on the vault (or a workspace using it); changes
- * need `assets/write`.
+ * are key management and need `control/write` (Owner, Contributor; not a Data Scientist). A key version
+ * a workspace's data depends on cannot be disabled, kept from wrapping or deleted (409 naming them).
  */
 export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppContext; keys: VaultKeyService }): Promise<void> {
   const { ctx, keys } = opts;
@@ -54,7 +55,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
     `${V}/keys/:keyName/create`,
     { schema: { params: KParams, querystring: ApiVersionQuery, body: CreateBody, tags, summary: 'Create a key (or a new version of it)' } },
     async (req) => {
-      const vaultId = await vaultFor(ctx, req, 'assets/write');
+      const vaultId = await vaultFor(ctx, req, 'control/write');
       const b = req.body;
       if (b.public_exponent !== undefined && b.public_exponent !== 65537) throw new InvalidInput('public_exponent must be 65537 (the only one supported)', { code: 'BadParameter', target: 'public_exponent' });
       const m = await keys.create(vaultId, params(req).keyName, { kty: b.kty, keySize: b.key_size, keyOps: b.key_ops, enabled: b.attributes?.enabled, tags: b.tags });
@@ -93,7 +94,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
   app.get(`${V}/keys/:keyName/:keyVersion`, { schema: { params: KVParams, querystring: ApiVersionQuery, tags, summary: 'Get a version of a key (public part only)' } }, get);
 
   const update = async (req: FastifyRequest<{ Body: { key_ops?: string[]; attributes?: { enabled?: boolean }; tags?: Record<string, string> } }>) => {
-    const vaultId = await vaultFor(ctx, req, 'assets/write');
+    const vaultId = await vaultFor(ctx, req, 'control/write');
     const p = params(req);
     const b = req.body ?? {};
     return bundle(vaultId, await keys.update(vaultId, p.keyName, p.keyVersion, { enabled: b.attributes?.enabled, tags: b.tags, keyOps: b.key_ops }));
@@ -102,7 +103,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
   app.patch(`${V}/keys/:keyName`, { schema: { params: KParams, querystring: ApiVersionQuery, body: UpdateBody, tags, summary: 'Update the current version of a key' } }, update);
 
   app.delete(`${V}/keys/:keyName`, { schema: { params: KParams, querystring: ApiVersionQuery, tags, summary: 'Delete a key with all its versions (data it protects becomes unreadable)' } }, async (req) => {
-    const vaultId = await vaultFor(ctx, req, 'assets/write');
+    const vaultId = await vaultFor(ctx, req, 'control/write');
     const m = await keys.delete(vaultId, params(req).keyName);
     return { ...bundle(vaultId, m), deletedDate: Math.floor(Date.now() / 1000) };
   });
