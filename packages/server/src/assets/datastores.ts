@@ -13,6 +13,30 @@ import { FolderBackend, S3Backend, type DatastoreBackend } from './datastore-bac
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
 import { verifySas, type SasNeed } from './sas.js';
 
+interface DatastoreFolderRow {
+  /** The folder's real path (folders are case-sensitive: kept as is). */
+  path_key: string;
+  /** The lower-cased ARM id of the workspace that owns it. */
+  workspace_key: string;
+  created_at: number;
+}
+interface DatastoreFolderShareRow {
+  path_key: string;
+  workspace_key: string;
+  shared_by: string;
+  created_at: number;
+}
+
+declare module '../store/schema.js' {
+  interface Tables {
+    datastore_folders: DatastoreFolderRow;
+    datastore_folder_shares: DatastoreFolderShareRow;
+  }
+}
+
+/** Whether folder `a` is `b`, or inside it. */
+const within = (a: string, b: string): boolean => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
+
 export const DATASTORE_TYPE = 'Microsoft.MachineLearningServices/workspaces/datastores';
 export const SYSTEM_DATASTORES = ['workspaceblobstore', 'workspacefilestore', 'workspaceartifactstore', 'workspaceworkingdirectory'] as const;
 export const DATASTORE_TYPES = ['AzureBlob', 'AzureFile', 'AzureDataLakeGen2', 'S3', 'ServerFolder'] as const;
@@ -207,7 +231,7 @@ export class DatastoreService {
     const existing = await this.engine.get(id);
     const isSystem = (SYSTEM_DATASTORES as readonly string[]).includes(name.toLowerCase());
     const p = obj(body.properties, 'properties')!;
-    const { props, secrets } = await this.validate(ws, name, p, existing?.properties as DatastoreProps | undefined, isSystem);
+    const { props, secrets } = await this.validate(ws, name, p, existing?.properties as DatastoreProps | undefined, isSystem, by);
     const vaultId = this.vaultOf(ws);
     const secretName = secretNameOf('datastore', name);
     const previous = secrets ? await this.vault.find(vaultId, secretName) : undefined;
@@ -227,7 +251,7 @@ export class DatastoreService {
     }
   }
 
-  private async validate(ws: WorkspaceInfo, name: string, p: Obj, existing: DatastoreProps | undefined, isSystem: boolean): Promise<{ props: DatastoreProps; secrets?: DatastoreSecrets }> {
+  private async validate(ws: WorkspaceInfo, name: string, p: Obj, existing: DatastoreProps | undefined, isSystem: boolean, by: Principal): Promise<{ props: DatastoreProps; secrets?: DatastoreSecrets }> {
     const T = 'properties';
     const datastoreType = str(p, 'datastoreType', T, { required: true, oneOf: DATASTORE_TYPES }) as DatastoreType;
     const common = ['datastoreType', 'description', 'tags', 'properties', 'isDefault', 'credentials', 'provisioningState', 'serviceDataAccessAuthIdentity', 'intellectualProperty'];
@@ -348,6 +372,7 @@ export class DatastoreService {
       if (credType && credType !== 'None') throw invalid(`${T}.credentials`, 'server folders take no credentials; leave credentials out');
       const folder = str(p, 'path', T, { required: true, max: 1000 })!;
       props.path = this.checkServerFolder(folder);
+      await this.claimFolder(ws, props.path, by);
     }
     return { props, secrets };
   }
@@ -365,6 +390,48 @@ export class DatastoreService {
     if (!fs.statSync(real).isDirectory()) throw invalid('properties.path', `'${folder}' is not a folder`);
     if (!this.roots.some((r) => real === r || real.startsWith(r + path.sep))) throw invalid('properties.path', `'${folder}' is outside the folders allowed by the administrator (ATELIER_DATASTORE_ROOTS)`);
     return real;
+  }
+
+  /**
+   * A server folder, with everything inside it, belongs to the workspace that registered it first.
+   * Another workspace may use it (or a folder inside or around it) only once an administrator (Owner
+   * at the root scope) shared it, which registering the datastore themselves does. The first use
+   * makes the workspace the owner of a folder nobody owns (also for datastores made before owners
+   * were kept). Throws Forbidden otherwise, without naming the owner.
+   */
+  async claimFolder(ws: WorkspaceInfo, folder: string, by: Principal | undefined): Promise<void> {
+    const mine = ws.id.toLowerCase();
+    for (let attempt = 0; ; attempt++) {
+      const owners = (await this.ctx.db.selectFrom('datastore_folders').selectAll().execute()).filter((o) => within(folder, o.path_key) || within(o.path_key, folder));
+      const foreign = owners.filter((o) => o.workspace_key !== mine);
+      if (foreign.length) {
+        const shares = await this.ctx.db.selectFrom('datastore_folder_shares').select('path_key').where('workspace_key', '=', mine).execute();
+        if (shares.some((s) => within(folder, s.path_key))) return;
+        if (by && (await this.ctx.access.can(by.id, '/', 'access/write'))) {
+          await this.ctx.db.insertInto('datastore_folder_shares').values({ path_key: folder, workspace_key: mine, shared_by: by.id, created_at: Date.now() }).onConflict((oc) => oc.doNothing()).execute();
+          return;
+        }
+        throw new Forbidden(
+          `folder '${folder}' belongs to the server-folder datastores of another workspace (a folder is one workspace's, with everything inside it); an administrator (Owner at the root scope) can share it with this workspace by registering the datastore here`,
+          { code: 'ServerFolderOfAnotherWorkspace', target: 'properties.path' },
+        );
+      }
+      if (owners.some((o) => within(folder, o.path_key))) return;
+      try {
+        await this.ctx.db.insertInto('datastore_folders').values({ path_key: folder, workspace_key: mine, created_at: Date.now() }).execute();
+        return;
+      } catch (e) {
+        // Another workspace claimed the same folder at the same moment: look again.
+        if (attempt > 0) throw e;
+      }
+    }
+  }
+
+  /** The workspace is being deleted: its folders and the shares it was given are free again. */
+  async releaseFolders(ws: WorkspaceInfo): Promise<void> {
+    const mine = ws.id.toLowerCase();
+    await this.ctx.db.deleteFrom('datastore_folders').where('workspace_key', '=', mine).execute();
+    await this.ctx.db.deleteFrom('datastore_folder_shares').where('workspace_key', '=', mine).execute();
   }
 
   async delete(ws: WorkspaceInfo, name: string): Promise<boolean> {
@@ -449,6 +516,7 @@ export class DatastoreService {
       case 'ServerFolder': {
         // Re-checked on every use: the administrator may have narrowed the allowed folders since.
         const folder = this.checkServerFolder(props.path!);
+        await this.claimFolder(ws, folder, undefined);
         return new FolderBackend(folder, `server folder of datastore '${r.name}'`, { create: false, confine: true });
       }
     }

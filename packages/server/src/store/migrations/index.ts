@@ -11,6 +11,7 @@ import * as metricBlocks from './0180-metric-blocks.js';
 import * as trackingModelInputs from './0190-tracking-model-inputs.js';
 import * as modelMetrics from './0195-model-metrics.js';
 import * as vaultKeys from './0300-vault-keys.js';
+import * as datastoreFolders from './0310-datastore-folders.js';
 
 /**
  * Every migration, by name; Kysely applies them in name order. Each feature owns its own numbered
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0195-model-metrics': modelMetrics,
   '0200-identity': identity,
   '0300-vault-keys': vaultKeys,
+  '0310-datastore-folders': datastoreFolders,
 };

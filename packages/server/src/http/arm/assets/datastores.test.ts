@@ -21,13 +21,15 @@ for (const dialect of testDialects()) {
     const roots = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-ds-roots-'));
     const allowed = path.join(roots, 'allowed');
     const outside = path.join(roots, 'outside');
+    const second = path.join(roots, 'second');
 
     before(async () => {
       fs.mkdirSync(allowed);
       fs.mkdirSync(outside);
+      fs.mkdirSync(path.join(second, 'teamb', 'sub'), { recursive: true });
       fs.writeFileSync(path.join(outside, 'secret.txt'), 'outside the allowed folder');
       fs.symlinkSync(outside, path.join(allowed, 'escape'));
-      process.env.ATELIER_DATASTORE_ROOTS = allowed;
+      process.env.ATELIER_DATASTORE_ROOTS = [allowed, second].join(path.delimiter);
       t = await startTestServer(dialect);
       delete process.env.ATELIER_DATASTORE_ROOTS;
       ws = await createWorkspace(t, 'assets-rg', 'assets-ws');
@@ -165,6 +167,52 @@ for (const dialect of testDialects()) {
       const leak = await t.request('GET', `${W}/datastores/shared/files/escape/secret.txt`);
       assert.equal(leak.status, 400, leak.text);
       assert.equal(leak.text.includes('outside the allowed folder'), false);
+    });
+
+    it("server folders belong to one workspace: another workspace's member cannot register or reach them unless an administrator shares them", async () => {
+      await createWorkspace(t, 'folder-rg-b', 'folder-ws-b');
+      const WB = wsPath(t, 'folder-rg-b', 'folder-ws-b');
+      const memberA = await userWithRole(t, `ds-folder-a-${dialect}`, 'AzureML Data Scientist', W);
+      const memberB = await userWithRole(t, `ds-folder-b-${dialect}`, 'AzureML Data Scientist', WB);
+      const teamb = path.join(second, 'teamb');
+      const reg = (ws: string, name: string, folder: string, token: string) => t.request('PUT', `${ws}/datastores/${name}?${V}`, { properties: { datastoreType: 'ServerFolder', path: folder } }, { token });
+      const own = await reg(WB, 'teamb', teamb, memberB.token);
+      assert.equal(own.status, 201, own.text);
+      const put = await fetch(`${t.url}${WB}/datastores/teamb/files/b.txt`, { method: 'PUT', headers: { authorization: `Bearer ${memberB.token}` }, body: 'team b only' });
+      assert.equal(put.status, 201);
+      // The same folder, a folder inside it, or one holding it: refused for workspace A's member, saying what to do.
+      for (const folder of [teamb, path.join(teamb, 'sub'), second, `${teamb}${path.sep}`]) {
+        const r = await reg(W, 'stolen', folder, memberA.token);
+        assert.equal(r.status, 403, `${folder}: ${r.text}`);
+        assert.equal(r.body.error.code, 'ServerFolderOfAnotherWorkspace');
+        assert.match(r.body.error.message, /administrator/);
+        assert.doesNotMatch(r.body.error.message, /folder-ws-b/, 'does not name a workspace the caller cannot see');
+      }
+      assert.equal((await t.request('GET', `${W}/datastores/stolen?${V}`)).status, 404);
+      // Workspace B can add more datastores inside its own folder.
+      assert.equal((await reg(WB, 'teambsub', path.join(teamb, 'sub'), memberB.token)).status, 201);
+      // A datastore made before folders had owners (here: written into the store directly) cannot reach B's files either.
+      const row = await t.server.ctx.db.selectFrom('resources').selectAll().where('id_key', '=', `${W}/datastores/shared`.toLowerCase()).executeTakeFirstOrThrow();
+      await t.server.ctx.db
+        .insertInto('resources')
+        .values({ ...row, id: `${row.id.slice(0, -'shared'.length)}legacy`, id_key: `${row.id_key.slice(0, -'shared'.length)}legacy`, name: 'legacy', properties: JSON.stringify({ ...JSON.parse(row.properties), path: teamb, isDefault: false }) })
+        .execute();
+      const read = await fetch(`${t.url}${W}/datastores/legacy/files/b.txt`, { headers: { authorization: `Bearer ${memberA.token}` } });
+      assert.equal(read.status, 403, await read.text());
+      const write = await fetch(`${t.url}${W}/datastores/legacy/files/b.txt?overwrite=true`, { method: 'PUT', headers: { authorization: `Bearer ${memberA.token}` }, body: 'overwritten' });
+      assert.equal(write.status, 403);
+      assert.equal(fs.readFileSync(path.join(teamb, 'b.txt'), 'utf8'), 'team b only');
+      // An administrator shares it explicitly by registering it in workspace A; then A's members may use it.
+      const shared = await reg(W, 'fromb', teamb, t.adminToken);
+      assert.equal(shared.status, 201, shared.text);
+      const got = await fetch(`${t.url}${W}/datastores/fromb/files/b.txt`, { headers: { authorization: `Bearer ${memberA.token}` } });
+      assert.equal(got.status, 200);
+      assert.equal(await got.text(), 'team b only');
+      assert.equal((await fetch(`${t.url}${W}/datastores/legacy/files/b.txt`, { headers: { authorization: `Bearer ${memberA.token}` } })).status, 200);
+      // Deleting workspace B frees its folder.
+      const del = await t.request('DELETE', `${WB}?${V}`);
+      if (del.status === 202) assert.equal((await waitForOperation(t, del.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.equal((await reg(W, 'nowmine', path.join(teamb, 'sub'), memberA.token)).status, 201);
     });
 
     it('validates datastore bodies and leaves nothing behind', async () => {

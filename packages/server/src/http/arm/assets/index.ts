@@ -41,6 +41,7 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   services.workspaces.onWorkspaceDeleting.push(async (ws) => ctx.hbi.forget(ws.id, ws.workspaceId));
   services.workspaces.onWorkspaceCreated.push(async (ws) => datastores.ensureSystem(ws));
   services.workspaces.onWorkspaceDeleting.push(async (ws) => datastores.forgetSecrets(ws));
+  services.workspaces.onWorkspaceDeleting.push(async (ws) => datastores.releaseFolders(ws));
   services.workspaces.onWorkspaceDeleting.push(async (ws) => connections.forgetSecrets(ws));
 
   await app.register(keyVaultRoutes, { ctx, vault });
