@@ -1,18 +1,48 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AtelierError } from '../../errors.js';
+import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind } from '../../errors.js';
+import { HTTP_STATUS } from '../error-status.js';
 
 export interface ArmErrorBody {
   error: { code: string; message: string; target?: string; details?: { code: string; message: string; target?: string }[] };
 }
 
+/** Each kind of domain error → ARM `error.code`, unless `ARM_CODES` names the code. */
+const BY_KIND: Readonly<Record<ErrorKind, string>> = {
+  invalid: 'InvalidRequestContent',
+  unauthenticated: 'AuthenticationFailed',
+  forbidden: 'AuthorizationFailed',
+  not_found: 'ResourceNotFound',
+  conflict: 'Conflict',
+  precondition: 'PreconditionFailed',
+  too_large: 'RequestEntityTooLarge',
+  too_many: 'TooManyRequests',
+  not_implemented: 'NotImplemented',
+  internal: 'InternalServerError',
+};
+
+/** Domain code → ARM `error.code` (the status comes from the error's kind: http/error-status.ts). */
+export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
+};
+
+/**
+ * The ARM `error.code` of a domain code (of an error of this kind). A code that is not a domain
+ * code (one recorded before domain codes, or not yet converted) is passed through as it is.
+ */
+export function armCode(code: string, kind: ErrorKind): string {
+  return isErrorCode(code) ? (ARM_CODES[code] ?? BY_KIND[kind]) : code;
+}
+
+/** `{code, message, target?, details?}` of a domain error (or one recorded from it) in ARM's codes. */
+export function armErrorOf(e: { code: string; message: string; target?: string; details?: { code: string; message: string; target?: string }[] }, kind: ErrorKind): ArmErrorBody['error'] {
+  const out: ArmErrorBody['error'] = { code: armCode(e.code, kind), message: e.message };
+  if (e.target) out.target = e.target;
+  if (e.details) out.details = e.details.map((d) => ({ ...d, code: armCode(d.code, 'internal') }));
+  return out;
+}
+
 /** Maps any error to ARM's `{error:{code,message,target,details}}` body and its status. */
 export function toArmError(err: unknown): { status: number; body: ArmErrorBody } {
-  if (err instanceof AtelierError) {
-    const body: ArmErrorBody = { error: { code: err.code, message: err.message } };
-    if (err.target) body.error.target = err.target;
-    if (err.details) body.error.details = err.details;
-    return { status: err.status, body };
-  }
+  if (err instanceof AtelierError) return { status: HTTP_STATUS[err.kind], body: { error: armErrorOf(err, err.kind) } };
   const fe = err as FastifyError & { validationContext?: string };
   if (fe?.validation) {
     const details = fe.validation.map((v) => {

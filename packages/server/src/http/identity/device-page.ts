@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AtelierError, TooManyRequests } from '../../errors.js';
+import { HTTP_STATUS } from '../error-status.js';
 import { identityOf } from '../../identity/services.js';
 import { SessionService } from '../../identity/sessions.js';
 
@@ -87,7 +88,7 @@ export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext }
         : '<p class="msg">Denied: the program will not be signed in.</p>'));
     } catch (e) {
       if (e instanceof TooManyRequests) return html(reply.header('retry-after', e.target ?? '60'), 429, form(code, { text: e.message, error: true }));
-      if (e instanceof AtelierError && e.status < 500) return html(reply, e.status, form(code, { text: e.message, error: true }));
+      if (e instanceof AtelierError && HTTP_STATUS[e.kind] < 500) return html(reply, HTTP_STATUS[e.kind], form(code, { text: e.message, error: true }));
       throw e;
     }
   });

@@ -1,7 +1,25 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import crypto from 'node:crypto';
-import { AtelierError, TooManyRequests } from '../../errors.js';
+import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind } from '../../errors.js';
 import { OAuthError } from '../../identity/oauth-error.js';
+import { HTTP_STATUS } from '../error-status.js';
+
+/** Each kind of domain error → OAuth2 `error` and status, unless `OAUTH_CODES` names the code. */
+const BY_KIND: Readonly<Partial<Record<ErrorKind, { error: string; status: number }>>> = {
+  // A credential that is wrong or gone is a bad grant to OAuth (400), not a 401.
+  unauthenticated: { error: 'invalid_grant', status: 400 },
+  not_found: { error: 'invalid_tenant', status: 404 },
+  too_many: { error: 'temporarily_unavailable', status: 429 },
+};
+
+/** Domain code → OAuth2 `error` and status (RFC 6749 §5.2, RFC 8628 §3.5). */
+export const OAUTH_CODES: Readonly<Partial<Record<ErrorCode, { error: string; status: number }>>> = {
+};
+
+/** A domain error as OAuth2's `error` and status; other kinds are `invalid_request` with their status. */
+export function oauthErrorOf(err: AtelierError): { error: string; status: number } {
+  return (isErrorCode(err.code) ? OAUTH_CODES[err.code] : undefined) ?? BY_KIND[err.kind] ?? { error: 'invalid_request', status: HTTP_STATUS[err.kind] };
+}
 
 /** OAuth2 error body (RFC 6749 §5.2) in the shape Entra ID uses, which MSAL parses. */
 export function oauthErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
@@ -11,13 +29,9 @@ export function oauthErrorHandler(err: unknown, req: FastifyRequest, reply: Fast
   if (err instanceof OAuthError) {
     status = err.status;
     error = err.error;
-  } else if (err instanceof TooManyRequests) {
-    status = 429;
-    error = 'temporarily_unavailable';
-    if (err.target) void reply.header('retry-after', err.target);
   } else if (err instanceof AtelierError) {
-    status = err.status === 401 ? 400 : err.status;
-    error = err.status === 401 ? 'invalid_grant' : err.code.includes('_') ? err.code : err.status === 404 ? 'invalid_tenant' : 'invalid_request';
+    ({ status, error } = oauthErrorOf(err));
+    if (err.kind === 'too_many' && err.target) void reply.header('retry-after', err.target);
   } else if ((err as { validation?: unknown }).validation) {
     status = 400;
     error = 'invalid_request';

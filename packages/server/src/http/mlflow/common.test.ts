@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { startTestServer, testDialects } from '../../testing/harness.js';
 import { makeWorkspace } from './testing.js';
 import { parseJsonLenient, toMlflowError } from './common.js';
-import { Conflict, InvalidInput, NotFound } from '../../errors.js';
+import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented, PreconditionFailed, TooManyRequests } from '../../errors.js';
+import { MLFLOW_CODES, MLFLOW_STATUS } from './errors.js';
 
 test('parseJsonLenient takes the NaN and Infinity tokens Python writes, not inside strings', () => {
   assert.deepEqual(parseJsonLenient('{"a": NaN, "b": -Infinity, "c": "NaN Infinity", "d": [Infinity]}'), { a: NaN, b: -Infinity, c: 'NaN Infinity', d: [Infinity] });
@@ -15,7 +16,19 @@ test('business errors map to MLflow error codes and statuses', () => {
   assert.deepEqual(toMlflowError(new Conflict('x')), { status: 400, body: { error_code: 'RESOURCE_ALREADY_EXISTS', message: 'x' } });
   assert.deepEqual(toMlflowError(new NotFound('y')), { status: 404, body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'y' } });
   assert.deepEqual(toMlflowError(new InvalidInput('z')), { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'z' } });
-  assert.equal(toMlflowError(new InvalidInput('s', { code: 'INVALID_STATE' })).status, 500);
+  // a wrong state: MLflow's INVALID_STATE, answered as a bad request
+  assert.deepEqual(toMlflowError(new PreconditionFailed('p')), { status: 400, body: { error_code: 'INVALID_STATE', message: 'p' } });
+});
+
+test('domain codes map to the MLflow error codes clients tell apart (http/mlflow/errors.ts)', () => {
+  assert.deepEqual(toMlflowError(new Conflict('e', { code: 'EXPERIMENT_EXISTS' })), { status: 400, body: { error_code: 'RESOURCE_ALREADY_EXISTS', message: 'e' } });
+  assert.deepEqual(toMlflowError(new NotFound('r', { code: 'RUN_NOT_FOUND' })), { status: 404, body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'r' } });
+  assert.deepEqual(toMlflowError(new InvalidInput('m', { code: 'MISSING_PARAMETER' })), { status: 400, body: { error_code: 'BAD_REQUEST', message: 'm' } });
+  assert.deepEqual(toMlflowError(new TooManyRequests('t')), { status: 429, body: { error_code: 'REQUEST_LIMIT_EXCEEDED', message: 't' } });
+  assert.deepEqual(toMlflowError(new NotImplemented('n')), { status: 501, body: { error_code: 'NOT_IMPLEMENTED', message: 'n' } });
+  assert.deepEqual(toMlflowError(new AtelierError('i')), { status: 500, body: { error_code: 'INTERNAL_ERROR', message: 'i' } });
+  // every domain code MLflow names maps to a code MLflow knows
+  for (const [code, mlflow] of Object.entries(MLFLOW_CODES)) assert.ok(Object.hasOwn(MLFLOW_STATUS, mlflow!), `${code} → ${mlflow}`);
 });
 
 for (const dialect of testDialects()) {

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AtelierError, InvalidInput, NotFound } from '../../errors.js';
+import { mlflowErrorOf } from './errors.js';
 import { resolveWorkspace } from '../../resources/workspaces.js';
 import { pythonJson } from '../../tracking/shared/python-json.js';
 import { decodeFully } from '../../tracking/shared/validation.js';
@@ -42,59 +43,14 @@ declare module 'fastify' {
   }
 }
 
-/** MLflow `error_code` → HTTP status, as MLflow's server answers (mlflow/exceptions.py). */
-export const MLFLOW_STATUS: Record<string, number> = {
-  INTERNAL_ERROR: 500,
-  INVALID_STATE: 500,
-  DATA_LOSS: 500,
-  NOT_IMPLEMENTED: 501,
-  TEMPORARILY_UNAVAILABLE: 503,
-  DEADLINE_EXCEEDED: 504,
-  REQUEST_LIMIT_EXCEEDED: 429,
-  RESOURCE_EXHAUSTED: 429,
-  CANCELLED: 499,
-  ABORTED: 409,
-  RESOURCE_CONFLICT: 409,
-  ALREADY_EXISTS: 409,
-  NOT_FOUND: 404,
-  ENDPOINT_NOT_FOUND: 404,
-  RESOURCE_DOES_NOT_EXIST: 404,
-  PERMISSION_DENIED: 403,
-  CUSTOMER_UNAUTHORIZED: 401,
-  UNAUTHENTICATED: 401,
-  BAD_REQUEST: 400,
-  RESOURCE_ALREADY_EXISTS: 400,
-  INVALID_PARAMETER_VALUE: 400,
-};
-
-/** Business error class → MLflow error_code (when the error does not name an MLflow code itself). */
-const BY_STATUS: Record<number, string> = {
-  400: 'INVALID_PARAMETER_VALUE',
-  401: 'UNAUTHENTICATED',
-  403: 'PERMISSION_DENIED',
-  404: 'RESOURCE_DOES_NOT_EXIST',
-  409: 'RESOURCE_ALREADY_EXISTS',
-  412: 'INVALID_STATE',
-  413: 'INVALID_PARAMETER_VALUE',
-  429: 'REQUEST_LIMIT_EXCEEDED',
-  501: 'NOT_IMPLEMENTED',
-};
-
 export interface MlflowErrorBody { error_code: string; message: string }
 
 /**
- * Maps any error to MLflow's `{error_code, message}` and status. A business error whose `code` is
- * an MLflow error code (e.g. `new InvalidInput(msg, { code: 'INVALID_STATE' })`) keeps that code
- * and gets MLflow's status for it; otherwise the class decides (NotFound → RESOURCE_DOES_NOT_EXIST
- * 404, Conflict → RESOURCE_ALREADY_EXISTS 400, InvalidInput → INVALID_PARAMETER_VALUE 400, …).
+ * Maps any error to MLflow's `{error_code, message}` and status: a domain error through the table
+ * of http/mlflow/errors.ts, Fastify's own errors (schema, body parsing) here.
  */
 export function toMlflowError(err: unknown, req?: FastifyRequest): { status: number; body: MlflowErrorBody } {
-  if (err instanceof AtelierError) {
-    if (MLFLOW_STATUS[err.code] !== undefined) return { status: MLFLOW_STATUS[err.code]!, body: { error_code: err.code, message: err.message } };
-    const code = BY_STATUS[err.status] ?? 'INTERNAL_ERROR';
-    const status = err.status === 409 ? 400 : err.status === 412 ? 400 : err.status;
-    return { status, body: { error_code: code, message: err.message } };
-  }
+  if (err instanceof AtelierError) return mlflowErrorOf(err);
   const fe = err as FastifyError & { validationContext?: string };
   if (fe?.validation) return { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: schemaErrorMessage(fe, req) } };
   if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'The request body is too large.' } };

@@ -129,7 +129,7 @@ export async function mlflowLoggedModelRoutes(app: FastifyInstance, opts: { ctx:
       'Download a file of a logged model',
       async (req, reply) => {
         const file = q1(req, 'artifact_file_path');
-        if (!file) throw new InvalidInput('Request must include the "artifact_file_path" query parameter.', { code: 'BAD_REQUEST' });
+        if (!file) throw new InvalidInput('Request must include the "artifact_file_path" query parameter.', { code: 'MISSING_PARAMETER' });
         const p = await models.artifactPath(req.workspace, (req.params as IdParams).modelId, file);
         return sendArtifact(artifacts, req.workspace, p, req, reply);
       },

@@ -71,7 +71,7 @@ function explainFsError(e: unknown, artifactPath: string): never {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENAMETOOLONG') throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
   if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
-    throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, { code: 'RESOURCE_ALREADY_EXISTS' });
+    throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, { code: 'ARTIFACT_PATH_TAKEN' });
   }
   throw e;
 }
@@ -105,7 +105,7 @@ export class ArtifactService {
     const key = this.fileKey(ws, artifactPath);
     const blobs = this.blobs(ws);
     const existing = await blobs.stat(key);
-    if (existing?.isDir) throw new Conflict(`artifact path '${artifactPath}' is a folder; upload to a file path below it`, { code: 'RESOURCE_ALREADY_EXISTS' });
+    if (existing?.isDir) throw new Conflict(`artifact path '${artifactPath}' is a folder; upload to a file path below it`, { code: 'ARTIFACT_PATH_TAKEN' });
     try {
       return await blobs.put(key, body);
     } catch (e) {
@@ -122,7 +122,7 @@ export class ArtifactService {
     const key = this.fileKey(ws, artifactPath);
     const blobs = this.blobs(ws);
     const st = await blobs.stat(key);
-    if (!st) throw new NotFound(`no artifact at '${safeKey(artifactPath)}'`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (!st) throw new NotFound(`no artifact at '${safeKey(artifactPath)}'`, { code: 'ARTIFACT_NOT_FOUND' });
     if (st.isDir) throw new InvalidInput(`artifact path '${safeKey(artifactPath)}' is a folder; list it instead of downloading it`);
     return blobs.get(key, range);
   }
@@ -177,7 +177,7 @@ export class ArtifactService {
     this.fileKey(ws, artifactPath);
     this.blobs(ws);
     if (!Number.isInteger(numParts) || numParts < 1 || numParts > MAX_UPLOAD_PARTS) {
-      throw new InvalidInput(`num_parts must be a whole number from 1 to ${MAX_UPLOAD_PARTS}, got ${numParts}`, { code: 'INVALID_PARAMETER_VALUE' });
+      throw new InvalidInput(`num_parts must be a whole number from 1 to ${MAX_UPLOAD_PARTS}, got ${numParts}`, { code: 'INVALID_MULTIPART_UPLOAD' });
     }
     await this.sweepExpired();
     const uploadId = crypto.randomBytes(16).toString('hex');
@@ -235,16 +235,16 @@ export class ArtifactService {
    * the part's ETag (the MD5 of its bytes, quoted, as S3 does).
    */
   async uploadPart(uploadId: string, partNumber: number, token: string | undefined, body: Readable): Promise<{ etag: string; size: number }> {
-    if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new NotFound('no such multipart upload', { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new NotFound('no such multipart upload', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     const row = await this.ctx.db.selectFrom('mlflow_artifact_uploads').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
     const given = Buffer.from(sha256(token ?? ''), 'hex');
     if (!row || !crypto.timingSafeEqual(given, Buffer.from(row.token_hash, 'hex'))) {
       // Same answer for a wrong token and a missing upload.
-      throw new NotFound(`no such multipart upload, or the ${UPLOAD_TOKEN_HEADER} header is missing or wrong`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+      throw new NotFound(`no such multipart upload, or the ${UPLOAD_TOKEN_HEADER} header is missing or wrong`, { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     }
-    if (row.expires_at < Date.now()) throw new NotFound('this multipart upload has expired; start a new one', { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (row.expires_at < Date.now()) throw new NotFound('this multipart upload has expired; start a new one', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > row.num_parts) {
-      throw new InvalidInput(`part number must be from 1 to ${row.num_parts}, got ${partNumber}`, { code: 'INVALID_PARAMETER_VALUE' });
+      throw new InvalidInput(`part number must be from 1 to ${row.num_parts}, got ${partNumber}`, { code: 'INVALID_MULTIPART_UPLOAD' });
     }
     const md5 = crypto.createHash('md5');
     let size = 0;
@@ -265,16 +265,16 @@ export class ArtifactService {
   }
 
   private async getUpload(ws: WorkspaceRef, artifactPath: string, uploadId: string) {
-    if (typeof uploadId !== 'string' || !uploadId) throw new InvalidInput("Missing value for required parameter 'upload_id'.", { code: 'INVALID_PARAMETER_VALUE' });
+    if (typeof uploadId !== 'string' || !uploadId) throw new InvalidInput("Missing value for required parameter 'upload_id'.", { code: 'INVALID_MULTIPART_UPLOAD' });
     const row = await this.ctx.db
       .selectFrom('mlflow_artifact_uploads')
       .selectAll()
       .where('upload_id', '=', uploadId)
       .where('workspace_id', '=', ws.workspaceId)
       .executeTakeFirst();
-    if (!row) throw new NotFound(`no multipart upload '${uploadId}' in this workspace`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (!row) throw new NotFound(`no multipart upload '${uploadId}' in this workspace`, { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     if (row.path !== safeKey(artifactPath, 'artifact path')) {
-      throw new InvalidInput(`multipart upload '${uploadId}' is for '${row.path}', not '${safeKey(artifactPath)}'`, { code: 'INVALID_PARAMETER_VALUE' });
+      throw new InvalidInput(`multipart upload '${uploadId}' is for '${row.path}', not '${safeKey(artifactPath)}'`, { code: 'INVALID_MULTIPART_UPLOAD' });
     }
     return row;
   }
@@ -290,18 +290,18 @@ export class ArtifactService {
     parts: { part_number: number; etag?: string }[],
   ): Promise<{ size: number }> {
     const row = await this.getUpload(ws, artifactPath, uploadId);
-    if (!Array.isArray(parts) || parts.length === 0) throw new InvalidInput("Missing value for required parameter 'parts'.", { code: 'INVALID_PARAMETER_VALUE' });
+    if (!Array.isArray(parts) || parts.length === 0) throw new InvalidInput("Missing value for required parameter 'parts'.", { code: 'INVALID_MULTIPART_UPLOAD' });
     const stored = await this.ctx.db.selectFrom('mlflow_artifact_upload_parts').selectAll().where('upload_id', '=', uploadId).execute();
     const byNumber = new Map(stored.map((p) => [p.part_number, p]));
     let last = 0;
     for (const p of parts) {
       const n = Number(p.part_number);
-      if (!Number.isInteger(n) || n <= last) throw new InvalidInput('parts must be listed in ascending order of part_number, each once', { code: 'INVALID_PARAMETER_VALUE' });
+      if (!Number.isInteger(n) || n <= last) throw new InvalidInput('parts must be listed in ascending order of part_number, each once', { code: 'INVALID_MULTIPART_UPLOAD' });
       last = n;
       const have = byNumber.get(n);
-      if (!have) throw new InvalidInput(`part ${n} of upload '${uploadId}' was never uploaded`, { code: 'INVALID_PARAMETER_VALUE' });
+      if (!have) throw new InvalidInput(`part ${n} of upload '${uploadId}' was never uploaded`, { code: 'INVALID_MULTIPART_UPLOAD' });
       if (p.etag && p.etag.replace(/"/g, '') !== have.etag.replace(/"/g, '')) {
-        throw new InvalidInput(`part ${n}: etag ${p.etag} does not match the uploaded part (${have.etag}); upload it again`, { code: 'INVALID_PARAMETER_VALUE' });
+        throw new InvalidInput(`part ${n}: etag ${p.etag} does not match the uploaded part (${have.etag}); upload it again`, { code: 'INVALID_MULTIPART_UPLOAD' });
       }
     }
     const partBlobs = new LocalBlobStore(path.join(this.ctx.blobRoot, row.storage_account));
@@ -309,7 +309,7 @@ export class ArtifactService {
     for (const n of numbers) {
       const st = await partBlobs.stat(this.partKey(uploadId, n));
       if (!st || st.isDir || st.size !== Number(byNumber.get(n)!.size)) {
-        throw new InvalidInput(`part ${n} of upload '${uploadId}' is missing or incomplete; upload it again`, { code: 'INVALID_PARAMETER_VALUE' });
+        throw new InvalidInput(`part ${n} of upload '${uploadId}' is missing or incomplete; upload it again`, { code: 'INVALID_MULTIPART_UPLOAD' });
       }
     }
     const self = this;

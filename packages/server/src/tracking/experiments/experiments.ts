@@ -78,7 +78,7 @@ export class ExperimentService {
               existing.lifecycle_stage === 'deleted'
                 ? `Experiment '${n}' already exists in deleted state. You can restore the experiment, or permanently delete the experiment to create a new one with the same name.`
                 : `Experiment(name=${n}) already exists.`,
-              { code: 'RESOURCE_ALREADY_EXISTS' },
+              { code: 'EXPERIMENT_EXISTS' },
             );
           }
           const max = await trx.selectFrom('tracking_experiments').select((eb) => eb.fn.max('experiment_id').as('m')).where('workspace_id', '=', ws).executeTakeFirst();
@@ -92,7 +92,7 @@ export class ExperimentService {
       } catch (e) {
         // Two creations raced for the same id (PostgreSQL): take the next one.
         if (isUniqueViolation(e) && attempt < 5) continue;
-        if (isUniqueViolation(e)) throw new Conflict(`Experiment(name=${n}) already exists.`, { code: 'RESOURCE_ALREADY_EXISTS' });
+        if (isUniqueViolation(e)) throw new Conflict(`Experiment(name=${n}) already exists.`, { code: 'EXPERIMENT_EXISTS' });
         throw e;
       }
     }
@@ -103,7 +103,7 @@ export class ExperimentService {
     const eid = checkExperimentId(id);
     if (eid === DEFAULT_EXPERIMENT_ID) await this.ensureDefault(ws);
     const row = await this.db.selectFrom('tracking_experiments').selectAll().where('workspace_id', '=', ws).where('experiment_id', '=', eid).executeTakeFirst();
-    if (!row || (stages && !stages.includes(row.lifecycle_stage))) throw new NotFound(`No Experiment with id=${eid} exists`);
+    if (!row || (stages && !stages.includes(row.lifecycle_stage))) throw new NotFound(`No Experiment with id=${eid} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
     return row;
   }
 
@@ -111,7 +111,7 @@ export class ExperimentService {
   async requireActive(ws: string, id: unknown): Promise<ExperimentRow> {
     const row = await this.row(ws, id);
     if (row.lifecycle_stage !== 'active') {
-      throw new InvalidInput(`The experiment ${row.experiment_id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`);
+      throw new InvalidInput(`The experiment ${row.experiment_id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`, { code: 'EXPERIMENT_NOT_ACTIVE' });
     }
     return row;
   }
@@ -125,19 +125,19 @@ export class ExperimentService {
     if (typeof name !== 'string' || name === '') throw new InvalidInput("Missing value for required parameter 'experiment_name'. See the API docs for more information about request parameters.");
     await this.ensureDefault(ws);
     const row = await this.db.selectFrom('tracking_experiments').selectAll().where('workspace_id', '=', ws).where('name', '=', name).executeTakeFirst();
-    if (!row) throw new NotFound(`Could not find experiment with name '${name}'`);
+    if (!row) throw new NotFound(`Could not find experiment with name '${name}'`, { code: 'EXPERIMENT_NOT_FOUND' });
     return (await this.views(ws, [row]))[0]!;
   }
 
   async rename(ws: string, id: unknown, newName: unknown): Promise<void> {
     const n = checkExperimentName(newName);
     const row = await this.row(ws, id);
-    if (row.lifecycle_stage !== 'active') throw new InvalidInput('Cannot rename a non-active experiment.');
+    if (row.lifecycle_stage !== 'active') throw new InvalidInput('Cannot rename a non-active experiment.', { code: 'EXPERIMENT_NOT_ACTIVE' });
     if (row.name === n) return;
     try {
       await this.db.updateTable('tracking_experiments').set({ name: n, last_update_time: Date.now() }).where('workspace_id', '=', ws).where('experiment_id', '=', row.experiment_id).execute();
     } catch (e) {
-      if (isUniqueViolation(e)) throw new Conflict(`Experiment(name=${n}) already exists.`, { code: 'RESOURCE_ALREADY_EXISTS' });
+      if (isUniqueViolation(e)) throw new Conflict(`Experiment(name=${n}) already exists.`, { code: 'EXPERIMENT_EXISTS' });
       throw e;
     }
   }
@@ -175,7 +175,7 @@ export class ExperimentService {
     if (typeof key !== 'string' || key === '') throw new InvalidInput("Missing value for required parameter 'key'. See the API docs for more information about request parameters.");
     const row = await this.requireActive(ws, id);
     const res = await this.db.deleteFrom('tracking_experiment_tags').where('workspace_id', '=', ws).where('experiment_id', '=', row.experiment_id).where('key', '=', key).executeTakeFirst();
-    if (Number(res.numDeletedRows) === 0) throw new NotFound(`No tag with name: ${key} in experiment with id ${row.experiment_id}`);
+    if (Number(res.numDeletedRows) === 0) throw new NotFound(`No tag with name: ${key} in experiment with id ${row.experiment_id}`, { code: 'TAG_NOT_FOUND' });
   }
 
   async search(

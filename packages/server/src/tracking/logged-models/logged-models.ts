@@ -137,7 +137,7 @@ export class LoggedModelService {
       .where('model_id', '=', id)
       .where('workspace_id', '=', ws.workspaceId)
       .executeTakeFirst();
-    if (!row || (!allowDeleted && row.lifecycle_stage === 'deleted')) throw new NotFound(`Logged model with ID '${id}' not found.`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (!row || (!allowDeleted && row.lifecycle_stage === 'deleted')) throw new NotFound(`Logged model with ID '${id}' not found.`, { code: 'LOGGED_MODEL_NOT_FOUND' });
     return row;
   }
 
@@ -193,7 +193,7 @@ export class LoggedModelService {
     const params = checkParams(input.params);
     const tags = checkTags(input.tags);
     const experiment = await this.experiments.getExperiment(ws, experimentId);
-    if (!experiment) throw new NotFound(`No Experiment with id=${experimentId} exists`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (!experiment) throw new NotFound(`No Experiment with id=${experimentId} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
     if (experiment.lifecycleStage !== 'active') {
       throw bad(`The experiment ${experimentId} must be in the 'active' state. Current state is ${experiment.lifecycleStage}.`);
     }
@@ -264,7 +264,7 @@ export class LoggedModelService {
     const row = await this.row(ws, modelId);
     const k = checkString(key, 'tag_key', { required: true })!;
     const res = await this.ctx.db.deleteFrom('mlflow_logged_model_tags').where('model_id', '=', row.model_id).where('key', '=', k).executeTakeFirst();
-    if (Number(res.numDeletedRows) === 0) throw new NotFound(`No tag with key '${k}' found for model with ID '${row.model_id}'.`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+    if (Number(res.numDeletedRows) === 0) throw new NotFound(`No tag with key '${k}' found for model with ID '${row.model_id}'.`, { code: 'LOGGED_MODEL_TAG_NOT_FOUND' });
   }
 
   /** Logs params; a key logged again must keep its value (params are immutable, as for runs). */

@@ -30,7 +30,7 @@ export async function requireLoggedModels(tx: Tx, workspaceId: string, ids: stri
     for (const r of rows) found.add(r[0]);
   }
   const missing = ids.find((id) => !found.has(id));
-  if (missing !== undefined) throw new NotFound(`Logged model with ID '${missing}' not found.`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+  if (missing !== undefined) throw new NotFound(`Logged model with ID '${missing}' not found.`, { code: 'LOGGED_MODEL_NOT_FOUND' });
 }
 
 /** Records the models as inputs of the run (once each); each must be a logged model of the workspace. */

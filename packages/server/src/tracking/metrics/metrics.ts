@@ -95,7 +95,7 @@ export class MetricService {
   private async requireRun(ws: string, runId: unknown): Promise<string> {
     const id = checkRunId(runId);
     const row = await this.db.selectFrom('tracking_runs').select('run_uuid').where('run_uuid', '=', id).where('workspace_id', '=', ws).executeTakeFirst();
-    if (!row) throw new NotFound(`Run with id=${id} not found`);
+    if (!row) throw new NotFound(`Run with id=${id} not found`, { code: 'RUN_NOT_FOUND' });
     return id;
   }
 
@@ -307,7 +307,7 @@ export class MetricService {
 
 function decodeHistoryToken(token: unknown): [number, number, number, number] | undefined {
   if (token === undefined || token === null || token === '') return undefined;
-  if (typeof token !== 'string') throw new InvalidInput('Invalid page token: it must be a string');
+  if (typeof token !== 'string') throw new InvalidInput('Invalid page token: it must be a string', { code: 'INVALID_PAGE_TOKEN' });
   try {
     const v = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { after?: unknown };
     const a = v.after;
@@ -318,5 +318,5 @@ function decodeHistoryToken(token: unknown): [number, number, number, number] | 
   } catch {
     /* fall through */
   }
-  throw new InvalidInput(`Invalid page token: '${token.slice(0, 100)}'; pass the next_page_token of the previous answer`);
+  throw new InvalidInput(`Invalid page token: '${token.slice(0, 100)}'; pass the next_page_token of the previous answer`, { code: 'INVALID_PAGE_TOKEN' });
 }

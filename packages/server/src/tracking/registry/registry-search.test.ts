@@ -21,7 +21,7 @@ test('registry filter grammar', () => {
   ]);
   assert.deepEqual(parseFilter('tags.mlflow.prompt.is_prompt = "true"'), [{ type: 'tag', key: 'mlflow.prompt.is_prompt', comparator: '=', value: 'true' }]);
   for (const bad of ["name = 'a' OR name = 'b'", "name = 'unterminated", 'name', "name ~ 'x'", 'name = bare', "run_id IN 'a'", "run_id IN ('a' 'b')", "name = 'a' name = 'b'", "name NOT 'x'"]) {
-    assert.throws(() => parseFilter(bad), (e: Error & { code?: string }) => e.code === 'INVALID_PARAMETER_VALUE' && /Invalid filter/.test(e.message), bad);
+    assert.throws(() => parseFilter(bad), (e: Error & { code?: string }) => e.code === 'INVALID_SEARCH_FILTER' && /Invalid filter/.test(e.message), bad);
   }
 });
 

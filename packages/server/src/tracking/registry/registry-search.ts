@@ -16,7 +16,7 @@ export interface FilterClause {
   value: string | number | string[];
 }
 
-const bad = (message: string): InvalidInput => new InvalidInput(message, { code: 'INVALID_PARAMETER_VALUE' });
+const bad = (message: string): InvalidInput => new InvalidInput(message, { code: 'INVALID_SEARCH_FILTER' });
 
 interface Token {
   kind: 'word' | 'string' | 'quoted-ident' | 'op' | 'punct';

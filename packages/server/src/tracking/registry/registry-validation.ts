@@ -7,7 +7,7 @@ import { decodeFully } from '../shared/validation.js';
  * stages, sources), with MLflow's error code INVALID_PARAMETER_VALUE and messages that say what to
  * change.
  */
-export const bad = (message: string): InvalidInput => new InvalidInput(message, { code: 'INVALID_PARAMETER_VALUE' });
+export const bad = (message: string): InvalidInput => new InvalidInput(message, { code: 'INVALID_MODEL_REGISTRY_INPUT' });
 
 export const missing = (field: string): InvalidInput => bad(`Missing value for required parameter '${field}'.`);
 

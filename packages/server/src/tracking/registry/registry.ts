@@ -61,10 +61,10 @@ const MV_SEARCH_MAX = 200_000;
 
 type Db = Kysely<Tables> | Transaction<Tables>;
 
-const notFoundModel = (name: string): NotFound => new NotFound(`Registered Model with name=${name} not found`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+const notFoundModel = (name: string): NotFound => new NotFound(`Registered Model with name=${name} not found`, { code: 'REGISTERED_MODEL_NOT_FOUND' });
 const notFoundVersion = (name: string, version: number | string): NotFound =>
-  new NotFound(`Model Version (name=${name}, version=${version}) not found`, { code: 'RESOURCE_DOES_NOT_EXIST' });
-const exists = (name: string): Conflict => new Conflict(`Registered Model (name=${name}) already exists.`, { code: 'RESOURCE_ALREADY_EXISTS' });
+  new NotFound(`Model Version (name=${name}, version=${version}) not found`, { code: 'MODEL_VERSION_NOT_FOUND' });
+const exists = (name: string): Conflict => new Conflict(`Registered Model (name=${name}) already exists.`, { code: 'REGISTERED_MODEL_EXISTS' });
 
 /** A unique-key violation on either dialect (a concurrent writer won the race). */
 function isUniqueViolation(e: unknown): boolean {
@@ -403,7 +403,7 @@ export class RegistryService {
         .orderBy('version', 'desc')
         .limit(1)
         .executeTakeFirst();
-      if (!row) throw new NotFound(`Latest version not found for model ${n}.`, { code: 'RESOURCE_DOES_NOT_EXIST' });
+      if (!row) throw new NotFound(`Latest version not found for model ${n}.`, { code: 'MODEL_VERSION_NOT_FOUND' });
       return (await this.versionsJson(ws, [row]))[0]!;
     }
     const hit = await this.db.selectFrom('mlflow_registered_model_aliases').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('alias', '=', a).executeTakeFirst();
@@ -513,7 +513,7 @@ export class RegistryService {
         if (!isUniqueViolation(e)) throw e;
       }
     }
-    if (!created) throw new Conflict(`Model Version creation error (name=${name}): too many concurrent creations; try again.`, { code: 'RESOURCE_ALREADY_EXISTS' });
+    if (!created) throw new Conflict(`Model Version creation error (name=${name}): too many concurrent creations; try again.`, { code: 'MODEL_VERSION_BUSY' });
     if (modelId) await this.loggedModels.addRegistration(ws, modelId, name, created.version);
     return (await this.versionsJson(ws, [created]))[0]!;
   }

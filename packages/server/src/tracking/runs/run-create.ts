@@ -67,8 +67,8 @@ export async function insertRun(database: Database, r: NewRun): Promise<RunView>
 
 interface Insert extends NewRun { runId: string }
 
-const notActive = (it: Insert, stage: string) => new InvalidInput(`The experiment ${it.experimentId} must be in the 'active' state. Current state is ${stage}.`);
-const notFound = (it: Insert) => new NotFound(`No Experiment with id=${it.experimentId} exists`);
+const notActive = (it: Insert, stage: string) => new InvalidInput(`The experiment ${it.experimentId} must be in the 'active' state. Current state is ${stage}.`, { code: 'EXPERIMENT_NOT_ACTIVE' });
+const notFound = (it: Insert) => new NotFound(`No Experiment with id=${it.experimentId} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
 
 /**
  * One run into an open transaction. A missing or inactive experiment is answered (nothing was

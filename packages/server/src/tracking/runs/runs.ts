@@ -56,12 +56,12 @@ export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknow
   // A batch repeats few keys many times: each is checked once.
   const key = validKeys?.has(o.key) ? (o.key as string) : checkMetricKey(o.key);
   validKeys?.add(key);
-  if (o.value === undefined || o.value === null) throw new InvalidInput(`Missing value for required parameter '${where}.value'. See the API docs for more information about request parameters.`);
-  if (typeof o.value === 'boolean') throw new InvalidInput(`Got invalid value ${o.value} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`);
+  if (o.value === undefined || o.value === null) throw new InvalidInput(`Missing value for required parameter '${where}.value'. See the API docs for more information about request parameters.`, { code: 'INVALID_METRIC_VALUE' });
+  if (typeof o.value === 'boolean') throw new InvalidInput(`Got invalid value ${o.value} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`, { code: 'INVALID_METRIC_VALUE' });
   const value = double(o.value, `metric '${key}'`);
-  if (o.timestamp === undefined || o.timestamp === null) throw new InvalidInput(`Missing value for required parameter '${where}.timestamp'. See the API docs for more information about request parameters.`);
+  if (o.timestamp === undefined || o.timestamp === null) throw new InvalidInput(`Missing value for required parameter '${where}.timestamp'. See the API docs for more information about request parameters.`, { code: 'INVALID_METRIC_VALUE' });
   const timestamp = int64(o.timestamp, `${where}.timestamp`);
-  if (timestamp < 0) throw new InvalidInput(`Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `);
+  if (timestamp < 0) throw new InvalidInput(`Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `, { code: 'INVALID_METRIC_VALUE' });
   const step = o.step === undefined || o.step === null ? 0 : int64(o.step, `${where}.step`);
   const out: MetricIn = { key, value, timestamp, step };
   // MLflow 3: the logged model (and dataset) the value was measured for; '' is unset (proto3).
@@ -132,13 +132,13 @@ export class RunService {
   async row(ws: string, runId: unknown): Promise<RunRow> {
     const id = checkRunId(runId);
     const row = await this.db.selectFrom('tracking_runs').selectAll().where('run_uuid', '=', id).where('workspace_id', '=', ws).executeTakeFirst();
-    if (!row) throw new NotFound(`Run with id=${id} not found`);
+    if (!row) throw new NotFound(`Run with id=${id} not found`, { code: 'RUN_NOT_FOUND' });
     return row;
   }
 
   private static requireActive(run: RunRow): void {
     if (run.lifecycle_stage !== 'active') {
-      throw new InvalidInput(`The run ${run.run_uuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
+      throw new InvalidInput(`The run ${run.run_uuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { code: 'RUN_NOT_ACTIVE' });
     }
   }
 
@@ -146,7 +146,7 @@ export class RunService {
   private async activeRunIn(tx: Tx, ws: string, runId: string): Promise<RunRow> {
     if (tx.dialect === 'postgres') await tx.all('select pg_advisory_xact_lock(hashtext(?))', [runId]);
     const [row] = await tx.all<RunRow>('select * from tracking_runs where run_uuid = ? and workspace_id = ?', [runId, ws]);
-    if (!row) throw new NotFound(`Run with id=${runId} not found`);
+    if (!row) throw new NotFound(`Run with id=${runId} not found`, { code: 'RUN_NOT_FOUND' });
     RunService.requireActive(row);
     return row;
   }
@@ -239,7 +239,7 @@ export class RunService {
     await withTx(this.database, async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       const n = await tx.run('delete from tracking_tags where run_uuid = ? and key = ?', [run.run_uuid, key]);
-      if (n === 0) throw new NotFound(`No tag with name: ${key} in run with id ${run.run_uuid}`);
+      if (n === 0) throw new NotFound(`No tag with name: ${key} in run with id ${run.run_uuid}`, { code: 'TAG_NOT_FOUND' });
     });
   }
 
@@ -284,10 +284,10 @@ export class RunService {
     const changed = params.filter((p) => existing.has(p.key) && existing.get(p.key) !== p.value);
     if (changed.length === 1) {
       const p = changed[0]!;
-      throw new InvalidInput(`Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${existing.get(p.key)}' for run ID='${run.run_uuid}'. Attempted logging new value '${p.value}'.`);
+      throw new InvalidInput(`Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${existing.get(p.key)}' for run ID='${run.run_uuid}'. Attempted logging new value '${p.value}'.`, { code: 'PARAM_CHANGED' });
     }
     if (changed.length > 1) {
-      throw new InvalidInput(`Changing param values is not allowed. Params were already logged='${JSON.stringify(changed.map((p) => ({ key: p.key, old_value: existing.get(p.key), new_value: p.value })))}' for run ID='${run.run_uuid}'.`);
+      throw new InvalidInput(`Changing param values is not allowed. Params were already logged='${JSON.stringify(changed.map((p) => ({ key: p.key, old_value: existing.get(p.key), new_value: p.value })))}' for run ID='${run.run_uuid}'.`, { code: 'PARAM_CHANGED' });
     }
     const fresh = params.filter((p) => !existing.has(p.key));
     if (fresh.length === 0) return;

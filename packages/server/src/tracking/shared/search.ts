@@ -37,7 +37,7 @@ type Token =
   | { t: 'rparen' }
   | { t: 'comma' };
 
-const bad = (filter: string, why: string) => new InvalidInput(`Invalid filter '${filter}': ${why}`);
+const bad = (filter: string, why: string) => new InvalidInput(`Invalid filter '${filter}': ${why}`, { code: 'INVALID_SEARCH_FILTER' });
 
 function readQuoted(s: string, i: number, q: string, filter: string): [string, number] {
   let out = '';
@@ -232,12 +232,12 @@ export interface OrderBy { type: 'metric' | 'param' | 'tag' | 'attribute'; key: 
 
 export function parseOrderBy(s: string, allowed: Entity[]): OrderBy {
   const m = /^\s*(.+?)(?:\s+(ASC|DESC))?\s*$/i.exec(s);
-  if (!m) throw new InvalidInput(`Invalid order_by clause '${s}'`);
+  if (!m) throw new InvalidInput(`Invalid order_by clause '${s}'`, { code: 'INVALID_SEARCH_FILTER' });
   const toks = tokenize(m[1]!);
-  if (toks.length !== 1 || toks[0]!.t !== 'ident') throw new InvalidInput(`Invalid order_by clause '${s}': use '<entity>.<key> [ASC|DESC]', e.g. 'metrics.accuracy DESC'`);
+  if (toks.length !== 1 || toks[0]!.t !== 'ident') throw new InvalidInput(`Invalid order_by clause '${s}': use '<entity>.<key> [ASC|DESC]', e.g. 'metrics.accuracy DESC'`, { code: 'INVALID_SEARCH_FILTER' });
   const id = toks[0] as { entity?: string; key: string };
   const type = id.entity === undefined ? 'attribute' : ENTITY_ALIASES[id.entity.toLowerCase()];
-  if (!type || type === 'dataset' || !allowed.includes(type)) throw new InvalidInput(`Invalid order_by entity in '${s}'; use ${allowed.map((e) => (e === 'attribute' ? 'attributes' : e + 's')).join(', ')}`);
+  if (!type || type === 'dataset' || !allowed.includes(type)) throw new InvalidInput(`Invalid order_by entity in '${s}'; use ${allowed.map((e) => (e === 'attribute' ? 'attributes' : e + 's')).join(', ')}`, { code: 'INVALID_SEARCH_FILTER' });
   return { type, key: id.key, asc: (m[2] ?? 'ASC').toUpperCase() === 'ASC' };
 }
 
@@ -336,7 +336,7 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
     if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`)) lead = { col: sql.raw(`${joined.get(`metric:${ob.key}`)}.value`), dir, join: joined.get(`metric:${ob.key}`) };
     if (ob.type === 'attribute') {
       const col = RUN_STRING_ATTRS[ob.key] ?? RUN_NUMERIC_ATTRS[ob.key] ?? (ob.key === 'experiment_id' ? 'experiment_id' : undefined);
-      if (!col) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use run_name, status, user_id, start_time, end_time, artifact_uri, run_id`);
+      if (!col) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use run_name, status, user_id, start_time, end_time, artifact_uri, run_id`, { code: 'INVALID_SEARCH_FILTER' });
       if (col === 'start_time') sawStart = true;
       // Runs without an end time sort last either way, as NULLs do in MLflow.
       if (col === 'end_time') order.push(sql`(r.end_time is null)`);
@@ -452,7 +452,7 @@ export function compileExperimentSearch(dialect: DialectName, q: ExperimentSearc
   let sawId = false;
   for (const o of list) {
     const ob = parseOrderBy(o, ['attribute']);
-    if (!EXP_ORDER_ATTRS.includes(ob.key)) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use ${EXP_ORDER_ATTRS.join(', ')}`);
+    if (!EXP_ORDER_ATTRS.includes(ob.key)) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use ${EXP_ORDER_ATTRS.join(', ')}`, { code: 'INVALID_SEARCH_FILTER' });
     if (ob.key === 'experiment_id') sawId = true;
     order.push(sql`e.${sql.raw(ob.key)} ${sql.raw(ob.asc ? 'asc' : 'desc')}`);
   }
@@ -469,14 +469,14 @@ export function encodeOffsetToken(offset: number): string {
 
 export function decodeOffsetToken(token: unknown): number {
   if (token === undefined || token === null || token === '') return 0;
-  if (typeof token !== 'string') throw new InvalidInput('Invalid page token: it must be a string');
+  if (typeof token !== 'string') throw new InvalidInput('Invalid page token: it must be a string', { code: 'INVALID_PAGE_TOKEN' });
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
   } catch {
-    throw new InvalidInput(`Invalid page token, could not base64-decode or parse it: '${token.slice(0, 100)}'`);
+    throw new InvalidInput(`Invalid page token, could not base64-decode or parse it: '${token.slice(0, 100)}'`, { code: 'INVALID_PAGE_TOKEN' });
   }
   const off = (parsed as { offset?: unknown })?.offset;
-  if (typeof off !== 'number' || !Number.isInteger(off) || off < 0) throw new InvalidInput(`Invalid page token, decoded value=${JSON.stringify(parsed)}`);
+  if (typeof off !== 'number' || !Number.isInteger(off) || off < 0) throw new InvalidInput(`Invalid page token, decoded value=${JSON.stringify(parsed)}`, { code: 'INVALID_PAGE_TOKEN' });
   return off;
 }

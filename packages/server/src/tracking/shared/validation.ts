@@ -100,7 +100,7 @@ export function double(value: unknown, what: string): number {
     if (value === '-Infinity' || value === '-inf') return -Infinity;
     if (value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
   }
-  throw new InvalidInput(`Got invalid value ${JSON.stringify(value)} for ${what}. Please specify value as a valid double (64-bit floating point)`);
+  throw new InvalidInput(`Got invalid value ${JSON.stringify(value)} for ${what}. Please specify value as a valid double (64-bit floating point)`, { code: 'INVALID_METRIC_VALUE' });
 }
 
 /** Run ids we issue are 32 hex characters; MLflow accepts this pattern for ids it is given. */
@@ -116,7 +116,7 @@ export function checkExperimentId(id: unknown, what = 'experiment_id'): number {
   if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
   if (typeof id !== 'string' || id === '') throw new InvalidInput(`Missing value for required parameter '${what}'. See the API docs for more information about request parameters.`);
   if (!/^\d{1,15}$/.test(id)) {
-    if (/^[a-zA-Z0-9][\w-]{0,63}$/.test(id)) throw new NotFound(`No Experiment with id=${id} exists`);
+    if (/^[a-zA-Z0-9][\w-]{0,63}$/.test(id)) throw new NotFound(`No Experiment with id=${id} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
     throw new InvalidInput(`Invalid experiment ID: '${id}'`);
   }
   return Number(id);
