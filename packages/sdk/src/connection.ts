@@ -1,15 +1,15 @@
 import { ConfigurationError } from './errors.js';
 import { normaliseEndpoint } from './http/fetch.js';
 import { TokenAuthentication, type Authentication } from './auth/authentication.js';
-import { ProfileAuthentication, configDir, readProfile } from './auth/profile.js';
+import { host, type Env } from './host.js';
 
 export interface ConnectionOptions {
   /** The server, e.g. `http://127.0.0.1:8700`. */
   endpoint?: string;
   /** How to sign in; default: ATELIER_TOKEN, else the `atelier login` profile. */
   auth?: Authentication;
-  /** Environment to read ATELIER_ENDPOINT / ATELIER_TOKEN / ATELIER_CONFIG_DIR from (default process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** Environment to read ATELIER_ENDPOINT / ATELIER_TOKEN / ATELIER_CONFIG_DIR from (default process.env in Node, none in a browser). */
+  env?: Env;
 }
 
 export interface ResolvedConnection {
@@ -25,7 +25,7 @@ export interface ResolvedConnection {
  * the CLI profile.
  */
 export function resolveConnection(opts: ConnectionOptions = {}, configFileEndpoint?: string): ResolvedConnection {
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? host().env();
   let endpoint: string | undefined;
   let endpointSource: ResolvedConnection['endpointSource'] = 'option';
   if (opts.endpoint) endpoint = normaliseEndpoint(opts.endpoint, 'endpoint');
@@ -36,7 +36,7 @@ export function resolveConnection(opts: ConnectionOptions = {}, configFileEndpoi
     endpoint = normaliseEndpoint(env.ATELIER_ENDPOINT, 'ATELIER_ENDPOINT');
     endpointSource = 'ATELIER_ENDPOINT';
   } else {
-    const profile = readProfile(configDir(env));
+    const profile = host().profile(env);
     if (profile) {
       endpoint = normaliseEndpoint(profile.endpoint, 'the profile endpoint');
       endpointSource = 'profile';
@@ -47,6 +47,7 @@ export function resolveConnection(opts: ConnectionOptions = {}, configFileEndpoi
   }
   let auth = opts.auth;
   if (!auth && env.ATELIER_TOKEN?.trim()) auth = new TokenAuthentication(env.ATELIER_TOKEN.trim(), 'the token in ATELIER_TOKEN');
-  if (!auth) auth = new ProfileAuthentication(configDir(env));
+  if (!auth) auth = host().profileAuthentication(env);
+  if (!auth) throw new ConfigurationError('no way to sign in is known: pass the auth option (e.g. new TokenAuthentication(token))', { code: 'NoAuthentication' });
   return { endpoint, auth, endpointSource };
 }

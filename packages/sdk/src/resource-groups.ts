@@ -1,6 +1,6 @@
 import { ArmClient, type PollOptions } from './http/client.js';
 import { resolveConnection, type ConnectionOptions } from './connection.js';
-import { configDir, readProfile } from './auth/profile.js';
+import { host, type Env } from './host.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { checkResourceGroupName, checkSubscriptionId, groupPath, subscriptionPath } from './workspace/arm-ids.js';
 
@@ -39,10 +39,10 @@ export async function listSubscriptions(client: ArmClient): Promise<Subscription
  * server); else the only one the caller can see. More than one and none given is an error that
  * lists them, as the seed says ("required when the user has access to several").
  */
-export async function resolveSubscription(client: ArmClient, given?: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function resolveSubscription(client: ArmClient, given?: string, env: Env = host().env()): Promise<string> {
   if (given) return checkSubscriptionId(given);
   try {
-    const p = readProfile(configDir(env));
+    const p = host().profile(env);
     if (p?.subscriptionId && p.endpoint.toLowerCase() === client.endpoint.toLowerCase()) return p.subscriptionId;
   } catch {
     /* a damaged profile is reported where it is used for signing in */

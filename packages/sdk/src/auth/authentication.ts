@@ -37,11 +37,18 @@ export function jwtClaims(token: string): Record<string, unknown> {
   const parts = token.split('.');
   if (parts.length !== 3) return {};
   try {
-    const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as unknown;
+    const claims = JSON.parse(base64UrlText(parts[1]!)) as unknown;
     return claims && typeof claims === 'object' ? (claims as Record<string, unknown>) : {};
   } catch {
     return {};
   }
+}
+
+/** Decodes base64url (as JWTs carry their parts) to UTF-8 text, with web APIs only (also in a browser). */
+export function base64UrlText(part: string): string {
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=');
+  const binary = atob(b64);
+  return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
 }
 
 export type TokenCallback = (audience: string) => string | AccessToken | Promise<string | AccessToken>;

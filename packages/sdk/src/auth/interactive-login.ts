@@ -3,7 +3,7 @@ import { errorFromResponse, ServiceError } from '../errors.js';
 import { fetchOrThrow, normaliseEndpoint, readBody } from '../http/fetch.js';
 import { MANAGEMENT_AUDIENCE, type AccessToken, type Authentication, type GetTokenOptions } from './authentication.js';
 import { refreshGrant, requestToken, type TokenGrant } from './oauth.js';
-import { saveLogin, configDir, type Profile } from './profile.js';
+import { host } from '../host.js';
 import { needsRenewal } from './service-principal.js';
 
 /** What the server says to show the user (RFC 8628 §3.2). */
@@ -53,7 +53,7 @@ export async function deviceCodeGrant(opts: DeviceCodeOptions): Promise<TokenGra
   const d = body as { device_code?: string; user_code?: string; verification_uri?: string; message?: string; expires_in?: number; interval?: number };
   if (!d?.device_code || !d.user_code || !d.verification_uri) throw new ServiceError('the device code endpoint answered without a device_code');
   const prompt: DeviceCodePrompt = { userCode: d.user_code, verificationUri: d.verification_uri, message: d.message ?? `Open ${d.verification_uri} and enter ${d.user_code}`, expiresInSeconds: d.expires_in ?? 900 };
-  (opts.onPrompt ?? ((p) => process.stderr.write(`${p.message}\n`)))(prompt);
+  (opts.onPrompt ?? ((p) => host().printError(p.message)))(prompt);
   let interval = Math.max(1, d.interval ?? 5) * 1000;
   const deadline = Date.now() + prompt.expiresInSeconds * 1000;
   while (Date.now() < deadline) {
@@ -70,15 +70,6 @@ export async function deviceCodeGrant(opts: DeviceCodeOptions): Promise<TokenGra
     }
   }
   throw new AuthenticationError(`the code ${prompt.userCode} expired before it was approved; sign in again`, { code: 'ExpiredToken' });
-}
-
-/** `atelier login --device-code`: signs in through the browser and saves the profile. */
-export async function loginWithDeviceCode(opts: DeviceCodeOptions & { configDir?: string }): Promise<Profile> {
-  const grant = await deviceCodeGrant(opts);
-  const claims = JSON.parse(Buffer.from(grant.accessToken.split('.')[1] ?? '', 'base64url').toString('utf8') || '{}') as { upn?: string; preferred_username?: string };
-  const username = claims.upn ?? claims.preferred_username;
-  if (!username) throw new ServiceError('the token of the device sign-in names no user');
-  return saveLogin(normaliseEndpoint(opts.endpoint), opts.tenant ?? 'common', username, grant, opts.configDir ?? configDir());
 }
 
 export interface InteractiveLoginOptions {
@@ -125,7 +116,7 @@ export class InteractiveLoginAuthentication implements Authentication {
       }
     }
     if (!grant) {
-      if (!process.stdin.isTTY && !this.opts.onPrompt) {
+      if (!host().interactive() && !this.opts.onPrompt) {
         throw new ConfigurationError('an interactive sign-in needs a terminal (or an onPrompt callback); use ServicePrincipalAuthentication or `atelier login` for unattended runs');
       }
       grant = await deviceCodeGrant({ endpoint, tenant, clientId: this.opts.clientId, audience, onPrompt: this.opts.onPrompt });

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../../../server/src/testing/harness.js';
+// The Node defaults (environment, profile) that the @atelier/sdk entry installs; this test imports modules directly.
+import '../node-host.js';
 import { loginWithPassword, readProfile, writeProfile, profilePath, ProfileAuthentication, deleteProfile } from './profile.js';
 import { resolveConnection } from '../connection.js';
 import { AuthenticationError, ConfigurationError, ConnectionError } from '../errors.js';

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { AuthenticationError, ConfigurationError } from '../errors.js';
+import { AuthenticationError, ConfigurationError, ServiceError } from '../errors.js';
 import { normaliseEndpoint } from '../http/fetch.js';
 import { jwtClaims, type AccessToken, type Authentication, type GetTokenOptions } from './authentication.js';
 import { passwordGrant, refreshGrant, type TokenGrant } from './oauth.js';
+import { deviceCodeGrant, type DeviceCodeOptions } from './interactive-login.js';
 
 /**
  * The CLI profile: which server the user signed in to, as whom, and the tokens, in
@@ -32,7 +33,7 @@ export const PROFILE_FILE = 'profile.json';
 
 const sameEndpoint = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
-export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+export function configDir(env: Record<string, string | undefined> = process.env): string {
   const dir = env.ATELIER_CONFIG_DIR?.trim();
   return dir ? path.resolve(dir) : path.join(os.homedir(), '.atelier');
 }
@@ -246,4 +247,13 @@ export class ProfileAuthentication implements Authentication {
       release();
     }
   }
+}
+
+/** `atelier login --device-code`: signs in through the browser and saves the profile. */
+export async function loginWithDeviceCode(opts: DeviceCodeOptions & { configDir?: string }): Promise<Profile> {
+  const grant = await deviceCodeGrant(opts);
+  const claims = jwtClaims(grant.accessToken) as { upn?: string; preferred_username?: string };
+  const username = claims.upn ?? claims.preferred_username;
+  if (!username) throw new ServiceError('the token of the device sign-in names no user');
+  return saveLogin(normaliseEndpoint(opts.endpoint), opts.tenant ?? 'common', username, grant, opts.configDir ?? configDir());
 }

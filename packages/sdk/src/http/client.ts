@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import type { Authentication } from '../auth/authentication.js';
 import { MANAGEMENT_AUDIENCE } from '../auth/authentication.js';
 import { AuthenticationError, errorFromResponse, OperationFailedError, ServiceError, type AtelierError } from '../errors.js';
 import { fetchOrThrow, readBody } from './fetch.js';
+import { host } from '../host.js';
 
 /** The ARM api-version whose shapes the SDK speaks. */
 export const API_VERSION = '2025-09-01';
@@ -86,10 +86,11 @@ export class ArmClient {
       const headers: Record<string, string> = {
         authorization: `Bearer ${token.token}`,
         accept: 'application/json',
-        'x-ms-client-request-id': crypto.randomUUID(),
-        'user-agent': `atelier-sdk/${SDK_VERSION} node/${process.versions.node}`,
+        'x-ms-client-request-id': globalThis.crypto.randomUUID(),
         ...(opts.headers ?? {}),
       };
+      const agent = host().userAgent(SDK_VERSION);
+      if (agent && !opts.headers?.['user-agent']) headers['user-agent'] = agent;
       let payload: string | undefined;
       if (opts.body !== undefined) {
         payload = JSON.stringify(opts.body);

@@ -12,7 +12,8 @@ import {
 } from '../constants.js';
 import { createResourceGroup, deleteResourceGroup, getResourceGroup, resolveSubscription } from '../resource-groups.js';
 import { checkResourceGroupName, checkWorkspaceName, normaliseResourceId, subscriptionPath, groupPath, workspacePath } from './arm-ids.js';
-import { loadWorkspaceConfig, writeWorkspaceConfig, type WorkspaceConfig } from './config-file.js';
+import type { WorkspaceConfig } from './config-file.js';
+import { host } from '../host.js';
 import { toDetails, type WorkspaceDetails, type WorkspaceKeys, type WorkspaceResource } from './types.js';
 
 /** Where to print `showOutput` progress (default: standard output). */
@@ -284,7 +285,7 @@ export class Workspace {
     }
 
     const show = opts.showOutput ?? true;
-    const print: OutputSink = opts.output ?? ((line) => process.stdout.write(line + '\n'));
+    const print: OutputSink = opts.output ?? ((line) => host().print(line));
     const say = (line: string) => {
       if (show) print(line);
     };
@@ -366,7 +367,7 @@ export class Workspace {
 
   /** Loads the workspace named by a config file (see `loadWorkspaceConfig` for the search). */
   static async fromConfig(opts: { path?: string; fileName?: string } & ConnectionOptions = {}): Promise<Workspace> {
-    const cfg = loadWorkspaceConfig(opts);
+    const cfg = host().loadWorkspaceConfig(opts);
     return Workspace.fromWorkspaceConfig(cfg, opts);
   }
 
@@ -420,7 +421,7 @@ export class Workspace {
    * (default `.azureml/config.json` in the current folder), for `fromConfig`. Returns the file.
    */
   writeConfig(opts: { path?: string; fileName?: string } = {}): string {
-    return writeWorkspaceConfig({ subscriptionId: this.subscriptionId, resourceGroup: this.resourceGroup, workspaceName: this.name, endpoint: this.client.endpoint }, opts);
+    return host().writeWorkspaceConfig({ subscriptionId: this.subscriptionId, resourceGroup: this.resourceGroup, workspaceName: this.name, endpoint: this.client.endpoint }, opts);
   }
 
   /** Updates friendly name, description, tags, image build compute and other settings. Returns the new details. */
