@@ -10,18 +10,14 @@ import { armErrorHandler } from './http/arm/errors.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
 import { ResourceGroupService } from './resources/resource-groups.js';
 import { features } from './features.js';
-import { createControlPlaneServices, type ControlPlaneServices } from './resources/control-plane.js';
+import { createControlPlaneServices } from './resources/control-plane.js';
+import type { Services } from './services.js';
 
 export interface BuildOptions {
   /** Fastify's https options (key, cert) to serve TLS. */
   https?: { key: Buffer | string; cert: Buffer | string };
   /** Log requests (default: per config level). */
   logger?: boolean;
-}
-
-/** Services made once and shared by the HTTP plugins of every feature. */
-export interface Services extends ControlPlaneServices {
-  groups: ResourceGroupService;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.js';
-import type { Services } from './app.js';
+import type { Services } from './services.js';
 import { mlflowTracking } from './http/mlflow/tracking-plugin.js';
 import { mlflowArtifactRoutes } from './http/mlflow/artifact-routes.js';
 import { mlflowRegistryRoutes } from './http/mlflow/registry-routes.js';

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
-import type { AppContext } from '../context.js';
-import type { CustomerKeyProvider } from '../secrets/envelope.js';
+import type { Kysely } from 'kysely';
+import type { ServerConfig } from '../config.js';
+import type { Tables } from '../store/schema.js';
+import type { CustomerKeyProvider, KeyRing } from '../secrets/envelope.js';
 import { open, seal } from '../secrets/envelope.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 
@@ -85,6 +87,16 @@ function parseRef(ref: string): { vaultKey: string; nameKey: string; version: st
 }
 
 /**
+ * What VaultKeyService needs of the context (AppContext has it all): declared here, not taken as
+ * AppContext, because context.ts makes the service and must not be imported back.
+ */
+export interface VaultKeyDeps {
+  db: Kysely<Tables>;
+  keys: KeyRing;
+  config: Pick<ServerConfig, 'publicUrl'>;
+}
+
+/**
  * Keys of a key vault (`{vault}/keys/{name}/{version}`, Key Vault's data-plane shapes): RSA
  * (2048/3072/4096) or AES ('oct', 128/192/256) keys, versioned; the private part never leaves the
  * server. Key material is sealed with a data key of its own per vault (owner `<vault>/keys`, wrapped
@@ -93,7 +105,7 @@ function parseRef(ref: string): { vaultKey: string; nameKey: string; version: st
  * (RSA-OAEP-256, or AES-GCM), refusing while the key is disabled or after it is deleted.
  */
 export class VaultKeyService implements CustomerKeyProvider {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly ctx: VaultKeyDeps) {}
 
   private materialOwner(vaultKey: string): string {
     return `${vaultKey}/keys`;

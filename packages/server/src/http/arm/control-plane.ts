@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
-import type { Services } from '../../app.js';
+import type { Services } from '../../services.js';
 import { workspaceRoutes } from './workspace-routes.js';
 import { dependentRoutes } from './dependent-routes.js';
 import { operationRoutes } from './operation-routes.js';

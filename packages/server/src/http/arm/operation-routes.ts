@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
-import type { Services } from '../../app.js';
+import type { Services } from '../../services.js';
 import { checkApiVersion } from './api-version.js';
 import { ApiVersionQuery } from './schemas.js';
 import { NotFound } from '../../errors.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
-import type { Services } from '../../app.js';
+import type { Services } from '../../services.js';
 import { checkApiVersion } from './api-version.js';
 import { nextLink, pageParams } from './paging.js';
 import { ApiVersionQuery } from './schemas.js';

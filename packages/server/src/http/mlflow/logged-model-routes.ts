@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
-import type { Services } from '../../app.js';
+import type { Services } from '../../services.js';
 import { InvalidInput } from '../../errors.js';
 import { ArtifactService } from '../../tracking/artifacts/artifacts.js';
 import { LoggedModelService } from '../../tracking/logged-models/logged-models.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
-import type { Services } from '../../app.js';
+import type { Services } from '../../services.js';
 import { InvalidInput, NotImplemented } from '../../errors.js';
 import { safeKey } from '../../blob/blob-store.js';
 import { ArtifactService } from '../../tracking/artifacts/artifacts.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
-import type { Services } from '../../app.js';
+import type { Services } from '../../services.js';
 import { invalidateWorkspaceCache, mountMlflow } from './common.js';
 import { createTrackingServices, trackingRoutes } from './tracking-routes.js';
 import { deleteWorkspaceTracking } from '../../tracking/cleanup.js';

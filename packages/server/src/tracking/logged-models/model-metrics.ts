@@ -1,7 +1,7 @@
 import { requireLoggedModels } from './model-inputs.js';
 import type { RunRow } from '../runs/tables.js';
 import type { ModelMetricRow } from './tables.js';
-import type { MetricIn } from '../runs/runs.js';
+import type { MetricIn } from '../runs/types.js';
 import { tuples, type Tx } from '../shared/tx.js';
 
 /** A logged model's metric as MLflow's `Metric` message writes it. */

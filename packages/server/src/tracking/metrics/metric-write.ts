@@ -1,5 +1,5 @@
 import type { RunRow } from '../runs/tables.js';
-import type { MetricIn } from '../runs/runs.js';
+import type { MetricIn } from '../runs/types.js';
 import { tuples, type Tx } from '../shared/tx.js';
 import { encodeLog, sortSeriesPoints } from './metric-blocks.js';
 

@@ -5,7 +5,7 @@ import { InvalidInput, NotFound } from '../../errors.js';
 import './tables.js';
 import '../runs/tables.js';
 import { LIMITS, checkMetricKey, checkRunId, int64 } from '../shared/validation.js';
-import { jsonDouble, type MetricView } from '../runs/runs.js';
+import { jsonDouble, type MetricView } from '../runs/types.js';
 import { toStringList } from '../experiments/experiments.js';
 import { blockSteps, decodeBlocks, logBlock, pointsAtSteps, type Points } from './metric-blocks.js';
 import { mergeSegments, stepSegments } from './metric-write.js';

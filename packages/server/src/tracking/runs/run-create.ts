@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Database } from '../../store/database.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import type { Tag } from '../experiments/experiments.js';
-import type { RunView } from './runs.js';
+import type { RunView } from './types.js';
 import { withTx, tuples, type Tx } from '../shared/tx.js';
 
 /** The tag MLflow keeps a run's name in. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../../context.js';
-import type { Services } from '../../../app.js';
+import type { Services } from '../../../services.js';
 import { VaultSecretService } from '../../../assets/key-vault.js';
 import { DatastoreService, datastoreRoots, s3Endpoints } from '../../../assets/datastores.js';
 import { datastoreRoutes } from './datastore-routes.js';
