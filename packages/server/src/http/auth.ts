@@ -59,10 +59,12 @@ export async function authenticate(ctx: AppContext, header: string | undefined, 
     if (i > 0) {
       const name = decoded.slice(0, i);
       const throttle = identityOf(ctx).throttle;
-      await throttle.check([['principal', name], ['address', address]]);
+      await throttle.attempt([['principal', name], ['address', address]]);
       const principal = await ctx.principals.checkPassword(name, decoded.slice(i + 1));
-      if (principal) return principal;
-      await throttle.failed([['principal', name], ['address', address]]);
+      if (principal) {
+        await throttle.succeeded([['principal', name], ['address', address]]);
+        return principal;
+      }
     }
     throw new Unauthenticated('wrong user name or password', { code: 'AuthenticationFailed' });
   }

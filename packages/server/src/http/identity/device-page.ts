@@ -71,13 +71,10 @@ export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext }
     }
     try {
       SessionService.normaliseUserCode(code);
-      const hadFailures = await ids.throttle.check([['principal', username], ['address', req.ip]]);
+      await ids.throttle.attempt([['principal', username], ['address', req.ip]]);
       const principal = await ctx.principals.checkPassword(username, password);
-      if (!principal) {
-        await ids.throttle.failed([['principal', username], ['address', req.ip]]);
-        return html(reply, 401, form(code, { text: 'Wrong user name or password.', error: true }));
-      }
-      if (hadFailures) await ids.throttle.succeeded('principal', username);
+      if (!principal) return html(reply, 401, form(code, { text: 'Wrong user name or password.', error: true }));
+      await ids.throttle.succeeded([['principal', username], ['address', req.ip]]);
       const ok = await ids.sessions.decideDevice(code, principal.id, action === 'approve');
       if (!ok) {
         await ids.throttle.failed([['address', req.ip]]); // guessing codes counts as failures too

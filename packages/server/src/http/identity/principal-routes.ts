@@ -54,11 +54,9 @@ export async function principalRoutes(app: FastifyInstance, opts: { ctx: AppCont
   app.post<{ Body: { currentPassword: string; newPassword: string } }>('/identity/me/password', { schema: { tags, body: PasswordChange } }, async (req, reply) => {
     const row = await ctx.principals.require(req.principal.id);
     if (row.kind !== 'user') throw new InvalidInput('only users have passwords; service principals use secrets');
-    await ids.throttle.check([['principal', row.name], ['address', req.ip]]);
-    if (!(await verifyPassword(req.body.currentPassword, row.password_hash))) {
-      await ids.throttle.failed([['principal', row.name], ['address', req.ip]]);
-      throw new InvalidInput('currentPassword is wrong', { target: 'currentPassword' });
-    }
+    await ids.throttle.attempt([['principal', row.name], ['address', req.ip]]);
+    if (!(await verifyPassword(req.body.currentPassword, row.password_hash))) throw new InvalidInput('currentPassword is wrong', { target: 'currentPassword' });
+    await ids.throttle.succeeded([['principal', row.name], ['address', req.ip]]);
     await ctx.principals.update(row.id, { password: req.body.newPassword });
     await ids.sessions.revokeAll(row.id);
     return reply.status(204).send();

@@ -187,5 +187,27 @@ for (const dialect of testDialects()) {
       const basic = await t.request('GET', '/identity/me', undefined, { token: null, headers: { authorization: `Basic ${Buffer.from('victim:right-password-1').toString('base64')}` } });
       assert.equal(basic.status, 429);
     });
+
+    it('parallel guesses do not get past the throttle: at most a few of 200 simultaneous grants are checked', async () => {
+      assert.equal((await t.request('POST', '/identity/users', { name: 'parallel-victim', password: 'right-password-2' })).status, 201);
+      // Also across servers on the same database: half the requests go to a second replica.
+      const b = await startTestServer(dialect, { home: t.home, databaseUrl: t.server.ctx.config.databaseUrl });
+      try {
+        const attempt = (url: string, password: string) =>
+          fetch(`${url}/common/oauth2/v2.0/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'password', username: 'parallel-victim', password, scope: `${url}/.default` }) }).then((r) => r.status);
+        const started = Date.now();
+        const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => attempt(i % 2 ? b.url : t.url, i === 199 ? 'right-password-2' : `wrong-${i}`)));
+        const checked = statuses.filter((s) => s !== 429);
+        // 5 free failures, the 6th attempt (which starts the first 1 s block) is still checked, and
+        // then one more each time a block (1 s, 2 s, 4 s …) ends while the 200 are being answered.
+        const seconds = (Date.now() - started) / 1000;
+        const bound = 6 + Math.ceil(Math.log2(seconds + 1));
+        assert.ok(checked.length <= bound, `checked ${checked.length} of 200 in ${seconds} s (at most ${bound}): ${statuses.join(',')}`);
+        assert.ok(statuses.every((s) => s === 429 || s === 400 || s === 200), statuses.join(','));
+        assert.equal(statuses.length, 200);
+      } finally {
+        await b.close({ keepData: true });
+      }
+    });
   });
 }

@@ -163,25 +163,19 @@ export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext 
           if (field(body, 'client_assertion')) throw new OAuthError('invalid_client', 'certificate credentials (client_assertion) are not supported; use a client secret');
           throw new OAuthError('invalid_client', "grant_type=client_credentials needs 'client_secret' (in the form or a Basic header)");
         }
-        const hadFailures = await ids.throttle.check([['principal', clientId], ['address', address]]);
+        await ids.throttle.attempt([['principal', clientId], ['address', address]]);
         const principal = await ctx.principals.checkClientSecret(clientId, clientSecret);
-        if (!principal) {
-          await ids.throttle.failed([['principal', clientId], ['address', address]]);
-          throw new OAuthError('invalid_client', 'wrong client_id or client_secret, or the secret has expired or the service principal is disabled (AADSTS7000215)');
-        }
-        if (hadFailures) await ids.throttle.succeeded('principal', clientId);
+        if (!principal) throw new OAuthError('invalid_client', 'wrong client_id or client_secret, or the secret has expired or the service principal is disabled (AADSTS7000215)');
+        await ids.throttle.succeeded([['principal', clientId], ['address', address]]);
         return { principal, clientId: principal.name, audience, scope };
       }
       case 'password': {
         const username = need(body, 'username', 'password');
         const password = need(body, 'password', 'password');
-        const hadFailures = await ids.throttle.check([['principal', username], ['address', address]]);
+        await ids.throttle.attempt([['principal', username], ['address', address]]);
         const principal = await ctx.principals.checkPassword(username, password);
-        if (!principal) {
-          await ids.throttle.failed([['principal', username], ['address', address]]);
-          throw new OAuthError('invalid_grant', 'wrong user name or password (AADSTS50126)');
-        }
-        if (hadFailures) await ids.throttle.succeeded('principal', username);
+        if (!principal) throw new OAuthError('invalid_grant', 'wrong user name or password (AADSTS50126)');
+        await ids.throttle.succeeded([['principal', username], ['address', address]]);
         return userGrant(principal, field(body, 'client_id', 200) ?? DEFAULT_CLIENT_ID, scope, audience);
       }
       case 'refresh_token': {
