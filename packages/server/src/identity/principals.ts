@@ -6,6 +6,7 @@ import type { PrincipalSecretRow } from './tables.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { GUID } from '../resources/arm-ids.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import { keepAnAdministrator } from './last-owner.js';
 import './tables.js';
 
 export interface Principal {
@@ -234,13 +235,21 @@ export class PrincipalService {
     if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
     if (changes.password !== undefined) set.password_hash = await hashPassword(checkPasswordRule(changes.password));
     if (Object.keys(set).length === 0) return;
-    await this.db.updateTable('principals').set(set).where('id', '=', id).execute();
+    if (changes.enabled === false) {
+      await this.db.transaction().execute(async (trx) => {
+        await keepAnAdministrator(trx, { principalId: id });
+        await trx.updateTable('principals').set(set).where('id', '=', id).execute();
+      });
+    } else {
+      await this.db.updateTable('principals').set(set).where('id', '=', id).execute();
+    }
     this.forgetCached();
   }
 
-  /** Deletes a principal with everything that lets it act: role assignments, secrets, sessions. */
+  /** Deletes a principal with everything that lets it act: role assignments, secrets, sessions (never the last administrator). */
   async delete(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      await keepAnAdministrator(trx, { principalId: id });
       await trx.deleteFrom('role_assignments').where('principal_id', '=', id).execute();
       await trx.deleteFrom('principal_secrets').where('principal_id', '=', id).execute();
       await trx.deleteFrom('refresh_tokens').where('principal_id', '=', id).execute();

@@ -5,6 +5,7 @@ import type { RoleAssignmentFullRow } from './tables.js';
 import { ROLES, roleByName, scopeCovers } from './rbac.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { GUID } from '../resources/arm-ids.js';
+import { keepAnAdministrator } from './last-owner.js';
 
 type Db = Kysely<{ role_assignments: RoleAssignmentFullRow }>;
 
@@ -119,11 +120,10 @@ export class RoleAssignmentService {
   async delete(scope: string, name: string): Promise<RoleAssignment | undefined> {
     const row = await this.get(scope, name);
     if (!row) return undefined;
-    if (row.role === 'Owner' && row.scope_key === '/') {
-      const owners = await this.db.selectFrom('role_assignments').select('id').where('scope_key', '=', '/').where('role', '=', 'Owner').execute();
-      if (owners.length <= 1) throw new Conflict('this is the last Owner assignment at the root scope; assign another Owner at / first, or nobody could manage the server', { code: 'LastOwner' });
-    }
-    await this.db.deleteFrom('role_assignments').where('id', '=', row.id).execute();
+    await this.ctx.db.transaction().execute(async (trx) => {
+      if (row.role === 'Owner' && row.scope_key === '/') await keepAnAdministrator(trx, { assignmentId: row.id });
+      await trx.deleteFrom('role_assignments').where('id', '=', row.id).execute();
+    });
     this.ctx.access.invalidate(row.principal_id);
     return row;
   }

@@ -209,5 +209,59 @@ for (const dialect of testDialects()) {
       assert.equal(r.status, 400);
       assert.equal((await t.request('GET', `/providers/Microsoft.Insights/eventtypes/management/values?${V}`, undefined, { token: alice.token })).status, 404);
     });
+
+    it('two Owners disabling or deleting each other at the same moment leave one administrator', async () => {
+      const s = await startTestServer(dialect);
+      try {
+        const owner = async (name: string) => {
+          const p = await s.server.ctx.principals.createUser(name, `pw-${name}-0123456789`);
+          await s.server.ctx.access.assign(p.id, '/', 'Owner', null);
+          const res = await fetch(`${s.url}/common/oauth2/v2.0/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'password', username: name, password: `pw-${name}-0123456789`, scope: 'https://management.azure.com/.default' }) });
+          return { id: p.id, token: ((await res.json()) as { access_token: string }).access_token };
+        };
+        const enabledRootOwners = async () => {
+          const rows = await s.server.ctx.db.selectFrom('role_assignments').innerJoin('principals', 'principals.id', 'role_assignments.principal_id').select('principals.name').where('role_assignments.scope_key', '=', '/').where('role_assignments.role', '=', 'Owner').where('principals.enabled', '=', 1).execute();
+          return rows.map((r) => r.name).sort();
+        };
+        const o1 = await owner('owner-one');
+        const o2 = await owner('owner-two');
+        const admin = (await s.request('GET', '/identity/me')).body.id as string;
+        // The admin is deleted by o1: o1 and o2 are the only administrators left.
+        assert.equal((await s.request('DELETE', `/identity/users/${admin}`, undefined, { token: o1.token })).status, 204);
+        assert.deepEqual(await enabledRootOwners(), ['owner-one', 'owner-two']);
+        const [a, b] = await Promise.all([
+          s.request('PATCH', `/identity/users/${o2.id}`, { enabled: false }, { token: o1.token }),
+          s.request('PATCH', `/identity/users/${o1.id}`, { enabled: false }, { token: o2.token }),
+        ]);
+        // The loser is refused: 409 LastOwner, or 401 when its own account was already disabled.
+        assert.equal([a.status, b.status].filter((x) => x === 200).length, 1, `${a.text} ${b.text}`);
+        const refused = a.status === 200 ? b : a;
+        assert.ok(refused.status === 409 ? refused.body.error.code === 'LastOwner' : refused.status === 401, refused.text);
+        assert.equal((await enabledRootOwners()).length, 1);
+        // Enable the other again, then both delete each other at once.
+        const survivor = a.status === 200 ? o1 : o2;
+        const other = survivor === o1 ? o2 : o1;
+        assert.equal((await s.request('PATCH', `/identity/users/${other.id}`, { enabled: true }, { token: survivor.token })).status, 200);
+        const [c, d] = await Promise.all([
+          s.request('DELETE', `/identity/users/${other.id}`, undefined, { token: survivor.token }),
+          s.request('DELETE', `/identity/users/${survivor.id}`, undefined, { token: other.token }),
+        ]);
+        assert.equal([c.status, d.status].filter((x) => x === 204).length, 1, `${c.status} ${c.text} ${d.status} ${d.text}`);
+        assert.equal((await enabledRootOwners()).length, 1);
+        // The same race inside the server, where both changes are already past authentication.
+        const third = await owner('owner-three');
+        const last = (await enabledRootOwners())[0] === 'owner-one' ? o1 : o2;
+        const outcomes = await Promise.allSettled([s.server.ctx.principals.update(third.id, { enabled: false }), s.server.ctx.principals.update(last.id, { enabled: false })]);
+        assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, JSON.stringify(outcomes));
+        const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+        assert.equal(lost.reason.code, 'LastOwner');
+        assert.equal((await enabledRootOwners()).length, 1);
+        const both = await Promise.allSettled([s.server.ctx.principals.delete(third.id), s.server.ctx.principals.delete(last.id)]);
+        assert.ok(both.filter((o) => o.status === 'fulfilled').length <= 1, JSON.stringify(both));
+        assert.equal((await enabledRootOwners()).length, 1);
+      } finally {
+        await s.close();
+      }
+    });
   });
 }
