@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const src = path.join(root, 'packages/server/src');
+const contracts = path.join(root, 'packages/contracts/src');
 const dist = path.join(root, 'dist');
 const out = path.join(dist, 'server.mjs');
 
@@ -28,7 +29,7 @@ function newestMtime(dir) {
 
 export async function buildServer({ force = false } = {}) {
   const built = fs.existsSync(out) ? fs.statSync(out).mtimeMs : 0;
-  if (!force && built > newestMtime(src)) return out;
+  if (!force && built > Math.max(newestMtime(src), newestMtime(contracts))) return out;
   const esbuild = await import('esbuild');
   // Built into a private folder, then renamed into place: a process reading the bundle while
   // another one rebuilds it never sees a half-written file.

@@ -12,7 +12,7 @@ const packages = path.resolve(here, '../..');
 const dist = path.resolve(packages, '../dist');
 const out = path.join(dist, 'cli.mjs');
 const serverLib = path.join(dist, 'cli-server.mjs');
-const sources = ['cli/src', 'sdk/src', 'server/src'].map((d) => path.join(packages, d));
+const sources = ['cli/src', 'sdk/src', 'server/src', 'contracts/src'].map((d) => path.join(packages, d));
 
 function newestSource() {
   // This file counts too: a change to how the bundle is made rebuilds it.

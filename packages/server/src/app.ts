@@ -20,6 +20,16 @@ export interface BuildOptions {
   logger?: boolean;
 }
 
+/** A route of the app: method, URL as registered, and whether /openapi.json leaves it out (`schema.hide`). */
+export interface RegisteredRoute { method: string; url: string; hidden: boolean }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered on the app (see buildApp). */
+    registeredRoutes: readonly RegisteredRoute[];
+  }
+}
+
 /**
  * Builds the HTTP application: one Fastify instance, one encapsulated plugin per protocol
  * (ARM control plane, OAuth2 token service, MLflow tracking, …), each with its own error body.
@@ -39,6 +49,14 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     genReqId: () => crypto.randomUUID(),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
+  // Every route as registered, so a check can compare /openapi.json with what is really served.
+  const registeredRoutes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', registeredRoutes);
+  app.addHook('onRoute', (r) => {
+    const hidden = Boolean((r.schema as { hide?: boolean } | undefined)?.hide);
+    for (const method of [r.method].flat()) registeredRoutes.push({ method, url: r.url, hidden });
+  });
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -48,6 +66,9 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     },
   });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } as object }, async () => app.swagger());
+  // Response schemas (@atelier/contracts) document the answers in /openapi.json and type the
+  // handlers; answers are still written as the handlers make them, not filtered through a schema.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   await app.register(authPlugin, { ctx });
   app.setErrorHandler(armErrorHandler);

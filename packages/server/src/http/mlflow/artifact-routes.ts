@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import mime from 'mime-types';
 import rangeParser from 'range-parser';
 import type { AppContext } from '../../context.js';
@@ -15,29 +15,6 @@ import { apiPaths, checkSafePath, mlflowErrorHandler, mountMlflow, q1 } from './
 export const PART_ROUTE = '/mlflow-artifacts/mpu/parts';
 
 const TAGS = ['MLflow artifacts'];
-
-const CreateBody = Type.Object(
-  { path: Type.Optional(Type.String()), num_parts: Type.Optional(Type.Union([Type.Integer(), Type.String({ pattern: '^[0-9]+$' })])) },
-  { additionalProperties: false },
-);
-const CompleteBody = Type.Object(
-  {
-    path: Type.Optional(Type.String()),
-    upload_id: Type.Optional(Type.String({ maxLength: 64 })),
-    parts: Type.Optional(
-      Type.Array(
-        Type.Object(
-          { part_number: Type.Union([Type.Integer(), Type.String({ pattern: '^[0-9]+$' })]), etag: Type.Optional(Type.String({ maxLength: 200 })), url: Type.Optional(Type.String()) },
-          { additionalProperties: false },
-        ),
-        { maxItems: 10_000 },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-const AbortBody = Type.Object({ path: Type.Optional(Type.String()), upload_id: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
-const ListQuery = Type.Object({ path: Type.Optional(Type.String()) }, { additionalProperties: false });
 
 /** Largest file the web UI's upload-artifact route takes (MLflow's limit). */
 const UI_UPLOAD_LIMIT = 10 * 1024 * 1024;
@@ -163,7 +140,7 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
 
   await mountMlflow(app, ctx, async (scope) => {
     // MLflow's web UI: a run's file (`/get-artifact?path=…&run_uuid=…`, at the tracking URI's root).
-    scope.get('/get-artifact', { schema: { tags: TAGS, summary: "Download a file of a run (MLflow's web UI)", querystring: Type.Object({ path: Type.Optional(Type.String()), run_uuid: Type.Optional(Type.String()), run_id: Type.Optional(Type.String()) }, { additionalProperties: false }) } }, async (req, reply) => {
+    scope.get('/get-artifact', { schema: { tags: TAGS, summary: "Download a file of a run (MLflow's web UI)", querystring: C.GetRunArtifactQuery } }, async (req, reply) => {
       const file = safeKey(checkSafePath(q1(req, 'path') ?? ''), 'path');
       if (!file) throw new InvalidInput('Request must specify path.');
       const root = await runArtifactRoot(req.workspace, q1(req, 'run_uuid') || q1(req, 'run_id'));
@@ -174,7 +151,7 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
       rawBodies(raw);
       // MLflow's web UI: upload one small file into a run (`?run_uuid=…&path=…`, the body is the file).
       for (const p of ['/ajax-api/2.0/mlflow/upload-artifact', '/api/2.0/mlflow/upload-artifact']) {
-        raw.post(p, { schema: { tags: TAGS, summary: "Upload a file (at most 10 MB) into a run (MLflow's web UI)", querystring: Type.Object({ path: Type.Optional(Type.String()), run_uuid: Type.Optional(Type.String()) }, { additionalProperties: false }) } }, async (req) => {
+        raw.post(p, { schema: { tags: TAGS, summary: "Upload a file (at most 10 MB) into a run (MLflow's web UI)", querystring: C.UploadRunArtifactQuery, response: { 200: C.Empty, ...C.MlflowErrorResponses } } }, async (req) => {
           const runId = q1(req, 'run_uuid');
           if (!runId) throw new InvalidInput('Request must specify run_uuid.');
           const path = q1(req, 'path');
@@ -190,7 +167,7 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
         });
       }
       for (const p of apiPaths('/mlflow-artifacts/artifacts/*')) {
-        raw.put(p, { schema: { tags: TAGS, summary: 'Upload an artifact (the body is the file, streamed)' } }, async (req) => {
+        raw.put(p, { schema: { tags: TAGS, summary: 'Upload an artifact (the body is the file, streamed)', response: { 200: C.Empty, ...C.MlflowErrorResponses } } }, async (req) => {
           const body = req.body as Readable | undefined;
           if (!body || typeof (body as Readable).pipe !== 'function') throw new InvalidInput('send the file as the request body');
           await artifacts.upload(req.workspace, artifactPath(req), body);
@@ -200,28 +177,28 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
     });
 
     for (const p of apiPaths('/mlflow-artifacts/artifacts')) {
-      scope.get<{ Querystring: { path?: string } }>(p, { schema: { querystring: ListQuery, tags: TAGS, summary: 'List artifacts' } }, async (req) => {
+      scope.get<{ Querystring: C.ListArtifactsProxyQuery }>(p, { schema: { querystring: C.ListArtifactsProxyQuery, response: { 200: C.ListArtifactsProxyResponse, ...C.MlflowErrorResponses }, tags: TAGS, summary: 'List artifacts' } }, async (req): Promise<C.ListArtifactsProxyResponse> => {
         const files = await artifacts.list(req.workspace, req.query.path ?? '');
         return files.length ? { files } : {};
       });
     }
     for (const p of apiPaths('/mlflow-artifacts/artifacts/*')) {
       scope.get(p, { schema: { tags: TAGS, summary: 'Download an artifact (Range supported)' } }, async (req, reply) => sendArtifact(artifacts, req.workspace, artifactPath(req), req, reply));
-      scope.delete(p, { schema: { tags: TAGS, summary: 'Delete an artifact or folder' } }, async (req) => {
+      scope.delete(p, { schema: { tags: TAGS, summary: 'Delete an artifact or folder', response: { 200: C.Empty, ...C.MlflowErrorResponses } } }, async (req) => {
         await artifacts.delete(req.workspace, artifactPath(req));
         return {};
       });
     }
     for (const p of apiPaths('/mlflow-artifacts/mpu/create/*')) {
-      scope.post<{ Body: { path?: string; num_parts?: number | string } }>(p, { schema: { body: CreateBody, tags: TAGS, summary: 'Start a multipart upload' } }, async (req) => {
+      scope.post<{ Body: C.CreateMultipartUploadRequest }>(p, { schema: { body: C.CreateMultipartUploadRequest, response: { 200: C.CreateMultipartUploadResponse, ...C.MlflowErrorResponses }, tags: TAGS, summary: 'Start a multipart upload' } }, async (req): Promise<C.CreateMultipartUploadResponse> => {
         const n = req.body?.num_parts === undefined ? 1 : Number(req.body.num_parts);
         return artifacts.createMultipartUpload(req.workspace, multipartTarget(req, req.body?.path), n, partUrlBase, req.principal.id);
       });
     }
     for (const p of apiPaths('/mlflow-artifacts/mpu/complete/*')) {
-      scope.post<{ Body: { path?: string; upload_id?: string; parts?: { part_number: number | string; etag?: string }[] } }>(
+      scope.post<{ Body: C.CompleteMultipartUploadRequest }>(
         p,
-        { schema: { body: CompleteBody, tags: TAGS, summary: 'Complete a multipart upload' } },
+        { schema: { body: C.CompleteMultipartUploadRequest, response: { 200: C.Empty, ...C.MlflowErrorResponses }, tags: TAGS, summary: 'Complete a multipart upload' } },
         async (req) => {
           await artifacts.completeMultipartUpload(
             req.workspace,
@@ -234,7 +211,7 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
       );
     }
     for (const p of apiPaths('/mlflow-artifacts/mpu/abort/*')) {
-      scope.post<{ Body: { path?: string; upload_id?: string } }>(p, { schema: { body: AbortBody, tags: TAGS, summary: 'Abort a multipart upload' } }, async (req) => {
+      scope.post<{ Body: C.AbortMultipartUploadRequest }>(p, { schema: { body: C.AbortMultipartUploadRequest, response: { 200: C.Empty, ...C.MlflowErrorResponses }, tags: TAGS, summary: 'Abort a multipart upload' } }, async (req) => {
         await artifacts.abortMultipartUpload(req.workspace, multipartTarget(req, req.body?.path), req.body?.upload_id ?? '');
         return {};
       });
@@ -246,7 +223,7 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
       });
     }
     for (const p of ['/api/3.0/mlflow/server-info', '/ajax-api/3.0/mlflow/server-info']) {
-      scope.get(p, { schema: { tags: TAGS, summary: 'What kind of tracking server this is' } }, async () => ({ store_type: 'SqlStore', workspaces_enabled: false }));
+      scope.get(p, { schema: { tags: TAGS, summary: 'What kind of tracking server this is', response: { 200: C.ServerInfoResponse, ...C.MlflowErrorResponses } } }, async (): Promise<C.ServerInfoResponse> => ({ store_type: 'SqlStore', workspaces_enabled: false }));
     }
   });
 }

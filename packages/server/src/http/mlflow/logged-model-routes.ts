@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type, type TProperties } from '@sinclair/typebox';
+import type { Static, TObject, TSchema } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { InvalidInput } from '../../errors.js';
@@ -12,21 +13,13 @@ import { qBool } from './registry-routes.js';
 
 const TAGS = ['MLflow logged models'];
 
-const Str = Type.String({ maxLength: 100_000 });
-const KeyValues = Type.Array(Type.Object({ key: Type.String({ maxLength: 1000 }), value: Type.Optional(Str) }, { additionalProperties: false }), { maxItems: 1000 });
-const body = (props: TProperties) => Type.Object(props, { additionalProperties: false });
-const opt = (props: TProperties) => Object.fromEntries(Object.entries(props).map(([k, v]) => [k, Type.Optional(v)])) as TProperties;
-const Status = Type.Union([Type.String({ maxLength: 40 }), Type.Integer()]);
-const QueryValue = Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 100 })]);
-
-type Body = Record<string, unknown>;
-type IdParams = { modelId: string; tagKey?: string };
-const bodyOf = (req: FastifyRequest): Body => (req.body ?? {}) as Body;
+/** A request of a route with these path, body and query contracts. */
+type Req<P extends TSchema, B extends TSchema, Q extends TSchema> = FastifyRequest<{ Params: Static<P>; Body: Static<B>; Querystring: Static<Q> }>;
 
 /** The id in the path wins; a body `model_id` (MLflow's client repeats it) must agree. */
-function modelIdOf(req: FastifyRequest): string {
-  const id = (req.params as IdParams).modelId;
-  const b = bodyOf(req).model_id;
+function modelIdOf(req: FastifyRequest<{ Params: C.LoggedModelParams; Body: { model_id?: string } }>): string {
+  const id = req.params.modelId;
+  const b = req.body.model_id;
   if (b !== undefined && b !== '' && b !== id) throw new InvalidInput(`model_id in the body ('${String(b)}') differs from the one in the path ('${id}')`);
   return id;
 }
@@ -45,92 +38,86 @@ export async function mlflowLoggedModelRoutes(app: FastifyInstance, opts: { ctx:
 
   await mountMlflow(app, ctx, async (scope) => {
     emptyBodyIsEmptyMessage(scope);
-    const route = (
+    const route = <R extends TSchema, B extends TSchema = TObject<{}>, Q extends TSchema = TObject<{}>, P extends TSchema = TObject<{}>>(
       method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
       path: string,
-      schema: { body?: ReturnType<typeof body>; querystring?: ReturnType<typeof body> },
+      schema: { params?: P; body?: B; querystring?: Q; response?: R },
       summary: string,
-      handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+      handler: (req: Req<P, B, Q>, reply: FastifyReply) => Promise<Static<R>>,
       readOnlyPost = false,
     ): void => {
+      const { response, ...input } = schema;
       for (const p of apiPaths(path)) {
-        scope.route({ method, url: p, ...(readOnlyPost ? READ_ONLY : {}), schema: { ...schema, tags: TAGS, summary }, handler: async (req, reply) => handler(req, reply) });
+        scope.route<{ Params: Static<P>; Body: Static<B>; Querystring: Static<Q> }>({
+          method,
+          url: p,
+          ...(readOnlyPost ? READ_ONLY : {}),
+          schema: { ...input, ...(response ? { response: { 200: response, ...C.MlflowErrorResponses } } : {}), tags: TAGS, summary },
+          handler: async (req, reply) => handler(req, reply),
+        });
       }
     };
+    const ModelParams = C.LoggedModelParams;
 
     route(
       'POST',
       '/mlflow/logged-models',
-      { body: body(opt({ experiment_id: Str, name: Str, model_type: Str, source_run_id: Str, params: KeyValues, tags: KeyValues })) },
+      { body: C.CreateLoggedModelRequest, response: C.LoggedModelResponse },
       'Create a logged model (PENDING)',
-      async (req) => ({ model: await models.create(req.workspace, bodyOf(req)) }),
+      async (req) => ({ model: await models.create(req.workspace, req.body) }),
     );
     route(
       'POST',
       '/mlflow/logged-models/search',
-      {
-        body: body(
-          opt({
-            experiment_ids: Type.Array(Type.String(), { maxItems: 100 }),
-            filter: Str,
-            datasets: Type.Array(Type.Object(opt({ dataset_name: Str, dataset_digest: Str }), { additionalProperties: false }), { maxItems: 100 }),
-            max_results: Type.Union([Type.Integer(), Type.String({ pattern: '^[0-9]+$' })]),
-            order_by: Type.Array(
-              Type.Object(opt({ field_name: Str, ascending: Type.Boolean(), dataset_name: Str, dataset_digest: Str }), { additionalProperties: false }),
-              { maxItems: 20 },
-            ),
-            page_token: Str,
-          }),
-        ),
-      },
+      { body: C.SearchLoggedModelsRequest, response: C.SearchLoggedModelsResponse },
       'Search logged models',
       async (req) => {
-        const r = await models.search(req.workspace, bodyOf(req));
+        const r = await models.search(req.workspace, req.body);
         return r.models.length ? r : r.next_page_token ? { next_page_token: r.next_page_token } : {};
       },
       true,
     );
-    route('GET', '/mlflow/logged-models/:modelId', { querystring: body(opt({ model_id: QueryValue, allow_deleted: QueryValue })) }, 'Get a logged model', async (req) => ({
-      model: await models.get(req.workspace, (req.params as IdParams).modelId, qBool(req, 'allow_deleted') ?? false),
+    route('GET', '/mlflow/logged-models/:modelId', { params: ModelParams, querystring: C.GetLoggedModelQuery, response: C.LoggedModelResponse }, 'Get a logged model', async (req) => ({
+      model: await models.get(req.workspace, req.params.modelId, qBool(req, 'allow_deleted') ?? false),
     }));
-    route('PATCH', '/mlflow/logged-models/:modelId', { body: body(opt({ model_id: Str, status: Status })) }, 'Finalize a logged model (READY or UPLOAD_FAILED)', async (req) => ({
-      model: await models.finalize(req.workspace, modelIdOf(req), bodyOf(req).status),
+    route('PATCH', '/mlflow/logged-models/:modelId', { params: ModelParams, body: C.FinalizeLoggedModelRequest, response: C.LoggedModelResponse }, 'Finalize a logged model (READY or UPLOAD_FAILED)', async (req) => ({
+      model: await models.finalize(req.workspace, modelIdOf(req), req.body.status),
     }));
-    route('DELETE', '/mlflow/logged-models/:modelId', { body: body(opt({ model_id: Str })) }, 'Delete a logged model', async (req) => {
+    route('DELETE', '/mlflow/logged-models/:modelId', { params: ModelParams, body: C.DeleteLoggedModelRequest, response: C.Empty }, 'Delete a logged model', async (req) => {
       await models.delete(req.workspace, modelIdOf(req));
       return {};
     });
-    route('PATCH', '/mlflow/logged-models/:modelId/tags', { body: body(opt({ model_id: Str, tags: KeyValues })) }, 'Set logged model tags', async (req) => {
-      await models.setTags(req.workspace, modelIdOf(req), bodyOf(req).tags);
+    route('PATCH', '/mlflow/logged-models/:modelId/tags', { params: ModelParams, body: C.SetLoggedModelTagsRequest, response: C.Empty }, 'Set logged model tags', async (req) => {
+      await models.setTags(req.workspace, modelIdOf(req), req.body.tags);
       return {};
     });
-    route('DELETE', '/mlflow/logged-models/:modelId/tags/:tagKey', { body: body(opt({ model_id: Str, tag_key: Str })) }, 'Delete a logged model tag', async (req) => {
-      await models.deleteTag(req.workspace, modelIdOf(req), (req.params as IdParams).tagKey);
+    route('DELETE', '/mlflow/logged-models/:modelId/tags/:tagKey', { params: C.LoggedModelTagParams, body: C.DeleteLoggedModelTagRequest, response: C.Empty }, 'Delete a logged model tag', async (req) => {
+      await models.deleteTag(req.workspace, modelIdOf(req), req.params.tagKey);
       return {};
     });
-    route('POST', '/mlflow/logged-models/:modelId/params', { body: body(opt({ model_id: Str, params: KeyValues })) }, 'Log logged model params', async (req) => {
-      await models.logParams(req.workspace, modelIdOf(req), bodyOf(req).params);
+    route('POST', '/mlflow/logged-models/:modelId/params', { params: ModelParams, body: C.LogLoggedModelParamsRequest, response: C.Empty }, 'Log logged model params', async (req) => {
+      await models.logParams(req.workspace, modelIdOf(req), req.body.params);
       return {};
     });
     route(
       'GET',
       '/mlflow/logged-models/:modelId/artifacts/directories',
-      { querystring: body(opt({ model_id: QueryValue, artifact_directory_path: QueryValue, page_token: QueryValue })) },
+      { params: ModelParams, querystring: C.ListLoggedModelArtifactsQuery, response: C.ListLoggedModelArtifactsResponse },
       'List a logged model’s artifacts',
       async (req) => {
-        const r = await models.listArtifacts(req.workspace, (req.params as IdParams).modelId, q1(req, 'artifact_directory_path'));
+        const r = await models.listArtifacts(req.workspace, req.params.modelId, q1(req, 'artifact_directory_path'));
         return r.files.length ? r : { root_uri: r.root_uri };
       },
     );
     route(
       'GET',
       '/mlflow/logged-models/:modelId/artifacts/files',
-      { querystring: body(opt({ artifact_file_path: QueryValue })) },
+      { params: ModelParams, querystring: C.GetLoggedModelArtifactQuery },
       'Download a file of a logged model',
       async (req, reply) => {
         const file = q1(req, 'artifact_file_path');
         if (!file) throw new InvalidInput('Request must include the "artifact_file_path" query parameter.', { code: 'MISSING_PARAMETER' });
-        const p = await models.artifactPath(req.workspace, (req.params as IdParams).modelId, file);
+        const p = await models.artifactPath(req.workspace, req.params.modelId, file);
         return sendArtifact(artifacts, req.workspace, p, req, reply);
       },
     );

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type, type TProperties } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
 import { ExperimentService } from '../../tracking/experiments/experiments.js';
@@ -14,19 +15,10 @@ import { apiPaths, checkSafePath, READ_ONLY } from './common.js';
 
 /**
  * MLflow's tracking REST API (mlflow/protos/service.proto), per workspace. Bodies are checked for
- * the fields' types here and for MLflow's rules in tracking/; unknown fields are ignored, as
- * MLflow's server ignores them (newer clients send fields older servers do not know).
+ * the fields' types by their contracts (@atelier/contracts) and for MLflow's rules in tracking/;
+ * unknown fields are ignored, as MLflow's server ignores them (newer clients send fields older
+ * servers do not know).
  */
-const body = (props: TProperties) => Type.Object(props, { additionalProperties: true });
-const Str = Type.String();
-const OptStr = Type.Optional(Type.String());
-const OptStrOrNull = Type.Optional(Type.Union([Type.String(), Type.Null()]));
-const Int64 = Type.Union([Type.Integer(), Type.String({ pattern: '^-?\\d+$' })]);
-const OptInt64 = Type.Optional(Type.Union([Int64, Type.Null()]));
-const KeyValues = Type.Optional(Type.Array(Type.Object({ key: Type.Optional(Type.String()), value: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, { additionalProperties: true })));
-const StrOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
-const ExpId = Type.Optional(Type.Union([Type.String(), Type.Integer()]));
-
 /** MLflow's limits of its web UI's bulk routes (mlflow/server/handlers.py). */
 const HISTORY_BULK_MAX_RUNS = 100;
 const HISTORY_BULK_MAX_RESULTS = 25000;
@@ -55,117 +47,117 @@ export function createTrackingServices(ctx: AppContext): TrackingServices {
 export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc: TrackingServices): Promise<void> {
   const { experiments, runs, metrics } = svc;
   const ws = (req: FastifyRequest) => req.workspace.workspaceId;
-  const post = (path: string, schema: ReturnType<typeof body>, handler: (req: FastifyRequest<{ Body: Record<string, unknown> }>) => Promise<unknown>, readOnly = false) => {
-    for (const p of apiPaths(path)) app.post<{ Body: Record<string, unknown> }>(p, { ...(readOnly ? READ_ONLY : {}), schema: { body: schema, tags: ['MLflow tracking'] } }, handler);
+  const TAGS = ['MLflow tracking'];
+  const post = <B extends TSchema, R extends TSchema>(path: string, body: B, response: R, handler: (req: FastifyRequest<{ Body: Static<B> }>) => Promise<Static<R>>, readOnly = false) => {
+    for (const p of apiPaths(path)) {
+      app.post<{ Body: Static<B> }>(p, { ...(readOnly ? READ_ONLY : {}), schema: { body, response: { 200: response, ...C.MlflowErrorResponses }, tags: TAGS } }, handler);
+    }
   };
-  const get = (path: string, schema: ReturnType<typeof body>, handler: (req: FastifyRequest<{ Querystring: Record<string, unknown> }>) => Promise<unknown>) => {
-    for (const p of apiPaths(path)) app.get<{ Querystring: Record<string, unknown> }>(p, { schema: { querystring: schema, tags: ['MLflow tracking'] } }, handler);
+  const get = <Q extends TSchema, R extends TSchema>(path: string, querystring: Q, response: R, handler: (req: FastifyRequest<{ Querystring: Static<Q> }>) => Promise<Static<R>>) => {
+    for (const p of apiPaths(path)) {
+      app.get<{ Querystring: Static<Q> }>(p, { schema: { querystring, response: { 200: response, ...C.MlflowErrorResponses }, tags: TAGS } }, handler);
+    }
   };
 
   // Experiments
-  post('/mlflow/experiments/create', body({ name: Str, artifact_location: OptStr, tags: KeyValues }), async (req) => ({
+  post('/mlflow/experiments/create', C.CreateExperimentRequest, C.CreateExperimentResponse, async (req) => ({
     experiment_id: await experiments.create(ws(req), req.body.name, req.body.artifact_location, req.body.tags),
   }));
-  get('/mlflow/experiments/get', body({ experiment_id: OptStr }), async (req) => ({ experiment: await experiments.get(ws(req), req.query.experiment_id) }));
-  get('/mlflow/experiments/get-by-name', body({ experiment_name: OptStr }), async (req) => ({ experiment: await experiments.getByName(ws(req), req.query.experiment_name) }));
-  const searchExperimentsBody = body({ max_results: OptInt64, page_token: OptStr, filter: OptStr, order_by: StrOrList, view_type: Type.Optional(Type.Union([Type.String(), Type.Integer()])) });
-  post('/mlflow/experiments/search', searchExperimentsBody, async (req) => experiments.search(ws(req), req.body), true);
-  get('/mlflow/experiments/search', searchExperimentsBody, async (req) => experiments.search(ws(req), req.query));
-  post('/mlflow/experiments/update', body({ experiment_id: ExpId, new_name: OptStr }), async (req) => {
+  get('/mlflow/experiments/get', C.GetExperimentQuery, C.GetExperimentResponse, async (req) => ({ experiment: await experiments.get(ws(req), req.query.experiment_id) }));
+  get('/mlflow/experiments/get-by-name', C.GetExperimentByNameQuery, C.GetExperimentResponse, async (req) => ({ experiment: await experiments.getByName(ws(req), req.query.experiment_name) }));
+  post('/mlflow/experiments/search', C.SearchExperimentsRequest, C.SearchExperimentsResponse, async (req) => experiments.search(ws(req), req.body), true);
+  get('/mlflow/experiments/search', C.SearchExperimentsRequest, C.SearchExperimentsResponse, async (req) => experiments.search(ws(req), req.query));
+  post('/mlflow/experiments/update', C.UpdateExperimentRequest, C.Empty, async (req) => {
     await experiments.rename(ws(req), req.body.experiment_id, req.body.new_name);
     return {};
   });
-  post('/mlflow/experiments/delete', body({ experiment_id: ExpId }), async (req) => {
+  post('/mlflow/experiments/delete', C.ExperimentIdRequest, C.Empty, async (req) => {
     await experiments.delete(ws(req), req.body.experiment_id);
     return {};
   });
-  post('/mlflow/experiments/restore', body({ experiment_id: ExpId }), async (req) => {
+  post('/mlflow/experiments/restore', C.ExperimentIdRequest, C.Empty, async (req) => {
     await experiments.restore(ws(req), req.body.experiment_id);
     return {};
   });
-  post('/mlflow/experiments/set-experiment-tag', body({ experiment_id: ExpId, key: OptStr, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+  post('/mlflow/experiments/set-experiment-tag', C.SetExperimentTagRequest, C.Empty, async (req) => {
     await experiments.setTag(ws(req), req.body.experiment_id, req.body.key, req.body.value);
     return {};
   });
-  post('/mlflow/experiments/delete-experiment-tag', body({ experiment_id: ExpId, key: OptStr }), async (req) => {
+  post('/mlflow/experiments/delete-experiment-tag', C.DeleteExperimentTagRequest, C.Empty, async (req) => {
     await experiments.deleteTag(ws(req), req.body.experiment_id, req.body.key);
     return {};
   });
 
   // Runs
-  post('/mlflow/runs/create', body({ experiment_id: ExpId, user_id: OptStr, run_name: OptStr, start_time: OptInt64, tags: KeyValues }), async (req) => ({
+  post('/mlflow/runs/create', C.CreateRunRequest, C.RunResponse, async (req) => ({
     run: await runs.create(ws(req), req.body, req.principal.name),
   }));
-  get('/mlflow/runs/get', body({ run_id: OptStr, run_uuid: OptStr }), async (req) => ({ run: await runs.get(ws(req), runIdOf(req.query)) }));
-  const runRef = { run_id: OptStr, run_uuid: OptStr };
-  post('/mlflow/runs/update', body({ ...runRef, status: Type.Optional(Type.Union([Str, Type.Integer()])), end_time: OptInt64, run_name: OptStr }), async (req) => ({
+  get('/mlflow/runs/get', C.GetRunQuery, C.RunResponse, async (req) => ({ run: await runs.get(ws(req), runIdOf(req.query)) }));
+  post('/mlflow/runs/update', C.UpdateRunRequest, C.UpdateRunResponse, async (req) => ({
     run_info: await runs.update(ws(req), runIdOf(req.body), req.body),
   }));
-  post('/mlflow/runs/delete', body(runRef), async (req) => {
+  post('/mlflow/runs/delete', C.RunIdRequest, C.Empty, async (req) => {
     await runs.delete(ws(req), runIdOf(req.body));
     return {};
   });
-  post('/mlflow/runs/restore', body(runRef), async (req) => {
+  post('/mlflow/runs/restore', C.RunIdRequest, C.Empty, async (req) => {
     await runs.restore(ws(req), runIdOf(req.body));
     return {};
   });
-  post('/mlflow/runs/log-metric', body({ ...runRef, key: Str, value: Type.Unknown(), timestamp: Int64, step: OptInt64, model_id: OptStrOrNull, dataset_name: OptStrOrNull, dataset_digest: OptStrOrNull }), async (req) => {
+  post('/mlflow/runs/log-metric', C.LogMetricRequest, C.Empty, async (req) => {
     await runs.logMetric(ws(req), runIdOf(req.body), req.body);
     return {};
   });
-  post('/mlflow/runs/log-parameter', body({ ...runRef, key: Str, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+  post('/mlflow/runs/log-parameter', C.LogParamRequest, C.Empty, async (req) => {
     await runs.logParam(ws(req), runIdOf(req.body), req.body);
     return {};
   });
-  post('/mlflow/runs/set-tag', body({ ...runRef, key: Str, value: Type.Optional(Type.Union([Str, Type.Null()])) }), async (req) => {
+  post('/mlflow/runs/set-tag', C.SetTagRequest, C.Empty, async (req) => {
     await runs.setTag(ws(req), runIdOf(req.body), req.body.key, req.body.value);
     return {};
   });
-  post('/mlflow/runs/delete-tag', body({ run_id: OptStr, key: OptStr }), async (req) => {
+  post('/mlflow/runs/delete-tag', C.DeleteTagRequest, C.Empty, async (req) => {
     await runs.deleteTag(ws(req), req.body.run_id, req.body.key);
     return {};
   });
-  post('/mlflow/runs/log-batch', body({ run_id: OptStr, metrics: Type.Optional(Type.Array(Type.Unknown())), params: Type.Optional(Type.Array(Type.Unknown())), tags: Type.Optional(Type.Array(Type.Unknown())) }), async (req) => {
+  post('/mlflow/runs/log-batch', C.LogBatchRequest, C.Empty, async (req) => {
     await runs.logBatch(ws(req), req.body.run_id, req.body);
     return {};
   });
-  post('/mlflow/runs/log-inputs', body({ run_id: OptStr, datasets: Type.Optional(Type.Array(Type.Unknown())), models: Type.Optional(Type.Array(Type.Unknown())) }), async (req) => {
+  post('/mlflow/runs/log-inputs', C.LogInputsRequest, C.Empty, async (req) => {
     await runs.logInputs(ws(req), req.body.run_id, req.body);
     return {};
   });
-  post('/mlflow/runs/outputs', body({ run_id: OptStr, models: Type.Optional(Type.Array(Type.Unknown())) }), async (req) => {
+  post('/mlflow/runs/outputs', C.LogOutputsRequest, C.Empty, async (req) => {
     await runs.logOutputs(ws(req), req.body.run_id, req.body);
     return {};
   });
-  post('/mlflow/runs/log-model', body({ run_id: OptStr, model_json: OptStr }), async (req) => {
+  post('/mlflow/runs/log-model', C.LogModelRequest, C.Empty, async (req) => {
     await runs.logModel(ws(req), req.body.run_id, req.body.model_json);
     return {};
   });
-  const searchRunsBody = body({
-    experiment_ids: StrOrList, filter: OptStr, run_view_type: Type.Optional(Type.Union([Type.String(), Type.Integer()])), max_results: OptInt64, order_by: StrOrList, page_token: OptStr,
-  });
-  post('/mlflow/runs/search', searchRunsBody, async (req) => runs.search(ws(req), req.body), true);
-  get('/mlflow/runs/search', searchRunsBody, async (req) => runs.search(ws(req), req.query));
+  post('/mlflow/runs/search', C.SearchRunsRequest, C.SearchRunsResponse, async (req) => runs.search(ws(req), req.body), true);
+  get('/mlflow/runs/search', C.SearchRunsRequest, C.SearchRunsResponse, async (req) => runs.search(ws(req), req.query));
 
   // Metrics
-  get('/mlflow/metrics/get-history', body({ run_id: OptStr, run_uuid: OptStr, metric_key: OptStr, max_results: OptStr, page_token: OptStr }), async (req) =>
+  get('/mlflow/metrics/get-history', C.GetMetricHistoryQuery, C.GetMetricHistoryResponse, async (req) =>
     metrics.history(ws(req), { ...req.query, run_id: runIdOf(req.query) }),
   );
-  get('/mlflow/metrics/get-history-bulk-interval', body({ run_ids: StrOrList, metric_key: OptStr, start_step: OptStr, end_step: OptStr, max_results: OptStr }), async (req) =>
+  get('/mlflow/metrics/get-history-bulk-interval', C.GetMetricHistoryBulkIntervalQuery, C.MetricsWithRunIdResponse, async (req) =>
     metrics.bulkInterval(ws(req), req.query),
   );
 
   // MLflow's web UI: the whole history of one metric of several runs, each run's points in
   // (timestamp, step, value) order, runs in id order (mlflow/server/handlers.py, get_metric_history_bulk_handler).
-  get('/mlflow/metrics/get-history-bulk', body({ run_id: StrOrList, metric_key: OptStr, max_results: OptStr }), async (req) => {
-    const runIds = req.query.run_id === undefined ? [] : Array.isArray(req.query.run_id) ? (req.query.run_id as string[]) : [req.query.run_id as string];
+  get('/mlflow/metrics/get-history-bulk', C.GetMetricHistoryBulkQuery, C.MetricsWithRunIdResponse, async (req) => {
+    const runIds = req.query.run_id === undefined ? [] : Array.isArray(req.query.run_id) ? req.query.run_id : [req.query.run_id];
     if (runIds.length === 0) throw new InvalidInput('GetMetricHistoryBulk request must specify at least one run_id.');
     if (runIds.length > HISTORY_BULK_MAX_RUNS) throw new InvalidInput(`GetMetricHistoryBulk request cannot specify more than ${HISTORY_BULK_MAX_RUNS} run_ids. Received ${runIds.length} run_ids.`);
     const key = req.query.metric_key;
     if (typeof key !== 'string') throw new InvalidInput('GetMetricHistoryBulk request must specify a metric_key.');
     let max = HISTORY_BULK_MAX_RESULTS;
     if (req.query.max_results !== undefined) {
-      if (!/^\d{1,9}$/.test(req.query.max_results as string) || Number(req.query.max_results) < 1) throw new InvalidInput(`Invalid value ${String(req.query.max_results)} for parameter 'max_results' supplied. It must be a positive integer.`);
+      if (!/^\d{1,9}$/.test(req.query.max_results) || Number(req.query.max_results) < 1) throw new InvalidInput(`Invalid value ${String(req.query.max_results)} for parameter 'max_results' supplied. It must be a positive integer.`);
       max = Math.min(Number(req.query.max_results), HISTORY_BULK_MAX_RESULTS);
     }
     const out: (MetricView & { run_id: string })[] = [];
@@ -200,21 +192,21 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
   });
 
   // MLflow's web UI: the datasets runs of these experiments used, with their context (distinct).
-  post('/mlflow/experiments/search-datasets', body({ experiment_ids: Type.Optional(Type.Array(Type.String())) }), async (req) => {
-    const ids = (req.body.experiment_ids as string[] | undefined) ?? [];
+  post('/mlflow/experiments/search-datasets', C.SearchDatasetsRequest, C.SearchDatasetsResponse, async (req) => {
+    const ids = req.body.experiment_ids ?? [];
     if (ids.length === 0) throw new InvalidInput('SearchDatasets request must specify at least one experiment_id.');
     if (ids.length > SEARCH_DATASETS_MAX_EXPERIMENTS) throw new InvalidInput(`SearchDatasets request cannot specify more than ${SEARCH_DATASETS_MAX_EXPERIMENTS} experiment_ids. Received ${ids.length} experiment_ids.`);
     return { dataset_summaries: await datasetSummaries(ctx.database, ws(req), ids) };
   }, true);
 
   // MLflow's prompt engineering UI (a run made from a prompt template and an AI gateway route): not built.
-  post('/mlflow/runs/create-promptlab-run', body({}), async () => {
+  post('/mlflow/runs/create-promptlab-run', C.CreatePromptlabRunRequest, C.Empty, async () => {
     throw new NotImplemented('runs/create-promptlab-run (MLflow prompt engineering UI runs) is not implemented by this server; log the prompt, parameters and output into an ordinary run with runs/create and runs/log-batch instead.');
   });
 
   // Artifacts of a run, listed from its artifact root (bytes are served by the mlflow-artifacts routes).
   const artifacts = new ArtifactService(ctx);
-  get('/mlflow/artifacts/list', body({ run_id: OptStr, run_uuid: OptStr, path: OptStr, page_token: OptStr }), async (req) => {
+  get('/mlflow/artifacts/list', C.ListArtifactsQuery, C.ListArtifactsResponse, async (req) => {
     const rel = safeKey(checkSafePath(typeof req.query.path === 'string' ? req.query.path : ''), 'path');
     const run = await runs.row(ws(req), runIdOf(req.query));
     const root = run.artifact_uri;
@@ -224,7 +216,7 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     }
     const base = safeKey(m[1]!, 'artifact root');
     const files = await artifacts.list(req.workspace, rel ? `${base}/${rel}` : base);
-    const out: { root_uri: string; files?: unknown[] } = { root_uri: root };
+    const out: C.ListArtifactsResponse = { root_uri: root };
     if (files.length) out.files = files.map((f) => ({ ...f, path: rel ? `${rel}/${f.path}` : f.path }));
     return out;
   });

@@ -1,0 +1,53 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { startTestServer, type TestServer } from '../testing/harness.js';
+
+/** `/a/:b/*` (Fastify) → `/a/{b}/{*}` (@fastify/swagger's OpenAPI path). */
+const openapiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{*}');
+
+/** OpenAPI 3 document of the served routes: valid, and complete (every route the app serves, with its schemas). */
+describe('/openapi.json', () => {
+  let t: TestServer;
+  let doc: { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; parameters?: unknown[]; responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>> };
+  before(async () => {
+    t = await startTestServer('sqlite');
+    const r = await t.request('GET', '/openapi.json', undefined, { token: null });
+    assert.equal(r.status, 200);
+    doc = r.body;
+  });
+  after(async () => t?.close());
+
+  it('is a valid OpenAPI 3 document', async () => {
+    assert.match(doc.openapi, /^3\./);
+    const result = await new Validator().validate(doc);
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 1)?.slice(0, 4000));
+  });
+
+  it('documents every route the server serves, and nothing else', () => {
+    const routes = t.server.app.registeredRoutes.filter((r) => !r.hidden && r.method !== 'HEAD');
+    assert.ok(routes.length > 200, `only ${routes.length} routes`);
+    const missing = routes.filter((r) => !doc.paths[openapiPath(r.url)]?.[r.method.toLowerCase()]).map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(missing, []);
+    const served = new Set(routes.map((r) => `${r.method.toLowerCase()} ${openapiPath(r.url)}`));
+    const extra = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).filter((m) => !served.has(`${m} ${p}`)).map((m) => `${m} ${p}`));
+    assert.deepEqual(extra, []);
+  });
+
+  it('gives every MLflow JSON route its request and answer schemas (from @atelier/contracts)', () => {
+    const noAnswerSchema: string[] = [];
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      if (!p.startsWith('/mlflow/v1.0/')) continue;
+      for (const [method, op] of Object.entries(ops)) {
+        // File downloads answer the file's bytes, /version plain text, presigned URLs always 501.
+        if (/\/(get-artifact|artifacts\/files|mlflow-artifacts\/artifacts\/\{\*\}|version|presigned\/\{\*\})$/.test(p) && method === 'get') continue;
+        if (!op.responses?.['200']?.content?.['application/json']?.schema) noAnswerSchema.push(`${method} ${p}`);
+      }
+    }
+    assert.deepEqual(noAnswerSchema, []);
+    const create = doc.paths['/mlflow/v1.0/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/api/2.0/mlflow/runs/create']!.post!;
+    const answer = create.responses!['200']!.content!['application/json']!.schema as { properties: { run: { properties: Record<string, unknown> } } };
+    assert.deepEqual(Object.keys(answer.properties.run.properties).sort(), ['data', 'info', 'inputs', 'outputs']);
+    assert.ok(create.requestBody);
+  });
+});
