@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { InvalidInput } from './errors.js';
+import type { BlobStoreConfig } from './blob/factory.js';
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface ServerConfig {
@@ -21,6 +22,8 @@ export interface ServerConfig {
   tokenTtlSeconds: number;
   /** Largest file one datastore upload (PUT W/datastores/{name}/files/{path}) may carry, bytes. */
   datastoreUploadLimit: number;
+  /** Where storage accounts keep their bytes: folders in `home` or one S3-compatible bucket. */
+  blobStore: BlobStoreConfig;
 }
 
 export const CONFIG_DOC: Record<string, string> = {
@@ -39,7 +42,60 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_DATASTORE_ROOTS: 'absolute folders (separated by :) that server-folder datastores may use; default none',
   ATELIER_S3_ENDPOINTS: 'http(s) origins (comma-separated) that S3 datastores may use; default none',
   ATELIER_DATASTORE_UPLOAD_LIMIT: 'largest file in bytes one datastore upload may carry (larger ones are refused with 413); default 10737418240 (10 GiB)',
+  ATELIER_BLOB_STORE: "where storage accounts (artifacts, datastore files) keep their bytes: 'local' (folders in ATELIER_HOME, default) or s3://bucket/prefix",
+  ATELIER_BLOB_S3_ENDPOINT: 'http(s) URL of an S3-compatible server for ATELIER_BLOB_STORE; default AWS S3',
+  ATELIER_BLOB_S3_REGION: 'region of the bucket; default AWS_REGION, else us-east-1',
+  ATELIER_BLOB_S3_ACCESS_KEY_ID: 'access key of the bucket, with ATELIER_BLOB_S3_SECRET_ACCESS_KEY; default the AWS SDK chain (AWS_ACCESS_KEY_ID…, profiles, roles)',
+  ATELIER_BLOB_S3_SECRET_ACCESS_KEY: 'secret of ATELIER_BLOB_S3_ACCESS_KEY_ID',
+  ATELIER_BLOB_S3_PATH_STYLE: 'true|false: bucket in the URL path; default true with ATELIER_BLOB_S3_ENDPOINT, else false',
 };
+
+const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** ATELIER_BLOB_STORE and its ATELIER_BLOB_S3_* settings, checked (the bucket itself is checked at start). */
+export function blobStoreConfig(env: NodeJS.ProcessEnv): BlobStoreConfig {
+  const raw = (env.ATELIER_BLOB_STORE ?? '').trim();
+  const s3Vars = Object.keys(env).filter((k) => k.startsWith('ATELIER_BLOB_S3_') && env[k]);
+  if (raw === '' || raw === 'local') {
+    if (s3Vars.length) throw new InvalidInput(`${s3Vars.join(', ')} set, but ATELIER_BLOB_STORE is not an s3:// URL; set ATELIER_BLOB_STORE=s3://bucket/prefix or remove them`);
+    return { kind: 'local' };
+  }
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw);
+  if (!m) throw new InvalidInput(`ATELIER_BLOB_STORE must be 'local' or s3://bucket/prefix, got '${raw}'`);
+  const bucket = m[1]!;
+  if (!BUCKET.test(bucket) || bucket.includes('..')) throw new InvalidInput(`ATELIER_BLOB_STORE: '${bucket}' is not a valid bucket name (3–63 lower-case letters, digits, dots and hyphens)`);
+  const rawPrefix = m[2] ?? '';
+  if (/(^|\/)\.\.?(\/|$)|\\|\0/.test(rawPrefix)) throw new InvalidInput(`ATELIER_BLOB_STORE: the prefix '${rawPrefix}' must not contain '.', '..', backslashes or NUL`);
+  const prefix = rawPrefix.split('/').filter(Boolean).join('/');
+  let endpoint = env.ATELIER_BLOB_S3_ENDPOINT || undefined;
+  if (endpoint) {
+    let u: URL;
+    try {
+      u = new URL(endpoint);
+    } catch {
+      throw new InvalidInput(`ATELIER_BLOB_S3_ENDPOINT must be an http(s) URL, got '${endpoint}'`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidInput('ATELIER_BLOB_S3_ENDPOINT must use http or https');
+    if (u.username || u.password) throw new InvalidInput('ATELIER_BLOB_S3_ENDPOINT must not carry credentials; use ATELIER_BLOB_S3_ACCESS_KEY_ID and ATELIER_BLOB_S3_SECRET_ACCESS_KEY');
+    endpoint = endpoint.replace(/\/+$/, '');
+  }
+  const region = env.ATELIER_BLOB_S3_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+  if (!/^[a-z0-9-]{1,50}$/.test(region)) throw new InvalidInput(`ATELIER_BLOB_S3_REGION must be a region name like 'us-east-1', got '${region}'`);
+  const accessKeyId = env.ATELIER_BLOB_S3_ACCESS_KEY_ID || undefined;
+  const secretAccessKey = env.ATELIER_BLOB_S3_SECRET_ACCESS_KEY || undefined;
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) throw new InvalidInput('ATELIER_BLOB_S3_ACCESS_KEY_ID and ATELIER_BLOB_S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK chain)');
+  const pathStyle = env.ATELIER_BLOB_S3_PATH_STYLE;
+  if (pathStyle !== undefined && pathStyle !== '' && pathStyle !== 'true' && pathStyle !== 'false') throw new InvalidInput(`ATELIER_BLOB_S3_PATH_STYLE must be true or false, got '${pathStyle}'`);
+  return {
+    kind: 's3',
+    bucket,
+    prefix,
+    endpoint,
+    region,
+    forcePathStyle: pathStyle ? pathStyle === 'true' : Boolean(endpoint),
+    credentials: accessKeyId ? { accessKeyId, secretAccessKey: secretAccessKey! } : undefined,
+  };
+}
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -91,5 +147,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tokenTtlSeconds: overrides.tokenTtlSeconds ?? (env.ATELIER_TOKEN_TTL ? intIn('ATELIER_TOKEN_TTL', env.ATELIER_TOKEN_TTL, 60, 86400) : 3600),
     datastoreUploadLimit:
       overrides.datastoreUploadLimit ?? (env.ATELIER_DATASTORE_UPLOAD_LIMIT ? intIn('ATELIER_DATASTORE_UPLOAD_LIMIT', env.ATELIER_DATASTORE_UPLOAD_LIMIT, 1, 2 ** 50) : 10 * 1024 ** 3),
+    blobStore: overrides.blobStore ?? blobStoreConfig(env),
   };
 }

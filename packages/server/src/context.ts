@@ -12,6 +12,7 @@ import { TokenService } from './identity/tokens.js';
 import { PrincipalService } from './identity/principals.js';
 import { AccessControl } from './identity/rbac.js';
 import { bootstrap, type BootstrapResult } from './identity/bootstrap.js';
+import { BlobStores } from './blob/factory.js';
 
 /** Everything a request handler or domain service may need, made once per server process. */
 export interface AppContext {
@@ -24,8 +25,10 @@ export interface AppContext {
   access: AccessControl;
   tenantId: string;
   defaultSubscriptionId: string;
-  /** Folder of local blob containers (storage accounts), below the data root. */
+  /** Folder of local blob containers (storage accounts), below the data root (when `blobs` is local). */
   blobRoot: string;
+  /** The blob store factory: every store of a storage account or datastore comes from it. */
+  blobs: BlobStores;
   /** This process, for operations it runs. */
   instanceId: string;
   log: pino.Logger;
@@ -44,6 +47,15 @@ export interface ContextOptions {
 export async function createContext(config: ServerConfig, opts: ContextOptions = {}): Promise<AppContext> {
   const hbi = new HbiWorkspaces();
   const logger = createLogger(config.logLevel, hbi, opts.logDestination);
+  const blobRoot = path.join(config.home, 'blobs');
+  const blobs = new BlobStores(config.blobStore, blobRoot);
+  // A blob store that cannot be used stops the start, saying what to fix.
+  try {
+    await blobs.check();
+  } catch (e) {
+    blobs.close();
+    throw new Error(`the blob store (ATELIER_BLOB_STORE) cannot be used: ${(e as Error).message}`);
+  }
   const database = await openDatabase({
     url: config.databaseUrl,
     sqlitePath: path.join(config.home, 'atelier.db'),
@@ -66,18 +78,20 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
       access: new AccessControl(database.db),
       tenantId: boot.tenantId,
       defaultSubscriptionId: boot.defaultSubscriptionId,
-      blobRoot: path.join(config.home, 'blobs'),
+      blobRoot,
+      blobs,
       instanceId: crypto.randomUUID(),
       log: logger,
       hbi,
       bootstrap: boot,
-      onClose: [() => hbi.stop()],
+      onClose: [() => blobs.close(), () => hbi.stop()],
     };
     // Keys of key vaults wrap the data keys of workspaces with customer-managed keys.
     keys.setCustomerKeys(new VaultKeyService(ctx));
     return ctx;
   } catch (e) {
     hbi.stop();
+    blobs.close();
     await database.close().catch(() => {});
     throw e;
   }

@@ -9,7 +9,7 @@ import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import type { VaultSecretService } from './key-vault.js';
 import { StorageAccountLookup, type StorageAccountRef } from './storage-accounts.js';
-import { FolderBackend, S3Backend, type DatastoreBackend } from './datastore-backends.js';
+import { FolderBackend, S3Backend, StoreBackend, type DatastoreBackend } from './datastore-backends.js';
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
 import { verifySas, type SasNeed } from './sas.js';
 
@@ -361,7 +361,7 @@ export class DatastoreService {
       }
       if (!secretAccessKey) throw invalid(`${T}.credentials.secrets.secretAccessKey`, 'is required');
       // A datastore that cannot reach its bucket is refused now, not at the first upload.
-      const probe = new S3Backend({ endpoint: props.endpoint, bucket: props.bucket!, region: props.region, prefix: props.prefix ?? '', accessKeyId, secretAccessKey });
+      const probe = new S3Backend(this.ctx.blobs, { endpoint: props.endpoint, bucket: props.bucket!, region: props.region, prefix: props.prefix ?? '', accessKeyId, secretAccessKey });
       try {
         await probe.check();
       } finally {
@@ -504,20 +504,20 @@ export class DatastoreService {
         }
         const container = props.containerName ?? props.filesystem ?? props.fileShareName!;
         // File shares and blob containers are separate namespaces, as in Azure.
-        const folder = props.datastoreType === 'AzureFile' ? path.join(account.folder, '.fileshares', container) : path.join(account.folder, container);
-        return new FolderBackend(folder, `${props.datastoreType === 'AzureFile' ? 'file share' : 'container'} '${container}' of storage account '${account.name}'`, { create: true });
+        const store = props.datastoreType === 'AzureFile' ? this.ctx.blobs.account(account.name, '.fileshares', container) : this.ctx.blobs.account(account.name, container);
+        return new StoreBackend(store, `${props.datastoreType === 'AzureFile' ? 'file share' : 'container'} '${container}' of storage account '${account.name}'`);
       }
       case 'S3': {
         // Re-checked on every use: the administrator may have withdrawn the endpoint since.
         if (!this.s3Allowed.includes(new URL(props.endpoint!).origin)) throw new Forbidden(`the S3 endpoint of datastore '${r.name}' is no longer allowed by the administrator (ATELIER_S3_ENDPOINTS)`, { code: 'DatastoreUnavailable' });
         const secrets = (await this.listSecrets(ws, r.name)) as { secretAccessKey: string };
-        return new S3Backend({ endpoint: props.endpoint!, bucket: props.bucket!, region: props.region ?? 'us-east-1', prefix: props.prefix ?? '', accessKeyId: props.credentials.accessKeyId!, secretAccessKey: secrets.secretAccessKey });
+        return new S3Backend(this.ctx.blobs, { endpoint: props.endpoint!, bucket: props.bucket!, region: props.region ?? 'us-east-1', prefix: props.prefix ?? '', accessKeyId: props.credentials.accessKeyId!, secretAccessKey: secrets.secretAccessKey });
       }
       case 'ServerFolder': {
         // Re-checked on every use: the administrator may have narrowed the allowed folders since.
         const folder = this.checkServerFolder(props.path!);
         await this.claimFolder(ws, folder, undefined);
-        return new FolderBackend(folder, `server folder of datastore '${r.name}'`, { create: false, confine: true });
+        return new FolderBackend(this.ctx.blobs, folder, `server folder of datastore '${r.name}'`);
       }
     }
   }

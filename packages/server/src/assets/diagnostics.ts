@@ -1,12 +1,11 @@
 import dns from 'node:dns/promises';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
+import { Readable } from 'node:stream';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import { ResourceEngine } from '../resources/engine.js';
 import { ResourceKeys } from '../resources/resource-keys.js';
-import { storageAccountFolder } from '../resources/dependents.js';
+import { storageAccountBlobStore } from '../resources/dependents.js';
 import { migrations } from '../store/migrations/index.js';
 import type { VaultSecretService } from './key-vault.js';
 import type { PrivateEndpointService } from './private-endpoints.js';
@@ -87,17 +86,17 @@ export class WorkspaceDiagnostics {
     const r = await this.engine.get(ws.storageAccountId);
     if (!r) return [error('StorageAccountNotFound', `storage account '${ws.storageAccountId}' no longer exists; create it again or point the workspace at another one`)];
     const out: DiagnoseResult[] = [];
-    const folder = storageAccountFolder(this.ctx, r.name);
-    const st = await fsp.stat(folder).catch(() => undefined);
+    const store = storageAccountBlobStore(this.ctx, r.name);
+    const st = await store.stat('').catch(() => undefined);
     if (!st) return [error('StorageFolderMissing', `the blob folder of storage account '${r.name}' is missing on the server; restore it from a backup (the datastores' files were in it)`)];
-    if (!st.isDirectory()) return [error('StorageFolderNotAFolder', `the blob location of storage account '${r.name}' is not a folder; move the file away and restore the folder`)];
-    const probe = path.join(folder, `.atelier-diagnose-${process.pid}-${Date.now()}`);
+    if (!st.isDir) return [error('StorageFolderNotAFolder', `the blob location of storage account '${r.name}' is not a folder; move the file away and restore the folder`)];
+    const probe = `.atelier-diagnose-${process.pid}-${Date.now()}`;
     try {
-      await fsp.writeFile(probe, 'diagnose');
-      await fsp.rm(probe, { force: true });
+      await store.put(probe, Readable.from([Buffer.from('diagnose')]));
+      await store.delete(probe);
       out.push(ok('StorageWritable', `storage account '${r.name}' is reachable and writable`));
     } catch (e) {
-      out.push(error('StorageNotWritable', `storage account '${r.name}' cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the server's disk and the folder's permissions`));
+      out.push(error('StorageNotWritable', `storage account '${r.name}' cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the server's blob store (disk and folder permissions, or the S3 bucket)`));
     }
     const keys = await this.keys.all(r.id).catch((e: Error) => e);
     if (keys instanceof Error) out.push(error('StorageKeysUnreadable', `the access keys of storage account '${r.name}' cannot be decrypted: ${keys.message}`));

@@ -1,17 +1,15 @@
 import type { AppContext } from '../context.js';
 import { ResourceKeys } from '../resources/resource-keys.js';
-import { storageAccountFolder } from '../resources/dependents.js';
 import { fromRow, type StoredResource } from '../resources/engine.js';
 import { NotFound } from '../errors.js';
 
 export const STORAGE_TYPE = 'Microsoft.Storage/storageAccounts';
 
-/** A storage account as datastores see it: where its bytes are, and its current access keys. */
+/** A storage account as datastores see it (its bytes: `ctx.blobs.account(name)`), and its current access keys. */
 export interface StorageAccountRef {
   id: string;
   name: string;
   subscriptionId: string;
-  folder: string;
   resource: StoredResource;
 }
 
@@ -23,12 +21,7 @@ export class StorageAccountLookup {
   }
 
   private toRef(r: StoredResource): StorageAccountRef {
-    return { id: r.id, name: r.name, subscriptionId: r.subscriptionId, folder: this.folderOf(r), resource: r };
-  }
-
-  /** The account's blob folder below the data root (one folder per account, named by the account). */
-  folderOf(r: StoredResource): string {
-    return storageAccountFolder(this.ctx, r.name);
+    return { id: r.id, name: r.name, subscriptionId: r.subscriptionId, resource: r };
   }
 
   async byId(id: string): Promise<StorageAccountRef | undefined> {

@@ -1,10 +1,8 @@
 import crypto from 'node:crypto';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { AtelierError, Conflict, InvalidInput } from '../errors.js';
-import { LocalBlobStore } from '../blob/blob-store.js';
+import type { BlobStore } from '../blob/blob-store.js';
 import { ResourceEngine, type ResourceDefinition, type StoredResource } from './engine.js';
 import { ResourceKeys } from './resource-keys.js';
 import { VaultKeyService } from '../assets/vault-keys.js';
@@ -12,7 +10,7 @@ import { parseResourceId, resourceId, sameType } from './resource-ids.js';
 
 /**
  * The resources a workspace depends on, as real ARM types in their own namespaces:
- * storage accounts (a blob folder under ctx.blobRoot + two keys), key vaults (secret values in
+ * storage accounts (a blob store from ctx.blobs: a folder or an S3 prefix, + two keys), key vaults (secret values in
  * `vault_secrets`, keys in `vault_keys`), Application Insights components (instrumentation key), container registries
  * (credentials). Keys are sealed in `resource_keys` (see ResourceKeys).
  */
@@ -59,16 +57,11 @@ export interface NewDependent {
   tags?: Record<string, string>;
 }
 
-/** The blob folder of a storage account (below ctx.blobRoot; the name rule keeps it inside). */
-export function storageAccountFolder(ctx: AppContext, accountName: string): string {
-  storageAccountDef.checkName(accountName);
-  return path.join(ctx.blobRoot, accountName);
-}
-
-/** The BlobStore of a storage account (by ARM id or name), for datastores and artifacts. */
-export function storageAccountBlobStore(ctx: AppContext, accountIdOrName: string): LocalBlobStore {
+/** The BlobStore of a storage account (by ARM id or name), or of a folder (container) in it, for datastores and artifacts. */
+export function storageAccountBlobStore(ctx: AppContext, accountIdOrName: string, ...folders: string[]): BlobStore {
   const name = accountIdOrName.startsWith('/') ? parseResourceId(accountIdOrName).name : accountIdOrName;
-  return new LocalBlobStore(storageAccountFolder(ctx, name));
+  storageAccountDef.checkName(name);
+  return ctx.blobs.account(name, ...folders);
 }
 
 /** A name for a dependent resource made for a workspace: derived from it, unique by a random suffix. */
@@ -121,24 +114,24 @@ export class DependentResources {
 
   async createStorageAccount(d: NewDependent, by: Principal | string): Promise<StoredResource> {
     const id = await this.checkNew(storageAccountDef, d, 'storage account');
-    const folder = storageAccountFolder(this.ctx, d.name);
+    const store = storageAccountBlobStore(this.ctx, d.name);
     const cannot = (e: unknown) => {
       // The cause (with server paths) goes to the log, not to the client.
-      this.ctx.log.error({ err: e, account: d.name }, 'cannot create a storage account folder');
-      return new AtelierError(`cannot create the blob folder of storage account '${d.name}' (${(e as NodeJS.ErrnoException).code ?? 'error'}); the server's data folder is not writable — see the server log`, { code: 'StorageAccountProvisioningFailed' });
+      this.ctx.log.error({ err: e, account: d.name }, 'cannot create the blob store of a storage account');
+      return new AtelierError(`cannot create the blob folder of storage account '${d.name}' (${(e as NodeJS.ErrnoException).code ?? (e as AtelierError).code ?? 'error'}); the server's blob store is not writable — see the server log`, { code: 'StorageAccountProvisioningFailed' });
     };
+    // Blobs left by a crash are reused only if there are none.
+    let leftOver: boolean;
     try {
-      await fsp.mkdir(this.ctx.blobRoot, { recursive: true });
-      await fsp.mkdir(folder);
+      await store.init();
+      leftOver = (await store.list('', { limit: 1 })).length > 0;
     } catch (e) {
-      const reusable = (e as NodeJS.ErrnoException).code === 'EEXIST' && (await fsp.stat(folder).then((s) => s.isDirectory(), () => false));
-      // A folder left by a crash is reused only if nothing is in it.
-      const conflict = reusable && (await fsp.readdir(folder)).length > 0;
-      if (!reusable || conflict) {
-        await this.releaseName(id);
-        if (conflict) throw new Conflict(`the blob folder of storage account '${d.name}' already holds data; choose another name`, { code: 'AlreadyExists' });
-        throw cannot(e);
-      }
+      await this.releaseName(id);
+      throw cannot(e);
+    }
+    if (leftOver) {
+      await this.releaseName(id);
+      throw new Conflict(`the blob store of storage account '${d.name}' already holds data; choose another name`, { code: 'AlreadyExists' });
     }
     try {
       const now = new Date().toISOString();
@@ -193,7 +186,7 @@ export class DependentResources {
     await this.keys.forget(id);
     await this.releaseName(id);
     try {
-      await fsp.rm(storageAccountFolder(this.ctx, p.name), { recursive: true, force: true });
+      await storageAccountBlobStore(this.ctx, p.name).deletePrefix('');
     } catch (e) {
       // ENOTDIR: the blob root is not a folder, so there is no account folder to remove.
       if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;

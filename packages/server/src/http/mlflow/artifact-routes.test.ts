@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -6,6 +6,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { artifactWorkspace, generatedBytes, sha256Of, userWithRole, type ArtifactTestWorkspace } from '../../tracking/artifacts/artifacts-testing.js';
+import { findMoto, startMoto, type Moto } from '../../testing/moto.js';
+import type { BlobStoreConfig } from '../../blob/factory.js';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 
 function put(t: TestServer, url: string, body: string | Readable, headers: Record<string, string> = {}, auth: string | null = `Bearer ${t.adminToken}`): Promise<Response> {
   const h: Record<string, string> = { ...headers };
@@ -18,11 +21,18 @@ function get(t: TestServer, url: string, headers: Record<string, string> = {}, a
   return fetch(url, { headers: auth ? { ...headers, authorization: auth } : headers });
 }
 
-for (const dialect of testDialects()) {
-  test(`mlflow-artifacts proxy (${dialect})`, async (tt) => {
-    const t = await startTestServer(dialect);
+// Each variant runs on the local blob store and, with moto on loopback, on an S3 bucket.
+const python = findMoto('the S3 variants of the artifact tests');
+let moto: Moto | undefined;
+after(() => moto?.stop());
+
+for (const dialect of testDialects()) for (const kind of python ? (['local', 's3'] as const) : (['local'] as const)) {
+  test(`mlflow-artifacts proxy (${dialect}${kind === 's3' ? ', S3 blob store' : ''})`, async (tt) => {
+    const blobStore = kind === 's3' ? await (moto ??= await startMoto(python!)).bucket() : undefined;
+    const t = await startTestServer(dialect, blobStore ? { blobStore } : {});
     tt.after(() => t.close());
     const w = await artifactWorkspace(t);
+    const stored = () => storedFiles(t, blobStore);
 
     await tt.test('upload, list, download, delete; JSON bodies are stored as bytes, not parsed', async () => {
       const json = '{"a": 1, "b": [NaN]}';
@@ -97,7 +107,7 @@ for (const dialect of testDialects()) {
     });
 
     await tt.test('paths cannot escape the workspace artifact root', async () => {
-      const before = listFiles(t.home);
+      const before = await stored();
       // Sent byte for byte (fetch would resolve '..' segments before sending).
       for (const p of ['../escape.txt', '%2E%2E/escape.txt', 'a/../../escape.txt', 'a/%2E%2E/%2E%2E/escape.txt', 'a%2F..%2F..%2Fescape.txt', 'a%5C..%5Cescape.txt', 'a/x%00y']) {
         const r = await rawRequest(t, 'PUT', `${w.artifacts}/${p}`, 'evil');
@@ -114,8 +124,8 @@ for (const dialect of testDialects()) {
         } else assert.equal(r.status, 400, p);
       }
       assert.equal((await rawRequest(t, 'DELETE', `${w.artifacts}/%2E%2E`)).status, 400);
-      assert.deepEqual(listFiles(t.home).filter((f) => f.includes('escape')), []);
-      assert.deepEqual(listFiles(t.home).filter((f) => !before.includes(f) && !f.includes(w.storageAccount) && !f.startsWith('atelier.db')), []);
+      assert.deepEqual((await stored()).filter((f) => f.includes('escape')), []);
+      assert.deepEqual((await stored()).filter((f) => !before.includes(f) && !f.includes(w.storageAccount) && !f.startsWith('atelier.db')), []);
     });
 
     await tt.test("another workspace's artifacts are not reachable; roles decide", async () => {
@@ -161,7 +171,7 @@ for (const dialect of testDialects()) {
       });
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(await (await get(t, `${w.artifacts}/cut/file.bin`)).text(), 'old content', 'the old file is intact');
-      assert.deepEqual(listFiles(t.home).filter((f) => f.endsWith('.partial')), []);
+      assert.deepEqual((await stored()).filter((f) => f.endsWith('.partial')), []);
       const long = await put(t, `${w.artifacts}/${'x'.repeat(300)}/f.txt`, 'x');
       assert.equal(long.status, 400);
     });
@@ -218,7 +228,7 @@ for (const dialect of testDialects()) {
       assert.equal(aborted.status, 200);
       assert.equal((await t.request('GET', `${w.artifacts}/mp/aborted.bin`)).status, 404);
       assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/abort/mp`, { path: 'aborted.bin', upload_id: second.body.upload_id })).status, 404);
-      assert.equal(listFiles(t.home).filter((f) => f.includes('.multipart/') && !f.endsWith('/')).length, 0);
+      assert.equal((await stored()).filter((f) => f.includes('.multipart/') && !f.endsWith('/')).length, 0);
 
       // An upload left unfinished past its expiry is swept away with its parts.
       const stale = await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'stale.bin', num_parts: 1 });
@@ -227,7 +237,7 @@ for (const dialect of testDialects()) {
       assert.equal((await put(t, stale.body.credentials[0].url, 'late', stale.body.credentials[0].headers, null)).status, 404);
       await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: 'fresh.bin', num_parts: 1 });
       assert.equal(await t.server.ctx.db.selectFrom('mlflow_artifact_uploads').select('upload_id').where('upload_id', '=', stale.body.upload_id).executeTakeFirst(), undefined);
-      assert.ok(!listFiles(t.home).some((f) => f.includes(stale.body.upload_id)));
+      assert.ok(!(await stored()).some((f) => f.includes(stale.body.upload_id)));
 
       // Bad input: no file name, an escaping folder.
       assert.equal((await t.request('POST', `${w.trackingUri}/api/2.0/mlflow-artifacts/mpu/create/mp`, { path: '/tmp/..', num_parts: 1 })).status, 400);
@@ -269,6 +279,24 @@ function rawRequest(t: TestServer, method: string, url: string, body?: string): 
   });
 }
 
-function listFiles(root: string): string[] {
-  return (fs.readdirSync(root, { recursive: true }) as string[]).map((f) => f.split(path.sep).join('/'));
+/**
+ * What the server stored: the files below its data folder, or the keys of its S3 bucket plus, for
+ * each unfinished S3 multipart upload, its key + '.partial' (S3's half-written file).
+ */
+async function storedFiles(t: TestServer, blobStore?: BlobStoreConfig): Promise<string[]> {
+  if (blobStore?.kind !== 's3') return (fs.readdirSync(t.home, { recursive: true }) as string[]).map((f) => f.split(path.sep).join('/'));
+  const s3 = moto!.client();
+  try {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const r = await s3.send(new ListObjectsV2Command({ Bucket: blobStore.bucket, ContinuationToken: token }));
+      keys.push(...(r.Contents ?? []).map((o) => o.Key!));
+      token = r.NextContinuationToken;
+    } while (token);
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: blobStore.bucket }));
+    return [...keys, ...(uploads.Uploads ?? []).map((u) => `${u.Key}.partial`)];
+  } finally {
+    s3.destroy();
+  }
 }

@@ -29,11 +29,11 @@ export async function mlflowLoggedModelRoutes(app: FastifyInstance, opts: { ctx:
   const { ctx } = opts;
   const artifacts = new ArtifactService(ctx);
   const models = new LoggedModelService(ctx, new TrackingExperimentLookup(ctx), artifacts);
-  // A deleted workspace takes its logged models and unfinished uploads with it.
+  // A deleted workspace takes its logged models, unfinished uploads and artifacts with it.
   opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
     if (!ws.workspaceId) return;
     await models.deleteWorkspace(ws.workspaceId);
-    await artifacts.deleteWorkspaceUploads(ws.workspaceId);
+    await artifacts.deleteWorkspaceArtifacts({ workspaceId: ws.workspaceId, storageAccountId: ws.storageAccountId ?? null });
   });
 
   await mountMlflow(app, ctx, async (scope) => {

@@ -1,16 +1,15 @@
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import type { AppContext } from '../../context.js';
-import { LocalBlobStore, safeKey, type BlobInfo } from '../../blob/blob-store.js';
+import { BlobPathConflict, safeKey, type BlobInfo, type BlobStore } from '../../blob/blob-store.js';
 import { Conflict, InvalidInput, NotFound, PayloadTooLarge } from '../../errors.js';
 import './tables.js';
 
 /**
  * The workspace a tracking request is about, as the artifact, registry and logged-model services
  * need it (http/mlflow/common.ts's `req.workspace` has this shape): the GUID that keys its
- * tracking rows, and the ARM id of the storage account whose blob folder holds its artifacts
- * (`ctx.blobRoot/<storage account name>`).
+ * tracking rows, and the ARM id of the storage account whose blob store holds its artifacts
+ * (`ctx.blobs.account(<storage account name>)`).
  */
 export interface WorkspaceRef {
   workspaceId: string;
@@ -66,27 +65,26 @@ export function storageAccountName(ws: WorkspaceRef): string {
 
 const sha256 = (s: string): string => crypto.createHash('sha256').update(s).digest('hex');
 
-/** Maps a file system error of a blob write to what the caller did wrong, if it is that. */
-function explainFsError(e: unknown, artifactPath: string): never {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ENAMETOOLONG') throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
-  if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
+/** Words a blob store's refusal of a write in terms of the artifact path. */
+function explainWriteError(e: unknown, artifactPath: string): never {
+  if (e instanceof BlobPathConflict) {
     throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, { code: 'ARTIFACT_PATH_TAKEN' });
   }
+  if (e instanceof InvalidInput && e.code === 'PathTooLong') throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
   throw e;
 }
 
 /**
  * MLflow's proxied artifact store (`mlflow-artifacts:/…`) for workspaces: bytes live in the
- * workspace's storage account folder, streamed both ways (never a whole file in memory). Paths are
+ * workspace's storage account (a folder or an S3 prefix, from ctx.blobs), streamed both ways (never a whole file in memory). Paths are
  * relative to the workspace's artifact root and cannot leave it.
  */
 export class ArtifactService {
   constructor(private readonly ctx: AppContext) {}
 
   /** The blob store of a workspace's storage account. */
-  blobs(ws: WorkspaceRef): LocalBlobStore {
-    return new LocalBlobStore(path.join(this.ctx.blobRoot, storageAccountName(ws)));
+  blobs(ws: WorkspaceRef): BlobStore {
+    return this.ctx.blobs.account(storageAccountName(ws));
   }
 
   /** The blob key of an artifact path ('' = the workspace's artifact root). */
@@ -109,7 +107,7 @@ export class ArtifactService {
     try {
       return await blobs.put(key, body);
     } catch (e) {
-      return explainFsError(e, artifactPath);
+      return explainWriteError(e, artifactPath);
     }
   }
 
@@ -218,12 +216,14 @@ export class ArtifactService {
   }
 
   /**
-   * Forgets a workspace's unfinished multipart uploads (when the workspace is deleted). Its
-   * artifacts stay in its storage account, which outlives the workspace unless deleted with it.
+   * When a workspace is deleted: forgets its unfinished multipart uploads and removes its artifact
+   * folder from its storage account (its runs and models go with it, so nothing points there any
+   * more). The rest of the storage account stays, unless the account is deleted too.
    */
-  async deleteWorkspaceUploads(workspaceId: string): Promise<void> {
-    const uploads = await this.ctx.db.selectFrom('mlflow_artifact_uploads').select(['upload_id', 'storage_account']).where('workspace_id', '=', workspaceId).execute();
+  async deleteWorkspaceArtifacts(ws: WorkspaceRef): Promise<void> {
+    const uploads = await this.ctx.db.selectFrom('mlflow_artifact_uploads').select(['upload_id', 'storage_account']).where('workspace_id', '=', ws.workspaceId).execute();
     for (const u of uploads) await this.forget(u.storage_account, u.upload_id);
+    if (ws.storageAccountId) await this.blobs(ws).deletePrefix(workspaceFolder(ws.workspaceId));
   }
 
   private partKey(uploadId: string, partNumber: number): string {
@@ -256,7 +256,7 @@ export class ArtifactService {
         cb(null, chunk);
       },
     });
-    const blobs = new LocalBlobStore(path.join(this.ctx.blobRoot, row.storage_account));
+    const blobs = this.ctx.blobs.account(row.storage_account);
     await blobs.put(this.partKey(uploadId, partNumber), body.pipe(meter));
     const etag = `"${md5.digest('hex')}"`;
     await this.ctx.db.deleteFrom('mlflow_artifact_upload_parts').where('upload_id', '=', uploadId).where('part_number', '=', partNumber).execute();
@@ -304,7 +304,7 @@ export class ArtifactService {
         throw new InvalidInput(`part ${n}: etag ${p.etag} does not match the uploaded part (${have.etag}); upload it again`, { code: 'INVALID_MULTIPART_UPLOAD' });
       }
     }
-    const partBlobs = new LocalBlobStore(path.join(this.ctx.blobRoot, row.storage_account));
+    const partBlobs = this.ctx.blobs.account(row.storage_account);
     const numbers = parts.map((p) => Number(p.part_number));
     for (const n of numbers) {
       const st = await partBlobs.stat(this.partKey(uploadId, n));
@@ -334,6 +334,6 @@ export class ArtifactService {
       await trx.deleteFrom('mlflow_artifact_upload_parts').where('upload_id', '=', uploadId).execute();
       await trx.deleteFrom('mlflow_artifact_uploads').where('upload_id', '=', uploadId).execute();
     });
-    await new LocalBlobStore(path.join(this.ctx.blobRoot, storageAccount)).deletePrefix(`.multipart/${uploadId}`);
+    await this.ctx.blobs.account(storageAccount).deletePrefix(`.multipart/${uploadId}`);
   }
 }

@@ -1,54 +1,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, testDialects, type TestServer } from '../../../testing/harness.js';
 import { V, createWorkspace, wsPath } from '../arm-test-helpers.js';
-import { freePort } from '../../../server.js';
+import { findMoto, startMoto, type Moto } from '../../../testing/moto.js';
 
-/**
- * A real S3-compatible server on loopback: moto's server (Python, from .ci/python-requirements.txt),
- * started with ATELIER_TEST_PYTHON or .ci/.venv/bin/python. Without it the suite is skipped with a
- * note, or fails under ATELIER_TEST_STRICT=1.
- */
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', '..', '..', '..');
-function findMoto(): string | undefined {
-  const python = process.env.ATELIER_TEST_PYTHON || (fs.existsSync(path.join(ROOT, '.ci', '.venv', 'bin', 'python')) ? path.join(ROOT, '.ci', '.venv', 'bin', 'python') : undefined);
-  const ok = python && spawnSync(python, ['-c', 'import moto.server'], { encoding: 'utf8' }).status === 0;
-  if (ok) return python;
-  const why = `no Python with moto[server] (${python ?? 'ATELIER_TEST_PYTHON unset and no .ci/.venv'}): the S3 datastore tests need it (bash .ci/run installs .ci/python-requirements.txt)`;
-  if (process.env.ATELIER_TEST_STRICT === '1') throw new Error(why);
-  process.stderr.write(`note: ${why}; skipping them\n`);
-  return undefined;
-}
-
-
-async function startMoto(python: string): Promise<{ endpoint: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(`${endpoint}/moto-api/`);
-      if (r.status < 500) return { endpoint, proc };
-    } catch {
-      // not up yet
-    }
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  proc.kill();
-  throw new Error('moto server did not start');
-}
-
-const python = findMoto();
+// A real S3-compatible server on loopback (moto), or the suite is skipped (fails under ATELIER_TEST_STRICT=1).
+const python = findMoto('the S3 datastore tests');
 
 for (const dialect of testDialects()) {
   describe(`S3 datastores against a real S3-compatible server (${dialect})`, { skip: !python }, () => {
     let t: TestServer;
-    let moto: { endpoint: string; proc: ChildProcess };
+    let moto: Moto;
     let W: string;
     const creds = { accessKeyId: 'AKIAATELIERTEST', secretAccessKey: `secret-${crypto.randomBytes(6).toString('hex')}` };
     before(async () => {
@@ -64,7 +28,7 @@ for (const dialect of testDialects()) {
     });
     after(async () => {
       await t?.close();
-      moto?.proc.kill();
+      moto?.stop();
     });
 
     it('creates the datastore only when the bucket answers; files go to the bucket and come back', async () => {
