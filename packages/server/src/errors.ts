@@ -61,6 +61,13 @@ export const ERROR_CODES = {
   ARTIFACT_PATH_TAKEN: 'The artifact path is taken by a file or folder of the same name.',
   MULTIPART_UPLOAD_NOT_FOUND: 'No such multipart upload (or it expired, or its token is wrong).',
   INVALID_MULTIPART_UPLOAD: 'A multipart upload request (parts, part numbers, etags) is not valid.',
+
+  // blob/: the blob stores of storage accounts and datastores (folders or an S3 bucket)
+  BLOB_PATH_TAKEN: 'A write would make a name both a file and a folder (a file below a file, a file over a folder).',
+  BLOB_PATH_TOO_LONG: 'A path is longer than blob stores allow (255 bytes a name, 1024 in all).',
+  BLOB_STORE_UNAVAILABLE: 'The blob store (an S3 bucket) could not be reached or failed.',
+  BLOB_STORE_CREDENTIALS_REJECTED: "The blob store (an S3 bucket) refused the server's credentials.",
+  BLOB_BUCKET_NOT_FOUND: 'The S3 bucket of the blob store does not exist.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

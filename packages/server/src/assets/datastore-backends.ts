@@ -153,7 +153,7 @@ export class S3Backend extends StoreBackend {
   /** The bucket is the datastore's, so its refusals are the datastore's settings' fault (400), not the server's. */
   private explain(e: unknown): never {
     if (e instanceof BlobStoreUnavailable) {
-      const code = e.code === 'StorageCredentialsRejected' ? 'DatastoreCredentialsRejected' : e.code === 'BucketNotFound' ? 'BucketNotFound' : 'DatastoreUnavailable';
+      const code = e.code === 'BLOB_STORE_CREDENTIALS_REJECTED' ? 'DatastoreCredentialsRejected' : e.code === 'BLOB_BUCKET_NOT_FOUND' ? 'BucketNotFound' : 'DatastoreUnavailable';
       const hint = code === 'DatastoreCredentialsRejected' ? "; update the datastore's access key" : '';
       throw new InvalidInput(`${e.message}${hint}`, { code });
     }
@@ -180,7 +180,7 @@ export class S3Backend extends StoreBackend {
     try {
       await this.bucket.check();
     } catch (e) {
-      if (e instanceof BlobStoreUnavailable && e.code === 'BucketNotFound') {
+      if (e instanceof BlobStoreUnavailable && e.code === 'BLOB_BUCKET_NOT_FOUND') {
         throw new InvalidInput(`bucket '${this.loc.bucket}' does not exist at ${this.loc.endpoint}; create it first or check the name`, { code: 'BucketNotFound' });
       }
       this.explain(e);

@@ -96,7 +96,7 @@ for (const kind of ['local', 's3'] as const) {
         await assert.rejects(store.get(bad), { name: 'InvalidInput' }, bad);
       }
       await assert.rejects(store.put('', Readable.from([])), { name: 'InvalidInput' });
-      await assert.rejects(store.put(`${'n'.repeat(256)}/f`, Readable.from([Buffer.from('x')])), { name: 'InvalidInput', code: 'PathTooLong' });
+      await assert.rejects(store.put(`${'n'.repeat(256)}/f`, Readable.from([Buffer.from('x')])), { name: 'InvalidInput', code: 'BLOB_PATH_TOO_LONG' });
       // The sibling account is not reachable from this one, and a shorter name is not a prefix of it.
       const other = blobs.account('acct1x');
       await other.put('a/b/c.txt', Readable.from([Buffer.from('other')]));

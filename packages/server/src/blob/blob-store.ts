@@ -4,7 +4,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { Conflict, InvalidInput, NotFound, type ErrorCode } from '../errors.js';
 
 export interface BlobInfo {
   /** Path relative to the container root, '/'-separated. */
@@ -51,7 +51,7 @@ export interface BlobStore {
 
 /** A write that would make a name both a file and a folder (a file below a file, a file over a folder). */
 export class BlobPathConflict extends Conflict {
-  static override defaultCode = 'BlobPathConflict';
+  static override defaultCode: ErrorCode = 'BLOB_PATH_TAKEN';
 }
 
 /** Longest name of one path segment and of a whole key, in UTF-8 bytes (file systems' and S3's limits). */
@@ -63,7 +63,7 @@ export function writableKey(key: string): string {
   const k = safeKey(key);
   if (!k) throw new InvalidInput('path must name a file, not be empty');
   if (Buffer.byteLength(k) > MAX_KEY_BYTES || k.split('/').some((s) => Buffer.byteLength(s) > MAX_SEGMENT_BYTES)) {
-    throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long: at most ${MAX_SEGMENT_BYTES} bytes per name and ${MAX_KEY_BYTES} in all; use shorter names`, { code: 'PathTooLong' });
+    throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long: at most ${MAX_SEGMENT_BYTES} bytes per name and ${MAX_KEY_BYTES} in all; use shorter names`, { code: 'BLOB_PATH_TOO_LONG' });
   }
   return k;
 }
@@ -120,7 +120,7 @@ export class LocalBlobStore implements BlobStore {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') throw new BlobPathConflict(`'${k}' conflicts with an existing file or folder of the same name`);
-      if (code === 'ENAMETOOLONG') throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long; use shorter names`, { code: 'PathTooLong' });
+      if (code === 'ENAMETOOLONG') throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long; use shorter names`, { code: 'BLOB_PATH_TOO_LONG' });
       throw e;
     }
     return { size: (await fsp.stat(file)).size };

@@ -1,7 +1,7 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { S3Client, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
-import { AtelierError, InvalidInput, NotFound } from '../errors.js';
+import { AtelierError, NotFound, type ErrorCode } from '../errors.js';
 import { BlobPathConflict, MAX_KEY_BYTES, pageOf, safeKey, writableKey, type BlobInfo, type BlobStore, type ListOptions } from './blob-store.js';
 
 // The AWS SDK takes ~0.3 s to load: it is loaded when an S3 store is first used, not at start.
@@ -28,10 +28,9 @@ export interface S3Target {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-/** The store (S3 server or the bucket) failed; not the caller's fault (HTTP 503). */
+/** The store (S3 server or the bucket) failed: not the caller's fault (kind 'internal'). */
 export class BlobStoreUnavailable extends AtelierError {
-  override readonly status = 503;
-  static override defaultCode = 'StorageUnavailable';
+  static override defaultCode: ErrorCode = 'BLOB_STORE_UNAVAILABLE';
 }
 
 const statusOf = (e: unknown): number | undefined => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -73,11 +72,11 @@ export class S3Bucket {
     const err = e as { name?: string; message?: string };
     const status = statusOf(e);
     if (status === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound') throw new NotFound(`no ${what} in ${this.where}`, { code: 'FileNotFound' });
-    if (err.name === 'NoSuchBucket') throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, { code: 'BucketNotFound' });
+    if (err.name === 'NoSuchBucket') throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, { code: 'BLOB_BUCKET_NOT_FOUND' });
     if (status === 403 || err.name === 'InvalidAccessKeyId' || err.name === 'SignatureDoesNotMatch' || err.name === 'AccessDenied' || err.name === 'CredentialsProviderError') {
-      throw new BlobStoreUnavailable(`${this.where} refused the credentials for ${what} (${err.name ?? status}); check the access key and its rights`, { code: 'StorageCredentialsRejected' });
+      throw new BlobStoreUnavailable(`${this.where} refused the credentials for ${what} (${err.name ?? status}); check the access key and its rights`, { code: 'BLOB_STORE_CREDENTIALS_REJECTED' });
     }
-    throw new BlobStoreUnavailable(`${this.where} could not be reached for ${what}: ${`${err.name ?? ''} ${err.message ?? ''}`.trim()}`, { code: 'StorageUnavailable' });
+    throw new BlobStoreUnavailable(`${this.where} could not be reached for ${what}: ${`${err.name ?? ''} ${err.message ?? ''}`.trim()}`);
   }
 
   /** Throws, saying what to fix, unless the bucket exists and the credentials may use it. */
@@ -86,7 +85,7 @@ export class S3Bucket {
     try {
       await client.send(new m.HeadBucketCommand({ Bucket: this.target.bucket }));
     } catch (e) {
-      if (statusOf(e) === 404) throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, { code: 'BucketNotFound' });
+      if (statusOf(e) === 404) throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, { code: 'BLOB_BUCKET_NOT_FOUND' });
       this.fail(e, 'the bucket');
     }
   }

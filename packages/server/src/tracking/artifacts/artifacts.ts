@@ -70,7 +70,7 @@ function explainWriteError(e: unknown, artifactPath: string): never {
   if (e instanceof BlobPathConflict) {
     throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, { code: 'ARTIFACT_PATH_TAKEN' });
   }
-  if (e instanceof InvalidInput && e.code === 'PathTooLong') throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
+  if (e instanceof InvalidInput && e.code === 'BLOB_PATH_TOO_LONG') throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
   throw e;
 }
 
