@@ -46,6 +46,12 @@ function subnetPrefixes(pe: StoredResource): string[] {
   return [...(subnet?.properties?.addressPrefixes ?? []), ...(subnet?.properties?.addressPrefix ? [subnet.properties.addressPrefix] : [])];
 }
 
+/** The same networks, in any order. */
+function sameNetworks(a: string[], b: string[]): boolean {
+  const norm = (x: string[]) => [...new Set(x.map((c) => c.trim().toLowerCase()))].sort().join(',');
+  return norm(a) === norm(b);
+}
+
 /** IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are compared as IPv4. */
 export function normaliseAddress(ip: string): string {
   return ip.startsWith('::ffff:') && net.isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
@@ -136,7 +142,17 @@ export class PrivateEndpointService {
     const connectionName = (existing?.properties.connectionName as string | undefined) ?? `${name}.${crypto.randomUUID()}`;
     const connId = `${ws.id}/privateEndpointConnections/${connectionName}`;
     const linkName = typeof link.name === 'string' && link.name ? link.name : name;
-    const state = (await this.engine.get(connId))?.properties.privateLinkServiceConnectionState as Obj | undefined;
+    let state = (await this.engine.get(connId))?.properties.privateLinkServiceConnectionState as Obj | undefined;
+    // New networks need a new approval: an Approved connection goes back to Pending unless the
+    // requester may approve it and asked for automatic approval.
+    const before = existing ? subnetPrefixes(existing) : [];
+    const networksChanged = existing !== undefined && !sameNetworks(before, prefixes);
+    const reapprove = networksChanged && state?.status === 'Approved';
+    if (reapprove) {
+      state = status === 'Approved'
+        ? { status, description: 'Auto-approved (networks changed)', actionsRequired: 'None' }
+        : { status: 'Pending', description: `The private endpoint's networks changed (${before.join(', ')} → ${prefixes.join(', ')}); awaiting approval by an Owner of the workspace`, actionsRequired: 'None' };
+    }
     const linkBody = { name: linkName, id: `${id}/${isManual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections'}/${linkName}`, properties: { privateLinkServiceId: ws.id, groupIds: ['amlworkspace'], ...(requestMessage ? { requestMessage } : {}), privateLinkServiceConnectionState: state ?? { status, description, actionsRequired: 'None' } } };
     const props: Obj = {
       provisioningState: 'Succeeded',
@@ -151,8 +167,12 @@ export class PrivateEndpointService {
     const tags = stringMap(body, 'tags', 'body') ?? {};
     const out = await this.engine.put(privateEndpointDefinition, id, { location, tags, properties: props }, by);
     try {
+      // The connection shows the networks the endpoint asks for, so an Owner sees them when approving.
+      const privateEndpoint = { id: out.resource.id, addressPrefixes: prefixes };
       if (!state) {
-        await this.engine.put(connectionDefinition, connId, { properties: { privateEndpoint: { id: out.resource.id }, privateLinkServiceConnectionState: { status, description, actionsRequired: 'None' }, groupIds: ['amlworkspace'], provisioningState: 'Succeeded' } }, by);
+        await this.engine.put(connectionDefinition, connId, { properties: { privateEndpoint, privateLinkServiceConnectionState: { status, description, actionsRequired: 'None' }, groupIds: ['amlworkspace'], provisioningState: 'Succeeded' } }, by);
+      } else {
+        await this.engine.setProperties(connId, { privateEndpoint, ...(reapprove ? { privateLinkServiceConnectionState: state } : {}) });
       }
     } catch (e) {
       if (out.created) await this.engine.delete(id);
@@ -202,10 +222,20 @@ export class PrivateEndpointService {
     const status = str(st, 'status', 'properties.privateLinkServiceConnectionState', { required: true, oneOf: PE_STATES })!;
     const before = (conn.properties.privateLinkServiceConnectionState as { status: string }).status;
     if ((before === 'Rejected' || before === 'Disconnected') && status === 'Approved') throw new Conflict(`connection '${name}' is ${before}; the private endpoint must be created again`, { code: 'InvalidPrivateEndpointConnectionState' });
+    const peNow = await this.engine.get((conn.properties.privateEndpoint as { id: string }).id);
+    const current = peNow ? subnetPrefixes(peNow) : [];
+    // An approval that names the networks it saw is refused when the endpoint asks for others now.
+    const seen = p.privateEndpoint !== undefined ? (obj(p.privateEndpoint, 'properties.privateEndpoint')!.addressPrefixes as unknown) : undefined;
+    if (seen !== undefined) {
+      if (!Array.isArray(seen) || seen.some((x) => typeof x !== 'string')) throw invalid('properties.privateEndpoint.addressPrefixes', 'must be a list of CIDRs (the networks shown on the connection)');
+      if (status === 'Approved' && !sameNetworks(seen as string[], current)) {
+        throw new Conflict(`the private endpoint's networks are now ${current.join(', ') || 'none'}, not ${(seen as string[]).join(', ')}; look at the connection again before approving`, { code: 'PrivateEndpointNetworksChanged' });
+      }
+    }
     const state = { status, description: str(st, 'description', 'properties.privateLinkServiceConnectionState', { max: 140 }) ?? `${status} by ${by.name}`, actionsRequired: 'None' };
-    await this.engine.setProperties(conn.id, { privateLinkServiceConnectionState: state });
+    await this.engine.setProperties(conn.id, { privateLinkServiceConnectionState: state, ...(peNow ? { privateEndpoint: { id: peNow.id, addressPrefixes: current } } : {}) });
     // The endpoint shows the same state on its side.
-    const pe = await this.engine.get((conn.properties.privateEndpoint as { id: string }).id);
+    const pe = peNow;
     if (pe) {
       const fix = (links: unknown) => (links as Obj[]).map((l) => ({ ...l, properties: { ...(l.properties as Obj), privateLinkServiceConnectionState: state } }));
       await this.engine.setProperties(pe.id, { privateLinkServiceConnections: fix(pe.properties.privateLinkServiceConnections), manualPrivateLinkServiceConnections: fix(pe.properties.manualPrivateLinkServiceConnections) });

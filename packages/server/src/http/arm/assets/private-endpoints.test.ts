@@ -165,5 +165,43 @@ for (const dialect of testDialects()) {
       // The vault resource itself stays readable (as the workspace resource does).
       assert.equal((await getFrom(t, '127.0.0.1', `${vault}?${V}`)).status, 200);
     });
+
+    it('widening an approved endpoint\'s networks sends its connection back to Pending; the Owner sees the networks when approving', async () => {
+      await createWorkspace(t, 'net-rg', 'net-widen');
+      const WW = wsPath(t, 'net-rg', 'net-widen');
+      assert.equal((await t.request('PATCH', `${WW}?${V}`, { properties: { publicNetworkAccess: 'Disabled' } })).status, 200);
+      // A Reader of the workspace who owns another resource group, where the endpoint lives.
+      assert.equal((await t.request('PUT', `${groupPath(t, 'pe-user-rg')}?${V}`, { location: 'local' })).status, 201);
+      const user = await userWithRole(t, `pe-widener-${dialect}`, 'Reader', WW);
+      await t.server.ctx.access.assign(user.id, groupPath(t, 'pe-user-rg'), 'Owner', null);
+      const url = `${groupPath(t, 'pe-user-rg')}/providers/Microsoft.Network/privateEndpoints/pe-w?${V}`;
+      const body = (prefixes: string[]) => ({ location: 'local', properties: { subnet: { properties: { addressPrefixes: prefixes } }, manualPrivateLinkServiceConnections: [{ name: 'pe-w', properties: { privateLinkServiceId: WW } }] } });
+      assert.equal((await t.request('PUT', url, body(['127.0.0.6/32']), { token: user.token })).status, 201);
+      const conn = (await t.request('GET', `${WW}/privateEndpointConnections?${V}`)).body.value[0];
+      assert.deepEqual(conn.properties.privateEndpoint.addressPrefixes, ['127.0.0.6/32'], 'the Owner sees the networks asked for');
+      const approve = (prefixes?: string[]) => t.request('PUT', `${WW}/privateEndpointConnections/${conn.name}?${V}`, { properties: { ...(prefixes ? { privateEndpoint: { id: conn.properties.privateEndpoint.id, addressPrefixes: prefixes } } : {}), privateLinkServiceConnectionState: { status: 'Approved', description: 'ok' } } });
+      assert.equal((await approve(['127.0.0.6/32'])).status, 200);
+      await eventually(t, '127.0.0.6', `${WW}/datastores?${V}`, 200);
+      assert.equal((await getFrom(t, '127.0.0.7', `${WW}/datastores?${V}`)).status, 403);
+
+      // Widening to everything: the connection is Pending again and the new networks get nowhere.
+      const wide = await t.request('PUT', url, body(['0.0.0.0/0']), { token: user.token });
+      assert.equal(wide.status, 200, wide.text);
+      assert.equal(wide.body.properties.manualPrivateLinkServiceConnections[0].properties.privateLinkServiceConnectionState.status, 'Pending');
+      const after = (await t.request('GET', `${WW}/privateEndpointConnections/${conn.name}?${V}`)).body;
+      assert.equal(after.properties.privateLinkServiceConnectionState.status, 'Pending');
+      assert.match(after.properties.privateLinkServiceConnectionState.description, /networks changed/);
+      assert.deepEqual(after.properties.privateEndpoint.addressPrefixes, ['0.0.0.0/0']);
+      await eventually(t, '127.0.0.7', `${WW}/datastores?${V}`, 403);
+      assert.equal((await getFrom(t, '127.0.0.6', `${WW}/datastores?${V}`)).status, 403);
+      // An approval naming the networks it saw is refused when they are no longer the endpoint's.
+      const stale = await approve(['127.0.0.6/32']);
+      assert.equal(stale.status, 409, stale.text);
+      assert.equal((await t.request('GET', `${WW}/privateEndpointConnections/${conn.name}?${V}`)).body.properties.privateLinkServiceConnectionState.status, 'Pending');
+      // The same networks again (reordered, or unchanged) do not need a new approval.
+      assert.equal((await approve(['0.0.0.0/0'])).status, 200);
+      const same = await t.request('PUT', url, body(['0.0.0.0/0']), { token: user.token });
+      assert.equal(same.body.properties.manualPrivateLinkServiceConnections[0].properties.privateLinkServiceConnectionState.status, 'Approved');
+    });
   });
 }
