@@ -35,8 +35,12 @@ export interface OperationJournal {
 }
 
 export type OperationWork = (journal: OperationJournal) => Promise<void>;
-/** Undoes what a crashed operation of this kind left behind, from its journal. */
-export type OperationRecovery = (op: Operation, journal: Record<string, unknown>) => Promise<void>;
+/**
+ * Undoes what a crashed operation of this kind left behind, from its journal; or, when the work had
+ * in fact finished (the process died before the operation was marked so), returns 'completed' and
+ * undoes nothing: the operation is then recorded as Succeeded.
+ */
+export type OperationRecovery = (op: Operation, journal: Record<string, unknown>) => Promise<void | 'completed'>;
 
 const HEARTBEAT_MS = 5_000;
 /** An operation (or a transitional state) this old without a heartbeat is taken as abandoned. */
@@ -185,7 +189,11 @@ export class OperationService {
         const recovery = this.recoveries.get(row.kind);
         let message = 'the server stopped while this operation was running; what it had done was undone — run it again';
         try {
-          if (recovery) await recovery(op, row.result ? JSON.parse(row.result) : {});
+          if (recovery && (await recovery(op, row.result ? JSON.parse(row.result) : {})) === 'completed') {
+            await this.finish(row.id, 'Succeeded');
+            n++;
+            continue;
+          }
         } catch (e) {
           message = `the server stopped while this operation was running, and undoing it failed: ${(e as Error).message}`;
           this.ctx.log.error({ err: e, operation: row.id }, 'operation recovery failed');

@@ -185,7 +185,11 @@ export class WorkspaceService {
     private readonly operations: OperationService,
   ) {
     this.dependents = new DependentResources(ctx, engine);
-    operations.onRecover('workspace.create', async (op, journal) => this.undoCreate(op.resourceId, journal));
+    operations.onRecover('workspace.create', async (op, journal) => {
+      // A create that reached Succeeded is finished, whatever happened to its operation after.
+      if ((await this.engine.get(op.resourceId))?.properties.provisioningState === 'Succeeded') return 'completed';
+      await this.undoCreate(op.resourceId, journal);
+    });
     operations.onRecover('workspace.delete', async (op, journal) => {
       const r = await this.engine.get(op.resourceId);
       if (r) await this.finishDelete(r, Boolean(journal.deleteDependentResources));
@@ -441,6 +445,8 @@ export class WorkspaceService {
   /** Removes everything a (failed or interrupted) create made. */
   private async undoCreate(id: string, journal: Record<string, unknown>): Promise<void> {
     const ws = await this.engine.get(id);
+    // Never a workspace that reached Succeeded (nor the dependents it uses).
+    if (ws?.properties.provisioningState === 'Succeeded') return;
     if (ws && journal.hooks) {
       for (const hook of this.onWorkspaceDeleting) await hook(this.info(ws)).catch((e) => this.ctx.log.error({ err: e, workspace: id }, 'workspace delete hook failed while undoing a create'));
     }

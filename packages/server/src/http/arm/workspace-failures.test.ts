@@ -95,10 +95,27 @@ for (const dialect of testDialects()) {
           .insertInto('operations')
           .values({ id: oldOp, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.resyncKeys', resource_id: wsId, status: 'Succeeded', error: null, result: '{}', owner: 'gone', created_at: ancient, updated_at: ancient, requested_by: null })
           .execute();
+        // And one that died after its workspace reached Succeeded, before the operation was marked done.
+        const done = await createWorkspace(t, 'crash', 'ws-done');
+        const doneOp = crypto.randomUUID();
+        const doneMade = [done.properties.keyVault, done.properties.applicationInsights, done.properties.storageAccount];
+        await ctx.db
+          .insertInto('operations')
+          .values({ id: doneOp, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.create', resource_id: done.id, status: 'InProgress', error: null, result: JSON.stringify({ made: doneMade, hooks: true }), owner: 'a-process-that-crashed', created_at: old, updated_at: old, requested_by: null })
+          .execute();
         await t.close({ keepData: true });
 
         t = await startTestServer(dialect, { home, databaseUrl: pg?.url });
         try {
+          // Recovery never removes a workspace that reached Succeeded: its operation is Succeeded too.
+          const finished = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/local/workspaceOperationsStatus/${doneOp}?${V}`);
+          assert.equal(finished.body.status, 'Succeeded', finished.text);
+          const kept = await t.request('GET', `${done.id}?${V}`);
+          assert.equal(kept.status, 200, kept.text);
+          assert.equal(kept.body.properties.provisioningState, 'Succeeded');
+          for (const dep of doneMade) assert.equal((await t.request('GET', `${dep}?${V}`)).status, 200, dep);
+          assert.equal((await t.request('GET', `${done.id}/datastores/workspaceblobstore?${V}`)).status, 200);
+          assert.equal((await t.request('POST', `${done.id}/listKeys?${V}`)).status, 200);
           const op = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/local/workspaceOperationsStatus/${opId}?${V}`);
           assert.equal(op.status, 200, op.text);
           assert.equal(op.body.status, 'Failed');

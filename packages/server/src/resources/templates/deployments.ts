@@ -86,6 +86,8 @@ export class DeploymentService {
     private readonly services: ControlPlaneServices & { groups: ResourceGroupService },
   ) {
     services.operations.onRecover('deployment.create', async (op, journal) => {
+      // A deployment that reached Succeeded is finished: what it made stays.
+      if ((await services.resources.get(op.resourceId))?.properties.provisioningState === 'Succeeded') return 'completed';
       const by = op.requestedBy ? await ctx.principals.get(op.requestedBy) : undefined;
       await this.rollback((journal.made as Made[] | undefined) ?? [], by);
       const d = await services.resources.get(op.resourceId);
