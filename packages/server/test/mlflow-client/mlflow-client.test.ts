@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { ADMIN_PASSWORD, startTestServer, testDialects, type TestServer } from '../../src/testing/harness.js';
 import { explain, findPython, makeWorkspace, runPython, runScript, type Auth, type ScriptResult } from './python.js';
+import { findMoto, startMoto, type Moto } from '../../src/testing/moto.js';
 
 /**
  * The stock Python `mlflow` client (pinned in .ci/python-requirements.txt) against a real Atelier:
@@ -120,6 +121,43 @@ for (const dialect of testDialects()) {
       const alias = await t.request('GET', `${api(trackingUri, 'registered-models/alias')}?name=${name}&alias=prod`);
       assert.equal(alias.status, 200, alias.text);
       assert.equal(alias.body.model_version.version, '1');
+    });
+  });
+}
+
+// The same client with artifacts in an S3 bucket (moto on loopback) instead of the data folder:
+// proxied multipart uploads, Range downloads and models logged, loaded and registered.
+const motoPython = findMoto('the MLflow client tests on an S3 blob store');
+for (const dialect of testDialects()) {
+  describe(`MLflow Python client on an S3 blob store (${dialect})`, { skip: skip ?? (!motoPython && 'no moto') }, () => {
+    let t: TestServer;
+    let moto: Moto;
+    let trackingUri: string;
+    const unique = () => `c${crypto.randomBytes(4).toString('hex')}`;
+    before(async () => {
+      moto = await startMoto(motoPython!);
+      t = await startTestServer(dialect, { blobStore: await moto.bucket() });
+      trackingUri = (await makeWorkspace(t, 'client-rg', 's3-ws')).trackingUri;
+    });
+    after(async () => {
+      await t?.close();
+      moto?.stop();
+    });
+    const run = async (script: string, args: string[]): Promise<ScriptResult> => {
+      const r = await runScript(python!, script, args, trackingUri, { token: t.adminToken });
+      assert.ok(r.code === 0 && r.result && Object.keys(r.result.failed).length === 0, explain(script, r));
+      return r;
+    };
+
+    it('large artifacts: multipart upload and Range download', async () => {
+      const r = await run('artifacts_large.py', [`large-${unique()}`]);
+      const runId = (r.result as unknown as Record<string, string>).run_id;
+      const listed = await t.request('GET', `${trackingUri}/api/2.0/mlflow/artifacts/list?run_id=${runId}&path=multipart`);
+      assert.deepEqual(listed.body.files, [{ path: 'multipart/big.bin', is_dir: false, file_size: 5 * 1024 * 1024 + 12345 }]);
+    });
+
+    it('pyfunc.log_model, load_model, register_model', async () => {
+      await run('pyfunc_models.py', [unique()]);
     });
   });
 }
