@@ -29,7 +29,7 @@ describe('the seed examples, in TypeScript', () => {
 
   function run(example: string, args: string[] = [], extra: Record<string, string> = {}, where = cwd): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', TSX, path.join(HERE, example), ...args], { cwd: where, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--conditions=atelier-source', '--import', TSX, path.join(HERE, example), ...args], { cwd: where, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));

@@ -3,13 +3,15 @@
 // server source is newer. Loading one pre-transpiled file starts in a fraction of the time that
 // transpiling every module on the fly takes. Dependencies stay external (native modules, pg, …).
 //
-// Nothing started here outlives start-up: esbuild's service process is stopped as soon as the
-// bundle is written. Source maps are written beside the bundle but not loaded by default (loading
+// Nothing started here outlives start-up: the bundle is built by a short-lived child process (so the
+// server never loads esbuild), and esbuild's service process is stopped as soon as the bundle is
+// written. Source maps are written beside the bundle but not loaded by default (loading
 // them costs ~35 MB resident for the server's whole life); `NODE_OPTIONS=--enable-source-maps
 // npm start` loads them when stack traces should name the TypeScript files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const src = path.join(root, 'packages/server/src');
@@ -27,9 +29,12 @@ function newestMtime(dir) {
   return newest;
 }
 
+function upToDate() {
+  return fs.existsSync(out) && fs.statSync(out).mtimeMs > Math.max(newestMtime(src), newestMtime(contracts));
+}
+
 export async function buildServer({ force = false } = {}) {
-  const built = fs.existsSync(out) ? fs.statSync(out).mtimeMs : 0;
-  if (!force && built > Math.max(newestMtime(src), newestMtime(contracts))) return out;
+  if (!force && upToDate()) return out;
   const esbuild = await import('esbuild');
   // Built into a private folder, then renamed into place: a process reading the bundle while
   // another one rebuilds it never sees a half-written file.
@@ -61,8 +66,16 @@ export async function buildServer({ force = false } = {}) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const file = await buildServer({ force: process.argv.includes('--rebuild') });
-  const { main } = await import(pathToFileURL(file).href);
+  const force = process.argv.includes('--rebuild');
+  if (process.argv.includes('--build-only')) {
+    await buildServer({ force });
+    process.exit(0);
+  }
+  if (force || !upToDate()) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--build-only', ...(force ? ['--rebuild'] : [])], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
+  const { main } = await import(pathToFileURL(out).href);
   await main(process.argv.slice(2).filter((a) => a !== '--rebuild')).catch((e) => {
     process.stderr.write(`atelier: ${e.message}\n`);
     process.exit(1);

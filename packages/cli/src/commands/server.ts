@@ -1,6 +1,23 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 
+/**
+ * The server is not part of the CLI's npm package (it needs native modules and its own data root):
+ * in a checkout of Atelier it is bundled beside the CLI; elsewhere this says how to run it.
+ */
+async function loadServer(): Promise<typeof import('@atelier/server')> {
+  try {
+    return await import('@atelier/server');
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && (e as Error).message.includes('@atelier/server')) {
+      throw new Error(
+        '`atelier server start` runs the server from a checkout of Atelier (`npm install && npm start`, or `npx atelier server start` there); this installation of the CLI has no server. The other commands work against any server (--endpoint, ATELIER_ENDPOINT or `atelier login`).',
+      );
+    }
+    throw e;
+  }
+}
+
 /** `atelier server start`: the Atelier server in this process (same as `npm start`). */
 export function serverCommands(program: Command): void {
   const server = program.command('server').description('run the Atelier server');
@@ -25,7 +42,7 @@ export function serverCommands(program: Command): void {
       if (o.publicUrl !== undefined) env.ATELIER_PUBLIC_URL = o.publicUrl;
       if (o.logLevel !== undefined) env.ATELIER_LOG_LEVEL = o.logLevel;
       const started = performance.now();
-      const { startServer, prepareTls } = await import('@atelier/server');
+      const { startServer, prepareTls } = await loadServer();
       let tlsMessage: string | undefined;
       if (o.tls) {
         const home = path.resolve(env.ATELIER_HOME ?? '.atelier');

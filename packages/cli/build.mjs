@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// Builds the `atelier` command into JavaScript with esbuild. Two shapes:
+//  - `node build.mjs` (npm install / npm pack): dist/atelier.mjs, the CLI of the npm package. Only the
+//    CLI's own modules are bundled; the SDK (`@atelier/sdk`), commander, … are its dependencies,
+//    imported at run time, and `@atelier/server` is loaded only by `atelier server start` when it is
+//    installed.
+//  - checkoutBundle() (bin/atelier.js in a checkout of Atelier): dist/cli.mjs at the repository root,
+//    with the SDK bundled from its TypeScript sources and the server as a bundle of its own
+//    (dist/cli-server.mjs, loaded only by `atelier server start`); rebuilt when a source is newer.
+// esbuild's service process is stopped after each build, so nothing outlives it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const cliRoot = path.dirname(fileURLToPath(import.meta.url));
+const packages = path.resolve(cliRoot, '..');
+const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error' };
+
+async function withEsbuild(fn) {
+  const esbuild = await import('esbuild');
+  try {
+    return await fn(esbuild);
+  } finally {
+    await esbuild.stop();
+  }
+}
+
+/** Builds into a private file, then renames: a concurrent reader never sees a half-written bundle. */
+async function buildTo(esbuild, options, file) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await esbuild.build({ ...common, ...options, outfile: tmp });
+  return () => fs.renameSync(tmp, file);
+}
+
+/** The CLI of the npm package: every bare import stays external. */
+export async function buildPackage() {
+  const out = path.join(cliRoot, 'dist', 'atelier.mjs');
+  await withEsbuild(async (esbuild) => {
+    const rename = await buildTo(esbuild, { entryPoints: [path.join(cliRoot, 'src/main.ts')], packages: 'external' }, out);
+    rename();
+  });
+  return out;
+}
+
+function newestSource(sources) {
+  // The build scripts and the packages' package.json (exports) count too: a change to how the
+  // bundle is made rebuilds it.
+  let newest = Math.max(fs.statSync(fileURLToPath(import.meta.url)).mtimeMs, fs.statSync(path.join(cliRoot, 'bin/atelier.js')).mtimeMs);
+  for (const dir of sources) {
+    newest = Math.max(newest, fs.statSync(path.join(dir, '..', 'package.json')).mtimeMs);
+    for (const rel of fs.readdirSync(dir, { recursive: true })) {
+      const f = String(rel);
+      if (f.endsWith('.ts') && !f.endsWith('.test.ts')) newest = Math.max(newest, fs.statSync(path.join(dir, f)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** The CLI of a checkout: our packages bundled from their sources, npm dependencies external. */
+export async function checkoutBundle() {
+  const dist = path.resolve(packages, '../dist');
+  const out = path.join(dist, 'cli.mjs');
+  const serverLib = path.join(dist, 'cli-server.mjs');
+  const sources = fs
+    .readdirSync(packages)
+    .map((d) => path.join(packages, d, 'src'))
+    .filter((d) => fs.existsSync(d));
+  const built = fs.existsSync(out) && fs.existsSync(serverLib) ? Math.min(fs.statSync(out).mtimeMs, fs.statSync(serverLib).mtimeMs) : 0;
+  if (built > newestSource(sources)) return out;
+  const externals = (serverExternal) => ({
+    name: 'npm-externals',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (serverExternal && args.path === '@atelier/server') return { path: './cli-server.mjs', external: true };
+        return args.path.startsWith('@atelier/') ? undefined : { path: args.path, external: true };
+      });
+    },
+  });
+  // `atelier-source`: our packages' exports point at their TypeScript sources under this condition.
+  const options = (entry, serverExternal) => ({ entryPoints: [path.join(packages, entry)], plugins: [externals(serverExternal)], conditions: ['atelier-source'] });
+  await withEsbuild(async (esbuild) => {
+    const done = await Promise.all([buildTo(esbuild, options('server/src/index.ts', false), serverLib), buildTo(esbuild, options('cli/src/main.ts', true), out)]);
+    for (const rename of done) rename();
+  });
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await buildPackage();
+}
