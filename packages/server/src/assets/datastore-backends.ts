@@ -186,8 +186,4 @@ export class S3Backend extends StoreBackend {
       this.explain(e);
     }
   }
-
-  destroy(): void {
-    this.bucket.destroy();
-  }
 }

@@ -362,11 +362,7 @@ export class DatastoreService {
       if (!secretAccessKey) throw invalid(`${T}.credentials.secrets.secretAccessKey`, 'is required');
       // A datastore that cannot reach its bucket is refused now, not at the first upload.
       const probe = new S3Backend(this.ctx.blobs, { endpoint: props.endpoint, bucket: props.bucket!, region: props.region, prefix: props.prefix ?? '', accessKeyId, secretAccessKey });
-      try {
-        await probe.check();
-      } finally {
-        probe.destroy();
-      }
+      await probe.check();
     } else {
       // ServerFolder
       if (credType && credType !== 'None') throw invalid(`${T}.credentials`, 'server folders take no credentials; leave credentials out');

@@ -210,3 +210,18 @@ describe('ATELIER_BLOB_STORE configuration', () => {
     }
   });
 });
+
+describe('BlobStores factory', () => {
+  it('reuses the client of a datastore bucket with the same settings, not with changed keys', () => {
+    const blobs = new BlobStores({ kind: 'local' }, os.tmpdir());
+    const target = { endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'team-bucket', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's1' } };
+    const one = blobs.s3(target, 'a');
+    assert.equal(blobs.s3(target, 'b').bucket, one.bucket);
+    assert.notEqual(blobs.s3({ ...target, credentials: { accessKeyId: 'k', secretAccessKey: 's2' } }, 'a').bucket, one.bucket);
+    assert.equal(one.store.root, 'a');
+    // At most 32 kept: the least recently used goes first.
+    for (let i = 0; i < 40; i++) blobs.s3({ ...target, bucket: `bucket-${i}` }, '');
+    assert.notEqual(blobs.s3(target, 'a').bucket, one.bucket);
+    blobs.close();
+  });
+});

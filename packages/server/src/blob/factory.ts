@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import { LocalBlobStore, safeKey, type BlobStore } from './blob-store.js';
@@ -11,6 +12,8 @@ import { S3Bucket, type S3BlobStore, type S3Target } from './s3-blob-store.js';
 export type BlobStoreConfig = { kind: 'local' } | ({ kind: 's3'; prefix: string } & S3Target);
 
 const ACCOUNT = /^[a-z0-9]{3,24}$/;
+/** Clients of datastores' own buckets kept for reuse (their connection pools), least recently used first out. */
+const MAX_DATASTORE_BUCKETS = 32;
 
 /**
  * The one place blob stores are made. Services ask it for the store of a storage account (or a
@@ -22,6 +25,7 @@ export class BlobStores {
   readonly where: string;
   private readonly bucket?: S3Bucket;
   private readonly prefix: string;
+  private readonly datastoreBuckets = new Map<string, S3Bucket>();
 
   constructor(
     config: BlobStoreConfig,
@@ -56,9 +60,20 @@ export class BlobStores {
     return new LocalBlobStore(root);
   }
 
-  /** A bucket given by a datastore (not the server's own); `destroy()` the bucket when done. */
+  /**
+   * A bucket given by a datastore (not the server's own). Its client is reused by later requests
+   * with the same settings (the key includes a hash of the secret, so a changed key gets a new one).
+   */
   s3(target: S3Target, prefix: string): { bucket: S3Bucket; store: S3BlobStore } {
-    const bucket = new S3Bucket(target);
+    const key = crypto.createHash('sha256').update(JSON.stringify([target.endpoint, target.region, target.bucket, target.forcePathStyle, target.credentials])).digest('hex');
+    let bucket = this.datastoreBuckets.get(key);
+    if (bucket) this.datastoreBuckets.delete(key);
+    else bucket = new S3Bucket(target);
+    this.datastoreBuckets.set(key, bucket);
+    if (this.datastoreBuckets.size > MAX_DATASTORE_BUCKETS) {
+      // Not destroyed: a request may still be using it; its idle connections close by themselves.
+      this.datastoreBuckets.delete(this.datastoreBuckets.keys().next().value!);
+    }
     return { bucket, store: bucket.store(prefix) };
   }
 
@@ -69,5 +84,7 @@ export class BlobStores {
 
   close(): void {
     this.bucket?.destroy();
+    for (const b of this.datastoreBuckets.values()) b.destroy();
+    this.datastoreBuckets.clear();
   }
 }
