@@ -345,6 +345,14 @@ export class PrivateEndpointService {
     return workspaces;
   }
 
+  /**
+   * For requests that reach a workspace's data by another route than its own (e.g. multipart
+   * artifact parts, whose URL names an upload): the same rule as `check`.
+   */
+  async checkWorkspace(workspaceArmId: string, ip: string): Promise<void> {
+    await this.admit(workspaceArmId.toLowerCase(), ip);
+  }
+
   /** Throws Forbidden when the workspace has public network access disabled and `ip` is in none of its approved networks. */
   private async admit(wsIdKey: string, ip: string): Promise<void> {
     const st = await this.state(wsIdKey);

@@ -10,6 +10,8 @@ import { ArtifactService, UPLOAD_TOKEN_HEADER, type WorkspaceRef } from '../../t
 import { TrackingExperimentLookup } from '../../tracking/logged-models/logged-models-experiments.js';
 import { proxiedArtifactPath } from '../../tracking/logged-models/logged-models.js';
 import { apiPaths, checkSafePath, mlflowErrorHandler, mountMlflow, q1 } from './common.js';
+import { PrivateEndpointService } from '../../assets/private-endpoints.js';
+import { resolveWorkspaceByGuid } from '../../resources/workspaces.js';
 
 /** Where presigned-style part URLs of multipart uploads point (public: the URL carries its credential). */
 export const PART_ROUTE = '/mlflow-artifacts/mpu/parts';
@@ -108,6 +110,7 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
   const { ctx } = opts;
   const artifacts = new ArtifactService(ctx);
   const partUrlBase = `${ctx.config.publicUrl}${PART_ROUTE}`;
+  const endpoints = PrivateEndpointService.for(ctx);
 
   // Multipart parts arrive without credentials (MLflow's client PUTs them to the URL it was given,
   // as to S3's presigned URLs, with the headers it was given): the upload's token, in a header
@@ -121,7 +124,9 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
       async (req, reply) => {
         const n = /^\d{1,5}$/.test(req.params.partNumber) ? Number(req.params.partNumber) : NaN;
         const token = req.headers[UPLOAD_TOKEN_HEADER];
-        const { etag } = await artifacts.uploadPart(req.params.uploadId, n, typeof token === 'string' ? token : undefined, req.body as Readable);
+        // The part URL names no workspace, so the app-wide network check cannot see it: done here.
+        const admit = async (workspaceId: string) => endpoints.checkWorkspace((await resolveWorkspaceByGuid(ctx, workspaceId)).id, req.socket.remoteAddress ?? req.ip);
+        const { etag } = await artifacts.uploadPart(req.params.uploadId, n, typeof token === 'string' ? token : undefined, req.body as Readable, admit);
         return reply.header('etag', etag).send({});
       },
     );

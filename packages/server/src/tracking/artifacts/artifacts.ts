@@ -231,10 +231,11 @@ export class ArtifactService {
   }
 
   /**
-   * Receives one part (the upload's token is the credential). Re-sending a part replaces it. Returns
+   * Receives one part (the upload's token is the credential; `admit` checks the request may reach
+   * the upload's workspace). Re-sending a part replaces it. Returns
    * the part's ETag (the MD5 of its bytes, quoted, as S3 does).
    */
-  async uploadPart(uploadId: string, partNumber: number, token: string | undefined, body: Readable): Promise<{ etag: string; size: number }> {
+  async uploadPart(uploadId: string, partNumber: number, token: string | undefined, body: Readable, admit?: (workspaceId: string) => Promise<void>): Promise<{ etag: string; size: number }> {
     if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new NotFound('no such multipart upload', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     const row = await this.ctx.db.selectFrom('mlflow_artifact_uploads').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
     const given = Buffer.from(sha256(token ?? ''), 'hex');
@@ -243,6 +244,8 @@ export class ArtifactService {
       throw new NotFound(`no such multipart upload, or the ${UPLOAD_TOKEN_HEADER} header is missing or wrong`, { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     }
     if (row.expires_at < Date.now()) throw new NotFound('this multipart upload has expired; start a new one', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
+    // The workspace's rules on where requests may come from apply to its parts too.
+    if (admit) await admit(row.workspace_id);
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > row.num_parts) {
       throw new InvalidInput(`part number must be from 1 to ${row.num_parts}, got ${partNumber}`, { code: 'INVALID_MULTIPART_UPLOAD' });
     }

@@ -10,11 +10,11 @@ function getFrom(t: TestServer, localAddress: string, path: string, token = t.ad
 }
 
 /** A request from a given loopback source address, with an optional JSON body. */
-function requestFrom(t: TestServer, localAddress: string, method: string, path: string, json?: unknown, token = t.adminToken): Promise<{ status: number; body: any }> {
+function requestFrom(t: TestServer, localAddress: string, method: string, path: string, json?: unknown, token: string | null = t.adminToken, extra: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const u = new URL(path, t.url);
     const payload = json === undefined ? undefined : JSON.stringify(json);
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
+    const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}), ...extra };
     const req = http.request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method, localAddress, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
@@ -202,6 +202,28 @@ for (const dialect of testDialects()) {
       assert.equal((await approve(['0.0.0.0/0'])).status, 200);
       const same = await t.request('PUT', url, body(['0.0.0.0/0']), { token: user.token });
       assert.equal(same.body.properties.manualPrivateLinkServiceConnections[0].properties.privateLinkServiceConnectionState.status, 'Approved');
+    });
+
+    it('multipart artifact parts (sent without a bearer token) follow the workspace\'s network access', async () => {
+      await createWorkspace(t, 'net-rg', 'net-mpu');
+      const MW = wsPath(t, 'net-rg', 'net-mpu');
+      const tracking = `/mlflow/v1.0${MW}`;
+      const created = await t.request('POST', `${tracking}/api/2.0/mlflow-artifacts/mpu/create/big`, { path: 'model.bin', num_parts: 2 });
+      assert.equal(created.status, 200, created.text);
+      const [p1, p2] = created.body.credentials as { url: string; headers: Record<string, string> }[];
+      assert.equal((await t.request('PUT', `${groupPath(t, 'net-rg')}/providers/Microsoft.Network/privateEndpoints/pe-mpu?${V}`, {
+        location: 'local',
+        properties: { subnet: { properties: { addressPrefixes: ['127.0.0.8/32'] } }, privateLinkServiceConnections: [{ name: 'pe-mpu', properties: { privateLinkServiceId: MW } }] },
+      })).status, 201);
+      assert.equal((await t.request('PATCH', `${MW}?${V}`, { properties: { publicNetworkAccess: 'Disabled' } })).status, 200);
+      await eventually(t, '127.0.0.1', `${tracking}/api/2.0/mlflow/experiments/search?max_results=1`, 403);
+      const refused = await requestFrom(t, '127.0.0.1', 'PUT', new URL(p1!.url).pathname, 'part one', null, p1!.headers);
+      assert.equal(refused.status, 403, JSON.stringify(refused.body));
+      assert.match(JSON.stringify(refused.body), /public network access disabled/);
+      const parts = await t.server.ctx.db.selectFrom('mlflow_artifact_upload_parts').selectAll().execute();
+      assert.equal(parts.filter((x) => x.upload_id === created.body.upload_id).length, 0, 'nothing stored');
+      const ok = await requestFrom(t, '127.0.0.8', 'PUT', new URL(p2!.url).pathname, 'part two', null, p2!.headers);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
     });
   });
 }
