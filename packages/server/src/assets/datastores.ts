@@ -295,7 +295,13 @@ export class DatastoreService {
       const sub = str(p, 'subscriptionId', T, { max: 36 });
       const rg = str(p, 'resourceGroup', T, { max: 90 });
       const account = await this.accounts.byName(props.accountName!, sub, rg);
-      if (!account) throw invalid(`${T}.accountName`, `storage account '${props.accountName}' could not be found${sub ? ` in subscription ${sub}` : ''}; create it first or check the name`);
+      const notFound = () => invalid(`${T}.accountName`, `storage account '${props.accountName}' could not be found${sub ? ` in subscription ${sub}` : ''}; create it first or check the name`);
+      if (!account) throw notFound();
+      // A caller with no role on the account learns nothing of it (that it exists, its group) unless
+      // they prove they may use it with its key or a SAS token of it; the datastore already made
+      // on it shows it anyway.
+      const known = existing?.accountName === account.name || (await this.ctx.access.canSee(by.id, account.id));
+      if (!known && !(await this.provesAccess(account, props, credType, secretsObj))) throw notFound();
       props.subscriptionId = account.subscriptionId;
       props.resourceGroup = account.resource.resourceGroup;
       if (credType === 'AccountKey') {
@@ -371,6 +377,21 @@ export class DatastoreService {
       await this.claimFolder(ws, props.path, by);
     }
     return { props, secrets };
+  }
+
+  /** Whether the datastore's secrets are a current key of the account, or a valid SAS token for its container. */
+  private async provesAccess(account: StorageAccountRef, props: DatastoreProps, credType: string | undefined, secretsObj: Obj | undefined): Promise<boolean> {
+    const keys = await this.accounts.accessKeys(account);
+    if (credType === 'AccountKey') return typeof secretsObj?.key === 'string' && keys.includes(secretsObj.key);
+    if (credType === 'Sas' && typeof secretsObj?.sasToken === 'string') {
+      try {
+        verifySas(secretsObj.sasToken.replace(/^\?/, ''), { account: account.name, container: (props.containerName ?? props.filesystem ?? props.fileShareName)!, keys }, 'sasToken');
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    return false;
   }
 
   /** A server folder must be an existing folder inside one the administrator allowed. */

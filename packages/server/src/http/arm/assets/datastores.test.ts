@@ -215,6 +215,30 @@ for (const dialect of testDialects()) {
       assert.equal((await reg(W, 'nowmine', path.join(teamb, 'sub'), memberA.token)).status, 201);
     });
 
+    it("a datastore on a storage account the caller cannot see answers as if the account did not exist, unless its key is given", async () => {
+      const hidden = `hiddenacct${dialect === 'sqlite' ? 's' : 'p'}`;
+      assert.equal((await t.request('PUT', `${groupPath(t, 'hidden-rg')}?${V}`, { location: 'local' })).status, 201);
+      const acct = `${groupPath(t, 'hidden-rg')}/providers/Microsoft.Storage/storageAccounts/${hidden}`;
+      assert.equal((await t.request('PUT', `${acct}?${V}`, { location: 'local' })).status, 201);
+      const key = (await t.request('POST', `${acct}/listKeys?${V}`)).body.keys[0].value as string;
+      const member = await userWithRole(t, `ds-hidden-${dialect}`, 'AzureML Data Scientist', W);
+      const put = (name: string, account: string, credentials: unknown) =>
+        t.request('PUT', `${W}/datastores/${name}?${V}`, { properties: { datastoreType: 'AzureBlob', accountName: account, containerName: 'stuff', ...(credentials ? { credentials } : {}) } }, { token: member.token });
+      const missing = await put('probe0', 'nosuchacct42', { credentialsType: 'None' });
+      assert.equal(missing.status, 400, missing.text);
+      const wrongKey = { credentialsType: 'AccountKey', secrets: { secretsType: 'AccountKey', key: 'bm90LWEta2V5' } };
+      for (const [name, credentials] of [['probe1', { credentialsType: 'None' }], ['probe2', undefined], ['probe3', wrongKey]] as const) {
+        const r = await put(name, hidden, credentials);
+        assert.equal(r.status, 400, `${name}: ${r.text}`);
+        assert.equal(r.body.error.message, missing.body.error.message.replace('nosuchacct42', hidden), r.text);
+        assert.doesNotMatch(r.text, /hidden-rg/);
+        assert.equal((await t.request('GET', `${W}/datastores/${name}?${V}`)).status, 404);
+      }
+      // Giving the account's key proves the caller may use it.
+      const ok = await put('withkey', hidden, { credentialsType: 'AccountKey', secrets: { secretsType: 'AccountKey', key } });
+      assert.equal(ok.status, 201, ok.text);
+    });
+
     it('validates datastore bodies and leaves nothing behind', async () => {
       const before = (await t.request('GET', `${W}/datastores?${V}`)).body.value.length;
       for (const [name, body] of [
