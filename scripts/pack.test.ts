@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { isBuiltin } from 'node:module';
+import * as esbuild from 'esbuild';
 import { startTestServer, type TestServer } from '../packages/server/src/testing/harness.js';
 
 const run = promisify(execFile);
@@ -113,6 +115,22 @@ console.log(JSON.stringify({ node: process.versions.node, workspaces: [...all.ke
       assert.equal(out.node.split('.')[0], major);
       assert.deepEqual(out, { node: out.node, workspaces: ['packws'], viaBrowserEntry: 'packws', missing: 'NotFoundError' }, `Node ${major}`);
     }
+    // A web app's bundler takes the installed browser entry without any Node module.
+    const nodeImports: string[] = [];
+    try {
+      await esbuild.build({
+        stdin: { contents: "export * from '@atelier/sdk/browser';", resolveDir: proj },
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        plugins: [{ name: 'node-modules', setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (isBuiltin(a.path) ? (nodeImports.push(`${a.path} (${a.importer})`), { path: a.path, external: true }) : undefined)) }],
+      });
+    } finally {
+      await esbuild.stop();
+    }
+    assert.deepEqual(nodeImports, [], 'the installed browser entry reaches no Node module');
     // The types are self-contained: a TypeScript user compiles against both entries.
     fs.writeFileSync(
       path.join(proj, 'typed.ts'),
