@@ -111,6 +111,19 @@ describe('two servers on one PostgreSQL and one S3 bucket', { skip: !python || !
     const store = ok(await a.request('GET', `${W}/datastores/workspaceartifactstore/files?path=${encodeURIComponent(`mlflow/${ws.properties.workspaceId}/${root}/model`)}`)).body.value;
     assert.deepEqual(store.map((f: { path: string }) => f.path.split('/').pop()), ['MLmodel', 'model.bin']);
 
+    // Diagnose finds the storage account writable (a probe written to the bucket and removed).
+    const post = ok(await a.request('POST', `${W}/diagnose?${V}`, { value: {} }), 202);
+    let report: { storageAccountResults: { code: string; level: string }[] } | undefined;
+    for (let i = 0; i < 200 && !report; i++) {
+      const r = await b.request('GET', post.headers.get('location')!.replace(a.url, b.url));
+      if (r.status === 200) report = r.body.value;
+      else {
+        assert.equal(r.status, 202, r.text);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    }
+    assert.deepEqual(report?.storageAccountResults.map((r) => `${r.level}:${r.code}`), ['Information:StorageWritable']);
+
     // Deletes on one side are seen on the other.
     ok(await a.request('DELETE', `${artifacts(a)}/${root}/model/MLmodel`));
     assert.equal((await b.request('GET', `${artifacts(b)}/${root}/model/MLmodel`)).status, 404);
@@ -124,6 +137,7 @@ describe('two servers on one PostgreSQL and one S3 bucket', { skip: !python || !
     const account = String(ws.properties.storageAccount).split('/').pop();
     const mlflowPrefix = `atelier/${account}/azureml/mlflow/${String(ws.properties.workspaceId).toLowerCase()}/`;
     assert.equal(await count(mlflowPrefix), 2, 'model.bin and weights.bin');
+    assert.equal(await count(`atelier/${account}/.atelier-diagnose`), 0, 'the diagnose probe is gone');
 
     // Deleting the workspace (through B) removes its artifacts from the bucket.
     const del = await b.request('DELETE', `${W}?${V}`);
