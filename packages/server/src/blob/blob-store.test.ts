@@ -97,6 +97,11 @@ for (const kind of ['local', 's3'] as const) {
       }
       await assert.rejects(store.put('', Readable.from([])), { name: 'InvalidInput' });
       await assert.rejects(store.put(`${'n'.repeat(256)}/f`, Readable.from([Buffer.from('x')])), { name: 'InvalidInput', code: 'BLOB_PATH_TOO_LONG' });
+      // Reading a name no store could hold finds nothing (not a store error).
+      const huge = Array.from({ length: 6 }, () => 'h'.repeat(250)).join('/');
+      await assert.rejects(store.get(huge), { name: 'NotFound' });
+      assert.equal(await store.stat(huge), undefined);
+      assert.deepEqual(await store.list(huge), []);
       // The sibling account is not reachable from this one, and a shorter name is not a prefix of it.
       const other = blobs.account('acct1x');
       await other.put('a/b/c.txt', Readable.from([Buffer.from('other')]));

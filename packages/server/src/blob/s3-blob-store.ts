@@ -172,8 +172,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /** A key longer than S3 allows names nothing (S3 would refuse the request instead of answering 404). */
+  private tooLong(key: string): boolean {
+    return Buffer.byteLength(this.full(key)) > MAX_KEY_BYTES;
+  }
+
   async get(key: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number }> {
     const k = safeKey(key);
+    if (this.tooLong(k)) throw new NotFound(`no file at '${k.slice(0, 200)}…'`);
     const { m, client } = await this.bucket.s3();
     try {
       const r = await client.send(new m.GetObjectCommand({ Bucket: this.bucket.target.bucket, Key: this.full(k), ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}) }));
@@ -189,7 +195,7 @@ export class S3BlobStore implements BlobStore {
   async stat(key: string): Promise<BlobInfo | undefined> {
     const k = safeKey(key);
     if (!k) return { path: '', size: 0, isDir: true, modified: 0 };
-    if (Buffer.byteLength(this.full(k)) > MAX_KEY_BYTES) return undefined;
+    if (this.tooLong(k)) return undefined;
     const { m, client } = await this.bucket.s3();
     try {
       const r = await client.send(new m.HeadObjectCommand({ Bucket: this.bucket.target.bucket, Key: this.full(k) }));
@@ -203,6 +209,7 @@ export class S3BlobStore implements BlobStore {
 
   async list(prefix: string, opts: ListOptions = {}): Promise<BlobInfo[]> {
     const k = safeKey(prefix);
+    if (this.tooLong(k)) return [];
     const base = this.folder(k);
     const strip = this.root ? this.root.length + 1 : 0;
     const { m, client } = await this.bucket.s3();
