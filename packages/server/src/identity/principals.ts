@@ -56,6 +56,7 @@ export function checkPasswordRule(password: unknown): string {
 }
 
 function checkDisplayName(name: unknown, target = 'displayName'): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200 || /[\x00-\x1f]/.test(name)) {
     throw new InvalidInput(`${target} must be 1–200 printable characters`, { target });
   }

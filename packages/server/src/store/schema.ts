@@ -7,5 +7,5 @@
  * Portable column conventions (SQLite and PostgreSQL alike): times are epoch milliseconds in
  * bigint columns (read back as numbers), JSON is stored as text, booleans as 0/1 integers.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by module augmentation
 export interface Tables {}

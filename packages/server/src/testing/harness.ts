@@ -105,7 +105,7 @@ export async function startTestServer(
       }
       const res = await fetch(p.startsWith('http') ? p : `${url}${p}`, { method, headers, body: payload });
       const text = await res.text();
-      let parsed: unknown = undefined;
+      let parsed: unknown;
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {

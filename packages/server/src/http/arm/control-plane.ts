@@ -18,7 +18,7 @@ export async function controlPlaneFeature(app: FastifyInstance, opts: { ctx: App
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
-    json(req, body as string, done);
+    void json(req, body as string, done);
   });
   await app.register(workspaceRoutes, opts);
   await app.register(dependentRoutes, opts);

@@ -67,7 +67,7 @@ for (const dialect of testDialects()) {
       await t.request('POST', '/identity/users', { name: 'dave', password: 'dave-password-1' });
       const token = await signIn('dave', 'dave-password-1');
       assert.equal((await t.request('GET', '/identity/me', undefined, { token })).status, 200);
-      let r = await t.request('PATCH', '/identity/users/dave', { enabled: false });
+      const r = await t.request('PATCH', '/identity/users/dave', { enabled: false });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.enabled, false);
       assert.equal((await t.request('GET', '/identity/me', undefined, { token })).status, 401);

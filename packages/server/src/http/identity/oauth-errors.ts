@@ -23,8 +23,8 @@ export function oauthErrorOf(err: AtelierError): { error: string; status: number
 
 /** OAuth2 error body (RFC 6749 §5.2) in the shape Entra ID uses, which MSAL parses. */
 export function oauthErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  let status = 400;
-  let error = 'invalid_request';
+  let status: number;
+  let error: string;
   let description = (err as Error)?.message ?? 'bad request';
   if (err instanceof OAuthError) {
     status = err.status;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
-import { artifactWorkspace, generatedBytes, sha256Of, userWithRole, type ArtifactTestWorkspace } from '../../tracking/artifacts/artifacts-testing.js';
+import { artifactWorkspace, generatedBytes, sha256Of, userWithRole, type ArtifactTestWorkspace } from './artifacts-testing.js';
 import { findMoto, startMoto, type Moto } from '../../testing/moto.js';
 import type { BlobStoreConfig } from '../../blob/factory.js';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
-import { artifactWorkspace } from '../../tracking/artifacts/artifacts-testing.js';
+import { artifactWorkspace } from './artifacts-testing.js';
 
 for (const dialect of testDialects()) {
   test(`MLflow 3 logged models (${dialect})`, async (tt) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
-import { artifactWorkspace, userWithRole } from '../../tracking/artifacts/artifacts-testing.js';
+import { artifactWorkspace, userWithRole } from './artifacts-testing.js';
 
 for (const dialect of testDialects()) {
   test(`MLflow model registry (${dialect})`, async (tt) => {

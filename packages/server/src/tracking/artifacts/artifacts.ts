@@ -315,10 +315,10 @@ export class ArtifactService {
         throw new InvalidInput(`part ${n} of upload '${uploadId}' is missing or incomplete; upload it again`, { code: 'INVALID_MULTIPART_UPLOAD' });
       }
     }
-    const self = this;
+    const partKey = (n: number): string => this.partKey(uploadId, n);
     async function* joined(): AsyncGenerator<Buffer> {
       for (const n of numbers) {
-        const { stream } = await partBlobs.get(self.partKey(uploadId, n));
+        const { stream } = await partBlobs.get(partKey(n));
         for await (const chunk of stream) yield chunk as Buffer;
       }
     }

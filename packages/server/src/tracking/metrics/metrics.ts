@@ -122,7 +122,7 @@ export class MetricService {
       const meta = await this.blockMeta(tx, runId, id, after?.[0]);
       const need = max === undefined ? Infinity : max + 1;
       const taken: (Uint8Array | Float64Array)[] = [];
-      let points: Points = { step: new Float64Array(0), timestamp: new Float64Array(0), value: new Float64Array(0), length: 0 };
+      let points: Points;
       let have = 0;
       let hi = -Infinity;
       for (let i = 0; ; ) {

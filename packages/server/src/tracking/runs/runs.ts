@@ -247,7 +247,10 @@ export class RunService {
     const tags = checkTags(rawTags, 'run');
     const seen = new Set<string>();
     const dupes: string[] = [];
-    for (const p of params) (seen.has(p.key) ? dupes.push(p.key) : seen.add(p.key));
+    for (const p of params) {
+      if (seen.has(p.key)) dupes.push(p.key);
+      else seen.add(p.key);
+    }
     if (dupes.length) throw new InvalidInput(`Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`);
     await withTx(this.database, async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);

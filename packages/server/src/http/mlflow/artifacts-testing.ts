@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { TestServer } from '../../testing/harness.js';
-import { makeWorkspace, type TestWorkspace } from '../../http/mlflow/testing.js';
-import { invalidateWorkspaceCache } from '../../http/mlflow/common.js';
+import { makeWorkspace, type TestWorkspace } from './testing.js';
+import { invalidateWorkspaceCache } from './common.js';
 
 /** Test support for the artifact proxy, registry and logged-model tests. */
 

@@ -1,0 +1,25 @@
+/** Import layers and cycles (npm run lint). See docs/contributing.md, "Layers". */
+const src = '^packages/server/src/';
+const domain = `${src}(tracking|resources|assets|identity|operations|logging)/`;
+const edge = `${src}http/`;
+const composition = `${src}(app|features|services|server|main|index)\\.ts$`;
+const infra = `${src}(store|secrets|blob)/`;
+// Tests run the whole server (testing/harness.ts) and may reach any layer; cycles still count.
+const test = '\\.test\\.ts$';
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'Import cycles make load order and layering unclear.', from: {}, to: { circular: true } },
+    { name: 'domain-not-to-http', severity: 'error', comment: 'Domain code never imports the HTTP edge (http/ → domain, never back).', from: { path: domain, pathNot: test }, to: { path: edge } },
+    { name: 'domain-not-to-composition', severity: 'error', comment: 'Domain code never imports the composition root (app.ts, features.ts, server.ts, …).', from: { path: domain, pathNot: test }, to: { path: composition } },
+    { name: 'infra-not-up', severity: 'error', comment: 'store/, secrets/ and blob/ never import domain, HTTP or composition code.', from: { path: infra, pathNot: test }, to: { path: [domain, edge, composition, `${src}context\\.ts$`] } },
+    { name: 'sdk-standalone', severity: 'error', comment: 'The SDK never imports the server or the CLI.', from: { path: '^packages/sdk/', pathNot: test }, to: { path: '^packages/(server|cli)/' } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs'] },
+  },
+};

@@ -1,0 +1,38 @@
+// ESLint (flat config): correctness rules only. Formatting is Prettier's; import layers and cycles
+// are dependency-cruiser's (.dependency-cruiser.cjs). `npm run lint` runs ESLint and dependency-cruiser.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/', '**/dist/', '.ci/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      // `any` at protocol edges (parsed JSON, client responses) is a style question, not a bug.
+      '@typescript-eslint/no-explicit-any': 'off',
+      // Our wrappers re-word errors on purpose (e.g. a database URL is redacted before it is shown).
+      'preserve-caught-error': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+  },
+  {
+    // Type-aware: a promise nobody awaits loses its rejection. Mark deliberate ones with `void`.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test's describe/it/test return promises the runner itself awaits.
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+      ],
+    },
+  },
+);
