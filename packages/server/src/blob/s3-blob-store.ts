@@ -136,6 +136,7 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: Readable): Promise<{ size: number }> {
     const k = writableKey(key);
+    let bodyError: Error | undefined;
     try {
       // As in a folder: no file below a file, no file where a folder is.
       const parts = k.split('/');
@@ -155,7 +156,9 @@ export class S3BlobStore implements BlobStore {
         },
       });
       // A body that fails or ends early fails the meter, so the upload fails and is aborted.
-      pipeline(body, meter, () => {});
+      pipeline(body, meter, (err) => {
+        if (err) bodyError = err;
+      });
       // Bodies up to one part go in one PutObject; larger ones as a multipart upload that, failing,
       // is aborted (leavePartsOnError false), so no part stays stored.
       const upload = new Upload({
@@ -168,6 +171,8 @@ export class S3BlobStore implements BlobStore {
       await upload.done();
       return { size };
     } catch (e) {
+      // The body's own failure (the client went away, a size limit) is the caller's, not the store's.
+      if (bodyError && !statusOf(e)) throw bodyError;
       this.bucket.fail(e, `file '${k}'`);
     }
   }
