@@ -5,3 +5,4 @@
  * Node.js imports, no server code.
  */
 export * from './mlflow/index.js';
+export * from './arm/index.js';

@@ -57,17 +57,18 @@ export type WorkspaceHook = (ws: WorkspaceInfo) => Promise<void>;
 export interface WorkspaceProperties {
   friendlyName?: string;
   description?: string;
-  storageAccount?: string;
-  keyVault?: string;
-  applicationInsights?: string;
-  containerRegistry?: string;
+  // Ids of dependent resources: null (as the wire allows) is the same as left out.
+  storageAccount?: string | null;
+  keyVault?: string | null;
+  applicationInsights?: string | null;
+  containerRegistry?: string | null;
   hbiWorkspace?: boolean;
-  imageBuildCompute?: string;
+  imageBuildCompute?: string | null;
   systemDatastoresAuthMode?: string;
   publicNetworkAccess?: string;
   allowPublicAccessWhenBehindVnet?: boolean;
   v1LegacyMode?: boolean;
-  primaryUserAssignedIdentity?: string;
+  primaryUserAssignedIdentity?: string | null;
   encryption?: { status?: string; keyVaultProperties?: Record<string, unknown>; identity?: Record<string, unknown> };
   [k: string]: unknown;
 }

@@ -1,12 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import type { Principal } from '../../identity/principals.js';
 import { checkApiVersion } from './api-version.js';
 import { nextLink, pageParams } from './paging.js';
-import { ApiVersionQuery, Tags } from './schemas.js';
-import { GroupParams, SubParams } from './workspace-schemas.js';
+import * as C from '@atelier/contracts';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
 import { resourceId } from '../../resources/resource-ids.js';
 import { toArmBody, type ResourceDefinition, type StoredResource } from '../../resources/engine.js';
@@ -15,22 +13,10 @@ import { normaliseLocation } from '../../resources/resource-groups.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import { accountSas, serviceSas } from '../../assets/sas.js';
 
-type Params = { subscriptionId: string; resourceGroupName: string; name: string };
-const ItemParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), name: Type.String() });
-const CreateBody = Type.Object(
-  {
-    location: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    tags: Type.Optional(Tags),
-    sku: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 100 })), tier: Type.Optional(Type.String({ maxLength: 100 })), family: Type.Optional(Type.String({ maxLength: 20 })) }, { additionalProperties: false })),
-    kind: Type.Optional(Type.String({ maxLength: 100 })),
-    properties: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'accepted; the settings of these self-hosted resources are fixed' })),
-    id: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
-    type: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-const PatchBody = Type.Object({ tags: Type.Optional(Tags) }, { additionalProperties: false });
+type Params = C.GroupResourceParams;
+const ItemParams = C.GroupResourceParams;
+const ONE = { 200: C.DependentResource, ...C.ArmErrorResponses };
+const LIST = { 200: C.DependentResourceList, ...C.ArmErrorResponses };
 
 interface DependentType {
   def: ResourceDefinition;
@@ -101,7 +87,7 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
     };
     const secretsVisible = (req: FastifyRequest, id: string) => ctx.access.can(req.principal.id, id, 'secrets/read');
 
-    app.put<{ Params: Params; Body: { location?: string; tags?: Record<string, string> } }>(one, { schema: { params: ItemParams, querystring: ApiVersionQuery, body: CreateBody, tags: [t.tag], summary: `Create a ${t.what} (or set the tags of an existing one)` } }, async (req, reply) => {
+    app.put<{ Params: Params; Body: C.DependentResourceBody }>(one, { schema: { params: ItemParams, querystring: C.ApiVersionQuery, body: C.DependentResourceBody, response: { ...ONE, 201: C.DependentResource }, tags: [t.tag], summary: `Create a ${t.what} (or set the tags of an existing one)` } }, async (req, reply) => {
       const p = req.params;
       await checkPath(p);
       t.def.checkName(p.name);
@@ -118,18 +104,18 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
       return reply.status(201).send(await t.body(r, await secretsVisible(req, id)));
     });
 
-    app.get<{ Params: Params }>(one, { schema: { params: ItemParams, querystring: ApiVersionQuery, tags: [t.tag], summary: `Get a ${t.what}` } }, async (req) => {
+    app.get<{ Params: Params }>(one, { schema: { params: ItemParams, querystring: C.ApiVersionQuery, response: ONE, tags: [t.tag], summary: `Get a ${t.what}` } }, async (req) => {
       const r = await load(req, 'control/read');
       return t.body(r, await secretsVisible(req, r.id));
     });
 
-    app.patch<{ Params: Params; Body: { tags?: Record<string, string> } }>(one, { schema: { params: ItemParams, querystring: ApiVersionQuery, body: PatchBody, tags: [t.tag], summary: `Set the tags of a ${t.what}` } }, async (req) => {
+    app.patch<{ Params: Params; Body: C.DependentResourcePatchBody }>(one, { schema: { params: ItemParams, querystring: C.ApiVersionQuery, body: C.DependentResourcePatchBody, response: ONE, tags: [t.tag], summary: `Set the tags of a ${t.what}` } }, async (req) => {
       const r = await load(req, 'control/write');
       const updated = await engine.patch(t.def, r.id, { tags: req.body?.tags }, req.principal);
       return t.body(updated, await secretsVisible(req, r.id));
     });
 
-    app.delete<{ Params: Params }>(one, { schema: { params: ItemParams, querystring: ApiVersionQuery, tags: [t.tag], summary: `Delete a ${t.what} (with its blobs, keys or secrets)` } }, async (req, reply) => {
+    app.delete<{ Params: Params }>(one, { schema: { params: ItemParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags: [t.tag], summary: `Delete a ${t.what} (with its blobs, keys or secrets)` } }, async (req, reply) => {
       const p = req.params;
       await checkPath(p);
       t.def.checkName(p.name);
@@ -146,26 +132,26 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
       for (const r of page.value) value.push(await t.body(r, await secretsVisible(req, r.id)));
       return { value, nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
     };
-    app.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>(base, { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: [t.tag], summary: `List the ${t.what} resources of a resource group (paged)` } }, async (req) => {
+    app.get<{ Params: C.ResourceGroupParams }>(base, { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: LIST, tags: [t.tag], summary: `List the ${t.what} resources of a resource group (paged)` } }, async (req) => {
       const { subscriptionId: sub, resourceGroupName: rg } = req.params;
       await checkPath(req.params);
       if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await services.groups.get(sub, rg))) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
       return list(req, sub, rg);
     });
-    app.get<{ Params: { subscriptionId: string } }>(`/subscriptions/:subscriptionId/providers/${ns}/${typeName}`, { schema: { params: SubParams, querystring: ApiVersionQuery, tags: [t.tag], summary: `List the ${t.what} resources of a subscription (paged)` } }, async (req) => {
+    app.get<{ Params: C.SubscriptionParams }>(`/subscriptions/:subscriptionId/providers/${ns}/${typeName}`, { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: LIST, tags: [t.tag], summary: `List the ${t.what} resources of a subscription (paged)` } }, async (req) => {
       await checkPath(req.params);
       if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${req.params.subscriptionId}`))) throw new NotFound(`subscription '${req.params.subscriptionId}' could not be found`, { code: 'SubscriptionNotFound' });
       return list(req, req.params.subscriptionId);
     });
 
     if (t.def.type === STORAGE) {
-      app.post<{ Params: Params }>(`${one}/listKeys`, { schema: { params: ItemParams, querystring: ApiVersionQuery, tags: [t.tag], summary: 'The two access keys (needs secrets/read)' } }, async (req) => {
+      app.post<{ Params: Params }>(`${one}/listKeys`, { schema: { params: ItemParams, querystring: C.ApiVersionQuery, response: { 200: C.StorageAccountKeys, ...C.ArmErrorResponses }, tags: [t.tag], summary: 'The two access keys (needs secrets/read)' } }, async (req) => {
         const r = await load(req, 'secrets/read');
         return { keys: await deps.storageKeys(r.id) };
       });
-      app.post<{ Params: Params; Body: { keyName: string } }>(
+      app.post<{ Params: Params; Body: C.RegenerateKeyBody }>(
         `${one}/regenerateKey`,
-        { schema: { params: ItemParams, querystring: ApiVersionQuery, body: Type.Object({ keyName: Type.String({ description: 'key1 | key2' }) }, { additionalProperties: false }), tags: [t.tag], summary: 'Replace one access key with a new random one' } },
+        { schema: { params: ItemParams, querystring: C.ApiVersionQuery, body: C.RegenerateKeyBody, response: { 200: C.StorageAccountKeys, ...C.ArmErrorResponses }, tags: [t.tag], summary: 'Replace one access key with a new random one' } },
         async (req) => {
           const r = await load(req, 'control/write');
           await ctx.access.require(req.principal.id, r.id, 'secrets/read', notFound(req.params));
@@ -176,13 +162,6 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
     }
     if (t.def.type === STORAGE) {
       // Shared access signatures (sv 2022-11-02), signed with key1 (or keyToSign): what a Sas datastore holds.
-      const SasCommon = {
-        signedPermission: Type.String({ maxLength: 20, description: "letters of 'racwdxltmeopi', e.g. 'rl' (read) or 'rwdl'" }),
-        signedExpiry: Type.String({ maxLength: 40, description: 'ISO 8601 UTC time' }),
-        signedStart: Type.Optional(Type.String({ maxLength: 40 })),
-        signedProtocol: Type.Optional(Type.Union([Type.Literal('https'), Type.Literal('https,http')])),
-        keyToSign: Type.Optional(Type.String({ description: 'key1 (default) | key2' })),
-      };
       const signingKey = async (id: string, keyToSign: string | undefined) => {
         const name = (keyToSign ?? 'key1').toLowerCase();
         if (name !== 'key1' && name !== 'key2') throw new InvalidInput(`keyToSign must be 'key1' or 'key2', got '${keyToSign}'`, { target: 'keyToSign' });
@@ -190,13 +169,14 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
         if (!k) throw new InvalidInput(`the storage account has no ${name}`, { target: 'keyToSign' });
         return k.value;
       };
-      app.post<{ Params: Params; Body: { canonicalizedResource: string; signedResource: string; signedPermission: string; signedExpiry: string; signedStart?: string; signedProtocol?: 'https' | 'https,http'; keyToSign?: string } }>(
+      app.post<{ Params: Params; Body: C.ServiceSasBody }>(
         `${one}/listServiceSas`,
         {
           schema: {
             params: ItemParams,
-            querystring: ApiVersionQuery,
-            body: Type.Object({ canonicalizedResource: Type.String({ maxLength: 300, description: '/blob/{account}/{container}' }), signedResource: Type.String({ description: 'c (a blob container)' }), ...SasCommon }, { additionalProperties: false }),
+            querystring: C.ApiVersionQuery,
+            body: C.ServiceSasBody,
+            response: { 200: C.ServiceSas, ...C.ArmErrorResponses },
             tags: [t.tag],
             summary: 'A service SAS token for one blob container (needs secrets/read)',
           },
@@ -211,13 +191,14 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
           return { serviceSasToken: token };
         },
       );
-      app.post<{ Params: Params; Body: { signedServices: string; signedResourceTypes: string; signedPermission: string; signedExpiry: string; signedStart?: string; signedProtocol?: 'https' | 'https,http'; keyToSign?: string } }>(
+      app.post<{ Params: Params; Body: C.AccountSasBody }>(
         `${one}/listAccountSas`,
         {
           schema: {
             params: ItemParams,
-            querystring: ApiVersionQuery,
-            body: Type.Object({ signedServices: Type.String({ maxLength: 4, description: "letters of 'bfqt'" }), signedResourceTypes: Type.String({ maxLength: 3, description: "letters of 'sco'" }), ...SasCommon }, { additionalProperties: false }),
+            querystring: C.ApiVersionQuery,
+            body: C.AccountSasBody,
+            response: { 200: C.AccountSas, ...C.ArmErrorResponses },
             tags: [t.tag],
             summary: 'An account SAS token (needs secrets/read)',
           },
@@ -231,13 +212,13 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
       );
     }
     if (t.def.type === REGISTRY) {
-      app.post<{ Params: Params }>(`${one}/listCredentials`, { schema: { params: ItemParams, querystring: ApiVersionQuery, tags: [t.tag], summary: 'The admin user name and passwords (needs secrets/read)' } }, async (req) => {
+      app.post<{ Params: Params }>(`${one}/listCredentials`, { schema: { params: ItemParams, querystring: C.ApiVersionQuery, response: { 200: C.RegistryCredentials, ...C.ArmErrorResponses }, tags: [t.tag], summary: 'The admin user name and passwords (needs secrets/read)' } }, async (req) => {
         const r = await load(req, 'secrets/read');
         return deps.registryCredentials(r.id);
       });
-      app.post<{ Params: Params; Body: { name: string } }>(
+      app.post<{ Params: Params; Body: C.RegenerateCredentialBody }>(
         `${one}/regenerateCredential`,
-        { schema: { params: ItemParams, querystring: ApiVersionQuery, body: Type.Object({ name: Type.String({ description: 'password | password2' }) }, { additionalProperties: false }), tags: [t.tag], summary: 'Replace one admin password' } },
+        { schema: { params: ItemParams, querystring: C.ApiVersionQuery, body: C.RegenerateCredentialBody, response: { 200: C.RegistryCredentials, ...C.ArmErrorResponses }, tags: [t.tag], summary: 'Replace one admin password' } },
         async (req) => {
           const r = await load(req, 'control/write');
           await ctx.access.require(req.principal.id, r.id, 'secrets/read', notFound(req.params));

@@ -1,22 +1,19 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { checkApiVersion } from './api-version.js';
-import { ApiVersionQuery } from './schemas.js';
 import { NotFound } from '../../errors.js';
 
-const OpParams = Type.Object({ subscriptionId: Type.String(), location: Type.String(), operationId: Type.String() });
-const OpQuery = Type.Object({ ...ApiVersionQuery.properties, type: Type.Optional(Type.String({ description: "'location': answer as the Location URL (202 while running, then the result)" })) }, { additionalProperties: true });
 
 /** Status of long-running operations, the way ARM's Azure-AsyncOperation and Location URLs answer. */
 export async function operationRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx, services } = opts;
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 
-  app.get<{ Params: { subscriptionId: string; location: string; operationId: string }; Querystring: { type?: string } }>(
+  app.get<{ Params: C.OperationStatusParams; Querystring: C.OperationStatusQuery }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.MachineLearningServices/locations/:location/workspaceOperationsStatus/:operationId',
-    { schema: { params: OpParams, querystring: OpQuery, tags: ['Operations'], summary: 'Status of a long-running operation' } },
+    { schema: { params: C.OperationStatusParams, querystring: C.OperationStatusQuery, response: { 200: { description: 'The status; with type=location, the resource once done', anyOf: [C.OperationStatus, C.Workspace] }, ...C.ArmErrorResponses }, tags: ['Operations'], summary: 'Status of a long-running operation' } },
     async (req, reply) => {
       const p = req.params;
       const op = await services.operations.get(p.operationId);

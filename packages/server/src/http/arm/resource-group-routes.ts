@@ -1,28 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import { ResourceGroupService, toResourceGroup } from '../../resources/resource-groups.js';
 import { checkApiVersion } from './api-version.js';
-import { ApiVersionQuery, Tags } from './schemas.js';
 import { groupId } from '../../resources/arm-ids.js';
 import { NotFound } from '../../errors.js';
 import { nextLink, pageParams } from './paging.js';
 
-const SubParams = Type.Object({ subscriptionId: Type.String() });
-const GroupParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() });
-const GroupBody = Type.Object(
-  {
-    location: Type.String({ minLength: 1, maxLength: 100 }),
-    tags: Type.Optional(Tags),
-    managedBy: Type.Optional(Type.String({ maxLength: 400 })),
-    properties: Type.Optional(Type.Object({}, { additionalProperties: true })),
-    id: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
-    type: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-const PatchBody = Type.Object({ tags: Type.Optional(Tags), managedBy: Type.Optional(Type.String()) }, { additionalProperties: false });
+const TAGS = ['Resource groups'];
+const GROUP = { 200: C.ResourceGroup, ...C.ArmErrorResponses };
 
 /** Subscriptions and resource groups (Microsoft.Resources shapes). */
 export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: AppContext; groups: ResourceGroupService }): Promise<void> {
@@ -39,14 +25,14 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     authorizationSource: 'RoleBased',
   });
 
-  app.get('/subscriptions', { schema: { querystring: ApiVersionQuery, tags: ['Subscriptions'] } }, async (req) => {
+  app.get('/subscriptions', { schema: { querystring: C.ApiVersionQuery, response: { 200: C.SubscriptionList, ...C.ArmErrorResponses }, tags: ['Subscriptions'] } }, async (req) => {
     const rows = await ctx.db.selectFrom('subscriptions').selectAll().orderBy('subscription_id').execute();
     const visible = [];
     for (const s of rows) if (await ctx.access.canSee(req.principal.id, `/subscriptions/${s.subscription_id}`)) visible.push(subscriptionBody(s));
     return { value: visible };
   });
 
-  app.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId', { schema: { params: SubParams, querystring: ApiVersionQuery, tags: ['Subscriptions'] } }, async (req) => {
+  app.get<{ Params: C.SubscriptionParams }>('/subscriptions/:subscriptionId', { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: { 200: C.Subscription, ...C.ArmErrorResponses }, tags: ['Subscriptions'] } }, async (req) => {
     const sub = req.params.subscriptionId.toLowerCase();
     await groups.requireSubscription(sub);
     await ctx.access.require(req.principal.id, `/subscriptions/${sub}`, 'control/read', `subscription '${sub}' could not be found`);
@@ -54,7 +40,7 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     return subscriptionBody(row);
   });
 
-  app.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/resourcegroups', { schema: { params: SubParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req) => {
+  app.get<{ Params: C.SubscriptionParams }>('/subscriptions/:subscriptionId/resourcegroups', { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: { 200: C.ResourceGroupList, ...C.ArmErrorResponses }, tags: TAGS } }, async (req) => {
     const sub = req.params.subscriptionId.toLowerCase();
     await groups.requireSubscription(sub);
     const { after, top } = pageParams(req);
@@ -69,22 +55,22 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     return { value: page.map(toResourceGroup), nextLink: nextLink(ctx.config.publicUrl, req, page.at(-1)?.id_key, visible.length > top) };
   });
 
-  app.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req) => {
+  app.get<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: GROUP, tags: TAGS } }, async (req) => {
     const { subscriptionId: sub, resourceGroupName: name } = req.params;
     await groups.requireSubscription(sub);
     await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
     return toResourceGroup(await groups.require(sub, name));
   });
 
-  app.head<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: GroupParams, querystring: ApiVersionQuery, hide: true } as object }, async (req, reply) => {
+  app.head<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, hide: true } as object }, async (req, reply) => {
     const { subscriptionId: sub, resourceGroupName: name } = req.params;
     const visible = (await groups.subscriptionExists(sub)) && (await ctx.access.canSee(req.principal.id, groupId(sub, name))) && (await groups.get(sub, name));
     return reply.status(visible ? 204 : 404).send();
   });
 
-  app.put<{ Params: { subscriptionId: string; resourceGroupName: string }; Body: { location: string; tags?: Record<string, string>; managedBy?: string } }>(
+  app.put<{ Params: C.ResourceGroupParams; Body: C.ResourceGroupBody }>(
     '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    { schema: { params: GroupParams, querystring: ApiVersionQuery, body: GroupBody, tags: ['Resource groups'] } },
+    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, body: C.ResourceGroupBody, response: { ...GROUP, 201: C.ResourceGroup }, tags: TAGS } },
     async (req, reply) => {
       const { subscriptionId: sub, resourceGroupName: name } = req.params;
       await groups.requireSubscription(sub);
@@ -94,9 +80,9 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     },
   );
 
-  app.patch<{ Params: { subscriptionId: string; resourceGroupName: string }; Body: { tags?: Record<string, string> } }>(
+  app.patch<{ Params: C.ResourceGroupParams; Body: C.ResourceGroupPatchBody }>(
     '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    { schema: { params: GroupParams, querystring: ApiVersionQuery, body: PatchBody, tags: ['Resource groups'] } },
+    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, body: C.ResourceGroupPatchBody, response: GROUP, tags: TAGS } },
     async (req) => {
       const { subscriptionId: sub, resourceGroupName: name } = req.params;
       await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `resource group '${name}' could not be found`);
@@ -105,7 +91,7 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     },
   );
 
-  app.delete<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req, reply) => {
+  app.delete<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags: TAGS } }, async (req, reply) => {
     const { subscriptionId: sub, resourceGroupName: name } = req.params;
     await groups.requireSubscription(sub);
     await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `resource group '${name}' could not be found`);
@@ -115,7 +101,7 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     return reply.status(deleted ? 200 : 204).send();
   });
 
-  app.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>('/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/resources', { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: ['Resource groups'] } }, async (req) => {
+  app.get<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/resources', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: { 200: C.GenericResourceList, ...C.ArmErrorResponses }, tags: TAGS } }, async (req) => {
     const { subscriptionId: sub, resourceGroupName: name } = req.params;
     await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
     const row = await groups.get(sub, name);

@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import { ROLES } from '../../identity/rbac.js';
 import { normaliseScope, roleDefinition, roleFromDefinitionId, RoleAssignmentService, type RoleAssignment } from '../../identity/role-assignments.js';
 import { checkApiVersion } from './api-version.js';
-import { ApiVersionQuery } from './schemas.js';
+import * as C from '@atelier/contracts';
 
 const AUTHZ = '/providers/Microsoft.Authorization/';
 /** Scopes a role assignment may sit at: root, subscription, resource group, resource, child resource. */
@@ -17,28 +16,7 @@ const SCOPES = [
   '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/:ns/:type/:name/:childType/:childName',
 ];
 
-const AssignmentBody = Type.Object(
-  {
-    properties: Type.Object(
-      {
-        roleDefinitionId: Type.String({ minLength: 1, maxLength: 400, description: '…/providers/Microsoft.Authorization/roleDefinitions/{guid} (or the role name)' }),
-        principalId: Type.String({ minLength: 1, maxLength: 36 }),
-        principalType: Type.Optional(Type.Union([Type.Literal('User'), Type.Literal('ServicePrincipal'), Type.Literal('Group'), Type.Literal('ForeignGroup'), Type.Literal('Device')])),
-        description: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
-        condition: Type.Optional(Type.Null({ description: 'conditions (ABAC) are not supported: leave it out or null' })),
-        conditionVersion: Type.Optional(Type.Null()),
-        delegatedManagedIdentityResourceId: Type.Optional(Type.Null()),
-        canDelegate: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-        scope: Type.Optional(Type.String()),
-      },
-      { additionalProperties: false },
-    ),
-    id: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
-    type: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
+const ASSIGNMENT = { 200: C.RoleAssignment, ...C.ArmErrorResponses };
 
 /** The scope part of a …/providers/Microsoft.Authorization/… request path ('/' for the root). */
 function scopeOf(req: FastifyRequest): string {
@@ -61,7 +39,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
   const tags = ['Role assignments'];
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 
-  const body = (r: RoleAssignment) => {
+  const body = (r: RoleAssignment): C.RoleAssignment => {
     const prefix = r.scope === '/' ? '' : r.scope;
     const sub = /^\/subscriptions\/([^/]+)/i.exec(r.scope)?.[1];
     return {
@@ -88,7 +66,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
   const notFound = (scope: string) => `the scope '${scope}' could not be found`;
 
   for (const s of SCOPES) {
-    app.get(`${s}${AUTHZ}roleAssignments`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+    app.get(`${s}${AUTHZ}roleAssignments`, { schema: { tags, querystring: C.ApiVersionQuery, response: { 200: C.RoleAssignmentList, ...C.ArmErrorResponses } } }, async (req) => {
       const scope = scopeOf(req);
       await ctx.access.require(req.principal.id, scope, 'control/read', notFound(scope));
       await service.requireScope(scope);
@@ -108,7 +86,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
       return { value: rows.map(body) };
     });
 
-    app.get<{ Params: { roleAssignmentName: string } }>(`${s}${AUTHZ}roleAssignments/:roleAssignmentName`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+    app.get<{ Params: { roleAssignmentName: string } }>(`${s}${AUTHZ}roleAssignments/:roleAssignmentName`, { schema: { tags, querystring: C.ApiVersionQuery, response: ASSIGNMENT } }, async (req) => {
       const scope = scopeOf(req);
       await ctx.access.require(req.principal.id, scope, 'control/read', notFound(scope));
       const row = await service.get(scope, req.params.roleAssignmentName);
@@ -116,9 +94,9 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
       return body(row);
     });
 
-    app.put<{ Params: { roleAssignmentName: string }; Body: { properties: { roleDefinitionId: string; principalId: string; description?: string | null } } }>(
+    app.put<{ Params: { roleAssignmentName: string }; Body: C.RoleAssignmentBody }>(
       `${s}${AUTHZ}roleAssignments/:roleAssignmentName`,
-      { schema: { tags, querystring: ApiVersionQuery, body: AssignmentBody } },
+      { schema: { tags, querystring: C.ApiVersionQuery, body: C.RoleAssignmentBody, response: { ...ASSIGNMENT, 201: C.RoleAssignment } } },
       async (req, reply) => {
         const scope = scopeOf(req);
         await ctx.access.require(req.principal.id, scope, 'access/write', notFound(scope));
@@ -129,14 +107,14 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
       },
     );
 
-    app.delete<{ Params: { roleAssignmentName: string } }>(`${s}${AUTHZ}roleAssignments/:roleAssignmentName`, { schema: { tags, querystring: ApiVersionQuery } }, async (req, reply) => {
+    app.delete<{ Params: { roleAssignmentName: string } }>(`${s}${AUTHZ}roleAssignments/:roleAssignmentName`, { schema: { tags, querystring: C.ApiVersionQuery, response: ASSIGNMENT } }, async (req, reply) => {
       const scope = scopeOf(req);
       await ctx.access.require(req.principal.id, scope, 'access/write', notFound(scope));
       const row = await service.delete(scope, req.params.roleAssignmentName);
       return row ? reply.status(200).send(body(row)) : reply.status(204).send();
     });
 
-    app.get(`${s}${AUTHZ}roleDefinitions`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+    app.get(`${s}${AUTHZ}roleDefinitions`, { schema: { tags, querystring: C.ApiVersionQuery, response: { 200: C.RoleDefinitionList, ...C.ArmErrorResponses } } }, async (req) => {
       const scope = scopeOf(req);
       const filter = ((req.query as Record<string, string>).$filter ?? '').trim();
       const m = /^roleName\s+eq\s+'([^']+)'$/i.exec(filter);
@@ -147,7 +125,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
       return { value: names.map((n) => roleDefinition(n, scope)) };
     });
 
-    app.get<{ Params: { roleDefinitionId: string } }>(`${s}${AUTHZ}roleDefinitions/:roleDefinitionId`, { schema: { tags, querystring: ApiVersionQuery } }, async (req) => {
+    app.get<{ Params: { roleDefinitionId: string } }>(`${s}${AUTHZ}roleDefinitions/:roleDefinitionId`, { schema: { tags, querystring: C.ApiVersionQuery, response: { 200: C.RoleDefinition, ...C.ArmErrorResponses } } }, async (req) => {
       const name = Object.keys(ROLES).find((n) => ROLES[n]!.id === req.params.roleDefinitionId.toLowerCase());
       if (!name) throw new NotFound(`role definition '${req.params.roleDefinitionId}' does not exist`, { code: 'RoleDefinitionDoesNotExist' });
       return roleDefinition(name, scopeOf(req));

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { Conflict, NotFound, NotImplemented } from '../../errors.js';
 import { checkApiVersion } from './api-version.js';
 import { nextLink, pageParams } from './paging.js';
-import { ApiVersionQuery, Tags } from './schemas.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
 import { DEPLOYMENT, DeploymentService, deploymentDef, type DeploymentBody } from '../../resources/templates/deployments.js';
 
@@ -58,28 +58,9 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
   const deployments = new DeploymentService(ctx, services);
   const TAGS = ['Template deployments'];
   type DParams = { subscriptionId: string; resourceGroupName: string; deploymentName: string };
-  const DeploymentParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), deploymentName: Type.String() });
-  const DeploymentBodySchema = Type.Object(
-    {
-      location: Type.Optional(Type.String({ maxLength: 100 })),
-      tags: Type.Optional(Tags),
-      properties: Type.Object(
-        {
-          template: Type.Optional(Type.Object({}, { additionalProperties: true })),
-          templateLink: Type.Optional(Type.Unknown()),
-          parameters: Type.Optional(Type.Object({}, { additionalProperties: true })),
-          parametersLink: Type.Optional(Type.Unknown()),
-          mode: Type.Optional(Type.String()),
-          debugSetting: Type.Optional(Type.Unknown()),
-          onErrorDeployment: Type.Optional(Type.Unknown()),
-          expressionEvaluationOptions: Type.Optional(Type.Unknown()),
-          validationLevel: Type.Optional(Type.Unknown()),
-        },
-        { additionalProperties: false },
-      ),
-    },
-    { additionalProperties: false },
-  );
+  const { DeploymentParams } = C;
+  const DeploymentBodySchema = C.DeploymentBody;
+  const ONE = { 200: C.Deployment, ...C.ArmErrorResponses };
 
   const checkPath = async (p: { subscriptionId: string; resourceGroupName?: string }) => {
     checkSubscriptionId(p.subscriptionId);
@@ -106,7 +87,7 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
     app.register(async (scoped) => {
       scoped.addHook('preHandler', async (req) => checkApiVersion(req));
 
-      scoped.put<{ Params: DParams; Body: DeploymentBody }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, ...hidden, summary: 'Deploy an ARM template to a resource group (LRO: 201 + Azure-AsyncOperation)' } }, async (req, reply) => {
+      scoped.put<{ Params: DParams; Body: DeploymentBody }>(D, { schema: { params: DeploymentParams, querystring: C.ApiVersionQuery, body: DeploymentBodySchema, response: { ...ONE, 201: C.Deployment }, tags: TAGS, ...hidden, summary: 'Deploy an ARM template to a resource group (LRO: 201 + Azure-AsyncOperation)' } }, async (req, reply) => {
         const p = req.params;
         await checkPath(p);
         deploymentDef.checkName(p.deploymentName);
@@ -117,7 +98,7 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
         return reply.status(created ? 201 : 200).send(deployments.toArm(resource));
       });
 
-      scoped.post<{ Params: DParams; Body: DeploymentBody }>(`${D}/validate`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, body: DeploymentBodySchema, tags: TAGS, ...hidden, summary: 'Check a template deployment without deploying it' } }, async (req) => {
+      scoped.post<{ Params: DParams; Body: DeploymentBody }>(`${D}/validate`, { schema: { params: DeploymentParams, querystring: C.ApiVersionQuery, body: DeploymentBodySchema, response: ONE, tags: TAGS, ...hidden, summary: 'Check a template deployment without deploying it' } }, async (req) => {
         const p = req.params;
         await checkPath(p);
         const id = deployments.id(p.subscriptionId, p.resourceGroupName, p.deploymentName);
@@ -131,13 +112,13 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
         };
       });
 
-      scoped.get<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'Get a template deployment' } }, async (req) => deployments.toArm(await load(req)));
+      scoped.get<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: C.ApiVersionQuery, response: ONE, tags: TAGS, ...hidden, summary: 'Get a template deployment' } }, async (req) => deployments.toArm(await load(req)));
 
-      scoped.get<{ Params: DParams }>(`${D}/operations`, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'The per-resource operations of a template deployment' } }, async (req) => ({ value: deployments.operations(await load(req)) }));
+      scoped.get<{ Params: DParams }>(`${D}/operations`, { schema: { params: DeploymentParams, querystring: C.ApiVersionQuery, response: { 200: C.DeploymentOperationList, ...C.ArmErrorResponses }, tags: TAGS, ...hidden, summary: 'The per-resource operations of a template deployment' } }, async (req) => ({ value: deployments.operations(await load(req)) }));
 
       scoped.get<{ Params: DParams & { operationId: string } }>(
         `${D}/operationStatuses/:operationId`,
-        { schema: { params: Type.Object({ ...DeploymentParams.properties, operationId: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'Status of a template deployment (its Azure-AsyncOperation URL)' } },
+        { schema: { params: Type.Object({ ...DeploymentParams.properties, operationId: Type.String() }), querystring: C.ApiVersionQuery, response: { 200: C.DeploymentOperationStatus, ...C.ArmErrorResponses }, tags: TAGS, ...hidden, summary: 'Status of a template deployment (its Azure-AsyncOperation URL)' } },
         async (req) => {
           const r = await load(req);
           const op = await services.operations.get(req.params.operationId);
@@ -148,7 +129,7 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
         },
       );
 
-      scoped.delete<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'Delete the record of a template deployment (its resources stay)' } }, async (req, reply) => {
+      scoped.delete<{ Params: DParams }>(D, { schema: { params: DeploymentParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags: TAGS, ...hidden, summary: 'Delete the record of a template deployment (its resources stay)' } }, async (req, reply) => {
         const p = req.params;
         await checkPath(p);
         deploymentDef.checkName(p.deploymentName);
@@ -161,7 +142,7 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
         return reply.status(200).send();
       });
 
-      scoped.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>(G, { schema: { params: Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, ...hidden, summary: 'List the template deployments of a resource group (paged)' } }, async (req) => {
+      scoped.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>(G, { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: { 200: C.DeploymentList, ...C.ArmErrorResponses }, tags: TAGS, ...hidden, summary: 'List the template deployments of a resource group (paged)' } }, async (req) => {
         const { subscriptionId: sub, resourceGroupName: rg } = req.params;
         await checkPath(req.params);
         if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await services.groups.get(sub, rg))) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
@@ -177,7 +158,7 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
     scoped.addHook('preHandler', async (req) => checkApiVersion(req));
     // Subscription-level deployments are not stored (nested ones run inside their parent): the
     // list is empty and a PUT is refused with what to do.
-    scoped.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Resources/deployments', { schema: { params: Type.Object({ subscriptionId: Type.String() }), querystring: ApiVersionQuery, tags: TAGS, summary: 'Subscription-level deployments (none are stored: always empty)' } }, async (req) => {
+    scoped.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Resources/deployments', { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: { 200: C.DeploymentList, ...C.ArmErrorResponses }, tags: TAGS, summary: 'Subscription-level deployments (none are stored: always empty)' } }, async (req) => {
       await checkPath(req.params);
       if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${req.params.subscriptionId}`))) throw new NotFound(`subscription '${req.params.subscriptionId}' could not be found`, { code: 'SubscriptionNotFound' });
       return { value: [] };

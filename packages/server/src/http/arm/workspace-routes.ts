@@ -3,15 +3,17 @@ import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { checkApiVersion } from './api-version.js';
 import { nextLink, pageParams } from './paging.js';
-import { ApiVersionQuery } from './schemas.js';
-import { DeleteQuery, GroupParams, PatchQuery, SubParams, WorkspaceBody, WorkspaceParams, WorkspacePatchBody, WorkspaceQuery } from './workspace-schemas.js';
+import * as C from '@atelier/contracts';
 import { boolQuery, preconditions, setLroHeaders } from './lro.js';
-import { checkWorkspaceName, WORKSPACE, type WorkspaceInput } from '../../resources/workspaces.js';
+import { checkWorkspaceName, WORKSPACE } from '../../resources/workspaces.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
 import { NotFound } from '../../errors.js';
 
-type WsParams = { subscriptionId: string; resourceGroupName: string; workspaceName: string };
+type WsParams = C.WorkspaceParams;
 const TAGS = ['Workspaces'];
+const ONE = { 200: C.Workspace, ...C.ArmErrorResponses };
+const LIST = { 200: C.WorkspaceList, ...C.ArmErrorResponses };
+const KEYS = { 200: C.WorkspaceKeys, ...C.ArmErrorResponses };
 
 /** Microsoft.MachineLearningServices/workspaces: CRUD, lists, keys (ARM shapes, 2025-09-01). */
 export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
@@ -37,7 +39,7 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
 
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 
-  app.put<{ Params: WsParams; Body: WorkspaceInput }>(W, { schema: { params: WorkspaceParams, querystring: WorkspaceQuery, body: WorkspaceBody, tags: TAGS, summary: 'Create (LRO: 201 + Azure-AsyncOperation) or update (200) a workspace' } }, async (req, reply) => {
+  app.put<{ Params: WsParams; Body: C.WorkspaceBody }>(W, { schema: { params: C.WorkspaceParams, querystring: C.WorkspaceQuery, body: C.WorkspaceBody, response: { ...ONE, 201: C.Workspace }, tags: TAGS, summary: 'Create (LRO: 201 + Azure-AsyncOperation) or update (200) a workspace' } }, async (req, reply) => {
     const p = req.params;
     await checkPath(p);
     const id = workspaces.id(p.subscriptionId, p.resourceGroupName, p.workspaceName);
@@ -47,11 +49,11 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
     return reply.status(created ? 201 : 200).send(workspaces.toArm(resource));
   });
 
-  app.get<{ Params: WsParams }>(W, { schema: { params: WorkspaceParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'Get a workspace' } }, async (req) => workspaces.toArm(await load(req, 'control/read')));
+  app.get<{ Params: WsParams }>(W, { schema: { params: C.WorkspaceParams, querystring: C.ApiVersionQuery, response: ONE, tags: TAGS, summary: 'Get a workspace' } }, async (req) => workspaces.toArm(await load(req, 'control/read')));
 
-  app.patch<{ Params: WsParams; Body: Parameters<typeof workspaces.update>[1] }>(
+  app.patch<{ Params: WsParams; Body: C.WorkspacePatchBody }>(
     W,
-    { schema: { params: WorkspaceParams, querystring: PatchQuery, body: WorkspacePatchBody, tags: TAGS, summary: 'Update the updatable fields of a workspace (also updateDependencies with force=true)' } },
+    { schema: { params: C.WorkspaceParams, querystring: C.WorkspacePatchQuery, body: C.WorkspacePatchBody, response: ONE, tags: TAGS, summary: 'Update the updatable fields of a workspace (also updateDependencies with force=true)' } },
     async (req) => {
       const ws = await load(req, 'control/write');
       const updated = await workspaces.update(ws, req.body ?? {}, req.principal, preconditions(req), { force: boolQuery(req, 'force') });
@@ -59,7 +61,7 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
     },
   );
 
-  app.delete<{ Params: WsParams }>(W, { schema: { params: WorkspaceParams, querystring: DeleteQuery, tags: TAGS, summary: 'Delete a workspace (LRO: 202), optionally with its dependent resources' } }, async (req, reply) => {
+  app.delete<{ Params: WsParams }>(W, { schema: { params: C.WorkspaceParams, querystring: C.WorkspaceDeleteQuery, response: C.ArmErrorResponses, tags: TAGS, summary: 'Delete a workspace (LRO: 202), optionally with its dependent resources' } }, async (req, reply) => {
     const p = req.params;
     await checkPath(p);
     const withDependents = boolQuery(req, 'deleteDependentResources');
@@ -85,9 +87,9 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
     return { value: page.value.map((r) => workspaces.toArm(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
   };
 
-  app.get<{ Params: { subscriptionId: string; resourceGroupName: string } }>(
+  app.get<{ Params: C.ResourceGroupParams }>(
     '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.MachineLearningServices/workspaces',
-    { schema: { params: GroupParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'List the workspaces of a resource group (paged)' } },
+    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: LIST, tags: TAGS, summary: 'List the workspaces of a resource group (paged)' } },
     async (req) => {
       const { subscriptionId: sub, resourceGroupName: rg } = req.params;
       await checkPath({ subscriptionId: sub, resourceGroupName: rg });
@@ -98,9 +100,9 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
     },
   );
 
-  app.get<{ Params: { subscriptionId: string } }>(
+  app.get<{ Params: C.SubscriptionParams }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.MachineLearningServices/workspaces',
-    { schema: { params: SubParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'List the workspaces of a subscription (paged)' } },
+    { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: LIST, tags: TAGS, summary: 'List the workspaces of a subscription (paged)' } },
     async (req) => {
       const sub = req.params.subscriptionId;
       await checkPath({ subscriptionId: sub });
@@ -109,24 +111,24 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
     },
   );
 
-  app.post<{ Params: WsParams }>(`${W}/listKeys`, { schema: { params: WorkspaceParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'The keys of the dependent resources, as the workspace holds them (needs secrets/read)' } }, async (req) => {
+  app.post<{ Params: WsParams }>(`${W}/listKeys`, { schema: { params: C.WorkspaceParams, querystring: C.ApiVersionQuery, response: KEYS, tags: TAGS, summary: 'The keys of the dependent resources, as the workspace holds them (needs secrets/read)' } }, async (req) => {
     const ws = await load(req, 'secrets/read');
     return workspaces.listKeys(ws);
   });
 
-  app.post<{ Params: WsParams }>(`${W}/listStorageAccountKeys`, { schema: { params: WorkspaceParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'The storage account key the workspace holds (needs secrets/read)' } }, async (req) => {
+  app.post<{ Params: WsParams }>(`${W}/listStorageAccountKeys`, { schema: { params: C.WorkspaceParams, querystring: C.ApiVersionQuery, response: KEYS, tags: TAGS, summary: 'The storage account key the workspace holds (needs secrets/read)' } }, async (req) => {
     const ws = await load(req, 'secrets/read');
     const keys = await workspaces.listKeys(ws);
     return { userStorageKey: keys.userStorageKey };
   });
 
-  app.post<{ Params: WsParams }>(`${W}/listNotebookKeys`, { schema: { params: WorkspaceParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'The notebook access keys (needs secrets/read)' } }, async (req) => {
+  app.post<{ Params: WsParams }>(`${W}/listNotebookKeys`, { schema: { params: C.WorkspaceParams, querystring: C.ApiVersionQuery, response: { 200: C.NotebookAccessKeys, ...C.ArmErrorResponses }, tags: TAGS, summary: 'The notebook access keys (needs secrets/read)' } }, async (req) => {
     const ws = await load(req, 'secrets/read');
     const keys = (await workspaces.listKeys(ws)).notebookAccessKeys as Record<string, unknown>;
     return keys;
   });
 
-  app.post<{ Params: WsParams }>(`${W}/resyncKeys`, { schema: { params: WorkspaceParams, querystring: ApiVersionQuery, tags: TAGS, summary: 'Copy the current keys of the dependent resources into the workspace (LRO: 202)' } }, async (req, reply) => {
+  app.post<{ Params: WsParams }>(`${W}/resyncKeys`, { schema: { params: C.WorkspaceParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags: TAGS, summary: 'Copy the current keys of the dependent resources into the workspace (LRO: 202)' } }, async (req, reply) => {
     const ws = await load(req, 'control/write');
     // Before 2021-04-01 resyncKeys was not an LRO (clients of those versions accept only 200): do it now.
     if (String((req.query as Record<string, unknown>)['api-version']) < '2021-04-01') {

@@ -4,7 +4,7 @@ import { InvalidInput } from '../../errors.js';
 import { identityOf } from '../../identity/services.js';
 import type { AuditRow } from '../../identity/tables.js';
 import { checkApiVersion } from '../arm/api-version.js';
-import { ApiVersionQuery } from '../arm/schemas.js';
+import { ApiVersionQuery } from '@atelier/contracts';
 import { nextLink, pageParams } from '../arm/paging.js';
 
 const OPERATION: Record<string, string> = { PUT: 'write', PATCH: 'write', DELETE: 'delete', POST: 'action' };

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../../context.js';
 import type { Action } from '../../../identity/rbac.js';
 import { resolveWorkspace, type WorkspaceInfo } from '../../../resources/workspaces.js';
@@ -9,20 +9,10 @@ import { InvalidInput, NotFound } from '../../../errors.js';
 /** `W`: the ARM id of a workspace, as a route prefix. */
 export const W = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.MachineLearningServices/workspaces/:workspaceName';
 
-export const WorkspaceParams = {
-  subscriptionId: Type.String(),
-  resourceGroupName: Type.String(),
-  workspaceName: Type.String(),
-};
-export const WParams = Type.Object(WorkspaceParams);
-export const WNameParams = Type.Object({ ...WorkspaceParams, name: Type.String({ maxLength: 260 }) });
-export const WVersionParams = Type.Object({ ...WorkspaceParams, name: Type.String({ maxLength: 260 }), version: Type.String({ maxLength: 100 }) });
-
-export interface WParamsT {
-  subscriptionId: string;
-  resourceGroupName: string;
-  workspaceName: string;
-}
+export const WParams = C.WorkspaceParams;
+export const WNameParams = C.WorkspaceChildParams;
+export const WVersionParams = C.WorkspaceVersionParams;
+export type WParamsT = C.WorkspaceParams;
 
 /**
  * The workspace of a request under W, once the caller is allowed `action` on it. A caller without

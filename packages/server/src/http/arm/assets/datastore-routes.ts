@@ -3,22 +3,11 @@ import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
 import { checkApiVersion } from '../api-version.js';
-import { ApiVersionQuery } from '../schemas.js';
+import * as C from '@atelier/contracts';
 import { nextLink, pageParams } from '../paging.js';
 import { InvalidInput, NotFound, PayloadTooLarge } from '../../../errors.js';
 import type { DatastoreService } from '../../../assets/datastores.js';
 import { W, WNameParams, WParams, boolQuery, workspaceFor } from './common.js';
-
-const DatastoreBody = Type.Object(
-  {
-    properties: Type.Object({ datastoreType: Type.String() }, { additionalProperties: true }),
-    id: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
-    type: Type.Optional(Type.String()),
-    systemData: Type.Optional(Type.Unknown()),
-  },
-  { additionalProperties: false },
-);
 
 /**
  * `body` passed through, failing with `error()` once more than `limit` bytes went by. Nothing is
@@ -66,8 +55,9 @@ interface NameParams {
 export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppContext; datastores: DatastoreService }): Promise<void> {
   const { ctx, datastores } = opts;
   const tags = ['Datastores'];
+  const ONE = { 200: C.Datastore, ...C.ArmErrorResponses };
 
-  app.get(`${W}/datastores`, { schema: { params: WParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get(`${W}/datastores`, { schema: { params: WParams, querystring: C.ApiVersionQuery, response: { 200: C.DatastoreList, ...C.ArmErrorResponses }, tags } }, async (req) => {
     checkApiVersion(req);
     const ws = await workspaceFor(ctx, req, 'control/read');
     const { after, top } = pageParams(req);
@@ -77,15 +67,15 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
     return { value: page.value.map((r) => datastores.toBody(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
   });
 
-  app.get<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: ONE, tags } }, async (req) => {
     checkApiVersion(req);
     const ws = await workspaceFor(ctx, req, 'control/read');
     return datastores.toBody(await datastores.get(ws, req.params.name));
   });
 
-  app.put<{ Params: NameParams; Body: { properties: Record<string, unknown> } }>(
+  app.put<{ Params: NameParams; Body: C.DatastoreBody }>(
     `${W}/datastores/:name`,
-    { schema: { params: WNameParams, querystring: ApiVersionQuery, body: DatastoreBody, tags } },
+    { schema: { params: WNameParams, querystring: C.ApiVersionQuery, body: C.DatastoreBody, response: { ...ONE, 201: C.Datastore }, tags } },
     async (req, reply) => {
       checkApiVersion(req);
       const ws = await workspaceFor(ctx, req, 'assets/write');
@@ -95,14 +85,14 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
     },
   );
 
-  app.delete<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+  app.delete<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags } }, async (req, reply) => {
     checkApiVersion(req);
     const ws = await workspaceFor(ctx, req, 'assets/write');
     const deleted = await datastores.delete(ws, req.params.name);
     return reply.status(deleted ? 200 : 204).send();
   });
 
-  app.post<{ Params: NameParams }>(`${W}/datastores/:name/listSecrets`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.post<{ Params: NameParams }>(`${W}/datastores/:name/listSecrets`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: { 200: C.DatastoreSecrets, ...C.ArmErrorResponses }, tags } }, async (req) => {
     checkApiVersion(req);
     const ws = await workspaceFor(ctx, req, 'secrets/read');
     return datastores.listSecrets(ws, req.params.name);
@@ -123,7 +113,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       }
     };
 
-    files.get<{ Params: NameParams }>(`${W}/datastores/:name/files`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+    files.get<{ Params: NameParams }>(`${W}/datastores/:name/files`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: { 200: C.DatastoreFileList, ...C.ArmErrorResponses }, tags } }, async (req) => {
       const ws = await workspaceFor(ctx, req, 'data/read');
       const q = req.query as Record<string, string | undefined>;
       const backend = await datastores.backend(ws, req.params.name, req.principal, 'read');
@@ -135,7 +125,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       return { value: list.map((f) => ({ path: f.path, size: f.size, isDir: f.isDir, modified: new Date(f.modified).toISOString() })) };
     });
 
-    files.get(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+    files.get(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: C.ApiVersionQuery, tags } }, async (req, reply) => {
       const ws = await workspaceFor(ctx, req, 'data/read');
       const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'read');
       const path = filePath(req);
@@ -156,7 +146,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       return reply.header('content-length', String(size)).send(stream);
     });
 
-    files.put(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+    files.put(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: C.ApiVersionQuery, tags } }, async (req, reply) => {
       const ws = await workspaceFor(ctx, req, 'data/write');
       const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'write');
       const overwrite = boolQuery(req, 'overwrite') ?? false;
@@ -180,7 +170,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       return reply.status(201).send({ path, size: r.size });
     });
 
-    files.delete(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+    files.delete(`${W}/datastores/:name/files/*`, { schema: { params: FileParams, querystring: C.ApiVersionQuery, tags } }, async (req, reply) => {
       const ws = await workspaceFor(ctx, req, 'data/write');
       const backend = await datastores.backend(ws, (req.params as NameParams).name, req.principal, 'delete');
       const deleted = await backend.delete(filePath(req));

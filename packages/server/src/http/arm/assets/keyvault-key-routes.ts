@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
-import { ApiVersionQuery, Tags } from '../schemas.js';
+import { ApiVersionQuery, Tags } from '@atelier/contracts';
 import { InvalidInput } from '../../../errors.js';
 import { checkKeyName, type KeyMeta, type VaultKeyService } from '../../../assets/vault-keys.js';
 import { V, VParams, vaultFor } from './keyvault-routes.js';

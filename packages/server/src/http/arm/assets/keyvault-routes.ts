@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
 import type { Action } from '../../../identity/rbac.js';
-import { ApiVersionQuery, Tags } from '../schemas.js';
+import { ApiVersionQuery, Tags } from '@atelier/contracts';
 import { Forbidden, NotFound } from '../../../errors.js';
 import { WORKSPACE } from '../../../resources/workspaces.js';
 import { resourceId } from '../../../resources/resource-ids.js';

@@ -1,42 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
 import { checkApiVersion } from '../api-version.js';
-import { ApiVersionQuery, Tags } from '../schemas.js';
+import * as C from '@atelier/contracts';
 import { nextLink, pageParams } from '../paging.js';
 import { groupId } from '../../../resources/arm-ids.js';
 import { PrivateEndpointService } from '../../../assets/private-endpoints.js';
 import { W, WNameParams, WParams, workspaceFor } from './common.js';
 
 const PE = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.Network/privateEndpoints';
-const GroupParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() });
-const PeParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), name: Type.String({ maxLength: 80 }) });
-const PeBody = Type.Object(
-  {
-    location: Type.Optional(Type.String({ maxLength: 100 })),
-    tags: Type.Optional(Tags),
-    properties: Type.Object({}, { additionalProperties: true }),
-    id: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
-    type: Type.Optional(Type.String()),
-    etag: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-const ConnBody = Type.Object(
-  { properties: Type.Object({}, { additionalProperties: true }), id: Type.Optional(Type.String()), name: Type.Optional(Type.String()), type: Type.Optional(Type.String()), systemData: Type.Optional(Type.Unknown()) },
-  { additionalProperties: false },
-);
+const ENDPOINT = { 200: C.PrivateEndpoint, ...C.ArmErrorResponses };
+const CONNECTION = { 200: C.PrivateEndpointConnection, ...C.ArmErrorResponses };
 
-interface PP {
-  subscriptionId: string;
-  resourceGroupName: string;
-  name: string;
-}
-interface WP extends PP {
-  workspaceName: string;
-}
+type PP = C.PrivateEndpointParams;
+type WP = C.WorkspaceChildParams;
 
 /**
  * Private endpoints (`Microsoft.Network/privateEndpoints/{name}`: the networks they admit are
@@ -47,46 +24,46 @@ export async function privateEndpointRoutes(app: FastifyInstance, opts: { ctx: A
   app.addHook('preHandler', async (req) => checkApiVersion(req));
   const tags = ['Private endpoints'];
 
-  app.get<{ Params: PP }>(PE, { schema: { params: GroupParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get<{ Params: C.ResourceGroupParams }>(PE, { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: { 200: C.Paged(C.PrivateEndpoint), ...C.ArmErrorResponses }, tags } }, async (req) => {
     const gid = groupId(req.params.subscriptionId, req.params.resourceGroupName);
     await ctx.access.require(req.principal.id, gid, 'control/read', `resource group '${req.params.resourceGroupName}' could not be found`);
     const { after, top } = pageParams(req);
     const page = await endpoints.listEndpoints(gid.toLowerCase(), { after, top });
     return { value: page.value.map((r) => endpoints.toBody(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
   });
-  app.get<{ Params: PP }>(`${PE}/:name`, { schema: { params: PeParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get<{ Params: PP }>(`${PE}/:name`, { schema: { params: C.PrivateEndpointParams, querystring: C.ApiVersionQuery, response: ENDPOINT, tags } }, async (req) => {
     const { subscriptionId: s, resourceGroupName: g, name } = req.params;
     await ctx.access.require(req.principal.id, endpoints.endpointId(s, g, name), 'control/read', `private endpoint '${name}' could not be found`);
     return endpoints.toBody(await endpoints.getEndpoint(s, g, name));
   });
-  app.put<{ Params: PP; Body: Record<string, unknown> }>(`${PE}/:name`, { schema: { params: PeParams, querystring: ApiVersionQuery, body: PeBody, tags } }, async (req, reply) => {
+  app.put<{ Params: PP; Body: C.PrivateEndpointBody }>(`${PE}/:name`, { schema: { params: C.PrivateEndpointParams, querystring: C.ApiVersionQuery, body: C.PrivateEndpointBody, response: { ...ENDPOINT, 201: C.PrivateEndpoint }, tags } }, async (req, reply) => {
     const { subscriptionId: s, resourceGroupName: g, name } = req.params;
     await ctx.access.require(req.principal.id, endpoints.endpointId(s, g, name), 'control/write', `resource group '${g}' could not be found`);
     const { resource, created } = await endpoints.put(s, g, name, req.body, req.principal);
     return reply.status(created ? 201 : 200).send(endpoints.toBody(resource));
   });
-  app.delete<{ Params: PP }>(`${PE}/:name`, { schema: { params: PeParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+  app.delete<{ Params: PP }>(`${PE}/:name`, { schema: { params: C.PrivateEndpointParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags } }, async (req, reply) => {
     const { subscriptionId: s, resourceGroupName: g, name } = req.params;
     await ctx.access.require(req.principal.id, endpoints.endpointId(s, g, name), 'control/write', `private endpoint '${name}' could not be found`);
     return reply.status((await endpoints.deleteEndpoint(s, g, name)) ? 200 : 204).send();
   });
 
-  app.get(`${W}/privateEndpointConnections`, { schema: { params: WParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get(`${W}/privateEndpointConnections`, { schema: { params: WParams, querystring: C.ApiVersionQuery, response: { 200: C.Paged(C.PrivateEndpointConnection), ...C.ArmErrorResponses }, tags } }, async (req) => {
     const ws = await workspaceFor(ctx, req, 'control/read');
     const { after, top } = pageParams(req);
     const page = await endpoints.listConnections(ws, { after, top });
     return { value: page.value.map((r) => endpoints.toBody(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
   });
-  app.get<{ Params: WP }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get<{ Params: WP }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: CONNECTION, tags } }, async (req) => {
     const ws = await workspaceFor(ctx, req, 'control/read');
     return endpoints.toBody(await endpoints.getConnection(ws, req.params.name));
   });
   // Approving or rejecting is an Owner's decision (access/write).
-  app.put<{ Params: WP; Body: Record<string, unknown> }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, body: ConnBody, tags } }, async (req) => {
+  app.put<{ Params: WP; Body: C.PrivateEndpointConnectionBody }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, body: C.PrivateEndpointConnectionBody, response: CONNECTION, tags } }, async (req) => {
     const ws = await workspaceFor(ctx, req, 'access/write');
     return endpoints.toBody(await endpoints.setConnectionState(ws, req.params.name, req.body, req.principal));
   });
-  app.delete<{ Params: WP }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+  app.delete<{ Params: WP }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'control/write');
     return reply.status((await endpoints.deleteConnection(ws, req.params.name)) ? 200 : 204).send();
   });

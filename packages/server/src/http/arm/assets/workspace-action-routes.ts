@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
 import type { Services } from '../../../services.js';
 import { checkApiVersion } from '../api-version.js';
-import { ApiVersionQuery } from '../schemas.js';
+import { ApiVersionQuery } from '@atelier/contracts';
 import { setLroHeaders } from '../lro.js';
 import { NotFound } from '../../../errors.js';
 import type { WorkspaceDiagnostics } from '../../../assets/diagnostics.js';

@@ -1,41 +1,34 @@
-import { Type } from '@sinclair/typebox';
-import { ApiVersionQuery, Tags } from './schemas.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { ApiVersionQuery, ManagedServiceIdentity, Paged, Resource, Sku, Tags } from './common.js';
 
-/** TypeBox schemas of the workspace routes (2025-09-01 shapes; read-only fields accepted and ignored). */
+/**
+ * `Microsoft.MachineLearningServices/workspaces` (2025-09-01 shapes). Requests accept the
+ * read-only fields a client sends back from a GET (ignored); unknown fields are refused.
+ */
+
 const Str = (max: number) => Type.String({ maxLength: max });
 const IdOrNull = Type.Union([Type.String({ maxLength: 800 }), Type.Null()]);
 const AnyObject = Type.Object({}, { additionalProperties: true });
 
-export const WorkspaceParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), workspaceName: Type.String() });
-export const GroupParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String() });
-export const SubParams = Type.Object({ subscriptionId: Type.String() });
+export const KeyVaultProperties = Type.Object({
+  keyVaultArmId: Type.Optional(Type.String()),
+  keyIdentifier: Type.Optional(Type.String()),
+  identityClientId: Type.Optional(Type.String()),
+});
+export type KeyVaultProperties = Static<typeof KeyVaultProperties>;
 
-export const Sku = Type.Object(
-  { name: Type.Optional(Str(100)), tier: Type.Optional(Str(100)), size: Type.Optional(Str(100)), family: Type.Optional(Str(100)), capacity: Type.Optional(Type.Integer()) },
-  { additionalProperties: false, description: 'accepted and ignored; reported as Basic' },
-);
-
-export const Identity = Type.Object(
-  {
-    type: Type.String({ description: 'SystemAssigned | UserAssigned | SystemAssigned,UserAssigned | None' }),
-    principalId: Type.Optional(Type.String()),
-    tenantId: Type.Optional(Type.String()),
-    userAssignedIdentities: Type.Optional(Type.Record(Type.String(), Type.Union([AnyObject, Type.Null()]))),
-  },
-  { additionalProperties: false },
-);
-
-export const Encryption = Type.Object(
+export const WorkspaceEncryption = Type.Object(
   {
     status: Type.Optional(Type.String({ description: 'Enabled (customer-managed keys: keyVaultProperties {keyVaultArmId, keyIdentifier} required; set at creation, keyIdentifier may be PATCHed to rotate) | Disabled' })),
-    keyVaultProperties: Type.Optional(AnyObject),
-    identity: Type.Optional(AnyObject),
+    keyVaultProperties: Type.Optional(Type.Object({ ...KeyVaultProperties.properties }, { additionalProperties: true })),
+    identity: Type.Optional(Type.Object({ userAssignedIdentity: Type.Optional(Type.String()) }, { additionalProperties: true })),
     cosmosDbResourceId: Type.Optional(Type.String()),
     searchAccountResourceId: Type.Optional(Type.String()),
     storageAccountResourceId: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
+export type WorkspaceEncryption = Static<typeof WorkspaceEncryption>;
 
 const settable = {
   friendlyName: Type.Optional(Str(256)),
@@ -48,7 +41,7 @@ const settable = {
   allowPublicAccessWhenBehindVnet: Type.Optional(Type.Boolean()),
   v1LegacyMode: Type.Optional(Type.Boolean()),
   primaryUserAssignedIdentity: Type.Optional(Type.Union([Str(800), Type.Null()])),
-  encryption: Type.Optional(Encryption),
+  encryption: Type.Optional(WorkspaceEncryption),
   serviceManagedResourcesSettings: Type.Optional(AnyObject),
   serverlessComputeSettings: Type.Optional(AnyObject),
   featureStoreSettings: Type.Optional(AnyObject),
@@ -56,6 +49,7 @@ const settable = {
   enableDataIsolation: Type.Optional(Type.Boolean()),
 };
 
+/** A workspace's `properties`: what a PUT may set, and what GET answers (read-only fields too). */
 export const WorkspaceProperties = Type.Object(
   {
     ...settable,
@@ -83,14 +77,16 @@ export const WorkspaceProperties = Type.Object(
   },
   { additionalProperties: false },
 );
+export type WorkspaceProperties = Static<typeof WorkspaceProperties>;
 
+/** PUT body (Workspace). */
 export const WorkspaceBody = Type.Object(
   {
     location: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     tags: Type.Optional(Tags),
     sku: Type.Optional(Sku),
     kind: Type.Optional(Type.String({ maxLength: 40, description: 'Default | Hub | Project | FeatureStore' })),
-    identity: Type.Optional(Identity),
+    identity: Type.Optional(ManagedServiceIdentity),
     properties: Type.Optional(WorkspaceProperties),
     id: Type.Optional(Type.String()),
     name: Type.Optional(Type.String()),
@@ -100,13 +96,14 @@ export const WorkspaceBody = Type.Object(
   },
   { additionalProperties: false },
 );
+export type WorkspaceBody = Static<typeof WorkspaceBody>;
 
 /** PATCH body: WorkspaceUpdateParameters. Fixed fields are listed so the answer can name them. */
 export const WorkspacePatchBody = Type.Object(
   {
     tags: Type.Optional(Tags),
     sku: Type.Optional(Sku),
-    identity: Type.Optional(Identity),
+    identity: Type.Optional(ManagedServiceIdentity),
     properties: Type.Optional(
       Type.Object(
         {
@@ -121,10 +118,22 @@ export const WorkspacePatchBody = Type.Object(
   },
   { additionalProperties: false },
 );
+export type WorkspacePatchBody = Static<typeof WorkspacePatchBody>;
+
+/** A workspace as GET, PUT and PATCH answer it. */
+export const Workspace = Type.Object({ ...Resource(WorkspaceProperties).properties, location: Type.String() });
+export type Workspace = Static<typeof Workspace>;
+export const WorkspaceList = Paged(Workspace);
+export type WorkspaceList = Static<typeof WorkspaceList>;
 
 export const WorkspaceQuery = Type.Object({ ...ApiVersionQuery.properties }, { additionalProperties: true });
-export const PatchQuery = Type.Object({ ...ApiVersionQuery.properties, force: Type.Optional(Type.String({ description: 'true: replace a containerRegistry / applicationInsights that still exists (updateDependencies force)' })) }, { additionalProperties: true });
-export const DeleteQuery = Type.Object(
+export type WorkspaceQuery = Static<typeof WorkspaceQuery>;
+export const WorkspacePatchQuery = Type.Object(
+  { ...ApiVersionQuery.properties, force: Type.Optional(Type.String({ description: 'true: replace a containerRegistry / applicationInsights that still exists (updateDependencies force)' })) },
+  { additionalProperties: true },
+);
+export type WorkspacePatchQuery = Static<typeof WorkspacePatchQuery>;
+export const WorkspaceDeleteQuery = Type.Object(
   {
     ...ApiVersionQuery.properties,
     deleteDependentResources: Type.Optional(Type.String({ description: 'true: also delete the storage account, key vault, application insights and container registry (with their blobs and secrets)' })),
@@ -132,3 +141,23 @@ export const DeleteQuery = Type.Object(
   },
   { additionalProperties: true },
 );
+export type WorkspaceDeleteQuery = Static<typeof WorkspaceDeleteQuery>;
+
+/** `POST W/listNotebookKeys`. */
+export const NotebookAccessKeys = Type.Object({ primaryAccessKey: Type.Optional(Type.String()), secondaryAccessKey: Type.Optional(Type.String()) });
+export type NotebookAccessKeys = Static<typeof NotebookAccessKeys>;
+
+/** `POST W/listKeys` (ListWorkspaceKeysResult). */
+export const WorkspaceKeys = Type.Object(
+  {
+    userStorageKey: Type.Optional(Type.String()),
+    userStorageResourceId: Type.Optional(Type.String()),
+    appInsightsInstrumentationKey: Type.Optional(Type.String()),
+    containerRegistryCredentials: Type.Optional(
+      Type.Object({ location: Type.Optional(Type.String()), username: Type.Optional(Type.String()), passwords: Type.Optional(Type.Array(Type.Object({ name: Type.Optional(Type.String()), value: Type.Optional(Type.String()) }))) }),
+    ),
+    notebookAccessKeys: Type.Optional(NotebookAccessKeys),
+  },
+  { additionalProperties: true },
+);
+export type WorkspaceKeys = Static<typeof WorkspaceKeys>;

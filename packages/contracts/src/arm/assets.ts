@@ -1,0 +1,215 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Paged, ReadOnlyEnvelope, Resource, Tags } from './common.js';
+
+/**
+ * Workspace child assets (`W/datastores`, `W/connections`, `W/environments`, `W/data`,
+ * `W/privateEndpointConnections`) and `Microsoft.Network/privateEndpoints`.
+ *
+ * Each type has `<Type>Properties` (its `properties` as the server answers them) and
+ * `<Type>Body` (the PUT request). A PUT's `properties` are checked field by field by the server,
+ * with messages that name the field (`properties.containerName must be …`), so the request
+ * schemas here only require what routes the request; the answer schemas describe every field.
+ */
+
+const Str = Type.String();
+const OptStr = Type.Optional(Type.String());
+const StringMap = Type.Record(Type.String(), Type.String());
+
+// ---- datastores ----
+
+export const DatastoreCredentials = Type.Object(
+  {
+    credentialsType: Type.String({ description: 'AccountKey | Sas | AccessKey (S3) | None' }),
+    accessKeyId: OptStr,
+  },
+  { additionalProperties: true },
+);
+export type DatastoreCredentials = Static<typeof DatastoreCredentials>;
+
+/** A datastore's properties: common fields, then those of its `datastoreType`. */
+export const DatastoreProperties = Type.Object(
+  {
+    datastoreType: Type.String({ description: 'AzureBlob | AzureFile | AzureDataLakeGen2 | S3 | ServerFolder' }),
+    isDefault: Type.Optional(Type.Boolean()),
+    description: OptStr,
+    tags: Type.Optional(StringMap),
+    properties: Type.Optional(StringMap),
+    credentials: DatastoreCredentials,
+    provisioningState: OptStr,
+    serviceDataAccessAuthIdentity: OptStr,
+    // AzureBlob / AzureFile / AzureDataLakeGen2: a container (file share, filesystem) of a storage account.
+    accountName: OptStr,
+    containerName: OptStr,
+    fileShareName: OptStr,
+    filesystem: OptStr,
+    endpoint: OptStr,
+    protocol: OptStr,
+    subscriptionId: OptStr,
+    resourceGroup: OptStr,
+    // S3: a bucket (and prefix) at an allow-listed endpoint.
+    bucket: OptStr,
+    prefix: OptStr,
+    region: OptStr,
+    // ServerFolder: a folder of the server, inside its allowed roots.
+    path: OptStr,
+  },
+  { additionalProperties: true },
+);
+export type DatastoreProperties = Static<typeof DatastoreProperties>;
+
+export const DatastoreBody = Type.Object(
+  { properties: Type.Object({ datastoreType: Str }, { additionalProperties: true }), ...ReadOnlyEnvelope },
+  { additionalProperties: false },
+);
+export type DatastoreBody = Static<typeof DatastoreBody>;
+export const Datastore = Resource(DatastoreProperties);
+export type Datastore = Static<typeof Datastore>;
+export const DatastoreList = Paged(Datastore);
+export type DatastoreList = Static<typeof DatastoreList>;
+/** `POST W/datastores/{name}/listSecrets`: the secret of its credentials. */
+export const DatastoreSecrets = Type.Object({ secretsType: Str }, { additionalProperties: true });
+export type DatastoreSecrets = Static<typeof DatastoreSecrets>;
+
+// ---- connections ----
+
+export const ConnectionProperties = Type.Object(
+  {
+    category: Type.String({ description: 'e.g. PythonFeed, ContainerRegistry, Git, S3, CustomKeys, ApiKey' }),
+    target: Str,
+    authType: Type.String({ description: 'None | PAT | UsernamePassword | ApiKey | CustomKeys | AccessKey | …' }),
+    credentials: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    metadata: Type.Optional(StringMap),
+    value: OptStr,
+    valueFormat: OptStr,
+    isSharedToAll: Type.Optional(Type.Boolean()),
+    expiryTime: OptStr,
+  },
+  { additionalProperties: true },
+);
+export type ConnectionProperties = Static<typeof ConnectionProperties>;
+export const ConnectionBody = Type.Object(
+  { properties: Type.Object({ authType: Str, category: Str, target: Str }, { additionalProperties: true }), ...ReadOnlyEnvelope },
+  { additionalProperties: false },
+);
+export type ConnectionBody = Static<typeof ConnectionBody>;
+export const Connection = Resource(ConnectionProperties);
+export type Connection = Static<typeof Connection>;
+export const ConnectionList = Paged(Connection);
+export type ConnectionList = Static<typeof ConnectionList>;
+
+// ---- versioned assets: environments and data ----
+
+/** `W/environments/{name}` and `W/data/{name}`: the container of an asset's versions. */
+export const AssetContainerProperties = Type.Object(
+  {
+    description: OptStr,
+    tags: Type.Optional(StringMap),
+    properties: Type.Optional(StringMap),
+    isArchived: Type.Optional(Type.Boolean()),
+    latestVersion: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    nextVersion: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    dataType: Type.Optional(Type.String({ description: 'data only: uri_file | uri_folder | mltable' })),
+  },
+  { additionalProperties: true },
+);
+export type AssetContainerProperties = Static<typeof AssetContainerProperties>;
+
+const versionCommon = {
+  description: OptStr,
+  tags: Type.Optional(StringMap),
+  properties: Type.Optional(StringMap),
+  isArchived: Type.Optional(Type.Boolean()),
+  isAnonymous: Type.Optional(Type.Boolean()),
+  provisioningState: OptStr,
+  stage: OptStr,
+  intellectualProperty: Type.Optional(Type.Object({}, { additionalProperties: true })),
+};
+/** `W/environments/{name}/versions/{version}`. */
+export const EnvironmentVersionProperties = Type.Object(
+  {
+    ...versionCommon,
+    image: OptStr,
+    condaFile: OptStr,
+    build: Type.Optional(Type.Object({ contextUri: OptStr, dockerfilePath: OptStr }, { additionalProperties: true })),
+    osType: OptStr,
+    environmentType: OptStr,
+    inferenceConfig: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    autoRebuild: OptStr,
+    environmentVariables: Type.Optional(StringMap),
+    pipRequirements: OptStr,
+  },
+  { additionalProperties: true },
+);
+export type EnvironmentVersionProperties = Static<typeof EnvironmentVersionProperties>;
+/** `W/data/{name}/versions/{version}`. */
+export const DataVersionProperties = Type.Object(
+  { ...versionCommon, dataType: Type.String({ description: 'uri_file | uri_folder | mltable' }), dataUri: Str, referencedUris: Type.Optional(Type.Array(Str)) },
+  { additionalProperties: true },
+);
+export type DataVersionProperties = Static<typeof DataVersionProperties>;
+
+/** PUT of a container or a version: `properties` checked by the server (unknown keys named in the answer). */
+export const AssetBody = Type.Object({ properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope }, { additionalProperties: false });
+export type AssetBody = Static<typeof AssetBody>;
+export const AssetContainer = Resource(AssetContainerProperties);
+export type AssetContainer = Static<typeof AssetContainer>;
+export const EnvironmentVersion = Resource(EnvironmentVersionProperties);
+export type EnvironmentVersion = Static<typeof EnvironmentVersion>;
+export const DataVersion = Resource(DataVersionProperties);
+export type DataVersion = Static<typeof DataVersion>;
+
+// ---- private endpoints ----
+
+/** `Microsoft.Network/privateEndpoints/{name}`: the networks it admits are its subnet's address prefixes. */
+export const PrivateEndpointProperties = Type.Object(
+  {
+    subnet: Type.Optional(Type.Object({ id: OptStr, properties: Type.Optional(Type.Object({ addressPrefixes: Type.Optional(Type.Array(Str)) }, { additionalProperties: true })) }, { additionalProperties: true })),
+    privateLinkServiceConnections: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+    manualPrivateLinkServiceConnections: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+    provisioningState: OptStr,
+  },
+  { additionalProperties: true },
+);
+export type PrivateEndpointProperties = Static<typeof PrivateEndpointProperties>;
+export const PrivateEndpointBody = Type.Object(
+  {
+    location: Type.Optional(Type.String({ maxLength: 100 })),
+    tags: Type.Optional(Tags),
+    properties: Type.Object({}, { additionalProperties: true }),
+    id: OptStr,
+    name: OptStr,
+    type: OptStr,
+    etag: OptStr,
+  },
+  { additionalProperties: false },
+);
+export type PrivateEndpointBody = Static<typeof PrivateEndpointBody>;
+export const PrivateEndpoint = Resource(PrivateEndpointProperties);
+export type PrivateEndpoint = Static<typeof PrivateEndpoint>;
+
+/** `W/privateEndpointConnections/{name}`. */
+export const PrivateEndpointConnectionProperties = Type.Object(
+  {
+    privateEndpoint: Type.Optional(Type.Object({ id: OptStr }, { additionalProperties: true })),
+    privateLinkServiceConnectionState: Type.Optional(
+      Type.Object({ status: Type.Optional(Type.String({ description: 'Approved | Pending | Rejected | Disconnected' })), description: OptStr, actionsRequired: OptStr }, { additionalProperties: true }),
+    ),
+    provisioningState: OptStr,
+  },
+  { additionalProperties: true },
+);
+export type PrivateEndpointConnectionProperties = Static<typeof PrivateEndpointConnectionProperties>;
+export const PrivateEndpointConnectionBody = Type.Object({ properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope }, { additionalProperties: false });
+export type PrivateEndpointConnectionBody = Static<typeof PrivateEndpointConnectionBody>;
+export const PrivateEndpointConnection = Resource(PrivateEndpointConnectionProperties);
+export type PrivateEndpointConnection = Static<typeof PrivateEndpointConnection>;
+
+/** `GET W/datastores/{name}/files?path=&recursive=`: the files below a path of a datastore. */
+export const DatastoreFile = Type.Object({ path: Str, size: Type.Integer(), isDir: Type.Boolean(), modified: Str });
+export type DatastoreFile = Static<typeof DatastoreFile>;
+export const DatastoreFileList = Type.Object({ value: Type.Array(DatastoreFile) });
+export type DatastoreFileList = Static<typeof DatastoreFileList>;
+
+/** Path of a private endpoint: `…/providers/Microsoft.Network/privateEndpoints/{name}`. */
+export const PrivateEndpointParams = Type.Object({ subscriptionId: Str, resourceGroupName: Str, name: Type.String({ maxLength: 80 }) });
+export type PrivateEndpointParams = Static<typeof PrivateEndpointParams>;
