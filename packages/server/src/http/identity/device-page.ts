@@ -18,9 +18,9 @@ label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;font-siz
 <body><h1>Sign in a device</h1>${body}</body></html>`;
 }
 
-function form(code: string, message?: { text: string; error?: boolean }, ask?: { clientId: string; scope: string }): string {
+function form(code: string, message?: { text: string; error?: boolean }): string {
   return page(`${message ? `<p class="msg${message.error ? ' err' : ''}">${esc(message.text)}</p>` : ''}
-<p>A program asked to act as you${ask ? ` (client <b>${esc(ask.clientId)}</b>, access <b>${esc(ask.scope)}</b>)` : ''}. Enter the code it showed you and sign in to approve it.</p>
+<p>A program asked to act as you. Enter the code it showed you and sign in to approve it; you will then see which program it was.</p>
 <form method="post" action="device" autocomplete="off">
 <label for="code">Code</label><input id="code" name="code" class="code" required maxlength="16" value="${esc(code)}" placeholder="ABCD-EFGH">
 <label for="username">User name</label><input id="username" name="username" required maxlength="64" autocomplete="username">
@@ -48,15 +48,11 @@ export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext }
   const { ctx } = opts;
   const ids = identityOf(ctx);
 
+  // The code is only filled in: whether it is pending, and for which program, is told only to
+  // someone who signed in (POST), so the page is no oracle for guessing codes.
   app.get<{ Querystring: { code?: string } }>('/device', { config: { public: true }, schema: { hide: true } as object }, async (req, reply) => {
     const code = typeof req.query.code === 'string' ? req.query.code.slice(0, 16) : '';
-    let ask: { clientId: string; scope: string } | undefined;
-    try {
-      if (code) ask = await ids.sessions.pendingDevice(code);
-    } catch {
-      ask = undefined;
-    }
-    return html(reply, 200, form(code, code && !ask ? { text: 'That code is unknown or has expired; check it, or start the sign-in again.', error: true } : undefined, ask));
+    return html(reply, 200, form(code));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/device', { config: { public: true }, schema: { hide: true } as object }, async (req, reply) => {
@@ -75,14 +71,15 @@ export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext }
       const principal = await ctx.principals.checkPassword(username, password);
       if (!principal) return html(reply, 401, form(code, { text: 'Wrong user name or password.', error: true }));
       await ids.throttle.succeeded([['principal', username], ['address', req.ip]]);
+      const ask = await ids.sessions.pendingDevice(code);
       const ok = await ids.sessions.decideDevice(code, principal.id, action === 'approve');
       if (!ok) {
         await ids.throttle.failed([['address', req.ip]]); // guessing codes counts as failures too
         return html(reply, 404, form(code, { text: 'That code is unknown, already used or expired; start the sign-in again.', error: true }));
       }
       return html(reply, 200, page(action === 'approve'
-        ? `<p class="msg">Signed in as <b>${esc(principal.name)}</b>. You can close this window and go back to the program.</p>`
-        : '<p class="msg">Denied: the program will not be signed in.</p>'));
+        ? `<p class="msg">Signed in as <b>${esc(principal.name)}</b>: program <b>${esc(ask?.clientId ?? '?')}</b> may now act as you (access <b>${esc(ask?.scope ?? '?')}</b>). You can close this window and go back to the program.</p>`
+        : `<p class="msg">Denied: program <b>${esc(ask?.clientId ?? '?')}</b> will not be signed in.</p>`));
     } catch (e) {
       if (e instanceof TooManyRequests) return html(reply.header('retry-after', e.target ?? '60'), 429, form(code, { text: e.message, error: true }));
       if (e instanceof AtelierError && HTTP_STATUS[e.kind] < 500) return html(reply, HTTP_STATUS[e.kind], form(code, { text: e.message, error: true }));

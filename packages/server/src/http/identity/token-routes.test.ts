@@ -107,13 +107,19 @@ for (const dialect of testDialects()) {
       assert.equal(r.body.error, 'slow_down');
       let page = await fetch(`${verification_uri}?code=${user_code}`);
       assert.equal(page.status, 200);
-      assert.match(await page.text(), /atelier-cli/);
       assert.equal(page.headers.get('x-frame-options'), 'DENY');
+      // Before signing in, the page tells nothing of the code: a pending one looks like an unknown one.
+      const pendingPage = await page.text();
+      assert.doesNotMatch(pendingPage, /atelier-cli|offline_access|unknown|expired/);
+      const unknownPage = await (await fetch(`${verification_uri}?code=ZZZZ-ZZZZ`)).text();
+      assert.equal(unknownPage.replace('ZZZZ-ZZZZ', user_code), pendingPage);
       page = await fetch(verification_uri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ code: user_code.toLowerCase(), username: 'admin', password: 'nope-nope', action: 'approve' }) });
       assert.equal(page.status, 401);
       page = await fetch(verification_uri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ code: user_code, username: 'admin', password: 'test-admin-password-1', action: 'approve' }) });
       assert.equal(page.status, 200);
-      assert.match(await page.text(), /Signed in as <b>admin<\/b>/);
+      const approved = await page.text();
+      assert.match(approved, /Signed in as <b>admin<\/b>/);
+      assert.match(approved, /atelier-cli/, 'once signed in, the page says which program was approved');
       r = await token(grant);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.ok(r.body.refresh_token);
