@@ -10,6 +10,8 @@ import { armErrorHandler } from './http/arm/errors.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
 import { ResourceGroupService } from './resources/resource-groups.js';
 import { features } from './features.js';
+import { findNul } from './text.js';
+import { InvalidInput } from './errors.js';
 import { createControlPlaneServices } from './resources/control-plane.js';
 import type { Services } from './services.js';
 
@@ -70,6 +72,12 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   // handlers; answers are still written as the handlers make them, not filtered through a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  // NUL is never text: refused in any parameter, query string or JSON body, before a route sees it
+  // (each protocol's error handler answers in its own shape).
+  app.addHook('preValidation', async (req) => {
+    const at = findNul({ params: req.params, query: req.query, ...(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) && typeof (req.body as { pipe?: unknown }).pipe !== 'function' ? { body: req.body } : {}) });
+    if (at) throw new InvalidInput(`${at} contains a NUL character (\u0000), which is not allowed in any text`, { target: at });
+  });
   await app.register(authPlugin, { ctx });
   app.setErrorHandler(armErrorHandler);
   app.setNotFoundHandler((req, reply) => {

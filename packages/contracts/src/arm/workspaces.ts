@@ -31,7 +31,7 @@ export const WorkspaceEncryption = Type.Object(
 export type WorkspaceEncryption = Static<typeof WorkspaceEncryption>;
 
 const settable = {
-  friendlyName: Type.Optional(Str(256)),
+  friendlyName: Type.Optional(Type.String({ maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$', description: 'no control characters' })),
   description: Type.Optional(Str(4096)),
   imageBuildCompute: Type.Optional(Type.Union([Str(260), Type.Null()])),
   applicationInsights: Type.Optional(IdOrNull),

@@ -1,3 +1,4 @@
+import { refuseControlCharacters } from '../../text.js';
 import crypto from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Tables } from '../../store/schema.js';
@@ -139,7 +140,7 @@ export class RunService {
     let runName: string | undefined;
     if (body.run_name !== undefined && body.run_name !== null && body.run_name !== '') {
       if (typeof body.run_name !== 'string') throw new InvalidInput('run_name must be a string');
-      runName = checkLength('Run name', LIMITS.runName, body.run_name);
+      runName = refuseControlCharacters(checkLength('Run name', LIMITS.runName, body.run_name), 'Run name');
     }
     const nameTag = tags.find((t) => t.key === RUN_NAME_TAG)?.value;
     if (runName !== undefined && nameTag !== undefined && nameTag !== runName) {

@@ -1,3 +1,4 @@
+import { refuseControlCharacters } from '../../text.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 
 /**
@@ -126,7 +127,7 @@ export function checkExperimentName(name: unknown): string {
   if (name === undefined || name === null || name === '') throw new InvalidInput(`Invalid experiment name: '${name ?? ''}'`);
   if (typeof name !== 'string') throw new InvalidInput(`Invalid experiment name: ${JSON.stringify(name)}. Expects a string.`);
   if (name.length > LIMITS.experimentName) throw new InvalidInput(`Experiment name exceeds the maximum length of ${LIMITS.experimentName} characters`);
-  return name;
+  return refuseControlCharacters(name, 'Experiment name');
 }
 
 export function batchLimit(entity: string, limit: number, length: number): void {
