@@ -1,4 +1,4 @@
-import { CONTROL_CHARACTERS } from '../../text.js';
+import { hasControlCharacters } from '../../text.js';
 import path from 'node:path';
 import { InvalidInput } from '../../errors.js';
 import { decodeFully } from '../shared/validation.js';
@@ -41,7 +41,7 @@ export function checkModelName(value: unknown, field = 'name'): string {
   if (name.includes('/') || name.includes(':')) throw bad(`Invalid model name '${name}'. Names cannot contain '/' or ':'.`);
   if (pathNotUnique(name)) throw bad(`Invalid value '${name}' for parameter '${field}': names must not start with '..' or be '.'.`);
   if (name.length > MAX_MODEL_NAME_LENGTH) throw bad(`'${field}' exceeds the maximum length of ${MAX_MODEL_NAME_LENGTH} characters`);
-  if (CONTROL_CHARACTERS.test(name)) throw bad(`Invalid model name ${JSON.stringify(name)}: names must not contain control characters.`);
+  if (hasControlCharacters(name)) throw bad(`Invalid model name ${JSON.stringify(name)}: names must not contain control characters.`);
   return name;
 }
 
