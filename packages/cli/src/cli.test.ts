@@ -41,9 +41,18 @@ describe('atelier CLI against a real server', () => {
     const bad = await atelier(['workspace', 'bogus']);
     assert.equal(bad.code, 2);
     oneLine(bad);
-    const badOutput = await atelier(['--output', 'yaml', 'group', 'list']);
+    const badOutput = await atelier(['--output', 'xml', 'group', 'list']);
     assert.equal(badOutput.code, 2);
     oneLine(badOutput);
+    const badQuery = await atelier(['--query', '[?', 'group', 'list']);
+    assert.equal(badQuery.code, 2);
+    oneLine(badQuery);
+    assert.match(badQuery.stderr, /--query .* is not a JMESPath expression/);
+    // Every command's help shows the global options.
+    for (const args of [['workspace', 'create', '--help'], ['model', 'list', '--help'], ['user', 'create', '--help']]) {
+      const r = await atelier(args);
+      assert.match(r.stdout, /Global Options:[\s\S]*--output[\s\S]*--query <jmespath>[\s\S]*--ca-file <pem>/, args.join(' '));
+    }
   });
 
   it('says to sign in when nobody has', async () => {
@@ -85,6 +94,26 @@ describe('atelier CLI against a real server', () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /name.+location/);
     assert.match(r.stdout, /cli-group/);
+    r = await atelier(['group', 'create', 'cli-group-2', '--location', 'local', '--tags', 'team=ml', 'tier=2']);
+    assert.deepEqual(r.json.tags, { team: 'ml', tier: '2' }, '--tags takes several key=value');
+    r = await atelier(['group', 'list', '--query', "sort([?tags.team=='ml'].name)"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json, ['cli-group', 'cli-group-2']);
+    r = await atelier(['-o', 'tsv', 'group', 'show', 'cli-group-2', '--query', '{n: name, l: location, t: tags.tier}']);
+    assert.equal(r.stdout, 'cli-group-2\tlocal\t2\n', 'an object is one line');
+    r = await atelier(['-o', 'tsv', 'group', 'show', 'cli-group-2', '--query', '[name, location]']);
+    assert.equal(r.stdout, 'cli-group-2\nlocal\n', 'a list is one line per item');
+    r = await atelier(['-o', 'tsv', 'group', 'list', '--query', "[?tags.team=='ml'].{n: name, l: location}"]);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['cli-group\tlocal', 'cli-group-2\tlocal']);
+    r = await atelier(['-o', 'yaml', 'group', 'show', 'cli-group-2']);
+    assert.match(r.stdout, /^name: cli-group-2$/m);
+    assert.match(r.stdout, /^tags:\n {2}team: ml\n {2}tier: "2"$/m);
+    r = await atelier(['-o', 'table', 'group', 'list', '--query', '[].{group: name}']);
+    assert.match(r.stdout, /group/);
+    assert.doesNotMatch(r.stdout, /location/, 'the table has the columns the query made');
+    r = await atelier(['-o', 'none', 'group', 'delete', 'cli-group-2', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
     r = await atelier(['group', 'delete', 'cli-group']);
     assert.equal(r.code, 2, 'no terminal and no --yes');
     oneLine(r);
@@ -107,6 +136,10 @@ describe('atelier CLI against a real server', () => {
     assert.equal(r.code, 1);
     oneLine(r);
     assert.match(r.stderr, /already exists/);
+    assert.match(r.stderr, /add --exist-ok/, 'the advice names the flag, not the SDK option');
+    assert.doesNotMatch(r.stderr, /existOk/);
+    r = await atelier(['workspace', 'create', 'cli-ws', '-g', 'cli-ws-group', '--exist-ok']);
+    assert.equal(r.code, 0, r.stderr);
     r = await atelier(['workspace', 'create', 'bad name', '-g', 'cli-ws-group']);
     assert.equal(r.code, 1);
     oneLine(r);
@@ -115,6 +148,14 @@ describe('atelier CLI against a real server', () => {
     r = await atelier(['workspace', 'show', 'cli-ws']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.resourceCmkUri, null);
+    r = await atelier(['workspace', 'create', 'cli-ws', '-g', 'cli-ws-group-2', '--location', 'local']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await atelier(['workspace', 'show', 'cli-ws']);
+    assert.equal(r.code, 1);
+    oneLine(r);
+    assert.match(r.stderr, /say which with -g\/--resource-group/);
+    r = await atelier(['workspace', 'delete', 'cli-ws', '-g', 'cli-ws-group-2', '--yes', '--delete-dependent-resources']);
+    assert.equal(r.code, 0, r.stderr);
     r = await atelier(['-o', 'table', 'workspace', 'list']);
     assert.match(r.stdout, /cli-ws-group/);
     r = await atelier(['workspace', 'list', '-g', 'cli-ws-group']);
@@ -259,6 +300,24 @@ describe('atelier CLI against a real server', () => {
       // One that does not trust it is refused.
       const untrusted = spawnSync(process.execPath, ['-e', `fetch(${JSON.stringify(url + '/health')}).then(() => process.exit(0), () => process.exit(5))`], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' });
       assert.equal(untrusted.status, 5);
+      // The CLI says how to trust it, and --ca-file does.
+      const tlsCfg = path.join(home, 'tls-config');
+      const refused = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env: { ATELIER_CONFIG_DIR: tlsCfg }, input: 'cli-server-pass-1\n' });
+      assert.equal(refused.code, 1);
+      oneLine(refused);
+      assert.match(refused.stderr, /does not trust its TLS certificate/);
+      assert.match(refused.stderr, /NODE_EXTRA_CA_CERTS/);
+      assert.match(refused.stderr, /--ca-file/);
+      assert.doesNotMatch(refused.stderr, /is it running/);
+      const trusted = await atelier(['--ca-file', ca, 'login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env: { ATELIER_CONFIG_DIR: tlsCfg }, input: 'cli-server-pass-1\n' });
+      assert.equal(trusted.code, 0, trusted.stderr);
+      assert.equal(trusted.json.user, 'admin');
+      const groups = await atelier(['--ca-file', ca, 'group', 'list', '--query', 'length(@)'], { env: { ATELIER_CONFIG_DIR: tlsCfg } });
+      assert.equal(groups.code, 0, groups.stderr);
+      assert.equal(typeof groups.json, 'number');
+      const notPem = await atelier(['--ca-file', path.join(data), 'group', 'list'], { env: { ATELIER_CONFIG_DIR: tlsCfg } });
+      assert.equal(notPem.code, 2);
+      oneLine(notPem);
     } finally {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

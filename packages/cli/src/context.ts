@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
 import { createClient, resolveSubscription, type ArmClient } from '@atelier/sdk';
-import { parseFormat, type OutputFormat } from './output.js';
+import { parseFormat, parseQuery, type OutputFormat } from './output.js';
 
 export interface GlobalOptions {
   output: OutputFormat;
+  /** JMESPath applied to the result before it is printed. */
+  query?: string;
   endpoint?: string;
   subscription?: string;
 }
 
 export function globals(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals() as { output?: string; endpoint?: string; subscription?: string };
-  return { output: parseFormat(o.output ?? 'json'), endpoint: o.endpoint, subscription: o.subscription };
+  const o = cmd.optsWithGlobals() as { output?: string; query?: string; endpoint?: string; subscription?: string };
+  return { output: parseFormat(o.output ?? 'json'), query: parseQuery(o.query), endpoint: o.endpoint, subscription: o.subscription };
 }
 
 /** The ARM client and subscription a command works in (options, then ATELIER_*, then the profile). */

@@ -16,7 +16,7 @@ export async function confirm(question: string, yes: boolean | undefined): Promi
   if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('cancelled');
 }
 
-/** `k=v` pairs (repeatable option) → tags. */
+/** `--tags k=v …` → tags. */
 export function parseTags(values: string[] | undefined): Record<string, string> | undefined {
   if (!values) return undefined;
   const tags: Record<string, string> = {};

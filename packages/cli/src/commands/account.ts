@@ -54,7 +54,7 @@ export function accountCommands(program: Command): void {
         writeProfile(profile);
       }
       if (g.output === 'table') process.stderr.write(`Signed in to ${endpoint} as ${username}.\n`);
-      print(accountView(profile), g.output);
+      print(accountView(profile), g);
     });
 
   program
@@ -63,7 +63,7 @@ export function accountCommands(program: Command): void {
     .action((_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const had = deleteProfile();
-      print({ signedOut: had, profile: `${configDir()}/profile.json` }, g.output);
+      print({ signedOut: had, profile: `${configDir()}/profile.json` }, g);
     });
 
   const account = program.command('account').description('the signed-in account');
@@ -74,7 +74,7 @@ export function accountCommands(program: Command): void {
       const g = globals(cmd);
       const p = readProfile();
       if (!p) throw new AuthenticationError('not signed in: run `atelier login`', { code: 'NotSignedIn' });
-      print(accountView(p), g.output);
+      print(accountView(p), g);
     });
   account
     .command('set')
@@ -89,14 +89,14 @@ export function accountCommands(program: Command): void {
       if (!chosen) throw new UsageError(`subscription ${o.subscription} is not one you can see (${subs.map((s) => s.subscriptionId).join(', ') || 'none'})`);
       const next = readProfile() ?? p;
       writeProfile({ ...next, subscriptionId: chosen.subscriptionId });
-      print(accountView({ ...next, subscriptionId: chosen.subscriptionId }), g.output);
+      print(accountView({ ...next, subscriptionId: chosen.subscriptionId }), g);
     });
   account
     .command('list-subscriptions')
     .description('the subscriptions you can see')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      print(await listSubscriptions(createClient({ endpoint: g.endpoint })), g.output, ['subscriptionId', 'displayName', 'state']);
+      print(await listSubscriptions(createClient({ endpoint: g.endpoint })), g, ['subscriptionId', 'displayName', 'state']);
     });
 }
 

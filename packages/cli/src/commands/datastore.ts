@@ -35,14 +35,14 @@ export function datastoreCommands(program: Command): void {
     const g = globals(cmd);
     const ws = await workspaceOf(g, o);
     const rows = [...(await ws.datastores()).values()].map((d) => ({ name: d.name, type: d.datastoreType, isDefault: d.isDefault, location: d.properties.containerName ?? d.properties.fileShareName ?? d.properties.bucket ?? d.properties.path ?? null }));
-    print(rows, g.output, ['name', 'type', 'isDefault', 'location']);
+    print(rows, g, ['name', 'type', 'isDefault', 'location']);
   });
 
   wsOptions(ds.command('files [prefix]').description('list the files below a path of a datastore').option('-r, --recursive', 'every file below, not just the direct children')).action(
     async (prefix: string | undefined, o: WsOpts & { recursive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const d = await datastoreOf(g, o);
-      print(await d.listFiles(prefix ?? '', { recursive: Boolean(o.recursive) }), g.output, ['path', 'size', 'isDir', 'modified']);
+      print(await d.listFiles(prefix ?? '', { recursive: Boolean(o.recursive) }), g, ['path', 'size', 'isDir', 'modified']);
     },
   );
 
@@ -71,7 +71,7 @@ export function datastoreCommands(program: Command): void {
       } finally {
         bar.stop();
       }
-      print({ datastore: d.name, targetPath: o.targetPath ?? '', files, bytes }, g.output);
+      print({ datastore: d.name, targetPath: o.targetPath ?? '', files, bytes }, g);
     });
 
   wsOptions(ds.command('download <prefix> <dest>').description('download a file or the files below a folder of a datastore into a local folder (streamed, with a progress bar)'))
@@ -86,6 +86,6 @@ export function datastoreCommands(program: Command): void {
       } finally {
         bar.stop();
       }
-      print({ datastore: d.name, prefix, dest, files: r.files, bytes: r.bytes }, g.output);
+      print({ datastore: d.name, prefix, dest, files: r.files, bytes: r.bytes }, g);
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createResourceGroup, deleteResourceGroup, getResourceGroup, listResourceGroups, NotFoundError, type ResourceGroup } from '@atelier/sdk';
 import { session } from '../context.js';
 import { print } from '../output.js';
-import { collect, confirm, parseTags } from '../prompt.js';
+import { confirm, parseTags } from '../prompt.js';
 import { withSpinner } from '../spinner.js';
 
 const COLUMNS = ['name', 'location', 'provisioningState', 'tags'];
@@ -15,10 +15,10 @@ export function groupCommands(program: Command): void {
     .command('create <name>')
     .description('create a resource group (or update its tags)')
     .requiredOption('-l, --location <location>', "location, e.g. 'local' or 'westeurope'")
-    .option('--tags <key=value>', 'a tag (repeatable)', collect)
+    .option('--tags <key=value...>', 'tags (key=value …)')
     .action(async (name: string, o: { location: string; tags?: string[] }, cmd: Command) => {
       const { g, client, subscriptionId } = await session(cmd);
-      print(row(await createResourceGroup(client, subscriptionId, name, o.location, parseTags(o.tags))), g.output);
+      print(row(await createResourceGroup(client, subscriptionId, name, o.location, parseTags(o.tags))), g);
     });
   group
     .command('show <name>')
@@ -27,14 +27,14 @@ export function groupCommands(program: Command): void {
       const { g, client, subscriptionId } = await session(cmd);
       const rg = await getResourceGroup(client, subscriptionId, name);
       if (!rg) throw new NotFoundError(`resource group '${name}' could not be found in subscription ${subscriptionId}`, { code: 'ResourceGroupNotFound', status: 404 });
-      print(row(rg), g.output);
+      print(row(rg), g);
     });
   group
     .command('list')
     .description('list the resource groups you can see')
     .action(async (_o: unknown, cmd: Command) => {
       const { g, client, subscriptionId } = await session(cmd);
-      print((await listResourceGroups(client, subscriptionId)).map(row), g.output, COLUMNS);
+      print((await listResourceGroups(client, subscriptionId)).map(row), g, COLUMNS);
     });
   group
     .command('delete <name>')
@@ -46,6 +46,6 @@ export function groupCommands(program: Command): void {
       await confirm(`Delete resource group '${name}' and everything in it?`, o.yes);
       const deleted = await withSpinner(`Deleting resource group '${name}'…`, o.wait ? `Deleted resource group '${name}'` : `Deletion of resource group '${name}' accepted`, (progress) => deleteResourceGroup(client, subscriptionId, name, { noWait: !o.wait, onProgress: progress }));
       if (!deleted) throw new NotFoundError(`resource group '${name}' could not be found in subscription ${subscriptionId}`, { code: 'ResourceGroupNotFound', status: 404 });
-      print({ deleted: name }, g.output);
+      print({ deleted: name }, g);
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Workspace, type Keyvault } from '@atelier/sdk';
 import { globals, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
-import { collect, parseTags } from '../prompt.js';
+import { parseTags } from '../prompt.js';
 
 interface KvOpts {
   workspace?: string;
@@ -33,37 +33,37 @@ export function keyvaultCommands(program: Command): void {
   kvOptions(key.command('create <name>').description('create a key, or a new version of it'))
     .option('--kty <type>', "RSA (default) or oct (AES)", 'RSA')
     .option('--size <bits>', 'RSA: 2048 (default), 3072, 4096; oct: 128, 192, 256 (default)')
-    .option('--tags <key=value>', 'a tag (repeatable)', collect)
+    .option('--tags <key=value...>', 'tags (key=value …)')
     .action(async (name: string, o: KvOpts & { kty: string; size?: string; tags?: string[] }, cmd: Command) => {
       const g = globals(cmd);
       if (o.kty !== 'RSA' && o.kty !== 'oct') throw new UsageError(`--kty must be RSA or oct, got '${o.kty}'`);
       if (o.size !== undefined && !/^\d+$/.test(o.size)) throw new UsageError(`--size must be a number of bits, got '${o.size}'`);
       const v = await vaultOf(g, o);
-      print(await v.createKey(name, { kty: o.kty, keySize: o.size ? Number(o.size) : undefined, tags: parseTags(o.tags) }), g.output, KEY_COLUMNS);
+      print(await v.createKey(name, { kty: o.kty, keySize: o.size ? Number(o.size) : undefined, tags: parseTags(o.tags) }), g, KEY_COLUMNS);
     });
 
   kvOptions(key.command('list').description('list keys (ids and attributes)')).action(async (o: KvOpts, cmd: Command) => {
     const g = globals(cmd);
-    print(await (await vaultOf(g, o)).listKeys(), g.output, ['name', 'enabled', 'kid']);
+    print(await (await vaultOf(g, o)).listKeys(), g, ['name', 'enabled', 'kid']);
   });
 
   kvOptions(key.command('show <name> [version]').description('a key version (default the current one): public part and attributes')).action(
     async (name: string, version: string | undefined, o: KvOpts, cmd: Command) => {
       const g = globals(cmd);
-      print(await (await vaultOf(g, o)).getKey(name, version), g.output, KEY_COLUMNS);
+      print(await (await vaultOf(g, o)).getKey(name, version), g, KEY_COLUMNS);
     },
   );
 
   kvOptions(key.command('versions <name>').description('every version of a key, newest first')).action(async (name: string, o: KvOpts, cmd: Command) => {
     const g = globals(cmd);
-    print(await (await vaultOf(g, o)).listKeyVersions(name), g.output, ['version', 'enabled', 'kid']);
+    print(await (await vaultOf(g, o)).listKeyVersions(name), g, ['version', 'enabled', 'kid']);
   });
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
     kvOptions(key.command(`${verb} <name> [version]`).description(`${verb} a key version (default the current one)${enabled ? '' : ': data it protects cannot be read until it is enabled again'}`)).action(
       async (name: string, version: string | undefined, o: KvOpts, cmd: Command) => {
         const g = globals(cmd);
-        print(await (await vaultOf(g, o)).setKeyEnabled(name, enabled, version), g.output, KEY_COLUMNS);
+        print(await (await vaultOf(g, o)).setKeyEnabled(name, enabled, version), g, KEY_COLUMNS);
       },
     );
   }
@@ -71,6 +71,6 @@ export function keyvaultCommands(program: Command): void {
   kvOptions(key.command('delete <name>').description('delete a key and all its versions (data it protects can no longer be read)')).action(async (name: string, o: KvOpts, cmd: Command) => {
     const g = globals(cmd);
     await (await vaultOf(g, o)).deleteKey(name);
-    print({ deleted: name }, g.output);
+    print({ deleted: name }, g);
   });
 }

@@ -11,7 +11,7 @@ function parseTags(list: string[] | undefined): Record<string, string> | undefin
   const out: Record<string, string> = {};
   for (const t of list) {
     const i = t.indexOf('=');
-    if (i <= 0) throw new UsageError(`--tag '${t}' must be key=value`);
+    if (i <= 0) throw new UsageError(`--tags '${t}' must be key=value`);
     out[t.slice(0, i)] = t.slice(i + 1);
   }
   return out;
@@ -34,13 +34,13 @@ export function modelCommands(program: Command): void {
 
   trackingWsOptions(model.command('list').description('list model versions (newest version first)'))
     .option('-n, --name <name>', 'only this model')
-    .option('--tag <key=value...>', 'only versions with these tags')
+    .option('--tags <key=value...>', 'only versions with these tags')
     .option('--latest', 'only the latest version of each model')
-    .action(async (o: TrackingWsOpts & { name?: string; tag?: string[]; latest?: boolean }, cmd: Command) => {
+    .action(async (o: TrackingWsOpts & { name?: string; tags?: string[]; latest?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const ws = await trackingWorkspace(g, o);
-      const models = await Model.list(ws, { name: o.name, tags: parseTags(o.tag), latest: Boolean(o.latest) });
-      print(models.map((m) => m.toJSON()), g.output, ['name', 'version', 'stage', 'tags', 'runId', 'createdTime', 'description']);
+      const models = await Model.list(ws, { name: o.name, tags: parseTags(o.tags), latest: Boolean(o.latest) });
+      print(models.map((m) => m.toJSON()), g, ['name', 'version', 'stage', 'tags', 'runId', 'createdTime', 'description']);
     });
 
   trackingWsOptions(model.command('show <model>').description('a model version (default: the latest)'))
@@ -49,7 +49,7 @@ export function modelCommands(program: Command): void {
       const g = globals(cmd);
       const { model, version } = modelRef(name, o.modelVersion);
       const ws = await trackingWorkspace(g, o);
-      print((await Model.get(ws, model, { version })).toJSON(), g.output);
+      print((await Model.get(ws, model, { version })).toJSON(), g);
     });
 
   trackingWsOptions(model.command('download <model>').description("download a model version's files (streamed, with a progress bar)"))
@@ -77,18 +77,18 @@ export function modelCommands(program: Command): void {
       } finally {
         bar.stop();
       }
-      print({ name: m.name, version: m.version, path: where, files, bytes }, g.output);
+      print({ name: m.name, version: m.version, path: where, files, bytes }, g);
     });
 
   trackingWsOptions(model.command('register <path>').description('register a local file or folder as a new model version (uploaded streamed, with a progress bar)'))
     .requiredOption('-n, --name <name>', 'model name')
-    .option('--tag <key=value...>', 'tags of the version')
+    .option('--tags <key=value...>', 'tags of the version')
     .option('-d, --description <text>', 'description')
     .option('-r, --run-id <id>', "upload into this run's artifacts and link the version to it")
-    .action(async (p: string, o: TrackingWsOpts & { name: string; tag?: string[]; description?: string; runId?: string }, cmd: Command) => {
+    .action(async (p: string, o: TrackingWsOpts & { name: string; tags?: string[]; description?: string; runId?: string }, cmd: Command) => {
       const g = globals(cmd);
       if (!fs.existsSync(p)) throw new UsageError(`'${p}' does not exist`);
-      const tags = parseTags(o.tag);
+      const tags = parseTags(o.tags);
       const ws = await trackingWorkspace(g, o);
       const bar = progressBar('Uploading');
       let m: Model;
@@ -97,7 +97,7 @@ export function modelCommands(program: Command): void {
       } finally {
         bar.stop();
       }
-      print(m.toJSON(), g.output);
+      print(m.toJSON(), g);
     });
 
   trackingWsOptions(model.command('delete <model>').description('delete a model version (the model goes with its last version)'))
@@ -108,6 +108,6 @@ export function modelCommands(program: Command): void {
       if (version === undefined) throw new UsageError('say which version to delete: name:version or --model-version <n>');
       const ws = await trackingWorkspace(g, o);
       await (await Model.get(ws, model, { version })).delete();
-      print({ deleted: `${model}:${version}` }, g.output);
+      print({ deleted: `${model}:${version}` }, g);
     });
 }

@@ -42,7 +42,7 @@ export function roleCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const { g, client } = identityClient(cmd);
       const defs = await listAll<RoleDef>(client, `${AUTHZ}/roleDefinitions`, 'list roles');
-      print(defs.map((d) => ({ role: d.properties.roleName, id: d.name, description: d.properties.description })), g.output, ['role', 'id', 'description']);
+      print(defs.map((d) => ({ role: d.properties.roleName, id: d.name, description: d.properties.description })), g, ['role', 'id', 'description']);
     });
   const assignment = role.command('assignment').description('role assignments (Microsoft.Authorization/roleAssignments)');
 
@@ -78,7 +78,7 @@ export function roleCommands(program: Command): void {
       body: { properties: { roleDefinitionId: `${AUTHZ}/roleDefinitions/${roleId}`, principalId: p.id, ...(o.description ? { description: o.description } : {}) } },
       what: `assign '${o.role}' to '${o.assignee}'`,
     });
-    print(show(r.body, names, new Map([[p.id, p.name]])), g.output);
+    print(show(r.body, names, new Map([[p.id, p.name]])), g);
   });
 
   withScopeOptions(
@@ -101,7 +101,7 @@ export function roleCommands(program: Command): void {
         /* a deleted principal: show its id */
       }
     }
-    print(list.map((a) => show(a, names, principals)), g.output, COLUMNS);
+    print(list.map((a) => show(a, names, principals)), g, COLUMNS);
   });
 
   withScopeOptions(
@@ -132,6 +132,6 @@ export function roleCommands(program: Command): void {
       if (!/\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}$/i.test(id)) throw new UsageError(`'${id}' is not a role assignment id`);
       await client.request('DELETE', id, { what: `delete role assignment ${id}` });
     }
-    print({ deleted: ids }, g.output);
+    print({ deleted: ids }, g);
   });
 }

@@ -79,7 +79,7 @@ describe('atelier run and model (CLI)', () => {
     const weights = crypto.randomBytes(1 << 20);
     fs.writeFileSync(path.join(folder, 'data', 'w.bin'), weights);
     fs.writeFileSync(path.join(folder, 'MLmodel'), 'x');
-    const reg = await atelier(['model', 'register', folder, '-w', 'cli-runs', '-n', 'clf', '--tag', 'team=vision', '-d', 'first']);
+    const reg = await atelier(['model', 'register', folder, '-w', 'cli-runs', '-n', 'clf', '--tags', 'team=vision', '-d', 'first']);
     assert.equal(reg.code, 0, reg.stderr);
     assert.equal(reg.json.version, 1);
     assert.deepEqual(reg.json.tags, { team: 'vision' });
@@ -90,7 +90,7 @@ describe('atelier run and model (CLI)', () => {
     assert.deepEqual(list.json.map((m: any) => m.id), ['clf:2', 'clf:1']);
     const latest = await atelier(['model', 'list', '-w', 'cli-runs', '--latest']);
     assert.deepEqual(latest.json.map((m: any) => m.id), ['clf:2']);
-    const tagged = await atelier(['model', 'list', '-w', 'cli-runs', '--tag', 'team=vision']);
+    const tagged = await atelier(['model', 'list', '-w', 'cli-runs', '--tags', 'team=vision']);
     assert.deepEqual(tagged.json.map((m: any) => m.id), ['clf:1']);
 
     const show = await atelier(['model', 'show', 'clf', '-w', 'cli-runs', '--model-version', '1']);

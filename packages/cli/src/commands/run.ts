@@ -27,26 +27,26 @@ export function runCommands(program: Command): void {
     .option('-e, --experiment <name>', 'only this experiment (default: every experiment)')
     .option('-a, --all', 'child runs too')
     .option('-s, --status <status>', 'only runs in this state: Running, Completed, Failed, Canceled')
-    .option('--tag <key=value...>', 'only runs with these tags')
+    .option('--tags <key=value...>', 'only runs with these tags')
     .option('--top <n>', 'at most this many runs (newest first)', '100')
-    .action(async (o: TrackingWsOpts & { experiment?: string; all?: boolean; status?: string; tag?: string[]; top: string }, cmd: Command) => {
+    .action(async (o: TrackingWsOpts & { experiment?: string; all?: boolean; status?: string; tags?: string[]; top: string }, cmd: Command) => {
       const g = globals(cmd);
       if (!/^[1-9]\d{0,6}$/.test(o.top)) throw new UsageError(`--top '${o.top}' must be a positive number`);
       const top = Number(o.top);
       const tags: Record<string, string> = {};
-      for (const t of o.tag ?? []) {
+      for (const t of o.tags ?? []) {
         const i = t.indexOf('=');
-        if (i <= 0) throw new UsageError(`--tag '${t}' must be key=value`);
+        if (i <= 0) throw new UsageError(`--tags '${t}' must be key=value`);
         tags[t.slice(0, i)] = t.slice(i + 1);
       }
       const ws = await trackingWorkspace(g, o);
       const exps = o.experiment ? [await Experiment.get(ws, o.experiment)] : [...(await ws.experiments()).values()];
       const rows: Record<string, unknown>[] = [];
       for (const e of exps) {
-        for (const r of await e.getRuns({ includeChildren: Boolean(o.all), status: o.status, tags: o.tag ? tags : undefined, maxResults: top })) rows.push(row(r));
+        for (const r of await e.getRuns({ includeChildren: Boolean(o.all), status: o.status, tags: o.tags ? tags : undefined, maxResults: top })) rows.push(row(r));
       }
       rows.sort((a, b) => String(b.startTimeUtc ?? '').localeCompare(String(a.startTimeUtc ?? '')));
-      print(rows.slice(0, top), g.output, ['id', 'displayName', 'experiment', 'status', 'parentId', 'startTimeUtc', 'endTimeUtc']);
+      print(rows.slice(0, top), g, ['id', 'displayName', 'experiment', 'status', 'parentId', 'startTimeUtc', 'endTimeUtc']);
     });
 
   trackingWsOptions(run.command('show <runId>').description("a run's details, metrics and files"))
@@ -64,7 +64,7 @@ export function runCommands(program: Command): void {
           ...(o.files ? { files: await r.getFileNames() } : {}),
           children: (await r.getChildren()).map((c) => c.id),
         },
-        g.output,
+        g,
       );
     });
 }

@@ -27,7 +27,7 @@ export function spCommands(program: Command): void {
       const { g, client } = identityClient(cmd);
       const r = await client.request<SpView>('POST', '/identity/servicePrincipals', { body: { displayName: o.displayName, ...(o.expiresInDays ? { expiresInDays: o.expiresInDays } : {}) }, what: 'create service principal' });
       const b = r.body;
-      print({ appId: b.appId, tenantId: b.tenantId, displayName: b.displayName, id: b.id, secret: b.secret?.value, secretExpiresOn: b.secret?.expiresOn }, g.output);
+      print({ appId: b.appId, tenantId: b.tenantId, displayName: b.displayName, id: b.id, secret: b.secret?.value, secretExpiresOn: b.secret?.expiresOn }, g);
       process.stderr.write(ONCE);
     });
   sp
@@ -35,7 +35,7 @@ export function spCommands(program: Command): void {
     .description('list service principals (secrets by hint and expiry only)')
     .action(async (_o: unknown, cmd: Command) => {
       const { g, client } = identityClient(cmd);
-      print((await listAll<SpView>(client, '/identity/servicePrincipals', 'list service principals')).map(row), g.output, COLUMNS);
+      print((await listAll<SpView>(client, '/identity/servicePrincipals', 'list service principals')).map(row), g, COLUMNS);
     });
   sp
     .command('show <appId>')
@@ -43,7 +43,7 @@ export function spCommands(program: Command): void {
     .action(async (appId: string, _o: unknown, cmd: Command) => {
       const { g, client } = identityClient(cmd);
       const b = (await client.request<SpView>('GET', `/identity/servicePrincipals/${seg(appId)}`, { what: `show service principal '${appId}'` })).body;
-      print({ ...row(b), secrets: b.secrets }, g.output);
+      print({ ...row(b), secrets: b.secrets }, g);
     });
   sp
     .command('reset-secret <appId>')
@@ -55,7 +55,7 @@ export function spCommands(program: Command): void {
       const r = await client.request<{ appId: string; tenantId: string; secret: SecretView }>('POST', `/identity/servicePrincipals/${seg(appId)}/secrets`, {
         body: { replace: !o.append, ...(o.expiresInDays ? { expiresInDays: o.expiresInDays } : {}) }, what: `reset the secret of '${appId}'`,
       });
-      print({ appId: r.body.appId, tenantId: r.body.tenantId, secret: r.body.secret.value, secretExpiresOn: r.body.secret.expiresOn, keyId: r.body.secret.keyId }, g.output);
+      print({ appId: r.body.appId, tenantId: r.body.tenantId, secret: r.body.secret.value, secretExpiresOn: r.body.secret.expiresOn, keyId: r.body.secret.keyId }, g);
       process.stderr.write(ONCE);
     });
   sp
@@ -66,6 +66,6 @@ export function spCommands(program: Command): void {
       const { g, client } = identityClient(cmd);
       await confirm(`Delete service principal '${appId}' and its role assignments?`, o.yes);
       await client.request('DELETE', `/identity/servicePrincipals/${seg(appId)}`, { what: `delete service principal '${appId}'` });
-      print({ deleted: appId }, g.output);
+      print({ deleted: appId }, g);
     });
 }

@@ -30,21 +30,21 @@ export function userCommands(program: Command): void {
       const { g, client } = identityClient(cmd);
       const pw = await password(o);
       const r = await client.request<UserView>('POST', '/identity/users', { body: { name, password: pw, ...(o.displayName ? { displayName: o.displayName } : {}) }, what: `create user '${name}'` });
-      print(row(r.body), g.output);
+      print(row(r.body), g);
     });
   user
     .command('list')
     .description('list users')
     .action(async (_o: unknown, cmd: Command) => {
       const { g, client } = identityClient(cmd);
-      print((await listAll<UserView>(client, '/identity/users', 'list users')).map(row), g.output, COLUMNS);
+      print((await listAll<UserView>(client, '/identity/users', 'list users')).map(row), g, COLUMNS);
     });
   user
     .command('show <name>')
     .description('show a user (by name or object id)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const { g, client } = identityClient(cmd);
-      print(row((await client.request<UserView>('GET', `/identity/users/${seg(name)}`, { what: `show user '${name}'` })).body), g.output);
+      print(row((await client.request<UserView>('GET', `/identity/users/${seg(name)}`, { what: `show user '${name}'` })).body), g);
     });
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
     user
@@ -52,7 +52,7 @@ export function userCommands(program: Command): void {
       .description(enabled ? 'let a disabled user sign in again' : 'stop a user from signing in (its tokens stop working at once)')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const { g, client } = identityClient(cmd);
-        print(row((await client.request<UserView>('PATCH', `/identity/users/${seg(name)}`, { body: { enabled }, what: `${verb} user '${name}'` })).body), g.output);
+        print(row((await client.request<UserView>('PATCH', `/identity/users/${seg(name)}`, { body: { enabled }, what: `${verb} user '${name}'` })).body), g);
       });
   }
   user
@@ -63,6 +63,6 @@ export function userCommands(program: Command): void {
       const { g, client } = identityClient(cmd);
       await confirm(`Delete user '${name}' and its role assignments?`, o.yes);
       await client.request('DELETE', `/identity/users/${seg(name)}`, { what: `delete user '${name}'` });
-      print({ deleted: name }, g.output);
+      print({ deleted: name }, g);
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Workspace, type WorkspaceDetails } from '@atelier/sdk';
 import { globals, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
-import { collect, confirm, parseTags } from '../prompt.js';
+import { confirm, parseTags } from '../prompt.js';
 import { withSpinner } from '../spinner.js';
 
 const LIST_COLUMNS = ['name', 'resourceGroup', 'location', 'friendlyName', 'workspaceId'];
@@ -22,7 +22,7 @@ export function workspaceCommands(program: Command): void {
     .option('--no-create-resource-group', 'fail instead of creating a missing resource group')
     .option('--friendly-name <text>', 'name shown in UIs')
     .option('--description <text>', 'description')
-    .option('--tags <key=value>', 'a tag (repeatable)', collect)
+    .option('--tags <key=value...>', 'tags (key=value …)')
     .option('--storage-account <armId>', 'use this existing storage account')
     .option('--key-vault <armId>', 'use this existing key vault')
     .option('--app-insights <armId>', 'use this existing application insights')
@@ -58,7 +58,7 @@ export function workspaceCommands(program: Command): void {
           onProgress: progress,
         }),
       );
-      print(await created.getDetails(), g.output);
+      print(await created.getDetails(), g);
     });
 
   ws.command('show <name>')
@@ -67,7 +67,7 @@ export function workspaceCommands(program: Command): void {
     .action(async (name: string, o: { resourceGroup?: string }, cmd: Command) => {
       const g = globals(cmd);
       const w = await Workspace.get(name, lookup(g, o));
-      print(await w.getDetails(), g.output);
+      print(await w.getDetails(), g);
     });
 
   ws.command('list')
@@ -80,7 +80,7 @@ export function workspaceCommands(program: Command): void {
         const r = w.armResource;
         return { name: w.name, resourceGroup: w.resourceGroup, location: w.location, friendlyName: r.properties?.friendlyName ?? null, workspaceId: w.workspaceId ?? null, id: w.id };
       });
-      print(rows, g.output, LIST_COLUMNS);
+      print(rows, g, LIST_COLUMNS);
     });
 
   ws.command('update <name>')
@@ -88,7 +88,7 @@ export function workspaceCommands(program: Command): void {
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
     .option('--friendly-name <text>', 'name shown in UIs')
     .option('--description <text>', 'description')
-    .option('--tags <key=value>', 'replace the tags with these (repeatable)', collect)
+    .option('--tags <key=value...>', 'replace the tags with these (key=value …)')
     .option('--image-build-compute <name>', 'compute used to build images')
     .option('--container-registry <armId>', 'use this existing container registry (update_dependencies)')
     .option('--force', 'replace a container registry the workspace already uses')
@@ -101,7 +101,7 @@ export function workspaceCommands(program: Command): void {
       let details: WorkspaceDetails | undefined;
       if (any) details = await withSpinner(`Updating workspace '${name}'…`, `Updated workspace '${name}'`, (progress) => w.update({ ...changes, onProgress: progress }));
       if (o.containerRegistry) details = await w.updateDependencies({ containerRegistry: o.containerRegistry, force: o.force });
-      print(details, g.output);
+      print(details, g);
     });
 
   ws.command('delete <name>')
@@ -115,7 +115,7 @@ export function workspaceCommands(program: Command): void {
       const w = await Workspace.get(name, lookup(g, o));
       await confirm(`Delete workspace '${name}' in resource group '${w.resourceGroup}'${o.deleteDependentResources ? ' and its dependent resources' : ''}?`, o.yes);
       await withSpinner(`Deleting workspace '${name}'…`, o.wait ? `Deleted workspace '${name}'` : `Deletion of workspace '${name}' accepted`, (progress) => w.delete({ deleteDependentResources: o.deleteDependentResources, noWait: !o.wait, onProgress: progress }));
-      print({ deleted: w.id, waited: o.wait }, g.output);
+      print({ deleted: w.id, waited: o.wait }, g);
     });
 
   ws.command('list-keys <name>')
@@ -123,7 +123,7 @@ export function workspaceCommands(program: Command): void {
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
     .action(async (name: string, o: { resourceGroup?: string }, cmd: Command) => {
       const g = globals(cmd);
-      print(await (await Workspace.get(name, lookup(g, o))).listKeys(), g.output);
+      print(await (await Workspace.get(name, lookup(g, o))).listKeys(), g);
     });
 
   ws.command('sync-keys <name>')
@@ -134,7 +134,7 @@ export function workspaceCommands(program: Command): void {
       const g = globals(cmd);
       const w = await Workspace.get(name, lookup(g, o));
       await withSpinner(`Syncing the keys of '${name}'…`, o.wait ? `Synced the keys of '${name}'` : `Key sync of '${name}' accepted`, (progress) => w.syncKeys({ noWait: !o.wait, onProgress: progress }));
-      print({ synced: w.id, waited: o.wait }, g.output);
+      print({ synced: w.id, waited: o.wait }, g);
     });
 
   ws.command('write-config <name>')
@@ -146,6 +146,6 @@ export function workspaceCommands(program: Command): void {
       const g = globals(cmd);
       const w = await Workspace.get(name, lookup(g, o));
       const file = w.writeConfig({ path: o.path, fileName: o.fileName });
-      print({ file, subscription_id: w.subscriptionId, resource_group: w.resourceGroup, workspace_name: w.name }, g.output);
+      print({ file, subscription_id: w.subscriptionId, resource_group: w.resourceGroup, workspace_name: w.name }, g);
     });
 }

@@ -1,5 +1,18 @@
 import { ConnectionError } from '../errors.js';
 
+/** Node's codes for a TLS certificate it does not trust (self-signed, unknown CA, wrong name, expired). */
+const UNTRUSTED_CERT = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** `fetch` that turns "could not connect" into a ConnectionError saying where and what to check. */
 export async function fetchOrThrow(url: string, init: RequestInit): Promise<Response> {
   try {
@@ -12,6 +25,12 @@ export async function fetchOrThrow(url: string, init: RequestInit): Promise<Resp
       origin = new URL(url).origin;
     } catch {
       /* keep the url as it is */
+    }
+    if (cause?.code && UNTRUSTED_CERT.has(cause.code)) {
+      throw new ConnectionError(
+        `the server at ${origin} answered, but this machine does not trust its TLS certificate (${cause.code}); trust the CA that signed it: NODE_EXTRA_CA_CERTS=<ca.pem> for Node (the server made with --tls prints the file), REQUESTS_CA_BUNDLE for Python`,
+        { cause: e, code: 'UntrustedCertificate' },
+      );
     }
     throw new ConnectionError(`cannot reach the Atelier server at ${origin} (${why}); is it running (\`atelier server start\`) and is the endpoint right?`, { cause: e });
   }
