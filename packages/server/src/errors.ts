@@ -68,6 +68,122 @@ export const ERROR_CODES = {
   BLOB_STORE_UNAVAILABLE: 'The blob store (an S3 bucket) could not be reached or failed.',
   BLOB_STORE_CREDENTIALS_REJECTED: "The blob store (an S3 bucket) refused the server's credentials.",
   BLOB_BUCKET_NOT_FOUND: 'The S3 bucket of the blob store does not exist.',
+
+  // http edge and identity
+  AUTHENTICATION_REQUIRED: 'No usable credentials: send a bearer token or Basic user:password.',
+  WRONG_CREDENTIALS: 'The user name or password is wrong.',
+  INVALID_TOKEN: 'The token is not valid, or its principal is disabled or deleted.',
+  TOO_MANY_SIGN_IN_ATTEMPTS: 'Too many failed sign-ins from this address or for this user; wait.',
+  UNKNOWN_TENANT: "The tenant named in the request is not this server's.",
+  CANNOT_CHANGE_SELF: 'An administrator cannot disable or delete itself.',
+  PRINCIPAL_EXISTS: 'A principal with this name exists already.',
+  PRINCIPAL_NOT_FOUND: 'No principal with this id.',
+  ROLE_NOT_FOUND: 'No role (definition) with this name or id.',
+  ROLE_ASSIGNMENT_EXISTS: 'The principal has this role at this scope already.',
+  ROLE_ASSIGNMENT_NOT_FOUND: 'No role assignment with this name at this scope.',
+  ROLE_ASSIGNMENT_IMMUTABLE: 'A role assignment cannot change; delete it and assign again.',
+  INVALID_ROLE_ASSIGNMENT_ID: 'A role assignment name must be a GUID.',
+  INVALID_SCOPE: 'The scope is not a subscription, resource group or resource id.',
+  LAST_OWNER: 'The last Owner of the server cannot be removed.',
+  REFRESH_TOKEN_INVALID: "The refresh token is unknown, revoked, expired, reused or another client's.",
+  DEVICE_CODE_INVALID: "The device code is unknown, used, or another client's.",
+  DEVICE_CODE_EXPIRED: 'The device code has expired; start the sign-in again.',
+  SIGN_IN_DECLINED: 'The user declined the device sign-in.',
+  SIGN_IN_PENDING: 'The user has not yet approved the device sign-in.',
+  POLLING_TOO_FAST: 'The device polls for its token more often than allowed.',
+
+  // ARM request shape (http/arm)
+  API_VERSION_MISSING: 'The api-version query parameter is missing.',
+  INVALID_API_VERSION: 'The api-version is not a date version.',
+  INVALID_QUERY_PARAMETER: 'A query parameter ($top, $skipToken, a flag) is not valid.',
+  INVALID_FILTER: 'A $filter is not one this server supports.',
+  UNKNOWN_RESOURCE_NAMESPACE: 'The resource provider namespace is not served here.',
+
+  // resources/: subscriptions, groups, workspaces, dependents, the engine, templates
+  SUBSCRIPTION_NOT_FOUND: 'No subscription with this id (or the caller may not see it).',
+  INVALID_SUBSCRIPTION_ID: 'A subscription id must be a GUID.',
+  RESOURCE_GROUP_NOT_FOUND: 'No resource group with this name (or the caller may not see it).',
+  INVALID_RESOURCE_GROUP_NAME: 'The resource group name is not valid.',
+  RESOURCE_GROUP_BEING_DELETED: 'The resource group is being deleted.',
+  RESOURCE_GROUP_LOCATION_MISMATCH: "A resource group's location cannot change.",
+  LOCATION_REQUIRED: 'A location is required.',
+  INVALID_RESOURCE_ID: 'The text is not an ARM resource id.',
+  INVALID_RESOURCE_NAME: 'The resource name is not valid for its type.',
+  INVALID_RESOURCE_TYPE: 'The resource type is not one this place takes.',
+  PARENT_RESOURCE_NOT_FOUND: 'The parent of the resource does not exist.',
+  IMMUTABLE_PROPERTY: 'A property that is fixed at creation was given another value.',
+  CONCURRENT_UPDATE: 'Another request changed the resource at the same time; read it and try again.',
+  WORKSPACE_NOT_FOUND: 'No workspace with this name or id (or it is not ready).',
+  INVALID_WORKSPACE_NAME: 'The workspace name is not valid.',
+  WORKSPACE_BUSY: 'The workspace is being created, changed or deleted by another operation.',
+  WORKSPACE_CREATION_FAILED: 'The workspace could not be created.',
+  DEPENDENT_RESOURCE_NOT_FOUND: 'A dependent resource named by id (storage account, key vault, …) does not exist.',
+  RESOURCE_NAME_TAKEN: 'The name is taken (names of some resource types are unique on the server).',
+  STORAGE_ACCOUNT_NOT_FOUND: 'No storage account with this name or id.',
+  STORAGE_ACCOUNT_PROVISIONING_FAILED: "The storage account's folder could not be made.",
+  STORAGE_ACCOUNT_HAS_NO_KEYS: 'The storage account has no keys.',
+  LINKED_AUTHORIZATION_FAILED: 'The caller may not use a resource the request links to.',
+  OPERATION_NOT_FOUND: 'No long-running operation with this id.',
+  OPERATION_INTERRUPTED: 'The server running the operation stopped; what it made was undone.',
+  INVALID_TEMPLATE: 'The template (or a template expression) is not valid.',
+  INVALID_DEPLOYMENT_NAME: 'The deployment name is not valid.',
+  DEPLOYMENT_NOT_FOUND: 'No template deployment with this name.',
+  DEPLOYMENT_ACTIVE: 'The deployment is still running.',
+  DEPLOYMENT_FAILED: 'A resource of the deployment failed; what it made was removed.',
+  DEPLOYMENT_INTERRUPTED: 'The server stopped while the deployment ran; what it made was removed.',
+
+  // encryption, key vaults, keys, secrets
+  KEY_VAULT_NOT_FOUND: 'No key vault with this name.',
+  KEY_VAULT_IN_USE: 'The key vault is in use by another workspace with customer-managed keys.',
+  KEY_VAULT_MISSING: 'The workspace has no key vault to keep the secrets in.',
+  INVALID_KEY_VAULT_REQUEST: 'A key vault key or secret request is not valid.',
+  SECRET_NOT_FOUND: 'No secret with this name (or version).',
+  SECRET_DISABLED: 'The secret is disabled.',
+  KEY_NOT_FOUND: 'No key with this name (or version) in the key vault.',
+  KEY_DISABLED: 'The key is disabled.',
+  KEY_OPERATION_NOT_ALLOWED: 'The key does not allow this operation (wrapKey, unwrapKey, …).',
+  INVALID_KEY_IDENTIFIER: 'The key identifier is not a key URL of the key vault.',
+  CUSTOMER_KEY_NOT_FOUND: 'The customer-managed key that encrypts the data is gone.',
+  CUSTOMER_KEY_DISABLED: 'The customer-managed key that encrypts the data is disabled.',
+  CUSTOMER_KEY_OPERATION_NOT_ALLOWED: 'The customer-managed key does not allow wrapping or unwrapping.',
+
+  // assets/: datastores, data, environments, connections, private endpoints, SAS
+  DATASTORE_NOT_FOUND: 'No datastore with this name in the workspace.',
+  NO_DEFAULT_DATASTORE: 'The workspace has no default datastore.',
+  DATASTORE_PROTECTED: 'A system or default datastore cannot be deleted.',
+  DATASTORE_HAS_NO_SECRETS: "The datastore uses the caller's identity and keeps no secrets.",
+  DATASTORE_SECRETS_MISSING: "The datastore's secrets are missing from the workspace's key vault.",
+  DATASTORE_UNAVAILABLE: "The datastore's storage cannot be reached or no longer exists.",
+  DATASTORE_CREDENTIALS_REJECTED: "The datastore's storage rejected its credentials.",
+  INVALID_DATASTORE_NAME: 'The datastore name is not valid.',
+  S3_BUCKET_NOT_FOUND: 'The S3 bucket of the datastore does not exist.',
+  FILE_NOT_FOUND: 'No file or folder at this path of the datastore.',
+  FILE_EXISTS: 'A file exists at this path already.',
+  PATH_IS_FILE: 'A path lies below a file (a name cannot be a file and a folder).',
+  PATH_IS_FOLDER: 'The path is a folder, not a file.',
+  INVALID_PATH: "The path is not valid (encoding, '..', NUL, …).",
+  LENGTH_REQUIRED: 'An upload must say its length.',
+  CONNECTION_NOT_FOUND: 'No connection with this name in the workspace.',
+  CONNECTION_SECRETS_MISSING: "The connection's secrets are missing from the workspace's key vault.",
+  INVALID_CONNECTION_NAME: 'The connection name is not valid.',
+  ASSET_NOT_FOUND: 'No asset (data, environment, …) or version with this name.',
+  ASSET_CURATED: 'A curated asset cannot be deleted.',
+  ASSET_VERSION_IMMUTABLE: 'An asset version exists already and versions cannot change.',
+  ASSET_CONTAINER_MISMATCH: 'The asset version does not fit the asset it belongs to.',
+  INVALID_ASSET_NAME: 'The asset name is not valid.',
+  INVALID_ASSET_VERSION: 'The asset version is not valid.',
+  RESERVED_NAME: 'The name is reserved.',
+  INVALID_PRIVATE_ENDPOINT_CONNECTION_STATE: 'The private endpoint connection cannot move to this state.',
+  PRIVATE_ENDPOINT_NETWORKS_CHANGED: "The private endpoint's networks changed since the connection was looked at.",
+  PUBLIC_NETWORK_ACCESS_DISABLED: 'The workspace takes no requests from the public network.',
+  INVALID_SAS_TOKEN: 'The SAS token is malformed.',
+  SAS_SIGNATURE_MISMATCH: "The SAS token's signature does not match.",
+  SAS_EXPIRED: 'The SAS token has expired.',
+  SAS_NOT_YET_VALID: 'The SAS token is not valid yet.',
+  SAS_PERMISSION_MISMATCH: 'The SAS token does not allow this operation.',
+  SERVER_FOLDER_OF_ANOTHER_WORKSPACE: "The server folder belongs to another workspace's datastores.",
+  KEY_IN_USE: "The key protects a workspace's data and cannot be disabled or deleted.",
+  DEPENDENCY_ALREADY_SET: 'The workspace already uses a dependent resource of this type that still exists.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -76,28 +192,41 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
 }
 
-export interface ErrorDetail {
-  code: string;
-  message: string;
-  target?: string;
-}
-
-/** Transitional: a protocol code not yet replaced by a domain code (edges pass it through). */
-export type UnconvertedCode = string & { readonly unconverted?: never };
-
 export interface ErrorOptions {
-  code?: ErrorCode | UnconvertedCode;
+  code?: ErrorCode;
   /** The input (field, parameter) at fault, or for TooManyRequests the seconds to wait. */
   target?: string;
-  details?: ErrorDetail[];
+  details?: RecordedError[];
+}
+
+/**
+ * A domain error as it is kept for later (a failed operation or deployment): the edge that serves
+ * it maps `code` and `kind` as it maps a thrown error. `kind` is absent for an unexpected failure
+ * (not a domain error); rows written before domain codes hold the edge's code and no kind.
+ */
+export interface RecordedError {
+  code: string;
+  kind?: ErrorKind;
+  message: string;
+  target?: string;
+  details?: RecordedError[];
+}
+
+/** `e` as a `RecordedError` (without details); anything but a domain error is INTERNAL, with `unexpected` before its message. */
+export function recordError(e: unknown, unexpected: string, target?: string): RecordedError {
+  if (e instanceof AtelierError) {
+    const at = e.target ?? target;
+    return { code: e.code, kind: e.kind, message: e.message, ...(at ? { target: at } : {}) };
+  }
+  return { code: 'INTERNAL', message: `${unexpected}${(e as Error)?.message ?? String(e)}`, ...(target ? { target } : {}) };
 }
 
 /** A domain error: a kind (the class), a code and a message for people. */
 export class AtelierError extends Error {
   readonly kind: ErrorKind = 'internal';
-  readonly code: ErrorCode | UnconvertedCode;
+  readonly code: ErrorCode;
   readonly target?: string;
-  readonly details?: ErrorDetail[];
+  readonly details?: RecordedError[];
   constructor(message: string, opts: ErrorOptions = {}) {
     super(message);
     this.name = new.target.name;
@@ -106,13 +235,8 @@ export class AtelierError extends Error {
     this.details = opts.details;
   }
   static defaultCode: ErrorCode = 'INTERNAL';
-  /** @deprecated Transitional, for operations/ and templates/ until they record `kind`; edges use http/error-status.ts. */
-  get status(): number {
-    return TRANSITIONAL_STATUS[this.kind];
-  }
 }
 
-const TRANSITIONAL_STATUS: Record<ErrorKind, number> = { invalid: 400, unauthenticated: 401, forbidden: 403, not_found: 404, conflict: 409, precondition: 412, too_large: 413, too_many: 429, not_implemented: 501, internal: 500 };
 
 export class InvalidInput extends AtelierError {
   override readonly kind = 'invalid';

@@ -31,7 +31,7 @@ const CATEGORY = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
 export const connectionDefinition: ResourceDefinition = {
   type: CONNECTION_TYPE,
   checkName(name: string) {
-    if (!NAME.test(name)) throw new InvalidInput(`connection name '${name}' is invalid: use letters, digits, '-' and '_', starting with a letter or digit (at most 255)`, { code: 'InvalidConnectionName', target: 'name' });
+    if (!NAME.test(name)) throw new InvalidInput(`connection name '${name}' is invalid: use letters, digits, '-' and '_', starting with a letter or digit (at most 255)`, { code: 'INVALID_CONNECTION_NAME', target: 'name' });
   },
 };
 
@@ -54,7 +54,7 @@ export class ConnectionService {
   }
 
   private vaultOf(ws: WorkspaceInfo): string {
-    if (!ws.keyVaultId) throw new Conflict(`workspace '${ws.name}' has no key vault to keep connection secrets in; repair it with updateDependencies`, { code: 'KeyVaultMissing' });
+    if (!ws.keyVaultId) throw new Conflict(`workspace '${ws.name}' has no key vault to keep connection secrets in; repair it with updateDependencies`, { code: 'KEY_VAULT_MISSING' });
     return ws.keyVaultId;
   }
 
@@ -121,7 +121,7 @@ export class ConnectionService {
 
   async get(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     const r = await this.engine.get(this.idOf(ws, name));
-    if (!r) throw new NotFound(`connection '${name}' could not be found in workspace '${ws.name}'`, { code: 'UserError' });
+    if (!r) throw new NotFound(`connection '${name}' could not be found in workspace '${ws.name}'`, { code: 'CONNECTION_NOT_FOUND' });
     return r;
   }
 
@@ -155,7 +155,7 @@ export class ConnectionService {
     delete p.hasSecrets;
     if (withSecrets && r.properties.hasSecrets) {
       const s = await this.vault.find(this.vaultOf(ws), secretNameOf('connection', r.name));
-      if (!s) throw new Conflict(`the secrets of connection '${r.name}' are missing from the workspace's key vault; set the connection again`, { code: 'UserError' });
+      if (!s) throw new Conflict(`the secrets of connection '${r.name}' are missing from the workspace's key vault; set the connection again`, { code: 'CONNECTION_SECRETS_MISSING' });
       const secrets = JSON.parse(s.value) as Obj;
       const { value, ...cred } = secrets;
       p.credentials = { ...(p.credentials as Obj), ...cred };

@@ -51,7 +51,7 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export const datastoreDefinition: ResourceDefinition = {
   type: DATASTORE_TYPE,
   checkName(name: string) {
-    if (!NAME.test(name)) throw new InvalidInput(`datastore name '${name}' is invalid: use letters, digits and '_' (at most 255), starting with a letter or digit`, { code: 'InvalidDatastoreName', target: 'name' });
+    if (!NAME.test(name)) throw new InvalidInput(`datastore name '${name}' is invalid: use letters, digits and '_' (at most 255), starting with a letter or digit`, { code: 'INVALID_DATASTORE_NAME', target: 'name' });
   },
   immutable: ['datastoreType', 'accountName', 'containerName', 'fileShareName', 'filesystem', 'endpoint', 'bucket', 'prefix', 'path'],
 };
@@ -144,7 +144,7 @@ export class DatastoreService {
   }
 
   private vaultOf(ws: WorkspaceInfo): string {
-    if (!ws.keyVaultId) throw new Conflict(`workspace '${ws.name}' has no key vault to keep datastore credentials in; repair it with updateDependencies`, { code: 'KeyVaultMissing' });
+    if (!ws.keyVaultId) throw new Conflict(`workspace '${ws.name}' has no key vault to keep datastore credentials in; repair it with updateDependencies`, { code: 'KEY_VAULT_MISSING' });
     return ws.keyVaultId;
   }
 
@@ -152,7 +152,7 @@ export class DatastoreService {
   async workspaceAccount(ws: WorkspaceInfo): Promise<StorageAccountRef> {
     const id = ws.storageAccountId;
     const a = id ? await this.accounts.byId(id) : undefined;
-    if (!a) throw new Conflict(`the storage account of workspace '${ws.name}' (${id ?? 'none'}) could not be found; repair it with updateDependencies`, { code: 'StorageAccountNotFound' });
+    if (!a) throw new Conflict(`the storage account of workspace '${ws.name}' (${id ?? 'none'}) could not be found; repair it with updateDependencies`, { code: 'STORAGE_ACCOUNT_NOT_FOUND' });
     return a;
   }
 
@@ -183,7 +183,7 @@ export class DatastoreService {
       await this.engine
         .put(datastoreDefinition, this.idOf(ws, name), { properties: props as unknown as Record<string, unknown> }, 'system:atelier', { ifNoneMatch: '*' })
         .catch((e) => {
-          if (!(e instanceof Error && (e as { code?: string }).code === 'PreconditionFailed')) throw e;
+          if (!(e instanceof Error && (e as { code?: string }).code === 'PRECONDITION_FAILED')) throw e;
         });
     }
   }
@@ -191,7 +191,7 @@ export class DatastoreService {
   async get(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     await this.ensureSystem(ws);
     const r = await this.engine.get(this.idOf(ws, name));
-    if (!r) throw new NotFound(`datastore '${name}' could not be found in workspace '${ws.name}'`, { code: 'UserError' });
+    if (!r) throw new NotFound(`datastore '${name}' could not be found in workspace '${ws.name}'`, { code: 'DATASTORE_NOT_FOUND' });
     return r;
   }
 
@@ -209,7 +209,7 @@ export class DatastoreService {
 
   async getDefault(ws: WorkspaceInfo): Promise<StoredResource> {
     const r = await this.list(ws, { top: 1, isDefault: true });
-    if (!r.value[0]) throw new NotFound(`workspace '${ws.name}' has no default datastore; set one with setDefaultDatastore`, { code: 'UserError' });
+    if (!r.value[0]) throw new NotFound(`workspace '${ws.name}' has no default datastore; set one with setDefaultDatastore`, { code: 'NO_DEFAULT_DATASTORE' });
     return r.value[0];
   }
 
@@ -430,7 +430,7 @@ export class DatastoreService {
         }
         throw new Forbidden(
           `folder '${folder}' belongs to the server-folder datastores of another workspace (a folder is one workspace's, with everything inside it); an administrator (Owner at the root scope) can share it with this workspace by registering the datastore here`,
-          { code: 'ServerFolderOfAnotherWorkspace', target: 'properties.path' },
+          { code: 'SERVER_FOLDER_OF_ANOTHER_WORKSPACE', target: 'properties.path' },
         );
       }
       if (owners.some((o) => within(folder, o.path_key))) return;
@@ -454,8 +454,8 @@ export class DatastoreService {
   async delete(ws: WorkspaceInfo, name: string): Promise<boolean> {
     const r = await this.engine.get(this.idOf(ws, name));
     if (!r) return false;
-    if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase())) throw new Conflict(`'${r.name}' is a system datastore of the workspace and cannot be deleted`, { code: 'UserError' });
-    if (r.properties.isDefault === true) throw new Conflict(`'${r.name}' is the default datastore; make another one the default first`, { code: 'UserError' });
+    if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase())) throw new Conflict(`'${r.name}' is a system datastore of the workspace and cannot be deleted`, { code: 'DATASTORE_PROTECTED' });
+    if (r.properties.isDefault === true) throw new Conflict(`'${r.name}' is the default datastore; make another one the default first`, { code: 'DATASTORE_PROTECTED' });
     const deleted = await this.engine.delete(r.id);
     if (ws.keyVaultId) await this.vault.remove(ws.keyVaultId, secretNameOf('datastore', r.name));
     return deleted;
@@ -475,12 +475,12 @@ export class DatastoreService {
     const props = r.properties as DatastoreProps;
     if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase()) && props.credentials.credentialsType === 'AccountKey') {
       const keys = await this.accounts.accessKeys(await this.workspaceAccount(ws));
-      if (!keys[0]) throw new Conflict(`the workspace's storage account has no keys`, { code: 'UserError' });
+      if (!keys[0]) throw new Conflict(`the workspace's storage account has no keys`, { code: 'STORAGE_ACCOUNT_HAS_NO_KEYS' });
       return { secretsType: 'AccountKey', key: keys[0] };
     }
-    if (props.credentials.credentialsType === 'None') throw new InvalidInput(`datastore '${r.name}' has no secrets (it uses each caller's identity)`, { code: 'UserError' });
+    if (props.credentials.credentialsType === 'None') throw new InvalidInput(`datastore '${r.name}' has no secrets (it uses each caller's identity)`, { code: 'DATASTORE_HAS_NO_SECRETS' });
     const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
-    if (!s) throw new Conflict(`the secrets of datastore '${r.name}' are missing from the workspace's key vault; set its credentials again`, { code: 'UserError' });
+    if (!s) throw new Conflict(`the secrets of datastore '${r.name}' are missing from the workspace's key vault; set its credentials again`, { code: 'DATASTORE_SECRETS_MISSING' });
     return JSON.parse(s.value) as DatastoreSecrets;
   }
 
@@ -498,7 +498,7 @@ export class DatastoreService {
       case 'AzureFile':
       case 'AzureDataLakeGen2': {
         const account = system ? await this.workspaceAccount(ws) : await this.accounts.byName(props.accountName!, props.subscriptionId, props.resourceGroup);
-        if (!account) throw new Conflict(`the storage account '${props.accountName}' of datastore '${r.name}' no longer exists`, { code: 'DatastoreUnavailable' });
+        if (!account) throw new Conflict(`the storage account '${props.accountName}' of datastore '${r.name}' no longer exists`, { code: 'DATASTORE_UNAVAILABLE' });
         if (!system && props.credentials.credentialsType === 'None') {
           const action = mode === 'read' ? 'data/read' : 'data/write';
           if (!(await this.ctx.access.can(principal.id, account.id, action))) {
@@ -508,14 +508,14 @@ export class DatastoreService {
           const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
           const key = s ? (JSON.parse(s.value) as { key?: string }).key : undefined;
           if (!key || !(await this.accounts.accessKeys(account)).includes(key)) {
-            throw new Forbidden(`the account key of datastore '${r.name}' is no longer valid for storage account '${account.name}' (keys were rotated?); update the datastore's credentials`, { code: 'DatastoreCredentialsRejected' });
+            throw new Forbidden(`the account key of datastore '${r.name}' is no longer valid for storage account '${account.name}' (keys were rotated?); update the datastore's credentials`, { code: 'DATASTORE_CREDENTIALS_REJECTED' });
           }
         }
         if (!system && props.credentials.credentialsType === 'Sas') {
           // Checked on every use: the token expires, and regenerating the key that signed it revokes it.
           const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
           const token = s ? (JSON.parse(s.value) as { sasToken?: string }).sasToken : undefined;
-          if (!token) throw new Conflict(`the SAS token of datastore '${r.name}' is missing from the workspace's key vault; set its credentials again`, { code: 'UserError' });
+          if (!token) throw new Conflict(`the SAS token of datastore '${r.name}' is missing from the workspace's key vault; set its credentials again`, { code: 'DATASTORE_SECRETS_MISSING' });
           const need: SasNeed[] = mode === 'read' ? ['r', 'l'] : mode === 'write' ? ['w'] : ['d'];
           verifySas(token, { account: account.name, container: (props.containerName ?? props.filesystem)!, keys: await this.accounts.accessKeys(account), need }, `the SAS token of datastore '${r.name}'`);
         }
@@ -526,7 +526,7 @@ export class DatastoreService {
       }
       case 'S3': {
         // Re-checked on every use: the administrator may have withdrawn the endpoint since.
-        if (!this.s3Allowed.includes(new URL(props.endpoint!).origin)) throw new Forbidden(`the S3 endpoint of datastore '${r.name}' is no longer allowed by the administrator (ATELIER_S3_ENDPOINTS)`, { code: 'DatastoreUnavailable' });
+        if (!this.s3Allowed.includes(new URL(props.endpoint!).origin)) throw new Forbidden(`the S3 endpoint of datastore '${r.name}' is no longer allowed by the administrator (ATELIER_S3_ENDPOINTS)`, { code: 'DATASTORE_UNAVAILABLE' });
         const secrets = (await this.listSecrets(ws, r.name)) as { secretAccessKey: string };
         return new S3Backend(this.ctx.blobs, { endpoint: props.endpoint!, bucket: props.bucket!, region: props.region ?? 'us-east-1', prefix: props.prefix ?? '', accessKeyId: props.credentials.accessKeyId!, secretAccessKey: secrets.secretAccessKey });
       }

@@ -24,7 +24,7 @@ export interface Secret extends SecretMeta {
 
 export function checkSecretName(name: string): void {
   if (typeof name !== 'string' || !SECRET_NAME.test(name)) {
-    throw new InvalidInput(`secret name '${String(name)}' is invalid: use 1–127 letters, digits and '-'`, { code: 'BadParameter', target: 'name' });
+    throw new InvalidInput(`secret name '${String(name)}' is invalid: use 1–127 letters, digits and '-'`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'name' });
   }
 }
 
@@ -48,10 +48,10 @@ export class VaultSecretService {
 
   async set(vaultId: string, name: string, value: string, opts: { contentType?: string; tags?: Record<string, string>; enabled?: boolean } = {}): Promise<SecretMeta> {
     checkSecretName(name);
-    if (typeof value !== 'string') throw new InvalidInput('secret value must be a string', { code: 'BadParameter', target: 'value' });
-    if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new InvalidInput(`secret '${name}' is too large: at most ${MAX_SECRET_BYTES} bytes`, { code: 'BadParameter', target: 'value' });
+    if (typeof value !== 'string') throw new InvalidInput('secret value must be a string', { code: 'INVALID_KEY_VAULT_REQUEST', target: 'value' });
+    if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new InvalidInput(`secret '${name}' is too large: at most ${MAX_SECRET_BYTES} bytes`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'value' });
     if (opts.contentType !== undefined && (typeof opts.contentType !== 'string' || opts.contentType.length > 255)) {
-      throw new InvalidInput('contentType must be a string of at most 255 characters', { code: 'BadParameter', target: 'contentType' });
+      throw new InvalidInput('contentType must be a string of at most 255 characters', { code: 'INVALID_KEY_VAULT_REQUEST', target: 'contentType' });
     }
     const vaultKey = vaultId.toLowerCase();
     const nameKey = name.toLowerCase();
@@ -94,8 +94,8 @@ export class VaultSecretService {
 
   async get(vaultId: string, name: string): Promise<Secret> {
     const s = await this.find(vaultId, name);
-    if (!s) throw new NotFound(`A secret with (name/id) ${name} was not found in this key vault.`, { code: 'SecretNotFound' });
-    if (!s.enabled) throw new InvalidInput(`secret '${name}' is disabled; enable it to read its value`, { code: 'Forbidden' });
+    if (!s) throw new NotFound(`A secret with (name/id) ${name} was not found in this key vault.`, { code: 'SECRET_NOT_FOUND' });
+    if (!s.enabled) throw new InvalidInput(`secret '${name}' is disabled; enable it to read its value`, { code: 'SECRET_DISABLED' });
     return s;
   }
 
@@ -111,7 +111,7 @@ export class VaultSecretService {
     checkSecretName(name);
     const vaultKey = vaultId.toLowerCase();
     const row = await this.row(vaultKey, name.toLowerCase());
-    if (!row) throw new NotFound(`A secret with (name/id) ${name} was not found in this key vault.`, { code: 'SecretNotFound' });
+    if (!row) throw new NotFound(`A secret with (name/id) ${name} was not found in this key vault.`, { code: 'SECRET_NOT_FOUND' });
     await this.ctx.db.deleteFrom('vault_secrets').where('vault_key', '=', vaultKey).where('name_key', '=', row.name_key).execute();
     return toMeta(row);
   }

@@ -11,7 +11,7 @@ export const LINKED_SERVICE_TYPE = 'Microsoft.MachineLearningServices/workspaces
 export const linkedServiceDefinition: ResourceDefinition = {
   type: LINKED_SERVICE_TYPE,
   checkName(name: string) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$/.test(name)) throw new InvalidInput(`linked service name '${name}' is invalid: use letters, digits, '-' and '_', starting with a letter or digit`, { code: 'InvalidResourceName', target: 'name' });
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$/.test(name)) throw new InvalidInput(`linked service name '${name}' is invalid: use letters, digits, '-' and '_', starting with a letter or digit`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
   },
   immutable: ['linkedServiceResourceId'],
 };
@@ -54,7 +54,7 @@ export class LinkedServiceService {
 
   async get(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     const r = await this.engine.get(this.idOf(ws, name));
-    if (!r) throw new NotFound(`linked service '${name}' could not be found in workspace '${ws.name}'`, { code: 'ResourceNotFound' });
+    if (!r) throw new NotFound(`linked service '${name}' could not be found in workspace '${ws.name}'`, { code: 'NOT_FOUND' });
     return r;
   }
 

@@ -18,14 +18,14 @@ export const privateEndpointDefinition: ResourceDefinition = {
   type: PRIVATE_ENDPOINT_TYPE,
   checkName(name: string) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,78}[a-zA-Z0-9_]$|^[a-zA-Z0-9]$/.test(name)) {
-      throw new InvalidInput(`private endpoint name '${name}' is invalid: use 1–80 letters, digits, '_', '.', '-', starting with a letter or digit and ending with a letter, digit or '_'`, { code: 'InvalidResourceName', target: 'name' });
+      throw new InvalidInput(`private endpoint name '${name}' is invalid: use 1–80 letters, digits, '_', '.', '-', starting with a letter or digit and ending with a letter, digit or '_'`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
     }
   },
 };
 const connectionDefinition: ResourceDefinition = {
   type: PE_CONNECTION_TYPE,
   checkName(name: string) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) throw new InvalidInput(`private endpoint connection name '${name}' is invalid`, { code: 'InvalidResourceName', target: 'name' });
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) throw new InvalidInput(`private endpoint connection name '${name}' is invalid`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
   },
 };
 
@@ -184,7 +184,7 @@ export class PrivateEndpointService {
 
   async getEndpoint(sub: string, rg: string, name: string): Promise<StoredResource> {
     const r = await this.engine.get(this.endpointId(sub, rg, name));
-    if (!r || !sameType(r.type, PRIVATE_ENDPOINT_TYPE)) throw new NotFound(`private endpoint '${name}' could not be found in resource group '${rg}'`, { code: 'ResourceNotFound' });
+    if (!r || !sameType(r.type, PRIVATE_ENDPOINT_TYPE)) throw new NotFound(`private endpoint '${name}' could not be found in resource group '${rg}'`, { code: 'NOT_FOUND' });
     return r;
   }
 
@@ -208,7 +208,7 @@ export class PrivateEndpointService {
 
   async getConnection(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     const r = await this.engine.get(`${ws.id}/privateEndpointConnections/${name}`);
-    if (!r) throw new NotFound(`private endpoint connection '${name}' could not be found in workspace '${ws.name}'`, { code: 'ResourceNotFound' });
+    if (!r) throw new NotFound(`private endpoint connection '${name}' could not be found in workspace '${ws.name}'`, { code: 'NOT_FOUND' });
     return r;
   }
 
@@ -221,7 +221,7 @@ export class PrivateEndpointService {
     onlyKeys(st, ['status', 'description', 'actionsRequired'], 'properties.privateLinkServiceConnectionState');
     const status = str(st, 'status', 'properties.privateLinkServiceConnectionState', { required: true, oneOf: PE_STATES })!;
     const before = (conn.properties.privateLinkServiceConnectionState as { status: string }).status;
-    if ((before === 'Rejected' || before === 'Disconnected') && status === 'Approved') throw new Conflict(`connection '${name}' is ${before}; the private endpoint must be created again`, { code: 'InvalidPrivateEndpointConnectionState' });
+    if ((before === 'Rejected' || before === 'Disconnected') && status === 'Approved') throw new Conflict(`connection '${name}' is ${before}; the private endpoint must be created again`, { code: 'INVALID_PRIVATE_ENDPOINT_CONNECTION_STATE' });
     const peNow = await this.engine.get((conn.properties.privateEndpoint as { id: string }).id);
     const current = peNow ? subnetPrefixes(peNow) : [];
     // An approval that names the networks it saw is refused when the endpoint asks for others now.
@@ -229,7 +229,7 @@ export class PrivateEndpointService {
     if (seen !== undefined) {
       if (!Array.isArray(seen) || seen.some((x) => typeof x !== 'string')) throw invalid('properties.privateEndpoint.addressPrefixes', 'must be a list of CIDRs (the networks shown on the connection)');
       if (status === 'Approved' && !sameNetworks(seen as string[], current)) {
-        throw new Conflict(`the private endpoint's networks are now ${current.join(', ') || 'none'}, not ${(seen as string[]).join(', ')}; look at the connection again before approving`, { code: 'PrivateEndpointNetworksChanged' });
+        throw new Conflict(`the private endpoint's networks are now ${current.join(', ') || 'none'}, not ${(seen as string[]).join(', ')}; look at the connection again before approving`, { code: 'PRIVATE_ENDPOINT_NETWORKS_CHANGED' });
       }
     }
     const state = { status, description: str(st, 'description', 'properties.privateLinkServiceConnectionState', { max: 140 }) ?? `${status} by ${by.name}`, actionsRequired: 'None' };
@@ -362,7 +362,7 @@ export class PrivateEndpointService {
     if (st.allowed?.check(addr, family)) return;
     throw new Forbidden(
       `workspace '${st.name}' has public network access disabled: requests must come from the network of one of its approved private endpoints, and ${addr} is not in any. Use an approved private endpoint, or ask an Owner to approve one or to enable public network access.`,
-      { code: 'PublicNetworkAccessDisabled' },
+      { code: 'PUBLIC_NETWORK_ACCESS_DISABLED' },
     );
   }
 

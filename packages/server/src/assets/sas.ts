@@ -95,7 +95,7 @@ export type SasNeed = 'r' | 'l' | 'w' | 'd';
  */
 export function verifySas(token: string, where: { account: string; container: string; keys: string[]; need?: SasNeed[]; now?: number }, what = 'the SAS token'): { expiry: number; permissions: string } {
   const q = new URLSearchParams(token.replace(/^\?/, ''));
-  const bad = (why: string) => new InvalidInput(`${what} ${why}`, { code: 'InvalidSasToken', target: 'credentials.secrets.sasToken' });
+  const bad = (why: string) => new InvalidInput(`${what} ${why}`, { code: 'INVALID_SAS_TOKEN', target: 'credentials.secrets.sasToken' });
   for (const k of ['sv', 'sp', 'se', 'sig']) if (!q.get(k)) throw bad(`has no '${k}' parameter; make one with the storage account's listServiceSas (or listAccountSas) action`);
   const sv = q.get('sv')!;
   if (!/^\d{4}-\d{2}-\d{2}$/.test(sv) || sv < MIN_VERSION) throw bad(`has signed version '${sv}'; versions ${MIN_VERSION} and later are supported`);
@@ -115,18 +115,18 @@ export function verifySas(token: string, where: { account: string; container: st
     return expected.length === given.length && crypto.timingSafeEqual(expected, given);
   });
   if (!matches) {
-    throw new Forbidden(`${what} is not signed by a current key of storage account '${where.account}'${isAccount ? '' : ` for container '${where.container}'`} (the key was regenerated, or the token was altered); make a new one`, { code: 'SasSignatureMismatch' });
+    throw new Forbidden(`${what} is not signed by a current key of storage account '${where.account}'${isAccount ? '' : ` for container '${where.container}'`} (the key was regenerated, or the token was altered); make a new one`, { code: 'SAS_SIGNATURE_MISMATCH' });
   }
   const now = where.now ?? Date.now();
   const expiry = Date.parse(q.get('se')!);
   if (!Number.isFinite(expiry)) throw bad(`has an unreadable expiry '${q.get('se')}'`);
-  if (now >= expiry) throw new Forbidden(`${what} expired at ${q.get('se')}; make a new one and update the datastore's credentials`, { code: 'SasExpired' });
+  if (now >= expiry) throw new Forbidden(`${what} expired at ${q.get('se')}; make a new one and update the datastore's credentials`, { code: 'SAS_EXPIRED' });
   const st = q.get('st');
-  if (st && now < Date.parse(st)) throw new Forbidden(`${what} is not valid before ${st}`, { code: 'SasNotYetValid' });
+  if (st && now < Date.parse(st)) throw new Forbidden(`${what} is not valid before ${st}`, { code: 'SAS_NOT_YET_VALID' });
   const sp = q.get('sp')!;
   const names: Record<SasNeed, string> = { r: 'read', l: 'list', w: 'write', d: 'delete' };
   for (const n of where.need ?? []) {
-    if (!sp.includes(n)) throw new Forbidden(`${what} does not allow '${names[n]}' (its permissions are '${sp}'); use a token with '${n}' in its permissions`, { code: 'SasPermissionMismatch' });
+    if (!sp.includes(n)) throw new Forbidden(`${what} does not allow '${names[n]}' (its permissions are '${sp}'); use a token with '${n}' in its permissions`, { code: 'SAS_PERMISSION_MISMATCH' });
   }
   return { expiry, permissions: sp };
 }

@@ -39,7 +39,7 @@ export class StorageAccountLookup {
 
   async require(name: string, subscriptionId?: string, resourceGroup?: string): Promise<StorageAccountRef> {
     const a = await this.byName(name, subscriptionId, resourceGroup);
-    if (!a) throw new NotFound(`storage account '${name}' could not be found${subscriptionId ? ` in subscription '${subscriptionId}'` : ''}; create it first or check the name`, { code: 'StorageAccountNotFound' });
+    if (!a) throw new NotFound(`storage account '${name}' could not be found${subscriptionId ? ` in subscription '${subscriptionId}'` : ''}; create it first or check the name`, { code: 'STORAGE_ACCOUNT_NOT_FOUND' });
     return a;
   }
 

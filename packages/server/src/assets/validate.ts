@@ -7,7 +7,7 @@ import { InvalidInput } from '../errors.js';
  */
 export type Obj = Record<string, unknown>;
 
-const bad = (target: string, message: string): InvalidInput => new InvalidInput(`${target}: ${message}`, { code: 'InvalidRequestContent', target });
+const bad = (target: string, message: string): InvalidInput => new InvalidInput(`${target}: ${message}`, { code: 'INVALID_INPUT', target });
 
 export function obj(v: unknown, target: string, required = true): Obj | undefined {
   if (v === undefined || v === null) {

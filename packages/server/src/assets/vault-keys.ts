@@ -56,7 +56,7 @@ export interface KeyMeta {
 
 export function checkKeyName(name: string): void {
   if (typeof name !== 'string' || !KEY_NAME.test(name)) {
-    throw new InvalidInput(`key name '${String(name)}' is invalid: use 1–127 letters, digits and '-'`, { code: 'BadParameter', target: 'name' });
+    throw new InvalidInput(`key name '${String(name)}' is invalid: use 1–127 letters, digits and '-'`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'name' });
   }
 }
 
@@ -119,15 +119,15 @@ export class VaultKeyService implements CustomerKeyProvider {
     checkKeyName(name);
     const kty = /^RSA(-HSM)?$/i.test(opts.kty ?? '') ? 'RSA' : /^oct(-HSM)?$/i.test(opts.kty ?? '') ? 'oct' : undefined;
     if (!kty) {
-      throw new InvalidInput(`kty '${String(opts.kty)}' is not supported: use 'RSA' (or 'RSA-HSM') or 'oct' (AES, or 'oct-HSM')`, { code: 'BadParameter', target: 'kty' });
+      throw new InvalidInput(`kty '${String(opts.kty)}' is not supported: use 'RSA' (or 'RSA-HSM') or 'oct' (AES, or 'oct-HSM')`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'kty' });
     }
     const sizes = kty === 'RSA' ? RSA_SIZES : AES_SIZES;
     const keySize = opts.keySize ?? (kty === 'RSA' ? 2048 : 256);
-    if (!sizes.includes(keySize)) throw new InvalidInput(`key_size ${keySize} is not valid for kty '${kty}': use one of ${sizes.join(', ')}`, { code: 'BadParameter', target: 'key_size' });
+    if (!sizes.includes(keySize)) throw new InvalidInput(`key_size ${keySize} is not valid for kty '${kty}': use one of ${sizes.join(', ')}`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_size' });
     const allowedOps = kty === 'RSA' ? RSA_OPS : AES_OPS;
     const keyOps = opts.keyOps ?? allowedOps;
     for (const op of keyOps) {
-      if (!allowedOps.includes(op)) throw new InvalidInput(`key_ops: '${op}' is not an operation of a ${kty} key; use some of ${allowedOps.join(', ')}`, { code: 'BadParameter', target: 'key_ops' });
+      if (!allowedOps.includes(op)) throw new InvalidInput(`key_ops: '${op}' is not an operation of a ${kty} key; use some of ${allowedOps.join(', ')}`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_ops' });
     }
     let publicJwk: Record<string, string> = {};
     let material: Buffer;
@@ -172,10 +172,10 @@ export class VaultKeyService implements CustomerKeyProvider {
   private async row(vaultId: string, name: string, version?: string): Promise<VaultKeyRow> {
     checkKeyName(name);
     const all = await this.rows(vaultId.toLowerCase(), name.toLowerCase());
-    if (!all.length) throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KeyNotFound' });
+    if (!all.length) throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KEY_NOT_FOUND' });
     if (!version) return all[0]!;
     const hit = all.find((r) => r.version === version);
-    if (!hit) throw new NotFound(`key '${name}' has no version '${version}'`, { code: 'KeyNotFound' });
+    if (!hit) throw new NotFound(`key '${name}' has no version '${version}'`, { code: 'KEY_NOT_FOUND' });
     return hit;
   }
 
@@ -203,7 +203,7 @@ export class VaultKeyService implements CustomerKeyProvider {
   async versions(vaultId: string, name: string): Promise<KeyMeta[]> {
     checkKeyName(name);
     const all = await this.rows(vaultId.toLowerCase(), name.toLowerCase());
-    if (!all.length) throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KeyNotFound' });
+    if (!all.length) throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KEY_NOT_FOUND' });
     return all.map(toMeta);
   }
 
@@ -212,7 +212,7 @@ export class VaultKeyService implements CustomerKeyProvider {
     const r = await this.row(vaultId, name, version);
     const allowedOps = r.kty === 'RSA' ? RSA_OPS : AES_OPS;
     for (const op of changes.keyOps ?? []) {
-      if (!allowedOps.includes(op)) throw new InvalidInput(`key_ops: '${op}' is not an operation of a ${r.kty} key; use some of ${allowedOps.join(', ')}`, { code: 'BadParameter', target: 'key_ops' });
+      if (!allowedOps.includes(op)) throw new InvalidInput(`key_ops: '${op}' is not an operation of a ${r.kty} key; use some of ${allowedOps.join(', ')}`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_ops' });
     }
     const stopsWrapping = changes.keyOps !== undefined && !(changes.keyOps.includes('wrapKey') && changes.keyOps.includes('unwrapKey'));
     if (changes.enabled === false || stopsWrapping) await this.requireUnused(keyRef(r.vault_key, r.name_key, r.version), `key '${r.name}' version ${r.version}`, changes.enabled === false ? 'disabled' : 'kept from wrapping');
@@ -262,7 +262,7 @@ export class VaultKeyService implements CustomerKeyProvider {
     if (!users.length) return;
     throw new Conflict(
       `${what} cannot be ${change}: it protects the data of ${users.length === 1 ? 'workspace' : 'workspaces'} ${users.map((u) => `'${u}'`).join(', ')}, which would become unreadable for good. Rotate ${users.length === 1 ? 'that workspace' : 'them'} to another key first (PATCH properties.encryption.keyVaultProperties.keyIdentifier) or delete ${users.length === 1 ? 'it' : 'them'}.`,
-      { code: 'KeyInUse' },
+      { code: 'KEY_IN_USE' },
     );
   }
 
@@ -289,17 +289,17 @@ export class VaultKeyService implements CustomerKeyProvider {
     if (!row) {
       throw new Forbidden(
         `the customer-managed key ${await this.kid(ref)} that encrypts this data no longer exists (its key or key vault was deleted); the data it protects cannot be decrypted`,
-        { code: 'CustomerManagedKeyNotFound' },
+        { code: 'CUSTOMER_KEY_NOT_FOUND' },
       );
     }
     if (Number(row.enabled) !== 1) {
       throw new Forbidden(`the customer-managed key ${await this.kid(ref)} that encrypts this data is disabled; enable it (PATCH the key version with attributes.enabled = true) to read the data again`, {
-        code: 'CustomerManagedKeyDisabled',
+        code: 'CUSTOMER_KEY_DISABLED',
       });
     }
     const ops = JSON.parse(row.key_ops) as string[];
     if (!ops.includes(op)) {
-      throw new Forbidden(`the customer-managed key ${await this.kid(ref)} does not allow '${op}'; add it to the key's key_ops`, { code: 'CustomerManagedKeyOperationNotAllowed' });
+      throw new Forbidden(`the customer-managed key ${await this.kid(ref)} does not allow '${op}'; add it to the key's key_ops`, { code: 'CUSTOMER_KEY_OPERATION_NOT_ALLOWED' });
     }
     return row;
   }

@@ -38,14 +38,14 @@ const MUTABLE = ['description', 'tags', 'isArchived', 'stage', 'properties'];
 
 function defs(kind: VersionedKind): { container: ResourceDefinition; version: ResourceDefinition } {
   const checkName = (name: string) => {
-    if (!ASSET_NAME.test(name)) throw new InvalidInput(`${kind.label} name '${name}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 255)`, { code: 'InvalidAssetName', target: 'name' });
+    if (!ASSET_NAME.test(name)) throw new InvalidInput(`${kind.label} name '${name}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 255)`, { code: 'INVALID_ASSET_NAME', target: 'name' });
   };
   return {
     container: { type: kind.containerType, checkName },
     version: {
       type: kind.versionType,
       checkName(v: string) {
-        if (!ASSET_VERSION.test(v)) throw new InvalidInput(`version '${v}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 100)`, { code: 'InvalidAssetVersion', target: 'version' });
+        if (!ASSET_VERSION.test(v)) throw new InvalidInput(`version '${v}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 100)`, { code: 'INVALID_ASSET_VERSION', target: 'version' });
       },
     },
   };
@@ -78,7 +78,7 @@ export class VersionedAssetService {
 
   private checkNotReserved(name: string): void {
     if (this.kind.reservedPrefix && name.toLowerCase().startsWith(this.kind.reservedPrefix.toLowerCase())) {
-      throw new InvalidInput(`${this.kind.label} names starting with '${this.kind.reservedPrefix}' are reserved for curated ${this.kind.segment}; choose another name`, { code: 'ReservedName', target: 'name' });
+      throw new InvalidInput(`${this.kind.label} names starting with '${this.kind.reservedPrefix}' are reserved for curated ${this.kind.segment}; choose another name`, { code: 'RESERVED_NAME', target: 'name' });
     }
   }
 
@@ -99,7 +99,7 @@ export class VersionedAssetService {
     const b = this.builtIn(name);
     if (b) return this.builtInContainer(ws, b);
     const r = await this.engine.get(this.containerId(ws, name));
-    if (!r) throw new NotFound(`${this.kind.label} '${name}' could not be found in workspace '${ws.name}'`, { code: 'UserError' });
+    if (!r) throw new NotFound(`${this.kind.label} '${name}' could not be found in workspace '${ws.name}'`, { code: 'ASSET_NOT_FOUND' });
     return r;
   }
 
@@ -130,7 +130,7 @@ export class VersionedAssetService {
       const v = p[this.kind.containerKey] ?? existing?.properties[this.kind.containerKey];
       if (v === undefined) throw new InvalidInput(`properties.${this.kind.containerKey} is required`, { target: `properties.${this.kind.containerKey}` });
       if (existing && existing.properties[this.kind.containerKey] !== undefined && String(existing.properties[this.kind.containerKey]).toLowerCase() !== String(v).toLowerCase()) {
-        throw new InvalidInput(`properties.${this.kind.containerKey} cannot change (it is '${existing.properties[this.kind.containerKey]}')`, { code: 'CannotChangeImmutableProperty', target: `properties.${this.kind.containerKey}` });
+        throw new InvalidInput(`properties.${this.kind.containerKey} cannot change (it is '${existing.properties[this.kind.containerKey]}')`, { code: 'IMMUTABLE_PROPERTY', target: `properties.${this.kind.containerKey}` });
       }
       props[this.kind.containerKey] = this.kind.checkContainerKey ? this.kind.checkContainerKey(v) : v;
     }
@@ -138,7 +138,7 @@ export class VersionedAssetService {
   }
 
   async deleteContainer(ws: WorkspaceInfo, name: string): Promise<boolean> {
-    if (this.builtIn(name)) throw new Conflict(`'${name}' is curated and cannot be deleted`, { code: 'UserError' });
+    if (this.builtIn(name)) throw new Conflict(`'${name}' is curated and cannot be deleted`, { code: 'ASSET_CURATED' });
     return this.engine.delete(this.containerId(ws, name));
   }
 
@@ -146,11 +146,11 @@ export class VersionedAssetService {
     const b = this.builtIn(name);
     if (b) {
       const v = b.versions[version];
-      if (!v) throw new NotFound(`${this.kind.label} '${name}' has no version '${version}'`, { code: 'UserError' });
+      if (!v) throw new NotFound(`${this.kind.label} '${name}' has no version '${version}'`, { code: 'ASSET_NOT_FOUND' });
       return this.virtual(ws, this.kind.versionType, this.versionId(ws, b.name, version), version, v);
     }
     const r = await this.engine.get(this.versionId(ws, name, version));
-    if (!r) throw new NotFound(`${this.kind.label} '${name}' version '${version}' could not be found in workspace '${ws.name}'`, { code: 'UserError' });
+    if (!r) throw new NotFound(`${this.kind.label} '${name}' version '${version}' could not be found in workspace '${ws.name}'`, { code: 'ASSET_NOT_FOUND' });
     return r;
   }
 
@@ -189,7 +189,7 @@ export class VersionedAssetService {
         (k) => !MUTABLE.includes(k) && k !== 'provisioningState' && JSON.stringify(existing.properties[k] ?? null) !== JSON.stringify(props[k] ?? null),
       );
       if (changed.length) {
-        throw new Conflict(`${this.kind.label} '${name}' version '${version}' already exists and versions are immutable (${changed.map((k) => `properties.${k}`).join(', ')} would change); register a new version instead`, { code: 'UserError', target: `properties.${changed[0]}` });
+        throw new Conflict(`${this.kind.label} '${name}' version '${version}' already exists and versions are immutable (${changed.map((k) => `properties.${k}`).join(', ')} would change); register a new version instead`, { code: 'ASSET_VERSION_IMMUTABLE', target: `properties.${changed[0]}` });
       }
       return this.engine.put(this.def.version, id, { properties: { ...existing.properties, ...Object.fromEntries(MUTABLE.map((k) => [k, props[k]])) } }, by);
     }
@@ -200,22 +200,22 @@ export class VersionedAssetService {
       try {
         await this.engine.put(this.def.container, this.containerId(ws, name), { properties: stripUndefined(cprops) }, by, { ifNoneMatch: '*' });
       } catch (e) {
-        if ((e as { code?: string }).code !== 'PreconditionFailed' && (e as { code?: string }).code !== 'ConcurrentUpdate') throw e;
+        if ((e as { code?: string }).code !== 'PRECONDITION_FAILED' && (e as { code?: string }).code !== 'CONCURRENT_UPDATE') throw e;
       }
       container = (await this.engine.get(this.containerId(ws, name)))!;
     }
     if (this.kind.containerKey) {
       const c = String(container.properties[this.kind.containerKey] ?? '');
       if (c && c.toLowerCase() !== String(props[this.kind.containerKey]).toLowerCase()) {
-        throw new InvalidInput(`${this.kind.label} '${name}' holds ${this.kind.containerKey} '${c}'; a version of it cannot be '${props[this.kind.containerKey]}'`, { code: 'UserError', target: `properties.${this.kind.containerKey}` });
+        throw new InvalidInput(`${this.kind.label} '${name}' holds ${this.kind.containerKey} '${c}'; a version of it cannot be '${props[this.kind.containerKey]}'`, { code: 'ASSET_CONTAINER_MISMATCH', target: `properties.${this.kind.containerKey}` });
       }
     }
     let out: { resource: StoredResource; created: boolean };
     try {
       out = await this.engine.put(this.def.version, id, { properties: props }, by, { ifNoneMatch: '*' });
     } catch (e) {
-      if ((e as { code?: string }).code === 'PreconditionFailed' || (e as { code?: string }).code === 'ConcurrentUpdate') {
-        throw new Conflict(`${this.kind.label} '${name}' version '${version}' was just created by another request; versions are immutable`, { code: 'UserError' });
+      if ((e as { code?: string }).code === 'PRECONDITION_FAILED' || (e as { code?: string }).code === 'CONCURRENT_UPDATE') {
+        throw new Conflict(`${this.kind.label} '${name}' version '${version}' was just created by another request; versions are immutable`, { code: 'ASSET_VERSION_IMMUTABLE' });
       }
       throw e;
     }
@@ -226,7 +226,7 @@ export class VersionedAssetService {
   }
 
   async deleteVersion(ws: WorkspaceInfo, name: string, version: string): Promise<boolean> {
-    if (this.builtIn(name)) throw new Conflict(`'${name}' is curated and cannot be deleted`, { code: 'UserError' });
+    if (this.builtIn(name)) throw new Conflict(`'${name}' is curated and cannot be deleted`, { code: 'ASSET_CURATED' });
     return this.engine.delete(this.versionId(ws, name, version));
   }
 

@@ -45,12 +45,12 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext }): Prom
 }
 
 export async function authenticate(ctx: AppContext, header: string | undefined, address?: string): Promise<Principal> {
-  if (!header) throw new Unauthenticated('authentication required: send Authorization: Bearer <token> (get one with `atelier login`)', { code: 'AuthenticationFailed' });
+  if (!header) throw new Unauthenticated('authentication required: send Authorization: Bearer <token> (get one with `atelier login`)', { code: 'AUTHENTICATION_REQUIRED' });
   const [scheme, value] = header.split(' ', 2);
   if (scheme?.toLowerCase() === 'bearer' && value) {
     const claims = await ctx.tokens.verify(value.trim());
     const principal = await ctx.principals.get(claims.oid);
-    if (!principal) throw new Unauthenticated('the principal of this token is disabled or deleted', { code: 'InvalidAuthenticationToken' });
+    if (!principal) throw new Unauthenticated('the principal of this token is disabled or deleted', { code: 'INVALID_TOKEN' });
     return principal;
   }
   if (scheme?.toLowerCase() === 'basic' && value) {
@@ -66,9 +66,9 @@ export async function authenticate(ctx: AppContext, header: string | undefined, 
         return principal;
       }
     }
-    throw new Unauthenticated('wrong user name or password', { code: 'AuthenticationFailed' });
+    throw new Unauthenticated('wrong user name or password', { code: 'WRONG_CREDENTIALS' });
   }
-  throw new Unauthenticated("the Authorization header must be 'Bearer <token>' or 'Basic <base64 user:password>'", { code: 'AuthenticationFailed' });
+  throw new Unauthenticated("the Authorization header must be 'Bearer <token>' or 'Basic <base64 user:password>'", { code: 'AUTHENTICATION_REQUIRED' });
 }
 
 export default fp(authPlugin, { name: 'atelier-auth' });

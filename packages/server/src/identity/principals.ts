@@ -129,7 +129,7 @@ export class PrincipalService {
   async require(idOrName: string, kind?: Principal['kind']): Promise<PrincipalRow> {
     const row = await this.find(idOrName, kind);
     const what = kind === 'servicePrincipal' ? 'service principal' : kind === 'user' ? 'user' : 'principal';
-    if (!row) throw new NotFound(`${what} '${idOrName}' does not exist`, { code: 'PrincipalNotFound' });
+    if (!row) throw new NotFound(`${what} '${idOrName}' does not exist`, { code: 'PRINCIPAL_NOT_FOUND' });
     return row;
   }
 
@@ -153,7 +153,7 @@ export class PrincipalService {
     checkUserName(name);
     checkPasswordRule(password);
     checkDisplayName(displayName);
-    if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PrincipalExists' });
+    if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PRINCIPAL_EXISTS' });
     const row: PrincipalRow = {
       id: crypto.randomUUID(),
       tenant_id: this.tenantId,
@@ -168,7 +168,7 @@ export class PrincipalService {
     try {
       await this.db.insertInto('principals').values(row).execute();
     } catch (e) {
-      if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PrincipalExists' });
+      if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PRINCIPAL_EXISTS' });
       throw e;
     }
     return toPrincipal(row);
@@ -215,7 +215,7 @@ export class PrincipalService {
 
   async deleteSecret(principalId: string, keyId: string): Promise<void> {
     const r = await this.db.deleteFrom('principal_secrets').where('principal_id', '=', principalId).where('key_id', '=', keyId.toLowerCase()).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw new NotFound(`secret '${keyId}' does not exist on this service principal`, { code: 'SecretNotFound' });
+    if (Number(r.numDeletedRows) === 0) throw new NotFound(`secret '${keyId}' does not exist on this service principal`, { code: 'SECRET_NOT_FOUND' });
   }
 
   /** Checks a client id and secret; undefined when wrong, expired, unknown or disabled. */

@@ -41,7 +41,7 @@ export const ROLES: Record<string, { id: string; description: string; actions: A
 
 export function roleByName(name: string): string {
   const hit = Object.keys(ROLES).find((r) => r.toLowerCase() === name.toLowerCase() || ROLES[r]!.id === name.toLowerCase());
-  if (!hit) throw new InvalidInput(`unknown role '${name}'; roles are: ${Object.keys(ROLES).join(', ')}`, { code: 'RoleDefinitionDoesNotExist' });
+  if (!hit) throw new InvalidInput(`unknown role '${name}'; roles are: ${Object.keys(ROLES).join(', ')}`, { code: 'ROLE_NOT_FOUND' });
   return hit;
 }
 

@@ -48,7 +48,7 @@ export function roleFromDefinitionId(value: string): string {
   const byId = Object.keys(ROLES).find((r) => ROLES[r]!.id === last.toLowerCase());
   if (byId) return byId;
   if (value.includes('/') || GUID.test(value)) {
-    throw new InvalidInput(`role definition '${value}' does not exist; built-in roles: ${Object.entries(ROLES).map(([n, r]) => `${n} (${r.id})`).join(', ')}`, { code: 'RoleDefinitionDoesNotExist', target: 'properties.roleDefinitionId' });
+    throw new InvalidInput(`role definition '${value}' does not exist; built-in roles: ${Object.entries(ROLES).map(([n, r]) => `${n} (${r.id})`).join(', ')}`, { code: 'ROLE_NOT_FOUND', target: 'properties.roleDefinitionId' });
   }
   return roleByName(value);
 }
@@ -69,17 +69,17 @@ export class RoleAssignmentService {
   async requireScope(scope: string): Promise<void> {
     if (scope === '/') return;
     const m = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+)(\/providers\/.+)?)?$/i.exec(scope);
-    if (!m) throw new InvalidInput(`scope '${scope}' is not valid: use '/', /subscriptions/{id}, …/resourceGroups/{name} or a resource id`, { code: 'InvalidScope' });
+    if (!m) throw new InvalidInput(`scope '${scope}' is not valid: use '/', /subscriptions/{id}, …/resourceGroups/{name} or a resource id`, { code: 'INVALID_SCOPE' });
     const sub = m[1]!.toLowerCase();
     const s = await this.ctx.db.selectFrom('subscriptions').select('subscription_id').where('subscription_id', '=', sub).executeTakeFirst();
-    if (!s) throw new NotFound(`subscription '${m[1]}' could not be found`, { code: 'SubscriptionNotFound' });
+    if (!s) throw new NotFound(`subscription '${m[1]}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
     if (!m[2]) return;
     const groupKey = `/subscriptions/${sub}/resourcegroups/${m[2].toLowerCase()}`;
     const g = await this.ctx.db.selectFrom('resource_groups').select('id_key').where('id_key', '=', groupKey).executeTakeFirst();
-    if (!g) throw new NotFound(`resource group '${m[2]}' could not be found`, { code: 'ResourceGroupNotFound' });
+    if (!g) throw new NotFound(`resource group '${m[2]}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     if (!m[3]) return;
     const r = await this.ctx.db.selectFrom('resources').select('id_key').where('id_key', '=', scope.toLowerCase()).executeTakeFirst();
-    if (!r) throw new NotFound(`the resource '${scope}' could not be found`, { code: 'ResourceNotFound' });
+    if (!r) throw new NotFound(`the resource '${scope}' could not be found`, { code: 'NOT_FOUND' });
   }
 
   async get(scope: string, name: string): Promise<RoleAssignment | undefined> {
@@ -93,11 +93,11 @@ export class RoleAssignmentService {
   }
 
   async create(scope: string, name: string, input: { role: string; principalId: string; description?: string }, by: string): Promise<{ row: RoleAssignment; created: boolean }> {
-    if (!GUID.test(name)) throw new InvalidInput(`the role assignment name '${name}' must be a GUID`, { code: 'InvalidRoleAssignmentId' });
+    if (!GUID.test(name)) throw new InvalidInput(`the role assignment name '${name}' must be a GUID`, { code: 'INVALID_ROLE_ASSIGNMENT_ID' });
     const id = name.toLowerCase();
     const principalId = input.principalId.toLowerCase();
     const principal = await this.ctx.db.selectFrom('principals').select(['id', 'kind']).where('id', '=', principalId).executeTakeFirst();
-    if (!principal) throw new InvalidInput(`principal '${input.principalId}' does not exist; give the object id of a user or service principal`, { code: 'PrincipalNotFound', target: 'properties.principalId' });
+    if (!principal) throw new InvalidInput(`principal '${input.principalId}' does not exist; give the object id of a user or service principal`, { code: 'PRINCIPAL_NOT_FOUND', target: 'properties.principalId' });
     const existing = await this.db.selectFrom('role_assignments').selectAll().where('id', '=', id).executeTakeFirst();
     if (existing) {
       if (existing.scope_key === scope.toLowerCase() && existing.principal_id === principalId && existing.role === input.role) {
@@ -107,10 +107,10 @@ export class RoleAssignmentService {
         }
         return { row: await this.withKind(existing), created: false };
       }
-      throw new Conflict('a role assignment with this name exists with another scope, role or principal; role assignments cannot be changed, delete it and make a new one', { code: 'RoleAssignmentUpdateNotPermitted' });
+      throw new Conflict('a role assignment with this name exists with another scope, role or principal; role assignments cannot be changed, delete it and make a new one', { code: 'ROLE_ASSIGNMENT_IMMUTABLE' });
     }
     const same = await this.db.selectFrom('role_assignments').select('id').where('scope_key', '=', scope.toLowerCase()).where('principal_id', '=', principalId).where('role', '=', input.role).executeTakeFirst();
-    if (same) throw new Conflict(`the role assignment already exists (its name is ${same.id})`, { code: 'RoleAssignmentExists' });
+    if (same) throw new Conflict(`the role assignment already exists (its name is ${same.id})`, { code: 'ROLE_ASSIGNMENT_EXISTS' });
     const row: RoleAssignmentFullRow = { id, scope, scope_key: scope.toLowerCase(), principal_id: principalId, role: input.role, created_at: Date.now(), created_by: by, description: input.description ?? null };
     await this.db.insertInto('role_assignments').values(row).execute();
     this.ctx.access.invalidate(principalId);

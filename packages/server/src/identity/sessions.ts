@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
-import { InvalidInput } from '../errors.js';
-import { OAuthError } from './oauth-error.js';
+import { Conflict, Forbidden, InvalidInput, TooManyRequests, Unauthenticated } from '../errors.js';
 import './tables.js';
 
 const sha256 = (s: string) => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
@@ -42,14 +41,14 @@ export class SessionService {
     const hash = sha256(token);
     const now = Date.now();
     const row = await this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-    if (!row || row.revoked_at !== null) throw new OAuthError('invalid_grant', 'the refresh token is not valid or was revoked; sign in again');
-    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase()) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client_id');
-    if (row.expires_at <= now) throw new OAuthError('invalid_grant', 'the refresh token has expired; sign in again');
+    if (!row || row.revoked_at !== null) throw new Unauthenticated('the refresh token is not valid or was revoked; sign in again', { code: 'REFRESH_TOKEN_INVALID' });
+    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase()) throw new Unauthenticated('the refresh token was issued to another client_id', { code: 'REFRESH_TOKEN_INVALID' });
+    if (row.expires_at <= now) throw new Unauthenticated('the refresh token has expired; sign in again', { code: 'REFRESH_TOKEN_INVALID' });
     // Claim it atomically: of two concurrent uses only one wins, the other counts as a replay.
     const claimed = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
     if (Number(claimed.numUpdatedRows) !== 1) {
       await this.revokeFamily(row.family_id);
-      throw new OAuthError('invalid_grant', 'the refresh token was already used; all tokens of this sign-in are revoked, sign in again');
+      throw new Unauthenticated('the refresh token was already used; all tokens of this sign-in are revoked, sign in again', { code: 'REFRESH_TOKEN_INVALID' });
     }
     const refreshToken = await this.issueRefresh(row.principal_id, row.client_id, row.scope, row.family_id, row.family_expires_at);
     // Used tokens are kept only to detect replays; older ones go.
@@ -120,19 +119,19 @@ export class SessionService {
     const hash = sha256(deviceCode);
     const row = await this.db.selectFrom('device_codes').selectAll().where('hash', '=', hash).executeTakeFirst();
     const now = Date.now();
-    if (!row) throw new OAuthError('invalid_grant', 'the device_code is not valid');
-    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase()) throw new OAuthError('invalid_grant', 'the device_code was issued to another client_id');
-    if (row.expires_at <= now) throw new OAuthError('expired_token', 'the device code has expired; start the sign-in again');
-    if (row.status === 'denied') throw new OAuthError('access_denied', 'the user declined the sign-in');
-    if (row.status === 'consumed') throw new OAuthError('invalid_grant', 'the device code was already used');
+    if (!row) throw new Unauthenticated('the device_code is not valid', { code: 'DEVICE_CODE_INVALID' });
+    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase()) throw new Unauthenticated('the device_code was issued to another client_id', { code: 'DEVICE_CODE_INVALID' });
+    if (row.expires_at <= now) throw new Unauthenticated('the device code has expired; start the sign-in again', { code: 'DEVICE_CODE_EXPIRED' });
+    if (row.status === 'denied') throw new Forbidden('the user declined the sign-in', { code: 'SIGN_IN_DECLINED' });
+    if (row.status === 'consumed') throw new Unauthenticated('the device code was already used', { code: 'DEVICE_CODE_INVALID' });
     if (row.status === 'pending') {
       const tooSoon = row.last_poll_at !== null && now - row.last_poll_at < row.interval_s * 1000 - 500;
       await this.db.updateTable('device_codes').set({ last_poll_at: now, interval_s: tooSoon ? row.interval_s + 5 : row.interval_s }).where('hash', '=', hash).execute();
-      if (tooSoon) throw new OAuthError('slow_down', `poll at most every ${row.interval_s + 5} seconds`);
-      throw new OAuthError('authorization_pending', 'the user has not yet approved the sign-in');
+      if (tooSoon) throw new TooManyRequests(`poll at most every ${row.interval_s + 5} seconds`, { code: 'POLLING_TOO_FAST' });
+      throw new Conflict('the user has not yet approved the sign-in', { code: 'SIGN_IN_PENDING' });
     }
     const claimed = await this.db.updateTable('device_codes').set({ status: 'consumed' }).where('hash', '=', hash).where('status', '=', 'approved').executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) !== 1 || !row.principal_id) throw new OAuthError('invalid_grant', 'the device code was already used');
+    if (Number(claimed.numUpdatedRows) !== 1 || !row.principal_id) throw new Unauthenticated('the device code was already used', { code: 'DEVICE_CODE_INVALID' });
     return { principalId: row.principal_id, clientId: row.client_id, scope: row.scope };
   }
 }

@@ -42,7 +42,7 @@ export class SignInThrottle {
 
   private static tooMany(until: number, now: number): TooManyRequests {
     const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
-    return new TooManyRequests(`too many failed sign-in attempts; try again in ${retryAfter} s`, { code: 'too_many_attempts', target: String(retryAfter) });
+    return new TooManyRequests(`too many failed sign-in attempts; try again in ${retryAfter} s`, { code: 'TOO_MANY_SIGN_IN_ATTEMPTS', target: String(retryAfter) });
   }
 
   /**

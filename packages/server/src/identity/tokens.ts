@@ -196,7 +196,7 @@ export class TokenService {
       if (claims.idtyp !== 'user' && claims.idtyp !== 'app') throw new Error('it is not an access token');
       return claims;
     } catch (e) {
-      throw new Unauthenticated(`the access token is not valid: ${(e as Error).message}`, { code: 'InvalidAuthenticationToken' });
+      throw new Unauthenticated(`the access token is not valid: ${(e as Error).message}`, { code: 'INVALID_TOKEN' });
     }
   }
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { OperationRow } from '../store/tables.js';
-import { AtelierError, NotFound } from '../errors.js';
+import { AtelierError, NotFound, recordError, type RecordedError } from '../errors.js';
 import '../resources/tables.js';
 
 /**
@@ -21,9 +21,8 @@ export interface Operation {
   status: OperationStatus;
   startTime: string;
   endTime?: string;
-  error?: { code: string; message: string; target?: string };
-  /** HTTP status a Location poll answers for a failed operation. */
-  httpStatus?: number;
+  /** Why a failed operation failed (its edge maps code and kind to its own code and status). */
+  error?: RecordedError;
   requestedBy?: string;
 }
 
@@ -59,9 +58,8 @@ export function toOperation(r: OperationRow): Operation {
   };
   if (r.status !== 'InProgress') op.endTime = new Date(r.updated_at).toISOString();
   if (r.error) {
-    const { httpStatus, ...error } = JSON.parse(r.error) as { code: string; message: string; httpStatus?: number };
-    op.error = error;
-    op.httpStatus = httpStatus ?? 500;
+    const { code, kind, message, target } = JSON.parse(r.error) as RecordedError;
+    op.error = { code, message, ...(kind ? { kind } : {}), ...(target ? { target } : {}) };
   }
   if (r.requested_by) op.requestedBy = r.requested_by;
   return op;
@@ -126,9 +124,7 @@ export class OperationService {
           await work(journal);
           await this.finish(row.id, 'Succeeded');
         } catch (e) {
-          const err = e instanceof AtelierError
-            ? { code: e.code, message: e.message, ...(e.target ? { target: e.target } : {}), httpStatus: e.status }
-            : { code: 'InternalServerError', message: `the operation failed: ${(e as Error)?.message ?? String(e)}`, httpStatus: 500 };
+          const err = recordError(e, 'the operation failed: ');
           if (!(e instanceof AtelierError)) this.ctx.log.error({ err: e, operation: row.id, kind }, 'operation failed');
           await this.finish(row.id, 'Failed', err).catch((e2) => this.ctx.log.error({ err: e2 }, 'could not record a failed operation'));
         } finally {
@@ -140,7 +136,7 @@ export class OperationService {
     return toOperation(row);
   }
 
-  private async finish(id: string, status: OperationStatus, error?: { code: string; message: string; target?: string; httpStatus?: number }): Promise<void> {
+  private async finish(id: string, status: OperationStatus, error?: RecordedError): Promise<void> {
     await this.ctx.db.updateTable('operations').set({ status, error: error ? JSON.stringify(error) : null, updated_at: Date.now() }).where('id', '=', id).execute();
   }
 
@@ -152,7 +148,7 @@ export class OperationService {
 
   async require(id: string): Promise<Operation> {
     const op = await this.get(id);
-    if (!op) throw new NotFound(`operation '${id}' could not be found`, { code: 'OperationNotFound' });
+    if (!op) throw new NotFound(`operation '${id}' could not be found`, { code: 'OPERATION_NOT_FOUND' });
     return op;
   }
 
@@ -198,7 +194,7 @@ export class OperationService {
           message = `the server stopped while this operation was running, and undoing it failed: ${(e as Error).message}`;
           this.ctx.log.error({ err: e, operation: row.id }, 'operation recovery failed');
         }
-        await this.finish(row.id, 'Failed', { code: 'OperationInterrupted', message });
+        await this.finish(row.id, 'Failed', { code: 'OPERATION_INTERRUPTED', kind: 'internal', message });
         n++;
       }
       // Finished operations are kept a week (clients poll them for minutes at most).

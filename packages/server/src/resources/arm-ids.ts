@@ -8,13 +8,13 @@ export function checkResourceGroupName(name: string): void {
   if (!/^[-\w._()]{1,90}$/u.test(name) || name.endsWith('.') || /[^\x20-\x7e]/.test(name)) {
     throw new InvalidInput(
       `resource group name '${name}' is invalid: use 1–90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'`,
-      { code: 'InvalidResourceGroupName', target: 'resourceGroupName' },
+      { code: 'INVALID_RESOURCE_GROUP_NAME', target: 'resourceGroupName' },
     );
   }
 }
 
 export function checkSubscriptionId(id: string): void {
-  if (!GUID.test(id)) throw new InvalidInput(`subscription id '${id}' is not a GUID`, { code: 'InvalidSubscriptionId', target: 'subscriptionId' });
+  if (!GUID.test(id)) throw new InvalidInput(`subscription id '${id}' is not a GUID`, { code: 'INVALID_SUBSCRIPTION_ID', target: 'subscriptionId' });
 }
 
 export const groupId = (sub: string, rg: string): string => `/subscriptions/${sub}/resourceGroups/${rg}`;

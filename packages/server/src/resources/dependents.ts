@@ -22,7 +22,7 @@ export type DependentKind = 'storageAccount' | 'keyVault' | 'applicationInsights
 export const DEPENDENT_TYPES: Record<DependentKind, string> = { storageAccount: STORAGE, keyVault: VAULT, applicationInsights: INSIGHTS, containerRegistry: REGISTRY };
 
 const nameError = (what: string, name: string, rule: string, target = 'name') =>
-  new InvalidInput(`${what} name '${name}' is invalid: ${rule}`, { code: 'InvalidResourceName', target });
+  new InvalidInput(`${what} name '${name}' is invalid: ${rule}`, { code: 'INVALID_RESOURCE_NAME', target });
 
 export const storageAccountDef: ResourceDefinition = {
   type: STORAGE,
@@ -96,7 +96,7 @@ export class DependentResources {
   private async checkNew(def: ResourceDefinition, d: NewDependent, what: string): Promise<string> {
     def.checkName(d.name);
     const id = resourceId(d.subscriptionId, d.resourceGroup, def.type, d.name);
-    const taken = () => new Conflict(`the ${what} name '${d.name}' is already taken (names are unique on this server); choose another`, { code: 'AlreadyExists', target: 'name' });
+    const taken = () => new Conflict(`the ${what} name '${d.name}' is already taken (names are unique on this server); choose another`, { code: 'RESOURCE_NAME_TAKEN', target: 'name' });
     const key = { type_key: def.type.toLowerCase(), name_key: d.name.toLowerCase() };
     if (await this.ctx.db.selectFrom('global_names').select('id_key').where('type_key', '=', key.type_key).where('name_key', '=', key.name_key).executeTakeFirst()) throw taken();
     try {
@@ -118,7 +118,7 @@ export class DependentResources {
     const cannot = (e: unknown) => {
       // The cause (with server paths) goes to the log, not to the client.
       this.ctx.log.error({ err: e, account: d.name }, 'cannot create the blob store of a storage account');
-      return new AtelierError(`cannot create the blob folder of storage account '${d.name}' (${(e as NodeJS.ErrnoException).code ?? (e as AtelierError).code ?? 'error'}); the server's blob store is not writable — see the server log`, { code: 'StorageAccountProvisioningFailed' });
+      return new AtelierError(`cannot create the blob folder of storage account '${d.name}' (${(e as NodeJS.ErrnoException).code ?? (e as AtelierError).code ?? 'error'}); the server's blob store is not writable — see the server log`, { code: 'STORAGE_ACCOUNT_PROVISIONING_FAILED' });
     };
     // Blobs left by a crash are reused only if there are none.
     let leftOver: boolean;
@@ -131,7 +131,7 @@ export class DependentResources {
     }
     if (leftOver) {
       await this.releaseName(id);
-      throw new Conflict(`the blob store of storage account '${d.name}' already holds data; choose another name`, { code: 'AlreadyExists' });
+      throw new Conflict(`the blob store of storage account '${d.name}' already holds data; choose another name`, { code: 'RESOURCE_NAME_TAKEN' });
     }
     try {
       const now = new Date().toISOString();
@@ -174,7 +174,7 @@ export class DependentResources {
 
   async regenerateStorageKey(id: string, keyName: string): Promise<void> {
     const k = keyName?.toLowerCase();
-    if (k !== 'key1' && k !== 'key2') throw new InvalidInput(`keyName must be 'key1' or 'key2', got '${keyName}'`, { code: 'InvalidRequestContent', target: 'keyName' });
+    if (k !== 'key1' && k !== 'key2') throw new InvalidInput(`keyName must be 'key1' or 'key2', got '${keyName}'`, { code: 'INVALID_INPUT', target: 'keyName' });
     await this.keys.set(id, { [k]: ResourceKeys.generate() });
     const r = await this.engine.get(id);
     if (r) await this.engine.setProperties(id, { keyCreationTime: { ...(r.properties.keyCreationTime as object), [k]: new Date().toISOString() } });
@@ -241,7 +241,7 @@ export class DependentResources {
   async createInsights(d: NewDependent, by: Principal | string): Promise<StoredResource> {
     insightsDef.checkName(d.name);
     const id = resourceId(d.subscriptionId, d.resourceGroup, INSIGHTS, d.name);
-    if (await this.engine.get(id)) throw new Conflict(`application insights '${d.name}' already exists in resource group '${d.resourceGroup}'`, { code: 'AlreadyExists' });
+    if (await this.engine.get(id)) throw new Conflict(`application insights '${d.name}' already exists in resource group '${d.resourceGroup}'`, { code: 'RESOURCE_NAME_TAKEN' });
     const appId = crypto.randomUUID();
     const { resource } = await this.engine.put(
       insightsDef,
@@ -369,10 +369,10 @@ export class DependentResources {
   async requireExisting(kind: DependentKind, id: string, target: string): Promise<StoredResource> {
     const p = parseResourceId(id, target);
     if (!sameType(p.type, DEPENDENT_TYPES[kind])) {
-      throw new InvalidInput(`${target} must be the id of a ${DEPENDENT_TYPES[kind]}, got a ${p.type}`, { code: 'InvalidResourceType', target });
+      throw new InvalidInput(`${target} must be the id of a ${DEPENDENT_TYPES[kind]}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target });
     }
     const r = await this.engine.get(id);
-    if (!r) throw new InvalidInput(`${target} '${id}' does not exist; create it first or leave ${target} out to have one made`, { code: 'ResourceNotFound', target });
+    if (!r) throw new InvalidInput(`${target} '${id}' does not exist; create it first or leave ${target} out to have one made`, { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target });
     return r;
   }
 }

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import type { ResourceRow } from '../store/tables.js';
-import { Conflict, InvalidInput, NotFound, PreconditionFailed } from '../errors.js';
+import { Conflict, InvalidInput, NotFound, PreconditionFailed, type ErrorCode } from '../errors.js';
 import { groupId, systemData } from './arm-ids.js';
 import { parseResourceId, sameType } from './resource-ids.js';
 
@@ -133,14 +133,14 @@ export function toArmBody(r: StoredResource, properties: Record<string, unknown>
 
 function checkPreconditions(existing: StoredResource | undefined, pre: Preconditions, id: string): void {
   if (pre.ifNoneMatch !== undefined) {
-    if (pre.ifNoneMatch.trim() === '*' && existing) throw new PreconditionFailed(`'${id}' already exists and If-None-Match: * was sent; drop the header to update it`, { code: 'PreconditionFailed' });
-    if (existing && pre.ifNoneMatch.split(',').map((s) => s.trim()).includes(existing.etag)) throw new PreconditionFailed(`'${id}' still has etag ${existing.etag} (If-None-Match)`, { code: 'PreconditionFailed' });
+    if (pre.ifNoneMatch.trim() === '*' && existing) throw new PreconditionFailed(`'${id}' already exists and If-None-Match: * was sent; drop the header to update it`, { code: 'PRECONDITION_FAILED' });
+    if (existing && pre.ifNoneMatch.split(',').map((s) => s.trim()).includes(existing.etag)) throw new PreconditionFailed(`'${id}' still has etag ${existing.etag} (If-None-Match)`, { code: 'PRECONDITION_FAILED' });
   }
   if (pre.ifMatch !== undefined) {
     const wanted = pre.ifMatch.split(',').map((s) => s.trim());
-    if (!existing) throw new PreconditionFailed(`'${id}' does not exist but If-Match was sent`, { code: 'PreconditionFailed' });
+    if (!existing) throw new PreconditionFailed(`'${id}' does not exist but If-Match was sent`, { code: 'PRECONDITION_FAILED' });
     if (!wanted.includes('*') && !wanted.includes(existing.etag) && !wanted.includes(existing.etag.replace(/"/g, ''))) {
-      throw new PreconditionFailed(`'${id}' has changed: its etag is ${existing.etag}, not ${pre.ifMatch}; GET it again and retry`, { code: 'PreconditionFailed' });
+      throw new PreconditionFailed(`'${id}' has changed: its etag is ${existing.etag}, not ${pre.ifMatch}; GET it again and retry`, { code: 'PRECONDITION_FAILED' });
     }
   }
 }
@@ -152,7 +152,7 @@ function checkImmutable(def: ResourceDefinition, existing: StoredResource, props
     const same = typeof before === 'string' && typeof props[k] === 'string' ? before.toLowerCase() === (props[k] as string).toLowerCase() : JSON.stringify(before ?? null) === JSON.stringify(props[k]);
     if (!same) {
       throw new InvalidInput(`properties.${k} cannot be changed after the resource is created (it is ${JSON.stringify(before ?? null)}); leave it out or send the same value`, {
-        code: 'CannotChangeImmutableProperty',
+        code: 'IMMUTABLE_PROPERTY',
         target: `properties.${k}`,
       });
     }
@@ -167,7 +167,7 @@ export class ResourceEngine {
     return row ? fromRow(row) : undefined;
   }
 
-  async require(id: string, message?: string, code = 'ResourceNotFound'): Promise<StoredResource> {
+  async require(id: string, message?: string, code: ErrorCode = 'NOT_FOUND'): Promise<StoredResource> {
     const r = await this.get(id);
     if (!r) throw new NotFound(message ?? `the resource '${id}' could not be found`, { code });
     return r;
@@ -179,13 +179,13 @@ export class ResourceEngine {
    */
   async put(def: ResourceDefinition, id: string, input: PutInput, by: Principal | string, pre: Preconditions = {}): Promise<{ resource: StoredResource; created: boolean }> {
     const p = parseResourceId(id);
-    if (!sameType(p.type, def.type)) throw new InvalidInput(`'${id}' is not a ${def.type}`, { code: 'InvalidResourceType' });
+    if (!sameType(p.type, def.type)) throw new InvalidInput(`'${id}' is not a ${def.type}`, { code: 'INVALID_RESOURCE_TYPE' });
     def.checkName(p.name);
     const gk = groupId(p.subscriptionId, p.resourceGroup).toLowerCase();
     const group = await this.ctx.db.selectFrom('resource_groups').select(['name', 'provisioning_state']).where('id_key', '=', gk).executeTakeFirst();
-    if (!group) throw new NotFound(`resource group '${p.resourceGroup}' could not be found`, { code: 'ResourceGroupNotFound' });
-    if (group.provisioning_state === 'Deleting') throw new Conflict(`resource group '${group.name}' is being deleted`, { code: 'ResourceGroupBeingDeleted' });
-    if (p.parentId && !(await this.get(p.parentId))) throw new NotFound(`the parent resource '${p.parentId}' could not be found`, { code: 'ParentResourceNotFound' });
+    if (!group) throw new NotFound(`resource group '${p.resourceGroup}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
+    if (group.provisioning_state === 'Deleting') throw new Conflict(`resource group '${group.name}' is being deleted`, { code: 'RESOURCE_GROUP_BEING_DELETED' });
+    if (p.parentId && !(await this.get(p.parentId))) throw new NotFound(`the parent resource '${p.parentId}' could not be found`, { code: 'PARENT_RESOURCE_NOT_FOUND' });
     const existing = await this.get(id);
     checkPreconditions(existing, pre, id);
     const now = Date.now();
@@ -211,7 +211,7 @@ export class ResourceEngine {
         .where('id_key', '=', id.toLowerCase())
         .where('etag', '=', existing.etag)
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) throw new Conflict(`'${id}' was changed by another request at the same time; retry`, { code: 'ConcurrentUpdate' });
+      if (Number(res.numUpdatedRows) !== 1) throw new Conflict(`'${id}' was changed by another request at the same time; retry`, { code: 'CONCURRENT_UPDATE' });
       return { resource: (await this.get(id))!, created: false };
     }
     const canonicalId = p.parentId ? `${(await this.get(p.parentId))!.id}${id.slice(p.parentId.length)}` : `${groupId(p.subscriptionId, group.name)}${id.slice(gk.length)}`;
@@ -239,7 +239,7 @@ export class ResourceEngine {
     try {
       await this.ctx.db.insertInto('resources').values(row).execute();
     } catch (e) {
-      if (await this.get(id)) throw new Conflict(`'${id}' was created by another request at the same time; retry`, { code: 'ConcurrentUpdate' });
+      if (await this.get(id)) throw new Conflict(`'${id}' was created by another request at the same time; retry`, { code: 'CONCURRENT_UPDATE' });
       throw e;
     }
     return { resource: fromRow(row), created: true };
@@ -272,7 +272,7 @@ export class ResourceEngine {
       .where('id_key', '=', id.toLowerCase())
       .where('etag', '=', existing.etag)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw new Conflict(`'${id}' was changed by another request at the same time; retry`, { code: 'ConcurrentUpdate' });
+    if (Number(res.numUpdatedRows) !== 1) throw new Conflict(`'${id}' was changed by another request at the same time; retry`, { code: 'CONCURRENT_UPDATE' });
     return (await this.get(id))!;
   }
 
@@ -294,7 +294,7 @@ export class ResourceEngine {
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 1) return (await this.get(id))!;
     }
-    throw new Conflict(`'${id}' kept changing; retry`, { code: 'ConcurrentUpdate' });
+    throw new Conflict(`'${id}' kept changing; retry`, { code: 'CONCURRENT_UPDATE' });
   }
 
   /** Deletes a resource and every child resource below it. Returns false when it did not exist. */

@@ -43,7 +43,7 @@ export class ResourceGroupService {
   }
 
   async requireSubscription(sub: string): Promise<void> {
-    if (!(await this.subscriptionExists(sub))) throw new NotFound(`subscription '${sub}' could not be found`, { code: 'SubscriptionNotFound' });
+    if (!(await this.subscriptionExists(sub))) throw new NotFound(`subscription '${sub}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
   }
 
   async get(sub: string, name: string): Promise<ResourceGroupRow | undefined> {
@@ -52,7 +52,7 @@ export class ResourceGroupService {
 
   async require(sub: string, name: string): Promise<ResourceGroupRow> {
     const row = await this.get(sub, name);
-    if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'ResourceGroupNotFound' });
+    if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     return row;
   }
 
@@ -68,9 +68,9 @@ export class ResourceGroupService {
     const location = normaliseLocation(body.location);
     if (existing) {
       if (existing.location !== location) {
-        throw new Conflict(`resource group '${existing.name}' already exists in location '${existing.location}'; a group's location cannot change`, { code: 'InvalidResourceGroupLocation', target: 'location' });
+        throw new Conflict(`resource group '${existing.name}' already exists in location '${existing.location}'; a group's location cannot change`, { code: 'RESOURCE_GROUP_LOCATION_MISMATCH', target: 'location' });
       }
-      if (existing.provisioning_state === 'Deleting') throw new Conflict(`resource group '${existing.name}' is being deleted`, { code: 'ResourceGroupBeingDeleted' });
+      if (existing.provisioning_state === 'Deleting') throw new Conflict(`resource group '${existing.name}' is being deleted`, { code: 'RESOURCE_GROUP_BEING_DELETED' });
       await this.ctx.db.updateTable('resource_groups').set({ tags: JSON.stringify(body.tags ?? {}), managed_by: body.managedBy ?? null }).where('id_key', '=', existing.id_key).execute();
       return { row: (await this.get(sub, name))!, created: false };
     }
@@ -123,6 +123,6 @@ export class ResourceGroupService {
 /** ARM locations are compared without case and spaces ("West Europe" = "westeurope"). */
 export function normaliseLocation(location: string): string {
   const l = String(location ?? '').toLowerCase().replace(/\s+/g, '');
-  if (!/^[a-z0-9]{1,50}$/.test(l)) throw new InvalidInput(`location '${location}' is invalid: use a name like 'local' or 'westeurope'`, { code: 'LocationRequired', target: 'location' });
+  if (!/^[a-z0-9]{1,50}$/.test(l)) throw new InvalidInput(`location '${location}' is invalid: use a name like 'local' or 'westeurope'`, { code: 'LOCATION_REQUIRED', target: 'location' });
   return l;
 }

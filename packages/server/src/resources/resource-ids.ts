@@ -22,7 +22,7 @@ export function parseResourceId(id: string, what = 'resource id'): ParsedResourc
   const bad = () =>
     new InvalidInput(
       `${what} '${String(id)}' is not an ARM resource id; use /subscriptions/{subscriptionId}/resourceGroups/{group}/providers/{namespace}/{type}/{name}`,
-      { code: 'InvalidResourceId', target: what },
+      { code: 'INVALID_RESOURCE_ID', target: what },
     );
   if (!m) throw bad();
   const [, sub, rg, ns, rest] = m as unknown as [string, string, string, string, string];

@@ -31,14 +31,14 @@ export async function resolveCustomerKey(ctx: AppContext, by: Principal, encrypt
   }
   const vaultArg = kvp.keyVaultArmId as string;
   const p = parseResourceId(vaultArg, `${TARGET}.keyVaultArmId`);
-  if (!sameType(p.type, VAULT)) throw new InvalidInput(`${TARGET}.keyVaultArmId must be the id of a ${VAULT}, got a ${p.type}`, { code: 'InvalidResourceType', target: `${TARGET}.keyVaultArmId` });
+  if (!sameType(p.type, VAULT)) throw new InvalidInput(`${TARGET}.keyVaultArmId must be the id of a ${VAULT}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target: `${TARGET}.keyVaultArmId` });
   const vault = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', vaultArg.toLowerCase()).executeTakeFirst();
-  const missingVault = () => new InvalidInput(`${TARGET}.keyVaultArmId '${vaultArg}' does not exist; create the key vault and its key first`, { code: 'ResourceNotFound', target: `${TARGET}.keyVaultArmId` });
+  const missingVault = () => new InvalidInput(`${TARGET}.keyVaultArmId '${vaultArg}' does not exist; create the key vault and its key first`, { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target: `${TARGET}.keyVaultArmId` });
   if (!vault || !(await ctx.access.canSee(by.id, vault.id))) throw missingVault();
   // Using a key to wrap and unwrap is a secret operation (Key Vault Crypto Service Encryption User).
   if (!(await ctx.access.can(by.id, vault.id, 'secrets/read'))) {
     throw new Forbidden(`${TARGET}: the client may not use the keys of key vault '${vault.id}'; get a role there that may read secrets (e.g. Contributor), or leave encryption out`, {
-      code: 'LinkedAuthorizationFailed',
+      code: 'LINKED_AUTHORIZATION_FAILED',
       target: `${TARGET}.keyVaultArmId`,
     });
   }
@@ -46,13 +46,13 @@ export async function resolveCustomerKey(ctx: AppContext, by: Principal, encrypt
   const keys = new VaultKeyService(ctx);
   const meta = await keys.get(vault.id, name, version).catch((e) => {
     if (e instanceof NotFound) {
-      throw new InvalidInput(`${TARGET}.keyIdentifier: ${e.message} (key vault '${p.name}'); create the key first (POST {vault}/keys/{name}/create)`, { code: 'KeyNotFound', target: `${TARGET}.keyIdentifier` });
+      throw new InvalidInput(`${TARGET}.keyIdentifier: ${e.message} (key vault '${p.name}'); create the key first (POST {vault}/keys/{name}/create)`, { code: 'KEY_NOT_FOUND', target: `${TARGET}.keyIdentifier` });
     }
     throw e;
   });
-  if (!meta.enabled) throw new InvalidInput(`${TARGET}.keyIdentifier: key '${meta.name}' version ${meta.version} is disabled; enable it or give another version`, { code: 'KeyDisabled', target: `${TARGET}.keyIdentifier` });
+  if (!meta.enabled) throw new InvalidInput(`${TARGET}.keyIdentifier: key '${meta.name}' version ${meta.version} is disabled; enable it or give another version`, { code: 'KEY_DISABLED', target: `${TARGET}.keyIdentifier` });
   for (const op of ['wrapKey', 'unwrapKey']) {
-    if (!meta.keyOps.includes(op)) throw new InvalidInput(`${TARGET}.keyIdentifier: key '${meta.name}' does not allow '${op}'; add it to the key's key_ops`, { code: 'KeyOperationNotAllowed', target: `${TARGET}.keyIdentifier` });
+    if (!meta.keyOps.includes(op)) throw new InvalidInput(`${TARGET}.keyIdentifier: key '${meta.name}' does not allow '${op}'; add it to the key's key_ops`, { code: 'KEY_OPERATION_NOT_ALLOWED', target: `${TARGET}.keyIdentifier` });
   }
   const keyIdentifier = `${ctx.config.publicUrl}${vault.id}/keys/${meta.name}/${meta.version}`;
   const out: Record<string, unknown> = { status: 'Enabled', keyVaultProperties: { keyVaultArmId: vault.id, keyIdentifier, ...(typeof kvp.identityClientId === 'string' ? { identityClientId: kvp.identityClientId } : {}) } };
@@ -67,7 +67,7 @@ export async function resolveCustomerKey(ctx: AppContext, by: Principal, encrypt
 export function parseKeyIdentifier(keyIdentifier: string, vaultId: string): { name: string; version?: string } {
   const target = `${TARGET}.keyIdentifier`;
   const bad = (why: string) =>
-    new InvalidInput(`${target} '${keyIdentifier}' ${why}; use the key's id: {server}${vaultId}/keys/{name}/{version}`, { code: 'InvalidKeyIdentifier', target });
+    new InvalidInput(`${target} '${keyIdentifier}' ${why}; use the key's id: {server}${vaultId}/keys/{name}/{version}`, { code: 'INVALID_KEY_IDENTIFIER', target });
   let u: URL;
   try {
     u = new URL(keyIdentifier);
@@ -94,7 +94,7 @@ export function parseKeyIdentifier(keyIdentifier: string, vaultId: string): { na
 export async function checkVaultForWorkspace(ctx: AppContext, vaultId: string, withCustomerKey: boolean): Promise<void> {
   const wrappedBy = await ctx.keys.wrappedBy(vaultId);
   if (wrappedBy && wrappedBy !== 'master') {
-    throw new Conflict(`key vault '${vaultId}' is encrypted with the customer-managed key of another workspace; give another key vault (or leave keyVault out to have one made)`, { code: 'KeyVaultInUse', target: 'properties.keyVault' });
+    throw new Conflict(`key vault '${vaultId}' is encrypted with the customer-managed key of another workspace; give another key vault (or leave keyVault out to have one made)`, { code: 'KEY_VAULT_IN_USE', target: 'properties.keyVault' });
   }
   if (!withCustomerKey) return;
   const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute()).filter(
@@ -102,7 +102,7 @@ export async function checkVaultForWorkspace(ctx: AppContext, vaultId: string, w
   );
   if (users.length) {
     throw new Conflict(`key vault '${vaultId}' is also the key vault of workspace '${users[0]!.id}'; a workspace with customer-managed keys needs a key vault of its own (leave keyVault out to have one made)`, {
-      code: 'KeyVaultInUse',
+      code: 'KEY_VAULT_IN_USE',
       target: 'properties.keyVault',
     });
   }

@@ -18,7 +18,7 @@ export function checkWorkspaceName(name: string): void {
   if (typeof name !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_-]{1,31}$/.test(name)) {
     throw new InvalidInput(
       `workspace name '${String(name)}' is invalid: use 2–32 characters, the first a letter or digit, the rest letters, digits, '-' or '_'`,
-      { code: 'InvalidWorkspaceName', target: 'workspaceName' },
+      { code: 'INVALID_WORKSPACE_NAME', target: 'workspaceName' },
     );
   }
 }
@@ -136,7 +136,7 @@ export function workspaceInfo(ctx: AppContext, r: StoredResource): WorkspaceInfo
 export async function resolveWorkspace(ctx: AppContext, subscriptionId: string, resourceGroup: string, workspaceName: string): Promise<WorkspaceInfo> {
   const id = resourceId(subscriptionId, resourceGroup, WORKSPACE, workspaceName);
   const row = await ctx.db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase()).executeTakeFirst();
-  if (!row) throw new NotFound(`workspace '${workspaceName}' could not be found in resource group '${resourceGroup}'`, { code: 'ResourceNotFound' });
+  if (!row) throw new NotFound(`workspace '${workspaceName}' could not be found in resource group '${resourceGroup}'`, { code: 'WORKSPACE_NOT_FOUND' });
   return workspaceInfo(ctx, fromRow(row));
 }
 
@@ -151,7 +151,7 @@ export async function resolveWorkspaceById(ctx: AppContext, armId: string): Prom
 export async function resolveWorkspaceByGuid(ctx: AppContext, workspaceId: string): Promise<WorkspaceInfo> {
   const hit = /^[0-9a-f-]{36}$/i.test(workspaceId) ? await ctx.db.selectFrom('workspace_ids').select('id_key').where('workspace_id', '=', workspaceId.toLowerCase()).executeTakeFirst() : undefined;
   const row = hit && (await ctx.db.selectFrom('resources').selectAll().where('id_key', '=', hit.id_key).executeTakeFirst());
-  if (!row) throw new NotFound(`no workspace has the id '${workspaceId}'`, { code: 'ResourceNotFound' });
+  if (!row) throw new NotFound(`no workspace has the id '${workspaceId}'`, { code: 'WORKSPACE_NOT_FOUND' });
   return workspaceInfo(ctx, fromRow(row));
 }
 
@@ -229,7 +229,7 @@ export class WorkspaceService {
 
   async require(sub: string, rg: string, name: string): Promise<StoredResource> {
     const r = await this.get(sub, rg, name);
-    if (!r) throw new NotFound(`workspace '${name}' could not be found in resource group '${rg}'`, { code: 'ResourceNotFound' });
+    if (!r) throw new NotFound(`workspace '${name}' could not be found in resource group '${rg}'`, { code: 'WORKSPACE_NOT_FOUND' });
     return r;
   }
 
@@ -329,17 +329,17 @@ export class WorkspaceService {
     const props = input.properties ?? {};
     if (existing) {
       const state = existing.properties.provisioningState;
-      if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${existing.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'Conflict' });
+      if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${existing.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'WORKSPACE_BUSY' });
       if (input.location && normaliseLocation(input.location) !== existing.location) {
-        throw new InvalidInput(`location cannot change: workspace '${existing.name}' is in '${existing.location}'`, { code: 'InvalidRequestContent', target: 'location' });
+        throw new InvalidInput(`location cannot change: workspace '${existing.name}' is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
       }
       const resource = await this.update(existing, { tags: input.tags ?? existing.tags, identity: input.identity, properties: props }, by, pre, { fromPut: true });
       return { resource, created: false };
     }
     const group = await this.ctx.db.selectFrom('resource_groups').selectAll().where('id_key', '=', groupId(sub, rg).toLowerCase()).executeTakeFirst();
-    if (!group) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
+    if (!group) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     const location = input.location ? normaliseLocation(input.location) : group.location;
-    if (pre.ifMatch !== undefined) throw new PreconditionFailed(`workspace '${name}' does not exist but If-Match was sent; drop the header to create it`, { code: 'PreconditionFailed' });
+    if (pre.ifMatch !== undefined) throw new PreconditionFailed(`workspace '${name}' does not exist but If-Match was sent; drop the header to create it`, { code: 'PRECONDITION_FAILED' });
     const settable = this.normaliseSettable(props);
     const hbi = boolOrUndefined(props.hbiWorkspace, 'properties.hbiWorkspace') ?? false;
     // Dependent resources given by id must exist and be visible to the caller.
@@ -386,7 +386,7 @@ export class WorkspaceService {
       )
       .catch((e) => {
         // Another request created it since the check above.
-        if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'ConcurrentUpdate')) throw new Conflict(`workspace '${name}' was created by another request at the same time; GET it, or retry to update it`, { code: 'Conflict' });
+        if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE')) throw new Conflict(`workspace '${name}' was created by another request at the same time; GET it, or retry to update it`, { code: 'WORKSPACE_BUSY' });
         throw e;
       });
     try {
@@ -535,9 +535,9 @@ export class WorkspaceService {
   private async requireLinkable(by: Principal, depId: string, target: string): Promise<void> {
     if (await this.ctx.access.can(by.id, depId, 'secrets/read')) return;
     if (!(await this.ctx.access.canSee(by.id, depId))) {
-      throw new InvalidInput(`${target} '${depId}' does not exist; create it first or leave ${target} out to have one made`, { code: 'ResourceNotFound', target });
+      throw new InvalidInput(`${target} '${depId}' does not exist; create it first or leave ${target} out to have one made`, { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target });
     }
-    throw new Forbidden(`${target}: the client may not read the keys of '${depId}', which a workspace using it hands on (listKeys); get a role that may, or leave ${target} out`, { code: 'LinkedAuthorizationFailed', target });
+    throw new Forbidden(`${target}: the client may not read the keys of '${depId}', which a workspace using it hands on (listKeys); get a role that may, or leave ${target} out`, { code: 'LINKED_AUTHORIZATION_FAILED', target });
   }
 
   /** resyncKeys without an operation (for clients of api-versions where it was not an LRO). */
@@ -548,7 +548,7 @@ export class WorkspaceService {
 
   private requireReady(ws: StoredResource): void {
     const state = ws.properties.provisioningState;
-    if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${ws.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'Conflict' });
+    if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${ws.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'WORKSPACE_BUSY' });
   }
 
   /**
@@ -574,7 +574,7 @@ export class WorkspaceService {
       if (!same) {
         throw new InvalidInput(
           `properties.${k} cannot be changed after the workspace is created${k === 'hbiWorkspace' ? ' (hbiWorkspace is fixed at creation)' : ''}; updatable properties are: ${UPDATABLE.join(', ')}`,
-          { code: 'CannotChangeImmutableProperty', target: `properties.${k}` },
+          { code: 'IMMUTABLE_PROPERTY', target: `properties.${k}` },
         );
       }
     }
@@ -593,7 +593,7 @@ export class WorkspaceService {
       const dep = await this.dependents.requireExisting(kind, v, `properties.${kind}`);
       await this.requireLinkable(by, dep.id, `properties.${kind}`);
       if (current && (await this.engine.get(current)) && !opts.force) {
-        throw new Conflict(`the workspace already uses ${kind} '${current}', which still exists; to replace it anyway send force=true (updateDependencies(force))`, { code: 'DependencyAlreadySet', target: `properties.${kind}` });
+        throw new Conflict(`the workspace already uses ${kind} '${current}', which still exists; to replace it anyway send force=true (updateDependencies(force))`, { code: 'DEPENDENCY_ALREADY_SET', target: `properties.${kind}` });
       }
       changes[kind] = dep.id;
     }
@@ -619,7 +619,7 @@ export class WorkspaceService {
         enabled
           ? 'properties.encryption.status cannot be set to Disabled: customer-managed keys stay on for the life of the workspace (rotate the key with a new keyVaultProperties.keyIdentifier instead)'
           : 'properties.encryption.status cannot be set to Enabled on an existing workspace: customer-managed keys are chosen when the workspace is created',
-        { code: 'CannotChangeImmutableProperty', target: 'properties.encryption.status' },
+        { code: 'IMMUTABLE_PROPERTY', target: 'properties.encryption.status' },
       );
     }
     if (!enabled) return undefined;
@@ -628,7 +628,7 @@ export class WorkspaceService {
     const vaultArg = (kvp.keyVaultArmId as string | undefined) ?? (currentKvp.keyVaultArmId as string);
     if (typeof vaultArg !== 'string' || vaultArg.toLowerCase() !== String(currentKvp.keyVaultArmId).toLowerCase()) {
       throw new InvalidInput(`properties.encryption.keyVaultProperties.keyVaultArmId cannot change (it is '${String(currentKvp.keyVaultArmId)}'); a new key must be a key of that key vault`, {
-        code: 'CannotChangeImmutableProperty',
+        code: 'IMMUTABLE_PROPERTY',
         target: 'properties.encryption.keyVaultProperties.keyVaultArmId',
       });
     }
@@ -670,10 +670,10 @@ export class WorkspaceService {
     const ws = await this.get(sub, rg, name);
     if (!ws) return undefined;
     if (pre.ifMatch !== undefined && !pre.ifMatch.split(',').map((s) => s.trim()).some((e) => e === '*' || e === ws.etag)) {
-      throw new PreconditionFailed(`workspace '${ws.name}' has changed: its etag is ${ws.etag}, not ${pre.ifMatch}; GET it again and retry`, { code: 'PreconditionFailed' });
+      throw new PreconditionFailed(`workspace '${ws.name}' has changed: its etag is ${ws.etag}, not ${pre.ifMatch}; GET it again and retry`, { code: 'PRECONDITION_FAILED' });
     }
     const state = ws.properties.provisioningState;
-    if (state === 'Creating') throw new Conflict(`workspace '${ws.name}' is being created; wait for its operation to end, then delete it`, { code: 'Conflict' });
+    if (state === 'Creating') throw new Conflict(`workspace '${ws.name}' is being created; wait for its operation to end, then delete it`, { code: 'WORKSPACE_BUSY' });
     if (state === 'Deleting') {
       const active = await this.operations.activeOn(ws.id);
       if (active) return active;
@@ -683,7 +683,7 @@ export class WorkspaceService {
       const info = this.info(ws);
       for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
         if (dep && (await this.engine.get(dep)) && !(await this.ctx.access.can(by.id, dep, 'control/write'))) {
-          throw new Forbidden(`deleteDependentResources=true would delete '${dep}', which the client may not delete; delete the workspace without it, or get a role that may write there`, { code: 'AuthorizationFailed' });
+          throw new Forbidden(`deleteDependentResources=true would delete '${dep}', which the client may not delete; delete the workspace without it, or get a role that may write there`, { code: 'FORBIDDEN' });
         }
       }
     }
@@ -731,7 +731,7 @@ export class WorkspaceService {
     const rows = await this.ctx.db.selectFrom('resources').selectAll().where('group_key', '=', groupKey).where('parent_key', 'is', null).execute();
     for (const row of rows.filter((r) => r.type_key === WORKSPACE.toLowerCase())) {
       const active = await this.operations.activeOn(row.id);
-      if (active && active.kind === 'workspace.create') throw new Conflict(`workspace '${row.name}' is being created; delete the group when that has ended`, { code: 'Conflict' });
+      if (active && active.kind === 'workspace.create') throw new Conflict(`workspace '${row.name}' is being created; delete the group when that has ended`, { code: 'WORKSPACE_BUSY' });
       await this.finishDelete(fromRow(row), false);
     }
     for (const row of rows.filter((r) => r.type_key !== WORKSPACE.toLowerCase())) {

@@ -96,7 +96,7 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const group = await services.groups.require(p.subscriptionId, p.resourceGroupName);
       const existing = await engine.get(id);
       if (existing) {
-        if (req.body?.location && normaliseLocation(req.body.location) !== existing.location) throw new InvalidInput(`location cannot change: the ${t.what} is in '${existing.location}'`, { code: 'InvalidRequestContent', target: 'location' });
+        if (req.body?.location && normaliseLocation(req.body.location) !== existing.location) throw new InvalidInput(`location cannot change: the ${t.what} is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
         const r = await engine.patch(t.def, id, { tags: req.body?.tags ?? existing.tags }, req.principal);
         return reply.status(200).send(await t.body(r, await secretsVisible(req, id)));
       }
@@ -135,12 +135,12 @@ export async function dependentRoutes(app: FastifyInstance, opts: { ctx: AppCont
     app.get<{ Params: C.ResourceGroupParams }>(base, { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: LIST, tags: [t.tag], summary: `List the ${t.what} resources of a resource group (paged)` } }, async (req) => {
       const { subscriptionId: sub, resourceGroupName: rg } = req.params;
       await checkPath(req.params);
-      if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await services.groups.get(sub, rg))) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
+      if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await services.groups.get(sub, rg))) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
       return list(req, sub, rg);
     });
     app.get<{ Params: C.SubscriptionParams }>(`/subscriptions/:subscriptionId/providers/${ns}/${typeName}`, { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: LIST, tags: [t.tag], summary: `List the ${t.what} resources of a subscription (paged)` } }, async (req) => {
       await checkPath(req.params);
-      if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${req.params.subscriptionId}`))) throw new NotFound(`subscription '${req.params.subscriptionId}' could not be found`, { code: 'SubscriptionNotFound' });
+      if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${req.params.subscriptionId}`))) throw new NotFound(`subscription '${req.params.subscriptionId}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
       return list(req, req.params.subscriptionId);
     });
 

@@ -1,13 +1,20 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind } from '../../errors.js';
+import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind, type RecordedError } from '../../errors.js';
 import { HTTP_STATUS } from '../error-status.js';
 
+export interface ArmError {
+  code: string;
+  message: string;
+  target?: string;
+  details?: ArmError[];
+}
+
 export interface ArmErrorBody {
-  error: { code: string; message: string; target?: string; details?: { code: string; message: string; target?: string }[] };
+  error: ArmError;
 }
 
 /** Each kind of domain error → ARM `error.code`, unless `ARM_CODES` names the code. */
-const BY_KIND: Readonly<Record<ErrorKind, string>> = {
+export const ARM_DEFAULT_CODES: Readonly<Record<ErrorKind, string>> = {
   invalid: 'InvalidRequestContent',
   unauthenticated: 'AuthenticationFailed',
   forbidden: 'AuthorizationFailed',
@@ -22,27 +29,147 @@ const BY_KIND: Readonly<Record<ErrorKind, string>> = {
 
 /** Domain code → ARM `error.code` (the status comes from the error's kind: http/error-status.ts). */
 export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
+  // the generic codes (as each kind's default, so a code recorded without its kind maps alike)
+  INVALID_INPUT: 'InvalidRequestContent',
+  UNAUTHENTICATED: 'AuthenticationFailed',
+  FORBIDDEN: 'AuthorizationFailed',
+  NOT_FOUND: 'ResourceNotFound',
+  CONFLICT: 'Conflict',
+  PRECONDITION_FAILED: 'PreconditionFailed',
+  PAYLOAD_TOO_LARGE: 'RequestEntityTooLarge',
+  TOO_MANY_REQUESTS: 'TooManyRequests',
+  NOT_IMPLEMENTED: 'NotImplemented',
+  INTERNAL: 'InternalServerError',
+  // http edge and identity
+  AUTHENTICATION_REQUIRED: 'AuthenticationFailed',
+  WRONG_CREDENTIALS: 'AuthenticationFailed',
+  INVALID_TOKEN: 'InvalidAuthenticationToken',
+  TOO_MANY_SIGN_IN_ATTEMPTS: 'too_many_attempts',
+  CANNOT_CHANGE_SELF: 'CannotChangeSelf',
+  PRINCIPAL_EXISTS: 'PrincipalExists',
+  PRINCIPAL_NOT_FOUND: 'PrincipalNotFound',
+  ROLE_NOT_FOUND: 'RoleDefinitionDoesNotExist',
+  ROLE_ASSIGNMENT_EXISTS: 'RoleAssignmentExists',
+  ROLE_ASSIGNMENT_NOT_FOUND: 'RoleAssignmentNotFound',
+  ROLE_ASSIGNMENT_IMMUTABLE: 'RoleAssignmentUpdateNotPermitted',
+  INVALID_ROLE_ASSIGNMENT_ID: 'InvalidRoleAssignmentId',
+  INVALID_SCOPE: 'InvalidScope',
+  LAST_OWNER: 'LastOwner',
+  // ARM request shape (http/arm)
+  API_VERSION_MISSING: 'MissingApiVersionParameter',
+  INVALID_API_VERSION: 'InvalidApiVersionParameter',
+  INVALID_QUERY_PARAMETER: 'InvalidQueryParameterValue',
+  INVALID_FILTER: 'InvalidFilterInQueryString',
+  UNKNOWN_RESOURCE_NAMESPACE: 'InvalidResourceNamespace',
+  // resources/: subscriptions, groups, workspaces, dependents, the engine, templates
+  SUBSCRIPTION_NOT_FOUND: 'SubscriptionNotFound',
+  INVALID_SUBSCRIPTION_ID: 'InvalidSubscriptionId',
+  RESOURCE_GROUP_NOT_FOUND: 'ResourceGroupNotFound',
+  INVALID_RESOURCE_GROUP_NAME: 'InvalidResourceGroupName',
+  RESOURCE_GROUP_BEING_DELETED: 'ResourceGroupBeingDeleted',
+  RESOURCE_GROUP_LOCATION_MISMATCH: 'InvalidResourceGroupLocation',
+  LOCATION_REQUIRED: 'LocationRequired',
+  INVALID_RESOURCE_ID: 'InvalidResourceId',
+  INVALID_RESOURCE_NAME: 'InvalidResourceName',
+  INVALID_RESOURCE_TYPE: 'InvalidResourceType',
+  PARENT_RESOURCE_NOT_FOUND: 'ParentResourceNotFound',
+  IMMUTABLE_PROPERTY: 'CannotChangeImmutableProperty',
+  CONCURRENT_UPDATE: 'ConcurrentUpdate',
+  WORKSPACE_NOT_FOUND: 'ResourceNotFound',
+  INVALID_WORKSPACE_NAME: 'InvalidWorkspaceName',
+  WORKSPACE_BUSY: 'Conflict',
+  WORKSPACE_CREATION_FAILED: 'WorkspaceCreationFailed',
+  DEPENDENT_RESOURCE_NOT_FOUND: 'ResourceNotFound',
+  RESOURCE_NAME_TAKEN: 'AlreadyExists',
+  STORAGE_ACCOUNT_NOT_FOUND: 'StorageAccountNotFound',
+  STORAGE_ACCOUNT_PROVISIONING_FAILED: 'StorageAccountProvisioningFailed',
+  STORAGE_ACCOUNT_HAS_NO_KEYS: 'UserError',
+  LINKED_AUTHORIZATION_FAILED: 'LinkedAuthorizationFailed',
+  OPERATION_NOT_FOUND: 'OperationNotFound',
+  OPERATION_INTERRUPTED: 'OperationInterrupted',
+  INVALID_TEMPLATE: 'InvalidTemplate',
+  INVALID_DEPLOYMENT_NAME: 'InvalidDeploymentName',
+  DEPLOYMENT_NOT_FOUND: 'DeploymentNotFound',
+  DEPLOYMENT_ACTIVE: 'DeploymentActive',
+  DEPLOYMENT_FAILED: 'DeploymentFailed',
+  DEPLOYMENT_INTERRUPTED: 'DeploymentInterrupted',
+  // encryption, key vaults, keys, secrets
+  KEY_VAULT_NOT_FOUND: 'VaultNotFound',
+  KEY_VAULT_IN_USE: 'KeyVaultInUse',
+  KEY_VAULT_MISSING: 'KeyVaultMissing',
+  INVALID_KEY_VAULT_REQUEST: 'BadParameter',
+  SECRET_NOT_FOUND: 'SecretNotFound',
+  SECRET_DISABLED: 'Forbidden',
+  KEY_NOT_FOUND: 'KeyNotFound',
+  KEY_DISABLED: 'KeyDisabled',
+  KEY_OPERATION_NOT_ALLOWED: 'KeyOperationNotAllowed',
+  INVALID_KEY_IDENTIFIER: 'InvalidKeyIdentifier',
+  CUSTOMER_KEY_NOT_FOUND: 'CustomerManagedKeyNotFound',
+  CUSTOMER_KEY_DISABLED: 'CustomerManagedKeyDisabled',
+  CUSTOMER_KEY_OPERATION_NOT_ALLOWED: 'CustomerManagedKeyOperationNotAllowed',
+  // assets/: datastores, data, environments, connections, private endpoints, SAS
+  DATASTORE_NOT_FOUND: 'UserError',
+  NO_DEFAULT_DATASTORE: 'UserError',
+  DATASTORE_PROTECTED: 'UserError',
+  DATASTORE_HAS_NO_SECRETS: 'UserError',
+  DATASTORE_SECRETS_MISSING: 'UserError',
+  DATASTORE_UNAVAILABLE: 'DatastoreUnavailable',
+  DATASTORE_CREDENTIALS_REJECTED: 'DatastoreCredentialsRejected',
+  INVALID_DATASTORE_NAME: 'InvalidDatastoreName',
+  S3_BUCKET_NOT_FOUND: 'BucketNotFound',
+  FILE_NOT_FOUND: 'FileNotFound',
+  FILE_EXISTS: 'FileExists',
+  PATH_IS_FILE: 'PathIsFile',
+  PATH_IS_FOLDER: 'PathIsFolder',
+  INVALID_PATH: 'InvalidPath',
+  LENGTH_REQUIRED: 'LengthRequired',
+  CONNECTION_NOT_FOUND: 'UserError',
+  CONNECTION_SECRETS_MISSING: 'UserError',
+  INVALID_CONNECTION_NAME: 'InvalidConnectionName',
+  ASSET_NOT_FOUND: 'UserError',
+  ASSET_CURATED: 'UserError',
+  ASSET_VERSION_IMMUTABLE: 'UserError',
+  ASSET_CONTAINER_MISMATCH: 'UserError',
+  INVALID_ASSET_NAME: 'InvalidAssetName',
+  INVALID_ASSET_VERSION: 'InvalidAssetVersion',
+  RESERVED_NAME: 'ReservedName',
+  INVALID_PRIVATE_ENDPOINT_CONNECTION_STATE: 'InvalidPrivateEndpointConnectionState',
+  PRIVATE_ENDPOINT_NETWORKS_CHANGED: 'PrivateEndpointNetworksChanged',
+  PUBLIC_NETWORK_ACCESS_DISABLED: 'PublicNetworkAccessDisabled',
+  INVALID_SAS_TOKEN: 'InvalidSasToken',
+  SAS_SIGNATURE_MISMATCH: 'SasSignatureMismatch',
+  SAS_EXPIRED: 'SasExpired',
+  SAS_NOT_YET_VALID: 'SasNotYetValid',
+  SAS_PERMISSION_MISMATCH: 'SasPermissionMismatch',
+  SERVER_FOLDER_OF_ANOTHER_WORKSPACE: 'ServerFolderOfAnotherWorkspace',
+  KEY_IN_USE: 'KeyInUse',
+  DEPENDENCY_ALREADY_SET: 'DependencyAlreadySet',
 };
 
 /**
  * The ARM `error.code` of a domain code (of an error of this kind). A code that is not a domain
- * code (one recorded before domain codes, or not yet converted) is passed through as it is.
+ * code (recorded by a server before domain codes) is passed through as it is.
  */
-export function armCode(code: string, kind: ErrorKind): string {
-  return isErrorCode(code) ? (ARM_CODES[code] ?? BY_KIND[kind]) : code;
+export function armCode(code: string, kind: ErrorKind = 'internal'): string {
+  return isErrorCode(code) ? (ARM_CODES[code] ?? ARM_DEFAULT_CODES[kind]) : code;
 }
 
-/** `{code, message, target?, details?}` of a domain error (or one recorded from it) in ARM's codes. */
-export function armErrorOf(e: { code: string; message: string; target?: string; details?: { code: string; message: string; target?: string }[] }, kind: ErrorKind): ArmErrorBody['error'] {
-  const out: ArmErrorBody['error'] = { code: armCode(e.code, kind), message: e.message };
+/** A domain error (thrown, or recorded by an operation or deployment) as ARM's `error` object. */
+export function armErrorOf(e: RecordedError): ArmErrorBody['error'] {
+  const out: ArmErrorBody['error'] = { code: armCode(e.code, e.kind), message: e.message };
   if (e.target) out.target = e.target;
-  if (e.details) out.details = e.details.map((d) => ({ ...d, code: armCode(d.code, 'internal') }));
+  if (e.details) out.details = e.details.map((d) => armErrorOf(d));
   return out;
+}
+
+/** The status of a recorded error: its kind's; an unexpected failure (no kind) is 500. */
+export function armStatusOf(e: RecordedError | undefined): number {
+  return HTTP_STATUS[e?.kind ?? 'internal'];
 }
 
 /** Maps any error to ARM's `{error:{code,message,target,details}}` body and its status. */
 export function toArmError(err: unknown): { status: number; body: ArmErrorBody } {
-  if (err instanceof AtelierError) return { status: HTTP_STATUS[err.kind], body: { error: armErrorOf(err, err.kind) } };
+  if (err instanceof AtelierError) return { status: HTTP_STATUS[err.kind], body: { error: armErrorOf(err) } };
   const fe = err as FastifyError & { validationContext?: string };
   if (fe?.validation) {
     const details = fe.validation.map((v) => {

@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { checkApiVersion } from './api-version.js';
 import { NotFound } from '../../errors.js';
+import { armErrorOf, armStatusOf } from './errors.js';
 
 
 /** Status of long-running operations, the way ARM's Azure-AsyncOperation and Location URLs answer. */
@@ -17,21 +18,21 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: AppCont
     async (req, reply) => {
       const p = req.params;
       const op = await services.operations.get(p.operationId);
-      const missing = () => new NotFound(`operation '${p.operationId}' could not be found`, { code: 'OperationNotFound' });
+      const missing = () => new NotFound(`operation '${p.operationId}' could not be found`, { code: 'OPERATION_NOT_FOUND' });
       if (!op || op.subscriptionId !== p.subscriptionId.toLowerCase()) throw missing();
       if (op.requestedBy !== req.principal.id && !(await ctx.access.canSee(req.principal.id, op.resourceId))) throw missing();
       const id = `/subscriptions/${op.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/${op.location}/workspaceOperationsStatus/${op.id}`;
       if (req.query.type?.toLowerCase() === 'location') {
         if (op.status === 'InProgress') return reply.status(202).header('Location', `${ctx.config.publicUrl}${req.url}`).header('Retry-After', '1').send();
-        if (op.status === 'Failed') return reply.status(op.httpStatus ?? 500).send({ error: op.error });
+        if (op.status === 'Failed') return reply.status(armStatusOf(op.error)).send({ error: op.error && armErrorOf(op.error) });
         if (op.kind.endsWith('.delete') || op.kind.endsWith('.resyncKeys')) return reply.status(204).send();
         const r = await services.resources.get(op.resourceId);
-        if (!r) throw new NotFound(`the resource of this operation no longer exists`, { code: 'ResourceNotFound' });
+        if (!r) throw new NotFound(`the resource of this operation no longer exists`, { code: 'NOT_FOUND' });
         return reply.status(200).send(services.workspaces.toArm(r));
       }
       const body: Record<string, unknown> = { id, name: op.id, status: op.status, startTime: op.startTime };
       if (op.endTime) body.endTime = op.endTime;
-      if (op.error) body.error = op.error;
+      if (op.error) body.error = armErrorOf(op.error);
       return body;
     },
   );

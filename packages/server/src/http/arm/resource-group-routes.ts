@@ -105,7 +105,7 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     const { subscriptionId: sub, resourceGroupName: name } = req.params;
     await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
     const row = await groups.get(sub, name);
-    if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'ResourceGroupNotFound' });
+    if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     const rows = await ctx.db.selectFrom('resources').select(['id', 'name', 'type', 'location', 'tags', 'kind']).where('group_key', '=', row.id_key).where('parent_key', 'is', null).where('type_key', '!=', 'microsoft.resources/deployments').orderBy('id_key').execute();
     return { value: rows.map((r) => ({ id: r.id, name: r.name, type: r.type, location: r.location, kind: r.kind ?? undefined, tags: r.tags ? JSON.parse(r.tags) : {} })) };
   });

@@ -24,7 +24,7 @@ function scopeOf(req: FastifyRequest): string {
   try {
     path = decodeURIComponent(req.url.split('?')[0]!);
   } catch {
-    throw new InvalidInput('the request path is not valid percent-encoding', { code: 'InvalidScope' });
+    throw new InvalidInput('the request path is not valid percent-encoding', { code: 'INVALID_SCOPE' });
   }
   const i = path.toLowerCase().indexOf(AUTHZ.toLowerCase());
   return normaliseScope(i <= 0 ? '/' : path.slice(0, i));
@@ -78,7 +78,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
         if (/^atScope\(\)$/i.test(clause)) atScopeOnly = true;
         else if ((m = /^principalId\s+eq\s+'([^']+)'$/i.exec(clause))) principalId = m[1];
         else if ((m = /^assignedTo\('([^']+)'\)$/i.exec(clause))) principalId = m[1];
-        else throw new InvalidInput(`$filter '${clause}' is not supported; use atScope(), principalId eq '{id}' or assignedTo('{id}'), joined by 'and'`, { code: 'InvalidFilterInQueryString', target: '$filter' });
+        else throw new InvalidInput(`$filter '${clause}' is not supported; use atScope(), principalId eq '{id}' or assignedTo('{id}'), joined by 'and'`, { code: 'INVALID_FILTER', target: '$filter' });
       }
       const rows = await service.list(scope, { principalId, atScopeOnly });
       // The caller reads `scope`, so also what is below it; assignments above it apply to it
@@ -90,7 +90,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
       const scope = scopeOf(req);
       await ctx.access.require(req.principal.id, scope, 'control/read', notFound(scope));
       const row = await service.get(scope, req.params.roleAssignmentName);
-      if (!row) throw new NotFound(`role assignment '${req.params.roleAssignmentName}' does not exist at '${scope}'`, { code: 'RoleAssignmentNotFound' });
+      if (!row) throw new NotFound(`role assignment '${req.params.roleAssignmentName}' does not exist at '${scope}'`, { code: 'ROLE_ASSIGNMENT_NOT_FOUND' });
       return body(row);
     });
 
@@ -119,7 +119,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
       const filter = ((req.query as Record<string, string>).$filter ?? '').trim();
       const m = /^roleName\s+eq\s+'([^']+)'$/i.exec(filter);
       if (filter && !m && !/^type\s+eq\s+'BuiltInRole'$/i.test(filter)) {
-        throw new InvalidInput(`$filter '${filter}' is not supported; use roleName eq '{name}'`, { code: 'InvalidFilterInQueryString', target: '$filter' });
+        throw new InvalidInput(`$filter '${filter}' is not supported; use roleName eq '{name}'`, { code: 'INVALID_FILTER', target: '$filter' });
       }
       const names = Object.keys(ROLES).filter((n) => !m || n.toLowerCase() === m[1]!.toLowerCase());
       return { value: names.map((n) => roleDefinition(n, scope)) };
@@ -127,7 +127,7 @@ export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: Ap
 
     app.get<{ Params: { roleDefinitionId: string } }>(`${s}${AUTHZ}roleDefinitions/:roleDefinitionId`, { schema: { tags, querystring: C.ApiVersionQuery, response: { 200: C.RoleDefinition, ...C.ArmErrorResponses } } }, async (req) => {
       const name = Object.keys(ROLES).find((n) => ROLES[n]!.id === req.params.roleDefinitionId.toLowerCase());
-      if (!name) throw new NotFound(`role definition '${req.params.roleDefinitionId}' does not exist`, { code: 'RoleDefinitionDoesNotExist' });
+      if (!name) throw new NotFound(`role definition '${req.params.roleDefinitionId}' does not exist`, { code: 'ROLE_NOT_FOUND' });
       return roleDefinition(name, scopeOf(req));
     });
   }

@@ -94,7 +94,7 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const { subscriptionId: sub, resourceGroupName: rg } = req.params;
       await checkPath({ subscriptionId: sub, resourceGroupName: rg });
       if (!(await ctx.access.canSee(req.principal.id, groupId(sub, rg))) || !(await groups.get(sub, rg))) {
-        throw new NotFound(`resource group '${rg}' could not be found`, { code: 'ResourceGroupNotFound' });
+        throw new NotFound(`resource group '${rg}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
       }
       return list(req, sub, rg);
     },
@@ -106,7 +106,7 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: AppCont
     async (req) => {
       const sub = req.params.subscriptionId;
       await checkPath({ subscriptionId: sub });
-      if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${sub}`))) throw new NotFound(`subscription '${sub}' could not be found`, { code: 'SubscriptionNotFound' });
+      if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${sub}`))) throw new NotFound(`subscription '${sub}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
       return list(req, sub);
     },
   );

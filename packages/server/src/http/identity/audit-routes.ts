@@ -16,18 +16,18 @@ function parseFilter(filter: string, subscriptionId?: string): { from?: number; 
     let m: RegExpExecArray | null;
     if ((m = /^eventTimestamp\s+(ge|le)\s+'([^']+)'$/i.exec(clause))) {
       const t = Date.parse(m[2]!);
-      if (Number.isNaN(t)) throw new InvalidInput(`'${m[2]}' in $filter is not a date; use ISO 8601 like 2026-01-31T00:00:00Z`, { code: 'InvalidFilterInQueryString', target: '$filter' });
+      if (Number.isNaN(t)) throw new InvalidInput(`'${m[2]}' in $filter is not a date; use ISO 8601 like 2026-01-31T00:00:00Z`, { code: 'INVALID_FILTER', target: '$filter' });
       if (m[1]!.toLowerCase() === 'ge') out.from = t;
       else out.to = t;
     } else if ((m = /^resourceUri\s+eq\s+'([^']+)'$/i.exec(clause)) || (m = /^resourceId\s+eq\s+'([^']+)'$/i.exec(clause))) {
       out.targetPrefix = m[1];
     } else if ((m = /^resourceGroupName\s+eq\s+'([^']+)'$/i.exec(clause))) {
-      if (!subscriptionId) throw new InvalidInput('resourceGroupName needs a subscription: query /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values', { code: 'InvalidFilterInQueryString', target: '$filter' });
+      if (!subscriptionId) throw new InvalidInput('resourceGroupName needs a subscription: query /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values', { code: 'INVALID_FILTER', target: '$filter' });
       out.targetPrefix = `/subscriptions/${subscriptionId}/resourceGroups/${m[1]}`;
     } else if ((m = /^caller\s+eq\s+'([^']+)'$/i.exec(clause))) {
       out.caller = m[1];
     } else {
-      throw new InvalidInput(`$filter clause '${clause}' is not supported; use eventTimestamp ge '…', eventTimestamp le '…', resourceUri eq '…', resourceGroupName eq '…' or caller eq '…', joined by 'and'`, { code: 'InvalidFilterInQueryString', target: '$filter' });
+      throw new InvalidInput(`$filter clause '${clause}' is not supported; use eventTimestamp ge '…', eventTimestamp le '…', resourceUri eq '…', resourceGroupName eq '…' or caller eq '…', joined by 'and'`, { code: 'INVALID_FILTER', target: '$filter' });
     }
   }
   return out;

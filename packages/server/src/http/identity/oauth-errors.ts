@@ -1,8 +1,38 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import crypto from 'node:crypto';
 import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind } from '../../errors.js';
-import { OAuthError } from '../../identity/oauth-error.js';
 import { HTTP_STATUS } from '../error-status.js';
+
+/**
+ * An OAuth2 error the token endpoint answers itself (RFC 6749 §5.2), with the exact `error` code
+ * clients act on (`invalid_request`, `invalid_client`, `unsupported_grant_type`, …).
+ */
+export class OAuthError extends Error {
+  readonly status: number;
+  constructor(readonly error: string, message: string, status?: number) {
+    super(message);
+    this.name = 'OAuthError';
+    this.status = status ?? (error === 'invalid_client' ? 401 : error === 'server_error' ? 500 : 400);
+  }
+}
+
+/** The OAuth2 `error` codes this token service answers with (RFC 6749 §5.2, RFC 8628 §3.5, Entra ID). */
+export const OAUTH_ERRORS = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_resource',
+  'invalid_tenant',
+  'authorization_pending',
+  'slow_down',
+  'access_denied',
+  'expired_token',
+  'temporarily_unavailable',
+  'server_error',
+] as const;
 
 /** Each kind of domain error → OAuth2 `error` and status, unless `OAUTH_CODES` names the code. */
 const BY_KIND: Readonly<Partial<Record<ErrorKind, { error: string; status: number }>>> = {
@@ -14,6 +44,13 @@ const BY_KIND: Readonly<Partial<Record<ErrorKind, { error: string; status: numbe
 
 /** Domain code → OAuth2 `error` and status (RFC 6749 §5.2, RFC 8628 §3.5). */
 export const OAUTH_CODES: Readonly<Partial<Record<ErrorCode, { error: string; status: number }>>> = {
+  REFRESH_TOKEN_INVALID: { error: 'invalid_grant', status: 400 },
+  DEVICE_CODE_INVALID: { error: 'invalid_grant', status: 400 },
+  DEVICE_CODE_EXPIRED: { error: 'expired_token', status: 400 },
+  SIGN_IN_DECLINED: { error: 'access_denied', status: 400 },
+  SIGN_IN_PENDING: { error: 'authorization_pending', status: 400 },
+  POLLING_TOO_FAST: { error: 'slow_down', status: 400 },
+  UNKNOWN_TENANT: { error: 'invalid_tenant', status: 404 },
 };
 
 /** A domain error as OAuth2's `error` and status; other kinds are `invalid_request` with their status. */

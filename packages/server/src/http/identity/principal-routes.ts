@@ -41,7 +41,7 @@ export async function principalRoutes(app: FastifyInstance, opts: { ctx: AppCont
     }
   };
   const notSelf = (req: FastifyRequest, id: string, what: string) => {
-    if (id === req.principal.id) throw new Conflict(`you cannot ${what} yourself; ask another administrator`, { code: 'CannotChangeSelf' });
+    if (id === req.principal.id) throw new Conflict(`you cannot ${what} yourself; ask another administrator`, { code: 'CANNOT_CHANGE_SELF' });
   };
   const kindOf = (req: FastifyRequest): Principal['kind'] => (req.url.toLowerCase().startsWith('/identity/users') ? 'user' : 'servicePrincipal');
 

@@ -3,9 +3,8 @@ import formbody from '@fastify/formbody';
 import type { AppContext } from '../../context.js';
 import { NotFound, NotImplemented } from '../../errors.js';
 import type { Principal } from '../../identity/principals.js';
-import { OAuthError } from '../../identity/oauth-error.js';
 import { identityOf } from '../../identity/services.js';
-import { oauthErrorHandler } from './oauth-errors.js';
+import { OAuthError, oauthErrorHandler } from './oauth-errors.js';
 import { devicePage } from './device-page.js';
 
 /** Aliases MSAL and the Azure SDKs use for "the tenant of whoever signs in". */
@@ -17,7 +16,7 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export function checkTenant(ctx: AppContext, tenant: string): void {
   if (tenant.toLowerCase() !== ctx.tenantId && !TENANT_ALIASES.has(tenant.toLowerCase())) {
-    throw new NotFound(`tenant '${tenant}' is not this server's tenant (${ctx.tenantId}); use that GUID or 'common'`, { code: 'invalid_tenant' });
+    throw new NotFound(`tenant '${tenant}' is not this server's tenant (${ctx.tenantId}); use that GUID or 'common'`, { code: 'UNKNOWN_TENANT' });
   }
 }
 

@@ -4,7 +4,7 @@ import type { Principal } from '../../identity/principals.js';
 import type { ControlPlaneServices } from '../control-plane.js';
 import type { ResourceGroupService } from '../resource-groups.js';
 import { normaliseLocation } from '../resource-groups.js';
-import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented, PreconditionFailed } from '../../errors.js';
+import { AtelierError, Conflict, InvalidInput, isErrorCode, NotFound, NotImplemented, PreconditionFailed, recordError, type RecordedError } from '../../errors.js';
 import { toArmBody, type ResourceDefinition, type StoredResource } from '../engine.js';
 import { INSIGHTS, REGISTRY, STORAGE, VAULT, insightsDef, keyVaultDef, registryDef, storageAccountDef, type NewDependent } from '../dependents.js';
 import { WORKSPACE, type WorkspaceInput } from '../workspaces.js';
@@ -17,7 +17,7 @@ export const DEPLOYMENT = 'Microsoft.Resources/deployments';
 export const deploymentDef: ResourceDefinition = {
   type: DEPLOYMENT,
   checkName(name) {
-    if (!/^[-\w._()]{1,64}$/.test(name)) throw new InvalidInput(`deployment name '${name}' is invalid: use 1–64 letters, digits, '-', '_', '.', '(' or ')'`, { code: 'InvalidDeploymentName', target: 'deploymentName' });
+    if (!/^[-\w._()]{1,64}$/.test(name)) throw new InvalidInput(`deployment name '${name}' is invalid: use 1–64 letters, digits, '-', '_', '.', '(' or ')'`, { code: 'INVALID_DEPLOYMENT_NAME', target: 'deploymentName' });
   },
 };
 
@@ -31,7 +31,7 @@ export const LOG_ANALYTICS = 'Microsoft.OperationalInsights/workspaces';
 export const logAnalyticsDef: ResourceDefinition = {
   type: LOG_ANALYTICS,
   checkName(name) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/.test(name)) throw new InvalidInput(`log analytics workspace name '${name}' is invalid: use 4–63 letters, digits and '-', starting and ending with a letter or digit`, { code: 'InvalidResourceName', target: 'name' });
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/.test(name)) throw new InvalidInput(`log analytics workspace name '${name}' is invalid: use 4–63 letters, digits and '-', starting and ending with a letter or digit`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
   },
 };
 
@@ -91,7 +91,7 @@ export class DeploymentService {
       const by = op.requestedBy ? await ctx.principals.get(op.requestedBy) : undefined;
       await this.rollback((journal.made as Made[] | undefined) ?? [], by);
       const d = await services.resources.get(op.resourceId);
-      if (d) await services.resources.setProperties(op.resourceId, { provisioningState: 'Failed', error: { code: 'DeploymentInterrupted', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
+      if (d) await services.resources.setProperties(op.resourceId, { provisioningState: 'Failed', error: { code: 'DEPLOYMENT_INTERRUPTED', kind: 'internal', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
     });
     services.operations.onSweep(() => this.recoverOrphans());
   }
@@ -121,7 +121,7 @@ export class DeploymentService {
       const journal = current?.result ? (JSON.parse(current.result) as { made?: Made[] }) : {};
       const by = current?.requested_by ? await this.ctx.principals.get(current.requested_by) : undefined;
       await this.rollback(journal.made ?? [], by);
-      await this.services.resources.setProperties(d.id, { provisioningState: 'Failed', error: { code: 'DeploymentInterrupted', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
+      await this.services.resources.setProperties(d.id, { provisioningState: 'Failed', error: { code: 'DEPLOYMENT_INTERRUPTED', kind: 'internal', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
     }
   }
 
@@ -134,13 +134,13 @@ export class DeploymentService {
     deploymentDef.checkName(name);
     const group = await this.services.groups.require(sub, rg);
     const p = body?.properties;
-    if (!p || typeof p !== 'object') throw new InvalidInput('properties is required: {template: {...}, parameters: {...}, mode: "Incremental"}', { code: 'InvalidRequestContent', target: 'properties' });
-    if (p.templateLink !== undefined) throw new InvalidInput('properties.templateLink is not supported: this server does not fetch templates from the network; send the template inline in properties.template', { code: 'InvalidTemplate', target: 'properties.templateLink' });
-    if (p.parametersLink !== undefined) throw new InvalidInput('properties.parametersLink is not supported; send the values inline in properties.parameters', { code: 'InvalidTemplate', target: 'properties.parametersLink' });
-    if (!p.template || typeof p.template !== 'object' || Array.isArray(p.template)) throw new InvalidInput('properties.template must be the template (a JSON object)', { code: 'InvalidTemplate', target: 'properties.template' });
+    if (!p || typeof p !== 'object') throw new InvalidInput('properties is required: {template: {...}, parameters: {...}, mode: "Incremental"}', { code: 'INVALID_INPUT', target: 'properties' });
+    if (p.templateLink !== undefined) throw new InvalidInput('properties.templateLink is not supported: this server does not fetch templates from the network; send the template inline in properties.template', { code: 'INVALID_TEMPLATE', target: 'properties.templateLink' });
+    if (p.parametersLink !== undefined) throw new InvalidInput('properties.parametersLink is not supported; send the values inline in properties.parameters', { code: 'INVALID_TEMPLATE', target: 'properties.parametersLink' });
+    if (!p.template || typeof p.template !== 'object' || Array.isArray(p.template)) throw new InvalidInput('properties.template must be the template (a JSON object)', { code: 'INVALID_TEMPLATE', target: 'properties.template' });
     const mode = String(p.mode ?? 'Incremental');
-    if (mode.toLowerCase() === 'complete') throw new NotImplemented("mode 'Complete' (delete what the template does not name) is not supported; use mode 'Incremental'", { code: 'NotImplemented', target: 'properties.mode' });
-    if (mode.toLowerCase() !== 'incremental') throw new InvalidInput(`properties.mode must be 'Incremental', got '${mode}'`, { code: 'InvalidRequestContent', target: 'properties.mode' });
+    if (mode.toLowerCase() === 'complete') throw new NotImplemented("mode 'Complete' (delete what the template does not name) is not supported; use mode 'Incremental'", { code: 'NOT_IMPLEMENTED', target: 'properties.mode' });
+    if (mode.toLowerCase() !== 'incremental') throw new InvalidInput(`properties.mode must be 'Incremental', got '${mode}'`, { code: 'INVALID_INPUT', target: 'properties.mode' });
     const given = this.givenParameters(p.parameters);
     const scope: DeployScope = { subscriptionId: sub.toLowerCase(), tenantId: this.ctx.tenantId, resourceGroup: { name: group.name, location: group.location, tags: JSON.parse(group.tags ?? '{}') }, deploymentName: name, location: body.location };
     const run = new TemplateRun(p.template, given, scope);
@@ -151,12 +151,12 @@ export class DeploymentService {
 
   private givenParameters(params: unknown): Record<string, unknown> {
     if (params === undefined || params === null) return {};
-    if (typeof params !== 'object' || Array.isArray(params)) throw new InvalidInput('properties.parameters must be an object of {name: {value: …}}', { code: 'InvalidRequestContent', target: 'properties.parameters' });
+    if (typeof params !== 'object' || Array.isArray(params)) throw new InvalidInput('properties.parameters must be an object of {name: {value: …}}', { code: 'INVALID_INPUT', target: 'properties.parameters' });
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
       if (!v || typeof v !== 'object' || !('value' in v)) {
-        if (v && typeof v === 'object' && 'reference' in v) throw new InvalidInput(`parameter '${k}': Key Vault references are not supported; give the value`, { code: 'InvalidRequestContent', target: `properties.parameters.${k}` });
-        throw new InvalidInput(`parameter '${k}' must be given as {"value": …}`, { code: 'InvalidRequestContent', target: `properties.parameters.${k}` });
+        if (v && typeof v === 'object' && 'reference' in v) throw new InvalidInput(`parameter '${k}': Key Vault references are not supported; give the value`, { code: 'INVALID_INPUT', target: `properties.parameters.${k}` });
+        throw new InvalidInput(`parameter '${k}' must be given as {"value": …}`, { code: 'INVALID_INPUT', target: `properties.parameters.${k}` });
       }
       out[k] = (v as { value: unknown }).value;
     }
@@ -198,7 +198,7 @@ export class DeploymentService {
     const id = this.id(sub, rg, name);
     const existing = await this.services.resources.get(id);
     if (existing && ['Accepted', 'Running'].includes(String(existing.properties.provisioningState))) {
-      throw new Conflict(`deployment '${name}' is still running; wait for it to end`, { code: 'DeploymentActive' });
+      throw new Conflict(`deployment '${name}' is still running; wait for it to end`, { code: 'DEPLOYMENT_ACTIVE' });
     }
     const group = await this.services.groups.require(sub, rg);
     const now = Date.now();
@@ -228,7 +228,7 @@ export class DeploymentService {
       // Two PUTs of one deployment at once: the second is refused rather than run alongside.
       existing ? { ifMatch: existing.etag } : { ifNoneMatch: '*' },
     ).catch((e) => {
-      if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'ConcurrentUpdate')) throw new Conflict(`deployment '${name}' was started by another request at the same time; wait for it to end`, { code: 'DeploymentActive' });
+      if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE')) throw new Conflict(`deployment '${name}' was started by another request at the same time; wait for it to end`, { code: 'DEPLOYMENT_ACTIVE' });
       throw e;
     });
     const operation = await this.services.operations.start('deployment.create', { id, subscriptionId: sub, location: group.location }, by.id, (journal) => this.execute(resource, run, plan, by, journal));
@@ -258,9 +258,9 @@ export class DeploymentService {
       await this.rollback(made, by).catch((e2) => this.ctx.log.error({ err: e2, deployment: dep.id }, 'rolling back a failed deployment failed'));
       const started = Number(dep.properties.startedAt);
       const rolledBack = made.length ? ` What the deployment had made (${made.map((m) => m.id.split('/').pop()).join(', ')}) was removed.` : '';
-      const error = { code: 'DeploymentFailed', message: `The deployment failed: ${err.message}${rolledBack}`, details: [err] };
+      const error: RecordedError = { code: 'DEPLOYMENT_FAILED', kind: 'internal', message: `The deployment failed: ${err.message}${rolledBack}`, details: [err] };
       await engine.setProperties(dep.id, { provisioningState: 'Failed', error, operations: ops, outputResources: [], duration: iso(Date.now() - started) }).catch(() => {});
-      throw new AtelierError(error.message, { code: 'DeploymentFailed', details: [err] });
+      throw new AtelierError(error.message, { code: 'DEPLOYMENT_FAILED', details: [err] });
     }
   }
 
@@ -284,8 +284,9 @@ export class DeploymentService {
         await report({ ...op, provisioningState: 'Succeeded', statusCode: 'OK', duration: iso(Date.now() - start), timestamp: new Date().toISOString() });
       } catch (e) {
         const err = errorOf(e, r.name);
-        await report({ ...op, provisioningState: 'Failed', statusCode: String((e as AtelierError).status ?? 'InternalServerError'), statusMessage: { status: 'Failed', error: err }, duration: iso(Date.now() - start) });
-        throw new AtelierError(`resource '${r.name}' (${r.type}): ${err.message}`, { code: err.code, target: r.name });
+        // the edge turns statusCode 'Failed' into the status of the error's kind
+        await report({ ...op, provisioningState: 'Failed', statusCode: 'Failed', statusMessage: { status: 'Failed', error: err }, duration: iso(Date.now() - start) });
+        throw new AtelierError(`resource '${r.name}' (${r.type}): ${err.message}`, { code: e instanceof AtelierError ? e.code : 'INTERNAL', target: r.name });
       }
     }
   }
@@ -312,7 +313,7 @@ export class DeploymentService {
     }
     const p = parseResourceId(r.id, `resource '${r.name}'`);
     const group = await s.groups.get(p.subscriptionId, p.resourceGroup);
-    if (!group) throw new NotFound(`resource group '${p.resourceGroup}' could not be found (resource '${r.name}'); create it first`, { code: 'ResourceGroupNotFound' });
+    if (!group) throw new NotFound(`resource group '${p.resourceGroup}' could not be found (resource '${r.name}'); create it first`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     await this.ctx.access.require(by.id, r.id, 'control/write', `resource group '${p.resourceGroup}' could not be found`);
     const body = evaluateDeep({ ...r.raw, resources: undefined, dependsOn: undefined, condition: undefined, copy: undefined }, r.scope) as Record<string, unknown>;
     const location = typeof body.location === 'string' && body.location ? normaliseLocation(body.location) : group.location;
@@ -332,7 +333,7 @@ export class DeploymentService {
         const done = await this.waitFor(operation.id);
         if (done.status !== 'Succeeded') {
           made.splice(made.findIndex((m) => m.id === resource.id), 1); // the workspace undoes its own failed create
-          throw new AtelierError(done.error?.message ?? 'the workspace could not be created', { code: done.error?.code ?? 'WorkspaceCreationFailed' });
+          throw new AtelierError(done.error?.message ?? 'the workspace could not be created', { code: isErrorCode(done.error?.code) ? done.error.code : 'WORKSPACE_CREATION_FAILED' });
         }
       }
       return s.workspaces.toArm((await s.resources.require(resource.id))) as Record<string, unknown>;
@@ -341,7 +342,7 @@ export class DeploymentService {
     if (dep) {
       const existing = await s.resources.get(r.id);
       if (existing) {
-        if (existing.location && location !== existing.location) throw new InvalidInput(`location cannot change: ${dep.what} '${existing.name}' is in '${existing.location}'`, { code: 'InvalidRequestContent', target: 'location' });
+        if (existing.location && location !== existing.location) throw new InvalidInput(`location cannot change: ${dep.what} '${existing.name}' is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
         const updated = await s.resources.patch(dep.def, r.id, { tags: tags ?? existing.tags }, by);
         return toArmBody(updated);
       }
@@ -368,7 +369,7 @@ export class DeploymentService {
     if (!atSub) {
       const rgName = raw.resourceGroup !== undefined ? String(evaluateDeep(raw.resourceGroup, r.scope)) : run.target.resourceGroup!.name;
       const group = await this.services.groups.get(sub, rgName);
-      if (!group) throw new NotFound(`resource group '${rgName}' of nested deployment '${r.name}' could not be found`, { code: 'ResourceGroupNotFound' });
+      if (!group) throw new NotFound(`resource group '${rgName}' of nested deployment '${r.name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
       target = { ...target, resourceGroup: { name: group.name, location: group.location, tags: JSON.parse(group.tags ?? '{}') } };
     }
     const { nestedRun: nested } = this.nested(run, r, target.resourceGroup, target);
@@ -477,9 +478,8 @@ export class DeploymentService {
   }
 }
 
-function errorOf(e: unknown, target?: string): { code: string; message: string; target?: string } {
-  if (e instanceof AtelierError) return { code: e.code, message: e.message, ...(e.target ?? target ? { target: e.target ?? target } : {}) };
-  return { code: 'InternalServerError', message: `unexpected error: ${(e as Error)?.message ?? String(e)}`, ...(target ? { target } : {}) };
+function errorOf(e: unknown, target?: string): RecordedError {
+  return recordError(e, 'unexpected error: ', target);
 }
 
 function tagsOf(v: unknown): Record<string, string> | undefined {

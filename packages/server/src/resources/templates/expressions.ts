@@ -19,7 +19,7 @@ type Node =
 
 export class TemplateError extends InvalidInput {
   constructor(message: string, target?: string) {
-    super(message, { code: 'InvalidTemplate', target });
+    super(message, { code: 'INVALID_TEMPLATE', target });
   }
 }
 

@@ -25,7 +25,7 @@ export async function workspaceFor(ctx: AppContext, req: FastifyRequest, action:
   await ctx.access.require(req.principal.id, id, action, missing);
   const ws = await resolveWorkspace(ctx, p.subscriptionId, p.resourceGroupName, p.workspaceName);
   if (ws.provisioningState === 'Deleting' || ws.provisioningState === 'Creating') {
-    throw new NotFound(`workspace '${ws.name}' is ${ws.provisioningState.toLowerCase()}; try again when it is ready`, { code: 'ResourceNotFound' });
+    throw new NotFound(`workspace '${ws.name}' is ${ws.provisioningState.toLowerCase()}; try again when it is ready`, { code: 'WORKSPACE_NOT_FOUND' });
   }
   return ws;
 }
@@ -36,5 +36,5 @@ export function boolQuery(req: FastifyRequest, name: string): boolean | undefine
   if (v === undefined || v === '') return undefined;
   if (/^true$/i.test(v)) return true;
   if (/^false$/i.test(v)) return false;
-  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, { code: 'InvalidQueryParameterValue', target: name });
+  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, { code: 'INVALID_QUERY_PARAMETER', target: name });
 }

@@ -109,7 +109,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       try {
         return decodeURIComponent(p);
       } catch {
-        throw new InvalidInput(`the file path '${p}' is not valid URL encoding`, { code: 'InvalidPath' });
+        throw new InvalidInput(`the file path '${p}' is not valid URL encoding`, { code: 'INVALID_PATH' });
       }
     };
 
@@ -119,7 +119,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const backend = await datastores.backend(ws, req.params.name, req.principal, 'read');
       const prefix = q.path ?? q.prefix ?? '';
       const st = prefix ? await backend.stat(prefix) : undefined;
-      if (prefix && !st) throw new NotFound(`no file or folder '${prefix}' in datastore '${req.params.name}'`, { code: 'FileNotFound' });
+      if (prefix && !st) throw new NotFound(`no file or folder '${prefix}' in datastore '${req.params.name}'`, { code: 'FILE_NOT_FOUND' });
       if (st && !st.isDir) return { value: [{ ...st, modified: new Date(st.modified).toISOString() }] };
       const list = await backend.list(prefix, { recursive: boolQuery(req, 'recursive') ?? false });
       return { value: list.map((f) => ({ path: f.path, size: f.size, isDir: f.isDir, modified: new Date(f.modified).toISOString() })) };
@@ -134,7 +134,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const range = typeof req.headers.range === 'string' ? /^bytes=(\d*)-(\d*)$/.exec(req.headers.range.trim()) : null;
       if (range && (range[1] || range[2])) {
         const st = await backend.stat(path);
-        if (!st || st.isDir) throw new NotFound(`no file '${path}' in datastore '${(req.params as NameParams).name}'`, { code: 'FileNotFound' });
+        if (!st || st.isDir) throw new NotFound(`no file '${path}' in datastore '${(req.params as NameParams).name}'`, { code: 'FILE_NOT_FOUND' });
         // bytes=a-b, bytes=a- (to the end), bytes=-n (the last n bytes)
         const start = range[1] ? Number(range[1]) : Math.max(0, st.size - Number(range[2]));
         const end = range[1] && range[2] ? Math.min(Number(range[2]), st.size - 1) : st.size - 1;
@@ -154,7 +154,7 @@ export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppCont
       const size = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
       const limit = ctx.config.datastoreUploadLimit;
       const tooLarge = (what: string) =>
-        new PayloadTooLarge(`${what}; one datastore upload may carry at most ${limit} bytes (the server's ATELIER_DATASTORE_UPLOAD_LIMIT): split the file, or ask the administrator to raise the limit`, { code: 'RequestEntityTooLarge' });
+        new PayloadTooLarge(`${what}; one datastore upload may carry at most ${limit} bytes (the server's ATELIER_DATASTORE_UPLOAD_LIMIT): split the file, or ask the administrator to raise the limit`, { code: 'PAYLOAD_TOO_LARGE' });
       // The rest of a refused body is not read: the connection is closed after the answer.
       if (size !== undefined && size > limit) {
         void reply.header('connection', 'close');

@@ -57,7 +57,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
     async (req) => {
       const vaultId = await vaultFor(ctx, req, 'control/write');
       const b = req.body;
-      if (b.public_exponent !== undefined && b.public_exponent !== 65537) throw new InvalidInput('public_exponent must be 65537 (the only one supported)', { code: 'BadParameter', target: 'public_exponent' });
+      if (b.public_exponent !== undefined && b.public_exponent !== 65537) throw new InvalidInput('public_exponent must be 65537 (the only one supported)', { code: 'INVALID_KEY_VAULT_REQUEST', target: 'public_exponent' });
       const m = await keys.create(vaultId, params(req).keyName, { kty: b.kty, keySize: b.key_size, keyOps: b.key_ops, enabled: b.attributes?.enabled, tags: b.tags });
       return bundle(vaultId, m);
     },

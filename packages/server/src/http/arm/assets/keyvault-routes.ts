@@ -43,12 +43,12 @@ export async function vaultFor(ctx: AppContext, req: FastifyRequest, action: Act
       if (!visible && (await ctx.access.canSee(req.principal.id, w.id))) visible = true;
     }
     if (!allowed) {
-      if (!visible) throw new NotFound(missing, { code: 'VaultNotFound' });
+      if (!visible) throw new NotFound(missing, { code: 'KEY_VAULT_NOT_FOUND' });
       throw new Forbidden(`the client does not have permission to perform '${action}' on key vault '${p.vaultName}'`);
     }
   }
   const row = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', id.toLowerCase()).executeTakeFirst();
-  if (!row) throw new NotFound(missing, { code: 'VaultNotFound' });
+  if (!row) throw new NotFound(missing, { code: 'KEY_VAULT_NOT_FOUND' });
   return row.id;
 }
 
@@ -99,7 +99,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
     const p = req.params as VP & { version?: string };
     checkSecretName(p.secretName);
     const s = await vault.get(vaultId, p.secretName);
-    if (p.version && p.version !== s.version) throw new NotFound(`secret '${p.secretName}' has no version '${p.version}' (only the latest version is kept)`, { code: 'SecretNotFound' });
+    if (p.version && p.version !== s.version) throw new NotFound(`secret '${p.secretName}' has no version '${p.version}' (only the latest version is kept)`, { code: 'SECRET_NOT_FOUND' });
     return bundle(vaultId, s, s.value);
   };
   app.get(`${V}/secrets/:secretName`, { schema: { params: SParams, querystring: ApiVersionQuery, tags } }, getSecret);

@@ -6,6 +6,8 @@ import { checkApiVersion } from '../api-version.js';
 import { ApiVersionQuery } from '@atelier/contracts';
 import { setLroHeaders } from '../lro.js';
 import { NotFound } from '../../../errors.js';
+import { toOperation } from '../../../operations/operations.js';
+import { armErrorOf } from '../errors.js';
 import type { WorkspaceDiagnostics } from '../../../assets/diagnostics.js';
 import type { LinkedServiceService } from '../../../assets/linked-services.js';
 import { W, WNameParams, WParams, workspaceFor } from './common.js';
@@ -57,9 +59,9 @@ export async function workspaceActionRoutes(app: FastifyInstance, opts: { ctx: A
   app.get<{ Params: P }>(`${W}/diagnoseResults/:operationId`, { schema: { params: ResultParams, querystring: ApiVersionQuery, tags: ['Diagnostics'] } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'control/read');
     const row = /^[0-9a-f-]{36}$/i.test(req.params.operationId) ? await ctx.db.selectFrom('operations').selectAll().where('id', '=', req.params.operationId.toLowerCase()).executeTakeFirst() : undefined;
-    if (!row || row.kind !== 'workspaces.diagnose' || row.resource_id.toLowerCase() !== ws.id.toLowerCase()) throw new NotFound(`diagnosis '${req.params.operationId}' could not be found`, { code: 'OperationNotFound' });
+    if (!row || row.kind !== 'workspaces.diagnose' || row.resource_id.toLowerCase() !== ws.id.toLowerCase()) throw new NotFound(`diagnosis '${req.params.operationId}' could not be found`, { code: 'OPERATION_NOT_FOUND' });
     if (row.status === 'InProgress') return reply.status(202).header('Location', `${ctx.config.publicUrl}${req.url}`).header('Retry-After', '1').send();
-    if (row.status !== 'Succeeded') return reply.status(500).send({ error: row.error ? JSON.parse(row.error) : { code: 'InternalServerError', message: 'the diagnosis failed' } });
+    if (row.status !== 'Succeeded') return reply.status(500).send({ error: row.error ? armErrorOf(toOperation(row).error!) : { code: 'InternalServerError', message: 'the diagnosis failed' } });
     return { value: (JSON.parse(row.result ?? '{}') as { diagnose?: unknown }).diagnose };
   });
 
