@@ -27,13 +27,13 @@ for (const dialect of testDialects()) {
       const { resource, created } = await engine.put(parentDef, id, { location: 'local', tags: { x: '1' }, properties: { fixed: 1, free: 'a' } }, 'user:admin', { ifNoneMatch: '*' });
       assert.equal(created, true);
       assert.equal(resource.id, `${g}/providers/Microsoft.Test/things/a_b`, 'the group keeps its own casing');
-      await assert.rejects(engine.put(parentDef, id, { properties: {} }, 'user:admin', { ifNoneMatch: '*' }), { status: 412 });
-      await assert.rejects(engine.put(parentDef, id, { properties: { fixed: 2 } }, 'user:admin'), { status: 400 });
+      await assert.rejects(engine.put(parentDef, id, { properties: {} }, 'user:admin', { ifNoneMatch: '*' }), { kind: 'precondition', code: 'PRECONDITION_FAILED' });
+      await assert.rejects(engine.put(parentDef, id, { properties: { fixed: 2 } }, 'user:admin'), { kind: 'invalid', code: 'IMMUTABLE_PROPERTY' });
       const again = await engine.put(parentDef, id, { properties: { free: 'b' } }, 'user:admin', { ifMatch: resource.etag });
       assert.equal(again.created, false);
       assert.equal(again.resource.properties.fixed, 1);
       assert.notEqual(again.resource.etag, resource.etag);
-      await assert.rejects(engine.patch(parentDef, id, { tags: {} }, 'user:admin', { ifMatch: resource.etag }), { status: 412 });
+      await assert.rejects(engine.patch(parentDef, id, { tags: {} }, 'user:admin', { ifMatch: resource.etag }), { kind: 'precondition', code: 'PRECONDITION_FAILED' });
       const patched = await engine.patch(parentDef, id, { properties: { free: null, more: true } }, 'servicePrincipal:app1', { ifMatch: again.resource.etag });
       assert.deepEqual(patched.properties, { fixed: 1, more: true });
       const body = toArmBody(patched);
@@ -47,7 +47,7 @@ for (const dialect of testDialects()) {
       const lookalike = `${g}/providers/Microsoft.Test/things/pX1`;
       await engine.put(parentDef, parent, { properties: {} }, 'user:admin');
       await engine.put(parentDef, lookalike, { properties: {} }, 'user:admin');
-      await assert.rejects(engine.put(childDef, `${g}/providers/Microsoft.Test/things/none/parts/c`, { properties: {} }, 'user:admin'), { status: 404 });
+      await assert.rejects(engine.put(childDef, `${g}/providers/Microsoft.Test/things/none/parts/c`, { properties: {} }, 'user:admin'), { kind: 'not_found', code: 'PARENT_RESOURCE_NOT_FOUND' });
       for (let i = 0; i < 5; i++) await engine.put(childDef, `${parent}/parts/c${i}`, { properties: { i } }, 'user:admin');
       await engine.put(childDef, `${lookalike}/parts/keep`, { properties: {} }, 'user:admin');
       assert.equal(parseResourceId(`${parent}/parts/c1`).parentId, parent);
@@ -67,9 +67,9 @@ for (const dialect of testDialects()) {
     });
 
     it('refuses resources in a missing group and ids that are not ARM ids', async () => {
-      await assert.rejects(engine.put(parentDef, `/subscriptions/${t.subscriptionId}/resourceGroups/nope/providers/Microsoft.Test/things/x`, { properties: {} }, 'user:admin'), { status: 404 });
-      assert.throws(() => parseResourceId('/subscriptions/x/resourceGroups/g/providers/A/b/c'), { status: 400 });
-      assert.throws(() => parseResourceId(`/subscriptions/${t.subscriptionId}/resourceGroups/g/providers/A/b`), { status: 400 });
+      await assert.rejects(engine.put(parentDef, `/subscriptions/${t.subscriptionId}/resourceGroups/nope/providers/Microsoft.Test/things/x`, { properties: {} }, 'user:admin'), { kind: 'not_found', code: 'RESOURCE_GROUP_NOT_FOUND' });
+      assert.throws(() => parseResourceId('/subscriptions/x/resourceGroups/g/providers/A/b/c'), { kind: 'invalid', code: 'INVALID_RESOURCE_ID' });
+      assert.throws(() => parseResourceId(`/subscriptions/${t.subscriptionId}/resourceGroups/g/providers/A/b`), { kind: 'invalid', code: 'INVALID_RESOURCE_ID' });
     });
   });
 }
