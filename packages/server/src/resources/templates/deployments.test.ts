@@ -201,6 +201,11 @@ for (const dialect of testDialects()) {
       assert.equal(got.body.properties.error.details[0].code, 'InvalidResourceName');
       const ops = await t.request('GET', `${dep('fails')}/operations?${V}`);
       assert.deepEqual(ops.body.value.map((o: any) => o.properties.provisioningState), ['Succeeded', 'Failed']);
+      // the failed resource's status and error in ARM's terms (the domain records a kind and a domain code)
+      const failed = ops.body.value[1].properties;
+      assert.equal(failed.statusCode, '400');
+      assert.equal(failed.statusMessage.error.code, 'InvalidResourceName');
+      assert.ok(!('kind' in failed.statusMessage.error) && !('kind' in got.body.properties.error) && !('kind' in got.body.properties.error.details[0]) && !('kind' in status.error));
       const after = await rowCounts(t);
       // Only the deployment record and its operation remain.
       assert.equal(after.resources, before.resources + 1);
