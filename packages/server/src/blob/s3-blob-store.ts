@@ -71,7 +71,7 @@ export class S3Bucket {
     if (e instanceof AtelierError) throw e;
     const err = e as { name?: string; message?: string };
     const status = statusOf(e);
-    if (status === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound') throw new NotFound(`no ${what} in ${this.where}`, { code: 'FileNotFound' });
+    if (status === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound') throw new NotFound(`no ${what} in ${this.where}`, { code: 'FILE_NOT_FOUND' });
     if (err.name === 'NoSuchBucket') throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, { code: 'BLOB_BUCKET_NOT_FOUND' });
     if (status === 403 || err.name === 'InvalidAccessKeyId' || err.name === 'SignatureDoesNotMatch' || err.name === 'AccessDenied' || err.name === 'CredentialsProviderError') {
       throw new BlobStoreUnavailable(`${this.where} refused the credentials for ${what} (${err.name ?? status}); check the access key and its rights`, { code: 'BLOB_STORE_CREDENTIALS_REJECTED' });

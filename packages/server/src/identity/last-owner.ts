@@ -27,7 +27,7 @@ export async function keepAnAdministrator(trx: Kysely<Tables>, losing: { princip
       losing.assignmentId
         ? 'this is the last Owner assignment at the root scope; assign another Owner at / first, or nobody could manage the server'
         : 'this is the last enabled principal with the Owner role at the root scope; assign another Owner at / first, or nobody could manage the server',
-      { code: 'LastOwner' },
+      { code: 'LAST_OWNER' },
     );
   }
 }

@@ -40,6 +40,11 @@ export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
   TOO_MANY_REQUESTS: 'TooManyRequests',
   NOT_IMPLEMENTED: 'NotImplemented',
   INTERNAL: 'InternalServerError',
+  // blob/: the blob stores of storage accounts and datastores
+  BLOB_PATH_TOO_LONG: 'PathTooLong',
+  BLOB_STORE_UNAVAILABLE: 'StorageUnavailable',
+  BLOB_STORE_CREDENTIALS_REJECTED: 'StorageCredentialsRejected',
+  BLOB_BUCKET_NOT_FOUND: 'BucketNotFound',
   // http edge and identity
   AUTHENTICATION_REQUIRED: 'AuthenticationFailed',
   WRONG_CREDENTIALS: 'AuthenticationFailed',
