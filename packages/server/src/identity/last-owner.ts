@@ -9,7 +9,7 @@ import './tables.js';
  * principal (`principalId`) or deletes a role assignment (`assignmentId`). It first writes the root
  * Owner assignments (a no-op update), which makes concurrent callers wait for each other — row
  * locks on PostgreSQL, the write lock on SQLite — so two Owners removing each other at the same
- * moment cannot both pass; then throws 409 LastOwner if nobody would be left.
+ * moment cannot both pass; then throws Conflict LAST_OWNER if nobody would be left.
  */
 export async function keepAnAdministrator(trx: Kysely<Tables>, losing: { principalId?: string; assignmentId?: string }): Promise<void> {
   await trx.updateTable('role_assignments').set({ role: sql`role` }).where('scope_key', '=', '/').where('role', '=', 'Owner').execute();

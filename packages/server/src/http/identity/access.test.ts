@@ -254,7 +254,7 @@ for (const dialect of testDialects()) {
         const outcomes = await Promise.allSettled([s.server.ctx.principals.update(third.id, { enabled: false }), s.server.ctx.principals.update(last.id, { enabled: false })]);
         assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, JSON.stringify(outcomes));
         const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
-        assert.equal(lost.reason.code, 'LastOwner');
+        assert.equal(lost.reason.code, 'LAST_OWNER');
         assert.equal((await enabledRootOwners()).length, 1);
         const both = await Promise.allSettled([s.server.ctx.principals.delete(third.id), s.server.ctx.principals.delete(last.id)]);
         assert.ok(both.filter((o) => o.status === 'fulfilled').length <= 1, JSON.stringify(both));
