@@ -10,7 +10,7 @@ import { armErrorHandler } from './http/arm/errors.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
 import { ResourceGroupService } from './resources/resource-groups.js';
 import { features } from './features.js';
-import { findNul } from './text.js';
+import { inputProblem, MAX_INPUT_DEPTH } from './text.js';
 import { InvalidInput } from './errors.js';
 import { createControlPlaneServices } from './resources/control-plane.js';
 import type { Services } from './services.js';
@@ -72,11 +72,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   // handlers; answers are still written as the handlers make them, not filtered through a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  // NUL is never text: refused in any parameter, query string or JSON body, before a route sees it
+  // NUL is never text, and no message nests 64 levels deep: both are refused in any parameter, query
+  // string or JSON body before a route sees it
   // (each protocol's error handler answers in its own shape).
   app.addHook('preValidation', async (req) => {
-    const at = findNul({ params: req.params, query: req.query, ...(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) && typeof (req.body as { pipe?: unknown }).pipe !== 'function' ? { body: req.body } : {}) });
-    if (at) throw new InvalidInput(`${at} contains a NUL character (\u0000), which is not allowed in any text`, { target: at });
+    const p = inputProblem({ params: req.params, query: req.query, ...(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) && typeof (req.body as { pipe?: unknown }).pipe !== 'function' ? { body: req.body } : {}) });
+    if (p?.problem === 'nul') throw new InvalidInput(`${p.at} contains a NUL character (\u0000), which is not allowed in any text`, { target: p.at });
+    if (p) throw new InvalidInput(`${p.at} is nested more than ${MAX_INPUT_DEPTH} levels deep; no message of this API nests so deep`, { target: p.at });
   });
   await app.register(authPlugin, { ctx });
   app.setErrorHandler(armErrorHandler);

@@ -22,20 +22,47 @@ export function refuseControlCharacters(name: string, what: string, target?: str
  * the stack here.
  */
 export function findNul(input: Record<string, unknown>): string | undefined {
-  const stack: [unknown, string][] = Object.entries(input).map(([k, v]) => [v, k]);
+  return inputProblem(input)?.at;
+}
+
+/** How deep request input may nest: far beyond any real message, well before code that recurses would fail. */
+export const MAX_INPUT_DEPTH = 64;
+
+/**
+ * The first problem of a request's parsed input: a NUL character (see `findNul`), or nesting deeper
+ * than MAX_INPUT_DEPTH. Walks without recursion, so deep input cannot overflow the stack here.
+ */
+export function inputProblem(input: Record<string, unknown>): { at: string; problem: 'nul' | 'depth' } | undefined {
+  const stack: [unknown, string, number][] = Object.entries(input).map(([k, v]) => [v, k, 0]);
   let budget = 1_000_000;
   while (stack.length && budget-- > 0) {
-    const [v, at] = stack.pop()!;
+    const [v, at, depth] = stack.pop()!;
+    if (depth > MAX_INPUT_DEPTH) return { at, problem: 'depth' };
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return at;
+      if (v.includes('\u0000')) return { at, problem: 'nul' };
     } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) stack.push([v[i], `${at}[${i}]`]);
+      for (let i = 0; i < v.length; i++) stack.push([v[i], `${at}[${i}]`, depth + 1]);
     } else if (v && typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
       for (const [k, x] of Object.entries(v)) {
-        if (k.includes('\u0000')) return `${at}.${k.split('\u0000').join('\\0')}`;
-        stack.push([x, `${at}.${k}`]);
+        if (k.includes('\u0000')) return { at: `${at}.${k.split('\u0000').join('\\0')}`, problem: 'nul' };
+        stack.push([x, `${at}.${k}`, depth + 1]);
       }
     }
   }
   return undefined;
+}
+
+/**
+ * A value as error messages show it: its JSON, cut to `max` characters; never throws (a value too
+ * deep or too large for JSON.stringify is described instead).
+ */
+export function preview(v: unknown, max = 100): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    s = undefined;
+  }
+  if (s === undefined) return Array.isArray(v) ? 'a (deeply nested) list' : typeof v === 'object' && v !== null ? 'a (deeply nested) object' : String(v);
+  return s.length > max ? `${s.slice(0, max)}…` : s;
 }

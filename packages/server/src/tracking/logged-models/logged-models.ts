@@ -1,3 +1,4 @@
+import { preview } from '../../text.js';
 import crypto from 'node:crypto';
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { AppContext } from '../../context.js';
@@ -89,7 +90,7 @@ export function parseLoggedModelStatus(value: unknown): number {
     if (/^\d$/.test(value) && Number(value) < LOGGED_MODEL_STATUSES.length) return Number(value);
   }
   if (value === undefined || value === null) throw missing('status');
-  throw bad(`Invalid value ${JSON.stringify(value)} for parameter 'status': use one of ${LOGGED_MODEL_STATUSES.slice(1).join(', ')}.`);
+  throw bad(`Invalid value ${preview(value)} for parameter 'status': use one of ${LOGGED_MODEL_STATUSES.slice(1).join(', ')}.`);
 }
 
 /** The `datasets` of a logged-model search (MLflow: each needs a name; no digest matches metrics logged without one). */

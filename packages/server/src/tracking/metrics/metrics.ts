@@ -313,7 +313,7 @@ function decodeHistoryToken(token: unknown): [number, number, number, number] | 
     const a = v.after;
     if (Array.isArray(a) && a.length === 4 && typeof a[2] === 'string') {
       const t = [a[0], a[1], Number(a[2]), a[3]];
-      if (t.every((x) => typeof x === 'number' && !Number.isNaN(x))) return t as [number, number, number, number];
+      if (t.every((x) => typeof x === 'number' && !Number.isNaN(x)) && Number.isSafeInteger(t[0]) && Number.isSafeInteger(t[1]) && (t[3] === 0 || t[3] === 1)) return t as [number, number, number, number];
     }
   } catch {
     /* fall through */

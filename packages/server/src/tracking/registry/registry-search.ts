@@ -1,6 +1,7 @@
 import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
 import { InvalidInput } from '../../errors.js';
 import type { DialectName } from '../../store/database.js';
+import { MAX_FILTER_CLAUSES } from '../shared/search.js';
 
 /**
  * The filter grammar of MLflow's registry searches (`search_registered_models`,
@@ -152,6 +153,7 @@ export function parseFilter(filter: string | undefined): FilterClause[] {
       else throw bad(`Invalid filter '${filter}': the value '${v.text}' must be a quoted string or a number`);
     }
     clauses.push({ type, key, comparator, value });
+    if (clauses.length > MAX_FILTER_CLAUSES) throw bad(`Invalid filter '${filter.slice(0, 100)}…': a filter may join at most ${MAX_FILTER_CLAUSES} conditions with AND`);
     const t = peek();
     if (!t) break;
     if (t.kind === 'word' && /^and$/i.test(t.text)) {
@@ -226,7 +228,7 @@ export function parsePageToken(token: string | undefined): number {
     throw bad('Invalid page token, could not base64-decode and parse it; pass the next_page_token of the previous answer');
   }
   const offset = (parsed as { offset?: unknown })?.offset;
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw bad('Invalid page token: it has no valid offset');
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw bad('Invalid page token: it has no valid offset');
   return offset;
 }
 

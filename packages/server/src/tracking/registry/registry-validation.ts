@@ -1,4 +1,4 @@
-import { hasControlCharacters } from '../../text.js';
+import { hasControlCharacters, preview } from '../../text.js';
 import path from 'node:path';
 import { InvalidInput } from '../../errors.js';
 import { decodeFully } from '../shared/validation.js';
@@ -30,7 +30,7 @@ export function checkString(value: unknown, field: string, { required = false } 
     if (required) throw missing(field);
     return undefined;
   }
-  if (typeof value !== 'string') throw bad(`Invalid value ${JSON.stringify(value)} for parameter '${field}' supplied: it must be a string.`);
+  if (typeof value !== 'string') throw bad(`Invalid value ${preview(value)} for parameter '${field}' supplied: it must be a string.`);
   if (required && value === '') throw missing(field);
   return value;
 }

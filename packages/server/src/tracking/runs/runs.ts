@@ -1,4 +1,4 @@
-import { refuseControlCharacters } from '../../text.js';
+import { refuseControlCharacters, preview } from '../../text.js';
 import crypto from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Tables } from '../../store/schema.js';
@@ -66,7 +66,7 @@ export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknow
 /** An optional string field of a metric: undefined when absent or empty, else at most `max` characters. */
 function optionalField(v: unknown, where: string, max: number): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new InvalidInput(`Invalid value ${JSON.stringify(v)} for parameter '${where}' supplied: it must be a string`);
+  if (typeof v !== 'string') throw new InvalidInput(`Invalid value ${preview(v)} for parameter '${where}' supplied: it must be a string`);
   if (v.length > max) throw new InvalidInput(`'${where}' is ${v.length} characters long; it may have at most ${max}`);
   return v;
 }
@@ -76,7 +76,7 @@ export function checkParam(p: unknown, where = 'param'): ParamIn {
   const o = p as Record<string, unknown>;
   const key = checkParamKey(o.key);
   const value = o.value === undefined || o.value === null ? '' : o.value;
-  if (typeof value !== 'string') throw new InvalidInput(`Param '${key}' must have a string value, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string') throw new InvalidInput(`Param '${key}' must have a string value, got ${preview(value)}`);
   return { key, value: checkLength('Param value', LIMITS.paramValue, value) };
 }
 

@@ -125,6 +125,9 @@ function tokenize(filter: string): Token[] {
   return out;
 }
 
+/** More clauses than any real search needs; the database's expression depth limit is not far above. */
+export const MAX_FILTER_CLAUSES = 100;
+
 /** Parses a filter string into AND-ed clauses (no OR, as MLflow). */
 export function parseFilter(filter: string, entities: Entity[]): Clause[] {
   if (!filter || !filter.trim()) return [];
@@ -165,6 +168,7 @@ export function parseFilter(filter: string, entities: Entity[]): Clause[] {
       else throw bad(filter, `expected a value after '${id.raw} ${comparator}' (strings in quotes, numbers bare), got ${v ? describe(v) : 'the end'}`);
     }
     clauses.push({ type, key: id.key, comparator, value });
+    if (clauses.length > MAX_FILTER_CLAUSES) throw bad(filter, `a filter may join at most ${MAX_FILTER_CLAUSES} clauses with AND`);
     if (i < toks.length) {
       const a = next()!;
       if (a.t === 'word' && a.v === 'AND') {
@@ -477,6 +481,6 @@ export function decodeOffsetToken(token: unknown): number {
     throw new InvalidInput(`Invalid page token, could not base64-decode or parse it: '${token.slice(0, 100)}'`, { code: 'INVALID_PAGE_TOKEN' });
   }
   const off = (parsed as { offset?: unknown })?.offset;
-  if (typeof off !== 'number' || !Number.isInteger(off) || off < 0) throw new InvalidInput(`Invalid page token, decoded value=${JSON.stringify(parsed)}`, { code: 'INVALID_PAGE_TOKEN' });
+  if (typeof off !== 'number' || !Number.isSafeInteger(off) || off < 0) throw new InvalidInput(`Invalid page token, decoded value=${JSON.stringify(parsed)}`, { code: 'INVALID_PAGE_TOKEN' });
   return off;
 }

@@ -1,4 +1,4 @@
-import { refuseControlCharacters } from '../../text.js';
+import { refuseControlCharacters, preview } from '../../text.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 
 /**
@@ -86,8 +86,8 @@ export function int64(value: unknown, what: string, opts: { min?: number } = {})
   let n: number;
   if (typeof value === 'number') n = value;
   else if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) n = Number(value.trim());
-  else throw new InvalidInput(`Invalid value ${JSON.stringify(value)} for parameter '${what}': it must be a whole number (64-bit integer).`);
-  if (!Number.isSafeInteger(n)) throw new InvalidInput(`Invalid value ${JSON.stringify(value)} for parameter '${what}': it must be a whole number within ±${Number.MAX_SAFE_INTEGER}.`);
+  else throw new InvalidInput(`Invalid value ${preview(value)} for parameter '${what}': it must be a whole number (64-bit integer).`);
+  if (!Number.isSafeInteger(n)) throw new InvalidInput(`Invalid value ${preview(value)} for parameter '${what}': it must be a whole number within ±${Number.MAX_SAFE_INTEGER}.`);
   if (opts.min !== undefined && n < opts.min) throw new InvalidInput(`Invalid value ${n} for parameter '${what}': it must be at least ${opts.min}.`);
   return n;
 }
@@ -101,7 +101,7 @@ export function double(value: unknown, what: string): number {
     if (value === '-Infinity' || value === '-inf') return -Infinity;
     if (value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
   }
-  throw new InvalidInput(`Got invalid value ${JSON.stringify(value)} for ${what}. Please specify value as a valid double (64-bit floating point)`, { code: 'INVALID_METRIC_VALUE' });
+  throw new InvalidInput(`Got invalid value ${preview(value)} for ${what}. Please specify value as a valid double (64-bit floating point)`, { code: 'INVALID_METRIC_VALUE' });
 }
 
 /** Run ids we issue are 32 hex characters; MLflow accepts this pattern for ids it is given. */
@@ -154,7 +154,7 @@ export function checkViewType(v: unknown): ViewType {
   if (v === 2 || v === '2') return 'DELETED_ONLY';
   if (v === 3 || v === '3') return 'ALL';
   if (v === 'ACTIVE_ONLY' || v === 'DELETED_ONLY' || v === 'ALL') return v;
-  throw new InvalidInput(`Invalid view type ${JSON.stringify(v)}; use ACTIVE_ONLY, DELETED_ONLY or ALL`);
+  throw new InvalidInput(`Invalid view type ${preview(v)}; use ACTIVE_ONLY, DELETED_ONLY or ALL`);
 }
 export function stagesOf(v: ViewType): string[] {
   return v === 'ACTIVE_ONLY' ? ['active'] : v === 'DELETED_ONLY' ? ['deleted'] : ['active', 'deleted'];
