@@ -3,6 +3,7 @@ import { resolveConnection, type ConnectionOptions } from './connection.js';
 import { host, type Env } from './host.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { checkResourceGroupName, checkSubscriptionId, groupPath, subscriptionPath } from './workspace/arm-ids.js';
+import type * as C from '@atelier/contracts';
 
 /** A client for one server, from explicit options, the environment or the CLI profile. */
 export function createClient(opts: ConnectionOptions = {}, configFileEndpoint?: string): ArmClient {
@@ -10,23 +11,8 @@ export function createClient(opts: ConnectionOptions = {}, configFileEndpoint?: 
   return new ArmClient(c.endpoint, c.auth);
 }
 
-export interface Subscription {
-  id: string;
-  subscriptionId: string;
-  tenantId?: string;
-  displayName: string;
-  state: string;
-}
-
-export interface ResourceGroup {
-  id: string;
-  name: string;
-  type: string;
-  location: string;
-  tags: Record<string, string>;
-  managedBy?: string;
-  properties?: { provisioningState?: string };
-}
+export type Subscription = C.Subscription;
+export type ResourceGroup = C.ResourceGroup;
 
 export async function listSubscriptions(client: ArmClient): Promise<Subscription[]> {
   const out: Subscription[] = [];

@@ -77,8 +77,13 @@ export const Resource = <P extends TSchema>(properties: P) =>
     location: Type.Optional(Type.String()),
     kind: Type.Optional(Type.String()),
     tags: Type.Optional(Type.Record(Type.String(), Type.String())),
-    sku: Type.Optional(Type.Object({}, { additionalProperties: true })),
-    identity: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    sku: Type.Optional(Type.Object({ name: Type.Optional(Type.String()), tier: Type.Optional(Type.String()) }, { additionalProperties: true })),
+    identity: Type.Optional(
+      Type.Object(
+        { type: Type.String(), principalId: Type.Optional(Type.String()), tenantId: Type.Optional(Type.String()), userAssignedIdentities: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+        { additionalProperties: true },
+      ),
+    ),
     etag: Type.Optional(Type.String()),
     systemData: Type.Optional(SystemData),
     properties,

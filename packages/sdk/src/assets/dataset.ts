@@ -3,6 +3,7 @@ import { parse } from 'csv-parse';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { Datastore } from './datastore.js';
 import { linkOf, type HasServiceContext, type WorkspaceLink } from './link.js';
+import type * as C from '@atelier/contracts';
 
 /** A path on a datastore: `[datastore, 'path']` as the seed writes it, or a URI (azureml://…, https://…). */
 export type DataPathLike = [Datastore, string] | { datastore: Datastore; path: string } | string;
@@ -38,10 +39,7 @@ function one(paths: DataPathLike | DataPathLike[]): Source {
   return toSource(list[0]!);
 }
 
-interface VersionBody {
-  name: string;
-  properties: { dataType: string; dataUri: string; description?: string; tags?: Record<string, string>; properties?: Record<string, string> };
-}
+type VersionBody = C.DataVersion;
 
 /** Common to file and tabular datasets: what they point at and their registration. */
 export abstract class Dataset {

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConflictError, ValidationError } from '../errors.js';
 import { encodePath, linkOf, rawRequest, streamUpload, type HasServiceContext, type WorkspaceLink } from './link.js';
+import type * as C from '@atelier/contracts';
 
 /** Progress of a datastore transfer, for progress bars. */
 export interface TransferProgress {
@@ -25,33 +26,9 @@ export interface TransferOptions {
   onProgress?: (p: TransferProgress) => void;
 }
 
-export interface DatastoreFile {
-  path: string;
-  size: number;
-  isDir: boolean;
-  modified: string;
-}
+export type DatastoreFile = C.DatastoreFile;
 
-export interface DatastoreResource {
-  id: string;
-  name: string;
-  type: string;
-  properties: {
-    datastoreType: string;
-    isDefault?: boolean;
-    description?: string;
-    tags?: Record<string, string>;
-    credentials?: { credentialsType: string; accessKeyId?: string };
-    accountName?: string;
-    containerName?: string;
-    fileShareName?: string;
-    endpoint?: string;
-    bucket?: string;
-    prefix?: string;
-    path?: string;
-    [k: string]: unknown;
-  };
-}
+export type DatastoreResource = C.Datastore;
 
 const human = (n: number): string => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
 
@@ -170,7 +147,7 @@ export class Datastore {
 
   /** Files and folders below `prefix` (all files below it when `recursive`). */
   async listFiles(prefix = '', opts: { recursive?: boolean } = {}): Promise<DatastoreFile[]> {
-    const r = await this.link.client.request<{ value: DatastoreFile[] }>('GET', `${this.base}/files`, { query: { path: prefix || undefined, recursive: opts.recursive ? 'true' : undefined }, what: `list files of datastore '${this.name}'` });
+    const r = await this.link.client.request<C.DatastoreFileList>('GET', `${this.base}/files`, { query: { path: prefix || undefined, recursive: opts.recursive ? 'true' : undefined }, what: `list files of datastore '${this.name}'` });
     return r.body.value;
   }
 

@@ -1,21 +1,8 @@
 import { NotFoundError } from '../errors.js';
 import { linkOf, type HasServiceContext, type WorkspaceLink } from './link.js';
+import type * as C from '@atelier/contracts';
 
-interface EnvVersionBody {
-  name: string;
-  id: string;
-  properties: {
-    image?: string;
-    condaFile?: string;
-    pipRequirements?: string;
-    environmentVariables?: Record<string, string>;
-    build?: { contextUri: string; dockerfilePath?: string };
-    description?: string;
-    tags?: Record<string, string>;
-    environmentType?: string;
-    osType?: string;
-  };
-}
+type EnvVersionBody = C.EnvironmentVersion;
 
 /**
  * An environment (the seed's `Environment`): base image or build context, conda file, pip
@@ -50,7 +37,7 @@ export class Environment {
     let v = version;
     if (!v) {
       try {
-        v = (await link.client.request<{ properties: { nextVersion?: string } }>('GET', base)).body.properties.nextVersion ?? '1';
+        v = (await link.client.request<C.AssetContainer>('GET', base)).body.properties.nextVersion ?? '1';
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         v = '1';

@@ -5,13 +5,10 @@ import { Dataset, type FileDataset, type TabularDataset } from './dataset.js';
 import { Environment } from './environment.js';
 import { Keyvault } from './keyvault.js';
 import { linkOf } from './link.js';
+import type * as C from '@atelier/contracts';
 
 /** A connection as get/list return it (secret parts are never returned). */
-export interface WorkspaceConnection {
-  name: string;
-  id: string;
-  properties: { category: string; target: string; authType: string; credentials?: Record<string, string>; metadata?: Record<string, string>; [k: string]: unknown };
-}
+export type WorkspaceConnection = C.Connection;
 
 /** The seed's `PrivateEndPointConfig`: here the networks it admits are given as CIDRs. */
 export interface PrivateEndpointConfig {
@@ -117,7 +114,7 @@ W.deleteConnection = async function (name) {
   await link.client.request('DELETE', `${link.id}/connections/${encodeURIComponent(name)}`, { what: `delete connection '${name}'` });
 };
 
-function connectionInfo(c: { name: string; id: string; properties: { privateEndpoint?: { id: string }; privateLinkServiceConnectionState?: { status: string; description?: string } } }): PrivateEndpointConnectionInfo {
+function connectionInfo(c: C.PrivateEndpointConnection): PrivateEndpointConnectionInfo {
   return { name: c.name, id: c.id, privateEndpointId: c.properties.privateEndpoint?.id ?? '', status: c.properties.privateLinkServiceConnectionState?.status ?? 'Unknown', description: c.properties.privateLinkServiceConnectionState?.description };
 }
 
@@ -153,7 +150,7 @@ W.deletePrivateEndpointConnection = async function (name) {
 W.privateEndpoints = async function () {
   const link = linkOf(this);
   const out = new Map<string, PrivateEndpointConnectionInfo>();
-  for await (const c of link.client.list<Parameters<typeof connectionInfo>[0]>(`${link.id}/privateEndpointConnections`, { what: 'list private endpoint connections' })) out.set(c.name, connectionInfo(c));
+  for await (const c of link.client.list<C.PrivateEndpointConnection>(`${link.id}/privateEndpointConnections`, { what: 'list private endpoint connections' })) out.set(c.name, connectionInfo(c));
   return out;
 };
 W.diagnoseWorkspace = async function (params = {}) {

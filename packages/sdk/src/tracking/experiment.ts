@@ -3,22 +3,12 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { TrackingClient, checkArtifactName, localFiles, proxyPathOf, type TrackingWorkspace, type TransferProgress } from './client.js';
+import type * as C from '@atelier/contracts';
 
 /** MLflow's run as the server answers it (`service.proto` Run). */
-export interface MlflowRun {
-  info: { run_id: string; experiment_id: string; run_name?: string; user_id?: string; status: string; start_time?: number | string; end_time?: number | string; artifact_uri: string; lifecycle_stage: string };
-  data?: { metrics?: { key: string; value: number; timestamp?: number | string; step?: number | string }[]; params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] };
-  inputs?: { dataset_inputs?: { dataset: { name: string; digest: string; source_type?: string; source?: string }; tags?: { key: string; value: string }[] }[] };
-}
-export interface MlflowExperiment {
-  experiment_id: string;
-  name: string;
-  artifact_location?: string;
-  lifecycle_stage: string;
-  tags?: { key: string; value: string }[];
-  creation_time?: number | string;
-  last_update_time?: number | string;
-}
+export type MlflowRun = C.Run;
+/** MLflow's experiment as the server answers it (`service.proto` Experiment). */
+export type MlflowExperiment = C.Experiment;
 
 /** azureml-core's run states, from MLflow's. */
 const STATUS: Record<string, string> = { RUNNING: 'Running', SCHEDULED: 'NotStarted', FINISHED: 'Completed', FAILED: 'Failed', KILLED: 'Canceled' };
@@ -104,7 +94,7 @@ export class Experiment {
 
   /** An existing experiment by name (NotFoundError when there is none). */
   static async get(ws: TrackingWorkspace, name: string): Promise<Experiment> {
-    const r = await trackingOf(ws).call<{ experiment: MlflowExperiment }>('GET', '/experiments/get-by-name', `get experiment '${name}'`, { experiment_name: checkName(name, 'experiment name') });
+    const r = await trackingOf(ws).call<C.GetExperimentResponse>('GET', '/experiments/get-by-name', `get experiment '${name}'`, { experiment_name: checkName(name, 'experiment name') });
     return new Experiment(ws, r.experiment.name, r.experiment);
   }
 
@@ -116,8 +106,8 @@ export class Experiment {
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
       try {
-        const made = await this.tracking.call<{ experiment_id: string }>('POST', '/experiments/create', `create experiment '${this.name}'`, { name: this.name });
-        this.record = (await this.tracking.call<{ experiment: MlflowExperiment }>('GET', '/experiments/get', `get experiment '${this.name}'`, { experiment_id: made.experiment_id })).experiment;
+        const made = await this.tracking.call<C.CreateExperimentResponse>('POST', '/experiments/create', `create experiment '${this.name}'`, { name: this.name });
+        this.record = (await this.tracking.call<C.GetExperimentResponse>('GET', '/experiments/get', `get experiment '${this.name}'`, { experiment_id: made.experiment_id })).experiment;
       } catch (e2) {
         // Made by someone else meanwhile.
         if (!(e2 instanceof ConflictError) && (e2 as { code?: string }).code !== 'RESOURCE_ALREADY_EXISTS') throw e2;
@@ -222,7 +212,7 @@ export class Run {
   static async create(experiment: Experiment, experimentId: string, opts: { displayName?: string; tags?: Record<string, string>; parent?: Run }): Promise<Run> {
     const tags = { ...(opts.tags ? checkTags(opts.tags) : {}), ...(opts.parent ? { [PARENT_TAG]: opts.parent.id } : {}), 'mlflow.source.name': 'atelier-sdk', 'mlflow.source.type': 'LOCAL' };
     const t = trackingOf(experiment.workspace);
-    const r = await t.call<{ run: MlflowRun }>('POST', '/runs/create', `start a run in experiment '${experiment.name}'`, {
+    const r = await t.call<C.RunResponse>('POST', '/runs/create', `start a run in experiment '${experiment.name}'`, {
       experiment_id: experimentId,
       start_time: Date.now(),
       ...(opts.displayName ? { run_name: opts.displayName } : {}),
@@ -237,8 +227,8 @@ export class Run {
   static async get(ws: TrackingWorkspace, runId: string): Promise<Run> {
     if (typeof runId !== 'string' || !/^[0-9a-zA-Z_-]{1,64}$/.test(runId)) throw new ValidationError(`run id '${runId}' is not a run id (32 hex characters)`, { target: 'runId' });
     const t = trackingOf(ws);
-    const r = await t.call<{ run: MlflowRun }>('GET', '/runs/get', `get run '${runId}'`, { run_id: runId });
-    const e = await t.call<{ experiment: MlflowExperiment }>('GET', '/experiments/get', `get the experiment of run '${runId}'`, { experiment_id: r.run.info.experiment_id });
+    const r = await t.call<C.RunResponse>('GET', '/runs/get', `get run '${runId}'`, { run_id: runId });
+    const e = await t.call<C.GetExperimentResponse>('GET', '/experiments/get', `get the experiment of run '${runId}'`, { experiment_id: r.run.info.experiment_id });
     const run = new Run(new Experiment(ws, e.experiment.name, e.experiment), r.run);
     if (run.parentId) run.parent = await Run.get(ws, run.parentId);
     return run;
@@ -278,7 +268,7 @@ export class Run {
 
   /** Reads the run again from the server. */
   async refresh(): Promise<this> {
-    this.record = (await this.tracking.call<{ run: MlflowRun }>('GET', '/runs/get', `get run '${this.id}'`, { run_id: this.id })).run;
+    this.record = (await this.tracking.call<C.RunResponse>('GET', '/runs/get', `get run '${this.id}'`, { run_id: this.id })).run;
     return this;
   }
   async getStatus(): Promise<string> {
@@ -459,9 +449,10 @@ export class Run {
     return out;
   }
   private async history(key: string): Promise<number[]> {
-    const points: { value: number; step?: number | string; timestamp?: number | string }[] = [];
-    for await (const m of this.tracking.pages<{ value: number; step?: number | string; timestamp?: number | string }>('GET', '/metrics/get-history', 'metrics', `read metric '${key}'`, { run_id: this.id, metric_key: key, max_results: 25000 })) points.push(m);
-    points.sort((a, b) => Number(a.step ?? 0) - Number(b.step ?? 0) || Number(a.timestamp ?? 0) - Number(b.timestamp ?? 0));
+    const points: C.Metric[] = [];
+    for await (const m of this.tracking.pages<C.Metric>('GET', '/metrics/get-history', 'metrics', `read metric '${key}'`, { run_id: this.id, metric_key: key, max_results: 25000 })) points.push(m);
+    points.sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
+    // NaN and the infinities come as strings (proto3 JSON): Number() reads them.
     return points.map((p) => Number(p.value));
   }
 
@@ -519,7 +510,7 @@ export class Run {
   }
 
   private async end(status: 'FINISHED' | 'FAILED' | 'KILLED'): Promise<void> {
-    const r = await this.tracking.call<{ run_info: MlflowRun['info'] }>('POST', '/runs/update', `end run '${this.id}'`, { run_id: this.id, status, end_time: Date.now() });
+    const r = await this.tracking.call<C.UpdateRunResponse>('POST', '/runs/update', `end run '${this.id}'`, { run_id: this.id, status, end_time: Date.now() });
     if (r.run_info) this.record = { ...this.record, info: r.run_info };
     else await this.refresh();
   }

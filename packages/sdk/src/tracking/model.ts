@@ -5,22 +5,10 @@ import crypto from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { localFiles, proxyPathOf, type TrackingWorkspace, type TransferProgress } from './client.js';
 import { Run, trackingOf, type MlflowRun } from './experiment.js';
+import type * as C from '@atelier/contracts';
 
 /** A model version as MLflow's registry answers it (`model_registry.proto` ModelVersion). */
-export interface MlflowModelVersion {
-  name: string;
-  version: string;
-  creation_timestamp?: number | string;
-  last_updated_timestamp?: number | string;
-  description?: string;
-  user_id?: string;
-  current_stage?: string;
-  source: string;
-  run_id?: string;
-  status?: string;
-  tags?: { key: string; value: string }[];
-  aliases?: string[];
-}
+export type MlflowModelVersion = C.ModelVersion;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 function checkModelName(name: unknown): string {
@@ -149,7 +137,7 @@ export class Model {
       } catch (e) {
         if ((e as { code?: string }).code !== 'RESOURCE_ALREADY_EXISTS') throw e;
       }
-      const r = await t.call<{ model_version: MlflowModelVersion }>('POST', '/model-versions/create', `register a version of model '${name}'`, {
+      const r = await t.call<C.ModelVersionResponse>('POST', '/model-versions/create', `register a version of model '${name}'`, {
         name,
         source: `mlflow-artifacts:/${root}`,
         ...(run ? { run_id: run.id } : {}),
@@ -183,7 +171,7 @@ export class Model {
       if ((e as { code?: string }).code !== 'RESOURCE_ALREADY_EXISTS') throw e;
     }
     try {
-      const r = await t.call<{ model_version: MlflowModelVersion }>('POST', '/model-versions/create', `register a version of model '${name}'`, {
+      const r = await t.call<C.ModelVersionResponse>('POST', '/model-versions/create', `register a version of model '${name}'`, {
         name,
         source: `mlflow-artifacts:/${parent ? `${root}/${parent}` : root}`,
         run_id: run.id,
@@ -202,7 +190,7 @@ export class Model {
     checkModelName(name);
     const t = trackingOf(ws);
     if (opts.version !== undefined) {
-      const r = await t.call<{ model_version: MlflowModelVersion }>('GET', '/model-versions/get', `get model '${name}' version ${opts.version}`, { name, version: String(opts.version) });
+      const r = await t.call<C.ModelVersionResponse>('GET', '/model-versions/get', `get model '${name}' version ${opts.version}`, { name, version: String(opts.version) });
       return new Model(ws, r.model_version);
     }
     const all = await Model.list(ws, { name });
@@ -240,7 +228,7 @@ export class Model {
    */
   async download(targetDir = '.', opts: { existOk?: boolean; onProgress?: (p: TransferProgress) => void } = {}): Promise<string> {
     const t = trackingOf(this.workspace);
-    const r = await t.call<{ artifact_uri: string }>('GET', '/model-versions/get-download-uri', `download model '${this.id}'`, { name: this.name, version: String(this.version) });
+    const r = await t.call<C.GetModelVersionDownloadUriResponse>('GET', '/model-versions/get-download-uri', `download model '${this.id}'`, { name: this.name, version: String(this.version) });
     let uri = r.artifact_uri;
     const runs = /^runs:\/+([^/]+)\/?(.*)$/.exec(uri);
     if (runs) {
@@ -291,7 +279,7 @@ export class Model {
     await this.refresh();
   }
   async refresh(): Promise<this> {
-    const r = await trackingOf(this.workspace).call<{ model_version: MlflowModelVersion }>('GET', '/model-versions/get', `get model '${this.id}'`, { name: this.name, version: String(this.version) });
+    const r = await trackingOf(this.workspace).call<C.ModelVersionResponse>('GET', '/model-versions/get', `get model '${this.id}'`, { name: this.name, version: String(this.version) });
     this.record = r.model_version;
     return this;
   }

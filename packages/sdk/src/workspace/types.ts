@@ -1,45 +1,8 @@
-/** ARM shapes of `Microsoft.MachineLearningServices/workspaces` (api-version 2025-09-01), the parts the SDK reads. */
-export interface WorkspaceProperties {
-  workspaceId?: string;
-  provisioningState?: string;
-  description?: string;
-  friendlyName?: string;
-  keyVault?: string;
-  applicationInsights?: string;
-  containerRegistry?: string | null;
-  storageAccount?: string;
-  discoveryUrl?: string;
-  mlFlowTrackingUri?: string;
-  hbiWorkspace?: boolean;
-  imageBuildCompute?: string;
-  systemDatastoresAuthMode?: string;
-  publicNetworkAccess?: string;
-  allowPublicAccessWhenBehindVnet?: boolean;
-  primaryUserAssignedIdentity?: string;
-  v1LegacyMode?: boolean;
-  creationTime?: string;
-  tenantId?: string;
-  encryption?: {
-    status?: string;
-    identity?: { userAssignedIdentity?: string };
-    keyVaultProperties?: { keyVaultArmId?: string; keyIdentifier?: string; identityClientId?: string };
-  };
-  serviceManagedResourcesSettings?: unknown;
-  [key: string]: unknown;
-}
+import type * as C from '@atelier/contracts';
 
-export interface WorkspaceResource {
-  id: string;
-  name: string;
-  type: string;
-  location: string;
-  tags?: Record<string, string>;
-  sku?: { name?: string; tier?: string };
-  identity?: { type?: string; principalId?: string; tenantId?: string; userAssignedIdentities?: Record<string, unknown> };
-  kind?: string;
-  systemData?: { createdAt?: string; createdBy?: string; lastModifiedAt?: string; lastModifiedBy?: string };
-  properties: WorkspaceProperties;
-}
+/** ARM shapes of `Microsoft.MachineLearningServices/workspaces` (api-version 2025-09-01), from @atelier/contracts. */
+export type WorkspaceProperties = C.WorkspaceProperties;
+export type WorkspaceResource = C.Workspace;
 
 /** `getDetails()`: exactly the keys the seed lists; a value the server does not report is null. */
 export interface WorkspaceDetails {
@@ -73,14 +36,7 @@ export const DETAIL_KEYS = [
 ] as const satisfies readonly (keyof WorkspaceDetails)[];
 
 /** `POST W/listKeys` (ListWorkspaceKeysResult). */
-export interface WorkspaceKeys {
-  userStorageKey?: string;
-  userStorageResourceId?: string;
-  appInsightsInstrumentationKey?: string;
-  containerRegistryCredentials?: { location?: string; username?: string; passwords?: { name?: string; value?: string }[] };
-  notebookAccessKeys?: { primaryAccessKey?: string; secondaryAccessKey?: string };
-  [key: string]: unknown;
-}
+export type WorkspaceKeys = C.WorkspaceKeys;
 
 export function toDetails(r: WorkspaceResource): WorkspaceDetails {
   const p = r.properties ?? {};

@@ -15,6 +15,7 @@ import { checkResourceGroupName, checkWorkspaceName, normaliseResourceId, subscr
 import type { WorkspaceConfig } from './config-file.js';
 import { host } from '../host.js';
 import { toDetails, type WorkspaceDetails, type WorkspaceKeys, type WorkspaceResource } from './types.js';
+import type * as C from '@atelier/contracts';
 
 /** Where to print `showOutput` progress (default: standard output). */
 export type OutputSink = (line: string) => void;
@@ -264,7 +265,7 @@ export class Workspace {
     if ((opts.cmkKeyvault === undefined) !== (opts.resourceCmkUri === undefined)) {
       throw new ValidationError('cmkKeyvault and resourceCmkUri go together: give both or neither', { target: opts.cmkKeyvault === undefined ? 'cmkKeyvault' : 'resourceCmkUri' });
     }
-    const props: Record<string, unknown> = {};
+    const props: C.WorkspaceProperties = {};
     if (opts.storageAccount !== undefined) props.storageAccount = normaliseResourceId(opts.storageAccount, 'storageAccount', 'Microsoft.Storage', 'storageAccounts');
     if (opts.keyVault !== undefined) props.keyVault = normaliseResourceId(opts.keyVault, 'keyVault', 'Microsoft.KeyVault', 'vaults');
     if (opts.appInsights !== undefined) props.applicationInsights = normaliseResourceId(opts.appInsights, 'appInsights', 'Microsoft.Insights', 'components');
@@ -317,7 +318,7 @@ export class Workspace {
       say(`Created resource group '${rgName}' in '${group.location}'.`);
     }
     const location = opts.location ?? group.location;
-    const body: Record<string, unknown> = {
+    const body: C.WorkspaceBody = {
       location,
       sku: { name: 'Basic', tier: 'Basic' },
       identity: opts.primaryUserAssignedIdentity
@@ -426,7 +427,7 @@ export class Workspace {
 
   /** Updates friendly name, description, tags, image build compute and other settings. Returns the new details. */
   async update(opts: UpdateWorkspaceOptions): Promise<WorkspaceDetails> {
-    const props: Record<string, unknown> = {};
+    const props: NonNullable<C.WorkspacePatchBody['properties']> = {};
     if (opts.friendlyName !== undefined) props.friendlyName = String(opts.friendlyName);
     if (opts.description !== undefined) props.description = String(opts.description);
     if (opts.imageBuildCompute !== undefined) props.imageBuildCompute = String(opts.imageBuildCompute);
@@ -434,7 +435,7 @@ export class Workspace {
     if (opts.primaryUserAssignedIdentity !== undefined) props.primaryUserAssignedIdentity = opts.primaryUserAssignedIdentity;
     if (opts.allowPublicAccessWhenBehindVnet !== undefined) props.publicNetworkAccess = opts.allowPublicAccessWhenBehindVnet ? 'Enabled' : 'Disabled';
     if (opts.v1LegacyMode !== undefined) props.v1LegacyMode = Boolean(opts.v1LegacyMode);
-    const body: Record<string, unknown> = {};
+    const body: C.WorkspacePatchBody = {};
     if (opts.tags !== undefined) body.tags = checkTags(opts.tags);
     if (Object.keys(props).length) body.properties = props;
     if (!Object.keys(body).length) throw new ValidationError('update was given nothing to change: pass friendlyName, description, tags, imageBuildCompute, …', { code: 'NothingToUpdate' });
@@ -459,7 +460,7 @@ export class Workspace {
     return toDetails(this.resource);
   }
 
-  private async patch(body: Record<string, unknown>, what: string, onProgress?: (p: OperationProgress) => void, query?: Record<string, string>): Promise<void> {
+  private async patch(body: C.WorkspacePatchBody, what: string, onProgress?: (p: OperationProgress) => void, query?: Record<string, string>): Promise<void> {
     const initial = await this.client.request<WorkspaceResource>('PATCH', this.path, { body, what, query });
     const final = await this.client.waitFor(initial, 'PATCH', this.path, { what, onProgress });
     if (final?.body && typeof final.body === 'object' && (final.body as WorkspaceResource).id) this.resource = final.body as WorkspaceResource;
