@@ -64,7 +64,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
   });
   try {
     await hbi.start(database.db);
-    const boot = await bootstrap(database.db, config.adminPassword);
+    const boot = await bootstrap(database, config.adminPassword);
     const keys = new KeyRing(database.db, loadMasterKey(config.home));
     const tokens = new TokenService(database.db, keys, config.publicUrl, boot.tenantId, config.tokenTtlSeconds);
     await tokens.init();
@@ -74,7 +74,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
       db: database.db,
       keys,
       tokens,
-      principals: new PrincipalService(database.db, boot.tenantId),
+      principals: new PrincipalService(database, boot.tenantId),
       access: new AccessControl(database.db),
       tenantId: boot.tenantId,
       defaultSubscriptionId: boot.defaultSubscriptionId,

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
+import type { Database } from '../store/database.js';
 import { generatePassword, hashPassword } from './passwords.js';
 
 export interface BootstrapResult {
@@ -20,7 +21,8 @@ async function setting(db: Kysely<Tables>, key: string): Promise<string | undefi
  * Runs in one transaction, and is safe when several replicas start at once (the settings insert
  * is the lock: the loser sees the winner's rows).
  */
-export async function bootstrap(db: Kysely<Tables>, adminPassword?: string): Promise<BootstrapResult> {
+export async function bootstrap(database: Database, adminPassword?: string): Promise<BootstrapResult> {
+  const db = database.db;
   const existing = await setting(db, 'tenant_id');
   if (existing) {
     return { tenantId: existing, defaultSubscriptionId: (await setting(db, 'default_subscription_id'))!, adminCreated: false };
@@ -32,7 +34,7 @@ export async function bootstrap(db: Kysely<Tables>, adminPassword?: string): Pro
   const adminId = crypto.randomUUID();
   const now = Date.now();
   try {
-    await db.transaction().execute(async (trx) => {
+    await database.write(async ({ db: trx }) => {
       await trx.insertInto('settings').values([
         { key: 'tenant_id', value: tenantId },
         { key: 'default_subscription_id', value: subscriptionId },

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
+import type { Database } from '../store/database.js';
 import type { PrincipalRow } from '../store/tables.js';
 import type { PrincipalSecretRow } from './tables.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
@@ -80,7 +81,10 @@ export class PrincipalService {
   // costs ~50 ms, so a successful check is remembered briefly, keyed by a hash of the pair.
   private basicCache = new Map<string, { at: number; principal: Principal }>();
 
-  constructor(private readonly db: Kysely<Tables>, readonly tenantId: string) {}
+  private readonly db: Kysely<Tables>;
+  constructor(private readonly database: Database, readonly tenantId: string) {
+    this.db = database.db;
+  }
 
   // Enabled principals by id, for the authentication of every request (a database read per request
   // cost more than the rest of a small write). Changes made here drop the entry at once; changes
@@ -184,7 +188,7 @@ export class PrincipalService {
       display_name: displayName, password_hash: null, enabled: 1, created_at: Date.now(),
     };
     const made = PrincipalService.makeSecret(row.id, opts.secretName ?? 'default', days);
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async ({ db: trx }) => {
       await trx.insertInto('principals').values(row).execute();
       await trx.insertInto('principal_secrets').values(made.row).execute();
     });
@@ -206,7 +210,7 @@ export class PrincipalService {
   async addSecret(principalId: string, opts: { expiresInDays?: number; secretName?: string; replace?: boolean }): Promise<SecretView & { value: string }> {
     const days = checkSecretDays(opts.expiresInDays);
     const made = PrincipalService.makeSecret(principalId, opts.secretName ?? 'default', days);
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async ({ db: trx }) => {
       if (opts.replace) await trx.deleteFrom('principal_secrets').where('principal_id', '=', principalId).execute();
       await trx.insertInto('principal_secrets').values(made.row).execute();
     });
@@ -237,7 +241,7 @@ export class PrincipalService {
     if (changes.password !== undefined) set.password_hash = await hashPassword(checkPasswordRule(changes.password));
     if (Object.keys(set).length === 0) return;
     if (changes.enabled === false) {
-      await this.db.transaction().execute(async (trx) => {
+      await this.database.write(async ({ db: trx }) => {
         await keepAnAdministrator(trx, { principalId: id });
         await trx.updateTable('principals').set(set).where('id', '=', id).execute();
       });
@@ -249,7 +253,7 @@ export class PrincipalService {
 
   /** Deletes a principal with everything that lets it act: role assignments, secrets, sessions (never the last administrator). */
   async delete(id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async ({ db: trx }) => {
       await keepAnAdministrator(trx, { principalId: id });
       await trx.deleteFrom('role_assignments').where('principal_id', '=', id).execute();
       await trx.deleteFrom('principal_secrets').where('principal_id', '=', id).execute();

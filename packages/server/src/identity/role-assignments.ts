@@ -120,7 +120,7 @@ export class RoleAssignmentService {
   async delete(scope: string, name: string): Promise<RoleAssignment | undefined> {
     const row = await this.get(scope, name);
     if (!row) return undefined;
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       if (row.role === 'Owner' && row.scope_key === '/') await keepAnAdministrator(trx, { assignmentId: row.id });
       await trx.deleteFrom('role_assignments').where('id', '=', row.id).execute();
     });

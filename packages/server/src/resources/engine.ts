@@ -301,7 +301,7 @@ export class ResourceEngine {
   async delete(id: string, pre: Preconditions = {}): Promise<boolean> {
     const key = id.toLowerCase();
     if (pre.ifMatch !== undefined || pre.ifNoneMatch !== undefined) checkPreconditions(await this.get(id), pre, id);
-    return this.ctx.db.transaction().execute(async (tx) => {
+    return this.ctx.database.write(async ({ db: tx }) => {
       // LIKE's '_' wildcard may match more than the prefix; the exact test is done here.
       const below = (await tx.selectFrom('resources').select('id_key').where('id_key', 'like', `${key}/%`).execute()).map((r) => r.id_key).filter((k) => k.startsWith(`${key}/`));
       for (let i = 0; i < below.length; i += 500) await tx.deleteFrom('resources').where('id_key', 'in', below.slice(i, i + 500)).execute();

@@ -1,29 +1,39 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type SqliteDatabase from 'better-sqlite3';
+import type pg from 'pg';
 import type { Tables } from './schema.js';
 import './tables.js';
 import { migrateToLatest } from './migrate.js';
-import { startCheckpointer } from './checkpointer.js';
+import type { DialectName, Tx } from './tx.js';
+import { openSqlite } from './dialects/sqlite.js';
+import { openPostgres } from './dialects/postgres.js';
 
-export type DialectName = 'sqlite' | 'postgres';
+export type { DialectName, Tx } from './tx.js';
+export { tuples } from './tx.js';
+export { redactUrl } from './dialects/postgres.js';
 
 export interface Database {
   db: Kysely<Tables>;
   dialect: DialectName;
-  /** The raw better-sqlite3 handle (SQLite only): hot paths may use prepared statements directly. */
+  /**
+   * A write transaction: every domain write of more than one statement goes through here. Writes
+   * that arrive together share one commit (group commit, group-commit.ts), each in a savepoint of
+   * its own: one that throws is undone alone and its caller gets the error; each caller is answered
+   * only after the commit. `fn` must not call `write` again (pass `tx` down).
+   */
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * A read-only snapshot, for reads of several statements that must agree (e.g. metric blocks and
+   * the run's log, which a concurrent write may fold into blocks).
+   */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** The raw better-sqlite3 handle (SQLite only): for the store's own modules and tests. */
   sqlite?: SqliteDatabase.Database;
-  /** The raw pg pool (PostgreSQL only). */
+  /** The raw pg pool (PostgreSQL only): for the store's own modules and tests. */
   pool?: pg.Pool;
   close(): Promise<void>;
 }
-
-// PostgreSQL returns int8 as strings by default; our bigints are epoch ms and counters that fit in
-// a double, so read them as numbers.
-pg.types.setTypeParser(20, (v: string) => Number(v));
-pg.types.setTypeParser(1700, (v: string) => Number(v));
 
 export interface OpenOptions {
   /** postgres://… URL; when unset, SQLite at `sqlitePath`. */
@@ -43,56 +53,9 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  let database: Database;
-  if (opts.url) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
-    pool.on('error', (e) => (opts.onIdleError ?? warnIdleError)(e));
-    // pool.end() resolves before its connections have said goodbye to the server; close() waits
-    // for them, so nothing of this process is still connected when close() returns.
-    const live = new Set<pg.PoolClient>();
-    pool.on('connect', (c) => live.add(c));
-    pool.on('remove', (c) => live.delete(c));
-    // Fail fast with a clear message when the server is not reachable.
-    try {
-      const c = await pool.connect();
-      c.release();
-    } catch (e) {
-      await pool.end().catch(() => {});
-      throw new Error(`cannot connect to PostgreSQL at ${redactUrl(opts.url)}: ${(e as Error).message}`);
-    }
-    const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-    const close = async () => {
-      await db.destroy();
-      const deadline = Date.now() + 5000;
-      while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    };
-    database = { db, dialect: 'postgres', pool, close };
-  } else {
-    const file = opts.sqlitePath ?? ':memory:';
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    const sqlite = new SqliteDatabase(file);
-    // WAL: readers never block the writer; NORMAL sync is durable across process crashes (only an
-    // OS crash may lose the last transactions), busy_timeout waits instead of "database is locked".
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 10000');
-    sqlite.pragma('foreign_keys = ON');
-    // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own automatic
-    // checkpoint stays as a safety net, at 64 MiB of WAL instead of 4 MiB.
-    const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file, { onError: opts.onCheckpointError ?? warnCheckpointError });
-    if (checkpointer) sqlite.pragma('wal_autocheckpoint = 16384');
-    // Kysely's SqliteDialect keeps this one connection and serialises its use: one writer.
-    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-    database = {
-      db,
-      dialect: 'sqlite',
-      sqlite,
-      close: async () => {
-        await checkpointer?.stop();
-        await db.destroy();
-      },
-    };
-  }
+  const database: Database = opts.url
+    ? { dialect: 'postgres', ...(await openPostgres({ url: opts.url, poolSize: opts.poolSize ?? 10, onIdleError: opts.onIdleError ?? warnIdleError })) }
+    : { dialect: 'sqlite', ...openSqlite({ file: opts.sqlitePath ?? ':memory:', onCheckpointError: opts.onCheckpointError ?? warnCheckpointError }) };
   if (opts.migrate !== false) {
     try {
       await migrateToLatest(database.db);
@@ -110,10 +73,6 @@ function warnCheckpointError(message: string): void {
 
 function warnIdleError(e: Error): void {
   process.emitWarning(`a pooled PostgreSQL connection failed and was dropped: ${e.message}`, { code: 'ATELIER_PG_IDLE' });
-}
-
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
 }
 
 /** `now()` as epoch milliseconds. */

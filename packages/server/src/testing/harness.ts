@@ -6,7 +6,7 @@ import pg from 'pg';
 import { startServer, type RunningServer } from '../server.js';
 import type { ServerConfig } from '../config.js';
 import type { ContextOptions } from '../context.js';
-import type { DialectName } from '../store/database.js';
+import { openDatabase, type Database, type DialectName } from '../store/database.js';
 
 /**
  * Test support: real servers on random ports, real SQLite files, real PostgreSQL databases.
@@ -51,6 +51,18 @@ export async function freshPostgres(base: string | undefined = process.env.ATELI
       await c.end();
     },
   };
+}
+
+/**
+ * The store of a test on `dialect`, not yet migrated: a fresh PostgreSQL database, or a SQLite file
+ * in `dir`. `drop()` (after close) removes the PostgreSQL database.
+ */
+export async function openTestDatabase(dialect: DialectName, dir: string, opts: { migrate?: boolean } = {}): Promise<{ database: Database; drop: () => Promise<void> }> {
+  if (dialect === 'postgres') {
+    const fresh = await freshPostgres();
+    return { database: await openDatabase({ url: fresh.url, migrate: opts.migrate ?? false }), drop: fresh.drop };
+  }
+  return { database: await openDatabase({ sqlitePath: path.join(dir, 'db.sqlite'), migrate: opts.migrate ?? false }), drop: async () => {} };
 }
 
 export interface TestServer {

@@ -1,5 +1,4 @@
 import type { Database } from '../store/database.js';
-import { withTx } from './shared/tx.js';
 import './experiments/tables.js';
 import './runs/tables.js';
 import './metrics/tables.js';
@@ -7,7 +6,7 @@ import './logged-models/tables.js';
 
 /** Removes every tracking row of a workspace (its experiments, runs and what they logged). */
 export async function deleteWorkspaceTracking(database: Database, workspaceId: string): Promise<void> {
-  await withTx(database, async (tx) => {
+  await database.write(async (tx) => {
     const runSub = 'select run_uuid from tracking_runs where workspace_id = ?';
     await tx.run('delete from tracking_metric_blocks where series_id in (select series_id from tracking_latest_metrics where workspace_id = ?)', [workspaceId]);
     for (const t of ['tracking_inputs', 'tracking_model_inputs', 'tracking_outputs', 'tracking_metric_log']) await tx.run(`delete from ${t} where run_uuid in (${runSub})`, [workspaceId]);

@@ -116,7 +116,24 @@ for (const dialect of testDialects()) {
           }
         }
       };
-      const running = Array.from({ length: WRITERS }, (_, w) => writer(w));
+      // Run creators alongside (create-run shares commits with the writes, as a log-batch does).
+      const createdRuns: string[] = [];
+      const creator = async (c: number) => {
+        for (let i = 0; !stop; i++) {
+          let res: { status: number; body: any };
+          try {
+            res = await http(`${api}/runs/create`, 'POST', { experiment_id: exp, run_name: `c${c}-${i}`, tags: [{ key: 'creator', value: String(c) }] });
+          } catch {
+            return;
+          }
+          if (res.status !== 200) {
+            failures.push(`${res.status} ${JSON.stringify(res.body)}`);
+            return;
+          }
+          createdRuns.push(res.body.run.info.run_id);
+        }
+      };
+      const running = [...Array.from({ length: WRITERS }, (_, w) => writer(w)), ...Array.from({ length: 4 }, (_, c) => creator(c))];
       // Let them log for a while, then kill the process in the middle of it.
       // (at least 2 s and 5,000 acknowledged points, at most 20 s: the machine may be busy).
       const started = Date.now();
@@ -153,9 +170,14 @@ for (const dialect of testDialects()) {
           assert.equal(latest?.step, Math.max(...have));
         }
       }
+      for (const id of createdRuns) {
+        const got = await http(`${api2}/runs/get?run_id=${id}`, 'GET');
+        assert.equal(got.status, 200, `run ${id}: an acknowledged create-run was lost after SIGKILL`);
+        assert.ok(got.body.run.data.tags.some((t: any) => t.key === 'creator'), `run ${id}: its tags were lost`);
+      }
       // The restarted server takes writes again.
       assert.equal((await http(`${api2}/runs/log-metric`, 'POST', { run_id: acked[0]!.run, key: 'after', value: 1, timestamp: 1 })).status, 200);
-      process.stdout.write(`# ${dialect}: ${total} acknowledged metric points from ${WRITERS} writers survived SIGKILL\n`);
+      process.stdout.write(`# ${dialect}: ${total} acknowledged metric points from ${WRITERS} writers and ${createdRuns.length} created runs survived SIGKILL\n`);
     } finally {
       if (child && child.proc.exitCode === null && child.proc.signalCode === null) {
         child.proc.kill('SIGTERM');

@@ -333,7 +333,7 @@ export class ArtifactService {
   }
 
   private async forget(storageAccount: string, uploadId: string): Promise<void> {
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await trx.deleteFrom('mlflow_artifact_upload_parts').where('upload_id', '=', uploadId).execute();
       await trx.deleteFrom('mlflow_artifact_uploads').where('upload_id', '=', uploadId).execute();
     });

@@ -71,7 +71,7 @@ export class ExperimentService {
     await this.ensureDefault(ws);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.db.transaction().execute(async (trx) => {
+        return await this.database.write(async ({ db: trx }) => {
           const existing = await trx.selectFrom('tracking_experiments').select(['lifecycle_stage']).where('workspace_id', '=', ws).where('name', '=', n).executeTakeFirst();
           if (existing) {
             throw new Conflict(
@@ -146,7 +146,7 @@ export class ExperimentService {
   async delete(ws: string, id: unknown): Promise<void> {
     const row = await this.row(ws, id, ['active']);
     const now = Date.now();
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async ({ db: trx }) => {
       await trx.updateTable('tracking_experiments').set({ lifecycle_stage: 'deleted', last_update_time: now }).where('workspace_id', '=', ws).where('experiment_id', '=', row.experiment_id).execute();
       await trx.updateTable('tracking_runs').set({ lifecycle_stage: 'deleted', deleted_time: now }).where('workspace_id', '=', ws).where('experiment_id', '=', row.experiment_id).where('lifecycle_stage', '=', 'active').execute();
     });
@@ -155,7 +155,7 @@ export class ExperimentService {
   async restore(ws: string, id: unknown): Promise<void> {
     const row = await this.row(ws, id, ['deleted']);
     const now = Date.now();
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async ({ db: trx }) => {
       await trx.updateTable('tracking_experiments').set({ lifecycle_stage: 'active', last_update_time: now }).where('workspace_id', '=', ws).where('experiment_id', '=', row.experiment_id).execute();
       await trx.updateTable('tracking_runs').set({ lifecycle_stage: 'active', deleted_time: null }).where('workspace_id', '=', ws).where('experiment_id', '=', row.experiment_id).where('lifecycle_stage', '=', 'deleted').execute();
     });

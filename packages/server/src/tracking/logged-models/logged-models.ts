@@ -215,7 +215,7 @@ export class LoggedModelService {
       model_type: modelType,
       source_run_id: sourceRunId,
     };
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await trx.insertInto('mlflow_logged_models').values(row).execute();
       if (params.length) await trx.insertInto('mlflow_logged_model_params').values(params.map((p) => ({ model_id: modelId, key: p.key, value: p.value }))).execute();
       const realTags = tags.map((t) => ({ model_id: modelId, key: t.key, value: t.value ?? '' }));
@@ -253,7 +253,7 @@ export class LoggedModelService {
   async setTags(ws: WorkspaceRef, modelId: unknown, tags: unknown): Promise<void> {
     const row = await this.row(ws, modelId);
     const list = checkTags(tags);
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       for (const t of list) {
         await trx.deleteFrom('mlflow_logged_model_tags').where('model_id', '=', row.model_id).where('key', '=', t.key).execute();
         await trx.insertInto('mlflow_logged_model_tags').values({ model_id: row.model_id, key: t.key, value: t.value ?? '' }).execute();
@@ -273,7 +273,7 @@ export class LoggedModelService {
     const row = await this.row(ws, modelId);
     const list = checkParams(params);
     if (list.length === 0) return;
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       const existing = await trx.selectFrom('mlflow_logged_model_params').selectAll().where('model_id', '=', row.model_id).where('key', 'in', list.map((p) => p.key)).execute();
       const have = new Map(existing.map((p) => [p.key, p.value]));
       const fresh = [];
@@ -289,7 +289,7 @@ export class LoggedModelService {
 
   /** Forgets every logged model of a workspace (when the workspace is deleted). */
   async deleteWorkspace(workspaceId: string): Promise<void> {
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       const ids = trx.selectFrom('mlflow_logged_models').select('model_id').where('workspace_id', '=', workspaceId);
       await trx.deleteFrom('mlflow_logged_model_params').where('model_id', 'in', ids).execute();
       await trx.deleteFrom('mlflow_logged_model_tags').where('model_id', 'in', ids).execute();
@@ -300,7 +300,7 @@ export class LoggedModelService {
   /** Records that the model was registered as `name` version `version` (MLflow's tag). */
   async addRegistration(ws: WorkspaceRef, modelId: string, name: string, version: number): Promise<void> {
     const row = await this.row(ws, modelId);
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       const tag = await trx.selectFrom('mlflow_logged_model_tags').selectAll().where('model_id', '=', row.model_id).where('key', '=', MODEL_VERSIONS_TAG).executeTakeFirst();
       let list: { name: string; version: number }[] = [];
       try {

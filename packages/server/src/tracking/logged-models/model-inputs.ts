@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../store/schema.js';
 import { InvalidInput, NotFound } from '../../errors.js';
-import type { Tx } from '../shared/tx.js';
+import type { Tx } from '../../store/tx.js';
 import './tables.js';
 
 /** Validates the `models` of a log-inputs request: a list of `{model_id}`. */

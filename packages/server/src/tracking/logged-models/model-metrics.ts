@@ -2,7 +2,7 @@ import { requireLoggedModels } from './model-inputs.js';
 import type { RunRow } from '../runs/tables.js';
 import type { ModelMetricRow } from './tables.js';
 import type { MetricIn } from '../runs/types.js';
-import { tuples, type Tx } from '../shared/tx.js';
+import { tuples, type Tx } from '../../store/tx.js';
 
 /** A logged model's metric as MLflow's `Metric` message writes it. */
 export interface ModelMetricView {

@@ -4,8 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Migrator, type Kysely, type Migration } from 'kysely';
-import { openDatabase } from '../../store/database.js';
-import { freshPostgres, testDialects } from '../../testing/harness.js';
+import { openTestDatabase, testDialects } from '../../testing/harness.js';
 import { migrateToLatest } from '../../store/migrate.js';
 import { migrations } from '../../store/migrations/index.js';
 import { MetricService } from './metrics.js';
@@ -16,8 +15,7 @@ import { ExperimentService } from '../experiments/experiments.js';
 for (const dialect of testDialects()) {
   test(`migration 0180 moves metric points into blocks (${dialect})`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-0180-'));
-    const pgdb = dialect === 'postgres' ? await freshPostgres() : undefined;
-    const database = await openDatabase(pgdb ? { url: pgdb.url, migrate: false } : { sqlitePath: path.join(dir, 'db.sqlite'), migrate: false });
+    const { database, drop } = await openTestDatabase(dialect, dir);
     try {
       const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0180'));
       const { error } = await new Migrator({ db: database.db, provider: { getMigrations: async (): Promise<Record<string, Migration>> => before } }).migrateToLatest();
@@ -80,7 +78,7 @@ for (const dialect of testDialects()) {
       assert.equal((await history('long')).length, 1301);
     } finally {
       await database.close();
-      await pgdb?.drop();
+      await drop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,7 +1,8 @@
 import type { RunRow } from '../runs/tables.js';
 import type { MetricIn } from '../runs/types.js';
-import { tuples, type Tx } from '../shared/tx.js';
+import { tuples, type Tx } from '../../store/tx.js';
 import { encodeLog, sortSeriesPoints } from './metric-blocks.js';
+import { trackingSql } from '../shared/dialects/index.js';
 
 /**
  * How points are written (see metric-blocks.ts for the layout): each request appends ONE row to
@@ -50,8 +51,7 @@ const LATEST_COLS = 'run_uuid, key, step, timestamp, value, is_nan, workspace_id
  * Appends metric points and keeps each key's latest value and step summary, without reading
  * points: the distinct steps are kept as ranges (steps = their number; steps = max - min + 1
  * means one range, else step_segments lists them) while there are at most MAX_STEP_SEGMENTS,
- * else steps = 0 and readers read the series' steps. The caller holds the run (SQLite: the
- * writer; PostgreSQL: a per-run lock).
+ * else steps = 0 and readers read the series' steps. The caller holds the run (TrackingSql.lockRun).
  */
 export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
   const byKey = new Map<string, MetricIn[]>();
@@ -127,39 +127,13 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
     const made = await tx.all<{ series_id: number; key: string }>(`insert into tracking_latest_metrics (${LATEST_COLS}) values ${tuples(chunk.length, 12)} returning series_id, key`, chunk.flatMap((f) => f.row));
     for (const m of made) seriesOf.set(m.key, Number(m.series_id));
   }
-  // Existing series. SQLite: one prepared update each is cheaper than one big statement;
-  // PostgreSQL: one upsert on their ids updates them all in one round trip.
-  if (tx.dialect === 'sqlite') {
-    for (const u of updates) {
-      await tx.run('update tracking_latest_metrics set step = ?, timestamp = ?, value = ?, is_nan = ?, min_step = ?, max_step = ?, steps = ?, step_segments = ? where series_id = ?', [
-        u[3], u[4], u[5], u[6], u[9], u[10], u[11], u[12], u[0],
-      ]);
-    }
-  } else {
-    for (let i = 0; i < updates.length; i += 500) {
-      const chunk = updates.slice(i, i + 500);
-      await tx.run(
-        `insert into tracking_latest_metrics (series_id, ${LATEST_COLS}) values ${tuples(chunk.length, 13)} on conflict (series_id) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps, step_segments = excluded.step_segments`,
-        chunk.flat(),
-      );
-    }
-  }
+  // Existing series (SQLite: one prepared update each; PostgreSQL: one upsert on their ids).
+  const queries = trackingSql(tx.dialect);
+  await queries.updateLatestMetrics(tx, updates, LATEST_COLS);
 
   const data = encodeLog(metrics, (m) => seriesOf.get(m.key)!);
   const full = (rows: number, points: number) => rows + 1 > LOG_MAX_ROWS || points + metrics.length > LOG_MAX_POINTS;
-  if (tx.dialect === 'postgres') {
-    // One round trip: append the row, learning what the log held before it (one snapshot).
-    const [log] = await tx.rows<[number, number]>(
-      'with s as (select count(*) as c, coalesce(sum(n), 0) as p, coalesce(max(seq), 0) as m from tracking_metric_log where run_uuid = ?) insert into tracking_metric_log (run_uuid, seq, n, data) select cast(? as varchar(32)), s.m + 1, cast(? as bigint), cast(? as bytea) from s returning (select c from s), (select p from s)',
-      [run.run_uuid, run.run_uuid, metrics.length, data],
-    );
-    if (full(Number(log?.[0] ?? 0), Number(log?.[1] ?? 0))) await foldLog(tx, run.run_uuid, true);
-    return;
-  }
-  const [log] = await tx.rows<[number, number, number]>('select count(*), coalesce(sum(n), 0), coalesce(max(seq), 0) from tracking_metric_log where run_uuid = ?', [run.run_uuid]);
-  const rows = Number(log?.[0] ?? 0);
-  if (full(rows, Number(log?.[1] ?? 0))) await foldLog(tx, run.run_uuid, rows > 0, data);
-  else await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [run.run_uuid, Number(log?.[2] ?? 0) + 1, metrics.length, data]);
+  await queries.appendMetricLog(tx, run.run_uuid, metrics.length, data, full, (hasLog, extra) => foldLog(tx, run.run_uuid, hasLog, extra));
 }
 
 /** Sorted, disjoint, inclusive step ranges, with those that overlap or touch joined. */
@@ -207,10 +181,8 @@ async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer)
       blocks.push([series, ++seq, p.step(at), p.step(end - 1), end - at, p.block(at, end)]);
     }
   }
-  // New blocks are inserted; a small last block gets the points appended (SQLite's || makes
-  // text of blobs, byte for byte: cast back).
-  const [least, greatest, concat] = tx.dialect === 'postgres' ? ['least', 'greatest', 'b.data || excluded.data'] : ['min', 'max', 'cast(b.data || excluded.data as blob)'];
-  const upsert = `on conflict (series_id, seq) do update set n = b.n + excluded.n, min_step = ${least}(b.min_step, excluded.min_step), max_step = ${greatest}(b.max_step, excluded.max_step), data = ${concat}`;
+  // New blocks are inserted; a small last block gets the points appended.
+  const upsert = trackingSql(tx.dialect).blockAppend;
   for (let i = 0; i < blocks.length; i += 200) {
     const chunk = blocks.slice(i, i + 200);
     await tx.run(`insert into tracking_metric_blocks as b (series_id, seq, min_step, max_step, n, data) values ${tuples(chunk.length, 6)} ${upsert}`, chunk.flat());

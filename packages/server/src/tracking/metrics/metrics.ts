@@ -9,7 +9,7 @@ import { jsonDouble, type MetricView } from '../runs/types.js';
 import { toStringList } from '../experiments/experiments.js';
 import { blockSteps, decodeBlocks, logBlock, pointsAtSteps, type Points } from './metric-blocks.js';
 import { mergeSegments, stepSegments } from './metric-write.js';
-import { withRead, type Tx } from '../shared/tx.js';
+import type { Tx } from '../../store/tx.js';
 
 /** A block of a series; `data` is there for the points of the run's log (seq 0). */
 interface BlockMeta { seq: number; min_step: number; max_step: number; n: number; data?: Float64Array }
@@ -117,7 +117,7 @@ export class MetricService {
     const series = await this.db.selectFrom('tracking_latest_metrics').select('series_id').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
     if (!series) return { metrics: [] };
     const id = Number(series.series_id);
-    const points = await withRead(this.database, async (tx) => {
+    const points = await this.database.read(async (tx) => {
       // Blocks in step order; those before the token's step hold nothing of this page.
       const meta = await this.blockMeta(tx, runId, id, after?.[0]);
       const need = max === undefined ? Infinity : max + 1;
@@ -245,7 +245,7 @@ export class MetricService {
       throw new InvalidInput('If either start step or end step are specified, both must be specified.');
     }
 
-    return withRead(this.database, async (tx) => {
+    return this.database.read(async (tx) => {
       // Runs of other workspaces (or none) have no points here, as an unknown run has none in MLflow.
       const ids = [...new Set(runIds)];
       const summaries = (

@@ -2,6 +2,7 @@ import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
 import { InvalidInput } from '../../errors.js';
 import type { DialectName } from '../../store/database.js';
 import { MAX_FILTER_CLAUSES } from '../shared/search.js';
+import { trackingSql } from '../shared/dialects/index.js';
 
 /**
  * The filter grammar of MLflow's registry searches (`search_registered_models`,
@@ -173,12 +174,9 @@ export function stringComparison(column: Expression<unknown> | RawBuilder<unknow
     case '!=':
       return sql<SqlBool>`${column} <> ${String(value)}`;
     case 'LIKE':
-      // SQLite's LIKE ignores ASCII case; GLOB does not, so LIKE patterns become GLOB patterns.
-      if (dialect === 'sqlite') return sql<SqlBool>`${column} GLOB ${likeToGlob(String(value))}`;
-      return sql<SqlBool>`${column} LIKE ${String(value)}`;
+      return trackingSql(dialect).like(column, String(value));
     case 'ILIKE':
-      if (dialect === 'sqlite') return sql<SqlBool>`lower(${column}) LIKE lower(${String(value)})`;
-      return sql<SqlBool>`${column} ILIKE ${String(value)}`;
+      return trackingSql(dialect).ilike(column, String(value));
     case 'IN':
     case 'NOT IN': {
       const list = value as string[];
@@ -196,17 +194,6 @@ export function numericComparison(column: Expression<unknown> | RawBuilder<unkno
   const op = ops[comparator];
   if (!op) throw bad(`Invalid comparator '${comparator}' for a number (use =, !=, <, <=, > or >=)`);
   return sql<SqlBool>`${column} ${sql.raw(op)} ${value}`;
-}
-
-function likeToGlob(pattern: string): string {
-  let out = '';
-  for (const ch of pattern) {
-    if (ch === '%') out += '*';
-    else if (ch === '_') out += '?';
-    else if (ch === '*' || ch === '?' || ch === '[' || ch === ']') out += `[${ch}]`;
-    else out += ch;
-  }
-  return out;
 }
 
 /** Parses `"<key> [ASC|DESC]"`. */

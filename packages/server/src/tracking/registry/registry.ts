@@ -22,6 +22,7 @@ import {
   checkVersion,
 } from './registry-validation.js';
 import { numericComparison, pageToken, parseFilter, parseOrderBy, parsePageToken, stringComparison, type FilterClause } from './registry-search.js';
+import { trackingSql } from '../shared/dialects/index.js';
 import './tables.js';
 
 export interface ModelVersionJson {
@@ -216,7 +217,7 @@ export class RegistryService {
     const now = Date.now();
     const row: RegisteredModelRow = { workspace_id: ws.workspaceId, name, creation_time: now, last_updated_time: now, description, user_id: userId };
     try {
-      await this.db.transaction().execute(async (trx) => {
+      await this.ctx.database.write(async ({ db: trx }) => {
         const existing = await trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', name).executeTakeFirst();
         if (existing) throw exists(name);
         await trx.insertInto('mlflow_registered_models').values(row).execute();
@@ -248,7 +249,7 @@ export class RegistryService {
     const nn = checkModelName(newName, 'new_name');
     const now = Date.now();
     try {
-      await this.db.transaction().execute(async (trx) => {
+      await this.ctx.database.write(async ({ db: trx }) => {
         await this.modelRow(trx, ws, n);
         if (nn !== n) {
           const clash = await trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', nn).executeTakeFirst();
@@ -269,7 +270,7 @@ export class RegistryService {
 
   async deleteRegisteredModel(ws: WorkspaceRef, name: unknown): Promise<void> {
     const n = checkModelName(name);
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await this.modelRow(trx, ws, n);
       for (const t of ['mlflow_model_version_tags', 'mlflow_model_versions', 'mlflow_registered_model_aliases', 'mlflow_registered_model_tags', 'mlflow_registered_models'] as const) {
         await trx.deleteFrom(t).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
@@ -355,7 +356,7 @@ export class RegistryService {
     const n = checkModelName(name);
     const k = checkTagKey(key);
     const v = checkTagValue(value);
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await this.modelRow(trx, ws, n);
       await trx.deleteFrom('mlflow_registered_model_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('key', '=', k).execute();
       await trx.insertInto('mlflow_registered_model_tags').values({ workspace_id: ws.workspaceId, name: n, key: k, value: v }).execute();
@@ -375,7 +376,7 @@ export class RegistryService {
     const n = checkModelName(name);
     const a = checkAlias(alias, { reserved: true });
     const v = checkVersion(version);
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await this.versionRow(trx, ws, n, v);
       await trx.deleteFrom('mlflow_registered_model_aliases').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('alias', '=', a).execute();
       await trx.insertInto('mlflow_registered_model_aliases').values({ workspace_id: ws.workspaceId, name: n, alias: a, version: v }).execute();
@@ -474,13 +475,12 @@ export class RegistryService {
     let created: ModelVersionRow | undefined;
     for (let attempt = 0; attempt < 5 && !created; attempt++) {
       try {
-        created = await this.db.transaction().execute(async (trx) => {
+        created = await this.ctx.database.write(async ({ db: trx }) => {
           const now = Date.now();
-          // Version numbers are taken one writer at a time per model: PostgreSQL locks the model's
-          // row (SQLite has one writer anyway); a unique-key clash is retried all the same.
-          let lock = trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', name);
-          if (this.ctx.database.dialect === 'postgres') lock = lock.forUpdate();
-          if (!(await lock.executeTakeFirst())) throw notFoundModel(name);
+          // Version numbers are taken one writer at a time per model: the model's row is locked
+          // (SQLite has one writer anyway); a unique-key clash is retried all the same.
+          const lock = trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', name);
+          if (!(await trackingSql(this.ctx.database.dialect).forUpdate(lock).executeTakeFirst())) throw notFoundModel(name);
           const max = await trx
             .selectFrom('mlflow_model_versions')
             .select((eb) => eb.fn.max('version').as('v'))
@@ -543,7 +543,7 @@ export class RegistryService {
       throw bad(`Model version transition cannot archive existing model versions because '${String(stage)}' is not an Active stage. Valid stages are ${ACTIVE_STAGES.join(', ')}`);
     }
     const now = Date.now();
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await this.versionRow(trx, ws, n, v);
       if (archiveExisting) {
         await trx
@@ -566,7 +566,7 @@ export class RegistryService {
     const n = checkModelName(name);
     const v = checkVersion(version);
     const now = Date.now();
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await this.versionRow(trx, ws, n, v);
       await trx.deleteFrom('mlflow_registered_model_aliases').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).execute();
       await trx.deleteFrom('mlflow_model_version_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).execute();
@@ -679,7 +679,7 @@ export class RegistryService {
     const v = checkVersion(version);
     const k = checkTagKey(key);
     const val = checkTagValue(value);
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       await this.versionRow(trx, ws, n, v);
       await trx.deleteFrom('mlflow_model_version_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).where('key', '=', k).execute();
       await trx.insertInto('mlflow_model_version_tags').values({ workspace_id: ws.workspaceId, name: n, version: v, key: k, value: val }).execute();
@@ -688,7 +688,7 @@ export class RegistryService {
 
   /** Forgets every registry row of a workspace (when the workspace is deleted). */
   async deleteWorkspace(workspaceId: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.database.write(async ({ db: trx }) => {
       for (const t of ['mlflow_model_version_tags', 'mlflow_model_versions', 'mlflow_registered_model_aliases', 'mlflow_registered_model_tags', 'mlflow_registered_models'] as const) {
         await trx.deleteFrom(t).where('workspace_id', '=', workspaceId).execute();
       }

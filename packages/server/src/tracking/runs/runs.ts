@@ -12,7 +12,8 @@ import {
 } from '../shared/validation.js';
 import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from '../shared/search.js';
 import { randomRunName } from './run-names.js';
-import { withTx, tuples, type Tx } from '../shared/tx.js';
+import type { Tx } from '../../store/tx.js';
+import { trackingSql } from '../shared/dialects/index.js';
 import { RUN_NAME_TAG, insertRun } from './run-create.js';
 import { jsonDouble, type DatasetView, type MetricIn, type ParamIn, type RunInfoView, type RunView } from './types.js';
 import { writeMetrics as writeMetricBlocks } from '../metrics/metric-write.js';
@@ -92,15 +93,16 @@ export class RunService {
   }
 
   /**
-   * PostgreSQL plans searches from table statistics, which a fast-growing table outruns (autovacuum
-   * analyzes only every minute or so): refresh them in the background as the runs grow (after 100,
-   * 200, 400, … runs, then every 50,000). SQLite's plans do not depend on them.
+   * A planner that plans searches from table statistics (PostgreSQL) is outrun by a fast-growing
+   * table: refresh them in the background as the runs grow (after 100, 200, 400, … runs, then every
+   * 50,000). SQLite's plans do not depend on them.
    */
   private runCreated(): void {
     this.made++;
-    if (this.database.dialect !== 'postgres' || this.made < this.nextAnalyze || this.analyzing) return;
+    const refresh = trackingSql(this.database.dialect).refreshStatistics;
+    if (refresh === undefined || this.made < this.nextAnalyze || this.analyzing) return;
     this.nextAnalyze = this.made < 25000 ? this.made * 2 : this.made + 50000;
-    this.analyzing = sql`analyze tracking_runs, tracking_latest_metrics, tracking_params, tracking_tags`
+    this.analyzing = sql.raw(refresh)
       .execute(this.db)
       .then(() => undefined, this.onError)
       .finally(() => {
@@ -128,7 +130,7 @@ export class RunService {
 
   /** The run row inside a write transaction (so a concurrent delete cannot slip between check and write). */
   private async activeRunIn(tx: Tx, ws: string, runId: string): Promise<RunRow> {
-    if (tx.dialect === 'postgres') await tx.all('select pg_advisory_xact_lock(hashtext(?))', [runId]);
+    await trackingSql(tx.dialect).lockRun(tx, runId);
     const [row] = await tx.all<RunRow>('select * from tracking_runs where run_uuid = ? and workspace_id = ?', [runId, ws]);
     if (!row) throw new NotFound(`Run with id=${runId} not found`, { code: 'RUN_NOT_FOUND' });
     RunService.requireActive(row);
@@ -171,7 +173,7 @@ export class RunService {
       if (typeof body.run_name !== 'string') throw new InvalidInput('run_name must be a string');
       name = checkLength('Run name', LIMITS.runName, body.run_name);
     }
-    return withTx(this.database, async (tx) => {
+    return this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       const next = { ...run, status: status ?? run.status, end_time: end ?? run.end_time, name: name ?? run.name };
       await tx.run('update tracking_runs set status = ?, end_time = ?, name = ? where run_uuid = ?', [next.status, next.end_time, next.name, id]);
@@ -193,7 +195,7 @@ export class RunService {
   async logMetric(ws: string, runId: unknown, metric: unknown): Promise<void> {
     const m = checkMetric(metric, 'metric');
     const id = checkRunId(runId);
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       await this.writeMetrics(tx, run, [m]);
     });
@@ -202,7 +204,7 @@ export class RunService {
   async logParam(ws: string, runId: unknown, param: unknown): Promise<void> {
     const p = checkParam(param);
     const id = checkRunId(runId);
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       await this.writeParams(tx, run, [p]);
     });
@@ -211,7 +213,7 @@ export class RunService {
   async setTag(ws: string, runId: unknown, key: unknown, value: unknown): Promise<void> {
     const [tag] = checkTags([{ key, value }], 'run');
     const id = checkRunId(runId);
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       await this.upsertTags(tx, run, [tag!]);
     });
@@ -220,7 +222,7 @@ export class RunService {
   async deleteTag(ws: string, runId: unknown, key: unknown): Promise<void> {
     if (typeof key !== 'string' || key === '') throw new InvalidInput("Missing value for required parameter 'key'. See the API docs for more information about request parameters.");
     const id = checkRunId(runId);
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       const n = await tx.run('delete from tracking_tags where run_uuid = ? and key = ?', [run.run_uuid, key]);
       if (n === 0) throw new NotFound(`No tag with name: ${key} in run with id ${run.run_uuid}`, { code: 'TAG_NOT_FOUND' });
@@ -253,7 +255,7 @@ export class RunService {
       else seen.add(p.key);
     }
     if (dupes.length) throw new InvalidInput(`Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`);
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       if (params.length) await this.writeParams(tx, run, params);
       if (metrics.length) await this.writeMetrics(tx, run, metrics);
@@ -278,11 +280,7 @@ export class RunService {
     }
     const fresh = params.filter((p) => !existing.has(p.key));
     if (fresh.length === 0) return;
-    if (tx.dialect === 'sqlite') {
-      for (const p of fresh) await tx.run('insert into tracking_params (run_uuid, key, value, workspace_id, experiment_id) values (?, ?, ?, ?, ?)', [run.run_uuid, p.key, p.value, run.workspace_id, run.experiment_id]);
-    } else {
-      await tx.run(`insert into tracking_params (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(fresh.length, 5)}`, fresh.flatMap((p) => [run.run_uuid, p.key, p.value, run.workspace_id, run.experiment_id]));
-    }
+    await trackingSql(tx.dialect).insertRows(tx, 'insert into tracking_params (run_uuid, key, value, workspace_id, experiment_id)', 5, fresh.map((p) => [run.run_uuid, p.key, p.value, run.workspace_id, run.experiment_id]));
   }
 
   private async upsertTags(tx: Tx, run: RunRow, tags: Tag[]): Promise<void> {
@@ -290,11 +288,7 @@ export class RunService {
     const byKey = new Map(tags.map((t) => [t.key, t.value]));
     const list = [...byKey].map(([key, value]) => ({ key, value }));
     const upsert = 'on conflict (run_uuid, key) do update set value = excluded.value';
-    if (tx.dialect === 'sqlite') {
-      for (const t of list) await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values (?, ?, ?, ?, ?) ${upsert}`, [run.run_uuid, t.key, t.value, run.workspace_id, run.experiment_id]);
-    } else {
-      await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(list.length, 5)} ${upsert}`, list.flatMap((t) => [run.run_uuid, t.key, t.value, run.workspace_id, run.experiment_id]));
-    }
+    await trackingSql(tx.dialect).insertRows(tx, 'insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id)', 5, list.map((t) => [run.run_uuid, t.key, t.value, run.workspace_id, run.experiment_id]), upsert);
     const name = byKey.get(RUN_NAME_TAG);
     if (name !== undefined) await tx.run('update tracking_runs set name = ? where run_uuid = ?', [checkLength('Run name', LIMITS.runName, name), run.run_uuid]);
   }
@@ -314,7 +308,7 @@ export class RunService {
     batchLimit('datasets', LIMITS.datasetsPerBatch, raw.length);
     const inputs = raw.map((d, i) => checkDatasetInput(d, i));
     const modelIds = checkModelInputs(body.models, LIMITS.entitiesPerBatch);
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       await writeModelInputs(tx, ws, run.run_uuid, modelIds);
       for (const inp of inputs) {
@@ -343,7 +337,7 @@ export class RunService {
       if (typeof o.model_id !== 'string' || !/^[\w.-]{1,64}$/.test(o.model_id)) throw new InvalidInput(`models[${i}].model_id must be a model id (letters, digits, '_', '-', '.'; at most 64)`);
       return { model_id: o.model_id, step: o.step === undefined || o.step === null ? 0 : int64(o.step, `models[${i}].step`) };
     });
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       for (const m of models) {
         await tx.run('insert into tracking_outputs (run_uuid, model_id, step) values (?, ?, ?) on conflict (run_uuid, model_id) do update set step = excluded.step', [run.run_uuid, m.model_id, m.step]);
@@ -370,7 +364,7 @@ export class RunService {
     const entry = { ...model };
     delete entry.signature;
     delete entry.saved_input_example_info;
-    await withTx(this.database, async (tx) => {
+    await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       const [prev] = await tx.all<{ value: string }>('select value from tracking_tags where run_uuid = ? and key = ?', [run.run_uuid, LOGGED_MODELS_TAG]);
       let history: unknown[] = [];

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { InvalidInput } from '../../errors.js';
 import type { DialectName } from '../../store/database.js';
+import { trackingSql, type TrackingSql } from './dialects/index.js';
 
 /**
  * MLflow's search grammar (mlflow/utils/search_utils.py), compiled to portable SQL with bound
@@ -199,31 +200,19 @@ const NUMERIC_OPS: Comparator[] = ['=', '!=', '<', '<=', '>', '>='];
 const STRING_OPS: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'];
 
 /** A SQL comparison of `col` with a bound value, portable (LIKE is case-sensitive on both). */
-function compare(dialect: DialectName, col: RawBuilder<unknown>, op: Comparator, value: Clause['value']): RawBuilder<unknown> {
+function compare(queries: TrackingSql, col: RawBuilder<unknown>, op: Comparator, value: Clause['value']): RawBuilder<unknown> {
   switch (op) {
     case 'IN':
       return sql`${col} in (${sql.join((value as string[]).map((v) => sql`${v}`))})`;
     case 'NOT IN':
       return sql`${col} not in (${sql.join((value as string[]).map((v) => sql`${v}`))})`;
     case 'LIKE':
-      // SQLite's LIKE ignores case; GLOB with the pattern translated is its case-sensitive LIKE.
-      return dialect === 'sqlite' ? sql`${col} glob ${likeToGlob(String(value))}` : sql`${col} like ${String(value)}`;
+      return queries.like(col, String(value));
     case 'ILIKE':
       return sql`lower(${col}) like lower(${String(value)})`;
     default:
       return sql`${col} ${sql.raw(op === '!=' ? '<>' : op)} ${value}`;
   }
-}
-
-export function likeToGlob(p: string): string {
-  let out = '';
-  for (const c of p) {
-    if (c === '%') out += '*';
-    else if (c === '_') out += '?';
-    else if (c === '*' || c === '?' || c === '[') out += `[${c}]`;
-    else out += c;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,15 +261,16 @@ export interface RunSearchPlan {
 
 /** Compiles a run search (filter, order, scope) into its queries. */
 export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan {
+  const queries = trackingSql(dialect);
   const clauses = parseFilter(q.filter, ['metric', 'param', 'tag', 'attribute', 'dataset']);
   const joins: { alias: string; table: string; key: string; outer: boolean }[] = [];
   const expIn = (col: string) =>
     q.experimentIds.length === 1 ? sql`${sql.raw(col)} = ${q.experimentIds[0]}` : sql`${sql.raw(col)} in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`;
-  // The runs' own scope; `noIndex` (SQLite's unary +) keeps the planner off their index when a
-  // list of candidate ids should drive the query instead.
+  // The runs' own scope; `noIndex` keeps the planner off their index when a list of candidate ids
+  // should drive the query instead.
   const runScope = (noIndex: boolean): RawBuilder<unknown>[] => {
-    const p = noIndex && dialect === 'sqlite' ? '+' : '';
-    return [sql`${sql.raw(`${p}r.workspace_id`)} = ${q.workspaceId}`, expIn(`${p}r.experiment_id`)];
+    const col = (c: string) => (noIndex ? queries.unindexed(c) : c);
+    return [sql`${sql.raw(col('r.workspace_id'))} = ${q.workspaceId}`, expIn(col('r.experiment_id'))];
   };
   const where: RawBuilder<unknown>[] = [
     q.stages.length === 1 ? sql`r.lifecycle_stage = ${q.stages[0]}` : sql`r.lifecycle_stage in (${sql.join(q.stages.map((s) => sql`${s}`))})`,
@@ -303,22 +293,22 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
       if (!NUMERIC_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for metrics.${c.key}; use one of ${NUMERIC_OPS.join(', ')}`);
       if (typeof c.value !== 'number') throw new InvalidInput(`Expected a numeric value for metrics.${c.key}, got '${String(c.value)}'`);
       const a = kvJoin('metric', c.key, false);
-      where.push(sql`${sql.raw(a)}.is_nan = 0`, compare(dialect, sql.raw(`${a}.value`), c.comparator, c.value));
+      where.push(sql`${sql.raw(a)}.is_nan = 0`, compare(queries, sql.raw(`${a}.value`), c.comparator, c.value));
     } else if (c.type === 'param' || c.type === 'tag') {
       if (!STRING_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for ${c.type}s.${c.key}; use one of ${STRING_OPS.join(', ')}`);
       if (typeof c.value === 'number') throw new InvalidInput(`Parameter value is either not quoted or unidentified quote types used for ${c.type}s.${c.key}. Please use single or double quotes.`);
       const a = kvJoin(c.type, c.key, false);
-      where.push(compare(dialect, sql.raw(`${a}.value`), c.comparator, c.value));
+      where.push(compare(queries, sql.raw(`${a}.value`), c.comparator, c.value));
     } else if (c.type === 'attribute') {
       if (RUN_STRING_ATTRS[c.key]) {
         const ops: Comparator[] = c.key === 'run_id' ? ['=', '!=', 'IN', 'NOT IN'] : STRING_OPS;
         if (!ops.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for attributes.${c.key}; use one of ${ops.join(', ')}`);
         if (typeof c.value === 'number') throw new InvalidInput(`Expected a quoted string value for attributes.${c.key}`);
-        where.push(compare(dialect, sql.raw(`r.${RUN_STRING_ATTRS[c.key]}`), c.comparator, c.value));
+        where.push(compare(queries, sql.raw(`r.${RUN_STRING_ATTRS[c.key]}`), c.comparator, c.value));
       } else if (RUN_NUMERIC_ATTRS[c.key]) {
         if (!NUMERIC_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for attributes.${c.key}; use one of ${NUMERIC_OPS.join(', ')}`);
         if (typeof c.value !== 'number') throw new InvalidInput(`Expected a numeric value for attributes.${c.key}`);
-        where.push(compare(dialect, sql.raw(`r.${RUN_NUMERIC_ATTRS[c.key]}`), c.comparator, c.value));
+        where.push(compare(queries, sql.raw(`r.${RUN_NUMERIC_ATTRS[c.key]}`), c.comparator, c.value));
       } else {
         throw new InvalidInput(`Invalid attribute key '${c.key}' specified. Valid keys are ${[...Object.keys(RUN_STRING_ATTRS), ...Object.keys(RUN_NUMERIC_ATTRS).filter((k) => k !== 'Created')].join(', ')}`);
       }
@@ -327,7 +317,7 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
       if (!col) throw new InvalidInput(`Invalid dataset key '${c.key}'; use datasets.name, datasets.digest or datasets.context`);
       if (!STRING_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for datasets.${c.key}; use one of ${STRING_OPS.join(', ')}`);
       if (typeof c.value === 'number') throw new InvalidInput(`Expected a quoted string value for datasets.${c.key}`);
-      where.push(sql`exists (select 1 from tracking_inputs i join tracking_datasets d on d.dataset_uuid = i.dataset_uuid where i.run_uuid = r.run_uuid and ${compare(dialect, sql.raw(col), c.comparator, c.value)})`);
+      where.push(sql`exists (select 1 from tracking_inputs i join tracking_datasets d on d.dataset_uuid = i.dataset_uuid where i.run_uuid = r.run_uuid and ${compare(queries, sql.raw(col), c.comparator, c.value)})`);
     }
   }
   const order: RawBuilder<unknown>[] = [];
@@ -369,9 +359,9 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
     return sql`${sql.raw(j.outer ? 'left join' : innerJoin)} ${sql.table(j.table)} ${sql.raw(a)} on ${sql.raw(a)}.run_uuid = r.run_uuid${scope} and ${sql.raw(a)}.key = ${j.key}`;
   };
   const from = sql`from tracking_runs r ${sql.join(joins.map((j) => renderJoin(j, 'join', j.alias === driver)), sql` `)}`;
-  // With candidate ids the runs drive (SQLite's CROSS JOIN keeps them the outer loop) and every
-  // join is a primary-key lookup.
-  const fromIds = sql`from tracking_runs r ${sql.join(joins.map((j) => renderJoin(j, dialect === 'sqlite' ? 'cross join' : 'join', false)), sql` `)}`;
+  // With candidate ids the runs drive (an ordered join keeps them the outer loop) and every join is
+  // a primary-key lookup.
+  const fromIds = sql`from tracking_runs r ${sql.join(joins.map((j) => renderJoin(j, queries.orderedJoin, false)), sql` `)}`;
   const cond = sql.join([...(leadJoin ? [] : runScope(false)), ...where], sql` and `);
   const condIds = sql.join([...runScope(true), ...where], sql` and `);
   const plan: RunSearchPlan = {
@@ -381,20 +371,21 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
         : sql`select r.* ${from} where ${cond} order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`,
   };
   // SQLite joins in the order it guesses (often the run before the filters); the lead queries tell
-  // it: the lead metric's index first (it streams the runs in order), then each filter by primary
-  // key, the run row last, read only for the runs that passed every filter (CROSS JOIN fixes the
-  // order). Sort-only (outer) joins cannot change which runs match, so they are left out here.
+  // it (leadJoinOrder): the lead metric's index first (it streams the runs in order), then each
+  // filter by primary key, the run row last, read only for the runs that passed every filter (the
+  // ordered join fixes the order). Sort-only (outer) joins cannot change which runs match, so they
+  // are left out here.
   let leadFrom = from;
   let leadCond = cond;
-  if (leadJoin && dialect === 'sqlite') {
+  if (leadJoin && queries.leadJoinOrder) {
     const lj = joins.find((j) => j.alias === leadJoin)!;
     const la = sql.raw(lj.alias);
     const parts: RawBuilder<unknown>[] = [sql`from ${sql.table(lj.table)} ${la}`];
     for (const j of joins) {
       if (j.outer || j === lj) continue;
-      parts.push(sql`cross join ${sql.table(j.table)} ${sql.raw(j.alias)} on ${sql.raw(j.alias)}.run_uuid = ${la}.run_uuid and ${sql.raw(j.alias)}.key = ${j.key}`);
+      parts.push(sql`${sql.raw(queries.orderedJoin)} ${sql.table(j.table)} ${sql.raw(j.alias)} on ${sql.raw(j.alias)}.run_uuid = ${la}.run_uuid and ${sql.raw(j.alias)}.key = ${j.key}`);
     }
-    parts.push(sql`cross join tracking_runs r on r.run_uuid = ${la}.run_uuid`);
+    parts.push(sql`${sql.raw(queries.orderedJoin)} tracking_runs r on r.run_uuid = ${la}.run_uuid`);
     leadFrom = sql.join(parts, sql` `);
     leadCond = sql.join([sql`${la}.workspace_id = ${q.workspaceId}`, expIn(`${lj.alias}.experiment_id`), sql`${la}.key = ${lj.key}`, ...where], sql` and `);
   }
@@ -425,6 +416,7 @@ const EXP_NUMERIC_ATTRS: Record<string, string> = { creation_time: 'creation_tim
 const EXP_ORDER_ATTRS = ['name', 'experiment_id', 'creation_time', 'last_update_time'];
 
 export function compileExperimentSearch(dialect: DialectName, q: ExperimentSearch): RawBuilder<unknown> {
+  const queries = trackingSql(dialect);
   const clauses = parseFilter(q.filter, ['attribute', 'tag']);
   const where: RawBuilder<unknown>[] = [
     sql`e.workspace_id = ${q.workspaceId}`,
@@ -436,11 +428,11 @@ export function compileExperimentSearch(dialect: DialectName, q: ExperimentSearc
         const ops: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE'];
         if (!ops.includes(c.comparator)) throw new InvalidInput(`Invalid comparator for string attribute: ${c.comparator}`);
         if (typeof c.value !== 'string') throw new InvalidInput(`Expected a quoted string value for attributes.${c.key}`);
-        where.push(compare(dialect, sql.raw(`e.${EXP_STRING_ATTRS[c.key]}`), c.comparator, c.value));
+        where.push(compare(queries, sql.raw(`e.${EXP_STRING_ATTRS[c.key]}`), c.comparator, c.value));
       } else if (EXP_NUMERIC_ATTRS[c.key]) {
         if (!NUMERIC_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator for numeric attribute: ${c.comparator}`);
         if (typeof c.value !== 'number') throw new InvalidInput(`Expected a numeric value for attributes.${c.key}`);
-        where.push(compare(dialect, sql.raw(`e.${EXP_NUMERIC_ATTRS[c.key]}`), c.comparator, c.value));
+        where.push(compare(queries, sql.raw(`e.${EXP_NUMERIC_ATTRS[c.key]}`), c.comparator, c.value));
       } else {
         throw new InvalidInput(`Invalid attribute key '${c.key}' specified. Valid keys are name, creation_time, last_update_time`);
       }
@@ -448,7 +440,7 @@ export function compileExperimentSearch(dialect: DialectName, q: ExperimentSearc
       const ops: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE'];
       if (!ops.includes(c.comparator)) throw new InvalidInput(`Invalid comparator for tag: ${c.comparator}`);
       if (typeof c.value !== 'string') throw new InvalidInput(`Expected a quoted string value for tags.${c.key}`);
-      where.push(sql`exists (select 1 from tracking_experiment_tags t where t.workspace_id = e.workspace_id and t.experiment_id = e.experiment_id and t.key = ${c.key} and ${compare(dialect, sql.raw('t.value'), c.comparator, c.value)})`);
+      where.push(sql`exists (select 1 from tracking_experiment_tags t where t.workspace_id = e.workspace_id and t.experiment_id = e.experiment_id and t.key = ${c.key} and ${compare(queries, sql.raw('t.value'), c.comparator, c.value)})`);
     }
   }
   const order: RawBuilder<unknown>[] = [];

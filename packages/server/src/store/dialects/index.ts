@@ -1,0 +1,15 @@
+import type { Kysely } from 'kysely';
+import type SqliteDatabase from 'better-sqlite3';
+import type pg from 'pg';
+import type { Tables } from '../schema.js';
+import type { Tx } from '../tx.js';
+
+/** What a dialect module (sqlite.ts, postgres.ts) opens: the store's database before migrations. */
+export interface DialectStore {
+  db: Kysely<Tables>;
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  sqlite?: SqliteDatabase.Database;
+  pool?: pg.Pool;
+  close(): Promise<void>;
+}

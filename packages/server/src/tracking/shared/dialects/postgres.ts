@@ -1,0 +1,87 @@
+import { sql, type SqlBool } from 'kysely';
+import { tuples } from '../../../store/tx.js';
+import type { TrackingSql } from './index.js';
+import { insertRunSteps } from './portable.js';
+
+/**
+ * Tracking's PostgreSQL SQL. Every statement is a round trip, so rows go in one multi-row
+ * statement (in chunks: at most 65,535 parameters each) and reads that decide a write ride along
+ * with it where a CTE can say so.
+ */
+export const postgresTracking: TrackingSql = {
+  like: (column, pattern) => sql<SqlBool>`${column} like ${pattern}`,
+  ilike: (column, pattern) => sql<SqlBool>`${column} ilike ${pattern}`,
+  unindexed: (column) => column,
+  orderedJoin: 'join',
+  leadJoinOrder: false,
+  // The planner plans searches from table statistics, which a fast-growing table outruns
+  // (autovacuum analyzes only every minute or so).
+  refreshStatistics: 'analyze tracking_runs, tracking_latest_metrics, tracking_params, tracking_tags',
+  // Writers of one run take turns (held until the transaction ends).
+  async lockRun(tx, runId) {
+    await tx.all('select pg_advisory_xact_lock(hashtext(?))', [runId]);
+  },
+  forUpdate: (query) => query.forUpdate(),
+  async insertRows(tx, head, width, rows, tail = '') {
+    const per = Math.max(1, Math.floor(500 / Math.max(1, width / 5)));
+    for (let i = 0; i < rows.length; i += per) {
+      const chunk = rows.slice(i, i + per);
+      await tx.run(`${head} values ${tuples(chunk.length, width)} ${tail}`, chunk.flat());
+    }
+  },
+  // One upsert on the series ids updates them all in one round trip.
+  async updateLatestMetrics(tx, rows, columns) {
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      await tx.run(
+        `insert into tracking_latest_metrics (series_id, ${columns}) values ${tuples(chunk.length, 13)} on conflict (series_id) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps, step_segments = excluded.step_segments`,
+        chunk.flat(),
+      );
+    }
+  },
+  async appendMetricLog(tx, runUuid, n, data, full, fold) {
+    // One round trip: append the row, learning what the log held before it (one snapshot).
+    const [log] = await tx.rows<[number, number]>(
+      'with s as (select count(*) as c, coalesce(sum(n), 0) as p, coalesce(max(seq), 0) as m from tracking_metric_log where run_uuid = ?) insert into tracking_metric_log (run_uuid, seq, n, data) select cast(? as varchar(32)), s.m + 1, cast(? as bigint), cast(? as bytea) from s returning (select c from s), (select p from s)',
+      [runUuid, runUuid, n, data],
+    );
+    if (full(Number(log?.[0] ?? 0), Number(log?.[1] ?? 0))) await fold(true);
+  },
+  blockAppend: 'on conflict (series_id, seq) do update set n = b.n + excluded.n, min_step = least(b.min_step, excluded.min_step), max_step = greatest(b.max_step, excluded.max_step), data = b.data || excluded.data',
+  // One statement (one round trip): CTEs read the experiment, insert the run if it is active, then
+  // the tags if the run went in. A request with very many tags takes the three statements instead.
+  async insertRun(tx, r) {
+    if (r.tags.length > MAX_TAGS) return insertRunSteps(tx, r);
+    const [hit] = await tx.all<{ lifecycle_stage: string; artifact_uri: string | null }>(insertRunText(r.tags.length), [
+      r.workspaceId, r.experimentId, r.runId, r.name, r.user, r.start, ...r.tags.flatMap((t) => [t.key, t.value]),
+    ]);
+    if (!hit) return { missing: true };
+    if (hit.artifact_uri === null) return { stage: hit.lifecycle_stage };
+    return { uri: hit.artifact_uri };
+  },
+};
+
+/** Tags one statement takes (2 parameters each, of at most 65,535). */
+const MAX_TAGS = 1000;
+const insertRunTexts = new Map<number, string>();
+/** ? workspace, experiment, run id, name, user, start time, then key/value pairs (numbered $n: repeated). */
+function insertRunText(tagCount: number): string {
+  let text = insertRunTexts.get(tagCount);
+  if (text === undefined) {
+    const values = Array.from({ length: tagCount }, (_, i) => `($${7 + 2 * i}::text, $${8 + 2 * i}::text)`).join(', ');
+    text = `with e as (
+        select artifact_location, lifecycle_stage from tracking_experiments where workspace_id = $1::text and experiment_id = $2::bigint
+      ), r as (
+        insert into tracking_runs (run_uuid, workspace_id, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time)
+        select $3::text, $1::text, $2::bigint, $4::text, $5::text, 'RUNNING', $6::bigint, null, 'active', rtrim(e.artifact_location, '/') || '/' || $3::text || '/artifacts', null
+        from e where e.lifecycle_stage = 'active'
+        returning artifact_uri
+      ), t as (
+        insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id)
+        select $3::text, v.key, v.value, $1::text, $2::bigint from (values ${values}) as v(key, value) where exists (select 1 from r)
+      )
+      select e.lifecycle_stage, r.artifact_uri from e left join r on true`;
+    if (insertRunTexts.size < 200) insertRunTexts.set(tagCount, text);
+  }
+  return text;
+}
