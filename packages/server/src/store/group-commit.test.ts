@@ -48,7 +48,9 @@ for (const dialect of testDialects()) {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-tx-'));
       file = path.join(dir, 'db.sqlite');
       if (dialect === 'postgres') ({ url, drop } = await freshPostgres());
-      database = await openDatabase(url ? { url, migrate: false } : { sqlitePath: file, migrate: false });
+      // One lane (PostgreSQL runs one group at a time with a pool of one, as SQLite always does), so
+      // that writes started together are one group; the last test uses the default lanes.
+      database = await openDatabase(url ? { url, migrate: false, poolSize: 1 } : { sqlitePath: file, migrate: false });
       await database.write(async (tx) => {
         await tx.run('create table tx_probe (name varchar(50) primary key, n integer not null)');
         await tx.run('create table tx_parent (id integer primary key)');
@@ -148,6 +150,31 @@ for (const dialect of testDialects()) {
       // The store goes on: the next write commits.
       await database.write((tx) => tx.run('insert into tx_child (id, parent) values (?, ?)', [3, 1]));
       await database.read(async (tx) => assert.equal(Number((await tx.rows<[number]>('select count(*) from tx_child'))[0]![0]), 1));
+    });
+
+    it('with several lanes (PostgreSQL), concurrent writes still share commits, each answered after its own', async () => {
+      const wide = await openDatabase(url ? { url, migrate: false } : { sqlitePath: file, migrate: false });
+      try {
+        const names = Array.from({ length: 40 }, (_, i) => `lanes${i}`);
+        const txids = await Promise.all(
+          names.map((name, i) =>
+            wide
+              .write(async (tx) => {
+                await tx.run('insert into tx_probe (name, n) values (?, ?)', [name, i]);
+                // PostgreSQL: the transaction's id; SQLite has none (one writer: test 1 shows the groups).
+                return url ? Number((await tx.rows<[number]>('select txid_current()'))[0]![0]) : 0;
+              })
+              .then(async (txid) => {
+                assert.equal(await other.committed([name]), 1, `${name} was answered before it was committed`);
+                return txid;
+              }),
+          ),
+        );
+        assert.equal(await other.committed(names), names.length);
+        if (url) assert.ok(new Set(txids).size < names.length / 2, `40 writes took ${new Set(txids).size} transactions`);
+      } finally {
+        await wide.close();
+      }
     });
 
     it('what a caller was told is committed is there after the database is opened again', async () => {

@@ -58,7 +58,8 @@ export class GroupCommit {
 
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, tries: 0 });
+      const m = { fn, resolve: resolve as (v: unknown) => void, reject, tries: 0 };
+      this.queue.push(m);
       this.schedule();
     });
   }
@@ -74,14 +75,19 @@ export class GroupCommit {
   }
 
   private start(): void {
-    // Groups as large as they come (up to maxGroup); another lane starts as soon as writes wait
-    // while the busy ones run.
+    // What waits is shared among the free lanes (statements of different groups run in parallel;
+    // the statements of one group run one after the other): with every lane busy, writes gather
+    // and the next lane to come free takes them all (up to maxGroup).
+    const free = this.opts.lanes - this.running;
+    if (free <= 0 || this.queue.length === 0) return;
+    const size = Math.min(this.opts.maxGroup, Math.ceil(this.queue.length / free));
     while (this.queue.length > 0 && this.running < this.opts.lanes) {
-      const group = this.queue.splice(0, this.opts.maxGroup);
+      const group = this.queue.splice(0, size);
       this.running++;
       void this.run(group).finally(() => {
         this.running--;
-        if (this.queue.length > 0) this.schedule();
+        // What waited meanwhile goes at once (it gathered while this group ran).
+        this.start();
       });
     }
   }

@@ -11,10 +11,10 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 pg.types.setTypeParser(1700, (v: string) => Number(v));
 
 /**
- * PostgreSQL: a pool of connections. Write transactions are grouped as on SQLite (group-commit.ts),
- * but several groups run at once, each on a pooled connection of its own: a group waits for round
- * trips and for its commit's WAL flush, and meanwhile the next group's statements run. Savepoint
- * bookkeeping rides with the statements around it (`release …; savepoint …` is one round trip).
+ * PostgreSQL: pools of connections. Write transactions are grouped as on SQLite (group-commit.ts),
+ * but several groups run at once, each on a connection of its own: a group waits for round trips
+ * and for its commit's WAL flush, and meanwhile other groups' statements run; writes that arrive
+ * while every lane is busy wait and go together into the next group that starts.
  */
 export async function openPostgres(opts: { url: string; poolSize: number; onIdleError: (e: Error) => void }): Promise<DialectStore> {
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize });
@@ -34,29 +34,51 @@ export async function openPostgres(opts: { url: string; poolSize: number; onIdle
   }
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
 
+  // Write transactions have connections of their own, in pipeline mode: the savepoint bookkeeping
+  // between two members goes out with the next member's first statement instead of costing a
+  // round trip of its own. (Kysely's pool stays in the ordinary mode: it may stream with cursors.)
+  const lanes = Math.max(1, opts.poolSize);
+  const writers = new pg.Pool({ connectionString: opts.url, max: lanes, pipeline: true } as pg.PoolConfig);
+  writers.on('error', (e) => opts.onIdleError(e));
+  writers.on('connect', (c) => live.add(c));
+  writers.on('remove', (c) => live.delete(c));
+
   const group = new GroupCommit({
-    // Leave most of the pool to reads and single statements.
-    lanes: Math.max(1, Math.min(4, Math.floor(opts.poolSize / 2))),
+    lanes,
     // Each member that writes takes a subtransaction id; past 64 in one transaction PostgreSQL
     // spills them to pg_subtrans, which slows every snapshot.
     maxGroup: 32,
     async open(): Promise<WriteSession> {
-      const client = await pool.connect();
+      const client = await writers.connect();
+      // Bookkeeping sent without waiting; its outcome is checked before the commit.
+      const pending: Promise<unknown>[] = [];
+      let failure: unknown;
+      const send = (text: string) => {
+        pending.push(
+          client.query(text).catch((e: unknown) => {
+            failure ??= e;
+          }),
+        );
+      };
       return {
         tx: pgTx(client),
         async begin(savepoints) {
-          await client.query(savepoints ? 'begin; savepoint member' : 'begin');
+          send(savepoints ? 'begin; savepoint member' : 'begin');
         },
         async next(lastOk) {
-          await client.query(lastOk ? 'release member; savepoint member' : 'rollback to member');
+          send(lastOk ? 'release member; savepoint member' : 'rollback to member');
         },
         async commit(lastOk) {
+          // (Answered already: they went out before the members' statements.)
+          await Promise.all(pending);
+          if (failure !== undefined) throw failure;
           const out = (await client.query(lastOk ? 'commit' : 'rollback to member; commit')) as pg.QueryResult | pg.QueryResult[];
           // A transaction left aborted (a member swallowed an error of its own) ends in ROLLBACK.
           const last = Array.isArray(out) ? out[out.length - 1] : out;
           if (last?.command !== 'COMMIT') throw new Error(`the write transaction was rolled back (${last?.command ?? 'no answer'}): an earlier statement failed`);
         },
         async rollback() {
+          await Promise.all(pending);
           await client.query('rollback');
         },
         usable: () => true,
@@ -93,8 +115,9 @@ export async function openPostgres(opts: { url: string; poolSize: number; onIdle
     },
     close: async () => {
       await db.destroy();
-      // Kysely ends the pool only if a query of its own ran (write/read use the pool directly).
+      // Kysely ends the pool only if a query of its own ran (read uses the pool directly).
       if (!pool.ended) await pool.end();
+      await writers.end();
       const deadline = Date.now() + 5000;
       while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     },
@@ -132,14 +155,31 @@ function kyselyOn(client: pg.PoolClient): Kysely<Tables> {
   return k;
 }
 
+/**
+ * Statement names: a connection parses and plans a named statement once, then only binds and runs
+ * it. Only short texts get one (a text with many rows of placeholders is rarely the same twice),
+ * and only so many, since every connection keeps what it prepared.
+ */
+const statementNames = new Map<string, string>();
+const MAX_NAMED = 500;
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && text.length <= 1500 && statementNames.size < MAX_NAMED) statementNames.set(text, (name = `atelier_${statementNames.size}`));
+  return name;
+}
+
 function pgTx(client: pg.PoolClient): Tx {
+  const query = (text: string, params: unknown[], rowMode?: 'array') => {
+    const t = toPg(text);
+    return client.query({ name: statementName(t), text: t, values: params, ...(rowMode ? { rowMode } : {}) });
+  };
   return {
     dialect: 'postgres',
     get db() {
       return kyselyOn(client);
     },
-    all: async <R>(text: string, params: unknown[] = []) => (await client.query(toPg(text), params)).rows as R[],
-    rows: async <R>(text: string, params: unknown[] = []) => (await client.query({ text: toPg(text), values: params, rowMode: 'array' })).rows as R[],
-    run: async (text: string, params: unknown[] = []) => (await client.query(toPg(text), params)).rowCount ?? 0,
+    all: async <R>(text: string, params: unknown[] = []) => (await query(text, params)).rows as R[],
+    rows: async <R>(text: string, params: unknown[] = []) => (await query(text, params, 'array')).rows as R[],
+    run: async (text: string, params: unknown[] = []) => (await query(text, params)).rowCount ?? 0,
   };
 }
