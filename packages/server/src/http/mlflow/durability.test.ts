@@ -16,7 +16,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../../../..');
 const mainTs = path.resolve(here, '../../main.ts');
 const PASSWORD = 'durability-admin-pw-1';
-const auth = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
+// Requests carry a bearer token (from the password grant), as MLflow clients with
+// MLFLOW_TRACKING_TOKEN do: a test of durability, not of Basic sign-in and its throttle.
+let auth = '';
+
+async function signIn(base: string): Promise<void> {
+  const res = await fetch(`${base}/common/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: PASSWORD }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  auth = `Bearer ${((await res.json()) as { access_token: string }).access_token}`;
+}
 
 interface Child { proc: ChildProcess; url: string; exited: Promise<void> }
 
@@ -76,6 +88,7 @@ for (const dialect of testDialects()) {
     let child: Child | undefined;
     try {
       child = await startChild(home, pgdb?.url);
+      await signIn(child.url);
       const subs = await http(`${child.url}/subscriptions?api-version=2025-09-01`, 'GET');
       const sub = subs.body.value[0].subscriptionId as string;
       const api = await makeWorkspace(child.url, sub);
@@ -152,6 +165,8 @@ for (const dialect of testDialects()) {
       assert.ok(total > 0, 'some writes were acknowledged before the kill');
 
       child = await startChild(home, pgdb?.url);
+      // (A token names the server that issued it, and the new process listens on another port.)
+      await signIn(child.url);
       const api2 = api.replace(/^https?:\/\/[^/]+/, child.url);
       for (const a of acked) {
         const hist = await http(`${api2}/metrics/get-history?run_id=${a.run}&metric_key=loss`, 'GET');
