@@ -1,5 +1,5 @@
 import { tuples, type Tx } from '../../../store/tx.js';
-import type { RunInsert } from './index.js';
+import type { RunInsert } from './types.js';
 
 /** create-run in three statements, the same SQL on both dialects: the experiment check, the run, its tags (500 per insert). */
 export async function insertRunSteps(tx: Tx, r: RunInsert): Promise<{ uri: string } | { missing: true } | { stage: string }> {

@@ -1,6 +1,6 @@
 import { sql, type SqlBool } from 'kysely';
 import { tuples } from '../../../store/tx.js';
-import type { TrackingSql } from './index.js';
+import type { TrackingSql } from './types.js';
 import { insertRunSteps } from './portable.js';
 
 /**

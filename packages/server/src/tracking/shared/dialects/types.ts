@@ -1,0 +1,60 @@
+import type { RawBuilder, SqlBool } from 'kysely';
+import type { Tx } from '../../../store/tx.js';
+
+/**
+ * The SQL of tracking that differs between SQLite and PostgreSQL, one module per dialect behind
+ * this interface (as Kysely's dialect folders): domain code asks `trackingSql(dialect)` and never
+ * branches on the dialect's name.
+ */
+export interface TrackingSql {
+  /** Case-sensitive LIKE (MLflow's LIKE). */
+  like(column: unknown, pattern: string): RawBuilder<SqlBool>;
+  /** Case-insensitive LIKE of the model registry's filters. */
+  ilike(column: unknown, pattern: string): RawBuilder<SqlBool>;
+  /** A column reference the planner may not use an index for (so a list of candidate ids drives the query). */
+  unindexed(column: string): string;
+  /** A join that keeps the written table order (the left table is the outer loop). */
+  orderedJoin: string;
+  /** Whether a run search led by a metric names its join order itself (the planner guesses it wrong otherwise). */
+  leadJoinOrder: boolean;
+  /** Statements that refresh the planner's statistics of the tracking tables, if the planner needs them. */
+  refreshStatistics?: string;
+  /** Holds a run for the rest of the write transaction (concurrent writes to it wait). */
+  lockRun(tx: Tx, runId: string): Promise<void>;
+  /** `select … for update` where rows can be locked (SQLite has one writer anyway). */
+  forUpdate<Q extends { forUpdate(): Q }>(query: Q): Q;
+  /** Inserts rows of `width` values each with `head` (`insert into t (a, b)`) and `tail` (e.g. `on conflict …`). */
+  insertRows(tx: Tx, head: string, width: number, rows: unknown[][], tail?: string): Promise<void>;
+  /** Updates existing latest-metric rows (values in LATEST_ROW order, series_id first). */
+  updateLatestMetrics(tx: Tx, rows: unknown[][], columns: string): Promise<void>;
+  /**
+   * Appends an encoded log row of `n` points to a run's metric log, unless the log is `full` (given
+   * the rows and points already in it): then `fold` moves the log into blocks, with the new row
+   * (`extra`) or after it was appended (`extra` unset).
+   */
+  appendMetricLog(
+    tx: Tx,
+    runUuid: string,
+    n: number,
+    data: Buffer,
+    full: (rows: number, points: number) => boolean,
+    fold: (hasLog: boolean, extra?: Buffer) => Promise<void>,
+  ): Promise<void>;
+  /** `on conflict` clause that appends points to a small last metric block (table alias `b`). */
+  blockAppend: string;
+  /**
+   * create-run's write: the run and its tags into an active experiment. Resolves to the artifact
+   * URI, or to `missing` / the experiment's stage when it is not there or not active (nothing written).
+   */
+  insertRun(tx: Tx, r: RunInsert): Promise<{ uri: string } | { missing: true } | { stage: string }>;
+}
+
+export interface RunInsert {
+  workspaceId: string;
+  experimentId: number;
+  runId: string;
+  name: string;
+  user: string;
+  start: number;
+  tags: { key: string; value: string }[];
+}
