@@ -185,6 +185,43 @@ describe('atelier CLI against a real server', () => {
     const loaded = await Workspace.fromConfig({ path: project, auth: new TokenAuthentication(t.adminToken), env: {} });
     assert.equal(loaded.name, 'cli-ws');
 
+    // Below the folder with .azureml/config.json, its workspace is the default.
+    const sub = path.join(project, 'src', 'deep');
+    fs.mkdirSync(sub, { recursive: true });
+    r = await atelier(['workspace', 'show'], { cwd: sub });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.name, 'cli-ws');
+    assert.equal(r.json.mlflowTrackingUri, `${t.url}/mlflow/v1.0${r.json.id}`, 'show includes the tracking URI');
+    r = await atelier(['workspace', 'list-keys', '--query', 'keys(@) | length(@)'], { cwd: sub });
+    assert.equal(r.code, 0, r.stderr);
+    r = await atelier(['workspace', 'show']);
+    assert.equal(r.code, 2, 'no config file, no name');
+    oneLine(r);
+    assert.match(r.stderr, /-w <workspace>.*config\.json/);
+
+    // MLflow in one command: the exports reach the workspace's tracking server.
+    r = await atelier(['mlflow', 'env'], { cwd: sub });
+    assert.equal(r.code, 0, r.stderr);
+    const exported = Object.fromEntries([...r.stdout.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+    assert.deepEqual(Object.keys(exported).sort(), ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_URI']);
+    const search = await fetch(`${exported.MLFLOW_TRACKING_URI}/api/2.0/mlflow/experiments/search?max_results=10`, { headers: { authorization: `Bearer ${exported.MLFLOW_TRACKING_TOKEN}` } });
+    assert.equal(search.status, 200);
+    assert.ok(((await search.json()) as { experiments: { name: string }[] }).experiments.some((e) => e.name === 'Default'));
+    r = await atelier(['-o', 'json', 'mlflow', 'env', '-w', 'cli-ws', '-g', 'cli-ws-group']);
+    assert.equal(r.json.MLFLOW_TRACKING_URI, exported.MLFLOW_TRACKING_URI, 'with -o the values print in that format');
+
+    // An access token as `az account get-access-token` prints it.
+    r = await atelier(['account', 'get-access-token']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(Object.keys(r.json).sort(), ['accessToken', 'expiresOn', 'expires_on', 'subscription', 'tenant', 'tokenType']);
+    assert.equal(r.json.tokenType, 'Bearer');
+    assert.equal(r.json.subscription, t.subscriptionId);
+    assert.match(r.json.tenant, /^[0-9a-f-]{36}$/);
+    assert.ok(r.json.expires_on * 1000 > Date.now(), 'not expired');
+    assert.equal(Math.floor(Date.parse(r.json.expiresOn) / 1000), r.json.expires_on);
+    const me = await fetch(`${t.url}/subscriptions?api-version=2023-10-01`, { headers: { authorization: `Bearer ${r.json.accessToken}` } });
+    assert.equal(me.status, 200, 'the token works');
+
     r = await atelier(['workspace', 'delete', 'cli-ws', '-g', 'cli-ws-group', '--yes', '--delete-dependent-resources']);
     assert.equal(r.code, 0, r.stderr);
     r = await atelier(['workspace', 'show', 'cli-ws', '-g', 'cli-ws-group']);

@@ -16,6 +16,7 @@ import { roleCommands } from './commands/role.js';
 import { runCommands } from './commands/run.js';
 import { modelCommands } from './commands/model.js';
 import { keyvaultCommands } from './commands/keyvault.js';
+import { mlflowCommands } from './commands/mlflow.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   runCommands(program);
   modelCommands(program);
   keyvaultCommands(program);
+  mlflowCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ArmClient, ProfileAuthentication, createClient, configDir, deleteProfile, listSubscriptions, loginWithPassword, normaliseEndpoint, readProfile, writeProfile, AuthenticationError, type Profile } from '@atelier/sdk';
+import { jwtClaims, MANAGEMENT_AUDIENCE, resolveSubscription } from '@atelier/sdk';
 import { globals } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { ask } from '../prompt.js';
@@ -90,6 +91,28 @@ export function accountCommands(program: Command): void {
       const next = readProfile() ?? p;
       writeProfile({ ...next, subscriptionId: chosen.subscriptionId });
       print(accountView({ ...next, subscriptionId: chosen.subscriptionId }), g);
+    });
+  account
+    .command('get-access-token')
+    .description('an access token of the signed-in account (accepted by the control plane, MLflow and identity routes), as `az account get-access-token` prints it; it lasts about an hour')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const client = createClient({ endpoint: g.endpoint });
+      const t = await client.auth.getToken({ endpoint: client.endpoint, audience: MANAGEMENT_AUDIENCE });
+      const subscription = await resolveSubscription(client, g.subscription);
+      const claims = jwtClaims(t.token);
+      const expires = t.expiresOnTimestamp || (typeof claims.exp === 'number' ? claims.exp * 1000 : 0);
+      print(
+        {
+          accessToken: t.token,
+          expiresOn: expires ? new Date(expires).toISOString() : null,
+          expires_on: expires ? Math.floor(expires / 1000) : null,
+          subscription,
+          tenant: typeof claims.tid === 'string' ? claims.tid : null,
+          tokenType: 'Bearer',
+        },
+        g,
+      );
     });
   account
     .command('list-subscriptions')

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { Datastore, Workspace } from '@atelier/sdk';
-import { globals, type GlobalOptions } from '../context.js';
+import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { progressBar } from '../progress.js';
 
@@ -12,8 +12,7 @@ interface WsOpts {
 }
 
 async function workspaceOf(g: GlobalOptions, o: WsOpts): Promise<Workspace> {
-  if (!o.workspace) throw new UsageError('name the workspace with -w <workspace>');
-  return Workspace.get(o.workspace, { endpoint: g.endpoint, subscriptionId: g.subscription, resourceGroup: o.resourceGroup });
+  return resolveWorkspace(g, o);
 }
 
 async function datastoreOf(g: GlobalOptions, o: WsOpts): Promise<Datastore> {
@@ -23,7 +22,7 @@ async function datastoreOf(g: GlobalOptions, o: WsOpts): Promise<Datastore> {
 
 const wsOptions = (c: Command): Command =>
   c
-    .option('-w, --workspace <name>', 'workspace')
+    .option('-w, --workspace <name>', 'workspace (default: the one in .azureml/config.json)')
     .option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)')
     .option('-d, --datastore <name>', "datastore (default: the workspace's default datastore)");
 

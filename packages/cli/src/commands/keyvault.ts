@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { Workspace, type Keyvault } from '@atelier/sdk';
-import { globals, type GlobalOptions } from '../context.js';
+import type { Keyvault } from '@atelier/sdk';
+import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { parseTags } from '../prompt.js';
 
@@ -12,14 +12,13 @@ interface KvOpts {
 
 /** The vault named by --vault (an ARM id), else the workspace's own (-w), reached through the workspace's server. */
 async function vaultOf(g: GlobalOptions, o: KvOpts): Promise<Keyvault> {
-  if (!o.workspace) throw new UsageError('name a workspace with -w <workspace> (its key vault, or the server to reach --vault through)');
-  const ws = await Workspace.get(o.workspace, { endpoint: g.endpoint, subscriptionId: g.subscription, resourceGroup: o.resourceGroup });
+  const ws = await resolveWorkspace(g, o);
   return o.vault ? ws.getKeyvault(o.vault) : ws.getDefaultKeyvault();
 }
 
 const kvOptions = (c: Command): Command =>
   c
-    .option('-w, --workspace <name>', 'workspace (its key vault unless --vault is given)')
+    .option('-w, --workspace <name>', 'workspace (its key vault unless --vault is given; default: the one in .azureml/config.json)')
     .option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)')
     .option('--vault <armId>', 'another key vault, by ARM id');
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Experiment, Workspace, type Run } from '@atelier/sdk';
-import { globals, type GlobalOptions } from '../context.js';
+import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
 
 export interface TrackingWsOpts {
@@ -10,12 +10,11 @@ export interface TrackingWsOpts {
 
 /** The workspace named by `-w` (and `-g`), for the tracking and model commands. */
 export async function trackingWorkspace(g: GlobalOptions, o: TrackingWsOpts): Promise<Workspace> {
-  if (!o.workspace) throw new UsageError('name the workspace with -w <workspace>');
-  return Workspace.get(o.workspace, { endpoint: g.endpoint, subscriptionId: g.subscription, resourceGroup: o.resourceGroup });
+  return resolveWorkspace(g, o);
 }
 
 export const trackingWsOptions = (c: Command): Command =>
-  c.option('-w, --workspace <name>', 'workspace').option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)');
+  c.option('-w, --workspace <name>', 'workspace (default: the one in .azureml/config.json)').option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)');
 
 const row = (r: Run) => r.toJSON();
 

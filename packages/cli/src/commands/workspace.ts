@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Workspace, type WorkspaceDetails } from '@atelier/sdk';
-import { globals, type GlobalOptions } from '../context.js';
+import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { confirm, parseTags } from '../prompt.js';
 import { withSpinner } from '../spinner.js';
@@ -61,13 +61,13 @@ export function workspaceCommands(program: Command): void {
       print(await created.getDetails(), g);
     });
 
-  ws.command('show <name>')
-    .description('show a workspace (the seed get_details keys)')
+  ws.command('show [name]')
+    .description("show a workspace: the seed get_details keys and its MLflow tracking URI (default: the workspace of .azureml/config.json)")
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
-    .action(async (name: string, o: { resourceGroup?: string }, cmd: Command) => {
+    .action(async (name: string | undefined, o: { resourceGroup?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const w = await Workspace.get(name, lookup(g, o));
-      print(await w.getDetails(), g);
+      const w = await resolveWorkspace(g, { workspace: name, resourceGroup: o.resourceGroup });
+      print({ ...(await w.getDetails()), mlflowTrackingUri: w.getMlflowTrackingUri() }, g);
     });
 
   ws.command('list')
@@ -118,21 +118,22 @@ export function workspaceCommands(program: Command): void {
       print({ deleted: w.id, waited: o.wait }, g);
     });
 
-  ws.command('list-keys <name>')
+  ws.command('list-keys [name]')
     .description('the current keys of the dependent resources (secrets: handle the output with care)')
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
-    .action(async (name: string, o: { resourceGroup?: string }, cmd: Command) => {
+    .action(async (name: string | undefined, o: { resourceGroup?: string }, cmd: Command) => {
       const g = globals(cmd);
-      print(await (await Workspace.get(name, lookup(g, o))).listKeys(), g);
+      print(await (await resolveWorkspace(g, { workspace: name, resourceGroup: o.resourceGroup })).listKeys(), g);
     });
 
-  ws.command('sync-keys <name>')
+  ws.command('sync-keys [name]')
     .description('make keys rotated on a dependent resource reach the workspace now')
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
     .option('--no-wait', 'return once the server accepted')
-    .action(async (name: string, o: { resourceGroup?: string; wait: boolean }, cmd: Command) => {
+    .action(async (given: string | undefined, o: { resourceGroup?: string; wait: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const w = await Workspace.get(name, lookup(g, o));
+      const w = await resolveWorkspace(g, { workspace: given, resourceGroup: o.resourceGroup });
+      const name = w.name;
       await withSpinner(`Syncing the keys of '${name}'…`, o.wait ? `Synced the keys of '${name}'` : `Key sync of '${name}' accepted`, (progress) => w.syncKeys({ noWait: !o.wait, onProgress: progress }));
       print({ synced: w.id, waited: o.wait }, g);
     });
