@@ -80,6 +80,14 @@ for (const dialect of testDialects()) {
       }
     });
 
+    it('a client pointed at the server root instead of a tracking URI is told where the tracking URI is', async () => {
+      const p = await runPython(python!, ['-c', 'import mlflow; mlflow.search_experiments()'], t.url, token(), 120_000);
+      assert.notEqual(p.code, 0);
+      assert.match(p.stderr, /ENDPOINT_NOT_FOUND/, p.stderr.slice(-1500));
+      assert.ok(p.stderr.includes(`${t.url}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>`), p.stderr.slice(-1500));
+      assert.match(p.stderr, /getMlflowTrackingUri/);
+    });
+
     it('large artifacts: multipart upload and multipart (Range) download as the client does them', async () => {
       const r = await run('artifacts_large.py', [`large-${unique()}`]);
       const runId = (r.result as unknown as Record<string, string>).run_id;

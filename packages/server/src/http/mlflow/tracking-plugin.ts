@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
-import { invalidateWorkspaceCache, mountMlflow } from './common.js';
+import { MLFLOW_PREFIX, invalidateWorkspaceCache, mountMlflow } from './common.js';
 import { createTrackingServices, trackingRoutes } from './tracking-routes.js';
 import { deleteWorkspaceTracking } from '../../tracking/cleanup.js';
+import { mlflowRootHintRoutes } from './root-hint.js';
 
 /**
  * Route families MLflow defines that another plugin serves or that are not built yet: a request
@@ -26,6 +27,34 @@ const UNBUILT_FAMILIES: { path: RegExp; family: string }[] = [
   { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/jobs(\/|$)/, family: 'MLflow server jobs' },
 ];
 
+/**
+ * The methods the app serves for a path below a tracking URI (`/api/2.0/mlflow/runs/get`), from
+ * the routes as registered (case-insensitive, trailing slash ignored, as the router matches).
+ */
+function routeMethods(routes: readonly { method: string; url: string }[]): (path: string) => string[] {
+  const exact = new Map<string, Set<string>>();
+  const wildcards: { prefix: string; methods: Set<string> }[] = [];
+  for (const r of routes) {
+    if (!r.url.startsWith(MLFLOW_PREFIX) || r.method === 'HEAD') continue;
+    const suffix = r.url.slice(MLFLOW_PREFIX.length).toLowerCase().replace(/\/$/, '');
+    if (suffix.includes(':')) continue;
+    if (suffix.endsWith('*')) {
+      const prefix = suffix.slice(0, -1);
+      const w = wildcards.find((x) => x.prefix === prefix) ?? wildcards[wildcards.push({ prefix, methods: new Set() }) - 1]!;
+      w.methods.add(r.method);
+    } else {
+      if (!exact.has(suffix)) exact.set(suffix, new Set());
+      exact.get(suffix)!.add(r.method);
+    }
+  }
+  return (path) => {
+    const p = path.toLowerCase().replace(/\/$/, '');
+    const found = new Set(exact.get(p) ?? []);
+    for (const w of wildcards) if (p.startsWith(w.prefix)) for (const m of w.methods) found.add(m);
+    return [...found].sort();
+  };
+}
+
 /** The MLflow server version this server answers to `GET <tracking URI>/version` (the client's feature checks read it). */
 export const MLFLOW_SERVER_VERSION = '3.17.2';
 
@@ -38,16 +67,27 @@ export async function mlflowTracking(app: FastifyInstance, opts: { ctx: AppConte
     invalidateWorkspaceCache(ctx, ws.id);
     if (ws.workspaceId) await deleteWorkspaceTracking(ctx.database, ws.workspaceId);
   });
+  // A client pointed at the server root instead of a tracking URI is told where that is.
+  await mlflowRootHintRoutes(app, ctx);
   await mountMlflow(app, ctx, async (scope) => {
     await trackingRoutes(scope, ctx, svc);
     // As `mlflow server`: the version as plain text, so that clients can tell what the server supports.
     scope.get('/version', { schema: { tags: ['MLflow tracking'], summary: 'The MLflow server version this server speaks' } }, async (_req, reply) =>
       reply.type('text/plain; charset=utf-8').send(MLFLOW_SERVER_VERSION),
     );
+    let methodsOf: ((path: string) => string[]) | undefined;
     scope.setNotFoundHandler((req, reply) => {
       const path = req.url.split('?')[0]!.replace(/^\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+/i, '').replace(/\/{2,}/g, '/');
+      // A route this server serves, asked with another method: 405 naming the methods it takes.
+      methodsOf ??= routeMethods(req.server.registeredRoutes);
+      const allowed = methodsOf(path);
       const unbuilt = UNBUILT_FAMILIES.find((f) => f.path.test(path));
-      if (unbuilt) {
+      if (allowed.length) {
+        void reply
+          .status(405)
+          .header('allow', allowed.join(', '))
+          .send({ error_code: 'BAD_REQUEST', message: `${req.method} is not allowed on ${path}: use ${allowed.join(' or ')}.` });
+      } else if (unbuilt) {
         void reply.status(501).send({ error_code: 'NOT_IMPLEMENTED', message: `${unbuilt.family} is not implemented by this server (${req.method} ${path}).` });
       } else if (KNOWN_FAMILIES.test(path)) {
         void reply.status(501).send({ error_code: 'NOT_IMPLEMENTED', message: `${req.method} ${path} is not available on this server yet.` });
