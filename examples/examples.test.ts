@@ -3,31 +3,41 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../packages/server/src/testing/harness.js';
-import { Workspace, TokenAuthentication, type WorkspaceDetails } from '@atelier/sdk';
+import { Workspace, TokenAuthentication, NotFoundError, type WorkspaceDetails } from '@atelier/sdk';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+
+/** `git status --porcelain` of the checkout (untracked files included), or undefined outside a git checkout. */
+function gitStatus(): string | undefined {
+  const r = spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ROOT, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : undefined;
+}
 const TSX = import.meta.resolve('tsx');
 
-// Each of the seed's examples, run as a user would (`tsx examples/<name>.ts`) against a real server.
+// Each of the seed's examples, run as a user would (`tsx examples/<name>.ts` from the checkout) against a real server.
 describe('the seed examples, in TypeScript', () => {
   let t: TestServer;
   let cwd: string;
   let env: Record<string, string>;
   let first: WorkspaceDetails;
+  let statusBefore: string | undefined;
   before(async () => {
     t = await startTestServer('sqlite');
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-examples-'));
-    env = { PATH: process.env.PATH ?? '', HOME: cwd, ATELIER_CONFIG_DIR: path.join(cwd, 'profile'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken };
+    // TMPDIR: the examples' default folder (<temp>/atelier-examples) is this test's own.
+    env = { PATH: process.env.PATH ?? '', HOME: cwd, TMPDIR: cwd, ATELIER_CONFIG_DIR: path.join(cwd, 'profile'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken };
+    statusBefore = gitStatus();
   });
   after(async () => {
     await t?.close();
     fs.rmSync(cwd, { recursive: true, force: true });
   });
 
-  function run(example: string, args: string[] = [], extra: Record<string, string> = {}, where = cwd): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function run(example: string, args: string[] = [], extra: Record<string, string> = {}, where = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--conditions=atelier-source', '--import', TSX, path.join(HERE, example), ...args], { cwd: where, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -61,12 +71,11 @@ describe('the seed examples, in TypeScript', () => {
   it('write-config.ts then from-config.ts (from a sub-folder) find it again', async () => {
     let r = await run('write-config.ts');
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(fs.existsSync(path.join(cwd, 'file-path', 'ws_config.json')));
-    assert.ok(fs.existsSync(path.join(cwd, '.azureml', 'config.json')));
-    const sub = path.join(cwd, 'notebooks');
-    fs.mkdirSync(sub, { recursive: true });
-    fs.cpSync(path.join(cwd, 'file-path'), path.join(sub, 'file-path'), { recursive: true });
-    r = await run('from-config.ts', [], {}, sub);
+    // Into the examples folder (<temp>/atelier-examples), not the folder they are run from.
+    const folder = path.join(cwd, 'atelier-examples');
+    assert.ok(fs.existsSync(path.join(folder, 'file-path', 'ws_config.json')));
+    assert.ok(fs.existsSync(path.join(folder, '.azureml', 'config.json')));
+    r = await run('from-config.ts');
     assert.equal(r.code, 0, r.stderr);
     const details = JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf('}') + 1));
     assert.equal(details.id, first.id);
@@ -105,8 +114,13 @@ describe('the seed examples, in TypeScript', () => {
   it('delete-workspace.ts: deletes it with its dependent resources', async () => {
     const r = await run('delete-workspace.ts');
     assert.equal(r.code, 0, r.stderr);
-    await assert.rejects(Workspace.get('myworkspace', { ...sdk(), resourceGroup: 'myresourcegroup' }));
+    await assert.rejects(Workspace.get('myworkspace', { ...sdk(), resourceGroup: 'myresourcegroup' }), (e: unknown) => e instanceof NotFoundError && /myworkspace/.test(e.message));
     const storage = await t.request('GET', `${first.storageAccount}?api-version=2025-09-01`);
     assert.equal(storage.status, 404);
+  });
+
+  it('running them all from the checkout left no file in it (git status unchanged)', (tc) => {
+    if (statusBefore === undefined) return tc.skip('not a git checkout');
+    assert.equal(gitStatus(), statusBefore);
   });
 });

@@ -113,6 +113,10 @@ describe('workspace assets (SDK) against a real server', () => {
     const reg = await env.register(ws);
     assert.equal(reg.version, '1');
     assert.equal((await Environment.get(ws, 'train')).pipRequirements, 'pandas==2.2.3\n');
+    // As the README writes it: a name alone gets the seed's default base image.
+    const plain = await new Environment('plain').register(ws);
+    assert.equal(plain.image, Environment.DEFAULT_CPU_IMAGE);
+    assert.equal((await Environment.get(ws, 'plain')).image, 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04');
 
     const kv = ws.getDefaultKeyvault();
     await kv.setSecrets({ 'db-user': 'alice', 'db-pass': 'hunter2-xyz' });

@@ -10,6 +10,8 @@ type EnvVersionBody = C.EnvironmentVersion;
  * (`AzureML-…`) are in every workspace.
  */
 export class Environment {
+  /** The base image of an environment given neither `image` nor `build` (the seed's DEFAULT_CPU_IMAGE). */
+  static readonly DEFAULT_CPU_IMAGE = 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04';
   version?: string;
   image?: string;
   condaFile?: string;
@@ -30,7 +32,10 @@ export class Environment {
     return e;
   }
 
-  /** Registers this definition as version `version` (default: the next number). */
+  /**
+   * Registers this definition as version `version` (default: the next number). Without `image` and
+   * `build` it gets the seed's default base image, `Environment.DEFAULT_CPU_IMAGE`.
+   */
   async register(ws: HasServiceContext | WorkspaceLink, version?: string): Promise<Environment> {
     const link = linkOf(ws);
     const base = `${link.id}/environments/${encodeURIComponent(this.name)}`;
@@ -45,6 +50,7 @@ export class Environment {
     }
     const properties: Record<string, unknown> = { environmentVariables: this.environmentVariables, tags: this.tags };
     for (const k of ['image', 'condaFile', 'pipRequirements', 'build', 'description'] as const) if (this[k] !== undefined) properties[k] = this[k];
+    if (this.image === undefined && this.build === undefined) properties.image = Environment.DEFAULT_CPU_IMAGE;
     const r = await link.client.request<EnvVersionBody>('PUT', `${base}/versions/${encodeURIComponent(v)}`, { body: { properties }, what: `register environment '${this.name}'` });
     return Environment.from(this.name, r.body);
   }
