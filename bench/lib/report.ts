@@ -65,6 +65,20 @@ function pad(s: string, w: number, right = false): string {
   return right ? s.padStart(w) : s.padEnd(w);
 }
 
+/**
+ * The ratio of two servers' throughput, with the data sizes beside it when the workload reads a data
+ * set (runs searched, points in a metric): "33× (100,000 vs 4,748 runs)" says that the two numbers
+ * were not measured on the same data, "27× (both 20,000 points)" that they were.
+ */
+export function ratioCell(a: WorkloadResult | { error: string } | undefined, o: WorkloadResult | { error: string } | undefined): string {
+  if (!isResult(a) || !isResult(o) || throughput(o) <= 0) return '—';
+  const ratio = `${num(throughput(a) / throughput(o))}×`;
+  if (a.dataSize === undefined || o.dataSize === undefined) return ratio;
+  const unit = a.dataUnit ?? o.dataUnit ?? 'items';
+  const size = (n: number) => n.toLocaleString('en-US');
+  return a.dataSize === o.dataSize ? `${ratio} (both ${size(a.dataSize)} ${unit})` : `${ratio} (${size(a.dataSize)} vs ${size(o.dataSize)} ${unit})`;
+}
+
 /** The side-by-side table, then per-server facts and notes. */
 export function formatReport(defs: WorkloadDef[], report: BenchReport): string {
   const out: string[] = [];
@@ -83,11 +97,7 @@ export function formatReport(defs: WorkloadDef[], report: BenchReport): string {
       if (isResult(r)) row.push(num(throughput(r)), num(r.p50), num(r.p99), String(r.errors));
       else row.push(r ? 'failed' : 'skipped', '', '', '');
     }
-    if (t.length > 1) {
-      const a = t[0]!.results[d.name];
-      const o = t[1]!.results[d.name];
-      row.push(isResult(a) && isResult(o) && throughput(o) > 0 ? `${num(throughput(a) / throughput(o))}×` : '—');
-    }
+    if (t.length > 1) row.push(ratioCell(t[0]!.results[d.name], t[1]!.results[d.name]));
     const g = report.goals[d.name];
     row.push(g?.text ?? '', g ? (g.met === undefined ? '?' : g.met ? 'yes' : 'NO') : '');
     rows.push(row);
@@ -99,6 +109,8 @@ export function formatReport(defs: WorkloadDef[], report: BenchReport): string {
     if (k === 0) out.push(widths.map((w) => '-'.repeat(w)).join('  '));
   }
   out.push('');
+  const unequal = t.length > 1 && defs.some((d) => / vs /.test(ratioCell(t[0]!.results[d.name], t[1]!.results[d.name])));
+  if (unequal) out.push('(a ratio with "A vs B" beside it compares different data sizes: not like for like)', '');
   for (const x of t) {
     const facts: string[] = [];
     if (x.coldStartMs !== undefined) facts.push(`cold start ${Math.round(x.coldStartMs)} ms (spawn → /health 200)`);

@@ -72,6 +72,8 @@ export interface WorkloadResult extends LoadResult {
   note?: string;
   /** How much data the workload read: runs searched, points in the metric. */
   dataSize?: number;
+  /** What `dataSize` counts ("runs", "points"), printed beside the ratio. */
+  dataUnit?: string;
 }
 
 export interface WorkloadDef {
@@ -255,7 +257,7 @@ export const WORKLOADS: WorkloadDef[] = [
       });
       const made = `made in ${setup.seconds.toFixed(0)} s; ${budget}`;
       const note = `over ${setup.ops.toLocaleString('en-US')} runs (${setup.ops < ctx.sizes.searchRuns ? `set-up budget reached before the goal of ${ctx.sizes.searchRuns.toLocaleString('en-US')}, ` : ''}${made})${empty ? `; ${empty} empty answers` : ''}`;
-      return result(load, 'queries', { note, dataSize: setup.ops });
+      return result(load, 'queries', { note, dataSize: setup.ops, dataUnit: 'runs' });
     },
   },
   {
@@ -275,7 +277,7 @@ export const WORKLOADS: WorkloadDef[] = [
         token = r.next_page_token || undefined;
         return r.metrics?.length ?? 0;
       });
-      return result(load, 'points', { note: `pages of 25,000 of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points });
+      return result(load, 'points', { note: `pages of 25,000 of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points, dataUnit: 'points' });
     },
   },
   {
@@ -305,7 +307,7 @@ export const WORKLOADS: WorkloadDef[] = [
         });
         if (!r.metrics?.length) throw new Error('get-history-bulk-interval returned no points');
       });
-      return result(load, 'queries', { note: `320 sampled points of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points });
+      return result(load, 'queries', { note: `320 sampled points of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points, dataUnit: 'points' });
     },
   },
   {
