@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
@@ -44,7 +45,37 @@ export interface ContextOptions {
   logDestination?: pino.DestinationStream;
 }
 
+/**
+ * The data root holds the database, the master key and the blobs: it is the server's alone. Files
+ * the server makes from now on are 0600 and folders 0700 (umask 077); a root left readable by an
+ * older version is tightened, everything in it (once: while the root is 0700, deeper entries are
+ * out of others' reach anyway, and only the top level is checked at each start).
+ */
+export function secureDataRoot(home: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    process.umask(0o077);
+  } catch {
+    // Worker threads cannot change the umask; the chmods below still hold.
+  }
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const loose = (fs.statSync(home).mode & 0o077) !== 0;
+  fs.chmodSync(home, 0o700);
+  // Top-level entries every start (cheap); everything below once, when the root was found loose.
+  const folders = [home];
+  while (folders.length) {
+    const dir = folders.pop()!;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isSymbolicLink()) continue;
+      const p = path.join(dir, entry.name);
+      fs.chmodSync(p, entry.isDirectory() ? 0o700 : 0o600);
+      if (entry.isDirectory() && loose) folders.push(p);
+    }
+  }
+}
+
 export async function createContext(config: ServerConfig, opts: ContextOptions = {}): Promise<AppContext> {
+  secureDataRoot(config.home);
   const hbi = new HbiWorkspaces();
   const logger = createLogger(config.logLevel, hbi, opts.logDestination);
   const blobRoot = path.join(config.home, 'blobs');
