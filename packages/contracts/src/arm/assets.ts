@@ -213,3 +213,53 @@ export type DatastoreFileList = Static<typeof DatastoreFileList>;
 /** Path of a private endpoint: `…/providers/Microsoft.Network/privateEndpoints/{name}`. */
 export const PrivateEndpointParams = Type.Object({ subscriptionId: Str, resourceGroupName: Str, name: Type.String({ maxLength: 80 }) });
 export type PrivateEndpointParams = Static<typeof PrivateEndpointParams>;
+
+// ---- diagnostics and linked services ----
+
+/** `POST W/diagnose` body: per-category parameters (accepted; every check runs). */
+export const DiagnoseBody = Type.Object(
+  { value: Type.Optional(Type.Object({}, { additionalProperties: Type.Object({}, { additionalProperties: true }) })) },
+  { additionalProperties: false },
+);
+export type DiagnoseBody = Static<typeof DiagnoseBody>;
+export const DiagnoseResult = Type.Object({ code: Str, level: Type.Union([Type.Literal('Information'), Type.Literal('Warning'), Type.Literal('Error')]), message: Str });
+export type DiagnoseResult = Static<typeof DiagnoseResult>;
+const Results = Type.Array(DiagnoseResult);
+/** 2025-09-01 `DiagnoseResponseResultValue`: one list per category. */
+export const DiagnoseReport = Type.Object({
+  userDefinedRouteResults: Results,
+  networkSecurityRuleResults: Results,
+  resourceLockResults: Results,
+  dnsResolutionResults: Results,
+  storageAccountResults: Results,
+  keyVaultResults: Results,
+  containerRegistryResults: Results,
+  applicationInsightsResults: Results,
+  otherResults: Results,
+});
+export type DiagnoseReport = Static<typeof DiagnoseReport>;
+/** `GET W/diagnoseResults/{operationId}` once the diagnosis is done. */
+export const DiagnoseResponse = Type.Object({ value: DiagnoseReport });
+export type DiagnoseResponse = Static<typeof DiagnoseResponse>;
+export const DiagnoseResultParams = Type.Object({ subscriptionId: Str, resourceGroupName: Str, workspaceName: Str, operationId: Type.String({ maxLength: 64 }) });
+export type DiagnoseResultParams = Static<typeof DiagnoseResultParams>;
+
+/** `W/linkedServices/{name}`: a link to another resource (e.g. a Synapse workspace). */
+export const LinkedServiceProperties = Type.Object({ linkedServiceResourceId: Str, linkType: Type.String({ description: 'Synapse | MachineLearning' }), createdTime: Str }, { additionalProperties: true });
+export type LinkedServiceProperties = Static<typeof LinkedServiceProperties>;
+export const LinkedServiceBody = Type.Object(
+  {
+    properties: Type.Object({}, { additionalProperties: true }),
+    location: Type.Optional(Type.String({ maxLength: 100 })),
+    identity: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    id: OptStr,
+    name: OptStr,
+    type: OptStr,
+  },
+  { additionalProperties: false },
+);
+export type LinkedServiceBody = Static<typeof LinkedServiceBody>;
+export const LinkedService = Resource(LinkedServiceProperties);
+export type LinkedService = Static<typeof LinkedService>;
+export const LinkedServiceList = Type.Object({ value: Type.Array(LinkedService) });
+export type LinkedServiceList = Static<typeof LinkedServiceList>;

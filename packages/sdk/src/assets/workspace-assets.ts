@@ -29,15 +29,8 @@ export interface PrivateEndpointConnectionInfo {
   description?: string;
 }
 
-export interface DiagnoseResult {
-  code: string;
-  level: 'Information' | 'Warning' | 'Error';
-  message: string;
-}
-export type DiagnoseReport = Record<
-  'userDefinedRouteResults' | 'networkSecurityRuleResults' | 'resourceLockResults' | 'dnsResolutionResults' | 'storageAccountResults' | 'keyVaultResults' | 'containerRegistryResults' | 'applicationInsightsResults' | 'otherResults',
-  DiagnoseResult[]
->;
+export type DiagnoseResult = C.DiagnoseResult;
+export type DiagnoseReport = C.DiagnoseReport;
 
 // Workspace methods of the assets feature, attached to the SDK's Workspace class.
 declare module '../workspace/workspace.js' {
@@ -58,7 +51,7 @@ declare module '../workspace/workspace.js' {
     deletePrivateEndpointConnection(name: string): Promise<void>;
     privateEndpoints(): Promise<Map<string, PrivateEndpointConnectionInfo>>;
     diagnoseWorkspace(params?: Record<string, Record<string, unknown>>): Promise<DiagnoseReport>;
-    linkedServices(): Promise<Map<string, { name: string; id: string; properties: { linkedServiceResourceId: string; linkType: string; createdTime: string } }>>;
+    linkedServices(): Promise<Map<string, C.LinkedService>>;
   }
 }
 
@@ -157,10 +150,10 @@ W.diagnoseWorkspace = async function (params = {}) {
   const link = linkOf(this);
   const initial = await link.client.request('POST', `${link.id}/diagnose`, { body: { value: params }, what: `diagnose workspace '${this.name}'` });
   const final = await link.client.waitFor(initial, 'POST', link.id, { what: `diagnose workspace '${this.name}'` });
-  return (final?.body as { value: DiagnoseReport }).value;
+  return (final?.body as C.DiagnoseResponse).value;
 };
 W.linkedServices = async function () {
   const link = linkOf(this);
-  const r = await link.client.request<{ value: { name: string; id: string; properties: { linkedServiceResourceId: string; linkType: string; createdTime: string } }[] }>('GET', `${link.id}/linkedServices`, { what: 'list linked services' });
+  const r = await link.client.request<C.LinkedServiceList>('GET', `${link.id}/linkedServices`, { what: 'list linked services' });
   return new Map(r.body.value.map((l) => [l.name, l]));
 };

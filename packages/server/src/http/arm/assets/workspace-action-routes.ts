@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../../context.js';
 import type { Services } from '../../../services.js';
 import { checkApiVersion } from '../api-version.js';
-import { ApiVersionQuery } from '@atelier/contracts';
 import { setLroHeaders } from '../lro.js';
 import { NotFound } from '../../../errors.js';
 import { toOperation } from '../../../operations/operations.js';
@@ -12,22 +12,7 @@ import type { WorkspaceDiagnostics } from '../../../assets/diagnostics.js';
 import type { LinkedServiceService } from '../../../assets/linked-services.js';
 import { W, WNameParams, WParams, workspaceFor } from './common.js';
 
-const DiagnoseBody = Type.Object(
-  { value: Type.Optional(Type.Object({}, { additionalProperties: Type.Object({}, { additionalProperties: true }) })) },
-  { additionalProperties: false },
-);
-const LinkBody = Type.Object(
-  {
-    properties: Type.Object({}, { additionalProperties: true }),
-    location: Type.Optional(Type.String({ maxLength: 100 })),
-    identity: Type.Optional(Type.Object({}, { additionalProperties: true })),
-    id: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
-    type: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-const ResultParams = Type.Object({ ...WParams.properties, operationId: Type.String({ maxLength: 64 }) });
+const LINKED = { 200: C.LinkedService, ...C.ArmErrorResponses };
 
 interface P {
   subscriptionId: string;
@@ -45,7 +30,7 @@ export async function workspaceActionRoutes(app: FastifyInstance, opts: { ctx: A
   const { ctx, services, diagnostics, linked } = opts;
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 
-  app.post(`${W}/diagnose`, { schema: { params: WParams, querystring: ApiVersionQuery, body: Type.Optional(DiagnoseBody), tags: ['Diagnostics'] } }, async (req, reply) => {
+  app.post(`${W}/diagnose`, { schema: { params: WParams, querystring: C.ApiVersionQuery, body: Type.Optional(C.DiagnoseBody), response: { 202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the report' }), ...C.ArmErrorResponses }, tags: ['Diagnostics'] } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'control/read');
     const op = await services.operations.start('workspaces.diagnose', { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location }, req.principal.id, async (journal) => {
       await journal.record({ diagnose: await diagnostics.run(ws) });
@@ -56,7 +41,7 @@ export async function workspaceActionRoutes(app: FastifyInstance, opts: { ctx: A
     return reply.status(202).send();
   });
 
-  app.get<{ Params: P }>(`${W}/diagnoseResults/:operationId`, { schema: { params: ResultParams, querystring: ApiVersionQuery, tags: ['Diagnostics'] } }, async (req, reply) => {
+  app.get<{ Params: P }>(`${W}/diagnoseResults/:operationId`, { schema: { params: C.DiagnoseResultParams, querystring: C.ApiVersionQuery, response: { 200: C.DiagnoseResponse, ...C.ArmErrorResponses }, tags: ['Diagnostics'] } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'control/read');
     const row = /^[0-9a-f-]{36}$/i.test(req.params.operationId) ? await ctx.db.selectFrom('operations').selectAll().where('id', '=', req.params.operationId.toLowerCase()).executeTakeFirst() : undefined;
     if (!row || row.kind !== 'workspaces.diagnose' || row.resource_id.toLowerCase() !== ws.id.toLowerCase()) throw new NotFound(`diagnosis '${req.params.operationId}' could not be found`, { code: 'OPERATION_NOT_FOUND' });
@@ -66,20 +51,20 @@ export async function workspaceActionRoutes(app: FastifyInstance, opts: { ctx: A
   });
 
   const tags = ['Linked services'];
-  app.get(`${W}/linkedServices`, { schema: { params: WParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get(`${W}/linkedServices`, { schema: { params: WParams, querystring: C.ApiVersionQuery, response: { 200: C.LinkedServiceList, ...C.ArmErrorResponses }, tags } }, async (req) => {
     const ws = await workspaceFor(ctx, req, 'control/read');
     return { value: (await linked.list(ws)).map((r) => linked.toBody(r)) };
   });
-  app.get<{ Params: P }>(`${W}/linkedServices/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req) => {
+  app.get<{ Params: P }>(`${W}/linkedServices/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: LINKED, tags } }, async (req) => {
     const ws = await workspaceFor(ctx, req, 'control/read');
     return linked.toBody(await linked.get(ws, req.params.name));
   });
-  app.put<{ Params: P; Body: Record<string, unknown> }>(`${W}/linkedServices/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, body: LinkBody, tags } }, async (req, reply) => {
+  app.put<{ Params: P; Body: C.LinkedServiceBody }>(`${W}/linkedServices/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, body: C.LinkedServiceBody, response: { ...LINKED, 201: C.LinkedService }, tags } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'control/write');
     const { resource, created } = await linked.put(ws, req.params.name, req.body, req.principal);
     return reply.status(created ? 201 : 200).send(linked.toBody(resource));
   });
-  app.delete<{ Params: P }>(`${W}/linkedServices/:name`, { schema: { params: WNameParams, querystring: ApiVersionQuery, tags } }, async (req, reply) => {
+  app.delete<{ Params: P }>(`${W}/linkedServices/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags } }, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'control/write');
     return reply.status((await linked.delete(ws, req.params.name)) ? 200 : 204).send();
   });
