@@ -237,7 +237,6 @@ export class AtelierError extends Error {
   static defaultCode: ErrorCode = 'INTERNAL';
 }
 
-
 export class InvalidInput extends AtelierError {
   override readonly kind = 'invalid';
   static override defaultCode: ErrorCode = 'INVALID_INPUT';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import crypto from 'node:crypto';
-import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind } from '../../errors.js';
+import { AtelierError, type ErrorCode, type ErrorKind } from '../../errors.js';
 import { HTTP_STATUS } from '../error-status.js';
 
 /**
@@ -55,7 +55,7 @@ export const OAUTH_CODES: Readonly<Partial<Record<ErrorCode, { error: string; st
 
 /** A domain error as OAuth2's `error` and status; other kinds are `invalid_request` with their status. */
 export function oauthErrorOf(err: AtelierError): { error: string; status: number } {
-  return (isErrorCode(err.code) ? OAUTH_CODES[err.code] : undefined) ?? BY_KIND[err.kind] ?? { error: 'invalid_request', status: HTTP_STATUS[err.kind] };
+  return OAUTH_CODES[err.code] ?? BY_KIND[err.kind] ?? { error: 'invalid_request', status: HTTP_STATUS[err.kind] };
 }
 
 /** OAuth2 error body (RFC 6749 §5.2) in the shape Entra ID uses, which MSAL parses. */

@@ -1,4 +1,4 @@
-import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind } from '../../errors.js';
+import { AtelierError, type ErrorCode, type ErrorKind } from '../../errors.js';
 
 /** MLflow `error_code` → HTTP status, as MLflow's server answers (mlflow/exceptions.py). */
 export const MLFLOW_STATUS = {
@@ -73,7 +73,7 @@ export const MLFLOW_CODES: Readonly<Partial<Record<ErrorCode, MlflowErrorCode>>>
 
 /** A domain error as MLflow's `{error_code, message}` and status. */
 export function mlflowErrorOf(err: AtelierError): { status: number; body: { error_code: string; message: string } } {
-  const named = isErrorCode(err.code) ? MLFLOW_CODES[err.code] : Object.hasOwn(MLFLOW_STATUS, err.code) ? (err.code as MlflowErrorCode) : undefined;
+  const named = MLFLOW_CODES[err.code];
   if (named) return { status: MLFLOW_STATUS[named], body: { error_code: named, message: err.message } };
   const { error_code, status } = BY_KIND[err.kind];
   return { status, body: { error_code, message: err.message } };
