@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   // blob/: the blob stores of storage accounts and datastores (folders or an S3 bucket)
   BLOB_PATH_TAKEN: 'A write would make a name both a file and a folder (a file below a file, a file over a folder).',
   BLOB_PATH_TOO_LONG: 'A path is longer than blob stores allow (255 bytes a name, 1024 in all).',
+  BLOB_FOLDER_REMOVED: 'The folder a file was being written to was removed meanwhile (its workspace or storage account was deleted).',
   BLOB_STORE_UNAVAILABLE: 'The blob store (an S3 bucket) could not be reached or failed.',
   BLOB_STORE_CREDENTIALS_REJECTED: "The blob store (an S3 bucket) refused the server's credentials.",
   BLOB_BUCKET_NOT_FOUND: 'The S3 bucket of the blob store does not exist.',

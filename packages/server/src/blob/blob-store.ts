@@ -121,6 +121,8 @@ export class LocalBlobStore implements BlobStore {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') throw new BlobPathConflict(`'${k}' conflicts with an existing file or folder of the same name`);
       if (code === 'ENAMETOOLONG') throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long; use shorter names`, { code: 'BLOB_PATH_TOO_LONG' });
+      // The folder went away under the write (its workspace or storage account was deleted meanwhile).
+      if (code === 'ENOENT') throw new NotFound(`'${k}' could not be written: its folder was removed while the file was being written (was its workspace or storage account deleted?)`, { code: 'BLOB_FOLDER_REMOVED' });
       throw e;
     }
     return { size: (await fsp.stat(file)).size };

@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { makeWorkspace, type TestWorkspace } from './testing.js';
 
@@ -54,6 +55,29 @@ for (const dialect of testDialects()) {
       }
       const history = await t.request('GET', `${api}/metrics/get-history?run_id=${runId}&metric_key=m&page_token=${encodeURIComponent(token({ after: [1e300, 1e300, '1', 0] }))}`);
       is4xx(history, 'get-history');
+    });
+
+    it('deleting the workspace while an artifact is being streamed in', async () => {
+      const doomed = await makeWorkspace(t, 'bad-input-doomed', 'bad-input-rg');
+      const u = new URL(`${doomed.trackingUri}/api/2.0/mlflow-artifacts/artifacts/1/big.bin`, t.url);
+      const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.on('error', reject);
+        req.write(Buffer.alloc(256 * 1024, 1));
+        // The rest of the file comes after the workspace was deleted.
+        setTimeout(async () => {
+          const del = await t.request('DELETE', `${doomed.armId}?api-version=2025-09-01&deleteDependentResources=true`);
+          for (let i = 0; i < 200 && (await t.request('GET', `${doomed.armId}?api-version=2025-09-01`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 25));
+          assert.ok(del.status < 300, del.text);
+          req.end(Buffer.alloc(256 * 1024, 2));
+        }, 300);
+      });
+      const r = await answer;
+      is4xx(r, 'upload into a deleted workspace');
     });
   });
 }
