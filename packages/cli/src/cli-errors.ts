@@ -31,5 +31,10 @@ export function inFlags(message: string, cmd: Command | undefined): string {
     .replace(/\bwith (subscriptionId|resourceGroup|workspaceName)\b/g, (all, name: string) => {
       const flag = flagFor(cmd, RENAMED[name] ?? name);
       return flag ? `with ${flag}` : all;
+    })
+    .replace(/(?<![-\w])([a-z]+[A-Z]\w*)\b/g, (all, name: string) => {
+      // A body field the server names ("currentPassword is wrong") that this command has a flag for.
+      const flag = [...(cmd?.options ?? [])].find((o) => o.attributeName() === name && o.long);
+      return flag ? flag.long! : all;
     });
 }

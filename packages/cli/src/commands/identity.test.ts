@@ -92,4 +92,37 @@ describe('atelier user, sp and role commands', () => {
     r = await atelier(['role', 'assignment', 'list', '--assignee', 'frank']);
     assert.deepEqual(r.json, []);
   });
+  it('user set-password: your own with the current one; an Owner sets another user\'s', async () => {
+    let r = await atelier(['user', 'create', 'gwen', '--password-stdin'], { input: 'gwen-password-1\n' });
+    assert.equal(r.code, 0, r.stderr);
+    const gwen = { ATELIER_CONFIG_DIR: path.join(home, 'gwen-config') };
+    const login = (pw: string) => atelier(['login', '--endpoint', t.url, '--username', 'gwen', '--password-stdin'], { env: gwen, input: `${pw}\n` });
+    assert.equal((await login('gwen-password-1')).code, 0);
+    r = await atelier(['user', 'set-password', '--current-password', 'not-it-at-all', '--password-stdin'], { env: gwen, input: 'gwen-password-2\n' });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /: --current-password is wrong/, 'the server field is named by its flag');
+    r = await atelier(['user', 'set-password'], { env: gwen });
+    assert.equal(r.code, 2, 'no terminal to ask the current password on');
+    assert.match(r.stderr, /--current-password is needed/);
+    r = await atelier(['user', 'set-password', '--current-password', 'gwen-password-1', '--password-stdin'], { env: gwen, input: 'gwen-password-2\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.name, 'gwen');
+    assert.equal(r.json.passwordChanged, true);
+    assert.equal((await login('gwen-password-1')).code, 1, 'the old password is gone');
+    assert.equal((await login('gwen-password-2')).code, 0);
+    // Gwen is no Owner: she cannot set someone else's.
+    r = await atelier(['user', 'set-password', 'admin', '--password', 'hijacked-password-1'], { env: gwen });
+    assert.equal(r.code, 1);
+    assert.equal((await atelier(['user', 'list'])).code, 0, 'admin still signs in');
+    // The admin (Owner) sets Gwen's without knowing it.
+    r = await atelier(['user', 'set-password', 'gwen', '--password-stdin'], { input: 'gwen-password-3\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await login('gwen-password-3')).code, 0);
+    r = await atelier(['user', 'set-password', 'gwen', '--current-password', 'x', '--password', 'gwen-password-4']);
+    assert.equal(r.code, 2);
+    r = await atelier(['user', 'set-password', 'gwen', '--password', 'short']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /at least|characters/);
+    assert.equal((await login('gwen-password-3')).code, 0, 'a refused change changes nothing');
+  });
 });

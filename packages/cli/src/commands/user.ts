@@ -7,17 +7,17 @@ interface UserView { id: string; name: string; displayName: string; enabled: boo
 const COLUMNS = ['name', 'displayName', 'enabled', 'id', 'createdAt'];
 const row = (u: UserView) => ({ name: u.name, displayName: u.displayName, enabled: u.enabled, id: u.id, createdAt: u.createdAt });
 
-async function password(o: { password?: string; passwordStdin?: boolean }): Promise<string> {
+async function password(o: { password?: string; passwordStdin?: boolean }, question = 'Password for the new user: '): Promise<string> {
   if (o.password && o.passwordStdin) throw new UsageError('give --password or --password-stdin, not both');
   if (o.password) return o.password;
   if (o.passwordStdin) return readStdinLine();
-  const first = await ask('Password for the new user: ', { silent: true, option: '--password or --password-stdin' });
+  const first = await ask(question, { silent: true, option: '--password or --password-stdin' });
   const again = await ask('Again: ', { silent: true, option: '--password or --password-stdin' });
   if (first !== again) throw new UsageError('the two passwords differ');
   return first;
 }
 
-/** `atelier user create|list|show|enable|disable|delete` (tenant administrators: Owner at /). */
+/** `atelier user create|list|show|enable|disable|set-password|delete` (tenant administrators: Owner at /). */
 export function userCommands(program: Command): void {
   const user = program.command('user').description('users who sign in with a password (needs Owner at the root scope)');
   user
@@ -55,6 +55,28 @@ export function userCommands(program: Command): void {
         print(row((await client.request<UserView>('PATCH', `/identity/users/${seg(name)}`, { body: { enabled }, what: `${verb} user '${name}'` })).body), g);
       });
   }
+  user
+    .command('set-password [name]')
+    .description("change your own password (with the current one), or, as an Owner, set another user's")
+    .option('--password <password>', 'the new password (asked without echo when not given; prefer --password-stdin in scripts)')
+    .option('--password-stdin', 'read the new password from standard input')
+    .option('--current-password <password>', 'your current password, for your own (asked without echo when not given)')
+    .addHelpText('after', '\nYour own: every sign-in session of yours ends (sign in again). Another user\'s (needs Owner at /): that user signs in with the new one.\nA lost admin password: `atelier server reset-admin-password` on the server\'s data root.')
+    .action(async (name: string | undefined, o: { password?: string; passwordStdin?: boolean; currentPassword?: string }, cmd: Command) => {
+      const { g, client } = identityClient(cmd);
+      if (name !== undefined) {
+        if (o.currentPassword !== undefined) throw new UsageError("--current-password is for your own password; an Owner sets another user's without it");
+        const pw = await password(o, `New password for '${name}': `);
+        const r = await client.request<UserView>('PATCH', `/identity/users/${seg(name)}`, { body: { password: pw }, what: `set the password of user '${name}'` });
+        print({ ...row(r.body), passwordChanged: true }, g);
+        return;
+      }
+      const current = o.currentPassword ?? (await ask('Current password: ', { silent: true, option: '--current-password' }));
+      const pw = await password(o, 'New password: ');
+      const me = (await client.request<UserView>('GET', '/identity/me', { what: 'show who is signed in' })).body;
+      await client.request('POST', '/identity/me/password', { body: { currentPassword: current, newPassword: pw }, what: 'change your password' });
+      print({ ...row(me), passwordChanged: true, signedOut: 'every sign-in session of this user ended: run `atelier login` again' }, g);
+    });
   user
     .command('delete <name>')
     .description('delete a user with its role assignments and sign-in sessions')
