@@ -307,6 +307,54 @@ describe('atelier CLI against a real server', () => {
     }
   });
 
+  it('server reset-admin-password sets a lost admin password offline; a later ATELIER_ADMIN_PASSWORD is reported as ignored', async () => {
+    const data = path.join(home, 'server-data');
+    assert.ok(fs.existsSync(path.join(data, 'atelier.db')), 'the data root of the server started above');
+    let r = await atelier(['server', 'reset-admin-password', '--home', data], { input: 'short\n' });
+    assert.equal(r.code, 1);
+    oneLine(r);
+    r = await atelier(['server', 'reset-admin-password', '--home', path.join(home, 'nowhere')], { input: 'reset-admin-pass-2\n' });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no Atelier database in/);
+    assert.equal(fs.existsSync(path.join(home, 'nowhere')), false);
+    r = await atelier(['server', 'reset-admin-password', '--home', data], { input: 'reset-admin-pass-2\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.user, 'admin');
+    assert.equal(r.json.passwordReset, true);
+    assert.ok(!r.stdout.includes('reset-admin-pass-2'), 'the password is not printed');
+    const child = spawn(process.execPath, [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'warn'], {
+      cwd: home,
+      env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'a-later-password-3' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000);
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      assert.match(out, /ATELIER_ADMIN_PASSWORD is ignored: the admin user exists already/);
+      assert.match(out, /atelier server reset-admin-password --home/);
+      const env = { ATELIER_CONFIG_DIR: path.join(home, 'reset-config') };
+      const later = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env, input: 'a-later-password-3\n' });
+      assert.equal(later.code, 1, 'the ignored password does not sign in');
+      const reset = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env, input: 'reset-admin-pass-2\n' });
+      assert.equal(reset.code, 0, reset.stderr);
+    } finally {
+      const exited = new Promise((res) => child.once('exit', res));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('server start --tls serves HTTPS with a certificate it makes, and says how to trust it', async () => {
     const data = path.join(home, 'tls-server-data');
     const child = spawn(process.execPath, [BIN, 'server', 'start', '--tls', '--port', '0', '--home', data, '--log-level', 'silent'], {

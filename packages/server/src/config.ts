@@ -32,7 +32,7 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_PORT: 'port to listen on (0 = any free port); default 8700',
   ATELIER_PUBLIC_URL: 'URL clients are told; default http(s)://HOST:PORT',
   ATELIER_DATABASE_URL: 'postgres://user:pass@host:port/db to use PostgreSQL; default SQLite in ATELIER_HOME',
-  ATELIER_ADMIN_PASSWORD: 'password of the admin user made on first start; default generated and printed once',
+  ATELIER_ADMIN_PASSWORD: 'password of the admin user made on first start; default generated and printed once (later starts ignore it and say so; reset: atelier server reset-admin-password)',
   ATELIER_TLS_CERT: 'PEM certificate file: serve HTTPS',
   ATELIER_TLS_KEY: 'PEM private key file for ATELIER_TLS_CERT',
   ATELIER_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent; default info',

@@ -12,7 +12,7 @@ import { HbiWorkspaces, createLogger } from './logging/logger.js';
 import { TokenService } from './identity/tokens.js';
 import { PrincipalService } from './identity/principals.js';
 import { AccessControl } from './identity/rbac.js';
-import { bootstrap, type BootstrapResult } from './identity/bootstrap.js';
+import { ADMIN_PASSWORD_IGNORED, bootstrap, type BootstrapResult } from './identity/bootstrap.js';
 import { BlobStores } from './blob/factory.js';
 
 /** Everything a request handler or domain service may need, made once per server process. */
@@ -96,6 +96,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
   try {
     await hbi.start(database.db);
     const boot = await bootstrap(database, config.adminPassword);
+    if (boot.adminPasswordIgnored) logger.warn(ADMIN_PASSWORD_IGNORED);
     const keys = new KeyRing(database.db, loadMasterKey(config.home));
     const tokens = new TokenService(database.db, keys, config.publicUrl, boot.tenantId, config.tokenTtlSeconds);
     await tokens.init();

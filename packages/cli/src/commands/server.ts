@@ -1,5 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { globals } from '../context.js';
+import { print, UsageError } from '../output.js';
 
 /**
  * The server is not part of the CLI's npm package (it needs native modules and its own data root):
@@ -18,7 +20,13 @@ async function loadServer(): Promise<typeof import('@atelier/server')> {
   }
 }
 
-/** `atelier server start`: the Atelier server in this process (same as `npm start`). */
+async function readAll(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** `atelier server start`: the Atelier server in this process (same as `npm start`); `server reset-admin-password`. */
 export function serverCommands(program: Command): void {
   const server = program.command('server').description('run the Atelier server');
   server
@@ -67,5 +75,21 @@ export function serverCommands(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+    });
+
+  server
+    .command('reset-admin-password')
+    .description("set the password of the user 'admin' directly in the server's database (for a lost generated password): no server or sign-in needed")
+    .option('--home <folder>', 'data root (ATELIER_HOME, default ./.atelier)')
+    .option('--database-url <url>', 'postgres://… when the server uses PostgreSQL (ATELIER_DATABASE_URL)')
+    .addHelpText('after', "\nThe new password comes from ATELIER_ADMIN_PASSWORD, else standard input (one line). The admin is enabled\nand its sign-in sessions end. Stop the server first, or restart it after.")
+    .action(async (o: { home?: string; databaseUrl?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const password = process.env.ATELIER_ADMIN_PASSWORD || (process.stdin.isTTY ? '' : await readAll());
+      if (!password) throw new UsageError('give the new password in ATELIER_ADMIN_PASSWORD or on standard input');
+      const home = path.resolve(o.home ?? process.env.ATELIER_HOME ?? '.atelier');
+      const { resetAdminPasswordAt } = await loadServer();
+      const r = await resetAdminPasswordAt({ home, databaseUrl: o.databaseUrl ?? (process.env.ATELIER_DATABASE_URL || undefined) }, password);
+      print({ user: r.name, id: r.id, passwordReset: true, enabled: true, sessionsEnded: r.sessionsEnded, database: r.database, home }, g);
     });
 }

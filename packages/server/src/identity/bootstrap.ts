@@ -1,8 +1,11 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
-import type { Database } from '../store/database.js';
+import { openDatabase, type Database } from '../store/database.js';
 import { generatePassword, hashPassword } from './passwords.js';
+import { checkPasswordRule } from './principals.js';
 
 export interface BootstrapResult {
   tenantId: string;
@@ -10,7 +13,13 @@ export interface BootstrapResult {
   /** Set only when this start made the admin user with a generated password: print it once. */
   generatedAdminPassword?: string;
   adminCreated: boolean;
+  /** An admin password was given (ATELIER_ADMIN_PASSWORD) but the admin existed already: it was not used. */
+  adminPasswordIgnored?: boolean;
 }
+
+/** The log line for a start whose ATELIER_ADMIN_PASSWORD was not used. */
+export const ADMIN_PASSWORD_IGNORED =
+  'ATELIER_ADMIN_PASSWORD is ignored: the admin user exists already (it is used on the first start only). To set a lost admin password, stop the server and run `atelier server reset-admin-password --home <data root>` (with --database-url for PostgreSQL)';
 
 async function setting(db: Kysely<Tables>, key: string): Promise<string | undefined> {
   return (await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst())?.value;
@@ -25,7 +34,7 @@ export async function bootstrap(database: Database, adminPassword?: string): Pro
   const db = database.db;
   const existing = await setting(db, 'tenant_id');
   if (existing) {
-    return { tenantId: existing, defaultSubscriptionId: (await setting(db, 'default_subscription_id'))!, adminCreated: false };
+    return { tenantId: existing, defaultSubscriptionId: (await setting(db, 'default_subscription_id'))!, adminCreated: false, ...(adminPassword ? { adminPasswordIgnored: true } : {}) };
   }
   const tenantId = crypto.randomUUID();
   const subscriptionId = crypto.randomUUID();
@@ -54,4 +63,35 @@ export async function bootstrap(database: Database, adminPassword?: string): Pro
     throw e;
   }
   return { tenantId, defaultSubscriptionId: subscriptionId, adminCreated: true, generatedAdminPassword: adminPassword ? undefined : password };
+}
+
+/**
+ * Sets the password of the `admin` user directly in the database (for a lost generated password):
+ * enables the user and ends its sign-in sessions. Throws when there is no admin user.
+ */
+export async function resetAdminPassword(database: Database, password: string): Promise<{ id: string; name: string; sessionsEnded: number }> {
+  const hash = await hashPassword(checkPasswordRule(password));
+  return database.write(async ({ db }) => {
+    const admin = await db.selectFrom('principals').select(['id', 'name']).where('name_key', '=', 'admin').where('kind', '=', 'user').executeTakeFirst();
+    if (!admin) throw new Error("there is no user 'admin' in this database (was the server ever started on it?)");
+    await db.updateTable('principals').set({ password_hash: hash, enabled: 1 }).where('id', '=', admin.id).execute();
+    const ended = await db.updateTable('refresh_tokens').set({ revoked_at: Date.now() }).where('principal_id', '=', admin.id).where('revoked_at', 'is', null).executeTakeFirst();
+    return { id: admin.id, name: admin.name, sessionsEnded: Number(ended.numUpdatedRows) };
+  });
+}
+
+/**
+ * `atelier server reset-admin-password`: opens the data root's database (SQLite in `home`, or
+ * PostgreSQL at `databaseUrl`) without starting a server, and resets the admin password.
+ */
+export async function resetAdminPasswordAt(opts: { home: string; databaseUrl?: string }, password: string): Promise<{ id: string; name: string; sessionsEnded: number; database: string }> {
+  checkPasswordRule(password);
+  const sqlitePath = path.join(path.resolve(opts.home), 'atelier.db');
+  if (!opts.databaseUrl && !fs.existsSync(sqlitePath)) throw new Error(`no Atelier database in ${path.resolve(opts.home)} (no atelier.db): give the server's data root with --home, and --database-url when it uses PostgreSQL`);
+  const database = await openDatabase({ url: opts.databaseUrl, sqlitePath });
+  try {
+    return { ...(await resetAdminPassword(database, password)), database: database.dialect };
+  } finally {
+    await database.close();
+  }
 }
