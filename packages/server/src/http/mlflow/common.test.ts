@@ -51,6 +51,7 @@ for (const dialect of testDialects()) {
         ['POST', '/ajax-api/2.0/mlflow/registered-models/get?name=x', 'GET'],
         ['DELETE', '/api/2.0/mlflow-artifacts/artifacts?path=', 'GET'],
         ['PATCH', '/api/2.0/mlflow-artifacts/artifacts/0/x.txt', 'DELETE, GET, PUT'],
+        ['OPTIONS', '/api/2.0/mlflow/logged-models/m-0?model_id=0', 'DELETE, GET, PATCH'],
       ] as const) {
         const wrong = await t.request(method, `${ws.trackingUri}${p}`);
         assert.equal(wrong.status, 405, `${method} ${p}: ${wrong.text}`);

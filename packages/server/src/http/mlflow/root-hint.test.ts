@@ -26,6 +26,7 @@ describe('MLflow requests at the server root', () => {
         assert.ok(r.body.message.includes(`${t.url}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>`), r.body.message);
         assert.match(r.body.message, /MLFLOW_TRACKING_URI/);
         assert.match(r.body.message, /getMlflowTrackingUri\(\)/);
+        assert.match(r.body.message, /atelier mlflow env -w <name> -g <resourceGroup>/);
         assert.match(r.body.message, /properties\.mlFlowTrackingUri/);
       }
     });

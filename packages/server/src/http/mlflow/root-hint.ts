@@ -12,7 +12,8 @@ export function mlflowRootHint(ctx: AppContext): string {
   return (
     `This is the Atelier server root, not an MLflow tracking URI. Each workspace is its own tracking server at ` +
     `${base}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>: ` +
-    `set MLFLOW_TRACKING_URI to it. Print it with the SDK's workspace.getMlflowTrackingUri(), or read the workspace's ` +
+    `set MLFLOW_TRACKING_URI to it. Print it with \`atelier mlflow env -w <name> -g <resourceGroup>\` (both exports, token included), ` +
+    `the SDK's workspace.getMlflowTrackingUri(), or read the workspace's ` +
     `properties.mlFlowTrackingUri (GET ${base}/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>?api-version=2025-09-01).`
   );
 }

@@ -32,25 +32,25 @@ const UNBUILT_FAMILIES: { path: RegExp; family: string }[] = [
  * the routes as registered (case-insensitive, trailing slash ignored, as the router matches).
  */
 function routeMethods(routes: readonly { method: string; url: string }[]): (path: string) => string[] {
-  const exact = new Map<string, Set<string>>();
-  const wildcards: { prefix: string; methods: Set<string> }[] = [];
+  const patterns = new Map<string, { re: RegExp; methods: Set<string> }>();
   for (const r of routes) {
     if (!r.url.startsWith(MLFLOW_PREFIX) || r.method === 'HEAD') continue;
-    const suffix = r.url.slice(MLFLOW_PREFIX.length).toLowerCase().replace(/\/$/, '');
-    if (suffix.includes(':')) continue;
-    if (suffix.endsWith('*')) {
-      const prefix = suffix.slice(0, -1);
-      const w = wildcards.find((x) => x.prefix === prefix) ?? wildcards[wildcards.push({ prefix, methods: new Set() }) - 1]!;
-      w.methods.add(r.method);
-    } else {
-      if (!exact.has(suffix)) exact.set(suffix, new Set());
-      exact.get(suffix)!.add(r.method);
+    const suffix = r.url.slice(MLFLOW_PREFIX.length).replace(/\/$/, '');
+    let entry = patterns.get(suffix.toLowerCase());
+    if (!entry) {
+      // `:param` is one segment, a final `*` anything (find-my-way's syntax).
+      const source = suffix
+        .split('/')
+        .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/');
+      entry = { re: new RegExp(`^${source}/?$`, 'i'), methods: new Set() };
+      patterns.set(suffix.toLowerCase(), entry);
     }
+    entry.methods.add(r.method);
   }
   return (path) => {
-    const p = path.toLowerCase().replace(/\/$/, '');
-    const found = new Set(exact.get(p) ?? []);
-    for (const w of wildcards) if (p.startsWith(w.prefix)) for (const m of w.methods) found.add(m);
+    const found = new Set<string>();
+    for (const { re, methods } of patterns.values()) if (re.test(path)) for (const m of methods) found.add(m);
     return [...found].sort();
   };
 }
