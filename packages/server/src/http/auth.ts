@@ -57,14 +57,8 @@ export async function authenticate(ctx: AppContext, header: string | undefined, 
     const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
     const i = decoded.indexOf(':');
     if (i > 0) {
-      const name = decoded.slice(0, i);
-      const throttle = identityOf(ctx).throttle;
-      await throttle.attempt([['principal', name], ['address', address]]);
-      const principal = await ctx.principals.checkPassword(name, decoded.slice(i + 1));
-      if (principal) {
-        await throttle.succeeded([['principal', name], ['address', address]]);
-        return principal;
-      }
+      const principal = await identityOf(ctx).basic.signIn(decoded.slice(0, i), decoded.slice(i + 1), address);
+      if (principal) return principal;
     }
     throw new Unauthenticated('wrong user name or password', { code: 'WRONG_CREDENTIALS' });
   }

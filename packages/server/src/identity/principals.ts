@@ -78,8 +78,13 @@ function secretView(s: PrincipalSecretRow, now = Date.now()): SecretView {
 
 export class PrincipalService {
   // Basic-auth clients (MLflow's username/password) send the password on every request; scrypt
-  // costs ~50 ms, so a successful check is remembered briefly, keyed by a hash of the pair.
-  private basicCache = new Map<string, { at: number; principal: Principal }>();
+  // costs ~50 ms, so a right password is remembered for at most REMEMBER_MS, keyed by an HMAC of the
+  // pair under a key made per process (never the password), holding the principal id and the hash
+  // it matched. An entry counts only while that principal is enabled and still has that hash (read
+  // through `byId`), so a disable, delete or password change ends it at once here and within
+  // PRINCIPAL_CACHE_MS on other processes. Least recently used entries go first past MAX_REMEMBERED.
+  private readonly credentialSecret = crypto.randomBytes(32);
+  private remembered = new Map<string, { until: number; principalId: string; passwordHash: string }>();
 
   private readonly db: Kysely<Tables>;
   constructor(private readonly database: Database, readonly tenantId: string) {
@@ -90,26 +95,30 @@ export class PrincipalService {
   // cost more than the rest of a small write). Changes made here drop the entry at once; changes
   // made by another server process are seen within PRINCIPAL_CACHE_MS, the same bound as role
   // assignments (rbac.ts). Disabled or unknown ids are never cached.
-  private byId = new Map<string, { at: number; principal: Principal }>();
+  private byId = new Map<string, { at: number; principal: Principal; passwordHash: string | null }>();
   /** Bumped by every change: a read that began before a change does not fill the cache. */
   private generation = 0;
 
   /** The principal if it exists and is enabled. */
   async get(id: string): Promise<Principal | undefined> {
+    return (await this.current(id))?.principal;
+  }
+
+  private async current(id: string): Promise<{ principal: Principal; passwordHash: string | null } | undefined> {
     const hit = this.byId.get(id);
     if (hit) {
-      if (Date.now() - hit.at < PRINCIPAL_CACHE_MS) return hit.principal;
+      if (Date.now() - hit.at < PRINCIPAL_CACHE_MS) return hit;
       this.byId.delete(id);
     }
     const generation = this.generation;
     const at = Date.now();
     const row = await this.db.selectFrom('principals').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row || !row.enabled) return undefined;
-    const principal = toPrincipal(row);
-    if (generation !== this.generation) return principal;
+    const entry = { at, principal: toPrincipal(row), passwordHash: row.password_hash };
+    if (generation !== this.generation) return entry;
     if (this.byId.size >= 10_000) this.byId.delete(this.byId.keys().next().value!);
-    this.byId.set(id, { at, principal });
-    return principal;
+    this.byId.set(id, entry);
+    return entry;
   }
 
   async isEnabled(id: string): Promise<boolean> {
@@ -248,7 +257,7 @@ export class PrincipalService {
     } else {
       await this.db.updateTable('principals').set(set).where('id', '=', id).execute();
     }
-    this.forgetCached();
+    this.forgetCached(id);
   }
 
   /** Deletes a principal with everything that lets it act: role assignments, secrets, sessions (never the last administrator). */
@@ -261,32 +270,63 @@ export class PrincipalService {
       await trx.deleteFrom('device_codes').where('principal_id', '=', id).execute();
       await trx.deleteFrom('principals').where('id', '=', id).execute();
     });
-    this.forgetCached();
+    this.forgetCached(id);
+  }
+
+  /**
+   * What names a user name and password pair in memory: an HMAC under this process's random key,
+   * so neither the password nor a plain hash of it is ever kept. Different passwords never share it.
+   */
+  credentialKey(name: string, password: string): string {
+    return crypto.createHmac('sha256', this.credentialSecret).update(`${name.toLowerCase()}\0${password}`, 'utf8').digest('base64url');
+  }
+
+  /** The principal whose right password `key` (from `credentialKey`) was seen within REMEMBER_MS, if still enabled and unchanged. */
+  async rememberedSignIn(key: string): Promise<Principal | undefined> {
+    const hit = this.remembered.get(key);
+    if (!hit) return undefined;
+    if (hit.until > Date.now()) {
+      const now = await this.current(hit.principalId);
+      if (now && now.passwordHash === hit.passwordHash && this.remembered.get(key) === hit) {
+        this.remembered.delete(key); // most recently used goes last
+        this.remembered.set(key, hit);
+        return now.principal;
+      }
+    }
+    if (this.remembered.get(key) === hit) this.remembered.delete(key);
+    return undefined;
   }
 
   /** Checks a user name and password; undefined when wrong, unknown or disabled. */
   async checkPassword(name: string, password: string): Promise<Principal | undefined> {
-    const cacheKey = crypto.createHash('sha256').update(`${name.toLowerCase()}\0${password}`).digest('base64');
-    const hit = this.basicCache.get(cacheKey);
-    if (hit && Date.now() - hit.at < 60_000 && (await this.isEnabled(hit.principal.id))) return hit.principal;
+    const key = this.credentialKey(name, password);
+    const known = await this.rememberedSignIn(key);
+    if (known) return known;
+    const generation = this.generation;
     const row = await this.findByName(name);
-    if (!row || row.kind !== 'user' || !row.enabled) {
+    if (!row || row.kind !== 'user' || !row.enabled || !row.password_hash) {
       await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
       return undefined;
     }
     if (!(await verifyPassword(password, row.password_hash))) return undefined;
-    const principal = toPrincipal(row);
-    if (this.basicCache.size > 10_000) this.basicCache.clear();
-    this.basicCache.set(cacheKey, { at: Date.now(), principal });
-    return principal;
+    // A check that began before a change to a principal is not remembered.
+    if (generation === this.generation) {
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value!);
+      this.remembered.set(key, { until: Date.now() + REMEMBER_MS, principalId: row.id, passwordHash: row.password_hash });
+    }
+    return toPrincipal(row);
   }
 
-  /** Drops every cached sign-in and principal (after any change to a principal). */
-  forgetCached(): void {
+  /** Drops cached principals and remembered sign-ins: those of `principalId`, or all (after any change to a principal). */
+  forgetCached(principalId?: string): void {
     this.generation++;
-    this.basicCache.clear();
     this.byId.clear();
+    if (principalId === undefined) this.remembered.clear();
+    else for (const [key, r] of this.remembered) if (r.principalId === principalId) this.remembered.delete(key);
   }
 }
 
+/** How long a right password is remembered (see PrincipalService.remembered). */
+const REMEMBER_MS = 60_000;
+const MAX_REMEMBERED = 10_000;
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
