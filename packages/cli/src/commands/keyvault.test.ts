@@ -19,8 +19,8 @@ describe('atelier keyvault key and customer-managed keys (CLI)', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  const atelier = (args: string[]) =>
-    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
+  const atelier = (args: string[], input?: string) =>
+    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken }, input });
 
   it('creates keys, makes a workspace encrypted with one; a key in use cannot be disabled', async () => {
     const holder = await atelier(['workspace', 'create', 'cli-key-holder', '-g', 'cli-kv-rg', '-l', 'local']);
@@ -48,5 +48,22 @@ describe('atelier keyvault key and customer-managed keys (CLI)', () => {
     assert.equal(spare.code, 0, spare.stderr);
     assert.equal(spare.json.enabled, false);
     assert.equal((await atelier(['keyvault', 'key', 'enable', 'spare', '-w', 'cli-key-holder'])).json.enabled, true);
+  });
+  it('keyvault secret set|list|show|delete', async () => {
+    let r = await atelier(['keyvault', 'secret', 'set', 'db-password', '-w', 'cli-key-holder', '--value-stdin'], 's3cret value\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes('s3cret'), 'set does not print the value');
+    r = await atelier(['keyvault', 'secret', 'set', 'x', '-w', 'cli-key-holder']);
+    assert.equal(r.code, 2, 'no value given');
+    r = await atelier(['keyvault', 'secret', 'list', '-w', 'cli-key-holder']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.json.some((x: { name: string }) => x.name === 'db-password'));
+    assert.ok(!r.stdout.includes('s3cret'), 'list shows no values');
+    r = await atelier(['keyvault', 'secret', 'show', 'db-password', '-w', 'cli-key-holder', '-o', 'tsv', '--query', 'value']);
+    assert.equal(r.stdout, 's3cret value\n');
+    r = await atelier(['keyvault', 'secret', 'delete', 'db-password', '-w', 'cli-key-holder']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await atelier(['keyvault', 'secret', 'show', 'db-password', '-w', 'cli-key-holder']);
+    assert.equal(r.code, 1);
   });
 });

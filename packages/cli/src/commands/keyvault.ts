@@ -3,6 +3,7 @@ import type { Keyvault } from '@atelier/sdk';
 import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { parseTags } from '../prompt.js';
+import { readStdinLine } from './identity-common.js';
 
 interface KvOpts {
   workspace?: string;
@@ -26,7 +27,7 @@ const KEY_COLUMNS = ['name', 'version', 'kty', 'enabled', 'kid'];
 
 /** `keyvault key create|list|show|versions|enable|disable|delete`: keys for customer-managed encryption. */
 export function keyvaultCommands(program: Command): void {
-  const kv = program.command('keyvault').alias('kv').description('key vault keys (customer-managed keys for workspace encryption)');
+  const kv = program.command('keyvault').alias('kv').description('key vault secrets and keys (keys: customer-managed keys for workspace encryption)');
   const key = kv.command('key').description('keys of a key vault');
 
   kvOptions(key.command('create <name>').description('create a key, or a new version of it'))
@@ -70,6 +71,37 @@ export function keyvaultCommands(program: Command): void {
   kvOptions(key.command('delete <name>').description('delete a key and all its versions (data it protects can no longer be read)')).action(async (name: string, o: KvOpts, cmd: Command) => {
     const g = globals(cmd);
     await (await vaultOf(g, o)).deleteKey(name);
+    print({ deleted: name }, g);
+  });
+
+  const secret = kv.command('secret').description('secrets of a key vault (values are encrypted at rest)');
+
+  kvOptions(secret.command('set <name>').description('set a secret (a new value replaces the old one)'))
+    .option('--value <value>', 'the value (prefer --value-stdin: a command line is visible to other users of the machine)')
+    .option('--value-stdin', 'read the value from standard input')
+    .option('--content-type <type>', 'content type kept with the secret')
+    .action(async (name: string, o: KvOpts & { value?: string; valueStdin?: boolean; contentType?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      if ((o.value === undefined) === !o.valueStdin) throw new UsageError('give the value with --value or --value-stdin (one of them)');
+      const value = o.value ?? (await readStdinLine());
+      await (await vaultOf(g, o)).setSecret(name, value, o.contentType);
+      print({ name, set: true }, g);
+    });
+
+  kvOptions(secret.command('list').description('list secrets (names and attributes, never values)')).action(async (o: KvOpts, cmd: Command) => {
+    const g = globals(cmd);
+    print(await (await vaultOf(g, o)).listSecrets(), g);
+  });
+
+  kvOptions(secret.command('show <name>').description('a secret with its value (handle the output with care)')).action(async (name: string, o: KvOpts, cmd: Command) => {
+    const g = globals(cmd);
+    const v = await vaultOf(g, o);
+    print({ name, value: await v.getSecret(name), contentType: (await v.getSecretContentType(name)) ?? null }, g);
+  });
+
+  kvOptions(secret.command('delete <name>').description('delete a secret')).action(async (name: string, o: KvOpts, cmd: Command) => {
+    const g = globals(cmd);
+    await (await vaultOf(g, o)).deleteSecret(name);
     print({ deleted: name }, g);
   });
 }

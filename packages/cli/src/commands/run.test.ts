@@ -69,6 +69,14 @@ describe('atelier run and model (CLI)', () => {
     const noWs = await atelier(['run', 'list']);
     assert.equal(noWs.code, 2);
     assert.match(noWs.stderr, /-w <workspace>/);
+    const exps = await atelier(['experiment', 'list', '-w', 'cli-runs', '--query', 'sort([].name)']);
+    assert.equal(exps.code, 0, exps.stderr);
+    assert.ok(exps.json.includes('cli-exp') && exps.json.includes('Default'), JSON.stringify(exps.json));
+    const shown = await atelier(['experiment', 'show', 'cli-exp', '-w', 'cli-runs']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.json.name, 'cli-exp');
+    const badView = await atelier(['experiment', 'list', '-w', 'cli-runs', '--view', 'old']);
+    assert.equal(badView.code, 2);
     const noExp = await atelier(['run', 'list', '-w', 'cli-runs', '--experiment', 'nope']);
     assert.equal(noExp.code, 1);
   });

@@ -66,4 +66,18 @@ export function runCommands(program: Command): void {
         g,
       );
     });
+
+  const experiment = program.command('experiment').description("a workspace's experiments (MLflow tracking)");
+  trackingWsOptions(experiment.command('list').description('list experiments'))
+    .option('--view <view>', 'active (default), archived or all', 'active')
+    .action(async (o: TrackingWsOpts & { view: string }, cmd: Command) => {
+      const g = globals(cmd);
+      if (!['active', 'archived', 'all'].includes(o.view)) throw new UsageError(`--view must be active, archived or all, got '${o.view}'`);
+      const ws = await trackingWorkspace(g, o);
+      print((await Experiment.list(ws, { viewType: o.view as 'active' })).map((e) => e.toJSON()), g);
+    });
+  trackingWsOptions(experiment.command('show <name>').description('an experiment by name')).action(async (name: string, o: TrackingWsOpts, cmd: Command) => {
+    const g = globals(cmd);
+    print((await Experiment.get(await trackingWorkspace(g, o), name)).toJSON(), g);
+  });
 }
