@@ -17,6 +17,7 @@ import { runCommands } from './commands/run.js';
 import { modelCommands } from './commands/model.js';
 import { keyvaultCommands } from './commands/keyvault.js';
 import { mlflowCommands } from './commands/mlflow.js';
+import { connectionCommands } from './commands/connection.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   modelCommands(program);
   keyvaultCommands(program);
   mlflowCommands(program);
+  connectionCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

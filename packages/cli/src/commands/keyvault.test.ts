@@ -66,4 +66,20 @@ describe('atelier keyvault key and customer-managed keys (CLI)', () => {
     r = await atelier(['keyvault', 'secret', 'show', 'db-password', '-w', 'cli-key-holder']);
     assert.equal(r.code, 1);
   });
+  it('connection set|list|show|delete', async () => {
+    let r = await atelier(['connection', 'set', 'feed', '-w', 'cli-key-holder', '--category', 'PythonFeed', '--target', 'https://pypi.example.com', '--auth-type', 'PAT', '--value-stdin'], '{"pat":"xyz"}\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.name, 'feed');
+    r = await atelier(['connection', 'list', '-w', 'cli-key-holder', '--query', '[].name']);
+    assert.deepEqual(r.json, ['feed']);
+    r = await atelier(['connection', 'show', 'feed', '-w', 'cli-key-holder']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.properties.target, 'https://pypi.example.com');
+    r = await atelier(['connection', 'set', 'feed2', '-w', 'cli-key-holder', '--target', 'x', '--auth-type', 'PAT']);
+    assert.equal(r.code, 2, '--category is required');
+    r = await atelier(['connection', 'delete', 'feed', '-w', 'cli-key-holder']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await atelier(['connection', 'show', 'feed', '-w', 'cli-key-holder']);
+    assert.equal(r.code, 1);
+  });
 });
