@@ -8,11 +8,9 @@ import { healthRoutes } from './http/health.js';
 import { tokenRoutes } from './http/identity/token-routes.js';
 import { armErrorHandler } from './http/arm/errors.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
-import { ResourceGroupService } from './resources/resource-groups.js';
 import { features } from './features.js';
 import { inputProblem, MAX_INPUT_DEPTH } from './text.js';
 import { InvalidInput } from './errors.js';
-import { createControlPlaneServices } from './resources/control-plane.js';
 import type { Services } from './services.js';
 
 export interface BuildOptions {
@@ -35,8 +33,9 @@ declare module 'fastify' {
 /**
  * Builds the HTTP application: one Fastify instance, one encapsulated plugin per protocol
  * (ARM control plane, OAuth2 token service, MLflow tracking, …), each with its own error body.
+ * The plugins take the services made by the composition root (services.ts); they make none.
  */
-export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(ctx: AppContext, services: Services, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // One logger for the app and the context (redaction, HBI workspaces: logging/logger.ts).
     ...(opts.logger === false ? { logger: false } : { loggerInstance: ctx.log, childLoggerFactory: hbiChildLoggerFactory(ctx.hbi) }),
@@ -80,7 +79,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     if (p?.problem === 'nul') throw new InvalidInput(`${p.at} contains a NUL character (\u0000), which is not allowed in any text`, { target: p.at });
     if (p) throw new InvalidInput(`${p.at} is nested more than ${MAX_INPUT_DEPTH} levels deep; no message of this API nests so deep`, { target: p.at });
   });
-  await app.register(authPlugin, { ctx });
+  await app.register(authPlugin, { ctx, identity: services.identity });
   app.setErrorHandler(armErrorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NotFound', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
@@ -91,11 +90,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     reply.header('x-ms-correlation-request-id', req.headers['x-ms-correlation-request-id'] ?? req.id);
   });
 
-  const groups = new ResourceGroupService(ctx);
-  const services: Services = { groups, ...createControlPlaneServices(ctx, groups) };
-
   await app.register(healthRoutes, { ctx });
-  await app.register(tokenRoutes, { ctx });
+  await app.register(tokenRoutes, { ctx, identity: services.identity });
   await app.register(resourceGroupRoutes, { ctx, groups: services.groups });
   for (const feature of features) await app.register(feature, { ctx, services });
 

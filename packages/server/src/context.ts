@@ -7,7 +7,6 @@ import type { ServerConfig } from './config.js';
 import { openDatabase, type Database } from './store/database.js';
 import type { Tables } from './store/schema.js';
 import { KeyRing, loadMasterKey } from './secrets/envelope.js';
-import { VaultKeyService } from './assets/vault-keys.js';
 import { HbiWorkspaces, createLogger } from './logging/logger.js';
 import { TokenService } from './identity/tokens.js';
 import { PrincipalService } from './identity/principals.js';
@@ -118,8 +117,6 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
       bootstrap: boot,
       onClose: [() => blobs.close(), () => hbi.stop()],
     };
-    // Keys of key vaults wrap the data keys of workspaces with customer-managed keys.
-    keys.setCustomerKeys(new VaultKeyService(ctx));
     return ctx;
   } catch (e) {
     hbi.stop();

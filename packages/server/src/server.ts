@@ -4,16 +4,18 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServerConfig } from './config.js';
 import { createContext, type AppContext, type ContextOptions } from './context.js';
 import { buildApp } from './app.js';
+import { createServices, type Services } from './services.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   ctx: AppContext;
+  services: Services;
   /** The URL it listens on (with the real port when 0 was asked). */
   url: string;
   close(): Promise<void>;
 }
 
-/** Starts a whole server: context (database, keys), HTTP app, listening socket. */
+/** Starts a whole server: context (database, keys), services (services.ts), HTTP app, listening socket. */
 export async function startServer(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env, opts: ContextOptions = {}): Promise<RunningServer> {
   let config = loadConfig(env, overrides);
   const https = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
@@ -21,8 +23,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}, env: No
   if (config.port === 0) config = loadConfig(env, { ...overrides, port: await freePort(config.host) });
   const ctx = await createContext(config, opts);
   let app: FastifyInstance;
+  let services: Services;
   try {
-    app = await buildApp(ctx, { https });
+    services = createServices(ctx);
+    app = await buildApp(ctx, services, { https });
     await app.listen({ host: config.host, port: config.port });
   } catch (e) {
     await ctx.database.close().catch(() => {});
@@ -32,6 +36,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}, env: No
   return {
     app,
     ctx,
+    services,
     url: config.publicUrl,
     async close() {
       if (closed) return;

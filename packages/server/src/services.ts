@@ -1,7 +1,28 @@
-import type { ResourceGroupService } from './resources/resource-groups.js';
-import type { ControlPlaneServices } from './resources/control-plane.js';
+import type { AppContext } from './context.js';
+import { createControlPlaneServices, type ControlPlaneServices } from './resources/control-plane.js';
+import { createTrackingServices, type TrackingServices } from './tracking/services.js';
+import { createAssetServices, type AssetServices } from './assets/services.js';
+import { createIdentityServices, type IdentityServices } from './identity/services.js';
 
-/** Services made once (by app.ts) and shared by the HTTP plugins of every feature. */
+/**
+ * Every service of the server, made once per process from the context (config + database + keys).
+ * HTTP plugins, a job worker and tests take them from here; none makes its own.
+ */
 export interface Services extends ControlPlaneServices {
-  groups: ResourceGroupService;
+  tracking: TrackingServices;
+  assets: AssetServices;
+  identity: IdentityServices;
+}
+
+/**
+ * The composition root. Each module builds its services from what the modules before it made and
+ * registers its own hooks (workspace created/deleting, key vault deleted, operation recovery) on
+ * them; nothing here knows of HTTP. Order: control plane, then the modules that extend it.
+ */
+export function createServices(ctx: AppContext): Services {
+  const controlPlane = createControlPlaneServices(ctx);
+  const tracking = createTrackingServices(ctx, controlPlane);
+  const assets = createAssetServices(ctx, controlPlane);
+  const identity = createIdentityServices(ctx);
+  return { ...controlPlane, tracking, assets, identity };
 }

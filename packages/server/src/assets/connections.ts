@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { ResourceEngine, toArmBody, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import type { VaultSecretService } from './key-vault.js';
@@ -41,13 +41,11 @@ export const connectionDefinition: ResourceDefinition = {
  * workspace's key vault; get and list never return them.
  */
 export class ConnectionService {
-  private readonly engine: ResourceEngine;
   constructor(
     ctx: AppContext,
+    private readonly engine: ResourceEngine,
     private readonly vault: VaultSecretService,
-  ) {
-    this.engine = new ResourceEngine(ctx);
-  }
+  ) {}
 
   idOf(ws: WorkspaceInfo, name: string): string {
     return `${ws.id}/connections/${name}`;

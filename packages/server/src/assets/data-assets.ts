@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import type { ResourceEngine } from '../resources/engine.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import { safeKey } from '../blob/blob-store.js';
 import { InvalidInput } from '../errors.js';
@@ -50,7 +51,7 @@ export function checkDataType(v: unknown): string {
 }
 
 /** Data assets `W/data/{name}/versions/{v}`: where the data is (a URI), and of which kind. */
-export function dataService(ctx: AppContext, datastores: DatastoreService): VersionedAssetService {
+export function dataService(ctx: AppContext, engine: ResourceEngine, datastores: DatastoreService): VersionedAssetService {
   const kind: VersionedKind = {
     segment: 'data',
     label: 'data asset',
@@ -97,5 +98,5 @@ export function dataService(ctx: AppContext, datastores: DatastoreService): Vers
     },
   };
   void InvalidInput;
-  return new VersionedAssetService(ctx, kind);
+  return new VersionedAssetService(ctx, engine, kind);
 }

@@ -3,12 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { ResourceEngine, toArmBody, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { safeKey } from '../blob/blob-store.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import type { VaultSecretService } from './key-vault.js';
-import { StorageAccountLookup, type StorageAccountRef } from './storage-accounts.js';
+import type { StorageAccountLookup, StorageAccountRef } from './storage-accounts.js';
 import { FolderBackend, S3Backend, StoreBackend, type DatastoreBackend } from './datastore-backends.js';
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
 import { verifySas, type SasNeed } from './sas.js';
@@ -126,18 +126,15 @@ export function s3Endpoints(env: NodeJS.ProcessEnv = process.env): string[] {
 export const secretNameOf = (kind: 'datastore' | 'connection', name: string): string => `${kind}-${crypto.createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 32)}`;
 
 export class DatastoreService {
-  private readonly engine: ResourceEngine;
   private readonly ensured = new Set<string>();
-  readonly accounts: StorageAccountLookup;
   constructor(
     private readonly ctx: AppContext,
+    private readonly engine: ResourceEngine,
+    readonly accounts: StorageAccountLookup,
     private readonly vault: VaultSecretService,
     readonly roots: string[],
     readonly s3Allowed: string[] = [],
-  ) {
-    this.engine = new ResourceEngine(ctx);
-    this.accounts = new StorageAccountLookup(ctx);
-  }
+  ) {}
 
   idOf(ws: WorkspaceInfo, name: string): string {
     return `${ws.id}/datastores/${name}`;

@@ -3,8 +3,8 @@ import { Readable } from 'node:stream';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
-import { ResourceEngine } from '../resources/engine.js';
-import { ResourceKeys } from '../resources/resource-keys.js';
+import type { ResourceEngine } from '../resources/engine.js';
+import type { ResourceKeys } from '../resources/resource-keys.js';
 import { storageAccountBlobStore } from '../resources/dependents.js';
 import { migrations } from '../store/migrations/index.js';
 import type { VaultSecretService } from './key-vault.js';
@@ -39,16 +39,13 @@ const error = (code: string, message: string): DiagnoseResult => ({ code, level:
  * and, when something is wrong, what to do about it. Nothing is repaired here.
  */
 export class WorkspaceDiagnostics {
-  private readonly engine: ResourceEngine;
-  private readonly keys: ResourceKeys;
   constructor(
     private readonly ctx: AppContext,
+    private readonly engine: ResourceEngine,
+    private readonly keys: ResourceKeys,
     private readonly vault: VaultSecretService,
     private readonly endpoints: PrivateEndpointService,
-  ) {
-    this.engine = new ResourceEngine(ctx);
-    this.keys = new ResourceKeys(ctx);
-  }
+  ) {}
 
   async run(ws: WorkspaceInfo): Promise<DiagnoseReport> {
     const [storage, keyVault, registry, insights, dnsr, other] = await Promise.all([

@@ -1,5 +1,6 @@
 import YAML from 'yaml';
 import type { AppContext } from '../context.js';
+import type { ResourceEngine } from '../resources/engine.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import { VersionedAssetService, type VersionedKind } from './versioned-assets.js';
 import { invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
@@ -76,7 +77,7 @@ export const CURATED: VersionedKind['builtIn'] = new Map(
 );
 
 /** Environments `W/environments/{name}/versions/{v}`: base image or build context, conda file, pip requirements, variables. */
-export function environmentService(ctx: AppContext): VersionedAssetService {
+export function environmentService(ctx: AppContext, engine: ResourceEngine): VersionedAssetService {
   const kind: VersionedKind = {
     segment: 'environments',
     label: 'environment',
@@ -131,5 +132,5 @@ export function environmentService(ctx: AppContext): VersionedAssetService {
       return out;
     },
   };
-  return new VersionedAssetService(ctx, kind);
+  return new VersionedAssetService(ctx, engine, kind);
 }

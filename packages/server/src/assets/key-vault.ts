@@ -42,6 +42,11 @@ function toMeta(row: VaultSecretRow): SecretMeta {
 export class VaultSecretService {
   constructor(private readonly ctx: AppContext) {}
 
+  /** Removes every secret of a deleted vault. */
+  async forgetVault(vaultId: string): Promise<void> {
+    await this.ctx.db.deleteFrom('vault_secrets').where('vault_key', '=', vaultId.toLowerCase()).execute();
+  }
+
   private aad(vaultKey: string, nameKey: string): string {
     return `${vaultKey}/secrets/${nameKey}`;
   }

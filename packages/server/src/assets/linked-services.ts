@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { ResourceEngine, toArmBody, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { WORKSPACE, type WorkspaceInfo } from '../resources/workspaces.js';
 import { parseResourceId, sameType } from '../resources/resource-ids.js';
 import { InvalidInput, NotFound } from '../errors.js';
@@ -18,10 +18,10 @@ export const linkedServiceDefinition: ResourceDefinition = {
 
 /** Linked services `W/linkedServices/{name}`: records of external workspaces (Synapse, other ML workspaces) linked to this one. */
 export class LinkedServiceService {
-  private readonly engine: ResourceEngine;
-  constructor(private readonly ctx: AppContext) {
-    this.engine = new ResourceEngine(ctx);
-  }
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly engine: ResourceEngine,
+  ) {}
 
   idOf(ws: WorkspaceInfo, name: string): string {
     return `${ws.id}/linkedServices/${name}`;

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { ResourceEngine, toArmBody, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { resolveWorkspaceById, WORKSPACE, type WorkspaceInfo } from '../resources/workspaces.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
 import { VAULT } from '../resources/dependents.js';
@@ -72,20 +72,14 @@ interface NetworkState {
  * Disabled admits requests only from its approved endpoints' networks (see `check`).
  */
 export class PrivateEndpointService {
-  private readonly engine: ResourceEngine;
   private readonly cache = new Map<string, NetworkState>();
   private readonly vaultUsers = new Map<string, { at: number; workspaces: string[] }>();
   static readonly CACHE_MS = 1000;
-  private static readonly byContext = new WeakMap<AppContext, PrivateEndpointService>();
-  /** One per server process, shared by the routes and the app-wide network hook (one cache). */
-  static for(ctx: AppContext): PrivateEndpointService {
-    let s = PrivateEndpointService.byContext.get(ctx);
-    if (!s) PrivateEndpointService.byContext.set(ctx, (s = new PrivateEndpointService(ctx)));
-    return s;
-  }
-  private constructor(private readonly ctx: AppContext) {
-    this.engine = new ResourceEngine(ctx);
-  }
+  /** One per server process (services.ts), shared by the routes and the app-wide network hook (one cache). */
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly engine: ResourceEngine,
+  ) {}
 
   endpointId(sub: string, rg: string, name: string): string {
     return resourceId(sub, rg, PRIVATE_ENDPOINT_TYPE, name);

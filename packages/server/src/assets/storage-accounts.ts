@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
-import { ResourceKeys } from '../resources/resource-keys.js';
-import { fromRow, type StoredResource } from '../resources/engine.js';
+import type { ResourceKeys } from '../resources/resource-keys.js';
+import { fromRow, type ResourceEngine, type StoredResource } from '../resources/engine.js';
 import { NotFound } from '../errors.js';
 
 export const STORAGE_TYPE = 'Microsoft.Storage/storageAccounts';
@@ -15,10 +15,11 @@ export interface StorageAccountRef {
 
 /** Storage accounts (made by the control plane), looked up by id or by name in a subscription. */
 export class StorageAccountLookup {
-  private readonly keys: ResourceKeys;
-  constructor(private readonly ctx: AppContext) {
-    this.keys = new ResourceKeys(ctx);
-  }
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly engine: ResourceEngine,
+    private readonly keys: ResourceKeys,
+  ) {}
 
   private toRef(r: StoredResource): StorageAccountRef {
     return { id: r.id, name: r.name, subscriptionId: r.subscriptionId, resource: r };

@@ -184,6 +184,10 @@ export class VaultKeyService implements CustomerKeyProvider {
     return toMeta(await this.row(vaultId, name, version));
   }
 
+  ref(vaultId: string, name: string, version: string): string {
+    return keyRef(vaultId, name, version);
+  }
+
   /** The current version of each key, by lower-cased name (keyset paging). */
   async list(vaultId: string, opts: { after?: string; top?: number } = {}): Promise<KeyMeta[]> {
     let q = this.ctx.db.selectFrom('vault_keys').selectAll().where('vault_key', '=', vaultId.toLowerCase()).orderBy('name_key').orderBy('created_at', 'desc').orderBy('version', 'desc');

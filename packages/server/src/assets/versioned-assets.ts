@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { ResourceEngine, toArmBody, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { bool, obj, str, stringMap, type Obj } from './validate.js';
@@ -55,13 +55,12 @@ const stripUndefined = (o: Obj): Obj => Object.fromEntries(Object.entries(o).fil
 
 /** Containers `W/{segment}/{name}` and their immutable versions `W/{segment}/{name}/versions/{v}`. */
 export class VersionedAssetService {
-  private readonly engine: ResourceEngine;
   private readonly def: { container: ResourceDefinition; version: ResourceDefinition };
   constructor(
     ctx: AppContext,
+    private readonly engine: ResourceEngine,
     readonly kind: VersionedKind,
   ) {
-    this.engine = new ResourceEngine(ctx);
     this.def = defs(kind);
   }
 

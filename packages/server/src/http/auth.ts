@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { Unauthenticated } from '../errors.js';
-import { identityOf } from '../identity/services.js';
+import type { IdentityServices } from '../identity/services.js';
 import { shouldAudit } from '../identity/audit.js';
 
 declare module 'fastify' {
@@ -21,12 +21,12 @@ declare module 'fastify' {
  * Authenticates every request before routing completes: `Authorization: Bearer <jwt>` (our tokens),
  * or `Basic` user:password (what MLflow sends for MLFLOW_TRACKING_USERNAME/PASSWORD).
  */
-async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
-  const { ctx } = opts;
+async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext; identity: IdentityServices }): Promise<void> {
+  const { ctx, identity } = opts;
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (req.routeOptions.config?.public) return;
-    req.principal = await authenticate(ctx, req.headers.authorization, req.ip);
+    req.principal = await authenticate(ctx, identity, req.headers.authorization, req.ip);
   });
   // The audit log: every successful change on the control plane and identity routes (who, what,
   // when, from where, with what status) — never bodies, never query strings.
@@ -35,7 +35,7 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext }): Prom
     const path = req.url.split('?')[0]!;
     if (!shouldAudit(req.method, path, reply.statusCode)) return;
     try {
-      await identityOf(ctx).audit.record({
+      await identity.audit.record({
         principal: req.principal, method: req.method, path, route: req.routeOptions.url ?? path, status: reply.statusCode, clientAddress: req.ip, requestId: String(req.id),
       });
     } catch (err) {
@@ -44,7 +44,7 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext }): Prom
   });
 }
 
-export async function authenticate(ctx: AppContext, header: string | undefined, address?: string): Promise<Principal> {
+export async function authenticate(ctx: AppContext, identity: IdentityServices, header: string | undefined, address?: string): Promise<Principal> {
   if (!header) throw new Unauthenticated('authentication required: send Authorization: Bearer <token> (get one with `atelier login`)', { code: 'AUTHENTICATION_REQUIRED' });
   const [scheme, value] = header.split(' ', 2);
   if (scheme?.toLowerCase() === 'bearer' && value) {
@@ -57,7 +57,7 @@ export async function authenticate(ctx: AppContext, header: string | undefined, 
     const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
     const i = decoded.indexOf(':');
     if (i > 0) {
-      const principal = await identityOf(ctx).basic.signIn(decoded.slice(0, i), decoded.slice(i + 1), address);
+      const principal = await identity.basic.signIn(decoded.slice(0, i), decoded.slice(i + 1), address);
       if (principal) return principal;
     }
     throw new Unauthenticated('wrong user name or password', { code: 'WRONG_CREDENTIALS' });

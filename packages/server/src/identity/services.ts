@@ -3,23 +3,18 @@ import { SignInThrottle } from './sign-in-throttle.js';
 import { SessionService } from './sessions.js';
 import { AuditLog } from './audit.js';
 import { BasicSignIn } from './basic-sign-in.js';
+import { RoleAssignmentService } from './role-assignments.js';
 
-/** The identity feature's services, made once per AppContext (kept beside it, not in it). */
+/** The identity module's services (principals, tokens and RBAC live in the context). */
 export interface IdentityServices {
   throttle: SignInThrottle;
   sessions: SessionService;
   audit: AuditLog;
   basic: BasicSignIn;
+  roleAssignments: RoleAssignmentService;
 }
 
-const made = new WeakMap<AppContext, IdentityServices>();
-
-export function identityOf(ctx: AppContext): IdentityServices {
-  let s = made.get(ctx);
-  if (!s) {
-    const throttle = new SignInThrottle(ctx.db);
-    s = { throttle, sessions: new SessionService(ctx.db), audit: new AuditLog(ctx.db), basic: new BasicSignIn(ctx.principals, throttle) };
-    made.set(ctx, s);
-  }
-  return s;
+export function createIdentityServices(ctx: AppContext): IdentityServices {
+  const throttle = new SignInThrottle(ctx.db);
+  return { throttle, sessions: new SessionService(ctx.db), audit: new AuditLog(ctx.db), basic: new BasicSignIn(ctx.principals, throttle), roleAssignments: new RoleAssignmentService(ctx) };
 }

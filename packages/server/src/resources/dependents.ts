@@ -5,7 +5,6 @@ import { AtelierError, Conflict, InvalidInput } from '../errors.js';
 import type { BlobStore } from '../blob/blob-store.js';
 import { ResourceEngine, type ResourceDefinition, type StoredResource } from './engine.js';
 import { ResourceKeys } from './resource-keys.js';
-import { VaultKeyService } from '../assets/vault-keys.js';
 import { parseResourceId, resourceId, sameType } from './resource-ids.js';
 
 /**
@@ -82,6 +81,10 @@ export function dependentName(kind: DependentKind, workspaceName: string): strin
 
 export class DependentResources {
   readonly keys: ResourceKeys;
+  /** Run when a key vault is deleted, after its resource row: the modules that keep its secrets and keys remove them. */
+  readonly onKeyVaultDeleted: ((vaultId: string) => Promise<void>)[] = [];
+  /** Run before a key vault is deleted on its own (its DELETE route); a throw refuses the delete. */
+  readonly onKeyVaultDeleteRequested: ((vaultId: string) => Promise<void>)[] = [];
   constructor(
     private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
@@ -225,14 +228,13 @@ export class DependentResources {
 
   /** A key vault deleted on its own (its DELETE route): refused while a key in it protects a workspace's data. */
   async deleteKeyVaultIfUnused(id: string): Promise<boolean> {
-    await new VaultKeyService(this.ctx).requireUnused(`${id.toLowerCase()}/keys/`, `key vault '${parseResourceId(id).name}'`, 'deleted');
+    for (const check of this.onKeyVaultDeleteRequested) await check(id);
     return this.deleteKeyVault(id);
   }
 
   async deleteKeyVault(id: string): Promise<boolean> {
     const existed = await this.engine.delete(id);
-    await this.ctx.db.deleteFrom('vault_secrets').where('vault_key', '=', id.toLowerCase()).execute();
-    await new VaultKeyService(this.ctx).forgetVault(id);
+    for (const hook of this.onKeyVaultDeleted) await hook(id);
     await this.keys.forget(id);
     await this.releaseName(id);
     return existed;

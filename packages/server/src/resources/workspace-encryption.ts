@@ -1,7 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
-import { VaultKeyService, keyRef } from '../assets/vault-keys.js';
 import { VAULT } from './dependents.js';
 import { parseResourceId, sameType } from './resource-ids.js';
 
@@ -20,8 +19,20 @@ export interface CustomerKeySetting {
 
 const TARGET = 'properties.encryption.keyVaultProperties';
 
+/**
+ * The keys of key vaults, as workspace encryption needs them: the port the key vault keys module
+ * (assets/vault-keys.ts) plugs into `WorkspaceService.customerKeys`.
+ */
+export interface CustomerKeyLookup {
+  /** A key version (the current one without `version`); NotFound when there is none. */
+  get(vaultId: string, name: string, version?: string): Promise<{ name: string; version: string; enabled: boolean; keyOps: string[] }>;
+  /** How a data key names the key version that wraps it. */
+  ref(vaultId: string, name: string, version: string): string;
+}
+
 /** Validates `encryption` with status Enabled: the vault and key exist, the caller may use them, the key can wrap. */
-export async function resolveCustomerKey(ctx: AppContext, by: Principal, encryption: Record<string, unknown>): Promise<CustomerKeySetting> {
+export async function resolveCustomerKey(ctx: AppContext, keys: CustomerKeyLookup | undefined, by: Principal, encryption: Record<string, unknown>): Promise<CustomerKeySetting> {
+  if (!keys) throw new InvalidInput('customer-managed keys are not available on this server; leave properties.encryption out', { target: 'properties.encryption' });
   const kvp = encryption.keyVaultProperties as Record<string, unknown> | undefined;
   if (!kvp || typeof kvp !== 'object') {
     throw new InvalidInput(`${TARGET} is required when properties.encryption.status is Enabled: give keyVaultArmId (the key vault's ARM id) and keyIdentifier (the key's id)`, { target: TARGET });
@@ -43,7 +54,6 @@ export async function resolveCustomerKey(ctx: AppContext, by: Principal, encrypt
     });
   }
   const { name, version } = parseKeyIdentifier(kvp.keyIdentifier as string, vault.id);
-  const keys = new VaultKeyService(ctx);
   const meta = await keys.get(vault.id, name, version).catch((e) => {
     if (e instanceof NotFound) {
       throw new InvalidInput(`${TARGET}.keyIdentifier: ${e.message} (key vault '${p.name}'); create the key first (POST {vault}/keys/{name}/create)`, { code: 'KEY_NOT_FOUND', target: `${TARGET}.keyIdentifier` });
@@ -57,7 +67,7 @@ export async function resolveCustomerKey(ctx: AppContext, by: Principal, encrypt
   const keyIdentifier = `${ctx.config.publicUrl}${vault.id}/keys/${meta.name}/${meta.version}`;
   const out: Record<string, unknown> = { status: 'Enabled', keyVaultProperties: { keyVaultArmId: vault.id, keyIdentifier, ...(typeof kvp.identityClientId === 'string' ? { identityClientId: kvp.identityClientId } : {}) } };
   if (encryption.identity && typeof encryption.identity === 'object') out.identity = encryption.identity;
-  return { encryption: out, ref: keyRef(vault.id, meta.name, meta.version) };
+  return { encryption: out, ref: keys.ref(vault.id, meta.name, meta.version) };
 }
 
 /**

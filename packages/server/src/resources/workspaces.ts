@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed } from '../errors.js';
-import { checkVaultForWorkspace, resolveCustomerKey, type CustomerKeySetting } from './workspace-encryption.js';
+import { checkVaultForWorkspace, resolveCustomerKey, type CustomerKeyLookup, type CustomerKeySetting } from './workspace-encryption.js';
 import { groupId } from './arm-ids.js';
 import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
 import { DEPENDENT_TYPES, DependentResources, dependentName, type DependentKind } from './dependents.js';
@@ -179,6 +179,8 @@ export class WorkspaceService {
   /** Run when a workspace is being deleted (and when a failed create is undone), before its records go. */
   readonly onWorkspaceDeleting: WorkspaceHook[] = [];
   readonly dependents: DependentResources;
+  /** The keys of key vaults, for workspaces with customer-managed keys (plugged in by the key vault keys module). */
+  customerKeys?: CustomerKeyLookup;
 
   constructor(
     private readonly ctx: AppContext,
@@ -355,7 +357,7 @@ export class WorkspaceService {
     let cmk: CustomerKeySetting | undefined;
     if (props.encryption !== undefined && props.encryption !== null) {
       const status = enumValue(props.encryption.status ?? 'Disabled', ['Enabled', 'Disabled'], 'properties.encryption.status');
-      if (status === 'Enabled') cmk = await resolveCustomerKey(this.ctx, by, props.encryption);
+      if (status === 'Enabled') cmk = await resolveCustomerKey(this.ctx, this.customerKeys, by, props.encryption);
       settable.encryption = cmk ? cmk.encryption : { status: 'Disabled' };
       if (cmk) settable.cmkRef = cmk.ref;
     }
@@ -638,7 +640,7 @@ export class WorkspaceService {
       // left half done, and skips the data keys already wrapped by this key.
       return ws.properties.cmkRef as string;
     }
-    const setting = await resolveCustomerKey(this.ctx, by, { status: 'Enabled', keyVaultProperties: { ...currentKvp, ...kvp, keyVaultArmId: vaultArg, keyIdentifier: identifier }, identity: given.identity ?? current?.identity });
+    const setting = await resolveCustomerKey(this.ctx, this.customerKeys, by, { status: 'Enabled', keyVaultProperties: { ...currentKvp, ...kvp, keyVaultArmId: vaultArg, keyIdentifier: identifier }, identity: given.identity ?? current?.identity });
     changes.encryption = setting.encryption;
     changes.cmkRef = setting.ref;
     return setting.ref;

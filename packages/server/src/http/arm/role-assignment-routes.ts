@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
+import type { Services } from '../../services.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import { ROLES } from '../../identity/rbac.js';
-import { normaliseScope, roleDefinition, roleFromDefinitionId, RoleAssignmentService, type RoleAssignment } from '../../identity/role-assignments.js';
+import { normaliseScope, roleDefinition, roleFromDefinitionId, type RoleAssignment } from '../../identity/role-assignments.js';
 import { checkApiVersion } from './api-version.js';
 import * as C from '@atelier/contracts';
 
@@ -33,9 +34,9 @@ function scopeOf(req: FastifyRequest): string {
 const principalType = (kind: string) => (kind === 'user' ? 'User' : kind === 'servicePrincipal' ? 'ServicePrincipal' : 'Unknown');
 
 /** Microsoft.Authorization: role assignments at any scope, built-in role definitions. */
-export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function roleAssignmentRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
-  const service = new RoleAssignmentService(ctx);
+  const service = opts.services.identity.roleAssignments;
   const tags = ['Role assignments'];
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 

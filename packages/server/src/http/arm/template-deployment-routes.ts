@@ -8,7 +8,7 @@ import { checkApiVersion } from './api-version.js';
 import { armErrorOf, armStatusOf } from './errors.js';
 import { nextLink, pageParams } from './paging.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
-import { DEPLOYMENT, DeploymentService, deploymentDef, type DeploymentBody } from '../../resources/templates/deployments.js';
+import { DEPLOYMENT, deploymentDef, type DeploymentBody, type DeploymentService } from '../../resources/templates/deployments.js';
 import type { StoredResource } from '../../resources/engine.js';
 
 const SUB_MESSAGE =
@@ -22,7 +22,7 @@ const SUB_MESSAGE =
  * resources/templates and its resources are made by the same services as their REST routes, with
  * the caller's RBAC. Registered by the identity feature, whose options carry `services`.
  */
-export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx: AppContext; services?: Services }): Promise<void> {
+export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
   // Resource providers (GET /subscriptions/{id}/providers/{namespace}): clients check that a
   // namespace is registered before using it; here every namespace Atelier serves always is.
@@ -55,9 +55,7 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
   app.get('/subscriptions/:subscriptionId/providers/:namespace', { schema: { hide: true } as object }, provider);
   app.post('/subscriptions/:subscriptionId/providers/:namespace/register', { schema: { hide: true } as object }, provider);
 
-  const services = opts.services;
-  if (!services) throw new Error('templateDeploymentRoutes needs the control-plane services (register it with { ctx, services })');
-  const deployments = new DeploymentService(ctx, services);
+  const { deployments, ...services } = opts.services;
   const TAGS = ['Template deployments'];
   type DParams = { subscriptionId: string; resourceGroupName: string; deploymentName: string };
   const { DeploymentParams } = C;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { InvalidInput } from '../../errors.js';
-import { identityOf } from '../../identity/services.js';
+import type { Services } from '../../services.js';
 import type { AuditRow } from '../../identity/tables.js';
 import { checkApiVersion } from '../arm/api-version.js';
 import { ApiVersionQuery } from '@atelier/contracts';
@@ -38,9 +38,9 @@ function parseFilter(filter: string, subscriptionId?: string): { from?: number; 
  * (`GET /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values`, and at
  * the root for changes outside subscriptions, e.g. users). Owners of the scope only.
  */
-export async function auditRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
-  const audit = identityOf(ctx).audit;
+  const audit = opts.services.identity.audit;
 
   const event = (r: AuditRow) => {
     const ts = new Date(r.at).toISOString();

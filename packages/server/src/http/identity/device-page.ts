@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AtelierError, TooManyRequests } from '../../errors.js';
 import { HTTP_STATUS } from '../error-status.js';
-import { identityOf } from '../../identity/services.js';
+import type { IdentityServices } from '../../identity/services.js';
 import { SessionService } from '../../identity/sessions.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -44,9 +44,8 @@ function html(reply: FastifyReply, status: number, body: string): FastifyReply {
  * The device-code sign-in page (RFC 8628 §3.3): the user opens it in a browser, enters the code
  * the program showed, signs in with a user name and password, and approves or denies.
  */
-export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
-  const { ctx } = opts;
-  const ids = identityOf(ctx);
+export async function devicePage(app: FastifyInstance, opts: { ctx: AppContext; identity: IdentityServices }): Promise<void> {
+  const { ctx, identity: ids } = opts;
 
   // The code is only filled in: whether it is pending, and for which program, is told only to
   // someone who signed in (POST), so the page is no oracle for guessing codes.

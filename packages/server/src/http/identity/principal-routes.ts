@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../../errors.js';
 import type { Principal } from '../../identity/principals.js';
-import { identityOf } from '../../identity/services.js';
+import type { Services } from '../../services.js';
 import { verifyPassword } from '../../identity/passwords.js';
 import { nextLink, pageParams } from '../arm/paging.js';
 
@@ -30,9 +30,9 @@ const PasswordChange = Type.Object({ currentPassword: Type.String(), newPassword
  * the root scope ('/', a tenant administrator); anyone signed in may look one up by name or id
  * (to assign it a role) and manage their own sign-in.
  */
-export async function principalRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function principalRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
-  const ids = identityOf(ctx);
+  const ids = opts.services.identity;
   const tags = ['Identity'];
 
   const requireAdmin = async (req: FastifyRequest) => {

@@ -3,7 +3,7 @@ import formbody from '@fastify/formbody';
 import type { AppContext } from '../../context.js';
 import { NotFound, NotImplemented } from '../../errors.js';
 import type { Principal } from '../../identity/principals.js';
-import { identityOf } from '../../identity/services.js';
+import type { IdentityServices } from '../../identity/services.js';
 import { OAuthError, oauthErrorHandler } from './oauth-errors.js';
 import { devicePage } from './device-page.js';
 
@@ -69,9 +69,8 @@ interface Grant {
  * OAuth2 token service shaped like Entra ID: v2 discovery, JWKS, token and device-code endpoints,
  * the v1 `/oauth2/token` (`resource=`) for older clients, and MSAL's instance discovery.
  */
-export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
-  const { ctx } = opts;
-  const ids = identityOf(ctx);
+export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext; identity: IdentityServices }): Promise<void> {
+  const { ctx, identity: ids } = opts;
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   app.setErrorHandler(oauthErrorHandler);
   const base = ctx.config.publicUrl;
@@ -282,5 +281,5 @@ export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext 
   };
   app.post('/:tenant/oauth2/v2.0/devicecode', { config: { public: true }, schema: { tags: ['Identity'] } }, deviceCode(false));
   app.post('/:tenant/oauth2/devicecode', { config: { public: true }, schema: { tags: ['Identity'] } }, deviceCode(true));
-  await devicePage(app, { ctx });
+  await devicePage(app, { ctx, identity: ids });
 }

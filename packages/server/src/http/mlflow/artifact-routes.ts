@@ -6,11 +6,10 @@ import rangeParser from 'range-parser';
 import type { AppContext } from '../../context.js';
 import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
 import { safeKey } from '../../blob/blob-store.js';
-import { ArtifactService, UPLOAD_TOKEN_HEADER, type WorkspaceRef } from '../../tracking/artifacts/artifacts.js';
-import { TrackingExperimentLookup } from '../../tracking/logged-models/logged-models-experiments.js';
+import { UPLOAD_TOKEN_HEADER, type ArtifactService, type WorkspaceRef } from '../../tracking/artifacts/artifacts.js';
+import type { Services } from '../../services.js';
 import { proxiedArtifactPath } from '../../tracking/logged-models/logged-models.js';
 import { apiPaths, checkSafePath, mlflowErrorHandler, mountMlflow, q1 } from './common.js';
-import { PrivateEndpointService } from '../../assets/private-endpoints.js';
 import { resolveWorkspaceByGuid } from '../../resources/workspaces.js';
 
 /** Where presigned-style part URLs of multipart uploads point (public: the URL carries its credential). */
@@ -106,11 +105,11 @@ export async function sendArtifact(artifacts: ArtifactService, ws: WorkspaceRef,
  * in the workspace's storage account; plus the public part-upload route of multipart uploads and
  * `server-info`.
  */
-export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
-  const artifacts = new ArtifactService(ctx);
+  const { artifacts, experimentLookup: lookup } = opts.services.tracking;
   const partUrlBase = `${ctx.config.publicUrl}${PART_ROUTE}`;
-  const endpoints = PrivateEndpointService.for(ctx);
+  const endpoints = opts.services.assets.endpoints;
 
   // Multipart parts arrive without credentials (MLflow's client PUTs them to the URL it was given,
   // as to S3's presigned URLs, with the headers it was given): the upload's token, in a header
@@ -133,7 +132,6 @@ export async function mlflowArtifactRoutes(app: FastifyInstance, opts: { ctx: Ap
   });
 
   // Where a run's artifacts are in the workspace's store (the web UI's routes name runs, not paths).
-  const lookup = new TrackingExperimentLookup(ctx);
   const runArtifactRoot = async (ws: WorkspaceRef, runId: string | undefined): Promise<string> => {
     if (!runId) throw new InvalidInput('Request must specify run_uuid.');
     const uri = await lookup.runArtifactUri(ws, runId);

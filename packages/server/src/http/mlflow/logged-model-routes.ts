@@ -4,9 +4,6 @@ import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { InvalidInput } from '../../errors.js';
-import { ArtifactService } from '../../tracking/artifacts/artifacts.js';
-import { LoggedModelService } from '../../tracking/logged-models/logged-models.js';
-import { TrackingExperimentLookup } from '../../tracking/logged-models/logged-models-experiments.js';
 import { READ_ONLY, apiPaths, emptyBodyIsEmptyMessage, mountMlflow, q1 } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
 import { qBool } from './registry-routes.js';
@@ -27,14 +24,7 @@ function modelIdOf(req: FastifyRequest<{ Params: C.LoggedModelParams; Body: { mo
 /** MLflow 3 logged models (`service.proto`, `/mlflow/logged-models…`) below each workspace's tracking URI. */
 export async function mlflowLoggedModelRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
-  const artifacts = new ArtifactService(ctx);
-  const models = new LoggedModelService(ctx, new TrackingExperimentLookup(ctx), artifacts);
-  // A deleted workspace takes its logged models, unfinished uploads and artifacts with it.
-  opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
-    if (!ws.workspaceId) return;
-    await models.deleteWorkspace(ws.workspaceId);
-    await artifacts.deleteWorkspaceArtifacts({ workspaceId: ws.workspaceId, storageAccountId: ws.storageAccountId ?? null });
-  });
+  const { artifacts, loggedModels: models } = opts.services.tracking;
 
   await mountMlflow(app, ctx, async (scope) => {
     emptyBodyIsEmptyMessage(scope);

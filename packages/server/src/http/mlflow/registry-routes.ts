@@ -5,10 +5,7 @@ import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { InvalidInput, NotImplemented } from '../../errors.js';
 import { safeKey } from '../../blob/blob-store.js';
-import { ArtifactService } from '../../tracking/artifacts/artifacts.js';
-import { LoggedModelService, proxiedArtifactPath } from '../../tracking/logged-models/logged-models.js';
-import { TrackingExperimentLookup } from '../../tracking/logged-models/logged-models-experiments.js';
-import { RegistryService } from '../../tracking/registry/registry.js';
+import { proxiedArtifactPath } from '../../tracking/logged-models/logged-models.js';
 import { READ_ONLY, apiPaths, checkSafePath, emptyBodyIsEmptyMessage, mountMlflow, q1 } from './common.js';
 import { sendArtifact } from './artifact-routes.js';
 
@@ -31,14 +28,7 @@ type Req<B extends TSchema, Q extends TSchema> = FastifyRequest<{ Body: Static<B
 /** MLflow's model registry (`model_registry.proto`) below each workspace's tracking URI. */
 export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
-  const artifacts = new ArtifactService(ctx);
-  const lookup = new TrackingExperimentLookup(ctx);
-  const loggedModels = new LoggedModelService(ctx, lookup, artifacts);
-  const registry = new RegistryService(ctx, loggedModels);
-  // A deleted workspace takes its registry with it.
-  opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
-    if (ws.workspaceId) await registry.deleteWorkspace(ws.workspaceId);
-  });
+  const { artifacts, experimentLookup: lookup, loggedModels, registry } = opts.services.tracking;
   const user = (req: FastifyRequest): string => req.principal.name;
 
   await mountMlflow(app, ctx, async (scope) => {

@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { MLFLOW_PREFIX, invalidateWorkspaceCache, mountMlflow } from './common.js';
-import { createTrackingServices, trackingRoutes } from './tracking-routes.js';
-import { deleteWorkspaceTracking } from '../../tracking/cleanup.js';
+import { trackingRoutes } from './tracking-routes.js';
 import { mlflowRootHintRoutes } from './root-hint.js';
 
 /**
@@ -60,17 +59,14 @@ export const MLFLOW_SERVER_VERSION = '3.17.2';
 
 /** MLflow tracking core: experiments, runs, metrics, params, tags, datasets, below each workspace's tracking URI. */
 export async function mlflowTracking(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
-  const { ctx } = opts;
-  const svc = createTrackingServices(ctx);
-  // A deleted workspace takes its tracking data with it.
-  opts.services.workspaces.onWorkspaceDeleting.push(async (ws) => {
-    invalidateWorkspaceCache(ctx, ws.id);
-    if (ws.workspaceId) await deleteWorkspaceTracking(ctx.database, ws.workspaceId);
-  });
+  const { ctx, services } = opts;
+  // This edge's cache of workspace resolutions forgets a deleted workspace at once (the tracking
+  // module removes its data itself: tracking/services.ts).
+  services.workspaces.onWorkspaceDeleting.push(async (ws) => invalidateWorkspaceCache(ctx, ws.id));
   // A client pointed at the server root instead of a tracking URI is told where that is.
   await mlflowRootHintRoutes(app, ctx);
   await mountMlflow(app, ctx, async (scope) => {
-    await trackingRoutes(scope, ctx, svc);
+    await trackingRoutes(scope, ctx, services.tracking);
     // As `mlflow server`: the version as plain text, so that clients can tell what the server supports.
     scope.get('/version', { schema: { tags: ['MLflow tracking'], summary: 'The MLflow server version this server speaks' } }, async (_req, reply) =>
       reply.type('text/plain; charset=utf-8').send(MLFLOW_SERVER_VERSION),

@@ -3,13 +3,10 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
-import { ExperimentService } from '../../tracking/experiments/experiments.js';
-import { RunService } from '../../tracking/runs/runs.js';
 import type { MetricView } from '../../tracking/runs/types.js';
+import type { TrackingServices } from '../../tracking/services.js';
 import { LIMITS } from '../../tracking/shared/validation.js';
 import { datasetSummaries } from '../../tracking/runs/dataset-summaries.js';
-import { MetricService } from '../../tracking/metrics/metrics.js';
-import { ArtifactService } from '../../tracking/artifacts/artifacts.js';
 import { safeKey } from '../../blob/blob-store.js';
 import { apiPaths, checkSafePath, READ_ONLY } from './common.js';
 
@@ -31,21 +28,8 @@ function runIdOf(o: { run_id?: unknown; run_uuid?: unknown }): unknown {
   return o.run_id !== undefined && o.run_id !== '' ? o.run_id : o.run_uuid;
 }
 
-export interface TrackingServices {
-  experiments: ExperimentService;
-  runs: RunService;
-  metrics: MetricService;
-}
-
-export function createTrackingServices(ctx: AppContext): TrackingServices {
-  const experiments = new ExperimentService(ctx.database);
-  const runs = new RunService(ctx.database, experiments, (e) => ctx.log.warn({ err: e }, 'refreshing tracking table statistics failed'));
-  ctx.onClose.push(() => runs.idle());
-  return { experiments, runs, metrics: new MetricService(ctx.database) };
-}
-
 export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc: TrackingServices): Promise<void> {
-  const { experiments, runs, metrics } = svc;
+  const { experiments, runs, metrics, artifacts } = svc;
   const ws = (req: FastifyRequest) => req.workspace.workspaceId;
   const TAGS = ['MLflow tracking'];
   const post = <B extends TSchema, R extends TSchema>(path: string, body: B, response: R, handler: (req: FastifyRequest<{ Body: Static<B> }>) => Promise<Static<R>>, readOnly = false) => {
@@ -205,7 +189,6 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
   });
 
   // Artifacts of a run, listed from its artifact root (bytes are served by the mlflow-artifacts routes).
-  const artifacts = new ArtifactService(ctx);
   get('/mlflow/artifacts/list', C.ListArtifactsQuery, C.ListArtifactsResponse, async (req) => {
     const rel = safeKey(checkSafePath(typeof req.query.path === 'string' ? req.query.path : ''), 'path');
     const run = await runs.row(ws(req), runIdOf(req.query));

@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../identity/principals.js';
 import type { ControlPlaneServices } from '../control-plane.js';
-import type { ResourceGroupService } from '../resource-groups.js';
 import { normaliseLocation } from '../resource-groups.js';
 import { AtelierError, Conflict, InvalidInput, isErrorCode, NotFound, NotImplemented, PreconditionFailed, recordError, type RecordedError } from '../../errors.js';
 import { toArmBody, type ResourceDefinition, type StoredResource } from '../engine.js';
@@ -83,7 +82,7 @@ const WS_ENUMS_EMPTY_IS_UNSET = ['systemDatastoresAuthMode', 'publicNetworkAcces
 export class DeploymentService {
   constructor(
     private readonly ctx: AppContext,
-    private readonly services: ControlPlaneServices & { groups: ResourceGroupService },
+    private readonly services: Omit<ControlPlaneServices, 'deployments'>,
   ) {
     services.operations.onRecover('deployment.create', async (op, journal) => {
       // A deployment that reached Succeeded is finished: what it made stays.
@@ -97,8 +96,8 @@ export class DeploymentService {
   }
 
   /**
-   * A deployment left Accepted/Running whose operation is no longer running (the process stopped;
-   * the first sweep at start-up runs before this feature registers its recovery): remove what its
+   * A deployment left Accepted/Running whose operation is no longer running (the process stopped,
+   * or its operation row was failed by a sweep of a server that had no recovery for it): remove what its
    * journal says it made and mark it Failed.
    */
   async recoverOrphans(): Promise<void> {

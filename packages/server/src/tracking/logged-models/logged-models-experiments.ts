@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../../context.js';
 import type { WorkspaceRef } from '../artifacts/artifacts.js';
 import type { ExperimentLookup, ExperimentRef } from './logged-models.js';
-import { DEFAULT_EXPERIMENT_ID, ExperimentService } from '../experiments/experiments.js';
+import { DEFAULT_EXPERIMENT_ID, type ExperimentService } from '../experiments/experiments.js';
 
 /**
  * Experiments and runs as the tracking core stores them (`tracking_experiments`, keyed by workspace GUID
@@ -10,11 +10,10 @@ import { DEFAULT_EXPERIMENT_ID, ExperimentService } from '../experiments/experim
  * active, and its artifact location.
  */
 export class TrackingExperimentLookup implements ExperimentLookup {
-  private readonly experiments: ExperimentService;
-
-  constructor(private readonly ctx: AppContext) {
-    this.experiments = new ExperimentService(ctx.database);
-  }
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly experiments: ExperimentService,
+  ) {}
 
   async getExperiment(ws: WorkspaceRef, experimentId: string): Promise<ExperimentRef | undefined> {
     if (!/^\d{1,15}$/.test(experimentId)) return undefined;

@@ -5,7 +5,8 @@ import { checkApiVersion } from '../api-version.js';
 import * as C from '@atelier/contracts';
 import { nextLink, pageParams } from '../paging.js';
 import { groupId } from '../../../resources/arm-ids.js';
-import { PrivateEndpointService } from '../../../assets/private-endpoints.js';
+import type { PrivateEndpointService } from '../../../assets/private-endpoints.js';
+import type { Services } from '../../../services.js';
 import { W, WNameParams, WParams, workspaceFor } from './common.js';
 
 const PE = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.Network/privateEndpoints';
@@ -74,8 +75,8 @@ export async function privateEndpointRoutes(app: FastifyInstance, opts: { ctx: A
  * a workspace with public network access disabled from outside its approved private endpoints.
  */
 export const networkAccessFeature = fp(
-  async (app: FastifyInstance, opts: { ctx: AppContext }) => {
-    const endpoints = PrivateEndpointService.for(opts.ctx);
+  async (app: FastifyInstance, opts: { ctx: AppContext; services: Services }) => {
+    const endpoints = opts.services.assets.endpoints;
     app.addHook('onRequest', async (req) => {
       await endpoints.check(req.routeOptions.url, req.params, req.socket.remoteAddress ?? req.ip);
     });
