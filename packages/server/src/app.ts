@@ -92,7 +92,7 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
 
   await app.register(healthRoutes, { ctx });
   await app.register(tokenRoutes, { ctx, identity: services.identity });
-  await app.register(resourceGroupRoutes, { ctx, groups: services.groups });
+  await app.register(resourceGroupRoutes, { ctx, groups: services.groups, resources: services.resources });
   for (const feature of features) await app.register(feature, { ctx, services });
 
   return app;

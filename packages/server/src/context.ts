@@ -13,6 +13,7 @@ import { PrincipalService } from './identity/principals.js';
 import { AccessControl } from './identity/rbac.js';
 import { ADMIN_PASSWORD_IGNORED, bootstrap, type BootstrapResult } from './identity/bootstrap.js';
 import { BlobStores } from './blob/factory.js';
+import { scanResources } from './resources/engine.js';
 
 /** Everything a request handler or domain service may need, made once per server process. */
 export interface AppContext {
@@ -93,7 +94,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
     onCheckpointError: (message) => logger.warn({ message }, 'a background SQLite checkpoint failed; the next one tries again'),
   });
   try {
-    await hbi.start(database.db);
+    await hbi.start(() => scanResources(database.db, { type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true }));
     const boot = await bootstrap(database, config.adminPassword);
     if (boot.adminPasswordIgnored) logger.warn(ADMIN_PASSWORD_IGNORED);
     const keys = new KeyRing(database.db, loadMasterKey(config.home));

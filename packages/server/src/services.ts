@@ -23,6 +23,6 @@ export function createServices(ctx: AppContext): Services {
   const controlPlane = createControlPlaneServices(ctx);
   const tracking = createTrackingServices(ctx, controlPlane);
   const assets = createAssetServices(ctx, controlPlane);
-  const identity = createIdentityServices(ctx);
+  const identity = createIdentityServices(ctx, controlPlane.resources);
   return { ...controlPlane, tracking, assets, identity };
 }

@@ -274,9 +274,9 @@ export class PrivateEndpointService {
   private async state(wsIdKey: string): Promise<NetworkState | undefined> {
     const hit = this.cache.get(wsIdKey);
     if (hit && Date.now() - hit.at < PrivateEndpointService.CACHE_MS) return hit;
-    const row = await this.ctx.db.selectFrom('resources').select(['properties', 'name', 'id']).where('id_key', '=', wsIdKey).executeTakeFirst();
+    const row = await this.engine.get(wsIdKey);
     if (!row) return undefined;
-    const disabled = (JSON.parse(row.properties) as { publicNetworkAccess?: string }).publicNetworkAccess === 'Disabled';
+    const disabled = row.properties.publicNetworkAccess === 'Disabled';
     const st: NetworkState = { at: Date.now(), disabled, name: row.name };
     if (disabled) {
       const list = new net.BlockList();
@@ -332,8 +332,8 @@ export class PrivateEndpointService {
   private async workspacesUsingVault(sub: string, vaultKey: string): Promise<string[]> {
     const hit = this.vaultUsers.get(vaultKey);
     if (hit && Date.now() - hit.at < PrivateEndpointService.CACHE_MS) return hit.workspaces;
-    const rows = await this.ctx.db.selectFrom('resources').select(['id_key', 'properties']).where('subscription_id', '=', sub).where('type_key', '=', WORKSPACE.toLowerCase()).execute();
-    const workspaces = rows.filter((w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === vaultKey).map((w) => w.id_key);
+    const rows = await this.engine.scan({ type: WORKSPACE, subscriptionId: sub });
+    const workspaces = rows.filter((w) => String(w.properties.keyVault ?? '').toLowerCase() === vaultKey).map((w) => w.id.toLowerCase());
     if (this.vaultUsers.size > 10_000) this.vaultUsers.clear();
     this.vaultUsers.set(vaultKey, { at: Date.now(), workspaces });
     return workspaces;

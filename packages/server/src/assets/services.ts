@@ -37,8 +37,8 @@ export interface AssetServices {
 export function createAssetServices(ctx: AppContext, cp: ControlPlaneServices): AssetServices {
   const engine = cp.resources;
   const vault = new VaultSecretService(ctx);
-  const vaultKeys = new VaultKeyService(ctx);
-  const storageAccounts = new StorageAccountLookup(ctx, engine, cp.workspaces.dependents.keys);
+  const vaultKeys = new VaultKeyService(ctx, engine);
+  const storageAccounts = new StorageAccountLookup(engine, cp.workspaces.dependents.keys);
   const datastores = new DatastoreService(ctx, engine, storageAccounts, vault, datastoreRoots(), s3Endpoints());
   const endpoints = new PrivateEndpointService(ctx, engine);
   const s: AssetServices = {

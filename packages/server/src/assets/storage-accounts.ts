@@ -1,6 +1,5 @@
-import type { AppContext } from '../context.js';
 import type { ResourceKeys } from '../resources/resource-keys.js';
-import { fromRow, type ResourceEngine, type StoredResource } from '../resources/engine.js';
+import type { ResourceEngine, StoredResource } from '../resources/engine.js';
 import { NotFound } from '../errors.js';
 
 export const STORAGE_TYPE = 'Microsoft.Storage/storageAccounts';
@@ -16,7 +15,6 @@ export interface StorageAccountRef {
 /** Storage accounts (made by the control plane), looked up by id or by name in a subscription. */
 export class StorageAccountLookup {
   constructor(
-    private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
     private readonly keys: ResourceKeys,
   ) {}
@@ -26,15 +24,13 @@ export class StorageAccountLookup {
   }
 
   async byId(id: string): Promise<StorageAccountRef | undefined> {
-    const row = await this.ctx.db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase()).where('type_key', '=', STORAGE_TYPE.toLowerCase()).executeTakeFirst();
-    return row ? this.toRef(fromRow(row)) : undefined;
+    const r = await this.engine.get(id);
+    return r && r.type.toLowerCase() === STORAGE_TYPE.toLowerCase() ? this.toRef(r) : undefined;
   }
 
   /** Storage account names are unique (as in Azure); the subscription narrows the search when given. */
   async byName(name: string, subscriptionId?: string, resourceGroup?: string): Promise<StorageAccountRef | undefined> {
-    let q = this.ctx.db.selectFrom('resources').selectAll().where('type_key', '=', STORAGE_TYPE.toLowerCase()).where('name', '=', name.toLowerCase());
-    if (subscriptionId) q = q.where('subscription_id', '=', subscriptionId.toLowerCase());
-    const rows = (await q.execute()).map(fromRow).filter((r) => !resourceGroup || r.resourceGroup.toLowerCase() === resourceGroup.toLowerCase());
+    const rows = (await this.engine.findByName(STORAGE_TYPE, name, subscriptionId)).filter((r) => !resourceGroup || r.resourceGroup.toLowerCase() === resourceGroup.toLowerCase());
     return rows[0] ? this.toRef(rows[0]) : undefined;
   }
 

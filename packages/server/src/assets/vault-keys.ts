@@ -6,6 +6,7 @@ import type { Tables } from '../store/schema.js';
 import type { CustomerKeyProvider, KeyRing } from '../secrets/envelope.js';
 import { open, seal } from '../secrets/envelope.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
+import type { ResourceEngine } from '../resources/engine.js';
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -86,10 +87,7 @@ function parseRef(ref: string): { vaultKey: string; nameKey: string; version: st
   return { vaultKey: m[1]!, nameKey: m[2]!, version: m[3]! };
 }
 
-/**
- * What VaultKeyService needs of the context (AppContext has it all): declared here, not taken as
- * AppContext, because context.ts makes the service and must not be imported back.
- */
+/** What VaultKeyService needs of the context (AppContext has it all). */
 export interface VaultKeyDeps {
   db: Kysely<Tables>;
   keys: KeyRing;
@@ -105,7 +103,10 @@ export interface VaultKeyDeps {
  * (RSA-OAEP-256, or AES-GCM), refusing while the key is disabled or after it is deleted.
  */
 export class VaultKeyService implements CustomerKeyProvider {
-  constructor(private readonly ctx: VaultKeyDeps) {}
+  constructor(
+    private readonly ctx: VaultKeyDeps,
+    private readonly resources: ResourceEngine,
+  ) {}
 
   private materialOwner(vaultKey: string): string {
     return `${vaultKey}/keys`;
@@ -245,10 +246,10 @@ export class VaultKeyService implements CustomerKeyProvider {
    */
   async dependents(ref: string): Promise<string[]> {
     const matches = (x: string) => (ref.endsWith('/') ? x.startsWith(ref) : x === ref);
-    const workspaces = (await this.ctx.db.selectFrom('resources').select(['id', 'id_key', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute()).map((w) => ({
+    const workspaces = (await this.resources.scan({ type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true })).map((w) => ({
       id: w.id,
-      idKey: w.id_key,
-      props: JSON.parse(w.properties) as { cmkRef?: string; keyVault?: string },
+      idKey: w.id.toLowerCase(),
+      props: w.properties as { cmkRef?: string; keyVault?: string },
     }));
     const out = new Set<string>();
     for (const w of workspaces) if (w.props.cmkRef && matches(w.props.cmkRef)) out.add(w.id);
@@ -281,7 +282,7 @@ export class VaultKeyService implements CustomerKeyProvider {
   /** The key id clients see: `{server}{vault id}/keys/{name}/{version}`. */
   async kid(ref: string): Promise<string> {
     const { vaultKey, nameKey, version } = parseRef(ref);
-    const vault = await this.ctx.db.selectFrom('resources').select('id').where('id_key', '=', vaultKey).executeTakeFirst();
+    const vault = await this.resources.get(vaultKey);
     const key = await this.ctx.db.selectFrom('vault_keys').select('name').where('vault_key', '=', vaultKey).where('name_key', '=', nameKey).executeTakeFirst();
     return `${this.ctx.config.publicUrl}${vault?.id ?? vaultKey}/keys/${key?.name ?? nameKey}/${version}`;
   }

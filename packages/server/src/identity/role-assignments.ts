@@ -6,6 +6,7 @@ import { ROLES, roleByName, scopeCovers } from './rbac.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { GUID } from '../resources/arm-ids.js';
 import { keepAnAdministrator } from './last-owner.js';
+import type { ResourceEngine } from '../resources/engine.js';
 
 type Db = Kysely<{ role_assignments: RoleAssignmentFullRow }>;
 
@@ -60,7 +61,10 @@ export function normaliseScope(scope: string): string {
 
 /** Role assignments: create (idempotent by name), read, list, delete; ARM semantics. */
 export class RoleAssignmentService {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly resources: ResourceEngine,
+  ) {}
   private get db(): Db {
     return this.ctx.db as unknown as Db;
   }
@@ -78,8 +82,7 @@ export class RoleAssignmentService {
     const g = await this.ctx.db.selectFrom('resource_groups').select('id_key').where('id_key', '=', groupKey).executeTakeFirst();
     if (!g) throw new NotFound(`resource group '${m[2]}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     if (!m[3]) return;
-    const r = await this.ctx.db.selectFrom('resources').select('id_key').where('id_key', '=', scope.toLowerCase()).executeTakeFirst();
-    if (!r) throw new NotFound(`the resource '${scope}' could not be found`, { code: 'NOT_FOUND' });
+    if (!(await this.resources.get(scope))) throw new NotFound(`the resource '${scope}' could not be found`, { code: 'NOT_FOUND' });
   }
 
   async get(scope: string, name: string): Promise<RoleAssignment | undefined> {

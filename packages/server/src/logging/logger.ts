@@ -1,6 +1,4 @@
 import pino from 'pino';
-import type { Kysely } from 'kysely';
-import type { Tables } from '../store/schema.js';
 
 /** Paths of request bodies and headers the logger must never print. */
 export const REDACT = [
@@ -43,14 +41,15 @@ export class HbiWorkspaces {
   private workspaces = new Map<string, boolean>();
   /** Lower-cased key vault ids used by an HBI workspace. */
   private vaults = new Set<string>();
-  private db?: Kysely<Tables>;
+  private read?: () => Promise<{ id: string; properties: Record<string, unknown> }[]>;
   private timer?: NodeJS.Timeout;
   private loading?: Promise<void>;
   private lastLoad = 0;
   static readonly REFRESH_MS = 5000;
 
-  async start(db: Kysely<Tables>): Promise<void> {
-    this.db = db;
+  /** `read`: every workspace (id and properties), e.g. from the resource engine. */
+  async start(read: () => Promise<{ id: string; properties: Record<string, unknown> }[]>): Promise<void> {
+    this.read = read;
     await this.load();
     this.timer = setInterval(() => void this.load().catch(() => {}), HbiWorkspaces.REFRESH_MS);
     this.timer.unref();
@@ -63,17 +62,17 @@ export class HbiWorkspaces {
 
   /** Reads every workspace's hbi flag (coalesced: one load at a time). */
   load(): Promise<void> {
-    if (!this.db) return Promise.resolve();
+    if (!this.read) return Promise.resolve();
     if (this.loading) return this.loading;
-    const db = this.db;
+    const read = this.read;
     this.loading = (async () => {
-      const rows = await db.selectFrom('resources').select(['id_key', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute();
+      const rows = await read();
       const workspaces = new Map<string, boolean>();
       const vaults = new Set<string>();
       for (const r of rows) {
-        const p = JSON.parse(r.properties) as { hbiWorkspace?: boolean; workspaceId?: string; keyVault?: string };
+        const p = r.properties as { hbiWorkspace?: boolean; workspaceId?: string; keyVault?: string };
         const hbi = Boolean(p.hbiWorkspace);
-        workspaces.set(r.id_key, hbi);
+        workspaces.set(r.id.toLowerCase(), hbi);
         if (p.workspaceId) workspaces.set(p.workspaceId.toLowerCase(), hbi);
         if (hbi && p.keyVault) vaults.add(p.keyVault.toLowerCase());
       }
@@ -101,7 +100,7 @@ export class HbiWorkspaces {
 
   private miss(): void {
     // At most one reload a second from misses; meanwhile the unknown workspace counts as HBI.
-    if (this.db && Date.now() - this.lastLoad > 1000) {
+    if (this.read && Date.now() - this.lastLoad > 1000) {
       this.lastLoad = Date.now();
       void this.load().catch(() => {});
     }

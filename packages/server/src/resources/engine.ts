@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
+import type { Kysely } from 'kysely';
+import type { Tables } from '../store/schema.js';
 import type { ResourceRow } from '../store/tables.js';
 import { Conflict, InvalidInput, NotFound, PreconditionFailed, type ErrorCode } from '../errors.js';
 import { groupId, systemData } from './arm-ids.js';
@@ -64,6 +66,20 @@ export interface PatchInput {
 export interface Preconditions {
   ifMatch?: string;
   ifNoneMatch?: string;
+}
+
+/** An unpaged scan (server-side work such as sweeps and cascades; routes page with `list`). */
+export interface ScanQuery {
+  type?: string;
+  /** Only resources directly in a resource group (not child resources of another resource). */
+  topLevel?: boolean;
+  subscriptionId?: string;
+  /** Lower-cased resource group id. */
+  groupKey?: string;
+  /** Leave out these types. */
+  exceptTypes?: string[];
+  /** Only these provisioning states (`properties.provisioningState`). */
+  provisioningStates?: string[];
 }
 
 export interface ListQuery {
@@ -159,12 +175,52 @@ function checkImmutable(def: ResourceDefinition, existing: StoredResource, props
   }
 }
 
+/**
+ * One resource by id (any case), for the few readers that hold only a database handle (workspace
+ * resolution, the logger's HBI list); everything else goes through a ResourceEngine.
+ */
+export async function readResource(db: Kysely<Tables>, id: string): Promise<StoredResource | undefined> {
+  const row = await db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase()).executeTakeFirst();
+  return row ? fromRow(row) : undefined;
+}
+
+/** Every resource a scan query matches, ordered by lower-cased id (see ResourceEngine.scan). */
+export async function scanResources(db: Kysely<Tables>, q: ScanQuery): Promise<StoredResource[]> {
+  let query = db.selectFrom('resources').selectAll();
+  if (q.type) query = query.where('type_key', '=', q.type.toLowerCase());
+  if (q.topLevel) query = query.where('parent_key', 'is', null);
+  if (q.subscriptionId) query = query.where('subscription_id', '=', q.subscriptionId.toLowerCase());
+  if (q.groupKey) query = query.where('group_key', '=', q.groupKey.toLowerCase());
+  for (const t of q.exceptTypes ?? []) query = query.where('type_key', '!=', t.toLowerCase());
+  const states = q.provisioningStates;
+  // A cheap pre-filter on the stored JSON; the exact test is done on the parsed properties.
+  if (states?.length) query = query.where((eb) => eb.or(states.map((s) => eb('properties', 'like', `%"provisioningState":"${s}"%`))));
+  const rows = (await query.orderBy('id_key').execute()).map(fromRow);
+  return states?.length ? rows.filter((r) => states.includes(String(r.properties.provisioningState))) : rows;
+}
+
 export class ResourceEngine {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly ctx: Pick<AppContext, 'db'>) {}
 
   async get(id: string): Promise<StoredResource | undefined> {
-    const row = await this.ctx.db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase()).executeTakeFirst();
-    return row ? fromRow(row) : undefined;
+    return readResource(this.ctx.db, id);
+  }
+
+  /** Every resource a scan query matches, ordered by lower-cased id. */
+  async scan(q: ScanQuery): Promise<StoredResource[]> {
+    return scanResources(this.ctx.db, q);
+  }
+
+  /** A resource of `type` by name (names unique per type, e.g. storage accounts), optionally in a subscription. */
+  async findByName(type: string, name: string, subscriptionId?: string): Promise<StoredResource[]> {
+    let q = this.ctx.db.selectFrom('resources').selectAll().where('type_key', '=', type.toLowerCase()).where('name', '=', name.toLowerCase());
+    if (subscriptionId) q = q.where('subscription_id', '=', subscriptionId.toLowerCase());
+    return (await q.execute()).map(fromRow);
+  }
+
+  /** Removes every resource row of a resource group (the group is being deleted; hooks ran first). */
+  async deleteGroupRows(groupKey: string): Promise<void> {
+    await this.ctx.db.deleteFrom('resources').where('group_key', '=', groupKey.toLowerCase()).execute();
   }
 
   async require(id: string, message?: string, code: ErrorCode = 'NOT_FOUND'): Promise<StoredResource> {

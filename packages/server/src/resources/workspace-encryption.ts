@@ -2,6 +2,7 @@ import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import { VAULT } from './dependents.js';
+import { readResource, scanResources } from './engine.js';
 import { parseResourceId, sameType } from './resource-ids.js';
 
 /**
@@ -43,7 +44,7 @@ export async function resolveCustomerKey(ctx: AppContext, keys: CustomerKeyLooku
   const vaultArg = kvp.keyVaultArmId as string;
   const p = parseResourceId(vaultArg, `${TARGET}.keyVaultArmId`);
   if (!sameType(p.type, VAULT)) throw new InvalidInput(`${TARGET}.keyVaultArmId must be the id of a ${VAULT}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target: `${TARGET}.keyVaultArmId` });
-  const vault = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', vaultArg.toLowerCase()).executeTakeFirst();
+  const vault = await readResource(ctx.db, vaultArg);
   const missingVault = () => new InvalidInput(`${TARGET}.keyVaultArmId '${vaultArg}' does not exist; create the key vault and its key first`, { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target: `${TARGET}.keyVaultArmId` });
   if (!vault || !(await ctx.access.canSee(by.id, vault.id))) throw missingVault();
   // Using a key to wrap and unwrap is a secret operation (Key Vault Crypto Service Encryption User).
@@ -107,9 +108,7 @@ export async function checkVaultForWorkspace(ctx: AppContext, vaultId: string, w
     throw new Conflict(`key vault '${vaultId}' is encrypted with the customer-managed key of another workspace; give another key vault (or leave keyVault out to have one made)`, { code: 'KEY_VAULT_IN_USE', target: 'properties.keyVault' });
   }
   if (!withCustomerKey) return;
-  const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('type_key', '=', 'microsoft.machinelearningservices/workspaces').where('parent_key', 'is', null).execute()).filter(
-    (w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === vaultId.toLowerCase(),
-  );
+  const users = (await scanResources(ctx.db, { type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true })).filter((w) => String(w.properties.keyVault ?? '').toLowerCase() === vaultId.toLowerCase());
   if (users.length) {
     throw new Conflict(`key vault '${vaultId}' is also the key vault of workspace '${users[0]!.id}'; a workspace with customer-managed keys needs a key vault of its own (leave keyVault out to have one made)`, {
       code: 'KEY_VAULT_IN_USE',

@@ -4,7 +4,7 @@ import type { Principal } from '../identity/principals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed } from '../errors.js';
 import { checkVaultForWorkspace, resolveCustomerKey, type CustomerKeyLookup, type CustomerKeySetting } from './workspace-encryption.js';
 import { groupId } from './arm-ids.js';
-import { ResourceEngine, fromRow, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
+import { ResourceEngine, readResource, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
 import { DEPENDENT_TYPES, DependentResources, dependentName, type DependentKind } from './dependents.js';
 import { parseResourceId, resourceId } from './resource-ids.js';
 import { STALE_MS, type OperationJournal, type OperationService, type Operation } from '../operations/operations.js';
@@ -135,9 +135,9 @@ export function workspaceInfo(ctx: AppContext, r: StoredResource): WorkspaceInfo
  */
 export async function resolveWorkspace(ctx: AppContext, subscriptionId: string, resourceGroup: string, workspaceName: string): Promise<WorkspaceInfo> {
   const id = resourceId(subscriptionId, resourceGroup, WORKSPACE, workspaceName);
-  const row = await ctx.db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase()).executeTakeFirst();
-  if (!row) throw new NotFound(`workspace '${workspaceName}' could not be found in resource group '${resourceGroup}'`, { code: 'WORKSPACE_NOT_FOUND' });
-  return workspaceInfo(ctx, fromRow(row));
+  const r = await readResource(ctx.db, id);
+  if (!r) throw new NotFound(`workspace '${workspaceName}' could not be found in resource group '${resourceGroup}'`, { code: 'WORKSPACE_NOT_FOUND' });
+  return workspaceInfo(ctx, r);
 }
 
 /** Finds a workspace by its ARM id (W). Throws NotFound. */
@@ -150,9 +150,9 @@ export async function resolveWorkspaceById(ctx: AppContext, armId: string): Prom
 /** Finds a workspace by its GUID (`workspaceId`). Throws NotFound. */
 export async function resolveWorkspaceByGuid(ctx: AppContext, workspaceId: string): Promise<WorkspaceInfo> {
   const hit = /^[0-9a-f-]{36}$/i.test(workspaceId) ? await ctx.db.selectFrom('workspace_ids').select('id_key').where('workspace_id', '=', workspaceId.toLowerCase()).executeTakeFirst() : undefined;
-  const row = hit && (await ctx.db.selectFrom('resources').selectAll().where('id_key', '=', hit.id_key).executeTakeFirst());
-  if (!row) throw new NotFound(`no workspace has the id '${workspaceId}'`, { code: 'WORKSPACE_NOT_FOUND' });
-  return workspaceInfo(ctx, fromRow(row));
+  const r = hit && (await readResource(ctx.db, hit.id_key));
+  if (!r) throw new NotFound(`no workspace has the id '${workspaceId}'`, { code: 'WORKSPACE_NOT_FOUND' });
+  return workspaceInfo(ctx, r);
 }
 
 function boolOrUndefined(v: unknown, target: string): boolean | undefined {
@@ -206,9 +206,8 @@ export class WorkspaceService {
    * operation leaves a workspace in that state with no operation: undo the create / finish the delete.
    */
   async recoverOrphans(): Promise<void> {
-    const rows = await this.ctx.db.selectFrom('resources').selectAll().where('type_key', '=', WORKSPACE.toLowerCase()).where('parent_key', 'is', null).execute();
-    for (const row of rows) {
-      const r = fromRow(row);
+    const rows = await this.engine.scan({ type: WORKSPACE, topLevel: true, provisioningStates: ['Creating', 'Deleting'] });
+    for (const r of rows) {
       const state = r.properties.provisioningState;
       if (state !== 'Creating' && state !== 'Deleting') continue;
       const since = Number(r.properties.stateSince ?? r.createdAt);
@@ -730,18 +729,19 @@ export class WorkspaceService {
 
   /** Resource group delete: every workspace in it (hooks run), then every other resource in it. */
   async deleteGroupContents(groupKey: string): Promise<void> {
-    const rows = await this.ctx.db.selectFrom('resources').selectAll().where('group_key', '=', groupKey).where('parent_key', 'is', null).execute();
-    for (const row of rows.filter((r) => r.type_key === WORKSPACE.toLowerCase())) {
+    const rows = await this.engine.scan({ groupKey, topLevel: true });
+    const isWorkspace = (r: StoredResource) => r.type.toLowerCase() === WORKSPACE.toLowerCase();
+    for (const row of rows.filter(isWorkspace)) {
       const active = await this.operations.activeOn(row.id);
       if (active && active.kind === 'workspace.create') throw new Conflict(`workspace '${row.name}' is being created; delete the group when that has ended`, { code: 'WORKSPACE_BUSY' });
-      await this.finishDelete(fromRow(row), false);
+      await this.finishDelete(row, false);
     }
-    for (const row of rows.filter((r) => r.type_key !== WORKSPACE.toLowerCase())) {
-      const known = DEPENDENT_TYPE_KEYS.includes(row.type_key);
+    for (const row of rows.filter((r) => !isWorkspace(r))) {
+      const known = DEPENDENT_TYPE_KEYS.includes(row.type.toLowerCase());
       if (known) await this.dependents.deleteAny(row.id);
       else await this.engine.delete(row.id);
     }
-    await this.ctx.db.deleteFrom('resources').where('group_key', '=', groupKey).execute();
+    await this.engine.deleteGroupRows(groupKey);
   }
 }
 

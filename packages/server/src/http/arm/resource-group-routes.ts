@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
-import { ResourceGroupService, toResourceGroup } from '../../resources/resource-groups.js';
+import { toResourceGroup, type ResourceGroupService } from '../../resources/resource-groups.js';
+import type { ResourceEngine } from '../../resources/engine.js';
 import { checkApiVersion } from './api-version.js';
 import { groupId } from '../../resources/arm-ids.js';
 import { NotFound } from '../../errors.js';
@@ -11,8 +12,8 @@ const TAGS = ['Resource groups'];
 const GROUP = { 200: C.ResourceGroup, ...C.ArmErrorResponses };
 
 /** Subscriptions and resource groups (Microsoft.Resources shapes). */
-export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: AppContext; groups: ResourceGroupService }): Promise<void> {
-  const { ctx, groups } = opts;
+export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: AppContext; groups: ResourceGroupService; resources: ResourceEngine }): Promise<void> {
+  const { ctx, groups, resources } = opts;
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 
   const subscriptionBody = (s: { subscription_id: string; display_name: string; tenant_id: string; state: string }) => ({
@@ -106,7 +107,7 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
     const row = await groups.get(sub, name);
     if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
-    const rows = await ctx.db.selectFrom('resources').select(['id', 'name', 'type', 'location', 'tags', 'kind']).where('group_key', '=', row.id_key).where('parent_key', 'is', null).where('type_key', '!=', 'microsoft.resources/deployments').orderBy('id_key').execute();
-    return { value: rows.map((r) => ({ id: r.id, name: r.name, type: r.type, location: r.location, kind: r.kind ?? undefined, tags: r.tags ? JSON.parse(r.tags) : {} })) };
+    const rows = await resources.scan({ groupKey: row.id_key, topLevel: true, exceptTypes: ['Microsoft.Resources/deployments'] });
+    return { value: rows.map((r) => ({ id: r.id, name: r.name, type: r.type, location: r.location ?? null, kind: r.kind, tags: r.tags })) };
   });
 }

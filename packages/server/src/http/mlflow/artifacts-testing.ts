@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { TestServer } from '../../testing/harness.js';
 import { makeWorkspace, type TestWorkspace } from './testing.js';
-import { invalidateWorkspaceCache } from './common.js';
 
 /** Test support for the artifact proxy, registry and logged-model tests. */
 
@@ -12,21 +11,12 @@ export interface ArtifactTestWorkspace extends TestWorkspace {
   storageAccount: string;
 }
 
-/**
- * A workspace with a storage account. Workspaces made through the ARM API get one; the fallback
- * workspace row of `makeWorkspace` (before the workspace resource type exists) is given one here.
- */
+/** A workspace with its storage account (made through the ARM API). */
 export async function artifactWorkspace(t: TestServer, name?: string): Promise<ArtifactTestWorkspace> {
   const w = await makeWorkspace(t, name);
-  const db = t.server.ctx.db;
-  const row = await db.selectFrom('resources').select(['properties']).where('id_key', '=', w.armId.toLowerCase()).executeTakeFirstOrThrow();
-  const props = JSON.parse(row.properties) as { storageAccount?: string };
-  if (!props.storageAccount) {
-    props.storageAccount = `/subscriptions/${t.subscriptionId}/resourceGroups/tracking-rg/providers/Microsoft.Storage/storageAccounts/st${crypto.randomBytes(6).toString('hex')}`;
-    await db.updateTable('resources').set({ properties: JSON.stringify(props) }).where('id_key', '=', w.armId.toLowerCase()).execute();
-    invalidateWorkspaceCache(t.server.ctx, w.armId);
-  }
-  return { ...w, artifacts: `${w.trackingUri}/api/2.0/mlflow-artifacts/artifacts`, storageAccount: props.storageAccount.split('/').pop()! };
+  const storageAccount = (await t.server.services.resources.require(w.armId)).properties.storageAccount;
+  if (typeof storageAccount !== 'string') throw new Error(`workspace '${w.name}' has no storage account`);
+  return { ...w, artifacts: `${w.trackingUri}/api/2.0/mlflow-artifacts/artifacts`, storageAccount: storageAccount.split('/').pop()! };
 }
 
 /** `n` bytes of a repeatable pattern, as a stream (never all in memory). */

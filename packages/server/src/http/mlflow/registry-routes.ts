@@ -28,7 +28,7 @@ type Req<B extends TSchema, Q extends TSchema> = FastifyRequest<{ Body: Static<B
 /** MLflow's model registry (`model_registry.proto`) below each workspace's tracking URI. */
 export async function mlflowRegistryRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
-  const { artifacts, experimentLookup: lookup, loggedModels, registry } = opts.services.tracking;
+  const { artifacts, experimentLookup: lookup, registry } = opts.services.tracking;
   const user = (req: FastifyRequest): string => req.principal.name;
 
   await mountMlflow(app, ctx, async (scope) => {

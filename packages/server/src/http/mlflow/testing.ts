@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { TestServer } from '../../testing/harness.js';
-import { workspaceArmId, invalidateWorkspaceCache } from './common.js';
+import { workspaceArmId } from './common.js';
 
 export interface TestWorkspace {
   name: string;
@@ -12,10 +12,7 @@ export interface TestWorkspace {
   api: string;
 }
 
-/**
- * A workspace to track into. Made through the ARM API when the server has it; until the workspace
- * resource type lands, the `resources` row a workspace has is written directly.
- */
+/** A workspace to track into, made through the ARM API (waits until it is provisioned). */
 export async function makeWorkspace(t: TestServer, name = `ws${crypto.randomBytes(4).toString('hex')}`, group = 'tracking-rg'): Promise<TestWorkspace> {
   const sub = t.subscriptionId;
   const rg = await t.request('PUT', `/subscriptions/${sub}/resourcegroups/${group}?api-version=2025-09-01`, { location: 'local' });
@@ -30,21 +27,7 @@ export async function makeWorkspace(t: TestServer, name = `ws${crypto.randomByte
       else await new Promise((r) => setTimeout(r, 50));
     }
   }
-  if (!workspaceId) {
-    workspaceId = crypto.randomUUID();
-    const now = Date.now();
-    await t.server.ctx.db
-      .insertInto('resources')
-      .values({
-        id_key: armId.toLowerCase(), id: armId, subscription_id: sub, group_key: `/subscriptions/${sub}/resourcegroups/${group}`.toLowerCase(),
-        parent_key: null, type: 'Microsoft.MachineLearningServices/workspaces', type_key: 'microsoft.machinelearningservices/workspaces',
-        name, location: 'local', kind: 'Default', tags: '{}', sku: null, identity: null,
-        properties: JSON.stringify({ workspaceId, provisioningState: 'Succeeded' }), etag: crypto.randomUUID(),
-        created_at: now, created_by: null, updated_at: now, updated_by: null,
-      })
-      .execute();
-    invalidateWorkspaceCache(t.server.ctx, armId);
-  }
+  if (!workspaceId) throw new Error(`workspace '${name}' was not provisioned: PUT answered ${put.status} ${put.text}`);
   const trackingUri = `${t.url}/mlflow/v1.0${armId}`;
   return { name, armId, workspaceId, trackingUri, api: `${trackingUri}/api/2.0/mlflow` };
 }

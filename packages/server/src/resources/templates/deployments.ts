@@ -102,12 +102,7 @@ export class DeploymentService {
    */
   async recoverOrphans(): Promise<void> {
     // Runs every sweep: only deployments whose stored state is Accepted/Running are read.
-    const rows = await this.ctx.db
-      .selectFrom('resources')
-      .select(['id'])
-      .where('type_key', '=', DEPLOYMENT.toLowerCase())
-      .where((eb) => eb.or([eb('properties', 'like', '%"provisioningState":"Running"%'), eb('properties', 'like', '%"provisioningState":"Accepted"%')]))
-      .execute();
+    const rows = await this.services.resources.scan({ type: DEPLOYMENT, provisioningStates: ['Running', 'Accepted'] });
     for (const { id } of rows) {
       const d = await this.services.resources.get(id);
       if (!d || !['Accepted', 'Running'].includes(String(d.properties.provisioningState))) continue;

@@ -19,8 +19,8 @@ export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContex
   // The services and their workspace hooks are made by assets/services.ts.
   const { vault, vaultKeys, datastores, data, environments, connections, endpoints, diagnostics, linked } = services.assets;
 
-  await app.register(keyVaultRoutes, { ctx, vault });
-  await app.register(keyVaultKeyRoutes, { ctx, keys: vaultKeys });
+  await app.register(keyVaultRoutes, { ctx, vault, resources: services.resources });
+  await app.register(keyVaultKeyRoutes, { ctx, keys: vaultKeys, resources: services.resources });
   await app.register(datastoreRoutes, { ctx, datastores });
   await app.register(versionedRoutes, { ctx, service: data, tag: 'Data' });
   await app.register(versionedRoutes, { ctx, service: environments, tag: 'Environments' });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
+import type { ResourceEngine } from '../../../resources/engine.js';
 import { ApiVersionQuery, Tags } from '@atelier/contracts';
 import { InvalidInput } from '../../../errors.js';
 import { checkKeyName, type KeyMeta, type VaultKeyService } from '../../../assets/vault-keys.js';
@@ -41,8 +42,8 @@ interface KP {
  * are key management and need `control/write` (Owner, Contributor; not a Data Scientist). A key version
  * a workspace's data depends on cannot be disabled, kept from wrapping or deleted (409 naming them).
  */
-export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppContext; keys: VaultKeyService }): Promise<void> {
-  const { ctx, keys } = opts;
+export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppContext; keys: VaultKeyService; resources: ResourceEngine }): Promise<void> {
+  const { ctx, keys, resources } = opts;
   const tags = ['Key vault keys'];
 
   const kid = (vaultId: string, m: KeyMeta, withVersion = true) => `${ctx.config.publicUrl}${vaultId}/keys/${m.name}${withVersion ? `/${m.version}` : ''}`;
@@ -55,7 +56,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
     `${V}/keys/:keyName/create`,
     { schema: { params: KParams, querystring: ApiVersionQuery, body: CreateBody, tags, summary: 'Create a key (or a new version of it)' } },
     async (req) => {
-      const vaultId = await vaultFor(ctx, req, 'control/write');
+      const vaultId = await vaultFor(ctx, resources, req, 'control/write');
       const b = req.body;
       if (b.public_exponent !== undefined && b.public_exponent !== 65537) throw new InvalidInput('public_exponent must be 65537 (the only one supported)', { code: 'INVALID_KEY_VAULT_REQUEST', target: 'public_exponent' });
       const m = await keys.create(vaultId, params(req).keyName, { kty: b.kty, keySize: b.key_size, keyOps: b.key_ops, enabled: b.attributes?.enabled, tags: b.tags });
@@ -64,7 +65,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
   );
 
   app.get(`${V}/keys`, { schema: { params: VParams, querystring: ApiVersionQuery, tags, summary: 'List keys (ids and attributes of their current versions)' } }, async (req) => {
-    const vaultId = await vaultFor(ctx, req, 'control/read');
+    const vaultId = await vaultFor(ctx, resources, req, 'control/read');
     const q = req.query as Record<string, string | undefined>;
     const top = q.maxresults && /^\d+$/.test(q.maxresults) ? Math.min(Math.max(Number(q.maxresults), 1), 25) : 25;
     const after = q.$skipToken ? Buffer.from(q.$skipToken, 'base64url').toString('utf8') : undefined;
@@ -80,12 +81,12 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
   });
 
   app.get(`${V}/keys/:keyName/versions`, { schema: { params: KParams, querystring: ApiVersionQuery, tags, summary: 'List the versions of a key' } }, async (req) => {
-    const vaultId = await vaultFor(ctx, req, 'control/read');
+    const vaultId = await vaultFor(ctx, resources, req, 'control/read');
     return { value: (await keys.versions(vaultId, params(req).keyName)).map((m) => item(vaultId, m, true)), nextLink: null };
   });
 
   const get = async (req: FastifyRequest) => {
-    const vaultId = await vaultFor(ctx, req, 'control/read');
+    const vaultId = await vaultFor(ctx, resources, req, 'control/read');
     const p = params(req);
     checkKeyName(p.keyName);
     return bundle(vaultId, await keys.get(vaultId, p.keyName, p.keyVersion));
@@ -94,7 +95,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
   app.get(`${V}/keys/:keyName/:keyVersion`, { schema: { params: KVParams, querystring: ApiVersionQuery, tags, summary: 'Get a version of a key (public part only)' } }, get);
 
   const update = async (req: FastifyRequest<{ Body: { key_ops?: string[]; attributes?: { enabled?: boolean }; tags?: Record<string, string> } }>) => {
-    const vaultId = await vaultFor(ctx, req, 'control/write');
+    const vaultId = await vaultFor(ctx, resources, req, 'control/write');
     const p = params(req);
     const b = req.body ?? {};
     return bundle(vaultId, await keys.update(vaultId, p.keyName, p.keyVersion, { enabled: b.attributes?.enabled, tags: b.tags, keyOps: b.key_ops }));
@@ -103,7 +104,7 @@ export async function keyVaultKeyRoutes(app: FastifyInstance, opts: { ctx: AppCo
   app.patch(`${V}/keys/:keyName`, { schema: { params: KParams, querystring: ApiVersionQuery, body: UpdateBody, tags, summary: 'Update the current version of a key' } }, update);
 
   app.delete(`${V}/keys/:keyName`, { schema: { params: KParams, querystring: ApiVersionQuery, tags, summary: 'Delete a key with all its versions (data it protects becomes unreadable)' } }, async (req) => {
-    const vaultId = await vaultFor(ctx, req, 'control/write');
+    const vaultId = await vaultFor(ctx, resources, req, 'control/write');
     const m = await keys.delete(vaultId, params(req).keyName);
     return { ...bundle(vaultId, m), deletedDate: Math.floor(Date.now() / 1000) };
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
+import type { ResourceEngine } from '../../../resources/engine.js';
 import type { Action } from '../../../identity/rbac.js';
 import { ApiVersionQuery, Tags } from '@atelier/contracts';
 import { Forbidden, NotFound } from '../../../errors.js';
@@ -28,14 +29,12 @@ const SetBody = Type.Object(
  * above) or through a workspace that uses it as its key vault (a role on the workspace), as the
  * seed's `ws.get_default_keyvault()` implies.
  */
-export async function vaultFor(ctx: AppContext, req: FastifyRequest, action: Action): Promise<string> {
+export async function vaultFor(ctx: AppContext, resources: ResourceEngine, req: FastifyRequest, action: Action): Promise<string> {
   const p = req.params as { subscriptionId: string; resourceGroupName: string; vaultName: string };
   const id = resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName);
   const missing = `key vault '${p.vaultName}' could not be found`;
   if (!(await ctx.access.can(req.principal.id, id, action))) {
-    const users = (await ctx.db.selectFrom('resources').select(['id', 'properties']).where('subscription_id', '=', p.subscriptionId.toLowerCase()).where('type_key', '=', WORKSPACE.toLowerCase()).execute()).filter(
-      (w) => String((JSON.parse(w.properties) as { keyVault?: string }).keyVault ?? '').toLowerCase() === id.toLowerCase(),
-    );
+    const users = (await resources.scan({ type: WORKSPACE, subscriptionId: p.subscriptionId })).filter((w) => String(w.properties.keyVault ?? '').toLowerCase() === id.toLowerCase());
     let allowed = false;
     let visible = await ctx.access.canSee(req.principal.id, id);
     for (const w of users) {
@@ -47,7 +46,7 @@ export async function vaultFor(ctx: AppContext, req: FastifyRequest, action: Act
       throw new Forbidden(`the client does not have permission to perform '${action}' on key vault '${p.vaultName}'`);
     }
   }
-  const row = await ctx.db.selectFrom('resources').select('id').where('id_key', '=', id.toLowerCase()).executeTakeFirst();
+  const row = await resources.get(id);
   if (!row) throw new NotFound(missing, { code: 'KEY_VAULT_NOT_FOUND' });
   return row.id;
 }
@@ -63,8 +62,8 @@ interface VP {
  * A key vault's secrets (what `ws.getDefaultKeyvault()` uses). Names and attributes are listed to
  * readers; values are returned only to those allowed `secrets/read`; writes need `assets/write`.
  */
-export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppContext; vault: VaultSecretService }): Promise<void> {
-  const { ctx, vault } = opts;
+export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppContext; vault: VaultSecretService; resources: ResourceEngine }): Promise<void> {
+  const { ctx, vault, resources } = opts;
   const tags = ['Key vault secrets'];
 
   const secretId = (vaultId: string, name: string, version?: string) => `${ctx.config.publicUrl}${vaultId}/secrets/${name}${version ? `/${version}` : ''}`;
@@ -79,7 +78,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   });
 
   app.get(`${V}/secrets`, { schema: { params: VParams, querystring: ApiVersionQuery, tags } }, async (req) => {
-    const vaultId = await vaultFor(ctx, req, 'control/read');
+    const vaultId = await vaultFor(ctx, resources, req, 'control/read');
     const q = req.query as Record<string, string | undefined>;
     const top = q.maxresults && /^\d+$/.test(q.maxresults) ? Math.min(Math.max(Number(q.maxresults), 1), 25) : 25;
     const after = q.$skipToken ? Buffer.from(q.$skipToken, 'base64url').toString('utf8') : undefined;
@@ -95,7 +94,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   });
 
   const getSecret = async (req: FastifyRequest) => {
-    const vaultId = await vaultFor(ctx, req, 'secrets/read');
+    const vaultId = await vaultFor(ctx, resources, req, 'secrets/read');
     const p = req.params as VP & { version?: string };
     checkSecretName(p.secretName);
     const s = await vault.get(vaultId, p.secretName);
@@ -109,7 +108,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
     `${V}/secrets/:secretName`,
     { schema: { params: SParams, querystring: ApiVersionQuery, body: SetBody, tags } },
     async (req) => {
-      const vaultId = await vaultFor(ctx, req, 'assets/write');
+      const vaultId = await vaultFor(ctx, resources, req, 'assets/write');
       const p = req.params as VP;
       const m = await vault.set(vaultId, p.secretName, req.body.value, { contentType: req.body.contentType, tags: req.body.tags, enabled: req.body.attributes?.enabled });
       return bundle(vaultId, m, req.body.value);
@@ -117,7 +116,7 @@ export async function keyVaultRoutes(app: FastifyInstance, opts: { ctx: AppConte
   );
 
   app.delete(`${V}/secrets/:secretName`, { schema: { params: SParams, querystring: ApiVersionQuery, tags } }, async (req) => {
-    const vaultId = await vaultFor(ctx, req, 'assets/write');
+    const vaultId = await vaultFor(ctx, resources, req, 'assets/write');
     const m = await vault.delete(vaultId, (req.params as VP).secretName);
     return { ...bundle(vaultId, m), deletedDate: Math.floor(Date.now() / 1000) };
   });
