@@ -22,7 +22,7 @@ export const privateEndpointDefinition: ResourceDefinition = {
     }
   },
 };
-const connectionDefinition: ResourceDefinition = {
+export const peConnectionDefinition: ResourceDefinition = {
   type: PE_CONNECTION_TYPE,
   checkName(name: string) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) throw new InvalidInput(`private endpoint connection name '${name}' is invalid`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
@@ -164,7 +164,7 @@ export class PrivateEndpointService {
       // The connection shows the networks the endpoint asks for, so an Owner sees them when approving.
       const privateEndpoint = { id: out.resource.id, addressPrefixes: prefixes };
       if (!state) {
-        await this.engine.put(connectionDefinition, connId, { properties: { privateEndpoint, privateLinkServiceConnectionState: { status, description, actionsRequired: 'None' }, groupIds: ['amlworkspace'], provisioningState: 'Succeeded' } }, by);
+        await this.engine.put(peConnectionDefinition, connId, { properties: { privateEndpoint, privateLinkServiceConnectionState: { status, description, actionsRequired: 'None' }, groupIds: ['amlworkspace'], provisioningState: 'Succeeded' } }, by);
       } else {
         await this.engine.setProperties(connId, { privateEndpoint, ...(reapprove ? { privateLinkServiceConnectionState: state } : {}) });
       }

@@ -12,6 +12,9 @@ import { WorkspaceDiagnostics } from './diagnostics.js';
 import { LinkedServiceService } from './linked-services.js';
 import { StorageAccountLookup } from './storage-accounts.js';
 import { parseResourceId } from '../resources/resource-ids.js';
+import { STORAGE } from '../resources/dependents.js';
+import { registerAssetTypes } from './types.js';
+import { storageSasActions } from './storage-sas.js';
 
 /** Workspace assets: datastores, data, environments, key vault secrets and keys, connections, private endpoints, diagnostics, linked services. */
 export interface AssetServices {
@@ -53,6 +56,11 @@ export function createAssetServices(ctx: AppContext, cp: ControlPlaneServices): 
     diagnostics: new WorkspaceDiagnostics(ctx, engine, cp.workspaces.dependents.keys, vault, endpoints),
     linked: new LinkedServiceService(ctx, engine),
   };
+
+  registerAssetTypes(cp.types, s);
+  // Storage accounts are control-plane resources; their SAS actions are the assets' (what Sas datastores hold).
+  const storage = cp.types.require(STORAGE);
+  storage.actions = [...(storage.actions ?? []), ...storageSasActions(cp.workspaces.dependents)];
 
   ctx.keys.setCustomerKeys(vaultKeys);
   cp.workspaces.customerKeys = vaultKeys;

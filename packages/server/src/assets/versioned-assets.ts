@@ -55,7 +55,7 @@ const stripUndefined = (o: Obj): Obj => Object.fromEntries(Object.entries(o).fil
 
 /** Containers `W/{segment}/{name}` and their immutable versions `W/{segment}/{name}/versions/{v}`. */
 export class VersionedAssetService {
-  private readonly def: { container: ResourceDefinition; version: ResourceDefinition };
+  readonly def: { container: ResourceDefinition; version: ResourceDefinition };
   constructor(
     ctx: AppContext,
     private readonly engine: ResourceEngine,

@@ -4,10 +4,14 @@ import { ResourceEngine } from './engine.js';
 import { OperationService } from '../operations/operations.js';
 import { WorkspaceService } from './workspaces.js';
 import { DeploymentService } from './templates/deployments.js';
+import { ResourceTypeRegistry } from './registry.js';
+import { registerControlPlaneTypes } from './control-plane-types.js';
 
 /** The control plane's services, reachable by every module and feature plugin as `services.*`. */
 export interface ControlPlaneServices {
   groups: ResourceGroupService;
+  /** Every ARM resource type served (modules register theirs); the generic ARM router serves them. */
+  types: ResourceTypeRegistry;
   /** Generic ARM resource storage (child resources of workspaces use it too). */
   resources: ResourceEngine;
   /** Long-running operations (status, heartbeat, crash recovery). */
@@ -23,7 +27,10 @@ export function createControlPlaneServices(ctx: AppContext): ControlPlaneService
   const resources = new ResourceEngine(ctx);
   const operations = new OperationService(ctx);
   const workspaces = new WorkspaceService(ctx, resources, operations);
+  const types = new ResourceTypeRegistry();
+  registerControlPlaneTypes(ctx, types, resources, groups, workspaces.dependents);
+  workspaces.dependents.types = types;
   groups.deleteHooks.push(async (groupKey) => workspaces.deleteGroupContents(groupKey));
-  const deployments = new DeploymentService(ctx, { groups, resources, operations, workspaces });
-  return { groups, resources, operations, workspaces, deployments };
+  const deployments = new DeploymentService(ctx, { groups, types, resources, operations, workspaces });
+  return { groups, types, resources, operations, workspaces, deployments };
 }

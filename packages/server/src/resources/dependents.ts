@@ -6,6 +6,7 @@ import type { BlobStore } from '../blob/blob-store.js';
 import { ResourceEngine, type ResourceDefinition, type StoredResource } from './engine.js';
 import { ResourceKeys } from './resource-keys.js';
 import { parseResourceId, resourceId, sameType } from './resource-ids.js';
+import type { DependentKind, NewDependent, ResourceTypeRegistry } from './registry.js';
 
 /**
  * The resources a workspace depends on, as real ARM types in their own namespaces:
@@ -17,8 +18,6 @@ export const STORAGE = 'Microsoft.Storage/storageAccounts';
 export const VAULT = 'Microsoft.KeyVault/vaults';
 export const INSIGHTS = 'Microsoft.Insights/components';
 export const REGISTRY = 'Microsoft.ContainerRegistry/registries';
-export type DependentKind = 'storageAccount' | 'keyVault' | 'applicationInsights' | 'containerRegistry';
-export const DEPENDENT_TYPES: Record<DependentKind, string> = { storageAccount: STORAGE, keyVault: VAULT, applicationInsights: INSIGHTS, containerRegistry: REGISTRY };
 
 const nameError = (what: string, name: string, rule: string, target = 'name') =>
   new InvalidInput(`${what} name '${name}' is invalid: ${rule}`, { code: 'INVALID_RESOURCE_NAME', target });
@@ -48,13 +47,7 @@ export const registryDef: ResourceDefinition = {
   },
 };
 
-export interface NewDependent {
-  subscriptionId: string;
-  resourceGroup: string;
-  name: string;
-  location: string;
-  tags?: Record<string, string>;
-}
+export type { NewDependent, DependentKind } from './registry.js';
 
 /** The BlobStore of a storage account (by ARM id or name), or of a folder (container) in it, for datastores and artifacts. */
 export function storageAccountBlobStore(ctx: AppContext, accountIdOrName: string, ...folders: string[]): BlobStore {
@@ -81,6 +74,8 @@ export function dependentName(kind: DependentKind, workspaceName: string): strin
 
 export class DependentResources {
   readonly keys: ResourceKeys;
+  /** The resource types (set by the control plane): which type serves each workspace dependency, and how each is removed. */
+  types?: ResourceTypeRegistry;
   /** Run when a key vault is deleted, after its resource row: the modules that keep its secrets and keys remove them. */
   readonly onKeyVaultDeleted: ((vaultId: string) => Promise<void>)[] = [];
   /** Run before a key vault is deleted on its own (its DELETE route); a throw refuses the delete. */
@@ -344,34 +339,33 @@ export class DependentResources {
     return existed;
   }
 
-  /** Deletes a dependent resource of any of the four types (and its blobs, keys, secrets). */
+  private registry(): ResourceTypeRegistry {
+    if (!this.types) throw new Error('the dependent resources have no resource-type registry (set by resources/control-plane.ts)');
+    return this.types;
+  }
+
+  /** Deletes a resource through its declared type (its blobs, keys, secrets too); 400 when the type declares no `remove`. */
   async deleteAny(id: string): Promise<boolean> {
-    const p = parseResourceId(id);
-    if (sameType(p.type, STORAGE)) return this.deleteStorageAccount(id);
-    if (sameType(p.type, VAULT)) return this.deleteKeyVault(id);
-    if (sameType(p.type, INSIGHTS)) return this.deleteInsights(id);
-    if (sameType(p.type, REGISTRY)) return this.deleteRegistry(id);
-    throw new InvalidInput(`'${id}' is not a dependent resource type`);
+    const done = await this.registry().remove(id);
+    if (done === undefined) throw new InvalidInput(`'${id}' is not a dependent resource type`);
+    return done;
+  }
+
+  /** The ARM type a workspace's dependency property names. */
+  typeOf(kind: DependentKind): string {
+    return this.registry().dependent(kind).type;
   }
 
   async create(kind: DependentKind, d: NewDependent, by: Principal | string): Promise<StoredResource> {
-    switch (kind) {
-      case 'storageAccount':
-        return this.createStorageAccount(d, by);
-      case 'keyVault':
-        return this.createKeyVault(d, by);
-      case 'applicationInsights':
-        return this.createInsights(d, by);
-      case 'containerRegistry':
-        return this.createRegistry(d, by);
-    }
+    return this.registry().dependent(kind).provision!(d, by);
   }
 
   /** Checks that `id` names an existing resource of `kind`; 400 naming `target` otherwise. */
   async requireExisting(kind: DependentKind, id: string, target: string): Promise<StoredResource> {
     const p = parseResourceId(id, target);
-    if (!sameType(p.type, DEPENDENT_TYPES[kind])) {
-      throw new InvalidInput(`${target} must be the id of a ${DEPENDENT_TYPES[kind]}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target });
+    const type = this.typeOf(kind);
+    if (!sameType(p.type, type)) {
+      throw new InvalidInput(`${target} must be the id of a ${type}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target });
     }
     const r = await this.engine.get(id);
     if (!r) throw new InvalidInput(`${target} '${id}' does not exist; create it first or leave ${target} out to have one made`, { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target });

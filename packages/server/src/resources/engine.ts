@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
+import type { Database } from '../store/database.js';
 import type { ResourceRow } from '../store/tables.js';
 import { Conflict, InvalidInput, NotFound, PreconditionFailed, type ErrorCode } from '../errors.js';
 import { groupId, systemData } from './arm-ids.js';
@@ -200,7 +200,7 @@ export async function scanResources(db: Kysely<Tables>, q: ScanQuery): Promise<S
 }
 
 export class ResourceEngine {
-  constructor(private readonly ctx: Pick<AppContext, 'db'>) {}
+  constructor(private readonly ctx: { db: Kysely<Tables>; database: Database }) {}
 
   async get(id: string): Promise<StoredResource | undefined> {
     return readResource(this.ctx.db, id);

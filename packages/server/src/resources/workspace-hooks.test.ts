@@ -18,6 +18,8 @@ for (const dialect of testDialects()) {
       const { ctx } = t.server;
       operations = new OperationService(ctx);
       service = new WorkspaceService(ctx, new ResourceEngine(ctx), operations);
+      // The resource types (which type serves which dependency) are the server's.
+      service.dependents.types = t.server.services.types;
       admin = (await ctx.principals.get((await ctx.principals.findByName('admin'))!.id))!;
       assert.equal((await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/hooks?api-version=2025-09-01`, { location: 'local' })).status, 201);
     });

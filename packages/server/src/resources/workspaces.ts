@@ -5,11 +5,12 @@ import { Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed } from 
 import { checkVaultForWorkspace, resolveCustomerKey, type CustomerKeyLookup, type CustomerKeySetting } from './workspace-encryption.js';
 import { groupId } from './arm-ids.js';
 import { ResourceEngine, readResource, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
-import { DEPENDENT_TYPES, DependentResources, dependentName, type DependentKind } from './dependents.js';
+import { DependentResources, dependentName, type DependentKind } from './dependents.js';
 import { parseResourceId, resourceId } from './resource-ids.js';
 import { STALE_MS, type OperationJournal, type OperationService, type Operation } from '../operations/operations.js';
 import { normaliseLocation } from './resource-groups.js';
 import './tables.js';
+import type { WorkspaceInfo } from './workspace-info.js';
 
 export const WORKSPACE = 'Microsoft.MachineLearningServices/workspaces';
 
@@ -30,26 +31,7 @@ export const workspaceDef: ResourceDefinition = {
 };
 
 /** What other features need to know about a workspace (see `resolveWorkspace`). */
-export interface WorkspaceInfo {
-  /** ARM id (W), with the casing it was created with. */
-  id: string;
-  /** The workspace's GUID: key of its tracking data, assets and secrets. */
-  workspaceId: string;
-  name: string;
-  subscriptionId: string;
-  resourceGroup: string;
-  location: string;
-  provisioningState: string;
-  storageAccountId: string | undefined;
-  keyVaultId: string | undefined;
-  applicationInsightsId: string | undefined;
-  containerRegistryId: string | undefined;
-  publicNetworkAccess: 'Enabled' | 'Disabled';
-  hbiWorkspace: boolean;
-  systemDatastoresAuthMode: string;
-  mlFlowTrackingUri: string;
-  tags: Record<string, string>;
-}
+export type { WorkspaceInfo } from './workspace-info.js';
 
 export type WorkspaceHook = (ws: WorkspaceInfo) => Promise<void>;
 
@@ -417,7 +399,7 @@ export class WorkspaceService {
       for (const kind of ['keyVault', 'applicationInsights', 'storageAccount'] as const) {
         if (given[kind]) continue;
         const name = dependentName(kind, ws.name);
-        const depId = resourceId(p.subscriptionId, p.resourceGroup, DEPENDENT_TYPES[kind], name);
+        const depId = resourceId(p.subscriptionId, p.resourceGroup, this.dependents.typeOf(kind), name);
         made.push(depId);
         await journal.record({ made });
         const dep = await this.dependents.create(kind, { subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name, location: ws.location ?? 'local' }, by);
@@ -736,13 +718,9 @@ export class WorkspaceService {
       if (active && active.kind === 'workspace.create') throw new Conflict(`workspace '${row.name}' is being created; delete the group when that has ended`, { code: 'WORKSPACE_BUSY' });
       await this.finishDelete(row, false);
     }
-    for (const row of rows.filter((r) => !isWorkspace(r))) {
-      const known = DEPENDENT_TYPE_KEYS.includes(row.type.toLowerCase());
-      if (known) await this.dependents.deleteAny(row.id);
-      else await this.engine.delete(row.id);
-    }
+    // Each through its type's `remove` (blobs, keys, secrets too), or as a plain record.
+    for (const row of rows.filter((r) => !isWorkspace(r))) if ((await this.dependents.types?.remove(row.id)) === undefined) await this.engine.delete(row.id);
     await this.engine.deleteGroupRows(groupKey);
   }
 }
 
-const DEPENDENT_TYPE_KEYS = Object.values(DEPENDENT_TYPES).map((t) => t.toLowerCase());

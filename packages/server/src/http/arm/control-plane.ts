@@ -2,12 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { workspaceRoutes } from './workspace-routes.js';
-import { dependentRoutes } from './dependent-routes.js';
+import { resourceRouter } from './resource-router.js';
 import { operationRoutes } from './operation-routes.js';
 import { discoveryRoutes } from '../discovery.js';
 
 /**
- * The control-plane feature: workspaces, dependent resources, operation status, discovery. Also
+ * The control-plane feature: workspaces, the generic router of every declared resource type, operation status, discovery. Also
  * runs the operation sweeper (fails and undoes operations whose process stopped).
  */
 export async function controlPlaneFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
@@ -21,7 +21,8 @@ export async function controlPlaneFeature(app: FastifyInstance, opts: { ctx: App
     void json(req, body as string, done);
   });
   await app.register(workspaceRoutes, opts);
-  await app.register(dependentRoutes, opts);
+  // Every type of the resource-type registry with handlers (dependents, workspace assets, …).
+  await app.register(resourceRouter, opts);
   await app.register(operationRoutes, opts);
   await app.register(discoveryRoutes, { ctx: opts.ctx });
   await services.operations.sweep();

@@ -25,22 +25,15 @@ const SUB_MESSAGE =
 export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
   const { ctx } = opts;
   // Resource providers (GET /subscriptions/{id}/providers/{namespace}): clients check that a
-  // namespace is registered before using it; here every namespace Atelier serves always is.
-  const NAMESPACES: Record<string, string[]> = {
-    'Microsoft.MachineLearningServices': ['workspaces', 'workspaces/computes', 'workspaces/datastores', 'workspaces/connections', 'locations/workspaceOperationsStatus'],
-    'Microsoft.Storage': ['storageAccounts'],
-    'Microsoft.KeyVault': ['vaults'],
-    'Microsoft.Insights': ['components', 'eventtypes'],
-    'Microsoft.ContainerRegistry': ['registries'],
-    'Microsoft.Authorization': ['roleAssignments', 'roleDefinitions'],
-    'Microsoft.Resources': ['resourceGroups', 'deployments'],
-  };
+  // namespace is registered before using it; here every namespace Atelier serves always is (the
+  // namespaces and types of the resource-type registry).
+  const namespaces = opts.services.types.namespaces();
   const provider = async (req: FastifyRequest<{ Params: { subscriptionId: string; namespace: string } }>) => {
     const sub = req.params.subscriptionId.toLowerCase();
     const exists = await ctx.db.selectFrom('subscriptions').select('subscription_id').where('subscription_id', '=', sub).executeTakeFirst();
     if (!exists || !(await ctx.access.canSee(req.principal.id, `/subscriptions/${sub}`))) throw new NotFound(`subscription '${req.params.subscriptionId}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
-    const ns = Object.keys(NAMESPACES).find((n) => n.toLowerCase() === req.params.namespace.toLowerCase());
-    if (!ns) throw new NotFound(`the resource provider namespace '${req.params.namespace}' is not served here; namespaces: ${Object.keys(NAMESPACES).join(', ')}`, { code: 'UNKNOWN_RESOURCE_NAMESPACE' });
+    const ns = Object.keys(namespaces).find((n) => n.toLowerCase() === req.params.namespace.toLowerCase());
+    if (!ns) throw new NotFound(`the resource provider namespace '${req.params.namespace}' is not served here; namespaces: ${Object.keys(namespaces).join(', ')}`, { code: 'UNKNOWN_RESOURCE_NAMESPACE' });
     // Atelier takes any location name; it reports 'local' and those its resource groups use.
     const used = await ctx.db.selectFrom('resource_groups').select('location').distinct().where('subscription_id', '=', sub).execute();
     const locations = [...new Set(['local', ...used.map((r) => r.location)])].sort();
@@ -49,7 +42,7 @@ export async function templateDeploymentRoutes(app: FastifyInstance, opts: { ctx
       namespace: ns,
       registrationState: 'Registered',
       registrationPolicy: 'RegistrationRequired',
-      resourceTypes: NAMESPACES[ns]!.map((t) => ({ resourceType: t, locations, apiVersions: ['2025-09-01'] })),
+      resourceTypes: namespaces[ns]!.map((t) => ({ resourceType: t, locations, apiVersions: ['2025-09-01'] })),
     };
   };
   app.get('/subscriptions/:subscriptionId/providers/:namespace', { schema: { hide: true } as object }, provider);

@@ -1,17 +1,28 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../identity/principals.js';
-import type { ControlPlaneServices } from '../control-plane.js';
-import { normaliseLocation } from '../resource-groups.js';
+import { normaliseLocation, type ResourceGroupService } from '../resource-groups.js';
+import type { ResourceEngine } from '../engine.js';
+import type { ResourceTypeRegistry } from '../registry.js';
+import type { OperationService } from '../../operations/operations.js';
+import type { WorkspaceService } from '../workspaces.js';
 import { AtelierError, Conflict, InvalidInput, isErrorCode, NotFound, NotImplemented, PreconditionFailed, recordError, type RecordedError } from '../../errors.js';
-import { toArmBody, type ResourceDefinition, type StoredResource } from '../engine.js';
-import { INSIGHTS, REGISTRY, STORAGE, VAULT, insightsDef, keyVaultDef, registryDef, storageAccountDef, type NewDependent } from '../dependents.js';
+import type { ResourceDefinition, StoredResource } from '../engine.js';
 import { WORKSPACE, type WorkspaceInput } from '../workspaces.js';
 import { parseResourceId, resourceId } from '../resource-ids.js';
 import { STALE_MS, type Operation, type OperationJournal } from '../../operations/operations.js';
 import { TemplateRun, TemplateError, parametersNamed, evaluateDeep, type DeployScope, type PlannedResource, type Template } from './template.js';
 
 export const DEPLOYMENT = 'Microsoft.Resources/deployments';
+
+/** The control-plane services a deployment makes its resources with. */
+export interface DeploymentDeps {
+  groups: ResourceGroupService;
+  types: ResourceTypeRegistry;
+  resources: ResourceEngine;
+  operations: OperationService;
+  workspaces: WorkspaceService;
+}
 
 export const deploymentDef: ResourceDefinition = {
   type: DEPLOYMENT,
@@ -61,7 +72,7 @@ interface OpRecord {
 
 /** What a deployment made (for rollback): kind of undo + id. */
 interface Made {
-  kind: 'workspace' | 'dependent' | 'group' | 'record';
+  kind: 'workspace' | 'resource' | 'group' | 'dependent' | 'record';
   id: string;
 }
 
@@ -82,7 +93,7 @@ const WS_ENUMS_EMPTY_IS_UNSET = ['systemDatastoresAuthMode', 'publicNetworkAcces
 export class DeploymentService {
   constructor(
     private readonly ctx: AppContext,
-    private readonly services: Omit<ControlPlaneServices, 'deployments'>,
+    private readonly services: DeploymentDeps,
   ) {
     services.operations.onRecover('deployment.create', async (op, journal) => {
       // A deployment that reached Succeeded is finished: what it made stays.
@@ -157,6 +168,14 @@ export class DeploymentService {
     return out;
   }
 
+  /** The types a template may deploy: the deployable declared types, and resource groups. */
+  private handledNames(): string[] {
+    return [...this.services.types.deployable().map((t) => t.type).filter((t) => t !== DEPLOYMENT), 'Microsoft.Resources/resourceGroups'];
+  }
+  private handled(): string[] {
+    return this.handledNames().map((t) => t.toLowerCase());
+  }
+
   /** Every resource to deploy must be a type Atelier serves (nested templates checked too). */
   private checkTypes(plan: PlannedResource[], run: TemplateRun): void {
     for (const r of plan) {
@@ -175,12 +194,12 @@ export class DeploymentService {
         if (inner) this.checkTypes(inner.plan, inner.run);
         continue;
       }
-      if (HANDLED.includes(t)) continue;
+      if (this.handled().includes(t)) continue;
       const params = parametersNamed(r.raw.condition);
       throw new TemplateError(
         `resource '${r.name}' has type '${r.type}', which this server does not serve` +
           (params.length ? `; change the parameter(s) its condition uses (${params.join(', ')}) so it is not deployed (its condition is ${String(r.raw.condition)})` : '; remove it from the template') +
-          `. Types served: ${HANDLED_NAMES.join(', ')}, ${DEPLOYMENT} (nested, inline)`,
+          `. Types served: ${this.handledNames().join(', ')}, ${DEPLOYMENT} (nested, inline)`,
         r.name,
       );
     }
@@ -332,25 +351,12 @@ export class DeploymentService {
       }
       return s.workspaces.toArm((await s.resources.require(resource.id))) as Record<string, unknown>;
     }
-    const dep = DEPENDENTS[type];
-    if (dep) {
-      const existing = await s.resources.get(r.id);
-      if (existing) {
-        if (existing.location && location !== existing.location) throw new InvalidInput(`location cannot change: ${dep.what} '${existing.name}' is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
-        const updated = await s.resources.patch(dep.def, r.id, { tags: tags ?? existing.tags }, by);
-        return toArmBody(updated);
-      }
-      const d: NewDependent = { subscriptionId: p.subscriptionId, resourceGroup: group.name, name: p.name, location, tags };
-      const created = await dep.create(s.workspaces.dependents, d, by);
-      await record({ kind: 'dependent', id: created.id });
-      return toArmBody(created);
-    }
-    if (type === LOG_ANALYTICS.toLowerCase()) {
-      const existing = await s.resources.get(r.id);
-      const props = (body.properties && typeof body.properties === 'object' ? body.properties : {}) as Record<string, unknown>;
-      const { resource, created } = await s.resources.put(logAnalyticsDef, r.id, { location, tags: tags ?? existing?.tags ?? {}, properties: { ...props, customerId: existing?.properties.customerId ?? crypto.randomUUID(), provisioningState: 'Succeeded' } }, by);
-      if (created) await record({ kind: 'record', id: resource.id });
-      return toArmBody(resource);
+    // Every other deployable type deploys through its declaration (resources/registry.ts).
+    const declared = s.types.get(type)?.template;
+    if (declared && declared !== 'deployments') {
+      const done = await declared.deploy({ id: r.id, subscriptionId: p.subscriptionId, resourceGroup: { name: group.name, location: group.location }, name: p.name, location, tags, body }, by);
+      if (done.created) await record({ kind: 'resource', id: String(done.body.id) });
+      return done.body;
     }
     throw new TemplateError(`resource '${r.name}' has type '${r.type}', which this server does not serve`, r.name);
   }
@@ -414,7 +420,12 @@ export class DeploymentService {
         if (m.kind === 'workspace') {
           const ws = await s.resources.get(m.id);
           if (ws) await s.workspaces.finishDelete(ws, false);
-        } else if (m.kind === 'dependent') await s.workspaces.dependents.deleteAny(m.id);
+        } else if (m.kind === 'resource') {
+          const t = s.types.get(parseResourceId(m.id).type)?.template;
+          if (t && t !== 'deployments') await t.undo(m.id);
+        }
+        // Journals of deployments that ran before types were declared in the registry.
+        else if (m.kind === 'dependent') await s.workspaces.dependents.deleteAny(m.id);
         else if (m.kind === 'record') await s.resources.delete(m.id);
         else if (m.kind === 'group') {
           const [, , sub, , name] = m.id.split('/');
@@ -496,12 +507,3 @@ function workspaceProperties(v: unknown): WorkspaceInput['properties'] {
   return out;
 }
 
-type DependentDef = { def: ResourceDefinition; what: string; create: (d: ControlPlaneServices['workspaces']['dependents'], n: NewDependent, by: Principal) => Promise<StoredResource> };
-const DEPENDENTS: Record<string, DependentDef> = {
-  [STORAGE.toLowerCase()]: { def: storageAccountDef, what: 'storage account', create: (d, n, by) => d.createStorageAccount(n, by) },
-  [VAULT.toLowerCase()]: { def: keyVaultDef, what: 'key vault', create: (d, n, by) => d.createKeyVault(n, by) },
-  [INSIGHTS.toLowerCase()]: { def: insightsDef, what: 'application insights component', create: (d, n, by) => d.createInsights(n, by) },
-  [REGISTRY.toLowerCase()]: { def: registryDef, what: 'container registry', create: (d, n, by) => d.createRegistry(n, by) },
-};
-const HANDLED_NAMES = [WORKSPACE, STORAGE, VAULT, INSIGHTS, REGISTRY, LOG_ANALYTICS, 'Microsoft.Resources/resourceGroups'];
-const HANDLED = HANDLED_NAMES.map((t) => t.toLowerCase());

@@ -2,12 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../../context.js';
-import { checkApiVersion } from '../api-version.js';
 import * as C from '@atelier/contracts';
-import { nextLink, pageParams } from '../paging.js';
 import { InvalidInput, NotFound, PayloadTooLarge } from '../../../errors.js';
 import type { DatastoreService } from '../../../assets/datastores.js';
-import { W, WNameParams, WParams, boolQuery, workspaceFor } from './common.js';
+import { W, WNameParams, boolQuery, workspaceFor } from './common.js';
 
 /**
  * `body` passed through, failing with `error()` once more than `limit` bytes went by. Nothing is
@@ -46,7 +44,8 @@ interface NameParams {
 }
 
 /**
- * `W/datastores/{name}` (2025-09-01 shapes) and the datastore data plane of Atelier:
+ * The datastore data plane of Atelier (the ARM resource `W/datastores/{name}` is declared in
+ * assets/types.ts and served by the generic router):
  *   GET    W/datastores/{name}/files?path=&recursive=   list files ({value:[{path,size,isDir,modified}]})
  *   GET    W/datastores/{name}/files/{path}             download (streamed; `Range: bytes=` honoured)
  *   PUT    W/datastores/{name}/files/{path}?overwrite=  upload (raw body, streamed; at most ATELIER_DATASTORE_UPLOAD_LIMIT bytes, else 413)
@@ -55,48 +54,6 @@ interface NameParams {
 export async function datastoreRoutes(app: FastifyInstance, opts: { ctx: AppContext; datastores: DatastoreService }): Promise<void> {
   const { ctx, datastores } = opts;
   const tags = ['Datastores'];
-  const ONE = { 200: C.Datastore, ...C.ArmErrorResponses };
-
-  app.get(`${W}/datastores`, { schema: { params: WParams, querystring: C.ApiVersionQuery, response: { 200: C.DatastoreList, ...C.ArmErrorResponses }, tags } }, async (req) => {
-    checkApiVersion(req);
-    const ws = await workspaceFor(ctx, req, 'control/read');
-    const { after, top } = pageParams(req);
-    const q = req.query as Record<string, string | undefined>;
-    const names = q.names ? q.names.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-    const page = await datastores.list(ws, { after, top, isDefault: boolQuery(req, 'isDefault'), names });
-    return { value: page.value.map((r) => datastores.toBody(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
-  });
-
-  app.get<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: ONE, tags } }, async (req) => {
-    checkApiVersion(req);
-    const ws = await workspaceFor(ctx, req, 'control/read');
-    return datastores.toBody(await datastores.get(ws, req.params.name));
-  });
-
-  app.put<{ Params: NameParams; Body: C.DatastoreBody }>(
-    `${W}/datastores/:name`,
-    { schema: { params: WNameParams, querystring: C.ApiVersionQuery, body: C.DatastoreBody, response: { ...ONE, 201: C.Datastore }, tags } },
-    async (req, reply) => {
-      checkApiVersion(req);
-      const ws = await workspaceFor(ctx, req, 'assets/write');
-      const ifMatch = typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined;
-      const { resource, created } = await datastores.put(ws, req.params.name, req.body, req.principal, ifMatch);
-      return reply.status(created ? 201 : 200).send(datastores.toBody(resource));
-    },
-  );
-
-  app.delete<{ Params: NameParams }>(`${W}/datastores/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags } }, async (req, reply) => {
-    checkApiVersion(req);
-    const ws = await workspaceFor(ctx, req, 'assets/write');
-    const deleted = await datastores.delete(ws, req.params.name);
-    return reply.status(deleted ? 200 : 204).send();
-  });
-
-  app.post<{ Params: NameParams }>(`${W}/datastores/:name/listSecrets`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: { 200: C.DatastoreSecrets, ...C.ArmErrorResponses }, tags } }, async (req) => {
-    checkApiVersion(req);
-    const ws = await workspaceFor(ctx, req, 'secrets/read');
-    return datastores.listSecrets(ws, req.params.name);
-  });
 
   // The data plane: bytes in and out of a datastore, streamed.
   await app.register(async (files) => {

@@ -7,18 +7,16 @@ import { nextLink, pageParams } from '../paging.js';
 import { groupId } from '../../../resources/arm-ids.js';
 import type { PrivateEndpointService } from '../../../assets/private-endpoints.js';
 import type { Services } from '../../../services.js';
-import { W, WNameParams, WParams, workspaceFor } from './common.js';
 
 const PE = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.Network/privateEndpoints';
 const ENDPOINT = { 200: C.PrivateEndpoint, ...C.ArmErrorResponses };
-const CONNECTION = { 200: C.PrivateEndpointConnection, ...C.ArmErrorResponses };
 
 type PP = C.PrivateEndpointParams;
-type WP = C.WorkspaceChildParams;
 
 /**
  * Private endpoints (`Microsoft.Network/privateEndpoints/{name}`: the networks they admit are
- * `properties.subnet.properties.addressPrefixes`) and `W/privateEndpointConnections/{name}`.
+ * `properties.subnet.properties.addressPrefixes`). `W/privateEndpointConnections/{name}` is
+ * declared in assets/types.ts and served by the generic router.
  */
 export async function privateEndpointRoutes(app: FastifyInstance, opts: { ctx: AppContext; endpoints: PrivateEndpointService }): Promise<void> {
   const { ctx, endpoints } = opts;
@@ -47,26 +45,6 @@ export async function privateEndpointRoutes(app: FastifyInstance, opts: { ctx: A
     const { subscriptionId: s, resourceGroupName: g, name } = req.params;
     await ctx.access.require(req.principal.id, endpoints.endpointId(s, g, name), 'control/write', `private endpoint '${name}' could not be found`);
     return reply.status((await endpoints.deleteEndpoint(s, g, name)) ? 200 : 204).send();
-  });
-
-  app.get(`${W}/privateEndpointConnections`, { schema: { params: WParams, querystring: C.ApiVersionQuery, response: { 200: C.Paged(C.PrivateEndpointConnection), ...C.ArmErrorResponses }, tags } }, async (req) => {
-    const ws = await workspaceFor(ctx, req, 'control/read');
-    const { after, top } = pageParams(req);
-    const page = await endpoints.listConnections(ws, { after, top });
-    return { value: page.value.map((r) => endpoints.toBody(r)), nextLink: nextLink(ctx.config.publicUrl, req, page.lastKey, page.hasMore) };
-  });
-  app.get<{ Params: WP }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: CONNECTION, tags } }, async (req) => {
-    const ws = await workspaceFor(ctx, req, 'control/read');
-    return endpoints.toBody(await endpoints.getConnection(ws, req.params.name));
-  });
-  // Approving or rejecting is an Owner's decision (access/write).
-  app.put<{ Params: WP; Body: C.PrivateEndpointConnectionBody }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, body: C.PrivateEndpointConnectionBody, response: CONNECTION, tags } }, async (req) => {
-    const ws = await workspaceFor(ctx, req, 'access/write');
-    return endpoints.toBody(await endpoints.setConnectionState(ws, req.params.name, req.body, req.principal));
-  });
-  app.delete<{ Params: WP }>(`${W}/privateEndpointConnections/:name`, { schema: { params: WNameParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags } }, async (req, reply) => {
-    const ws = await workspaceFor(ctx, req, 'control/write');
-    return reply.status((await endpoints.deleteConnection(ws, req.params.name)) ? 200 : 204).send();
   });
 }
 

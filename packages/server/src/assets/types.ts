@@ -1,0 +1,163 @@
+import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
+import type { ResourceTypeDeclaration, ResourceTypeRegistry, ResourceScope } from '../resources/registry.js';
+import type { WorkspaceInfo } from '../resources/workspaces.js';
+import { WORKSPACE } from '../resources/workspaces.js';
+import { InvalidInput } from '../errors.js';
+import { datastoreDefinition, type DatastoreService } from './datastores.js';
+import { connectionDefinition, type ConnectionService } from './connections.js';
+import { peConnectionDefinition, privateEndpointDefinition, type PrivateEndpointService } from './private-endpoints.js';
+import type { VersionedAssetService } from './versioned-assets.js';
+
+const AssetName = Type.String({ maxLength: 260 });
+const ASSETS = { read: 'control/read', write: 'assets/write', delete: 'assets/write' } as const;
+
+/** The workspace a child type's request reached (the router resolves it). */
+const ws = (scope: ResourceScope): WorkspaceInfo => {
+  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
+  return scope.workspace;
+};
+
+/** Parses an optional boolean filter of a list ('true'/'false'). */
+function flag(query: Record<string, string | undefined>, name: string): boolean | undefined {
+  const v = query[name];
+  if (v === undefined || v === '') return undefined;
+  if (/^true$/i.test(v)) return true;
+  if (/^false$/i.test(v)) return false;
+  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, { code: 'INVALID_QUERY_PARAMETER', target: name });
+}
+
+function datastoreType(datastores: DatastoreService): ResourceTypeDeclaration {
+  return {
+    ...datastoreDefinition,
+    parent: WORKSPACE,
+    param: 'name',
+    nameSchema: AssetName,
+    label: 'datastore',
+    tag: 'Datastores',
+    access: ASSETS,
+    schema: { put: C.DatastoreBody, one: C.Datastore, list: C.DatastoreList },
+    handlers: {
+      list: (scope, page) => {
+        const names = page.query.names ? page.query.names.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+        return datastores.list(ws(scope), { after: page.after, top: page.top, isDefault: flag(page.query, 'isDefault'), names });
+      },
+      get: (scope, name) => datastores.get(ws(scope), name),
+      put: (scope, name, body, by, pre) => datastores.put(ws(scope), name, body, by, pre.ifMatch),
+      delete: (scope, name) => datastores.delete(ws(scope), name),
+      toBody: (r) => datastores.toBody(r),
+    },
+    actions: [{ name: 'listSecrets', access: ['secrets/read'], response: C.DatastoreSecrets, loads: false, run: (scope, name) => datastores.listSecrets(ws(scope), name) }],
+  };
+}
+
+function connectionType(connections: ConnectionService): ResourceTypeDeclaration {
+  return {
+    ...connectionDefinition,
+    parent: WORKSPACE,
+    param: 'name',
+    nameSchema: AssetName,
+    label: 'connection',
+    tag: 'Connections',
+    access: ASSETS,
+    // Azure answers 200 for a new connection too (WorkspaceConnections_Create has no 201); its SDKs insist.
+    createdStatus: 200,
+    schema: { put: C.ConnectionBody, one: C.Connection, list: C.ConnectionList },
+    handlers: {
+      list: (scope, page) => connections.list(ws(scope), { after: page.after, top: page.top, category: page.query.category || undefined, target: page.query.target || undefined }),
+      get: (scope, name) => connections.get(ws(scope), name),
+      put: (scope, name, body, by) => connections.put(ws(scope), name, body, by),
+      delete: (scope, name) => connections.delete(ws(scope), name),
+      toBody: (r, { scope }) => connections.toBody(ws(scope), r),
+    },
+    actions: [{ name: 'listsecrets', access: ['secrets/read'], response: C.Connection, loads: false, run: async (scope, name) => connections.toBody(ws(scope), await connections.get(ws(scope), name), true) }],
+  };
+}
+
+/** `listViewType=All` (or ArchivedOnly) includes archived containers and versions. */
+const archived = (query: Record<string, string | undefined>) => /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
+
+/** A versioned asset kind (data, environments): its containers and their immutable versions. */
+function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDeclaration[] {
+  const Version = svc.kind.segment === 'data' ? C.DataVersion : C.EnvironmentVersion;
+  const container: ResourceTypeDeclaration = {
+    ...svc.def.container,
+    parent: WORKSPACE,
+    param: 'name',
+    nameSchema: AssetName,
+    label: svc.kind.label,
+    tag,
+    access: ASSETS,
+    schema: { put: C.AssetBody, one: C.AssetContainer, list: C.Paged(C.AssetContainer) },
+    handlers: {
+      list: (scope, page) => svc.listContainers(ws(scope), { after: page.after, top: page.top, includeArchived: archived(page.query) }),
+      get: (scope, name) => svc.getContainer(ws(scope), name),
+      put: (scope, name, b, by) => svc.putContainer(ws(scope), name, b, by),
+      delete: (scope, name) => svc.deleteContainer(ws(scope), name),
+      toBody: (r) => svc.toBody(r),
+    },
+  };
+  const version: ResourceTypeDeclaration = {
+    ...svc.def.version,
+    parent: svc.kind.containerType,
+    param: 'version',
+    nameSchema: Type.String({ maxLength: 100 }),
+    label: `${svc.kind.label} version`,
+    tag,
+    access: ASSETS,
+    schema: { put: C.AssetBody, one: Version, list: C.Paged(Version) },
+    handlers: {
+      list: (scope, page) => svc.listVersions(ws(scope), scope.parents[0]!, { after: page.after, top: page.top, includeArchived: archived(page.query) }),
+      get: (scope, v) => svc.getVersion(ws(scope), scope.parents[0]!, v),
+      put: (scope, v, b, by) => svc.putVersion(ws(scope), scope.parents[0]!, v, b, by),
+      delete: (scope, v) => svc.deleteVersion(ws(scope), scope.parents[0]!, v),
+      toBody: (r) => svc.toBody(r),
+    },
+  };
+  return [container, version];
+}
+
+function privateEndpointTypes(endpoints: PrivateEndpointService): ResourceTypeDeclaration[] {
+  return [
+    // Private endpoints themselves keep their routes (http/arm/assets/private-endpoint-routes.ts): they are checked on the group, not per endpoint.
+    { ...privateEndpointDefinition, param: 'name', nameSchema: Type.String({ maxLength: 80 }), label: 'private endpoint', tag: 'Private endpoints', access: { read: 'control/read', write: 'control/write', delete: 'control/write' } },
+    {
+      ...peConnectionDefinition,
+      parent: WORKSPACE,
+      param: 'name',
+      nameSchema: AssetName,
+      label: 'private endpoint connection',
+      tag: 'Private endpoints',
+      // Approving or rejecting is an Owner's decision (access/write).
+      access: { read: 'control/read', write: 'access/write', delete: 'control/write' },
+      // PUT sets the state of a connection its endpoint made: 200.
+      createdStatus: 200,
+      schema: { put: C.PrivateEndpointConnectionBody, one: C.PrivateEndpointConnection, list: C.Paged(C.PrivateEndpointConnection) },
+      handlers: {
+        list: (scope, page) => endpoints.listConnections(ws(scope), { after: page.after, top: page.top }),
+        get: (scope, name) => endpoints.getConnection(ws(scope), name),
+        put: async (scope, name, body, by) => ({ resource: await endpoints.setConnectionState(ws(scope), name, body, by), created: false }),
+        delete: (scope, name) => endpoints.deleteConnection(ws(scope), name),
+        toBody: (r) => endpoints.toBody(r),
+      },
+    },
+  ];
+}
+
+/** The services of the asset module's resource types. */
+export interface AssetTypeServices {
+  datastores: DatastoreService;
+  connections: ConnectionService;
+  data: VersionedAssetService;
+  environments: VersionedAssetService;
+  endpoints: PrivateEndpointService;
+}
+
+/** The asset module's resource types, registered from assets/services.ts. */
+export function registerAssetTypes(registry: ResourceTypeRegistry, a: AssetTypeServices): void {
+  registry.register(datastoreType(a.datastores));
+  registry.register(connectionType(a.connections));
+  for (const t of versionedTypes(a.data, 'Data')) registry.register(t);
+  for (const t of versionedTypes(a.environments, 'Environments')) registry.register(t);
+  for (const t of privateEndpointTypes(a.endpoints)) registry.register(t);
+}

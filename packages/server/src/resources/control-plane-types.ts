@@ -1,0 +1,229 @@
+import crypto from 'node:crypto';
+import * as C from '@atelier/contracts';
+import type { AppContext } from '../context.js';
+import type { Principal } from '../identity/principals.js';
+import { InvalidInput } from '../errors.js';
+import { groupId } from './arm-ids.js';
+import { resourceId } from './resource-ids.js';
+import { toArmBody, type ResourceDefinition, type ResourceEngine, type StoredResource } from './engine.js';
+import { normaliseLocation, type ResourceGroupService } from './resource-groups.js';
+import { insightsDef, keyVaultDef, registryDef, storageAccountDef, type DependentKind, type DependentResources, type NewDependent } from './dependents.js';
+import { workspaceDef } from './workspaces.js';
+import { deploymentDef, logAnalyticsDef } from './templates/deployments.js';
+import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from './registry.js';
+
+
+interface DependentSpec {
+  def: ResourceDefinition;
+  workspaceProperty: DependentKind;
+  tag: string;
+  label: string;
+  globalName: boolean;
+  create(d: NewDependent, by: Principal | string): Promise<StoredResource>;
+  remove(id: string): Promise<boolean>;
+  /** The body; `secrets` when the caller has secrets/read (Application Insights shows its key then). */
+  body(r: StoredResource, secrets: boolean): Promise<Record<string, unknown>>;
+}
+
+/**
+ * A dependent resource type (storage account, key vault, Application Insights, container
+ * registry): PUT creates one (an existing one only gets new tags), GET, PATCH (tags), DELETE
+ * (with its blobs, keys or secrets), lists per resource group and subscription; deployable by templates.
+ */
+function dependentType(engine: ResourceEngine, groups: ResourceGroupService, s: DependentSpec): ResourceTypeDeclaration {
+  const idOf = (scope: ResourceScope, name: string) => resourceId(scope.subscriptionId, scope.resourceGroup, s.def.type, name);
+  const notFound = (scope: ResourceScope, name: string) => `${s.label} '${name}' could not be found in resource group '${scope.resourceGroup}'`;
+  return {
+    ...s.def,
+    param: 'name',
+    label: s.label,
+    tag: s.tag,
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write', secrets: 'secrets/read' },
+    globalName: s.globalName,
+    lists: { group: true, subscription: true },
+    schema: { put: C.DependentResourceBody, patch: C.DependentResourcePatchBody, one: C.DependentResource, list: C.DependentResourceList },
+    summaries: {
+      put: `Create a ${s.label} (or set the tags of an existing one)`,
+      get: `Get a ${s.label}`,
+      patch: `Set the tags of a ${s.label}`,
+      delete: `Delete a ${s.label} (with its blobs, keys or secrets)`,
+      listGroup: `List the ${s.label} resources of a resource group (paged)`,
+      listSubscription: `List the ${s.label} resources of a subscription (paged)`,
+    },
+    handlers: {
+      list: (scope, page) =>
+        engine.list({ type: s.def.type, subscriptionId: scope.subscriptionId, groupKey: scope.resourceGroup ? groupId(scope.subscriptionId, scope.resourceGroup) : undefined, after: page.after, top: page.top, visible: page.visible }),
+      get: (scope, name) => engine.require(idOf(scope, name), notFound(scope, name)),
+      put: async (scope, name, body, by) => {
+        const group = await groups.require(scope.subscriptionId, scope.resourceGroup);
+        const id = idOf(scope, name);
+        const existing = await engine.get(id);
+        const b = body as { location?: string; tags?: Record<string, string> } | undefined;
+        if (existing) {
+          if (b?.location && normaliseLocation(b.location) !== existing.location) throw new InvalidInput(`location cannot change: the ${s.label} is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
+          return { resource: await engine.patch(s.def, id, { tags: b?.tags ?? existing.tags }, by), created: false };
+        }
+        const resource = await s.create({ subscriptionId: scope.subscriptionId, resourceGroup: group.name, name, location: b?.location ? normaliseLocation(b.location) : group.location, tags: b?.tags }, by);
+        return { resource, created: true };
+      },
+      patch: (_scope, r, body, by) => engine.patch(s.def, r.id, { tags: (body as { tags?: Record<string, string> } | undefined)?.tags }, by),
+      delete: (scope, name) => s.remove(idOf(scope, name)),
+      toBody: (r, { secrets }) => s.body(r, secrets),
+    },
+    remove: s.remove,
+    workspaceProperty: s.workspaceProperty,
+    provision: (d, by) => s.create(d, by),
+    template: {
+      async deploy(t, by) {
+        const existing = await engine.get(t.id);
+        if (existing) {
+          if (existing.location && t.location !== existing.location) throw new InvalidInput(`location cannot change: ${s.label} '${existing.name}' is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
+          return { body: toArmBody(await engine.patch(s.def, t.id, { tags: t.tags ?? existing.tags }, by)), created: false };
+        }
+        const made = await s.create({ subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup.name, name: t.name, location: t.location, tags: t.tags }, by);
+        return { body: toArmBody(made), created: true };
+      },
+      undo: async (id) => void (await s.remove(id)),
+    },
+  };
+}
+
+/**
+ * The control plane's resource types: workspaces (their own routes and service), the four
+ * dependent types, Log Analytics workspaces (a record templates deploy) and template deployments.
+ */
+export function registerControlPlaneTypes(ctx: AppContext, registry: ResourceTypeRegistry, engine: ResourceEngine, groups: ResourceGroupService, deps: DependentResources): void {
+  registry.register({
+    ...workspaceDef,
+    param: 'workspaceName',
+    label: 'workspace',
+    tag: 'Workspaces',
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write', secrets: 'secrets/read' },
+    longRunning: true,
+    template: 'deployments',
+  });
+  registry.register(
+    dependentType(engine, groups, {
+      def: storageAccountDef,
+      workspaceProperty: 'storageAccount',
+      tag: 'Storage accounts',
+      label: 'storage account',
+      globalName: true,
+      create: (d, by) => deps.createStorageAccount(d, by),
+      remove: (id) => deps.deleteStorageAccount(id),
+      body: async (r) => toArmBody(r),
+    }),
+  );
+  const storage = registry.require(storageAccountDef.type);
+  storage.actions = [
+    {
+      name: 'listKeys',
+      access: ['secrets/read'],
+      response: C.StorageAccountKeys,
+      summary: 'The two access keys (needs secrets/read)',
+      run: async (_scope, _name, _body, _by, r) => ({ keys: await deps.storageKeys(r!.id) }),
+    },
+    {
+      name: 'regenerateKey',
+      access: ['control/write', 'secrets/read'],
+      body: C.RegenerateKeyBody,
+      response: C.StorageAccountKeys,
+      summary: 'Replace one access key with a new random one',
+      run: async (_scope, _name, body, _by, r) => {
+        await deps.regenerateStorageKey(r!.id, body.keyName as string);
+        return { keys: await deps.storageKeys(r!.id) };
+      },
+    },
+  ];
+  registry.register(
+    dependentType(engine, groups, {
+      def: keyVaultDef,
+      workspaceProperty: 'keyVault',
+      tag: 'Key vaults',
+      label: 'key vault',
+      globalName: true,
+      create: (d, by) => deps.createKeyVault(d, by),
+      remove: (id) => deps.deleteKeyVaultIfUnused(id),
+      // The secrets data plane is served below the vault's own id (http/arm/assets/keyvault-routes.ts).
+      body: async (r) => toArmBody(r, { ...r.properties, vaultUri: `${ctx.config.publicUrl}${r.id}/` }),
+    }),
+  );
+  // Removing a vault with what it depends on (a workspace's delete with its dependents, a group delete) does not ask.
+  registry.require(keyVaultDef.type).remove = (id) => deps.deleteKeyVault(id);
+  registry.register(
+    dependentType(engine, groups, {
+      def: insightsDef,
+      workspaceProperty: 'applicationInsights',
+      tag: 'Application Insights',
+      label: 'application insights component',
+      globalName: false,
+      create: (d, by) => deps.createInsights(d, by),
+      remove: (id) => deps.deleteInsights(id),
+      body: async (r, secrets) => {
+        if (!secrets) return toArmBody(r);
+        const ikey = await deps.instrumentationKey(r.id);
+        return toArmBody(r, { ...r.properties, InstrumentationKey: ikey, ConnectionString: ikey ? deps.connectionString(ikey) : undefined });
+      },
+    }),
+  );
+  registry.register(
+    dependentType(engine, groups, {
+      def: registryDef,
+      workspaceProperty: 'containerRegistry',
+      tag: 'Container registries',
+      label: 'container registry',
+      globalName: true,
+      create: (d, by) => deps.createRegistry(d, by),
+      remove: (id) => deps.deleteRegistry(id),
+      body: async (r) => toArmBody(r),
+    }),
+  );
+  registry.require(registryDef.type).actions = [
+    {
+      name: 'listCredentials',
+      access: ['secrets/read'],
+      response: C.RegistryCredentials,
+      summary: 'The admin user name and passwords (needs secrets/read)',
+      run: async (_scope, _name, _body, _by, r) => deps.registryCredentials(r!.id),
+    },
+    {
+      name: 'regenerateCredential',
+      access: ['control/write', 'secrets/read'],
+      body: C.RegenerateCredentialBody,
+      response: C.RegistryCredentials,
+      summary: 'Replace one admin password',
+      run: async (_scope, _name, body, _by, r) => {
+        await deps.regenerateRegistryPassword(r!.id, body.name as string);
+        return deps.registryCredentials(r!.id);
+      },
+    },
+  ];
+  // Log Analytics workspaces: a pure record (Atelier has no log analytics), only because the
+  // default paths of both official Python clients deploy one next to Application Insights.
+  registry.register({
+    ...logAnalyticsDef,
+    param: 'name',
+    label: 'log analytics workspace',
+    tag: 'Log Analytics',
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+    template: {
+      async deploy(t, by) {
+        const existing = await engine.get(t.id);
+        const props = (t.body.properties && typeof t.body.properties === 'object' ? t.body.properties : {}) as Record<string, unknown>;
+        const { resource, created } = await engine.put(logAnalyticsDef, t.id, { location: t.location, tags: t.tags ?? existing?.tags ?? {}, properties: { ...props, customerId: existing?.properties.customerId ?? crypto.randomUUID(), provisioningState: 'Succeeded' } }, by);
+        return { body: toArmBody(resource), created };
+      },
+      undo: async (id) => void (await engine.delete(id)),
+    },
+  });
+  // Template deployments (their routes: http/arm/template-deployment-routes.ts); nested ones are run by the deployment service.
+  registry.register({
+    ...deploymentDef,
+    param: 'deploymentName',
+    label: 'deployment',
+    tag: 'Template deployments',
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+    longRunning: true,
+    template: 'deployments',
+  });
+}

@@ -1,0 +1,220 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { Action } from '../identity/rbac.js';
+import type { Principal } from '../identity/principals.js';
+import type { Preconditions, ResourceDefinition, StoredResource } from './engine.js';
+import type { WorkspaceInfo } from './workspace-info.js';
+import type { Operation } from '../operations/operations.js';
+import { InvalidInput } from '../errors.js';
+import { parseResourceId } from './resource-ids.js';
+
+/**
+ * The resource-type registry: each ARM type Atelier serves is declared once — its name rule and
+ * immutable properties (the engine's `ResourceDefinition`), parent type, path parameter, access,
+ * the handlers of its service, its actions, and whether ARM templates may deploy it. The generic
+ * ARM router (http/arm/resource-router.ts) serves every declared type that has handlers; template
+ * deployments, the resource provider list, resource-group deletes and dependent checks read the
+ * registry instead of lists of their own. Modules register their types from their own
+ * `services.ts` (as the control plane does for its dependent types).
+ */
+
+/** The workspace properties that name a dependent resource; which type serves each is declared here (`workspaceProperty`). */
+export type DependentKind = 'storageAccount' | 'keyVault' | 'applicationInsights' | 'containerRegistry';
+
+/** A dependent resource to make for a workspace. */
+export interface NewDependent {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  tags?: Record<string, string>;
+}
+
+/** Where a request's resource lives: its resource group, and for workspace child types the workspace. */
+export interface ResourceScope {
+  subscriptionId: string;
+  /** The resource group's name as the request gave it (the stored one for a workspace's children). */
+  resourceGroup: string;
+  /** The workspace of a type below `Microsoft.MachineLearningServices/workspaces` (resolved, access checked). */
+  workspace?: WorkspaceInfo;
+  /** Names of the parents between the workspace (or the group) and the resource, e.g. a data container's name for its versions. */
+  parents: string[];
+}
+
+export interface PageRequest {
+  after?: string;
+  top: number;
+  /** The query string's other parameters (filters of the type). */
+  query: Record<string, string | undefined>;
+  principal: Principal;
+  /** Keeps only what the caller may see (RBAC), for types that are not below a workspace. */
+  visible: (r: StoredResource) => Promise<boolean>;
+}
+
+export interface Page {
+  value: StoredResource[];
+  hasMore: boolean;
+  lastKey?: string;
+}
+
+/** What the service of a type does for the generic router. */
+export interface ResourceHandlers {
+  list?(scope: ResourceScope, page: PageRequest): Promise<Page>;
+  get(scope: ResourceScope, name: string, principal: Principal): Promise<StoredResource>;
+  /** ARM PUT: create or replace (or, for fixed-settings types, set tags). A long-running type returns the operation that finishes it. */
+  put(scope: ResourceScope, name: string, body: Record<string, unknown>, principal: Principal, pre: Preconditions): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }>;
+  patch?(scope: ResourceScope, resource: StoredResource, body: Record<string, unknown>, principal: Principal): Promise<StoredResource>;
+  /** Returns false when there was nothing to delete. */
+  delete(scope: ResourceScope, name: string, principal: Principal): Promise<boolean>;
+  /** The ARM body; `secrets` when the caller may read the type's secrets (`access.secrets`). */
+  toBody(resource: StoredResource, opts: { scope: ResourceScope; secrets: boolean }): Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+/** A POST action on one resource (`…/{name}/{action}`). */
+export interface ResourceAction {
+  name: string;
+  /** Every action listed is required, in order (the first decides 404 for a caller without any role). */
+  access: Action[];
+  body?: TSchema;
+  /** Schema of its answer (documents /openapi.json). */
+  response?: TSchema;
+  summary?: string;
+  /** `resource`: loaded with `handlers.get` unless `loads: false` (the action finds the resource itself). */
+  run(scope: ResourceScope, name: string, body: Record<string, unknown>, principal: Principal, resource: StoredResource | undefined): Promise<unknown>;
+  loads?: boolean;
+}
+
+/** How ARM templates (Microsoft.Resources/deployments) deploy a type. */
+export interface TemplateSupport {
+  /**
+   * Creates the resource, or updates an existing one, from a template resource's evaluated body.
+   * `created`: the deployment made it (and removes it with `undo` when the deployment fails).
+   */
+  deploy(r: TemplateResource, by: Principal): Promise<{ body: Record<string, unknown>; created: boolean }>;
+  undo(id: string): Promise<void>;
+}
+
+export interface TemplateResource {
+  id: string;
+  subscriptionId: string;
+  resourceGroup: { name: string; location: string };
+  name: string;
+  /** The body's location, or the group's. */
+  location: string;
+  tags?: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+export interface ResourceTypeDeclaration extends ResourceDefinition {
+  /** Full ARM type, e.g. `Microsoft.MachineLearningServices/workspaces/datastores`. */
+  type: string;
+  /** The parent's ARM type; absent for a type directly in a resource group. */
+  parent?: string;
+  /** Path parameter of its name (`name`; `workspaceName` for workspaces; `version` for versions). */
+  param: string;
+  /** TypeBox schema of that path parameter. */
+  nameSchema?: TSchema;
+  /** What it is called in messages ('storage account'). */
+  label: string;
+  /** OpenAPI tag of its routes. */
+  tag: string;
+  /** RBAC actions on it: GET/list, PUT/PATCH, DELETE; `secrets` shows secrets in bodies when the caller has it. */
+  access: { read: Action; write: Action; delete: Action; secrets?: Action };
+  /** Long-running: PUT starts an operation (`put` returns it; 201 + Azure-AsyncOperation, Location, Retry-After); otherwise it is done when PUT answers. */
+  longRunning?: boolean;
+  /** Globally unique names on this server (`global_names`). */
+  globalName?: boolean;
+  /** Status of a PUT that created it (Azure answers 200 for some types, e.g. connections). */
+  createdStatus?: 200 | 201;
+  /** Schemas (TypeBox, from @atelier/contracts): bodies of PUT and PATCH, and the answers (one resource, a page of them). */
+  schema?: { put?: TSchema; patch?: TSchema; one?: TSchema; list?: TSchema };
+  /** OpenAPI summaries. */
+  summaries?: { put?: string; get?: string; patch?: string; delete?: string; listGroup?: string; listSubscription?: string; list?: string };
+  /** Served by the generic ARM router when present (workspaces keep their own routes). */
+  handlers?: ResourceHandlers;
+  /** Lists of a top-level type: per resource group and per subscription. */
+  lists?: { group?: boolean; subscription?: boolean };
+  actions?: ResourceAction[];
+  /** Deployable by ARM templates: how, or 'deployments' when the deployment service handles it itself. */
+  template?: TemplateSupport | 'deployments';
+  /** Removes one resource with what belongs to it (its keys, blobs, secrets); resource-group deletes use it. */
+  remove?(id: string): Promise<boolean>;
+  /** For the types a workspace depends on: the workspace property naming one (`storageAccount`, …). */
+  workspaceProperty?: DependentKind;
+  /** Makes a new one for a workspace being provisioned (`remove` deletes it again). */
+  provision?(d: NewDependent, by: Principal | string): Promise<StoredResource>;
+}
+
+/** Provider entries that are not stored resources (operation status, role assignments, …), listed with the declared types. */
+const PROVIDER_EXTRAS: Record<string, string[]> = {
+  'Microsoft.MachineLearningServices': ['workspaces/computes', 'locations/workspaceOperationsStatus'],
+  'Microsoft.Insights': ['eventtypes'],
+  'Microsoft.Authorization': ['roleAssignments', 'roleDefinitions'],
+  'Microsoft.Resources': ['resourceGroups', 'deployments'],
+};
+
+export class ResourceTypeRegistry {
+  private readonly types = new Map<string, ResourceTypeDeclaration>();
+
+  register(t: ResourceTypeDeclaration): void {
+    const key = t.type.toLowerCase();
+    if (this.types.has(key)) throw new Error(`resource type ${t.type} is declared twice`);
+    if (t.parent && !this.types.has(t.parent.toLowerCase())) throw new Error(`resource type ${t.type}: declare its parent ${t.parent} first`);
+    this.types.set(key, t);
+  }
+
+  get(type: string): ResourceTypeDeclaration | undefined {
+    return this.types.get(type.toLowerCase());
+  }
+
+  require(type: string): ResourceTypeDeclaration {
+    const t = this.get(type);
+    if (!t) throw new Error(`resource type ${type} is not declared`);
+    return t;
+  }
+
+  all(): ResourceTypeDeclaration[] {
+    return [...this.types.values()];
+  }
+
+  /** The chain of declarations from the top-level type down to `t`. */
+  chain(t: ResourceTypeDeclaration): ResourceTypeDeclaration[] {
+    const out = [t];
+    while (out[0]!.parent) out.unshift(this.require(out[0]!.parent));
+    return out;
+  }
+
+  /** The type a workspace's dependency property (`storageAccount`, `keyVault`, …) names. */
+  dependent(kind: DependentKind): ResourceTypeDeclaration {
+    const t = this.all().find((x) => x.workspaceProperty === kind);
+    if (!t) throw new Error(`no resource type serves the workspace dependency ${kind}`);
+    return t;
+  }
+
+  /** Types an ARM template may deploy. */
+  deployable(): ResourceTypeDeclaration[] {
+    return this.all().filter((t) => t.template);
+  }
+
+  /** Resource provider namespaces and their types (relative to the namespace), as `GET …/providers/{namespace}` lists them. */
+  namespaces(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const t of this.all()) {
+      const [ns, ...rest] = t.type.split('/');
+      (out[ns!] ??= []).push(rest.join('/'));
+    }
+    for (const [ns, extra] of Object.entries(PROVIDER_EXTRAS)) out[ns] = [...(out[ns] ?? []), ...extra.filter((e) => !(out[ns] ?? []).includes(e))];
+    return out;
+  }
+
+  /** Deletes a resource through its type's `remove` (keys, blobs, secrets too), or says it has none. */
+  async remove(id: string): Promise<boolean | undefined> {
+    const t = this.get(parseResourceId(id).type);
+    return t?.remove ? t.remove(id) : undefined;
+  }
+
+  /** Checks that `id` names a resource of `type` (400 naming `target` otherwise). */
+  checkType(id: string, type: string, target: string): void {
+    const p = parseResourceId(id, target);
+    if (p.type.toLowerCase() !== type.toLowerCase()) throw new InvalidInput(`${target} must be the id of a ${type}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target });
+  }
+}
