@@ -9,12 +9,48 @@ const test = '\\.test\\.ts$';
 
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'Import cycles make load order and layering unclear.', from: {}, to: { circular: true } },
-    { name: 'domain-not-to-http', severity: 'error', comment: 'Domain code never imports the HTTP edge (http/ → domain, never back).', from: { path: domain, pathNot: test }, to: { path: edge } },
-    { name: 'domain-not-to-composition', severity: 'error', comment: 'Domain code never imports the composition root (app.ts, features.ts, server.ts, …).', from: { path: domain, pathNot: test }, to: { path: composition } },
-    { name: 'infra-not-up', severity: 'error', comment: 'store/, secrets/ and blob/ never import domain, HTTP or composition code.', from: { path: infra, pathNot: test }, to: { path: [domain, edge, composition, `${src}context\\.ts$`] } },
-    { name: 'contracts-standalone', severity: 'error', comment: 'The wire contracts import none of our other packages.', from: { path: '^packages/contracts/', pathNot: test }, to: { path: '^packages/(server|sdk|cli)/' } },
-    { name: 'sdk-standalone', severity: 'error', comment: 'The SDK never imports the server or the CLI.', from: { path: '^packages/sdk/', pathNot: test }, to: { path: '^packages/(server|cli)/' } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Import cycles make load order and layering unclear.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'domain-not-to-http',
+      severity: 'error',
+      comment: 'Domain code never imports the HTTP edge (http/ → domain, never back).',
+      from: { path: domain, pathNot: test },
+      to: { path: edge },
+    },
+    {
+      name: 'domain-not-to-composition',
+      severity: 'error',
+      comment: 'Domain code never imports the composition root (app.ts, features.ts, server.ts, …).',
+      from: { path: domain, pathNot: test },
+      to: { path: composition },
+    },
+    {
+      name: 'infra-not-up',
+      severity: 'error',
+      comment: 'store/, secrets/ and blob/ never import domain, HTTP or composition code.',
+      from: { path: infra, pathNot: test },
+      to: { path: [domain, edge, composition, `${src}context\\.ts$`] },
+    },
+    {
+      name: 'contracts-standalone',
+      severity: 'error',
+      comment: 'The wire contracts import none of our other packages.',
+      from: { path: '^packages/contracts/', pathNot: test },
+      to: { path: '^packages/(server|sdk|cli)/' },
+    },
+    {
+      name: 'sdk-standalone',
+      severity: 'error',
+      comment: 'The SDK never imports the server or the CLI.',
+      from: { path: '^packages/sdk/', pathNot: test },
+      to: { path: '^packages/(server|cli)/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -24,20 +24,32 @@ export interface ControlPlaneBenchResult {
   /** DELETE (with dependents) sent → Succeeded seen, polling every 10 ms. */
   deleteMs: Stats;
 }
-export interface Stats { mean: number; p50: number; p95: number; max: number }
+export interface Stats {
+  mean: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
 
 function stats(xs: number[]): Stats {
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
   const r = (n: number) => Math.round(n * 10) / 10;
-  return { mean: r(s.reduce((a, b) => a + b, 0) / s.length), p50: r(at(0.5)), p95: r(at(0.95)), max: r(s[s.length - 1]!) };
+  return {
+    mean: r(s.reduce((a, b) => a + b, 0) / s.length),
+    p50: r(at(0.5)),
+    p95: r(at(0.95)),
+    max: r(s[s.length - 1]!),
+  };
 }
 
 /**
  * `postgresUrl`: a PostgreSQL server where a database may be created; the bench makes a fresh one
  * and drops it after. Without it, SQLite in a temp folder.
  */
-export async function runControlPlaneBench(opts: { iterations?: number; postgresUrl?: string; retryAfterSamples?: number } = {}): Promise<ControlPlaneBenchResult> {
+export async function runControlPlaneBench(
+  opts: { iterations?: number; postgresUrl?: string; retryAfterSamples?: number } = {},
+): Promise<ControlPlaneBenchResult> {
   const iterations = opts.iterations ?? 20;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-bench-cp-'));
   const password = crypto.randomBytes(12).toString('hex');
@@ -48,7 +60,10 @@ export async function runControlPlaneBench(opts: { iterations?: number; postgres
     databaseUrl = fresh.url;
     dropDatabase = fresh.drop;
   }
-  const server = await startServer({ port: 0, home, logLevel: 'silent', adminPassword: password, databaseUrl }, {}).catch(async (e) => {
+  const server = await startServer(
+    { port: 0, home, logLevel: 'silent', adminPassword: password, databaseUrl },
+    {},
+  ).catch(async (e) => {
     await dropDatabase?.();
     throw e;
   });
@@ -56,7 +71,12 @@ export async function runControlPlaneBench(opts: { iterations?: number; postgres
     const tok = await fetch(`${server.url}/common/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', username: 'admin', password, scope: 'https://management.azure.com/.default' }),
+      body: new URLSearchParams({
+        grant_type: 'password',
+        username: 'admin',
+        password,
+        scope: 'https://management.azure.com/.default',
+      }),
     });
     const token = ((await tok.json()) as { access_token: string }).access_token;
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -78,18 +98,28 @@ export async function runControlPlaneBench(opts: { iterations?: number; postgres
     };
     const create = async (name: string, honourRetryAfter: boolean) => {
       const t0 = performance.now();
-      const put = await fetch(`${server.url}${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}?${V}`, { method: 'PUT', headers, body: JSON.stringify({ location: 'local' }) });
+      const put = await fetch(
+        `${server.url}${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}?${V}`,
+        { method: 'PUT', headers, body: JSON.stringify({ location: 'local' }) },
+      );
       if (put.status !== 201) throw new Error(`create answered ${put.status}: ${await put.text()}`);
       const url = put.headers.get('azure-asyncoperation')!;
       await waitFor(url, honourRetryAfter, Number(put.headers.get('retry-after') ?? '1'));
       const client = performance.now() - t0;
       const opId = url.split('/').pop()!.split('?')[0]!;
-      const row = await server.ctx.db.selectFrom('operations').select(['created_at', 'updated_at']).where('id', '=', opId).executeTakeFirstOrThrow();
+      const row = await server.ctx.db
+        .selectFrom('operations')
+        .select(['created_at', 'updated_at'])
+        .where('id', '=', opId)
+        .executeTakeFirstOrThrow();
       return { client, server: row.updated_at - row.created_at };
     };
     const remove = async (name: string) => {
       const t0 = performance.now();
-      const del = await fetch(`${server.url}${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}?${V}&deleteDependentResources=true`, { method: 'DELETE', headers: { authorization: headers.authorization } });
+      const del = await fetch(
+        `${server.url}${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}?${V}&deleteDependentResources=true`,
+        { method: 'DELETE', headers: { authorization: headers.authorization } },
+      );
       if (del.status !== 202) throw new Error(`delete answered ${del.status}: ${await del.text()}`);
       await waitFor(del.headers.get('azure-asyncoperation')!, false, 1);
       return performance.now() - t0;
@@ -106,8 +136,16 @@ export async function runControlPlaneBench(opts: { iterations?: number; postgres
       deletes.push(await remove(`bench-${i}`));
     }
     const retryAfter: number[] = [];
-    for (let i = 0; i < (opts.retryAfterSamples ?? 3); i++) retryAfter.push((await create(`bench-ra-${i}`, true)).client);
-    return { iterations, dialect: server.ctx.database.dialect, serverSideMs: stats(serverSide), clientPollingMs: stats(polling), clientRetryAfterMs: stats(retryAfter), deleteMs: stats(deletes) };
+    for (let i = 0; i < (opts.retryAfterSamples ?? 3); i++)
+      retryAfter.push((await create(`bench-ra-${i}`, true)).client);
+    return {
+      iterations,
+      dialect: server.ctx.database.dialect,
+      serverSideMs: stats(serverSide),
+      clientPollingMs: stats(polling),
+      clientRetryAfterMs: stats(retryAfter),
+      deleteMs: stats(deletes),
+    };
   } finally {
     await server.close();
     await dropDatabase?.();

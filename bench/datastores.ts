@@ -30,16 +30,26 @@ async function main(): Promise<void> {
     databaseUrl = fresh.url;
     dropDb = fresh.drop;
   }
-  const server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: 'bench-password-123', ...(databaseUrl ? { databaseUrl } : {}) }, {});
+  const server = await startServer(
+    { home, port: 0, logLevel: 'silent', adminPassword: 'bench-password-123', ...(databaseUrl ? { databaseUrl } : {}) },
+    {},
+  );
   try {
-    const tok = await fetch(`${server.url}/common/oauth2/v2.0/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: 'bench-password-123' }) });
+    const tok = await fetch(`${server.url}/common/oauth2/v2.0/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: 'bench-password-123' }),
+    });
     const token = ((await tok.json()) as { access_token: string }).access_token;
     const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const sub = server.ctx.defaultSubscriptionId;
     const rg = `/subscriptions/${sub}/resourceGroups/bench`;
     await fetch(`${server.url}${rg}?${V}`, { method: 'PUT', headers: h, body: JSON.stringify({ location: 'local' }) });
     const W = `${rg}/providers/Microsoft.MachineLearningServices/workspaces/bench-ws`;
-    const put = await fetch(`${server.url}${W}?${V}`, { method: 'PUT', headers: h, body: JSON.stringify({ location: 'local' }) });
+    const put = await fetch(`${server.url}${W}?${V}`, {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({ location: 'local' }),
+    });
     const op = put.headers.get('azure-asyncoperation')!;
     for (;;) {
       const s = (await (await fetch(op, { headers: h })).json()) as { status: string };
@@ -59,10 +69,14 @@ async function main(): Promise<void> {
     let t0 = performance.now();
     // node:http, not fetch: fetch keeps a copy of a streamed request body.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(file, { method: 'PUT', headers: { authorization: h.authorization, 'content-length': String(sizeMiB << 20) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = http.request(
+        file,
+        { method: 'PUT', headers: { authorization: h.authorization, 'content-length': String(sizeMiB << 20) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       Readable.from(body()).pipe(req);
     });
@@ -96,9 +110,19 @@ async function main(): Promise<void> {
     await fetch(`${server.url}${rg}/providers/Microsoft.Network/privateEndpoints/pe?${V}`, {
       method: 'PUT',
       headers: h,
-      body: JSON.stringify({ location: 'local', properties: { subnet: { properties: { addressPrefixes: ['127.0.0.0/8'] } }, privateLinkServiceConnections: [{ properties: { privateLinkServiceId: W } }] } }),
+      body: JSON.stringify({
+        location: 'local',
+        properties: {
+          subnet: { properties: { addressPrefixes: ['127.0.0.0/8'] } },
+          privateLinkServiceConnections: [{ properties: { privateLinkServiceId: W } }],
+        },
+      }),
     });
-    await fetch(`${server.url}${W}?${V}`, { method: 'PATCH', headers: h, body: JSON.stringify({ properties: { publicNetworkAccess: 'Disabled' } }) });
+    await fetch(`${server.url}${W}?${V}`, {
+      method: 'PATCH',
+      headers: h,
+      body: JSON.stringify({ properties: { publicNetworkAccess: 'Disabled' } }),
+    });
     await new Promise((r) => setTimeout(r, 1100));
     const disabled = await rate('public access disabled, approved endpoint');
 

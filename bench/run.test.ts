@@ -15,10 +15,17 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 
 function runBench(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 480_000);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -51,9 +58,24 @@ describe('npm run bench', () => {
         assert.equal(report.targets.length, 1);
         const atelier = report.targets[0];
         assert.equal(atelier.name, 'Atelier');
-        assert.match(atelier.trackingUri, /\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/bench\/providers\/Microsoft\.MachineLearningServices\/workspaces\/bench-ws$/);
+        assert.match(
+          atelier.trackingUri,
+          /\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/bench\/providers\/Microsoft\.MachineLearningServices\/workspaces\/bench-ws$/,
+        );
         assert.ok(atelier.coldStartMs > 0 && atelier.idleRssBytes > 0 && atelier.workspaceCreateMs > 0);
-        const names = ['create-run', 'log-metric', 'log-batch-10', 'log-batch-1000', 'log-params-tags', 'writers-16', 'search-runs', 'get-history', 'bulk-interval', 'artifact-upload', 'artifact-download'];
+        const names = [
+          'create-run',
+          'log-metric',
+          'log-batch-10',
+          'log-batch-1000',
+          'log-params-tags',
+          'writers-16',
+          'search-runs',
+          'get-history',
+          'bulk-interval',
+          'artifact-upload',
+          'artifact-download',
+        ];
         assert.deepEqual(Object.keys(atelier.results), names);
         for (const name of names) {
           const w = atelier.results[name];
@@ -64,7 +86,7 @@ describe('npm run bench', () => {
         assert.equal(atelier.results['log-batch-1000'].units, 10 * 1000);
         assert.equal(atelier.results['get-history'].units, 4 * 20_000);
         assert.ok(atelier.results['artifact-upload'].rssGrowthBytes >= 0);
-        assert.ok(Math.abs(atelier.results['artifact-download'].units - 16 * 1024 * 1024 / 1e6) < 1e-9);
+        assert.ok(Math.abs(atelier.results['artifact-download'].units - (16 * 1024 * 1024) / 1e6) < 1e-9);
         assert.match(r.out, /workload\s+unit\/s\s+conc\s+Atelier \/s\s+p50 ms\s+p99 ms/);
         assert.ok(report.goals['search-runs'] && typeof report.goals['search-runs'].text === 'string');
         if (fs.existsSync(path.join(ROOT, 'bench', 'control-plane.ts'))) {

@@ -11,10 +11,24 @@ import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { MlflowHttp } from './lib/mlflow-http.js';
-import { WORK, ensureMlflowServer, externalTarget, startAtelier, startMlflow, type BenchTarget } from './lib/servers.js';
+import {
+  WORK,
+  ensureMlflowServer,
+  externalTarget,
+  startAtelier,
+  startMlflow,
+  type BenchTarget,
+} from './lib/servers.js';
 import { newestProfile, summarizeProfile } from './lib/profile.js';
 import { FULL, QUICK, WORKLOADS, type RunContext } from './lib/workloads.js';
-import { formatControlPlane, formatReport, judgeGoals, targetReport, type BenchReport, type TargetReport } from './lib/report.js';
+import {
+  formatControlPlane,
+  formatReport,
+  judgeGoals,
+  targetReport,
+  type BenchReport,
+  type TargetReport,
+} from './lib/report.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -58,10 +72,13 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (values.compare !== undefined && values.compare !== 'mlflow') throw new UsageError(`--compare takes 'mlflow', got '${values.compare}'`);
+  if (values.compare !== undefined && values.compare !== 'mlflow')
+    throw new UsageError(`--compare takes 'mlflow', got '${values.compare}'`);
   const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency must be a whole number from 1 to 256, got '${values.concurrency}'`);
-  if (values.postgres && !/^postgres(ql)?:\/\//.test(values.postgres)) throw new UsageError('--postgres must be a postgres:// URL');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
+    throw new UsageError(`--concurrency must be a whole number from 1 to 256, got '${values.concurrency}'`);
+  if (values.postgres && !/^postgres(ql)?:\/\//.test(values.postgres))
+    throw new UsageError('--postgres must be a postgres:// URL');
   if (values.target) {
     try {
       const u = new URL(values.target);
@@ -72,16 +89,25 @@ async function main(): Promise<number> {
   }
   let defs = WORKLOADS;
   if (values.only) {
-    const wanted = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+    const wanted = values.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = wanted.filter((w) => !WORKLOADS.some((d) => d.name === w));
-    if (unknown.length) throw new UsageError(`unknown workload(s) ${unknown.join(', ')}; choose from ${WORKLOADS.map((w) => w.name).join(', ')}`);
+    if (unknown.length)
+      throw new UsageError(
+        `unknown workload(s) ${unknown.join(', ')}; choose from ${WORKLOADS.map((w) => w.name).join(', ')}`,
+      );
     // artifact-download needs the file artifact-upload leaves.
     if (wanted.includes('artifact-download') && !wanted.includes('artifact-upload')) wanted.push('artifact-upload');
     defs = WORKLOADS.filter((d) => wanted.includes(d.name));
   }
   const starters: { name: string; start: (home: string) => Promise<BenchTarget> }[] = [];
-  const profileDir = values.profile ? path.join(WORK, 'profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
-  if (!values['no-atelier']) starters.push({ name: 'Atelier', start: (home) => startAtelier({ home, postgres: values.postgres, profileDir }) });
+  const profileDir = values.profile
+    ? path.join(WORK, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'))
+    : undefined;
+  if (!values['no-atelier'])
+    starters.push({ name: 'Atelier', start: (home) => startAtelier({ home, postgres: values.postgres, profileDir }) });
   if (values.compare === 'mlflow') {
     const bin = ensureMlflowServer(log);
     starters.push({ name: 'MLflow', start: (home) => startMlflow(bin, home) });
@@ -90,15 +116,20 @@ async function main(): Promise<number> {
     const target = externalTarget(values.target, values.token ?? process.env.MLFLOW_TRACKING_TOKEN);
     starters.push({ name: values.target, start: async () => target });
   }
-  if (starters.length === 0) throw new UsageError('nothing to measure: --no-atelier needs --compare mlflow or --target URL');
+  if (starters.length === 0)
+    throw new UsageError('nothing to measure: --no-atelier needs --compare mlflow or --target URL');
 
   let sizes = values.quick ? QUICK : FULL;
   const started = Date.now();
   const targets: TargetReport[] = [];
   let failures = 0;
-  log(`bench (${values.quick ? 'quick' : 'full'}): ${defs.length} workloads × ${starters.map((s) => s.name).join(', ')}; ${os.cpus().length} cores, node ${process.version}`);
+  log(
+    `bench (${values.quick ? 'quick' : 'full'}): ${defs.length} workloads × ${starters.map((s) => s.name).join(', ')}; ${os.cpus().length} cores, node ${process.version}`,
+  );
   for (const s of starters) {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), `atelier-bench-${s.name.toLowerCase().replace(/[^a-z]/g, '')}-`));
+    const home = fs.mkdtempSync(
+      path.join(os.tmpdir(), `atelier-bench-${s.name.toLowerCase().replace(/[^a-z]/g, '')}-`),
+    );
     log(`\n== ${s.name}`);
     let target: BenchTarget | undefined;
     let report: TargetReport;
@@ -106,10 +137,14 @@ async function main(): Promise<number> {
       target = await s.start(home);
       report = targetReport(target);
       targets.push(report);
-      log(`   tracking URI ${target.trackingUri}${target.coldStartMs !== undefined ? `; cold start ${Math.round(target.coldStartMs)} ms` : ''}`);
+      log(
+        `   tracking URI ${target.trackingUri}${target.coldStartMs !== undefined ? `; cold start ${Math.round(target.coldStartMs)} ms` : ''}`,
+      );
       const http = new MlflowHttp(target.trackingUri, { token: target.token }, Math.max(concurrency, 16));
       try {
-        const exp = await http.post<{ experiment_id: string }>('experiments/create', { name: `bench-${crypto.randomUUID()}` });
+        const exp = await http.post<{ experiment_id: string }>('experiments/create', {
+          name: `bench-${crypto.randomUUID()}`,
+        });
         const note = (x: string) => process.stdout.write(`(${x}) `);
         const ctx: RunContext = { target, http, sizes, concurrency, experimentId: exp.experiment_id, note };
         for (const d of defs) {
@@ -117,7 +152,9 @@ async function main(): Promise<number> {
           try {
             const r = await d.run(ctx);
             report.results[d.name] = r;
-            process.stdout.write(`${Math.round(r.units / r.seconds).toLocaleString('en-US')} ${d.unit}/s, p50 ${r.p50.toFixed(2)} ms${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}\n`);
+            process.stdout.write(
+              `${Math.round(r.units / r.seconds).toLocaleString('en-US')} ${d.unit}/s, p50 ${r.p50.toFixed(2)} ms${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}\n`,
+            );
           } catch (e) {
             failures++;
             report.results[d.name] = { error: (e as Error).message };
@@ -131,8 +168,10 @@ async function main(): Promise<number> {
       // set-up budget, so their numbers compare like with like.
       const searched = report.results['search-runs'];
       const history = report.results['get-history'] ?? report.results['bulk-interval'];
-      if (searched && 'dataSize' in searched && searched.dataSize) sizes = { ...sizes, searchRuns: Math.min(sizes.searchRuns, searched.dataSize) };
-      if (history && 'dataSize' in history && history.dataSize) sizes = { ...sizes, historyPoints: Math.min(sizes.historyPoints, history.dataSize) };
+      if (searched && 'dataSize' in searched && searched.dataSize)
+        sizes = { ...sizes, searchRuns: Math.min(sizes.searchRuns, searched.dataSize) };
+      if (history && 'dataSize' in history && history.dataSize)
+        sizes = { ...sizes, historyPoints: Math.min(sizes.historyPoints, history.dataSize) };
     } catch (e) {
       failures++;
       log(`   could not start or use ${s.name}: ${(e as Error).message}`);
@@ -153,9 +192,19 @@ async function main(): Promise<number> {
   if (!values['no-atelier'] && fs.existsSync(cpFile)) {
     process.stdout.write('\n== control plane (bench/control-plane.ts) … ');
     try {
-      const mod = (await import(pathToFileURL(cpFile).href)) as { runControlPlaneBench?: (o: { iterations?: number; postgresUrl?: string; retryAfterSamples?: number }) => Promise<Record<string, unknown>> };
+      const mod = (await import(pathToFileURL(cpFile).href)) as {
+        runControlPlaneBench?: (o: {
+          iterations?: number;
+          postgresUrl?: string;
+          retryAfterSamples?: number;
+        }) => Promise<Record<string, unknown>>;
+      };
       if (!mod.runControlPlaneBench) throw new Error('bench/control-plane.ts exports no runControlPlaneBench');
-      controlPlane = await mod.runControlPlaneBench({ iterations: values.quick ? 3 : 20, postgresUrl: values.postgres, retryAfterSamples: values.quick ? 1 : 3 });
+      controlPlane = await mod.runControlPlaneBench({
+        iterations: values.quick ? 3 : 20,
+        postgresUrl: values.postgres,
+        retryAfterSamples: values.quick ? 1 : 3,
+      });
       process.stdout.write('done\n');
     } catch (e) {
       failures++;
@@ -174,7 +223,9 @@ async function main(): Promise<number> {
     ...(controlPlane ? { controlPlane } : {}),
   };
   if (controlPlane) log(`\n${formatControlPlane(controlPlane)}`);
-  log(`\n${formatReport(defs, report)}\n\n(total ${report.seconds.toFixed(0)} s; goals are judged on ${targets[0]?.name ?? '—'}${targets[1] ? ` against ${targets[1].name}` : ''})`);
+  log(
+    `\n${formatReport(defs, report)}\n\n(total ${report.seconds.toFixed(0)} s; goals are judged on ${targets[0]?.name ?? '—'}${targets[1] ? ` against ${targets[1].name}` : ''})`,
+  );
   if (values.json) fs.writeFileSync(values.json, JSON.stringify(report, null, 2));
   const profile = profileDir && newestProfile(profileDir);
   if (profile) log(`\n${summarizeProfile(profile)}`);
@@ -190,7 +241,9 @@ function log(s: string): void {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`bench: ${(e as Error).message}\n${e instanceof UsageError ? '(npm run bench -- --help lists the options)\n' : ''}`);
+    process.stderr.write(
+      `bench: ${(e as Error).message}\n${e instanceof UsageError ? '(npm run bench -- --help lists the options)\n' : ''}`,
+    );
     process.exit(2);
   },
 );

@@ -40,4 +40,12 @@ const ws = await Workspace.create({
   existOk: false,
 });
 const d = await ws.getDetails();
-console.log(JSON.stringify({ id: d.id, friendlyName: d.friendlyName, storageAccount: d.storageAccount, keyVault: d.keyVault, applicationInsights: d.applicationInsights }));
+console.log(
+  JSON.stringify({
+    id: d.id,
+    friendlyName: d.friendlyName,
+    storageAccount: d.storageAccount,
+    keyVault: d.keyVault,
+    applicationInsights: d.applicationInsights,
+  }),
+);

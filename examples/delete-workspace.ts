@@ -6,6 +6,9 @@
 // Run: npx tsx examples/delete-workspace.ts
 import { Workspace } from '@atelier/sdk';
 
-const ws = await Workspace.get('myworkspace', { subscriptionId: process.env.ATELIER_SUBSCRIPTION_ID, resourceGroup: 'myresourcegroup' });
+const ws = await Workspace.get('myworkspace', {
+  subscriptionId: process.env.ATELIER_SUBSCRIPTION_ID,
+  resourceGroup: 'myresourcegroup',
+});
 await ws.delete({ deleteDependentResources: true, noWait: false });
 console.log(`deleted ${ws.id}`);

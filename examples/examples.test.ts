@@ -29,7 +29,14 @@ describe('the seed examples, in TypeScript', () => {
     t = await startTestServer('sqlite');
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-examples-'));
     // TMPDIR: the examples' default folder (<temp>/atelier-examples) is this test's own.
-    env = { PATH: process.env.PATH ?? '', HOME: cwd, TMPDIR: cwd, ATELIER_CONFIG_DIR: path.join(cwd, 'profile'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken };
+    env = {
+      PATH: process.env.PATH ?? '',
+      HOME: cwd,
+      TMPDIR: cwd,
+      ATELIER_CONFIG_DIR: path.join(cwd, 'profile'),
+      ATELIER_ENDPOINT: t.url,
+      ATELIER_TOKEN: t.adminToken,
+    };
     statusBefore = gitStatus();
   });
   after(async () => {
@@ -37,9 +44,18 @@ describe('the seed examples, in TypeScript', () => {
     fs.rmSync(cwd, { recursive: true, force: true });
   });
 
-  function run(example: string, args: string[] = [], extra: Record<string, string> = {}, where = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function run(
+    example: string,
+    args: string[] = [],
+    extra: Record<string, string> = {},
+    where = ROOT,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--conditions=atelier-source', '--import', TSX, path.join(HERE, example), ...args], { cwd: where, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        ['--conditions=atelier-source', '--import', TSX, path.join(HERE, example), ...args],
+        { cwd: where, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -114,7 +130,10 @@ describe('the seed examples, in TypeScript', () => {
   it('delete-workspace.ts: deletes it with its dependent resources', async () => {
     const r = await run('delete-workspace.ts');
     assert.equal(r.code, 0, r.stderr);
-    await assert.rejects(Workspace.get('myworkspace', { ...sdk(), resourceGroup: 'myresourcegroup' }), (e: unknown) => e instanceof NotFoundError && /myworkspace/.test(e.message));
+    await assert.rejects(
+      Workspace.get('myworkspace', { ...sdk(), resourceGroup: 'myresourcegroup' }),
+      (e: unknown) => e instanceof NotFoundError && /myworkspace/.test(e.message),
+    );
     const storage = await t.request('GET', `${first.storageAccount}?api-version=2025-09-01`);
     assert.equal(storage.status, 404);
   });

@@ -5,7 +5,10 @@
 // Run: npx tsx examples/list-workspaces.ts [resource-group]
 import { Workspace } from '@atelier/sdk';
 
-const all = await Workspace.list({ subscriptionId: process.env.ATELIER_SUBSCRIPTION_ID, resourceGroup: process.argv[2] });
+const all = await Workspace.list({
+  subscriptionId: process.env.ATELIER_SUBSCRIPTION_ID,
+  resourceGroup: process.argv[2],
+});
 for (const [name, workspaces] of all) {
   console.log(`${name}: ${workspaces.map((w) => `${w.resourceGroup} (${w.location})`).join(', ')}`);
 }

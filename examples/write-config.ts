@@ -8,7 +8,10 @@ import { enterExamplesFolder } from './folder.js';
 
 enterExamplesFolder();
 
-const ws = await Workspace.get('myworkspace', { subscriptionId: process.env.ATELIER_SUBSCRIPTION_ID, resourceGroup: 'myresourcegroup' });
+const ws = await Workspace.get('myworkspace', {
+  subscriptionId: process.env.ATELIER_SUBSCRIPTION_ID,
+  resourceGroup: 'myresourcegroup',
+});
 const file = ws.writeConfig({ path: './file-path', fileName: 'ws_config.json' });
 console.log(`wrote ${file}`);
 // Also the default place (.azureml/config.json), which fromConfig() finds from any sub-folder.

@@ -38,7 +38,8 @@ function otherNodes(): { major: string; node: string }[] {
  */
 function outsideEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== 'NODE_OPTIONS' && k !== 'INIT_CWD') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!/^npm_/i.test(k) && k !== 'NODE_OPTIONS' && k !== 'INIT_CWD') env[k] = v;
   return { ...env, ...extra };
 }
 
@@ -59,12 +60,30 @@ describe('the SDK and CLI as npm packages (npm pack, installed outside the repos
     // prepack builds each package (tsc for contracts and the SDK, esbuild for the CLI) before packing.
     // The SDK depends on @atelier/contracts, which is not on the npm registry either: it is packed
     // and installed with it.
-    const packed = await run('npm', ['pack', '-w', 'packages/contracts', '-w', 'packages/sdk', '-w', 'packages/cli', '--pack-destination', tmp, '--json', '--loglevel=error'], {
-      cwd: root,
-      env: userEnv(),
-      maxBuffer: 16 << 20,
-    });
-    const files = (JSON.parse(packed.stdout) as { name: string; filename: string; files: { path: string }[] }[]).map((p) => ({ ...p, file: path.join(tmp, p.filename) }));
+    const packed = await run(
+      'npm',
+      [
+        'pack',
+        '-w',
+        'packages/contracts',
+        '-w',
+        'packages/sdk',
+        '-w',
+        'packages/cli',
+        '--pack-destination',
+        tmp,
+        '--json',
+        '--loglevel=error',
+      ],
+      {
+        cwd: root,
+        env: userEnv(),
+        maxBuffer: 16 << 20,
+      },
+    );
+    const files = (JSON.parse(packed.stdout) as { name: string; filename: string; files: { path: string }[] }[]).map(
+      (p) => ({ ...p, file: path.join(tmp, p.filename) }),
+    );
     const sdk = files.find((p) => p.name === '@atelier/sdk')!;
     const cli = files.find((p) => p.name === '@atelier/cli')!;
     contractsTarball = files.find((p) => p.name === '@atelier/contracts')!.file;
@@ -72,16 +91,25 @@ describe('the SDK and CLI as npm packages (npm pack, installed outside the repos
     cliTarball = cli.file;
     // What goes in: built JavaScript and types, no TypeScript sources or tests.
     const sdkFiles = sdk.files.map((f) => f.path);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/browser.js', 'dist/browser.d.ts', 'package.json']) assert.ok(sdkFiles.includes(f), `${f} in the SDK tarball`);
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/browser.js', 'dist/browser.d.ts', 'package.json'])
+      assert.ok(sdkFiles.includes(f), `${f} in the SDK tarball`);
     assert.deepEqual(
       sdkFiles.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
       [],
     );
     assert.deepEqual(cli.files.map((f) => f.path).sort(), ['bin/atelier.js', 'dist/atelier.mjs', 'package.json']);
     t = await startTestServer('sqlite');
-    const r = await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourcegroups/pack-rg?api-version=2025-09-01`, { location: 'local' });
+    const r = await t.request(
+      'PUT',
+      `/subscriptions/${t.subscriptionId}/resourcegroups/pack-rg?api-version=2025-09-01`,
+      { location: 'local' },
+    );
     assert.ok(r.status === 200 || r.status === 201, r.text);
-    const ws = await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/pack-rg/providers/Microsoft.MachineLearningServices/workspaces/packws?api-version=2025-09-01`, { location: 'local', properties: {} });
+    const ws = await t.request(
+      'PUT',
+      `/subscriptions/${t.subscriptionId}/resourceGroups/pack-rg/providers/Microsoft.MachineLearningServices/workspaces/packws?api-version=2025-09-01`,
+      { location: 'local', properties: {} },
+    );
     assert.equal(ws.status, 201, ws.text);
   });
   after(async () => {
@@ -92,7 +120,10 @@ describe('the SDK and CLI as npm packages (npm pack, installed outside the repos
   it('the SDK tarball installs into an empty project and works from plain node (this Node, 22 and 24): Node and browser entries, types', async () => {
     const proj = path.join(tmp, 'project');
     fs.mkdirSync(proj);
-    fs.writeFileSync(path.join(proj, 'package.json'), JSON.stringify({ name: 'atelier-sdk-user', private: true, type: 'module' }));
+    fs.writeFileSync(
+      path.join(proj, 'package.json'),
+      JSON.stringify({ name: 'atelier-sdk-user', private: true, type: 'module' }),
+    );
     await run('npm', ['install', ...npmFlags, contractsTarball, sdkTarball], { cwd: proj, env: userEnv() });
     fs.writeFileSync(
       path.join(proj, 'check.mjs'),
@@ -108,12 +139,24 @@ console.log(JSON.stringify({ node: process.versions.node, workspaces: [...all.ke
     );
     const nodes = [{ major: process.versions.node.split('.')[0]!, node: process.execPath }, ...otherNodes()];
     for (const { major, node } of nodes) {
-      const r = await run(node, ['check.mjs'], { cwd: proj, env: userEnv({ CHECK_ENDPOINT: t.url, CHECK_TOKEN: t.adminToken }) }).catch((e: { stderr?: string }) => {
+      const r = await run(node, ['check.mjs'], {
+        cwd: proj,
+        env: userEnv({ CHECK_ENDPOINT: t.url, CHECK_TOKEN: t.adminToken }),
+      }).catch((e: { stderr?: string }) => {
         throw new Error(`Node ${major}: ${e.stderr}`);
       });
-      const out = JSON.parse(r.stdout) as { node: string; workspaces: string[]; viaBrowserEntry: string; missing: string };
+      const out = JSON.parse(r.stdout) as {
+        node: string;
+        workspaces: string[];
+        viaBrowserEntry: string;
+        missing: string;
+      };
       assert.equal(out.node.split('.')[0], major);
-      assert.deepEqual(out, { node: out.node, workspaces: ['packws'], viaBrowserEntry: 'packws', missing: 'NotFoundError' }, `Node ${major}`);
+      assert.deepEqual(
+        out,
+        { node: out.node, workspaces: ['packws'], viaBrowserEntry: 'packws', missing: 'NotFoundError' },
+        `Node ${major}`,
+      );
     }
     // A web app's bundler takes the installed browser entry without any Node module.
     const nodeImports: string[] = [];
@@ -125,7 +168,17 @@ console.log(JSON.stringify({ node: process.versions.node, workspaces: [...all.ke
         format: 'esm',
         write: false,
         logLevel: 'silent',
-        plugins: [{ name: 'node-modules', setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (isBuiltin(a.path) ? (nodeImports.push(`${a.path} (${a.importer})`), { path: a.path, external: true }) : undefined)) }],
+        plugins: [
+          {
+            name: 'node-modules',
+            setup: (b) =>
+              b.onResolve({ filter: /.*/ }, (a) =>
+                isBuiltin(a.path)
+                  ? (nodeImports.push(`${a.path} (${a.importer})`), { path: a.path, external: true })
+                  : undefined,
+              ),
+          },
+        ],
       });
     } finally {
       await esbuild.stop();
@@ -141,24 +194,53 @@ export async function details(): Promise<WorkspaceDetails> { void client; return
 `,
     );
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    await run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--typeRoots', path.join(root, 'node_modules', '@types'), '--types', 'node', 'typed.ts'], { cwd: proj }).catch(
-      (e: { stdout?: string }) => {
-        throw new Error(`tsc against the installed types: ${e.stdout}`);
-      },
-    );
+    await run(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--typeRoots',
+        path.join(root, 'node_modules', '@types'),
+        '--types',
+        'node',
+        'typed.ts',
+      ],
+      { cwd: proj },
+    ).catch((e: { stdout?: string }) => {
+      throw new Error(`tsc against the installed types: ${e.stdout}`);
+    });
   });
 
   it('the CLI tarball installs globally with the SDK and contracts tarballs (npm i -g) and runs without tsx; `server start` says where the server is', async () => {
     const prefix = path.join(tmp, 'global');
-    await run('npm', ['install', '-g', '--prefix', prefix, ...npmFlags, contractsTarball, sdkTarball, cliTarball], { cwd: tmp, env: userEnv() });
+    await run('npm', ['install', '-g', '--prefix', prefix, ...npmFlags, contractsTarball, sdkTarball, cliTarball], {
+      cwd: tmp,
+      env: userEnv(),
+    });
     const atelier = path.join(prefix, 'bin', 'atelier');
     const lib = path.join(prefix, 'lib', 'node_modules');
-    assert.equal(fs.existsSync(path.join(lib, 'tsx')) || fs.existsSync(path.join(lib, '@atelier', 'cli', 'node_modules', 'tsx')), false, 'tsx is not installed with the CLI');
+    assert.equal(
+      fs.existsSync(path.join(lib, 'tsx')) || fs.existsSync(path.join(lib, '@atelier', 'cli', 'node_modules', 'tsx')),
+      false,
+      'tsx is not installed with the CLI',
+    );
     const help = await run(atelier, ['--help'], { cwd: tmp, env: userEnv() });
     assert.match(help.stdout, /^Usage: atelier /);
     assert.match(help.stdout, /workspace/);
     const home = path.join(tmp, 'home');
-    const env = userEnv({ HOME: home, ATELIER_CONFIG_DIR: path.join(home, '.atelier'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken });
+    const env = userEnv({
+      HOME: home,
+      ATELIER_CONFIG_DIR: path.join(home, '.atelier'),
+      ATELIER_ENDPOINT: t.url,
+      ATELIER_TOKEN: t.adminToken,
+    });
     const list = await run(atelier, ['workspace', 'list'], { cwd: tmp, env });
     assert.deepEqual(
       (JSON.parse(list.stdout) as { name: string }[]).map((w) => w.name),

@@ -50,7 +50,9 @@ export async function buildServer({ force = false } = {}) {
       // (their resolution and loading was most of the start time). Native and lazily loaded ones stay
       // external, and CommonJS code inside the bundle gets a real `require`.
       external: ['better-sqlite3', 'pg-native', '@aws-sdk/*', '@peculiar/x509', 'esbuild'],
-      banner: { js: "import { createRequire as __atelierCreateRequire } from 'node:module'; const require = __atelierCreateRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __atelierCreateRequire } from 'node:module'; const require = __atelierCreateRequire(import.meta.url);",
+      },
       sourcemap: true,
       outfile: path.join(tmp, 'server.mjs'),
       logLevel: 'warning',
@@ -72,7 +74,11 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     process.exit(0);
   }
   if (force || !upToDate()) {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--build-only', ...(force ? ['--rebuild'] : [])], { stdio: 'inherit' });
+    const r = spawnSync(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--build-only', ...(force ? ['--rebuild'] : [])],
+      { stdio: 'inherit' },
+    );
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
   const { main } = await import(pathToFileURL(out).href);

@@ -39,12 +39,25 @@ test(
   { skip: process.platform !== 'linux' && 'reads /proc', timeout: 180_000 },
   async (t) => {
     // The command of `npm start`, with --rebuild so that the bundler runs every time.
-    const start = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+    const start = (
+      JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }
+    ).scripts.start.split(/\s+/);
     assert.equal(start[0], 'node');
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-start-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, ATELIER_HOME: home, ATELIER_HOST: '127.0.0.1', ATELIER_PORT: '0', ATELIER_LOG_LEVEL: 'warn', ATELIER_ADMIN_PASSWORD: 'start-test-password-1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ATELIER_HOME: home,
+      ATELIER_HOST: '127.0.0.1',
+      ATELIER_PORT: '0',
+      ATELIER_LOG_LEVEL: 'warn',
+      ATELIER_ADMIN_PASSWORD: 'start-test-password-1',
+    };
     delete env.NODE_OPTIONS;
-    const server = spawn(process.execPath, [...start.slice(1), '--rebuild'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(process.execPath, [...start.slice(1), '--rebuild'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     t.after(() => {
       server.kill('SIGKILL');
       fs.rmSync(home, { recursive: true, force: true });
@@ -70,7 +83,9 @@ test(
     }
     assert.equal(health, 200);
     const children = childrenOf(server.pid!);
-    const described = children.map((p) => `${p}: ${fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
+    const described = children.map(
+      (p) => `${p}: ${fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ')}`,
+    );
     assert.deepEqual(described, [], 'no helper process may outlive start-up');
     // Idle: let start-up garbage be collected, then read the whole tree's resident memory.
     await new Promise((r) => setTimeout(r, 3000));

@@ -28,6 +28,14 @@ if (files.length === 0) {
 }
 const concurrency = process.env.ATELIER_TEST_CONCURRENCY ?? '2';
 // `atelier-source`: our packages' exports point at their TypeScript sources, not their built dist/.
-const args = ['--conditions=atelier-source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+const args = [
+  '--conditions=atelier-source',
+  '--import',
+  'tsx',
+  '--test',
+  `--test-concurrency=${concurrency}`,
+  '--test-reporter=spec',
+  ...files,
+];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -33,7 +33,10 @@ export interface LoadOptions {
 }
 
 /** Runs `op(i, worker)` for i = 0..total-1; `op` returns the work units it carried (default 1). */
-export async function runLoad(opts: LoadOptions, op: (i: number, worker: number) => Promise<number | void>): Promise<LoadResult> {
+export async function runLoad(
+  opts: LoadOptions,
+  op: (i: number, worker: number) => Promise<number | void>,
+): Promise<LoadResult> {
   if (opts.warmup) {
     let k = 0;
     const until = performance.now() + Math.min(5000, opts.maxMs / 4);

@@ -10,9 +10,19 @@ export class MlflowHttp {
   private readonly prefix: string;
   private readonly headers: Record<string, string>;
 
-  constructor(readonly trackingUri: string, auth: { token?: string }, connections: number) {
+  constructor(
+    readonly trackingUri: string,
+    auth: { token?: string },
+    connections: number,
+  ) {
     const u = new URL(trackingUri);
-    this.pool = new Pool(u.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 600_000, headersTimeout: 600_000 });
+    this.pool = new Pool(u.origin, {
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      bodyTimeout: 600_000,
+      headersTimeout: 600_000,
+    });
     this.prefix = u.pathname.replace(/\/+$/, '');
     this.headers = auth.token ? { authorization: `Bearer ${auth.token}` } : {};
   }
@@ -35,7 +45,8 @@ export class MlflowHttp {
       body,
     });
     const text = await res.body.text();
-    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`${method} ${shorten(path)} → HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+    if (res.statusCode < 200 || res.statusCode >= 300)
+      throw new Error(`${method} ${shorten(path)} → HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
     return (text ? JSON.parse(text) : {}) as T;
   }
 
@@ -49,7 +60,8 @@ export class MlflowHttp {
       body: source,
     });
     const text = await res.body.text();
-    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`PUT ${shorten(path)} → HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+    if (res.statusCode < 200 || res.statusCode >= 300)
+      throw new Error(`PUT ${shorten(path)} → HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
   }
 
   /** Downloads an artifact through the proxy, passing each chunk to `onChunk`; returns the byte count. */
@@ -92,5 +104,7 @@ export function proxyPathOf(artifactUri: string): string {
   if (i >= 0) return artifactUri.slice(i + anchor.length).replace(/\/+$/, '');
   const m = /^mlflow-artifacts:(\/\/[^/]*)?\/*(.*)$/.exec(artifactUri);
   if (m) return m[2]!.replace(/\/+$/, '');
-  throw new Error(`the run's artifact root '${artifactUri}' is not served by the mlflow-artifacts proxy; start the server with proxied artifacts`);
+  throw new Error(
+    `the run's artifact root '${artifactUri}' is not served by the mlflow-artifacts proxy; start the server with proxied artifacts`,
+  );
 }

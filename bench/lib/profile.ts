@@ -12,7 +12,11 @@ interface ProfileNode {
  * look when a workload is slow. Source maps are not applied: bundle names and lines are shown.
  */
 export function summarizeProfile(file: string, top = 20): string {
-  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number };
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    startTime: number;
+    endTime: number;
+  };
   const byFrame = new Map<string, number>();
   let total = 0;
   for (const n of profile.nodes) {
@@ -20,7 +24,9 @@ export function summarizeProfile(file: string, top = 20): string {
     if (!hits) continue;
     total += hits;
     const { functionName, url, lineNumber } = n.callFrame;
-    const where = url ? `${url.includes('/node_modules/') ? url.slice(url.lastIndexOf('/node_modules/') + 14) : path.basename(url)}:${lineNumber + 1}` : '';
+    const where = url
+      ? `${url.includes('/node_modules/') ? url.slice(url.lastIndexOf('/node_modules/') + 14) : path.basename(url)}:${lineNumber + 1}`
+      : '';
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     byFrame.set(key, (byFrame.get(key) ?? 0) + hits);
   }
@@ -35,6 +41,9 @@ export function summarizeProfile(file: string, top = 20): string {
 /** The newest .cpuprofile in `dir`, if any. */
 export function newestProfile(dir: string): string | undefined {
   if (!fs.existsSync(dir)) return undefined;
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f));
   return files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
 }

@@ -70,13 +70,18 @@ function pad(s: string, w: number, right = false): string {
  * set (runs searched, points in a metric): "33× (100,000 vs 4,748 runs)" says that the two numbers
  * were not measured on the same data, "27× (both 20,000 points)" that they were.
  */
-export function ratioCell(a: WorkloadResult | { error: string } | undefined, o: WorkloadResult | { error: string } | undefined): string {
+export function ratioCell(
+  a: WorkloadResult | { error: string } | undefined,
+  o: WorkloadResult | { error: string } | undefined,
+): string {
   if (!isResult(a) || !isResult(o) || throughput(o) <= 0) return '—';
   const ratio = `${num(throughput(a) / throughput(o))}×`;
   if (a.dataSize === undefined || o.dataSize === undefined) return ratio;
   const unit = a.dataUnit ?? o.dataUnit ?? 'items';
   const size = (n: number) => n.toLocaleString('en-US');
-  return a.dataSize === o.dataSize ? `${ratio} (both ${size(a.dataSize)} ${unit})` : `${ratio} (${size(a.dataSize)} vs ${size(o.dataSize)} ${unit})`;
+  return a.dataSize === o.dataSize
+    ? `${ratio} (both ${size(a.dataSize)} ${unit})`
+    : `${ratio} (${size(a.dataSize)} vs ${size(o.dataSize)} ${unit})`;
 }
 
 /** The side-by-side table, then per-server facts and notes. */
@@ -105,11 +110,17 @@ export function formatReport(defs: WorkloadDef[], report: BenchReport): string {
   const widths = cols.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const numeric = (i: number) => i >= 2 && i < cols.length - 2;
   for (const [k, r] of rows.entries()) {
-    out.push(r.map((c, i) => pad(c, widths[i]!, numeric(i))).join('  ').trimEnd());
+    out.push(
+      r
+        .map((c, i) => pad(c, widths[i]!, numeric(i)))
+        .join('  ')
+        .trimEnd(),
+    );
     if (k === 0) out.push(widths.map((w) => '-'.repeat(w)).join('  '));
   }
   out.push('');
-  const unequal = t.length > 1 && defs.some((d) => / vs /.test(ratioCell(t[0]!.results[d.name], t[1]!.results[d.name])));
+  const unequal =
+    t.length > 1 && defs.some((d) => / vs /.test(ratioCell(t[0]!.results[d.name], t[1]!.results[d.name])));
   if (unequal) out.push('(a ratio with "A vs B" beside it compares different data sizes: not like for like)', '');
   for (const x of t) {
     const facts: string[] = [];
@@ -124,8 +135,11 @@ export function formatReport(defs: WorkloadDef[], report: BenchReport): string {
       if (!isResult(r)) bits.push(`FAILED: ${r.error}`);
       else {
         if (r.note) bits.push(r.note);
-        if (r.rssGrowthBytes !== undefined) bits.push(`server peak RSS growth ${(r.rssGrowthBytes / 1e6).toFixed(1)} MB`);
-        bits.push(`${r.ops.toLocaleString('en-US')} requests in ${r.seconds.toFixed(1)} s${r.timeLimited ? ' (time limit)' : ''}`);
+        if (r.rssGrowthBytes !== undefined)
+          bits.push(`server peak RSS growth ${(r.rssGrowthBytes / 1e6).toFixed(1)} MB`);
+        bits.push(
+          `${r.ops.toLocaleString('en-US')} requests in ${r.seconds.toFixed(1)} s${r.timeLimited ? ' (time limit)' : ''}`,
+        );
         if (r.errors) bits.push(`${r.errors} errors, first: ${r.firstError}`);
       }
       out.push(`  ${d.name}: ${bits.join('; ')}`);
@@ -142,11 +156,15 @@ function short(name: string): string {
 export function formatControlPlane(result: unknown): string {
   const r = result as Record<string, unknown>;
   if (typeof r.error === 'string') return `control plane: FAILED: ${r.error}`;
-  const lines = [`control plane (bench/control-plane.ts; ${String(r.iterations ?? '?')} workspaces, ${String(r.dialect ?? '?')}):`];
+  const lines = [
+    `control plane (bench/control-plane.ts; ${String(r.iterations ?? '?')} workspaces, ${String(r.dialect ?? '?')}):`,
+  ];
   for (const [k, v] of Object.entries(r)) {
     if (v && typeof v === 'object' && 'p50' in v) {
       const st = v as { p50: number; p95?: number; max?: number };
-      lines.push(`  ${k.padEnd(20)} p50 ${num(st.p50)} ms${st.p95 !== undefined ? `, p95 ${num(st.p95)} ms` : ''}${st.max !== undefined ? `, max ${num(st.max)} ms` : ''}`);
+      lines.push(
+        `  ${k.padEnd(20)} p50 ${num(st.p50)} ms${st.p95 !== undefined ? `, p95 ${num(st.p95)} ms` : ''}${st.max !== undefined ? `, max ${num(st.max)} ms` : ''}`,
+      );
     }
   }
   return lines.join('\n');

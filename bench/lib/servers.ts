@@ -32,9 +32,12 @@ export { freePort };
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: number | null = null;
-  child.once('exit', (code) => { exited = code ?? -1; });
+  child.once('exit', (code) => {
+    exited = code ?? -1;
+  });
   while (Date.now() < deadline) {
-    if (exited !== null) throw new Error(`the server exited (code ${exited}) before answering ${url}; its log ends:\n${tail(logFile)}`);
+    if (exited !== null)
+      throw new Error(`the server exited (code ${exited}) before answering ${url}; its log ends:\n${tail(logFile)}`);
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await r.arrayBuffer();
@@ -59,8 +62,18 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise<void>((r) => child.once('exit', () => r()));
   // The bench started the server in its own process group: end it and its workers.
-  try { process.kill(-child.pid!, 'SIGTERM'); } catch { child.kill('SIGTERM'); }
-  const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 10_000);
+  try {
+    process.kill(-child.pid!, 'SIGTERM');
+  } catch {
+    child.kill('SIGTERM');
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 10_000);
   await done;
   clearTimeout(timer);
 }
@@ -83,7 +96,9 @@ export interface AtelierOptions {
 export async function startAtelier(opts: AtelierOptions): Promise<BenchTarget> {
   const notes: string[] = [];
   const startScript = path.join(ROOT, 'scripts', 'start.mjs');
-  const mod = (await import(pathToFileURL(startScript).href)) as { buildServer(o?: { force?: boolean }): Promise<string> };
+  const mod = (await import(pathToFileURL(startScript).href)) as {
+    buildServer(o?: { force?: boolean }): Promise<string>;
+  };
   const bundle = await mod.buildServer();
   let dropDb: (() => Promise<void>) | undefined;
   let databaseUrl: string | undefined;
@@ -149,7 +164,12 @@ async function atelierToken(url: string, password: string): Promise<string> {
   const r = await fetch(`${url}/common/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'password', username: 'admin', password, scope: 'https://management.azure.com/.default' }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      username: 'admin',
+      password,
+      scope: 'https://management.azure.com/.default',
+    }),
   });
   const body = (await r.json()) as { access_token?: string; error_description?: string };
   if (!body.access_token) throw new Error(`could not get an admin token: HTTP ${r.status} ${JSON.stringify(body)}`);
@@ -164,7 +184,9 @@ const API = 'api-version=2025-09-01';
  */
 export async function createWorkspace(url: string, token: string): Promise<{ trackingUri: string; ms: number }> {
   const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const subs = (await (await fetch(`${url}/subscriptions?${API}`, { headers: h })).json()) as { value: { subscriptionId: string }[] };
+  const subs = (await (await fetch(`${url}/subscriptions?${API}`, { headers: h })).json()) as {
+    value: { subscriptionId: string }[];
+  };
   const sub = subs.value[0]?.subscriptionId;
   if (!sub) throw new Error('the server lists no subscription');
   const rg = `${url}/subscriptions/${sub}/resourceGroups/bench?${API}`;
@@ -173,13 +195,18 @@ export async function createWorkspace(url: string, token: string): Promise<{ tra
   await r.arrayBuffer();
   const ws = `${url}/subscriptions/${sub}/resourceGroups/bench/providers/Microsoft.MachineLearningServices/workspaces/bench-ws?${API}`;
   const t0 = performance.now();
-  r = await fetch(ws, { method: 'PUT', headers: h, body: JSON.stringify({ location: 'local', properties: { friendlyName: 'bench' } }) });
+  r = await fetch(ws, {
+    method: 'PUT',
+    headers: h,
+    body: JSON.stringify({ location: 'local', properties: { friendlyName: 'bench' } }),
+  });
   if (r.status >= 300) throw new Error(`PUT workspace: HTTP ${r.status} ${(await r.text()).slice(0, 500)}`);
   let body = (await r.json()) as { properties?: { provisioningState?: string; mlFlowTrackingUri?: string } };
   const deadline = Date.now() + 120_000;
   while (body.properties?.provisioningState !== 'Succeeded') {
     const state = body.properties?.provisioningState;
-    if (state === 'Failed' || state === 'Canceled') throw new Error(`workspace provisioning ended ${state}: ${JSON.stringify(body)}`);
+    if (state === 'Failed' || state === 'Canceled')
+      throw new Error(`workspace provisioning ended ${state}: ${JSON.stringify(body)}`);
     if (Date.now() > deadline) throw new Error(`workspace still ${state} after 120 s`);
     await new Promise((res) => setTimeout(res, 5));
     const g = await fetch(ws, { headers: h });
@@ -188,7 +215,8 @@ export async function createWorkspace(url: string, token: string): Promise<{ tra
   }
   const ms = performance.now() - t0;
   const trackingUri = body.properties?.mlFlowTrackingUri;
-  if (!trackingUri) throw new Error(`the workspace has no properties.mlFlowTrackingUri: ${JSON.stringify(body).slice(0, 500)}`);
+  if (!trackingUri)
+    throw new Error(`the workspace has no properties.mlFlowTrackingUri: ${JSON.stringify(body).slice(0, 500)}`);
   return { trackingUri, ms };
 }
 
@@ -208,10 +236,19 @@ export function ensureMlflowServer(log: (s: string) => void): string {
   const python = process.env.ATELIER_BENCH_PYTHON ?? 'python3';
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}); --compare mlflow needs Python 3.10+ with venv and access to PyPI`);
+    if (r.status !== 0)
+      throw new Error(
+        `${cmd} ${args.join(' ')} failed (exit ${r.status}); --compare mlflow needs Python 3.10+ with venv and access to PyPI`,
+      );
   };
   if (!fs.existsSync(path.join(MLFLOW_VENV, 'bin', 'python'))) run(python, ['-m', 'venv', MLFLOW_VENV]);
-  run(path.join(MLFLOW_VENV, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', '-r', MLFLOW_REQUIREMENTS]);
+  run(path.join(MLFLOW_VENV, 'bin', 'pip'), [
+    'install',
+    '-q',
+    '--disable-pip-version-check',
+    '-r',
+    MLFLOW_REQUIREMENTS,
+  ]);
   fs.writeFileSync(stamp, wanted);
   return bin;
 }
@@ -224,14 +261,23 @@ export async function startMlflow(mlflowBin: string, home: string): Promise<Benc
   const log = fs.openSync(logFile, 'a');
   const args = [
     'server',
-    '--backend-store-uri', `sqlite:///${path.join(home, 'mlflow.db')}`,
-    '--artifacts-destination', path.join(home, 'artifacts'),
+    '--backend-store-uri',
+    `sqlite:///${path.join(home, 'mlflow.db')}`,
+    '--artifacts-destination',
+    path.join(home, 'artifacts'),
     '--serve-artifacts',
-    '--host', '127.0.0.1',
-    '--port', String(port),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
   ];
   const t0 = performance.now();
-  const child = spawn(mlflowBin, args, { cwd: home, detached: true, stdio: ['ignore', log, log], env: { ...process.env, MLFLOW_TRACKING_URI: '' } });
+  const child = spawn(mlflowBin, args, {
+    cwd: home,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, MLFLOW_TRACKING_URI: '' },
+  });
   fs.closeSync(log);
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -305,16 +351,25 @@ export function processTreeRss(pid: number): number {
  * Samples the tree's RSS every 20 ms while `work` runs; also resets and reads the kernel's peak
  * (VmHWM) of each process, which catches spikes between samples. Returns peak − RSS before.
  */
-export async function measureRssGrowth<T>(pid: number | undefined, work: () => Promise<T>): Promise<{ value: T; growthBytes?: number }> {
+export async function measureRssGrowth<T>(
+  pid: number | undefined,
+  work: () => Promise<T>,
+): Promise<{ value: T; growthBytes?: number }> {
   if (!pid || !fs.existsSync(`/proc/${pid}/status`)) return { value: await work() };
   const pids = descendants(pid);
   for (const p of pids) {
-    try { fs.writeFileSync(`/proc/${p}/clear_refs`, '5'); } catch { /* not permitted: sampling still works */ }
+    try {
+      fs.writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      /* not permitted: sampling still works */
+    }
   }
   const before = pids.reduce((s, p) => s + statusField(p, 'VmRSS'), 0);
   let peak = before;
   const sample = (): number => pids.reduce((s, p) => s + statusField(p, 'VmRSS'), 0);
-  const timer = setInterval(() => { peak = Math.max(peak, sample()); }, 20);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, sample());
+  }, 20);
   let value: T;
   try {
     value = await work();

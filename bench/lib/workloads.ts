@@ -132,9 +132,17 @@ export const WORKLOADS: WorkloadDef[] = [
     unit: 'runs',
     goal: TEN_X,
     async run(ctx) {
-      const load = await runLoad({ total: ctx.sizes.requests, concurrency: ctx.concurrency, maxMs: ctx.sizes.requestMs, warmup: ctx.sizes.warmup }, async () => {
-        await ctx.http.post('runs/create', { experiment_id: ctx.experimentId, start_time: now() });
-      });
+      const load = await runLoad(
+        {
+          total: ctx.sizes.requests,
+          concurrency: ctx.concurrency,
+          maxMs: ctx.sizes.requestMs,
+          warmup: ctx.sizes.warmup,
+        },
+        async () => {
+          await ctx.http.post('runs/create', { experiment_id: ctx.experimentId, start_time: now() });
+        },
+      );
       return result(load, 'runs');
     },
   },
@@ -144,9 +152,23 @@ export const WORKLOADS: WorkloadDef[] = [
     goal: TEN_X,
     async run(ctx) {
       const runs = await runsPerWorker(ctx, ctx.concurrency, 'log-metric');
-      const load = await runLoad({ total: ctx.sizes.requests, concurrency: ctx.concurrency, maxMs: ctx.sizes.requestMs, warmup: ctx.sizes.warmup }, async (i, w) => {
-        await ctx.http.post('runs/log-metric', { run_id: runs[w], key: 'loss', value: 1 / (i + 1), timestamp: now(), step: i });
-      });
+      const load = await runLoad(
+        {
+          total: ctx.sizes.requests,
+          concurrency: ctx.concurrency,
+          maxMs: ctx.sizes.requestMs,
+          warmup: ctx.sizes.warmup,
+        },
+        async (i, w) => {
+          await ctx.http.post('runs/log-metric', {
+            run_id: runs[w],
+            key: 'loss',
+            value: 1 / (i + 1),
+            timestamp: now(),
+            step: i,
+          });
+        },
+      );
       return result(load, 'points');
     },
   },
@@ -156,12 +178,25 @@ export const WORKLOADS: WorkloadDef[] = [
     goal: TEN_X,
     async run(ctx) {
       const runs = await runsPerWorker(ctx, ctx.concurrency, 'log-batch-10');
-      const load = await runLoad({ total: ctx.sizes.batch10, concurrency: ctx.concurrency, maxMs: ctx.sizes.requestMs, warmup: ctx.sizes.warmup }, async (i, w) => {
-        const ts = now();
-        const metrics = Array.from({ length: 10 }, (_, j) => ({ key: `m${j}`, value: Math.random(), timestamp: ts, step: i }));
-        await ctx.http.post('runs/log-batch', { run_id: runs[w], metrics });
-        return 10;
-      });
+      const load = await runLoad(
+        {
+          total: ctx.sizes.batch10,
+          concurrency: ctx.concurrency,
+          maxMs: ctx.sizes.requestMs,
+          warmup: ctx.sizes.warmup,
+        },
+        async (i, w) => {
+          const ts = now();
+          const metrics = Array.from({ length: 10 }, (_, j) => ({
+            key: `m${j}`,
+            value: Math.random(),
+            timestamp: ts,
+            step: i,
+          }));
+          await ctx.http.post('runs/log-batch', { run_id: runs[w], metrics });
+          return 10;
+        },
+      );
       return result(load, 'points');
     },
   },
@@ -178,13 +213,26 @@ export const WORKLOADS: WorkloadDef[] = [
     },
     async run(ctx) {
       const runs = await runsPerWorker(ctx, ctx.concurrency, 'log-batch-1000');
-      const load = await runLoad({ total: ctx.sizes.batch1000, concurrency: ctx.concurrency, maxMs: ctx.sizes.requestMs, warmup: Math.min(ctx.sizes.warmup, 16) }, async (i, w) => {
-        const ts = now();
-        // 100 keys × 10 steps: what a training loop flushing every 10 steps sends.
-        const metrics = Array.from({ length: 1000 }, (_, j) => ({ key: `k${j % 100}`, value: Math.random(), timestamp: ts, step: i * 10 + Math.floor(j / 100) }));
-        await ctx.http.post('runs/log-batch', { run_id: runs[w], metrics });
-        return 1000;
-      });
+      const load = await runLoad(
+        {
+          total: ctx.sizes.batch1000,
+          concurrency: ctx.concurrency,
+          maxMs: ctx.sizes.requestMs,
+          warmup: Math.min(ctx.sizes.warmup, 16),
+        },
+        async (i, w) => {
+          const ts = now();
+          // 100 keys × 10 steps: what a training loop flushing every 10 steps sends.
+          const metrics = Array.from({ length: 1000 }, (_, j) => ({
+            key: `k${j % 100}`,
+            value: Math.random(),
+            timestamp: ts,
+            step: i * 10 + Math.floor(j / 100),
+          }));
+          await ctx.http.post('runs/log-batch', { run_id: runs[w], metrics });
+          return 1000;
+        },
+      );
       return result(load, 'points');
     },
   },
@@ -194,10 +242,19 @@ export const WORKLOADS: WorkloadDef[] = [
     goal: TEN_X,
     async run(ctx) {
       const runs = await runsPerWorker(ctx, ctx.concurrency, 'params-tags');
-      const load = await runLoad({ total: ctx.sizes.requests, concurrency: ctx.concurrency, maxMs: ctx.sizes.requestMs, warmup: ctx.sizes.warmup }, async (i, w) => {
-        if (i % 2 === 0) await ctx.http.post('runs/log-parameter', { run_id: runs[w], key: `param_${i}`, value: `value-${i}` });
-        else await ctx.http.post('runs/set-tag', { run_id: runs[w], key: `tag_${i}`, value: `value-${i}` });
-      });
+      const load = await runLoad(
+        {
+          total: ctx.sizes.requests,
+          concurrency: ctx.concurrency,
+          maxMs: ctx.sizes.requestMs,
+          warmup: ctx.sizes.warmup,
+        },
+        async (i, w) => {
+          if (i % 2 === 0)
+            await ctx.http.post('runs/log-parameter', { run_id: runs[w], key: `param_${i}`, value: `value-${i}` });
+          else await ctx.http.post('runs/set-tag', { run_id: runs[w], key: `tag_${i}`, value: `value-${i}` });
+        },
+      );
       return result(load, 'requests');
     },
   },
@@ -208,9 +265,24 @@ export const WORKLOADS: WorkloadDef[] = [
     async run(ctx) {
       // 16 clients, each logging to its own run at once: the writers contend for the database.
       const runs = await runsPerWorker(ctx, 16, 'writer');
-      const load = await runLoad({ total: ctx.sizes.requests, concurrency: 16, maxMs: ctx.sizes.requestMs, maxConsecutiveErrors: 1000, warmup: ctx.sizes.warmup }, async (i, w) => {
-        await ctx.http.post('runs/log-metric', { run_id: runs[w], key: 'loss', value: Math.random(), timestamp: now(), step: i });
-      });
+      const load = await runLoad(
+        {
+          total: ctx.sizes.requests,
+          concurrency: 16,
+          maxMs: ctx.sizes.requestMs,
+          maxConsecutiveErrors: 1000,
+          warmup: ctx.sizes.warmup,
+        },
+        async (i, w) => {
+          await ctx.http.post('runs/log-metric', {
+            run_id: runs[w],
+            key: 'loss',
+            value: Math.random(),
+            timestamp: now(),
+            step: i,
+          });
+        },
+      );
       return result(load, 'points');
     },
   },
@@ -228,11 +300,16 @@ export const WORKLOADS: WorkloadDef[] = [
     async run(ctx) {
       // Data: runs with one metric and one param each, as a client makes them (create-run, then
       // log-batch), until there are `searchRuns` or the set-up budget is spent.
-      const exp = await ctx.http.post<{ experiment_id: string }>('experiments/create', { name: `bench-search-${crypto.randomUUID()}` });
+      const exp = await ctx.http.post<{ experiment_id: string }>('experiments/create', {
+        name: `bench-search-${crypto.randomUUID()}`,
+      });
       const optimizers = ['adam', 'sgd', 'adamw', 'rmsprop', 'lion'];
       const budgetMs = searchSetupBudget(ctx);
       const setup = await runLoad({ total: ctx.sizes.searchRuns, concurrency: 16, maxMs: budgetMs }, async (i) => {
-        const r = await ctx.http.post<{ run: { info: { run_id: string } } }>('runs/create', { experiment_id: exp.experiment_id, start_time: now() });
+        const r = await ctx.http.post<{ run: { info: { run_id: string } } }>('runs/create', {
+          experiment_id: exp.experiment_id,
+          start_time: now(),
+        });
         await ctx.http.post('runs/log-batch', {
           run_id: r.run.info.run_id,
           metrics: [{ key: 'accuracy', value: Math.random(), timestamp: now(), step: 0 }],
@@ -241,20 +318,29 @@ export const WORKLOADS: WorkloadDef[] = [
       });
       if (setup.ops === 0) throw new Error(`could not create runs to search: ${setup.firstError}`);
       const budget = `set-up budget ${budgetMs / 1000} s${budgetMs > ctx.sizes.setupMs ? `, longer than the ${ctx.sizes.setupMs / 1000} s other servers get` : ''}`;
-      ctx.note(`${setup.ops.toLocaleString('en-US')} runs made in ${setup.seconds.toFixed(1)} s, ${Math.round(setup.ops / setup.seconds).toLocaleString('en-US')} runs/s; ${budget}`);
+      ctx.note(
+        `${setup.ops.toLocaleString('en-US')} runs made in ${setup.seconds.toFixed(1)} s, ${Math.round(setup.ops / setup.seconds).toLocaleString('en-US')} runs/s; ${budget}`,
+      );
       let empty = 0;
-      const load = await runLoad({ total: ctx.sizes.searchQueries, concurrency: 1, maxMs: ctx.sizes.readMs }, async () => {
-        const r = await ctx.http.post<{ runs?: { data: { metrics?: { key: string; value: number }[] } }[] }>('runs/search', {
-          experiment_ids: [exp.experiment_id],
-          filter: "metrics.accuracy > 0.5 and params.optimizer = 'adam'",
-          order_by: ['metrics.accuracy DESC'],
-          max_results: 100,
-        });
-        const runs = r.runs ?? [];
-        if (runs.length === 0) empty++;
-        const acc = runs.map((x) => x.data.metrics?.find((m) => m.key === 'accuracy')?.value ?? Number.NaN);
-        for (let k = 1; k < acc.length; k++) if (!(acc[k - 1]! >= acc[k]!)) throw new Error('runs/search did not order by metrics.accuracy DESC');
-      });
+      const load = await runLoad(
+        { total: ctx.sizes.searchQueries, concurrency: 1, maxMs: ctx.sizes.readMs },
+        async () => {
+          const r = await ctx.http.post<{ runs?: { data: { metrics?: { key: string; value: number }[] } }[] }>(
+            'runs/search',
+            {
+              experiment_ids: [exp.experiment_id],
+              filter: "metrics.accuracy > 0.5 and params.optimizer = 'adam'",
+              order_by: ['metrics.accuracy DESC'],
+              max_results: 100,
+            },
+          );
+          const runs = r.runs ?? [];
+          if (runs.length === 0) empty++;
+          const acc = runs.map((x) => x.data.metrics?.find((m) => m.key === 'accuracy')?.value ?? Number.NaN);
+          for (let k = 1; k < acc.length; k++)
+            if (!(acc[k - 1]! >= acc[k]!)) throw new Error('runs/search did not order by metrics.accuracy DESC');
+        },
+      );
       const made = `made in ${setup.seconds.toFixed(0)} s; ${budget}`;
       const note = `over ${setup.ops.toLocaleString('en-US')} runs (${setup.ops < ctx.sizes.searchRuns ? `set-up budget reached before the goal of ${ctx.sizes.searchRuns.toLocaleString('en-US')}, ` : ''}${made})${empty ? `; ${empty} empty answers` : ''}`;
       return result(load, 'queries', { note, dataSize: setup.ops, dataUnit: 'runs' });
@@ -267,17 +353,24 @@ export const WORKLOADS: WorkloadDef[] = [
     async run(ctx) {
       const { runId, points } = await historyRun(ctx);
       let token: string | undefined;
-      const load = await runLoad({ total: ctx.sizes.historyReads, concurrency: 1, maxMs: ctx.sizes.readMs }, async () => {
-        const r = await ctx.http.get<{ metrics?: unknown[]; next_page_token?: string }>('metrics/get-history', {
-          run_id: runId,
-          metric_key: 'curve',
-          max_results: 25_000,
-          ...(token ? { page_token: token } : {}),
-        });
-        token = r.next_page_token || undefined;
-        return r.metrics?.length ?? 0;
+      const load = await runLoad(
+        { total: ctx.sizes.historyReads, concurrency: 1, maxMs: ctx.sizes.readMs },
+        async () => {
+          const r = await ctx.http.get<{ metrics?: unknown[]; next_page_token?: string }>('metrics/get-history', {
+            run_id: runId,
+            metric_key: 'curve',
+            max_results: 25_000,
+            ...(token ? { page_token: token } : {}),
+          });
+          token = r.next_page_token || undefined;
+          return r.metrics?.length ?? 0;
+        },
+      );
+      return result(load, 'points', {
+        note: `pages of 25,000 of a ${points.toLocaleString('en-US')}-point metric`,
+        dataSize: points,
+        dataUnit: 'points',
       });
-      return result(load, 'points', { note: `pages of 25,000 of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points, dataUnit: 'points' });
     },
   },
   {
@@ -295,10 +388,13 @@ export const WORKLOADS: WorkloadDef[] = [
       const { runId, points } = await historyRun(ctx);
       const load = await runLoad({ total: ctx.sizes.bulkReads, concurrency: 1, maxMs: ctx.sizes.readMs }, async (i) => {
         // Alternate the whole range with a zoomed-in window, as a chart does.
-        const window = i % 2 === 1 ? (() => {
-          const start = Math.floor(Math.random() * points * 0.9);
-          return { start_step: start, end_step: start + Math.floor(points / 10) };
-        })() : {};
+        const window =
+          i % 2 === 1
+            ? (() => {
+                const start = Math.floor(Math.random() * points * 0.9);
+                return { start_step: start, end_step: start + Math.floor(points / 10) };
+              })()
+            : {};
         const r = await ctx.http.get<{ metrics?: unknown[] }>('metrics/get-history-bulk-interval', {
           run_ids: [runId],
           metric_key: 'curve',
@@ -307,7 +403,11 @@ export const WORKLOADS: WorkloadDef[] = [
         });
         if (!r.metrics?.length) throw new Error('get-history-bulk-interval returned no points');
       });
-      return result(load, 'queries', { note: `320 sampled points of a ${points.toLocaleString('en-US')}-point metric`, dataSize: points, dataUnit: 'points' });
+      return result(load, 'queries', {
+        note: `320 sampled points of a ${points.toLocaleString('en-US')}-point metric`,
+        dataSize: points,
+        dataUnit: 'points',
+      });
     },
   },
   {
@@ -346,14 +446,19 @@ export const WORKLOADS: WorkloadDef[] = [
           return size / 1e6;
         }),
       );
-      return result(load, 'MB', { rssGrowthBytes: growthBytes, note: `${formatBytes(size)} file, streamed, bytes verified` });
+      return result(load, 'MB', {
+        rssGrowthBytes: growthBytes,
+        note: `${formatBytes(size)} file, streamed, bytes verified`,
+      });
     },
   },
 ];
 
 /** How long the search-runs set-up may take on this target (see `Sizes.atelierSearchSetupMs`). */
 export function searchSetupBudget(ctx: Pick<RunContext, 'target' | 'sizes'>): number {
-  return ctx.target.name === 'Atelier' ? Math.max(ctx.sizes.setupMs, ctx.sizes.atelierSearchSetupMs) : ctx.sizes.setupMs;
+  return ctx.target.name === 'Atelier'
+    ? Math.max(ctx.sizes.setupMs, ctx.sizes.atelierSearchSetupMs)
+    : ctx.sizes.setupMs;
 }
 
 function artifactGoal(a: WorkloadResult): boolean | undefined {
@@ -373,15 +478,18 @@ function historyRun(ctx: RunContext): Promise<{ runId: string; points: number }>
     p = (async () => {
       const { runId } = await createRun(ctx, 'history');
       const batches = Math.ceil(ctx.sizes.historyPoints / 1000);
-      const setup = await runLoad({ total: batches, concurrency: 4, maxMs: ctx.sizes.setupMs, maxConsecutiveErrors: 3 }, async (b) => {
-        const ts = now();
-        const metrics = Array.from({ length: 1000 }, (_, j) => {
-          const step = b * 1000 + j;
-          return { key: 'curve', value: Math.exp(-step / 200_000) + 0.01 * Math.sin(step), timestamp: ts, step };
-        });
-        await ctx.http.post('runs/log-batch', { run_id: runId, metrics });
-        return 1000;
-      });
+      const setup = await runLoad(
+        { total: batches, concurrency: 4, maxMs: ctx.sizes.setupMs, maxConsecutiveErrors: 3 },
+        async (b) => {
+          const ts = now();
+          const metrics = Array.from({ length: 1000 }, (_, j) => {
+            const step = b * 1000 + j;
+            return { key: 'curve', value: Math.exp(-step / 200_000) + 0.01 * Math.sin(step), timestamp: ts, step };
+          });
+          await ctx.http.post('runs/log-batch', { run_id: runId, metrics });
+          return 1000;
+        },
+      );
       if (setup.ops === 0) throw new Error(`could not log the history: ${setup.firstError}`);
       ctx.note(`${setup.units.toLocaleString('en-US')} points logged in ${setup.seconds.toFixed(1)} s`);
       return { runId, points: setup.units };

@@ -37,7 +37,11 @@ async function buildTo(esbuild, options, file) {
 export async function buildPackage() {
   const out = path.join(cliRoot, 'dist', 'atelier.mjs');
   await withEsbuild(async (esbuild) => {
-    const rename = await buildTo(esbuild, { entryPoints: [path.join(cliRoot, 'src/main.ts')], packages: 'external' }, out);
+    const rename = await buildTo(
+      esbuild,
+      { entryPoints: [path.join(cliRoot, 'src/main.ts')], packages: 'external' },
+      out,
+    );
     rename();
   });
   return out;
@@ -46,12 +50,16 @@ export async function buildPackage() {
 function newestSource(sources) {
   // The build scripts and the packages' package.json (exports) count too: a change to how the
   // bundle is made rebuilds it.
-  let newest = Math.max(fs.statSync(fileURLToPath(import.meta.url)).mtimeMs, fs.statSync(path.join(cliRoot, 'bin/atelier.js')).mtimeMs);
+  let newest = Math.max(
+    fs.statSync(fileURLToPath(import.meta.url)).mtimeMs,
+    fs.statSync(path.join(cliRoot, 'bin/atelier.js')).mtimeMs,
+  );
   for (const dir of sources) {
     newest = Math.max(newest, fs.statSync(path.join(dir, '..', 'package.json')).mtimeMs);
     for (const rel of fs.readdirSync(dir, { recursive: true })) {
       const f = String(rel);
-      if (f.endsWith('.ts') && !f.endsWith('.test.ts')) newest = Math.max(newest, fs.statSync(path.join(dir, f)).mtimeMs);
+      if (f.endsWith('.ts') && !f.endsWith('.test.ts'))
+        newest = Math.max(newest, fs.statSync(path.join(dir, f)).mtimeMs);
     }
   }
   return newest;
@@ -66,7 +74,10 @@ export async function checkoutBundle() {
     .readdirSync(packages)
     .map((d) => path.join(packages, d, 'src'))
     .filter((d) => fs.existsSync(d));
-  const built = fs.existsSync(out) && fs.existsSync(serverLib) ? Math.min(fs.statSync(out).mtimeMs, fs.statSync(serverLib).mtimeMs) : 0;
+  const built =
+    fs.existsSync(out) && fs.existsSync(serverLib)
+      ? Math.min(fs.statSync(out).mtimeMs, fs.statSync(serverLib).mtimeMs)
+      : 0;
   if (built > newestSource(sources)) return out;
   const externals = (serverExternal) => ({
     name: 'npm-externals',
@@ -78,9 +89,16 @@ export async function checkoutBundle() {
     },
   });
   // `atelier-source`: our packages' exports point at their TypeScript sources under this condition.
-  const options = (entry, serverExternal) => ({ entryPoints: [path.join(packages, entry)], plugins: [externals(serverExternal)], conditions: ['atelier-source'] });
+  const options = (entry, serverExternal) => ({
+    entryPoints: [path.join(packages, entry)],
+    plugins: [externals(serverExternal)],
+    conditions: ['atelier-source'],
+  });
   await withEsbuild(async (esbuild) => {
-    const done = await Promise.all([buildTo(esbuild, options('server/src/index.ts', false), serverLib), buildTo(esbuild, options('cli/src/main.ts', true), out)]);
+    const done = await Promise.all([
+      buildTo(esbuild, options('server/src/index.ts', false), serverLib),
+      buildTo(esbuild, options('cli/src/main.ts', true), out),
+    ]);
     for (const rename of done) rename();
   });
   return out;

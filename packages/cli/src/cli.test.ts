@@ -25,15 +25,29 @@ describe('atelier CLI against a real server', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  const atelier = (args: string[], opts: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Run> =>
-    runAtelier(args, { cwd: opts.cwd ?? home, env: { HOME: home, ATELIER_CONFIG_DIR: cfg, ...(opts.env ?? {}) }, input: opts.input });
+  const atelier = (
+    args: string[],
+    opts: { env?: Record<string, string>; cwd?: string; input?: string } = {},
+  ): Promise<Run> =>
+    runAtelier(args, {
+      cwd: opts.cwd ?? home,
+      env: { HOME: home, ATELIER_CONFIG_DIR: cfg, ...(opts.env ?? {}) },
+      input: opts.input,
+    });
   const oneLine = (r: Run) => {
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
     assert.match(r.stderr, /^(atelier|error): /);
   };
 
   it('has --help everywhere and fails usage errors with exit 2 and one line', async () => {
-    for (const args of [['--help'], ['workspace', '--help'], ['workspace', 'create', '--help'], ['group', 'delete', '--help'], ['server', 'start', '--help'], ['login', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['workspace', '--help'],
+      ['workspace', 'create', '--help'],
+      ['group', 'delete', '--help'],
+      ['server', 'start', '--help'],
+      ['login', '--help'],
+    ]) {
       const r = await atelier(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.stdout, /^Usage: atelier/, args.join(' '));
@@ -49,9 +63,17 @@ describe('atelier CLI against a real server', () => {
     oneLine(badQuery);
     assert.match(badQuery.stderr, /--query .* is not a JMESPath expression/);
     // Every command's help shows the global options.
-    for (const args of [['workspace', 'create', '--help'], ['model', 'list', '--help'], ['user', 'create', '--help']]) {
+    for (const args of [
+      ['workspace', 'create', '--help'],
+      ['model', 'list', '--help'],
+      ['user', 'create', '--help'],
+    ]) {
       const r = await atelier(args);
-      assert.match(r.stdout, /Global Options:[\s\S]*--output[\s\S]*--query <jmespath>[\s\S]*--ca-file <pem>/, args.join(' '));
+      assert.match(
+        r.stdout,
+        /Global Options:[\s\S]*--output[\s\S]*--query <jmespath>[\s\S]*--ca-file <pem>/,
+        args.join(' '),
+      );
     }
   });
 
@@ -71,7 +93,9 @@ describe('atelier CLI against a real server', () => {
     assert.equal(wrong.code, 1);
     oneLine(wrong);
     assert.equal(fs.existsSync(path.join(cfg, 'profile.json')), false);
-    const r = await atelier(['login', '--endpoint', t.url, '--username', 'admin', '--password-stdin'], { input: `${ADMIN_PASSWORD}\n` });
+    const r = await atelier(['login', '--endpoint', t.url, '--username', 'admin', '--password-stdin'], {
+      input: `${ADMIN_PASSWORD}\n`,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.endpoint, t.url);
     assert.equal(r.json.user, 'admin');
@@ -126,7 +150,19 @@ describe('atelier CLI against a real server', () => {
   });
 
   it('workspace create|show|list|update|list-keys|sync-keys|write-config|delete', async () => {
-    let r = await atelier(['workspace', 'create', 'cli-ws', '-g', 'cli-ws-group', '--location', 'local', '--friendly-name', 'CLI workspace', '--tags', 'a=1']);
+    let r = await atelier([
+      'workspace',
+      'create',
+      'cli-ws',
+      '-g',
+      'cli-ws-group',
+      '--location',
+      'local',
+      '--friendly-name',
+      'CLI workspace',
+      '--tags',
+      'a=1',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.name, 'cli-ws');
     assert.equal(r.json.friendlyName, 'CLI workspace');
@@ -154,14 +190,35 @@ describe('atelier CLI against a real server', () => {
     assert.equal(r.code, 1);
     oneLine(r);
     assert.match(r.stderr, /say which with -g\/--resource-group/);
-    r = await atelier(['workspace', 'delete', 'cli-ws', '-g', 'cli-ws-group-2', '--yes', '--delete-dependent-resources']);
+    r = await atelier([
+      'workspace',
+      'delete',
+      'cli-ws',
+      '-g',
+      'cli-ws-group-2',
+      '--yes',
+      '--delete-dependent-resources',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     r = await atelier(['-o', 'table', 'workspace', 'list']);
     assert.match(r.stdout, /cli-ws-group/);
     r = await atelier(['workspace', 'list', '-g', 'cli-ws-group']);
-    assert.deepEqual(r.json.map((w: { name: string }) => w.name), ['cli-ws']);
+    assert.deepEqual(
+      r.json.map((w: { name: string }) => w.name),
+      ['cli-ws'],
+    );
 
-    r = await atelier(['workspace', 'update', 'cli-ws', '-g', 'cli-ws-group', '--description', 'from the CLI', '--tags', 'b=2']);
+    r = await atelier([
+      'workspace',
+      'update',
+      'cli-ws',
+      '-g',
+      'cli-ws-group',
+      '--description',
+      'from the CLI',
+      '--tags',
+      'b=2',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.description, 'from the CLI');
     assert.deepEqual(r.json.tags, { b: '2' });
@@ -204,22 +261,35 @@ describe('atelier CLI against a real server', () => {
     assert.equal(r.code, 0, r.stderr);
     const exported = Object.fromEntries([...r.stdout.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
     assert.deepEqual(Object.keys(exported).sort(), ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_URI']);
-    const search = await fetch(`${exported.MLFLOW_TRACKING_URI}/api/2.0/mlflow/experiments/search?max_results=10`, { headers: { authorization: `Bearer ${exported.MLFLOW_TRACKING_TOKEN}` } });
+    const search = await fetch(`${exported.MLFLOW_TRACKING_URI}/api/2.0/mlflow/experiments/search?max_results=10`, {
+      headers: { authorization: `Bearer ${exported.MLFLOW_TRACKING_TOKEN}` },
+    });
     assert.equal(search.status, 200);
-    assert.ok(((await search.json()) as { experiments: { name: string }[] }).experiments.some((e) => e.name === 'Default'));
+    assert.ok(
+      ((await search.json()) as { experiments: { name: string }[] }).experiments.some((e) => e.name === 'Default'),
+    );
     r = await atelier(['-o', 'json', 'mlflow', 'env', '-w', 'cli-ws', '-g', 'cli-ws-group']);
     assert.equal(r.json.MLFLOW_TRACKING_URI, exported.MLFLOW_TRACKING_URI, 'with -o the values print in that format');
 
     // An access token as `az account get-access-token` prints it.
     r = await atelier(['account', 'get-access-token']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(Object.keys(r.json).sort(), ['accessToken', 'expiresOn', 'expires_on', 'subscription', 'tenant', 'tokenType']);
+    assert.deepEqual(Object.keys(r.json).sort(), [
+      'accessToken',
+      'expiresOn',
+      'expires_on',
+      'subscription',
+      'tenant',
+      'tokenType',
+    ]);
     assert.equal(r.json.tokenType, 'Bearer');
     assert.equal(r.json.subscription, t.subscriptionId);
     assert.match(r.json.tenant, /^[0-9a-f-]{36}$/);
     assert.ok(r.json.expires_on * 1000 > Date.now(), 'not expired');
     assert.equal(Math.floor(Date.parse(r.json.expiresOn) / 1000), r.json.expires_on);
-    const me = await fetch(`${t.url}/subscriptions?api-version=2023-10-01`, { headers: { authorization: `Bearer ${r.json.accessToken}` } });
+    const me = await fetch(`${t.url}/subscriptions?api-version=2023-10-01`, {
+      headers: { authorization: `Bearer ${r.json.accessToken}` },
+    });
     assert.equal(me.status, 200, 'the token works');
 
     r = await atelier(['workspace', 'delete', 'cli-ws', '-g', 'cli-ws-group', '--yes', '--delete-dependent-resources']);
@@ -234,7 +304,11 @@ describe('atelier CLI against a real server', () => {
     const p = JSON.parse(fs.readFileSync(file, 'utf8'));
     assert.ok(p.refreshToken, 'login kept the refresh token');
     fs.writeFileSync(file, JSON.stringify({ ...p, expiresOn: Date.now() - 1000 }), { mode: 0o600 });
-    const runs = await Promise.all([atelier(['group', 'list']), atelier(['workspace', 'list']), atelier(['account', 'list-subscriptions'])]);
+    const runs = await Promise.all([
+      atelier(['group', 'list']),
+      atelier(['workspace', 'list']),
+      atelier(['account', 'list-subscriptions']),
+    ]);
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
     const after = JSON.parse(fs.readFileSync(file, 'utf8'));
     assert.ok(after.expiresOn > Date.now());
@@ -259,30 +333,54 @@ describe('atelier CLI against a real server', () => {
   // script(1) (util-linux) gives the CLI a terminal; without it the test is skipped, or fails under ATELIER_TEST_STRICT=1.
   const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
   const strict = process.env.ATELIER_TEST_STRICT === '1';
-  it('shows a spinner on a terminal while the operation runs', { skip: hasScript || strict ? false : 'script(1) is not installed (util-linux)' }, async () => {
-    assert.ok(hasScript, 'script(1) is not installed (util-linux): ATELIER_TEST_STRICT=1 needs it to test the terminal spinner');
-    const cmd = [process.execPath, BIN, 'workspace', 'create', 'tty-ws', '-g', 'tty-group', '--location', 'local'].map((a) => `'${a}'`).join(' ');
-    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_CONFIG_DIR: cfg, ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, out }));
-      child.stdin.end();
-    });
-    assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /Creating workspace 'tty-ws'/);
-    assert.match(r.out, /✔.*Created workspace 'tty-ws'/, 'the spinner ends with a success mark');
-  });
+  it(
+    'shows a spinner on a terminal while the operation runs',
+    { skip: hasScript || strict ? false : 'script(1) is not installed (util-linux)' },
+    async () => {
+      assert.ok(
+        hasScript,
+        'script(1) is not installed (util-linux): ATELIER_TEST_STRICT=1 needs it to test the terminal spinner',
+      );
+      const cmd = [process.execPath, BIN, 'workspace', 'create', 'tty-ws', '-g', 'tty-group', '--location', 'local']
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+          cwd: home,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: home,
+            ATELIER_CONFIG_DIR: cfg,
+            ATELIER_ENDPOINT: t.url,
+            ATELIER_TOKEN: t.adminToken,
+            TERM: 'xterm',
+          },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, out }));
+        child.stdin.end();
+      });
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, /Creating workspace 'tty-ws'/);
+      assert.match(r.out, /✔.*Created workspace 'tty-ws'/, 'the spinner ends with a success mark');
+    },
+  );
 
   it('server start runs a server until it is stopped', async () => {
     const data = path.join(home, 'server-data');
-    const child = spawn(process.execPath, [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'silent'], {
-      cwd: home,
-      env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'silent'],
+      {
+        cwd: home,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -313,7 +411,9 @@ describe('atelier CLI against a real server', () => {
     let r = await atelier(['server', 'reset-admin-password', '--home', data], { input: 'short\n' });
     assert.equal(r.code, 1);
     oneLine(r);
-    r = await atelier(['server', 'reset-admin-password', '--home', path.join(home, 'nowhere')], { input: 'reset-admin-pass-2\n' });
+    r = await atelier(['server', 'reset-admin-password', '--home', path.join(home, 'nowhere')], {
+      input: 'reset-admin-pass-2\n',
+    });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no Atelier database in/);
     assert.equal(fs.existsSync(path.join(home, 'nowhere')), false);
@@ -322,11 +422,15 @@ describe('atelier CLI against a real server', () => {
     assert.equal(r.json.user, 'admin');
     assert.equal(r.json.passwordReset, true);
     assert.ok(!r.stdout.includes('reset-admin-pass-2'), 'the password is not printed');
-    const child = spawn(process.execPath, [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'warn'], {
-      cwd: home,
-      env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'a-later-password-3' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'warn'],
+      {
+        cwd: home,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'a-later-password-3' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -344,9 +448,15 @@ describe('atelier CLI against a real server', () => {
       assert.match(out, /ATELIER_ADMIN_PASSWORD is ignored: the admin user exists already/);
       assert.match(out, /atelier server reset-admin-password --home/);
       const env = { ATELIER_CONFIG_DIR: path.join(home, 'reset-config') };
-      const later = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env, input: 'a-later-password-3\n' });
+      const later = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], {
+        env,
+        input: 'a-later-password-3\n',
+      });
       assert.equal(later.code, 1, 'the ignored password does not sign in');
-      const reset = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env, input: 'reset-admin-pass-2\n' });
+      const reset = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], {
+        env,
+        input: 'reset-admin-pass-2\n',
+      });
       assert.equal(reset.code, 0, reset.stderr);
     } finally {
       const exited = new Promise((res) => child.once('exit', res));
@@ -357,11 +467,15 @@ describe('atelier CLI against a real server', () => {
 
   it('server start --tls serves HTTPS with a certificate it makes, and says how to trust it', async () => {
     const data = path.join(home, 'tls-server-data');
-    const child = spawn(process.execPath, [BIN, 'server', 'start', '--tls', '--port', '0', '--home', data, '--log-level', 'silent'], {
-      cwd: home,
-      env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'server', 'start', '--tls', '--port', '0', '--home', data, '--log-level', 'silent'],
+      {
+        cwd: home,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -380,30 +494,51 @@ describe('atelier CLI against a real server', () => {
       const ca = /NODE_EXTRA_CA_CERTS=(\S+)/.exec(out)?.[1]?.replace(/^['"]|['"]$/g, '');
       assert.ok(ca && fs.existsSync(ca), `trust file named in: ${out}`);
       // A client that trusts the printed CA file reaches the server over TLS.
-      const probe = spawnSync(process.execPath, ['-e', `fetch(${JSON.stringify(url + '/health')}).then(r => process.exit(r.status === 200 ? 0 : 3), e => { console.error(e.cause ?? e); process.exit(4); })`], {
-        env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca },
-        encoding: 'utf8',
-      });
+      const probe = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `fetch(${JSON.stringify(url + '/health')}).then(r => process.exit(r.status === 200 ? 0 : 3), e => { console.error(e.cause ?? e); process.exit(4); })`,
+        ],
+        {
+          env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca },
+          encoding: 'utf8',
+        },
+      );
       assert.equal(probe.status, 0, probe.stderr);
       // One that does not trust it is refused.
-      const untrusted = spawnSync(process.execPath, ['-e', `fetch(${JSON.stringify(url + '/health')}).then(() => process.exit(0), () => process.exit(5))`], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' });
+      const untrusted = spawnSync(
+        process.execPath,
+        ['-e', `fetch(${JSON.stringify(url + '/health')}).then(() => process.exit(0), () => process.exit(5))`],
+        { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' },
+      );
       assert.equal(untrusted.status, 5);
       // The CLI says how to trust it, and --ca-file does.
       const tlsCfg = path.join(home, 'tls-config');
-      const refused = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env: { ATELIER_CONFIG_DIR: tlsCfg }, input: 'cli-server-pass-1\n' });
+      const refused = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], {
+        env: { ATELIER_CONFIG_DIR: tlsCfg },
+        input: 'cli-server-pass-1\n',
+      });
       assert.equal(refused.code, 1);
       oneLine(refused);
       assert.match(refused.stderr, /does not trust its TLS certificate/);
       assert.match(refused.stderr, /NODE_EXTRA_CA_CERTS/);
       assert.match(refused.stderr, /--ca-file/);
       assert.doesNotMatch(refused.stderr, /is it running/);
-      const trusted = await atelier(['--ca-file', ca, 'login', '--endpoint', url, '--username', 'admin', '--password-stdin'], { env: { ATELIER_CONFIG_DIR: tlsCfg }, input: 'cli-server-pass-1\n' });
+      const trusted = await atelier(
+        ['--ca-file', ca, 'login', '--endpoint', url, '--username', 'admin', '--password-stdin'],
+        { env: { ATELIER_CONFIG_DIR: tlsCfg }, input: 'cli-server-pass-1\n' },
+      );
       assert.equal(trusted.code, 0, trusted.stderr);
       assert.equal(trusted.json.user, 'admin');
-      const groups = await atelier(['--ca-file', ca, 'group', 'list', '--query', 'length(@)'], { env: { ATELIER_CONFIG_DIR: tlsCfg } });
+      const groups = await atelier(['--ca-file', ca, 'group', 'list', '--query', 'length(@)'], {
+        env: { ATELIER_CONFIG_DIR: tlsCfg },
+      });
       assert.equal(groups.code, 0, groups.stderr);
       assert.equal(typeof groups.json, 'number');
-      const notPem = await atelier(['--ca-file', path.join(data), 'group', 'list'], { env: { ATELIER_CONFIG_DIR: tlsCfg } });
+      const notPem = await atelier(['--ca-file', path.join(data), 'group', 'list'], {
+        env: { ATELIER_CONFIG_DIR: tlsCfg },
+      });
       assert.equal(notPem.code, 2);
       oneLine(notPem);
     } finally {

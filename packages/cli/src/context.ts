@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { createClient, findConfigFile, normaliseEndpoint, readConfigFile, resolveSubscription, Workspace, type ArmClient, type WorkspaceConfig } from '@atelier/sdk';
+import {
+  createClient,
+  findConfigFile,
+  normaliseEndpoint,
+  readConfigFile,
+  resolveSubscription,
+  Workspace,
+  type ArmClient,
+  type WorkspaceConfig,
+} from '@atelier/sdk';
 import { parseFormat, parseQuery, UsageError, type OutputFormat } from './output.js';
 
 export interface GlobalOptions {
@@ -12,7 +21,12 @@ export interface GlobalOptions {
 
 export function globals(cmd: Command): GlobalOptions {
   const o = cmd.optsWithGlobals() as { output?: string; query?: string; endpoint?: string; subscription?: string };
-  return { output: parseFormat(o.output ?? 'json'), query: parseQuery(o.query), endpoint: o.endpoint, subscription: o.subscription };
+  return {
+    output: parseFormat(o.output ?? 'json'),
+    query: parseQuery(o.query),
+    endpoint: o.endpoint,
+    subscription: o.subscription,
+  };
 }
 
 /**
@@ -53,13 +67,23 @@ export async function session(cmd: Command): Promise<{ g: GlobalOptions; client:
  * one named in the workspace config file, with its group, subscription and server (each option given
  * still wins).
  */
-export async function resolveWorkspace(g: GlobalOptions, o: { workspace?: string; resourceGroup?: string }): Promise<Workspace> {
+export async function resolveWorkspace(
+  g: GlobalOptions,
+  o: { workspace?: string; resourceGroup?: string },
+): Promise<Workspace> {
   if (o.workspace) {
     const client = createClient({ endpoint: g.endpoint });
-    return Workspace.get(o.workspace, { endpoint: g.endpoint, subscriptionId: g.subscription ?? configSubscription(client.endpoint), resourceGroup: o.resourceGroup });
+    return Workspace.get(o.workspace, {
+      endpoint: g.endpoint,
+      subscriptionId: g.subscription ?? configSubscription(client.endpoint),
+      resourceGroup: o.resourceGroup,
+    });
   }
   const cfg = workspaceConfig();
-  if (!cfg) throw new UsageError('name the workspace with -w <workspace> (or run in a folder with .azureml/config.json: `atelier workspace write-config <name>` writes one)');
+  if (!cfg)
+    throw new UsageError(
+      'name the workspace with -w <workspace> (or run in a folder with .azureml/config.json: `atelier workspace write-config <name>` writes one)',
+    );
   return Workspace.get(cfg.workspaceName, {
     endpoint: g.endpoint ?? cfg.endpoint,
     subscriptionId: g.subscription ?? cfg.subscriptionId,

@@ -27,9 +27,15 @@ export function buildProgram(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('json'))
     .option('--query <jmespath>', 'JMESPath query applied to the result before it is printed (e.g. "[].name")')
     .option('--endpoint <url>', 'the server (default: ATELIER_ENDPOINT, else the `atelier login` profile)')
-    .option('--subscription <id>', 'subscription (default: the profile\'s, else the only one you can see)')
-    .option('--ca-file <pem>', "trust this CA certificate (PEM) for the server's TLS certificate, as NODE_EXTRA_CA_CERTS does")
-    .addHelpText('after', '\nSign-in: `atelier login` (profile in ~/.atelier/, or ATELIER_CONFIG_DIR), or ATELIER_TOKEN.');
+    .option('--subscription <id>', "subscription (default: the profile's, else the only one you can see)")
+    .option(
+      '--ca-file <pem>',
+      "trust this CA certificate (PEM) for the server's TLS certificate, as NODE_EXTRA_CA_CERTS does",
+    )
+    .addHelpText(
+      'after',
+      '\nSign-in: `atelier login` (profile in ~/.atelier/, or ATELIER_CONFIG_DIR), or ATELIER_TOKEN.',
+    );
   program.configureHelp({ showGlobalOptions: true });
   program.exitOverride();
   program.hook('preAction', async (_program, actionCommand) => {
@@ -69,11 +75,17 @@ async function withCaFile(file: string): Promise<void> {
   try {
     pem = fs.readFileSync(abs, 'utf8');
   } catch (e) {
-    throw new UsageError(`--ca-file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(
+      `--ca-file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca-file ${file}: not a PEM certificate (no BEGIN CERTIFICATE line)`);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new UsageError(`--ca-file ${file}: not a PEM certificate (no BEGIN CERTIFICATE line)`);
   if (process.env.NODE_EXTRA_CA_CERTS === abs) return;
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: abs } });
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: abs },
+  });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   const code = await new Promise<number>((resolve) => {
     child.on('error', () => resolve(1));

@@ -7,7 +7,8 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export function parseFormat(v: string): OutputFormat {
   const f = v.toLowerCase();
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--output must be one of ${OUTPUT_FORMATS.join(', ')}, got '${v}'`);
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(f))
+    throw new UsageError(`--output must be one of ${OUTPUT_FORMATS.join(', ')}, got '${v}'`);
   return f as OutputFormat;
 }
 
@@ -35,7 +36,9 @@ function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'object') {
     if (!Array.isArray(v) && Object.values(v as object).every((x) => typeof x !== 'object')) {
-      return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}=${String(x)}`).join(', ');
+      return Object.entries(v as Record<string, unknown>)
+        .map(([k, x]) => `${k}=${String(x)}`)
+        .join(', ');
     }
     return JSON.stringify(v);
   }
@@ -49,7 +52,10 @@ function tsvField(v: unknown): string {
 }
 
 function tsvRow(v: unknown): string {
-  if (v && typeof v === 'object' && !Array.isArray(v)) return Object.values(v as Record<string, unknown>).map(tsvField).join('\t');
+  if (v && typeof v === 'object' && !Array.isArray(v))
+    return Object.values(v as Record<string, unknown>)
+      .map(tsvField)
+      .join('\t');
   if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return v.map(tsvField).join('\t');
   return tsvField(v);
 }

@@ -2,16 +2,26 @@ import { read } from 'read';
 import { UsageError } from './output.js';
 
 /** Asks on the terminal; without one, says which option to pass instead. */
-export async function ask(question: string, opts: { silent?: boolean; option: string; default?: string }): Promise<string> {
+export async function ask(
+  question: string,
+  opts: { silent?: boolean; option: string; default?: string },
+): Promise<string> {
   if (!process.stdin.isTTY) throw new UsageError(`${opts.option} is needed (no terminal to ask on)`);
-  const answer = await read({ prompt: question, silent: opts.silent, replace: opts.silent ? '*' : undefined, default: opts.default, output: process.stderr });
+  const answer = await read({
+    prompt: question,
+    silent: opts.silent,
+    replace: opts.silent ? '*' : undefined,
+    default: opts.default,
+    output: process.stderr,
+  });
   return answer.trim();
 }
 
 /** A yes/no confirmation; `--yes` skips it, and without a terminal it is required. */
 export async function confirm(question: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw new UsageError(`${question.replace(/\?$/, '')}: pass --yes to confirm (no terminal to ask on)`);
+  if (!process.stdin.isTTY)
+    throw new UsageError(`${question.replace(/\?$/, '')}: pass --yes to confirm (no terminal to ask on)`);
   const answer = await read({ prompt: `${question} (y/N) `, output: process.stderr });
   if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('cancelled');
 }

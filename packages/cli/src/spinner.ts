@@ -5,7 +5,11 @@ import type { OperationProgress } from '@atelier/sdk';
  * Runs `work` with a spinner on standard error while it lasts: only when standard error is a
  * terminal, so pipes and logs stay clean. `progress` updates the text from LRO polls.
  */
-export async function withSpinner<T>(text: string, done: string, work: (progress: (p: OperationProgress) => void) => Promise<T>): Promise<T> {
+export async function withSpinner<T>(
+  text: string,
+  done: string,
+  work: (progress: (p: OperationProgress) => void) => Promise<T>,
+): Promise<T> {
   if (!process.stderr.isTTY) return work(() => {});
   const spinner = yoctoSpinner({ text, stream: process.stderr }).start();
   try {

@@ -17,7 +17,10 @@ export interface CliRun {
  * Runs `atelier args…` with exactly the environment given (plus PATH), `input` on standard input,
  * and collects what it printed.
  */
-export function runAtelier(args: string[], opts: { cwd: string; env: Record<string, string>; input?: string }): Promise<CliRun> {
+export function runAtelier(
+  args: string[],
+  opts: { cwd: string; env: Record<string, string>; input?: string },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ATELIER_BIN, ...args], {
       cwd: opts.cwd,

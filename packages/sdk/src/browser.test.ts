@@ -51,11 +51,31 @@ describe('@atelier/sdk/browser', () => {
     const { code, nodeImports } = await bundleBrowserEntry();
     assert.deepEqual(nodeImports, [], 'the browser entry must not reach any Node module');
     // Run the bundle where only web APIs exist: no process, Buffer, require or Node modules.
-    const web = { fetch, Headers, Request, Response, URL, URLSearchParams, AbortController, AbortSignal, TextEncoder, TextDecoder, atob, btoa, crypto: globalThis.crypto, console, setTimeout, clearTimeout };
+    const web = {
+      fetch,
+      Headers,
+      Request,
+      Response,
+      URL,
+      URLSearchParams,
+      AbortController,
+      AbortSignal,
+      TextEncoder,
+      TextDecoder,
+      atob,
+      btoa,
+      crypto: globalThis.crypto,
+      console,
+      setTimeout,
+      clearTimeout,
+    };
     const context = vm.createContext({ ...web });
     vm.runInContext(`${code}\nglobalThis.AtelierSdk = AtelierSdk;`, context, { filename: 'atelier-sdk-browser.js' });
     sdk = (context as { AtelierSdk: Sdk }).AtelierSdk;
-    assert.equal(vm.runInContext('typeof process + typeof Buffer + typeof require', context), 'undefinedundefinedundefined');
+    assert.equal(
+      vm.runInContext('typeof process + typeof Buffer + typeof require', context),
+      'undefinedundefinedundefined',
+    );
     t = await startTestServer('sqlite');
   });
   after(async () => {
@@ -69,9 +89,20 @@ describe('@atelier/sdk/browser', () => {
     assert.equal(sdk.jwtClaims(grant.accessToken).upn ?? sdk.jwtClaims(grant.accessToken).preferred_username, 'admin');
     assert.ok(sdk.jwtExpiry(grant.accessToken) > Date.now());
     const lines: string[] = [];
-    const ws = await sdk.Workspace.create({ endpoint: t.url, auth, name: 'browserws', resourceGroup: 'browser-rg', createResourceGroup: true, location: 'local', output: (l) => lines.push(l) });
+    const ws = await sdk.Workspace.create({
+      endpoint: t.url,
+      auth,
+      name: 'browserws',
+      resourceGroup: 'browser-rg',
+      createResourceGroup: true,
+      location: 'local',
+      output: (l) => lines.push(l),
+    });
     assert.equal(ws.provisioningState, 'Succeeded');
-    assert.ok(lines.some((l) => l.includes("'browserws'")), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes("'browserws'")),
+      lines.join('\n'),
+    );
     const all = await sdk.Workspace.list({ endpoint: t.url, auth });
     assert.deepEqual([...all.keys()], ['browserws']);
     const details = await ws.getDetails();
@@ -93,18 +124,26 @@ describe('@atelier/sdk/browser', () => {
   it('needs the endpoint and auth: there is no environment, profile or config file', async () => {
     assert.throws(
       () => sdk.resolveConnection({}),
-      (e: Error) => e instanceof sdk.ConfigurationError && (e as InstanceType<Sdk['ConfigurationError']>).code === 'NoEndpoint',
+      (e: Error) =>
+        e instanceof sdk.ConfigurationError && (e as InstanceType<Sdk['ConfigurationError']>).code === 'NoEndpoint',
     );
     assert.throws(
       () => sdk.resolveConnection({ endpoint: t.url }),
-      (e: Error) => e instanceof sdk.ConfigurationError && (e as InstanceType<Sdk['ConfigurationError']>).code === 'NoAuthentication',
+      (e: Error) =>
+        e instanceof sdk.ConfigurationError &&
+        (e as InstanceType<Sdk['ConfigurationError']>).code === 'NoAuthentication',
     );
     await assert.rejects(
       sdk.Workspace.fromConfig({ endpoint: t.url, auth: new sdk.TokenAuthentication(t.adminToken) }),
-      (e: Error) => e instanceof sdk.ConfigurationError && (e as InstanceType<Sdk['ConfigurationError']>).code === 'ConfigFilesUnsupported',
+      (e: Error) =>
+        e instanceof sdk.ConfigurationError &&
+        (e as InstanceType<Sdk['ConfigurationError']>).code === 'ConfigFilesUnsupported',
     );
     // A device-code sign-in needs a prompt callback here (nobody reads a console).
     const interactive = new sdk.InteractiveLoginAuthentication();
-    await assert.rejects(interactive.getToken({ endpoint: t.url, audience: sdk.MANAGEMENT_AUDIENCE }), (e: Error) => e instanceof sdk.ConfigurationError);
+    await assert.rejects(
+      interactive.getToken({ endpoint: t.url, audience: sdk.MANAGEMENT_AUDIENCE }),
+      (e: Error) => e instanceof sdk.ConfigurationError,
+    );
   });
 });

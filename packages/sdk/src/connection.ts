@@ -43,11 +43,19 @@ export function resolveConnection(opts: ConnectionOptions = {}, configFileEndpoi
     }
   }
   if (!endpoint) {
-    throw new ConfigurationError('no Atelier server is known: pass the endpoint option (CLI: --endpoint), set ATELIER_ENDPOINT, or run `atelier login --endpoint <url>`', { code: 'NoEndpoint' });
+    throw new ConfigurationError(
+      'no Atelier server is known: pass the endpoint option (CLI: --endpoint), set ATELIER_ENDPOINT, or run `atelier login --endpoint <url>`',
+      { code: 'NoEndpoint' },
+    );
   }
   let auth = opts.auth;
-  if (!auth && env.ATELIER_TOKEN?.trim()) auth = new TokenAuthentication(env.ATELIER_TOKEN.trim(), 'the token in ATELIER_TOKEN');
+  if (!auth && env.ATELIER_TOKEN?.trim())
+    auth = new TokenAuthentication(env.ATELIER_TOKEN.trim(), 'the token in ATELIER_TOKEN');
   if (!auth) auth = host().profileAuthentication(env);
-  if (!auth) throw new ConfigurationError('no way to sign in is known: pass the auth option (e.g. new TokenAuthentication(token))', { code: 'NoAuthentication' });
+  if (!auth)
+    throw new ConfigurationError(
+      'no way to sign in is known: pass the auth option (e.g. new TokenAuthentication(token))',
+      { code: 'NoAuthentication' },
+    );
   return { endpoint, auth, endpointSource };
 }

@@ -105,7 +105,13 @@ export function errorClassForStatus(status: number): typeof AtelierError {
  * Builds the typed error for a failed answer. Understands ARM bodies, OAuth2 bodies and MLflow
  * bodies (`{error_code,message}`); anything else keeps the status and a short excerpt of the text.
  */
-export function errorFromResponse(status: number, body: unknown, text: string, requestId?: string, what?: string): AtelierError {
+export function errorFromResponse(
+  status: number,
+  body: unknown,
+  text: string,
+  requestId?: string,
+  what?: string,
+): AtelierError {
   const Cls = errorClassForStatus(status);
   const b = body as Record<string, unknown> | undefined;
   const prefix = what ? `${what}: ` : '';
@@ -114,7 +120,13 @@ export function errorFromResponse(status: number, body: unknown, text: string, r
     if (e && typeof e === 'object') {
       const err = e as { code?: unknown; message?: unknown; target?: unknown; details?: unknown };
       const details = Array.isArray(err.details)
-        ? (err.details as Record<string, unknown>[]).filter((d) => d && typeof d === 'object').map((d) => ({ code: String(d.code ?? ''), message: String(d.message ?? ''), ...(d.target ? { target: String(d.target) } : {}) }))
+        ? (err.details as Record<string, unknown>[])
+            .filter((d) => d && typeof d === 'object')
+            .map((d) => ({
+              code: String(d.code ?? ''),
+              message: String(d.message ?? ''),
+              ...(d.target ? { target: String(d.target) } : {}),
+            }))
         : undefined;
       return new Cls(prefix + String(err.message ?? `HTTP ${status}`), {
         status,
@@ -129,7 +141,8 @@ export function errorFromResponse(status: number, body: unknown, text: string, r
       const C = e === 'invalid_grant' || e === 'invalid_client' ? AuthenticationError : Cls;
       return new C(prefix + String(b.error_description ?? e), { status, code: e, requestId });
     }
-    if (typeof b.error_code === 'string') return new Cls(prefix + String(b.message ?? b.error_code), { status, code: b.error_code, requestId });
+    if (typeof b.error_code === 'string')
+      return new Cls(prefix + String(b.message ?? b.error_code), { status, code: b.error_code, requestId });
   }
   const excerpt = text.trim().slice(0, 200);
   return new Cls(`${prefix}the server answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`, { status, requestId });

@@ -32,9 +32,12 @@ export interface SdkHost {
 }
 
 const noConfigFiles = (): never => {
-  throw new ConfigurationError('workspace config files are read and written by the Node entry of the SDK (@atelier/sdk) only; here, use Workspace.get with the endpoint and auth options', {
-    code: 'ConfigFilesUnsupported',
-  });
+  throw new ConfigurationError(
+    'workspace config files are read and written by the Node entry of the SDK (@atelier/sdk) only; here, use Workspace.get with the endpoint and auth options',
+    {
+      code: 'ConfigFilesUnsupported',
+    },
+  );
 };
 
 /** The runtime without a process or files (a browser). */

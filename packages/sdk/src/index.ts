@@ -3,7 +3,26 @@
 import './node-host.js';
 
 export * from './browser.js';
-export { findConfigFile, loadWorkspaceConfig, readConfigFile, writeWorkspaceConfig, CONFIG_FILE_NAMES, CONFIG_FOLDERS } from './workspace/config-file.js';
-export { ProfileAuthentication, loginWithDeviceCode, saveLogin, configDir, profilePath, readProfile, writeProfile, deleteProfile, loginWithPassword, type Profile, type PasswordLoginOptions } from './auth/profile.js';
+export {
+  findConfigFile,
+  loadWorkspaceConfig,
+  readConfigFile,
+  writeWorkspaceConfig,
+  CONFIG_FILE_NAMES,
+  CONFIG_FOLDERS,
+} from './workspace/config-file.js';
+export {
+  ProfileAuthentication,
+  loginWithDeviceCode,
+  saveLogin,
+  configDir,
+  profilePath,
+  readProfile,
+  writeProfile,
+  deleteProfile,
+  loginWithPassword,
+  type Profile,
+  type PasswordLoginOptions,
+} from './auth/profile.js';
 export * from './assets/index.js';
 export * from './tracking/index.js';

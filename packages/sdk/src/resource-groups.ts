@@ -35,43 +35,81 @@ export async function resolveSubscription(client: ArmClient, given?: string, env
   }
   const subs = await listSubscriptions(client);
   if (subs.length === 1) return subs[0]!.subscriptionId;
-  if (subs.length === 0) throw new NotFoundError('you can see no subscription on this server; ask its administrator for access', { code: 'SubscriptionNotFound' });
-  throw new ValidationError(`you can see ${subs.length} subscriptions; say which with subscriptionId (one of ${subs.map((s) => `${s.subscriptionId} "${s.displayName}"`).join(', ')})`, {
-    code: 'SubscriptionRequired',
-    target: 'subscriptionId',
-  });
+  if (subs.length === 0)
+    throw new NotFoundError('you can see no subscription on this server; ask its administrator for access', {
+      code: 'SubscriptionNotFound',
+    });
+  throw new ValidationError(
+    `you can see ${subs.length} subscriptions; say which with subscriptionId (one of ${subs.map((s) => `${s.subscriptionId} "${s.displayName}"`).join(', ')})`,
+    {
+      code: 'SubscriptionRequired',
+      target: 'subscriptionId',
+    },
+  );
 }
 
-export async function getResourceGroup(client: ArmClient, subscriptionId: string, name: string): Promise<ResourceGroup | undefined> {
+export async function getResourceGroup(
+  client: ArmClient,
+  subscriptionId: string,
+  name: string,
+): Promise<ResourceGroup | undefined> {
   checkResourceGroupName(name);
   try {
-    return (await client.request<ResourceGroup>('GET', groupPath(subscriptionId, name), { what: `get resource group '${name}'` })).body;
+    return (
+      await client.request<ResourceGroup>('GET', groupPath(subscriptionId, name), {
+        what: `get resource group '${name}'`,
+      })
+    ).body;
   } catch (e) {
     if (e instanceof NotFoundError) return undefined;
     throw e;
   }
 }
 
-export async function createResourceGroup(client: ArmClient, subscriptionId: string, name: string, location: string, tags?: Record<string, string>): Promise<ResourceGroup> {
+export async function createResourceGroup(
+  client: ArmClient,
+  subscriptionId: string,
+  name: string,
+  location: string,
+  tags?: Record<string, string>,
+): Promise<ResourceGroup> {
   checkResourceGroupName(name);
-  if (!location || typeof location !== 'string') throw new ValidationError('a location is needed to create a resource group', { code: 'LocationRequired', target: 'location' });
+  if (!location || typeof location !== 'string')
+    throw new ValidationError('a location is needed to create a resource group', {
+      code: 'LocationRequired',
+      target: 'location',
+    });
   const body: Record<string, unknown> = { location };
   if (tags) body.tags = tags;
-  return (await client.request<ResourceGroup>('PUT', groupPath(subscriptionId, name), { body, what: `create resource group '${name}'` })).body;
+  return (
+    await client.request<ResourceGroup>('PUT', groupPath(subscriptionId, name), {
+      body,
+      what: `create resource group '${name}'`,
+    })
+  ).body;
 }
 
 export async function listResourceGroups(client: ArmClient, subscriptionId: string): Promise<ResourceGroup[]> {
   const out: ResourceGroup[] = [];
-  for await (const g of client.list<ResourceGroup>(`${subscriptionPath(subscriptionId)}/resourcegroups`, { what: 'list resource groups' })) out.push(g);
+  for await (const g of client.list<ResourceGroup>(`${subscriptionPath(subscriptionId)}/resourcegroups`, {
+    what: 'list resource groups',
+  }))
+    out.push(g);
   return out;
 }
 
 /** Deletes a group and everything in it (as ARM does). Returns false when there was no such group. */
-export async function deleteResourceGroup(client: ArmClient, subscriptionId: string, name: string, opts: { noWait?: boolean; onProgress?: PollOptions['onProgress'] } = {}): Promise<boolean> {
+export async function deleteResourceGroup(
+  client: ArmClient,
+  subscriptionId: string,
+  name: string,
+  opts: { noWait?: boolean; onProgress?: PollOptions['onProgress'] } = {},
+): Promise<boolean> {
   checkResourceGroupName(name);
   const path = groupPath(subscriptionId, name);
   const res = await client.request('DELETE', path, { what: `delete resource group '${name}'` });
   if (res.status === 204) return false;
-  if (!opts.noWait) await client.waitFor(res, 'DELETE', path, { what: `delete resource group '${name}'`, onProgress: opts.onProgress });
+  if (!opts.noWait)
+    await client.waitFor(res, 'DELETE', path, { what: `delete resource group '${name}'`, onProgress: opts.onProgress });
   return true;
 }

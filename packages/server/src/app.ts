@@ -21,7 +21,11 @@ export interface BuildOptions {
 }
 
 /** A route of the app: method, URL as registered, and whether /openapi.json leaves it out (`schema.hide`). */
-export interface RegisteredRoute { method: string; url: string; hidden: boolean }
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,13 +42,22 @@ declare module 'fastify' {
 export async function buildApp(ctx: AppContext, services: Services, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // One logger for the app and the context (redaction, HBI workspaces: logging/logger.ts).
-    ...(opts.logger === false ? { logger: false } : { loggerInstance: ctx.log, childLoggerFactory: hbiChildLoggerFactory(ctx.hbi) }),
+    ...(opts.logger === false
+      ? { logger: false }
+      : { loggerInstance: ctx.log, childLoggerFactory: hbiChildLoggerFactory(ctx.hbi) }),
     bodyLimit: ctx.config.bodyLimit,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
+    routerOptions: {
+      caseSensitive: false,
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+      maxParamLength: 1000,
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: true } },
     ...(opts.https ? { https: opts.https } : {}),
     // Per-request lines only at debug/trace: at info they would cost more than most requests.
-    logController: new LogController({ disableRequestLogging: ctx.config.logLevel !== 'debug' && ctx.config.logLevel !== 'trace' }),
+    logController: new LogController({
+      disableRequestLogging: ctx.config.logLevel !== 'debug' && ctx.config.logLevel !== 'trace',
+    }),
     exposeHeadRoutes: false,
     requestIdHeader: 'x-ms-client-request-id',
     genReqId: () => crypto.randomUUID(),
@@ -61,8 +74,18 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Atelier', version: '0.1.0', description: 'Self-hosted machine-learning workspace: ARM-shaped control plane, MLflow tracking, OAuth2 token service.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, basic: { type: 'http', scheme: 'basic' } } },
+      info: {
+        title: 'Atelier',
+        version: '0.1.0',
+        description:
+          'Self-hosted machine-learning workspace: ARM-shaped control plane, MLflow tracking, OAuth2 token service.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          basic: { type: 'http', scheme: 'basic' },
+        },
+      },
       security: [{ bearer: [] }],
     },
   });
@@ -75,14 +98,32 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
   // string or JSON body before a route sees it
   // (each protocol's error handler answers in its own shape).
   app.addHook('preValidation', async (req) => {
-    const p = inputProblem({ params: req.params, query: req.query, ...(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) && typeof (req.body as { pipe?: unknown }).pipe !== 'function' ? { body: req.body } : {}) });
-    if (p?.problem === 'nul') throw new InvalidInput(`${p.at} contains a NUL character (\u0000), which is not allowed in any text`, { target: p.at });
-    if (p) throw new InvalidInput(`${p.at} is nested more than ${MAX_INPUT_DEPTH} levels deep; no message of this API nests so deep`, { target: p.at });
+    const p = inputProblem({
+      params: req.params,
+      query: req.query,
+      ...(req.body &&
+      typeof req.body === 'object' &&
+      !Buffer.isBuffer(req.body) &&
+      typeof (req.body as { pipe?: unknown }).pipe !== 'function'
+        ? { body: req.body }
+        : {}),
+    });
+    if (p?.problem === 'nul')
+      throw new InvalidInput(`${p.at} contains a NUL character (\u0000), which is not allowed in any text`, {
+        target: p.at,
+      });
+    if (p)
+      throw new InvalidInput(
+        `${p.at} is nested more than ${MAX_INPUT_DEPTH} levels deep; no message of this API nests so deep`,
+        { target: p.at },
+      );
   });
   await app.register(authPlugin, { ctx, identity: services.identity });
   app.setErrorHandler(armErrorHandler);
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: { code: 'NotFound', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
+    void reply
+      .status(404)
+      .send({ error: { code: 'NotFound', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
   });
   // Every answer says which server answered, for client-side diagnostics.
   app.addHook('onSend', async (req, reply) => {

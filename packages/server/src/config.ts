@@ -32,7 +32,8 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_PORT: 'port to listen on (0 = any free port); default 8700',
   ATELIER_PUBLIC_URL: 'URL clients are told; default http(s)://HOST:PORT',
   ATELIER_DATABASE_URL: 'postgres://user:pass@host:port/db to use PostgreSQL; default SQLite in ATELIER_HOME',
-  ATELIER_ADMIN_PASSWORD: 'password of the admin user made on first start; default generated and printed once (later starts ignore it and say so; reset: atelier server reset-admin-password)',
+  ATELIER_ADMIN_PASSWORD:
+    'password of the admin user made on first start; default generated and printed once (later starts ignore it and say so; reset: atelier server reset-admin-password)',
   ATELIER_TLS_CERT: 'PEM certificate file: serve HTTPS',
   ATELIER_TLS_KEY: 'PEM private key file for ATELIER_TLS_CERT',
   ATELIER_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent; default info',
@@ -41,13 +42,17 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_MASTER_KEY: '32-byte base64 master key; default the file master.key in ATELIER_HOME',
   ATELIER_DATASTORE_ROOTS: 'absolute folders (separated by :) that server-folder datastores may use; default none',
   ATELIER_S3_ENDPOINTS: 'http(s) origins (comma-separated) that S3 datastores may use; default none',
-  ATELIER_DATASTORE_UPLOAD_LIMIT: 'largest file in bytes one datastore upload may carry (larger ones are refused with 413); default 10737418240 (10 GiB)',
-  ATELIER_BLOB_STORE: "where storage accounts (artifacts, datastore files) keep their bytes: 'local' (folders in ATELIER_HOME, default) or s3://bucket/prefix",
+  ATELIER_DATASTORE_UPLOAD_LIMIT:
+    'largest file in bytes one datastore upload may carry (larger ones are refused with 413); default 10737418240 (10 GiB)',
+  ATELIER_BLOB_STORE:
+    "where storage accounts (artifacts, datastore files) keep their bytes: 'local' (folders in ATELIER_HOME, default) or s3://bucket/prefix",
   ATELIER_BLOB_S3_ENDPOINT: 'http(s) URL of an S3-compatible server for ATELIER_BLOB_STORE; default AWS S3',
   ATELIER_BLOB_S3_REGION: 'region of the bucket; default AWS_REGION, else us-east-1',
-  ATELIER_BLOB_S3_ACCESS_KEY_ID: 'access key of the bucket, with ATELIER_BLOB_S3_SECRET_ACCESS_KEY; default the AWS SDK chain (AWS_ACCESS_KEY_ID…, profiles, roles)',
+  ATELIER_BLOB_S3_ACCESS_KEY_ID:
+    'access key of the bucket, with ATELIER_BLOB_S3_SECRET_ACCESS_KEY; default the AWS SDK chain (AWS_ACCESS_KEY_ID…, profiles, roles)',
   ATELIER_BLOB_S3_SECRET_ACCESS_KEY: 'secret of ATELIER_BLOB_S3_ACCESS_KEY_ID',
-  ATELIER_BLOB_S3_PATH_STYLE: 'true|false: bucket in the URL path; default true with ATELIER_BLOB_S3_ENDPOINT, else false',
+  ATELIER_BLOB_S3_PATH_STYLE:
+    'true|false: bucket in the URL path; default true with ATELIER_BLOB_S3_ENDPOINT, else false',
 };
 
 const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -57,15 +62,24 @@ export function blobStoreConfig(env: NodeJS.ProcessEnv): BlobStoreConfig {
   const raw = (env.ATELIER_BLOB_STORE ?? '').trim();
   const s3Vars = Object.keys(env).filter((k) => k.startsWith('ATELIER_BLOB_S3_') && env[k]);
   if (raw === '' || raw === 'local') {
-    if (s3Vars.length) throw new InvalidInput(`${s3Vars.join(', ')} set, but ATELIER_BLOB_STORE is not an s3:// URL; set ATELIER_BLOB_STORE=s3://bucket/prefix or remove them`);
+    if (s3Vars.length)
+      throw new InvalidInput(
+        `${s3Vars.join(', ')} set, but ATELIER_BLOB_STORE is not an s3:// URL; set ATELIER_BLOB_STORE=s3://bucket/prefix or remove them`,
+      );
     return { kind: 'local' };
   }
   const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw);
   if (!m) throw new InvalidInput(`ATELIER_BLOB_STORE must be 'local' or s3://bucket/prefix, got '${raw}'`);
   const bucket = m[1]!;
-  if (!BUCKET.test(bucket) || bucket.includes('..')) throw new InvalidInput(`ATELIER_BLOB_STORE: '${bucket}' is not a valid bucket name (3–63 lower-case letters, digits, dots and hyphens)`);
+  if (!BUCKET.test(bucket) || bucket.includes('..'))
+    throw new InvalidInput(
+      `ATELIER_BLOB_STORE: '${bucket}' is not a valid bucket name (3–63 lower-case letters, digits, dots and hyphens)`,
+    );
   const rawPrefix = m[2] ?? '';
-  if (/(^|\/)\.\.?(\/|$)|\\|\0/.test(rawPrefix)) throw new InvalidInput(`ATELIER_BLOB_STORE: the prefix '${rawPrefix}' must not contain '.', '..', backslashes or NUL`);
+  if (/(^|\/)\.\.?(\/|$)|\\|\0/.test(rawPrefix))
+    throw new InvalidInput(
+      `ATELIER_BLOB_STORE: the prefix '${rawPrefix}' must not contain '.', '..', backslashes or NUL`,
+    );
   const prefix = rawPrefix.split('/').filter(Boolean).join('/');
   let endpoint = env.ATELIER_BLOB_S3_ENDPOINT || undefined;
   if (endpoint) {
@@ -75,17 +89,26 @@ export function blobStoreConfig(env: NodeJS.ProcessEnv): BlobStoreConfig {
     } catch {
       throw new InvalidInput(`ATELIER_BLOB_S3_ENDPOINT must be an http(s) URL, got '${endpoint}'`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidInput('ATELIER_BLOB_S3_ENDPOINT must use http or https');
-    if (u.username || u.password) throw new InvalidInput('ATELIER_BLOB_S3_ENDPOINT must not carry credentials; use ATELIER_BLOB_S3_ACCESS_KEY_ID and ATELIER_BLOB_S3_SECRET_ACCESS_KEY');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new InvalidInput('ATELIER_BLOB_S3_ENDPOINT must use http or https');
+    if (u.username || u.password)
+      throw new InvalidInput(
+        'ATELIER_BLOB_S3_ENDPOINT must not carry credentials; use ATELIER_BLOB_S3_ACCESS_KEY_ID and ATELIER_BLOB_S3_SECRET_ACCESS_KEY',
+      );
     endpoint = endpoint.replace(/\/+$/, '');
   }
   const region = env.ATELIER_BLOB_S3_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
-  if (!/^[a-z0-9-]{1,50}$/.test(region)) throw new InvalidInput(`ATELIER_BLOB_S3_REGION must be a region name like 'us-east-1', got '${region}'`);
+  if (!/^[a-z0-9-]{1,50}$/.test(region))
+    throw new InvalidInput(`ATELIER_BLOB_S3_REGION must be a region name like 'us-east-1', got '${region}'`);
   const accessKeyId = env.ATELIER_BLOB_S3_ACCESS_KEY_ID || undefined;
   const secretAccessKey = env.ATELIER_BLOB_S3_SECRET_ACCESS_KEY || undefined;
-  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) throw new InvalidInput('ATELIER_BLOB_S3_ACCESS_KEY_ID and ATELIER_BLOB_S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK chain)');
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey))
+    throw new InvalidInput(
+      'ATELIER_BLOB_S3_ACCESS_KEY_ID and ATELIER_BLOB_S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK chain)',
+    );
   const pathStyle = env.ATELIER_BLOB_S3_PATH_STYLE;
-  if (pathStyle !== undefined && pathStyle !== '' && pathStyle !== 'true' && pathStyle !== 'false') throw new InvalidInput(`ATELIER_BLOB_S3_PATH_STYLE must be true or false, got '${pathStyle}'`);
+  if (pathStyle !== undefined && pathStyle !== '' && pathStyle !== 'true' && pathStyle !== 'false')
+    throw new InvalidInput(`ATELIER_BLOB_S3_PATH_STYLE must be true or false, got '${pathStyle}'`);
   return {
     kind: 's3',
     bucket,
@@ -100,7 +123,8 @@ export function blobStoreConfig(env: NodeJS.ProcessEnv): BlobStoreConfig {
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function intIn(name: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim())) throw new InvalidInput(`${name} must be a whole number from ${min} to ${max}, got '${raw}'`);
+  if (!/^\d+$/.test(raw.trim()))
+    throw new InvalidInput(`${name} must be a whole number from ${min} to ${max}, got '${raw}'`);
   const n = Number(raw.trim());
   if (n < min || n > max) throw new InvalidInput(`${name} must be from ${min} to ${max}, got ${n}`);
   return n;
@@ -109,15 +133,20 @@ function intIn(name: string, raw: string, min: number, max: number): number {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
   const home = path.resolve(overrides.home ?? env.ATELIER_HOME ?? '.atelier');
   const host = overrides.host ?? env.ATELIER_HOST ?? '127.0.0.1';
-  const port = overrides.port ?? (env.ATELIER_PORT !== undefined ? intIn('ATELIER_PORT', env.ATELIER_PORT, 0, 65535) : 8700);
+  const port =
+    overrides.port ?? (env.ATELIER_PORT !== undefined ? intIn('ATELIER_PORT', env.ATELIER_PORT, 0, 65535) : 8700);
   const tlsCert = overrides.tlsCert ?? (env.ATELIER_TLS_CERT || undefined);
   const tlsKey = overrides.tlsKey ?? (env.ATELIER_TLS_KEY || undefined);
-  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new InvalidInput('ATELIER_TLS_CERT and ATELIER_TLS_KEY must be set together');
+  if (Boolean(tlsCert) !== Boolean(tlsKey))
+    throw new InvalidInput('ATELIER_TLS_CERT and ATELIER_TLS_KEY must be set together');
   const logLevel = (overrides.logLevel ?? env.ATELIER_LOG_LEVEL ?? 'info') as ServerConfig['logLevel'];
-  if (!LEVELS.includes(logLevel)) throw new InvalidInput(`ATELIER_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got '${logLevel}'`);
+  if (!LEVELS.includes(logLevel))
+    throw new InvalidInput(`ATELIER_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got '${logLevel}'`);
   const databaseUrl = overrides.databaseUrl ?? (env.ATELIER_DATABASE_URL || undefined);
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new InvalidInput('ATELIER_DATABASE_URL must start with postgres:// or postgresql:// (leave it unset for SQLite)');
+    throw new InvalidInput(
+      'ATELIER_DATABASE_URL must start with postgres:// or postgresql:// (leave it unset for SQLite)',
+    );
   }
   let publicUrl = overrides.publicUrl ?? env.ATELIER_PUBLIC_URL;
   if (publicUrl) {
@@ -127,7 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     } catch {
       throw new InvalidInput(`ATELIER_PUBLIC_URL must be an absolute http(s) URL, got '${publicUrl}'`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidInput('ATELIER_PUBLIC_URL must use http or https');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new InvalidInput('ATELIER_PUBLIC_URL must use http or https');
     publicUrl = publicUrl.replace(/\/+$/, '');
   } else {
     const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
@@ -143,10 +173,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tlsCert,
     tlsKey,
     logLevel,
-    bodyLimit: overrides.bodyLimit ?? (env.ATELIER_BODY_LIMIT ? intIn('ATELIER_BODY_LIMIT', env.ATELIER_BODY_LIMIT, 1024, 1 << 30) : 4 * 1024 * 1024),
-    tokenTtlSeconds: overrides.tokenTtlSeconds ?? (env.ATELIER_TOKEN_TTL ? intIn('ATELIER_TOKEN_TTL', env.ATELIER_TOKEN_TTL, 60, 86400) : 3600),
+    bodyLimit:
+      overrides.bodyLimit ??
+      (env.ATELIER_BODY_LIMIT ? intIn('ATELIER_BODY_LIMIT', env.ATELIER_BODY_LIMIT, 1024, 1 << 30) : 4 * 1024 * 1024),
+    tokenTtlSeconds:
+      overrides.tokenTtlSeconds ??
+      (env.ATELIER_TOKEN_TTL ? intIn('ATELIER_TOKEN_TTL', env.ATELIER_TOKEN_TTL, 60, 86400) : 3600),
     datastoreUploadLimit:
-      overrides.datastoreUploadLimit ?? (env.ATELIER_DATASTORE_UPLOAD_LIMIT ? intIn('ATELIER_DATASTORE_UPLOAD_LIMIT', env.ATELIER_DATASTORE_UPLOAD_LIMIT, 1, 2 ** 50) : 10 * 1024 ** 3),
+      overrides.datastoreUploadLimit ??
+      (env.ATELIER_DATASTORE_UPLOAD_LIMIT
+        ? intIn('ATELIER_DATASTORE_UPLOAD_LIMIT', env.ATELIER_DATASTORE_UPLOAD_LIMIT, 1, 2 ** 50)
+        : 10 * 1024 ** 3),
     blobStore: overrides.blobStore ?? blobStoreConfig(env),
   };
 }

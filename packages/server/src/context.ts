@@ -90,11 +90,18 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
   const database = await openDatabase({
     url: config.databaseUrl,
     sqlitePath: path.join(config.home, 'atelier.db'),
-    onIdleError: (e) => logger.warn({ err: e }, 'a pooled PostgreSQL connection failed; it was dropped and a new one is made when needed'),
-    onCheckpointError: (message) => logger.warn({ message }, 'a background SQLite checkpoint failed; the next one tries again'),
+    onIdleError: (e) =>
+      logger.warn(
+        { err: e },
+        'a pooled PostgreSQL connection failed; it was dropped and a new one is made when needed',
+      ),
+    onCheckpointError: (message) =>
+      logger.warn({ message }, 'a background SQLite checkpoint failed; the next one tries again'),
   });
   try {
-    await hbi.start(() => scanResources(database.db, { type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true }));
+    await hbi.start(() =>
+      scanResources(database.db, { type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true }),
+    );
     const boot = await bootstrap(database, config.adminPassword);
     if (boot.adminPasswordIgnored) logger.warn(ADMIN_PASSWORD_IGNORED);
     const keys = new KeyRing(database.db, loadMasterKey(config.home));

@@ -23,7 +23,11 @@ for (const dialect of testDialects()) {
       try {
         fs.chmodSync(home, 0o755);
         t = await startTestServer(dialect, { home, databaseUrl: pg?.url });
-        const rg = await t!.request('PUT', `/subscriptions/${t!.subscriptionId}/resourceGroups/perm-rg?api-version=2025-09-01`, { location: 'local' });
+        const rg = await t!.request(
+          'PUT',
+          `/subscriptions/${t!.subscriptionId}/resourceGroups/perm-rg?api-version=2025-09-01`,
+          { location: 'local' },
+        );
         assert.equal(rg.status, 201, rg.text);
         const acct = `/subscriptions/${t!.subscriptionId}/resourceGroups/perm-rg/providers/Microsoft.Storage/storageAccounts/permacct${dialect[0]}`;
         assert.equal((await t!.request('PUT', `${acct}?api-version=2023-01-01`, { location: 'local' })).status, 201);
@@ -31,7 +35,11 @@ for (const dialect of testDialects()) {
           assert.equal(mode(home), 0o700, 'data root');
           const all = below(home);
           assert.ok(all.some((f) => f.endsWith('master.key')));
-          if (dialect === 'sqlite') assert.ok(all.some((f) => f.endsWith('atelier.db-wal')), all.join(' '));
+          if (dialect === 'sqlite')
+            assert.ok(
+              all.some((f) => f.endsWith('atelier.db-wal')),
+              all.join(' '),
+            );
           for (const f of all) {
             const st = fs.lstatSync(f);
             if (st.isSymbolicLink()) continue;

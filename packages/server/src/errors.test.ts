@@ -36,22 +36,27 @@ test('no domain folder carries an HTTP status or a protocol error code (they liv
   for (const folder of DOMAIN) {
     for (const file of sources(path.join(SRC, folder))) {
       const rel = path.relative(SRC, file);
-      fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        const at = `${rel}:${i + 1}`;
-        // the findings of a workspace diagnosis (assets/diagnostics.ts) are entries of a report, not errors
-        if (rel === path.join('assets', 'diagnostics.ts') && /\b(ok|warn|error)\('\w+'/.test(line)) return;
-        for (const m of line.matchAll(/(['"`])([A-Za-z_]+)\1/g)) {
-          // a domain code that happens to be spelled like an MLflow code (NOT_FOUND…) is fine when used as one
-          if (PROTOCOL_CODES.has(m[2]!) && !isErrorCode(m[2])) problems.push(`${at}: protocol error code '${m[2]}'`);
-        }
-        for (const m of line.matchAll(/\bcode:\s*(['"`])([A-Za-z_]+)\1/g)) {
-          // process warnings (ATELIER_…) are not errors
-          if (!isErrorCode(m[2]) && !m[2]!.startsWith('ATELIER_')) problems.push(`${at}: '${m[2]}' is not a domain error code (errors.ts)`);
-        }
-        if (/\b(status|statusCode|httpStatus)\s*[:=]\s*[1-5]\d\d\b/.test(line)) problems.push(`${at}: an HTTP status`);
-        if (/\bextends\s+\w+\b[^{]*\{/.test(line) && /\bstatus\b/.test(line)) problems.push(`${at}: an error class with a status`);
-        if (/\berror_code\b|\berror_description\b/.test(line)) problems.push(`${at}: a protocol error body`);
-      });
+      fs.readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          const at = `${rel}:${i + 1}`;
+          // the findings of a workspace diagnosis (assets/diagnostics.ts) are entries of a report, not errors
+          if (rel === path.join('assets', 'diagnostics.ts') && /\b(ok|warn|error)\('\w+'/.test(line)) return;
+          for (const m of line.matchAll(/(['"`])([A-Za-z_]+)\1/g)) {
+            // a domain code that happens to be spelled like an MLflow code (NOT_FOUND…) is fine when used as one
+            if (PROTOCOL_CODES.has(m[2]!) && !isErrorCode(m[2])) problems.push(`${at}: protocol error code '${m[2]}'`);
+          }
+          for (const m of line.matchAll(/\bcode:\s*(['"`])([A-Za-z_]+)\1/g)) {
+            // process warnings (ATELIER_…) are not errors
+            if (!isErrorCode(m[2]) && !m[2]!.startsWith('ATELIER_'))
+              problems.push(`${at}: '${m[2]}' is not a domain error code (errors.ts)`);
+          }
+          if (/\b(status|statusCode|httpStatus)\s*[:=]\s*[1-5]\d\d\b/.test(line))
+            problems.push(`${at}: an HTTP status`);
+          if (/\bextends\s+\w+\b[^{]*\{/.test(line) && /\bstatus\b/.test(line))
+            problems.push(`${at}: an error class with a status`);
+          if (/\berror_code\b|\berror_description\b/.test(line)) problems.push(`${at}: a protocol error body`);
+        });
     }
   }
   assert.deepEqual(problems, []);
@@ -59,8 +64,17 @@ test('no domain folder carries an HTTP status or a protocol error code (they liv
 
 test('the check finds what it looks for', () => {
   // the same scan over lines written the old way must report them
-  const bad = [`throw new NotFound('x', { code: 'ResourceGroupNotFound' });`, `throw new Conflict('x', { code: 'RESOURCE_ALREADY_EXISTS' });`, `readonly status = 409;`, `throw new OAuthError('invalid_grant', 'x');`];
-  const hits = bad.filter((line) => [...line.matchAll(/(['"`])([A-Za-z_]+)\1/g)].some((m) => PROTOCOL_CODES.has(m[2]!) && !isErrorCode(m[2])) || /\b(status|statusCode|httpStatus)\s*[:=]\s*[1-5]\d\d\b/.test(line));
+  const bad = [
+    `throw new NotFound('x', { code: 'ResourceGroupNotFound' });`,
+    `throw new Conflict('x', { code: 'RESOURCE_ALREADY_EXISTS' });`,
+    `readonly status = 409;`,
+    `throw new OAuthError('invalid_grant', 'x');`,
+  ];
+  const hits = bad.filter(
+    (line) =>
+      [...line.matchAll(/(['"`])([A-Za-z_]+)\1/g)].some((m) => PROTOCOL_CODES.has(m[2]!) && !isErrorCode(m[2])) ||
+      /\b(status|statusCode|httpStatus)\s*[:=]\s*[1-5]\d\d\b/.test(line),
+  );
   assert.deepEqual(hits, bad);
 });
 
@@ -69,13 +83,23 @@ test('every domain code is declared once with its meaning, and the edges map onl
     assert.match(code, /^[A-Z][A-Z0-9_]*$/, code);
     assert.ok(meaning.length > 10, `${code} says what it means`);
   }
-  for (const table of [ARM_CODES, MLFLOW_CODES, OAUTH_CODES]) for (const code of Object.keys(table)) assert.ok(isErrorCode(code), code);
+  for (const table of [ARM_CODES, MLFLOW_CODES, OAUTH_CODES])
+    for (const code of Object.keys(table)) assert.ok(isErrorCode(code), code);
   assert.equal(new NotFound('x').code, 'NOT_FOUND');
   assert.equal(new InvalidInput('x', { code: 'RUN_NOT_ACTIVE' }).kind, 'invalid');
 });
 
 test('recordError keeps code, kind and target of a domain error; anything else is INTERNAL without a kind', () => {
-  assert.deepEqual(recordError(new Conflict('busy', { code: 'WORKSPACE_BUSY', target: 'name' }), 'x: '), { code: 'WORKSPACE_BUSY', kind: 'conflict', message: 'busy', target: 'name' });
-  assert.deepEqual(recordError(new Error('boom'), 'the operation failed: ', 'r1'), { code: 'INTERNAL', message: 'the operation failed: boom', target: 'r1' });
+  assert.deepEqual(recordError(new Conflict('busy', { code: 'WORKSPACE_BUSY', target: 'name' }), 'x: '), {
+    code: 'WORKSPACE_BUSY',
+    kind: 'conflict',
+    message: 'busy',
+    target: 'name',
+  });
+  assert.deepEqual(recordError(new Error('boom'), 'the operation failed: ', 'r1'), {
+    code: 'INTERNAL',
+    message: 'the operation failed: boom',
+    target: 'r1',
+  });
   assert.ok(new AtelierError('x') instanceof Error);
 });

@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   FORBIDDEN: 'The caller may not do this.',
   NOT_FOUND: 'What the request names does not exist (or the caller may not see it).',
   CONFLICT: 'The request conflicts with the current state.',
-  PRECONDITION_FAILED: "A condition of the request (If-Match, If-None-Match) does not hold.",
+  PRECONDITION_FAILED: 'A condition of the request (If-Match, If-None-Match) does not hold.',
   PAYLOAD_TOO_LARGE: 'The request carries more data than allowed.',
   TOO_MANY_REQUESTS: 'Too many requests; try again later.',
   NOT_IMPLEMENTED: 'This server does not do this (yet).',
@@ -65,7 +65,8 @@ export const ERROR_CODES = {
   // blob/: the blob stores of storage accounts and datastores (folders or an S3 bucket)
   BLOB_PATH_TAKEN: 'A write would make a name both a file and a folder (a file below a file, a file over a folder).',
   BLOB_PATH_TOO_LONG: 'A path is longer than blob stores allow (255 bytes a name, 1024 in all).',
-  BLOB_FOLDER_REMOVED: 'The folder a file was being written to was removed meanwhile (its workspace or storage account was deleted).',
+  BLOB_FOLDER_REMOVED:
+    'The folder a file was being written to was removed meanwhile (its workspace or storage account was deleted).',
   BLOB_STORE_UNAVAILABLE: 'The blob store (an S3 bucket) could not be reached or failed.',
   BLOB_STORE_CREDENTIALS_REJECTED: "The blob store (an S3 bucket) refused the server's credentials.",
   BLOB_BUCKET_NOT_FOUND: 'The S3 bucket of the blob store does not exist.',
@@ -219,7 +220,11 @@ export function recordError(e: unknown, unexpected: string, target?: string): Re
     const at = e.target ?? target;
     return { code: e.code, kind: e.kind, message: e.message, ...(at ? { target: at } : {}) };
   }
-  return { code: 'INTERNAL', message: `${unexpected}${(e as Error)?.message ?? String(e)}`, ...(target ? { target } : {}) };
+  return {
+    code: 'INTERNAL',
+    message: `${unexpected}${(e as Error)?.message ?? String(e)}`,
+    ...(target ? { target } : {}),
+  };
 }
 
 /** A domain error: a kind (the class), a code and a message for people. */

@@ -12,9 +12,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const started = performance.now();
   const server = await startServer();
   const { ctx } = server;
-  const lines = [`Atelier is listening on ${server.url} (data in ${ctx.config.home}, ${ctx.database.dialect}) — ready in ${Math.round(performance.now())} ms after process start (${Math.round(performance.now() - started)} ms for the server)`];
+  const lines = [
+    `Atelier is listening on ${server.url} (data in ${ctx.config.home}, ${ctx.database.dialect}) — ready in ${Math.round(performance.now())} ms after process start (${Math.round(performance.now() - started)} ms for the server)`,
+  ];
   if (ctx.bootstrap.generatedAdminPassword) {
-    lines.push('', 'First start: made the user "admin" with this password (shown once; set ATELIER_ADMIN_PASSWORD to choose it):', `  ${ctx.bootstrap.generatedAdminPassword}`, '');
+    lines.push(
+      '',
+      'First start: made the user "admin" with this password (shown once; set ATELIER_ADMIN_PASSWORD to choose it):',
+      `  ${ctx.bootstrap.generatedAdminPassword}`,
+      '',
+    );
   }
   lines.push(`Tenant ${ctx.tenantId}, default subscription ${ctx.defaultSubscriptionId}.`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -16,9 +16,16 @@ export interface RunningServer {
 }
 
 /** Starts a whole server: context (database, keys), services (services.ts), HTTP app, listening socket. */
-export async function startServer(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env, opts: ContextOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  overrides: Partial<ServerConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ContextOptions = {},
+): Promise<RunningServer> {
   let config = loadConfig(env, overrides);
-  const https = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
+  const https =
+    config.tlsCert && config.tlsKey
+      ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) }
+      : undefined;
   // With port 0 the public URL is known only after listening; the context is made after that.
   if (config.port === 0) config = loadConfig(env, { ...overrides, port: await freePort(config.host) });
   const ctx = await createContext(config, opts);

@@ -19,13 +19,21 @@ for (const dialect of testDialects()) {
     it('builds every service from the context and runs a workspace through them', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-services-'));
       const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
-      const ctx = await createContext(loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }));
+      const ctx = await createContext(
+        loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }),
+      );
       const services = createServices(ctx);
       try {
         const admin = (await ctx.principals.get((await ctx.principals.findByName('admin'))!.id))!;
         const sub = ctx.defaultSubscriptionId;
         await services.groups.put(sub, 'worker', { location: 'local' }, admin);
-        const { resource, operation } = await services.workspaces.put(sub, 'worker', 'ws-worker', { location: 'local' }, admin);
+        const { resource, operation } = await services.workspaces.put(
+          sub,
+          'worker',
+          'ws-worker',
+          { location: 'local' },
+          admin,
+        );
         assert.ok(operation);
         await services.operations.drain();
         assert.equal((await services.operations.get(operation.id))!.status, 'Succeeded');
@@ -35,17 +43,27 @@ for (const dialect of testDialects()) {
         const ws = workspaceInfo(ctx, stored);
         // Made by the assets module's onWorkspaceCreated hook (assets/services.ts), not by an HTTP plugin.
         const names = (await services.assets.datastores.list(ws, { top: 100 })).value.map((d) => d.name).sort();
-        assert.deepEqual(names, ['workspaceartifactstore', 'workspaceblobstore', 'workspacefilestore', 'workspaceworkingdirectory']);
+        assert.deepEqual(names, [
+          'workspaceartifactstore',
+          'workspaceblobstore',
+          'workspacefilestore',
+          'workspaceworkingdirectory',
+        ]);
         const exp = await services.tracking.experiments.create(ws.workspaceId, 'from-a-worker', undefined, undefined);
         assert.equal((await services.tracking.experiments.get(ws.workspaceId, exp)).name, 'from-a-worker');
 
-        const del = await services.workspaces.delete(sub, 'worker', 'ws-worker', admin, { deleteDependentResources: true });
+        const del = await services.workspaces.delete(sub, 'worker', 'ws-worker', admin, {
+          deleteDependentResources: true,
+        });
         assert.ok(del);
         await services.operations.drain();
         assert.equal(await services.resources.get(resource.id), undefined);
         assert.equal(await services.resources.get(`${resource.id}/datastores/workspaceblobstore`), undefined);
         // The tracking module's onWorkspaceDeleting hook took the experiment along.
-        await assert.rejects(services.tracking.experiments.get(ws.workspaceId, exp), /No Experiment with id=\d+ exists/);
+        await assert.rejects(
+          services.tracking.experiments.get(ws.workspaceId, exp),
+          /No Experiment with id=\d+ exists/,
+        );
       } finally {
         await services.operations.stop();
         for (const f of ctx.onClose.reverse()) await f();
@@ -56,4 +74,3 @@ for (const dialect of testDialects()) {
     });
   });
 }
-

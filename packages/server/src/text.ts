@@ -11,7 +11,11 @@ export function hasControlCharacters(s: string): boolean {
 
 /** Throws InvalidInput naming `what` when `name` holds a control character (NUL, ESC, CR, LF, …). */
 export function refuseControlCharacters(name: string, what: string, target?: string): string {
-  if (hasControlCharacters(name)) throw new InvalidInput(`${what} must not contain control characters (such as NUL, tab, line breaks or ESC)`, target ? { target } : {});
+  if (hasControlCharacters(name))
+    throw new InvalidInput(
+      `${what} must not contain control characters (such as NUL, tab, line breaks or ESC)`,
+      target ? { target } : {},
+    );
   return name;
 }
 
@@ -42,7 +46,11 @@ export function inputProblem(input: Record<string, unknown>): { at: string; prob
       if (v.includes('\u0000')) return { at, problem: 'nul' };
     } else if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) stack.push([v[i], `${at}[${i}]`, depth + 1]);
-    } else if (v && typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
+    } else if (
+      v &&
+      typeof v === 'object' &&
+      (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)
+    ) {
       for (const [k, x] of Object.entries(v)) {
         if (k.includes('\u0000')) return { at: `${at}.${k.split('\u0000').join('\\0')}`, problem: 'nul' };
         stack.push([x, `${at}.${k}`, depth + 1]);
@@ -63,6 +71,11 @@ export function preview(v: unknown, max = 100): string {
   } catch {
     s = undefined;
   }
-  if (s === undefined) return Array.isArray(v) ? 'a (deeply nested) list' : typeof v === 'object' && v !== null ? 'a (deeply nested) object' : String(v);
+  if (s === undefined)
+    return Array.isArray(v)
+      ? 'a (deeply nested) list'
+      : typeof v === 'object' && v !== null
+        ? 'a (deeply nested) object'
+        : String(v);
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }

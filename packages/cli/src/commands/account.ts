@@ -1,5 +1,18 @@
 import type { Command } from 'commander';
-import { ArmClient, ProfileAuthentication, createClient, configDir, deleteProfile, listSubscriptions, loginWithPassword, normaliseEndpoint, readProfile, writeProfile, AuthenticationError, type Profile } from '@atelier/sdk';
+import {
+  ArmClient,
+  ProfileAuthentication,
+  createClient,
+  configDir,
+  deleteProfile,
+  listSubscriptions,
+  loginWithPassword,
+  normaliseEndpoint,
+  readProfile,
+  writeProfile,
+  AuthenticationError,
+  type Profile,
+} from '@atelier/sdk';
 import { jwtClaims, MANAGEMENT_AUDIENCE, resolveSubscription } from '@atelier/sdk';
 import { globals } from '../context.js';
 import { print, UsageError } from '../output.js';
@@ -20,43 +33,62 @@ function accountView(p: Profile) {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** `login`, `logout`, `account show|set`. */
 export function accountCommands(program: Command): void {
   program
     .command('login')
-    .description('sign in to an Atelier server and keep the profile and token in ~/.atelier/ (ATELIER_CONFIG_DIR moves it)')
+    .description(
+      'sign in to an Atelier server and keep the profile and token in ~/.atelier/ (ATELIER_CONFIG_DIR moves it)',
+    )
     .option('--username <name>', 'user name (asked when not given)')
     .option('--password <password>', 'password (asked without echo when not given; prefer --password-stdin in scripts)')
     .option('--password-stdin', 'read the password from standard input')
     .option('--tenant <tenant>', "tenant GUID or 'common'", 'common')
-    .addHelpText('after', '\nThe server: --endpoint, else ATELIER_ENDPOINT, else the current profile, else http://127.0.0.1:8700.')
-    .action(async (o: { username?: string; password?: string; passwordStdin?: boolean; tenant: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const endpoint = normaliseEndpoint(g.endpoint ?? process.env.ATELIER_ENDPOINT ?? safeProfile()?.endpoint ?? 'http://127.0.0.1:8700');
-      const username = o.username ?? (await ask(`User name at ${endpoint}: `, { option: '--username' }));
-      if (o.password && o.passwordStdin) throw new UsageError('give --password or --password-stdin, not both');
-      const password = o.password ?? (o.passwordStdin ? await readStdin() : await ask('Password: ', { silent: true, option: '--password or --password-stdin' }));
-      if (!username) throw new UsageError('a user name is needed');
-      if (!password) throw new UsageError('a password is needed');
-      let profile = await loginWithPassword({ endpoint, username, password, tenant: o.tenant });
-      // Default subscription: the one asked for, else the first the user can see.
-      const client = new ArmClient(endpoint, new ProfileAuthentication());
-      const subs = await listSubscriptions(client);
-      const chosen = g.subscription ? subs.find((s) => s.subscriptionId.toLowerCase() === g.subscription!.toLowerCase()) : subs[0];
-      if (g.subscription && !chosen) {
-        deleteProfile();
-        throw new UsageError(`subscription ${g.subscription} is not one you can see (${subs.map((s) => s.subscriptionId).join(', ') || 'none'}); not signed in`);
-      }
-      if (chosen) {
-        profile = { ...profile, subscriptionId: chosen.subscriptionId };
-        writeProfile(profile);
-      }
-      if (g.output === 'table') process.stderr.write(`Signed in to ${endpoint} as ${username}.\n`);
-      print(accountView(profile), g);
-    });
+    .addHelpText(
+      'after',
+      '\nThe server: --endpoint, else ATELIER_ENDPOINT, else the current profile, else http://127.0.0.1:8700.',
+    )
+    .action(
+      async (o: { username?: string; password?: string; passwordStdin?: boolean; tenant: string }, cmd: Command) => {
+        const g = globals(cmd);
+        const endpoint = normaliseEndpoint(
+          g.endpoint ?? process.env.ATELIER_ENDPOINT ?? safeProfile()?.endpoint ?? 'http://127.0.0.1:8700',
+        );
+        const username = o.username ?? (await ask(`User name at ${endpoint}: `, { option: '--username' }));
+        if (o.password && o.passwordStdin) throw new UsageError('give --password or --password-stdin, not both');
+        const password =
+          o.password ??
+          (o.passwordStdin
+            ? await readStdin()
+            : await ask('Password: ', { silent: true, option: '--password or --password-stdin' }));
+        if (!username) throw new UsageError('a user name is needed');
+        if (!password) throw new UsageError('a password is needed');
+        let profile = await loginWithPassword({ endpoint, username, password, tenant: o.tenant });
+        // Default subscription: the one asked for, else the first the user can see.
+        const client = new ArmClient(endpoint, new ProfileAuthentication());
+        const subs = await listSubscriptions(client);
+        const chosen = g.subscription
+          ? subs.find((s) => s.subscriptionId.toLowerCase() === g.subscription!.toLowerCase())
+          : subs[0];
+        if (g.subscription && !chosen) {
+          deleteProfile();
+          throw new UsageError(
+            `subscription ${g.subscription} is not one you can see (${subs.map((s) => s.subscriptionId).join(', ') || 'none'}); not signed in`,
+          );
+        }
+        if (chosen) {
+          profile = { ...profile, subscriptionId: chosen.subscriptionId };
+          writeProfile(profile);
+        }
+        if (g.output === 'table') process.stderr.write(`Signed in to ${endpoint} as ${username}.\n`);
+        print(accountView(profile), g);
+      },
+    );
 
   program
     .command('logout')
@@ -87,14 +119,19 @@ export function accountCommands(program: Command): void {
       if (!p) throw new AuthenticationError('not signed in: run `atelier login`', { code: 'NotSignedIn' });
       const subs = await listSubscriptions(new ArmClient(p.endpoint, new ProfileAuthentication()));
       const chosen = subs.find((s) => s.subscriptionId.toLowerCase() === o.subscription.toLowerCase());
-      if (!chosen) throw new UsageError(`subscription ${o.subscription} is not one you can see (${subs.map((s) => s.subscriptionId).join(', ') || 'none'})`);
+      if (!chosen)
+        throw new UsageError(
+          `subscription ${o.subscription} is not one you can see (${subs.map((s) => s.subscriptionId).join(', ') || 'none'})`,
+        );
       const next = readProfile() ?? p;
       writeProfile({ ...next, subscriptionId: chosen.subscriptionId });
       print(accountView({ ...next, subscriptionId: chosen.subscriptionId }), g);
     });
   account
     .command('get-access-token')
-    .description('an access token of the signed-in account (accepted by the control plane, MLflow and identity routes), as `az account get-access-token` prints it; it lasts about an hour')
+    .description(
+      'an access token of the signed-in account (accepted by the control plane, MLflow and identity routes), as `az account get-access-token` prints it; it lasts about an hour',
+    )
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const client = createClient({ endpoint: g.endpoint });
@@ -119,7 +156,11 @@ export function accountCommands(program: Command): void {
     .description('the subscriptions you can see')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      print(await listSubscriptions(createClient({ endpoint: g.endpoint })), g, ['subscriptionId', 'displayName', 'state']);
+      print(await listSubscriptions(createClient({ endpoint: g.endpoint })), g, [
+        'subscriptionId',
+        'displayName',
+        'state',
+      ]);
     });
 }
 

@@ -8,7 +8,6 @@ import { runAtelier } from '../testing.js';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
 import { Workspace, TokenAuthentication } from '@atelier/sdk';
 
-
 // `atelier datastore …`, the real command as a child process, against a real server (SQLite).
 describe('atelier datastore (CLI)', () => {
   let t: TestServer;
@@ -16,7 +15,16 @@ describe('atelier datastore (CLI)', () => {
   before(async () => {
     t = await startTestServer('sqlite');
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-ds-'));
-    await Workspace.create({ name: 'cli-ds', subscriptionId: t.subscriptionId, resourceGroup: 'cli-ds-rg', location: 'local', showOutput: false, endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') } });
+    await Workspace.create({
+      name: 'cli-ds',
+      subscriptionId: t.subscriptionId,
+      resourceGroup: 'cli-ds-rg',
+      location: 'local',
+      showOutput: false,
+      endpoint: t.url,
+      auth: new TokenAuthentication(t.adminToken),
+      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
+    });
   });
   after(async () => {
     await t?.close();
@@ -24,12 +32,25 @@ describe('atelier datastore (CLI)', () => {
   });
 
   const atelier = (args: string[]) =>
-    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
+    runAtelier(args, {
+      cwd: home,
+      env: {
+        HOME: home,
+        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
+        ATELIER_ENDPOINT: t.url,
+        ATELIER_TOKEN: t.adminToken,
+      },
+    });
 
   it('lists datastores, uploads a folder, lists its files, downloads them back', async () => {
     const list = await atelier(['datastore', 'list', '-w', 'cli-ds']);
     assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(list.json.map((d: any) => d.name).sort(), ['workspaceartifactstore', 'workspaceblobstore', 'workspacefilestore', 'workspaceworkingdirectory']);
+    assert.deepEqual(list.json.map((d: any) => d.name).sort(), [
+      'workspaceartifactstore',
+      'workspaceblobstore',
+      'workspacefilestore',
+      'workspaceworkingdirectory',
+    ]);
 
     const src = path.join(home, 'data');
     fs.mkdirSync(path.join(src, 'inner'), { recursive: true });
@@ -44,7 +65,10 @@ describe('atelier datastore (CLI)', () => {
     assert.match(again.stderr, /already exists.*overwrite/);
 
     const files = await atelier(['datastore', 'files', 'runs/1', '-r', '-w', 'cli-ds']);
-    assert.deepEqual(files.json.map((f: any) => f.path), ['runs/1/inner/y.csv', 'runs/1/x.bin']);
+    assert.deepEqual(
+      files.json.map((f: any) => f.path),
+      ['runs/1/inner/y.csv', 'runs/1/x.bin'],
+    );
 
     const dest = path.join(home, 'out');
     const down = await atelier(['datastore', 'download', 'runs/1', dest, '-w', 'cli-ds', '-d', 'workspaceblobstore']);

@@ -30,22 +30,42 @@ const wsOptions = (c: Command): Command =>
 export function datastoreCommands(program: Command): void {
   const ds = program.command('datastore').description("a workspace's datastores and their files");
 
-  wsOptions(ds.command('list').description('list the datastores of a workspace')).action(async (o: WsOpts, cmd: Command) => {
-    const g = globals(cmd);
-    const ws = await workspaceOf(g, o);
-    const rows = [...(await ws.datastores()).values()].map((d) => ({ name: d.name, type: d.datastoreType, isDefault: d.isDefault, location: d.properties.containerName ?? d.properties.fileShareName ?? d.properties.bucket ?? d.properties.path ?? null }));
-    print(rows, g, ['name', 'type', 'isDefault', 'location']);
-  });
-
-  wsOptions(ds.command('files [prefix]').description('list the files below a path of a datastore').option('-r, --recursive', 'every file below, not just the direct children')).action(
-    async (prefix: string | undefined, o: WsOpts & { recursive?: boolean }, cmd: Command) => {
+  wsOptions(ds.command('list').description('list the datastores of a workspace')).action(
+    async (o: WsOpts, cmd: Command) => {
       const g = globals(cmd);
-      const d = await datastoreOf(g, o);
-      print(await d.listFiles(prefix ?? '', { recursive: Boolean(o.recursive) }), g, ['path', 'size', 'isDir', 'modified']);
+      const ws = await workspaceOf(g, o);
+      const rows = [...(await ws.datastores()).values()].map((d) => ({
+        name: d.name,
+        type: d.datastoreType,
+        isDefault: d.isDefault,
+        location:
+          d.properties.containerName ?? d.properties.fileShareName ?? d.properties.bucket ?? d.properties.path ?? null,
+      }));
+      print(rows, g, ['name', 'type', 'isDefault', 'location']);
     },
   );
 
-  wsOptions(ds.command('upload <paths...>').description('upload local files and folders to a datastore (streamed, with a progress bar)'))
+  wsOptions(
+    ds
+      .command('files [prefix]')
+      .description('list the files below a path of a datastore')
+      .option('-r, --recursive', 'every file below, not just the direct children'),
+  ).action(async (prefix: string | undefined, o: WsOpts & { recursive?: boolean }, cmd: Command) => {
+    const g = globals(cmd);
+    const d = await datastoreOf(g, o);
+    print(await d.listFiles(prefix ?? '', { recursive: Boolean(o.recursive) }), g, [
+      'path',
+      'size',
+      'isDir',
+      'modified',
+    ]);
+  });
+
+  wsOptions(
+    ds
+      .command('upload <paths...>')
+      .description('upload local files and folders to a datastore (streamed, with a progress bar)'),
+  )
     .option('-t, --target-path <path>', 'folder in the datastore to upload into (default: its root)')
     .option('--overwrite', 'replace files that already exist')
     .action(async (paths: string[], o: WsOpts & { targetPath?: string; overwrite?: boolean }, cmd: Command) => {
@@ -58,12 +78,22 @@ export function datastoreCommands(program: Command): void {
       try {
         const singles = paths.filter((p) => fs.statSync(p).isFile());
         if (singles.length) {
-          const r = await d.uploadFiles(singles, { targetPath: o.targetPath, overwrite: Boolean(o.overwrite), showProgress: false, onProgress: bar.onProgress });
+          const r = await d.uploadFiles(singles, {
+            targetPath: o.targetPath,
+            overwrite: Boolean(o.overwrite),
+            showProgress: false,
+            onProgress: bar.onProgress,
+          });
           files += r.files;
           bytes += r.bytes;
         }
         for (const folder of paths.filter((p) => fs.statSync(p).isDirectory())) {
-          const r = await d.upload(folder, { targetPath: o.targetPath, overwrite: Boolean(o.overwrite), showProgress: false, onProgress: bar.onProgress });
+          const r = await d.upload(folder, {
+            targetPath: o.targetPath,
+            overwrite: Boolean(o.overwrite),
+            showProgress: false,
+            onProgress: bar.onProgress,
+          });
           files += r.files;
           bytes += r.bytes;
         }
@@ -73,7 +103,13 @@ export function datastoreCommands(program: Command): void {
       print({ datastore: d.name, targetPath: o.targetPath ?? '', files, bytes }, g);
     });
 
-  wsOptions(ds.command('download <prefix> <dest>').description('download a file or the files below a folder of a datastore into a local folder (streamed, with a progress bar)'))
+  wsOptions(
+    ds
+      .command('download <prefix> <dest>')
+      .description(
+        'download a file or the files below a folder of a datastore into a local folder (streamed, with a progress bar)',
+      ),
+  )
     .option('--overwrite', 'replace local files that already exist')
     .action(async (prefix: string, dest: string, o: WsOpts & { overwrite?: boolean }, cmd: Command) => {
       const g = globals(cmd);
@@ -81,7 +117,12 @@ export function datastoreCommands(program: Command): void {
       const bar = progressBar('Downloading');
       let r: { files: number; bytes: number };
       try {
-        r = await d.download(dest, { prefix, overwrite: Boolean(o.overwrite), showProgress: false, onProgress: bar.onProgress });
+        r = await d.download(dest, {
+          prefix,
+          overwrite: Boolean(o.overwrite),
+          showProgress: false,
+          onProgress: bar.onProgress,
+        });
       } finally {
         bar.stop();
       }

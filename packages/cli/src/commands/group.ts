@@ -1,12 +1,25 @@
 import type { Command } from 'commander';
-import { createResourceGroup, deleteResourceGroup, getResourceGroup, listResourceGroups, NotFoundError, type ResourceGroup } from '@atelier/sdk';
+import {
+  createResourceGroup,
+  deleteResourceGroup,
+  getResourceGroup,
+  listResourceGroups,
+  NotFoundError,
+  type ResourceGroup,
+} from '@atelier/sdk';
 import { session } from '../context.js';
 import { print } from '../output.js';
 import { confirm, parseTags } from '../prompt.js';
 import { withSpinner } from '../spinner.js';
 
 const COLUMNS = ['name', 'location', 'provisioningState', 'tags'];
-const row = (g: ResourceGroup) => ({ name: g.name, location: g.location, provisioningState: g.properties?.provisioningState ?? null, tags: g.tags ?? {}, id: g.id });
+const row = (g: ResourceGroup) => ({
+  name: g.name,
+  location: g.location,
+  provisioningState: g.properties?.provisioningState ?? null,
+  tags: g.tags ?? {},
+  id: g.id,
+});
 
 /** `group create|show|list|delete`: resource groups of a subscription. */
 export function groupCommands(program: Command): void {
@@ -26,7 +39,11 @@ export function groupCommands(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const { g, client, subscriptionId } = await session(cmd);
       const rg = await getResourceGroup(client, subscriptionId, name);
-      if (!rg) throw new NotFoundError(`resource group '${name}' could not be found in subscription ${subscriptionId}`, { code: 'ResourceGroupNotFound', status: 404 });
+      if (!rg)
+        throw new NotFoundError(`resource group '${name}' could not be found in subscription ${subscriptionId}`, {
+          code: 'ResourceGroupNotFound',
+          status: 404,
+        });
       print(row(rg), g);
     });
   group
@@ -44,8 +61,16 @@ export function groupCommands(program: Command): void {
     .action(async (name: string, o: { yes?: boolean; wait: boolean }, cmd: Command) => {
       const { g, client, subscriptionId } = await session(cmd);
       await confirm(`Delete resource group '${name}' and everything in it?`, o.yes);
-      const deleted = await withSpinner(`Deleting resource group '${name}'…`, o.wait ? `Deleted resource group '${name}'` : `Deletion of resource group '${name}' accepted`, (progress) => deleteResourceGroup(client, subscriptionId, name, { noWait: !o.wait, onProgress: progress }));
-      if (!deleted) throw new NotFoundError(`resource group '${name}' could not be found in subscription ${subscriptionId}`, { code: 'ResourceGroupNotFound', status: 404 });
+      const deleted = await withSpinner(
+        `Deleting resource group '${name}'…`,
+        o.wait ? `Deleted resource group '${name}'` : `Deletion of resource group '${name}' accepted`,
+        (progress) => deleteResourceGroup(client, subscriptionId, name, { noWait: !o.wait, onProgress: progress }),
+      );
+      if (!deleted)
+        throw new NotFoundError(`resource group '${name}' could not be found in subscription ${subscriptionId}`, {
+          code: 'ResourceGroupNotFound',
+          status: 404,
+        });
       print({ deleted: name }, g);
     });
 }

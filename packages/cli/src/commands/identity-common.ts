@@ -12,7 +12,9 @@ export function identityClient(cmd: Command): { g: GlobalOptions; client: ArmCli
 export async function readStdinLine(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const text = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!text) throw new UsageError('standard input was empty');
   return text;
 }

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { runAtelier, type CliRun } from '../testing.js';
 import { startTestServer, ADMIN_PASSWORD, type TestServer } from '../../../server/src/testing/harness.js';
 
-
 type Run = CliRun;
 
 // `atelier user|sp|role` as child processes against a real server (SQLite).
@@ -16,9 +15,18 @@ describe('atelier user, sp and role commands', () => {
   before(async () => {
     t = await startTestServer('sqlite');
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-identity-'));
-    const r = await atelier(['login', '--endpoint', t.url, '--username', 'admin', '--password-stdin'], { input: `${ADMIN_PASSWORD}\n` });
+    const r = await atelier(['login', '--endpoint', t.url, '--username', 'admin', '--password-stdin'], {
+      input: `${ADMIN_PASSWORD}\n`,
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal((await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/cli-rg?api-version=2025-09-01`, { location: 'local' })).status, 201);
+    assert.equal(
+      (
+        await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/cli-rg?api-version=2025-09-01`, {
+          location: 'local',
+        })
+      ).status,
+      201,
+    );
   });
   after(async () => {
     await t?.close();
@@ -26,10 +34,16 @@ describe('atelier user, sp and role commands', () => {
   });
 
   const atelier = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> =>
-    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'config'), ...(opts.env ?? {}) }, input: opts.input });
+    runAtelier(args, {
+      cwd: home,
+      env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'config'), ...(opts.env ?? {}) },
+      input: opts.input,
+    });
 
   it('user create/list/show/disable/delete', async () => {
-    let r = await atelier(['user', 'create', 'erin', '--display-name', 'Erin E', '--password-stdin'], { input: 'erin-password-1\n' });
+    let r = await atelier(['user', 'create', 'erin', '--display-name', 'Erin E', '--password-stdin'], {
+      input: 'erin-password-1\n',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.name, 'erin');
     assert.equal(r.stdout.includes('erin-password-1'), false);
@@ -56,7 +70,19 @@ describe('atelier user, sp and role commands', () => {
     assert.match(r.stderr, /shown only now/);
     const { appId, secret, tenantId } = r.json;
     assert.equal(tenantId, t.server.ctx.tenantId);
-    const cc = async (s: string) => (await fetch(`${t.url}/${tenantId}/oauth2/v2.0/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: appId, client_secret: s, scope: 'https://management.azure.com/.default' }) })).status;
+    const cc = async (s: string) =>
+      (
+        await fetch(`${t.url}/${tenantId}/oauth2/v2.0/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'client_credentials',
+            client_id: appId,
+            client_secret: s,
+            scope: 'https://management.azure.com/.default',
+          }),
+        })
+      ).status;
     assert.equal(await cc(secret), 200);
     r = await atelier(['sp', 'list']);
     assert.equal(r.stdout.includes(secret), false);
@@ -83,28 +109,52 @@ describe('atelier user, sp and role commands', () => {
     assert.match(r.stderr, /unknown role 'Wizard'/);
     r = await atelier(['role', 'assignment', 'list', '--assignee', 'frank']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.json.map((a: { role: string; principal: string }) => `${a.role}:${a.principal}`), ['Reader:frank']);
+    assert.deepEqual(
+      r.json.map((a: { role: string; principal: string }) => `${a.role}:${a.principal}`),
+      ['Reader:frank'],
+    );
     r = await atelier(['role', 'list']);
     assert.ok(r.json.some((d: { role: string }) => d.role === 'AzureML Data Scientist'));
-    r = await atelier(['role', 'assignment', 'delete', '--assignee', 'frank', '--role', 'Reader', '-g', 'cli-rg', '--yes']);
+    r = await atelier([
+      'role',
+      'assignment',
+      'delete',
+      '--assignee',
+      'frank',
+      '--role',
+      'Reader',
+      '-g',
+      'cli-rg',
+      '--yes',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.deleted.length, 1);
     r = await atelier(['role', 'assignment', 'list', '--assignee', 'frank']);
     assert.deepEqual(r.json, []);
   });
-  it('user set-password: your own with the current one; an Owner sets another user\'s', async () => {
+  it("user set-password: your own with the current one; an Owner sets another user's", async () => {
     let r = await atelier(['user', 'create', 'gwen', '--password-stdin'], { input: 'gwen-password-1\n' });
     assert.equal(r.code, 0, r.stderr);
     const gwen = { ATELIER_CONFIG_DIR: path.join(home, 'gwen-config') };
-    const login = (pw: string) => atelier(['login', '--endpoint', t.url, '--username', 'gwen', '--password-stdin'], { env: gwen, input: `${pw}\n` });
+    const login = (pw: string) =>
+      atelier(['login', '--endpoint', t.url, '--username', 'gwen', '--password-stdin'], {
+        env: gwen,
+        input: `${pw}\n`,
+      });
     assert.equal((await login('gwen-password-1')).code, 0);
-    r = await atelier(['user', 'set-password', '--current-password', 'not-it-at-all', '--password-stdin'], { env: gwen, input: 'gwen-password-2\n' });
+    r = await atelier(['user', 'set-password', '--current-password', 'not-it-at-all', '--password-stdin'], {
+      env: gwen,
+      input: 'gwen-password-2\n',
+    });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /: --current-password is wrong/, 'the server field is named by its flag');
     r = await atelier(['user', 'set-password'], { env: gwen });
     assert.equal(r.code, 2, 'no terminal to ask the current password on');
     assert.match(r.stderr, /--current-password is needed/);
-    r = await atelier(['user', 'set-password', '--current-password', 'gwen-password-1', '--password-stdin'], { env: gwen, input: 'gwen-password-2\n' });
+    r = await atelier(['user', 'set-password', '--current-password', 'gwen-password-1', '--password-stdin'], {
+      env: gwen,
+      input: 'gwen-password-2\n',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.name, 'gwen');
     assert.equal(r.json.passwordChanged, true);

@@ -11,10 +11,15 @@ export function mlflowCommands(program: Command): void {
   const mlflow = program.command('mlflow').description('use a workspace from a stock MLflow client');
   mlflow
     .command('env')
-    .description('print `export MLFLOW_TRACKING_URI=… MLFLOW_TRACKING_TOKEN=…` for a workspace: eval "$(atelier mlflow env -w <ws>)"')
+    .description(
+      'print `export MLFLOW_TRACKING_URI=… MLFLOW_TRACKING_TOKEN=…` for a workspace: eval "$(atelier mlflow env -w <ws>)"',
+    )
     .option('-w, --workspace <name>', 'workspace (default: the one in .azureml/config.json)')
     .option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)')
-    .addHelpText('after', '\nThe token is an access token: it lasts about an hour (run the command again for a new one).\nWith -o json|yaml|tsv the two values print in that format instead of as shell exports.')
+    .addHelpText(
+      'after',
+      '\nThe token is an access token: it lasts about an hour (run the command again for a new one).\nWith -o json|yaml|tsv the two values print in that format instead of as shell exports.',
+    )
     .action(async (o: { workspace?: string; resourceGroup?: string }, cmd: Command) => {
       const g = globals(cmd);
       const ws = await resolveWorkspace(g, o);
@@ -26,6 +31,10 @@ export function mlflowCommands(program: Command): void {
         print(vars, g);
         return;
       }
-      process.stdout.write(Object.entries(vars).map(([k, v]) => `export ${k}=${sh(v)}`).join('\n') + '\n');
+      process.stdout.write(
+        Object.entries(vars)
+          .map(([k, v]) => `export ${k}=${sh(v)}`)
+          .join('\n') + '\n',
+      );
     });
 }

@@ -21,7 +21,8 @@ function modelRef(ref: string, option: string | undefined): { model: string; ver
   const i = ref.lastIndexOf(':');
   const model = i > 0 ? ref.slice(0, i) : ref;
   const given = i > 0 ? ref.slice(i + 1) : undefined;
-  if (given !== undefined && option !== undefined && given !== option) throw new UsageError(`'${ref}' and --model-version ${option} name different versions; give one`);
+  if (given !== undefined && option !== undefined && given !== option)
+    throw new UsageError(`'${ref}' and --model-version ${option} name different versions; give one`);
   const v = given ?? option;
   if (v === undefined) return { model };
   if (!/^[1-9]\d{0,9}$/.test(v)) throw new UsageError(`model version '${v}' must be a version number (1, 2, …)`);
@@ -30,7 +31,7 @@ function modelRef(ref: string, option: string | undefined): { model: string; ver
 
 /** `model list|show|download|register|delete`: the workspace's model registry. */
 export function modelCommands(program: Command): void {
-  const model = program.command('model').description("registered models of a workspace (the model registry)");
+  const model = program.command('model').description('registered models of a workspace (the model registry)');
 
   trackingWsOptions(model.command('list').description('list model versions (newest version first)'))
     .option('-n, --name <name>', 'only this model')
@@ -40,7 +41,11 @@ export function modelCommands(program: Command): void {
       const g = globals(cmd);
       const ws = await trackingWorkspace(g, o);
       const models = await Model.list(ws, { name: o.name, tags: parseTags(o.tags), latest: Boolean(o.latest) });
-      print(models.map((m) => m.toJSON()), g, ['name', 'version', 'stage', 'tags', 'runId', 'createdTime', 'description']);
+      print(
+        models.map((m) => m.toJSON()),
+        g,
+        ['name', 'version', 'stage', 'tags', 'runId', 'createdTime', 'description'],
+      );
     });
 
   trackingWsOptions(model.command('show <model>').description('a model version (default: the latest)'))
@@ -52,60 +57,88 @@ export function modelCommands(program: Command): void {
       print((await Model.get(ws, model, { version })).toJSON(), g);
     });
 
-  trackingWsOptions(model.command('download <model>').description("download a model version's files (streamed, with a progress bar)"))
+  trackingWsOptions(
+    model.command('download <model>').description("download a model version's files (streamed, with a progress bar)"),
+  )
     .option('-v, --model-version <n>', 'version (default: the latest; or give the model as name:version)')
     .option('-t, --target-dir <dir>', 'folder to download into', '.')
     .option('--exist-ok', 'replace local files that already exist')
-    .action(async (name: string, o: TrackingWsOpts & { modelVersion?: string; targetDir: string; existOk?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const { model, version } = modelRef(name, o.modelVersion);
-      const ws = await trackingWorkspace(g, o);
-      const m = await Model.get(ws, model, { version });
-      const bar = progressBar('Downloading');
-      let bytes = 0;
-      let files = 0;
-      let where: string;
-      try {
-        where = await m.download(o.targetDir, {
-          existOk: Boolean(o.existOk),
-          onProgress: (p) => {
-            bytes = p.bytesDone;
-            files = p.filesDone;
-            bar.onProgress(p);
-          },
-        });
-      } finally {
-        bar.stop();
-      }
-      print({ name: m.name, version: m.version, path: where, files, bytes }, g);
-    });
+    .action(
+      async (
+        name: string,
+        o: TrackingWsOpts & { modelVersion?: string; targetDir: string; existOk?: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const { model, version } = modelRef(name, o.modelVersion);
+        const ws = await trackingWorkspace(g, o);
+        const m = await Model.get(ws, model, { version });
+        const bar = progressBar('Downloading');
+        let bytes = 0;
+        let files = 0;
+        let where: string;
+        try {
+          where = await m.download(o.targetDir, {
+            existOk: Boolean(o.existOk),
+            onProgress: (p) => {
+              bytes = p.bytesDone;
+              files = p.filesDone;
+              bar.onProgress(p);
+            },
+          });
+        } finally {
+          bar.stop();
+        }
+        print({ name: m.name, version: m.version, path: where, files, bytes }, g);
+      },
+    );
 
-  trackingWsOptions(model.command('register <path>').description('register a local file or folder as a new model version (uploaded streamed, with a progress bar)'))
+  trackingWsOptions(
+    model
+      .command('register <path>')
+      .description('register a local file or folder as a new model version (uploaded streamed, with a progress bar)'),
+  )
     .requiredOption('-n, --name <name>', 'model name')
     .option('--tags <key=value...>', 'tags of the version')
     .option('-d, --description <text>', 'description')
     .option('-r, --run-id <id>', "upload into this run's artifacts and link the version to it")
-    .action(async (p: string, o: TrackingWsOpts & { name: string; tags?: string[]; description?: string; runId?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      if (!fs.existsSync(p)) throw new UsageError(`'${p}' does not exist`);
-      const tags = parseTags(o.tags);
-      const ws = await trackingWorkspace(g, o);
-      const bar = progressBar('Uploading');
-      let m: Model;
-      try {
-        m = await Model.register(ws, { modelPath: p, modelName: o.name, tags, description: o.description, runId: o.runId, onProgress: bar.onProgress });
-      } finally {
-        bar.stop();
-      }
-      print(m.toJSON(), g);
-    });
+    .action(
+      async (
+        p: string,
+        o: TrackingWsOpts & { name: string; tags?: string[]; description?: string; runId?: string },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        if (!fs.existsSync(p)) throw new UsageError(`'${p}' does not exist`);
+        const tags = parseTags(o.tags);
+        const ws = await trackingWorkspace(g, o);
+        const bar = progressBar('Uploading');
+        let m: Model;
+        try {
+          m = await Model.register(ws, {
+            modelPath: p,
+            modelName: o.name,
+            tags,
+            description: o.description,
+            runId: o.runId,
+            onProgress: bar.onProgress,
+          });
+        } finally {
+          bar.stop();
+        }
+        print(m.toJSON(), g);
+      },
+    );
 
-  trackingWsOptions(model.command('delete <model>').description('delete a model version (the model goes with its last version)'))
+  trackingWsOptions(
+    model.command('delete <model>').description('delete a model version (the model goes with its last version)'),
+  )
     .option('-v, --model-version <n>', 'version (or give the model as name:version)')
     .action(async (name: string, o: TrackingWsOpts & { modelVersion?: string }, cmd: Command) => {
       const g = globals(cmd);
       const { model, version } = modelRef(name, o.modelVersion);
-      if (version === undefined) throw new UsageError('say which version to delete: name:version or --model-version <n>');
+      if (version === undefined)
+        throw new UsageError('say which version to delete: name:version or --model-version <n>');
       const ws = await trackingWorkspace(g, o);
       await (await Model.get(ws, model, { version })).delete();
       print({ deleted: `${model}:${version}` }, g);

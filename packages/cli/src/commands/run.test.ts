@@ -8,7 +8,6 @@ import { runAtelier } from '../testing.js';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
 import { Workspace, TokenAuthentication, Experiment, Model } from '@atelier/sdk';
 
-
 // `atelier run …` and `atelier model …`, the real command as a child process, against a real server (SQLite).
 describe('atelier run and model (CLI)', () => {
   let t: TestServer;
@@ -17,7 +16,16 @@ describe('atelier run and model (CLI)', () => {
   before(async () => {
     t = await startTestServer('sqlite');
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-runs-'));
-    ws = await Workspace.create({ name: 'cli-runs', subscriptionId: t.subscriptionId, resourceGroup: 'cli-runs-rg', location: 'local', showOutput: false, endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') } });
+    ws = await Workspace.create({
+      name: 'cli-runs',
+      subscriptionId: t.subscriptionId,
+      resourceGroup: 'cli-runs-rg',
+      location: 'local',
+      showOutput: false,
+      endpoint: t.url,
+      auth: new TokenAuthentication(t.adminToken),
+      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
+    });
   });
   after(async () => {
     await t?.close();
@@ -25,7 +33,15 @@ describe('atelier run and model (CLI)', () => {
   });
 
   const atelier = (args: string[]) =>
-    runAtelier(args, { cwd: home, env: { HOME: home, ATELIER_CONFIG_DIR: path.join(home, 'cfg'), ATELIER_ENDPOINT: t.url, ATELIER_TOKEN: t.adminToken } });
+    runAtelier(args, {
+      cwd: home,
+      env: {
+        HOME: home,
+        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
+        ATELIER_ENDPOINT: t.url,
+        ATELIER_TOKEN: t.adminToken,
+      },
+    });
 
   it('run list and run show', async () => {
     const exp = new Experiment(ws, 'cli-exp');
@@ -47,7 +63,10 @@ describe('atelier run and model (CLI)', () => {
     assert.deepEqual(one.json.map((r: any) => r.id).sort(), [run.id, child.id].sort());
     assert.equal(one.json.find((r: any) => r.id === child.id).parentId, run.id);
     const done = await atelier(['run', 'list', '-w', 'cli-runs', '--status', 'Running']);
-    assert.deepEqual(done.json.map((r: any) => r.id), [other.id]);
+    assert.deepEqual(
+      done.json.map((r: any) => r.id),
+      [other.id],
+    );
     assert.equal((await atelier(['run', 'list', '-w', 'cli-runs', '--all', '--top', '1'])).json.length, 1);
     assert.equal((await atelier(['run', 'list', '-w', 'cli-runs', '--top', '0'])).code, 2);
 
@@ -87,7 +106,19 @@ describe('atelier run and model (CLI)', () => {
     const weights = crypto.randomBytes(1 << 20);
     fs.writeFileSync(path.join(folder, 'data', 'w.bin'), weights);
     fs.writeFileSync(path.join(folder, 'MLmodel'), 'x');
-    const reg = await atelier(['model', 'register', folder, '-w', 'cli-runs', '-n', 'clf', '--tags', 'team=vision', '-d', 'first']);
+    const reg = await atelier([
+      'model',
+      'register',
+      folder,
+      '-w',
+      'cli-runs',
+      '-n',
+      'clf',
+      '--tags',
+      'team=vision',
+      '-d',
+      'first',
+    ]);
     assert.equal(reg.code, 0, reg.stderr);
     assert.equal(reg.json.version, 1);
     assert.deepEqual(reg.json.tags, { team: 'vision' });
@@ -95,11 +126,20 @@ describe('atelier run and model (CLI)', () => {
 
     const list = await atelier(['model', 'list', '-w', 'cli-runs']);
     assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(list.json.map((m: any) => m.id), ['clf:2', 'clf:1']);
+    assert.deepEqual(
+      list.json.map((m: any) => m.id),
+      ['clf:2', 'clf:1'],
+    );
     const latest = await atelier(['model', 'list', '-w', 'cli-runs', '--latest']);
-    assert.deepEqual(latest.json.map((m: any) => m.id), ['clf:2']);
+    assert.deepEqual(
+      latest.json.map((m: any) => m.id),
+      ['clf:2'],
+    );
     const tagged = await atelier(['model', 'list', '-w', 'cli-runs', '--tags', 'team=vision']);
-    assert.deepEqual(tagged.json.map((m: any) => m.id), ['clf:1']);
+    assert.deepEqual(
+      tagged.json.map((m: any) => m.id),
+      ['clf:1'],
+    );
 
     const show = await atelier(['model', 'show', 'clf', '-w', 'cli-runs', '--model-version', '1']);
     assert.equal(show.code, 0, show.stderr);
@@ -112,17 +152,30 @@ describe('atelier run and model (CLI)', () => {
     const dl = await atelier(['model', 'download', 'clf', '-w', 'cli-runs', '--model-version', '1', '-t', dest]);
     assert.equal(dl.code, 0, dl.stderr);
     assert.equal(dl.stderr, ''); // no progress bar when standard error is not a terminal
-    assert.deepEqual(dl.json, { name: 'clf', version: 1, path: path.join(dest, 'm'), files: 2, bytes: weights.length + 1 });
+    assert.deepEqual(dl.json, {
+      name: 'clf',
+      version: 1,
+      path: path.join(dest, 'm'),
+      files: 2,
+      bytes: weights.length + 1,
+    });
     assert.deepEqual(fs.readFileSync(path.join(dest, 'm', 'data', 'w.bin')), weights);
     const again = await atelier(['model', 'download', 'clf', '-w', 'cli-runs', '--model-version', '1', '-t', dest]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /exists already/);
-    assert.equal((await atelier(['model', 'download', 'clf', '-w', 'cli-runs', '--model-version', '1', '-t', dest, '--exist-ok'])).code, 0);
+    assert.equal(
+      (await atelier(['model', 'download', 'clf', '-w', 'cli-runs', '--model-version', '1', '-t', dest, '--exist-ok']))
+        .code,
+      0,
+    );
 
     const del = await atelier(['model', 'delete', 'clf:2', '-w', 'cli-runs']);
     assert.equal((await atelier(['model', 'delete', 'clf', '-w', 'cli-runs'])).code, 2);
     assert.equal(del.code, 0, del.stderr);
-    assert.deepEqual((await atelier(['model', 'list', '-w', 'cli-runs'])).json.map((m: any) => m.id), ['clf:1']);
+    assert.deepEqual(
+      (await atelier(['model', 'list', '-w', 'cli-runs'])).json.map((m: any) => m.id),
+      ['clf:1'],
+    );
     assert.equal((await atelier(['model', 'show', 'nope', '-w', 'cli-runs'])).code, 1);
   });
 });

@@ -14,7 +14,9 @@ export async function trackingWorkspace(g: GlobalOptions, o: TrackingWsOpts): Pr
 }
 
 export const trackingWsOptions = (c: Command): Command =>
-  c.option('-w, --workspace <name>', 'workspace (default: the one in .azureml/config.json)').option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)');
+  c
+    .option('-w, --workspace <name>', 'workspace (default: the one in .azureml/config.json)')
+    .option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)');
 
 const row = (r: Run) => r.toJSON();
 
@@ -28,25 +30,44 @@ export function runCommands(program: Command): void {
     .option('-s, --status <status>', 'only runs in this state: Running, Completed, Failed, Canceled')
     .option('--tags <key=value...>', 'only runs with these tags')
     .option('--top <n>', 'at most this many runs (newest first)', '100')
-    .action(async (o: TrackingWsOpts & { experiment?: string; all?: boolean; status?: string; tags?: string[]; top: string }, cmd: Command) => {
-      const g = globals(cmd);
-      if (!/^[1-9]\d{0,6}$/.test(o.top)) throw new UsageError(`--top '${o.top}' must be a positive number`);
-      const top = Number(o.top);
-      const tags: Record<string, string> = {};
-      for (const t of o.tags ?? []) {
-        const i = t.indexOf('=');
-        if (i <= 0) throw new UsageError(`--tags '${t}' must be key=value`);
-        tags[t.slice(0, i)] = t.slice(i + 1);
-      }
-      const ws = await trackingWorkspace(g, o);
-      const exps = o.experiment ? [await Experiment.get(ws, o.experiment)] : [...(await ws.experiments()).values()];
-      const rows: Record<string, unknown>[] = [];
-      for (const e of exps) {
-        for (const r of await e.getRuns({ includeChildren: Boolean(o.all), status: o.status, tags: o.tags ? tags : undefined, maxResults: top })) rows.push(row(r));
-      }
-      rows.sort((a, b) => String(b.startTimeUtc ?? '').localeCompare(String(a.startTimeUtc ?? '')));
-      print(rows.slice(0, top), g, ['id', 'displayName', 'experiment', 'status', 'parentId', 'startTimeUtc', 'endTimeUtc']);
-    });
+    .action(
+      async (
+        o: TrackingWsOpts & { experiment?: string; all?: boolean; status?: string; tags?: string[]; top: string },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        if (!/^[1-9]\d{0,6}$/.test(o.top)) throw new UsageError(`--top '${o.top}' must be a positive number`);
+        const top = Number(o.top);
+        const tags: Record<string, string> = {};
+        for (const t of o.tags ?? []) {
+          const i = t.indexOf('=');
+          if (i <= 0) throw new UsageError(`--tags '${t}' must be key=value`);
+          tags[t.slice(0, i)] = t.slice(i + 1);
+        }
+        const ws = await trackingWorkspace(g, o);
+        const exps = o.experiment ? [await Experiment.get(ws, o.experiment)] : [...(await ws.experiments()).values()];
+        const rows: Record<string, unknown>[] = [];
+        for (const e of exps) {
+          for (const r of await e.getRuns({
+            includeChildren: Boolean(o.all),
+            status: o.status,
+            tags: o.tags ? tags : undefined,
+            maxResults: top,
+          }))
+            rows.push(row(r));
+        }
+        rows.sort((a, b) => String(b.startTimeUtc ?? '').localeCompare(String(a.startTimeUtc ?? '')));
+        print(rows.slice(0, top), g, [
+          'id',
+          'displayName',
+          'experiment',
+          'status',
+          'parentId',
+          'startTimeUtc',
+          'endTimeUtc',
+        ]);
+      },
+    );
 
   trackingWsOptions(run.command('show <runId>').description("a run's details, metrics and files"))
     .option('--no-metrics', 'leave out the metrics')
@@ -72,12 +93,18 @@ export function runCommands(program: Command): void {
     .option('--view <view>', 'active (default), archived or all', 'active')
     .action(async (o: TrackingWsOpts & { view: string }, cmd: Command) => {
       const g = globals(cmd);
-      if (!['active', 'archived', 'all'].includes(o.view)) throw new UsageError(`--view must be active, archived or all, got '${o.view}'`);
+      if (!['active', 'archived', 'all'].includes(o.view))
+        throw new UsageError(`--view must be active, archived or all, got '${o.view}'`);
       const ws = await trackingWorkspace(g, o);
-      print((await Experiment.list(ws, { viewType: o.view as 'active' })).map((e) => e.toJSON()), g);
+      print(
+        (await Experiment.list(ws, { viewType: o.view as 'active' })).map((e) => e.toJSON()),
+        g,
+      );
     });
-  trackingWsOptions(experiment.command('show <name>').description('an experiment by name')).action(async (name: string, o: TrackingWsOpts, cmd: Command) => {
-    const g = globals(cmd);
-    print((await Experiment.get(await trackingWorkspace(g, o), name)).toJSON(), g);
-  });
+  trackingWsOptions(experiment.command('show <name>').description('an experiment by name')).action(
+    async (name: string, o: TrackingWsOpts, cmd: Command) => {
+      const g = globals(cmd);
+      print((await Experiment.get(await trackingWorkspace(g, o), name)).toJSON(), g);
+    },
+  );
 }

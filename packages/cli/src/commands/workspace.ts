@@ -29,7 +29,10 @@ export function workspaceCommands(program: Command): void {
     .option('--container-registry <armId>', 'use this existing container registry (default: made when first needed)')
     .option('--hbi-workspace', 'high business impact data (fixed at creation)')
     .option('--cmk-keyvault <armId>', 'customer-managed key: the key vault holding it (with --resource-cmk-uri)')
-    .option('--resource-cmk-uri <keyId>', 'customer-managed key: its key id (`atelier keyvault key show`), wraps the workspace\'s data keys')
+    .option(
+      '--resource-cmk-uri <keyId>',
+      "customer-managed key: its key id (`atelier keyvault key show`), wraps the workspace's data keys",
+    )
     .option('--system-datastores-auth-mode <mode>', 'accessKey (default) or identity')
     .option('--exist-ok', 'succeed with the existing workspace if it exists')
     .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
@@ -62,7 +65,9 @@ export function workspaceCommands(program: Command): void {
     });
 
   ws.command('show [name]')
-    .description("show a workspace: the seed get_details keys and its MLflow tracking URI (default: the workspace of .azureml/config.json)")
+    .description(
+      'show a workspace: the seed get_details keys and its MLflow tracking URI (default: the workspace of .azureml/config.json)',
+    )
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
     .action(async (name: string | undefined, o: { resourceGroup?: string }, cmd: Command) => {
       const g = globals(cmd);
@@ -78,7 +83,14 @@ export function workspaceCommands(program: Command): void {
       const all = await Workspace.list(lookup(g, o));
       const rows = [...all.values()].flat().map((w) => {
         const r = w.armResource;
-        return { name: w.name, resourceGroup: w.resourceGroup, location: w.location, friendlyName: r.properties?.friendlyName ?? null, workspaceId: w.workspaceId ?? null, id: w.id };
+        return {
+          name: w.name,
+          resourceGroup: w.resourceGroup,
+          location: w.location,
+          friendlyName: r.properties?.friendlyName ?? null,
+          workspaceId: w.workspaceId ?? null,
+          id: w.id,
+        };
       });
       print(rows, g, LIST_COLUMNS);
     });
@@ -92,31 +104,74 @@ export function workspaceCommands(program: Command): void {
     .option('--image-build-compute <name>', 'compute used to build images')
     .option('--container-registry <armId>', 'use this existing container registry (update_dependencies)')
     .option('--force', 'replace a container registry the workspace already uses')
-    .action(async (name: string, o: { resourceGroup?: string; friendlyName?: string; description?: string; tags?: string[]; imageBuildCompute?: string; containerRegistry?: string; force?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const w = await Workspace.get(name, lookup(g, o));
-      const changes = { friendlyName: o.friendlyName, description: o.description, tags: parseTags(o.tags), imageBuildCompute: o.imageBuildCompute };
-      const any = Object.values(changes).some((v) => v !== undefined);
-      if (!any && !o.containerRegistry) throw new UsageError('nothing to update: pass --friendly-name, --description, --tags, --image-build-compute or --container-registry');
-      let details: WorkspaceDetails | undefined;
-      if (any) details = await withSpinner(`Updating workspace '${name}'…`, `Updated workspace '${name}'`, (progress) => w.update({ ...changes, onProgress: progress }));
-      if (o.containerRegistry) details = await w.updateDependencies({ containerRegistry: o.containerRegistry, force: o.force });
-      print(details, g);
-    });
+    .action(
+      async (
+        name: string,
+        o: {
+          resourceGroup?: string;
+          friendlyName?: string;
+          description?: string;
+          tags?: string[];
+          imageBuildCompute?: string;
+          containerRegistry?: string;
+          force?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const w = await Workspace.get(name, lookup(g, o));
+        const changes = {
+          friendlyName: o.friendlyName,
+          description: o.description,
+          tags: parseTags(o.tags),
+          imageBuildCompute: o.imageBuildCompute,
+        };
+        const any = Object.values(changes).some((v) => v !== undefined);
+        if (!any && !o.containerRegistry)
+          throw new UsageError(
+            'nothing to update: pass --friendly-name, --description, --tags, --image-build-compute or --container-registry',
+          );
+        let details: WorkspaceDetails | undefined;
+        if (any)
+          details = await withSpinner(`Updating workspace '${name}'…`, `Updated workspace '${name}'`, (progress) =>
+            w.update({ ...changes, onProgress: progress }),
+          );
+        if (o.containerRegistry)
+          details = await w.updateDependencies({ containerRegistry: o.containerRegistry, force: o.force });
+        print(details, g);
+      },
+    );
 
   ws.command('delete <name>')
     .description('delete a workspace')
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
-    .option('--delete-dependent-resources', 'also delete its storage account, key vault, application insights and container registry')
+    .option(
+      '--delete-dependent-resources',
+      'also delete its storage account, key vault, application insights and container registry',
+    )
     .option('--no-wait', 'return once the server accepted the deletion')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (name: string, o: { resourceGroup?: string; deleteDependentResources?: boolean; wait: boolean; yes?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const w = await Workspace.get(name, lookup(g, o));
-      await confirm(`Delete workspace '${name}' in resource group '${w.resourceGroup}'${o.deleteDependentResources ? ' and its dependent resources' : ''}?`, o.yes);
-      await withSpinner(`Deleting workspace '${name}'…`, o.wait ? `Deleted workspace '${name}'` : `Deletion of workspace '${name}' accepted`, (progress) => w.delete({ deleteDependentResources: o.deleteDependentResources, noWait: !o.wait, onProgress: progress }));
-      print({ deleted: w.id, waited: o.wait }, g);
-    });
+    .action(
+      async (
+        name: string,
+        o: { resourceGroup?: string; deleteDependentResources?: boolean; wait: boolean; yes?: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const w = await Workspace.get(name, lookup(g, o));
+        await confirm(
+          `Delete workspace '${name}' in resource group '${w.resourceGroup}'${o.deleteDependentResources ? ' and its dependent resources' : ''}?`,
+          o.yes,
+        );
+        await withSpinner(
+          `Deleting workspace '${name}'…`,
+          o.wait ? `Deleted workspace '${name}'` : `Deletion of workspace '${name}' accepted`,
+          (progress) =>
+            w.delete({ deleteDependentResources: o.deleteDependentResources, noWait: !o.wait, onProgress: progress }),
+        );
+        print({ deleted: w.id, waited: o.wait }, g);
+      },
+    );
 
   ws.command('list-keys [name]')
     .description('the current keys of the dependent resources (secrets: handle the output with care)')
@@ -134,7 +189,11 @@ export function workspaceCommands(program: Command): void {
       const g = globals(cmd);
       const w = await resolveWorkspace(g, { workspace: given, resourceGroup: o.resourceGroup });
       const name = w.name;
-      await withSpinner(`Syncing the keys of '${name}'…`, o.wait ? `Synced the keys of '${name}'` : `Key sync of '${name}' accepted`, (progress) => w.syncKeys({ noWait: !o.wait, onProgress: progress }));
+      await withSpinner(
+        `Syncing the keys of '${name}'…`,
+        o.wait ? `Synced the keys of '${name}'` : `Key sync of '${name}' accepted`,
+        (progress) => w.syncKeys({ noWait: !o.wait, onProgress: progress }),
+      );
       print({ synced: w.id, waited: o.wait }, g);
     });
 

@@ -88,7 +88,10 @@ export const ConnectionProperties = Type.Object(
 );
 export type ConnectionProperties = Static<typeof ConnectionProperties>;
 export const ConnectionBody = Type.Object(
-  { properties: Type.Object({ authType: Str, category: Str, target: Str }, { additionalProperties: true }), ...ReadOnlyEnvelope },
+  {
+    properties: Type.Object({ authType: Str, category: Str, target: Str }, { additionalProperties: true }),
+    ...ReadOnlyEnvelope,
+  },
   { additionalProperties: false },
 );
 export type ConnectionBody = Static<typeof ConnectionBody>;
@@ -143,13 +146,21 @@ export const EnvironmentVersionProperties = Type.Object(
 export type EnvironmentVersionProperties = Static<typeof EnvironmentVersionProperties>;
 /** `W/data/{name}/versions/{version}`. */
 export const DataVersionProperties = Type.Object(
-  { ...versionCommon, dataType: Type.String({ description: 'uri_file | uri_folder | mltable' }), dataUri: Str, referencedUris: Type.Optional(Type.Array(Str)) },
+  {
+    ...versionCommon,
+    dataType: Type.String({ description: 'uri_file | uri_folder | mltable' }),
+    dataUri: Str,
+    referencedUris: Type.Optional(Type.Array(Str)),
+  },
   { additionalProperties: true },
 );
 export type DataVersionProperties = Static<typeof DataVersionProperties>;
 
 /** PUT of a container or a version: `properties` checked by the server (unknown keys named in the answer). */
-export const AssetBody = Type.Object({ properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope }, { additionalProperties: false });
+export const AssetBody = Type.Object(
+  { properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope },
+  { additionalProperties: false },
+);
 export type AssetBody = Static<typeof AssetBody>;
 export const AssetContainer = Resource(AssetContainerProperties);
 export type AssetContainer = Static<typeof AssetContainer>;
@@ -163,7 +174,17 @@ export type DataVersion = Static<typeof DataVersion>;
 /** `Microsoft.Network/privateEndpoints/{name}`: the networks it admits are its subnet's address prefixes. */
 export const PrivateEndpointProperties = Type.Object(
   {
-    subnet: Type.Optional(Type.Object({ id: OptStr, properties: Type.Optional(Type.Object({ addressPrefixes: Type.Optional(Type.Array(Str)) }, { additionalProperties: true })) }, { additionalProperties: true })),
+    subnet: Type.Optional(
+      Type.Object(
+        {
+          id: OptStr,
+          properties: Type.Optional(
+            Type.Object({ addressPrefixes: Type.Optional(Type.Array(Str)) }, { additionalProperties: true }),
+          ),
+        },
+        { additionalProperties: true },
+      ),
+    ),
     privateLinkServiceConnections: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
     manualPrivateLinkServiceConnections: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
     provisioningState: OptStr,
@@ -192,14 +213,24 @@ export const PrivateEndpointConnectionProperties = Type.Object(
   {
     privateEndpoint: Type.Optional(Type.Object({ id: OptStr }, { additionalProperties: true })),
     privateLinkServiceConnectionState: Type.Optional(
-      Type.Object({ status: Type.Optional(Type.String({ description: 'Approved | Pending | Rejected | Disconnected' })), description: OptStr, actionsRequired: OptStr }, { additionalProperties: true }),
+      Type.Object(
+        {
+          status: Type.Optional(Type.String({ description: 'Approved | Pending | Rejected | Disconnected' })),
+          description: OptStr,
+          actionsRequired: OptStr,
+        },
+        { additionalProperties: true },
+      ),
     ),
     provisioningState: OptStr,
   },
   { additionalProperties: true },
 );
 export type PrivateEndpointConnectionProperties = Static<typeof PrivateEndpointConnectionProperties>;
-export const PrivateEndpointConnectionBody = Type.Object({ properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope }, { additionalProperties: false });
+export const PrivateEndpointConnectionBody = Type.Object(
+  { properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope },
+  { additionalProperties: false },
+);
 export type PrivateEndpointConnectionBody = Static<typeof PrivateEndpointConnectionBody>;
 export const PrivateEndpointConnection = Resource(PrivateEndpointConnectionProperties);
 export type PrivateEndpointConnection = Static<typeof PrivateEndpointConnection>;
@@ -211,7 +242,11 @@ export const DatastoreFileList = Type.Object({ value: Type.Array(DatastoreFile) 
 export type DatastoreFileList = Static<typeof DatastoreFileList>;
 
 /** Path of a private endpoint: `…/providers/Microsoft.Network/privateEndpoints/{name}`. */
-export const PrivateEndpointParams = Type.Object({ subscriptionId: Str, resourceGroupName: Str, name: Type.String({ maxLength: 80 }) });
+export const PrivateEndpointParams = Type.Object({
+  subscriptionId: Str,
+  resourceGroupName: Str,
+  name: Type.String({ maxLength: 80 }),
+});
 export type PrivateEndpointParams = Static<typeof PrivateEndpointParams>;
 
 // ---- diagnostics and linked services ----
@@ -222,7 +257,11 @@ export const DiagnoseBody = Type.Object(
   { additionalProperties: false },
 );
 export type DiagnoseBody = Static<typeof DiagnoseBody>;
-export const DiagnoseResult = Type.Object({ code: Str, level: Type.Union([Type.Literal('Information'), Type.Literal('Warning'), Type.Literal('Error')]), message: Str });
+export const DiagnoseResult = Type.Object({
+  code: Str,
+  level: Type.Union([Type.Literal('Information'), Type.Literal('Warning'), Type.Literal('Error')]),
+  message: Str,
+});
 export type DiagnoseResult = Static<typeof DiagnoseResult>;
 const Results = Type.Array(DiagnoseResult);
 /** 2025-09-01 `DiagnoseResponseResultValue`: one list per category. */
@@ -241,11 +280,23 @@ export type DiagnoseReport = Static<typeof DiagnoseReport>;
 /** `GET W/diagnoseResults/{operationId}` once the diagnosis is done. */
 export const DiagnoseResponse = Type.Object({ value: DiagnoseReport });
 export type DiagnoseResponse = Static<typeof DiagnoseResponse>;
-export const DiagnoseResultParams = Type.Object({ subscriptionId: Str, resourceGroupName: Str, workspaceName: Str, operationId: Type.String({ maxLength: 64 }) });
+export const DiagnoseResultParams = Type.Object({
+  subscriptionId: Str,
+  resourceGroupName: Str,
+  workspaceName: Str,
+  operationId: Type.String({ maxLength: 64 }),
+});
 export type DiagnoseResultParams = Static<typeof DiagnoseResultParams>;
 
 /** `W/linkedServices/{name}`: a link to another resource (e.g. a Synapse workspace). */
-export const LinkedServiceProperties = Type.Object({ linkedServiceResourceId: Str, linkType: Type.String({ description: 'Synapse | MachineLearning' }), createdTime: Str }, { additionalProperties: true });
+export const LinkedServiceProperties = Type.Object(
+  {
+    linkedServiceResourceId: Str,
+    linkType: Type.String({ description: 'Synapse | MachineLearning' }),
+    createdTime: Str,
+  },
+  { additionalProperties: true },
+);
 export type LinkedServiceProperties = Static<typeof LinkedServiceProperties>;
 export const LinkedServiceBody = Type.Object(
   {

@@ -12,9 +12,23 @@ export const DependentResourceBody = Type.Object(
   {
     location: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     tags: Type.Optional(Tags),
-    sku: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 100 })), tier: Type.Optional(Type.String({ maxLength: 100 })), family: Type.Optional(Type.String({ maxLength: 20 })) }, { additionalProperties: false })),
+    sku: Type.Optional(
+      Type.Object(
+        {
+          name: Type.Optional(Type.String({ maxLength: 100 })),
+          tier: Type.Optional(Type.String({ maxLength: 100 })),
+          family: Type.Optional(Type.String({ maxLength: 20 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     kind: Type.Optional(Type.String({ maxLength: 100 })),
-    properties: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'accepted; the settings of these self-hosted resources are fixed' })),
+    properties: Type.Optional(
+      Type.Object(
+        {},
+        { additionalProperties: true, description: 'accepted; the settings of these self-hosted resources are fixed' },
+      ),
+    ),
     id: Type.Optional(Type.String()),
     name: Type.Optional(Type.String()),
     type: Type.Optional(Type.String()),
@@ -34,15 +48,26 @@ export type DependentResourceList = Static<typeof DependentResourceList>;
 
 // ---- storage account keys and shared access signatures ----
 
-export const StorageAccountKey = Type.Object({ keyName: Type.String(), value: Type.String(), permissions: Type.Optional(Type.String()), creationTime: Type.Optional(Type.String()) });
+export const StorageAccountKey = Type.Object({
+  keyName: Type.String(),
+  value: Type.String(),
+  permissions: Type.Optional(Type.String()),
+  creationTime: Type.Optional(Type.String()),
+});
 export type StorageAccountKey = Static<typeof StorageAccountKey>;
 export const StorageAccountKeys = Type.Object({ keys: Type.Array(StorageAccountKey) });
 export type StorageAccountKeys = Static<typeof StorageAccountKeys>;
-export const RegenerateKeyBody = Type.Object({ keyName: Type.String({ description: 'key1 | key2' }) }, { additionalProperties: false });
+export const RegenerateKeyBody = Type.Object(
+  { keyName: Type.String({ description: 'key1 | key2' }) },
+  { additionalProperties: false },
+);
 export type RegenerateKeyBody = Static<typeof RegenerateKeyBody>;
 
 const SasCommon = {
-  signedPermission: Type.String({ maxLength: 20, description: "letters of 'racwdxltmeopi', e.g. 'rl' (read) or 'rwdl'" }),
+  signedPermission: Type.String({
+    maxLength: 20,
+    description: "letters of 'racwdxltmeopi', e.g. 'rl' (read) or 'rwdl'",
+  }),
   signedExpiry: Type.String({ maxLength: 40, description: 'ISO 8601 UTC time' }),
   signedStart: Type.Optional(Type.String({ maxLength: 40 })),
   signedProtocol: Type.Optional(Type.Union([Type.Literal('https'), Type.Literal('https,http')])),
@@ -50,7 +75,11 @@ const SasCommon = {
 };
 /** `POST …/listServiceSas`: a SAS for one blob container. */
 export const ServiceSasBody = Type.Object(
-  { canonicalizedResource: Type.String({ maxLength: 300, description: '/blob/{account}/{container}' }), signedResource: Type.String({ description: 'c (a blob container)' }), ...SasCommon },
+  {
+    canonicalizedResource: Type.String({ maxLength: 300, description: '/blob/{account}/{container}' }),
+    signedResource: Type.String({ description: 'c (a blob container)' }),
+    ...SasCommon,
+  },
   { additionalProperties: false },
 );
 export type ServiceSasBody = Static<typeof ServiceSasBody>;
@@ -58,7 +87,11 @@ export const ServiceSas = Type.Object({ serviceSasToken: Type.String() });
 export type ServiceSas = Static<typeof ServiceSas>;
 /** `POST …/ListAccountSas`: a SAS for the account. */
 export const AccountSasBody = Type.Object(
-  { signedServices: Type.String({ maxLength: 4, description: "letters of 'bfqt'" }), signedResourceTypes: Type.String({ maxLength: 3, description: "letters of 'sco'" }), ...SasCommon },
+  {
+    signedServices: Type.String({ maxLength: 4, description: "letters of 'bfqt'" }),
+    signedResourceTypes: Type.String({ maxLength: 3, description: "letters of 'sco'" }),
+    ...SasCommon,
+  },
   { additionalProperties: false },
 );
 export type AccountSasBody = Static<typeof AccountSasBody>;
@@ -67,7 +100,13 @@ export type AccountSas = Static<typeof AccountSas>;
 
 // ---- container registry credentials ----
 
-export const RegistryCredentials = Type.Object({ username: Type.String(), passwords: Type.Array(Type.Object({ name: Type.String(), value: Type.String() })) });
+export const RegistryCredentials = Type.Object({
+  username: Type.String(),
+  passwords: Type.Array(Type.Object({ name: Type.String(), value: Type.String() })),
+});
 export type RegistryCredentials = Static<typeof RegistryCredentials>;
-export const RegenerateCredentialBody = Type.Object({ name: Type.String({ description: 'password | password2' }) }, { additionalProperties: false });
+export const RegenerateCredentialBody = Type.Object(
+  { name: Type.String({ description: 'password | password2' }) },
+  { additionalProperties: false },
+);
 export type RegenerateCredentialBody = Static<typeof RegenerateCredentialBody>;

@@ -3,7 +3,11 @@ import { Paged, Resource, Tags } from './common.js';
 
 /** ARM template deployments (`Microsoft.Resources/deployments`) at resource-group scope. */
 
-export const DeploymentParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), deploymentName: Type.String() });
+export const DeploymentParams = Type.Object({
+  subscriptionId: Type.String(),
+  resourceGroupName: Type.String(),
+  deploymentName: Type.String(),
+});
 export type DeploymentParams = Static<typeof DeploymentParams>;
 
 /** PUT and validate body. The template itself is checked by the server (messages name the template's part). */
@@ -47,8 +51,13 @@ export const Deployment = Resource(DeploymentProperties);
 export type Deployment = Static<typeof Deployment>;
 export const DeploymentList = Paged(Deployment);
 export type DeploymentList = Static<typeof DeploymentList>;
-export const DeploymentOperationList = Type.Object({ value: Type.Array(Type.Object({}, { additionalProperties: true })) });
+export const DeploymentOperationList = Type.Object({
+  value: Type.Array(Type.Object({}, { additionalProperties: true })),
+});
 export type DeploymentOperationList = Static<typeof DeploymentOperationList>;
 /** Status of a deployment (its Azure-AsyncOperation URL). */
-export const DeploymentOperationStatus = Type.Object({ status: Type.String({ description: 'Running | Succeeded | Failed' }), error: Type.Optional(Type.Unknown()) });
+export const DeploymentOperationStatus = Type.Object({
+  status: Type.String({ description: 'Running | Succeeded | Failed' }),
+  error: Type.Optional(Type.Unknown()),
+});
 export type DeploymentOperationStatus = Static<typeof DeploymentOperationStatus>;

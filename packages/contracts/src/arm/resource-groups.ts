@@ -44,7 +44,10 @@ export const ResourceGroupBody = Type.Object(
 );
 export type ResourceGroupBody = Static<typeof ResourceGroupBody>;
 /** PATCH body. */
-export const ResourceGroupPatchBody = Type.Object({ tags: Type.Optional(Tags), managedBy: Type.Optional(Type.String()) }, { additionalProperties: false });
+export const ResourceGroupPatchBody = Type.Object(
+  { tags: Type.Optional(Tags), managedBy: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
 export type ResourceGroupPatchBody = Static<typeof ResourceGroupPatchBody>;
 
 /** `GET …/resourceGroups/{name}/resources`: the top-level resources of a group. */

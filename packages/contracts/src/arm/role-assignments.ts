@@ -9,11 +9,25 @@ export const RoleAssignmentBody = Type.Object(
   {
     properties: Type.Object(
       {
-        roleDefinitionId: Type.String({ minLength: 1, maxLength: 400, description: '…/providers/Microsoft.Authorization/roleDefinitions/{guid} (or the role name)' }),
+        roleDefinitionId: Type.String({
+          minLength: 1,
+          maxLength: 400,
+          description: '…/providers/Microsoft.Authorization/roleDefinitions/{guid} (or the role name)',
+        }),
         principalId: Type.String({ minLength: 1, maxLength: 36 }),
-        principalType: Type.Optional(Type.Union([Type.Literal('User'), Type.Literal('ServicePrincipal'), Type.Literal('Group'), Type.Literal('ForeignGroup'), Type.Literal('Device')])),
+        principalType: Type.Optional(
+          Type.Union([
+            Type.Literal('User'),
+            Type.Literal('ServicePrincipal'),
+            Type.Literal('Group'),
+            Type.Literal('ForeignGroup'),
+            Type.Literal('Device'),
+          ]),
+        ),
         description: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
-        condition: Type.Optional(Type.Null({ description: 'conditions (ABAC) are not supported: leave it out or null' })),
+        condition: Type.Optional(
+          Type.Null({ description: 'conditions (ABAC) are not supported: leave it out or null' }),
+        ),
         conditionVersion: Type.Optional(Type.Null()),
         delegatedManagedIdentityResourceId: Type.Optional(Type.Null()),
         canDelegate: Type.Optional(Nullable(Type.Boolean())),
@@ -61,7 +75,14 @@ export const RoleDefinition = Type.Object({
       roleName: Type.String(),
       type: Type.String({ description: 'BuiltInRole' }),
       description: Type.Optional(Type.String()),
-      permissions: Type.Array(Type.Object({ actions: Type.Array(Type.String()), notActions: Type.Array(Type.String()), dataActions: Type.Optional(Type.Array(Type.String())), notDataActions: Type.Optional(Type.Array(Type.String())) })),
+      permissions: Type.Array(
+        Type.Object({
+          actions: Type.Array(Type.String()),
+          notActions: Type.Array(Type.String()),
+          dataActions: Type.Optional(Type.Array(Type.String())),
+          notDataActions: Type.Optional(Type.Array(Type.String())),
+        }),
+      ),
       assignableScopes: Type.Array(Type.String()),
     },
     { additionalProperties: true },

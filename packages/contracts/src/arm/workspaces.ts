@@ -19,9 +19,18 @@ export type KeyVaultProperties = Static<typeof KeyVaultProperties>;
 
 export const WorkspaceEncryption = Type.Object(
   {
-    status: Type.Optional(Type.String({ description: 'Enabled (customer-managed keys: keyVaultProperties {keyVaultArmId, keyIdentifier} required; set at creation, keyIdentifier may be PATCHed to rotate) | Disabled' })),
-    keyVaultProperties: Type.Optional(Type.Object({ ...KeyVaultProperties.properties }, { additionalProperties: true })),
-    identity: Type.Optional(Type.Object({ userAssignedIdentity: Type.Optional(Type.String()) }, { additionalProperties: true })),
+    status: Type.Optional(
+      Type.String({
+        description:
+          'Enabled (customer-managed keys: keyVaultProperties {keyVaultArmId, keyIdentifier} required; set at creation, keyIdentifier may be PATCHed to rotate) | Disabled',
+      }),
+    ),
+    keyVaultProperties: Type.Optional(
+      Type.Object({ ...KeyVaultProperties.properties }, { additionalProperties: true }),
+    ),
+    identity: Type.Optional(
+      Type.Object({ userAssignedIdentity: Type.Optional(Type.String()) }, { additionalProperties: true }),
+    ),
     cosmosDbResourceId: Type.Optional(Type.String()),
     searchAccountResourceId: Type.Optional(Type.String()),
     storageAccountResourceId: Type.Optional(Type.String()),
@@ -31,7 +40,13 @@ export const WorkspaceEncryption = Type.Object(
 export type WorkspaceEncryption = Static<typeof WorkspaceEncryption>;
 
 const settable = {
-  friendlyName: Type.Optional(Type.String({ maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$', description: 'no control characters' })),
+  friendlyName: Type.Optional(
+    Type.String({
+      maxLength: 256,
+      pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$',
+      description: 'no control characters',
+    }),
+  ),
   description: Type.Optional(Str(4096)),
   imageBuildCompute: Type.Optional(Type.Union([Str(260), Type.Null()])),
   applicationInsights: Type.Optional(IdOrNull),
@@ -129,22 +144,40 @@ export type WorkspaceList = Static<typeof WorkspaceList>;
 export const WorkspaceQuery = Type.Object({ ...ApiVersionQuery.properties }, { additionalProperties: true });
 export type WorkspaceQuery = Static<typeof WorkspaceQuery>;
 export const WorkspacePatchQuery = Type.Object(
-  { ...ApiVersionQuery.properties, force: Type.Optional(Type.String({ description: 'true: replace a containerRegistry / applicationInsights that still exists (updateDependencies force)' })) },
+  {
+    ...ApiVersionQuery.properties,
+    force: Type.Optional(
+      Type.String({
+        description:
+          'true: replace a containerRegistry / applicationInsights that still exists (updateDependencies force)',
+      }),
+    ),
+  },
   { additionalProperties: true },
 );
 export type WorkspacePatchQuery = Static<typeof WorkspacePatchQuery>;
 export const WorkspaceDeleteQuery = Type.Object(
   {
     ...ApiVersionQuery.properties,
-    deleteDependentResources: Type.Optional(Type.String({ description: 'true: also delete the storage account, key vault, application insights and container registry (with their blobs and secrets)' })),
-    forceToPurge: Type.Optional(Type.String({ description: 'accepted (2025-09-01); deletion here is always a purge (no soft delete)' })),
+    deleteDependentResources: Type.Optional(
+      Type.String({
+        description:
+          'true: also delete the storage account, key vault, application insights and container registry (with their blobs and secrets)',
+      }),
+    ),
+    forceToPurge: Type.Optional(
+      Type.String({ description: 'accepted (2025-09-01); deletion here is always a purge (no soft delete)' }),
+    ),
   },
   { additionalProperties: true },
 );
 export type WorkspaceDeleteQuery = Static<typeof WorkspaceDeleteQuery>;
 
 /** `POST W/listNotebookKeys`. */
-export const NotebookAccessKeys = Type.Object({ primaryAccessKey: Type.Optional(Type.String()), secondaryAccessKey: Type.Optional(Type.String()) });
+export const NotebookAccessKeys = Type.Object({
+  primaryAccessKey: Type.Optional(Type.String()),
+  secondaryAccessKey: Type.Optional(Type.String()),
+});
 export type NotebookAccessKeys = Static<typeof NotebookAccessKeys>;
 
 /** `POST W/listKeys` (ListWorkspaceKeysResult). */
@@ -154,7 +187,13 @@ export const WorkspaceKeys = Type.Object(
     userStorageResourceId: Type.Optional(Type.String()),
     appInsightsInstrumentationKey: Type.Optional(Type.String()),
     containerRegistryCredentials: Type.Optional(
-      Type.Object({ location: Type.Optional(Type.String()), username: Type.Optional(Type.String()), passwords: Type.Optional(Type.Array(Type.Object({ name: Type.Optional(Type.String()), value: Type.Optional(Type.String()) }))) }),
+      Type.Object({
+        location: Type.Optional(Type.String()),
+        username: Type.Optional(Type.String()),
+        passwords: Type.Optional(
+          Type.Array(Type.Object({ name: Type.Optional(Type.String()), value: Type.Optional(Type.String()) })),
+        ),
+      }),
     ),
     notebookAccessKeys: Type.Optional(NotebookAccessKeys),
   },

@@ -12,14 +12,23 @@ export const Int64 = Type.Union([Type.Integer(), Type.String({ pattern: '^-?\\d+
 /** A non-negative count as a number or a decimal string. */
 export const Count = Type.Union([Type.Integer(), Type.String({ pattern: '^[0-9]+$' })]);
 /** A double as proto3 JSON writes it: NaN and the infinities as strings. */
-export const JsonDouble = Type.Union([Type.Number(), Type.Literal('NaN'), Type.Literal('Infinity'), Type.Literal('-Infinity')]);
+export const JsonDouble = Type.Union([
+  Type.Number(),
+  Type.Literal('NaN'),
+  Type.Literal('Infinity'),
+  Type.Literal('-Infinity'),
+]);
 export type JsonDouble = Static<typeof JsonDouble>;
 
 /** A query parameter: one value, or several when repeated (`?a=1&a=2`). */
 export const QueryValue = Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 100 })]);
 
 /** The path parameters of every MLflow route: the workspace whose tracking URI it is below. */
-export const WorkspacePathParams = Type.Object({ subscriptionId: Type.String(), resourceGroupName: Type.String(), workspaceName: Type.String() });
+export const WorkspacePathParams = Type.Object({
+  subscriptionId: Type.String(),
+  resourceGroupName: Type.String(),
+  workspaceName: Type.String(),
+});
 export type WorkspacePathParams = Static<typeof WorkspacePathParams>;
 
 /** `{key, value}` as MLflow's tag and param messages. */
@@ -31,7 +40,13 @@ export const MlflowError = Type.Object({ error_code: Type.String(), message: Typ
 export type MlflowError = Static<typeof MlflowError>;
 
 /** Error answers every MLflow route may give. */
-export const MlflowErrorResponses = { 400: MlflowError, 401: MlflowError, 403: MlflowError, 404: MlflowError, 500: MlflowError } as const;
+export const MlflowErrorResponses = {
+  400: MlflowError,
+  401: MlflowError,
+  403: MlflowError,
+  404: MlflowError,
+  500: MlflowError,
+} as const;
 
 /** An empty answer (`{}`), as MLflow's server writes for requests that return nothing. */
 export const Empty = Type.Object({});
@@ -47,6 +62,9 @@ export const optional = <T extends TProperties>(props: T): Optionals<T> =>
   Object.fromEntries(Object.entries(props).map(([k, v]) => [k, Type.Optional(v as TSchema)])) as Optionals<T>;
 /** A query string of the named parameters, each one value or repeated. */
 export const queryOf = <K extends string>(...names: K[]) =>
-  Type.Object(Object.fromEntries(names.map((n) => [n, Type.Optional(QueryValue)])) as { [P in K]: TOptional<typeof QueryValue> }, {
-    additionalProperties: false,
-  });
+  Type.Object(
+    Object.fromEntries(names.map((n) => [n, Type.Optional(QueryValue)])) as { [P in K]: TOptional<typeof QueryValue> },
+    {
+      additionalProperties: false,
+    },
+  );

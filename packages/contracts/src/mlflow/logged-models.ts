@@ -5,7 +5,10 @@ import { FileInfo } from './tracking.js';
 /** MLflow 3 logged models (`service.proto`, `/mlflow/logged-models…`). Unknown request fields are refused. */
 
 const Str = Type.String({ maxLength: 100_000 });
-const KeyValues = Type.Array(Type.Object({ key: Type.String({ maxLength: 1000 }), value: Type.Optional(Str) }, { additionalProperties: false }), { maxItems: 1000 });
+const KeyValues = Type.Array(
+  Type.Object({ key: Type.String({ maxLength: 1000 }), value: Type.Optional(Str) }, { additionalProperties: false }),
+  { maxItems: 1000 },
+);
 /** LoggedModelStatus: a name (LOGGED_MODEL_READY, …) or its number. */
 const StatusIn = Type.Union([Type.String({ maxLength: 40 }), Type.Integer()]);
 
@@ -51,7 +54,9 @@ export type LoggedModelResponse = Static<typeof LoggedModelResponse>;
 
 // ---- requests ----
 
-export const CreateLoggedModelRequest = strict(optional({ experiment_id: Str, name: Str, model_type: Str, source_run_id: Str, params: KeyValues, tags: KeyValues }));
+export const CreateLoggedModelRequest = strict(
+  optional({ experiment_id: Str, name: Str, model_type: Str, source_run_id: Str, params: KeyValues, tags: KeyValues }),
+);
 export type CreateLoggedModelRequest = Static<typeof CreateLoggedModelRequest>;
 
 export const SearchLoggedModelsRequest = strict(
@@ -60,18 +65,28 @@ export const SearchLoggedModelsRequest = strict(
     filter: Str,
     datasets: Type.Array(strict(optional({ dataset_name: Str, dataset_digest: Str })), { maxItems: 100 }),
     max_results: Count,
-    order_by: Type.Array(strict(optional({ field_name: Str, ascending: Type.Boolean(), dataset_name: Str, dataset_digest: Str })), { maxItems: 20 }),
+    order_by: Type.Array(
+      strict(optional({ field_name: Str, ascending: Type.Boolean(), dataset_name: Str, dataset_digest: Str })),
+      { maxItems: 20 },
+    ),
     page_token: Str,
   }),
 );
 export type SearchLoggedModelsRequest = Static<typeof SearchLoggedModelsRequest>;
-export const SearchLoggedModelsResponse = Type.Object({ models: Type.Optional(Type.Array(LoggedModel)), next_page_token: Type.Optional(Type.String()) });
+export const SearchLoggedModelsResponse = Type.Object({
+  models: Type.Optional(Type.Array(LoggedModel)),
+  next_page_token: Type.Optional(Type.String()),
+});
 export type SearchLoggedModelsResponse = Static<typeof SearchLoggedModelsResponse>;
 
 /** Path parameters: the model (and a tag key). */
 export const LoggedModelParams = Type.Object({ ...WorkspacePathParams.properties, modelId: Type.String() });
 export type LoggedModelParams = Static<typeof LoggedModelParams>;
-export const LoggedModelTagParams = Type.Object({ ...WorkspacePathParams.properties, modelId: Type.String(), tagKey: Type.String() });
+export const LoggedModelTagParams = Type.Object({
+  ...WorkspacePathParams.properties,
+  modelId: Type.String(),
+  tagKey: Type.String(),
+});
 export type LoggedModelTagParams = Static<typeof LoggedModelTagParams>;
 
 export const GetLoggedModelQuery = strict(optional({ model_id: QueryValue, allow_deleted: QueryValue }));
@@ -86,9 +101,15 @@ export const DeleteLoggedModelTagRequest = strict(optional({ model_id: Str, tag_
 export type DeleteLoggedModelTagRequest = Static<typeof DeleteLoggedModelTagRequest>;
 export const LogLoggedModelParamsRequest = strict(optional({ model_id: Str, params: KeyValues }));
 export type LogLoggedModelParamsRequest = Static<typeof LogLoggedModelParamsRequest>;
-export const ListLoggedModelArtifactsQuery = strict(optional({ model_id: QueryValue, artifact_directory_path: QueryValue, page_token: QueryValue }));
+export const ListLoggedModelArtifactsQuery = strict(
+  optional({ model_id: QueryValue, artifact_directory_path: QueryValue, page_token: QueryValue }),
+);
 export type ListLoggedModelArtifactsQuery = Static<typeof ListLoggedModelArtifactsQuery>;
-export const ListLoggedModelArtifactsResponse = Type.Object({ root_uri: Type.String(), files: Type.Optional(Type.Array(FileInfo)), next_page_token: Type.Optional(Type.String()) });
+export const ListLoggedModelArtifactsResponse = Type.Object({
+  root_uri: Type.String(),
+  files: Type.Optional(Type.Array(FileInfo)),
+  next_page_token: Type.Optional(Type.String()),
+});
 export type ListLoggedModelArtifactsResponse = Static<typeof ListLoggedModelArtifactsResponse>;
 export const GetLoggedModelArtifactQuery = strict(optional({ artifact_file_path: QueryValue }));
 export type GetLoggedModelArtifactQuery = Static<typeof GetLoggedModelArtifactQuery>;

@@ -10,7 +10,10 @@ import { KeyValue, optional, queryOf, strict } from './common.js';
 const Str = Type.String({ maxLength: 100_000 });
 /** A version number, as a string (proto JSON) or a number. */
 const VersionIn = Type.Union([Type.String({ maxLength: 30 }), Type.Integer()]);
-const TagList = Type.Array(Type.Object({ key: Type.String({ maxLength: 1000 }), value: Type.Optional(Str) }, { additionalProperties: false }), { maxItems: 1000 });
+const TagList = Type.Array(
+  Type.Object({ key: Type.String({ maxLength: 1000 }), value: Type.Optional(Str) }, { additionalProperties: false }),
+  { maxItems: 1000 },
+);
 
 // ---- messages in answers ----
 
@@ -57,7 +60,9 @@ export type ModelVersionResponse = Static<typeof ModelVersionResponse>;
 
 // ---- registered models ----
 
-export const CreateRegisteredModelRequest = strict(optional({ name: Str, tags: TagList, description: Str, deployment_job_id: Str }));
+export const CreateRegisteredModelRequest = strict(
+  optional({ name: Str, tags: TagList, description: Str, deployment_job_id: Str }),
+);
 export type CreateRegisteredModelRequest = Static<typeof CreateRegisteredModelRequest>;
 export const RegisteredModelNameQuery = queryOf('name');
 export type RegisteredModelNameQuery = Static<typeof RegisteredModelNameQuery>;
@@ -71,10 +76,15 @@ export type DeleteRegisteredModelRequest = Static<typeof DeleteRegisteredModelRe
 export const RegistrySearchQuery = queryOf('filter', 'max_results', 'order_by', 'page_token');
 /** SearchRegisteredModels and SearchModelVersions (GET). */
 export type RegistrySearchQuery = Static<typeof RegistrySearchQuery>;
-export const SearchRegisteredModelsResponse = Type.Object({ registered_models: Type.Optional(Type.Array(RegisteredModel)), next_page_token: Type.Optional(Type.String()) });
+export const SearchRegisteredModelsResponse = Type.Object({
+  registered_models: Type.Optional(Type.Array(RegisteredModel)),
+  next_page_token: Type.Optional(Type.String()),
+});
 export type SearchRegisteredModelsResponse = Static<typeof SearchRegisteredModelsResponse>;
 
-export const GetLatestVersionsRequest = strict(optional({ name: Str, stages: Type.Array(Type.String(), { maxItems: 10 }) }));
+export const GetLatestVersionsRequest = strict(
+  optional({ name: Str, stages: Type.Array(Type.String(), { maxItems: 10 }) }),
+);
 export type GetLatestVersionsRequest = Static<typeof GetLatestVersionsRequest>;
 export const GetLatestVersionsQuery = queryOf('name', 'stages');
 export type GetLatestVersionsQuery = Static<typeof GetLatestVersionsQuery>;
@@ -97,17 +107,24 @@ export type AliasQuery = Static<typeof AliasQuery>;
 
 // ---- model versions ----
 
-export const CreateModelVersionRequest = strict(optional({ name: Str, source: Str, run_id: Str, tags: TagList, run_link: Str, description: Str, model_id: Str }));
+export const CreateModelVersionRequest = strict(
+  optional({ name: Str, source: Str, run_id: Str, tags: TagList, run_link: Str, description: Str, model_id: Str }),
+);
 export type CreateModelVersionRequest = Static<typeof CreateModelVersionRequest>;
 export const ModelVersionQuery = queryOf('name', 'version');
 export type ModelVersionQuery = Static<typeof ModelVersionQuery>;
 export const UpdateModelVersionRequest = strict(optional({ name: Str, version: VersionIn, description: Str }));
 export type UpdateModelVersionRequest = Static<typeof UpdateModelVersionRequest>;
-export const TransitionModelVersionStageRequest = strict(optional({ name: Str, version: VersionIn, stage: Str, archive_existing_versions: Type.Boolean() }));
+export const TransitionModelVersionStageRequest = strict(
+  optional({ name: Str, version: VersionIn, stage: Str, archive_existing_versions: Type.Boolean() }),
+);
 export type TransitionModelVersionStageRequest = Static<typeof TransitionModelVersionStageRequest>;
 export const DeleteModelVersionRequest = strict(optional({ name: Str, version: VersionIn }));
 export type DeleteModelVersionRequest = Static<typeof DeleteModelVersionRequest>;
-export const SearchModelVersionsResponse = Type.Object({ model_versions: Type.Optional(Type.Array(ModelVersion)), next_page_token: Type.Optional(Type.String()) });
+export const SearchModelVersionsResponse = Type.Object({
+  model_versions: Type.Optional(Type.Array(ModelVersion)),
+  next_page_token: Type.Optional(Type.String()),
+});
 export type SearchModelVersionsResponse = Static<typeof SearchModelVersionsResponse>;
 export const GetModelVersionDownloadUriResponse = Type.Object({ artifact_uri: Type.String() });
 export type GetModelVersionDownloadUriResponse = Static<typeof GetModelVersionDownloadUriResponse>;

@@ -13,7 +13,14 @@ const OptStr = Type.Optional(Type.String());
 const OptStrOrNull = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 const OptInt64 = Type.Optional(Type.Union([Int64, Type.Null()]));
 /** Request tags: `{key, value}` items, checked by the server (MLflow's messages). */
-const RequestTags = Type.Optional(Type.Array(Type.Object({ key: Type.Optional(Type.String()), value: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, { additionalProperties: true })));
+const RequestTags = Type.Optional(
+  Type.Array(
+    Type.Object(
+      { key: Type.Optional(Type.String()), value: Type.Optional(Type.Union([Type.String(), Type.Null()])) },
+      { additionalProperties: true },
+    ),
+  ),
+);
 /** A string or a list of them (repeated field; a query parameter may be given once or repeated). */
 const StrOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
 /** MLflow's clients send experiment ids as strings; some as numbers. */
@@ -25,7 +32,12 @@ const RunRef = { run_id: OptStr, run_uuid: OptStr };
 
 // ---- messages in answers ----
 
-export const Metric = Type.Object({ key: Type.String(), value: JsonDouble, timestamp: Type.Integer(), step: Type.Integer() });
+export const Metric = Type.Object({
+  key: Type.String(),
+  value: JsonDouble,
+  timestamp: Type.Integer(),
+  step: Type.Integer(),
+});
 export type Metric = Static<typeof Metric>;
 export const Param = KeyValue;
 export type Param = Static<typeof Param>;
@@ -72,14 +84,20 @@ export type Dataset = Static<typeof Dataset>;
 export const DatasetInput = Type.Object({ tags: Type.Optional(Type.Array(KeyValue)), dataset: Dataset });
 export type DatasetInput = Static<typeof DatasetInput>;
 
-export const RunData = Type.Object({ metrics: Type.Optional(Type.Array(Metric)), params: Type.Optional(Type.Array(Param)), tags: Type.Optional(Type.Array(RunTag)) });
+export const RunData = Type.Object({
+  metrics: Type.Optional(Type.Array(Metric)),
+  params: Type.Optional(Type.Array(Param)),
+  tags: Type.Optional(Type.Array(RunTag)),
+});
 export type RunData = Static<typeof RunData>;
 export const RunInputs = Type.Object({
   dataset_inputs: Type.Optional(Type.Array(DatasetInput)),
   model_inputs: Type.Optional(Type.Array(Type.Object({ model_id: Type.String() }))),
 });
 export type RunInputs = Static<typeof RunInputs>;
-export const RunOutputs = Type.Object({ model_outputs: Type.Optional(Type.Array(Type.Object({ model_id: Type.String(), step: Type.Integer() }))) });
+export const RunOutputs = Type.Object({
+  model_outputs: Type.Optional(Type.Array(Type.Object({ model_id: Type.String(), step: Type.Integer() }))),
+});
 export type RunOutputs = Static<typeof RunOutputs>;
 
 export const Run = Type.Object({ info: RunInfo, data: RunData, inputs: RunInputs, outputs: Type.Optional(RunOutputs) });
@@ -89,11 +107,20 @@ export type Run = Static<typeof Run>;
 export const MetricWithRunId = Type.Object({ ...Metric.properties, run_id: Type.String() });
 export type MetricWithRunId = Static<typeof MetricWithRunId>;
 
-export const DatasetSummary = Type.Object({ experiment_id: Type.String(), name: Type.String(), digest: Type.String(), context: Type.Optional(Type.String()) });
+export const DatasetSummary = Type.Object({
+  experiment_id: Type.String(),
+  name: Type.String(),
+  digest: Type.String(),
+  context: Type.Optional(Type.String()),
+});
 export type DatasetSummary = Static<typeof DatasetSummary>;
 
 /** An entry of an artifact listing: `path` relative to the listed root. */
-export const FileInfo = Type.Object({ path: Type.String(), is_dir: Type.Boolean(), file_size: Type.Optional(Type.Integer()) });
+export const FileInfo = Type.Object({
+  path: Type.String(),
+  is_dir: Type.Boolean(),
+  file_size: Type.Optional(Type.Integer()),
+});
 export type FileInfo = Static<typeof FileInfo>;
 
 // ---- experiments ----
@@ -110,9 +137,18 @@ export type GetExperimentByNameQuery = Static<typeof GetExperimentByNameQuery>;
 export const GetExperimentResponse = Type.Object({ experiment: Experiment });
 export type GetExperimentResponse = Static<typeof GetExperimentResponse>;
 
-export const SearchExperimentsRequest = lenient({ max_results: OptInt64, page_token: OptStr, filter: OptStr, order_by: StrOrList, view_type: ViewType });
+export const SearchExperimentsRequest = lenient({
+  max_results: OptInt64,
+  page_token: OptStr,
+  filter: OptStr,
+  order_by: StrOrList,
+  view_type: ViewType,
+});
 export type SearchExperimentsRequest = Static<typeof SearchExperimentsRequest>;
-export const SearchExperimentsResponse = Type.Object({ experiments: Type.Array(Experiment), next_page_token: Type.Optional(Type.String()) });
+export const SearchExperimentsResponse = Type.Object({
+  experiments: Type.Array(Experiment),
+  next_page_token: Type.Optional(Type.String()),
+});
 export type SearchExperimentsResponse = Static<typeof SearchExperimentsResponse>;
 
 export const UpdateExperimentRequest = lenient({ experiment_id: ExperimentIdIn, new_name: OptStr });
@@ -120,21 +156,36 @@ export type UpdateExperimentRequest = Static<typeof UpdateExperimentRequest>;
 export const ExperimentIdRequest = lenient({ experiment_id: ExperimentIdIn });
 /** DeleteExperiment and RestoreExperiment. */
 export type ExperimentIdRequest = Static<typeof ExperimentIdRequest>;
-export const SetExperimentTagRequest = lenient({ experiment_id: ExperimentIdIn, key: OptStr, value: Type.Optional(Type.Union([Str, Type.Null()])) });
+export const SetExperimentTagRequest = lenient({
+  experiment_id: ExperimentIdIn,
+  key: OptStr,
+  value: Type.Optional(Type.Union([Str, Type.Null()])),
+});
 export type SetExperimentTagRequest = Static<typeof SetExperimentTagRequest>;
 export const DeleteExperimentTagRequest = lenient({ experiment_id: ExperimentIdIn, key: OptStr });
 export type DeleteExperimentTagRequest = Static<typeof DeleteExperimentTagRequest>;
 
 // ---- runs ----
 
-export const CreateRunRequest = lenient({ experiment_id: ExperimentIdIn, user_id: OptStr, run_name: OptStr, start_time: OptInt64, tags: RequestTags });
+export const CreateRunRequest = lenient({
+  experiment_id: ExperimentIdIn,
+  user_id: OptStr,
+  run_name: OptStr,
+  start_time: OptInt64,
+  tags: RequestTags,
+});
 export type CreateRunRequest = Static<typeof CreateRunRequest>;
 export const RunResponse = Type.Object({ run: Run });
 /** CreateRun and GetRun. */
 export type RunResponse = Static<typeof RunResponse>;
 export const GetRunQuery = lenient(RunRef);
 export type GetRunQuery = Static<typeof GetRunQuery>;
-export const UpdateRunRequest = lenient({ ...RunRef, status: Type.Optional(Type.Union([Str, Type.Integer()])), end_time: OptInt64, run_name: OptStr });
+export const UpdateRunRequest = lenient({
+  ...RunRef,
+  status: Type.Optional(Type.Union([Str, Type.Integer()])),
+  end_time: OptInt64,
+  run_name: OptStr,
+});
 export type UpdateRunRequest = Static<typeof UpdateRunRequest>;
 export const UpdateRunResponse = Type.Object({ run_info: RunInfo });
 export type UpdateRunResponse = Static<typeof UpdateRunResponse>;
@@ -162,27 +213,57 @@ export type DeleteTagRequest = Static<typeof DeleteTagRequest>;
 
 /** Items are checked one by one by the server, with MLflow's messages (`metrics[3].value …`). */
 const Items = (what: string) => Type.Optional(Type.Array(Type.Unknown({ description: what })));
-export const LogBatchRequest = lenient({ run_id: OptStr, metrics: Items('Metric'), params: Items('Param'), tags: Items('RunTag') });
+export const LogBatchRequest = lenient({
+  run_id: OptStr,
+  metrics: Items('Metric'),
+  params: Items('Param'),
+  tags: Items('RunTag'),
+});
 export type LogBatchRequest = Static<typeof LogBatchRequest>;
-export const LogInputsRequest = lenient({ run_id: OptStr, datasets: Items('DatasetInput'), models: Items('ModelInput {model_id}') });
+export const LogInputsRequest = lenient({
+  run_id: OptStr,
+  datasets: Items('DatasetInput'),
+  models: Items('ModelInput {model_id}'),
+});
 export type LogInputsRequest = Static<typeof LogInputsRequest>;
 export const LogOutputsRequest = lenient({ run_id: OptStr, models: Items('ModelOutput {model_id, step}') });
 export type LogOutputsRequest = Static<typeof LogOutputsRequest>;
 export const LogModelRequest = lenient({ run_id: OptStr, model_json: OptStr });
 export type LogModelRequest = Static<typeof LogModelRequest>;
 
-export const SearchRunsRequest = lenient({ experiment_ids: StrOrList, filter: OptStr, run_view_type: ViewType, max_results: OptInt64, order_by: StrOrList, page_token: OptStr });
+export const SearchRunsRequest = lenient({
+  experiment_ids: StrOrList,
+  filter: OptStr,
+  run_view_type: ViewType,
+  max_results: OptInt64,
+  order_by: StrOrList,
+  page_token: OptStr,
+});
 export type SearchRunsRequest = Static<typeof SearchRunsRequest>;
 export const SearchRunsResponse = Type.Object({ runs: Type.Array(Run), next_page_token: Type.Optional(Type.String()) });
 export type SearchRunsResponse = Static<typeof SearchRunsResponse>;
 
 // ---- metrics ----
 
-export const GetMetricHistoryQuery = lenient({ ...RunRef, metric_key: OptStr, max_results: OptStr, page_token: OptStr });
+export const GetMetricHistoryQuery = lenient({
+  ...RunRef,
+  metric_key: OptStr,
+  max_results: OptStr,
+  page_token: OptStr,
+});
 export type GetMetricHistoryQuery = Static<typeof GetMetricHistoryQuery>;
-export const GetMetricHistoryResponse = Type.Object({ metrics: Type.Array(Metric), next_page_token: Type.Optional(Type.String()) });
+export const GetMetricHistoryResponse = Type.Object({
+  metrics: Type.Array(Metric),
+  next_page_token: Type.Optional(Type.String()),
+});
 export type GetMetricHistoryResponse = Static<typeof GetMetricHistoryResponse>;
-export const GetMetricHistoryBulkIntervalQuery = lenient({ run_ids: StrOrList, metric_key: OptStr, start_step: OptStr, end_step: OptStr, max_results: OptStr });
+export const GetMetricHistoryBulkIntervalQuery = lenient({
+  run_ids: StrOrList,
+  metric_key: OptStr,
+  start_step: OptStr,
+  end_step: OptStr,
+  max_results: OptStr,
+});
 export type GetMetricHistoryBulkIntervalQuery = Static<typeof GetMetricHistoryBulkIntervalQuery>;
 /** MLflow's web UI: one metric of several runs. */
 export const GetMetricHistoryBulkQuery = lenient({ run_id: StrOrList, metric_key: OptStr, max_results: OptStr });
@@ -203,5 +284,9 @@ export type CreatePromptlabRunRequest = Static<typeof CreatePromptlabRunRequest>
 
 export const ListArtifactsQuery = lenient({ ...RunRef, path: OptStr, page_token: OptStr });
 export type ListArtifactsQuery = Static<typeof ListArtifactsQuery>;
-export const ListArtifactsResponse = Type.Object({ root_uri: Type.String(), files: Type.Optional(Type.Array(FileInfo)), next_page_token: Type.Optional(Type.String()) });
+export const ListArtifactsResponse = Type.Object({
+  root_uri: Type.String(),
+  files: Type.Optional(Type.Array(FileInfo)),
+  next_page_token: Type.Optional(Type.String()),
+});
 export type ListArtifactsResponse = Static<typeof ListArtifactsResponse>;

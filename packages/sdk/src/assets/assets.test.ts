@@ -5,7 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication, Dataset, Datastore, Environment, ConflictError, TabularDataset, AuthorizationError } from '../index.js';
+import {
+  Workspace,
+  TokenAuthentication,
+  Dataset,
+  Datastore,
+  Environment,
+  ConflictError,
+  TabularDataset,
+  AuthorizationError,
+} from '../index.js';
 
 // The SDK's asset surface against a real server (SQLite: the server's own suites cover both dialects).
 describe('workspace assets (SDK) against a real server', () => {
@@ -15,8 +24,19 @@ describe('workspace assets (SDK) against a real server', () => {
   before(async () => {
     t = await startTestServer('sqlite');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-sdk-assets-'));
-    const conn = { endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile') } };
-    ws = await Workspace.create({ name: 'sdk-assets', subscriptionId: t.subscriptionId, resourceGroup: 'sdk-assets-rg', location: 'local', showOutput: false, ...conn });
+    const conn = {
+      endpoint: t.url,
+      auth: new TokenAuthentication(t.adminToken),
+      env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile') },
+    };
+    ws = await Workspace.create({
+      name: 'sdk-assets',
+      subscriptionId: t.subscriptionId,
+      resourceGroup: 'sdk-assets-rg',
+      location: 'local',
+      showOutput: false,
+      ...conn,
+    });
   });
   after(async () => {
     await t?.close();
@@ -25,7 +45,12 @@ describe('workspace assets (SDK) against a real server', () => {
 
   it('datastores: default, upload a folder and files, download them back', async () => {
     const stores = await ws.datastores();
-    assert.deepEqual([...stores.keys()].sort(), ['workspaceartifactstore', 'workspaceblobstore', 'workspacefilestore', 'workspaceworkingdirectory']);
+    assert.deepEqual([...stores.keys()].sort(), [
+      'workspaceartifactstore',
+      'workspaceblobstore',
+      'workspacefilestore',
+      'workspaceworkingdirectory',
+    ]);
     const ds = await ws.getDefaultDatastore();
     assert.equal(ds.name, 'workspaceblobstore');
 
@@ -35,13 +60,21 @@ describe('workspace assets (SDK) against a real server', () => {
     fs.writeFileSync(path.join(src, 'a.bin'), big);
     fs.writeFileSync(path.join(src, 'sub', 'b.txt'), 'bee');
     const seen: number[] = [];
-    const up = await ds.upload(src, { targetPath: 'proj/v1', overwrite: false, showProgress: false, onProgress: (p) => seen.push(p.bytesDone) });
+    const up = await ds.upload(src, {
+      targetPath: 'proj/v1',
+      overwrite: false,
+      showProgress: false,
+      onProgress: (p) => seen.push(p.bytesDone),
+    });
     assert.deepEqual(up, { files: 2, bytes: 200_003 });
     assert.equal(seen.at(-1), 200_003);
     await assert.rejects(ds.upload(src, { targetPath: 'proj/v1', showProgress: false }), ConflictError);
     await ds.upload(src, { targetPath: 'proj/v1', overwrite: true, showProgress: false });
     await ds.uploadFiles([path.join(src, 'sub', 'b.txt')], { targetPath: 'single', showProgress: false });
-    assert.deepEqual((await ds.listFiles('single', { recursive: true })).map((f) => f.path), ['single/b.txt']);
+    assert.deepEqual(
+      (await ds.listFiles('single', { recursive: true })).map((f) => f.path),
+      ['single/b.txt'],
+    );
 
     const dest = path.join(tmp, 'dest');
     const down = await ds.download(dest, { prefix: 'proj/v1', showProgress: false });
@@ -58,7 +91,10 @@ describe('workspace assets (SDK) against a real server', () => {
   it('datasets: tabular from delimited files (schema, take, toRecords), register, getByName, datasets()', async () => {
     const ds = await Datastore.get(ws, 'workspaceblobstore');
     const csv = path.join(tmp, 'iris.csv');
-    fs.writeFileSync(csv, 'sepal_length,species,ok,when\n5.1,setosa,true,2024-01-02\n4.9,setosa,false,2024-01-03\n7.0,"versi,color",true,2024-02-01\n');
+    fs.writeFileSync(
+      csv,
+      'sepal_length,species,ok,when\n5.1,setosa,true,2024-01-02\n4.9,setosa,false,2024-01-03\n7.0,"versi,color",true,2024-02-01\n',
+    );
     await ds.uploadFiles([csv], { targetPath: 'iris', showProgress: false });
     const tab = Dataset.Tabular.fromDelimitedFiles([ds, 'iris/iris.csv']);
     assert.deepEqual(await tab.schema(), [
@@ -75,9 +111,15 @@ describe('workspace assets (SDK) against a real server', () => {
     await tab.register(ws, { name: 'iris', description: 'iris rows', tags: { kind: 'demo' } });
     assert.equal(tab.version, '1');
     // The same data again is the same version; other data needs createNewVersion.
-    assert.equal((await Dataset.Tabular.fromDelimitedFiles([ds, 'iris/iris.csv']).register(ws, { name: 'iris' })).version, '1');
+    assert.equal(
+      (await Dataset.Tabular.fromDelimitedFiles([ds, 'iris/iris.csv']).register(ws, { name: 'iris' })).version,
+      '1',
+    );
     await assert.rejects(Dataset.File.fromFiles([ds, 'proj/v1/a.bin']).register(ws, { name: 'iris' }), ConflictError);
-    const v2 = await Dataset.File.fromFiles([ds, 'single/b.txt']).register(ws, { name: 'iris', createNewVersion: true });
+    const v2 = await Dataset.File.fromFiles([ds, 'single/b.txt']).register(ws, {
+      name: 'iris',
+      createNewVersion: true,
+    });
     assert.equal(v2.version, '2');
 
     const got = await Dataset.getByName(ws, 'iris', 1);
@@ -99,8 +141,15 @@ describe('workspace assets (SDK) against a real server', () => {
     fs.writeFileSync(path.join(parts, 'README.md'), 'not data');
     await ds.upload(parts, { targetPath: 'parts', showProgress: false });
     const folder = Dataset.Tabular.fromDelimitedFiles([ds, 'parts/'], { separator: ';' });
-    assert.deepEqual(await folder.toRecords(), [{ n: 1, label: 'a' }, { n: 2, label: 'b' }, { n: 3, label: 'c' }]);
-    assert.deepEqual(await folder.take(2).toRecords(), [{ n: 1, label: 'a' }, { n: 2, label: 'b' }]);
+    assert.deepEqual(await folder.toRecords(), [
+      { n: 1, label: 'a' },
+      { n: 2, label: 'b' },
+      { n: 3, label: 'c' },
+    ]);
+    assert.deepEqual(await folder.take(2).toRecords(), [
+      { n: 1, label: 'a' },
+      { n: 2, label: 'b' },
+    ]);
   });
 
   it('environments, key vault, connections, private endpoints, diagnose, linked services', async () => {
@@ -124,17 +173,32 @@ describe('workspace assets (SDK) against a real server', () => {
     assert.equal(await kv.getSecret('db-pass'), 'hunter2-xyz');
     assert.equal(await kv.getSecretContentType('token'), 'text/plain');
     assert.deepEqual(await kv.getSecrets(['db-user', 'token']), { 'db-user': 'alice', token: 'abc' });
-    assert.deepEqual((await kv.listSecrets()).map((s) => s.name).filter((n) => !n.startsWith('datastore-')).sort(), ['db-pass', 'db-user', 'token']);
+    assert.deepEqual(
+      (await kv.listSecrets())
+        .map((s) => s.name)
+        .filter((n) => !n.startsWith('datastore-'))
+        .sort(),
+      ['db-pass', 'db-user', 'token'],
+    );
     await kv.deleteSecrets(['db-user', 'token']);
-    assert.deepEqual((await kv.listSecrets()).map((s) => s.name), ['db-pass']);
+    assert.deepEqual(
+      (await kv.listSecrets()).map((s) => s.name),
+      ['db-pass'],
+    );
 
     await ws.setConnection('feed', 'PythonFeed', 'https://pypi.example.com', 'PAT', '{"pat":"xyz"}');
     assert.equal((await ws.getConnection('feed')).properties.value, undefined);
-    assert.deepEqual((await ws.listConnections('PythonFeed')).map((c) => c.name), ['feed']);
+    assert.deepEqual(
+      (await ws.listConnections('PythonFeed')).map((c) => c.name),
+      ['feed'],
+    );
     assert.deepEqual(await ws.listConnections('Git'), []);
     await ws.deleteConnection('feed');
 
-    const pe = await ws.addPrivateEndpoint({ privateEndpointConfig: { name: 'sdk-pe', addressPrefixes: ['127.0.0.2/32'] }, showOutput: false });
+    const pe = await ws.addPrivateEndpoint({
+      privateEndpointConfig: { name: 'sdk-pe', addressPrefixes: ['127.0.0.2/32'] },
+      showOutput: false,
+    });
     assert.equal(pe.status, 'Approved');
     assert.deepEqual([...(await ws.privateEndpoints()).keys()], [pe.name]);
     await ws.deletePrivateEndpointConnection(pe.name);
@@ -142,7 +206,12 @@ describe('workspace assets (SDK) against a real server', () => {
 
     const report = await ws.diagnoseWorkspace();
     assert.ok(report.storageAccountResults.some((r) => r.code === 'StorageWritable'));
-    assert.deepEqual(Object.values(report).flat().filter((r) => r.level === 'Error'), []);
+    assert.deepEqual(
+      Object.values(report)
+        .flat()
+        .filter((r) => r.level === 'Error'),
+      [],
+    );
     assert.equal((await ws.linkedServices()).size, 0);
     void AuthorizationError;
   });

@@ -23,19 +23,29 @@ interface Source {
 
 function toSource(p: DataPathLike): Source {
   if (typeof p === 'string') {
-    if (!/^(azureml|https?):\/\//i.test(p)) throw new ValidationError(`'${p}' is not a datastore path: use [datastore, 'path'] or an azureml:// or https:// URI`, { target: 'path' });
+    if (!/^(azureml|https?):\/\//i.test(p))
+      throw new ValidationError(
+        `'${p}' is not a datastore path: use [datastore, 'path'] or an azureml:// or https:// URI`,
+        { target: 'path' },
+      );
     return { uri: p };
   }
   const [ds, path] = Array.isArray(p) ? p : [p.datastore, p.path];
-  if (!(ds instanceof Datastore)) throw new ValidationError('the first element of a data path must be a Datastore', { target: 'path' });
-  if (typeof path !== 'string' || path.split('/').includes('..')) throw new ValidationError(`'${String(path)}' is not a path on datastore '${ds.name}'`, { target: 'path' });
+  if (!(ds instanceof Datastore))
+    throw new ValidationError('the first element of a data path must be a Datastore', { target: 'path' });
+  if (typeof path !== 'string' || path.split('/').includes('..'))
+    throw new ValidationError(`'${String(path)}' is not a path on datastore '${ds.name}'`, { target: 'path' });
   return { uri: ds.uri(path), link: ds.workspace };
 }
 
 function one(paths: DataPathLike | DataPathLike[]): Source {
   // [datastore, 'path'] is one path; any other array is a list of paths.
-  const list = Array.isArray(paths) && !(paths[0] instanceof Datastore) ? (paths as DataPathLike[]) : [paths as DataPathLike];
-  if (list.length !== 1) throw new ValidationError('give one file or one folder (put several files in one folder and give the folder)', { target: 'path' });
+  const list =
+    Array.isArray(paths) && !(paths[0] instanceof Datastore) ? (paths as DataPathLike[]) : [paths as DataPathLike];
+  if (list.length !== 1)
+    throw new ValidationError('give one file or one folder (put several files in one folder and give the folder)', {
+      target: 'path',
+    });
   return toSource(list[0]!);
 }
 
@@ -72,24 +82,51 @@ export abstract class Dataset {
    * immutable). Without `createNewVersion`, an existing name is returned as is when it points at the
    * same data, and is an error otherwise.
    */
-  async register(ws: HasServiceContext | WorkspaceLink, opts: { name: string; description?: string; tags?: Record<string, string>; createNewVersion?: boolean }): Promise<this> {
+  async register(
+    ws: HasServiceContext | WorkspaceLink,
+    opts: { name: string; description?: string; tags?: Record<string, string>; createNewVersion?: boolean },
+  ): Promise<this> {
     const link = linkOf(ws);
     const base = `${link.id}/data/${encodeURIComponent(opts.name)}`;
     let container: { properties: { latestVersion?: string; nextVersion?: string } } | undefined;
     try {
-      container = (await link.client.request<{ properties: { latestVersion?: string; nextVersion?: string } }>('GET', base, { what: `get dataset '${opts.name}'` })).body;
+      container = (
+        await link.client.request<{ properties: { latestVersion?: string; nextVersion?: string } }>('GET', base, {
+          what: `get dataset '${opts.name}'`,
+        })
+      ).body;
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
     if (container?.properties.latestVersion && !opts.createNewVersion) {
-      const latest = (await link.client.request<VersionBody>('GET', `${base}/versions/${encodeURIComponent(container.properties.latestVersion)}`)).body;
-      if (latest.properties.dataUri !== this.uri) throw new ConflictError(`dataset '${opts.name}' is already registered with other data (${latest.properties.dataUri}); pass createNewVersion: true to add a version`, { code: 'DatasetExists' });
+      const latest = (
+        await link.client.request<VersionBody>(
+          'GET',
+          `${base}/versions/${encodeURIComponent(container.properties.latestVersion)}`,
+        )
+      ).body;
+      if (latest.properties.dataUri !== this.uri)
+        throw new ConflictError(
+          `dataset '${opts.name}' is already registered with other data (${latest.properties.dataUri}); pass createNewVersion: true to add a version`,
+          { code: 'DatasetExists' },
+        );
       return this.adopt(link, opts.name, latest);
     }
     const version = container?.properties.nextVersion ?? '1';
     const dataType = this.uri.endsWith('/') ? 'uri_folder' : 'uri_file';
-    const body = { properties: { dataType, dataUri: this.uri, ...(opts.description ? { description: opts.description } : {}), tags: opts.tags ?? {}, properties: this.kindProperties() } };
-    const r = await link.client.request<VersionBody>('PUT', `${base}/versions/${encodeURIComponent(version)}`, { body, what: `register dataset '${opts.name}'` });
+    const body = {
+      properties: {
+        dataType,
+        dataUri: this.uri,
+        ...(opts.description ? { description: opts.description } : {}),
+        tags: opts.tags ?? {},
+        properties: this.kindProperties(),
+      },
+    };
+    const r = await link.client.request<VersionBody>('PUT', `${base}/versions/${encodeURIComponent(version)}`, {
+      body,
+      what: `register dataset '${opts.name}'`,
+    });
     return this.adopt(link, opts.name, r.body);
   }
 
@@ -104,16 +141,24 @@ export abstract class Dataset {
   }
 
   /** The seed's `Dataset.get_by_name`: a registered version (default the latest). */
-  static async getByName(ws: HasServiceContext | WorkspaceLink, name: string, version: string | number = 'latest'): Promise<FileDataset | TabularDataset> {
+  static async getByName(
+    ws: HasServiceContext | WorkspaceLink,
+    name: string,
+    version: string | number = 'latest',
+  ): Promise<FileDataset | TabularDataset> {
     const link = linkOf(ws);
     const base = `${link.id}/data/${encodeURIComponent(name)}`;
     let v = String(version);
     if (v === 'latest') {
-      const c = await link.client.request<{ properties: { latestVersion?: string } }>('GET', base, { what: `get dataset '${name}'` });
+      const c = await link.client.request<{ properties: { latestVersion?: string } }>('GET', base, {
+        what: `get dataset '${name}'`,
+      });
       if (!c.body.properties.latestVersion) throw new NotFoundError(`dataset '${name}' has no versions`);
       v = c.body.properties.latestVersion;
     }
-    const r = await link.client.request<VersionBody>('GET', `${base}/versions/${encodeURIComponent(v)}`, { what: `get dataset '${name}' version ${v}` });
+    const r = await link.client.request<VersionBody>('GET', `${base}/versions/${encodeURIComponent(v)}`, {
+      what: `get dataset '${name}' version ${v}`,
+    });
     return Dataset.fromVersion(link, r.body, name);
   }
 
@@ -121,9 +166,15 @@ export abstract class Dataset {
   static async list(ws: HasServiceContext | WorkspaceLink): Promise<Map<string, FileDataset | TabularDataset>> {
     const link = linkOf(ws);
     const out = new Map<string, FileDataset | TabularDataset>();
-    for await (const c of link.client.list<{ name: string; properties: { latestVersion?: string } }>(`${link.id}/data`, { what: 'list datasets' })) {
+    for await (const c of link.client.list<{ name: string; properties: { latestVersion?: string } }>(
+      `${link.id}/data`,
+      { what: 'list datasets' },
+    )) {
       if (!c.properties.latestVersion) continue;
-      const r = await link.client.request<VersionBody>('GET', `${link.id}/data/${encodeURIComponent(c.name)}/versions/${encodeURIComponent(c.properties.latestVersion)}`);
+      const r = await link.client.request<VersionBody>(
+        'GET',
+        `${link.id}/data/${encodeURIComponent(c.name)}/versions/${encodeURIComponent(c.properties.latestVersion)}`,
+      );
       out.set(c.name, Dataset.fromVersion(link, r.body, c.name));
     }
     return out;
@@ -134,7 +185,11 @@ export abstract class Dataset {
     const source = { uri: v.properties.dataUri, link };
     const ds =
       p['atelier.datasetType'] === 'tabular'
-        ? new TabularDataset(source, { separator: p['atelier.separator'] ?? ',', header: p['atelier.header'] !== 'false', inferColumnTypes: p['atelier.inferColumnTypes'] !== 'false' })
+        ? new TabularDataset(source, {
+            separator: p['atelier.separator'] ?? ',',
+            header: p['atelier.header'] !== 'false',
+            inferColumnTypes: p['atelier.inferColumnTypes'] !== 'false',
+          })
         : new FileDataset(source);
     return ds.adopt(link, name, v);
   }
@@ -149,7 +204,10 @@ export class FileDataset extends Dataset {
     return { 'atelier.datasetType': 'file' };
   }
   /** Downloads the dataset's files into a local folder. */
-  async download(targetPath: string, opts: { overwrite?: boolean; showProgress?: boolean } = {}): Promise<{ files: number; bytes: number }> {
+  async download(
+    targetPath: string,
+    opts: { overwrite?: boolean; showProgress?: boolean } = {},
+  ): Promise<{ files: number; bytes: number }> {
     const { ds, path } = await resolveDatastorePath(this.source);
     return ds.download(targetPath, { prefix: path, ...opts });
   }
@@ -162,11 +220,17 @@ export class TabularDataset extends Dataset {
   constructor(source: Source, opts: DelimitedOptions = {}) {
     super(source);
     const separator = opts.separator ?? ',';
-    if (typeof separator !== 'string' || separator.length !== 1) throw new ValidationError('separator must be one character', { target: 'separator' });
+    if (typeof separator !== 'string' || separator.length !== 1)
+      throw new ValidationError('separator must be one character', { target: 'separator' });
     this.opts = { separator, header: opts.header ?? true, inferColumnTypes: opts.inferColumnTypes ?? true };
   }
   protected kindProperties(): Record<string, string> {
-    return { 'atelier.datasetType': 'tabular', 'atelier.separator': this.opts.separator, 'atelier.header': String(this.opts.header), 'atelier.inferColumnTypes': String(this.opts.inferColumnTypes) };
+    return {
+      'atelier.datasetType': 'tabular',
+      'atelier.separator': this.opts.separator,
+      'atelier.header': String(this.opts.header),
+      'atelier.inferColumnTypes': String(this.opts.inferColumnTypes),
+    };
   }
 
   /** The first `n` rows, as a new dataset. */
@@ -186,7 +250,9 @@ export class TabularDataset extends Dataset {
   /** Every row (or the first `take(n)`), as objects keyed by column name, values typed. */
   async toRecords(): Promise<Record<string, string | number | boolean | Date | null>[]> {
     const { columns, rows } = await this.readRaw(this.limit);
-    const types = columns.map((_, i) => (this.opts.inferColumnTypes ? inferType(rows.map((r) => r[i] ?? '')) : 'string'));
+    const types = columns.map((_, i) =>
+      this.opts.inferColumnTypes ? inferType(rows.map((r) => r[i] ?? '')) : 'string',
+    );
     return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c, convert(r[i] ?? '', types[i]!)])));
   }
 
@@ -195,7 +261,9 @@ export class TabularDataset extends Dataset {
     let columns: string[] | undefined;
     const rows: string[][] = [];
     for (const stream of streams) {
-      const parser = stream.pipe(parse({ delimiter: this.opts.separator, relax_column_count: true, skip_empty_lines: true, bom: true }));
+      const parser = stream.pipe(
+        parse({ delimiter: this.opts.separator, relax_column_count: true, skip_empty_lines: true, bom: true }),
+      );
       let first = true;
       for await (const rec of parser as AsyncIterable<string[]>) {
         if (first && this.opts.header) {
@@ -218,7 +286,8 @@ export class TabularDataset extends Dataset {
 async function resolveDatastorePath(source: Source): Promise<{ ds: Datastore; path: string }> {
   const m = /^azureml:\/\/(?:.*\/)?datastores\/([^/]+)\/paths\/?(.*)$/i.exec(source.uri);
   if (!m) throw new ValidationError(`'${source.uri}' is not on a datastore of the workspace`);
-  if (!source.link) throw new ValidationError('register the dataset (or get it by name) first, so it knows its workspace');
+  if (!source.link)
+    throw new ValidationError('register the dataset (or get it by name) first, so it knows its workspace');
   return { ds: await Datastore.get(source.link, decodeURIComponent(m[1]!)), path: decodeURIComponent(m[2]!) };
 }
 

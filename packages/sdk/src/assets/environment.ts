@@ -26,7 +26,15 @@ export class Environment {
   private static from(name: string, v: EnvVersionBody): Environment {
     const e = new Environment(name);
     const p = v.properties;
-    Object.assign(e, { version: v.name, image: p.image, condaFile: p.condaFile, pipRequirements: p.pipRequirements, build: p.build, description: p.description, environmentType: p.environmentType });
+    Object.assign(e, {
+      version: v.name,
+      image: p.image,
+      condaFile: p.condaFile,
+      pipRequirements: p.pipRequirements,
+      build: p.build,
+      description: p.description,
+      environmentType: p.environmentType,
+    });
     e.environmentVariables = p.environmentVariables ?? {};
     e.tags = p.tags ?? {};
     return e;
@@ -49,9 +57,13 @@ export class Environment {
       }
     }
     const properties: Record<string, unknown> = { environmentVariables: this.environmentVariables, tags: this.tags };
-    for (const k of ['image', 'condaFile', 'pipRequirements', 'build', 'description'] as const) if (this[k] !== undefined) properties[k] = this[k];
+    for (const k of ['image', 'condaFile', 'pipRequirements', 'build', 'description'] as const)
+      if (this[k] !== undefined) properties[k] = this[k];
     if (this.image === undefined && this.build === undefined) properties.image = Environment.DEFAULT_CPU_IMAGE;
-    const r = await link.client.request<EnvVersionBody>('PUT', `${base}/versions/${encodeURIComponent(v)}`, { body: { properties }, what: `register environment '${this.name}'` });
+    const r = await link.client.request<EnvVersionBody>('PUT', `${base}/versions/${encodeURIComponent(v)}`, {
+      body: { properties },
+      what: `register environment '${this.name}'`,
+    });
     return Environment.from(this.name, r.body);
   }
 
@@ -59,16 +71,32 @@ export class Environment {
   static async get(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<Environment> {
     const link = linkOf(ws);
     const base = `${link.id}/environments/${encodeURIComponent(name)}`;
-    const v = version ?? (await link.client.request<{ properties: { latestVersion?: string } }>('GET', base, { what: `get environment '${name}'` })).body.properties.latestVersion;
+    const v =
+      version ??
+      (
+        await link.client.request<{ properties: { latestVersion?: string } }>('GET', base, {
+          what: `get environment '${name}'`,
+        })
+      ).body.properties.latestVersion;
     if (!v) throw new NotFoundError(`environment '${name}' has no versions`);
-    return Environment.from(name, (await link.client.request<EnvVersionBody>('GET', `${base}/versions/${encodeURIComponent(v)}`, { what: `get environment '${name}' version ${v}` })).body);
+    return Environment.from(
+      name,
+      (
+        await link.client.request<EnvVersionBody>('GET', `${base}/versions/${encodeURIComponent(v)}`, {
+          what: `get environment '${name}' version ${v}`,
+        })
+      ).body,
+    );
   }
 
   /** The latest version of every environment of the workspace, curated ones included. */
   static async list(ws: HasServiceContext | WorkspaceLink): Promise<Map<string, Environment>> {
     const link = linkOf(ws);
     const out = new Map<string, Environment>();
-    for await (const c of link.client.list<{ name: string; properties: { latestVersion?: string } }>(`${link.id}/environments`, { what: 'list environments' })) {
+    for await (const c of link.client.list<{ name: string; properties: { latestVersion?: string } }>(
+      `${link.id}/environments`,
+      { what: 'list environments' },
+    )) {
       if (c.properties.latestVersion) out.set(c.name, await Environment.get(link, c.name, c.properties.latestVersion));
     }
     return out;

@@ -63,8 +63,13 @@ export class Keyvault {
   }
 
   async setSecret(name: string, value: string, contentType?: string): Promise<void> {
-    if (typeof value !== 'string') throw new ValidationError(`the value of secret '${name}' must be a string`, { target: 'value' });
-    await this.link.client.request('PUT', this.url(name), { query: { 'api-version': KV_API }, body: { value, ...(contentType ? { contentType } : {}) }, what: `set secret '${name}'` });
+    if (typeof value !== 'string')
+      throw new ValidationError(`the value of secret '${name}' must be a string`, { target: 'value' });
+    await this.link.client.request('PUT', this.url(name), {
+      query: { 'api-version': KV_API },
+      body: { value, ...(contentType ? { contentType } : {}) },
+      what: `set secret '${name}'`,
+    });
   }
 
   async setSecrets(secrets: Record<string, string> | Map<string, string>): Promise<void> {
@@ -72,11 +77,21 @@ export class Keyvault {
   }
 
   async getSecret(name: string): Promise<string> {
-    return (await this.link.client.request<{ value: string }>('GET', this.url(name), { query: { 'api-version': KV_API }, what: `get secret '${name}'` })).body.value;
+    return (
+      await this.link.client.request<{ value: string }>('GET', this.url(name), {
+        query: { 'api-version': KV_API },
+        what: `get secret '${name}'`,
+      })
+    ).body.value;
   }
 
   async getSecretContentType(name: string): Promise<string | undefined> {
-    return (await this.link.client.request<{ contentType?: string }>('GET', this.url(name), { query: { 'api-version': KV_API }, what: `get secret '${name}'` })).body.contentType;
+    return (
+      await this.link.client.request<{ contentType?: string }>('GET', this.url(name), {
+        query: { 'api-version': KV_API },
+        what: `get secret '${name}'`,
+      })
+    ).body.contentType;
   }
 
   /** Values by name; a missing secret is an error naming it. */
@@ -89,14 +104,27 @@ export class Keyvault {
   /** Names (and attributes), never values. */
   async listSecrets(): Promise<SecretInfo[]> {
     const out: SecretInfo[] = [];
-    for await (const s of this.link.client.list<{ id: string; contentType?: string; attributes: { enabled: boolean }; tags?: Record<string, string> }>(`${this.url()}?api-version=${KV_API}`, { what: 'list secrets' })) {
-      out.push({ name: decodeURIComponent(s.id.split('/secrets/')[1]!.split('/')[0]!), enabled: s.attributes.enabled, tags: s.tags ?? {}, ...(s.contentType ? { contentType: s.contentType } : {}) });
+    for await (const s of this.link.client.list<{
+      id: string;
+      contentType?: string;
+      attributes: { enabled: boolean };
+      tags?: Record<string, string>;
+    }>(`${this.url()}?api-version=${KV_API}`, { what: 'list secrets' })) {
+      out.push({
+        name: decodeURIComponent(s.id.split('/secrets/')[1]!.split('/')[0]!),
+        enabled: s.attributes.enabled,
+        tags: s.tags ?? {},
+        ...(s.contentType ? { contentType: s.contentType } : {}),
+      });
     }
     return out;
   }
 
   async deleteSecret(name: string): Promise<void> {
-    await this.link.client.request('DELETE', this.url(name), { query: { 'api-version': KV_API }, what: `delete secret '${name}'` });
+    await this.link.client.request('DELETE', this.url(name), {
+      query: { 'api-version': KV_API },
+      what: `delete secret '${name}'`,
+    });
   }
 
   private keyUrl(name?: string, version?: string): string {
@@ -104,7 +132,16 @@ export class Keyvault {
   }
 
   /** Creates a key, or a new version of it: RSA (2048/3072/4096, default 2048) or 'oct' (AES 128/192/256, default 256). */
-  async createKey(name: string, opts: { kty?: 'RSA' | 'oct'; keySize?: number; keyOps?: string[]; enabled?: boolean; tags?: Record<string, string> } = {}): Promise<KeyInfo> {
+  async createKey(
+    name: string,
+    opts: {
+      kty?: 'RSA' | 'oct';
+      keySize?: number;
+      keyOps?: string[];
+      enabled?: boolean;
+      tags?: Record<string, string>;
+    } = {},
+  ): Promise<KeyInfo> {
     const body = {
       kty: opts.kty ?? 'RSA',
       ...(opts.keySize !== undefined ? { key_size: opts.keySize } : {}),
@@ -112,19 +149,43 @@ export class Keyvault {
       ...(opts.enabled !== undefined ? { attributes: { enabled: opts.enabled } } : {}),
       ...(opts.tags ? { tags: opts.tags } : {}),
     };
-    return keyInfo((await this.link.client.request<KeyBundle>('POST', `${this.keyUrl(name)}/create`, { query: { 'api-version': KV_API }, body, what: `create key '${name}'` })).body);
+    return keyInfo(
+      (
+        await this.link.client.request<KeyBundle>('POST', `${this.keyUrl(name)}/create`, {
+          query: { 'api-version': KV_API },
+          body,
+          what: `create key '${name}'`,
+        })
+      ).body,
+    );
   }
 
   /** A key's current version (or `version`): public part and attributes. */
   async getKey(name: string, version?: string): Promise<KeyInfo> {
-    return keyInfo((await this.link.client.request<KeyBundle>('GET', this.keyUrl(name, version), { query: { 'api-version': KV_API }, what: `get key '${name}'` })).body);
+    return keyInfo(
+      (
+        await this.link.client.request<KeyBundle>('GET', this.keyUrl(name, version), {
+          query: { 'api-version': KV_API },
+          what: `get key '${name}'`,
+        })
+      ).body,
+    );
   }
 
   /** Keys (their current versions): names, ids and attributes. */
   async listKeys(): Promise<{ name: string; kid: string; enabled: boolean; tags: Record<string, string> }[]> {
     const out: { name: string; kid: string; enabled: boolean; tags: Record<string, string> }[] = [];
-    for await (const k of this.link.client.list<{ kid: string; attributes: { enabled: boolean }; tags?: Record<string, string> }>(`${this.keyUrl()}?api-version=${KV_API}`, { what: 'list keys' })) {
-      out.push({ name: decodeURIComponent(k.kid.split('/keys/')[1]!.split('/')[0]!), kid: k.kid, enabled: k.attributes.enabled, tags: k.tags ?? {} });
+    for await (const k of this.link.client.list<{
+      kid: string;
+      attributes: { enabled: boolean };
+      tags?: Record<string, string>;
+    }>(`${this.keyUrl()}?api-version=${KV_API}`, { what: 'list keys' })) {
+      out.push({
+        name: decodeURIComponent(k.kid.split('/keys/')[1]!.split('/')[0]!),
+        kid: k.kid,
+        enabled: k.attributes.enabled,
+        tags: k.tags ?? {},
+      });
     }
     return out;
   }
@@ -132,7 +193,10 @@ export class Keyvault {
   /** Every version of a key, newest first. */
   async listKeyVersions(name: string): Promise<{ version: string; kid: string; enabled: boolean }[]> {
     const out: { version: string; kid: string; enabled: boolean }[] = [];
-    for await (const k of this.link.client.list<{ kid: string; attributes: { enabled: boolean } }>(`${this.keyUrl(name)}/versions?api-version=${KV_API}`, { what: `list versions of key '${name}'` })) {
+    for await (const k of this.link.client.list<{ kid: string; attributes: { enabled: boolean } }>(
+      `${this.keyUrl(name)}/versions?api-version=${KV_API}`,
+      { what: `list versions of key '${name}'` },
+    )) {
       out.push({ version: k.kid.split('/').pop()!, kid: k.kid, enabled: k.attributes.enabled });
     }
     return out;
@@ -143,12 +207,23 @@ export class Keyvault {
    * customer-managed key it is cannot be read while it is disabled.
    */
   async setKeyEnabled(name: string, enabled: boolean, version?: string): Promise<KeyInfo> {
-    return keyInfo((await this.link.client.request<KeyBundle>('PATCH', this.keyUrl(name, version), { query: { 'api-version': KV_API }, body: { attributes: { enabled } }, what: `${enabled ? 'enable' : 'disable'} key '${name}'` })).body);
+    return keyInfo(
+      (
+        await this.link.client.request<KeyBundle>('PATCH', this.keyUrl(name, version), {
+          query: { 'api-version': KV_API },
+          body: { attributes: { enabled } },
+          what: `${enabled ? 'enable' : 'disable'} key '${name}'`,
+        })
+      ).body,
+    );
   }
 
   /** Deletes a key and all its versions: data it protects can no longer be read. */
   async deleteKey(name: string): Promise<void> {
-    await this.link.client.request('DELETE', this.keyUrl(name), { query: { 'api-version': KV_API }, what: `delete key '${name}'` });
+    await this.link.client.request('DELETE', this.keyUrl(name), {
+      query: { 'api-version': KV_API },
+      what: `delete key '${name}'`,
+    });
   }
 
   async deleteSecrets(names: string[]): Promise<void> {

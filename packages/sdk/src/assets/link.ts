@@ -24,7 +24,12 @@ export function linkOf(ws: HasServiceContext | WorkspaceLink): WorkspaceLink {
 export const encodePath = (p: string): string => p.split('/').filter(Boolean).map(encodeURIComponent).join('/');
 
 /** A raw (non-JSON) request to the server with the caller's token: streamed file bodies. */
-export async function rawRequest(link: WorkspaceLink, method: string, pathAndQuery: string, init: { body?: AsyncIterable<Uint8Array>; headers?: Record<string, string>; what: string }): Promise<Response> {
+export async function rawRequest(
+  link: WorkspaceLink,
+  method: string,
+  pathAndQuery: string,
+  init: { body?: AsyncIterable<Uint8Array>; headers?: Record<string, string>; what: string },
+): Promise<Response> {
   const token = await link.client.auth.getToken({ endpoint: link.client.endpoint, audience: MANAGEMENT_AUDIENCE });
   const res = await fetch(`${link.client.endpoint}${pathAndQuery}`, {
     method,
@@ -43,27 +48,49 @@ export async function rawRequest(link: WorkspaceLink, method: string, pathAndQue
  * Streams `body` as the request body with node:http(s) (fetch keeps a copy of a streamed request
  * body, so a large upload would sit in memory). Returns the parsed JSON answer.
  */
-export async function streamUpload(link: WorkspaceLink, method: string, pathAndQuery: string, body: AsyncIterable<Uint8Array>, size: number, what: string): Promise<unknown> {
+export async function streamUpload(
+  link: WorkspaceLink,
+  method: string,
+  pathAndQuery: string,
+  body: AsyncIterable<Uint8Array>,
+  size: number,
+  what: string,
+): Promise<unknown> {
   const token = await link.client.auth.getToken({ endpoint: link.client.endpoint, audience: MANAGEMENT_AUDIENCE });
   const url = new URL(`${link.client.endpoint}${pathAndQuery}`);
   const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const { Readable } = await import('node:stream');
-  const { status, text, requestId } = await new Promise<{ status: number; text: string; requestId?: string }>((resolve, reject) => {
-    const req = mod.request(
-      url,
-      { method, headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/octet-stream', 'content-length': String(size) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), requestId: res.headers['x-ms-request-id'] as string | undefined }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    const src = Readable.from(body);
-    src.on('error', (e) => req.destroy(e));
-    src.pipe(req);
-  });
+  const { status, text, requestId } = await new Promise<{ status: number; text: string; requestId?: string }>(
+    (resolve, reject) => {
+      const req = mod.request(
+        url,
+        {
+          method,
+          headers: {
+            authorization: `Bearer ${token.token}`,
+            'content-type': 'application/octet-stream',
+            'content-length': String(size),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              requestId: res.headers['x-ms-request-id'] as string | undefined,
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      const src = Readable.from(body);
+      src.on('error', (e) => req.destroy(e));
+      src.pipe(req);
+    },
+  );
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;

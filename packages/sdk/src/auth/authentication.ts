@@ -46,7 +46,10 @@ export function jwtClaims(token: string): Record<string, unknown> {
 
 /** Decodes base64url (as JWTs carry their parts) to UTF-8 text, with web APIs only (also in a browser). */
 export function base64UrlText(part: string): string {
-  const b64 = part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=');
+  const b64 = part
+    .replace(/-/g, '+')
+    .replace(/_/g, '/')
+    .padEnd(Math.ceil(part.length / 4) * 4, '=');
   const binary = atob(b64);
   return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
 }
@@ -61,18 +64,29 @@ export type TokenCallback = (audience: string) => string | AccessToken | Promise
 export class TokenAuthentication implements Authentication {
   readonly description: string;
   private cached?: AccessToken;
-  constructor(private readonly source: string | TokenCallback, description?: string) {
-    if (typeof source === 'string' && !source.trim()) throw new TypeError('TokenAuthentication needs a non-empty token or a callback');
-    if (typeof source !== 'string' && typeof source !== 'function') throw new TypeError('TokenAuthentication takes a token string or a callback (audience) => token');
-    this.description = description ?? (typeof source === 'string' ? 'a bearer token given to the SDK' : 'a token callback');
+  constructor(
+    private readonly source: string | TokenCallback,
+    description?: string,
+  ) {
+    if (typeof source === 'string' && !source.trim())
+      throw new TypeError('TokenAuthentication needs a non-empty token or a callback');
+    if (typeof source !== 'string' && typeof source !== 'function')
+      throw new TypeError('TokenAuthentication takes a token string or a callback (audience) => token');
+    this.description =
+      description ?? (typeof source === 'string' ? 'a bearer token given to the SDK' : 'a token callback');
   }
   async getToken(opts: GetTokenOptions): Promise<AccessToken> {
-    if (typeof this.source === 'string') return { token: this.source.trim(), expiresOnTimestamp: jwtExpiry(this.source.trim()) };
-    const fresh = this.cached && !opts.forceRefresh && (this.cached.expiresOnTimestamp === 0 || this.cached.expiresOnTimestamp - Date.now() > 60_000);
+    if (typeof this.source === 'string')
+      return { token: this.source.trim(), expiresOnTimestamp: jwtExpiry(this.source.trim()) };
+    const fresh =
+      this.cached &&
+      !opts.forceRefresh &&
+      (this.cached.expiresOnTimestamp === 0 || this.cached.expiresOnTimestamp - Date.now() > 60_000);
     if (fresh) return this.cached!;
     const got = await this.source(opts.audience);
     const token: AccessToken = typeof got === 'string' ? { token: got, expiresOnTimestamp: jwtExpiry(got) } : got;
-    if (!token || typeof token.token !== 'string' || !token.token) throw new TypeError('the token callback of TokenAuthentication returned no token');
+    if (!token || typeof token.token !== 'string' || !token.token)
+      throw new TypeError('the token callback of TokenAuthentication returned no token');
     this.cached = token;
     return token;
   }

@@ -31,7 +31,14 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason as Error);
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason as Error); }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -49,27 +56,57 @@ export async function deviceCodeGrant(opts: DeviceCodeOptions): Promise<TokenGra
     body: new URLSearchParams({ client_id: clientId, scope }),
   });
   const { body, text } = await readBody(res);
-  if (!res.ok) throw errorFromResponse(res.status, body, text, res.headers.get('x-ms-request-id') ?? undefined, 'device sign-in failed');
-  const d = body as { device_code?: string; user_code?: string; verification_uri?: string; message?: string; expires_in?: number; interval?: number };
-  if (!d?.device_code || !d.user_code || !d.verification_uri) throw new ServiceError('the device code endpoint answered without a device_code');
-  const prompt: DeviceCodePrompt = { userCode: d.user_code, verificationUri: d.verification_uri, message: d.message ?? `Open ${d.verification_uri} and enter ${d.user_code}`, expiresInSeconds: d.expires_in ?? 900 };
+  if (!res.ok)
+    throw errorFromResponse(
+      res.status,
+      body,
+      text,
+      res.headers.get('x-ms-request-id') ?? undefined,
+      'device sign-in failed',
+    );
+  const d = body as {
+    device_code?: string;
+    user_code?: string;
+    verification_uri?: string;
+    message?: string;
+    expires_in?: number;
+    interval?: number;
+  };
+  if (!d?.device_code || !d.user_code || !d.verification_uri)
+    throw new ServiceError('the device code endpoint answered without a device_code');
+  const prompt: DeviceCodePrompt = {
+    userCode: d.user_code,
+    verificationUri: d.verification_uri,
+    message: d.message ?? `Open ${d.verification_uri} and enter ${d.user_code}`,
+    expiresInSeconds: d.expires_in ?? 900,
+  };
   (opts.onPrompt ?? ((p) => host().printError(p.message)))(prompt);
   let interval = Math.max(1, d.interval ?? 5) * 1000;
   const deadline = Date.now() + prompt.expiresInSeconds * 1000;
   while (Date.now() < deadline) {
     await sleep(interval, opts.signal);
     try {
-      return await requestToken(endpoint, tenant, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code, client_id: clientId });
+      return await requestToken(endpoint, tenant, {
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+        device_code: d.device_code,
+        client_id: clientId,
+      });
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'authorization_pending') continue;
-      if (code === 'slow_down') { interval += 5000; continue; }
-      if (code === 'access_denied') throw new AuthenticationError('the sign-in was denied in the browser', { code: 'AccessDenied' });
+      if (code === 'slow_down') {
+        interval += 5000;
+        continue;
+      }
+      if (code === 'access_denied')
+        throw new AuthenticationError('the sign-in was denied in the browser', { code: 'AccessDenied' });
       if (code === 'expired_token') break;
       throw e;
     }
   }
-  throw new AuthenticationError(`the code ${prompt.userCode} expired before it was approved; sign in again`, { code: 'ExpiredToken' });
+  throw new AuthenticationError(`the code ${prompt.userCode} expired before it was approved; sign in again`, {
+    code: 'ExpiredToken',
+  });
 }
 
 export interface InteractiveLoginOptions {
@@ -85,7 +122,11 @@ export interface InteractiveLoginOptions {
  * access tokens before they expire). Signs in again only when the session ends.
  */
 export class InteractiveLoginAuthentication implements Authentication {
-  private session?: { endpoint: string; refreshToken?: string; tokens: Map<string, { token: AccessToken; issuedAt: number }> };
+  private session?: {
+    endpoint: string;
+    refreshToken?: string;
+    tokens: Map<string, { token: AccessToken; issuedAt: number }>;
+  };
   private pending?: Promise<AccessToken>;
 
   constructor(private readonly opts: InteractiveLoginOptions = {}) {}
@@ -117,9 +158,17 @@ export class InteractiveLoginAuthentication implements Authentication {
     }
     if (!grant) {
       if (!host().interactive() && !this.opts.onPrompt) {
-        throw new ConfigurationError('an interactive sign-in needs a terminal (or an onPrompt callback); use ServicePrincipalAuthentication or `atelier login` for unattended runs');
+        throw new ConfigurationError(
+          'an interactive sign-in needs a terminal (or an onPrompt callback); use ServicePrincipalAuthentication or `atelier login` for unattended runs',
+        );
       }
-      grant = await deviceCodeGrant({ endpoint, tenant, clientId: this.opts.clientId, audience, onPrompt: this.opts.onPrompt });
+      grant = await deviceCodeGrant({
+        endpoint,
+        tenant,
+        clientId: this.opts.clientId,
+        audience,
+        onPrompt: this.opts.onPrompt,
+      });
       this.session = { endpoint, tokens: new Map() };
     }
     const session = this.session!;

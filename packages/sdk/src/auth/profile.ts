@@ -56,10 +56,20 @@ export function readProfile(dir = configDir()): Profile | undefined {
   try {
     p = JSON.parse(text) as Partial<Profile>;
   } catch {
-    throw new ConfigurationError(`the profile ${file} is not valid JSON; delete it (\`atelier logout\`) and sign in again`);
+    throw new ConfigurationError(
+      `the profile ${file} is not valid JSON; delete it (\`atelier logout\`) and sign in again`,
+    );
   }
-  if (!p || p.version !== 1 || typeof p.endpoint !== 'string' || typeof p.accessToken !== 'string' || typeof p.username !== 'string') {
-    throw new ConfigurationError(`the profile ${file} is not one this SDK understands; delete it (\`atelier logout\`) and sign in again`);
+  if (
+    !p ||
+    p.version !== 1 ||
+    typeof p.endpoint !== 'string' ||
+    typeof p.accessToken !== 'string' ||
+    typeof p.username !== 'string'
+  ) {
+    throw new ConfigurationError(
+      `the profile ${file} is not one this SDK understands; delete it (\`atelier logout\`) and sign in again`,
+    );
   }
   return p as Profile;
 }
@@ -87,7 +97,13 @@ export function deleteProfile(dir = configDir()): boolean {
   return true;
 }
 
-function profileFromGrant(endpoint: string, tenant: string, username: string, grant: TokenGrant, previous?: Profile): Profile {
+function profileFromGrant(
+  endpoint: string,
+  tenant: string,
+  username: string,
+  grant: TokenGrant,
+  previous?: Profile,
+): Profile {
   const claims = jwtClaims(grant.accessToken);
   const p: Profile = {
     version: 1,
@@ -121,7 +137,13 @@ export interface PasswordLoginOptions {
  * interactive grants, e.g. device code). Keeps the default subscription of an earlier profile of
  * the same server and user.
  */
-export function saveLogin(endpoint: string, tenant: string, username: string, grant: TokenGrant, dir = configDir()): Profile {
+export function saveLogin(
+  endpoint: string,
+  tenant: string,
+  username: string,
+  grant: TokenGrant,
+  dir = configDir(),
+): Profile {
   const ep = normaliseEndpoint(endpoint);
   let previous: Profile | undefined;
   try {
@@ -130,7 +152,13 @@ export function saveLogin(endpoint: string, tenant: string, username: string, gr
     previous = undefined;
   }
   const same = previous && sameEndpoint(previous.endpoint, ep) && previous.username === username ? previous : undefined;
-  const profile = profileFromGrant(ep, tenant, username, { ...grant, refreshToken: grant.refreshToken }, same ? { ...same, refreshToken: undefined } : undefined);
+  const profile = profileFromGrant(
+    ep,
+    tenant,
+    username,
+    { ...grant, refreshToken: grant.refreshToken },
+    same ? { ...same, refreshToken: undefined } : undefined,
+  );
   writeProfile(profile, dir);
   return profile;
 }
@@ -167,18 +195,21 @@ async function lockProfile(dir: string, waitMs = 15_000): Promise<() => void> {
       fs.closeSync(fd);
       return () => fs.rmSync(lock, { force: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigurationError(`cannot lock the profile (${lock}): ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new ConfigurationError(`cannot lock the profile (${lock}): ${(e as Error).message}`);
     }
     try {
       if (Date.now() - fs.statSync(lock).mtimeMs > LOCK_STALE_MS) fs.rmSync(lock, { force: true });
     } catch {
       /* released meanwhile */
     }
-    if (Date.now() - started > waitMs) throw new ConfigurationError(`the profile is locked by another process (${lock}); if none is running, delete that file`);
+    if (Date.now() - started > waitMs)
+      throw new ConfigurationError(
+        `the profile is locked by another process (${lock}); if none is running, delete that file`,
+      );
     await new Promise((r) => setTimeout(r, 25 + Math.random() * 25));
   }
 }
-
 
 /**
  * The token of `atelier login`, refreshed with the stored refresh token when it is about to
@@ -190,7 +221,9 @@ export class ProfileAuthentication implements Authentication {
 
   get description(): string {
     const p = this.peek();
-    return p ? `the profile of ${p.username} at ${p.endpoint} (${profilePath(this.dir)})` : `the profile in ${profilePath(this.dir)}`;
+    return p
+      ? `the profile of ${p.username} at ${p.endpoint} (${profilePath(this.dir)})`
+      : `the profile in ${profilePath(this.dir)}`;
   }
 
   private peek(): Profile | undefined {
@@ -203,9 +236,15 @@ export class ProfileAuthentication implements Authentication {
 
   async getToken(opts: GetTokenOptions): Promise<AccessToken> {
     const p = readProfile(this.dir);
-    if (!p) throw new AuthenticationError('not signed in: run `atelier login`, set ATELIER_TOKEN, or pass an auth object', { code: 'NotSignedIn' });
+    if (!p)
+      throw new AuthenticationError('not signed in: run `atelier login`, set ATELIER_TOKEN, or pass an auth object', {
+        code: 'NotSignedIn',
+      });
     if (!sameEndpoint(p.endpoint, opts.endpoint)) {
-      throw new AuthenticationError(`signed in to ${p.endpoint}, not to ${opts.endpoint}: run \`atelier login --endpoint ${opts.endpoint}\``, { code: 'NotSignedIn' });
+      throw new AuthenticationError(
+        `signed in to ${p.endpoint}, not to ${opts.endpoint}: run \`atelier login --endpoint ${opts.endpoint}\``,
+        { code: 'NotSignedIn' },
+      );
     }
     const fresh = p.expiresOn - Date.now() > SKEW_MS;
     if (fresh && !opts.forceRefresh) return { token: p.accessToken, expiresOnTimestamp: p.expiresOn };
@@ -228,15 +267,22 @@ export class ProfileAuthentication implements Authentication {
       const renewedMeanwhile = p.accessToken !== seen.accessToken && p.expiresOn - Date.now() > SKEW_MS;
       if (renewedMeanwhile) return { token: p.accessToken, expiresOnTimestamp: p.expiresOn };
       if (!p.refreshToken) {
-        const why = forced ? 'the server refused the saved token' : `the sign-in of ${p.username} expired at ${new Date(p.expiresOn).toISOString()}`;
-        throw new AuthenticationError(`${why} and the server gave no refresh token: run \`atelier login\` again`, { code: 'TokenExpired' });
+        const why = forced
+          ? 'the server refused the saved token'
+          : `the sign-in of ${p.username} expired at ${new Date(p.expiresOn).toISOString()}`;
+        throw new AuthenticationError(`${why} and the server gave no refresh token: run \`atelier login\` again`, {
+          code: 'TokenExpired',
+        });
       }
       let grant: TokenGrant;
       try {
         grant = await refreshGrant(p.endpoint, p.tenant, p.refreshToken);
       } catch (e) {
         if (e instanceof AuthenticationError || (e as { status?: number }).status === 400) {
-          throw new AuthenticationError(`the sign-in of ${p.username} could not be renewed (${(e as Error).message}): run \`atelier login\` again`, { code: 'TokenExpired', cause: e });
+          throw new AuthenticationError(
+            `the sign-in of ${p.username} could not be renewed (${(e as Error).message}): run \`atelier login\` again`,
+            { code: 'TokenExpired', cause: e },
+          );
         }
         throw e;
       }
@@ -255,5 +301,11 @@ export async function loginWithDeviceCode(opts: DeviceCodeOptions & { configDir?
   const claims = jwtClaims(grant.accessToken) as { upn?: string; preferred_username?: string };
   const username = claims.upn ?? claims.preferred_username;
   if (!username) throw new ServiceError('the token of the device sign-in names no user');
-  return saveLogin(normaliseEndpoint(opts.endpoint), opts.tenant ?? 'common', username, grant, opts.configDir ?? configDir());
+  return saveLogin(
+    normaliseEndpoint(opts.endpoint),
+    opts.tenant ?? 'common',
+    username,
+    grant,
+    opts.configDir ?? configDir(),
+  );
 }

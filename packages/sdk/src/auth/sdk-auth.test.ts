@@ -18,13 +18,16 @@ describe('SDK authentication classes against a real server', () => {
     t = await startTestServer('sqlite');
     sp = (await t.request('POST', '/identity/servicePrincipals', { displayName: 'sdk-sp' })).body;
   });
-  after(async () => { await t?.close(); });
+  after(async () => {
+    await t?.close();
+  });
 
   const whoAmI = async (token: string) => (await t.request('GET', '/identity/me', undefined, { token })).body;
   /** Approves a device sign-in the way a person does in the browser page. */
   const approve = async (p: DeviceCodePrompt) => {
     const res = await fetch(p.verificationUri, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ code: p.userCode, username: 'admin', password: ADMIN_PASSWORD, action: 'approve' }),
     });
     assert.equal(res.status, 200);
@@ -41,7 +44,10 @@ describe('SDK authentication classes against a real server', () => {
     assert.notEqual(c.token, a.token);
     assert.equal(JSON.stringify(auth).includes(sp.secret.value), false);
     const bad = new ServicePrincipalAuthentication('common', sp.appId, 'wrong-secret');
-    await assert.rejects(bad.getToken({ endpoint: t.url, audience: MANAGEMENT_AUDIENCE }), (e: unknown) => e instanceof AuthenticationError && /client_secret/.test((e as Error).message));
+    await assert.rejects(
+      bad.getToken({ endpoint: t.url, audience: MANAGEMENT_AUDIENCE }),
+      (e: unknown) => e instanceof AuthenticationError && /client_secret/.test((e as Error).message),
+    );
   });
 
   it('renews before expiry: 5 minutes ahead, or at half-life for short tokens', () => {
@@ -54,7 +60,12 @@ describe('SDK authentication classes against a real server', () => {
 
   it('InteractiveLoginAuthentication: one device-code sign-in, then refresh tokens', async () => {
     const prompts: DeviceCodePrompt[] = [];
-    const auth = new InteractiveLoginAuthentication({ onPrompt: (p) => { prompts.push(p); void approve(p); } });
+    const auth = new InteractiveLoginAuthentication({
+      onPrompt: (p) => {
+        prompts.push(p);
+        void approve(p);
+      },
+    });
     const a = await auth.getToken({ endpoint: t.url, audience: MANAGEMENT_AUDIENCE });
     assert.equal(prompts.length, 1);
     assert.match(prompts[0]!.message, /\/device/);

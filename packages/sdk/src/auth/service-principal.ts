@@ -32,7 +32,8 @@ export class ServicePrincipalAuthentication implements Authentication {
     private readonly servicePrincipalPassword: string,
     private readonly opts: ServicePrincipalOptions = {},
   ) {
-    if (!tenantId || !/^[\w.-]{1,100}$/.test(tenantId)) throw new TypeError("tenantId must be the server's tenant GUID (or 'common')");
+    if (!tenantId || !/^[\w.-]{1,100}$/.test(tenantId))
+      throw new TypeError("tenantId must be the server's tenant GUID (or 'common')");
     if (!servicePrincipalId) throw new TypeError('servicePrincipalId (the application/client id) is needed');
     if (!servicePrincipalPassword) throw new TypeError('servicePrincipalPassword (the client secret) is needed');
   }

@@ -4,7 +4,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ArmClient, retryAfterMs } from './client.js';
 import { TokenAuthentication } from '../auth/authentication.js';
-import { errorFromResponse, AuthenticationError, ConflictError, NotFoundError, NotImplementedError, OperationFailedError, ServiceError, ValidationError } from '../errors.js';
+import {
+  errorFromResponse,
+  AuthenticationError,
+  ConflictError,
+  NotFoundError,
+  NotImplementedError,
+  OperationFailedError,
+  ServiceError,
+  ValidationError,
+} from '../errors.js';
 
 /**
  * The ARM long-running-operation and paging shapes our own server does not use (Location-only
@@ -29,23 +38,31 @@ describe('ArmClient protocol handling', () => {
           state.polls = 0;
           return json(202, undefined, { location: `${base}/loc/status`, 'retry-after': '1' });
         case '/loc/status':
-          return ++state.polls < 3 ? json(202, undefined, { location: `${base}/loc/status`, 'retry-after': '1' }) : json(200, { result: 'done' });
+          return ++state.polls < 3
+            ? json(202, undefined, { location: `${base}/loc/status`, 'retry-after': '1' })
+            : json(200, { result: 'done' });
         case '/prov':
           if (req.method === 'PUT') {
             state.polls = 0;
             return json(201, { id: '/x', properties: { provisioningState: 'Creating' } });
           }
-          return json(200, { id: '/x', properties: { provisioningState: ++state.polls < 2 ? 'Creating' : 'Succeeded' } });
+          return json(200, {
+            id: '/x',
+            properties: { provisioningState: ++state.polls < 2 ? 'Creating' : 'Succeeded' },
+          });
         case '/failing':
           return json(202, undefined, { 'azure-asyncoperation': `${base}/failing/op` });
         case '/failing/op':
           return json(200, { status: 'Failed', error: { code: 'QuotaExceeded', message: 'no more room' } });
         case '/throttle':
-          if (++state.throttled < 3) return json(429, { error: { code: 'TooManyRequests', message: 'slow down' } }, { 'retry-after-ms': '10' });
+          if (++state.throttled < 3)
+            return json(429, { error: { code: 'TooManyRequests', message: 'slow down' } }, { 'retry-after-ms': '10' });
           return json(200, { ok: true });
         case '/pages':
           // The second page is on another host: the client must follow it on its own endpoint only.
-          return u.searchParams.get('page') === '2' ? json(200, { value: [3] }) : json(200, { value: [1, 2], nextLink: `http://elsewhere.invalid:1/pages?page=2&api-version=2025-09-01` });
+          return u.searchParams.get('page') === '2'
+            ? json(200, { value: [3] })
+            : json(200, { value: [1, 2], nextLink: `http://elsewhere.invalid:1/pages?page=2&api-version=2025-09-01` });
         case '/loop':
           return json(200, { value: [1], nextLink: `${base}/loop?again=1` });
         case '/teapot':
@@ -76,13 +93,20 @@ describe('ArmClient protocol handling', () => {
     const c = client();
     const first = await c.request('PUT', '/prov', { body: {} });
     const final = await c.waitFor(first, 'PUT', '/prov');
-    assert.equal((final?.body as { properties: { provisioningState: string } }).properties.provisioningState, 'Succeeded');
+    assert.equal(
+      (final?.body as { properties: { provisioningState: string } }).properties.provisioningState,
+      'Succeeded',
+    );
   });
 
   it('a Failed operation throws OperationFailedError with its code', async () => {
     const c = client();
     const first = await c.request('DELETE', '/failing');
-    await assert.rejects(c.waitFor(first, 'DELETE', '/failing', { what: 'delete it' }), (e: unknown) => e instanceof OperationFailedError && e.code === 'QuotaExceeded' && /delete it: no more room/.test(e.message));
+    await assert.rejects(
+      c.waitFor(first, 'DELETE', '/failing', { what: 'delete it' }),
+      (e: unknown) =>
+        e instanceof OperationFailedError && e.code === 'QuotaExceeded' && /delete it: no more room/.test(e.message),
+    );
   });
 
   it('retries 429 after retry-after-ms, then succeeds', async () => {
@@ -109,21 +133,49 @@ describe('ArmClient protocol handling', () => {
 
   it('adds api-version and maps error bodies to typed errors', async () => {
     seen.length = 0;
-    await assert.rejects(client().request('GET', '/nothing', { what: 'get nothing' }), (e: unknown) => e instanceof NotFoundError && e.status === 404 && e.code === 'NotFound' && e.message === 'get nothing: no /nothing');
+    await assert.rejects(
+      client().request('GET', '/nothing', { what: 'get nothing' }),
+      (e: unknown) =>
+        e instanceof NotFoundError &&
+        e.status === 404 &&
+        e.code === 'NotFound' &&
+        e.message === 'get nothing: no /nothing',
+    );
     assert.match(seen[0]!.url, /api-version=2025-09-01/);
-    await assert.rejects(client().request('GET', '/teapot'), (e: unknown) => e instanceof ServiceError && e.status === 418 && /HTTP 418/.test(e.message));
+    await assert.rejects(
+      client().request('GET', '/teapot'),
+      (e: unknown) => e instanceof ServiceError && e.status === 418 && /HTTP 418/.test(e.message),
+    );
   });
 
   it('errorFromResponse understands ARM, OAuth2 and MLflow bodies', () => {
-    const arm = errorFromResponse(409, { error: { code: 'WorkspaceAlreadyExists', message: 'exists', target: 'name', details: [{ code: 'x', message: 'y' }] } }, '', 'req-1');
+    const arm = errorFromResponse(
+      409,
+      {
+        error: {
+          code: 'WorkspaceAlreadyExists',
+          message: 'exists',
+          target: 'name',
+          details: [{ code: 'x', message: 'y' }],
+        },
+      },
+      '',
+      'req-1',
+    );
     assert.ok(arm instanceof ConflictError);
-    assert.deepEqual([arm.code, arm.target, arm.details?.length, arm.requestId], ['WorkspaceAlreadyExists', 'name', 1, 'req-1']);
+    assert.deepEqual(
+      [arm.code, arm.target, arm.details?.length, arm.requestId],
+      ['WorkspaceAlreadyExists', 'name', 1, 'req-1'],
+    );
     const oauth = errorFromResponse(400, { error: 'invalid_grant', error_description: 'wrong password' }, '');
     assert.ok(oauth instanceof AuthenticationError);
     assert.equal(oauth.code, 'invalid_grant');
     const mlflow = errorFromResponse(400, { error_code: 'INVALID_PARAMETER_VALUE', message: 'bad' }, '');
     assert.ok(mlflow instanceof ValidationError);
-    assert.ok(errorFromResponse(501, { error: { code: 'NotImplemented', message: 'later' } }, '') instanceof NotImplementedError);
+    assert.ok(
+      errorFromResponse(501, { error: { code: 'NotImplemented', message: 'later' } }, '') instanceof
+        NotImplementedError,
+    );
   });
 
   it('reads Retry-After in its three forms', () => {

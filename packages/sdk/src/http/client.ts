@@ -1,6 +1,12 @@
 import type { Authentication } from '../auth/authentication.js';
 import { MANAGEMENT_AUDIENCE } from '../auth/authentication.js';
-import { AuthenticationError, errorFromResponse, OperationFailedError, ServiceError, type AtelierError } from '../errors.js';
+import {
+  AuthenticationError,
+  errorFromResponse,
+  OperationFailedError,
+  ServiceError,
+  type AtelierError,
+} from '../errors.js';
 import { fetchOrThrow, readBody } from './fetch.js';
 import { host } from '../host.js';
 
@@ -103,7 +109,11 @@ export class ArmClient {
       if (res.status === 401 && !refreshed) {
         refreshed = true;
         try {
-          const renewed = await this.auth.getToken({ endpoint: this.endpoint, audience: MANAGEMENT_AUDIENCE, forceRefresh: true });
+          const renewed = await this.auth.getToken({
+            endpoint: this.endpoint,
+            audience: MANAGEMENT_AUDIENCE,
+            forceRefresh: true,
+          });
           if (renewed.token !== token.token) {
             token = renewed;
             continue;
@@ -127,13 +137,23 @@ export class ArmClient {
     let first = true;
     const seen = new Set<string>();
     while (next) {
-      const res: ArmResponse<{ value?: T[]; nextLink?: string | null }> = await this.request('GET', next, first ? opts : { what: opts.what });
+      const res: ArmResponse<{ value?: T[]; nextLink?: string | null }> = await this.request(
+        'GET',
+        next,
+        first ? opts : { what: opts.what },
+      );
       first = false;
-      if (!res.body || !Array.isArray(res.body.value)) throw new ServiceError(`${opts.what ?? 'list'}: the server answered without a 'value' array`, { status: res.status });
+      if (!res.body || !Array.isArray(res.body.value))
+        throw new ServiceError(`${opts.what ?? 'list'}: the server answered without a 'value' array`, {
+          status: res.status,
+        });
       for (const item of res.body.value) yield item;
       next = res.body.nextLink || undefined;
       if (next) {
-        if (seen.has(next)) throw new ServiceError(`${opts.what ?? 'list'}: the server repeated a nextLink; stopping`, { status: res.status });
+        if (seen.has(next))
+          throw new ServiceError(`${opts.what ?? 'list'}: the server repeated a nextLink; stopping`, {
+            status: res.status,
+          });
         seen.add(next);
       }
     }
@@ -144,7 +164,12 @@ export class ArmClient {
    * for PUT/PATCH the resource (GET `resourceUrl`), for POST the `Location` result if any, for
    * DELETE nothing. A `Failed`/`Canceled` operation throws OperationFailedError with its error.
    */
-  async waitFor(initial: ArmResponse, method: string, resourceUrl: string, opts: PollOptions = {}): Promise<ArmResponse | undefined> {
+  async waitFor(
+    initial: ArmResponse,
+    method: string,
+    resourceUrl: string,
+    opts: PollOptions = {},
+  ): Promise<ArmResponse | undefined> {
     const started = Date.now();
     const timeoutMs = opts.timeoutMs ?? 600_000;
     const asyncOp = initial.headers.get('azure-asyncoperation');
@@ -152,7 +177,11 @@ export class ArmClient {
     let polls = 0;
     let delay = 50;
     const wait = async (h: Headers) => {
-      if (Date.now() - started > timeoutMs) throw new OperationFailedError(`${opts.what ?? 'the operation'} did not finish within ${Math.round(timeoutMs / 1000)} s`, { code: 'OperationTimedOut' });
+      if (Date.now() - started > timeoutMs)
+        throw new OperationFailedError(
+          `${opts.what ?? 'the operation'} did not finish within ${Math.round(timeoutMs / 1000)} s`,
+          { code: 'OperationTimedOut' },
+        );
       // Retry-After is honoured, except on a server of this machine, which is polled fast.
       const ms = retryAfterMs(h);
       await sleep(ms === undefined ? delay : this.local ? Math.min(ms, delay) : ms);
@@ -161,7 +190,8 @@ export class ArmClient {
     const report = (status: string) => opts.onProgress?.({ status, elapsedMs: Date.now() - started, polls });
     const m = method.toUpperCase();
 
-    const stateOf = (r: ArmResponse) => (r.body as { properties?: { provisioningState?: string } } | undefined)?.properties?.provisioningState;
+    const stateOf = (r: ArmResponse) =>
+      (r.body as { properties?: { provisioningState?: string } } | undefined)?.properties?.provisioningState;
     if (!asyncOp && !location) {
       if ((m === 'PUT' || m === 'PATCH') && initial.status !== 204) {
         let current = initial;
@@ -175,7 +205,9 @@ export class ArmClient {
         }
         const state = stateOf(current)?.toLowerCase();
         if (state === 'failed' || state === 'canceled' || state === 'cancelled') {
-          throw new OperationFailedError(`${opts.what ?? 'the operation'} ended ${stateOf(current)}`, { code: `Provisioning${stateOf(current)}` });
+          throw new OperationFailedError(`${opts.what ?? 'the operation'} ended ${stateOf(current)}`, {
+            code: `Provisioning${stateOf(current)}`,
+          });
         }
         return current;
       }
@@ -188,7 +220,10 @@ export class ArmClient {
       for (;;) {
         await wait(h);
         polls++;
-        const r = await this.request<{ status?: string; error?: { code?: string; message?: string; details?: unknown } }>('GET', asyncOp, { what: opts.what });
+        const r = await this.request<{
+          status?: string;
+          error?: { code?: string; message?: string; details?: unknown };
+        }>('GET', asyncOp, { what: opts.what });
         h = r.headers;
         const status = r.body?.status ?? 'InProgress';
         report(status);
@@ -224,10 +259,22 @@ export class ArmClient {
   }
 }
 
-function operationError(status: string, error: { code?: string; message?: string; details?: unknown } | undefined, what?: string): AtelierError {
+function operationError(
+  status: string,
+  error: { code?: string; message?: string; details?: unknown } | undefined,
+  what?: string,
+): AtelierError {
   const msg = error?.message ?? `the operation ended ${status}`;
-  const details = Array.isArray(error?.details) ? (error!.details as { code?: string; message?: string }[]).map((d) => ({ code: String(d.code ?? ''), message: String(d.message ?? '') })) : undefined;
-  return new OperationFailedError(what ? `${what}: ${msg}` : msg, { code: error?.code ?? (status.toLowerCase() === 'failed' ? 'OperationFailed' : 'OperationCanceled'), details });
+  const details = Array.isArray(error?.details)
+    ? (error!.details as { code?: string; message?: string }[]).map((d) => ({
+        code: String(d.code ?? ''),
+        message: String(d.message ?? ''),
+      }))
+    : undefined;
+  return new OperationFailedError(what ? `${what}: ${msg}` : msg, {
+    code: error?.code ?? (status.toLowerCase() === 'failed' ? 'OperationFailed' : 'OperationCanceled'),
+    details,
+  });
 }
 
 /** `retry-after-ms`, `x-ms-retry-after-ms`, or `Retry-After` (seconds or an HTTP date), in ms. */

@@ -32,7 +32,10 @@ export async function fetchOrThrow(url: string, init: RequestInit): Promise<Resp
         { cause: e, code: 'UntrustedCertificate' },
       );
     }
-    throw new ConnectionError(`cannot reach the Atelier server at ${origin} (${why}); is it running (\`atelier server start\`) and is the endpoint right?`, { cause: e });
+    throw new ConnectionError(
+      `cannot reach the Atelier server at ${origin} (${why}); is it running (\`atelier server start\`) and is the endpoint right?`,
+      { cause: e },
+    );
   }
 }
 
@@ -55,8 +58,10 @@ export function normaliseEndpoint(endpoint: string, from = 'endpoint'): string {
   } catch {
     throw new TypeError(`${from} '${endpoint}' is not a URL; use e.g. http://127.0.0.1:8700`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`${from} '${endpoint}' must start with http:// or https://`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new TypeError(`${from} '${endpoint}' must start with http:// or https://`);
   if (u.search || u.hash) throw new TypeError(`${from} '${endpoint}' must not carry a query or fragment`);
-  if (u.username || u.password) throw new TypeError(`${from} must not carry credentials; sign in with \`atelier login\` instead`);
+  if (u.username || u.password)
+    throw new TypeError(`${from} must not carry credentials; sign in with \`atelier login\` instead`);
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
 }

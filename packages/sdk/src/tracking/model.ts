@@ -12,13 +12,20 @@ export type MlflowModelVersion = C.ModelVersion;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 function checkModelName(name: unknown): string {
-  if (typeof name !== 'string' || !NAME.test(name)) throw new ValidationError(`model name '${String(name)}' must be 1–255 letters, digits, '.', '_' or '-', starting with a letter or digit`, { target: 'modelName' });
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw new ValidationError(
+      `model name '${String(name)}' must be 1–255 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      { target: 'modelName' },
+    );
   return name;
 }
 function checkTags(tags: unknown): Record<string, string> {
   if (tags === undefined) return {};
-  if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw new ValidationError('tags must be an object of string values', { target: 'tags' });
-  for (const [k, v] of Object.entries(tags)) if (typeof v !== 'string') throw new ValidationError(`tag '${k}' must be a string, got ${typeof v}`, { target: `tags.${k}` });
+  if (!tags || typeof tags !== 'object' || Array.isArray(tags))
+    throw new ValidationError('tags must be an object of string values', { target: 'tags' });
+  for (const [k, v] of Object.entries(tags))
+    if (typeof v !== 'string')
+      throw new ValidationError(`tag '${k}' must be a string, got ${typeof v}`, { target: `tags.${k}` });
   return tags as Record<string, string>;
 }
 const q = (v: string): string => {
@@ -63,7 +70,9 @@ export class Model {
   }
   /** The version's tags (without Atelier's own `atelier.*` ones). */
   get tags(): Record<string, string> {
-    return Object.fromEntries((this.record.tags ?? []).filter((t) => !t.key.startsWith('atelier.')).map((t) => [t.key, t.value]));
+    return Object.fromEntries(
+      (this.record.tags ?? []).filter((t) => !t.key.startsWith('atelier.')).map((t) => [t.key, t.value]),
+    );
   }
   private get modelPath(): string | undefined {
     return this.record.tags?.find((t) => t.key === 'atelier.model.path')?.value;
@@ -78,7 +87,9 @@ export class Model {
     return this.record.aliases ?? [];
   }
   get createdTime(): string | undefined {
-    return this.record.creation_timestamp === undefined ? undefined : new Date(Number(this.record.creation_timestamp)).toISOString();
+    return this.record.creation_timestamp === undefined
+      ? undefined
+      : new Date(Number(this.record.creation_timestamp)).toISOString();
   }
   /** Where the files are (an `mlflow-artifacts:/…` or `runs:/…` URI). */
   get source(): string {
@@ -97,9 +108,11 @@ export class Model {
   static async register(ws: TrackingWorkspace, opts: RegisterModelOptions): Promise<Model> {
     const name = checkModelName(opts.modelName);
     const tags = checkTags(opts.tags);
-    if (opts.description !== undefined && typeof opts.description !== 'string') throw new ValidationError('description must be a string', { target: 'description' });
+    if (opts.description !== undefined && typeof opts.description !== 'string')
+      throw new ValidationError('description must be a string', { target: 'description' });
     const st = await fsp.stat(opts.modelPath).catch(() => undefined);
-    if (!st || (!st.isFile() && !st.isDirectory())) throw new ValidationError(`modelPath '${opts.modelPath}' is not a file or folder`, { target: 'modelPath' });
+    if (!st || (!st.isFile() && !st.isDirectory()))
+      throw new ValidationError(`modelPath '${opts.modelPath}' is not a file or folder`, { target: 'modelPath' });
     const base = path.basename(path.resolve(opts.modelPath));
     const t = trackingOf(ws);
 
@@ -111,12 +124,19 @@ export class Model {
       const r: MlflowRun = run.mlflowRun;
       root = proxyPathOf(r.info.artifact_uri, `run '${opts.runId}'`);
       const existing = await t.listFiles(root);
-      if (existing.some((f) => f.path === base || f.path.startsWith(`${base}/`))) throw new ConflictError(`run '${opts.runId}' already has artifacts at '${base}'; register them with run.registerModel or rename the model path`, { target: 'modelPath' });
+      if (existing.some((f) => f.path === base || f.path.startsWith(`${base}/`)))
+        throw new ConflictError(
+          `run '${opts.runId}' already has artifacts at '${base}'; register them with run.registerModel or rename the model path`,
+          { target: 'modelPath' },
+        );
     } else {
       root = `registered-models/${name}/${crypto.randomUUID().replace(/-/g, '')}`;
     }
-    const files = st.isFile() ? [{ rel: base, abs: opts.modelPath, size: st.size }] : (await localFiles(opts.modelPath)).map((f) => ({ ...f, rel: `${base}/${f.rel}` }));
-    if (files.length === 0) throw new ValidationError(`modelPath '${opts.modelPath}' is an empty folder`, { target: 'modelPath' });
+    const files = st.isFile()
+      ? [{ rel: base, abs: opts.modelPath, size: st.size }]
+      : (await localFiles(opts.modelPath)).map((f) => ({ ...f, rel: `${base}/${f.rel}` }));
+    if (files.length === 0)
+      throw new ValidationError(`modelPath '${opts.modelPath}' is an empty folder`, { target: 'modelPath' });
     const total = files.reduce((s, f) => s + f.size, 0);
 
     let createdModel = false;
@@ -128,7 +148,15 @@ export class Model {
       let done = 0;
       let count = 0;
       for (const f of files) {
-        await t.uploadFile(f.abs, `${root}/${f.rel}`, (b) => opts.onProgress?.({ file: f.rel, bytesDone: (done += b), bytesTotal: total, filesDone: count, filesTotal: files.length }));
+        await t.uploadFile(f.abs, `${root}/${f.rel}`, (b) =>
+          opts.onProgress?.({
+            file: f.rel,
+            bytesDone: (done += b),
+            bytesTotal: total,
+            filesDone: count,
+            filesTotal: files.length,
+          }),
+        );
         count++;
       }
       try {
@@ -137,13 +165,18 @@ export class Model {
       } catch (e) {
         if ((e as { code?: string }).code !== 'RESOURCE_ALREADY_EXISTS') throw e;
       }
-      const r = await t.call<C.ModelVersionResponse>('POST', '/model-versions/create', `register a version of model '${name}'`, {
-        name,
-        source: `mlflow-artifacts:/${root}`,
-        ...(run ? { run_id: run.id } : {}),
-        ...(opts.description ? { description: opts.description } : {}),
-        tags: Object.entries({ ...tags, 'atelier.model.path': base }).map(([key, value]) => ({ key, value })),
-      });
+      const r = await t.call<C.ModelVersionResponse>(
+        'POST',
+        '/model-versions/create',
+        `register a version of model '${name}'`,
+        {
+          name,
+          source: `mlflow-artifacts:/${root}`,
+          ...(run ? { run_id: run.id } : {}),
+          ...(opts.description ? { description: opts.description } : {}),
+          tags: Object.entries({ ...tags, 'atelier.model.path': base }).map(([key, value]) => ({ key, value })),
+        },
+      );
       return new Model(ws, r.model_version);
     } catch (e) {
       await cleanup();
@@ -152,17 +185,25 @@ export class Model {
   }
 
   /** Registers files a run has already uploaded (`run.registerModel` in azureml-core). */
-  static async registerFromRun(run: Run, opts: { modelName: string; modelPath: string; tags?: Record<string, string>; description?: string }): Promise<Model> {
+  static async registerFromRun(
+    run: Run,
+    opts: { modelName: string; modelPath: string; tags?: Record<string, string>; description?: string },
+  ): Promise<Model> {
     const name = checkModelName(opts.modelName);
     const tags = checkTags(opts.tags);
     const rel = opts.modelPath.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
-    if (!rel || rel.split('/').some((p) => p === '..' || p === '.')) throw new ValidationError(`modelPath '${opts.modelPath}' must name artifacts of the run, e.g. 'outputs/model.pkl'`, { target: 'modelPath' });
+    if (!rel || rel.split('/').some((p) => p === '..' || p === '.'))
+      throw new ValidationError(
+        `modelPath '${opts.modelPath}' must name artifacts of the run, e.g. 'outputs/model.pkl'`,
+        { target: 'modelPath' },
+      );
     const ws = run.experiment.workspace;
     const t = trackingOf(ws);
     const root = proxyPathOf(run.mlflowRun.info.artifact_uri, `run '${run.id}'`);
     const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
     const names = await run.getFileNames();
-    if (!names.some((n) => n === rel || n.startsWith(`${rel}/`))) throw new NotFoundError(`run '${run.id}' has no artifacts at '${rel}'`, { target: 'modelPath' });
+    if (!names.some((n) => n === rel || n.startsWith(`${rel}/`)))
+      throw new NotFoundError(`run '${run.id}' has no artifacts at '${rel}'`, { target: 'modelPath' });
     let created = false;
     try {
       await t.call('POST', '/registered-models/create', `register model '${name}'`, { name });
@@ -171,13 +212,20 @@ export class Model {
       if ((e as { code?: string }).code !== 'RESOURCE_ALREADY_EXISTS') throw e;
     }
     try {
-      const r = await t.call<C.ModelVersionResponse>('POST', '/model-versions/create', `register a version of model '${name}'`, {
-        name,
-        source: `mlflow-artifacts:/${parent ? `${root}/${parent}` : root}`,
-        run_id: run.id,
-        ...(opts.description ? { description: opts.description } : {}),
-        tags: Object.entries({ ...tags, 'atelier.model.path': rel.slice(parent ? parent.length + 1 : 0) }).map(([key, value]) => ({ key, value })),
-      });
+      const r = await t.call<C.ModelVersionResponse>(
+        'POST',
+        '/model-versions/create',
+        `register a version of model '${name}'`,
+        {
+          name,
+          source: `mlflow-artifacts:/${parent ? `${root}/${parent}` : root}`,
+          run_id: run.id,
+          ...(opts.description ? { description: opts.description } : {}),
+          tags: Object.entries({ ...tags, 'atelier.model.path': rel.slice(parent ? parent.length + 1 : 0) }).map(
+            ([key, value]) => ({ key, value }),
+          ),
+        },
+      );
       return new Model(ws, r.model_version);
     } catch (e) {
       if (created) await t.call('DELETE', '/registered-models/delete', 'undo', { name }).catch(() => undefined);
@@ -190,7 +238,12 @@ export class Model {
     checkModelName(name);
     const t = trackingOf(ws);
     if (opts.version !== undefined) {
-      const r = await t.call<C.ModelVersionResponse>('GET', '/model-versions/get', `get model '${name}' version ${opts.version}`, { name, version: String(opts.version) });
+      const r = await t.call<C.ModelVersionResponse>(
+        'GET',
+        '/model-versions/get',
+        `get model '${name}' version ${opts.version}`,
+        { name, version: String(opts.version) },
+      );
       return new Model(ws, r.model_version);
     }
     const all = await Model.list(ws, { name });
@@ -202,18 +255,28 @@ export class Model {
    * Model versions of the workspace, newest version first (azureml-core `Model.list`): filtered by
    * name, by tags (`{key: value}` or keys that must be present), or only the latest of each name.
    */
-  static async list(ws: TrackingWorkspace, opts: { name?: string; tags?: Record<string, string> | string[]; latest?: boolean; runId?: string } = {}): Promise<Model[]> {
+  static async list(
+    ws: TrackingWorkspace,
+    opts: { name?: string; tags?: Record<string, string> | string[]; latest?: boolean; runId?: string } = {},
+  ): Promise<Model[]> {
     const clauses: string[] = [];
     if (opts.name !== undefined) clauses.push(`name = ${q(checkModelName(opts.name))}`);
     if (opts.runId !== undefined) clauses.push(`run_id = ${q(opts.runId)}`);
     const keys = Array.isArray(opts.tags) ? opts.tags : [];
-    if (opts.tags && !Array.isArray(opts.tags)) for (const [k, v] of Object.entries(checkTags(opts.tags))) clauses.push(`tags.\`${k}\` = ${q(v)}`);
+    if (opts.tags && !Array.isArray(opts.tags))
+      for (const [k, v] of Object.entries(checkTags(opts.tags))) clauses.push(`tags.\`${k}\` = ${q(v)}`);
     const out: Model[] = [];
-    for await (const v of trackingOf(ws).pages<MlflowModelVersion>('GET', '/model-versions/search', 'model_versions', 'list models', {
-      filter: clauses.join(' AND ') || undefined,
-      max_results: 10000,
-      order_by: ['name ASC', 'version_number DESC'],
-    })) {
+    for await (const v of trackingOf(ws).pages<MlflowModelVersion>(
+      'GET',
+      '/model-versions/search',
+      'model_versions',
+      'list models',
+      {
+        filter: clauses.join(' AND ') || undefined,
+        max_results: 10000,
+        order_by: ['name ASC', 'version_number DESC'],
+      },
+    )) {
       out.push(new Model(ws, v));
     }
     let models = out.filter((m) => keys.every((k) => k in m.tags));
@@ -226,9 +289,17 @@ export class Model {
    * Downloads the version's files into `targetDir` (streamed), as azureml-core does: returns the
    * path of the model file or folder there. Existing files are an error unless `existOk`.
    */
-  async download(targetDir = '.', opts: { existOk?: boolean; onProgress?: (p: TransferProgress) => void } = {}): Promise<string> {
+  async download(
+    targetDir = '.',
+    opts: { existOk?: boolean; onProgress?: (p: TransferProgress) => void } = {},
+  ): Promise<string> {
     const t = trackingOf(this.workspace);
-    const r = await t.call<C.GetModelVersionDownloadUriResponse>('GET', '/model-versions/get-download-uri', `download model '${this.id}'`, { name: this.name, version: String(this.version) });
+    const r = await t.call<C.GetModelVersionDownloadUriResponse>(
+      'GET',
+      '/model-versions/get-download-uri',
+      `download model '${this.id}'`,
+      { name: this.name, version: String(this.version) },
+    );
     let uri = r.artifact_uri;
     const runs = /^runs:\/+([^/]+)\/?(.*)$/.exec(uri);
     if (runs) {
@@ -243,7 +314,8 @@ export class Model {
     if (!opts.existOk) {
       for (const f of files) {
         const dest = path.join(targetDir, ...f.path.split('/'));
-        if (fs.existsSync(dest)) throw new ConflictError(`'${dest}' exists already; remove it or pass existOk: true`, { target: dest });
+        if (fs.existsSync(dest))
+          throw new ConflictError(`'${dest}' exists already; remove it or pass existOk: true`, { target: dest });
       }
     }
     const total = files.reduce((s, f) => s + f.size, 0);
@@ -251,7 +323,17 @@ export class Model {
     let count = 0;
     for (const f of files) {
       const dest = path.join(targetDir, ...f.path.split('/'));
-      await t.downloadFile(`${root}/${f.path}`, dest, { overwrite: true, onBytes: (b) => opts.onProgress?.({ file: f.path, bytesDone: (done += b), bytesTotal: total, filesDone: count, filesTotal: files.length }) });
+      await t.downloadFile(`${root}/${f.path}`, dest, {
+        overwrite: true,
+        onBytes: (b) =>
+          opts.onProgress?.({
+            file: f.path,
+            bytesDone: (done += b),
+            bytesTotal: total,
+            filesDone: count,
+            filesTotal: files.length,
+          }),
+      });
       count++;
     }
     opts.onProgress?.({ file: '', bytesDone: done, bytesTotal: total, filesDone: count, filesTotal: files.length });
@@ -261,29 +343,62 @@ export class Model {
   /** Deletes this version; the registered model goes too when it was its last version. */
   async delete(): Promise<void> {
     const t = trackingOf(this.workspace);
-    await t.call('DELETE', '/model-versions/delete', `delete model '${this.id}'`, { name: this.name, version: String(this.version) });
-    const left = await Model.list(this.workspace, { name: this.name });
-    if (!left.length) await t.call('DELETE', '/registered-models/delete', `delete model '${this.name}'`, { name: this.name }).catch((e) => {
-      if (!(e instanceof NotFoundError)) throw e;
+    await t.call('DELETE', '/model-versions/delete', `delete model '${this.id}'`, {
+      name: this.name,
+      version: String(this.version),
     });
+    const left = await Model.list(this.workspace, { name: this.name });
+    if (!left.length)
+      await t
+        .call('DELETE', '/registered-models/delete', `delete model '${this.name}'`, { name: this.name })
+        .catch((e) => {
+          if (!(e instanceof NotFoundError)) throw e;
+        });
   }
   /** Adds (or replaces) tags of this version. */
   async addTags(tags: Record<string, string>): Promise<void> {
     const t = trackingOf(this.workspace);
-    for (const [key, value] of Object.entries(checkTags(tags))) await t.call('POST', '/model-versions/set-tag', `tag model '${this.id}'`, { name: this.name, version: String(this.version), key, value });
+    for (const [key, value] of Object.entries(checkTags(tags)))
+      await t.call('POST', '/model-versions/set-tag', `tag model '${this.id}'`, {
+        name: this.name,
+        version: String(this.version),
+        key,
+        value,
+      });
     await this.refresh();
   }
   async removeTags(keys: string[]): Promise<void> {
     const t = trackingOf(this.workspace);
-    for (const key of keys) await t.call('DELETE', '/model-versions/delete-tag', `untag model '${this.id}'`, { name: this.name, version: String(this.version), key });
+    for (const key of keys)
+      await t.call('DELETE', '/model-versions/delete-tag', `untag model '${this.id}'`, {
+        name: this.name,
+        version: String(this.version),
+        key,
+      });
     await this.refresh();
   }
   async refresh(): Promise<this> {
-    const r = await trackingOf(this.workspace).call<C.ModelVersionResponse>('GET', '/model-versions/get', `get model '${this.id}'`, { name: this.name, version: String(this.version) });
+    const r = await trackingOf(this.workspace).call<C.ModelVersionResponse>(
+      'GET',
+      '/model-versions/get',
+      `get model '${this.id}'`,
+      { name: this.name, version: String(this.version) },
+    );
     this.record = r.model_version;
     return this;
   }
   toJSON(): Record<string, unknown> {
-    return { name: this.name, version: this.version, id: this.id, description: this.description, tags: this.tags, runId: this.runId, stage: this.stage, aliases: this.aliases, createdTime: this.createdTime, source: this.source };
+    return {
+      name: this.name,
+      version: this.version,
+      id: this.id,
+      description: this.description,
+      tags: this.tags,
+      runId: this.runId,
+      stage: this.stage,
+      aliases: this.aliases,
+      createdTime: this.createdTime,
+      source: this.source,
+    };
   }
 }

@@ -6,7 +6,18 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
 import { userWithRole } from '../../../server/src/http/arm/arm-test-helpers.js';
-import { Workspace, TokenAuthentication, Experiment, Model, Run, TrackingClient, ValidationError, ConflictError, NotFoundError, AuthorizationError } from '../index.js';
+import {
+  Workspace,
+  TokenAuthentication,
+  Experiment,
+  Model,
+  Run,
+  TrackingClient,
+  ValidationError,
+  ConflictError,
+  NotFoundError,
+  AuthorizationError,
+} from '../index.js';
 
 // Experiments, runs and models through the SDK against a real server (SQLite: the server's own
 // suites cover both dialects).
@@ -17,7 +28,16 @@ describe('experiment tracking and model registry (SDK) against a real server', (
   before(async () => {
     t = await startTestServer('sqlite');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-sdk-tracking-'));
-    ws = await Workspace.create({ name: 'sdk-tracking', subscriptionId: t.subscriptionId, resourceGroup: 'sdk-tracking-rg', location: 'local', showOutput: false, endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile') } });
+    ws = await Workspace.create({
+      name: 'sdk-tracking',
+      subscriptionId: t.subscriptionId,
+      resourceGroup: 'sdk-tracking-rg',
+      location: 'local',
+      showOutput: false,
+      endpoint: t.url,
+      auth: new TokenAuthentication(t.adminToken),
+      env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile') },
+    });
   });
   after(async () => {
     await t?.close();
@@ -37,7 +57,10 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     await run.log('ok', true);
     await run.log('single', 3);
     await run.logList('losses', [3, 2, 1]);
-    await run.logList('big', Array.from({ length: 2500 }, (_, i) => i));
+    await run.logList(
+      'big',
+      Array.from({ length: 2500 }, (_, i) => i),
+    );
     await run.logRow('pr', { precision: 0.1, recall: 0.9 });
     await run.logRow('pr', { precision: 0.2, recall: 0.8 });
     await run.logTable('roc', { fpr: [0, 0.5, 1], tpr: [0, 0.8, 1] });
@@ -70,13 +93,20 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     const big = crypto.randomBytes(3 << 20);
     fs.writeFileSync(path.join(tmp, 'weights.bin'), big);
     const seen: number[] = [];
-    await run.uploadFile('outputs/weights.bin', path.join(tmp, 'weights.bin'), { onProgress: (p) => seen.push(p.bytesDone) });
+    await run.uploadFile('outputs/weights.bin', path.join(tmp, 'weights.bin'), {
+      onProgress: (p) => seen.push(p.bytesDone),
+    });
     assert.equal(seen.at(-1), big.length);
     fs.mkdirSync(path.join(tmp, 'folder', 'sub'), { recursive: true });
     fs.writeFileSync(path.join(tmp, 'folder', 'a.txt'), 'a');
     fs.writeFileSync(path.join(tmp, 'folder', 'sub', 'b.txt'), 'bb');
     assert.deepEqual(await run.uploadFolder('logs', path.join(tmp, 'folder')), { files: 2, bytes: 3 });
-    assert.deepEqual((await run.getFileNames()).sort(), ['images/confusion.png', 'logs/a.txt', 'logs/sub/b.txt', 'outputs/weights.bin']);
+    assert.deepEqual((await run.getFileNames()).sort(), [
+      'images/confusion.png',
+      'logs/a.txt',
+      'logs/sub/b.txt',
+      'outputs/weights.bin',
+    ]);
     const out = path.join(tmp, 'out');
     fs.mkdirSync(out);
     const got = await run.downloadFile('outputs/weights.bin', out);
@@ -121,14 +151,29 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     assert.deepEqual(d.properties, { lr: '0.01' });
 
     const top = await exp.getRuns();
-    assert.deepEqual(top.map((r) => r.id), [run.id]);
+    assert.deepEqual(
+      top.map((r) => r.id),
+      [run.id],
+    );
     const all = await exp.getRuns({ includeChildren: true });
     assert.equal(all.length, 5);
     assert.equal(all.find((r) => r.id === grand.id)!.parent!.id, c1.id);
-    assert.deepEqual((await exp.getRuns({ includeChildren: true, tags: { fold: '3' } })).map((r) => r.id), [kids[1]!.id]);
-    assert.deepEqual((await exp.getRuns({ properties: { lr: '0.01' } })).map((r) => r.id), [run.id]);
-    assert.deepEqual((await exp.getRuns({ includeChildren: true, status: 'Failed' })).map((r) => r.id), [kids[0]!.id]);
-    assert.deepEqual((await exp.getRuns({ includeChildren: true, maxResults: 2 })).map((r) => r.id), all.slice(0, 2).map((r) => r.id));
+    assert.deepEqual(
+      (await exp.getRuns({ includeChildren: true, tags: { fold: '3' } })).map((r) => r.id),
+      [kids[1]!.id],
+    );
+    assert.deepEqual(
+      (await exp.getRuns({ properties: { lr: '0.01' } })).map((r) => r.id),
+      [run.id],
+    );
+    assert.deepEqual(
+      (await exp.getRuns({ includeChildren: true, status: 'Failed' })).map((r) => r.id),
+      [kids[0]!.id],
+    );
+    assert.deepEqual(
+      (await exp.getRuns({ includeChildren: true, maxResults: 2 })).map((r) => r.id),
+      all.slice(0, 2).map((r) => r.id),
+    );
     await assert.rejects(exp.getRuns({ status: 'Sleeping' }), ValidationError);
 
     const exps = await ws.experiments();
@@ -156,7 +201,13 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     fs.writeFileSync(path.join(folder, 'data', 'w.bin'), weights);
 
     const progress: number[] = [];
-    const m1 = await Model.register(ws, { modelPath: folder, modelName: 'clf', tags: { stage: 'dev' }, description: 'first', onProgress: (p) => progress.push(p.bytesDone) });
+    const m1 = await Model.register(ws, {
+      modelPath: folder,
+      modelName: 'clf',
+      tags: { stage: 'dev' },
+      description: 'first',
+      onProgress: (p) => progress.push(p.bytesDone),
+    });
     assert.equal(m1.version, 1);
     assert.equal(m1.id, 'clf:1');
     assert.deepEqual(m1.tags, { stage: 'dev' });
@@ -176,17 +227,35 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     const m3 = await Model.registerFromRun(run, { modelName: 'net', modelPath: 'outputs/net.onnx' });
     assert.equal(m3.source.endsWith('/outputs'), true);
 
-    await assert.rejects(Model.register(ws, { modelPath: path.join(tmp, 'missing'), modelName: 'clf' }), ValidationError);
+    await assert.rejects(
+      Model.register(ws, { modelPath: path.join(tmp, 'missing'), modelName: 'clf' }),
+      ValidationError,
+    );
     await assert.rejects(Model.register(ws, { modelPath: file, modelName: 'bad name!' }), ValidationError);
-    await assert.rejects(Model.register(ws, { modelPath: file, modelName: 'ghost', tags: { x: 1 as unknown as string } }), ValidationError);
+    await assert.rejects(
+      Model.register(ws, { modelPath: file, modelName: 'ghost', tags: { x: 1 as unknown as string } }),
+      ValidationError,
+    );
     // A registration the server refuses after the upload leaves nothing behind.
-    await assert.rejects(Model.register(ws, { modelPath: folder, modelName: 'ghost', tags: { ['k'.repeat(300)]: 'v' } }), ValidationError);
+    await assert.rejects(
+      Model.register(ws, { modelPath: folder, modelName: 'ghost', tags: { ['k'.repeat(300)]: 'v' } }),
+      ValidationError,
+    );
     await assert.rejects(Model.get(ws, 'ghost'), NotFoundError);
     assert.deepEqual(await new TrackingClient(ws).listFiles('registered-models/ghost'), []);
 
-    assert.deepEqual((await Model.list(ws)).map((m) => m.id), ['clf:2', 'clf:1', 'net:1']);
-    assert.deepEqual((await Model.list(ws, { name: 'clf', tags: { stage: 'dev' } })).map((m) => m.id), ['clf:1']);
-    assert.deepEqual((await Model.list(ws, { tags: ['stage'] })).map((m) => m.id), ['clf:2', 'clf:1']);
+    assert.deepEqual(
+      (await Model.list(ws)).map((m) => m.id),
+      ['clf:2', 'clf:1', 'net:1'],
+    );
+    assert.deepEqual(
+      (await Model.list(ws, { name: 'clf', tags: { stage: 'dev' } })).map((m) => m.id),
+      ['clf:1'],
+    );
+    assert.deepEqual(
+      (await Model.list(ws, { tags: ['stage'] })).map((m) => m.id),
+      ['clf:2', 'clf:1'],
+    );
     const latest = await ws.models();
     assert.deepEqual([...latest.keys()], ['clf', 'net']);
     assert.equal(latest.get('clf')!.version, 2);
@@ -212,7 +281,10 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     assert.equal(fs.readFileSync(await m3.download(path.join(tmp, 'dl3')), 'utf8'), 'pickle');
 
     await m2.delete();
-    assert.deepEqual((await Model.list(ws, { name: 'clf' })).map((m) => m.id), ['clf:1']);
+    assert.deepEqual(
+      (await Model.list(ws, { name: 'clf' })).map((m) => m.id),
+      ['clf:1'],
+    );
     await m1.delete();
     assert.deepEqual([...(await ws.models()).keys()], ['net']);
     // The name is free again; versions are not reused by MLflow only within a live model.
@@ -226,16 +298,34 @@ describe('experiment tracking and model registry (SDK) against a real server', (
     fs.writeFileSync(path.join(tmp, 'r.txt'), 'r');
     await Model.register(ws, { modelPath: path.join(tmp, 'r.txt'), modelName: 'readable' });
     const reader = await userWithRole(t, 'sdk-reader', 'Reader', ws.id);
-    const asReader = await Workspace.get('sdk-tracking', { subscriptionId: t.subscriptionId, resourceGroup: 'sdk-tracking-rg', endpoint: t.url, auth: new TokenAuthentication(reader.token), env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile-reader') } });
+    const asReader = await Workspace.get('sdk-tracking', {
+      subscriptionId: t.subscriptionId,
+      resourceGroup: 'sdk-tracking-rg',
+      endpoint: t.url,
+      auth: new TokenAuthentication(reader.token),
+      env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile-reader') },
+    });
     const seen = await asReader.getRun(run.id);
     assert.deepEqual(await seen.getMetrics(), { x: 1 });
     assert.ok((await asReader.models()).has('readable'));
     await assert.rejects(seen.log('x', 2), AuthorizationError);
     await assert.rejects(new Experiment(asReader, 'by-reader').startLogging(), AuthorizationError);
-    await assert.rejects(Model.register(asReader, { modelPath: path.join(tmp, 'r.txt'), modelName: 'by-reader' }), AuthorizationError);
+    await assert.rejects(
+      Model.register(asReader, { modelPath: path.join(tmp, 'r.txt'), modelName: 'by-reader' }),
+      AuthorizationError,
+    );
     assert.ok(!(await ws.models()).has('by-reader'));
 
-    const other = await Workspace.create({ name: 'sdk-tracking-2', subscriptionId: t.subscriptionId, resourceGroup: 'sdk-tracking-rg', location: 'local', showOutput: false, endpoint: t.url, auth: new TokenAuthentication(t.adminToken), env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile') } });
+    const other = await Workspace.create({
+      name: 'sdk-tracking-2',
+      subscriptionId: t.subscriptionId,
+      resourceGroup: 'sdk-tracking-rg',
+      location: 'local',
+      showOutput: false,
+      endpoint: t.url,
+      auth: new TokenAuthentication(t.adminToken),
+      env: { ATELIER_CONFIG_DIR: path.join(tmp, 'profile') },
+    });
     await assert.rejects(other.getRun(run.id), NotFoundError);
     assert.ok(!(await other.models()).has('readable'));
   });

@@ -17,27 +17,45 @@ export function checkWorkspaceName(name: unknown): string {
 }
 
 export function checkSubscriptionId(id: unknown): string {
-  if (typeof id !== 'string' || !GUID.test(id)) throw new ValidationError(`subscription id '${String(id)}' is not a GUID`, { code: 'InvalidSubscriptionId', target: 'subscriptionId' });
+  if (typeof id !== 'string' || !GUID.test(id))
+    throw new ValidationError(`subscription id '${String(id)}' is not a GUID`, {
+      code: 'InvalidSubscriptionId',
+      target: 'subscriptionId',
+    });
   return id;
 }
 
 /** Resource group names: 1–90 of letters, digits, '_', '-', '.', '(', ')', not ending in '.'. */
 export function checkResourceGroupName(name: unknown): string {
   if (typeof name !== 'string' || !/^[-\w.()]{1,90}$/.test(name) || name.endsWith('.')) {
-    throw new ValidationError(`resource group name '${String(name)}' is invalid: use 1–90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'`, { code: 'InvalidResourceGroupName', target: 'resourceGroup' });
+    throw new ValidationError(
+      `resource group name '${String(name)}' is invalid: use 1–90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'`,
+      { code: 'InvalidResourceGroupName', target: 'resourceGroup' },
+    );
   }
   return name;
 }
 
 export const subscriptionPath = (sub: string) => `/subscriptions/${encodeURIComponent(sub)}`;
-export const groupPath = (sub: string, rg: string) => `${subscriptionPath(sub)}/resourceGroups/${encodeURIComponent(rg)}`;
-export const workspacePath = (sub: string, rg: string, name: string) => `${groupPath(sub, rg)}/providers/${WORKSPACE_PROVIDER}/workspaces/${encodeURIComponent(name)}`;
+export const groupPath = (sub: string, rg: string) =>
+  `${subscriptionPath(sub)}/resourceGroups/${encodeURIComponent(rg)}`;
+export const workspacePath = (sub: string, rg: string, name: string) =>
+  `${groupPath(sub, rg)}/providers/${WORKSPACE_PROVIDER}/workspaces/${encodeURIComponent(name)}`;
 
 /** Parses a workspace ARM id (any case), as found in a config file's `Scope`. */
-export function parseWorkspaceId(id: string): { subscriptionId: string; resourceGroup: string; workspaceName: string } | undefined {
-  const m = /^\/?subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.machinelearningservices\/workspaces\/([^/]+)\/?$/i.exec(id.trim());
+export function parseWorkspaceId(
+  id: string,
+): { subscriptionId: string; resourceGroup: string; workspaceName: string } | undefined {
+  const m =
+    /^\/?subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.machinelearningservices\/workspaces\/([^/]+)\/?$/i.exec(
+      id.trim(),
+    );
   if (!m) return undefined;
-  return { subscriptionId: decodeURIComponent(m[1]!), resourceGroup: decodeURIComponent(m[2]!), workspaceName: decodeURIComponent(m[3]!) };
+  return {
+    subscriptionId: decodeURIComponent(m[1]!),
+    resourceGroup: decodeURIComponent(m[2]!),
+    workspaceName: decodeURIComponent(m[3]!),
+  };
 }
 
 /**
@@ -45,11 +63,21 @@ export function parseWorkspaceId(id: string): { subscriptionId: string; resource
  * the given provider namespace. The seed's examples omit the leading '/', which is added.
  */
 export function normaliseResourceId(id: unknown, option: string, provider: string, type: string): string {
-  if (typeof id !== 'string' || !id.trim()) throw new ValidationError(`${option} must be an ARM resource id string`, { code: 'InvalidResourceId', target: option });
+  if (typeof id !== 'string' || !id.trim())
+    throw new ValidationError(`${option} must be an ARM resource id string`, {
+      code: 'InvalidResourceId',
+      target: option,
+    });
   const s = id.trim().startsWith('/') ? id.trim() : `/${id.trim()}`;
-  const re = new RegExp(`^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/${provider.replace('.', '\\.')}/${type}/[^/]+$`, 'i');
+  const re = new RegExp(
+    `^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/${provider.replace('.', '\\.')}/${type}/[^/]+$`,
+    'i',
+  );
   if (!re.test(s)) {
-    throw new ValidationError(`${option} '${id}' is not an ARM id of a ${provider}/${type} resource; use /subscriptions/<id>/resourceGroups/<group>/providers/${provider}/${type}/<name>`, { code: 'InvalidResourceId', target: option });
+    throw new ValidationError(
+      `${option} '${id}' is not an ARM id of a ${provider}/${type} resource; use /subscriptions/<id>/resourceGroups/<group>/providers/${provider}/${type}/<name>`,
+      { code: 'InvalidResourceId', target: option },
+    );
   }
   return s;
 }

@@ -54,7 +54,10 @@ describe('workspace config files (seed from_config / write_config)', () => {
   it('accepts the {Scope: "<workspace ARM id>"} form and keeps the endpoint', () => {
     put('scope/.azureml/config.json', { Scope: W, endpoint: 'http://127.0.0.1:9/' });
     const c = loadWorkspaceConfig({ path: path.join(root, 'scope') });
-    assert.deepEqual([c.subscriptionId, c.resourceGroup, c.workspaceName, c.endpoint], [SUB, 'rg-scope', 'ws-scope', 'http://127.0.0.1:9/']);
+    assert.deepEqual(
+      [c.subscriptionId, c.resourceGroup, c.workspaceName, c.endpoint],
+      [SUB, 'rg-scope', 'ws-scope', 'http://127.0.0.1:9/'],
+    );
   });
 
   it('takes a file path directly, and a fileName to search for instead', () => {
@@ -62,7 +65,10 @@ describe('workspace config files (seed from_config / write_config)', () => {
     assert.equal(loadWorkspaceConfig({ path: f }).workspaceName, 'direct');
     put('named/.azureml/ws_config.json', cfg('named'));
     put('named/.azureml/config.json', cfg('default-name'));
-    assert.equal(loadWorkspaceConfig({ path: path.join(root, 'named'), fileName: 'ws_config.json' }).workspaceName, 'named');
+    assert.equal(
+      loadWorkspaceConfig({ path: path.join(root, 'named'), fileName: 'ws_config.json' }).workspaceName,
+      'named',
+    );
   });
 
   it('says clearly when there is no file, or it is not valid', () => {
@@ -70,28 +76,56 @@ describe('workspace config files (seed from_config / write_config)', () => {
     try {
       // Only reliable when no config file sits in a parent of the temp folder.
       if (!findConfigFile(path.dirname(empty))) {
-        assert.throws(() => loadWorkspaceConfig({ path: empty }), (e: unknown) => e instanceof ConfigurationError && e.code === 'ConfigFileNotFound' && /\.azureml\/, aml_config\//.test(e.message));
+        assert.throws(
+          () => loadWorkspaceConfig({ path: empty }),
+          (e: unknown) =>
+            e instanceof ConfigurationError &&
+            e.code === 'ConfigFileNotFound' &&
+            /\.azureml\/, aml_config\//.test(e.message),
+        );
       }
     } finally {
       fs.rmSync(empty, { recursive: true, force: true });
     }
     assert.throws(() => loadWorkspaceConfig({ path: path.join(root, 'does-not-exist') }), ConfigurationError);
     const bad = put('bad/config.json', '{nope');
-    assert.throws(() => loadWorkspaceConfig({ path: bad }), (e: unknown) => e instanceof ConfigurationError && /not valid JSON/.test(e.message));
+    assert.throws(
+      () => loadWorkspaceConfig({ path: bad }),
+      (e: unknown) => e instanceof ConfigurationError && /not valid JSON/.test(e.message),
+    );
     const partial = put('partial/config.json', { subscription_id: SUB });
-    assert.throws(() => loadWorkspaceConfig({ path: partial }), (e: unknown) => e instanceof ConfigurationError && /resource_group, workspace_name/.test(e.message));
+    assert.throws(
+      () => loadWorkspaceConfig({ path: partial }),
+      (e: unknown) => e instanceof ConfigurationError && /resource_group, workspace_name/.test(e.message),
+    );
     const badScope = put('badscope/config.json', { Scope: '/subscriptions/x/resourceGroups/y' });
     assert.throws(() => loadWorkspaceConfig({ path: badScope }), ConfigurationError);
   });
 
   it('writes {subscription_id, resource_group, workspace_name, endpoint} where asked, never outside the folder', () => {
     const dir = path.join(root, 'written', 'file-path');
-    const f = writeWorkspaceConfig({ subscriptionId: SUB, resourceGroup: 'rg', workspaceName: 'ws', endpoint: 'http://127.0.0.1:8700' }, { path: dir, fileName: 'ws_config.json' });
+    const f = writeWorkspaceConfig(
+      { subscriptionId: SUB, resourceGroup: 'rg', workspaceName: 'ws', endpoint: 'http://127.0.0.1:8700' },
+      { path: dir, fileName: 'ws_config.json' },
+    );
     assert.equal(f, path.join(dir, 'ws_config.json'));
-    assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { subscription_id: SUB, resource_group: 'rg', workspace_name: 'ws', endpoint: 'http://127.0.0.1:8700' });
+    assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), {
+      subscription_id: SUB,
+      resource_group: 'rg',
+      workspace_name: 'ws',
+      endpoint: 'http://127.0.0.1:8700',
+    });
     assert.equal(loadWorkspaceConfig({ path: dir, fileName: 'ws_config.json' }).workspaceName, 'ws');
     for (const name of ['../escape.json', 'a/b.json', '..', '']) {
-      assert.throws(() => writeWorkspaceConfig({ subscriptionId: SUB, resourceGroup: 'rg', workspaceName: 'ws' }, { path: dir, fileName: name }), ValidationError, name);
+      assert.throws(
+        () =>
+          writeWorkspaceConfig(
+            { subscriptionId: SUB, resourceGroup: 'rg', workspaceName: 'ws' },
+            { path: dir, fileName: name },
+          ),
+        ValidationError,
+        name,
+      );
     }
     assert.equal(fs.existsSync(path.join(root, 'written', 'escape.json')), false);
   });

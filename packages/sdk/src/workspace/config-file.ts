@@ -24,7 +24,10 @@ export const DEFAULT_CONFIG_FILE = 'config.json';
 /** A file name given by the user must stay in its folder. */
 export function checkFileName(fileName: string): string {
   if (!fileName || fileName === '.' || fileName === '..' || /[/\\\0]/.test(fileName)) {
-    throw new ValidationError(`fileName '${fileName}' must be a plain file name (no folders); put the folder in 'path'`, { code: 'InvalidFileName', target: 'fileName' });
+    throw new ValidationError(
+      `fileName '${fileName}' must be a plain file name (no folders); put the folder in 'path'`,
+      { code: 'InvalidFileName', target: 'fileName' },
+    );
   }
   return fileName;
 }
@@ -61,26 +64,42 @@ export function readConfigFile(file: string): WorkspaceConfig {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigurationError(`cannot read the workspace config file ${file}: ${(e as Error).message}`, { code: 'ConfigFileUnreadable' });
+    throw new ConfigurationError(`cannot read the workspace config file ${file}: ${(e as Error).message}`, {
+      code: 'ConfigFileUnreadable',
+    });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
-    throw new ConfigurationError(`the workspace config file ${file} is not valid JSON (${(e as Error).message})`, { code: 'ConfigFileInvalid' });
+    throw new ConfigurationError(`the workspace config file ${file} is not valid JSON (${(e as Error).message})`, {
+      code: 'ConfigFileInvalid',
+    });
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigurationError(`the workspace config file ${file} must hold a JSON object`, { code: 'ConfigFileInvalid' });
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigurationError(`the workspace config file ${file} must hold a JSON object`, {
+      code: 'ConfigFileInvalid',
+    });
   const o = raw as Record<string, unknown>;
   const endpoint = typeof o.endpoint === 'string' && o.endpoint ? o.endpoint : undefined;
   const scope = o.Scope ?? o.scope;
   if (typeof scope === 'string') {
     const ids = parseWorkspaceId(scope);
-    if (!ids) throw new ConfigurationError(`the Scope in ${file} is not a workspace ARM id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.MachineLearningServices/workspaces/<name>)`, { code: 'ConfigFileInvalid' });
+    if (!ids)
+      throw new ConfigurationError(
+        `the Scope in ${file} is not a workspace ARM id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.MachineLearningServices/workspaces/<name>)`,
+        { code: 'ConfigFileInvalid' },
+      );
     return { ...ids, ...(endpoint ? { endpoint } : {}), file };
   }
-  const missing = ['subscription_id', 'resource_group', 'workspace_name'].filter((k) => typeof o[k] !== 'string' || !(o[k] as string).trim());
+  const missing = ['subscription_id', 'resource_group', 'workspace_name'].filter(
+    (k) => typeof o[k] !== 'string' || !(o[k] as string).trim(),
+  );
   if (missing.length) {
-    throw new ConfigurationError(`the workspace config file ${file} lacks ${missing.join(', ')}: it needs subscription_id, resource_group and workspace_name (or a Scope)`, { code: 'ConfigFileInvalid' });
+    throw new ConfigurationError(
+      `the workspace config file ${file} lacks ${missing.join(', ')}: it needs subscription_id, resource_group and workspace_name (or a Scope)`,
+      { code: 'ConfigFileInvalid' },
+    );
   }
   return {
     subscriptionId: (o.subscription_id as string).trim(),
@@ -101,7 +120,9 @@ export function loadWorkspaceConfig(opts: { path?: string; fileName?: string } =
   try {
     stat = fs.statSync(start);
   } catch {
-    throw new ConfigurationError(`the path '${opts.path}' given to fromConfig does not exist`, { code: 'ConfigFileNotFound' });
+    throw new ConfigurationError(`the path '${opts.path}' given to fromConfig does not exist`, {
+      code: 'ConfigFileNotFound',
+    });
   }
   if (stat.isFile()) return readConfigFile(start);
   const file = findConfigFile(start, opts.fileName);
@@ -120,10 +141,17 @@ export function loadWorkspaceConfig(opts: { path?: string; fileName?: string } =
  * Writes `{subscription_id, resource_group, workspace_name, endpoint}` to `path/fileName`
  * (default `.azureml/config.json` under the current folder). Returns the file written.
  */
-export function writeWorkspaceConfig(cfg: Omit<WorkspaceConfig, 'file'>, opts: { path?: string; fileName?: string } = {}): string {
+export function writeWorkspaceConfig(
+  cfg: Omit<WorkspaceConfig, 'file'>,
+  opts: { path?: string; fileName?: string } = {},
+): string {
   const dir = path.resolve(opts.path ?? DEFAULT_CONFIG_FOLDER);
   const file = path.join(dir, checkFileName(opts.fileName ?? DEFAULT_CONFIG_FILE));
-  const body: Record<string, string> = { subscription_id: cfg.subscriptionId, resource_group: cfg.resourceGroup, workspace_name: cfg.workspaceName };
+  const body: Record<string, string> = {
+    subscription_id: cfg.subscriptionId,
+    resource_group: cfg.resourceGroup,
+    workspace_name: cfg.workspaceName,
+  };
   if (cfg.endpoint) body.endpoint = cfg.endpoint;
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -131,7 +159,9 @@ export function writeWorkspaceConfig(cfg: Omit<WorkspaceConfig, 'file'>, opts: {
     fs.writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n');
     fs.renameSync(tmp, file);
   } catch (e) {
-    throw new ConfigurationError(`cannot write the workspace config file ${file}: ${(e as Error).message}`, { code: 'ConfigFileUnwritable' });
+    throw new ConfigurationError(`cannot write the workspace config file ${file}: ${(e as Error).message}`, {
+      code: 'ConfigFileUnwritable',
+    });
   }
   return file;
 }

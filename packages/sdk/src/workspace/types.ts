@@ -30,9 +30,27 @@ export interface WorkspaceDetails {
 }
 
 export const DETAIL_KEYS = [
-  'id', 'name', 'location', 'type', 'tags', 'workspaceid', 'description', 'friendlyName', 'creationTime', 'containerRegistry', 'keyVault',
-  'applicationInsights', 'identityPrincipalId', 'identityTenantId', 'identityType', 'storageAccount', 'sku', 'resourceCmkUri', 'hbiWorkspace',
-  'imageBuildCompute', 'systemDatastoresAuthMode',
+  'id',
+  'name',
+  'location',
+  'type',
+  'tags',
+  'workspaceid',
+  'description',
+  'friendlyName',
+  'creationTime',
+  'containerRegistry',
+  'keyVault',
+  'applicationInsights',
+  'identityPrincipalId',
+  'identityTenantId',
+  'identityType',
+  'storageAccount',
+  'sku',
+  'resourceCmkUri',
+  'hbiWorkspace',
+  'imageBuildCompute',
+  'systemDatastoresAuthMode',
 ] as const satisfies readonly (keyof WorkspaceDetails)[];
 
 /** `POST W/listKeys` (ListWorkspaceKeysResult). */

@@ -39,7 +39,15 @@ describe('Workspace (SDK) against a real server', () => {
 
   it('creates a workspace with its resource group and dependent resources, printing progress', async () => {
     const lines: string[] = [];
-    const ws = await Workspace.create({ ...conn, name: 'myworkspace', resourceGroup: 'myresourcegroup', createResourceGroup: true, location: 'eastus2', output: (l) => lines.push(l), tags: { team: 'a' } });
+    const ws = await Workspace.create({
+      ...conn,
+      name: 'myworkspace',
+      resourceGroup: 'myresourcegroup',
+      createResourceGroup: true,
+      location: 'eastus2',
+      output: (l) => lines.push(l),
+      tags: { team: 'a' },
+    });
     assert.equal(ws.name, 'myworkspace');
     assert.equal(ws.resourceGroup, 'myresourcegroup');
     assert.equal(ws.subscriptionId, t.subscriptionId);
@@ -47,16 +55,28 @@ describe('Workspace (SDK) against a real server', () => {
     assert.equal(ws.sku, 'Basic');
     assert.deepEqual(ws.tags, { team: 'a' });
     assert.equal(ws.provisioningState, 'Succeeded');
-    assert.ok(lines.some((l) => /Created resource group 'myresourcegroup'/.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /is ready/.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /storage account: \/subscriptions\/.+Microsoft\.Storage\/storageAccounts\//.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /Created resource group 'myresourcegroup'/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /is ready/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /storage account: \/subscriptions\/.+Microsoft\.Storage\/storageAccounts\//.test(l)),
+      lines.join('\n'),
+    );
   });
 
   it('getDetails has exactly the seed keys, with the real values', async () => {
     const ws = await Workspace.get('myworkspace', { ...conn, resourceGroup: 'myresourcegroup' });
     const d = await ws.getDetails();
     assert.deepEqual(Object.keys(d).sort(), [...DETAIL_KEYS].sort());
-    assert.equal(d.id, `/subscriptions/${t.subscriptionId}/resourceGroups/myresourcegroup/providers/Microsoft.MachineLearningServices/workspaces/myworkspace`);
+    assert.equal(
+      d.id,
+      `/subscriptions/${t.subscriptionId}/resourceGroups/myresourcegroup/providers/Microsoft.MachineLearningServices/workspaces/myworkspace`,
+    );
     assert.equal(d.type, 'Microsoft.MachineLearningServices/workspaces');
     assert.match(d.workspaceid ?? '', /^[0-9a-f-]{36}$/);
     assert.match(d.storageAccount ?? '', /Microsoft\.Storage\/storageAccounts\//);
@@ -73,20 +93,63 @@ describe('Workspace (SDK) against a real server', () => {
   });
 
   it('refuses to create it again unless existOk, and needs the group when createResourceGroup is false', async () => {
-    await assert.rejects(Workspace.create({ ...conn, name: 'myworkspace', resourceGroup: 'myresourcegroup', showOutput: false }), (e: unknown) => e instanceof ConflictError && e.code === 'WorkspaceAlreadyExists');
-    const again = await Workspace.create({ ...conn, name: 'myworkspace', resourceGroup: 'myresourcegroup', existOk: true, showOutput: false });
+    await assert.rejects(
+      Workspace.create({ ...conn, name: 'myworkspace', resourceGroup: 'myresourcegroup', showOutput: false }),
+      (e: unknown) => e instanceof ConflictError && e.code === 'WorkspaceAlreadyExists',
+    );
+    const again = await Workspace.create({
+      ...conn,
+      name: 'myworkspace',
+      resourceGroup: 'myresourcegroup',
+      existOk: true,
+      showOutput: false,
+    });
     assert.equal(again.id, (await Workspace.get('myworkspace', { ...conn, resourceGroup: 'myresourcegroup' })).id);
-    await assert.rejects(Workspace.create({ ...conn, name: 'other', resourceGroup: 'no-such-group', createResourceGroup: false, showOutput: false }), (e: unknown) => e instanceof NotFoundError && e.code === 'ResourceGroupNotFound');
-    const groups = await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups/no-such-group?api-version=2025-09-01`);
+    await assert.rejects(
+      Workspace.create({
+        ...conn,
+        name: 'other',
+        resourceGroup: 'no-such-group',
+        createResourceGroup: false,
+        showOutput: false,
+      }),
+      (e: unknown) => e instanceof NotFoundError && e.code === 'ResourceGroupNotFound',
+    );
+    const groups = await t.request(
+      'GET',
+      `/subscriptions/${t.subscriptionId}/resourcegroups/no-such-group?api-version=2025-09-01`,
+    );
     assert.equal(groups.status, 404, 'nothing was made');
   });
 
   it('validates input before sending anything', async () => {
     for (const name of ['a', 'x'.repeat(33), '-lead', 'has space', 'ünï', '../up', '']) {
-      await assert.rejects(Workspace.create({ ...conn, name, resourceGroup: 'myresourcegroup', showOutput: false }), ValidationError, name);
+      await assert.rejects(
+        Workspace.create({ ...conn, name, resourceGroup: 'myresourcegroup', showOutput: false }),
+        ValidationError,
+        name,
+      );
     }
-    await assert.rejects(Workspace.create({ ...conn, name: 'okname', resourceGroup: 'myresourcegroup', storageAccount: 'not-an-arm-id', showOutput: false }), (e: unknown) => e instanceof ValidationError && e.target === 'storageAccount');
-    await assert.rejects(Workspace.create({ ...conn, name: 'okname', resourceGroup: 'myresourcegroup', privateEndpointConfig: {}, showOutput: false }), NotImplementedError);
+    await assert.rejects(
+      Workspace.create({
+        ...conn,
+        name: 'okname',
+        resourceGroup: 'myresourcegroup',
+        storageAccount: 'not-an-arm-id',
+        showOutput: false,
+      }),
+      (e: unknown) => e instanceof ValidationError && e.target === 'storageAccount',
+    );
+    await assert.rejects(
+      Workspace.create({
+        ...conn,
+        name: 'okname',
+        resourceGroup: 'myresourcegroup',
+        privateEndpointConfig: {},
+        showOutput: false,
+      }),
+      NotImplementedError,
+    );
     const list = await Workspace.list({ ...conn, resourceGroup: 'myresourcegroup' });
     assert.deepEqual([...list.keys()], ['myworkspace']);
   });
@@ -110,21 +173,59 @@ describe('Workspace (SDK) against a real server', () => {
     assert.equal(d2.keyVault?.toLowerCase(), d.keyVault!.toLowerCase());
     assert.equal(d2.friendlyName, 'My workspace');
     const missing = d.storageAccount!.replace(/storageAccounts\/.+$/, 'storageAccounts/nosuchaccount');
-    await assert.rejects(Workspace.create({ ...conn, name: 'bad-deps', resourceGroup: 'myresourcegroup', storageAccount: missing, showOutput: false }), (e: unknown) => (e as { status?: number }).status! >= 400 && (e as { status?: number }).status! < 500);
-    await assert.rejects(Workspace.get('bad-deps', { ...conn, resourceGroup: 'myresourcegroup' }), NotFoundError, 'a failed create leaves nothing');
+    await assert.rejects(
+      Workspace.create({
+        ...conn,
+        name: 'bad-deps',
+        resourceGroup: 'myresourcegroup',
+        storageAccount: missing,
+        showOutput: false,
+      }),
+      (e: unknown) => (e as { status?: number }).status! >= 400 && (e as { status?: number }).status! < 500,
+    );
+    await assert.rejects(
+      Workspace.get('bad-deps', { ...conn, resourceGroup: 'myresourcegroup' }),
+      NotFoundError,
+      'a failed create leaves nothing',
+    );
     // A resource group made for a workspace that could not be made is removed again.
-    await assert.rejects(Workspace.create({ ...conn, name: 'bad-deps', resourceGroup: 'fresh-group', storageAccount: missing, showOutput: false }));
-    assert.equal((await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups/fresh-group?api-version=2025-09-01`)).status, 404);
+    await assert.rejects(
+      Workspace.create({
+        ...conn,
+        name: 'bad-deps',
+        resourceGroup: 'fresh-group',
+        storageAccount: missing,
+        showOutput: false,
+      }),
+    );
+    assert.equal(
+      (await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups/fresh-group?api-version=2025-09-01`))
+        .status,
+      404,
+    );
     await ws.delete();
   });
 
   it('get searches the subscription without a resource group, and says when the name is ambiguous', async () => {
     const found = await Workspace.get('myworkspace', conn);
     assert.equal(found.resourceGroup, 'myresourcegroup');
-    await Workspace.create({ ...conn, name: 'myworkspace', resourceGroup: 'second-group', location: 'local', showOutput: false });
-    await assert.rejects(Workspace.get('myworkspace', conn), (e: unknown) => e instanceof ValidationError && e.code === 'AmbiguousWorkspaceName' && /second-group/.test(e.message));
+    await Workspace.create({
+      ...conn,
+      name: 'myworkspace',
+      resourceGroup: 'second-group',
+      location: 'local',
+      showOutput: false,
+    });
+    await assert.rejects(
+      Workspace.get('myworkspace', conn),
+      (e: unknown) =>
+        e instanceof ValidationError && e.code === 'AmbiguousWorkspaceName' && /second-group/.test(e.message),
+    );
     await assert.rejects(Workspace.get('nosuchworkspace', conn), NotFoundError);
-    await assert.rejects(Workspace.get('nosuchworkspace', { ...conn, resourceGroup: 'myresourcegroup' }), NotFoundError);
+    await assert.rejects(
+      Workspace.get('nosuchworkspace', { ...conn, resourceGroup: 'myresourcegroup' }),
+      NotFoundError,
+    );
     const byId = await Workspace.get('myworkspace', { ...conn, id: found.workspaceId });
     assert.equal(byId.resourceGroup, 'myresourcegroup');
   });
@@ -137,7 +238,11 @@ describe('Workspace (SDK) against a real server', () => {
     // Pages of one: the client follows every nextLink.
     const client = new ArmClient(t.url, auth);
     const names: string[] = [];
-    for await (const w of client.list<WorkspaceResource>(`/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces`, { query: { $top: '1' } })) names.push(w.name);
+    for await (const w of client.list<WorkspaceResource>(
+      `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces`,
+      { query: { $top: '1' } },
+    ))
+      names.push(w.name);
     assert.deepEqual(names.sort(), ['myworkspace', 'myworkspace']);
   });
 
@@ -154,7 +259,10 @@ describe('Workspace (SDK) against a real server', () => {
   it('updateDependencies refuses a registry that does not exist', async () => {
     const ws = await Workspace.get('myworkspace', { ...conn, resourceGroup: 'second-group' });
     const reg = `/subscriptions/${t.subscriptionId}/resourceGroups/second-group/providers/Microsoft.ContainerRegistry/registries/nosuchregistry`;
-    await assert.rejects(ws.updateDependencies({ containerRegistry: reg }), (e: unknown) => (e as { status: number }).status >= 400 && (e as { status: number }).status < 500);
+    await assert.rejects(
+      ws.updateDependencies({ containerRegistry: reg }),
+      (e: unknown) => (e as { status: number }).status >= 400 && (e as { status: number }).status < 500,
+    );
     await assert.rejects(ws.updateDependencies({}), ValidationError);
     assert.equal((await ws.getDetails()).containerRegistry, null);
   });
@@ -189,7 +297,14 @@ describe('Workspace (SDK) against a real server', () => {
   it('setup creates the named workspace when there is no config file, and writes one', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-sdk-setup-'));
     try {
-      const ws = await Workspace.setup({ ...conn, name: 'set-up', resourceGroup: 'setup-group', location: 'local', path: dir, showOutput: false });
+      const ws = await Workspace.setup({
+        ...conn,
+        name: 'set-up',
+        resourceGroup: 'setup-group',
+        location: 'local',
+        path: dir,
+        showOutput: false,
+      });
       assert.equal(ws.name, 'set-up');
       const again = await Workspace.fromConfig({ path: dir, auth, env: conn.env });
       assert.equal(again.id, ws.id);
@@ -211,7 +326,10 @@ describe('Workspace (SDK) against a real server', () => {
 
   it('maps server errors to typed errors with code and status', async () => {
     const bad = { endpoint: t.url, auth: new TokenAuthentication('not-a-token'), env: conn.env };
-    await assert.rejects(Workspace.list(bad), (e: unknown) => e instanceof AuthenticationError && e.status === 401 && typeof e.code === 'string');
+    await assert.rejects(
+      Workspace.list(bad),
+      (e: unknown) => e instanceof AuthenticationError && e.status === 401 && typeof e.code === 'string',
+    );
     let calls = 0;
     const callback = new TokenAuthentication(async () => (++calls === 1 ? 'expired-or-bad' : t.adminToken));
     const ok = await Workspace.list({ endpoint: t.url, auth: callback, env: conn.env });
@@ -223,7 +341,12 @@ describe('Workspace (SDK) against a real server', () => {
     assert.equal(Workspace.DEFAULT_CPU_CLUSTER_NAME, 'cpu-cluster');
     assert.equal(DEFAULT_CPU_CLUSTER_NAME, 'cpu-cluster');
     assert.equal(Workspace.DEFAULT_GPU_CLUSTER_NAME, 'gpu-cluster');
-    assert.deepEqual(Workspace.DEFAULT_CPU_CLUSTER_CONFIGURATION, { vmSize: 'STANDARD_DS2_V2', minNodes: 0, maxNodes: 2, vmPriority: 'dedicated' });
+    assert.deepEqual(Workspace.DEFAULT_CPU_CLUSTER_CONFIGURATION, {
+      vmSize: 'STANDARD_DS2_V2',
+      minNodes: 0,
+      maxNodes: 2,
+      vmPriority: 'dedicated',
+    });
     assert.equal(DEFAULT_GPU_CLUSTER_CONFIGURATION.vmSize, 'STANDARD_NC6');
   });
 });

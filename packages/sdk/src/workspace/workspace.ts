@@ -2,7 +2,14 @@ import { ArmClient, type ArmResponse, type OperationProgress } from '../http/cli
 import type { Authentication, AccessToken } from '../auth/authentication.js';
 import { MANAGEMENT_AUDIENCE } from '../auth/authentication.js';
 import { resolveConnection, type ConnectionOptions } from '../connection.js';
-import { ConfigurationError, ConflictError, NotFoundError, NotImplementedError, ServiceError, ValidationError } from '../errors.js';
+import {
+  ConfigurationError,
+  ConflictError,
+  NotFoundError,
+  NotImplementedError,
+  ServiceError,
+  ValidationError,
+} from '../errors.js';
 import {
   DEFAULT_CPU_CLUSTER_CONFIGURATION,
   DEFAULT_CPU_CLUSTER_NAME,
@@ -11,7 +18,14 @@ import {
   WORKSPACE_PROVIDER,
 } from '../constants.js';
 import { createResourceGroup, deleteResourceGroup, getResourceGroup, resolveSubscription } from '../resource-groups.js';
-import { checkResourceGroupName, checkWorkspaceName, normaliseResourceId, subscriptionPath, groupPath, workspacePath } from './arm-ids.js';
+import {
+  checkResourceGroupName,
+  checkWorkspaceName,
+  normaliseResourceId,
+  subscriptionPath,
+  groupPath,
+  workspacePath,
+} from './arm-ids.js';
 import type { WorkspaceConfig } from './config-file.js';
 import { host } from '../host.js';
 import { toDetails, type WorkspaceDetails, type WorkspaceKeys, type WorkspaceResource } from './types.js';
@@ -56,7 +70,8 @@ export interface CreateWorkspaceOptions extends WorkspaceLookupOptions {
   /** Fixed at creation. */
   hbiWorkspace?: boolean;
   /** `accessKey` (default) or `identity` (system datastores without credentials). */
-  systemDatastoresAuthMode?: 'accessKey' | 'identity' | 'userDelegationSAS' | 'AccessKey' | 'Identity' | 'UserDelegationSAS';
+  systemDatastoresAuthMode?:
+    'accessKey' | 'identity' | 'userDelegationSAS' | 'AccessKey' | 'Identity' | 'UserDelegationSAS';
   v1LegacyMode?: boolean;
   imageBuildCompute?: string;
   /** Return the existing workspace instead of failing when it exists (default false). */
@@ -135,7 +150,8 @@ export class Workspace {
     resource: WorkspaceResource,
   ) {
     const ids = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\//i.exec(resource.id ?? '');
-    if (!ids || typeof resource.name !== 'string') throw new ServiceError(`the server answered a workspace without a valid id (${String(resource.id)})`);
+    if (!ids || typeof resource.name !== 'string')
+      throw new ServiceError(`the server answered a workspace without a valid id (${String(resource.id)})`);
     this.subscriptionId = decodeURIComponent(ids[1]!);
     this.resourceGroup = decodeURIComponent(ids[2]!);
     this.name = resource.name;
@@ -170,7 +186,16 @@ export class Workspace {
     return this.resource.properties?.discoveryUrl ?? `${this.client.endpoint}/discovery`;
   }
   get serviceContext(): ServiceContext {
-    return new ServiceContext(this.subscriptionId, this.resourceGroup, this.name, this.workspaceId, this.discoveryUrl, this.client.endpoint, this.client.auth, this.client);
+    return new ServiceContext(
+      this.subscriptionId,
+      this.resourceGroup,
+      this.name,
+      this.workspaceId,
+      this.discoveryUrl,
+      this.client.endpoint,
+      this.client.auth,
+      this.client,
+    );
   }
   /** The last ARM body read from the server (a copy). */
   get armResource(): WorkspaceResource {
@@ -194,31 +219,54 @@ export class Workspace {
     if (opts.resourceGroup) {
       checkResourceGroupName(opts.resourceGroup);
       const r = await client
-        .request<WorkspaceResource>('GET', workspacePath(sub, opts.resourceGroup, name), { what: `get workspace '${name}'` })
+        .request<WorkspaceResource>('GET', workspacePath(sub, opts.resourceGroup, name), {
+          what: `get workspace '${name}'`,
+        })
         .catch((e: unknown) => {
           if (e instanceof NotFoundError && e.code !== 'SubscriptionNotFound') {
-            throw new NotFoundError(`workspace '${name}' was not found in resource group '${opts.resourceGroup}' of subscription ${sub}`, { status: 404, code: e.code, requestId: e.requestId });
+            throw new NotFoundError(
+              `workspace '${name}' was not found in resource group '${opts.resourceGroup}' of subscription ${sub}`,
+              { status: 404, code: e.code, requestId: e.requestId },
+            );
           }
           throw e;
         });
       const ws = new Workspace(client, r.body);
-      if (opts.location && !sameLocation(ws.location, opts.location)) throw new NotFoundError(`workspace '${name}' is in location '${ws.location}', not '${opts.location}'`, { status: 404, code: 'WorkspaceNotFound' });
-      if (opts.id && ws.workspaceId?.toLowerCase() !== opts.id.toLowerCase()) throw new NotFoundError(`workspace '${name}' has workspaceId ${ws.workspaceId}, not ${opts.id}`, { status: 404, code: 'WorkspaceNotFound' });
+      if (opts.location && !sameLocation(ws.location, opts.location))
+        throw new NotFoundError(`workspace '${name}' is in location '${ws.location}', not '${opts.location}'`, {
+          status: 404,
+          code: 'WorkspaceNotFound',
+        });
+      if (opts.id && ws.workspaceId?.toLowerCase() !== opts.id.toLowerCase())
+        throw new NotFoundError(`workspace '${name}' has workspaceId ${ws.workspaceId}, not ${opts.id}`, {
+          status: 404,
+          code: 'WorkspaceNotFound',
+        });
       return ws;
     }
     const found: Workspace[] = [];
-    for await (const r of client.list<WorkspaceResource>(`${subscriptionPath(sub)}/providers/${WORKSPACE_PROVIDER}/workspaces`, { what: 'list workspaces' })) {
+    for await (const r of client.list<WorkspaceResource>(
+      `${subscriptionPath(sub)}/providers/${WORKSPACE_PROVIDER}/workspaces`,
+      { what: 'list workspaces' },
+    )) {
       if (r.name?.toLowerCase() !== name.toLowerCase()) continue;
       if (opts.location && !sameLocation(r.location, opts.location)) continue;
       if (opts.id && r.properties?.workspaceId?.toLowerCase() !== opts.id.toLowerCase()) continue;
       found.push(new Workspace(client, r));
     }
-    if (found.length === 0) throw new NotFoundError(`workspace '${name}' was not found in subscription ${sub} (or you may not see it)`, { status: 404, code: 'WorkspaceNotFound' });
-    if (found.length > 1) {
-      throw new ValidationError(`the name '${name}' matches ${found.length} workspaces, in resource groups ${found.map((w) => `'${w.resourceGroup}'`).join(', ')}: say which with resourceGroup`, {
-        code: 'AmbiguousWorkspaceName',
-        target: 'resourceGroup',
+    if (found.length === 0)
+      throw new NotFoundError(`workspace '${name}' was not found in subscription ${sub} (or you may not see it)`, {
+        status: 404,
+        code: 'WorkspaceNotFound',
       });
+    if (found.length > 1) {
+      throw new ValidationError(
+        `the name '${name}' matches ${found.length} workspaces, in resource groups ${found.map((w) => `'${w.resourceGroup}'`).join(', ')}: say which with resourceGroup`,
+        {
+          code: 'AmbiguousWorkspaceName',
+          target: 'resourceGroup',
+        },
+      );
     }
     return found[0]!;
   }
@@ -226,13 +274,20 @@ export class Workspace {
   /** Every workspace the caller can see in a subscription (or one resource group), by name. */
   static async list(opts?: WorkspaceLookupOptions): Promise<Map<string, Workspace[]>>;
   static async list(subscriptionId: string, opts?: WorkspaceLookupOptions): Promise<Map<string, Workspace[]>>;
-  static async list(a?: string | WorkspaceLookupOptions, b: WorkspaceLookupOptions = {}): Promise<Map<string, Workspace[]>> {
+  static async list(
+    a?: string | WorkspaceLookupOptions,
+    b: WorkspaceLookupOptions = {},
+  ): Promise<Map<string, Workspace[]>> {
     const opts: WorkspaceLookupOptions = typeof a === 'string' ? { ...b, subscriptionId: a } : (a ?? {});
     const client = clientFor(opts);
     const sub = await resolveSubscription(client, opts.subscriptionId, opts.env);
-    const base = opts.resourceGroup ? groupPath(sub, checkResourceGroupName(opts.resourceGroup)) : subscriptionPath(sub);
+    const base = opts.resourceGroup
+      ? groupPath(sub, checkResourceGroupName(opts.resourceGroup))
+      : subscriptionPath(sub);
     const out = new Map<string, Workspace[]>();
-    for await (const r of client.list<WorkspaceResource>(`${base}/providers/${WORKSPACE_PROVIDER}/workspaces`, { what: 'list workspaces' })) {
+    for await (const r of client.list<WorkspaceResource>(`${base}/providers/${WORKSPACE_PROVIDER}/workspaces`, {
+      what: 'list workspaces',
+    })) {
       const ws = new Workspace(client, r);
       const list = out.get(ws.name) ?? [];
       list.push(ws);
@@ -246,7 +301,8 @@ export class Workspace {
    * Fails when it exists, unless `existOk`. Dependent resources left unset are made by the server.
    */
   static async create(opts: CreateWorkspaceOptions): Promise<Workspace> {
-    if (!opts || typeof opts !== 'object') throw new ValidationError('Workspace.create needs an options object with at least a name');
+    if (!opts || typeof opts !== 'object')
+      throw new ValidationError('Workspace.create needs an options object with at least a name');
     const name = checkWorkspaceName(opts.name);
     for (const [k, v] of [
       ['adbWorkspace', opts.adbWorkspace],
@@ -254,34 +310,75 @@ export class Workspace {
       ['defaultCpuComputeTarget', opts.defaultCpuComputeTarget],
       ['defaultGpuComputeTarget', opts.defaultGpuComputeTarget],
     ] as const) {
-      if (v !== undefined && v !== null) throw new NotImplementedError(`Workspace.create: '${k}' is not supported yet; create the workspace without it`, { code: 'NotImplemented', target: k });
+      if (v !== undefined && v !== null)
+        throw new NotImplementedError(
+          `Workspace.create: '${k}' is not supported yet; create the workspace without it`,
+          { code: 'NotImplemented', target: k },
+        );
     }
     if (opts.tags !== undefined) checkTags(opts.tags);
-    const authModes: Record<string, string> = { accesskey: 'AccessKey', identity: 'Identity', userdelegationsas: 'UserDelegationSAS' };
-    const authMode = opts.systemDatastoresAuthMode === undefined ? undefined : authModes[String(opts.systemDatastoresAuthMode).toLowerCase()];
+    const authModes: Record<string, string> = {
+      accesskey: 'AccessKey',
+      identity: 'Identity',
+      userdelegationsas: 'UserDelegationSAS',
+    };
+    const authMode =
+      opts.systemDatastoresAuthMode === undefined
+        ? undefined
+        : authModes[String(opts.systemDatastoresAuthMode).toLowerCase()];
     if (opts.systemDatastoresAuthMode !== undefined && !authMode) {
-      throw new ValidationError(`systemDatastoresAuthMode must be 'accessKey', 'identity' or 'userDelegationSAS', got '${String(opts.systemDatastoresAuthMode)}'`, { target: 'systemDatastoresAuthMode' });
+      throw new ValidationError(
+        `systemDatastoresAuthMode must be 'accessKey', 'identity' or 'userDelegationSAS', got '${String(opts.systemDatastoresAuthMode)}'`,
+        { target: 'systemDatastoresAuthMode' },
+      );
     }
     if ((opts.cmkKeyvault === undefined) !== (opts.resourceCmkUri === undefined)) {
-      throw new ValidationError('cmkKeyvault and resourceCmkUri go together: give both or neither', { target: opts.cmkKeyvault === undefined ? 'cmkKeyvault' : 'resourceCmkUri' });
+      throw new ValidationError('cmkKeyvault and resourceCmkUri go together: give both or neither', {
+        target: opts.cmkKeyvault === undefined ? 'cmkKeyvault' : 'resourceCmkUri',
+      });
     }
     const props: C.WorkspaceProperties = {};
-    if (opts.storageAccount !== undefined) props.storageAccount = normaliseResourceId(opts.storageAccount, 'storageAccount', 'Microsoft.Storage', 'storageAccounts');
-    if (opts.keyVault !== undefined) props.keyVault = normaliseResourceId(opts.keyVault, 'keyVault', 'Microsoft.KeyVault', 'vaults');
-    if (opts.appInsights !== undefined) props.applicationInsights = normaliseResourceId(opts.appInsights, 'appInsights', 'Microsoft.Insights', 'components');
-    if (opts.containerRegistry !== undefined) props.containerRegistry = normaliseResourceId(opts.containerRegistry, 'containerRegistry', 'Microsoft.ContainerRegistry', 'registries');
+    if (opts.storageAccount !== undefined)
+      props.storageAccount = normaliseResourceId(
+        opts.storageAccount,
+        'storageAccount',
+        'Microsoft.Storage',
+        'storageAccounts',
+      );
+    if (opts.keyVault !== undefined)
+      props.keyVault = normaliseResourceId(opts.keyVault, 'keyVault', 'Microsoft.KeyVault', 'vaults');
+    if (opts.appInsights !== undefined)
+      props.applicationInsights = normaliseResourceId(
+        opts.appInsights,
+        'appInsights',
+        'Microsoft.Insights',
+        'components',
+      );
+    if (opts.containerRegistry !== undefined)
+      props.containerRegistry = normaliseResourceId(
+        opts.containerRegistry,
+        'containerRegistry',
+        'Microsoft.ContainerRegistry',
+        'registries',
+      );
     if (opts.friendlyName !== undefined) props.friendlyName = String(opts.friendlyName);
     if (opts.description !== undefined) props.description = String(opts.description);
     if (opts.hbiWorkspace !== undefined) props.hbiWorkspace = Boolean(opts.hbiWorkspace);
     if (opts.imageBuildCompute !== undefined) props.imageBuildCompute = opts.imageBuildCompute;
     if (authMode) props.systemDatastoresAuthMode = authMode;
     if (opts.v1LegacyMode !== undefined) props.v1LegacyMode = Boolean(opts.v1LegacyMode);
-    if (opts.primaryUserAssignedIdentity !== undefined) props.primaryUserAssignedIdentity = opts.primaryUserAssignedIdentity;
+    if (opts.primaryUserAssignedIdentity !== undefined)
+      props.primaryUserAssignedIdentity = opts.primaryUserAssignedIdentity;
     if (opts.cmkKeyvault !== undefined) {
       props.encryption = {
         status: 'Enabled',
-        keyVaultProperties: { keyVaultArmId: normaliseResourceId(opts.cmkKeyvault, 'cmkKeyvault', 'Microsoft.KeyVault', 'vaults'), keyIdentifier: opts.resourceCmkUri },
-        ...(opts.userAssignedIdentityForCmkEncryption ? { identity: { userAssignedIdentity: opts.userAssignedIdentityForCmkEncryption } } : {}),
+        keyVaultProperties: {
+          keyVaultArmId: normaliseResourceId(opts.cmkKeyvault, 'cmkKeyvault', 'Microsoft.KeyVault', 'vaults'),
+          keyIdentifier: opts.resourceCmkUri,
+        },
+        ...(opts.userAssignedIdentityForCmkEncryption
+          ? { identity: { userAssignedIdentity: opts.userAssignedIdentityForCmkEncryption } }
+          : {}),
       };
     }
 
@@ -298,20 +395,28 @@ export class Workspace {
     let group = await getResourceGroup(client, sub, rgName);
     let createdGroup = false;
     if (group) {
-      const existing = await client.request<WorkspaceResource>('GET', path, { what: `get workspace '${name}'` }).catch((e: unknown) => {
-        if (e instanceof NotFoundError) return undefined;
-        throw e;
-      });
+      const existing = await client
+        .request<WorkspaceResource>('GET', path, { what: `get workspace '${name}'` })
+        .catch((e: unknown) => {
+          if (e instanceof NotFoundError) return undefined;
+          throw e;
+        });
       if (existing) {
         if (opts.existOk) {
           say(`Workspace '${name}' already exists in resource group '${rgName}'; using it.`);
           return new Workspace(client, existing.body);
         }
-        throw new ConflictError(`workspace '${name}' already exists in resource group '${rgName}'; pass existOk: true to use it`, { status: 409, code: 'WorkspaceAlreadyExists', target: 'name' });
+        throw new ConflictError(
+          `workspace '${name}' already exists in resource group '${rgName}'; pass existOk: true to use it`,
+          { status: 409, code: 'WorkspaceAlreadyExists', target: 'name' },
+        );
       }
     } else {
       if (opts.createResourceGroup === false) {
-        throw new NotFoundError(`resource group '${rgName}' does not exist in subscription ${sub}; create it, or pass createResourceGroup: true`, { status: 404, code: 'ResourceGroupNotFound', target: 'resourceGroup' });
+        throw new NotFoundError(
+          `resource group '${rgName}' does not exist in subscription ${sub}; create it, or pass createResourceGroup: true`,
+          { status: 404, code: 'ResourceGroupNotFound', target: 'resourceGroup' },
+        );
       }
       group = await createResourceGroup(client, sub, rgName, opts.location ?? 'local');
       createdGroup = true;
@@ -375,9 +480,16 @@ export class Workspace {
   private static async fromWorkspaceConfig(cfg: WorkspaceConfig, opts: ConnectionOptions): Promise<Workspace> {
     const client = clientFor(opts, cfg.endpoint);
     const r = await client
-      .request<WorkspaceResource>('GET', workspacePath(cfg.subscriptionId, cfg.resourceGroup, cfg.workspaceName), { what: `get workspace '${cfg.workspaceName}' named in ${cfg.file}` })
+      .request<WorkspaceResource>('GET', workspacePath(cfg.subscriptionId, cfg.resourceGroup, cfg.workspaceName), {
+        what: `get workspace '${cfg.workspaceName}' named in ${cfg.file}`,
+      })
       .catch((e: unknown) => {
-        if (e instanceof NotFoundError) throw new NotFoundError(`${e.message} (the workspace named in ${cfg.file} may have been deleted)`, { status: 404, code: e.code, requestId: e.requestId });
+        if (e instanceof NotFoundError)
+          throw new NotFoundError(`${e.message} (the workspace named in ${cfg.file} may have been deleted)`, {
+            status: 404,
+            code: e.code,
+            requestId: e.requestId,
+          });
         throw e;
       });
     return new Workspace(client, r.body);
@@ -388,7 +500,13 @@ export class Workspace {
    * created (with its resource group) when missing, and a config file written for next time.
    * Without a config file and without a name, asks `prompt` (when given) for the name.
    */
-  static async setup(opts: Partial<CreateWorkspaceOptions> & { path?: string; fileName?: string; prompt?: (question: string) => Promise<string> } = {}): Promise<Workspace> {
+  static async setup(
+    opts: Partial<CreateWorkspaceOptions> & {
+      path?: string;
+      fileName?: string;
+      prompt?: (question: string) => Promise<string>;
+    } = {},
+  ): Promise<Workspace> {
     try {
       return await Workspace.fromConfig(opts);
     } catch (e) {
@@ -397,7 +515,10 @@ export class Workspace {
     let name = opts.name;
     if (!name && opts.prompt) name = (await opts.prompt('Workspace name: ')).trim();
     if (!name) {
-      throw new ConfigurationError('Workspace.setup found no config file and was given no workspace name: pass { name } (and resourceGroup), or a prompt function', { code: 'ConfigFileNotFound' });
+      throw new ConfigurationError(
+        'Workspace.setup found no config file and was given no workspace name: pass { name } (and resourceGroup), or a prompt function',
+        { code: 'ConfigFileNotFound' },
+      );
     }
     const ws = await Workspace.create({ ...opts, name, existOk: true });
     ws.writeConfig({ path: opts.path, fileName: opts.fileName });
@@ -422,7 +543,15 @@ export class Workspace {
    * (default `.azureml/config.json` in the current folder), for `fromConfig`. Returns the file.
    */
   writeConfig(opts: { path?: string; fileName?: string } = {}): string {
-    return host().writeWorkspaceConfig({ subscriptionId: this.subscriptionId, resourceGroup: this.resourceGroup, workspaceName: this.name, endpoint: this.client.endpoint }, opts);
+    return host().writeWorkspaceConfig(
+      {
+        subscriptionId: this.subscriptionId,
+        resourceGroup: this.resourceGroup,
+        workspaceName: this.name,
+        endpoint: this.client.endpoint,
+      },
+      opts,
+    );
   }
 
   /** Updates friendly name, description, tags, image build compute and other settings. Returns the new details. */
@@ -431,14 +560,21 @@ export class Workspace {
     if (opts.friendlyName !== undefined) props.friendlyName = String(opts.friendlyName);
     if (opts.description !== undefined) props.description = String(opts.description);
     if (opts.imageBuildCompute !== undefined) props.imageBuildCompute = String(opts.imageBuildCompute);
-    if (opts.serviceManagedResourcesSettings !== undefined) props.serviceManagedResourcesSettings = opts.serviceManagedResourcesSettings;
-    if (opts.primaryUserAssignedIdentity !== undefined) props.primaryUserAssignedIdentity = opts.primaryUserAssignedIdentity;
-    if (opts.allowPublicAccessWhenBehindVnet !== undefined) props.publicNetworkAccess = opts.allowPublicAccessWhenBehindVnet ? 'Enabled' : 'Disabled';
+    if (opts.serviceManagedResourcesSettings !== undefined)
+      props.serviceManagedResourcesSettings = opts.serviceManagedResourcesSettings;
+    if (opts.primaryUserAssignedIdentity !== undefined)
+      props.primaryUserAssignedIdentity = opts.primaryUserAssignedIdentity;
+    if (opts.allowPublicAccessWhenBehindVnet !== undefined)
+      props.publicNetworkAccess = opts.allowPublicAccessWhenBehindVnet ? 'Enabled' : 'Disabled';
     if (opts.v1LegacyMode !== undefined) props.v1LegacyMode = Boolean(opts.v1LegacyMode);
     const body: C.WorkspacePatchBody = {};
     if (opts.tags !== undefined) body.tags = checkTags(opts.tags);
     if (Object.keys(props).length) body.properties = props;
-    if (!Object.keys(body).length) throw new ValidationError('update was given nothing to change: pass friendlyName, description, tags, imageBuildCompute, …', { code: 'NothingToUpdate' });
+    if (!Object.keys(body).length)
+      throw new ValidationError(
+        'update was given nothing to change: pass friendlyName, description, tags, imageBuildCompute, …',
+        { code: 'NothingToUpdate' },
+      );
     await this.patch(body, `update workspace '${this.name}'`, opts.onProgress);
     return toDetails(this.resource);
   }
@@ -449,21 +585,44 @@ export class Workspace {
    * Replacing a registry the workspace already uses needs `force: true`.
    */
   async updateDependencies(opts: { containerRegistry?: string; force?: boolean } = {}): Promise<WorkspaceDetails> {
-    if (opts.containerRegistry === undefined) throw new ValidationError('updateDependencies needs containerRegistry (the ARM id of an existing container registry)', { code: 'NothingToUpdate', target: 'containerRegistry' });
-    const id = normaliseResourceId(opts.containerRegistry, 'containerRegistry', 'Microsoft.ContainerRegistry', 'registries');
+    if (opts.containerRegistry === undefined)
+      throw new ValidationError(
+        'updateDependencies needs containerRegistry (the ARM id of an existing container registry)',
+        { code: 'NothingToUpdate', target: 'containerRegistry' },
+      );
+    const id = normaliseResourceId(
+      opts.containerRegistry,
+      'containerRegistry',
+      'Microsoft.ContainerRegistry',
+      'registries',
+    );
     const current = (await this.reload()).properties?.containerRegistry;
     if (current && current.toLowerCase() === id.toLowerCase()) return toDetails(this.resource);
     if (current && !opts.force) {
-      throw new ValidationError(`workspace '${this.name}' already uses container registry ${current}; pass force: true to replace it with ${id}`, { code: 'ConfirmationRequired', target: 'force' });
+      throw new ValidationError(
+        `workspace '${this.name}' already uses container registry ${current}; pass force: true to replace it with ${id}`,
+        { code: 'ConfirmationRequired', target: 'force' },
+      );
     }
-    await this.patch({ properties: { containerRegistry: id } }, `update the dependencies of workspace '${this.name}'`, undefined, opts.force ? { force: 'true' } : undefined);
+    await this.patch(
+      { properties: { containerRegistry: id } },
+      `update the dependencies of workspace '${this.name}'`,
+      undefined,
+      opts.force ? { force: 'true' } : undefined,
+    );
     return toDetails(this.resource);
   }
 
-  private async patch(body: C.WorkspacePatchBody, what: string, onProgress?: (p: OperationProgress) => void, query?: Record<string, string>): Promise<void> {
+  private async patch(
+    body: C.WorkspacePatchBody,
+    what: string,
+    onProgress?: (p: OperationProgress) => void,
+    query?: Record<string, string>,
+  ): Promise<void> {
     const initial = await this.client.request<WorkspaceResource>('PATCH', this.path, { body, what, query });
     const final = await this.client.waitFor(initial, 'PATCH', this.path, { what, onProgress });
-    if (final?.body && typeof final.body === 'object' && (final.body as WorkspaceResource).id) this.resource = final.body as WorkspaceResource;
+    if (final?.body && typeof final.body === 'object' && (final.body as WorkspaceResource).id)
+      this.resource = final.body as WorkspaceResource;
     else await this.reload();
   }
 
@@ -471,16 +630,25 @@ export class Workspace {
    * Deletes the workspace. With `deleteDependentResources`, also its storage account, key vault,
    * application insights and container registry. With `noWait`, returns once the server accepted.
    */
-  async delete(opts: { deleteDependentResources?: boolean; noWait?: boolean; onProgress?: (p: OperationProgress) => void } = {}): Promise<void> {
+  async delete(
+    opts: { deleteDependentResources?: boolean; noWait?: boolean; onProgress?: (p: OperationProgress) => void } = {},
+  ): Promise<void> {
     const what = `delete workspace '${this.name}'`;
     const dependents = opts.deleteDependentResources
-      ? [this.resource.properties?.storageAccount, this.resource.properties?.keyVault, this.resource.properties?.applicationInsights, this.resource.properties?.containerRegistry].filter(
-          (x): x is string => typeof x === 'string' && x.length > 0,
-        )
+      ? [
+          this.resource.properties?.storageAccount,
+          this.resource.properties?.keyVault,
+          this.resource.properties?.applicationInsights,
+          this.resource.properties?.containerRegistry,
+        ].filter((x): x is string => typeof x === 'string' && x.length > 0)
       : [];
-    const initial = await this.client.request('DELETE', this.path, { what, query: opts.deleteDependentResources ? { deleteDependentResources: 'true' } : undefined });
+    const initial = await this.client.request('DELETE', this.path, {
+      what,
+      query: opts.deleteDependentResources ? { deleteDependentResources: 'true' } : undefined,
+    });
     if (opts.noWait) return;
-    if (initial.status !== 204) await this.client.waitFor(initial, 'DELETE', this.path, { what, onProgress: opts.onProgress });
+    if (initial.status !== 204)
+      await this.client.waitFor(initial, 'DELETE', this.path, { what, onProgress: opts.onProgress });
     // Whatever the server did not remove itself is removed by id, as the seed's SDK does.
     for (const id of dependents) {
       const exists = await this.client.request('GET', id, { what: `get ${id}` }).then(
@@ -498,8 +666,11 @@ export class Workspace {
 
   /** The current keys of the workspace's dependent resources (`POST W/listKeys`). */
   async listKeys(): Promise<WorkspaceKeys> {
-    const r = await this.client.request<WorkspaceKeys>('POST', `${this.path}/listKeys`, { what: `list the keys of workspace '${this.name}'` });
-    if (!r.body || typeof r.body !== 'object') throw new ServiceError('listKeys answered without a body', { status: r.status });
+    const r = await this.client.request<WorkspaceKeys>('POST', `${this.path}/listKeys`, {
+      what: `list the keys of workspace '${this.name}'`,
+    });
+    if (!r.body || typeof r.body !== 'object')
+      throw new ServiceError('listKeys answered without a body', { status: r.status });
     return r.body;
   }
 
@@ -537,9 +708,11 @@ function sameLocation(a: string, b: string): boolean {
 }
 
 function checkTags(tags: unknown): Record<string, string> {
-  if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw new ValidationError('tags must be an object of string values', { target: 'tags' });
+  if (!tags || typeof tags !== 'object' || Array.isArray(tags))
+    throw new ValidationError('tags must be an object of string values', { target: 'tags' });
   for (const [k, v] of Object.entries(tags)) {
-    if (typeof v !== 'string') throw new ValidationError(`tag '${k}' must have a string value, got ${typeof v}`, { target: `tags.${k}` });
+    if (typeof v !== 'string')
+      throw new ValidationError(`tag '${k}' must have a string value, got ${typeof v}`, { target: `tags.${k}` });
   }
   return tags as Record<string, string>;
 }

@@ -22,7 +22,19 @@ export const AUTH_TYPES: Record<string, { fields: string[]; secret: string[] }> 
   ServicePrincipal: { fields: ['clientId', 'clientSecret', 'tenantId'], secret: ['clientSecret'] },
   ManagedIdentity: { fields: ['clientId', 'resourceId'], secret: [] },
   CustomKeys: { fields: ['keys'], secret: ['keys'] },
-  OAuth2: { fields: ['authUrl', 'clientId', 'clientSecret', 'developerToken', 'password', 'refreshToken', 'tenantId', 'username'], secret: ['clientSecret', 'developerToken', 'password', 'refreshToken'] },
+  OAuth2: {
+    fields: [
+      'authUrl',
+      'clientId',
+      'clientSecret',
+      'developerToken',
+      'password',
+      'refreshToken',
+      'tenantId',
+      'username',
+    ],
+    secret: ['clientSecret', 'developerToken', 'password', 'refreshToken'],
+  },
 };
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$/;
@@ -31,7 +43,11 @@ const CATEGORY = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
 export const connectionDefinition: ResourceDefinition = {
   type: CONNECTION_TYPE,
   checkName(name: string) {
-    if (!NAME.test(name)) throw new InvalidInput(`connection name '${name}' is invalid: use letters, digits, '-' and '_', starting with a letter or digit (at most 255)`, { code: 'INVALID_CONNECTION_NAME', target: 'name' });
+    if (!NAME.test(name))
+      throw new InvalidInput(
+        `connection name '${name}' is invalid: use letters, digits, '-' and '_', starting with a letter or digit (at most 255)`,
+        { code: 'INVALID_CONNECTION_NAME', target: 'name' },
+      );
   },
 };
 
@@ -52,22 +68,65 @@ export class ConnectionService {
   }
 
   private vaultOf(ws: WorkspaceInfo): string {
-    if (!ws.keyVaultId) throw new Conflict(`workspace '${ws.name}' has no key vault to keep connection secrets in; repair it with updateDependencies`, { code: 'KEY_VAULT_MISSING' });
+    if (!ws.keyVaultId)
+      throw new Conflict(
+        `workspace '${ws.name}' has no key vault to keep connection secrets in; repair it with updateDependencies`,
+        { code: 'KEY_VAULT_MISSING' },
+      );
     return ws.keyVaultId;
   }
 
-  async put(ws: WorkspaceInfo, name: string, body: { properties?: unknown }, by: Principal): Promise<{ resource: StoredResource; created: boolean }> {
+  async put(
+    ws: WorkspaceInfo,
+    name: string,
+    body: { properties?: unknown },
+    by: Principal,
+  ): Promise<{ resource: StoredResource; created: boolean }> {
     connectionDefinition.checkName(name);
     const T = 'properties';
     const p = obj(body.properties, T)!;
-    onlyKeys(p, ['authType', 'category', 'target', 'credentials', 'metadata', 'isSharedToAll', 'expiryTime', 'group', 'sharedUserList', 'value', 'valueFormat', 'peRequirement', 'peStatus', 'useWorkspaceManagedIdentity', 'error', 'createdByWorkspaceArmId', 'provisioningState'], T);
+    onlyKeys(
+      p,
+      [
+        'authType',
+        'category',
+        'target',
+        'credentials',
+        'metadata',
+        'isSharedToAll',
+        'expiryTime',
+        'group',
+        'sharedUserList',
+        'value',
+        'valueFormat',
+        'peRequirement',
+        'peStatus',
+        'useWorkspaceManagedIdentity',
+        'error',
+        'createdByWorkspaceArmId',
+        'provisioningState',
+      ],
+      T,
+    );
     const authType = str(p, 'authType', T, { required: true, oneOf: Object.keys(AUTH_TYPES) })!;
-    const category = str(p, 'category', T, { required: true, pattern: CATEGORY, rule: "must be a category name like 'Git', 'PythonFeed', 'ContainerRegistry' or 'ApiKey'" })!;
+    const category = str(p, 'category', T, {
+      required: true,
+      pattern: CATEGORY,
+      rule: "must be a category name like 'Git', 'PythonFeed', 'ContainerRegistry' or 'ApiKey'",
+    })!;
     const target = str(p, 'target', T, { required: true, max: 2000 })!;
-    const props: Obj = { authType, category, target, metadata: stringMap(p, 'metadata', T) ?? {}, isSharedToAll: bool(p, 'isSharedToAll', T) ?? false, provisioningState: 'Succeeded' };
+    const props: Obj = {
+      authType,
+      category,
+      target,
+      metadata: stringMap(p, 'metadata', T) ?? {},
+      isSharedToAll: bool(p, 'isSharedToAll', T) ?? false,
+      provisioningState: 'Succeeded',
+    };
     const expiry = str(p, 'expiryTime', T, { max: 40 });
     if (expiry !== undefined) {
-      if (Number.isNaN(Date.parse(expiry))) throw invalid(`${T}.expiryTime`, `must be an ISO 8601 time, got '${expiry}'`);
+      if (Number.isNaN(Date.parse(expiry)))
+        throw invalid(`${T}.expiryTime`, `must be an ISO 8601 time, got '${expiry}'`);
       props.expiryTime = new Date(expiry).toISOString();
     }
     const group = str(p, 'group', T, { max: 100 });
@@ -86,7 +145,8 @@ export class ConnectionService {
           if (keys) secrets.keys = keys;
           continue;
         }
-        if (typeof v !== 'string' || v.length > 8192) throw invalid(`${T}.credentials.${f}`, 'must be a string of at most 8192 characters');
+        if (typeof v !== 'string' || v.length > 8192)
+          throw invalid(`${T}.credentials.${f}`, 'must be a string of at most 8192 characters');
         (spec.secret.includes(f) ? secrets : pub)[f] = v;
       }
     }
@@ -99,19 +159,29 @@ export class ConnectionService {
     if (spec.secret.length && !cred && value === undefined) {
       throw invalid(`${T}.credentials`, `is required with authType ${authType}: send { ${spec.fields.join(', ')} }`);
     }
-    for (const f of spec.secret) if (cred && f !== 'securityToken' && secrets[f] === undefined && authType !== 'OAuth2') throw invalid(`${T}.credentials.${f}`, `is required with authType ${authType}`);
+    for (const f of spec.secret)
+      if (cred && f !== 'securityToken' && secrets[f] === undefined && authType !== 'OAuth2')
+        throw invalid(`${T}.credentials.${f}`, `is required with authType ${authType}`);
     props.credentials = pub;
     props.hasSecrets = Object.keys(secrets).length > 0;
 
     const vaultId = this.vaultOf(ws);
     const secretName = secretNameOf('connection', name);
     const previous = await this.vault.find(vaultId, secretName);
-    if (props.hasSecrets) await this.vault.set(vaultId, secretName, JSON.stringify(secrets), { contentType: 'application/vnd.atelier.connection-secrets+json', tags: { connection: name } });
+    if (props.hasSecrets)
+      await this.vault.set(vaultId, secretName, JSON.stringify(secrets), {
+        contentType: 'application/vnd.atelier.connection-secrets+json',
+        tags: { connection: name },
+      });
     else await this.vault.remove(vaultId, secretName);
     try {
       return await this.engine.put(connectionDefinition, this.idOf(ws, name), { properties: props }, by);
     } catch (e) {
-      if (previous) await this.vault.set(vaultId, secretName, previous.value, { contentType: previous.contentType, tags: previous.tags });
+      if (previous)
+        await this.vault.set(vaultId, secretName, previous.value, {
+          contentType: previous.contentType,
+          tags: previous.tags,
+        });
       else await this.vault.remove(vaultId, secretName);
       throw e;
     }
@@ -119,11 +189,17 @@ export class ConnectionService {
 
   async get(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     const r = await this.engine.get(this.idOf(ws, name));
-    if (!r) throw new NotFound(`connection '${name}' could not be found in workspace '${ws.name}'`, { code: 'CONNECTION_NOT_FOUND' });
+    if (!r)
+      throw new NotFound(`connection '${name}' could not be found in workspace '${ws.name}'`, {
+        code: 'CONNECTION_NOT_FOUND',
+      });
     return r;
   }
 
-  async list(ws: WorkspaceInfo, opts: { after?: string; top: number; category?: string; target?: string }): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
+  async list(
+    ws: WorkspaceInfo,
+    opts: { after?: string; top: number; category?: string; target?: string },
+  ): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
     return this.engine.list({
       type: CONNECTION_TYPE,
       parentId: ws.id,
@@ -153,7 +229,11 @@ export class ConnectionService {
     delete p.hasSecrets;
     if (withSecrets && r.properties.hasSecrets) {
       const s = await this.vault.find(this.vaultOf(ws), secretNameOf('connection', r.name));
-      if (!s) throw new Conflict(`the secrets of connection '${r.name}' are missing from the workspace's key vault; set the connection again`, { code: 'CONNECTION_SECRETS_MISSING' });
+      if (!s)
+        throw new Conflict(
+          `the secrets of connection '${r.name}' are missing from the workspace's key vault; set the connection again`,
+          { code: 'CONNECTION_SECRETS_MISSING' },
+        );
       const secrets = JSON.parse(s.value) as Obj;
       const { value, ...cred } = secrets;
       p.credentials = { ...(p.credentials as Obj), ...cred };

@@ -22,7 +22,10 @@ export interface DatastoreUri {
  * `azureml://subscriptions/{s}/resourcegroups/{g}/workspaces/{w}/datastores/{ds}/paths/{p}`.
  */
 export function parseDatastoreUri(uri: string): DatastoreUri | undefined {
-  const m = /^azureml:\/\/(?:subscriptions\/[^/]+\/resource[gG]roups\/[^/]+\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/[^/]+\/)?datastores\/([^/]+)\/paths\/?(.*)$/i.exec(uri);
+  const m =
+    /^azureml:\/\/(?:subscriptions\/[^/]+\/resource[gG]roups\/[^/]+\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/[^/]+\/)?datastores\/([^/]+)\/paths\/?(.*)$/i.exec(
+      uri,
+    );
   if (!m) return undefined;
   return { datastore: m[1]!, path: safeKey(decodeURIComponent(m[2]!), 'the path of dataUri') };
 }
@@ -31,7 +34,12 @@ export function parseDatastoreUri(uri: string): DatastoreUri | undefined {
  * An `mltable` data asset is a folder holding an `MLTable` file (the table's definition); the URI may
  * name the folder or the file itself. Checked in the datastore, with the caller's access.
  */
-async function requireMLTableFile(datastores: DatastoreService, ws: WorkspaceInfo, ref: DatastoreUri, by: Principal): Promise<void> {
+async function requireMLTableFile(
+  datastores: DatastoreService,
+  ws: WorkspaceInfo,
+  ref: DatastoreUri,
+  by: Principal,
+): Promise<void> {
   const folder = ref.path.replace(/\/+$/, '');
   const file = /(^|\/)MLTable$/.test(folder) ? folder : folder ? `${folder}/MLTable` : 'MLTable';
   const backend = await datastores.backend(ws, ref.datastore, by, 'read');
@@ -51,7 +59,11 @@ export function checkDataType(v: unknown): string {
 }
 
 /** Data assets `W/data/{name}/versions/{v}`: where the data is (a URI), and of which kind. */
-export function dataService(ctx: AppContext, engine: ResourceEngine, datastores: DatastoreService): VersionedAssetService {
+export function dataService(
+  ctx: AppContext,
+  engine: ResourceEngine,
+  datastores: DatastoreService,
+): VersionedAssetService {
   const kind: VersionedKind = {
     segment: 'data',
     label: 'data asset',
@@ -65,19 +77,37 @@ export function dataService(ctx: AppContext, engine: ResourceEngine, datastores:
       const dataUri = str(p, 'dataUri', 'properties', { required: true, max: 2000 })!;
       const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(dataUri)?.[0]?.toLowerCase();
       if (!scheme || !SCHEMES.includes(scheme)) {
-        throw invalid('properties.dataUri', `must be a URI like azureml://datastores/<datastore>/paths/<path> (or http(s)://, wasbs://, abfss://, s3://); got '${dataUri}'`);
+        throw invalid(
+          'properties.dataUri',
+          `must be a URI like azureml://datastores/<datastore>/paths/<path> (or http(s)://, wasbs://, abfss://, s3://); got '${dataUri}'`,
+        );
       }
-      if (scheme === 'file:') throw invalid('properties.dataUri', 'local file URIs cannot be shared through the workspace; upload the files to a datastore first (datastore.upload) and use its azureml:// URI');
+      if (scheme === 'file:')
+        throw invalid(
+          'properties.dataUri',
+          'local file URIs cannot be shared through the workspace; upload the files to a datastore first (datastore.upload) and use its azureml:// URI',
+        );
       if (scheme === 'azureml:') {
         const ref = parseDatastoreUri(dataUri);
-        if (!ref) throw invalid('properties.dataUri', `azureml URIs must look like azureml://datastores/<datastore>/paths/<path>; got '${dataUri}'`);
-        if (/\/workspaces\/([^/]+)\//i.exec(dataUri)?.[1]?.toLowerCase() !== undefined && /\/workspaces\/([^/]+)\//i.exec(dataUri)![1]!.toLowerCase() !== ws.name.toLowerCase()) {
-          throw invalid('properties.dataUri', 'refers to a datastore of another workspace; register the data in that workspace');
+        if (!ref)
+          throw invalid(
+            'properties.dataUri',
+            `azureml URIs must look like azureml://datastores/<datastore>/paths/<path>; got '${dataUri}'`,
+          );
+        if (
+          /\/workspaces\/([^/]+)\//i.exec(dataUri)?.[1]?.toLowerCase() !== undefined &&
+          /\/workspaces\/([^/]+)\//i.exec(dataUri)![1]!.toLowerCase() !== ws.name.toLowerCase()
+        ) {
+          throw invalid(
+            'properties.dataUri',
+            'refers to a datastore of another workspace; register the data in that workspace',
+          );
         }
         await datastores.get(ws, ref.datastore).catch(() => {
           throw invalid('properties.dataUri', `datastore '${ref.datastore}' does not exist in workspace '${ws.name}'`);
         });
-        if (dataType === 'uri_file' && (!ref.path || dataUri.endsWith('/'))) throw invalid('properties.dataUri', 'a uri_file must name a file, not a folder');
+        if (dataType === 'uri_file' && (!ref.path || dataUri.endsWith('/')))
+          throw invalid('properties.dataUri', 'a uri_file must name a file, not a folder');
         if (dataType === 'mltable') await requireMLTableFile(datastores, ws, ref, by);
       } else {
         try {
@@ -89,7 +119,11 @@ export function dataService(ctx: AppContext, engine: ResourceEngine, datastores:
       const out: Obj = { dataType, dataUri };
       if (p.referencedUris !== undefined) {
         if (dataType !== 'mltable') throw invalid('properties.referencedUris', 'is only for mltable data');
-        if (!Array.isArray(p.referencedUris) || p.referencedUris.some((u) => typeof u !== 'string' || u.length > 2000) || p.referencedUris.length > 1000) {
+        if (
+          !Array.isArray(p.referencedUris) ||
+          p.referencedUris.some((u) => typeof u !== 'string' || u.length > 2000) ||
+          p.referencedUris.length > 1000
+        ) {
           throw invalid('properties.referencedUris', 'must be a list of at most 1000 URIs');
         }
         out.referencedUris = p.referencedUris;

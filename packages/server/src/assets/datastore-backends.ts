@@ -24,7 +24,10 @@ export interface DatastoreBackend {
 
 function fileKey(key: string): string {
   const k = safeKey(key);
-  if (!k) throw new InvalidInput('a file path is required (relative to the datastore, e.g. data/train.csv)', { code: 'INVALID_PATH' });
+  if (!k)
+    throw new InvalidInput('a file path is required (relative to the datastore, e.g. data/train.csv)', {
+      code: 'INVALID_PATH',
+    });
   return k;
 }
 
@@ -42,12 +45,20 @@ export class StoreBackend implements DatastoreBackend {
     const k = fileKey(key);
     await this.guard(k, 'write');
     const existing = await this.store.stat(k);
-    if (existing?.isDir) throw new Conflict(`'${k}' is a folder in the datastore; choose another path`, { code: 'PATH_IS_FOLDER' });
-    if (existing && !opts.overwrite) throw new Conflict(`'${k}' already exists in the datastore; pass overwrite=true to replace it`, { code: 'FILE_EXISTS' });
+    if (existing?.isDir)
+      throw new Conflict(`'${k}' is a folder in the datastore; choose another path`, { code: 'PATH_IS_FOLDER' });
+    if (existing && !opts.overwrite)
+      throw new Conflict(`'${k}' already exists in the datastore; pass overwrite=true to replace it`, {
+        code: 'FILE_EXISTS',
+      });
     try {
       return await this.store.put(k, body);
     } catch (e) {
-      if (e instanceof BlobPathConflict) throw new Conflict(`'${k}' lies below a file of the datastore (a name cannot be a file and a folder); choose another path`, { code: 'PATH_IS_FILE' });
+      if (e instanceof BlobPathConflict)
+        throw new Conflict(
+          `'${k}' lies below a file of the datastore (a name cannot be a file and a folder); choose another path`,
+          { code: 'PATH_IS_FILE' },
+        );
       throw e;
     }
   }
@@ -110,14 +121,16 @@ export class FolderBackend extends StoreBackend {
   }
 
   protected override async guard(key: string): Promise<void> {
-    if (!fs.existsSync(this.root)) throw new NotFound(`the datastore's folder is missing (${this.where})`, { code: 'DATASTORE_UNAVAILABLE' });
+    if (!fs.existsSync(this.root))
+      throw new NotFound(`the datastore's folder is missing (${this.where})`, { code: 'DATASTORE_UNAVAILABLE' });
     const realRoot = await fsp.realpath(this.root);
     let p = path.resolve(this.root, key);
     // The deepest existing ancestor decides where the path really goes.
     for (;;) {
       try {
         const real = await fsp.realpath(p);
-        if (real !== realRoot && !real.startsWith(realRoot + path.sep)) throw new InvalidInput(`path '${key}' leads out of the datastore's folder`, { code: 'INVALID_PATH' });
+        if (real !== realRoot && !real.startsWith(realRoot + path.sep))
+          throw new InvalidInput(`path '${key}' leads out of the datastore's folder`, { code: 'INVALID_PATH' });
         return;
       } catch (e) {
         if (e instanceof InvalidInput) throw e;
@@ -141,9 +154,18 @@ export interface S3Location {
 /** A datastore's own S3-compatible bucket (optionally below a key prefix), as a store of the factory. */
 export class S3Backend extends StoreBackend {
   private readonly bucket: S3Bucket;
-  constructor(blobs: BlobStores, private readonly loc: S3Location) {
+  constructor(
+    blobs: BlobStores,
+    private readonly loc: S3Location,
+  ) {
     const { bucket, store } = blobs.s3(
-      { endpoint: loc.endpoint, bucket: loc.bucket, region: loc.region, forcePathStyle: true, credentials: { accessKeyId: loc.accessKeyId, secretAccessKey: loc.secretAccessKey } },
+      {
+        endpoint: loc.endpoint,
+        bucket: loc.bucket,
+        region: loc.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: loc.accessKeyId, secretAccessKey: loc.secretAccessKey },
+      },
       loc.prefix,
     );
     super(store, `s3 bucket '${loc.bucket}' at ${loc.endpoint}`);
@@ -153,7 +175,12 @@ export class S3Backend extends StoreBackend {
   /** The bucket is the datastore's, so its refusals are the datastore's settings' fault (400), not the server's. */
   private explain(e: unknown): never {
     if (e instanceof BlobStoreUnavailable) {
-      const code = e.code === 'BLOB_STORE_CREDENTIALS_REJECTED' ? 'DATASTORE_CREDENTIALS_REJECTED' : e.code === 'BLOB_BUCKET_NOT_FOUND' ? 'S3_BUCKET_NOT_FOUND' : 'DATASTORE_UNAVAILABLE';
+      const code =
+        e.code === 'BLOB_STORE_CREDENTIALS_REJECTED'
+          ? 'DATASTORE_CREDENTIALS_REJECTED'
+          : e.code === 'BLOB_BUCKET_NOT_FOUND'
+            ? 'S3_BUCKET_NOT_FOUND'
+            : 'DATASTORE_UNAVAILABLE';
       const hint = code === 'DATASTORE_CREDENTIALS_REJECTED' ? "; update the datastore's access key" : '';
       throw new InvalidInput(`${e.message}${hint}`, { code });
     }
@@ -181,7 +208,10 @@ export class S3Backend extends StoreBackend {
       await this.bucket.check();
     } catch (e) {
       if (e instanceof BlobStoreUnavailable && e.code === 'BLOB_BUCKET_NOT_FOUND') {
-        throw new InvalidInput(`bucket '${this.loc.bucket}' does not exist at ${this.loc.endpoint}; create it first or check the name`, { code: 'S3_BUCKET_NOT_FOUND' });
+        throw new InvalidInput(
+          `bucket '${this.loc.bucket}' does not exist at ${this.loc.endpoint}; create it first or check the name`,
+          { code: 'S3_BUCKET_NOT_FOUND' },
+        );
       }
       this.explain(e);
     }

@@ -38,7 +38,12 @@ declare module '../store/schema.js' {
 const within = (a: string, b: string): boolean => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
 
 export const DATASTORE_TYPE = 'Microsoft.MachineLearningServices/workspaces/datastores';
-export const SYSTEM_DATASTORES = ['workspaceblobstore', 'workspacefilestore', 'workspaceartifactstore', 'workspaceworkingdirectory'] as const;
+export const SYSTEM_DATASTORES = [
+  'workspaceblobstore',
+  'workspacefilestore',
+  'workspaceartifactstore',
+  'workspaceworkingdirectory',
+] as const;
 export const DATASTORE_TYPES = ['AzureBlob', 'AzureFile', 'AzureDataLakeGen2', 'S3', 'ServerFolder'] as const;
 export type DatastoreType = (typeof DATASTORE_TYPES)[number];
 
@@ -51,9 +56,23 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export const datastoreDefinition: ResourceDefinition = {
   type: DATASTORE_TYPE,
   checkName(name: string) {
-    if (!NAME.test(name)) throw new InvalidInput(`datastore name '${name}' is invalid: use letters, digits and '_' (at most 255), starting with a letter or digit`, { code: 'INVALID_DATASTORE_NAME', target: 'name' });
+    if (!NAME.test(name))
+      throw new InvalidInput(
+        `datastore name '${name}' is invalid: use letters, digits and '_' (at most 255), starting with a letter or digit`,
+        { code: 'INVALID_DATASTORE_NAME', target: 'name' },
+      );
   },
-  immutable: ['datastoreType', 'accountName', 'containerName', 'fileShareName', 'filesystem', 'endpoint', 'bucket', 'prefix', 'path'],
+  immutable: [
+    'datastoreType',
+    'accountName',
+    'containerName',
+    'fileShareName',
+    'filesystem',
+    'endpoint',
+    'bucket',
+    'prefix',
+    'path',
+  ],
 };
 
 /** What is kept of a datastore (never its secrets: those are in the workspace's key vault). */
@@ -81,7 +100,10 @@ export interface DatastoreProps {
 }
 
 /** Secrets of a datastore, in the shapes of `listSecrets` (2025-09-01 `DatastoreSecrets`). */
-export type DatastoreSecrets = { secretsType: 'AccountKey'; key: string } | { secretsType: 'AccessKey'; secretAccessKey: string } | { secretsType: 'Sas'; sasToken: string };
+export type DatastoreSecrets =
+  | { secretsType: 'AccountKey'; key: string }
+  | { secretsType: 'AccessKey'; secretAccessKey: string }
+  | { secretsType: 'Sas'; sasToken: string };
 
 /** Folders an administrator allowed for `ServerFolder` datastores (ATELIER_DATASTORE_ROOTS, path-delimited). */
 export function datastoreRoots(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -91,11 +113,14 @@ export function datastoreRoots(env: NodeJS.ProcessEnv = process.env): string[] {
     .split(path.delimiter)
     .filter(Boolean)
     .map((p) => {
-      if (!path.isAbsolute(p)) throw new InvalidInput(`ATELIER_DATASTORE_ROOTS must list absolute folders; '${p}' is not absolute`);
+      if (!path.isAbsolute(p))
+        throw new InvalidInput(`ATELIER_DATASTORE_ROOTS must list absolute folders; '${p}' is not absolute`);
       try {
         return fs.realpathSync(p);
       } catch {
-        throw new InvalidInput(`ATELIER_DATASTORE_ROOTS lists '${p}', which does not exist; create it or remove it from the list`);
+        throw new InvalidInput(
+          `ATELIER_DATASTORE_ROOTS lists '${p}', which does not exist; create it or remove it from the list`,
+        );
       }
     });
 }
@@ -118,12 +143,15 @@ export function s3Endpoints(env: NodeJS.ProcessEnv = process.env): string[] {
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
         return u.origin;
       } catch {
-        throw new InvalidInput(`ATELIER_S3_ENDPOINTS must list http(s) origins like https://s3.example.com; '${x}' is not one`);
+        throw new InvalidInput(
+          `ATELIER_S3_ENDPOINTS must list http(s) origins like https://s3.example.com; '${x}' is not one`,
+        );
       }
     });
 }
 
-export const secretNameOf = (kind: 'datastore' | 'connection', name: string): string => `${kind}-${crypto.createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 32)}`;
+export const secretNameOf = (kind: 'datastore' | 'connection', name: string): string =>
+  `${kind}-${crypto.createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 32)}`;
 
 export class DatastoreService {
   private readonly ensured = new Set<string>();
@@ -141,7 +169,11 @@ export class DatastoreService {
   }
 
   private vaultOf(ws: WorkspaceInfo): string {
-    if (!ws.keyVaultId) throw new Conflict(`workspace '${ws.name}' has no key vault to keep datastore credentials in; repair it with updateDependencies`, { code: 'KEY_VAULT_MISSING' });
+    if (!ws.keyVaultId)
+      throw new Conflict(
+        `workspace '${ws.name}' has no key vault to keep datastore credentials in; repair it with updateDependencies`,
+        { code: 'KEY_VAULT_MISSING' },
+      );
     return ws.keyVaultId;
   }
 
@@ -149,7 +181,11 @@ export class DatastoreService {
   async workspaceAccount(ws: WorkspaceInfo): Promise<StorageAccountRef> {
     const id = ws.storageAccountId;
     const a = id ? await this.accounts.byId(id) : undefined;
-    if (!a) throw new Conflict(`the storage account of workspace '${ws.name}' (${id ?? 'none'}) could not be found; repair it with updateDependencies`, { code: 'STORAGE_ACCOUNT_NOT_FOUND' });
+    if (!a)
+      throw new Conflict(
+        `the storage account of workspace '${ws.name}' (${id ?? 'none'}) could not be found; repair it with updateDependencies`,
+        { code: 'STORAGE_ACCOUNT_NOT_FOUND' },
+      );
     return a;
   }
 
@@ -168,17 +204,48 @@ export class DatastoreService {
     const identity = ws.systemDatastoresAuthMode.toLowerCase() === 'identity';
     const credentials = { credentialsType: identity ? ('None' as const) : ('AccountKey' as const) };
     const anyDefault = existing.value.some((r) => r.properties.isDefault === true);
-    const common = { endpoint: 'core.windows.net', protocol: 'https', serviceDataAccessAuthIdentity: identity ? 'WorkspaceSystemAssignedIdentity' : 'None', tags: {}, properties: {}, credentials, accountName: account.name, subscriptionId: account.subscriptionId, resourceGroup: account.resource.resourceGroup };
+    const common = {
+      endpoint: 'core.windows.net',
+      protocol: 'https',
+      serviceDataAccessAuthIdentity: identity ? 'WorkspaceSystemAssignedIdentity' : 'None',
+      tags: {},
+      properties: {},
+      credentials,
+      accountName: account.name,
+      subscriptionId: account.subscriptionId,
+      resourceGroup: account.resource.resourceGroup,
+    };
     const defs: Record<string, DatastoreProps> = {
-      workspaceblobstore: { ...common, datastoreType: 'AzureBlob', containerName: `azureml-blobstore-${wsid}`, isDefault: !anyDefault },
-      workspacefilestore: { ...common, datastoreType: 'AzureFile', fileShareName: `azureml-filestore-${wsid}`, isDefault: false },
+      workspaceblobstore: {
+        ...common,
+        datastoreType: 'AzureBlob',
+        containerName: `azureml-blobstore-${wsid}`,
+        isDefault: !anyDefault,
+      },
+      workspacefilestore: {
+        ...common,
+        datastoreType: 'AzureFile',
+        fileShareName: `azureml-filestore-${wsid}`,
+        isDefault: false,
+      },
       workspaceartifactstore: { ...common, datastoreType: 'AzureBlob', containerName: 'azureml', isDefault: false },
-      workspaceworkingdirectory: { ...common, datastoreType: 'AzureFile', fileShareName: `code-${wsid}`, isDefault: false },
+      workspaceworkingdirectory: {
+        ...common,
+        datastoreType: 'AzureFile',
+        fileShareName: `code-${wsid}`,
+        isDefault: false,
+      },
     };
     for (const [name, props] of Object.entries(defs)) {
       if (have.has(name)) continue;
       await this.engine
-        .put(datastoreDefinition, this.idOf(ws, name), { properties: props as unknown as Record<string, unknown> }, 'system:atelier', { ifNoneMatch: '*' })
+        .put(
+          datastoreDefinition,
+          this.idOf(ws, name),
+          { properties: props as unknown as Record<string, unknown> },
+          'system:atelier',
+          { ifNoneMatch: '*' },
+        )
         .catch((e) => {
           if (!(e instanceof Error && (e as { code?: string }).code === 'PRECONDITION_FAILED')) throw e;
         });
@@ -188,11 +255,17 @@ export class DatastoreService {
   async get(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     await this.ensureSystem(ws);
     const r = await this.engine.get(this.idOf(ws, name));
-    if (!r) throw new NotFound(`datastore '${name}' could not be found in workspace '${ws.name}'`, { code: 'DATASTORE_NOT_FOUND' });
+    if (!r)
+      throw new NotFound(`datastore '${name}' could not be found in workspace '${ws.name}'`, {
+        code: 'DATASTORE_NOT_FOUND',
+      });
     return r;
   }
 
-  async list(ws: WorkspaceInfo, opts: { after?: string; top: number; isDefault?: boolean; names?: string[] }): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
+  async list(
+    ws: WorkspaceInfo,
+    opts: { after?: string; top: number; isDefault?: boolean; names?: string[] },
+  ): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
     await this.ensureSystem(ws);
     const names = opts.names?.map((n) => n.toLowerCase());
     return this.engine.list({
@@ -200,13 +273,18 @@ export class DatastoreService {
       parentId: ws.id,
       after: opts.after,
       top: opts.top,
-      visible: (r) => (opts.isDefault === undefined || (r.properties.isDefault === true) === opts.isDefault) && (!names || names.includes(r.name.toLowerCase())),
+      visible: (r) =>
+        (opts.isDefault === undefined || (r.properties.isDefault === true) === opts.isDefault) &&
+        (!names || names.includes(r.name.toLowerCase())),
     });
   }
 
   async getDefault(ws: WorkspaceInfo): Promise<StoredResource> {
     const r = await this.list(ws, { top: 1, isDefault: true });
-    if (!r.value[0]) throw new NotFound(`workspace '${ws.name}' has no default datastore; set one with setDefaultDatastore`, { code: 'NO_DEFAULT_DATASTORE' });
+    if (!r.value[0])
+      throw new NotFound(`workspace '${ws.name}' has no default datastore; set one with setDefaultDatastore`, {
+        code: 'NO_DEFAULT_DATASTORE',
+      });
     return r.value[0];
   }
 
@@ -214,44 +292,90 @@ export class DatastoreService {
   async setDefault(ws: WorkspaceInfo, name: string, by: Principal): Promise<StoredResource> {
     const target = await this.get(ws, name);
     const all = await this.list(ws, { top: 1000, isDefault: true });
-    for (const r of all.value) if (r.id.toLowerCase() !== target.id.toLowerCase()) await this.engine.setProperties(r.id, { isDefault: false });
+    for (const r of all.value)
+      if (r.id.toLowerCase() !== target.id.toLowerCase()) await this.engine.setProperties(r.id, { isDefault: false });
     await this.engine.setProperties(target.id, { isDefault: true });
     void by;
     return (await this.engine.get(target.id))!;
   }
 
   /** ARM PUT. Secrets go to the workspace's key vault; what is stored and returned has none. */
-  async put(ws: WorkspaceInfo, name: string, body: { properties?: unknown }, by: Principal, ifMatch?: string): Promise<{ resource: StoredResource; created: boolean }> {
+  async put(
+    ws: WorkspaceInfo,
+    name: string,
+    body: { properties?: unknown },
+    by: Principal,
+    ifMatch?: string,
+  ): Promise<{ resource: StoredResource; created: boolean }> {
     datastoreDefinition.checkName(name);
     await this.ensureSystem(ws);
     const id = this.idOf(ws, name);
     const existing = await this.engine.get(id);
     const isSystem = (SYSTEM_DATASTORES as readonly string[]).includes(name.toLowerCase());
     const p = obj(body.properties, 'properties')!;
-    const { props, secrets } = await this.validate(ws, name, p, existing?.properties as DatastoreProps | undefined, isSystem, by);
+    const { props, secrets } = await this.validate(
+      ws,
+      name,
+      p,
+      existing?.properties as DatastoreProps | undefined,
+      isSystem,
+      by,
+    );
     const vaultId = this.vaultOf(ws);
     const secretName = secretNameOf('datastore', name);
     const previous = secrets ? await this.vault.find(vaultId, secretName) : undefined;
-    if (secrets) await this.vault.set(vaultId, secretName, JSON.stringify(secrets), { contentType: 'application/vnd.atelier.datastore-secrets+json', tags: { datastore: name } });
+    if (secrets)
+      await this.vault.set(vaultId, secretName, JSON.stringify(secrets), {
+        contentType: 'application/vnd.atelier.datastore-secrets+json',
+        tags: { datastore: name },
+      });
     try {
-      const out = await this.engine.put(datastoreDefinition, id, { properties: props as unknown as Record<string, unknown> }, by, ifMatch ? { ifMatch } : {});
-      if (!secrets && !['AccountKey', 'AccessKey', 'Sas'].includes(props.credentials.credentialsType)) await this.vault.remove(vaultId, secretName);
+      const out = await this.engine.put(
+        datastoreDefinition,
+        id,
+        { properties: props as unknown as Record<string, unknown> },
+        by,
+        ifMatch ? { ifMatch } : {},
+      );
+      if (!secrets && !['AccountKey', 'AccessKey', 'Sas'].includes(props.credentials.credentialsType))
+        await this.vault.remove(vaultId, secretName);
       if (props.isDefault) await this.setDefault(ws, name, by);
       return { resource: (await this.engine.get(id))!, created: out.created };
     } catch (e) {
       // Leave the vault as it was.
       if (secrets) {
-        if (previous) await this.vault.set(vaultId, secretName, previous.value, { contentType: previous.contentType, tags: previous.tags });
+        if (previous)
+          await this.vault.set(vaultId, secretName, previous.value, {
+            contentType: previous.contentType,
+            tags: previous.tags,
+          });
         else await this.vault.remove(vaultId, secretName);
       }
       throw e;
     }
   }
 
-  private async validate(ws: WorkspaceInfo, name: string, p: Obj, existing: DatastoreProps | undefined, isSystem: boolean, by: Principal): Promise<{ props: DatastoreProps; secrets?: DatastoreSecrets }> {
+  private async validate(
+    ws: WorkspaceInfo,
+    name: string,
+    p: Obj,
+    existing: DatastoreProps | undefined,
+    isSystem: boolean,
+    by: Principal,
+  ): Promise<{ props: DatastoreProps; secrets?: DatastoreSecrets }> {
     const T = 'properties';
     const datastoreType = str(p, 'datastoreType', T, { required: true, oneOf: DATASTORE_TYPES }) as DatastoreType;
-    const common = ['datastoreType', 'description', 'tags', 'properties', 'isDefault', 'credentials', 'provisioningState', 'serviceDataAccessAuthIdentity', 'intellectualProperty'];
+    const common = [
+      'datastoreType',
+      'description',
+      'tags',
+      'properties',
+      'isDefault',
+      'credentials',
+      'provisioningState',
+      'serviceDataAccessAuthIdentity',
+      'intellectualProperty',
+    ];
     const byType: Record<DatastoreType, string[]> = {
       AzureBlob: ['accountName', 'containerName', 'endpoint', 'protocol', 'subscriptionId', 'resourceGroup'],
       AzureFile: ['accountName', 'fileShareName', 'endpoint', 'protocol', 'subscriptionId', 'resourceGroup'],
@@ -260,7 +384,11 @@ export class DatastoreService {
       ServerFolder: ['path'],
     };
     onlyKeys(p, [...common, ...byType[datastoreType]], T);
-    if (existing && existing.datastoreType !== datastoreType) throw invalid(`${T}.datastoreType`, `cannot change from ${existing.datastoreType} to ${datastoreType}; delete the datastore and create it again`);
+    if (existing && existing.datastoreType !== datastoreType)
+      throw invalid(
+        `${T}.datastoreType`,
+        `cannot change from ${existing.datastoreType} to ${datastoreType}; delete the datastore and create it again`,
+      );
     const props: DatastoreProps = {
       datastoreType,
       description: str(p, 'description', T, { max: 5000 }),
@@ -271,28 +399,67 @@ export class DatastoreService {
     };
     if (props.description === undefined) delete props.description;
     const cred = obj(p.credentials, `${T}.credentials`, false);
-    const credType = cred ? str(cred, 'credentialsType', `${T}.credentials`, { required: true, oneOf: ['AccountKey', 'None', 'AccessKey', 'Sas', 'ServicePrincipal', 'Certificate', 'NoneCredentials'] }) : undefined;
+    const credType = cred
+      ? str(cred, 'credentialsType', `${T}.credentials`, {
+          required: true,
+          oneOf: ['AccountKey', 'None', 'AccessKey', 'Sas', 'ServicePrincipal', 'Certificate', 'NoneCredentials'],
+        })
+      : undefined;
     let secrets: DatastoreSecrets | undefined;
     const secretsObj = cred ? obj(cred.secrets, `${T}.credentials.secrets`, false) : undefined;
 
     if (isSystem) {
       // System datastores keep what provisioning gave them; only description, tags and isDefault change.
       if (!existing) throw invalid('name', 'is reserved for the system datastores');
-      return { props: { ...existing, description: props.description, tags: props.tags, properties: props.properties, isDefault: props.isDefault } };
+      return {
+        props: {
+          ...existing,
+          description: props.description,
+          tags: props.tags,
+          properties: props.properties,
+          isDefault: props.isDefault,
+        },
+      };
     }
 
     if (datastoreType === 'AzureBlob' || datastoreType === 'AzureFile' || datastoreType === 'AzureDataLakeGen2') {
-      props.accountName = str(p, 'accountName', T, { required: true, pattern: ACCOUNT, rule: 'must be 3–24 lower-case letters and digits' });
-      if (datastoreType === 'AzureBlob') props.containerName = str(p, 'containerName', T, { required: true, pattern: CONTAINER, rule: 'must be 3–63 lower-case letters, digits and single hyphens' });
-      if (datastoreType === 'AzureFile') props.fileShareName = str(p, 'fileShareName', T, { required: true, pattern: CONTAINER, rule: 'must be 3–63 lower-case letters, digits and single hyphens' });
-      if (datastoreType === 'AzureDataLakeGen2') props.filesystem = str(p, 'filesystem', T, { required: true, pattern: CONTAINER, rule: 'must be 3–63 lower-case letters, digits and single hyphens' });
+      props.accountName = str(p, 'accountName', T, {
+        required: true,
+        pattern: ACCOUNT,
+        rule: 'must be 3–24 lower-case letters and digits',
+      });
+      if (datastoreType === 'AzureBlob')
+        props.containerName = str(p, 'containerName', T, {
+          required: true,
+          pattern: CONTAINER,
+          rule: 'must be 3–63 lower-case letters, digits and single hyphens',
+        });
+      if (datastoreType === 'AzureFile')
+        props.fileShareName = str(p, 'fileShareName', T, {
+          required: true,
+          pattern: CONTAINER,
+          rule: 'must be 3–63 lower-case letters, digits and single hyphens',
+        });
+      if (datastoreType === 'AzureDataLakeGen2')
+        props.filesystem = str(p, 'filesystem', T, {
+          required: true,
+          pattern: CONTAINER,
+          rule: 'must be 3–63 lower-case letters, digits and single hyphens',
+        });
       props.endpoint = str(p, 'endpoint', T, { max: 200 }) ?? 'core.windows.net';
       props.protocol = str(p, 'protocol', T, { oneOf: ['https', 'http', 'wasbs', 'abfss'] }) ?? 'https';
-      props.serviceDataAccessAuthIdentity = str(p, 'serviceDataAccessAuthIdentity', T, { oneOf: ['None', 'WorkspaceSystemAssignedIdentity', 'WorkspaceUserAssignedIdentity'] }) ?? 'None';
+      props.serviceDataAccessAuthIdentity =
+        str(p, 'serviceDataAccessAuthIdentity', T, {
+          oneOf: ['None', 'WorkspaceSystemAssignedIdentity', 'WorkspaceUserAssignedIdentity'],
+        }) ?? 'None';
       const sub = str(p, 'subscriptionId', T, { max: 36 });
       const rg = str(p, 'resourceGroup', T, { max: 90 });
       const account = await this.accounts.byName(props.accountName!, sub, rg);
-      const notFound = () => invalid(`${T}.accountName`, `storage account '${props.accountName}' could not be found${sub ? ` in subscription ${sub}` : ''}; create it first or check the name`);
+      const notFound = () =>
+        invalid(
+          `${T}.accountName`,
+          `storage account '${props.accountName}' could not be found${sub ? ` in subscription ${sub}` : ''}; create it first or check the name`,
+        );
       if (!account) throw notFound();
       // A caller with no role on the account learns nothing of it (that it exists, its group) unless
       // they prove they may use it with its key or a SAS token of it; the datastore already made
@@ -306,30 +473,54 @@ export class DatastoreService {
           onlyKeys(secretsObj, ['secretsType', 'key'], `${T}.credentials.secrets`);
           const key = str(secretsObj, 'key', `${T}.credentials.secrets`, { required: true, max: 200 })!;
           const keys = await this.accounts.accessKeys(account);
-          if (!keys.includes(key)) throw invalid(`${T}.credentials.secrets.key`, `is not an access key of storage account '${account.name}'; use one of the keys listed by its listKeys action`);
+          if (!keys.includes(key))
+            throw invalid(
+              `${T}.credentials.secrets.key`,
+              `is not an access key of storage account '${account.name}'; use one of the keys listed by its listKeys action`,
+            );
           secrets = { secretsType: 'AccountKey', key };
         } else if (existing?.credentials.credentialsType !== 'AccountKey') {
-          throw invalid(`${T}.credentials.secrets`, "is required with credentialsType AccountKey: send { secretsType: 'AccountKey', key: '<account key>' }");
+          throw invalid(
+            `${T}.credentials.secrets`,
+            "is required with credentialsType AccountKey: send { secretsType: 'AccountKey', key: '<account key>' }",
+          );
         }
         props.credentials = { credentialsType: 'AccountKey' };
       } else if (credType === 'Sas') {
-        if (datastoreType === 'AzureFile') throw invalid(`${T}.credentials.credentialsType`, 'Sas credentials are supported for blob containers (AzureBlob, AzureDataLakeGen2) here; use AccountKey or None for a file share');
+        if (datastoreType === 'AzureFile')
+          throw invalid(
+            `${T}.credentials.credentialsType`,
+            'Sas credentials are supported for blob containers (AzureBlob, AzureDataLakeGen2) here; use AccountKey or None for a file share',
+          );
         const container = (props.containerName ?? props.filesystem)!;
         if (secretsObj) {
           onlyKeys(secretsObj, ['secretsType', 'sasToken'], `${T}.credentials.secrets`);
-          const sasToken = str(secretsObj, 'sasToken', `${T}.credentials.secrets`, { required: true, max: 2000 })!.replace(/^\?/, '');
+          const sasToken = str(secretsObj, 'sasToken', `${T}.credentials.secrets`, {
+            required: true,
+            max: 2000,
+          })!.replace(/^\?/, '');
           // Signed by a current key of the account, for this container, not expired.
-          verifySas(sasToken, { account: account.name, container, keys: await this.accounts.accessKeys(account) }, `${T}.credentials.secrets.sasToken`);
+          verifySas(
+            sasToken,
+            { account: account.name, container, keys: await this.accounts.accessKeys(account) },
+            `${T}.credentials.secrets.sasToken`,
+          );
           secrets = { secretsType: 'Sas', sasToken };
         } else if (existing?.credentials.credentialsType !== 'Sas') {
-          throw invalid(`${T}.credentials.secrets`, "is required with credentialsType Sas: send { secretsType: 'Sas', sasToken: '<token from the storage account's listServiceSas>' }");
+          throw invalid(
+            `${T}.credentials.secrets`,
+            "is required with credentialsType Sas: send { secretsType: 'Sas', sasToken: '<token from the storage account's listServiceSas>' }",
+          );
         }
         props.credentials = { credentialsType: 'Sas' };
       } else if (credType === undefined || credType === 'None' || credType === 'NoneCredentials') {
         // Identity-based access: each caller's own rights on the storage account decide.
         props.credentials = { credentialsType: 'None' };
       } else {
-        throw invalid(`${T}.credentials.credentialsType`, `${credType} credentials are not supported for ${datastoreType} datastores here; use AccountKey (with the account's key), Sas (a token from the account's listServiceSas) or None (each caller's own access to the storage account)`);
+        throw invalid(
+          `${T}.credentials.credentialsType`,
+          `${credType} credentials are not supported for ${datastoreType} datastores here; use AccountKey (with the account's key), Sas (a token from the account's listServiceSas) or None (each caller's own access to the storage account)`,
+        );
       }
     } else if (datastoreType === 'S3') {
       const endpoint = str(p, 'endpoint', T, { required: true, max: 500 })!;
@@ -337,19 +528,38 @@ export class DatastoreService {
       try {
         u = new URL(endpoint);
       } catch {
-        throw invalid(`${T}.endpoint`, `must be an http(s) URL of an S3-compatible service, e.g. https://s3.example.com; got '${endpoint}'`);
+        throw invalid(
+          `${T}.endpoint`,
+          `must be an http(s) URL of an S3-compatible service, e.g. https://s3.example.com; got '${endpoint}'`,
+        );
       }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid(`${T}.endpoint`, 'must use http or https');
-      if (u.username || u.password) throw invalid(`${T}.endpoint`, 'must not contain credentials; send them in properties.credentials');
+      if (u.username || u.password)
+        throw invalid(`${T}.endpoint`, 'must not contain credentials; send them in properties.credentials');
       if (!this.s3Allowed.includes(u.origin)) {
-        throw invalid(`${T}.endpoint`, this.s3Allowed.length ? `${u.origin} is not one of the S3 endpoints allowed by the administrator (ATELIER_S3_ENDPOINTS): ${this.s3Allowed.join(', ')}` : 'S3 datastores are disabled: an administrator must list the allowed S3 endpoints in ATELIER_S3_ENDPOINTS');
+        throw invalid(
+          `${T}.endpoint`,
+          this.s3Allowed.length
+            ? `${u.origin} is not one of the S3 endpoints allowed by the administrator (ATELIER_S3_ENDPOINTS): ${this.s3Allowed.join(', ')}`
+            : 'S3 datastores are disabled: an administrator must list the allowed S3 endpoints in ATELIER_S3_ENDPOINTS',
+        );
       }
       props.endpoint = endpoint.replace(/\/+$/, '');
-      props.bucket = str(p, 'bucket', T, { required: true, pattern: BUCKET, rule: 'must be 3–63 lower-case letters, digits, dots and hyphens' });
-      props.region = str(p, 'region', T, { max: 50, pattern: /^[a-z0-9-]+$/, rule: "must be a region name like 'us-east-1'" }) ?? 'us-east-1';
+      props.bucket = str(p, 'bucket', T, {
+        required: true,
+        pattern: BUCKET,
+        rule: 'must be 3–63 lower-case letters, digits, dots and hyphens',
+      });
+      props.region =
+        str(p, 'region', T, { max: 50, pattern: /^[a-z0-9-]+$/, rule: "must be a region name like 'us-east-1'" }) ??
+        'us-east-1';
       const prefix = str(p, 'prefix', T, { max: 500 });
       if (prefix !== undefined) props.prefix = safeKey(prefix, `${T}.prefix`);
-      if (credType !== 'AccessKey') throw invalid(`${T}.credentials`, "S3 datastores need { credentialsType: 'AccessKey', accessKeyId, secrets: { secretsType: 'AccessKey', secretAccessKey } }");
+      if (credType !== 'AccessKey')
+        throw invalid(
+          `${T}.credentials`,
+          "S3 datastores need { credentialsType: 'AccessKey', accessKeyId, secrets: { secretsType: 'AccessKey', secretAccessKey } }",
+        );
       onlyKeys(cred!, ['credentialsType', 'accessKeyId', 'secrets'], `${T}.credentials`);
       const accessKeyId = str(cred!, 'accessKeyId', `${T}.credentials`, { required: true, max: 128 })!;
       props.credentials = { credentialsType: 'AccessKey', accessKeyId };
@@ -364,11 +574,19 @@ export class DatastoreService {
       }
       if (!secretAccessKey) throw invalid(`${T}.credentials.secrets.secretAccessKey`, 'is required');
       // A datastore that cannot reach its bucket is refused now, not at the first upload.
-      const probe = new S3Backend(this.ctx.blobs, { endpoint: props.endpoint, bucket: props.bucket!, region: props.region, prefix: props.prefix ?? '', accessKeyId, secretAccessKey });
+      const probe = new S3Backend(this.ctx.blobs, {
+        endpoint: props.endpoint,
+        bucket: props.bucket!,
+        region: props.region,
+        prefix: props.prefix ?? '',
+        accessKeyId,
+        secretAccessKey,
+      });
       await probe.check();
     } else {
       // ServerFolder
-      if (credType && credType !== 'None') throw invalid(`${T}.credentials`, 'server folders take no credentials; leave credentials out');
+      if (credType && credType !== 'None')
+        throw invalid(`${T}.credentials`, 'server folders take no credentials; leave credentials out');
       const folder = str(p, 'path', T, { required: true, max: 1000 })!;
       props.path = this.checkServerFolder(folder);
       await this.claimFolder(ws, props.path, by);
@@ -377,12 +595,21 @@ export class DatastoreService {
   }
 
   /** Whether the datastore's secrets are a current key of the account, or a valid SAS token for its container. */
-  private async provesAccess(account: StorageAccountRef, props: DatastoreProps, credType: string | undefined, secretsObj: Obj | undefined): Promise<boolean> {
+  private async provesAccess(
+    account: StorageAccountRef,
+    props: DatastoreProps,
+    credType: string | undefined,
+    secretsObj: Obj | undefined,
+  ): Promise<boolean> {
     const keys = await this.accounts.accessKeys(account);
     if (credType === 'AccountKey') return typeof secretsObj?.key === 'string' && keys.includes(secretsObj.key);
     if (credType === 'Sas' && typeof secretsObj?.sasToken === 'string') {
       try {
-        verifySas(secretsObj.sasToken.replace(/^\?/, ''), { account: account.name, container: (props.containerName ?? props.filesystem ?? props.fileShareName)!, keys }, 'sasToken');
+        verifySas(
+          secretsObj.sasToken.replace(/^\?/, ''),
+          { account: account.name, container: (props.containerName ?? props.filesystem ?? props.fileShareName)!, keys },
+          'sasToken',
+        );
         return true;
       } catch {
         return false;
@@ -393,7 +620,11 @@ export class DatastoreService {
 
   /** A server folder must be an existing folder inside one the administrator allowed. */
   checkServerFolder(folder: string): string {
-    if (this.roots.length === 0) throw invalid('properties.path', 'server-folder datastores are disabled: an administrator must list the allowed folders in ATELIER_DATASTORE_ROOTS');
+    if (this.roots.length === 0)
+      throw invalid(
+        'properties.path',
+        'server-folder datastores are disabled: an administrator must list the allowed folders in ATELIER_DATASTORE_ROOTS',
+      );
     if (!path.isAbsolute(folder)) throw invalid('properties.path', `must be an absolute folder path; got '${folder}'`);
     let real: string;
     try {
@@ -402,7 +633,11 @@ export class DatastoreService {
       throw invalid('properties.path', `folder '${folder}' does not exist on the server`);
     }
     if (!fs.statSync(real).isDirectory()) throw invalid('properties.path', `'${folder}' is not a folder`);
-    if (!this.roots.some((r) => real === r || real.startsWith(r + path.sep))) throw invalid('properties.path', `'${folder}' is outside the folders allowed by the administrator (ATELIER_DATASTORE_ROOTS)`);
+    if (!this.roots.some((r) => real === r || real.startsWith(r + path.sep)))
+      throw invalid(
+        'properties.path',
+        `'${folder}' is outside the folders allowed by the administrator (ATELIER_DATASTORE_ROOTS)`,
+      );
     return real;
   }
 
@@ -416,13 +651,23 @@ export class DatastoreService {
   async claimFolder(ws: WorkspaceInfo, folder: string, by: Principal | undefined): Promise<void> {
     const mine = ws.id.toLowerCase();
     for (let attempt = 0; ; attempt++) {
-      const owners = (await this.ctx.db.selectFrom('datastore_folders').selectAll().execute()).filter((o) => within(folder, o.path_key) || within(o.path_key, folder));
+      const owners = (await this.ctx.db.selectFrom('datastore_folders').selectAll().execute()).filter(
+        (o) => within(folder, o.path_key) || within(o.path_key, folder),
+      );
       const foreign = owners.filter((o) => o.workspace_key !== mine);
       if (foreign.length) {
-        const shares = await this.ctx.db.selectFrom('datastore_folder_shares').select('path_key').where('workspace_key', '=', mine).execute();
+        const shares = await this.ctx.db
+          .selectFrom('datastore_folder_shares')
+          .select('path_key')
+          .where('workspace_key', '=', mine)
+          .execute();
         if (shares.some((s) => within(folder, s.path_key))) return;
         if (by && (await this.ctx.access.can(by.id, '/', 'access/write'))) {
-          await this.ctx.db.insertInto('datastore_folder_shares').values({ path_key: folder, workspace_key: mine, shared_by: by.id, created_at: Date.now() }).onConflict((oc) => oc.doNothing()).execute();
+          await this.ctx.db
+            .insertInto('datastore_folder_shares')
+            .values({ path_key: folder, workspace_key: mine, shared_by: by.id, created_at: Date.now() })
+            .onConflict((oc) => oc.doNothing())
+            .execute();
           return;
         }
         throw new Forbidden(
@@ -432,7 +677,10 @@ export class DatastoreService {
       }
       if (owners.some((o) => within(folder, o.path_key))) return;
       try {
-        await this.ctx.db.insertInto('datastore_folders').values({ path_key: folder, workspace_key: mine, created_at: Date.now() }).execute();
+        await this.ctx.db
+          .insertInto('datastore_folders')
+          .values({ path_key: folder, workspace_key: mine, created_at: Date.now() })
+          .execute();
         return;
       } catch (e) {
         // Another workspace claimed the same folder at the same moment: look again.
@@ -451,8 +699,14 @@ export class DatastoreService {
   async delete(ws: WorkspaceInfo, name: string): Promise<boolean> {
     const r = await this.engine.get(this.idOf(ws, name));
     if (!r) return false;
-    if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase())) throw new Conflict(`'${r.name}' is a system datastore of the workspace and cannot be deleted`, { code: 'DATASTORE_PROTECTED' });
-    if (r.properties.isDefault === true) throw new Conflict(`'${r.name}' is the default datastore; make another one the default first`, { code: 'DATASTORE_PROTECTED' });
+    if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase()))
+      throw new Conflict(`'${r.name}' is a system datastore of the workspace and cannot be deleted`, {
+        code: 'DATASTORE_PROTECTED',
+      });
+    if (r.properties.isDefault === true)
+      throw new Conflict(`'${r.name}' is the default datastore; make another one the default first`, {
+        code: 'DATASTORE_PROTECTED',
+      });
     const deleted = await this.engine.delete(r.id);
     if (ws.keyVaultId) await this.vault.remove(ws.keyVaultId, secretNameOf('datastore', r.name));
     return deleted;
@@ -470,14 +724,25 @@ export class DatastoreService {
   async listSecrets(ws: WorkspaceInfo, name: string): Promise<DatastoreSecrets> {
     const r = await this.get(ws, name);
     const props = r.properties as DatastoreProps;
-    if ((SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase()) && props.credentials.credentialsType === 'AccountKey') {
+    if (
+      (SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase()) &&
+      props.credentials.credentialsType === 'AccountKey'
+    ) {
       const keys = await this.accounts.accessKeys(await this.workspaceAccount(ws));
-      if (!keys[0]) throw new Conflict(`the workspace's storage account has no keys`, { code: 'STORAGE_ACCOUNT_HAS_NO_KEYS' });
+      if (!keys[0])
+        throw new Conflict(`the workspace's storage account has no keys`, { code: 'STORAGE_ACCOUNT_HAS_NO_KEYS' });
       return { secretsType: 'AccountKey', key: keys[0] };
     }
-    if (props.credentials.credentialsType === 'None') throw new InvalidInput(`datastore '${r.name}' has no secrets (it uses each caller's identity)`, { code: 'DATASTORE_HAS_NO_SECRETS' });
+    if (props.credentials.credentialsType === 'None')
+      throw new InvalidInput(`datastore '${r.name}' has no secrets (it uses each caller's identity)`, {
+        code: 'DATASTORE_HAS_NO_SECRETS',
+      });
     const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
-    if (!s) throw new Conflict(`the secrets of datastore '${r.name}' are missing from the workspace's key vault; set its credentials again`, { code: 'DATASTORE_SECRETS_MISSING' });
+    if (!s)
+      throw new Conflict(
+        `the secrets of datastore '${r.name}' are missing from the workspace's key vault; set its credentials again`,
+        { code: 'DATASTORE_SECRETS_MISSING' },
+      );
     return JSON.parse(s.value) as DatastoreSecrets;
   }
 
@@ -486,7 +751,12 @@ export class DatastoreService {
    * datastores on a storage account also need the caller's own right on that account; key-based
    * ones need their key to still be one of the account's keys.
    */
-  async backend(ws: WorkspaceInfo, name: string, principal: Principal, mode: 'read' | 'write' | 'delete'): Promise<DatastoreBackend> {
+  async backend(
+    ws: WorkspaceInfo,
+    name: string,
+    principal: Principal,
+    mode: 'read' | 'write' | 'delete',
+  ): Promise<DatastoreBackend> {
     const r = await this.get(ws, name);
     const props = r.properties as DatastoreProps;
     const system = (SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase());
@@ -494,38 +764,78 @@ export class DatastoreService {
       case 'AzureBlob':
       case 'AzureFile':
       case 'AzureDataLakeGen2': {
-        const account = system ? await this.workspaceAccount(ws) : await this.accounts.byName(props.accountName!, props.subscriptionId, props.resourceGroup);
-        if (!account) throw new Conflict(`the storage account '${props.accountName}' of datastore '${r.name}' no longer exists`, { code: 'DATASTORE_UNAVAILABLE' });
+        const account = system
+          ? await this.workspaceAccount(ws)
+          : await this.accounts.byName(props.accountName!, props.subscriptionId, props.resourceGroup);
+        if (!account)
+          throw new Conflict(`the storage account '${props.accountName}' of datastore '${r.name}' no longer exists`, {
+            code: 'DATASTORE_UNAVAILABLE',
+          });
         if (!system && props.credentials.credentialsType === 'None') {
           const action = mode === 'read' ? 'data/read' : 'data/write';
           if (!(await this.ctx.access.can(principal.id, account.id, action))) {
-            throw new Forbidden(`datastore '${r.name}' uses the caller's identity, and you lack '${action}' on storage account '${account.name}'; ask for a role on it`);
+            throw new Forbidden(
+              `datastore '${r.name}' uses the caller's identity, and you lack '${action}' on storage account '${account.name}'; ask for a role on it`,
+            );
           }
         } else if (!system && props.credentials.credentialsType === 'AccountKey') {
           const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
           const key = s ? (JSON.parse(s.value) as { key?: string }).key : undefined;
           if (!key || !(await this.accounts.accessKeys(account)).includes(key)) {
-            throw new Forbidden(`the account key of datastore '${r.name}' is no longer valid for storage account '${account.name}' (keys were rotated?); update the datastore's credentials`, { code: 'DATASTORE_CREDENTIALS_REJECTED' });
+            throw new Forbidden(
+              `the account key of datastore '${r.name}' is no longer valid for storage account '${account.name}' (keys were rotated?); update the datastore's credentials`,
+              { code: 'DATASTORE_CREDENTIALS_REJECTED' },
+            );
           }
         }
         if (!system && props.credentials.credentialsType === 'Sas') {
           // Checked on every use: the token expires, and regenerating the key that signed it revokes it.
           const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
           const token = s ? (JSON.parse(s.value) as { sasToken?: string }).sasToken : undefined;
-          if (!token) throw new Conflict(`the SAS token of datastore '${r.name}' is missing from the workspace's key vault; set its credentials again`, { code: 'DATASTORE_SECRETS_MISSING' });
+          if (!token)
+            throw new Conflict(
+              `the SAS token of datastore '${r.name}' is missing from the workspace's key vault; set its credentials again`,
+              { code: 'DATASTORE_SECRETS_MISSING' },
+            );
           const need: SasNeed[] = mode === 'read' ? ['r', 'l'] : mode === 'write' ? ['w'] : ['d'];
-          verifySas(token, { account: account.name, container: (props.containerName ?? props.filesystem)!, keys: await this.accounts.accessKeys(account), need }, `the SAS token of datastore '${r.name}'`);
+          verifySas(
+            token,
+            {
+              account: account.name,
+              container: (props.containerName ?? props.filesystem)!,
+              keys: await this.accounts.accessKeys(account),
+              need,
+            },
+            `the SAS token of datastore '${r.name}'`,
+          );
         }
         const container = props.containerName ?? props.filesystem ?? props.fileShareName!;
         // File shares and blob containers are separate namespaces, as in Azure.
-        const store = props.datastoreType === 'AzureFile' ? this.ctx.blobs.account(account.name, '.fileshares', container) : this.ctx.blobs.account(account.name, container);
-        return new StoreBackend(store, `${props.datastoreType === 'AzureFile' ? 'file share' : 'container'} '${container}' of storage account '${account.name}'`);
+        const store =
+          props.datastoreType === 'AzureFile'
+            ? this.ctx.blobs.account(account.name, '.fileshares', container)
+            : this.ctx.blobs.account(account.name, container);
+        return new StoreBackend(
+          store,
+          `${props.datastoreType === 'AzureFile' ? 'file share' : 'container'} '${container}' of storage account '${account.name}'`,
+        );
       }
       case 'S3': {
         // Re-checked on every use: the administrator may have withdrawn the endpoint since.
-        if (!this.s3Allowed.includes(new URL(props.endpoint!).origin)) throw new Forbidden(`the S3 endpoint of datastore '${r.name}' is no longer allowed by the administrator (ATELIER_S3_ENDPOINTS)`, { code: 'DATASTORE_UNAVAILABLE' });
+        if (!this.s3Allowed.includes(new URL(props.endpoint!).origin))
+          throw new Forbidden(
+            `the S3 endpoint of datastore '${r.name}' is no longer allowed by the administrator (ATELIER_S3_ENDPOINTS)`,
+            { code: 'DATASTORE_UNAVAILABLE' },
+          );
         const secrets = (await this.listSecrets(ws, r.name)) as { secretAccessKey: string };
-        return new S3Backend(this.ctx.blobs, { endpoint: props.endpoint!, bucket: props.bucket!, region: props.region ?? 'us-east-1', prefix: props.prefix ?? '', accessKeyId: props.credentials.accessKeyId!, secretAccessKey: secrets.secretAccessKey });
+        return new S3Backend(this.ctx.blobs, {
+          endpoint: props.endpoint!,
+          bucket: props.bucket!,
+          region: props.region ?? 'us-east-1',
+          prefix: props.prefix ?? '',
+          accessKeyId: props.credentials.accessKeyId!,
+          secretAccessKey: secrets.secretAccessKey,
+        });
       }
       case 'ServerFolder': {
         // Re-checked on every use: the administrator may have narrowed the allowed folders since.

@@ -18,14 +18,21 @@ export const privateEndpointDefinition: ResourceDefinition = {
   type: PRIVATE_ENDPOINT_TYPE,
   checkName(name: string) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,78}[a-zA-Z0-9_]$|^[a-zA-Z0-9]$/.test(name)) {
-      throw new InvalidInput(`private endpoint name '${name}' is invalid: use 1–80 letters, digits, '_', '.', '-', starting with a letter or digit and ending with a letter, digit or '_'`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
+      throw new InvalidInput(
+        `private endpoint name '${name}' is invalid: use 1–80 letters, digits, '_', '.', '-', starting with a letter or digit and ending with a letter, digit or '_'`,
+        { code: 'INVALID_RESOURCE_NAME', target: 'name' },
+      );
     }
   },
 };
 export const peConnectionDefinition: ResourceDefinition = {
   type: PE_CONNECTION_TYPE,
   checkName(name: string) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) throw new InvalidInput(`private endpoint connection name '${name}' is invalid`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name))
+      throw new InvalidInput(`private endpoint connection name '${name}' is invalid`, {
+        code: 'INVALID_RESOURCE_NAME',
+        target: 'name',
+      });
   },
 };
 
@@ -42,8 +49,12 @@ export function parseCidr(cidr: string, target: string): { address: string; pref
 
 /** The networks a private endpoint admits: `properties.subnet.properties.addressPrefix(es)`. */
 function subnetPrefixes(pe: StoredResource): string[] {
-  const subnet = pe.properties.subnet as { properties?: { addressPrefixes?: string[]; addressPrefix?: string } } | undefined;
-  return [...(subnet?.properties?.addressPrefixes ?? []), ...(subnet?.properties?.addressPrefix ? [subnet.properties.addressPrefix] : [])];
+  const subnet = pe.properties.subnet as
+    { properties?: { addressPrefixes?: string[]; addressPrefix?: string } } | undefined;
+  return [
+    ...(subnet?.properties?.addressPrefixes ?? []),
+    ...(subnet?.properties?.addressPrefix ? [subnet.properties.addressPrefix] : []),
+  ];
 }
 
 /** The same networks, in any order. */
@@ -86,39 +97,83 @@ export class PrivateEndpointService {
   }
 
   /** ARM PUT of a private endpoint: validates, records it and makes its connection on the workspace. */
-  async put(sub: string, rg: string, name: string, body: Obj, by: Principal): Promise<{ resource: StoredResource; created: boolean }> {
+  async put(
+    sub: string,
+    rg: string,
+    name: string,
+    body: Obj,
+    by: Principal,
+  ): Promise<{ resource: StoredResource; created: boolean }> {
     privateEndpointDefinition.checkName(name);
     const id = this.endpointId(sub, rg, name);
     const existing = await this.engine.get(id);
     const p = obj(body.properties, 'properties')!;
-    onlyKeys(p, ['subnet', 'privateLinkServiceConnections', 'manualPrivateLinkServiceConnections', 'customNetworkInterfaceName', 'ipConfigurations', 'customDnsConfigs', 'applicationSecurityGroups', 'provisioningState', 'networkInterfaces'], 'properties');
+    onlyKeys(
+      p,
+      [
+        'subnet',
+        'privateLinkServiceConnections',
+        'manualPrivateLinkServiceConnections',
+        'customNetworkInterfaceName',
+        'ipConfigurations',
+        'customDnsConfigs',
+        'applicationSecurityGroups',
+        'provisioningState',
+        'networkInterfaces',
+      ],
+      'properties',
+    );
     const subnet = obj(p.subnet, 'properties.subnet')!;
     onlyKeys(subnet, ['id', 'name', 'properties'], 'properties.subnet');
     const sp = obj(subnet.properties, 'properties.subnet.properties')!;
     const prefixes: string[] = [];
     if (typeof sp.addressPrefix === 'string') prefixes.push(sp.addressPrefix);
     if (sp.addressPrefixes !== undefined) {
-      if (!Array.isArray(sp.addressPrefixes) || sp.addressPrefixes.some((x) => typeof x !== 'string')) throw invalid('properties.subnet.properties.addressPrefixes', 'must be a list of CIDRs');
+      if (!Array.isArray(sp.addressPrefixes) || sp.addressPrefixes.some((x) => typeof x !== 'string'))
+        throw invalid('properties.subnet.properties.addressPrefixes', 'must be a list of CIDRs');
       prefixes.push(...(sp.addressPrefixes as string[]));
     }
-    if (prefixes.length === 0 || prefixes.length > 50) throw invalid('properties.subnet.properties.addressPrefixes', 'list 1–50 networks (CIDRs) this endpoint admits, e.g. ["10.1.0.0/24"]');
+    if (prefixes.length === 0 || prefixes.length > 50)
+      throw invalid(
+        'properties.subnet.properties.addressPrefixes',
+        'list 1–50 networks (CIDRs) this endpoint admits, e.g. ["10.1.0.0/24"]',
+      );
     prefixes.forEach((c, i) => parseCidr(c, `properties.subnet.properties.addressPrefixes[${i}]`));
     const auto = Array.isArray(p.privateLinkServiceConnections) ? p.privateLinkServiceConnections : [];
     const manual = Array.isArray(p.manualPrivateLinkServiceConnections) ? p.manualPrivateLinkServiceConnections : [];
-    if (auto.length + manual.length !== 1) throw invalid('properties', 'give exactly one entry in privateLinkServiceConnections (automatic approval) or manualPrivateLinkServiceConnections (approval by an Owner of the workspace)');
+    if (auto.length + manual.length !== 1)
+      throw invalid(
+        'properties',
+        'give exactly one entry in privateLinkServiceConnections (automatic approval) or manualPrivateLinkServiceConnections (approval by an Owner of the workspace)',
+      );
     const isManual = manual.length === 1;
-    const where = isManual ? 'properties.manualPrivateLinkServiceConnections[0]' : 'properties.privateLinkServiceConnections[0]';
+    const where = isManual
+      ? 'properties.manualPrivateLinkServiceConnections[0]'
+      : 'properties.privateLinkServiceConnections[0]';
     const link = obj((isManual ? manual : auto)[0], where)!;
     onlyKeys(link, ['name', 'id', 'properties'], where);
     const lp = obj(link.properties, `${where}.properties`)!;
-    onlyKeys(lp, ['privateLinkServiceId', 'groupIds', 'requestMessage', 'privateLinkServiceConnectionState'], `${where}.properties`);
+    onlyKeys(
+      lp,
+      ['privateLinkServiceId', 'groupIds', 'requestMessage', 'privateLinkServiceConnectionState'],
+      `${where}.properties`,
+    );
     const target = str(lp, 'privateLinkServiceId', `${where}.properties`, { required: true, max: 800 })!;
     const parsed = parseResourceId(target, `${where}.properties.privateLinkServiceId`);
-    if (!sameType(parsed.type, WORKSPACE)) throw invalid(`${where}.properties.privateLinkServiceId`, 'must be the ARM id of a Microsoft.MachineLearningServices/workspaces');
-    if (lp.groupIds !== undefined && (!Array.isArray(lp.groupIds) || lp.groupIds.some((g) => String(g).toLowerCase() !== 'amlworkspace'))) throw invalid(`${where}.properties.groupIds`, "must be ['amlworkspace']");
+    if (!sameType(parsed.type, WORKSPACE))
+      throw invalid(
+        `${where}.properties.privateLinkServiceId`,
+        'must be the ARM id of a Microsoft.MachineLearningServices/workspaces',
+      );
+    if (
+      lp.groupIds !== undefined &&
+      (!Array.isArray(lp.groupIds) || lp.groupIds.some((g) => String(g).toLowerCase() !== 'amlworkspace'))
+    )
+      throw invalid(`${where}.properties.groupIds`, "must be ['amlworkspace']");
     const requestMessage = str(lp, 'requestMessage', `${where}.properties`, { max: 140 });
     // The requester must be able to see the workspace; it cannot learn of others' workspaces here.
-    if (!(await this.ctx.access.canSee(by.id, target))) throw invalid(`${where}.properties.privateLinkServiceId`, `workspace '${target}' could not be found`);
+    if (!(await this.ctx.access.canSee(by.id, target)))
+      throw invalid(`${where}.properties.privateLinkServiceId`, `workspace '${target}' could not be found`);
     let ws: WorkspaceInfo;
     try {
       ws = await resolveWorkspaceById(this.ctx, target);
@@ -127,13 +182,23 @@ export class PrivateEndpointService {
     }
     if (existing) {
       const before = existing.properties.privateLinkServiceId as string;
-      if (before.toLowerCase() !== ws.id.toLowerCase()) throw invalid(`${where}.properties.privateLinkServiceId`, 'cannot change; delete the private endpoint and create a new one');
+      if (before.toLowerCase() !== ws.id.toLowerCase())
+        throw invalid(
+          `${where}.properties.privateLinkServiceId`,
+          'cannot change; delete the private endpoint and create a new one',
+        );
     }
     const canApprove = await this.ctx.access.can(by.id, ws.id, 'access/write');
     const status = !isManual && canApprove ? 'Approved' : 'Pending';
-    const description = status === 'Approved' ? 'Auto-approved' : isManual ? (requestMessage ?? 'Awaiting approval by an Owner of the workspace') : 'Awaiting approval: the requester may not approve connections on the workspace';
+    const description =
+      status === 'Approved'
+        ? 'Auto-approved'
+        : isManual
+          ? (requestMessage ?? 'Awaiting approval by an Owner of the workspace')
+          : 'Awaiting approval: the requester may not approve connections on the workspace';
     const location = normaliseLocation(typeof body.location === 'string' ? body.location : ws.location);
-    const connectionName = (existing?.properties.connectionName as string | undefined) ?? `${name}.${crypto.randomUUID()}`;
+    const connectionName =
+      (existing?.properties.connectionName as string | undefined) ?? `${name}.${crypto.randomUUID()}`;
     const connId = `${ws.id}/privateEndpointConnections/${connectionName}`;
     const linkName = typeof link.name === 'string' && link.name ? link.name : name;
     let state = (await this.engine.get(connId))?.properties.privateLinkServiceConnectionState as Obj | undefined;
@@ -143,14 +208,31 @@ export class PrivateEndpointService {
     const networksChanged = existing !== undefined && !sameNetworks(before, prefixes);
     const reapprove = networksChanged && state?.status === 'Approved';
     if (reapprove) {
-      state = status === 'Approved'
-        ? { status, description: 'Auto-approved (networks changed)', actionsRequired: 'None' }
-        : { status: 'Pending', description: `The private endpoint's networks changed (${before.join(', ')} → ${prefixes.join(', ')}); awaiting approval by an Owner of the workspace`, actionsRequired: 'None' };
+      state =
+        status === 'Approved'
+          ? { status, description: 'Auto-approved (networks changed)', actionsRequired: 'None' }
+          : {
+              status: 'Pending',
+              description: `The private endpoint's networks changed (${before.join(', ')} → ${prefixes.join(', ')}); awaiting approval by an Owner of the workspace`,
+              actionsRequired: 'None',
+            };
     }
-    const linkBody = { name: linkName, id: `${id}/${isManual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections'}/${linkName}`, properties: { privateLinkServiceId: ws.id, groupIds: ['amlworkspace'], ...(requestMessage ? { requestMessage } : {}), privateLinkServiceConnectionState: state ?? { status, description, actionsRequired: 'None' } } };
+    const linkBody = {
+      name: linkName,
+      id: `${id}/${isManual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections'}/${linkName}`,
+      properties: {
+        privateLinkServiceId: ws.id,
+        groupIds: ['amlworkspace'],
+        ...(requestMessage ? { requestMessage } : {}),
+        privateLinkServiceConnectionState: state ?? { status, description, actionsRequired: 'None' },
+      },
+    };
     const props: Obj = {
       provisioningState: 'Succeeded',
-      subnet: { ...(typeof subnet.id === 'string' ? { id: subnet.id } : {}), properties: { addressPrefixes: prefixes } },
+      subnet: {
+        ...(typeof subnet.id === 'string' ? { id: subnet.id } : {}),
+        properties: { addressPrefixes: prefixes },
+      },
       privateLinkServiceConnections: isManual ? [] : [linkBody],
       manualPrivateLinkServiceConnections: isManual ? [linkBody] : [],
       networkInterfaces: [],
@@ -164,9 +246,24 @@ export class PrivateEndpointService {
       // The connection shows the networks the endpoint asks for, so an Owner sees them when approving.
       const privateEndpoint = { id: out.resource.id, addressPrefixes: prefixes };
       if (!state) {
-        await this.engine.put(peConnectionDefinition, connId, { properties: { privateEndpoint, privateLinkServiceConnectionState: { status, description, actionsRequired: 'None' }, groupIds: ['amlworkspace'], provisioningState: 'Succeeded' } }, by);
+        await this.engine.put(
+          peConnectionDefinition,
+          connId,
+          {
+            properties: {
+              privateEndpoint,
+              privateLinkServiceConnectionState: { status, description, actionsRequired: 'None' },
+              groupIds: ['amlworkspace'],
+              provisioningState: 'Succeeded',
+            },
+          },
+          by,
+        );
       } else {
-        await this.engine.setProperties(connId, { privateEndpoint, ...(reapprove ? { privateLinkServiceConnectionState: state } : {}) });
+        await this.engine.setProperties(connId, {
+          privateEndpoint,
+          ...(reapprove ? { privateLinkServiceConnectionState: state } : {}),
+        });
       }
     } catch (e) {
       if (out.created) await this.engine.delete(id);
@@ -178,7 +275,10 @@ export class PrivateEndpointService {
 
   async getEndpoint(sub: string, rg: string, name: string): Promise<StoredResource> {
     const r = await this.engine.get(this.endpointId(sub, rg, name));
-    if (!r || !sameType(r.type, PRIVATE_ENDPOINT_TYPE)) throw new NotFound(`private endpoint '${name}' could not be found in resource group '${rg}'`, { code: 'NOT_FOUND' });
+    if (!r || !sameType(r.type, PRIVATE_ENDPOINT_TYPE))
+      throw new NotFound(`private endpoint '${name}' could not be found in resource group '${rg}'`, {
+        code: 'NOT_FOUND',
+      });
     return r;
   }
 
@@ -202,7 +302,10 @@ export class PrivateEndpointService {
 
   async getConnection(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     const r = await this.engine.get(`${ws.id}/privateEndpointConnections/${name}`);
-    if (!r) throw new NotFound(`private endpoint connection '${name}' could not be found in workspace '${ws.name}'`, { code: 'NOT_FOUND' });
+    if (!r)
+      throw new NotFound(`private endpoint connection '${name}' could not be found in workspace '${ws.name}'`, {
+        code: 'NOT_FOUND',
+      });
     return r;
   }
 
@@ -210,29 +313,65 @@ export class PrivateEndpointService {
   async setConnectionState(ws: WorkspaceInfo, name: string, body: Obj, by: Principal): Promise<StoredResource> {
     const conn = await this.getConnection(ws, name);
     const p = obj(body.properties, 'properties')!;
-    onlyKeys(p, ['privateLinkServiceConnectionState', 'privateEndpoint', 'provisioningState', 'groupIds'], 'properties');
+    onlyKeys(
+      p,
+      ['privateLinkServiceConnectionState', 'privateEndpoint', 'provisioningState', 'groupIds'],
+      'properties',
+    );
     const st = obj(p.privateLinkServiceConnectionState, 'properties.privateLinkServiceConnectionState')!;
     onlyKeys(st, ['status', 'description', 'actionsRequired'], 'properties.privateLinkServiceConnectionState');
-    const status = str(st, 'status', 'properties.privateLinkServiceConnectionState', { required: true, oneOf: PE_STATES })!;
+    const status = str(st, 'status', 'properties.privateLinkServiceConnectionState', {
+      required: true,
+      oneOf: PE_STATES,
+    })!;
     const before = (conn.properties.privateLinkServiceConnectionState as { status: string }).status;
-    if ((before === 'Rejected' || before === 'Disconnected') && status === 'Approved') throw new Conflict(`connection '${name}' is ${before}; the private endpoint must be created again`, { code: 'INVALID_PRIVATE_ENDPOINT_CONNECTION_STATE' });
+    if ((before === 'Rejected' || before === 'Disconnected') && status === 'Approved')
+      throw new Conflict(`connection '${name}' is ${before}; the private endpoint must be created again`, {
+        code: 'INVALID_PRIVATE_ENDPOINT_CONNECTION_STATE',
+      });
     const peNow = await this.engine.get((conn.properties.privateEndpoint as { id: string }).id);
     const current = peNow ? subnetPrefixes(peNow) : [];
     // An approval that names the networks it saw is refused when the endpoint asks for others now.
-    const seen = p.privateEndpoint !== undefined ? (obj(p.privateEndpoint, 'properties.privateEndpoint')!.addressPrefixes as unknown) : undefined;
+    const seen =
+      p.privateEndpoint !== undefined
+        ? (obj(p.privateEndpoint, 'properties.privateEndpoint')!.addressPrefixes as unknown)
+        : undefined;
     if (seen !== undefined) {
-      if (!Array.isArray(seen) || seen.some((x) => typeof x !== 'string')) throw invalid('properties.privateEndpoint.addressPrefixes', 'must be a list of CIDRs (the networks shown on the connection)');
+      if (!Array.isArray(seen) || seen.some((x) => typeof x !== 'string'))
+        throw invalid(
+          'properties.privateEndpoint.addressPrefixes',
+          'must be a list of CIDRs (the networks shown on the connection)',
+        );
       if (status === 'Approved' && !sameNetworks(seen as string[], current)) {
-        throw new Conflict(`the private endpoint's networks are now ${current.join(', ') || 'none'}, not ${(seen as string[]).join(', ')}; look at the connection again before approving`, { code: 'PRIVATE_ENDPOINT_NETWORKS_CHANGED' });
+        throw new Conflict(
+          `the private endpoint's networks are now ${current.join(', ') || 'none'}, not ${(seen as string[]).join(', ')}; look at the connection again before approving`,
+          { code: 'PRIVATE_ENDPOINT_NETWORKS_CHANGED' },
+        );
       }
     }
-    const state = { status, description: str(st, 'description', 'properties.privateLinkServiceConnectionState', { max: 140 }) ?? `${status} by ${by.name}`, actionsRequired: 'None' };
-    await this.engine.setProperties(conn.id, { privateLinkServiceConnectionState: state, ...(peNow ? { privateEndpoint: { id: peNow.id, addressPrefixes: current } } : {}) });
+    const state = {
+      status,
+      description:
+        str(st, 'description', 'properties.privateLinkServiceConnectionState', { max: 140 }) ??
+        `${status} by ${by.name}`,
+      actionsRequired: 'None',
+    };
+    await this.engine.setProperties(conn.id, {
+      privateLinkServiceConnectionState: state,
+      ...(peNow ? { privateEndpoint: { id: peNow.id, addressPrefixes: current } } : {}),
+    });
     // The endpoint shows the same state on its side.
     const pe = peNow;
     if (pe) {
-      const fix = (links: unknown) => (links as Obj[]).map((l) => ({ ...l, properties: { ...(l.properties as Obj), privateLinkServiceConnectionState: state } }));
-      await this.engine.setProperties(pe.id, { privateLinkServiceConnections: fix(pe.properties.privateLinkServiceConnections), manualPrivateLinkServiceConnections: fix(pe.properties.manualPrivateLinkServiceConnections) });
+      const fix = (links: unknown) =>
+        (links as Obj[]).map((l) => ({
+          ...l,
+          properties: { ...(l.properties as Obj), privateLinkServiceConnectionState: state },
+        }));
+      await this.engine.setProperties(pe.id, {
+        privateLinkServiceConnections: fix(pe.properties.privateLinkServiceConnections),
+        manualPrivateLinkServiceConnections: fix(pe.properties.manualPrivateLinkServiceConnections),
+      });
     }
     this.cache.delete(ws.id.toLowerCase());
     return (await this.engine.get(conn.id))!;
@@ -243,10 +382,21 @@ export class PrivateEndpointService {
     const conn = await this.engine.get(`${ws.id}/privateEndpointConnections/${name}`);
     if (!conn) return false;
     const pe = await this.engine.get((conn.properties.privateEndpoint as { id: string }).id);
-    const state = { status: 'Disconnected', description: 'The connection was deleted on the workspace', actionsRequired: 'None' };
+    const state = {
+      status: 'Disconnected',
+      description: 'The connection was deleted on the workspace',
+      actionsRequired: 'None',
+    };
     if (pe) {
-      const fix = (links: unknown) => (links as Obj[]).map((l) => ({ ...l, properties: { ...(l.properties as Obj), privateLinkServiceConnectionState: state } }));
-      await this.engine.setProperties(pe.id, { privateLinkServiceConnections: fix(pe.properties.privateLinkServiceConnections), manualPrivateLinkServiceConnections: fix(pe.properties.manualPrivateLinkServiceConnections) });
+      const fix = (links: unknown) =>
+        (links as Obj[]).map((l) => ({
+          ...l,
+          properties: { ...(l.properties as Obj), privateLinkServiceConnectionState: state },
+        }));
+      await this.engine.setProperties(pe.id, {
+        privateLinkServiceConnections: fix(pe.properties.privateLinkServiceConnections),
+        manualPrivateLinkServiceConnections: fix(pe.properties.manualPrivateLinkServiceConnections),
+      });
     }
     this.cache.delete(ws.id.toLowerCase());
     return this.engine.delete(conn.id);
@@ -265,7 +415,8 @@ export class PrivateEndpointService {
         problems.push(`connection '${c.name}' refers to private endpoint '${peId ?? '?'}', which no longer exists`);
         continue;
       }
-      if ((pe.properties.privateLinkServiceId as string)?.toLowerCase() !== wsId.toLowerCase()) problems.push(`private endpoint '${pe.name}' does not point back at this workspace`);
+      if ((pe.properties.privateLinkServiceId as string)?.toLowerCase() !== wsId.toLowerCase())
+        problems.push(`private endpoint '${pe.name}' does not point back at this workspace`);
       if (st === 'Approved') cidrs.push(...subnetPrefixes(pe));
     }
     return { cidrs, problems };
@@ -310,7 +461,8 @@ export class PrivateEndpointService {
     const m = WORKSPACE_ROUTE.exec(route);
     if (!m) return;
     const rest = (m[1] ?? '').toLowerCase();
-    if (rest === '' || rest === '/' || rest.startsWith('/privateendpointconnections') || rest.startsWith('/diagnose')) return;
+    if (rest === '' || rest === '/' || rest.startsWith('/privateendpointconnections') || rest.startsWith('/diagnose'))
+      return;
     const p = params as { subscriptionId?: string; resourceGroupName?: string; workspaceName?: string };
     if (!p?.subscriptionId || !p.resourceGroupName || !p.workspaceName) return;
     await this.admit(resourceId(p.subscriptionId, p.resourceGroupName, WORKSPACE, p.workspaceName).toLowerCase(), ip);
@@ -325,7 +477,11 @@ export class PrivateEndpointService {
     if (!(rest.startsWith('/secrets') || rest.startsWith('/keys'))) return;
     const p = params as { subscriptionId?: string; resourceGroupName?: string; vaultName?: string };
     if (!p?.subscriptionId || !p.resourceGroupName || !p.vaultName) return;
-    for (const ws of await this.workspacesUsingVault(p.subscriptionId.toLowerCase(), resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName).toLowerCase())) await this.admit(ws, ip);
+    for (const ws of await this.workspacesUsingVault(
+      p.subscriptionId.toLowerCase(),
+      resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName).toLowerCase(),
+    ))
+      await this.admit(ws, ip);
   }
 
   /** The id keys of the workspaces whose key vault is `vaultKey` (cached as the network state is). */
@@ -333,7 +489,9 @@ export class PrivateEndpointService {
     const hit = this.vaultUsers.get(vaultKey);
     if (hit && Date.now() - hit.at < PrivateEndpointService.CACHE_MS) return hit.workspaces;
     const rows = await this.engine.scan({ type: WORKSPACE, subscriptionId: sub });
-    const workspaces = rows.filter((w) => String(w.properties.keyVault ?? '').toLowerCase() === vaultKey).map((w) => w.id.toLowerCase());
+    const workspaces = rows
+      .filter((w) => String(w.properties.keyVault ?? '').toLowerCase() === vaultKey)
+      .map((w) => w.id.toLowerCase());
     if (this.vaultUsers.size > 10_000) this.vaultUsers.clear();
     this.vaultUsers.set(vaultKey, { at: Date.now(), workspaces });
     return workspaces;
@@ -376,5 +534,7 @@ export class PrivateEndpointService {
 
 /** A route pattern under a workspace; group 1 is what follows W. */
 /** A route pattern under a key vault; group 1 is what follows the vault's id. */
-const VAULT_ROUTE = /^\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.keyvault\/vaults\/:vaultName(\/.*)?$/i;
-const WORKSPACE_ROUTE = /^(?:\/mlflow\/v1\.0)?\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.machinelearningservices\/workspaces\/:workspaceName(\/.*)?$/i;
+const VAULT_ROUTE =
+  /^\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.keyvault\/vaults\/:vaultName(\/.*)?$/i;
+const WORKSPACE_ROUTE =
+  /^(?:\/mlflow\/v1\.0)?\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.machinelearningservices\/workspaces\/:workspaceName(\/.*)?$/i;

@@ -18,12 +18,19 @@ function sign(key: string, stringToSign: string): string {
 
 function iso(d: Date | string, what: string): string {
   const t = typeof d === 'string' ? Date.parse(d) : d.getTime();
-  if (!Number.isFinite(t)) throw new InvalidInput(`${what} must be an ISO 8601 UTC time, e.g. 2030-01-01T00:00:00Z; got '${String(d)}'`, { target: what });
+  if (!Number.isFinite(t))
+    throw new InvalidInput(`${what} must be an ISO 8601 UTC time, e.g. 2030-01-01T00:00:00Z; got '${String(d)}'`, {
+      target: what,
+    });
   return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function checkPermissions(p: string, what: string): string {
-  if (!p || ![...p].every((c) => PERMISSION_ORDER.includes(c))) throw new InvalidInput(`${what} must be letters of '${PERMISSION_ORDER}' (e.g. 'rl' to read, 'rwdl' to read and write); got '${p}'`, { target: what });
+  if (!p || ![...p].every((c) => PERMISSION_ORDER.includes(c)))
+    throw new InvalidInput(
+      `${what} must be letters of '${PERMISSION_ORDER}' (e.g. 'rl' to read, 'rwdl' to read and write); got '${p}'`,
+      { target: what },
+    );
   return [...new Set(p)].sort((a, b) => PERMISSION_ORDER.indexOf(a) - PERMISSION_ORDER.indexOf(b)).join('');
 }
 
@@ -38,7 +45,24 @@ export interface ServiceSasInput {
 
 function serviceStringToSign(q: URLSearchParams, account: string, container: string): string {
   const g = (k: string) => q.get(k) ?? '';
-  return [g('sp'), g('st'), g('se'), `/blob/${account}/${container}`, g('si'), g('sip'), g('spr'), g('sv'), g('sr'), g('snapshot'), g('ses'), g('rscc'), g('rscd'), g('rsce'), g('rscl'), g('rsct')].join('\n');
+  return [
+    g('sp'),
+    g('st'),
+    g('se'),
+    `/blob/${account}/${container}`,
+    g('si'),
+    g('sip'),
+    g('spr'),
+    g('sv'),
+    g('sr'),
+    g('snapshot'),
+    g('ses'),
+    g('rscc'),
+    g('rscd'),
+    g('rsce'),
+    g('rscl'),
+    g('rsct'),
+  ].join('\n');
 }
 
 function accountStringToSign(q: URLSearchParams, account: string): string {
@@ -71,8 +95,15 @@ export interface AccountSasInput {
 
 /** An account SAS token (no leading '?'). */
 export function accountSas(input: AccountSasInput, key: string): string {
-  if (!/^[bfqt]+$/.test(input.services)) throw new InvalidInput(`signedServices must be letters of 'bfqt' (b = blob); got '${input.services}'`, { target: 'signedServices' });
-  if (!/^[sco]+$/.test(input.resourceTypes)) throw new InvalidInput(`signedResourceTypes must be letters of 'sco' (service, container, object); got '${input.resourceTypes}'`, { target: 'signedResourceTypes' });
+  if (!/^[bfqt]+$/.test(input.services))
+    throw new InvalidInput(`signedServices must be letters of 'bfqt' (b = blob); got '${input.services}'`, {
+      target: 'signedServices',
+    });
+  if (!/^[sco]+$/.test(input.resourceTypes))
+    throw new InvalidInput(
+      `signedResourceTypes must be letters of 'sco' (service, container, object); got '${input.resourceTypes}'`,
+      { target: 'signedResourceTypes' },
+    );
   const q = new URLSearchParams();
   q.set('sv', SAS_VERSION);
   q.set('ss', input.services);
@@ -93,40 +124,70 @@ export type SasNeed = 'r' | 'l' | 'w' | 'd';
  * signed by one of them, within its time window, and (when `need` is given) allowing those
  * operations. Throws InvalidInput for a malformed or unsupported token, Forbidden otherwise.
  */
-export function verifySas(token: string, where: { account: string; container: string; keys: string[]; need?: SasNeed[]; now?: number }, what = 'the SAS token'): { expiry: number; permissions: string } {
+export function verifySas(
+  token: string,
+  where: { account: string; container: string; keys: string[]; need?: SasNeed[]; now?: number },
+  what = 'the SAS token',
+): { expiry: number; permissions: string } {
   const q = new URLSearchParams(token.replace(/^\?/, ''));
-  const bad = (why: string) => new InvalidInput(`${what} ${why}`, { code: 'INVALID_SAS_TOKEN', target: 'credentials.secrets.sasToken' });
-  for (const k of ['sv', 'sp', 'se', 'sig']) if (!q.get(k)) throw bad(`has no '${k}' parameter; make one with the storage account's listServiceSas (or listAccountSas) action`);
+  const bad = (why: string) =>
+    new InvalidInput(`${what} ${why}`, { code: 'INVALID_SAS_TOKEN', target: 'credentials.secrets.sasToken' });
+  for (const k of ['sv', 'sp', 'se', 'sig'])
+    if (!q.get(k))
+      throw bad(
+        `has no '${k}' parameter; make one with the storage account's listServiceSas (or listAccountSas) action`,
+      );
   const sv = q.get('sv')!;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(sv) || sv < MIN_VERSION) throw bad(`has signed version '${sv}'; versions ${MIN_VERSION} and later are supported`);
-  if (q.get('si')) throw bad('refers to a stored access policy (si), which storage accounts of this server do not have');
-  if (q.get('sip')) throw bad('is limited to IP addresses (sip), which this server cannot check for datastore access; make one without');
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(sv) || sv < MIN_VERSION)
+    throw bad(`has signed version '${sv}'; versions ${MIN_VERSION} and later are supported`);
+  if (q.get('si'))
+    throw bad('refers to a stored access policy (si), which storage accounts of this server do not have');
+  if (q.get('sip'))
+    throw bad(
+      'is limited to IP addresses (sip), which this server cannot check for datastore access; make one without',
+    );
   const isAccount = q.has('ss');
   if (isAccount) {
     if (!q.get('ss')!.includes('b')) throw bad("is an account SAS without the blob service (ss must contain 'b')");
-    if (!(q.get('srt') ?? '').includes('o') || !(q.get('srt') ?? '').includes('c')) throw bad("is an account SAS without container and object resource types (srt must contain 'c' and 'o')");
+    if (!(q.get('srt') ?? '').includes('o') || !(q.get('srt') ?? '').includes('c'))
+      throw bad("is an account SAS without container and object resource types (srt must contain 'c' and 'o')");
   } else if (q.get('sr') !== 'c') {
-    throw bad(`is for ${q.get('sr') === 'b' ? 'one blob' : `signed resource '${q.get('sr') ?? ''}'`}; a datastore needs a SAS for its whole container (sr=c)`);
+    throw bad(
+      `is for ${q.get('sr') === 'b' ? 'one blob' : `signed resource '${q.get('sr') ?? ''}'`}; a datastore needs a SAS for its whole container (sr=c)`,
+    );
   }
-  const stringToSign = isAccount ? accountStringToSign(q, where.account) : serviceStringToSign(q, where.account, where.container);
+  const stringToSign = isAccount
+    ? accountStringToSign(q, where.account)
+    : serviceStringToSign(q, where.account, where.container);
   const given = Buffer.from(q.get('sig')!, 'base64');
   const matches = where.keys.some((k) => {
     const expected = Buffer.from(sign(k, stringToSign), 'base64');
     return expected.length === given.length && crypto.timingSafeEqual(expected, given);
   });
   if (!matches) {
-    throw new Forbidden(`${what} is not signed by a current key of storage account '${where.account}'${isAccount ? '' : ` for container '${where.container}'`} (the key was regenerated, or the token was altered); make a new one`, { code: 'SAS_SIGNATURE_MISMATCH' });
+    throw new Forbidden(
+      `${what} is not signed by a current key of storage account '${where.account}'${isAccount ? '' : ` for container '${where.container}'`} (the key was regenerated, or the token was altered); make a new one`,
+      { code: 'SAS_SIGNATURE_MISMATCH' },
+    );
   }
   const now = where.now ?? Date.now();
   const expiry = Date.parse(q.get('se')!);
   if (!Number.isFinite(expiry)) throw bad(`has an unreadable expiry '${q.get('se')}'`);
-  if (now >= expiry) throw new Forbidden(`${what} expired at ${q.get('se')}; make a new one and update the datastore's credentials`, { code: 'SAS_EXPIRED' });
+  if (now >= expiry)
+    throw new Forbidden(`${what} expired at ${q.get('se')}; make a new one and update the datastore's credentials`, {
+      code: 'SAS_EXPIRED',
+    });
   const st = q.get('st');
-  if (st && now < Date.parse(st)) throw new Forbidden(`${what} is not valid before ${st}`, { code: 'SAS_NOT_YET_VALID' });
+  if (st && now < Date.parse(st))
+    throw new Forbidden(`${what} is not valid before ${st}`, { code: 'SAS_NOT_YET_VALID' });
   const sp = q.get('sp')!;
   const names: Record<SasNeed, string> = { r: 'read', l: 'list', w: 'write', d: 'delete' };
   for (const n of where.need ?? []) {
-    if (!sp.includes(n)) throw new Forbidden(`${what} does not allow '${names[n]}' (its permissions are '${sp}'); use a token with '${n}' in its permissions`, { code: 'SAS_PERMISSION_MISMATCH' });
+    if (!sp.includes(n))
+      throw new Forbidden(
+        `${what} does not allow '${names[n]}' (its permissions are '${sp}'); use a token with '${n}' in its permissions`,
+        { code: 'SAS_PERMISSION_MISMATCH' },
+      );
   }
   return { expiry, permissions: sp };
 }

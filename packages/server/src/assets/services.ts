@@ -65,7 +65,9 @@ export function createAssetServices(ctx: AppContext, cp: ControlPlaneServices): 
   ctx.keys.setCustomerKeys(vaultKeys);
   cp.workspaces.customerKeys = vaultKeys;
   // A vault whose keys protect a workspace's data cannot be deleted on its own.
-  cp.workspaces.dependents.onKeyVaultDeleteRequested.push(async (id) => vaultKeys.requireUnused(`${id.toLowerCase()}/keys/`, `key vault '${parseResourceId(id).name}'`, 'deleted'));
+  cp.workspaces.dependents.onKeyVaultDeleteRequested.push(async (id) =>
+    vaultKeys.requireUnused(`${id.toLowerCase()}/keys/`, `key vault '${parseResourceId(id).name}'`, 'deleted'),
+  );
   cp.workspaces.dependents.onKeyVaultDeleted.push(async (id) => vault.forgetVault(id));
   cp.workspaces.dependents.onKeyVaultDeleted.push(async (id) => vaultKeys.forgetVault(id));
   const ws = cp.workspaces;

@@ -30,13 +30,19 @@ export class StorageAccountLookup {
 
   /** Storage account names are unique (as in Azure); the subscription narrows the search when given. */
   async byName(name: string, subscriptionId?: string, resourceGroup?: string): Promise<StorageAccountRef | undefined> {
-    const rows = (await this.engine.findByName(STORAGE_TYPE, name, subscriptionId)).filter((r) => !resourceGroup || r.resourceGroup.toLowerCase() === resourceGroup.toLowerCase());
+    const rows = (await this.engine.findByName(STORAGE_TYPE, name, subscriptionId)).filter(
+      (r) => !resourceGroup || r.resourceGroup.toLowerCase() === resourceGroup.toLowerCase(),
+    );
     return rows[0] ? this.toRef(rows[0]) : undefined;
   }
 
   async require(name: string, subscriptionId?: string, resourceGroup?: string): Promise<StorageAccountRef> {
     const a = await this.byName(name, subscriptionId, resourceGroup);
-    if (!a) throw new NotFound(`storage account '${name}' could not be found${subscriptionId ? ` in subscription '${subscriptionId}'` : ''}; create it first or check the name`, { code: 'STORAGE_ACCOUNT_NOT_FOUND' });
+    if (!a)
+      throw new NotFound(
+        `storage account '${name}' could not be found${subscriptionId ? ` in subscription '${subscriptionId}'` : ''}; create it first or check the name`,
+        { code: 'STORAGE_ACCOUNT_NOT_FOUND' },
+      );
     return a;
   }
 

@@ -24,7 +24,10 @@ function flag(query: Record<string, string | undefined>, name: string): boolean 
   if (v === undefined || v === '') return undefined;
   if (/^true$/i.test(v)) return true;
   if (/^false$/i.test(v)) return false;
-  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, { code: 'INVALID_QUERY_PARAMETER', target: name });
+  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, {
+    code: 'INVALID_QUERY_PARAMETER',
+    target: name,
+  });
 }
 
 function datastoreType(datastores: DatastoreService): ResourceTypeDeclaration {
@@ -39,15 +42,33 @@ function datastoreType(datastores: DatastoreService): ResourceTypeDeclaration {
     schema: { put: C.DatastoreBody, one: C.Datastore, list: C.DatastoreList },
     handlers: {
       list: (scope, page) => {
-        const names = page.query.names ? page.query.names.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-        return datastores.list(ws(scope), { after: page.after, top: page.top, isDefault: flag(page.query, 'isDefault'), names });
+        const names = page.query.names
+          ? page.query.names
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined;
+        return datastores.list(ws(scope), {
+          after: page.after,
+          top: page.top,
+          isDefault: flag(page.query, 'isDefault'),
+          names,
+        });
       },
       get: (scope, name) => datastores.get(ws(scope), name),
       put: (scope, name, body, by, pre) => datastores.put(ws(scope), name, body, by, pre.ifMatch),
       delete: (scope, name) => datastores.delete(ws(scope), name),
       toBody: (r) => datastores.toBody(r),
     },
-    actions: [{ name: 'listSecrets', access: ['secrets/read'], response: C.DatastoreSecrets, loads: false, run: (scope, name) => datastores.listSecrets(ws(scope), name) }],
+    actions: [
+      {
+        name: 'listSecrets',
+        access: ['secrets/read'],
+        response: C.DatastoreSecrets,
+        loads: false,
+        run: (scope, name) => datastores.listSecrets(ws(scope), name),
+      },
+    ],
   };
 }
 
@@ -64,18 +85,33 @@ function connectionType(connections: ConnectionService): ResourceTypeDeclaration
     createdStatus: 200,
     schema: { put: C.ConnectionBody, one: C.Connection, list: C.ConnectionList },
     handlers: {
-      list: (scope, page) => connections.list(ws(scope), { after: page.after, top: page.top, category: page.query.category || undefined, target: page.query.target || undefined }),
+      list: (scope, page) =>
+        connections.list(ws(scope), {
+          after: page.after,
+          top: page.top,
+          category: page.query.category || undefined,
+          target: page.query.target || undefined,
+        }),
       get: (scope, name) => connections.get(ws(scope), name),
       put: (scope, name, body, by) => connections.put(ws(scope), name, body, by),
       delete: (scope, name) => connections.delete(ws(scope), name),
       toBody: (r, { scope }) => connections.toBody(ws(scope), r),
     },
-    actions: [{ name: 'listsecrets', access: ['secrets/read'], response: C.Connection, loads: false, run: async (scope, name) => connections.toBody(ws(scope), await connections.get(ws(scope), name), true) }],
+    actions: [
+      {
+        name: 'listsecrets',
+        access: ['secrets/read'],
+        response: C.Connection,
+        loads: false,
+        run: async (scope, name) => connections.toBody(ws(scope), await connections.get(ws(scope), name), true),
+      },
+    ],
   };
 }
 
 /** `listViewType=All` (or ArchivedOnly) includes archived containers and versions. */
-const archived = (query: Record<string, string | undefined>) => /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
+const archived = (query: Record<string, string | undefined>) =>
+  /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
 
 /** A versioned asset kind (data, environments): its containers and their immutable versions. */
 function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDeclaration[] {
@@ -90,7 +126,8 @@ function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDe
     access: ASSETS,
     schema: { put: C.AssetBody, one: C.AssetContainer, list: C.Paged(C.AssetContainer) },
     handlers: {
-      list: (scope, page) => svc.listContainers(ws(scope), { after: page.after, top: page.top, includeArchived: archived(page.query) }),
+      list: (scope, page) =>
+        svc.listContainers(ws(scope), { after: page.after, top: page.top, includeArchived: archived(page.query) }),
       get: (scope, name) => svc.getContainer(ws(scope), name),
       put: (scope, name, b, by) => svc.putContainer(ws(scope), name, b, by),
       delete: (scope, name) => svc.deleteContainer(ws(scope), name),
@@ -107,7 +144,12 @@ function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDe
     access: ASSETS,
     schema: { put: C.AssetBody, one: Version, list: C.Paged(Version) },
     handlers: {
-      list: (scope, page) => svc.listVersions(ws(scope), scope.parents[0]!, { after: page.after, top: page.top, includeArchived: archived(page.query) }),
+      list: (scope, page) =>
+        svc.listVersions(ws(scope), scope.parents[0]!, {
+          after: page.after,
+          top: page.top,
+          includeArchived: archived(page.query),
+        }),
       get: (scope, v) => svc.getVersion(ws(scope), scope.parents[0]!, v),
       put: (scope, v, b, by) => svc.putVersion(ws(scope), scope.parents[0]!, v, b, by),
       delete: (scope, v) => svc.deleteVersion(ws(scope), scope.parents[0]!, v),
@@ -120,7 +162,14 @@ function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDe
 function privateEndpointTypes(endpoints: PrivateEndpointService): ResourceTypeDeclaration[] {
   return [
     // Private endpoints themselves keep their routes (http/arm/assets/private-endpoint-routes.ts): they are checked on the group, not per endpoint.
-    { ...privateEndpointDefinition, param: 'name', nameSchema: Type.String({ maxLength: 80 }), label: 'private endpoint', tag: 'Private endpoints', access: { read: 'control/read', write: 'control/write', delete: 'control/write' } },
+    {
+      ...privateEndpointDefinition,
+      param: 'name',
+      nameSchema: Type.String({ maxLength: 80 }),
+      label: 'private endpoint',
+      tag: 'Private endpoints',
+      access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+    },
     {
       ...peConnectionDefinition,
       parent: WORKSPACE,
@@ -132,11 +181,18 @@ function privateEndpointTypes(endpoints: PrivateEndpointService): ResourceTypeDe
       access: { read: 'control/read', write: 'access/write', delete: 'control/write' },
       // PUT sets the state of a connection its endpoint made: 200.
       createdStatus: 200,
-      schema: { put: C.PrivateEndpointConnectionBody, one: C.PrivateEndpointConnection, list: C.Paged(C.PrivateEndpointConnection) },
+      schema: {
+        put: C.PrivateEndpointConnectionBody,
+        one: C.PrivateEndpointConnection,
+        list: C.Paged(C.PrivateEndpointConnection),
+      },
       handlers: {
         list: (scope, page) => endpoints.listConnections(ws(scope), { after: page.after, top: page.top }),
         get: (scope, name) => endpoints.getConnection(ws(scope), name),
-        put: async (scope, name, body, by) => ({ resource: await endpoints.setConnectionState(ws(scope), name, body, by), created: false }),
+        put: async (scope, name, body, by) => ({
+          resource: await endpoints.setConnectionState(ws(scope), name, body, by),
+          created: false,
+        }),
         delete: (scope, name) => endpoints.deleteConnection(ws(scope), name),
         toBody: (r) => endpoints.toBody(r),
       },

@@ -7,7 +7,8 @@ import { InvalidInput } from '../errors.js';
  */
 export type Obj = Record<string, unknown>;
 
-const bad = (target: string, message: string): InvalidInput => new InvalidInput(`${target}: ${message}`, { code: 'INVALID_INPUT', target });
+const bad = (target: string, message: string): InvalidInput =>
+  new InvalidInput(`${target}: ${message}`, { code: 'INVALID_INPUT', target });
 
 export function obj(v: unknown, target: string, required = true): Obj | undefined {
   if (v === undefined || v === null) {
@@ -20,11 +21,24 @@ export function obj(v: unknown, target: string, required = true): Obj | undefine
 
 export function onlyKeys(o: Obj, allowed: readonly string[], target: string): void {
   for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw bad(`${target}.${k}`, `unknown property; remove it (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw bad(`${target}.${k}`, `unknown property; remove it (allowed: ${allowed.join(', ')})`);
   }
 }
 
-export function str(o: Obj, key: string, target: string, opts: { required?: boolean; max?: number; min?: number; pattern?: RegExp; rule?: string; oneOf?: readonly string[] } = {}): string | undefined {
+export function str(
+  o: Obj,
+  key: string,
+  target: string,
+  opts: {
+    required?: boolean;
+    max?: number;
+    min?: number;
+    pattern?: RegExp;
+    rule?: string;
+    oneOf?: readonly string[];
+  } = {},
+): string | undefined {
   const v = o[key];
   const t = `${target}.${key}`;
   if (v === undefined || v === null) {
@@ -50,7 +64,12 @@ export function bool(o: Obj, key: string, target: string): boolean | undefined {
   return v;
 }
 
-export function stringMap(o: Obj, key: string, target: string, opts: { maxEntries?: number; keyPattern?: RegExp; rule?: string } = {}): Record<string, string> | undefined {
+export function stringMap(
+  o: Obj,
+  key: string,
+  target: string,
+  opts: { maxEntries?: number; keyPattern?: RegExp; rule?: string } = {},
+): Record<string, string> | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
   const t = `${target}.${key}`;

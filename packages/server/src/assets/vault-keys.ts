@@ -57,7 +57,10 @@ export interface KeyMeta {
 
 export function checkKeyName(name: string): void {
   if (typeof name !== 'string' || !KEY_NAME.test(name)) {
-    throw new InvalidInput(`key name '${String(name)}' is invalid: use 1–127 letters, digits and '-'`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'name' });
+    throw new InvalidInput(`key name '${String(name)}' is invalid: use 1–127 letters, digits and '-'`, {
+      code: 'INVALID_KEY_VAULT_REQUEST',
+      target: 'name',
+    });
   }
 }
 
@@ -116,19 +119,34 @@ export class VaultKeyService implements CustomerKeyProvider {
   }
 
   /** Creates a key, or a new version of an existing one (which becomes the current version). */
-  async create(vaultId: string, name: string, opts: { kty: string; keySize?: number; keyOps?: string[]; enabled?: boolean; tags?: Record<string, string> }): Promise<KeyMeta> {
+  async create(
+    vaultId: string,
+    name: string,
+    opts: { kty: string; keySize?: number; keyOps?: string[]; enabled?: boolean; tags?: Record<string, string> },
+  ): Promise<KeyMeta> {
     checkKeyName(name);
     const kty = /^RSA(-HSM)?$/i.test(opts.kty ?? '') ? 'RSA' : /^oct(-HSM)?$/i.test(opts.kty ?? '') ? 'oct' : undefined;
     if (!kty) {
-      throw new InvalidInput(`kty '${String(opts.kty)}' is not supported: use 'RSA' (or 'RSA-HSM') or 'oct' (AES, or 'oct-HSM')`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'kty' });
+      throw new InvalidInput(
+        `kty '${String(opts.kty)}' is not supported: use 'RSA' (or 'RSA-HSM') or 'oct' (AES, or 'oct-HSM')`,
+        { code: 'INVALID_KEY_VAULT_REQUEST', target: 'kty' },
+      );
     }
     const sizes = kty === 'RSA' ? RSA_SIZES : AES_SIZES;
     const keySize = opts.keySize ?? (kty === 'RSA' ? 2048 : 256);
-    if (!sizes.includes(keySize)) throw new InvalidInput(`key_size ${keySize} is not valid for kty '${kty}': use one of ${sizes.join(', ')}`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_size' });
+    if (!sizes.includes(keySize))
+      throw new InvalidInput(`key_size ${keySize} is not valid for kty '${kty}': use one of ${sizes.join(', ')}`, {
+        code: 'INVALID_KEY_VAULT_REQUEST',
+        target: 'key_size',
+      });
     const allowedOps = kty === 'RSA' ? RSA_OPS : AES_OPS;
     const keyOps = opts.keyOps ?? allowedOps;
     for (const op of keyOps) {
-      if (!allowedOps.includes(op)) throw new InvalidInput(`key_ops: '${op}' is not an operation of a ${kty} key; use some of ${allowedOps.join(', ')}`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_ops' });
+      if (!allowedOps.includes(op))
+        throw new InvalidInput(
+          `key_ops: '${op}' is not an operation of a ${kty} key; use some of ${allowedOps.join(', ')}`,
+          { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_ops' },
+        );
     }
     let publicJwk: Record<string, string> = {};
     let material: Buffer;
@@ -145,7 +163,12 @@ export class VaultKeyService implements CustomerKeyProvider {
     const version = crypto.randomBytes(16).toString('hex');
     const now = Date.now();
     // The name keeps the casing of its first version.
-    const first = await this.ctx.db.selectFrom('vault_keys').select('name').where('vault_key', '=', vaultKey).where('name_key', '=', nameKey).executeTakeFirst();
+    const first = await this.ctx.db
+      .selectFrom('vault_keys')
+      .select('name')
+      .where('vault_key', '=', vaultKey)
+      .where('name_key', '=', nameKey)
+      .executeTakeFirst();
     const row: VaultKeyRow = {
       vault_key: vaultKey,
       name: first?.name ?? name,
@@ -155,7 +178,11 @@ export class VaultKeyService implements CustomerKeyProvider {
       key_size: keySize,
       key_ops: JSON.stringify(keyOps),
       public_jwk: JSON.stringify(publicJwk),
-      material: seal(await this.ctx.keys.dataKey(this.materialOwner(vaultKey)), material, this.aad(vaultKey, nameKey, version)),
+      material: seal(
+        await this.ctx.keys.dataKey(this.materialOwner(vaultKey)),
+        material,
+        this.aad(vaultKey, nameKey, version),
+      ),
       enabled: opts.enabled === false ? 0 : 1,
       tags: JSON.stringify(opts.tags ?? {}),
       created_at: now,
@@ -167,13 +194,21 @@ export class VaultKeyService implements CustomerKeyProvider {
 
   private async rows(vaultKey: string, nameKey: string): Promise<VaultKeyRow[]> {
     // Newest first: the current version is the first.
-    return this.ctx.db.selectFrom('vault_keys').selectAll().where('vault_key', '=', vaultKey).where('name_key', '=', nameKey).orderBy('created_at', 'desc').orderBy('version', 'desc').execute();
+    return this.ctx.db
+      .selectFrom('vault_keys')
+      .selectAll()
+      .where('vault_key', '=', vaultKey)
+      .where('name_key', '=', nameKey)
+      .orderBy('created_at', 'desc')
+      .orderBy('version', 'desc')
+      .execute();
   }
 
   private async row(vaultId: string, name: string, version?: string): Promise<VaultKeyRow> {
     checkKeyName(name);
     const all = await this.rows(vaultId.toLowerCase(), name.toLowerCase());
-    if (!all.length) throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KEY_NOT_FOUND' });
+    if (!all.length)
+      throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KEY_NOT_FOUND' });
     if (!version) return all[0]!;
     const hit = all.find((r) => r.version === version);
     if (!hit) throw new NotFound(`key '${name}' has no version '${version}'`, { code: 'KEY_NOT_FOUND' });
@@ -191,7 +226,13 @@ export class VaultKeyService implements CustomerKeyProvider {
 
   /** The current version of each key, by lower-cased name (keyset paging). */
   async list(vaultId: string, opts: { after?: string; top?: number } = {}): Promise<KeyMeta[]> {
-    let q = this.ctx.db.selectFrom('vault_keys').selectAll().where('vault_key', '=', vaultId.toLowerCase()).orderBy('name_key').orderBy('created_at', 'desc').orderBy('version', 'desc');
+    let q = this.ctx.db
+      .selectFrom('vault_keys')
+      .selectAll()
+      .where('vault_key', '=', vaultId.toLowerCase())
+      .orderBy('name_key')
+      .orderBy('created_at', 'desc')
+      .orderBy('version', 'desc');
     if (opts.after) q = q.where('name_key', '>', opts.after.toLowerCase());
     const out: KeyMeta[] = [];
     let last: string | undefined;
@@ -208,25 +249,48 @@ export class VaultKeyService implements CustomerKeyProvider {
   async versions(vaultId: string, name: string): Promise<KeyMeta[]> {
     checkKeyName(name);
     const all = await this.rows(vaultId.toLowerCase(), name.toLowerCase());
-    if (!all.length) throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KEY_NOT_FOUND' });
+    if (!all.length)
+      throw new NotFound(`A key with (name/id) ${name} was not found in this key vault.`, { code: 'KEY_NOT_FOUND' });
     return all.map(toMeta);
   }
 
   /** Changes attributes of a version (default the current one): enabled, tags, key_ops. */
-  async update(vaultId: string, name: string, version: string | undefined, changes: { enabled?: boolean; tags?: Record<string, string>; keyOps?: string[] }): Promise<KeyMeta> {
+  async update(
+    vaultId: string,
+    name: string,
+    version: string | undefined,
+    changes: { enabled?: boolean; tags?: Record<string, string>; keyOps?: string[] },
+  ): Promise<KeyMeta> {
     const r = await this.row(vaultId, name, version);
     const allowedOps = r.kty === 'RSA' ? RSA_OPS : AES_OPS;
     for (const op of changes.keyOps ?? []) {
-      if (!allowedOps.includes(op)) throw new InvalidInput(`key_ops: '${op}' is not an operation of a ${r.kty} key; use some of ${allowedOps.join(', ')}`, { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_ops' });
+      if (!allowedOps.includes(op))
+        throw new InvalidInput(
+          `key_ops: '${op}' is not an operation of a ${r.kty} key; use some of ${allowedOps.join(', ')}`,
+          { code: 'INVALID_KEY_VAULT_REQUEST', target: 'key_ops' },
+        );
     }
-    const stopsWrapping = changes.keyOps !== undefined && !(changes.keyOps.includes('wrapKey') && changes.keyOps.includes('unwrapKey'));
-    if (changes.enabled === false || stopsWrapping) await this.requireUnused(keyRef(r.vault_key, r.name_key, r.version), `key '${r.name}' version ${r.version}`, changes.enabled === false ? 'disabled' : 'kept from wrapping');
+    const stopsWrapping =
+      changes.keyOps !== undefined && !(changes.keyOps.includes('wrapKey') && changes.keyOps.includes('unwrapKey'));
+    if (changes.enabled === false || stopsWrapping)
+      await this.requireUnused(
+        keyRef(r.vault_key, r.name_key, r.version),
+        `key '${r.name}' version ${r.version}`,
+        changes.enabled === false ? 'disabled' : 'kept from wrapping',
+      );
     const set: Partial<VaultKeyRow> = { updated_at: Date.now() };
     if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
     if (changes.tags !== undefined) set.tags = JSON.stringify(changes.tags);
     if (changes.keyOps !== undefined) set.key_ops = JSON.stringify(changes.keyOps);
-    await this.ctx.db.updateTable('vault_keys').set(set).where('vault_key', '=', r.vault_key).where('name_key', '=', r.name_key).where('version', '=', r.version).execute();
-    if (changes.enabled === false || changes.keyOps !== undefined) this.ctx.keys.dropCustomerKey(keyRef(r.vault_key, r.name_key, r.version));
+    await this.ctx.db
+      .updateTable('vault_keys')
+      .set(set)
+      .where('vault_key', '=', r.vault_key)
+      .where('name_key', '=', r.name_key)
+      .where('version', '=', r.version)
+      .execute();
+    if (changes.enabled === false || changes.keyOps !== undefined)
+      this.ctx.keys.dropCustomerKey(keyRef(r.vault_key, r.name_key, r.version));
     return this.get(vaultId, name, r.version);
   }
 
@@ -234,7 +298,11 @@ export class VaultKeyService implements CustomerKeyProvider {
   async delete(vaultId: string, name: string): Promise<KeyMeta> {
     const r = await this.row(vaultId, name);
     await this.requireUnused(`${r.vault_key}/keys/${r.name_key}/`, `key '${r.name}'`, 'deleted');
-    await this.ctx.db.deleteFrom('vault_keys').where('vault_key', '=', r.vault_key).where('name_key', '=', r.name_key).execute();
+    await this.ctx.db
+      .deleteFrom('vault_keys')
+      .where('vault_key', '=', r.vault_key)
+      .where('name_key', '=', r.name_key)
+      .execute();
     this.ctx.keys.dropCustomerKey(`${r.vault_key}/keys/${r.name_key}/`);
     return toMeta(r);
   }
@@ -246,16 +314,26 @@ export class VaultKeyService implements CustomerKeyProvider {
    */
   async dependents(ref: string): Promise<string[]> {
     const matches = (x: string) => (ref.endsWith('/') ? x.startsWith(ref) : x === ref);
-    const workspaces = (await this.resources.scan({ type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true })).map((w) => ({
+    const workspaces = (
+      await this.resources.scan({ type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true })
+    ).map((w) => ({
       id: w.id,
       idKey: w.id.toLowerCase(),
       props: w.properties as { cmkRef?: string; keyVault?: string },
     }));
     const out = new Set<string>();
     for (const w of workspaces) if (w.props.cmkRef && matches(w.props.cmkRef)) out.add(w.id);
-    const wrapped = (await this.ctx.db.selectFrom('data_keys').select(['owner_key', 'wrapped_by']).where('wrapped_by', '<>', 'master').execute()).filter((d) => d.wrapped_by.startsWith('cmk:') && matches(d.wrapped_by.slice(4)));
+    const wrapped = (
+      await this.ctx.db
+        .selectFrom('data_keys')
+        .select(['owner_key', 'wrapped_by'])
+        .where('wrapped_by', '<>', 'master')
+        .execute()
+    ).filter((d) => d.wrapped_by.startsWith('cmk:') && matches(d.wrapped_by.slice(4)));
     for (const d of wrapped) {
-      const owner = workspaces.find((w) => w.idKey === d.owner_key || String(w.props.keyVault ?? '').toLowerCase() === d.owner_key);
+      const owner = workspaces.find(
+        (w) => w.idKey === d.owner_key || String(w.props.keyVault ?? '').toLowerCase() === d.owner_key,
+      );
       out.add(owner?.id ?? d.owner_key);
     }
     return [...out].sort();
@@ -283,14 +361,25 @@ export class VaultKeyService implements CustomerKeyProvider {
   async kid(ref: string): Promise<string> {
     const { vaultKey, nameKey, version } = parseRef(ref);
     const vault = await this.resources.get(vaultKey);
-    const key = await this.ctx.db.selectFrom('vault_keys').select('name').where('vault_key', '=', vaultKey).where('name_key', '=', nameKey).executeTakeFirst();
+    const key = await this.ctx.db
+      .selectFrom('vault_keys')
+      .select('name')
+      .where('vault_key', '=', vaultKey)
+      .where('name_key', '=', nameKey)
+      .executeTakeFirst();
     return `${this.ctx.config.publicUrl}${vault?.id ?? vaultKey}/keys/${key?.name ?? nameKey}/${version}`;
   }
 
   /** The row of a usable key version for wrapping: exists, enabled, allows the operation. */
   private async usable(ref: string, op: 'wrapKey' | 'unwrapKey'): Promise<VaultKeyRow> {
     const { vaultKey, nameKey, version } = parseRef(ref);
-    const row = await this.ctx.db.selectFrom('vault_keys').selectAll().where('vault_key', '=', vaultKey).where('name_key', '=', nameKey).where('version', '=', version).executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('vault_keys')
+      .selectAll()
+      .where('vault_key', '=', vaultKey)
+      .where('name_key', '=', nameKey)
+      .where('version', '=', version)
+      .executeTakeFirst();
     if (!row) {
       throw new Forbidden(
         `the customer-managed key ${await this.kid(ref)} that encrypts this data no longer exists (its key or key vault was deleted); the data it protects cannot be decrypted`,
@@ -298,19 +387,29 @@ export class VaultKeyService implements CustomerKeyProvider {
       );
     }
     if (Number(row.enabled) !== 1) {
-      throw new Forbidden(`the customer-managed key ${await this.kid(ref)} that encrypts this data is disabled; enable it (PATCH the key version with attributes.enabled = true) to read the data again`, {
-        code: 'CUSTOMER_KEY_DISABLED',
-      });
+      throw new Forbidden(
+        `the customer-managed key ${await this.kid(ref)} that encrypts this data is disabled; enable it (PATCH the key version with attributes.enabled = true) to read the data again`,
+        {
+          code: 'CUSTOMER_KEY_DISABLED',
+        },
+      );
     }
     const ops = JSON.parse(row.key_ops) as string[];
     if (!ops.includes(op)) {
-      throw new Forbidden(`the customer-managed key ${await this.kid(ref)} does not allow '${op}'; add it to the key's key_ops`, { code: 'CUSTOMER_KEY_OPERATION_NOT_ALLOWED' });
+      throw new Forbidden(
+        `the customer-managed key ${await this.kid(ref)} does not allow '${op}'; add it to the key's key_ops`,
+        { code: 'CUSTOMER_KEY_OPERATION_NOT_ALLOWED' },
+      );
     }
     return row;
   }
 
   private async material(row: VaultKeyRow): Promise<Buffer> {
-    return open(await this.ctx.keys.dataKey(this.materialOwner(row.vault_key)), row.material, this.aad(row.vault_key, row.name_key, row.version));
+    return open(
+      await this.ctx.keys.dataKey(this.materialOwner(row.vault_key)),
+      row.material,
+      this.aad(row.vault_key, row.name_key, row.version),
+    );
   }
 
   async check(ref: string): Promise<void> {
@@ -321,7 +420,14 @@ export class VaultKeyService implements CustomerKeyProvider {
     const row = await this.usable(ref, 'wrapKey');
     const m = await this.material(row);
     if (row.kty === 'RSA') {
-      return crypto.publicEncrypt({ key: crypto.createPrivateKey({ key: m, format: 'der', type: 'pkcs8' }), padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, key);
+      return crypto.publicEncrypt(
+        {
+          key: crypto.createPrivateKey({ key: m, format: 'der', type: 'pkcs8' }),
+          padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: 'sha256',
+        },
+        key,
+      );
     }
     const iv = crypto.randomBytes(12);
     const c = crypto.createCipheriv(`aes-${m.length * 8}-gcm` as crypto.CipherGCMTypes, m, iv);
@@ -334,7 +440,14 @@ export class VaultKeyService implements CustomerKeyProvider {
     const row = await this.usable(ref, 'unwrapKey');
     const m = await this.material(row);
     if (row.kty === 'RSA') {
-      return crypto.privateDecrypt({ key: crypto.createPrivateKey({ key: m, format: 'der', type: 'pkcs8' }), padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+      return crypto.privateDecrypt(
+        {
+          key: crypto.createPrivateKey({ key: m, format: 'der', type: 'pkcs8' }),
+          padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: 'sha256',
+        },
+        wrapped,
+      );
     }
     const d = crypto.createDecipheriv(`aes-${m.length * 8}-gcm` as crypto.CipherGCMTypes, m, wrapped.subarray(0, 12));
     d.setAAD(Buffer.from(aad));

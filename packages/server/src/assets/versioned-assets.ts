@@ -32,20 +32,37 @@ export interface VersionedKind {
   reservedPrefix?: string;
 }
 
-const COMMON = ['description', 'tags', 'properties', 'isArchived', 'isAnonymous', 'provisioningState', 'stage', 'intellectualProperty'];
+const COMMON = [
+  'description',
+  'tags',
+  'properties',
+  'isArchived',
+  'isAnonymous',
+  'provisioningState',
+  'stage',
+  'intellectualProperty',
+];
 /** What may change on an existing version; everything else is fixed once written (versions are immutable). */
 const MUTABLE = ['description', 'tags', 'isArchived', 'stage', 'properties'];
 
 function defs(kind: VersionedKind): { container: ResourceDefinition; version: ResourceDefinition } {
   const checkName = (name: string) => {
-    if (!ASSET_NAME.test(name)) throw new InvalidInput(`${kind.label} name '${name}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 255)`, { code: 'INVALID_ASSET_NAME', target: 'name' });
+    if (!ASSET_NAME.test(name))
+      throw new InvalidInput(
+        `${kind.label} name '${name}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 255)`,
+        { code: 'INVALID_ASSET_NAME', target: 'name' },
+      );
   };
   return {
     container: { type: kind.containerType, checkName },
     version: {
       type: kind.versionType,
       checkName(v: string) {
-        if (!ASSET_VERSION.test(v)) throw new InvalidInput(`version '${v}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 100)`, { code: 'INVALID_ASSET_VERSION', target: 'version' });
+        if (!ASSET_VERSION.test(v))
+          throw new InvalidInput(
+            `version '${v}' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 100)`,
+            { code: 'INVALID_ASSET_VERSION', target: 'version' },
+          );
       },
     },
   };
@@ -77,44 +94,96 @@ export class VersionedAssetService {
 
   private checkNotReserved(name: string): void {
     if (this.kind.reservedPrefix && name.toLowerCase().startsWith(this.kind.reservedPrefix.toLowerCase())) {
-      throw new InvalidInput(`${this.kind.label} names starting with '${this.kind.reservedPrefix}' are reserved for curated ${this.kind.segment}; choose another name`, { code: 'RESERVED_NAME', target: 'name' });
+      throw new InvalidInput(
+        `${this.kind.label} names starting with '${this.kind.reservedPrefix}' are reserved for curated ${this.kind.segment}; choose another name`,
+        { code: 'RESERVED_NAME', target: 'name' },
+      );
     }
   }
 
   /** A fake stored resource for a built-in (curated) version or container. */
   private virtual(ws: WorkspaceInfo, type: string, id: string, name: string, properties: Obj): StoredResource {
     return {
-      id, name, type, subscriptionId: ws.subscriptionId, resourceGroup: ws.resourceGroup, groupKey: '', tags: {}, properties,
-      etag: '"curated"', createdAt: 0, createdBy: 'system:atelier', updatedAt: 0, updatedBy: 'system:atelier',
+      id,
+      name,
+      type,
+      subscriptionId: ws.subscriptionId,
+      resourceGroup: ws.resourceGroup,
+      groupKey: '',
+      tags: {},
+      properties,
+      etag: '"curated"',
+      createdAt: 0,
+      createdBy: 'system:atelier',
+      updatedAt: 0,
+      updatedBy: 'system:atelier',
     };
   }
 
-  private builtInContainer(ws: WorkspaceInfo, b: NonNullable<ReturnType<VersionedAssetService['builtIn']>>): StoredResource {
+  private builtInContainer(
+    ws: WorkspaceInfo,
+    b: NonNullable<ReturnType<VersionedAssetService['builtIn']>>,
+  ): StoredResource {
     const versions = Object.keys(b.versions);
-    return this.virtual(ws, this.kind.containerType, this.containerId(ws, b.name), b.name, { description: b.description, tags: {}, properties: {}, isArchived: false, latestVersion: versions.at(-1), nextVersion: null, provisioningState: 'Succeeded' });
+    return this.virtual(ws, this.kind.containerType, this.containerId(ws, b.name), b.name, {
+      description: b.description,
+      tags: {},
+      properties: {},
+      isArchived: false,
+      latestVersion: versions.at(-1),
+      nextVersion: null,
+      provisioningState: 'Succeeded',
+    });
   }
 
   async getContainer(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     const b = this.builtIn(name);
     if (b) return this.builtInContainer(ws, b);
     const r = await this.engine.get(this.containerId(ws, name));
-    if (!r) throw new NotFound(`${this.kind.label} '${name}' could not be found in workspace '${ws.name}'`, { code: 'ASSET_NOT_FOUND' });
+    if (!r)
+      throw new NotFound(`${this.kind.label} '${name}' could not be found in workspace '${ws.name}'`, {
+        code: 'ASSET_NOT_FOUND',
+      });
     return r;
   }
 
-  async listContainers(ws: WorkspaceInfo, opts: { after?: string; top: number; includeArchived?: boolean }): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
-    const page = await this.engine.list({ type: this.kind.containerType, parentId: ws.id, after: opts.after, top: opts.top, visible: (r) => opts.includeArchived || r.properties.isArchived !== true });
+  async listContainers(
+    ws: WorkspaceInfo,
+    opts: { after?: string; top: number; includeArchived?: boolean },
+  ): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
+    const page = await this.engine.list({
+      type: this.kind.containerType,
+      parentId: ws.id,
+      after: opts.after,
+      top: opts.top,
+      visible: (r) => opts.includeArchived || r.properties.isArchived !== true,
+    });
     if (!this.kind.builtIn || opts.after) return page;
     // Curated ones first on the first page.
-    return { ...page, value: [...[...this.kind.builtIn.values()].map((b) => this.builtInContainer(ws, b)), ...page.value] };
+    return {
+      ...page,
+      value: [...[...this.kind.builtIn.values()].map((b) => this.builtInContainer(ws, b)), ...page.value],
+    };
   }
 
-  async putContainer(ws: WorkspaceInfo, name: string, body: { properties?: unknown }, by: Principal): Promise<{ resource: StoredResource; created: boolean }> {
+  async putContainer(
+    ws: WorkspaceInfo,
+    name: string,
+    body: { properties?: unknown },
+    by: Principal,
+  ): Promise<{ resource: StoredResource; created: boolean }> {
     this.def.container.checkName(name);
     this.checkNotReserved(name);
     const p = obj(body.properties ?? {}, 'properties')!;
-    const allowed = [...COMMON, 'latestVersion', 'nextVersion', ...(this.kind.containerKey ? [this.kind.containerKey] : [])];
-    for (const k of Object.keys(p)) if (!allowed.includes(k)) throw new InvalidInput(`properties.${k}: unknown property; remove it`, { target: `properties.${k}` });
+    const allowed = [
+      ...COMMON,
+      'latestVersion',
+      'nextVersion',
+      ...(this.kind.containerKey ? [this.kind.containerKey] : []),
+    ];
+    for (const k of Object.keys(p))
+      if (!allowed.includes(k))
+        throw new InvalidInput(`properties.${k}: unknown property; remove it`, { target: `properties.${k}` });
     const existing = await this.engine.get(this.containerId(ws, name));
     const props = stripUndefined({
       description: str(p, 'description', 'properties', { max: 5000 }),
@@ -127,9 +196,19 @@ export class VersionedAssetService {
     });
     if (this.kind.containerKey) {
       const v = p[this.kind.containerKey] ?? existing?.properties[this.kind.containerKey];
-      if (v === undefined) throw new InvalidInput(`properties.${this.kind.containerKey} is required`, { target: `properties.${this.kind.containerKey}` });
-      if (existing && existing.properties[this.kind.containerKey] !== undefined && String(existing.properties[this.kind.containerKey]).toLowerCase() !== String(v).toLowerCase()) {
-        throw new InvalidInput(`properties.${this.kind.containerKey} cannot change (it is '${existing.properties[this.kind.containerKey]}')`, { code: 'IMMUTABLE_PROPERTY', target: `properties.${this.kind.containerKey}` });
+      if (v === undefined)
+        throw new InvalidInput(`properties.${this.kind.containerKey} is required`, {
+          target: `properties.${this.kind.containerKey}`,
+        });
+      if (
+        existing &&
+        existing.properties[this.kind.containerKey] !== undefined &&
+        String(existing.properties[this.kind.containerKey]).toLowerCase() !== String(v).toLowerCase()
+      ) {
+        throw new InvalidInput(
+          `properties.${this.kind.containerKey} cannot change (it is '${existing.properties[this.kind.containerKey]}')`,
+          { code: 'IMMUTABLE_PROPERTY', target: `properties.${this.kind.containerKey}` },
+        );
       }
       props[this.kind.containerKey] = this.kind.checkContainerKey ? this.kind.checkContainerKey(v) : v;
     }
@@ -145,32 +224,63 @@ export class VersionedAssetService {
     const b = this.builtIn(name);
     if (b) {
       const v = b.versions[version];
-      if (!v) throw new NotFound(`${this.kind.label} '${name}' has no version '${version}'`, { code: 'ASSET_NOT_FOUND' });
+      if (!v)
+        throw new NotFound(`${this.kind.label} '${name}' has no version '${version}'`, { code: 'ASSET_NOT_FOUND' });
       return this.virtual(ws, this.kind.versionType, this.versionId(ws, b.name, version), version, v);
     }
     const r = await this.engine.get(this.versionId(ws, name, version));
-    if (!r) throw new NotFound(`${this.kind.label} '${name}' version '${version}' could not be found in workspace '${ws.name}'`, { code: 'ASSET_NOT_FOUND' });
+    if (!r)
+      throw new NotFound(
+        `${this.kind.label} '${name}' version '${version}' could not be found in workspace '${ws.name}'`,
+        { code: 'ASSET_NOT_FOUND' },
+      );
     return r;
   }
 
-  async listVersions(ws: WorkspaceInfo, name: string, opts: { after?: string; top: number; includeArchived?: boolean }): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
+  async listVersions(
+    ws: WorkspaceInfo,
+    name: string,
+    opts: { after?: string; top: number; includeArchived?: boolean },
+  ): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
     const b = this.builtIn(name);
-    if (b) return { value: Object.entries(b.versions).map(([v, p]) => this.virtual(ws, this.kind.versionType, this.versionId(ws, b.name, v), v, p)), hasMore: false };
+    if (b)
+      return {
+        value: Object.entries(b.versions).map(([v, p]) =>
+          this.virtual(ws, this.kind.versionType, this.versionId(ws, b.name, v), v, p),
+        ),
+        hasMore: false,
+      };
     await this.getContainer(ws, name);
-    return this.engine.list({ type: this.kind.versionType, parentId: this.containerId(ws, name), after: opts.after, top: opts.top, visible: (r) => opts.includeArchived || r.properties.isArchived !== true });
+    return this.engine.list({
+      type: this.kind.versionType,
+      parentId: this.containerId(ws, name),
+      after: opts.after,
+      top: opts.top,
+      visible: (r) => opts.includeArchived || r.properties.isArchived !== true,
+    });
   }
 
   /**
    * Creates a version (and its container when missing). Versions are immutable: a PUT on an
    * existing version may change only description, tags, stage and isArchived.
    */
-  async putVersion(ws: WorkspaceInfo, name: string, version: string, body: { properties?: unknown }, by: Principal): Promise<{ resource: StoredResource; created: boolean }> {
+  async putVersion(
+    ws: WorkspaceInfo,
+    name: string,
+    version: string,
+    body: { properties?: unknown },
+    by: Principal,
+  ): Promise<{ resource: StoredResource; created: boolean }> {
     this.def.container.checkName(name);
     this.def.version.checkName(version);
     this.checkNotReserved(name);
     const p = obj(body.properties, 'properties')!;
     const allowed = [...COMMON, ...this.kind.keys];
-    for (const k of Object.keys(p)) if (!allowed.includes(k)) throw new InvalidInput(`properties.${k}: unknown property; remove it (allowed: ${allowed.join(', ')})`, { target: `properties.${k}` });
+    for (const k of Object.keys(p))
+      if (!allowed.includes(k))
+        throw new InvalidInput(`properties.${k}: unknown property; remove it (allowed: ${allowed.join(', ')})`, {
+          target: `properties.${k}`,
+        });
     const props: Obj = stripUndefined({
       ...(await this.kind.validate(ws, name, p, by)),
       description: str(p, 'description', 'properties', { max: 5000 }),
@@ -185,36 +295,74 @@ export class VersionedAssetService {
     const existing = await this.engine.get(id);
     if (existing) {
       const changed = Object.keys({ ...existing.properties, ...props }).filter(
-        (k) => !MUTABLE.includes(k) && k !== 'provisioningState' && JSON.stringify(existing.properties[k] ?? null) !== JSON.stringify(props[k] ?? null),
+        (k) =>
+          !MUTABLE.includes(k) &&
+          k !== 'provisioningState' &&
+          JSON.stringify(existing.properties[k] ?? null) !== JSON.stringify(props[k] ?? null),
       );
       if (changed.length) {
-        throw new Conflict(`${this.kind.label} '${name}' version '${version}' already exists and versions are immutable (${changed.map((k) => `properties.${k}`).join(', ')} would change); register a new version instead`, { code: 'ASSET_VERSION_IMMUTABLE', target: `properties.${changed[0]}` });
+        throw new Conflict(
+          `${this.kind.label} '${name}' version '${version}' already exists and versions are immutable (${changed.map((k) => `properties.${k}`).join(', ')} would change); register a new version instead`,
+          { code: 'ASSET_VERSION_IMMUTABLE', target: `properties.${changed[0]}` },
+        );
       }
-      return this.engine.put(this.def.version, id, { properties: { ...existing.properties, ...Object.fromEntries(MUTABLE.map((k) => [k, props[k]])) } }, by);
+      return this.engine.put(
+        this.def.version,
+        id,
+        { properties: { ...existing.properties, ...Object.fromEntries(MUTABLE.map((k) => [k, props[k]])) } },
+        by,
+      );
     }
     let container = await this.engine.get(this.containerId(ws, name));
     if (!container) {
-      const cprops: Obj = { description: props.description, tags: {}, properties: {}, isArchived: false, provisioningState: 'Succeeded', latestVersion: null, nextVersion: '1' };
+      const cprops: Obj = {
+        description: props.description,
+        tags: {},
+        properties: {},
+        isArchived: false,
+        provisioningState: 'Succeeded',
+        latestVersion: null,
+        nextVersion: '1',
+      };
       if (this.kind.containerKey) cprops[this.kind.containerKey] = props[this.kind.containerKey];
       try {
-        await this.engine.put(this.def.container, this.containerId(ws, name), { properties: stripUndefined(cprops) }, by, { ifNoneMatch: '*' });
+        await this.engine.put(
+          this.def.container,
+          this.containerId(ws, name),
+          { properties: stripUndefined(cprops) },
+          by,
+          { ifNoneMatch: '*' },
+        );
       } catch (e) {
-        if ((e as { code?: string }).code !== 'PRECONDITION_FAILED' && (e as { code?: string }).code !== 'CONCURRENT_UPDATE') throw e;
+        if (
+          (e as { code?: string }).code !== 'PRECONDITION_FAILED' &&
+          (e as { code?: string }).code !== 'CONCURRENT_UPDATE'
+        )
+          throw e;
       }
       container = (await this.engine.get(this.containerId(ws, name)))!;
     }
     if (this.kind.containerKey) {
       const c = String(container.properties[this.kind.containerKey] ?? '');
       if (c && c.toLowerCase() !== String(props[this.kind.containerKey]).toLowerCase()) {
-        throw new InvalidInput(`${this.kind.label} '${name}' holds ${this.kind.containerKey} '${c}'; a version of it cannot be '${props[this.kind.containerKey]}'`, { code: 'ASSET_CONTAINER_MISMATCH', target: `properties.${this.kind.containerKey}` });
+        throw new InvalidInput(
+          `${this.kind.label} '${name}' holds ${this.kind.containerKey} '${c}'; a version of it cannot be '${props[this.kind.containerKey]}'`,
+          { code: 'ASSET_CONTAINER_MISMATCH', target: `properties.${this.kind.containerKey}` },
+        );
       }
     }
     let out: { resource: StoredResource; created: boolean };
     try {
       out = await this.engine.put(this.def.version, id, { properties: props }, by, { ifNoneMatch: '*' });
     } catch (e) {
-      if ((e as { code?: string }).code === 'PRECONDITION_FAILED' || (e as { code?: string }).code === 'CONCURRENT_UPDATE') {
-        throw new Conflict(`${this.kind.label} '${name}' version '${version}' was just created by another request; versions are immutable`, { code: 'ASSET_VERSION_IMMUTABLE' });
+      if (
+        (e as { code?: string }).code === 'PRECONDITION_FAILED' ||
+        (e as { code?: string }).code === 'CONCURRENT_UPDATE'
+      ) {
+        throw new Conflict(
+          `${this.kind.label} '${name}' version '${version}' was just created by another request; versions are immutable`,
+          { code: 'ASSET_VERSION_IMMUTABLE' },
+        );
       }
       throw e;
     }

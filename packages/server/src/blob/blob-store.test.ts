@@ -62,7 +62,9 @@ for (const kind of ['local', 's3'] as const) {
     });
 
     it('put, get (whole and ranges), stat, overwrite', async () => {
-      assert.deepEqual(await store.put('a/b/c.txt', Readable.from([Buffer.from('0123'), Buffer.from('456789')])), { size: 10 });
+      assert.deepEqual(await store.put('a/b/c.txt', Readable.from([Buffer.from('0123'), Buffer.from('456789')])), {
+        size: 10,
+      });
       const whole = await store.get('a/b/c.txt');
       assert.equal(whole.size, 10);
       assert.equal(await text(whole.stream), '0123456789');
@@ -84,7 +86,10 @@ for (const kind of ['local', 's3'] as const) {
 
     it('a name is a file or a folder, never both', async () => {
       await store.put('tree/file', Readable.from([Buffer.from('x')]));
-      await assert.rejects(store.put('tree/file/below', Readable.from([Buffer.from('y')])), (e) => e instanceof BlobPathConflict);
+      await assert.rejects(
+        store.put('tree/file/below', Readable.from([Buffer.from('y')])),
+        (e) => e instanceof BlobPathConflict,
+      );
       await assert.rejects(store.put('tree', Readable.from([Buffer.from('y')])), (e) => e instanceof BlobPathConflict);
       assert.equal(await store.stat('tree/file/below'), undefined);
       assert.equal(await text((await store.get('tree/file')).stream), 'x');
@@ -96,7 +101,10 @@ for (const kind of ['local', 's3'] as const) {
         await assert.rejects(store.get(bad), { name: 'InvalidInput' }, bad);
       }
       await assert.rejects(store.put('', Readable.from([])), { name: 'InvalidInput' });
-      await assert.rejects(store.put(`${'n'.repeat(256)}/f`, Readable.from([Buffer.from('x')])), { name: 'InvalidInput', code: 'BLOB_PATH_TOO_LONG' });
+      await assert.rejects(store.put(`${'n'.repeat(256)}/f`, Readable.from([Buffer.from('x')])), {
+        name: 'InvalidInput',
+        code: 'BLOB_PATH_TOO_LONG',
+      });
       // Reading a name no store could hold finds nothing (not a store error).
       const huge = Array.from({ length: 6 }, () => 'h'.repeat(250)).join('/');
       await assert.rejects(store.get(huge), { name: 'NotFound' });
@@ -113,10 +121,16 @@ for (const kind of ['local', 's3'] as const) {
     });
 
     it('lists children or everything below, in pages', async () => {
-      for (const k of ['l/b.txt', 'l/a.txt', 'l/sub/c.txt', 'l/sub/deeper/d.txt', 'l/z.txt']) await store.put(k, Readable.from([Buffer.from(k)]));
+      for (const k of ['l/b.txt', 'l/a.txt', 'l/sub/c.txt', 'l/sub/deeper/d.txt', 'l/z.txt'])
+        await store.put(k, Readable.from([Buffer.from(k)]));
       assert.deepEqual(
         (await store.list('l')).map((e) => [e.path, e.isDir]),
-        [['l/a.txt', false], ['l/b.txt', false], ['l/sub', true], ['l/z.txt', false]],
+        [
+          ['l/a.txt', false],
+          ['l/b.txt', false],
+          ['l/sub', true],
+          ['l/z.txt', false],
+        ],
       );
       const all = (await store.list('l', { recursive: true })).map((e) => e.path);
       assert.deepEqual(all, ['l/a.txt', 'l/b.txt', 'l/sub/c.txt', 'l/sub/deeper/d.txt', 'l/z.txt']);
@@ -137,7 +151,10 @@ for (const kind of ['local', 's3'] as const) {
       await store.delete('d/keep');
       assert.equal(await store.stat('d/keep'), undefined);
       await store.deletePrefix('d/x');
-      assert.deepEqual((await store.list('d', { recursive: true })).map((e) => e.path), ['d/x2/3']);
+      assert.deepEqual(
+        (await store.list('d', { recursive: true })).map((e) => e.path),
+        ['d/x2/3'],
+      );
       await store.delete('d/never');
     });
 
@@ -170,7 +187,10 @@ for (const kind of ['local', 's3'] as const) {
         const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
         assert.deepEqual(uploads.Uploads ?? [], [], 'the multipart upload was aborted');
         const keys = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'replicas/one/acct1/cut/' }));
-        assert.deepEqual((keys.Contents ?? []).map((o) => o.Key), ['replicas/one/acct1/cut/file.bin']);
+        assert.deepEqual(
+          (keys.Contents ?? []).map((o) => o.Key),
+          ['replicas/one/acct1/cut/file.bin'],
+        );
         s3.destroy();
       } else {
         const left = fs.readdirSync(path.join(home, 'blobs', 'acct1', 'cut'));
@@ -185,11 +205,32 @@ describe('ATELIER_BLOB_STORE configuration', () => {
     assert.deepEqual(blobStoreConfig({}), { kind: 'local' });
     assert.deepEqual(blobStoreConfig({ ATELIER_BLOB_STORE: 'local' }), { kind: 'local' });
     assert.deepEqual(
-      blobStoreConfig({ ATELIER_BLOB_STORE: 's3://team-bucket/atelier/prod/', ATELIER_BLOB_S3_ENDPOINT: 'http://127.0.0.1:9000/', ATELIER_BLOB_S3_ACCESS_KEY_ID: 'k', ATELIER_BLOB_S3_SECRET_ACCESS_KEY: 's' }),
-      { kind: 's3', bucket: 'team-bucket', prefix: 'atelier/prod', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } },
+      blobStoreConfig({
+        ATELIER_BLOB_STORE: 's3://team-bucket/atelier/prod/',
+        ATELIER_BLOB_S3_ENDPOINT: 'http://127.0.0.1:9000/',
+        ATELIER_BLOB_S3_ACCESS_KEY_ID: 'k',
+        ATELIER_BLOB_S3_SECRET_ACCESS_KEY: 's',
+      }),
+      {
+        kind: 's3',
+        bucket: 'team-bucket',
+        prefix: 'atelier/prod',
+        endpoint: 'http://127.0.0.1:9000',
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+      },
     );
     const aws = blobStoreConfig({ ATELIER_BLOB_STORE: 's3://team-bucket', AWS_REGION: 'eu-west-1' });
-    assert.deepEqual(aws, { kind: 's3', bucket: 'team-bucket', prefix: '', endpoint: undefined, region: 'eu-west-1', forcePathStyle: false, credentials: undefined });
+    assert.deepEqual(aws, {
+      kind: 's3',
+      bucket: 'team-bucket',
+      prefix: '',
+      endpoint: undefined,
+      region: 'eu-west-1',
+      forcePathStyle: false,
+      credentials: undefined,
+    });
     const bad: [Record<string, string>, RegExp][] = [
       [{ ATELIER_BLOB_STORE: 'gs://x/y' }, /must be 'local' or s3:\/\/bucket\/prefix/],
       [{ ATELIER_BLOB_STORE: 's3://No_Such' }, /not a valid bucket name/],
@@ -210,7 +251,10 @@ describe('ATELIER_BLOB_STORE configuration', () => {
       await assert.rejects(missing.check(), /no-such-bucket.*does not exist/);
       missing.close();
       const { startTestServer } = await import('../testing/harness.js');
-      await assert.rejects(startTestServer('sqlite', { blobStore: { ...cfg, bucket: 'no-such-bucket' } }), /ATELIER_BLOB_STORE.*does not exist/);
+      await assert.rejects(
+        startTestServer('sqlite', { blobStore: { ...cfg, bucket: 'no-such-bucket' } }),
+        /ATELIER_BLOB_STORE.*does not exist/,
+      );
     } finally {
       moto.stop();
     }
@@ -220,10 +264,19 @@ describe('ATELIER_BLOB_STORE configuration', () => {
 describe('BlobStores factory', () => {
   it('reuses the client of a datastore bucket with the same settings, not with changed keys', () => {
     const blobs = new BlobStores({ kind: 'local' }, os.tmpdir());
-    const target = { endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'team-bucket', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's1' } };
+    const target = {
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      bucket: 'team-bucket',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'k', secretAccessKey: 's1' },
+    };
     const one = blobs.s3(target, 'a');
     assert.equal(blobs.s3(target, 'b').bucket, one.bucket);
-    assert.notEqual(blobs.s3({ ...target, credentials: { accessKeyId: 'k', secretAccessKey: 's2' } }, 'a').bucket, one.bucket);
+    assert.notEqual(
+      blobs.s3({ ...target, credentials: { accessKeyId: 'k', secretAccessKey: 's2' } }, 'a').bucket,
+      one.bucket,
+    );
     assert.equal(one.store.root, 'a');
     // At most 32 kept: the least recently used goes first.
     for (let i = 0; i < 40; i++) blobs.s3({ ...target, bucket: `bucket-${i}` }, '');

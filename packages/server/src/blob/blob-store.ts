@@ -63,7 +63,10 @@ export function writableKey(key: string): string {
   const k = safeKey(key);
   if (!k) throw new InvalidInput('path must name a file, not be empty');
   if (Buffer.byteLength(k) > MAX_KEY_BYTES || k.split('/').some((s) => Buffer.byteLength(s) > MAX_SEGMENT_BYTES)) {
-    throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long: at most ${MAX_SEGMENT_BYTES} bytes per name and ${MAX_KEY_BYTES} in all; use shorter names`, { code: 'BLOB_PATH_TOO_LONG' });
+    throw new InvalidInput(
+      `path '${k.slice(0, 200)}…' is too long: at most ${MAX_SEGMENT_BYTES} bytes per name and ${MAX_KEY_BYTES} in all; use shorter names`,
+      { code: 'BLOB_PATH_TOO_LONG' },
+    );
   }
   return k;
 }
@@ -102,7 +105,8 @@ export class LocalBlobStore implements BlobStore {
   private resolve(key: string): string {
     const k = safeKey(key);
     const full = path.resolve(this.root, k);
-    if (full !== path.resolve(this.root) && !full.startsWith(path.resolve(this.root) + path.sep)) throw new InvalidInput(`path escapes its folder: '${key}'`);
+    if (full !== path.resolve(this.root) && !full.startsWith(path.resolve(this.root) + path.sep))
+      throw new InvalidInput(`path escapes its folder: '${key}'`);
     return full;
   }
 
@@ -114,15 +118,27 @@ export class LocalBlobStore implements BlobStore {
       await fsp.mkdir(path.dirname(file), { recursive: true });
       await pipeline(body, fs.createWriteStream(tmp));
       const fh = await fsp.open(tmp, 'r+');
-      try { await fh.sync(); } finally { await fh.close(); }
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       await fsp.rename(tmp, file);
     } catch (e) {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') throw new BlobPathConflict(`'${k}' conflicts with an existing file or folder of the same name`);
-      if (code === 'ENAMETOOLONG') throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long; use shorter names`, { code: 'BLOB_PATH_TOO_LONG' });
+      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR')
+        throw new BlobPathConflict(`'${k}' conflicts with an existing file or folder of the same name`);
+      if (code === 'ENAMETOOLONG')
+        throw new InvalidInput(`path '${k.slice(0, 200)}…' is too long; use shorter names`, {
+          code: 'BLOB_PATH_TOO_LONG',
+        });
       // The folder went away under the write (its workspace or storage account was deleted meanwhile).
-      if (code === 'ENOENT') throw new NotFound(`'${k}' could not be written: its folder was removed while the file was being written (was its workspace or storage account deleted?)`, { code: 'BLOB_FOLDER_REMOVED' });
+      if (code === 'ENOENT')
+        throw new NotFound(
+          `'${k}' could not be written: its folder was removed while the file was being written (was its workspace or storage account deleted?)`,
+          { code: 'BLOB_FOLDER_REMOVED' },
+        );
       throw e;
     }
     return { size: (await fsp.stat(file)).size };

@@ -45,7 +45,8 @@ export class BlobStores {
 
   /** The store of storage account `name`, or of a folder (container, file share) inside it. */
   account(name: string, ...folders: string[]): BlobStore {
-    if (!ACCOUNT.test(name)) throw new InvalidInput(`storage account name '${name}' is invalid: use 3–24 lower-case letters and digits`);
+    if (!ACCOUNT.test(name))
+      throw new InvalidInput(`storage account name '${name}' is invalid: use 3–24 lower-case letters and digits`);
     const below = folders.map((f) => {
       const k = safeKey(f, 'container');
       if (!k) throw new InvalidInput('a container name is required');
@@ -65,7 +66,12 @@ export class BlobStores {
    * with the same settings (the key includes a hash of the secret, so a changed key gets a new one).
    */
   s3(target: S3Target, prefix: string): { bucket: S3Bucket; store: S3BlobStore } {
-    const key = crypto.createHash('sha256').update(JSON.stringify([target.endpoint, target.region, target.bucket, target.forcePathStyle, target.credentials])).digest('hex');
+    const key = crypto
+      .createHash('sha256')
+      .update(
+        JSON.stringify([target.endpoint, target.region, target.bucket, target.forcePathStyle, target.credentials]),
+      )
+      .digest('hex');
     let bucket = this.datastoreBuckets.get(key);
     if (bucket) this.datastoreBuckets.delete(key);
     else bucket = new S3Bucket(target);

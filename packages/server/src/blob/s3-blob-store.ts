@@ -2,7 +2,16 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { S3Client, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { AtelierError, NotFound, type ErrorCode } from '../errors.js';
-import { BlobPathConflict, MAX_KEY_BYTES, pageOf, safeKey, writableKey, type BlobInfo, type BlobStore, type ListOptions } from './blob-store.js';
+import {
+  BlobPathConflict,
+  MAX_KEY_BYTES,
+  pageOf,
+  safeKey,
+  writableKey,
+  type BlobInfo,
+  type BlobStore,
+  type ListOptions,
+} from './blob-store.js';
 
 // The AWS SDK takes ~0.3 s to load: it is loaded when an S3 store is first used, not at start.
 type S3Module = typeof import('@aws-sdk/client-s3');
@@ -33,7 +42,8 @@ export class BlobStoreUnavailable extends AtelierError {
   static override defaultCode: ErrorCode = 'BLOB_STORE_UNAVAILABLE';
 }
 
-const statusOf = (e: unknown): number | undefined => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+const statusOf = (e: unknown): number | undefined =>
+  (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 /** One S3 client for one bucket; stores below prefixes of it share it (and its connection pool). */
 export class S3Bucket {
@@ -71,12 +81,27 @@ export class S3Bucket {
     if (e instanceof AtelierError) throw e;
     const err = e as { name?: string; message?: string };
     const status = statusOf(e);
-    if (status === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound') throw new NotFound(`no ${what} in ${this.where}`, { code: 'FILE_NOT_FOUND' });
-    if (err.name === 'NoSuchBucket') throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, { code: 'BLOB_BUCKET_NOT_FOUND' });
-    if (status === 403 || err.name === 'InvalidAccessKeyId' || err.name === 'SignatureDoesNotMatch' || err.name === 'AccessDenied' || err.name === 'CredentialsProviderError') {
-      throw new BlobStoreUnavailable(`${this.where} refused the credentials for ${what} (${err.name ?? status}); check the access key and its rights`, { code: 'BLOB_STORE_CREDENTIALS_REJECTED' });
+    if (status === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound')
+      throw new NotFound(`no ${what} in ${this.where}`, { code: 'FILE_NOT_FOUND' });
+    if (err.name === 'NoSuchBucket')
+      throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, {
+        code: 'BLOB_BUCKET_NOT_FOUND',
+      });
+    if (
+      status === 403 ||
+      err.name === 'InvalidAccessKeyId' ||
+      err.name === 'SignatureDoesNotMatch' ||
+      err.name === 'AccessDenied' ||
+      err.name === 'CredentialsProviderError'
+    ) {
+      throw new BlobStoreUnavailable(
+        `${this.where} refused the credentials for ${what} (${err.name ?? status}); check the access key and its rights`,
+        { code: 'BLOB_STORE_CREDENTIALS_REJECTED' },
+      );
     }
-    throw new BlobStoreUnavailable(`${this.where} could not be reached for ${what}: ${`${err.name ?? ''} ${err.message ?? ''}`.trim()}`);
+    throw new BlobStoreUnavailable(
+      `${this.where} could not be reached for ${what}: ${`${err.name ?? ''} ${err.message ?? ''}`.trim()}`,
+    );
   }
 
   /** Throws, saying what to fix, unless the bucket exists and the credentials may use it. */
@@ -85,7 +110,10 @@ export class S3Bucket {
     try {
       await client.send(new m.HeadBucketCommand({ Bucket: this.target.bucket }));
     } catch (e) {
-      if (statusOf(e) === 404) throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, { code: 'BLOB_BUCKET_NOT_FOUND' });
+      if (statusOf(e) === 404)
+        throw new BlobStoreUnavailable(`${this.where} does not exist; create the bucket or correct its name`, {
+          code: 'BLOB_BUCKET_NOT_FOUND',
+        });
       this.fail(e, 'the bucket');
     }
   }
@@ -145,7 +173,8 @@ export class S3BlobStore implements BlobStore {
         Promise.all(ancestors.map((a) => this.isFile(a))).then((r) => r.some(Boolean)),
         this.list(k, { recursive: true, limit: 1 }).then((r) => r.length > 0),
       ]);
-      if (fileAbove || folderHere) throw new BlobPathConflict(`'${k}' conflicts with an existing file or folder of the same name`);
+      if (fileAbove || folderHere)
+        throw new BlobPathConflict(`'${k}' conflicts with an existing file or folder of the same name`);
       const { client } = await this.bucket.s3();
       const { Upload } = await loadStorage();
       let size = 0;
@@ -187,9 +216,17 @@ export class S3BlobStore implements BlobStore {
     if (this.tooLong(k)) throw new NotFound(`no file at '${k.slice(0, 200)}…'`);
     const { m, client } = await this.bucket.s3();
     try {
-      const r = await client.send(new m.GetObjectCommand({ Bucket: this.bucket.target.bucket, Key: this.full(k), ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}) }));
+      const r = await client.send(
+        new m.GetObjectCommand({
+          Bucket: this.bucket.target.bucket,
+          Key: this.full(k),
+          ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}),
+        }),
+      );
       const stream = r.Body instanceof Readable ? r.Body : Readable.from(r.Body as AsyncIterable<Uint8Array>);
-      const size = range ? Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? r.ContentLength ?? 0) : Number(r.ContentLength ?? 0);
+      const size = range
+        ? Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? r.ContentLength ?? 0)
+        : Number(r.ContentLength ?? 0);
       return { stream, size };
     } catch (e) {
       if (statusOf(e) === 404) throw new NotFound(`no file at '${k}'`);
@@ -238,8 +275,16 @@ export class S3BlobStore implements BlobStore {
       } catch (e) {
         this.bucket.fail(e, `the listing of '${k || '/'}'`);
       }
-      for (const p of r.CommonPrefixes ?? []) if (p.Prefix) out.push({ path: p.Prefix.slice(strip).replace(/\/$/, ''), size: 0, isDir: true, modified: 0 });
-      for (const o of r.Contents ?? []) if (o.Key && !o.Key.endsWith('/')) out.push({ path: o.Key.slice(strip), size: Number(o.Size ?? 0), isDir: false, modified: o.LastModified?.getTime() ?? 0 });
+      for (const p of r.CommonPrefixes ?? [])
+        if (p.Prefix) out.push({ path: p.Prefix.slice(strip).replace(/\/$/, ''), size: 0, isDir: true, modified: 0 });
+      for (const o of r.Contents ?? [])
+        if (o.Key && !o.Key.endsWith('/'))
+          out.push({
+            path: o.Key.slice(strip),
+            size: Number(o.Size ?? 0),
+            isDir: false,
+            modified: o.LastModified?.getTime() ?? 0,
+          });
       if (opts.limit !== undefined && out.length >= opts.limit) break;
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
@@ -266,8 +311,16 @@ export class S3BlobStore implements BlobStore {
       const page = await this.list(k, { recursive: true, limit: 1000 });
       if (page.length === 0) return;
       try {
-        const r = await client.send(new m.DeleteObjectsCommand({ Bucket: this.bucket.target.bucket, Delete: { Objects: page.map((f) => ({ Key: this.full(f.path) })), Quiet: true } }));
-        if (r.Errors?.length) throw new BlobStoreUnavailable(`${this.bucket.where} did not delete '${r.Errors[0]!.Key}': ${r.Errors[0]!.Code ?? ''} ${r.Errors[0]!.Message ?? ''}`.trim());
+        const r = await client.send(
+          new m.DeleteObjectsCommand({
+            Bucket: this.bucket.target.bucket,
+            Delete: { Objects: page.map((f) => ({ Key: this.full(f.path) })), Quiet: true },
+          }),
+        );
+        if (r.Errors?.length)
+          throw new BlobStoreUnavailable(
+            `${this.bucket.where} did not delete '${r.Errors[0]!.Key}': ${r.Errors[0]!.Code ?? ''} ${r.Errors[0]!.Message ?? ''}`.trim(),
+          );
       } catch (e) {
         this.bucket.fail(e, `the files below '${k || '/'}'`);
       }

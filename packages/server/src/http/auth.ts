@@ -36,7 +36,13 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext; identit
     if (!shouldAudit(req.method, path, reply.statusCode)) return;
     try {
       await identity.audit.record({
-        principal: req.principal, method: req.method, path, route: req.routeOptions.url ?? path, status: reply.statusCode, clientAddress: req.ip, requestId: String(req.id),
+        principal: req.principal,
+        method: req.method,
+        path,
+        route: req.routeOptions.url ?? path,
+        status: reply.statusCode,
+        clientAddress: req.ip,
+        requestId: String(req.id),
       });
     } catch (err) {
       req.log.error({ err: (err as Error).message }, 'could not write the audit log');
@@ -44,13 +50,23 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext; identit
   });
 }
 
-export async function authenticate(ctx: AppContext, identity: IdentityServices, header: string | undefined, address?: string): Promise<Principal> {
-  if (!header) throw new Unauthenticated('authentication required: send Authorization: Bearer <token> (get one with `atelier login`)', { code: 'AUTHENTICATION_REQUIRED' });
+export async function authenticate(
+  ctx: AppContext,
+  identity: IdentityServices,
+  header: string | undefined,
+  address?: string,
+): Promise<Principal> {
+  if (!header)
+    throw new Unauthenticated(
+      'authentication required: send Authorization: Bearer <token> (get one with `atelier login`)',
+      { code: 'AUTHENTICATION_REQUIRED' },
+    );
   const [scheme, value] = header.split(' ', 2);
   if (scheme?.toLowerCase() === 'bearer' && value) {
     const claims = await ctx.tokens.verify(value.trim());
     const principal = await ctx.principals.get(claims.oid);
-    if (!principal) throw new Unauthenticated('the principal of this token is disabled or deleted', { code: 'INVALID_TOKEN' });
+    if (!principal)
+      throw new Unauthenticated('the principal of this token is disabled or deleted', { code: 'INVALID_TOKEN' });
     return principal;
   }
   if (scheme?.toLowerCase() === 'basic' && value) {
@@ -62,7 +78,9 @@ export async function authenticate(ctx: AppContext, identity: IdentityServices, 
     }
     throw new Unauthenticated('wrong user name or password', { code: 'WRONG_CREDENTIALS' });
   }
-  throw new Unauthenticated("the Authorization header must be 'Bearer <token>' or 'Basic <base64 user:password>'", { code: 'AUTHENTICATION_REQUIRED' });
+  throw new Unauthenticated("the Authorization header must be 'Bearer <token>' or 'Basic <base64 user:password>'", {
+    code: 'AUTHENTICATION_REQUIRED',
+  });
 }
 
 export default fp(authPlugin, { name: 'atelier-auth' });

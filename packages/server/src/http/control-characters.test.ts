@@ -22,7 +22,10 @@ for (const dialect of testDialects()) {
         const r = await t.request('PATCH', `${W}?${V}`, { properties: { friendlyName } });
         assert.equal(r.status, 400, `${JSON.stringify(friendlyName)}: ${r.text}`);
       }
-      const created = await t.request('PUT', `${wsPath(t, 'ctl-rg', 'ctl-new')}?${V}`, { location: 'local', properties: { friendlyName: 'x\u0000' } });
+      const created = await t.request('PUT', `${wsPath(t, 'ctl-rg', 'ctl-new')}?${V}`, {
+        location: 'local',
+        properties: { friendlyName: 'x\u0000' },
+      });
       assert.equal(created.status, 400, created.text);
       assert.equal((await t.request('GET', `${wsPath(t, 'ctl-rg', 'ctl-new')}?${V}`)).status, 404);
       assert.equal((await t.request('PATCH', `${W}?${V}`, { tags: { k: 'v\u0000' } })).status, 400);
@@ -33,7 +36,10 @@ for (const dialect of testDialects()) {
       assert.equal(got.body.properties.friendlyName, 'ctl-arm');
       assert.deepEqual(got.body.tags, {});
       // Newlines and tabs in a description are text, not control input.
-      assert.equal((await t.request('PATCH', `${W}?${V}`, { properties: { description: 'line one\n\tline two' } })).status, 200);
+      assert.equal(
+        (await t.request('PATCH', `${W}?${V}`, { properties: { description: 'line one\n\tline two' } })).status,
+        200,
+      );
     });
 
     it('MLflow: names with control characters, and NUL in any string, are INVALID_PARAMETER_VALUE', async () => {
@@ -45,15 +51,25 @@ for (const dialect of testDialects()) {
       }
       const exp = await t.request('POST', `${api}/experiments/create`, { name: 'fine' });
       assert.equal(exp.status, 200, exp.text);
-      const run = await t.request('POST', `${api}/runs/create`, { experiment_id: exp.body.experiment_id, run_name: 'run\u0000' });
+      const run = await t.request('POST', `${api}/runs/create`, {
+        experiment_id: exp.body.experiment_id,
+        run_name: 'run\u0000',
+      });
       assert.equal(run.status, 400, run.text);
       const model = await t.request('POST', `${api}/registered-models/create`, { name: 'model\u0000' });
       assert.equal(model.status, 400, model.text);
       const model2 = await t.request('POST', `${api}/registered-models/create`, { name: 'model\u0008' });
       assert.equal(model2.status, 400, model2.text);
-      const ok = await t.request('POST', `${api}/runs/create`, { experiment_id: exp.body.experiment_id, run_name: 'ok' });
+      const ok = await t.request('POST', `${api}/runs/create`, {
+        experiment_id: exp.body.experiment_id,
+        run_name: 'ok',
+      });
       assert.equal(ok.status, 200, ok.text);
-      const tag = await t.request('POST', `${api}/runs/set-tag`, { run_id: ok.body.run.info.run_id, key: 'k', value: 'v\u0000' });
+      const tag = await t.request('POST', `${api}/runs/set-tag`, {
+        run_id: ok.body.run.info.run_id,
+        key: 'k',
+        value: 'v\u0000',
+      });
       assert.equal(tag.status, 400, tag.text);
       assert.equal(tag.body.error_code, 'INVALID_PARAMETER_VALUE');
       const search = await t.request('POST', `${api}/experiments/search`, { max_results: 100 });

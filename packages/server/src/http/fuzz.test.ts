@@ -38,7 +38,11 @@ interface Interaction {
 interface ScenarioFinished {
   status: string;
   phase: string;
-  recorder?: { label: string; checks?: Record<string, { name: string; status: string }[]>; interactions?: Record<string, Interaction> };
+  recorder?: {
+    label: string;
+    checks?: Record<string, { name: string; status: string }[]>;
+    interactions?: Record<string, Interaction>;
+  };
 }
 
 const decode = (b?: { $base64?: string }) => (b?.$base64 ? Buffer.from(b.$base64, 'base64').toString('utf8') : '');
@@ -64,7 +68,10 @@ describe('fuzzing /openapi.json (schemathesis)', { skip }, () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-fuzz-'));
     const g = `/subscriptions/${t.subscriptionId}/resourceGroups/fuzz`;
     assert.equal((await t.request('PUT', `${g}?${V}`, { location: 'local' })).status, 201);
-    const ws = await t.request('PUT', `${g}/providers/Microsoft.MachineLearningServices/workspaces/fuzz?${V}`, { location: 'local', properties: {} });
+    const ws = await t.request('PUT', `${g}/providers/Microsoft.MachineLearningServices/workspaces/fuzz?${V}`, {
+      location: 'local',
+      properties: {},
+    });
     assert.ok(ws.status === 200 || ws.status === 201, ws.text);
   });
   after(async () => {
@@ -72,50 +79,75 @@ describe('fuzzing /openapi.json (schemathesis)', { skip }, () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it(`answers no generated request with a 5xx (${seconds} s over every operation)`, { timeout: (seconds + 180) * 1000 }, async () => {
-    // Path parameters of real resources, so that requests get past "not found" into the handlers.
-    fs.writeFileSync(path.join(work, 'schemathesis.toml'), `[parameters]\nsubscriptionId = "${t.subscriptionId}"\nresourceGroupName = "fuzz"\nworkspaceName = "fuzz"\n`);
-    const report = path.join(work, 'report.ndjson');
-    const args = [
-      '--no-color', '--config-file', path.join(work, 'schemathesis.toml'),
-      'run', `${t.url}/openapi.json`,
-      '--header', `Authorization: Bearer ${t.adminToken}`,
-      '--checks', 'not_a_server_error',
-      '--max-time', String(seconds),
-      '--workers', '2',
-      '--request-timeout', '30',
-      '--suppress-health-check', 'all',
-      '--report', 'ndjson', '--report-ndjson-path', report,
-    ];
-    // Asynchronously: this process serves the requests schemathesis makes.
-    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(bin!, args, { cwd: work, env: { ...process.env, HOME: work, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, out }));
-    });
-    // 0: nothing found, 1: failures or errors found (judged below); anything else: it did not run.
-    assert.ok(r.code === 0 || r.code === 1, `schemathesis exited with ${r.code}:\n${r.out.slice(-5000)}`);
-    const scenarios = fs
-      .readFileSync(report, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((e) => 'ScenarioFinished' in e)
-      .map((e) => e.ScenarioFinished as ScenarioFinished);
-    const tested = new Set(scenarios.filter((s) => s.status !== 'skip').map((s) => s.recorder?.label));
-    assert.ok(tested.size > 200, `only ${tested.size} operations were tested:\n${r.out.slice(-3000)}`);
-    const serverErrors: string[] = [];
-    for (const s of scenarios) {
-      for (const [id, checks] of Object.entries(s.recorder?.checks ?? {})) {
-        if (!checks.some((c) => c.name === 'not_a_server_error' && c.status === 'failure')) continue;
-        const i = s.recorder!.interactions?.[id];
-        if (isDeclaredNotImplemented(i?.response)) continue;
-        serverErrors.push(`${i?.response?.status_code ?? '?'} ${i?.request.method} ${i?.request.uri}\n  body: ${decode(i?.request.body).slice(0, 300)}\n  answer: ${decode(i?.response?.content).slice(0, 300)}`);
+  it(
+    `answers no generated request with a 5xx (${seconds} s over every operation)`,
+    { timeout: (seconds + 180) * 1000 },
+    async () => {
+      // Path parameters of real resources, so that requests get past "not found" into the handlers.
+      fs.writeFileSync(
+        path.join(work, 'schemathesis.toml'),
+        `[parameters]\nsubscriptionId = "${t.subscriptionId}"\nresourceGroupName = "fuzz"\nworkspaceName = "fuzz"\n`,
+      );
+      const report = path.join(work, 'report.ndjson');
+      const args = [
+        '--no-color',
+        '--config-file',
+        path.join(work, 'schemathesis.toml'),
+        'run',
+        `${t.url}/openapi.json`,
+        '--header',
+        `Authorization: Bearer ${t.adminToken}`,
+        '--checks',
+        'not_a_server_error',
+        '--max-time',
+        String(seconds),
+        '--workers',
+        '2',
+        '--request-timeout',
+        '30',
+        '--suppress-health-check',
+        'all',
+        '--report',
+        'ndjson',
+        '--report-ndjson-path',
+        report,
+      ];
+      // Asynchronously: this process serves the requests schemathesis makes.
+      const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        const child = spawn(bin!, args, {
+          cwd: work,
+          env: { ...process.env, HOME: work, NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, out }));
+      });
+      // 0: nothing found, 1: failures or errors found (judged below); anything else: it did not run.
+      assert.ok(r.code === 0 || r.code === 1, `schemathesis exited with ${r.code}:\n${r.out.slice(-5000)}`);
+      const scenarios = fs
+        .readFileSync(report, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => 'ScenarioFinished' in e)
+        .map((e) => e.ScenarioFinished as ScenarioFinished);
+      const tested = new Set(scenarios.filter((s) => s.status !== 'skip').map((s) => s.recorder?.label));
+      assert.ok(tested.size > 200, `only ${tested.size} operations were tested:\n${r.out.slice(-3000)}`);
+      const serverErrors: string[] = [];
+      for (const s of scenarios) {
+        for (const [id, checks] of Object.entries(s.recorder?.checks ?? {})) {
+          if (!checks.some((c) => c.name === 'not_a_server_error' && c.status === 'failure')) continue;
+          const i = s.recorder!.interactions?.[id];
+          if (isDeclaredNotImplemented(i?.response)) continue;
+          serverErrors.push(
+            `${i?.response?.status_code ?? '?'} ${i?.request.method} ${i?.request.uri}\n  body: ${decode(i?.request.body).slice(0, 300)}\n  answer: ${decode(i?.response?.content).slice(0, 300)}`,
+          );
+        }
       }
-    }
-    assert.deepEqual(serverErrors, [], `${serverErrors.length} answers ≥ 500:\n${serverErrors.join('\n')}`);
-  });
+      assert.deepEqual(serverErrors, [], `${serverErrors.length} answers ≥ 500:\n${serverErrors.join('\n')}`);
+    },
+  );
 });

@@ -9,7 +9,20 @@ const openapiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, '{
 /** OpenAPI 3 document of the served routes: valid, and complete (every route the app serves, with its schemas). */
 describe('/openapi.json', () => {
   let t: TestServer;
-  let doc: { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; parameters?: unknown[]; responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>> };
+  let doc: {
+    openapi: string;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          requestBody?: unknown;
+          parameters?: unknown[];
+          responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+        }
+      >
+    >;
+  };
   before(async () => {
     t = await startTestServer('sqlite');
     const r = await t.request('GET', '/openapi.json', undefined, { token: null });
@@ -27,10 +40,16 @@ describe('/openapi.json', () => {
   it('documents every route the server serves, and nothing else', () => {
     const routes = t.server.app.registeredRoutes.filter((r) => !r.hidden && r.method !== 'HEAD');
     assert.ok(routes.length > 200, `only ${routes.length} routes`);
-    const missing = routes.filter((r) => !doc.paths[openapiPath(r.url)]?.[r.method.toLowerCase()]).map((r) => `${r.method} ${r.url}`);
+    const missing = routes
+      .filter((r) => !doc.paths[openapiPath(r.url)]?.[r.method.toLowerCase()])
+      .map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(missing, []);
     const served = new Set(routes.map((r) => `${r.method.toLowerCase()} ${openapiPath(r.url)}`));
-    const extra = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).filter((m) => !served.has(`${m} ${p}`)).map((m) => `${m} ${p}`));
+    const extra = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.keys(ops)
+        .filter((m) => !served.has(`${m} ${p}`))
+        .map((m) => `${m} ${p}`),
+    );
     assert.deepEqual(extra, []);
   });
 
@@ -40,13 +59,22 @@ describe('/openapi.json', () => {
       if (!p.startsWith('/mlflow/v1.0/')) continue;
       for (const [method, op] of Object.entries(ops)) {
         // File downloads answer the file's bytes, /version plain text, presigned URLs always 501.
-        if (/\/(get-artifact|artifacts\/files|mlflow-artifacts\/artifacts\/\{\*\}|version|presigned\/\{\*\})$/.test(p) && method === 'get') continue;
+        if (
+          /\/(get-artifact|artifacts\/files|mlflow-artifacts\/artifacts\/\{\*\}|version|presigned\/\{\*\})$/.test(p) &&
+          method === 'get'
+        )
+          continue;
         if (!op.responses?.['200']?.content?.['application/json']?.schema) noAnswerSchema.push(`${method} ${p}`);
       }
     }
     assert.deepEqual(noAnswerSchema, []);
-    const create = doc.paths['/mlflow/v1.0/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/api/2.0/mlflow/runs/create']!.post!;
-    const answer = create.responses!['200']!.content!['application/json']!.schema as { properties: { run: { properties: Record<string, unknown> } } };
+    const create =
+      doc.paths[
+        '/mlflow/v1.0/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/api/2.0/mlflow/runs/create'
+      ]!.post!;
+    const answer = create.responses!['200']!.content!['application/json']!.schema as {
+      properties: { run: { properties: Record<string, unknown> } };
+    };
     assert.deepEqual(Object.keys(answer.properties.run.properties).sort(), ['data', 'info', 'inputs', 'outputs']);
     assert.ok(create.requestBody);
   });
@@ -65,8 +93,10 @@ describe('/openapi.json', () => {
       }
     }
     assert.deepEqual(noAnswerSchema, []);
-    const W = '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}';
-    const datastore = doc.paths[`${W}/datastores/{name}`]!.get!.responses!['200']!.content!['application/json']!.schema as { properties: { properties: { properties: Record<string, unknown> } } };
+    const W =
+      '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}';
+    const datastore = doc.paths[`${W}/datastores/{name}`]!.get!.responses!['200']!.content!['application/json']!
+      .schema as { properties: { properties: { properties: Record<string, unknown> } } };
     assert.ok(datastore.properties.properties.properties.datastoreType, 'the answer documents DatastoreProperties');
   });
 });

@@ -19,7 +19,8 @@ export interface AuditEntry {
 /** Paths that are data plane (tracking, artifacts): too many writes to audit, and not "who changed what" of the control plane. */
 const DATA_PLANE = /^\/(mlflow|api\/2\.0|ajax-api|mlflow-artifacts)\//i;
 // Actions (POST …/listKeys) target the resource they act on.
-const ACTIONS = /\/(listKeys|listSecrets|resyncKeys|diagnose|listNotebookKeys|listStorageAccountKeys|listNotebookAccessToken)$/i;
+const ACTIONS =
+  /\/(listKeys|listSecrets|resyncKeys|diagnose|listNotebookKeys|listStorageAccountKeys|listNotebookAccessToken)$/i;
 
 export function shouldAudit(method: string, path: string, status: number): boolean {
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false;
@@ -58,8 +59,20 @@ export class AuditLog {
   }
 
   /** Newest first; `before` is the seq of the last row of the previous page. */
-  async query(opts: { subscriptionId?: string; from?: number; to?: number; principalId?: string; targetPrefix?: string; before?: number; top: number }): Promise<AuditRow[]> {
-    let q = this.db.selectFrom('audit_log').selectAll().orderBy('seq', 'desc').limit(opts.top + 1);
+  async query(opts: {
+    subscriptionId?: string;
+    from?: number;
+    to?: number;
+    principalId?: string;
+    targetPrefix?: string;
+    before?: number;
+    top: number;
+  }): Promise<AuditRow[]> {
+    let q = this.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .orderBy('seq', 'desc')
+      .limit(opts.top + 1);
     if (opts.subscriptionId) q = q.where('subscription_id', '=', opts.subscriptionId.toLowerCase());
     if (opts.from !== undefined) q = q.where('at', '>=', opts.from);
     if (opts.to !== undefined) q = q.where('at', '<=', opts.to);
@@ -68,7 +81,9 @@ export class AuditLog {
       const t = opts.targetPrefix.toLowerCase().replace(/\/+$/, '');
       const below = `${t}/`;
       // substr works alike in SQLite and PostgreSQL (LIKE escaping does not).
-      q = q.where((eb) => eb.or([eb('target_key', '=', t), eb(sql<string>`substr(target_key, 1, ${below.length})`, '=', below)]));
+      q = q.where((eb) =>
+        eb.or([eb('target_key', '=', t), eb(sql<string>`substr(target_key, 1, ${below.length})`, '=', below)]),
+      );
     }
     if (opts.before !== undefined) q = q.where('seq', '<', opts.before);
     return q.execute();

@@ -13,7 +13,10 @@ import type { SignInThrottle } from './sign-in-throttle.js';
 export class BasicSignIn {
   private inFlight = new Map<string, Promise<Principal | undefined>>();
 
-  constructor(private readonly principals: PrincipalService, private readonly throttle: SignInThrottle) {}
+  constructor(
+    private readonly principals: PrincipalService,
+    private readonly throttle: SignInThrottle,
+  ) {}
 
   /** The principal, or undefined when the name or password is wrong; throws 429 while throttled. */
   async signIn(name: string, password: string, address: string | undefined): Promise<Principal | undefined> {
@@ -29,7 +32,10 @@ export class BasicSignIn {
   }
 
   private async check(name: string, password: string, address: string | undefined): Promise<Principal | undefined> {
-    const keys: Parameters<SignInThrottle['attempt']>[0] = [['principal', name], ['address', address]];
+    const keys: Parameters<SignInThrottle['attempt']>[0] = [
+      ['principal', name],
+      ['address', address],
+    ];
     await this.throttle.attempt(keys);
     const principal = await this.principals.checkPassword(name, password);
     if (principal) await this.throttle.succeeded(keys);

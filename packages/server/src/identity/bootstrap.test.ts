@@ -22,7 +22,12 @@ for (const dialect of testDialects()) {
       await drop?.();
       fs.rmSync(dir, { recursive: true, force: true });
     });
-    const adminHash = async () => (await database.db.selectFrom('principals').select(['password_hash', 'enabled']).where('name_key', '=', 'admin').executeTakeFirstOrThrow());
+    const adminHash = async () =>
+      await database.db
+        .selectFrom('principals')
+        .select(['password_hash', 'enabled'])
+        .where('name_key', '=', 'admin')
+        .executeTakeFirstOrThrow();
 
     it('a later admin password is reported as ignored, not used', async () => {
       const first = await bootstrap(database, 'first-password-1');

@@ -34,7 +34,12 @@ export async function bootstrap(database: Database, adminPassword?: string): Pro
   const db = database.db;
   const existing = await setting(db, 'tenant_id');
   if (existing) {
-    return { tenantId: existing, defaultSubscriptionId: (await setting(db, 'default_subscription_id'))!, adminCreated: false, ...(adminPassword ? { adminPasswordIgnored: true } : {}) };
+    return {
+      tenantId: existing,
+      defaultSubscriptionId: (await setting(db, 'default_subscription_id'))!,
+      adminCreated: false,
+      ...(adminPassword ? { adminPasswordIgnored: true } : {}),
+    };
   }
   const tenantId = crypto.randomUUID();
   const subscriptionId = crypto.randomUUID();
@@ -44,38 +49,92 @@ export async function bootstrap(database: Database, adminPassword?: string): Pro
   const now = Date.now();
   try {
     await database.write(async ({ db: trx }) => {
-      await trx.insertInto('settings').values([
-        { key: 'tenant_id', value: tenantId },
-        { key: 'default_subscription_id', value: subscriptionId },
-      ]).execute();
-      await trx.insertInto('subscriptions').values({ subscription_id: subscriptionId, display_name: 'Default', tenant_id: tenantId, state: 'Enabled', created_at: now }).execute();
-      await trx.insertInto('principals').values({
-        id: adminId, tenant_id: tenantId, kind: 'user', name: 'admin', name_key: 'admin', display_name: 'Administrator',
-        password_hash: hash, enabled: 1, created_at: now,
-      }).execute();
-      await trx.insertInto('role_assignments').values({
-        id: crypto.randomUUID(), scope: '/', scope_key: '/', principal_id: adminId, role: 'Owner', created_at: now, created_by: null,
-      }).execute();
+      await trx
+        .insertInto('settings')
+        .values([
+          { key: 'tenant_id', value: tenantId },
+          { key: 'default_subscription_id', value: subscriptionId },
+        ])
+        .execute();
+      await trx
+        .insertInto('subscriptions')
+        .values({
+          subscription_id: subscriptionId,
+          display_name: 'Default',
+          tenant_id: tenantId,
+          state: 'Enabled',
+          created_at: now,
+        })
+        .execute();
+      await trx
+        .insertInto('principals')
+        .values({
+          id: adminId,
+          tenant_id: tenantId,
+          kind: 'user',
+          name: 'admin',
+          name_key: 'admin',
+          display_name: 'Administrator',
+          password_hash: hash,
+          enabled: 1,
+          created_at: now,
+        })
+        .execute();
+      await trx
+        .insertInto('role_assignments')
+        .values({
+          id: crypto.randomUUID(),
+          scope: '/',
+          scope_key: '/',
+          principal_id: adminId,
+          role: 'Owner',
+          created_at: now,
+          created_by: null,
+        })
+        .execute();
     });
   } catch (e) {
     const again = await setting(db, 'tenant_id');
-    if (again) return { tenantId: again, defaultSubscriptionId: (await setting(db, 'default_subscription_id'))!, adminCreated: false };
+    if (again)
+      return {
+        tenantId: again,
+        defaultSubscriptionId: (await setting(db, 'default_subscription_id'))!,
+        adminCreated: false,
+      };
     throw e;
   }
-  return { tenantId, defaultSubscriptionId: subscriptionId, adminCreated: true, generatedAdminPassword: adminPassword ? undefined : password };
+  return {
+    tenantId,
+    defaultSubscriptionId: subscriptionId,
+    adminCreated: true,
+    generatedAdminPassword: adminPassword ? undefined : password,
+  };
 }
 
 /**
  * Sets the password of the `admin` user directly in the database (for a lost generated password):
  * enables the user and ends its sign-in sessions. Throws when there is no admin user.
  */
-export async function resetAdminPassword(database: Database, password: string): Promise<{ id: string; name: string; sessionsEnded: number }> {
+export async function resetAdminPassword(
+  database: Database,
+  password: string,
+): Promise<{ id: string; name: string; sessionsEnded: number }> {
   const hash = await hashPassword(checkPasswordRule(password));
   return database.write(async ({ db }) => {
-    const admin = await db.selectFrom('principals').select(['id', 'name']).where('name_key', '=', 'admin').where('kind', '=', 'user').executeTakeFirst();
+    const admin = await db
+      .selectFrom('principals')
+      .select(['id', 'name'])
+      .where('name_key', '=', 'admin')
+      .where('kind', '=', 'user')
+      .executeTakeFirst();
     if (!admin) throw new Error("there is no user 'admin' in this database (was the server ever started on it?)");
     await db.updateTable('principals').set({ password_hash: hash, enabled: 1 }).where('id', '=', admin.id).execute();
-    const ended = await db.updateTable('refresh_tokens').set({ revoked_at: Date.now() }).where('principal_id', '=', admin.id).where('revoked_at', 'is', null).executeTakeFirst();
+    const ended = await db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: Date.now() })
+      .where('principal_id', '=', admin.id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return { id: admin.id, name: admin.name, sessionsEnded: Number(ended.numUpdatedRows) };
   });
 }
@@ -84,10 +143,16 @@ export async function resetAdminPassword(database: Database, password: string): 
  * `atelier server reset-admin-password`: opens the data root's database (SQLite in `home`, or
  * PostgreSQL at `databaseUrl`) without starting a server, and resets the admin password.
  */
-export async function resetAdminPasswordAt(opts: { home: string; databaseUrl?: string }, password: string): Promise<{ id: string; name: string; sessionsEnded: number; database: string }> {
+export async function resetAdminPasswordAt(
+  opts: { home: string; databaseUrl?: string },
+  password: string,
+): Promise<{ id: string; name: string; sessionsEnded: number; database: string }> {
   checkPasswordRule(password);
   const sqlitePath = path.join(path.resolve(opts.home), 'atelier.db');
-  if (!opts.databaseUrl && !fs.existsSync(sqlitePath)) throw new Error(`no Atelier database in ${path.resolve(opts.home)} (no atelier.db): give the server's data root with --home, and --database-url when it uses PostgreSQL`);
+  if (!opts.databaseUrl && !fs.existsSync(sqlitePath))
+    throw new Error(
+      `no Atelier database in ${path.resolve(opts.home)} (no atelier.db): give the server's data root with --home, and --database-url when it uses PostgreSQL`,
+    );
   const database = await openDatabase({ url: opts.databaseUrl, sqlitePath });
   try {
     return { ...(await resetAdminPassword(database, password)), database: database.dialect };

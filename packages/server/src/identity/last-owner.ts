@@ -11,8 +11,16 @@ import './tables.js';
  * locks on PostgreSQL, the write lock on SQLite — so two Owners removing each other at the same
  * moment cannot both pass; then throws Conflict LAST_OWNER if nobody would be left.
  */
-export async function keepAnAdministrator(trx: Kysely<Tables>, losing: { principalId?: string; assignmentId?: string }): Promise<void> {
-  await trx.updateTable('role_assignments').set({ role: sql`role` }).where('scope_key', '=', '/').where('role', '=', 'Owner').execute();
+export async function keepAnAdministrator(
+  trx: Kysely<Tables>,
+  losing: { principalId?: string; assignmentId?: string },
+): Promise<void> {
+  await trx
+    .updateTable('role_assignments')
+    .set({ role: sql`role` })
+    .where('scope_key', '=', '/')
+    .where('role', '=', 'Owner')
+    .execute();
   const owners = await trx
     .selectFrom('role_assignments')
     .innerJoin('principals', 'principals.id', 'role_assignments.principal_id')

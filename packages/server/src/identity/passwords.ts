@@ -1,10 +1,18 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 
-const scryptAsync = promisify(crypto.scrypt) as (pw: string, salt: Buffer, len: number, opts: crypto.ScryptOptions) => Promise<Buffer>;
+const scryptAsync = promisify(crypto.scrypt) as (
+  pw: string,
+  salt: Buffer,
+  len: number,
+  opts: crypto.ScryptOptions,
+) => Promise<Buffer>;
 
 // scrypt from node:crypto (RFC 7914): memory-hard, no native add-on to install.
-const N = 1 << 15, r = 8, p = 1, KEYLEN = 32;
+const N = 1 << 15,
+  r = 8,
+  p = 1,
+  KEYLEN = 32;
 const MAXMEM = 64 * 1024 * 1024;
 
 export async function hashPassword(password: string): Promise<string> {
@@ -19,7 +27,10 @@ export async function verifyPassword(password: string, stored: string | null): P
   if (alg !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
   const got = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
-    N: Number(n), r: Number(rr), p: Number(pp), maxmem: MAXMEM,
+    N: Number(n),
+    r: Number(rr),
+    p: Number(pp),
+    maxmem: MAXMEM,
   });
   return crypto.timingSafeEqual(expected, got);
 }

@@ -27,10 +27,23 @@ export interface PrincipalView extends Principal {
   secrets?: SecretView[];
 }
 
-export interface SecretView { keyId: string; displayName: string; hint: string; createdAt: string; expiresOn: string; expired: boolean }
+export interface SecretView {
+  keyId: string;
+  displayName: string;
+  hint: string;
+  createdAt: string;
+  expiresOn: string;
+  expired: boolean;
+}
 
 export function toPrincipal(row: PrincipalRow): Principal {
-  return { id: row.id, tenantId: row.tenant_id, kind: row.kind as Principal['kind'], name: row.name, displayName: row.display_name };
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind as Principal['kind'],
+    name: row.name,
+    displayName: row.display_name,
+  };
 }
 
 /** How long another server process's change to a principal (disable, delete) may take to be seen here. */
@@ -43,9 +56,13 @@ const sha256 = (s: string) => crypto.createHash('sha256').update(s, 'utf8').dige
 
 export function checkUserName(name: unknown): string {
   if (typeof name !== 'string' || !USER_NAME.test(name)) {
-    throw new InvalidInput(`user name '${String(name)}' is invalid: use 1–64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`, { target: 'name' });
+    throw new InvalidInput(
+      `user name '${String(name)}' is invalid: use 1–64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`,
+      { target: 'name' },
+    );
   }
-  if (GUID.test(name)) throw new InvalidInput('a user name may not be a GUID (GUIDs name service principals)', { target: 'name' });
+  if (GUID.test(name))
+    throw new InvalidInput('a user name may not be a GUID (GUIDs name service principals)', { target: 'name' });
   return name;
 }
 
@@ -67,13 +84,22 @@ function checkDisplayName(name: unknown, target = 'displayName'): string {
 export function checkSecretDays(days: unknown): number {
   if (days === undefined) return 365;
   if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_SECRET_DAYS) {
-    throw new InvalidInput(`expiresInDays must be a whole number from 1 to ${MAX_SECRET_DAYS}`, { target: 'expiresInDays' });
+    throw new InvalidInput(`expiresInDays must be a whole number from 1 to ${MAX_SECRET_DAYS}`, {
+      target: 'expiresInDays',
+    });
   }
   return days;
 }
 
 function secretView(s: PrincipalSecretRow, now = Date.now()): SecretView {
-  return { keyId: s.key_id, displayName: s.display_name, hint: s.hint, createdAt: new Date(s.created_at).toISOString(), expiresOn: new Date(s.expires_at).toISOString(), expired: s.expires_at <= now };
+  return {
+    keyId: s.key_id,
+    displayName: s.display_name,
+    hint: s.hint,
+    createdAt: new Date(s.created_at).toISOString(),
+    expiresOn: new Date(s.expires_at).toISOString(),
+    expired: s.expires_at <= now,
+  };
 }
 
 export class PrincipalService {
@@ -87,7 +113,10 @@ export class PrincipalService {
   private remembered = new Map<string, { until: number; principalId: string; passwordHash: string }>();
 
   private readonly db: Kysely<Tables>;
-  constructor(private readonly database: Database, readonly tenantId: string) {
+  constructor(
+    private readonly database: Database,
+    readonly tenantId: string,
+  ) {
     this.db = database.db;
   }
 
@@ -147,17 +176,31 @@ export class PrincipalService {
   }
 
   async view(row: PrincipalRow): Promise<PrincipalView> {
-    const v: PrincipalView = { ...toPrincipal(row), enabled: Boolean(row.enabled), createdAt: new Date(row.created_at).toISOString() };
+    const v: PrincipalView = {
+      ...toPrincipal(row),
+      enabled: Boolean(row.enabled),
+      createdAt: new Date(row.created_at).toISOString(),
+    };
     if (row.kind === 'servicePrincipal') {
       v.appId = row.name;
-      const secrets = await this.db.selectFrom('principal_secrets').selectAll().where('principal_id', '=', row.id).orderBy('created_at').execute();
+      const secrets = await this.db
+        .selectFrom('principal_secrets')
+        .selectAll()
+        .where('principal_id', '=', row.id)
+        .orderBy('created_at')
+        .execute();
       v.secrets = secrets.map((s) => secretView(s));
     }
     return v;
   }
 
   async list(kind: Principal['kind'], opts: { after?: string; top: number }): Promise<PrincipalRow[]> {
-    let q = this.db.selectFrom('principals').selectAll().where('kind', '=', kind).orderBy('name_key').limit(opts.top + 1);
+    let q = this.db
+      .selectFrom('principals')
+      .selectAll()
+      .where('kind', '=', kind)
+      .orderBy('name_key')
+      .limit(opts.top + 1);
     if (opts.after) q = q.where('name_key', '>', opts.after);
     return q.execute();
   }
@@ -166,7 +209,8 @@ export class PrincipalService {
     checkUserName(name);
     checkPasswordRule(password);
     checkDisplayName(displayName);
-    if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PRINCIPAL_EXISTS' });
+    if (await this.findByName(name))
+      throw new Conflict(`a user named '${name}' already exists`, { code: 'PRINCIPAL_EXISTS' });
     const row: PrincipalRow = {
       id: crypto.randomUUID(),
       tenant_id: this.tenantId,
@@ -181,20 +225,31 @@ export class PrincipalService {
     try {
       await this.db.insertInto('principals').values(row).execute();
     } catch (e) {
-      if (await this.findByName(name)) throw new Conflict(`a user named '${name}' already exists`, { code: 'PRINCIPAL_EXISTS' });
+      if (await this.findByName(name))
+        throw new Conflict(`a user named '${name}' already exists`, { code: 'PRINCIPAL_EXISTS' });
       throw e;
     }
     return toPrincipal(row);
   }
 
   /** A service principal with one secret; the secret's value is returned here and never again. */
-  async createServicePrincipal(displayName: string, opts: { expiresInDays?: number; secretName?: string } = {}): Promise<{ principal: Principal; secret: SecretView & { value: string } }> {
+  async createServicePrincipal(
+    displayName: string,
+    opts: { expiresInDays?: number; secretName?: string } = {},
+  ): Promise<{ principal: Principal; secret: SecretView & { value: string } }> {
     checkDisplayName(displayName);
     const days = checkSecretDays(opts.expiresInDays);
     const appId = crypto.randomUUID();
     const row: PrincipalRow = {
-      id: crypto.randomUUID(), tenant_id: this.tenantId, kind: 'servicePrincipal', name: appId, name_key: appId,
-      display_name: displayName, password_hash: null, enabled: 1, created_at: Date.now(),
+      id: crypto.randomUUID(),
+      tenant_id: this.tenantId,
+      kind: 'servicePrincipal',
+      name: appId,
+      name_key: appId,
+      display_name: displayName,
+      password_hash: null,
+      enabled: 1,
+      created_at: Date.now(),
     };
     const made = PrincipalService.makeSecret(row.id, opts.secretName ?? 'default', days);
     await this.database.write(async ({ db: trx }) => {
@@ -204,19 +259,34 @@ export class PrincipalService {
     return { principal: toPrincipal(row), secret: { ...secretView(made.row), value: made.value } };
   }
 
-  private static makeSecret(principalId: string, displayName: string, days: number): { row: PrincipalSecretRow; value: string } {
+  private static makeSecret(
+    principalId: string,
+    displayName: string,
+    days: number,
+  ): { row: PrincipalSecretRow; value: string } {
     checkDisplayName(displayName, 'secretName');
     // 30 random bytes: a hash is enough to store it (no dictionary to try against).
     const value = `${crypto.randomBytes(2).toString('base64url').slice(0, 3)}8Q~${crypto.randomBytes(30).toString('base64url')}`;
     const now = Date.now();
     return {
       value,
-      row: { key_id: crypto.randomUUID(), principal_id: principalId, hash: sha256(value), hint: value.slice(0, 3), display_name: displayName, created_at: now, expires_at: now + days * 86_400_000 },
+      row: {
+        key_id: crypto.randomUUID(),
+        principal_id: principalId,
+        hash: sha256(value),
+        hint: value.slice(0, 3),
+        display_name: displayName,
+        created_at: now,
+        expires_at: now + days * 86_400_000,
+      },
     };
   }
 
   /** Adds a secret (or, with `replace`, replaces all of them); returns its value once. */
-  async addSecret(principalId: string, opts: { expiresInDays?: number; secretName?: string; replace?: boolean }): Promise<SecretView & { value: string }> {
+  async addSecret(
+    principalId: string,
+    opts: { expiresInDays?: number; secretName?: string; replace?: boolean },
+  ): Promise<SecretView & { value: string }> {
     const days = checkSecretDays(opts.expiresInDays);
     const made = PrincipalService.makeSecret(principalId, opts.secretName ?? 'default', days);
     await this.database.write(async ({ db: trx }) => {
@@ -227,8 +297,13 @@ export class PrincipalService {
   }
 
   async deleteSecret(principalId: string, keyId: string): Promise<void> {
-    const r = await this.db.deleteFrom('principal_secrets').where('principal_id', '=', principalId).where('key_id', '=', keyId.toLowerCase()).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw new NotFound(`secret '${keyId}' does not exist on this service principal`, { code: 'SECRET_NOT_FOUND' });
+    const r = await this.db
+      .deleteFrom('principal_secrets')
+      .where('principal_id', '=', principalId)
+      .where('key_id', '=', keyId.toLowerCase())
+      .executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0)
+      throw new NotFound(`secret '${keyId}' does not exist on this service principal`, { code: 'SECRET_NOT_FOUND' });
   }
 
   /** Checks a client id and secret; undefined when wrong, expired, unknown or disabled. */
@@ -237,9 +312,14 @@ export class PrincipalService {
     if (!row || row.kind !== 'servicePrincipal' || !row.enabled) return undefined;
     const digest = Buffer.from(sha256(secret), 'hex');
     const now = Date.now();
-    const secrets = await this.db.selectFrom('principal_secrets').select(['hash', 'expires_at']).where('principal_id', '=', row.id).execute();
+    const secrets = await this.db
+      .selectFrom('principal_secrets')
+      .select(['hash', 'expires_at'])
+      .where('principal_id', '=', row.id)
+      .execute();
     let ok = false;
-    for (const s of secrets) if (s.expires_at > now && crypto.timingSafeEqual(Buffer.from(s.hash, 'hex'), digest)) ok = true;
+    for (const s of secrets)
+      if (s.expires_at > now && crypto.timingSafeEqual(Buffer.from(s.hash, 'hex'), digest)) ok = true;
     return ok ? toPrincipal(row) : undefined;
   }
 
@@ -278,7 +358,10 @@ export class PrincipalService {
    * so neither the password nor a plain hash of it is ever kept. Different passwords never share it.
    */
   credentialKey(name: string, password: string): string {
-    return crypto.createHmac('sha256', this.credentialSecret).update(`${name.toLowerCase()}\0${password}`, 'utf8').digest('base64url');
+    return crypto
+      .createHmac('sha256', this.credentialSecret)
+      .update(`${name.toLowerCase()}\0${password}`, 'utf8')
+      .digest('base64url');
   }
 
   /** The principal whose right password `key` (from `credentialKey`) was seen within REMEMBER_MS, if still enabled and unchanged. */
@@ -312,7 +395,11 @@ export class PrincipalService {
     // A check that began before a change to a principal is not remembered.
     if (generation === this.generation) {
       if (this.remembered.size >= MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value!);
-      this.remembered.set(key, { until: Date.now() + REMEMBER_MS, principalId: row.id, passwordHash: row.password_hash });
+      this.remembered.set(key, {
+        until: Date.now() + REMEMBER_MS,
+        principalId: row.id,
+        passwordHash: row.password_hash,
+      });
     }
     return toPrincipal(row);
   }

@@ -8,19 +8,21 @@ import { Forbidden, InvalidInput, NotFound } from '../errors.js';
  * `assets/write`, tracking (data plane) for `data/*`, key listing for `secrets/read`.
  */
 export type Action =
-  | 'control/read'
-  | 'control/write'
-  | 'assets/write'
-  | 'data/read'
-  | 'data/write'
-  | 'secrets/read'
-  | 'access/write';
+  'control/read' | 'control/write' | 'assets/write' | 'data/read' | 'data/write' | 'secrets/read' | 'access/write';
 
 export const ROLES: Record<string, { id: string; description: string; actions: Action[] }> = {
   Owner: {
     id: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
     description: 'Full access, including assigning roles.',
-    actions: ['control/read', 'control/write', 'assets/write', 'data/read', 'data/write', 'secrets/read', 'access/write'],
+    actions: [
+      'control/read',
+      'control/write',
+      'assets/write',
+      'data/read',
+      'data/write',
+      'secrets/read',
+      'access/write',
+    ],
   },
   Contributor: {
     id: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
@@ -34,14 +36,20 @@ export const ROLES: Record<string, { id: string; description: string; actions: A
   },
   'AzureML Data Scientist': {
     id: 'f6c7c914-8db3-469d-8ca1-694a8f32e121',
-    description: 'Reads the workspace, writes its assets and tracking data; cannot create, change or delete workspaces or compute, list keys, or assign roles.',
+    description:
+      'Reads the workspace, writes its assets and tracking data; cannot create, change or delete workspaces or compute, list keys, or assign roles.',
     actions: ['control/read', 'assets/write', 'data/read', 'data/write'],
   },
 };
 
 export function roleByName(name: string): string {
-  const hit = Object.keys(ROLES).find((r) => r.toLowerCase() === name.toLowerCase() || ROLES[r]!.id === name.toLowerCase());
-  if (!hit) throw new InvalidInput(`unknown role '${name}'; roles are: ${Object.keys(ROLES).join(', ')}`, { code: 'ROLE_NOT_FOUND' });
+  const hit = Object.keys(ROLES).find(
+    (r) => r.toLowerCase() === name.toLowerCase() || ROLES[r]!.id === name.toLowerCase(),
+  );
+  if (!hit)
+    throw new InvalidInput(`unknown role '${name}'; roles are: ${Object.keys(ROLES).join(', ')}`, {
+      code: 'ROLE_NOT_FOUND',
+    });
   return hit;
 }
 
@@ -52,7 +60,10 @@ export function scopeCovers(scope: string, target: string): boolean {
   return s === '' || t === s || t.startsWith(s + '/');
 }
 
-interface Assignment { scope: string; role: string }
+interface Assignment {
+  scope: string;
+  role: string;
+}
 
 /** Role-based access: assignments at any scope, inherited downward. */
 export class AccessControl {
@@ -66,7 +77,11 @@ export class AccessControl {
     if (hit && Date.now() - hit.at < 2000) return hit.list;
     const generation = this.generation;
     const at = Date.now();
-    const rows = await this.db.selectFrom('role_assignments').select(['scope', 'role']).where('principal_id', '=', principalId).execute();
+    const rows = await this.db
+      .selectFrom('role_assignments')
+      .select(['scope', 'role'])
+      .where('principal_id', '=', principalId)
+      .execute();
     if (generation === this.generation) {
       if (this.cache.size >= 10_000) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(principalId, { at, list: rows });
@@ -101,11 +116,25 @@ export class AccessControl {
     throw new Forbidden(`the client does not have permission to perform '${action}' on '${target}'`);
   }
 
-  async assign(principalId: string, scope: string, role: string, by: string | null, id: string = crypto.randomUUID()): Promise<string> {
+  async assign(
+    principalId: string,
+    scope: string,
+    role: string,
+    by: string | null,
+    id: string = crypto.randomUUID(),
+  ): Promise<string> {
     const roleName = roleByName(role);
     await this.db
       .insertInto('role_assignments')
-      .values({ id, scope, scope_key: scope.toLowerCase(), principal_id: principalId, role: roleName, created_at: Date.now(), created_by: by })
+      .values({
+        id,
+        scope,
+        scope_key: scope.toLowerCase(),
+        principal_id: principalId,
+        role: roleName,
+        created_at: Date.now(),
+        created_by: by,
+      })
       .execute();
     this.invalidate(principalId);
     return id;

@@ -10,7 +10,9 @@ import type { ResourceEngine } from '../resources/engine.js';
 
 type Db = Kysely<{ role_assignments: RoleAssignmentFullRow }>;
 
-export interface RoleAssignment extends RoleAssignmentFullRow { principal_kind: string }
+export interface RoleAssignment extends RoleAssignmentFullRow {
+  principal_kind: string;
+}
 
 /** ARM-style role definition (built-in roles only). */
 export function roleDefinition(roleName: string, scope: string) {
@@ -18,11 +20,31 @@ export function roleDefinition(roleName: string, scope: string) {
   const prefix = scope === '/' ? '' : scope;
   const perms: Record<string, { actions: string[]; notActions: string[]; dataActions: string[] }> = {
     Owner: { actions: ['*'], notActions: [], dataActions: ['*'] },
-    Contributor: { actions: ['*'], notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write'], dataActions: ['*'] },
-    Reader: { actions: ['*/read'], notActions: [], dataActions: ['Microsoft.MachineLearningServices/workspaces/*/read'] },
+    Contributor: {
+      actions: ['*'],
+      notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write'],
+      dataActions: ['*'],
+    },
+    Reader: {
+      actions: ['*/read'],
+      notActions: [],
+      dataActions: ['Microsoft.MachineLearningServices/workspaces/*/read'],
+    },
     'AzureML Data Scientist': {
-      actions: ['Microsoft.MachineLearningServices/workspaces/*/read', 'Microsoft.MachineLearningServices/workspaces/*/action', 'Microsoft.MachineLearningServices/workspaces/*/write', 'Microsoft.MachineLearningServices/workspaces/*/delete'],
-      notActions: ['Microsoft.MachineLearningServices/workspaces/write', 'Microsoft.MachineLearningServices/workspaces/delete', 'Microsoft.MachineLearningServices/workspaces/computes/*/write', 'Microsoft.MachineLearningServices/workspaces/computes/*/delete', 'Microsoft.MachineLearningServices/workspaces/listKeys/action', 'Microsoft.Authorization/*/write'],
+      actions: [
+        'Microsoft.MachineLearningServices/workspaces/*/read',
+        'Microsoft.MachineLearningServices/workspaces/*/action',
+        'Microsoft.MachineLearningServices/workspaces/*/write',
+        'Microsoft.MachineLearningServices/workspaces/*/delete',
+      ],
+      notActions: [
+        'Microsoft.MachineLearningServices/workspaces/write',
+        'Microsoft.MachineLearningServices/workspaces/delete',
+        'Microsoft.MachineLearningServices/workspaces/computes/*/write',
+        'Microsoft.MachineLearningServices/workspaces/computes/*/delete',
+        'Microsoft.MachineLearningServices/workspaces/listKeys/action',
+        'Microsoft.Authorization/*/write',
+      ],
       dataActions: ['*'],
     },
   };
@@ -49,7 +71,12 @@ export function roleFromDefinitionId(value: string): string {
   const byId = Object.keys(ROLES).find((r) => ROLES[r]!.id === last.toLowerCase());
   if (byId) return byId;
   if (value.includes('/') || GUID.test(value)) {
-    throw new InvalidInput(`role definition '${value}' does not exist; built-in roles: ${Object.entries(ROLES).map(([n, r]) => `${n} (${r.id})`).join(', ')}`, { code: 'ROLE_NOT_FOUND', target: 'properties.roleDefinitionId' });
+    throw new InvalidInput(
+      `role definition '${value}' does not exist; built-in roles: ${Object.entries(ROLES)
+        .map(([n, r]) => `${n} (${r.id})`)
+        .join(', ')}`,
+      { code: 'ROLE_NOT_FOUND', target: 'properties.roleDefinitionId' },
+    );
   }
   return roleByName(value);
 }
@@ -73,48 +100,115 @@ export class RoleAssignmentService {
   async requireScope(scope: string): Promise<void> {
     if (scope === '/') return;
     const m = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+)(\/providers\/.+)?)?$/i.exec(scope);
-    if (!m) throw new InvalidInput(`scope '${scope}' is not valid: use '/', /subscriptions/{id}, …/resourceGroups/{name} or a resource id`, { code: 'INVALID_SCOPE' });
+    if (!m)
+      throw new InvalidInput(
+        `scope '${scope}' is not valid: use '/', /subscriptions/{id}, …/resourceGroups/{name} or a resource id`,
+        { code: 'INVALID_SCOPE' },
+      );
     const sub = m[1]!.toLowerCase();
-    const s = await this.ctx.db.selectFrom('subscriptions').select('subscription_id').where('subscription_id', '=', sub).executeTakeFirst();
+    const s = await this.ctx.db
+      .selectFrom('subscriptions')
+      .select('subscription_id')
+      .where('subscription_id', '=', sub)
+      .executeTakeFirst();
     if (!s) throw new NotFound(`subscription '${m[1]}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
     if (!m[2]) return;
     const groupKey = `/subscriptions/${sub}/resourcegroups/${m[2].toLowerCase()}`;
-    const g = await this.ctx.db.selectFrom('resource_groups').select('id_key').where('id_key', '=', groupKey).executeTakeFirst();
+    const g = await this.ctx.db
+      .selectFrom('resource_groups')
+      .select('id_key')
+      .where('id_key', '=', groupKey)
+      .executeTakeFirst();
     if (!g) throw new NotFound(`resource group '${m[2]}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     if (!m[3]) return;
-    if (!(await this.resources.get(scope))) throw new NotFound(`the resource '${scope}' could not be found`, { code: 'NOT_FOUND' });
+    if (!(await this.resources.get(scope)))
+      throw new NotFound(`the resource '${scope}' could not be found`, { code: 'NOT_FOUND' });
   }
 
   async get(scope: string, name: string): Promise<RoleAssignment | undefined> {
-    const row = await this.db.selectFrom('role_assignments').selectAll().where('id', '=', name.toLowerCase()).where('scope_key', '=', scope.toLowerCase()).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('role_assignments')
+      .selectAll()
+      .where('id', '=', name.toLowerCase())
+      .where('scope_key', '=', scope.toLowerCase())
+      .executeTakeFirst();
     return row ? this.withKind(row) : undefined;
   }
 
   private async withKind(row: RoleAssignmentFullRow): Promise<RoleAssignment> {
-    const p = await this.ctx.db.selectFrom('principals').select('kind').where('id', '=', row.principal_id).executeTakeFirst();
+    const p = await this.ctx.db
+      .selectFrom('principals')
+      .select('kind')
+      .where('id', '=', row.principal_id)
+      .executeTakeFirst();
     return { ...row, principal_kind: p?.kind ?? 'unknown' };
   }
 
-  async create(scope: string, name: string, input: { role: string; principalId: string; description?: string }, by: string): Promise<{ row: RoleAssignment; created: boolean }> {
-    if (!GUID.test(name)) throw new InvalidInput(`the role assignment name '${name}' must be a GUID`, { code: 'INVALID_ROLE_ASSIGNMENT_ID' });
+  async create(
+    scope: string,
+    name: string,
+    input: { role: string; principalId: string; description?: string },
+    by: string,
+  ): Promise<{ row: RoleAssignment; created: boolean }> {
+    if (!GUID.test(name))
+      throw new InvalidInput(`the role assignment name '${name}' must be a GUID`, {
+        code: 'INVALID_ROLE_ASSIGNMENT_ID',
+      });
     const id = name.toLowerCase();
     const principalId = input.principalId.toLowerCase();
-    const principal = await this.ctx.db.selectFrom('principals').select(['id', 'kind']).where('id', '=', principalId).executeTakeFirst();
-    if (!principal) throw new InvalidInput(`principal '${input.principalId}' does not exist; give the object id of a user or service principal`, { code: 'PRINCIPAL_NOT_FOUND', target: 'properties.principalId' });
+    const principal = await this.ctx.db
+      .selectFrom('principals')
+      .select(['id', 'kind'])
+      .where('id', '=', principalId)
+      .executeTakeFirst();
+    if (!principal)
+      throw new InvalidInput(
+        `principal '${input.principalId}' does not exist; give the object id of a user or service principal`,
+        { code: 'PRINCIPAL_NOT_FOUND', target: 'properties.principalId' },
+      );
     const existing = await this.db.selectFrom('role_assignments').selectAll().where('id', '=', id).executeTakeFirst();
     if (existing) {
-      if (existing.scope_key === scope.toLowerCase() && existing.principal_id === principalId && existing.role === input.role) {
+      if (
+        existing.scope_key === scope.toLowerCase() &&
+        existing.principal_id === principalId &&
+        existing.role === input.role
+      ) {
         if ((input.description ?? null) !== existing.description) {
-          await this.db.updateTable('role_assignments').set({ description: input.description ?? null }).where('id', '=', id).execute();
+          await this.db
+            .updateTable('role_assignments')
+            .set({ description: input.description ?? null })
+            .where('id', '=', id)
+            .execute();
           existing.description = input.description ?? null;
         }
         return { row: await this.withKind(existing), created: false };
       }
-      throw new Conflict('a role assignment with this name exists with another scope, role or principal; role assignments cannot be changed, delete it and make a new one', { code: 'ROLE_ASSIGNMENT_IMMUTABLE' });
+      throw new Conflict(
+        'a role assignment with this name exists with another scope, role or principal; role assignments cannot be changed, delete it and make a new one',
+        { code: 'ROLE_ASSIGNMENT_IMMUTABLE' },
+      );
     }
-    const same = await this.db.selectFrom('role_assignments').select('id').where('scope_key', '=', scope.toLowerCase()).where('principal_id', '=', principalId).where('role', '=', input.role).executeTakeFirst();
-    if (same) throw new Conflict(`the role assignment already exists (its name is ${same.id})`, { code: 'ROLE_ASSIGNMENT_EXISTS' });
-    const row: RoleAssignmentFullRow = { id, scope, scope_key: scope.toLowerCase(), principal_id: principalId, role: input.role, created_at: Date.now(), created_by: by, description: input.description ?? null };
+    const same = await this.db
+      .selectFrom('role_assignments')
+      .select('id')
+      .where('scope_key', '=', scope.toLowerCase())
+      .where('principal_id', '=', principalId)
+      .where('role', '=', input.role)
+      .executeTakeFirst();
+    if (same)
+      throw new Conflict(`the role assignment already exists (its name is ${same.id})`, {
+        code: 'ROLE_ASSIGNMENT_EXISTS',
+      });
+    const row: RoleAssignmentFullRow = {
+      id,
+      scope,
+      scope_key: scope.toLowerCase(),
+      principal_id: principalId,
+      role: input.role,
+      created_at: Date.now(),
+      created_by: by,
+      description: input.description ?? null,
+    };
     await this.db.insertInto('role_assignments').values(row).execute();
     this.ctx.access.invalidate(principalId);
     return { row: { ...row, principal_kind: principal.kind }, created: true };

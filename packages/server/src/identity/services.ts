@@ -17,5 +17,11 @@ export interface IdentityServices {
 
 export function createIdentityServices(ctx: AppContext, resources: ResourceEngine): IdentityServices {
   const throttle = new SignInThrottle(ctx.db);
-  return { throttle, sessions: new SessionService(ctx.db), audit: new AuditLog(ctx.db), basic: new BasicSignIn(ctx.principals, throttle), roleAssignments: new RoleAssignmentService(ctx, resources) };
+  return {
+    throttle,
+    sessions: new SessionService(ctx.db),
+    audit: new AuditLog(ctx.db),
+    basic: new BasicSignIn(ctx.principals, throttle),
+    roleAssignments: new RoleAssignmentService(ctx, resources),
+  };
 }

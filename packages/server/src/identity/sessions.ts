@@ -20,57 +20,117 @@ export const DEVICE_POLL_INTERVAL_S = 5;
 export class SessionService {
   constructor(private readonly db: Kysely<Tables>) {}
 
-  async issueRefresh(principalId: string, clientId: string, scope: string, familyId: string = crypto.randomUUID(), familyExpiresAt?: number): Promise<string> {
+  async issueRefresh(
+    principalId: string,
+    clientId: string,
+    scope: string,
+    familyId: string = crypto.randomUUID(),
+    familyExpiresAt?: number,
+  ): Promise<string> {
     const token = `rt1.${crypto.randomBytes(32).toString('base64url')}`;
     const now = Date.now();
     // Now and then, forget sign-ins that can no longer be used (kept a day for replay detection).
-    if (Math.random() < 0.02) await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', now - 86_400_000).execute();
+    if (Math.random() < 0.02)
+      await this.db
+        .deleteFrom('refresh_tokens')
+        .where('expires_at', '<', now - 86_400_000)
+        .execute();
     const familyEnd = familyExpiresAt ?? now + FAMILY_TTL_MS;
     await this.db
       .insertInto('refresh_tokens')
       .values({
-        hash: sha256(token), family_id: familyId, principal_id: principalId, client_id: clientId, scope,
-        created_at: now, expires_at: Math.min(now + REFRESH_TTL_MS, familyEnd), family_expires_at: familyEnd, used_at: null, revoked_at: null,
+        hash: sha256(token),
+        family_id: familyId,
+        principal_id: principalId,
+        client_id: clientId,
+        scope,
+        created_at: now,
+        expires_at: Math.min(now + REFRESH_TTL_MS, familyEnd),
+        family_expires_at: familyEnd,
+        used_at: null,
+        revoked_at: null,
       })
       .execute();
     return token;
   }
 
   /** Uses a refresh token: returns what it was for and its replacement. */
-  async redeemRefresh(token: string, clientId: string | undefined): Promise<{ principalId: string; clientId: string; scope: string; refreshToken: string }> {
+  async redeemRefresh(
+    token: string,
+    clientId: string | undefined,
+  ): Promise<{ principalId: string; clientId: string; scope: string; refreshToken: string }> {
     const hash = sha256(token);
     const now = Date.now();
     const row = await this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-    if (!row || row.revoked_at !== null) throw new Unauthenticated('the refresh token is not valid or was revoked; sign in again', { code: 'REFRESH_TOKEN_INVALID' });
-    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase()) throw new Unauthenticated('the refresh token was issued to another client_id', { code: 'REFRESH_TOKEN_INVALID' });
-    if (row.expires_at <= now) throw new Unauthenticated('the refresh token has expired; sign in again', { code: 'REFRESH_TOKEN_INVALID' });
+    if (!row || row.revoked_at !== null)
+      throw new Unauthenticated('the refresh token is not valid or was revoked; sign in again', {
+        code: 'REFRESH_TOKEN_INVALID',
+      });
+    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase())
+      throw new Unauthenticated('the refresh token was issued to another client_id', { code: 'REFRESH_TOKEN_INVALID' });
+    if (row.expires_at <= now)
+      throw new Unauthenticated('the refresh token has expired; sign in again', { code: 'REFRESH_TOKEN_INVALID' });
     // Claim it atomically: of two concurrent uses only one wins, the other counts as a replay.
-    const claimed = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
+    const claimed = await this.db
+      .updateTable('refresh_tokens')
+      .set({ used_at: now })
+      .where('hash', '=', hash)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) !== 1) {
       await this.revokeFamily(row.family_id);
-      throw new Unauthenticated('the refresh token was already used; all tokens of this sign-in are revoked, sign in again', { code: 'REFRESH_TOKEN_INVALID' });
+      throw new Unauthenticated(
+        'the refresh token was already used; all tokens of this sign-in are revoked, sign in again',
+        { code: 'REFRESH_TOKEN_INVALID' },
+      );
     }
-    const refreshToken = await this.issueRefresh(row.principal_id, row.client_id, row.scope, row.family_id, row.family_expires_at);
+    const refreshToken = await this.issueRefresh(
+      row.principal_id,
+      row.client_id,
+      row.scope,
+      row.family_id,
+      row.family_expires_at,
+    );
     // Used tokens are kept only to detect replays; older ones go.
-    await this.db.deleteFrom('refresh_tokens').where('family_id', '=', row.family_id).where('used_at', '<', now - REFRESH_TTL_MS).execute();
+    await this.db
+      .deleteFrom('refresh_tokens')
+      .where('family_id', '=', row.family_id)
+      .where('used_at', '<', now - REFRESH_TTL_MS)
+      .execute();
     return { principalId: row.principal_id, clientId: row.client_id, scope: row.scope, refreshToken };
   }
 
   async revokeFamily(familyId: string): Promise<void> {
-    await this.db.updateTable('refresh_tokens').set({ revoked_at: Date.now() }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: Date.now() })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
 
   /** Signs a principal out everywhere: no refresh token of theirs works any more. */
   async revokeAll(principalId: string): Promise<number> {
-    const r = await this.db.updateTable('refresh_tokens').set({ revoked_at: Date.now() }).where('principal_id', '=', principalId).where('revoked_at', 'is', null).executeTakeFirst();
+    const r = await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: Date.now() })
+      .where('principal_id', '=', principalId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows);
   }
 
   // ---- device code (RFC 8628) ----
 
-  async startDevice(clientId: string, scope: string): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }> {
+  async startDevice(
+    clientId: string,
+    scope: string,
+  ): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }> {
     const now = Date.now();
-    await this.db.deleteFrom('device_codes').where('expires_at', '<', now - 3_600_000).execute();
+    await this.db
+      .deleteFrom('device_codes')
+      .where('expires_at', '<', now - 3_600_000)
+      .execute();
     const deviceCode = `dc1.${crypto.randomBytes(32).toString('base64url')}`;
     // 8 letters from an alphabet without look-alikes (RFC 8628 §6.1): ~2^37, short-lived, throttled.
     const alphabet = 'BCDFGHJKLMNPQRSTVWXZ';
@@ -81,7 +141,18 @@ export class SessionService {
       try {
         await this.db
           .insertInto('device_codes')
-          .values({ hash: sha256(deviceCode), user_code: userCode, client_id: clientId, scope, status: 'pending', principal_id: null, interval_s: DEVICE_POLL_INTERVAL_S, last_poll_at: null, created_at: now, expires_at: now + DEVICE_CODE_TTL_S * 1000 })
+          .values({
+            hash: sha256(deviceCode),
+            user_code: userCode,
+            client_id: clientId,
+            scope,
+            status: 'pending',
+            principal_id: null,
+            interval_s: DEVICE_POLL_INTERVAL_S,
+            last_poll_at: null,
+            created_at: now,
+            expires_at: now + DEVICE_CODE_TTL_S * 1000,
+          })
           .execute();
         return { deviceCode, userCode, expiresIn: DEVICE_CODE_TTL_S, interval: DEVICE_POLL_INTERVAL_S };
       } catch (e) {
@@ -98,7 +169,11 @@ export class SessionService {
 
   /** What a user is asked to approve (undefined when the code is unknown, used or expired). */
   async pendingDevice(userCode: string): Promise<{ clientId: string; scope: string } | undefined> {
-    const row = await this.db.selectFrom('device_codes').selectAll().where('user_code', '=', SessionService.normaliseUserCode(userCode)).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('device_codes')
+      .selectAll()
+      .where('user_code', '=', SessionService.normaliseUserCode(userCode))
+      .executeTakeFirst();
     if (!row || row.status !== 'pending' || row.expires_at <= Date.now()) return undefined;
     return { clientId: row.client_id, scope: row.scope };
   }
@@ -115,23 +190,42 @@ export class SessionService {
   }
 
   /** The device polls: answers the approving principal once, or the RFC 8628 error to act on. */
-  async pollDevice(deviceCode: string, clientId: string | undefined): Promise<{ principalId: string; clientId: string; scope: string }> {
+  async pollDevice(
+    deviceCode: string,
+    clientId: string | undefined,
+  ): Promise<{ principalId: string; clientId: string; scope: string }> {
     const hash = sha256(deviceCode);
     const row = await this.db.selectFrom('device_codes').selectAll().where('hash', '=', hash).executeTakeFirst();
     const now = Date.now();
     if (!row) throw new Unauthenticated('the device_code is not valid', { code: 'DEVICE_CODE_INVALID' });
-    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase()) throw new Unauthenticated('the device_code was issued to another client_id', { code: 'DEVICE_CODE_INVALID' });
-    if (row.expires_at <= now) throw new Unauthenticated('the device code has expired; start the sign-in again', { code: 'DEVICE_CODE_EXPIRED' });
+    if (clientId && clientId.toLowerCase() !== row.client_id.toLowerCase())
+      throw new Unauthenticated('the device_code was issued to another client_id', { code: 'DEVICE_CODE_INVALID' });
+    if (row.expires_at <= now)
+      throw new Unauthenticated('the device code has expired; start the sign-in again', {
+        code: 'DEVICE_CODE_EXPIRED',
+      });
     if (row.status === 'denied') throw new Forbidden('the user declined the sign-in', { code: 'SIGN_IN_DECLINED' });
-    if (row.status === 'consumed') throw new Unauthenticated('the device code was already used', { code: 'DEVICE_CODE_INVALID' });
+    if (row.status === 'consumed')
+      throw new Unauthenticated('the device code was already used', { code: 'DEVICE_CODE_INVALID' });
     if (row.status === 'pending') {
       const tooSoon = row.last_poll_at !== null && now - row.last_poll_at < row.interval_s * 1000 - 500;
-      await this.db.updateTable('device_codes').set({ last_poll_at: now, interval_s: tooSoon ? row.interval_s + 5 : row.interval_s }).where('hash', '=', hash).execute();
-      if (tooSoon) throw new TooManyRequests(`poll at most every ${row.interval_s + 5} seconds`, { code: 'POLLING_TOO_FAST' });
+      await this.db
+        .updateTable('device_codes')
+        .set({ last_poll_at: now, interval_s: tooSoon ? row.interval_s + 5 : row.interval_s })
+        .where('hash', '=', hash)
+        .execute();
+      if (tooSoon)
+        throw new TooManyRequests(`poll at most every ${row.interval_s + 5} seconds`, { code: 'POLLING_TOO_FAST' });
       throw new Conflict('the user has not yet approved the sign-in', { code: 'SIGN_IN_PENDING' });
     }
-    const claimed = await this.db.updateTable('device_codes').set({ status: 'consumed' }).where('hash', '=', hash).where('status', '=', 'approved').executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) !== 1 || !row.principal_id) throw new Unauthenticated('the device code was already used', { code: 'DEVICE_CODE_INVALID' });
+    const claimed = await this.db
+      .updateTable('device_codes')
+      .set({ status: 'consumed' })
+      .where('hash', '=', hash)
+      .where('status', '=', 'approved')
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1 || !row.principal_id)
+      throw new Unauthenticated('the device code was already used', { code: 'DEVICE_CODE_INVALID' });
     return { principalId: row.principal_id, clientId: row.client_id, scope: row.scope };
   }
 }

@@ -36,13 +36,17 @@ export class SignInThrottle {
   /** The end of the block that the `failures`-th failure (an SQL expression) earns, at `now`: 0 while free. */
   private static blockAfter(failures: RawBuilder<number>, free: number, now: number): RawBuilder<number> {
     const steps: RawBuilder<unknown>[] = [];
-    for (let over = 1; 1000 * 2 ** (over - 1) < MAX_BLOCK_MS; over++) steps.push(sql`when ${failures} = ${sql.lit(free + over)} then ${sql.lit(now + 1000 * 2 ** (over - 1))}`);
+    for (let over = 1; 1000 * 2 ** (over - 1) < MAX_BLOCK_MS; over++)
+      steps.push(sql`when ${failures} = ${sql.lit(free + over)} then ${sql.lit(now + 1000 * 2 ** (over - 1))}`);
     return sql<number>`case when ${failures} <= ${sql.lit(free)} then 0 ${sql.join(steps, sql` `)} else ${sql.lit(now + MAX_BLOCK_MS)} end`;
   }
 
   private static tooMany(until: number, now: number): TooManyRequests {
     const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
-    return new TooManyRequests(`too many failed sign-in attempts; try again in ${retryAfter} s`, { code: 'TOO_MANY_SIGN_IN_ATTEMPTS', target: String(retryAfter) });
+    return new TooManyRequests(`too many failed sign-in attempts; try again in ${retryAfter} s`, {
+      code: 'TOO_MANY_SIGN_IN_ATTEMPTS',
+      target: String(retryAfter),
+    });
   }
 
   /**
@@ -103,12 +107,20 @@ export class SignInThrottle {
         continue;
       }
       for (const d of done) await this.uncount(d.kind, d.key);
-      const rows = await this.db.selectFrom('sign_in_throttle').select('blocked_until').where('key', '=', k.key).execute();
+      const rows = await this.db
+        .selectFrom('sign_in_throttle')
+        .select('blocked_until')
+        .where('key', '=', k.key)
+        .execute();
       throw SignInThrottle.tooMany(Math.max(now + 1000, ...rows.map((r) => Number(r.blocked_until))), now);
     }
     // Now and then, drop counts whose window and block are over (guessed names would pile up).
     if (Math.random() < 0.02) {
-      await this.db.deleteFrom('sign_in_throttle').where('window_start', '<', now - WINDOW_MS).where('blocked_until', '<', now).execute();
+      await this.db
+        .deleteFrom('sign_in_throttle')
+        .where('window_start', '<', now - WINDOW_MS)
+        .where('blocked_until', '<', now)
+        .execute();
     }
   }
 

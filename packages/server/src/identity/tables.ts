@@ -1,25 +1,71 @@
 /** Row types of the identity tables (see store/migrations/0200-identity.ts). */
 export interface PrincipalSecretRow {
-  key_id: string; principal_id: string; hash: string; hint: string; display_name: string; created_at: number; expires_at: number;
+  key_id: string;
+  principal_id: string;
+  hash: string;
+  hint: string;
+  display_name: string;
+  created_at: number;
+  expires_at: number;
 }
 export interface RefreshTokenRow {
-  hash: string; family_id: string; principal_id: string; client_id: string; scope: string; created_at: number;
-  expires_at: number; family_expires_at: number; used_at: number | null; revoked_at: number | null;
+  hash: string;
+  family_id: string;
+  principal_id: string;
+  client_id: string;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  family_expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
 }
 export interface DeviceCodeRow {
-  hash: string; user_code: string; client_id: string; scope: string; status: string; principal_id: string | null;
-  interval_s: number; last_poll_at: number | null; created_at: number; expires_at: number;
+  hash: string;
+  user_code: string;
+  client_id: string;
+  scope: string;
+  status: string;
+  principal_id: string | null;
+  interval_s: number;
+  last_poll_at: number | null;
+  created_at: number;
+  expires_at: number;
 }
-export interface SignInThrottleRow { key: string; failures: number; window_start: number; blocked_until: number }
+export interface SignInThrottleRow {
+  key: string;
+  failures: number;
+  window_start: number;
+  blocked_until: number;
+}
 export interface AuditRow {
-  id: string; seq: number; at: number; principal_id: string; principal_name: string; principal_kind: string; method: string;
-  path: string; route: string; target: string; target_key: string; subscription_id: string | null; status: number;
-  client_address: string | null; request_id: string;
+  id: string;
+  seq: number;
+  at: number;
+  principal_id: string;
+  principal_name: string;
+  principal_kind: string;
+  method: string;
+  path: string;
+  route: string;
+  target: string;
+  target_key: string;
+  subscription_id: string | null;
+  status: number;
+  client_address: string | null;
+  request_id: string;
 }
 
 /** The core `role_assignments` row plus the column this feature's migration adds. */
 export interface RoleAssignmentFullRow {
-  id: string; scope_key: string; scope: string; principal_id: string; role: string; created_at: number; created_by: string | null; description: string | null;
+  id: string;
+  scope_key: string;
+  scope: string;
+  principal_id: string;
+  role: string;
+  created_at: number;
+  created_by: string | null;
+  description: string | null;
 }
 
 declare module '../store/schema.js' {

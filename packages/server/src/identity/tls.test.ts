@@ -11,11 +11,13 @@ import { startServer, type RunningServer } from '../server.js';
 
 function get(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    https.get(url, { ca }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    https
+      .get(url, { ca }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -47,7 +49,17 @@ describe('TLS (self-signed)', () => {
     const tls = await prepareTls({ home, host: '127.0.0.1', env: {} });
     assert.match(tls.message, /NODE_EXTRA_CA_CERTS=.*ca\.pem/);
     assert.match(tls.message, /REQUESTS_CA_BUNDLE=/);
-    server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: 'tls-admin-password', tlsCert: tls.tlsCert, tlsKey: tls.tlsKey }, {});
+    server = await startServer(
+      {
+        home,
+        port: 0,
+        logLevel: 'silent',
+        adminPassword: 'tls-admin-password',
+        tlsCert: tls.tlsCert,
+        tlsKey: tls.tlsKey,
+      },
+      {},
+    );
     assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     const ca = fs.readFileSync(tls.caFile!, 'utf8');
     const ok = await get(`${server.url}/health`, ca);
@@ -57,11 +69,15 @@ describe('TLS (self-signed)', () => {
     await assert.rejects(get(`${server.url}/health`), /self[- ]signed|unable to verify|certificate/i);
     // Python's ssl (OpenSSL) with strict X.509 checks, as Python 3.13 does by default.
     const py = process.env.ATELIER_TEST_PYTHON ?? 'python3';
-    const script = 'import ssl,sys,urllib.request\nc=ssl.create_default_context(cafile=sys.argv[1])\nc.verify_flags|=getattr(ssl,"VERIFY_X509_STRICT",0)\nprint(urllib.request.urlopen(sys.argv[2]+"/health",context=c).status)';
+    const script =
+      'import ssl,sys,urllib.request\nc=ssl.create_default_context(cafile=sys.argv[1])\nc.verify_flags|=getattr(ssl,"VERIFY_X509_STRICT",0)\nprint(urllib.request.urlopen(sys.argv[2]+"/health",context=c).status)';
     // (asynchronously: this process serves the request Python makes)
     let out: { stdout: string; stderr: string };
     try {
-      out = await promisify(execFile)(py, ['-c', script, tls.caFile!, server.url], { encoding: 'utf8', timeout: 60_000 });
+      out = await promisify(execFile)(py, ['-c', script, tls.caFile!, server.url], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       // No Python on this machine: the Node checks above ran, Python's did not.

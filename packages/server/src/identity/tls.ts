@@ -27,7 +27,13 @@ const writePrivate = (file: string, data: string) => {
 
 /** Names a local certificate should cover: localhost, loopback addresses, this machine's name, and `extra`. */
 export function defaultHostNames(extra: string[] = []): string[] {
-  const names = new Set(['localhost', '127.0.0.1', '::1', os.hostname().toLowerCase(), ...extra.map((h) => h.toLowerCase().replace(/^\[|\]$/g, ''))]);
+  const names = new Set([
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    os.hostname().toLowerCase(),
+    ...extra.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')),
+  ]);
   names.delete('0.0.0.0');
   names.delete('::');
   names.delete('');
@@ -46,7 +52,10 @@ const dnSafe = (s: string) => s.replace(/[,=+<>#;"\\]/g, '_');
 const pemBody = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 async function privatePem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').trim()}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trim()}\n-----END PRIVATE KEY-----\n`;
 }
 
 const isIp = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.includes(':');
@@ -69,7 +78,10 @@ function covers(certPem: string, hosts: string[]): boolean {
  * self-signed leaf) is what strict verifiers (OpenSSL 3 with X509_STRICT, Python 3.13) accept;
  * @peculiar/x509 writes those extensions (the `selfsigned` package cannot add key identifiers).
  */
-export async function ensureSelfSignedCertificate(home: string, hosts: string[] = defaultHostNames()): Promise<TlsFiles> {
+export async function ensureSelfSignedCertificate(
+  home: string,
+  hosts: string[] = defaultHostNames(),
+): Promise<TlsFiles> {
   // Loaded only here (~0.25 s): servers without a self-signed certificate never pay for it.
   const x509 = await import('@peculiar/x509');
   const dir = path.join(home, TLS_DIR);
@@ -83,19 +95,25 @@ export async function ensureSelfSignedCertificate(home: string, hosts: string[] 
   let caKeyPem = caCert ? fs.readFileSync(caKeyFile, 'utf8') : undefined;
   if (!caCert || !caKeyPem) {
     const keys = await newKeys();
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serial(),
-      name: `CN=Atelier local CA (${dnSafe(os.hostname())}), O=Atelier`,
-      notBefore: new Date(Date.now() - 60_000),
-      notAfter: new Date(Date.now() + 3650 * 86_400_000),
-      signingAlgorithm: ALG,
-      keys,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
-      ],
-    }, webcrypto);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned(
+      {
+        serialNumber: serial(),
+        name: `CN=Atelier local CA (${dnSafe(os.hostname())}), O=Atelier`,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 3650 * 86_400_000),
+        signingAlgorithm: ALG,
+        keys,
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 0, true),
+          new x509.KeyUsagesExtension(
+            x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+            true,
+          ),
+          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
+        ],
+      },
+      webcrypto,
+    );
     caKeyPem = await privatePem(keys.privateKey);
     caCert = cert.toString('pem');
     writePrivate(caKeyFile, caKeyPem);
@@ -107,24 +125,29 @@ export async function ensureSelfSignedCertificate(home: string, hosts: string[] 
     const ca = new x509.X509Certificate(caCert);
     const caKey = await subtle.importKey('pkcs8', pemBody(caKeyPem), ALG, false, ['sign']);
     const keys = await newKeys();
-    const leaf = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: `CN=${dnSafe(hosts[0] ?? 'localhost')}, O=Atelier`,
-      issuer: ca.subject,
-      notBefore: new Date(Date.now() - 60_000),
-      notAfter: new Date(Date.now() + 365 * 86_400_000),
-      signingAlgorithm: ALG,
-      publicKey: keys.publicKey,
-      signingKey: caKey,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(hosts.map((h) => ({ type: isIp(h) ? 'ip' as const : 'dns' as const, value: h }))),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
-        await x509.AuthorityKeyIdentifierExtension.create(ca, false, webcrypto),
-      ],
-    }, webcrypto);
+    const leaf = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: serial(),
+        subject: `CN=${dnSafe(hosts[0] ?? 'localhost')}, O=Atelier`,
+        issuer: ca.subject,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 365 * 86_400_000),
+        signingAlgorithm: ALG,
+        publicKey: keys.publicKey,
+        signingKey: caKey,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+          new x509.SubjectAlternativeNameExtension(
+            hosts.map((h) => ({ type: isIp(h) ? ('ip' as const) : ('dns' as const), value: h })),
+          ),
+          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
+          await x509.AuthorityKeyIdentifierExtension.create(ca, false, webcrypto),
+        ],
+      },
+      webcrypto,
+    );
     writePrivate(keyFile, await privatePem(keys.privateKey));
     fs.writeFileSync(certFile, `${leaf.toString('pem').trim()}\n${caCert.trim()}\n`, { mode: 0o644 });
     created = true;
@@ -148,12 +171,23 @@ export function trustInstructions(files: Pick<TlsFiles, 'caFile' | 'caFingerprin
  * ATELIER_TLS_CERT/ATELIER_TLS_KEY when set, else a self-signed one in the data root (made when
  * needed), with the lines to print.
  */
-export async function prepareTls(opts: { home: string; host?: string; publicUrl?: string; env?: NodeJS.ProcessEnv }): Promise<{ tlsCert: string; tlsKey: string; message: string; caFile?: string }> {
+export async function prepareTls(opts: {
+  home: string;
+  host?: string;
+  publicUrl?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ tlsCert: string; tlsKey: string; message: string; caFile?: string }> {
   const env = opts.env ?? process.env;
   if (env.ATELIER_TLS_CERT || env.ATELIER_TLS_KEY) {
-    if (!env.ATELIER_TLS_CERT || !env.ATELIER_TLS_KEY) throw new Error('ATELIER_TLS_CERT and ATELIER_TLS_KEY must be set together');
-    for (const f of [env.ATELIER_TLS_CERT, env.ATELIER_TLS_KEY]) if (!fs.existsSync(f)) throw new Error(`TLS file ${f} does not exist`);
-    return { tlsCert: env.ATELIER_TLS_CERT, tlsKey: env.ATELIER_TLS_KEY, message: `HTTPS with the certificate ${env.ATELIER_TLS_CERT}.` };
+    if (!env.ATELIER_TLS_CERT || !env.ATELIER_TLS_KEY)
+      throw new Error('ATELIER_TLS_CERT and ATELIER_TLS_KEY must be set together');
+    for (const f of [env.ATELIER_TLS_CERT, env.ATELIER_TLS_KEY])
+      if (!fs.existsSync(f)) throw new Error(`TLS file ${f} does not exist`);
+    return {
+      tlsCert: env.ATELIER_TLS_CERT,
+      tlsKey: env.ATELIER_TLS_KEY,
+      message: `HTTPS with the certificate ${env.ATELIER_TLS_CERT}.`,
+    };
   }
   const extra: string[] = [];
   if (opts.host) extra.push(opts.host);

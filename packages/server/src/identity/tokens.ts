@@ -1,6 +1,15 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { SignJWT, jwtVerify, decodeProtectedHeader, exportJWK, importJWK, generateKeyPair, type JWK, type JWTPayload } from "jose";
+import {
+  SignJWT,
+  jwtVerify,
+  decodeProtectedHeader,
+  exportJWK,
+  importJWK,
+  generateKeyPair,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 type KeyLike = Awaited<ReturnType<typeof importJWK>>;
 import type { Tables } from '../store/schema.js';
 import type { KeyRing } from '../secrets/envelope.js';
@@ -73,7 +82,13 @@ export class TokenService {
     const pub = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
     await this.db
       .insertInto('signing_keys')
-      .values({ kid, private_key: this.keys.sealWithMaster(JSON.stringify(priv), kid), public_jwk: JSON.stringify(pub), created_at: Date.now(), retired_at: null })
+      .values({
+        kid,
+        private_key: this.keys.sealWithMaster(JSON.stringify(priv), kid),
+        public_jwk: JSON.stringify(pub),
+        created_at: Date.now(),
+        retired_at: null,
+      })
       .execute();
     await this.retireSuperseded();
     await this.reload();
@@ -82,13 +97,19 @@ export class TokenService {
 
   /** Retires keys replaced longer ago than the longest token lifetime (plus clock tolerance). */
   async retireSuperseded(now = Date.now()): Promise<string[]> {
-    const rows = await this.db.selectFrom('signing_keys').select(['kid', 'created_at']).where('retired_at', 'is', null).orderBy('created_at', 'desc').execute();
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .select(['kid', 'created_at'])
+      .where('retired_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .execute();
     const retired: string[] = [];
     for (let i = 1; i < rows.length; i++) {
       const replacedAt = rows[i - 1]!.created_at;
       if (now - replacedAt > (this.ttlSeconds + 300) * 1000) retired.push(rows[i]!.kid);
     }
-    if (retired.length) await this.db.updateTable('signing_keys').set({ retired_at: now }).where('kid', 'in', retired).execute();
+    if (retired.length)
+      await this.db.updateTable('signing_keys').set({ retired_at: now }).where('kid', 'in', retired).execute();
     return retired;
   }
 
@@ -104,13 +125,27 @@ export class TokenService {
 
   async listKeys(): Promise<{ kid: string; createdAt: string; retiredAt?: string; signing: boolean }[]> {
     await this.reload();
-    const rows = await this.db.selectFrom('signing_keys').select(['kid', 'created_at', 'retired_at']).orderBy('created_at', 'desc').execute();
-    return rows.map((r) => ({ kid: r.kid, createdAt: new Date(r.created_at).toISOString(), ...(r.retired_at ? { retiredAt: new Date(r.retired_at).toISOString() } : {}), signing: r.kid === this.signer?.kid }));
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .select(['kid', 'created_at', 'retired_at'])
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map((r) => ({
+      kid: r.kid,
+      createdAt: new Date(r.created_at).toISOString(),
+      ...(r.retired_at ? { retiredAt: new Date(r.retired_at).toISOString() } : {}),
+      signing: r.kid === this.signer?.kid,
+    }));
   }
 
   async reload(): Promise<void> {
     this.loadedAt = Date.now();
-    const rows = await this.db.selectFrom('signing_keys').selectAll().where('retired_at', 'is', null).orderBy('created_at', 'desc').execute();
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('retired_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .execute();
     this.verifiers.clear();
     this.publicJwks = [];
     for (const row of rows) {
@@ -129,7 +164,10 @@ export class TokenService {
     return { keys: this.publicJwks };
   }
 
-  async issue(claims: Omit<TokenClaims, 'tid'> & { tid?: string }, opts: { audience?: string; ttlSeconds?: number } = {}): Promise<{ token: string; expiresIn: number; expiresOn: number }> {
+  async issue(
+    claims: Omit<TokenClaims, 'tid'> & { tid?: string },
+    opts: { audience?: string; ttlSeconds?: number } = {},
+  ): Promise<{ token: string; expiresIn: number; expiresOn: number }> {
     // Another replica may have rotated: pick up its key within a minute.
     if (Date.now() - this.loadedAt > 60_000) await this.reload();
     if (!this.signer) throw new Error('token service not initialised');
@@ -148,8 +186,13 @@ export class TokenService {
   }
 
   /** An OIDC id token for `clientId` (user sign-ins that asked for `openid`). */
-  async issueIdToken(claims: { oid: string; name?: string; preferred_username?: string }, clientId: string): Promise<string> {
-    const { token } = await this.issue({ ...claims, sub: claims.oid, ver: '2.0' } as Omit<TokenClaims, 'tid'>, { audience: clientId });
+  async issueIdToken(
+    claims: { oid: string; name?: string; preferred_username?: string },
+    clientId: string,
+  ): Promise<string> {
+    const { token } = await this.issue({ ...claims, sub: claims.oid, ver: '2.0' } as Omit<TokenClaims, 'tid'>, {
+      audience: clientId,
+    });
     return token;
   }
 

@@ -16,7 +16,10 @@ for (const dialect of testDialects()) {
     const lines: string[] = [];
 
     before(async () => {
-      t = await startTestServer(dialect, { logLevel: 'debug', logDestination: { write: (s: string) => void lines.push(s) } });
+      t = await startTestServer(dialect, {
+        logLevel: 'debug',
+        logDestination: { write: (s: string) => void lines.push(s) },
+      });
     });
     after(async () => {
       await t?.close();
@@ -28,24 +31,44 @@ for (const dialect of testDialects()) {
       assert.equal(ws.properties.hbiWorkspace, hbi);
       const W = wsPath(t, 'log-rg', name);
       const api = `/mlflow/v1.0${W}/api/2.0/mlflow`;
-      const ok = (r: { status: number; text: string }, what: string) => assert.ok(r.status < 300, `${what}: ${r.status} ${r.text}`);
+      const ok = (r: { status: number; text: string }, what: string) =>
+        assert.ok(r.status < 300, `${what}: ${r.status} ${r.text}`);
       const exp = await t.request('POST', `${api}/experiments/create`, { name: `experiment-${tag}` });
       ok(exp, 'experiment');
       ok(await t.request('GET', `${api}/experiments/get-by-name?experiment_name=experiment-${tag}`), 'get-by-name');
-      const run = await t.request('POST', `${api}/runs/create`, { experiment_id: exp.body.experiment_id, run_name: `run-${tag}`, start_time: Date.now() });
+      const run = await t.request('POST', `${api}/runs/create`, {
+        experiment_id: exp.body.experiment_id,
+        run_name: `run-${tag}`,
+        start_time: Date.now(),
+      });
       ok(run, 'run');
       const runId: string = run.body.run.info.run_id;
-      ok(await t.request('POST', `${api}/runs/log-metric`, { run_id: runId, key: `metric-${tag}`, value: 1.5, timestamp: Date.now(), step: 0 }), 'metric');
+      ok(
+        await t.request('POST', `${api}/runs/log-metric`, {
+          run_id: runId,
+          key: `metric-${tag}`,
+          value: 1.5,
+          timestamp: Date.now(),
+          step: 0,
+        }),
+        'metric',
+      );
       ok(await t.request('GET', `${api}/runs/get?run_id=${runId}`), 'get run');
       ok(await t.request('GET', `${api}/metrics/get-history?run_id=${runId}&metric_key=metric-${tag}`), 'history');
-      const art = await fetch(`${t.url}/mlflow/v1.0${W}/api/2.0/mlflow-artifacts/artifacts/${exp.body.experiment_id}/${runId}/artifacts/artifact-${tag}/model.txt`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' },
-        body: 'bytes',
-      });
+      const art = await fetch(
+        `${t.url}/mlflow/v1.0${W}/api/2.0/mlflow-artifacts/artifacts/${exp.body.experiment_id}/${runId}/artifacts/artifact-${tag}/model.txt`,
+        {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' },
+          body: 'bytes',
+        },
+      );
       assert.ok(art.status < 300, await art.text());
       // A client error that names things (answered 404; its message names the missing experiment).
-      assert.equal((await t.request('GET', `${api}/experiments/get-by-name?experiment_name=missing-${tag}`)).status, 404);
+      assert.equal(
+        (await t.request('GET', `${api}/experiments/get-by-name?experiment_name=missing-${tag}`)).status,
+        404,
+      );
       // Datastore upload and listing, data asset, key vault secret.
       const up = await fetch(`${t.url}${W}/datastores/workspaceblobstore/files/upload-${tag}/part.bin?${V}`, {
         method: 'PUT',
@@ -54,13 +77,31 @@ for (const dialect of testDialects()) {
       });
       assert.equal(up.status, 201, await up.text());
       ok(await t.request('GET', `${W}/datastores/workspaceblobstore/files?${V}&path=upload-${tag}`), 'list files');
-      const data = await t.request('PUT', `${W}/data/dataset-${tag}/versions/1?${V}`, { properties: { dataType: 'uri_folder', dataUri: `azureml://datastores/workspaceblobstore/paths/upload-${tag}/` } });
+      const data = await t.request('PUT', `${W}/data/dataset-${tag}/versions/1?${V}`, {
+        properties: { dataType: 'uri_folder', dataUri: `azureml://datastores/workspaceblobstore/paths/upload-${tag}/` },
+      });
       ok(data, 'data asset');
-      ok(await t.request('PUT', `${ws.properties.keyVault}/secrets/secret-${tag}?api-version=7.4`, { value: 'v' }), 'secret');
+      ok(
+        await t.request('PUT', `${ws.properties.keyVault}/secrets/secret-${tag}?api-version=7.4`, { value: 'v' }),
+        'secret',
+      );
       // An error logged by server code about this workspace (as failures of background work are).
-      t.server.ctx.log.error({ err: new Error(`could not finish run-${tag}`), workspace: ws.id }, `cleanup of experiment-${tag} failed`);
+      t.server.ctx.log.error(
+        { err: new Error(`could not finish run-${tag}`), workspace: ws.id },
+        `cleanup of experiment-${tag} failed`,
+      );
       t.server.ctx.log.warn({ workspaceId: ws.properties.workspaceId }, `metric-${tag} dropped`);
-      return [`experiment-${tag}`, `run-${tag}`, runId, `metric-${tag}`, `artifact-${tag}`, `missing-${tag}`, `upload-${tag}`, `dataset-${tag}`, `secret-${tag}`];
+      return [
+        `experiment-${tag}`,
+        `run-${tag}`,
+        runId,
+        `metric-${tag}`,
+        `artifact-${tag}`,
+        `missing-${tag}`,
+        `upload-${tag}`,
+        `dataset-${tag}`,
+        `secret-${tag}`,
+      ];
     }
 
     it('names of a normal workspace appear in the log; those of an HBI workspace never do', async () => {

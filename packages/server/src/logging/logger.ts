@@ -15,10 +15,18 @@ export const REDACT = [
 export const HBI_REDACTED = '[redacted: hbiWorkspace]';
 
 /** Fixed messages (no data in them) kept in the log lines of HBI workspaces. */
-const FIXED_MESSAGES = new Set(['incoming request', 'request completed', 'request failed', 'stream closed prematurely', 'request aborted']);
+const FIXED_MESSAGES = new Set([
+  'incoming request',
+  'request completed',
+  'request failed',
+  'stream closed prematurely',
+  'request aborted',
+]);
 
-const WORKSPACE_IN_PATH = /\/subscriptions\/([^/?#]+)\/resourceGroups\/([^/?#]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/?#]+)/i;
-const VAULT_IN_PATH = /\/subscriptions\/([^/?#]+)\/resourceGroups\/([^/?#]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/?#]+)/i;
+const WORKSPACE_IN_PATH =
+  /\/subscriptions\/([^/?#]+)\/resourceGroups\/([^/?#]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/?#]+)/i;
+const VAULT_IN_PATH =
+  /\/subscriptions\/([^/?#]+)\/resourceGroups\/([^/?#]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/?#]+)/i;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function decode(s: string): string {
@@ -160,13 +168,24 @@ interface RequestLike {
 function redactFields(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { hbi: true };
   const req = o.req as RequestLike | undefined;
-  if (req && typeof req === 'object') out.req = { method: req.method, url: typeof req.url === 'string' ? redactUrl(req.url) : undefined, remoteAddress: req.ip };
+  if (req && typeof req === 'object')
+    out.req = {
+      method: req.method,
+      url: typeof req.url === 'string' ? redactUrl(req.url) : undefined,
+      remoteAddress: req.ip,
+    };
   if (o.res !== undefined) out.res = o.res;
   if (typeof o.responseTime === 'number') out.responseTime = o.responseTime;
   const err = o.err as { name?: string; code?: unknown; statusCode?: unknown; status?: unknown } | undefined;
   if (err && typeof err === 'object') {
     // Type and codes only: messages and stacks name runs, paths, secrets.
-    out.err = { type: err.name ?? 'Error', code: typeof err.code === 'string' ? err.code : undefined, statusCode: typeof err.statusCode === 'number' ? err.statusCode : typeof err.status === 'number' ? err.status : undefined, message: HBI_REDACTED };
+    out.err = {
+      type: err.name ?? 'Error',
+      code: typeof err.code === 'string' ? err.code : undefined,
+      statusCode:
+        typeof err.statusCode === 'number' ? err.statusCode : typeof err.status === 'number' ? err.status : undefined,
+      message: HBI_REDACTED,
+    };
   }
   for (const k of ['workspace', 'workspaceId', 'workspaceArmId']) {
     const v = o[k];
@@ -206,7 +225,12 @@ export function createLogger(level: string, hbi: HbiWorkspaces, destination?: pi
       logMethod(args, method) {
         const first = args[0] as unknown;
         const marked = (this as unknown as Record<symbol, string>)[pino.symbols.chindingsSym]?.includes('"hbi":true');
-        const obj: Record<string, unknown> | undefined = first instanceof Error ? { err: first } : first && typeof first === 'object' ? (first as Record<string, unknown>) : undefined;
+        const obj: Record<string, unknown> | undefined =
+          first instanceof Error
+            ? { err: first }
+            : first && typeof first === 'object'
+              ? (first as Record<string, unknown>)
+              : undefined;
         if (!marked && !(obj && hbi.fieldsAreHbi(obj))) return method.apply(this, args as Parameters<typeof method>);
         const msgIndex = obj ? 1 : 0;
         const msg = args[msgIndex];
@@ -224,7 +248,13 @@ export function createLogger(level: string, hbi: HbiWorkspaces, destination?: pi
  * redacted by the hook above.
  */
 export function hbiChildLoggerFactory(hbi: HbiWorkspaces) {
-  return function childLoggerFactory(this: unknown, logger: pino.Logger, bindings: pino.Bindings, opts: pino.ChildLoggerOptions, rawReq: { url?: string }): pino.Logger {
+  return function childLoggerFactory(
+    this: unknown,
+    logger: pino.Logger,
+    bindings: pino.Bindings,
+    opts: pino.ChildLoggerOptions,
+    rawReq: { url?: string },
+  ): pino.Logger {
     const isHbi = typeof rawReq?.url === 'string' && hbi.urlIsHbi(rawReq.url);
     return logger.child(isHbi ? { ...bindings, hbi: true } : bindings, opts);
   };

@@ -89,7 +89,12 @@ export class OperationService {
    * Records an InProgress operation and runs `work` after the current request has been answered.
    * A thrown error fails the operation with the error's code and message.
    */
-  async start(kind: string, resource: { id: string; subscriptionId: string; location: string }, requestedBy: string | undefined, work: OperationWork): Promise<Operation> {
+  async start(
+    kind: string,
+    resource: { id: string; subscriptionId: string; location: string },
+    requestedBy: string | undefined,
+    work: OperationWork,
+  ): Promise<Operation> {
     const now = Date.now();
     const row: OperationRow = {
       id: crypto.randomUUID(),
@@ -111,13 +116,23 @@ export class OperationService {
       data: journalData,
       record: async (data) => {
         Object.assign(journalData, data);
-        await this.ctx.db.updateTable('operations').set({ result: JSON.stringify(journalData), updated_at: Date.now() }).where('id', '=', row.id).execute();
+        await this.ctx.db
+          .updateTable('operations')
+          .set({ result: JSON.stringify(journalData), updated_at: Date.now() })
+          .where('id', '=', row.id)
+          .execute();
       },
     };
     const p = new Promise<void>((resolve) => setImmediate(resolve))
       .then(async () => {
         const beat = setInterval(() => {
-          void this.ctx.db.updateTable('operations').set({ updated_at: Date.now() }).where('id', '=', row.id).where('status', '=', 'InProgress').execute().catch(() => {});
+          void this.ctx.db
+            .updateTable('operations')
+            .set({ updated_at: Date.now() })
+            .where('id', '=', row.id)
+            .where('status', '=', 'InProgress')
+            .execute()
+            .catch(() => {});
         }, HEARTBEAT_MS);
         beat.unref();
         try {
@@ -126,7 +141,9 @@ export class OperationService {
         } catch (e) {
           const err = recordError(e, 'the operation failed: ');
           if (!(e instanceof AtelierError)) this.ctx.log.error({ err: e, operation: row.id, kind }, 'operation failed');
-          await this.finish(row.id, 'Failed', err).catch((e2) => this.ctx.log.error({ err: e2 }, 'could not record a failed operation'));
+          await this.finish(row.id, 'Failed', err).catch((e2) =>
+            this.ctx.log.error({ err: e2 }, 'could not record a failed operation'),
+          );
         } finally {
           clearInterval(beat);
         }
@@ -137,12 +154,20 @@ export class OperationService {
   }
 
   private async finish(id: string, status: OperationStatus, error?: RecordedError): Promise<void> {
-    await this.ctx.db.updateTable('operations').set({ status, error: error ? JSON.stringify(error) : null, updated_at: Date.now() }).where('id', '=', id).execute();
+    await this.ctx.db
+      .updateTable('operations')
+      .set({ status, error: error ? JSON.stringify(error) : null, updated_at: Date.now() })
+      .where('id', '=', id)
+      .execute();
   }
 
   async get(id: string): Promise<Operation | undefined> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-    const row = await this.ctx.db.selectFrom('operations').selectAll().where('id', '=', id.toLowerCase()).executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('operations')
+      .selectAll()
+      .where('id', '=', id.toLowerCase())
+      .executeTakeFirst();
     return row ? toOperation(row) : undefined;
   }
 
@@ -159,7 +184,12 @@ export class OperationService {
 
   /** The InProgress operation on `resourceId`, if any. */
   async activeOn(resourceId: string): Promise<Operation | undefined> {
-    const row = await this.ctx.db.selectFrom('operations').selectAll().where('resource_id', '=', resourceId).where('status', '=', 'InProgress').executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('operations')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .where('status', '=', 'InProgress')
+      .executeTakeFirst();
     return row ? toOperation(row) : undefined;
   }
 
@@ -175,11 +205,22 @@ export class OperationService {
     let n = 0;
     const run = (async () => {
       const cutoff = Date.now() - STALE_MS;
-      const rows = await this.ctx.db.selectFrom('operations').selectAll().where('status', '=', 'InProgress').where('updated_at', '<', cutoff).execute();
+      const rows = await this.ctx.db
+        .selectFrom('operations')
+        .selectAll()
+        .where('status', '=', 'InProgress')
+        .where('updated_at', '<', cutoff)
+        .execute();
       for (const row of rows) {
         if (row.owner === this.ctx.instanceId && this.running.has(row.id)) continue;
         // Claim it: only one sweeper (of possibly several replicas) recovers an operation.
-        const claimed = await this.ctx.db.updateTable('operations').set({ owner: this.ctx.instanceId, updated_at: Date.now() }).where('id', '=', row.id).where('status', '=', 'InProgress').where('updated_at', '=', row.updated_at).executeTakeFirst();
+        const claimed = await this.ctx.db
+          .updateTable('operations')
+          .set({ owner: this.ctx.instanceId, updated_at: Date.now() })
+          .where('id', '=', row.id)
+          .where('status', '=', 'InProgress')
+          .where('updated_at', '=', row.updated_at)
+          .executeTakeFirst();
         if (Number(claimed.numUpdatedRows) !== 1) continue;
         const op = toOperation(row);
         const recovery = this.recoveries.get(row.kind);
@@ -200,7 +241,11 @@ export class OperationService {
       // Finished operations are kept a week (clients poll them for minutes at most).
       if (Date.now() - this.lastPurge > 60_000) {
         this.lastPurge = Date.now();
-        await this.ctx.db.deleteFrom('operations').where('status', 'in', ['Succeeded', 'Failed', 'Canceled']).where('updated_at', '<', Date.now() - RETENTION_MS).execute();
+        await this.ctx.db
+          .deleteFrom('operations')
+          .where('status', 'in', ['Succeeded', 'Failed', 'Canceled'])
+          .where('updated_at', '<', Date.now() - RETENTION_MS)
+          .execute();
       }
       for (const f of this.sweepers) {
         try {
@@ -222,7 +267,10 @@ export class OperationService {
   /** Starts the periodic sweeper (stopped with `stop`). */
   startSweeper(intervalMs = HEARTBEAT_MS): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.sweep().catch((e) => this.ctx.log.error({ err: e }, 'operation sweep failed')), intervalMs);
+    this.timer = setInterval(
+      () => void this.sweep().catch((e) => this.ctx.log.error({ err: e }, 'operation sweep failed')),
+      intervalMs,
+    );
     this.timer.unref();
   }
 

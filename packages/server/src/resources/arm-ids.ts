@@ -14,12 +14,22 @@ export function checkResourceGroupName(name: string): void {
 }
 
 export function checkSubscriptionId(id: string): void {
-  if (!GUID.test(id)) throw new InvalidInput(`subscription id '${id}' is not a GUID`, { code: 'INVALID_SUBSCRIPTION_ID', target: 'subscriptionId' });
+  if (!GUID.test(id))
+    throw new InvalidInput(`subscription id '${id}' is not a GUID`, {
+      code: 'INVALID_SUBSCRIPTION_ID',
+      target: 'subscriptionId',
+    });
 }
 
 export const groupId = (sub: string, rg: string): string => `/subscriptions/${sub}/resourceGroups/${rg}`;
 
-export function systemData(createdBy: string, createdByType: string, createdAt: number, modifiedBy = createdBy, modifiedAt = createdAt) {
+export function systemData(
+  createdBy: string,
+  createdByType: string,
+  createdAt: number,
+  modifiedBy = createdBy,
+  modifiedAt = createdAt,
+) {
   return {
     createdBy,
     createdByType,

@@ -7,11 +7,18 @@ import { groupId } from './arm-ids.js';
 import { resourceId } from './resource-ids.js';
 import { toArmBody, type ResourceDefinition, type ResourceEngine, type StoredResource } from './engine.js';
 import { normaliseLocation, type ResourceGroupService } from './resource-groups.js';
-import { insightsDef, keyVaultDef, registryDef, storageAccountDef, type DependentKind, type DependentResources, type NewDependent } from './dependents.js';
+import {
+  insightsDef,
+  keyVaultDef,
+  registryDef,
+  storageAccountDef,
+  type DependentKind,
+  type DependentResources,
+  type NewDependent,
+} from './dependents.js';
 import { workspaceDef } from './workspaces.js';
 import { deploymentDef, logAnalyticsDef } from './templates/deployments.js';
 import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from './registry.js';
-
 
 interface DependentSpec {
   def: ResourceDefinition;
@@ -30,9 +37,15 @@ interface DependentSpec {
  * registry): PUT creates one (an existing one only gets new tags), GET, PATCH (tags), DELETE
  * (with its blobs, keys or secrets), lists per resource group and subscription; deployable by templates.
  */
-function dependentType(engine: ResourceEngine, groups: ResourceGroupService, s: DependentSpec): ResourceTypeDeclaration {
-  const idOf = (scope: ResourceScope, name: string) => resourceId(scope.subscriptionId, scope.resourceGroup, s.def.type, name);
-  const notFound = (scope: ResourceScope, name: string) => `${s.label} '${name}' could not be found in resource group '${scope.resourceGroup}'`;
+function dependentType(
+  engine: ResourceEngine,
+  groups: ResourceGroupService,
+  s: DependentSpec,
+): ResourceTypeDeclaration {
+  const idOf = (scope: ResourceScope, name: string) =>
+    resourceId(scope.subscriptionId, scope.resourceGroup, s.def.type, name);
+  const notFound = (scope: ResourceScope, name: string) =>
+    `${s.label} '${name}' could not be found in resource group '${scope.resourceGroup}'`;
   return {
     ...s.def,
     param: 'name',
@@ -41,7 +54,12 @@ function dependentType(engine: ResourceEngine, groups: ResourceGroupService, s: 
     access: { read: 'control/read', write: 'control/write', delete: 'control/write', secrets: 'secrets/read' },
     globalName: s.globalName,
     lists: { group: true, subscription: true },
-    schema: { put: C.DependentResourceBody, patch: C.DependentResourcePatchBody, one: C.DependentResource, list: C.DependentResourceList },
+    schema: {
+      put: C.DependentResourceBody,
+      patch: C.DependentResourcePatchBody,
+      one: C.DependentResource,
+      list: C.DependentResourceList,
+    },
     summaries: {
       put: `Create a ${s.label} (or set the tags of an existing one)`,
       get: `Get a ${s.label}`,
@@ -52,7 +70,14 @@ function dependentType(engine: ResourceEngine, groups: ResourceGroupService, s: 
     },
     handlers: {
       list: (scope, page) =>
-        engine.list({ type: s.def.type, subscriptionId: scope.subscriptionId, groupKey: scope.resourceGroup ? groupId(scope.subscriptionId, scope.resourceGroup) : undefined, after: page.after, top: page.top, visible: page.visible }),
+        engine.list({
+          type: s.def.type,
+          subscriptionId: scope.subscriptionId,
+          groupKey: scope.resourceGroup ? groupId(scope.subscriptionId, scope.resourceGroup) : undefined,
+          after: page.after,
+          top: page.top,
+          visible: page.visible,
+        }),
       get: (scope, name) => engine.require(idOf(scope, name), notFound(scope, name)),
       put: async (scope, name, body, by) => {
         const group = await groups.require(scope.subscriptionId, scope.resourceGroup);
@@ -60,13 +85,27 @@ function dependentType(engine: ResourceEngine, groups: ResourceGroupService, s: 
         const existing = await engine.get(id);
         const b = body as { location?: string; tags?: Record<string, string> } | undefined;
         if (existing) {
-          if (b?.location && normaliseLocation(b.location) !== existing.location) throw new InvalidInput(`location cannot change: the ${s.label} is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
+          if (b?.location && normaliseLocation(b.location) !== existing.location)
+            throw new InvalidInput(`location cannot change: the ${s.label} is in '${existing.location}'`, {
+              code: 'INVALID_INPUT',
+              target: 'location',
+            });
           return { resource: await engine.patch(s.def, id, { tags: b?.tags ?? existing.tags }, by), created: false };
         }
-        const resource = await s.create({ subscriptionId: scope.subscriptionId, resourceGroup: group.name, name, location: b?.location ? normaliseLocation(b.location) : group.location, tags: b?.tags }, by);
+        const resource = await s.create(
+          {
+            subscriptionId: scope.subscriptionId,
+            resourceGroup: group.name,
+            name,
+            location: b?.location ? normaliseLocation(b.location) : group.location,
+            tags: b?.tags,
+          },
+          by,
+        );
         return { resource, created: true };
       },
-      patch: (_scope, r, body, by) => engine.patch(s.def, r.id, { tags: (body as { tags?: Record<string, string> } | undefined)?.tags }, by),
+      patch: (_scope, r, body, by) =>
+        engine.patch(s.def, r.id, { tags: (body as { tags?: Record<string, string> } | undefined)?.tags }, by),
       delete: (scope, name) => s.remove(idOf(scope, name)),
       toBody: (r, { secrets }) => s.body(r, secrets),
     },
@@ -77,10 +116,26 @@ function dependentType(engine: ResourceEngine, groups: ResourceGroupService, s: 
       async deploy(t, by) {
         const existing = await engine.get(t.id);
         if (existing) {
-          if (existing.location && t.location !== existing.location) throw new InvalidInput(`location cannot change: ${s.label} '${existing.name}' is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
-          return { body: toArmBody(await engine.patch(s.def, t.id, { tags: t.tags ?? existing.tags }, by)), created: false };
+          if (existing.location && t.location !== existing.location)
+            throw new InvalidInput(
+              `location cannot change: ${s.label} '${existing.name}' is in '${existing.location}'`,
+              { code: 'INVALID_INPUT', target: 'location' },
+            );
+          return {
+            body: toArmBody(await engine.patch(s.def, t.id, { tags: t.tags ?? existing.tags }, by)),
+            created: false,
+          };
         }
-        const made = await s.create({ subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup.name, name: t.name, location: t.location, tags: t.tags }, by);
+        const made = await s.create(
+          {
+            subscriptionId: t.subscriptionId,
+            resourceGroup: t.resourceGroup.name,
+            name: t.name,
+            location: t.location,
+            tags: t.tags,
+          },
+          by,
+        );
         return { body: toArmBody(made), created: true };
       },
       undo: async (id) => void (await s.remove(id)),
@@ -92,7 +147,13 @@ function dependentType(engine: ResourceEngine, groups: ResourceGroupService, s: 
  * The control plane's resource types: workspaces (their own routes and service), the four
  * dependent types, Log Analytics workspaces (a record templates deploy) and template deployments.
  */
-export function registerControlPlaneTypes(ctx: AppContext, registry: ResourceTypeRegistry, engine: ResourceEngine, groups: ResourceGroupService, deps: DependentResources): void {
+export function registerControlPlaneTypes(
+  ctx: AppContext,
+  registry: ResourceTypeRegistry,
+  engine: ResourceEngine,
+  groups: ResourceGroupService,
+  deps: DependentResources,
+): void {
   registry.register({
     ...workspaceDef,
     param: 'workspaceName',
@@ -162,7 +223,11 @@ export function registerControlPlaneTypes(ctx: AppContext, registry: ResourceTyp
       body: async (r, secrets) => {
         if (!secrets) return toArmBody(r);
         const ikey = await deps.instrumentationKey(r.id);
-        return toArmBody(r, { ...r.properties, InstrumentationKey: ikey, ConnectionString: ikey ? deps.connectionString(ikey) : undefined });
+        return toArmBody(r, {
+          ...r.properties,
+          InstrumentationKey: ikey,
+          ConnectionString: ikey ? deps.connectionString(ikey) : undefined,
+        });
       },
     }),
   );
@@ -209,8 +274,24 @@ export function registerControlPlaneTypes(ctx: AppContext, registry: ResourceTyp
     template: {
       async deploy(t, by) {
         const existing = await engine.get(t.id);
-        const props = (t.body.properties && typeof t.body.properties === 'object' ? t.body.properties : {}) as Record<string, unknown>;
-        const { resource, created } = await engine.put(logAnalyticsDef, t.id, { location: t.location, tags: t.tags ?? existing?.tags ?? {}, properties: { ...props, customerId: existing?.properties.customerId ?? crypto.randomUUID(), provisioningState: 'Succeeded' } }, by);
+        const props = (t.body.properties && typeof t.body.properties === 'object' ? t.body.properties : {}) as Record<
+          string,
+          unknown
+        >;
+        const { resource, created } = await engine.put(
+          logAnalyticsDef,
+          t.id,
+          {
+            location: t.location,
+            tags: t.tags ?? existing?.tags ?? {},
+            properties: {
+              ...props,
+              customerId: existing?.properties.customerId ?? crypto.randomUUID(),
+              provisioningState: 'Succeeded',
+            },
+          },
+          by,
+        );
         return { body: toArmBody(resource), created };
       },
       undo: async (id) => void (await engine.delete(id)),

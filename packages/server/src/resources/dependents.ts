@@ -25,19 +25,30 @@ const nameError = (what: string, name: string, rule: string, target = 'name') =>
 export const storageAccountDef: ResourceDefinition = {
   type: STORAGE,
   checkName(name) {
-    if (!/^[a-z0-9]{3,24}$/.test(name)) throw nameError('storage account', name, 'use 3–24 lower-case letters and digits');
+    if (!/^[a-z0-9]{3,24}$/.test(name))
+      throw nameError('storage account', name, 'use 3–24 lower-case letters and digits');
   },
 };
 export const keyVaultDef: ResourceDefinition = {
   type: VAULT,
   checkName(name) {
-    if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name) || name.includes('--')) throw nameError('key vault', name, "use 3–24 letters, digits and '-', starting with a letter, ending with a letter or digit, no '--'");
+    if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name) || name.includes('--'))
+      throw nameError(
+        'key vault',
+        name,
+        "use 3–24 letters, digits and '-', starting with a letter, ending with a letter or digit, no '--'",
+      );
   },
 };
 export const insightsDef: ResourceDefinition = {
   type: INSIGHTS,
   checkName(name) {
-    if (!/^[a-zA-Z0-9_.()-]{1,255}$/.test(name) || name.endsWith('.')) throw nameError('application insights', name, "use 1–255 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'");
+    if (!/^[a-zA-Z0-9_.()-]{1,255}$/.test(name) || name.endsWith('.'))
+      throw nameError(
+        'application insights',
+        name,
+        "use 1–255 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'",
+      );
   },
 };
 export const registryDef: ResourceDefinition = {
@@ -94,13 +105,36 @@ export class DependentResources {
   private async checkNew(def: ResourceDefinition, d: NewDependent, what: string): Promise<string> {
     def.checkName(d.name);
     const id = resourceId(d.subscriptionId, d.resourceGroup, def.type, d.name);
-    const taken = () => new Conflict(`the ${what} name '${d.name}' is already taken (names are unique on this server); choose another`, { code: 'RESOURCE_NAME_TAKEN', target: 'name' });
+    const taken = () =>
+      new Conflict(`the ${what} name '${d.name}' is already taken (names are unique on this server); choose another`, {
+        code: 'RESOURCE_NAME_TAKEN',
+        target: 'name',
+      });
     const key = { type_key: def.type.toLowerCase(), name_key: d.name.toLowerCase() };
-    if (await this.ctx.db.selectFrom('global_names').select('id_key').where('type_key', '=', key.type_key).where('name_key', '=', key.name_key).executeTakeFirst()) throw taken();
+    if (
+      await this.ctx.db
+        .selectFrom('global_names')
+        .select('id_key')
+        .where('type_key', '=', key.type_key)
+        .where('name_key', '=', key.name_key)
+        .executeTakeFirst()
+    )
+      throw taken();
     try {
-      await this.ctx.db.insertInto('global_names').values({ ...key, id_key: id.toLowerCase() }).execute();
+      await this.ctx.db
+        .insertInto('global_names')
+        .values({ ...key, id_key: id.toLowerCase() })
+        .execute();
     } catch (e) {
-      if (await this.ctx.db.selectFrom('global_names').select('id_key').where('type_key', '=', key.type_key).where('name_key', '=', key.name_key).executeTakeFirst()) throw taken();
+      if (
+        await this.ctx.db
+          .selectFrom('global_names')
+          .select('id_key')
+          .where('type_key', '=', key.type_key)
+          .where('name_key', '=', key.name_key)
+          .executeTakeFirst()
+      )
+        throw taken();
       throw e;
     }
     return id;
@@ -116,7 +150,10 @@ export class DependentResources {
     const cannot = (e: unknown) => {
       // The cause (with server paths) goes to the log, not to the client.
       this.ctx.log.error({ err: e, account: d.name }, 'cannot create the blob store of a storage account');
-      return new AtelierError(`cannot create the blob folder of storage account '${d.name}' (${(e as NodeJS.ErrnoException).code ?? (e as AtelierError).code ?? 'error'}); the server's blob store is not writable — see the server log`, { code: 'STORAGE_ACCOUNT_PROVISIONING_FAILED' });
+      return new AtelierError(
+        `cannot create the blob folder of storage account '${d.name}' (${(e as NodeJS.ErrnoException).code ?? (e as AtelierError).code ?? 'error'}); the server's blob store is not writable — see the server log`,
+        { code: 'STORAGE_ACCOUNT_PROVISIONING_FAILED' },
+      );
     };
     // Blobs left by a crash are reused only if there are none.
     let leftOver: boolean;
@@ -129,7 +166,9 @@ export class DependentResources {
     }
     if (leftOver) {
       await this.releaseName(id);
-      throw new Conflict(`the blob store of storage account '${d.name}' already holds data; choose another name`, { code: 'RESOURCE_NAME_TAKEN' });
+      throw new Conflict(`the blob store of storage account '${d.name}' already holds data; choose another name`, {
+        code: 'RESOURCE_NAME_TAKEN',
+      });
     }
     try {
       const now = new Date().toISOString();
@@ -165,17 +204,33 @@ export class DependentResources {
     }
   }
 
-  async storageKeys(id: string): Promise<{ keyName: string; value: string; permissions: 'FULL'; creationTime: string }[]> {
+  async storageKeys(
+    id: string,
+  ): Promise<{ keyName: string; value: string; permissions: 'FULL'; creationTime: string }[]> {
     const all = await this.keys.all(id);
-    return (['key1', 'key2'] as const).filter((k) => all[k]).map((k) => ({ keyName: k, value: all[k]!.value, permissions: 'FULL' as const, creationTime: new Date(all[k]!.createdAt).toISOString() }));
+    return (['key1', 'key2'] as const)
+      .filter((k) => all[k])
+      .map((k) => ({
+        keyName: k,
+        value: all[k]!.value,
+        permissions: 'FULL' as const,
+        creationTime: new Date(all[k]!.createdAt).toISOString(),
+      }));
   }
 
   async regenerateStorageKey(id: string, keyName: string): Promise<void> {
     const k = keyName?.toLowerCase();
-    if (k !== 'key1' && k !== 'key2') throw new InvalidInput(`keyName must be 'key1' or 'key2', got '${keyName}'`, { code: 'INVALID_INPUT', target: 'keyName' });
+    if (k !== 'key1' && k !== 'key2')
+      throw new InvalidInput(`keyName must be 'key1' or 'key2', got '${keyName}'`, {
+        code: 'INVALID_INPUT',
+        target: 'keyName',
+      });
     await this.keys.set(id, { [k]: ResourceKeys.generate() });
     const r = await this.engine.get(id);
-    if (r) await this.engine.setProperties(id, { keyCreationTime: { ...(r.properties.keyCreationTime as object), [k]: new Date().toISOString() } });
+    if (r)
+      await this.engine.setProperties(id, {
+        keyCreationTime: { ...(r.properties.keyCreationTime as object), [k]: new Date().toISOString() },
+      });
   }
 
   async deleteStorageAccount(id: string): Promise<boolean> {
@@ -238,7 +293,10 @@ export class DependentResources {
   async createInsights(d: NewDependent, by: Principal | string): Promise<StoredResource> {
     insightsDef.checkName(d.name);
     const id = resourceId(d.subscriptionId, d.resourceGroup, INSIGHTS, d.name);
-    if (await this.engine.get(id)) throw new Conflict(`application insights '${d.name}' already exists in resource group '${d.resourceGroup}'`, { code: 'RESOURCE_NAME_TAKEN' });
+    if (await this.engine.get(id))
+      throw new Conflict(`application insights '${d.name}' already exists in resource group '${d.resourceGroup}'`, {
+        code: 'RESOURCE_NAME_TAKEN',
+      });
     const appId = crypto.randomUUID();
     const { resource } = await this.engine.put(
       insightsDef,
@@ -302,7 +360,11 @@ export class DependentResources {
             creationDate: new Date().toISOString(),
             adminUserEnabled: true,
             publicNetworkAccess: 'Enabled',
-            status: { displayStatus: 'Available', message: 'image push/pull is not served by this server yet', timestamp: new Date().toISOString() },
+            status: {
+              displayStatus: 'Available',
+              message: 'image push/pull is not served by this server yet',
+              timestamp: new Date().toISOString(),
+            },
           },
         },
         by,
@@ -324,11 +386,17 @@ export class DependentResources {
   async registryCredentials(id: string): Promise<{ username: string; passwords: { name: string; value: string }[] }> {
     const r = await this.engine.require(id, `container registry '${id}' could not be found`);
     const all = await this.keys.all(id);
-    return { username: r.name, passwords: (['password', 'password2'] as const).filter((k) => all[k]).map((k) => ({ name: k, value: all[k]!.value })) };
+    return {
+      username: r.name,
+      passwords: (['password', 'password2'] as const)
+        .filter((k) => all[k])
+        .map((k) => ({ name: k, value: all[k]!.value })),
+    };
   }
 
   async regenerateRegistryPassword(id: string, name: string): Promise<void> {
-    if (name !== 'password' && name !== 'password2') throw new InvalidInput(`name must be 'password' or 'password2', got '${name}'`, { target: 'name' });
+    if (name !== 'password' && name !== 'password2')
+      throw new InvalidInput(`name must be 'password' or 'password2', got '${name}'`, { target: 'name' });
     await this.keys.set(id, { [name]: ResourceKeys.generate(32) });
   }
 
@@ -340,7 +408,8 @@ export class DependentResources {
   }
 
   private registry(): ResourceTypeRegistry {
-    if (!this.types) throw new Error('the dependent resources have no resource-type registry (set by resources/control-plane.ts)');
+    if (!this.types)
+      throw new Error('the dependent resources have no resource-type registry (set by resources/control-plane.ts)');
     return this.types;
   }
 
@@ -365,11 +434,17 @@ export class DependentResources {
     const p = parseResourceId(id, target);
     const type = this.typeOf(kind);
     if (!sameType(p.type, type)) {
-      throw new InvalidInput(`${target} must be the id of a ${type}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target });
+      throw new InvalidInput(`${target} must be the id of a ${type}, got a ${p.type}`, {
+        code: 'INVALID_RESOURCE_TYPE',
+        target,
+      });
     }
     const r = await this.engine.get(id);
-    if (!r) throw new InvalidInput(`${target} '${id}' does not exist; create it first or leave ${target} out to have one made`, { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target });
+    if (!r)
+      throw new InvalidInput(
+        `${target} '${id}' does not exist; create it first or leave ${target} out to have one made`,
+        { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target },
+      );
     return r;
   }
 }
-

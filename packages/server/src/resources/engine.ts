@@ -102,7 +102,10 @@ function parseActor(a: string | null): { name: string; type: string } {
   if (!a) return { name: 'system', type: 'Application' };
   const i = a.indexOf(':');
   const kind = i > 0 ? a.slice(0, i) : 'user';
-  return { name: i > 0 ? a.slice(i + 1) : a, type: kind === 'user' ? 'User' : kind === 'system' ? 'Application' : 'Application' };
+  return {
+    name: i > 0 ? a.slice(i + 1) : a,
+    type: kind === 'user' ? 'User' : kind === 'system' ? 'Application' : 'Application',
+  };
 }
 
 const newEtag = (): string => `"${crypto.randomUUID()}"`;
@@ -132,7 +135,10 @@ export function fromRow(r: ResourceRow): StoredResource {
 }
 
 /** The ARM body of a stored resource (every field the engine owns; types add to `properties`). */
-export function toArmBody(r: StoredResource, properties: Record<string, unknown> = r.properties): Record<string, unknown> {
+export function toArmBody(
+  r: StoredResource,
+  properties: Record<string, unknown> = r.properties,
+): Record<string, unknown> {
   const c = parseActor(r.createdBy);
   const m = parseActor(r.updatedBy);
   const body: Record<string, unknown> = { id: r.id, name: r.name, type: r.type };
@@ -149,14 +155,31 @@ export function toArmBody(r: StoredResource, properties: Record<string, unknown>
 
 function checkPreconditions(existing: StoredResource | undefined, pre: Preconditions, id: string): void {
   if (pre.ifNoneMatch !== undefined) {
-    if (pre.ifNoneMatch.trim() === '*' && existing) throw new PreconditionFailed(`'${id}' already exists and If-None-Match: * was sent; drop the header to update it`, { code: 'PRECONDITION_FAILED' });
-    if (existing && pre.ifNoneMatch.split(',').map((s) => s.trim()).includes(existing.etag)) throw new PreconditionFailed(`'${id}' still has etag ${existing.etag} (If-None-Match)`, { code: 'PRECONDITION_FAILED' });
+    if (pre.ifNoneMatch.trim() === '*' && existing)
+      throw new PreconditionFailed(
+        `'${id}' already exists and If-None-Match: * was sent; drop the header to update it`,
+        { code: 'PRECONDITION_FAILED' },
+      );
+    if (
+      existing &&
+      pre.ifNoneMatch
+        .split(',')
+        .map((s) => s.trim())
+        .includes(existing.etag)
+    )
+      throw new PreconditionFailed(`'${id}' still has etag ${existing.etag} (If-None-Match)`, {
+        code: 'PRECONDITION_FAILED',
+      });
   }
   if (pre.ifMatch !== undefined) {
     const wanted = pre.ifMatch.split(',').map((s) => s.trim());
-    if (!existing) throw new PreconditionFailed(`'${id}' does not exist but If-Match was sent`, { code: 'PRECONDITION_FAILED' });
+    if (!existing)
+      throw new PreconditionFailed(`'${id}' does not exist but If-Match was sent`, { code: 'PRECONDITION_FAILED' });
     if (!wanted.includes('*') && !wanted.includes(existing.etag) && !wanted.includes(existing.etag.replace(/"/g, ''))) {
-      throw new PreconditionFailed(`'${id}' has changed: its etag is ${existing.etag}, not ${pre.ifMatch}; GET it again and retry`, { code: 'PRECONDITION_FAILED' });
+      throw new PreconditionFailed(
+        `'${id}' has changed: its etag is ${existing.etag}, not ${pre.ifMatch}; GET it again and retry`,
+        { code: 'PRECONDITION_FAILED' },
+      );
     }
   }
 }
@@ -165,12 +188,18 @@ function checkImmutable(def: ResourceDefinition, existing: StoredResource, props
   for (const k of def.immutable ?? []) {
     if (props[k] === undefined) continue;
     const before = existing.properties[k];
-    const same = typeof before === 'string' && typeof props[k] === 'string' ? before.toLowerCase() === (props[k] as string).toLowerCase() : JSON.stringify(before ?? null) === JSON.stringify(props[k]);
+    const same =
+      typeof before === 'string' && typeof props[k] === 'string'
+        ? before.toLowerCase() === (props[k] as string).toLowerCase()
+        : JSON.stringify(before ?? null) === JSON.stringify(props[k]);
     if (!same) {
-      throw new InvalidInput(`properties.${k} cannot be changed after the resource is created (it is ${JSON.stringify(before ?? null)}); leave it out or send the same value`, {
-        code: 'IMMUTABLE_PROPERTY',
-        target: `properties.${k}`,
-      });
+      throw new InvalidInput(
+        `properties.${k} cannot be changed after the resource is created (it is ${JSON.stringify(before ?? null)}); leave it out or send the same value`,
+        {
+          code: 'IMMUTABLE_PROPERTY',
+          target: `properties.${k}`,
+        },
+      );
     }
   }
 }
@@ -194,7 +223,8 @@ export async function scanResources(db: Kysely<Tables>, q: ScanQuery): Promise<S
   for (const t of q.exceptTypes ?? []) query = query.where('type_key', '!=', t.toLowerCase());
   const states = q.provisioningStates;
   // A cheap pre-filter on the stored JSON; the exact test is done on the parsed properties.
-  if (states?.length) query = query.where((eb) => eb.or(states.map((s) => eb('properties', 'like', `%"provisioningState":"${s}"%`))));
+  if (states?.length)
+    query = query.where((eb) => eb.or(states.map((s) => eb('properties', 'like', `%"provisioningState":"${s}"%`))));
   const rows = (await query.orderBy('id_key').execute()).map(fromRow);
   return states?.length ? rows.filter((r) => states.includes(String(r.properties.provisioningState))) : rows;
 }
@@ -213,7 +243,11 @@ export class ResourceEngine {
 
   /** A resource of `type` by name (names unique per type, e.g. storage accounts), optionally in a subscription. */
   async findByName(type: string, name: string, subscriptionId?: string): Promise<StoredResource[]> {
-    let q = this.ctx.db.selectFrom('resources').selectAll().where('type_key', '=', type.toLowerCase()).where('name', '=', name.toLowerCase());
+    let q = this.ctx.db
+      .selectFrom('resources')
+      .selectAll()
+      .where('type_key', '=', type.toLowerCase())
+      .where('name', '=', name.toLowerCase());
     if (subscriptionId) q = q.where('subscription_id', '=', subscriptionId.toLowerCase());
     return (await q.execute()).map(fromRow);
   }
@@ -233,15 +267,33 @@ export class ResourceEngine {
    * Create or replace (ARM PUT). The id must already be valid for `def` (name checked here); the
    * resource group must exist, and a child resource's parent too. Immutable properties are kept.
    */
-  async put(def: ResourceDefinition, id: string, input: PutInput, by: Principal | string, pre: Preconditions = {}): Promise<{ resource: StoredResource; created: boolean }> {
+  async put(
+    def: ResourceDefinition,
+    id: string,
+    input: PutInput,
+    by: Principal | string,
+    pre: Preconditions = {},
+  ): Promise<{ resource: StoredResource; created: boolean }> {
     const p = parseResourceId(id);
-    if (!sameType(p.type, def.type)) throw new InvalidInput(`'${id}' is not a ${def.type}`, { code: 'INVALID_RESOURCE_TYPE' });
+    if (!sameType(p.type, def.type))
+      throw new InvalidInput(`'${id}' is not a ${def.type}`, { code: 'INVALID_RESOURCE_TYPE' });
     def.checkName(p.name);
     const gk = groupId(p.subscriptionId, p.resourceGroup).toLowerCase();
-    const group = await this.ctx.db.selectFrom('resource_groups').select(['name', 'provisioning_state']).where('id_key', '=', gk).executeTakeFirst();
-    if (!group) throw new NotFound(`resource group '${p.resourceGroup}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
-    if (group.provisioning_state === 'Deleting') throw new Conflict(`resource group '${group.name}' is being deleted`, { code: 'RESOURCE_GROUP_BEING_DELETED' });
-    if (p.parentId && !(await this.get(p.parentId))) throw new NotFound(`the parent resource '${p.parentId}' could not be found`, { code: 'PARENT_RESOURCE_NOT_FOUND' });
+    const group = await this.ctx.db
+      .selectFrom('resource_groups')
+      .select(['name', 'provisioning_state'])
+      .where('id_key', '=', gk)
+      .executeTakeFirst();
+    if (!group)
+      throw new NotFound(`resource group '${p.resourceGroup}' could not be found`, {
+        code: 'RESOURCE_GROUP_NOT_FOUND',
+      });
+    if (group.provisioning_state === 'Deleting')
+      throw new Conflict(`resource group '${group.name}' is being deleted`, { code: 'RESOURCE_GROUP_BEING_DELETED' });
+    if (p.parentId && !(await this.get(p.parentId)))
+      throw new NotFound(`the parent resource '${p.parentId}' could not be found`, {
+        code: 'PARENT_RESOURCE_NOT_FOUND',
+      });
     const existing = await this.get(id);
     checkPreconditions(existing, pre, id);
     const now = Date.now();
@@ -267,10 +319,15 @@ export class ResourceEngine {
         .where('id_key', '=', id.toLowerCase())
         .where('etag', '=', existing.etag)
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) throw new Conflict(`'${id}' was changed by another request at the same time; retry`, { code: 'CONCURRENT_UPDATE' });
+      if (Number(res.numUpdatedRows) !== 1)
+        throw new Conflict(`'${id}' was changed by another request at the same time; retry`, {
+          code: 'CONCURRENT_UPDATE',
+        });
       return { resource: (await this.get(id))!, created: false };
     }
-    const canonicalId = p.parentId ? `${(await this.get(p.parentId))!.id}${id.slice(p.parentId.length)}` : `${groupId(p.subscriptionId, group.name)}${id.slice(gk.length)}`;
+    const canonicalId = p.parentId
+      ? `${(await this.get(p.parentId))!.id}${id.slice(p.parentId.length)}`
+      : `${groupId(p.subscriptionId, group.name)}${id.slice(gk.length)}`;
     const row: ResourceRow = {
       id_key: id.toLowerCase(),
       id: canonicalId,
@@ -295,14 +352,23 @@ export class ResourceEngine {
     try {
       await this.ctx.db.insertInto('resources').values(row).execute();
     } catch (e) {
-      if (await this.get(id)) throw new Conflict(`'${id}' was created by another request at the same time; retry`, { code: 'CONCURRENT_UPDATE' });
+      if (await this.get(id))
+        throw new Conflict(`'${id}' was created by another request at the same time; retry`, {
+          code: 'CONCURRENT_UPDATE',
+        });
       throw e;
     }
     return { resource: fromRow(row), created: true };
   }
 
   /** ARM PATCH: tags/sku/identity replace; properties merge shallowly. */
-  async patch(def: ResourceDefinition, id: string, input: PatchInput, by: Principal | string, pre: Preconditions = {}): Promise<StoredResource> {
+  async patch(
+    def: ResourceDefinition,
+    id: string,
+    input: PatchInput,
+    by: Principal | string,
+    pre: Preconditions = {},
+  ): Promise<StoredResource> {
     const existing = await this.require(id);
     checkPreconditions(existing, pre, id);
     const merged = { ...existing.properties };
@@ -319,7 +385,11 @@ export class ResourceEngine {
       .set({
         tags: input.tags ? JSON.stringify(input.tags) : JSON.stringify(existing.tags),
         sku: input.sku ? JSON.stringify(input.sku) : existing.sku ? JSON.stringify(existing.sku) : null,
-        identity: input.identity ? JSON.stringify(input.identity) : existing.identity ? JSON.stringify(existing.identity) : null,
+        identity: input.identity
+          ? JSON.stringify(input.identity)
+          : existing.identity
+            ? JSON.stringify(existing.identity)
+            : null,
         properties: JSON.stringify(merged),
         etag: newEtag(),
         updated_at: Date.now(),
@@ -328,7 +398,10 @@ export class ResourceEngine {
       .where('id_key', '=', id.toLowerCase())
       .where('etag', '=', existing.etag)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw new Conflict(`'${id}' was changed by another request at the same time; retry`, { code: 'CONCURRENT_UPDATE' });
+    if (Number(res.numUpdatedRows) !== 1)
+      throw new Conflict(`'${id}' was changed by another request at the same time; retry`, {
+        code: 'CONCURRENT_UPDATE',
+      });
     return (await this.get(id))!;
   }
 
@@ -359,8 +432,14 @@ export class ResourceEngine {
     if (pre.ifMatch !== undefined || pre.ifNoneMatch !== undefined) checkPreconditions(await this.get(id), pre, id);
     return this.ctx.database.write(async ({ db: tx }) => {
       // LIKE's '_' wildcard may match more than the prefix; the exact test is done here.
-      const below = (await tx.selectFrom('resources').select('id_key').where('id_key', 'like', `${key}/%`).execute()).map((r) => r.id_key).filter((k) => k.startsWith(`${key}/`));
-      for (let i = 0; i < below.length; i += 500) await tx.deleteFrom('resources').where('id_key', 'in', below.slice(i, i + 500)).execute();
+      const below = (await tx.selectFrom('resources').select('id_key').where('id_key', 'like', `${key}/%`).execute())
+        .map((r) => r.id_key)
+        .filter((k) => k.startsWith(`${key}/`));
+      for (let i = 0; i < below.length; i += 500)
+        await tx
+          .deleteFrom('resources')
+          .where('id_key', 'in', below.slice(i, i + 500))
+          .execute();
       const res = await tx.deleteFrom('resources').where('id_key', '=', key).executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     });
@@ -382,7 +461,8 @@ export class ResourceEngine {
         const r = fromRow(row);
         if (!q.visible || (await q.visible(r))) {
           out.push(r);
-          if (out.length > q.top) return { value: out.slice(0, q.top), hasMore: true, lastKey: out[q.top - 1]!.id.toLowerCase() };
+          if (out.length > q.top)
+            return { value: out.slice(0, q.top), hasMore: true, lastKey: out[q.top - 1]!.id.toLowerCase() };
         }
       }
       if (rows.length < batch) return { value: out, hasMore: false, lastKey: out.at(-1)?.id.toLowerCase() };

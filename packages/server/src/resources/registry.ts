@@ -61,12 +61,26 @@ export interface ResourceHandlers {
   list?(scope: ResourceScope, page: PageRequest): Promise<Page>;
   get(scope: ResourceScope, name: string, principal: Principal): Promise<StoredResource>;
   /** ARM PUT: create or replace (or, for fixed-settings types, set tags). A long-running type returns the operation that finishes it. */
-  put(scope: ResourceScope, name: string, body: Record<string, unknown>, principal: Principal, pre: Preconditions): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }>;
-  patch?(scope: ResourceScope, resource: StoredResource, body: Record<string, unknown>, principal: Principal): Promise<StoredResource>;
+  put(
+    scope: ResourceScope,
+    name: string,
+    body: Record<string, unknown>,
+    principal: Principal,
+    pre: Preconditions,
+  ): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }>;
+  patch?(
+    scope: ResourceScope,
+    resource: StoredResource,
+    body: Record<string, unknown>,
+    principal: Principal,
+  ): Promise<StoredResource>;
   /** Returns false when there was nothing to delete. */
   delete(scope: ResourceScope, name: string, principal: Principal): Promise<boolean>;
   /** The ARM body; `secrets` when the caller may read the type's secrets (`access.secrets`). */
-  toBody(resource: StoredResource, opts: { scope: ResourceScope; secrets: boolean }): Promise<Record<string, unknown>> | Record<string, unknown>;
+  toBody(
+    resource: StoredResource,
+    opts: { scope: ResourceScope; secrets: boolean },
+  ): Promise<Record<string, unknown>> | Record<string, unknown>;
 }
 
 /** A POST action on one resource (`…/{name}/{action}`). */
@@ -79,7 +93,13 @@ export interface ResourceAction {
   response?: TSchema;
   summary?: string;
   /** `resource`: loaded with `handlers.get` unless `loads: false` (the action finds the resource itself). */
-  run(scope: ResourceScope, name: string, body: Record<string, unknown>, principal: Principal, resource: StoredResource | undefined): Promise<unknown>;
+  run(
+    scope: ResourceScope,
+    name: string,
+    body: Record<string, unknown>,
+    principal: Principal,
+    resource: StoredResource | undefined,
+  ): Promise<unknown>;
   loads?: boolean;
 }
 
@@ -128,7 +148,15 @@ export interface ResourceTypeDeclaration extends ResourceDefinition {
   /** Schemas (TypeBox, from @atelier/contracts): bodies of PUT and PATCH, and the answers (one resource, a page of them). */
   schema?: { put?: TSchema; patch?: TSchema; one?: TSchema; list?: TSchema };
   /** OpenAPI summaries. */
-  summaries?: { put?: string; get?: string; patch?: string; delete?: string; listGroup?: string; listSubscription?: string; list?: string };
+  summaries?: {
+    put?: string;
+    get?: string;
+    patch?: string;
+    delete?: string;
+    listGroup?: string;
+    listSubscription?: string;
+    list?: string;
+  };
   /** Served by the generic ARM router when present (workspaces keep their own routes). */
   handlers?: ResourceHandlers;
   /** Lists of a top-level type: per resource group and per subscription. */
@@ -158,7 +186,8 @@ export class ResourceTypeRegistry {
   register(t: ResourceTypeDeclaration): void {
     const key = t.type.toLowerCase();
     if (this.types.has(key)) throw new Error(`resource type ${t.type} is declared twice`);
-    if (t.parent && !this.types.has(t.parent.toLowerCase())) throw new Error(`resource type ${t.type}: declare its parent ${t.parent} first`);
+    if (t.parent && !this.types.has(t.parent.toLowerCase()))
+      throw new Error(`resource type ${t.type}: declare its parent ${t.parent} first`);
     this.types.set(key, t);
   }
 
@@ -202,7 +231,8 @@ export class ResourceTypeRegistry {
       const [ns, ...rest] = t.type.split('/');
       (out[ns!] ??= []).push(rest.join('/'));
     }
-    for (const [ns, extra] of Object.entries(PROVIDER_EXTRAS)) out[ns] = [...(out[ns] ?? []), ...extra.filter((e) => !(out[ns] ?? []).includes(e))];
+    for (const [ns, extra] of Object.entries(PROVIDER_EXTRAS))
+      out[ns] = [...(out[ns] ?? []), ...extra.filter((e) => !(out[ns] ?? []).includes(e))];
     return out;
   }
 
@@ -215,6 +245,10 @@ export class ResourceTypeRegistry {
   /** Checks that `id` names a resource of `type` (400 naming `target` otherwise). */
   checkType(id: string, type: string, target: string): void {
     const p = parseResourceId(id, target);
-    if (p.type.toLowerCase() !== type.toLowerCase()) throw new InvalidInput(`${target} must be the id of a ${type}, got a ${p.type}`, { code: 'INVALID_RESOURCE_TYPE', target });
+    if (p.type.toLowerCase() !== type.toLowerCase())
+      throw new InvalidInput(`${target} must be the id of a ${type}, got a ${p.type}`, {
+        code: 'INVALID_RESOURCE_TYPE',
+        target,
+      });
   }
 }

@@ -39,15 +39,26 @@ export class ResourceGroupService {
 
   async subscriptionExists(sub: string): Promise<boolean> {
     checkSubscriptionId(sub);
-    return Boolean(await this.ctx.db.selectFrom('subscriptions').select('subscription_id').where('subscription_id', '=', sub.toLowerCase()).executeTakeFirst());
+    return Boolean(
+      await this.ctx.db
+        .selectFrom('subscriptions')
+        .select('subscription_id')
+        .where('subscription_id', '=', sub.toLowerCase())
+        .executeTakeFirst(),
+    );
   }
 
   async requireSubscription(sub: string): Promise<void> {
-    if (!(await this.subscriptionExists(sub))) throw new NotFound(`subscription '${sub}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
+    if (!(await this.subscriptionExists(sub)))
+      throw new NotFound(`subscription '${sub}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
   }
 
   async get(sub: string, name: string): Promise<ResourceGroupRow | undefined> {
-    return this.ctx.db.selectFrom('resource_groups').selectAll().where('id_key', '=', groupId(sub, name).toLowerCase()).executeTakeFirst();
+    return this.ctx.db
+      .selectFrom('resource_groups')
+      .selectAll()
+      .where('id_key', '=', groupId(sub, name).toLowerCase())
+      .executeTakeFirst();
   }
 
   async require(sub: string, name: string): Promise<ResourceGroupRow> {
@@ -57,21 +68,41 @@ export class ResourceGroupService {
   }
 
   async list(sub: string): Promise<ResourceGroupRow[]> {
-    return this.ctx.db.selectFrom('resource_groups').selectAll().where('subscription_id', '=', sub.toLowerCase()).orderBy('id_key').execute();
+    return this.ctx.db
+      .selectFrom('resource_groups')
+      .selectAll()
+      .where('subscription_id', '=', sub.toLowerCase())
+      .orderBy('id_key')
+      .execute();
   }
 
   /** Create or update (ARM PUT). Location cannot change once set. */
-  async put(sub: string, name: string, body: { location: string; tags?: Record<string, string>; managedBy?: string }, by: Principal): Promise<{ row: ResourceGroupRow; created: boolean }> {
+  async put(
+    sub: string,
+    name: string,
+    body: { location: string; tags?: Record<string, string>; managedBy?: string },
+    by: Principal,
+  ): Promise<{ row: ResourceGroupRow; created: boolean }> {
     checkResourceGroupName(name);
     await this.requireSubscription(sub);
     const existing = await this.get(sub, name);
     const location = normaliseLocation(body.location);
     if (existing) {
       if (existing.location !== location) {
-        throw new Conflict(`resource group '${existing.name}' already exists in location '${existing.location}'; a group's location cannot change`, { code: 'RESOURCE_GROUP_LOCATION_MISMATCH', target: 'location' });
+        throw new Conflict(
+          `resource group '${existing.name}' already exists in location '${existing.location}'; a group's location cannot change`,
+          { code: 'RESOURCE_GROUP_LOCATION_MISMATCH', target: 'location' },
+        );
       }
-      if (existing.provisioning_state === 'Deleting') throw new Conflict(`resource group '${existing.name}' is being deleted`, { code: 'RESOURCE_GROUP_BEING_DELETED' });
-      await this.ctx.db.updateTable('resource_groups').set({ tags: JSON.stringify(body.tags ?? {}), managed_by: body.managedBy ?? null }).where('id_key', '=', existing.id_key).execute();
+      if (existing.provisioning_state === 'Deleting')
+        throw new Conflict(`resource group '${existing.name}' is being deleted`, {
+          code: 'RESOURCE_GROUP_BEING_DELETED',
+        });
+      await this.ctx.db
+        .updateTable('resource_groups')
+        .set({ tags: JSON.stringify(body.tags ?? {}), managed_by: body.managedBy ?? null })
+        .where('id_key', '=', existing.id_key)
+        .execute();
       return { row: (await this.get(sub, name))!, created: false };
     }
     const row: ResourceGroupRow = {
@@ -97,7 +128,11 @@ export class ResourceGroupService {
 
   async patchTags(sub: string, name: string, tags: Record<string, string>): Promise<ResourceGroupRow> {
     const row = await this.require(sub, name);
-    await this.ctx.db.updateTable('resource_groups').set({ tags: JSON.stringify(tags) }).where('id_key', '=', row.id_key).execute();
+    await this.ctx.db
+      .updateTable('resource_groups')
+      .set({ tags: JSON.stringify(tags) })
+      .where('id_key', '=', row.id_key)
+      .execute();
     return (await this.get(sub, name))!;
   }
 
@@ -105,11 +140,19 @@ export class ResourceGroupService {
   async delete(sub: string, name: string, by: Principal): Promise<boolean> {
     const row = await this.get(sub, name);
     if (!row) return false;
-    await this.ctx.db.updateTable('resource_groups').set({ provisioning_state: 'Deleting' }).where('id_key', '=', row.id_key).execute();
+    await this.ctx.db
+      .updateTable('resource_groups')
+      .set({ provisioning_state: 'Deleting' })
+      .where('id_key', '=', row.id_key)
+      .execute();
     try {
       for (const hook of this.deleteHooks) await hook(row.id_key, by);
     } catch (e) {
-      await this.ctx.db.updateTable('resource_groups').set({ provisioning_state: 'Succeeded' }).where('id_key', '=', row.id_key).execute();
+      await this.ctx.db
+        .updateTable('resource_groups')
+        .set({ provisioning_state: 'Succeeded' })
+        .where('id_key', '=', row.id_key)
+        .execute();
       throw e;
     }
     await this.ctx.db.deleteFrom('role_assignments').where('scope_key', 'like', `${row.id_key}/%`).execute();
@@ -122,7 +165,13 @@ export class ResourceGroupService {
 
 /** ARM locations are compared without case and spaces ("West Europe" = "westeurope"). */
 export function normaliseLocation(location: string): string {
-  const l = String(location ?? '').toLowerCase().replace(/\s+/g, '');
-  if (!/^[a-z0-9]{1,50}$/.test(l)) throw new InvalidInput(`location '${location}' is invalid: use a name like 'local' or 'westeurope'`, { code: 'LOCATION_REQUIRED', target: 'location' });
+  const l = String(location ?? '')
+    .toLowerCase()
+    .replace(/\s+/g, '');
+  if (!/^[a-z0-9]{1,50}$/.test(l))
+    throw new InvalidInput(`location '${location}' is invalid: use a name like 'local' or 'westeurope'`, {
+      code: 'LOCATION_REQUIRED',
+      target: 'location',
+    });
   return l;
 }

@@ -39,11 +39,19 @@ export function parseResourceId(id: string, what = 'resource id'): ParsedResourc
     if (i === 0) rootId = path;
     types.push(parts[i]!);
   }
-  return { subscriptionId: sub.toLowerCase(), resourceGroup: rg, type: types.join('/'), name: parts[parts.length - 1]!, parentId, rootId };
+  return {
+    subscriptionId: sub.toLowerCase(),
+    resourceGroup: rg,
+    type: types.join('/'),
+    name: parts[parts.length - 1]!,
+    parentId,
+    rootId,
+  };
 }
 
 /** The id of a top-level resource. */
-export const resourceId = (sub: string, rg: string, type: string, name: string): string => `${groupId(sub, rg)}/providers/${type}/${name}`;
+export const resourceId = (sub: string, rg: string, type: string, name: string): string =>
+  `${groupId(sub, rg)}/providers/${type}/${name}`;
 
 /** Whether two ARM types are the same (types compare without case). */
 export const sameType = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();

@@ -29,14 +29,24 @@ export class ResourceKeys {
   }
 
   async get(ownerId: string, name: string): Promise<{ value: string; createdAt: number } | undefined> {
-    const row = await this.ctx.db.selectFrom('resource_keys').selectAll().where('resource_key', '=', ownerId.toLowerCase()).where('name', '=', name).executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('resource_keys')
+      .selectAll()
+      .where('resource_key', '=', ownerId.toLowerCase())
+      .where('name', '=', name)
+      .executeTakeFirst();
     return row ? { value: await this.ctx.keys.decrypt(ownerId, row.value), createdAt: row.created_at } : undefined;
   }
 
   async all(ownerId: string): Promise<Record<string, { value: string; createdAt: number }>> {
-    const rows = await this.ctx.db.selectFrom('resource_keys').selectAll().where('resource_key', '=', ownerId.toLowerCase()).execute();
+    const rows = await this.ctx.db
+      .selectFrom('resource_keys')
+      .selectAll()
+      .where('resource_key', '=', ownerId.toLowerCase())
+      .execute();
     const out: Record<string, { value: string; createdAt: number }> = {};
-    for (const r of rows) out[r.name] = { value: await this.ctx.keys.decrypt(ownerId, r.value), createdAt: r.created_at };
+    for (const r of rows)
+      out[r.name] = { value: await this.ctx.keys.decrypt(ownerId, r.value), createdAt: r.created_at };
     return out;
   }
 

@@ -1,7 +1,19 @@
 /** Row types of the control plane's own tables (migrations/0002-control-plane.ts). */
-export interface ResourceKeyRow { resource_key: string; name: string; value: string; created_at: number }
-export interface WorkspaceIdRow { workspace_id: string; id_key: string }
-export interface GlobalNameRow { type_key: string; name_key: string; id_key: string }
+export interface ResourceKeyRow {
+  resource_key: string;
+  name: string;
+  value: string;
+  created_at: number;
+}
+export interface WorkspaceIdRow {
+  workspace_id: string;
+  id_key: string;
+}
+export interface GlobalNameRow {
+  type_key: string;
+  name_key: string;
+  id_key: string;
+}
 
 declare module '../store/schema.js' {
   interface Tables {
@@ -11,5 +23,7 @@ declare module '../store/schema.js' {
   }
 }
 declare module '../store/tables.js' {
-  interface OperationRow { requested_by: string | null }
+  interface OperationRow {
+    requested_by: string | null;
+  }
 }

@@ -21,7 +21,14 @@ for (const dialect of testDialects()) {
       // The resource types (which type serves which dependency) are the server's.
       service.dependents.types = t.server.services.types;
       admin = (await ctx.principals.get((await ctx.principals.findByName('admin'))!.id))!;
-      assert.equal((await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/hooks?api-version=2025-09-01`, { location: 'local' })).status, 201);
+      assert.equal(
+        (
+          await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/hooks?api-version=2025-09-01`, {
+            location: 'local',
+          })
+        ).status,
+        201,
+      );
     });
     after(async () => {
       await operations?.stop();
@@ -41,7 +48,10 @@ for (const dialect of testDialects()) {
       await operations.drain();
       assert.equal((await operations.get(operation!.id))!.status, 'Succeeded');
       assert.equal(created.length, 1);
-      assert.equal((await service.get(t.subscriptionId, 'hooks', 'ws-hooked'))!.properties.provisioningState, 'Succeeded');
+      assert.equal(
+        (await service.get(t.subscriptionId, 'hooks', 'ws-hooked'))!.properties.provisioningState,
+        'Succeeded',
+      );
       // The registry is made lazily, by what needs it (image builds), once.
       const ws = (await service.get(t.subscriptionId, 'hooks', 'ws-hooked'))!;
       assert.equal(ws.properties.containerRegistry, undefined);
@@ -67,12 +77,22 @@ for (const dialect of testDialects()) {
       });
       service.onWorkspaceDeleting.push(async (ws) => void deleting.push(ws.workspaceId));
       const before = await t.server.ctx.db.selectFrom('resources').select('id').execute();
-      const { operation, resource } = await service.put(t.subscriptionId, 'hooks', 'ws-fails', { location: 'local' }, admin);
+      const { operation, resource } = await service.put(
+        t.subscriptionId,
+        'hooks',
+        'ws-fails',
+        { location: 'local' },
+        admin,
+      );
       await operations.drain();
       const op = (await operations.get(operation!.id))!;
       assert.equal(op.status, 'Failed');
       assert.match(op.error!.message, /system datastores could not be made/);
-      assert.deepEqual(deleting, [resource.properties.workspaceId], 'the delete hooks clean up what the create hooks made');
+      assert.deepEqual(
+        deleting,
+        [resource.properties.workspaceId],
+        'the delete hooks clean up what the create hooks made',
+      );
       assert.equal(await service.get(t.subscriptionId, 'hooks', 'ws-fails'), undefined);
       const afterRows = await t.server.ctx.db.selectFrom('resources').select('id').execute();
       assert.deepEqual(afterRows.map((r) => r.id).sort(), before.map((r) => r.id).sort());

@@ -2,9 +2,21 @@ import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed } from '../errors.js';
-import { checkVaultForWorkspace, resolveCustomerKey, type CustomerKeyLookup, type CustomerKeySetting } from './workspace-encryption.js';
+import {
+  checkVaultForWorkspace,
+  resolveCustomerKey,
+  type CustomerKeyLookup,
+  type CustomerKeySetting,
+} from './workspace-encryption.js';
 import { groupId } from './arm-ids.js';
-import { ResourceEngine, readResource, toArmBody, type Preconditions, type ResourceDefinition, type StoredResource } from './engine.js';
+import {
+  ResourceEngine,
+  readResource,
+  toArmBody,
+  type Preconditions,
+  type ResourceDefinition,
+  type StoredResource,
+} from './engine.js';
 import { DependentResources, dependentName, type DependentKind } from './dependents.js';
 import { parseResourceId, resourceId } from './resource-ids.js';
 import { STALE_MS, type OperationJournal, type OperationService, type Operation } from '../operations/operations.js';
@@ -85,9 +97,26 @@ export const UPDATABLE = [
 ] as const;
 
 /** Settings stored as given (accepted on PUT, reported back). */
-const STORED_AS_GIVEN = ['serviceManagedResourcesSettings', 'serverlessComputeSettings', 'featureStoreSettings', 'managedNetwork', 'enableDataIsolation', 'enableServiceSideCMKEncryption', 'hubResourceId', 'associatedWorkspaces', 'workspaceHubConfig', 'sharedPrivateLinkResources', 'provisionNetworkNow'];
+const STORED_AS_GIVEN = [
+  'serviceManagedResourcesSettings',
+  'serverlessComputeSettings',
+  'featureStoreSettings',
+  'managedNetwork',
+  'enableDataIsolation',
+  'enableServiceSideCMKEncryption',
+  'hubResourceId',
+  'associatedWorkspaces',
+  'workspaceHubConfig',
+  'sharedPrivateLinkResources',
+  'provisionNetworkNow',
+];
 
-const CACHED_KEYS = ['userStorageKey', 'appInsightsInstrumentationKey', 'containerRegistryPassword', 'containerRegistryPassword2'];
+const CACHED_KEYS = [
+  'userStorageKey',
+  'appInsightsInstrumentationKey',
+  'containerRegistryPassword',
+  'containerRegistryPassword2',
+];
 
 export function workspaceInfo(ctx: AppContext, r: StoredResource): WorkspaceInfo {
   const p = r.properties;
@@ -115,10 +144,18 @@ export function workspaceInfo(ctx: AppContext, r: StoredResource): WorkspaceInfo
  * Finds a workspace by subscription, resource group and name (no access check: callers check
  * `ctx.access.require(principal, ws.id, action, …)`). Throws NotFound when there is none.
  */
-export async function resolveWorkspace(ctx: AppContext, subscriptionId: string, resourceGroup: string, workspaceName: string): Promise<WorkspaceInfo> {
+export async function resolveWorkspace(
+  ctx: AppContext,
+  subscriptionId: string,
+  resourceGroup: string,
+  workspaceName: string,
+): Promise<WorkspaceInfo> {
   const id = resourceId(subscriptionId, resourceGroup, WORKSPACE, workspaceName);
   const r = await readResource(ctx.db, id);
-  if (!r) throw new NotFound(`workspace '${workspaceName}' could not be found in resource group '${resourceGroup}'`, { code: 'WORKSPACE_NOT_FOUND' });
+  if (!r)
+    throw new NotFound(`workspace '${workspaceName}' could not be found in resource group '${resourceGroup}'`, {
+      code: 'WORKSPACE_NOT_FOUND',
+    });
   return workspaceInfo(ctx, r);
 }
 
@@ -131,7 +168,13 @@ export async function resolveWorkspaceById(ctx: AppContext, armId: string): Prom
 
 /** Finds a workspace by its GUID (`workspaceId`). Throws NotFound. */
 export async function resolveWorkspaceByGuid(ctx: AppContext, workspaceId: string): Promise<WorkspaceInfo> {
-  const hit = /^[0-9a-f-]{36}$/i.test(workspaceId) ? await ctx.db.selectFrom('workspace_ids').select('id_key').where('workspace_id', '=', workspaceId.toLowerCase()).executeTakeFirst() : undefined;
+  const hit = /^[0-9a-f-]{36}$/i.test(workspaceId)
+    ? await ctx.db
+        .selectFrom('workspace_ids')
+        .select('id_key')
+        .where('workspace_id', '=', workspaceId.toLowerCase())
+        .executeTakeFirst()
+    : undefined;
   const r = hit && (await readResource(ctx.db, hit.id_key));
   if (!r) throw new NotFound(`no workspace has the id '${workspaceId}'`, { code: 'WORKSPACE_NOT_FOUND' });
   return workspaceInfo(ctx, r);
@@ -188,13 +231,21 @@ export class WorkspaceService {
    * operation leaves a workspace in that state with no operation: undo the create / finish the delete.
    */
   async recoverOrphans(): Promise<void> {
-    const rows = await this.engine.scan({ type: WORKSPACE, topLevel: true, provisioningStates: ['Creating', 'Deleting'] });
+    const rows = await this.engine.scan({
+      type: WORKSPACE,
+      topLevel: true,
+      provisioningStates: ['Creating', 'Deleting'],
+    });
     for (const r of rows) {
       const state = r.properties.provisioningState;
       if (state !== 'Creating' && state !== 'Deleting') continue;
       const since = Number(r.properties.stateSince ?? r.createdAt);
       if (Date.now() - since < STALE_MS) continue;
-      const ops = await this.ctx.db.selectFrom('operations').select(['status', 'created_at']).where('resource_id', '=', r.id).execute();
+      const ops = await this.ctx.db
+        .selectFrom('operations')
+        .select(['status', 'created_at'])
+        .where('resource_id', '=', r.id)
+        .execute();
       if (ops.some((o) => o.status === 'InProgress' || o.created_at >= since)) continue;
       this.ctx.log.warn({ workspace: r.id, state }, 'recovering a workspace left without its operation');
       if (state === 'Creating') await this.undoCreate(r.id, { hooks: true });
@@ -212,7 +263,10 @@ export class WorkspaceService {
 
   async require(sub: string, rg: string, name: string): Promise<StoredResource> {
     const r = await this.get(sub, rg, name);
-    if (!r) throw new NotFound(`workspace '${name}' could not be found in resource group '${rg}'`, { code: 'WORKSPACE_NOT_FOUND' });
+    if (!r)
+      throw new NotFound(`workspace '${name}' could not be found in resource group '${rg}'`, {
+        code: 'WORKSPACE_NOT_FOUND',
+      });
     return r;
   }
 
@@ -256,7 +310,11 @@ export class WorkspaceService {
   }
 
   private makeIdentity(given: WorkspaceInput['identity'], existing?: Record<string, unknown>): Record<string, unknown> {
-    const type = enumValue(given?.type ?? existing?.type ?? 'SystemAssigned', ['SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned', 'None'], 'identity.type')!;
+    const type = enumValue(
+      given?.type ?? existing?.type ?? 'SystemAssigned',
+      ['SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned', 'None'],
+      'identity.type',
+    )!;
     if (type === 'None') return { type };
     const out: Record<string, unknown> = { type };
     if (type.includes('SystemAssigned')) {
@@ -266,12 +324,19 @@ export class WorkspaceService {
     if (type.includes('UserAssigned')) {
       const ua = given?.userAssignedIdentities ?? (existing?.userAssignedIdentities as Record<string, unknown>) ?? {};
       const keys = Object.keys(ua);
-      if (keys.length === 0) throw new InvalidInput("identity.userAssignedIdentities must name at least one identity when identity.type includes 'UserAssigned'", { target: 'identity.userAssignedIdentities' });
+      if (keys.length === 0)
+        throw new InvalidInput(
+          "identity.userAssignedIdentities must name at least one identity when identity.type includes 'UserAssigned'",
+          { target: 'identity.userAssignedIdentities' },
+        );
       const outUa: Record<string, unknown> = {};
       for (const k of keys) {
         parseResourceId(k, 'identity.userAssignedIdentities key');
         const prev = (existing?.userAssignedIdentities as Record<string, Record<string, string>> | undefined)?.[k];
-        outUa[k] = { principalId: prev?.principalId ?? crypto.randomUUID(), clientId: prev?.clientId ?? crypto.randomUUID() };
+        outUa[k] = {
+          principalId: prev?.principalId ?? crypto.randomUUID(),
+          clientId: prev?.clientId ?? crypto.randomUUID(),
+        };
       }
       out.userAssignedIdentities = outUa;
     }
@@ -285,10 +350,15 @@ export class WorkspaceService {
     if (props.description !== undefined) out.description = props.description;
     if (props.imageBuildCompute !== undefined) out.imageBuildCompute = props.imageBuildCompute;
     if (props.primaryUserAssignedIdentity !== undefined) {
-      if (props.primaryUserAssignedIdentity) parseResourceId(props.primaryUserAssignedIdentity, 'properties.primaryUserAssignedIdentity');
+      if (props.primaryUserAssignedIdentity)
+        parseResourceId(props.primaryUserAssignedIdentity, 'properties.primaryUserAssignedIdentity');
       out.primaryUserAssignedIdentity = props.primaryUserAssignedIdentity;
     }
-    const sdam = enumValue(props.systemDatastoresAuthMode, ['AccessKey', 'Identity', 'UserDelegationSAS'], 'properties.systemDatastoresAuthMode');
+    const sdam = enumValue(
+      props.systemDatastoresAuthMode,
+      ['AccessKey', 'Identity', 'UserDelegationSAS'],
+      'properties.systemDatastoresAuthMode',
+    );
     if (sdam) out.systemDatastoresAuthMode = sdam;
     const pna = enumValue(props.publicNetworkAccess, ['Enabled', 'Disabled'], 'properties.publicNetworkAccess');
     if (pna) out.publicNetworkAccess = pna;
@@ -305,24 +375,52 @@ export class WorkspaceService {
    * ARM PUT of a workspace. A new one is created with provisioningState Creating and an operation
    * provisions it (the returned operation); an existing one is updated at once (no operation).
    */
-  async put(sub: string, rg: string, name: string, input: WorkspaceInput, by: Principal, pre: Preconditions = {}): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }> {
+  async put(
+    sub: string,
+    rg: string,
+    name: string,
+    input: WorkspaceInput,
+    by: Principal,
+    pre: Preconditions = {},
+  ): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }> {
     checkWorkspaceName(name);
     const id = this.id(sub, rg, name);
     const existing = await this.engine.get(id);
     const props = input.properties ?? {};
     if (existing) {
       const state = existing.properties.provisioningState;
-      if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${existing.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'WORKSPACE_BUSY' });
+      if (state === 'Creating' || state === 'Deleting')
+        throw new Conflict(
+          `workspace '${existing.name}' is ${String(state).toLowerCase()}; wait for its operation to end`,
+          { code: 'WORKSPACE_BUSY' },
+        );
       if (input.location && normaliseLocation(input.location) !== existing.location) {
-        throw new InvalidInput(`location cannot change: workspace '${existing.name}' is in '${existing.location}'`, { code: 'INVALID_INPUT', target: 'location' });
+        throw new InvalidInput(`location cannot change: workspace '${existing.name}' is in '${existing.location}'`, {
+          code: 'INVALID_INPUT',
+          target: 'location',
+        });
       }
-      const resource = await this.update(existing, { tags: input.tags ?? existing.tags, identity: input.identity, properties: props }, by, pre, { fromPut: true });
+      const resource = await this.update(
+        existing,
+        { tags: input.tags ?? existing.tags, identity: input.identity, properties: props },
+        by,
+        pre,
+        { fromPut: true },
+      );
       return { resource, created: false };
     }
-    const group = await this.ctx.db.selectFrom('resource_groups').selectAll().where('id_key', '=', groupId(sub, rg).toLowerCase()).executeTakeFirst();
+    const group = await this.ctx.db
+      .selectFrom('resource_groups')
+      .selectAll()
+      .where('id_key', '=', groupId(sub, rg).toLowerCase())
+      .executeTakeFirst();
     if (!group) throw new NotFound(`resource group '${rg}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     const location = input.location ? normaliseLocation(input.location) : group.location;
-    if (pre.ifMatch !== undefined) throw new PreconditionFailed(`workspace '${name}' does not exist but If-Match was sent; drop the header to create it`, { code: 'PRECONDITION_FAILED' });
+    if (pre.ifMatch !== undefined)
+      throw new PreconditionFailed(
+        `workspace '${name}' does not exist but If-Match was sent; drop the header to create it`,
+        { code: 'PRECONDITION_FAILED' },
+      );
     const settable = this.normaliseSettable(props);
     const hbi = boolOrUndefined(props.hbiWorkspace, 'properties.hbiWorkspace') ?? false;
     // Dependent resources given by id must exist and be visible to the caller.
@@ -330,14 +428,19 @@ export class WorkspaceService {
     for (const kind of ['storageAccount', 'keyVault', 'applicationInsights', 'containerRegistry'] as const) {
       const v = props[kind];
       if (v === undefined || v === null || v === '') continue;
-      if (typeof v !== 'string') throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
+      if (typeof v !== 'string')
+        throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
       const dep = await this.dependents.requireExisting(kind, v, `properties.${kind}`);
       await this.requireLinkable(by, dep.id, `properties.${kind}`);
       given[kind] = dep.id;
     }
     let cmk: CustomerKeySetting | undefined;
     if (props.encryption !== undefined && props.encryption !== null) {
-      const status = enumValue(props.encryption.status ?? 'Disabled', ['Enabled', 'Disabled'], 'properties.encryption.status');
+      const status = enumValue(
+        props.encryption.status ?? 'Disabled',
+        ['Enabled', 'Disabled'],
+        'properties.encryption.status',
+      );
       if (status === 'Enabled') cmk = await resolveCustomerKey(this.ctx, this.customerKeys, by, props.encryption);
       settable.encryption = cmk ? cmk.encryption : { status: 'Disabled' };
       if (cmk) settable.cmkRef = cmk.ref;
@@ -369,18 +472,30 @@ export class WorkspaceService {
       )
       .catch((e) => {
         // Another request created it since the check above.
-        if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE')) throw new Conflict(`workspace '${name}' was created by another request at the same time; GET it, or retry to update it`, { code: 'WORKSPACE_BUSY' });
+        if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE'))
+          throw new Conflict(
+            `workspace '${name}' was created by another request at the same time; GET it, or retry to update it`,
+            { code: 'WORKSPACE_BUSY' },
+          );
         throw e;
       });
     try {
-      await this.ctx.db.insertInto('workspace_ids').values({ workspace_id: workspaceId, id_key: resource.id.toLowerCase() }).execute();
+      await this.ctx.db
+        .insertInto('workspace_ids')
+        .values({ workspace_id: workspaceId, id_key: resource.id.toLowerCase() })
+        .execute();
     } catch (e) {
       await this.engine.delete(resource.id);
       throw e;
     }
     let operation: Operation;
     try {
-      operation = await this.operations.start('workspace.create', { id: resource.id, subscriptionId: sub, location }, by.id, (journal) => this.provision(resource, given, by, journal));
+      operation = await this.operations.start(
+        'workspace.create',
+        { id: resource.id, subscriptionId: sub, location },
+        by.id,
+        (journal) => this.provision(resource, given, by, journal),
+      );
     } catch (e) {
       await this.undoCreate(resource.id, {});
       throw e;
@@ -389,7 +504,12 @@ export class WorkspaceService {
   }
 
   /** The provisioning half of create: dependents, cached keys, hooks; undone entirely on failure. */
-  private async provision(ws: StoredResource, given: Partial<Record<DependentKind, string>>, by: Principal, journal: OperationJournal): Promise<void> {
+  private async provision(
+    ws: StoredResource,
+    given: Partial<Record<DependentKind, string>>,
+    by: Principal,
+    journal: OperationJournal,
+  ): Promise<void> {
     const p = parseResourceId(ws.id);
     const made: string[] = [];
     let hooksStarted = false;
@@ -402,7 +522,11 @@ export class WorkspaceService {
         const depId = resourceId(p.subscriptionId, p.resourceGroup, this.dependents.typeOf(kind), name);
         made.push(depId);
         await journal.record({ made });
-        const dep = await this.dependents.create(kind, { subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name, location: ws.location ?? 'local' }, by);
+        const dep = await this.dependents.create(
+          kind,
+          { subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name, location: ws.location ?? 'local' },
+          by,
+        );
         refs[kind] = dep.id;
       }
       const updated = await this.engine.setProperties(ws.id, refs);
@@ -421,7 +545,9 @@ export class WorkspaceService {
       for (const hook of this.onWorkspaceCreated) await hook(this.info(updated));
       await this.engine.setProperties(ws.id, { provisioningState: 'Succeeded' });
     } catch (e) {
-      await this.undoCreate(ws.id, { made, hooks: hooksStarted }).catch((e2) => this.ctx.log.error({ err: e2, workspace: ws.id }, 'undoing a failed workspace create failed'));
+      await this.undoCreate(ws.id, { made, hooks: hooksStarted }).catch((e2) =>
+        this.ctx.log.error({ err: e2, workspace: ws.id }, 'undoing a failed workspace create failed'),
+      );
       throw e;
     }
   }
@@ -432,7 +558,10 @@ export class WorkspaceService {
     // Never a workspace that reached Succeeded (nor the dependents it uses).
     if (ws?.properties.provisioningState === 'Succeeded') return;
     if (ws && journal.hooks) {
-      for (const hook of this.onWorkspaceDeleting) await hook(this.info(ws)).catch((e) => this.ctx.log.error({ err: e, workspace: id }, 'workspace delete hook failed while undoing a create'));
+      for (const hook of this.onWorkspaceDeleting)
+        await hook(this.info(ws)).catch((e) =>
+          this.ctx.log.error({ err: e, workspace: id }, 'workspace delete hook failed while undoing a create'),
+        );
     }
     // Every step is tried even when one fails, so as little as possible is left; the first error is raised.
     const errors: unknown[] = [];
@@ -443,8 +572,10 @@ export class WorkspaceService {
         errors.push(e);
       }
     };
-    for (const depId of (journal.made as string[] | undefined) ?? []) await step(() => this.dependents.deleteAny(depId));
-    if (typeof journal.protectedVault === 'string') await step(() => this.ctx.keys.unprotect(journal.protectedVault as string));
+    for (const depId of (journal.made as string[] | undefined) ?? [])
+      await step(() => this.dependents.deleteAny(depId));
+    if (typeof journal.protectedVault === 'string')
+      await step(() => this.ctx.keys.unprotect(journal.protectedVault as string));
     if (ws) {
       await step(() => this.dependents.keys.forget(ws.id));
       await step(() => this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', ws.id.toLowerCase()).execute());
@@ -467,14 +598,21 @@ export class WorkspaceService {
     }
     if (info.containerRegistryId && (await this.engine.get(info.containerRegistryId))) {
       const c = await this.dependents.registryCredentials(info.containerRegistryId);
-      for (const pw of c.passwords) values[pw.name === 'password' ? 'containerRegistryPassword' : 'containerRegistryPassword2'] = pw.value;
+      for (const pw of c.passwords)
+        values[pw.name === 'password' ? 'containerRegistryPassword' : 'containerRegistryPassword2'] = pw.value;
     }
     const existing = await this.dependents.keys.all(ws.id);
     if (!existing.notebookPrimaryAccessKey) values.notebookPrimaryAccessKey = crypto.randomBytes(32).toString('base64');
-    if (!existing.notebookSecondaryAccessKey) values.notebookSecondaryAccessKey = crypto.randomBytes(32).toString('base64');
+    if (!existing.notebookSecondaryAccessKey)
+      values.notebookSecondaryAccessKey = crypto.randomBytes(32).toString('base64');
     // Cached keys of dependents that are gone are dropped.
     const stale = CACHED_KEYS.filter((k) => existing[k] && !values[k]);
-    if (stale.length) await this.ctx.db.deleteFrom('resource_keys').where('resource_key', '=', ws.id.toLowerCase()).where('name', 'in', stale).execute();
+    if (stale.length)
+      await this.ctx.db
+        .deleteFrom('resource_keys')
+        .where('resource_key', '=', ws.id.toLowerCase())
+        .where('name', 'in', stale)
+        .execute();
     await this.dependents.keys.set(ws.id, values);
   }
 
@@ -486,7 +624,10 @@ export class WorkspaceService {
       userStorageKey: k.userStorageKey?.value ?? null,
       userStorageResourceId: info.storageAccountId ?? null,
       appInsightsInstrumentationKey: k.appInsightsInstrumentationKey?.value ?? null,
-      notebookAccessKeys: { primaryAccessKey: k.notebookPrimaryAccessKey?.value ?? null, secondaryAccessKey: k.notebookSecondaryAccessKey?.value ?? null },
+      notebookAccessKeys: {
+        primaryAccessKey: k.notebookPrimaryAccessKey?.value ?? null,
+        secondaryAccessKey: k.notebookSecondaryAccessKey?.value ?? null,
+      },
     };
     if (info.containerRegistryId && (k.containerRegistryPassword || k.containerRegistryPassword2)) {
       out.containerRegistryCredentials = {
@@ -504,11 +645,16 @@ export class WorkspaceService {
   /** POST W/resyncKeys (LRO). */
   async resyncKeys(ws: StoredResource, by: Principal): Promise<Operation> {
     this.requireReady(ws);
-    return this.operations.start('workspace.resyncKeys', { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' }, by.id, async () => {
-      const now = await this.engine.get(ws.id);
-      if (!now) throw new NotFound(`workspace '${ws.name}' was deleted`);
-      await this.cacheKeys(now);
-    });
+    return this.operations.start(
+      'workspace.resyncKeys',
+      { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' },
+      by.id,
+      async () => {
+        const now = await this.engine.get(ws.id);
+        if (!now) throw new NotFound(`workspace '${ws.name}' was deleted`);
+        await this.cacheKeys(now);
+      },
+    );
   }
 
   /**
@@ -518,9 +664,15 @@ export class WorkspaceService {
   private async requireLinkable(by: Principal, depId: string, target: string): Promise<void> {
     if (await this.ctx.access.can(by.id, depId, 'secrets/read')) return;
     if (!(await this.ctx.access.canSee(by.id, depId))) {
-      throw new InvalidInput(`${target} '${depId}' does not exist; create it first or leave ${target} out to have one made`, { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target });
+      throw new InvalidInput(
+        `${target} '${depId}' does not exist; create it first or leave ${target} out to have one made`,
+        { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target },
+      );
     }
-    throw new Forbidden(`${target}: the client may not read the keys of '${depId}', which a workspace using it hands on (listKeys); get a role that may, or leave ${target} out`, { code: 'LINKED_AUTHORIZATION_FAILED', target });
+    throw new Forbidden(
+      `${target}: the client may not read the keys of '${depId}', which a workspace using it hands on (listKeys); get a role that may, or leave ${target} out`,
+      { code: 'LINKED_AUTHORIZATION_FAILED', target },
+    );
   }
 
   /** resyncKeys without an operation (for clients of api-versions where it was not an LRO). */
@@ -531,7 +683,10 @@ export class WorkspaceService {
 
   private requireReady(ws: StoredResource): void {
     const state = ws.properties.provisioningState;
-    if (state === 'Creating' || state === 'Deleting') throw new Conflict(`workspace '${ws.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, { code: 'WORKSPACE_BUSY' });
+    if (state === 'Creating' || state === 'Deleting')
+      throw new Conflict(`workspace '${ws.name}' is ${String(state).toLowerCase()}; wait for its operation to end`, {
+        code: 'WORKSPACE_BUSY',
+      });
   }
 
   /**
@@ -541,19 +696,39 @@ export class WorkspaceService {
    */
   async update(
     ws: StoredResource,
-    input: { tags?: Record<string, string>; sku?: unknown; identity?: WorkspaceInput['identity']; properties?: WorkspaceProperties },
+    input: {
+      tags?: Record<string, string>;
+      sku?: unknown;
+      identity?: WorkspaceInput['identity'];
+      properties?: WorkspaceProperties;
+    },
     by: Principal,
     pre: Preconditions = {},
     opts: { force?: boolean; fromPut?: boolean } = {},
   ): Promise<StoredResource> {
     this.requireReady(ws);
     const props = input.properties ?? {};
-    const readOnly = ['workspaceId', 'provisioningState', 'mlFlowTrackingUri', 'discoveryUrl', 'creationTime', 'tenantId', 'storageHnsEnabled', 'privateLinkCount', 'notebookInfo', 'serviceProvisionedResourceGroup', 'privateEndpointConnections'];
+    const readOnly = [
+      'workspaceId',
+      'provisioningState',
+      'mlFlowTrackingUri',
+      'discoveryUrl',
+      'creationTime',
+      'tenantId',
+      'storageHnsEnabled',
+      'privateLinkCount',
+      'notebookInfo',
+      'serviceProvisionedResourceGroup',
+      'privateEndpointConnections',
+    ];
     for (const [k, v] of Object.entries(props)) {
       if (v === undefined || (UPDATABLE as readonly string[]).includes(k) || STORED_AS_GIVEN.includes(k)) continue;
       if (opts.fromPut && readOnly.includes(k)) continue; // read-only values echoed back by GET-modify-PUT clients
       const current = ws.properties[k];
-      const same = typeof v === 'string' && typeof current === 'string' ? v.toLowerCase() === current.toLowerCase() : JSON.stringify(v) === JSON.stringify(current ?? (k === 'hbiWorkspace' ? false : null));
+      const same =
+        typeof v === 'string' && typeof current === 'string'
+          ? v.toLowerCase() === current.toLowerCase()
+          : JSON.stringify(v) === JSON.stringify(current ?? (k === 'hbiWorkspace' ? false : null));
       if (!same) {
         throw new InvalidInput(
           `properties.${k} cannot be changed after the workspace is created${k === 'hbiWorkspace' ? ' (hbiWorkspace is fixed at creation)' : ''}; updatable properties are: ${UPDATABLE.join(', ')}`,
@@ -568,20 +743,33 @@ export class WorkspaceService {
       if (v === undefined) continue;
       const current = ws.properties[kind] as string | undefined;
       if (!v) {
-        if (current) throw new InvalidInput(`properties.${kind} cannot be removed; give the id of another one to replace it`, { target: `properties.${kind}` });
+        if (current)
+          throw new InvalidInput(`properties.${kind} cannot be removed; give the id of another one to replace it`, {
+            target: `properties.${kind}`,
+          });
         continue;
       }
-      if (typeof v !== 'string') throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
+      if (typeof v !== 'string')
+        throw new InvalidInput(`properties.${kind} must be an ARM resource id`, { target: `properties.${kind}` });
       if (current && current.toLowerCase() === v.toLowerCase()) continue;
       const dep = await this.dependents.requireExisting(kind, v, `properties.${kind}`);
       await this.requireLinkable(by, dep.id, `properties.${kind}`);
       if (current && (await this.engine.get(current)) && !opts.force) {
-        throw new Conflict(`the workspace already uses ${kind} '${current}', which still exists; to replace it anyway send force=true (updateDependencies(force))`, { code: 'DEPENDENCY_ALREADY_SET', target: `properties.${kind}` });
+        throw new Conflict(
+          `the workspace already uses ${kind} '${current}', which still exists; to replace it anyway send force=true (updateDependencies(force))`,
+          { code: 'DEPENDENCY_ALREADY_SET', target: `properties.${kind}` },
+        );
       }
       changes[kind] = dep.id;
     }
     const identity = input.identity ? this.makeIdentity(input.identity, ws.identity) : undefined;
-    const updated = await this.engine.patch(workspaceDef, ws.id, { tags: input.tags, identity, properties: changes }, by, pre);
+    const updated = await this.engine.patch(
+      workspaceDef,
+      ws.id,
+      { tags: input.tags, identity, properties: changes },
+      by,
+      pre,
+    );
     if (rotateTo) await this.rewrapDataKeys(updated, rotateTo);
     if (changes.applicationInsights || changes.containerRegistry) await this.cacheKeys(updated);
     return updated;
@@ -592,11 +780,21 @@ export class WorkspaceService {
    * set at creation and cannot be turned on or off later; a new `keyIdentifier` (a new version, or
    * another key of the same key vault) rotates the key. Returns the ref to re-wrap the data keys with.
    */
-  private async encryptionUpdate(ws: StoredResource, given: WorkspaceProperties['encryption'] | null, by: Principal, changes: Record<string, unknown>): Promise<string | undefined> {
+  private async encryptionUpdate(
+    ws: StoredResource,
+    given: WorkspaceProperties['encryption'] | null,
+    by: Principal,
+    changes: Record<string, unknown>,
+  ): Promise<string | undefined> {
     if (given === undefined || given === null) return undefined;
-    const current = ws.properties.encryption as { status?: string; keyVaultProperties?: Record<string, unknown>; identity?: unknown } | undefined;
+    const current = ws.properties.encryption as
+      { status?: string; keyVaultProperties?: Record<string, unknown>; identity?: unknown } | undefined;
     const enabled = current?.status === 'Enabled';
-    const status = enumValue(given.status ?? (enabled ? 'Enabled' : 'Disabled'), ['Enabled', 'Disabled'], 'properties.encryption.status');
+    const status = enumValue(
+      given.status ?? (enabled ? 'Enabled' : 'Disabled'),
+      ['Enabled', 'Disabled'],
+      'properties.encryption.status',
+    );
     if ((status === 'Enabled') !== enabled) {
       throw new InvalidInput(
         enabled
@@ -610,10 +808,13 @@ export class WorkspaceService {
     const currentKvp = current?.keyVaultProperties ?? {};
     const vaultArg = (kvp.keyVaultArmId as string | undefined) ?? (currentKvp.keyVaultArmId as string);
     if (typeof vaultArg !== 'string' || vaultArg.toLowerCase() !== String(currentKvp.keyVaultArmId).toLowerCase()) {
-      throw new InvalidInput(`properties.encryption.keyVaultProperties.keyVaultArmId cannot change (it is '${String(currentKvp.keyVaultArmId)}'); a new key must be a key of that key vault`, {
-        code: 'IMMUTABLE_PROPERTY',
-        target: 'properties.encryption.keyVaultProperties.keyVaultArmId',
-      });
+      throw new InvalidInput(
+        `properties.encryption.keyVaultProperties.keyVaultArmId cannot change (it is '${String(currentKvp.keyVaultArmId)}'); a new key must be a key of that key vault`,
+        {
+          code: 'IMMUTABLE_PROPERTY',
+          target: 'properties.encryption.keyVaultProperties.keyVaultArmId',
+        },
+      );
     }
     const identifier = (kvp.keyIdentifier as string | undefined) ?? (currentKvp.keyIdentifier as string);
     if (identifier === currentKvp.keyIdentifier) {
@@ -621,7 +822,11 @@ export class WorkspaceService {
       // left half done, and skips the data keys already wrapped by this key.
       return ws.properties.cmkRef as string;
     }
-    const setting = await resolveCustomerKey(this.ctx, this.customerKeys, by, { status: 'Enabled', keyVaultProperties: { ...currentKvp, ...kvp, keyVaultArmId: vaultArg, keyIdentifier: identifier }, identity: given.identity ?? current?.identity });
+    const setting = await resolveCustomerKey(this.ctx, this.customerKeys, by, {
+      status: 'Enabled',
+      keyVaultProperties: { ...currentKvp, ...kvp, keyVaultArmId: vaultArg, keyIdentifier: identifier },
+      identity: given.identity ?? current?.identity,
+    });
     changes.encryption = setting.encryption;
     changes.cmkRef = setting.ref;
     return setting.ref;
@@ -642,21 +847,48 @@ export class WorkspaceService {
     const current = ws.properties.containerRegistry as string | undefined;
     if (current && (await this.engine.get(current))) return current;
     const p = parseResourceId(ws.id);
-    const reg = await this.dependents.createRegistry({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name: dependentName('containerRegistry', ws.name), location: ws.location ?? 'local' }, by);
+    const reg = await this.dependents.createRegistry(
+      {
+        subscriptionId: p.subscriptionId,
+        resourceGroup: p.resourceGroup,
+        name: dependentName('containerRegistry', ws.name),
+        location: ws.location ?? 'local',
+      },
+      by,
+    );
     await this.engine.setProperties(ws.id, { containerRegistry: reg.id });
     await this.cacheKeys((await this.engine.get(ws.id))!);
     return reg.id;
   }
 
   /** DELETE W (LRO). Undefined when there was nothing to delete. */
-  async delete(sub: string, rg: string, name: string, by: Principal, opts: { deleteDependentResources?: boolean } = {}, pre: Preconditions = {}): Promise<Operation | undefined> {
+  async delete(
+    sub: string,
+    rg: string,
+    name: string,
+    by: Principal,
+    opts: { deleteDependentResources?: boolean } = {},
+    pre: Preconditions = {},
+  ): Promise<Operation | undefined> {
     const ws = await this.get(sub, rg, name);
     if (!ws) return undefined;
-    if (pre.ifMatch !== undefined && !pre.ifMatch.split(',').map((s) => s.trim()).some((e) => e === '*' || e === ws.etag)) {
-      throw new PreconditionFailed(`workspace '${ws.name}' has changed: its etag is ${ws.etag}, not ${pre.ifMatch}; GET it again and retry`, { code: 'PRECONDITION_FAILED' });
+    if (
+      pre.ifMatch !== undefined &&
+      !pre.ifMatch
+        .split(',')
+        .map((s) => s.trim())
+        .some((e) => e === '*' || e === ws.etag)
+    ) {
+      throw new PreconditionFailed(
+        `workspace '${ws.name}' has changed: its etag is ${ws.etag}, not ${pre.ifMatch}; GET it again and retry`,
+        { code: 'PRECONDITION_FAILED' },
+      );
     }
     const state = ws.properties.provisioningState;
-    if (state === 'Creating') throw new Conflict(`workspace '${ws.name}' is being created; wait for its operation to end, then delete it`, { code: 'WORKSPACE_BUSY' });
+    if (state === 'Creating')
+      throw new Conflict(`workspace '${ws.name}' is being created; wait for its operation to end, then delete it`, {
+        code: 'WORKSPACE_BUSY',
+      });
     if (state === 'Deleting') {
       const active = await this.operations.activeOn(ws.id);
       if (active) return active;
@@ -664,24 +896,37 @@ export class WorkspaceService {
     if (opts.deleteDependentResources) {
       // The dependents may sit in other groups: deleting them needs the right to, there.
       const info = this.info(ws);
-      for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
+      for (const dep of [
+        info.storageAccountId,
+        info.keyVaultId,
+        info.applicationInsightsId,
+        info.containerRegistryId,
+      ]) {
         if (dep && (await this.engine.get(dep)) && !(await this.ctx.access.can(by.id, dep, 'control/write'))) {
-          throw new Forbidden(`deleteDependentResources=true would delete '${dep}', which the client may not delete; delete the workspace without it, or get a role that may write there`, { code: 'FORBIDDEN' });
+          throw new Forbidden(
+            `deleteDependentResources=true would delete '${dep}', which the client may not delete; delete the workspace without it, or get a role that may write there`,
+            { code: 'FORBIDDEN' },
+          );
         }
       }
     }
     await this.engine.setProperties(ws.id, { provisioningState: 'Deleting', stateSince: Date.now() });
-    return this.operations.start('workspace.delete', { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' }, by.id, async (journal) => {
-      await journal.record({ deleteDependentResources: Boolean(opts.deleteDependentResources) });
-      const now = await this.engine.get(ws.id);
-      if (!now) return;
-      try {
-        await this.finishDelete(now, Boolean(opts.deleteDependentResources));
-      } catch (e) {
-        if (await this.engine.get(ws.id)) await this.engine.setProperties(ws.id, { provisioningState: 'Succeeded' });
-        throw e;
-      }
-    });
+    return this.operations.start(
+      'workspace.delete',
+      { id: ws.id, subscriptionId: ws.subscriptionId, location: ws.location ?? 'local' },
+      by.id,
+      async (journal) => {
+        await journal.record({ deleteDependentResources: Boolean(opts.deleteDependentResources) });
+        const now = await this.engine.get(ws.id);
+        if (!now) return;
+        try {
+          await this.finishDelete(now, Boolean(opts.deleteDependentResources));
+        } catch (e) {
+          if (await this.engine.get(ws.id)) await this.engine.setProperties(ws.id, { provisioningState: 'Succeeded' });
+          throw e;
+        }
+      },
+    );
   }
 
   /** The deleting half: hooks, children, keys, role assignments, and the dependents when asked. */
@@ -690,19 +935,44 @@ export class WorkspaceService {
     for (const hook of this.onWorkspaceDeleting) await hook(info);
     // The workspace's own row goes last: until then a failed delete can be retried.
     if (withDependents) {
-      for (const dep of [info.storageAccountId, info.keyVaultId, info.applicationInsightsId, info.containerRegistryId]) {
+      for (const dep of [
+        info.storageAccountId,
+        info.keyVaultId,
+        info.applicationInsightsId,
+        info.containerRegistryId,
+      ]) {
         if (dep) await this.dependents.deleteAny(dep);
       }
     } else if (ws.properties.cmkRef && info.keyVaultId) {
       // The key vault outlives the workspace: its secrets go back to server-managed keys if the
       // customer key still opens them (else they stay under it, and the vault cannot be reused).
-      await this.ctx.keys.unprotect(info.keyVaultId).catch((e) => this.ctx.log.warn({ err: e, workspace: ws.id }, "the key vault of a deleted workspace stays under the workspace's customer-managed key"));
+      await this.ctx.keys
+        .unprotect(info.keyVaultId)
+        .catch((e) =>
+          this.ctx.log.warn(
+            { err: e, workspace: ws.id },
+            "the key vault of a deleted workspace stays under the workspace's customer-managed key",
+          ),
+        );
     }
     await this.dependents.keys.forget(ws.id);
     const key = ws.id.toLowerCase();
-    const scoped = (await this.ctx.db.selectFrom('role_assignments').select(['id', 'scope_key']).where('scope_key', 'like', `${key}%`).execute()).filter((a) => a.scope_key === key || a.scope_key.startsWith(`${key}/`));
+    const scoped = (
+      await this.ctx.db
+        .selectFrom('role_assignments')
+        .select(['id', 'scope_key'])
+        .where('scope_key', 'like', `${key}%`)
+        .execute()
+    ).filter((a) => a.scope_key === key || a.scope_key.startsWith(`${key}/`));
     if (scoped.length) {
-      await this.ctx.db.deleteFrom('role_assignments').where('id', 'in', scoped.map((a) => a.id)).execute();
+      await this.ctx.db
+        .deleteFrom('role_assignments')
+        .where(
+          'id',
+          'in',
+          scoped.map((a) => a.id),
+        )
+        .execute();
       this.ctx.access.invalidate();
     }
     await this.ctx.db.deleteFrom('workspace_ids').where('id_key', '=', key).execute();
@@ -715,12 +985,15 @@ export class WorkspaceService {
     const isWorkspace = (r: StoredResource) => r.type.toLowerCase() === WORKSPACE.toLowerCase();
     for (const row of rows.filter(isWorkspace)) {
       const active = await this.operations.activeOn(row.id);
-      if (active && active.kind === 'workspace.create') throw new Conflict(`workspace '${row.name}' is being created; delete the group when that has ended`, { code: 'WORKSPACE_BUSY' });
+      if (active && active.kind === 'workspace.create')
+        throw new Conflict(`workspace '${row.name}' is being created; delete the group when that has ended`, {
+          code: 'WORKSPACE_BUSY',
+        });
       await this.finishDelete(row, false);
     }
     // Each through its type's `remove` (blobs, keys, secrets too), or as a plain record.
-    for (const row of rows.filter((r) => !isWorkspace(r))) if ((await this.dependents.types?.remove(row.id)) === undefined) await this.engine.delete(row.id);
+    for (const row of rows.filter((r) => !isWorkspace(r)))
+      if ((await this.dependents.types?.remove(row.id)) === undefined) await this.engine.delete(row.id);
     await this.engine.deleteGroupRows(groupKey);
   }
 }
-

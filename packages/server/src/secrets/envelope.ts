@@ -14,7 +14,10 @@ export function seal(key: Buffer, plaintext: Buffer | string, aad = ''): string 
   const iv = crypto.randomBytes(12);
   const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
   if (aad) cipher.setAAD(Buffer.from(aad));
-  const data = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
+  const data = Buffer.concat([
+    cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext),
+    cipher.final(),
+  ]);
   return `v1:${iv.toString('base64url')}:${cipher.getAuthTag().toString('base64url')}:${data.toString('base64url')}`;
 }
 
@@ -30,7 +33,8 @@ export function open(key: Buffer, sealed: string, aad = ''): Buffer {
 export function loadMasterKey(home: string, env: NodeJS.ProcessEnv = process.env): Buffer {
   if (env.ATELIER_MASTER_KEY) {
     const k = Buffer.from(env.ATELIER_MASTER_KEY, 'base64');
-    if (k.length !== 32) throw new Error('ATELIER_MASTER_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)');
+    if (k.length !== 32)
+      throw new Error('ATELIER_MASTER_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)');
     return k;
   }
   const file = path.join(home, 'master.key');
@@ -103,7 +107,8 @@ export class KeyRing {
   }
 
   private provider(): CustomerKeyProvider {
-    if (!this.customer) throw new Error('customer-managed keys are not available on this server (no key provider registered)');
+    if (!this.customer)
+      throw new Error('customer-managed keys are not available on this server (no key provider registered)');
     return this.customer;
   }
 
@@ -123,7 +128,11 @@ export class KeyRing {
       if (Date.now() - hit.checkedAt < CUSTOMER_KEY_RECHECK_MS) return hit.key;
       this.cache.delete(ownerKey);
       // Another server may have re-wrapped it (rotation): then it is opened again below, with the new key.
-      const row = await this.db.selectFrom('data_keys').select('wrapped_by').where('owner_key', '=', ownerKey).executeTakeFirst();
+      const row = await this.db
+        .selectFrom('data_keys')
+        .select('wrapped_by')
+        .where('owner_key', '=', ownerKey)
+        .executeTakeFirst();
       if (row && row.wrapped_by === CMK_PREFIX + hit.ref) {
         await this.provider().check(hit.ref);
         hit.checkedAt = Date.now();
@@ -136,10 +145,19 @@ export class KeyRing {
       const key = crypto.randomBytes(32);
       await this.db
         .insertInto('data_keys')
-        .values({ owner_key: ownerKey, wrapped: seal(this.master, key, ownerKey), wrapped_by: 'master', created_at: Date.now() })
+        .values({
+          owner_key: ownerKey,
+          wrapped: seal(this.master, key, ownerKey),
+          wrapped_by: 'master',
+          created_at: Date.now(),
+        })
         .onConflict((oc) => oc.column('owner_key').doNothing())
         .execute();
-      row = await this.db.selectFrom('data_keys').selectAll().where('owner_key', '=', ownerKey).executeTakeFirstOrThrow();
+      row = await this.db
+        .selectFrom('data_keys')
+        .selectAll()
+        .where('owner_key', '=', ownerKey)
+        .executeTakeFirstOrThrow();
     }
     const entry = await this.unwrapRow(ownerKey, row);
     this.cache.set(ownerKey, entry);
@@ -148,7 +166,11 @@ export class KeyRing {
 
   /** 'master', or the ref of the customer key that wraps the data key of `owner`; undefined when it has none yet. */
   async wrappedBy(owner: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('data_keys').select('wrapped_by').where('owner_key', '=', owner.toLowerCase()).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('data_keys')
+      .select('wrapped_by')
+      .where('owner_key', '=', owner.toLowerCase())
+      .executeTakeFirst();
     if (!row) return undefined;
     return row.wrapped_by.startsWith(CMK_PREFIX) ? row.wrapped_by.slice(CMK_PREFIX.length) : row.wrapped_by;
   }
@@ -173,10 +195,18 @@ export class KeyRing {
   /** Wraps the data key of `owner` with the master key alone again (needs its customer key usable). */
   async unprotect(owner: string): Promise<void> {
     const ownerKey = owner.toLowerCase();
-    const row = await this.db.selectFrom('data_keys').select('wrapped_by').where('owner_key', '=', ownerKey).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('data_keys')
+      .select('wrapped_by')
+      .where('owner_key', '=', ownerKey)
+      .executeTakeFirst();
     if (!row || row.wrapped_by === 'master') return;
     const key = await this.dataKey(ownerKey);
-    await this.db.updateTable('data_keys').set({ wrapped: seal(this.master, key, ownerKey), wrapped_by: 'master' }).where('owner_key', '=', ownerKey).execute();
+    await this.db
+      .updateTable('data_keys')
+      .set({ wrapped: seal(this.master, key, ownerKey), wrapped_by: 'master' })
+      .where('owner_key', '=', ownerKey)
+      .execute();
     this.cache.set(ownerKey, { key, checkedAt: Date.now() });
   }
 

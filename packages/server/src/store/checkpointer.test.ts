@@ -21,8 +21,12 @@ describe('SQLite checkpoints in a worker thread', () => {
       const insert = database.sqlite!.prepare('insert into t (data) values (?)');
       for (let i = 0; i < 128; i++) insert.run(blob);
       const deadline = Date.now() + 5000;
-      while (fs.statSync(file).size < before + 8 * 1024 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(fs.statSync(file).size >= before + 8 * 1024 * 1024, `the database file did not grow by the committed 8 MiB (${fs.statSync(file).size} bytes)`);
+      while (fs.statSync(file).size < before + 8 * 1024 * 1024 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.ok(
+        fs.statSync(file).size >= before + 8 * 1024 * 1024,
+        `the database file did not grow by the committed 8 MiB (${fs.statSync(file).size} bytes)`,
+      );
     } finally {
       await database.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -35,12 +39,20 @@ describe('SQLite checkpoints in a worker thread', () => {
     const database = await openDatabase({ sqlitePath: file, migrate: false });
     const reports: CheckpointReport[] = [];
     const errors: string[] = [];
-    const c = startCheckpointer(file, { intervalMs: 20, onReport: (r) => reports.push(r), onError: (m) => errors.push(m) });
+    const c = startCheckpointer(file, {
+      intervalMs: 20,
+      onReport: (r) => reports.push(r),
+      onError: (m) => errors.push(m),
+    });
     try {
       await sql`create table t (id integer primary key)`.execute(database.db);
       const deadline = Date.now() + 5000;
-      while (!reports.some((r) => r.log > 0 && r.checkpointed === r.log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(reports.some((r) => r.log > 0 && r.checkpointed === r.log), JSON.stringify(reports.slice(-3)));
+      while (!reports.some((r) => r.log > 0 && r.checkpointed === r.log) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.ok(
+        reports.some((r) => r.log > 0 && r.checkpointed === r.log),
+        JSON.stringify(reports.slice(-3)),
+      );
       await c.stop();
       const n = reports.length;
       await new Promise((r) => setTimeout(r, 100));

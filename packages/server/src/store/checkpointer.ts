@@ -45,7 +45,10 @@ export interface CheckpointReport {
   checkpointed: number;
 }
 
-export function startCheckpointer(file: string, opts: { intervalMs?: number; onReport?: (r: CheckpointReport) => void; onError?: (message: string) => void } = {}): Checkpointer {
+export function startCheckpointer(
+  file: string,
+  opts: { intervalMs?: number; onReport?: (r: CheckpointReport) => void; onError?: (message: string) => void } = {},
+): Checkpointer {
   const module = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER, { eval: true, workerData: { file, module, intervalMs: opts.intervalMs ?? 200 } });
   // The worker must not keep the process alive on its own.

@@ -20,7 +20,9 @@ describe('database close (postgres)', { skip: postgres ? undefined : 'ATELIER_TE
       await admin.connect();
       try {
         await database.close();
-        const { rows } = await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+        const { rows } = await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [
+          name,
+        ]);
         assert.equal(rows[0].n, 0, 'connections of a closed pool are still open');
       } finally {
         await admin.end();

@@ -54,8 +54,21 @@ export interface OpenOptions {
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const database: Database = opts.url
-    ? { dialect: 'postgres', ...(await openPostgres({ url: opts.url, poolSize: opts.poolSize ?? 10, onIdleError: opts.onIdleError ?? warnIdleError })) }
-    : { dialect: 'sqlite', ...openSqlite({ file: opts.sqlitePath ?? ':memory:', onCheckpointError: opts.onCheckpointError ?? warnCheckpointError }) };
+    ? {
+        dialect: 'postgres',
+        ...(await openPostgres({
+          url: opts.url,
+          poolSize: opts.poolSize ?? 10,
+          onIdleError: opts.onIdleError ?? warnIdleError,
+        })),
+      }
+    : {
+        dialect: 'sqlite',
+        ...openSqlite({
+          file: opts.sqlitePath ?? ':memory:',
+          onCheckpointError: opts.onCheckpointError ?? warnCheckpointError,
+        }),
+      };
   if (opts.migrate !== false) {
     try {
       await migrateToLatest(database.db);
@@ -72,7 +85,9 @@ function warnCheckpointError(message: string): void {
 }
 
 function warnIdleError(e: Error): void {
-  process.emitWarning(`a pooled PostgreSQL connection failed and was dropped: ${e.message}`, { code: 'ATELIER_PG_IDLE' });
+  process.emitWarning(`a pooled PostgreSQL connection failed and was dropped: ${e.message}`, {
+    code: 'ATELIER_PG_IDLE',
+  });
 }
 
 /** `now()` as epoch milliseconds. */

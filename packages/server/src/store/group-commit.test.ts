@@ -9,7 +9,10 @@ import { openDatabase, type Database, type Tx } from './database.js';
 import { freshPostgres, testDialects } from '../testing/harness.js';
 
 async function count(tx: Tx, name?: string): Promise<number> {
-  const rows = name === undefined ? await tx.rows<[number]>('select count(*) from tx_probe') : await tx.rows<[number]>('select count(*) from tx_probe where name = ?', [name]);
+  const rows =
+    name === undefined
+      ? await tx.rows<[number]>('select count(*) from tx_probe')
+      : await tx.rows<[number]>('select count(*) from tx_probe where name = ?', [name]);
   return Number(rows[0]![0]);
 }
 
@@ -23,14 +26,20 @@ async function outside(database: Database, sqlitePath: string, url: string | und
   if (url) {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     return {
-      committed: async (names) => Number((await pool.query('select count(*)::int as c from tx_probe where name = any($1)', [names])).rows[0].c),
+      committed: async (names) =>
+        Number((await pool.query('select count(*)::int as c from tx_probe where name = any($1)', [names])).rows[0].c),
       close: () => pool.end(),
     };
   }
   assert.equal(database.dialect, 'sqlite');
   const reader = new SqliteDatabase(sqlitePath, { readonly: true });
   return {
-    committed: async (names) => (reader.prepare(`select count(*) as c from tx_probe where name in (${names.map(() => '?').join(',')})`).get(...names) as { c: number }).c,
+    committed: async (names) =>
+      (
+        reader
+          .prepare(`select count(*) as c from tx_probe where name in (${names.map(() => '?').join(',')})`)
+          .get(...names) as { c: number }
+      ).c,
     close: async () => void reader.close(),
   };
 }
@@ -54,7 +63,9 @@ for (const dialect of testDialects()) {
       await database.write(async (tx) => {
         await tx.run('create table tx_probe (name varchar(50) primary key, n integer not null)');
         await tx.run('create table tx_parent (id integer primary key)');
-        await tx.run('create table tx_child (id integer primary key, parent integer not null references tx_parent (id) deferrable initially deferred)');
+        await tx.run(
+          'create table tx_child (id integer primary key, parent integer not null references tx_parent (id) deferrable initially deferred)',
+        );
       });
       other = await outside(database, file, url);
     });
@@ -75,7 +86,10 @@ for (const dialect of testDialects()) {
         names.map((name, i) =>
           database
             .write(async (tx) => {
-              const inside = await tx.rows<[number]>(`select count(*) from tx_probe where name in (${names.map(() => '?').join(',')})`, names);
+              const inside = await tx.rows<[number]>(
+                `select count(*) from tx_probe where name in (${names.map(() => '?').join(',')})`,
+                names,
+              );
               seen[i] = { inside: Number(inside[0]![0]), outside: await other.committed(names) };
               await tx.run('insert into tx_probe (name, n) values (?, ?)', [name, i]);
               return i;
@@ -87,8 +101,14 @@ for (const dialect of testDialects()) {
             }),
         ),
       );
-      assert.deepEqual(seen, names.map((_, i) => ({ inside: i, outside: 0 })));
-      assert.deepEqual([...answered].sort((a, b) => a - b), names.map((_, i) => i));
+      assert.deepEqual(
+        seen,
+        names.map((_, i) => ({ inside: i, outside: 0 })),
+      );
+      assert.deepEqual(
+        [...answered].sort((a, b) => a - b),
+        names.map((_, i) => i),
+      );
       assert.equal(await other.committed(names), names.length);
     });
 
@@ -99,7 +119,10 @@ for (const dialect of testDialects()) {
             await tx.run('insert into tx_probe (name, n) values (?, ?)', [`a${i}`, i]);
             // Every 7th writes a second row (through the transaction's Kysely) and then fails: neither of its rows may stay.
             if (i % 7 === 3) {
-              await tx.db.insertInto('tx_probe' as never).values({ name: `extra${i}`, n: i } as never).execute();
+              await tx.db
+                .insertInto('tx_probe' as never)
+                .values({ name: `extra${i}`, n: i } as never)
+                .execute();
               throw new Error(`fail ${i}`);
             }
             return i;
@@ -108,7 +131,8 @@ for (const dialect of testDialects()) {
       );
       const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
       assert.deepEqual(failed, [3, 10, 17, 24, 31, 38, 45]);
-      for (const i of failed) assert.match(String((outcomes[i] as PromiseRejectedResult).reason), new RegExp(`fail ${i}`));
+      for (const i of failed)
+        assert.match(String((outcomes[i] as PromiseRejectedResult).reason), new RegExp(`fail ${i}`));
       for (const [i, o] of outcomes.entries()) if (o.status === 'fulfilled') assert.equal(o.value, i);
       const all = Array.from({ length: 50 }, (_, i) => [`a${i}`, `extra${i}`]).flat();
       assert.equal(await other.committed(all), 50 - failed.length);
@@ -124,7 +148,9 @@ for (const dialect of testDialects()) {
       const [first, second, third, fourth] = await Promise.allSettled([
         database.write((tx) => tx.run('insert into tx_probe (name, n) values (?, ?)', ['same', 1])),
         database.write((tx) => tx.run('insert into tx_probe (name, n) values (?, ?)', ['same', 2])),
-        database.write(async (tx) => (await tx.rows<[number]>('select n from tx_probe where name = ?', ['same']))[0]?.[0]),
+        database.write(
+          async (tx) => (await tx.rows<[number]>('select n from tx_probe where name = ?', ['same']))[0]?.[0],
+        ),
         database.write((tx) => tx.run('insert into tx_probe (name, n) values (?, ?)', ['after-error', 3])),
       ]);
       assert.equal(first.status, 'fulfilled');
@@ -144,12 +170,19 @@ for (const dialect of testDialects()) {
         database.write((tx) => tx.run('insert into tx_child (id, parent) values (?, ?)', [1, 999])),
         database.write((tx) => tx.run('insert into tx_child (id, parent) values (?, ?)', [2, 1])),
       ]);
-      assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected']);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['rejected', 'rejected', 'rejected'],
+      );
       assert.equal(await other.committed(['doomed-a']), 0);
-      await database.read(async (tx) => assert.equal(Number((await tx.rows<[number]>('select count(*) from tx_child'))[0]![0]), 0));
+      await database.read(async (tx) =>
+        assert.equal(Number((await tx.rows<[number]>('select count(*) from tx_child'))[0]![0]), 0),
+      );
       // The store goes on: the next write commits.
       await database.write((tx) => tx.run('insert into tx_child (id, parent) values (?, ?)', [3, 1]));
-      await database.read(async (tx) => assert.equal(Number((await tx.rows<[number]>('select count(*) from tx_child'))[0]![0]), 1));
+      await database.read(async (tx) =>
+        assert.equal(Number((await tx.rows<[number]>('select count(*) from tx_child'))[0]![0]), 1),
+      );
     });
 
     it('with several lanes (PostgreSQL), concurrent writes still share commits, each answered after its own', async () => {
@@ -171,7 +204,8 @@ for (const dialect of testDialects()) {
           ),
         );
         assert.equal(await other.committed(names), names.length);
-        if (url) assert.ok(new Set(txids).size < names.length / 2, `40 writes took ${new Set(txids).size} transactions`);
+        if (url)
+          assert.ok(new Set(txids).size < names.length / 2, `40 writes took ${new Set(txids).size} transactions`);
       } finally {
         await wide.close();
       }
@@ -179,11 +213,18 @@ for (const dialect of testDialects()) {
 
     it('what a caller was told is committed is there after the database is opened again', async () => {
       const names = Array.from({ length: 20 }, (_, i) => `durable${i}`);
-      await Promise.all(names.map((name, i) => database.write((tx) => tx.run('insert into tx_probe (name, n) values (?, ?)', [name, i]))));
+      await Promise.all(
+        names.map((name, i) =>
+          database.write((tx) => tx.run('insert into tx_probe (name, n) values (?, ?)', [name, i])),
+        ),
+      );
       const again = await openDatabase(url ? { url, migrate: false } : { sqlitePath: file, migrate: false });
       try {
         await again.read(async (tx) => {
-          const [row] = await tx.rows<[number]>(`select count(*) from tx_probe where name in (${names.map(() => '?').join(',')})`, names);
+          const [row] = await tx.rows<[number]>(
+            `select count(*) from tx_probe where name in (${names.map(() => '?').join(',')})`,
+            names,
+          );
           assert.equal(Number(row![0]), 20);
         });
       } finally {

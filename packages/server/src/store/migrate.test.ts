@@ -11,7 +11,9 @@ test('a migration numbered below ones already applied is applied (feature number
     await sql`delete from kysely_migration where name = '0190-tracking-model-inputs'`.execute(database.db);
     await sql`drop table tracking_model_inputs`.execute(database.db);
     await migrateToLatest(database.db);
-    const { rows } = await sql<{ name: string }>`select name from kysely_migration where name = '0190-tracking-model-inputs'`.execute(database.db);
+    const { rows } = await sql<{
+      name: string;
+    }>`select name from kysely_migration where name = '0190-tracking-model-inputs'`.execute(database.db);
     assert.equal(rows.length, 1);
     await sql`select run_uuid, model_id, created_at from tracking_model_inputs`.execute(database.db);
   } finally {

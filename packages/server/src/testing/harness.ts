@@ -17,7 +17,9 @@ import { openDatabase, type Database, type DialectName } from '../store/database
 export function testDialects(): DialectName[] {
   if (process.env.ATELIER_TEST_DATABASE_URL) return ['sqlite', 'postgres'];
   if (process.env.ATELIER_TEST_STRICT === '1') {
-    throw new Error('ATELIER_TEST_DATABASE_URL is not set but ATELIER_TEST_STRICT=1: PostgreSQL tests cannot run (start one with .ci/postgres.sh)');
+    throw new Error(
+      'ATELIER_TEST_DATABASE_URL is not set but ATELIER_TEST_STRICT=1: PostgreSQL tests cannot run (start one with .ci/postgres.sh)',
+    );
   }
   if (!warned) {
     warned = true;
@@ -33,7 +35,10 @@ export const ADMIN_PASSWORD = 'test-admin-password-1';
  * A fresh, empty PostgreSQL database on the server at `base` (default ATELIER_TEST_DATABASE_URL);
  * returns its URL and a function that drops it. Tests and benchmarks share it.
  */
-export async function freshPostgres(base: string | undefined = process.env.ATELIER_TEST_DATABASE_URL, prefix = 'atelier_t'): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshPostgres(
+  base: string | undefined = process.env.ATELIER_TEST_DATABASE_URL,
+  prefix = 'atelier_t',
+): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!base) throw new Error('ATELIER_TEST_DATABASE_URL is not set');
   const name = `${prefix}_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
@@ -57,12 +62,19 @@ export async function freshPostgres(base: string | undefined = process.env.ATELI
  * The store of a test on `dialect`, not yet migrated: a fresh PostgreSQL database, or a SQLite file
  * in `dir`. `drop()` (after close) removes the PostgreSQL database.
  */
-export async function openTestDatabase(dialect: DialectName, dir: string, opts: { migrate?: boolean } = {}): Promise<{ database: Database; drop: () => Promise<void> }> {
+export async function openTestDatabase(
+  dialect: DialectName,
+  dir: string,
+  opts: { migrate?: boolean } = {},
+): Promise<{ database: Database; drop: () => Promise<void> }> {
   if (dialect === 'postgres') {
     const fresh = await freshPostgres();
     return { database: await openDatabase({ url: fresh.url, migrate: opts.migrate ?? false }), drop: fresh.drop };
   }
-  return { database: await openDatabase({ sqlitePath: path.join(dir, 'db.sqlite'), migrate: opts.migrate ?? false }), drop: async () => {} };
+  return {
+    database: await openDatabase({ sqlitePath: path.join(dir, 'db.sqlite'), migrate: opts.migrate ?? false }),
+    drop: async () => {},
+  };
 }
 
 export interface TestServer {
@@ -74,14 +86,26 @@ export interface TestServer {
   adminToken: string;
   subscriptionId: string;
   /** JSON request with the admin's token unless `token` is given (null = none). */
-  request(method: string, url: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: any; text: string }>;
+  request(
+    method: string,
+    url: string,
+    body?: unknown,
+    opts?: { token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; headers: Headers; body: any; text: string }>;
   /** Stops the server; with `keepData`, leaves the data (to restart on it). */
   close(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 export async function startTestServer(
   dialect: DialectName,
-  { logDestination, ...overrides }: Partial<ServerConfig> & { home?: string; databaseUrl?: string; logDestination?: ContextOptions['logDestination'] } = {},
+  {
+    logDestination,
+    ...overrides
+  }: Partial<ServerConfig> & {
+    home?: string;
+    databaseUrl?: string;
+    logDestination?: ContextOptions['logDestination'];
+  } = {},
 ): Promise<TestServer> {
   const home = overrides.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-test-'));
   let drop: (() => Promise<void>) | undefined;
@@ -91,12 +115,21 @@ export async function startTestServer(
     databaseUrl = fresh.url;
     drop = fresh.drop;
   }
-  const server = await startServer({ port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides, home, databaseUrl }, {}, { logDestination });
+  const server = await startServer(
+    { port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides, home, databaseUrl },
+    {},
+    { logDestination },
+  );
   const url = server.url;
   const tokenRes = await fetch(`${url}/common/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD, scope: 'https://management.azure.com/.default' }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      username: 'admin',
+      password: ADMIN_PASSWORD,
+      scope: 'https://management.azure.com/.default',
+    }),
   });
   const adminToken = ((await tokenRes.json()) as { access_token: string }).access_token;
   const t: TestServer = {

@@ -40,7 +40,8 @@ export async function startMoto(python: string): Promise<Moto> {
   const port = await freePort();
   const proc = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = () => new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+  const client = () =>
+    new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
   for (let i = 0; i < 200; i++) {
     try {
       const r = await fetch(`${endpoint}/moto-api/`);
@@ -53,7 +54,15 @@ export async function startMoto(python: string): Promise<Moto> {
             const s3 = client();
             await s3.send(new CreateBucketCommand({ Bucket: name }));
             s3.destroy();
-            return { kind: 's3', bucket: name, prefix, endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS };
+            return {
+              kind: 's3',
+              bucket: name,
+              prefix,
+              endpoint,
+              region: 'us-east-1',
+              forcePathStyle: true,
+              credentials: MOTO_CREDENTIALS,
+            };
           },
           stop: () => void proc.kill(),
         };

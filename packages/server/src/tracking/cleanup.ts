@@ -8,9 +8,22 @@ import './logged-models/tables.js';
 export async function deleteWorkspaceTracking(database: Database, workspaceId: string): Promise<void> {
   await database.write(async (tx) => {
     const runSub = 'select run_uuid from tracking_runs where workspace_id = ?';
-    await tx.run('delete from tracking_metric_blocks where series_id in (select series_id from tracking_latest_metrics where workspace_id = ?)', [workspaceId]);
-    for (const t of ['tracking_inputs', 'tracking_model_inputs', 'tracking_outputs', 'tracking_metric_log']) await tx.run(`delete from ${t} where run_uuid in (${runSub})`, [workspaceId]);
-    for (const t of ['tracking_model_metrics', 'tracking_latest_metrics', 'tracking_params', 'tracking_tags', 'tracking_datasets', 'tracking_runs', 'tracking_experiment_tags', 'tracking_experiments']) {
+    await tx.run(
+      'delete from tracking_metric_blocks where series_id in (select series_id from tracking_latest_metrics where workspace_id = ?)',
+      [workspaceId],
+    );
+    for (const t of ['tracking_inputs', 'tracking_model_inputs', 'tracking_outputs', 'tracking_metric_log'])
+      await tx.run(`delete from ${t} where run_uuid in (${runSub})`, [workspaceId]);
+    for (const t of [
+      'tracking_model_metrics',
+      'tracking_latest_metrics',
+      'tracking_params',
+      'tracking_tags',
+      'tracking_datasets',
+      'tracking_runs',
+      'tracking_experiment_tags',
+      'tracking_experiments',
+    ]) {
       await tx.run(`delete from ${t} where workspace_id = ?`, [workspaceId]);
     }
   });

@@ -24,20 +24,33 @@ export interface TrackingServices {
 /** Builds the tracking services; a deleted workspace takes its tracking data, registry, logged models, unfinished uploads and artifacts with it. */
 export function createTrackingServices(ctx: AppContext, controlPlane: ControlPlaneServices): TrackingServices {
   const experiments = new ExperimentService(ctx.database);
-  const runs = new RunService(ctx.database, experiments, (e) => ctx.log.warn({ err: e }, 'refreshing tracking table statistics failed'));
+  const runs = new RunService(ctx.database, experiments, (e) =>
+    ctx.log.warn({ err: e }, 'refreshing tracking table statistics failed'),
+  );
   ctx.onClose.push(() => runs.idle());
   const artifacts = new ArtifactService(ctx);
   const experimentLookup = new TrackingExperimentLookup(ctx, experiments);
   const loggedModels = new LoggedModelService(ctx, experimentLookup, artifacts);
   const registry = new RegistryService(ctx, loggedModels);
-  const s: TrackingServices = { experiments, runs, metrics: new MetricService(ctx.database), artifacts, experimentLookup, loggedModels, registry };
+  const s: TrackingServices = {
+    experiments,
+    runs,
+    metrics: new MetricService(ctx.database),
+    artifacts,
+    experimentLookup,
+    loggedModels,
+    registry,
+  };
 
   controlPlane.workspaces.onWorkspaceDeleting.push(async (ws) => {
     if (!ws.workspaceId) return;
     await deleteWorkspaceTracking(ctx.database, ws.workspaceId);
     await registry.deleteWorkspace(ws.workspaceId);
     await loggedModels.deleteWorkspace(ws.workspaceId);
-    await artifacts.deleteWorkspaceArtifacts({ workspaceId: ws.workspaceId, storageAccountId: ws.storageAccountId ?? null });
+    await artifacts.deleteWorkspaceArtifacts({
+      workspaceId: ws.workspaceId,
+      storageAccountId: ws.storageAccountId ?? null,
+    });
   });
   return s;
 }

@@ -39,24 +39,35 @@ for (const dialect of testDialects()) {
     it('fluent API with MLFLOW_TRACKING_TOKEN: runs, params, metrics, tags, artifacts, nested and async logging', async () => {
       const name = `fluent-${unique()}`;
       const r = await run('fluent.py', [name]);
-      const { run_id: runId, child_id: childId, experiment_id: experimentId } = r.result as unknown as Record<string, string>;
+      const {
+        run_id: runId,
+        child_id: childId,
+        experiment_id: experimentId,
+      } = r.result as unknown as Record<string, string>;
       // The same data, read through the REST API.
       const got = await t.request('GET', `${api(trackingUri, 'runs/get')}?run_id=${runId}`);
       assert.equal(got.status, 200, got.text);
       assert.equal(got.body.run.info.status, 'FINISHED');
       assert.equal(got.body.run.info.experiment_id, experimentId);
-      const params = Object.fromEntries(got.body.run.data.params.map((p: { key: string; value: string }) => [p.key, p.value]));
+      const params = Object.fromEntries(
+        got.body.run.data.params.map((p: { key: string; value: string }) => [p.key, p.value]),
+      );
       assert.equal(params.lr, '0.01');
       assert.equal(params.optimizer, 'adam');
       const hist = await t.request('GET', `${api(trackingUri, 'metrics/get-history')}?run_id=${runId}&metric_key=loss`);
       assert.equal(hist.status, 200, hist.text);
       assert.equal(hist.body.metrics.length, 12);
       const child = await t.request('GET', `${api(trackingUri, 'runs/get')}?run_id=${childId}`);
-      const tags = Object.fromEntries(child.body.run.data.tags.map((x: { key: string; value: string }) => [x.key, x.value]));
+      const tags = Object.fromEntries(
+        child.body.run.data.tags.map((x: { key: string; value: string }) => [x.key, x.value]),
+      );
       assert.equal(tags['mlflow.parentRunId'], runId);
       const arts = await t.request('GET', `${api(trackingUri, 'artifacts/list')}?run_id=${runId}`);
       assert.equal(arts.status, 200, arts.text);
-      assert.ok(arts.body.files.some((f: { path: string }) => f.path === 'weights.bin'), arts.text);
+      assert.ok(
+        arts.body.files.some((f: { path: string }) => f.path === 'weights.bin'),
+        arts.text,
+      );
       // Another workspace's tracking URI does not see this run.
       const elsewhere = await t.request('GET', `${api(otherUri, 'runs/get')}?run_id=${runId}`);
       assert.equal(elsewhere.status, 404, elsewhere.text);
@@ -74,7 +85,13 @@ for (const dialect of testDialects()) {
     it('refuses a client with a wrong token or password', async () => {
       const auths: Auth[] = [{ token: 'not-a-token' }, { username: 'admin', password: 'wrong' }, { none: true }];
       for (const auth of auths) {
-        const p = await runPython(python!, ['-c', 'import mlflow; mlflow.search_experiments()'], trackingUri, auth, 120_000);
+        const p = await runPython(
+          python!,
+          ['-c', 'import mlflow; mlflow.search_experiments()'],
+          trackingUri,
+          auth,
+          120_000,
+        );
         assert.notEqual(p.code, 0, `the client was let in with ${JSON.stringify(auth)}`);
         assert.match(p.stderr, /401|UNAUTHENTICATED|Unauthorized/i, p.stderr.slice(-800));
       }
@@ -84,7 +101,12 @@ for (const dialect of testDialects()) {
       const p = await runPython(python!, ['-c', 'import mlflow; mlflow.search_experiments()'], t.url, token(), 120_000);
       assert.notEqual(p.code, 0);
       assert.match(p.stderr, /ENDPOINT_NOT_FOUND/, p.stderr.slice(-1500));
-      assert.ok(p.stderr.includes(`${t.url}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>`), p.stderr.slice(-1500));
+      assert.ok(
+        p.stderr.includes(
+          `${t.url}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>`,
+        ),
+        p.stderr.slice(-1500),
+      );
       assert.match(p.stderr, /getMlflowTrackingUri/);
     });
 
@@ -93,7 +115,9 @@ for (const dialect of testDialects()) {
       const runId = (r.result as unknown as Record<string, string>).run_id;
       const listed = await t.request('GET', `${api(trackingUri, 'artifacts/list')}?run_id=${runId}&path=multipart`);
       assert.equal(listed.status, 200, listed.text);
-      assert.deepEqual(listed.body.files, [{ path: 'multipart/big.bin', is_dir: false, file_size: 5 * 1024 * 1024 + 12345 }]);
+      assert.deepEqual(listed.body.files, [
+        { path: 'multipart/big.bin', is_dir: false, file_size: 5 * 1024 * 1024 + 12345 },
+      ]);
     });
 
     it('search_runs and search_experiments with filters, ordering, paging and view types', async () => {
@@ -106,7 +130,10 @@ for (const dialect of testDialects()) {
         order_by: ['metrics.accuracy DESC'],
       });
       assert.equal(found.status, 200, found.text);
-      assert.deepEqual(found.body.runs.map((x: { info: { run_name: string } }) => x.info.run_name), ['alpha', 'gamma']);
+      assert.deepEqual(
+        found.body.runs.map((x: { info: { run_name: string } }) => x.info.run_name),
+        ['alpha', 'gamma'],
+      );
     });
 
     it('MlflowClient registry calls: models, versions, tags, aliases, stages, search, download URI', async () => {
@@ -137,35 +164,44 @@ for (const dialect of testDialects()) {
 // proxied multipart uploads, Range downloads and models logged, loaded and registered.
 const motoPython = findMoto('the MLflow client tests on an S3 blob store');
 for (const dialect of testDialects()) {
-  describe(`MLflow Python client on an S3 blob store (${dialect})`, { skip: skip ?? (!motoPython && 'no moto') }, () => {
-    let t: TestServer;
-    let moto: Moto;
-    let trackingUri: string;
-    const unique = () => `c${crypto.randomBytes(4).toString('hex')}`;
-    before(async () => {
-      moto = await startMoto(motoPython!);
-      t = await startTestServer(dialect, { blobStore: await moto.bucket() });
-      trackingUri = (await makeWorkspace(t, 'client-rg', 's3-ws')).trackingUri;
-    });
-    after(async () => {
-      await t?.close();
-      moto?.stop();
-    });
-    const run = async (script: string, args: string[]): Promise<ScriptResult> => {
-      const r = await runScript(python!, script, args, trackingUri, { token: t.adminToken });
-      assert.ok(r.code === 0 && r.result && Object.keys(r.result.failed).length === 0, explain(script, r));
-      return r;
-    };
+  describe(
+    `MLflow Python client on an S3 blob store (${dialect})`,
+    { skip: skip ?? (!motoPython && 'no moto') },
+    () => {
+      let t: TestServer;
+      let moto: Moto;
+      let trackingUri: string;
+      const unique = () => `c${crypto.randomBytes(4).toString('hex')}`;
+      before(async () => {
+        moto = await startMoto(motoPython!);
+        t = await startTestServer(dialect, { blobStore: await moto.bucket() });
+        trackingUri = (await makeWorkspace(t, 'client-rg', 's3-ws')).trackingUri;
+      });
+      after(async () => {
+        await t?.close();
+        moto?.stop();
+      });
+      const run = async (script: string, args: string[]): Promise<ScriptResult> => {
+        const r = await runScript(python!, script, args, trackingUri, { token: t.adminToken });
+        assert.ok(r.code === 0 && r.result && Object.keys(r.result.failed).length === 0, explain(script, r));
+        return r;
+      };
 
-    it('large artifacts: multipart upload and Range download', async () => {
-      const r = await run('artifacts_large.py', [`large-${unique()}`]);
-      const runId = (r.result as unknown as Record<string, string>).run_id;
-      const listed = await t.request('GET', `${trackingUri}/api/2.0/mlflow/artifacts/list?run_id=${runId}&path=multipart`);
-      assert.deepEqual(listed.body.files, [{ path: 'multipart/big.bin', is_dir: false, file_size: 5 * 1024 * 1024 + 12345 }]);
-    });
+      it('large artifacts: multipart upload and Range download', async () => {
+        const r = await run('artifacts_large.py', [`large-${unique()}`]);
+        const runId = (r.result as unknown as Record<string, string>).run_id;
+        const listed = await t.request(
+          'GET',
+          `${trackingUri}/api/2.0/mlflow/artifacts/list?run_id=${runId}&path=multipart`,
+        );
+        assert.deepEqual(listed.body.files, [
+          { path: 'multipart/big.bin', is_dir: false, file_size: 5 * 1024 * 1024 + 12345 },
+        ]);
+      });
 
-    it('pyfunc.log_model, load_model, register_model', async () => {
-      await run('pyfunc_models.py', [unique()]);
-    });
-  });
+      it('pyfunc.log_model, load_model, register_model', async () => {
+        await run('pyfunc_models.py', [unique()]);
+      });
+    },
+  );
 }

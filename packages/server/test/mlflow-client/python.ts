@@ -19,12 +19,15 @@ export function findPython(): { python?: string; skip?: string } {
   const python = configured || (fs.existsSync(fallback) ? fallback : undefined);
   const strict = process.env.ATELIER_TEST_STRICT === '1';
   if (!python) {
-    const why = 'ATELIER_TEST_PYTHON is not set and .ci/.venv does not exist: the MLflow client tests need Python with the packages of .ci/python-requirements.txt (bash .ci/run makes it)';
+    const why =
+      'ATELIER_TEST_PYTHON is not set and .ci/.venv does not exist: the MLflow client tests need Python with the packages of .ci/python-requirements.txt (bash .ci/run makes it)';
     if (strict) throw new Error(`${why}; ATELIER_TEST_STRICT=1 forbids skipping`);
     process.stderr.write(`note: ${why}; skipping them\n`);
     return { skip: why };
   }
-  const probe = spawnSync(python, ['-c', 'import mlflow, pandas, PIL, matplotlib; print(mlflow.__version__)'], { encoding: 'utf8' });
+  const probe = spawnSync(python, ['-c', 'import mlflow, pandas, PIL, matplotlib; print(mlflow.__version__)'], {
+    encoding: 'utf8',
+  });
   if (probe.status !== 0) {
     const why = `${python} cannot import mlflow, pandas, PIL and matplotlib (install .ci/python-requirements.txt into it): ${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}`;
     if (strict || configured) throw new Error(why);
@@ -45,7 +48,14 @@ export interface ScriptResult {
 }
 
 /** Runs `scripts/<script>` with the MLflow client pointed at `trackingUri`. */
-export async function runScript(python: string, script: string, args: string[], trackingUri: string, auth: Auth, timeoutMs = 300_000): Promise<ScriptResult> {
+export async function runScript(
+  python: string,
+  script: string,
+  args: string[],
+  trackingUri: string,
+  auth: Auth,
+  timeoutMs = 300_000,
+): Promise<ScriptResult> {
   return runPython(python, [path.join(SCRIPTS, script), ...args], trackingUri, auth, timeoutMs);
 }
 
@@ -53,11 +63,18 @@ export async function runScript(python: string, script: string, args: string[], 
  * Runs the interpreter with `argv` (asynchronously: the test server answers in this same process,
  * so a synchronous spawn would deadlock it).
  */
-export async function runPython(python: string, argv: string[], trackingUri: string, auth: Auth, timeoutMs = 300_000): Promise<ScriptResult> {
+export async function runPython(
+  python: string,
+  argv: string[],
+  trackingUri: string,
+  auth: Auth,
+  timeoutMs = 300_000,
+): Promise<ScriptResult> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-mlflow-client-'));
   const env: NodeJS.ProcessEnv = {};
   // Only what the client needs: no MLFLOW_* of the developer's shell leaks into the test.
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MLFLOW_') && !k.startsWith('DATABRICKS_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('MLFLOW_') && !k.startsWith('DATABRICKS_')) env[k] = v;
   Object.assign(env, {
     MLFLOW_TRACKING_URI: trackingUri,
     MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
@@ -79,13 +96,20 @@ export async function runPython(python: string, argv: string[], trackingUri: str
   const child = spawn(python, argv, { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   clearTimeout(timer);
   fs.rmSync(work, { recursive: true, force: true });
-  const line = stdout.split('\n').reverse().find((l) => l.startsWith('RESULT '));
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('RESULT '));
   return { code, stdout, stderr, result: line ? JSON.parse(line.slice('RESULT '.length)) : undefined };
 }
 
@@ -104,9 +128,15 @@ export function explain(script: string, r: ScriptResult): string {
 }
 
 /** PUT a resource group and a workspace through ARM, poll until Succeeded; returns the tracking URI. */
-export async function makeWorkspace(t: TestServer, group: string, name: string): Promise<{ armId: string; trackingUri: string }> {
+export async function makeWorkspace(
+  t: TestServer,
+  group: string,
+  name: string,
+): Promise<{ armId: string; trackingUri: string }> {
   const v = 'api-version=2025-09-01';
-  const rg = await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/${group}?${v}`, { location: 'local' });
+  const rg = await t.request('PUT', `/subscriptions/${t.subscriptionId}/resourceGroups/${group}?${v}`, {
+    location: 'local',
+  });
   if (rg.status >= 300) throw new Error(`PUT resource group: ${rg.status} ${rg.text}`);
   const armId = `/subscriptions/${t.subscriptionId}/resourceGroups/${group}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
   const put = await t.request('PUT', `${armId}?${v}`, { location: 'local', properties: { friendlyName: name } });

@@ -11,9 +11,15 @@ export function checkApiVersion(req: FastifyRequest): void {
   const q = req.query as Record<string, unknown> | undefined;
   const v = q?.['api-version'];
   if (v === undefined || v === '') {
-    throw new InvalidInput("The api-version query parameter (?api-version=) is required for all requests; use e.g. api-version=2025-09-01.", { code: 'API_VERSION_MISSING' });
+    throw new InvalidInput(
+      'The api-version query parameter (?api-version=) is required for all requests; use e.g. api-version=2025-09-01.',
+      { code: 'API_VERSION_MISSING' },
+    );
   }
   if (typeof v !== 'string' || !VERSION.test(v)) {
-    throw new InvalidInput(`The api-version '${String(v)}' is invalid. The supported versions are dates like '2025-09-01' (optionally with '-preview').`, { code: 'INVALID_API_VERSION' });
+    throw new InvalidInput(
+      `The api-version '${String(v)}' is invalid. The supported versions are dates like '2025-09-01' (optionally with '-preview').`,
+      { code: 'INVALID_API_VERSION' },
+    );
   }
 }

@@ -36,8 +36,18 @@ for (const dialect of testDialects()) {
         ['PUT', `${groupPath(t, 'val')}/providers/Microsoft.MachineLearningServices/workspaces/?${V}`, good, 404],
         ['GET', ws('a'), undefined, 400, 'InvalidWorkspaceName'],
         ['DELETE', ws('x'.repeat(40)), undefined, 400, 'InvalidWorkspaceName'],
-        ['PUT', `${groupPath(t, 'bad group!')}/providers/Microsoft.MachineLearningServices/workspaces/ok-name?${V}`, good, 400],
-        ['PUT', `/subscriptions/not-a-guid/resourceGroups/val/providers/Microsoft.MachineLearningServices/workspaces/ok-name?${V}`, good, 400],
+        [
+          'PUT',
+          `${groupPath(t, 'bad group!')}/providers/Microsoft.MachineLearningServices/workspaces/ok-name?${V}`,
+          good,
+          400,
+        ],
+        [
+          'PUT',
+          `/subscriptions/not-a-guid/resourceGroups/val/providers/Microsoft.MachineLearningServices/workspaces/ok-name?${V}`,
+          good,
+          400,
+        ],
         // malformed JSON, wrong types, unknown properties
         ['PUT', ws('ok-name'), '{not json', 400],
         ['PUT', ws('ok-name'), '[]', 400],
@@ -55,7 +65,17 @@ for (const dialect of testDialects()) {
         ['PUT', ws('ok-name'), { location: 'local', unknownField: true }, 400],
         ['PUT', ws('ok-name'), { location: 'local', properties: { unknownProperty: true } }, 400],
         ['PUT', ws('ok-name'), { location: 'local', properties: { encryption: { status: 'Enabled' } } }, 400],
-        ['PUT', ws('ok-name'), { location: 'local', properties: { encryption: { status: 'Enabled', keyVaultProperties: { keyVaultArmId: 'not-an-id', keyIdentifier: 'x' } } } }, 400],
+        [
+          'PUT',
+          ws('ok-name'),
+          {
+            location: 'local',
+            properties: {
+              encryption: { status: 'Enabled', keyVaultProperties: { keyVaultArmId: 'not-an-id', keyIdentifier: 'x' } },
+            },
+          },
+          400,
+        ],
         ['PATCH', ws('ws-existing'), { properties: { unknownProperty: true } }, 400],
         ['PATCH', ws('ws-existing'), { properties: { hbiWorkspace: true } }, 400, 'CannotChangeImmutableProperty'],
         ['PATCH', ws('ws-existing'), { location: 'elsewhere' }, 400],
@@ -76,12 +96,25 @@ for (const dialect of testDialects()) {
         ['PUT', `${groupPath(t, 'val')}/providers/Microsoft.ContainerRegistry/registries/a-b-c?${V}`, {}, 400],
         ['PUT', `${groupPath(t, 'val')}/providers/Microsoft.Storage/storageAccounts/goodname1?${V}`, { bogus: 1 }, 400],
         ['PUT', `${groupPath(t, 'nosuchgroup')}/providers/Microsoft.Storage/storageAccounts/goodname1?${V}`, {}, 404],
-        ['PUT', `${groupPath(t, 'nosuchgroup')}/providers/Microsoft.MachineLearningServices/workspaces/ok-name?${V}`, good, 404],
+        [
+          'PUT',
+          `${groupPath(t, 'nosuchgroup')}/providers/Microsoft.MachineLearningServices/workspaces/ok-name?${V}`,
+          good,
+          404,
+        ],
       ];
       for (const [method, url, body, status, code] of cases) {
         const r = await t.request(method, url, body);
-        assert.equal(r.status, status, `${method} ${url} ${typeof body === 'string' ? body : JSON.stringify(body)?.slice(0, 80)} → ${r.status} ${r.text.slice(0, 300)}`);
-        assert.equal(typeof r.body?.error?.code, 'string', `${method} ${url}: ARM error body, got ${r.text.slice(0, 200)}`);
+        assert.equal(
+          r.status,
+          status,
+          `${method} ${url} ${typeof body === 'string' ? body : JSON.stringify(body)?.slice(0, 80)} → ${r.status} ${r.text.slice(0, 300)}`,
+        );
+        assert.equal(
+          typeof r.body?.error?.code,
+          'string',
+          `${method} ${url}: ARM error body, got ${r.text.slice(0, 200)}`,
+        );
         assert.equal(typeof r.body.error.message, 'string');
         if (code) assert.equal(r.body.error.code, code, `${method} ${url}: ${r.text}`);
       }

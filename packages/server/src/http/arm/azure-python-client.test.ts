@@ -22,14 +22,15 @@ function findPython(): { python?: string; skip?: string } {
   const configured = process.env.ATELIER_TEST_PYTHON;
   const fallback = path.join(ROOT, '.ci', '.venv', 'bin', 'python');
   const python = configured || (fs.existsSync(fallback) ? fallback : undefined);
-  const probe = python ? spawnSync(python, ['-c', 'import azure.mgmt.machinelearningservices'], { encoding: 'utf8' }) : undefined;
+  const probe = python
+    ? spawnSync(python, ['-c', 'import azure.mgmt.machinelearningservices'], { encoding: 'utf8' })
+    : undefined;
   if (python && probe?.status === 0) return { python };
   const why = `no Python with azure-mgmt-machinelearningservices (set ATELIER_TEST_PYTHON or run bash .ci/run to make .ci/.venv)`;
   if (process.env.ATELIER_TEST_STRICT === '1') throw new Error(why);
   process.stderr.write(`note: ${why}; skipping the Azure Python SDK tests\n`);
   return { skip: why };
 }
-
 
 /** Runs the interpreter without blocking this process (the server answers in it). */
 function run(python: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -65,9 +66,26 @@ for (const dialect of testDialects()) {
       ca = fs.readFileSync(caFile, 'utf8');
       let databaseUrl: string | undefined;
       if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
-      server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, tlsCert: tls.certFile, tlsKey: tls.keyFile, databaseUrl }, {});
+      server = await startServer(
+        {
+          home,
+          port: 0,
+          logLevel: 'silent',
+          adminPassword: ADMIN_PASSWORD,
+          tlsCert: tls.certFile,
+          tlsKey: tls.keyFile,
+          databaseUrl,
+        },
+        {},
+      );
       token = await passwordToken(server.url, ca, 'admin', ADMIN_PASSWORD);
-      const rg = await httpsJson('PUT', `${server.url}/subscriptions/${server.ctx.defaultSubscriptionId}/resourcegroups/py-rg?api-version=2025-09-01`, ca, token, { location: 'local' });
+      const rg = await httpsJson(
+        'PUT',
+        `${server.url}/subscriptions/${server.ctx.defaultSubscriptionId}/resourcegroups/py-rg?api-version=2025-09-01`,
+        ca,
+        token,
+        { location: 'local' },
+      );
       assert.equal(rg.status, 201);
     });
     after(async () => {
@@ -77,7 +95,14 @@ for (const dialect of testDialects()) {
     });
 
     it('creates, reads, lists, updates, lists keys, resyncs and deletes a workspace', async () => {
-      const r = await run(python!, [path.join(HERE, 'python', 'azure_mgmt_workspace.py'), server.url, token, server.ctx.defaultSubscriptionId, caFile, 'py-rg']);
+      const r = await run(python!, [
+        path.join(HERE, 'python', 'azure_mgmt_workspace.py'),
+        server.url,
+        token,
+        server.ctx.defaultSubscriptionId,
+        caFile,
+        'py-rg',
+      ]);
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
       assert.ok(line, `the script failed (${r.code}):\n${r.stderr.slice(-3000)}`);
       const out = JSON.parse(line.slice('RESULT '.length));

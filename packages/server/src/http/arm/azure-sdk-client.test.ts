@@ -30,13 +30,37 @@ for (const dialect of testDialects()) {
       const ca = fs.readFileSync(tls.caFile, 'utf8');
       let databaseUrl: string | undefined;
       if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
-      server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, tlsCert: tls.certFile, tlsKey: tls.keyFile, databaseUrl }, {});
+      server = await startServer(
+        {
+          home,
+          port: 0,
+          logLevel: 'silent',
+          adminPassword: ADMIN_PASSWORD,
+          tlsCert: tls.certFile,
+          tlsKey: tls.keyFile,
+          databaseUrl,
+        },
+        {},
+      );
       const token = await passwordToken(server.url, ca, 'admin', ADMIN_PASSWORD);
       const sub = server.ctx.defaultSubscriptionId;
-      const rg = await httpsJson('PUT', `${server.url}/subscriptions/${sub}/resourcegroups/sdk-rg?api-version=2025-09-01`, ca, token, { location: 'local' });
+      const rg = await httpsJson(
+        'PUT',
+        `${server.url}/subscriptions/${sub}/resourcegroups/sdk-rg?api-version=2025-09-01`,
+        ca,
+        token,
+        { location: 'local' },
+      );
       assert.equal(rg.status, 201);
-      const credential: TokenCredential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
-      client = new AzureMachineLearningWorkspaces(credential, sub, { endpoint: server.url, credentialScopes: ['https://management.azure.com/.default'], tlsOptions: { ca }, retryOptions: { maxRetries: 0 } });
+      const credential: TokenCredential = {
+        getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }),
+      };
+      client = new AzureMachineLearningWorkspaces(credential, sub, {
+        endpoint: server.url,
+        credentialScopes: ['https://management.azure.com/.default'],
+        tlsOptions: { ca },
+        retryOptions: { maxRetries: 0 },
+      });
     });
     after(async () => {
       await server?.close();
@@ -45,7 +69,12 @@ for (const dialect of testDialects()) {
     });
 
     it('creates, reads, lists, updates, lists keys, resyncs and deletes a workspace', async () => {
-      const created = await client.workspaces.beginCreateOrUpdateAndWait('sdk-rg', 'sdk-ws', { location: 'local', friendlyName: 'From the SDK', tags: { via: 'sdk' } }, lro);
+      const created = await client.workspaces.beginCreateOrUpdateAndWait(
+        'sdk-rg',
+        'sdk-ws',
+        { location: 'local', friendlyName: 'From the SDK', tags: { via: 'sdk' } },
+        lro,
+      );
       assert.equal(created.provisioningState, 'Succeeded');
       assert.match(created.workspaceId!, /^[0-9a-f-]{36}$/);
       assert.equal(created.friendlyName, 'From the SDK');
@@ -63,7 +92,12 @@ for (const dialect of testDialects()) {
       for await (const w of client.workspaces.listBySubscription()) bySub.push(w.name);
       assert.ok(bySub.includes('sdk-ws'));
 
-      const updated = await client.workspaces.beginUpdateAndWait('sdk-rg', 'sdk-ws', { description: 'updated', tags: { via: 'sdk', v: '2' } }, lro);
+      const updated = await client.workspaces.beginUpdateAndWait(
+        'sdk-rg',
+        'sdk-ws',
+        { description: 'updated', tags: { via: 'sdk', v: '2' } },
+        lro,
+      );
       assert.equal(updated.description, 'updated');
       assert.deepEqual(updated.tags, { via: 'sdk', v: '2' });
 
@@ -73,14 +107,20 @@ for (const dialect of testDialects()) {
       assert.match(keys.appInsightsInstrumentationKey!, /^[0-9a-f-]{36}$/);
       await client.workspaces.beginResyncKeysAndWait('sdk-rg', 'sdk-ws', lro);
 
-      await assert.rejects(client.workspaces.get('sdk-rg', 'no-such-ws'), (e: { statusCode?: number; code?: string }) => e.statusCode === 404 && e.code === 'ResourceNotFound');
+      await assert.rejects(
+        client.workspaces.get('sdk-rg', 'no-such-ws'),
+        (e: { statusCode?: number; code?: string }) => e.statusCode === 404 && e.code === 'ResourceNotFound',
+      );
       await assert.rejects(
         client.workspaces.beginUpdateAndWait('sdk-rg', 'sdk-ws', { publicNetworkAccess: 'Sometimes' }, lro),
         (e: { statusCode?: number }) => e.statusCode === 400,
       );
 
       await client.workspaces.beginDeleteAndWait('sdk-rg', 'sdk-ws', lro);
-      await assert.rejects(client.workspaces.get('sdk-rg', 'sdk-ws'), (e: { statusCode?: number }) => e.statusCode === 404);
+      await assert.rejects(
+        client.workspaces.get('sdk-rg', 'sdk-ws'),
+        (e: { statusCode?: number }) => e.statusCode === 404,
+      );
     });
   });
 }

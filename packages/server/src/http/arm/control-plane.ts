@@ -10,7 +10,10 @@ import { discoveryRoutes } from '../discovery.js';
  * The control-plane feature: workspaces, the generic router of every declared resource type, operation status, discovery. Also
  * runs the operation sweeper (fails and undoes operations whose process stopped).
  */
-export async function controlPlaneFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+export async function controlPlaneFeature(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: Services },
+): Promise<void> {
   const { services } = opts;
   // ARM clients send POST/DELETE with Content-Type: application/json and no body: that is "no body",
   // not a malformed one. Anything else goes to Fastify's own (prototype-poisoning safe) JSON parser.

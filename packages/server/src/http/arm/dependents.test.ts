@@ -22,7 +22,12 @@ for (const dialect of testDialects()) {
 
     it('storage accounts: a real blob folder, two keys, listKeys, regenerateKey, delete removes the blobs', async () => {
       const sa = `${g}/providers/Microsoft.Storage/storageAccounts/acct0001`;
-      const put = await t.request('PUT', `${sa}?${V}`, { location: 'local', tags: { k: 'v' }, sku: { name: 'Standard_LRS' }, kind: 'StorageV2' });
+      const put = await t.request('PUT', `${sa}?${V}`, {
+        location: 'local',
+        tags: { k: 'v' },
+        sku: { name: 'Standard_LRS' },
+        kind: 'StorageV2',
+      });
       assert.equal(put.status, 201, put.text);
       assert.equal(put.body.type, 'Microsoft.Storage/storageAccounts');
       assert.equal(put.body.properties.provisioningState, 'Succeeded');
@@ -35,7 +40,10 @@ for (const dialect of testDialects()) {
 
       const keys = await t.request('POST', `${sa}/listKeys?${V}`);
       assert.equal(keys.status, 200);
-      assert.deepEqual(keys.body.keys.map((k: { keyName: string }) => k.keyName), ['key1', 'key2']);
+      assert.deepEqual(
+        keys.body.keys.map((k: { keyName: string }) => k.keyName),
+        ['key1', 'key2'],
+      );
       assert.equal(Buffer.from(keys.body.keys[0].value, 'base64').length, 64);
       assert.notEqual(keys.body.keys[0].value, keys.body.keys[1].value);
       const regen = await t.request('POST', `${sa}/regenerateKey?${V}`, { keyName: 'key2' });
@@ -45,10 +53,18 @@ for (const dialect of testDialects()) {
 
       // Names are unique on the server, as storage account names are in Azure.
       assert.equal((await t.request('PUT', `${groupPath(t, 'deps2')}?${V}`, { location: 'local' })).status, 201);
-      const dup = await t.request('PUT', `${groupPath(t, 'deps2')}/providers/Microsoft.Storage/storageAccounts/acct0001?${V}`, {});
+      const dup = await t.request(
+        'PUT',
+        `${groupPath(t, 'deps2')}/providers/Microsoft.Storage/storageAccounts/acct0001?${V}`,
+        {},
+      );
       assert.equal(dup.status, 409);
       // Two concurrent creates of one name in different groups: exactly one gets it.
-      const race = await Promise.all([g, groupPath(t, 'deps2')].map((grp) => t.request('PUT', `${grp}/providers/Microsoft.Storage/storageAccounts/raced0001?${V}`, {})));
+      const race = await Promise.all(
+        [g, groupPath(t, 'deps2')].map((grp) =>
+          t.request('PUT', `${grp}/providers/Microsoft.Storage/storageAccounts/raced0001?${V}`, {}),
+        ),
+      );
       assert.deepEqual(race.map((r) => r.status).sort(), [201, 409]);
       // PUT again: only the tags change.
       const again = await t.request('PUT', `${sa}?${V}`, { tags: { k: 'w' } });
@@ -59,8 +75,14 @@ for (const dialect of testDialects()) {
       assert.deepEqual(patched.body.tags, { x: 'y' });
 
       const list = await t.request('GET', `${g}/providers/Microsoft.Storage/storageAccounts?${V}`);
-      assert.deepEqual(list.body.value.map((a: { name: string }) => a.name).filter((n: string) => n !== 'raced0001'), ['acct0001']);
-      const bySub = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Storage/storageAccounts?${V}`);
+      assert.deepEqual(
+        list.body.value.map((a: { name: string }) => a.name).filter((n: string) => n !== 'raced0001'),
+        ['acct0001'],
+      );
+      const bySub = await t.request(
+        'GET',
+        `/subscriptions/${t.subscriptionId}/providers/Microsoft.Storage/storageAccounts?${V}`,
+      );
       assert.ok(bySub.body.value.some((a: { name: string }) => a.name === 'acct0001'));
 
       assert.equal((await t.request('DELETE', `${sa}?${V}`)).status, 200);
@@ -68,7 +90,11 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('GET', `${sa}?${V}`)).status, 404);
       assert.equal((await t.request('POST', `${sa}/listKeys?${V}`)).status, 404);
       assert.equal((await t.request('DELETE', `${sa}?${V}`)).status, 204);
-      const left = await t.server.ctx.db.selectFrom('resource_keys').selectAll().where('resource_key', '=', sa.toLowerCase()).execute();
+      const left = await t.server.ctx.db
+        .selectFrom('resource_keys')
+        .selectAll()
+        .where('resource_key', '=', sa.toLowerCase())
+        .execute();
       assert.equal(left.length, 0);
     });
 
@@ -80,10 +106,31 @@ for (const dialect of testDialects()) {
       assert.equal(put.body.properties.vaultUri, `${t.url}${kv}/`);
       const { ctx } = t.server;
       const now = Date.now();
-      await ctx.db.insertInto('vault_secrets').values({ vault_key: kv.toLowerCase(), name: 's1', name_key: 's1', value: await ctx.keys.encrypt(kv, 'secret'), content_type: null, tags: null, enabled: 1, version: 'v1', created_at: now, updated_at: now }).execute();
+      await ctx.db
+        .insertInto('vault_secrets')
+        .values({
+          vault_key: kv.toLowerCase(),
+          name: 's1',
+          name_key: 's1',
+          value: await ctx.keys.encrypt(kv, 'secret'),
+          content_type: null,
+          tags: null,
+          enabled: 1,
+          version: 'v1',
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
       assert.equal((await t.request('DELETE', `${kv}?${V}`)).status, 200);
-      assert.equal((await ctx.db.selectFrom('vault_secrets').selectAll().where('vault_key', '=', kv.toLowerCase()).execute()).length, 0);
-      assert.equal((await ctx.db.selectFrom('data_keys').selectAll().where('owner_key', '=', kv.toLowerCase()).execute()).length, 0);
+      assert.equal(
+        (await ctx.db.selectFrom('vault_secrets').selectAll().where('vault_key', '=', kv.toLowerCase()).execute())
+          .length,
+        0,
+      );
+      assert.equal(
+        (await ctx.db.selectFrom('data_keys').selectAll().where('owner_key', '=', kv.toLowerCase()).execute()).length,
+        0,
+      );
     });
 
     it('application insights: instrumentation key and connection string, shown to who may read secrets', async () => {
@@ -91,7 +138,10 @@ for (const dialect of testDialects()) {
       const put = await t.request('PUT', `${ai}?${V}`, { location: 'local' });
       assert.equal(put.status, 201, put.text);
       assert.match(put.body.properties.InstrumentationKey, /^[0-9a-f-]{36}$/);
-      assert.equal(put.body.properties.ConnectionString, `InstrumentationKey=${put.body.properties.InstrumentationKey};IngestionEndpoint=${t.url}/;LiveEndpoint=${t.url}/`);
+      assert.equal(
+        put.body.properties.ConnectionString,
+        `InstrumentationKey=${put.body.properties.InstrumentationKey};IngestionEndpoint=${t.url}/;LiveEndpoint=${t.url}/`,
+      );
       const reader = await userWithRole(t, `ai-reader-${dialect}`, 'Reader', ai);
       const r = await t.request('GET', `${ai}?${V}`, undefined, { token: reader.token });
       assert.equal(r.status, 200);
@@ -106,14 +156,20 @@ for (const dialect of testDialects()) {
       assert.ok(put.body.properties.loginServer);
       const creds = await t.request('POST', `${acr}/listCredentials?${V}`);
       assert.equal(creds.body.username, 'registry01');
-      assert.deepEqual(creds.body.passwords.map((p: { name: string }) => p.name), ['password', 'password2']);
+      assert.deepEqual(
+        creds.body.passwords.map((p: { name: string }) => p.name),
+        ['password', 'password2'],
+      );
       const regen = await t.request('POST', `${acr}/regenerateCredential?${V}`, { name: 'password' });
       assert.equal(regen.status, 200);
       assert.notEqual(regen.body.passwords[0].value, creds.body.passwords[0].value);
       assert.equal(regen.body.passwords[1].value, creds.body.passwords[1].value);
       assert.equal((await t.request('POST', `${acr}/regenerateCredential?${V}`, { name: 'password3' })).status, 400);
       const reader = await userWithRole(t, `acr-reader-${dialect}`, 'Reader', acr);
-      assert.equal((await t.request('POST', `${acr}/listCredentials?${V}`, undefined, { token: reader.token })).status, 403);
+      assert.equal(
+        (await t.request('POST', `${acr}/listCredentials?${V}`, undefined, { token: reader.token })).status,
+        403,
+      );
     });
 
     it('a workspace delete with dependents removes a registry attached later, and resyncKeys follows a regenerated registry password', async () => {
@@ -122,16 +178,22 @@ for (const dialect of testDialects()) {
       const acr = `${g}/providers/Microsoft.ContainerRegistry/registries/wsacr0001`;
       assert.equal((await t.request('PUT', `${acr}?${V}`, {})).status, 201);
       assert.equal((await t.request('PATCH', `${w}?${V}`, { properties: { containerRegistry: acr } })).status, 200);
-      const k1 = await t.request('POST', `${w}/listKeys?${V}`, undefined, { headers: { 'content-type': 'application/json' } });
+      const k1 = await t.request('POST', `${w}/listKeys?${V}`, undefined, {
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(k1.status, 200, 'an empty JSON body is no body');
       await t.request('POST', `${acr}/regenerateCredential?${V}`, { name: 'password' });
       const resync = await t.request('POST', `${w}/resyncKeys?${V}`);
       assert.equal((await waitForOperation(t, resync.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
       const k2 = await t.request('POST', `${w}/listKeys?${V}`);
-      assert.notEqual(k2.body.containerRegistryCredentials.passwords[0].value, k1.body.containerRegistryCredentials.passwords[0].value);
+      assert.notEqual(
+        k2.body.containerRegistryCredentials.passwords[0].value,
+        k1.body.containerRegistryCredentials.passwords[0].value,
+      );
       const del = await t.request('DELETE', `${w}?${V}&deleteDependentResources=true`);
       assert.equal((await waitForOperation(t, del.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
-      for (const dep of [acr, ws.properties.storageAccount, ws.properties.keyVault, ws.properties.applicationInsights]) assert.equal((await t.request('GET', `${dep}?${V}`)).status, 404, dep);
+      for (const dep of [acr, ws.properties.storageAccount, ws.properties.keyVault, ws.properties.applicationInsights])
+        assert.equal((await t.request('GET', `${dep}?${V}`)).status, 404, dep);
     });
   });
 }

@@ -29,5 +29,8 @@ export function boolQuery(req: FastifyRequest, name: string): boolean {
   const v = (req.query as Record<string, unknown>)[name];
   if (v === undefined || v === '') return false;
   if (typeof v === 'string' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
-  throw new InvalidInput(`query parameter ${name} must be true or false, got '${String(v)}'`, { code: 'INVALID_QUERY_PARAMETER', target: name });
+  throw new InvalidInput(`query parameter ${name} must be true or false, got '${String(v)}'`, {
+    code: 'INVALID_QUERY_PARAMETER',
+    target: name,
+  });
 }

@@ -6,25 +6,49 @@ import { checkApiVersion } from './api-version.js';
 import { NotFound } from '../../errors.js';
 import { armErrorOf, armStatusOf } from './errors.js';
 
-
 /** Status of long-running operations, the way ARM's Azure-AsyncOperation and Location URLs answer. */
-export async function operationRoutes(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+export async function operationRoutes(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: Services },
+): Promise<void> {
   const { ctx, services } = opts;
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 
   app.get<{ Params: C.OperationStatusParams; Querystring: C.OperationStatusQuery }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.MachineLearningServices/locations/:location/workspaceOperationsStatus/:operationId',
-    { schema: { params: C.OperationStatusParams, querystring: C.OperationStatusQuery, response: { 200: { description: 'The status; with type=location, the resource once done', anyOf: [C.OperationStatus, C.Workspace] }, ...C.ArmErrorResponses }, tags: ['Operations'], summary: 'Status of a long-running operation' } },
+    {
+      schema: {
+        params: C.OperationStatusParams,
+        querystring: C.OperationStatusQuery,
+        response: {
+          200: {
+            description: 'The status; with type=location, the resource once done',
+            anyOf: [C.OperationStatus, C.Workspace],
+          },
+          ...C.ArmErrorResponses,
+        },
+        tags: ['Operations'],
+        summary: 'Status of a long-running operation',
+      },
+    },
     async (req, reply) => {
       const p = req.params;
       const op = await services.operations.get(p.operationId);
-      const missing = () => new NotFound(`operation '${p.operationId}' could not be found`, { code: 'OPERATION_NOT_FOUND' });
+      const missing = () =>
+        new NotFound(`operation '${p.operationId}' could not be found`, { code: 'OPERATION_NOT_FOUND' });
       if (!op || op.subscriptionId !== p.subscriptionId.toLowerCase()) throw missing();
-      if (op.requestedBy !== req.principal.id && !(await ctx.access.canSee(req.principal.id, op.resourceId))) throw missing();
+      if (op.requestedBy !== req.principal.id && !(await ctx.access.canSee(req.principal.id, op.resourceId)))
+        throw missing();
       const id = `/subscriptions/${op.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/${op.location}/workspaceOperationsStatus/${op.id}`;
       if (req.query.type?.toLowerCase() === 'location') {
-        if (op.status === 'InProgress') return reply.status(202).header('Location', `${ctx.config.publicUrl}${req.url}`).header('Retry-After', '1').send();
-        if (op.status === 'Failed') return reply.status(armStatusOf(op.error)).send({ error: op.error && armErrorOf(op.error) });
+        if (op.status === 'InProgress')
+          return reply
+            .status(202)
+            .header('Location', `${ctx.config.publicUrl}${req.url}`)
+            .header('Retry-After', '1')
+            .send();
+        if (op.status === 'Failed')
+          return reply.status(armStatusOf(op.error)).send({ error: op.error && armErrorOf(op.error) });
         if (op.kind.endsWith('.delete') || op.kind.endsWith('.resyncKeys')) return reply.status(204).send();
         const r = await services.resources.get(op.resourceId);
         if (!r) throw new NotFound(`the resource of this operation no longer exists`, { code: 'NOT_FOUND' });

@@ -12,11 +12,19 @@ const TAGS = ['Resource groups'];
 const GROUP = { 200: C.ResourceGroup, ...C.ArmErrorResponses };
 
 /** Subscriptions and resource groups (Microsoft.Resources shapes). */
-export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: AppContext; groups: ResourceGroupService; resources: ResourceEngine }): Promise<void> {
+export async function resourceGroupRoutes(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; groups: ResourceGroupService; resources: ResourceEngine },
+): Promise<void> {
   const { ctx, groups, resources } = opts;
   app.addHook('preHandler', async (req) => checkApiVersion(req));
 
-  const subscriptionBody = (s: { subscription_id: string; display_name: string; tenant_id: string; state: string }) => ({
+  const subscriptionBody = (s: {
+    subscription_id: string;
+    display_name: string;
+    tenant_id: string;
+    state: string;
+  }) => ({
     id: `/subscriptions/${s.subscription_id}`,
     subscriptionId: s.subscription_id,
     tenantId: s.tenant_id,
@@ -26,56 +34,131 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
     authorizationSource: 'RoleBased',
   });
 
-  app.get('/subscriptions', { schema: { querystring: C.ApiVersionQuery, response: { 200: C.SubscriptionList, ...C.ArmErrorResponses }, tags: ['Subscriptions'] } }, async (req) => {
-    const rows = await ctx.db.selectFrom('subscriptions').selectAll().orderBy('subscription_id').execute();
-    const visible = [];
-    for (const s of rows) if (await ctx.access.canSee(req.principal.id, `/subscriptions/${s.subscription_id}`)) visible.push(subscriptionBody(s));
-    return { value: visible };
-  });
+  app.get(
+    '/subscriptions',
+    {
+      schema: {
+        querystring: C.ApiVersionQuery,
+        response: { 200: C.SubscriptionList, ...C.ArmErrorResponses },
+        tags: ['Subscriptions'],
+      },
+    },
+    async (req) => {
+      const rows = await ctx.db.selectFrom('subscriptions').selectAll().orderBy('subscription_id').execute();
+      const visible = [];
+      for (const s of rows)
+        if (await ctx.access.canSee(req.principal.id, `/subscriptions/${s.subscription_id}`))
+          visible.push(subscriptionBody(s));
+      return { value: visible };
+    },
+  );
 
-  app.get<{ Params: C.SubscriptionParams }>('/subscriptions/:subscriptionId', { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: { 200: C.Subscription, ...C.ArmErrorResponses }, tags: ['Subscriptions'] } }, async (req) => {
-    const sub = req.params.subscriptionId.toLowerCase();
-    await groups.requireSubscription(sub);
-    await ctx.access.require(req.principal.id, `/subscriptions/${sub}`, 'control/read', `subscription '${sub}' could not be found`);
-    const row = await ctx.db.selectFrom('subscriptions').selectAll().where('subscription_id', '=', sub).executeTakeFirstOrThrow();
-    return subscriptionBody(row);
-  });
+  app.get<{ Params: C.SubscriptionParams }>(
+    '/subscriptions/:subscriptionId',
+    {
+      schema: {
+        params: C.SubscriptionParams,
+        querystring: C.ApiVersionQuery,
+        response: { 200: C.Subscription, ...C.ArmErrorResponses },
+        tags: ['Subscriptions'],
+      },
+    },
+    async (req) => {
+      const sub = req.params.subscriptionId.toLowerCase();
+      await groups.requireSubscription(sub);
+      await ctx.access.require(
+        req.principal.id,
+        `/subscriptions/${sub}`,
+        'control/read',
+        `subscription '${sub}' could not be found`,
+      );
+      const row = await ctx.db
+        .selectFrom('subscriptions')
+        .selectAll()
+        .where('subscription_id', '=', sub)
+        .executeTakeFirstOrThrow();
+      return subscriptionBody(row);
+    },
+  );
 
-  app.get<{ Params: C.SubscriptionParams }>('/subscriptions/:subscriptionId/resourcegroups', { schema: { params: C.SubscriptionParams, querystring: C.ApiVersionQuery, response: { 200: C.ResourceGroupList, ...C.ArmErrorResponses }, tags: TAGS } }, async (req) => {
-    const sub = req.params.subscriptionId.toLowerCase();
-    await groups.requireSubscription(sub);
-    const { after, top } = pageParams(req);
-    const all = await groups.list(sub);
-    const visible = [];
-    for (const r of all) {
-      if (after && r.id_key <= after) continue;
-      if (await ctx.access.canSee(req.principal.id, r.id_key)) visible.push(r);
-      if (visible.length > top) break;
-    }
-    const page = visible.slice(0, top);
-    return { value: page.map(toResourceGroup), nextLink: nextLink(ctx.config.publicUrl, req, page.at(-1)?.id_key, visible.length > top) };
-  });
+  app.get<{ Params: C.SubscriptionParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups',
+    {
+      schema: {
+        params: C.SubscriptionParams,
+        querystring: C.ApiVersionQuery,
+        response: { 200: C.ResourceGroupList, ...C.ArmErrorResponses },
+        tags: TAGS,
+      },
+    },
+    async (req) => {
+      const sub = req.params.subscriptionId.toLowerCase();
+      await groups.requireSubscription(sub);
+      const { after, top } = pageParams(req);
+      const all = await groups.list(sub);
+      const visible = [];
+      for (const r of all) {
+        if (after && r.id_key <= after) continue;
+        if (await ctx.access.canSee(req.principal.id, r.id_key)) visible.push(r);
+        if (visible.length > top) break;
+      }
+      const page = visible.slice(0, top);
+      return {
+        value: page.map(toResourceGroup),
+        nextLink: nextLink(ctx.config.publicUrl, req, page.at(-1)?.id_key, visible.length > top),
+      };
+    },
+  );
 
-  app.get<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: GROUP, tags: TAGS } }, async (req) => {
-    const { subscriptionId: sub, resourceGroupName: name } = req.params;
-    await groups.requireSubscription(sub);
-    await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
-    return toResourceGroup(await groups.require(sub, name));
-  });
+  app.get<{ Params: C.ResourceGroupParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: GROUP, tags: TAGS } },
+    async (req) => {
+      const { subscriptionId: sub, resourceGroupName: name } = req.params;
+      await groups.requireSubscription(sub);
+      await ctx.access.require(
+        req.principal.id,
+        groupId(sub, name),
+        'control/read',
+        `resource group '${name}' could not be found`,
+      );
+      return toResourceGroup(await groups.require(sub, name));
+    },
+  );
 
-  app.head<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, hide: true } as object }, async (req, reply) => {
-    const { subscriptionId: sub, resourceGroupName: name } = req.params;
-    const visible = (await groups.subscriptionExists(sub)) && (await ctx.access.canSee(req.principal.id, groupId(sub, name))) && (await groups.get(sub, name));
-    return reply.status(visible ? 204 : 404).send();
-  });
+  app.head<{ Params: C.ResourceGroupParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, hide: true } as object },
+    async (req, reply) => {
+      const { subscriptionId: sub, resourceGroupName: name } = req.params;
+      const visible =
+        (await groups.subscriptionExists(sub)) &&
+        (await ctx.access.canSee(req.principal.id, groupId(sub, name))) &&
+        (await groups.get(sub, name));
+      return reply.status(visible ? 204 : 404).send();
+    },
+  );
 
   app.put<{ Params: C.ResourceGroupParams; Body: C.ResourceGroupBody }>(
     '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, body: C.ResourceGroupBody, response: { ...GROUP, 201: C.ResourceGroup }, tags: TAGS } },
+    {
+      schema: {
+        params: C.ResourceGroupParams,
+        querystring: C.ApiVersionQuery,
+        body: C.ResourceGroupBody,
+        response: { ...GROUP, 201: C.ResourceGroup },
+        tags: TAGS,
+      },
+    },
     async (req, reply) => {
       const { subscriptionId: sub, resourceGroupName: name } = req.params;
       await groups.requireSubscription(sub);
-      await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `subscription '${sub}' could not be found`);
+      await ctx.access.require(
+        req.principal.id,
+        groupId(sub, name),
+        'control/write',
+        `subscription '${sub}' could not be found`,
+      );
       const { row, created } = await groups.put(sub, name, req.body, req.principal);
       return reply.status(created ? 201 : 200).send(toResourceGroup(row));
     },
@@ -83,31 +166,89 @@ export async function resourceGroupRoutes(app: FastifyInstance, opts: { ctx: App
 
   app.patch<{ Params: C.ResourceGroupParams; Body: C.ResourceGroupPatchBody }>(
     '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, body: C.ResourceGroupPatchBody, response: GROUP, tags: TAGS } },
+    {
+      schema: {
+        params: C.ResourceGroupParams,
+        querystring: C.ApiVersionQuery,
+        body: C.ResourceGroupPatchBody,
+        response: GROUP,
+        tags: TAGS,
+      },
+    },
     async (req) => {
       const { subscriptionId: sub, resourceGroupName: name } = req.params;
-      await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `resource group '${name}' could not be found`);
+      await ctx.access.require(
+        req.principal.id,
+        groupId(sub, name),
+        'control/write',
+        `resource group '${name}' could not be found`,
+      );
       const row = await groups.require(sub, name);
       return toResourceGroup(await groups.patchTags(sub, row.name, req.body.tags ?? JSON.parse(row.tags)));
     },
   );
 
-  app.delete<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: C.ArmErrorResponses, tags: TAGS } }, async (req, reply) => {
-    const { subscriptionId: sub, resourceGroupName: name } = req.params;
-    await groups.requireSubscription(sub);
-    await ctx.access.require(req.principal.id, groupId(sub, name), 'control/write', `resource group '${name}' could not be found`);
-    // Deleting what is in a group is quick here (rows, folders): done before answering, so a 200
-    // means it is gone. 204 when there was nothing to delete, as ARM answers.
-    const deleted = await groups.delete(sub, name, req.principal);
-    return reply.status(deleted ? 200 : 204).send();
-  });
+  app.delete<{ Params: C.ResourceGroupParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    {
+      schema: {
+        params: C.ResourceGroupParams,
+        querystring: C.ApiVersionQuery,
+        response: C.ArmErrorResponses,
+        tags: TAGS,
+      },
+    },
+    async (req, reply) => {
+      const { subscriptionId: sub, resourceGroupName: name } = req.params;
+      await groups.requireSubscription(sub);
+      await ctx.access.require(
+        req.principal.id,
+        groupId(sub, name),
+        'control/write',
+        `resource group '${name}' could not be found`,
+      );
+      // Deleting what is in a group is quick here (rows, folders): done before answering, so a 200
+      // means it is gone. 204 when there was nothing to delete, as ARM answers.
+      const deleted = await groups.delete(sub, name, req.principal);
+      return reply.status(deleted ? 200 : 204).send();
+    },
+  );
 
-  app.get<{ Params: C.ResourceGroupParams }>('/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/resources', { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: { 200: C.GenericResourceList, ...C.ArmErrorResponses }, tags: TAGS } }, async (req) => {
-    const { subscriptionId: sub, resourceGroupName: name } = req.params;
-    await ctx.access.require(req.principal.id, groupId(sub, name), 'control/read', `resource group '${name}' could not be found`);
-    const row = await groups.get(sub, name);
-    if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
-    const rows = await resources.scan({ groupKey: row.id_key, topLevel: true, exceptTypes: ['Microsoft.Resources/deployments'] });
-    return { value: rows.map((r) => ({ id: r.id, name: r.name, type: r.type, location: r.location ?? null, kind: r.kind, tags: r.tags })) };
-  });
+  app.get<{ Params: C.ResourceGroupParams }>(
+    '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/resources',
+    {
+      schema: {
+        params: C.ResourceGroupParams,
+        querystring: C.ApiVersionQuery,
+        response: { 200: C.GenericResourceList, ...C.ArmErrorResponses },
+        tags: TAGS,
+      },
+    },
+    async (req) => {
+      const { subscriptionId: sub, resourceGroupName: name } = req.params;
+      await ctx.access.require(
+        req.principal.id,
+        groupId(sub, name),
+        'control/read',
+        `resource group '${name}' could not be found`,
+      );
+      const row = await groups.get(sub, name);
+      if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
+      const rows = await resources.scan({
+        groupKey: row.id_key,
+        topLevel: true,
+        exceptTypes: ['Microsoft.Resources/deployments'],
+      });
+      return {
+        value: rows.map((r) => ({
+          id: r.id,
+          name: r.name,
+          type: r.type,
+          location: r.location ?? null,
+          kind: r.kind,
+          tags: r.tags,
+        })),
+      };
+    },
+  );
 }

@@ -5,8 +5,12 @@ import { startTestServer, testDialects, type TestServer } from '../../testing/ha
 for (const dialect of testDialects()) {
   describe(`resource groups (${dialect})`, () => {
     let t: TestServer;
-    before(async () => { t = await startTestServer(dialect); });
-    after(async () => { await t?.close(); });
+    before(async () => {
+      t = await startTestServer(dialect);
+    });
+    after(async () => {
+      await t?.close();
+    });
     const rg = (name: string) => `/subscriptions/${t.subscriptionId}/resourcegroups/${name}?api-version=2025-09-01`;
 
     it('answers /health without auth', async () => {
@@ -24,7 +28,10 @@ for (const dialect of testDialects()) {
     it('lists the default subscription', async () => {
       const r = await t.request('GET', '/subscriptions?api-version=2025-09-01');
       assert.equal(r.status, 200);
-      assert.deepEqual(r.body.value.map((s: { subscriptionId: string }) => s.subscriptionId), [t.subscriptionId]);
+      assert.deepEqual(
+        r.body.value.map((s: { subscriptionId: string }) => s.subscriptionId),
+        [t.subscriptionId],
+      );
     });
 
     it('creates, reads, lists, tags and deletes a group', async () => {
@@ -51,7 +58,8 @@ for (const dialect of testDialects()) {
     });
 
     it('pages lists with nextLink', async () => {
-      for (let i = 0; i < 5; i++) assert.equal((await t.request('PUT', rg(`page-${i}`), { location: 'local' })).status, 201);
+      for (let i = 0; i < 5; i++)
+        assert.equal((await t.request('PUT', rg(`page-${i}`), { location: 'local' })).status, 201);
       const seen: string[] = [];
       let next: string | undefined = `/subscriptions/${t.subscriptionId}/resourcegroups?api-version=2025-09-01&$top=2`;
       while (next) {
@@ -61,11 +69,16 @@ for (const dialect of testDialects()) {
         seen.push(...r.body.value.map((g: { name: string }) => g.name));
         next = r.body.nextLink;
       }
-      assert.deepEqual(seen.filter((n) => n.startsWith('page-')), ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+      assert.deepEqual(
+        seen.filter((n) => n.startsWith('page-')),
+        ['page-0', 'page-1', 'page-2', 'page-3', 'page-4'],
+      );
     });
 
     it('validates names, bodies and api-version without changing anything', async () => {
-      const before = (await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups?api-version=2025-09-01`)).body.value.length;
+      const before = (
+        await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups?api-version=2025-09-01`)
+      ).body.value.length;
       for (const [path, body, code] of [
         [rg('bad name'), { location: 'local' }, 400],
         [rg('x'.repeat(91)), { location: 'local' }, 400],
@@ -81,7 +94,9 @@ for (const dialect of testDialects()) {
         assert.equal(typeof r.body.error.code, 'string');
         assert.equal(typeof r.body.error.message, 'string');
       }
-      const afterCount = (await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups?api-version=2025-09-01`)).body.value.length;
+      const afterCount = (
+        await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups?api-version=2025-09-01`)
+      ).body.value.length;
       assert.equal(afterCount, before);
     });
   });

@@ -27,13 +27,19 @@ for (const dialect of testDialects()) {
     it('serves a newly declared type end to end', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-router-'));
       const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
-      const ctx = await createContext(loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }));
+      const ctx = await createContext(
+        loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }),
+      );
       const services = createServices(ctx);
       const engine = services.resources;
       const def = {
         type: NOTES,
         checkName(name: string) {
-          if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new InvalidInput(`note name '${name}' is invalid: use a-z, 0-9 and '-'`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
+          if (!/^[a-z][a-z0-9-]{0,30}$/.test(name))
+            throw new InvalidInput(`note name '${name}' is invalid: use a-z, 0-9 and '-'`, {
+              code: 'INVALID_RESOURCE_NAME',
+              target: 'name',
+            });
         },
         immutable: ['topic'],
       };
@@ -44,31 +50,77 @@ for (const dialect of testDialects()) {
         label: 'note',
         tag: 'Notes',
         access: { read: 'control/read', write: 'assets/write', delete: 'assets/write' },
-        schema: { put: Type.Object({ properties: Type.Object({ topic: Type.String(), text: Type.Optional(Type.String()) }, { additionalProperties: false }) }, { additionalProperties: false }) },
+        schema: {
+          put: Type.Object(
+            {
+              properties: Type.Object(
+                { topic: Type.String(), text: Type.Optional(Type.String()) },
+                { additionalProperties: false },
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        },
         handlers: {
-          list: (scope, page) => engine.list({ type: NOTES, parentId: scope.workspace!.id, after: page.after, top: page.top }),
+          list: (scope, page) =>
+            engine.list({ type: NOTES, parentId: scope.workspace!.id, after: page.after, top: page.top }),
           get: async (scope, name) => {
             const r = await engine.get(`${scope.workspace!.id}/notes/${name}`);
             if (!r) throw new NotFound(`note '${name}' could not be found`, { code: 'NOT_FOUND' });
             return r;
           },
-          put: (scope, name, body, by, pre) => engine.put(def, `${scope.workspace!.id}/notes/${name}`, { properties: (body as { properties: Record<string, unknown> }).properties }, by, pre),
-          patch: (_scope, r, body, by) => engine.patch(def, r.id, { properties: (body as { properties?: Record<string, unknown> }).properties }, by),
+          put: (scope, name, body, by, pre) =>
+            engine.put(
+              def,
+              `${scope.workspace!.id}/notes/${name}`,
+              { properties: (body as { properties: Record<string, unknown> }).properties },
+              by,
+              pre,
+            ),
+          patch: (_scope, r, body, by) =>
+            engine.patch(def, r.id, { properties: (body as { properties?: Record<string, unknown> }).properties }, by),
           delete: (scope, name) => engine.delete(`${scope.workspace!.id}/notes/${name}`),
           toBody: (r) => toArmBody(r),
         },
-        actions: [{ name: 'shout', access: ['control/read'], run: async (_s, _n, _b, _by, r) => ({ text: String(r!.properties.text ?? '').toUpperCase() }) }],
+        actions: [
+          {
+            name: 'shout',
+            access: ['control/read'],
+            run: async (_s, _n, _b, _by, r) => ({ text: String(r!.properties.text ?? '').toUpperCase() }),
+          },
+        ],
       };
       services.types.register(notes);
       const app = await buildApp(ctx, services, { logger: false });
       try {
         const login = async (username: string, password: string) =>
-          ((await app.inject({ method: 'POST', url: '/common/oauth2/v2.0/token', payload: { grant_type: 'password', username, password } })).json() as { access_token: string }).access_token;
+          (
+            (
+              await app.inject({
+                method: 'POST',
+                url: '/common/oauth2/v2.0/token',
+                payload: { grant_type: 'password', username, password },
+              })
+            ).json() as { access_token: string }
+          ).access_token;
         const token = await login('admin', ADMIN_PASSWORD);
-        const call = (method: 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST', url: string, payload?: unknown, auth = token) =>
-          app.inject({ method, url: `${url}${url.includes('?') ? '&' : '?'}api-version=2025-09-01`, headers: { authorization: `Bearer ${auth}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+        const call = (
+          method: 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST',
+          url: string,
+          payload?: unknown,
+          auth = token,
+        ) =>
+          app.inject({
+            method,
+            url: `${url}${url.includes('?') ? '&' : '?'}api-version=2025-09-01`,
+            headers: { authorization: `Bearer ${auth}` },
+            ...(payload === undefined ? {} : { payload: payload as object }),
+          });
         const sub = ctx.defaultSubscriptionId;
-        assert.equal((await call('PUT', `/subscriptions/${sub}/resourceGroups/notes`, { location: 'local' })).statusCode, 201);
+        assert.equal(
+          (await call('PUT', `/subscriptions/${sub}/resourceGroups/notes`, { location: 'local' })).statusCode,
+          201,
+        );
         const W = `/subscriptions/${sub}/resourceGroups/notes/providers/Microsoft.MachineLearningServices/workspaces/ws-notes`;
         assert.equal((await call('PUT', W, { location: 'local' })).statusCode, 201);
         await services.operations.drain();
@@ -76,19 +128,47 @@ for (const dialect of testDialects()) {
         const put = await call('PUT', `${W}/notes/first`, { properties: { topic: 'a', text: 'hello' } });
         assert.equal(put.statusCode, 201);
         assert.equal(put.json().id, `${W}/notes/first`);
-        assert.equal((await call('PUT', `${W}/notes/first`, { properties: { topic: 'a', text: 'again' } })).statusCode, 200);
-        assert.equal((await call('PUT', `${W}/notes/first`, { properties: { topic: 'b' } })).json().error.code, 'CannotChangeImmutableProperty');
-        assert.equal((await call('PUT', `${W}/notes/first`, { properties: { topic: 'a', extra: 1 } })).statusCode, 400, 'the declared schema is enforced');
-        assert.equal((await call('PUT', `${W}/notes/Bad_Name`, { properties: { topic: 'a' } })).json().error.code, 'InvalidResourceName');
+        assert.equal(
+          (await call('PUT', `${W}/notes/first`, { properties: { topic: 'a', text: 'again' } })).statusCode,
+          200,
+        );
+        assert.equal(
+          (await call('PUT', `${W}/notes/first`, { properties: { topic: 'b' } })).json().error.code,
+          'CannotChangeImmutableProperty',
+        );
+        assert.equal(
+          (await call('PUT', `${W}/notes/first`, { properties: { topic: 'a', extra: 1 } })).statusCode,
+          400,
+          'the declared schema is enforced',
+        );
+        assert.equal(
+          (await call('PUT', `${W}/notes/Bad_Name`, { properties: { topic: 'a' } })).json().error.code,
+          'InvalidResourceName',
+        );
         await call('PUT', `${W}/notes/second`, { properties: { topic: 'c' } });
         assert.equal((await call('GET', `${W}/notes/first`)).json().properties.text, 'again');
-        assert.equal((await call('PATCH', `${W}/notes/first`, { properties: { text: 'patched' } })).json().properties.text, 'patched');
+        assert.equal(
+          (await call('PATCH', `${W}/notes/first`, { properties: { text: 'patched' } })).json().properties.text,
+          'patched',
+        );
         assert.deepEqual((await call('POST', `${W}/notes/first/shout`)).json(), { text: 'PATCHED' });
 
         const page1 = (await call('GET', `${W}/notes?$top=1`)).json();
-        assert.deepEqual(page1.value.map((n: { name: string }) => n.name), ['first']);
-        const page2 = (await app.inject({ method: 'GET', url: page1.nextLink.replace(ctx.config.publicUrl, ''), headers: { authorization: `Bearer ${token}` } })).json();
-        assert.deepEqual(page2.value.map((n: { name: string }) => n.name), ['second']);
+        assert.deepEqual(
+          page1.value.map((n: { name: string }) => n.name),
+          ['first'],
+        );
+        const page2 = (
+          await app.inject({
+            method: 'GET',
+            url: page1.nextLink.replace(ctx.config.publicUrl, ''),
+            headers: { authorization: `Bearer ${token}` },
+          })
+        ).json();
+        assert.deepEqual(
+          page2.value.map((n: { name: string }) => n.name),
+          ['second'],
+        );
 
         // A caller without a role on the workspace does not learn that it exists.
         await ctx.principals.createUser('nobody', 'nobody-password-1');
@@ -96,7 +176,9 @@ for (const dialect of testDialects()) {
         assert.ok(nobodyToken);
         assert.equal((await call('GET', `${W}/notes/first`, undefined, nobodyToken)).statusCode, 404);
 
-        const providers = (await call('GET', `/subscriptions/${sub}/providers/Microsoft.MachineLearningServices`)).json();
+        const providers = (
+          await call('GET', `/subscriptions/${sub}/providers/Microsoft.MachineLearningServices`)
+        ).json();
         assert.ok(providers.resourceTypes.some((r: { resourceType: string }) => r.resourceType === 'workspaces/notes'));
 
         assert.equal((await call('DELETE', `${W}/notes/first`)).statusCode, 200);

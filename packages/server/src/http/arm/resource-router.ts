@@ -26,17 +26,27 @@ const GROUP = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName'
  * rules) and by RBAC on their id; types below a workspace are reached through the workspace
  * (`workspaceFor`: no role on it → 404).
  */
-export async function resourceRouter(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+export async function resourceRouter(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: Services },
+): Promise<void> {
   const { ctx, services } = opts;
   app.addHook('preHandler', async (req) => checkApiVersion(req));
   for (const t of services.types.all()) if (t.handlers) mount(app, ctx, services, t, t.handlers);
 }
 
-function mount(app: FastifyInstance, ctx: AppContext, services: Services, t: ResourceTypeDeclaration, h: ResourceHandlers): void {
+function mount(
+  app: FastifyInstance,
+  ctx: AppContext,
+  services: Services,
+  t: ResourceTypeDeclaration,
+  h: ResourceHandlers,
+): void {
   const chain = services.types.chain(t);
   const top = chain[0]!;
   const below = top.type.toLowerCase() === WORKSPACE.toLowerCase();
-  if (!below && chain.length > 1) throw new Error(`${t.type}: the generic router serves types in a resource group or below a workspace`);
+  if (!below && chain.length > 1)
+    throw new Error(`${t.type}: the generic router serves types in a resource group or below a workspace`);
   const [ns, topSegment] = top.type.split('/') as [string, string];
   const segment = (d: ResourceTypeDeclaration) => d.type.split('/').pop()!;
   // …/providers/{ns}/{top}/:param/{child}/:param…
@@ -68,94 +78,229 @@ function mount(app: FastifyInstance, ctx: AppContext, services: Services, t: Res
     if (p.resourceGroupName !== undefined) checkResourceGroupName(p.resourceGroupName);
     await services.groups.requireSubscription(p.subscriptionId!);
   };
-  const notFound = (p: Params) => `${t.label} '${p[t.param]}' could not be found in resource group '${p.resourceGroupName}'`;
+  const notFound = (p: Params) =>
+    `${t.label} '${p[t.param]}' could not be found in resource group '${p.resourceGroupName}'`;
 
   /** The scope of a request once the caller may `action` (for a type in a group: on the resource's id, 404 `missing` without). */
-  const scopeFor = async (req: FastifyRequest, action: Action, missing?: (p: Params) => string): Promise<ResourceScope> => {
+  const scopeFor = async (
+    req: FastifyRequest,
+    action: Action,
+    missing?: (p: Params) => string,
+  ): Promise<ResourceScope> => {
     const p = req.params as Params;
     if (below) {
       const ws = await workspaceFor(ctx, req, action);
-      return { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, workspace: ws, parents: parents(req) };
+      return {
+        subscriptionId: p.subscriptionId!,
+        resourceGroup: p.resourceGroupName!,
+        workspace: ws,
+        parents: parents(req),
+      };
     }
     await checkPath(p);
     t.checkName(p[t.param]!);
-    await ctx.access.require(req.principal.id, resourceId(p.subscriptionId!, p.resourceGroupName!, t.type, p[t.param]!), action, (missing ?? notFound)(p));
+    await ctx.access.require(
+      req.principal.id,
+      resourceId(p.subscriptionId!, p.resourceGroupName!, t.type, p[t.param]!),
+      action,
+      (missing ?? notFound)(p),
+    );
     return { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, parents: [] };
   };
-  const secrets = async (req: FastifyRequest, r: StoredResource) => (t.access.secrets ? ctx.access.can(req.principal.id, r.id, t.access.secrets) : false);
-  const body = async (req: FastifyRequest, scope: ResourceScope, r: StoredResource) => h.toBody(r, { scope, secrets: await secrets(req, r) });
+  const secrets = async (req: FastifyRequest, r: StoredResource) =>
+    t.access.secrets ? ctx.access.can(req.principal.id, r.id, t.access.secrets) : false;
+  const body = async (req: FastifyRequest, scope: ResourceScope, r: StoredResource) =>
+    h.toBody(r, { scope, secrets: await secrets(req, r) });
 
-  app.put(item, { schema: { params: ItemParams, querystring: ApiVersionQuery, ...(t.schema?.put ? { body: t.schema.put } : {}), response: { ...one, ...created }, tags, ...withSummary(s.put) } }, async (req, reply) => {
-    const scope = await scopeFor(req, t.access.write, (p) => `resource group '${p.resourceGroupName}' could not be found`);
-    const { resource, created, operation } = await h.put(scope, nameOf(req), (req.body ?? {}) as Record<string, unknown>, req.principal, preconditions(req));
-    if (created && operation) setLroHeaders(reply, ctx.config.publicUrl, operation, req);
-    return reply.status(created ? (t.createdStatus ?? 201) : 200).send(await body(req, scope, resource));
-  });
+  app.put(
+    item,
+    {
+      schema: {
+        params: ItemParams,
+        querystring: ApiVersionQuery,
+        ...(t.schema?.put ? { body: t.schema.put } : {}),
+        response: { ...one, ...created },
+        tags,
+        ...withSummary(s.put),
+      },
+    },
+    async (req, reply) => {
+      const scope = await scopeFor(
+        req,
+        t.access.write,
+        (p) => `resource group '${p.resourceGroupName}' could not be found`,
+      );
+      const { resource, created, operation } = await h.put(
+        scope,
+        nameOf(req),
+        (req.body ?? {}) as Record<string, unknown>,
+        req.principal,
+        preconditions(req),
+      );
+      if (created && operation) setLroHeaders(reply, ctx.config.publicUrl, operation, req);
+      return reply.status(created ? (t.createdStatus ?? 201) : 200).send(await body(req, scope, resource));
+    },
+  );
 
-  app.get(item, { schema: { params: ItemParams, querystring: ApiVersionQuery, response: one, tags, ...withSummary(s.get) } }, async (req) => {
-    const scope = await scopeFor(req, t.access.read);
-    return body(req, scope, await h.get(scope, nameOf(req), req.principal));
-  });
+  app.get(
+    item,
+    { schema: { params: ItemParams, querystring: ApiVersionQuery, response: one, tags, ...withSummary(s.get) } },
+    async (req) => {
+      const scope = await scopeFor(req, t.access.read);
+      return body(req, scope, await h.get(scope, nameOf(req), req.principal));
+    },
+  );
 
   if (h.patch) {
     const patch = h.patch;
-    app.patch(item, { schema: { params: ItemParams, querystring: ApiVersionQuery, ...(t.schema?.patch ? { body: t.schema.patch } : {}), response: one, tags, ...withSummary(s.patch) } }, async (req) => {
-      const scope = await scopeFor(req, t.access.write);
-      const r = await h.get(scope, nameOf(req), req.principal);
-      return body(req, scope, await patch(scope, r, (req.body ?? {}) as Record<string, unknown>, req.principal));
-    });
+    app.patch(
+      item,
+      {
+        schema: {
+          params: ItemParams,
+          querystring: ApiVersionQuery,
+          ...(t.schema?.patch ? { body: t.schema.patch } : {}),
+          response: one,
+          tags,
+          ...withSummary(s.patch),
+        },
+      },
+      async (req) => {
+        const scope = await scopeFor(req, t.access.write);
+        const r = await h.get(scope, nameOf(req), req.principal);
+        return body(req, scope, await patch(scope, r, (req.body ?? {}) as Record<string, unknown>, req.principal));
+      },
+    );
   }
 
-  app.delete(item, { schema: { params: ItemParams, querystring: ApiVersionQuery, response: ArmErrorResponses, tags, ...withSummary(s.delete) } }, async (req, reply: FastifyReply) => {
-    const scope = await scopeFor(req, t.access.delete);
-    return reply.status((await h.delete(scope, nameOf(req), req.principal)) ? 200 : 204).send();
-  });
+  app.delete(
+    item,
+    {
+      schema: {
+        params: ItemParams,
+        querystring: ApiVersionQuery,
+        response: ArmErrorResponses,
+        tags,
+        ...withSummary(s.delete),
+      },
+    },
+    async (req, reply: FastifyReply) => {
+      const scope = await scopeFor(req, t.access.delete);
+      return reply.status((await h.delete(scope, nameOf(req), req.principal)) ? 200 : 204).send();
+    },
+  );
 
   if (h.list) {
     const listPage = h.list;
     const answer = async (req: FastifyRequest, scope: ResourceScope) => {
       const { after, top } = pageParams(req);
       const q = req.query as Record<string, string | undefined>;
-      const result = await listPage(scope, { after, top, query: q, principal: req.principal, visible: (r) => ctx.access.canSee(req.principal.id, r.id) });
+      const result = await listPage(scope, {
+        after,
+        top,
+        query: q,
+        principal: req.principal,
+        visible: (r) => ctx.access.canSee(req.principal.id, r.id),
+      });
       const value = [];
       for (const r of result.value) value.push(await body(req, scope, r));
       return { value, nextLink: nextLink(ctx.config.publicUrl, req, result.lastKey, result.hasMore) };
     };
     if (below) {
-      app.get(list, { schema: { params: ListParams, querystring: ApiVersionQuery, response: page, tags, ...withSummary(s.list) } }, async (req) => {
-        const ws = await workspaceFor(ctx, req, t.access.read);
-        const p = req.params as Params;
-        return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, workspace: ws, parents: parents(req) });
-      });
+      app.get(
+        list,
+        { schema: { params: ListParams, querystring: ApiVersionQuery, response: page, tags, ...withSummary(s.list) } },
+        async (req) => {
+          const ws = await workspaceFor(ctx, req, t.access.read);
+          const p = req.params as Params;
+          return answer(req, {
+            subscriptionId: p.subscriptionId!,
+            resourceGroup: p.resourceGroupName!,
+            workspace: ws,
+            parents: parents(req),
+          });
+        },
+      );
     } else {
       if (t.lists?.group !== false) {
-        app.get(list, { schema: { params: ListParams, querystring: ApiVersionQuery, response: page, tags, ...withSummary(s.listGroup) } }, async (req) => {
-          const p = req.params as Params;
-          await checkPath(p);
-          if (!(await ctx.access.canSee(req.principal.id, groupId(p.subscriptionId!, p.resourceGroupName!))) || !(await services.groups.get(p.subscriptionId!, p.resourceGroupName!))) {
-            throw new NotFound(`resource group '${p.resourceGroupName}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
-          }
-          return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, parents: [] });
-        });
+        app.get(
+          list,
+          {
+            schema: {
+              params: ListParams,
+              querystring: ApiVersionQuery,
+              response: page,
+              tags,
+              ...withSummary(s.listGroup),
+            },
+          },
+          async (req) => {
+            const p = req.params as Params;
+            await checkPath(p);
+            if (
+              !(await ctx.access.canSee(req.principal.id, groupId(p.subscriptionId!, p.resourceGroupName!))) ||
+              !(await services.groups.get(p.subscriptionId!, p.resourceGroupName!))
+            ) {
+              throw new NotFound(`resource group '${p.resourceGroupName}' could not be found`, {
+                code: 'RESOURCE_GROUP_NOT_FOUND',
+              });
+            }
+            return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, parents: [] });
+          },
+        );
       }
       if (t.lists?.subscription) {
-        app.get(`/subscriptions/:subscriptionId/providers/${ns}/${topSegment}`, { schema: { params: Type.Object({ subscriptionId: Type.String() }), querystring: ApiVersionQuery, response: page, tags, ...withSummary(s.listSubscription) } }, async (req) => {
-          const p = req.params as Params;
-          await checkPath(p);
-          if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${p.subscriptionId}`))) throw new NotFound(`subscription '${p.subscriptionId}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
-          return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: '', parents: [] });
-        });
+        app.get(
+          `/subscriptions/:subscriptionId/providers/${ns}/${topSegment}`,
+          {
+            schema: {
+              params: Type.Object({ subscriptionId: Type.String() }),
+              querystring: ApiVersionQuery,
+              response: page,
+              tags,
+              ...withSummary(s.listSubscription),
+            },
+          },
+          async (req) => {
+            const p = req.params as Params;
+            await checkPath(p);
+            if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${p.subscriptionId}`)))
+              throw new NotFound(`subscription '${p.subscriptionId}' could not be found`, {
+                code: 'SUBSCRIPTION_NOT_FOUND',
+              });
+            return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: '', parents: [] });
+          },
+        );
       }
     }
   }
 
   for (const a of t.actions ?? []) {
-    app.post(`${item}/${a.name}`, { schema: { params: ItemParams, querystring: ApiVersionQuery, ...(a.body ? { body: a.body } : {}), response: a.response ? { 200: a.response, ...ArmErrorResponses } : ArmErrorResponses, tags, ...withSummary(a.summary) } }, async (req) => {
-      const [first, ...more] = a.access;
-      const scope = await scopeFor(req, first!);
-      const r = a.loads === false ? undefined : await h.get(scope, nameOf(req), req.principal);
-      for (const action of more) await ctx.access.require(req.principal.id, r?.id ?? resourceId(scope.subscriptionId, scope.resourceGroup, t.type, nameOf(req)), action, notFound(req.params as Params));
-      return a.run(scope, nameOf(req), (req.body ?? {}) as Record<string, unknown>, req.principal, r);
-    });
+    app.post(
+      `${item}/${a.name}`,
+      {
+        schema: {
+          params: ItemParams,
+          querystring: ApiVersionQuery,
+          ...(a.body ? { body: a.body } : {}),
+          response: a.response ? { 200: a.response, ...ArmErrorResponses } : ArmErrorResponses,
+          tags,
+          ...withSummary(a.summary),
+        },
+      },
+      async (req) => {
+        const [first, ...more] = a.access;
+        const scope = await scopeFor(req, first!);
+        const r = a.loads === false ? undefined : await h.get(scope, nameOf(req), req.principal);
+        for (const action of more)
+          await ctx.access.require(
+            req.principal.id,
+            r?.id ?? resourceId(scope.subscriptionId, scope.resourceGroup, t.type, nameOf(req)),
+            action,
+            notFound(req.params as Params),
+          );
+        return a.run(scope, nameOf(req), (req.body ?? {}) as Record<string, unknown>, req.principal, r);
+      },
+    );
   }
 }

@@ -60,7 +60,8 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('GET', `${wsPath(t, 'doomed', 'ws-doomed')}?${V}`)).status, 404);
       assert.equal(fs.existsSync(path.join(t.home, 'blobs', account)), false);
       const afterCounts = await rowCounts(t);
-      for (const table of ['resources', 'resource_keys', 'workspace_ids', 'data_keys', 'resource_groups'] as const) assert.equal(afterCounts[table], before[table], table);
+      for (const table of ['resources', 'resource_keys', 'workspace_ids', 'data_keys', 'resource_groups'] as const)
+        assert.equal(afterCounts[table], before[table], table);
     });
   });
 
@@ -76,39 +77,101 @@ for (const dialect of testDialects()) {
         // vault it made (recorded in the journal), and an InProgress operation nobody beats for.
         const engine = new ResourceEngine(ctx);
         const deps = new DependentResources(ctx, engine);
-        const vault = await deps.createKeyVault({ subscriptionId: t.subscriptionId, resourceGroup: 'crash', name: 'kvcrash01', location: 'local' }, 'user:admin');
+        const vault = await deps.createKeyVault(
+          { subscriptionId: t.subscriptionId, resourceGroup: 'crash', name: 'kvcrash01', location: 'local' },
+          'user:admin',
+        );
         const wsId = wsPath(t, 'crash', 'ws-crash');
-        await engine.put(workspaceDef, wsId, { location: 'local', properties: { workspaceId: crypto.randomUUID(), provisioningState: 'Creating' } }, 'user:admin');
+        await engine.put(
+          workspaceDef,
+          wsId,
+          { location: 'local', properties: { workspaceId: crypto.randomUUID(), provisioningState: 'Creating' } },
+          'user:admin',
+        );
         const old = Date.now() - 60_000;
         // And one that died before it even recorded the operation.
         const orphan = wsPath(t, 'crash', 'ws-orphan');
-        await engine.put(workspaceDef, orphan, { location: 'local', properties: { workspaceId: crypto.randomUUID(), provisioningState: 'Creating', stateSince: old } }, 'user:admin');
+        await engine.put(
+          workspaceDef,
+          orphan,
+          {
+            location: 'local',
+            properties: { workspaceId: crypto.randomUUID(), provisioningState: 'Creating', stateSince: old },
+          },
+          'user:admin',
+        );
         const opId = crypto.randomUUID();
         await ctx.db
           .insertInto('operations')
-          .values({ id: opId, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.create', resource_id: wsId, status: 'InProgress', error: null, result: JSON.stringify({ made: [vault.id] }), owner: 'a-process-that-crashed', created_at: old, updated_at: old, requested_by: null })
+          .values({
+            id: opId,
+            subscription_id: t.subscriptionId,
+            location: 'local',
+            kind: 'workspace.create',
+            resource_id: wsId,
+            status: 'InProgress',
+            error: null,
+            result: JSON.stringify({ made: [vault.id] }),
+            owner: 'a-process-that-crashed',
+            created_at: old,
+            updated_at: old,
+            requested_by: null,
+          })
           .execute();
         // A finished operation older than the retention (a week) is purged.
         const ancient = Date.now() - 8 * 86_400_000;
         const oldOp = crypto.randomUUID();
         await ctx.db
           .insertInto('operations')
-          .values({ id: oldOp, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.resyncKeys', resource_id: wsId, status: 'Succeeded', error: null, result: '{}', owner: 'gone', created_at: ancient, updated_at: ancient, requested_by: null })
+          .values({
+            id: oldOp,
+            subscription_id: t.subscriptionId,
+            location: 'local',
+            kind: 'workspace.resyncKeys',
+            resource_id: wsId,
+            status: 'Succeeded',
+            error: null,
+            result: '{}',
+            owner: 'gone',
+            created_at: ancient,
+            updated_at: ancient,
+            requested_by: null,
+          })
           .execute();
         // And one that died after its workspace reached Succeeded, before the operation was marked done.
         const done = await createWorkspace(t, 'crash', 'ws-done');
         const doneOp = crypto.randomUUID();
-        const doneMade = [done.properties.keyVault, done.properties.applicationInsights, done.properties.storageAccount];
+        const doneMade = [
+          done.properties.keyVault,
+          done.properties.applicationInsights,
+          done.properties.storageAccount,
+        ];
         await ctx.db
           .insertInto('operations')
-          .values({ id: doneOp, subscription_id: t.subscriptionId, location: 'local', kind: 'workspace.create', resource_id: done.id, status: 'InProgress', error: null, result: JSON.stringify({ made: doneMade, hooks: true }), owner: 'a-process-that-crashed', created_at: old, updated_at: old, requested_by: null })
+          .values({
+            id: doneOp,
+            subscription_id: t.subscriptionId,
+            location: 'local',
+            kind: 'workspace.create',
+            resource_id: done.id,
+            status: 'InProgress',
+            error: null,
+            result: JSON.stringify({ made: doneMade, hooks: true }),
+            owner: 'a-process-that-crashed',
+            created_at: old,
+            updated_at: old,
+            requested_by: null,
+          })
           .execute();
         await t.close({ keepData: true });
 
         t = await startTestServer(dialect, { home, databaseUrl: pg?.url });
         try {
           // Recovery never removes a workspace that reached Succeeded: its operation is Succeeded too.
-          const finished = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/local/workspaceOperationsStatus/${doneOp}?${V}`);
+          const finished = await t.request(
+            'GET',
+            `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/local/workspaceOperationsStatus/${doneOp}?${V}`,
+          );
           assert.equal(finished.body.status, 'Succeeded', finished.text);
           const kept = await t.request('GET', `${done.id}?${V}`);
           assert.equal(kept.status, 200, kept.text);
@@ -116,14 +179,20 @@ for (const dialect of testDialects()) {
           for (const dep of doneMade) assert.equal((await t.request('GET', `${dep}?${V}`)).status, 200, dep);
           assert.equal((await t.request('GET', `${done.id}/datastores/workspaceblobstore?${V}`)).status, 200);
           assert.equal((await t.request('POST', `${done.id}/listKeys?${V}`)).status, 200);
-          const op = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/local/workspaceOperationsStatus/${opId}?${V}`);
+          const op = await t.request(
+            'GET',
+            `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/local/workspaceOperationsStatus/${opId}?${V}`,
+          );
           assert.equal(op.status, 200, op.text);
           assert.equal(op.body.status, 'Failed');
           assert.equal(op.body.error.code, 'OperationInterrupted');
           assert.equal((await t.request('GET', `${wsId}?${V}`)).status, 404);
           assert.equal((await t.request('GET', `${vault.id}?${V}`)).status, 404);
           assert.equal((await t.request('GET', `${orphan}?${V}`)).status, 404);
-          assert.equal((await t.server.ctx.db.selectFrom('operations').select('id').where('id', '=', oldOp).execute()).length, 0);
+          assert.equal(
+            (await t.server.ctx.db.selectFrom('operations').select('id').where('id', '=', oldOp).execute()).length,
+            0,
+          );
         } finally {
           await t.close({ keepData: true });
         }

@@ -18,7 +18,11 @@ for (const dialect of testDialects()) {
     });
 
     it('creates a workspace as an LRO, provisions its dependents, gets and deletes it', async () => {
-      const put = await t.request('PUT', `${wsPath(t, 'ml', 'ws-one')}?${V}`, { location: 'local', tags: { team: 'a' }, properties: { friendlyName: 'One', description: 'first' } });
+      const put = await t.request('PUT', `${wsPath(t, 'ml', 'ws-one')}?${V}`, {
+        location: 'local',
+        tags: { team: 'a' },
+        properties: { friendlyName: 'One', description: 'first' },
+      });
       assert.equal(put.status, 201, put.text);
       assert.equal(put.body.properties.provisioningState, 'Creating');
       assert.equal(put.headers.get('retry-after'), '1');
@@ -75,7 +79,11 @@ for (const dialect of testDialects()) {
       assert.equal((await resolveWorkspaceByGuid(t.server.ctx, info.workspaceId)).id, ws.id);
 
       // PUT again with the same name answers 200 and updates (no new operation).
-      const again = await t.request('PUT', `${wsPath(t, 'ml', 'ws-one')}?${V}`, { location: 'local', tags: { team: 'b' }, properties: { description: 'changed' } });
+      const again = await t.request('PUT', `${wsPath(t, 'ml', 'ws-one')}?${V}`, {
+        location: 'local',
+        tags: { team: 'b' },
+        properties: { description: 'changed' },
+      });
       assert.equal(again.status, 200, again.text);
       assert.equal(again.headers.get('azure-asyncoperation'), null);
       assert.deepEqual(again.body.tags, { team: 'b' });
@@ -114,25 +122,48 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('PUT', `${sa}?${V}`, { location: 'local' })).status, 201);
       const acr = `${g}/providers/Microsoft.ContainerRegistry/registries/myregistry01`;
       assert.equal((await t.request('PUT', `${acr}?${V}`, {})).status, 201);
-      const ws = await createWorkspace(t, 'byid', 'ws-byid', { location: 'local', properties: { storageAccount: sa, containerRegistry: acr } });
+      const ws = await createWorkspace(t, 'byid', 'ws-byid', {
+        location: 'local',
+        properties: { storageAccount: sa, containerRegistry: acr },
+      });
       assert.equal(ws.properties.storageAccount, sa);
       assert.equal(ws.properties.containerRegistry, acr);
       const missing = `${g}/providers/Microsoft.KeyVault/vaults/nosuchvault`;
-      const r = await t.request('PUT', `${wsPath(t, 'byid', 'ws-missing')}?${V}`, { location: 'local', properties: { keyVault: missing } });
+      const r = await t.request('PUT', `${wsPath(t, 'byid', 'ws-missing')}?${V}`, {
+        location: 'local',
+        properties: { keyVault: missing },
+      });
       assert.equal(r.status, 400);
       assert.equal(r.body.error.target, 'properties.keyVault');
       assert.match(r.body.error.message, /does not exist/);
-      const wrongType = await t.request('PUT', `${wsPath(t, 'byid', 'ws-missing')}?${V}`, { location: 'local', properties: { keyVault: sa } });
+      const wrongType = await t.request('PUT', `${wsPath(t, 'byid', 'ws-missing')}?${V}`, {
+        location: 'local',
+        properties: { keyVault: sa },
+      });
       assert.equal(wrongType.status, 400);
       assert.match(wrongType.body.error.message, /Microsoft\.KeyVault\/vaults/);
       assert.equal((await t.request('GET', `${wsPath(t, 'byid', 'ws-missing')}?${V}`)).status, 404);
     });
 
     it('PATCH changes only updatable fields and names the one that is not', async () => {
-      const ws = await createWorkspace(t, 'patch', 'ws-patch', { location: 'local', properties: { hbiWorkspace: true } });
+      const ws = await createWorkspace(t, 'patch', 'ws-patch', {
+        location: 'local',
+        properties: { hbiWorkspace: true },
+      });
       assert.equal(ws.properties.hbiWorkspace, true);
       const url = `${wsPath(t, 'patch', 'ws-patch')}?${V}`;
-      let r = await t.request('PATCH', url, { tags: { a: '1' }, properties: { friendlyName: 'Patched', description: 'd', imageBuildCompute: 'cpu-cluster', publicNetworkAccess: 'Disabled', v1LegacyMode: true, systemDatastoresAuthMode: 'identity', allowPublicAccessWhenBehindVnet: true } });
+      let r = await t.request('PATCH', url, {
+        tags: { a: '1' },
+        properties: {
+          friendlyName: 'Patched',
+          description: 'd',
+          imageBuildCompute: 'cpu-cluster',
+          publicNetworkAccess: 'Disabled',
+          v1LegacyMode: true,
+          systemDatastoresAuthMode: 'identity',
+          allowPublicAccessWhenBehindVnet: true,
+        },
+      });
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.body.tags, { a: '1' });
       assert.equal(r.body.properties.friendlyName, 'Patched');
@@ -169,7 +200,12 @@ for (const dialect of testDialects()) {
       assert.equal(r.status, 200);
       r = await t.request('PUT', url, { location: 'local' }, { headers: { 'if-none-match': '*' } });
       assert.equal(r.status, 412, 'If-None-Match: * refuses to overwrite');
-      r = await t.request('PUT', `${wsPath(t, 'patch', 'ws-new-one')}?${V}`, { location: 'local' }, { headers: { 'if-match': '*' } });
+      r = await t.request(
+        'PUT',
+        `${wsPath(t, 'patch', 'ws-new-one')}?${V}`,
+        { location: 'local' },
+        { headers: { 'if-match': '*' } },
+      );
       assert.equal(r.status, 412, 'If-Match refuses to create');
       r = await t.request('DELETE', url, undefined, { headers: { 'if-match': '"stale"' } });
       assert.equal(r.status, 412);
@@ -239,14 +275,19 @@ for (const dialect of testDialects()) {
       assert.ok(rows.length > 0);
       for (const r of rows) assert.ok(!r.value.includes(k3.body.userStorageKey) && r.value.startsWith('v1:'));
       const resources = await t.server.ctx.db.selectFrom('resources').select('properties').execute();
-      for (const r of resources) assert.ok(!r.properties.includes(k3.body.userStorageKey) && !r.properties.includes(k3.body.appInsightsInstrumentationKey));
+      for (const r of resources)
+        assert.ok(
+          !r.properties.includes(k3.body.userStorageKey) &&
+            !r.properties.includes(k3.body.appInsightsInstrumentationKey),
+        );
     });
 
     it('lists by resource group and subscription with nextLink paging', async () => {
       assert.equal((await t.request('PUT', `${groupPath(t, 'paged')}?${V}`, { location: 'local' })).status, 201);
       for (let i = 0; i < 5; i++) await createWorkspace(t, 'paged', `pw-${i}`);
       const seen: string[] = [];
-      let next: string | undefined = `${groupPath(t, 'paged')}/providers/Microsoft.MachineLearningServices/workspaces?${V}&$top=2`;
+      let next: string | undefined =
+        `${groupPath(t, 'paged')}/providers/Microsoft.MachineLearningServices/workspaces?${V}&$top=2`;
       let pages = 0;
       while (next) {
         const r = await t.request('GET', next);
@@ -258,10 +299,25 @@ for (const dialect of testDialects()) {
       }
       assert.deepEqual(seen, ['pw-0', 'pw-1', 'pw-2', 'pw-3', 'pw-4']);
       assert.equal(pages, 3);
-      const all = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces?${V}`);
+      const all = await t.request(
+        'GET',
+        `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces?${V}`,
+      );
       assert.equal(all.status, 200);
-      for (const n of seen) assert.ok(all.body.value.some((w: { name: string }) => w.name === n), n);
-      assert.equal((await t.request('GET', `${groupPath(t, 'nosuchgroup')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`)).status, 404);
+      for (const n of seen)
+        assert.ok(
+          all.body.value.some((w: { name: string }) => w.name === n),
+          n,
+        );
+      assert.equal(
+        (
+          await t.request(
+            'GET',
+            `${groupPath(t, 'nosuchgroup')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`,
+          )
+        ).status,
+        404,
+      );
     });
 
     it('applies RBAC: no role → 404, reader reads but cannot write or list keys', async () => {
@@ -282,12 +338,33 @@ for (const dialect of testDialects()) {
       assert.equal(r.status, 403);
       r = await t.request('DELETE', `${seen}?${V}`, undefined, { token: reader.token });
       assert.equal(r.status, 403);
-      r = await t.request('GET', `${groupPath(t, 'rbac')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`, undefined, { token: reader.token });
+      r = await t.request(
+        'GET',
+        `${groupPath(t, 'rbac')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`,
+        undefined,
+        { token: reader.token },
+      );
       assert.equal(r.status, 200);
-      assert.deepEqual(r.body.value.map((w: { name: string }) => w.name), ['ws-seen']);
-      r = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces?${V}`, undefined, { token: reader.token });
-      assert.deepEqual(r.body.value.map((w: { name: string }) => w.name), ['ws-seen']);
-      r = await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces?${V}`, undefined, { token: nobody.token });
+      assert.deepEqual(
+        r.body.value.map((w: { name: string }) => w.name),
+        ['ws-seen'],
+      );
+      r = await t.request(
+        'GET',
+        `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces?${V}`,
+        undefined,
+        { token: reader.token },
+      );
+      assert.deepEqual(
+        r.body.value.map((w: { name: string }) => w.name),
+        ['ws-seen'],
+      );
+      r = await t.request(
+        'GET',
+        `/subscriptions/${t.subscriptionId}/providers/Microsoft.MachineLearningServices/workspaces?${V}`,
+        undefined,
+        { token: nobody.token },
+      );
       assert.equal(r.status, 404);
       r = await t.request('PUT', `${wsPath(t, 'rbac', 'ws-new')}?${V}`, { location: 'local' }, { token: nobody.token });
       assert.equal(r.status, 404);
@@ -307,7 +384,12 @@ for (const dialect of testDialects()) {
       const user = await userWithRole(t, `owner-of-ws-${dialect}`, 'Owner', groupPath(t, 'owned'));
       await t.server.ctx.access.assign(user.id, shared, 'Reader', null);
       // A Reader of the account may not link it to a workspace of its own: listKeys would hand its key on.
-      const link = await t.request('PUT', `${wsPath(t, 'owned', 'ws-linker')}?${V}`, { location: 'local', properties: { storageAccount: shared } }, { token: user.token });
+      const link = await t.request(
+        'PUT',
+        `${wsPath(t, 'owned', 'ws-linker')}?${V}`,
+        { location: 'local', properties: { storageAccount: shared } },
+        { token: user.token },
+      );
       assert.equal(link.status, 403, link.text);
       assert.equal(link.body.error.target, 'properties.storageAccount');
       assert.equal((await t.request('GET', `${wsPath(t, 'owned', 'ws-linker')}?${V}`)).status, 404);
@@ -318,14 +400,29 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('GET', w)).body.properties.provisioningState, 'Succeeded', 'nothing changed');
       const ok = await t.request('DELETE', w, undefined, { token: user.token });
       assert.equal(ok.status, 202);
-      assert.equal((await waitForOperation(t, ok.headers.get('azure-asyncoperation')!, user.token)).status, 'Succeeded');
+      assert.equal(
+        (await waitForOperation(t, ok.headers.get('azure-asyncoperation')!, user.token)).status,
+        'Succeeded',
+      );
       assert.equal((await t.request('GET', `${shared}?${V}`)).status, 200);
     });
 
     it('answers discovery without auth, pointing at this server', async () => {
       const r = await t.request('GET', '/discovery', undefined, { token: null });
       assert.equal(r.status, 200);
-      for (const k of ['api', 'catalog', 'experimentation', 'gallery', 'history', 'hyperdrive', 'labeling', 'modelmanagement', 'pipelines', 'studio']) assert.equal(r.body[k], t.url, k);
+      for (const k of [
+        'api',
+        'catalog',
+        'experimentation',
+        'gallery',
+        'history',
+        'hyperdrive',
+        'labeling',
+        'modelmanagement',
+        'pipelines',
+        'studio',
+      ])
+        assert.equal(r.body[k], t.url, k);
     });
 
     it('documents every control-plane route in /openapi.json', async () => {
@@ -333,15 +430,23 @@ for (const dialect of testDialects()) {
       assert.equal(r.status, 200);
       // Every route the server serves on the control plane (ARM paths and /discovery), with its method.
       const openapiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{*}');
-      const control = t.server.app.registeredRoutes.filter((x) => !x.hidden && x.method !== 'HEAD' && (x.url.startsWith('/subscriptions/') || x.url === '/discovery'));
+      const control = t.server.app.registeredRoutes.filter(
+        (x) => !x.hidden && x.method !== 'HEAD' && (x.url.startsWith('/subscriptions/') || x.url === '/discovery'),
+      );
       assert.ok(control.length > 100, `only ${control.length} control-plane routes`);
-      const missing = control.filter((x) => !r.body.paths[openapiPath(x.url)]?.[x.method.toLowerCase()]).map((x) => `${x.method} ${x.url}`);
+      const missing = control
+        .filter((x) => !r.body.paths[openapiPath(x.url)]?.[x.method.toLowerCase()])
+        .map((x) => `${x.method} ${x.url}`);
       assert.deepEqual(missing, []);
       for (const p of [
         '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/listKeys',
         '/subscriptions/{subscriptionId}/providers/Microsoft.MachineLearningServices/locations/{location}/workspaceOperationsStatus/{operationId}',
-      ]) assert.ok(r.body.paths[p], p);
-      const put = r.body.paths['/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}'].put;
+      ])
+        assert.ok(r.body.paths[p], p);
+      const put =
+        r.body.paths[
+          '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}'
+        ].put;
       assert.ok(put.requestBody.content['application/json'].schema.properties.properties.properties.hbiWorkspace);
     });
   });
@@ -359,19 +464,32 @@ for (const dialect of testDialects()) {
     });
 
     it('creates many workspaces at once, and one of several same-name creates wins', async () => {
-      const many = await Promise.all(Array.from({ length: 6 }, (_, i) => t.request('PUT', `${wsPath(t, 'busy', `many-${i}`)}?${V}`, { location: 'local' })));
+      const many = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          t.request('PUT', `${wsPath(t, 'busy', `many-${i}`)}?${V}`, { location: 'local' }),
+        ),
+      );
       for (const r of many) assert.equal(r.status, 201, r.text);
       const ops = await Promise.all(many.map((r) => waitForOperation(t, r.headers.get('azure-asyncoperation')!)));
       for (const op of ops) assert.equal(op.status, 'Succeeded', JSON.stringify(op));
-      const same = await Promise.all(Array.from({ length: 4 }, () => t.request('PUT', `${wsPath(t, 'busy', 'contested')}?${V}`, { location: 'local' })));
+      const same = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          t.request('PUT', `${wsPath(t, 'busy', 'contested')}?${V}`, { location: 'local' }),
+        ),
+      );
       const statuses = same.map((r) => r.status).sort();
       assert.equal(statuses.filter((s) => s === 201).length, 1, statuses.join());
       // The others lose the race (409) or, arriving after the create ended, update it (200).
       for (const r of same) assert.ok([200, 201, 409].includes(r.status), r.text);
       await waitForOperation(t, same.find((r) => r.status === 201)!.headers.get('azure-asyncoperation')!);
-      const list = await t.request('GET', `${groupPath(t, 'busy')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`);
+      const list = await t.request(
+        'GET',
+        `${groupPath(t, 'busy')}/providers/Microsoft.MachineLearningServices/workspaces?${V}`,
+      );
       assert.equal(list.body.value.length, 7);
-      const ids = new Set(list.body.value.map((w: { properties: { storageAccount: string } }) => w.properties.storageAccount));
+      const ids = new Set(
+        list.body.value.map((w: { properties: { storageAccount: string } }) => w.properties.storageAccount),
+      );
       assert.equal(ids.size, 7, 'each workspace has its own storage account');
     });
   });

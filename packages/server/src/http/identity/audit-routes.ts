@@ -10,24 +10,41 @@ import { nextLink, pageParams } from '../arm/paging.js';
 const OPERATION: Record<string, string> = { PUT: 'write', PATCH: 'write', DELETE: 'delete', POST: 'action' };
 
 /** Parses the activity log's $filter: eventTimestamp ge/le, resourceUri eq, resourceGroupName eq, caller eq, joined by 'and'. */
-function parseFilter(filter: string, subscriptionId?: string): { from?: number; to?: number; targetPrefix?: string; caller?: string } {
+function parseFilter(
+  filter: string,
+  subscriptionId?: string,
+): { from?: number; to?: number; targetPrefix?: string; caller?: string } {
   const out: { from?: number; to?: number; targetPrefix?: string; caller?: string } = {};
   for (const clause of filter.trim() ? filter.trim().split(/\s+and\s+/i) : []) {
     let m: RegExpExecArray | null;
     if ((m = /^eventTimestamp\s+(ge|le)\s+'([^']+)'$/i.exec(clause))) {
       const t = Date.parse(m[2]!);
-      if (Number.isNaN(t)) throw new InvalidInput(`'${m[2]}' in $filter is not a date; use ISO 8601 like 2026-01-31T00:00:00Z`, { code: 'INVALID_FILTER', target: '$filter' });
+      if (Number.isNaN(t))
+        throw new InvalidInput(`'${m[2]}' in $filter is not a date; use ISO 8601 like 2026-01-31T00:00:00Z`, {
+          code: 'INVALID_FILTER',
+          target: '$filter',
+        });
       if (m[1]!.toLowerCase() === 'ge') out.from = t;
       else out.to = t;
-    } else if ((m = /^resourceUri\s+eq\s+'([^']+)'$/i.exec(clause)) || (m = /^resourceId\s+eq\s+'([^']+)'$/i.exec(clause))) {
+    } else if (
+      (m = /^resourceUri\s+eq\s+'([^']+)'$/i.exec(clause)) ||
+      (m = /^resourceId\s+eq\s+'([^']+)'$/i.exec(clause))
+    ) {
       out.targetPrefix = m[1];
     } else if ((m = /^resourceGroupName\s+eq\s+'([^']+)'$/i.exec(clause))) {
-      if (!subscriptionId) throw new InvalidInput('resourceGroupName needs a subscription: query /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values', { code: 'INVALID_FILTER', target: '$filter' });
+      if (!subscriptionId)
+        throw new InvalidInput(
+          'resourceGroupName needs a subscription: query /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values',
+          { code: 'INVALID_FILTER', target: '$filter' },
+        );
       out.targetPrefix = `/subscriptions/${subscriptionId}/resourceGroups/${m[1]}`;
     } else if ((m = /^caller\s+eq\s+'([^']+)'$/i.exec(clause))) {
       out.caller = m[1];
     } else {
-      throw new InvalidInput(`$filter clause '${clause}' is not supported; use eventTimestamp ge '…', eventTimestamp le '…', resourceUri eq '…', resourceGroupName eq '…' or caller eq '…', joined by 'and'`, { code: 'INVALID_FILTER', target: '$filter' });
+      throw new InvalidInput(
+        `$filter clause '${clause}' is not supported; use eventTimestamp ge '…', eventTimestamp le '…', resourceUri eq '…', resourceGroupName eq '…' or caller eq '…', joined by 'and'`,
+        { code: 'INVALID_FILTER', target: '$filter' },
+      );
     }
   }
   return out;
@@ -46,7 +63,13 @@ export async function auditRoutes(app: FastifyInstance, opts: { ctx: AppContext;
     const ts = new Date(r.at).toISOString();
     const provider = /\/providers\/([^/]+)\/([^/]+)/i.exec(r.target);
     const group = /\/resourceGroups\/([^/]+)/i.exec(r.target)?.[1];
-    const resourceType = provider ? `${provider[1]}/${provider[2]}` : r.target.startsWith('/identity') ? 'Atelier.Identity/principals' : group ? 'Microsoft.Resources/resourceGroups' : 'Microsoft.Resources/subscriptions';
+    const resourceType = provider
+      ? `${provider[1]}/${provider[2]}`
+      : r.target.startsWith('/identity')
+        ? 'Atelier.Identity/principals'
+        : group
+          ? 'Microsoft.Resources/resourceGroups'
+          : 'Microsoft.Resources/subscriptions';
     const operation = `${resourceType}/${OPERATION[r.method] ?? 'action'}`;
     return {
       authorization: { action: operation, scope: r.target },
@@ -64,7 +87,10 @@ export async function auditRoutes(app: FastifyInstance, opts: { ctx: AppContext;
       operationId: r.request_id,
       operationName: { value: operation, localizedValue: `${r.method} ${r.route}` },
       resourceGroupName: group ?? null,
-      resourceProviderName: { value: provider?.[1] ?? (r.target.startsWith('/identity') ? 'Atelier.Identity' : 'Microsoft.Resources'), localizedValue: provider?.[1] ?? 'Atelier' },
+      resourceProviderName: {
+        value: provider?.[1] ?? (r.target.startsWith('/identity') ? 'Atelier.Identity' : 'Microsoft.Resources'),
+        localizedValue: provider?.[1] ?? 'Atelier',
+      },
       resourceType: { value: resourceType, localizedValue: resourceType },
       resourceId: r.target,
       status: { value: 'Succeeded', localizedValue: 'Succeeded' },
@@ -81,19 +107,49 @@ export async function auditRoutes(app: FastifyInstance, opts: { ctx: AppContext;
     checkApiVersion(req);
     const sub = req.params.subscriptionId?.toLowerCase();
     const scope = sub ? `/subscriptions/${sub}` : '/';
-    await ctx.access.require(req.principal.id, scope, 'access/write', sub ? `subscription '${sub}' could not be found` : 'not found');
+    await ctx.access.require(
+      req.principal.id,
+      scope,
+      'access/write',
+      sub ? `subscription '${sub}' could not be found` : 'not found',
+    );
     const q = req.query as Record<string, string>;
     const f = parseFilter(q.$filter ?? '', sub);
     let principalId: string | undefined;
     if (f.caller) principalId = (await ctx.principals.find(f.caller))?.id ?? '00000000-0000-0000-0000-000000000000';
     const { after, top } = pageParams(req);
     const before = after ? Number(after.slice(1)) : undefined;
-    if (before !== undefined && !Number.isFinite(before)) throw new InvalidInput('$skipToken is not valid; use the nextLink as it is', { target: '$skipToken' });
-    const rows = await audit.query({ subscriptionId: sub, from: f.from, to: f.to, principalId, targetPrefix: f.targetPrefix, before, top });
+    if (before !== undefined && !Number.isFinite(before))
+      throw new InvalidInput('$skipToken is not valid; use the nextLink as it is', { target: '$skipToken' });
+    const rows = await audit.query({
+      subscriptionId: sub,
+      from: f.from,
+      to: f.to,
+      principalId,
+      targetPrefix: f.targetPrefix,
+      before,
+      top,
+    });
     const page = rows.slice(0, top);
-    return { value: page.map(event), nextLink: nextLink(ctx.config.publicUrl, req, page.length ? `/${page.at(-1)!.seq}` : undefined, rows.length > top) };
+    return {
+      value: page.map(event),
+      nextLink: nextLink(
+        ctx.config.publicUrl,
+        req,
+        page.length ? `/${page.at(-1)!.seq}` : undefined,
+        rows.length > top,
+      ),
+    };
   };
 
-  app.get('/providers/Microsoft.Insights/eventtypes/management/values', { schema: { tags: ['Audit'], querystring: ApiVersionQuery } }, handler);
-  app.get('/subscriptions/:subscriptionId/providers/Microsoft.Insights/eventtypes/management/values', { schema: { tags: ['Audit'], querystring: ApiVersionQuery } }, handler);
+  app.get(
+    '/providers/Microsoft.Insights/eventtypes/management/values',
+    { schema: { tags: ['Audit'], querystring: ApiVersionQuery } },
+    handler,
+  );
+  app.get(
+    '/subscriptions/:subscriptionId/providers/Microsoft.Insights/eventtypes/management/values',
+    { schema: { tags: ['Audit'], querystring: ApiVersionQuery } },
+    handler,
+  );
 }

@@ -7,7 +7,10 @@ import { roleAssignmentRoutes } from '../arm/role-assignment-routes.js';
 import { templateDeploymentRoutes } from '../arm/template-deployment-routes.js';
 
 /** Identity and access: principals (/identity/…), role assignments, the audit log, and ARM template deployments. */
-export async function identityFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+export async function identityFeature(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: Services },
+): Promise<void> {
   await app.register(principalRoutes, opts);
   await app.register(roleAssignmentRoutes, opts);
   await app.register(auditRoutes, opts);

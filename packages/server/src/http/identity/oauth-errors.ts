@@ -9,7 +9,11 @@ import { HTTP_STATUS } from '../error-status.js';
  */
 export class OAuthError extends Error {
   readonly status: number;
-  constructor(readonly error: string, message: string, status?: number) {
+  constructor(
+    readonly error: string,
+    message: string,
+    status?: number,
+  ) {
     super(message);
     this.name = 'OAuthError';
     this.status = status ?? (error === 'invalid_client' ? 401 : error === 'server_error' ? 500 : 400);
@@ -72,7 +76,10 @@ export function oauthErrorHandler(err: unknown, req: FastifyRequest, reply: Fast
   } else if ((err as { validation?: unknown }).validation) {
     status = 400;
     error = 'invalid_request';
-  } else if ((err as { statusCode?: number }).statusCode !== undefined && (err as { statusCode: number }).statusCode < 500) {
+  } else if (
+    (err as { statusCode?: number }).statusCode !== undefined &&
+    (err as { statusCode: number }).statusCode < 500
+  ) {
     status = (err as { statusCode: number }).statusCode;
     error = 'invalid_request';
   } else {
@@ -85,7 +92,10 @@ export function oauthErrorHandler(err: unknown, req: FastifyRequest, reply: Fast
     error,
     error_description: description,
     error_codes: [],
-    timestamp: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    timestamp: new Date()
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z'),
     trace_id: crypto.randomUUID(),
     correlation_id: (req.headers['client-request-id'] as string) ?? crypto.randomUUID(),
   });

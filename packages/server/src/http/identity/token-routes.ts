@@ -16,7 +16,9 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export function checkTenant(ctx: AppContext, tenant: string): void {
   if (tenant.toLowerCase() !== ctx.tenantId && !TENANT_ALIASES.has(tenant.toLowerCase())) {
-    throw new NotFound(`tenant '${tenant}' is not this server's tenant (${ctx.tenantId}); use that GUID or 'common'`, { code: 'UNKNOWN_TENANT' });
+    throw new NotFound(`tenant '${tenant}' is not this server's tenant (${ctx.tenantId}); use that GUID or 'common'`, {
+      code: 'UNKNOWN_TENANT',
+    });
   }
 }
 
@@ -50,7 +52,11 @@ function clientCredentials(req: FastifyRequest, body: Form): { clientId?: string
   if (h && /^basic /i.test(h)) {
     const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
     const i = decoded.indexOf(':');
-    if (i > 0) return { clientId: decodeURIComponent(decoded.slice(0, i)), clientSecret: decodeURIComponent(decoded.slice(i + 1)) };
+    if (i > 0)
+      return {
+        clientId: decodeURIComponent(decoded.slice(0, i)),
+        clientSecret: decodeURIComponent(decoded.slice(i + 1)),
+      };
     throw new OAuthError('invalid_client', 'the Basic authorization header must hold client_id:client_secret');
   }
   return { clientId: field(body, 'client_id', 200), clientSecret: field(body, 'client_secret', 512) };
@@ -69,7 +75,10 @@ interface Grant {
  * OAuth2 token service shaped like Entra ID: v2 discovery, JWKS, token and device-code endpoints,
  * the v1 `/oauth2/token` (`resource=`) for older clients, and MSAL's instance discovery.
  */
-export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext; identity: IdentityServices }): Promise<void> {
+export async function tokenRoutes(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; identity: IdentityServices },
+): Promise<void> {
   const { ctx, identity: ids } = opts;
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   app.setErrorHandler(oauthErrorHandler);
@@ -78,7 +87,10 @@ export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext;
 
   const checkAudience = (aud: string): string => {
     if (!ctx.tokens.audiences.includes(aud)) {
-      throw new OAuthError('invalid_resource', `the resource '${aud}' is not served here; ask for '${base}/.default' (or a known Azure resource such as https://management.azure.com/.default)`);
+      throw new OAuthError(
+        'invalid_resource',
+        `the resource '${aud}' is not served here; ask for '${base}/.default' (or a known Azure resource such as https://management.azure.com/.default)`,
+      );
     }
     return aud;
   };
@@ -106,42 +118,74 @@ export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext;
     rbac_url: base,
   });
 
-  app.get<{ Params: { tenant: string } }>('/:tenant/v2.0/.well-known/openid-configuration', { config: { public: true }, schema: { tags: ['Identity'] } }, async (req) => {
-    checkTenant(ctx, req.params.tenant);
-    return openidConfig(req.params.tenant, false);
-  });
-  app.get<{ Params: { tenant: string } }>('/:tenant/.well-known/openid-configuration', { config: { public: true }, schema: { tags: ['Identity'] } }, async (req) => {
-    checkTenant(ctx, req.params.tenant);
-    return openidConfig(req.params.tenant, true);
-  });
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/v2.0/.well-known/openid-configuration',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    async (req) => {
+      checkTenant(ctx, req.params.tenant);
+      return openidConfig(req.params.tenant, false);
+    },
+  );
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/.well-known/openid-configuration',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    async (req) => {
+      checkTenant(ctx, req.params.tenant);
+      return openidConfig(req.params.tenant, true);
+    },
+  );
 
   // MSAL's instance discovery (skipped with disableInstanceDiscovery, asked otherwise): this
   // server is its own cloud with one alias.
-  app.get<{ Params: { tenant: string } }>('/:tenant/discovery/instance', { config: { public: true }, schema: { tags: ['Identity'] } }, async (req) => {
-    checkTenant(ctx, req.params.tenant);
-    return {
-      tenant_discovery_endpoint: `${base}/${req.params.tenant}/v2.0/.well-known/openid-configuration`,
-      'api-version': '1.1',
-      metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
-    };
-  });
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/discovery/instance',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    async (req) => {
+      checkTenant(ctx, req.params.tenant);
+      return {
+        tenant_discovery_endpoint: `${base}/${req.params.tenant}/v2.0/.well-known/openid-configuration`,
+        'api-version': '1.1',
+        metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+      };
+    },
+  );
 
-  app.get<{ Params: { tenant: string } }>('/:tenant/discovery/v2.0/keys', { config: { public: true }, schema: { tags: ['Identity'] } }, async (req) => {
-    checkTenant(ctx, req.params.tenant);
-    return ctx.tokens.jwks();
-  });
-  app.get<{ Params: { tenant: string } }>('/:tenant/discovery/keys', { config: { public: true }, schema: { tags: ['Identity'] } }, async (req) => {
-    checkTenant(ctx, req.params.tenant);
-    return ctx.tokens.jwks();
-  });
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/discovery/v2.0/keys',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    async (req) => {
+      checkTenant(ctx, req.params.tenant);
+      return ctx.tokens.jwks();
+    },
+  );
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/discovery/keys',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    async (req) => {
+      checkTenant(ctx, req.params.tenant);
+      return ctx.tokens.jwks();
+    },
+  );
 
   for (const p of ['/:tenant/oauth2/v2.0/authorize', '/:tenant/oauth2/authorize']) {
-    app.get<{ Params: { tenant: string } }>(p, { config: { public: true }, schema: { hide: true } as object }, async () => {
-      throw new NotImplemented('the authorization-code (browser redirect) flow is not available on this server; sign in with the device code flow (`atelier login`), a password, or a service principal');
-    });
+    app.get<{ Params: { tenant: string } }>(
+      p,
+      { config: { public: true }, schema: { hide: true } as object },
+      async () => {
+        throw new NotImplemented(
+          'the authorization-code (browser redirect) flow is not available on this server; sign in with the device code flow (`atelier login`), a password, or a service principal',
+        );
+      },
+    );
   }
 
-  async function userGrant(principal: Principal, clientId: string, scope: string, audience: string, familyRefresh?: string): Promise<Grant> {
+  async function userGrant(
+    principal: Principal,
+    clientId: string,
+    scope: string,
+    audience: string,
+    familyRefresh?: string,
+  ): Promise<Grant> {
     const refreshToken = familyRefresh ?? (await ids.sessions.issueRefresh(principal.id, clientId, scope));
     return { principal, clientId, audience, scope, refreshToken };
   }
@@ -156,24 +200,51 @@ export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext;
     switch (grantType) {
       case 'client_credentials': {
         const { clientId, clientSecret } = clientCredentials(req, body);
-        if (!clientId) throw new OAuthError('invalid_request', "grant_type=client_credentials needs 'client_id' (the service principal's application id)");
+        if (!clientId)
+          throw new OAuthError(
+            'invalid_request',
+            "grant_type=client_credentials needs 'client_id' (the service principal's application id)",
+          );
         if (!clientSecret) {
-          if (field(body, 'client_assertion')) throw new OAuthError('invalid_client', 'certificate credentials (client_assertion) are not supported; use a client secret');
-          throw new OAuthError('invalid_client', "grant_type=client_credentials needs 'client_secret' (in the form or a Basic header)");
+          if (field(body, 'client_assertion'))
+            throw new OAuthError(
+              'invalid_client',
+              'certificate credentials (client_assertion) are not supported; use a client secret',
+            );
+          throw new OAuthError(
+            'invalid_client',
+            "grant_type=client_credentials needs 'client_secret' (in the form or a Basic header)",
+          );
         }
-        await ids.throttle.attempt([['principal', clientId], ['address', address]]);
+        await ids.throttle.attempt([
+          ['principal', clientId],
+          ['address', address],
+        ]);
         const principal = await ctx.principals.checkClientSecret(clientId, clientSecret);
-        if (!principal) throw new OAuthError('invalid_client', 'wrong client_id or client_secret, or the secret has expired or the service principal is disabled (AADSTS7000215)');
-        await ids.throttle.succeeded([['principal', clientId], ['address', address]]);
+        if (!principal)
+          throw new OAuthError(
+            'invalid_client',
+            'wrong client_id or client_secret, or the secret has expired or the service principal is disabled (AADSTS7000215)',
+          );
+        await ids.throttle.succeeded([
+          ['principal', clientId],
+          ['address', address],
+        ]);
         return { principal, clientId: principal.name, audience, scope };
       }
       case 'password': {
         const username = need(body, 'username', 'password');
         const password = need(body, 'password', 'password');
-        await ids.throttle.attempt([['principal', username], ['address', address]]);
+        await ids.throttle.attempt([
+          ['principal', username],
+          ['address', address],
+        ]);
         const principal = await ctx.principals.checkPassword(username, password);
         if (!principal) throw new OAuthError('invalid_grant', 'wrong user name or password (AADSTS50126)');
-        await ids.throttle.succeeded([['principal', username], ['address', address]]);
+        await ids.throttle.succeeded([
+          ['principal', username],
+          ['address', address],
+        ]);
         return userGrant(principal, field(body, 'client_id', 200) ?? DEFAULT_CLIENT_ID, scope, audience);
       }
       case 'refresh_token': {
@@ -185,7 +256,13 @@ export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext;
           throw new OAuthError('invalid_grant', 'the account of this refresh token is disabled or deleted');
         }
         // Entra lets one refresh token buy tokens for any resource the client may use.
-        return userGrant(principal, r.clientId, requested ? scope : r.scope, requested ? audience : checkAudience(audienceFromScope(r.scope, base)), r.refreshToken);
+        return userGrant(
+          principal,
+          r.clientId,
+          requested ? scope : r.scope,
+          requested ? audience : checkAudience(audienceFromScope(r.scope, base)),
+          r.refreshToken,
+        );
       }
       case DEVICE_GRANT:
       case 'device_code': {
@@ -193,93 +270,172 @@ export async function tokenRoutes(app: FastifyInstance, opts: { ctx: AppContext;
         if (!code) throw new OAuthError('invalid_request', `grant_type=${grantType} needs 'device_code'`);
         const d = await ids.sessions.pollDevice(code, field(body, 'client_id', 200));
         const principal = await ctx.principals.get(d.principalId);
-        if (!principal) throw new OAuthError('invalid_grant', 'the account that approved this sign-in is disabled or deleted');
+        if (!principal)
+          throw new OAuthError('invalid_grant', 'the account that approved this sign-in is disabled or deleted');
         const devAudience = requested ? audience : checkAudience(audienceFromScope(d.scope, base));
         return userGrant(principal, d.clientId, requested ? scope : d.scope, devAudience);
       }
       case undefined:
-        throw new OAuthError('invalid_request', "the request needs 'grant_type' (client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:device_code)");
+        throw new OAuthError(
+          'invalid_request',
+          "the request needs 'grant_type' (client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:device_code)",
+        );
       default:
-        throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported; use client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:device_code`);
+        throw new OAuthError(
+          'unsupported_grant_type',
+          `grant_type '${grantType}' is not supported; use client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:device_code`,
+        );
     }
   }
 
-  async function tokens(g: Grant, body: Form): Promise<{ access: string; expiresIn: number; expiresOn: number; idToken?: string; clientInfo?: string }> {
+  async function tokens(
+    g: Grant,
+    body: Form,
+  ): Promise<{ access: string; expiresIn: number; expiresOn: number; idToken?: string; clientInfo?: string }> {
     const p = g.principal;
-    const claims = p.kind === 'user'
-      ? { oid: p.id, sub: p.id, idtyp: 'user', name: p.displayName, upn: p.name, unique_name: p.name, preferred_username: p.name, scp: 'user_impersonation', appid: g.clientId, azp: g.clientId }
-      : { oid: p.id, sub: p.id, idtyp: 'app', name: p.displayName, appid: p.name, azp: p.name, roles: [] as string[] };
+    const claims =
+      p.kind === 'user'
+        ? {
+            oid: p.id,
+            sub: p.id,
+            idtyp: 'user',
+            name: p.displayName,
+            upn: p.name,
+            unique_name: p.name,
+            preferred_username: p.name,
+            scp: 'user_impersonation',
+            appid: g.clientId,
+            azp: g.clientId,
+          }
+        : {
+            oid: p.id,
+            sub: p.id,
+            idtyp: 'app',
+            name: p.displayName,
+            appid: p.name,
+            azp: p.name,
+            roles: [] as string[],
+          };
     const { token, expiresIn, expiresOn } = await ctx.tokens.issue(claims, { audience: g.audience });
-    const out: { access: string; expiresIn: number; expiresOn: number; idToken?: string; clientInfo?: string } = { access: token, expiresIn, expiresOn };
+    const out: { access: string; expiresIn: number; expiresOn: number; idToken?: string; clientInfo?: string } = {
+      access: token,
+      expiresIn,
+      expiresOn,
+    };
     if (p.kind === 'user' && g.scope.split(/\s+/).includes('openid')) {
-      out.idToken = await ctx.tokens.issueIdToken({ oid: p.id, name: p.displayName, preferred_username: p.name }, g.clientId);
+      out.idToken = await ctx.tokens.issueIdToken(
+        { oid: p.id, name: p.displayName, preferred_username: p.name },
+        g.clientId,
+      );
     }
     // MSAL asks for client_info=1 to learn the account's home id.
-    if (p.kind === 'user' && body.client_info === '1') out.clientInfo = Buffer.from(JSON.stringify({ uid: p.id, utid: ctx.tenantId })).toString('base64url');
+    if (p.kind === 'user' && body.client_info === '1')
+      out.clientInfo = Buffer.from(JSON.stringify({ uid: p.id, utid: ctx.tenantId })).toString('base64url');
     return out;
   }
 
   const form = (req: FastifyRequest): Form => {
     const body = req.body;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new OAuthError('invalid_request', 'send the request as application/x-www-form-urlencoded');
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new OAuthError('invalid_request', 'send the request as application/x-www-form-urlencoded');
     return body as Form;
   };
 
-  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/token', { config: { public: true }, schema: { tags: ['Identity'] } }, async (req, reply) => {
-    checkTenant(ctx, req.params.tenant);
-    const body = form(req);
-    const g = await grant(req, body, false);
-    const t = await tokens(g, body);
-    void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    return {
-      token_type: 'Bearer',
-      scope: g.scope.split(/\s+/).filter((s) => s !== 'offline_access' || g.refreshToken).join(' '),
-      expires_in: t.expiresIn,
-      ext_expires_in: t.expiresIn,
-      access_token: t.access,
-      ...(g.refreshToken ? { refresh_token: g.refreshToken, refresh_token_expires_in: 14 * 86400 } : {}),
-      ...(t.idToken ? { id_token: t.idToken } : {}),
-      ...(t.clientInfo ? { client_info: t.clientInfo } : {}),
-    };
-  });
+  app.post<{ Params: { tenant: string } }>(
+    '/:tenant/oauth2/v2.0/token',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    async (req, reply) => {
+      checkTenant(ctx, req.params.tenant);
+      const body = form(req);
+      const g = await grant(req, body, false);
+      const t = await tokens(g, body);
+      void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return {
+        token_type: 'Bearer',
+        scope: g.scope
+          .split(/\s+/)
+          .filter((s) => s !== 'offline_access' || g.refreshToken)
+          .join(' '),
+        expires_in: t.expiresIn,
+        ext_expires_in: t.expiresIn,
+        access_token: t.access,
+        ...(g.refreshToken ? { refresh_token: g.refreshToken, refresh_token_expires_in: 14 * 86400 } : {}),
+        ...(t.idToken ? { id_token: t.idToken } : {}),
+        ...(t.clientInfo ? { client_info: t.clientInfo } : {}),
+      };
+    },
+  );
 
-  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/token', { config: { public: true }, schema: { tags: ['Identity'] } }, async (req, reply) => {
-    checkTenant(ctx, req.params.tenant);
-    const body = form(req);
-    const g = await grant(req, body, true);
-    const t = await tokens(g, body);
-    void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    // v1 answers numbers as strings, as Entra ID's v1 endpoint (and ADAL) do.
-    return {
-      token_type: 'Bearer',
-      expires_in: String(t.expiresIn),
-      ext_expires_in: String(t.expiresIn),
-      expires_on: String(t.expiresOn),
-      not_before: String(t.expiresOn - t.expiresIn),
-      resource: g.audience,
-      access_token: t.access,
-      ...(g.refreshToken ? { refresh_token: g.refreshToken } : {}),
-      ...(t.idToken ? { id_token: t.idToken } : {}),
-    };
-  });
+  app.post<{ Params: { tenant: string } }>(
+    '/:tenant/oauth2/token',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    async (req, reply) => {
+      checkTenant(ctx, req.params.tenant);
+      const body = form(req);
+      const g = await grant(req, body, true);
+      const t = await tokens(g, body);
+      void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      // v1 answers numbers as strings, as Entra ID's v1 endpoint (and ADAL) do.
+      return {
+        token_type: 'Bearer',
+        expires_in: String(t.expiresIn),
+        ext_expires_in: String(t.expiresIn),
+        expires_on: String(t.expiresOn),
+        not_before: String(t.expiresOn - t.expiresIn),
+        resource: g.audience,
+        access_token: t.access,
+        ...(g.refreshToken ? { refresh_token: g.refreshToken } : {}),
+        ...(t.idToken ? { id_token: t.idToken } : {}),
+      };
+    },
+  );
 
   const deviceCode = (v1: boolean) => async (req: FastifyRequest<{ Params: { tenant: string } }>) => {
     checkTenant(ctx, req.params.tenant);
     const body = form(req);
     const clientId = field(body, 'client_id', 200);
-    if (!clientId) throw new OAuthError('invalid_request', "the device code request needs 'client_id' (any name of your client application, e.g. 'atelier')");
+    if (!clientId)
+      throw new OAuthError(
+        'invalid_request',
+        "the device code request needs 'client_id' (any name of your client application, e.g. 'atelier')",
+      );
     const requested = v1 ? field(body, 'resource', 1000) : field(body, 'scope', 2000);
-    const scope = v1 ? `${requested ?? base}/.default openid offline_access` : (requested ?? `${base}/.default openid offline_access`);
+    const scope = v1
+      ? `${requested ?? base}/.default openid offline_access`
+      : (requested ?? `${base}/.default openid offline_access`);
     checkAudience(audienceFromScope(scope, base));
     await ids.throttle.check([['address', req.ip]]);
     const d = await ids.sessions.startDevice(clientId, scope);
     const uri = `${base}/device`;
     const message = `To sign in, open ${uri} in a browser and enter the code ${d.userCode} to authenticate.`;
     return v1
-      ? { user_code: d.userCode, device_code: d.deviceCode, verification_url: uri, expires_in: String(d.expiresIn), interval: String(d.interval), message }
-      : { user_code: d.userCode, device_code: d.deviceCode, verification_uri: uri, verification_uri_complete: `${uri}?code=${d.userCode}`, expires_in: d.expiresIn, interval: d.interval, message };
+      ? {
+          user_code: d.userCode,
+          device_code: d.deviceCode,
+          verification_url: uri,
+          expires_in: String(d.expiresIn),
+          interval: String(d.interval),
+          message,
+        }
+      : {
+          user_code: d.userCode,
+          device_code: d.deviceCode,
+          verification_uri: uri,
+          verification_uri_complete: `${uri}?code=${d.userCode}`,
+          expires_in: d.expiresIn,
+          interval: d.interval,
+          message,
+        };
   };
-  app.post('/:tenant/oauth2/v2.0/devicecode', { config: { public: true }, schema: { tags: ['Identity'] } }, deviceCode(false));
-  app.post('/:tenant/oauth2/devicecode', { config: { public: true }, schema: { tags: ['Identity'] } }, deviceCode(true));
+  app.post(
+    '/:tenant/oauth2/v2.0/devicecode',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    deviceCode(false),
+  );
+  app.post(
+    '/:tenant/oauth2/devicecode',
+    { config: { public: true }, schema: { tags: ['Identity'] } },
+    deviceCode(true),
+  );
   await devicePage(app, { ctx, identity: ids });
 }

@@ -16,7 +16,11 @@ export async function artifactWorkspace(t: TestServer, name?: string): Promise<A
   const w = await makeWorkspace(t, name);
   const storageAccount = (await t.server.services.resources.require(w.armId)).properties.storageAccount;
   if (typeof storageAccount !== 'string') throw new Error(`workspace '${w.name}' has no storage account`);
-  return { ...w, artifacts: `${w.trackingUri}/api/2.0/mlflow-artifacts/artifacts`, storageAccount: storageAccount.split('/').pop()! };
+  return {
+    ...w,
+    artifacts: `${w.trackingUri}/api/2.0/mlflow-artifacts/artifacts`,
+    storageAccount: storageAccount.split('/').pop()!,
+  };
 }
 
 /** `n` bytes of a repeatable pattern, as a stream (never all in memory). */

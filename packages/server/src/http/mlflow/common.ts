@@ -43,7 +43,10 @@ declare module 'fastify' {
   }
 }
 
-export interface MlflowErrorBody { error_code: string; message: string }
+export interface MlflowErrorBody {
+  error_code: string;
+  message: string;
+}
 
 /**
  * Maps any error to MLflow's `{error_code, message}` and status: a domain error through the table
@@ -52,23 +55,43 @@ export interface MlflowErrorBody { error_code: string; message: string }
 export function toMlflowError(err: unknown, req?: FastifyRequest): { status: number; body: MlflowErrorBody } {
   if (err instanceof AtelierError) return mlflowErrorOf(err);
   const fe = err as FastifyError & { validationContext?: string };
-  if (fe?.validation) return { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: schemaErrorMessage(fe, req) } };
-  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'The request body is too large.' } };
-  if (fe?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, body: { error_code: 'BAD_REQUEST', message: 'Send the body as application/json.' } };
-  if (fe?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { status: 400, body: { error_code: 'MALFORMED_REQUEST', message: 'The request body is empty; send a JSON object.' } };
-  const status = typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
+  if (fe?.validation)
+    return { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: schemaErrorMessage(fe, req) } };
+  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return { status: 413, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'The request body is too large.' } };
+  if (fe?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return { status: 415, body: { error_code: 'BAD_REQUEST', message: 'Send the body as application/json.' } };
+  if (fe?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return {
+      status: 400,
+      body: { error_code: 'MALFORMED_REQUEST', message: 'The request body is empty; send a JSON object.' },
+    };
+  const status =
+    typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
   if (status < 500) {
     const json = fe instanceof SyntaxError || /JSON/.test(fe?.message ?? '');
-    return { status: 400, body: { error_code: json ? 'MALFORMED_REQUEST' : 'BAD_REQUEST', message: json ? `The request body is not valid JSON: ${fe.message}` : fe.message } };
+    return {
+      status: 400,
+      body: {
+        error_code: json ? 'MALFORMED_REQUEST' : 'BAD_REQUEST',
+        message: json ? `The request body is not valid JSON: ${fe.message}` : fe.message,
+      },
+    };
   }
-  return { status: 500, body: { error_code: 'INTERNAL_ERROR', message: 'The server had an internal error; see its log.' } };
+  return {
+    status: 500,
+    body: { error_code: 'INTERNAL_ERROR', message: 'The server had an internal error; see its log.' },
+  };
 }
 
 const SEE_DOCS = ' See the API docs for more information about request parameters.';
 
 /** `/metrics/0/timestamp` → `metrics[0].timestamp`, as MLflow names nested parameters. */
 function parameterName(instancePath: string, missing?: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (missing !== undefined) parts.push(missing);
   return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 }
@@ -97,7 +120,16 @@ export function pythonValue(v: unknown, raw?: string, field?: string): { text: s
     }
     return { text, type: /[.eE]/.test(text) || !Number.isFinite(v) ? 'float' : 'int' };
   }
-  const type = v === null || v === undefined ? 'NoneType' : typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : Array.isArray(v) ? 'list' : 'dict';
+  const type =
+    v === null || v === undefined
+      ? 'NoneType'
+      : typeof v === 'string'
+        ? 'str'
+        : typeof v === 'boolean'
+          ? 'bool'
+          : Array.isArray(v)
+            ? 'list'
+            : 'dict';
   return { text: pythonJson(v ?? null, ',', ':', true), type };
 }
 
@@ -121,10 +153,14 @@ function schemaErrorMessage(fe: FastifyError & { validationContext?: string }, r
     return `Invalid request: unknown parameter '${name ? `${name}.` : ''}${extra}'; remove it.`;
   }
   const value = valueAt(root, first.instancePath);
-  if (value === null || (value === undefined && name)) return `Missing value for required parameter '${name}'.${SEE_DOCS}`;
+  if (value === null || (value === undefined && name))
+    return `Missing value for required parameter '${name}'.${SEE_DOCS}`;
   const raw = where === 'body' && !first.instancePath.slice(1).includes('/') ? req?.mlflowRawBody : undefined;
   const shown = pythonValue(value, raw, name);
-  const detail = first.keyword === 'type' || first.keyword === 'anyOf' ? `Hint: Value was of type '${shown.type}'.` : `${first.message ?? 'it is not valid'}.`;
+  const detail =
+    first.keyword === 'type' || first.keyword === 'anyOf'
+      ? `Hint: Value was of type '${shown.type}'.`
+      : `${first.message ?? 'it is not valid'}.`;
   return `Invalid value ${shown.text} for parameter '${name}' supplied: ${detail}${SEE_DOCS}`;
 }
 
@@ -139,7 +175,10 @@ export function workspaceArmId(sub: string, rg: string, name: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
 }
 
-interface Cached { at: number; ws: TrackingWorkspace }
+interface Cached {
+  at: number;
+  ws: TrackingWorkspace;
+}
 const CACHE_MS = 5000;
 const caches = new WeakMap<AppContext, Map<string, Cached>>();
 
@@ -155,7 +194,12 @@ export function invalidateWorkspaceCache(ctx: AppContext, armId?: string): void 
  * Finds a workspace by its ARM id parts, cached for a few seconds (every tracking request needs
  * it). Throws NotFound when there is none.
  */
-export async function lookupWorkspace(ctx: AppContext, sub: string, rg: string, name: string): Promise<TrackingWorkspace> {
+export async function lookupWorkspace(
+  ctx: AppContext,
+  sub: string,
+  rg: string,
+  name: string,
+): Promise<TrackingWorkspace> {
   const armId = workspaceArmId(sub, rg, name);
   const key = armId.toLowerCase();
   let cache = caches.get(ctx);
@@ -168,11 +212,17 @@ export async function lookupWorkspace(ctx: AppContext, sub: string, rg: string, 
     info = await resolveWorkspace(ctx, sub, rg, name);
   } catch (e) {
     cache.delete(key);
-    if (e instanceof NotFound) throw new NotFound(`workspace '${name}' does not exist in resource group '${rg}' of subscription '${sub}'`);
+    if (e instanceof NotFound)
+      throw new NotFound(`workspace '${name}' does not exist in resource group '${rg}' of subscription '${sub}'`);
     throw e;
   }
-  if (!info.workspaceId) throw new NotFound(`workspace '${name}' is not ready for tracking (it has no workspaceId yet)`);
-  const ws: TrackingWorkspace = { workspaceId: info.workspaceId, armId: info.id, storageAccountId: info.storageAccountId ?? null };
+  if (!info.workspaceId)
+    throw new NotFound(`workspace '${name}' is not ready for tracking (it has no workspaceId yet)`);
+  const ws: TrackingWorkspace = {
+    workspaceId: info.workspaceId,
+    armId: info.id,
+    storageAccountId: info.storageAccountId ?? null,
+  };
   if (cache.size > 10000) cache.clear();
   cache.set(key, { at: now, ws });
   return ws;
@@ -190,7 +240,12 @@ export function workspacePreHandler(ctx: AppContext) {
     const p = req.params as Params;
     const armId = workspaceArmId(p.subscriptionId, p.resourceGroupName, p.workspaceName);
     const access = req.routeOptions.config?.mlflowAccess ?? (req.method === 'GET' ? 'read' : 'write');
-    await ctx.access.require(req.principal.id, armId, access === 'read' ? 'data/read' : 'data/write', `workspace '${p.workspaceName}' does not exist in resource group '${p.resourceGroupName}' of subscription '${p.subscriptionId}'`);
+    await ctx.access.require(
+      req.principal.id,
+      armId,
+      access === 'read' ? 'data/read' : 'data/write',
+      `workspace '${p.workspaceName}' does not exist in resource group '${p.resourceGroupName}' of subscription '${p.subscriptionId}'`,
+    );
     req.workspace = await lookupWorkspace(ctx, p.subscriptionId, p.resourceGroupName, p.workspaceName);
   };
 }
@@ -204,7 +259,11 @@ export function workspacePreHandler(ctx: AppContext) {
  *     for (const p of apiPaths('/mlflow-artifacts/artifacts/*')) scope.get(p, opts, handler);
  *   });
  */
-export async function mountMlflow(app: FastifyInstance, ctx: AppContext, routes: (scope: FastifyInstance) => Promise<void>): Promise<void> {
+export async function mountMlflow(
+  app: FastifyInstance,
+  ctx: AppContext,
+  routes: (scope: FastifyInstance) => Promise<void>,
+): Promise<void> {
   await app.register(
     async (scope) => {
       scope.decorateRequest('workspace', null as unknown as TrackingWorkspace);
@@ -235,7 +294,12 @@ export async function mountMlflow(app: FastifyInstance, ctx: AppContext, routes:
  */
 export function checkSafePath(path: string): string {
   const decoded = decodeFully(path);
-  if (/[\\#\0]/.test(decoded) || decoded.startsWith('/') || /^[a-zA-Z]:/.test(decoded) || decoded.split('/').includes('..')) {
+  if (
+    /[\\#\0]/.test(decoded) ||
+    decoded.startsWith('/') ||
+    /^[a-zA-Z]:/.test(decoded) ||
+    decoded.split('/').includes('..')
+  ) {
     throw new InvalidInput('Invalid path');
   }
   return path;

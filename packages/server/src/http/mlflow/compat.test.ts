@@ -37,32 +37,93 @@ for (const dialect of testDialects()) {
       };
       await bad('/experiments/create', { name: 123 }, "Invalid value 123 for parameter 'name' supplied");
       await bad('/experiments/create', {}, "Missing value for required parameter 'name'.");
-      await bad('/experiments/create', { name: 'x', artifact_location: 9.0 }, "Invalid value 9 for parameter 'artifact_location' supplied");
+      await bad(
+        '/experiments/create',
+        { name: 'x', artifact_location: 9.0 },
+        "Invalid value 9 for parameter 'artifact_location' supplied",
+      );
       const raw = await t.request('POST', `${c.ws.api}/experiments/create`, '{"name": "x", "artifact_location": 9.0}');
-      assert.match(raw.body.message, /^Invalid value 9\.0 for parameter 'artifact_location' supplied: Hint: Value was of type 'float'\./);
+      assert.match(
+        raw.body.message,
+        /^Invalid value 9\.0 for parameter 'artifact_location' supplied: Hint: Value was of type 'float'\./,
+      );
       await bad('/experiments/create', { name: 'x', tags: '5' }, `Invalid value "5" for parameter 'tags' supplied`);
-      await bad('/runs/log-metric', { run_id: 31, key: 'm', value: 1, timestamp: 1 }, "Invalid value 31 for parameter 'run_id' supplied");
-      await bad('/runs/log-metric', { run_id: runId, key: 'm', value: 1, timestamp: 1, step: 'foo' }, `Invalid value "foo" for parameter 'step' supplied`);
-      await bad('/runs/log-metric', { run_id: null, key: 'm', value: 1, timestamp: 1 }, "Missing value for required parameter 'run_id'");
-      await bad('/runs/log-metric', { run_id: runId, value: 1, timestamp: 1 }, "Missing value for required parameter 'key'");
-      await bad('/runs/log-metric', { run_id: runId, key: null, value: 1, timestamp: 1 }, "Missing value for required parameter 'key'");
-      await bad('/runs/log-parameter', { run_id: runId, key: 31, value: 'v' }, "Invalid value 31 for parameter 'key' supplied");
-      await bad('/runs/set-tag', { run_id: runId, key: 'k', value: 41 }, "Invalid value 41 for parameter 'value' supplied");
+      await bad(
+        '/runs/log-metric',
+        { run_id: 31, key: 'm', value: 1, timestamp: 1 },
+        "Invalid value 31 for parameter 'run_id' supplied",
+      );
+      await bad(
+        '/runs/log-metric',
+        { run_id: runId, key: 'm', value: 1, timestamp: 1, step: 'foo' },
+        `Invalid value "foo" for parameter 'step' supplied`,
+      );
+      await bad(
+        '/runs/log-metric',
+        { run_id: null, key: 'm', value: 1, timestamp: 1 },
+        "Missing value for required parameter 'run_id'",
+      );
+      await bad(
+        '/runs/log-metric',
+        { run_id: runId, value: 1, timestamp: 1 },
+        "Missing value for required parameter 'key'",
+      );
+      await bad(
+        '/runs/log-metric',
+        { run_id: runId, key: null, value: 1, timestamp: 1 },
+        "Missing value for required parameter 'key'",
+      );
+      await bad(
+        '/runs/log-parameter',
+        { run_id: runId, key: 31, value: 'v' },
+        "Invalid value 31 for parameter 'key' supplied",
+      );
+      await bad(
+        '/runs/set-tag',
+        { run_id: runId, key: 'k', value: 41 },
+        "Invalid value 41 for parameter 'value' supplied",
+      );
       await bad('/runs/set-tag', { run_id: runId, value: 'v' }, "Missing value for required parameter 'key'");
-      await bad('/runs/log-batch', { run_id: runId, params: 'foo' }, `Invalid value "foo" for parameter 'params' supplied`);
-      await bad('/runs/search', { experiment_ids: [exp], max_results: 123456789 }, "Invalid value 123456789 for parameter 'max_results' supplied");
+      await bad(
+        '/runs/log-batch',
+        { run_id: runId, params: 'foo' },
+        `Invalid value "foo" for parameter 'params' supplied`,
+      );
+      await bad(
+        '/runs/search',
+        { experiment_ids: [exp], max_results: 123456789 },
+        "Invalid value 123456789 for parameter 'max_results' supplied",
+      );
       assert.equal((await c.call('POST', '/runs/set-tag', { run_uuid: runId, key: 'k', value: 'v' })).status, 200);
     });
 
     await s.test('artifact_location: local paths refused, remote and proxied ones kept', async () => {
       for (const loc of ['my_location', '/etc', 'file:///tmp/x', 'C:\\data']) {
-        await c.fails('POST', '/experiments/create', { name: `loc-${loc}`, artifact_location: loc }, 400, 'INVALID_PARAMETER_VALUE', /local paths are not accepted/);
+        await c.fails(
+          'POST',
+          '/experiments/create',
+          { name: `loc-${loc}`, artifact_location: loc },
+          400,
+          'INVALID_PARAMETER_VALUE',
+          /local paths are not accepted/,
+        );
       }
-      await c.fails('POST', '/experiments/create', { name: 'loc-up', artifact_location: 'mlflow-artifacts:/a/%2e%2e/b' }, 400, 'INVALID_PARAMETER_VALUE', /'\.\.'/);
+      await c.fails(
+        'POST',
+        '/experiments/create',
+        { name: 'loc-up', artifact_location: 'mlflow-artifacts:/a/%2e%2e/b' },
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /'\.\.'/,
+      );
       const id = await c.createExperiment('loc-s3');
       assert.ok(id);
-      const s3 = (await c.ok('POST', '/experiments/create', { name: 'loc-s3b', artifact_location: 's3://bucket/p' })).experiment_id;
-      assert.equal((await c.ok('GET', `/experiments/get?experiment_id=${s3}`)).experiment.artifact_location, 's3://bucket/p');
+      const s3 = (await c.ok('POST', '/experiments/create', { name: 'loc-s3b', artifact_location: 's3://bucket/p' }))
+        .experiment_id;
+      assert.equal(
+        (await c.ok('GET', `/experiments/get?experiment_id=${s3}`)).experiment.artifact_location,
+        's3://bucket/p',
+      );
     });
 
     await s.test("paths with '..' are 'Invalid path', checked before anything else", async () => {
@@ -70,7 +131,12 @@ for (const dialect of testDialects()) {
       const list = await c.call('GET', `/artifacts/list?run_id=${runId}&path=../path`);
       assert.equal(list.status, 400);
       assert.deepEqual(list.body, exact);
-      for (const u of [`/get-artifact?run_id=${runId}&path=../path`, `/get-artifact?run_uuid=${runId}&path=%2e%2e/x`, '//model-versions/get-artifact?name=model&version=1&path=../path', '/model-versions/get-artifact?name=model&version=1&path=/etc/passwd']) {
+      for (const u of [
+        `/get-artifact?run_id=${runId}&path=../path`,
+        `/get-artifact?run_uuid=${runId}&path=%2e%2e/x`,
+        '//model-versions/get-artifact?name=model&version=1&path=../path',
+        '/model-versions/get-artifact?name=model&version=1&path=/etc/passwd',
+      ]) {
         const r = await t.request('GET', ui(u));
         assert.equal(r.status, 400, u);
         assert.deepEqual(r.body, exact, u);
@@ -78,7 +144,10 @@ for (const dialect of testDialects()) {
     });
 
     await s.test('upload-artifact and get-artifact (web UI) write and read a run file', async () => {
-      const up = (q: string, body?: string) => t.request('POST', ui(`/ajax-api/2.0/mlflow/upload-artifact${q}`), body, { headers: { 'content-type': 'text/plain' } });
+      const up = (q: string, body?: string) =>
+        t.request('POST', ui(`/ajax-api/2.0/mlflow/upload-artifact${q}`), body, {
+          headers: { 'content-type': 'text/plain' },
+        });
       const fails = async (q: string, body: string | undefined, message: string) => {
         const r = await up(q, body);
         assert.equal(r.status, 400, r.text);
@@ -90,7 +159,11 @@ for (const dialect of testDialects()) {
       await fails(`?run_uuid=${runId}&path=`, 'x', 'Request must specify path.');
       await fails(`?run_uuid=${runId}&path=../test.txt`, 'x', 'Invalid path');
       await fails(`?run_uuid=${runId}&path=test.txt`, undefined, 'Request must specify data.');
-      await fails(`?run_uuid=${runId}&path=big.bin`, 'x'.repeat(10 * 1024 * 1024 + 1), 'Artifact size is too large. Max size is 10MB.');
+      await fails(
+        `?run_uuid=${runId}&path=big.bin`,
+        'x'.repeat(10 * 1024 * 1024 + 1),
+        'Artifact size is too large. Max size is 10MB.',
+      );
       assert.equal((await up(`?run_uuid=${'a'.repeat(32)}&path=t.txt`, 'x')).status, 404);
       assert.equal((await up(`?run_uuid=${runId}&path=dir/test.txt`, 'hello world')).status, 200);
       const got = await t.request('GET', ui(`/get-artifact?run_uuid=${runId}&path=dir/test.txt`));
@@ -99,7 +172,11 @@ for (const dialect of testDialects()) {
       assert.match(got.headers.get('content-disposition') ?? '', /attachment/);
       const listed = await c.ok('GET', `/artifacts/list?run_id=${runId}&path=dir`);
       assert.deepEqual(listed.files, [{ path: 'dir/test.txt', is_dir: false, file_size: 11 }]);
-      assert.equal((await t.request('GET', ui(`/get-artifact?run_uuid=${runId}&path=dir/test.txt`), undefined, { token: null })).status, 401);
+      assert.equal(
+        (await t.request('GET', ui(`/get-artifact?run_uuid=${runId}&path=dir/test.txt`), undefined, { token: null }))
+          .status,
+        401,
+      );
       assert.equal((await t.request('GET', ui(`/get-artifact?run_uuid=${'b'.repeat(32)}&path=x`))).status, 404);
     });
 
@@ -111,7 +188,10 @@ for (const dialect of testDialects()) {
         assert.ok(r.body.message.includes(message), r.text);
       };
       await bad('?metric_key=k', 'GetMetricHistoryBulk request must specify at least one run_id');
-      await bad(`?${Array.from({ length: 101 }, (_, i) => `run_id=id_${i}`).join('&')}&metric_key=k`, 'GetMetricHistoryBulk request cannot specify more than 100 run_ids');
+      await bad(
+        `?${Array.from({ length: 101 }, (_, i) => `run_id=id_${i}`).join('&')}&metric_key=k`,
+        'GetMetricHistoryBulk request cannot specify more than 100 run_ids',
+      );
       await bad('?run_id=123', 'GetMetricHistoryBulk request must specify a metric_key');
       const r1 = await c.createRun(exp);
       const r2 = await c.createRun(exp);
@@ -142,16 +222,28 @@ for (const dialect of testDialects()) {
         assert.equal(r.status, 400);
         assert.equal(r.body.message, 'SearchDatasets request must specify at least one experiment_id.');
       }
-      assert.match((await sd({ experiment_ids: Array.from({ length: 21 }, (_, i) => `id_${i}`) })).body.message, /cannot specify more than 20 experiment_ids/);
+      assert.match(
+        (await sd({ experiment_ids: Array.from({ length: 21 }, (_, i) => `id_${i}`) })).body.message,
+        /cannot specify more than 20 experiment_ids/,
+      );
       const e2 = await c.createExperiment('datasets');
       const run = await c.createRun(e2);
       const model = (await c.ok('POST', '/logged-models', { experiment_id: e2 })).model.info;
       await c.ok('POST', '/runs/log-inputs', {
         run_id: run,
-        datasets: [{ dataset: { name: 'name1', digest: 'digest1', source_type: 'local', source: 's' }, tags: [{ key: 'mlflow.data.context', value: 'training' }] }],
+        datasets: [
+          {
+            dataset: { name: 'name1', digest: 'digest1', source_type: 'local', source: 's' },
+            tags: [{ key: 'mlflow.data.context', value: 'training' }],
+          },
+        ],
         models: [{ model_id: model.model_id }],
       });
-      await c.ok('POST', '/runs/log-inputs', { run_id: run, datasets: [{ dataset: { name: 'name2', digest: 'd2', source_type: 'local', source: 's' } }], models: [{ model_id: model.model_id }] });
+      await c.ok('POST', '/runs/log-inputs', {
+        run_id: run,
+        datasets: [{ dataset: { name: 'name2', digest: 'd2', source_type: 'local', source: 's' } }],
+        models: [{ model_id: model.model_id }],
+      });
       const r = await sd({ experiment_ids: [e2, 'not-an-id'] });
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.body.dataset_summaries, [
@@ -161,13 +253,33 @@ for (const dialect of testDialects()) {
       const got = await c.ok('GET', `/runs/get?run_id=${run}`);
       assert.deepEqual(got.run.inputs.model_inputs, [{ model_id: model.model_id }]);
       assert.equal(got.run.inputs.dataset_inputs.length, 2);
-      await c.fails('POST', '/runs/log-inputs', { run_id: run, models: [{ model_id: 'm-00000000000000000000000000000000' }] }, 404, 'RESOURCE_DOES_NOT_EXIST', /Logged model/);
-      await c.fails('POST', '/runs/log-inputs', { run_id: run, models: [{}] }, 400, 'INVALID_PARAMETER_VALUE', /models\[0\]\.model_id/);
+      await c.fails(
+        'POST',
+        '/runs/log-inputs',
+        { run_id: run, models: [{ model_id: 'm-00000000000000000000000000000000' }] },
+        404,
+        'RESOURCE_DOES_NOT_EXIST',
+        /Logged model/,
+      );
+      await c.fails(
+        'POST',
+        '/runs/log-inputs',
+        { run_id: run, models: [{}] },
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /models\[0\]\.model_id/,
+      );
       // A model of another workspace is not found here.
       const other = await trackingClient(t);
       const e3 = await other.createExperiment('x');
       const foreign = (await other.ok('POST', '/logged-models', { experiment_id: e3 })).model.info;
-      await c.fails('POST', '/runs/log-inputs', { run_id: run, models: [{ model_id: foreign.model_id }] }, 404, 'RESOURCE_DOES_NOT_EXIST');
+      await c.fails(
+        'POST',
+        '/runs/log-inputs',
+        { run_id: run, models: [{ model_id: foreign.model_id }] },
+        404,
+        'RESOURCE_DOES_NOT_EXIST',
+      );
     });
 
     await s.test('logged models in the Default experiment of a fresh workspace; registry JSON as MLflow', async () => {
@@ -175,18 +287,44 @@ for (const dialect of testDialects()) {
       const model = (await fresh.ok('POST', '/logged-models', { experiment_id: '0' })).model.info;
       assert.equal(model.experiment_id, '0');
       await fresh.ok('POST', '/registered-models/create', { name: 'model' });
-      const mv = (await fresh.ok('POST', '/model-versions/create', { name: 'model', source: model.artifact_uri, model_id: model.model_id })).model_version;
+      const mv = (
+        await fresh.ok('POST', '/model-versions/create', {
+          name: 'model',
+          source: model.artifact_uri,
+          model_id: model.model_id,
+        })
+      ).model_version;
       assert.equal(mv.description, '');
       assert.equal((await fresh.ok('GET', '/model-versions/get?name=model&version=1')).model_version.description, '');
-      assert.equal((await fresh.ok('GET', '/registered-models/get?name=model')).registered_model.description, undefined);
-      const tags = (await fresh.ok('GET', `/logged-models/${model.model_id}`)).model.info.tags as { key: string; value: string }[];
+      assert.equal(
+        (await fresh.ok('GET', '/registered-models/get?name=model')).registered_model.description,
+        undefined,
+      );
+      const tags = (await fresh.ok('GET', `/logged-models/${model.model_id}`)).model.info.tags as {
+        key: string;
+        value: string;
+      }[];
       assert.equal(tags.find((x) => x.key === 'mlflow.modelVersions')?.value, '[{"name": "model", "version": 1}]');
     });
 
     await s.test("model version sources with relative segments get MLflow's message; '....' is a name", async () => {
       await c.ok('POST', '/registered-models/create', { name: 'src' });
-      for (const source of ['mlflow-artifacts://host:9000/models/../../../', 'http://host:9000/models/../../../', 'mlflow-artifacts://host:9000/models/..%2f..%2fartifacts', 'mlflow-artifacts://host:9000/models/artifact%00', 'mlflow-artifacts:/models/.', 'runs:/r/./m']) {
-        await c.fails('POST', '/model-versions/create', { name: 'src', source }, 400, 'INVALID_PARAMETER_VALUE', /If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri/);
+      for (const source of [
+        'mlflow-artifacts://host:9000/models/../../../',
+        'http://host:9000/models/../../../',
+        'mlflow-artifacts://host:9000/models/..%2f..%2fartifacts',
+        'mlflow-artifacts://host:9000/models/artifact%00',
+        'mlflow-artifacts:/models/.',
+        'runs:/r/./m',
+      ]) {
+        await c.fails(
+          'POST',
+          '/model-versions/create',
+          { name: 'src', source },
+          400,
+          'INVALID_PARAMETER_VALUE',
+          /If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri/,
+        );
       }
       for (const source of ['mlflow-artifacts://host:9000/models/artifact/..../']) {
         assert.equal((await c.call('POST', '/model-versions/create', { name: 'src', source })).status, 200, source);

@@ -23,7 +23,12 @@ describe('MLflow requests at the server root', () => {
         const r = await t.request(method, p, method === 'POST' ? {} : undefined, { token });
         assert.equal(r.status, 404, r.text);
         assert.equal(r.body.error_code, 'ENDPOINT_NOT_FOUND');
-        assert.ok(r.body.message.includes(`${t.url}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>`), r.body.message);
+        assert.ok(
+          r.body.message.includes(
+            `${t.url}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>`,
+          ),
+          r.body.message,
+        );
         assert.match(r.body.message, /MLFLOW_TRACKING_URI/);
         assert.match(r.body.message, /getMlflowTrackingUri\(\)/);
         assert.match(r.body.message, /atelier mlflow env -w <name> -g <resourceGroup>/);
@@ -34,7 +39,10 @@ describe('MLflow requests at the server root', () => {
 
   it('the hint is right: the URL it tells to read gives the tracking URI, which serves MLflow', async () => {
     const { trackingUri } = await makeWorkspace(t, 'hint-ws', 'hint-rg');
-    const ws = await t.request('GET', `/subscriptions/${t.subscriptionId}/resourceGroups/hint-rg/providers/Microsoft.MachineLearningServices/workspaces/hint-ws?api-version=2025-09-01`);
+    const ws = await t.request(
+      'GET',
+      `/subscriptions/${t.subscriptionId}/resourceGroups/hint-rg/providers/Microsoft.MachineLearningServices/workspaces/hint-ws?api-version=2025-09-01`,
+    );
     assert.equal(ws.status, 200, ws.text);
     assert.equal(ws.body.properties.mlFlowTrackingUri, trackingUri);
     const r = await t.request('GET', `${trackingUri}/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default`);

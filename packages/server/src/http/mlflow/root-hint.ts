@@ -23,8 +23,10 @@ export async function mlflowRootHintRoutes(app: FastifyInstance, ctx: AppContext
   for (const root of ['/api', '/ajax-api']) {
     for (const version of ['2.0', '3.0']) {
       for (const family of ['mlflow', 'mlflow-artifacts']) {
-        app.all(`${root}/${version}/${family}/*`, { config: { public: true }, schema: { hide: true } as object }, async (_req, reply) =>
-          reply.status(404).send({ error_code: 'ENDPOINT_NOT_FOUND', message }),
+        app.all(
+          `${root}/${version}/${family}/*`,
+          { config: { public: true }, schema: { hide: true } as object },
+          async (_req, reply) => reply.status(404).send({ error_code: 'ENDPOINT_NOT_FOUND', message }),
         );
       }
     }

@@ -13,9 +13,15 @@ export interface TestWorkspace {
 }
 
 /** A workspace to track into, made through the ARM API (waits until it is provisioned). */
-export async function makeWorkspace(t: TestServer, name = `ws${crypto.randomBytes(4).toString('hex')}`, group = 'tracking-rg'): Promise<TestWorkspace> {
+export async function makeWorkspace(
+  t: TestServer,
+  name = `ws${crypto.randomBytes(4).toString('hex')}`,
+  group = 'tracking-rg',
+): Promise<TestWorkspace> {
   const sub = t.subscriptionId;
-  const rg = await t.request('PUT', `/subscriptions/${sub}/resourcegroups/${group}?api-version=2025-09-01`, { location: 'local' });
+  const rg = await t.request('PUT', `/subscriptions/${sub}/resourcegroups/${group}?api-version=2025-09-01`, {
+    location: 'local',
+  });
   if (rg.status >= 300) throw new Error(`cannot make resource group: ${rg.status} ${rg.text}`);
   const armId = workspaceArmId(sub, group, name);
   let workspaceId: string | undefined;
@@ -23,7 +29,12 @@ export async function makeWorkspace(t: TestServer, name = `ws${crypto.randomByte
   if (put.status >= 200 && put.status < 300) {
     for (let i = 0; i < 200 && !workspaceId; i++) {
       const got = await t.request('GET', `${armId}?api-version=2025-09-01`);
-      if (got.status === 200 && got.body?.properties?.workspaceId && got.body.properties.provisioningState !== 'Creating') workspaceId = got.body.properties.workspaceId;
+      if (
+        got.status === 200 &&
+        got.body?.properties?.workspaceId &&
+        got.body.properties.provisioningState !== 'Creating'
+      )
+        workspaceId = got.body.properties.workspaceId;
       else await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -9,20 +9,36 @@ import { mlflowRootHintRoutes } from './root-hint.js';
  * Route families MLflow defines that another plugin serves or that are not built yet: a request
  * no plugin answered gets 501 (not built) for these, 404 ENDPOINT_NOT_FOUND for anything else.
  */
-const KNOWN_FAMILIES = /^\/(ajax-)?api\/2\.0\/(mlflow|mlflow-artifacts)\/(registered-models|model-versions|logged-models|artifacts|traces|scorers|webhooks|gateway|prompts|mlflow-artifacts|datasets|users|permissions|assessments|secrets|endpoints|model-definitions|prompt-optimization|jobs)(\/|$)/;
+const KNOWN_FAMILIES =
+  /^\/(ajax-)?api\/2\.0\/(mlflow|mlflow-artifacts)\/(registered-models|model-versions|logged-models|artifacts|traces|scorers|webhooks|gateway|prompts|mlflow-artifacts|datasets|users|permissions|assessments|secrets|endpoints|model-definitions|prompt-optimization|jobs)(\/|$)/;
 
 /** MLflow feature families this server does not implement, named in their 501 answer (path below the tracking URI). */
 const UNBUILT_FAMILIES: { path: RegExp; family: string }[] = [
-  { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/traces\/[^/]+\/assessments(\/|$)/, family: 'MLflow GenAI assessments (trace feedback and expectations)' },
-  { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(traces|spans|get-trace-artifact)(\/|$)/, family: 'MLflow tracing (traces and spans)' },
+  {
+    path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/traces\/[^/]+\/assessments(\/|$)/,
+    family: 'MLflow GenAI assessments (trace feedback and expectations)',
+  },
+  {
+    path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(traces|spans|get-trace-artifact)(\/|$)/,
+    family: 'MLflow tracing (traces and spans)',
+  },
   { path: /^\/v1\/traces\/?$/, family: 'OpenTelemetry trace ingestion (OTLP /v1/traces)' },
   { path: /^\/(ajax-api\/)?graphql\/?$/, family: "MLflow's GraphQL API" },
-  { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(gateway|secrets|endpoints|model-definitions)(\/|$)/, family: 'the MLflow AI gateway (secrets, endpoints, model definitions, providers)' },
+  {
+    path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(gateway|secrets|endpoints|model-definitions)(\/|$)/,
+    family: 'the MLflow AI gateway (secrets, endpoints, model definitions, providers)',
+  },
   { path: /^\/(ajax-)?api\/3\.0\/mlflow\/datasets(\/|$)/, family: 'MLflow GenAI evaluation datasets' },
   { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/scorers(\/|$)/, family: 'MLflow GenAI scorers' },
   { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(webhooks)(\/|$)/, family: 'MLflow webhooks' },
-  { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(prompts|prompt-optimization)(\/|$)/, family: 'the MLflow prompt registry API' },
-  { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(users|permissions)(\/|$)/, family: "MLflow's basic-auth user and permission API (access is managed with Azure role assignments here)" },
+  {
+    path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(prompts|prompt-optimization)(\/|$)/,
+    family: 'the MLflow prompt registry API',
+  },
+  {
+    path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/(users|permissions)(\/|$)/,
+    family: "MLflow's basic-auth user and permission API (access is managed with Azure role assignments here)",
+  },
   { path: /^\/(ajax-)?api\/[23]\.0\/mlflow\/jobs(\/|$)/, family: 'MLflow server jobs' },
 ];
 
@@ -58,7 +74,10 @@ function routeMethods(routes: readonly { method: string; url: string }[]): (path
 export const MLFLOW_SERVER_VERSION = '3.17.2';
 
 /** MLflow tracking core: experiments, runs, metrics, params, tags, datasets, below each workspace's tracking URI. */
-export async function mlflowTracking(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+export async function mlflowTracking(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: Services },
+): Promise<void> {
   const { ctx, services } = opts;
   // This edge's cache of workspace resolutions forgets a deleted workspace at once (the tracking
   // module removes its data itself: tracking/services.ts).
@@ -68,12 +87,20 @@ export async function mlflowTracking(app: FastifyInstance, opts: { ctx: AppConte
   await mountMlflow(app, ctx, async (scope) => {
     await trackingRoutes(scope, ctx, services.tracking);
     // As `mlflow server`: the version as plain text, so that clients can tell what the server supports.
-    scope.get('/version', { schema: { tags: ['MLflow tracking'], summary: 'The MLflow server version this server speaks' } }, async (_req, reply) =>
-      reply.type('text/plain; charset=utf-8').send(MLFLOW_SERVER_VERSION),
+    scope.get(
+      '/version',
+      { schema: { tags: ['MLflow tracking'], summary: 'The MLflow server version this server speaks' } },
+      async (_req, reply) => reply.type('text/plain; charset=utf-8').send(MLFLOW_SERVER_VERSION),
     );
     let methodsOf: ((path: string) => string[]) | undefined;
     scope.setNotFoundHandler((req, reply) => {
-      const path = req.url.split('?')[0]!.replace(/^\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+/i, '').replace(/\/{2,}/g, '/');
+      const path = req.url
+        .split('?')[0]!
+        .replace(
+          /^\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+/i,
+          '',
+        )
+        .replace(/\/{2,}/g, '/');
       // A route this server serves, asked with another method: 405 naming the methods it takes.
       methodsOf ??= routeMethods(req.server.registeredRoutes);
       const allowed = methodsOf(path);
@@ -82,13 +109,25 @@ export async function mlflowTracking(app: FastifyInstance, opts: { ctx: AppConte
         void reply
           .status(405)
           .header('allow', allowed.join(', '))
-          .send({ error_code: 'BAD_REQUEST', message: `${req.method} is not allowed on ${path}: use ${allowed.join(' or ')}.` });
+          .send({
+            error_code: 'BAD_REQUEST',
+            message: `${req.method} is not allowed on ${path}: use ${allowed.join(' or ')}.`,
+          });
       } else if (unbuilt) {
-        void reply.status(501).send({ error_code: 'NOT_IMPLEMENTED', message: `${unbuilt.family} is not implemented by this server (${req.method} ${path}).` });
+        void reply.status(501).send({
+          error_code: 'NOT_IMPLEMENTED',
+          message: `${unbuilt.family} is not implemented by this server (${req.method} ${path}).`,
+        });
       } else if (KNOWN_FAMILIES.test(path)) {
-        void reply.status(501).send({ error_code: 'NOT_IMPLEMENTED', message: `${req.method} ${path} is not available on this server yet.` });
+        void reply.status(501).send({
+          error_code: 'NOT_IMPLEMENTED',
+          message: `${req.method} ${path} is not available on this server yet.`,
+        });
       } else {
-        void reply.status(404).send({ error_code: 'ENDPOINT_NOT_FOUND', message: `No API endpoint ${req.method} ${path} below this tracking URI.` });
+        void reply.status(404).send({
+          error_code: 'ENDPOINT_NOT_FOUND',
+          message: `No API endpoint ${req.method} ${path} below this tracking URI.`,
+        });
       }
     });
   });

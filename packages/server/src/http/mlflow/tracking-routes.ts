@@ -32,14 +32,36 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
   const { experiments, runs, metrics, artifacts } = svc;
   const ws = (req: FastifyRequest) => req.workspace.workspaceId;
   const TAGS = ['MLflow tracking'];
-  const post = <B extends TSchema, R extends TSchema>(path: string, body: B, response: R, handler: (req: FastifyRequest<{ Body: Static<B> }>) => Promise<Static<R>>, readOnly = false) => {
+  const post = <B extends TSchema, R extends TSchema>(
+    path: string,
+    body: B,
+    response: R,
+    handler: (req: FastifyRequest<{ Body: Static<B> }>) => Promise<Static<R>>,
+    readOnly = false,
+  ) => {
     for (const p of apiPaths(path)) {
-      app.post<{ Body: Static<B> }>(p, { ...(readOnly ? READ_ONLY : {}), schema: { body, response: { 200: response, ...C.MlflowErrorResponses }, tags: TAGS } }, handler);
+      app.post<{ Body: Static<B> }>(
+        p,
+        {
+          ...(readOnly ? READ_ONLY : {}),
+          schema: { body, response: { 200: response, ...C.MlflowErrorResponses }, tags: TAGS },
+        },
+        handler,
+      );
     }
   };
-  const get = <Q extends TSchema, R extends TSchema>(path: string, querystring: Q, response: R, handler: (req: FastifyRequest<{ Querystring: Static<Q> }>) => Promise<Static<R>>) => {
+  const get = <Q extends TSchema, R extends TSchema>(
+    path: string,
+    querystring: Q,
+    response: R,
+    handler: (req: FastifyRequest<{ Querystring: Static<Q> }>) => Promise<Static<R>>,
+  ) => {
     for (const p of apiPaths(path)) {
-      app.get<{ Querystring: Static<Q> }>(p, { schema: { querystring, response: { 200: response, ...C.MlflowErrorResponses }, tags: TAGS } }, handler);
+      app.get<{ Querystring: Static<Q> }>(
+        p,
+        { schema: { querystring, response: { 200: response, ...C.MlflowErrorResponses }, tags: TAGS } },
+        handler,
+      );
     }
   };
 
@@ -47,10 +69,22 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
   post('/mlflow/experiments/create', C.CreateExperimentRequest, C.CreateExperimentResponse, async (req) => ({
     experiment_id: await experiments.create(ws(req), req.body.name, req.body.artifact_location, req.body.tags),
   }));
-  get('/mlflow/experiments/get', C.GetExperimentQuery, C.GetExperimentResponse, async (req) => ({ experiment: await experiments.get(ws(req), req.query.experiment_id) }));
-  get('/mlflow/experiments/get-by-name', C.GetExperimentByNameQuery, C.GetExperimentResponse, async (req) => ({ experiment: await experiments.getByName(ws(req), req.query.experiment_name) }));
-  post('/mlflow/experiments/search', C.SearchExperimentsRequest, C.SearchExperimentsResponse, async (req) => experiments.search(ws(req), req.body), true);
-  get('/mlflow/experiments/search', C.SearchExperimentsRequest, C.SearchExperimentsResponse, async (req) => experiments.search(ws(req), req.query));
+  get('/mlflow/experiments/get', C.GetExperimentQuery, C.GetExperimentResponse, async (req) => ({
+    experiment: await experiments.get(ws(req), req.query.experiment_id),
+  }));
+  get('/mlflow/experiments/get-by-name', C.GetExperimentByNameQuery, C.GetExperimentResponse, async (req) => ({
+    experiment: await experiments.getByName(ws(req), req.query.experiment_name),
+  }));
+  post(
+    '/mlflow/experiments/search',
+    C.SearchExperimentsRequest,
+    C.SearchExperimentsResponse,
+    async (req) => experiments.search(ws(req), req.body),
+    true,
+  );
+  get('/mlflow/experiments/search', C.SearchExperimentsRequest, C.SearchExperimentsResponse, async (req) =>
+    experiments.search(ws(req), req.query),
+  );
   post('/mlflow/experiments/update', C.UpdateExperimentRequest, C.Empty, async (req) => {
     await experiments.rename(ws(req), req.body.experiment_id, req.body.new_name);
     return {};
@@ -76,7 +110,9 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
   post('/mlflow/runs/create', C.CreateRunRequest, C.RunResponse, async (req) => ({
     run: await runs.create(ws(req), req.body, req.principal.name),
   }));
-  get('/mlflow/runs/get', C.GetRunQuery, C.RunResponse, async (req) => ({ run: await runs.get(ws(req), runIdOf(req.query)) }));
+  get('/mlflow/runs/get', C.GetRunQuery, C.RunResponse, async (req) => ({
+    run: await runs.get(ws(req), runIdOf(req.query)),
+  }));
   post('/mlflow/runs/update', C.UpdateRunRequest, C.UpdateRunResponse, async (req) => ({
     run_info: await runs.update(ws(req), runIdOf(req.body), req.body),
   }));
@@ -120,28 +156,44 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     await runs.logModel(ws(req), req.body.run_id, req.body.model_json);
     return {};
   });
-  post('/mlflow/runs/search', C.SearchRunsRequest, C.SearchRunsResponse, async (req) => runs.search(ws(req), req.body), true);
+  post(
+    '/mlflow/runs/search',
+    C.SearchRunsRequest,
+    C.SearchRunsResponse,
+    async (req) => runs.search(ws(req), req.body),
+    true,
+  );
   get('/mlflow/runs/search', C.SearchRunsRequest, C.SearchRunsResponse, async (req) => runs.search(ws(req), req.query));
 
   // Metrics
   get('/mlflow/metrics/get-history', C.GetMetricHistoryQuery, C.GetMetricHistoryResponse, async (req) =>
     metrics.history(ws(req), { ...req.query, run_id: runIdOf(req.query) }),
   );
-  get('/mlflow/metrics/get-history-bulk-interval', C.GetMetricHistoryBulkIntervalQuery, C.MetricsWithRunIdResponse, async (req) =>
-    metrics.bulkInterval(ws(req), req.query),
+  get(
+    '/mlflow/metrics/get-history-bulk-interval',
+    C.GetMetricHistoryBulkIntervalQuery,
+    C.MetricsWithRunIdResponse,
+    async (req) => metrics.bulkInterval(ws(req), req.query),
   );
 
   // MLflow's web UI: the whole history of one metric of several runs, each run's points in
   // (timestamp, step, value) order, runs in id order (mlflow/server/handlers.py, get_metric_history_bulk_handler).
   get('/mlflow/metrics/get-history-bulk', C.GetMetricHistoryBulkQuery, C.MetricsWithRunIdResponse, async (req) => {
-    const runIds = req.query.run_id === undefined ? [] : Array.isArray(req.query.run_id) ? req.query.run_id : [req.query.run_id];
+    const runIds =
+      req.query.run_id === undefined ? [] : Array.isArray(req.query.run_id) ? req.query.run_id : [req.query.run_id];
     if (runIds.length === 0) throw new InvalidInput('GetMetricHistoryBulk request must specify at least one run_id.');
-    if (runIds.length > HISTORY_BULK_MAX_RUNS) throw new InvalidInput(`GetMetricHistoryBulk request cannot specify more than ${HISTORY_BULK_MAX_RUNS} run_ids. Received ${runIds.length} run_ids.`);
+    if (runIds.length > HISTORY_BULK_MAX_RUNS)
+      throw new InvalidInput(
+        `GetMetricHistoryBulk request cannot specify more than ${HISTORY_BULK_MAX_RUNS} run_ids. Received ${runIds.length} run_ids.`,
+      );
     const key = req.query.metric_key;
     if (typeof key !== 'string') throw new InvalidInput('GetMetricHistoryBulk request must specify a metric_key.');
     let max = HISTORY_BULK_MAX_RESULTS;
     if (req.query.max_results !== undefined) {
-      if (!/^\d{1,9}$/.test(req.query.max_results) || Number(req.query.max_results) < 1) throw new InvalidInput(`Invalid value ${String(req.query.max_results)} for parameter 'max_results' supplied. It must be a positive integer.`);
+      if (!/^\d{1,9}$/.test(req.query.max_results) || Number(req.query.max_results) < 1)
+        throw new InvalidInput(
+          `Invalid value ${String(req.query.max_results)} for parameter 'max_results' supplied. It must be a positive integer.`,
+        );
       max = Math.min(Number(req.query.max_results), HISTORY_BULK_MAX_RESULTS);
     }
     const out: (MetricView & { run_id: string })[] = [];
@@ -153,7 +205,12 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
       do {
         let page: Awaited<ReturnType<typeof metrics.history>>;
         try {
-          page = await metrics.history(ws(req), { run_id: runId, metric_key: key, max_results: String(LIMITS.historyMaxResults), page_token: token });
+          page = await metrics.history(ws(req), {
+            run_id: runId,
+            metric_key: key,
+            max_results: String(LIMITS.historyMaxResults),
+            page_token: token,
+          });
         } catch (e) {
           // As MLflow's store: a run that is not there (or not an id) contributes nothing.
           if (e instanceof NotFound || e instanceof InvalidInput) {
@@ -165,27 +222,41 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
         for (const m of page.metrics) points.push(m);
         token = page.next_page_token;
         if (points.length > HISTORY_BULK_MAX_POINTS_PER_RUN) {
-          throw new InvalidInput(`metric '${key}' of run ${runId} has more than ${HISTORY_BULK_MAX_POINTS_PER_RUN} points; read it with get-history (paged) or get-history-bulk-interval (sampled)`);
+          throw new InvalidInput(
+            `metric '${key}' of run ${runId} has more than ${HISTORY_BULK_MAX_POINTS_PER_RUN} points; read it with get-history (paged) or get-history-bulk-interval (sampled)`,
+          );
         }
       } while (token);
       const num = (v: MetricView['value']): number => (typeof v === 'number' ? v : Number(v));
       points.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step || num(a.value) - num(b.value));
-      for (const m of points) out.push({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step, run_id: runId });
+      for (const m of points)
+        out.push({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step, run_id: runId });
     }
     return { metrics: out.slice(0, max) };
   });
 
   // MLflow's web UI: the datasets runs of these experiments used, with their context (distinct).
-  post('/mlflow/experiments/search-datasets', C.SearchDatasetsRequest, C.SearchDatasetsResponse, async (req) => {
-    const ids = req.body.experiment_ids ?? [];
-    if (ids.length === 0) throw new InvalidInput('SearchDatasets request must specify at least one experiment_id.');
-    if (ids.length > SEARCH_DATASETS_MAX_EXPERIMENTS) throw new InvalidInput(`SearchDatasets request cannot specify more than ${SEARCH_DATASETS_MAX_EXPERIMENTS} experiment_ids. Received ${ids.length} experiment_ids.`);
-    return { dataset_summaries: await datasetSummaries(ctx.database, ws(req), ids) };
-  }, true);
+  post(
+    '/mlflow/experiments/search-datasets',
+    C.SearchDatasetsRequest,
+    C.SearchDatasetsResponse,
+    async (req) => {
+      const ids = req.body.experiment_ids ?? [];
+      if (ids.length === 0) throw new InvalidInput('SearchDatasets request must specify at least one experiment_id.');
+      if (ids.length > SEARCH_DATASETS_MAX_EXPERIMENTS)
+        throw new InvalidInput(
+          `SearchDatasets request cannot specify more than ${SEARCH_DATASETS_MAX_EXPERIMENTS} experiment_ids. Received ${ids.length} experiment_ids.`,
+        );
+      return { dataset_summaries: await datasetSummaries(ctx.database, ws(req), ids) };
+    },
+    true,
+  );
 
   // MLflow's prompt engineering UI (a run made from a prompt template and an AI gateway route): not built.
   post('/mlflow/runs/create-promptlab-run', C.CreatePromptlabRunRequest, C.Empty, async () => {
-    throw new NotImplemented('runs/create-promptlab-run (MLflow prompt engineering UI runs) is not implemented by this server; log the prompt, parameters and output into an ordinary run with runs/create and runs/log-batch instead.');
+    throw new NotImplemented(
+      'runs/create-promptlab-run (MLflow prompt engineering UI runs) is not implemented by this server; log the prompt, parameters and output into an ordinary run with runs/create and runs/log-batch instead.',
+    );
   });
 
   // Artifacts of a run, listed from its artifact root (bytes are served by the mlflow-artifacts routes).
@@ -195,7 +266,9 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     const root = run.artifact_uri;
     const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(root);
     if (!m) {
-      throw new InvalidInput(`this run's artifacts are at '${root}', outside this server; list them with a client that can read that location`);
+      throw new InvalidInput(
+        `this run's artifacts are at '${root}', outside this server; list them with a client that can read that location`,
+      );
     }
     const base = safeKey(m[1]!, 'artifact root');
     const files = await artifacts.list(req.workspace, rel ? `${base}/${rel}` : base);
@@ -203,5 +276,4 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     if (files.length) out.files = files.map((f) => ({ ...f, path: rel ? `${rel}/${f.path}` : f.path }));
     return out;
   });
-
 }

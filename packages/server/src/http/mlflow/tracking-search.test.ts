@@ -15,7 +15,11 @@ function expectedSteps(perRun: number[][], max: number, start?: number, end?: nu
   const lo = all.findIndex((x) => x >= s);
   const startIdx = lo < 0 ? all.length : lo;
   let endIdx = all.length;
-  for (let i = 0; i < all.length; i++) if (all[i]! > e) { endIdx = i; break; }
+  for (let i = 0; i < all.length; i++)
+    if (all[i]! > e) {
+      endIdx = i;
+      break;
+    }
   const out = new Set<number>();
   if (endIdx - startIdx <= max) all.slice(startIdx, endIdx).forEach((x) => out.add(x));
   else {
@@ -57,18 +61,34 @@ for (const dialect of testDialects()) {
         runs[s.name] = id;
         await c.ok('POST', '/runs/log-batch', {
           run_id: id,
-          metrics: s.acc === undefined ? [] : [{ key: 'acc', value: s.acc, timestamp: 1, step: 0 }, { key: 'my metric', value: i, timestamp: 1, step: 0 }],
+          metrics:
+            s.acc === undefined
+              ? []
+              : [
+                  { key: 'acc', value: s.acc, timestamp: 1, step: 0 },
+                  { key: 'my metric', value: i, timestamp: 1, step: 0 },
+                ],
           params: [{ key: 'lr', value: s.lr }],
           tags: [{ key: 'team', value: s.team }],
         });
-        if (s.status !== 'RUNNING') await c.ok('POST', '/runs/update', { run_id: id, status: s.status, end_time: 1000 * (i + 1) + 500 });
+        if (s.status !== 'RUNNING')
+          await c.ok('POST', '/runs/update', { run_id: id, status: s.status, end_time: 1000 * (i + 1) + 500 });
       }
-      await c.ok('POST', '/runs/log-inputs', { run_id: runs.r1, datasets: [{ tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset: { name: 'iris', digest: 'd1', source_type: 'local', source: 's' } }] });
+      await c.ok('POST', '/runs/log-inputs', {
+        run_id: runs.r1,
+        datasets: [
+          {
+            tags: [{ key: 'mlflow.data.context', value: 'training' }],
+            dataset: { name: 'iris', digest: 'd1', source_type: 'local', source: 's' },
+          },
+        ],
+      });
     });
     after(async () => t?.close());
 
     const names = (b: any) => (b.runs ?? []).map((r: any) => r.info.run_name);
-    const search = async (filter: string, extra: Record<string, unknown> = {}) => names(await c.ok('POST', '/runs/search', { experiment_ids: [exp, exp2], filter, ...extra }));
+    const search = async (filter: string, extra: Record<string, unknown> = {}) =>
+      names(await c.ok('POST', '/runs/search', { experiment_ids: [exp, exp2], filter, ...extra }));
 
     test('filters on metrics, params, tags, attributes and datasets', async () => {
       assert.deepEqual(await search(''), ['r5', 'r4', 'R3', 'r2', 'r1', 'r0']);
@@ -110,7 +130,8 @@ for (const dialect of testDialects()) {
     });
 
     test('bad filters say what is wrong', async () => {
-      const bad = async (filter: string, re?: RegExp) => c.fails('POST', '/runs/search', { experiment_ids: [exp], filter }, 400, 'INVALID_PARAMETER_VALUE', re);
+      const bad = async (filter: string, re?: RegExp) =>
+        c.fails('POST', '/runs/search', { experiment_ids: [exp], filter }, 400, 'INVALID_PARAMETER_VALUE', re);
       await bad("metrics.acc > 0.5 OR params.lr = '1'", /OR/);
       await bad("metrics.acc LIKE '0.5'", /comparator/);
       await bad("metrics.acc > 'x'", /numeric/);
@@ -123,11 +144,43 @@ for (const dialect of testDialects()) {
       await bad("params.lr IN ('a' 'b')", /list/);
       await bad("metrics.acc > 1 params.lr = 'a'", /AND/);
       await bad("datasets.size = '1'", /dataset/);
-      await c.fails('POST', '/runs/search', { experiment_ids: [exp], order_by: ['metrics.acc SIDEWAYS'] }, 400, 'INVALID_PARAMETER_VALUE');
-      await c.fails('POST', '/runs/search', { experiment_ids: [exp], order_by: ['attributes.nope'] }, 400, 'INVALID_PARAMETER_VALUE');
-      await c.fails('POST', '/runs/search', { experiment_ids: [exp], max_results: 50001 }, 400, 'INVALID_PARAMETER_VALUE', /50000/);
-      await c.fails('POST', '/runs/search', { experiment_ids: [exp], page_token: '%%%' }, 400, 'INVALID_PARAMETER_VALUE', /page token/);
-      await c.fails('POST', '/runs/search', { experiment_ids: [exp], run_view_type: 'SOMETIMES' }, 400, 'INVALID_PARAMETER_VALUE');
+      await c.fails(
+        'POST',
+        '/runs/search',
+        { experiment_ids: [exp], order_by: ['metrics.acc SIDEWAYS'] },
+        400,
+        'INVALID_PARAMETER_VALUE',
+      );
+      await c.fails(
+        'POST',
+        '/runs/search',
+        { experiment_ids: [exp], order_by: ['attributes.nope'] },
+        400,
+        'INVALID_PARAMETER_VALUE',
+      );
+      await c.fails(
+        'POST',
+        '/runs/search',
+        { experiment_ids: [exp], max_results: 50001 },
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /50000/,
+      );
+      await c.fails(
+        'POST',
+        '/runs/search',
+        { experiment_ids: [exp], page_token: '%%%' },
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /page token/,
+      );
+      await c.fails(
+        'POST',
+        '/runs/search',
+        { experiment_ids: [exp], run_view_type: 'SOMETIMES' },
+        400,
+        'INVALID_PARAMETER_VALUE',
+      );
       // Injection attempts are values, never SQL.
       assert.deepEqual(await search("params.lr = '1'' or ''1''=''1'"), []);
       assert.deepEqual(await search("tags.`team'; drop table tracking_runs; --` = 'a'"), []);
@@ -138,16 +191,42 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await search('', { order_by: ['metrics.acc DESC'] }), ['R3', 'r1', 'r2', 'r4', 'r0', 'r5']);
       assert.deepEqual(await search('', { order_by: ['metrics.acc ASC'] }), ['r0', 'r4', 'r2', 'r1', 'R3', 'r5']);
       assert.deepEqual(await search('metrics.acc > 0.55', { order_by: ['metrics.acc'] }), ['r4', 'r2', 'r1', 'R3']);
-      assert.deepEqual(await search('', { order_by: ['params.lr DESC', 'attributes.start_time ASC'] }), ['r5', 'r0', 'r2', 'r1', 'r4', 'R3']);
-      assert.deepEqual(await search('', { order_by: ['tags.team', 'run_name DESC'] }), ['R3', 'r5', 'r2', 'r0', 'r1', 'r4']);
-      assert.deepEqual(await search('', { order_by: ['attributes.start_time ASC'] }), ['r0', 'r1', 'r2', 'R3', 'r4', 'r5']);
+      assert.deepEqual(await search('', { order_by: ['params.lr DESC', 'attributes.start_time ASC'] }), [
+        'r5',
+        'r0',
+        'r2',
+        'r1',
+        'r4',
+        'R3',
+      ]);
+      assert.deepEqual(await search('', { order_by: ['tags.team', 'run_name DESC'] }), [
+        'R3',
+        'r5',
+        'r2',
+        'r0',
+        'r1',
+        'r4',
+      ]);
+      assert.deepEqual(await search('', { order_by: ['attributes.start_time ASC'] }), [
+        'r0',
+        'r1',
+        'r2',
+        'R3',
+        'r4',
+        'r5',
+      ]);
       assert.deepEqual(await search('', { order_by: ['end_time DESC'] }), ['r4', 'r2', 'r1', 'r0', 'r5', 'R3']);
 
       const seen: string[] = [];
       let token: string | undefined;
       let pages = 0;
       do {
-        const b = await c.ok('POST', '/runs/search', { experiment_ids: [exp, exp2], order_by: ['metrics.acc DESC'], max_results: 4, page_token: token });
+        const b = await c.ok('POST', '/runs/search', {
+          experiment_ids: [exp, exp2],
+          order_by: ['metrics.acc DESC'],
+          max_results: 4,
+          page_token: token,
+        });
         seen.push(...names(b));
         token = b.next_page_token;
         pages++;
@@ -173,12 +252,19 @@ for (const dialect of testDialects()) {
         { order_by: [], filter: '' },
         { order_by: ['attributes.start_time ASC'], filter: "params.kind = 'even'" },
       ]) {
-        const whole = (await x.ok('POST', '/runs/search', { experiment_ids: [e], ...q, max_results: 100 })).runs.map((r: any) => r.info.run_id);
+        const whole = (await x.ok('POST', '/runs/search', { experiment_ids: [e], ...q, max_results: 100 })).runs.map(
+          (r: any) => r.info.run_id,
+        );
         for (const size of [1, 2, 4]) {
           const paged: string[] = [];
           let token: string | undefined;
           do {
-            const b = await x.ok('POST', '/runs/search', { experiment_ids: [e], ...q, max_results: size, page_token: token });
+            const b = await x.ok('POST', '/runs/search', {
+              experiment_ids: [e],
+              ...q,
+              max_results: size,
+              page_token: token,
+            });
             paged.push(...(b.runs ?? []).map((r: any) => r.info.run_id));
             token = b.next_page_token;
           } while (token);
@@ -191,7 +277,12 @@ for (const dialect of testDialects()) {
             const [a, b] = [runs[k - 1], runs[k]];
             const va = a.data.metrics[0].value;
             const vb = b.data.metrics[0].value;
-            assert.ok(va > vb || (va === vb && (a.info.start_time > b.info.start_time || (a.info.start_time === b.info.start_time && a.info.run_id < b.info.run_id))));
+            assert.ok(
+              va > vb ||
+                (va === vb &&
+                  (a.info.start_time > b.info.start_time ||
+                    (a.info.start_time === b.info.start_time && a.info.run_id < b.info.run_id))),
+            );
           }
         }
       }
@@ -203,7 +294,8 @@ for (const dialect of testDialects()) {
       const a = await x.createRun(e, { run_name: 'keep' });
       const b = await x.createRun(e, { run_name: 'gone' });
       await x.ok('POST', '/runs/delete', { run_id: b });
-      const view = async (v?: string) => names(await x.ok('POST', '/runs/search', { experiment_ids: [e], run_view_type: v }));
+      const view = async (v?: string) =>
+        names(await x.ok('POST', '/runs/search', { experiment_ids: [e], run_view_type: v }));
       assert.deepEqual(await view(), ['keep']);
       assert.deepEqual(await view('ACTIVE_ONLY'), ['keep']);
       assert.deepEqual(await view('DELETED_ONLY'), ['gone']);
@@ -212,7 +304,10 @@ for (const dialect of testDialects()) {
     });
 
     test('search results carry full runs (metrics, params, tags, inputs)', async () => {
-      const b = await c.ok('POST', '/runs/search', { experiment_ids: [exp], filter: `attributes.run_id = '${runs.r1}'` });
+      const b = await c.ok('POST', '/runs/search', {
+        experiment_ids: [exp],
+        filter: `attributes.run_id = '${runs.r1}'`,
+      });
       const r = b.runs[0];
       assert.deepEqual(r.data.params, [{ key: 'lr', value: '0.01' }]);
       assert.deepEqual(r.data.metrics.map((m: any) => m.key).sort(), ['acc', 'my metric']);
@@ -229,17 +324,36 @@ for (const dialect of testDialects()) {
       const late = await x.createRun(e);
       const denseSteps = Array.from({ length: 3000 }, (_, i) => i);
       for (let i = 0; i < denseSteps.length; i += 1000) {
-        await x.ok('POST', '/runs/log-batch', { run_id: dense, metrics: denseSteps.slice(i, i + 1000).map((s) => ({ key: 'loss', value: 1 / (s + 1), timestamp: s, step: s })) });
+        await x.ok('POST', '/runs/log-batch', {
+          run_id: dense,
+          metrics: denseSteps
+            .slice(i, i + 1000)
+            .map((s) => ({ key: 'loss', value: 1 / (s + 1), timestamp: s, step: s })),
+        });
       }
       // Out of order, with repeats and gaps.
       const gappySteps = [50, 10, 10, 30, 31, 32, 200, 7, 1000, 999, 5000];
-      await x.ok('POST', '/runs/log-batch', { run_id: gappy, metrics: gappySteps.map((s, i) => ({ key: 'loss', value: s, timestamp: i, step: s })) });
+      await x.ok('POST', '/runs/log-batch', {
+        run_id: gappy,
+        metrics: gappySteps.map((s, i) => ({ key: 'loss', value: s, timestamp: i, step: s })),
+      });
       const lateSteps = Array.from({ length: 100 }, (_, i) => 4000 + i * 2);
-      await x.ok('POST', '/runs/log-batch', { run_id: late, metrics: lateSteps.map((s) => ({ key: 'loss', value: s, timestamp: s, step: s })) });
+      await x.ok('POST', '/runs/log-batch', {
+        run_id: late,
+        metrics: lateSteps.map((s) => ({ key: 'loss', value: s, timestamp: s, step: s })),
+      });
       await x.ok('POST', '/runs/log-metric', { run_id: late, key: 'loss', value: 1, timestamp: 1, step: 4000 });
 
-      const call = async (runIds: string[], q: string) => (await x.ok('GET', `/metrics/get-history-bulk-interval?${runIds.map((r) => `run_ids=${r}`).join('&')}&metric_key=loss${q}`)).metrics;
-      const stepsOf = (ms: any[], run: string) => [...new Set(ms.filter((m) => m.run_id === run).map((m) => m.step as number))];
+      const call = async (runIds: string[], q: string) =>
+        (
+          await x.ok(
+            'GET',
+            `/metrics/get-history-bulk-interval?${runIds.map((r) => `run_ids=${r}`).join('&')}&metric_key=loss${q}`,
+          )
+        ).metrics;
+      const stepsOf = (ms: any[], run: string) => [
+        ...new Set(ms.filter((m) => m.run_id === run).map((m) => m.step as number)),
+      ];
       const dedupe = (l: number[]) => [...new Set(l)];
 
       let ms = await call([dense], '&max_results=10');
@@ -249,34 +363,92 @@ for (const dialect of testDialects()) {
 
       ms = await call([dense, gappy, late], '&max_results=25');
       const want = expectedSteps([denseSteps, dedupe(gappySteps), lateSteps], 25);
-      assert.deepEqual(stepsOf(ms, dense), want.filter((s) => denseSteps.includes(s)));
-      assert.deepEqual(stepsOf(ms, gappy), want.filter((s) => gappySteps.includes(s)));
-      assert.deepEqual(stepsOf(ms, late), want.filter((s) => lateSteps.includes(s)));
+      assert.deepEqual(
+        stepsOf(ms, dense),
+        want.filter((s) => denseSteps.includes(s)),
+      );
+      assert.deepEqual(
+        stepsOf(ms, gappy),
+        want.filter((s) => gappySteps.includes(s)),
+      );
+      assert.deepEqual(
+        stepsOf(ms, late),
+        want.filter((s) => lateSteps.includes(s)),
+      );
       // Two points at step 4000 of `late` are both returned, in timestamp order.
-      assert.deepEqual(ms.filter((m: any) => m.run_id === late && m.step === 4000).map((m: any) => m.timestamp), [1, 4000]);
+      assert.deepEqual(
+        ms.filter((m: any) => m.run_id === late && m.step === 4000).map((m: any) => m.timestamp),
+        [1, 4000],
+      );
       // Runs are answered in the order asked.
       assert.deepEqual(dedupe(ms.map((m: any) => m.run_id)), [dense, gappy, late]);
 
       ms = await call([dense, gappy], '&start_step=20&end_step=1500&max_results=7');
-      assert.deepEqual(dedupe(ms.map((m: any) => m.step)).sort((a, b) => a - b), expectedSteps([denseSteps, dedupe(gappySteps)], 7, 20, 1500));
+      assert.deepEqual(
+        dedupe(ms.map((m: any) => m.step)).sort((a, b) => a - b),
+        expectedSteps([denseSteps, dedupe(gappySteps)], 7, 20, 1500),
+      );
 
       ms = await call([gappy], '');
-      assert.deepEqual(stepsOf(ms, gappy), dedupe(gappySteps).sort((a, b) => a - b));
+      assert.deepEqual(
+        stepsOf(ms, gappy),
+        dedupe(gappySteps).sort((a, b) => a - b),
+      );
 
-      await x.fails('GET', `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&start_step=5`, undefined, 400, 'INVALID_PARAMETER_VALUE', /both must be specified/);
-      await x.fails('GET', `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&start_step=9&end_step=5`, undefined, 400, 'INVALID_PARAMETER_VALUE', /end_step must be greater/);
-      await x.fails('GET', `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&max_results=2501`, undefined, 400, 'INVALID_PARAMETER_VALUE', /2500/);
-      await x.fails('GET', `/metrics/get-history-bulk-interval?metric_key=loss`, undefined, 400, 'INVALID_PARAMETER_VALUE', /run_ids/);
+      await x.fails(
+        'GET',
+        `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&start_step=5`,
+        undefined,
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /both must be specified/,
+      );
+      await x.fails(
+        'GET',
+        `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&start_step=9&end_step=5`,
+        undefined,
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /end_step must be greater/,
+      );
+      await x.fails(
+        'GET',
+        `/metrics/get-history-bulk-interval?run_ids=${dense}&metric_key=loss&max_results=2501`,
+        undefined,
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /2500/,
+      );
+      await x.fails(
+        'GET',
+        `/metrics/get-history-bulk-interval?metric_key=loss`,
+        undefined,
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /run_ids/,
+      );
       const many = Array.from({ length: 101 }, (_, i) => `run_ids=${i.toString(16).padStart(32, '0')}`).join('&');
-      await x.fails('GET', `/metrics/get-history-bulk-interval?${many}&metric_key=loss`, undefined, 400, 'INVALID_PARAMETER_VALUE', /at most 100/);
+      await x.fails(
+        'GET',
+        `/metrics/get-history-bulk-interval?${many}&metric_key=loss`,
+        undefined,
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /at most 100/,
+      );
       assert.deepEqual(await call([dense], '&max_results=1').then((l) => stepsOf(l, dense)), [0, 2999]);
     });
 
     test('get-history-bulk-interval: steps logged out of order, gaps filled later, many gaps', async () => {
       const x = await trackingClient(t, c.ws);
       const e = await x.createExperiment('bulk-order');
-      const log = async (run: string, steps: number[]) => x.ok('POST', '/runs/log-batch', { run_id: run, metrics: steps.map((s) => ({ key: 'm', value: s, timestamp: 1, step: s })) });
-      const range = (a: number, b: number, by = 1) => Array.from({ length: Math.floor((b - a) / by) + 1 }, (_, i) => a + i * by);
+      const log = async (run: string, steps: number[]) =>
+        x.ok('POST', '/runs/log-batch', {
+          run_id: run,
+          metrics: steps.map((s) => ({ key: 'm', value: s, timestamp: 1, step: s })),
+        });
+      const range = (a: number, b: number, by = 1) =>
+        Array.from({ length: Math.floor((b - a) / by) + 1 }, (_, i) => a + i * by);
       const filled = await x.createRun(e); // [100, 199], then [0, 49], then [50, 99]: one range again
       await log(filled, range(100, 199));
       await log(filled, range(0, 49));
@@ -293,14 +465,33 @@ for (const dialect of testDialects()) {
         [holes]: [...range(0, 9), ...range(20, 24), ...range(30, 39)],
         [sparse]: [...range(0, 237, 3), 1].sort((a, b) => a - b),
       };
-      const call = async (runIds: string[], q: string) => (await x.ok('GET', `/metrics/get-history-bulk-interval?${runIds.map((r) => `run_ids=${r}`).join('&')}&metric_key=m${q}`)).metrics;
+      const call = async (runIds: string[], q: string) =>
+        (
+          await x.ok(
+            'GET',
+            `/metrics/get-history-bulk-interval?${runIds.map((r) => `run_ids=${r}`).join('&')}&metric_key=m${q}`,
+          )
+        ).metrics;
       for (const runs of [[filled], [holes], [sparse], [filled, holes, sparse]]) {
-        for (const [q, max, start, end] of [['&max_results=13', 13], ['', 2500], ['&start_step=5&end_step=100&max_results=9', 9, 5, 100]] as [string, number, number?, number?][]) {
+        for (const [q, max, start, end] of [
+          ['&max_results=13', 13],
+          ['', 2500],
+          ['&start_step=5&end_step=100&max_results=9', 9, 5, 100],
+        ] as [string, number, number?, number?][]) {
           const ms = await call(runs, q);
-          const want = expectedSteps(runs.map((r) => all[r]!), max, start, end);
+          const want = expectedSteps(
+            runs.map((r) => all[r]!),
+            max,
+            start,
+            end,
+          );
           for (const r of runs) {
             const got = ms.filter((m: any) => m.run_id === r).map((m: any) => m.step);
-            assert.deepEqual(got, want.filter((s) => all[r]!.includes(s)), `${q} run ${Object.keys(all).indexOf(r)} of ${runs.length}`);
+            assert.deepEqual(
+              got,
+              want.filter((s) => all[r]!.includes(s)),
+              `${q} run ${Object.keys(all).indexOf(r)} of ${runs.length}`,
+            );
           }
         }
       }

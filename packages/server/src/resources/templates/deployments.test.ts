@@ -15,8 +15,13 @@ import { clientPython } from '../../testing/tls-clients.js';
  */
 function azureAiMlWorkspaceTemplate(): string | undefined {
   const python = clientPython();
-  const found = python && spawnSync(python, ['-c', 'import os, azure.ai.ml as m; print(os.path.dirname(m.__file__))'], { encoding: 'utf8' });
-  const file = found && found.status === 0 ? path.join(found.stdout.trim(), '_arm_deployments', 'arm_templates', 'workspace_base.json') : undefined;
+  const found =
+    python &&
+    spawnSync(python, ['-c', 'import os, azure.ai.ml as m; print(os.path.dirname(m.__file__))'], { encoding: 'utf8' });
+  const file =
+    found && found.status === 0
+      ? path.join(found.stdout.trim(), '_arm_deployments', 'arm_templates', 'workspace_base.json')
+      : undefined;
   if (file && fs.existsSync(file)) return file;
   const why = `azure-ai-ml's workspace template was not found (${python ?? 'no ATELIER_TEST_PYTHON'}${found && found.status !== 0 ? `: ${found.stderr.trim().split('\n').pop()}` : ''})`;
   if (process.env.ATELIER_TEST_STRICT === '1') throw new Error(why);
@@ -30,8 +35,14 @@ const TEMPLATE = {
   parameters: {
     workspaceName: { type: 'string' },
     location: { type: 'string', defaultValue: '[resourceGroup().location]' },
-    storageAccountName: { type: 'string', defaultValue: "[concat('sa', uniqueString(resourceGroup().name, parameters('workspaceName')))]" },
-    keyVaultName: { type: 'string', defaultValue: "[concat('kv', uniqueString(resourceGroup().name, parameters('workspaceName')))]" },
+    storageAccountName: {
+      type: 'string',
+      defaultValue: "[concat('sa', uniqueString(resourceGroup().name, parameters('workspaceName')))]",
+    },
+    keyVaultName: {
+      type: 'string',
+      defaultValue: "[concat('kv', uniqueString(resourceGroup().name, parameters('workspaceName')))]",
+    },
     applicationInsightsOption: { type: 'string', defaultValue: 'new', allowedValues: ['new', 'none'] },
     vnetOption: { type: 'string', defaultValue: 'none', allowedValues: ['new', 'none'] },
     confidential_data: { type: 'string', defaultValue: 'false', allowedValues: ['false', 'true'] },
@@ -43,7 +54,13 @@ const TEMPLATE = {
     insightsName: "[concat('ai', uniqueString(resourceGroup().name, parameters('workspaceName')))]",
   },
   resources: [
-    { condition: "[equals(parameters('vnetOption'), 'new')]", type: 'Microsoft.Network/virtualNetworks', apiVersion: '2022-01-01', name: 'vn1', location: "[parameters('location')]" },
+    {
+      condition: "[equals(parameters('vnetOption'), 'new')]",
+      type: 'Microsoft.Network/virtualNetworks',
+      apiVersion: '2022-01-01',
+      name: 'vn1',
+      location: "[parameters('location')]",
+    },
     {
       type: 'Microsoft.MachineLearningServices/workspaces',
       apiVersion: '2023-08-01-preview',
@@ -51,19 +68,46 @@ const TEMPLATE = {
       location: "[parameters('location')]",
       tags: "[parameters('tagValues')]",
       identity: { type: 'systemAssigned' },
-      dependsOn: ["[variables('storageAccount')]", "[variables('keyVault')]", "[resourceId('Microsoft.Insights/components', variables('insightsName'))]", "[resourceId('Microsoft.Network/virtualNetworks', 'vn1')]"],
+      dependsOn: [
+        "[variables('storageAccount')]",
+        "[variables('keyVault')]",
+        "[resourceId('Microsoft.Insights/components', variables('insightsName'))]",
+        "[resourceId('Microsoft.Network/virtualNetworks', 'vn1')]",
+      ],
       properties: {
         friendlyName: "[parameters('workspaceName')]",
         storageAccount: "[variables('storageAccount')]",
         keyVault: "[variables('keyVault')]",
-        applicationInsights: "[if(equals(parameters('applicationInsightsOption'), 'none'), json('null'), resourceId('Microsoft.Insights/components', variables('insightsName')))]",
+        applicationInsights:
+          "[if(equals(parameters('applicationInsightsOption'), 'none'), json('null'), resourceId('Microsoft.Insights/components', variables('insightsName')))]",
         hbiWorkspace: "[parameters('confidential_data')]",
         systemDatastoresAuthMode: '',
       },
     },
-    { type: 'Microsoft.Storage/storageAccounts', apiVersion: '2023-04-01', name: "[parameters('storageAccountName')]", location: "[parameters('location')]", sku: { name: 'Standard_LRS' }, kind: 'StorageV2', properties: {} },
-    { type: 'Microsoft.KeyVault/vaults', apiVersion: '2023-07-01', name: "[parameters('keyVaultName')]", location: "[parameters('location')]", properties: { tenantId: '[subscription().tenantId]', sku: { name: 'standard', family: 'A' }, accessPolicies: [] } },
-    { condition: "[equals(parameters('applicationInsightsOption'), 'new')]", type: 'Microsoft.OperationalInsights/workspaces', apiVersion: '2020-08-01', name: "[concat('la', uniqueString(resourceGroup().name))]", location: "[parameters('location')]", properties: {} },
+    {
+      type: 'Microsoft.Storage/storageAccounts',
+      apiVersion: '2023-04-01',
+      name: "[parameters('storageAccountName')]",
+      location: "[parameters('location')]",
+      sku: { name: 'Standard_LRS' },
+      kind: 'StorageV2',
+      properties: {},
+    },
+    {
+      type: 'Microsoft.KeyVault/vaults',
+      apiVersion: '2023-07-01',
+      name: "[parameters('keyVaultName')]",
+      location: "[parameters('location')]",
+      properties: { tenantId: '[subscription().tenantId]', sku: { name: 'standard', family: 'A' }, accessPolicies: [] },
+    },
+    {
+      condition: "[equals(parameters('applicationInsightsOption'), 'new')]",
+      type: 'Microsoft.OperationalInsights/workspaces',
+      apiVersion: '2020-08-01',
+      name: "[concat('la', uniqueString(resourceGroup().name))]",
+      location: "[parameters('location')]",
+      properties: {},
+    },
     {
       condition: "[equals(parameters('applicationInsightsOption'), 'new')]",
       type: 'Microsoft.Insights/components',
@@ -71,12 +115,18 @@ const TEMPLATE = {
       name: "[variables('insightsName')]",
       location: "[parameters('location')]",
       kind: 'web',
-      dependsOn: ["[resourceId('Microsoft.OperationalInsights/workspaces', concat('la', uniqueString(resourceGroup().name)))]"],
+      dependsOn: [
+        "[resourceId('Microsoft.OperationalInsights/workspaces', concat('la', uniqueString(resourceGroup().name)))]",
+      ],
       properties: { Application_Type: 'web' },
     },
   ],
   outputs: {
-    workspaceId: { type: 'string', value: "[reference(resourceId('Microsoft.MachineLearningServices/workspaces', parameters('workspaceName'))).workspaceId]" },
+    workspaceId: {
+      type: 'string',
+      value:
+        "[reference(resourceId('Microsoft.MachineLearningServices/workspaces', parameters('workspaceName'))).workspaceId]",
+    },
     storage: { type: 'string', value: "[variables('storageAccount')]" },
   },
 };
@@ -106,7 +156,13 @@ for (const dialect of testDialects()) {
     });
 
     it('deploys a workspace with its storage account, key vault, log analytics record and Application Insights, in dependsOn order', async () => {
-      const put = await t.request('PUT', `${dep('d1')}?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE, parameters: { workspaceName: { value: 'tplws' }, tagValues: { value: { team: 'a' } } } } });
+      const put = await t.request('PUT', `${dep('d1')}?${V}`, {
+        properties: {
+          mode: 'Incremental',
+          template: TEMPLATE,
+          parameters: { workspaceName: { value: 'tplws' }, tagValues: { value: { team: 'a' } } },
+        },
+      });
       assert.equal(put.status, 201, put.text);
       assert.equal(put.body.properties.provisioningState, 'Accepted');
       assert.equal(put.body.properties.parameters.workspaceName.value, 'tplws');
@@ -124,11 +180,17 @@ for (const dialect of testDialects()) {
       const ws = await t.request('GET', `${g}/providers/Microsoft.MachineLearningServices/workspaces/tplws?${V}`);
       assert.equal(ws.status, 200);
       assert.equal(ws.body.properties.provisioningState, 'Succeeded');
-      assert.equal(ws.body.properties.storageAccount.toLowerCase(), `${g}/providers/Microsoft.Storage/storageAccounts/${sa}`.toLowerCase());
+      assert.equal(
+        ws.body.properties.storageAccount.toLowerCase(),
+        `${g}/providers/Microsoft.Storage/storageAccounts/${sa}`.toLowerCase(),
+      );
       assert.equal(ws.body.properties.hbiWorkspace, false);
       assert.equal(ws.body.properties.workspaceId, got.body.properties.outputs.workspaceId.value);
       assert.deepEqual(ws.body.tags, { team: 'a' });
-      const keys = await t.request('POST', `${g}/providers/Microsoft.MachineLearningServices/workspaces/tplws/listKeys?${V}`);
+      const keys = await t.request(
+        'POST',
+        `${g}/providers/Microsoft.MachineLearningServices/workspaces/tplws/listKeys?${V}`,
+      );
       assert.ok(keys.body.userStorageKey);
       assert.ok(keys.body.appInsightsInstrumentationKey);
       assert.equal((await t.request('GET', `${g}/providers/Microsoft.Storage/storageAccounts/${sa}?${V}`)).status, 200);
@@ -136,14 +198,29 @@ for (const dialect of testDialects()) {
       const ops = await t.request('GET', `${dep('d1')}/operations?${V}`);
       assert.equal(ops.status, 200);
       const order = ops.body.value.map((o: any) => o.properties.targetResource.resourceType);
-      assert.deepEqual(order, ['Microsoft.Storage/storageAccounts', 'Microsoft.KeyVault/vaults', 'Microsoft.OperationalInsights/workspaces', 'Microsoft.Insights/components', 'Microsoft.MachineLearningServices/workspaces']);
+      assert.deepEqual(order, [
+        'Microsoft.Storage/storageAccounts',
+        'Microsoft.KeyVault/vaults',
+        'Microsoft.OperationalInsights/workspaces',
+        'Microsoft.Insights/components',
+        'Microsoft.MachineLearningServices/workspaces',
+      ]);
       assert.ok(ops.body.value.every((o: any) => o.properties.provisioningState === 'Succeeded'));
 
       const list = await t.request('GET', `${g}/providers/Microsoft.Resources/deployments?${V}`);
-      assert.deepEqual(list.body.value.map((d: any) => d.name), ['d1']);
+      assert.deepEqual(
+        list.body.value.map((d: any) => d.name),
+        ['d1'],
+      );
 
       // Deploying again (Incremental) updates what exists: same workspace, new tags, nothing doubled.
-      const again = await t.request('PUT', `${dep('d1')}?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE, parameters: { workspaceName: { value: 'tplws' }, tagValues: { value: { team: 'b' } } } } });
+      const again = await t.request('PUT', `${dep('d1')}?${V}`, {
+        properties: {
+          mode: 'Incremental',
+          template: TEMPLATE,
+          parameters: { workspaceName: { value: 'tplws' }, tagValues: { value: { team: 'b' } } },
+        },
+      });
       assert.equal(again.status, 200, again.text);
       assert.equal((await waitDeployment(t, again.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
       const ws2 = await t.request('GET', `${g}/providers/Microsoft.MachineLearningServices/workspaces/tplws?${V}`);
@@ -154,40 +231,101 @@ for (const dialect of testDialects()) {
     });
 
     it('validate: a good template passes; a type the server does not serve names the parameter to change', async () => {
-      const ok = await t.request('POST', `${dep('v1')}/validate?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE, parameters: { workspaceName: { value: 'val-ws' } } } });
+      const ok = await t.request('POST', `${dep('v1')}/validate?${V}`, {
+        properties: { mode: 'Incremental', template: TEMPLATE, parameters: { workspaceName: { value: 'val-ws' } } },
+      });
       assert.equal(ok.status, 200, ok.text);
       assert.equal(ok.body.properties.validatedResources.length, 5);
-      const bad = await t.request('POST', `${dep('v1')}/validate?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE, parameters: { workspaceName: { value: 'val-ws' }, vnetOption: { value: 'new' } } } });
+      const bad = await t.request('POST', `${dep('v1')}/validate?${V}`, {
+        properties: {
+          mode: 'Incremental',
+          template: TEMPLATE,
+          parameters: { workspaceName: { value: 'val-ws' }, vnetOption: { value: 'new' } },
+        },
+      });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.code, 'InvalidTemplate');
-      assert.match(bad.body.error.message, /'Microsoft.Network\/virtualNetworks', which this server does not serve; change the parameter\(s\) its condition uses \(vnetOption\)/);
-      const notAllowed = await t.request('PUT', `${dep('v2')}?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE, parameters: { workspaceName: { value: 'x1' }, confidential_data: { value: 'maybe' } } } });
+      assert.match(
+        bad.body.error.message,
+        /'Microsoft.Network\/virtualNetworks', which this server does not serve; change the parameter\(s\) its condition uses \(vnetOption\)/,
+      );
+      const notAllowed = await t.request('PUT', `${dep('v2')}?${V}`, {
+        properties: {
+          mode: 'Incremental',
+          template: TEMPLATE,
+          parameters: { workspaceName: { value: 'x1' }, confidential_data: { value: 'maybe' } },
+        },
+      });
       assert.equal(notAllowed.status, 400);
-      assert.match(notAllowed.body.error.message, /parameter 'confidential_data' is "maybe"; allowed values: "false", "true"/);
-      const missing = await t.request('PUT', `${dep('v2')}?${V}`, { properties: { mode: 'Incremental', template: TEMPLATE } });
+      assert.match(
+        notAllowed.body.error.message,
+        /parameter 'confidential_data' is "maybe"; allowed values: "false", "true"/,
+      );
+      const missing = await t.request('PUT', `${dep('v2')}?${V}`, {
+        properties: { mode: 'Incremental', template: TEMPLATE },
+      });
       assert.equal(missing.status, 400);
       assert.match(missing.body.error.message, /parameter 'workspaceName' has no value/);
       const nestedBad = await t.request('PUT', `${dep('v2')}?${V}`, {
         properties: {
           mode: 'Incremental',
-          template: { resources: [{ type: 'Microsoft.Resources/deployments', apiVersion: '2019-10-01', name: 'inner', properties: { mode: 'Incremental', template: { resources: [{ type: 'Microsoft.Network/privateEndpoints', apiVersion: '2020-01-01', name: 'pe', location: 'local' }] } } }] },
+          template: {
+            resources: [
+              {
+                type: 'Microsoft.Resources/deployments',
+                apiVersion: '2019-10-01',
+                name: 'inner',
+                properties: {
+                  mode: 'Incremental',
+                  template: {
+                    resources: [
+                      {
+                        type: 'Microsoft.Network/privateEndpoints',
+                        apiVersion: '2020-01-01',
+                        name: 'pe',
+                        location: 'local',
+                      },
+                    ],
+                  },
+                },
+              },
+            ],
+          },
         },
       });
       assert.equal(nestedBad.status, 400, nestedBad.text);
-      assert.match(nestedBad.body.error.message, /'Microsoft.Network\/privateEndpoints', which this server does not serve; remove it from the template/);
-      const complete = await t.request('PUT', `${dep('v2')}?${V}`, { properties: { mode: 'Complete', template: TEMPLATE } });
+      assert.match(
+        nestedBad.body.error.message,
+        /'Microsoft.Network\/privateEndpoints', which this server does not serve; remove it from the template/,
+      );
+      const complete = await t.request('PUT', `${dep('v2')}?${V}`, {
+        properties: { mode: 'Complete', template: TEMPLATE },
+      });
       assert.equal(complete.status, 501);
-      const link = await t.request('PUT', `${dep('v2')}?${V}`, { properties: { mode: 'Incremental', templateLink: { uri: 'https://example.com/t.json' } } });
+      const link = await t.request('PUT', `${dep('v2')}?${V}`, {
+        properties: { mode: 'Incremental', templateLink: { uri: 'https://example.com/t.json' } },
+      });
       assert.equal(link.status, 400);
       assert.match(link.body.error.message, /send the template inline/);
       assert.equal((await t.request('GET', `${dep('v2')}?${V}`)).status, 404);
       // Subscription-level deployments are not served as requests of their own.
-      const subDep = await t.request('PUT', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Resources/deployments/s1?${V}`, { properties: { mode: 'Incremental', template: {} } });
+      const subDep = await t.request(
+        'PUT',
+        `/subscriptions/${t.subscriptionId}/providers/Microsoft.Resources/deployments/s1?${V}`,
+        { properties: { mode: 'Incremental', template: {} } },
+      );
       assert.equal(subDep.status, 501);
       assert.match(subDep.body.error.message, /deploy to a resource group/);
-      assert.deepEqual((await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Resources/deployments?${V}`)).body, { value: [] });
+      assert.deepEqual(
+        (await t.request('GET', `/subscriptions/${t.subscriptionId}/providers/Microsoft.Resources/deployments?${V}`))
+          .body,
+        { value: [] },
+      );
       // The older path without providers/Microsoft.Resources answers the same.
-      const legacy = await t.request('GET', `/subscriptions/${t.subscriptionId}/resourcegroups/tpl/deployments/d1/operations?${V}`);
+      const legacy = await t.request(
+        'GET',
+        `/subscriptions/${t.subscriptionId}/resourcegroups/tpl/deployments/d1/operations?${V}`,
+      );
       assert.equal(legacy.status, 200, legacy.text);
       assert.equal(legacy.body.value.length, 5);
     });
@@ -196,8 +334,19 @@ for (const dialect of testDialects()) {
       const before = await rowCounts(t);
       const template = {
         resources: [
-          { type: 'Microsoft.Storage/storageAccounts', apiVersion: '2023-04-01', name: 'rollbacksa01', location: 'local' },
-          { type: 'Microsoft.KeyVault/vaults', apiVersion: '2023-07-01', name: '9-not-a-vault-name', location: 'local', dependsOn: ['rollbacksa01'] },
+          {
+            type: 'Microsoft.Storage/storageAccounts',
+            apiVersion: '2023-04-01',
+            name: 'rollbacksa01',
+            location: 'local',
+          },
+          {
+            type: 'Microsoft.KeyVault/vaults',
+            apiVersion: '2023-07-01',
+            name: '9-not-a-vault-name',
+            location: 'local',
+            dependsOn: ['rollbacksa01'],
+          },
         ],
       };
       const put = await t.request('PUT', `${dep('fails')}?${V}`, { properties: { mode: 'Incremental', template } });
@@ -207,17 +356,28 @@ for (const dialect of testDialects()) {
       assert.equal(status.error.code, 'DeploymentFailed');
       assert.match(status.error.message, /key vault name '9-not-a-vault-name' is invalid/);
       assert.match(status.error.message, /rollbacksa01\) was removed/);
-      assert.equal((await t.request('GET', `${g}/providers/Microsoft.Storage/storageAccounts/rollbacksa01?${V}`)).status, 404);
+      assert.equal(
+        (await t.request('GET', `${g}/providers/Microsoft.Storage/storageAccounts/rollbacksa01?${V}`)).status,
+        404,
+      );
       const got = await t.request('GET', `${dep('fails')}?${V}`);
       assert.equal(got.body.properties.provisioningState, 'Failed');
       assert.equal(got.body.properties.error.details[0].code, 'InvalidResourceName');
       const ops = await t.request('GET', `${dep('fails')}/operations?${V}`);
-      assert.deepEqual(ops.body.value.map((o: any) => o.properties.provisioningState), ['Succeeded', 'Failed']);
+      assert.deepEqual(
+        ops.body.value.map((o: any) => o.properties.provisioningState),
+        ['Succeeded', 'Failed'],
+      );
       // the failed resource's status and error in ARM's terms (the domain records a kind and a domain code)
       const failed = ops.body.value[1].properties;
       assert.equal(failed.statusCode, '400');
       assert.equal(failed.statusMessage.error.code, 'InvalidResourceName');
-      assert.ok(!('kind' in failed.statusMessage.error) && !('kind' in got.body.properties.error) && !('kind' in got.body.properties.error.details[0]) && !('kind' in status.error));
+      assert.ok(
+        !('kind' in failed.statusMessage.error) &&
+          !('kind' in got.body.properties.error) &&
+          !('kind' in got.body.properties.error.details[0]) &&
+          !('kind' in status.error),
+      );
       const after = await rowCounts(t);
       // Only the deployment record and its operation remain.
       assert.equal(after.resources, before.resources + 1);
@@ -229,18 +389,48 @@ for (const dialect of testDialects()) {
       const template = {
         resources: [
           {
-            type: 'Microsoft.Resources/deployments', apiVersion: '2019-10-01', name: 'MakeGroup', subscriptionId: t.subscriptionId, location: 'local',
-            properties: { mode: 'Incremental', template: { resources: [{ type: 'Microsoft.Resources/resourceGroups', apiVersion: '2018-05-01', name: 'DefaultResourceGroup-local', location: 'local', properties: {} }] } },
+            type: 'Microsoft.Resources/deployments',
+            apiVersion: '2019-10-01',
+            name: 'MakeGroup',
+            subscriptionId: t.subscriptionId,
+            location: 'local',
+            properties: {
+              mode: 'Incremental',
+              template: {
+                resources: [
+                  {
+                    type: 'Microsoft.Resources/resourceGroups',
+                    apiVersion: '2018-05-01',
+                    name: 'DefaultResourceGroup-local',
+                    location: 'local',
+                    properties: {},
+                  },
+                ],
+              },
+            },
           },
           {
-            type: 'Microsoft.Resources/deployments', apiVersion: '2019-10-01', name: 'FillGroup', resourceGroup: 'DefaultResourceGroup-local', subscriptionId: t.subscriptionId, dependsOn: ['MakeGroup'],
+            type: 'Microsoft.Resources/deployments',
+            apiVersion: '2019-10-01',
+            name: 'FillGroup',
+            resourceGroup: 'DefaultResourceGroup-local',
+            subscriptionId: t.subscriptionId,
+            dependsOn: ['MakeGroup'],
             properties: {
               mode: 'Incremental',
               expressionEvaluationOptions: { scope: 'inner' },
               parameters: { laName: { value: "[concat('DefaultWorkspace-', 'local')]" } },
               template: {
                 parameters: { laName: { type: 'string' } },
-                resources: [{ type: 'Microsoft.OperationalInsights/workspaces', apiVersion: '2020-08-01', name: "[parameters('laName')]", location: '[resourceGroup().location]', properties: {} }],
+                resources: [
+                  {
+                    type: 'Microsoft.OperationalInsights/workspaces',
+                    apiVersion: '2020-08-01',
+                    name: "[parameters('laName')]",
+                    location: '[resourceGroup().location]',
+                    properties: {},
+                  },
+                ],
                 outputs: { group: { type: 'string', value: '[resourceGroup().name]' } },
               },
             },
@@ -256,67 +446,154 @@ for (const dialect of testDialects()) {
       assert.equal(got.body.properties.outputs.inner.value, 'DefaultResourceGroup-local');
       assert.equal((await t.request('GET', `${groupPath(t, 'DefaultResourceGroup-local')}?${V}`)).status, 200);
       const res = await t.request('GET', `${groupPath(t, 'DefaultResourceGroup-local')}/resources?${V}`);
-      assert.deepEqual(res.body.value.map((r: any) => r.name), ['DefaultWorkspace-local']);
+      assert.deepEqual(
+        res.body.value.map((r: any) => r.name),
+        ['DefaultWorkspace-local'],
+      );
     });
 
-    it('RBAC: a Reader cannot deploy; a resource outside the caller\'s rights fails the deployment', async () => {
+    it("RBAC: a Reader cannot deploy; a resource outside the caller's rights fails the deployment", async () => {
       const reader = await userWithRole(t, 'tpl-reader', 'Reader', g);
-      const r = await t.request('PUT', `${dep('r1')}?${V}`, { properties: { mode: 'Incremental', template: { resources: [] } } }, { token: reader.token });
+      const r = await t.request(
+        'PUT',
+        `${dep('r1')}?${V}`,
+        { properties: { mode: 'Incremental', template: { resources: [] } } },
+        { token: reader.token },
+      );
       assert.equal(r.status, 403, r.text);
       assert.equal((await t.request('PUT', `${groupPath(t, 'tpl-other')}?${V}`, { location: 'local' })).status, 201);
       const contributor = await userWithRole(t, 'tpl-contrib', 'Contributor', g);
       const put = await t.request(
         'PUT',
         `${dep('r2')}?${V}`,
-        { properties: { mode: 'Incremental', template: { resources: [{ type: 'Microsoft.Storage/storageAccounts', apiVersion: '2023-04-01', name: 'rbacsa001', resourceGroup: 'tpl-other', location: 'local' }] } } },
+        {
+          properties: {
+            mode: 'Incremental',
+            template: {
+              resources: [
+                {
+                  type: 'Microsoft.Storage/storageAccounts',
+                  apiVersion: '2023-04-01',
+                  name: 'rbacsa001',
+                  resourceGroup: 'tpl-other',
+                  location: 'local',
+                },
+              ],
+            },
+          },
+        },
         { token: contributor.token },
       );
       assert.equal(put.status, 201, put.text);
       const status = await waitDeployment(t, put.headers.get('azure-asyncoperation')!, contributor.token);
       assert.equal(status.status, 'Failed');
       assert.match(status.error.message, /resource group 'tpl-other' could not be found/);
-      assert.equal((await t.request('GET', `${groupPath(t, 'tpl-other')}/providers/Microsoft.Storage/storageAccounts/rbacsa001?${V}`)).status, 404);
+      assert.equal(
+        (
+          await t.request(
+            'GET',
+            `${groupPath(t, 'tpl-other')}/providers/Microsoft.Storage/storageAccounts/rbacsa001?${V}`,
+          )
+        ).status,
+        404,
+      );
     });
 
     it('a deployment whose process stopped is failed and what its journal says it made is removed (sweeper)', async () => {
-      const sa = await t.request('PUT', `${g}/providers/Microsoft.Storage/storageAccounts/orphansa01?${V}`, { location: 'local' });
+      const sa = await t.request('PUT', `${g}/providers/Microsoft.Storage/storageAccounts/orphansa01?${V}`, {
+        location: 'local',
+      });
       assert.equal(sa.status, 201, sa.text);
       const ctx = t.server.ctx;
       const id = `${g}/providers/Microsoft.Resources/deployments/crashed`;
       const now = Date.now();
       // As a process that stopped mid-deployment leaves it: the deployment Running, its operation
       // failed by another server's sweeper, the journal listing what was made.
-      await ctx.db.insertInto('resources').values({
-        id_key: id.toLowerCase(), id, name: 'crashed', type: 'Microsoft.Resources/deployments', type_key: 'microsoft.resources/deployments',
-        subscription_id: t.subscriptionId, group_key: g.toLowerCase(), parent_key: null, location: null, kind: null, tags: '{}', sku: null, identity: null,
-        properties: JSON.stringify({ provisioningState: 'Running', startedAt: now - 60_000 }), etag: '"x"', created_at: now - 60_000, created_by: null, updated_at: now - 60_000, updated_by: null,
-      }).execute();
-      await ctx.db.insertInto('operations').values({
-        id: crypto.randomUUID(), subscription_id: t.subscriptionId, location: 'local', kind: 'deployment.create', resource_id: id, status: 'Failed',
-        error: JSON.stringify({ code: 'OperationInterrupted', message: 'stopped' }), result: JSON.stringify({ made: [{ kind: 'dependent', id: sa.body.id }] }),
-        owner: 'gone', created_at: now - 50_000, updated_at: now - 30_000,
-      }).execute();
+      await ctx.db
+        .insertInto('resources')
+        .values({
+          id_key: id.toLowerCase(),
+          id,
+          name: 'crashed',
+          type: 'Microsoft.Resources/deployments',
+          type_key: 'microsoft.resources/deployments',
+          subscription_id: t.subscriptionId,
+          group_key: g.toLowerCase(),
+          parent_key: null,
+          location: null,
+          kind: null,
+          tags: '{}',
+          sku: null,
+          identity: null,
+          properties: JSON.stringify({ provisioningState: 'Running', startedAt: now - 60_000 }),
+          etag: '"x"',
+          created_at: now - 60_000,
+          created_by: null,
+          updated_at: now - 60_000,
+          updated_by: null,
+        })
+        .execute();
+      await ctx.db
+        .insertInto('operations')
+        .values({
+          id: crypto.randomUUID(),
+          subscription_id: t.subscriptionId,
+          location: 'local',
+          kind: 'deployment.create',
+          resource_id: id,
+          status: 'Failed',
+          error: JSON.stringify({ code: 'OperationInterrupted', message: 'stopped' }),
+          result: JSON.stringify({ made: [{ kind: 'dependent', id: sa.body.id }] }),
+          owner: 'gone',
+          created_at: now - 50_000,
+          updated_at: now - 30_000,
+        })
+        .execute();
       let state = '';
       for (let i = 0; i < 200 && state !== 'Failed'; i++) {
         await new Promise((res) => setTimeout(res, 100));
         state = (await t.request('GET', `${id}?${V}`)).body.properties.provisioningState;
       }
       assert.equal(state, 'Failed');
-      assert.equal((await t.request('GET', `${g}/providers/Microsoft.Storage/storageAccounts/orphansa01?${V}`)).status, 404);
+      assert.equal(
+        (await t.request('GET', `${g}/providers/Microsoft.Storage/storageAccounts/orphansa01?${V}`)).status,
+        404,
+      );
     });
 
     it("azure-ai-ml's own workspace template (from its package) deploys with the parameters the client sends", async (tc) => {
       const file = azureAiMlWorkspaceTemplate();
       if (!file) return tc.skip('azure-ai-ml is not installed (ATELIER_TEST_PYTHON, .ci/.venv)');
       const template = JSON.parse(fs.readFileSync(file, 'utf8'));
-      const params = { workspaceName: 'aimltpl', location: 'local', resourceGroupName: 'tpl', description: '', friendlyName: 'aimltpl', kind: 'default', tagValues: {}, keyVaultOption: 'new', storageAccountOption: 'new', applicationInsightsOption: 'new', containerRegistryOption: 'none' };
-      const put = await t.request('PUT', `${dep('aiml')}?${V}`, { properties: { mode: 'Incremental', template, parameters: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { value: v }])) } });
+      const params = {
+        workspaceName: 'aimltpl',
+        location: 'local',
+        resourceGroupName: 'tpl',
+        description: '',
+        friendlyName: 'aimltpl',
+        kind: 'default',
+        tagValues: {},
+        keyVaultOption: 'new',
+        storageAccountOption: 'new',
+        applicationInsightsOption: 'new',
+        containerRegistryOption: 'none',
+      };
+      const put = await t.request('PUT', `${dep('aiml')}?${V}`, {
+        properties: {
+          mode: 'Incremental',
+          template,
+          parameters: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { value: v }])),
+        },
+      });
       assert.equal(put.status, 201, put.text);
       const status = await waitDeployment(t, put.headers.get('azure-asyncoperation')!);
       assert.equal(status.status, 'Succeeded', JSON.stringify(status));
       const ws = await t.request('GET', `${g}/providers/Microsoft.MachineLearningServices/workspaces/aimltpl?${V}`);
       assert.equal(ws.status, 200);
-      assert.equal(ws.body.properties.keyVault.toLowerCase(), `${g}/providers/Microsoft.KeyVault/vaults/kv${uniqueString(['tpl', 'aimltpl'])}`.toLowerCase());
+      assert.equal(
+        ws.body.properties.keyVault.toLowerCase(),
+        `${g}/providers/Microsoft.KeyVault/vaults/kv${uniqueString(['tpl', 'aimltpl'])}`.toLowerCase(),
+      );
     });
   });
 }

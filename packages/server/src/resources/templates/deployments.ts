@@ -6,12 +6,30 @@ import type { ResourceEngine } from '../engine.js';
 import type { ResourceTypeRegistry } from '../registry.js';
 import type { OperationService } from '../../operations/operations.js';
 import type { WorkspaceService } from '../workspaces.js';
-import { AtelierError, Conflict, InvalidInput, isErrorCode, NotFound, NotImplemented, PreconditionFailed, recordError, type RecordedError } from '../../errors.js';
+import {
+  AtelierError,
+  Conflict,
+  InvalidInput,
+  isErrorCode,
+  NotFound,
+  NotImplemented,
+  PreconditionFailed,
+  recordError,
+  type RecordedError,
+} from '../../errors.js';
 import type { ResourceDefinition, StoredResource } from '../engine.js';
 import { WORKSPACE, type WorkspaceInput } from '../workspaces.js';
 import { parseResourceId, resourceId } from '../resource-ids.js';
 import { STALE_MS, type Operation, type OperationJournal } from '../../operations/operations.js';
-import { TemplateRun, TemplateError, parametersNamed, evaluateDeep, type DeployScope, type PlannedResource, type Template } from './template.js';
+import {
+  TemplateRun,
+  TemplateError,
+  parametersNamed,
+  evaluateDeep,
+  type DeployScope,
+  type PlannedResource,
+  type Template,
+} from './template.js';
 
 export const DEPLOYMENT = 'Microsoft.Resources/deployments';
 
@@ -27,7 +45,11 @@ export interface DeploymentDeps {
 export const deploymentDef: ResourceDefinition = {
   type: DEPLOYMENT,
   checkName(name) {
-    if (!/^[-\w._()]{1,64}$/.test(name)) throw new InvalidInput(`deployment name '${name}' is invalid: use 1–64 letters, digits, '-', '_', '.', '(' or ')'`, { code: 'INVALID_DEPLOYMENT_NAME', target: 'deploymentName' });
+    if (!/^[-\w._()]{1,64}$/.test(name))
+      throw new InvalidInput(
+        `deployment name '${name}' is invalid: use 1–64 letters, digits, '-', '_', '.', '(' or ')'`,
+        { code: 'INVALID_DEPLOYMENT_NAME', target: 'deploymentName' },
+      );
   },
 };
 
@@ -41,7 +63,11 @@ export const LOG_ANALYTICS = 'Microsoft.OperationalInsights/workspaces';
 export const logAnalyticsDef: ResourceDefinition = {
   type: LOG_ANALYTICS,
   checkName(name) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/.test(name)) throw new InvalidInput(`log analytics workspace name '${name}' is invalid: use 4–63 letters, digits and '-', starting and ending with a letter or digit`, { code: 'INVALID_RESOURCE_NAME', target: 'name' });
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/.test(name))
+      throw new InvalidInput(
+        `log analytics workspace name '${name}' is invalid: use 4–63 letters, digits and '-', starting and ending with a letter or digit`,
+        { code: 'INVALID_RESOURCE_NAME', target: 'name' },
+      );
   },
 };
 
@@ -79,8 +105,22 @@ interface Made {
 const iso = (ms: number) => `PT${(ms / 1000).toFixed(3)}S`;
 
 /** Workspace properties the clients send as template strings ('true'/'false') or '' for "unset". */
-const WS_BOOLEANS = ['hbiWorkspace', 'v1LegacyMode', 'allowPublicAccessWhenBehindVnet', 'enableDataIsolation', 'provisionNetworkNow', 'allowRoleAssignmentOnRG', 'softDeleteEnabled', 'allowRecoverSoftDeletedWorkspace'];
-const WS_ENUMS_EMPTY_IS_UNSET = ['systemDatastoresAuthMode', 'publicNetworkAccess', 'imageBuildCompute', 'primaryUserAssignedIdentity'];
+const WS_BOOLEANS = [
+  'hbiWorkspace',
+  'v1LegacyMode',
+  'allowPublicAccessWhenBehindVnet',
+  'enableDataIsolation',
+  'provisionNetworkNow',
+  'allowRoleAssignmentOnRG',
+  'softDeleteEnabled',
+  'allowRecoverSoftDeletedWorkspace',
+];
+const WS_ENUMS_EMPTY_IS_UNSET = [
+  'systemDatastoresAuthMode',
+  'publicNetworkAccess',
+  'imageBuildCompute',
+  'primaryUserAssignedIdentity',
+];
 
 /**
  * ARM template deployments (Microsoft.Resources/deployments) at resource-group scope. Each
@@ -97,11 +137,20 @@ export class DeploymentService {
   ) {
     services.operations.onRecover('deployment.create', async (op, journal) => {
       // A deployment that reached Succeeded is finished: what it made stays.
-      if ((await services.resources.get(op.resourceId))?.properties.provisioningState === 'Succeeded') return 'completed';
+      if ((await services.resources.get(op.resourceId))?.properties.provisioningState === 'Succeeded')
+        return 'completed';
       const by = op.requestedBy ? await ctx.principals.get(op.requestedBy) : undefined;
       await this.rollback((journal.made as Made[] | undefined) ?? [], by);
       const d = await services.resources.get(op.resourceId);
-      if (d) await services.resources.setProperties(op.resourceId, { provisioningState: 'Failed', error: { code: 'DEPLOYMENT_INTERRUPTED', kind: 'internal', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
+      if (d)
+        await services.resources.setProperties(op.resourceId, {
+          provisioningState: 'Failed',
+          error: {
+            code: 'DEPLOYMENT_INTERRUPTED',
+            kind: 'internal',
+            message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.',
+          },
+        });
     });
     services.operations.onSweep(() => this.recoverOrphans());
   }
@@ -117,7 +166,12 @@ export class DeploymentService {
     for (const { id } of rows) {
       const d = await this.services.resources.get(id);
       if (!d || !['Accepted', 'Running'].includes(String(d.properties.provisioningState))) continue;
-      const ops = await this.ctx.db.selectFrom('operations').select(['status', 'result', 'requested_by', 'created_at']).where('resource_id', '=', d.id).orderBy('created_at', 'desc').execute();
+      const ops = await this.ctx.db
+        .selectFrom('operations')
+        .select(['status', 'result', 'requested_by', 'created_at'])
+        .where('resource_id', '=', d.id)
+        .orderBy('created_at', 'desc')
+        .execute();
       // The operation of this run (an older one belongs to an earlier deployment of the same name).
       const current = ops[0] && ops[0].created_at >= Number(d.properties.startedAt ?? 0) ? ops[0] : undefined;
       if (current?.status === 'InProgress') continue;
@@ -126,7 +180,14 @@ export class DeploymentService {
       const journal = current?.result ? (JSON.parse(current.result) as { made?: Made[] }) : {};
       const by = current?.requested_by ? await this.ctx.principals.get(current.requested_by) : undefined;
       await this.rollback(journal.made ?? [], by);
-      await this.services.resources.setProperties(d.id, { provisioningState: 'Failed', error: { code: 'DEPLOYMENT_INTERRUPTED', kind: 'internal', message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.' } });
+      await this.services.resources.setProperties(d.id, {
+        provisioningState: 'Failed',
+        error: {
+          code: 'DEPLOYMENT_INTERRUPTED',
+          kind: 'internal',
+          message: 'the server stopped while this deployment ran; what it had made was removed. Deploy again.',
+        },
+      });
     }
   }
 
@@ -135,19 +196,54 @@ export class DeploymentService {
   }
 
   /** Checks the body and plans the template (the validate action, and the start of a PUT). */
-  async preflight(sub: string, rg: string, name: string, body: DeploymentBody): Promise<{ run: TemplateRun; scope: DeployScope; plan: PlannedResource[] }> {
+  async preflight(
+    sub: string,
+    rg: string,
+    name: string,
+    body: DeploymentBody,
+  ): Promise<{ run: TemplateRun; scope: DeployScope; plan: PlannedResource[] }> {
     deploymentDef.checkName(name);
     const group = await this.services.groups.require(sub, rg);
     const p = body?.properties;
-    if (!p || typeof p !== 'object') throw new InvalidInput('properties is required: {template: {...}, parameters: {...}, mode: "Incremental"}', { code: 'INVALID_INPUT', target: 'properties' });
-    if (p.templateLink !== undefined) throw new InvalidInput('properties.templateLink is not supported: this server does not fetch templates from the network; send the template inline in properties.template', { code: 'INVALID_TEMPLATE', target: 'properties.templateLink' });
-    if (p.parametersLink !== undefined) throw new InvalidInput('properties.parametersLink is not supported; send the values inline in properties.parameters', { code: 'INVALID_TEMPLATE', target: 'properties.parametersLink' });
-    if (!p.template || typeof p.template !== 'object' || Array.isArray(p.template)) throw new InvalidInput('properties.template must be the template (a JSON object)', { code: 'INVALID_TEMPLATE', target: 'properties.template' });
+    if (!p || typeof p !== 'object')
+      throw new InvalidInput('properties is required: {template: {...}, parameters: {...}, mode: "Incremental"}', {
+        code: 'INVALID_INPUT',
+        target: 'properties',
+      });
+    if (p.templateLink !== undefined)
+      throw new InvalidInput(
+        'properties.templateLink is not supported: this server does not fetch templates from the network; send the template inline in properties.template',
+        { code: 'INVALID_TEMPLATE', target: 'properties.templateLink' },
+      );
+    if (p.parametersLink !== undefined)
+      throw new InvalidInput(
+        'properties.parametersLink is not supported; send the values inline in properties.parameters',
+        { code: 'INVALID_TEMPLATE', target: 'properties.parametersLink' },
+      );
+    if (!p.template || typeof p.template !== 'object' || Array.isArray(p.template))
+      throw new InvalidInput('properties.template must be the template (a JSON object)', {
+        code: 'INVALID_TEMPLATE',
+        target: 'properties.template',
+      });
     const mode = String(p.mode ?? 'Incremental');
-    if (mode.toLowerCase() === 'complete') throw new NotImplemented("mode 'Complete' (delete what the template does not name) is not supported; use mode 'Incremental'", { code: 'NOT_IMPLEMENTED', target: 'properties.mode' });
-    if (mode.toLowerCase() !== 'incremental') throw new InvalidInput(`properties.mode must be 'Incremental', got '${mode}'`, { code: 'INVALID_INPUT', target: 'properties.mode' });
+    if (mode.toLowerCase() === 'complete')
+      throw new NotImplemented(
+        "mode 'Complete' (delete what the template does not name) is not supported; use mode 'Incremental'",
+        { code: 'NOT_IMPLEMENTED', target: 'properties.mode' },
+      );
+    if (mode.toLowerCase() !== 'incremental')
+      throw new InvalidInput(`properties.mode must be 'Incremental', got '${mode}'`, {
+        code: 'INVALID_INPUT',
+        target: 'properties.mode',
+      });
     const given = this.givenParameters(p.parameters);
-    const scope: DeployScope = { subscriptionId: sub.toLowerCase(), tenantId: this.ctx.tenantId, resourceGroup: { name: group.name, location: group.location, tags: JSON.parse(group.tags ?? '{}') }, deploymentName: name, location: body.location };
+    const scope: DeployScope = {
+      subscriptionId: sub.toLowerCase(),
+      tenantId: this.ctx.tenantId,
+      resourceGroup: { name: group.name, location: group.location, tags: JSON.parse(group.tags ?? '{}') },
+      deploymentName: name,
+      location: body.location,
+    };
     const run = new TemplateRun(p.template, given, scope);
     const plan = run.plan();
     this.checkTypes(plan, run);
@@ -156,12 +252,23 @@ export class DeploymentService {
 
   private givenParameters(params: unknown): Record<string, unknown> {
     if (params === undefined || params === null) return {};
-    if (typeof params !== 'object' || Array.isArray(params)) throw new InvalidInput('properties.parameters must be an object of {name: {value: …}}', { code: 'INVALID_INPUT', target: 'properties.parameters' });
+    if (typeof params !== 'object' || Array.isArray(params))
+      throw new InvalidInput('properties.parameters must be an object of {name: {value: …}}', {
+        code: 'INVALID_INPUT',
+        target: 'properties.parameters',
+      });
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
       if (!v || typeof v !== 'object' || !('value' in v)) {
-        if (v && typeof v === 'object' && 'reference' in v) throw new InvalidInput(`parameter '${k}': Key Vault references are not supported; give the value`, { code: 'INVALID_INPUT', target: `properties.parameters.${k}` });
-        throw new InvalidInput(`parameter '${k}' must be given as {"value": …}`, { code: 'INVALID_INPUT', target: `properties.parameters.${k}` });
+        if (v && typeof v === 'object' && 'reference' in v)
+          throw new InvalidInput(`parameter '${k}': Key Vault references are not supported; give the value`, {
+            code: 'INVALID_INPUT',
+            target: `properties.parameters.${k}`,
+          });
+        throw new InvalidInput(`parameter '${k}' must be given as {"value": …}`, {
+          code: 'INVALID_INPUT',
+          target: `properties.parameters.${k}`,
+        });
       }
       out[k] = (v as { value: unknown }).value;
     }
@@ -170,7 +277,13 @@ export class DeploymentService {
 
   /** The types a template may deploy: the deployable declared types, and resource groups. */
   private handledNames(): string[] {
-    return [...this.services.types.deployable().map((t) => t.type).filter((t) => t !== DEPLOYMENT), 'Microsoft.Resources/resourceGroups'];
+    return [
+      ...this.services.types
+        .deployable()
+        .map((t) => t.type)
+        .filter((t) => t !== DEPLOYMENT),
+      'Microsoft.Resources/resourceGroups',
+    ];
   }
   private handled(): string[] {
     return this.handledNames().map((t) => t.toLowerCase());
@@ -182,7 +295,11 @@ export class DeploymentService {
       const t = r.type.toLowerCase();
       if (t === DEPLOYMENT.toLowerCase()) {
         const nested = r.raw.properties as DeploymentBody['properties'] | undefined;
-        if (!nested?.template) throw new TemplateError(`nested deployment '${r.name}' must have an inline properties.template (templateLink is not supported)`, r.name);
+        if (!nested?.template)
+          throw new TemplateError(
+            `nested deployment '${r.name}' must have an inline properties.template (templateLink is not supported)`,
+            r.name,
+          );
         // Checked now as far as it can be without the resources it may reference (those wait for the run).
         let inner: { run: TemplateRun; plan: PlannedResource[] } | undefined;
         try {
@@ -198,7 +315,9 @@ export class DeploymentService {
       const params = parametersNamed(r.raw.condition);
       throw new TemplateError(
         `resource '${r.name}' has type '${r.type}', which this server does not serve` +
-          (params.length ? `; change the parameter(s) its condition uses (${params.join(', ')}) so it is not deployed (its condition is ${String(r.raw.condition)})` : '; remove it from the template') +
+          (params.length
+            ? `; change the parameter(s) its condition uses (${params.join(', ')}) so it is not deployed (its condition is ${String(r.raw.condition)})`
+            : '; remove it from the template') +
           `. Types served: ${this.handledNames().join(', ')}, ${DEPLOYMENT} (nested, inline)`,
         r.name,
       );
@@ -206,7 +325,13 @@ export class DeploymentService {
   }
 
   /** PUT: checks, records the deployment (Accepted) and runs it as an operation. */
-  async put(sub: string, rg: string, name: string, body: DeploymentBody, by: Principal): Promise<{ resource: StoredResource; operation: Operation; created: boolean }> {
+  async put(
+    sub: string,
+    rg: string,
+    name: string,
+    body: DeploymentBody,
+    by: Principal,
+  ): Promise<{ resource: StoredResource; operation: Operation; created: boolean }> {
     const { run, plan } = await this.preflight(sub, rg, name, body);
     const id = this.id(sub, rg, name);
     const existing = await this.services.resources.get(id);
@@ -216,39 +341,61 @@ export class DeploymentService {
     const group = await this.services.groups.require(sub, rg);
     const now = Date.now();
     const template = body.properties.template!;
-    const { resource } = await this.services.resources.put(
-      deploymentDef,
-      id,
-      {
-        location: body.location ? normaliseLocation(body.location) : undefined,
-        tags: body.tags ?? {},
-        properties: {
-          provisioningState: 'Accepted',
-          mode: 'Incremental',
-          timestamp: new Date(now).toISOString(),
-          startedAt: now,
-          duration: 'PT0S',
-          correlationId: crypto.randomUUID(),
-          templateHash: crypto.createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 20),
-          parameters: run.reportedParameters(),
-          providers: [...new Set(plan.map((r) => r.type.split('/')[0]!))].map((namespace) => ({ namespace, resourceTypes: plan.filter((r) => r.type.startsWith(`${namespace}/`)).map((r) => ({ resourceType: r.type.slice(namespace.length + 1), locations: [] })) })),
-          dependencies: [],
-          outputResources: [],
-          operations: [],
+    const { resource } = await this.services.resources
+      .put(
+        deploymentDef,
+        id,
+        {
+          location: body.location ? normaliseLocation(body.location) : undefined,
+          tags: body.tags ?? {},
+          properties: {
+            provisioningState: 'Accepted',
+            mode: 'Incremental',
+            timestamp: new Date(now).toISOString(),
+            startedAt: now,
+            duration: 'PT0S',
+            correlationId: crypto.randomUUID(),
+            templateHash: crypto.createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 20),
+            parameters: run.reportedParameters(),
+            providers: [...new Set(plan.map((r) => r.type.split('/')[0]!))].map((namespace) => ({
+              namespace,
+              resourceTypes: plan
+                .filter((r) => r.type.startsWith(`${namespace}/`))
+                .map((r) => ({ resourceType: r.type.slice(namespace.length + 1), locations: [] })),
+            })),
+            dependencies: [],
+            outputResources: [],
+            operations: [],
+          },
         },
-      },
-      by,
-      // Two PUTs of one deployment at once: the second is refused rather than run alongside.
-      existing ? { ifMatch: existing.etag } : { ifNoneMatch: '*' },
-    ).catch((e) => {
-      if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE')) throw new Conflict(`deployment '${name}' was started by another request at the same time; wait for it to end`, { code: 'DEPLOYMENT_ACTIVE' });
-      throw e;
-    });
-    const operation = await this.services.operations.start('deployment.create', { id, subscriptionId: sub, location: group.location }, by.id, (journal) => this.execute(resource, run, plan, by, journal));
+        by,
+        // Two PUTs of one deployment at once: the second is refused rather than run alongside.
+        existing ? { ifMatch: existing.etag } : { ifNoneMatch: '*' },
+      )
+      .catch((e) => {
+        if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE'))
+          throw new Conflict(
+            `deployment '${name}' was started by another request at the same time; wait for it to end`,
+            { code: 'DEPLOYMENT_ACTIVE' },
+          );
+        throw e;
+      });
+    const operation = await this.services.operations.start(
+      'deployment.create',
+      { id, subscriptionId: sub, location: group.location },
+      by.id,
+      (journal) => this.execute(resource, run, plan, by, journal),
+    );
     return { resource, operation, created: !existing };
   }
 
-  private async execute(dep: StoredResource, run: TemplateRun, plan: PlannedResource[], by: Principal, journal: OperationJournal): Promise<void> {
+  private async execute(
+    dep: StoredResource,
+    run: TemplateRun,
+    plan: PlannedResource[],
+    by: Principal,
+    journal: OperationJournal,
+  ): Promise<void> {
     const engine = this.services.resources;
     await engine.setProperties(dep.id, { provisioningState: 'Running' });
     const made: Made[] = [];
@@ -260,24 +407,53 @@ export class DeploymentService {
         const i = ops.findIndex((o) => o.operationId === op.operationId);
         if (i >= 0) ops[i] = op;
         else ops.push(op);
-        if (op.provisioningState === 'Succeeded' && !outputResources.some((o) => o.id === op.targetResource.id)) outputResources.push({ id: op.targetResource.id });
+        if (op.provisioningState === 'Succeeded' && !outputResources.some((o) => o.id === op.targetResource.id))
+          outputResources.push({ id: op.targetResource.id });
         await saveOps();
       });
       const outputs = run.outputs();
       const started = Number(dep.properties.startedAt);
-      await engine.setProperties(dep.id, { provisioningState: 'Succeeded', outputs, duration: iso(Date.now() - started) });
+      await engine.setProperties(dep.id, {
+        provisioningState: 'Succeeded',
+        outputs,
+        duration: iso(Date.now() - started),
+      });
     } catch (e) {
       const err = errorOf(e);
-      await this.rollback(made, by).catch((e2) => this.ctx.log.error({ err: e2, deployment: dep.id }, 'rolling back a failed deployment failed'));
+      await this.rollback(made, by).catch((e2) =>
+        this.ctx.log.error({ err: e2, deployment: dep.id }, 'rolling back a failed deployment failed'),
+      );
       const started = Number(dep.properties.startedAt);
-      const rolledBack = made.length ? ` What the deployment had made (${made.map((m) => m.id.split('/').pop()).join(', ')}) was removed.` : '';
-      const error: RecordedError = { code: 'DEPLOYMENT_FAILED', kind: 'internal', message: `The deployment failed: ${err.message}${rolledBack}`, details: [err] };
-      await engine.setProperties(dep.id, { provisioningState: 'Failed', error, operations: ops, outputResources: [], duration: iso(Date.now() - started) }).catch(() => {});
+      const rolledBack = made.length
+        ? ` What the deployment had made (${made.map((m) => m.id.split('/').pop()).join(', ')}) was removed.`
+        : '';
+      const error: RecordedError = {
+        code: 'DEPLOYMENT_FAILED',
+        kind: 'internal',
+        message: `The deployment failed: ${err.message}${rolledBack}`,
+        details: [err],
+      };
+      await engine
+        .setProperties(dep.id, {
+          provisioningState: 'Failed',
+          error,
+          operations: ops,
+          outputResources: [],
+          duration: iso(Date.now() - started),
+        })
+        .catch(() => {});
       throw new AtelierError(error.message, { code: 'DEPLOYMENT_FAILED', details: [err] });
     }
   }
 
-  private async deployPlan(run: TemplateRun, plan: PlannedResource[], by: Principal, made: Made[], journal: OperationJournal, report: (op: OpRecord) => Promise<void>): Promise<void> {
+  private async deployPlan(
+    run: TemplateRun,
+    plan: PlannedResource[],
+    by: Principal,
+    made: Made[],
+    journal: OperationJournal,
+    report: (op: OpRecord) => Promise<void>,
+  ): Promise<void> {
     for (const r of plan) {
       const start = Date.now();
       const op: OpRecord = {
@@ -294,18 +470,39 @@ export class DeploymentService {
         const body = await this.deployOne(run, r, by, made, journal);
         run.deployed.set(r.key, body);
         run.deployed.set(r.name.toLowerCase(), body);
-        await report({ ...op, provisioningState: 'Succeeded', statusCode: 'OK', duration: iso(Date.now() - start), timestamp: new Date().toISOString() });
+        await report({
+          ...op,
+          provisioningState: 'Succeeded',
+          statusCode: 'OK',
+          duration: iso(Date.now() - start),
+          timestamp: new Date().toISOString(),
+        });
       } catch (e) {
         const err = errorOf(e, r.name);
         // the edge turns statusCode 'Failed' into the status of the error's kind
-        await report({ ...op, provisioningState: 'Failed', statusCode: 'Failed', statusMessage: { status: 'Failed', error: err }, duration: iso(Date.now() - start) });
-        throw new AtelierError(`resource '${r.name}' (${r.type}): ${err.message}`, { code: e instanceof AtelierError ? e.code : 'INTERNAL', target: r.name });
+        await report({
+          ...op,
+          provisioningState: 'Failed',
+          statusCode: 'Failed',
+          statusMessage: { status: 'Failed', error: err },
+          duration: iso(Date.now() - start),
+        });
+        throw new AtelierError(`resource '${r.name}' (${r.type}): ${err.message}`, {
+          code: e instanceof AtelierError ? e.code : 'INTERNAL',
+          target: r.name,
+        });
       }
     }
   }
 
   /** Deploys one resource through the service its route uses; returns its ARM body. */
-  private async deployOne(run: TemplateRun, r: PlannedResource, by: Principal, made: Made[], journal: OperationJournal): Promise<Record<string, unknown>> {
+  private async deployOne(
+    run: TemplateRun,
+    r: PlannedResource,
+    by: Principal,
+    made: Made[],
+    journal: OperationJournal,
+  ): Promise<Record<string, unknown>> {
     const type = r.type.toLowerCase();
     const s = this.services;
     const record = async (m: Made) => {
@@ -316,20 +513,45 @@ export class DeploymentService {
     if (type === 'microsoft.resources/resourcegroups') {
       const sub = r.id.split('/')[2]!;
       const location = evaluateDeep(r.raw.location, r.scope);
-      if (typeof location !== 'string') throw new InvalidInput(`resource group '${r.name}' needs a location`, { target: 'location' });
+      if (typeof location !== 'string')
+        throw new InvalidInput(`resource group '${r.name}' needs a location`, { target: 'location' });
       await this.ctx.access.require(by.id, r.id, 'control/write', `subscription '${sub}' could not be found`);
       const existed = await s.groups.get(sub, r.name);
       const tags = (evaluateDeep(r.raw.tags, r.scope) as Record<string, string> | null) ?? undefined;
-      const { row, created } = await s.groups.put(sub, r.name, { location, tags: tags ?? (existed ? JSON.parse(existed.tags ?? '{}') : {}) }, by);
+      const { row, created } = await s.groups.put(
+        sub,
+        r.name,
+        { location, tags: tags ?? (existed ? JSON.parse(existed.tags ?? '{}') : {}) },
+        by,
+      );
       if (created) await record({ kind: 'group', id: r.id });
-      return { id: r.id, name: row.name, type: 'Microsoft.Resources/resourceGroups', location: row.location, properties: { provisioningState: 'Succeeded' } };
+      return {
+        id: r.id,
+        name: row.name,
+        type: 'Microsoft.Resources/resourceGroups',
+        location: row.location,
+        properties: { provisioningState: 'Succeeded' },
+      };
     }
     const p = parseResourceId(r.id, `resource '${r.name}'`);
     const group = await s.groups.get(p.subscriptionId, p.resourceGroup);
-    if (!group) throw new NotFound(`resource group '${p.resourceGroup}' could not be found (resource '${r.name}'); create it first`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
-    await this.ctx.access.require(by.id, r.id, 'control/write', `resource group '${p.resourceGroup}' could not be found`);
-    const body = evaluateDeep({ ...r.raw, resources: undefined, dependsOn: undefined, condition: undefined, copy: undefined }, r.scope) as Record<string, unknown>;
-    const location = typeof body.location === 'string' && body.location ? normaliseLocation(body.location) : group.location;
+    if (!group)
+      throw new NotFound(
+        `resource group '${p.resourceGroup}' could not be found (resource '${r.name}'); create it first`,
+        { code: 'RESOURCE_GROUP_NOT_FOUND' },
+      );
+    await this.ctx.access.require(
+      by.id,
+      r.id,
+      'control/write',
+      `resource group '${p.resourceGroup}' could not be found`,
+    );
+    const body = evaluateDeep(
+      { ...r.raw, resources: undefined, dependsOn: undefined, condition: undefined, copy: undefined },
+      r.scope,
+    ) as Record<string, unknown>;
+    const location =
+      typeof body.location === 'string' && body.location ? normaliseLocation(body.location) : group.location;
     const tags = tagsOf(body.tags);
     if (type === WORKSPACE.toLowerCase()) {
       const input: WorkspaceInput = {
@@ -340,66 +562,147 @@ export class DeploymentService {
         sku: body.sku as WorkspaceInput['sku'],
         properties: workspaceProperties(body.properties),
       };
-      const { resource, created, operation } = await s.workspaces.put(p.subscriptionId, p.resourceGroup, p.name, input, by);
+      const { resource, created, operation } = await s.workspaces.put(
+        p.subscriptionId,
+        p.resourceGroup,
+        p.name,
+        input,
+        by,
+      );
       if (created) await record({ kind: 'workspace', id: resource.id });
       if (operation) {
         const done = await this.waitFor(operation.id);
         if (done.status !== 'Succeeded') {
-          made.splice(made.findIndex((m) => m.id === resource.id), 1); // the workspace undoes its own failed create
-          throw new AtelierError(done.error?.message ?? 'the workspace could not be created', { code: isErrorCode(done.error?.code) ? done.error.code : 'WORKSPACE_CREATION_FAILED' });
+          made.splice(
+            made.findIndex((m) => m.id === resource.id),
+            1,
+          ); // the workspace undoes its own failed create
+          throw new AtelierError(done.error?.message ?? 'the workspace could not be created', {
+            code: isErrorCode(done.error?.code) ? done.error.code : 'WORKSPACE_CREATION_FAILED',
+          });
         }
       }
-      return s.workspaces.toArm((await s.resources.require(resource.id))) as Record<string, unknown>;
+      return s.workspaces.toArm(await s.resources.require(resource.id)) as Record<string, unknown>;
     }
     // Every other deployable type deploys through its declaration (resources/registry.ts).
     const declared = s.types.get(type)?.template;
     if (declared && declared !== 'deployments') {
-      const done = await declared.deploy({ id: r.id, subscriptionId: p.subscriptionId, resourceGroup: { name: group.name, location: group.location }, name: p.name, location, tags, body }, by);
+      const done = await declared.deploy(
+        {
+          id: r.id,
+          subscriptionId: p.subscriptionId,
+          resourceGroup: { name: group.name, location: group.location },
+          name: p.name,
+          location,
+          tags,
+          body,
+        },
+        by,
+      );
       if (done.created) await record({ kind: 'resource', id: String(done.body.id) });
       return done.body;
     }
     throw new TemplateError(`resource '${r.name}' has type '${r.type}', which this server does not serve`, r.name);
   }
 
-  private async deployNested(run: TemplateRun, r: PlannedResource, by: Principal, made: Made[], journal: OperationJournal): Promise<Record<string, unknown>> {
+  private async deployNested(
+    run: TemplateRun,
+    r: PlannedResource,
+    by: Principal,
+    made: Made[],
+    journal: OperationJournal,
+  ): Promise<Record<string, unknown>> {
     const raw = r.raw as { resourceGroup?: unknown; subscriptionId?: unknown; location?: unknown };
-    const sub = raw.subscriptionId !== undefined ? String(evaluateDeep(raw.subscriptionId, r.scope)).toLowerCase() : run.target.subscriptionId;
+    const sub =
+      raw.subscriptionId !== undefined
+        ? String(evaluateDeep(raw.subscriptionId, r.scope)).toLowerCase()
+        : run.target.subscriptionId;
     const atSub = r.id.toLowerCase().startsWith(`/subscriptions/${sub}/providers/`);
-    let target: DeployScope = { subscriptionId: sub, tenantId: this.ctx.tenantId, deploymentName: r.name, location: typeof raw.location === 'string' ? String(evaluateDeep(raw.location, r.scope)) : undefined };
+    let target: DeployScope = {
+      subscriptionId: sub,
+      tenantId: this.ctx.tenantId,
+      deploymentName: r.name,
+      location: typeof raw.location === 'string' ? String(evaluateDeep(raw.location, r.scope)) : undefined,
+    };
     if (!atSub) {
-      const rgName = raw.resourceGroup !== undefined ? String(evaluateDeep(raw.resourceGroup, r.scope)) : run.target.resourceGroup!.name;
+      const rgName =
+        raw.resourceGroup !== undefined
+          ? String(evaluateDeep(raw.resourceGroup, r.scope))
+          : run.target.resourceGroup!.name;
       const group = await this.services.groups.get(sub, rgName);
-      if (!group) throw new NotFound(`resource group '${rgName}' of nested deployment '${r.name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
-      target = { ...target, resourceGroup: { name: group.name, location: group.location, tags: JSON.parse(group.tags ?? '{}') } };
+      if (!group)
+        throw new NotFound(`resource group '${rgName}' of nested deployment '${r.name}' could not be found`, {
+          code: 'RESOURCE_GROUP_NOT_FOUND',
+        });
+      target = {
+        ...target,
+        resourceGroup: { name: group.name, location: group.location, tags: JSON.parse(group.tags ?? '{}') },
+      };
     }
     const { nestedRun: nested } = this.nested(run, r, target.resourceGroup, target);
     const plan = nested.plan();
     this.checkTypes(plan, nested);
     await this.deployPlan(nested, plan, by, made, journal, async () => {});
-    return { id: r.id, name: r.name, type: DEPLOYMENT, properties: { provisioningState: 'Succeeded', outputs: nested.outputs(), outputResources: plan.map((x) => ({ id: x.id })) } };
+    return {
+      id: r.id,
+      name: r.name,
+      type: DEPLOYMENT,
+      properties: {
+        provisioningState: 'Succeeded',
+        outputs: nested.outputs(),
+        outputResources: plan.map((x) => ({ id: x.id })),
+      },
+    };
   }
 
   /**
    * The run of a nested deployment. 'inner': its own parameters (given by the parent) and scope;
    * 'outer' (ARM's default): its expressions use the parent's parameters, variables and scope.
    */
-  private nested(run: TemplateRun, r: PlannedResource, group: DeployScope['resourceGroup'], target?: DeployScope): { nestedRun: TemplateRun } {
-    const raw = r.raw as { properties?: DeploymentBody['properties']; subscriptionId?: unknown; resourceGroup?: unknown; location?: unknown };
+  private nested(
+    run: TemplateRun,
+    r: PlannedResource,
+    group: DeployScope['resourceGroup'],
+    target?: DeployScope,
+  ): { nestedRun: TemplateRun } {
+    const raw = r.raw as {
+      properties?: DeploymentBody['properties'];
+      subscriptionId?: unknown;
+      resourceGroup?: unknown;
+      location?: unknown;
+    };
     const props = raw.properties ?? {};
     const inner = String(props.expressionEvaluationOptions?.scope ?? 'outer').toLowerCase() === 'inner';
     const atSub = /^\/subscriptions\/[^/]+\/providers\//i.test(r.id);
     const scope: DeployScope = target ?? {
-      subscriptionId: raw.subscriptionId !== undefined ? String(evaluateDeep(raw.subscriptionId, r.scope)).toLowerCase() : run.target.subscriptionId,
+      subscriptionId:
+        raw.subscriptionId !== undefined
+          ? String(evaluateDeep(raw.subscriptionId, r.scope)).toLowerCase()
+          : run.target.subscriptionId,
       tenantId: this.ctx.tenantId,
       deploymentName: r.name,
       // Before the run the nested group may not exist yet: its name is known, its location is taken as the parent's.
-      resourceGroup: atSub ? undefined : { name: raw.resourceGroup !== undefined ? String(evaluateDeep(raw.resourceGroup, r.scope)) : run.target.resourceGroup!.name, location: group?.location ?? 'local', tags: {} },
+      resourceGroup: atSub
+        ? undefined
+        : {
+            name:
+              raw.resourceGroup !== undefined
+                ? String(evaluateDeep(raw.resourceGroup, r.scope))
+                : run.target.resourceGroup!.name,
+            location: group?.location ?? 'local',
+            tags: {},
+          },
     };
     const template = props.template as Template;
     if (!inner && template.parameters && Object.keys(template.parameters).length) {
-      throw new TemplateError(`nested deployment '${r.name}' declares parameters but its expressionEvaluationOptions.scope is 'outer'; set it to 'inner' to give them`, r.name);
+      throw new TemplateError(
+        `nested deployment '${r.name}' declares parameters but its expressionEvaluationOptions.scope is 'outer'; set it to 'inner' to give them`,
+        r.name,
+      );
     }
-    const nestedRun = inner ? new TemplateRun(template, this.givenParameters(evaluateDeep(props.parameters ?? {}, r.scope)), scope) : new TemplateRun(template, {}, scope, run.target, run);
+    const nestedRun = inner
+      ? new TemplateRun(template, this.givenParameters(evaluateDeep(props.parameters ?? {}, r.scope)), scope)
+      : new TemplateRun(template, {}, scope, run.target, run);
     return { nestedRun };
   }
 
@@ -489,7 +792,8 @@ function errorOf(e: unknown, target?: string): RecordedError {
 
 function tagsOf(v: unknown): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidInput('tags must be an object of strings', { target: 'tags' });
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new InvalidInput('tags must be an object of strings', { target: 'tags' });
   return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
 }
 
@@ -499,11 +803,13 @@ function tagsOf(v: unknown): Record<string, string> | undefined {
  */
 function workspaceProperties(v: unknown): WorkspaceInput['properties'] {
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidInput('the workspace properties must be an object', { target: 'properties' });
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new InvalidInput('the workspace properties must be an object', { target: 'properties' });
   const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
-  for (const k of WS_BOOLEANS) if (typeof out[k] === 'string' && /^(true|false)$/i.test(out[k] as string)) out[k] = (out[k] as string).toLowerCase() === 'true';
+  for (const k of WS_BOOLEANS)
+    if (typeof out[k] === 'string' && /^(true|false)$/i.test(out[k] as string))
+      out[k] = (out[k] as string).toLowerCase() === 'true';
   for (const k of WS_ENUMS_EMPTY_IS_UNSET) if (out[k] === '') delete out[k];
   for (const k of Object.keys(out)) if (out[k] === null) delete out[k];
   return out;
 }
-

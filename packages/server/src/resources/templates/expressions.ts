@@ -132,11 +132,13 @@ const typeName = (v: Value): string => (v === null ? 'null' : Array.isArray(v) ?
 const isObject = (v: Value): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function str(v: Value, fn: string): string {
-  if (typeof v !== 'string') throw new TemplateError(`${fn}() expects a string, got ${typeName(v)} ${JSON.stringify(v)}`);
+  if (typeof v !== 'string')
+    throw new TemplateError(`${fn}() expects a string, got ${typeName(v)} ${JSON.stringify(v)}`);
   return v;
 }
 function bool(v: Value, fn: string): boolean {
-  if (typeof v !== 'boolean') throw new TemplateError(`${fn}() expects a bool, got ${typeName(v)} ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean')
+    throw new TemplateError(`${fn}() expects a bool, got ${typeName(v)} ${JSON.stringify(v)}`);
   return v;
 }
 function toStringValue(v: Value): string {
@@ -186,14 +188,22 @@ function equalValues(a: Value, b: Value): boolean {
 }
 function sortKeys(v: Value): Value {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+  if (isObject(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys(v[k])]),
+    );
   return v;
 }
 
 /** resourceId([subscriptionId], [resourceGroupName], type, name1, name2, …) */
 function resourceIdOf(args: string[], scope: EvalScope, level: 'group' | 'subscription'): string {
   const at = args.findIndex((a) => a.includes('/'));
-  if (at < 0) throw new TemplateError(`resourceId() needs a resource type such as 'Microsoft.Storage/storageAccounts'; got (${args.map((a) => `'${a}'`).join(', ')})`);
+  if (at < 0)
+    throw new TemplateError(
+      `resourceId() needs a resource type such as 'Microsoft.Storage/storageAccounts'; got (${args.map((a) => `'${a}'`).join(', ')})`,
+    );
   const before = args.slice(0, at);
   const type = args[at]!;
   const names = args.slice(at + 1);
@@ -204,24 +214,33 @@ function resourceIdOf(args: string[], scope: EvalScope, level: 'group' | 'subscr
   let sub = String(scope.subscription().subscriptionId);
   let rg: string | undefined;
   if (level === 'group') {
-    if (before.length > 2) throw new TemplateError(`resourceId(): at most a subscription id and a resource group come before the type, got ${before.length} values`);
+    if (before.length > 2)
+      throw new TemplateError(
+        `resourceId(): at most a subscription id and a resource group come before the type, got ${before.length} values`,
+      );
     if (before.length === 2) [sub, rg] = before as [string, string];
     else if (before.length === 1) rg = before[0];
     else rg = String(scope.resourceGroup().name);
   } else {
-    if (before.length > 1) throw new TemplateError(`subscriptionResourceId(): only a subscription id comes before the type`);
+    if (before.length > 1)
+      throw new TemplateError(`subscriptionResourceId(): only a subscription id comes before the type`);
     if (before.length === 1) sub = before[0]!;
   }
-  let id = rg === undefined ? `/subscriptions/${sub}/providers/${segments[0]}` : `/subscriptions/${sub}/resourceGroups/${rg}/providers/${segments[0]}`;
+  let id =
+    rg === undefined
+      ? `/subscriptions/${sub}/providers/${segments[0]}`
+      : `/subscriptions/${sub}/resourceGroups/${rg}/providers/${segments[0]}`;
   for (let n = 0; n < names.length; n++) id += `/${segments[n + 1]}/${names[n]}`;
   return id;
 }
 
 type Fn = (args: Node[], ev: (n: Node) => Value, scope: EvalScope) => Value;
-const eager = (f: (a: Value[], scope: EvalScope) => Value, min = 0, max = Infinity): Fn => (args, ev, scope) => {
-  if (args.length < min || args.length > max) throw new TemplateError(`wrong number of arguments (${args.length})`);
-  return f(args.map(ev), scope);
-};
+const eager =
+  (f: (a: Value[], scope: EvalScope) => Value, min = 0, max = Infinity): Fn =>
+  (args, ev, scope) => {
+    if (args.length < min || args.length > max) throw new TemplateError(`wrong number of arguments (${args.length})`);
+    return f(args.map(ev), scope);
+  };
 
 const FUNCTIONS: Record<string, Fn> = {
   parameters: eager((a, s) => s.parameter(str(a[0], 'parameters')), 1, 1),
@@ -229,15 +248,39 @@ const FUNCTIONS: Record<string, Fn> = {
   subscription: eager((_a, s) => s.subscription(), 0, 0),
   resourcegroup: eager((_a, s) => s.resourceGroup(), 0, 0),
   deployment: eager((_a, s) => s.deployment(), 0, 0),
-  resourceid: eager((a, s) => resourceIdOf(a.map((x) => str(x, 'resourceId')), s, 'group'), 2),
-  subscriptionresourceid: eager((a, s) => resourceIdOf(a.map((x) => str(x, 'subscriptionResourceId')), s, 'subscription'), 2),
-  reference: eager((a, s) => s.reference(str(a[0], 'reference'), typeof a[2] === 'string' && a[2].toLowerCase() === 'full'), 1, 3),
-  copyindex: eager((a, s) => {
-    if (!s.copyIndex) throw new TemplateError('copyIndex() can only be used inside a copy loop');
-    const loop = typeof a[0] === 'string' ? a[0] : typeof a[1] === 'string' ? a[1] : undefined;
-    const offset = typeof a[0] === 'number' ? a[0] : typeof a[1] === 'number' ? a[1] : 0;
-    return s.copyIndex(loop) + offset;
-  }, 0, 2),
+  resourceid: eager(
+    (a, s) =>
+      resourceIdOf(
+        a.map((x) => str(x, 'resourceId')),
+        s,
+        'group',
+      ),
+    2,
+  ),
+  subscriptionresourceid: eager(
+    (a, s) =>
+      resourceIdOf(
+        a.map((x) => str(x, 'subscriptionResourceId')),
+        s,
+        'subscription',
+      ),
+    2,
+  ),
+  reference: eager(
+    (a, s) => s.reference(str(a[0], 'reference'), typeof a[2] === 'string' && a[2].toLowerCase() === 'full'),
+    1,
+    3,
+  ),
+  copyindex: eager(
+    (a, s) => {
+      if (!s.copyIndex) throw new TemplateError('copyIndex() can only be used inside a copy loop');
+      const loop = typeof a[0] === 'string' ? a[0] : typeof a[1] === 'string' ? a[1] : undefined;
+      const offset = typeof a[0] === 'number' ? a[0] : typeof a[1] === 'number' ? a[1] : 0;
+      return s.copyIndex(loop) + offset;
+    },
+    0,
+    2,
+  ),
   concat: eager((a) => {
     if (a.length > 0 && a.every((x) => Array.isArray(x) || x === null)) return a.flatMap((x) => (x ?? []) as unknown[]);
     return a.map(toStringValue).join('');
@@ -263,49 +306,70 @@ const FUNCTIONS: Record<string, Fn> = {
     return false;
   },
   if: (args, ev) => {
-    if (args.length !== 3) throw new TemplateError('if() needs three arguments: condition, value if true, value if false');
+    if (args.length !== 3)
+      throw new TemplateError('if() needs three arguments: condition, value if true, value if false');
     return bool(ev(args[0]!), 'if') ? ev(args[1]!) : ev(args[2]!);
   },
   true: eager(() => true, 0, 0),
   false: eager(() => false, 0, 0),
   null: eager(() => null, 0, 0),
-  empty: eager((a) => {
-    const v = a[0];
-    if (v === null || v === undefined) return true;
-    if (typeof v === 'string' || Array.isArray(v)) return v.length === 0;
-    if (isObject(v)) return Object.keys(v).length === 0;
-    throw new TemplateError(`empty() expects a string, array or object, got ${typeName(v)}`);
-  }, 1, 1),
-  length: eager((a) => {
-    const v = a[0];
-    if (typeof v === 'string' || Array.isArray(v)) return v.length;
-    if (isObject(v)) return Object.keys(v).length;
-    throw new TemplateError(`length() expects a string, array or object, got ${typeName(v)}`);
-  }, 1, 1),
+  empty: eager(
+    (a) => {
+      const v = a[0];
+      if (v === null || v === undefined) return true;
+      if (typeof v === 'string' || Array.isArray(v)) return v.length === 0;
+      if (isObject(v)) return Object.keys(v).length === 0;
+      throw new TemplateError(`empty() expects a string, array or object, got ${typeName(v)}`);
+    },
+    1,
+    1,
+  ),
+  length: eager(
+    (a) => {
+      const v = a[0];
+      if (typeof v === 'string' || Array.isArray(v)) return v.length;
+      if (isObject(v)) return Object.keys(v).length;
+      throw new TemplateError(`length() expects a string, array or object, got ${typeName(v)}`);
+    },
+    1,
+    1,
+  ),
   tolower: eager((a) => str(a[0], 'toLower').toLowerCase(), 1, 1),
   toupper: eager((a) => str(a[0], 'toUpper').toUpperCase(), 1, 1),
   trim: eager((a) => str(a[0], 'trim').trim(), 1, 1),
   string: eager((a) => toStringValue(a[0]), 1, 1),
-  int: eager((a) => {
-    const n = typeof a[0] === 'number' ? a[0] : Number.parseInt(str(a[0], 'int'), 10);
-    if (!Number.isInteger(n)) throw new TemplateError(`int(): '${String(a[0])}' is not an integer`);
-    return n;
-  }, 1, 1),
-  bool: eager((a) => {
-    const v = a[0];
-    if (typeof v === 'boolean') return v;
-    if (typeof v === 'number') return v !== 0;
-    if (typeof v === 'string' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
-    throw new TemplateError(`bool() expects true/false (or 'true'/'false', 1/0), got ${JSON.stringify(v)}`);
-  }, 1, 1),
-  json: eager((a) => {
-    try {
-      return JSON.parse(str(a[0], 'json'));
-    } catch (e) {
-      if (e instanceof TemplateError) throw e;
-      throw new TemplateError(`json(): '${String(a[0])}' is not valid JSON`);
-    }
-  }, 1, 1),
+  int: eager(
+    (a) => {
+      const n = typeof a[0] === 'number' ? a[0] : Number.parseInt(str(a[0], 'int'), 10);
+      if (!Number.isInteger(n)) throw new TemplateError(`int(): '${String(a[0])}' is not an integer`);
+      return n;
+    },
+    1,
+    1,
+  ),
+  bool: eager(
+    (a) => {
+      const v = a[0];
+      if (typeof v === 'boolean') return v;
+      if (typeof v === 'number') return v !== 0;
+      if (typeof v === 'string' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
+      throw new TemplateError(`bool() expects true/false (or 'true'/'false', 1/0), got ${JSON.stringify(v)}`);
+    },
+    1,
+    1,
+  ),
+  json: eager(
+    (a) => {
+      try {
+        return JSON.parse(str(a[0], 'json'));
+      } catch (e) {
+        if (e instanceof TemplateError) throw e;
+        throw new TemplateError(`json(): '${String(a[0])}' is not valid JSON`);
+      }
+    },
+    1,
+    1,
+  ),
   array: eager((a) => (Array.isArray(a[0]) ? a[0] : [a[0]]), 1, 1),
   createarray: eager((a) => a),
   createobject: eager((a) => {
@@ -323,31 +387,61 @@ const FUNCTIONS: Record<string, Fn> = {
     }
     throw new TemplateError('union() takes only objects or only arrays');
   }, 1),
-  contains: eager((a) => {
-    const [c, x] = a;
-    if (typeof c === 'string') return c.includes(toStringValue(x));
-    if (Array.isArray(c)) return c.some((y) => equalValues(x, y));
-    if (isObject(c)) return Object.keys(c).some((k) => k.toLowerCase() === String(x).toLowerCase());
-    throw new TemplateError(`contains() expects a string, array or object, got ${typeName(c)}`);
-  }, 2, 2),
-  split: eager((a) => {
-    const s = str(a[0], 'split');
-    const seps = Array.isArray(a[1]) ? (a[1] as unknown[]).map((x) => str(x, 'split')) : [str(a[1], 'split')];
-    let parts = [s];
-    for (const sep of seps) parts = parts.flatMap((p) => p.split(sep));
-    return parts;
-  }, 2, 2),
-  first: eager((a) => (typeof a[0] === 'string' ? a[0].slice(0, 1) : Array.isArray(a[0]) ? a[0][0] ?? null : str(a[0], 'first')), 1, 1),
-  last: eager((a) => (typeof a[0] === 'string' ? a[0].slice(-1) : Array.isArray(a[0]) ? a[0][a[0].length - 1] ?? null : str(a[0], 'last')), 1, 1),
-  substring: eager((a) => {
-    const s = str(a[0], 'substring');
-    const start = Number(a[1] ?? 0);
-    const len = a[2] === undefined ? s.length - start : Number(a[2]);
-    if (start < 0 || len < 0 || start + len > s.length) throw new TemplateError(`substring(): start ${start} and length ${len} are outside '${s}'`);
-    return s.substring(start, start + len);
-  }, 1, 3),
+  contains: eager(
+    (a) => {
+      const [c, x] = a;
+      if (typeof c === 'string') return c.includes(toStringValue(x));
+      if (Array.isArray(c)) return c.some((y) => equalValues(x, y));
+      if (isObject(c)) return Object.keys(c).some((k) => k.toLowerCase() === String(x).toLowerCase());
+      throw new TemplateError(`contains() expects a string, array or object, got ${typeName(c)}`);
+    },
+    2,
+    2,
+  ),
+  split: eager(
+    (a) => {
+      const s = str(a[0], 'split');
+      const seps = Array.isArray(a[1]) ? (a[1] as unknown[]).map((x) => str(x, 'split')) : [str(a[1], 'split')];
+      let parts = [s];
+      for (const sep of seps) parts = parts.flatMap((p) => p.split(sep));
+      return parts;
+    },
+    2,
+    2,
+  ),
+  first: eager(
+    (a) => (typeof a[0] === 'string' ? a[0].slice(0, 1) : Array.isArray(a[0]) ? (a[0][0] ?? null) : str(a[0], 'first')),
+    1,
+    1,
+  ),
+  last: eager(
+    (a) =>
+      typeof a[0] === 'string'
+        ? a[0].slice(-1)
+        : Array.isArray(a[0])
+          ? (a[0][a[0].length - 1] ?? null)
+          : str(a[0], 'last'),
+    1,
+    1,
+  ),
+  substring: eager(
+    (a) => {
+      const s = str(a[0], 'substring');
+      const start = Number(a[1] ?? 0);
+      const len = a[2] === undefined ? s.length - start : Number(a[2]);
+      if (start < 0 || len < 0 || start + len > s.length)
+        throw new TemplateError(`substring(): start ${start} and length ${len} are outside '${s}'`);
+      return s.substring(start, start + len);
+    },
+    1,
+    3,
+  ),
   replace: eager((a) => str(a[0], 'replace').split(str(a[1], 'replace')).join(str(a[2], 'replace')), 3, 3),
-  startswith: eager((a) => str(a[0], 'startsWith').toLowerCase().startsWith(str(a[1], 'startsWith').toLowerCase()), 2, 2),
+  startswith: eager(
+    (a) => str(a[0], 'startsWith').toLowerCase().startsWith(str(a[1], 'startsWith').toLowerCase()),
+    2,
+    2,
+  ),
   endswith: eager((a) => str(a[0], 'endsWith').toLowerCase().endsWith(str(a[1], 'endsWith').toLowerCase()), 2, 2),
   coalesce: eager((a) => a.find((x) => x !== null && x !== undefined) ?? null, 1),
   uniquestring: eager((a) => uniqueString(a.map((x) => str(x, 'uniqueString'))), 1),
@@ -365,26 +459,35 @@ export function evaluateNode(node: Node, scope: EvalScope, text: string): Value 
       return node.v;
     case 'call': {
       const fn = FUNCTIONS[node.name.toLowerCase()];
-      if (!fn) throw new TemplateError(`the template function '${node.name}' is not supported here (in '${text}'); supported: ${Object.keys(FUNCTIONS).sort().join(', ')}`);
+      if (!fn)
+        throw new TemplateError(
+          `the template function '${node.name}' is not supported here (in '${text}'); supported: ${Object.keys(FUNCTIONS).sort().join(', ')}`,
+        );
       try {
         return fn(node.args, ev, scope);
       } catch (e) {
-        if (e instanceof TemplateError && !e.message.includes("(in '")) throw new TemplateError(`${e.message} (in '${text}')`, e.target);
+        if (e instanceof TemplateError && !e.message.includes("(in '"))
+          throw new TemplateError(`${e.message} (in '${text}')`, e.target);
         throw e;
       }
     }
     case 'prop': {
       const of = ev(node.of);
-      if (!isObject(of)) throw new TemplateError(`cannot read property '${node.name}' of ${typeName(of)} (in '${text}')`);
+      if (!isObject(of))
+        throw new TemplateError(`cannot read property '${node.name}' of ${typeName(of)} (in '${text}')`);
       const key = Object.keys(of).find((k) => k.toLowerCase() === node.name.toLowerCase());
-      if (key === undefined) throw new TemplateError(`the object has no property '${node.name}'; it has: ${Object.keys(of).join(', ')} (in '${text}')`);
+      if (key === undefined)
+        throw new TemplateError(
+          `the object has no property '${node.name}'; it has: ${Object.keys(of).join(', ')} (in '${text}')`,
+        );
       return of[key];
     }
     case 'index': {
       const of = ev(node.of);
       const index = ev(node.index);
       if (Array.isArray(of) && typeof index === 'number') {
-        if (index < 0 || index >= of.length) throw new TemplateError(`index ${index} is outside the array of ${of.length} (in '${text}')`);
+        if (index < 0 || index >= of.length)
+          throw new TemplateError(`index ${index} is outside the array of ${of.length} (in '${text}')`);
         return of[index];
       }
       if (isObject(of) && typeof index === 'string') {

@@ -1,4 +1,12 @@
-import { evaluateDeep, evaluateString, isExpression, parametersNamed, TemplateError, type EvalScope, type Value } from './expressions.js';
+import {
+  evaluateDeep,
+  evaluateString,
+  isExpression,
+  parametersNamed,
+  TemplateError,
+  type EvalScope,
+  type Value,
+} from './expressions.js';
 
 /**
  * An ARM deployment template, planned: parameters (given values, `defaultValue`, `allowedValues`,
@@ -65,13 +73,21 @@ const TYPES = ['string', 'securestring', 'int', 'bool', 'object', 'secureobject'
 
 function checkType(name: string, type: string | undefined, v: Value): void {
   const t = (type ?? '').toLowerCase();
-  if (!TYPES.includes(t)) throw new TemplateError(`parameter '${name}' has type '${type}'; use one of string, securestring, int, bool, object, secureobject, array`, `parameters.${name}`);
+  if (!TYPES.includes(t))
+    throw new TemplateError(
+      `parameter '${name}' has type '${type}'; use one of string, securestring, int, bool, object, secureobject, array`,
+      `parameters.${name}`,
+    );
   const ok =
-    t === 'string' || t === 'securestring' ? typeof v === 'string'
-    : t === 'int' ? Number.isInteger(v)
-    : t === 'bool' ? typeof v === 'boolean'
-    : t === 'array' ? Array.isArray(v)
-    : (typeof v === 'object' && v !== null && !Array.isArray(v));
+    t === 'string' || t === 'securestring'
+      ? typeof v === 'string'
+      : t === 'int'
+        ? Number.isInteger(v)
+        : t === 'bool'
+          ? typeof v === 'boolean'
+          : t === 'array'
+            ? Array.isArray(v)
+            : typeof v === 'object' && v !== null && !Array.isArray(v);
   const shown = SECURE.includes(t) ? 'a value of another type' : JSON.stringify(v);
   if (!ok) throw new TemplateError(`parameter '${name}' must be of type ${type}, got ${shown}`, `parameters.${name}`);
 }
@@ -92,12 +108,17 @@ export class TemplateRun {
     private readonly functionScope: DeployScope = target,
     private readonly outer?: TemplateRun,
   ) {
-    if (typeof template !== 'object' || template === null || Array.isArray(template)) throw new TemplateError('properties.template must be a JSON object', 'properties.template');
-    if (template.resources !== undefined && !Array.isArray(template.resources)) throw new TemplateError('template.resources must be an array', 'properties.template.resources');
+    if (typeof template !== 'object' || template === null || Array.isArray(template))
+      throw new TemplateError('properties.template must be a JSON object', 'properties.template');
+    if (template.resources !== undefined && !Array.isArray(template.resources))
+      throw new TemplateError('template.resources must be an array', 'properties.template.resources');
     const declared = template.parameters ?? {};
     for (const name of Object.keys(given)) {
       if (!Object.keys(declared).some((d) => d.toLowerCase() === name.toLowerCase())) {
-        throw new TemplateError(`parameter '${name}' is given but the template does not declare it; declared: ${Object.keys(declared).join(', ') || '(none)'}`, `properties.parameters.${name}`);
+        throw new TemplateError(
+          `parameter '${name}' is given but the template does not declare it; declared: ${Object.keys(declared).join(', ') || '(none)'}`,
+          `properties.parameters.${name}`,
+        );
       }
     }
     this.scope = this.makeScope();
@@ -108,34 +129,60 @@ export class TemplateRun {
     return {
       parameter: (n) => (this.outer ? this.outer.scope.parameter(n) : this.parameter(n)),
       variable: (n) => (this.outer ? this.outer.scope.variable(n) : this.variable(n)),
-      subscription: () => ({ id: `/subscriptions/${f.subscriptionId}`, subscriptionId: f.subscriptionId, tenantId: f.tenantId, displayName: f.subscriptionId }),
+      subscription: () => ({
+        id: `/subscriptions/${f.subscriptionId}`,
+        subscriptionId: f.subscriptionId,
+        tenantId: f.tenantId,
+        displayName: f.subscriptionId,
+      }),
       resourceGroup: () => {
-        if (!f.resourceGroup) throw new TemplateError('resourceGroup() cannot be used in a subscription-level deployment');
+        if (!f.resourceGroup)
+          throw new TemplateError('resourceGroup() cannot be used in a subscription-level deployment');
         const g = f.resourceGroup;
-        return { id: `/subscriptions/${f.subscriptionId}/resourceGroups/${g.name}`, name: g.name, type: 'Microsoft.Resources/resourceGroups', location: g.location, tags: g.tags, properties: { provisioningState: 'Succeeded' } };
+        return {
+          id: `/subscriptions/${f.subscriptionId}/resourceGroups/${g.name}`,
+          name: g.name,
+          type: 'Microsoft.Resources/resourceGroups',
+          location: g.location,
+          tags: g.tags,
+          properties: { provisioningState: 'Succeeded' },
+        };
       },
       deployment: () => ({ name: f.deploymentName, properties: { templateLink: null }, location: f.location }),
       reference: (idOrName, full) => {
         const key = idOrName.toLowerCase();
-        const hit = this.deployed.get(key) ?? this.outer?.deployed.get(key) ?? [...this.deployed.entries()].find(([k]) => k.endsWith(`/${key}`))?.[1];
-        if (!hit) throw new TemplateError(`reference('${idOrName}'): only resources this deployment has already deployed can be referenced; add it to dependsOn, or deploy it in this template`);
-        return full ? hit : hit.properties ?? {};
+        const hit =
+          this.deployed.get(key) ??
+          this.outer?.deployed.get(key) ??
+          [...this.deployed.entries()].find(([k]) => k.endsWith(`/${key}`))?.[1];
+        if (!hit)
+          throw new TemplateError(
+            `reference('${idOrName}'): only resources this deployment has already deployed can be referenced; add it to dependsOn, or deploy it in this template`,
+          );
+        return full ? hit : (hit.properties ?? {});
       },
-      copyIndex: copy ? (loop) => {
-        if (loop && loop.toLowerCase() !== copy.loop.toLowerCase()) throw new TemplateError(`copyIndex('${loop}'): this resource is in copy loop '${copy.loop}'`);
-        return copy.index;
-      } : undefined,
+      copyIndex: copy
+        ? (loop) => {
+            if (loop && loop.toLowerCase() !== copy.loop.toLowerCase())
+              throw new TemplateError(`copyIndex('${loop}'): this resource is in copy loop '${copy.loop}'`);
+            return copy.index;
+          }
+        : undefined,
     };
   }
 
   parameter(name: string): Value {
     const decls = this.template.parameters ?? {};
     const declName = Object.keys(decls).find((d) => d.toLowerCase() === name.toLowerCase());
-    if (declName === undefined) throw new TemplateError(`parameters('${name}'): the template declares no such parameter; declared: ${Object.keys(decls).join(', ') || '(none)'}`);
+    if (declName === undefined)
+      throw new TemplateError(
+        `parameters('${name}'): the template declares no such parameter; declared: ${Object.keys(decls).join(', ') || '(none)'}`,
+      );
     if (this.paramValues.has(declName)) return this.paramValues.get(declName);
     const decl = decls[declName]!;
     const key = `p:${declName}`;
-    if (this.resolving.has(key)) throw new TemplateError(`parameter '${declName}' refers to itself through its defaultValue`);
+    if (this.resolving.has(key))
+      throw new TemplateError(`parameter '${declName}' refers to itself through its defaultValue`);
     this.resolving.add(key);
     try {
       const givenName = Object.keys(this.given).find((g) => g.toLowerCase() === declName.toLowerCase());
@@ -143,15 +190,35 @@ export class TemplateRun {
       // A value of null counts as not given (ARM uses the defaultValue then); azure-ai-ml sends nulls.
       if (givenName !== undefined && this.given[givenName] !== null) v = this.given[givenName];
       else if ('defaultValue' in decl) v = evaluateDeep(decl.defaultValue, this.scope);
-      else throw new TemplateError(`parameter '${declName}' has no value: give it in properties.parameters (${declName}: {value: …}) or give the template a defaultValue`, `properties.parameters.${declName}`);
+      else
+        throw new TemplateError(
+          `parameter '${declName}' has no value: give it in properties.parameters (${declName}: {value: …}) or give the template a defaultValue`,
+          `properties.parameters.${declName}`,
+        );
       checkType(declName, decl.type, v);
-      if (Array.isArray(decl.allowedValues) && !decl.allowedValues.some((a) => JSON.stringify(a) === JSON.stringify(v))) {
-        const shown = SECURE.includes(String(decl.type).toLowerCase()) ? 'not one of the allowed values' : JSON.stringify(v);
-        throw new TemplateError(`parameter '${declName}' is ${shown}; allowed values: ${decl.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`, `properties.parameters.${declName}`);
+      if (
+        Array.isArray(decl.allowedValues) &&
+        !decl.allowedValues.some((a) => JSON.stringify(a) === JSON.stringify(v))
+      ) {
+        const shown = SECURE.includes(String(decl.type).toLowerCase())
+          ? 'not one of the allowed values'
+          : JSON.stringify(v);
+        throw new TemplateError(
+          `parameter '${declName}' is ${shown}; allowed values: ${decl.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`,
+          `properties.parameters.${declName}`,
+        );
       }
       if (typeof v === 'string' || Array.isArray(v)) {
-        if (decl.minLength !== undefined && v.length < decl.minLength) throw new TemplateError(`parameter '${declName}' is shorter than its minLength ${decl.minLength}`, `properties.parameters.${declName}`);
-        if (decl.maxLength !== undefined && v.length > decl.maxLength) throw new TemplateError(`parameter '${declName}' is longer than its maxLength ${decl.maxLength}`, `properties.parameters.${declName}`);
+        if (decl.minLength !== undefined && v.length < decl.minLength)
+          throw new TemplateError(
+            `parameter '${declName}' is shorter than its minLength ${decl.minLength}`,
+            `properties.parameters.${declName}`,
+          );
+        if (decl.maxLength !== undefined && v.length > decl.maxLength)
+          throw new TemplateError(
+            `parameter '${declName}' is longer than its maxLength ${decl.maxLength}`,
+            `properties.parameters.${declName}`,
+          );
       }
       this.paramValues.set(declName, v);
       return v;
@@ -207,28 +274,49 @@ export class TemplateRun {
       if (raw.copy !== undefined) {
         const loop = this.scope && evaluateDeep(raw.copy.name, this.scope);
         const count = evaluateDeep(raw.copy.count, this.scope);
-        if (typeof loop !== 'string' || !loop) throw new TemplateError(`${where}.copy.name must be a name`, `${where}.copy.name`);
-        if (!Number.isInteger(count) || (count as number) < 0 || (count as number) > 800) throw new TemplateError(`${where}.copy.count must be an integer from 0 to 800`, `${where}.copy.count`);
+        if (typeof loop !== 'string' || !loop)
+          throw new TemplateError(`${where}.copy.name must be a name`, `${where}.copy.name`);
+        if (!Number.isInteger(count) || (count as number) < 0 || (count as number) > 800)
+          throw new TemplateError(`${where}.copy.count must be an integer from 0 to 800`, `${where}.copy.count`);
         for (let i = 0; i < (count as number); i++) copies.push({ scope: this.makeScope({ loop, index: i }), loop });
       } else copies.push({ scope: this.scope });
       for (const { scope, loop } of copies) {
         const type = evaluateDeep(raw.type, scope);
         const name = evaluateDeep(raw.name, scope);
-        if (typeof type !== 'string' || !type) throw new TemplateError(`${where}.type must be a resource type such as 'Microsoft.Storage/storageAccounts'`, `${where}.type`);
-        if (typeof name !== 'string' || !name) throw new TemplateError(`${where}.name must be a non-empty string`, `${where}.name`);
-        const fullType = parent && !type.includes('/') ? `${parent.type}/${type}` : parent && type.split('/').length === 1 ? `${parent.type}/${type}` : type;
+        if (typeof type !== 'string' || !type)
+          throw new TemplateError(
+            `${where}.type must be a resource type such as 'Microsoft.Storage/storageAccounts'`,
+            `${where}.type`,
+          );
+        if (typeof name !== 'string' || !name)
+          throw new TemplateError(`${where}.name must be a non-empty string`, `${where}.name`);
+        const fullType =
+          parent && !type.includes('/')
+            ? `${parent.type}/${type}`
+            : parent && type.split('/').length === 1
+              ? `${parent.type}/${type}`
+              : type;
         const fullName = parent && !name.startsWith(`${parent.name}/`) ? `${parent.name}/${name}` : name;
         const condition = raw.condition === undefined ? true : evaluateDeep(raw.condition, scope);
-        if (typeof condition !== 'boolean') throw new TemplateError(`${where}.condition must be true or false, got ${JSON.stringify(condition)}`, `${where}.condition`);
+        if (typeof condition !== 'boolean')
+          throw new TemplateError(
+            `${where}.condition must be true or false, got ${JSON.stringify(condition)}`,
+            `${where}.condition`,
+          );
         const id = this.idOf(fullType, fullName, raw, scope, where);
         const deps = raw.dependsOn === undefined ? [] : evaluateDeep(raw.dependsOn, scope);
-        if (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string')) throw new TemplateError(`${where}.dependsOn must be an array of resource ids or names`, `${where}.dependsOn`);
+        if (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string'))
+          throw new TemplateError(`${where}.dependsOn must be an array of resource ids or names`, `${where}.dependsOn`);
         const r: PlannedResource = {
           key: id.toLowerCase(),
           id,
           type: fullType,
           name: fullName,
-          aliases: [fullName.toLowerCase(), `${fullType}/${fullName}`.toLowerCase(), ...(loop ? [loop.toLowerCase()] : [])],
+          aliases: [
+            fullName.toLowerCase(),
+            `${fullType}/${fullName}`.toLowerCase(),
+            ...(loop ? [loop.toLowerCase()] : []),
+          ],
           raw,
           dependsOn: [...(deps as string[]), ...(parent ? [parent.id] : [])],
           scope,
@@ -247,12 +335,27 @@ export class TemplateRun {
   private idOf(type: string, name: string, raw: RawResource, scope: EvalScope, where: string): string {
     const segs = type.split('/');
     const names = name.split('/');
-    if (segs.length < 2 || names.length !== segs.length - 1) throw new TemplateError(`${where}: resource type '${type}' needs ${Math.max(segs.length - 1, 1)} name segment(s), name '${name}' has ${names.length}`, `${where}.name`);
-    const sub = raw.subscriptionId !== undefined ? String(evaluateDeep(raw.subscriptionId, scope)) : this.target.subscriptionId;
-    const rg = raw.resourceGroup !== undefined ? String(evaluateDeep(raw.resourceGroup, scope)) : this.target.resourceGroup?.name;
-    if (type.toLowerCase() === 'microsoft.resources/resourcegroups') return `/subscriptions/${sub}/resourceGroups/${name}`;
-    const nestedAtSub = type.toLowerCase() === 'microsoft.resources/deployments' && raw.resourceGroup === undefined && raw.location !== undefined;
-    let id = rg === undefined || nestedAtSub ? `/subscriptions/${sub}/providers/${segs[0]}` : `/subscriptions/${sub}/resourceGroups/${rg}/providers/${segs[0]}`;
+    if (segs.length < 2 || names.length !== segs.length - 1)
+      throw new TemplateError(
+        `${where}: resource type '${type}' needs ${Math.max(segs.length - 1, 1)} name segment(s), name '${name}' has ${names.length}`,
+        `${where}.name`,
+      );
+    const sub =
+      raw.subscriptionId !== undefined ? String(evaluateDeep(raw.subscriptionId, scope)) : this.target.subscriptionId;
+    const rg =
+      raw.resourceGroup !== undefined
+        ? String(evaluateDeep(raw.resourceGroup, scope))
+        : this.target.resourceGroup?.name;
+    if (type.toLowerCase() === 'microsoft.resources/resourcegroups')
+      return `/subscriptions/${sub}/resourceGroups/${name}`;
+    const nestedAtSub =
+      type.toLowerCase() === 'microsoft.resources/deployments' &&
+      raw.resourceGroup === undefined &&
+      raw.location !== undefined;
+    let id =
+      rg === undefined || nestedAtSub
+        ? `/subscriptions/${sub}/providers/${segs[0]}`
+        : `/subscriptions/${sub}/resourceGroups/${rg}/providers/${segs[0]}`;
     for (let i = 0; i < names.length; i++) id += `/${segs[i + 1]}/${names[i]}`;
     return id;
   }
@@ -260,10 +363,19 @@ export class TemplateRun {
   private order(all: PlannedResource[], skipped: Set<string>): PlannedResource[] {
     const find = (dep: string): PlannedResource[] | 'skipped' | undefined => {
       const d = dep.toLowerCase();
-      const hits = all.filter((r) => r.key === d || r.aliases.includes(d) || (d.includes('/providers/') && r.key.endsWith(d.slice(d.indexOf('/providers/')))));
+      const hits = all.filter(
+        (r) =>
+          r.key === d ||
+          r.aliases.includes(d) ||
+          (d.includes('/providers/') && r.key.endsWith(d.slice(d.indexOf('/providers/')))),
+      );
       if (hits.length) return hits;
       // Dependencies on resources whose condition is false are ignored (as ARM does).
-      if (skipped.has(d) || [...skipped].some((s) => d.includes('/providers/') && s.endsWith(d.slice(d.indexOf('/providers/'))))) return 'skipped';
+      if (
+        skipped.has(d) ||
+        [...skipped].some((s) => d.includes('/providers/') && s.endsWith(d.slice(d.indexOf('/providers/'))))
+      )
+        return 'skipped';
       return undefined;
     };
     const edges = new Map<PlannedResource, PlannedResource[]>();
@@ -272,7 +384,11 @@ export class TemplateRun {
       for (const dep of r.dependsOn) {
         const hit = find(dep);
         if (hit === 'skipped') continue;
-        if (!hit) throw new TemplateError(`resource '${r.name}' (${r.type}) depends on '${dep}', which is not defined in the template; remove it from dependsOn or add that resource`, 'dependsOn');
+        if (!hit)
+          throw new TemplateError(
+            `resource '${r.name}' (${r.type}) depends on '${dep}', which is not defined in the template; remove it from dependsOn or add that resource`,
+            'dependsOn',
+          );
         out.push(...hit.filter((h) => h !== r));
       }
       edges.set(r, out);
@@ -282,7 +398,8 @@ export class TemplateRun {
     const visit = (r: PlannedResource, path: PlannedResource[]) => {
       const s = state.get(r);
       if (s === 'done') return;
-      if (s === 'visiting') throw new TemplateError(`circular dependency: ${[...path, r].map((p) => p.name).join(' → ')}`, 'dependsOn');
+      if (s === 'visiting')
+        throw new TemplateError(`circular dependency: ${[...path, r].map((p) => p.name).join(' → ')}`, 'dependsOn');
       state.set(r, 'visiting');
       for (const d of edges.get(r)!) visit(d, [...path, r]);
       state.set(r, 'done');

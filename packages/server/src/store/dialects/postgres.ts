@@ -16,7 +16,11 @@ pg.types.setTypeParser(1700, (v: string) => Number(v));
  * and for its commit's WAL flush, and meanwhile other groups' statements run; writes that arrive
  * while every lane is busy wait and go together into the next group that starts.
  */
-export async function openPostgres(opts: { url: string; poolSize: number; onIdleError: (e: Error) => void }): Promise<DialectStore> {
+export async function openPostgres(opts: {
+  url: string;
+  poolSize: number;
+  onIdleError: (e: Error) => void;
+}): Promise<DialectStore> {
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize });
   pool.on('error', (e) => opts.onIdleError(e));
   // pool.end() resolves before its connections have said goodbye to the server; close() waits
@@ -72,10 +76,14 @@ export async function openPostgres(opts: { url: string; poolSize: number; onIdle
           // (Answered already: they went out before the members' statements.)
           await Promise.all(pending);
           if (failure !== undefined) throw failure;
-          const out = (await client.query(lastOk ? 'commit' : 'rollback to member; commit')) as pg.QueryResult | pg.QueryResult[];
+          const out = (await client.query(lastOk ? 'commit' : 'rollback to member; commit')) as
+            pg.QueryResult | pg.QueryResult[];
           // A transaction left aborted (a member swallowed an error of its own) ends in ROLLBACK.
           const last = Array.isArray(out) ? out[out.length - 1] : out;
-          if (last?.command !== 'COMMIT') throw new Error(`the write transaction was rolled back (${last?.command ?? 'no answer'}): an earlier statement failed`);
+          if (last?.command !== 'COMMIT')
+            throw new Error(
+              `the write transaction was rolled back (${last?.command ?? 'no answer'}): an earlier statement failed`,
+            );
         },
         async rollback() {
           await Promise.all(pending);
@@ -164,7 +172,8 @@ const statementNames = new Map<string, string>();
 const MAX_NAMED = 500;
 function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
-  if (name === undefined && text.length <= 1500 && statementNames.size < MAX_NAMED) statementNames.set(text, (name = `atelier_${statementNames.size}`));
+  if (name === undefined && text.length <= 1500 && statementNames.size < MAX_NAMED)
+    statementNames.set(text, (name = `atelier_${statementNames.size}`));
   return name;
 }
 

@@ -55,9 +55,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_by', 'varchar(200)')
     .execute();
-  await db.schema.createIndex('resources_sub_type').on('resources').columns(['subscription_id', 'type_key', 'id_key']).execute();
+  await db.schema
+    .createIndex('resources_sub_type')
+    .on('resources')
+    .columns(['subscription_id', 'type_key', 'id_key'])
+    .execute();
   await db.schema.createIndex('resources_group').on('resources').columns(['group_key', 'type_key', 'id_key']).execute();
-  await db.schema.createIndex('resources_parent').on('resources').columns(['parent_key', 'type_key', 'id_key']).execute();
+  await db.schema
+    .createIndex('resources_parent')
+    .on('resources')
+    .columns(['parent_key', 'type_key', 'id_key'])
+    .execute();
 
   // Long-running operations: status is in the database so any replica can answer a poll.
   await db.schema

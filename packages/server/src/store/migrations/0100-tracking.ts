@@ -9,7 +9,8 @@ import { sql, type CreateTableBuilder, type Kysely } from 'kysely';
  */
 export async function up(db: Kysely<any>): Promise<void> {
   const sqlite = db.getExecutor().adapter.constructor.name.toLowerCase().includes('sqlite');
-  const keyed = <T extends string, C extends string>(b: CreateTableBuilder<T, C>) => (sqlite ? b.modifyEnd(sql`without rowid`) : b);
+  const keyed = <T extends string, C extends string>(b: CreateTableBuilder<T, C>) =>
+    sqlite ? b.modifyEnd(sql`without rowid`) : b;
 
   await db.schema
     .createTable('tracking_experiments')
@@ -48,7 +49,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('artifact_uri', 'varchar(1000)', (c) => c.notNull())
     .addColumn('deleted_time', 'bigint')
     .execute();
-  await db.schema.createIndex('tracking_runs_exp').on('tracking_runs').columns(['workspace_id', 'experiment_id', 'start_time', 'run_uuid']).execute();
+  await db.schema
+    .createIndex('tracking_runs_exp')
+    .on('tracking_runs')
+    .columns(['workspace_id', 'experiment_id', 'start_time', 'run_uuid'])
+    .execute();
 
   for (const t of ['tracking_params', 'tracking_tags']) {
     await keyed(
@@ -61,7 +66,11 @@ export async function up(db: Kysely<any>): Promise<void> {
         .addColumn('experiment_id', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint(`${t}_pk`, ['run_uuid', 'key']),
     ).execute();
-    await db.schema.createIndex(`${t}_search`).on(t).columns(['workspace_id', 'experiment_id', 'key', 'value']).execute();
+    await db.schema
+      .createIndex(`${t}_search`)
+      .on(t)
+      .columns(['workspace_id', 'experiment_id', 'key', 'value'])
+      .execute();
   }
 
   // One row per metric series (run and key): its latest value (as MLflow's latest_metrics), its
@@ -69,7 +78,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   // bulk-interval sampling then needs no scan for), and a small integer id the points are keyed by.
   await db.schema
     .createTable('tracking_latest_metrics')
-    .addColumn('series_id', sqlite ? 'integer' : 'bigint', (c) => (sqlite ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity()))
+    .addColumn('series_id', sqlite ? 'integer' : 'bigint', (c) =>
+      sqlite ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity(),
+    )
     .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
     .addColumn('key', 'varchar(250)', (c) => c.notNull())
     .addColumn('step', 'bigint', (c) => c.notNull())
@@ -96,7 +107,11 @@ export async function up(db: Kysely<any>): Promise<void> {
       .addColumn('is_nan', 'integer', (c) => c.notNull())
       .addPrimaryKeyConstraint('tracking_metrics_pk', ['series_id', 'step', 'timestamp', 'value', 'is_nan']),
   ).execute();
-  await db.schema.createIndex('tracking_latest_metrics_search').on('tracking_latest_metrics').columns(['workspace_id', 'experiment_id', 'key', 'value']).execute();
+  await db.schema
+    .createIndex('tracking_latest_metrics_search')
+    .on('tracking_latest_metrics')
+    .columns(['workspace_id', 'experiment_id', 'key', 'value'])
+    .execute();
 
   // Datasets of an experiment (unique by name and digest) and the run inputs that use them.
   await db.schema

@@ -54,7 +54,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('status_message', 'text')
     .addPrimaryKeyConstraint('mlflow_model_versions_pk', ['workspace_id', 'name', 'version'])
     .execute();
-  await db.schema.createIndex('mlflow_model_versions_run').on('mlflow_model_versions').columns(['workspace_id', 'run_id']).execute();
+  await db.schema
+    .createIndex('mlflow_model_versions_run')
+    .on('mlflow_model_versions')
+    .columns(['workspace_id', 'run_id'])
+    .execute();
 
   await db.schema
     .createTable('mlflow_model_version_tags')

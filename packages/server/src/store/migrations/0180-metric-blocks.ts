@@ -26,7 +26,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('tracking_metric_blocks_pk', ['series_id', 'seq'])
     .execute();
   // A series' blocks without their data (readers pick blocks by step range from this index alone).
-  await db.schema.createIndex('tracking_metric_blocks_steps').on('tracking_metric_blocks').columns(['series_id', 'max_step', 'min_step', 'n', 'seq']).execute();
+  await db.schema
+    .createIndex('tracking_metric_blocks_steps')
+    .on('tracking_metric_blocks')
+    .columns(['series_id', 'max_step', 'min_step', 'n', 'seq'])
+    .execute();
   await db.schema
     .createTable('tracking_metric_log')
     .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
@@ -37,7 +41,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   if (!sqlite) {
     // Packed doubles do not compress: store them out of line without trying.
-    for (const t of ['tracking_metric_blocks', 'tracking_metric_log']) await sql`alter table ${sql.table(t)} alter column data set storage external`.execute(db);
+    for (const t of ['tracking_metric_blocks', 'tracking_metric_log'])
+      await sql`alter table ${sql.table(t)} alter column data set storage external`.execute(db);
   }
 
   // The distinct steps of a series with gaps, as ranges (while there are at most 32 of them).
@@ -66,7 +71,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       const known = segs.length <= 32;
       await db
         .updateTable('tracking_latest_metrics')
-        .set({ steps: known ? segs.reduce((n, [a, b]) => n + b - a + 1, 0) : 0, step_segments: known ? JSON.stringify(segs) : null })
+        .set({
+          steps: known ? segs.reduce((n, [a, b]) => n + b - a + 1, 0) : 0,
+          step_segments: known ? JSON.stringify(segs) : null,
+        })
         .where('series_id', '=', series_id)
         .execute();
     }
@@ -81,7 +89,14 @@ export async function up(db: Kysely<any>): Promise<void> {
       seq++;
       await db
         .insertInto('tracking_metric_blocks')
-        .values({ series_id, seq, min_step: Number(chunk[0].step), max_step: Number(chunk[chunk.length - 1].step), n: chunk.length, data: Buffer.from(f.buffer) })
+        .values({
+          series_id,
+          seq,
+          min_step: Number(chunk[0].step),
+          max_step: Number(chunk[chunk.length - 1].step),
+          n: chunk.length,
+          data: Buffer.from(f.buffer),
+        })
         .execute();
     }
   }

@@ -22,7 +22,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('experiment_id', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('tracking_model_metrics_pk', ['model_id', 'key', 'timestamp', 'step', 'run_uuid'])
     .execute();
-  await db.schema.createIndex('tracking_model_metrics_ws').on('tracking_model_metrics').columns(['workspace_id']).execute();
+  await db.schema
+    .createIndex('tracking_model_metrics_ws')
+    .on('tracking_model_metrics')
+    .columns(['workspace_id'])
+    .execute();
 }
 
 export async function down(): Promise<void> {

@@ -20,7 +20,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('principal_secrets_principal').on('principal_secrets').columns(['principal_id']).execute();
+  await db.schema
+    .createIndex('principal_secrets_principal')
+    .on('principal_secrets')
+    .columns(['principal_id'])
+    .execute();
 
   // Refresh tokens: opaque, stored as SHA-256; each use replaces the token by a new one of the same
   // family, and a replayed (already used) token revokes its whole family.

@@ -56,10 +56,15 @@ function workspaceFolder(workspaceId: string): string {
 /** The name of the workspace's storage account (the last part of its ARM id), checked. */
 export function storageAccountName(ws: WorkspaceRef): string {
   if (!ws.storageAccountId) {
-    throw new InvalidInput('this workspace has no storage account, so it cannot store artifacts; give the workspace a storage account (properties.storageAccount)');
+    throw new InvalidInput(
+      'this workspace has no storage account, so it cannot store artifacts; give the workspace a storage account (properties.storageAccount)',
+    );
   }
   const name = ws.storageAccountId.replace(/\/+$/, '').split('/').pop() ?? '';
-  if (!ACCOUNT_NAME.test(name)) throw new InvalidInput(`the workspace's storage account name '${name}' is not a valid storage account name (3-24 lower-case letters and digits)`);
+  if (!ACCOUNT_NAME.test(name))
+    throw new InvalidInput(
+      `the workspace's storage account name '${name}' is not a valid storage account name (3-24 lower-case letters and digits)`,
+    );
   return name;
 }
 
@@ -68,9 +73,12 @@ const sha256 = (s: string): string => crypto.createHash('sha256').update(s).dige
 /** Words a blob store's refusal of a write in terms of the artifact path. */
 function explainWriteError(e: unknown, artifactPath: string): never {
   if (e instanceof BlobPathConflict) {
-    throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, { code: 'ARTIFACT_PATH_TAKEN' });
+    throw new Conflict(`artifact path '${artifactPath}' conflicts with an existing file or folder of the same name`, {
+      code: 'ARTIFACT_PATH_TAKEN',
+    });
   }
-  if (e instanceof InvalidInput && e.code === 'BLOB_PATH_TOO_LONG') throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
+  if (e instanceof InvalidInput && e.code === 'BLOB_PATH_TOO_LONG')
+    throw new InvalidInput(`artifact path '${artifactPath.slice(0, 200)}…' is too long; use shorter names`);
   throw e;
 }
 
@@ -95,7 +103,8 @@ export class ArtifactService {
 
   /** A path that must name a file: non-empty after normalisation. */
   private fileKey(ws: WorkspaceRef, artifactPath: string): string {
-    if (!safeKey(artifactPath, 'artifact path')) throw new InvalidInput('artifact path must name a file, not the artifact root');
+    if (!safeKey(artifactPath, 'artifact path'))
+      throw new InvalidInput('artifact path must name a file, not the artifact root');
     return this.key(ws, artifactPath);
   }
 
@@ -103,7 +112,10 @@ export class ArtifactService {
     const key = this.fileKey(ws, artifactPath);
     const blobs = this.blobs(ws);
     const existing = await blobs.stat(key);
-    if (existing?.isDir) throw new Conflict(`artifact path '${artifactPath}' is a folder; upload to a file path below it`, { code: 'ARTIFACT_PATH_TAKEN' });
+    if (existing?.isDir)
+      throw new Conflict(`artifact path '${artifactPath}' is a folder; upload to a file path below it`, {
+        code: 'ARTIFACT_PATH_TAKEN',
+      });
     try {
       return await blobs.put(key, body);
     } catch (e) {
@@ -116,12 +128,17 @@ export class ArtifactService {
   }
 
   /** Opens a file for reading, whole or a byte range (`end` inclusive). */
-  async download(ws: WorkspaceRef, artifactPath: string, range?: { start: number; end: number }): Promise<{ stream: Readable; size: number }> {
+  async download(
+    ws: WorkspaceRef,
+    artifactPath: string,
+    range?: { start: number; end: number },
+  ): Promise<{ stream: Readable; size: number }> {
     const key = this.fileKey(ws, artifactPath);
     const blobs = this.blobs(ws);
     const st = await blobs.stat(key);
     if (!st) throw new NotFound(`no artifact at '${safeKey(artifactPath)}'`, { code: 'ARTIFACT_NOT_FOUND' });
-    if (st.isDir) throw new InvalidInput(`artifact path '${safeKey(artifactPath)}' is a folder; list it instead of downloading it`);
+    if (st.isDir)
+      throw new InvalidInput(`artifact path '${safeKey(artifactPath)}' is a folder; list it instead of downloading it`);
     return blobs.get(key, range);
   }
 
@@ -175,7 +192,9 @@ export class ArtifactService {
     this.fileKey(ws, artifactPath);
     this.blobs(ws);
     if (!Number.isInteger(numParts) || numParts < 1 || numParts > MAX_UPLOAD_PARTS) {
-      throw new InvalidInput(`num_parts must be a whole number from 1 to ${MAX_UPLOAD_PARTS}, got ${numParts}`, { code: 'INVALID_MULTIPART_UPLOAD' });
+      throw new InvalidInput(`num_parts must be a whole number from 1 to ${MAX_UPLOAD_PARTS}, got ${numParts}`, {
+        code: 'INVALID_MULTIPART_UPLOAD',
+      });
     }
     await this.sweepExpired();
     const uploadId = crypto.randomBytes(16).toString('hex');
@@ -221,7 +240,11 @@ export class ArtifactService {
    * more). The rest of the storage account stays, unless the account is deleted too.
    */
   async deleteWorkspaceArtifacts(ws: WorkspaceRef): Promise<void> {
-    const uploads = await this.ctx.db.selectFrom('mlflow_artifact_uploads').select(['upload_id', 'storage_account']).where('workspace_id', '=', ws.workspaceId).execute();
+    const uploads = await this.ctx.db
+      .selectFrom('mlflow_artifact_uploads')
+      .select(['upload_id', 'storage_account'])
+      .where('workspace_id', '=', ws.workspaceId)
+      .execute();
     for (const u of uploads) await this.forget(u.storage_account, u.upload_id);
     if (ws.storageAccountId) await this.blobs(ws).deletePrefix(workspaceFolder(ws.workspaceId));
   }
@@ -235,19 +258,35 @@ export class ArtifactService {
    * the upload's workspace). Re-sending a part replaces it. Returns
    * the part's ETag (the MD5 of its bytes, quoted, as S3 does).
    */
-  async uploadPart(uploadId: string, partNumber: number, token: string | undefined, body: Readable, admit?: (workspaceId: string) => Promise<void>): Promise<{ etag: string; size: number }> {
-    if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new NotFound('no such multipart upload', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
-    const row = await this.ctx.db.selectFrom('mlflow_artifact_uploads').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
+  async uploadPart(
+    uploadId: string,
+    partNumber: number,
+    token: string | undefined,
+    body: Readable,
+    admit?: (workspaceId: string) => Promise<void>,
+  ): Promise<{ etag: string; size: number }> {
+    if (!/^[0-9a-f]{32}$/.test(uploadId))
+      throw new NotFound('no such multipart upload', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
+    const row = await this.ctx.db
+      .selectFrom('mlflow_artifact_uploads')
+      .selectAll()
+      .where('upload_id', '=', uploadId)
+      .executeTakeFirst();
     const given = Buffer.from(sha256(token ?? ''), 'hex');
     if (!row || !crypto.timingSafeEqual(given, Buffer.from(row.token_hash, 'hex'))) {
       // Same answer for a wrong token and a missing upload.
-      throw new NotFound(`no such multipart upload, or the ${UPLOAD_TOKEN_HEADER} header is missing or wrong`, { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
+      throw new NotFound(`no such multipart upload, or the ${UPLOAD_TOKEN_HEADER} header is missing or wrong`, {
+        code: 'MULTIPART_UPLOAD_NOT_FOUND',
+      });
     }
-    if (row.expires_at < Date.now()) throw new NotFound('this multipart upload has expired; start a new one', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
+    if (row.expires_at < Date.now())
+      throw new NotFound('this multipart upload has expired; start a new one', { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     // The workspace's rules on where requests may come from apply to its parts too.
     if (admit) await admit(row.workspace_id);
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > row.num_parts) {
-      throw new InvalidInput(`part number must be from 1 to ${row.num_parts}, got ${partNumber}`, { code: 'INVALID_MULTIPART_UPLOAD' });
+      throw new InvalidInput(`part number must be from 1 to ${row.num_parts}, got ${partNumber}`, {
+        code: 'INVALID_MULTIPART_UPLOAD',
+      });
     }
     const md5 = crypto.createHash('md5');
     let size = 0;
@@ -262,22 +301,33 @@ export class ArtifactService {
     const blobs = this.ctx.blobs.account(row.storage_account);
     await blobs.put(this.partKey(uploadId, partNumber), body.pipe(meter));
     const etag = `"${md5.digest('hex')}"`;
-    await this.ctx.db.deleteFrom('mlflow_artifact_upload_parts').where('upload_id', '=', uploadId).where('part_number', '=', partNumber).execute();
-    await this.ctx.db.insertInto('mlflow_artifact_upload_parts').values({ upload_id: uploadId, part_number: partNumber, etag, size }).execute();
+    await this.ctx.db
+      .deleteFrom('mlflow_artifact_upload_parts')
+      .where('upload_id', '=', uploadId)
+      .where('part_number', '=', partNumber)
+      .execute();
+    await this.ctx.db
+      .insertInto('mlflow_artifact_upload_parts')
+      .values({ upload_id: uploadId, part_number: partNumber, etag, size })
+      .execute();
     return { etag, size };
   }
 
   private async getUpload(ws: WorkspaceRef, artifactPath: string, uploadId: string) {
-    if (typeof uploadId !== 'string' || !uploadId) throw new InvalidInput("Missing value for required parameter 'upload_id'.", { code: 'INVALID_MULTIPART_UPLOAD' });
+    if (typeof uploadId !== 'string' || !uploadId)
+      throw new InvalidInput("Missing value for required parameter 'upload_id'.", { code: 'INVALID_MULTIPART_UPLOAD' });
     const row = await this.ctx.db
       .selectFrom('mlflow_artifact_uploads')
       .selectAll()
       .where('upload_id', '=', uploadId)
       .where('workspace_id', '=', ws.workspaceId)
       .executeTakeFirst();
-    if (!row) throw new NotFound(`no multipart upload '${uploadId}' in this workspace`, { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
+    if (!row)
+      throw new NotFound(`no multipart upload '${uploadId}' in this workspace`, { code: 'MULTIPART_UPLOAD_NOT_FOUND' });
     if (row.path !== safeKey(artifactPath, 'artifact path')) {
-      throw new InvalidInput(`multipart upload '${uploadId}' is for '${row.path}', not '${safeKey(artifactPath)}'`, { code: 'INVALID_MULTIPART_UPLOAD' });
+      throw new InvalidInput(`multipart upload '${uploadId}' is for '${row.path}', not '${safeKey(artifactPath)}'`, {
+        code: 'INVALID_MULTIPART_UPLOAD',
+      });
     }
     return row;
   }
@@ -293,18 +343,32 @@ export class ArtifactService {
     parts: { part_number: number; etag?: string }[],
   ): Promise<{ size: number }> {
     const row = await this.getUpload(ws, artifactPath, uploadId);
-    if (!Array.isArray(parts) || parts.length === 0) throw new InvalidInput("Missing value for required parameter 'parts'.", { code: 'INVALID_MULTIPART_UPLOAD' });
-    const stored = await this.ctx.db.selectFrom('mlflow_artifact_upload_parts').selectAll().where('upload_id', '=', uploadId).execute();
+    if (!Array.isArray(parts) || parts.length === 0)
+      throw new InvalidInput("Missing value for required parameter 'parts'.", { code: 'INVALID_MULTIPART_UPLOAD' });
+    const stored = await this.ctx.db
+      .selectFrom('mlflow_artifact_upload_parts')
+      .selectAll()
+      .where('upload_id', '=', uploadId)
+      .execute();
     const byNumber = new Map(stored.map((p) => [p.part_number, p]));
     let last = 0;
     for (const p of parts) {
       const n = Number(p.part_number);
-      if (!Number.isInteger(n) || n <= last) throw new InvalidInput('parts must be listed in ascending order of part_number, each once', { code: 'INVALID_MULTIPART_UPLOAD' });
+      if (!Number.isInteger(n) || n <= last)
+        throw new InvalidInput('parts must be listed in ascending order of part_number, each once', {
+          code: 'INVALID_MULTIPART_UPLOAD',
+        });
       last = n;
       const have = byNumber.get(n);
-      if (!have) throw new InvalidInput(`part ${n} of upload '${uploadId}' was never uploaded`, { code: 'INVALID_MULTIPART_UPLOAD' });
+      if (!have)
+        throw new InvalidInput(`part ${n} of upload '${uploadId}' was never uploaded`, {
+          code: 'INVALID_MULTIPART_UPLOAD',
+        });
       if (p.etag && p.etag.replace(/"/g, '') !== have.etag.replace(/"/g, '')) {
-        throw new InvalidInput(`part ${n}: etag ${p.etag} does not match the uploaded part (${have.etag}); upload it again`, { code: 'INVALID_MULTIPART_UPLOAD' });
+        throw new InvalidInput(
+          `part ${n}: etag ${p.etag} does not match the uploaded part (${have.etag}); upload it again`,
+          { code: 'INVALID_MULTIPART_UPLOAD' },
+        );
       }
     }
     const partBlobs = this.ctx.blobs.account(row.storage_account);
@@ -312,7 +376,9 @@ export class ArtifactService {
     for (const n of numbers) {
       const st = await partBlobs.stat(this.partKey(uploadId, n));
       if (!st || st.isDir || st.size !== Number(byNumber.get(n)!.size)) {
-        throw new InvalidInput(`part ${n} of upload '${uploadId}' is missing or incomplete; upload it again`, { code: 'INVALID_MULTIPART_UPLOAD' });
+        throw new InvalidInput(`part ${n} of upload '${uploadId}' is missing or incomplete; upload it again`, {
+          code: 'INVALID_MULTIPART_UPLOAD',
+        });
       }
     }
     const partKey = (n: number): string => this.partKey(uploadId, n);

@@ -24,14 +24,20 @@ export class TrackingExperimentLookup implements ExperimentLookup {
       where workspace_id = ${ws.workspaceId} and experiment_id = ${Number(experimentId)}`.execute(this.ctx.db);
     const row = rows[0];
     if (!row) return undefined;
-    return { experimentId: String(row.experiment_id), artifactLocation: row.artifact_location, lifecycleStage: row.lifecycle_stage };
+    return {
+      experimentId: String(row.experiment_id),
+      artifactLocation: row.artifact_location,
+      lifecycleStage: row.lifecycle_stage,
+    };
   }
 
   /** A run's artifact root (`mlflow-artifacts:/<experiment>/<run>/artifacts`), if the run is in this workspace. */
   async runArtifactUri(ws: WorkspaceRef, runId: string): Promise<string | undefined> {
     if (!/^[0-9a-zA-Z-]{1,64}$/.test(runId)) return undefined;
     const { rows } = await sql<{ artifact_uri: string }>`
-      select artifact_uri from tracking_runs where workspace_id = ${ws.workspaceId} and run_uuid = ${runId}`.execute(this.ctx.db);
+      select artifact_uri from tracking_runs where workspace_id = ${ws.workspaceId} and run_uuid = ${runId}`.execute(
+      this.ctx.db,
+    );
     return rows[0]?.artifact_uri;
   }
 }

@@ -6,8 +6,14 @@ import { tuples, type Tx } from '../../store/tx.js';
 
 /** A logged model's metric as MLflow's `Metric` message writes it. */
 export interface ModelMetricView {
-  key: string; value: number; timestamp: number; step: number; run_id: string; model_id: string;
-  dataset_name?: string; dataset_digest?: string;
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+  run_id: string;
+  model_id: string;
+  dataset_name?: string;
+  dataset_digest?: string;
 }
 
 const MAX_DOUBLE = 1.7976931348623157e308;
@@ -34,7 +40,16 @@ export async function writeModelMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]
   const ids = [...new Set(withModel.map((m) => m.model_id!))];
   await requireLoggedModels(tx, run.workspace_id, ids);
   const rows = withModel.map((m) => [
-    m.model_id, m.key, m.timestamp, m.step, run.run_uuid, storedValue(m.value), m.dataset_name ?? null, m.dataset_digest ?? null, run.workspace_id, run.experiment_id,
+    m.model_id,
+    m.key,
+    m.timestamp,
+    m.step,
+    run.run_uuid,
+    storedValue(m.value),
+    m.dataset_name ?? null,
+    m.dataset_digest ?? null,
+    run.workspace_id,
+    run.experiment_id,
   ]);
   for (let i = 0; i < rows.length; i += 500) {
     const chunk = rows.slice(i, i + 500);
@@ -46,7 +61,14 @@ export async function writeModelMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]
 }
 
 export function modelMetricView(r: ModelMetricRow): ModelMetricView {
-  const v: ModelMetricView = { key: r.key, value: Number(r.value), timestamp: Number(r.timestamp), step: Number(r.step), run_id: r.run_uuid, model_id: r.model_id };
+  const v: ModelMetricView = {
+    key: r.key,
+    value: Number(r.value),
+    timestamp: Number(r.timestamp),
+    step: Number(r.step),
+    run_id: r.run_uuid,
+    model_id: r.model_id,
+  };
   if (r.dataset_name !== null) v.dataset_name = r.dataset_name;
   if (r.dataset_digest !== null) v.dataset_digest = r.dataset_digest;
   return v;

@@ -37,7 +37,10 @@ export function compare(s1: number, t1: number, v1: number, s2: number, t2: numb
 }
 
 /** A request's points as one log row. */
-export function encodeLog<M extends { step: number; timestamp: number; value: number }>(points: M[], seriesOf: (m: M) => number): Buffer {
+export function encodeLog<M extends { step: number; timestamp: number; value: number }>(
+  points: M[],
+  seriesOf: (m: M) => number,
+): Buffer {
   const f = new Float64Array(points.length * 4);
   for (let i = 0; i < points.length; i++) {
     const m = points[i]!;
@@ -160,7 +163,8 @@ export function pointsAtSteps(blocks: (Uint8Array | Float64Array)[], wanted: num
 
 function asFloats(b: Uint8Array | Float64Array, record = RECORD_BYTES): Float64Array {
   if (b instanceof Float64Array) return b;
-  if (b.byteLength % record !== 0) throw new Error(`metric data of ${b.byteLength} bytes is not a whole number of points`);
+  if (b.byteLength % record !== 0)
+    throw new Error(`metric data of ${b.byteLength} bytes is not a whole number of points`);
   // Float64Array needs an 8-byte aligned offset; a driver's buffer may be a slice of a pool.
   if (b.byteOffset % 8 === 0) return new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8);
   const copy = new Uint8Array(b.byteLength);
@@ -224,7 +228,18 @@ export function decodeBlocks(
   // Identical points (now adjacent) once.
   let w = 0;
   for (let i = 0; i < out.length; i++) {
-    if (w > 0 && compare(out.step[w - 1]!, out.timestamp[w - 1]!, out.value[w - 1]!, out.step[i]!, out.timestamp[i]!, out.value[i]!) === 0) continue;
+    if (
+      w > 0 &&
+      compare(
+        out.step[w - 1]!,
+        out.timestamp[w - 1]!,
+        out.value[w - 1]!,
+        out.step[i]!,
+        out.timestamp[i]!,
+        out.value[i]!,
+      ) === 0
+    )
+      continue;
     if (w !== i) {
       out.step[w] = out.step[i]!;
       out.timestamp[w] = out.timestamp[i]!;

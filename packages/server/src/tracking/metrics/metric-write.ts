@@ -19,8 +19,16 @@ export const BLOCK_POINTS = 128;
 export const APPEND_BELOW = 64;
 
 interface Current {
-  series_id: number; key: string; step: number; timestamp: number; value: number; is_nan: number;
-  min_step: number; max_step: number; steps: number; step_segments: string | null;
+  series_id: number;
+  key: string;
+  step: number;
+  timestamp: number;
+  value: number;
+  is_nan: number;
+  min_step: number;
+  max_step: number;
+  steps: number;
+  step_segments: string | null;
 }
 
 /** Most step ranges a series' summary lists (more: its steps are read when needed). */
@@ -30,7 +38,12 @@ export const MAX_STEP_SEGMENTS = 32;
  * A series' distinct steps as its summary knows them: sorted disjoint ranges, or undefined when
  * they are not kept (too many gaps).
  */
-export function stepSegments(r: { min_step: number; max_step: number; steps: number; step_segments: string | null }): [number, number][] | undefined {
+export function stepSegments(r: {
+  min_step: number;
+  max_step: number;
+  steps: number;
+  step_segments: string | null;
+}): [number, number][] | undefined {
   const a = Number(r.min_step);
   const b = Number(r.max_step);
   if (Number(r.steps) === b - a + 1) return [[a, b]];
@@ -45,7 +58,8 @@ function later(s1: number, t1: number, v1: number, s2: number, t2: number, v2: n
   return (Number.isNaN(v1) ? -Infinity : v1) > (Number.isNaN(v2) ? -Infinity : v2);
 }
 
-const LATEST_COLS = 'run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps, step_segments';
+const LATEST_COLS =
+  'run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps, step_segments';
 
 /**
  * Appends metric points and keeps each key's latest value and step summary, without reading
@@ -69,7 +83,18 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
       [run.run_uuid, ...chunk],
     );
     for (const r of rows) {
-      current.set(r[1], { series_id: r[0], key: r[1], step: r[2], timestamp: r[3], value: r[4], is_nan: r[5], min_step: r[6], max_step: r[7], steps: r[8], step_segments: r[9] });
+      current.set(r[1], {
+        series_id: r[0],
+        key: r[1],
+        step: r[2],
+        timestamp: r[3],
+        value: r[4],
+        is_nan: r[5],
+        min_step: r[6],
+        max_step: r[7],
+        steps: r[8],
+        step_segments: r[9],
+      });
     }
   }
 
@@ -107,7 +132,14 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
       maxStep = Math.max(maxStep, Number(cur.max_step));
       const had = stepSegments(cur);
       // (The usual case: one range, extended or overlapped by one range.)
-      if (had && had.length === 1 && segs.length === 1 && segs[0]![0] <= had[0]![1] + 1 && segs[0]![1] >= had[0]![0] - 1) known = [[minStep, maxStep]];
+      if (
+        had &&
+        had.length === 1 &&
+        segs.length === 1 &&
+        segs[0]![0] <= had[0]![1] + 1 &&
+        segs[0]![1] >= had[0]![0] - 1
+      )
+        known = [[minStep, maxStep]];
       else known = had && mergeSegments([...had, ...segs]);
     }
     if (known && known.length > MAX_STEP_SEGMENTS) known = undefined;
@@ -115,7 +147,20 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
     for (const [a, b] of known ?? []) stepCount += b - a + 1;
     const segments = known && known.length > 1 ? JSON.stringify(known) : null;
     const isNan = Number.isNaN(latest.value) ? 1 : 0;
-    const row = [run.run_uuid, key, latest.step, latest.timestamp, isNan ? 0 : latest.value, isNan, run.workspace_id, run.experiment_id, minStep, maxStep, stepCount, segments];
+    const row = [
+      run.run_uuid,
+      key,
+      latest.step,
+      latest.timestamp,
+      isNan ? 0 : latest.value,
+      isNan,
+      run.workspace_id,
+      run.experiment_id,
+      minStep,
+      maxStep,
+      stepCount,
+      segments,
+    ];
     if (cur) updates.push([Number(cur.series_id), ...row]);
     else fresh.push({ key, row });
   }
@@ -124,7 +169,10 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
   for (const [key, c] of current) seriesOf.set(key, Number(c.series_id));
   for (let i = 0; i < fresh.length; i += 500) {
     const chunk = fresh.slice(i, i + 500);
-    const made = await tx.all<{ series_id: number; key: string }>(`insert into tracking_latest_metrics (${LATEST_COLS}) values ${tuples(chunk.length, 12)} returning series_id, key`, chunk.flatMap((f) => f.row));
+    const made = await tx.all<{ series_id: number; key: string }>(
+      `insert into tracking_latest_metrics (${LATEST_COLS}) values ${tuples(chunk.length, 12)} returning series_id, key`,
+      chunk.flatMap((f) => f.row),
+    );
     for (const m of made) seriesOf.set(m.key, Number(m.series_id));
   }
   // Existing series (SQLite: one prepared update each; PostgreSQL: one upsert on their ids).
@@ -133,7 +181,9 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
 
   const data = encodeLog(metrics, (m) => seriesOf.get(m.key)!);
   const full = (rows: number, points: number) => rows + 1 > LOG_MAX_ROWS || points + metrics.length > LOG_MAX_POINTS;
-  await queries.appendMetricLog(tx, run.run_uuid, metrics.length, data, full, (hasLog, extra) => foldLog(tx, run.run_uuid, hasLog, extra));
+  await queries.appendMetricLog(tx, run.run_uuid, metrics.length, data, full, (hasLog, extra) =>
+    foldLog(tx, run.run_uuid, hasLog, extra),
+  );
 }
 
 /** Sorted, disjoint, inclusive step ranges, with those that overlap or touch joined. */
@@ -151,7 +201,11 @@ export function mergeSegments(list: [number, number][]): [number, number][] {
 /** Moves a run's log (and `extra`, log records not yet stored) into per-series blocks. */
 async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer): Promise<void> {
   const parts: Uint8Array[] = [];
-  if (hasLog) for (const r of await tx.all<{ data: Uint8Array }>('select data from tracking_metric_log where run_uuid = ?', [runUuid])) parts.push(r.data);
+  if (hasLog)
+    for (const r of await tx.all<{ data: Uint8Array }>('select data from tracking_metric_log where run_uuid = ?', [
+      runUuid,
+    ]))
+      parts.push(r.data);
   if (extra) parts.push(extra);
   const bySeries = sortSeriesPoints(parts);
   const ids = [...bySeries.keys()];
@@ -185,7 +239,10 @@ async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer)
   const upsert = trackingSql(tx.dialect).blockAppend;
   for (let i = 0; i < blocks.length; i += 200) {
     const chunk = blocks.slice(i, i + 200);
-    await tx.run(`insert into tracking_metric_blocks as b (series_id, seq, min_step, max_step, n, data) values ${tuples(chunk.length, 6)} ${upsert}`, chunk.flat());
+    await tx.run(
+      `insert into tracking_metric_blocks as b (series_id, seq, min_step, max_step, n, data) values ${tuples(chunk.length, 6)} ${upsert}`,
+      chunk.flat(),
+    );
   }
   if (hasLog) await tx.run('delete from tracking_metric_log where run_uuid = ?', [runUuid]);
 }

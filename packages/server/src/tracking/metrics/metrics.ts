@@ -12,7 +12,13 @@ import { mergeSegments, stepSegments } from './metric-write.js';
 import type { Tx } from '../../store/tx.js';
 
 /** A block of a series; `data` is there for the points of the run's log (seq 0). */
-interface BlockMeta { seq: number; min_step: number; max_step: number; n: number; data?: Float64Array }
+interface BlockMeta {
+  seq: number;
+  min_step: number;
+  max_step: number;
+  n: number;
+  data?: Float64Array;
+}
 
 /** Largest page of get-history-bulk-interval per run (MLflow's MAX_RESULTS_GET_METRIC_HISTORY). */
 const MAX_POINTS_PER_RUN = 25000;
@@ -94,7 +100,12 @@ export class MetricService {
 
   private async requireRun(ws: string, runId: unknown): Promise<string> {
     const id = checkRunId(runId);
-    const row = await this.db.selectFrom('tracking_runs').select('run_uuid').where('run_uuid', '=', id).where('workspace_id', '=', ws).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('tracking_runs')
+      .select('run_uuid')
+      .where('run_uuid', '=', id)
+      .where('workspace_id', '=', ws)
+      .executeTakeFirst();
     if (!row) throw new NotFound(`Run with id=${id} not found`, { code: 'RUN_NOT_FOUND' });
     return id;
   }
@@ -104,17 +115,31 @@ export class MetricService {
    * `max_results` is given (the token is a position in that order, so deep pages read only the
    * blocks from its step on, and only as many as the page needs).
    */
-  async history(ws: string, q: { run_id?: unknown; metric_key?: unknown; max_results?: unknown; page_token?: unknown }): Promise<{ metrics: MetricView[]; next_page_token?: string }> {
+  async history(
+    ws: string,
+    q: { run_id?: unknown; metric_key?: unknown; max_results?: unknown; page_token?: unknown },
+  ): Promise<{ metrics: MetricView[]; next_page_token?: string }> {
     const runId = await this.requireRun(ws, q.run_id);
-    if (typeof q.metric_key !== 'string' || q.metric_key === '') throw new InvalidInput("Missing value for required parameter 'metric_key'. See the API docs for more information about request parameters.");
+    if (typeof q.metric_key !== 'string' || q.metric_key === '')
+      throw new InvalidInput(
+        "Missing value for required parameter 'metric_key'. See the API docs for more information about request parameters.",
+      );
     const key = q.metric_key;
     let max: number | undefined;
     if (q.max_results !== undefined && q.max_results !== null && q.max_results !== '') {
       max = int64(q.max_results, 'max_results');
-      if (max < 1 || max > LIMITS.historyMaxResults) throw new InvalidInput(`Invalid value for request parameter max_results. It must be between 1 and ${LIMITS.historyMaxResults}, but got ${max}`);
+      if (max < 1 || max > LIMITS.historyMaxResults)
+        throw new InvalidInput(
+          `Invalid value for request parameter max_results. It must be between 1 and ${LIMITS.historyMaxResults}, but got ${max}`,
+        );
     }
     const after = decodeHistoryToken(q.page_token);
-    const series = await this.db.selectFrom('tracking_latest_metrics').select('series_id').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
+    const series = await this.db
+      .selectFrom('tracking_latest_metrics')
+      .select('series_id')
+      .where('run_uuid', '=', runId)
+      .where('key', '=', key)
+      .executeTakeFirst();
     if (!series) return { metrics: [] };
     const id = Number(series.series_id);
     const points = await this.database.read(async (tx) => {
@@ -125,7 +150,7 @@ export class MetricService {
       let points: Points;
       let have = 0;
       let hi = -Infinity;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         // Enough points, and the next block starts after all of them: what is read is a prefix
         // of the whole order (identical points or the token's own step may leave too few: read on).
         const pick: BlockMeta[] = [];
@@ -143,11 +168,21 @@ export class MetricService {
     });
     const count = max === undefined ? points.length : Math.min(max, points.length);
     const out: { metrics: MetricView[]; next_page_token?: string } = { metrics: new Array<MetricView>(count) };
-    for (let j = 0; j < count; j++) out.metrics[j] = { key, value: jsonDouble(points.value[j]!), timestamp: points.timestamp[j]!, step: points.step[j]! };
+    for (let j = 0; j < count; j++)
+      out.metrics[j] = {
+        key,
+        value: jsonDouble(points.value[j]!),
+        timestamp: points.timestamp[j]!,
+        step: points.step[j]!,
+      };
     if (max !== undefined && points.length > max) {
       const v = points.value[max - 1]!;
       const nan = Number.isNaN(v);
-      out.next_page_token = Buffer.from(JSON.stringify({ after: [points.step[max - 1]!, points.timestamp[max - 1]!, String(nan ? 0 : v), nan ? 1 : 0] })).toString('base64');
+      out.next_page_token = Buffer.from(
+        JSON.stringify({
+          after: [points.step[max - 1]!, points.timestamp[max - 1]!, String(nan ? 0 : v), nan ? 1 : 0],
+        }),
+      ).toString('base64');
     }
     return out;
   }
@@ -156,13 +191,24 @@ export class MetricService {
    * A series' blocks (without their data) in step order, with its points in the run's log as one
    * more block (with its data); only those with steps in [fromStep, toStep].
    */
-  private async blockMeta(tx: Tx, runId: string, series: number, fromStep = -(2 ** 53), toStep = 2 ** 53): Promise<BlockMeta[]> {
+  private async blockMeta(
+    tx: Tx,
+    runId: string,
+    series: number,
+    fromStep = -(2 ** 53),
+    toStep = 2 ** 53,
+  ): Promise<BlockMeta[]> {
     const all = await this.seriesBlocks(tx, series);
     const out: BlockMeta[] = [];
     for (const b of all) if (b.max_step >= fromStep && b.min_step <= toStep) out.push(b);
     let ordered = true;
-    const log = await tx.rows<[Uint8Array]>('select data from tracking_metric_log where run_uuid = ? order by seq', [runId]);
-    const data = logBlock(log.map((r) => r[0]), series);
+    const log = await tx.rows<[Uint8Array]>('select data from tracking_metric_log where run_uuid = ? order by seq', [
+      runId,
+    ]);
+    const data = logBlock(
+      log.map((r) => r[0]),
+      series,
+    );
     if (data) {
       let lo = Infinity;
       let hi = -Infinity;
@@ -184,7 +230,10 @@ export class MetricService {
    * any change to them (a fold, here or in another process) moves.
    */
   private async seriesBlocks(tx: Tx, series: number): Promise<readonly BlockMeta[]> {
-    const [v] = await tx.rows<[number, number, number]>('select count(*), coalesce(max(seq), 0), coalesce(sum(n), 0) from tracking_metric_blocks where series_id = ?', [series]);
+    const [v] = await tx.rows<[number, number, number]>(
+      'select count(*), coalesce(max(seq), 0), coalesce(sum(n), 0) from tracking_metric_blocks where series_id = ?',
+      [series],
+    );
     const version = `${v?.[0]}/${v?.[1]}/${v?.[2]}`;
     const hit = this.blockCache.get(series);
     if (hit && hit.version === version) {
@@ -192,8 +241,16 @@ export class MetricService {
       this.blockCache.set(series, hit);
       return hit.blocks;
     }
-    const rows = await tx.rows<[number, number, number, number]>('select seq, min_step, max_step, n from tracking_metric_blocks where series_id = ?', [series]);
-    const blocks: BlockMeta[] = rows.map((r) => ({ seq: Number(r[0]), min_step: Number(r[1]), max_step: Number(r[2]), n: Number(r[3]) }));
+    const rows = await tx.rows<[number, number, number, number]>(
+      'select seq, min_step, max_step, n from tracking_metric_blocks where series_id = ?',
+      [series],
+    );
+    const blocks: BlockMeta[] = rows.map((r) => ({
+      seq: Number(r[0]),
+      min_step: Number(r[1]),
+      max_step: Number(r[2]),
+      n: Number(r[3]),
+    }));
     blocks.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
     if (blocks.length >= 64) {
       this.blockCache.set(series, { version, blocks });
@@ -208,7 +265,10 @@ export class MetricService {
     const bySeq = new Map<number, Uint8Array>();
     for (let i = 0; i < want.length; i += 500) {
       const chunk = want.slice(i, i + 500);
-      const rows = await tx.rows<[number, Uint8Array]>(`select seq, data from tracking_metric_blocks where series_id = ? and seq in (${chunk.map(() => '?').join(',')})`, [series, ...chunk]);
+      const rows = await tx.rows<[number, Uint8Array]>(
+        `select seq, data from tracking_metric_blocks where series_id = ? and seq in (${chunk.map(() => '?').join(',')})`,
+        [series, ...chunk],
+      );
       for (const r of rows) bySeq.set(Number(r[0]), r[1]);
     }
     const out: (Uint8Array | Float64Array)[] = [];
@@ -225,22 +285,41 @@ export class MetricService {
    * ranges (the usual case) are sampled from their step summary without reading them; then only
    * the blocks holding a sampled step are read.
    */
-  async bulkInterval(ws: string, q: { run_ids?: unknown; metric_key?: unknown; start_step?: unknown; end_step?: unknown; max_results?: unknown }): Promise<{ metrics: (MetricView & { run_id: string })[] }> {
+  async bulkInterval(
+    ws: string,
+    q: { run_ids?: unknown; metric_key?: unknown; start_step?: unknown; end_step?: unknown; max_results?: unknown },
+  ): Promise<{ metrics: (MetricView & { run_id: string })[] }> {
     const runIds = toStringList(q.run_ids, 'run_ids');
-    if (runIds.length === 0) throw new InvalidInput("Missing value for required parameter 'run_ids'. See the API docs for more information about request parameters.");
-    if (runIds.length > LIMITS.bulkIntervalRuns) throw new InvalidInput(`GetMetricHistoryBulkInterval request must specify at most ${LIMITS.bulkIntervalRuns} run_ids. Received ${runIds.length} run_ids.`);
+    if (runIds.length === 0)
+      throw new InvalidInput(
+        "Missing value for required parameter 'run_ids'. See the API docs for more information about request parameters.",
+      );
+    if (runIds.length > LIMITS.bulkIntervalRuns)
+      throw new InvalidInput(
+        `GetMetricHistoryBulkInterval request must specify at most ${LIMITS.bulkIntervalRuns} run_ids. Received ${runIds.length} run_ids.`,
+      );
     for (const r of runIds) checkRunId(r, 'run_ids');
-    if (typeof q.metric_key !== 'string' || q.metric_key === '') throw new InvalidInput("Missing value for required parameter 'metric_key'. See the API docs for more information about request parameters.");
+    if (typeof q.metric_key !== 'string' || q.metric_key === '')
+      throw new InvalidInput(
+        "Missing value for required parameter 'metric_key'. See the API docs for more information about request parameters.",
+      );
     const key = checkMetricKey(q.metric_key);
-    const max = q.max_results === undefined || q.max_results === null || q.max_results === '' ? LIMITS.bulkIntervalMaxResults : int64(q.max_results, 'max_results');
-    if (max < 1 || max > LIMITS.bulkIntervalMaxResults) throw new InvalidInput(`max_results must be between 1 and ${LIMITS.bulkIntervalMaxResults}.`);
+    const max =
+      q.max_results === undefined || q.max_results === null || q.max_results === ''
+        ? LIMITS.bulkIntervalMaxResults
+        : int64(q.max_results, 'max_results');
+    if (max < 1 || max > LIMITS.bulkIntervalMaxResults)
+      throw new InvalidInput(`max_results must be between 1 and ${LIMITS.bulkIntervalMaxResults}.`);
     const given = (v: unknown) => v !== undefined && v !== null && v !== '';
     let start: number | undefined;
     let end: number | undefined;
     if (given(q.start_step) && given(q.end_step)) {
       start = int64(q.start_step, 'start_step');
       end = int64(q.end_step, 'end_step');
-      if (start > end) throw new InvalidInput(`end_step must be greater than start_step. Found start_step=${start} and end_step=${end}.`);
+      if (start > end)
+        throw new InvalidInput(
+          `end_step must be greater than start_step. Found start_step=${start} and end_step=${end}.`,
+        );
     } else if (given(q.start_step) || given(q.end_step)) {
       throw new InvalidInput('If either start step or end step are specified, both must be specified.');
     }
@@ -253,7 +332,14 @@ export class MetricService {
           `select series_id, run_uuid, min_step, max_step, steps, step_segments from tracking_latest_metrics where workspace_id = ? and key = ? and run_uuid in (${ids.map(() => '?').join(',')})`,
           [ws, key, ...ids],
         )
-      ).map((r) => ({ series_id: r[0], run_uuid: r[1], min_step: r[2], max_step: r[3], steps: r[4], step_segments: r[5] }));
+      ).map((r) => ({
+        series_id: r[0],
+        run_uuid: r[1],
+        min_step: r[2],
+        max_step: r[3],
+        steps: r[4],
+        step_segments: r[5],
+      }));
       const segs: Segments = [];
       const minsAndMaxes = new Set<number>();
       for (const s of summaries) {
@@ -298,7 +384,14 @@ export class MetricService {
           if (lo < wanted.length && wanted[lo]! <= b.max_step) pick.push(b);
         }
         const p = pointsAtSteps(await this.blockData(tx, series, pick), wanted);
-        for (let j = 0; j < p.length && j < MAX_POINTS_PER_RUN; j++) out.push({ key, value: jsonDouble(p.value[j]!), timestamp: p.timestamp[j]!, step: p.step[j]!, run_id: runId });
+        for (let j = 0; j < p.length && j < MAX_POINTS_PER_RUN; j++)
+          out.push({
+            key,
+            value: jsonDouble(p.value[j]!),
+            timestamp: p.timestamp[j]!,
+            step: p.step[j]!,
+            run_id: runId,
+          });
       }
       return { metrics: out };
     });
@@ -307,16 +400,26 @@ export class MetricService {
 
 function decodeHistoryToken(token: unknown): [number, number, number, number] | undefined {
   if (token === undefined || token === null || token === '') return undefined;
-  if (typeof token !== 'string') throw new InvalidInput('Invalid page token: it must be a string', { code: 'INVALID_PAGE_TOKEN' });
+  if (typeof token !== 'string')
+    throw new InvalidInput('Invalid page token: it must be a string', { code: 'INVALID_PAGE_TOKEN' });
   try {
     const v = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { after?: unknown };
     const a = v.after;
     if (Array.isArray(a) && a.length === 4 && typeof a[2] === 'string') {
       const t = [a[0], a[1], Number(a[2]), a[3]];
-      if (t.every((x) => typeof x === 'number' && !Number.isNaN(x)) && Number.isSafeInteger(t[0]) && Number.isSafeInteger(t[1]) && (t[3] === 0 || t[3] === 1)) return t as [number, number, number, number];
+      if (
+        t.every((x) => typeof x === 'number' && !Number.isNaN(x)) &&
+        Number.isSafeInteger(t[0]) &&
+        Number.isSafeInteger(t[1]) &&
+        (t[3] === 0 || t[3] === 1)
+      )
+        return t as [number, number, number, number];
     }
   } catch {
     /* fall through */
   }
-  throw new InvalidInput(`Invalid page token: '${token.slice(0, 100)}'; pass the next_page_token of the previous answer`, { code: 'INVALID_PAGE_TOKEN' });
+  throw new InvalidInput(
+    `Invalid page token: '${token.slice(0, 100)}'; pass the next_page_token of the previous answer`,
+    { code: 'INVALID_PAGE_TOKEN' },
+  );
 }

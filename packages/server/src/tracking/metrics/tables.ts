@@ -4,15 +4,37 @@ import type { Generated } from 'kysely';
  * Row types of the metric tables (created by store/migrations/0100-tracking.ts and
  * 0180-metric-blocks.ts). Packed points (metric-blocks.ts): per series, and per run not yet folded.
  */
-export interface MetricBlockRow { series_id: number; seq: number; min_step: number; max_step: number; n: number; data: Buffer }
-export interface MetricLogRow { run_uuid: string; seq: number; n: number; data: Buffer }
+export interface MetricBlockRow {
+  series_id: number;
+  seq: number;
+  min_step: number;
+  max_step: number;
+  n: number;
+  data: Buffer;
+}
+export interface MetricLogRow {
+  run_uuid: string;
+  seq: number;
+  n: number;
+  data: Buffer;
+}
 /**
  * One row per series: latest value, step range, number of distinct steps (steps = max - min + 1:
  * contiguous; 0: not known) and, when they have gaps, the ranges they form (JSON [[a, b], …]).
  */
 export interface LatestMetricRow {
-  series_id: Generated<number>; run_uuid: string; key: string; step: number; timestamp: number; value: number; is_nan: number;
-  workspace_id: string; experiment_id: number; min_step: number; max_step: number; steps: number;
+  series_id: Generated<number>;
+  run_uuid: string;
+  key: string;
+  step: number;
+  timestamp: number;
+  value: number;
+  is_nan: number;
+  workspace_id: string;
+  experiment_id: number;
+  min_step: number;
+  max_step: number;
+  steps: number;
   step_segments: string | null;
 }
 

@@ -105,7 +105,8 @@ export function parseFilter(filter: string | undefined): FilterClause[] {
         key = k.text.slice(tagPrefix.length);
         if (key === '') {
           const q = next('a tag key');
-          if (q.kind !== 'quoted-ident' && q.kind !== 'string') throw bad(`Invalid filter '${filter}': expected a tag key after '${k.text}'`);
+          if (q.kind !== 'quoted-ident' && q.kind !== 'string')
+            throw bad(`Invalid filter '${filter}': expected a tag key after '${k.text}'`);
           key = q.text;
         }
       } else if (attrPrefix) {
@@ -131,16 +132,21 @@ export function parseFilter(filter: string | undefined): FilterClause[] {
       const n = next("'IN' after 'NOT'");
       if (!/^in$/i.test(n.text)) throw bad(`Invalid filter '${filter}': 'NOT' must be followed by 'IN'`);
       comparator = 'NOT IN';
-    } else throw bad(`Invalid filter '${filter}': '${c.text}' is not a comparator (use =, !=, <, <=, >, >=, LIKE, ILIKE, IN or NOT IN)`);
+    } else
+      throw bad(
+        `Invalid filter '${filter}': '${c.text}' is not a comparator (use =, !=, <, <=, >, >=, LIKE, ILIKE, IN or NOT IN)`,
+      );
     // value
     let value: FilterClause['value'];
     if (comparator === 'IN' || comparator === 'NOT IN') {
       const open = next("'('");
-      if (open.text !== '(') throw bad(`Invalid filter '${filter}': ${comparator} needs a parenthesised list of quoted strings`);
+      if (open.text !== '(')
+        throw bad(`Invalid filter '${filter}': ${comparator} needs a parenthesised list of quoted strings`);
       const list: string[] = [];
       for (;;) {
         const v = next('a quoted string');
-        if (v.kind !== 'string') throw bad(`Invalid filter '${filter}': ${comparator} lists quoted strings, got '${v.text}'`);
+        if (v.kind !== 'string')
+          throw bad(`Invalid filter '${filter}': ${comparator} lists quoted strings, got '${v.text}'`);
         list.push(v.text);
         const sep = next("',' or ')'");
         if (sep.text === ')') break;
@@ -154,7 +160,10 @@ export function parseFilter(filter: string | undefined): FilterClause[] {
       else throw bad(`Invalid filter '${filter}': the value '${v.text}' must be a quoted string or a number`);
     }
     clauses.push({ type, key, comparator, value });
-    if (clauses.length > MAX_FILTER_CLAUSES) throw bad(`Invalid filter '${filter.slice(0, 100)}…': a filter may join at most ${MAX_FILTER_CLAUSES} conditions with AND`);
+    if (clauses.length > MAX_FILTER_CLAUSES)
+      throw bad(
+        `Invalid filter '${filter.slice(0, 100)}…': a filter may join at most ${MAX_FILTER_CLAUSES} conditions with AND`,
+      );
     const t = peek();
     if (!t) break;
     if (t.kind === 'word' && /^and$/i.test(t.text)) {
@@ -167,7 +176,12 @@ export function parseFilter(filter: string | undefined): FilterClause[] {
 }
 
 /** `column <comparator> value` for strings, case-sensitive LIKE on both dialects. */
-export function stringComparison(column: Expression<unknown> | RawBuilder<unknown>, comparator: string, value: string | number | string[], dialect: DialectName): RawBuilder<SqlBool> {
+export function stringComparison(
+  column: Expression<unknown> | RawBuilder<unknown>,
+  comparator: string,
+  value: string | number | string[],
+  dialect: DialectName,
+): RawBuilder<SqlBool> {
   switch (comparator) {
     case '=':
       return sql<SqlBool>`${column} = ${String(value)}`;
@@ -189,7 +203,11 @@ export function stringComparison(column: Expression<unknown> | RawBuilder<unknow
 }
 
 /** `column <comparator> n` for whole numbers. */
-export function numericComparison(column: Expression<unknown> | RawBuilder<unknown>, comparator: string, value: number): RawBuilder<SqlBool> {
+export function numericComparison(
+  column: Expression<unknown> | RawBuilder<unknown>,
+  comparator: string,
+  value: number,
+): RawBuilder<SqlBool> {
   const ops: Record<string, string> = { '=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
   const op = ops[comparator];
   if (!op) throw bad(`Invalid comparator '${comparator}' for a number (use =, !=, <, <=, > or >=)`);
@@ -200,7 +218,9 @@ export function numericComparison(column: Expression<unknown> | RawBuilder<unkno
 export function parseOrderBy(clause: string, valid: readonly string[]): { key: string; ascending: boolean } {
   const m = /^\s*(?:attributes?\.)?([\w.]+)\s*(asc|desc)?\s*$/i.exec(String(clause));
   if (!m || !valid.includes(m[1]!.toLowerCase())) {
-    throw bad(`Invalid order_by clause '${clause}'. Valid keys are ${valid.map((v) => `'${v}'`).join(', ')}, optionally followed by ASC or DESC`);
+    throw bad(
+      `Invalid order_by clause '${clause}'. Valid keys are ${valid.map((v) => `'${v}'`).join(', ')}, optionally followed by ASC or DESC`,
+    );
   }
   return { key: m[1]!.toLowerCase(), ascending: (m[2] ?? 'asc').toLowerCase() === 'asc' };
 }
@@ -212,10 +232,13 @@ export function parsePageToken(token: string | undefined): number {
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
   } catch {
-    throw bad('Invalid page token, could not base64-decode and parse it; pass the next_page_token of the previous answer');
+    throw bad(
+      'Invalid page token, could not base64-decode and parse it; pass the next_page_token of the previous answer',
+    );
   }
   const offset = (parsed as { offset?: unknown })?.offset;
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw bad('Invalid page token: it has no valid offset');
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+    throw bad('Invalid page token: it has no valid offset');
   return offset;
 }
 

@@ -8,7 +8,8 @@ import { decodeFully } from '../shared/validation.js';
  * stages, sources), with MLflow's error code INVALID_PARAMETER_VALUE and messages that say what to
  * change.
  */
-export const bad = (message: string): InvalidInput => new InvalidInput(message, { code: 'INVALID_MODEL_REGISTRY_INPUT' });
+export const bad = (message: string): InvalidInput =>
+  new InvalidInput(message, { code: 'INVALID_MODEL_REGISTRY_INPUT' });
 
 export const missing = (field: string): InvalidInput => bad(`Missing value for required parameter '${field}'.`);
 
@@ -30,7 +31,8 @@ export function checkString(value: unknown, field: string, { required = false } 
     if (required) throw missing(field);
     return undefined;
   }
-  if (typeof value !== 'string') throw bad(`Invalid value ${preview(value)} for parameter '${field}' supplied: it must be a string.`);
+  if (typeof value !== 'string')
+    throw bad(`Invalid value ${preview(value)} for parameter '${field}' supplied: it must be a string.`);
   if (required && value === '') throw missing(field);
   return value;
 }
@@ -38,10 +40,14 @@ export function checkString(value: unknown, field: string, { required = false } 
 export function checkModelName(value: unknown, field = 'name'): string {
   const name = checkString(value, field, { required: true })!;
   if (name.trim() === '') throw missing(field);
-  if (name.includes('/') || name.includes(':')) throw bad(`Invalid model name '${name}'. Names cannot contain '/' or ':'.`);
-  if (pathNotUnique(name)) throw bad(`Invalid value '${name}' for parameter '${field}': names must not start with '..' or be '.'.`);
-  if (name.length > MAX_MODEL_NAME_LENGTH) throw bad(`'${field}' exceeds the maximum length of ${MAX_MODEL_NAME_LENGTH} characters`);
-  if (hasControlCharacters(name)) throw bad(`Invalid model name ${JSON.stringify(name)}: names must not contain control characters.`);
+  if (name.includes('/') || name.includes(':'))
+    throw bad(`Invalid model name '${name}'. Names cannot contain '/' or ':'.`);
+  if (pathNotUnique(name))
+    throw bad(`Invalid value '${name}' for parameter '${field}': names must not start with '..' or be '.'.`);
+  if (name.length > MAX_MODEL_NAME_LENGTH)
+    throw bad(`'${field}' exceeds the maximum length of ${MAX_MODEL_NAME_LENGTH} characters`);
+  if (hasControlCharacters(name))
+    throw bad(`Invalid model name ${JSON.stringify(name)}: names must not contain control characters.`);
   return name;
 }
 
@@ -49,33 +55,43 @@ export function checkTagKey(value: unknown, field = 'key'): string {
   const key = checkString(value, field, { required: true })!;
   // Python's \w (which MLflow uses) takes Unicode letters and digits, not only ASCII.
   if (!/^[/\p{L}\p{N}_.\- :]*$/u.test(key)) {
-    throw bad(`Invalid value '${key}' for parameter '${field}': names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/).`);
+    throw bad(
+      `Invalid value '${key}' for parameter '${field}': names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/).`,
+    );
   }
-  if (pathNotUnique(key)) throw bad(`Invalid value '${key}' for parameter '${field}': it would resolve to '${path.posix.normalize(key)}' when treated as a path; remove repeated, leading or trailing slashes and '.'/'..' parts.`);
-  if (key.length > MAX_TAG_KEY_LENGTH) throw bad(`'${field}' exceeds the maximum length of ${MAX_TAG_KEY_LENGTH} characters`);
+  if (pathNotUnique(key))
+    throw bad(
+      `Invalid value '${key}' for parameter '${field}': it would resolve to '${path.posix.normalize(key)}' when treated as a path; remove repeated, leading or trailing slashes and '.'/'..' parts.`,
+    );
+  if (key.length > MAX_TAG_KEY_LENGTH)
+    throw bad(`'${field}' exceeds the maximum length of ${MAX_TAG_KEY_LENGTH} characters`);
   return key;
 }
 
 export function checkTagValue(value: unknown, field = 'value'): string | null {
   const v = checkString(value, field);
   if (v === undefined) return null;
-  if (v.length > MAX_TAG_VALUE_LENGTH) throw bad(`'${field}' exceeds the maximum length of ${MAX_TAG_VALUE_LENGTH} characters`);
+  if (v.length > MAX_TAG_VALUE_LENGTH)
+    throw bad(`'${field}' exceeds the maximum length of ${MAX_TAG_VALUE_LENGTH} characters`);
   return v;
 }
 
 export function checkDescription(value: unknown): string | null {
   const v = checkString(value, 'description');
   if (v === undefined) return null;
-  if (v.length > MAX_DESCRIPTION_LENGTH) throw bad(`'description' exceeds the maximum length of ${MAX_DESCRIPTION_LENGTH} characters`);
+  if (v.length > MAX_DESCRIPTION_LENGTH)
+    throw bad(`'description' exceeds the maximum length of ${MAX_DESCRIPTION_LENGTH} characters`);
   return v;
 }
 
 export function checkTags(value: unknown, field = 'tags'): { key: string; value: string | null }[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw bad(`Invalid value for parameter '${field}': it must be a list of {key, value} objects.`);
+  if (!Array.isArray(value))
+    throw bad(`Invalid value for parameter '${field}': it must be a list of {key, value} objects.`);
   const byKey = new Map<string, string | null>();
   value.forEach((t, i) => {
-    if (typeof t !== 'object' || t === null) throw bad(`Invalid value for parameter '${field}[${i}]': it must be a {key, value} object.`);
+    if (typeof t !== 'object' || t === null)
+      throw bad(`Invalid value for parameter '${field}[${i}]': it must be a {key, value} object.`);
     const o = t as { key?: unknown; value?: unknown };
     byKey.set(checkTagKey(o.key, `${field}[${i}].key`), checkTagValue(o.value, `${field}[${i}].value`));
   });
@@ -92,8 +108,10 @@ export function checkVersion(value: unknown, field = 'version'): number {
 
 export function checkAlias(value: unknown, { reserved = false } = {}): string {
   const alias = checkString(value, 'alias', { required: true })!;
-  if (!/^[\p{L}\p{N}_-]*$/u.test(alias)) throw bad(`Invalid alias name: '${alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-).`);
-  if (alias.length > MAX_ALIAS_LENGTH) throw bad(`'Registered model alias name' exceeds the maximum length of ${MAX_ALIAS_LENGTH} characters`);
+  if (!/^[\p{L}\p{N}_-]*$/u.test(alias))
+    throw bad(`Invalid alias name: '${alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-).`);
+  if (alias.length > MAX_ALIAS_LENGTH)
+    throw bad(`'Registered model alias name' exceeds the maximum length of ${MAX_ALIAS_LENGTH} characters`);
   if (reserved) {
     if (alias.toLowerCase() === 'latest') throw bad("'latest' alias name (case insensitive) is reserved.");
     if (/^[vV]\d+$/.test(alias)) throw bad(`Version alias name '${alias}' is reserved.`);

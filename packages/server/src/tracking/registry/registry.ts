@@ -21,7 +21,15 @@ import {
   checkTags,
   checkVersion,
 } from './registry-validation.js';
-import { numericComparison, pageToken, parseFilter, parseOrderBy, parsePageToken, stringComparison, type FilterClause } from './registry-search.js';
+import {
+  numericComparison,
+  pageToken,
+  parseFilter,
+  parseOrderBy,
+  parsePageToken,
+  stringComparison,
+  type FilterClause,
+} from './registry-search.js';
 import { trackingSql } from '../shared/dialects/index.js';
 import './tables.js';
 
@@ -62,15 +70,22 @@ const MV_SEARCH_MAX = 200_000;
 
 type Db = Kysely<Tables> | Transaction<Tables>;
 
-const notFoundModel = (name: string): NotFound => new NotFound(`Registered Model with name=${name} not found`, { code: 'REGISTERED_MODEL_NOT_FOUND' });
+const notFoundModel = (name: string): NotFound =>
+  new NotFound(`Registered Model with name=${name} not found`, { code: 'REGISTERED_MODEL_NOT_FOUND' });
 const notFoundVersion = (name: string, version: number | string): NotFound =>
   new NotFound(`Model Version (name=${name}, version=${version}) not found`, { code: 'MODEL_VERSION_NOT_FOUND' });
-const exists = (name: string): Conflict => new Conflict(`Registered Model (name=${name}) already exists.`, { code: 'REGISTERED_MODEL_EXISTS' });
+const exists = (name: string): Conflict =>
+  new Conflict(`Registered Model (name=${name}) already exists.`, { code: 'REGISTERED_MODEL_EXISTS' });
 
 /** A unique-key violation on either dialect (a concurrent writer won the race). */
 function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
-  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
+  return (
+    err?.code === '23505' ||
+    err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    /UNIQUE constraint failed/.test(err?.message ?? '')
+  );
 }
 
 /**
@@ -81,15 +96,19 @@ function isUniqueViolation(e: unknown): boolean {
 function splitPromptFilter(clauses: FilterClause[]): { clauses: FilterClause[]; prompts: boolean } {
   const hit = clauses.find((c) => c.type === 'tag' && c.key === PROMPT_TAG);
   const v = String(hit?.value ?? '').toLowerCase();
-  const prompts = Boolean(hit && ((hit.comparator === '=' && v === 'true') || (hit.comparator === '!=' && v === 'false')));
+  const prompts = Boolean(
+    hit && ((hit.comparator === '=' && v === 'true') || (hit.comparator === '!=' && v === 'false')),
+  );
   return { clauses: prompts ? clauses : clauses.filter((c) => !(c.type === 'tag' && c.key === PROMPT_TAG)), prompts };
 }
 
 function parseMaxResults(value: unknown, def: number, max: number): number {
   if (value === undefined || value === null || value === '') return def;
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1) throw bad(`Invalid value for max_results. It must be a positive integer, but got ${String(value)}`);
-  if (n > max) throw bad(`Invalid value for request parameter max_results. It must be at most ${max}, but got value ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw bad(`Invalid value for max_results. It must be a positive integer, but got ${String(value)}`);
+  if (n > max)
+    throw bad(`Invalid value for request parameter max_results. It must be at most ${max}, but got value ${n}`);
   return n;
 }
 
@@ -109,7 +128,12 @@ export class RegistryService {
   }
 
   private async modelRow(db: Db, ws: WorkspaceRef, name: string): Promise<RegisteredModelRow> {
-    const row = await db.selectFrom('mlflow_registered_models').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', '=', name).executeTakeFirst();
+    const row = await db
+      .selectFrom('mlflow_registered_models')
+      .selectAll()
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (!row) throw notFoundModel(name);
     return row;
   }
@@ -133,8 +157,20 @@ export class RegistryService {
     if (rows.length === 0) return [];
     const names = [...new Set(rows.map((r) => r.name))];
     const [tags, aliases] = await Promise.all([
-      this.db.selectFrom('mlflow_model_version_tags').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', 'in', names).orderBy('key').execute(),
-      this.db.selectFrom('mlflow_registered_model_aliases').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', 'in', names).orderBy('alias').execute(),
+      this.db
+        .selectFrom('mlflow_model_version_tags')
+        .selectAll()
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', 'in', names)
+        .orderBy('key')
+        .execute(),
+      this.db
+        .selectFrom('mlflow_registered_model_aliases')
+        .selectAll()
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', 'in', names)
+        .orderBy('alias')
+        .execute(),
     ]);
     return rows.map((r) => {
       const mv: ModelVersionJson = {
@@ -145,7 +181,9 @@ export class RegistryService {
         current_stage: r.current_stage,
         source: r.source,
         status: r.status,
-        tags: tags.filter((t) => t.name === r.name && t.version === r.version).map((t) => ({ key: t.key, value: t.value ?? '' })),
+        tags: tags
+          .filter((t) => t.name === r.name && t.version === r.version)
+          .map((t) => ({ key: t.key, value: t.value ?? '' })),
         aliases: aliases.filter((a) => a.name === r.name && a.version === r.version).map((a) => a.alias),
       };
       if (r.user_id) mv.user_id = r.user_id;
@@ -189,8 +227,20 @@ export class RegistryService {
     if (rows.length === 0) return [];
     const names = rows.map((r) => r.name);
     const [tags, aliases, latest] = await Promise.all([
-      this.db.selectFrom('mlflow_registered_model_tags').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', 'in', names).orderBy('key').execute(),
-      this.db.selectFrom('mlflow_registered_model_aliases').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', 'in', names).orderBy('alias').execute(),
+      this.db
+        .selectFrom('mlflow_registered_model_tags')
+        .selectAll()
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', 'in', names)
+        .orderBy('key')
+        .execute(),
+      this.db
+        .selectFrom('mlflow_registered_model_aliases')
+        .selectAll()
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', 'in', names)
+        .orderBy('alias')
+        .execute(),
       this.latestVersionRows(ws, names).then((r) => this.versionsJson(ws, r)),
     ]);
     return rows.map((r) => {
@@ -210,18 +260,38 @@ export class RegistryService {
 
   // ---- registered models ------------------------------------------------------------------
 
-  async createRegisteredModel(ws: WorkspaceRef, input: { name?: unknown; tags?: unknown; description?: unknown }, userId: string | null): Promise<RegisteredModelJson> {
+  async createRegisteredModel(
+    ws: WorkspaceRef,
+    input: { name?: unknown; tags?: unknown; description?: unknown },
+    userId: string | null,
+  ): Promise<RegisteredModelJson> {
     const name = checkModelName(input.name);
     const tags = checkTags(input.tags);
     const description = checkDescription(input.description);
     const now = Date.now();
-    const row: RegisteredModelRow = { workspace_id: ws.workspaceId, name, creation_time: now, last_updated_time: now, description, user_id: userId };
+    const row: RegisteredModelRow = {
+      workspace_id: ws.workspaceId,
+      name,
+      creation_time: now,
+      last_updated_time: now,
+      description,
+      user_id: userId,
+    };
     try {
       await this.ctx.database.write(async ({ db: trx }) => {
-        const existing = await trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', name).executeTakeFirst();
+        const existing = await trx
+          .selectFrom('mlflow_registered_models')
+          .select('name')
+          .where('workspace_id', '=', ws.workspaceId)
+          .where('name', '=', name)
+          .executeTakeFirst();
         if (existing) throw exists(name);
         await trx.insertInto('mlflow_registered_models').values(row).execute();
-        if (tags.length) await trx.insertInto('mlflow_registered_model_tags').values(tags.map((t) => ({ workspace_id: ws.workspaceId, name, key: t.key, value: t.value }))).execute();
+        if (tags.length)
+          await trx
+            .insertInto('mlflow_registered_model_tags')
+            .values(tags.map((t) => ({ workspace_id: ws.workspaceId, name, key: t.key, value: t.value })))
+            .execute();
       });
     } catch (e) {
       if (isUniqueViolation(e)) throw exists(name);
@@ -240,7 +310,12 @@ export class RegistryService {
     const d = checkDescription(description);
     const row = await this.modelRow(this.db, ws, n);
     const now = Date.now();
-    await this.db.updateTable('mlflow_registered_models').set({ description: d, last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
+    await this.db
+      .updateTable('mlflow_registered_models')
+      .set({ description: d, last_updated_time: now })
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', n)
+      .execute();
     return (await this.modelsJson(ws, [{ ...row, description: d, last_updated_time: now }]))[0]!;
   }
 
@@ -252,13 +327,37 @@ export class RegistryService {
       await this.ctx.database.write(async ({ db: trx }) => {
         await this.modelRow(trx, ws, n);
         if (nn !== n) {
-          const clash = await trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', nn).executeTakeFirst();
+          const clash = await trx
+            .selectFrom('mlflow_registered_models')
+            .select('name')
+            .where('workspace_id', '=', ws.workspaceId)
+            .where('name', '=', nn)
+            .executeTakeFirst();
           if (clash) throw exists(nn);
         }
-        await trx.updateTable('mlflow_registered_models').set({ name: nn, last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
-        await trx.updateTable('mlflow_model_versions').set({ name: nn, last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
-        for (const t of ['mlflow_registered_model_tags', 'mlflow_registered_model_aliases', 'mlflow_model_version_tags'] as const) {
-          await trx.updateTable(t).set({ name: nn }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
+        await trx
+          .updateTable('mlflow_registered_models')
+          .set({ name: nn, last_updated_time: now })
+          .where('workspace_id', '=', ws.workspaceId)
+          .where('name', '=', n)
+          .execute();
+        await trx
+          .updateTable('mlflow_model_versions')
+          .set({ name: nn, last_updated_time: now })
+          .where('workspace_id', '=', ws.workspaceId)
+          .where('name', '=', n)
+          .execute();
+        for (const t of [
+          'mlflow_registered_model_tags',
+          'mlflow_registered_model_aliases',
+          'mlflow_model_version_tags',
+        ] as const) {
+          await trx
+            .updateTable(t)
+            .set({ name: nn })
+            .where('workspace_id', '=', ws.workspaceId)
+            .where('name', '=', n)
+            .execute();
         }
       });
     } catch (e) {
@@ -272,7 +371,13 @@ export class RegistryService {
     const n = checkModelName(name);
     await this.ctx.database.write(async ({ db: trx }) => {
       await this.modelRow(trx, ws, n);
-      for (const t of ['mlflow_model_version_tags', 'mlflow_model_versions', 'mlflow_registered_model_aliases', 'mlflow_registered_model_tags', 'mlflow_registered_models'] as const) {
+      for (const t of [
+        'mlflow_model_version_tags',
+        'mlflow_model_versions',
+        'mlflow_registered_model_aliases',
+        'mlflow_registered_model_tags',
+        'mlflow_registered_models',
+      ] as const) {
         await trx.deleteFrom(t).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
       }
     });
@@ -286,11 +391,16 @@ export class RegistryService {
     const { clauses, prompts } = splitPromptFilter(parseFilter(checkString(input.filter, 'filter')));
     const offset = parsePageToken(checkString(input.page_token, 'page_token'));
     const dialect = this.ctx.database.dialect;
-    let q = this.db.selectFrom('mlflow_registered_models as m').selectAll('m').where('m.workspace_id', '=', ws.workspaceId);
+    let q = this.db
+      .selectFrom('mlflow_registered_models as m')
+      .selectAll('m')
+      .where('m.workspace_id', '=', ws.workspaceId);
     for (const c of clauses) {
       if (c.type === 'attribute') {
-        if (c.key.toLowerCase() !== 'name') throw bad(`Invalid attribute name: ${c.key}; registered models can be filtered by name and tags.<key>`);
-        if (!['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'].includes(c.comparator)) throw bad(`Invalid comparator for attribute: ${c.comparator}`);
+        if (c.key.toLowerCase() !== 'name')
+          throw bad(`Invalid attribute name: ${c.key}; registered models can be filtered by name and tags.<key>`);
+        if (!['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'].includes(c.comparator))
+          throw bad(`Invalid comparator for attribute: ${c.comparator}`);
         const cond = stringComparison(sql.ref('m.name'), c.comparator, c.value, dialect);
         q = q.where(() => cond);
       } else {
@@ -314,15 +424,25 @@ export class RegistryService {
     const orderBy = this.orderByList(input.order_by);
     const seen = new Set<string>();
     for (const clause of orderBy) {
-      const { key, ascending } = parseOrderBy(clause, ['name', 'timestamp', 'creation_timestamp', 'last_updated_timestamp']);
+      const { key, ascending } = parseOrderBy(clause, [
+        'name',
+        'timestamp',
+        'creation_timestamp',
+        'last_updated_timestamp',
+      ]);
       const col = key === 'name' ? 'm.name' : key === 'creation_timestamp' ? 'm.creation_time' : 'm.last_updated_time';
       if (seen.has(col)) throw bad(`\`order_by\` contains duplicate fields: ${JSON.stringify(orderBy)}`);
       seen.add(col);
       q = q.orderBy(col, ascending ? 'asc' : 'desc');
     }
     if (!seen.has('m.name')) q = q.orderBy('m.name', 'asc');
-    const rows = await q.limit(maxResults + 1).offset(offset).execute();
-    const result: { registered_models: RegisteredModelJson[]; next_page_token?: string } = { registered_models: await this.modelsJson(ws, rows.slice(0, maxResults)) };
+    const rows = await q
+      .limit(maxResults + 1)
+      .offset(offset)
+      .execute();
+    const result: { registered_models: RegisteredModelJson[]; next_page_token?: string } = {
+      registered_models: await this.modelsJson(ws, rows.slice(0, maxResults)),
+    };
     if (rows.length > maxResults) result.next_page_token = pageToken(offset + maxResults);
     return result;
   }
@@ -333,10 +453,16 @@ export class RegistryService {
     return list.map((v, i) => checkString(v, `order_by[${i}]`, { required: true })!);
   }
 
-  private tagCondition(table: 'mlflow_registered_model_tags' | 'mlflow_model_version_tags', c: FilterClause, dialect: 'sqlite' | 'postgres', alias: 'm' | 'v') {
+  private tagCondition(
+    table: 'mlflow_registered_model_tags' | 'mlflow_model_version_tags',
+    c: FilterClause,
+    dialect: 'sqlite' | 'postgres',
+    alias: 'm' | 'v',
+  ) {
     if (!['=', '!=', 'LIKE', 'ILIKE'].includes(c.comparator)) throw bad(`Invalid comparator for tag: ${c.comparator}`);
     const cond = stringComparison(sql.ref('t.value'), c.comparator, c.value, dialect);
-    const versionJoin = table === 'mlflow_model_version_tags' ? sql`and t.version = ${sql.ref(`${alias}.version`)}` : sql``;
+    const versionJoin =
+      table === 'mlflow_model_version_tags' ? sql`and t.version = ${sql.ref(`${alias}.version`)}` : sql``;
     return sql<boolean>`exists (select 1 from ${sql.table(table)} as t where t.workspace_id = ${sql.ref(`${alias}.workspace_id`)} and t.name = ${sql.ref(`${alias}.name`)} ${versionJoin} and t.key = ${c.key} and ${cond})`;
   }
 
@@ -358,8 +484,16 @@ export class RegistryService {
     const v = checkTagValue(value);
     await this.ctx.database.write(async ({ db: trx }) => {
       await this.modelRow(trx, ws, n);
-      await trx.deleteFrom('mlflow_registered_model_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('key', '=', k).execute();
-      await trx.insertInto('mlflow_registered_model_tags').values({ workspace_id: ws.workspaceId, name: n, key: k, value: v }).execute();
+      await trx
+        .deleteFrom('mlflow_registered_model_tags')
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .where('key', '=', k)
+        .execute();
+      await trx
+        .insertInto('mlflow_registered_model_tags')
+        .values({ workspace_id: ws.workspaceId, name: n, key: k, value: v })
+        .execute();
     });
   }
 
@@ -367,7 +501,12 @@ export class RegistryService {
     const n = checkModelName(name);
     const k = checkTagKey(key);
     await this.modelRow(this.db, ws, n);
-    await this.db.deleteFrom('mlflow_registered_model_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('key', '=', k).execute();
+    await this.db
+      .deleteFrom('mlflow_registered_model_tags')
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', n)
+      .where('key', '=', k)
+      .execute();
   }
 
   // ---- aliases ---------------------------------------------------------------------------
@@ -378,8 +517,16 @@ export class RegistryService {
     const v = checkVersion(version);
     await this.ctx.database.write(async ({ db: trx }) => {
       await this.versionRow(trx, ws, n, v);
-      await trx.deleteFrom('mlflow_registered_model_aliases').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('alias', '=', a).execute();
-      await trx.insertInto('mlflow_registered_model_aliases').values({ workspace_id: ws.workspaceId, name: n, alias: a, version: v }).execute();
+      await trx
+        .deleteFrom('mlflow_registered_model_aliases')
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .where('alias', '=', a)
+        .execute();
+      await trx
+        .insertInto('mlflow_registered_model_aliases')
+        .values({ workspace_id: ws.workspaceId, name: n, alias: a, version: v })
+        .execute();
     });
   }
 
@@ -387,7 +534,12 @@ export class RegistryService {
     const n = checkModelName(name);
     const a = checkAlias(alias);
     await this.modelRow(this.db, ws, n);
-    await this.db.deleteFrom('mlflow_registered_model_aliases').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('alias', '=', a).execute();
+    await this.db
+      .deleteFrom('mlflow_registered_model_aliases')
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', n)
+      .where('alias', '=', a)
+      .execute();
   }
 
   async getVersionByAlias(ws: WorkspaceRef, name: unknown, alias: unknown): Promise<ModelVersionJson> {
@@ -407,7 +559,13 @@ export class RegistryService {
       if (!row) throw new NotFound(`Latest version not found for model ${n}.`, { code: 'MODEL_VERSION_NOT_FOUND' });
       return (await this.versionsJson(ws, [row]))[0]!;
     }
-    const hit = await this.db.selectFrom('mlflow_registered_model_aliases').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('alias', '=', a).executeTakeFirst();
+    const hit = await this.db
+      .selectFrom('mlflow_registered_model_aliases')
+      .selectAll()
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', n)
+      .where('alias', '=', a)
+      .executeTakeFirst();
     if (!hit) throw bad(`Registered model alias ${a} not found.`);
     return (await this.versionsJson(ws, [await this.versionRow(this.db, ws, n, hit.version)]))[0]!;
   }
@@ -417,7 +575,8 @@ export class RegistryService {
   /** Where the bytes of a `models:/…` source are (MLflow's `storage_location`). */
   private async resolveModelsUri(ws: WorkspaceRef, source: string): Promise<{ storage: string; runId?: string }> {
     const rest = source.replace(/^models:\/*/i, '');
-    const fail = (why: string) => bad(`Unable to fetch model from model URI source artifact location '${source}'. Error: ${why}`);
+    const fail = (why: string) =>
+      bad(`Unable to fetch model from model URI source artifact location '${source}'. Error: ${why}`);
     if (/^m-[0-9a-f]{32}$/i.test(rest.replace(/\/.*$/, '')) && !rest.includes('@')) {
       const [modelId, ...sub] = rest.split('/');
       const model = await this.loggedModels.getRow(ws, modelId!).catch(() => {
@@ -430,7 +589,13 @@ export class RegistryService {
     const ver = /^([^/@]+)\/([^/]+)(\/.*)?$/.exec(rest);
     let mv: ModelVersionRow;
     if (at) {
-      const a = await this.db.selectFrom('mlflow_registered_model_aliases').selectAll().where('workspace_id', '=', ws.workspaceId).where('name', '=', at[1]!).where('alias', '=', at[2]!).executeTakeFirst();
+      const a = await this.db
+        .selectFrom('mlflow_registered_model_aliases')
+        .selectAll()
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', at[1]!)
+        .where('alias', '=', at[2]!)
+        .executeTakeFirst();
       if (!a) throw fail(`Registered model alias ${at[2]} not found.`);
       mv = await this.versionRow(this.db, ws, at[1]!, a.version).catch(() => {
         throw fail(`Model Version (name=${at[1]}, version=${a.version}) not found`);
@@ -450,7 +615,15 @@ export class RegistryService {
 
   async createModelVersion(
     ws: WorkspaceRef,
-    input: { name?: unknown; source?: unknown; run_id?: unknown; tags?: unknown; run_link?: unknown; description?: unknown; model_id?: unknown },
+    input: {
+      name?: unknown;
+      source?: unknown;
+      run_id?: unknown;
+      tags?: unknown;
+      run_link?: unknown;
+      description?: unknown;
+      model_id?: unknown;
+    },
     userId: string | null,
   ): Promise<ModelVersionJson> {
     const name = checkModelName(input.name);
@@ -479,8 +652,13 @@ export class RegistryService {
           const now = Date.now();
           // Version numbers are taken one writer at a time per model: the model's row is locked
           // (SQLite has one writer anyway); a unique-key clash is retried all the same.
-          const lock = trx.selectFrom('mlflow_registered_models').select('name').where('workspace_id', '=', ws.workspaceId).where('name', '=', name);
-          if (!(await trackingSql(this.ctx.database.dialect).forUpdate(lock).executeTakeFirst())) throw notFoundModel(name);
+          const lock = trx
+            .selectFrom('mlflow_registered_models')
+            .select('name')
+            .where('workspace_id', '=', ws.workspaceId)
+            .where('name', '=', name);
+          if (!(await trackingSql(this.ctx.database.dialect).forUpdate(lock).executeTakeFirst()))
+            throw notFoundModel(name);
           const max = await trx
             .selectFrom('mlflow_model_versions')
             .select((eb) => eb.fn.max('version').as('v'))
@@ -505,15 +683,35 @@ export class RegistryService {
             status_message: null,
           };
           await trx.insertInto('mlflow_model_versions').values(row).execute();
-          if (tags.length) await trx.insertInto('mlflow_model_version_tags').values(tags.map((t) => ({ workspace_id: ws.workspaceId, name, version: row.version, key: t.key, value: t.value }))).execute();
-          await trx.updateTable('mlflow_registered_models').set({ last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', name).execute();
+          if (tags.length)
+            await trx
+              .insertInto('mlflow_model_version_tags')
+              .values(
+                tags.map((t) => ({
+                  workspace_id: ws.workspaceId,
+                  name,
+                  version: row.version,
+                  key: t.key,
+                  value: t.value,
+                })),
+              )
+              .execute();
+          await trx
+            .updateTable('mlflow_registered_models')
+            .set({ last_updated_time: now })
+            .where('workspace_id', '=', ws.workspaceId)
+            .where('name', '=', name)
+            .execute();
           return row;
         });
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
       }
     }
-    if (!created) throw new Conflict(`Model Version creation error (name=${name}): too many concurrent creations; try again.`, { code: 'MODEL_VERSION_BUSY' });
+    if (!created)
+      throw new Conflict(`Model Version creation error (name=${name}): too many concurrent creations; try again.`, {
+        code: 'MODEL_VERSION_BUSY',
+      });
     if (modelId) await this.loggedModels.addRegistration(ws, modelId, name, created.version);
     return (await this.versionsJson(ws, [created]))[0]!;
   }
@@ -524,23 +722,43 @@ export class RegistryService {
     return (await this.versionsJson(ws, [await this.versionRow(this.db, ws, n, v)]))[0]!;
   }
 
-  async updateModelVersion(ws: WorkspaceRef, name: unknown, version: unknown, description: unknown): Promise<ModelVersionJson> {
+  async updateModelVersion(
+    ws: WorkspaceRef,
+    name: unknown,
+    version: unknown,
+    description: unknown,
+  ): Promise<ModelVersionJson> {
     const n = checkModelName(name);
     const v = checkVersion(version);
     const d = checkDescription(description);
     const row = await this.versionRow(this.db, ws, n, v);
     const now = Date.now();
-    await this.db.updateTable('mlflow_model_versions').set({ description: d, last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).execute();
+    await this.db
+      .updateTable('mlflow_model_versions')
+      .set({ description: d, last_updated_time: now })
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', n)
+      .where('version', '=', v)
+      .execute();
     return (await this.versionsJson(ws, [{ ...row, description: d, last_updated_time: now }]))[0]!;
   }
 
-  async transitionStage(ws: WorkspaceRef, name: unknown, version: unknown, stage: unknown, archiveExisting: unknown): Promise<ModelVersionJson> {
+  async transitionStage(
+    ws: WorkspaceRef,
+    name: unknown,
+    version: unknown,
+    stage: unknown,
+    archiveExisting: unknown,
+  ): Promise<ModelVersionJson> {
     const n = checkModelName(name);
     const v = checkVersion(version);
     const s = canonicalStage(stage);
-    if (archiveExisting !== undefined && typeof archiveExisting !== 'boolean') throw bad("Invalid value for parameter 'archive_existing_versions': it must be true or false.");
+    if (archiveExisting !== undefined && typeof archiveExisting !== 'boolean')
+      throw bad("Invalid value for parameter 'archive_existing_versions': it must be true or false.");
     if (archiveExisting && !ACTIVE_STAGES.includes(s)) {
-      throw bad(`Model version transition cannot archive existing model versions because '${String(stage)}' is not an Active stage. Valid stages are ${ACTIVE_STAGES.join(', ')}`);
+      throw bad(
+        `Model version transition cannot archive existing model versions because '${String(stage)}' is not an Active stage. Valid stages are ${ACTIVE_STAGES.join(', ')}`,
+      );
     }
     const now = Date.now();
     await this.ctx.database.write(async ({ db: trx }) => {
@@ -555,8 +773,19 @@ export class RegistryService {
           .where('current_stage', '=', s)
           .execute();
       }
-      await trx.updateTable('mlflow_model_versions').set({ current_stage: s, last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).execute();
-      await trx.updateTable('mlflow_registered_models').set({ last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
+      await trx
+        .updateTable('mlflow_model_versions')
+        .set({ current_stage: s, last_updated_time: now })
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .where('version', '=', v)
+        .execute();
+      await trx
+        .updateTable('mlflow_registered_models')
+        .set({ last_updated_time: now })
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .execute();
     });
     return this.getModelVersion(ws, n, v);
   }
@@ -568,8 +797,18 @@ export class RegistryService {
     const now = Date.now();
     await this.ctx.database.write(async ({ db: trx }) => {
       await this.versionRow(trx, ws, n, v);
-      await trx.deleteFrom('mlflow_registered_model_aliases').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).execute();
-      await trx.deleteFrom('mlflow_model_version_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).execute();
+      await trx
+        .deleteFrom('mlflow_registered_model_aliases')
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .where('version', '=', v)
+        .execute();
+      await trx
+        .deleteFrom('mlflow_model_version_tags')
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .where('version', '=', v)
+        .execute();
       await trx
         .updateTable('mlflow_model_versions')
         .set({
@@ -587,7 +826,12 @@ export class RegistryService {
         .where('name', '=', n)
         .where('version', '=', v)
         .execute();
-      await trx.updateTable('mlflow_registered_models').set({ last_updated_time: now }).where('workspace_id', '=', ws.workspaceId).where('name', '=', n).execute();
+      await trx
+        .updateTable('mlflow_registered_models')
+        .set({ last_updated_time: now })
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .execute();
     });
   }
 
@@ -606,7 +850,11 @@ export class RegistryService {
     const { clauses, prompts } = splitPromptFilter(parseFilter(checkString(input.filter, 'filter')));
     const offset = parsePageToken(checkString(input.page_token, 'page_token'));
     const dialect = this.ctx.database.dialect;
-    let q = this.db.selectFrom('mlflow_model_versions as v').selectAll('v').where('v.workspace_id', '=', ws.workspaceId).where('v.current_stage', '<>', STAGE_DELETED);
+    let q = this.db
+      .selectFrom('mlflow_model_versions as v')
+      .selectAll('v')
+      .where('v.workspace_id', '=', ws.workspaceId)
+      .where('v.current_stage', '<>', STAGE_DELETED);
     for (const c of clauses) {
       if (c.type === 'tag') {
         q = q.where(this.tagCondition('mlflow_model_version_tags', c, dialect, 'v'));
@@ -615,19 +863,30 @@ export class RegistryService {
       const key = c.key.toLowerCase();
       if (key === 'version_number' || key === 'creation_timestamp' || key === 'last_updated_timestamp') {
         const n = typeof c.value === 'number' ? c.value : /^-?\d+$/.test(String(c.value)) ? Number(c.value) : NaN;
-        if (!Number.isInteger(n)) throw bad(`Invalid value for numeric attribute '${c.key}': ${JSON.stringify(c.value)}`);
-        const col = key === 'version_number' ? 'v.version' : key === 'creation_timestamp' ? 'v.creation_time' : 'v.last_updated_time';
+        if (!Number.isInteger(n))
+          throw bad(`Invalid value for numeric attribute '${c.key}': ${JSON.stringify(c.value)}`);
+        const col =
+          key === 'version_number'
+            ? 'v.version'
+            : key === 'creation_timestamp'
+              ? 'v.creation_time'
+              : 'v.last_updated_time';
         const cond = numericComparison(sql.ref(col), c.comparator, n);
         q = q.where(() => cond);
       } else if (key === 'name' || key === 'run_id' || key === 'source_path') {
-        if (!['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'].includes(c.comparator) || ((c.comparator === 'IN' || c.comparator === 'NOT IN') && key === 'source_path')) {
+        if (
+          !['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'].includes(c.comparator) ||
+          ((c.comparator === 'IN' || c.comparator === 'NOT IN') && key === 'source_path')
+        ) {
           throw bad(`Invalid comparator for attribute: ${c.comparator}`);
         }
         const col = key === 'source_path' ? 'v.source' : `v.${key}`;
         const cond = stringComparison(sql.ref(col), c.comparator, c.value, dialect);
         q = q.where(() => cond);
       } else {
-        throw bad(`Invalid attribute name: ${c.key}; model versions can be filtered by name, version_number, run_id, source_path and tags.<key>`);
+        throw bad(
+          `Invalid attribute name: ${c.key}; model versions can be filtered by name, version_number, run_id, source_path and tags.<key>`,
+        );
       }
     }
     if (!prompts) {
@@ -660,36 +919,74 @@ export class RegistryService {
     const orderBy = given.length ? given : ['last_updated_timestamp DESC', 'name ASC', 'version_number DESC'];
     const seen = new Set<string>();
     for (const clause of orderBy) {
-      const { key, ascending } = parseOrderBy(clause, ['name', 'version_number', 'creation_timestamp', 'last_updated_timestamp']);
-      const col = key === 'name' ? 'v.name' : key === 'version_number' ? 'v.version' : key === 'creation_timestamp' ? 'v.creation_time' : 'v.last_updated_time';
+      const { key, ascending } = parseOrderBy(clause, [
+        'name',
+        'version_number',
+        'creation_timestamp',
+        'last_updated_timestamp',
+      ]);
+      const col =
+        key === 'name'
+          ? 'v.name'
+          : key === 'version_number'
+            ? 'v.version'
+            : key === 'creation_timestamp'
+              ? 'v.creation_time'
+              : 'v.last_updated_time';
       if (seen.has(col)) throw bad(`\`order_by\` contains duplicate fields: ${JSON.stringify(orderBy)}`);
       seen.add(col);
       q = q.orderBy(col, ascending ? 'asc' : 'desc');
     }
     if (!seen.has('v.name')) q = q.orderBy('v.name', 'asc');
     if (!seen.has('v.version')) q = q.orderBy('v.version', 'desc');
-    const rows = await q.limit(maxResults + 1).offset(offset).execute();
-    const result: { model_versions: ModelVersionJson[]; next_page_token?: string } = { model_versions: await this.versionsJson(ws, rows.slice(0, maxResults)) };
+    const rows = await q
+      .limit(maxResults + 1)
+      .offset(offset)
+      .execute();
+    const result: { model_versions: ModelVersionJson[]; next_page_token?: string } = {
+      model_versions: await this.versionsJson(ws, rows.slice(0, maxResults)),
+    };
     if (rows.length > maxResults) result.next_page_token = pageToken(offset + maxResults);
     return result;
   }
 
-  async setModelVersionTag(ws: WorkspaceRef, name: unknown, version: unknown, key: unknown, value: unknown): Promise<void> {
+  async setModelVersionTag(
+    ws: WorkspaceRef,
+    name: unknown,
+    version: unknown,
+    key: unknown,
+    value: unknown,
+  ): Promise<void> {
     const n = checkModelName(name);
     const v = checkVersion(version);
     const k = checkTagKey(key);
     const val = checkTagValue(value);
     await this.ctx.database.write(async ({ db: trx }) => {
       await this.versionRow(trx, ws, n, v);
-      await trx.deleteFrom('mlflow_model_version_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).where('key', '=', k).execute();
-      await trx.insertInto('mlflow_model_version_tags').values({ workspace_id: ws.workspaceId, name: n, version: v, key: k, value: val }).execute();
+      await trx
+        .deleteFrom('mlflow_model_version_tags')
+        .where('workspace_id', '=', ws.workspaceId)
+        .where('name', '=', n)
+        .where('version', '=', v)
+        .where('key', '=', k)
+        .execute();
+      await trx
+        .insertInto('mlflow_model_version_tags')
+        .values({ workspace_id: ws.workspaceId, name: n, version: v, key: k, value: val })
+        .execute();
     });
   }
 
   /** Forgets every registry row of a workspace (when the workspace is deleted). */
   async deleteWorkspace(workspaceId: string): Promise<void> {
     await this.ctx.database.write(async ({ db: trx }) => {
-      for (const t of ['mlflow_model_version_tags', 'mlflow_model_versions', 'mlflow_registered_model_aliases', 'mlflow_registered_model_tags', 'mlflow_registered_models'] as const) {
+      for (const t of [
+        'mlflow_model_version_tags',
+        'mlflow_model_versions',
+        'mlflow_registered_model_aliases',
+        'mlflow_registered_model_tags',
+        'mlflow_registered_models',
+      ] as const) {
         await trx.deleteFrom(t).where('workspace_id', '=', workspaceId).execute();
       }
     });
@@ -700,6 +997,12 @@ export class RegistryService {
     const v = checkVersion(version);
     const k = checkTagKey(key);
     await this.versionRow(this.db, ws, n, v);
-    await this.db.deleteFrom('mlflow_model_version_tags').where('workspace_id', '=', ws.workspaceId).where('name', '=', n).where('version', '=', v).where('key', '=', k).execute();
+    await this.db
+      .deleteFrom('mlflow_model_version_tags')
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', n)
+      .where('version', '=', v)
+      .where('key', '=', k)
+      .execute();
   }
 }

@@ -2,7 +2,12 @@ import type { Database } from '../../store/database.js';
 import './tables.js';
 
 /** One dataset a run of an experiment used, with the input's context tag (MLflow's DatasetSummary). */
-export interface DatasetSummaryView { experiment_id: string; name: string; digest: string; context?: string }
+export interface DatasetSummaryView {
+  experiment_id: string;
+  name: string;
+  digest: string;
+  context?: string;
+}
 
 /** At most this many summaries are answered (MLflow's store returns at most 1,000). */
 const MAX_SUMMARIES = 1000;
@@ -12,7 +17,11 @@ const MAX_SUMMARIES = 1000;
  * experiments of a workspace (mlflow/store/tracking/sqlalchemy_store.py, _search_datasets). Ids
  * that are not experiment ids match nothing.
  */
-export async function datasetSummaries(database: Database, ws: string, experimentIds: string[]): Promise<DatasetSummaryView[]> {
+export async function datasetSummaries(
+  database: Database,
+  ws: string,
+  experimentIds: string[],
+): Promise<DatasetSummaryView[]> {
   const ids = [...new Set(experimentIds.filter((i) => /^\d{1,15}$/.test(i)).map(Number))];
   if (ids.length === 0) return [];
   const rows = await database.db

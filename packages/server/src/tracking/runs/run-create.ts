@@ -33,15 +33,29 @@ export async function insertRun(database: Database, r: NewRun): Promise<RunView>
   const byKey = new Map<string, string>();
   for (const t of r.tags) if (t.key !== RUN_NAME_TAG) byKey.set(t.key, t.value);
   byKey.set(RUN_NAME_TAG, r.name);
-  const tags = [...byKey].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const tags = [...byKey]
+    .map(([key, value]) => ({ key, value }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const queries = trackingSql(database.dialect);
   const out = await database.write((tx) => queries.insertRun(tx, { ...r, runId, tags }));
-  if ('missing' in out) throw new NotFound(`No Experiment with id=${r.experimentId} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
-  if ('stage' in out) throw new InvalidInput(`The experiment ${r.experimentId} must be in the 'active' state. Current state is ${out.stage}.`, { code: 'EXPERIMENT_NOT_ACTIVE' });
+  if ('missing' in out)
+    throw new NotFound(`No Experiment with id=${r.experimentId} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
+  if ('stage' in out)
+    throw new InvalidInput(
+      `The experiment ${r.experimentId} must be in the 'active' state. Current state is ${out.stage}.`,
+      { code: 'EXPERIMENT_NOT_ACTIVE' },
+    );
   return {
     info: {
-      run_id: runId, run_uuid: runId, run_name: r.name, experiment_id: String(r.experimentId), user_id: r.user, status: 'RUNNING',
-      start_time: r.start, artifact_uri: out.uri, lifecycle_stage: 'active',
+      run_id: runId,
+      run_uuid: runId,
+      run_name: r.name,
+      experiment_id: String(r.experimentId),
+      user_id: r.user,
+      status: 'RUNNING',
+      start_time: r.start,
+      artifact_uri: out.uri,
+      lifecycle_stage: 'active',
     },
     data: { tags },
     inputs: {},

@@ -6,9 +6,26 @@ import type { Database } from '../../store/database.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import type { RunRow } from './tables.js';
 import './tables.js';
-import { DEFAULT_EXPERIMENT_ID, ExperimentService, checkTags, toStringList, type Tag } from '../experiments/experiments.js';
 import {
-  LIMITS, batchLimit, checkExperimentId, checkLength, checkMetricKey, checkParamKey, checkRunId, checkRunStatus, checkViewType, double, int64, stagesOf,
+  DEFAULT_EXPERIMENT_ID,
+  ExperimentService,
+  checkTags,
+  toStringList,
+  type Tag,
+} from '../experiments/experiments.js';
+import {
+  LIMITS,
+  batchLimit,
+  checkExperimentId,
+  checkLength,
+  checkMetricKey,
+  checkParamKey,
+  checkRunId,
+  checkRunStatus,
+  checkViewType,
+  double,
+  int64,
+  stagesOf,
 } from '../shared/validation.js';
 import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from '../shared/search.js';
 import { randomRunName } from './run-names.js';
@@ -27,8 +44,15 @@ export type { DatasetView, JsonDouble, MetricIn, MetricView, ParamIn, RunInfoVie
 
 export function runInfo(r: RunRow): RunInfoView {
   const v: RunInfoView = {
-    run_id: r.run_uuid, run_uuid: r.run_uuid, run_name: r.name, experiment_id: String(r.experiment_id), user_id: r.user_id,
-    status: r.status, start_time: Number(r.start_time), artifact_uri: r.artifact_uri, lifecycle_stage: r.lifecycle_stage,
+    run_id: r.run_uuid,
+    run_uuid: r.run_uuid,
+    run_name: r.name,
+    experiment_id: String(r.experiment_id),
+    user_id: r.user_id,
+    status: r.status,
+    start_time: Number(r.start_time),
+    artifact_uri: r.artifact_uri,
+    lifecycle_stage: r.lifecycle_stage,
   };
   if (r.end_time !== null && r.end_time !== undefined) v.end_time = Number(r.end_time);
   return v;
@@ -36,17 +60,34 @@ export function runInfo(r: RunRow): RunInfoView {
 
 /** Validates one metric of a request (MLflow's _validate_metric). */
 export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknown>): MetricIn {
-  if (typeof m !== 'object' || m === null) throw new InvalidInput(`${where} must be an object {key, value, timestamp, step}`);
+  if (typeof m !== 'object' || m === null)
+    throw new InvalidInput(`${where} must be an object {key, value, timestamp, step}`);
   const o = m as Record<string, unknown>;
   // A batch repeats few keys many times: each is checked once.
   const key = validKeys?.has(o.key) ? (o.key as string) : checkMetricKey(o.key);
   validKeys?.add(key);
-  if (o.value === undefined || o.value === null) throw new InvalidInput(`Missing value for required parameter '${where}.value'. See the API docs for more information about request parameters.`, { code: 'INVALID_METRIC_VALUE' });
-  if (typeof o.value === 'boolean') throw new InvalidInput(`Got invalid value ${o.value} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`, { code: 'INVALID_METRIC_VALUE' });
+  if (o.value === undefined || o.value === null)
+    throw new InvalidInput(
+      `Missing value for required parameter '${where}.value'. See the API docs for more information about request parameters.`,
+      { code: 'INVALID_METRIC_VALUE' },
+    );
+  if (typeof o.value === 'boolean')
+    throw new InvalidInput(
+      `Got invalid value ${o.value} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`,
+      { code: 'INVALID_METRIC_VALUE' },
+    );
   const value = double(o.value, `metric '${key}'`);
-  if (o.timestamp === undefined || o.timestamp === null) throw new InvalidInput(`Missing value for required parameter '${where}.timestamp'. See the API docs for more information about request parameters.`, { code: 'INVALID_METRIC_VALUE' });
+  if (o.timestamp === undefined || o.timestamp === null)
+    throw new InvalidInput(
+      `Missing value for required parameter '${where}.timestamp'. See the API docs for more information about request parameters.`,
+      { code: 'INVALID_METRIC_VALUE' },
+    );
   const timestamp = int64(o.timestamp, `${where}.timestamp`);
-  if (timestamp < 0) throw new InvalidInput(`Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `, { code: 'INVALID_METRIC_VALUE' });
+  if (timestamp < 0)
+    throw new InvalidInput(
+      `Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `,
+      { code: 'INVALID_METRIC_VALUE' },
+    );
   const step = o.step === undefined || o.step === null ? 0 : int64(o.step, `${where}.step`);
   const out: MetricIn = { key, value, timestamp, step };
   // MLflow 3: the logged model (and dataset) the value was measured for; '' is unset (proto3).
@@ -67,7 +108,8 @@ export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknow
 /** An optional string field of a metric: undefined when absent or empty, else at most `max` characters. */
 function optionalField(v: unknown, where: string, max: number): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new InvalidInput(`Invalid value ${preview(v)} for parameter '${where}' supplied: it must be a string`);
+  if (typeof v !== 'string')
+    throw new InvalidInput(`Invalid value ${preview(v)} for parameter '${where}' supplied: it must be a string`);
   if (v.length > max) throw new InvalidInput(`'${where}' is ${v.length} characters long; it may have at most ${max}`);
   return v;
 }
@@ -77,7 +119,8 @@ export function checkParam(p: unknown, where = 'param'): ParamIn {
   const o = p as Record<string, unknown>;
   const key = checkParamKey(o.key);
   const value = o.value === undefined || o.value === null ? '' : o.value;
-  if (typeof value !== 'string') throw new InvalidInput(`Param '${key}' must have a string value, got ${preview(value)}`);
+  if (typeof value !== 'string')
+    throw new InvalidInput(`Param '${key}' must have a string value, got ${preview(value)}`);
   return { key, value: checkLength('Param value', LIMITS.paramValue, value) };
 }
 
@@ -88,7 +131,11 @@ export class RunService {
   private made = 0;
   private nextAnalyze = 100;
   private analyzing: Promise<void> | undefined;
-  constructor(private readonly database: Database, readonly experiments: ExperimentService, private readonly onError: (e: unknown) => void = () => {}) {
+  constructor(
+    private readonly database: Database,
+    readonly experiments: ExperimentService,
+    private readonly onError: (e: unknown) => void = () => {},
+  ) {
     this.db = database.db;
   }
 
@@ -102,7 +149,8 @@ export class RunService {
     const refresh = trackingSql(this.database.dialect).refreshStatistics;
     if (refresh === undefined || this.made < this.nextAnalyze || this.analyzing) return;
     this.nextAnalyze = this.made < 25000 ? this.made * 2 : this.made + 50000;
-    this.analyzing = sql.raw(refresh)
+    this.analyzing = sql
+      .raw(refresh)
       .execute(this.db)
       .then(() => undefined, this.onError)
       .finally(() => {
@@ -117,27 +165,42 @@ export class RunService {
 
   async row(ws: string, runId: unknown): Promise<RunRow> {
     const id = checkRunId(runId);
-    const row = await this.db.selectFrom('tracking_runs').selectAll().where('run_uuid', '=', id).where('workspace_id', '=', ws).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('tracking_runs')
+      .selectAll()
+      .where('run_uuid', '=', id)
+      .where('workspace_id', '=', ws)
+      .executeTakeFirst();
     if (!row) throw new NotFound(`Run with id=${id} not found`, { code: 'RUN_NOT_FOUND' });
     return row;
   }
 
   private static requireActive(run: RunRow): void {
     if (run.lifecycle_stage !== 'active') {
-      throw new InvalidInput(`The run ${run.run_uuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { code: 'RUN_NOT_ACTIVE' });
+      throw new InvalidInput(
+        `The run ${run.run_uuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`,
+        { code: 'RUN_NOT_ACTIVE' },
+      );
     }
   }
 
   /** The run row inside a write transaction (so a concurrent delete cannot slip between check and write). */
   private async activeRunIn(tx: Tx, ws: string, runId: string): Promise<RunRow> {
     await trackingSql(tx.dialect).lockRun(tx, runId);
-    const [row] = await tx.all<RunRow>('select * from tracking_runs where run_uuid = ? and workspace_id = ?', [runId, ws]);
+    const [row] = await tx.all<RunRow>('select * from tracking_runs where run_uuid = ? and workspace_id = ?', [
+      runId,
+      ws,
+    ]);
     if (!row) throw new NotFound(`Run with id=${runId} not found`, { code: 'RUN_NOT_FOUND' });
     RunService.requireActive(row);
     return row;
   }
 
-  async create(ws: string, body: { experiment_id?: unknown; user_id?: unknown; start_time?: unknown; tags?: unknown; run_name?: unknown }, defaultUser: string): Promise<RunView> {
+  async create(
+    ws: string,
+    body: { experiment_id?: unknown; user_id?: unknown; start_time?: unknown; tags?: unknown; run_name?: unknown },
+    defaultUser: string,
+  ): Promise<RunView> {
     const tags = checkTags(body.tags, 'run');
     let runName: string | undefined;
     if (body.run_name !== undefined && body.run_name !== null && body.run_name !== '') {
@@ -146,13 +209,19 @@ export class RunService {
     }
     const nameTag = tags.find((t) => t.key === RUN_NAME_TAG)?.value;
     if (runName !== undefined && nameTag !== undefined && nameTag !== runName) {
-      throw new InvalidInput(`Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${runName}', mlflow.runName='${nameTag}').`);
+      throw new InvalidInput(
+        `Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${runName}', mlflow.runName='${nameTag}').`,
+      );
     }
     runName = runName ?? (nameTag || undefined) ?? randomRunName();
     checkLength('Run name', LIMITS.runName, runName);
-    if (body.user_id !== undefined && body.user_id !== null && typeof body.user_id !== 'string') throw new InvalidInput('user_id must be a string');
+    if (body.user_id !== undefined && body.user_id !== null && typeof body.user_id !== 'string')
+      throw new InvalidInput('user_id must be a string');
     const user = checkLength('user_id', 256, (body.user_id as string | undefined) || defaultUser);
-    const start = body.start_time === undefined || body.start_time === null ? Date.now() : int64(body.start_time, 'start_time', { min: 0 });
+    const start =
+      body.start_time === undefined || body.start_time === null
+        ? Date.now()
+        : int64(body.start_time, 'start_time', { min: 0 });
     const experimentId = checkExperimentId(body.experiment_id ?? '0');
     if (experimentId === DEFAULT_EXPERIMENT_ID) await this.experiments.ensureDefault(ws);
     const view = await insertRun(this.database, { workspaceId: ws, experimentId, name: runName, user, start, tags });
@@ -164,10 +233,15 @@ export class RunService {
     return (await this.views([await this.row(ws, runId)]))[0]!;
   }
 
-  async update(ws: string, runId: unknown, body: { status?: unknown; end_time?: unknown; run_name?: unknown }): Promise<RunInfoView> {
+  async update(
+    ws: string,
+    runId: unknown,
+    body: { status?: unknown; end_time?: unknown; run_name?: unknown },
+  ): Promise<RunInfoView> {
     const id = checkRunId(runId);
     const status = body.status === undefined || body.status === null ? undefined : checkRunStatus(body.status);
-    const end = body.end_time === undefined || body.end_time === null ? undefined : int64(body.end_time, 'end_time', { min: 0 });
+    const end =
+      body.end_time === undefined || body.end_time === null ? undefined : int64(body.end_time, 'end_time', { min: 0 });
     let name: string | undefined;
     if (body.run_name !== undefined && body.run_name !== null && body.run_name !== '') {
       if (typeof body.run_name !== 'string') throw new InvalidInput('run_name must be a string');
@@ -176,7 +250,12 @@ export class RunService {
     return this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       const next = { ...run, status: status ?? run.status, end_time: end ?? run.end_time, name: name ?? run.name };
-      await tx.run('update tracking_runs set status = ?, end_time = ?, name = ? where run_uuid = ?', [next.status, next.end_time, next.name, id]);
+      await tx.run('update tracking_runs set status = ?, end_time = ?, name = ? where run_uuid = ?', [
+        next.status,
+        next.end_time,
+        next.name,
+        id,
+      ]);
       if (name !== undefined) await this.upsertTags(tx, run, [{ key: RUN_NAME_TAG, value: name }]);
       return runInfo(next);
     });
@@ -184,12 +263,20 @@ export class RunService {
 
   async delete(ws: string, runId: unknown): Promise<void> {
     const run = await this.row(ws, runId);
-    await this.db.updateTable('tracking_runs').set({ lifecycle_stage: 'deleted', deleted_time: Date.now() }).where('run_uuid', '=', run.run_uuid).execute();
+    await this.db
+      .updateTable('tracking_runs')
+      .set({ lifecycle_stage: 'deleted', deleted_time: Date.now() })
+      .where('run_uuid', '=', run.run_uuid)
+      .execute();
   }
 
   async restore(ws: string, runId: unknown): Promise<void> {
     const run = await this.row(ws, runId);
-    await this.db.updateTable('tracking_runs').set({ lifecycle_stage: 'active', deleted_time: null }).where('run_uuid', '=', run.run_uuid).execute();
+    await this.db
+      .updateTable('tracking_runs')
+      .set({ lifecycle_stage: 'active', deleted_time: null })
+      .where('run_uuid', '=', run.run_uuid)
+      .execute();
   }
 
   async logMetric(ws: string, runId: unknown, metric: unknown): Promise<void> {
@@ -220,17 +307,25 @@ export class RunService {
   }
 
   async deleteTag(ws: string, runId: unknown, key: unknown): Promise<void> {
-    if (typeof key !== 'string' || key === '') throw new InvalidInput("Missing value for required parameter 'key'. See the API docs for more information about request parameters.");
+    if (typeof key !== 'string' || key === '')
+      throw new InvalidInput(
+        "Missing value for required parameter 'key'. See the API docs for more information about request parameters.",
+      );
     const id = checkRunId(runId);
     await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       const n = await tx.run('delete from tracking_tags where run_uuid = ? and key = ?', [run.run_uuid, key]);
-      if (n === 0) throw new NotFound(`No tag with name: ${key} in run with id ${run.run_uuid}`, { code: 'TAG_NOT_FOUND' });
+      if (n === 0)
+        throw new NotFound(`No tag with name: ${key} in run with id ${run.run_uuid}`, { code: 'TAG_NOT_FOUND' });
     });
   }
 
   /** log-batch: all or nothing, within MLflow's limits. */
-  async logBatch(ws: string, runId: unknown, body: { metrics?: unknown; params?: unknown; tags?: unknown }): Promise<void> {
+  async logBatch(
+    ws: string,
+    runId: unknown,
+    body: { metrics?: unknown; params?: unknown; tags?: unknown },
+  ): Promise<void> {
     const id = checkRunId(runId);
     const list = (v: unknown, what: string): unknown[] => {
       if (v === undefined || v === null) return [];
@@ -243,7 +338,11 @@ export class RunService {
     batchLimit('metrics', LIMITS.metricsPerBatch, rawMetrics.length);
     batchLimit('params', LIMITS.paramsTagsPerBatch, rawParams.length);
     batchLimit('tags', LIMITS.paramsTagsPerBatch, rawTags.length);
-    batchLimit('metrics, params, and tags', LIMITS.entitiesPerBatch, rawMetrics.length + rawParams.length + rawTags.length);
+    batchLimit(
+      'metrics, params, and tags',
+      LIMITS.entitiesPerBatch,
+      rawMetrics.length + rawParams.length + rawTags.length,
+    );
     const validKeys = new Set<unknown>();
     const metrics = rawMetrics.map((m, i) => checkMetric(m, `metrics[${i}]`, validKeys));
     const params = rawParams.map((p, i) => checkParam(p, `params[${i}]`));
@@ -254,7 +353,10 @@ export class RunService {
       if (seen.has(p.key)) dupes.push(p.key);
       else seen.add(p.key);
     }
-    if (dupes.length) throw new InvalidInput(`Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`);
+    if (dupes.length)
+      throw new InvalidInput(
+        `Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`,
+      );
     await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       if (params.length) await this.writeParams(tx, run, params);
@@ -267,20 +369,34 @@ export class RunService {
     const existing = new Map<string, string>();
     for (let i = 0; i < params.length; i += 500) {
       const chunk = params.slice(i, i + 500);
-      const rows = await tx.all<{ key: string; value: string }>(`select key, value from tracking_params where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`, [run.run_uuid, ...chunk.map((p) => p.key)]);
+      const rows = await tx.all<{ key: string; value: string }>(
+        `select key, value from tracking_params where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`,
+        [run.run_uuid, ...chunk.map((p) => p.key)],
+      );
       for (const r of rows) existing.set(r.key, r.value);
     }
     const changed = params.filter((p) => existing.has(p.key) && existing.get(p.key) !== p.value);
     if (changed.length === 1) {
       const p = changed[0]!;
-      throw new InvalidInput(`Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${existing.get(p.key)}' for run ID='${run.run_uuid}'. Attempted logging new value '${p.value}'.`, { code: 'PARAM_CHANGED' });
+      throw new InvalidInput(
+        `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${existing.get(p.key)}' for run ID='${run.run_uuid}'. Attempted logging new value '${p.value}'.`,
+        { code: 'PARAM_CHANGED' },
+      );
     }
     if (changed.length > 1) {
-      throw new InvalidInput(`Changing param values is not allowed. Params were already logged='${JSON.stringify(changed.map((p) => ({ key: p.key, old_value: existing.get(p.key), new_value: p.value })))}' for run ID='${run.run_uuid}'.`, { code: 'PARAM_CHANGED' });
+      throw new InvalidInput(
+        `Changing param values is not allowed. Params were already logged='${JSON.stringify(changed.map((p) => ({ key: p.key, old_value: existing.get(p.key), new_value: p.value })))}' for run ID='${run.run_uuid}'.`,
+        { code: 'PARAM_CHANGED' },
+      );
     }
     const fresh = params.filter((p) => !existing.has(p.key));
     if (fresh.length === 0) return;
-    await trackingSql(tx.dialect).insertRows(tx, 'insert into tracking_params (run_uuid, key, value, workspace_id, experiment_id)', 5, fresh.map((p) => [run.run_uuid, p.key, p.value, run.workspace_id, run.experiment_id]));
+    await trackingSql(tx.dialect).insertRows(
+      tx,
+      'insert into tracking_params (run_uuid, key, value, workspace_id, experiment_id)',
+      5,
+      fresh.map((p) => [run.run_uuid, p.key, p.value, run.workspace_id, run.experiment_id]),
+    );
   }
 
   private async upsertTags(tx: Tx, run: RunRow, tags: Tag[]): Promise<void> {
@@ -288,9 +404,19 @@ export class RunService {
     const byKey = new Map(tags.map((t) => [t.key, t.value]));
     const list = [...byKey].map(([key, value]) => ({ key, value }));
     const upsert = 'on conflict (run_uuid, key) do update set value = excluded.value';
-    await trackingSql(tx.dialect).insertRows(tx, 'insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id)', 5, list.map((t) => [run.run_uuid, t.key, t.value, run.workspace_id, run.experiment_id]), upsert);
+    await trackingSql(tx.dialect).insertRows(
+      tx,
+      'insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id)',
+      5,
+      list.map((t) => [run.run_uuid, t.key, t.value, run.workspace_id, run.experiment_id]),
+      upsert,
+    );
     const name = byKey.get(RUN_NAME_TAG);
-    if (name !== undefined) await tx.run('update tracking_runs set name = ? where run_uuid = ?', [checkLength('Run name', LIMITS.runName, name), run.run_uuid]);
+    if (name !== undefined)
+      await tx.run('update tracking_runs set name = ? where run_uuid = ?', [
+        checkLength('Run name', LIMITS.runName, name),
+        run.run_uuid,
+      ]);
   }
 
   /** Appends metric points (tracking/metrics/metric-write.ts). The caller holds the run. */
@@ -313,15 +439,32 @@ export class RunService {
       await writeModelInputs(tx, ws, run.run_uuid, modelIds);
       for (const inp of inputs) {
         const d = inp.dataset;
-        let [hit] = await tx.all<{ dataset_uuid: string }>('select dataset_uuid from tracking_datasets where workspace_id = ? and experiment_id = ? and name = ? and digest = ?', [ws, run.experiment_id, d.name, d.digest]);
+        let [hit] = await tx.all<{ dataset_uuid: string }>(
+          'select dataset_uuid from tracking_datasets where workspace_id = ? and experiment_id = ? and name = ? and digest = ?',
+          [ws, run.experiment_id, d.name, d.digest],
+        );
         if (!hit) {
           hit = { dataset_uuid: crypto.randomBytes(16).toString('hex') };
-          await tx.run('insert into tracking_datasets (dataset_uuid, workspace_id, experiment_id, name, digest, source_type, source, schema, profile) values (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
-            hit.dataset_uuid, ws, run.experiment_id, d.name, d.digest, d.source_type, d.source, d.schema ?? null, d.profile ?? null,
-          ]);
+          await tx.run(
+            'insert into tracking_datasets (dataset_uuid, workspace_id, experiment_id, name, digest, source_type, source, schema, profile) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            [
+              hit.dataset_uuid,
+              ws,
+              run.experiment_id,
+              d.name,
+              d.digest,
+              d.source_type,
+              d.source,
+              d.schema ?? null,
+              d.profile ?? null,
+            ],
+          );
         }
         const context = inp.tags.find((t) => t.key === 'mlflow.data.context')?.value ?? null;
-        await tx.run('insert into tracking_inputs (run_uuid, dataset_uuid, tags, context, created_at) values (?, ?, ?, ?, ?) on conflict do nothing', [run.run_uuid, hit.dataset_uuid, JSON.stringify(inp.tags), context, Date.now()]);
+        await tx.run(
+          'insert into tracking_inputs (run_uuid, dataset_uuid, tags, context, created_at) values (?, ?, ?, ?, ?) on conflict do nothing',
+          [run.run_uuid, hit.dataset_uuid, JSON.stringify(inp.tags), context, Date.now()],
+        );
       }
     });
   }
@@ -334,13 +477,20 @@ export class RunService {
     batchLimit('models', LIMITS.entitiesPerBatch, raw.length);
     const models = raw.map((m, i) => {
       const o = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
-      if (typeof o.model_id !== 'string' || !/^[\w.-]{1,64}$/.test(o.model_id)) throw new InvalidInput(`models[${i}].model_id must be a model id (letters, digits, '_', '-', '.'; at most 64)`);
-      return { model_id: o.model_id, step: o.step === undefined || o.step === null ? 0 : int64(o.step, `models[${i}].step`) };
+      if (typeof o.model_id !== 'string' || !/^[\w.-]{1,64}$/.test(o.model_id))
+        throw new InvalidInput(`models[${i}].model_id must be a model id (letters, digits, '_', '-', '.'; at most 64)`);
+      return {
+        model_id: o.model_id,
+        step: o.step === undefined || o.step === null ? 0 : int64(o.step, `models[${i}].step`),
+      };
     });
     await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
       for (const m of models) {
-        await tx.run('insert into tracking_outputs (run_uuid, model_id, step) values (?, ?, ?) on conflict (run_uuid, model_id) do update set step = excluded.step', [run.run_uuid, m.model_id, m.step]);
+        await tx.run(
+          'insert into tracking_outputs (run_uuid, model_id, step) values (?, ?, ?) on conflict (run_uuid, model_id) do update set step = excluded.step',
+          [run.run_uuid, m.model_id, m.step],
+        );
       }
     });
   }
@@ -351,7 +501,10 @@ export class RunService {
    */
   async logModel(ws: string, runId: unknown, modelJson: unknown): Promise<void> {
     const id = checkRunId(runId);
-    if (typeof modelJson !== 'string' || modelJson === '') throw new InvalidInput("Missing value for required parameter 'model_json'. See the API docs for more information about request parameters.");
+    if (typeof modelJson !== 'string' || modelJson === '')
+      throw new InvalidInput(
+        "Missing value for required parameter 'model_json'. See the API docs for more information about request parameters.",
+      );
     let model: Record<string, unknown>;
     try {
       model = JSON.parse(modelJson) as Record<string, unknown>;
@@ -360,13 +513,17 @@ export class RunService {
       throw new InvalidInput(`Malformed model info. \n ${modelJson.slice(0, 500)} \n is not a valid JSON.`);
     }
     const missing = ['artifact_path', 'flavors', 'utc_time_created', 'run_id'].filter((k) => !(k in model));
-    if (missing.length) throw new InvalidInput(`Model json is missing mandatory fields: {${missing.map((k) => `'${k}'`).join(', ')}}`);
+    if (missing.length)
+      throw new InvalidInput(`Model json is missing mandatory fields: {${missing.map((k) => `'${k}'`).join(', ')}}`);
     const entry = { ...model };
     delete entry.signature;
     delete entry.saved_input_example_info;
     await this.database.write(async (tx) => {
       const run = await this.activeRunIn(tx, ws, id);
-      const [prev] = await tx.all<{ value: string }>('select value from tracking_tags where run_uuid = ? and key = ?', [run.run_uuid, LOGGED_MODELS_TAG]);
+      const [prev] = await tx.all<{ value: string }>('select value from tracking_tags where run_uuid = ? and key = ?', [
+        run.run_uuid,
+        LOGGED_MODELS_TAG,
+      ]);
       let history: unknown[] = [];
       if (prev) {
         try {
@@ -384,20 +541,43 @@ export class RunService {
 
   async search(
     ws: string,
-    req: { experiment_ids?: unknown; filter?: unknown; run_view_type?: unknown; max_results?: unknown; order_by?: unknown; page_token?: unknown },
+    req: {
+      experiment_ids?: unknown;
+      filter?: unknown;
+      run_view_type?: unknown;
+      max_results?: unknown;
+      order_by?: unknown;
+      page_token?: unknown;
+    },
   ): Promise<{ runs: RunView[]; next_page_token?: string }> {
     const ids = toStringList(req.experiment_ids, 'experiment_ids');
     const view = checkViewType(req.run_view_type);
-    const max = req.max_results === undefined || req.max_results === null || req.max_results === '' ? 1000 : Number(req.max_results);
-    if (!Number.isInteger(max) || max < 0) throw new InvalidInput(`Invalid value for request parameter max_results. It must be a non-negative integer, but got ${String(req.max_results)}`);
-    if (max > LIMITS.searchRunsMaxResults) throw new InvalidInput(`Invalid value ${max} for parameter 'max_results' supplied. It must be at most ${LIMITS.searchRunsMaxResults}`);
-    if (req.filter !== undefined && req.filter !== null && typeof req.filter !== 'string') throw new InvalidInput('filter must be a string');
+    const max =
+      req.max_results === undefined || req.max_results === null || req.max_results === ''
+        ? 1000
+        : Number(req.max_results);
+    if (!Number.isInteger(max) || max < 0)
+      throw new InvalidInput(
+        `Invalid value for request parameter max_results. It must be a non-negative integer, but got ${String(req.max_results)}`,
+      );
+    if (max > LIMITS.searchRunsMaxResults)
+      throw new InvalidInput(
+        `Invalid value ${max} for parameter 'max_results' supplied. It must be at most ${LIMITS.searchRunsMaxResults}`,
+      );
+    if (req.filter !== undefined && req.filter !== null && typeof req.filter !== 'string')
+      throw new InvalidInput('filter must be a string');
     const offset = decodeOffsetToken(req.page_token);
     const orderBy = toStringList(req.order_by, 'order_by');
     // Ids that cannot be ours (not decimal) match no experiment here.
     const experimentIds = ids.filter((i) => /^\d{1,15}$/.test(i)).map(Number);
     const plan = planRunSearch(this.database.dialect, {
-      workspaceId: ws, experimentIds, stages: stagesOf(view), filter: (req.filter as string | undefined) ?? '', orderBy, limit: max + 1, offset,
+      workspaceId: ws,
+      experimentIds,
+      stages: stagesOf(view),
+      filter: (req.filter as string | undefined) ?? '',
+      orderBy,
+      limit: max + 1,
+      offset,
     });
     if (experimentIds.length === 0 || max === 0) return { runs: [] };
     let query = plan.full();
@@ -409,7 +589,8 @@ export class RunService {
         const first = (await plan.lead.first(need).execute(this.db)).rows;
         const ids = new Set(first.map((r) => r.run_uuid));
         if (first.length === need) {
-          for (const r of (await plan.lead.ties(Number(first[need - 1]!.lead)).execute(this.db)).rows) ids.add(r.run_uuid);
+          for (const r of (await plan.lead.ties(Number(first[need - 1]!.lead)).execute(this.db)).rows)
+            ids.add(r.run_uuid);
         }
         if (ids.size === 0) return { runs: [] };
         if (ids.size <= 10000) query = plan.full([...ids]);
@@ -431,9 +612,27 @@ export class RunService {
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
       const [metrics, params, tags, inputs, outputs] = await Promise.all([
-        this.db.selectFrom('tracking_latest_metrics').select(['run_uuid', 'key', 'value', 'is_nan', 'timestamp', 'step']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('key').execute(),
-        this.db.selectFrom('tracking_params').select(['run_uuid', 'key', 'value']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('key').execute(),
-        this.db.selectFrom('tracking_tags').select(['run_uuid', 'key', 'value']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('key').execute(),
+        this.db
+          .selectFrom('tracking_latest_metrics')
+          .select(['run_uuid', 'key', 'value', 'is_nan', 'timestamp', 'step'])
+          .where('run_uuid', 'in', chunk)
+          .orderBy('run_uuid')
+          .orderBy('key')
+          .execute(),
+        this.db
+          .selectFrom('tracking_params')
+          .select(['run_uuid', 'key', 'value'])
+          .where('run_uuid', 'in', chunk)
+          .orderBy('run_uuid')
+          .orderBy('key')
+          .execute(),
+        this.db
+          .selectFrom('tracking_tags')
+          .select(['run_uuid', 'key', 'value'])
+          .where('run_uuid', 'in', chunk)
+          .orderBy('run_uuid')
+          .orderBy('key')
+          .execute(),
         this.db
           .selectFrom('tracking_inputs as i')
           .innerJoin('tracking_datasets as d', 'd.dataset_uuid', 'i.dataset_uuid')
@@ -443,9 +642,21 @@ export class RunService {
           .orderBy('i.created_at')
           .orderBy('d.name')
           .execute(),
-        this.db.selectFrom('tracking_outputs').select(['run_uuid', 'model_id', 'step']).where('run_uuid', 'in', chunk).orderBy('run_uuid').orderBy('model_id').execute(),
+        this.db
+          .selectFrom('tracking_outputs')
+          .select(['run_uuid', 'model_id', 'step'])
+          .where('run_uuid', 'in', chunk)
+          .orderBy('run_uuid')
+          .orderBy('model_id')
+          .execute(),
       ]);
-      for (const m of metrics) (out.get(m.run_uuid)!.data.metrics ??= []).push({ key: m.key, value: jsonDouble(Number(m.is_nan) ? NaN : Number(m.value)), timestamp: Number(m.timestamp), step: Number(m.step) });
+      for (const m of metrics)
+        (out.get(m.run_uuid)!.data.metrics ??= []).push({
+          key: m.key,
+          value: jsonDouble(Number(m.is_nan) ? NaN : Number(m.value)),
+          timestamp: Number(m.timestamp),
+          step: Number(m.step),
+        });
       for (const p of params) (out.get(p.run_uuid)!.data.params ??= []).push({ key: p.key, value: p.value });
       for (const t of tags) (out.get(t.run_uuid)!.data.tags ??= []).push({ key: t.key, value: t.value });
       for (const d of inputs) {
@@ -455,7 +666,11 @@ export class RunService {
         const t = JSON.parse(d.tags) as Tag[];
         (out.get(d.run_uuid)!.inputs.dataset_inputs ??= []).push(t.length ? { tags: t, dataset: ds } : { dataset: ds });
       }
-      for (const o of outputs) ((out.get(o.run_uuid)!.outputs ??= {}).model_outputs ??= []).push({ model_id: o.model_id, step: Number(o.step) });
+      for (const o of outputs)
+        ((out.get(o.run_uuid)!.outputs ??= {}).model_outputs ??= []).push({
+          model_id: o.model_id,
+          step: Number(o.step),
+        });
       for (const [runId, models] of await readModelInputs(this.db, chunk)) out.get(runId)!.inputs.model_inputs = models;
     }
     return rows.map((r) => out.get(r.run_uuid)!);
@@ -469,15 +684,21 @@ function checkDatasetInput(d: unknown, i: number): { tags: Tag[]; dataset: Datas
   if (!Array.isArray(tagsRaw)) throw new InvalidInput(`datasets[${i}].tags must be a list of {key, value}`);
   const tags: Tag[] = tagsRaw.map((t, j) => {
     const to = (typeof t === 'object' && t !== null ? t : {}) as Record<string, unknown>;
-    if (typeof to.key !== 'string' || to.key === '') throw new InvalidInput(`datasets[${i}].tags[${j}].key is required`);
-    if (typeof to.value !== 'string') throw new InvalidInput(`datasets[${i}].tags[${j}].value is required and must be a string`);
-    return { key: checkLength('Input tag key', LIMITS.inputTagKey, to.key), value: checkLength('Input tag value', LIMITS.inputTagValue, to.value) };
+    if (typeof to.key !== 'string' || to.key === '')
+      throw new InvalidInput(`datasets[${i}].tags[${j}].key is required`);
+    if (typeof to.value !== 'string')
+      throw new InvalidInput(`datasets[${i}].tags[${j}].value is required and must be a string`);
+    return {
+      key: checkLength('Input tag key', LIMITS.inputTagKey, to.key),
+      value: checkLength('Input tag value', LIMITS.inputTagValue, to.value),
+    };
   });
   const ds = o.dataset;
   if (typeof ds !== 'object' || ds === null) throw new InvalidInput(`datasets[${i}].dataset is required`);
   const x = ds as Record<string, unknown>;
   const need = (k: string, limit: number): string => {
-    if (typeof x[k] !== 'string' || x[k] === '') throw new InvalidInput(`datasets[${i}].dataset.${k} is required and must be a string`);
+    if (typeof x[k] !== 'string' || x[k] === '')
+      throw new InvalidInput(`datasets[${i}].dataset.${k} is required and must be a string`);
     return checkLength(`Dataset ${k}`, limit, x[k] as string);
   };
   const opt = (k: string, limit: number): string | undefined => {
@@ -486,12 +707,17 @@ function checkDatasetInput(d: unknown, i: number): { tags: Tag[]; dataset: Datas
     return checkLength(`Dataset ${k}`, limit, x[k] as string);
   };
   const known = new Set(['name', 'digest', 'source_type', 'source', 'schema', 'profile']);
-  for (const k of Object.keys(x)) if (!known.has(k)) throw new InvalidInput(`datasets[${i}].dataset has an unknown field '${k}'`);
-  const dataset: DatasetView = { name: need('name', LIMITS.datasetName), digest: need('digest', LIMITS.datasetDigest), source_type: need('source_type', 36), source: need('source', LIMITS.datasetSource) };
+  for (const k of Object.keys(x))
+    if (!known.has(k)) throw new InvalidInput(`datasets[${i}].dataset has an unknown field '${k}'`);
+  const dataset: DatasetView = {
+    name: need('name', LIMITS.datasetName),
+    digest: need('digest', LIMITS.datasetDigest),
+    source_type: need('source_type', 36),
+    source: need('source', LIMITS.datasetSource),
+  };
   const schema = opt('schema', LIMITS.datasetSchema);
   const profile = opt('profile', LIMITS.datasetProfile);
   if (schema) dataset.schema = schema;
   if (profile) dataset.profile = profile;
   return { tags, dataset };
 }
-

@@ -21,11 +21,20 @@ export interface Clause {
 }
 
 const ENTITY_ALIASES: Record<string, Entity> = {
-  metric: 'metric', metrics: 'metric',
-  param: 'param', params: 'param', parameter: 'param', parameters: 'param',
-  tag: 'tag', tags: 'tag',
-  attribute: 'attribute', attributes: 'attribute', attr: 'attribute', run: 'attribute',
-  dataset: 'dataset', datasets: 'dataset',
+  metric: 'metric',
+  metrics: 'metric',
+  param: 'param',
+  params: 'param',
+  parameter: 'param',
+  parameters: 'param',
+  tag: 'tag',
+  tags: 'tag',
+  attribute: 'attribute',
+  attributes: 'attribute',
+  attr: 'attribute',
+  run: 'attribute',
+  dataset: 'dataset',
+  datasets: 'dataset',
 };
 
 type Token =
@@ -38,7 +47,8 @@ type Token =
   | { t: 'rparen' }
   | { t: 'comma' };
 
-const bad = (filter: string, why: string) => new InvalidInput(`Invalid filter '${filter}': ${why}`, { code: 'INVALID_SEARCH_FILTER' });
+const bad = (filter: string, why: string) =>
+  new InvalidInput(`Invalid filter '${filter}': ${why}`, { code: 'INVALID_SEARCH_FILTER' });
 
 function readQuoted(s: string, i: number, q: string, filter: string): [string, number] {
   let out = '';
@@ -71,12 +81,31 @@ function tokenize(filter: string): Token[] {
   let i = 0;
   while (i < s.length) {
     const c = s[i]!;
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '(') { out.push({ t: 'lparen' }); i++; continue; }
-    if (c === ')') { out.push({ t: 'rparen' }); i++; continue; }
-    if (c === ',') { out.push({ t: 'comma' }); i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '(') {
+      out.push({ t: 'lparen' });
+      i++;
+      continue;
+    }
+    if (c === ')') {
+      out.push({ t: 'rparen' });
+      i++;
+      continue;
+    }
+    if (c === ',') {
+      out.push({ t: 'comma' });
+      i++;
+      continue;
+    }
     const op = /^(!=|<>|<=|>=|=|<|>)/.exec(s.slice(i, i + 2));
-    if (op) { out.push({ t: 'op', v: op[1] === '<>' ? '!=' : op[1]! }); i += op[1]!.length; continue; }
+    if (op) {
+      out.push({ t: 'op', v: op[1] === '<>' ? '!=' : op[1]! });
+      i += op[1]!.length;
+      continue;
+    }
     if (c === "'" || c === '"') {
       const [v, j] = readQuoted(s, i, c, filter);
       out.push({ t: 'string', v });
@@ -88,13 +117,21 @@ function tokenize(filter: string): Token[] {
       const [v, j] = readQuoted(s, i, '`', filter);
       const dot = v.indexOf('.');
       const prev = out[out.length - 1];
-      out.push(dot > 0 && ENTITY_ALIASES[v.slice(0, dot).toLowerCase()] ? { t: 'ident', entity: v.slice(0, dot), key: v.slice(dot + 1), raw: v } : { t: 'ident', key: v, raw: v });
+      out.push(
+        dot > 0 && ENTITY_ALIASES[v.slice(0, dot).toLowerCase()]
+          ? { t: 'ident', entity: v.slice(0, dot), key: v.slice(dot + 1), raw: v }
+          : { t: 'ident', key: v, raw: v },
+      );
       void prev;
       i = j;
       continue;
     }
     const num = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(?![\w.])/.exec(s.slice(i));
-    if (num) { out.push({ t: 'number', v: Number(num[0]), raw: num[0] }); i += num[0].length; continue; }
+    if (num) {
+      out.push({ t: 'number', v: Number(num[0]), raw: num[0] });
+      i += num[0].length;
+      continue;
+    }
     const word = /^[A-Za-z_][\w]*/.exec(s.slice(i));
     if (word) {
       const w = word[0];
@@ -117,7 +154,11 @@ function tokenize(filter: string): Token[] {
         continue;
       }
       const k = /^[\w.]+/.exec(s.slice(i))![0];
-      out.push(/^(and|or|like|ilike|in|not|is|null)$/i.test(k) ? { t: 'word', v: k.toUpperCase() } : { t: 'ident', key: k, raw: k });
+      out.push(
+        /^(and|or|like|ilike|in|not|is|null)$/i.test(k)
+          ? { t: 'word', v: k.toUpperCase() }
+          : { t: 'ident', key: k, raw: k },
+      );
       i += k.length;
       continue;
     }
@@ -138,20 +179,35 @@ export function parseFilter(filter: string, entities: Entity[]): Clause[] {
   const next = () => toks[i++];
   while (i < toks.length) {
     const id = next()!;
-    if (id.t !== 'ident') throw bad(filter, `expected an identifier like metrics.<key>, params.<key>, tags.<key> or attributes.<name>, got ${describe(id)}`);
+    if (id.t !== 'ident')
+      throw bad(
+        filter,
+        `expected an identifier like metrics.<key>, params.<key>, tags.<key> or attributes.<name>, got ${describe(id)}`,
+      );
     const type: Entity = id.entity === undefined ? 'attribute' : ENTITY_ALIASES[id.entity.toLowerCase()]!;
-    if (!entities.includes(type)) throw bad(filter, `'${id.entity}' is not an entity you can search on here; use ${entities.map((e) => `${e === 'attribute' ? 'attributes' : e + 's'}.<key>`).join(', ')}`);
+    if (!entities.includes(type))
+      throw bad(
+        filter,
+        `'${id.entity}' is not an entity you can search on here; use ${entities.map((e) => `${e === 'attribute' ? 'attributes' : e + 's'}.<key>`).join(', ')}`,
+      );
     if (id.key === '') throw bad(filter, 'an identifier needs a key');
     let comparator: Comparator;
     const c = next();
     if (!c) throw bad(filter, `expected a comparator after '${id.raw}'`);
     if (c.t === 'op') comparator = c.v as Comparator;
     else if (c.t === 'word' && (c.v === 'LIKE' || c.v === 'ILIKE' || c.v === 'IN')) comparator = c.v;
-    else if (c.t === 'word' && c.v === 'NOT' && toks[i]?.t === 'word' && (toks[i] as { v: string }).v === 'IN') { i++; comparator = 'NOT IN'; }
-    else throw bad(filter, `expected a comparator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN) after '${id.raw}', got ${describe(c)}`);
+    else if (c.t === 'word' && c.v === 'NOT' && toks[i]?.t === 'word' && (toks[i] as { v: string }).v === 'IN') {
+      i++;
+      comparator = 'NOT IN';
+    } else
+      throw bad(
+        filter,
+        `expected a comparator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN) after '${id.raw}', got ${describe(c)}`,
+      );
     let value: Clause['value'];
     if (comparator === 'IN' || comparator === 'NOT IN') {
-      if (next()?.t !== 'lparen') throw bad(filter, `${comparator} needs a parenthesised list of quoted strings, e.g. ('a', 'b')`);
+      if (next()?.t !== 'lparen')
+        throw bad(filter, `${comparator} needs a parenthesised list of quoted strings, e.g. ('a', 'b')`);
       const list: string[] = [];
       for (;;) {
         const v = next();
@@ -166,10 +222,15 @@ export function parseFilter(filter: string, entities: Entity[]): Clause[] {
       const v = next();
       if (v?.t === 'string') value = v.v;
       else if (v?.t === 'number') value = v.v;
-      else throw bad(filter, `expected a value after '${id.raw} ${comparator}' (strings in quotes, numbers bare), got ${v ? describe(v) : 'the end'}`);
+      else
+        throw bad(
+          filter,
+          `expected a value after '${id.raw} ${comparator}' (strings in quotes, numbers bare), got ${v ? describe(v) : 'the end'}`,
+        );
     }
     clauses.push({ type, key: id.key, comparator, value });
-    if (clauses.length > MAX_FILTER_CLAUSES) throw bad(filter, `a filter may join at most ${MAX_FILTER_CLAUSES} clauses with AND`);
+    if (clauses.length > MAX_FILTER_CLAUSES)
+      throw bad(filter, `a filter may join at most ${MAX_FILTER_CLAUSES} clauses with AND`);
     if (i < toks.length) {
       const a = next()!;
       if (a.t === 'word' && a.v === 'AND') {
@@ -185,14 +246,22 @@ export function parseFilter(filter: string, entities: Entity[]): Clause[] {
 
 function describe(t: Token): string {
   switch (t.t) {
-    case 'ident': return `'${t.raw}'`;
-    case 'string': return `'${t.v}'`;
-    case 'number': return t.raw;
-    case 'op': return `'${t.v}'`;
-    case 'word': return `'${t.v}'`;
-    case 'lparen': return "'('";
-    case 'rparen': return "')'";
-    case 'comma': return "','";
+    case 'ident':
+      return `'${t.raw}'`;
+    case 'string':
+      return `'${t.v}'`;
+    case 'number':
+      return t.raw;
+    case 'op':
+      return `'${t.v}'`;
+    case 'word':
+      return `'${t.v}'`;
+    case 'lparen':
+      return "'('";
+    case 'rparen':
+      return "')'";
+    case 'comma':
+      return "','";
   }
 }
 
@@ -200,7 +269,12 @@ const NUMERIC_OPS: Comparator[] = ['=', '!=', '<', '<=', '>', '>='];
 const STRING_OPS: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'];
 
 /** A SQL comparison of `col` with a bound value, portable (LIKE is case-sensitive on both). */
-function compare(queries: TrackingSql, col: RawBuilder<unknown>, op: Comparator, value: Clause['value']): RawBuilder<unknown> {
+function compare(
+  queries: TrackingSql,
+  col: RawBuilder<unknown>,
+  op: Comparator,
+  value: Clause['value'],
+): RawBuilder<unknown> {
   switch (op) {
     case 'IN':
       return sql`${col} in (${sql.join((value as string[]).map((v) => sql`${v}`))})`;
@@ -218,19 +292,42 @@ function compare(queries: TrackingSql, col: RawBuilder<unknown>, op: Comparator,
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-const RUN_STRING_ATTRS: Record<string, string> = { run_id: 'run_uuid', run_name: 'name', status: 'status', user_id: 'user_id', artifact_uri: 'artifact_uri' };
-const RUN_NUMERIC_ATTRS: Record<string, string> = { start_time: 'start_time', end_time: 'end_time', created: 'start_time', Created: 'start_time' };
+const RUN_STRING_ATTRS: Record<string, string> = {
+  run_id: 'run_uuid',
+  run_name: 'name',
+  status: 'status',
+  user_id: 'user_id',
+  artifact_uri: 'artifact_uri',
+};
+const RUN_NUMERIC_ATTRS: Record<string, string> = {
+  start_time: 'start_time',
+  end_time: 'end_time',
+  created: 'start_time',
+  Created: 'start_time',
+};
 
-export interface OrderBy { type: 'metric' | 'param' | 'tag' | 'attribute'; key: string; asc: boolean }
+export interface OrderBy {
+  type: 'metric' | 'param' | 'tag' | 'attribute';
+  key: string;
+  asc: boolean;
+}
 
 export function parseOrderBy(s: string, allowed: Entity[]): OrderBy {
   const m = /^\s*(.+?)(?:\s+(ASC|DESC))?\s*$/i.exec(s);
   if (!m) throw new InvalidInput(`Invalid order_by clause '${s}'`, { code: 'INVALID_SEARCH_FILTER' });
   const toks = tokenize(m[1]!);
-  if (toks.length !== 1 || toks[0]!.t !== 'ident') throw new InvalidInput(`Invalid order_by clause '${s}': use '<entity>.<key> [ASC|DESC]', e.g. 'metrics.accuracy DESC'`, { code: 'INVALID_SEARCH_FILTER' });
+  if (toks.length !== 1 || toks[0]!.t !== 'ident')
+    throw new InvalidInput(
+      `Invalid order_by clause '${s}': use '<entity>.<key> [ASC|DESC]', e.g. 'metrics.accuracy DESC'`,
+      { code: 'INVALID_SEARCH_FILTER' },
+    );
   const id = toks[0] as { entity?: string; key: string };
   const type = id.entity === undefined ? 'attribute' : ENTITY_ALIASES[id.entity.toLowerCase()];
-  if (!type || type === 'dataset' || !allowed.includes(type)) throw new InvalidInput(`Invalid order_by entity in '${s}'; use ${allowed.map((e) => (e === 'attribute' ? 'attributes' : e + 's')).join(', ')}`, { code: 'INVALID_SEARCH_FILTER' });
+  if (!type || type === 'dataset' || !allowed.includes(type))
+    throw new InvalidInput(
+      `Invalid order_by entity in '${s}'; use ${allowed.map((e) => (e === 'attribute' ? 'attributes' : e + 's')).join(', ')}`,
+      { code: 'INVALID_SEARCH_FILTER' },
+    );
   return { type, key: id.key, asc: (m[2] ?? 'ASC').toUpperCase() === 'ASC' };
 }
 
@@ -265,7 +362,9 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   const clauses = parseFilter(q.filter, ['metric', 'param', 'tag', 'attribute', 'dataset']);
   const joins: { alias: string; table: string; key: string; outer: boolean }[] = [];
   const expIn = (col: string) =>
-    q.experimentIds.length === 1 ? sql`${sql.raw(col)} = ${q.experimentIds[0]}` : sql`${sql.raw(col)} in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`;
+    q.experimentIds.length === 1
+      ? sql`${sql.raw(col)} = ${q.experimentIds[0]}`
+      : sql`${sql.raw(col)} in (${sql.join(q.experimentIds.map((e) => sql`${e}`))})`;
   // The runs' own scope; `noIndex` keeps the planner off their index when a list of candidate ids
   // should drive the query instead.
   const runScope = (noIndex: boolean): RawBuilder<unknown>[] => {
@@ -273,7 +372,9 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
     return [sql`${sql.raw(col('r.workspace_id'))} = ${q.workspaceId}`, expIn(col('r.experiment_id'))];
   };
   const where: RawBuilder<unknown>[] = [
-    q.stages.length === 1 ? sql`r.lifecycle_stage = ${q.stages[0]}` : sql`r.lifecycle_stage in (${sql.join(q.stages.map((s) => sql`${s}`))})`,
+    q.stages.length === 1
+      ? sql`r.lifecycle_stage = ${q.stages[0]}`
+      : sql`r.lifecycle_stage in (${sql.join(q.stages.map((s) => sql`${s}`))})`,
   ];
   // Inner-joined (filtered) metrics/params/tags by key: an order_by on the same key reuses them.
   const joined = new Map<string, string>();
@@ -283,41 +384,70 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
     const have = joined.get(id);
     if (have) return have;
     const alias = `${type[0]}${n++}`;
-    const table = type === 'metric' ? 'tracking_latest_metrics' : type === 'param' ? 'tracking_params' : 'tracking_tags';
+    const table =
+      type === 'metric' ? 'tracking_latest_metrics' : type === 'param' ? 'tracking_params' : 'tracking_tags';
     joins.push({ alias, table, key, outer });
     if (!outer) joined.set(id, alias);
     return alias;
   };
   for (const c of clauses) {
     if (c.type === 'metric') {
-      if (!NUMERIC_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for metrics.${c.key}; use one of ${NUMERIC_OPS.join(', ')}`);
-      if (typeof c.value !== 'number') throw new InvalidInput(`Expected a numeric value for metrics.${c.key}, got '${String(c.value)}'`);
+      if (!NUMERIC_OPS.includes(c.comparator))
+        throw new InvalidInput(
+          `Invalid comparator '${c.comparator}' for metrics.${c.key}; use one of ${NUMERIC_OPS.join(', ')}`,
+        );
+      if (typeof c.value !== 'number')
+        throw new InvalidInput(`Expected a numeric value for metrics.${c.key}, got '${String(c.value)}'`);
       const a = kvJoin('metric', c.key, false);
       where.push(sql`${sql.raw(a)}.is_nan = 0`, compare(queries, sql.raw(`${a}.value`), c.comparator, c.value));
     } else if (c.type === 'param' || c.type === 'tag') {
-      if (!STRING_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for ${c.type}s.${c.key}; use one of ${STRING_OPS.join(', ')}`);
-      if (typeof c.value === 'number') throw new InvalidInput(`Parameter value is either not quoted or unidentified quote types used for ${c.type}s.${c.key}. Please use single or double quotes.`);
+      if (!STRING_OPS.includes(c.comparator))
+        throw new InvalidInput(
+          `Invalid comparator '${c.comparator}' for ${c.type}s.${c.key}; use one of ${STRING_OPS.join(', ')}`,
+        );
+      if (typeof c.value === 'number')
+        throw new InvalidInput(
+          `Parameter value is either not quoted or unidentified quote types used for ${c.type}s.${c.key}. Please use single or double quotes.`,
+        );
       const a = kvJoin(c.type, c.key, false);
       where.push(compare(queries, sql.raw(`${a}.value`), c.comparator, c.value));
     } else if (c.type === 'attribute') {
       if (RUN_STRING_ATTRS[c.key]) {
         const ops: Comparator[] = c.key === 'run_id' ? ['=', '!=', 'IN', 'NOT IN'] : STRING_OPS;
-        if (!ops.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for attributes.${c.key}; use one of ${ops.join(', ')}`);
-        if (typeof c.value === 'number') throw new InvalidInput(`Expected a quoted string value for attributes.${c.key}`);
+        if (!ops.includes(c.comparator))
+          throw new InvalidInput(
+            `Invalid comparator '${c.comparator}' for attributes.${c.key}; use one of ${ops.join(', ')}`,
+          );
+        if (typeof c.value === 'number')
+          throw new InvalidInput(`Expected a quoted string value for attributes.${c.key}`);
         where.push(compare(queries, sql.raw(`r.${RUN_STRING_ATTRS[c.key]}`), c.comparator, c.value));
       } else if (RUN_NUMERIC_ATTRS[c.key]) {
-        if (!NUMERIC_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for attributes.${c.key}; use one of ${NUMERIC_OPS.join(', ')}`);
+        if (!NUMERIC_OPS.includes(c.comparator))
+          throw new InvalidInput(
+            `Invalid comparator '${c.comparator}' for attributes.${c.key}; use one of ${NUMERIC_OPS.join(', ')}`,
+          );
         if (typeof c.value !== 'number') throw new InvalidInput(`Expected a numeric value for attributes.${c.key}`);
         where.push(compare(queries, sql.raw(`r.${RUN_NUMERIC_ATTRS[c.key]}`), c.comparator, c.value));
       } else {
-        throw new InvalidInput(`Invalid attribute key '${c.key}' specified. Valid keys are ${[...Object.keys(RUN_STRING_ATTRS), ...Object.keys(RUN_NUMERIC_ATTRS).filter((k) => k !== 'Created')].join(', ')}`);
+        throw new InvalidInput(
+          `Invalid attribute key '${c.key}' specified. Valid keys are ${[...Object.keys(RUN_STRING_ATTRS), ...Object.keys(RUN_NUMERIC_ATTRS).filter((k) => k !== 'Created')].join(', ')}`,
+        );
       }
     } else {
-      const col = c.key === 'name' ? 'd.name' : c.key === 'digest' ? 'd.digest' : c.key === 'context' ? 'i.context' : undefined;
-      if (!col) throw new InvalidInput(`Invalid dataset key '${c.key}'; use datasets.name, datasets.digest or datasets.context`);
-      if (!STRING_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator '${c.comparator}' for datasets.${c.key}; use one of ${STRING_OPS.join(', ')}`);
+      const col =
+        c.key === 'name' ? 'd.name' : c.key === 'digest' ? 'd.digest' : c.key === 'context' ? 'i.context' : undefined;
+      if (!col)
+        throw new InvalidInput(
+          `Invalid dataset key '${c.key}'; use datasets.name, datasets.digest or datasets.context`,
+        );
+      if (!STRING_OPS.includes(c.comparator))
+        throw new InvalidInput(
+          `Invalid comparator '${c.comparator}' for datasets.${c.key}; use one of ${STRING_OPS.join(', ')}`,
+        );
       if (typeof c.value === 'number') throw new InvalidInput(`Expected a quoted string value for datasets.${c.key}`);
-      where.push(sql`exists (select 1 from tracking_inputs i join tracking_datasets d on d.dataset_uuid = i.dataset_uuid where i.run_uuid = r.run_uuid and ${compare(queries, sql.raw(col), c.comparator, c.value)})`);
+      where.push(
+        sql`exists (select 1 from tracking_inputs i join tracking_datasets d on d.dataset_uuid = i.dataset_uuid where i.run_uuid = r.run_uuid and ${compare(queries, sql.raw(col), c.comparator, c.value)})`,
+      );
     }
   }
   const order: RawBuilder<unknown>[] = [];
@@ -326,11 +456,20 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   for (const [i, o] of q.orderBy.entries()) {
     const ob = parseOrderBy(o, ['metric', 'param', 'tag', 'attribute']);
     const dir = sql.raw(ob.asc ? 'asc' : 'desc');
-    if (i === 0 && ob.type === 'attribute' && RUN_NUMERIC_ATTRS[ob.key] === 'start_time') lead = { col: sql`r.start_time`, dir };
-    if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`)) lead = { col: sql.raw(`${joined.get(`metric:${ob.key}`)}.value`), dir, join: joined.get(`metric:${ob.key}`) };
+    if (i === 0 && ob.type === 'attribute' && RUN_NUMERIC_ATTRS[ob.key] === 'start_time')
+      lead = { col: sql`r.start_time`, dir };
+    if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`))
+      lead = { col: sql.raw(`${joined.get(`metric:${ob.key}`)}.value`), dir, join: joined.get(`metric:${ob.key}`) };
     if (ob.type === 'attribute') {
-      const col = RUN_STRING_ATTRS[ob.key] ?? RUN_NUMERIC_ATTRS[ob.key] ?? (ob.key === 'experiment_id' ? 'experiment_id' : undefined);
-      if (!col) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use run_name, status, user_id, start_time, end_time, artifact_uri, run_id`, { code: 'INVALID_SEARCH_FILTER' });
+      const col =
+        RUN_STRING_ATTRS[ob.key] ??
+        RUN_NUMERIC_ATTRS[ob.key] ??
+        (ob.key === 'experiment_id' ? 'experiment_id' : undefined);
+      if (!col)
+        throw new InvalidInput(
+          `Invalid order_by attribute '${ob.key}'; use run_name, status, user_id, start_time, end_time, artifact_uri, run_id`,
+          { code: 'INVALID_SEARCH_FILTER' },
+        );
       if (col === 'start_time') sawStart = true;
       // Runs without an end time sort last either way, as NULLs do in MLflow.
       if (col === 'end_time') order.push(sql`(r.end_time is null)`);
@@ -355,13 +494,21 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   const driver = leadJoin ?? joins.find((j) => !j.outer)?.alias;
   const renderJoin = (j: (typeof joins)[number], innerJoin: string, scoped: boolean) => {
     const a = j.alias;
-    const scope = scoped ? sql` and ${sql.raw(a)}.workspace_id = ${q.workspaceId} and ${expIn(`${a}.experiment_id`)}` : sql``;
+    const scope = scoped
+      ? sql` and ${sql.raw(a)}.workspace_id = ${q.workspaceId} and ${expIn(`${a}.experiment_id`)}`
+      : sql``;
     return sql`${sql.raw(j.outer ? 'left join' : innerJoin)} ${sql.table(j.table)} ${sql.raw(a)} on ${sql.raw(a)}.run_uuid = r.run_uuid${scope} and ${sql.raw(a)}.key = ${j.key}`;
   };
-  const from = sql`from tracking_runs r ${sql.join(joins.map((j) => renderJoin(j, 'join', j.alias === driver)), sql` `)}`;
+  const from = sql`from tracking_runs r ${sql.join(
+    joins.map((j) => renderJoin(j, 'join', j.alias === driver)),
+    sql` `,
+  )}`;
   // With candidate ids the runs drive (an ordered join keeps them the outer loop) and every join is
   // a primary-key lookup.
-  const fromIds = sql`from tracking_runs r ${sql.join(joins.map((j) => renderJoin(j, queries.orderedJoin, false)), sql` `)}`;
+  const fromIds = sql`from tracking_runs r ${sql.join(
+    joins.map((j) => renderJoin(j, queries.orderedJoin, false)),
+    sql` `,
+  )}`;
   const cond = sql.join([...(leadJoin ? [] : runScope(false)), ...where], sql` and `);
   const condIds = sql.join([...runScope(true), ...where], sql` and `);
   const plan: RunSearchPlan = {
@@ -383,16 +530,30 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
     const parts: RawBuilder<unknown>[] = [sql`from ${sql.table(lj.table)} ${la}`];
     for (const j of joins) {
       if (j.outer || j === lj) continue;
-      parts.push(sql`${sql.raw(queries.orderedJoin)} ${sql.table(j.table)} ${sql.raw(j.alias)} on ${sql.raw(j.alias)}.run_uuid = ${la}.run_uuid and ${sql.raw(j.alias)}.key = ${j.key}`);
+      parts.push(
+        sql`${sql.raw(queries.orderedJoin)} ${sql.table(j.table)} ${sql.raw(j.alias)} on ${sql.raw(j.alias)}.run_uuid = ${la}.run_uuid and ${sql.raw(j.alias)}.key = ${j.key}`,
+      );
     }
     parts.push(sql`${sql.raw(queries.orderedJoin)} tracking_runs r on r.run_uuid = ${la}.run_uuid`);
     leadFrom = sql.join(parts, sql` `);
-    leadCond = sql.join([sql`${la}.workspace_id = ${q.workspaceId}`, expIn(`${lj.alias}.experiment_id`), sql`${la}.key = ${lj.key}`, ...where], sql` and `);
+    leadCond = sql.join(
+      [
+        sql`${la}.workspace_id = ${q.workspaceId}`,
+        expIn(`${lj.alias}.experiment_id`),
+        sql`${la}.key = ${lj.key}`,
+        ...where,
+      ],
+      sql` and `,
+    );
   }
   if (lead) {
     const l = lead;
     plan.lead = {
-      first: (n) => sql<{ run_uuid: string; lead: number }>`select r.run_uuid, ${l.col} as lead ${leadFrom} where ${leadCond} order by ${l.col} ${l.dir} limit ${n}`,
+      first: (n) =>
+        sql<{
+          run_uuid: string;
+          lead: number;
+        }>`select r.run_uuid, ${l.col} as lead ${leadFrom} where ${leadCond} order by ${l.col} ${l.dir} limit ${n}`,
       ties: (v) => sql<{ run_uuid: string }>`select r.run_uuid ${leadFrom} where ${leadCond} and ${l.col} = ${v}`,
     };
   }
@@ -412,7 +573,10 @@ export interface ExperimentSearch {
 }
 
 const EXP_STRING_ATTRS: Record<string, string> = { name: 'name' };
-const EXP_NUMERIC_ATTRS: Record<string, string> = { creation_time: 'creation_time', last_update_time: 'last_update_time' };
+const EXP_NUMERIC_ATTRS: Record<string, string> = {
+  creation_time: 'creation_time',
+  last_update_time: 'last_update_time',
+};
 const EXP_ORDER_ATTRS = ['name', 'experiment_id', 'creation_time', 'last_update_time'];
 
 export function compileExperimentSearch(dialect: DialectName, q: ExperimentSearch): RawBuilder<unknown> {
@@ -420,27 +584,36 @@ export function compileExperimentSearch(dialect: DialectName, q: ExperimentSearc
   const clauses = parseFilter(q.filter, ['attribute', 'tag']);
   const where: RawBuilder<unknown>[] = [
     sql`e.workspace_id = ${q.workspaceId}`,
-    q.stages.length === 1 ? sql`e.lifecycle_stage = ${q.stages[0]}` : sql`e.lifecycle_stage in (${sql.join(q.stages.map((s) => sql`${s}`))})`,
+    q.stages.length === 1
+      ? sql`e.lifecycle_stage = ${q.stages[0]}`
+      : sql`e.lifecycle_stage in (${sql.join(q.stages.map((s) => sql`${s}`))})`,
   ];
   for (const c of clauses) {
     if (c.type === 'attribute') {
       if (EXP_STRING_ATTRS[c.key]) {
         const ops: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE'];
-        if (!ops.includes(c.comparator)) throw new InvalidInput(`Invalid comparator for string attribute: ${c.comparator}`);
-        if (typeof c.value !== 'string') throw new InvalidInput(`Expected a quoted string value for attributes.${c.key}`);
+        if (!ops.includes(c.comparator))
+          throw new InvalidInput(`Invalid comparator for string attribute: ${c.comparator}`);
+        if (typeof c.value !== 'string')
+          throw new InvalidInput(`Expected a quoted string value for attributes.${c.key}`);
         where.push(compare(queries, sql.raw(`e.${EXP_STRING_ATTRS[c.key]}`), c.comparator, c.value));
       } else if (EXP_NUMERIC_ATTRS[c.key]) {
-        if (!NUMERIC_OPS.includes(c.comparator)) throw new InvalidInput(`Invalid comparator for numeric attribute: ${c.comparator}`);
+        if (!NUMERIC_OPS.includes(c.comparator))
+          throw new InvalidInput(`Invalid comparator for numeric attribute: ${c.comparator}`);
         if (typeof c.value !== 'number') throw new InvalidInput(`Expected a numeric value for attributes.${c.key}`);
         where.push(compare(queries, sql.raw(`e.${EXP_NUMERIC_ATTRS[c.key]}`), c.comparator, c.value));
       } else {
-        throw new InvalidInput(`Invalid attribute key '${c.key}' specified. Valid keys are name, creation_time, last_update_time`);
+        throw new InvalidInput(
+          `Invalid attribute key '${c.key}' specified. Valid keys are name, creation_time, last_update_time`,
+        );
       }
     } else {
       const ops: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE'];
       if (!ops.includes(c.comparator)) throw new InvalidInput(`Invalid comparator for tag: ${c.comparator}`);
       if (typeof c.value !== 'string') throw new InvalidInput(`Expected a quoted string value for tags.${c.key}`);
-      where.push(sql`exists (select 1 from tracking_experiment_tags t where t.workspace_id = e.workspace_id and t.experiment_id = e.experiment_id and t.key = ${c.key} and ${compare(queries, sql.raw('t.value'), c.comparator, c.value)})`);
+      where.push(
+        sql`exists (select 1 from tracking_experiment_tags t where t.workspace_id = e.workspace_id and t.experiment_id = e.experiment_id and t.key = ${c.key} and ${compare(queries, sql.raw('t.value'), c.comparator, c.value)})`,
+      );
     }
   }
   const order: RawBuilder<unknown>[] = [];
@@ -448,7 +621,10 @@ export function compileExperimentSearch(dialect: DialectName, q: ExperimentSearc
   let sawId = false;
   for (const o of list) {
     const ob = parseOrderBy(o, ['attribute']);
-    if (!EXP_ORDER_ATTRS.includes(ob.key)) throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use ${EXP_ORDER_ATTRS.join(', ')}`, { code: 'INVALID_SEARCH_FILTER' });
+    if (!EXP_ORDER_ATTRS.includes(ob.key))
+      throw new InvalidInput(`Invalid order_by attribute '${ob.key}'; use ${EXP_ORDER_ATTRS.join(', ')}`, {
+        code: 'INVALID_SEARCH_FILTER',
+      });
     if (ob.key === 'experiment_id') sawId = true;
     order.push(sql`e.${sql.raw(ob.key)} ${sql.raw(ob.asc ? 'asc' : 'desc')}`);
   }
@@ -465,14 +641,20 @@ export function encodeOffsetToken(offset: number): string {
 
 export function decodeOffsetToken(token: unknown): number {
   if (token === undefined || token === null || token === '') return 0;
-  if (typeof token !== 'string') throw new InvalidInput('Invalid page token: it must be a string', { code: 'INVALID_PAGE_TOKEN' });
+  if (typeof token !== 'string')
+    throw new InvalidInput('Invalid page token: it must be a string', { code: 'INVALID_PAGE_TOKEN' });
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
   } catch {
-    throw new InvalidInput(`Invalid page token, could not base64-decode or parse it: '${token.slice(0, 100)}'`, { code: 'INVALID_PAGE_TOKEN' });
+    throw new InvalidInput(`Invalid page token, could not base64-decode or parse it: '${token.slice(0, 100)}'`, {
+      code: 'INVALID_PAGE_TOKEN',
+    });
   }
   const off = (parsed as { offset?: unknown })?.offset;
-  if (typeof off !== 'number' || !Number.isSafeInteger(off) || off < 0) throw new InvalidInput(`Invalid page token, decoded value=${JSON.stringify(parsed)}`, { code: 'INVALID_PAGE_TOKEN' });
+  if (typeof off !== 'number' || !Number.isSafeInteger(off) || off < 0)
+    throw new InvalidInput(`Invalid page token, decoded value=${JSON.stringify(parsed)}`, {
+      code: 'INVALID_PAGE_TOKEN',
+    });
   return off;
 }

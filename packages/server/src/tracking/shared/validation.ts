@@ -32,7 +32,8 @@ export const LIMITS = {
 } as const;
 
 const NAME = /^[/\w.\- ]*$/;
-const BAD_CHARS = 'Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/).';
+const BAD_CHARS =
+  'Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/).';
 
 /** posixpath.normpath, enough to tell whether a name would resolve to another as a file path. */
 function normpath(p: string): string {
@@ -50,18 +51,27 @@ function normpath(p: string): string {
 }
 
 function checkKeyName(kind: 'metric' | 'parameter' | 'tag', name: unknown): string {
-  if (name === undefined || name === null) throw new InvalidInput(`${kind[0]!.toUpperCase()}${kind.slice(1)} name cannot be None. A key name must be provided.`);
-  if (typeof name !== 'string') throw new InvalidInput(`Invalid ${kind} name: ${JSON.stringify(name)}; it must be a string.`);
+  if (name === undefined || name === null)
+    throw new InvalidInput(
+      `${kind[0]!.toUpperCase()}${kind.slice(1)} name cannot be None. A key name must be provided.`,
+    );
+  if (typeof name !== 'string')
+    throw new InvalidInput(`Invalid ${kind} name: ${JSON.stringify(name)}; it must be a string.`);
   if (!NAME.test(name)) throw new InvalidInput(`Invalid ${kind} name: '${name}'. ${BAD_CHARS}`);
   const norm = normpath(name);
   if (norm !== name || norm === '.' || norm.startsWith('..') || norm.startsWith('/')) {
-    throw new InvalidInput(`Invalid ${kind} name: '${name}'. Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to '${norm}'`);
+    throw new InvalidInput(
+      `Invalid ${kind} name: '${name}'. Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to '${norm}'`,
+    );
   }
   return name;
 }
 
 export function checkLength(what: string, limit: number, value: string): string {
-  if (value.length > limit) throw new InvalidInput(`${what} '${value.slice(0, 250)}' had length ${value.length}, which exceeded length limit of ${limit}`);
+  if (value.length > limit)
+    throw new InvalidInput(
+      `${what} '${value.slice(0, 250)}' had length ${value.length}, which exceeded length limit of ${limit}`,
+    );
   return value;
 }
 
@@ -77,7 +87,10 @@ export function checkTagKey(key: unknown, limit: number = LIMITS.entityKey): str
 
 /** A string field of a request; `undefined` passes when optional. */
 export function str(value: unknown, what: string): string {
-  if (typeof value !== 'string') throw new InvalidInput(`Missing value for required parameter '${what}'. See the API docs for more information about request parameters.`);
+  if (typeof value !== 'string')
+    throw new InvalidInput(
+      `Missing value for required parameter '${what}'. See the API docs for more information about request parameters.`,
+    );
   return value;
 }
 
@@ -86,9 +99,16 @@ export function int64(value: unknown, what: string, opts: { min?: number } = {})
   let n: number;
   if (typeof value === 'number') n = value;
   else if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) n = Number(value.trim());
-  else throw new InvalidInput(`Invalid value ${preview(value)} for parameter '${what}': it must be a whole number (64-bit integer).`);
-  if (!Number.isSafeInteger(n)) throw new InvalidInput(`Invalid value ${preview(value)} for parameter '${what}': it must be a whole number within ±${Number.MAX_SAFE_INTEGER}.`);
-  if (opts.min !== undefined && n < opts.min) throw new InvalidInput(`Invalid value ${n} for parameter '${what}': it must be at least ${opts.min}.`);
+  else
+    throw new InvalidInput(
+      `Invalid value ${preview(value)} for parameter '${what}': it must be a whole number (64-bit integer).`,
+    );
+  if (!Number.isSafeInteger(n))
+    throw new InvalidInput(
+      `Invalid value ${preview(value)} for parameter '${what}': it must be a whole number within ±${Number.MAX_SAFE_INTEGER}.`,
+    );
+  if (opts.min !== undefined && n < opts.min)
+    throw new InvalidInput(`Invalid value ${n} for parameter '${what}': it must be at least ${opts.min}.`);
   return n;
 }
 
@@ -101,13 +121,19 @@ export function double(value: unknown, what: string): number {
     if (value === '-Infinity' || value === '-inf') return -Infinity;
     if (value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
   }
-  throw new InvalidInput(`Got invalid value ${preview(value)} for ${what}. Please specify value as a valid double (64-bit floating point)`, { code: 'INVALID_METRIC_VALUE' });
+  throw new InvalidInput(
+    `Got invalid value ${preview(value)} for ${what}. Please specify value as a valid double (64-bit floating point)`,
+    { code: 'INVALID_METRIC_VALUE' },
+  );
 }
 
 /** Run ids we issue are 32 hex characters; MLflow accepts this pattern for ids it is given. */
 export const RUN_ID = /^[a-zA-Z0-9][\w-]{0,255}$/;
 export function checkRunId(id: unknown, what = 'run_id'): string {
-  if (typeof id !== 'string' || id === '') throw new InvalidInput(`Missing value for required parameter '${what}'. See the API docs for more information about request parameters.`);
+  if (typeof id !== 'string' || id === '')
+    throw new InvalidInput(
+      `Missing value for required parameter '${what}'. See the API docs for more information about request parameters.`,
+    );
   if (!RUN_ID.test(id)) throw new InvalidInput(`Invalid run ID: '${id}'`);
   return id;
 }
@@ -115,24 +141,33 @@ export function checkRunId(id: unknown, what = 'run_id'): string {
 /** Experiment ids are decimal numbers here ("0" is each workspace's Default experiment). */
 export function checkExperimentId(id: unknown, what = 'experiment_id'): number {
   if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
-  if (typeof id !== 'string' || id === '') throw new InvalidInput(`Missing value for required parameter '${what}'. See the API docs for more information about request parameters.`);
+  if (typeof id !== 'string' || id === '')
+    throw new InvalidInput(
+      `Missing value for required parameter '${what}'. See the API docs for more information about request parameters.`,
+    );
   if (!/^\d{1,15}$/.test(id)) {
-    if (/^[a-zA-Z0-9][\w-]{0,63}$/.test(id)) throw new NotFound(`No Experiment with id=${id} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
+    if (/^[a-zA-Z0-9][\w-]{0,63}$/.test(id))
+      throw new NotFound(`No Experiment with id=${id} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
     throw new InvalidInput(`Invalid experiment ID: '${id}'`);
   }
   return Number(id);
 }
 
 export function checkExperimentName(name: unknown): string {
-  if (name === undefined || name === null || name === '') throw new InvalidInput(`Invalid experiment name: '${name ?? ''}'`);
-  if (typeof name !== 'string') throw new InvalidInput(`Invalid experiment name: ${JSON.stringify(name)}. Expects a string.`);
-  if (name.length > LIMITS.experimentName) throw new InvalidInput(`Experiment name exceeds the maximum length of ${LIMITS.experimentName} characters`);
+  if (name === undefined || name === null || name === '')
+    throw new InvalidInput(`Invalid experiment name: '${name ?? ''}'`);
+  if (typeof name !== 'string')
+    throw new InvalidInput(`Invalid experiment name: ${JSON.stringify(name)}. Expects a string.`);
+  if (name.length > LIMITS.experimentName)
+    throw new InvalidInput(`Experiment name exceeds the maximum length of ${LIMITS.experimentName} characters`);
   return refuseControlCharacters(name, 'Experiment name');
 }
 
 export function batchLimit(entity: string, limit: number, length: number): void {
   if (length > limit) {
-    throw new InvalidInput(`A batch logging request can contain at most ${limit} ${entity}. Got ${length} ${entity}. Please split up ${entity} across multiple requests and try again.`);
+    throw new InvalidInput(
+      `A batch logging request can contain at most ${limit} ${entity}. Got ${length} ${entity}. Please split up ${entity} across multiple requests and try again.`,
+    );
   }
 }
 

@@ -7,7 +7,8 @@ import { resourceId } from '../../../resources/resource-ids.js';
 import { InvalidInput, NotFound } from '../../../errors.js';
 
 /** `W`: the ARM id of a workspace, as a route prefix. */
-export const W = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.MachineLearningServices/workspaces/:workspaceName';
+export const W =
+  '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.MachineLearningServices/workspaces/:workspaceName';
 
 export const WParams = C.WorkspaceParams;
 export const WNameParams = C.WorkspaceChildParams;
@@ -20,12 +21,19 @@ export type WParamsT = C.WorkspaceParams;
  */
 export async function workspaceFor(ctx: AppContext, req: FastifyRequest, action: Action): Promise<WorkspaceInfo> {
   const p = req.params as WParamsT;
-  const id = resourceId(p.subscriptionId, p.resourceGroupName, 'Microsoft.MachineLearningServices/workspaces', p.workspaceName);
+  const id = resourceId(
+    p.subscriptionId,
+    p.resourceGroupName,
+    'Microsoft.MachineLearningServices/workspaces',
+    p.workspaceName,
+  );
   const missing = `workspace '${p.workspaceName}' could not be found in resource group '${p.resourceGroupName}'`;
   await ctx.access.require(req.principal.id, id, action, missing);
   const ws = await resolveWorkspace(ctx, p.subscriptionId, p.resourceGroupName, p.workspaceName);
   if (ws.provisioningState === 'Deleting' || ws.provisioningState === 'Creating') {
-    throw new NotFound(`workspace '${ws.name}' is ${ws.provisioningState.toLowerCase()}; try again when it is ready`, { code: 'WORKSPACE_NOT_FOUND' });
+    throw new NotFound(`workspace '${ws.name}' is ${ws.provisioningState.toLowerCase()}; try again when it is ready`, {
+      code: 'WORKSPACE_NOT_FOUND',
+    });
   }
   return ws;
 }
@@ -36,5 +44,8 @@ export function boolQuery(req: FastifyRequest, name: string): boolean | undefine
   if (v === undefined || v === '') return undefined;
   if (/^true$/i.test(v)) return true;
   if (/^false$/i.test(v)) return false;
-  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, { code: 'INVALID_QUERY_PARAMETER', target: name });
+  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, {
+    code: 'INVALID_QUERY_PARAMETER',
+    target: name,
+  });
 }

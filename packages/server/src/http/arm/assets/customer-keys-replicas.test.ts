@@ -24,9 +24,20 @@ for (const dialect of testDialects()) {
 
     it('disable and rotate on one server; the other follows', async () => {
       await a.request('PUT', `${groupPath(a, 'rep-rg')}?${V}`, { location: 'local' });
-      const vault = (await a.request('PUT', `${groupPath(a, 'rep-rg')}/providers/Microsoft.KeyVault/vaults/rep-vault-${dialect}?api-version=2023-07-01`, { location: 'local' })).body.id;
+      const vault = (
+        await a.request(
+          'PUT',
+          `${groupPath(a, 'rep-rg')}/providers/Microsoft.KeyVault/vaults/rep-vault-${dialect}?api-version=2023-07-01`,
+          { location: 'local' },
+        )
+      ).body.id;
       const k1 = (await a.request('POST', `${vault}/keys/k/create?${KV}`, { kty: 'oct' })).body.key.kid;
-      const ws = await createWorkspace(a, 'rep-rg', 'rep-ws', { location: 'local', properties: { encryption: { status: 'Enabled', keyVaultProperties: { keyVaultArmId: vault, keyIdentifier: k1 } } } });
+      const ws = await createWorkspace(a, 'rep-rg', 'rep-ws', {
+        location: 'local',
+        properties: {
+          encryption: { status: 'Enabled', keyVaultProperties: { keyVaultArmId: vault, keyIdentifier: k1 } },
+        },
+      });
       const secret = `${ws.properties.keyVault}/secrets/s?${KV}`;
       assert.equal((await a.request('PUT', secret, { value: 'shared' })).status, 200);
       const readOnB = () => b.request('GET', secret);
@@ -34,7 +45,11 @@ for (const dialect of testDialects()) {
 
       // In use, the key cannot be disabled through the API; one disabled anyway (an older server) is noticed by b.
       assert.equal((await a.request('PATCH', `${k1}?${KV}`, { attributes: { enabled: false } })).status, 409);
-      await a.server.ctx.db.updateTable('vault_keys').set({ enabled: 0 }).where('version', '=', k1.split('/').at(-1)!).execute();
+      await a.server.ctx.db
+        .updateTable('vault_keys')
+        .set({ enabled: 0 })
+        .where('version', '=', k1.split('/').at(-1)!)
+        .execute();
       await new Promise((r) => setTimeout(r, CUSTOMER_KEY_RECHECK_MS + 200));
       const refused = await readOnB();
       assert.equal(refused.status, 403, refused.text);
@@ -44,7 +59,14 @@ for (const dialect of testDialects()) {
       assert.equal((await a.request('PATCH', `${k1}?${KV}`, { attributes: { enabled: true } })).status, 200);
       assert.equal((await readOnB()).body.value, 'shared');
       const k2 = (await a.request('POST', `${vault}/keys/k/create?${KV}`, { kty: 'oct' })).body.key.kid;
-      assert.equal((await a.request('PATCH', `${ws.id}?${V}`, { properties: { encryption: { keyVaultProperties: { keyIdentifier: k2 } } } })).status, 200);
+      assert.equal(
+        (
+          await a.request('PATCH', `${ws.id}?${V}`, {
+            properties: { encryption: { keyVaultProperties: { keyIdentifier: k2 } } },
+          })
+        ).status,
+        200,
+      );
       assert.equal((await a.request('PATCH', `${k1}?${KV}`, { attributes: { enabled: false } })).status, 200);
       await new Promise((r) => setTimeout(r, CUSTOMER_KEY_RECHECK_MS + 200));
       const after = await readOnB();

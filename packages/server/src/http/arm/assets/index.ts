@@ -14,7 +14,10 @@ export { networkAccessFeature } from './private-endpoint-routes.js';
  * data, environments, connections and private endpoint connections are declared in
  * assets/types.ts and served by the generic router (http/arm/resource-router.ts).
  */
-export async function assetsFeature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }): Promise<void> {
+export async function assetsFeature(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: Services },
+): Promise<void> {
   const { ctx, services } = opts;
   // The services and their workspace hooks are made by assets/services.ts.
   const { vault, vaultKeys, datastores, endpoints, diagnostics, linked } = services.assets;

@@ -26,14 +26,30 @@ for (const dialect of testDialects()) {
     });
 
     const sas = async (permission: string, container = 'shared', expiry = hourFromNow()) => {
-      const r = await t.request('POST', `${acct}/listServiceSas?${V}`, { canonicalizedResource: `/blob/${name}/${container}`, signedResource: 'c', signedPermission: permission, signedExpiry: expiry });
+      const r = await t.request('POST', `${acct}/listServiceSas?${V}`, {
+        canonicalizedResource: `/blob/${name}/${container}`,
+        signedResource: 'c',
+        signedPermission: permission,
+        signedExpiry: expiry,
+      });
       assert.equal(r.status, 200, r.text);
       return r.body.serviceSasToken as string;
     };
     const register = (ds: string, token: string, container = 'shared') =>
-      t.request('PUT', `${W}/datastores/${ds}?${V}`, { properties: { datastoreType: 'AzureBlob', accountName: name, containerName: container, credentials: { credentialsType: 'Sas', secrets: { secretsType: 'Sas', sasToken: token } } } });
+      t.request('PUT', `${W}/datastores/${ds}?${V}`, {
+        properties: {
+          datastoreType: 'AzureBlob',
+          accountName: name,
+          containerName: container,
+          credentials: { credentialsType: 'Sas', secrets: { secretsType: 'Sas', sasToken: token } },
+        },
+      });
     const upload = (ds: string, p: string, body: string) =>
-      fetch(`${t.url}${W}/datastores/${ds}/files/${p}?${V}`, { method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' }, body });
+      fetch(`${t.url}${W}/datastores/${ds}/files/${p}?${V}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' },
+        body,
+      });
 
     it('the storage account signs tokens; a datastore with one reads and writes its container; the token is a secret', async () => {
       const token = await sas('rwdl');
@@ -43,9 +59,14 @@ for (const dialect of testDialects()) {
       assert.equal(put.body.properties.credentials.credentialsType, 'Sas');
       assert.equal(put.text.includes(token), false);
       assert.equal((await t.request('GET', `${W}/datastores/sasstore?${V}`)).text.includes('sig='), false);
-      assert.deepEqual((await t.request('POST', `${W}/datastores/sasstore/listSecrets?${V}`)).body, { secretsType: 'Sas', sasToken: token });
+      assert.deepEqual((await t.request('POST', `${W}/datastores/sasstore/listSecrets?${V}`)).body, {
+        secretsType: 'Sas',
+        sasToken: token,
+      });
       assert.equal((await upload('sasstore', 'a/b.txt', 'hello')).status, 201);
-      const got = await fetch(`${t.url}${W}/datastores/sasstore/files/a/b.txt?${V}`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+      const got = await fetch(`${t.url}${W}/datastores/sasstore/files/a/b.txt?${V}`, {
+        headers: { authorization: `Bearer ${t.adminToken}` },
+      });
       assert.equal(await got.text(), 'hello');
       const del = await t.request('DELETE', `${W}/datastores/sasstore/files/a/b.txt?${V}`);
       assert.equal(del.status, 200);
@@ -74,7 +95,12 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('GET', `${W}/datastores/refused?${V}`)).status, 404);
 
       // An account SAS for blobs (containers and objects) works too.
-      const acc = await t.request('POST', `${acct}/listAccountSas?${V}`, { signedServices: 'b', signedResourceTypes: 'co', signedPermission: 'rwl', signedExpiry: hourFromNow() });
+      const acc = await t.request('POST', `${acct}/listAccountSas?${V}`, {
+        signedServices: 'b',
+        signedResourceTypes: 'co',
+        signedPermission: 'rwl',
+        signedExpiry: hourFromNow(),
+      });
       assert.equal(acc.status, 200, acc.text);
       assert.equal((await register('accountsas', acc.body.accountSasToken)).status, 201);
       assert.equal((await upload('accountsas', 'y.txt', 'y')).status, 201);
@@ -88,13 +114,31 @@ for (const dialect of testDialects()) {
 
     it('signing and checking round trip; canonical permissions; other accounts and times refused', () => {
       const key = Buffer.alloc(64, 7).toString('base64');
-      const s = serviceSas({ account: 'acct', container: 'c1', permissions: 'lr', expiry: '2030-01-01T00:00:00Z' }, key);
+      const s = serviceSas(
+        { account: 'acct', container: 'c1', permissions: 'lr', expiry: '2030-01-01T00:00:00Z' },
+        key,
+      );
       assert.ok(s.includes('sp=rl'), 'permissions in canonical order');
-      assert.deepEqual(verifySas(s, { account: 'acct', container: 'c1', keys: [key], need: ['r', 'l'], now: Date.parse('2029-01-01') }).permissions, 'rl');
-      assert.throws(() => verifySas(s, { account: 'acct', container: 'c1', keys: [key], now: Date.parse('2031-01-01') }), /expired/);
-      const a = accountSas({ account: 'acct', services: 'b', resourceTypes: 'sco', permissions: 'rwdl', expiry: '2030-01-01T00:00:00Z' }, key);
-      assert.ok(verifySas(a, { account: 'acct', container: 'any', keys: [key], need: ['w'], now: Date.parse('2029-01-01') }));
-      assert.throws(() => verifySas(a, { account: 'other', container: 'any', keys: [key], now: Date.parse('2029-01-01') }), /not signed/);
+      assert.deepEqual(
+        verifySas(s, { account: 'acct', container: 'c1', keys: [key], need: ['r', 'l'], now: Date.parse('2029-01-01') })
+          .permissions,
+        'rl',
+      );
+      assert.throws(
+        () => verifySas(s, { account: 'acct', container: 'c1', keys: [key], now: Date.parse('2031-01-01') }),
+        /expired/,
+      );
+      const a = accountSas(
+        { account: 'acct', services: 'b', resourceTypes: 'sco', permissions: 'rwdl', expiry: '2030-01-01T00:00:00Z' },
+        key,
+      );
+      assert.ok(
+        verifySas(a, { account: 'acct', container: 'any', keys: [key], need: ['w'], now: Date.parse('2029-01-01') }),
+      );
+      assert.throws(
+        () => verifySas(a, { account: 'other', container: 'any', keys: [key], now: Date.parse('2029-01-01') }),
+        /not signed/,
+      );
     });
   });
 }

@@ -24,18 +24,34 @@ for (const dialect of testDialects()) {
     });
 
     const upload = (p: string, body: Buffer | string | ReadableStream, extra: Record<string, unknown> = {}) =>
-      fetch(`${t.url}${W}/datastores/workspaceblobstore/files/${p}?${V}`, { method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' }, body, ...extra } as Parameters<typeof fetch>[1]);
+      fetch(`${t.url}${W}/datastores/workspaceblobstore/files/${p}?${V}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' },
+        body,
+        ...extra,
+      } as Parameters<typeof fetch>[1]);
     /** A chunked upload (no Content-Length); the server may answer before the last chunk is sent. */
     const uploadChunked = (p: string, chunks: Buffer[]) =>
       new Promise<{ status: number; text: string }>((resolve, reject) => {
         let answered = false;
-        const req = http.request(`${t.url}${W}/datastores/workspaceblobstore/files/${p}?${V}`, { method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } }, (res) => {
-          answered = true;
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        });
+        const req = http.request(
+          `${t.url}${W}/datastores/workspaceblobstore/files/${p}?${V}`,
+          {
+            method: 'PUT',
+            headers: {
+              authorization: `Bearer ${t.adminToken}`,
+              'content-type': 'application/octet-stream',
+              'transfer-encoding': 'chunked',
+            },
+          },
+          (res) => {
+            answered = true;
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
         req.on('error', (e: NodeJS.ErrnoException) => {
           // Writing the rest after the server answered and closed is expected; the answer counts.
           if (e.code !== 'EPIPE' && e.code !== 'ECONNRESET') reject(e);
@@ -50,7 +66,8 @@ for (const dialect of testDialects()) {
         write(0);
       });
     const accountFolder = () => path.join(t.home, 'blobs', ws.properties.storageAccount.split('/').pop());
-    const filesIn = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String) : []);
+    const filesIn = (dir: string): string[] =>
+      fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String) : [];
 
     it('an upload up to the limit is stored; a larger one is refused with a clear 413 and leaves nothing', async () => {
       const ok = await upload('limits/exact.bin', Buffer.alloc(LIMIT, 1));
@@ -68,24 +85,48 @@ for (const dialect of testDialects()) {
       const left = filesIn(accountFolder()).filter((f) => f.includes('big.bin') || f.includes('chunked.bin'));
       assert.deepEqual(left, [], 'no file or partial file is left');
       const list = await t.request('GET', `${W}/datastores/workspaceblobstore/files?${V}&path=limits`);
-      assert.deepEqual(list.body.value.map((f: any) => f.path), ['limits/exact.bin']);
+      assert.deepEqual(
+        list.body.value.map((f: any) => f.path),
+        ['limits/exact.bin'],
+      );
     });
 
     it('an mltable data asset needs an MLTable file in its folder', async () => {
       assert.equal((await upload('tables/iris/data.csv', 'a,b\n1,2\n')).status, 201);
       const uri = 'azureml://datastores/workspaceblobstore/paths/tables/iris/';
-      const refused = await t.request('PUT', `${W}/data/iris/versions/1?${V}`, { properties: { dataType: 'mltable', dataUri: uri } });
+      const refused = await t.request('PUT', `${W}/data/iris/versions/1?${V}`, {
+        properties: { dataType: 'mltable', dataUri: uri },
+      });
       assert.equal(refused.status, 400, refused.text);
       assert.match(refused.body.error.message, /must contain an MLTable file.*tables\/iris\/MLTable/);
       assert.equal((await t.request('GET', `${W}/data/iris/versions/1?${V}`)).status, 404, 'nothing registered');
-      assert.equal((await upload('tables/iris/MLTable', 'paths:\n  - file: ./data.csv\ntransformations:\n  - read_delimited:\n      delimiter: ","\n')).status, 201);
-      const ok = await t.request('PUT', `${W}/data/iris/versions/1?${V}`, { properties: { dataType: 'mltable', dataUri: uri } });
+      assert.equal(
+        (
+          await upload(
+            'tables/iris/MLTable',
+            'paths:\n  - file: ./data.csv\ntransformations:\n  - read_delimited:\n      delimiter: ","\n',
+          )
+        ).status,
+        201,
+      );
+      const ok = await t.request('PUT', `${W}/data/iris/versions/1?${V}`, {
+        properties: { dataType: 'mltable', dataUri: uri },
+      });
       assert.equal(ok.status, 201, ok.text);
-      const direct = await t.request('PUT', `${W}/data/iris/versions/2?${V}`, { properties: { dataType: 'mltable', dataUri: `${uri}MLTable` } });
+      const direct = await t.request('PUT', `${W}/data/iris/versions/2?${V}`, {
+        properties: { dataType: 'mltable', dataUri: `${uri}MLTable` },
+      });
       assert.equal(direct.status, 201, 'the URI may name the MLTable file itself');
       // A folder named MLTable is not the file.
       assert.equal((await upload('tables/odd/MLTable/x.txt', 'x')).status, 201);
-      assert.equal((await t.request('PUT', `${W}/data/odd/versions/1?${V}`, { properties: { dataType: 'mltable', dataUri: 'azureml://datastores/workspaceblobstore/paths/tables/odd' } })).status, 400);
+      assert.equal(
+        (
+          await t.request('PUT', `${W}/data/odd/versions/1?${V}`, {
+            properties: { dataType: 'mltable', dataUri: 'azureml://datastores/workspaceblobstore/paths/tables/odd' },
+          })
+        ).status,
+        400,
+      );
     });
   });
 }

@@ -16,8 +16,6 @@ const ROOT = path.resolve(HERE, '..', '..', '..', '..', '..', '..');
 const run = promisify(execFile);
 const V = 'api-version=2025-09-01';
 
-
-
 // The official Azure clients, each in its own process as a user runs it, against a real server
 // over HTTPS (self-signed CA trusted through NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE).
 for (const dialect of testDialects()) {
@@ -37,20 +35,45 @@ for (const dialect of testDialects()) {
       const tls = await prepareTls({ home, host: '127.0.0.1', env: {} });
       caFile = tls.caFile!;
       ca = fs.readFileSync(caFile, 'utf8');
-      server = await startServer({ home, port: 0, logLevel: 'silent', adminPassword: 'clients-admin-password', tlsCert: tls.tlsCert, tlsKey: tls.tlsKey, databaseUrl }, {});
+      server = await startServer(
+        {
+          home,
+          port: 0,
+          logLevel: 'silent',
+          adminPassword: 'clients-admin-password',
+          tlsCert: tls.tlsCert,
+          tlsKey: tls.tlsKey,
+          databaseUrl,
+        },
+        {},
+      );
       const ctx = server.ctx;
       // A service principal with Contributor on the subscription, as an administrator would make
       // with `atelier sp create` + `atelier role assignment create`.
       const { principal, secret } = await ctx.principals.createServicePrincipal('azure-clients');
       await ctx.access.assign(principal.id, `/subscriptions/${ctx.defaultSubscriptionId}`, 'Contributor', null);
       env = {
-        PATH: process.env.PATH ?? '', HOME: home, ATELIER_URL: server.url, AZURE_TENANT_ID: ctx.tenantId, AZURE_CLIENT_ID: principal.name,
-        AZURE_CLIENT_SECRET: secret.value, AZURE_SUBSCRIPTION_ID: ctx.defaultSubscriptionId, RESOURCE_GROUP: 'clients',
-        NODE_EXTRA_CA_CERTS: caFile, REQUESTS_CA_BUNDLE: caFile, SSL_CERT_FILE: caFile,
+        PATH: process.env.PATH ?? '',
+        HOME: home,
+        ATELIER_URL: server.url,
+        AZURE_TENANT_ID: ctx.tenantId,
+        AZURE_CLIENT_ID: principal.name,
+        AZURE_CLIENT_SECRET: secret.value,
+        AZURE_SUBSCRIPTION_ID: ctx.defaultSubscriptionId,
+        RESOURCE_GROUP: 'clients',
+        NODE_EXTRA_CA_CERTS: caFile,
+        REQUESTS_CA_BUNDLE: caFile,
+        SSL_CERT_FILE: caFile,
       };
       const tok = await clientCredentialsToken(server.url, ctx.tenantId, ca, principal.name, secret.value);
       token = tok;
-      const rg = await httpsJson('PUT', `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourcegroups/clients?${V}`, ca, token, { location: 'local' });
+      const rg = await httpsJson(
+        'PUT',
+        `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourcegroups/clients?${V}`,
+        ca,
+        token,
+        { location: 'local' },
+      );
       assert.equal(rg.status, 201, JSON.stringify(rg.body));
     });
     after(async () => {
@@ -61,11 +84,20 @@ for (const dialect of testDialects()) {
 
     /** A workspace made through the REST API (PUT + wait for its operation). */
     async function workspace(name: string): Promise<void> {
-      const put = await httpsJson('PUT', `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups/clients/providers/Microsoft.MachineLearningServices/workspaces/${name}?${V}`, ca, token, { location: 'local', properties: { description: `for ${name}` } });
+      const put = await httpsJson(
+        'PUT',
+        `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups/clients/providers/Microsoft.MachineLearningServices/workspaces/${name}?${V}`,
+        ca,
+        token,
+        { location: 'local', properties: { description: `for ${name}` } },
+      );
       assert.equal(put.status, 201, JSON.stringify(put.body));
       for (let i = 0; i < 500; i++) {
         const op = await httpsJson('GET', String(put.headers['azure-asyncoperation']), ca, token);
-        if (op.body.status !== 'InProgress') { assert.equal(op.body.status, 'Succeeded', JSON.stringify(op.body)); return; }
+        if (op.body.status !== 'InProgress') {
+          assert.equal(op.body.status, 'Succeeded', JSON.stringify(op.body));
+          return;
+        }
         await new Promise((r) => setTimeout(r, 20));
       }
       throw new Error('workspace creation did not end');
@@ -73,7 +105,9 @@ for (const dialect of testDialects()) {
 
     it('@azure/identity (ClientSecret, UsernamePassword, DeviceCode credentials) + @azure/arm-machinelearning: create, get, list, update, listKeys, delete', async () => {
       const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(HERE, 'azure-js-client.ts')], {
-        env: { ...env, WORKSPACE: 'js-ws', ATELIER_USER: 'admin', ATELIER_PASSWORD: 'clients-admin-password' }, cwd: ROOT, timeout: 180_000,
+        env: { ...env, WORKSPACE: 'js-ws', ATELIER_USER: 'admin', ATELIER_PASSWORD: 'clients-admin-password' },
+        cwd: ROOT,
+        timeout: 180_000,
       });
       const out = JSON.parse(stdout.trim().split('\n').pop()!);
       assert.equal(out.tokenExpires, true);
@@ -100,7 +134,10 @@ for (const dialect of testDialects()) {
       const py = python();
       if (!py) return tc.skip('no Python with azure-ai-ml (set ATELIER_TEST_PYTHON)');
       await workspace('aiml-ws');
-      const { stdout } = await run(py, [path.join(HERE, 'azure_ai_ml_client.py')], { env: { ...env, WORKSPACE: 'aiml-ws' }, timeout: 300_000 });
+      const { stdout } = await run(py, [path.join(HERE, 'azure_ai_ml_client.py')], {
+        env: { ...env, WORKSPACE: 'aiml-ws' },
+        timeout: 300_000,
+      });
       const out = JSON.parse(stdout.trim().split('\n').pop()!);
       assert.equal(out.token, true);
       assert.equal(out.get.name, 'aiml-ws');
@@ -112,20 +149,38 @@ for (const dialect of testDialects()) {
       assert.equal(out.begin_create.name, 'made-by-ai-ml');
       assert.equal(out.begin_create.description, 'made by azure-ai-ml');
       assert.equal(out.begin_create.tags.via, 'ai-ml'); // the client adds its own createdByToolkit tag
-      assert.match(out.begin_create.storage_account, /\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24}$/);
-      assert.match(out.begin_create.key_vault, /\/providers\/Microsoft\.KeyVault\/vaults\/[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/);
+      assert.match(
+        out.begin_create.storage_account,
+        /\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24}$/,
+      );
+      assert.match(
+        out.begin_create.key_vault,
+        /\/providers\/Microsoft\.KeyVault\/vaults\/[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/,
+      );
       assert.match(out.begin_create.application_insights, /\/providers\/Microsoft\.Insights\/components\/[^/]+$/i); // names the client chose
       assert.equal(out.begin_create_get.name, 'made-by-ai-ml');
       assert.equal(out.begin_create_get.location, 'local');
       // …and the server has it: GET over REST, and the deployment that made it.
       const base = `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups/clients/providers`;
-      const got = await httpsJson('GET', `${base}/Microsoft.MachineLearningServices/workspaces/made-by-ai-ml?${V}`, ca, token);
+      const got = await httpsJson(
+        'GET',
+        `${base}/Microsoft.MachineLearningServices/workspaces/made-by-ai-ml?${V}`,
+        ca,
+        token,
+      );
       assert.equal(got.status, 200);
       assert.equal(got.body.properties.provisioningState, 'Succeeded');
       assert.equal(got.body.properties.description, 'made by azure-ai-ml');
       assert.equal(got.body.properties.storageAccount, out.begin_create.storage_account);
       const deps = await httpsJson('GET', `${base}/Microsoft.Resources/deployments?${V}`, ca, token);
-      assert.ok(deps.body.value.some((d: any) => d.properties.provisioningState === 'Succeeded' && d.properties.outputResources.some((r: any) => r.id.toLowerCase() === got.body.id.toLowerCase())), JSON.stringify(deps.body));
+      assert.ok(
+        deps.body.value.some(
+          (d: any) =>
+            d.properties.provisioningState === 'Succeeded' &&
+            d.properties.outputResources.some((r: any) => r.id.toLowerCase() === got.body.id.toLowerCase()),
+        ),
+        JSON.stringify(deps.body),
+      );
     });
 
     it('azureml-core (the seed SDK) with TokenAuthentication and a custom cloud: get, list, get_details, write_config/from_config, list_keys, Workspace.create', async (tc) => {
@@ -135,8 +190,11 @@ for (const dialect of testDialects()) {
       const work = path.join(home, 'work');
       fs.mkdirSync(work, { recursive: true });
       const { stdout, stderr } = await run(py, [path.join(HERE, 'azureml_core_client.py')], {
-        env: { ...env, WORKSPACE: 'core-ws', WORKDIR: work, AZURE_CONFIG_DIR: path.join(home, 'azure') }, timeout: 300_000,
-      }).catch((e: { stdout?: string; stderr?: string; message: string }) => { throw new Error(`${e.message}\n${e.stderr ?? ''}`); });
+        env: { ...env, WORKSPACE: 'core-ws', WORKDIR: work, AZURE_CONFIG_DIR: path.join(home, 'azure') },
+        timeout: 300_000,
+      }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
+        throw new Error(`${e.message}\n${e.stderr ?? ''}`);
+      });
       const out = JSON.parse(stdout.trim().split('\n').pop()!);
       assert.equal(out.get.name, 'core-ws', stderr);
       assert.equal(out.details.name, 'core-ws');
@@ -158,11 +216,20 @@ for (const dialect of testDialects()) {
       assert.deepEqual(out.create_get, { name: 'made-by-core', workspaceid: out.create.workspaceid });
       assert.deepEqual(out.create_second, { name: 'made-by-core-2', provisioningState: 'Succeeded' });
       const base = `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups`;
-      const got = await httpsJson('GET', `${base}/clients/providers/Microsoft.MachineLearningServices/workspaces/made-by-core?${V}`, ca, token);
+      const got = await httpsJson(
+        'GET',
+        `${base}/clients/providers/Microsoft.MachineLearningServices/workspaces/made-by-core?${V}`,
+        ca,
+        token,
+      );
       assert.equal(got.status, 200);
       assert.equal(got.body.properties.workspaceId, out.create.workspaceid);
       const la = await httpsJson('GET', `${base}/DefaultResourceGroup-local/resources?${V}`, ca, token);
-      assert.deepEqual(la.body.value?.map((r: any) => r.type), ['Microsoft.OperationalInsights/workspaces'], JSON.stringify(la.body));
+      assert.deepEqual(
+        la.body.value?.map((r: any) => r.type),
+        ['Microsoft.OperationalInsights/workspaces'],
+        JSON.stringify(la.body),
+      );
     });
   });
 }

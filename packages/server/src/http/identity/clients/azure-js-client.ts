@@ -20,22 +20,46 @@ const env = (k: string): string => {
 
 async function main(): Promise<void> {
   const url = env('ATELIER_URL');
-  const credential = new ClientSecretCredential(env('AZURE_TENANT_ID'), env('AZURE_CLIENT_ID'), env('AZURE_CLIENT_SECRET'), {
-    authorityHost: url,
-    disableInstanceDiscovery: true,
-  });
+  const credential = new ClientSecretCredential(
+    env('AZURE_TENANT_ID'),
+    env('AZURE_CLIENT_ID'),
+    env('AZURE_CLIENT_SECRET'),
+    {
+      authorityHost: url,
+      disableInstanceDiscovery: true,
+    },
+  );
   const out: Record<string, unknown> = {};
   const token = await credential.getToken(`${url}/.default`);
   out.tokenExpires = token.expiresOnTimestamp > Date.now();
 
-  const client = new AzureMachineLearningWorkspaces(credential, env('AZURE_SUBSCRIPTION_ID'), { endpoint: url, $host: url });
+  const client = new AzureMachineLearningWorkspaces(credential, env('AZURE_SUBSCRIPTION_ID'), {
+    endpoint: url,
+    $host: url,
+  });
   // LROs are polled every 100 ms instead of the SDK's 30 s default.
   const fast = { updateIntervalInMs: 100 };
   const rg = env('RESOURCE_GROUP');
   const name = env('WORKSPACE');
 
-  const created = await client.workspaces.beginCreateOrUpdateAndWait(rg, name, { location: 'local', friendlyName: 'From the JS SDK', description: 'made by @azure/arm-machinelearning', tags: { via: 'js' } }, fast);
-  out.created = { name: created.name, provisioningState: created.provisioningState, friendlyName: created.friendlyName, storageAccount: created.storageAccount, workspaceId: created.workspaceId };
+  const created = await client.workspaces.beginCreateOrUpdateAndWait(
+    rg,
+    name,
+    {
+      location: 'local',
+      friendlyName: 'From the JS SDK',
+      description: 'made by @azure/arm-machinelearning',
+      tags: { via: 'js' },
+    },
+    fast,
+  );
+  out.created = {
+    name: created.name,
+    provisioningState: created.provisioningState,
+    friendlyName: created.friendlyName,
+    storageAccount: created.storageAccount,
+    workspaceId: created.workspaceId,
+  };
 
   const got = await client.workspaces.get(rg, name);
   out.got = { id: got.id, description: got.description, tags: got.tags, mlFlowTrackingUri: got.mlFlowTrackingUri };
@@ -46,11 +70,20 @@ async function main(): Promise<void> {
   for await (const w of client.workspaces.listBySubscription()) inSub.push(w.name!);
   out.listed = { inGroup, inSub };
 
-  const updated = await client.workspaces.beginUpdateAndWait(rg, name, { description: 'updated by the JS SDK', tags: { via: 'js', step: 'update' } }, fast);
+  const updated = await client.workspaces.beginUpdateAndWait(
+    rg,
+    name,
+    { description: 'updated by the JS SDK', tags: { via: 'js', step: 'update' } },
+    fast,
+  );
   out.updated = { description: updated.description, tags: updated.tags };
 
   const keys = await client.workspaces.listKeys(rg, name);
-  out.keys = { hasStorageKey: Boolean(keys.userStorageKey), userStorageResourceId: keys.userStorageResourceId, hasInsightsKey: Boolean(keys.appInsightsInstrumentationKey) };
+  out.keys = {
+    hasStorageKey: Boolean(keys.userStorageKey),
+    userStorageResourceId: keys.userStorageResourceId,
+    hasInsightsKey: Boolean(keys.appInsightsInstrumentationKey),
+  };
 
   await client.workspaces.beginDeleteAndWait(rg, name, fast);
   try {
@@ -62,14 +95,24 @@ async function main(): Promise<void> {
   const user = process.env.ATELIER_USER;
   const password = process.env.ATELIER_PASSWORD;
   if (user && password) {
-    const ropc = new UsernamePasswordCredential(env('AZURE_TENANT_ID'), 'js-public-client', user, password, { authorityHost: url, disableInstanceDiscovery: true });
+    const ropc = new UsernamePasswordCredential(env('AZURE_TENANT_ID'), 'js-public-client', user, password, {
+      authorityHost: url,
+      disableInstanceDiscovery: true,
+    });
     out.usernamePassword = Boolean((await ropc.getToken(`${url}/.default`)).token);
     let prompted = '';
     const device = new DeviceCodeCredential({
-      tenantId: env('AZURE_TENANT_ID'), clientId: 'js-device-client', authorityHost: url, disableInstanceDiscovery: true,
+      tenantId: env('AZURE_TENANT_ID'),
+      clientId: 'js-device-client',
+      authorityHost: url,
+      disableInstanceDiscovery: true,
       userPromptCallback: (info) => {
         prompted = info.message;
-        void fetch(info.verificationUri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ code: info.userCode, username: user, password, action: 'approve' }) });
+        void fetch(info.verificationUri, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ code: info.userCode, username: user, password, action: 'approve' }),
+        });
       },
     });
     out.deviceCode = Boolean((await device.getToken(`${url}/.default`)).token);
@@ -79,6 +122,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n${JSON.stringify((e as { response?: { bodyAsText?: string } }).response?.bodyAsText ?? '')}\n`);
+  process.stderr.write(
+    `${(e as Error).stack ?? String(e)}\n${JSON.stringify((e as { response?: { bodyAsText?: string } }).response?.bodyAsText ?? '')}\n`,
+  );
   process.exit(1);
 });

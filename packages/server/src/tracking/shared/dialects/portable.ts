@@ -2,7 +2,10 @@ import { tuples, type Tx } from '../../../store/tx.js';
 import type { RunInsert } from './types.js';
 
 /** create-run in three statements, the same SQL on both dialects: the experiment check, the run, its tags (500 per insert). */
-export async function insertRunSteps(tx: Tx, r: RunInsert): Promise<{ uri: string } | { missing: true } | { stage: string }> {
+export async function insertRunSteps(
+  tx: Tx,
+  r: RunInsert,
+): Promise<{ uri: string } | { missing: true } | { stage: string }> {
   const [e] = await tx.all<{ artifact_location: string; lifecycle_stage: string }>(
     'select artifact_location, lifecycle_stage from tracking_experiments where workspace_id = ? and experiment_id = ?',
     [r.workspaceId, r.experimentId],
@@ -16,7 +19,10 @@ export async function insertRunSteps(tx: Tx, r: RunInsert): Promise<{ uri: strin
   );
   for (let i = 0; i < r.tags.length; i += 500) {
     const chunk = r.tags.slice(i, i + 500);
-    await tx.run(`insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(chunk.length, 5)}`, chunk.flatMap((t) => [r.runId, t.key, t.value, r.workspaceId, r.experimentId]));
+    await tx.run(
+      `insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id) values ${tuples(chunk.length, 5)}`,
+      chunk.flatMap((t) => [r.runId, t.key, t.value, r.workspaceId, r.experimentId]),
+    );
   }
   return { uri };
 }

@@ -47,13 +47,20 @@ export const postgresTracking: TrackingSql = {
     );
     if (full(Number(log?.[0] ?? 0), Number(log?.[1] ?? 0))) await fold(true);
   },
-  blockAppend: 'on conflict (series_id, seq) do update set n = b.n + excluded.n, min_step = least(b.min_step, excluded.min_step), max_step = greatest(b.max_step, excluded.max_step), data = b.data || excluded.data',
+  blockAppend:
+    'on conflict (series_id, seq) do update set n = b.n + excluded.n, min_step = least(b.min_step, excluded.min_step), max_step = greatest(b.max_step, excluded.max_step), data = b.data || excluded.data',
   // One statement (one round trip): CTEs read the experiment, insert the run if it is active, then
   // the tags if the run went in. A request with very many tags takes the three statements instead.
   async insertRun(tx, r) {
     if (r.tags.length > MAX_TAGS) return insertRunSteps(tx, r);
     const [hit] = await tx.all<{ lifecycle_stage: string; artifact_uri: string | null }>(insertRunText(r.tags.length), [
-      r.workspaceId, r.experimentId, r.runId, r.name, r.user, r.start, ...r.tags.flatMap((t) => [t.key, t.value]),
+      r.workspaceId,
+      r.experimentId,
+      r.runId,
+      r.name,
+      r.user,
+      r.start,
+      ...r.tags.flatMap((t) => [t.key, t.value]),
     ]);
     if (!hit) return { missing: true };
     if (hit.artifact_uri === null) return { stage: hit.lifecycle_stage };

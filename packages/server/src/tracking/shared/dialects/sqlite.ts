@@ -25,19 +25,30 @@ export const sqliteTracking: TrackingSql = {
   },
   async updateLatestMetrics(tx, rows) {
     for (const u of rows) {
-      await tx.run('update tracking_latest_metrics set step = ?, timestamp = ?, value = ?, is_nan = ?, min_step = ?, max_step = ?, steps = ?, step_segments = ? where series_id = ?', [
-        u[3], u[4], u[5], u[6], u[9], u[10], u[11], u[12], u[0],
-      ]);
+      await tx.run(
+        'update tracking_latest_metrics set step = ?, timestamp = ?, value = ?, is_nan = ?, min_step = ?, max_step = ?, steps = ?, step_segments = ? where series_id = ?',
+        [u[3], u[4], u[5], u[6], u[9], u[10], u[11], u[12], u[0]],
+      );
     }
   },
   async appendMetricLog(tx, runUuid, n, data, full, fold) {
-    const [log] = await tx.rows<[number, number, number]>('select count(*), coalesce(sum(n), 0), coalesce(max(seq), 0) from tracking_metric_log where run_uuid = ?', [runUuid]);
+    const [log] = await tx.rows<[number, number, number]>(
+      'select count(*), coalesce(sum(n), 0), coalesce(max(seq), 0) from tracking_metric_log where run_uuid = ?',
+      [runUuid],
+    );
     const rows = Number(log?.[0] ?? 0);
     if (full(rows, Number(log?.[1] ?? 0))) await fold(rows > 0, data);
-    else await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [runUuid, Number(log?.[2] ?? 0) + 1, n, data]);
+    else
+      await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [
+        runUuid,
+        Number(log?.[2] ?? 0) + 1,
+        n,
+        data,
+      ]);
   },
   // || makes text of blobs, byte for byte: cast back.
-  blockAppend: 'on conflict (series_id, seq) do update set n = b.n + excluded.n, min_step = min(b.min_step, excluded.min_step), max_step = max(b.max_step, excluded.max_step), data = cast(b.data || excluded.data as blob)',
+  blockAppend:
+    'on conflict (series_id, seq) do update set n = b.n + excluded.n, min_step = min(b.min_step, excluded.min_step), max_step = max(b.max_step, excluded.max_step), data = cast(b.data || excluded.data as blob)',
   async insertRun(tx, r) {
     return insertRunSteps(tx, r);
   },
