@@ -93,6 +93,11 @@ export const ERROR_CODES = {
   SIGN_IN_DECLINED: 'The user declined the device sign-in.',
   SIGN_IN_PENDING: 'The user has not yet approved the device sign-in.',
   POLLING_TOO_FAST: 'The device polls for its token more often than allowed.',
+  AUTHORIZATION_CODE_INVALID:
+    "The authorization code is unknown, expired, used, another client's or redirect URI's, or its PKCE verifier is wrong.",
+  PKCE_REQUIRED: 'The authorization-code flow needs PKCE with code_challenge_method=S256 and a well-formed verifier.',
+  UNKNOWN_CLIENT: 'No OAuth2 client with this client_id may use the authorization-code flow.',
+  REDIRECT_URI_NOT_ALLOWED: "The redirect_uri is not one of the client's registered redirect URIs.",
 
   // ARM request shape (http/arm)
   API_VERSION_MISSING: 'The api-version query parameter is missing.',

@@ -5,6 +5,8 @@ import { AuditLog } from './audit.js';
 import { BasicSignIn } from './basic-sign-in.js';
 import { RoleAssignmentService } from './role-assignments.js';
 import type { ResourceEngine } from '../resources/engine.js';
+import { AuthorizationCodeService } from './authorization-codes.js';
+import { OAuthClients } from './oauth-clients.js';
 
 /** The identity module's services (principals, tokens and RBAC live in the context). */
 export interface IdentityServices {
@@ -13,13 +15,19 @@ export interface IdentityServices {
   audit: AuditLog;
   basic: BasicSignIn;
   roleAssignments: RoleAssignmentService;
+  /** Clients of the authorization-code flow (the built-in Studio). */
+  clients: OAuthClients;
+  authorizationCodes: AuthorizationCodeService;
 }
 
 export function createIdentityServices(ctx: AppContext, resources: ResourceEngine): IdentityServices {
   const throttle = new SignInThrottle(ctx.db);
+  const sessions = new SessionService(ctx.db);
   return {
     throttle,
-    sessions: new SessionService(ctx.db),
+    sessions,
+    clients: new OAuthClients(ctx.config.publicUrl),
+    authorizationCodes: new AuthorizationCodeService(ctx.db, sessions),
     audit: new AuditLog(ctx.db),
     basic: new BasicSignIn(ctx.principals, throttle),
     roleAssignments: new RoleAssignmentService(ctx, resources),

@@ -77,3 +77,23 @@ declare module '../store/schema.js' {
     audit_log: AuditRow;
   }
 }
+
+export interface AuthorizationCodeRow {
+  hash: string;
+  client_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  principal_id: string;
+  scope: string;
+  nonce: string | null;
+  family_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+declare module '../store/schema.js' {
+  interface Tables {
+    authorization_codes: AuthorizationCodeRow;
+  }
+}

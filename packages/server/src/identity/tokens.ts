@@ -187,7 +187,7 @@ export class TokenService {
 
   /** An OIDC id token for `clientId` (user sign-ins that asked for `openid`). */
   async issueIdToken(
-    claims: { oid: string; name?: string; preferred_username?: string },
+    claims: { oid: string; name?: string; preferred_username?: string; nonce?: string },
     clientId: string,
   ): Promise<string> {
     const { token } = await this.issue({ ...claims, sub: claims.oid, ver: '2.0' } as Omit<TokenClaims, 'tid'>, {

@@ -1,26 +1,15 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { esc, html, page } from './html.js';
 import type { AppContext } from '../../context.js';
 import { AtelierError, TooManyRequests } from '../../errors.js';
 import { HTTP_STATUS } from '../error-status.js';
 import type { IdentityServices } from '../../identity/services.js';
 import { SessionService } from '../../identity/sessions.js';
 
-const esc = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-function page(body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Atelier — sign in a device</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
-label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
-.code{letter-spacing:.2em;text-transform:uppercase}button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem;font-size:1rem}
-.msg{padding:.6rem;border-radius:4px;background:#eef}.err{background:#fee}</style></head>
-<body><h1>Sign in a device</h1>${body}</body></html>`;
-}
+const devicePageOf = (body: string): string => page('Sign in a device', body);
 
 function form(code: string, message?: { text: string; error?: boolean }): string {
-  return page(`${message ? `<p class="msg${message.error ? ' err' : ''}">${esc(message.text)}</p>` : ''}
+  return devicePageOf(`${message ? `<p class="msg${message.error ? ' err' : ''}">${esc(message.text)}</p>` : ''}
 <p>A program asked to act as you. Enter the code it showed you and sign in to approve it; you will then see which program it was.</p>
 <form method="post" action="device" autocomplete="off">
 <label for="code">Code</label><input id="code" name="code" class="code" required maxlength="16" value="${esc(code)}" placeholder="ABCD-EFGH">
@@ -28,20 +17,6 @@ function form(code: string, message?: { text: string; error?: boolean }): string
 <label for="password">Password</label><input id="password" name="password" type="password" required maxlength="256" autocomplete="current-password">
 <button type="submit" name="action" value="approve">Approve</button><button type="submit" name="action" value="deny">Deny</button>
 </form>`);
-}
-
-function html(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply
-    .status(status)
-    .header('content-type', 'text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .header('x-frame-options', 'DENY')
-    .header(
-      'content-security-policy',
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    )
-    .header('referrer-policy', 'no-referrer')
-    .send(body);
 }
 
 /**
@@ -113,7 +88,7 @@ export async function devicePage(
         return html(
           reply,
           200,
-          page(
+          devicePageOf(
             action === 'approve'
               ? `<p class="msg">Signed in as <b>${esc(principal.name)}</b>: program <b>${esc(ask?.clientId ?? '?')}</b> may now act as you (access <b>${esc(ask?.scope ?? '?')}</b>). You can close this window and go back to the program.</p>`
               : `<p class="msg">Denied: program <b>${esc(ask?.clientId ?? '?')}</b> will not be signed in.</p>`,

@@ -55,6 +55,10 @@ export const OAUTH_CODES: Readonly<Partial<Record<ErrorCode, { error: string; st
   SIGN_IN_PENDING: { error: 'authorization_pending', status: 400 },
   POLLING_TOO_FAST: { error: 'slow_down', status: 400 },
   UNKNOWN_TENANT: { error: 'invalid_tenant', status: 404 },
+  AUTHORIZATION_CODE_INVALID: { error: 'invalid_grant', status: 400 },
+  PKCE_REQUIRED: { error: 'invalid_request', status: 400 },
+  UNKNOWN_CLIENT: { error: 'invalid_client', status: 401 },
+  REDIRECT_URI_NOT_ALLOWED: { error: 'invalid_grant', status: 400 },
 };
 
 /** A domain error as OAuth2's `error` and status; other kinds are `invalid_request` with their status. */

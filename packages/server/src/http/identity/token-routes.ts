@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { AppContext } from '../../context.js';
-import { NotFound, NotImplemented } from '../../errors.js';
+import { NotFound } from '../../errors.js';
 import type { Principal } from '../../identity/principals.js';
 import type { IdentityServices } from '../../identity/services.js';
 import { OAuthError, oauthErrorHandler } from './oauth-errors.js';
 import { devicePage } from './device-page.js';
+import { authorizeRoutes } from './authorize-page.js';
 
 /** Aliases MSAL and the Azure SDKs use for "the tenant of whoever signs in". */
 const TENANT_ALIASES = new Set(['common', 'organizations', 'consumers']);
@@ -69,6 +70,8 @@ interface Grant {
   scope: string;
   /** User sign-ins get a refresh token (and an id token when `openid` was asked). */
   refreshToken?: string;
+  /** The OIDC nonce of an authorization request, repeated in the id token. */
+  nonce?: string;
 }
 
 /**
@@ -102,12 +105,13 @@ export async function tokenRoutes(
     device_authorization_endpoint: v1 ? `${base}/${t}/oauth2/devicecode` : `${base}/${t}/oauth2/v2.0/devicecode`,
     jwks_uri: `${base}/${t}/discovery/v2.0/keys`,
     end_session_endpoint: `${base}/${t}/oauth2/v2.0/logout`,
-    response_types_supported: ['code', 'id_token', 'token id_token', 'token'],
-    response_modes_supported: ['query', 'fragment', 'form_post'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query', 'fragment'],
     subject_types_supported: ['pairwise'],
     id_token_signing_alg_values_supported: ['ES256'],
-    token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
-    grant_types_supported: ['password', 'client_credentials', 'refresh_token', DEVICE_GRANT],
+    token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic', 'none'],
+    grant_types_supported: ['authorization_code', 'password', 'client_credentials', 'refresh_token', DEVICE_GRANT],
+    code_challenge_methods_supported: ['S256'],
     scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'name', 'oid', 'tid', 'preferred_username', 'ver'],
     request_uri_parameter_supported: false,
@@ -167,17 +171,12 @@ export async function tokenRoutes(
     },
   );
 
-  for (const p of ['/:tenant/oauth2/v2.0/authorize', '/:tenant/oauth2/authorize']) {
-    app.get<{ Params: { tenant: string } }>(
-      p,
-      { config: { public: true }, schema: { hide: true } as object },
-      async () => {
-        throw new NotImplemented(
-          'the authorization-code (browser redirect) flow is not available on this server; sign in with the device code flow (`atelier login`), a password, or a service principal',
-        );
-      },
-    );
-  }
+  await authorizeRoutes(app, {
+    ctx,
+    identity: ids,
+    checkTenant: (t) => checkTenant(ctx, t),
+    audienceOf: (scope) => checkAudience(audienceFromScope(scope, base)),
+  });
 
   async function userGrant(
     principal: Principal,
@@ -264,6 +263,33 @@ export async function tokenRoutes(
           r.refreshToken,
         );
       }
+      case 'authorization_code': {
+        const code = need(body, 'code', 'authorization_code');
+        const redirectUri = need(body, 'redirect_uri', 'authorization_code');
+        const codeVerifier = need(body, 'code_verifier', 'authorization_code');
+        const { clientId, clientSecret } = clientCredentials(req, body);
+        const client = ids.clients.get(clientId);
+        if (client.public && clientSecret)
+          throw new OAuthError(
+            'invalid_client',
+            `client '${client.clientId}' is a public client: send no client_secret`,
+          );
+        const c = await ids.authorizationCodes.redeem(code, { clientId: client.clientId, redirectUri, codeVerifier });
+        const principal = await ctx.principals.get(c.principalId);
+        if (!principal) throw new OAuthError('invalid_grant', 'the account that signed in is disabled or deleted');
+        // The code's own scope counts: the token request cannot widen what the user signed in for.
+        const refreshToken = await ids.sessions.issueRefresh(principal.id, c.clientId, c.scope, c.familyId);
+        return {
+          ...(await userGrant(
+            principal,
+            c.clientId,
+            c.scope,
+            checkAudience(audienceFromScope(c.scope, base)),
+            refreshToken,
+          )),
+          ...(c.nonce ? { nonce: c.nonce } : {}),
+        };
+      }
       case DEVICE_GRANT:
       case 'device_code': {
         const code = field(body, 'device_code') ?? field(body, 'code');
@@ -278,12 +304,12 @@ export async function tokenRoutes(
       case undefined:
         throw new OAuthError(
           'invalid_request',
-          "the request needs 'grant_type' (client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:device_code)",
+          "the request needs 'grant_type' (client_credentials, password, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code)",
         );
       default:
         throw new OAuthError(
           'unsupported_grant_type',
-          `grant_type '${grantType}' is not supported; use client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:device_code`,
+          `grant_type '${grantType}' is not supported; use client_credentials, password, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code`,
         );
     }
   }
@@ -324,7 +350,7 @@ export async function tokenRoutes(
     };
     if (p.kind === 'user' && g.scope.split(/\s+/).includes('openid')) {
       out.idToken = await ctx.tokens.issueIdToken(
-        { oid: p.id, name: p.displayName, preferred_username: p.name },
+        { oid: p.id, name: p.displayName, preferred_username: p.name, ...(g.nonce ? { nonce: g.nonce } : {}) },
         g.clientId,
       );
     }
