@@ -50,6 +50,11 @@ export interface ExecutionSpec {
   logDir: string;
   /** A private folder of the executor for this job (exit codes, shims); survives a server restart. */
   stateDir: string;
+  /**
+   * Where a remote executor sends the job: for `ray`, the cluster's Jobs API (its dashboard,
+   * `http://host:8265`, the compute's `rayAddress`). The local executor ignores it.
+   */
+  cluster?: { dashboardUrl: string };
 }
 
 export type ExecutionOutcome = 'Completed' | 'Failed' | 'Canceled';

@@ -21,7 +21,7 @@ describe('Ray executor', { skip: !ray }, () => {
 
   before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-ray-exec-'));
-    executor = new RayExecutor({ dashboardUrl: ray!.dashboard, pollMs: 100, stopGraceMs: 2_000 });
+    executor = new RayExecutor({ pollMs: 100, stopGraceMs: 2_000 });
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -49,6 +49,7 @@ describe('Ray executor', { skip: !ray }, () => {
       instanceCount: 1,
       logDir: path.join(tmp, id, 'logs'),
       stateDir: path.join(tmp, id, 'state'),
+      cluster: { dashboardUrl: ray!.dashboard },
       ...extra,
     };
   }
@@ -140,8 +141,14 @@ describe('Ray executor', { skip: !ray }, () => {
     await assert.rejects(executor.start(s), /link that leads outside/);
   });
 
+  test('a spec without a cluster address is refused', async () => {
+    await assert.rejects(executor.start(spec('true', { cluster: undefined })), /needs the cluster's Jobs API address/);
+  });
+
   test('an unreachable cluster is a clear error naming its address', async () => {
-    const bad = new RayExecutor({ dashboardUrl: 'http://127.0.0.1:9' });
-    await assert.rejects(bad.start(spec('true')), /Ray cluster at http:\/\/127\.0\.0\.1:9 could not be reached/);
+    await assert.rejects(
+      executor.start(spec('true', { cluster: { dashboardUrl: 'http://127.0.0.1:9' } })),
+      /Ray cluster at http:\/\/127\.0\.0\.1:9 could not be reached/,
+    );
   });
 });

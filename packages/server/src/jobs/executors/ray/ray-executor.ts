@@ -22,14 +22,12 @@ import { packageWorkingDir } from './working-dir-package.js';
  *   (set at submit from `stopGraceMs`), SIGKILL.
  * - Ranks on Ray get RANK, WORLD_SIZE, … but no MASTER_ADDR/MASTER_PORT: Ray places them, the executor
  *   cannot know a rendezvous address up front (distributed training on Ray uses Ray Train).
- * The handle names the cluster and the Ray submission ids, never a token.
+ * One executor serves every cluster: a job's cluster is `spec.cluster.dashboardUrl` (the compute's
+ * `rayAddress`), and the handle names it with the Ray submission ids, so wait/cancel/alive after a
+ * restart reach the same cluster.
  */
 
 export interface RayExecutorOptions {
-  /** The cluster's dashboard (Jobs API) address, http://host:8265. */
-  dashboardUrl: string;
-  /** Bearer token of a cluster started with RAY_AUTH_MODE=token. */
-  token?: string;
   /** How often a running job's status and logs are read (default 250 ms). */
   pollMs?: number;
   /** Grace between SIGTERM and SIGKILL when a job is stopped (Ray's RAY_JOB_STOP_WAIT_TIME_S; default 5 s). */
@@ -57,13 +55,12 @@ const RESULT = 'result.json';
 
 export class RayExecutor implements Executor {
   readonly kind = 'ray' as const;
-  readonly client: RayJobsClient;
+  private readonly clients = new Map<string, RayJobsClient>();
   private readonly pollMs: number;
   private readonly stopGraceMs: number;
   private readonly unreachableMs: number;
 
-  constructor(opts: RayExecutorOptions) {
-    this.client = new RayJobsClient(opts.dashboardUrl, { token: opts.token });
+  constructor(opts: RayExecutorOptions = {}) {
     this.pollMs = opts.pollMs ?? 250;
     this.stopGraceMs = opts.stopGraceMs ?? 5_000;
     this.unreachableMs = opts.unreachableMs ?? 5 * 60_000;
@@ -76,8 +73,11 @@ export class RayExecutor implements Executor {
     await fs.promises.mkdir(spec.stateDir, { recursive: true });
     for (let rank = 0; rank < n; rank++) await fs.promises.appendFile(path.join(spec.logDir, rankLogFile(rank, n)), '');
 
+    if (!spec.cluster?.dashboardUrl)
+      throw new Error("the Ray executor needs the cluster's Jobs API address (spec.cluster.dashboardUrl)");
+    const client = this.client(spec.cluster.dashboardUrl);
     const pkg = await packageWorkingDir(spec.workDir);
-    if (!(await this.client.packageExists(pkg.uri))) await this.client.uploadPackage(pkg.uri, pkg.zip);
+    if (!(await client.packageExists(pkg.uri))) await client.uploadPackage(pkg.uri, pkg.zip);
 
     // Ray keeps a submission id forever (until deleted), on a cluster that other servers may share:
     // the job's name plus a random part, so a rerun of the same name never collides.
@@ -90,7 +90,7 @@ export class RayExecutor implements Executor {
     const handle: RayHandle = {
       v: 1,
       engine: 'ray',
-      dashboard: this.client.base,
+      dashboard: client.base,
       ids,
       logDir: spec.logDir,
       stateDir: spec.stateDir,
@@ -121,12 +121,12 @@ export class RayExecutor implements Executor {
           },
           metadata: { atelier_job: spec.jobId, rank: String(rank), world_size: String(n) },
         };
-        await this.client.submit(req);
+        await client.submit(req);
         submitted.push(ids[rank]!);
       }
     } catch (err) {
       // No half-started job: the ranks already submitted are stopped.
-      await Promise.all(submitted.map((id) => this.client.stop(id).catch(() => false)));
+      await Promise.all(submitted.map((id) => client.stop(id).catch(() => false)));
       throw err;
     }
     return { handle: JSON.stringify(handle) };
@@ -146,7 +146,7 @@ export class RayExecutor implements Executor {
         if (ended.has(id)) continue;
         let d: RayJobDetails | null;
         try {
-          d = await this.client.get(id);
+          d = await this.client(h.dashboard).get(id);
         } catch {
           reached = false;
           continue;
@@ -179,7 +179,13 @@ export class RayExecutor implements Executor {
     );
     await fs.promises.writeFile(path.join(h.stateDir, RESULT), JSON.stringify(result));
     // The logs are copied and the outcome kept: the cluster may forget the jobs.
-    await Promise.all(h.ids.map((id) => this.client.delete(id).catch(() => false)));
+    await Promise.all(
+      h.ids.map((id) =>
+        this.client(h.dashboard)
+          .delete(id)
+          .catch(() => false),
+      ),
+    );
     return result;
   }
 
@@ -197,14 +203,20 @@ export class RayExecutor implements Executor {
     const h = this.parse(handle);
     if (readResult(h)) return false;
     for (const id of h.ids) {
-      const d = await this.client.get(id);
+      const d = await this.client(h.dashboard).get(id);
       if (d && !RAY_TERMINAL.has(d.status)) return true;
     }
     return false;
   }
 
   private async stopAll(h: RayHandle): Promise<void> {
-    await Promise.all(h.ids.map((id) => this.client.stop(id).catch(() => false)));
+    await Promise.all(
+      h.ids.map((id) =>
+        this.client(h.dashboard)
+          .stop(id)
+          .catch(() => false),
+      ),
+    );
   }
 
   private outcome(h: RayHandle, details: (RayJobDetails | null)[]): ExecutionResult {
@@ -240,7 +252,7 @@ export class RayExecutor implements Executor {
     if (!d) return;
     const id = h.ids[rank]!;
     const file = path.join(h.logDir, rankLogFile(rank, h.ids.length));
-    const all = await this.client.logs(id);
+    const all = await this.client(h.dashboard).logs(id);
     const marker = `Running entrypoint for job ${id}: `;
     const at = all.indexOf(marker);
     let body: string;
@@ -265,9 +277,19 @@ export class RayExecutor implements Executor {
     }
     if (h?.v !== 1 || h.engine !== 'ray' || !Array.isArray(h.ids) || typeof h.stateDir !== 'string')
       throw new Error('not a handle of the Ray executor');
-    if (h.dashboard !== this.client.base)
-      throw new Error(`the job ran on the Ray cluster at ${h.dashboard}, not ${this.client.base}`);
+    if (typeof h.dashboard !== 'string') throw new Error('not a handle of the Ray executor');
     return h;
+  }
+
+  /** The Jobs API client of a cluster (one per address, kept). */
+  private client(dashboardUrl: string): RayJobsClient {
+    let c = this.clients.get(dashboardUrl);
+    if (!c) {
+      c = new RayJobsClient(dashboardUrl);
+      this.clients.set(dashboardUrl, c);
+      this.clients.set(c.base, c);
+    }
+    return c;
   }
 }
 
