@@ -51,12 +51,20 @@ module.exports = {
       from: { path: '^packages/sdk/', pathNot: test },
       to: { path: '^packages/(server|cli)/' },
     },
+    {
+      name: 'studio-standalone',
+      severity: 'error',
+      comment:
+        'The studio (a browser app) speaks to the server over HTTP only; it imports no server, CLI or Node-only SDK code.',
+      from: { path: '^packages/studio/', pathNot: test },
+      to: { path: ['^packages/(server|cli)/', '^packages/sdk/src/(index|node-host)\\.ts$'] },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js', '.mjs'] },
   },
 };

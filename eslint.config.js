@@ -25,12 +25,17 @@ export default tseslint.config(
     },
   },
   {
+    // The studio runs in browsers.
+    files: ['packages/studio/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs' },
   },
   {
     // Type-aware: a promise nobody awaits loses its rejection. Mark deliberate ones with `void`.
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': [

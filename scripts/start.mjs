@@ -73,6 +73,12 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     await buildServer({ force });
     process.exit(0);
   }
+  // The studio (packages/studio) is built by `npm install`; a checkout without its bundle gets it here, once.
+  if (!fs.existsSync(path.join(root, 'packages/studio/dist/index.html'))) {
+    process.stderr.write('atelier: building the studio (packages/studio) once\n');
+    const r = spawnSync('npm', ['run', 'build', '-w', '@atelier/studio'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) process.stderr.write('atelier: the studio did not build; the server starts without it\n');
+  }
   if (force || !upToDate()) {
     const r = spawnSync(
       process.execPath,

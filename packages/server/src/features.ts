@@ -8,6 +8,7 @@ import { mlflowLoggedModelRoutes } from './http/mlflow/logged-model-routes.js';
 import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
 import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js';
+import { studioFeature } from './http/studio/studio-routes.js';
 
 /**
  * The feature plugins, each in its own folder, registered in this order after the core routes.
@@ -24,4 +25,5 @@ export const features: Feature[] = [
   controlPlaneFeature,
   identityFeature,
   assetsFeature,
+  studioFeature,
 ];

@@ -1,0 +1,57 @@
+import type { Route } from '../lib/router';
+import { href } from '../lib/router';
+import type { WorkspaceRef } from '../lib/api';
+import { Empty, Page } from '../components/ui';
+import { WorkspaceOverview } from './workspace-overview';
+import { Experiments } from './experiments';
+import { Runs } from './runs';
+import { RunPage } from './run';
+
+const NAV: { id: string; label: string }[] = [
+  { id: '', label: 'Overview' },
+  { id: 'experiments', label: 'Experiments' },
+];
+
+/** Everything inside one workspace: `#/w/{subscription}/{group}/{workspace}/…`. */
+export function WorkspaceArea({ route }: { route: Route }) {
+  const [, sub, group, name, section = '', ...rest] = route.segments;
+  const ws: WorkspaceRef = { sub: sub!, group: group!, name: name! };
+  const base = ['w', ws.sub, ws.group, ws.name];
+  let body;
+  if (section === '') body = <WorkspaceOverview ws={ws} />;
+  else if (section === 'experiments' && rest.length === 0) body = <Experiments ws={ws} />;
+  else if (section === 'experiments' && rest.length === 1)
+    body = <Runs ws={ws} experimentId={rest[0]!} route={route} />;
+  else if (section === 'experiments' && rest[1] === 'runs' && rest[2])
+    body = <RunPage ws={ws} experimentId={rest[0]!} runId={rest[2]} route={route} />;
+  else
+    body = (
+      <Page title="Not found">
+        <Empty title={`This workspace has no page '${section}'.`}>
+          <a href={href(base)}>Open the workspace overview</a>
+        </Empty>
+      </Page>
+    );
+  const current = section === 'compare' ? 'experiments' : section;
+  return (
+    <div className="ws-layout">
+      <nav className="sidebar" aria-label="Workspace">
+        <p className="ws-name" title={`${ws.group} / ${ws.name}`}>
+          <span className="muted small">{ws.group}</span>
+          <br />
+          <strong>{ws.name}</strong>
+        </p>
+        <ul>
+          {NAV.map((n) => (
+            <li key={n.id}>
+              <a href={href(n.id ? [...base, n.id] : base)} aria-current={n.id === current ? 'page' : undefined}>
+                {n.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <div className="ws-body">{body}</div>
+    </div>
+  );
+}
