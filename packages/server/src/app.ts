@@ -7,6 +7,7 @@ import authPlugin from './http/auth.js';
 import { healthRoutes } from './http/health.js';
 import { tokenRoutes } from './http/identity/token-routes.js';
 import { armErrorHandler } from './http/arm/errors.js';
+import { unbuiltFamily } from './http/arm/unbuilt-families.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
 import { features } from './features.js';
 import { inputProblem, MAX_INPUT_DEPTH } from './text.js';
@@ -118,9 +119,21 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
         { target: p.at },
       );
   });
+  // Azure clients send POST/DELETE with Content-Type: application/json and no body: that is "no body",
+  // not a malformed one (on every route and on unknown ones, which answer 404/501 instead of 400).
+  // Anything else goes to Fastify's own (prototype-poisoning safe) JSON parser. The MLflow routes
+  // keep their own parser (MLflow's messages).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    void json(req, body as string, done);
+  });
   await app.register(authPlugin, { ctx, identity: services.identity });
   app.setErrorHandler(armErrorHandler);
   app.setNotFoundHandler((req, reply) => {
+    const unbuilt = unbuiltFamily(req.method, req.url);
+    if (unbuilt) return armErrorHandler(unbuilt, req, reply);
     void reply
       .status(404)
       .send({ error: { code: 'NotFound', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });

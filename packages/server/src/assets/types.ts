@@ -83,6 +83,8 @@ function connectionType(connections: ConnectionService): ResourceTypeDeclaration
     access: ASSETS,
     // Azure answers 200 for a new connection too (WorkspaceConnections_Create has no 201); its SDKs insist.
     createdStatus: 200,
+    // azureml-core's list_connections() speaks 2020-01-01, when the list was a bare array.
+    bareListBefore: '2020-06-01',
     schema: { put: C.ConnectionBody, one: C.Connection, list: C.ConnectionList },
     handlers: {
       list: (scope, page) =>

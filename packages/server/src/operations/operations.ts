@@ -171,6 +171,17 @@ export class OperationService {
     return row ? toOperation(row) : undefined;
   }
 
+  /** What an operation recorded in its journal (e.g. a diagnosis report), once it ended. */
+  async journalOf(id: string): Promise<Record<string, unknown> | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const row = await this.ctx.db
+      .selectFrom('operations')
+      .select('result')
+      .where('id', '=', id.toLowerCase())
+      .executeTakeFirst();
+    return row?.result ? (JSON.parse(row.result) as Record<string, unknown>) : undefined;
+  }
+
   async require(id: string): Promise<Operation> {
     const op = await this.get(id);
     if (!op) throw new NotFound(`operation '${id}' could not be found`, { code: 'OPERATION_NOT_FOUND' });

@@ -159,6 +159,11 @@ export interface ResourceTypeDeclaration extends ResourceDefinition {
   };
   /** Served by the generic ARM router when present (workspaces keep their own routes). */
   handlers?: ResourceHandlers;
+  /**
+   * api-versions older than this answer the list as a bare JSON array of every item (no `value`,
+   * no paging), as those versions did: azureml-core lists connections with 2020-01-01.
+   */
+  bareListBefore?: string;
   /** Lists of a top-level type: per resource group and per subscription. */
   lists?: { group?: boolean; subscription?: boolean };
   actions?: ResourceAction[];

@@ -5,6 +5,7 @@ import { workspaceRoutes } from './workspace-routes.js';
 import { resourceRouter } from './resource-router.js';
 import { operationRoutes } from './operation-routes.js';
 import { discoveryRoutes } from '../discovery.js';
+import { acceptStringBooleans } from './string-booleans.js';
 
 /**
  * The control-plane feature: workspaces, the generic router of every declared resource type, operation status, discovery. Also
@@ -15,14 +16,7 @@ export async function controlPlaneFeature(
   opts: { ctx: AppContext; services: Services },
 ): Promise<void> {
   const { services } = opts;
-  // ARM clients send POST/DELETE with Content-Type: application/json and no body: that is "no body",
-  // not a malformed one. Anything else goes to Fastify's own (prototype-poisoning safe) JSON parser.
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
-    void json(req, body as string, done);
-  });
+  acceptStringBooleans(app);
   await app.register(workspaceRoutes, opts);
   // Every type of the resource-type registry with handlers (dependents, workspace assets, …).
   await app.register(resourceRouter, opts);

@@ -57,6 +57,10 @@ export async function operationRoutes(
       const body: Record<string, unknown> = { id, name: op.id, status: op.status, startTime: op.startTime };
       if (op.endTime) body.endTime = op.endTime;
       if (op.error) body.error = armErrorOf(op.error);
+      // msrestazure's AzureOperationPoller (azureml-core's diagnose_workspace) takes a POST's result from
+      // this status body, not from Location: a finished diagnosis carries its report here as well.
+      if (op.kind === 'workspaces.diagnose' && op.status === 'Succeeded')
+        body.value = (await services.operations.journalOf(op.id))?.diagnose;
       return body;
     },
   );

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import { toResourceGroup, type ResourceGroupService } from '../../resources/resource-groups.js';
-import type { ResourceEngine } from '../../resources/engine.js';
+import type { ResourceEngine, StoredResource } from '../../resources/engine.js';
+import { matchesResourceFilter, parseResourceFilter } from './resource-filter.js';
 import { checkApiVersion } from './api-version.js';
 import { groupId } from '../../resources/arm-ids.js';
 import { NotFound } from '../../errors.js';
@@ -234,21 +235,56 @@ export async function resourceGroupRoutes(
       );
       const row = await groups.get(sub, name);
       if (!row) throw new NotFound(`resource group '${name}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
+      const filter = parseResourceFilter((req.query as { $filter?: string }).$filter);
       const rows = await resources.scan({
         groupKey: row.id_key,
         topLevel: true,
         exceptTypes: ['Microsoft.Resources/deployments'],
+        ...(filter.resourceType ? { type: filter.resourceType } : {}),
       });
-      return {
-        value: rows.map((r) => ({
-          id: r.id,
-          name: r.name,
-          type: r.type,
-          location: r.location ?? null,
-          kind: r.kind,
-          tags: r.tags,
-        })),
-      };
+      return { value: rows.filter((r) => matchesResourceFilter(r, filter)).map(genericResource) };
+    },
+  );
+
+  // The subscription's resources (what the caller may see), e.g. azureml-core's Workspace.list(subscription_id)
+  // with `$filter=resourceType eq 'Microsoft.MachineLearningServices/workspaces'`.
+  app.get<{ Params: C.SubscriptionParams }>(
+    '/subscriptions/:subscriptionId/resources',
+    {
+      schema: {
+        params: C.SubscriptionParams,
+        querystring: C.ApiVersionQuery,
+        response: { 200: C.GenericResourceList, ...C.ArmErrorResponses },
+        tags: TAGS,
+        summary: "List the subscription's resources ($filter: resourceType, resourceGroup, name eq '…')",
+      },
+    },
+    async (req) => {
+      const sub = req.params.subscriptionId;
+      await groups.requireSubscription(sub);
+      if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${sub}`)))
+        throw new NotFound(`subscription '${sub}' could not be found`, { code: 'SUBSCRIPTION_NOT_FOUND' });
+      const filter = parseResourceFilter((req.query as { $filter?: string }).$filter);
+      const rows = await resources.scan({
+        subscriptionId: sub,
+        topLevel: true,
+        exceptTypes: ['Microsoft.Resources/deployments'],
+        ...(filter.resourceType ? { type: filter.resourceType } : {}),
+      });
+      const value = [];
+      for (const r of rows)
+        if (matchesResourceFilter(r, filter) && (await ctx.access.canSee(req.principal.id, r.id)))
+          value.push(genericResource(r));
+      return { value };
     },
   );
 }
+
+const genericResource = (r: StoredResource) => ({
+  id: r.id,
+  name: r.name,
+  type: r.type,
+  location: r.location ?? null,
+  kind: r.kind,
+  tags: r.tags,
+});

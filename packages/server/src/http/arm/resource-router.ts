@@ -204,6 +204,22 @@ function mount(
       });
       const value = [];
       for (const r of result.value) value.push(await body(req, scope, r));
+      // Older api-versions of some types answered a bare array, with no paging: all of it, in that shape.
+      const version = String(q['api-version'] ?? '');
+      if (t.bareListBefore && version && version < t.bareListBefore) {
+        let last = result;
+        while (last.hasMore) {
+          last = await listPage(scope, {
+            after: last.lastKey,
+            top,
+            query: q,
+            principal: req.principal,
+            visible: (r) => ctx.access.canSee(req.principal.id, r.id),
+          });
+          for (const r of last.value) value.push(await body(req, scope, r));
+        }
+        return value;
+      }
       return { value, nextLink: nextLink(ctx.config.publicUrl, req, result.lastKey, result.hasMore) };
     };
     if (below) {

@@ -1,3 +1,4 @@
+import { AZURE_REGIONS } from '../../resources/locations.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import * as C from '@atelier/contracts';
@@ -53,14 +54,15 @@ export async function templateDeploymentRoutes(
         `the resource provider namespace '${req.params.namespace}' is not served here; namespaces: ${Object.keys(namespaces).join(', ')}`,
         { code: 'UNKNOWN_RESOURCE_NAMESPACE' },
       );
-    // Atelier takes any location name; it reports 'local' and those its resource groups use.
+    // Atelier takes any location name; it reports 'local', Azure's regions (clients check a location
+    // against this list before creating anything) and those its resource groups use.
     const used = await ctx.db
       .selectFrom('resource_groups')
       .select('location')
       .distinct()
       .where('subscription_id', '=', sub)
       .execute();
-    const locations = [...new Set(['local', ...used.map((r) => r.location)])].sort();
+    const locations = [...new Set(['local', ...AZURE_REGIONS, ...used.map((r) => r.location)])].sort();
     return {
       id: `/subscriptions/${sub}/providers/${ns}`,
       namespace: ns,

@@ -8,6 +8,8 @@ import { boolQuery, preconditions, setLroHeaders } from './lro.js';
 import { checkWorkspaceName, WORKSPACE } from '../../resources/workspaces.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
 import { NotFound } from '../../errors.js';
+import { toArmBody } from '../../resources/engine.js';
+import { PE_CONNECTION_TYPE } from '../../assets/private-endpoints.js';
 
 type WsParams = C.WorkspaceParams;
 const TAGS = ['Workspaces'];
@@ -93,7 +95,17 @@ export async function workspaceRoutes(
         summary: 'Get a workspace',
       },
     },
-    async (req) => workspaces.toArm(await load(req, 'control/read')),
+    async (req) => {
+      const ws = await load(req, 'control/read');
+      // A workspace's own GET carries its private endpoint connections (lists leave them out, as Azure does).
+      const connections = await services.resources.scan({ type: PE_CONNECTION_TYPE, groupKey: ws.groupKey });
+      const mine = connections.filter((c) => c.id.toLowerCase().startsWith(`${ws.id.toLowerCase()}/`));
+      const body = workspaces.toArm(ws);
+      const props = body.properties as Record<string, unknown>;
+      props.privateEndpointConnections = mine.map((c) => toArmBody(c));
+      props.privateLinkCount = mine.length;
+      return body;
+    },
   );
 
   app.patch<{ Params: WsParams; Body: C.WorkspacePatchBody }>(

@@ -271,6 +271,7 @@ export async function mountMlflow(
       scope.setErrorHandler(mlflowErrorHandler);
       scope.addHook('preHandler', workspacePreHandler(ctx));
       // MLflow's Python client writes NaN/Infinity as bare JSON tokens (json.dumps allows them).
+      scope.removeContentTypeParser('application/json'); // the app's ARM parser, replaced in this scope
       scope.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
         req.mlflowRawBody = body as string;
         try {

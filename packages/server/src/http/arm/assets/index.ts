@@ -6,6 +6,7 @@ import { keyVaultRoutes } from './keyvault-routes.js';
 import { keyVaultKeyRoutes } from './keyvault-key-routes.js';
 import { privateEndpointRoutes } from './private-endpoint-routes.js';
 import { workspaceActionRoutes } from './workspace-action-routes.js';
+import { acceptStringBooleans } from '../string-booleans.js';
 export { networkAccessFeature } from './private-endpoint-routes.js';
 
 /**
@@ -22,6 +23,7 @@ export async function assetsFeature(
   // The services and their workspace hooks are made by assets/services.ts.
   const { vault, vaultKeys, datastores, endpoints, diagnostics, linked } = services.assets;
 
+  acceptStringBooleans(app);
   await app.register(keyVaultRoutes, { ctx, vault, resources: services.resources });
   await app.register(keyVaultKeyRoutes, { ctx, keys: vaultKeys, resources: services.resources });
   await app.register(datastoreRoutes, { ctx, datastores });

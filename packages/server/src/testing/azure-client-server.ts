@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freshPostgres } from './harness.js';
+import { startServer, type RunningServer } from '../server.js';
+import { prepareTls } from '../identity/tls.js';
+import type { DialectName } from '../store/database.js';
+import { clientCredentialsToken, httpsJson } from './tls-clients.js';
+
+const run = promisify(execFile);
+const V = 'api-version=2025-09-01';
+/** The folder of the Python helpers (`azure_clients.py`), put on PYTHONPATH for client scripts. */
+const PYTHON_HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'python');
+
+/** A server over HTTPS with a Contributor service principal, as the official Azure clients need it. */
+export interface AzureClientServer {
+  server: RunningServer;
+  home: string;
+  ca: string;
+  /** An ARM token of the service principal. */
+  token: string;
+  /** Environment for a client process (ATELIER_URL, AZURE_*, RESOURCE_GROUP, CA bundles, PYTHONPATH). */
+  env: Record<string, string>;
+  /** `W` of a workspace of the test's group. */
+  workspaceId(name: string): string;
+  /** Makes a workspace through the REST API (PUT + wait for its operation). */
+  workspace(name: string): Promise<void>;
+  /** Runs a Python client script; returns its last stdout line parsed as JSON. */
+  python(py: string, script: string, env?: Record<string, string>): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startAzureClientServer(dialect: DialectName, group: string): Promise<AzureClientServer> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `atelier-${group}-`));
+  let databaseUrl: string | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
+  const tls = await prepareTls({ home, host: '127.0.0.1', env: {} });
+  const ca = fs.readFileSync(tls.caFile!, 'utf8');
+  const server = await startServer(
+    {
+      home,
+      port: 0,
+      logLevel: 'silent',
+      adminPassword: `${group}-admin-password`,
+      tlsCert: tls.tlsCert,
+      tlsKey: tls.tlsKey,
+      databaseUrl,
+    },
+    {},
+  );
+  const ctx = server.ctx;
+  const { principal, secret } = await ctx.principals.createServicePrincipal(group);
+  await ctx.access.assign(principal.id, `/subscriptions/${ctx.defaultSubscriptionId}`, 'Contributor', null);
+  const token = await clientCredentialsToken(server.url, ctx.tenantId, ca, principal.name, secret.value);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: home,
+    ATELIER_URL: server.url,
+    AZURE_TENANT_ID: ctx.tenantId,
+    AZURE_CLIENT_ID: principal.name,
+    AZURE_CLIENT_SECRET: secret.value,
+    AZURE_SUBSCRIPTION_ID: ctx.defaultSubscriptionId,
+    AZURE_CONFIG_DIR: path.join(home, 'azure'),
+    RESOURCE_GROUP: group,
+    NODE_EXTRA_CA_CERTS: tls.caFile!,
+    REQUESTS_CA_BUNDLE: tls.caFile!,
+    SSL_CERT_FILE: tls.caFile!,
+    PYTHONPATH: PYTHON_HELPERS,
+  };
+  const groupUrl = `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourcegroups/${group}?${V}`;
+  const rg = await httpsJson('PUT', groupUrl, ca, token, { location: 'local' });
+  if (rg.status !== 201) throw new Error(`resource group: ${rg.status} ${JSON.stringify(rg.body)}`);
+  const workspaceId = (name: string) =>
+    `/subscriptions/${ctx.defaultSubscriptionId}/resourceGroups/${group}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
+  return {
+    server,
+    home,
+    ca,
+    token,
+    env,
+    workspaceId,
+    async workspace(name) {
+      const put = await httpsJson('PUT', `${server.url}${workspaceId(name)}?${V}`, ca, token, { location: 'local' });
+      if (put.status !== 201) throw new Error(`workspace: ${put.status} ${JSON.stringify(put.body)}`);
+      for (let i = 0; i < 500; i++) {
+        const op = await httpsJson('GET', String(put.headers['azure-asyncoperation']), ca, token);
+        if (op.body.status === 'Succeeded') return;
+        if (op.body.status !== 'InProgress') throw new Error(`workspace: ${JSON.stringify(op.body)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('workspace creation did not end');
+    },
+    async python(py, script, extra = {}) {
+      const { stdout } = await run(py, [script], {
+        env: { ...env, ...extra },
+        timeout: 600_000,
+        maxBuffer: 64 << 20,
+      }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
+        throw new Error(`${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+      });
+      return JSON.parse(stdout.trim().split('\n').pop()!);
+    },
+    async close() {
+      await server.close();
+      await drop?.();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}

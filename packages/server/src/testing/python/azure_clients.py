@@ -1,0 +1,65 @@
+"""The official Azure ML clients pointed at an Atelier server, as docs/clients.md sets them up:
+azureml-core (the seed's SDK v1) with a custom cloud and TokenAuthentication, azure-ai-ml's MLClient
+with cloud metadata; tokens from Atelier's token service through azure-identity.
+
+Environment: ATELIER_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+AZURE_SUBSCRIPTION_ID, RESOURCE_GROUP (REQUESTS_CA_BUNDLE trusts the server's CA).
+"""
+import os
+import traceback
+
+from azure.identity import ClientSecretCredential
+
+URL = os.environ["ATELIER_URL"].rstrip("/")
+SUBSCRIPTION = os.environ["AZURE_SUBSCRIPTION_ID"]
+GROUP = os.environ["RESOURCE_GROUP"]
+credential = ClientSecretCredential(
+    os.environ["AZURE_TENANT_ID"], os.environ["AZURE_CLIENT_ID"], os.environ["AZURE_CLIENT_SECRET"],
+    authority=URL, disable_instance_discovery=True,
+)
+
+
+def core_auth():
+    """azureml-core: the cloud added to its built-in list, and a token callback."""
+    from azureml._vendor.azure_cli_core.cloud import KNOWN_CLOUDS, Cloud, CloudEndpoints, CloudSuffixes
+    from azureml.core.authentication import TokenAuthentication
+
+    if not any(c.name == "Atelier" for c in KNOWN_CLOUDS):
+        KNOWN_CLOUDS.append(Cloud(
+            "Atelier",
+            endpoints=CloudEndpoints(
+                management=URL + "/", resource_manager=URL + "/", active_directory=URL,
+                active_directory_resource_id=URL + "/", active_directory_graph_resource_id=URL + "/", portal=URL + "/",
+            ),
+            suffixes=CloudSuffixes(storage_endpoint="core.windows.net"),
+        ))
+    return TokenAuthentication(lambda audience: credential.get_token(audience.rstrip("/") + "/.default").token, cloud="Atelier")
+
+
+def ml_client(workspace=None):
+    """azure-ai-ml: an MLClient on a custom cloud whose endpoints are the server."""
+    from azure.ai.ml import MLClient
+
+    cloud = {k: URL + "/" for k in ("azure_portal", "resource_manager", "active_directory", "aml_resource_id", "registry_discovery_endpoint")}
+    cloud["storage_endpoint"] = "core.windows.net"
+    return MLClient(credential, SUBSCRIPTION, GROUP, workspace_name=workspace, cloud="Atelier", cloud_metadata=cloud)
+
+
+class Steps:
+    """Runs named steps, recording each result or its error, so one script reports everything."""
+
+    def __init__(self):
+        self.out = {}
+
+    def __call__(self, label, fn):
+        try:
+            value = fn()
+            self.out[label] = {"ok": value}
+            return value
+        except Exception as e:  # noqa: BLE001 - the message is the result
+            try:
+                message = str(e)
+            except Exception:  # noqa: BLE001 - some SDK exceptions cannot print themselves
+                message = repr(getattr(e, "inner_exception", None) or e.args)
+            self.out[label] = {"error": f"{type(e).__name__}: {message}"[:3000], "trace": traceback.format_exc()[-3000:]}
+            return None
