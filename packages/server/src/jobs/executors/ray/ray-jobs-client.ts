@@ -63,10 +63,14 @@ export interface RayJobsClientOptions {
   timeoutMs?: number;
 }
 
-export class RayJobsClient {
+/**
+ * What every client of a Ray cluster's dashboard shares: the address, the optional token, the
+ * transport and its errors, and the package store (`working_dir` packages of jobs and Serve apps).
+ */
+export class RayDashboardClient {
   readonly base: string;
-  private readonly token?: string;
-  private readonly timeoutMs: number;
+  protected readonly token?: string;
+  protected readonly timeoutMs: number;
 
   constructor(dashboardUrl: string, opts: RayJobsClientOptions = {}) {
     const u = new URL(dashboardUrl);
@@ -94,23 +98,96 @@ export class RayJobsClient {
   async uploadPackage(uri: string, zip: Buffer): Promise<void> {
     if (zip.length >= RAY_PACKAGE_MAX_BYTES)
       throw new PayloadTooLarge(
-        `the job's working folder zips to ${zip.length} bytes; a Ray cluster takes packages under ${RAY_PACKAGE_MAX_BYTES} bytes: move data out of the code folder (use inputs)`,
+        `the folder sent to the Ray cluster (code, model) zips to ${zip.length} bytes; a Ray cluster takes packages under ${RAY_PACKAGE_MAX_BYTES} bytes: move data out of the code folder (use inputs)`,
         { code: 'RAY_PACKAGE_TOO_LARGE' },
       );
     const res = await this.request('PUT', packagePath(uri), zip, 'application/octet-stream', 600_000);
     await this.check(res, `uploading package ${uri}`);
   }
 
+  /** `GET` of a JSON resource, null on 404. */
+  protected async getJson(p: string, what: string): Promise<unknown> {
+    const res = await this.request('GET', p);
+    if (res.status === HTTP_NOT_FOUND) return null;
+    await this.check(res, what);
+    return res.json();
+  }
+
+  protected async json(method: string, p: string, body?: unknown): Promise<unknown> {
+    const res = await this.request(
+      method,
+      p,
+      body === undefined ? undefined : JSON.stringify(body),
+      body === undefined ? undefined : 'application/json',
+    );
+    await this.check(res, `${method} ${p}`);
+    return res.json();
+  }
+
+  /** `GET` of a text resource (log files). */
+  protected async text(p: string): Promise<string> {
+    const res = await this.request('GET', p);
+    await this.check(res, `GET ${p}`);
+    return res.text();
+  }
+
+  protected async request(
+    method: string,
+    p: string,
+    body?: string | Buffer,
+    contentType?: string,
+    timeoutMs = this.timeoutMs,
+  ): Promise<RayResponse> {
+    const headers: Record<string, string> = { 'user-agent': 'atelier' };
+    if (contentType) headers['content-type'] = contentType;
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    try {
+      const res = await httpRequest(this.base + p, {
+        method: method as 'GET' | 'PUT' | 'POST' | 'DELETE',
+        headers,
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      // The body is read at once, within the same time limit.
+      const text = await res.body.text();
+      return {
+        status: res.statusCode,
+        text: async () => text,
+        json: async () => (text ? (JSON.parse(text) as unknown) : null),
+      };
+    } catch (e) {
+      const err = e as { code?: string; message?: string; name?: string };
+      const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message);
+      throw new AtelierError(`the Ray cluster at ${this.base} could not be reached (${why})`, {
+        code: 'RAY_CLUSTER_UNAVAILABLE',
+      });
+    }
+  }
+
+  protected async check(res: RayResponse, what: string): Promise<void> {
+    if (res.status >= 200 && res.status < 300) return;
+    const text = (await res.text().catch(() => '')).trim();
+    // Ray answers a traceback for its own failures: its last line says what went wrong.
+    const last = text.split('\n').filter(Boolean).pop() ?? '';
+    const code = res.status >= 500 ? 'RAY_CLUSTER_UNAVAILABLE' : 'RAY_REQUEST_REJECTED';
+    throw new AtelierError(`the Ray cluster at ${this.base} failed ${what}: ${res.status} ${last.slice(0, 500)}`, {
+      code,
+    });
+  }
+}
+
+/** The Jobs API: submit, status, logs, stop, delete. */
+export class RayJobsClient extends RayDashboardClient {
   async submit(req: RaySubmitRequest): Promise<{ submission_id: string }> {
     return (await this.json('POST', '/api/jobs/', req)) as { submission_id: string };
   }
 
   /** A job's details, or null when the cluster has no job of that id. */
   async get(submissionId: string): Promise<RayJobDetails | null> {
-    const res = await this.request('GET', `/api/jobs/${encodeURIComponent(submissionId)}`);
-    if (res.status === HTTP_NOT_FOUND) return null;
-    await this.check(res, `reading job ${submissionId}`);
-    return (await res.json()) as RayJobDetails;
+    return (await this.getJson(
+      `/api/jobs/${encodeURIComponent(submissionId)}`,
+      `reading job ${submissionId}`,
+    )) as RayJobDetails | null;
   }
 
   /** The job's whole driver log so far (Ray answers the full text each time). */
@@ -133,57 +210,6 @@ export class RayJobsClient {
     if (res.status === HTTP_NOT_FOUND) return false;
     await this.check(res, `deleting job ${submissionId}`);
     return true;
-  }
-
-  private async json(method: string, p: string, body?: unknown): Promise<unknown> {
-    const res = await this.request(
-      method,
-      p,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? undefined : 'application/json',
-    );
-    await this.check(res, `${method} ${p}`);
-    return res.json();
-  }
-
-  private async request(
-    method: string,
-    p: string,
-    body?: string | Buffer,
-    contentType?: string,
-    timeoutMs = this.timeoutMs,
-  ): Promise<RayResponse> {
-    const headers: Record<string, string> = { 'user-agent': 'atelier' };
-    if (contentType) headers['content-type'] = contentType;
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    try {
-      const res = await httpRequest(this.base + p, {
-        method: method as 'GET' | 'PUT' | 'POST' | 'DELETE',
-        headers,
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      // The body is read at once, within the same time limit.
-      const text = await res.body.text();
-      return { status: res.statusCode, text: async () => text, json: async () => JSON.parse(text) as unknown };
-    } catch (e) {
-      const err = e as { code?: string; message?: string; name?: string };
-      const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message);
-      throw new AtelierError(`the Ray cluster at ${this.base} could not be reached (${why})`, {
-        code: 'RAY_CLUSTER_UNAVAILABLE',
-      });
-    }
-  }
-
-  private async check(res: RayResponse, what: string): Promise<void> {
-    if (res.status >= 200 && res.status < 300) return;
-    const text = (await res.text().catch(() => '')).trim();
-    // Ray answers a traceback for its own failures: its last line says what went wrong.
-    const last = text.split('\n').filter(Boolean).pop() ?? '';
-    const code = res.status >= 500 ? 'RAY_CLUSTER_UNAVAILABLE' : 'RAY_REQUEST_REJECTED';
-    throw new AtelierError(`the Ray cluster at ${this.base} failed ${what}: ${res.status} ${last.slice(0, 500)}`, {
-      code,
-    });
   }
 }
 
