@@ -24,6 +24,8 @@ export interface ServerConfig {
   datastoreUploadLimit: number;
   /** Where storage accounts keep their bytes: folders in `home` or one S3-compatible bucket. */
   blobStore: BlobStoreConfig;
+  /** Python that serves MLflow models deployed without an environmentId (it needs mlflow and the models' requirements). */
+  servingPython?: string;
 }
 
 export const CONFIG_DOC: Record<string, string> = {
@@ -51,6 +53,8 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_BLOB_S3_ACCESS_KEY_ID:
     'access key of the bucket, with ATELIER_BLOB_S3_SECRET_ACCESS_KEY; default the AWS SDK chain (AWS_ACCESS_KEY_ID…, profiles, roles)',
   ATELIER_BLOB_S3_SECRET_ACCESS_KEY: 'secret of ATELIER_BLOB_S3_ACCESS_KEY_ID',
+  ATELIER_SERVING_PYTHON:
+    "absolute path of a Python (with mlflow) that serves MLflow models deployed without an environmentId; default: build one from the model's requirements",
   ATELIER_BLOB_S3_PATH_STYLE:
     'true|false: bucket in the URL path; default true with ATELIER_BLOB_S3_ENDPOINT, else false',
 };
@@ -120,6 +124,13 @@ export function blobStoreConfig(env: NodeJS.ProcessEnv): BlobStoreConfig {
   };
 }
 
+function servingPython(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!path.isAbsolute(raw))
+    throw new InvalidInput(`ATELIER_SERVING_PYTHON must be an absolute path of a Python interpreter, got '${raw}'`);
+  return raw;
+}
+
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function intIn(name: string, raw: string, min: number, max: number): number {
@@ -185,5 +196,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         ? intIn('ATELIER_DATASTORE_UPLOAD_LIMIT', env.ATELIER_DATASTORE_UPLOAD_LIMIT, 1, 2 ** 50)
         : 10 * 1024 ** 3),
     blobStore: overrides.blobStore ?? blobStoreConfig(env),
+    servingPython: overrides.servingPython ?? servingPython(env.ATELIER_SERVING_PYTHON),
   };
 }

@@ -196,6 +196,21 @@ export const ERROR_CODES = {
   SERVER_FOLDER_OF_ANOTHER_WORKSPACE: "The server folder belongs to another workspace's datastores.",
   KEY_IN_USE: "The key protects a workspace's data and cannot be disabled or deleted.",
   DEPENDENCY_ALREADY_SET: 'The workspace already uses a dependent resource of this type that still exists.',
+
+  // deployments/: online endpoints, their deployments, the scoring proxy
+  ONLINE_ENDPOINT_NOT_FOUND: 'No online endpoint with this name in the workspace.',
+  ONLINE_DEPLOYMENT_NOT_FOUND: 'The online endpoint has no deployment with this name.',
+  INVALID_ENDPOINT_NAME: 'The online endpoint or deployment name is not valid.',
+  INVALID_TRAFFIC: 'A traffic or mirror traffic split is not valid (unknown deployment, not summing to 100).',
+  ONLINE_DEPLOYMENT_BUSY: 'The deployment (or its endpoint) is being created, updated or deleted by another operation.',
+  ONLINE_DEPLOYMENT_FAILED: 'The deployment could not start: its model or scoring script failed to load.',
+  ONLINE_DEPLOYMENT_NOT_READY: 'The deployment has no instance ready to take requests.',
+  NO_DEPLOYMENT_TO_ROUTE_TO: 'The endpoint has no deployment with traffic and the request named none.',
+  SCORING_TIMEOUT: 'The deployment did not answer within its request timeout.',
+  SCORING_QUEUE_FULL: "The deployment's instances are busy and the request waited longer than allowed.",
+  SCORING_UPSTREAM_FAILED: 'The instance serving the request failed (it crashed or closed the connection).',
+  MODEL_SOURCE_UNAVAILABLE: "The deployment's model could not be read from the artifact store.",
+  ENVIRONMENT_BUILDS_UNAVAILABLE: 'Environment builds or code snapshots are not available on this server.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,6 +9,7 @@ import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
 import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js';
 import { studioFeature } from './http/studio/studio-routes.js';
+import { scoringFeature } from './http/scoring/scoring-routes.js';
 
 /**
  * The feature plugins, each in its own folder, registered in this order after the core routes.
@@ -26,4 +27,5 @@ export const features: Feature[] = [
   identityFeature,
   assetsFeature,
   studioFeature,
+  scoringFeature,
 ];

@@ -3,6 +3,7 @@ import { createControlPlaneServices, type ControlPlaneServices } from './resourc
 import { createTrackingServices, type TrackingServices } from './tracking/services.js';
 import { createAssetServices, type AssetServices } from './assets/services.js';
 import { createIdentityServices, type IdentityServices } from './identity/services.js';
+import { createDeploymentServices, type DeploymentServices } from './deployments/services.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -12,6 +13,8 @@ export interface Services extends ControlPlaneServices {
   tracking: TrackingServices;
   assets: AssetServices;
   identity: IdentityServices;
+  /** Online endpoints and deployments (`services.deployments` are ARM template deployments). */
+  serving: DeploymentServices;
 }
 
 /**
@@ -24,5 +27,6 @@ export function createServices(ctx: AppContext): Services {
   const tracking = createTrackingServices(ctx, controlPlane);
   const assets = createAssetServices(ctx, controlPlane);
   const identity = createIdentityServices(ctx, controlPlane.resources);
-  return { ...controlPlane, tracking, assets, identity };
+  const serving = createDeploymentServices(ctx, controlPlane, tracking);
+  return { ...controlPlane, tracking, assets, identity, serving };
 }

@@ -5,3 +5,4 @@ export * from './assets.js';
 export * from './dependents.js';
 export * from './role-assignments.js';
 export * from './deployments.js';
+export * from './online-endpoints.js';

@@ -137,7 +137,7 @@ function mount(
         req.principal,
         preconditions(req),
       );
-      if (created && operation) setLroHeaders(reply, ctx.config.publicUrl, operation, req);
+      if (operation) setLroHeaders(reply, ctx.config.publicUrl, operation, req);
       return reply.status(created ? (t.createdStatus ?? 201) : 200).send(await body(req, scope, resource));
     },
   );

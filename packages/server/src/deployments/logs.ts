@@ -1,0 +1,27 @@
+import fs from 'node:fs';
+
+/** Most bytes read from the end of a log to find its last lines. */
+const TAIL_BYTES = 1024 * 1024;
+
+/** The last `lines` lines of a log file (all of its last MiB when `lines` is absent); '' when there is none. */
+export async function tailFile(file: string, lines?: number): Promise<string> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const { size } = await fh.stat();
+    const n = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.alloc(n);
+    await fh.read(buf, 0, n, size - n);
+    let text = buf.toString('utf8');
+    if (n < size) text = text.slice(text.indexOf('\n') + 1);
+    if (lines === undefined) return text;
+    const all = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+    return lines <= 0 ? '' : all.slice(-lines).join('\n') + (all.length ? '\n' : '');
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,149 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { RegistryService } from '../tracking/registry/registry.js';
+import type { ArtifactService, WorkspaceRef } from '../tracking/artifacts/artifacts.js';
+import { proxiedArtifactPath } from '../tracking/logged-models/logged-models.js';
+import { AtelierError, InvalidInput, NotFound } from '../errors.js';
+
+/** A model reference of a deployment, parsed: a version of a registered model. */
+export interface ModelRef {
+  name: string;
+  version: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._ -]{0,254}$/;
+
+/**
+ * Parses `properties.model` of a deployment. Accepted: the ARM id of a model version
+ * (`…/workspaces/{w}/models/{name}/versions/{v}`, what azure-ai-ml sends), `azureml:name:version`,
+ * `name:version`, and MLflow's `models:/name/version`. The one registry (MLflow registered models,
+ * which `W/models` shows too) holds them all.
+ */
+export function parseModelRef(raw: string, ws: WorkspaceInfo, target = 'properties.model'): ModelRef {
+  const bad = (why: string) =>
+    new InvalidInput(
+      `${target} '${raw}' ${why}: use the model version's id (${ws.id}/models/<name>/versions/<version>), azureml:<name>:<version> or models:/<name>/<version>`,
+      { code: 'INVALID_INPUT', target },
+    );
+  let name: string | undefined;
+  let version: string | undefined;
+  const arm =
+    /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i.exec(
+      raw,
+    );
+  if (arm) {
+    if (arm[1]!.toLowerCase() !== ws.name.toLowerCase())
+      throw bad(`names a model of workspace '${arm[1]}', not of this workspace '${ws.name}'`);
+    name = decodeURIComponent(arm[2]!);
+    version = decodeURIComponent(arm[3]!);
+  } else if (/^models:\//i.test(raw)) {
+    const m = /^models:\/+([^/@]+)\/([^/]+)$/i.exec(raw);
+    if (!m) throw bad('is not models:/<name>/<version>');
+    name = m[1];
+    version = m[2];
+  } else {
+    const m = /^(?:azureml:)?([^:/]+):([^:/]+)$/i.exec(raw);
+    if (!m) throw bad('is not a model version reference');
+    name = m[1];
+    version = m[2];
+  }
+  if (!NAME.test(name!)) throw bad('has a model name that is not valid');
+  if (!/^\d{1,9}$/.test(version!)) throw bad('has a version that is not a whole number');
+  return { name: name!, version: version! };
+}
+
+/**
+ * Brings a registered model version's files from the workspace's artifact store to a local folder
+ * the workers read (AZUREML_MODEL_DIR). Folders are cached by storage location (a version's files
+ * never change) and made in a private folder, renamed into place when complete.
+ */
+export class ModelSource {
+  constructor(
+    private readonly cacheDir: string,
+    private readonly registry: RegistryService,
+    private readonly artifacts: ArtifactService,
+  ) {}
+
+  /** Checks that the version exists (400 naming it otherwise, for a PUT to refuse at once). */
+  async check(ws: WorkspaceInfo, ref: ModelRef): Promise<void> {
+    await this.locate(ws, ref);
+  }
+
+  private async locate(ws: WorkspaceInfo, ref: ModelRef): Promise<{ wsRef: WorkspaceRef; artifactPath: string }> {
+    const wsRef: WorkspaceRef = { workspaceId: ws.workspaceId, storageAccountId: ws.storageAccountId ?? null };
+    let storage: string;
+    try {
+      storage = await this.registry.getDownloadUri(wsRef, ref.name, ref.version);
+    } catch (e) {
+      if (e instanceof AtelierError && e.kind === 'not_found')
+        throw new InvalidInput(
+          `properties.model: workspace '${ws.name}' has no model '${ref.name}' version ${ref.version}; register it first (MLflow's register_model or ml_client.models.create_or_update)`,
+          { code: 'MODEL_VERSION_NOT_FOUND', target: 'properties.model' },
+        );
+      throw e;
+    }
+    const artifactPath = proxiedArtifactPath(storage);
+    if (artifactPath === undefined)
+      throw new InvalidInput(
+        `properties.model: model '${ref.name}' version ${ref.version} is stored at '${storage}', outside the workspace's artifact store; deployments serve models whose files are in the workspace (mlflow-artifacts:/…)`,
+        { code: 'MODEL_SOURCE_UNAVAILABLE', target: 'properties.model' },
+      );
+    return { wsRef, artifactPath };
+  }
+
+  /** The local folder of the model's files (downloaded once). */
+  async fetch(ws: WorkspaceInfo, ref: ModelRef): Promise<string> {
+    const { wsRef, artifactPath } = await this.locate(ws, ref);
+    const key = crypto.createHash('sha256').update(`${ws.workspaceId}\n${artifactPath}`).digest('hex').slice(0, 32);
+    const dir = path.join(this.cacheDir, key);
+    if (fs.existsSync(path.join(dir, '.complete'))) return dir;
+    const files = await this.artifacts.listRecursive(wsRef, artifactPath);
+    if (!files.length)
+      throw new NotFound(
+        `model '${ref.name}' version ${ref.version} has no files at '${artifactPath}' in the workspace's artifact store`,
+        { code: 'MODEL_SOURCE_UNAVAILABLE' },
+      );
+    const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    try {
+      for (const f of files) {
+        const dest = path.resolve(tmp, f.path);
+        if (!dest.startsWith(tmp + path.sep)) continue;
+        await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+        const { stream } = await this.artifacts.download(wsRef, `${artifactPath}/${f.path}`);
+        await pipeline(stream, fs.createWriteStream(dest));
+      }
+      await fs.promises.writeFile(path.join(tmp, '.complete'), '');
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      await fs.promises.rename(tmp, dir);
+    } catch (e) {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      if (fs.existsSync(path.join(dir, '.complete'))) return dir;
+      throw e;
+    }
+    return dir;
+  }
+}
+
+/** The folder of an MLflow model inside a model's files (its root, or the one folder below it holding MLmodel). */
+export function mlflowModelDir(dir: string): string | undefined {
+  if (fs.existsSync(path.join(dir, 'MLmodel'))) return dir;
+  const subs = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
+  for (const s of subs) if (fs.existsSync(path.join(dir, s.name, 'MLmodel'))) return path.join(dir, s.name);
+  return undefined;
+}
+
+/** The model's own pip requirements (MLflow writes requirements.txt beside MLmodel). */
+export function mlflowRequirements(modelDir: string): string[] {
+  try {
+    return fs
+      .readFileSync(path.join(modelDir, 'requirements.txt'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,531 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { AppContext } from '../context.js';
+import type { Principal } from '../identity/principals.js';
+import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { OperationService, Operation } from '../operations/operations.js';
+import { resolveWorkspaceById } from '../resources/workspaces.js';
+import { parseResourceId } from '../resources/resource-ids.js';
+import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
+import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from '../assets/validate.js';
+import type { DeploymentSpec, ProbeSettings, ServingEngine } from './engines/engine.js';
+import type { BalancerSettings } from './proxy/balancer.js';
+import { DEPLOYMENT_TYPE, type OnlineEndpointService } from './online-endpoints.js';
+import { mlflowModelDir, mlflowRequirements, parseModelRef, type ModelSource } from './model-source.js';
+import type { ServingRuntimes } from './serving.js';
+import type { CodeSnapshotsPort, EnvironmentBuildsPort } from './ports.js';
+import { formatDuration, parseDuration } from './durations.js';
+import { tailFile } from './logs.js';
+
+const DEPLOYMENT_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$/;
+/** Most instances one deployment may ask for on this machine. */
+export const MAX_CAPACITY = 32;
+
+export const deploymentDefinition: ResourceDefinition = {
+  type: DEPLOYMENT_TYPE,
+  checkName(name: string) {
+    if (!DEPLOYMENT_NAME.test(name))
+      throw new InvalidInput(
+        `deployment name '${name}' is invalid: use 3–32 letters, digits and '-', starting with a letter and not ending with '-'`,
+        { code: 'INVALID_ENDPOINT_NAME', target: 'name' },
+      );
+  },
+  immutable: ['endpointComputeType'],
+};
+
+/** Azure's probe defaults, except the readiness probe's initial delay: a worker says when it listens, so none is needed. */
+const READINESS: ProbeSettings = {
+  initialDelayMs: 0,
+  periodMs: 10_000,
+  timeoutMs: 2_000,
+  failureThreshold: 30,
+  successThreshold: 1,
+};
+const LIVENESS: ProbeSettings = {
+  initialDelayMs: 10_000,
+  periodMs: 10_000,
+  timeoutMs: 2_000,
+  failureThreshold: 30,
+  successThreshold: 1,
+};
+
+const ALLOWED = [
+  'endpointComputeType',
+  'model',
+  'modelMountPath',
+  'codeConfiguration',
+  'environmentId',
+  'environmentVariables',
+  'instanceType',
+  'scaleSettings',
+  'requestSettings',
+  'livenessProbe',
+  'readinessProbe',
+  'startupProbe',
+  'description',
+  'properties',
+  'appInsightsEnabled',
+  'egressPublicNetworkAccess',
+  'dataCollector',
+  'provisioningState',
+];
+
+function int(o: Obj, key: string, target: string, min: number, max: number): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(`${target}.${key}`, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function probe(p: Obj, key: string, defaults: ProbeSettings): Obj {
+  const o = obj(p[key], `properties.${key}`, false);
+  const t = `properties.${key}`;
+  if (!o) return wireProbe(defaults);
+  onlyKeys(o, ['initialDelay', 'period', 'timeout', 'failureThreshold', 'successThreshold'], t);
+  const s: ProbeSettings = {
+    initialDelayMs:
+      o.initialDelay === undefined || o.initialDelay === null
+        ? defaults.initialDelayMs
+        : parseDuration(o.initialDelay, `${t}.initialDelay`, { maxMs: 3_600_000 }),
+    periodMs:
+      o.period === undefined || o.period === null
+        ? defaults.periodMs
+        : parseDuration(o.period, `${t}.period`, { minMs: 1_000, maxMs: 3_600_000 }),
+    timeoutMs:
+      o.timeout === undefined || o.timeout === null
+        ? defaults.timeoutMs
+        : parseDuration(o.timeout, `${t}.timeout`, { minMs: 100, maxMs: 600_000 }),
+    failureThreshold: int(o, 'failureThreshold', t, 1, 1000) ?? defaults.failureThreshold,
+    successThreshold: int(o, 'successThreshold', t, 1, 1000) ?? defaults.successThreshold,
+  };
+  return wireProbe(s);
+}
+
+function wireProbe(s: ProbeSettings): Obj {
+  return {
+    initialDelay: formatDuration(s.initialDelayMs),
+    period: formatDuration(s.periodMs),
+    timeout: formatDuration(s.timeoutMs),
+    failureThreshold: s.failureThreshold,
+    successThreshold: s.successThreshold,
+  };
+}
+
+function probeSettings(w: Obj): ProbeSettings {
+  return {
+    initialDelayMs: parseDuration(w.initialDelay, 'initialDelay'),
+    periodMs: parseDuration(w.period, 'period'),
+    timeoutMs: parseDuration(w.timeout, 'timeout'),
+    failureThreshold: Number(w.failureThreshold),
+    successThreshold: Number(w.successThreshold),
+  };
+}
+
+export function balancerSettings(props: Obj, capacity: number): BalancerSettings {
+  const rs = (props.requestSettings ?? {}) as Obj;
+  const per = Number(rs.maxConcurrentRequestsPerInstance ?? 1);
+  return {
+    requestTimeoutMs: parseDuration(rs.requestTimeout ?? 'PT5S', 'requestTimeout'),
+    maxQueueWaitMs: parseDuration(rs.maxQueueWait ?? 'PT0.5S', 'maxQueueWait'),
+    maxQueueLength: Math.max(64, per * capacity * 16),
+  };
+}
+
+/**
+ * Online deployments (`W/onlineEndpoints/{e}/deployments/{d}`): a registered model (and, for a
+ * scoring script, a code asset and an environment) served by `sku.capacity` instances of a
+ * serving engine. Provisioning is a durable long-running operation: the model's files are
+ * fetched, the environment built, the instances started and probed; a model that fails to load
+ * leaves the deployment Failed with the log's tail in the operation's error (and `getLogs`).
+ */
+export class OnlineDeploymentService {
+  /** Plugged in by the composition root when the modules that provide them exist. */
+  environments?: EnvironmentBuildsPort;
+  codes?: CodeSnapshotsPort;
+  private readonly logDir: string;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly engine: ResourceEngine,
+    private readonly operations: OperationService,
+    private readonly endpoints: OnlineEndpointService,
+    private readonly models: ModelSource,
+    private readonly runtimes: ServingRuntimes,
+    private readonly servingEngine: ServingEngine,
+    private readonly servingPython: string | undefined,
+  ) {
+    this.logDir = path.join(ctx.config.home, 'serving', 'logs');
+    operations.onRecover('onlineDeployment.provision', async (op) => {
+      await this.engine.setProperties(op.resourceId, { provisioningState: 'Failed' }).catch(() => undefined);
+    });
+  }
+
+  idOf(endpointId: string, name: string): string {
+    return `${endpointId}/deployments/${name}`;
+  }
+
+  logFile(deploymentId: string): string {
+    return path.join(
+      this.logDir,
+      `${crypto.createHash('sha256').update(deploymentId.toLowerCase()).digest('hex').slice(0, 32)}.log`,
+    );
+  }
+
+  async get(ws: WorkspaceInfo, endpoint: string, name: string): Promise<StoredResource> {
+    const ep = await this.endpoints.get(ws, endpoint);
+    const r = await this.engine.get(this.idOf(ep.id, name));
+    if (!r)
+      throw new NotFound(`online endpoint '${ep.name}' has no deployment '${name}'`, {
+        code: 'ONLINE_DEPLOYMENT_NOT_FOUND',
+      });
+    return r;
+  }
+
+  async list(ws: WorkspaceInfo, endpoint: string, page: { after?: string; top: number }) {
+    const ep = await this.endpoints.get(ws, endpoint);
+    return this.engine.list({ type: DEPLOYMENT_TYPE, parentId: ep.id, after: page.after, top: page.top });
+  }
+
+  /** Validates a PUT body into stored properties and sku (nothing is stored here). */
+  private async validate(ws: WorkspaceInfo, body: Obj): Promise<{ props: Obj; sku: Obj; capacity: number }> {
+    onlyKeys(
+      body,
+      ['location', 'tags', 'identity', 'kind', 'sku', 'properties', 'id', 'name', 'type', 'systemData'],
+      'body',
+    );
+    const T = 'properties';
+    const p = obj(body.properties, T)!;
+    onlyKeys(p, ALLOWED, T);
+    const computeType =
+      str(p, 'endpointComputeType', T, { oneOf: ['Managed', 'Kubernetes', 'AzureMLCompute'] }) ?? 'Managed';
+    if (computeType !== 'Managed')
+      throw invalid(`${T}.endpointComputeType`, `${computeType} deployments are not served here; use Managed`);
+    const props: Obj = { endpointComputeType: 'Managed' };
+    const model = str(p, 'model', T, { max: 1000 });
+    if (model !== undefined) {
+      const ref = parseModelRef(model, ws);
+      await this.models.check(ws, ref);
+      props.model = model;
+    }
+    const code = obj(p.codeConfiguration, `${T}.codeConfiguration`, false);
+    if (code) {
+      onlyKeys(code, ['codeId', 'scoringScript'], `${T}.codeConfiguration`);
+      const codeId = str(code, 'codeId', `${T}.codeConfiguration`, { required: true, max: 1000 })!;
+      const scoringScript = str(code, 'scoringScript', `${T}.codeConfiguration`, { required: true, max: 500 })!;
+      if (path.isAbsolute(scoringScript) || scoringScript.split(/[\\/]/).includes('..'))
+        throw invalid(
+          `${T}.codeConfiguration.scoringScript`,
+          'must be a path inside the code folder (no .., not absolute)',
+        );
+      props.codeConfiguration = { codeId, scoringScript };
+    }
+    if (!model && !code)
+      throw invalid(`${T}.model`, 'is required (or a codeConfiguration whose scoring script finds its own model)');
+    const environmentId = str(p, 'environmentId', T, { max: 1000 });
+    if (environmentId !== undefined) props.environmentId = environmentId;
+    if (code && !environmentId)
+      throw invalid(
+        `${T}.environmentId`,
+        'is required with a codeConfiguration: name the environment the scoring script runs in',
+      );
+    if (code && !this.codes)
+      throw new NotImplemented(
+        'deployments with a codeConfiguration need code snapshots, which this server does not provide yet; deploy an MLflow model without code',
+        { code: 'ENVIRONMENT_BUILDS_UNAVAILABLE' },
+      );
+    if (environmentId !== undefined && !this.environments)
+      throw new NotImplemented(
+        'environment builds are not available on this server yet: leave environmentId out to serve an MLflow model with ATELIER_SERVING_PYTHON',
+        { code: 'ENVIRONMENT_BUILDS_UNAVAILABLE' },
+      );
+    if (environmentId === undefined && !this.servingPython && !this.environments)
+      throw new NotImplemented(
+        "this server cannot make a Python environment for the model: set ATELIER_SERVING_PYTHON (a Python with mlflow and the model's requirements) or give an environmentId",
+        { code: 'ENVIRONMENT_BUILDS_UNAVAILABLE' },
+      );
+    const env = stringMap(p, 'environmentVariables', T, {
+      keyPattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+      rule: 'must be a variable name (letters, digits, _)',
+    });
+    if (env) {
+      for (const k of Object.keys(env))
+        if (/^(ATELIER_|AZUREML_MODEL_DIR$)/.test(k))
+          throw invalid(`${T}.environmentVariables.${k}`, 'is set by the server; remove it');
+      props.environmentVariables = env;
+    } else props.environmentVariables = {};
+    props.instanceType = str(p, 'instanceType', T, { max: 100 }) ?? 'Local';
+    const description = str(p, 'description', T, { max: 5000 });
+    if (description !== undefined) props.description = description;
+    props.properties = stringMap(p, 'properties', T) ?? {};
+    props.appInsightsEnabled = bool(p, 'appInsightsEnabled', T) ?? false;
+    props.egressPublicNetworkAccess =
+      str(p, 'egressPublicNetworkAccess', T, { oneOf: ['Enabled', 'Disabled'] }) ?? 'Enabled';
+    const scale = obj(p.scaleSettings, `${T}.scaleSettings`, false);
+    if (scale) {
+      const st = str(scale, 'scaleType', `${T}.scaleSettings`, { oneOf: ['Default', 'TargetUtilization'] });
+      if (st === 'TargetUtilization')
+        throw invalid(
+          `${T}.scaleSettings.scaleType`,
+          'autoscaling (TargetUtilization) is not served here; use Default and set sku.capacity',
+        );
+    }
+    const rs = obj(p.requestSettings, `${T}.requestSettings`, false) ?? {};
+    onlyKeys(rs, ['maxConcurrentRequestsPerInstance', 'requestTimeout', 'maxQueueWait'], `${T}.requestSettings`);
+    props.requestSettings = {
+      maxConcurrentRequestsPerInstance:
+        int(rs, 'maxConcurrentRequestsPerInstance', `${T}.requestSettings`, 1, 1000) ?? 1,
+      requestTimeout: formatDuration(
+        rs.requestTimeout == null
+          ? 5_000
+          : parseDuration(rs.requestTimeout, `${T}.requestSettings.requestTimeout`, { minMs: 1, maxMs: 180_000 }),
+      ),
+      maxQueueWait: formatDuration(
+        rs.maxQueueWait == null
+          ? 500
+          : parseDuration(rs.maxQueueWait, `${T}.requestSettings.maxQueueWait`, { maxMs: 60_000 }),
+      ),
+    };
+    props.livenessProbe = probe(p, 'livenessProbe', LIVENESS);
+    props.readinessProbe = probe(p, 'readinessProbe', READINESS);
+    const sku = obj(body.sku, 'sku', false) ?? {};
+    onlyKeys(sku, ['name', 'tier', 'size', 'family', 'capacity'], 'sku');
+    const capacity = int(sku, 'capacity', 'sku', 1, MAX_CAPACITY) ?? 1;
+    return { props, sku: { name: str(sku, 'name', 'sku', { max: 100 }) ?? 'Default', capacity }, capacity };
+  }
+
+  async put(
+    ws: WorkspaceInfo,
+    endpoint: string,
+    name: string,
+    body: Obj,
+    by: Principal,
+  ): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }> {
+    deploymentDefinition.checkName(name);
+    const ep = await this.endpoints.get(ws, endpoint);
+    if (ep.properties.provisioningState === 'Deleting')
+      throw new Conflict(`online endpoint '${ep.name}' is being deleted`, { code: 'ONLINE_DEPLOYMENT_BUSY' });
+    const id = this.idOf(ep.id, name);
+    const { props, sku } = await this.validate(ws, body);
+    const active = await this.operations.activeOn(id);
+    if (active)
+      throw new Conflict(`deployment '${name}' is being provisioned by another operation; wait for it to end`, {
+        code: 'ONLINE_DEPLOYMENT_BUSY',
+      });
+    const existing = await this.engine.get(id);
+    props.provisioningState = existing ? 'Updating' : 'Creating';
+    const res = await this.engine.put(
+      deploymentDefinition,
+      id,
+      {
+        location: typeof body.location === 'string' ? body.location : ep.location,
+        kind: typeof body.kind === 'string' ? body.kind : 'Managed',
+        tags: stringMap(body, 'tags', 'body') ?? {},
+        sku,
+        properties: props,
+      },
+      by,
+    );
+    const operation = await this.provision(ws, res.resource, by);
+    return { ...res, operation };
+  }
+
+  /** PATCH: tags and sku.capacity (a scale change re-provisions). */
+  async patch(ws: WorkspaceInfo, r: StoredResource, body: Obj, by: Principal): Promise<StoredResource> {
+    onlyKeys(body, ['tags', 'sku', 'properties'], 'body');
+    const sku = obj(body.sku, 'sku', false);
+    const capacity = sku ? int(sku, 'capacity', 'sku', 1, MAX_CAPACITY) : undefined;
+    const p = obj(body.properties, 'properties', false);
+    if (p && Object.keys(p).length) throw invalid('properties', 'cannot be patched; PUT the whole deployment');
+    if (capacity !== undefined && (await this.operations.activeOn(r.id)))
+      throw new Conflict(`deployment '${r.name}' is being provisioned by another operation; wait for it to end`, {
+        code: 'ONLINE_DEPLOYMENT_BUSY',
+      });
+    const updated = await this.engine.patch(
+      deploymentDefinition,
+      r.id,
+      {
+        tags: stringMap(body, 'tags', 'body'),
+        sku: capacity !== undefined ? { ...(r.sku ?? {}), capacity } : undefined,
+        properties: capacity !== undefined ? { provisioningState: 'Updating' } : undefined,
+      },
+      by,
+    );
+    if (capacity !== undefined) await this.provision(ws, updated, by);
+    return (await this.engine.get(r.id)) ?? updated;
+  }
+
+  /** Starts the operation that brings the deployment's instances up (replacing running ones when they are ready). */
+  private async provision(ws: WorkspaceInfo, r: StoredResource, by: Principal | undefined): Promise<Operation> {
+    return this.operations.start(
+      'onlineDeployment.provision',
+      { id: r.id, subscriptionId: r.subscriptionId, location: r.location ?? ws.location },
+      by ? `${by.kind}:${by.name}` : undefined,
+      async () => {
+        try {
+          await this.startRuntime(ws, r);
+          await this.engine.setProperties(r.id, { provisioningState: 'Succeeded' });
+        } catch (e) {
+          await this.engine.setProperties(r.id, { provisioningState: 'Failed' }).catch(() => undefined);
+          throw e;
+        }
+      },
+    );
+  }
+
+  /** Resolves what the instances run, starts them, and puts them in service. */
+  private async startRuntime(ws: WorkspaceInfo, r: StoredResource): Promise<void> {
+    const p = r.properties;
+    const logFile = this.logFile(r.id);
+    fs.mkdirSync(path.dirname(logFile), { recursive: true });
+    const note = (line: string) => fs.appendFileSync(logFile, `${new Date().toISOString()} [atelier] ${line}\n`);
+    note(`provisioning ${r.name}`);
+    let modelDir = '';
+    let modelName = r.name;
+    let modelVersion = '1';
+    if (typeof p.model === 'string') {
+      const ref = parseModelRef(p.model, ws);
+      modelName = ref.name;
+      modelVersion = ref.version;
+      modelDir = await this.models.fetch(ws, ref);
+      note(`model ${ref.name}:${ref.version} is in ${modelDir}`);
+    }
+    const code = p.codeConfiguration as { codeId: string; scoringScript: string } | undefined;
+    let codeDir: string | undefined;
+    let mode: DeploymentSpec['mode'] = 'score';
+    if (code) {
+      if (!this.codes)
+        throw new NotImplemented('code snapshots are not available on this server', {
+          code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
+        });
+      codeDir = (await this.codes.snapshot(ws, code.codeId)).dir;
+      if (!fs.existsSync(path.join(codeDir, code.scoringScript)))
+        throw new InvalidInput(
+          `properties.codeConfiguration.scoringScript: the code asset has no file '${code.scoringScript}'`,
+          { code: 'ONLINE_DEPLOYMENT_FAILED', target: 'properties.codeConfiguration.scoringScript' },
+        );
+      if (!modelDir) {
+        modelDir = path.join(this.ctx.config.home, 'serving', 'empty-model');
+        fs.mkdirSync(modelDir, { recursive: true });
+      }
+    } else {
+      const dir = mlflowModelDir(modelDir);
+      if (!dir)
+        throw new InvalidInput(
+          `model ${modelName}:${modelVersion} is not an MLflow model (no MLmodel file): give the deployment a codeConfiguration with a scoring script`,
+          { code: 'ONLINE_DEPLOYMENT_FAILED', target: 'properties.codeConfiguration' },
+        );
+      modelDir = dir;
+      mode = 'mlflow';
+    }
+    let pythonPath: string;
+    let pipRequirements: string[];
+    if (typeof p.environmentId === 'string') {
+      if (!this.environments)
+        throw new NotImplemented('environment builds are not available on this server', {
+          code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
+        });
+      const b = await this.environments.ensure(ws, p.environmentId, { onLog: note });
+      pythonPath = b.pythonPath;
+      pipRequirements = b.pipRequirements;
+    } else if (this.servingPython) {
+      pythonPath = this.servingPython;
+      pipRequirements = mlflowRequirements(modelDir);
+    } else if (this.environments) {
+      pipRequirements = mlflowRequirements(modelDir);
+      pythonPath = (await this.environments.ensureForRequirements(pipRequirements)).pythonPath;
+    } else
+      throw new NotImplemented('no Python to run the model: set ATELIER_SERVING_PYTHON or give an environmentId', {
+        code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
+      });
+    const capacity = Number((r.sku as Obj | undefined)?.capacity ?? 1);
+    const rs = (p.requestSettings ?? {}) as Obj;
+    const spec: DeploymentSpec = {
+      deploymentId: r.id,
+      mode,
+      modelDir,
+      modelName,
+      modelVersion,
+      codeDir,
+      scoringScript: code?.scoringScript,
+      pythonPath,
+      pipRequirements,
+      environmentVariables: (p.environmentVariables as Record<string, string>) ?? {},
+      instanceCount: capacity,
+      maxConcurrentPerInstance: Number(rs.maxConcurrentRequestsPerInstance ?? 1),
+      livenessProbe: probeSettings(p.livenessProbe as Obj),
+      readinessProbe: probeSettings(p.readinessProbe as Obj),
+    };
+    const runtime = await this.servingEngine.start(spec, { logFile });
+    // The deployment may have been deleted while it started.
+    if (!(await this.engine.get(r.id))) {
+      await runtime.stop();
+      return;
+    }
+    await this.runtimes.set(r.id, runtime, balancerSettings(p, capacity));
+  }
+
+  /** Deletes a deployment (refused while it has live traffic) and stops its instances. */
+  async delete(ws: WorkspaceInfo, endpoint: string, name: string): Promise<boolean> {
+    const ep = await this.endpoints.get(ws, endpoint);
+    const id = this.idOf(ep.id, name);
+    const r = await this.engine.get(id);
+    if (!r) return false;
+    const traffic = (ep.properties.traffic as Record<string, number>) ?? {};
+    const share = Object.entries(traffic).find(([d]) => d.toLowerCase() === r.name.toLowerCase())?.[1] ?? 0;
+    if (share > 0)
+      throw new Conflict(
+        `deployment '${r.name}' gets ${share}% of endpoint '${ep.name}''s traffic; set its traffic to 0 first`,
+        { code: 'ONLINE_DEPLOYMENT_BUSY' },
+      );
+    await this.runtimes.remove(r.id);
+    await this.engine.delete(r.id);
+    // Mirror traffic to it goes with it.
+    const mirror = { ...((ep.properties.mirrorTraffic as Record<string, number>) ?? {}) };
+    for (const d of Object.keys(mirror)) if (d.toLowerCase() === r.name.toLowerCase()) delete mirror[d];
+    const cleaned = Object.fromEntries(
+      Object.entries(traffic).filter(([d]) => d.toLowerCase() !== r.name.toLowerCase()),
+    );
+    await this.engine.setProperties(ep.id, { mirrorTraffic: mirror, traffic: cleaned });
+    this.endpoints.invalidate(ws.workspaceId, ep.name);
+    await fs.promises.rm(this.logFile(r.id), { force: true });
+    return true;
+  }
+
+  toBody(r: StoredResource): Record<string, unknown> {
+    const body = toArmBody(r, { ...r.properties, scaleSettings: { scaleType: 'Default' } });
+    return body;
+  }
+
+  /** `POST …/getLogs {tail, containerType}`: the last lines of the instances' log. */
+  async getLogs(r: StoredResource, body: Obj): Promise<{ content: string }> {
+    onlyKeys(body, ['tail', 'containerType'], 'body');
+    const tail = int(body, 'tail', 'body', 0, 100_000);
+    str(body, 'containerType', 'body', { oneOf: ['InferenceServer', 'StorageInitializer'] });
+    const rt = this.runtimes.runtime(r.id);
+    return { content: rt ? await rt.logs(tail) : await tailFile(this.logFile(r.id), tail) };
+  }
+
+  /**
+   * At start: brings back the instances of the deployments that were Succeeded (this process serves
+   * them). A deployment whose model no longer loads becomes Failed.
+   */
+  async resume(): Promise<void> {
+    const all = await this.engine.scan({ type: DEPLOYMENT_TYPE, provisioningStates: ['Succeeded'] });
+    for (const r of all) {
+      if (this.runtimes.has(r.id)) continue;
+      try {
+        const ws = await resolveWorkspaceById(this.ctx, parseResourceId(r.parentId!).parentId!);
+        await this.startRuntime(ws, r);
+      } catch (e) {
+        this.ctx.log.warn(
+          { deployment: r.id, err: (e as Error).message.split('\n')[0] },
+          'a deployment could not be resumed',
+        );
+        await this.engine.setProperties(r.id, { provisioningState: 'Failed' }).catch(() => undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import type { WorkspaceInfo } from '../resources/workspace-info.js';
+
+/**
+ * What deployments need of other modules, as small ports: environment builds (the Python of a
+ * deployment) and code snapshots (its scoring script). The composition root plugs in the
+ * modules that provide them; absent, a deployment that needs one is refused with 501.
+ */
+export interface EnvironmentBuildsPort {
+  /** Builds (or finds cached) the environment `environmentId` names; its Python runs the workers. */
+  ensure(
+    ws: WorkspaceInfo,
+    environmentId: string,
+    opts?: { signal?: AbortSignal; onLog?: (line: string) => void },
+  ): Promise<{ id: string; pythonPath: string; pipRequirements: string[] }>;
+  /** An environment with these pip requirements (an MLflow model's own requirements.txt). */
+  ensureForRequirements(
+    requirements: string[],
+    python?: string,
+  ): Promise<{ pythonPath: string; pipRequirements?: string[] }>;
+}
+
+export interface CodeSnapshotsPort {
+  /** A read-only local folder with the files of a code asset version (`codeConfiguration.codeId`). */
+  snapshot(ws: WorkspaceInfo, codeId: string): Promise<{ dir: string; hash: string }>;
+}

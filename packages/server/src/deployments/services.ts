@@ -1,0 +1,54 @@
+import path from 'node:path';
+import type { AppContext } from '../context.js';
+import type { ControlPlaneServices } from '../resources/control-plane.js';
+import type { TrackingServices } from '../tracking/services.js';
+import { OnlineEndpointService, DEPLOYMENT_TYPE, ENDPOINT_TYPE } from './online-endpoints.js';
+import { OnlineDeploymentService } from './online-deployments.js';
+import { ModelSource } from './model-source.js';
+import { ServingRuntimes } from './serving.js';
+import { LocalEngine } from './engines/local/local-engine.js';
+import { registerDeploymentTypes } from './types.js';
+
+/** Online endpoints and deployments, and the deployments running in this process. */
+export interface DeploymentServices {
+  endpoints: OnlineEndpointService;
+  deployments: OnlineDeploymentService;
+  runtimes: ServingRuntimes;
+}
+
+/**
+ * Builds the deployments module: endpoints and deployments as resource types of the registry,
+ * models read from the one registry (tracking), instances run by the local engine. A deleted
+ * workspace stops its deployments' instances; `ctx.onClose` stops every instance.
+ */
+export function createDeploymentServices(
+  ctx: AppContext,
+  cp: ControlPlaneServices,
+  tracking: TrackingServices,
+): DeploymentServices {
+  const servingDir = path.join(ctx.config.home, 'serving');
+  const runtimes = new ServingRuntimes();
+  const endpoints = new OnlineEndpointService(ctx, cp.resources, runtimes);
+  const models = new ModelSource(path.join(servingDir, 'models'), tracking.registry, tracking.artifacts);
+  const deployments = new OnlineDeploymentService(
+    ctx,
+    cp.resources,
+    cp.operations,
+    endpoints,
+    models,
+    runtimes,
+    new LocalEngine(servingDir),
+    ctx.config.servingPython,
+  );
+  registerDeploymentTypes(cp.types, { endpoints, deployments });
+  cp.workspaces.onWorkspaceDeleting.push(async (ws) => {
+    const eps = await cp.resources.list({ type: ENDPOINT_TYPE, parentId: ws.id, top: 100_000 });
+    for (const ep of eps.value) {
+      const ds = await cp.resources.list({ type: DEPLOYMENT_TYPE, parentId: ep.id, top: 100_000 });
+      for (const d of ds.value) await runtimes.remove(d.id);
+      await endpoints.keys.forget(ep.id);
+    }
+  });
+  ctx.onClose.push(() => runtimes.stopAll());
+  return { endpoints, deployments, runtimes };
+}
