@@ -168,7 +168,8 @@ export const ERROR_CODES = {
   // jobs/executors/ray, deployments/engines/ray-serve: a Ray cluster spoken to over its HTTP APIs
   RAY_CLUSTER_UNAVAILABLE: "The Ray cluster's dashboard (Jobs API) could not be reached or failed.",
   RAY_REQUEST_REJECTED: 'The Ray cluster refused a request (its answer says why).',
-  RAY_PACKAGE_TOO_LARGE: 'A folder sent to a Ray cluster (code, model) is larger than it takes as one package (512 MiB zipped).',
+  RAY_PACKAGE_TOO_LARGE:
+    'A folder sent to a Ray cluster (code, model) is larger than it takes as one package (512 MiB zipped).',
   FILE_NOT_FOUND: 'No file or folder at this path of the datastore.',
   FILE_EXISTS: 'A file exists at this path already.',
   PATH_IS_FILE: 'A path lies below a file (a name cannot be a file and a folder).',
