@@ -8,6 +8,7 @@ import { mlflowLoggedModelRoutes } from './http/mlflow/logged-model-routes.js';
 import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
 import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js';
+import { azuremlV1Feature } from './http/azureml-v1/index.js';
 import { studioFeature } from './http/studio/studio-routes.js';
 import { scoringFeature } from './http/scoring/scoring-routes.js';
 
@@ -26,6 +27,7 @@ export const features: Feature[] = [
   controlPlaneFeature,
   identityFeature,
   assetsFeature,
+  azuremlV1Feature,
   studioFeature,
   scoringFeature,
 ];

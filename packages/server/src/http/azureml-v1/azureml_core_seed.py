@@ -1,0 +1,62 @@
+"""The seed's Workspace methods through the real azureml-core, the way its reference page calls
+them (issue 11, item 4), in one process. Prints one JSON line: {step: {"ok": value} | {"error": …}}.
+Environment: see testing/python/azure_clients.py; WORKSPACE (an existing workspace), WORKDIR.
+"""
+import json
+import os
+import sys
+
+from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
+from azureml.core import Workspace
+
+auth = core_auth()
+name = os.environ["WORKSPACE"]
+step = Steps()
+
+# Constructor and static methods
+ws = step("Workspace()", lambda: Workspace(SUBSCRIPTION, GROUP, name, auth=auth))
+step("Workspace.get", lambda: Workspace.get(name, auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).name)
+step("Workspace.list(group)", lambda: sorted(Workspace.list(SUBSCRIPTION, auth=auth, resource_group=GROUP).keys()))
+step("Workspace.list(subscription)", lambda: sorted(Workspace.list(SUBSCRIPTION, auth=auth).keys()))
+os.chdir(os.environ["WORKDIR"])
+step("write_config", lambda: ws.write_config())
+step("from_config", lambda: Workspace.from_config(auth=auth).name)
+step("create", lambda: Workspace.create("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP, location="eastus2", friendly_name="Seed", tags={"k": "v"}, show_output=False).get_details()["location"])
+step("create(exist_ok)", lambda: Workspace.create("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP, location="eastus2", exist_ok=True, show_output=False).name)
+
+# Instance methods
+details = step("get_details", lambda: ws.get_details())
+step("get_details keys", lambda: sorted(details.keys()))
+step("update", lambda: ws.update(friendly_name="Seed page", description="from the seed", tags={"team": "a"}) and ws.get_details()["friendlyName"])
+step("update(v1_legacy_mode, allow_public_access_when_behind_vnet)", lambda: bool(ws.update(v1_legacy_mode=False, allow_public_access_when_behind_vnet=True)))
+step("list_keys", lambda: sorted(ws.list_keys().keys()))
+step("sync_keys", lambda: ws.sync_keys())
+step("get_default_datastore", lambda: ws.get_default_datastore().name)
+step("set_default_datastore", lambda: ws.set_default_datastore("workspaceblobstore"))
+kv = step("get_default_keyvault", lambda: ws.get_default_keyvault())
+step("keyvault.set_secret", lambda: kv.set_secret("db-password", "s3cret"))
+step("keyvault.get_secret", lambda: kv.get_secret("db-password"))
+step("keyvault.set_secrets", lambda: kv.set_secrets({"a-key": "1", "b-key": "2"}))
+step("keyvault.get_secrets", lambda: kv.get_secrets(["a-key", "b-key", "missing"]))
+step("keyvault.list_secrets", lambda: sorted(s["name"] for s in kv.list_secrets()))
+step("keyvault.delete_secret", lambda: kv.delete_secret("db-password"))
+step("keyvault.delete_secrets", lambda: kv.delete_secrets(["a-key", "b-key"]))
+step("keyvault.list_secrets (after)", lambda: kv.list_secrets())
+step("set_connection", lambda: ws.set_connection("feed", "PythonFeed", "https://pypi.example/simple", "PAT", '{"pat":"t"}')["name"])
+step("get_connection", lambda: ws.get_connection("feed")["name"])
+step("list_connections", lambda: "'feed'" in ws.list_connections())
+step("delete_connection", lambda: ws.delete_connection("feed"))
+step("diagnose_workspace", lambda: sorted(ws.diagnose_workspace({"value": {}})["value"].keys()))
+
+# Attributes
+step("datastores", lambda: sorted(ws.datastores.keys()))
+step("linked_services", lambda: ws.linked_services)
+step("private_endpoints", lambda: ws.private_endpoints)
+step("name/location/resource_group/subscription_id/sku/tags", lambda: [ws.name, ws.location, ws.resource_group, ws.subscription_id, ws.sku, ws.tags])
+step("discovery_url", lambda: ws.discovery_url)
+step("service_context", lambda: bool(ws.service_context))
+
+step("delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).delete(delete_dependent_resources=True))
+step("get after delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).name)
+print(json.dumps(step.out, default=str))
+sys.stdout.flush()

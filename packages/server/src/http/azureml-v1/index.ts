@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../../context.js';
+import type { Services } from '../../services.js';
+import { v1Scope } from './common.js';
+import { secretsRoutes } from './secrets-routes.js';
+import { datastoreV1Routes } from './datastore-routes.js';
+
+/**
+ * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
+ * document gives (this server): secrets, datastores, run history, models. Each service's routes
+ * are in their own file; all answer errors in the v1 shape (common.ts).
+ */
+export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }) {
+  const { ctx, services } = opts;
+  await v1Scope(app, async (scope) => {
+    await scope.register(secretsRoutes, { ctx, vault: services.assets.vault });
+    await scope.register(datastoreV1Routes, { ctx, datastores: services.assets.datastores });
+  });
+}
