@@ -390,7 +390,7 @@ export class OnlineDeploymentService {
       modelName = ref.name;
       modelVersion = ref.version;
       modelDir = await this.models.fetch(ws, ref);
-      note(`model ${ref.name}:${ref.version} is in ${modelDir}`);
+      note(`model ${ref.name}:${ref.version} fetched`);
     }
     const code = p.codeConfiguration as { codeId: string; scoringScript: string } | undefined;
     let codeDir: string | undefined;

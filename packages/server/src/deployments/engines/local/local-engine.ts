@@ -124,7 +124,7 @@ class LocalRuntime implements DeploymentRuntime {
   async startAll(signal?: AbortSignal): Promise<void> {
     this.line(
       undefined,
-      `starting ${this.spec.instanceCount} instance(s) of ${this.spec.deploymentId} with ${this.spec.pythonPath}`,
+      `starting ${this.spec.instanceCount} instance(s) of ${this.spec.deploymentId.split('/').pop()}`,
     );
     await Promise.all(this.instances.map((i) => this.startInstance(i, signal)));
     this.line(undefined, 'every instance is ready');
