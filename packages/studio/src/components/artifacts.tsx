@@ -179,7 +179,9 @@ function Preview({ api, runId, path }: { api: Mlflow; runId: string; path: strin
       {!file.data && !file.error && <Loading what="Loading the file" />}
       {file.data?.kind === 'image' && imageUrl && <img src={imageUrl} alt={path} className="preview-image" />}
       {(file.data?.kind === 'text' || file.data?.kind === 'json') && (
-        <pre className="code preview-text">{file.data.text}</pre>
+        <pre className="code preview-text" tabIndex={0}>
+          {file.data.text}
+        </pre>
       )}
       {file.data?.kind === 'csv' && (
         <div className="table-wrap">

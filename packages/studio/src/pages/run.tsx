@@ -1,4 +1,6 @@
-import { mlflow, type WorkspaceRef } from '../lib/api';
+import { useState, type FormEvent } from 'react';
+import { mlflow, type Mlflow, type WorkspaceRef } from '../lib/api';
+import { ApiError } from '../lib/api';
 import { useLoad } from '../lib/hooks';
 import { href, setQuery, type Route } from '../lib/router';
 import { duration, num, time } from '../lib/format';
@@ -15,17 +17,18 @@ export function RunPage({
   route,
 }: {
   ws: WorkspaceRef;
-  experimentId: string;
+  experimentId?: string;
   runId: string;
   route: Route;
 }) {
   const api = mlflow(ws);
   const run = useLoad(() => api.get<{ run: Run }>('runs/get', { run_id: runId }), [ws.name, runId]);
   const tab = route.query.get('tab') ?? 'overview';
-  const base = ['w', ws.sub, ws.group, ws.name, 'experiments', experimentId, 'runs', runId];
   if (run.error) return <ErrorBox error={run.error} onRetry={run.reload} />;
   if (!run.data) return <Loading what="Loading the run" />;
   const r = run.data.run;
+  const exp = experimentId ?? r.info.experiment_id;
+  const base = ['w', ws.sub, ws.group, ws.name, 'experiments', exp, 'runs', runId];
   const tags = Object.fromEntries((r.data.tags ?? []).map((t) => [t.key, t.value]));
   const metrics = [...(r.data.metrics ?? [])].sort((a, b) => a.key.localeCompare(b.key));
   const params = [...(r.data.params ?? [])].sort((a, b) => a.key.localeCompare(b.key));
@@ -34,7 +37,7 @@ export function RunPage({
     <Page
       title={r.info.run_name || runId}
       actions={
-        <a className="button" href={href(['w', ws.sub, ws.group, ws.name, 'experiments', experimentId])}>
+        <a className="button" href={href(['w', ws.sub, ws.group, ws.name, 'experiments', exp])}>
           All runs of the experiment
         </a>
       }
@@ -70,6 +73,7 @@ export function RunPage({
                 ['Artifact URI', <code key="a">{r.info.artifact_uri}</code>],
               ]}
             />
+            <RegisterModel api={api} runId={runId} artifactUri={r.info.artifact_uri ?? ''} ws={ws} />
             <h2>Metrics (latest)</h2>
             <KeyValues label="Metrics" rows={metrics.map((m) => [m.key, num(m.value)])} />
           </section>
@@ -107,5 +111,75 @@ export function RunPage({
         ))}
       {tab === 'artifacts' && <ArtifactBrowser api={api} runId={runId} route={route} />}
     </Page>
+  );
+}
+
+/** Registers a folder of this run's artifacts (a logged model) as a new version of a model. */
+function RegisterModel({
+  api,
+  runId,
+  artifactUri,
+  ws,
+}: {
+  api: Mlflow;
+  runId: string;
+  artifactUri: string;
+  ws: WorkspaceRef;
+}) {
+  const [done, setDone] = useState<{ name: string; version: string } | null>(null);
+  const [error, setError] = useState<Error | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const name = String(f.get('name') ?? '').trim();
+    const path = String(f.get('path') ?? '')
+      .trim()
+      .replace(/^\/+|\/+$/g, '');
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post('registered-models/create', { name }).catch((err: unknown) => {
+        if (!(err instanceof ApiError && err.code === 'RESOURCE_ALREADY_EXISTS')) throw err;
+      });
+      const v = await api.post<{ model_version: { version: string } }>('model-versions/create', {
+        name,
+        source: `${artifactUri.replace(/\/+$/, '')}/${path}`,
+        run_id: runId,
+      });
+      setDone({ name, version: v.model_version.version });
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <details className="register">
+      <summary>Register a model from this run</summary>
+      <form onSubmit={(e) => void submit(e)} aria-label="Register a model">
+        <label>
+          Model name
+          <input name="name" required />
+        </label>
+        <label>
+          Artifact folder of the model
+          <input name="path" required defaultValue="model" />
+        </label>
+        <button type="submit" className="primary" disabled={busy}>
+          Register
+        </button>
+        {error && <ErrorBox error={error} />}
+        {done && (
+          <p role="status">
+            Registered as{' '}
+            <a href={href(['w', ws.sub, ws.group, ws.name, 'models', done.name])}>
+              {done.name} version {done.version}
+            </a>
+            .
+          </p>
+        )}
+      </form>
+    </details>
   );
 }

@@ -6,10 +6,13 @@ import { WorkspaceOverview } from './workspace-overview';
 import { Experiments } from './experiments';
 import { Runs } from './runs';
 import { RunPage } from './run';
+import { Compare } from './compare';
+import { Models, ModelPage } from './models';
 
 const NAV: { id: string; label: string }[] = [
   { id: '', label: 'Overview' },
   { id: 'experiments', label: 'Experiments' },
+  { id: 'models', label: 'Models' },
 ];
 
 /** Everything inside one workspace: `#/w/{subscription}/{group}/{workspace}/…`. */
@@ -22,6 +25,10 @@ export function WorkspaceArea({ route }: { route: Route }) {
   else if (section === 'experiments' && rest.length === 0) body = <Experiments ws={ws} />;
   else if (section === 'experiments' && rest.length === 1)
     body = <Runs ws={ws} experimentId={rest[0]!} route={route} />;
+  else if (section === 'runs' && rest[0]) body = <RunPage ws={ws} runId={rest[0]} route={route} />;
+  else if (section === 'compare') body = <Compare ws={ws} route={route} />;
+  else if (section === 'models' && rest.length === 0) body = <Models ws={ws} />;
+  else if (section === 'models' && rest[0]) body = <ModelPage ws={ws} name={rest[0]} />;
   else if (section === 'experiments' && rest[1] === 'runs' && rest[2])
     body = <RunPage ws={ws} experimentId={rest[0]!} runId={rest[2]} route={route} />;
   else
@@ -32,7 +39,7 @@ export function WorkspaceArea({ route }: { route: Route }) {
         </Empty>
       </Page>
     );
-  const current = section === 'compare' ? 'experiments' : section;
+  const current = section === 'compare' || section === 'runs' ? 'experiments' : section;
   return (
     <div className="ws-layout">
       <nav className="sidebar" aria-label="Workspace">

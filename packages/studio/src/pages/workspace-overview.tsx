@@ -60,7 +60,10 @@ export function WorkspaceOverview({ ws }: { ws: WorkspaceRef }) {
         ]}
       />
       <h2>Use it from MLflow</h2>
-      <pre className="code">{`eval "$(npx atelier mlflow env -w ${ws.name} -g ${ws.group})"   # MLFLOW_TRACKING_URI=${tracking}`}</pre>
+      <pre
+        className="code"
+        tabIndex={0}
+      >{`eval "$(npx atelier mlflow env -w ${ws.name} -g ${ws.group})"   # MLFLOW_TRACKING_URI=${tracking}`}</pre>
       <h2>Keys</h2>
       {keys ? (
         <KeyValues
