@@ -11,6 +11,7 @@ import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js'
 import { azuremlV1Feature } from './http/azureml-v1/index.js';
 import { studioFeature } from './http/studio/studio-routes.js';
 import { scoringFeature } from './http/scoring/scoring-routes.js';
+import { jobsFeature } from './http/jobs/jobs-feature.js';
 
 /**
  * The feature plugins, each in its own folder, registered in this order after the core routes.
@@ -30,4 +31,5 @@ export const features: Feature[] = [
   azuremlV1Feature,
   studioFeature,
   scoringFeature,
+  jobsFeature,
 ];

@@ -4,6 +4,7 @@ import { createTrackingServices, type TrackingServices } from './tracking/servic
 import { createAssetServices, type AssetServices } from './assets/services.js';
 import { createIdentityServices, type IdentityServices } from './identity/services.js';
 import { createDeploymentServices, type DeploymentServices } from './deployments/services.js';
+import { createJobServices, type JobServices } from './jobs/services.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -15,6 +16,7 @@ export interface Services extends ControlPlaneServices {
   identity: IdentityServices;
   /** Online endpoints and deployments (`services.deployments` are ARM template deployments). */
   serving: DeploymentServices;
+  jobs: JobServices;
 }
 
 /**
@@ -28,5 +30,6 @@ export function createServices(ctx: AppContext): Services {
   const assets = createAssetServices(ctx, controlPlane);
   const identity = createIdentityServices(ctx, controlPlane.resources);
   const serving = createDeploymentServices(ctx, controlPlane, tracking);
-  return { ...controlPlane, tracking, assets, identity, serving };
+  const jobs = createJobServices(ctx, controlPlane, tracking, assets);
+  return { ...controlPlane, tracking, assets, identity, serving, jobs };
 }

@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { Unauthenticated } from '../errors.js';
+import { Forbidden, Unauthenticated } from '../errors.js';
 import type { IdentityServices } from '../identity/services.js';
 import { shouldAudit } from '../identity/audit.js';
+import { WORKSPACE_SCOPE_CLAIM } from '../identity/token-scopes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,7 +27,7 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext; identit
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (req.routeOptions.config?.public) return;
-    req.principal = await authenticate(ctx, identity, req.headers.authorization, req.ip);
+    req.principal = await authenticate(ctx, identity, req.headers.authorization, req.ip, req);
   });
   // The audit log: every successful change on the control plane and identity routes (who, what,
   // when, from where, with what status) — never bodies, never query strings.
@@ -50,11 +51,33 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext; identit
   });
 }
 
+
+/**
+ * A workspace-scoped token (given to a job's processes) reaches only routes of that workspace:
+ * the route's subscription, resource group and workspace parameters must be the token's. Checked
+ * on the routed parameters, so no spelling of the path gets around it.
+ */
+function checkWorkspaceScope(scope: unknown, req: FastifyRequest | undefined): void {
+  if (scope === undefined) return;
+  const p = (req?.params ?? {}) as Record<string, string | undefined>;
+  const m =
+    /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)$/i.exec(
+      String(scope),
+    );
+  const same = (a: string | undefined, b: string | undefined) =>
+    a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
+  if (!m || !same(p.subscriptionId, m[1]) || !same(p.resourceGroupName, m[2]) || !same(p.workspaceName, m[3]))
+    throw new Forbidden(`this token is a job's and reaches only its own workspace (${String(scope)})`, {
+      code: 'FORBIDDEN',
+    });
+}
+
 export async function authenticate(
   ctx: AppContext,
   identity: IdentityServices,
   header: string | undefined,
   address?: string,
+  req?: FastifyRequest,
 ): Promise<Principal> {
   if (!header)
     throw new Unauthenticated(
@@ -64,6 +87,7 @@ export async function authenticate(
   const [scheme, value] = header.split(' ', 2);
   if (scheme?.toLowerCase() === 'bearer' && value) {
     const claims = await ctx.tokens.verify(value.trim());
+    checkWorkspaceScope(claims[WORKSPACE_SCOPE_CLAIM], req);
     const principal = await ctx.principals.get(claims.oid);
     if (!principal)
       throw new Unauthenticated('the principal of this token is disabled or deleted', { code: 'INVALID_TOKEN' });

@@ -17,6 +17,8 @@ export interface NewRun {
   start: number;
   /** Checked tags of the request (mlflow.runName among them or not). */
   tags: Tag[];
+  /** A chosen run id (a job's name, as Azure ML's run id is the job's name); default a new 32-hex id. */
+  runId?: string;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface NewRun {
  */
 export async function insertRun(database: Database, r: NewRun): Promise<RunView> {
   // MLflow's run ids are uuid4().hex; randomUUID draws from a buffered entropy pool (no syscall per id).
-  const runId = crypto.randomUUID().replace(/-/g, '');
+  const runId = r.runId ?? crypto.randomUUID().replace(/-/g, '');
   // One tag per key (the last wins, as repeated set-tag calls would), the run name as mlflow.runName.
   const byKey = new Map<string, string>();
   for (const t of r.tags) if (t.key !== RUN_NAME_TAG) byKey.set(t.key, t.value);

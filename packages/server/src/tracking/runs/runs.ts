@@ -200,6 +200,8 @@ export class RunService {
     ws: string,
     body: { experiment_id?: unknown; user_id?: unknown; start_time?: unknown; tags?: unknown; run_name?: unknown },
     defaultUser: string,
+    /** A chosen run id (checked like any run id); the jobs module gives a job's name. */
+    opts: { runId?: string } = {},
   ): Promise<RunView> {
     const tags = checkTags(body.tags, 'run');
     let runName: string | undefined;
@@ -224,7 +226,16 @@ export class RunService {
         : int64(body.start_time, 'start_time', { min: 0 });
     const experimentId = checkExperimentId(body.experiment_id ?? '0');
     if (experimentId === DEFAULT_EXPERIMENT_ID) await this.experiments.ensureDefault(ws);
-    const view = await insertRun(this.database, { workspaceId: ws, experimentId, name: runName, user, start, tags });
+    const runId = opts.runId === undefined ? undefined : checkRunId(opts.runId);
+    const view = await insertRun(this.database, {
+      workspaceId: ws,
+      experimentId,
+      name: runName,
+      user,
+      start,
+      tags,
+      ...(runId ? { runId } : {}),
+    });
     this.runCreated();
     return view;
   }

@@ -60,10 +60,14 @@ export class LocalExecutor implements Executor {
     await fs.promises.mkdir(path.join(spec.logDir, 'user_logs'), { recursive: true });
     const bin = path.join(spec.stateDir, 'bin');
     await fs.promises.mkdir(bin, { recursive: true });
-    // `python` and `python3` are the job's interpreter, whatever its own file is called.
+    // `python` and `python3` are the job's interpreter, whatever its own file is called. Small scripts
+    // that exec it by its own path, not symlinks: a venv's Python finds its pyvenv.cfg from that path.
     for (const name of ['python', 'python3']) {
-      await fs.promises.rm(path.join(bin, name), { force: true });
-      await fs.promises.symlink(spec.python.pythonPath, path.join(bin, name));
+      const shim = path.join(bin, name);
+      await fs.promises.rm(shim, { force: true });
+      await fs.promises.writeFile(shim, `#!/bin/sh\nexec ${shellQuote(spec.python.pythonPath)} "$@"\n`, {
+        mode: 0o700,
+      });
     }
     const envBin = spec.python.envDir ? `${path.join(spec.python.envDir, 'bin')}:` : '';
     const base: Record<string, string> = {
@@ -234,6 +238,10 @@ export class LocalExecutor implements Executor {
       return now === start && !isZombie(pid);
     });
   }
+}
+
+function shellQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
 function exitFile(stateDir: string, rank: number): string {

@@ -1,0 +1,181 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../context.js';
+import type { Services } from '../../services.js';
+import type { WorkspaceInfo } from '../../resources/workspace-info.js';
+import { W, workspaceFor } from '../arm/assets/common.js';
+import { WORKSPACE_SCOPE_CLAIM } from '../../identity/token-scopes.js';
+import { NotFound, Unauthenticated } from '../../errors.js';
+import { resolveWorkspace } from '../../resources/workspaces.js';
+import type { JobRow } from '../../jobs/tables.js';
+
+/** Prefix of Azure ML's run history service (the discovery document's `history`/`api` is this server). */
+const H = `/history/v1.0${W}`;
+const RunParams = Type.Object({
+  subscriptionId: Type.String(),
+  resourceGroupName: Type.String(),
+  workspaceName: Type.String(),
+  runId: Type.String({ maxLength: 255 }),
+});
+/** Claim of a log URL's signature: which job's logs it opens (it is no access token: its `oid` is nobody). */
+const LOG_CLAIM = 'atelier_job_logs';
+const LOG_URL_TTL_S = 3600;
+
+const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
+
+/**
+ * Run history v1, as far as Azure ML clients need it for jobs: `runs/{id}/details` (status, times,
+ * error and `logFiles` — URLs on this server that carry their own short-lived signature, as Azure's
+ * SAS URLs do, because azure-ai-ml downloads them without its credentials), the log files behind
+ * those URLs, and `rundata` (run metadata). `jobs.stream()` polls details and prints new log lines.
+ */
+export async function historyRoutes(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: Services },
+): Promise<void> {
+  const { ctx, services } = opts;
+  const { jobs, logs } = services.jobs;
+
+  const jobFor = async (ws: WorkspaceInfo, runId: string): Promise<JobRow> => {
+    const r = await jobs.byRunId(ws, runId);
+    if (!r)
+      throw new NotFound(`run '${runId}' could not be found in workspace '${ws.name}'`, { code: 'RUN_NOT_FOUND' });
+    return r;
+  };
+
+  const details = async (ws: WorkspaceInfo, r: JobRow) => {
+    const files = (await logs.list(ws, r)).filter((p) => p.startsWith('user_logs/') || p === 'system_logs.txt');
+    const logFiles: Record<string, string> = {};
+    if (files.length) {
+      const { token } = await ctx.tokens.issue(
+        { oid: 'job-log-reader', idtyp: 'app', [LOG_CLAIM]: r.job_key, [WORKSPACE_SCOPE_CLAIM]: ws.id },
+        { ttlSeconds: LOG_URL_TTL_S },
+      );
+      for (const f of files)
+        logFiles[f] =
+          `${ctx.config.publicUrl}/history/v1.0${ws.id}/runs/${encodeURIComponent(r.name)}/logfiles/${f}?sig=${encodeURIComponent(token)}`;
+    }
+    const error = r.error ? (JSON.parse(r.error) as { code: string; message: string }) : undefined;
+    const spec = JSON.parse(r.spec) as {
+      experimentName?: string;
+      displayName?: string;
+      tags?: Record<string, string>;
+      properties?: Record<string, string>;
+    };
+    return {
+      runId: r.name,
+      runUuid: r.run_id,
+      parentRunId: r.parent_name,
+      rootRunId: r.parent_name ?? r.name,
+      target: r.compute || 'local',
+      status: r.status,
+      createdTimeUtc: iso(r.created_at),
+      startTimeUtc: iso(r.start_time),
+      endTimeUtc: iso(r.end_time),
+      error: error ? { error: { code: error.code, message: error.message } } : null,
+      warnings: [],
+      tags: spec.tags ?? {},
+      properties: spec.properties ?? {},
+      runDefinition: {
+        jobType: r.job_type,
+        experimentName: spec.experimentName,
+        displayName: spec.displayName ?? r.name,
+      },
+      logFiles,
+      services: {},
+      inputDatasets: [],
+      outputDatasets: [],
+    };
+  };
+
+  app.get(
+    `${H}/runs/:runId/details`,
+    {
+      schema: {
+        params: RunParams,
+        tags: ['Run history'],
+        summary: 'Details of a job’s run: status, times, error, log file URLs',
+      },
+    },
+    async (req) => {
+      const ws = await workspaceFor(ctx, req, 'control/read');
+      return details(ws, await jobFor(ws, (req.params as { runId: string }).runId));
+    },
+  );
+
+  app.get(
+    `${H}/experimentids/:experimentId/runs/:runId/details`,
+    {
+      schema: {
+        params: Type.Object({ ...RunParams.properties, experimentId: Type.String() }),
+        tags: ['Run history'],
+        summary: 'Details of a job’s run (by experiment id)',
+      },
+    },
+    async (req) => {
+      const ws = await workspaceFor(ctx, req, 'control/read');
+      return details(ws, await jobFor(ws, (req.params as { runId: string }).runId));
+    },
+  );
+
+  app.post(
+    `${H}/rundata`,
+    {
+      schema: {
+        params: Type.Object({
+          subscriptionId: Type.String(),
+          resourceGroupName: Type.String(),
+          workspaceName: Type.String(),
+        }),
+        body: Type.Object({ runId: Type.String({ maxLength: 255 }) }, { additionalProperties: true }),
+        tags: ['Run history'],
+        summary: 'Run metadata of a job (status, times, outputs)',
+      },
+    },
+    async (req) => {
+      const ws = await workspaceFor(ctx, req, 'control/read');
+      const r = await jobFor(ws, (req.body as { runId: string }).runId);
+      const d = await details(ws, r);
+      return { runMetadata: { ...d, outputs: {}, inputs: {} }, runDefinition: d.runDefinition, jobSpecification: null };
+    },
+  );
+
+  // A log file behind a URL of `details`: the signature in the URL is the credential (no Authorization).
+  app.get(
+    `${H}/runs/:runId/logfiles/*`,
+    {
+      config: { public: true },
+      schema: {
+        params: Type.Object({ ...RunParams.properties, '*': Type.String() }),
+        querystring: Type.Object({ sig: Type.String({ maxLength: 4000 }) }),
+        tags: ['Run history'],
+        summary: 'A log file of a job’s run (URL from runs/{id}/details, signed)',
+        security: [],
+      },
+    },
+    async (req, reply) => {
+      const p = req.params as {
+        subscriptionId: string;
+        resourceGroupName: string;
+        workspaceName: string;
+        runId: string;
+        '*': string;
+      };
+      const claims = await ctx.tokens.verify((req.query as { sig: string }).sig).catch(() => {
+        throw new Unauthenticated(
+          'the signature of this log URL is not valid or has expired; get a new URL from the run details',
+          {
+            code: 'INVALID_TOKEN',
+          },
+        );
+      });
+      const ws = await resolveWorkspace(ctx, p.subscriptionId, p.resourceGroupName, p.workspaceName);
+      const r = await jobs.byRunId(ws, p.runId);
+      if (!r || claims[LOG_CLAIM] !== r.job_key || claims[WORKSPACE_SCOPE_CLAIM] !== ws.id)
+        throw new Unauthenticated('this log URL was signed for another run; get a new URL from the run details', {
+          code: 'INVALID_TOKEN',
+        });
+      return reply.type('text/plain; charset=utf-8').send(await logs.read(ws, r, p['*']));
+    },
+  );
+}

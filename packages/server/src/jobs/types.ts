@@ -1,0 +1,57 @@
+import { Type } from '@sinclair/typebox';
+import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from '../resources/registry.js';
+import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import { WORKSPACE } from '../resources/workspaces.js';
+import { JOB_TYPE, type JobService } from './jobs.js';
+
+const ws = (scope: ResourceScope): WorkspaceInfo => {
+  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
+  return scope.workspace;
+};
+
+/**
+ * `W/jobs/{name}`: PUT submits (201) or changes display name, description and tags (200); GET;
+ * DELETE (cancels first); list (newest first; `jobType`, `tag`, `listViewType`, `parentJobName`);
+ * `POST …/cancel`. Submitting and canceling need `data/write` (as logging runs does); reading `control/read`.
+ */
+export function registerJobTypes(types: ResourceTypeRegistry, jobs: JobService): void {
+  const declaration: ResourceTypeDeclaration = {
+    type: JOB_TYPE,
+    parent: WORKSPACE,
+    param: 'id',
+    nameSchema: Type.String({ maxLength: 255 }),
+    label: 'job',
+    tag: 'Jobs',
+    checkName: (name) => jobs.checkName(name),
+    access: { read: 'control/read', write: 'data/write', delete: 'data/write' },
+    summaries: {
+      put: 'Submit a job (command, sweep or pipeline), or change its display name, description and tags',
+      get: 'Get a job and its status',
+      delete: 'Delete a job (a running one is canceled first)',
+      list: 'List the jobs of a workspace, newest first (paged; filters jobType, tag, parentJobName)',
+    },
+    handlers: {
+      list: (scope, page) => jobs.list(ws(scope), page),
+      get: async (scope, name) => jobs.stored(await jobs.require(ws(scope), name)),
+      put: async (scope, name, body, by) => {
+        const { row, created } = await jobs.put(ws(scope), name, body, by);
+        return { resource: jobs.stored(row), created };
+      },
+      delete: (scope, name) => jobs.delete(ws(scope), name),
+      toBody: (r, { scope }) => jobs.toBody(ws(scope), jobs.rowOf(r)),
+    },
+    actions: [
+      {
+        name: 'cancel',
+        access: ['data/write'],
+        summary: 'Cancel a job: a queued one at once, a running one by SIGTERM, a grace period, then SIGKILL',
+        loads: false,
+        run: async (scope, name) => {
+          await jobs.cancel(ws(scope), name);
+          return {};
+        },
+      },
+    ],
+  };
+  types.register(declaration);
+}
