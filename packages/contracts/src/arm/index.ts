@@ -6,3 +6,4 @@ export * from './dependents.js';
 export * from './role-assignments.js';
 export * from './deployments.js';
 export * from './online-endpoints.js';
+export * from './jobs.js';

@@ -51,7 +51,6 @@ async function authPlugin(app: FastifyInstance, opts: { ctx: AppContext; identit
   });
 }
 
-
 /**
  * A workspace-scoped token (given to a job's processes) reaches only routes of that workspace:
  * the route's subscription, resource group and workspace parameters must be the token's. Checked

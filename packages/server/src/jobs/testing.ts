@@ -51,9 +51,9 @@ export function commandJob(
   return { properties: { jobType: 'Command', command, ...extra } };
 }
 
-/** A job's user log (GET …/logs?path=user_logs/std_log.txt). */
+/** A job's user log (GET …/logs/files/user_logs/std_log.txt). */
 export async function userLog(t: TestServer, jobUrl: string, file = 'user_logs/std_log.txt'): Promise<string> {
-  const r = await t.request('GET', `${jobUrl}/logs?path=${encodeURIComponent(file)}`);
+  const r = await t.request('GET', `${jobUrl}/logs/files/${file}`);
   assert.equal(r.status, 200, r.text);
   return r.text;
 }

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from '../resources/registry.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import { WORKSPACE } from '../resources/workspaces.js';
@@ -24,6 +25,7 @@ export function registerJobTypes(types: ResourceTypeRegistry, jobs: JobService):
     tag: 'Jobs',
     checkName: (name) => jobs.checkName(name),
     access: { read: 'control/read', write: 'data/write', delete: 'data/write' },
+    schema: { put: C.JobBody, one: C.Job, list: C.JobList },
     summaries: {
       put: 'Submit a job (command, sweep or pipeline), or change its display name, description and tags',
       get: 'Get a job and its status',
@@ -46,6 +48,7 @@ export function registerJobTypes(types: ResourceTypeRegistry, jobs: JobService):
         access: ['data/write'],
         summary: 'Cancel a job: a queued one at once, a running one by SIGTERM, a grace period, then SIGKILL',
         loads: false,
+        response: Type.Object({}),
         run: async (scope, name) => {
           await jobs.cancel(ws(scope), name);
           return {};

@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { W, workspaceFor } from '../arm/assets/common.js';
 import { historyRoutes } from '../azureml-v1/history-routes.js';
 
+const Query = Type.Object({ 'api-version': Type.Optional(Type.String()) });
 const JobParams = Type.Object({
   subscriptionId: Type.String(),
   resourceGroupName: Type.String(),
@@ -27,20 +29,34 @@ export async function jobsFeature(app: FastifyInstance, opts: { ctx: AppContext;
     {
       schema: {
         params: JobParams,
-        querystring: Type.Object({
-          path: Type.Optional(Type.String({ maxLength: 500 })),
-          'api-version': Type.Optional(Type.String()),
-        }),
+        querystring: Query,
+        response: { 200: C.JobLogFiles, ...C.ArmErrorResponses },
         tags: ['Jobs'],
-        summary: "A job's log files ({files: [...]}), or one of them as text (?path=user_logs/std_log.txt)",
+        summary: "A job's log files (user_logs/std_log.txt, …; the run's artifacts once its folder is gone)",
+      },
+    },
+    async (req) => {
+      const ws = await workspaceFor(ctx, req, 'control/read');
+      const r = await jobs.require(ws, (req.params as { id: string }).id);
+      return { files: await logs.list(ws, r) };
+    },
+  );
+
+  app.get(
+    `${W}/jobs/:id/logs/files/*`,
+    {
+      schema: {
+        params: Type.Object({ ...JobParams.properties, '*': Type.String({ maxLength: 500 }) }),
+        querystring: Query,
+        tags: ['Jobs'],
+        summary: 'One log file of a job, as text',
       },
     },
     async (req, reply) => {
       const ws = await workspaceFor(ctx, req, 'control/read');
-      const r = await jobs.require(ws, (req.params as { id: string }).id);
-      const p = (req.query as { path?: string }).path;
-      if (!p) return { files: await logs.list(ws, r) };
-      return reply.type('text/plain; charset=utf-8').send(await logs.read(ws, r, p));
+      const p = req.params as { id: string; '*': string };
+      const r = await jobs.require(ws, p.id);
+      return reply.type('text/plain; charset=utf-8').send(await logs.read(ws, r, p['*']));
     },
   );
 
@@ -49,7 +65,7 @@ export async function jobsFeature(app: FastifyInstance, opts: { ctx: AppContext;
     {
       schema: {
         params: JobParams,
-        querystring: Type.Object({ 'api-version': Type.Optional(Type.String()) }),
+        querystring: Query,
         tags: ['Jobs'],
         summary:
           "Follow a job's user logs live (text/event-stream): events `status` {status}, `line` {file, line}, and `end` {status, error?} once it has ended",
