@@ -148,6 +148,7 @@ async function main(): Promise<number> {
         const note = (x: string) => process.stdout.write(`(${x}) `);
         const ctx: RunContext = { target, http, sizes, concurrency, experimentId: exp.experiment_id, note };
         for (const d of defs) {
+          if (d.atelierOnly && target.name !== 'Atelier') continue;
           process.stdout.write(`   ${d.name} … `);
           try {
             const r = await d.run(ctx);

@@ -79,6 +79,8 @@ export interface WorkloadResult extends LoadResult {
 export interface WorkloadDef {
   name: string;
   unit: string;
+  /** A route of Atelier's own (not MLflow's): other servers skip the workload. */
+  atelierOnly?: boolean;
   /** What the issue asks for this workload (printed next to the results). */
   goal?: Goal;
   run(ctx: RunContext): Promise<WorkloadResult>;
@@ -405,6 +407,37 @@ export const WORKLOADS: WorkloadDef[] = [
       });
       return result(load, 'queries', {
         note: `320 sampled points of a ${points.toLocaleString('en-US')}-point metric`,
+        dataSize: points,
+        dataUnit: 'points',
+      });
+    },
+  },
+  {
+    name: 'metric-buckets',
+    unit: 'queries',
+    atelierOnly: true,
+    goal: {
+      text: 'p99 <200 ms (a zoom re-bucketed)',
+      met: (a) => a.ops > 0 && a.p99 < 200,
+    },
+    async run(ctx) {
+      const { runId, points } = await historyRun(ctx);
+      const load = await runLoad({ total: ctx.sizes.bulkReads, concurrency: 1, maxMs: ctx.sizes.readMs }, async (i) => {
+        // A chart: the whole series, then zooms of a tenth and a hundredth at random places.
+        const span = i % 3 === 0 ? points : Math.floor(points / (i % 3 === 1 ? 10 : 100));
+        const start = span === points ? 0 : Math.floor(Math.random() * (points - span));
+        const r = await ctx.http.get<{ series?: { buckets: unknown[] }[] }>('metrics/get-history-buckets', {
+          run_id: runId,
+          metric_key: 'curve',
+          buckets: 1000,
+          min_step: start,
+          max_step: start + span - 1,
+        });
+        const n = r.series?.[0]?.buckets.length ?? 0;
+        if (n < Math.min(1000, span)) throw new Error(`get-history-buckets returned ${n} buckets`);
+      });
+      return result(load, 'queries', {
+        note: `1,000 buckets of a ${points.toLocaleString('en-US')}-point metric: whole range, 1/10 and 1/100 zooms`,
         dataSize: points,
         dataUnit: 'points',
       });

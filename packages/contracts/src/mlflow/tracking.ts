@@ -272,6 +272,53 @@ export const MetricsWithRunIdResponse = Type.Object({ metrics: Type.Array(Metric
 /** GetMetricHistoryBulkInterval and get-history-bulk. */
 export type MetricsWithRunIdResponse = Static<typeof MetricsWithRunIdResponse>;
 
+/**
+ * Atelier's metric buckets (not in MLflow): per x-bucket of one metric of up to 100 runs, the least,
+ * greatest and last value, for charts accurate at every zoom.
+ */
+export const GetMetricBucketsQuery = lenient({
+  run_id: StrOrList,
+  run_ids: StrOrList,
+  metric_key: OptStr,
+  buckets: OptStr,
+  x_axis: Type.Optional(
+    Type.String({ description: "'step' (default) or 'relative_time' (ms since each series' first point)" }),
+  ),
+  min_step: OptStr,
+  max_step: OptStr,
+  min_relative_time: OptStr,
+  max_relative_time: OptStr,
+});
+export type GetMetricBucketsQuery = Static<typeof GetMetricBucketsQuery>;
+export const MetricBucket = Type.Object({
+  bucket: Type.Integer({ description: 'the bucket number, 0 … buckets-1 from the start of the range' }),
+  start: Type.Number({ description: "least x of the bucket's points" }),
+  end: Type.Number({ description: "greatest x of the bucket's points" }),
+  min: Type.Union([JsonDouble, Type.Null()], { description: 'least value, NaN left out (null: all NaN)' }),
+  max: Type.Union([JsonDouble, Type.Null()]),
+  last: JsonDouble,
+  last_step: Type.Number(),
+  last_timestamp: Type.Number(),
+  count: Type.Integer(),
+});
+export type MetricBucket = Static<typeof MetricBucket>;
+export const GetMetricBucketsResponse = Type.Object({
+  metric_key: Type.String(),
+  x_axis: Type.Union([Type.Literal('step'), Type.Literal('relative_time')]),
+  start: Type.Number(),
+  end: Type.Number(),
+  bucket_width: Type.Number(),
+  buckets: Type.Integer(),
+  series: Type.Array(
+    Type.Object({
+      run_id: Type.String(),
+      first_timestamp: Type.Optional(Type.Number()),
+      buckets: Type.Array(MetricBucket),
+    }),
+  ),
+});
+export type GetMetricBucketsResponse = Static<typeof GetMetricBucketsResponse>;
+
 // ---- datasets, artifacts, prompt lab ----
 
 export const SearchDatasetsRequest = lenient({ experiment_ids: Type.Optional(Type.Array(Type.String())) });

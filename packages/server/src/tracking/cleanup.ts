@@ -8,10 +8,11 @@ import './logged-models/tables.js';
 export async function deleteWorkspaceTracking(database: Database, workspaceId: string): Promise<void> {
   await database.write(async (tx) => {
     const runSub = 'select run_uuid from tracking_runs where workspace_id = ?';
-    await tx.run(
-      'delete from tracking_metric_blocks where series_id in (select series_id from tracking_latest_metrics where workspace_id = ?)',
-      [workspaceId],
-    );
+    for (const t of ['tracking_metric_blocks', 'tracking_metric_block_stats'])
+      await tx.run(
+        `delete from ${t} where series_id in (select series_id from tracking_latest_metrics where workspace_id = ?)`,
+        [workspaceId],
+      );
     for (const t of ['tracking_inputs', 'tracking_model_inputs', 'tracking_outputs', 'tracking_metric_log'])
       await tx.run(`delete from ${t} where run_uuid in (${runSub})`, [workspaceId]);
     for (const t of [

@@ -176,6 +176,11 @@ export async function trackingRoutes(app: FastifyInstance, ctx: AppContext, svc:
     async (req) => metrics.bulkInterval(ws(req), req.query),
   );
 
+  // Atelier's own: min/max/last per x-bucket of a metric of up to 100 runs (the studio's charts).
+  get('/mlflow/metrics/get-history-buckets', C.GetMetricBucketsQuery, C.GetMetricBucketsResponse, async (req) =>
+    metrics.buckets(ws(req), req.query),
+  );
+
   // MLflow's web UI: the whole history of one metric of several runs, each run's points in
   // (timestamp, step, value) order, runs in id order (mlflow/server/handlers.py, get_metric_history_bulk_handler).
   get('/mlflow/metrics/get-history-bulk', C.GetMetricHistoryBulkQuery, C.MetricsWithRunIdResponse, async (req) => {

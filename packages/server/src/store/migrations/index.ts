@@ -5,6 +5,7 @@ import * as globalNames from './0003-global-names.js';
 import * as tracking from './0100-tracking.js';
 import * as identity from './0200-identity.js';
 import * as authorizationCodes from './0250-authorization-codes.js';
+import * as metricBlockStats from './0260-metric-block-stats.js';
 import * as mlflowRegistry from './0150-mlflow-registry.js';
 import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
@@ -33,6 +34,7 @@ export const migrations: Record<string, Migration> = {
   '0195-model-metrics': modelMetrics,
   '0200-identity': identity,
   '0250-authorization-codes': authorizationCodes,
+  '0260-metric-block-stats': metricBlockStats,
   '0300-vault-keys': vaultKeys,
   '0310-datastore-folders': datastoreFolders,
   '0500-jobs': jobs,

@@ -260,3 +260,84 @@ export function blockSteps(blocks: (Uint8Array | Float64Array)[]): number[] {
   }
   return [...set].sort((a, b) => a - b);
 }
+
+/**
+ * What a chart needs of a block without its points (tracking_metric_block_stats): how many
+ * points, the least and greatest value (NaN left out; null when every value is NaN), the last
+ * point in MLflow's order, and the timestamp range. Kept for blocks as they are written, so a
+ * metric's buckets (metric-buckets.ts) read only the blocks that straddle a bucket's edge.
+ */
+export interface BlockStats {
+  n: number;
+  minValue: number | null;
+  maxValue: number | null;
+  lastStep: number;
+  lastTimestamp: number;
+  /** NaN when the last point's value is NaN. */
+  lastValue: number;
+  minTimestamp: number;
+  maxTimestamp: number;
+}
+
+/** The stats of the points [from, to) of records [step, timestamp, value] (`to` > `from`). */
+export function statsOf(f: Float64Array, from = 0, to = f.length / 3): BlockStats {
+  let min = Infinity;
+  let max = -Infinity;
+  let values = 0;
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  let ls = f[from * 3]!;
+  let lt = f[from * 3 + 1]!;
+  let lv = f[from * 3 + 2]!;
+  for (let i = from * 3; i < to * 3; i += 3) {
+    const s = f[i]!;
+    const t = f[i + 1]!;
+    const v = f[i + 2]!;
+    if (v === v) {
+      values++;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    if (t < minTs) minTs = t;
+    if (t > maxTs) maxTs = t;
+    if (compare(s, t, v, ls, lt, lv) > 0) {
+      ls = s;
+      lt = t;
+      lv = v;
+    }
+  }
+  return {
+    n: to - from,
+    minValue: values ? min : null,
+    maxValue: values ? max : null,
+    lastStep: ls,
+    lastTimestamp: lt,
+    lastValue: lv,
+    minTimestamp: minTs,
+    maxTimestamp: maxTs,
+  };
+}
+
+/** A block's stats as the row values of tracking_metric_block_stats after (series_id, seq). */
+export function statsRow(s: BlockStats): unknown[] {
+  const nan = Number.isNaN(s.lastValue);
+  return [
+    s.n,
+    s.minValue,
+    s.maxValue,
+    s.lastStep,
+    s.lastTimestamp,
+    nan ? 0 : s.lastValue,
+    nan ? 1 : 0,
+    s.minTimestamp,
+    s.maxTimestamp,
+  ];
+}
+
+export const STATS_COLUMNS =
+  'series_id, seq, n, min_value, max_value, last_step, last_timestamp, last_value, last_is_nan, min_timestamp, max_timestamp';
+
+/** The raw records of a block (for reading them in place). */
+export function blockFloats(b: Uint8Array | Float64Array): Float64Array {
+  return asFloats(b);
+}

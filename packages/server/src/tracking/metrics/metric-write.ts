@@ -1,7 +1,7 @@
 import type { RunRow } from '../runs/tables.js';
 import type { MetricIn } from '../runs/types.js';
 import { tuples, type Tx } from '../../store/tx.js';
-import { encodeLog, sortSeriesPoints } from './metric-blocks.js';
+import { STATS_COLUMNS, blockFloats, encodeLog, sortSeriesPoints, statsOf, statsRow } from './metric-blocks.js';
 import { trackingSql } from '../shared/dialects/index.js';
 
 /**
@@ -220,6 +220,9 @@ async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer)
     for (const r of rows) last.set(Number(r.series_id), { seq: Number(r.seq), n: Number(r.n) });
   }
   const blocks: unknown[][] = [];
+  // Stats of new blocks only: a block that takes appended points keeps its old stats, whose
+  // point count then differs from the block's, and readers read that block itself.
+  const stats: unknown[][] = [];
   for (const [series, p] of bySeries) {
     const l = last.get(series);
     let seq = l ? l.seq : 0;
@@ -232,7 +235,9 @@ async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer)
     }
     for (; at < p.length; at += BLOCK_POINTS) {
       const end = Math.min(p.length, at + BLOCK_POINTS);
-      blocks.push([series, ++seq, p.step(at), p.step(end - 1), end - at, p.block(at, end)]);
+      const data = p.block(at, end);
+      blocks.push([series, ++seq, p.step(at), p.step(end - 1), end - at, data]);
+      stats.push([series, seq, ...statsRow(statsOf(blockFloats(data)))]);
     }
   }
   // New blocks are inserted; a small last block gets the points appended.
@@ -241,6 +246,13 @@ async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer)
     const chunk = blocks.slice(i, i + 200);
     await tx.run(
       `insert into tracking_metric_blocks as b (series_id, seq, min_step, max_step, n, data) values ${tuples(chunk.length, 6)} ${upsert}`,
+      chunk.flat(),
+    );
+  }
+  for (let i = 0; i < stats.length; i += 100) {
+    const chunk = stats.slice(i, i + 100);
+    await tx.run(
+      `insert into tracking_metric_block_stats (${STATS_COLUMNS}) values ${tuples(chunk.length, 11)}`,
       chunk.flat(),
     );
   }

@@ -7,7 +7,16 @@ import '../runs/tables.js';
 import { LIMITS, checkMetricKey, checkRunId, int64 } from '../shared/validation.js';
 import { jsonDouble, type MetricView } from '../runs/types.js';
 import { toStringList } from '../experiments/experiments.js';
-import { blockSteps, decodeBlocks, logBlock, pointsAtSteps, type Points } from './metric-blocks.js';
+import {
+  blockFloats,
+  blockSteps,
+  decodeBlocks,
+  logBlock,
+  pointsAtSteps,
+  type BlockStats,
+  type Points,
+} from './metric-blocks.js';
+import { Bucketer, type MetricBucket } from './metric-buckets.js';
 import { mergeSegments, stepSegments } from './metric-write.js';
 import type { Tx } from '../../store/tx.js';
 
@@ -18,6 +27,20 @@ interface BlockMeta {
   max_step: number;
   n: number;
   data?: Float64Array;
+}
+
+/** Most runs and buckets of one metric-bucket request. */
+export const BUCKET_LIMITS = { runs: 100, buckets: 10_000, defaultBuckets: 1000 } as const;
+
+export interface MetricBucketsAnswer {
+  metric_key: string;
+  x_axis: 'step' | 'relative_time';
+  /** The x range bucketed (inclusive; steps, or ms since each series' first point) and each bucket's width. */
+  start: number;
+  end: number;
+  bucket_width: number;
+  buckets: number;
+  series: { run_id: string; first_timestamp?: number; buckets: MetricBucket[] }[];
 }
 
 /** Largest page of get-history-bulk-interval per run (MLflow's MAX_RESULTS_GET_METRIC_HISTORY). */
@@ -277,6 +300,186 @@ export class MetricService {
       if (d) out.push(d);
     }
     return out;
+  }
+
+  /** Stats of a series' blocks by number, for the blocks given (only those whose stats count all their points). */
+  private async blockStats(tx: Tx, series: number, blocks: readonly BlockMeta[]): Promise<Map<number, BlockStats>> {
+    const cols =
+      'select seq, n, min_value, max_value, last_step, last_timestamp, last_value, last_is_nan, min_timestamp, max_timestamp from tracking_metric_block_stats where series_id = ?';
+    const seqs = blocks.filter((b) => !b.data).map((b) => b.seq);
+    const rows: unknown[][] = [];
+    if (seqs.length > 400) rows.push(...(await tx.rows<unknown[]>(cols, [series])));
+    else if (seqs.length > 0)
+      rows.push(
+        ...(await tx.rows<unknown[]>(`${cols} and seq in (${seqs.map(() => '?').join(',')})`, [series, ...seqs])),
+      );
+    const n = new Map(blocks.map((b) => [b.seq, b.n]));
+    const out = new Map<number, BlockStats>();
+    for (const r of rows) {
+      const seq = Number(r[0]);
+      const count = Number(r[1]);
+      // A block that took appended points has more than its stats counted: it is read instead.
+      if (n.get(seq) !== count) continue;
+      out.set(seq, {
+        n: count,
+        minValue: r[2] === null ? null : Number(r[2]),
+        maxValue: r[3] === null ? null : Number(r[3]),
+        lastStep: Number(r[4]),
+        lastTimestamp: Number(r[5]),
+        lastValue: Number(r[7]) ? NaN : Number(r[6]),
+        minTimestamp: Number(r[8]),
+        maxTimestamp: Number(r[9]),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Min, max and last value per x-bucket of one metric of some runs, for charts that stay true at
+   * every zoom: `buckets` even buckets over the step range (or the time since each series' first
+   * point), the same edges for every run. Answered from per-block stats; only blocks that straddle
+   * a bucket's edge (or lack stats: the last, still growing block, points not yet folded) are read.
+   */
+  async buckets(
+    ws: string,
+    q: {
+      run_id?: unknown;
+      run_ids?: unknown;
+      metric_key?: unknown;
+      buckets?: unknown;
+      x_axis?: unknown;
+      min_step?: unknown;
+      max_step?: unknown;
+      min_relative_time?: unknown;
+      max_relative_time?: unknown;
+    },
+  ): Promise<MetricBucketsAnswer> {
+    const runIds = [...new Set([...toStringList(q.run_ids, 'run_ids'), ...toStringList(q.run_id, 'run_id')])];
+    if (runIds.length === 0)
+      throw new InvalidInput("Missing value for required parameter 'run_id' (or 'run_ids', repeated).");
+    if (runIds.length > BUCKET_LIMITS.runs)
+      throw new InvalidInput(`at most ${BUCKET_LIMITS.runs} runs per request; ${runIds.length} were given`);
+    for (const r of runIds) checkRunId(r, 'run_ids');
+    if (typeof q.metric_key !== 'string' || q.metric_key === '')
+      throw new InvalidInput("Missing value for required parameter 'metric_key'.");
+    const key = checkMetricKey(q.metric_key);
+    const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+    const n = given(q.buckets) ? int64(q.buckets, 'buckets') : BUCKET_LIMITS.defaultBuckets;
+    if (n < 1 || n > BUCKET_LIMITS.buckets)
+      throw new InvalidInput(`buckets must be between 1 and ${BUCKET_LIMITS.buckets}, but got ${n}`);
+    const axis = given(q.x_axis) ? q.x_axis : 'step';
+    if (axis !== 'step' && axis !== 'relative_time')
+      throw new InvalidInput(`x_axis must be 'step' or 'relative_time', but got '${String(axis).slice(0, 50)}'`);
+    const [minName, maxName, otherMin, otherMax] =
+      axis === 'step'
+        ? (['min_step', 'max_step', 'min_relative_time', 'max_relative_time'] as const)
+        : (['min_relative_time', 'max_relative_time', 'min_step', 'max_step'] as const);
+    if (given(q[otherMin]) || given(q[otherMax]))
+      throw new InvalidInput(
+        `with x_axis=${axis} the range is given by ${minName} and ${maxName}, not ${otherMin}/${otherMax}`,
+      );
+    const askedLo = given(q[minName]) ? int64(q[minName], minName) : undefined;
+    const askedHi = given(q[maxName]) ? int64(q[maxName], maxName) : undefined;
+    if (askedLo !== undefined && askedHi !== undefined && askedLo > askedHi)
+      throw new InvalidInput(`${minName} (${askedLo}) must not be greater than ${maxName} (${askedHi})`);
+
+    return this.database.read(async (tx) => {
+      const summaries = await tx.rows<[number, string, number, number]>(
+        `select series_id, run_uuid, min_step, max_step from tracking_latest_metrics where workspace_id = ? and key = ? and run_uuid in (${runIds.map(() => '?').join(',')})`,
+        [ws, key, ...runIds],
+      );
+      const seriesOf = new Map(
+        summaries.map((r) => [r[1], { id: Number(r[0]), min: Number(r[2]), max: Number(r[3]) }]),
+      );
+      const found = runIds.filter((r) => seriesOf.has(r));
+
+      // Each series' blocks with their stats; for the time axis also its first timestamp.
+      type Part = {
+        meta: BlockMeta[];
+        stats: Map<number, BlockStats>;
+        data: Map<number, Float64Array>;
+        t0: number;
+        t1: number;
+      };
+      const parts = new Map<string, Part>();
+      let lo = askedLo;
+      let hi = askedHi;
+      if (axis === 'step') {
+        lo ??= Math.min(...found.map((r) => seriesOf.get(r)!.min));
+        hi ??= Math.max(...found.map((r) => seriesOf.get(r)!.max));
+      }
+      for (const runId of found) {
+        const s = seriesOf.get(runId)!;
+        const meta =
+          axis === 'step' ? await this.blockMeta(tx, runId, s.id, lo, hi) : await this.blockMeta(tx, runId, s.id);
+        const stats = await this.blockStats(tx, s.id, meta);
+        const part: Part = { meta, stats, data: new Map(), t0: Infinity, t1: -Infinity };
+        if (axis === 'relative_time') {
+          // Blocks without stats are read now (they will be bucketed from their points anyway).
+          const unread = meta.filter((b) => !stats.has(b.seq));
+          const datas = await this.blockData(tx, s.id, unread);
+          unread.forEach((b, i) => part.data.set(b.seq, blockFloats(datas[i]!)));
+          for (const b of meta) {
+            const st = stats.get(b.seq);
+            if (st) {
+              part.t0 = Math.min(part.t0, st.minTimestamp);
+              part.t1 = Math.max(part.t1, st.maxTimestamp);
+            } else {
+              const f = part.data.get(b.seq)!;
+              for (let i = 1; i < f.length; i += 3) {
+                if (f[i]! < part.t0) part.t0 = f[i]!;
+                if (f[i]! > part.t1) part.t1 = f[i]!;
+              }
+            }
+          }
+        }
+        parts.set(runId, part);
+      }
+      if (axis === 'relative_time') {
+        lo ??= 0;
+        hi ??= Math.max(0, ...[...parts.values()].filter((p) => p.t1 >= p.t0).map((p) => p.t1 - p.t0));
+      }
+      lo ??= 0;
+      hi ??= lo;
+      if (lo > hi) hi = lo;
+
+      const out: MetricBucketsAnswer = {
+        metric_key: key,
+        x_axis: axis,
+        start: lo,
+        end: hi,
+        bucket_width: (hi - lo + 1) / n,
+        buckets: n,
+        series: [],
+      };
+      for (const runId of runIds) {
+        const part = parts.get(runId);
+        if (!part) {
+          out.series.push({ run_id: runId, buckets: [] });
+          continue;
+        }
+        const b = new Bucketer(lo, hi, n);
+        const toRead: BlockMeta[] = [];
+        const time = axis === 'relative_time';
+        for (const m of part.meta) {
+          const st = part.stats.get(m.seq);
+          const x0 = time ? (st ? st.minTimestamp - part.t0 : 0) : m.min_step;
+          const x1 = time ? (st ? st.maxTimestamp - part.t0 : 0) : m.max_step;
+          if (st && b.within(x0, x1)) b.addStats(st, x0, x1);
+          else if (!time || st) {
+            // Wholly outside the range: nothing to add (the step axis' blocks are already filtered).
+            if (time && (x1 < lo || x0 > hi)) continue;
+            toRead.push(m);
+          }
+        }
+        const datas = await this.blockData(tx, seriesOf.get(runId)!.id, toRead);
+        for (const d of datas) b.addRecords(blockFloats(d), time ? 'time' : 'step', part.t0);
+        // Time axis: blocks without stats were read above.
+        if (time) for (const f of part.data.values()) b.addRecords(f, 'time', part.t0);
+        out.series.push({ run_id: runId, ...(time ? { first_timestamp: part.t0 } : {}), buckets: b.result() });
+      }
+      return out;
+    });
   }
 
   /**

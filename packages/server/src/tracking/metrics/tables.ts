@@ -38,8 +38,24 @@ export interface LatestMetricRow {
   step_segments: string | null;
 }
 
+/** What a chart needs of a block without its points (metric-blocks.ts BlockStats; migration 0260). */
+export interface MetricBlockStatsRow {
+  series_id: number;
+  seq: number;
+  n: number;
+  min_value: number | null;
+  max_value: number | null;
+  last_step: number;
+  last_timestamp: number;
+  last_value: number;
+  last_is_nan: number;
+  min_timestamp: number;
+  max_timestamp: number;
+}
+
 declare module '../../store/schema.js' {
   interface Tables {
+    tracking_metric_block_stats: MetricBlockStatsRow;
     tracking_metric_blocks: MetricBlockRow;
     tracking_metric_log: MetricLogRow;
     tracking_latest_metrics: LatestMetricRow;
