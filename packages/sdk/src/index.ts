@@ -26,3 +26,4 @@ export {
 } from './auth/profile.js';
 export * from './assets/index.js';
 export * from './tracking/index.js';
+export * from './deployments/index.js';

@@ -236,6 +236,12 @@ class Handler(BaseHTTPRequestHandler):
                     return self.answer(400, {"error": str(e)})
             return self.answer(404, {"error": "no route %s" % p})
         except Exception as e:
+            if MODE == "mlflow":
+                from mlflow.exceptions import MlflowException
+
+                if isinstance(e, MlflowException):
+                    log("bad request: %s" % str(e).split("\n")[0])
+                    return self.answer(e.get_http_status_code(), e.serialize_as_json())
             log(traceback.format_exc())
             return self.answer(500, {"error": "%s: %s" % (type(e).__name__, e)})
 
