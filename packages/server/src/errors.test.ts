@@ -10,7 +10,19 @@ import { OAUTH_CODES, OAUTH_ERRORS } from './http/identity/oauth-errors.js';
 
 const SRC = path.dirname(fileURLToPath(import.meta.url));
 /** The domain: it throws domain errors and knows no protocol. */
-const DOMAIN = ['tracking', 'resources', 'assets', 'identity', 'operations', 'store', 'secrets', 'blob'];
+const DOMAIN = [
+  'tracking',
+  'resources',
+  'assets',
+  'identity',
+  'operations',
+  'store',
+  'secrets',
+  'blob',
+  'codes',
+  'blob-service',
+  'environment-builds',
+];
 
 function sources(dir: string): string[] {
   const out: string[] = [];

@@ -212,6 +212,19 @@ export const ERROR_CODES = {
   SCORING_UPSTREAM_FAILED: 'The instance serving the request failed (it crashed or closed the connection).',
   MODEL_SOURCE_UNAVAILABLE: "The deployment's model could not be read from the artifact store.",
   ENVIRONMENT_BUILDS_UNAVAILABLE: 'Environment builds or code snapshots are not available on this server.',
+
+  // blob-service/ (the Azure Blob REST subset), codes/ (code assets), environment-builds/
+  BLOB_NOT_FOUND: 'No blob with this name in the container.',
+  BLOB_EXISTS: 'A blob with this name exists already (If-None-Match: *).',
+  INVALID_BLOB_REQUEST: 'A Blob REST request (block id, block list, range, header) is not valid.',
+  CONTENT_MD5_MISMATCH: 'The bytes received do not match the Content-MD5 the request gave.',
+  INVALID_CODE_URI: 'The codeUri of a code asset does not name a folder this workspace can read.',
+  UNSAFE_CODE_CONTENT:
+    'A code snapshot holds an entry that would escape its folder (.., absolute path, symlink, device file).',
+  ENVIRONMENT_NEEDS_CONTAINER: 'The environment is only a container image, and this server has no container runtime.',
+  CONDA_PACKAGE_UNSUPPORTED:
+    'A conda file names a conda-only package; without a conda solver only python and pip packages can be installed.',
+  ENVIRONMENT_BUILD_FAILED: 'Building the Python environment failed; its log says why.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

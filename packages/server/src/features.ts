@@ -9,6 +9,7 @@ import { controlPlaneFeature } from './http/arm/control-plane.js';
 import { identityFeature } from './http/identity/identity-feature.js';
 import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js';
 import { azuremlV1Feature } from './http/azureml-v1/index.js';
+import { blobRestFeature } from './http/blob-rest/index.js';
 import { studioFeature } from './http/studio/studio-routes.js';
 import { scoringFeature } from './http/scoring/scoring-routes.js';
 import { jobsFeature } from './http/jobs/jobs-feature.js';
@@ -29,6 +30,7 @@ export const features: Feature[] = [
   identityFeature,
   assetsFeature,
   azuremlV1Feature,
+  blobRestFeature,
   studioFeature,
   scoringFeature,
   jobsFeature,

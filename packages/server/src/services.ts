@@ -5,6 +5,7 @@ import { createAssetServices, type AssetServices } from './assets/services.js';
 import { createIdentityServices, type IdentityServices } from './identity/services.js';
 import { createDeploymentServices, type DeploymentServices } from './deployments/services.js';
 import { createJobServices, type JobServices } from './jobs/services.js';
+import { createCodeServices, type CodeServices } from './codes/services.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -17,6 +18,8 @@ export interface Services extends ControlPlaneServices {
   /** Online endpoints and deployments (`services.deployments` are ARM template deployments). */
   serving: DeploymentServices;
   jobs: JobServices;
+  /** Code assets `W/codes` and the Blob REST subset (`blobs`) their uploads use. */
+  codes: CodeServices;
 }
 
 /**
@@ -29,7 +32,8 @@ export function createServices(ctx: AppContext): Services {
   const tracking = createTrackingServices(ctx, controlPlane);
   const assets = createAssetServices(ctx, controlPlane);
   const identity = createIdentityServices(ctx, controlPlane.resources);
+  const codes = createCodeServices(ctx, controlPlane, assets);
   const serving = createDeploymentServices(ctx, controlPlane, tracking);
   const jobs = createJobServices(ctx, controlPlane, tracking, assets);
-  return { ...controlPlane, tracking, assets, identity, serving, jobs };
+  return { ...controlPlane, tracking, assets, identity, codes, serving, jobs };
 }

@@ -156,6 +156,39 @@ export const DataVersionProperties = Type.Object(
 );
 export type DataVersionProperties = Static<typeof DataVersionProperties>;
 
+/** `W/codes/{name}/versions/{version}`: an immutable, content-hashed code snapshot. */
+export const CodeVersionProperties = Type.Object(
+  {
+    ...versionCommon,
+    codeUri: Str,
+    contentHash: Type.Optional(
+      Type.String({ description: "sha256 over the snapshot's file paths and bytes (read-only, set by the server)" }),
+    ),
+  },
+  { additionalProperties: true },
+);
+export type CodeVersionProperties = Static<typeof CodeVersionProperties>;
+
+/** `POST W/codes/{name}/versions/{version}/startPendingUpload`: where to upload a code snapshot. */
+export const PendingUploadRequest = Type.Object(
+  {
+    pendingUploadId: Type.Optional(Type.String({ maxLength: 100 })),
+    pendingUploadType: Type.Optional(Type.String({ description: 'TemporaryBlobReference (or None)' })),
+  },
+  { additionalProperties: true },
+);
+export type PendingUploadRequest = Static<typeof PendingUploadRequest>;
+export const PendingUploadResponse = Type.Object({
+  pendingUploadId: Str,
+  pendingUploadType: Str,
+  blobReferenceForConsumption: Type.Object({
+    blobUri: Str,
+    storageAccountArmId: Str,
+    credential: Type.Object({ credentialType: Str, sasUri: Str }),
+  }),
+});
+export type PendingUploadResponse = Static<typeof PendingUploadResponse>;
+
 /** PUT of a container or a version: `properties` checked by the server (unknown keys named in the answer). */
 export const AssetBody = Type.Object(
   { properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope },
@@ -168,6 +201,8 @@ export const EnvironmentVersion = Resource(EnvironmentVersionProperties);
 export type EnvironmentVersion = Static<typeof EnvironmentVersion>;
 export const DataVersion = Resource(DataVersionProperties);
 export type DataVersion = Static<typeof DataVersion>;
+export const CodeVersion = Resource(CodeVersionProperties);
+export type CodeVersion = Static<typeof CodeVersion>;
 
 // ---- private endpoints ----
 

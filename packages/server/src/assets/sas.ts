@@ -12,11 +12,11 @@ export const SAS_VERSION = '2022-11-02';
 const MIN_VERSION = '2020-12-06';
 const PERMISSION_ORDER = 'racwdxltmeopi';
 
-function sign(key: string, stringToSign: string): string {
+export function sign(key: string, stringToSign: string): string {
   return crypto.createHmac('sha256', Buffer.from(key, 'base64')).update(stringToSign, 'utf8').digest('base64');
 }
 
-function iso(d: Date | string, what: string): string {
+export function iso(d: Date | string, what: string): string {
   const t = typeof d === 'string' ? Date.parse(d) : d.getTime();
   if (!Number.isFinite(t))
     throw new InvalidInput(`${what} must be an ISO 8601 UTC time, e.g. 2030-01-01T00:00:00Z; got '${String(d)}'`, {
@@ -44,12 +44,17 @@ export interface ServiceSasInput {
 }
 
 function serviceStringToSign(q: URLSearchParams, account: string, container: string): string {
+  return serviceStringToSignFor(q, `/blob/${account}/${container}`);
+}
+
+/** The string a service SAS signs, for its canonicalized resource (`/blob/{account}/{container}[/{blob or directory}]`). */
+export function serviceStringToSignFor(q: URLSearchParams, canonicalizedResource: string): string {
   const g = (k: string) => q.get(k) ?? '';
   return [
     g('sp'),
     g('st'),
     g('se'),
-    `/blob/${account}/${container}`,
+    canonicalizedResource,
     g('si'),
     g('sip'),
     g('spr'),
@@ -65,7 +70,7 @@ function serviceStringToSign(q: URLSearchParams, account: string, container: str
   ].join('\n');
 }
 
-function accountStringToSign(q: URLSearchParams, account: string): string {
+export function accountStringToSign(q: URLSearchParams, account: string): string {
   const g = (k: string) => q.get(k) ?? '';
   return [account, g('sp'), g('ss'), g('srt'), g('st'), g('se'), g('sip'), g('spr'), g('sv'), g('ses'), ''].join('\n');
 }

@@ -240,7 +240,7 @@ export class VersionedAssetService {
   async listVersions(
     ws: WorkspaceInfo,
     name: string,
-    opts: { after?: string; top: number; includeArchived?: boolean },
+    opts: { after?: string; top: number; includeArchived?: boolean; filter?: (r: StoredResource) => boolean },
   ): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
     const b = this.builtIn(name);
     if (b)
@@ -256,7 +256,7 @@ export class VersionedAssetService {
       parentId: this.containerId(ws, name),
       after: opts.after,
       top: opts.top,
-      visible: (r) => opts.includeArchived || r.properties.isArchived !== true,
+      visible: (r) => (opts.includeArchived || r.properties.isArchived !== true) && (!opts.filter || opts.filter(r)),
     });
   }
 
