@@ -55,6 +55,7 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_BLOB_S3_SECRET_ACCESS_KEY: 'secret of ATELIER_BLOB_S3_ACCESS_KEY_ID',
   ATELIER_SERVING_PYTHON:
     "absolute path of a Python (with mlflow) that serves MLflow models deployed without an environmentId; default: build one from the model's requirements",
+  ATELIER_JOBS_PYTHON: 'the Python of jobs without an environment; default python3 on the PATH',
   ATELIER_BLOB_S3_PATH_STYLE:
     'true|false: bucket in the URL path; default true with ATELIER_BLOB_S3_ENDPOINT, else false',
 };

@@ -192,7 +192,7 @@ export class JobRunner {
           MLFLOW_TRACKING_TOKEN: token,
           ...(cert ? { MLFLOW_TRACKING_SERVER_CERT_PATH: cert, REQUESTS_CA_BUNDLE: cert, SSL_CERT_FILE: cert } : {}),
         };
-        const executor = await this.executorFor(ws, r);
+        const { executor, cluster } = await this.executorFor(ws, r);
         const exec: ExecutionSpec = {
           jobId: r.name,
           workDir: f.wd,
@@ -203,6 +203,7 @@ export class JobRunner {
           ...(timeoutMs ? { timeoutMs } : {}),
           logDir: f.logs,
           stateDir: f.state,
+          ...(cluster ? { cluster } : {}),
         };
         if (signal.aborted || (await this.cancelRequested(r)))
           return { outcome: 'Canceled', reason: 'the job was canceled' };
@@ -224,15 +225,21 @@ export class JobRunner {
     }
   }
 
-  async executorFor(ws: WorkspaceInfo, r: JobRow): Promise<Executor> {
+  async executorFor(ws: WorkspaceInfo, r: JobRow): Promise<{ executor: Executor; cluster?: { dashboardUrl: string } }> {
     let kind: 'local' | 'ray' = 'local';
+    let cluster: { dashboardUrl: string } | undefined;
     if (r.compute !== LOCAL_COMPUTE) {
       const cap = await this.d.computes().capacity(ws, r.compute);
-      if (/^ray$/i.test(cap.computeType)) kind = 'ray';
+      if (/^ray$/i.test(cap.computeType)) {
+        kind = 'ray';
+        if (!cap.rayAddress) throw new JobFailure(`compute '${r.compute}' is a Ray cluster without an address`);
+        cluster = { dashboardUrl: cap.rayAddress };
+      }
     }
-    const ex = this.d.executors[kind];
-    if (!ex) throw new JobFailure(`compute '${r.compute}' needs the ${kind} executor, which this server does not have`);
-    return ex;
+    const executor = this.d.executors[kind];
+    if (!executor)
+      throw new JobFailure(`compute '${r.compute}' needs the ${kind} executor, which this server does not have`);
+    return { executor, ...(cluster ? { cluster } : {}) };
   }
 
   executorByKind(kind: string | null): Executor | undefined {

@@ -4,6 +4,7 @@ import type { TrackingServices } from '../tracking/services.js';
 import type { AssetServices } from '../assets/services.js';
 import type { Executor } from './executors/executor.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
+import { RayExecutor } from './executors/ray/ray-executor.js';
 import { JobService } from './jobs.js';
 import { JobRunner } from './runner.js';
 import { JobScheduler } from './scheduler.js';
@@ -43,7 +44,8 @@ export function createJobServices(
   assets: AssetServices,
 ): JobServices {
   const local = new LocalExecutor();
-  const executors: JobServices['executors'] = { local };
+  // Ray: jobs on a compute of type Ray go to that cluster's Jobs API (its address from the compute).
+  const executors: JobServices['executors'] = { local, ray: new RayExecutor() };
   const ports: JobServices['ports'] = { computes: noComputes, environmentBuilds: noEnvironmentBuilds, codes: noCodes };
   const jobs = new JobService({
     ctx,
