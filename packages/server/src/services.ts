@@ -35,5 +35,7 @@ export function createServices(ctx: AppContext): Services {
   const codes = createCodeServices(ctx, controlPlane, assets);
   const serving = createDeploymentServices(ctx, controlPlane, tracking);
   const jobs = createJobServices(ctx, controlPlane, tracking, assets);
+  // What jobs run on: their code snapshots.
+  jobs.ports.codes = codes.codes;
   return { ...controlPlane, tracking, assets, identity, codes, serving, jobs };
 }
