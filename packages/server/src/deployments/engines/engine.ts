@@ -42,6 +42,8 @@ export interface ProbeSettings {
 export interface Upstream {
   /** `http://127.0.0.1:port` */
   origin: string;
+  /** Put before each request's path: a Ray Serve application's route prefix (`/atelier-…`); none for a worker. */
+  pathPrefix?: string;
   /** Requests it may run at once. */
   concurrency: number;
 }

@@ -38,6 +38,7 @@ export interface BalancerSettings {
 
 interface Slot {
   origin: string;
+  pathPrefix: string;
   pool: Pool;
   concurrency: number;
   inflight: number;
@@ -101,12 +102,12 @@ export class DeploymentBalancer {
   }
 
   private refresh(): void {
-    const ready = new Map<string, Upstream>(this.runtime.ready().map((u) => [u.origin, u]));
+    const ready = new Map<string, Upstream>(this.runtime.ready().map((u) => [u.origin + (u.pathPrefix ?? ''), u]));
     const kept: Slot[] = [];
     for (const s of this.slots) {
-      if (ready.has(s.origin)) {
+      if (ready.has(s.origin + s.pathPrefix)) {
         kept.push(s);
-        ready.delete(s.origin);
+        ready.delete(s.origin + s.pathPrefix);
       } else {
         s.gone = true;
         // In-flight requests on it finish (or fail with 502 if the process died); then it closes.
@@ -116,6 +117,7 @@ export class DeploymentBalancer {
     for (const u of ready.values()) {
       kept.push({
         origin: u.origin,
+        pathPrefix: u.pathPrefix ?? '',
         concurrency: u.concurrency,
         inflight: 0,
         gone: false,
@@ -204,7 +206,7 @@ export class DeploymentBalancer {
     const slot = got instanceof Promise ? await got : got;
     try {
       const res = await slot.pool.request({
-        path: req.path,
+        path: slot.pathPrefix + req.path,
         method: req.method as 'POST',
         headers: req.headers,
         body: req.body && req.body.length ? req.body : undefined,
