@@ -426,14 +426,14 @@ export const WORKLOADS: WorkloadDef[] = [
         // A chart: the whole series, then zooms of a tenth and a hundredth at random places.
         const span = i % 3 === 0 ? points : Math.floor(points / (i % 3 === 1 ? 10 : 100));
         const start = span === points ? 0 : Math.floor(Math.random() * (points - span));
-        const r = await ctx.http.get<{ series?: { buckets: unknown[] }[] }>('metrics/get-history-buckets', {
+        const r = await ctx.http.get<{ buckets?: unknown[] }>('metrics/get-history-buckets', {
           run_id: runId,
           metric_key: 'curve',
           buckets: 1000,
           min_step: start,
           max_step: start + span - 1,
         });
-        const n = r.series?.[0]?.buckets.length ?? 0;
+        const n = r.buckets?.length ?? 0;
         if (n < Math.min(1000, span)) throw new Error(`get-history-buckets returned ${n} buckets`);
       });
       return result(load, 'queries', {

@@ -291,9 +291,15 @@ export const GetMetricBucketsQuery = lenient({
 });
 export type GetMetricBucketsQuery = Static<typeof GetMetricBucketsQuery>;
 export const MetricBucket = Type.Object({
-  bucket: Type.Integer({ description: 'the bucket number, 0 … buckets-1 from the start of the range' }),
-  start: Type.Number({ description: "least x of the bucket's points" }),
-  end: Type.Number({ description: "greatest x of the bucket's points" }),
+  bucket: Type.Integer({ description: 'the bucket number, 0 … bucket_count-1 from the start of the range' }),
+  start_step: Type.Number({ description: "least step of the bucket's points" }),
+  end_step: Type.Number({ description: "greatest step of the bucket's points" }),
+  start_time: Type.Optional(
+    Type.Number({ description: "x_axis=relative_time: least ms since the series' first point" }),
+  ),
+  end_time: Type.Optional(
+    Type.Number({ description: "x_axis=relative_time: greatest ms since the series' first point" }),
+  ),
   min: Type.Union([JsonDouble, Type.Null()], { description: 'least value, NaN left out (null: all NaN)' }),
   max: Type.Union([JsonDouble, Type.Null()]),
   last: JsonDouble,
@@ -302,20 +308,25 @@ export const MetricBucket = Type.Object({
   count: Type.Integer(),
 });
 export type MetricBucket = Static<typeof MetricBucket>;
+const SeriesBuckets = {
+  run_id: Type.String(),
+  first_timestamp: Type.Optional(
+    Type.Number({ description: "x_axis=relative_time: the series' first timestamp (ms)" }),
+  ),
+  buckets: Type.Array(MetricBucket),
+};
+/** `run_id` (one run): `run_id`, `buckets` at the top; `run_ids` (several): `series`. */
 export const GetMetricBucketsResponse = Type.Object({
   metric_key: Type.String(),
   x_axis: Type.Union([Type.Literal('step'), Type.Literal('relative_time')]),
   start: Type.Number(),
   end: Type.Number(),
   bucket_width: Type.Number(),
-  buckets: Type.Integer(),
-  series: Type.Array(
-    Type.Object({
-      run_id: Type.String(),
-      first_timestamp: Type.Optional(Type.Number()),
-      buckets: Type.Array(MetricBucket),
-    }),
-  ),
+  bucket_count: Type.Integer(),
+  run_id: Type.Optional(SeriesBuckets.run_id),
+  first_timestamp: Type.Optional(Type.Number()),
+  buckets: Type.Optional(SeriesBuckets.buckets),
+  series: Type.Optional(Type.Array(Type.Object(SeriesBuckets))),
 });
 export type GetMetricBucketsResponse = Static<typeof GetMetricBucketsResponse>;
 

@@ -15,9 +15,12 @@ const order = (a: P, b: P) =>
   (Number.isNaN(a.value) ? 1 : 0) - (Number.isNaN(b.value) ? 1 : 0);
 
 /** The buckets, computed the slow way from every point (the oracle). */
-function reference(points: P[], lo: number, hi: number, n: number, x: (p: P) => number) {
+function reference(points: P[], lo: number, hi: number, n: number, x: (p: P) => number, time = false) {
   const w = (hi - lo + 1) / n;
-  const out = new Map<number, { start: number; end: number; min: number; max: number; last: P; count: number }>();
+  const out = new Map<
+    number,
+    { start: number; end: number; s0: number; s1: number; min: number; max: number; last: P; count: number }
+  >();
   for (const p of points) {
     const v = x(p);
     if (v < lo || v > hi) continue;
@@ -27,6 +30,8 @@ function reference(points: P[], lo: number, hi: number, n: number, x: (p: P) => 
       out.set(k, {
         start: v,
         end: v,
+        s0: p.step,
+        s1: p.step,
         min: Number.isNaN(p.value) ? Infinity : p.value,
         max: Number.isNaN(p.value) ? -Infinity : p.value,
         last: p,
@@ -36,6 +41,8 @@ function reference(points: P[], lo: number, hi: number, n: number, x: (p: P) => 
     }
     b.start = Math.min(b.start, v);
     b.end = Math.max(b.end, v);
+    b.s0 = Math.min(b.s0, p.step);
+    b.s1 = Math.max(b.s1, p.step);
     if (!Number.isNaN(p.value)) {
       b.min = Math.min(b.min, p.value);
       b.max = Math.max(b.max, p.value);
@@ -47,8 +54,9 @@ function reference(points: P[], lo: number, hi: number, n: number, x: (p: P) => 
     .sort((a, b) => a[0] - b[0])
     .map(([bucket, b]) => ({
       bucket,
-      start: b.start,
-      end: b.end,
+      start_step: b.s0,
+      end_step: b.s1,
+      ...(time ? { start_time: b.start, end_time: b.end } : {}),
       min: b.min === Infinity ? null : b.min,
       max: b.max === -Infinity ? null : b.max,
       last: b.last.value,
@@ -143,15 +151,17 @@ for (const dialect of testDialects()) {
         assert.equal(r.end, end);
         assert.equal(r.x_axis, 'step');
         assert.deepEqual(
-          normal(r.series[0].buckets),
+          normal(r.buckets),
           reference(points, start, end, n, (p) => p.step),
           `range '${range}', ${n} buckets`,
         );
       }
       // The spike survives at 1,000 buckets: the chart shows it.
       const r = await buckets(`run_id=${run}&buckets=1000`);
-      assert.ok(r.series[0].buckets.some((b: any) => b.max === 1000));
-      assert.ok(r.series[0].buckets.some((b: any) => b.min === '-Infinity'));
+      assert.equal(r.run_id, run);
+      assert.equal(r.bucket_count, 1000);
+      assert.ok(r.buckets.some((b: any) => b.max === 1000));
+      assert.ok(r.buckets.some((b: any) => b.min === '-Infinity'));
     });
 
     test('relative time: x is ms since the series first point', async () => {
@@ -160,15 +170,15 @@ for (const dialect of testDialects()) {
         ['&min_relative_time=30000&max_relative_time=40000', 100],
       ] as const) {
         const r = await buckets(`run_id=${run}&buckets=${n}&x_axis=relative_time${range}`);
-        assert.equal(r.series[0].first_timestamp, T0);
+        assert.equal(r.first_timestamp, T0);
         const lo = /min_relative_time=(\d+)/.exec(range)?.[1];
         const hi = /max_relative_time=(\d+)/.exec(range)?.[1];
         const start = lo === undefined ? 0 : Number(lo);
         const end = hi === undefined ? Math.max(...points.map((p) => p.timestamp)) - T0 : Number(hi);
         assert.equal(r.end, end);
         assert.deepEqual(
-          normal(r.series[0].buckets),
-          reference(points, start, end, n, (p) => p.timestamp - T0),
+          normal(r.buckets),
+          reference(points, start, end, n, (p) => p.timestamp - T0, true),
           range,
         );
       }
@@ -197,8 +207,8 @@ for (const dialect of testDialects()) {
       assert.equal(r.series[1].buckets.length, 1);
       assert.deepEqual(r.series[1].buckets[0], {
         bucket: 9,
-        start: 50_000,
-        end: 50_001,
+        start_step: 50_000,
+        end_step: 50_001,
         min: 3,
         max: 4,
         last: 4,
@@ -208,7 +218,16 @@ for (const dialect of testDialects()) {
       });
       assert.deepEqual(r.series[2].buckets, []);
       const none = await c.ok('GET', `/metrics/get-history-buckets?metric_key=nope&run_id=${run}`);
-      assert.deepEqual(none.series, [{ run_id: run, buckets: [] }]);
+      assert.equal(none.run_id, run);
+      assert.deepEqual(none.buckets, []);
+      await c.fails(
+        'GET',
+        `/metrics/get-history-buckets?metric_key=loss&run_id=${run}&run_ids=${other}`,
+        undefined,
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /not both/,
+      );
     });
 
     test('stats made by the migration are those the writer makes, and missing stats fall back to points', async () => {

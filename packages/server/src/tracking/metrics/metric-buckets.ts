@@ -5,9 +5,12 @@ import { jsonDouble, type JsonDouble } from '../runs/types.js';
 export interface MetricBucket {
   /** The bucket's number, 0 … buckets-1, from the start of the range. */
   bucket: number;
-  /** Least and greatest x (step, or ms since the series' first point) of the bucket's points. */
-  start: number;
-  end: number;
+  /** Least and greatest step of the bucket's points. */
+  start_step: number;
+  end_step: number;
+  /** x_axis=relative_time: least and greatest ms since the series' first point of the bucket's points. */
+  start_time?: number;
+  end_time?: number;
   /** Least and greatest value, NaN left out (null when every value is NaN). */
   min: JsonDouble | null;
   max: JsonDouble | null;
@@ -22,6 +25,8 @@ export interface MetricBucket {
 interface Acc {
   start: number;
   end: number;
+  s0: number;
+  s1: number;
   min: number;
   max: number;
   values: number;
@@ -59,7 +64,19 @@ export class Bucketer {
   private bucket(i: number, x: number): Acc {
     let a = this.acc.get(i);
     if (!a) {
-      a = { start: x, end: x, min: Infinity, max: -Infinity, values: 0, ls: NaN, lt: NaN, lv: NaN, count: 0 };
+      a = {
+        start: x,
+        end: x,
+        s0: Infinity,
+        s1: -Infinity,
+        min: Infinity,
+        max: -Infinity,
+        values: 0,
+        ls: NaN,
+        lt: NaN,
+        lv: NaN,
+        count: 0,
+      };
       this.acc.set(i, a);
     }
     return a;
@@ -82,6 +99,8 @@ export class Bucketer {
       const a = this.bucket(k, x);
       if (x < a.start) a.start = x;
       if (x > a.end) a.end = x;
+      if (s < a.s0) a.s0 = s;
+      if (s > a.s1) a.s1 = s;
       if (v === v) {
         a.values++;
         if (v < a.min) a.min = v;
@@ -96,11 +115,13 @@ export class Bucketer {
     }
   }
 
-  /** Adds a whole block by its stats; its points span [xMin, xMax], inside one bucket (see `within`). */
-  addStats(s: BlockStats, xMin: number, xMax: number): void {
+  /** Adds a whole block by its stats; its points span [xMin, xMax] (inside one bucket, see `within`) and steps [s0, s1]. */
+  addStats(s: BlockStats, xMin: number, xMax: number, s0: number, s1: number): void {
     const a = this.bucket(this.index(xMin), xMin);
     if (xMin < a.start) a.start = xMin;
     if (xMax > a.end) a.end = xMax;
+    if (s0 < a.s0) a.s0 = s0;
+    if (s1 > a.s1) a.s1 = s1;
     if (s.minValue !== null && s.maxValue !== null) {
       a.values += 1;
       if (s.minValue < a.min) a.min = s.minValue;
@@ -114,13 +135,14 @@ export class Bucketer {
     a.count += s.n;
   }
 
-  result(): MetricBucket[] {
+  result(axis: 'step' | 'time'): MetricBucket[] {
     return [...this.acc.entries()]
       .sort((x, y) => x[0] - y[0])
       .map(([bucket, a]) => ({
         bucket,
-        start: a.start,
-        end: a.end,
+        start_step: a.s0,
+        end_step: a.s1,
+        ...(axis === 'time' ? { start_time: a.start, end_time: a.end } : {}),
         min: a.values ? jsonDouble(a.min) : null,
         max: a.values ? jsonDouble(a.max) : null,
         last: jsonDouble(a.lv),

@@ -39,8 +39,13 @@ export interface MetricBucketsAnswer {
   start: number;
   end: number;
   bucket_width: number;
-  buckets: number;
-  series: { run_id: string; first_timestamp?: number; buckets: MetricBucket[] }[];
+  bucket_count: number;
+  /** The one-run form (`run_id`): that run and its buckets. */
+  run_id?: string;
+  first_timestamp?: number;
+  buckets?: MetricBucket[];
+  /** The several-runs form (`run_ids`, repeated): each run's buckets, in the order asked. */
+  series?: { run_id: string; first_timestamp?: number; buckets: MetricBucket[] }[];
 }
 
 /** Largest page of get-history-bulk-interval per run (MLflow's MAX_RESULTS_GET_METRIC_HISTORY). */
@@ -354,7 +359,13 @@ export class MetricService {
       max_relative_time?: unknown;
     },
   ): Promise<MetricBucketsAnswer> {
-    const runIds = [...new Set([...toStringList(q.run_ids, 'run_ids'), ...toStringList(q.run_id, 'run_id')])];
+    const single = toStringList(q.run_id, 'run_id');
+    const several = toStringList(q.run_ids, 'run_ids');
+    if (single.length > 0 && several.length > 0)
+      throw new InvalidInput("name the runs with 'run_id' (one) or 'run_ids' (repeated, up to 100), not both");
+    if (single.length > 1)
+      throw new InvalidInput("'run_id' names one run; name several with 'run_ids' (repeated, up to 100)");
+    const runIds = [...new Set([...single, ...several])];
     if (runIds.length === 0)
       throw new InvalidInput("Missing value for required parameter 'run_id' (or 'run_ids', repeated).");
     if (runIds.length > BUCKET_LIMITS.runs)
@@ -443,19 +454,11 @@ export class MetricService {
       hi ??= lo;
       if (lo > hi) hi = lo;
 
-      const out: MetricBucketsAnswer = {
-        metric_key: key,
-        x_axis: axis,
-        start: lo,
-        end: hi,
-        bucket_width: (hi - lo + 1) / n,
-        buckets: n,
-        series: [],
-      };
+      const series: NonNullable<MetricBucketsAnswer['series']> = [];
       for (const runId of runIds) {
         const part = parts.get(runId);
         if (!part) {
-          out.series.push({ run_id: runId, buckets: [] });
+          series.push({ run_id: runId, buckets: [] });
           continue;
         }
         const b = new Bucketer(lo, hi, n);
@@ -465,7 +468,7 @@ export class MetricService {
           const st = part.stats.get(m.seq);
           const x0 = time ? (st ? st.minTimestamp - part.t0 : 0) : m.min_step;
           const x1 = time ? (st ? st.maxTimestamp - part.t0 : 0) : m.max_step;
-          if (st && b.within(x0, x1)) b.addStats(st, x0, x1);
+          if (st && b.within(x0, x1)) b.addStats(st, x0, x1, m.min_step, m.max_step);
           else if (!time || st) {
             // Wholly outside the range: nothing to add (the step axis' blocks are already filtered).
             if (time && (x1 < lo || x0 > hi)) continue;
@@ -476,9 +479,21 @@ export class MetricService {
         for (const d of datas) b.addRecords(blockFloats(d), time ? 'time' : 'step', part.t0);
         // Time axis: blocks without stats were read above.
         if (time) for (const f of part.data.values()) b.addRecords(f, 'time', part.t0);
-        out.series.push({ run_id: runId, ...(time ? { first_timestamp: part.t0 } : {}), buckets: b.result() });
+        series.push({
+          run_id: runId,
+          ...(time ? { first_timestamp: part.t0 } : {}),
+          buckets: b.result(time ? 'time' : 'step'),
+        });
       }
-      return out;
+      const head = {
+        metric_key: key,
+        x_axis: axis as MetricBucketsAnswer['x_axis'],
+        start: lo,
+        end: hi,
+        bucket_width: (hi - lo + 1) / n,
+        bucket_count: n,
+      };
+      return single.length ? { ...head, ...series[0]! } : { ...head, series };
     });
   }
 
