@@ -18,6 +18,7 @@ import { modelCommands } from './commands/model.js';
 import { keyvaultCommands } from './commands/keyvault.js';
 import { mlflowCommands } from './commands/mlflow.js';
 import { connectionCommands } from './commands/connection.js';
+import { endpointCommands } from './commands/endpoint.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   keyvaultCommands(program);
   mlflowCommands(program);
   connectionCommands(program);
+  endpointCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

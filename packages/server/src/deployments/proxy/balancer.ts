@@ -204,12 +204,15 @@ export class DeploymentBalancer {
   async send(req: ProxyRequest): Promise<ProxyAnswer> {
     const got = this.acquire();
     const slot = got instanceof Promise ? await got : got;
+    // The request timeout is a timer of our own: undici's headersTimeout is checked on a coarse clock.
+    const timeout = AbortSignal.timeout(this.settings.requestTimeoutMs);
     try {
       const res = await slot.pool.request({
         path: slot.pathPrefix + req.path,
         method: req.method as 'POST',
         headers: req.headers,
         body: req.body && req.body.length ? req.body : undefined,
+        signal: timeout,
       });
       const body = Buffer.from(await res.body.arrayBuffer());
       const headers: Record<string, string> = {};
@@ -219,7 +222,11 @@ export class DeploymentBalancer {
       }
       return { status: res.statusCode, headers, body };
     } catch (e) {
-      if (e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError)
+      if (
+        timeout.aborted ||
+        e instanceof undiciErrors.HeadersTimeoutError ||
+        e instanceof undiciErrors.BodyTimeoutError
+      )
         throw new ScoringError(
           408,
           'SCORING_TIMEOUT',
