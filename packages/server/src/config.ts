@@ -58,6 +58,8 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_JOBS_PYTHON: 'the Python of jobs without an environment; default python3 on the PATH',
   ATELIER_BLOB_S3_PATH_STYLE:
     'true|false: bucket in the URL path; default true with ATELIER_BLOB_S3_ENDPOINT, else false',
+  ATELIER_UV:
+    'path of the uv binary that builds Python environments (ATELIER_HOME/environments); default uv on PATH or beside python3, else python3 -m venv + pip',
 };
 
 const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;

@@ -10,6 +10,7 @@ import { identityFeature } from './http/identity/identity-feature.js';
 import { assetsFeature, networkAccessFeature } from './http/arm/assets/index.js';
 import { azuremlV1Feature } from './http/azureml-v1/index.js';
 import { blobRestFeature } from './http/blob-rest/index.js';
+import { imagesFeature } from './http/environment-builds/image-routes.js';
 import { studioFeature } from './http/studio/studio-routes.js';
 import { scoringFeature } from './http/scoring/scoring-routes.js';
 import { jobsFeature } from './http/jobs/jobs-feature.js';
@@ -31,6 +32,7 @@ export const features: Feature[] = [
   assetsFeature,
   azuremlV1Feature,
   blobRestFeature,
+  imagesFeature,
   studioFeature,
   scoringFeature,
   jobsFeature,

@@ -6,6 +6,8 @@ import { createIdentityServices, type IdentityServices } from './identity/servic
 import { createDeploymentServices, type DeploymentServices } from './deployments/services.js';
 import { createJobServices, type JobServices } from './jobs/services.js';
 import { createCodeServices, type CodeServices } from './codes/services.js';
+import { createEnvironmentBuildServices } from './environment-builds/services.js';
+import type { EnvironmentBuildService } from './environment-builds/environment-builds.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -20,6 +22,8 @@ export interface Services extends ControlPlaneServices {
   jobs: JobServices;
   /** Code assets `W/codes` and the Blob REST subset (`blobs`) their uploads use. */
   codes: CodeServices;
+  /** Python environments built from workspace environments, cached by spec hash (build records = images). */
+  environmentBuilds: EnvironmentBuildService;
 }
 
 /**
@@ -35,7 +39,9 @@ export function createServices(ctx: AppContext): Services {
   const codes = createCodeServices(ctx, controlPlane, assets);
   const serving = createDeploymentServices(ctx, controlPlane, tracking);
   const jobs = createJobServices(ctx, controlPlane, tracking, assets);
-  // What jobs run on: their code snapshots.
+  const environmentBuilds = createEnvironmentBuildServices(ctx, assets);
+  // Jobs run in built environments, from code snapshots.
+  jobs.ports.environmentBuilds = environmentBuilds;
   jobs.ports.codes = codes.codes;
-  return { ...controlPlane, tracking, assets, identity, codes, serving, jobs };
+  return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, jobs };
 }

@@ -189,6 +189,28 @@ export const PendingUploadResponse = Type.Object({
 });
 export type PendingUploadResponse = Static<typeof PendingUploadResponse>;
 
+/** `W/images/{id}`: a build record of a Python environment (the seed's images; digest = spec hash). */
+export const ImageRecord = Type.Object({
+  id: Str,
+  name: Str,
+  type: Str,
+  properties: Type.Object({
+    digest: Str,
+    status: Type.String({ description: 'Running | Succeeded | Failed' }),
+    environmentId: Str,
+    tool: Type.String({ description: 'uv | venv | cache (reused from another workspace or environment)' }),
+    sizeBytes: Type.Union([Type.Number(), Type.Null()]),
+    createdTime: Str,
+    finishedTime: Type.Union([Str, Type.Null()]),
+    pythonVersion: Type.Union([Str, Type.Null()]),
+    pipRequirements: Type.Array(Str),
+    log: Type.Optional(Type.String({ description: 'the build log (GET of one image only)' })),
+  }),
+});
+export type ImageRecord = Static<typeof ImageRecord>;
+export const ImageList = Type.Object({ value: Type.Array(ImageRecord) });
+export type ImageList = Static<typeof ImageList>;
+
 /** PUT of a container or a version: `properties` checked by the server (unknown keys named in the answer). */
 export const AssetBody = Type.Object(
   { properties: Type.Object({}, { additionalProperties: true }), ...ReadOnlyEnvelope },
