@@ -41,7 +41,9 @@ Starts Atelier and runs the MLflow workloads against it (and against the servers
   --token TOKEN        bearer token for --target (default: $MLFLOW_TRACKING_TOKEN)
   --no-atelier         do not start Atelier (use with --target or --compare)
   --postgres URL       run Atelier on PostgreSQL: a fresh database is made on that server and dropped after
-  --only a,b,…         run only these workloads (${WORKLOADS.map((w) => w.name).join(', ')})
+  --only a,b,…         run only these workloads (${WORKLOADS.map((w) => w.name).join(', ')});
+                       --only studio: the studio in Chromium (bench/studio.ts: runs page over 100,000 runs,
+                       chart of 10 runs × 1,000,000 points, first-load JavaScript size)
   --concurrency N      clients of the request workloads (default 8; writers-16 always uses 16)
   --json FILE          also write the results as JSON
   --keep               keep the servers' temp data folders
@@ -86,6 +88,15 @@ async function main(): Promise<number> {
     } catch {
       throw new UsageError(`--target must be an http(s) URL of an MLflow tracking server, got '${values.target}'`);
     }
+  }
+  // The studio's bench (Chromium) is its own: `--only studio`.
+  if (values.only?.trim() === 'studio') {
+    const { runStudioBench, formatStudio } = await import('./studio.js');
+    log(`bench (${values.quick ? 'quick' : 'full'}): studio in Chromium`);
+    const r = await runStudioBench({ quick: values.quick, log });
+    log(formatStudio(r));
+    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ studio: r }, null, 2));
+    return 0;
   }
   let defs = WORKLOADS;
   if (values.only) {

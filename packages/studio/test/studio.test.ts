@@ -197,7 +197,21 @@ describe(
     });
 
     it('every page renders with no serious axe-core violation, in light and dark', async () => {
-      const pages = ['', '/experiments', `/experiments/${experimentId}`, '/models', '/models/studio-model'];
+      const pages = [
+        '',
+        '/experiments',
+        `/experiments/${experimentId}`,
+        '/models',
+        '/models/studio-model',
+        '/datastores',
+        '/datastores?store=workspaceartifactstore',
+        '/data',
+        '/environments',
+        '/connections',
+        '/keyvault',
+        '/access',
+        '/audit',
+      ];
       for (const theme of ['light', 'dark']) {
         await page.evaluate((th) => localStorage.setItem('atelier.studio.theme', th), theme);
         for (const p of [`${t.url}/#/`, ...pages.map((x) => `${ws}${x}`)]) {
@@ -212,6 +226,33 @@ describe(
       }
       await page.evaluate(() => localStorage.removeItem('atelier.studio.theme'));
       assert.deepEqual(pageErrors, [], 'no uncaught error in any page');
+    });
+
+    it('shows key vault secret names but never their values, and browses a datastore', async () => {
+      const w = await t.request(
+        'GET',
+        `/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws?api-version=2025-09-01`,
+      );
+      const vault = w.body.properties.keyVault as string;
+      const put = await t.request('PUT', `${vault}/secrets/db-password?api-version=7.4`, {
+        value: 'very-secret-value-42',
+      });
+      assert.equal(put.status, 200, put.text);
+      await page.goto(`${ws}/keyvault`);
+      await page.getByRole('table', { name: 'Secrets' }).getByText('db-password').waitFor();
+      assert.doesNotMatch(await page.content(), /very-secret-value-42/);
+      await shot('11-keyvault');
+      await page.goto(`${ws}/datastores`);
+      await page.getByRole('link', { name: 'workspaceartifactstore' }).click();
+      await page.getByRole('heading', { name: 'Datastore workspaceartifactstore' }).waitFor();
+      // MLflow's artifacts live in this container: folders open in place down to a run's files.
+      const table = page.getByRole('table', { name: /Files of/ });
+      for (let i = 0; i < 8 && !(await page.getByText('notes.txt').count()); i++) {
+        await table.getByRole('link').first().click();
+        await page.waitForFunction(() => !document.querySelector('.loading'));
+      }
+      await table.getByText('notes.txt').waitFor();
+      await shot('12-datastore');
     });
 
     it('is usable from the keyboard: skip link, navigation, sorting', async () => {

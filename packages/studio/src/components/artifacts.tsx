@@ -184,7 +184,7 @@ function Preview({ api, runId, path }: { api: Mlflow; runId: string; path: strin
         </pre>
       )}
       {file.data?.kind === 'csv' && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label={`Table of ${path}`}>
           <table className="grid" aria-label={`Contents of ${path}`}>
             <thead>
               <tr>

@@ -72,6 +72,7 @@ export function MetricChart({
   const [error, setError] = useState<string | null>(null);
   const [points, setPoints] = useState<number | null>(null);
   const [draws, setDraws] = useState(0);
+  const [loads, setLoads] = useState(0);
   const runsKey = series.map((s) => s.runId).join(',');
   const zoomKey = zoom ? zoom.join('-') : '';
 
@@ -148,6 +149,7 @@ export function MetricChart({
           if (zoom) plot.current.setScale('x', { min: zoom[0], max: zoom[1] });
           plot.current.over.addEventListener('dblclick', () => onZoomRef.current?.(undefined));
         }
+        setLoads((n) => n + 1);
       },
       (e: Error) => !cancelled && setError(e.message),
     );
@@ -167,7 +169,7 @@ export function MetricChart({
   }, [height]);
 
   return (
-    <figure className="chart" data-metric={metric} data-draws={draws} data-zoom={zoomKey}>
+    <figure className="chart" data-metric={metric} data-draws={draws} data-loads={loads} data-zoom={zoomKey}>
       <figcaption>
         <strong>{metric}</strong>
         {points !== null && <span className="muted small"> · {points.toLocaleString()} points</span>}

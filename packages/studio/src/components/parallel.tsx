@@ -41,7 +41,7 @@ export function ParallelCoordinates({
     };
   });
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Parallel coordinates">
       <svg
         className="parallel"
         width={width}

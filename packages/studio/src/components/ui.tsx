@@ -93,7 +93,7 @@ export function SimpleTable<T>({
   rowKey: (r: T) => string;
 }) {
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
       <table className="grid" aria-label={label}>
         <thead>
           <tr>

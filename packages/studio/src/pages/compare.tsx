@@ -118,7 +118,7 @@ export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
         />
         Only parameters that differ ({paramKeys.filter(differs).length} of {paramKeys.length})
       </label>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0} role="region" aria-label="Parameters and metrics">
         <table className="grid compare" aria-label="Parameters and metrics of the compared runs">
           <thead>
             <tr>

@@ -70,6 +70,7 @@ export function Runs({ ws, experimentId, route }: { ws: WorkspaceRef; experiment
   const [next, setNext] = useState<string | undefined>();
   const [state, setState] = useState<'loading' | 'ready' | 'more'>('loading');
   const [error, setError] = useState<Error | null>(null);
+  const [generation, setGeneration] = useState(0);
   const seq = useRef(0);
 
   const fetchPage = async (token: string | undefined, size: number) =>
@@ -92,6 +93,7 @@ export function Runs({ ws, experimentId, route }: { ws: WorkspaceRef; experiment
         setRuns(p.runs ?? []);
         setNext(p.next_page_token);
         setState('ready');
+        setGeneration((g) => g + 1);
       },
       (e: Error) => {
         if (mine !== seq.current) return;
@@ -244,6 +246,7 @@ export function Runs({ ws, experimentId, route }: { ws: WorkspaceRef; experiment
           aria-label="Runs"
           aria-rowcount={runs.length + 1}
           data-state={state}
+          data-generation={generation}
         >
           <div role="rowgroup" className="vhead" style={{ width: totalWidth }}>
             <div role="row" className="vrow" style={{ gridTemplateColumns: template }}>

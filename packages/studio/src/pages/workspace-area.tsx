@@ -8,11 +8,16 @@ import { Runs } from './runs';
 import { RunPage } from './run';
 import { Compare } from './compare';
 import { Models, ModelPage } from './models';
+import { AssetPage, ASSET_PAGES } from './assets';
+import { AccessPage, AuditPage } from './access';
 
 const NAV: { id: string; label: string }[] = [
   { id: '', label: 'Overview' },
   { id: 'experiments', label: 'Experiments' },
   { id: 'models', label: 'Models' },
+  ...ASSET_PAGES.map((a) => ({ id: a.id, label: a.label })),
+  { id: 'access', label: 'Access' },
+  { id: 'audit', label: 'Audit log' },
 ];
 
 /** Everything inside one workspace: `#/w/{subscription}/{group}/{workspace}/…`. */
@@ -29,6 +34,9 @@ export function WorkspaceArea({ route }: { route: Route }) {
   else if (section === 'compare') body = <Compare ws={ws} route={route} />;
   else if (section === 'models' && rest.length === 0) body = <Models ws={ws} />;
   else if (section === 'models' && rest[0]) body = <ModelPage ws={ws} name={rest[0]} />;
+  else if (section === 'access') body = <AccessPage ws={ws} />;
+  else if (section === 'audit') body = <AuditPage ws={ws} />;
+  else if (ASSET_PAGES.some((a) => a.id === section)) body = <AssetPage ws={ws} kind={section} route={route} />;
   else if (section === 'experiments' && rest[1] === 'runs' && rest[2])
     body = <RunPage ws={ws} experimentId={rest[0]!} runId={rest[2]} route={route} />;
   else

@@ -1,0 +1,98 @@
+import { armList, request, wsPath, API_VERSION, type WorkspaceRef } from '../lib/api';
+import { useLoad } from '../lib/hooks';
+import { time } from '../lib/format';
+import { Empty, ErrorBox, Loading, Page, SimpleTable } from '../components/ui';
+
+interface Assignment {
+  id: string;
+  name: string;
+  properties: { roleDefinitionId: string; principalId: string; principalType?: string; scope: string };
+}
+
+/** Role assignments that apply to the workspace (its own and those inherited from above). */
+export function AccessPage({ ws }: { ws: WorkspaceRef }) {
+  const data = useLoad(async () => {
+    const [assignments, roles] = await Promise.all([
+      armList<Assignment>(`${wsPath(ws)}/providers/Microsoft.Authorization/roleAssignments`),
+      armList<{ id: string; properties: { roleName: string } }>(
+        `${wsPath(ws)}/providers/Microsoft.Authorization/roleDefinitions`,
+      ).catch(() => []),
+    ]);
+    const roleName = new Map(roles.map((r) => [r.id.split('/').pop()!.toLowerCase(), r.properties.roleName]));
+    return assignments.map((a) => ({
+      ...a,
+      role: roleName.get(a.properties.roleDefinitionId.split('/').pop()!.toLowerCase()),
+    }));
+  }, [ws.name]);
+  return (
+    <Page title="Access">
+      <p className="muted">
+        Who may do what here. Owners change these with the CLI (<code>atelier role assignment create</code>) or the ARM
+        API.
+      </p>
+      {data.error && <ErrorBox error={data.error} onRetry={data.reload} />}
+      {!data.data ? (
+        !data.error && <Loading what="Loading role assignments" />
+      ) : data.data.length === 0 ? (
+        <Empty title="No role assignment applies here." />
+      ) : (
+        <SimpleTable
+          label="Role assignments"
+          rows={data.data}
+          rowKey={(a) => a.id}
+          columns={[
+            { title: 'Role', cell: (a) => a.role ?? a.properties.roleDefinitionId.split('/').pop() },
+            { title: 'Principal', cell: (a) => <code>{a.properties.principalId}</code> },
+            { title: 'Type', cell: (a) => a.properties.principalType ?? '' },
+            { title: 'Scope', cell: (a) => <code>{a.properties.scope}</code> },
+          ]}
+        />
+      )}
+    </Page>
+  );
+}
+
+interface AuditEvent {
+  eventDataId?: string;
+  caller?: string;
+  eventTimestamp: string;
+  operationName: { localizedValue: string };
+  subStatus?: { value: string };
+  resourceId?: string;
+}
+
+/** The audit log of changes to the workspace (Owners: the server refuses others). */
+export function AuditPage({ ws }: { ws: WorkspaceRef }) {
+  const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
+  const events = useLoad(async () => {
+    const filter = `eventTimestamp ge '${since}' and resourceUri eq '${wsPath(ws)}'`;
+    const page = await request<{ value: AuditEvent[] }>(
+      'GET',
+      `/subscriptions/${encodeURIComponent(ws.sub)}/providers/Microsoft.Insights/eventtypes/management/values?api-version=${API_VERSION}&$filter=${encodeURIComponent(filter)}`,
+    );
+    return page.value;
+  }, [ws.name]);
+  return (
+    <Page title="Audit log">
+      <p className="muted">Changes made to this workspace in the last 30 days, newest first.</p>
+      {events.error && <ErrorBox error={events.error} onRetry={events.reload} />}
+      {!events.data ? (
+        !events.error && <Loading what="Loading the audit log" />
+      ) : events.data.length === 0 ? (
+        <Empty title="No change recorded in the last 30 days." />
+      ) : (
+        <SimpleTable
+          label="Audit events"
+          rows={events.data}
+          rowKey={(e) => e.eventDataId ?? `${e.eventTimestamp}${e.operationName.localizedValue}`}
+          columns={[
+            { title: 'When', cell: (e) => time(Date.parse(e.eventTimestamp)) },
+            { title: 'Who', cell: (e) => e.caller ?? '' },
+            { title: 'What', cell: (e) => e.operationName.localizedValue },
+            { title: 'Status', cell: (e) => e.subStatus?.value ?? '' },
+          ]}
+        />
+      )}
+    </Page>
+  );
+}
