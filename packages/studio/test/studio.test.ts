@@ -163,7 +163,16 @@ describe(
       await page.getByRole('link', { name: 'trial-2' }).first().click();
       await page.getByRole('heading', { name: 'trial-2' }).waitFor();
       await shot('05-run');
+      const buckets = page.waitForResponse(
+        (r) => r.url().includes('/metrics/get-history-buckets?') && r.url().includes('metric_key=loss'),
+      );
       await page.getByRole('link', { name: /Metric charts/ }).click();
+      // The chart reads min/max/last per bucket: the spike at step 152 is in a bucket's max.
+      const answer = (await (await buckets).json()) as { series: { buckets: { max: number }[] }[] };
+      assert.ok(
+        Math.max(...answer.series[0]!.buckets.map((b) => b.max)) > 3,
+        `the spike survives bucketing: ${JSON.stringify(answer).slice(0, 600)}`,
+      );
       const loss = page.locator('figure.chart[data-metric=loss]');
       await loss.locator('canvas').waitFor();
       await shot('06-run-charts');

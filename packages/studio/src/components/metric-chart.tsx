@@ -83,7 +83,13 @@ export function MetricChart({
     const width = Math.max(300, el.clientWidth);
     const n = Math.min(2000, Math.max(100, Math.round(width)));
     setError(null);
-    Promise.all(series.map((s) => loadBuckets(api, s.runId, metric, n, zoom))).then(
+    loadBuckets(
+      api,
+      series.map((s) => s.runId),
+      metric,
+      n,
+      zoom,
+    ).then(
       (per) => {
         if (cancelled) return;
         setPoints(per.reduce((a, b) => a + b.reduce((c, x) => c + x.count, 0), 0));

@@ -2,10 +2,10 @@ import { ApiError, type Mlflow } from './api';
 
 /** One x-bucket of a metric series: what the chart draws (a min–max band and the last value). */
 export interface Bucket {
-  start_step: number;
-  end_step: number;
-  min: number;
-  max: number;
+  start: number;
+  end: number;
+  min: number | null;
+  max: number | null;
   last: number;
   last_step: number;
   count: number;
@@ -14,49 +14,56 @@ export interface Bucket {
 let bucketRoute: boolean | undefined;
 
 /**
- * A metric series of one run as at most `n` buckets over [minStep, maxStep] (the whole series when
- * absent): the server's `metrics/get-history-buckets` reads every point and keeps min, max and last per
- * bucket, so spikes survive at every zoom. A server without that route (older versions) is asked for
- * MLflow's sampled `get-history-bulk-interval` instead, each point a bucket of one.
+ * A metric of several runs (at most 100) as at most `n` buckets each over [minStep, maxStep] (the
+ * whole series when absent), in one request: the server's `metrics/get-history-buckets` reads every
+ * point and keeps min, max and last per bucket, so spikes survive at every zoom. A server without that
+ * route (older versions) is asked for MLflow's sampled `get-history-bulk-interval` instead, each point
+ * a bucket of one.
  */
 export async function loadBuckets(
   api: Mlflow,
-  runId: string,
+  runIds: string[],
   key: string,
   n: number,
   range?: [number, number],
-): Promise<Bucket[]> {
-  const q = {
-    run_id: runId,
-    metric_key: key,
-    buckets: n,
-    min_step: range ? Math.floor(range[0]) : undefined,
-    max_step: range ? Math.ceil(range[1]) : undefined,
-  };
+): Promise<Bucket[][]> {
+  const min_step = range ? Math.floor(range[0]) : undefined;
+  const max_step = range ? Math.ceil(range[1]) : undefined;
   if (bucketRoute !== false) {
     try {
-      const r = await api.get<{ buckets?: Bucket[] }>('metrics/get-history-buckets', q);
+      const r = await api.get<{ series?: { run_id: string; buckets: Bucket[] }[] }>('metrics/get-history-buckets', {
+        run_ids: runIds,
+        metric_key: key,
+        buckets: n,
+        min_step,
+        max_step,
+      });
       bucketRoute = true;
-      return r.buckets ?? [];
+      const by = new Map((r.series ?? []).map((s) => [s.run_id, s.buckets]));
+      return runIds.map((id) => by.get(id) ?? []);
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404 && e.code === 'ENDPOINT_NOT_FOUND')) throw e;
       bucketRoute = false;
     }
   }
-  const r = await api.get<{ metrics?: { step: number; value: number }[] }>('metrics/get-history-bulk-interval', {
-    run_ids: [runId],
-    metric_key: key,
-    max_results: Math.min(n, 1000),
-    start_step: q.min_step,
-    end_step: q.max_step,
-  });
-  return (r.metrics ?? []).map((m) => ({
-    start_step: m.step,
-    end_step: m.step,
-    min: m.value,
-    max: m.value,
-    last: m.value,
-    last_step: m.step,
-    count: 1,
-  }));
+  return Promise.all(
+    runIds.map(async (id) => {
+      const r = await api.get<{ metrics?: { step: number; value: number }[] }>('metrics/get-history-bulk-interval', {
+        run_ids: [id],
+        metric_key: key,
+        max_results: Math.min(n, 1000),
+        start_step: min_step,
+        end_step: max_step,
+      });
+      return (r.metrics ?? []).map((m) => ({
+        start: m.step,
+        end: m.step,
+        min: m.value,
+        max: m.value,
+        last: m.value,
+        last_step: m.step,
+        count: 1,
+      }));
+    }),
+  );
 }
