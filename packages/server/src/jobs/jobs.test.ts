@@ -2,21 +2,69 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { V, createWorkspace, wsPath, userWithRole } from '../http/arm/arm-test-helpers.js';
-import { commandJob, pythonWith, userLog, waitForJob } from './testing.js';
+import { commandJob as commandJobBody, pythonWith, userLog, waitForJob } from './testing.js';
+import { testRay } from '../testing/ray.js';
 
 const py = pythonWith(['mlflow']);
 if (py.python) process.env.ATELIER_JOBS_PYTHON = py.python;
+// The same suite on both executors: the local one on every store, the Ray one (a job whose compute
+// is an attached Ray cluster) on SQLite — the executor does not depend on the store.
+const ray = testRay('the command-job suite on the Ray executor');
+const variants = [
+  ...testDialects().map((dialect) => ({ dialect, executor: 'local' as const })),
+  ...(ray ? [{ dialect: 'sqlite' as const, executor: 'ray' as const }] : []),
+];
 
-for (const dialect of testDialects()) {
-  describe(`command jobs (${dialect})`, { skip: py.skip }, () => {
+for (const { dialect, executor } of variants) {
+  describe(`command jobs (${dialect}, ${executor} executor)`, { skip: py.skip }, () => {
     let t: TestServer;
     let W: string;
+    /** A command job's body, on the Ray cluster's compute in the Ray variant. */
+    const commandJob: typeof commandJobBody = (command, extra = {}) =>
+      commandJobBody(command, executor === 'ray' ? { computeId: `${W}/computes/ray-cluster`, ...extra } : extra);
     before(async () => {
       t = await startTestServer(dialect);
       await createWorkspace(t, 'jobs-rg', 'jobs-ws');
       W = wsPath(t, 'jobs-rg', 'jobs-ws');
+      if (executor === 'ray') {
+        // A compute that is an attached Ray cluster, through the jobs module's compute port (the
+        // capacity the computes module gives for one).
+        const base = t.server.services.jobs.ports.computes;
+        t.server.services.jobs.ports.computes = {
+          capacity: async (ws, name) =>
+            name === 'ray-cluster'
+              ? {
+                  computeType: 'Ray',
+                  maxNodeCount: 1,
+                  minNodeCount: 0,
+                  coresPerNode: 2,
+                  memoryGiB: 4,
+                  gpusPerNode: 0,
+                  stopped: false,
+                  rayAddress: ray!.dashboard,
+                }
+              : base.capacity(ws, name),
+        };
+      }
     });
     after(async () => t?.close());
+
+    if (executor === 'ray')
+      it('runs on the Ray cluster: a Ray job driver, the code uploaded as its working_dir', async () => {
+        const job = `${W}/jobs/on_ray`;
+        const put = await t.request(
+          'PUT',
+          `${job}?${V}`,
+          commandJob(
+            `python -c "import os; print('ray job', 'RAY_ADDRESS' in os.environ, os.path.basename(os.getcwd()).startswith('_ray_pkg_'))"`,
+          ),
+        );
+        assert.equal(put.status, 201, put.text);
+        const done = await waitForJob(t, job);
+        const log = await userLog(t, job);
+        assert.equal(done.properties.status, 'Completed', log);
+        assert.match(log, /^ray job True True$/m);
+      });
 
     it('runs a command: inputs substituted and quoted, env vars, logs, MLflow run named after the job', async () => {
       const job = `${W}/jobs/hello_job_1`;

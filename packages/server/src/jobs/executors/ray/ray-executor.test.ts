@@ -10,8 +10,9 @@ import { packageWorkingDir } from './working-dir-package.js';
 import { testRay } from '../../../testing/ray.js';
 
 // The Ray executor against a real single-node Ray cluster (.ci/ray.sh): the job's folder goes up as a
-// package, ranks run there, statuses, exit codes, logs, cancel and time limits come back as for the
-// local executor.
+// package, the job runs there, its log and outcome come back, a wait can be given up and taken up
+// again. Failures, exit codes, cancel, time limits and ranks are checked through the jobs API by the
+// command-job suite, which runs on both executors (jobs/jobs.test.ts).
 const ray = testRay('the Ray executor tests');
 
 describe('Ray executor', { skip: !ray }, () => {
@@ -66,47 +67,6 @@ describe('Ray executor', { skip: !ray }, () => {
     assert.equal(await executor.alive(handle), false);
     // Waiting again (a restarted server) answers the kept outcome, though Ray has forgotten the job.
     assert.deepEqual(await executor.wait(handle), result);
-  });
-
-  test('a failing command is Failed with its exit code; its output is kept', async () => {
-    const s = spec('python main.py 3');
-    const { handle } = await executor.start(s);
-    const result = await executor.wait(handle);
-    assert.equal(result.outcome, 'Failed');
-    assert.equal(result.exitCode, 3);
-    assert.match(result.reason ?? '', /exited with code 3/);
-    assert.match(fs.readFileSync(path.join(s.logDir, 'user_logs', 'std_log.txt'), 'utf8'), /hello from 0/);
-  });
-
-  test('cancel stops a running job: Canceled, and its log has what it printed before', async () => {
-    const s = spec('python -c "print(\'started\', flush=True); import time; time.sleep(120)"');
-    const { handle } = await executor.start(s);
-    const log = path.join(s.logDir, 'user_logs', 'std_log.txt');
-    const waiting = executor.wait(handle);
-    while (!fs.readFileSync(log, 'utf8').includes('started')) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await executor.alive(handle), true);
-    await executor.cancel(handle, 2_000);
-    const result = await waiting;
-    assert.equal(result.outcome, 'Canceled');
-    assert.equal(await executor.alive(handle), false);
-  });
-
-  test('a job past its time limit is stopped and Failed, naming the limit', async () => {
-    const s = spec('sleep 120', { timeoutMs: 1_500 });
-    const { handle } = await executor.start(s);
-    const result = await executor.wait(handle);
-    assert.equal(result.outcome, 'Failed');
-    assert.match(result.reason ?? '', /time limit/);
-  });
-
-  test('two instances: two ranks with their own log files and rank variables', async () => {
-    const s = spec('python main.py', { instanceCount: 2 });
-    const { handle } = await executor.start(s);
-    assert.deepEqual(await executor.wait(handle), { outcome: 'Completed', exitCode: 0 });
-    for (const rank of [0, 1]) {
-      const log = fs.readFileSync(path.join(s.logDir, 'user_logs', `std_log_process_${rank}.txt`), 'utf8');
-      assert.match(log, new RegExp(`hello from ${rank} of 2`));
-    }
   });
 
   test('an aborted wait rejects and leaves the job running; a later wait finds it', async () => {

@@ -46,8 +46,13 @@ interface RayHandle {
   stateDir: string;
   /** Length of the command (characters), to find where the user's output starts in Ray's log. */
   cmdLen: number;
+  /** Epoch ms past which the job is stopped and Failed (limits.timeout), and that limit. */
   deadline?: number;
+  timeoutMs?: number;
 }
+
+/** A line of Ray's own logging at the start of a job's log (`2026-01-02 10:11:12,345\tINFO job_manager.py:581 -- …`). */
+const RAY_LOG_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\t[A-Z]+ [\w.]+:\d+ -- [^\n]*\n/;
 
 const CANCELED = 'canceled';
 const TIMED_OUT = 'timed-out';
@@ -95,7 +100,7 @@ export class RayExecutor implements Executor {
       logDir: spec.logDir,
       stateDir: spec.stateDir,
       cmdLen: spec.command.length,
-      ...(deadline ? { deadline } : {}),
+      ...(deadline ? { deadline, timeoutMs: spec.timeoutMs } : {}),
     };
     const submitted: string[] = [];
     try {
@@ -222,7 +227,10 @@ export class RayExecutor implements Executor {
   private outcome(h: RayHandle, details: (RayJobDetails | null)[]): ExecutionResult {
     if (fs.existsSync(path.join(h.stateDir, CANCELED))) return { outcome: 'Canceled', reason: 'the job was canceled' };
     if (fs.existsSync(path.join(h.stateDir, TIMED_OUT)))
-      return { outcome: 'Failed', reason: 'the job ran past its time limit (limits.timeout) and was stopped' };
+      return {
+        outcome: 'Failed',
+        reason: `the job ran past its time limit (limits.timeout${h.timeoutMs ? ` = ${h.timeoutMs / 1000} s` : ''}) and was stopped`,
+      };
     const n = details.length;
     const bad = details.findIndex((d) => !d || d.status !== 'SUCCEEDED');
     if (bad < 0) return { outcome: 'Completed', exitCode: 0 };
@@ -247,19 +255,23 @@ export class RayExecutor implements Executor {
     return { outcome: 'Failed', reason: `${why}: ${lastLines(d.message ?? 'no message', 20)}` };
   }
 
-  /** Appends what the rank's Ray log has beyond what its local file holds (the user's output only). */
+  /**
+   * Appends what the rank's Ray log has beyond what its local file holds (the user's output only).
+   * Ray's log holds its own lines too: "Runtime env is setting up." first, and the echoed
+   * entrypoint, which the job supervisor writes through a buffered file, so it lands wherever the
+   * buffer is flushed — after the first output of the command, or before. Both are cut out; since
+   * the file only grows at its end, what remains only grows too, and the local file's size is the
+   * offset of the next copy.
+   */
   private async copyLogs(h: RayHandle, rank: number, d: RayJobDetails | null): Promise<void> {
     if (!d) return;
     const id = h.ids[rank]!;
     const file = path.join(h.logDir, rankLogFile(rank, h.ids.length));
-    const all = await this.client(h.dashboard).logs(id);
+    let body = await this.client(h.dashboard).logs(id);
     const marker = `Running entrypoint for job ${id}: `;
-    const at = all.indexOf(marker);
-    let body: string;
-    if (at >= 0) body = all.slice(at + marker.length + h.cmdLen + 1);
-    else if (RAY_TERMINAL.has(d.status))
-      body = all; // never started: Ray's own lines say why
-    else return;
+    const at = body.indexOf(marker);
+    if (at >= 0) body = body.slice(0, at) + body.slice(at + marker.length + h.cmdLen + 1);
+    for (let m = RAY_LOG_LINE.exec(body); m; m = RAY_LOG_LINE.exec(body)) body = body.slice(m[0].length);
     const bytes = Buffer.from(body, 'utf8');
     const have = await fs.promises.stat(file).then(
       (s) => s.size,
