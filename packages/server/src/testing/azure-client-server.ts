@@ -44,7 +44,7 @@ export async function startAzureClientServer(dialect: DialectName, group: string
     {
       home,
       port: 0,
-      logLevel: 'silent',
+      logLevel: (process.env.ATELIER_TEST_LOG_LEVEL ?? 'silent') as 'silent',
       adminPassword: `${group}-admin-password`,
       tlsCert: tls.tlsCert,
       tlsKey: tls.tlsKey,

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
-import { clientPython } from '../../testing/tls-clients.js';
+import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -83,6 +83,57 @@ for (const dialect of testDialects()) {
       assert.equal(ok('name/location/resource_group/subscription_id/sku/tags')[0], 'seed-ws');
       assert.match(ok('discovery_url'), /\/discovery$/);
       ok('service_context');
+      // Run history: the run azureml-core logged is the MLflow run of the same id.
+      ok('Experiment(ws, name)');
+      ok('experiment.start_logging');
+      // azureml-core names the run with a uuid; MLflow's id of it is the same uuid as hex (32 characters).
+      const runId = String(ok('run.id')).replace(/-/g, '');
+      assert.match(runId, /^[0-9a-f]{32}$/);
+      for (const k of ['run.log', 'run.log_list', 'run.tag', 'run.add_properties', 'run.complete']) ok(k);
+      assert.equal(ok('run.get_status'), 'Completed');
+      assert.deepEqual(ok('run.get_metrics'), { accuracy: [0.5, 0.75], losses: [0.3, 0.2] });
+      assert.equal(ok('run.get_tags'), 'vision');
+      assert.equal(ok('run.get_properties'), 'trial');
+      assert.ok(ok('experiments').includes('seed-exp'));
+      assert.equal(ok('get_run'), 'Completed');
+      assert.deepEqual(
+        ok('experiment.get_runs').map((id: string) => id.replace(/-/g, '')),
+        [runId],
+      );
+      const tracking = `${s.server.url}/mlflow/v1.0${s.workspaceId('seed-ws')}/api/2.0/mlflow`;
+      const got = await httpsJson('GET', `${tracking}/runs/get?run_id=${runId}`, s.ca, s.token);
+      assert.equal(got.status, 200, JSON.stringify(got.body));
+      assert.equal(got.body.run.info.status, 'FINISHED');
+      assert.equal(got.body.run.info.run_name, 'first run');
+      assert.ok(got.body.run.data.tags.some((t: any) => t.key === 'team' && t.value === 'vision'));
+      const history = await httpsJson(
+        'GET',
+        `${tracking}/metrics/get-history?run_id=${runId}&metric_key=accuracy`,
+        s.ca,
+        s.token,
+      );
+      assert.deepEqual(history.body.metrics.map((m: any) => m.value).sort(), [0.5, 0.75]);
+      const exp = await httpsJson('GET', `${tracking}/experiments/get-by-name?experiment_name=seed-exp`, s.ca, s.token);
+      assert.equal(exp.body.experiment.experiment_id, got.body.run.info.experiment_id);
+      // A metric that is no number is refused, naming it, and nothing is stored.
+      const v2 = `${s.server.url}/metric/v2.0${s.workspaceId('seed-ws')}/runs/${runId}/batch`;
+      const bad = await httpsJson('POST', v2, s.ca, s.token, {
+        values: [
+          { name: 'fine', value: [{ data: { fine: 1 } }] },
+          { name: 'label', value: [{ data: { label: 'cat' } }] },
+        ],
+      });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.error.message, /label/);
+      assert.deepEqual(bad.body.error.details, []);
+      const fine = await httpsJson(
+        'GET',
+        `${tracking}/metrics/get-history?run_id=${runId}&metric_key=fine`,
+        s.ca,
+        s.token,
+      );
+      assert.deepEqual(fine.body.metrics ?? [], []);
+
       ok('delete');
       assert.match(out['get after delete']!.error ?? '', /not found|could not be found/i);
     });

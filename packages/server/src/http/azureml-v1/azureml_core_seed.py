@@ -56,6 +56,25 @@ step("name/location/resource_group/subscription_id/sku/tags", lambda: [ws.name, 
 step("discovery_url", lambda: ws.discovery_url)
 step("service_context", lambda: bool(ws.service_context))
 
+# Run history: Experiment + start_logging + log + complete — the same run MLflow sees.
+from azureml.core import Experiment  # noqa: E402
+
+exp = step("Experiment(ws, name)", lambda: Experiment(ws, "seed-exp"))
+run = step("experiment.start_logging", lambda: exp.start_logging(display_name="first run", snapshot_directory=None))
+step("run.log", lambda: [run.log("accuracy", 0.5), run.log("accuracy", 0.75)] and None)
+step("run.log_list", lambda: run.log_list("losses", [0.3, 0.2]))
+step("run.tag", lambda: run.tag("team", "vision"))
+step("run.add_properties", lambda: run.add_properties({"stage": "trial"}))
+step("run.complete", lambda: run.complete())
+step("run.get_status", lambda: run.get_status())
+step("run.get_metrics", lambda: run.get_metrics())
+step("run.get_tags", lambda: run.get_tags().get("team"))
+step("run.get_properties", lambda: run.get_properties().get("stage"))
+step("run.id", lambda: run.id)
+step("experiments", lambda: sorted(ws.experiments.keys()))
+step("get_run", lambda: ws.get_run(run.id).get_status())
+step("experiment.get_runs", lambda: [r.id for r in exp.get_runs()])
+
 step("delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).delete(delete_dependent_resources=True))
 step("get after delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).name)
 print(json.dumps(step.out, default=str))

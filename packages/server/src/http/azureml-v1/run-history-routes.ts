@@ -1,0 +1,238 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.js';
+import type { WorkspaceInfo } from '../../resources/workspace-info.js';
+import type { Action } from '../../identity/rbac.js';
+import type { RunHistoryService, V1RunPatch } from '../../run-history/run-history.js';
+import { InvalidInput, NotFound } from '../../errors.js';
+import { workspaceFor } from '../arm/assets/common.js';
+import { V1_WORKSPACE } from './common.js';
+
+const H = `/history/v1.0${V1_WORKSPACE}`;
+const M = `/metric/v2.0${V1_WORKSPACE}`;
+const HIDE = { schema: { hide: true } as object };
+type P = { experimentName?: string; experimentId?: string; runId?: string };
+
+/** One metric point as MLflow stores it. */
+type Point = { key: string; value: number; timestamp: number; step: number };
+
+function numeric(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return undefined;
+}
+
+/**
+ * Points of azureml-core's metric bodies: v1 `{values: [{name, createdUtc, cells: [{name: value}]}]}`
+ * and v2 `{values: [{name, value: [{createdUtc, step, data: {name: value}}]}]}`. Numbers (and
+ * booleans) become MLflow metrics; a metric with no number (a string, a table of text) is refused
+ * with its name, since MLflow metrics are numbers.
+ */
+export function metricPoints(body: unknown): Point[] {
+  const values = (body as { values?: unknown } | undefined)?.values;
+  if (!Array.isArray(values)) throw new InvalidInput('values must be a list of metrics', { target: 'values' });
+  const out: Point[] = [];
+  const seen = new Map<string, number>();
+  const add = (name: string, data: Record<string, unknown>, at: unknown, step: unknown, where: string) => {
+    const t = typeof at === 'string' ? Date.parse(at) : NaN;
+    const ts = Number.isNaN(t) ? Date.now() : t;
+    // A point without a step takes its position among the metric's points of this request, so a
+    // list logged at one instant (run.log_list) keeps its order.
+    const st = typeof step === 'number' && Number.isInteger(step) ? step : (seen.get(name) ?? 0);
+    seen.set(name, st + 1);
+    for (const [col, v] of Object.entries(data)) {
+      const n = numeric(v);
+      if (n === undefined)
+        throw new InvalidInput(
+          `${where}: metric '${name}' has a non-numeric value in '${col}'; only numbers are stored as metrics`,
+          {
+            target: where,
+          },
+        );
+      out.push({
+        key: col === name || Object.keys(data).length === 1 ? name : `${name}.${col}`,
+        value: n,
+        timestamp: ts,
+        step: st,
+      });
+    }
+  };
+  values.forEach((m, i) => {
+    const dto = m as { name?: unknown; cells?: unknown; value?: unknown; createdUtc?: unknown };
+    if (!dto || typeof dto.name !== 'string' || !dto.name)
+      throw new InvalidInput(`values[${i}].name must be the metric's name`, { target: `values[${i}].name` });
+    if (Array.isArray(dto.cells))
+      dto.cells.forEach((c, j) =>
+        add(
+          dto.name as string,
+          (c ?? {}) as Record<string, unknown>,
+          dto.createdUtc,
+          undefined,
+          `values[${i}].cells[${j}]`,
+        ),
+      );
+    else if (Array.isArray(dto.value))
+      dto.value.forEach((v, j) => {
+        const p = v as { data?: unknown; createdUtc?: unknown; step?: unknown };
+        add(
+          dto.name as string,
+          (p?.data ?? {}) as Record<string, unknown>,
+          p?.createdUtc,
+          p?.step,
+          `values[${i}].value[${j}]`,
+        );
+      });
+    else throw new InvalidInput(`values[${i}] has neither cells nor value`, { target: `values[${i}]` });
+  });
+  return out;
+}
+
+/**
+ * azureml-core's run history (`/history/v1.0/…`) and metrics (`/metric/v2.0/…`) services:
+ * experiments (get, create, query), runs (create-or-update, get, by experiment name or id, by
+ * workspace), metrics (post, batch) — over the MLflow tracking store (run-history/run-history.ts).
+ * Reading needs `data/read`, writing `data/write`, as the MLflow routes.
+ */
+export async function runHistoryRoutes(app: FastifyInstance, opts: { ctx: AppContext; history: RunHistoryService }) {
+  const { ctx, history } = opts;
+  const ws = async (req: FastifyRequest, action: Action): Promise<WorkspaceInfo> => workspaceFor(ctx, req, action);
+  const experimentOf = async (w: WorkspaceInfo, p: P, create: boolean) => {
+    if (p.experimentId !== undefined) return history.getExperimentById(w.workspaceId, p.experimentId);
+    return create
+      ? history.ensureExperiment(w.workspaceId, p.experimentName!)
+      : history.getExperiment(w.workspaceId, p.experimentName!);
+  };
+  const runDto = async (w: WorkspaceInfo, runId: string) => {
+    const r = await history.getRun(w.workspaceId, runId);
+    return history.runDto(r, await history.experimentNameOf(w.workspaceId, r));
+  };
+
+  // Experiments
+  app.get<{ Params: P }>(`${H}/experiments/:experimentName`, HIDE, async (req) => {
+    const w = await ws(req, 'data/read');
+    return history.experimentDto(await history.getExperiment(w.workspaceId, req.params.experimentName!));
+  });
+  app.post<{ Params: P }>(`${H}/experiments/:experimentName`, HIDE, async (req) => {
+    const w = await ws(req, 'data/write');
+    return history.experimentDto(await history.ensureExperiment(w.workspaceId, req.params.experimentName!));
+  });
+  app.put<{ Params: P }>(`${H}/experiments/:experimentName`, HIDE, async (req) => {
+    const w = await ws(req, 'data/write');
+    return history.experimentDto(await history.ensureExperiment(w.workspaceId, req.params.experimentName!));
+  });
+  app.get<{ Params: P }>(`${H}/experimentids/:experimentId`, HIDE, async (req) => {
+    const w = await ws(req, 'data/read');
+    return history.experimentDto(await experimentOf(w, req.params, false));
+  });
+  app.post(`${H}/experiments::query`, HIDE, async (req) => {
+    const w = await ws(req, 'data/read');
+    const all = await history.experiments(w.workspaceId);
+    return { value: all.map((e) => history.experimentDto(e)) };
+  });
+
+  // Runs: create-or-update, get
+  for (const base of [`${H}/experiments/:experimentName`, `${H}/experimentids/:experimentId`]) {
+    app.patch<{ Params: P }>(`${base}/runs/:runId`, HIDE, async (req) => {
+      const w = await ws(req, 'data/write');
+      const e = await experimentOf(w, req.params, true);
+      const r = await history.patchRun(
+        w.workspaceId,
+        e,
+        req.params.runId!,
+        (req.body ?? {}) as V1RunPatch,
+        req.principal.name,
+      );
+      return history.runDto(r, e.name);
+    });
+    app.post<{ Params: P }>(`${base}/runs/:runId/events`, HIDE, async (req, reply) => {
+      const w = await ws(req, 'data/write');
+      const e = await experimentOf(w, req.params, false);
+      await history.event(w.workspaceId, e, req.params.runId!, req.body, req.principal.name);
+      return reply.status(200).send({});
+    });
+    app.post<{ Params: P }>(`${base}/runs::query`, HIDE, async (req) => {
+      const w = await ws(req, 'data/read');
+      const e = await experimentOf(w, req.params, false);
+      return { value: (await history.runsOf(w.workspaceId, e)).map((r) => history.runDto(r, e.name)) };
+    });
+    app.get<{ Params: P }>(`${base}/runs/:runId`, HIDE, async (req) => {
+      const w = await ws(req, 'data/read');
+      return runDto(w, req.params.runId!);
+    });
+    app.post<{ Params: P }>(`${base}/runs/:runId/metrics`, HIDE, async (req, reply) => {
+      const w = await ws(req, 'data/write');
+      await history.logMetrics(w.workspaceId, req.params.runId!, metricPoints({ values: [req.body] }));
+      return reply.status(200).send({});
+    });
+    app.post<{ Params: P }>(`${base}/runs/:runId/batch/metrics`, HIDE, async (req) => {
+      const w = await ws(req, 'data/write');
+      await history.logMetrics(w.workspaceId, req.params.runId!, metricPoints(req.body));
+      return { values: [], errors: [] };
+    });
+    app.get<{ Params: P }>(`${base}/runs/:runId/details`, HIDE, async (req) => {
+      const w = await ws(req, 'data/read');
+      const r = await history.getRun(w.workspaceId, req.params.runId!);
+      const dto = history.runDto(r, await history.experimentNameOf(w.workspaceId, r));
+      return {
+        runId: dto.runId,
+        runUuid: dto.runUuid,
+        target: dto.target,
+        status: dto.status,
+        startTimeUtc: dto.startTimeUtc,
+        endTimeUtc: dto.endTimeUtc,
+        tags: dto.tags,
+        properties: dto.properties,
+        submittedBy: dto.userId,
+        inputDatasets: [],
+        outputDatasets: [],
+        logFiles: {},
+        warnings: [],
+      };
+    });
+    app.get<{ Params: P }>(`${base}/runs/:runId/metricsingest/wait`, HIDE, async (req, reply) => {
+      await ws(req, 'data/read');
+      // Metrics are stored when their POST answers: nothing to wait for.
+      return reply.status(200).send({});
+    });
+    app.post<{ Params: P }>(`${base}/runs/:runId/metricsingest/wait`, HIDE, async (req, reply) => {
+      await ws(req, 'data/read');
+      // Metrics are stored when their POST answers: nothing to wait for.
+      return reply.status(200).send({});
+    });
+  }
+  app.get<{ Params: P }>(`${H}/runs/:runId`, HIDE, async (req) => {
+    const w = await ws(req, 'data/read');
+    return runDto(w, req.params.runId!);
+  });
+
+  // Metrics v2 (azureml-core's run.log since 1.4x; get_metrics reads through list + full)
+  app.post<{ Params: P }>(`${M}/runs/:runId/list`, HIDE, async (req) => {
+    const w = await ws(req, 'data/read');
+    const names = await history.metricNames(w.workspaceId, req.params.runId!);
+    return { value: names.map((name) => ({ metricKey: { namespace: '', name }, columns: { [name]: 'Double' } })) };
+  });
+  app.post<{ Params: P }>(`${M}/runs/:runId/full`, HIDE, async (req) => {
+    const w = await ws(req, 'data/read');
+    const name = (req.body as { metricName?: unknown } | undefined)?.metricName;
+    if (typeof name !== 'string' || !name)
+      throw new InvalidInput("metricName must be the metric's name", { target: 'metricName' });
+    const points = await history.metricHistory(w.workspaceId, req.params.runId!, name);
+    if (!points) throw new NotFound(`run '${req.params.runId}' has no metric '${name}'`, { code: 'NOT_FOUND' });
+    return {
+      name,
+      columns: { [name]: 'Double' },
+      // MLflow keeps numbers only, so every metric reads back as azureml-core's scalar kind (repeated logs: a list).
+      properties: { uxMetricType: 'azureml.v1.scalar' },
+      value: points.map((p, i) => ({
+        metricId: `${req.params.runId}.${name}.${i}`,
+        createdUtc: new Date(p.timestamp).toISOString(),
+        step: p.step,
+        data: { [name]: p.value },
+      })),
+    };
+  });
+  app.post<{ Params: P }>(`${M}/runs/:runId/batch`, HIDE, async (req) => {
+    const w = await ws(req, 'data/write');
+    await history.logMetrics(w.workspaceId, req.params.runId!, metricPoints(req.body));
+    return { errors: [] };
+  });
+}

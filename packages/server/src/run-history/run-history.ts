@@ -1,0 +1,346 @@
+import type { TrackingServices } from '../tracking/services.js';
+import type { ExperimentView } from '../tracking/experiments/experiments.js';
+import type { RunView } from '../tracking/runs/types.js';
+import { InvalidInput, NotFound, AtelierError } from '../errors.js';
+
+/**
+ * azureml-core's run history (SDK v1 `Experiment`, `Run`) over the MLflow tracking store: a v1
+ * experiment is the MLflow experiment of the same name, a v1 run the MLflow run with the same id
+ * (azureml-core chooses run ids, uuid4 strings, which MLflow's id rule accepts), its tags and
+ * properties MLflow tags, its metrics MLflow metrics. One store, so a run logged with
+ * `Experiment.start_logging()` is the run MLflow clients and the studio see.
+ */
+
+const TO_MLFLOW: Record<string, string> = {
+  NotStarted: 'SCHEDULED',
+  Queued: 'SCHEDULED',
+  Preparing: 'SCHEDULED',
+  Provisioning: 'SCHEDULED',
+  Starting: 'RUNNING',
+  Running: 'RUNNING',
+  Finalizing: 'RUNNING',
+  CancelRequested: 'RUNNING',
+  Completed: 'FINISHED',
+  Failed: 'FAILED',
+  Canceled: 'KILLED',
+};
+const FROM_MLFLOW: Record<string, string> = {
+  SCHEDULED: 'NotStarted',
+  RUNNING: 'Running',
+  FINISHED: 'Completed',
+  FAILED: 'Failed',
+  KILLED: 'Canceled',
+};
+const EVENT_STATUS: Record<string, string> = {
+  'Microsoft.MachineLearning.Run.Start': 'Running',
+  'Microsoft.MachineLearning.Run.Queued': 'Queued',
+  'Microsoft.MachineLearning.Run.Completed': 'Completed',
+  'Microsoft.MachineLearning.Run.Failed': 'Failed',
+  'Microsoft.MachineLearning.Run.Canceled': 'Canceled',
+  'Microsoft.MachineLearning.Run.CancelRequested': 'CancelRequested',
+};
+/** MLflow tags that say what a v1 run said in other fields. */
+const PROPERTY_PREFIX = 'azureml.property.';
+const DESCRIPTION_TAG = 'mlflow.note.content';
+
+/**
+ * The MLflow id of a v1 run id. azureml-core names runs with uuid4 strings (36 characters); MLflow's
+ * are uuid4 hex (32, the store's column width): the same uuid without its dashes. Other ids are kept
+ * as they are when they fit MLflow's rule (at most 32 characters here).
+ */
+export function mlflowRunId(v1: string): string {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v1))
+    return v1.replace(/-/g, '').toLowerCase();
+  if (!/^[a-zA-Z0-9][\w-]{0,31}$/.test(v1))
+    throw new InvalidInput(
+      `run id '${v1}' is not accepted: use a uuid, or at most 32 letters, digits, '_' and '-' starting with a letter or digit`,
+      { target: 'runId' },
+    );
+  return v1;
+}
+
+export interface V1RunPatch {
+  status?: unknown;
+  startTimeUtc?: unknown;
+  endTimeUtc?: unknown;
+  name?: unknown;
+  displayName?: unknown;
+  description?: unknown;
+  tags?: unknown;
+  properties?: unknown;
+}
+
+const iso = (ms: number | undefined | null) =>
+  ms === undefined || ms === null ? undefined : new Date(ms).toISOString();
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new InvalidInput(`${field} must be an object of strings`, { target: field });
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (x === null || x === undefined) continue;
+    if (typeof x !== 'string') throw new InvalidInput(`${field}.${k} must be a string`, { target: `${field}.${k}` });
+    out[k] = x;
+  }
+  return out;
+}
+
+function time(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const t = typeof v === 'string' ? Date.parse(v) : NaN;
+  if (Number.isNaN(t)) throw new InvalidInput(`${field} must be an ISO 8601 time`, { target: field });
+  return t;
+}
+
+export class RunHistoryService {
+  constructor(private readonly tracking: TrackingServices) {}
+
+  experimentDto(e: ExperimentView) {
+    const tags = Object.fromEntries((e.tags ?? []).map((t) => [t.key, t.value]));
+    return {
+      experimentId: e.experiment_id,
+      name: e.name,
+      description: tags[DESCRIPTION_TAG] ?? null,
+      createdUtc: iso(e.creation_time),
+      lastModifiedUtc: iso(e.last_update_time),
+      tags,
+      archivedTime: e.lifecycle_stage === 'deleted' ? iso(e.last_update_time) : null,
+      artifactLocation: e.artifact_location,
+    };
+  }
+
+  /** The experiment of this name, or undefined. */
+  async findExperiment(ws: string, name: string): Promise<ExperimentView | undefined> {
+    try {
+      return await this.tracking.experiments.getByName(ws, name);
+    } catch (e) {
+      if (e instanceof AtelierError && e.kind === 'not_found') return undefined;
+      throw e;
+    }
+  }
+
+  async getExperiment(ws: string, name: string): Promise<ExperimentView> {
+    const e = await this.findExperiment(ws, name);
+    if (!e) throw new NotFound(`experiment '${name}' could not be found`, { code: 'EXPERIMENT_NOT_FOUND' });
+    return e;
+  }
+
+  async getExperimentById(ws: string, id: string): Promise<ExperimentView> {
+    if (!/^\d{1,18}$/.test(id))
+      throw new NotFound(`experiment id '${id}' could not be found`, { code: 'EXPERIMENT_NOT_FOUND' });
+    return this.tracking.experiments.get(ws, id);
+  }
+
+  /** Get-or-create, as azureml-core's `Experiment(ws, name)` does. */
+  async ensureExperiment(ws: string, name: string): Promise<ExperimentView> {
+    const found = await this.findExperiment(ws, name);
+    if (found) return found;
+    try {
+      const id = await this.tracking.experiments.create(ws, name, undefined, undefined);
+      return await this.tracking.experiments.get(ws, id);
+    } catch (e) {
+      // Made by a concurrent request in between: that one is the answer.
+      const again = await this.findExperiment(ws, name);
+      if (again) return again;
+      throw e;
+    }
+  }
+
+  async experiments(ws: string): Promise<ExperimentView[]> {
+    const out: ExperimentView[] = [];
+    let page_token: string | undefined;
+    do {
+      const r = await this.tracking.experiments.search(ws, { max_results: 1000, page_token });
+      out.push(...r.experiments);
+      page_token = r.next_page_token;
+    } while (page_token);
+    return out;
+  }
+
+  runDto(r: RunView, experimentName: string) {
+    const allTags = Object.fromEntries((r.data.tags ?? []).map((t) => [t.key, t.value]));
+    const tags: Record<string, string> = {};
+    const properties: Record<string, string> = {};
+    for (const [k, v] of Object.entries(allTags)) {
+      if (k.startsWith(PROPERTY_PREFIX)) properties[k.slice(PROPERTY_PREFIX.length)] = v;
+      else if (!k.startsWith('mlflow.')) tags[k] = v;
+    }
+    const i = r.info;
+    return {
+      runId: i.run_id,
+      // Azure numbers runs per workspace; MLflow has no such number: the start second stands in (it orders runs alike).
+      runNumber: Math.floor(i.start_time / 1000) % 2 ** 31,
+      runUuid: i.run_id,
+      rootRunId: i.run_id,
+      experimentId: i.experiment_id,
+      experimentName,
+      name: i.run_name,
+      displayName: i.run_name,
+      description: allTags[DESCRIPTION_TAG] ?? null,
+      status: FROM_MLFLOW[i.status] ?? i.status,
+      createdUtc: iso(i.start_time),
+      startTimeUtc: iso(i.start_time),
+      endTimeUtc: iso(i.end_time),
+      userId: i.user_id,
+      createdBy: { userName: i.user_id, userObjectId: i.user_id },
+      tags,
+      properties,
+      hidden: false,
+      runType: 'experiment',
+      target: 'local',
+      dataContainerId: `dcid.${i.run_id}`,
+      artifactUri: i.artifact_uri,
+    };
+  }
+
+  /** The run, or undefined when there is none with this id. */
+  async findRun(ws: string, runId: string): Promise<RunView | undefined> {
+    try {
+      return await this.tracking.runs.get(ws, mlflowRunId(runId));
+    } catch (e) {
+      if (e instanceof AtelierError && e.kind === 'not_found') return undefined;
+      throw e;
+    }
+  }
+
+  async getRun(ws: string, runId: string): Promise<RunView> {
+    const r = await this.findRun(ws, runId);
+    if (!r) throw new NotFound(`run '${runId}' could not be found`, { code: 'RUN_NOT_FOUND' });
+    return r;
+  }
+
+  async experimentNameOf(ws: string, r: RunView): Promise<string> {
+    return (await this.tracking.experiments.get(ws, r.info.experiment_id)).name;
+  }
+
+  /**
+   * azureml-core's create-or-update of a run (`PATCH …/experiments/{name}/runs/{runId}`): a new id
+   * makes the run in that experiment (made if missing); an existing one gets the given fields.
+   * Everything is checked before anything is written.
+   */
+  async patchRun(
+    ws: string,
+    experiment: ExperimentView,
+    v1RunId: string,
+    body: V1RunPatch,
+    user: string,
+  ): Promise<RunView> {
+    const runId = mlflowRunId(v1RunId);
+    const tags = stringMap(body.tags, 'tags');
+    const properties = stringMap(body.properties, 'properties');
+    let status: string | undefined;
+    if (body.status !== undefined && body.status !== null) {
+      if (typeof body.status !== 'string' || !TO_MLFLOW[body.status])
+        throw new InvalidInput(`status must be one of ${Object.keys(TO_MLFLOW).join(', ')}`, { target: 'status' });
+      status = TO_MLFLOW[body.status];
+    }
+    const start = time(body.startTimeUtc, 'startTimeUtc');
+    const end = time(body.endTimeUtc, 'endTimeUtc');
+    const name = [body.displayName, body.name].find((n) => typeof n === 'string' && n !== '') as string | undefined;
+    if (body.description !== undefined && body.description !== null && typeof body.description !== 'string')
+      throw new InvalidInput('description must be a string', { target: 'description' });
+    const mlflowTags = [
+      ...Object.entries(tags).map(([key, value]) => ({ key, value })),
+      ...Object.entries(properties).map(([key, value]) => ({ key: `${PROPERTY_PREFIX}${key}`, value })),
+      ...(typeof body.description === 'string' ? [{ key: DESCRIPTION_TAG, value: body.description }] : []),
+    ];
+    let run = await this.findRun(ws, runId);
+    if (!run) {
+      run = await this.tracking.runs.create(
+        ws,
+        { experiment_id: experiment.experiment_id, start_time: start, tags: mlflowTags, run_name: name },
+        user,
+        { runId },
+      );
+    } else {
+      if (run.info.experiment_id !== experiment.experiment_id)
+        throw new InvalidInput(`run '${runId}' belongs to another experiment`, { target: 'runId' });
+      if (mlflowTags.length) await this.tracking.runs.logBatch(ws, runId, { tags: mlflowTags });
+    }
+    if (status !== undefined || end !== undefined || (name !== undefined && name !== run.info.run_name)) {
+      const finished = status === 'FINISHED' || status === 'FAILED' || status === 'KILLED';
+      await this.tracking.runs.update(ws, runId, {
+        ...(status ? { status } : {}),
+        ...(end !== undefined ? { end_time: end } : finished && !run.info.end_time ? { end_time: Date.now() } : {}),
+        ...(name !== undefined ? { run_name: name } : {}),
+      });
+    }
+    return this.getRun(ws, runId);
+  }
+
+  /**
+   * A run event (`POST …/runs/{runId}/events`): the lifecycle events change the run's status
+   * (Start → Running, Completed/Failed/Canceled → that status with its end time); heartbeats,
+   * warnings and errors change nothing here (errors arrive again with the Failed status).
+   */
+  async event(ws: string, experiment: ExperimentView, runId: string, body: unknown, user: string): Promise<void> {
+    const e = body as { name?: unknown; data?: Record<string, unknown> } | undefined;
+    if (!e || typeof e.name !== 'string') throw new InvalidInput('the event needs a name', { target: 'name' });
+    const status = EVENT_STATUS[e.name];
+    if (!status) return;
+    const at = typeof e.data?.EndTime === 'string' ? e.data.EndTime : undefined;
+    await this.patchRun(
+      ws,
+      experiment,
+      runId,
+      { status, ...(at && status !== 'Running' ? { endTimeUtc: at } : {}) },
+      user,
+    );
+  }
+
+  /** The runs of an experiment, newest first (`…/runs:query`; azureml-core's `Experiment.get_runs`). */
+  async runsOf(ws: string, e: ExperimentView): Promise<RunView[]> {
+    const out: RunView[] = [];
+    let page_token: string | undefined;
+    do {
+      const r = await this.tracking.runs.search(ws, {
+        experiment_ids: [e.experiment_id],
+        max_results: 1000,
+        page_token,
+      });
+      out.push(...r.runs);
+      page_token = r.next_page_token;
+    } while (page_token);
+    return out;
+  }
+
+  /** Names of the run's metrics. */
+  async metricNames(ws: string, v1RunId: string): Promise<string[]> {
+    const runId = mlflowRunId(v1RunId);
+    const r = await this.getRun(ws, runId);
+    return [...new Set((r.data.metrics ?? []).map((m) => m.key))].sort();
+  }
+
+  /** Every point of one metric, oldest first; undefined when the run has no such metric. */
+  async metricHistory(ws: string, v1RunId: string, name: string) {
+    const runId = mlflowRunId(v1RunId);
+    await this.getRun(ws, runId);
+    const points: { key: string; value: unknown; timestamp: number; step: number }[] = [];
+    let page_token: string | undefined;
+    do {
+      const r = await this.tracking.metrics.history(ws, {
+        run_id: runId,
+        metric_key: name,
+        max_results: 25000,
+        page_token,
+      });
+      points.push(...r.metrics);
+      page_token = r.next_page_token;
+    } while (page_token);
+    return points.length ? points.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step) : undefined;
+  }
+
+  /** Metrics of v1 DTOs (`{name, cells: [{name: value}], …}` or v2's `{name, data: {…}}`) as MLflow metrics. */
+  async logMetrics(
+    ws: string,
+    v1RunId: string,
+    metrics: { key: string; value: number; timestamp: number; step: number }[],
+  ) {
+    const runId = mlflowRunId(v1RunId);
+    if (!metrics.length) return;
+    // MLflow's log-batch takes at most 1000 metrics a call.
+    for (let i = 0; i < metrics.length; i += 1000)
+      await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(i, i + 1000) });
+  }
+}
