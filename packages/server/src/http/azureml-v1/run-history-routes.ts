@@ -168,26 +168,28 @@ export async function runHistoryRoutes(app: FastifyInstance, opts: { ctx: AppCon
       await history.logMetrics(w.workspaceId, req.params.runId!, metricPoints(req.body));
       return { values: [], errors: [] };
     });
-    app.get<{ Params: P }>(`${base}/runs/:runId/details`, HIDE, async (req) => {
-      const w = await ws(req, 'data/read');
-      const r = await history.getRun(w.workspaceId, req.params.runId!);
-      const dto = history.runDto(r, await history.experimentNameOf(w.workspaceId, r));
-      return {
-        runId: dto.runId,
-        runUuid: dto.runUuid,
-        target: dto.target,
-        status: dto.status,
-        startTimeUtc: dto.startTimeUtc,
-        endTimeUtc: dto.endTimeUtc,
-        tags: dto.tags,
-        properties: dto.properties,
-        submittedBy: dto.userId,
-        inputDatasets: [],
-        outputDatasets: [],
-        logFiles: {},
-        warnings: [],
-      };
-    });
+    // (…/experimentids/{id}/runs/{id}/details and W/runs/{id}/details are the jobs' (history-routes.ts).)
+    if (base.includes(':experimentName'))
+      app.get<{ Params: P }>(`${base}/runs/:runId/details`, HIDE, async (req) => {
+        const w = await ws(req, 'data/read');
+        const r = await history.getRun(w.workspaceId, req.params.runId!);
+        const dto = history.runDto(r, await history.experimentNameOf(w.workspaceId, r));
+        return {
+          runId: dto.runId,
+          runUuid: dto.runUuid,
+          target: dto.target,
+          status: dto.status,
+          startTimeUtc: dto.startTimeUtc,
+          endTimeUtc: dto.endTimeUtc,
+          tags: dto.tags,
+          properties: dto.properties,
+          submittedBy: dto.userId,
+          inputDatasets: [],
+          outputDatasets: [],
+          logFiles: {},
+          warnings: [],
+        };
+      });
     app.get<{ Params: P }>(`${base}/runs/:runId/metricsingest/wait`, HIDE, async (req, reply) => {
       await ws(req, 'data/read');
       // Metrics are stored when their POST answers: nothing to wait for.
