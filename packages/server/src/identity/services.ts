@@ -7,6 +7,7 @@ import { RoleAssignmentService } from './role-assignments.js';
 import type { ResourceEngine } from '../resources/engine.js';
 import { AuthorizationCodeService } from './authorization-codes.js';
 import { OAuthClients } from './oauth-clients.js';
+import { PersonalAccessTokens } from './personal-access-tokens.js';
 
 /** The identity module's services (principals, tokens and RBAC live in the context). */
 export interface IdentityServices {
@@ -18,6 +19,7 @@ export interface IdentityServices {
   /** Clients of the authorization-code flow (the built-in Studio). */
   clients: OAuthClients;
   authorizationCodes: AuthorizationCodeService;
+  personalAccessTokens: PersonalAccessTokens;
 }
 
 export function createIdentityServices(ctx: AppContext, resources: ResourceEngine): IdentityServices {
@@ -28,6 +30,7 @@ export function createIdentityServices(ctx: AppContext, resources: ResourceEngin
     sessions,
     clients: new OAuthClients(ctx.config.publicUrl),
     authorizationCodes: new AuthorizationCodeService(ctx.db, sessions),
+    personalAccessTokens: new PersonalAccessTokens(ctx.db, ctx.principals),
     audit: new AuditLog(ctx.db),
     basic: new BasicSignIn(ctx.principals, throttle),
     roleAssignments: new RoleAssignmentService(ctx, resources),

@@ -97,3 +97,22 @@ declare module '../store/schema.js' {
     authorization_codes: AuthorizationCodeRow;
   }
 }
+
+export interface PersonalAccessTokenRow {
+  id: string;
+  hash: string;
+  principal_id: string;
+  name: string;
+  hint: string;
+  workspace: string | null;
+  read_only: number;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+declare module '../store/schema.js' {
+  interface Tables {
+    personal_access_tokens: PersonalAccessTokenRow;
+  }
+}

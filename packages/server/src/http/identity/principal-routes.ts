@@ -6,6 +6,7 @@ import type { Principal } from '../../identity/principals.js';
 import type { Services } from '../../services.js';
 import { verifyPassword } from '../../identity/passwords.js';
 import { nextLink, pageParams } from '../arm/paging.js';
+import { resolveWorkspaceById } from '../../resources/workspaces.js';
 
 const PagingQuery = Type.Object(
   {
@@ -50,6 +51,15 @@ const NewSecret = Type.Object(
     secretName: Type.Optional(Type.String()),
     expiresInDays: Type.Optional(Type.Integer()),
     replace: Type.Optional(Type.Boolean({ description: 'delete the existing secrets (reset)' })),
+  },
+  { additionalProperties: false },
+);
+const NewToken = Type.Object(
+  {
+    name: Type.String({ description: "what the token is for: 1–100 letters, digits, spaces or '._:@()-'" }),
+    expiresInDays: Type.Optional(Type.Integer({ description: '1–365, default 30' })),
+    workspace: Type.Optional(Type.String({ description: 'ARM id of the one workspace the token may reach' })),
+    readOnly: Type.Optional(Type.Boolean({ description: 'the token may only read' })),
   },
   { additionalProperties: false },
 );
@@ -109,6 +119,36 @@ export async function principalRoutes(
       await ids.sessions.revokeAll(row.id);
       return reply.status(204).send();
     },
+  );
+
+  // Personal access tokens of the signed-in user: the secret is answered once, at creation.
+  app.post<{ Body: { name: string; expiresInDays?: number; workspace?: string; readOnly?: boolean } }>(
+    '/identity/me/tokens',
+    { schema: { tags, body: NewToken } },
+    async (req, reply) => {
+      if (req.tokenLimits)
+        throw new Forbidden(
+          'a personal access token cannot make tokens; sign in with your password or the device code (`atelier login`)',
+        );
+      let workspace: string | undefined;
+      if (req.body.workspace !== undefined) {
+        // The workspace must exist and be visible to the user (its stored spelling is kept).
+        const w = await resolveWorkspaceById(ctx, req.body.workspace).catch(() => undefined);
+        if (!w || !(await ctx.access.canSee(req.principal.id, w.id)))
+          throw new NotFound(`workspace '${req.body.workspace}' does not exist (or you have no role on it)`);
+        workspace = w.id;
+      }
+      const made = await ids.personalAccessTokens.create(req.principal, { ...req.body, workspace });
+      return reply.status(201).header('cache-control', 'no-store').send(made);
+    },
+  );
+  app.get('/identity/me/tokens', { schema: { tags } }, async (req) => ({
+    value: await ids.personalAccessTokens.list(req.principal.id),
+  }));
+  app.delete<{ Params: { id: string } }>(
+    '/identity/me/tokens/:id',
+    { schema: { tags, params: IdParams } },
+    async (req) => ids.personalAccessTokens.revoke(req.principal.id, req.params.id),
   );
 
   app.post('/identity/me/revokeSignInSessions', { schema: { tags } }, async (req) => ({

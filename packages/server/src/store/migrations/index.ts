@@ -6,6 +6,7 @@ import * as tracking from './0100-tracking.js';
 import * as identity from './0200-identity.js';
 import * as authorizationCodes from './0250-authorization-codes.js';
 import * as metricBlockStats from './0260-metric-block-stats.js';
+import * as personalAccessTokens from './0270-personal-access-tokens.js';
 import * as mlflowRegistry from './0150-mlflow-registry.js';
 import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
@@ -38,6 +39,7 @@ export const migrations: Record<string, Migration> = {
   '0200-identity': identity,
   '0250-authorization-codes': authorizationCodes,
   '0260-metric-block-stats': metricBlockStats,
+  '0270-personal-access-tokens': personalAccessTokens,
   '0300-vault-keys': vaultKeys,
   '0310-datastore-folders': datastoreFolders,
   '0450-blob-properties': blobProperties,
