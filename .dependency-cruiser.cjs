@@ -1,6 +1,6 @@
 /** Import layers and cycles (npm run lint). See docs/contributing.md, "Layers". */
 const src = '^packages/server/src/';
-const domain = `${src}(tracking|resources|assets|identity|operations|logging|deployments|codes|blob-service|environment-builds)/`;
+const domain = `${src}(tracking|resources|assets|identity|operations|logging|deployments|codes|blob-service|environment-builds|compute)/`;
 const edge = `${src}http/`;
 const composition = `${src}(app|features|services|server|main|index)\\.ts$`;
 const infra = `${src}(store|secrets|blob)/`;

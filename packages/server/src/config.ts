@@ -44,6 +44,8 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_MASTER_KEY: '32-byte base64 master key; default the file master.key in ATELIER_HOME',
   ATELIER_DATASTORE_ROOTS: 'absolute folders (separated by :) that server-folder datastores may use; default none',
   ATELIER_S3_ENDPOINTS: 'http(s) origins (comma-separated) that S3 datastores may use; default none',
+  ATELIER_RAY_ADDRESSES:
+    'http(s) origins (comma-separated) of Ray dashboards that Ray computes may attach, e.g. http://127.0.0.1:8265; default none',
   ATELIER_DATASTORE_UPLOAD_LIMIT:
     'largest file in bytes one datastore upload may carry (larger ones are refused with 413); default 10737418240 (10 GiB)',
   ATELIER_BLOB_STORE:

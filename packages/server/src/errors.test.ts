@@ -22,6 +22,7 @@ const DOMAIN = [
   'codes',
   'blob-service',
   'environment-builds',
+  'compute',
 ];
 
 function sources(dir: string): string[] {

@@ -225,6 +225,13 @@ export const ERROR_CODES = {
   CONDA_PACKAGE_UNSUPPORTED:
     'A conda file names a conda-only package; without a conda solver only python and pip packages can be installed.',
   ENVIRONMENT_BUILD_FAILED: 'Building the Python environment failed; its log says why.',
+  // compute/: compute targets (clusters of this machine, attached Ray clusters)
+  COMPUTE_NOT_FOUND: 'No compute with this name in the workspace.',
+  INVALID_COMPUTE_NAME: 'The compute name is not valid.',
+  UNKNOWN_VM_SIZE: 'The vmSize names no node shape of this server.',
+  COMPUTE_BUSY: 'The compute is being created, or runs jobs, and cannot be changed or deleted now.',
+  COMPUTE_STOPPED: 'The compute is stopped and takes no new work; start it.',
+  COMPUTE_UNREACHABLE: 'The attached cluster of the compute could not be reached.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,6 +8,8 @@ import { createJobServices, type JobServices } from './jobs/services.js';
 import { createCodeServices, type CodeServices } from './codes/services.js';
 import { createEnvironmentBuildServices } from './environment-builds/services.js';
 import type { EnvironmentBuildService } from './environment-builds/environment-builds.js';
+import { createComputeServices } from './compute/services.js';
+import type { ComputeService } from './compute/computes.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -24,6 +26,8 @@ export interface Services extends ControlPlaneServices {
   codes: CodeServices;
   /** Python environments built from workspace environments, cached by spec hash (build records = images). */
   environmentBuilds: EnvironmentBuildService;
+  /** Compute targets: capacity() for schedulers, setUsageSource() for the jobs module. */
+  computes: ComputeService;
 }
 
 /**
@@ -38,10 +42,12 @@ export function createServices(ctx: AppContext): Services {
   const identity = createIdentityServices(ctx, controlPlane.resources);
   const codes = createCodeServices(ctx, controlPlane, assets);
   const serving = createDeploymentServices(ctx, controlPlane, tracking);
+  const computes = createComputeServices(ctx, controlPlane);
   const jobs = createJobServices(ctx, controlPlane, tracking, assets);
   const environmentBuilds = createEnvironmentBuildServices(ctx, assets);
   // Jobs run in built environments, from code snapshots.
   jobs.ports.environmentBuilds = environmentBuilds;
   jobs.ports.codes = codes.codes;
-  return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, jobs };
+  jobs.ports.computes = computes;
+  return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, computes, jobs };
 }

@@ -7,3 +7,4 @@ export * from './role-assignments.js';
 export * from './deployments.js';
 export * from './online-endpoints.js';
 export * from './jobs.js';
+export * from './computes.js';

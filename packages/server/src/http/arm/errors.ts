@@ -138,6 +138,13 @@ export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
   INVALID_ASSET_NAME: 'InvalidAssetName',
   INVALID_ASSET_VERSION: 'InvalidAssetVersion',
   RESERVED_NAME: 'ReservedName',
+  // compute/
+  COMPUTE_NOT_FOUND: 'ResourceNotFound',
+  INVALID_COMPUTE_NAME: 'InvalidComputeName',
+  UNKNOWN_VM_SIZE: 'InvalidVmSize',
+  COMPUTE_BUSY: 'Conflict',
+  COMPUTE_STOPPED: 'ComputeStopped',
+  COMPUTE_UNREACHABLE: 'ComputeUnreachable',
   INVALID_PRIVATE_ENDPOINT_CONNECTION_STATE: 'InvalidPrivateEndpointConnectionState',
   PRIVATE_ENDPOINT_NETWORKS_CHANGED: 'PrivateEndpointNetworksChanged',
   PUBLIC_NETWORK_ACCESS_DISABLED: 'PublicNetworkAccessDisabled',

@@ -52,6 +52,12 @@ export async function operationRoutes(
         if (op.kind.endsWith('.delete') || op.kind.endsWith('.resyncKeys')) return reply.status(204).send();
         const r = await services.resources.get(op.resourceId);
         if (!r) throw new NotFound(`the resource of this operation no longer exists`, { code: 'NOT_FOUND' });
+        // A type served by the generic router answers its own body; workspaces keep theirs.
+        const t = services.types.get(r.type);
+        if (t?.handlers && t.parent) {
+          const scope = { subscriptionId: r.subscriptionId, resourceGroup: r.resourceGroup, parents: [] };
+          return reply.status(200).send(await t.handlers.toBody(r, { scope, secrets: false }));
+        }
         return reply.status(200).send(services.workspaces.toArm(r));
       }
       const body: Record<string, unknown> = { id, name: op.id, status: op.status, startTime: op.startTime };
