@@ -19,6 +19,7 @@ import { keyvaultCommands } from './commands/keyvault.js';
 import { mlflowCommands } from './commands/mlflow.js';
 import { connectionCommands } from './commands/connection.js';
 import { endpointCommands } from './commands/endpoint.js';
+import { jobCommands } from './commands/job.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   mlflowCommands(program);
   connectionCommands(program);
   endpointCommands(program);
+  jobCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

@@ -27,3 +27,4 @@ export {
 export * from './assets/index.js';
 export * from './tracking/index.js';
 export * from './deployments/index.js';
+export * from './jobs/index.js';

@@ -126,6 +126,8 @@ export class JobRunner {
       for (const dir of [f.wd, f.inputs, f.outputs, f.tmp, path.join(f.logs, 'user_logs'), f.state])
         await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
       const sys = fs.createWriteStream(path.join(f.logs, 'system_logs.txt'), { flags: 'a' });
+      // The folder may go (job deleted, server stopping) while this is written: never an uncaught error.
+      sys.on('error', () => undefined);
       const note = (line: string) => sys.write(`${new Date().toISOString()} ${line}\n`);
       try {
         if (spec.codeId) {

@@ -1,0 +1,99 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runAtelier } from '../testing.js';
+import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
+import { Workspace, TokenAuthentication } from '@atelier/sdk';
+
+// `atelier job …` (the real command, a child process) and the SDK's job methods, against a real server (SQLite).
+describe('atelier job (CLI) and ws.submitJob / waitForJob (SDK)', () => {
+  let t: TestServer;
+  let home: string;
+  let ws: Workspace;
+  before(async () => {
+    t = await startTestServer('sqlite');
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-jobs-'));
+    ws = await Workspace.create({
+      name: 'cli-jobs',
+      subscriptionId: t.subscriptionId,
+      resourceGroup: 'cli-jobs-rg',
+      location: 'local',
+      showOutput: false,
+      endpoint: t.url,
+      auth: new TokenAuthentication(t.adminToken),
+      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
+    });
+  });
+  after(async () => {
+    await t?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const atelier = (args: string[]) =>
+    runAtelier(args, {
+      cwd: home,
+      env: {
+        HOME: home,
+        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
+        ATELIER_ENDPOINT: t.url,
+        ATELIER_TOKEN: t.adminToken,
+      },
+    });
+  const W = ['-w', 'cli-jobs', '-g', 'cli-jobs-rg'];
+
+  it('job create -f job.yml --stream, show, list, logs; YAML errors name their line', async () => {
+    fs.writeFileSync(
+      path.join(home, 'job.yml'),
+      [
+        '$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json',
+        'type: command',
+        'name: yaml_job',
+        'command: echo "n=${{inputs.n}}" && echo "$WHO"',
+        'inputs:',
+        '  n: 3',
+        'environment_variables:',
+        '  WHO: from-yaml',
+        'experiment_name: cli-jobs-exp',
+        'limits:',
+        '  timeout: 60',
+        '',
+      ].join('\n'),
+    );
+    const created = await atelier(['job', 'create', '-f', 'job.yml', '--stream', ...W]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stderr, /n=3\nfrom-yaml\n/);
+    assert.equal(created.json.properties.status, 'Completed');
+    const shown = await atelier(['job', 'show', 'yaml_job', ...W]);
+    assert.equal(shown.json.properties.experimentName, 'cli-jobs-exp');
+    const listed = await atelier(['job', 'list', ...W]);
+    assert.ok(listed.json.some((j: any) => j.name === 'yaml_job' && j.status === 'Completed'));
+    const logs = await atelier(['job', 'logs', 'yaml_job', ...W]);
+    assert.equal(logs.stdout, 'n=3\nfrom-yaml\n');
+
+    fs.writeFileSync(
+      path.join(home, 'bad.yml'),
+      'type: command\ncommand: echo hi\nresources:\n  instance_count: two\n',
+    );
+    const bad = await atelier(['job', 'create', '-f', 'bad.yml', ...W]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /bad\.yml, line 4: resources\.instance_count must be a whole number/);
+    fs.writeFileSync(path.join(home, 'broken.yml'), 'type: command\ncommand: [oops\n');
+    const broken = await atelier(['job', 'create', '-f', 'broken.yml', ...W]);
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /broken\.yml, line \d+:/);
+  });
+
+  it('SDK: submitJob, waitForJob({onLine}), cancelJob', async () => {
+    await ws.submitJob('sdk_job', { jobType: 'Command', command: 'echo one; echo two' });
+    const lines: string[] = [];
+    const ended = await ws.waitForJob('sdk_job', { onLine: (l) => lines.push(l) });
+    assert.equal(ended.properties.status, 'Completed');
+    assert.deepEqual(lines, ['one', 'two']);
+    await ws.submitJob('sdk_cancel', { jobType: 'Command', command: 'sleep 30' });
+    await ws.cancelJob('sdk_cancel');
+    const c = await ws.waitForJob('sdk_cancel');
+    assert.equal(c.properties.status, 'Canceled');
+  });
+});
