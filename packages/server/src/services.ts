@@ -49,5 +49,7 @@ export function createServices(ctx: AppContext): Services {
   jobs.ports.environmentBuilds = environmentBuilds;
   jobs.ports.codes = codes.codes;
   jobs.ports.computes = computes;
+  // What deployments' scoring scripts come from.
+  serving.deployments.codes = codes.codes;
   return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, computes, jobs };
 }

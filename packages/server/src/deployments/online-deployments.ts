@@ -226,7 +226,7 @@ export class OnlineDeploymentService {
       throw invalid(`${T}.model`, 'is required (or a codeConfiguration whose scoring script finds its own model)');
     const environmentId = str(p, 'environmentId', T, { max: 1000 });
     if (environmentId !== undefined) props.environmentId = environmentId;
-    if (code && !environmentId)
+    if (code && !environmentId && !this.servingPython)
       throw invalid(
         `${T}.environmentId`,
         'is required with a codeConfiguration: name the environment the scoring script runs in',
