@@ -49,6 +49,8 @@ export function createServices(ctx: AppContext): Services {
   jobs.ports.environmentBuilds = environmentBuilds;
   jobs.ports.codes = codes.codes;
   jobs.ports.computes = computes;
+  // Computes show the nodes their jobs use (currentNodeCount, nodeStateCounts, allocationState).
+  computes.setUsageSource(jobs.scheduler);
   // What deployments' scoring scripts come from.
   serving.deployments.codes = codes.codes;
   return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, computes, jobs };
