@@ -73,6 +73,7 @@ describe('npm run bench', () => {
           'search-runs',
           'get-history',
           'bulk-interval',
+          'metric-buckets',
           'artifact-upload',
           'artifact-download',
         ];
