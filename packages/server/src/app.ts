@@ -7,7 +7,7 @@ import authPlugin from './http/auth.js';
 import { healthRoutes } from './http/health.js';
 import { tokenRoutes } from './http/identity/token-routes.js';
 import { armErrorHandler } from './http/arm/errors.js';
-import { unbuiltFamily } from './http/arm/unbuilt-families.js';
+import { servedFamilies, unbuiltFamily } from './http/arm/unbuilt-families.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
 import { features } from './features.js';
 import { inputProblem, MAX_INPUT_DEPTH } from './text.js';
@@ -131,8 +131,10 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
   });
   await app.register(authPlugin, { ctx, identity: services.identity });
   app.setErrorHandler(armErrorHandler);
+  let served: Set<string> | undefined;
   app.setNotFoundHandler((req, reply) => {
-    const unbuilt = unbuiltFamily(req.method, req.url);
+    served ??= servedFamilies(registeredRoutes.map((r) => r.url));
+    const unbuilt = unbuiltFamily(req.method, req.url, served);
     if (unbuilt) return armErrorHandler(unbuilt, req, reply);
     void reply
       .status(404)

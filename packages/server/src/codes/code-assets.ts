@@ -327,14 +327,22 @@ export class CodeService {
           throw new InvalidInput(`the entry '${rel}' escapes the snapshot folder`, { code: 'UNSAFE_CODE_CONTENT' });
         await fsp.mkdir(path.dirname(target), { recursive: true });
         const h = crypto.createHash('sha256');
-        const { stream } = await store.get(prefix + f.path);
-        stream.on('data', (c: Buffer) => h.update(c));
         // O_EXCL | O_NOFOLLOW: never write through a link or over an entry that is there already.
         const fh = await fsp.open(
           target,
           fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
           0o644,
         );
+        const stream = await store.get(prefix + f.path).then(
+          (r) => r.stream,
+          async (e: unknown) => {
+            await fh.close();
+            throw e;
+          },
+        );
+        // The hash listener and the file are attached in the same tick: a 'data' listener starts the
+        // flow, and chunks read before the pipeline was attached would be hashed but never written.
+        stream.on('data', (c: Buffer) => h.update(c));
         await pipeline(stream, fh.createWriteStream());
         total.update(`${rel}\0${f.size}\0${h.digest('hex')}\n`);
       }

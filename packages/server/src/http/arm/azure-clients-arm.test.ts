@@ -88,6 +88,11 @@ for (const dialect of testDialects()) {
         assert.match(r.body.error.message, /not served by Atelier/);
       }
       assert.equal((await httpsJson('GET', `${W}/noSuchThing?api-version=2025-09-01`, s.ca, s.token)).status, 404);
+      // A family that is served answers an operation it does not have with 404, not "not built".
+      assert.equal(
+        (await httpsJson('DELETE', `${W}/datastores/x/listKeys?api-version=2025-09-01`, s.ca, s.token)).status,
+        404,
+      );
     });
   });
 }

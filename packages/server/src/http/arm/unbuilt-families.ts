@@ -87,18 +87,36 @@ const PATTERNS: [RegExp, Set<string>, string][] = [
  * For a request no route served: the Azure Machine Learning family it belongs to when that family
  * (or that operation of it) is not built here — the edge answers 501 naming it instead of 404.
  * Built families have routes of their own, which Fastify matches first, so building one needs no
- * change here; a name that is no Azure family keeps the plain 404.
+ * change here; a name that is no Azure family keeps the plain 404. `served`: the families that
+ * have routes (`servedFamilies`): an unknown operation or method of a built family is a plain 404,
+ * not "not built".
  */
-export function unbuiltFamily(method: string, url: string): NotImplemented | undefined {
+export function unbuiltFamily(
+  method: string,
+  url: string,
+  served: ReadonlySet<string> = new Set(),
+): NotImplemented | undefined {
   const path = url.split('?')[0]!;
   for (const [re, families, what] of PATTERNS) {
     const m = re.exec(path);
     const family = m?.[m.length - 2];
-    if (family && families.has(family.toLowerCase()))
+    if (family && families.has(family.toLowerCase()) && !served.has(family.toLowerCase()))
       return new NotImplemented(
         `${what} '${family}' of Azure Machine Learning is not served by Atelier (${method} ${path})`,
         { code: 'NOT_IMPLEMENTED' },
       );
   }
   return undefined;
+}
+
+/** The Azure families (lower case) that some registered route serves, from the routes' URLs. */
+export function servedFamilies(routeUrls: Iterable<string>): Set<string> {
+  const served = new Set<string>();
+  for (const url of routeUrls)
+    for (const [re, families] of PATTERNS) {
+      const m = re.exec(url);
+      const family = m?.[m.length - 2]?.toLowerCase();
+      if (family && families.has(family)) served.add(family);
+    }
+  return served;
 }

@@ -62,10 +62,13 @@ export class LocalExecutor implements Executor {
     await fs.promises.mkdir(bin, { recursive: true });
     // `python` and `python3` are the job's interpreter, whatever its own file is called. Small scripts
     // that exec it by its own path, not symlinks: a venv's Python finds its pyvenv.cfg from that path.
+    // A bare name (`python3`) is resolved on the server's PATH first: the shims come first on the
+    // job's PATH, and a shim that execs `python3` by name would exec itself forever.
+    const python = absoluteExecutable(spec.python.pythonPath);
     for (const name of ['python', 'python3']) {
       const shim = path.join(bin, name);
       await fs.promises.rm(shim, { force: true });
-      await fs.promises.writeFile(shim, `#!/bin/sh\nexec ${shellQuote(spec.python.pythonPath)} "$@"\n`, {
+      await fs.promises.writeFile(shim, `#!/bin/sh\nexec ${shellQuote(python)} "$@"\n`, {
         mode: 0o700,
       });
     }
@@ -333,4 +336,20 @@ function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/** `name` as an absolute path: as given when it has a slash, else the first executable of that name on PATH. */
+function absoluteExecutable(name: string): string {
+  if (name.includes('/')) return path.resolve(name);
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error(`the job's Python '${name}' is not on the server's PATH; give its absolute path`);
 }
