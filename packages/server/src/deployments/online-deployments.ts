@@ -362,7 +362,7 @@ export class OnlineDeploymentService {
     return this.operations.start(
       'onlineDeployment.provision',
       { id: r.id, subscriptionId: r.subscriptionId, location: r.location ?? ws.location },
-      by ? `${by.kind}:${by.name}` : undefined,
+      by?.id,
       async () => {
         try {
           await this.startRuntime(ws, r);
