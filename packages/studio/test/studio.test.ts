@@ -256,9 +256,22 @@ describe(
       await page.getByRole('heading', { name: 'Datastore workspaceartifactstore' }).waitFor();
       // MLflow's artifacts live in this container: folders open in place down to a run's files.
       const table = page.getByRole('table', { name: /Files of/ });
-      for (let i = 0; i < 8 && !(await page.getByText('notes.txt').count()); i++) {
-        await table.getByRole('link').first().click();
-        await page.waitForFunction(() => !document.querySelector('.loading'));
+      for (let i = 0; i < 8 && !(await table.getByText('notes.txt').count()); i++) {
+        const first = table.getByRole('link').first();
+        const before = await first.textContent();
+        await first.click();
+        // The folder's old listing stays on screen until the new one arrives (no loading state in
+        // between): wait for the listing to change before looking into it.
+        for (let j = 0; j < 400; j++) {
+          if (await table.getByText('notes.txt').count()) break;
+          const now = await table
+            .getByRole('link')
+            .first()
+            .textContent({ timeout: 100 })
+            .catch(() => null);
+          if (now !== before) break;
+          await page.waitForTimeout(50);
+        }
       }
       await table.getByText('notes.txt').waitFor();
       await shot('12-datastore');
