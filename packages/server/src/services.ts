@@ -10,6 +10,7 @@ import { createEnvironmentBuildServices } from './environment-builds/services.js
 import type { EnvironmentBuildService } from './environment-builds/environment-builds.js';
 import { createComputeServices } from './compute/services.js';
 import type { ComputeService } from './compute/computes.js';
+import { RunHistoryService } from './run-history/run-history.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -28,6 +29,8 @@ export interface Services extends ControlPlaneServices {
   environmentBuilds: EnvironmentBuildService;
   /** Compute targets: capacity() for schedulers, setUsageSource() for the jobs module. */
   computes: ComputeService;
+  /** azureml-core's v1 view (run history) of the tracking store. */
+  runHistory: RunHistoryService;
 }
 
 /**
@@ -53,5 +56,6 @@ export function createServices(ctx: AppContext): Services {
   computes.setUsageSource(jobs.scheduler);
   // What deployments' scoring scripts come from.
   serving.deployments.codes = codes.codes;
-  return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, computes, jobs };
+  const runHistory = new RunHistoryService(tracking);
+  return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, computes, jobs, runHistory };
 }

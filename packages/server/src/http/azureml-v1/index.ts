@@ -5,7 +5,6 @@ import { v1Scope } from './common.js';
 import { secretsRoutes } from './secrets-routes.js';
 import { datastoreV1Routes } from './datastore-routes.js';
 import { runHistoryRoutes } from './run-history-routes.js';
-import { RunHistoryService } from '../../run-history/run-history.js';
 
 /**
  * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
@@ -14,11 +13,9 @@ import { RunHistoryService } from '../../run-history/run-history.js';
  */
 export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }) {
   const { ctx, services } = opts;
-  // The v1 view of the tracking store (made here: only this edge uses it).
-  const history = new RunHistoryService(services.tracking);
   await v1Scope(app, async (scope) => {
     await scope.register(secretsRoutes, { ctx, vault: services.assets.vault });
     await scope.register(datastoreV1Routes, { ctx, datastores: services.assets.datastores });
-    await scope.register(runHistoryRoutes, { ctx, history });
+    await scope.register(runHistoryRoutes, { ctx, history: services.runHistory });
   });
 }
