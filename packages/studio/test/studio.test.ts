@@ -56,6 +56,8 @@ describe(
 
     before(async () => {
       ensureStudioBuilt();
+      // Jobs without an environment run with the client's Python (it has mlflow).
+      if (python) process.env.ATELIER_JOBS_PYTHON = python;
       t = await startTestServer('sqlite');
       browser = await launch(chromiumPath!);
     });
@@ -205,6 +207,58 @@ describe(
       await shot('09-models');
     });
 
+    it('lists jobs and follows a running job’s log live, links its MLflow run, and cancels another', async () => {
+      const W = `/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
+      await page.goto(`${ws}/jobs`);
+      await page.getByText('No job yet.').waitFor();
+      await shot('13-jobs-empty');
+      const command =
+        "python -u -c \"import time\nfor i in range(8):\n    print('step', i, 'lr', ${{inputs.lr}}, flush=True)\n    time.sleep(0.4)\"";
+      const put = await t.request('PUT', `${W}/jobs/studio_live_job?api-version=2025-01-01-preview`, {
+        properties: {
+          jobType: 'Command',
+          command,
+          experimentName: 'studio-jobs',
+          displayName: 'Live log demo',
+          inputs: { lr: { jobInputType: 'literal', value: '0.05' } },
+          environmentVariables: { GREETING: 'hello' },
+        },
+      });
+      assert.equal(put.status, 201, put.text);
+      await page.reload();
+      await page.getByRole('table', { name: 'Jobs' }).getByRole('link', { name: 'studio_live_job' }).click();
+      await page.getByRole('heading', { name: 'Job Live log demo (studio_live_job)' }).waitFor();
+      // The log grows while the job runs (server-sent events), before the job has ended.
+      await page.getByLabel('Job log').getByText('step 0 lr 0.05').waitFor({ timeout: 30_000 });
+      const early = (await page.getByLabel('Job log').textContent()) ?? '';
+      assert.doesNotMatch(early, /step 7/, 'the first lines arrive while the job still runs');
+      await page.getByText('ended (Completed)').waitFor({ timeout: 30_000 });
+      assert.match((await page.getByLabel('Job log').textContent()) ?? '', /step 7 lr 0\.05/);
+      await page.getByRole('table', { name: 'Inputs' }).getByText('0.05').waitFor();
+      await page.getByLabel('Command').getByText('${{inputs.lr}}').waitFor();
+      await shot('14-job');
+      await page.getByRole('link', { name: 'Its MLflow run' }).click();
+      await page.getByRole('heading', { name: 'Live log demo' }).waitFor();
+
+      // Cancel from the page: the job ends Canceled.
+      const slow = await t.request('PUT', `${W}/jobs/studio_cancel_job?api-version=2025-01-01-preview`, {
+        properties: {
+          jobType: 'Command',
+          command: 'python -u -c "import time\nprint(\'waiting\', flush=True)\ntime.sleep(120)"',
+          experimentName: 'studio-jobs',
+        },
+      });
+      assert.equal(slow.status, 201, slow.text);
+      await page.goto(`${ws}/jobs/studio_cancel_job`);
+      await page.getByLabel('Job log').getByText('waiting').waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await page.getByText('ended (Canceled)').waitFor({ timeout: 30_000 });
+      await page.getByRole('table', { name: 'Job details' }).getByText('Canceled').waitFor();
+      await page.goto(`${ws}/jobs`);
+      await page.getByRole('table', { name: 'Jobs' }).getByText('Canceled').waitFor();
+      await shot('15-jobs');
+    });
+
     it('every page renders with no serious axe-core violation, in light and dark', async () => {
       const pages = [
         '',
@@ -212,6 +266,8 @@ describe(
         `/experiments/${experimentId}`,
         '/models',
         '/models/studio-model',
+        '/jobs',
+        '/jobs/studio_live_job',
         '/datastores',
         '/datastores?store=workspaceartifactstore',
         '/data',

@@ -13,13 +13,34 @@ export class ApiError extends Error {
   }
 }
 
-async function send(method: string, url: string, body?: unknown, retried = false): Promise<Response> {
-  const headers: Record<string, string> = {};
+async function send(
+  method: string,
+  url: string,
+  body?: unknown,
+  retried = false,
+  init: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { ...init.headers };
   const t = accessToken();
   if (t) headers.authorization = `Bearer ${t}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (res.status === 401 && !retried && t && (await refresh())) return send(method, url, body, true);
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: init.signal,
+  });
+  if (res.status === 401 && !retried && t && (await refresh())) return send(method, url, body, true, init);
+  return res;
+}
+
+/** A signed-in GET whose answer is read by the caller (streams, HEAD-like size checks); throws on errors. */
+export async function open(
+  url: string,
+  init: { signal?: AbortSignal; headers?: Record<string, string>; method?: string } = {},
+): Promise<Response> {
+  const res = await send(init.method ?? 'GET', url, undefined, false, init);
+  if (!res.ok) throw await errorOf(res);
   return res;
 }
 
@@ -52,7 +73,7 @@ export async function download(url: string): Promise<Blob> {
   return res.blob();
 }
 
-const withVersion = (path: string) => `${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`;
+export const withVersion = (path: string) => `${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`;
 
 /** ARM: every page of a list (`value` + `nextLink`). */
 export async function armList<T = any>(path: string, max = 10_000): Promise<T[]> {

@@ -10,11 +10,13 @@ import { Compare } from './compare';
 import { Models, ModelPage } from './models';
 import { AssetPage, ASSET_PAGES } from './assets';
 import { AccessPage, AuditPage } from './access';
+import { JobPage, Jobs } from './jobs';
 
 const NAV: { id: string; label: string }[] = [
   { id: '', label: 'Overview' },
   { id: 'experiments', label: 'Experiments' },
   { id: 'models', label: 'Models' },
+  { id: 'jobs', label: 'Jobs' },
   ...ASSET_PAGES.map((a) => ({ id: a.id, label: a.label })),
   { id: 'access', label: 'Access' },
   { id: 'audit', label: 'Audit log' },
@@ -34,6 +36,8 @@ export function WorkspaceArea({ route }: { route: Route }) {
   else if (section === 'compare') body = <Compare ws={ws} route={route} />;
   else if (section === 'models' && rest.length === 0) body = <Models ws={ws} />;
   else if (section === 'models' && rest[0]) body = <ModelPage ws={ws} name={rest[0]} />;
+  else if (section === 'jobs' && rest.length === 0) body = <Jobs ws={ws} />;
+  else if (section === 'jobs' && rest[0]) body = <JobPage ws={ws} name={rest[0]} />;
   else if (section === 'access') body = <AccessPage ws={ws} />;
   else if (section === 'audit') body = <AuditPage ws={ws} />;
   else if (ASSET_PAGES.some((a) => a.id === section)) body = <AssetPage ws={ws} kind={section} route={route} />;
