@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   REGISTERED_MODEL_EXISTS: 'A registered model with this name exists already.',
   MODEL_VERSION_NOT_FOUND: 'The registered model has no such version.',
   MODEL_VERSION_BUSY: 'Too many concurrent creations of versions of one model; try again.',
+  MODEL_VERSION_EXISTS: 'The registered model has a version with this number already.',
   INVALID_MODEL_REGISTRY_INPUT: 'A registered model, version, alias or tag input is not valid.',
   LOGGED_MODEL_NOT_FOUND: 'No logged model with this id.',
   LOGGED_MODEL_TAG_NOT_FOUND: 'The logged model has no tag with this key.',

@@ -11,6 +11,7 @@ import type { EnvironmentBuildService } from './environment-builds/environment-b
 import { createComputeServices } from './compute/services.js';
 import type { ComputeService } from './compute/computes.js';
 import { RunHistoryService } from './run-history/run-history.js';
+import { createModelServices, type ModelServices } from './models/services.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -31,6 +32,8 @@ export interface Services extends ControlPlaneServices {
   computes: ComputeService;
   /** azureml-core's v1 view (run history) of the tracking store. */
   runHistory: RunHistoryService;
+  /** The Azure views (azureml-core's model management, ARM `W/models`) of the one model registry. */
+  models: ModelServices;
 }
 
 /**
@@ -57,5 +60,18 @@ export function createServices(ctx: AppContext): Services {
   // What deployments' scoring scripts come from.
   serving.deployments.codes = codes.codes;
   const runHistory = new RunHistoryService(tracking);
-  return { ...controlPlane, tracking, assets, identity, codes, environmentBuilds, serving, computes, jobs, runHistory };
+  const models = createModelServices(ctx, controlPlane, tracking, runHistory);
+  return {
+    ...controlPlane,
+    tracking,
+    assets,
+    identity,
+    codes,
+    environmentBuilds,
+    serving,
+    computes,
+    jobs,
+    runHistory,
+    models,
+  };
 }

@@ -23,6 +23,17 @@ for (const dialect of testDialects()) {
     before(async () => {
       s = await startAzureClientServer(dialect, 'seed');
       await s.workspace('seed-ws');
+      // A model made through MLflow's REST API: azureml-core's Model must see it (one registry).
+      const registry = `${s.server.url}/mlflow/v1.0${s.workspaceId('seed-ws')}/api/2.0/mlflow`;
+      let r = await httpsJson('POST', `${registry}/registered-models/create`, s.ca, s.token, { name: 'seed-model' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      r = await httpsJson('POST', `${registry}/model-versions/create`, s.ca, s.token, {
+        name: 'seed-model',
+        source: 'mlflow-artifacts:/0/models/seed/artifacts',
+        description: 'made by MLflow',
+        tags: [{ key: 'stage', value: 'dev' }],
+      });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
     });
     after(async () => s?.close());
 
@@ -136,6 +147,33 @@ for (const dialect of testDialects()) {
 
       ok('delete');
       assert.match(out['get after delete']!.error ?? '', /not found|could not be found/i);
+    });
+
+    it("models: the MLflow registry's models through azureml-core's Model (one registry)", async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      assert.deepEqual(ok('model.version/tags'), ['seed-model', 1, { stage: 'dev' }, 'made by MLflow']);
+      assert.equal(ok('Model(ws, id)'), 'seed-model:1');
+      assert.equal(ok('Model(ws, name, version)'), 1);
+      assert.deepEqual(ok('Model.list'), ['seed-model:1']);
+      assert.deepEqual(ok('Model.list(tags)'), ['seed-model:1']);
+      assert.deepEqual(ok('Model.list(latest)'), ['seed-model:1']);
+      assert.deepEqual(ok('ws.models'), ['seed-model']);
+      for (const k of ['model.update', 'model.add_tags', 'model.remove_tags', 'model.add_properties']) ok(k);
+      assert.deepEqual(ok('model after update'), [
+        'from azureml-core',
+        { stage: 'prod', reviewed: 'yes' },
+        { accuracy: '0.9' },
+      ]);
+      assert.match(out['Model(ws, missing)']!.error ?? '', /no-such-model|not found/i);
+      // What azureml-core changed is the MLflow version's description and tags.
+      const registry = `${s.server.url}/mlflow/v1.0${s.workspaceId('seed-ws')}/api/2.0/mlflow`;
+      const mv = await httpsJson('GET', `${registry}/model-versions/get?name=seed-model&version=1`, s.ca, s.token);
+      assert.equal(mv.status, 200, JSON.stringify(mv.body));
+      assert.equal(mv.body.model_version.description, 'from azureml-core');
+      assert.deepEqual(Object.fromEntries(mv.body.model_version.tags.map((t: any) => [t.key, t.value])), {
+        stage: 'prod',
+        reviewed: 'yes',
+      });
     });
   });
 }

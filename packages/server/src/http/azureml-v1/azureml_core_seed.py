@@ -75,6 +75,11 @@ step("experiments", lambda: sorted(ws.experiments.keys()))
 step("get_run", lambda: ws.get_run(run.id).get_status())
 step("experiment.get_runs", lambda: [r.id for r in exp.get_runs()])
 
+# Models: the MLflow registry's models as azureml-core's Model sees them (azureml_core_models.py).
+import azureml_core_models  # noqa: E402
+
+model = azureml_core_models.run(ws, step)
+
 step("delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).delete(delete_dependent_resources=True))
 step("get after delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).name)
 print(json.dumps(step.out, default=str))

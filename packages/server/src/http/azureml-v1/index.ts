@@ -5,6 +5,7 @@ import { v1Scope } from './common.js';
 import { secretsRoutes } from './secrets-routes.js';
 import { datastoreV1Routes } from './datastore-routes.js';
 import { runHistoryRoutes } from './run-history-routes.js';
+import { modelManagementRoutes } from './model-routes.js';
 
 /**
  * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
@@ -17,5 +18,6 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(secretsRoutes, { ctx, vault: services.assets.vault });
     await scope.register(datastoreV1Routes, { ctx, datastores: services.assets.datastores });
     await scope.register(runHistoryRoutes, { ctx, history: services.runHistory });
+    await scope.register(modelManagementRoutes, { ctx, models: services.models.models });
   });
 }

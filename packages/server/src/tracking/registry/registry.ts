@@ -625,6 +625,8 @@ export class RegistryService {
       model_id?: unknown;
     },
     userId: string | null,
+    /** A chosen version number (Azure's clients name versions); taken or not positive → 409/400. Default: the next. */
+    chosen?: number,
   ): Promise<ModelVersionJson> {
     const name = checkModelName(input.name);
     const source = checkSource(input.source);
@@ -665,10 +667,23 @@ export class RegistryService {
             .where('workspace_id', '=', ws.workspaceId)
             .where('name', '=', name)
             .executeTakeFirst();
+          if (chosen !== undefined) {
+            const taken = await trx
+              .selectFrom('mlflow_model_versions')
+              .select('version')
+              .where('workspace_id', '=', ws.workspaceId)
+              .where('name', '=', name)
+              .where('version', '=', chosen)
+              .executeTakeFirst();
+            if (taken)
+              throw new Conflict(`Model Version (name=${name}, version=${chosen}) already exists.`, {
+                code: 'MODEL_VERSION_EXISTS',
+              });
+          }
           const row: ModelVersionRow = {
             workspace_id: ws.workspaceId,
             name,
-            version: Number(max?.v ?? 0) + 1,
+            version: chosen ?? Number(max?.v ?? 0) + 1,
             creation_time: now,
             last_updated_time: now,
             description,
@@ -714,6 +729,32 @@ export class RegistryService {
       });
     if (modelId) await this.loggedModels.addRegistration(ws, modelId, name, created.version);
     return (await this.versionsJson(ws, [created]))[0]!;
+  }
+
+  /**
+   * Every visible version of the workspace's models (of `name` only, when given), newest first: the
+   * Azure views of the registry (W/models, azureml-core's model management) list from here.
+   */
+  async listVersions(ws: WorkspaceRef, name?: string): Promise<ModelVersionJson[]> {
+    let q = this.db
+      .selectFrom('mlflow_model_versions')
+      .selectAll()
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('current_stage', '<>', STAGE_DELETED);
+    if (name !== undefined) q = q.where('name', '=', checkModelName(name));
+    const rows = await q.orderBy('creation_time', 'desc').orderBy('name').orderBy('version', 'desc').execute();
+    return this.versionsJson(ws, rows);
+  }
+
+  /** The workspace's registered models (all, or those named), by name. */
+  async listRegisteredModels(ws: WorkspaceRef): Promise<RegisteredModelJson[]> {
+    const rows = await this.db
+      .selectFrom('mlflow_registered_models')
+      .selectAll()
+      .where('workspace_id', '=', ws.workspaceId)
+      .orderBy('name')
+      .execute();
+    return this.modelsJson(ws, rows);
   }
 
   async getModelVersion(ws: WorkspaceRef, name: unknown, version: unknown): Promise<ModelVersionJson> {
