@@ -59,6 +59,8 @@ export function createServices(ctx: AppContext): Services {
   computes.setUsageSource(jobs.scheduler);
   // What deployments' scoring scripts come from.
   serving.deployments.codes = codes.codes;
+  // …and the Python they run in (an environmentId, or an MLflow model's own requirements).
+  serving.deployments.environments = environmentBuilds;
   const runHistory = new RunHistoryService(tracking);
   const models = createModelServices(ctx, controlPlane, tracking, runHistory);
   return {

@@ -241,6 +241,19 @@ export class OnlineDeploymentService {
         'environment builds are not available on this server yet: leave environmentId out to serve an MLflow model with ATELIER_SERVING_PYTHON',
         { code: 'ENVIRONMENT_BUILDS_UNAVAILABLE' },
       );
+    if (environmentId !== undefined && this.environments) {
+      // Checked now (exists, buildable here) so a bad id is a 400 that stores nothing; built in the operation.
+      try {
+        await this.environments.check(ws, environmentId);
+      } catch (e) {
+        if (e instanceof NotFound || e instanceof InvalidInput)
+          throw new InvalidInput(`${T}.environmentId: ${e.message}`, {
+            code: e instanceof NotFound ? 'INVALID_INPUT' : e.code,
+            target: `${T}.environmentId`,
+          });
+        throw e;
+      }
+    }
     if (environmentId === undefined && !this.servingPython && !this.environments)
       throw new NotImplemented(
         "this server cannot make a Python environment for the model: set ATELIER_SERVING_PYTHON (a Python with mlflow and the model's requirements) or give an environmentId",
@@ -435,7 +448,8 @@ export class OnlineDeploymentService {
       pipRequirements = mlflowRequirements(modelDir);
     } else if (this.environments) {
       pipRequirements = mlflowRequirements(modelDir);
-      pythonPath = (await this.environments.ensureForRequirements(pipRequirements)).pythonPath;
+      pythonPath = (await this.environments.ensureForRequirements(pipRequirements, undefined, { onLog: note }))
+        .pythonPath;
     } else
       throw new NotImplemented('no Python to run the model: set ATELIER_SERVING_PYTHON or give an environmentId', {
         code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',

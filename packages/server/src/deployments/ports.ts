@@ -6,6 +6,11 @@ import type { WorkspaceInfo } from '../resources/workspace-info.js';
  * modules that provide them; absent, a deployment that needs one is refused with 501.
  */
 export interface EnvironmentBuildsPort {
+  /**
+   * Checks that `environmentId` names an environment version of the workspace that can be built
+   * here (no build): NotFound, or InvalidInput naming why (image-only, conda packages).
+   */
+  check(ws: WorkspaceInfo, environmentId: string): Promise<void>;
   /** Builds (or finds cached) the environment `environmentId` names; its Python runs the workers. */
   ensure(
     ws: WorkspaceInfo,
@@ -16,6 +21,7 @@ export interface EnvironmentBuildsPort {
   ensureForRequirements(
     requirements: string[],
     python?: string,
+    opts?: { signal?: AbortSignal; onLog?: (line: string) => void },
   ): Promise<{ pythonPath: string; pipRequirements?: string[] }>;
 }
 

@@ -136,6 +136,12 @@ export class EnvironmentBuildService {
     return { id: r.id, properties: r.properties, label: `'${name}' version '${version}'` };
   }
 
+  /** Checks that an environment version exists and can be built here (its spec), without building it. */
+  async check(ws: WorkspaceInfo, environmentId: string): Promise<void> {
+    const env = await this.resolve(ws, environmentId);
+    specOf(env.properties, env.label);
+  }
+
   /** The built environment of a workspace environment version (building it when needed). */
   async ensure(
     ws: WorkspaceInfo,
