@@ -17,7 +17,8 @@ export type Resolve = (ref: string) => string | undefined;
 
 /** The references a command (or any template) makes, e.g. ['inputs.lr', 'outputs.model']. */
 export function references(template: string): string[] {
-  return [...template.matchAll(REF)].map((m) => m[1]!);
+  // matchAll starts at the pattern's lastIndex, which renderCommand's exec loop leaves behind.
+  return [...template.matchAll(new RegExp(REF.source, 'g'))].map((m) => m[1]!);
 }
 
 /** Single-quotes `v` as one shell word. */

@@ -47,7 +47,7 @@ export const MLFLOW_STATUS: Record<string, string> = {
   Canceled: 'KILLED',
 };
 
-export type AnySpec = CommandSpec | (BaseSpec & Record<string, unknown>);
+export type AnySpec = CommandSpec | BaseSpec;
 
 export interface JobDeps {
   ctx: AppContext;
@@ -265,6 +265,21 @@ export class JobService {
     const spec = this.parse(body);
     const existing = await this.row(ws, name);
     if (existing) return { row: await this.update(existing, spec), created: false };
+    return { row: await this.submit(ws, name, spec, by, opts), created: true };
+  }
+
+  /**
+   * Submits a checked spec as a new job (also the children of sweeps and pipelines, whose specs
+   * their drivers build). `reused`: a pipeline step that reuses a previous step's outputs is
+   * recorded Completed at once, its run finished.
+   */
+  async submit(
+    ws: WorkspaceInfo,
+    name: string,
+    spec: AnySpec,
+    by: Principal,
+    opts: { parentName?: string; parentRunId?: string; reuseKey?: string; reused?: boolean } = {},
+  ): Promise<JobRow> {
     const { compute, ranks } = await this.check(ws, spec, by);
     const experimentId = await this.experimentId(ws, spec.experimentName);
     const runId = await this.createRun(ws, name, spec, experimentId, by, opts.parentRunId);
@@ -275,7 +290,7 @@ export class JobService {
       workspace_arm_id: ws.id,
       name,
       job_type: spec.jobType,
-      status: 'Queued',
+      status: opts.reused ? 'Completed' : 'Queued',
       spec: JSON.stringify(spec),
       tags: JSON.stringify(spec.tags ?? {}),
       parent_name: opts.parentName ?? null,
@@ -292,8 +307,8 @@ export class JobService {
       created_at: now,
       created_by: by.id,
       created_by_actor: actorOf(by),
-      start_time: null,
-      end_time: null,
+      start_time: opts.reused ? now : null,
+      end_time: opts.reused ? now : null,
       updated_at: now,
     };
     try {
@@ -305,9 +320,47 @@ export class JobService {
         throw new Conflict(`job '${name}' was submitted at the same moment by another request`, { code: 'CONFLICT' });
       throw e;
     }
-    this.onChange(row.job_key, 'submitted');
-    return { row, created: true };
+    if (opts.reused) await this.endRun(ws.workspaceId, runId, 'Completed', now);
+    else this.onChange(row.job_key, 'submitted');
+    return row;
   }
+
+  /** The child jobs (sweep trials, pipeline steps) of a job, oldest first. */
+  async children(workspaceId: string, parentName: string): Promise<JobRow[]> {
+    return this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where('parent_name', '=', parentName)
+      .orderBy('created_at', 'asc')
+      .orderBy('job_key', 'asc')
+      .execute();
+  }
+
+  /** Adds to a job's `properties` (what its drivers learn: a sweep's best trial, a reused step). */
+  async addProperties(key: string, props: Record<string, string>): Promise<void> {
+    const r = await this.byKey(key);
+    if (!r) return;
+    const spec = JSON.parse(r.spec) as AnySpec;
+    spec.properties = { ...spec.properties, ...props };
+    await this.db
+      .updateTable('jobs')
+      .set({ spec: JSON.stringify(spec), updated_at: Date.now() })
+      .where('job_key', '=', key)
+      .execute();
+  }
+
+  /** Replaces the stored spec of a job (a pipeline's outputs learn where their step put them). */
+  async setSpec(key: string, spec: AnySpec): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .set({ spec: JSON.stringify(spec), updated_at: Date.now() })
+      .where('job_key', '=', key)
+      .execute();
+  }
+
+  /** Called when a job is deleted (its kind's own state goes with it). */
+  readonly onDeleted: ((r: JobRow) => Promise<void>)[] = [];
 
   private async update(existing: JobRow, spec: AnySpec): Promise<JobRow> {
     const old = JSON.parse(existing.spec) as AnySpec;
@@ -481,7 +534,10 @@ export class JobService {
         await new Promise((res) => setTimeout(res, 50));
       }
     }
+    // A sweep's trials and a pipeline's steps go with it.
+    for (const c of await this.children(ws.workspaceId, r.name)) await this.delete(ws, c.name);
     await this.db.deleteFrom('jobs').where('job_key', '=', r.job_key).execute();
+    for (const f of this.onDeleted) await f(r);
     await fs.promises.rm(this.folder(ws.workspaceId, r.name), { recursive: true, force: true });
     return true;
   }

@@ -22,6 +22,8 @@ interface Driving {
   executor?: Executor;
   handle?: string;
   canceling?: boolean;
+  /** A sweep or pipeline: its driver sees CancelRequested and cancels its children itself. */
+  parent?: boolean;
 }
 
 /**
@@ -255,7 +257,7 @@ export class JobScheduler {
   }
 
   private async driveParent(r: JobRow, driver: JobDriver): Promise<void> {
-    const d: Driving = { abort: new AbortController() };
+    const d: Driving = { abort: new AbortController(), parent: true };
     this.driving.set(r.job_key, d);
     try {
       const now = Date.now();
@@ -305,7 +307,7 @@ export class JobScheduler {
   /** A cancel for a job this server drives: abort its preparation, or stop its ranks (SIGTERM → grace → SIGKILL). */
   private async cancelLocal(key: string): Promise<void> {
     const d = this.driving.get(key);
-    if (!d || d.canceling) return;
+    if (!d || d.canceling || d.parent) return;
     d.canceling = true;
     if (d.executor && d.handle) {
       await d.executor

@@ -10,6 +10,9 @@ import { JobRunner } from './runner.js';
 import { JobScheduler } from './scheduler.js';
 import { registerJobTypes } from './types.js';
 import { JobLogs } from './logs.js';
+import { SweepDriver } from './sweep/driver.js';
+import { parseSweepJob, type SweepSpec } from './sweep/spec.js';
+import type { JobDeps } from './jobs.js';
 import {
   noCodes,
   noComputes,
@@ -47,6 +50,7 @@ export function createJobServices(
   // Ray: jobs on a compute of type Ray go to that cluster's Jobs API (its address from the compute).
   const executors: JobServices['executors'] = { local, ray: new RayExecutor() };
   const ports: JobServices['ports'] = { computes: noComputes, environmentBuilds: noEnvironmentBuilds, codes: noCodes };
+  const kinds: JobDeps['kinds'] = {};
   const jobs = new JobService({
     ctx,
     runs: tracking.runs,
@@ -57,7 +61,7 @@ export function createJobServices(
     computes: () => ports.computes,
     environmentBuilds: () => ports.environmentBuilds,
     codes: () => ports.codes,
-    kinds: {},
+    kinds,
   });
   const runner = new JobRunner({
     ctx,
@@ -72,6 +76,21 @@ export function createJobServices(
   });
   const scheduler = new JobScheduler(ctx, jobs, runner, () => ports.computes);
   registerJobTypes(cp.types, jobs);
+  // Sweep jobs: trials as child command jobs, driven by the scheduler (jobs/sweep/).
+  const sweeps = new SweepDriver({ ctx, jobs, runs: tracking.runs, metrics: tracking.metrics });
+  kinds.Sweep = {
+    parse: parseSweepJob,
+    check: async (ws, spec, by) => {
+      const s = spec as unknown as SweepSpec;
+      await jobs.checkTrial(ws, s.trial, 'properties.trial');
+      for (const [name, input] of Object.entries(s.inputs))
+        await jobs.checkInput(ws, input, `properties.inputs.${name}`, by);
+    },
+  };
+  scheduler.drivers.Sweep = (r, signal) => sweeps.drive(r, signal);
+  jobs.onDeleted.push(async (r) => {
+    if (r.job_type === 'Sweep') await sweeps.forget(r);
+  });
   ctx.onClose.push(async () => {
     await scheduler.stop();
     local.detach();

@@ -18,6 +18,7 @@ import * as datastoreFolders from './0310-datastore-folders.js';
 import * as blobProperties from './0450-blob-properties.js';
 import * as environmentBuilds from './0460-environment-builds.js';
 import * as jobs from './0500-jobs.js';
+import * as sweeps from './0550-sweeps.js';
 import * as computeNodes from './0400-compute-nodes.js';
 import * as azureModels from './0675-azure-models.js';
 
@@ -47,6 +48,7 @@ export const migrations: Record<string, Migration> = {
   '0450-blob-properties': blobProperties,
   '0460-environment-builds': environmentBuilds,
   '0500-jobs': jobs,
+  '0550-sweeps': sweeps,
   '0400-compute-nodes': computeNodes,
   '0675-azure-models': azureModels,
 };
