@@ -20,6 +20,7 @@ import { mlflowCommands } from './commands/mlflow.js';
 import { connectionCommands } from './commands/connection.js';
 import { endpointCommands } from './commands/endpoint.js';
 import { jobCommands } from './commands/job.js';
+import { computeCommands } from './commands/compute.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   connectionCommands(program);
   endpointCommands(program);
   jobCommands(program);
+  computeCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

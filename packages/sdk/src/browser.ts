@@ -33,6 +33,7 @@ export {
 } from './workspace/arm-ids.js';
 export type { WorkspaceConfig } from './workspace/config-file.js';
 export * from './constants.js';
+export * from './compute/index.js';
 export * from './errors.js';
 export {
   ArmClient,

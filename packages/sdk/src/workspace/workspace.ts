@@ -11,6 +11,13 @@ import {
   ValidationError,
 } from '../errors.js';
 import {
+  AmlCompute,
+  ComputeTarget,
+  computeBody,
+  type AmlComputeProvisioningConfiguration,
+} from '../compute/compute-target.js';
+import {
+  type ClusterConfiguration,
   DEFAULT_CPU_CLUSTER_CONFIGURATION,
   DEFAULT_CPU_CLUSTER_NAME,
   DEFAULT_GPU_CLUSTER_CONFIGURATION,
@@ -85,8 +92,13 @@ export interface CreateWorkspaceOptions extends WorkspaceLookupOptions {
   adbWorkspace?: string;
   privateEndpointConfig?: unknown;
   privateEndpointAutoApproval?: boolean;
-  defaultCpuComputeTarget?: unknown;
-  defaultGpuComputeTarget?: unknown;
+  /**
+   * A cluster made after the workspace as `cpu-cluster` / `gpu-cluster` (the seed's
+   * `default_cpu_compute_target`): `AmlCompute.provisioningConfiguration({...})`, e.g.
+   * `Workspace.DEFAULT_CPU_CLUSTER_CONFIGURATION`. When one cannot be made, the workspace is removed again.
+   */
+  defaultCpuComputeTarget?: AmlComputeProvisioningConfiguration | ClusterConfiguration;
+  defaultGpuComputeTarget?: AmlComputeProvisioningConfiguration | ClusterConfiguration;
 }
 
 export interface UpdateWorkspaceOptions {
@@ -307,8 +319,6 @@ export class Workspace {
     for (const [k, v] of [
       ['adbWorkspace', opts.adbWorkspace],
       ['privateEndpointConfig', opts.privateEndpointConfig],
-      ['defaultCpuComputeTarget', opts.defaultCpuComputeTarget],
-      ['defaultGpuComputeTarget', opts.defaultGpuComputeTarget],
     ] as const) {
       if (v !== undefined && v !== null)
         throw new NotImplementedError(
@@ -317,6 +327,15 @@ export class Workspace {
         );
     }
     if (opts.tags !== undefined) checkTags(opts.tags);
+    // Default clusters are checked before anything is made, so a bad one changes nothing.
+    const defaultComputes = (
+      [
+        [DEFAULT_CPU_CLUSTER_NAME, 'defaultCpuComputeTarget', opts.defaultCpuComputeTarget],
+        [DEFAULT_GPU_CLUSTER_NAME, 'defaultGpuComputeTarget', opts.defaultGpuComputeTarget],
+      ] as const
+    )
+      .filter(([, , c]) => c !== undefined && c !== null)
+      .map(([clusterName, option, c]) => ({ clusterName, config: defaultClusterConfig(option, c!) }));
     const authModes: Record<string, string> = {
       accesskey: 'AccessKey',
       identity: 'Identity',
@@ -458,6 +477,22 @@ export class Workspace {
       throw e;
     }
     const ws = new Workspace(client, (final ?? initial).body as WorkspaceResource);
+    // The default clusters, after the workspace (as azureml-core makes them). One that cannot be
+    // made takes the workspace (and a group made for it) with it: no half-made workspace stays.
+    for (const { clusterName, config } of defaultComputes) {
+      try {
+        say(
+          `Creating compute '${clusterName}' (${config.vmSize ?? 'default size'}, ${config.minNodes}–${config.maxNodes ?? 1} nodes)…`,
+        );
+        const target = await ComputeTarget.create(ws, clusterName, config);
+        await target.waitForCompletion({ showOutput: false });
+      } catch (e) {
+        say(`Compute '${clusterName}' could not be made; removing workspace '${name}' again.`);
+        await ws.delete({ deleteDependentResources: true }).catch(() => undefined);
+        if (createdGroup) await removeGroupIfEmpty(client, sub, rgName);
+        throw e;
+      }
+    }
     const p = ws.resource.properties ?? {};
     say(`Workspace '${name}' is ready: provisioningState ${p.provisioningState ?? 'Succeeded'}.`);
     for (const [label, id] of [
@@ -701,6 +736,37 @@ async function removeGroupIfEmpty(client: ArmClient, sub: string, rg: string): P
 function clientFor(opts: ConnectionOptions, configEndpoint?: string): ArmClient {
   const c = resolveConnection(opts, configEndpoint);
   return new ArmClient(c.endpoint, c.auth);
+}
+
+/** A default cluster's configuration: a provisioning configuration, or a `{vmSize, minNodes, maxNodes, vmPriority}` constant. */
+function defaultClusterConfig(option: string, c: unknown): AmlComputeProvisioningConfiguration {
+  if (!c || typeof c !== 'object')
+    throw new ValidationError(
+      `${option} must be AmlCompute.provisioningConfiguration({...}) (e.g. Workspace.DEFAULT_CPU_CLUSTER_CONFIGURATION)`,
+      { target: option },
+    );
+  const o = c as Partial<AmlComputeProvisioningConfiguration> & { computeType?: string };
+  if (o.computeType !== undefined && o.computeType !== 'AmlCompute')
+    throw new ValidationError(`${option} must be an AmlCompute configuration, got computeType '${o.computeType}'`, {
+      target: option,
+    });
+  try {
+    const config = AmlCompute.provisioningConfiguration({
+      vmSize: o.vmSize,
+      vmPriority: o.vmPriority,
+      minNodes: o.minNodes,
+      maxNodes: o.maxNodes,
+      idleSecondsBeforeScaledown: o.idleSecondsBeforeScaledown,
+      description: o.description,
+      tags: o.tags,
+    });
+    computeBody(config);
+    return config;
+  } catch (e) {
+    if (e instanceof ValidationError)
+      throw new ValidationError(`${option}: ${e.message}`, { target: `${option}.${e.target ?? ''}` });
+    throw e;
+  }
 }
 
 function sameLocation(a: string, b: string): boolean {
