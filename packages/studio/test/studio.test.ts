@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../../server/src/testing/harness.js';
 import { clientPython } from '../../server/src/testing/tls-clients.js';
+import { registerTestModels, waitOperation } from '../../server/src/testing/deploy-models.js';
 import { ensureStudioBuilt, findChromium, launch, OUTPUT, signedInPage, STUDIO } from './browser.js';
 
 // Globals of the page, for the callbacks of page.evaluate (they run in Chromium; this file is typed for Node).
@@ -58,7 +59,7 @@ describe(
       ensureStudioBuilt();
       // Jobs without an environment run with the client's Python (it has mlflow).
       if (python) process.env.ATELIER_JOBS_PYTHON = python;
-      t = await startTestServer('sqlite');
+      t = await startTestServer('sqlite', { servingPython: python });
       browser = await launch(chromiumPath!);
     });
     after(async () => {
@@ -259,6 +260,86 @@ describe(
       await shot('15-jobs');
     });
 
+    it('shows computes with node counts and stops/starts one', async () => {
+      const W = `/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
+      await page.goto(`${ws}/computes`);
+      await page.getByText('No compute yet').waitFor();
+      const put = await t.request('PUT', `${W}/computes/cpu-cluster?api-version=2023-08-01-preview`, {
+        location: 'local',
+        properties: {
+          computeType: 'AmlCompute',
+          properties: { vmSize: 'Standard_DS3_v2', scaleSettings: { minNodeCount: 0, maxNodeCount: 2 } },
+        },
+      });
+      assert.ok(put.status === 200 || put.status === 201, put.text);
+      const op = put.headers.get('azure-asyncoperation');
+      if (op) await waitOperation(t, op);
+      await page.reload();
+      const table = page.getByRole('table', { name: 'Computes' });
+      await table.getByText('0 (min 0, max 2)').waitFor();
+      await shot('16-computes');
+      await table.getByRole('link', { name: 'cpu-cluster' }).click();
+      await page.getByRole('heading', { name: 'Compute cpu-cluster' }).waitFor();
+      await page.getByRole('table', { name: 'Node states' }).waitFor();
+      await page.getByText('No node is up.').waitFor();
+      await page.getByRole('button', { name: 'Stop compute' }).click();
+      await page.getByRole('button', { name: 'Start compute' }).waitFor();
+      const stopped = await t.request('GET', `${W}/computes/cpu-cluster?api-version=2025-09-01`);
+      assert.equal(stopped.body.properties.properties.state, 'Stopped');
+      await page.getByRole('button', { name: 'Start compute' }).click();
+      await page.getByRole('button', { name: 'Stop compute' }).waitFor();
+      await shot('17-compute');
+    });
+
+    it('shows endpoints and deployments (keys hidden), answers a test request, and shows a deployment’s log', async () => {
+      const W = `/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
+      const V = 'api-version=2023-04-01-preview';
+      await page.goto(`${ws}/endpoints`);
+      await page.getByText('No online endpoint yet.').waitFor();
+      await registerTestModels(python!, `${t.url}/mlflow/v1.0${W}`, t);
+      const E = `${W}/onlineEndpoints/studio-ep`;
+      const ep = await t.request('PUT', `${E}?${V}`, {
+        location: 'local',
+        identity: { type: 'SystemAssigned' },
+        properties: { authMode: 'Key', traffic: {}, mirrorTraffic: {} },
+      });
+      assert.equal(ep.status, 201, ep.text);
+      const dep = await t.request('PUT', `${E}/deployments/blue?${V}`, {
+        location: 'local',
+        sku: { name: 'Default', capacity: 1 },
+        properties: { endpointComputeType: 'Managed', model: `${W}/models/doubler/versions/1` },
+      });
+      assert.ok(dep.status === 201 || dep.status === 200, dep.text);
+      const done = await waitOperation(t, dep.headers.get('azure-asyncoperation')!);
+      assert.equal(done.status, 'Succeeded', JSON.stringify(done));
+      const tr = await t.request('PATCH', `${E}?${V}`, { properties: { traffic: { blue: 100 } } });
+      assert.equal(tr.status, 200, tr.text);
+      const keys = (await t.request('POST', `${E}/listKeys?${V}`)).body;
+
+      await page.reload();
+      await page.getByRole('table', { name: 'Endpoints' }).getByText('blue 100%').waitFor();
+      await page.getByRole('link', { name: 'studio-ep' }).click();
+      await page.getByRole('heading', { name: 'Endpoint studio-ep' }).waitFor();
+      await page.getByRole('table', { name: 'Deployments' }).getByText('doubler:1').waitFor();
+      await page
+        .getByLabel('Request body (JSON)')
+        .fill('{"dataframe_split": {"columns": ["x"], "data": [[1.5], [4]]}}');
+      await page.getByRole('button', { name: 'Send request' }).click();
+      await page.getByText('HTTP 200').waitFor({ timeout: 30_000 });
+      const answer = JSON.parse((await page.getByLabel('Answer body').textContent()) ?? '');
+      assert.deepEqual(answer, { predictions: [3, 8] });
+      await page.getByText('from deployment blue').waitFor();
+      // Bad JSON is refused in the page, before anything is sent.
+      await page.getByLabel('Request body (JSON)').fill('{"dataframe_split": ');
+      await page.getByRole('button', { name: 'Send request' }).click();
+      await page.getByText(/The request is not JSON/).waitFor();
+      await page.getByText('Log of deployment blue').click();
+      await page.getByLabel('Log of deployment blue').waitFor();
+      const html = await page.content();
+      assert.ok(!html.includes(keys.primaryKey) && !html.includes(keys.secondaryKey), 'keys are never on the page');
+      await shot('18-endpoint');
+    });
+
     it('every page renders with no serious axe-core violation, in light and dark', async () => {
       const pages = [
         '',
@@ -268,6 +349,10 @@ describe(
         '/models/studio-model',
         '/jobs',
         '/jobs/studio_live_job',
+        '/computes',
+        '/computes/cpu-cluster',
+        '/endpoints',
+        '/endpoints/studio-ep',
         '/datastores',
         '/datastores?store=workspaceartifactstore',
         '/data',
@@ -310,27 +395,65 @@ describe(
       await page.goto(`${ws}/datastores`);
       await page.getByRole('link', { name: 'workspaceartifactstore' }).click();
       await page.getByRole('heading', { name: 'Datastore workspaceartifactstore' }).waitFor();
-      // MLflow's artifacts live in this container: folders open in place down to a run's files.
+      // MLflow's artifacts live in this container (mlflow/{workspace}/{experiment}/{run}/artifacts):
+      // folders open in place down to a run's files; while a folder's listing loads, a loading state
+      // stands in for the old folder's.
+      const tracking = `/mlflow/v1.0/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
+      const found = await t.request('POST', `${tracking}/api/2.0/mlflow/runs/search`, {
+        experiment_ids: [experimentId],
+        filter: "attributes.run_name = 'trial-2'",
+      });
+      const runId = found.body.runs[0].info.run_id as string;
       const table = page.getByRole('table', { name: /Files of/ });
-      for (let i = 0; i < 8 && !(await table.getByText('notes.txt').count()); i++) {
-        const first = table.getByRole('link').first();
-        const before = await first.textContent();
-        await first.click();
-        // The folder's old listing stays on screen until the new one arrives (no loading state in
-        // between): wait for the listing to change before looking into it.
-        for (let j = 0; j < 400; j++) {
-          if (await table.getByText('notes.txt').count()) break;
-          const now = await table
-            .getByRole('link')
-            .first()
-            .textContent({ timeout: 100 })
-            .catch(() => null);
-          if (now !== before) break;
-          await page.waitForTimeout(50);
-        }
-      }
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((ok) => (release = ok));
+      await page.route(/\/datastores\/workspaceartifactstore\/files\?path=mlflow(&|$)/, async (route) => {
+        await held;
+        await route.continue();
+      });
+      await table.getByRole('link', { name: 'mlflow/' }).click();
+      await page.getByRole('status').getByText('Listing files').waitFor();
+      assert.equal(await table.count(), 0, 'the old folder’s listing is gone while the new one loads');
+      release();
+      await page.unroute(/\/datastores\/workspaceartifactstore\/files/);
+      await table.getByRole('link').first().waitFor();
+      await page.getByRole('navigation', { name: 'Folder' }).getByRole('link', { name: 'mlflow' }).waitFor();
+      await table.getByRole('link').first().click(); // the workspace's folder
+      for (const folder of [experimentId, runId, 'artifacts'])
+        await table.getByRole('link', { name: `${folder}/`, exact: true }).click();
       await table.getByText('notes.txt').waitFor();
       await shot('12-datastore');
+    });
+
+    it('refuses to preview a too-large artifact without downloading it whole', async () => {
+      const tracking = `${t.url}/mlflow/v1.0/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
+      const found = await t.request('POST', `${tracking.slice(t.url.length)}/api/2.0/mlflow/runs/search`, {
+        experiment_ids: [experimentId],
+        filter: "attributes.run_name = 'trial-1'",
+      });
+      const runId = found.body.runs[0].info.run_id as string;
+      const big = Buffer.alloc(3 * 1024 * 1024, 'a');
+      const up = await fetch(`${tracking}/api/2.0/mlflow/upload-artifact?run_uuid=${runId}&path=big.txt`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/octet-stream' },
+        body: big,
+      });
+      assert.equal(up.status, 200, await up.text());
+      const reads: { status: number; length: number }[] = [];
+      page.on('response', (r) => {
+        if (r.url().includes('/get-artifact?') && r.url().includes('path=big.txt'))
+          reads.push({ status: r.status(), length: Number(r.headers()['content-length'] ?? -1) });
+      });
+      await page.goto(`${ws}/experiments/${experimentId}/runs/${runId}?tab=artifacts`);
+      await page.getByRole('link', { name: 'big.txt' }).click();
+      await page.getByText('Too large to preview (3.0 MiB); download it.').waitFor();
+      assert.ok(reads.length >= 1, 'the preview asked for the file');
+      for (const r of reads) {
+        assert.equal(r.status, 206, 'a ranged read');
+        assert.ok(r.length <= 2 * 1024 * 1024, `at most the preview limit: ${r.length}`);
+      }
+      await page.getByRole('button', { name: 'Download (3.0 MiB)' }).waitFor();
+      await shot('19-artifact-too-large');
     });
 
     it('is usable from the keyboard: skip link, navigation, sorting', async () => {

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { parse as parseCsv } from 'csv-parse/browser/esm/sync';
-import { download, type Mlflow } from '../lib/api';
+import { ApiError, download, open, type Mlflow } from '../lib/api';
 import { useLoad } from '../lib/hooks';
 import { setQuery, type Route } from '../lib/router';
 import { bytes } from '../lib/format';
@@ -13,6 +13,7 @@ interface FileInfo {
 }
 
 const PREVIEW_LIMIT = 2 * 1024 * 1024;
+const IMAGE_LIMIT = 10 * 1024 * 1024;
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp|svg)$/i;
 const TEXT =
   /\.(txt|log|md|py|yaml|yml|toml|cfg|ini|sh|json|csv|tsv|html|xml|js|ts|r|sql|mlmodel|MLmodel)$|(^|\/)(MLmodel|Dockerfile|requirements\.txt|conda\.yaml)$/i;
@@ -121,18 +122,44 @@ function Dir({
   );
 }
 
+/**
+ * The first bytes of a file, at most `limit`: a ranged GET (`Range: bytes=0-…`), so a large artifact
+ * is never downloaded whole for a preview. Answers the bytes read and the file's whole size.
+ */
+async function head(url: string, limit: number): Promise<{ blob: Blob; size: number; whole: boolean }> {
+  let res: Response;
+  try {
+    res = await open(url, { headers: { range: `bytes=0-${limit - 1}` } });
+  } catch (e) {
+    // 416: an empty file has no byte 0.
+    if (e instanceof ApiError && e.status === 416) return { blob: new Blob([]), size: 0, whole: true };
+    throw e;
+  }
+  const total = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+  const size = Number(total ?? res.headers.get('content-length') ?? NaN);
+  if (res.status === 200 && Number.isFinite(size) && size > limit) {
+    // The server ignored the range: stop reading at once.
+    await res.body?.cancel();
+    return { blob: new Blob([]), size, whole: false };
+  }
+  const blob = await res.blob();
+  const known = Number.isFinite(size) ? size : blob.size;
+  return { blob, size: known, whole: blob.size >= known };
+}
+
 function Preview({ api, runId, path }: { api: Mlflow; runId: string; path: string }) {
   const url = api.artifactUrl(runId, path);
   const file = useLoad(async () => {
-    const blob = await download(url);
-    if (IMAGE.test(path)) return { kind: 'image' as const, blob };
-    if (blob.size > PREVIEW_LIMIT) return { kind: 'big' as const, blob };
+    const limit = IMAGE.test(path) ? IMAGE_LIMIT : PREVIEW_LIMIT;
+    const { blob, size, whole } = await head(url, limit);
+    if (!whole) return { kind: 'big' as const, size };
+    if (IMAGE.test(path)) return { kind: 'image' as const, blob, size };
     const text = await blob.text();
     if (/\.json$/i.test(path)) {
       try {
-        return { kind: 'json' as const, blob, text: JSON.stringify(JSON.parse(text), null, 2) };
+        return { kind: 'json' as const, size, text: JSON.stringify(JSON.parse(text), null, 2) };
       } catch {
-        return { kind: 'text' as const, blob, text };
+        return { kind: 'text' as const, size, text };
       }
     }
     if (/\.(csv|tsv)$/i.test(path)) {
@@ -142,13 +169,13 @@ function Preview({ api, runId, path }: { api: Mlflow; runId: string; path: strin
           relax_column_count: true,
           to: 501,
         }) as string[][];
-        return { kind: 'csv' as const, blob, rows };
+        return { kind: 'csv' as const, size, rows };
       } catch {
-        return { kind: 'text' as const, blob, text };
+        return { kind: 'text' as const, size, text };
       }
     }
-    if (TEXT.test(path) || !looksBinary(text)) return { kind: 'text' as const, blob, text };
-    return { kind: 'binary' as const, blob };
+    if (TEXT.test(path) || !looksBinary(text)) return { kind: 'text' as const, size, text };
+    return { kind: 'binary' as const, size };
   }, [url]);
   const [imageUrl, setImageUrl] = useState<string | null>(null);
   useEffect(() => {
@@ -157,25 +184,33 @@ function Preview({ api, runId, path }: { api: Mlflow; runId: string; path: strin
     setImageUrl(u);
     return () => URL.revokeObjectURL(u);
   }, [file.data]);
-  const save = () => {
-    if (!file.data) return;
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(file.data.blob);
-    a.download = path.split('/').pop() ?? 'artifact';
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  const [saving, setSaving] = useState<Error | null | 'busy'>(null);
+  // The whole file is fetched only when asked for.
+  const save = async () => {
+    setSaving('busy');
+    try {
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(await download(url));
+      a.download = path.split('/').pop() ?? 'artifact';
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+      setSaving(null);
+    } catch (e) {
+      setSaving(e as Error);
+    }
   };
   return (
     <section aria-label={`Preview of ${path}`}>
       <header className="preview-head">
         <h2>{path}</h2>
         {file.data && (
-          <button type="button" onClick={save}>
-            Download ({bytes(file.data.blob.size)})
+          <button type="button" onClick={() => void save()} disabled={saving === 'busy'}>
+            Download ({bytes(file.data.size)})
           </button>
         )}
       </header>
       {file.error && <ErrorBox error={file.error} />}
+      {saving instanceof Error && <ErrorBox error={saving} />}
       {!file.data && !file.error && <Loading what="Loading the file" />}
       {file.data?.kind === 'image' && imageUrl && <img src={imageUrl} alt={path} className="preview-image" />}
       {(file.data?.kind === 'text' || file.data?.kind === 'json') && (
@@ -209,7 +244,9 @@ function Preview({ api, runId, path }: { api: Mlflow; runId: string; path: strin
         </div>
       )}
       {file.data?.kind === 'big' && (
-        <p className="muted">Too large to preview ({bytes(file.data.blob.size)}); download it.</p>
+        <p className="muted" role="status">
+          Too large to preview ({bytes(file.data.size)}); download it.
+        </p>
       )}
       {file.data?.kind === 'binary' && <p className="muted">A binary file; download it.</p>}
     </section>

@@ -127,13 +127,18 @@ function AssetList({ ws, def }: { ws: WorkspaceRef; def: AssetKind }) {
 
 /** A datastore's files, folder by folder (`W/datastores/{name}/files?path=`). */
 function DatastoreFiles({ ws, name, path }: { ws: WorkspaceRef; name: string; path: string }) {
-  const files = useLoad(
-    () =>
-      arm.get<{ value: { path: string; size?: number; isDir?: boolean; modified?: string }[] }>(
+  const where = `${name}\n${path}`;
+  const loaded = useLoad(
+    async () => ({
+      where,
+      listing: await arm.get<{ value: { path: string; size?: number; isDir?: boolean; modified?: string }[] }>(
         `${wsPath(ws)}/datastores/${encodeURIComponent(name)}/files?path=${encodeURIComponent(path)}`,
       ),
+    }),
     [ws.name, name, path],
   );
+  // Only this folder's listing is shown: while another folder's loads, a loading state, not the old one.
+  const files = { ...loaded, data: loaded.data?.where === where ? loaded.data.listing : undefined };
   const parts = path.split('/').filter(Boolean);
   const base = ['w', ws.sub, ws.group, ws.name, 'datastores'];
   return (

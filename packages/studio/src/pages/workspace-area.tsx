@@ -11,12 +11,16 @@ import { Models, ModelPage } from './models';
 import { AssetPage, ASSET_PAGES } from './assets';
 import { AccessPage, AuditPage } from './access';
 import { JobPage, Jobs } from './jobs';
+import { ComputePage, Computes } from './computes';
+import { EndpointPage, Endpoints } from './endpoints';
 
 const NAV: { id: string; label: string }[] = [
   { id: '', label: 'Overview' },
   { id: 'experiments', label: 'Experiments' },
   { id: 'models', label: 'Models' },
   { id: 'jobs', label: 'Jobs' },
+  { id: 'computes', label: 'Computes' },
+  { id: 'endpoints', label: 'Endpoints' },
   ...ASSET_PAGES.map((a) => ({ id: a.id, label: a.label })),
   { id: 'access', label: 'Access' },
   { id: 'audit', label: 'Audit log' },
@@ -38,6 +42,10 @@ export function WorkspaceArea({ route }: { route: Route }) {
   else if (section === 'models' && rest[0]) body = <ModelPage ws={ws} name={rest[0]} />;
   else if (section === 'jobs' && rest.length === 0) body = <Jobs ws={ws} />;
   else if (section === 'jobs' && rest[0]) body = <JobPage ws={ws} name={rest[0]} />;
+  else if (section === 'computes' && rest.length === 0) body = <Computes ws={ws} />;
+  else if (section === 'computes' && rest[0]) body = <ComputePage ws={ws} name={rest[0]} />;
+  else if (section === 'endpoints' && rest.length === 0) body = <Endpoints ws={ws} />;
+  else if (section === 'endpoints' && rest[0]) body = <EndpointPage ws={ws} name={rest[0]} />;
   else if (section === 'access') body = <AccessPage ws={ws} />;
   else if (section === 'audit') body = <AuditPage ws={ws} />;
   else if (ASSET_PAGES.some((a) => a.id === section)) body = <AssetPage ws={ws} kind={section} route={route} />;
