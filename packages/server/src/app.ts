@@ -13,6 +13,7 @@ import { features } from './features.js';
 import { inputProblem, MAX_INPUT_DEPTH } from './text.js';
 import { InvalidInput } from './errors.js';
 import type { Services } from './services.js';
+import { blobHostRewrite } from './http/blob-rest/routes.js';
 
 export interface BuildOptions {
   /** Fastify's https options (key, cert) to serve TLS. */
@@ -62,6 +63,8 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
     exposeHeadRoutes: false,
     requestIdHeader: 'x-ms-client-request-id',
     genReqId: () => crypto.randomUUID(),
+    // Host-style Blob REST ({account}.blob.{suffix}) is the path-style subset under /blob.
+    ...(ctx.config.storageSuffix ? { rewriteUrl: blobHostRewrite(ctx.config.storageSuffix) } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
   // Every route as registered, so a check can compare /openapi.json with what is really served.

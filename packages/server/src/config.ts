@@ -26,6 +26,13 @@ export interface ServerConfig {
   blobStore: BlobStoreConfig;
   /** Python that serves MLflow models deployed without an environmentId (it needs mlflow and the models' requirements). */
   servingPython?: string;
+  /**
+   * Storage endpoint suffix (a host name, e.g. `atelier.example.com`): when set, blob URIs the server
+   * hands out are host-style `https://{account}.blob.{suffix}[:port]/{container}/{blob}` and requests to
+   * such a host are the Blob REST subset of that account (azureml-core builds its upload clients from
+   * the URI's host name, so it needs this form and a wildcard DNS record `*.blob.{suffix}` → the server).
+   */
+  storageSuffix?: string;
 }
 
 export const CONFIG_DOC: Record<string, string> = {
@@ -60,9 +67,22 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_JOBS_PYTHON: 'the Python of jobs without an environment; default python3 on the PATH',
   ATELIER_BLOB_S3_PATH_STYLE:
     'true|false: bucket in the URL path; default true with ATELIER_BLOB_S3_ENDPOINT, else false',
+  ATELIER_STORAGE_SUFFIX:
+    'host name whose subdomains {account}.blob.{suffix} reach this server (wildcard DNS; with --tls the certificate covers them): blob URIs are handed out in that host-style form, which azureml-core needs to upload run files; default none (path-style /blob/{account}/…)',
   ATELIER_UV:
     'path of the uv binary that builds Python environments (ATELIER_HOME/environments); default uv on PATH or beside python3, else python3 -m venv + pip',
 };
+
+/** ATELIER_STORAGE_SUFFIX, checked: a DNS name of at least two labels, lower-cased. */
+export function storageSuffix(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim().toLowerCase().replace(/\.+$/, '');
+  if (!/^(?=.{3,200}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(s))
+    throw new InvalidInput(
+      `ATELIER_STORAGE_SUFFIX must be a DNS name such as atelier.example.com (no scheme, port or path), got '${v}'`,
+    );
+  return s;
+}
 
 const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -202,5 +222,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         : 10 * 1024 ** 3),
     blobStore: overrides.blobStore ?? blobStoreConfig(env),
     servingPython: overrides.servingPython ?? servingPython(env.ATELIER_SERVING_PYTHON),
+    storageSuffix: storageSuffix(overrides.storageSuffix ?? (env.ATELIER_STORAGE_SUFFIX || undefined)),
   };
 }

@@ -12,6 +12,7 @@ import { createComputeServices } from './compute/services.js';
 import type { ComputeService } from './compute/computes.js';
 import { RunHistoryService } from './run-history/run-history.js';
 import { createModelServices, type ModelServices } from './models/services.js';
+import { V1ArtifactService } from './v1-artifacts/artifacts.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -34,6 +35,8 @@ export interface Services extends ControlPlaneServices {
   runHistory: RunHistoryService;
   /** The Azure views (azureml-core's model management, ARM `W/models`) of the one model registry. */
   models: ModelServices;
+  /** azureml-core's artifact service (run files = the MLflow run's artifacts). */
+  v1Artifacts: V1ArtifactService;
 }
 
 /**
@@ -63,6 +66,9 @@ export function createServices(ctx: AppContext): Services {
   serving.deployments.environments = environmentBuilds;
   const runHistory = new RunHistoryService(tracking);
   const models = createModelServices(ctx, controlPlane, tracking, runHistory);
+  const v1Artifacts = new V1ArtifactService(ctx, tracking.artifacts, runHistory, (id) =>
+    controlPlane.workspaces.dependents.storageKeys(id),
+  );
   return {
     ...controlPlane,
     tracking,
@@ -75,5 +81,6 @@ export function createServices(ctx: AppContext): Services {
     jobs,
     runHistory,
     models,
+    v1Artifacts,
   };
 }

@@ -39,6 +39,39 @@ export function directorySas(
   return q.toString();
 }
 
+/** A service SAS for one blob (sr=b): what a v1 artifact's content URI carries. */
+export function blobSas(
+  input: { account: string; container: string; blob: string; permissions: string; expiry: Date },
+  key: string,
+): string {
+  const q = new URLSearchParams();
+  q.set('sv', SAS_VERSION);
+  q.set('spr', 'https,http');
+  q.set('se', iso(input.expiry, 'signedExpiry'));
+  q.set('sr', 'b');
+  q.set('sp', input.permissions);
+  q.set('sig', sign(key, serviceStringToSignFor(q, `/blob/${input.account}/${input.container}/${input.blob}`)));
+  return q.toString();
+}
+
+/**
+ * The URI of a blob (or folder) of this server's Blob REST subset: host-style
+ * `{scheme}://{account}.blob.{storageSuffix}[:port]/{container}/{blob}` when the server has a storage
+ * suffix (azureml-core derives its upload client from the host name), else path-style
+ * `{publicUrl}/blob/{account}/{container}/{blob}`. Each path segment is URL-encoded.
+ */
+export function blobUri(
+  config: { publicUrl: string; storageSuffix?: string },
+  account: string,
+  container: string,
+  blob: string,
+): string {
+  const path = [container, ...blob.split('/').filter(Boolean)].map(encodeURIComponent).join('/');
+  if (!config.storageSuffix) return `${config.publicUrl}/blob/${account}/${path}`;
+  const u = new URL(config.publicUrl);
+  return `${u.protocol}//${account}.blob.${config.storageSuffix}${u.port ? `:${u.port}` : ''}/${path}`;
+}
+
 /**
  * Checks the SAS of a Blob REST request on `blob` (or, for container operations, on the container
  * and the listing's `prefix`) against the storage account's keys. Throws InvalidInput for a missing

@@ -64,7 +64,8 @@ function covers(certPem: string, hosts: string[]): boolean {
   try {
     const cert = new crypto.X509Certificate(certPem);
     if (Date.parse(cert.validTo) - Date.now() < 30 * 86_400_000) return false;
-    return hosts.every((h) => (isIp(h) ? cert.checkIP(h) : cert.checkHost(h)) !== undefined);
+    // A wildcard name is covered when a name it matches is.
+    return hosts.every((h) => (isIp(h) ? cert.checkIP(h) : cert.checkHost(h.replace(/^\*\./, 'x.'))) !== undefined);
   } catch {
     return false;
   }
@@ -176,6 +177,8 @@ export async function prepareTls(opts: {
   host?: string;
   publicUrl?: string;
   env?: NodeJS.ProcessEnv;
+  /** ATELIER_STORAGE_SUFFIX: the certificate also covers `*.blob.{suffix}` (host-style blob URIs). */
+  storageSuffix?: string;
 }): Promise<{ tlsCert: string; tlsKey: string; message: string; caFile?: string }> {
   const env = opts.env ?? process.env;
   if (env.ATELIER_TLS_CERT || env.ATELIER_TLS_KEY) {
@@ -192,6 +195,8 @@ export async function prepareTls(opts: {
   const extra: string[] = [];
   if (opts.host) extra.push(opts.host);
   if (opts.publicUrl) extra.push(new URL(opts.publicUrl).hostname);
+  const suffix = opts.storageSuffix ?? (env.ATELIER_STORAGE_SUFFIX || undefined);
+  if (suffix) extra.push(`*.blob.${suffix}`);
   const files = await ensureSelfSignedCertificate(opts.home, defaultHostNames(extra));
   return { tlsCert: files.certFile, tlsKey: files.keyFile, caFile: files.caFile, message: trustInstructions(files) };
 }

@@ -12,6 +12,8 @@ import { clientCredentialsToken, httpsJson } from './tls-clients.js';
 
 const run = promisify(execFile);
 const V = 'api-version=2025-09-01';
+/** The test servers' storage suffix (a reserved test domain, resolved by the client processes only). */
+export const STORAGE_SUFFIX = 'atelier.test';
 /** The folder of the Python helpers (`azure_clients.py`), put on PYTHONPATH for client scripts. */
 const PYTHON_HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'python');
 
@@ -38,7 +40,9 @@ export async function startAzureClientServer(dialect: DialectName, group: string
   let databaseUrl: string | undefined;
   let drop: (() => Promise<void>) | undefined;
   if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
-  const tls = await prepareTls({ home, host: '127.0.0.1', env: {} });
+  // Host-style blob URIs ({account}.blob.atelier.test): azureml-core uploads run files only to those.
+  // The client processes resolve *.atelier.test to the server (testing/python/azure_clients.py).
+  const tls = await prepareTls({ home, host: '127.0.0.1', env: {}, storageSuffix: STORAGE_SUFFIX });
   const ca = fs.readFileSync(tls.caFile!, 'utf8');
   const server = await startServer(
     {
@@ -49,6 +53,7 @@ export async function startAzureClientServer(dialect: DialectName, group: string
       tlsCert: tls.tlsCert,
       tlsKey: tls.tlsKey,
       databaseUrl,
+      storageSuffix: STORAGE_SUFFIX,
     },
     {},
   );
@@ -70,6 +75,7 @@ export async function startAzureClientServer(dialect: DialectName, group: string
     REQUESTS_CA_BUNDLE: tls.caFile!,
     SSL_CERT_FILE: tls.caFile!,
     PYTHONPATH: PYTHON_HELPERS,
+    ATELIER_STORAGE_SUFFIX: STORAGE_SUFFIX,
   };
   const groupUrl = `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourcegroups/${group}?${V}`;
   const rg = await httpsJson('PUT', groupUrl, ca, token, { location: 'local' });

@@ -43,6 +43,7 @@ for (const dialect of testDialects()) {
       const work = path.join(s.home, 'work');
       fs.mkdirSync(work, { recursive: true });
       out = await s.python(py, path.join(HERE, 'azureml_core_seed.py'), { WORKSPACE: 'seed-ws', WORKDIR: work });
+      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
       ok('Workspace()');
       assert.equal(ok('Workspace.get'), 'seed-ws');
       assert.deepEqual(ok('Workspace.list(group)'), ['seed-ws']);
@@ -144,6 +145,39 @@ for (const dialect of testDialects()) {
         s.token,
       );
       assert.deepEqual(fine.body.metrics ?? [], []);
+
+      // Artifacts: run files uploaded through azureml-core are the MLflow run's artifacts.
+      for (const k of ['run.upload_file', 'run.log_image']) ok(k);
+      assert.equal(ok('run.upload_folder'), 2);
+      assert.equal(ok('run.upload_files'), 1);
+      assert.deepEqual(ok('run.get_file_names'), [
+        'dot.png',
+        'logs/train.log',
+        'outputs/folder/a.txt',
+        'outputs/folder/sub/b.txt',
+        'outputs/hello.txt',
+      ]);
+      assert.equal(ok('run.download_file'), 'hello artifacts');
+      assert.deepEqual(ok('run.download_files'), ['outputs/folder/a.txt', 'outputs/folder/sub/b.txt']);
+      assert.deepEqual(ok('run.get_details logFiles'), ['logs/train.log']);
+      assert.equal(ok('run.get_details_with_logs'), 'epoch 1: loss 0.3\n');
+      const listed = await httpsJson('GET', `${tracking}/artifacts/list?run_id=${runId}&path=outputs`, s.ca, s.token);
+      assert.deepEqual(
+        listed.body.files.map((f: any) => [f.path, f.is_dir]),
+        [
+          ['outputs/folder', true],
+          ['outputs/hello.txt', false],
+        ],
+      );
+      // A path that leaves its container is refused, naming the problem.
+      const art = `${s.server.url}/artifact/v2.0${s.workspaceId('seed-ws')}/artifacts`;
+      const escape = await httpsJson('POST', `${art}/batch/metadata/ExperimentRun/dcid.${runId}`, s.ca, s.token, {
+        paths: [{ path: 'ok.txt' }, { path: '../../other/x.txt' }],
+      });
+      assert.equal(escape.status, 400);
+      assert.match(escape.body.error.message, /\.\./);
+      const missing = await httpsJson('GET', `${art}/contentinfo/ExperimentRun/dcid.${runId}/nope.txt`, s.ca, s.token);
+      assert.equal(missing.status, 404);
 
       ok('delete');
       assert.match(out['get after delete']!.error ?? '', /not found|could not be found/i);

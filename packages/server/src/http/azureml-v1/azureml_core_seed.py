@@ -65,6 +65,25 @@ step("run.log", lambda: [run.log("accuracy", 0.5), run.log("accuracy", 0.75)] an
 step("run.log_list", lambda: run.log_list("losses", [0.3, 0.2]))
 step("run.tag", lambda: run.tag("team", "vision"))
 step("run.add_properties", lambda: run.add_properties({"stage": "trial"}))
+
+# Artifacts: the run's files are the MLflow run's artifacts.
+os.makedirs("outdir/sub", exist_ok=True)
+for name, text in [("hello.txt", "hello artifacts"), ("outdir/a.txt", "a"), ("outdir/sub/b.txt", "b"), ("train.log", "epoch 1: loss 0.3\n")]:
+    with open(name, "w") as f:
+        f.write(text)
+# The smallest PNG (1x1, transparent).
+with open("dot.png", "wb") as f:
+    f.write(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                          "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"))
+step("run.upload_file", lambda: bool(run.upload_file("outputs/hello.txt", "hello.txt")))
+step("run.upload_folder", lambda: len(list(run.upload_folder("outputs/folder", "outdir"))))
+step("run.upload_files", lambda: len(list(run.upload_files(["logs/train.log"], ["train.log"]))))
+step("run.log_image", lambda: run.log_image("dot", path="dot.png"))
+step("run.get_file_names", lambda: sorted(run.get_file_names()))
+step("run.download_file", lambda: (run.download_file("outputs/hello.txt", "dl/hello.txt"), open("dl/hello.txt").read())[1])
+step("run.download_files", lambda: (run.download_files(prefix="outputs/folder", output_directory="dl2"), sorted(os.path.relpath(os.path.join(d, f), "dl2") for d, _, fs in os.walk("dl2") for f in fs))[1])
+step("run.get_details logFiles", lambda: sorted(run.get_details()["logFiles"].keys()))
+step("run.get_details_with_logs", lambda: run.get_details_with_logs()["logFiles"]["logs/train.log"])
 step("run.complete", lambda: run.complete())
 step("run.get_status", lambda: run.get_status())
 step("run.get_metrics", lambda: run.get_metrics())

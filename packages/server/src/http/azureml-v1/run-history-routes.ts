@@ -3,6 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import type { Action } from '../../identity/rbac.js';
 import type { RunHistoryService, V1RunPatch } from '../../run-history/run-history.js';
+import type { V1ArtifactService } from '../../v1-artifacts/artifacts.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
@@ -40,6 +41,9 @@ export function metricPoints(body: unknown): Point[] {
     const st = typeof step === 'number' && Number.isInteger(step) ? step : (seen.get(name) ?? 0);
     seen.set(name, st + 1);
     for (const [col, v] of Object.entries(data)) {
+      // An artifact-backed metric (run.log_image, log_confusion_matrix, …) points at the file the client
+      // uploaded first; the file is the MLflow run's artifact, the pointer (a string) is not a metric.
+      if (typeof v === 'string' && v.startsWith('aml://artifactId/')) continue;
       const n = numeric(v);
       if (n === undefined)
         throw new InvalidInput(
@@ -92,8 +96,11 @@ export function metricPoints(body: unknown): Point[] {
  * workspace), metrics (post, batch) — over the MLflow tracking store (run-history/run-history.ts).
  * Reading needs `data/read`, writing `data/write`, as the MLflow routes.
  */
-export async function runHistoryRoutes(app: FastifyInstance, opts: { ctx: AppContext; history: RunHistoryService }) {
-  const { ctx, history } = opts;
+export async function runHistoryRoutes(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; history: RunHistoryService; artifacts: V1ArtifactService },
+) {
+  const { ctx, history, artifacts } = opts;
   const ws = async (req: FastifyRequest, action: Action): Promise<WorkspaceInfo> => workspaceFor(ctx, req, action);
   const experimentOf = async (w: WorkspaceInfo, p: P, create: boolean) => {
     if (p.experimentId !== undefined) return history.getExperimentById(w.workspaceId, p.experimentId);
@@ -186,7 +193,8 @@ export async function runHistoryRoutes(app: FastifyInstance, opts: { ctx: AppCon
           submittedBy: dto.userId,
           inputDatasets: [],
           outputDatasets: [],
-          logFiles: {},
+          // The run's log files (its artifacts below logs/, azureml-logs/, user_logs/, system_logs/) with read URIs.
+          logFiles: await artifacts.runLogFiles(w, dto.runId),
           warnings: [],
         };
       });

@@ -9,6 +9,20 @@ import { HTTP_STATUS } from '../error-status.js';
 
 /** The prefix of the Blob REST subset: path-style `/blob/{account}/{container}/{blob}` on the server itself. */
 export const BLOB_REST_PREFIX = '/blob';
+/**
+ * Fastify's `rewriteUrl` for host-style Blob REST requests: `Host: {account}.blob.{suffix}` with path
+ * `/{container}/{blob}` becomes `/blob/{account}/{container}/{blob}` (the path-style routes below).
+ */
+export function blobHostRewrite(suffix: string): (req: { url?: string; headers: { host?: string } }) => string {
+  const escaped = suffix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const host = new RegExp(`^([a-z0-9]{3,24})\\.blob\\.${escaped}(:\\d+)?$`, 'i');
+  return (req) => {
+    const url = req.url ?? '/';
+    const m = host.exec(req.headers.host ?? '');
+    return m ? `${BLOB_REST_PREFIX}/${m[1]!.toLowerCase()}${url.startsWith('/') ? url : `/${url}`}` : url;
+  };
+}
+
 const X_MS_VERSION = '2023-11-03';
 
 /** Domain code → Azure Storage error code (x-ms-error-code); otherwise by kind. */

@@ -6,13 +6,29 @@ Environment: ATELIER_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
 AZURE_SUBSCRIPTION_ID, RESOURCE_GROUP (REQUESTS_CA_BUNDLE trusts the server's CA).
 """
 import os
+import socket
 import traceback
+from urllib.parse import urlparse
 
 from azure.identity import ClientSecretCredential
 
 URL = os.environ["ATELIER_URL"].rstrip("/")
 SUBSCRIPTION = os.environ["AZURE_SUBSCRIPTION_ID"]
 GROUP = os.environ["RESOURCE_GROUP"]
+# Host-style blob URIs ({account}.blob.{suffix}) reach the server, as a wildcard DNS record would
+# make them do in a deployment.
+_SUFFIX = os.environ.get("ATELIER_STORAGE_SUFFIX")
+if _SUFFIX:
+    _resolve = socket.getaddrinfo
+    _server = urlparse(URL).hostname
+
+    def _getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.lower().endswith("." + _SUFFIX):
+            host = _server
+        return _resolve(host, *args, **kwargs)
+
+    socket.getaddrinfo = _getaddrinfo
+
 credential = ClientSecretCredential(
     os.environ["AZURE_TENANT_ID"], os.environ["AZURE_CLIENT_ID"], os.environ["AZURE_CLIENT_SECRET"],
     authority=URL, disable_instance_discovery=True,
