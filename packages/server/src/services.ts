@@ -69,6 +69,8 @@ export function createServices(ctx: AppContext): Services {
   const v1Artifacts = new V1ArtifactService(ctx, tracking.artifacts, runHistory, (id) =>
     controlPlane.workspaces.dependents.storageKeys(id),
   );
+  // Model.register's uploaded files (origin LocalUpload) are found through the artifact service.
+  models.models.artifactLocator = (ws, origin, container, path) => v1Artifacts.locate(ws, origin, container, path);
   return {
     ...controlPlane,
     tracking,

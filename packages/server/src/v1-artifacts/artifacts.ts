@@ -249,6 +249,19 @@ export class V1ArtifactService {
     await this.artifacts.delete(this.ref(ws), `${p.root}/${f}`);
   }
 
+  /**
+   * The `mlflow-artifacts:/…` URI of a file or folder of `{origin}/{container}` (what the model
+   * registry keeps as a version's source when azureml-core registers uploaded files); NotFound when
+   * nothing is there.
+   */
+  async locate(ws: WorkspaceInfo, origin: string, container: string, path: string): Promise<string> {
+    const p = await this.place(ws, origin, container);
+    const f = safeKey(path.replace(/\\/g, '/'), 'artifact path');
+    const at = f ? `${p.root}/${f}` : p.root;
+    if (!(await this.artifacts.stat(this.ref(ws), at))) throw this.missing(p, f);
+    return `mlflow-artifacts:/${at}`;
+  }
+
   /** Run log files (`logs/`, `azureml-logs/`, `user_logs/`, `system_logs/`) with read URIs: run details' logFiles. */
   async runLogFiles(ws: WorkspaceInfo, runId: string): Promise<Record<string, string>> {
     const container = `dcid.${runId}`;
