@@ -58,6 +58,7 @@ export async function openPostgres(opts: {
       const pending: Promise<unknown>[] = [];
       let failure: unknown;
       const send = (text: string) => {
+        batchWrites(client);
         pending.push(
           client.query(text).catch((e: unknown) => {
             failure ??= e;
@@ -65,7 +66,7 @@ export async function openPostgres(opts: {
         );
       };
       return {
-        tx: pgTx(client),
+        tx: pgTx(client, true),
         async begin(savepoints) {
           send(savepoints ? 'begin; savepoint member' : 'begin');
         },
@@ -76,6 +77,7 @@ export async function openPostgres(opts: {
           // (Answered already: they went out before the members' statements.)
           await Promise.all(pending);
           if (failure !== undefined) throw failure;
+          batchWrites(client);
           const out = (await client.query(lastOk ? 'commit' : 'rollback to member; commit')) as
             pg.QueryResult | pg.QueryResult[];
           // A transaction left aborted (a member swallowed an error of its own) ends in ROLLBACK.
@@ -177,9 +179,29 @@ function statementName(text: string): string | undefined {
   return name;
 }
 
-function pgTx(client: pg.PoolClient): Tx {
+/**
+ * Statements written in one turn of the event loop leave in one socket write: a pipelined
+ * connection otherwise writes (a system call and a packet) per statement. The socket is corked
+ * at the first and uncorked once the turn's promise callbacks have run.
+ */
+const corked = new WeakSet<pg.PoolClient>();
+function batchWrites(client: pg.PoolClient): void {
+  if (corked.has(client)) return;
+  const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection
+    ?.stream;
+  if (!stream?.cork || !stream.uncork) return;
+  corked.add(client);
+  stream.cork();
+  process.nextTick(() => {
+    corked.delete(client);
+    stream.uncork!();
+  });
+}
+
+function pgTx(client: pg.PoolClient, pipelined = false): Tx {
   const query = (text: string, params: unknown[], rowMode?: 'array') => {
     const t = toPg(text);
+    if (pipelined) batchWrites(client);
     return client.query({ name: statementName(t), text: t, values: params, ...(rowMode ? { rowMode } : {}) });
   };
   return {

@@ -18,7 +18,8 @@ export const LOG_MAX_POINTS = 16384;
 export const BLOCK_POINTS = 128;
 export const APPEND_BELOW = 64;
 
-interface Current {
+/** A series' row of tracking_latest_metrics, as a write reads it. */
+export interface Current {
   series_id: number;
   key: string;
   step: number;
@@ -61,42 +62,76 @@ function later(s1: number, t1: number, v1: number, s2: number, t2: number, v2: n
 const LATEST_COLS =
   'run_uuid, key, step, timestamp, value, is_nan, workspace_id, experiment_id, min_step, max_step, steps, step_segments';
 
+/** Marks a statement sent ahead of its use as handled (its caller awaits it later, or never on an earlier failure). */
+function ahead<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/**
+ * The latest value and step summary of each of `metrics`' keys in a run: sent at once (it needs no
+ * answer of an earlier statement), so on PostgreSQL it rides in the same round trip as the run's lock
+ * and row (the statements of one transaction run in the order sent, so it reads after the lock).
+ */
+export function readLatestMetrics(tx: Tx, runUuid: string, metrics: MetricIn[]): Promise<Map<string, Current>> {
+  const keys = [...new Set(metrics.map((m) => m.key))];
+  const reads: Promise<[number, string, number, number, number, number, number, number, number, string | null][]>[] =
+    [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    reads.push(
+      tx.rows(
+        `select series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments from tracking_latest_metrics where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`,
+        [runUuid, ...chunk],
+      ),
+    );
+  }
+  return ahead(
+    Promise.all(reads).then((all) => {
+      const current = new Map<string, Current>();
+      for (const rows of all)
+        for (const r of rows)
+          current.set(r[1], {
+            series_id: r[0],
+            key: r[1],
+            step: r[2],
+            timestamp: r[3],
+            value: r[4],
+            is_nan: r[5],
+            min_step: r[6],
+            max_step: r[7],
+            steps: r[8],
+            step_segments: r[9],
+          });
+      return current;
+    }),
+  );
+}
+
 /**
  * Appends metric points and keeps each key's latest value and step summary, without reading
  * points: the distinct steps are kept as ranges (steps = their number; steps = max - min + 1
  * means one range, else step_segments lists them) while there are at most MAX_STEP_SEGMENTS,
- * else steps = 0 and readers read the series' steps. The caller holds the run (TrackingSql.lockRun).
+ * else steps = 0 and readers read the series' steps. The caller holds the run (TrackingSql.lockRun);
+ * `latest` is readLatestMetrics' answer for these metrics, when the caller sent it ahead.
+ *
+ * Statements that do not wait for each other's answers are sent together (PostgreSQL pipelines
+ * them: one round trip): the new series' rows, the existing series' update and, when no series is
+ * new, the log row.
  */
-export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
+export async function writeMetrics(
+  tx: Tx,
+  run: RunRow,
+  metrics: MetricIn[],
+  latest?: Promise<Map<string, Current>>,
+): Promise<void> {
   const byKey = new Map<string, MetricIn[]>();
   for (const m of metrics) {
     const l = byKey.get(m.key);
     if (l) l.push(m);
     else byKey.set(m.key, [m]);
   }
-  const keys = [...byKey.keys()];
-  const current = new Map<string, Current>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const chunk = keys.slice(i, i + 500);
-    const rows = await tx.rows<[number, string, number, number, number, number, number, number, number, string | null]>(
-      `select series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments from tracking_latest_metrics where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`,
-      [run.run_uuid, ...chunk],
-    );
-    for (const r of rows) {
-      current.set(r[1], {
-        series_id: r[0],
-        key: r[1],
-        step: r[2],
-        timestamp: r[3],
-        value: r[4],
-        is_nan: r[5],
-        min_step: r[6],
-        max_step: r[7],
-        steps: r[8],
-        step_segments: r[9],
-      });
-    }
-  }
+  const current = await (latest ?? readLatestMetrics(tx, run.run_uuid, metrics));
 
   const fresh: { key: string; row: unknown[] }[] = [];
   const updates: unknown[][] = [];
@@ -167,23 +202,31 @@ export async function writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Pr
 
   const seriesOf = new Map<string, number>();
   for (const [key, c] of current) seriesOf.set(key, Number(c.series_id));
+  const made: Promise<{ series_id: number; key: string }[]>[] = [];
   for (let i = 0; i < fresh.length; i += 500) {
     const chunk = fresh.slice(i, i + 500);
-    const made = await tx.all<{ series_id: number; key: string }>(
-      `insert into tracking_latest_metrics (${LATEST_COLS}) values ${tuples(chunk.length, 12)} returning series_id, key`,
-      chunk.flatMap((f) => f.row),
+    made.push(
+      ahead(
+        tx.all<{ series_id: number; key: string }>(
+          `insert into tracking_latest_metrics (${LATEST_COLS}) values ${tuples(chunk.length, 12)} returning series_id, key`,
+          chunk.flatMap((f) => f.row),
+        ),
+      ),
     );
-    for (const m of made) seriesOf.set(m.key, Number(m.series_id));
   }
   // Existing series (SQLite: one prepared update each; PostgreSQL: one upsert on their ids).
   const queries = trackingSql(tx.dialect);
-  await queries.updateLatestMetrics(tx, updates, LATEST_COLS);
+  const updated = ahead(queries.updateLatestMetrics(tx, updates, LATEST_COLS));
+  for (const rows of await Promise.all(made)) for (const m of rows) seriesOf.set(m.key, Number(m.series_id));
 
   const data = encodeLog(metrics, (m) => seriesOf.get(m.key)!);
   const full = (rows: number, points: number) => rows + 1 > LOG_MAX_ROWS || points + metrics.length > LOG_MAX_POINTS;
-  await queries.appendMetricLog(tx, run.run_uuid, metrics.length, data, full, (hasLog, extra) =>
-    foldLog(tx, run.run_uuid, hasLog, extra),
+  const appended = ahead(
+    queries.appendMetricLog(tx, run.run_uuid, metrics.length, data, full, (hasLog, extra) =>
+      foldLog(tx, run.run_uuid, hasLog, extra),
+    ),
   );
+  await Promise.all([updated, appended]);
 }
 
 /** Sorted, disjoint, inclusive step ranges, with those that overlap or touch joined. */

@@ -33,7 +33,11 @@ import type { Tx } from '../../store/tx.js';
 import { trackingSql } from '../shared/dialects/index.js';
 import { RUN_NAME_TAG, insertRun } from './run-create.js';
 import { jsonDouble, type DatasetView, type MetricIn, type ParamIn, type RunInfoView, type RunView } from './types.js';
-import { writeMetrics as writeMetricBlocks } from '../metrics/metric-write.js';
+import {
+  readLatestMetrics,
+  writeMetrics as writeMetricBlocks,
+  type Current as LatestMetric,
+} from '../metrics/metric-write.js';
 import { writeModelMetrics } from '../logged-models/model-metrics.js';
 import { checkModelInputs, readModelInputs, writeModelInputs } from '../logged-models/model-inputs.js';
 
@@ -186,10 +190,10 @@ export class RunService {
 
   /** The run row inside a write transaction (so a concurrent delete cannot slip between check and write). */
   private async activeRunIn(tx: Tx, ws: string, runId: string): Promise<RunRow> {
-    await trackingSql(tx.dialect).lockRun(tx, runId);
-    const [row] = await tx.all<RunRow>('select * from tracking_runs where run_uuid = ? and workspace_id = ?', [
-      runId,
-      ws,
+    // Both sent at once (PostgreSQL pipelines them: one round trip); the read runs after the lock.
+    const [, [row]] = await Promise.all([
+      trackingSql(tx.dialect).lockRun(tx, runId),
+      tx.all<RunRow>('select * from tracking_runs where run_uuid = ? and workspace_id = ?', [runId, ws]),
     ]);
     if (!row) throw new NotFound(`Run with id=${runId} not found`, { code: 'RUN_NOT_FOUND' });
     RunService.requireActive(row);
@@ -294,8 +298,10 @@ export class RunService {
     const m = checkMetric(metric, 'metric');
     const id = checkRunId(runId);
     await this.database.write(async (tx) => {
-      const run = await this.activeRunIn(tx, ws, id);
-      await this.writeMetrics(tx, run, [m]);
+      // The series' latest value is read in the same round trip as the run (after its lock).
+      const found = this.activeRunIn(tx, ws, id);
+      const latest = readLatestMetrics(tx, id, [m]);
+      await this.writeMetrics(tx, await found, [m], latest);
     });
   }
 
@@ -369,9 +375,11 @@ export class RunService {
         `Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`,
       );
     await this.database.write(async (tx) => {
-      const run = await this.activeRunIn(tx, ws, id);
+      const found = this.activeRunIn(tx, ws, id);
+      const latest = metrics.length ? readLatestMetrics(tx, id, metrics) : undefined;
+      const run = await found;
       if (params.length) await this.writeParams(tx, run, params);
-      if (metrics.length) await this.writeMetrics(tx, run, metrics);
+      if (metrics.length) await this.writeMetrics(tx, run, metrics, latest);
       if (tags.length) await this.upsertTags(tx, run, tags);
     });
   }
@@ -431,10 +439,15 @@ export class RunService {
   }
 
   /** Appends metric points (tracking/metrics/metric-write.ts). The caller holds the run. */
-  private async writeMetrics(tx: Tx, run: RunRow, metrics: MetricIn[]): Promise<void> {
+  private async writeMetrics(
+    tx: Tx,
+    run: RunRow,
+    metrics: MetricIn[],
+    latest?: Promise<Map<string, LatestMetric>>,
+  ): Promise<void> {
     // Points naming a logged model are also that model's metrics (checked first: an unknown model refuses all).
     await writeModelMetrics(tx, run, metrics);
-    await writeMetricBlocks(tx, run, metrics);
+    await writeMetricBlocks(tx, run, metrics, latest);
   }
 
   /** log-inputs: datasets (made once per experiment by name and digest) and their input tags. */

@@ -24,20 +24,27 @@ export const postgresTracking: TrackingSql = {
   forUpdate: (query) => query.forUpdate(),
   async insertRows(tx, head, width, rows, tail = '') {
     const per = Math.max(1, Math.floor(500 / Math.max(1, width / 5)));
+    // Every chunk sent at once (pipelined: one round trip).
+    const sent: Promise<number>[] = [];
     for (let i = 0; i < rows.length; i += per) {
       const chunk = rows.slice(i, i + per);
-      await tx.run(`${head} values ${tuples(chunk.length, width)} ${tail}`, chunk.flat());
+      sent.push(tx.run(`${head} values ${tuples(chunk.length, width)} ${tail}`, chunk.flat()));
     }
+    await Promise.all(sent);
   },
   // One upsert on the series ids updates them all in one round trip.
   async updateLatestMetrics(tx, rows, columns) {
+    const sent: Promise<number>[] = [];
     for (let i = 0; i < rows.length; i += 500) {
       const chunk = rows.slice(i, i + 500);
-      await tx.run(
-        `insert into tracking_latest_metrics (series_id, ${columns}) values ${tuples(chunk.length, 13)} on conflict (series_id) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps, step_segments = excluded.step_segments`,
-        chunk.flat(),
+      sent.push(
+        tx.run(
+          `insert into tracking_latest_metrics (series_id, ${columns}) values ${tuples(chunk.length, 13)} on conflict (series_id) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, min_step = excluded.min_step, max_step = excluded.max_step, steps = excluded.steps, step_segments = excluded.step_segments`,
+          chunk.flat(),
+        ),
       );
     }
+    await Promise.all(sent);
   },
   async appendMetricLog(tx, runUuid, n, data, full, fold) {
     // One round trip: append the row, learning what the log held before it (one snapshot).
