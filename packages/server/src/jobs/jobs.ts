@@ -192,6 +192,19 @@ export class JobService {
     return { compute, ranks };
   }
 
+  /** A compute a step names must exist (the scheduler checks its room when the step is queued). */
+  async checkCompute(ws: WorkspaceInfo, computeId: string, target: string): Promise<void> {
+    const compute = computeName(ws, computeId);
+    if (compute === LOCAL_COMPUTE) return;
+    try {
+      await this.d.computes().capacity(ws, compute);
+    } catch (e) {
+      if (e instanceof NotFound)
+        throw new NotFound(`${target}: compute '${compute}' does not exist in workspace '${ws.name}'`, { target });
+      throw e;
+    }
+  }
+
   /** Environment and code of something runnable: they must exist (and this server must be able to use them). */
   async checkTrial(ws: WorkspaceInfo, t: { environmentId?: string; codeId?: string }, target: string): Promise<void> {
     if (t.environmentId) {
@@ -351,7 +364,7 @@ export class JobService {
   }
 
   /** Replaces the stored spec of a job (a pipeline's outputs learn where their step put them). */
-  async setSpec(key: string, spec: AnySpec): Promise<void> {
+  async setSpec(key: string, spec: object): Promise<void> {
     await this.db
       .updateTable('jobs')
       .set({ spec: JSON.stringify(spec), updated_at: Date.now() })

@@ -13,6 +13,8 @@ import { JobLogs } from './logs.js';
 import { SweepDriver } from './sweep/driver.js';
 import { parseSweepJob, type SweepSpec } from './sweep/spec.js';
 import type { JobDeps } from './jobs.js';
+import { PipelineDriver } from './pipeline/driver.js';
+import { parsePipelineJob, type PipelineSpec } from './pipeline/spec.js';
 import {
   noCodes,
   noComputes,
@@ -88,6 +90,27 @@ export function createJobServices(
     },
   };
   scheduler.drivers.Sweep = (r, signal) => sweeps.drive(r, signal);
+  // Pipeline jobs: steps as child command jobs in dependency order (jobs/pipeline/).
+  const pipelines = new PipelineDriver({ ctx, jobs, datastores: assets.datastores, data: assets.data });
+  kinds.Pipeline = {
+    parse: parsePipelineJob,
+    check: async (ws, spec, by) => {
+      const p = spec as unknown as PipelineSpec;
+      for (const [name, input] of Object.entries(p.inputs))
+        await jobs.checkInput(ws, input, `properties.inputs.${name}`, by);
+      for (const [step, s] of Object.entries(p.jobs)) {
+        const t = `properties.jobs.${step}`;
+        await jobs.checkTrial(ws, s, t);
+        for (const [name, input] of Object.entries(s.inputs))
+          if (input.jobInputType !== 'literal' && 'uri' in input)
+            await jobs.checkInput(ws, input, `${t}.inputs.${name}`, by);
+        const compute = s.computeId ?? p.settings.defaultCompute;
+        if (compute)
+          await jobs.checkCompute(ws, compute, s.computeId ? `${t}.computeId` : 'properties.settings.default_compute');
+      }
+    },
+  };
+  scheduler.drivers.Pipeline = (r, signal) => pipelines.drive(r, signal);
   jobs.onDeleted.push(async (r) => {
     if (r.job_type === 'Sweep') await sweeps.forget(r);
   });

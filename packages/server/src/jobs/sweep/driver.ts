@@ -279,6 +279,7 @@ export class SweepDriver {
       const left = (await this.d.jobs.children(r.workspace_id, r.name)).filter((c) => !ended(c));
       if (!left.length) break;
       await waitForChildren(this.d.jobs, left, 500, signal);
+      if (signal.aborted) throw signal.reason;
     }
     return { outcome, reason };
   }
