@@ -181,7 +181,21 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       for (let i = 0; i < 200 && !(await userLog(t, job)).includes('started'); i++)
         await new Promise((r) => setTimeout(r, 25));
       const c = await t.request('POST', `${job}/cancel?${V}`);
-      assert.equal(c.status, 200, c.text);
+      // Azure's answer: 202 and the operation to poll, which ends once the job has.
+      assert.equal(c.status, 202, c.text);
+      assert.ok(c.headers.get('retry-after'));
+      const status = new URL(String(c.headers.get('azure-asyncoperation')));
+      let op: any;
+      for (let i = 0; i < 600; i++) {
+        op = await t.request('GET', `${status.pathname}${status.search}`);
+        assert.equal(op.status, 200, op.text);
+        if (op.body.status !== 'InProgress') break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.equal(op.body.status, 'Succeeded', op.text);
+      assert.equal((await t.request('GET', `${job}?${V}`)).body.properties.status, 'Canceled');
+      const location = new URL(String(c.headers.get('location')));
+      assert.equal((await t.request('GET', `${location.pathname}${location.search}`)).status, 204);
       const done = await waitForJob(t, job);
       assert.equal(done.properties.status, 'Canceled');
       assert.match(await userLog(t, job), /got-sigterm/);

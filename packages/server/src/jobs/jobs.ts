@@ -555,6 +555,32 @@ export class JobService {
     return true;
   }
 
+  /**
+   * Resolves with the job once it has ended (undefined once it is gone): at once when this server's
+   * scheduler ends it, else seen by a read every second (another replica drives it). Throws a
+   * Conflict after `timeoutMs`.
+   */
+  async waitEnded(key: string, timeoutMs: number): Promise<JobRow | undefined> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.byKey(key);
+      if (!r || (TERMINAL as readonly string[]).includes(r.status)) return r;
+      if (Date.now() > until)
+        throw new Conflict(`job '${r.name}' is still ${r.status} after ${Math.round(timeoutMs / 1000)} s`, {
+          code: 'CONFLICT',
+        });
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.ended.off(key, done);
+          resolve();
+        };
+        const timer = setTimeout(done, 1_000);
+        this.ended.on(key, done);
+      });
+    }
+  }
+
   /** Listeners of job ends (log streams close when their job ends). */
   readonly ended = new EventEmitter();
 

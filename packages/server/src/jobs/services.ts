@@ -77,7 +77,7 @@ export function createJobServices(
     executors,
   });
   const scheduler = new JobScheduler(ctx, jobs, runner, () => ports.computes);
-  registerJobTypes(cp.types, jobs);
+  registerJobTypes(cp.types, jobs, cp.operations);
   // Sweep jobs: trials as child command jobs, driven by the scheduler (jobs/sweep/).
   const sweeps = new SweepDriver({ ctx, jobs, runs: tracking.runs, metrics: tracking.metrics });
   kinds.Sweep = {

@@ -3,7 +3,9 @@ import * as C from '@atelier/contracts';
 import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from '../resources/registry.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import { WORKSPACE } from '../resources/workspaces.js';
+import type { OperationService } from '../operations/operations.js';
 import { JOB_TYPE, type JobService } from './jobs.js';
+import { CANCEL_GRACE_MS } from './scheduler.js';
 
 const ws = (scope: ResourceScope): WorkspaceInfo => {
   if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
@@ -13,9 +15,9 @@ const ws = (scope: ResourceScope): WorkspaceInfo => {
 /**
  * `W/jobs/{name}`: PUT submits (201) or changes display name, description and tags (200); GET;
  * DELETE (cancels first); list (newest first; `jobType`, `tag`, `listViewType`, `parentJobName`);
- * `POST …/cancel`. Submitting and canceling need `data/write` (as logging runs does); reading `control/read`.
+ * `POST …/cancel` (202 and an operation that ends when the job has). Submitting and canceling need `data/write` (as logging runs does); reading `control/read`.
  */
-export function registerJobTypes(types: ResourceTypeRegistry, jobs: JobService): void {
+export function registerJobTypes(types: ResourceTypeRegistry, jobs: JobService, operations: OperationService): void {
   const declaration: ResourceTypeDeclaration = {
     type: JOB_TYPE,
     parent: WORKSPACE,
@@ -46,12 +48,22 @@ export function registerJobTypes(types: ResourceTypeRegistry, jobs: JobService):
       {
         name: 'cancel',
         access: ['data/write'],
-        summary: 'Cancel a job: a queued one at once, a running one by SIGTERM, a grace period, then SIGKILL',
+        summary:
+          'Cancel a job (202): a queued one at once, a running one by SIGTERM, a grace period, then SIGKILL; the operation ends when the job has',
         loads: false,
-        response: Type.Object({}),
-        run: async (scope, name) => {
-          await jobs.cancel(ws(scope), name);
-          return {};
+        accepted: true,
+        run: async (scope, name, _body, by) => {
+          const w = ws(scope);
+          const r = await jobs.cancel(w, name);
+          return operations.start(
+            'jobs.cancel',
+            { id: `${w.id}/jobs/${r.name}`, subscriptionId: w.subscriptionId, location: w.location },
+            by.id,
+            async () => {
+              // The grace period, then the kill and the job's finalisation; a minute is ample.
+              await jobs.waitEnded(r.job_key, CANCEL_GRACE_MS + 60_000);
+            },
+          );
         },
       },
     ],

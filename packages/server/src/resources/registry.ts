@@ -101,6 +101,11 @@ export interface ResourceAction {
     resource: StoredResource | undefined,
   ): Promise<unknown>;
   loads?: boolean;
+  /**
+   * A long-running action (Azure's 202 Accepted): `run` answers the Operation that finishes it, and
+   * the router answers 202 with the LRO headers (Azure-AsyncOperation, Location, Retry-After).
+   */
+  accepted?: boolean;
 }
 
 /** How ARM templates (Microsoft.Resources/deployments) deploy a type. */

@@ -49,7 +49,7 @@ export async function operationRoutes(
             .send();
         if (op.status === 'Failed')
           return reply.status(armStatusOf(op.error)).send({ error: op.error && armErrorOf(op.error) });
-        if (op.kind.endsWith('.delete') || op.kind.endsWith('.resyncKeys')) return reply.status(204).send();
+        if (/\.(delete|resyncKeys|cancel)$/.test(op.kind)) return reply.status(204).send();
         const r = await services.resources.get(op.resourceId);
         if (!r) throw new NotFound(`the resource of this operation no longer exists`, { code: 'NOT_FOUND' });
         // A type served by the generic router answers its own body; workspaces keep theirs.
@@ -60,6 +60,8 @@ export async function operationRoutes(
         }
         return reply.status(200).send(services.workspaces.toArm(r));
       }
+      // Azure's pollers wait 30 s between polls unless told otherwise.
+      if (op.status === 'InProgress') void reply.header('Retry-After', '1');
       const body: Record<string, unknown> = { id, name: op.id, status: op.status, startTime: op.startTime };
       if (op.endTime) body.endTime = op.endTime;
       if (op.error) body.error = armErrorOf(op.error);

@@ -5,6 +5,7 @@ import type { Services } from '../../services.js';
 import type { Action } from '../../identity/rbac.js';
 import type { ResourceScope, ResourceTypeDeclaration, ResourceHandlers } from '../../resources/registry.js';
 import type { StoredResource } from '../../resources/engine.js';
+import type { Operation } from '../../operations/operations.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
 import { resourceId } from '../../resources/resource-ids.js';
 import { WORKSPACE } from '../../resources/workspaces.js';
@@ -299,12 +300,19 @@ function mount(
           params: ItemParams,
           querystring: ApiVersionQuery,
           ...(a.body ? { body: a.body } : {}),
-          response: a.response ? { 200: a.response, ...ArmErrorResponses } : ArmErrorResponses,
+          response: a.accepted
+            ? {
+                202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }),
+                ...ArmErrorResponses,
+              }
+            : a.response
+              ? { 200: a.response, ...ArmErrorResponses }
+              : ArmErrorResponses,
           tags,
           ...withSummary(a.summary),
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const [first, ...more] = a.access;
         const scope = await scopeFor(req, first!);
         const r = a.loads === false ? undefined : await h.get(scope, nameOf(req), req.principal);
@@ -315,7 +323,10 @@ function mount(
             action,
             notFound(req.params as Params),
           );
-        return a.run(scope, nameOf(req), (req.body ?? {}) as Record<string, unknown>, req.principal, r);
+        const out = await a.run(scope, nameOf(req), (req.body ?? {}) as Record<string, unknown>, req.principal, r);
+        if (!a.accepted) return out;
+        setLroHeaders(reply, ctx.config.publicUrl, out as Operation, req);
+        return reply.status(202).send();
       },
     );
   }
