@@ -9,6 +9,9 @@ import { Workspace } from '../workspace/workspace.js';
 import { linkOf, rawRequest } from '../assets/link.js';
 import { host } from '../host.js';
 
+export { ScriptRunConfig, ScriptRun, OfflineRun, shellQuote, type ScriptRunConfigOptions } from './script-run.js';
+export { uploadCode, snapshotFiles, contentHash, type SnapshotFile } from './code-upload.js';
+
 export type JobResource = C.Job;
 
 const TERMINAL = ['Completed', 'Failed', 'Canceled', 'NotResponding', 'Paused'];
