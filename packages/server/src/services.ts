@@ -65,7 +65,7 @@ export function createServices(ctx: AppContext): Services {
   // …and the Python they run in (an environmentId, or an MLflow model's own requirements).
   serving.deployments.environments = environmentBuilds;
   const runHistory = new RunHistoryService(tracking);
-  const models = createModelServices(ctx, controlPlane, tracking, runHistory);
+  const models = createModelServices(ctx, controlPlane, tracking, assets, runHistory);
   const v1Artifacts = new V1ArtifactService(ctx, tracking.artifacts, runHistory, (id) =>
     controlPlane.workspaces.dependents.storageKeys(id),
   );

@@ -169,6 +169,24 @@ export const CodeVersionProperties = Type.Object(
 );
 export type CodeVersionProperties = Static<typeof CodeVersionProperties>;
 
+/** `W/models/{name}/versions/{version}`: a version of the one model registry (MLflow's); versions are whole numbers. */
+export const ModelVersionProperties = Type.Object(
+  {
+    ...versionCommon,
+    modelType: Type.Optional(Type.String({ description: 'custom_model | mlflow_model | triton_model' })),
+    modelUri: Type.Optional(
+      Type.String({
+        description:
+          'where the files are: azureml://datastores/{name}/paths/{path} (copied into the artifact store), runs:/…, models:/…, mlflow-artifacts:/…, azureml://jobs/{job}/outputs/artifacts/paths/{path}',
+      }),
+    ),
+    flavors: Type.Optional(Type.Unknown()),
+    jobName: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+export type ModelVersionProperties = Static<typeof ModelVersionProperties>;
+
 /** `POST W/codes/{name}/versions/{version}/startPendingUpload`: where to upload a code snapshot. */
 export const PendingUploadRequest = Type.Object(
   {
@@ -225,6 +243,8 @@ export const DataVersion = Resource(DataVersionProperties);
 export type DataVersion = Static<typeof DataVersion>;
 export const CodeVersion = Resource(CodeVersionProperties);
 export type CodeVersion = Static<typeof CodeVersion>;
+export const ArmModelVersion = Resource(ModelVersionProperties);
+export type ArmModelVersion = Static<typeof ArmModelVersion>;
 
 // ---- private endpoints ----
 

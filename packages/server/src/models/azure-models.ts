@@ -503,6 +503,17 @@ export class AzureModelService {
     return this.version(ws, mv.name, Number(mv.version));
   }
 
+  /** The artifact URI of a run (by MLflow id, azureml-core's uuid, or a job's name). */
+  async runOf(ws: WorkspaceInfo, runId: string): Promise<string> {
+    const r = await this.runHistory.findRun(ws.workspaceId, runId).catch(() => undefined);
+    if (!r)
+      throw new InvalidInput(`run or job '${runId}' could not be found in workspace '${ws.name}'`, {
+        code: 'RUN_NOT_FOUND',
+        target: 'modelUri',
+      });
+    return r.info.artifact_uri;
+  }
+
   // ---- v1 assets -------------------------------------------------------------------------
 
   async createAsset(ws: WorkspaceInfo, body: Record<string, unknown>): Promise<V1Asset> {
