@@ -163,7 +163,7 @@ for (const dialect of testDialects()) {
         if (s.a?.properties.status === 'Running' && s.b?.properties.status === 'Running') break;
         await new Promise((r) => setTimeout(r, 25));
       }
-      assert.equal((await t.request('POST', `${job}/cancel?${V}`)).status, 200);
+      assert.equal((await t.request('POST', `${job}/cancel?${V}`)).status, 202);
       const done = await waitForJob(t, job, undefined, 30_000);
       assert.equal(done.properties.status, 'Canceled');
       const s = await steps('cancel_pipe');
