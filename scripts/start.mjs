@@ -49,7 +49,7 @@ export async function buildServer({ force = false } = {}) {
       // Pure-JS dependencies are bundled too: one file to read instead of hundreds of small modules
       // (their resolution and loading was most of the start time). Native and lazily loaded ones stay
       // external, and CommonJS code inside the bundle gets a real `require`.
-      external: ['better-sqlite3', 'pg-native', '@aws-sdk/*', '@peculiar/x509', 'esbuild'],
+      external: ['better-sqlite3', 'pg-native', '@aws-sdk/*', '@peculiar/x509', 'esbuild', 'undici', 'yazl'],
       banner: {
         js: "import { createRequire as __atelierCreateRequire } from 'node:module'; const require = __atelierCreateRequire(import.meta.url);",
       },

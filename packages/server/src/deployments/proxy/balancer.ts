@@ -1,4 +1,4 @@
-import { Pool, errors as undiciErrors } from 'undici';
+import type { Pool } from 'undici';
 import type { DeploymentRuntime, Upstream } from '../engines/engine.js';
 
 /** A request as the proxy forwards it (the scoring route has read the body already). */
@@ -39,7 +39,8 @@ export interface BalancerSettings {
 interface Slot {
   origin: string;
   pathPrefix: string;
-  pool: Pool;
+  /** Made once undici is loaded (on first use: a server that serves no deployment does not hold it). */
+  pool: Promise<Pool>;
   concurrency: number;
   inflight: number;
   gone: boolean;
@@ -111,7 +112,7 @@ export class DeploymentBalancer {
       } else {
         s.gone = true;
         // In-flight requests on it finish (or fail with 502 if the process died); then it closes.
-        void s.pool.close().catch(() => {});
+        void s.pool.then((p) => p.close()).catch(() => {});
       }
     }
     for (const u of ready.values()) {
@@ -121,13 +122,16 @@ export class DeploymentBalancer {
         concurrency: u.concurrency,
         inflight: 0,
         gone: false,
-        pool: new Pool(u.origin, {
-          connections: u.concurrency,
-          pipelining: 1,
-          keepAliveTimeout: 30_000,
-          headersTimeout: this.settings.requestTimeoutMs,
-          bodyTimeout: this.settings.requestTimeoutMs,
-        }),
+        pool: import('undici').then(
+          ({ Pool }) =>
+            new Pool(u.origin, {
+              connections: u.concurrency,
+              pipelining: 1,
+              keepAliveTimeout: 30_000,
+              headersTimeout: this.settings.requestTimeoutMs,
+              bodyTimeout: this.settings.requestTimeoutMs,
+            }),
+        ),
       });
     }
     this.slots = kept;
@@ -207,7 +211,9 @@ export class DeploymentBalancer {
     // The request timeout is a timer of our own: undici's headersTimeout is checked on a coarse clock.
     const timeout = AbortSignal.timeout(this.settings.requestTimeoutMs);
     try {
-      const res = await slot.pool.request({
+      const res = await (
+        await slot.pool
+      ).request({
         path: slot.pathPrefix + req.path,
         method: req.method as 'POST',
         headers: req.headers,
@@ -222,6 +228,7 @@ export class DeploymentBalancer {
       }
       return { status: res.statusCode, headers, body };
     } catch (e) {
+      const { errors: undiciErrors } = await import('undici');
       if (
         timeout.aborted ||
         e instanceof undiciErrors.HeadersTimeoutError ||
@@ -249,6 +256,6 @@ export class DeploymentBalancer {
       clearTimeout(w.timer);
       w.reject(new ScoringError(503, 'ONLINE_DEPLOYMENT_NOT_READY', 'the deployment was stopped'));
     }
-    await Promise.all(this.slots.map((s) => s.pool.close().catch(() => {})));
+    await Promise.all(this.slots.map((s) => s.pool.then((p) => p.close()).catch(() => {})));
   }
 }

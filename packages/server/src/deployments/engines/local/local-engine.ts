@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'undici';
 import type { DeploymentRuntime, DeploymentSpec, ProbeSettings, ServingEngine, Upstream } from '../engine.js';
 import { InvalidInput } from '../../../errors.js';
 import { WORKER_PY } from './worker-source.js';
@@ -246,6 +245,8 @@ class LocalRuntime implements DeploymentRuntime {
       if (this.stopping || inst.proc !== proc || inst.port === undefined) return;
       let healthy: boolean;
       try {
+        // Loaded on first use: a server that serves no deployment does not hold undici.
+        const { request } = await import('undici');
         const r = await request(`http://127.0.0.1:${inst.port}/ping`, {
           signal: AbortSignal.timeout(p.timeoutMs),
         });

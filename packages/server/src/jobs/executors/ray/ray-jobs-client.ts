@@ -1,4 +1,3 @@
-import { request as httpRequest } from 'undici';
 import { AtelierError, PayloadTooLarge } from '../../../errors.js';
 
 /**
@@ -142,6 +141,8 @@ export class RayDashboardClient {
     if (contentType) headers['content-type'] = contentType;
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     try {
+      // Loaded on first use: a server that runs no Ray job does not hold undici.
+      const { request: httpRequest } = await import('undici');
       const res = await httpRequest(this.base + p, {
         method: method as 'GET' | 'PUT' | 'POST' | 'DELETE',
         headers,

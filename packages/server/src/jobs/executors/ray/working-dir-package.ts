@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import yazl from 'yazl';
 import { InvalidInput } from '../../../errors.js';
 
 /**
@@ -21,6 +20,8 @@ const FIXED_MTIME = new Date('1980-01-01T00:00:00Z');
 
 export async function packageWorkingDir(dir: string): Promise<WorkingDirPackage> {
   const root = await fs.promises.realpath(dir);
+  // Loaded on first use: a server that sends nothing to Ray does not hold yazl.
+  const { default: yazl } = await import('yazl');
   const zip = new yazl.ZipFile();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
