@@ -85,6 +85,73 @@ describe('atelier job (CLI) and ws.submitJob / waitForJob (SDK)', () => {
     assert.match(broken.stderr, /broken\.yml, line \d+:/);
   });
 
+  it('job create -f sweep.yml and pipeline.yml (type: sweep / type: pipeline) run to their end', async () => {
+    fs.writeFileSync(
+      path.join(home, 'sweep.yml'),
+      [
+        'type: sweep',
+        'name: yaml_sweep',
+        'trial:',
+        '  command: echo "x=${{search_space.x}}"',
+        'search_space:',
+        '  x:',
+        '    type: choice',
+        '    values: [1, 2]',
+        'sampling_algorithm: grid',
+        'objective:',
+        '  goal: minimize',
+        '  primary_metric: loss',
+        'limits:',
+        '  max_concurrent_trials: 2',
+        '',
+      ].join('\n'),
+    );
+    const sweep = await atelier(['job', 'create', '-f', 'sweep.yml', '--stream', ...W]);
+    assert.equal(sweep.code, 0, sweep.stderr);
+    assert.equal(sweep.json.properties.status, 'Completed');
+    assert.deepEqual(
+      (
+        await t.request(
+          'GET',
+          `/subscriptions/${t.subscriptionId}/resourceGroups/cli-jobs-rg/providers/Microsoft.MachineLearningServices/workspaces/cli-jobs/jobs?api-version=2025-09-01&parentJobName=yaml_sweep`,
+        )
+      ).body.value
+        .map((j: any) => j.name)
+        .sort(),
+      ['yaml_sweep_0', 'yaml_sweep_1'],
+    );
+    fs.writeFileSync(
+      path.join(home, 'pipeline.yml'),
+      [
+        'type: pipeline',
+        'name: yaml_pipeline',
+        'inputs:',
+        '  word: hello',
+        'jobs:',
+        '  write:',
+        '    type: command',
+        '    command: echo ${{inputs.w}} > ${{outputs.o}}/word.txt',
+        '    inputs:',
+        '      w: ${{parent.inputs.word}}',
+        '    outputs:',
+        '      o:',
+        '  read:',
+        '    type: command',
+        '    command: cat ${{inputs.i}}/word.txt',
+        '    inputs:',
+        '      i:',
+        '        type: uri_folder',
+        '        path: ${{parent.jobs.write.outputs.o}}',
+        '',
+      ].join('\n'),
+    );
+    const pipe = await atelier(['job', 'create', '-f', 'pipeline.yml', '--stream', ...W]);
+    assert.equal(pipe.code, 0, pipe.stderr);
+    assert.equal(pipe.json.properties.status, 'Completed');
+    const logs = await atelier(['job', 'logs', 'yaml_pipeline_read', ...W]);
+    assert.equal(logs.stdout, 'hello\n');
+  });
+
   it('SDK: submitJob, waitForJob({onLine}), cancelJob', async () => {
     await ws.submitJob('sdk_job', { jobType: 'Command', command: 'echo one; echo two' });
     const lines: string[] = [];
