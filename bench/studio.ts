@@ -2,9 +2,10 @@
  * Studio bench (`npm run bench -- --only studio [--quick]`), in Debian's Chromium driven by
  * playwright-core against a bundled Atelier on SQLite:
  * - runs page over 100,000 runs: first paint (navigation → first row on screen; goal < 1 s), sort by a
- *   metric column and a server-side filter answered (click/Enter → new rows on screen; goal < 300 ms);
+ *   metric column and a server-side filter answered (click/Enter → new rows on screen, timed in the
+ *   page from the event to the first frame that shows them; goal < 300 ms);
  * - compare chart of 10 runs × 1,000,000 points: drawn (navigation → chart drawn; goal < 500 ms), zoom
- *   re-bucketed (drag → the new range's buckets drawn; goal < 200 ms);
+ *   re-bucketed (mouse-up → the new range's buckets drawn, timed in the page; goal < 200 ms);
  * - first-load JavaScript, gzip (goal < 400 kB).
  */
 import fs from 'node:fs';
@@ -18,7 +19,7 @@ import { runLoad } from './lib/load.js';
 import { ensureStudioBuilt, findChromium, launch, signedInPage, STUDIO } from '../packages/studio/test/browser.js';
 
 // Globals of the page, for the callbacks of page.evaluate (they run in Chromium; this file is typed for Node).
-declare const document: any, location: any;
+declare const document: any, location: any, window: any;
 
 export interface StudioBenchResult {
   runs: number;
@@ -31,6 +32,17 @@ export interface StudioBenchResult {
   zoomMs: number;
   chartRoute: string;
   firstLoadJsGzipBytes: number;
+}
+
+/** Notes in the page the time of the next `type` event (capture phase, before the studio sees it). */
+async function markNext(page: import('playwright-core').Page, type: string): Promise<void> {
+  await page.evaluate((t) => {
+    (window as any).__benchMark = Infinity;
+    document.addEventListener(t, () => ((window as any).__benchMark = performance.now()), {
+      capture: true,
+      once: true,
+    });
+  }, type);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -135,35 +147,43 @@ export async function runStudioBench(
       paints.push(performance.now() - t0);
       for (const dir of ['DESC', 'ASC']) {
         const before = await page.locator(firstRow).first().textContent();
-        const t1 = performance.now();
-        await page.getByRole('button', { name: /accuracy/ }).click();
-        await page.waitForFunction(
+        const button = page.getByRole('button', { name: /accuracy/ });
+        await button.waitFor();
+        // Timed in the page, from the click's event to the first frame with the new rows (the
+        // driver's own work — finding the button, its actionability checks — is not the studio's).
+        await markNext(page, 'click');
+        await button.click();
+        const ms = await page.waitForFunction(
           ([sel, prev, d]) =>
             location.hash.includes(`accuracy%60+${d}`) &&
             document.querySelector(sel)?.textContent !== prev &&
-            document.querySelector('[role=table]')?.getAttribute('data-state') === 'ready',
+            document.querySelector('[role=table]')?.getAttribute('data-state') === 'ready' &&
+            (window as any).__benchMark < Infinity &&
+            performance.now() - (window as any).__benchMark,
           [firstRow, before, dir] as const,
         );
-        sorts.push(performance.now() - t1);
+        sorts.push(Number(await ms.jsonValue()));
       }
       const gen = await page.locator('[role=table]').getAttribute('data-generation');
-      const t2 = performance.now();
       await page
         .getByLabel('Filter', { exact: true })
         .fill(`metrics.accuracy > 0.5 and params.optimizer = '${optimizers[k]}'`);
+      await markNext(page, 'keydown');
       await page.keyboard.press('Enter');
-      await page.waitForFunction(
+      const fms = await page.waitForFunction(
         ([sel, g]) => {
           const t = document.querySelector('[role=table]');
           return (
             t?.getAttribute('data-state') === 'ready' &&
             t.getAttribute('data-generation') !== g &&
-            document.querySelector(sel)
+            document.querySelector(sel) &&
+            (window as any).__benchMark < Infinity &&
+            performance.now() - (window as any).__benchMark
           );
         },
         [firstRow, gen] as const,
       );
-      filters.push(performance.now() - t2);
+      filters.push(Number(await fms.jsonValue()));
       await page.close();
     }
 
@@ -186,13 +206,16 @@ export async function runStudioBench(
       await page.mouse.move(box.x + box.width * (0.3 + 0.05 * k), box.y + box.height / 2);
       await page.mouse.down();
       await page.mouse.move(box.x + box.width * (0.45 + 0.05 * k), box.y + box.height / 2, { steps: 4 });
-      const t1 = performance.now();
+      await markNext(page, 'mouseup');
       await page.mouse.up();
-      await page.waitForFunction(
-        (n) => Number(document.querySelector('figure.chart')?.getAttribute('data-loads')) > n,
+      const zms = await page.waitForFunction(
+        (n) =>
+          Number(document.querySelector('figure.chart')?.getAttribute('data-loads')) > n &&
+          (window as any).__benchMark < Infinity &&
+          performance.now() - (window as any).__benchMark,
         loads,
       );
-      zooms.push(performance.now() - t1);
+      zooms.push(Number(await zms.jsonValue()));
       await page.close();
     }
     const chartRoute = await (async () => {

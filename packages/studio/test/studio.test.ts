@@ -178,6 +178,12 @@ describe(
       );
       const loss = page.locator('figure.chart[data-metric=loss]');
       await loss.locator('canvas').waitFor();
+      // The legend gives min, max (the spike) and last per series.
+      const legendRow = page.getByRole('table', { name: 'Legend of loss' }).getByRole('row', { name: /trial-2/ });
+      const [min, max, last] = (await legendRow.getByRole('cell').allTextContents()).map(Number);
+      assert.ok(max! > 3, `the legend's max is the spike: ${max}`);
+      assert.ok(min! > 0 && min! < 0.1, `min ${min}`);
+      assert.equal(last!.toFixed(4), (1 / (1 + 299 * 0.05)).toFixed(4), 'last is the value at the last step');
       await shot('06-run-charts');
       await page.getByRole('link', { name: 'Artifacts' }).click();
       await page.getByRole('link', { name: 'config.json' }).click();

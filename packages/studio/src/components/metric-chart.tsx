@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import uPlot, { type AlignedData, type Options } from 'uplot';
 import type { Mlflow } from '../lib/api';
-import { loadBuckets, type Bucket } from '../lib/buckets';
+import { bucketsFor, takeBuckets, type Bucket } from '../lib/buckets';
 import { num } from '../lib/format';
 
 export const PALETTE = [
@@ -20,6 +20,30 @@ export const PALETTE = [
 export interface ChartSeries {
   runId: string;
   label: string;
+}
+
+/** Min, max and last value of a series over the range on screen (from its buckets: every point counts). */
+export interface SeriesStats {
+  min: number | null;
+  max: number | null;
+  last: number | null;
+  lastStep: number | null;
+  points: number;
+}
+
+export function statsOf(buckets: Bucket[]): SeriesStats {
+  let min: number | null = null;
+  let max: number | null = null;
+  let points = 0;
+  for (const b of buckets) {
+    const lo = b.min ?? b.last;
+    const hi = b.max ?? b.last;
+    if (min === null || lo < min) min = lo;
+    if (max === null || hi > max) max = hi;
+    points += b.count;
+  }
+  const tail = buckets[buckets.length - 1];
+  return { min, max, last: tail?.last ?? null, lastStep: tail?.last_step ?? null, points };
 }
 
 /** Bucketed series aligned on one x axis (the union of the buckets' last steps), for uPlot. */
@@ -71,6 +95,8 @@ export function MetricChart({
   onZoomRef.current = onZoom;
   const [error, setError] = useState<string | null>(null);
   const [points, setPoints] = useState<number | null>(null);
+  const [stats, setStats] = useState<SeriesStats[]>([]);
+  const [fetchInfo, setFetch] = useState<{ n: number; prefetched: boolean } | null>(null);
   const [draws, setDraws] = useState(0);
   const [loads, setLoads] = useState(0);
   const runsKey = series.map((s) => s.runId).join(',');
@@ -81,18 +107,22 @@ export function MetricChart({
     if (!el) return;
     let cancelled = false;
     const width = Math.max(300, el.clientWidth);
-    const n = Math.min(2000, Math.max(100, Math.round(width)));
+    const n = bucketsFor(width);
     setError(null);
-    loadBuckets(
+    const { answer, prefetched } = takeBuckets(
       api,
       series.map((s) => s.runId),
       metric,
       n,
       zoom,
-    ).then(
+    );
+    setFetch({ n, prefetched });
+    answer.then(
       (per) => {
         if (cancelled) return;
-        setPoints(per.reduce((a, b) => a + b.reduce((c, x) => c + x.count, 0), 0));
+        const st = per.map(statsOf);
+        setStats(st);
+        setPoints(st.reduce((a, b) => a + b.points, 0));
         const data = align(per);
         const dark = document.documentElement.dataset.theme === 'dark';
         const axis = { stroke: dark ? '#cbd5e1' : '#334155', grid: { stroke: dark ? '#334155' : '#e2e8f0' } };
@@ -111,7 +141,8 @@ export function MetricChart({
             width,
             height,
             cursor: { drag: { x: true, y: false } },
-            legend: { show: series.length <= 10 },
+            // The legend is the table below (min, max, last per series), not uPlot's cursor legend.
+            legend: { show: false },
             scales: { x: { time: false } },
             axes: [
               { ...axis, label: 'step' },
@@ -175,7 +206,15 @@ export function MetricChart({
   }, [height]);
 
   return (
-    <figure className="chart" data-metric={metric} data-draws={draws} data-loads={loads} data-zoom={zoomKey}>
+    <figure
+      className="chart"
+      data-metric={metric}
+      data-draws={draws}
+      data-loads={loads}
+      data-zoom={zoomKey}
+      data-buckets={fetchInfo?.n}
+      data-prefetched={fetchInfo?.prefetched ? 'yes' : 'no'}
+    >
       <figcaption>
         <strong>{metric}</strong>
         {points !== null && <span className="muted small"> · {points.toLocaleString()} points</span>}
@@ -196,6 +235,40 @@ export function MetricChart({
         role="img"
         aria-label={`Chart of ${metric}: drag to zoom, double-click to reset`}
       />
+      {stats.length > 0 && (
+        <div
+          className="legend-wrap"
+          tabIndex={series.length > 10 ? 0 : undefined}
+          role="region"
+          aria-label={`Legend of ${metric}`}
+        >
+          <table className="legend" aria-label={`Legend of ${metric}`}>
+            <thead>
+              <tr>
+                <th scope="col">{zoom ? `Run (steps ${zoom[0]}–${zoom[1]})` : 'Run'}</th>
+                <th scope="col">Min</th>
+                <th scope="col">Max</th>
+                <th scope="col">Last</th>
+              </tr>
+            </thead>
+            <tbody>
+              {series.map((s, i) => (
+                <tr key={s.runId}>
+                  <th scope="row">
+                    <span className="swatch" style={{ background: PALETTE[i % PALETTE.length] }} aria-hidden="true" />
+                    {s.label}
+                  </th>
+                  <td>{num(stats[i]?.min)}</td>
+                  <td>{num(stats[i]?.max)}</td>
+                  <td title={stats[i]?.lastStep !== null ? `at step ${stats[i]?.lastStep}` : undefined}>
+                    {num(stats[i]?.last)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </figure>
   );
 }

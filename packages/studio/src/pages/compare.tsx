@@ -6,19 +6,34 @@ import { num } from '../lib/format';
 import { formatZoom, parseZoom } from '../lib/zoom';
 import { Empty, ErrorBox, Loading, Page } from '../components/ui';
 import { MetricChart, PALETTE } from '../components/metric-chart';
+import { prefetchBuckets } from '../lib/buckets';
 import { ParallelCoordinates } from '../components/parallel';
 import type { Run } from './runs';
 
 const MAX = 100;
 
+/**
+ * The width a chart of this page will get (the main area less the sidebar and padding; charts of
+ * at least 460 px share a row): a guess for prefetching, checked by the bucket count it rounds to.
+ */
+function chartWidthGuess(): number {
+  const main = document.querySelector('.ws-body')?.clientWidth ?? window.innerWidth - 220;
+  const inner = main - 36;
+  const perRow = Math.max(1, Math.floor((inner + 16) / (460 + 16)));
+  return (inner - 16 * (perRow - 1)) / perRow - 20;
+}
+
 /** Up to 100 runs side by side: overlaid metric charts, parallel coordinates, a param diff. */
 export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
   const api = mlflow(ws);
   const ids = (route.query.get('runs') ?? '').split(',').filter(Boolean).slice(0, MAX);
-  const runs = useLoad(
-    () => Promise.all(ids.map((id) => api.get<{ run: Run }>('runs/get', { run_id: id }).then((r) => r.run))),
-    [ws.name, ids.join(',')],
-  );
+  const runs = useLoad(() => {
+    // The metrics named in the URL are charted: their buckets load while the runs do.
+    const zoomed = parseZoom(route.query.get('zoom'));
+    for (const m of (route.query.get('metrics') ?? '').split(',').filter(Boolean))
+      prefetchBuckets(api, ids, m, chartWidthGuess(), zoomed);
+    return Promise.all(ids.map((id) => api.get<{ run: Run }>('runs/get', { run_id: id }).then((r) => r.run)));
+  }, [ws.name, ids.join(',')]);
   const [onlyDiff, setOnlyDiff] = useState(route.query.get('diff') !== 'all');
   const zoom = parseZoom(route.query.get('zoom'));
   const data = runs.data ?? [];

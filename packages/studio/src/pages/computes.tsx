@@ -62,14 +62,11 @@ export function Computes({ ws }: { ws: WorkspaceRef }) {
         !list.error && <Loading what="Loading computes" />
       ) : list.data.length === 0 ? (
         <Empty title="No compute yet: jobs without one run on this server directly.">
-          Create a cluster with azure-ai-ml (
-          <code>
-            ml_client.compute.begin_create_or_update(AmlCompute(name=&quot;cpu&quot;, size=&quot;Standard_DS3_v2&quot;,
-            max_instances=2))
-          </code>
-          ) or azureml-core (
-          <code>ComputeTarget.create(ws, &quot;cpu&quot;, AmlCompute.provisioning_configuration(…))</code>), or attach a
-          Ray cluster; then name it as a job&apos;s compute.
+          Create a cluster with the CLI (<code>atelier compute create cpu --max-instances 2</code>), azure-ai-ml (
+          <code>ml_client.compute.begin_create_or_update(AmlCompute(name=&quot;cpu&quot;, max_instances=2))</code>) or
+          azureml-core (<code>ComputeTarget.create(ws, &quot;cpu&quot;, AmlCompute.provisioning_configuration(…))</code>
+          ), or attach a Ray cluster (<code>atelier compute create ray1 --type ray --dashboard-url …</code>); then name
+          it as a job&apos;s compute.
         </Empty>
       ) : (
         <SimpleTable
