@@ -13,6 +13,7 @@ import type { ComputeService } from './compute/computes.js';
 import { RunHistoryService } from './run-history/run-history.js';
 import { createModelServices, type ModelServices } from './models/services.js';
 import { V1ArtifactService } from './v1-artifacts/artifacts.js';
+import { V1EnvironmentService } from './v1-environments/environments.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -37,6 +38,8 @@ export interface Services extends ControlPlaneServices {
   models: ModelServices;
   /** azureml-core's artifact service (run files = the MLflow run's artifacts). */
   v1Artifacts: V1ArtifactService;
+  /** azureml-core's environment service over the workspace's environment versions. */
+  v1Environments: V1EnvironmentService;
 }
 
 /**
@@ -71,6 +74,7 @@ export function createServices(ctx: AppContext): Services {
   );
   // Model.register's uploaded files (origin LocalUpload) are found through the artifact service.
   models.models.artifactLocator = (ws, origin, container, path) => v1Artifacts.locate(ws, origin, container, path);
+  const v1Environments = new V1EnvironmentService(assets.environments, environmentBuilds);
   return {
     ...controlPlane,
     tracking,
@@ -84,5 +88,6 @@ export function createServices(ctx: AppContext): Services {
     runHistory,
     models,
     v1Artifacts,
+    v1Environments,
   };
 }

@@ -183,6 +183,49 @@ for (const dialect of testDialects()) {
       assert.match(out['get after delete']!.error ?? '', /not found|could not be found/i);
     });
 
+    it("environments: azureml-core's Environment over the workspace's environment versions (one store)", async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      ok('Environment.from_pip_requirements');
+      assert.equal(ok('env.register'), '1');
+      assert.equal(ok('env.register (same again)'), '1');
+      assert.equal(ok('env.register (changed)'), '2');
+      assert.deepEqual(ok('Environment.get'), ['2', { STAGE: 'two' }, ['numpy==2.4.6'], true]);
+      assert.deepEqual(ok('Environment.get(version)'), { EXAMPLE_ENV_VAR: 'EXAMPLE_VALUE' });
+      assert.match(out['Environment.get(missing)']!.error ?? '', /404[\s\S]*no-such-env/);
+      assert.equal(ok('conda env.register'), '1');
+      for (const k of ['Environment.list', 'ws.environments']) {
+        assert.ok(ok(k).includes('seed-env'), k);
+        assert.ok(ok(k).includes('seed-conda'), k);
+        assert.ok(ok(k).includes('AzureML-minimal-py311'), k);
+      }
+      // env.build(ws) built the version's Python environment on the server (an environment build record).
+      assert.equal(ok('env.build'), 'Succeeded');
+      assert.match(out['env.build_local']!.error ?? '', /build_local is not served/);
+      // The same version through ARM (azure-ai-ml's view).
+      const arm = await httpsJson(
+        'GET',
+        `${s.server.url}${s.workspaceId('seed-ws')}/environments/seed-env/versions/2?api-version=2025-09-01`,
+        s.ca,
+        s.token,
+      );
+      assert.equal(arm.status, 200, JSON.stringify(arm.body));
+      assert.deepEqual(arm.body.properties.environmentVariables, { STAGE: 'two' });
+      assert.match(arm.body.properties.condaFile, /numpy==2\.4\.6/);
+      assert.match(arm.body.properties.image, /^mcr\.microsoft\.com\/azureml\//);
+      // A definition that cannot be an environment version is refused, and nothing is made.
+      const env = `${s.server.url}/environment/v1.0${s.workspaceId('seed-ws')}/environments/bad-env`;
+      const bad = await httpsJson('PUT', env, s.ca, s.token, { Name: 'bad-env', python: {}, Docker: {} });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.error.message, /base_image/);
+      assert.equal((await httpsJson('GET', env, s.ca, s.token)).status, 404);
+      const taken = await httpsJson('PUT', `${env.replace('bad-env', 'seed-env')}/versions/1`, s.ca, s.token, {
+        Name: 'seed-env',
+        python: { userManagedDependencies: true },
+        Docker: { baseImage: 'python:3.11-slim' },
+      });
+      assert.equal(taken.status, 409);
+    });
+
     it("models: the MLflow registry's models through azureml-core's Model (one registry)", async () => {
       assert.ok(out, 'the azureml-core process did not run');
       assert.deepEqual(ok('model.version/tags'), ['seed-model', 1, { stage: 'dev' }, 'made by MLflow']);

@@ -99,6 +99,11 @@ import azureml_core_models  # noqa: E402
 
 model = azureml_core_models.run(ws, step)
 
+# Environments: the workspace's environment versions (azureml_core_environments.py).
+import azureml_core_environments  # noqa: E402
+
+azureml_core_environments.run(ws, step)
+
 step("delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).delete(delete_dependent_resources=True))
 step("get after delete", lambda: Workspace.get("seed-made", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP).name)
 print(json.dumps(step.out, default=str))

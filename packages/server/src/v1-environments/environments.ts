@@ -1,0 +1,245 @@
+import YAML from 'yaml';
+import type { Principal } from '../identity/principals.js';
+import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { StoredResource } from '../resources/engine.js';
+import type { VersionedAssetService } from '../assets/versioned-assets.js';
+import type { EnvironmentBuildService } from '../environment-builds/environment-builds.js';
+import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
+
+/** Where the v1 fields that have no ARM field are kept: a property of the environment version. */
+const V1_EXTRAS = 'azureml.v1.definition';
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** azureml-core sends PascalCase top-level keys on register and reads camelCase: accept either. */
+const pick = (b: Obj, key: string): unknown => b[key] ?? b[key[0]!.toUpperCase() + key.slice(1)];
+
+/**
+ * azureml-core's environment service (`/environment/v1.0/…`: `Environment.register`, `get`,
+ * `list`, `ws.environments`, `env.build`) over the workspace's environment versions
+ * (`W/environments/{name}/versions/{v}`, what azure-ai-ml and jobs use): one store. A v1 definition
+ * maps to the ARM version's `image` (docker.baseImage), `condaFile` (python.condaDependencies as
+ * YAML; none when dependencies are user-managed) and `environmentVariables`; the v1 fields ARM has
+ * no place for (interpreter path, docker and spark settings, …) ride along in the property
+ * `azureml.v1.definition`, so `Environment.get` answers what was registered.
+ */
+export class V1EnvironmentService {
+  /** Builds asked for in this process, by environment version id: done, or the error that ended them. */
+  private readonly asked = new Map<string, { done: boolean; error?: string }>();
+
+  constructor(
+    private readonly environments: VersionedAssetService,
+    private readonly builds: EnvironmentBuildService,
+  ) {}
+
+  /** The ARM properties of a v1 definition (checked by the environment asset's own validation on PUT). */
+  toArm(name: string, body: unknown): Obj {
+    if (!isObj(body)) throw new InvalidInput('the environment definition must be a JSON object', { target: 'body' });
+    const python = (pick(body, 'python') ?? {}) as Obj;
+    const docker = (pick(body, 'docker') ?? {}) as Obj;
+    if (!isObj(python)) throw new InvalidInput('python must be an object', { target: 'python' });
+    if (!isObj(docker)) throw new InvalidInput('docker must be an object', { target: 'docker' });
+    if (docker.baseDockerfile || docker.buildContext)
+      throw new NotImplemented(
+        `environment '${name}': a Dockerfile or build context is not served through the v1 environment service; give docker.base_image, or register the environment through ARM (PUT W/environments/{name}/versions/{v} with properties.build)`,
+        { code: 'NOT_IMPLEMENTED' },
+      );
+    const image = typeof docker.baseImage === 'string' && docker.baseImage ? docker.baseImage : undefined;
+    if (!image)
+      throw new InvalidInput(`environment '${name}' needs docker.base_image (the container image it starts from)`, {
+        target: 'docker.baseImage',
+      });
+    const vars = pick(body, 'environmentVariables');
+    if (vars !== undefined && vars !== null && !isObj(vars))
+      throw new InvalidInput('environmentVariables must be an object of strings', { target: 'environmentVariables' });
+    let condaFile: string | undefined;
+    if (
+      python.userManagedDependencies !== true &&
+      python.condaDependencies !== undefined &&
+      python.condaDependencies !== null
+    ) {
+      if (!isObj(python.condaDependencies))
+        throw new InvalidInput('python.condaDependencies must be a conda environment (an object)', {
+          target: 'python.condaDependencies',
+        });
+      condaFile = YAML.stringify(python.condaDependencies);
+    }
+    const extras = {
+      python: { ...python, condaDependencies: undefined },
+      docker: { ...docker, baseImage: undefined },
+      spark: pick(body, 'spark') ?? null,
+      databricks: pick(body, 'databricks') ?? null,
+      r: pick(body, 'r') ?? null,
+      inferencingStackVersion: pick(body, 'inferencingStackVersion') ?? null,
+    };
+    return {
+      image,
+      ...(condaFile ? { condaFile } : {}),
+      ...(vars ? { environmentVariables: vars } : {}),
+      properties: { [V1_EXTRAS]: JSON.stringify(extras) },
+    };
+  }
+
+  /** The v1 definition of an environment version (a version made through ARM gets the v1 defaults). */
+  toV1(r: StoredResource, name: string, version: string): Obj {
+    const p = r.properties as Obj;
+    let extras: Obj = {};
+    try {
+      const raw = (p.properties as Obj | undefined)?.[V1_EXTRAS];
+      if (typeof raw === 'string') extras = JSON.parse(raw) as Obj;
+    } catch {
+      extras = {};
+    }
+    const python = (isObj(extras.python) ? extras.python : {}) as Obj;
+    const docker = (isObj(extras.docker) ? extras.docker : {}) as Obj;
+    const conda = typeof p.condaFile === 'string' ? (YAML.parse(p.condaFile) as unknown) : null;
+    return {
+      name,
+      version,
+      assetId: r.id,
+      environmentVariables: (p.environmentVariables as Obj | undefined) ?? {},
+      python: {
+        userManagedDependencies: conda === null,
+        interpreterPath: 'python',
+        condaDependenciesFile: null,
+        baseCondaEnvironment: null,
+        ...python,
+        condaDependencies: conda,
+      },
+      docker: {
+        enabled: false,
+        baseDockerfile: null,
+        buildContext: null,
+        sharedVolumes: true,
+        shmSize: '2g',
+        arguments: [],
+        ...docker,
+        baseImage: typeof p.image === 'string' ? p.image : null,
+      },
+      spark: extras.spark ?? { repositories: [], packages: [], precachePackages: true },
+      databricks: extras.databricks ?? null,
+      r: extras.r ?? null,
+      inferencingStackVersion: extras.inferencingStackVersion ?? null,
+    };
+  }
+
+  /** Every version of an environment, oldest first (numeric versions by number). */
+  private async versions(ws: WorkspaceInfo, name: string): Promise<StoredResource[]> {
+    const out: StoredResource[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.environments.listVersions(ws, name, { after, top: 1000 });
+      out.push(...page.value);
+      if (!page.hasMore || !page.lastKey) break;
+      after = page.lastKey;
+    }
+    const n = (r: StoredResource) => (/^\d+$/.test(r.name) ? Number(r.name) : Number.NaN);
+    return out.sort((a, b) => n(a) - n(b) || 0 || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  private async versionsOrNone(ws: WorkspaceInfo, name: string): Promise<StoredResource[]> {
+    try {
+      return await this.versions(ws, name);
+    } catch (e) {
+      if (e instanceof AtelierError && e.kind === 'not_found') return [];
+      throw e;
+    }
+  }
+
+  private static same(a: Obj, b: Obj): boolean {
+    const keys = ['image', 'condaFile', 'environmentVariables', 'properties'];
+    const norm = (o: Obj) =>
+      JSON.stringify(
+        keys.map((k) =>
+          k === 'properties' ? ((o.properties as Obj | undefined)?.[V1_EXTRAS] ?? null) : (o[k] ?? null),
+        ),
+      );
+    return norm(a) === norm(b);
+  }
+
+  /**
+   * `Environment.register`: without a version, the latest version when its definition is the same,
+   * else the next number; with one, that version (made, or the same definition again — another
+   * definition under a taken version is a 409, as versions are immutable).
+   */
+  async register(ws: WorkspaceInfo, name: string, version: string | undefined, body: unknown, by: Principal) {
+    const arm = this.toArm(name, body);
+    const all = await this.versionsOrNone(ws, name);
+    if (version === undefined) {
+      const latest = all[all.length - 1];
+      if (latest && V1EnvironmentService.same(latest.properties as Obj, arm))
+        return this.toV1(latest, name, latest.name);
+      const numbers = all.map((r) => Number(r.name)).filter((x) => Number.isInteger(x));
+      version = String(numbers.length ? Math.max(...numbers) + 1 : 1);
+    } else {
+      const existing = all.find((r) => r.name === version);
+      if (existing) {
+        if (V1EnvironmentService.same(existing.properties as Obj, arm)) return this.toV1(existing, name, version);
+        throw new Conflict(
+          `environment '${name}' version '${version}' exists with another definition; versions cannot change: register without a version (the next one is made) or under a new one`,
+          { code: 'CONFLICT' },
+        );
+      }
+    }
+    const { resource } = await this.environments.putVersion(ws, name, version, { properties: arm }, by);
+    return this.toV1(resource, name, version);
+  }
+
+  /** `Environment.get`: one version, or the latest. */
+  async get(ws: WorkspaceInfo, name: string, version?: string) {
+    if (version !== undefined) return this.toV1(await this.environments.getVersion(ws, name, version), name, version);
+    const all = await this.versions(ws, name);
+    const latest = all[all.length - 1];
+    if (!latest) throw new NotFound(`environment '${name}' has no versions`, { code: 'ASSET_NOT_FOUND' });
+    return this.toV1(latest, name, latest.name);
+  }
+
+  /** `Environment.list` / `ws.environments`: the latest version of every environment. */
+  async list(ws: WorkspaceInfo) {
+    const out: Obj[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.environments.listContainers(ws, { after, top: 1000 });
+      for (const c of page.value) {
+        const all = await this.versionsOrNone(ws, c.name);
+        const latest = all[all.length - 1];
+        if (latest) out.push(this.toV1(latest, c.name, latest.name));
+      }
+      if (!page.hasMore || !page.lastKey) break;
+      after = page.lastKey;
+    }
+    return out;
+  }
+
+  /**
+   * `env.build(ws)`: the version's Python environment is built by the server's environment builds
+   * (no container image: Atelier runs jobs in built Python environments). Refused before anything
+   * starts when the version cannot be built (only an image, no conda file or requirements).
+   */
+  async startBuild(ws: WorkspaceInfo, name: string, version: string): Promise<void> {
+    const r = await this.environments.getVersion(ws, name, version);
+    await this.builds.check(ws, r.id);
+    const state: { done: boolean; error?: string } = { done: false };
+    this.asked.set(r.id.toLowerCase(), state);
+    this.builds.ensure(ws, r.id).then(
+      () => (state.done = true),
+      (e: unknown) => {
+        // A failed build's record says so with its log; this keeps a failure before the record.
+        state.done = true;
+        state.error = e instanceof Error ? e.message : String(e);
+      },
+    );
+  }
+
+  /** The state of the version's newest build: Running, Succeeded or Failed (with its log); NotStarted when none. */
+  async buildStatus(ws: WorkspaceInfo, name: string, version: string) {
+    const r = await this.environments.getVersion(ws, name, version);
+    const rec = (await this.builds.list(ws, 1000)).find((b) => b.environmentId.toLowerCase() === r.id.toLowerCase());
+    const asked = this.asked.get(r.id.toLowerCase());
+    if (rec && !(asked && !asked.done && rec.status !== 'Running'))
+      return { status: rec.status, log: rec.log, buildId: rec.id, digest: rec.digest };
+    if (!asked) return { status: 'NotStarted', log: '' };
+    if (asked.error) return { status: 'Failed', log: asked.error };
+    return { status: asked.done ? 'Succeeded' : 'Queued', log: '' };
+  }
+}
