@@ -207,16 +207,28 @@ export const PendingUploadResponse = Type.Object({
 });
 export type PendingUploadResponse = Static<typeof PendingUploadResponse>;
 
-/** `W/images/{id}`: a build record of a Python environment (the seed's images; digest = spec hash). */
+/**
+ * `W/images/{id}`: the seed's images — a build record of a Python environment (kind `environment`,
+ * digest = spec hash) or of a deployment package (kind `deployment`: what one provisioning of an
+ * online deployment assembled; digest = hash of its model, code, environment and engine).
+ */
 export const ImageRecord = Type.Object({
   id: Str,
   name: Str,
   type: Str,
   properties: Type.Object({
+    kind: Type.String({ description: 'environment | deployment' }),
     digest: Str,
     status: Type.String({ description: 'Running | Succeeded | Failed' }),
     environmentId: Str,
-    tool: Type.String({ description: 'uv | venv | cache (reused from another workspace or environment)' }),
+    tool: Type.String({
+      description:
+        'environment: uv | venv | cache (reused from another workspace or environment); deployment: the serving engine (local | ray-serve)',
+    }),
+    deploymentId: Type.Optional(Str),
+    modelId: Type.Optional(Type.Union([Str, Type.Null()])),
+    codeId: Type.Optional(Type.Union([Str, Type.Null()])),
+    environmentDigest: Type.Optional(Type.Union([Str, Type.Null()])),
     sizeBytes: Type.Union([Type.Number(), Type.Null()]),
     createdTime: Str,
     finishedTime: Type.Union([Str, Type.Null()]),

@@ -1,5 +1,6 @@
-/** Web services (online endpoints and their deployment) in the SDK: `Model.deploy`, `ws.webservices()`. */
+/** Web services (online endpoints and their deployment) in the SDK: `Model.deploy`, `ws.webservices()`, `ws.images()`. */
 import { Workspace } from '../workspace/workspace.js';
+import { Image } from './image.js';
 import { Model } from '../tracking/model.js';
 import {
   Webservice,
@@ -9,6 +10,7 @@ import {
   type ModelVersionRef,
 } from './webservice.js';
 
+export { Image } from './image.js';
 export {
   Webservice,
   WEBSERVICE_DEPLOYMENT,
@@ -22,6 +24,11 @@ declare module '../workspace/workspace.js' {
   interface Workspace {
     /** The workspace's web services by name (azureml-core `Workspace.webservices`). */
     webservices(): Promise<Map<string, Webservice>>;
+    /**
+     * The workspace's images by name, newest first (azureml-core `Workspace.images`): build records
+     * of environments and deployment packages (digest, status, build log).
+     */
+    images(): Promise<Map<string, Image>>;
   }
 }
 
@@ -45,6 +52,9 @@ declare module '../tracking/model.js' {
 
 Workspace.prototype.webservices = async function () {
   return new Map((await Webservice.list(this)).map((s) => [s.name, s]));
+};
+Workspace.prototype.images = async function () {
+  return new Map((await Image.list(this)).map((i) => [i.name, i]));
 };
 (Model as unknown as { deploy: typeof Webservice.deploy }).deploy = (ws, name, models, inference, config, opts) =>
   Webservice.deploy(ws, name, models, inference, config, opts);

@@ -6,11 +6,11 @@ import path from 'node:path';
 import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
 import { registerTestModels } from '../../../server/src/testing/deploy-models.js';
 import { findPython } from '../../../server/test/mlflow-client/python.js';
-import { Workspace, TokenAuthentication, Model, Webservice, ValidationError, ServiceError } from '../index.js';
+import { Workspace, TokenAuthentication, Model, Webservice, Image, ValidationError, ServiceError } from '../index.js';
 
 // The seed's v1 deployment surface against a real server (SQLite: the server's suites cover both
 // dialects): Model.deploy → Webservice (run, getLogs, getKeys, regenKey, update, delete) and
-// ws.webservices(). The workers run ATELIER_TEST_PYTHON.
+// ws.webservices(), ws.images(). The workers run ATELIER_TEST_PYTHON.
 const { python, skip } = findPython();
 
 describe('web services (SDK) against a real server', { skip }, () => {
@@ -66,6 +66,21 @@ describe('web services (SDK) against a real server', { skip }, () => {
     await svc.update({ deploymentConfig: { instanceCount: 2 } });
     assert.equal(svc.state, 'Succeeded');
     assert.deepEqual(await svc.run({ dataframe_records: [{ x: 5 }] }), { predictions: [10] });
+
+    // Each provisioning is a deployment package among the workspace's images; the same model, code,
+    // environment and engine give the same digest (the instance count is not part of the package).
+    const images = [...(await ws.images()).values()].filter(
+      (i) => i.kind === 'deployment' && i.deploymentId?.endsWith('/onlineEndpoints/sdk-svc/deployments/default'),
+    );
+    assert.equal(images.length, 2, JSON.stringify(images.map((i) => i.properties)));
+    assert.ok(images.every((i) => i.status === 'Succeeded' && i.tool === 'local'));
+    assert.match(images[0]!.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(images[0]!.digest, images[1]!.digest);
+    assert.match(images[0]!.modelId!, /doubler/);
+    assert.ok(images[0]!.createdTime >= images[1]!.createdTime, 'newest first');
+    const one = await Image.get(ws, images[0]!.name);
+    assert.match(await one.getLogs(), /model doubler:1 fetched/);
+    await assert.rejects(Image.get(ws, 'no-such-image'), /no environment build|not found|could not be found/i);
 
     await svc.delete();
     assert.equal((await ws.webservices()).size, 0);

@@ -93,6 +93,14 @@ for (const dialect of testDialects()) {
       const logs = await t.request('POST', `${E}/deployments/blue/getLogs?${V}`, {});
       assert.match(logs.body.content, /uv|reused the environment/);
       const images = await t.request('GET', `${W}/images?${V}`);
+      // The deployment package names the environment build it ran in.
+      const pkg = images.body.value.find((i: any) => i.properties.kind === 'deployment');
+      assert.equal(pkg.properties.status, 'Succeeded');
+      assert.match(pkg.properties.codeId, /codes\/scorer\/versions\/1$/);
+      const env = images.body.value.find(
+        (i: any) => i.properties.kind === 'environment' && i.properties.digest === pkg.properties.environmentDigest,
+      );
+      assert.ok(env, images.text);
       assert.ok(
         images.body.value.some(
           (i: any) =>
@@ -130,6 +138,14 @@ for (const dialect of testDialects()) {
       assert.equal(got.body.properties.provisioningState, 'Failed');
       const logs = await t.request('POST', `${E}/deployments/broken/getLogs?${V}`, { tail: 100 });
       assert.match(logs.body.content, /atelier-no-such-package-for-tests/);
+      // Its package record (an image) failed too, with the build's log.
+      const images = await t.request('GET', `${W}/images?${V}`);
+      const pkg = images.body.value.find(
+        (i: any) => i.properties.kind === 'deployment' && i.properties.deploymentId.endsWith('/deployments/broken'),
+      );
+      assert.equal(pkg.properties.status, 'Failed');
+      const one = await t.request('GET', `${W}/images/${pkg.name}?${V}`);
+      assert.match(one.body.properties.log, /atelier-no-such-package-for-tests/);
       assert.equal((await t.request('DELETE', `${E}/deployments/broken?${V}`)).status, 200);
     });
   });

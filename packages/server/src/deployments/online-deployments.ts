@@ -16,6 +16,7 @@ import { DEPLOYMENT_TYPE, type OnlineEndpointService } from './online-endpoints.
 import { mlflowModelDir, mlflowRequirements, parseModelRef, type ModelSource } from './model-source.js';
 import type { ServingRuntimes } from './serving.js';
 import type { CodeSnapshotsPort, EnvironmentBuildsPort } from './ports.js';
+import type { DeploymentPackages, PackageContents } from './packages.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { tailFile } from './logs.js';
 
@@ -134,6 +135,12 @@ export function balancerSettings(props: Obj, capacity: number): BalancerSettings
   };
 }
 
+/** What a provisioning assembled, for its package record. */
+interface PackageCollector {
+  contents: Partial<PackageContents>;
+  lines: string[];
+}
+
 /**
  * Online deployments (`W/onlineEndpoints/{e}/deployments/{d}`): a registered model (and, for a
  * scoring script, a code asset and an environment) served by `sku.capacity` instances of a
@@ -156,6 +163,7 @@ export class OnlineDeploymentService {
     private readonly runtimes: ServingRuntimes,
     private readonly servingEngine: ServingEngine,
     private readonly servingPython: string | undefined,
+    private readonly packages: DeploymentPackages,
   ) {
     this.logDir = path.join(ctx.config.home, 'serving', 'logs');
     operations.onRecover('onlineDeployment.provision', async (op) => {
@@ -377,11 +385,17 @@ export class OnlineDeploymentService {
       { id: r.id, subscriptionId: r.subscriptionId, location: r.location ?? ws.location },
       by?.id,
       async () => {
+        // The package record (an image of the workspace): what this provisioning assembled, and its log.
+        const pkg: PackageCollector = { contents: {}, lines: [] };
+        const record = await this.packages.begin(r.id, ws);
         try {
-          await this.startRuntime(ws, r);
+          await this.startRuntime(ws, r, pkg);
           await this.engine.setProperties(r.id, { provisioningState: 'Succeeded' });
+          await this.packages.finish(record, 'Succeeded', pkg.contents, pkg.lines.join('\n'));
         } catch (e) {
           await this.engine.setProperties(r.id, { provisioningState: 'Failed' }).catch(() => undefined);
+          pkg.lines.push(`failed: ${(e as Error).message}`);
+          await this.packages.finish(record, 'Failed', pkg.contents, pkg.lines.join('\n')).catch(() => undefined);
           throw e;
         }
       },
@@ -389,11 +403,17 @@ export class OnlineDeploymentService {
   }
 
   /** Resolves what the instances run, starts them, and puts them in service. */
-  private async startRuntime(ws: WorkspaceInfo, r: StoredResource): Promise<void> {
+  private async startRuntime(ws: WorkspaceInfo, r: StoredResource, pkg?: PackageCollector): Promise<void> {
     const p = r.properties;
     const logFile = this.logFile(r.id);
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
-    const note = (line: string) => fs.appendFileSync(logFile, `${new Date().toISOString()} [atelier] ${line}\n`);
+    const note = (line: string) => {
+      const stamped = `${new Date().toISOString()} [atelier] ${line}`;
+      pkg?.lines.push(stamped);
+      fs.appendFileSync(logFile, `${stamped}\n`);
+    };
+    const c = pkg?.contents ?? {};
+    c.model = typeof p.model === 'string' ? p.model : null;
     note(`provisioning ${r.name}`);
     let modelDir = '';
     let modelName = r.name;
@@ -413,7 +433,9 @@ export class OnlineDeploymentService {
         throw new NotImplemented('code snapshots are not available on this server', {
           code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
         });
-      codeDir = (await this.codes.snapshot(ws, code.codeId)).dir;
+      const snap = await this.codes.snapshot(ws, code.codeId);
+      codeDir = snap.dir;
+      Object.assign(c, { codeId: code.codeId, codeHash: snap.hash, scoringScript: code.scoringScript });
       if (!fs.existsSync(path.join(codeDir, code.scoringScript)))
         throw new InvalidInput(
           `properties.codeConfiguration.scoringScript: the code asset has no file '${code.scoringScript}'`,
@@ -443,19 +465,34 @@ export class OnlineDeploymentService {
       const b = await this.environments.ensure(ws, p.environmentId, { onLog: note });
       pythonPath = b.pythonPath;
       pipRequirements = b.pipRequirements;
+      Object.assign(c, {
+        environmentId: p.environmentId,
+        environmentDigest: b.specHash ? `sha256:${b.specHash}` : null,
+      });
     } else if (this.servingPython) {
       pythonPath = this.servingPython;
       pipRequirements = mlflowRequirements(modelDir);
     } else if (this.environments) {
       pipRequirements = mlflowRequirements(modelDir);
-      pythonPath = (await this.environments.ensureForRequirements(pipRequirements, undefined, { onLog: note }))
-        .pythonPath;
+      const b = await this.environments.ensureForRequirements(pipRequirements, undefined, { onLog: note });
+      pythonPath = b.pythonPath;
+      c.environmentDigest = b.specHash ? `sha256:${b.specHash}` : null;
     } else
       throw new NotImplemented('no Python to run the model: set ATELIER_SERVING_PYTHON or give an environmentId', {
         code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
       });
     const capacity = Number((r.sku as Obj | undefined)?.capacity ?? 1);
     const rs = (p.requestSettings ?? {}) as Obj;
+    Object.assign(c, {
+      mode,
+      pipRequirements,
+      environmentId: c.environmentId ?? '',
+      environmentDigest: c.environmentDigest ?? null,
+      codeId: c.codeId ?? null,
+      codeHash: c.codeHash ?? null,
+      scoringScript: c.scoringScript ?? null,
+      engine: this.servingEngine.kind,
+    });
     const spec: DeploymentSpec = {
       deploymentId: r.id,
       mode,

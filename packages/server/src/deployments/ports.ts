@@ -16,13 +16,13 @@ export interface EnvironmentBuildsPort {
     ws: WorkspaceInfo,
     environmentId: string,
     opts?: { signal?: AbortSignal; onLog?: (line: string) => void },
-  ): Promise<{ id: string; pythonPath: string; pipRequirements: string[] }>;
+  ): Promise<{ id: string; pythonPath: string; pipRequirements: string[]; specHash?: string }>;
   /** An environment with these pip requirements (an MLflow model's own requirements.txt). */
   ensureForRequirements(
     requirements: string[],
     python?: string,
     opts?: { signal?: AbortSignal; onLog?: (line: string) => void },
-  ): Promise<{ pythonPath: string; pipRequirements?: string[] }>;
+  ): Promise<{ pythonPath: string; pipRequirements?: string[]; specHash?: string }>;
 }
 
 export interface CodeSnapshotsPort {

@@ -8,12 +8,15 @@ import { ModelSource } from './model-source.js';
 import { ServingRuntimes } from './serving.js';
 import { LocalEngine } from './engines/local/local-engine.js';
 import { registerDeploymentTypes } from './types.js';
+import { DeploymentPackages } from './packages.js';
 
 /** Online endpoints and deployments, and the deployments running in this process. */
 export interface DeploymentServices {
   endpoints: OnlineEndpointService;
   deployments: OnlineDeploymentService;
   runtimes: ServingRuntimes;
+  /** Records of what each provisioning assembled (with environment builds, the workspace's images). */
+  packages: DeploymentPackages;
 }
 
 /**
@@ -29,6 +32,7 @@ export function createDeploymentServices(
   const servingDir = path.join(ctx.config.home, 'serving');
   const runtimes = new ServingRuntimes();
   const endpoints = new OnlineEndpointService(ctx, cp.resources, runtimes);
+  const packages = new DeploymentPackages(ctx);
   const models = new ModelSource(path.join(servingDir, 'models'), tracking.registry, tracking.artifacts);
   const deployments = new OnlineDeploymentService(
     ctx,
@@ -39,6 +43,7 @@ export function createDeploymentServices(
     runtimes,
     new LocalEngine(servingDir),
     ctx.config.servingPython,
+    packages,
   );
   registerDeploymentTypes(cp.types, { endpoints, deployments });
   cp.workspaces.onWorkspaceDeleting.push(async (ws) => {
@@ -48,7 +53,8 @@ export function createDeploymentServices(
       for (const d of ds.value) await runtimes.remove(d.id);
       await endpoints.keys.forget(ep.id);
     }
+    await packages.forgetWorkspace(ws);
   });
   ctx.onClose.push(() => runtimes.stopAll());
-  return { endpoints, deployments, runtimes };
+  return { endpoints, deployments, runtimes, packages };
 }
