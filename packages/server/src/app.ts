@@ -134,6 +134,12 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
   });
   await app.register(authPlugin, { ctx, identity: services.identity });
   app.setErrorHandler(armErrorHandler);
+  // Every 429 says when to come back: the edges' error handlers give the seconds a throttle named
+  // (http/error-status.ts setRetryAfter); any other 429 (e.g. a full scoring queue) gets 1 s.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (reply.statusCode === 429 && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
+    done(null, payload);
+  });
   let served: Set<string> | undefined;
   app.setNotFoundHandler((req, reply) => {
     served ??= servedFamilies(registeredRoutes.map((r) => r.url));

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AtelierError, isErrorCode, type ErrorCode, type ErrorKind, type RecordedError } from '../../errors.js';
-import { HTTP_STATUS } from '../error-status.js';
+import { HTTP_STATUS, setRetryAfter } from '../error-status.js';
 
 export interface ArmError {
   code: string;
@@ -247,6 +247,7 @@ export function toArmError(err: unknown): { status: number; body: ArmErrorBody }
 export function armErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = toArmError(err);
   if (status >= 500) req.log.error({ err }, 'request failed');
+  setRetryAfter(reply, err);
   void reply
     .status(status)
     .header('x-ms-failure-cause', status >= 500 ? 'service' : 'gateway')

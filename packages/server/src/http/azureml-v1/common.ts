@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toArmError } from '../arm/errors.js';
+import { setRetryAfter } from '../error-status.js';
 
 /** `W` below a v1 data-plane service prefix (`/history/v1.0`, `/credential/v2.0`, …). */
 export const V1_WORKSPACE =
@@ -13,6 +14,7 @@ export const V1_WORKSPACE =
 export function v1ErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = toArmError(err);
   if (status >= 500) req.log.error({ err }, 'request failed');
+  setRetryAfter(reply, err);
   void reply.status(status).send({
     error: { ...body.error, details: body.error.details ?? [] },
     correlation: { operation: req.id, request: req.id },

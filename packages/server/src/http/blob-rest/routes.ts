@@ -5,7 +5,7 @@ import rangeParser from 'range-parser';
 import type { AppContext } from '../../context.js';
 import type { BlobProperties, BlobService } from '../../blob-service/blob-service.js';
 import { AtelierError, InvalidInput } from '../../errors.js';
-import { HTTP_STATUS } from '../error-status.js';
+import { HTTP_STATUS, setRetryAfter } from '../error-status.js';
 
 /** The prefix of the Blob REST subset: path-style `/blob/{account}/{container}/{blob}` on the server itself. */
 export const BLOB_REST_PREFIX = '/blob';
@@ -66,6 +66,7 @@ function storageError(err: unknown, req: FastifyRequest, reply: FastifyReply): v
     message = err.message;
     // An unauthenticated SAS is a 403 in Azure Storage.
     if (code === 'AuthenticationFailed') status = 403;
+    setRetryAfter(reply, err);
   } else {
     req.log.error({ err }, 'blob REST request failed');
   }

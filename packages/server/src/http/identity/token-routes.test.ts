@@ -283,6 +283,20 @@ for (const dialect of testDialects()) {
         headers: { authorization: `Basic ${Buffer.from('victim:right-password-1').toString('base64')}` },
       });
       assert.equal(basic.status, 429);
+      // Every edge's 429 says when to come back (the block's seconds), not only the token endpoint's.
+      assert.ok(Number(basic.headers.get('retry-after')) >= 1, 'ARM edge: Retry-After');
+      const mlflow = await t.request(
+        'GET',
+        '/mlflow/v1.0/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/api/2.0/mlflow/experiments/search',
+        undefined,
+        {
+          token: null,
+          headers: { authorization: `Basic ${Buffer.from('victim:right-password-1').toString('base64')}` },
+        },
+      );
+      assert.equal(mlflow.status, 429);
+      assert.equal(mlflow.body?.error_code, 'REQUEST_LIMIT_EXCEEDED');
+      assert.ok(Number(mlflow.headers.get('retry-after')) >= 1, 'MLflow edge: Retry-After');
     });
 
     it('parallel guesses do not get past the throttle: at most a few of 200 simultaneous grants are checked', async () => {

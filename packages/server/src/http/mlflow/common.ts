@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Route
 import type { AppContext } from '../../context.js';
 import { AtelierError, InvalidInput, NotFound } from '../../errors.js';
 import { mlflowErrorOf } from './errors.js';
+import { setRetryAfter } from '../error-status.js';
 import { resolveWorkspace } from '../../resources/workspaces.js';
 import { pythonJson } from '../../tracking/shared/python-json.js';
 import { decodeFully } from '../../tracking/shared/validation.js';
@@ -167,6 +168,7 @@ function schemaErrorMessage(fe: FastifyError & { validationContext?: string }, r
 export function mlflowErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = toMlflowError(err, req);
   if (status >= 500 && status !== 501) req.log.error({ err }, 'request failed');
+  setRetryAfter(reply, err);
   void reply.status(status).send(body);
 }
 
