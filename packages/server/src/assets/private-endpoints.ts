@@ -5,7 +5,7 @@ import type { Principal } from '../identity/principals.js';
 import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { resolveWorkspaceById, WORKSPACE, type WorkspaceInfo } from '../resources/workspaces.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
-import { VAULT } from '../resources/dependents.js';
+import { STORAGE, VAULT } from '../resources/dependents.js';
 import { normaliseLocation } from '../resources/resource-groups.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import { invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
@@ -84,7 +84,8 @@ interface NetworkState {
  */
 export class PrivateEndpointService {
   private readonly cache = new Map<string, NetworkState>();
-  private readonly vaultUsers = new Map<string, { at: number; workspaces: string[] }>();
+  /** Workspaces using a key vault or storage account, by `property:id`. */
+  private readonly dependentUsers = new Map<string, { at: number; workspaces: string[] }>();
   static readonly CACHE_MS = 1000;
   /** One per server process (services.ts), shared by the routes and the app-wide network hook (one cache). */
   constructor(
@@ -458,6 +459,8 @@ export class PrivateEndpointService {
     if (!route) return;
     const v = VAULT_ROUTE.exec(route);
     if (v) return this.checkVault((v[1] ?? '').toLowerCase(), params, ip);
+    const st = STORAGE_ROUTE.exec(route);
+    if (st) return this.checkStorage((st[1] ?? '').toLowerCase(), params, ip);
     const m = WORKSPACE_ROUTE.exec(route);
     if (!m) return;
     const rest = (m[1] ?? '').toLowerCase();
@@ -477,23 +480,46 @@ export class PrivateEndpointService {
     if (!(rest.startsWith('/secrets') || rest.startsWith('/keys'))) return;
     const p = params as { subscriptionId?: string; resourceGroupName?: string; vaultName?: string };
     if (!p?.subscriptionId || !p.resourceGroupName || !p.vaultName) return;
-    for (const ws of await this.workspacesUsingVault(
+    for (const ws of await this.workspacesUsing(
+      'keyVault',
       p.subscriptionId.toLowerCase(),
       resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName).toLowerCase(),
     ))
       await this.admit(ws, ip);
   }
 
-  /** The id keys of the workspaces whose key vault is `vaultKey` (cached as the network state is). */
-  private async workspacesUsingVault(sub: string, vaultKey: string): Promise<string[]> {
-    const hit = this.vaultUsers.get(vaultKey);
+  /**
+   * A storage account's keys open every workspace's files in it (datastores, the blob REST
+   * routes), so its key actions (listKeys, regenerateKey) are reachable only from where every
+   * workspace using the account is. The account resource itself (GET, tags) stays reachable.
+   */
+  private async checkStorage(rest: string, params: unknown, ip: string): Promise<void> {
+    if (rest !== '/listkeys' && rest !== '/regeneratekey') return;
+    const p = params as { subscriptionId?: string; resourceGroupName?: string; name?: string };
+    if (!p?.subscriptionId || !p.resourceGroupName || !p.name) return;
+    for (const ws of await this.workspacesUsing(
+      'storageAccount',
+      p.subscriptionId.toLowerCase(),
+      resourceId(p.subscriptionId, p.resourceGroupName, STORAGE, p.name).toLowerCase(),
+    ))
+      await this.admit(ws, ip);
+  }
+
+  /** The id keys of the workspaces whose `property` (a dependent's ARM id) is `idKey` (cached as the network state is). */
+  private async workspacesUsing(
+    property: 'keyVault' | 'storageAccount',
+    sub: string,
+    idKey: string,
+  ): Promise<string[]> {
+    const cacheKey = `${property}:${idKey}`;
+    const hit = this.dependentUsers.get(cacheKey);
     if (hit && Date.now() - hit.at < PrivateEndpointService.CACHE_MS) return hit.workspaces;
     const rows = await this.engine.scan({ type: WORKSPACE, subscriptionId: sub });
     const workspaces = rows
-      .filter((w) => String(w.properties.keyVault ?? '').toLowerCase() === vaultKey)
+      .filter((w) => String(w.properties[property] ?? '').toLowerCase() === idKey)
       .map((w) => w.id.toLowerCase());
-    if (this.vaultUsers.size > 10_000) this.vaultUsers.clear();
-    this.vaultUsers.set(vaultKey, { at: Date.now(), workspaces });
+    if (this.dependentUsers.size > 10_000) this.dependentUsers.clear();
+    this.dependentUsers.set(cacheKey, { at: Date.now(), workspaces });
     return workspaces;
   }
 
@@ -536,5 +562,8 @@ export class PrivateEndpointService {
 /** A route pattern under a key vault; group 1 is what follows the vault's id. */
 const VAULT_ROUTE =
   /^\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.keyvault\/vaults\/:vaultName(\/.*)?$/i;
+/** A route pattern under a storage account; group 1 is what follows the account's id. */
+const STORAGE_ROUTE =
+  /^\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.storage\/storageaccounts\/:name(\/.*)?$/i;
 const WORKSPACE_ROUTE =
   /^(?:\/mlflow\/v1\.0)?\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.machinelearningservices\/workspaces\/:workspaceName(\/.*)?$/i;

@@ -273,6 +273,45 @@ for (const dialect of testDialects()) {
       assert.equal((await getFrom(t, '127.0.0.1', `${vault}?${V}`)).status, 200);
     });
 
+    it("the workspace's storage account keys (listKeys, regenerateKey) follow the workspace's network access", async () => {
+      const ws = await createWorkspace(t, 'net-rg', 'net-st');
+      const SW = wsPath(t, 'net-rg', 'net-st');
+      const account = ws.properties.storageAccount as string;
+      const listKeys = `${account}/listKeys?${V}`;
+      const before = await requestFrom(t, '127.0.0.1', 'POST', listKeys);
+      assert.equal(before.status, 200, JSON.stringify(before.body));
+      const key = before.body.keys[0].value as string;
+      assert.equal(
+        (await t.request('PATCH', `${SW}?${V}`, { properties: { publicNetworkAccess: 'Disabled' } })).status,
+        200,
+      );
+      await eventually(t, '127.0.0.1', `${SW}/datastores?${V}`, 403);
+      const refused = await requestFrom(t, '127.0.0.1', 'POST', listKeys);
+      assert.equal(refused.status, 403, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'PublicNetworkAccessDisabled');
+      assert.doesNotMatch(JSON.stringify(refused.body), new RegExp(key.replace(/[^A-Za-z0-9]/g, '.')));
+      const regen = await requestFrom(t, '127.0.0.1', 'POST', `${account}/regenerateKey?${V}`, { keyName: 'key1' });
+      assert.equal(regen.status, 403, JSON.stringify(regen.body));
+      // The account resource itself stays readable (as the workspace resource does).
+      assert.equal((await getFrom(t, '127.0.0.1', `${account}?${V}`)).status, 200);
+      // From an approved endpoint's network the keys are listed, and the refused regenerate changed nothing.
+      const put = await t.request('PUT', pe('pe-st'), {
+        location: 'local',
+        properties: {
+          subnet: { properties: { addressPrefixes: ['127.0.0.5/32'] } },
+          privateLinkServiceConnections: [{ name: 'pe-st', properties: { privateLinkServiceId: SW } }],
+        },
+      });
+      assert.equal(put.status, 201, put.text);
+      let ok = { status: 0, body: undefined as any };
+      for (let i = 0; i < 40 && ok.status !== 200; i++) {
+        ok = await requestFrom(t, '127.0.0.5', 'POST', listKeys);
+        if (ok.status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.keys[0].value, key);
+    });
+
     it("widening an approved endpoint's networks sends its connection back to Pending; the Owner sees the networks when approving", async () => {
       await createWorkspace(t, 'net-rg', 'net-widen');
       const WW = wsPath(t, 'net-rg', 'net-widen');
