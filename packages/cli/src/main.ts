@@ -21,6 +21,7 @@ import { connectionCommands } from './commands/connection.js';
 import { endpointCommands } from './commands/endpoint.js';
 import { jobCommands } from './commands/job.js';
 import { computeCommands } from './commands/compute.js';
+import { tokenCommands } from './commands/token.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   endpointCommands(program);
   jobCommands(program);
   computeCommands(program);
+  tokenCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

@@ -34,6 +34,14 @@ export {
 export type { WorkspaceConfig } from './workspace/config-file.js';
 export * from './constants.js';
 export * from './compute/index.js';
+export {
+  createAccessToken,
+  listAccessTokens,
+  revokeAccessToken,
+  type AccessTokenInfo,
+  type NewAccessToken,
+  type CreateAccessTokenOptions,
+} from './identity/access-tokens.js';
 export * from './errors.js';
 export {
   ArmClient,
