@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import uPlot, { type AlignedData, type Options } from 'uplot';
 import type { Mlflow } from '../lib/api';
-import { bucketsFor, takeBuckets, type Bucket } from '../lib/buckets';
+import { bucketsFor, loadBuckets, type Bucket } from '../lib/buckets';
 import { num } from '../lib/format';
 
 export const PALETTE = [
@@ -96,7 +96,7 @@ export function MetricChart({
   const [error, setError] = useState<string | null>(null);
   const [points, setPoints] = useState<number | null>(null);
   const [stats, setStats] = useState<SeriesStats[]>([]);
-  const [fetchInfo, setFetch] = useState<{ n: number; prefetched: boolean } | null>(null);
+  const [bucketCount, setBucketCount] = useState<number | null>(null);
   const [draws, setDraws] = useState(0);
   const [loads, setLoads] = useState(0);
   const runsKey = series.map((s) => s.runId).join(',');
@@ -109,15 +109,14 @@ export function MetricChart({
     const width = Math.max(300, el.clientWidth);
     const n = bucketsFor(width);
     setError(null);
-    const { answer, prefetched } = takeBuckets(
+    setBucketCount(n);
+    loadBuckets(
       api,
       series.map((s) => s.runId),
       metric,
       n,
       zoom,
-    );
-    setFetch({ n, prefetched });
-    answer.then(
+    ).then(
       (per) => {
         if (cancelled) return;
         const st = per.map(statsOf);
@@ -212,8 +211,7 @@ export function MetricChart({
       data-draws={draws}
       data-loads={loads}
       data-zoom={zoomKey}
-      data-buckets={fetchInfo?.n}
-      data-prefetched={fetchInfo?.prefetched ? 'yes' : 'no'}
+      data-buckets={bucketCount ?? undefined}
     >
       <figcaption>
         <strong>{metric}</strong>

@@ -70,45 +70,8 @@ export async function loadBuckets(
 
 /**
  * How many buckets a chart of `width` pixels asks for: one per two pixels (the min–max band keeps
- * every spike visible at that size), in steps of 50 so that a page can guess it before the chart
- * is laid out (`prefetchBuckets`), at most 1,000.
+ * every spike visible at that size, and the answer is half as large), in steps of 50, at most 1,000.
  */
 export function bucketsFor(width: number): number {
   return Math.min(1000, Math.max(100, Math.round(width / 100) * 50));
-}
-
-const early = new Map<string, Promise<Bucket[][]>>();
-const earlyKey = (api: Mlflow, runIds: string[], key: string, n: number, range?: [number, number]) =>
-  `${api.base}|${runIds.join(',')}|${key}|${n}|${range ? range.join('~') : ''}`;
-
-/**
- * Starts loading a chart's buckets before the chart exists (a page that knows the runs and metric
- * from its URL calls this while it still loads the runs), so the two requests overlap.
- */
-export function prefetchBuckets(api: Mlflow, runIds: string[], key: string, width: number, range?: [number, number]) {
-  const n = bucketsFor(width);
-  const k = earlyKey(api, runIds, key, n, range);
-  if (early.has(k)) return;
-  const p = loadBuckets(api, runIds, key, n, range);
-  p.catch(() => undefined);
-  early.set(k, p);
-  // Unclaimed (the chart was never drawn, or asked for something else): forgotten soon.
-  setTimeout(() => early.delete(k), 30_000);
-}
-
-/** The buckets a chart needs: the prefetched answer when one matches (used once), else a new request. */
-export function takeBuckets(
-  api: Mlflow,
-  runIds: string[],
-  key: string,
-  n: number,
-  range?: [number, number],
-): { answer: Promise<Bucket[][]>; prefetched: boolean } {
-  const k = earlyKey(api, runIds, key, n, range);
-  const p = early.get(k);
-  if (p) {
-    early.delete(k);
-    return { answer: p, prefetched: true };
-  }
-  return { answer: loadBuckets(api, runIds, key, n, range), prefetched: false };
 }

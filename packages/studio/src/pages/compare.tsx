@@ -6,34 +6,19 @@ import { num } from '../lib/format';
 import { formatZoom, parseZoom } from '../lib/zoom';
 import { Empty, ErrorBox, Loading, Page } from '../components/ui';
 import { MetricChart, PALETTE } from '../components/metric-chart';
-import { prefetchBuckets } from '../lib/buckets';
 import { ParallelCoordinates } from '../components/parallel';
 import type { Run } from './runs';
 
 const MAX = 100;
 
-/**
- * The width a chart of this page will get (the main area less the sidebar and padding; charts of
- * at least 460 px share a row): a guess for prefetching, checked by the bucket count it rounds to.
- */
-function chartWidthGuess(): number {
-  const main = document.querySelector('.ws-body')?.clientWidth ?? window.innerWidth - 220;
-  const inner = main - 36;
-  const perRow = Math.max(1, Math.floor((inner + 16) / (460 + 16)));
-  return (inner - 16 * (perRow - 1)) / perRow - 20;
-}
-
 /** Up to 100 runs side by side: overlaid metric charts, parallel coordinates, a param diff. */
 export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
   const api = mlflow(ws);
   const ids = (route.query.get('runs') ?? '').split(',').filter(Boolean).slice(0, MAX);
-  const runs = useLoad(() => {
-    // The metrics named in the URL are charted: their buckets load while the runs do.
-    const zoomed = parseZoom(route.query.get('zoom'));
-    for (const m of (route.query.get('metrics') ?? '').split(',').filter(Boolean))
-      prefetchBuckets(api, ids, m, chartWidthGuess(), zoomed);
-    return Promise.all(ids.map((id) => api.get<{ run: Run }>('runs/get', { run_id: id }).then((r) => r.run)));
-  }, [ws.name, ids.join(',')]);
+  const runs = useLoad(
+    () => Promise.all(ids.map((id) => api.get<{ run: Run }>('runs/get', { run_id: id }).then((r) => r.run))),
+    [ws.name, ids.join(',')],
+  );
   const [onlyDiff, setOnlyDiff] = useState(route.query.get('diff') !== 'all');
   const zoom = parseZoom(route.query.get('zoom'));
   const data = runs.data ?? [];
@@ -45,8 +30,11 @@ export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
     () => [...new Set(data.flatMap((r) => (r.data.metrics ?? []).map((m) => m.key)))].sort(),
     [data],
   );
-  const chosenMetrics = (route.query.get('metrics') ?? '').split(',').filter((m) => metricKeys.includes(m));
-  const charted = chosenMetrics.length ? chosenMetrics : metricKeys.slice(0, 6);
+  const urlMetrics = (route.query.get('metrics') ?? '').split(',').filter(Boolean);
+  const chosenMetrics = urlMetrics.filter((m) => metricKeys.includes(m));
+  // Until the runs are in, the metrics the URL names are charted already: their buckets and the
+  // runs load at the same time.
+  const charted = runs.data ? (chosenMetrics.length ? chosenMetrics : metricKeys.slice(0, 6)) : urlMetrics;
   if (ids.length === 0)
     return (
       <Page title="Compare runs">
@@ -54,7 +42,7 @@ export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
       </Page>
     );
   if (runs.error) return <ErrorBox error={runs.error} onRetry={runs.reload} />;
-  if (!runs.data) return <Loading what={`Loading ${ids.length} runs`} />;
+  if (!runs.data && urlMetrics.length === 0) return <Loading what={`Loading ${ids.length} runs`} />;
   const param = (r: Run, k: string) => r.data.params?.find((p) => p.key === k)?.value;
   const metric = (r: Run, k: string) => r.data.metrics?.find((m) => m.key === k)?.value;
   const differs = (k: string) => new Set(data.map((r) => param(r, k) ?? '')).size > 1;
@@ -63,9 +51,9 @@ export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
   const runHref = (r: Run) =>
     href(['w', ws.sub, ws.group, ws.name, 'experiments', r.info.experiment_id, 'runs', r.info.run_id]);
   return (
-    <Page title={`Compare ${data.length} runs`}>
+    <Page title={`Compare ${runs.data ? data.length : ids.length} runs`}>
       <h2>Metrics</h2>
-      {metricKeys.length === 0 ? (
+      {runs.data && metricKeys.length === 0 ? (
         <p className="muted">These runs logged no metric.</p>
       ) : (
         <>
@@ -98,9 +86,13 @@ export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
                 key={m}
                 api={api}
                 metric={m}
-                series={data
-                  .filter((r) => metric(r, m) !== undefined)
-                  .map((r) => ({ runId: r.info.run_id, label: label(r) }))}
+                series={
+                  runs.data
+                    ? data
+                        .filter((r) => metric(r, m) !== undefined)
+                        .map((r) => ({ runId: r.info.run_id, label: label(r) }))
+                    : ids.map((id) => ({ runId: id, label: id.slice(0, 8) }))
+                }
                 zoom={zoom}
                 onZoom={(z) => setQuery({ zoom: formatZoom(z) })}
               />
@@ -108,67 +100,73 @@ export function Compare({ ws, route }: { ws: WorkspaceRef; route: Route }) {
           </div>
         </>
       )}
-      <h2>Parallel coordinates</h2>
-      <ParallelCoordinates
-        runs={data.map((r, i) => ({
-          id: r.info.run_id,
-          label: label(r),
-          color: PALETTE[i % PALETTE.length]!,
-          values: Object.fromEntries([
-            ...paramKeys.map((k) => [`param ${k}`, param(r, k)] as const),
-            ...charted.map((k) => [`metric ${k}`, metric(r, k)] as const),
-          ]),
-        }))}
-        axes={[...shownParams.map((k) => `param ${k}`), ...charted.map((k) => `metric ${k}`)]}
-      />
-      <h2>Parameters</h2>
-      <label className="inline">
-        <input
-          type="checkbox"
-          checked={onlyDiff}
-          onChange={(e) => {
-            setOnlyDiff(e.target.checked);
-            setQuery({ diff: e.target.checked ? undefined : 'all' });
-          }}
-        />
-        Only parameters that differ ({paramKeys.filter(differs).length} of {paramKeys.length})
-      </label>
-      <div className="table-wrap" tabIndex={0} role="region" aria-label="Parameters and metrics">
-        <table className="grid compare" aria-label="Parameters and metrics of the compared runs">
-          <thead>
-            <tr>
-              <th scope="col">Run</th>
-              {data.map((r) => (
-                <th scope="col" key={r.info.run_id}>
-                  <a href={runHref(r)}>{label(r)}</a>
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {shownParams.map((k) => (
-              <tr key={`p:${k}`} className={differs(k) ? 'differs' : undefined}>
-                <th scope="row">{k}</th>
-                {data.map((r) => (
-                  <td key={r.info.run_id}>{param(r, k) ?? '—'}</td>
+      {!runs.data ? (
+        <Loading what={`Loading ${ids.length} runs`} />
+      ) : (
+        <>
+          <h2>Parallel coordinates</h2>
+          <ParallelCoordinates
+            runs={data.map((r, i) => ({
+              id: r.info.run_id,
+              label: label(r),
+              color: PALETTE[i % PALETTE.length]!,
+              values: Object.fromEntries([
+                ...paramKeys.map((k) => [`param ${k}`, param(r, k)] as const),
+                ...charted.map((k) => [`metric ${k}`, metric(r, k)] as const),
+              ]),
+            }))}
+            axes={[...shownParams.map((k) => `param ${k}`), ...charted.map((k) => `metric ${k}`)]}
+          />
+          <h2>Parameters</h2>
+          <label className="inline">
+            <input
+              type="checkbox"
+              checked={onlyDiff}
+              onChange={(e) => {
+                setOnlyDiff(e.target.checked);
+                setQuery({ diff: e.target.checked ? undefined : 'all' });
+              }}
+            />
+            Only parameters that differ ({paramKeys.filter(differs).length} of {paramKeys.length})
+          </label>
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Parameters and metrics">
+            <table className="grid compare" aria-label="Parameters and metrics of the compared runs">
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  {data.map((r) => (
+                    <th scope="col" key={r.info.run_id}>
+                      <a href={runHref(r)}>{label(r)}</a>
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {shownParams.map((k) => (
+                  <tr key={`p:${k}`} className={differs(k) ? 'differs' : undefined}>
+                    <th scope="row">{k}</th>
+                    {data.map((r) => (
+                      <td key={r.info.run_id}>{param(r, k) ?? '—'}</td>
+                    ))}
+                  </tr>
                 ))}
-              </tr>
-            ))}
-            {metricKeys.map((k) => (
-              <tr key={`m:${k}`}>
-                <th scope="row">
-                  <span className="kind">metric</span> {k}
-                </th>
-                {data.map((r) => (
-                  <td key={r.info.run_id} className="num">
-                    {num(metric(r, k))}
-                  </td>
+                {metricKeys.map((k) => (
+                  <tr key={`m:${k}`}>
+                    <th scope="row">
+                      <span className="kind">metric</span> {k}
+                    </th>
+                    {data.map((r) => (
+                      <td key={r.info.run_id} className="num">
+                        {num(metric(r, k))}
+                      </td>
+                    ))}
+                  </tr>
                 ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
     </Page>
   );
 }
