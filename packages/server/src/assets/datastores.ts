@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { containerSas } from '../blob-service/access.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppContext } from '../context.js';
@@ -98,6 +99,9 @@ export interface DatastoreProps {
   path?: string;
   [k: string]: unknown;
 }
+
+/** How long the SAS of an expirable datastore secret lasts. */
+export const EXPIRABLE_SECRET_MINUTES = 60;
 
 /** Secrets of a datastore, in the shapes of `listSecrets` (2025-09-01 `DatastoreSecrets`). */
 export type DatastoreSecrets =
@@ -720,17 +724,36 @@ export class DatastoreService {
     for (const r of all.value) await this.vault.remove(ws.keyVaultId, secretNameOf('datastore', r.name));
   }
 
-  /** `POST …/listSecrets`. */
-  async listSecrets(ws: WorkspaceInfo, name: string): Promise<DatastoreSecrets> {
+  /**
+   * `POST …/listSecrets`. `expirable` (the body's `expirableSecret`, what azure-ai-ml asks for before
+   * an upload): a system blob datastore answers a SAS for its container (read, add, create, write,
+   * delete, list; {@link EXPIRABLE_SECRET_MINUTES} minutes) instead of the account key, as Azure does —
+   * the Blob REST subset takes SAS credentials, not Shared Key.
+   */
+  async listSecrets(ws: WorkspaceInfo, name: string, opts: { expirable?: boolean } = {}): Promise<DatastoreSecrets> {
     const r = await this.get(ws, name);
     const props = r.properties as DatastoreProps;
     if (
       (SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase()) &&
       props.credentials.credentialsType === 'AccountKey'
     ) {
-      const keys = await this.accounts.accessKeys(await this.workspaceAccount(ws));
+      const account = await this.workspaceAccount(ws);
+      const keys = await this.accounts.accessKeys(account);
       if (!keys[0])
         throw new Conflict(`the workspace's storage account has no keys`, { code: 'STORAGE_ACCOUNT_HAS_NO_KEYS' });
+      if (opts.expirable && props.datastoreType === 'AzureBlob' && props.containerName && props.accountName)
+        return {
+          secretsType: 'Sas',
+          sasToken: containerSas(
+            {
+              account: props.accountName,
+              container: props.containerName,
+              permissions: 'racwdl',
+              expiry: new Date(Date.now() + EXPIRABLE_SECRET_MINUTES * 60_000),
+            },
+            keys[0],
+          ),
+        };
       return { secretsType: 'AccountKey', key: keys[0] };
     }
     if (props.credentials.credentialsType === 'None')

@@ -66,7 +66,8 @@ function datastoreType(datastores: DatastoreService): ResourceTypeDeclaration {
         access: ['secrets/read'],
         response: C.DatastoreSecrets,
         loads: false,
-        run: (scope, name) => datastores.listSecrets(ws(scope), name),
+        run: (scope, name, body) =>
+          datastores.listSecrets(ws(scope), name, { expirable: body?.expirableSecret === true }),
       },
     ],
   };

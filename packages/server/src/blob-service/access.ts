@@ -39,6 +39,21 @@ export function directorySas(
   return q.toString();
 }
 
+/** A service SAS for a whole container (sr=c): what a datastore's expirable secret is. */
+export function containerSas(
+  input: { account: string; container: string; permissions: string; expiry: Date },
+  key: string,
+): string {
+  const q = new URLSearchParams();
+  q.set('sv', SAS_VERSION);
+  q.set('spr', 'https,http');
+  q.set('se', iso(input.expiry, 'signedExpiry'));
+  q.set('sr', 'c');
+  q.set('sp', input.permissions);
+  q.set('sig', sign(key, serviceStringToSignFor(q, `/blob/${input.account}/${input.container}`)));
+  return q.toString();
+}
+
 /** A service SAS for one blob (sr=b): what a v1 artifact's content URI carries. */
 export function blobSas(
   input: { account: string; container: string; blob: string; permissions: string; expiry: Date },

@@ -54,11 +54,28 @@ for (const dialect of testDialects()) {
       assert.deepEqual(ok('list(name) after archive'), ['2']);
       ok('restore');
       assert.deepEqual(ok('update tags'), { team: 'nlp' });
+      const local = ok('create_or_update(local folder)');
+      assert.deepEqual(local.slice(0, 2), ['local-model', '1']);
+      assert.match(local[2], /datastores\/workspaceblobstore\/paths\/LocalUpload\/[0-9a-f]+\/local-model\/?$/);
+      // azure-ai-ml downloads into {download_path}/{model name}/, as from Azure.
+      assert.deepEqual(ok('download'), [
+        'local-model/local-model/sub/config.json',
+        'local-model/local-model/weights.bin',
+      ]);
+      const train = ok('data.create_or_update(local file)');
+      assert.deepEqual(train.slice(0, 2), ['train', '1']);
+      assert.match(train[2], /datastores\/workspaceblobstore\/paths\/LocalUpload\/[0-9a-f]+\/train\.csv$/);
+      assert.match(ok('data.create_or_update(local folder)')[2], /\/local-model\/?$/);
+      assert.equal(ok('data.get'), train[2]);
       assert.deepEqual(ok('get(mlflow model)'), ['from-mlflow', '1', 'logged by MLflow', 'workspaceartifactstore']);
 
       // The same registry: MLflow lists the model azure-ai-ml made, with its tags, and reads its files.
       const search = await httpsJson('GET', `${mlflow}/registered-models/search`, s.ca, s.token);
-      assert.deepEqual(search.body.registered_models.map((m: any) => m.name).sort(), ['clf', 'from-mlflow']);
+      assert.deepEqual(search.body.registered_models.map((m: any) => m.name).sort(), [
+        'clf',
+        'from-mlflow',
+        'local-model',
+      ]);
       const mv = await httpsJson('GET', `${mlflow}/model-versions/get?name=clf&version=1`, s.ca, s.token);
       assert.equal(mv.body.model_version.description, 'a classifier');
       assert.deepEqual(mv.body.model_version.tags, [{ key: 'team', value: 'nlp' }]);

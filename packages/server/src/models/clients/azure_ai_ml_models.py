@@ -6,14 +6,16 @@ Environment: see testing/python/azure_clients.py; WORKSPACE.
 import json
 import os
 import sys
+import tempfile
 
 import requests
-from azure.ai.ml.entities import Model
+from azure.ai.ml.constants import AssetTypes
+from azure.ai.ml.entities import Data, Model
 
 from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, credential, ml_client
 
 ws_name = os.environ["WORKSPACE"]
-ml = ml_client(ws_name)
+ml = ml_client(ws_name, uploads=True)
 step = Steps()
 W = f"{URL}/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.MachineLearningServices/workspaces/{ws_name}"
 token = credential.get_token(URL + "/.default").token
@@ -46,6 +48,31 @@ step("archive", lambda: ml.models.archive("clf", version="1"))
 step("list(name) after archive", lambda: [m.version for m in ml.models.list(name="clf")])
 step("restore", lambda: ml.models.restore("clf", version="1"))
 step("update tags", lambda: (lambda m: (setattr(m, "tags", {"team": "nlp"}), ml.models.create_or_update(m).tags)[1])(ml.models.get("clf", "1")))
+# Local paths: azure-ai-ml uploads to the default datastore (an expirable SAS from listSecrets, the
+# Blob REST subset at {account}.blob.{suffix}), then registers the datastore path.
+work = tempfile.mkdtemp()
+os.makedirs(f"{work}/local-model/sub")
+for rel, data in (("local-model/weights.bin", b"w" * 1000), ("local-model/sub/config.json", b"{}")):
+    with open(f"{work}/{rel}", "wb") as f:
+        f.write(data)
+with open(f"{work}/train.csv", "w") as f:
+    f.write("a,b\n1,2\n")
+step("create_or_update(local folder)", lambda: (lambda m: [m.name, m.version, m.path])(
+    ml.models.create_or_update(Model(name="local-model", path=f"{work}/local-model"))))
+
+
+def download():
+    target = f"{work}/downloaded"
+    ml.models.download("local-model", "1", download_path=target)
+    return sorted(os.path.relpath(os.path.join(d, n), target) for d, _, files in os.walk(target) for n in files)
+
+
+step("download", download)
+step("data.create_or_update(local file)", lambda: (lambda d: [d.name, d.version, d.path])(
+    ml.data.create_or_update(Data(name="train", version="1", path=f"{work}/train.csv", type=AssetTypes.URI_FILE))))
+step("data.create_or_update(local folder)", lambda: (lambda d: [d.name, d.version, d.path])(
+    ml.data.create_or_update(Data(name="model-files", version="1", path=f"{work}/local-model", type=AssetTypes.URI_FOLDER))))
+step("data.get", lambda: ml.data.get("train", version="1").path)
 mlflow_model = os.environ.get("MLFLOW_MODEL", "")
 step("get(mlflow model)", lambda: (lambda m: [m.name, m.version, m.description, m.path.split("/paths/")[0].split("/")[-1]])(ml.models.get(mlflow_model, version="1")))
 print(json.dumps(step.out, default=str))

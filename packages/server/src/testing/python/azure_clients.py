@@ -52,12 +52,15 @@ def core_auth():
     return TokenAuthentication(lambda audience: credential.get_token(audience.rstrip("/") + "/.default").token, cloud="Atelier")
 
 
-def ml_client(workspace=None):
-    """azure-ai-ml: an MLClient on a custom cloud whose endpoints are the server."""
+def ml_client(workspace=None, uploads=False):
+    """azure-ai-ml: an MLClient on a custom cloud whose endpoints are the server. `uploads`: the
+    cloud's storage endpoint is the server's storage suffix (with its port), so azure-ai-ml's
+    datastore uploads (local paths of models and data) reach the server's Blob REST subset."""
     from azure.ai.ml import MLClient
 
     cloud = {k: URL + "/" for k in ("azure_portal", "resource_manager", "active_directory", "aml_resource_id", "registry_discovery_endpoint")}
-    cloud["storage_endpoint"] = "core.windows.net"
+    port = urlparse(URL).port
+    cloud["storage_endpoint"] = (f"{_SUFFIX}:{port}" if port else _SUFFIX) if uploads and _SUFFIX else "core.windows.net"
     return MLClient(credential, SUBSCRIPTION, GROUP, workspace_name=workspace, cloud="Atelier", cloud_metadata=cloud)
 
 
