@@ -65,8 +65,13 @@ export function createAssetServices(ctx: AppContext, cp: ControlPlaneServices): 
   ctx.keys.setCustomerKeys(vaultKeys);
   cp.workspaces.customerKeys = vaultKeys;
   // A vault whose keys protect a workspace's data cannot be deleted on its own.
-  cp.workspaces.dependents.onKeyVaultDeleteRequested.push(async (id) =>
-    vaultKeys.requireUnused(`${id.toLowerCase()}/keys/`, `key vault '${parseResourceId(id).name}'`, 'deleted'),
+  cp.workspaces.dependents.onKeyVaultDeleteRequested.push(async (id, deletingGroupKey) =>
+    vaultKeys.requireUnused(
+      `${id.toLowerCase()}/keys/`,
+      `key vault '${parseResourceId(id).name}'`,
+      'deleted',
+      deletingGroupKey === undefined ? undefined : (user) => user.toLowerCase().startsWith(`${deletingGroupKey}/`),
+    ),
   );
   cp.workspaces.dependents.onKeyVaultDeleted.push(async (id) => vault.forgetVault(id));
   cp.workspaces.dependents.onKeyVaultDeleted.push(async (id) => vaultKeys.forgetVault(id));

@@ -339,9 +339,17 @@ export class VaultKeyService implements CustomerKeyProvider {
     return [...out].sort();
   }
 
-  /** Refuses (409 naming them) while any workspace's data depends on `ref` (see `dependents`). */
-  async requireUnused(ref: string, what: string, change: string): Promise<void> {
-    const users = await this.dependents(ref);
+  /**
+   * Refuses (409 naming them) while any workspace's data depends on `ref` (see `dependents`),
+   * leaving out those `goesToo` says are deleted along with it.
+   */
+  async requireUnused(
+    ref: string,
+    what: string,
+    change: string,
+    goesToo?: (workspaceId: string) => boolean,
+  ): Promise<void> {
+    const users = (await this.dependents(ref)).filter((u) => !goesToo?.(u));
     if (!users.length) return;
     throw new Conflict(
       `${what} cannot be ${change}: it protects the data of ${users.length === 1 ? 'workspace' : 'workspaces'} ${users.map((u) => `'${u}'`).join(', ')}, which would become unreadable for good. Rotate ${users.length === 1 ? 'that workspace' : 'them'} to another key first (PATCH properties.encryption.keyVaultProperties.keyIdentifier) or delete ${users.length === 1 ? 'it' : 'them'}.`,

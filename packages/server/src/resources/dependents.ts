@@ -89,8 +89,12 @@ export class DependentResources {
   types?: ResourceTypeRegistry;
   /** Run when a key vault is deleted, after its resource row: the modules that keep its secrets and keys remove them. */
   readonly onKeyVaultDeleted: ((vaultId: string) => Promise<void>)[] = [];
-  /** Run before a key vault is deleted on its own (its DELETE route); a throw refuses the delete. */
-  readonly onKeyVaultDeleteRequested: ((vaultId: string) => Promise<void>)[] = [];
+  /**
+   * Run before a key vault is deleted on its own (its DELETE route) or with its resource group
+   * (`deletingGroupKey`: what is inside that group goes too, so only what is outside it counts);
+   * a throw refuses the delete.
+   */
+  readonly onKeyVaultDeleteRequested: ((vaultId: string, deletingGroupKey?: string) => Promise<void>)[] = [];
   constructor(
     private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,

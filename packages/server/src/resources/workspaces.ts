@@ -17,7 +17,7 @@ import {
   type ResourceDefinition,
   type StoredResource,
 } from './engine.js';
-import { DependentResources, dependentName, type DependentKind } from './dependents.js';
+import { DependentResources, VAULT, dependentName, type DependentKind } from './dependents.js';
 import { parseResourceId, resourceId } from './resource-ids.js';
 import { STALE_MS, type OperationJournal, type OperationService, type Operation } from '../operations/operations.js';
 import { normaliseLocation } from './resource-groups.js';
@@ -983,6 +983,10 @@ export class WorkspaceService {
   async deleteGroupContents(groupKey: string): Promise<void> {
     const rows = await this.engine.scan({ groupKey, topLevel: true });
     const isWorkspace = (r: StoredResource) => r.type.toLowerCase() === WORKSPACE.toLowerCase();
+    // Before anything goes: a key vault holding the customer key of a workspace outside the group
+    // refuses the whole delete (409 naming it), as deleting that vault on its own does.
+    for (const row of rows.filter((r) => r.type.toLowerCase() === VAULT.toLowerCase()))
+      for (const check of this.dependents.onKeyVaultDeleteRequested) await check(row.id, groupKey);
     for (const row of rows.filter(isWorkspace)) {
       const active = await this.operations.activeOn(row.id);
       if (active && active.kind === 'workspace.create')

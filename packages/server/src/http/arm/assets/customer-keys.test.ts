@@ -164,6 +164,17 @@ for (const dialect of testDialects()) {
       assert.ok(del.body.error.message.includes(ws.id), del.body.error.message);
       const delVault = await t.request('DELETE', `${vault}?api-version=2023-07-01`);
       assert.equal(delVault.status, 409, delVault.text);
+      // Nor with its resource group (the workspace is in another group): refused before anything goes.
+      const delGroup = await t.request('DELETE', `${groupPath(t, 'cmk-rg')}?${V}`);
+      assert.equal(delGroup.status, 409, delGroup.text);
+      assert.equal(delGroup.body.error.code, 'KeyInUse');
+      assert.ok(delGroup.body.error.message.includes(ws.id), delGroup.body.error.message);
+      assert.equal(
+        (await t.request('GET', `${groupPath(t, 'cmk-rg')}?${V}`)).body.properties.provisioningState,
+        'Succeeded',
+      );
+      assert.equal((await t.request('GET', `${vault}?api-version=2023-07-01`)).status, 200);
+      assert.equal((await t.request('GET', `${rsaKid}?${KV}`)).status, 200);
       // Tags of a key in use may change; its data stays readable.
       assert.equal((await t.request('PATCH', `${rsaKid}?${KV}`, { tags: { note: 'in use' } })).status, 200);
       // An AzureML Data Scientist of the vault (assets/write, no control/write) may not manage keys, even unused ones.
