@@ -118,6 +118,37 @@ export async function historyRoutes(
     },
   );
 
+  // The runs of a sweep's trials or a pipeline's steps (azure-ai-ml's jobs.list(parent_job_name=…)).
+  app.get(
+    `${H}/runs/:runId/children`,
+    {
+      schema: {
+        params: RunParams,
+        querystring: Type.Object({ $top: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }),
+        tags: ['Run history'],
+        summary: 'The child runs of a job (a sweep’s trials, a pipeline’s steps), oldest first',
+      },
+    },
+    async (req) => {
+      const ws = await workspaceFor(ctx, req, 'control/read');
+      const parent = await jobFor(ws, (req.params as { runId: string }).runId);
+      const top = (req.query as { $top?: number }).$top;
+      const kids = await jobs.children(ws.workspaceId, parent.name);
+      const value = [];
+      for (const r of top ? kids.slice(0, top) : kids) {
+        const d = await details(ws, r);
+        value.push({
+          ...d,
+          displayName: d.runDefinition.displayName,
+          experimentId: String(r.experiment_id ?? ''),
+          createdUtc: d.createdTimeUtc,
+          compute: { target: d.target },
+        });
+      }
+      return { value, continuationToken: null, nextLink: null };
+    },
+  );
+
   app.post(
     `${H}/rundata`,
     {

@@ -201,7 +201,13 @@ export class SweepDriver {
       properties: { 'azureml.sweepParent': r.name },
       tags: { ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`hyperparameter.${k}`, v])) },
       ...spec.trial,
-      inputs: spec.inputs,
+      // Each parameter is also a literal input of the trial (`${{inputs.<name>}}`), unless the sweep has one by that name.
+      inputs: {
+        ...Object.fromEntries(
+          Object.entries(values).map(([k, v]) => [k, { jobInputType: 'literal' as const, value: v }]),
+        ),
+        ...spec.inputs,
+      },
       outputs: spec.outputs,
       ...(spec.limits.trialTimeout
         ? { limits: { jobLimitsType: 'Command' as const, timeout: spec.limits.trialTimeout } }

@@ -157,7 +157,13 @@ export function parseSweepJob(p: Obj): SweepSpec {
       throw bad(`properties.searchSpace.${k}`, 'a parameter name must be letters, digits and _ (not first a digit)');
     dists[k] = parseDistribution(v, `properties.searchSpace.${k}`);
   }
-  checkCommandReferences(trial.command, { inputs, outputs, searchSpace }, 'properties.trial.command');
+  // azure-ai-ml's `command(inputs={"lr": Uniform(…)}).sweep(…)` keeps `${{inputs.lr}}` in the
+  // trial's command: a search-space parameter is an input of each trial too.
+  checkCommandReferences(
+    trial.command,
+    { inputs: { ...searchSpace, ...inputs }, outputs, searchSpace },
+    'properties.trial.command',
+  );
 
   const sa = obj(p.samplingAlgorithm, 'properties.samplingAlgorithm', true)!;
   const rawType = sa.samplingAlgorithmType;
