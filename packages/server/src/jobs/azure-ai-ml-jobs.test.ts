@@ -16,7 +16,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
  * with the server's CA, a service principal): `compute.begin_create_or_update(AmlCompute(…))`,
  * get, list, begin_delete; an environment built with uv; `jobs.create_or_update(command(code=…,
  * inputs, outputs, environment, compute))` — its code uploaded through startPendingUpload and Blob
- * REST — then `jobs.stream` (prints the log, returns at the end), get, list,
+ * REST — then `jobs.stream` (prints the log, returns at the end), get, list, `download(all=True)`,
  * and `begin_cancel` of a running job (202 + the LRO headers it polls, done once the job is Canceled).
  */
 const python = clientPython();
@@ -39,7 +39,7 @@ for (const dialect of testDialects()) {
       else process.env.ATELIER_UV = saved;
     });
 
-    it('creates a compute, runs a job from local code, streams, reads, lists, cancels a running job', async () => {
+    it('creates a compute, runs a job from local code, streams, reads, lists, downloads, cancels a running job', async () => {
       const src = path.join(s.home, 'project', 'src');
       fs.mkdirSync(src, { recursive: true });
       fs.writeFileSync(
@@ -59,6 +59,7 @@ for (const dialect of testDialects()) {
       const out = await s.python(python!, path.join(HERE, 'clients', 'azure_ai_ml_jobs.py'), {
         WORKSPACE: 'aiml-jobs-ws',
         CODE_DIR: src,
+        DOWNLOAD_DIR: path.join(s.home, 'downloads'),
       });
       const ok = (step: string) => {
         const r = out[step];
@@ -99,6 +100,16 @@ for (const dialect of testDialects()) {
       );
       assert.equal(run.status, 200, JSON.stringify(run.body));
       assert.equal(run.body.run.info.status, 'FINISHED');
+      // jobs.download(all=True): named outputs (rundata → batchGetResolvedUris → Blob REST) and the
+      // logs (workspaceartifactstore, ExperimentRun/dcid.{job}/).
+      const files: string[] = ok('download');
+      assert.ok(files.includes('named-outputs/model/model.txt'), files.join(', '));
+      assert.equal(fs.readFileSync(path.join(s.home, 'downloads', 'named-outputs', 'model', 'model.txt'), 'utf8'), '6');
+      assert.ok(files.includes('artifacts/user_logs/std_log.txt'), files.join(', '));
+      assert.match(
+        fs.readFileSync(path.join(s.home, 'downloads', 'artifacts', 'user_logs', 'std_log.txt'), 'utf8'),
+        /training with x = 3/,
+      );
       assert.deepEqual(ok('cancel'), { done: true, status: 'Canceled' });
       assert.deepEqual(ok('compute_delete'), []);
     });

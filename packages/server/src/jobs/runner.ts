@@ -364,12 +364,18 @@ export class JobRunner {
     throw new Conflict(`data asset '${name}' has too many versions`);
   }
 
-  /** The logs become artifacts of the job's run (user_logs/…, system_logs.txt). */
+  /**
+   * The logs become artifacts of the job's run (user_logs/…, system_logs.txt), and — as in Azure ML,
+   * where azure-ai-ml's `jobs.download` looks for them — files of the `workspaceartifactstore`
+   * datastore below `ExperimentRun/dcid.{job}/`.
+   */
   async keepLogs(r: JobRow, f = jobFolder(this.d.jobs.folder(r.workspace_id, r.name))): Promise<void> {
     if (!r.run_id || r.experiment_id === null) return;
+    let ws: WorkspaceInfo | undefined;
+    const files = await walk(f.logs);
     try {
-      const ws = await resolveWorkspaceByGuid(this.d.ctx, r.workspace_id);
-      for (const file of await walk(f.logs)) {
+      ws = await resolveWorkspaceByGuid(this.d.ctx, r.workspace_id);
+      for (const file of files) {
         const rel = path.relative(f.logs, file).split(path.sep).join('/');
         await this.d.artifacts.upload(
           { workspaceId: ws.workspaceId, storageAccountId: ws.storageAccountId ?? null },
@@ -380,8 +386,24 @@ export class JobRunner {
     } catch (e) {
       this.log(r).warn({ err: (e as Error).message }, 'could not keep the logs of a job as run artifacts');
     }
+    if (!ws || !files.length) return;
+    try {
+      const principal = await this.d.ctx.principals.get(r.created_by);
+      if (!principal) return;
+      const backend = await this.d.datastores.backend(ws, ARTIFACT_DATASTORE, principal, 'write');
+      for (const file of files) {
+        const rel = path.relative(f.logs, file).split(path.sep).join('/');
+        await backend.put(`${jobArtifactPrefix(r.name)}${rel}`, fs.createReadStream(file), { overwrite: true });
+      }
+    } catch (e) {
+      this.log(r).warn({ err: (e as Error).message }, `could not keep the logs of a job in ${ARTIFACT_DATASTORE}`);
+    }
   }
 }
+
+/** The datastore of run files in Azure ML (container `azureml`), and a job's folder in it. */
+export const ARTIFACT_DATASTORE = 'workspaceartifactstore';
+export const jobArtifactPrefix = (job: string): string => `ExperimentRun/dcid.${job}/`;
 
 async function download(
   backend: { get(key: string): Promise<{ stream: NodeJS.ReadableStream }> },

@@ -8,6 +8,7 @@ import { WORKSPACE_SCOPE_CLAIM } from '../../identity/token-scopes.js';
 import { NotFound, Unauthenticated } from '../../errors.js';
 import { resolveWorkspace } from '../../resources/workspaces.js';
 import type { JobRow } from '../../jobs/tables.js';
+import { defaultOutputUri } from '../../jobs/jobs.js';
 
 /** Prefix of Azure ML's run history service (the discovery document's `history`/`api` is this server). */
 const H = `/history/v1.0${W}`;
@@ -22,6 +23,31 @@ const LOG_CLAIM = 'atelier_job_logs';
 const LOG_URL_TTL_S = 3600;
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
+
+/** Asset id of a job's output in rundata: `azureml://workspaces/{workspace GUID}/jobs/{job}/outputs/{output}`. */
+const OUTPUT_ASSET_ID = /^azureml:\/\/workspaces\/([^/]+)\/jobs\/([^/]+)\/outputs\/([^/]+)$/;
+const DATA_OUTPUTS = ['uri_folder', 'uri_file', 'mltable'];
+
+/**
+ * The data outputs of a completed job as run history lists them (`{name: {assetId, type}}`), with
+ * the datastore URI each went to (`uri`, which batchGetResolvedUris answers). Model outputs are
+ * left out: azure-ai-ml finds them by their default path when asked for by name.
+ */
+function outputsOf(ws: WorkspaceInfo, r: JobRow): Record<string, unknown> {
+  if (r.status !== 'Completed' || r.job_type !== 'Command') return {};
+  const spec = JSON.parse(r.spec) as { outputs?: Record<string, { jobOutputType?: string; uri?: string }> };
+  const out: Record<string, unknown> = {};
+  for (const [name, o] of Object.entries(spec.outputs ?? {})) {
+    const type = o.jobOutputType ?? 'uri_folder';
+    if (!DATA_OUTPUTS.includes(type)) continue;
+    out[name] = {
+      assetId: `azureml://workspaces/${ws.workspaceId}/jobs/${encodeURIComponent(r.name)}/outputs/${encodeURIComponent(name)}`,
+      type,
+      uri: o.uri ?? defaultOutputUri(r.name, name),
+    };
+  }
+  return out;
+}
 
 /**
  * Run history v1, as far as Azure ML clients need it for jobs: `runs/{id}/details` (status, times,
@@ -167,7 +193,50 @@ export async function historyRoutes(
       const ws = await workspaceFor(ctx, req, 'control/read');
       const r = await jobFor(ws, (req.body as { runId: string }).runId);
       const d = await details(ws, r);
-      return { runMetadata: { ...d, outputs: {}, inputs: {} }, runDefinition: d.runDefinition, jobSpecification: null };
+      return {
+        runMetadata: { ...d, outputs: outputsOf(ws, r), inputs: {} },
+        runDefinition: d.runDefinition,
+        jobSpecification: null,
+      };
+    },
+  );
+
+  // azure-ai-ml's jobs.download resolves rundata's output asset ids here (dataset data plane).
+  app.post(
+    `/data/v1.0${W}/dataversion/batchGetResolvedUris`,
+    {
+      schema: {
+        params: Type.Object({
+          subscriptionId: Type.String(),
+          resourceGroupName: Type.String(),
+          workspaceName: Type.String(),
+        }),
+        body: Type.Object(
+          { values: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 1000 }) },
+          { additionalProperties: true },
+        ),
+        tags: ['Run history'],
+        summary: 'Datastore URIs of job outputs named by the asset ids of rundata',
+      },
+    },
+    async (req) => {
+      const ws = await workspaceFor(ctx, req, 'control/read');
+      const values: Record<string, { uri: string; type: string }> = {};
+      for (const id of (req.body as { values: string[] }).values) {
+        const m = OUTPUT_ASSET_ID.exec(id);
+        if (!m || m[1]!.toLowerCase() !== ws.workspaceId.toLowerCase())
+          throw new NotFound(`data asset '${id.slice(0, 300)}' could not be found in workspace '${ws.name}'`, {
+            code: 'NOT_FOUND',
+          });
+        const r = await jobFor(ws, decodeURIComponent(m[2]!));
+        const out = (outputsOf(ws, r) as Record<string, { assetId: string; type: string; uri: string }>)[
+          decodeURIComponent(m[3]!)
+        ];
+        if (!out || out.assetId !== id)
+          throw new NotFound(`job '${r.name}' has no output '${decodeURIComponent(m[3]!)}'`, { code: 'NOT_FOUND' });
+        values[id] = { uri: out.uri, type: out.type };
+      }
+      return { values };
     },
   );
 

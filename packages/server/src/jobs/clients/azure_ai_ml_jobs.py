@@ -1,10 +1,11 @@
 """azure-ai-ml's computes and command jobs against an Atelier server, as a user runs them: an
 AmlCompute cluster created, read, listed; an environment; a command job with local code, a literal
-input and an output, streamed until it ends, read and listed; a second job canceled while it runs;
+input and an output, streamed until it ends, read, listed and downloaded (outputs and logs); a
+second job canceled while it runs;
 the cluster deleted. One process drives every call (each step's result or error is recorded).
 
 Run by jobs/azure-ai-ml-jobs.test.ts. Prints one JSON line.
-Environment: what testing/python/azure_clients.py reads, WORKSPACE, CODE_DIR.
+Environment: what testing/python/azure_clients.py reads, WORKSPACE, CODE_DIR, DOWNLOAD_DIR.
 """
 import contextlib
 import io
@@ -17,7 +18,8 @@ from azure.ai.ml import Output, command
 from azure.ai.ml.entities import AmlCompute, Environment
 from azure_clients import Steps, ml_client
 
-ml = ml_client(os.environ["WORKSPACE"])
+# Host-style blob URLs ({account}.blob.{suffix}:{port}) reach the server: jobs.download reads through them.
+ml = ml_client(os.environ["WORKSPACE"], uploads=True)
 steps = Steps()
 seconds = {}
 
@@ -31,6 +33,7 @@ def step(label, fn):
 
 
 src = os.environ["CODE_DIR"]
+out_dir = os.environ["DOWNLOAD_DIR"]
 
 
 def compute_view(c):
@@ -77,6 +80,17 @@ step("job_get", lambda: (lambda j: {"status": j.status, "name": j.name, "display
                                     "outputs": {k: getattr(v, "path", None) for k, v in j.outputs.items()}})(ml.jobs.get(name)))
 step("job_list", lambda: [j.name for j in ml.jobs.list()])
 
+
+def download():
+    ml.jobs.download(name, download_path=out_dir, all=True)
+    found = []
+    for root, _, files in os.walk(out_dir):
+        for f in files:
+            found.append(os.path.relpath(os.path.join(root, f), out_dir).replace(os.sep, "/"))
+    return sorted(found)
+
+
+step("download", download)
 
 slow = command(code=src, command="python -c 'import time; time.sleep(120)'", environment="azureml:py-six:1",
                compute="cpu-cluster", experiment_name="aiml-jobs")
