@@ -14,6 +14,7 @@ import { RunHistoryService } from './run-history/run-history.js';
 import { createModelServices, type ModelServices } from './models/services.js';
 import { V1ArtifactService } from './v1-artifacts/artifacts.js';
 import { V1EnvironmentService } from './v1-environments/environments.js';
+import { V1DatasetService } from './v1-datasets/datasets.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -40,6 +41,8 @@ export interface Services extends ControlPlaneServices {
   v1Artifacts: V1ArtifactService;
   /** azureml-core's environment service over the workspace's environment versions. */
   v1Environments: V1EnvironmentService;
+  /** azureml-core's dataset list over the workspace's data assets. */
+  v1Datasets: V1DatasetService;
 }
 
 /**
@@ -75,6 +78,7 @@ export function createServices(ctx: AppContext): Services {
   // Model.register's uploaded files (origin LocalUpload) are found through the artifact service.
   models.models.artifactLocator = (ws, origin, container, path) => v1Artifacts.locate(ws, origin, container, path);
   const v1Environments = new V1EnvironmentService(assets.environments, environmentBuilds);
+  const v1Datasets = new V1DatasetService(assets.data);
   return {
     ...controlPlane,
     tracking,
@@ -89,5 +93,6 @@ export function createServices(ctx: AppContext): Services {
     models,
     v1Artifacts,
     v1Environments,
+    v1Datasets,
   };
 }

@@ -34,6 +34,18 @@ for (const dialect of testDialects()) {
         tags: [{ key: 'stage', value: 'dev' }],
       });
       assert.equal(r.status, 200, JSON.stringify(r.body));
+      // A data asset registered through ARM (azure-ai-ml's way): azureml-core's ws.datasets lists it.
+      const data = `${s.server.url}${s.workspaceId('seed-ws')}/data/seed-data/versions`;
+      for (const v of ['1', '2']) {
+        const d = await httpsJson('PUT', `${data}/${v}?api-version=2025-09-01`, s.ca, s.token, {
+          properties: {
+            dataType: 'uri_folder',
+            dataUri: 'azureml://datastores/workspaceblobstore/paths/seed-data/',
+            description: `version ${v}`,
+          },
+        });
+        assert.ok(d.status === 200 || d.status === 201, JSON.stringify(d.body));
+      }
     });
     after(async () => s?.close());
 
@@ -224,6 +236,24 @@ for (const dialect of testDialects()) {
         Docker: { baseImage: 'python:3.11-slim' },
       });
       assert.equal(taken.status, 409);
+    });
+
+    it("datasets: the workspace's data assets as azureml-core's registered datasets; the rest needs azureml-dataprep", async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      assert.deepEqual(ok('ws.datasets'), ['seed-data']);
+      assert.deepEqual(ok('Dataset.get_all registrations'), [['seed-data', 2, 'version 2']]);
+      // azureml-core builds datasets with azureml-dataprep (azureml-dataset-runtime), which cannot be
+      // installed next to the clients' pins; the server answers 501 for the routes that need its dataflows.
+      assert.match(out['Dataset.File.from_files']!.error ?? '', /azureml-dataset-runtime/);
+      assert.match(out['Dataset.get_by_name']!.error ?? '', /Code: 501/);
+      const byName = await httpsJson(
+        'GET',
+        `${s.server.url}/dataset/v1.0${s.workspaceId('seed-ws')}/datasets/query/name=seed-data`,
+        s.ca,
+        s.token,
+      );
+      assert.equal(byName.status, 501);
+      assert.match(byName.body.error.message, /azureml-dataprep dataflows[\s\S]*ml_client\.data/);
     });
 
     it("models: the MLflow registry's models through azureml-core's Model (one registry)", async () => {

@@ -8,10 +8,11 @@ import { runHistoryRoutes } from './run-history-routes.js';
 import { modelManagementRoutes } from './model-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { environmentRoutes } from './environment-routes.js';
+import { datasetRoutes } from './dataset-routes.js';
 
 /**
  * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
- * document gives (this server): secrets, datastores, run history, artifacts, environments, models. Each service's routes
+ * document gives (this server): secrets, datastores, run history, artifacts, environments, datasets (list), models. Each service's routes
  * are in their own file; all answer errors in the v1 shape (common.ts).
  */
 export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }) {
@@ -22,6 +23,7 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(runHistoryRoutes, { ctx, history: services.runHistory, artifacts: services.v1Artifacts });
     await scope.register(artifactRoutes, { ctx, artifacts: services.v1Artifacts });
     await scope.register(environmentRoutes, { ctx, environments: services.v1Environments });
+    await scope.register(datasetRoutes, { ctx, datasets: services.v1Datasets });
     await scope.register(modelManagementRoutes, { ctx, models: services.models.models });
   });
 }
