@@ -22,6 +22,7 @@ import { endpointCommands } from './commands/endpoint.js';
 import { jobCommands } from './commands/job.js';
 import { computeCommands } from './commands/compute.js';
 import { tokenCommands } from './commands/token.js';
+import { assetCommands, privateEndpointCommands } from './commands/assets.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -64,6 +65,8 @@ export function buildProgram(): Command {
   jobCommands(program);
   computeCommands(program);
   tokenCommands(program);
+  assetCommands(program);
+  privateEndpointCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Experiment, Workspace, type Run } from '@atelier/sdk';
 import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
+import { confirm, parseTags } from '../prompt.js';
 
 export interface TrackingWsOpts {
   workspace?: string;
@@ -101,6 +102,39 @@ export function runCommands(program: Command): void {
         g,
       );
     });
+  trackingWsOptions(
+    experiment.command('create <name>').description('create an experiment (made on first use otherwise)'),
+  )
+    .option('--tags <key=value...>', 'tags (key=value …)')
+    .action(async (name: string, o: TrackingWsOpts & { tags?: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      const tags = parseTags(o.tags);
+      const e = new Experiment(await trackingWorkspace(g, o), name);
+      await e.ensure();
+      for (const [k, v] of Object.entries(tags ?? {})) await e.tag(k, v);
+      print((await Experiment.get(e.workspace, name)).toJSON(), g);
+    });
+  trackingWsOptions(
+    experiment
+      .command('delete <name>')
+      .description('delete (archive) an experiment: its runs stay readable; `experiment restore` brings it back'),
+  )
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, o: TrackingWsOpts & { yes?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const e = await Experiment.get(await trackingWorkspace(g, o), name);
+      await confirm(`Delete (archive) experiment '${name}'?`, o.yes);
+      await e.archive();
+      print((await Experiment.get(e.workspace, name)).toJSON(), g);
+    });
+  trackingWsOptions(
+    experiment.command('restore <name>').description('bring back a deleted (archived) experiment'),
+  ).action(async (name: string, o: TrackingWsOpts, cmd: Command) => {
+    const g = globals(cmd);
+    const e = await Experiment.get(await trackingWorkspace(g, o), name);
+    await e.reactivate();
+    print((await Experiment.get(e.workspace, name)).toJSON(), g);
+  });
   trackingWsOptions(experiment.command('show <name>').description('an experiment by name')).action(
     async (name: string, o: TrackingWsOpts, cmd: Command) => {
       const g = globals(cmd);
