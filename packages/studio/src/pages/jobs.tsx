@@ -231,7 +231,8 @@ export function JobPage({ ws, name }: { ws: WorkspaceRef; name: string }) {
           )}
         </section>
       </div>
-      <LiveLog path={path} onEnd={(status) => status !== p.status && job.reload()} />
+      {/* The job's details follow the statuses the log stream reports. */}
+      <LiveLog path={path} onStatus={(status) => status !== p.status && job.reload()} />
     </Page>
   );
 }
@@ -245,13 +246,13 @@ interface LogLine {
  * The job's user log, followed live over the server's event stream (`GET …/jobs/{name}/logs/stream`):
  * read with fetch (EventSource cannot send the Authorization header) and parsed by eventsource-parser.
  */
-function LiveLog({ path, onEnd }: { path: string; onEnd: (status: string) => void }) {
+function LiveLog({ path, onStatus }: { path: string; onStatus: (status: string) => void }) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const [state, setState] = useState<{ following: boolean; status?: string; error?: Error }>({ following: true });
   const box = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
-  const endRef = useRef(onEnd);
-  endRef.current = onEnd;
+  const endRef = useRef(onStatus);
+  endRef.current = onStatus;
   useEffect(() => {
     const abort = new AbortController();
     setLines([]);
@@ -283,8 +284,10 @@ function LiveLog({ path, onEnd }: { path: string; onEnd: (status: string) => voi
         if (value.event === 'line') {
           pending.push({ file: String(data.file ?? ''), line: String(data.line ?? '') });
           if (!frame) frame = requestAnimationFrame(flush);
-        } else if (value.event === 'status') setState((s) => ({ ...s, status: String(data.status) }));
-        else if (value.event === 'end') {
+        } else if (value.event === 'status') {
+          setState((s) => ({ ...s, status: String(data.status) }));
+          endRef.current(String(data.status));
+        } else if (value.event === 'end') {
           setState({ following: false, status: String(data.status) });
           endRef.current(String(data.status));
         } else if (value.event === 'error') throw new Error(String(data.message));
