@@ -1,5 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { V, createWorkspace, wsPath } from '../../http/arm/arm-test-helpers.js';
 import { pythonWith, userLog, waitForJob } from '../testing.js';
@@ -220,3 +223,41 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+describe('a pipeline survives a server restart (sqlite)', { skip: py.skip }, () => {
+  it('the next server adopts it, reattaches the running step and runs the rest', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-pipeline-restart-'));
+    let t = await startTestServer('sqlite', { home });
+    try {
+      await createWorkspace(t, 'pr-rg', 'pr-ws');
+      const W = wsPath(t, 'pr-rg', 'pr-ws');
+      const job = `${W}/jobs/durable_pipe`;
+      const body = {
+        properties: {
+          jobType: 'Pipeline',
+          jobs: {
+            first: {
+              command: 'sleep 1; echo kept > ${{outputs.o}}/f.txt',
+              outputs: { o: { jobOutputType: 'uri_folder' } },
+            },
+            second: { command: 'cat ${{inputs.i}}/f.txt', inputs: { i: lit('${{parent.jobs.first.outputs.o}}') } },
+          },
+        },
+      };
+      assert.equal((await t.request('PUT', `${job}?${V}`, body)).status, 201);
+      for (let i = 0; i < 600; i++) {
+        const c = await t.request('GET', `${W}/jobs/durable_pipe_first?${V}`);
+        if (c.status === 200 && c.body.properties.status === 'Running') break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await t.close({ keepData: true });
+      t = await startTestServer('sqlite', { home });
+      const done = await waitForJob(t, job, undefined, 60_000);
+      assert.equal(done.properties.status, 'Completed', JSON.stringify(done.properties.error));
+      assert.equal(await userLog(t, `${W}/jobs/durable_pipe_second`), 'kept\n');
+    } finally {
+      await t.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});

@@ -71,7 +71,8 @@ export class SweepDriver {
     const total = Math.min(spec.limits.maxTotalTrials ?? sampler.size, sampler.size);
     const concurrent = Math.max(1, Math.min(spec.limits.maxConcurrentTrials ?? total, total));
     const timeoutMs = spec.limits.timeout ? parseDuration(spec.limits.timeout, 'properties.limits.timeout') : undefined;
-    const startedAt = r.start_time ?? Date.now();
+    // The sweep's time limit counts from when it first started (an adopted sweep keeps its clock).
+    let startedAt = r.start_time ?? Date.now();
     let best = state.best_trial ? { name: state.best_trial, value: state.best_value! } : undefined;
     const scored = new Set<string>();
 
@@ -79,6 +80,7 @@ export class SweepDriver {
       if (signal.aborted) throw signal.reason;
       const me = await this.d.jobs.byKey(r.job_key);
       if (!me) return { outcome: 'Canceled', reason: 'the sweep was deleted' };
+      if (me.start_time) startedAt = me.start_time;
       const trials = await this.db
         .selectFrom('job_sweep_trials')
         .selectAll()
