@@ -113,16 +113,18 @@ export function assetCommands(program: Command): void {
   )
     .option('-v, --data-version <version>', 'version (default: latest)', 'latest')
     .option('--overwrite', 'replace local files that already exist')
-    .action(async (name: string, dest: string, o: WsOpts & { dataVersion: string; overwrite?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const d = await Dataset.getByName(await resolveWorkspace(g, o), name, o.dataVersion);
-      if (!(d instanceof FileDataset))
-        throw new UsageError(
-          `data asset '${name}' is tabular: read it with the SDK (toRecords), or download its datastore path`,
-        );
-      const r = await d.download(dest, { overwrite: Boolean(o.overwrite), showProgress: false });
-      print({ name, version: d.version, dest, ...r }, g);
-    });
+    .action(
+      async (name: string, dest: string, o: WsOpts & { dataVersion: string; overwrite?: boolean }, cmd: Command) => {
+        const g = globals(cmd);
+        const d = await Dataset.getByName(await resolveWorkspace(g, o), name, o.dataVersion);
+        if (!(d instanceof FileDataset))
+          throw new UsageError(
+            `data asset '${name}' is tabular: read it with the SDK (toRecords), or download its datastore path`,
+          );
+        const r = await d.download(dest, { overwrite: Boolean(o.overwrite), showProgress: false });
+        print({ name, version: d.version, dest, ...r }, g);
+      },
+    );
 
   const env = program
     .command('environment')
