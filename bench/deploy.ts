@@ -36,8 +36,11 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-/** Sends `RATE` requests a second for `SECONDS` (open loop) and returns each one's latency in ms. */
-async function paced(pool: Pool, p: string, headers: Record<string, string>, body: string): Promise<number[]> {
+/**
+ * Sends `RATE` requests a second for `SECONDS` (open loop) and returns each one's latency in ms;
+ * requests go round-robin over `pools` (the workers directly, or the one scoring URI).
+ */
+async function paced(pools: Pool[], p: string, headers: Record<string, string>, body: string): Promise<number[]> {
   const total = Math.round(RATE * SECONDS);
   const lat: number[] = [];
   const start = performance.now();
@@ -49,7 +52,7 @@ async function paced(pool: Pool, p: string, headers: Record<string, string>, bod
     inflight.push(
       (async () => {
         const t0 = performance.now();
-        const r = await pool.request({ path: p, method: 'POST', headers, body });
+        const r = await pools[i % pools.length]!.request({ path: p, method: 'POST', headers, body });
         await r.body.text();
         if (r.statusCode !== 200) throw new Error(`${p} answered ${r.statusCode}`);
         lat.push(performance.now() - t0);
@@ -83,12 +86,16 @@ try {
   await t.request('PATCH', `${E}?${V}`, { properties: { traffic: { blue: 100 } } });
   const key = (await t.request('POST', `${E}/listKeys?${V}`)).body.primaryKey as string;
   const scoring = new URL(ep.body.properties.scoringUri as string);
-  const origin = t.server.services.serving.runtimes.runtime(`${E}/deployments/blue`)!.ready()[0]!.origin;
+  // Every worker, so the direct phase spreads its load as the proxy does.
+  const origins = t.server.services.serving.runtimes
+    .runtime(`${E}/deployments/blue`)!
+    .ready()
+    .map((u) => u.origin);
 
   const payload = JSON.stringify({ dataframe_records: [{ x: 1 }] });
   const json = { 'content-type': 'application/json' };
-  const direct = new Pool(origin, { connections: 16 });
-  const proxy = new Pool(scoring.origin, { connections: 16 });
+  const direct = origins.map((o) => new Pool(o, { connections: 8 }));
+  const proxy = [new Pool(scoring.origin, { connections: 16 })];
   // Warm both paths, then measure each.
   await paced(direct, '/invocations', json, payload);
   const d = await paced(direct, '/invocations', json, payload);
@@ -104,15 +111,16 @@ try {
     { ...json, authorization: `Bearer ${key}` },
     payload,
   );
-  await direct.close();
-  await proxy.close();
+  await Promise.all([...direct, ...proxy].map((x) => x.close()));
 
   const row = (name: string, xs: number[]) =>
     `  ${name.padEnd(22)} p50 ${pct(xs, 50).toFixed(2)} ms   p99 ${pct(xs, 99).toFixed(2)} ms   (${xs.length} requests)`;
   console.log(
     `deploy → ready (2 instances): cold ${times[0]!.toFixed(1)} s, cached ${times[1]!.toFixed(1)} s   goal < 10 s`,
   );
-  console.log(`scoring at ${RATE} requests/s for ${SECONDS} s:`);
+  console.log(
+    `scoring at ${RATE} requests/s for ${SECONDS} s (direct: round-robin over the ${origins.length} workers):`,
+  );
   console.log(row('worker directly', d));
   console.log(row('through the proxy', p));
   console.log(`  proxy overhead p50 ${(pct(p, 50) - pct(d, 50)).toFixed(2)} ms   goal < 2 ms`);

@@ -20,6 +20,15 @@ import type { DeploymentPackages, PackageContents } from './packages.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { tailFile } from './logs.js';
 
+/** What a deployment's instances are started from: its properties but the provisioning state, and its sku. */
+export function deploymentVersion(r: StoredResource): string {
+  const { provisioningState: _state, ...props } = r.properties;
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify([props, r.sku ?? null]))
+    .digest('hex');
+}
+
 const DEPLOYMENT_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$/;
 /** Most instances one deployment may ask for on this machine. */
 export const MAX_CAPACITY = 32;
@@ -153,6 +162,10 @@ export class OnlineDeploymentService {
   environments?: EnvironmentBuildsPort;
   codes?: CodeSnapshotsPort;
   private readonly logDir: string;
+  /** Starts under way in this replica (ensureRunning, reconcile), by lower-cased deployment id. */
+  private readonly starting = new Map<string, Promise<boolean>>();
+  private readonly misses = new Map<string, number>();
+  private following?: NodeJS.Timeout;
 
   constructor(
     private readonly ctx: AppContext,
@@ -515,7 +528,91 @@ export class OnlineDeploymentService {
       await runtime.stop();
       return;
     }
-    await this.runtimes.set(r.id, runtime, balancerSettings(p, capacity));
+    await this.runtimes.set(r.id, runtime, balancerSettings(p, capacity), deploymentVersion(r));
+  }
+
+  /**
+   * Makes a deployment serve in this replica: another replica (same database) provisioned it, so
+   * this one starts its own instances from the durable record (deduplicated; resolves false when
+   * the deployment is not Succeeded or is being provisioned). A miss is remembered for a second.
+   */
+  async ensureRunning(deploymentId: string): Promise<boolean> {
+    if (this.runtimes.has(deploymentId)) return true;
+    const key = deploymentId.toLowerCase();
+    const missed = this.misses.get(key);
+    if (missed && Date.now() - missed < 1_000) return false;
+    let p = this.starting.get(key);
+    if (!p) {
+      p = (async () => {
+        const r = await this.engine.get(deploymentId);
+        if (!r || r.properties.provisioningState !== 'Succeeded' || (await this.operations.activeOn(r.id))) {
+          this.misses.set(key, Date.now());
+          return false;
+        }
+        const ws = await resolveWorkspaceById(this.ctx, parseResourceId(r.parentId!).parentId!);
+        await this.startRuntime(ws, r);
+        return this.runtimes.has(deploymentId);
+      })()
+        .catch((e) => {
+          this.ctx.log.warn(
+            { deployment: deploymentId, err: (e as Error).message.split('\n')[0] },
+            'a deployment provisioned by another replica could not start here',
+          );
+          this.misses.set(key, Date.now());
+          return false;
+        })
+        .finally(() => this.starting.delete(key));
+      this.starting.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Follows the durable records of the deployments running here (every few seconds, one read per
+   * running deployment): one deleted, or no longer Succeeded after its provisioning ended, stops;
+   * one changed by another replica (a new version Succeeded) restarts here with what it now names.
+   */
+  async reconcile(): Promise<void> {
+    for (const { id, version } of this.runtimes.entries()) {
+      if (this.starting.has(id)) continue;
+      const r = await this.engine.get(id);
+      if (!r || r.properties.provisioningState === 'Deleting') {
+        await this.runtimes.remove(id);
+        continue;
+      }
+      if (r.properties.provisioningState !== 'Succeeded' || (await this.operations.activeOn(r.id))) continue;
+      if (deploymentVersion(r) === version) continue;
+      const p = (async () => {
+        const ws = await resolveWorkspaceById(this.ctx, parseResourceId(r.parentId!).parentId!);
+        await this.startRuntime(ws, r);
+        return true;
+      })()
+        .catch((e) => {
+          this.ctx.log.warn(
+            { deployment: id, err: (e as Error).message.split('\n')[0] },
+            'a deployment update failed here',
+          );
+          return false;
+        })
+        .finally(() => this.starting.delete(id));
+      this.starting.set(id, p);
+      await p;
+    }
+  }
+
+  /** Starts following the records (reconcile) until the server closes. */
+  follow(everyMs = 3_000): void {
+    if (this.following) return;
+    let busy = false;
+    this.following = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.reconcile()
+        .catch((e) => this.ctx.log.warn({ err: (e as Error).message }, 'following deployments failed'))
+        .finally(() => (busy = false));
+    }, everyMs);
+    this.following.unref();
+    this.ctx.onClose.unshift(() => clearInterval(this.following));
   }
 
   /** Deletes a deployment (refused while it has live traffic) and stops its instances. */

@@ -10,6 +10,8 @@ import {
 interface Running {
   runtime: DeploymentRuntime;
   balancer: DeploymentBalancer;
+  /** What was started (deploymentVersion of the record): a replica restarts instances whose record changed. */
+  version: string;
 }
 
 /**
@@ -33,11 +35,16 @@ export class ServingRuntimes {
     return this.running.has(deploymentId.toLowerCase());
   }
 
+  /** The deployments running here, with the version each was started from. */
+  entries(): { id: string; version: string }[] {
+    return [...this.running.entries()].map(([id, r]) => ({ id, version: r.version }));
+  }
+
   /** Puts a started runtime in service; the one it replaces is drained and stopped. */
-  async set(deploymentId: string, runtime: DeploymentRuntime, settings: BalancerSettings): Promise<void> {
+  async set(deploymentId: string, runtime: DeploymentRuntime, settings: BalancerSettings, version = ''): Promise<void> {
     const key = deploymentId.toLowerCase();
     const old = this.running.get(key);
-    this.running.set(key, { runtime, balancer: new DeploymentBalancer(runtime, settings) });
+    this.running.set(key, { runtime, balancer: new DeploymentBalancer(runtime, settings), version });
     if (old) await drainAndStop(old);
   }
 

@@ -96,11 +96,18 @@ export async function scoringFeature(
     };
     delete forward.headers[DEPLOYMENT_HEADER];
     const mirror = asked ? undefined : pickMirror(auth.mirrorTraffic);
-    if (mirror && mirror !== name)
+    if (mirror && mirror !== name) {
       // Mirrored requests are fire-and-forget: their answers (and failures) are dropped.
-      void runtimes.send(`${auth.endpointId}/deployments/${mirror}`, mirror, forward).catch(() => undefined);
+      const mid = `${auth.endpointId}/deployments/${mirror}`;
+      void (runtimes.has(mid) ? Promise.resolve(true) : deployments.ensureRunning(mid))
+        .then(() => runtimes.send(mid, mirror, forward))
+        .catch(() => undefined);
+    }
+    const id = `${auth.endpointId}/deployments/${name}`;
+    // Another replica (same database) may have provisioned it: this one starts its own instances.
+    if (!runtimes.has(id)) await deployments.ensureRunning(id);
     try {
-      const answer = await runtimes.send(`${auth.endpointId}/deployments/${name}`, name, forward);
+      const answer = await runtimes.send(id, name, forward);
       void reply.status(answer.status).headers(answer.headers).header(DEPLOYMENT_HEADER, name);
       return reply.send(answer.body);
     } catch (e) {
@@ -121,8 +128,12 @@ export async function scoringFeature(
       handler,
     });
 
-  // Deployments that were serving before a restart serve again (in the background: the server listens meanwhile).
+  // Deployments that were serving before a restart serve again (in the background: the server listens
+  // meanwhile); then the records are followed, so changes made through another replica apply here.
   app.addHook('onReady', async () => {
-    void deployments.resume().catch((e) => ctx.log.error({ err: e }, 'resuming deployments failed'));
+    void deployments
+      .resume()
+      .catch((e) => ctx.log.error({ err: e }, 'resuming deployments failed'))
+      .finally(() => deployments.follow());
   });
 }
