@@ -42,6 +42,7 @@ Starts Atelier and runs the MLflow workloads against it (and against the servers
   --no-atelier         do not start Atelier (use with --target or --compare)
   --postgres URL       run Atelier on PostgreSQL: a fresh database is made on that server and dropped after
   --only a,b,…         run only these workloads (${WORKLOADS.map((w) => w.name).join(', ')});
+                       --only jobs: submit → Running, 200 queued trivial jobs (scheduling overhead), live log lag;
                        --only studio: the studio in Chromium (bench/studio.ts: runs page over 100,000 runs,
                        chart of 10 runs × 1,000,000 points, first-load JavaScript size)
   --concurrency N      clients of the request workloads (default 8; writers-16 always uses 16)
@@ -96,6 +97,14 @@ async function main(): Promise<number> {
     const r = await runStudioBench({ quick: values.quick, log });
     log(formatStudio(r));
     if (values.json) fs.writeFileSync(values.json, JSON.stringify({ studio: r }, null, 2));
+    return 0;
+  }
+  // The jobs' bench (queue, scheduler, runner, live logs) is its own: `--only jobs`.
+  if (values.only?.trim() === 'jobs') {
+    const { runJobsBench } = await import('./jobs.js');
+    log(`bench (${values.quick ? 'quick' : 'full'}): jobs on this machine (SQLite)`);
+    const r = await runJobsBench({ quick: values.quick, log });
+    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ jobs: r }, null, 2));
     return 0;
   }
   let defs = WORKLOADS;
