@@ -249,7 +249,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
         'PUT',
         `${job}?${V}`,
         commandJob(
-          'cat ${{inputs.f}} && ls ${{inputs.d}} && wc -l < ${{inputs.f}} > ${{outputs.result}}/count.txt && (echo x >> ${{inputs.f}} || echo read-only)',
+          'cat ${{inputs.f}} && ls ${{inputs.d}} && wc -l < ${{inputs.f}} > ${{outputs.result}}/count.txt && (echo x >> ${{inputs.f}} || echo read-only) && ln -s /etc/passwd ${{outputs.result}}/leak',
           {
             inputs: {
               f: { jobInputType: 'uri_file', uri: 'azureml://datastores/workspaceblobstore/paths/in/numbers.txt' },
@@ -278,6 +278,11 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       );
       assert.equal(got.status, 200);
       assert.equal((await got.text()).trim(), '3');
+      // A symlink in an output folder is not followed: nothing from outside the job's folder is uploaded.
+      const leak = await fetch(`${t.url}${W}/datastores/workspaceblobstore/files/azureml/data_job/result/leak?${V}`, {
+        headers: { authorization: `Bearer ${t.adminToken}` },
+      });
+      assert.equal(leak.status, 404);
       const asset = await t.request('GET', `${W}/data/counted/versions/1?${V}`);
       assert.equal(asset.status, 200, asset.text);
       assert.equal(asset.body.properties.dataUri, done.properties.outputs.result.uri);
