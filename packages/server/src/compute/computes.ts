@@ -582,6 +582,8 @@ export class ComputeService {
     const inner = { ...((props.properties as Obj) ?? {}) };
     props.provisioningErrors = null;
     props.resourceId = null;
+    // Azure always sends a description (null when unset); azureml-core reads the key unguarded.
+    props.description ??= null;
     if (props.computeType === 'AmlCompute') {
       const w = ws ?? (await resolveWorkspaceById(this.ctx, r.parentId!));
       const { nodes, usage } =
@@ -604,6 +606,8 @@ export class ComputeService {
         preemptedNodeCount: 0,
       };
       inner.errors = null;
+      // As Azure's bodies: no subnet is a null subnet (azureml-core reads the key unguarded).
+      inner.subnet ??= null;
       if (inner.state === 'Stopped' && busy > 0) inner.state = 'Stopping';
       const shape = findShape(String(inner.vmSize));
       if (shape)

@@ -272,6 +272,26 @@ for (const dialect of testDialects()) {
         { accuracy: '0.9' },
       ]);
       assert.match(out['Model(ws, missing)']!.error ?? '', /no-such-model|not found/i);
+      // Model.register: files through the artifact service, the model an MLflow version; download reads them back.
+      assert.deepEqual(ok('Model.register result'), [
+        'registered-clf',
+        1,
+        { area: 'seed' },
+        { auc: '0.8' },
+        'registered by azureml-core',
+      ]);
+      assert.equal(ok('Model.register again'), 2);
+      assert.deepEqual(ok('model.download'), ['clf.pkl', 'model-bytes']);
+      ok('model.delete');
+      assert.deepEqual(ok('Model.list after delete'), ['registered-clf:1']);
+      // Computes: created through ARM W/computes, read at /rp/workspaces/… (the same bodies).
+      ok('ComputeTarget.create');
+      ok('wait_for_completion');
+      assert.deepEqual(ok('ComputeTarget(ws, name)'), ['cpu-cluster', 'AmlCompute', 'Standard_DS2_v2']);
+      assert.equal(ok('get_status'), 'Succeeded');
+      assert.deepEqual(ok('ws.compute_targets'), ['cpu-cluster']);
+      // Known gap: DELETE W/computes answers without Azure-AsyncOperation, which azureml-core's delete() reads.
+      assert.match(out['compute.delete']!.error ?? '', /azure-asyncoperation/i);
       // What azureml-core changed is the MLflow version's description and tags.
       const registry = `${s.server.url}/mlflow/v1.0${s.workspaceId('seed-ws')}/api/2.0/mlflow`;
       const mv = await httpsJson('GET', `${registry}/model-versions/get?name=seed-model&version=1`, s.ca, s.token);

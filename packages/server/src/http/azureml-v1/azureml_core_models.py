@@ -24,4 +24,29 @@ def run(ws, step):
     step("model.add_properties", lambda: m.add_properties({"accuracy": "0.9"}))
     step("model after update", lambda: (lambda x: [x.description, x.tags, x.properties])(Model(ws, id=f"{name}:1")))
     step("Model(ws, missing)", lambda: Model(ws, "no-such-model"))
+
+    # Model.register uploads through the artifact service, then registers the asset: an MLflow version.
+    with open("clf.pkl", "wb") as f:
+        f.write(b"model-bytes")
+    r = step("Model.register", lambda: Model.register(ws, model_path="clf.pkl", model_name="registered-clf", tags={"area": "seed"}, properties={"auc": "0.8"}, description="registered by azureml-core"))
+    step("Model.register result", lambda: [r.name, r.version, r.tags, r.properties, r.description])
+    step("Model.register again", lambda: Model.register(ws, model_path="clf.pkl", model_name="registered-clf").version)
+
+    def download():
+        path = r.download(target_dir="downloaded", exist_ok=True)
+        with open(path, "rb") as f:
+            return [os.path.basename(path), f.read().decode()]
+
+    step("model.download", download)
+    step("model.delete", lambda: Model(ws, id="registered-clf:2").delete())
+    step("Model.list after delete", lambda: sorted(x.id for x in Model.list(ws, name="registered-clf")))
+    # The attributes of the other services the seed page lists.
+    from azureml.core.compute import AmlCompute, ComputeTarget
+
+    ct = step("ComputeTarget.create", lambda: ComputeTarget.create(ws, "cpu-cluster", AmlCompute.provisioning_configuration(vm_size="STANDARD_DS2_V2", max_nodes=2)))
+    step("wait_for_completion", lambda: ct.wait_for_completion(show_output=False))
+    step("ComputeTarget(ws, name)", lambda: (lambda c: [c.name, c.type, c.vm_size])(ComputeTarget(ws, "cpu-cluster")))
+    step("get_status", lambda: ct.get_status().provisioning_state)
+    step("ws.compute_targets", lambda: sorted(ws.compute_targets.keys()))
+    step("compute.delete", lambda: ct.delete())
     return m

@@ -6,6 +6,7 @@ import { secretsRoutes } from './secrets-routes.js';
 import { datastoreV1Routes } from './datastore-routes.js';
 import { runHistoryRoutes } from './run-history-routes.js';
 import { modelManagementRoutes } from './model-routes.js';
+import { rpComputeRoutes } from './compute-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { environmentRoutes } from './environment-routes.js';
 import { datasetRoutes } from './dataset-routes.js';
@@ -25,5 +26,6 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(environmentRoutes, { ctx, environments: services.v1Environments });
     await scope.register(datasetRoutes, { ctx, datasets: services.v1Datasets });
     await scope.register(modelManagementRoutes, { ctx, models: services.models.models });
+    await scope.register(rpComputeRoutes);
   });
 }
