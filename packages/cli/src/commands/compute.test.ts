@@ -136,8 +136,8 @@ describe('atelier compute (CLI)', () => {
       ],
       [
         ['compute', 'create', 'xx', '--min-instances', '3', '--max-instances', '1'],
-        /minNodes \(3\) must not exceed maxNodes \(1\)/,
-        1,
+        /--min-instances \(3\) must not exceed --max-instances \(1\)/,
+        2,
       ],
       [['compute', 'create', 'xx', '--tier', 'spot'], /--tier must be dedicated or low_priority/, 2],
       [['compute', 'create'], /name the compute/, 2],

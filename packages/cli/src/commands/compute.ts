@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { AmlCompute, ComputeTarget, RayCompute, type ComputeConfiguration, type ComputeResource } from '@atelier/sdk';
+import {
+  AmlCompute,
+  ComputeTarget,
+  RayCompute,
+  ValidationError,
+  type ComputeConfiguration,
+  type ComputeResource,
+} from '@atelier/sdk';
 import { globals, resolveWorkspace } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { confirm, parseTags } from '../prompt.js';
@@ -176,7 +183,21 @@ export function computeCommands(program: Command): void {
           (merged as Record<string, unknown>)[k] = file[k];
       const name = given ?? file.name;
       if (!name) throw new UsageError('name the compute: atelier compute create <name> (or name: in the -f file)');
-      const config = configOf(merged, file.tagMap);
+      let config: ComputeConfiguration;
+      try {
+        config = configOf(merged, file.tagMap);
+      } catch (e) {
+        // The SDK checks the configuration; its option names become this command's flags.
+        if (!(e instanceof ValidationError)) throw e;
+        throw new UsageError(
+          e.message
+            .replace(/\bminNodes\b/g, '--min-instances')
+            .replace(/\bmaxNodes\b/g, '--max-instances')
+            .replace(/\bidleSecondsBeforeScaledown\b/g, '--idle-time-before-scale-down')
+            .replace(/\bvmSize\b/g, '--size')
+            .replace(/\bdashboardUrl\b/g, '--dashboard-url'),
+        );
+      }
       const ws = await resolveWorkspace(g, o);
       const target = await ComputeTarget.create(ws, name, config);
       if (o.wait)
