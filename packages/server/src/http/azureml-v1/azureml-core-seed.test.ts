@@ -292,6 +292,9 @@ for (const dialect of testDialects()) {
       assert.deepEqual(ok('ws.compute_targets'), ['cpu-cluster']);
       // Known gap: DELETE W/computes answers without Azure-AsyncOperation, which azureml-core's delete() reads.
       assert.match(out['compute.delete']!.error ?? '', /azure-asyncoperation/i);
+      // Not served: a 501 that says where the feature is.
+      assert.match(out['ws.webservices']!.error ?? '', /501[\s\S]*onlineEndpoints/);
+      assert.match(out['ws.images']!.error ?? '', /501[\s\S]*W\/images/);
       // What azureml-core changed is the MLflow version's description and tags.
       const registry = `${s.server.url}/mlflow/v1.0${s.workspaceId('seed-ws')}/api/2.0/mlflow`;
       const mv = await httpsJson('GET', `${registry}/model-versions/get?name=seed-model&version=1`, s.ca, s.token);

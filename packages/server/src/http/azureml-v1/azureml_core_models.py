@@ -49,4 +49,6 @@ def run(ws, step):
     step("get_status", lambda: ct.get_status().provisioning_state)
     step("ws.compute_targets", lambda: sorted(ws.compute_targets.keys()))
     step("compute.delete", lambda: ct.delete())
+    step("ws.webservices", lambda: ws.webservices)
+    step("ws.images", lambda: ws.images)
     return m
