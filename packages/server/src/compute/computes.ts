@@ -433,8 +433,12 @@ export class ComputeService {
     return resource;
   }
 
-  /** Deletes a compute; refused while jobs run on it (cancel them or wait). Returns false when there was none. */
-  async delete(ws: WorkspaceInfo, name: string): Promise<boolean> {
+  /**
+   * Deletes a compute; refused while jobs run on it (cancel them or wait). Returns false when there was
+   * none, else the operation that removes it (ARM's 202, as Azure answers a compute delete: azureml-core
+   * reads its Azure-AsyncOperation header).
+   */
+  async delete(ws: WorkspaceInfo, name: string, by: Principal): Promise<false | Operation> {
     const id = this.idOf(ws, name);
     const r = await this.engine.get(id);
     if (!r) return false;
@@ -446,8 +450,15 @@ export class ComputeService {
         `compute '${name}' runs jobs on ${u.running + u.preparing} node(s); cancel them or wait for them to end, then delete it`,
         { code: 'COMPUTE_BUSY' },
       );
-    await this.nodes.forget(id);
-    return this.engine.delete(id);
+    return this.operations.start(
+      'compute.delete',
+      { id, subscriptionId: ws.subscriptionId, location: r.location ?? '' },
+      by.id,
+      async () => {
+        await this.nodes.forget(id);
+        await this.engine.delete(id);
+      },
+    );
   }
 
   /** Removes a compute's record (a resource-group delete: what ran there is gone with it). */

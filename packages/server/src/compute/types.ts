@@ -25,12 +25,13 @@ export function computeType(computes: ComputeService): ResourceTypeDeclaration {
     tag: 'Computes',
     access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
     longRunning: true,
+    longRunningDelete: true,
     schema: { put: C.ComputeBody, patch: C.ComputePatchBody, one: C.Compute, list: C.ComputeList },
     summaries: {
       put: 'Create (long-running) or update a compute: an AmlCompute cluster of this machine or an attached Ray cluster',
       get: 'Get a compute, with its current node counts',
       patch: 'Change the scale settings, description or tags of a compute',
-      delete: 'Delete a compute (refused while jobs run on it)',
+      delete: 'Delete a compute (long-running; refused while jobs run on it)',
       list: 'List the computes of a workspace (paged)',
     },
     handlers: {
@@ -38,7 +39,7 @@ export function computeType(computes: ComputeService): ResourceTypeDeclaration {
       get: (scope, name) => computes.get(ws(scope), name),
       put: (scope, name, body, by) => computes.put(ws(scope), name, body, by),
       patch: (scope, r, body, by) => computes.patch(ws(scope), r, body, by),
-      delete: (scope, name) => computes.delete(ws(scope), name),
+      delete: (scope, name, by) => computes.delete(ws(scope), name, by),
       toBody: (r, { scope }) => computes.toBody(r, scope.workspace),
     },
     actions: [

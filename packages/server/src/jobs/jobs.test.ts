@@ -93,7 +93,10 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       assert.equal(put.status, 201, put.text);
       assert.equal(put.body.type, 'Microsoft.MachineLearningServices/workspaces/jobs');
       assert.ok(['Queued', 'Preparing', 'Running'].includes(put.body.properties.status), put.body.properties.status);
-      assert.match(put.body.properties.services.Studio.endpoint, /#\/experiments\/\d+\/runs\/hello_job_1$/);
+      assert.match(
+        put.body.properties.services.Studio.endpoint,
+        /\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/#\/experiments\/\d+\/runs\/hello_job_1$/,
+      );
       const done = await waitForJob(t, job);
       const log = await userLog(t, job);
       assert.equal(done.properties.status, 'Completed', log);

@@ -636,7 +636,6 @@ export class JobService {
   /** The ARM body of a job: its spec as submitted, its status, services (Studio, Tracking) and outputs' places. */
   toBody(ws: WorkspaceInfo, r: JobRow): Record<string, unknown> {
     const spec = JSON.parse(r.spec) as AnySpec & { outputs?: Record<string, { uri?: string }> };
-    const publicUrl = this.d.ctx.config.publicUrl;
     const props: Record<string, unknown> = {
       ...spec,
       displayName: spec.displayName ?? r.name,
@@ -646,7 +645,8 @@ export class JobService {
       services: {
         Studio: {
           jobServiceType: 'Studio',
-          endpoint: `${publicUrl}/#/experiments/${r.experiment_id ?? 0}/runs/${r.run_id ?? r.name}`,
+          // Below the workspace's tracking URI, as MLflow prints its run links: the studio opens the run there.
+          endpoint: `${ws.mlFlowTrackingUri}/#/experiments/${r.experiment_id ?? 0}/runs/${r.run_id ?? r.name}`,
           status: r.status,
         },
         Tracking: { jobServiceType: 'Tracking', endpoint: ws.mlFlowTrackingUri },

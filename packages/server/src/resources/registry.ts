@@ -74,8 +74,11 @@ export interface ResourceHandlers {
     body: Record<string, unknown>,
     principal: Principal,
   ): Promise<StoredResource>;
-  /** Returns false when there was nothing to delete. */
-  delete(scope: ResourceScope, name: string, principal: Principal): Promise<boolean>;
+  /**
+   * Returns false when there was nothing to delete. A long-running delete returns the operation that
+   * finishes it (ARM answers 202 with Azure-AsyncOperation and Location, as Azure does for computes).
+   */
+  delete(scope: ResourceScope, name: string, principal: Principal): Promise<boolean | Operation>;
   /** The ARM body; `secrets` when the caller may read the type's secrets (`access.secrets`). */
   toBody(
     resource: StoredResource,
@@ -146,6 +149,8 @@ export interface ResourceTypeDeclaration extends ResourceDefinition {
   access: { read: Action; write: Action; delete: Action; secrets?: Action };
   /** Long-running: PUT starts an operation (`put` returns it; 201 + Azure-AsyncOperation, Location, Retry-After); otherwise it is done when PUT answers. */
   longRunning?: boolean;
+  /** DELETE answers 202 with the operation that finishes it (its `delete` handler returns the operation). */
+  longRunningDelete?: boolean;
   /** Globally unique names on this server (`global_names`). */
   globalName?: boolean;
   /** Status of a PUT that created it (Azure answers 200 for some types, e.g. connections). */

@@ -180,14 +180,24 @@ function mount(
       schema: {
         params: ItemParams,
         querystring: ApiVersionQuery,
-        response: ArmErrorResponses,
+        response: t.longRunningDelete
+          ? {
+              202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }),
+              ...ArmErrorResponses,
+            }
+          : ArmErrorResponses,
         tags,
         ...withSummary(s.delete),
       },
     },
     async (req, reply: FastifyReply) => {
       const scope = await scopeFor(req, t.access.delete);
-      return reply.status((await h.delete(scope, nameOf(req), req.principal)) ? 200 : 204).send();
+      const done = await h.delete(scope, nameOf(req), req.principal);
+      if (typeof done === 'object') {
+        setLroHeaders(reply, ctx.config.publicUrl, done, req);
+        return reply.status(202).send();
+      }
+      return reply.status(done ? 200 : 204).send();
     },
   );
 

@@ -49,6 +49,8 @@ def run(ws, step):
     step("get_status", lambda: ct.get_status().provisioning_state)
     step("ws.compute_targets", lambda: sorted(ws.compute_targets.keys()))
     step("compute.delete", lambda: ct.delete())
+    step("wait_for_completion(delete)", lambda: ct.wait_for_completion(show_output=False, is_delete_operation=True))
+    step("ws.compute_targets after delete", lambda: sorted(ws.compute_targets.keys()))
     step("ws.webservices", lambda: ws.webservices)
     step("ws.images", lambda: ws.images)
     return m
