@@ -1,7 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import * as C from '@atelier/contracts';
-import type { ResourceTypeDeclaration, ResourceTypeRegistry, ResourceScope } from '../resources/registry.js';
-import type { WorkspaceInfo } from '../resources/workspaces.js';
+import {
+  workspaceOf,
+  listsArchived,
+  type ResourceTypeDeclaration,
+  type ResourceTypeRegistry,
+} from '../resources/registry.js';
 import { WORKSPACE } from '../resources/workspaces.js';
 import { InvalidInput } from '../errors.js';
 import { datastoreDefinition, type DatastoreService } from './datastores.js';
@@ -13,10 +17,7 @@ const AssetName = Type.String({ maxLength: 260 });
 const ASSETS = { read: 'control/read', write: 'assets/write', delete: 'assets/write' } as const;
 
 /** The workspace a child type's request reached (the router resolves it). */
-const ws = (scope: ResourceScope): WorkspaceInfo => {
-  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
-  return scope.workspace;
-};
+const ws = workspaceOf;
 
 /** Parses an optional boolean filter of a list ('true'/'false'). */
 function flag(query: Record<string, string | undefined>, name: string): boolean | undefined {
@@ -112,9 +113,7 @@ function connectionType(connections: ConnectionService): ResourceTypeDeclaration
   };
 }
 
-/** `listViewType=All` (or ArchivedOnly) includes archived containers and versions. */
-const archived = (query: Record<string, string | undefined>) =>
-  /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
+const archived = listsArchived;
 
 /** A versioned asset kind (data, environments): its containers and their immutable versions. */
 function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDeclaration[] {

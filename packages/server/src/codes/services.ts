@@ -3,8 +3,7 @@ import * as C from '@atelier/contracts';
 import type { AppContext } from '../context.js';
 import type { ControlPlaneServices } from '../resources/control-plane.js';
 import type { AssetServices } from '../assets/services.js';
-import type { ResourceScope, ResourceTypeDeclaration } from '../resources/registry.js';
-import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import { workspaceOf, listsArchived, type ResourceTypeDeclaration } from '../resources/registry.js';
 import { WORKSPACE } from '../resources/workspaces.js';
 import { BlobService } from '../blob-service/blob-service.js';
 import { CodeService } from './code-assets.js';
@@ -15,13 +14,9 @@ export interface CodeServices {
   blobs: BlobService;
 }
 
-const ws = (scope: ResourceScope): WorkspaceInfo => {
-  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
-  return scope.workspace;
-};
+const ws = workspaceOf;
 const ACCESS = { read: 'control/read', write: 'assets/write', delete: 'assets/write' } as const;
-const archived = (query: Record<string, string | undefined>) =>
-  /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
+const archived = listsArchived;
 
 /**
  * azure-ai-ml sends `properties.properties.hash_version` as a number (202208); Azure keeps the

@@ -1,15 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import * as C from '@atelier/contracts';
-import type { ResourceScope, ResourceTypeDeclaration } from '../resources/registry.js';
+import { workspaceOf, type ResourceTypeDeclaration } from '../resources/registry.js';
 import { WORKSPACE } from '../resources/workspaces.js';
-import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import { computeDefinition, type ComputeService } from './computes.js';
 
 /** The workspace a request reached (the generic router resolves it and checks access). */
-const ws = (scope: ResourceScope): WorkspaceInfo => {
-  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
-  return scope.workspace;
-};
+const ws = workspaceOf;
 
 /**
  * `W/computes/{name}` for the generic ARM router. Creating, changing, stopping and deleting a

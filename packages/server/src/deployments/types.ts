@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import * as C from '@atelier/contracts';
-import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from '../resources/registry.js';
-import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import { workspaceOf, type ResourceTypeDeclaration, type ResourceTypeRegistry } from '../resources/registry.js';
 import { WORKSPACE } from '../resources/workspaces.js';
 import { endpointDefinition, type OnlineEndpointService } from './online-endpoints.js';
 import { deploymentDefinition, type OnlineDeploymentService } from './online-deployments.js';
@@ -15,10 +14,7 @@ const ACCESS = {
   secrets: 'secrets/read',
 } as const;
 
-const ws = (scope: ResourceScope): WorkspaceInfo => {
-  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
-  return scope.workspace;
-};
+const ws = workspaceOf;
 
 function endpointType(endpoints: OnlineEndpointService): ResourceTypeDeclaration {
   return {

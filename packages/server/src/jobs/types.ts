@@ -1,16 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import * as C from '@atelier/contracts';
-import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from '../resources/registry.js';
-import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import { workspaceOf, type ResourceTypeDeclaration, type ResourceTypeRegistry } from '../resources/registry.js';
 import { WORKSPACE } from '../resources/workspaces.js';
 import type { OperationService } from '../operations/operations.js';
 import { JOB_TYPE, type JobService } from './jobs.js';
 import { CANCEL_GRACE_MS } from './scheduler.js';
 
-const ws = (scope: ResourceScope): WorkspaceInfo => {
-  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
-  return scope.workspace;
-};
+const ws = workspaceOf;
 
 /**
  * `W/jobs/{name}`: PUT submits (201) or changes display name, description and tags (200); GET;

@@ -2,8 +2,7 @@ import { Type } from '@sinclair/typebox';
 import * as C from '@atelier/contracts';
 import type { AppContext } from '../context.js';
 import type { ControlPlaneServices } from '../resources/control-plane.js';
-import type { ResourceScope, ResourceTypeDeclaration } from '../resources/registry.js';
-import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import { workspaceOf, listsArchived, type ResourceTypeDeclaration } from '../resources/registry.js';
 import { toArmBody, type StoredResource } from '../resources/engine.js';
 import { WORKSPACE } from '../resources/workspaces.js';
 import type { TrackingServices } from '../tracking/services.js';
@@ -19,13 +18,9 @@ export interface ModelServices {
   arm: ArmModels;
 }
 
-const ws = (scope: ResourceScope): WorkspaceInfo => {
-  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
-  return scope.workspace;
-};
+const ws = workspaceOf;
 const ACCESS = { read: 'control/read', write: 'assets/write', delete: 'assets/write' } as const;
-const archived = (query: Record<string, string | undefined>) =>
-  /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
+const archived = listsArchived;
 /** Asset bodies carry their tags in properties.tags, and no etag (azure-ai-ml sends a GET's body back on archive). */
 const body = (r: StoredResource) => {
   const b = toArmBody(r);

@@ -40,6 +40,17 @@ export interface ResourceScope {
   parents: string[];
 }
 
+/** The workspace of a scope below `workspaces` (the router resolved it before calling a handler). */
+export function workspaceOf(scope: ResourceScope): WorkspaceInfo {
+  if (!scope.workspace) throw new Error('a workspace child type was reached without its workspace');
+  return scope.workspace;
+}
+
+/** `listViewType=All` (or ArchivedOnly) includes archived asset containers and versions in a list. */
+export function listsArchived(query: Record<string, string | undefined>): boolean {
+  return /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
+}
+
 export interface PageRequest {
   after?: string;
   top: number;
