@@ -34,6 +34,8 @@ export interface BalancerSettings {
   maxQueueWaitMs: number;
   /** A request finding this many waiting already is refused at once (429). */
   maxQueueLength: number;
+  /** How long an upstream whose connection failed stays out of rotation before the runtime's list is read again (250 ms). */
+  suspendRecheckMs?: number;
 }
 
 interface Slot {
@@ -200,6 +202,24 @@ export class DeploymentBalancer {
     });
   }
 
+  /**
+   * Takes an upstream whose connection failed out of rotation at once: its process may have died
+   * and the runtime may not have noticed yet (the child's exit event can arrive after the refused
+   * connection), so without this the next request could be sent to it too. The slot is dropped,
+   * not kept: if the runtime still lists the upstream a moment later (the worker is alive and only
+   * closed one connection), `refresh()` gives it a new slot; a restarted worker gets its own.
+   */
+  private suspend(slot: Slot): void {
+    if (slot.gone) return;
+    slot.gone = true;
+    this.slots = this.slots.filter((s) => s !== slot);
+    void slot.pool.then((p) => p.close()).catch(() => {});
+    const t = setTimeout(() => {
+      if (!this.closed) this.refresh();
+    }, this.settings.suspendRecheckMs ?? 250);
+    t.unref();
+  }
+
   private release(slot: Slot): void {
     slot.inflight--;
     if (!slot.gone) this.pump();
@@ -239,6 +259,7 @@ export class DeploymentBalancer {
           'SCORING_TIMEOUT',
           `the deployment did not answer within ${this.settings.requestTimeoutMs} ms (requestSettings.requestTimeout)`,
         );
+      this.suspend(slot);
       throw new ScoringError(
         502,
         'SCORING_UPSTREAM_FAILED',
