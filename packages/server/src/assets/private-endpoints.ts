@@ -7,6 +7,7 @@ import { resolveWorkspaceById, WORKSPACE, type WorkspaceInfo } from '../resource
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
 import { STORAGE, VAULT } from '../resources/dependents.js';
 import { normaliseLocation } from '../resources/resource-groups.js';
+import { groupId } from '../resources/arm-ids.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import { invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
 
@@ -283,8 +284,20 @@ export class PrivateEndpointService {
     return r;
   }
 
-  async listEndpoints(groupKey: string, opts: { after?: string; top: number }) {
-    return this.engine.list({ type: PRIVATE_ENDPOINT_TYPE, groupKey, after: opts.after, top: opts.top });
+  /** The endpoints of a subscription, or of one of its resource groups (`group`: its name). */
+  async listEndpoints(
+    sub: string,
+    group: string | undefined,
+    opts: { after?: string; top: number; visible?: (r: StoredResource) => Promise<boolean> },
+  ) {
+    return this.engine.list({
+      type: PRIVATE_ENDPOINT_TYPE,
+      subscriptionId: sub,
+      groupKey: group ? groupId(sub, group) : undefined,
+      after: opts.after,
+      top: opts.top,
+      visible: opts.visible,
+    });
   }
 
   /** Deletes the endpoint and its connection on the workspace. */

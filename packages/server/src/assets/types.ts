@@ -163,7 +163,6 @@ function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDe
 
 function privateEndpointTypes(endpoints: PrivateEndpointService): ResourceTypeDeclaration[] {
   return [
-    // Private endpoints themselves keep their routes (http/arm/assets/private-endpoint-routes.ts): they are checked on the group, not per endpoint.
     {
       ...privateEndpointDefinition,
       param: 'name',
@@ -171,6 +170,27 @@ function privateEndpointTypes(endpoints: PrivateEndpointService): ResourceTypeDe
       label: 'private endpoint',
       tag: 'Private endpoints',
       access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+      lists: { group: true, subscription: true },
+      schema: { put: C.PrivateEndpointBody, one: C.PrivateEndpoint, list: C.Paged(C.PrivateEndpoint) },
+      summaries: {
+        put: 'Create or update a private endpoint (its subnet names the networks it admits)',
+        get: 'Get a private endpoint',
+        delete: 'Delete a private endpoint and its connection on the workspace',
+        listGroup: 'List the private endpoints of a resource group (paged)',
+        listSubscription: 'List the private endpoints of a subscription (paged)',
+      },
+      handlers: {
+        list: (scope, page) =>
+          endpoints.listEndpoints(scope.subscriptionId, scope.resourceGroup || undefined, {
+            after: page.after,
+            top: page.top,
+            visible: page.visible,
+          }),
+        get: (scope, name) => endpoints.getEndpoint(scope.subscriptionId, scope.resourceGroup, name),
+        put: (scope, name, body, by) => endpoints.put(scope.subscriptionId, scope.resourceGroup, name, body, by),
+        delete: (scope, name) => endpoints.deleteEndpoint(scope.subscriptionId, scope.resourceGroup, name),
+        toBody: (r) => endpoints.toBody(r),
+      },
     },
     {
       ...peConnectionDefinition,

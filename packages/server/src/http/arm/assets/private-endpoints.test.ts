@@ -104,6 +104,18 @@ for (const dialect of testDialects()) {
         conns.body.value[0].properties.privateEndpoint.id.toLowerCase(),
         pe('pe-a').split('?')[0]!.toLowerCase(),
       );
+      // Listed per resource group and per subscription (the generic router's lists of a top-level type).
+      const inGroup = await t.request('GET', pe('').replace('/?', '?'));
+      assert.deepEqual(
+        inGroup.body.value.map((x: { name: string }) => x.name),
+        ['pe-a'],
+      );
+      const inSub = await t.request(
+        'GET',
+        `/subscriptions/${t.subscriptionId}/providers/Microsoft.Network/privateEndpoints?${V}`,
+      );
+      assert.equal(inSub.status, 200, inSub.text);
+      assert.ok(inSub.body.value.some((x: { id: string }) => x.id === put.body.id));
     });
 
     it('with public access disabled, only approved endpoint networks reach the workspace (control and MLflow planes)', async () => {
