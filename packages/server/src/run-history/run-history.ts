@@ -41,6 +41,20 @@ const EVENT_STATUS: Record<string, string> = {
 };
 /** MLflow tags that say what a v1 run said in other fields. */
 const PROPERTY_PREFIX = 'azureml.property.';
+/**
+ * An artifact-backed metric (run.log_image, log_confusion_matrix, …) is a pointer to a run file, not
+ * a number, so MLflow cannot keep it as a metric: it is the run tag `azureml.metric.{name}` holding
+ * `{type, location, createdUtc}` of its first value (the one azureml-core's get_metrics reads).
+ */
+const ARTIFACT_METRIC_PREFIX = 'azureml.metric.';
+
+/** An artifact-backed metric's value: the metric kind (azureml.v1.image, …) and the run file it points at. */
+export interface ArtifactMetric {
+  name: string;
+  type: string | null;
+  location: string;
+  createdUtc: string;
+}
 const DESCRIPTION_TAG = 'mlflow.note.content';
 
 /**
@@ -164,7 +178,7 @@ export class RunHistoryService {
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(allTags)) {
       if (k.startsWith(PROPERTY_PREFIX)) properties[k.slice(PROPERTY_PREFIX.length)] = v;
-      else if (!k.startsWith('mlflow.')) tags[k] = v;
+      else if (!k.startsWith('mlflow.') && !k.startsWith(ARTIFACT_METRIC_PREFIX)) tags[k] = v;
     }
     const i = r.info;
     return {
@@ -305,11 +319,31 @@ export class RunHistoryService {
     return out;
   }
 
-  /** Names of the run's metrics. */
-  async metricNames(ws: string, v1RunId: string): Promise<string[]> {
+  /** Names of the run's metrics: the numeric ones (MLflow metrics) and the artifact-backed ones. */
+  async metricNames(ws: string, v1RunId: string): Promise<{ numbers: string[]; artifacts: string[] }> {
     const runId = mlflowRunId(v1RunId);
     const r = await this.getRun(ws, runId);
-    return [...new Set((r.data.metrics ?? []).map((m) => m.key))].sort();
+    return {
+      numbers: [...new Set((r.data.metrics ?? []).map((m) => m.key))].sort(),
+      artifacts: (r.data.tags ?? [])
+        .filter((t) => t.key.startsWith(ARTIFACT_METRIC_PREFIX))
+        .map((t) => t.key.slice(ARTIFACT_METRIC_PREFIX.length))
+        .sort(),
+    };
+  }
+
+  /** The artifact-backed metric `name` of the run (its first value), if it has one. */
+  async artifactMetric(ws: string, v1RunId: string, name: string): Promise<ArtifactMetric | undefined> {
+    const r = await this.getRun(ws, mlflowRunId(v1RunId));
+    const tag = (r.data.tags ?? []).find((t) => t.key === ARTIFACT_METRIC_PREFIX + name);
+    if (!tag) return undefined;
+    try {
+      const v = JSON.parse(tag.value) as Partial<ArtifactMetric>;
+      if (typeof v.location !== 'string') return undefined;
+      return { name, type: v.type ?? null, location: v.location, createdUtc: v.createdUtc ?? iso(r.info.start_time)! };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Every point of one metric, oldest first; undefined when the run has no such metric. */
@@ -331,16 +365,38 @@ export class RunHistoryService {
     return points.length ? points.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step) : undefined;
   }
 
-  /** Metrics of v1 DTOs (`{name, cells: [{name: value}], …}` or v2's `{name, data: {…}}`) as MLflow metrics. */
+  /**
+   * Metrics of v1 DTOs (`{name, cells: [{name: value}], …}` or v2's `{name, data: {…}}`): numbers as
+   * MLflow metrics, artifact-backed metrics as their run tag (the first value of each name is kept,
+   * as azureml-core reads only that one) — in one MLflow batch.
+   */
   async logMetrics(
     ws: string,
     v1RunId: string,
-    metrics: { key: string; value: number; timestamp: number; step: number }[],
+    body: {
+      points: { key: string; value: number; timestamp: number; step: number }[];
+      artifacts: ArtifactMetric[];
+    },
   ) {
     const runId = mlflowRunId(v1RunId);
-    if (!metrics.length) return;
-    // MLflow's log-batch takes at most 1000 metrics a call.
-    for (let i = 0; i < metrics.length; i += 1000)
+    const { points: metrics, artifacts } = body;
+    const tags: { key: string; value: string }[] = [];
+    if (artifacts.length) {
+      const r = await this.getRun(ws, runId);
+      const have = new Set((r.data.tags ?? []).map((t) => t.key));
+      for (const a of artifacts) {
+        const key = ARTIFACT_METRIC_PREFIX + a.name;
+        if (have.has(key)) continue;
+        have.add(key);
+        tags.push({ key, value: JSON.stringify({ type: a.type, location: a.location, createdUtc: a.createdUtc }) });
+      }
+    }
+    if (!metrics.length && !tags.length) return;
+    // MLflow's log-batch takes at most 1000 metrics and 100 tags a call.
+    await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(0, 1000), tags: tags.slice(0, 100) });
+    for (let i = 1000; i < metrics.length; i += 1000)
       await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(i, i + 1000) });
+    for (let i = 100; i < tags.length; i += 100)
+      await this.tracking.runs.logBatch(ws, runId, { tags: tags.slice(i, i + 100) });
   }
 }

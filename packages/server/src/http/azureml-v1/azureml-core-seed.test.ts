@@ -115,7 +115,18 @@ for (const dialect of testDialects()) {
       assert.match(runId, /^[0-9a-f]{32}$/);
       for (const k of ['run.log', 'run.log_list', 'run.tag', 'run.add_properties', 'run.complete']) ok(k);
       assert.equal(ok('run.get_status'), 'Completed');
-      assert.deepEqual(ok('run.get_metrics'), { accuracy: [0.5, 0.75], losses: [0.3, 0.2] });
+      // run.log_image is an artifact-backed metric: get_metrics answers the run file it points at.
+      const metrics = ok('run.get_metrics');
+      assert.deepEqual(Object.keys(metrics).sort(), ['accuracy', 'dot', 'losses']);
+      assert.deepEqual(
+        [metrics.accuracy, metrics.losses],
+        [
+          [0.5, 0.75],
+          [0.3, 0.2],
+        ],
+      );
+      assert.equal(metrics.dot, `aml://artifactId/ExperimentRun/dcid.${ok('run.id')}/dot.png`);
+      assert.deepEqual(ok('run.get_metrics(image, populate)'), ['ImageArtifact', '89504e470d0a1a0a']);
       assert.equal(ok('run.get_tags'), 'vision');
       assert.equal(ok('run.get_properties'), 'trial');
       assert.ok(ok('experiments').includes('seed-exp'));

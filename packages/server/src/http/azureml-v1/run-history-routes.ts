@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import type { Action } from '../../identity/rbac.js';
-import type { RunHistoryService, V1RunPatch } from '../../run-history/run-history.js';
+import type { ArtifactMetric, RunHistoryService, V1RunPatch } from '../../run-history/run-history.js';
 import type { V1ArtifactService } from '../../v1-artifacts/artifacts.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import { workspaceFor } from '../arm/assets/common.js';
@@ -15,6 +15,11 @@ type P = { experimentName?: string; experimentId?: string; runId?: string };
 
 /** One metric point as MLflow stores it. */
 type Point = { key: string; value: number; timestamp: number; step: number };
+/** The metrics of a body: MLflow points, and the artifact-backed metrics (run.log_image, …) with the file each points at. */
+export interface MetricBody {
+  points: Point[];
+  artifacts: ArtifactMetric[];
+}
 
 function numeric(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
@@ -28,12 +33,20 @@ function numeric(v: unknown): number | undefined {
  * booleans) become MLflow metrics; a metric with no number (a string, a table of text) is refused
  * with its name, since MLflow metrics are numbers.
  */
-export function metricPoints(body: unknown): Point[] {
+export function metricPoints(body: unknown): MetricBody {
   const values = (body as { values?: unknown } | undefined)?.values;
   if (!Array.isArray(values)) throw new InvalidInput('values must be a list of metrics', { target: 'values' });
   const out: Point[] = [];
+  const artifacts: ArtifactMetric[] = [];
   const seen = new Map<string, number>();
-  const add = (name: string, data: Record<string, unknown>, at: unknown, step: unknown, where: string) => {
+  const add = (
+    name: string,
+    data: Record<string, unknown>,
+    at: unknown,
+    step: unknown,
+    where: string,
+    type: string | undefined,
+  ) => {
     const t = typeof at === 'string' ? Date.parse(at) : NaN;
     const ts = Number.isNaN(t) ? Date.now() : t;
     // A point without a step takes its position among the metric's points of this request, so a
@@ -42,8 +55,11 @@ export function metricPoints(body: unknown): Point[] {
     seen.set(name, st + 1);
     for (const [col, v] of Object.entries(data)) {
       // An artifact-backed metric (run.log_image, log_confusion_matrix, …) points at the file the client
-      // uploaded first; the file is the MLflow run's artifact, the pointer (a string) is not a metric.
-      if (typeof v === 'string' && v.startsWith('aml://artifactId/')) continue;
+      // uploaded first (the MLflow run's artifact); the pointer is kept apart from the numbers.
+      if (typeof v === 'string' && v.startsWith('aml://artifactId/')) {
+        artifacts.push({ name, type: type ?? null, location: v, createdUtc: new Date(ts).toISOString() });
+        continue;
+      }
       const n = numeric(v);
       if (n === undefined)
         throw new InvalidInput(
@@ -61,9 +77,19 @@ export function metricPoints(body: unknown): Point[] {
     }
   };
   values.forEach((m, i) => {
-    const dto = m as { name?: unknown; cells?: unknown; value?: unknown; createdUtc?: unknown };
+    const dto = m as {
+      name?: unknown;
+      cells?: unknown;
+      value?: unknown;
+      createdUtc?: unknown;
+      metricType?: unknown;
+      properties?: { uxMetricType?: unknown } | null;
+    };
     if (!dto || typeof dto.name !== 'string' || !dto.name)
       throw new InvalidInput(`values[${i}].name must be the metric's name`, { target: `values[${i}].name` });
+    // v1 bodies name the kind in metricType, v2 in properties.uxMetricType (azureml.v1.image, …).
+    const kind = dto.properties?.uxMetricType ?? dto.metricType;
+    const type = typeof kind === 'string' && kind ? kind : undefined;
     if (Array.isArray(dto.cells))
       dto.cells.forEach((c, j) =>
         add(
@@ -72,6 +98,7 @@ export function metricPoints(body: unknown): Point[] {
           dto.createdUtc,
           undefined,
           `values[${i}].cells[${j}]`,
+          type,
         ),
       );
     else if (Array.isArray(dto.value))
@@ -83,11 +110,12 @@ export function metricPoints(body: unknown): Point[] {
           p?.createdUtc,
           p?.step,
           `values[${i}].value[${j}]`,
+          type,
         );
       });
     else throw new InvalidInput(`values[${i}] has neither cells nor value`, { target: `values[${i}]` });
   });
-  return out;
+  return { points: out, artifacts };
 }
 
 /**
@@ -217,8 +245,13 @@ export async function runHistoryRoutes(
   // Metrics v2 (azureml-core's run.log since 1.4x; get_metrics reads through list + full)
   app.post<{ Params: P }>(`${M}/runs/:runId/list`, HIDE, async (req) => {
     const w = await ws(req, 'data/read');
-    const names = await history.metricNames(w.workspaceId, req.params.runId!);
-    return { value: names.map((name) => ({ metricKey: { namespace: '', name }, columns: { [name]: 'Double' } })) };
+    const { numbers, artifacts } = await history.metricNames(w.workspaceId, req.params.runId!);
+    const column = (name: string) => (numbers.includes(name) ? 'Double' : 'Artifact');
+    return {
+      value: [...new Set([...numbers, ...artifacts])]
+        .sort()
+        .map((name) => ({ metricKey: { namespace: '', name }, columns: { [name]: column(name) } })),
+    };
   });
   app.post<{ Params: P }>(`${M}/runs/:runId/full`, HIDE, async (req) => {
     const w = await ws(req, 'data/read');
@@ -226,7 +259,17 @@ export async function runHistoryRoutes(
     if (typeof name !== 'string' || !name)
       throw new InvalidInput("metricName must be the metric's name", { target: 'metricName' });
     const points = await history.metricHistory(w.workspaceId, req.params.runId!, name);
-    if (!points) throw new NotFound(`run '${req.params.runId}' has no metric '${name}'`, { code: 'NOT_FOUND' });
+    if (!points) {
+      // An artifact-backed metric: azureml-core reads the file its first value points at.
+      const a = await history.artifactMetric(w.workspaceId, req.params.runId!, name);
+      if (!a) throw new NotFound(`run '${req.params.runId}' has no metric '${name}'`, { code: 'NOT_FOUND' });
+      return {
+        name,
+        columns: { [name]: 'Artifact' },
+        ...(a.type ? { properties: { uxMetricType: a.type } } : {}),
+        value: [{ metricId: `${req.params.runId}.${name}.0`, createdUtc: a.createdUtc, data: { [name]: a.location } }],
+      };
+    }
     return {
       name,
       columns: { [name]: 'Double' },
