@@ -33,6 +33,8 @@ export interface ServerConfig {
    * the URI's host name, so it needs this form and a wildcard DNS record `*.blob.{suffix}` → the server).
    */
   storageSuffix?: string;
+  /** Port of Ray Serve's HTTP ingress when the server starts Serve on an attached Ray cluster (a running Serve keeps its own). */
+  rayServePort: number;
 }
 
 export const CONFIG_DOC: Record<string, string> = {
@@ -53,6 +55,8 @@ export const CONFIG_DOC: Record<string, string> = {
   ATELIER_S3_ENDPOINTS: 'http(s) origins (comma-separated) that S3 datastores may use; default none',
   ATELIER_RAY_ADDRESSES:
     'http(s) origins (comma-separated) of Ray dashboards that Ray computes may attach, e.g. http://127.0.0.1:8265; default none',
+  ATELIER_RAY_SERVE_PORT:
+    "port of Ray Serve's HTTP ingress when the server starts Serve on an attached Ray cluster (online endpoints with a Ray compute); a Serve already running keeps its own; default 8000",
   ATELIER_DATASTORE_UPLOAD_LIMIT:
     'largest file in bytes one datastore upload may carry (larger ones are refused with 413); default 10737418240 (10 GiB)',
   ATELIER_BLOB_STORE:
@@ -223,5 +227,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     blobStore: overrides.blobStore ?? blobStoreConfig(env),
     servingPython: overrides.servingPython ?? servingPython(env.ATELIER_SERVING_PYTHON),
     storageSuffix: storageSuffix(overrides.storageSuffix ?? (env.ATELIER_STORAGE_SUFFIX || undefined)),
+    rayServePort:
+      overrides.rayServePort ??
+      (env.ATELIER_RAY_SERVE_PORT ? intIn('ATELIER_RAY_SERVE_PORT', env.ATELIER_RAY_SERVE_PORT, 1, 65535) : 8000),
   };
 }

@@ -70,6 +70,8 @@ export function createServices(ctx: AppContext): Services {
   serving.deployments.codes = codes.codes;
   // …and the Python they run in (an environmentId, or an MLflow model's own requirements).
   serving.deployments.environments = environmentBuilds;
+  // …and the attached Ray clusters endpoints may run their deployments on (Ray Serve).
+  serving.endpoints.computes = computes;
   const runHistory = new RunHistoryService(tracking);
   const models = createModelServices(ctx, controlPlane, tracking, assets, runHistory);
   const v1Artifacts = new V1ArtifactService(ctx, tracking.artifacts, runHistory, (id) =>

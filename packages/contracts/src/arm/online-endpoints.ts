@@ -18,6 +18,12 @@ export const OnlineEndpointProperties = Type.Object(
     traffic: Type.Optional(Percents),
     mirrorTraffic: Type.Optional(Percents),
     publicNetworkAccess: OptStr,
+    compute: Type.Optional(
+      Type.String({
+        description:
+          'ARM id of an attached Ray compute of the workspace: its Ray Serve runs the deployments (Kubernetes type); absent = this machine',
+      }),
+    ),
     properties: Type.Optional(Type.Record(Type.String(), Type.String())),
     provisioningState: OptStr,
     scoringUri: OptStr,
@@ -63,12 +69,24 @@ const Probe = Type.Object(
 
 export const OnlineDeploymentProperties = Type.Object(
   {
-    endpointComputeType: Type.String({ description: 'Managed' }),
+    endpointComputeType: Type.String({
+      description: 'Managed (this machine) or Kubernetes (the endpoint’s attached Ray compute)',
+    }),
     model: OptStr,
     codeConfiguration: Type.Optional(Type.Object({ codeId: Type.String(), scoringScript: Type.String() })),
     environmentId: OptStr,
     environmentVariables: Type.Optional(Type.Record(Type.String(), Type.String())),
     instanceType: OptStr,
+    containerResourceRequirements: Type.Optional(
+      Type.Object(
+        {
+          containerResourceRequests: Type.Optional(
+            Type.Object({ cpu: OptStr, memory: OptStr, gpu: OptStr }, { additionalProperties: true }),
+          ),
+        },
+        { additionalProperties: true },
+      ),
+    ),
     description: OptStr,
     scaleSettings: Type.Object({ scaleType: Type.String() }, { additionalProperties: true }),
     requestSettings: Type.Optional(

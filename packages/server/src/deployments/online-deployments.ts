@@ -16,6 +16,7 @@ import { DEPLOYMENT_TYPE, type OnlineEndpointService } from './online-endpoints.
 import { mlflowModelDir, mlflowRequirements, parseModelRef, type ModelSource } from './model-source.js';
 import type { ServingRuntimes } from './serving.js';
 import type { CodeSnapshotsPort, EnvironmentBuildsPort } from './ports.js';
+import { parseQuantity } from './quantities.js';
 import type { DeploymentPackages, PackageContents } from './packages.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { tailFile } from './logs.js';
@@ -69,6 +70,7 @@ const ALLOWED = [
   'environmentId',
   'environmentVariables',
   'instanceType',
+  'containerResourceRequirements',
   'scaleSettings',
   'requestSettings',
   'livenessProbe',
@@ -161,6 +163,8 @@ export class OnlineDeploymentService {
   /** Plugged in by the composition root when the modules that provide them exist. */
   environments?: EnvironmentBuildsPort;
   codes?: CodeSnapshotsPort;
+  /** The Ray Serve engine of a cluster (by dashboard address): deployments of endpoints on an attached Ray compute. */
+  rayServe?: (dashboardUrl: string) => ServingEngine;
   private readonly logDir: string;
   /** Starts under way in this replica (ensureRunning, reconcile), by lower-cased deployment id. */
   private readonly starting = new Map<string, Promise<boolean>>();
@@ -211,7 +215,11 @@ export class OnlineDeploymentService {
   }
 
   /** Validates a PUT body into stored properties and sku (nothing is stored here). */
-  private async validate(ws: WorkspaceInfo, body: Obj): Promise<{ props: Obj; sku: Obj; capacity: number }> {
+  private async validate(
+    ws: WorkspaceInfo,
+    ep: StoredResource,
+    body: Obj,
+  ): Promise<{ props: Obj; sku: Obj; capacity: number }> {
     onlyKeys(
       body,
       ['location', 'tags', 'identity', 'kind', 'sku', 'properties', 'id', 'name', 'type', 'systemData'],
@@ -220,11 +228,24 @@ export class OnlineDeploymentService {
     const T = 'properties';
     const p = obj(body.properties, T)!;
     onlyKeys(p, ALLOWED, T);
+    // An endpoint on an attached compute (a Ray cluster) runs Kubernetes deployments, as Azure's
+    // endpoints on attached Kubernetes computes do; one without runs Managed ones on this machine.
+    const onCompute = typeof ep.properties.compute === 'string' ? ep.properties.compute : undefined;
     const computeType =
-      str(p, 'endpointComputeType', T, { oneOf: ['Managed', 'Kubernetes', 'AzureMLCompute'] }) ?? 'Managed';
-    if (computeType !== 'Managed')
-      throw invalid(`${T}.endpointComputeType`, `${computeType} deployments are not served here; use Managed`);
-    const props: Obj = { endpointComputeType: 'Managed' };
+      str(p, 'endpointComputeType', T, { oneOf: ['Managed', 'Kubernetes', 'AzureMLCompute'] }) ??
+      (onCompute ? 'Kubernetes' : 'Managed');
+    if (onCompute && computeType !== 'Kubernetes')
+      throw invalid(
+        `${T}.endpointComputeType`,
+        `endpoint '${ep.name}' runs its deployments on its compute '${onCompute.split('/').pop()}' (Ray Serve): use Kubernetes (the type of deployments on an endpoint's attached compute) or leave it out`,
+      );
+    if (!onCompute && computeType !== 'Managed')
+      throw invalid(
+        `${T}.endpointComputeType`,
+        `${computeType} deployments run on the endpoint's attached compute, and endpoint '${ep.name}' has none: use Managed (instances on this machine), or deploy to an endpoint created with properties.compute naming an attached Ray compute`,
+      );
+    const props: Obj = { endpointComputeType: computeType };
+    const onRay = computeType === 'Kubernetes';
     const model = str(p, 'model', T, { max: 1000 });
     if (model !== undefined) {
       const ref = parseModelRef(model, ws);
@@ -247,7 +268,7 @@ export class OnlineDeploymentService {
       throw invalid(`${T}.model`, 'is required (or a codeConfiguration whose scoring script finds its own model)');
     const environmentId = str(p, 'environmentId', T, { max: 1000 });
     if (environmentId !== undefined) props.environmentId = environmentId;
-    if (code && !environmentId && !this.servingPython)
+    if (code && !environmentId && !this.servingPython && !onRay)
       throw invalid(
         `${T}.environmentId`,
         'is required with a codeConfiguration: name the environment the scoring script runs in',
@@ -257,7 +278,7 @@ export class OnlineDeploymentService {
         'deployments with a codeConfiguration need code snapshots, which this server does not provide yet; deploy an MLflow model without code',
         { code: 'ENVIRONMENT_BUILDS_UNAVAILABLE' },
       );
-    if (environmentId !== undefined && !this.environments)
+    if (environmentId !== undefined && !this.environments && !onRay)
       throw new NotImplemented(
         'environment builds are not available on this server yet: leave environmentId out to serve an MLflow model with ATELIER_SERVING_PYTHON',
         { code: 'ENVIRONMENT_BUILDS_UNAVAILABLE' },
@@ -275,7 +296,11 @@ export class OnlineDeploymentService {
         throw e;
       }
     }
-    if (environmentId === undefined && !this.servingPython && !this.environments)
+    if (environmentId !== undefined && onRay && !this.environments)
+      throw new NotImplemented('environments are not available on this server yet: leave environmentId out', {
+        code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
+      });
+    if (environmentId === undefined && !this.servingPython && !this.environments && !onRay)
       throw new NotImplemented(
         "this server cannot make a Python environment for the model: set ATELIER_SERVING_PYTHON (a Python with mlflow and the model's requirements) or give an environmentId",
         { code: 'ENVIRONMENT_BUILDS_UNAVAILABLE' },
@@ -290,7 +315,29 @@ export class OnlineDeploymentService {
           throw invalid(`${T}.environmentVariables.${k}`, 'is set by the server; remove it');
       props.environmentVariables = env;
     } else props.environmentVariables = {};
-    props.instanceType = str(p, 'instanceType', T, { max: 100 }) ?? 'Local';
+    props.instanceType = str(p, 'instanceType', T, { max: 100 }) ?? (onRay ? 'Ray' : 'Local');
+    const resources = obj(p.containerResourceRequirements, `${T}.containerResourceRequirements`, false);
+    if (resources) {
+      const RT = `${T}.containerResourceRequirements`;
+      if (!onRay)
+        throw invalid(RT, 'sizes the replicas of a deployment on an attached compute; a Managed deployment has none');
+      onlyKeys(resources, ['containerResourceRequests', 'containerResourceLimits'], RT);
+      if (resources.containerResourceLimits != null)
+        throw invalid(
+          `${RT}.containerResourceLimits`,
+          'Ray reserves resources for each replica but does not cap them: give containerResourceRequests only',
+        );
+      const req = obj(resources.containerResourceRequests, `${RT}.containerResourceRequests`, false) ?? {};
+      onlyKeys(req, ['cpu', 'memory', 'gpu'], `${RT}.containerResourceRequests`);
+      const out: Obj = {};
+      for (const k of ['cpu', 'memory', 'gpu'] as const) {
+        const v = str(req, k, `${RT}.containerResourceRequests`, { max: 40 });
+        if (v === undefined) continue;
+        parseQuantity(v, k, `${RT}.containerResourceRequests.${k}`);
+        out[k] = v;
+      }
+      props.containerResourceRequirements = { containerResourceRequests: out };
+    }
     const description = str(p, 'description', T, { max: 5000 });
     if (description !== undefined) props.description = description;
     props.properties = stringMap(p, 'properties', T) ?? {};
@@ -342,7 +389,7 @@ export class OnlineDeploymentService {
     if (ep.properties.provisioningState === 'Deleting')
       throw new Conflict(`online endpoint '${ep.name}' is being deleted`, { code: 'ONLINE_DEPLOYMENT_BUSY' });
     const id = this.idOf(ep.id, name);
-    const { props, sku } = await this.validate(ws, body);
+    const { props, sku } = await this.validate(ws, ep, body);
     const active = await this.operations.activeOn(id);
     if (active)
       throw new Conflict(`deployment '${name}' is being provisioned by another operation; wait for it to end`, {
@@ -355,7 +402,7 @@ export class OnlineDeploymentService {
       id,
       {
         location: typeof body.location === 'string' ? body.location : ep.location,
-        kind: typeof body.kind === 'string' ? body.kind : 'Managed',
+        kind: typeof body.kind === 'string' ? body.kind : String(props.endpointComputeType),
         tags: stringMap(body, 'tags', 'body') ?? {},
         sku,
         properties: props,
@@ -428,6 +475,7 @@ export class OnlineDeploymentService {
     const c = pkg?.contents ?? {};
     c.model = typeof p.model === 'string' ? p.model : null;
     note(`provisioning ${r.name}`);
+    const servingEngine = await this.engineFor(ws, r);
     let modelDir = '';
     let modelName = r.name;
     let modelVersion = '1';
@@ -470,7 +518,20 @@ export class OnlineDeploymentService {
     }
     let pythonPath: string;
     let pipRequirements: string[];
-    if (typeof p.environmentId === 'string') {
+    if (servingEngine.kind === 'ray-serve') {
+      // Ray builds the replicas' environment itself (runtime_env.pip): nothing is built here.
+      pythonPath = '';
+      if (typeof p.environmentId === 'string') {
+        if (!this.environments)
+          throw new NotImplemented('environments are not available on this server', {
+            code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
+          });
+        const e = await this.environments.requirements(ws, p.environmentId);
+        pipRequirements = e.pipRequirements;
+        Object.assign(c, { environmentId: p.environmentId, environmentDigest: `sha256:${e.specHash}` });
+        note(`environment ${p.environmentId}: ${pipRequirements.length} pip requirement(s), installed by Ray`);
+      } else pipRequirements = mode === 'mlflow' ? mlflowRequirements(modelDir) : [];
+    } else if (typeof p.environmentId === 'string') {
       if (!this.environments)
         throw new NotImplemented('environment builds are not available on this server', {
           code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
@@ -504,7 +565,7 @@ export class OnlineDeploymentService {
       codeId: c.codeId ?? null,
       codeHash: c.codeHash ?? null,
       scoringScript: c.scoringScript ?? null,
-      engine: this.servingEngine.kind,
+      engine: servingEngine.kind,
     });
     const spec: DeploymentSpec = {
       deploymentId: r.id,
@@ -521,14 +582,46 @@ export class OnlineDeploymentService {
       maxConcurrentPerInstance: Number(rs.maxConcurrentRequestsPerInstance ?? 1),
       livenessProbe: probeSettings(p.livenessProbe as Obj),
       readinessProbe: probeSettings(p.readinessProbe as Obj),
+      resources: resourcesOf(p),
     };
-    const runtime = await this.servingEngine.start(spec, { logFile });
+    const runtime = await servingEngine.start(spec, { logFile });
     // The deployment may have been deleted while it started.
     if (!(await this.engine.get(r.id))) {
       await runtime.stop();
       return;
     }
     await this.runtimes.set(r.id, runtime, balancerSettings(p, capacity), deploymentVersion(r));
+  }
+
+  /**
+   * The engine of a deployment: Ray Serve on the cluster of its endpoint's attached Ray compute
+   * (looked up now: the compute may have been detached since), else worker processes here.
+   */
+  private async engineFor(ws: WorkspaceInfo, r: StoredResource): Promise<ServingEngine> {
+    if (r.properties.endpointComputeType !== 'Kubernetes') return this.servingEngine;
+    const ep = await this.engine.get(r.parentId!);
+    const compute = typeof ep?.properties.compute === 'string' ? ep.properties.compute : undefined;
+    if (!compute || !this.endpoints.computes || !this.rayServe)
+      throw new InvalidInput(
+        `endpoint '${ep?.name ?? '?'}' names no attached compute to run deployment '${r.name}' on`,
+        {
+          code: 'ONLINE_DEPLOYMENT_FAILED',
+        },
+      );
+    let c: Awaited<ReturnType<NonNullable<OnlineEndpointService['computes']>['capacity']>>;
+    try {
+      c = await this.endpoints.computes.capacity(ws, compute);
+    } catch (e) {
+      throw new InvalidInput(
+        `the endpoint's compute '${compute.split('/').pop()}' cannot run the deployment: ${(e as Error).message}`,
+        { code: 'ONLINE_DEPLOYMENT_FAILED' },
+      );
+    }
+    if (c.computeType !== 'Ray' || !c.rayAddress)
+      throw new InvalidInput(`the endpoint's compute '${c.name}' is not an attached Ray cluster`, {
+        code: 'ONLINE_DEPLOYMENT_FAILED',
+      });
+    return this.rayServe(c.rayAddress);
   }
 
   /**
@@ -676,4 +769,18 @@ export class OnlineDeploymentService {
       }
     }
   }
+}
+
+/** containerResourceRequests (validated at PUT) as an engine's numbers. */
+function resourcesOf(p: Obj): DeploymentSpec['resources'] {
+  const req = ((p.containerResourceRequirements as Obj | undefined)?.containerResourceRequests ?? {}) as Record<
+    string,
+    string
+  >;
+  const t = 'properties.containerResourceRequirements.containerResourceRequests';
+  return {
+    ...(req.cpu ? { cpu: parseQuantity(req.cpu, 'cpu', `${t}.cpu`) } : {}),
+    ...(req.gpu ? { gpu: parseQuantity(req.gpu, 'gpu', `${t}.gpu`) } : {}),
+    ...(req.memory ? { memoryBytes: parseQuantity(req.memory, 'memory', `${t}.memory`) } : {}),
+  };
 }

@@ -4,9 +4,10 @@ import type { Principal } from '../identity/principals.js';
 import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import { ResourceKeys } from '../resources/resource-keys.js';
-import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 import { invalid, obj, onlyKeys, str, stringMap, type Obj } from '../assets/validate.js';
 import type { ServingRuntimes } from './serving.js';
+import type { ComputesPort } from './ports.js';
 
 export const ENDPOINT_TYPE = 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints';
 export const DEPLOYMENT_TYPE = 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments';
@@ -23,7 +24,7 @@ export const endpointDefinition: ResourceDefinition = {
         { code: 'INVALID_ENDPOINT_NAME', target: 'name' },
       );
   },
-  immutable: ['authMode'],
+  immutable: ['authMode', 'compute'],
 };
 
 /** Key lifetime of `POST …/token` (AMLToken endpoints). */
@@ -71,6 +72,8 @@ export interface EndpointAuth {
  */
 export class OnlineEndpointService {
   readonly keys: ResourceKeys;
+  /** Plugged in by the composition root: the attached Ray clusters an endpoint's `compute` may name. */
+  computes?: ComputesPort;
   private readonly authCache = new Map<string, { at: number; value: EndpointAuth }>();
 
   constructor(
@@ -191,8 +194,7 @@ export class OnlineEndpointService {
     );
     const authMode = str(p, 'authMode', T, { required: true, oneOf: ['Key', 'AMLToken', 'AADToken'] })!;
     if (authMode === 'AADToken') throw invalid(`${T}.authMode`, 'AADToken is not served here; use Key or AMLToken');
-    if (p.compute !== undefined && p.compute !== null)
-      throw invalid(`${T}.compute`, 'Kubernetes online endpoints are not served here; leave compute out (Managed)');
+    const compute = await this.checkCompute(ws, str(p, 'compute', T, { max: 1000 }));
     const description = str(p, 'description', T, { max: 5000 });
     const pna = str(p, 'publicNetworkAccess', T, { oneOf: ['Enabled', 'Disabled'] }) ?? 'Enabled';
     const traffic = split(p, 'traffic', T, 100);
@@ -212,6 +214,7 @@ export class OnlineEndpointService {
       properties: stringMap(p, 'properties', T) ?? {},
       provisioningState: 'Succeeded',
     };
+    if (compute) props.compute = compute;
     if (description !== undefined) props.description = description;
     const identity = obj(body.identity, 'identity', false);
     const res = await this.engine.put(
@@ -240,6 +243,37 @@ export class OnlineEndpointService {
     }
     this.invalidate(ws.workspaceId, name);
     return res;
+  }
+
+  /**
+   * `properties.compute` (Azure's attached-compute endpoints): an attached Ray compute of the
+   * workspace, whose cluster then runs the endpoint's deployments as Ray Serve replicas. Returns its
+   * ARM id; a compute that is missing, not Ray or not ready is a 400 naming what to change.
+   */
+  private async checkCompute(ws: WorkspaceInfo, ref: string | undefined): Promise<string | undefined> {
+    if (ref === undefined || ref === '') return undefined;
+    const target = 'properties.compute';
+    if (!this.computes)
+      throw new NotImplemented('endpoints on attached computes need the compute module, which this server lacks', {
+        code: 'ENVIRONMENT_BUILDS_UNAVAILABLE',
+      });
+    let c: Awaited<ReturnType<ComputesPort['capacity']>>;
+    try {
+      c = await this.computes.capacity(ws, ref);
+    } catch (e) {
+      if (e instanceof NotFound || e instanceof InvalidInput || e instanceof Conflict)
+        throw new InvalidInput(
+          `${target}: ${e.message}${e instanceof NotFound ? ': attach the Ray cluster first (PUT …/computes/{name} with computeType Ray), or leave compute out to serve on this machine' : ''}`,
+          { code: 'INVALID_INPUT', target },
+        );
+      throw e;
+    }
+    if (c.computeType !== 'Ray' || !c.rayAddress)
+      throw invalid(
+        target,
+        `compute '${c.name}' is ${c.computeType}; an endpoint's compute must be an attached Ray cluster (computeType Ray), whose Ray Serve runs the deployments — leave compute out to serve on this machine`,
+      );
+    return c.id;
   }
 
   private identity(identity: Obj | undefined): Obj {

@@ -17,6 +17,11 @@ export interface EnvironmentBuildsPort {
     environmentId: string,
     opts?: { signal?: AbortSignal; onLog?: (line: string) => void },
   ): Promise<{ id: string; pythonPath: string; pipRequirements: string[]; specHash?: string }>;
+  /**
+   * The pip requirements of an environment version, without building it (for engines that build
+   * environments themselves, as Ray Serve's runtime_env does); InvalidInput when it cannot be built here.
+   */
+  requirements(ws: WorkspaceInfo, environmentId: string): Promise<{ pipRequirements: string[]; specHash: string }>;
   /** An environment with these pip requirements (an MLflow model's own requirements.txt). */
   ensureForRequirements(
     requirements: string[],
@@ -28,4 +33,16 @@ export interface EnvironmentBuildsPort {
 export interface CodeSnapshotsPort {
   /** A read-only local folder with the files of a code asset version (`codeConfiguration.codeId`). */
   snapshot(ws: WorkspaceInfo, codeId: string): Promise<{ dir: string; hash: string }>;
+}
+
+/** What deployments need of computes: the attached Ray cluster an endpoint's `properties.compute` names. */
+export interface ComputesPort {
+  /**
+   * The compute `ref` names (ARM id, `azureml:name` or name) in the workspace: NotFound when there is
+   * none, Conflict while it is not Succeeded.
+   */
+  capacity(
+    ws: Pick<WorkspaceInfo, 'id' | 'name'>,
+    ref: string,
+  ): Promise<{ computeType: string; id: string; name: string; rayAddress?: string }>;
 }

@@ -9,6 +9,8 @@ import { ServingRuntimes } from './serving.js';
 import { LocalEngine } from './engines/local/local-engine.js';
 import { registerDeploymentTypes } from './types.js';
 import { DeploymentPackages } from './packages.js';
+import { RayServeEngine } from './engines/ray-serve/ray-serve-engine.js';
+import { WORKER_PY } from './engines/local/worker-source.js';
 
 /** Online endpoints and deployments, and the deployments running in this process. */
 export interface DeploymentServices {
@@ -21,7 +23,8 @@ export interface DeploymentServices {
 
 /**
  * Builds the deployments module: endpoints and deployments as resource types of the registry,
- * models read from the one registry (tracking), instances run by the local engine. A deleted
+ * models read from the one registry (tracking), instances run by the local engine, or by Ray Serve
+ * on the cluster of an endpoint's attached Ray compute (one engine per cluster). A deleted
  * workspace stops its deployments' instances; `ctx.onClose` stops every instance.
  */
 export function createDeploymentServices(
@@ -45,6 +48,20 @@ export function createDeploymentServices(
     ctx.config.servingPython,
     packages,
   );
+  const rayEngines = new Map<string, RayServeEngine>();
+  deployments.rayServe = (dashboardUrl) => {
+    let e = rayEngines.get(dashboardUrl);
+    if (!e) {
+      e = new RayServeEngine({
+        dashboardUrl,
+        workerSource: WORKER_PY,
+        httpPort: ctx.config.rayServePort,
+        tmpDir: path.join(servingDir, 'tmp'),
+      });
+      rayEngines.set(dashboardUrl, e);
+    }
+    return e;
+  };
   registerDeploymentTypes(cp.types, { endpoints, deployments });
   cp.workspaces.onWorkspaceDeleting.push(async (ws) => {
     const eps = await cp.resources.list({ type: ENDPOINT_TYPE, parentId: ws.id, top: 100_000 });

@@ -142,6 +142,16 @@ export class EnvironmentBuildService {
     specOf(env.properties, env.label);
   }
 
+  /** The pip requirements of an environment version and its spec hash, without building it (Ray's runtime_env builds it there). */
+  async requirements(
+    ws: WorkspaceInfo,
+    environmentId: string,
+  ): Promise<{ pipRequirements: string[]; specHash: string }> {
+    const env = await this.resolve(ws, environmentId);
+    const spec = specOf(env.properties, env.label);
+    return { pipRequirements: spec.requirements, specHash: specHash(spec) };
+  }
+
   /** The built environment of a workspace environment version (building it when needed). */
   async ensure(
     ws: WorkspaceInfo,

@@ -28,6 +28,8 @@ export interface DeploymentSpec {
   maxConcurrentPerInstance: number;
   livenessProbe: ProbeSettings;
   readinessProbe: ProbeSettings;
+  /** What each instance reserves on a distributed engine (containerResourceRequests); its defaults when absent. */
+  resources?: { cpu?: number; gpu?: number; memoryBytes?: number };
 }
 
 export interface ProbeSettings {

@@ -100,7 +100,11 @@ export class RayServeEngine implements ServingEngine {
         deployment: {
           num_replicas: spec.instanceCount,
           max_ongoing_requests: spec.maxConcurrentPerInstance,
-          ray_actor_options: { num_cpus: this.o.replicaCpus },
+          ray_actor_options: {
+            num_cpus: spec.resources?.cpu ?? this.o.replicaCpus,
+            ...(spec.resources?.gpu ? { num_gpus: spec.resources.gpu } : {}),
+            ...(spec.resources?.memoryBytes ? { memory: spec.resources.memoryBytes } : {}),
+          },
           health_check_period_s: Math.max(1, spec.livenessProbe.periodMs / 1000),
           health_check_timeout_s: Math.max(1, spec.livenessProbe.timeoutMs / 1000),
         },
@@ -159,6 +163,7 @@ export class RayServeEngine implements ServingEngine {
 
   /** The package of a deployment: the Serve app, the worker, `model/` and `code/`. */
   private async stage(spec: DeploymentSpec) {
+    await fs.promises.mkdir(this.o.tmpDir, { recursive: true });
     const dir = await fs.promises.mkdtemp(path.join(this.o.tmpDir, 'atelier-serve-'));
     try {
       await fs.promises.writeFile(path.join(dir, 'atelier_serve.py'), SERVE_APP_PY);
