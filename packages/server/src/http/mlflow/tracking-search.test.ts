@@ -288,6 +288,118 @@ for (const dialect of testDialects()) {
       }
     });
 
+    test('order_by a metric, param or tag the filter does not name: same order as a brute-force sort, in any page size', async () => {
+      const x = await trackingClient(t, c.ws);
+      const e = await x.createExperiment('sort-keys');
+      const other = await x.createExperiment('sort-keys-other');
+      type R = { name: string; id: string; start: number; score?: number; opt?: string; grp?: string };
+      const rs: R[] = [];
+      for (let i = 0; i < 30; i++) {
+        const score =
+          i % 7 === 0 ? undefined : i % 7 === 1 ? NaN : i === 9 ? Infinity : i === 10 ? -Infinity : (i % 5) * 0.25;
+        const r: R = {
+          name: `s${String(i).padStart(2, '0')}`,
+          id: '',
+          start: 100 + (i % 4),
+          score,
+          opt: i % 6 === 0 ? undefined : `v${i % 4}`,
+          grp: i % 5 === 0 ? undefined : `g${i % 3}`,
+        };
+        r.id = await x.createRun(e, { run_name: r.name, start_time: r.start });
+        const json = (v: number) =>
+          Number.isNaN(v) ? 'NaN' : v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : v;
+        await x.ok('POST', '/runs/log-batch', {
+          run_id: r.id,
+          metrics: score === undefined ? [] : [{ key: 'score', value: json(score), timestamp: 1, step: 0 }],
+          params: r.opt === undefined ? [] : [{ key: 'opt', value: r.opt }],
+          tags: r.grp === undefined ? [] : [{ key: 'grp', value: r.grp }],
+        });
+        rs.push(r);
+      }
+      // Neither a deleted run nor another experiment's runs show.
+      await x.ok('POST', '/runs/delete', { run_id: rs[2]!.id });
+      const live = rs.filter((_, i) => i !== 2);
+      const o = await x.createRun(other, { run_name: 'other' });
+      await x.ok('POST', '/runs/log-batch', {
+        run_id: o,
+        metrics: [{ key: 'score', value: 9, timestamp: 1, step: 0 }],
+        params: [{ key: 'opt', value: 'zz' }],
+      });
+
+      // MLflow's order: runs with the key first (metrics: a NaN after every number), NULLs last in
+      // either direction; then start time (newest first) and run id.
+      type Key = { field: 'score' | 'opt' | 'grp'; asc: boolean };
+      const cmpKey = (a: R, b: R, k: Key): number => {
+        const va = a[k.field];
+        const vb = b[k.field];
+        const group = (v: unknown) => (v === undefined ? 2 : typeof v === 'number' && Number.isNaN(v) ? 1 : 0);
+        if (group(va) !== group(vb)) return group(va) - group(vb);
+        if (group(va) !== 0 || va === vb) return 0;
+        const d = (va as any) < (vb as any) ? -1 : 1;
+        return k.asc ? d : -d;
+      };
+      const expected = (rows: R[], keys: Key[]) =>
+        [...rows]
+          .sort((a, b) => {
+            for (const k of keys) {
+              const d = cmpKey(a, b, k);
+              if (d) return d;
+            }
+            return b.start - a.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+          })
+          .map((r) => r.name);
+      const cases: { order_by: string[]; keys: Key[]; filter?: string; rows?: (r: R) => boolean }[] = [
+        { order_by: ['metrics.score DESC'], keys: [{ field: 'score', asc: false }] },
+        { order_by: ['metrics.score ASC'], keys: [{ field: 'score', asc: true }] },
+        { order_by: ['params.opt DESC'], keys: [{ field: 'opt', asc: false }] },
+        {
+          order_by: ['params.opt ASC', 'metrics.score DESC'],
+          keys: [
+            { field: 'opt', asc: true },
+            { field: 'score', asc: false },
+          ],
+        },
+        {
+          order_by: ['tags.grp ASC', 'params.opt DESC'],
+          keys: [
+            { field: 'grp', asc: true },
+            { field: 'opt', asc: false },
+          ],
+        },
+        {
+          order_by: ['metrics.score DESC'],
+          keys: [{ field: 'score', asc: false }],
+          filter: "params.opt != 'v1'",
+          rows: (r) => r.opt !== undefined && r.opt !== 'v1',
+        },
+        {
+          order_by: ['metrics.`score` ASC'],
+          keys: [{ field: 'score', asc: true }],
+          filter: 'attributes.start_time >= 102',
+          rows: (r) => r.start >= 102,
+        },
+      ];
+      for (const q of cases) {
+        const want = expected(live.filter(q.rows ?? (() => true)), q.keys);
+        const body = { experiment_ids: [e], order_by: q.order_by, filter: q.filter ?? '' };
+        assert.deepEqual(
+          names(await x.ok('POST', '/runs/search', { ...body, max_results: 100 })),
+          want,
+          q.order_by.join(),
+        );
+        for (const size of [3, 11]) {
+          const paged: string[] = [];
+          let token: string | undefined;
+          do {
+            const b = await x.ok('POST', '/runs/search', { ...body, max_results: size, page_token: token });
+            paged.push(...names(b));
+            token = b.next_page_token;
+          } while (token);
+          assert.deepEqual(paged, want, `${q.order_by.join()} ${q.filter ?? ''} in pages of ${size}`);
+        }
+      }
+    });
+
     test('run_view_type: deleted runs only when asked', async () => {
       const x = await trackingClient(t, c.ws);
       const e = await x.createExperiment('views');

@@ -613,11 +613,14 @@ export class RunService {
         const first = (await plan.lead.first(need).execute(this.db)).rows;
         const ids = new Set(first.map((r) => r.run_uuid));
         if (first.length === need) {
-          for (const r of (await plan.lead.ties(Number(first[need - 1]!.lead)).execute(this.db)).rows)
+          for (const r of (await plan.lead.ties(first[need - 1]!.lead, need).execute(this.db)).rows)
             ids.add(r.run_uuid);
         }
-        if (ids.size === 0) return { runs: [] };
-        if (ids.size <= 10000) query = plan.full([...ids]);
+        // A lead over the runs that have the sort key only: fewer than `need` of them means the
+        // page reaches the runs without it, which only the full query orders.
+        const complete = !plan.lead.partial || first.length === need;
+        if (complete && ids.size === 0) return { runs: [] };
+        if (complete && ids.size <= 10000) query = plan.full([...ids]);
       }
     }
     const rows = (await query.execute(this.db)).rows as RunRow[];

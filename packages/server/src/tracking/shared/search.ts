@@ -343,16 +343,24 @@ export interface RunSearch {
 
 /**
  * A run search compiled to SQL (bound parameters only). `full(ids?)` is the whole query (optionally limited to candidate run ids);
- * `lead` is set when the first sort key is a number an index can stream (a filtered metric, or the
- * start time): the search can then read just enough rows in that order (`first(n)`), add the rows
- * tied with the last one (`ties(v)`), and sort only those candidates fully, instead of sorting
- * every match.
+ * `lead` is set when an index can stream the first sort key (a metric, param or tag by its
+ * (workspace, experiment, key, value) index, or the start time): the search can then read just
+ * enough rows in that order (`first(n)`), add the rows tied with the last one (`ties(v, n)`), and sort
+ * only those candidates fully, instead of sorting every match.
  */
 export interface RunSearchPlan {
   full(ids?: string[]): RawBuilder<unknown>;
   lead?: {
-    first(n: number): RawBuilder<{ run_uuid: string; lead: number }>;
-    ties(value: number): RawBuilder<{ run_uuid: string }>;
+    first(n: number): RawBuilder<{ run_uuid: string; lead: unknown }>;
+    /** Runs tied with the value: at least the first n of them in the full order (all, when more sort keys follow). */
+    ties(value: unknown, n: number): RawBuilder<{ run_uuid: string }>;
+    /**
+     * The lead covers only the runs that have the first sort key (a metric, param or tag not in the
+     * filter; for a metric, a value that is not NaN), which sort before all others in either
+     * direction as in MLflow: when `first(n)` returns fewer than n rows the page reaches the runs
+     * without it and the search must use `full()`.
+     */
+    partial: boolean;
   };
 }
 
@@ -452,14 +460,42 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   }
   const order: RawBuilder<unknown>[] = [];
   let sawStart = false;
-  let lead: { col: RawBuilder<unknown>; dir: RawBuilder<unknown>; join?: string } | undefined;
+  let lead:
+    | {
+        col: RawBuilder<unknown>;
+        dir: RawBuilder<unknown>;
+        numeric: boolean;
+        /** The join that streams the runs in order (absent: the runs' own start-time index). */
+        join?: (typeof joins)[number];
+        /** Conditions of the lead queries only (a sort key's own join: its value is not NaN). */
+        extra?: RawBuilder<unknown>;
+      }
+    | undefined;
+  let partial = false;
   for (const [i, o] of q.orderBy.entries()) {
     const ob = parseOrderBy(o, ['metric', 'param', 'tag', 'attribute']);
     const dir = sql.raw(ob.asc ? 'asc' : 'desc');
     if (i === 0 && ob.type === 'attribute' && RUN_NUMERIC_ATTRS[ob.key] === 'start_time')
-      lead = { col: sql`r.start_time`, dir };
-    if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`))
-      lead = { col: sql.raw(`${joined.get(`metric:${ob.key}`)}.value`), dir, join: joined.get(`metric:${ob.key}`) };
+      lead = { col: sql`r.start_time`, dir, numeric: true };
+    if (i === 0 && ob.type === 'metric' && joined.has(`metric:${ob.key}`)) {
+      const a = joined.get(`metric:${ob.key}`)!;
+      lead = { col: sql.raw(`${a}.value`), dir, numeric: true, join: joins.find((j) => j.alias === a) };
+    } else if (i === 0 && ob.type !== 'attribute' && !joined.has(`${ob.type}:${ob.key}`)) {
+      // A sort key the filter does not name: the runs that have it come first either way (NULLs,
+      // and NaN for metrics, last, as MLflow orders them), and its index streams those in order.
+      // The lead queries inner-join it under its own alias; the full query keeps its outer join.
+      const table =
+        ob.type === 'metric' ? 'tracking_latest_metrics' : ob.type === 'param' ? 'tracking_params' : 'tracking_tags';
+      const j = { alias: 'lead', table, key: ob.key, outer: false };
+      lead = {
+        col: sql.raw('lead.value'),
+        dir,
+        numeric: ob.type === 'metric',
+        join: j,
+        ...(ob.type === 'metric' ? { extra: sql`lead.is_nan = 0` } : {}),
+      };
+      partial = true;
+    }
     if (ob.type === 'attribute') {
       const col =
         RUN_STRING_ATTRS[ob.key] ??
@@ -482,7 +518,7 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
       order.push(sql`${sql.raw(a)}.value ${dir}`);
     }
   }
-  if (q.orderBy.length === 0) lead = { col: sql`r.start_time`, dir: sql.raw('desc') };
+  if (q.orderBy.length === 0) lead = { col: sql`r.start_time`, dir: sql.raw('desc'), numeric: true };
   if (!sawStart) order.push(sql`r.start_time desc`);
   order.push(sql`r.run_uuid asc`);
   // Which side drives the query. Planners without statistics (a fresh PostgreSQL table) guess
@@ -490,7 +526,7 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
   // only that join carries the workspace/experiment scope (its (workspace, experiment, key,
   // value) index streams the runs in order) and every other table is reached by primary key.
   // Otherwise the runs keep their scope and the first filter join may drive instead.
-  const leadJoin = lead && lead.join;
+  const leadJoin = lead?.join && !partial ? lead.join.alias : undefined;
   const driver = leadJoin ?? joins.find((j) => !j.outer)?.alias;
   const renderJoin = (j: (typeof joins)[number], innerJoin: string, scoped: boolean) => {
     const a = j.alias;
@@ -517,44 +553,60 @@ export function planRunSearch(dialect: DialectName, q: RunSearch): RunSearchPlan
         ? sql`select r.* ${fromIds} where ${condIds} and r.run_uuid in (${sql.join(ids.map((id) => sql`${id}`))}) order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`
         : sql`select r.* ${from} where ${cond} order by ${sql.join(order)} limit ${q.limit} offset ${q.offset}`,
   };
-  // SQLite joins in the order it guesses (often the run before the filters); the lead queries tell
-  // it (leadJoinOrder): the lead metric's index first (it streams the runs in order), then each
-  // filter by primary key, the run row last, read only for the runs that passed every filter (the
-  // ordered join fixes the order). Sort-only (outer) joins cannot change which runs match, so they
-  // are left out here.
-  let leadFrom = from;
-  let leadCond = cond;
-  if (leadJoin && queries.leadJoinOrder) {
-    const lj = joins.find((j) => j.alias === leadJoin)!;
-    const la = sql.raw(lj.alias);
-    const parts: RawBuilder<unknown>[] = [sql`from ${sql.table(lj.table)} ${la}`];
-    for (const j of joins) {
-      if (j.outer || j === lj) continue;
-      parts.push(
-        sql`${sql.raw(queries.orderedJoin)} ${sql.table(j.table)} ${sql.raw(j.alias)} on ${sql.raw(j.alias)}.run_uuid = ${la}.run_uuid and ${sql.raw(j.alias)}.key = ${j.key}`,
-      );
-    }
-    parts.push(sql`${sql.raw(queries.orderedJoin)} tracking_runs r on r.run_uuid = ${la}.run_uuid`);
-    leadFrom = sql.join(parts, sql` `);
-    leadCond = sql.join(
-      [
-        sql`${la}.workspace_id = ${q.workspaceId}`,
-        expIn(`${lj.alias}.experiment_id`),
-        sql`${la}.key = ${lj.key}`,
-        ...where,
-      ],
-      sql` and `,
-    );
-  }
+  // With one sort key (or none) runs tied on it follow start time (newest first) and run id, so
+  // only the first n of a tie are needed, however many runs share the value.
+  const tiesInOrder = q.orderBy.length <= 1;
   if (lead) {
     const l = lead;
+    // The lead queries read the first sort key's index in order and stop after n rows. Only the
+    // lead join carries the workspace/experiment scope; every filter join is a primary-key lookup
+    // and the run row is read only for the runs that passed them. Sort-only (outer) joins cannot
+    // change which runs match, so they are left out. SQLite joins in the order it guesses (often
+    // the run before the filters), so there the order is written out (leadJoinOrder).
+    let leadFrom = from;
+    let leadCond = cond;
+    const lj = l.join;
+    if (lj) {
+      const la = sql.raw(lj.alias);
+      const filters = joins.filter((j) => !j.outer && j !== lj);
+      const extra = l.extra ? [l.extra] : [];
+      if (queries.leadJoinOrder) {
+        const parts: RawBuilder<unknown>[] = [sql`from ${sql.table(lj.table)} ${la}`];
+        for (const j of filters)
+          parts.push(
+            sql`${sql.raw(queries.orderedJoin)} ${sql.table(j.table)} ${sql.raw(j.alias)} on ${sql.raw(j.alias)}.run_uuid = ${la}.run_uuid and ${sql.raw(j.alias)}.key = ${j.key}`,
+          );
+        parts.push(sql`${sql.raw(queries.orderedJoin)} tracking_runs r on r.run_uuid = ${la}.run_uuid`);
+        leadFrom = sql.join(parts, sql` `);
+        leadCond = sql.join(
+          [
+            sql`${la}.workspace_id = ${q.workspaceId}`,
+            expIn(`${lj.alias}.experiment_id`),
+            sql`${la}.key = ${lj.key}`,
+            ...extra,
+            ...where,
+          ],
+          sql` and `,
+        );
+      } else {
+        leadFrom = sql`from tracking_runs r ${sql.join(
+          [lj, ...filters].map((j) => renderJoin(j, 'join', j === lj)),
+          sql` `,
+        )}`;
+        leadCond = sql.join([...extra, ...where], sql` and `);
+      }
+    }
     plan.lead = {
       first: (n) =>
         sql<{
           run_uuid: string;
-          lead: number;
+          lead: unknown;
         }>`select r.run_uuid, ${l.col} as lead ${leadFrom} where ${leadCond} order by ${l.col} ${l.dir} limit ${n}`,
-      ties: (v) => sql<{ run_uuid: string }>`select r.run_uuid ${leadFrom} where ${leadCond} and ${l.col} = ${v}`,
+      ties: (v, n) =>
+        sql<{
+          run_uuid: string;
+        }>`select r.run_uuid ${leadFrom} where ${leadCond} and ${l.col} = ${l.numeric ? Number(v) : v}${tiesInOrder ? sql` order by r.start_time desc, r.run_uuid asc limit ${n}` : sql``}`,
+      partial,
     };
   }
   return plan;
