@@ -98,6 +98,28 @@ describe('atelier endpoint and deployment (CLI)', { skip }, () => {
     const creds = await atelier(['endpoint', 'get-credentials', '-n', 'cli-ep1', ...w]);
     assert.ok(creds.json.primaryKey);
 
+    const epShow = await atelier(['endpoint', 'show', '-n', 'cli-ep1', ...w]);
+    assert.equal(epShow.code, 0, epShow.stderr);
+    assert.equal(epShow.json.name, 'cli-ep1');
+    assert.equal(epShow.json.properties.authMode, 'Key');
+    assert.deepEqual(epShow.json.properties.traffic, { blue: 100 });
+    assert.equal(epShow.json.properties.scoringUri, ep.json.properties.scoringUri);
+    assert.match(epShow.json.properties.swaggerUri, /\/cli-ep1\/swagger\.json$/);
+    assert.ok(!epShow.stdout.includes(creds.json.primaryKey), 'show never prints a key');
+    const depShow = await atelier(['deployment', 'show', '-n', 'blue', '-e', 'cli-ep1', ...w]);
+    assert.equal(depShow.code, 0, depShow.stderr);
+    assert.equal(depShow.json.name, 'blue');
+    assert.equal(depShow.json.properties.provisioningState, 'Succeeded');
+    assert.equal(depShow.json.properties.model, 'azureml:doubler:1');
+    assert.equal(depShow.json.sku.capacity, 1);
+    assert.equal(depShow.json.properties.requestSettings.maxConcurrentRequestsPerInstance, 2);
+    const noEp = await atelier(['endpoint', 'show', '-n', 'cli-nope', ...w]);
+    assert.notEqual(noEp.code, 0);
+    assert.match(noEp.stderr, /cli-nope/);
+    const noDep = await atelier(['deployment', 'show', '-n', 'green', '-e', 'cli-ep1', ...w]);
+    assert.notEqual(noDep.code, 0);
+    assert.match(noDep.stderr, /green/);
+
     const shift = await atelier(['endpoint', 'update', '-n', 'cli-ep1', '--traffic', 'blue=0', ...w]);
     assert.equal(shift.code, 0, shift.stderr);
     assert.deepEqual(shift.json.properties.traffic, { blue: 0 });
