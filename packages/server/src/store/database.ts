@@ -6,10 +6,12 @@ import type { Tables } from './schema.js';
 import './tables.js';
 import { migrateToLatest } from './migrate.js';
 import type { DialectName, Tx } from './tx.js';
+import { WriteBatch, type WriteBatchOptions } from './write-batch.js';
 import { openSqlite } from './dialects/sqlite.js';
 import { openPostgres } from './dialects/postgres.js';
 
 export type { DialectName, Tx } from './tx.js';
+export type { WriteBatchOptions } from './write-batch.js';
 export { tuples } from './tx.js';
 export { redactUrl } from './dialects/postgres.js';
 
@@ -23,6 +25,12 @@ export interface Database {
    * only after the commit. `fn` must not call `write` again (pass `tx` down).
    */
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Many small writes of one kind in one member of a group (write-batch.ts): items that arrive
+   * while the previous batch of this kind runs go together, their statements side by side, with
+   * no savepoint each. Make one per kind of write (e.g. at service construction) and call it per item.
+   */
+  batch<I, O>(opts: WriteBatchOptions<I, O>): (item: I) => Promise<O>;
   /**
    * A read-only snapshot, for reads of several statements that must agree (e.g. metric blocks and
    * the run's log, which a concurrent write may fold into blocks).
@@ -53,7 +61,7 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  const database: Database = opts.url
+  const store = opts.url
     ? {
         dialect: 'postgres',
         ...(await openPostgres({
@@ -69,6 +77,14 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
           onCheckpointError: opts.onCheckpointError ?? warnCheckpointError,
         }),
       };
+  const database: Database = {
+    ...store,
+    dialect: store.dialect as DialectName,
+    batch<I, O>(o: WriteBatchOptions<I, O>) {
+      const b = new WriteBatch<I, O>((fn) => store.write(fn), o);
+      return (item: I) => b.add(item);
+    },
+  };
   if (opts.migrate !== false) {
     try {
       await migrateToLatest(database.db);

@@ -4,6 +4,7 @@ import { InvalidInput, NotFound } from '../../errors.js';
 import type { Tag } from '../experiments/experiments.js';
 import type { RunView } from './types.js';
 import { trackingSql } from '../shared/dialects/index.js';
+import type { RunInsert } from '../shared/dialects/types.js';
 
 /** The tag MLflow keeps a run's name in. */
 export const RUN_NAME_TAG = 'mlflow.runName';
@@ -19,6 +20,24 @@ export interface NewRun {
   tags: Tag[];
   /** A chosen run id (a job's name, as Azure ML's run id is the job's name); default a new 32-hex id. */
   runId?: string;
+}
+
+type RunInsertOutcome = Awaited<ReturnType<ReturnType<typeof trackingSql>['insertRun']>>;
+const inserters = new WeakMap<Database, (r: RunInsert) => Promise<RunInsertOutcome>>();
+/**
+ * create-runs that arrive together share one write (`database.batch`): their statements leave side
+ * by side and one commit answers them all. A run id is new (random, or a job's name the caller
+ * checked), so no two inserts touch the same row; an experiment that is missing or not active is
+ * an answer of the statement, not an error, and writes nothing.
+ */
+function runInserts(database: Database): (r: RunInsert) => Promise<RunInsertOutcome> {
+  let insert = inserters.get(database);
+  if (!insert) {
+    const queries = trackingSql(database.dialect);
+    insert = database.batch({ key: (r) => r.runId, isolated: () => false, run: (tx, r) => queries.insertRun(tx, r) });
+    inserters.set(database, insert);
+  }
+  return insert;
 }
 
 /**
@@ -38,8 +57,7 @@ export async function insertRun(database: Database, r: NewRun): Promise<RunView>
   const tags = [...byKey]
     .map(([key, value]) => ({ key, value }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const queries = trackingSql(database.dialect);
-  const out = await database.write((tx) => queries.insertRun(tx, { ...r, runId, tags }));
+  const out = await runInserts(database)({ ...r, runId, tags });
   if ('missing' in out)
     throw new NotFound(`No Experiment with id=${r.experimentId} exists`, { code: 'EXPERIMENT_NOT_FOUND' });
   if ('stage' in out)

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Tables } from '../../store/schema.js';
 import type { Database } from '../../store/database.js';
-import { InvalidInput, NotFound } from '../../errors.js';
+import { AtelierError, InvalidInput, NotFound } from '../../errors.js';
 import type { RunRow } from './tables.js';
 import './tables.js';
 import {
@@ -128,6 +128,9 @@ export function checkParam(p: unknown, where = 'param'): ParamIn {
   return { key, value: checkLength('Param value', LIMITS.paramValue, value) };
 }
 
+/** Most points of a log-batch that shares its write with other metric requests (database.batch). */
+const BATCHED_METRICS = 100;
+
 /** Runs of workspaces and what is logged into them (MLflow semantics). */
 export class RunService {
   private readonly db: Kysely<Tables>;
@@ -135,12 +138,28 @@ export class RunService {
   private made = 0;
   private nextAnalyze = 100;
   private analyzing: Promise<void> | undefined;
+  /**
+   * Metric points into one run (log-metric, a log-batch of metrics only): concurrent requests share
+   * one write (`database.batch`), a run's requests one after the other, different runs side by side.
+   */
+  private readonly metricWrites: (w: { ws: string; runId: string; metrics: MetricIn[] }) => Promise<void>;
   constructor(
     private readonly database: Database,
     readonly experiments: ExperimentService,
     private readonly onError: (e: unknown) => void = () => {},
   ) {
     this.db = database.db;
+    this.metricWrites = database.batch({
+      key: (w) => w.runId,
+      // Not found, not active, an unknown logged model: each is found before the request writes.
+      isolated: (e) => e instanceof AtelierError,
+      run: async (tx, w) => {
+        // The series' latest values are read in the same round trip as the run (after its lock).
+        const found = this.activeRunIn(tx, w.ws, w.runId);
+        const latest = readLatestMetrics(tx, w.runId, w.metrics);
+        await this.writeMetrics(tx, await found, w.metrics, latest);
+      },
+    });
   }
 
   /**
@@ -297,12 +316,7 @@ export class RunService {
   async logMetric(ws: string, runId: unknown, metric: unknown): Promise<void> {
     const m = checkMetric(metric, 'metric');
     const id = checkRunId(runId);
-    await this.database.write(async (tx) => {
-      // The series' latest value is read in the same round trip as the run (after its lock).
-      const found = this.activeRunIn(tx, ws, id);
-      const latest = readLatestMetrics(tx, id, [m]);
-      await this.writeMetrics(tx, await found, [m], latest);
-    });
+    await this.metricWrites({ ws, runId: id, metrics: [m] });
   }
 
   async logParam(ws: string, runId: unknown, param: unknown): Promise<void> {
@@ -374,6 +388,10 @@ export class RunService {
       throw new InvalidInput(
         `Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`,
       );
+    // A few metrics alone (what a training loop sends each step) share a write with other metric
+    // requests; a large batch is work enough for a write (and a connection) of its own.
+    if (metrics.length && metrics.length <= BATCHED_METRICS && !params.length && !tags.length)
+      return this.metricWrites({ ws, runId: id, metrics });
     await this.database.write(async (tx) => {
       const found = this.activeRunIn(tx, ws, id);
       const latest = metrics.length ? readLatestMetrics(tx, id, metrics) : undefined;
