@@ -1,44 +1,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { runAtelier } from '../testing.js';
-import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication } from '@atelier/sdk';
+import { cliFixture, type CliFixture } from '../testing.js';
 
 // `atelier data|environment|private-endpoint|experiment create/delete` as child processes against a real server (SQLite).
 describe('atelier data, environment, private-endpoint, experiment create/delete (CLI)', () => {
-  let t: TestServer;
   let home: string;
+  let atelier: CliFixture['atelier'];
+  let f: CliFixture | undefined;
   before(async () => {
-    t = await startTestServer('sqlite');
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-assets-'));
-    const ws = await Workspace.create({
-      name: 'cli-assets',
-      subscriptionId: t.subscriptionId,
-      resourceGroup: 'cli-assets-rg',
-      showOutput: false,
-      endpoint: t.url,
-      auth: new TokenAuthentication(t.adminToken),
-      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
-    });
-    ws.writeConfig({ path: path.join(home, '.azureml') });
+    f = await cliFixture('cli-assets', { writeConfig: true });
+    ({ home, atelier } = f);
   });
-  after(async () => {
-    await t?.close();
-    fs.rmSync(home, { recursive: true, force: true });
-  });
-  const atelier = (args: string[]) =>
-    runAtelier(args, {
-      cwd: home,
-      env: {
-        HOME: home,
-        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
-        ATELIER_ENDPOINT: t.url,
-        ATELIER_TOKEN: t.adminToken,
-      },
-    });
+  after(() => f?.close());
 
   it('data: upload, create (file and tabular), list, show, download', async () => {
     fs.mkdirSync(path.join(home, 'iris'));
@@ -122,5 +97,81 @@ describe('atelier data, environment, private-endpoint, experiment create/delete 
     const noYes2 = await atelier(['private-endpoint', 'delete', 'nope']);
     assert.equal(noYes2.code, 2);
     assert.match(noYes2.stderr, /pass --yes/);
+  });
+  it('data and environment archive / restore / delete (a name or one version); private-endpoint create', async () => {
+    fs.writeFileSync(path.join(home, 'req.txt'), 'numpy\n');
+    for (const v of ['1', '2'])
+      assert.equal((await atelier(['data', 'create', 'life', '--path', `data/v${v}`, '--create-new-version'])).code, 0);
+    const names = async (kind: string) => (await atelier([kind, 'list', '--query', '[].name'])).json as string[];
+    // The name archived: gone from the list, still readable; restored: back.
+    const arch = await atelier(['data', 'archive', 'life']);
+    assert.equal(arch.code, 0, arch.stderr);
+    assert.deepEqual(arch.json, { name: 'life', version: null, archived: true });
+    assert.equal((await names('data')).includes('life'), false);
+    const shown = await atelier(['data', 'show', 'life', '-v', '2']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.json.version, '2');
+    assert.equal((await atelier(['data', 'restore', 'life'])).code, 0);
+    assert.equal((await names('data')).includes('life'), true);
+    // One version archived: the name stays listed.
+    const v1 = await atelier(['data', 'archive', 'life', '--data-version', '1', '-o', 'tsv']);
+    assert.equal(v1.code, 0, v1.stderr);
+    assert.equal(v1.stdout, 'life\t1\ttrue\n');
+    assert.equal((await names('data')).includes('life'), true);
+    // Delete: asks first; one version, then the name; a name that is not there is an error.
+    assert.equal((await atelier(['data', 'delete', 'life', '-v', '1'])).code, 2);
+    assert.deepEqual((await atelier(['data', 'delete', 'life', '-v', '1', '--yes'])).json, {
+      deleted: 'life',
+      version: '1',
+    });
+    assert.equal((await atelier(['data', 'show', 'life', '-v', '1'])).code, 1);
+    assert.equal((await atelier(['data', 'show', 'life', '-v', '2'])).code, 0);
+    assert.equal((await atelier(['data', 'delete', 'life', '--yes', '-o', 'none'])).stdout, '');
+    const gone = await atelier(['data', 'delete', 'life', '--yes']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /life/);
+    assert.equal((await names('data')).includes('life'), false);
+
+    assert.equal((await atelier(['env', 'create', 'lenv', '--pip-requirements', 'req.txt'])).code, 0);
+    assert.equal((await atelier(['env', 'create', 'lenv', '--pip-requirements', 'req.txt'])).code, 0);
+    assert.equal((await atelier(['environment', 'archive', 'lenv', '--query', 'archived'])).stdout, 'true\n');
+    assert.equal((await names('env')).includes('lenv'), false);
+    assert.equal((await atelier(['environment', 'restore', 'lenv'])).code, 0);
+    assert.equal((await names('env')).includes('lenv'), true);
+    assert.equal((await atelier(['env', 'delete', 'lenv', '--env-version', '2', '--yes'])).code, 0);
+    assert.equal((await atelier(['env', 'show', 'lenv'])).json.version, '1');
+    assert.equal((await atelier(['env', 'delete', 'lenv', '-y'])).code, 0);
+    assert.equal((await atelier(['env', 'show', 'lenv'])).code, 1);
+
+    const pe = await atelier([
+      'private-endpoint',
+      'create',
+      'lab-pe',
+      '--address-prefixes',
+      '10.1.0.0/24',
+      '10.2.0.0/16',
+    ]);
+    assert.equal(pe.code, 0, pe.stderr);
+    assert.equal(pe.json.status, 'Approved');
+    assert.match(pe.json.privateEndpointId, /\/privateEndpoints\/lab-pe$/);
+    const manual = await atelier([
+      'private-endpoint',
+      'create',
+      'lab-pe2',
+      '--address-prefixes',
+      '10.3.0.0/24',
+      '--manual-approval',
+    ]);
+    assert.equal(manual.code, 0, manual.stderr);
+    assert.equal(manual.json.status, 'Pending');
+    const listed = await atelier(['private-endpoint', 'list', '-o', 'table']);
+    assert.match(listed.stdout, /Approved/);
+    assert.match(listed.stdout, /Pending/);
+    const noNets = await atelier(['private-endpoint', 'create', 'lab-pe3']);
+    assert.equal(noNets.code, 2);
+    assert.match(noNets.stderr, /--address-prefixes/);
+    const badNet = await atelier(['private-endpoint', 'create', 'lab-pe4', '--address-prefixes', 'ten']);
+    assert.equal(badNet.code, 1);
+    assert.doesNotMatch(badNet.stderr, /addressPrefixes/);
   });
 });

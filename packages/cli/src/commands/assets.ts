@@ -36,7 +36,57 @@ function readText(file: string, flag: string): string {
   }
 }
 
-/** `data list|show|create|download` (data assets: the seed's datasets) and `environment list|show|create`. */
+/**
+ * `archive`, `restore` and `delete` of a versioned asset kind: the name (all its versions), or with
+ * the version flag one version.
+ */
+function lifecycleCommands(
+  group: Command,
+  what: string,
+  versionFlag: string,
+  ops: {
+    archive(ws: Workspace, name: string, version?: string): Promise<void>;
+    restore(ws: Workspace, name: string, version?: string): Promise<void>;
+    delete(ws: Workspace, name: string, version?: string): Promise<void>;
+  },
+): void {
+  const versionKey = versionFlag.replace(/^--/, '').replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
+  const label = (name: string, version?: string) =>
+    `${what} '${name}'${version !== undefined ? ` version ${version}` : ' (every version)'}`;
+  for (const [verb, help] of [
+    ['archive', `archive a ${what} (left out of lists, still readable; ${versionFlag}: only that version)`],
+    ['restore', `make an archived ${what} active again (${versionFlag}: only that version)`],
+  ] as const) {
+    wsOptions(group.command(`${verb} <name>`).description(help))
+      .option(`-v, ${versionFlag} <version>`, 'only this version (default: the name itself)')
+      .action(async (name: string, o: WsOpts & Record<string, string | undefined>, cmd: Command) => {
+        const g = globals(cmd);
+        const version = o[versionKey];
+        await ops[verb](await resolveWorkspace(g, o), name, version);
+        print({ name, version: version ?? null, archived: verb === 'archive' }, g);
+      });
+  }
+  wsOptions(
+    group
+      .command('delete <name>')
+      .description(`delete a ${what} with every version (${versionFlag}: only that version)`),
+  )
+    .option(`-v, ${versionFlag} <version>`, 'only this version (default: every version)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, o: WsOpts & Record<string, string | boolean | undefined>, cmd: Command) => {
+      const g = globals(cmd);
+      const version = o[versionKey] as string | undefined;
+      const ws = await resolveWorkspace(g, o);
+      await confirm(`Delete ${label(name, version)} of workspace '${ws.name}'?`, o.yes as boolean | undefined);
+      await ops.delete(ws, name, version);
+      print({ deleted: name, version: version ?? null }, g);
+    });
+}
+
+/**
+ * `data list|show|create|download|archive|restore|delete` (data assets: the seed's datasets) and
+ * `environment list|show|create|archive|restore|delete`.
+ */
 export function assetCommands(program: Command): void {
   const data = program
     .command('data')
@@ -126,6 +176,12 @@ export function assetCommands(program: Command): void {
       },
     );
 
+  lifecycleCommands(data, 'data asset', '--data-version', {
+    archive: (ws, n, v) => Dataset.archive(ws, n, v),
+    restore: (ws, n, v) => Dataset.restore(ws, n, v),
+    delete: (ws, n, v) => Dataset.delete(ws, n, v),
+  });
+
   const env = program
     .command('environment')
     .alias('env')
@@ -183,9 +239,15 @@ export function assetCommands(program: Command): void {
         print(envRow(await e.register(ws, o.envVersion)), g);
       },
     );
+
+  lifecycleCommands(env, 'environment', '--env-version', {
+    archive: (ws, n, v) => Environment.archive(ws, n, v),
+    restore: (ws, n, v) => Environment.restore(ws, n, v),
+    delete: (ws, n, v) => Environment.delete(ws, n, v),
+  });
 }
 
-/** `private-endpoint list|delete`: a workspace's private endpoint connections. */
+/** `private-endpoint create|list|delete`: a workspace's private endpoints and their connections. */
 export function privateEndpointCommands(program: Command): void {
   const pe = program
     .command('private-endpoint')
@@ -200,6 +262,59 @@ export function privateEndpointCommands(program: Command): void {
       ]);
     },
   );
+  wsOptions(
+    pe
+      .command('create <name>')
+      .description(
+        'create a private endpoint to the workspace: the networks (CIDRs) it admits while public network access is off',
+      )
+      .addHelpText(
+        'after',
+        '\nExample:\n  atelier private-endpoint create lab-pe --address-prefixes 10.1.0.0/24 10.2.0.0/16\n' +
+          'Without --manual-approval the connection is approved at once when you may approve it (an Owner).',
+      ),
+  )
+    .requiredOption('--address-prefixes <cidr...>', 'the networks the endpoint admits, e.g. 10.1.0.0/24')
+    .option('--vnet-name <name>', 'the virtual network the endpoint is in (a label here)')
+    .option('--subnet-name <name>', "the virtual network's subnet (default: default)")
+    .option('--vnet-resource-group <group>', "resource group of the endpoint (default: the workspace's)")
+    .option('--manual-approval', 'leave the connection Pending until an Owner approves it (default: approve it now)')
+    .option('-l, --location <location>', "location (default: the workspace's)")
+    .option('--tags <key=value...>', 'tags (key=value …)')
+    .action(
+      async (
+        name: string,
+        o: WsOpts & {
+          addressPrefixes: string[];
+          vnetName?: string;
+          subnetName?: string;
+          vnetResourceGroup?: string;
+          manualApproval?: boolean;
+          location?: string;
+          tags?: string[];
+        },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const tags = parseTags(o.tags);
+        const ws = await resolveWorkspace(g, o);
+        const made = await ws.addPrivateEndpoint({
+          privateEndpointConfig: {
+            name,
+            addressPrefixes: o.addressPrefixes,
+            ...(o.vnetName ? { vnetName: o.vnetName } : {}),
+            ...(o.subnetName ? { vnetSubnetName: o.subnetName } : {}),
+            ...(o.vnetResourceGroup ? { vnetResourceGroup: o.vnetResourceGroup } : {}),
+          },
+          privateEndpointAutoApproval: !o.manualApproval,
+          ...(o.location ? { location: o.location } : {}),
+          ...(tags ? { tags } : {}),
+          showOutput: false,
+        });
+        print(made, g);
+      },
+    );
+
   wsOptions(pe.command('delete <name>').description('delete a private endpoint connection'))
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (name: string, o: WsOpts & { yes?: boolean }, cmd: Command) => {

@@ -1,47 +1,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { runAtelier } from '../testing.js';
-import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication } from '@atelier/sdk';
+import { cliFixture, type CliFixture } from '../testing.js';
 
 // `atelier compute …`, the real command as a child process, against a real server (SQLite).
 describe('atelier compute (CLI)', () => {
-  let t: TestServer;
   let home: string;
+  let atelier: CliFixture['atelier'];
+  let f: CliFixture | undefined;
   before(async () => {
-    t = await startTestServer('sqlite');
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-compute-'));
-    const ws = await Workspace.create({
-      name: 'cli-compute',
-      subscriptionId: t.subscriptionId,
-      resourceGroup: 'cli-compute-rg',
-      location: 'local',
-      showOutput: false,
-      endpoint: t.url,
-      auth: new TokenAuthentication(t.adminToken),
-      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
-    });
-    // The commands below find the workspace through .azureml/config.json, as Workspace.fromConfig does.
-    ws.writeConfig({ path: path.join(home, '.azureml') });
+    f = await cliFixture('cli-compute', { location: 'local', writeConfig: true });
+    ({ home, atelier } = f);
   });
-  after(async () => {
-    await t?.close();
-    fs.rmSync(home, { recursive: true, force: true });
-  });
-
-  const atelier = (args: string[]) =>
-    runAtelier(args, {
-      cwd: home,
-      env: {
-        HOME: home,
-        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
-        ATELIER_ENDPOINT: t.url,
-        ATELIER_TOKEN: t.adminToken,
-      },
-    });
+  after(() => f?.close());
 
   it('create (flags and -f file), list, show, list-nodes, stop, start, delete; -o and --query', async () => {
     const made = await atelier([

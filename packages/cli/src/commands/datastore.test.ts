@@ -1,46 +1,20 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { runAtelier } from '../testing.js';
-import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication } from '@atelier/sdk';
+import { cliFixture, type CliFixture } from '../testing.js';
 
 // `atelier datastore …`, the real command as a child process, against a real server (SQLite).
 describe('atelier datastore (CLI)', () => {
-  let t: TestServer;
   let home: string;
+  let atelier: CliFixture['atelier'];
+  let f: CliFixture | undefined;
   before(async () => {
-    t = await startTestServer('sqlite');
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-ds-'));
-    await Workspace.create({
-      name: 'cli-ds',
-      subscriptionId: t.subscriptionId,
-      resourceGroup: 'cli-ds-rg',
-      location: 'local',
-      showOutput: false,
-      endpoint: t.url,
-      auth: new TokenAuthentication(t.adminToken),
-      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
-    });
+    f = await cliFixture('cli-ds', { location: 'local' });
+    ({ home, atelier } = f);
   });
-  after(async () => {
-    await t?.close();
-    fs.rmSync(home, { recursive: true, force: true });
-  });
-
-  const atelier = (args: string[]) =>
-    runAtelier(args, {
-      cwd: home,
-      env: {
-        HOME: home,
-        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
-        ATELIER_ENDPOINT: t.url,
-        ATELIER_TOKEN: t.adminToken,
-      },
-    });
+  after(() => f?.close());
 
   it('lists datastores, uploads a folder, lists its files, downloads them back', async () => {
     const list = await atelier(['datastore', 'list', '-w', 'cli-ds']);

@@ -1,46 +1,23 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { runAtelier } from '../testing.js';
-import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication } from '@atelier/sdk';
+import { cliFixture, type CliFixture } from '../testing.js';
+import type { TestServer } from '../../../server/src/testing/harness.js';
+import { Workspace } from '@atelier/sdk';
 
 // `atelier job …` (the real command, a child process) and the SDK's job methods, against a real server (SQLite).
 describe('atelier job (CLI) and ws.submitJob / waitForJob (SDK)', () => {
   let t: TestServer;
   let home: string;
   let ws: Workspace;
+  let atelier: CliFixture['atelier'];
+  let f: CliFixture | undefined;
   before(async () => {
-    t = await startTestServer('sqlite');
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-jobs-'));
-    ws = await Workspace.create({
-      name: 'cli-jobs',
-      subscriptionId: t.subscriptionId,
-      resourceGroup: 'cli-jobs-rg',
-      location: 'local',
-      showOutput: false,
-      endpoint: t.url,
-      auth: new TokenAuthentication(t.adminToken),
-      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
-    });
+    f = await cliFixture('cli-jobs', { location: 'local' });
+    ({ t, home, ws, atelier } = f);
   });
-  after(async () => {
-    await t?.close();
-    fs.rmSync(home, { recursive: true, force: true });
-  });
-
-  const atelier = (args: string[]) =>
-    runAtelier(args, {
-      cwd: home,
-      env: {
-        HOME: home,
-        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
-        ATELIER_ENDPOINT: t.url,
-        ATELIER_TOKEN: t.adminToken,
-      },
-    });
+  after(() => f?.close());
   const W = ['-w', 'cli-jobs', '-g', 'cli-jobs-rg'];
 
   it('job create -f job.yml --stream, show, list, logs; YAML errors name their line', async () => {

@@ -1,47 +1,22 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { runAtelier } from '../testing.js';
-import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
-import { Workspace, TokenAuthentication, Experiment, Model } from '@atelier/sdk';
+import { cliFixture, type CliFixture } from '../testing.js';
+import { Workspace, Experiment, Model } from '@atelier/sdk';
 
 // `atelier run …` and `atelier model …`, the real command as a child process, against a real server (SQLite).
 describe('atelier run and model (CLI)', () => {
-  let t: TestServer;
   let home: string;
   let ws: Workspace;
+  let atelier: CliFixture['atelier'];
+  let f: CliFixture | undefined;
   before(async () => {
-    t = await startTestServer('sqlite');
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-runs-'));
-    ws = await Workspace.create({
-      name: 'cli-runs',
-      subscriptionId: t.subscriptionId,
-      resourceGroup: 'cli-runs-rg',
-      location: 'local',
-      showOutput: false,
-      endpoint: t.url,
-      auth: new TokenAuthentication(t.adminToken),
-      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
-    });
+    f = await cliFixture('cli-runs', { location: 'local' });
+    ({ home, ws, atelier } = f);
   });
-  after(async () => {
-    await t?.close();
-    fs.rmSync(home, { recursive: true, force: true });
-  });
-
-  const atelier = (args: string[]) =>
-    runAtelier(args, {
-      cwd: home,
-      env: {
-        HOME: home,
-        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
-        ATELIER_ENDPOINT: t.url,
-        ATELIER_TOKEN: t.adminToken,
-      },
-    });
+  after(() => f?.close());
 
   it('run list and run show', async () => {
     const exp = new Experiment(ws, 'cli-exp');

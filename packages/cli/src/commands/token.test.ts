@@ -1,11 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { runAtelier } from '../testing.js';
-import { startTestServer, type TestServer } from '../../../server/src/testing/harness.js';
+import { cliFixture, type CliFixture } from '../testing.js';
+import type { TestServer } from '../../../server/src/testing/harness.js';
 import { pythonWith } from '../../../server/src/jobs/testing.js';
 import { Workspace, TokenAuthentication, AuthorizationError } from '@atelier/sdk';
 
@@ -17,34 +15,13 @@ describe('atelier token (CLI), ws.createAccessToken (SDK), MLflow with a PAT', {
   let t: TestServer;
   let home: string;
   let ws: Workspace;
+  let atelier: CliFixture['atelier'];
+  let f: CliFixture | undefined;
   before(async () => {
-    t = await startTestServer('sqlite');
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-token-'));
-    ws = await Workspace.create({
-      name: 'cli-token',
-      subscriptionId: t.subscriptionId,
-      resourceGroup: 'cli-token-rg',
-      showOutput: false,
-      endpoint: t.url,
-      auth: new TokenAuthentication(t.adminToken),
-      env: { ATELIER_CONFIG_DIR: path.join(home, 'cfg') },
-    });
+    f = await cliFixture('cli-token');
+    ({ t, home, ws, atelier } = f);
   });
-  after(async () => {
-    await t?.close();
-    fs.rmSync(home, { recursive: true, force: true });
-  });
-
-  const atelier = (args: string[]) =>
-    runAtelier(args, {
-      cwd: home,
-      env: {
-        HOME: home,
-        ATELIER_CONFIG_DIR: path.join(home, 'cfg'),
-        ATELIER_ENDPOINT: t.url,
-        ATELIER_TOKEN: t.adminToken,
-      },
-    });
+  after(() => f?.close());
 
   /** The real MLflow client: a run with a metric in experiment `exp`, signed in as `env` says. */
   // Asynchronous: the server runs in this process and must answer while the client waits.

@@ -3,6 +3,7 @@ import { parse } from 'csv-parse';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { Datastore } from './datastore.js';
 import { linkOf, type HasServiceContext, type WorkspaceLink } from './link.js';
+import { deleteAsset, setArchived } from './asset-lifecycle.js';
 import type * as C from '@atelier/contracts';
 
 /** A path on a datastore: `[datastore, 'path']` as the seed writes it, or a URI (azureml://…, https://…). */
@@ -178,6 +179,27 @@ export abstract class Dataset {
       out.set(c.name, Dataset.fromVersion(link, r.body, c.name));
     }
     return out;
+  }
+
+  /**
+   * Archives data asset `name` (with `version`: only that version). Archived ones are left out of
+   * `Dataset.list` but can still be read by name and version (the seed's `dataset.archive()`).
+   */
+  static async archive(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<void> {
+    await setArchived(ws, 'data', 'dataset', name, version, true);
+  }
+
+  /** Makes an archived data asset (or one version) active again (the seed's `dataset.reactivate()`). */
+  static async restore(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<void> {
+    await setArchived(ws, 'data', 'dataset', name, version, false);
+  }
+
+  /**
+   * Deletes one version of data asset `name`, or with no `version` the name with every version (the
+   * seed's `unregister_all_versions()`). The files on the datastore stay.
+   */
+  static async delete(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<void> {
+    await deleteAsset(ws, 'data', 'dataset', name, version);
   }
 
   private static fromVersion(link: WorkspaceLink, v: VersionBody, name: string): FileDataset | TabularDataset {

@@ -1,5 +1,6 @@
 import { NotFoundError } from '../errors.js';
 import { linkOf, type HasServiceContext, type WorkspaceLink } from './link.js';
+import { deleteAsset, setArchived } from './asset-lifecycle.js';
 import type * as C from '@atelier/contracts';
 
 type EnvVersionBody = C.EnvironmentVersion;
@@ -100,5 +101,20 @@ export class Environment {
       if (c.properties.latestVersion) out.set(c.name, await Environment.get(link, c.name, c.properties.latestVersion));
     }
     return out;
+  }
+
+  /** Archives environment `name` (with `version`: only that version): left out of lists, still readable. */
+  static async archive(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<void> {
+    await setArchived(ws, 'environments', 'environment', name, version, true);
+  }
+
+  /** Makes an archived environment (or one version) active again. */
+  static async restore(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<void> {
+    await setArchived(ws, 'environments', 'environment', name, version, false);
+  }
+
+  /** Deletes one version of environment `name`, or with no `version` the name with every version. */
+  static async delete(ws: HasServiceContext | WorkspaceLink, name: string, version?: string): Promise<void> {
+    await deleteAsset(ws, 'environments', 'environment', name, version);
   }
 }

@@ -374,7 +374,19 @@ export class VersionedAssetService {
 
   async deleteVersion(ws: WorkspaceInfo, name: string, version: string): Promise<boolean> {
     if (this.builtIn(name)) throw new Conflict(`'${name}' is curated and cannot be deleted`, { code: 'ASSET_CURATED' });
-    return this.engine.delete(this.versionId(ws, name, version));
+    const deleted = await this.engine.delete(this.versionId(ws, name, version));
+    // The latest version deleted: the latest is the newest one left (none: the name has no versions).
+    const container = await this.engine.get(this.containerId(ws, name));
+    if (
+      deleted &&
+      container &&
+      String(container.properties.latestVersion ?? '').toLowerCase() === version.toLowerCase()
+    ) {
+      const left = await this.engine.list({ type: this.kind.versionType, parentId: container.id, top: 100_000 });
+      const newest = left.value.sort((a, b) => a.createdAt - b.createdAt).at(-1);
+      await this.engine.setProperties(container.id, { latestVersion: newest?.name ?? null });
+    }
+    return deleted;
   }
 
   toBody(r: StoredResource): Record<string, unknown> {
