@@ -264,6 +264,51 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await buckets(`run_id=${run}&buckets=333`), want);
     });
 
+    test('reads between writes see every point: the cached block lists and stats follow folds and appends', async () => {
+      const exp = await c.createExperiment('buckets-cache');
+      const id = await c.createRun(exp);
+      const pts: P[] = [];
+      const log = async (from: number, to: number, batch: number) => {
+        for (let i = from; i < to; i += batch) {
+          const ps = [];
+          for (let j = i; j < Math.min(to, i + batch); j++) {
+            const p = { step: j, timestamp: T0 + j, value: Math.cos(j / 50) + (j === 11_111 ? 7 : 0) };
+            pts.push(p);
+            ps.push({ key: 'acc', value: p.value, timestamp: p.timestamp, step: p.step });
+          }
+          await c.ok('POST', '/runs/log-batch', { run_id: id, metrics: ps });
+        }
+      };
+      const check = async (what: string) => {
+        pts.sort(order);
+        const hi = pts[pts.length - 1]!.step;
+        for (const [lo, top, n] of [
+          [0, hi, 37],
+          [1_000, 9_000, 50],
+        ] as const) {
+          const r = await c.ok(
+            'GET',
+            `/metrics/get-history-buckets?metric_key=acc&run_id=${id}&buckets=${n}&min_step=${lo}&max_step=${top}`,
+          );
+          assert.deepEqual(
+            normal(r.buckets),
+            reference(pts, lo, top, n, (p) => p.step),
+            `${what}: ${lo}–${top}`,
+          );
+        }
+      };
+      // Enough points for the long-series cache (over 64 blocks), read; then single points (into
+      // the log, then appended to a small last block by a fold), more batches, reading in between.
+      await log(0, 17_000, 1000);
+      await check('batches');
+      for (let k = 0; k < 3; k++) {
+        await log(17_000 + k * 20, 17_020 + k * 20, 1);
+        await check(`single points ${k}`);
+      }
+      await log(17_060, 40_000, 1000);
+      await check('more batches');
+    });
+
     test('bad requests say what to change; no token is 401', async () => {
       await c.fails(
         'GET',

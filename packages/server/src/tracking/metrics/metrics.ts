@@ -118,10 +118,24 @@ export function sampledSteps(start: number, end: number, max: number, all: StepL
 
 export { StepList };
 
+/** A long series' blocks as kept between reads; `stats` by block number, with the point count each counted. */
+interface SeriesCache {
+  version: string;
+  blocks: readonly BlockMeta[];
+  stats?: Map<number, BlockStats>;
+}
+
+/** Most blocks the block cache holds (with stats about 150 bytes each: some 45 MB). */
+const BLOCK_CACHE_LIMIT = 300_000;
+
 export class MetricService {
   private readonly db: Kysely<Tables>;
-  /** Block lists of long series, most recently used last (see seriesBlocks). */
-  private readonly blockCache = new Map<number, { version: string; blocks: readonly BlockMeta[] }>();
+  /**
+   * Block lists of long series (and, once read, every stats row of theirs), most recently used
+   * last (see seriesBlocks); at most BLOCK_CACHE_LIMIT blocks in all.
+   */
+  private readonly blockCache = new Map<number, SeriesCache>();
+  private cachedBlocks = 0;
   constructor(private readonly database: Database) {
     this.db = database.db;
   }
@@ -254,13 +268,15 @@ export class MetricService {
 
   /**
    * All blocks of a series (without data) in step order. Kept in memory between reads (a long
-   * series has thousands), checked against the blocks' count, last number and point total, which
-   * any change to them (a fold, here or in another process) moves.
+   * series has thousands), checked against the blocks' count, last number and the last block's
+   * size, which any change to them (a fold, here or in another process) moves: a fold adds blocks
+   * or appends to the last one only (metric-write.ts), and blocks go only with their series. Those
+   * three are read from the primary key's index and one row, not from every block.
    */
   private async seriesBlocks(tx: Tx, series: number): Promise<readonly BlockMeta[]> {
     const [v] = await tx.rows<[number, number, number]>(
-      'select count(*), coalesce(max(seq), 0), coalesce(sum(n), 0) from tracking_metric_blocks where series_id = ?',
-      [series],
+      'select count(*), coalesce(max(seq), 0), coalesce((select n from tracking_metric_blocks where series_id = ? order by seq desc limit 1), 0) from tracking_metric_blocks where series_id = ?',
+      [series, series],
     );
     const version = `${v?.[0]}/${v?.[1]}/${v?.[2]}`;
     const hit = this.blockCache.get(series);
@@ -280,11 +296,21 @@ export class MetricService {
       n: Number(r[3]),
     }));
     blocks.sort((a, b) => a.min_step - b.min_step || a.seq - b.seq);
-    if (blocks.length >= 64) {
+    this.uncache(series);
+    if (blocks.length >= 64 && blocks.length <= BLOCK_CACHE_LIMIT) {
       this.blockCache.set(series, { version, blocks });
-      if (this.blockCache.size > 256) this.blockCache.delete(this.blockCache.keys().next().value!);
+      this.cachedBlocks += blocks.length;
+      while (this.cachedBlocks > BLOCK_CACHE_LIMIT || this.blockCache.size > 256)
+        this.uncache(this.blockCache.keys().next().value!);
     }
     return blocks;
+  }
+
+  private uncache(series: number): void {
+    const had = this.blockCache.get(series);
+    if (!had) return;
+    this.cachedBlocks -= had.blocks.length;
+    this.blockCache.delete(series);
   }
 
   /** The data of some blocks of a series, in the order given. */
@@ -307,24 +333,42 @@ export class MetricService {
     return out;
   }
 
-  /** Stats of a series' blocks by number, for the blocks given (only those whose stats count all their points). */
+  /**
+   * Stats of a series' blocks by number, for the blocks given (only those whose stats count all
+   * their points). `blocks` come from seriesBlocks in the same transaction, so a cached series'
+   * entry is current: its stats are read once and kept with it (a block's stats row never changes).
+   */
   private async blockStats(tx: Tx, series: number, blocks: readonly BlockMeta[]): Promise<Map<number, BlockStats>> {
+    const cached = this.blockCache.get(series);
+    const out = new Map<number, BlockStats>();
+    if (cached) {
+      cached.stats ??= await this.readStats(tx, series);
+      for (const b of blocks) {
+        const st = b.data ? undefined : cached.stats.get(b.seq);
+        // A block that took appended points has more than its stats counted: it is read instead.
+        if (st && st.n === b.n) out.set(b.seq, st);
+      }
+      return out;
+    }
+    const seqs = blocks.filter((b) => !b.data).map((b) => b.seq);
+    const all = seqs.length > 400 ? await this.readStats(tx, series) : await this.readStats(tx, series, seqs);
+    const n = new Map(blocks.map((b) => [b.seq, b.n]));
+    for (const [seq, st] of all) if (n.get(seq) === st.n) out.set(seq, st);
+    return out;
+  }
+
+  /** The stats rows of a series (of the given blocks only, when given), by block number. */
+  private async readStats(tx: Tx, series: number, seqs?: number[]): Promise<Map<number, BlockStats>> {
     const cols =
       'select seq, n, min_value, max_value, last_step, last_timestamp, last_value, last_is_nan, min_timestamp, max_timestamp from tracking_metric_block_stats where series_id = ?';
-    const seqs = blocks.filter((b) => !b.data).map((b) => b.seq);
-    const rows: unknown[][] = [];
-    if (seqs.length > 400) rows.push(...(await tx.rows<unknown[]>(cols, [series])));
-    else if (seqs.length > 0)
-      rows.push(
-        ...(await tx.rows<unknown[]>(`${cols} and seq in (${seqs.map(() => '?').join(',')})`, [series, ...seqs])),
-      );
-    const n = new Map(blocks.map((b) => [b.seq, b.n]));
     const out = new Map<number, BlockStats>();
+    if (seqs && seqs.length === 0) return out;
+    const rows = seqs
+      ? await tx.rows<unknown[]>(`${cols} and seq in (${seqs.map(() => '?').join(',')})`, [series, ...seqs])
+      : await tx.rows<unknown[]>(cols, [series]);
     for (const r of rows) {
       const seq = Number(r[0]);
       const count = Number(r[1]);
-      // A block that took appended points has more than its stats counted: it is read instead.
-      if (n.get(seq) !== count) continue;
       out.set(seq, {
         n: count,
         minValue: r[2] === null ? null : Number(r[2]),
