@@ -229,7 +229,11 @@ export class DeploymentBalancer {
     const got = this.acquire();
     const slot = got instanceof Promise ? await got : got;
     // The request timeout is a timer of our own: undici's headersTimeout is checked on a coarse clock.
-    const timeout = AbortSignal.timeout(this.settings.requestTimeoutMs);
+    // A plain controller and timer, cleared on the answer: AbortSignal.timeout() costs tens of µs a
+    // request in Node 20 (a weakly held timer per signal), which shows at 1,000 requests/s.
+    const abort = new AbortController();
+    const timeout = abort.signal;
+    const timer = setTimeout(() => abort.abort(), this.settings.requestTimeoutMs);
     try {
       const res = await (
         await slot.pool
@@ -266,6 +270,7 @@ export class DeploymentBalancer {
         `the instance serving this request failed before it answered (${(e as Error).message}); it is restarted — retry`,
       );
     } finally {
+      clearTimeout(timer);
       this.release(slot);
     }
   }
