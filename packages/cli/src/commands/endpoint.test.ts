@@ -84,6 +84,22 @@ describe('atelier endpoint and deployment (CLI)', { skip }, () => {
     const logs = await atelier(['deployment', 'get-logs', '-n', 'blue', '-e', 'cli-ep1', '--lines', '50', ...w]);
     assert.equal(logs.code, 0, logs.stderr);
     assert.match(logs.stdout, /listening on/);
+    const one = await atelier([
+      'deployment',
+      'get-logs',
+      '-n',
+      'blue',
+      '-e',
+      'cli-ep1',
+      '--instance',
+      'instance-0',
+      '--container-type',
+      'InferenceServer',
+      ...w,
+    ]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /\[instance-0\] .*listening on/);
+    assert.doesNotMatch(one.stdout, /\[atelier\]/);
 
     const list = await atelier(['endpoint', 'list', ...w]);
     assert.deepEqual(

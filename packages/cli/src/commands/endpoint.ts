@@ -322,18 +322,41 @@ export function endpointCommands(program: Command): void {
       print({ deleted: o.name }, g);
     },
   );
-  depOptions(dep.command('get-logs').description("the last lines of a deployment's instance log"))
+  depOptions(
+    dep
+      .command('get-logs')
+      .description("the last lines of a deployment's log: every instance's lines and the provisioning lines"),
+  )
     .option('-l, --lines <n>', 'how many lines', '100')
-    .action(async (o: WsOpts & { name: string; endpointName: string; lines: string }, cmd: Command) => {
-      const g = globals(cmd);
-      if (!/^\d{1,6}$/.test(o.lines)) throw new UsageError('--lines must be a whole number');
-      const ws = await resolveWorkspace(g, o);
-      const r = await ws.serviceContext.client.request<{ content: string }>(
-        'POST',
-        `${deploymentPath(ws, o.endpointName, o.name)}/getLogs`,
-        { body: { tail: Number(o.lines) }, what: `get the logs of '${o.name}'` },
-      );
-      if (g.output === 'json' && !g.query) process.stdout.write(r.body.content);
-      else print(r.body, g);
-    });
+    .option(
+      '--container-type <type>',
+      "InferenceServer (the instances' lines) or StorageInitializer (the provisioning lines); default both",
+    )
+    .option('--instance <name>', 'one instance: instance-0, instance-1… (replica-… on Ray Serve)')
+    .action(
+      async (
+        o: WsOpts & { name: string; endpointName: string; lines: string; containerType?: string; instance?: string },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        if (!/^\d{1,6}$/.test(o.lines)) throw new UsageError('--lines must be a whole number');
+        if (o.containerType !== undefined && !/^(InferenceServer|StorageInitializer)$/.test(o.containerType))
+          throw new UsageError('--container-type must be InferenceServer or StorageInitializer');
+        const ws = await resolveWorkspace(g, o);
+        const r = await ws.serviceContext.client.request<{ content: string }>(
+          'POST',
+          `${deploymentPath(ws, o.endpointName, o.name)}/getLogs`,
+          {
+            body: {
+              tail: Number(o.lines),
+              ...(o.containerType ? { containerType: o.containerType } : {}),
+              ...(o.instance ? { instance: o.instance } : {}),
+            },
+            what: `get the logs of '${o.name}'`,
+          },
+        );
+        if (g.output === 'json' && !g.query) process.stdout.write(r.body.content);
+        else print(r.body, g);
+      },
+    );
 }

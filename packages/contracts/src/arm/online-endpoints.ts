@@ -148,7 +148,15 @@ export const RegenerateEndpointKeysBody = Type.Object(
 export const DeploymentLogsBody = Type.Object(
   {
     tail: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
-    containerType: Type.Optional(Type.String({ description: 'InferenceServer (default) or StorageInitializer' })),
+    containerType: Type.Optional(
+      Type.String({
+        description:
+          'InferenceServer (the instances’ lines) or StorageInitializer (the provisioning lines); absent = both',
+      }),
+    ),
+    instance: Type.Optional(
+      Type.String({ description: 'one instance’s lines: instance-0, instance-1… (replica-… on Ray Serve)' }),
+    ),
   },
   { additionalProperties: false },
 );

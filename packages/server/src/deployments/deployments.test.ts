@@ -147,6 +147,32 @@ for (const dialect of testDialects()) {
       assert.equal(short.body.content.trim().split('\n').length, 2);
     });
 
+    it('getLogs shows every instance, and narrows to one instance or one container type', async () => {
+      const L = `${E}/deployments/blue/getLogs?${V}`;
+      const all = await t.request('POST', L, { tail: 1000 });
+      assert.equal(all.status, 200, all.text);
+      const tags = new Set([...all.body.content.matchAll(/\[(instance-\d+|atelier)\]/g)].map((m: string[]) => m[1]));
+      assert.deepEqual([...tags].sort(), ['atelier', 'instance-0', 'instance-1'], 'both instances of capacity 2');
+      const one = await t.request('POST', L, { tail: 1000, instance: 'instance-1' });
+      assert.equal(one.status, 200, one.text);
+      const lines = one.body.content.trim().split('\n');
+      assert.ok(lines.length > 0 && lines.every((l: string) => l.includes('[instance-1]')), one.body.content);
+      assert.equal(
+        (await t.request('POST', L, { tail: 2, instance: 'instance-1' })).body.content.trim().split('\n').length,
+        2,
+      );
+      const server = await t.request('POST', L, { tail: 1000, containerType: 'InferenceServer' });
+      assert.doesNotMatch(server.body.content, /\[atelier\]/);
+      assert.match(server.body.content, /\[instance-0\]/);
+      const init = await t.request('POST', L, { tail: 1000, containerType: 'StorageInitializer' });
+      assert.match(init.body.content, /\[atelier\] model doubler:1 fetched/);
+      assert.doesNotMatch(init.body.content, /\[instance-/);
+      const missing = await t.request('POST', L, { instance: 'instance-7' });
+      assert.equal(missing.status, 404, missing.text);
+      assert.match(missing.body.error.message, /instance-0, instance-1/);
+      assert.equal((await t.request('POST', L, { instance: '../etc' })).status, 400);
+    });
+
     it('marks a deployment whose model fails to load Failed, with the log tail', async () => {
       const op = await deploy('ep-one', 'broken', {
         location: 'local',

@@ -26,6 +26,18 @@ def run(raw_data):
     return {"greeting": greeting, "prefix": sys.prefix, "doubled": [2 * x for x in data["x"]]}
 `;
 
+/** For the conda-file environment: a package the server's own Python does not have. */
+const CONDA_SCORE_PY = `import json, sys
+import idna
+
+def init():
+    pass
+
+def run(raw_data):
+    host = json.loads(raw_data)["host"]
+    return {"ascii": idna.encode(host).decode(), "idna": idna.__version__, "python": "%d.%d" % sys.version_info[:2], "prefix": sys.prefix}
+`;
+
 for (const dialect of testDialects()) {
   describe(`deployments in built environments (${dialect})`, { skip: uv ? undefined : 'uv is not installed' }, () => {
     let t: TestServer;
@@ -47,12 +59,19 @@ for (const dialect of testDialects()) {
         scorer: { image: 'python:3.11-slim', pipRequirements: 'six==1.17.0\n' },
         'image-only': { image: 'python:3.11-slim' },
         broken: { image: 'python:3.11-slim', pipRequirements: 'atelier-no-such-package-for-tests==0.0.1\n' },
+        // A conda file as azure-ai-ml's Environment(conda_file=…) sends it: the interpreter, pip and a pip: list.
+        'conda-idna': {
+          image: 'python:3.11-slim',
+          condaFile:
+            'name: idna-env\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - idna==3.10\n',
+        },
       };
       for (const [name, properties] of Object.entries(envs)) {
         const r = await t.request('PUT', `${W}/environments/${name}/versions/1?${V}`, { properties });
         assert.equal(r.status, 201, r.text);
       }
       await uploadCode(t, W, 'scorer', '1', { 'score.py': SCORE_PY });
+      await uploadCode(t, W, 'idna-scorer', '1', { 'score.py': CONDA_SCORE_PY });
       E = `${W}/onlineEndpoints/ep-env`;
       const ep = await t.request('PUT', `${E}?${V}`, { location: 'local', properties: { authMode: 'Key' } });
       assert.equal(ep.status, 201, ep.text);
@@ -109,6 +128,31 @@ for (const dialect of testDialects()) {
         ),
         images.text,
       );
+    });
+
+    it('runs a scoring script in an environment made from a conda file (python + pip: list), importing its package', async () => {
+      const put = await deploy('conda', {
+        codeConfiguration: { codeId: `${W}/codes/idna-scorer/versions/1`, scoringScript: 'score.py' },
+        environmentId: `${W}/environments/conda-idna/versions/1`,
+      });
+      assert.equal(put.status, 201, put.text);
+      const op = await waitOperation(t, put.headers.get('azure-asyncoperation')!, 300_000);
+      assert.equal(op.status, 'Succeeded', JSON.stringify(op));
+      const r = await fetch(scoringUri, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'azureml-model-deployment': 'conda',
+        },
+        body: JSON.stringify({ host: 'bücher.example' }),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      const out = JSON.parse(text);
+      assert.deepEqual([out.ascii, out.idna, out.python], ['xn--bcher-kva.example', '3.10', '3.11']);
+      assert.ok(out.prefix.startsWith(path.join(t.home, 'environments')), out.prefix);
+      assert.equal((await t.request('DELETE', `${E}/deployments/conda?${V}`)).status, 200);
     });
 
     it('refuses an environmentId that does not exist or cannot be built here, storing nothing', async () => {

@@ -740,13 +740,48 @@ export class OnlineDeploymentService {
     return body;
   }
 
-  /** `POST …/getLogs {tail, containerType}`: the last lines of the instances' log. */
+  /**
+   * `POST …/getLogs {tail, containerType, instance}`: the last lines of the deployment's log — every
+   * instance's lines (`[instance-N]` here, `[replica-…]` on Ray Serve) and the server's own
+   * provisioning lines (`[atelier]`: model fetch, environment build, starts and restarts).
+   * `containerType` narrows as Azure's does: `InferenceServer` the instances' lines,
+   * `StorageInitializer` the provisioning lines; `instance` (an Atelier extension) one instance's.
+   */
   async getLogs(r: StoredResource, body: Obj): Promise<{ content: string }> {
-    onlyKeys(body, ['tail', 'containerType'], 'body');
+    onlyKeys(body, ['tail', 'containerType', 'instance'], 'body');
     const tail = int(body, 'tail', 'body', 0, 100_000);
-    str(body, 'containerType', 'body', { oneOf: ['InferenceServer', 'StorageInitializer'] });
+    const container = str(body, 'containerType', 'body', { oneOf: ['InferenceServer', 'StorageInitializer'] });
+    const instance = str(body, 'instance', 'body', {
+      pattern: /^(instance|replica)-[A-Za-z0-9_-]{1,64}$/,
+      rule: 'must name one instance as its log lines do: instance-0, instance-1… (replica-… on Ray Serve)',
+    });
     const rt = this.runtimes.runtime(r.id);
-    return { content: rt ? await rt.logs(tail) : await tailFile(this.logFile(r.id), tail) };
+    const read = (n?: number) => (rt ? rt.logs(n) : tailFile(this.logFile(r.id), n));
+    if (!container && !instance) return { content: await read(tail) };
+    const keep = (tag: string | undefined) =>
+      instance
+        ? tag === instance
+        : container === 'StorageInitializer'
+          ? tag === 'atelier'
+          : tag !== undefined && tag !== 'atelier';
+    // Filtered from a longer tail so that `tail` lines of the kind asked remain.
+    const lines = (await read(Math.min(100_000, Math.max(1_000, (tail ?? 1_000) * 8))))
+      .split('\n')
+      .filter((l) => l && keep(/^(?:\S+ )?\[([^\]]+)\]/.exec(l)?.[1]));
+    if (instance && !lines.length) {
+      const known = new Set(
+        (await read(2_000))
+          .split('\n')
+          .map((l) => /^(?:\S+ )?\[((?:instance|replica)-[^\]]+)\]/.exec(l)?.[1])
+          .filter(Boolean),
+      );
+      throw new NotFound(
+        `deployment '${r.name}' has no log lines of ${instance}${known.size ? `; its instances are ${[...known].sort().join(', ')}` : ''}`,
+        { code: 'ONLINE_DEPLOYMENT_NOT_FOUND' },
+      );
+    }
+    const out = tail === undefined ? lines : tail <= 0 ? [] : lines.slice(-tail);
+    return { content: out.join('\n') + (out.length ? '\n' : '') };
   }
 
   /**
