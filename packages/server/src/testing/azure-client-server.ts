@@ -35,7 +35,11 @@ export interface AzureClientServer {
   close(): Promise<void>;
 }
 
-export async function startAzureClientServer(dialect: DialectName, group: string): Promise<AzureClientServer> {
+export async function startAzureClientServer(
+  dialect: DialectName,
+  group: string,
+  opts: { servingPython?: string } = {},
+): Promise<AzureClientServer> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `atelier-${group}-`));
   let databaseUrl: string | undefined;
   let drop: (() => Promise<void>) | undefined;
@@ -54,6 +58,7 @@ export async function startAzureClientServer(dialect: DialectName, group: string
       tlsKey: tls.tlsKey,
       databaseUrl,
       storageSuffix: STORAGE_SUFFIX,
+      servingPython: opts.servingPython,
     },
     {},
   );

@@ -51,6 +51,6 @@ def run(ws, step):
     step("compute.delete", lambda: ct.delete())
     step("wait_for_completion(delete)", lambda: ct.wait_for_completion(show_output=False, is_delete_operation=True))
     step("ws.compute_targets after delete", lambda: sorted(ws.compute_targets.keys()))
-    step("ws.webservices", lambda: ws.webservices)
-    step("ws.images", lambda: ws.images)
+    step("ws.webservices", lambda: sorted(ws.webservices.keys()))
+    step("ws.images", lambda: sorted(ws.images.keys()))
     return m

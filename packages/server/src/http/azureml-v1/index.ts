@@ -10,10 +10,12 @@ import { rpComputeRoutes } from './compute-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { environmentRoutes } from './environment-routes.js';
 import { datasetRoutes } from './dataset-routes.js';
+import { V1Images, modelManagementImageRoutes } from './modelmanagement-images.js';
+import { V1Webservices, modelManagementServiceRoutes } from './modelmanagement-services.js';
 
 /**
  * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
- * document gives (this server): secrets, datastores, run history, artifacts, environments, datasets (list), models. Each service's routes
+ * document gives (this server): secrets, datastores, run history, artifacts, environments, datasets (list), models, webservices (online endpoints) and images (build records). Each service's routes
  * are in their own file; all answer errors in the v1 shape (common.ts).
  */
 export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }) {
@@ -26,6 +28,15 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(environmentRoutes, { ctx, environments: services.v1Environments });
     await scope.register(datasetRoutes, { ctx, datasets: services.v1Datasets });
     await scope.register(modelManagementRoutes, { ctx, models: services.models.models });
+    const images = new V1Images(ctx, services.environmentBuilds, services.serving.packages);
+    const webservices = new V1Webservices(services.serving, services.models.models, images);
+    await scope.register(modelManagementImageRoutes, { ctx, images });
+    await scope.register(modelManagementServiceRoutes, {
+      ctx,
+      services: webservices,
+      serving: services.serving,
+      operations: services.operations,
+    });
     await scope.register(rpComputeRoutes);
   });
 }

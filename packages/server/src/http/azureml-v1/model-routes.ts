@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AzureModelService } from '../../models/azure-models.js';
-import { NotImplemented } from '../../errors.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
 
@@ -54,24 +53,6 @@ export async function modelManagementRoutes(
     await models.deleteVersion(ws, mv.name, Number(mv.version));
     return reply.status(200).send();
   });
-
-  // Webservices and images of the v1 model management service are not served: say where they are.
-  const unserved = (what: string, instead: string) => async () => {
-    throw new NotImplemented(`azureml-core's ${what} (/modelmanagement/v1.0/…) are not served by Atelier; ${instead}`, {
-      code: 'NOT_IMPLEMENTED',
-    });
-  };
-  const services = unserved(
-    'webservices',
-    'deploy models as online endpoints through ARM W/onlineEndpoints (azure-ai-ml, the atelier CLI)',
-  );
-  const images = unserved('images', 'environment builds are listed at ARM W/images');
-  for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const) {
-    app.route({ method: m, url: `${P}/services`, ...HIDE, handler: services });
-    app.route({ method: m, url: `${P}/services/*`, ...HIDE, handler: services });
-    app.route({ method: m, url: `${P}/images`, ...HIDE, handler: images });
-    app.route({ method: m, url: `${P}/images/*`, ...HIDE, handler: images });
-  }
 
   app.post(`${P}/assets`, HIDE, async (req) => {
     const ws = await workspaceFor(ctx, req, 'data/write');

@@ -1,0 +1,405 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.js';
+import type { WorkspaceInfo } from '../../resources/workspace-info.js';
+import type { StoredResource } from '../../resources/engine.js';
+import type { DeploymentServices } from '../../deployments/services.js';
+import type { OperationService, Operation } from '../../operations/operations.js';
+import type { AzureModelService } from '../../models/azure-models.js';
+import { parseModelRef } from '../../deployments/model-source.js';
+import { parseDuration } from '../../deployments/durations.js';
+import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
+import { obj, onlyKeys, str, type Obj } from '../../assets/validate.js';
+import { workspaceFor } from '../arm/assets/common.js';
+import { V1_WORKSPACE, iso } from './common.js';
+import { matches, pairs, type V1Image, type V1Images } from './modelmanagement-images.js';
+
+const P = `/modelmanagement/v1.0${V1_WORKSPACE}`;
+const HIDE = { schema: { hide: true } as object };
+type Name = { Params: { name: string } };
+
+/** azureml-core's compute type of an online endpoint: an endpoint with versions (its deployments). */
+export const SERVICE_COMPUTE_TYPE = 'AKSENDPOINT';
+/** azureml-core's compute type of one version (a deployment) of such an endpoint. */
+const VERSION_COMPUTE_TYPE = 'AKS';
+
+/** A webservice as azureml-core reads it, with what its list filters need. */
+interface V1Service {
+  name: string;
+  dto: Record<string, unknown>;
+  tags: Record<string, string>;
+  properties: Record<string, string>;
+  modelIds: string[];
+  images: V1Image[];
+}
+
+/** A deployment's state in the v1 words (`Transitioning`, `Healthy`, `Failed`). */
+function versionState(provisioningState: unknown): string {
+  switch (provisioningState) {
+    case 'Succeeded':
+      return 'Healthy';
+    case 'Failed':
+    case 'Canceled':
+      return 'Failed';
+    default:
+      return 'Transitioning';
+  }
+}
+
+const seconds = (v: unknown, fallbackMs: number) => {
+  try {
+    return Math.round(parseDuration(v, 'probe') / 1000);
+  } catch {
+    return Math.round(fallbackMs / 1000);
+  }
+};
+const millis = (v: unknown, fallbackMs: number) => {
+  try {
+    return parseDuration(v, 'requestSettings');
+  } catch {
+    return fallbackMs;
+  }
+};
+
+/**
+ * azureml-core's webservices over the online endpoints (`W/onlineEndpoints`): each endpoint is an
+ * `AksEndpoint` (compute type AKSENDPOINT) whose versions are its deployments (`AksWebservice`
+ * payloads with their traffic percent), so `ws.webservices`, `Webservice(ws, name)`,
+ * `Webservice.list(…)`, `.scoring_uri`, `.run()`, `.get_keys()`, `.regen_key()`, `.get_token()`,
+ * `.get_logs()`, `.state` and `.delete()` act on the same endpoints ARM, azure-ai-ml and the CLI
+ * see. The images of a version are its deployment's package records.
+ */
+export class V1Webservices {
+  constructor(
+    private readonly serving: DeploymentServices,
+    private readonly models: AzureModelService,
+    private readonly images: V1Images,
+  ) {}
+
+  async endpoint(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
+    try {
+      return await this.serving.endpoints.get(ws, name);
+    } catch (e) {
+      if (e instanceof NotFound)
+        throw new NotFound(`webservice '${name}' could not be found in workspace '${ws.name}'`, {
+          code: 'NOT_FOUND',
+        });
+      throw e;
+    }
+  }
+
+  private async service(ws: WorkspaceInfo, ep: StoredResource, images: V1Image[]): Promise<V1Service> {
+    const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
+    const traffic = (ep.properties.traffic as Record<string, number>) ?? {};
+    const share = (d: string) => Object.entries(traffic).find(([k]) => k.toLowerCase() === d.toLowerCase())?.[1] ?? 0;
+    const prefix = this.serving.endpoints.prefix(ws, ep.name);
+    const scoringUri = `${prefix}/score`;
+    const authEnabled = ep.properties.authMode === 'Key';
+    const tokenAuth = ep.properties.authMode === 'AMLToken';
+    const top = Math.max(0, ...deployments.map((d) => share(d.name)));
+    const versions: Record<string, unknown> = {};
+    const modelIds: string[] = [];
+    const svcImages: V1Image[] = [];
+    for (const d of deployments) {
+      const p = d.properties;
+      const rs = (p.requestSettings ?? {}) as Obj;
+      const live = (p.livenessProbe ?? {}) as Obj;
+      const capacity = Number((d.sku as Obj | undefined)?.capacity ?? 1);
+      const models: Record<string, unknown>[] = [];
+      if (typeof p.model === 'string') {
+        try {
+          const ref = parseModelRef(p.model, ws);
+          modelIds.push(`${ref.name}:${ref.version}`);
+          const { mv, x } = await this.models.v1Find(ws, `${ref.name}:${ref.version}`);
+          models.push(this.models.v1Dto(ws, mv, x));
+        } catch (e) {
+          if (!(e instanceof NotFound) && !(e instanceof InvalidInput)) throw e;
+        }
+      }
+      const own = images.filter((i) => i.deploymentId?.toLowerCase() === d.id.toLowerCase());
+      svcImages.push(...own);
+      const image = own[0];
+      const state = versionState(p.provisioningState);
+      versions[d.name] = {
+        computeType: VERSION_COMPUTE_TYPE,
+        name: d.name,
+        description: p.description ?? null,
+        kvTags: d.tags,
+        properties: (p.properties as Record<string, string>) ?? {},
+        createdTime: iso(d.createdAt),
+        updatedTime: iso(d.updatedAt),
+        state,
+        error: state === 'Failed' ? { message: `deployment '${d.name}' failed: see get_logs()` } : null,
+        imageId: image?.id ?? null,
+        imageDigest: image?.digest || null,
+        models,
+        appInsightsEnabled: Boolean(p.appInsightsEnabled),
+        authEnabled,
+        aadAuthEnabled: tokenAuth,
+        autoScaler: {
+          autoscaleEnabled: false,
+          minReplicas: capacity,
+          maxReplicas: capacity,
+          refreshPeriodInSeconds: null,
+          targetUtilization: null,
+        },
+        computeName: null,
+        containerResourceRequirements: {
+          cpu: null,
+          cpuLimit: null,
+          memoryInGB: null,
+          memoryInGBLimit: null,
+          gpu: null,
+        },
+        dataCollection: { eventHubEnabled: false, storageEnabled: false },
+        maxConcurrentRequestsPerContainer: Number(rs.maxConcurrentRequestsPerInstance ?? 1),
+        maxQueueWaitMs: millis(rs.maxQueueWait, 500),
+        scoringTimeoutMs: millis(rs.requestTimeout, 5000),
+        numReplicas: capacity,
+        scoringUri,
+        livenessProbeRequirements: {
+          periodSeconds: seconds(live.period, 10_000),
+          initialDelaySeconds: seconds(live.initialDelay, 10_000),
+          timeoutSeconds: seconds(live.timeout, 2_000),
+          successThreshold: Number(live.successThreshold ?? 1),
+          failureThreshold: Number(live.failureThreshold ?? 30),
+        },
+        trafficPercentile: share(d.name),
+        isDefault: deployments.length > 0 && share(d.name) === top && top > 0,
+        type: share(d.name) === top && top > 0 ? 'Control' : 'Treatment',
+        deploymentStatus: p.provisioningState ?? null,
+      };
+    }
+    // The endpoint's state: its deployments' (every one healthy → Healthy; one changing → Transitioning).
+    const states = Object.values(versions).map((v) => (v as Obj).state as string);
+    const state =
+      ep.properties.provisioningState === 'Deleting' || states.includes('Transitioning')
+        ? 'Transitioning'
+        : states.length === 0
+          ? 'Unhealthy'
+          : states.every((s) => s === 'Failed')
+            ? 'Failed'
+            : states.includes('Failed')
+              ? 'Unhealthy'
+              : 'Healthy';
+    const dto = {
+      computeType: SERVICE_COMPUTE_TYPE,
+      name: ep.name,
+      description: (ep.properties.description as string | undefined) ?? null,
+      kvTags: ep.tags,
+      properties: (ep.properties.properties as Record<string, string>) ?? {},
+      createdTime: iso(ep.createdAt),
+      updatedTime: iso(ep.updatedAt),
+      state,
+      error:
+        state === 'Unhealthy' && states.length === 0
+          ? { message: `endpoint '${ep.name}' has no deployment yet` }
+          : state === 'Failed' || state === 'Unhealthy'
+            ? { message: 'a deployment of this endpoint failed: see get_logs()' }
+            : null,
+      authEnabled,
+      aadAuthEnabled: tokenAuth,
+      appInsightsEnabled: false,
+      computeName: null,
+      scoringUri,
+      swaggerUri: `${prefix}/swagger.json`,
+      versions,
+      deploymentStatus: ep.properties.provisioningState ?? null,
+      namespace: null,
+    };
+    return {
+      name: ep.name,
+      dto,
+      tags: ep.tags,
+      properties: dto.properties,
+      modelIds,
+      images: svcImages,
+    };
+  }
+
+  /** `GET services?computeType=&modelName=&modelId=&imageName=&imageId=&imageDigest=&tags=&properties=`. */
+  async query(ws: WorkspaceInfo, q: Record<string, string | undefined>): Promise<V1Service[]> {
+    if (q.computeType && q.computeType.toUpperCase() !== SERVICE_COMPUTE_TYPE) return [];
+    const { value: endpoints } = await this.serving.endpoints.list(ws, { top: 100_000, name: q.name || undefined });
+    const images = await this.images.all(ws);
+    let list: V1Service[] = [];
+    for (const ep of endpoints) list.push(await this.service(ws, ep, images));
+    if (q.modelName) list = list.filter((s) => s.modelIds.some((m) => m.split(':')[0] === q.modelName));
+    if (q.modelId) list = list.filter((s) => s.modelIds.includes(q.modelId!));
+    if (q.imageId) list = list.filter((s) => s.images.some((i) => i.id === q.imageId));
+    if (q.imageName) list = list.filter((s) => s.images.some((i) => i.name === q.imageName));
+    if (q.imageDigest) list = list.filter((s) => s.images.some((i) => i.digest === q.imageDigest));
+    for (const [k, v] of pairs(q.tags)) list = list.filter((s) => matches(s.tags, k, v));
+    for (const [k, v] of pairs(q.properties)) list = list.filter((s) => matches(s.properties, k, v));
+    return list;
+  }
+
+  async get(ws: WorkspaceInfo, name: string): Promise<V1Service> {
+    return this.service(ws, await this.endpoint(ws, name), await this.images.all(ws));
+  }
+
+  /** The logs of the endpoint's deployments, most traffic first, each under its name. */
+  async logs(ws: WorkspaceInfo, name: string, tail: number | undefined, init: boolean): Promise<string> {
+    const ep = await this.endpoint(ws, name);
+    const traffic = (ep.properties.traffic as Record<string, number>) ?? {};
+    const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
+    deployments.sort((a, b) => (traffic[b.name] ?? 0) - (traffic[a.name] ?? 0) || a.name.localeCompare(b.name));
+    const parts: string[] = [];
+    for (const d of deployments) {
+      const { content } = await this.serving.deployments.getLogs(d, {
+        ...(tail !== undefined ? { tail } : {}),
+        containerType: init ? 'StorageInitializer' : 'InferenceServer',
+      });
+      parts.push(deployments.length > 1 ? `== deployment ${d.name} ==\n${content}` : content);
+    }
+    return parts.join('\n');
+  }
+}
+
+/** `…/modelmanagement/v1.0/W/operations` from the URL of a request below `…/services/{name}/…`. */
+function operationsPath(url: string): string {
+  return `${url.split('?')[0]!.replace(/\/services\/.*$/, '')}/operations`;
+}
+
+/** An operation in the model management service's shape (`state`, `error`). */
+function operationDto(op: Operation): Record<string, unknown> {
+  const state = op.status === 'InProgress' ? 'Running' : op.status === 'Canceled' ? 'Cancelled' : op.status;
+  return {
+    id: op.id,
+    operationType: op.kind,
+    state,
+    createdTime: op.startTime,
+    endTime: op.endTime,
+    resourceLocation: op.resourceId,
+    ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}),
+  };
+}
+
+/**
+ * azureml-core's webservices (`/modelmanagement/v1.0/…/services`) and the model management
+ * operations its calls poll (`/operations/{id}`). Reading is `control/read` (as ARM's endpoints),
+ * keys and tokens need `secrets/read`, changing `assets/write`, as `W/onlineEndpoints`.
+ */
+export async function modelManagementServiceRoutes(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; services: V1Webservices; serving: DeploymentServices; operations: OperationService },
+) {
+  const { ctx, services, serving, operations } = opts;
+  const query = (req: FastifyRequest) => req.query as Record<string, string | undefined>;
+
+  app.get(`${P}/services`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    return { value: (await services.query(ws, query(req))).map((s) => s.dto) };
+  });
+  app.get<Name>(`${P}/services/:name`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    return (await services.get(ws, req.params.name)).dto;
+  });
+  app.get<Name>(`${P}/services/:name/logs`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    const q = query(req);
+    const tail = q.tail === undefined || q.tail === '' ? undefined : Number(q.tail);
+    if (tail !== undefined && (!Number.isInteger(tail) || tail < 0 || tail > 100_000))
+      throw new InvalidInput(`query parameter tail must be a whole number from 0 to 100000, got '${q.tail}'`, {
+        code: 'INVALID_INPUT',
+        target: 'tail',
+      });
+    return { content: await services.logs(ws, req.params.name, tail, /^true$/i.test(q.init ?? '')) };
+  });
+  app.post<Name>(`${P}/services/:name/listkeys`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'secrets/read');
+    return serving.endpoints.listKeys(await services.endpoint(ws, req.params.name));
+  });
+  app.post<Name>(`${P}/services/:name/token`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'secrets/read');
+    const t = await serving.endpoints.token(await services.endpoint(ws, req.params.name));
+    return {
+      accessToken: t.accessToken,
+      tokenType: t.tokenType,
+      expiryOn: t.expiryTimeUtc,
+      refreshAfter: t.refreshAfterTimeUtc,
+    };
+  });
+  // regen_key: checked now (a 400 changes nothing), done in an operation the client polls.
+  app.post<Name>(`${P}/services/:name/regenerateKeys`, HIDE, async (req, reply) => {
+    await workspaceFor(ctx, req, 'secrets/read');
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    const ep = await services.endpoint(ws, req.params.name);
+    const body = obj(req.body ?? {}, 'body')!;
+    onlyKeys(body, ['keyType', 'keyValue'], 'body');
+    const keyType = str(body, 'keyType', 'body', { required: true, oneOf: ['Primary', 'Secondary'] })!;
+    const keyValue = str(body, 'keyValue', 'body', {
+      pattern: /^[A-Za-z0-9+/=_-]{16,128}$/,
+      rule: 'must be 16–128 letters, digits or + / = _ -',
+    });
+    if (ep.properties.authMode !== 'Key')
+      throw new InvalidInput(
+        `webservice '${ep.name}' uses token authentication (authMode ${String(ep.properties.authMode)}) and has no keys`,
+        { code: 'INVALID_INPUT' },
+      );
+    const op = await operations.start(
+      'v1.regenerateKeys',
+      { id: ep.id, subscriptionId: ep.subscriptionId, location: ep.location ?? ws.location },
+      req.principal.id,
+      () => serving.endpoints.regenerateKeys(ws, ep, { keyType, ...(keyValue ? { keyValue } : {}) }),
+    );
+    return reply
+      .status(202)
+      .header('Operation-Location', `${ctx.config.publicUrl}${operationsPath(req.url)}/${op.id}`)
+      .send({});
+  });
+  app.delete<Name>(`${P}/services/:name`, HIDE, async (req, reply) => {
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    const ep = await services.endpoint(ws, req.params.name);
+    await serving.endpoints.delete(ws, ep.name);
+    return reply.status(200).send({});
+  });
+
+  // The checks azureml-core makes before it creates, updates or deletes a service (it ignores failures).
+  app.post<Name>(`${P}/services/validate/name/:name`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    const taken = await serving.endpoints.get(ws, req.params.name).then(
+      () => true,
+      (e) => {
+        if (e instanceof NotFound) return false;
+        throw e;
+      },
+    );
+    return taken
+      ? { error: { message: `a webservice named '${req.params.name}' already exists in workspace '${ws.name}'` } }
+      : {};
+  });
+  app.post(`${P}/services/validate`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    const body = (req.body ?? {}) as Obj;
+    const name = typeof body.serviceName === 'string' ? body.serviceName : undefined;
+    if (name && (body.type === 'Delete' || body.type === 'Update')) {
+      const exists = await serving.endpoints.get(ws, name).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) return { error: { message: `webservice '${name}' could not be found in workspace '${ws.name}'` } };
+    }
+    return {};
+  });
+
+  app.get<{ Params: { id: string } }>(`${P}/operations/:id`, HIDE, async (req) => {
+    const ws = await workspaceFor(ctx, req, 'control/read');
+    const op = await operations.get(req.params.id);
+    if (!op || !op.resourceId.toLowerCase().startsWith(`${ws.id.toLowerCase()}/`))
+      throw new NotFound(`operation '${req.params.id}' could not be found in workspace '${ws.name}'`, {
+        code: 'OPERATION_NOT_FOUND',
+      });
+    return operationDto(op);
+  });
+
+  // Not served: creating or changing a service through the v1 API (Model.deploy, update, versions).
+  const unserved = (what: string) => async () => {
+    throw new NotImplemented(
+      `azureml-core's ${what} is not served by Atelier; create and change online endpoints and deployments through ARM W/onlineEndpoints (azure-ai-ml, the atelier CLI) — azureml-core then reads them as webservices`,
+      { code: 'NOT_IMPLEMENTED' },
+    );
+  };
+  app.post(`${P}/services`, HIDE, unserved('Model.deploy / Webservice.deploy (POST …/services)'));
+  app.patch<Name>(`${P}/services/:name`, HIDE, unserved('webservice update (PATCH …/services/{name})'));
+  app.post(`${P}/services/validate/resource`, HIDE, unserved('resource validation'));
+}
