@@ -297,15 +297,39 @@ for (const dialect of testDialects()) {
         assert.equal(meta.name, 'doubler');
         assert.deepEqual(meta.versions, ['1']);
         assert.equal(meta.platform, 'mlflow');
-        assert.deepEqual(
-          meta.inputs.map((i: any) => i.name),
-          ['x'],
-        );
+        // Typed by the model's signature: a double column x in, a double column out.
+        assert.deepEqual(meta.inputs, [{ name: 'x', datatype: 'FP64', shape: [-1] }]);
+        assert.deepEqual(meta.outputs, [{ name: 'predict', datatype: 'FP64', shape: [-1] }]);
         r = await call(at('/v2/models/doubler/ready'), token);
         assert.deepEqual(await r.json(), { name: 'doubler', ready: true });
+        r = await call(at('/v2/models/doubler/versions/1'), token);
+        assert.equal(r.status, 200, await r.clone().text());
+        assert.deepEqual(((await r.json()) as any).versions, ['1']);
+        r = await call(at('/v2/models/doubler/versions/1/ready'), token);
+        assert.deepEqual(await r.json(), { name: 'doubler', ready: true });
+        r = await call(at('/v2/models/doubler/versions/1/infer'), token, {
+          inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP64', data: [21] }],
+        });
+        assert.equal(r.status, 200, await r.clone().text());
+        assert.deepEqual(((await r.json()) as any).outputs[0].data, [42]);
+        // Another model, another version or another route of the model is 404, never its metadata.
         r = await call(at('/v2/models/other'), token);
         assert.equal(r.status, 404);
         assert.match(await r.text(), /doubler/);
+        r = await call(at('/v2/models/doubler/versions/2'), token);
+        assert.equal(r.status, 404, await r.clone().text());
+        assert.match(await r.text(), /version 2 is not served here/);
+        r = await call(at('/v2/models/doubler/versions/2/infer'), token, {
+          inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP64', data: [1] }],
+        });
+        assert.equal(r.status, 404, await r.clone().text());
+        assert.equal((await call(at('/v2/models/doubler/nonsense'), token)).status, 404);
+        // MLflow's own health and version routes.
+        r = await call(at('/ping'), token);
+        assert.equal(r.status, 200);
+        r = await call(at('/version'), token);
+        assert.equal(r.status, 200);
+        assert.match(await r.text(), /^\d+\.\d+/);
         // Unauthenticated, the same routes are refused.
         assert.equal((await fetch(at('/v2/health/live'))).status, 401);
       });
@@ -330,7 +354,7 @@ for (const dialect of testDialects()) {
         // x = -1 sleeps a second in the worker; while it is in flight, x = 666 makes the worker exit.
         const slow = call(scoringUri, token, { dataframe_records: [{ x: -1 }] });
         await until('the slow request is in flight', async () => balancer().load().inflight === 1);
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, 50));
         const crash = await call(scoringUri, token, { dataframe_records: [{ x: 666 }] });
         assert.equal(crash.status, 502, await crash.clone().text());
         const other = await slow;

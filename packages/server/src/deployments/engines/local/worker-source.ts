@@ -13,7 +13,7 @@
  * Modes (ATELIER_WORKER_MODE):
  * - `mlflow`: an MLflow model without code; `/ping`, `/health`, `/version`, `/invocations`
  *   (`/score` is the same), and the Open Inference Protocol v2 (`/v2/health/live|ready`,
- *   `/v2/models/{m}`, `/v2/models/{m}/infer`).
+ *   `/v2/models/{m}[/versions/{v}][/ready]`, `/v2/models/{m}[/versions/{v}]/infer`).
  * - `score`: Azure's scoring-script contract: `init()` once (the model folder in
  *   AZUREML_MODEL_DIR), `run(raw_data)` per `POST /score`, its result answered as JSON.
  *
@@ -141,6 +141,34 @@ def oip_infer(body):
     return out
 
 
+# MLflow column types → OIP datatypes (other column types travel as BYTES).
+MLFLOW_COLUMN_TYPES = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32", "boolean": "BOOL"}
+
+
+def oip_tensor_meta(spec, default_name):
+    """The OIP metadata of one input or output of the model's signature: a tensor spec keeps its
+    dtype and shape; a column is a 1-D tensor of its type."""
+    name = getattr(spec, "name", None) or default_name
+    if hasattr(spec, "shape"):
+        return {"name": name, "datatype": oip_datatype(spec.type), "shape": list(spec.shape)}
+    t = getattr(spec.type, "name", str(spec.type))
+    return {"name": name, "datatype": MLFLOW_COLUMN_TYPES.get(t, "BYTES"), "shape": [-1]}
+
+
+def oip_model_path(p):
+    """Splits /v2/models/{name}[/versions/{version}]/rest…: (rest, None), or (None, why) when this
+    deployment does not serve that model or version (the caller answers 404)."""
+    parts = p[len("/v2/models/"):].split("/")
+    name, rest = parts[0], [x for x in parts[1:] if x]
+    if name != MODEL_NAME:
+        return None, "model '%s' is not served here; this deployment serves '%s'" % (name, MODEL_NAME)
+    if len(rest) >= 2 and rest[0] == "versions":
+        if rest[1] != MODEL_VERSION:
+            return None, "model '%s' version %s is not served here; this deployment serves version %s" % (name, rest[1], MODEL_VERSION)
+        rest = rest[2:]
+    return rest, None
+
+
 def swagger():
     doc = {
         "swagger": "2.0",
@@ -196,16 +224,20 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/swagger.json":
             return self.answer(200, swagger())
         if MODE == "mlflow" and p.startswith("/v2/models/"):
-            rest = p[len("/v2/models/"):].split("/")
-            if rest[0] != MODEL_NAME:
-                return self.answer(404, {"error": "model '%s' is not served here; this deployment serves '%s'" % (rest[0], MODEL_NAME)})
-            if len(rest) >= 2 and rest[-1] == "ready":
+            rest, missing = oip_model_path(p)
+            if missing:
+                return self.answer(404, {"error": missing})
+            if rest == ["ready"]:
                 return self.answer(200, {"name": MODEL_NAME, "ready": True})
+            if rest:
+                return self.answer(404, {"error": "no route %s" % p})
             meta = {"name": MODEL_NAME, "versions": [MODEL_VERSION], "platform": "mlflow", "inputs": [], "outputs": []}
             schema = state["schema"]
             if schema is not None:
-                for s in schema.inputs:
-                    meta["inputs"].append({"name": getattr(s, "name", None) or "input", "datatype": "BYTES", "shape": [-1]})
+                meta["inputs"] = [oip_tensor_meta(s, "input") for s in schema.inputs]
+            out = state["model"].metadata.get_output_schema()
+            if out is not None:
+                meta["outputs"] = [oip_tensor_meta(s, "predict") for s in out.inputs]
             return self.answer(200, meta)
         return self.answer(404, {"error": "no route %s" % p})
 
@@ -223,9 +255,11 @@ class Handler(BaseHTTPRequestHandler):
                 r = state["scoring"].invocations(data.decode("utf-8"), ctype, state["model"], state["schema"])
                 return self.answer(r.status, r.response, r.mimetype)
             if p.startswith("/v2/models/") and p.endswith("/infer"):
-                name = p[len("/v2/models/"):].split("/")[0]
-                if name != MODEL_NAME:
-                    return self.answer(404, {"error": "model '%s' is not served here; this deployment serves '%s'" % (name, MODEL_NAME)})
+                rest, missing = oip_model_path(p)
+                if missing:
+                    return self.answer(404, {"error": missing})
+                if rest != ["infer"]:
+                    return self.answer(404, {"error": "no route %s" % p})
                 try:
                     body = json.loads(data or b"{}")
                 except ValueError as e:
