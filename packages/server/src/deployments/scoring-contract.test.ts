@@ -104,17 +104,20 @@ for (const dialect of testDialects()) {
       t = await startTestServer(dialect, { servingPython: python });
       const ws = await makeWorkspace(t, 'rg-contract', 'ws-contract');
       W = ws.armId;
-      await registerTestModels(python!, ws.trackingUri, t);
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-scaler-'));
-      try {
-        fs.writeFileSync(path.join(dir, 'make_scaler.py'), MAKE_SCALER);
-        const r = await runPython(python!, [path.join(dir, 'make_scaler.py')], ws.trackingUri, {
-          token: t.adminToken,
-        });
-        assert.equal(r.code, 0, r.stderr.slice(-3000));
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      const makeScaler = async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-scaler-'));
+        try {
+          fs.writeFileSync(path.join(dir, 'make_scaler.py'), MAKE_SCALER);
+          const r = await runPython(python!, [path.join(dir, 'make_scaler.py')], ws.trackingUri, {
+            token: t.adminToken,
+          });
+          assert.equal(r.code, 0, r.stderr.slice(-3000));
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      };
+      // Both Python clients at once: most of their time is starting up.
+      await Promise.all([registerTestModels(python!, ws.trackingUri, t), makeScaler()]);
       await uploadCode(t, W, 'scorers', '1', { 'score_blue.py': SCORE_BLUE, 'score_green.py': SCORE_GREEN });
     });
     after(async () => {
@@ -213,6 +216,16 @@ for (const dialect of testDialects()) {
           all.every((n) => n >= 0 && n < N),
           all.join(','),
         );
+      });
+      it('drops the mirror traffic of a deployment that is deleted, and keeps serving', async () => {
+        const del = await t.request('DELETE', `${E()}/deployments/green?${V}`);
+        assert.equal(del.status, 200, del.text);
+        const got = await t.request('GET', `${E()}?${V}`);
+        assert.deepEqual(got.body.properties.mirrorTraffic, {});
+        assert.deepEqual(got.body.properties.traffic, { blue: 100 });
+        const r = await call(scoringUri, key, { x: [2], n: 99 });
+        assert.equal(r.status, 200, await r.clone().text());
+        assert.equal(r.headers.get('azureml-model-deployment'), 'blue');
       });
     });
 
