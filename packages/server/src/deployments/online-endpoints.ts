@@ -62,6 +62,8 @@ export interface EndpointAuth {
   traffic: Record<string, number>;
   mirrorTraffic: Record<string, number>;
   provisioningState: string;
+  /** The endpoint's deployments when it was read (lower-cased → stored name), for the deployment header. */
+  deployments: Map<string, string>;
 }
 
 /**
@@ -404,7 +406,7 @@ export class OnlineEndpointService {
       this.authCache.delete(key);
       return undefined;
     }
-    const k = await this.keys.all(r.id);
+    const [k, deployments] = await Promise.all([this.keys.all(r.id), this.deploymentNames(r.id)]);
     const value: EndpointAuth = {
       endpointId: r.id,
       name: r.name,
@@ -414,6 +416,7 @@ export class OnlineEndpointService {
       traffic: (r.properties.traffic as Record<string, number>) ?? {},
       mirrorTraffic: (r.properties.mirrorTraffic as Record<string, number>) ?? {},
       provisioningState: String(r.properties.provisioningState),
+      deployments,
     };
     if (this.authCache.size > 10_000) this.authCache.clear();
     this.authCache.set(key, { at: Date.now(), value });

@@ -73,8 +73,10 @@ export async function scoringFeature(
     const asked = req.headers[DEPLOYMENT_HEADER];
     let name: string | undefined;
     if (typeof asked === 'string' && asked) {
-      const names = await endpoints.deploymentNames(auth.endpointId);
-      name = names.get(asked.toLowerCase());
+      // The names read with the endpoint (no database read per request); one created since is looked up.
+      name =
+        auth.deployments.get(asked.toLowerCase()) ??
+        (await endpoints.deploymentNames(auth.endpointId)).get(asked.toLowerCase());
       if (!name)
         return fail(reply, 404, 'ONLINE_DEPLOYMENT_NOT_FOUND', `endpoint '${auth.name}' has no deployment '${asked}'`);
     } else {
