@@ -7,38 +7,59 @@ import { V1_WORKSPACE } from './common.js';
 
 const D = `/dataset/v1.0${V1_WORKSPACE}`;
 const HIDE = { schema: { hide: true } as object };
+type Q = { pageSize?: string; continuationToken?: string; versionId?: string; ifExistsOk?: string };
 
 /**
- * Why the rest of azureml-core's dataset API is not served: azureml-core 1.61 makes and reads
- * dataset objects only through azureml-dataprep (a native Rust/.NET library): `Dataset.File.from_files`
- * and `Tabular.from_delimited_files` build a dataprep dataflow on the client, `register` sends it,
- * and `get_by_name` / `get_by_id` rebuild a dataset from the service's dataprep definition (its
- * "legacyDataflow"), which `to_pandas_dataframe`, `download` and `mount` then run. The tested client
- * environment cannot hold azureml-dataprep (5.5.0 pins azure-identity 1.17, older than the one
- * azure-ai-ml needs), and a dataflow is dataprep's private format.
- */
-const DATAPREP =
-  "azureml-core's datasets are built from azureml-dataprep dataflows (Dataset.File.from_files, Tabular.from_delimited_files, register, get_by_name, to_pandas_dataframe, download, mount), which this server does not make or read; register and read data as data assets instead: azure-ai-ml's ml_client.data (Data(path='azureml://datastores/{datastore}/paths/{path}')), PUT W/data/{name}/versions/{v}, or the datastore's files. ws.datasets lists those data assets.";
-
-/**
- * azureml-core's dataset service (`/dataset/v1.0/…`): the list (`ws.datasets`, `Dataset.get_all`
- * keys and registrations) over the workspace's data assets; every other route answers 501 with
- * {@link DATAPREP}.
+ * azureml-core's dataset service (`/dataset/v1.0/…`) and the dataset definitions azureml-dataprep
+ * reads (`/data/v1.0/…/dataversion/…`) over the workspace's data assets (v1-datasets/): `register`,
+ * `Dataset.get_by_name`, `get_by_id`, `ws.datasets` / `Dataset.get_all`. Reading needs
+ * `control/read`, registering `assets/write`, as `W/data` through ARM. What is not served answers 501.
  */
 export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContext; datasets: V1DatasetService }) {
   const { ctx, datasets } = opts;
-  app.get<{ Querystring: { pageSize?: string; continuationToken?: string } }>(`${D}/datasets`, HIDE, async (req) => {
+  app.get<{ Querystring: Q }>(`${D}/datasets`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'control/read');
     const size = Math.min(Math.max(Number(req.query.pageSize) || 100, 1), 1000);
     return datasets.list(w, size, req.query.continuationToken || undefined);
   });
-  const unserved = async () => {
-    throw new NotImplemented(DATAPREP, { code: 'NOT_IMPLEMENTED' });
+  app.post<{ Querystring: Q }>(`${D}/datasets`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'assets/write');
+    return datasets.register(w, req.body, req.query.ifExistsOk === 'true', req.principal);
+  });
+  app.get<{ Params: { name: string }; Querystring: Q }>(`${D}/datasets/query/name=:name`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'control/read');
+    return datasets.byName(w, req.params.name, req.query.versionId || undefined);
+  });
+  app.get<{ Params: { id: string } }>(`${D}/datasets/query/savedDatasetId=:id`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'control/read');
+    return datasets.bySavedId(w, req.params.id);
+  });
+  app.get<{ Params: { id: string } }>(`${D}/saveddatasets/:id`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'control/read');
+    return datasets.saved(w, req.params.id);
+  });
+  app.get<{ Params: { name: string; version: string } }>(
+    `/data/v1.0${V1_WORKSPACE}/dataversion/:name/versions/:version`,
+    HIDE,
+    async (req) => {
+      const w = await workspaceFor(ctx, req, 'control/read');
+      return datasets.dataVersion(w, req.params.name, req.params.version);
+    },
+  );
+
+  const unserved = (what: string) => async () => {
+    throw new NotImplemented(what, { code: 'NOT_IMPLEMENTED' });
   };
-  app.all(`${D}/datasets/*`, HIDE, unserved);
-  app.post(`${D}/datasets`, HIDE, unserved);
-  app.delete(`${D}/datasets`, HIDE, unserved);
-  app.all(`${D}/saveddatasets`, HIDE, unserved);
-  app.all(`${D}/saveddatasets/*`, HIDE, unserved);
-  app.all(`/data/v1.0${V1_WORKSPACE}/dataversion/*`, HIDE, unserved);
+  const REGISTER_FIRST =
+    'unregistered (saved) datasets are not kept: register the dataset (dataset.register(ws, name)), which makes a data asset version';
+  app.post(`${D}/saveddatasets`, HIDE, unserved(REGISTER_FIRST));
+  app.put(`${D}/saveddatasets`, HIDE, unserved(REGISTER_FIRST));
+  app.post(`${D}/saveddatasets/*`, HIDE, unserved(REGISTER_FIRST));
+  app.all(
+    `${D}/datasets/*`,
+    HIDE,
+    unserved(
+      "this dataset operation (update, unregister, archive, snapshots, profiles) is not served; a registered dataset is a data asset version: change it through ARM W/data/{name}/versions/{v} (azure-ai-ml's ml_client.data)",
+    ),
+  );
 }

@@ -15,7 +15,7 @@ import { V1Webservices, modelManagementServiceRoutes } from './modelmanagement-s
 
 /**
  * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
- * document gives (this server): secrets, datastores, run history, artifacts, environments, datasets (list), models, webservices (online endpoints) and images (build records). Each service's routes
+ * document gives (this server): secrets, datastores, run history, artifacts, environments, datasets, models, webservices (online endpoints) and images (build records). Each service's routes
  * are in their own file; all answer errors in the v1 shape (common.ts).
  */
 export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }) {

@@ -1,0 +1,39 @@
+"""azureml-core's datasets against the server (Dataset.File.from_files, Dataset.Tabular.from_delimited_files,
+register, Dataset.get_by_name / get_by_id, ws.datasets, to_pandas_dataframe, download), in one process.
+Prints one JSON line: {step: {"ok": value} | {"error": …}}.
+Environment: see testing/python/azure_clients.py; WORKSPACE (an existing workspace), WORKDIR.
+"""
+import json
+import os
+import sys
+
+from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
+from azureml.core import Dataset, Datastore, Workspace
+
+auth = core_auth()
+step = Steps()
+ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
+os.chdir(os.environ["WORKDIR"])
+store = Datastore.get(ws, "workspaceblobstore")
+
+
+files = step("Dataset.File.from_files", lambda: Dataset.File.from_files((store, "iris/"), validate=False))
+step("file.register", lambda: (lambda d: [d.name, d.version, d.id is not None])(files.register(ws, "iris-files", description="iris files", tags={"k": "v"})))
+table = step("Dataset.Tabular.from_delimited_files", lambda: Dataset.Tabular.from_delimited_files([(store, "iris/iris.csv")], validate=False, infer_column_types=False))
+step("tabular.register", lambda: (lambda d: [d.name, d.version])(table.register(ws, "iris-table", description="iris table")))
+step("tabular.register (again)", lambda: table.register(ws, "iris-table"))
+step("tabular.register (same, new version)", lambda: (lambda d: [d.name, d.version])(table.register(ws, "iris-table", create_new_version=True)))
+table2 = Dataset.Tabular.from_delimited_files([(store, "iris/iris.csv")], validate=False, infer_column_types=False, separator=";")
+step("tabular.register (changed, new version)", lambda: (lambda d: [d.name, d.version])(table2.register(ws, "iris-table", create_new_version=True)))
+step("ws.datasets", lambda: sorted(ws.datasets.keys()))
+got = step("Dataset.get_by_name", lambda: Dataset.get_by_name(ws, "iris-table"))
+step("get_by_name fields", lambda: [got.name, got.version, type(got).__name__, got.description])
+step("Dataset.get_by_name(version)", lambda: Dataset.get_by_name(ws, "iris-table", version=1).version)
+step("Dataset.get_by_name(missing)", lambda: Dataset.get_by_name(ws, "no-such-dataset"))
+step("Dataset.get_all registrations", lambda: sorted([r.name, r.version] for r in Dataset.get_all(ws).registrations))
+step("ws.datasets[name] (made through ARM)", lambda: (lambda d: [type(d).__name__, d.name, d.version])(ws.datasets["arm-data"]))
+step("Dataset.get_by_id", lambda: Dataset.get_by_id(ws, got.id).name)
+step("to_pandas_dataframe", lambda: (lambda df: [list(df.columns), len(df)])(got.to_pandas_dataframe()))
+step("file get_by_name", lambda: (lambda d: [type(d).__name__, d.name, d.tags])(Dataset.get_by_name(ws, "iris-files")))
+print(json.dumps(step.out, default=str))
+sys.stdout.flush()
