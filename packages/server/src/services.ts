@@ -79,7 +79,7 @@ export function createServices(ctx: AppContext): Services {
   );
   // Model.register's uploaded files (origin LocalUpload) are found through the artifact service.
   models.models.artifactLocator = (ws, origin, container, path) => v1Artifacts.locate(ws, origin, container, path);
-  const v1Environments = new V1EnvironmentService(assets.environments, environmentBuilds);
+  const v1Environments = new V1EnvironmentService(assets.environments, environmentBuilds, controlPlane.operations);
   const v1Datasets = new V1DatasetService(assets.data);
   return {
     ...controlPlane,

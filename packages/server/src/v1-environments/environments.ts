@@ -4,10 +4,13 @@ import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import type { StoredResource } from '../resources/engine.js';
 import type { VersionedAssetService } from '../assets/versioned-assets.js';
 import type { EnvironmentBuildService } from '../environment-builds/environment-builds.js';
+import type { OperationService } from '../operations/operations.js';
 import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 
 /** Where the v1 fields that have no ARM field are kept: a property of the environment version. */
 const V1_EXTRAS = 'azureml.v1.definition';
+/** The operation kind of `env.build(ws)`: a durable row any replica answers polls from, after a restart too. */
+export const BUILD_OPERATION = 'environment.build';
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -24,13 +27,21 @@ const pick = (b: Obj, key: string): unknown => b[key] ?? b[key[0]!.toUpperCase()
  * `azureml.v1.definition`, so `Environment.get` answers what was registered.
  */
 export class V1EnvironmentService {
-  /** Builds asked for in this process, by environment version id: done, or the error that ended them. */
-  private readonly asked = new Map<string, { done: boolean; error?: string }>();
-
   constructor(
     private readonly environments: VersionedAssetService,
     private readonly builds: EnvironmentBuildService,
-  ) {}
+    private readonly operations: OperationService,
+  ) {
+    // A build whose server stopped: done when its record says it succeeded, else failed (build again).
+    operations.onRecover(BUILD_OPERATION, async (op, journal) => {
+      const id = typeof journal.buildId === 'string' ? journal.buildId : undefined;
+      const ws = journal.workspace as WorkspaceInfo | undefined;
+      if (!id || !ws) return;
+      const rec = await this.builds.get(ws, id).catch(() => undefined);
+      if (rec?.status === 'Succeeded' && rec.environmentId.toLowerCase() === op.resourceId.toLowerCase())
+        return 'completed';
+    });
+  }
 
   /** The ARM properties of a v1 definition (checked by the environment asset's own validation on PUT). */
   toArm(name: string, body: unknown): Obj {
@@ -213,33 +224,59 @@ export class V1EnvironmentService {
 
   /**
    * `env.build(ws)`: the version's Python environment is built by the server's environment builds
-   * (no container image: Atelier runs jobs in built Python environments). Refused before anything
-   * starts when the version cannot be built (only an image, no conda file or requirements).
+   * (no container image: Atelier runs jobs in built Python environments), as a durable operation
+   * (its row answers the client's polls, from any replica and after a restart). Refused before
+   * anything starts when the version cannot be built (only an image, no conda file or requirements).
    */
-  async startBuild(ws: WorkspaceInfo, name: string, version: string): Promise<void> {
+  async startBuild(ws: WorkspaceInfo, name: string, version: string, by: Principal): Promise<string> {
     const r = await this.environments.getVersion(ws, name, version);
     await this.builds.check(ws, r.id);
-    const state: { done: boolean; error?: string } = { done: false };
-    this.asked.set(r.id.toLowerCase(), state);
-    this.builds.ensure(ws, r.id).then(
-      () => (state.done = true),
-      (e: unknown) => {
-        // A failed build's record says so with its log; this keeps a failure before the record.
-        state.done = true;
-        state.error = e instanceof Error ? e.message : String(e);
+    const op = await this.operations.start(
+      BUILD_OPERATION,
+      { id: r.id, subscriptionId: ws.subscriptionId, location: ws.location },
+      by.name,
+      async (journal) => {
+        await journal.record({ workspace: { id: ws.id, name: ws.name } });
+        const b = await this.builds.ensure(ws, r.id);
+        await journal.record({ buildId: b.id });
       },
     );
+    return op.id;
   }
 
-  /** The state of the version's newest build: Running, Succeeded or Failed (with its log); NotStarted when none. */
-  async buildStatus(ws: WorkspaceInfo, name: string, version: string) {
+  /**
+   * The state of a build operation (`env.build`'s status location): Running, Succeeded or Failed,
+   * with the build's log (or why it failed before building).
+   */
+  async buildStatus(ws: WorkspaceInfo, name: string, version: string, operationId: string) {
     const r = await this.environments.getVersion(ws, name, version);
-    const rec = (await this.builds.list(ws, 1000)).find((b) => b.environmentId.toLowerCase() === r.id.toLowerCase());
-    const asked = this.asked.get(r.id.toLowerCase());
-    if (rec && !(asked && !asked.done && rec.status !== 'Running'))
-      return { status: rec.status, log: rec.log, buildId: rec.id, digest: rec.digest };
-    if (!asked) return { status: 'NotStarted', log: '' };
-    if (asked.error) return { status: 'Failed', log: asked.error };
-    return { status: asked.done ? 'Succeeded' : 'Queued', log: '' };
+    const op = await this.operations.get(operationId);
+    if (!op || op.kind !== BUILD_OPERATION || op.resourceId.toLowerCase() !== r.id.toLowerCase())
+      throw new NotFound(`environment '${name}' version '${version}' has no build '${operationId}'`, {
+        code: 'OPERATION_NOT_FOUND',
+      });
+    const journal = (await this.operations.journalOf(operationId)) ?? {};
+    let rec =
+      typeof journal.buildId === 'string'
+        ? await this.builds.get(ws, journal.buildId).catch(() => undefined)
+        : undefined;
+    // A failed build records its log before the operation fails: the version's newest record since the start.
+    if (!rec && op.status === 'Failed')
+      rec = (await this.builds.list(ws, 1000)).find(
+        (b) =>
+          b.status === 'Failed' &&
+          b.environmentId.toLowerCase() === r.id.toLowerCase() &&
+          b.createdAt >= Date.parse(op.startTime) - 1000,
+      );
+    const status = op.status === 'InProgress' ? 'Running' : op.status;
+    return {
+      status,
+      operationId: op.id,
+      startTime: op.startTime,
+      ...(op.endTime ? { endTime: op.endTime } : {}),
+      log: rec?.log ?? op.error?.message ?? '',
+      ...(rec ? { buildId: rec.id, digest: rec.digest } : {}),
+      ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}),
+    };
   }
 }

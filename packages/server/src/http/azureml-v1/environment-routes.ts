@@ -8,7 +8,14 @@ import { V1_WORKSPACE } from './common.js';
 const E = `/environment/v1.0${V1_WORKSPACE}/environments`;
 const E2 = `/environment/v2.0${V1_WORKSPACE}/environments`;
 const HIDE = { schema: { hide: true } as object };
-type P = { name: string; version?: string; subscriptionId: string; resourceGroupName: string; workspaceName: string };
+type P = {
+  name: string;
+  version?: string;
+  operationId?: string;
+  subscriptionId: string;
+  resourceGroupName: string;
+  workspaceName: string;
+};
 
 /**
  * azureml-core's environment service (`/environment/v1.0/…`, its `EnvironmentClient`):
@@ -47,14 +54,14 @@ export async function environmentRoutes(
   // env.build(ws): the server builds the version's Python environment; the location answers its state.
   app.post<{ Params: P }>(`${E2}/:name/versions/:version/image`, HIDE, async (req, reply) => {
     const w = await workspaceFor(ctx, req, 'assets/write');
-    await environments.startBuild(w, req.params.name, req.params.version!);
+    const id = await environments.startBuild(w, req.params.name, req.params.version!, req.principal);
     const p = req.params;
-    const location = `${ctx.config.publicUrl}/environment/v1.0/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/${p.workspaceName}/environments/${encodeURIComponent(p.name)}/versions/${encodeURIComponent(p.version!)}/build`;
-    return reply.status(202).send({ location, status: 'Queued' });
+    const location = `${ctx.config.publicUrl}/environment/v1.0/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/${p.workspaceName}/environments/${encodeURIComponent(p.name)}/versions/${encodeURIComponent(p.version!)}/builds/${id}`;
+    return reply.status(202).send({ location, status: 'Queued', operationId: id });
   });
-  app.get<{ Params: P }>(`${E}/:name/versions/:version/build`, HIDE, async (req) => {
+  app.get<{ Params: P }>(`${E}/:name/versions/:version/builds/:operationId`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'control/read');
-    return environments.buildStatus(w, req.params.name, req.params.version!);
+    return environments.buildStatus(w, req.params.name, req.params.version!, req.params.operationId!);
   });
 
   const unserved = (what: string) => async () => {
