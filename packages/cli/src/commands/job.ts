@@ -47,10 +47,18 @@ export function jobCommands(program: Command): void {
   );
   wsOptions(job.command('list').description('list jobs, newest first'))
     .option('--type <jobType>', 'Command, Sweep or Pipeline')
-    .option('--tag <key[=value]>', 'only jobs with this tag')
-    .action(async (o: WsOpts & { type?: string; tag?: string }, cmd: Command) => {
+    .option('--tags <key[=value]...>', 'only jobs with all these tags (a key alone: any value)')
+    .action(async (o: WsOpts & { type?: string; tags?: string[] }, cmd: Command) => {
       const g = globals(cmd);
-      const jobs = await (await resolveWorkspace(g, o)).listJobs({ jobType: o.type, tag: o.tag });
+      const [first, ...rest] = o.tags ?? [];
+      // The server filters on one tag (Azure's `tag` parameter); the others are checked here.
+      const jobs = (await (await resolveWorkspace(g, o)).listJobs({ jobType: o.type, tag: first })).filter((j) =>
+        rest.every((t) => {
+          const i = t.indexOf('=');
+          const tags = (j.properties.tags ?? {}) as Record<string, string>;
+          return i < 0 ? t in tags : tags[t.slice(0, i)] === t.slice(i + 1);
+        }),
+      );
       print(
         jobs.map((j) => ({
           name: j.name,
