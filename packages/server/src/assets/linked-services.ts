@@ -90,8 +90,8 @@ export class LinkedServiceService {
     return r;
   }
 
-  async list(ws: WorkspaceInfo): Promise<StoredResource[]> {
-    return (await this.engine.list({ type: LINKED_SERVICE_TYPE, parentId: ws.id, top: 1000 })).value;
+  async list(ws: WorkspaceInfo, page: { after?: string; top: number }) {
+    return this.engine.list({ type: LINKED_SERVICE_TYPE, parentId: ws.id, after: page.after, top: page.top });
   }
 
   async delete(ws: WorkspaceInfo, name: string): Promise<boolean> {

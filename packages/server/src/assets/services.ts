@@ -57,7 +57,7 @@ export function createAssetServices(ctx: AppContext, cp: ControlPlaneServices): 
     linked: new LinkedServiceService(ctx, engine),
   };
 
-  registerAssetTypes(cp.types, s);
+  registerAssetTypes(cp.types, { ...s, workspaces: cp.workspaces, operations: cp.operations });
   // Storage accounts are control-plane resources; their SAS actions are the assets' (what Sas datastores hold).
   const storage = cp.types.require(STORAGE);
   storage.actions = [...(storage.actions ?? []), ...storageSasActions(cp.workspaces.dependents)];

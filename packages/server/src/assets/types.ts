@@ -3,11 +3,16 @@ import * as C from '@atelier/contracts';
 import {
   workspaceOf,
   listsArchived,
+  queryFlag,
+  type ResourceAction,
   type ResourceTypeDeclaration,
   type ResourceTypeRegistry,
 } from '../resources/registry.js';
-import { WORKSPACE } from '../resources/workspaces.js';
-import { InvalidInput } from '../errors.js';
+import { WORKSPACE, type WorkspaceService } from '../resources/workspaces.js';
+import type { OperationService } from '../operations/operations.js';
+import { NotFound } from '../errors.js';
+import type { WorkspaceDiagnostics } from './diagnostics.js';
+import { linkedServiceDefinition, type LinkedServiceService } from './linked-services.js';
 import { datastoreDefinition, type DatastoreService } from './datastores.js';
 import { connectionDefinition, type ConnectionService } from './connections.js';
 import { peConnectionDefinition, privateEndpointDefinition, type PrivateEndpointService } from './private-endpoints.js';
@@ -18,18 +23,6 @@ const ASSETS = { read: 'control/read', write: 'assets/write', delete: 'assets/wr
 
 /** The workspace a child type's request reached (the router resolves it). */
 const ws = workspaceOf;
-
-/** Parses an optional boolean filter of a list ('true'/'false'). */
-function flag(query: Record<string, string | undefined>, name: string): boolean | undefined {
-  const v = query[name];
-  if (v === undefined || v === '') return undefined;
-  if (/^true$/i.test(v)) return true;
-  if (/^false$/i.test(v)) return false;
-  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, {
-    code: 'INVALID_QUERY_PARAMETER',
-    target: name,
-  });
-}
 
 function datastoreType(datastores: DatastoreService): ResourceTypeDeclaration {
   return {
@@ -52,7 +45,7 @@ function datastoreType(datastores: DatastoreService): ResourceTypeDeclaration {
         return datastores.list(ws(scope), {
           after: page.after,
           top: page.top,
-          isDefault: flag(page.query, 'isDefault'),
+          isDefault: queryFlag(page.query, 'isDefault'),
           names,
         });
       },
@@ -222,6 +215,60 @@ function privateEndpointTypes(endpoints: PrivateEndpointService): ResourceTypeDe
   ];
 }
 
+/** Linked services `W/linkedServices/{name}`: records of external workspaces linked to this one. */
+function linkedServiceType(linked: LinkedServiceService): ResourceTypeDeclaration {
+  return {
+    ...linkedServiceDefinition,
+    parent: WORKSPACE,
+    param: 'name',
+    nameSchema: AssetName,
+    label: 'linked service',
+    tag: 'Linked services',
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+    schema: { put: C.LinkedServiceBody, one: C.LinkedService, list: C.Paged(C.LinkedService) },
+    handlers: {
+      list: (scope, page) => linked.list(ws(scope), { after: page.after, top: page.top }),
+      get: (scope, name) => linked.get(ws(scope), name),
+      put: (scope, name, body, by) => linked.put(ws(scope), name, body, by),
+      delete: (scope, name) => linked.delete(ws(scope), name),
+      toBody: (r) => linked.toBody(r),
+    },
+  };
+}
+
+/**
+ * `POST W/diagnose` (LRO: 202; Azure-AsyncOperation gives the status, Location —
+ * `W/diagnoseResults/{operationId}`, http/arm/operation-routes.ts — the report when done).
+ */
+function diagnoseAction(a: AssetTypeServices): ResourceAction {
+  return {
+    name: 'diagnose',
+    access: ['control/read'],
+    body: Type.Optional(C.DiagnoseBody),
+    summary: 'Diagnose the workspace (LRO: 202; Location gives the report when done)',
+    accepted: true,
+    resultPath: (id, op) => `${id}/diagnoseResults/${op.id}`,
+    run: async (_scope, _name, _body, by, r) => {
+      const w = a.workspaces.info(r!);
+      if (w.provisioningState === 'Deleting' || w.provisioningState === 'Creating')
+        throw new NotFound(
+          `workspace '${w.name}' is ${w.provisioningState.toLowerCase()}; try again when it is ready`,
+          {
+            code: 'WORKSPACE_NOT_FOUND',
+          },
+        );
+      return a.operations.start(
+        'workspaces.diagnose',
+        { id: w.id, subscriptionId: w.subscriptionId, location: w.location },
+        by.id,
+        async (journal) => {
+          await journal.record({ diagnose: await a.diagnostics.run(w) });
+        },
+      );
+    },
+  };
+}
+
 /** The services of the asset module's resource types. */
 export interface AssetTypeServices {
   datastores: DatastoreService;
@@ -229,6 +276,10 @@ export interface AssetTypeServices {
   data: VersionedAssetService;
   environments: VersionedAssetService;
   endpoints: PrivateEndpointService;
+  linked: LinkedServiceService;
+  diagnostics: WorkspaceDiagnostics;
+  workspaces: WorkspaceService;
+  operations: OperationService;
 }
 
 /** The asset module's resource types, registered from assets/services.ts. */
@@ -238,4 +289,8 @@ export function registerAssetTypes(registry: ResourceTypeRegistry, a: AssetTypeS
   for (const t of versionedTypes(a.data, 'Data')) registry.register(t);
   for (const t of versionedTypes(a.environments, 'Environments')) registry.register(t);
   for (const t of privateEndpointTypes(a.endpoints)) registry.register(t);
+  registry.register(linkedServiceType(a.linked));
+  // The workspace's diagnose action is the assets' (it reads datastores, the vault and network rules).
+  const workspace = registry.require(WORKSPACE);
+  workspace.actions = [...(workspace.actions ?? []), diagnoseAction(a)];
 }

@@ -13,12 +13,11 @@ import {
   registryDef,
   storageAccountDef,
   type DependentKind,
-  type DependentResources,
   type NewDependent,
 } from './dependents.js';
-import { workspaceDef } from './workspaces.js';
+import { WORKSPACE, workspaceDef, type WorkspaceService } from './workspaces.js';
 import { deploymentDef, logAnalyticsDef } from './templates/deployments.js';
-import type { ResourceScope, ResourceTypeDeclaration, ResourceTypeRegistry } from './registry.js';
+import { queryFlag, type ResourceScope, type ResourceTypeDeclaration, type ResourceTypeRegistry } from './registry.js';
 
 interface DependentSpec {
   def: ResourceDefinition;
@@ -144,25 +143,132 @@ function dependentType(
 }
 
 /**
- * The control plane's resource types: workspaces (their own routes and service), the four
- * dependent types, Log Analytics workspaces (a record templates deploy) and template deployments.
+ * Workspaces: PUT (a new one is provisioned by an operation: 201 + Azure-AsyncOperation), GET (with
+ * its private endpoint connections), PATCH (`force` for updateDependencies), DELETE (LRO: 202,
+ * optionally with its dependents), lists per resource group and subscription, and the key actions.
+ * Other modules add their workspace actions (diagnose: assets/types.ts).
+ */
+function workspaceType(engine: ResourceEngine, workspaces: WorkspaceService): ResourceTypeDeclaration {
+  const PE_CONNECTIONS = `${WORKSPACE}/privateEndpointConnections`;
+  return {
+    ...workspaceDef,
+    param: 'workspaceName',
+    label: 'workspace',
+    tag: 'Workspaces',
+    // Its body holds no secrets (listKeys does, with secrets/read).
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+    longRunning: true,
+    longRunningDelete: true,
+    template: 'deployments',
+    lists: { group: true, subscription: true },
+    schema: {
+      put: C.WorkspaceBody,
+      patch: C.WorkspacePatchBody,
+      one: C.Workspace,
+      list: C.WorkspaceList,
+      query: { put: C.WorkspaceQuery, patch: C.WorkspacePatchQuery, delete: C.WorkspaceDeleteQuery },
+    },
+    summaries: {
+      put: 'Create (LRO: 201 + Azure-AsyncOperation) or update (200) a workspace',
+      get: 'Get a workspace',
+      patch: 'Update the updatable fields of a workspace (also updateDependencies with force=true)',
+      delete: 'Delete a workspace (LRO: 202), optionally with its dependent resources',
+      listGroup: 'List the workspaces of a resource group (paged)',
+      listSubscription: 'List the workspaces of a subscription (paged)',
+    },
+    handlers: {
+      list: (scope, page) =>
+        engine.list({
+          type: WORKSPACE,
+          subscriptionId: scope.subscriptionId,
+          groupKey: scope.resourceGroup ? groupId(scope.subscriptionId, scope.resourceGroup) : undefined,
+          after: page.after,
+          top: page.top,
+          visible: page.visible,
+        }),
+      get: (scope, name) => workspaces.require(scope.subscriptionId, scope.resourceGroup, name),
+      put: (scope, name, body, by, pre) =>
+        workspaces.put(scope.subscriptionId, scope.resourceGroup, name, body, by, pre),
+      patch: (_scope, ws, body, by, req) =>
+        workspaces.update(ws, body, by, req.pre, { force: queryFlag(req.query, 'force') ?? false }),
+      delete: async (scope, name, by, req) => {
+        const deleteDependentResources = queryFlag(req.query, 'deleteDependentResources') ?? false;
+        queryFlag(req.query, 'forceToPurge');
+        const op = await workspaces.delete(
+          scope.subscriptionId,
+          scope.resourceGroup,
+          name,
+          by,
+          { deleteDependentResources },
+          req.pre,
+        );
+        return op ?? false;
+      },
+      toBody: async (r, { detail }) => {
+        const body = workspaces.toArm(r);
+        if (!detail) return body;
+        // A workspace's own GET carries its private endpoint connections (lists leave them out, as Azure does).
+        const connections = await engine.scan({ type: PE_CONNECTIONS, groupKey: r.groupKey });
+        const mine = connections.filter((c) => c.id.toLowerCase().startsWith(`${r.id.toLowerCase()}/`));
+        const props = body.properties as Record<string, unknown>;
+        props.privateEndpointConnections = mine.map((c) => toArmBody(c));
+        props.privateLinkCount = mine.length;
+        return body;
+      },
+    },
+    actions: [
+      {
+        name: 'listKeys',
+        access: ['secrets/read'],
+        response: C.WorkspaceKeys,
+        summary: 'The keys of the dependent resources, as the workspace holds them (needs secrets/read)',
+        run: (_scope, _name, _body, _by, ws) => workspaces.listKeys(ws!),
+      },
+      {
+        name: 'listStorageAccountKeys',
+        access: ['secrets/read'],
+        response: C.WorkspaceKeys,
+        summary: 'The storage account key the workspace holds (needs secrets/read)',
+        run: async (_scope, _name, _body, _by, ws) => ({
+          userStorageKey: (await workspaces.listKeys(ws!)).userStorageKey,
+        }),
+      },
+      {
+        name: 'listNotebookKeys',
+        access: ['secrets/read'],
+        response: C.NotebookAccessKeys,
+        summary: 'The notebook access keys (needs secrets/read)',
+        run: async (_scope, _name, _body, _by, ws) => (await workspaces.listKeys(ws!)).notebookAccessKeys,
+      },
+      {
+        name: 'resyncKeys',
+        access: ['control/write'],
+        summary: 'Copy the current keys of the dependent resources into the workspace (LRO: 202)',
+        // Before 2021-04-01 resyncKeys was not long-running (clients of those versions accept only 200): done at once.
+        accepted: (req) => req.apiVersion >= '2021-04-01',
+        run: async (_scope, _name, _body, by, ws, req) => {
+          if (req.apiVersion >= '2021-04-01') return workspaces.resyncKeys(ws!, by);
+          await workspaces.resyncKeysNow(ws!);
+          return undefined;
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The control plane's resource types: workspaces, the four dependent types, Log Analytics
+ * workspaces (a record templates deploy) and template deployments.
  */
 export function registerControlPlaneTypes(
   ctx: AppContext,
   registry: ResourceTypeRegistry,
   engine: ResourceEngine,
   groups: ResourceGroupService,
-  deps: DependentResources,
+  workspaces: WorkspaceService,
 ): void {
-  registry.register({
-    ...workspaceDef,
-    param: 'workspaceName',
-    label: 'workspace',
-    tag: 'Workspaces',
-    access: { read: 'control/read', write: 'control/write', delete: 'control/write', secrets: 'secrets/read' },
-    longRunning: true,
-    template: 'deployments',
-  });
+  const deps = workspaces.dependents;
+  registry.register(workspaceType(engine, workspaces));
   registry.register(
     dependentType(engine, groups, {
       def: storageAccountDef,

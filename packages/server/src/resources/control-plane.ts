@@ -28,7 +28,7 @@ export function createControlPlaneServices(ctx: AppContext): ControlPlaneService
   const operations = new OperationService(ctx);
   const workspaces = new WorkspaceService(ctx, resources, operations);
   const types = new ResourceTypeRegistry();
-  registerControlPlaneTypes(ctx, types, resources, groups, workspaces.dependents);
+  registerControlPlaneTypes(ctx, types, resources, groups, workspaces);
   workspaces.dependents.types = types;
   groups.deleteHooks.push(async (groupKey) => workspaces.deleteGroupContents(groupKey));
   const deployments = new DeploymentService(ctx, { groups, types, resources, operations, workspaces });

@@ -46,6 +46,28 @@ export function workspaceOf(scope: ResourceScope): WorkspaceInfo {
   return scope.workspace;
 }
 
+/** An optional boolean query parameter ('true'/'false', any case); 400 naming it otherwise. */
+export function queryFlag(query: Record<string, string | undefined>, name: string): boolean | undefined {
+  const v = query[name];
+  if (v === undefined || v === '') return undefined;
+  if (/^true$/i.test(v)) return true;
+  if (/^false$/i.test(v)) return false;
+  throw new InvalidInput(`query parameter ${name} must be true or false, got '${v}'`, {
+    code: 'INVALID_QUERY_PARAMETER',
+    target: name,
+  });
+}
+
+/** What a handler may need of the request beyond its path and body. */
+export interface RequestInfo {
+  /** The query string (the type's own parameters: `force`, `deleteDependentResources`, …). */
+  query: Record<string, string | undefined>;
+  /** If-Match / If-None-Match. */
+  pre: Preconditions;
+  /** The request's api-version (older ones of some types answer in older shapes). */
+  apiVersion: string;
+}
+
 /** `listViewType=All` (or ArchivedOnly) includes archived asset containers and versions in a list. */
 export function listsArchived(query: Record<string, string | undefined>): boolean {
   return /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
@@ -84,16 +106,20 @@ export interface ResourceHandlers {
     resource: StoredResource,
     body: Record<string, unknown>,
     principal: Principal,
+    req: RequestInfo,
   ): Promise<StoredResource>;
   /**
    * Returns false when there was nothing to delete. A long-running delete returns the operation that
    * finishes it (ARM answers 202 with Azure-AsyncOperation and Location, as Azure does for computes).
    */
-  delete(scope: ResourceScope, name: string, principal: Principal): Promise<boolean | Operation>;
-  /** The ARM body; `secrets` when the caller may read the type's secrets (`access.secrets`). */
+  delete(scope: ResourceScope, name: string, principal: Principal, req: RequestInfo): Promise<boolean | Operation>;
+  /**
+   * The ARM body; `secrets` when the caller may read the type's secrets (`access.secrets`); `detail`
+   * for the GET of this one resource (a workspace's carries its private endpoint connections, lists leave them out).
+   */
   toBody(
     resource: StoredResource,
-    opts: { scope: ResourceScope; secrets: boolean },
+    opts: { scope: ResourceScope; secrets: boolean; detail?: boolean },
   ): Promise<Record<string, unknown>> | Record<string, unknown>;
 }
 
@@ -106,20 +132,27 @@ export interface ResourceAction {
   /** Schema of its answer (documents /openapi.json). */
   response?: TSchema;
   summary?: string;
-  /** `resource`: loaded with `handlers.get` unless `loads: false` (the action finds the resource itself). */
+  /**
+   * `resource`: loaded with `handlers.get` unless `loads: false` (the action finds the resource
+   * itself). What it returns is the answer (200); nothing answers an empty 200.
+   */
   run(
     scope: ResourceScope,
     name: string,
     body: Record<string, unknown>,
     principal: Principal,
     resource: StoredResource | undefined,
+    req: RequestInfo,
   ): Promise<unknown>;
   loads?: boolean;
   /**
    * A long-running action (Azure's 202 Accepted): `run` answers the Operation that finishes it, and
-   * the router answers 202 with the LRO headers (Azure-AsyncOperation, Location, Retry-After).
+   * the router answers 202 with the LRO headers (Azure-AsyncOperation, Location, Retry-After). A
+   * function decides per request (older api-versions of some actions answered 200 when done).
    */
-  accepted?: boolean;
+  accepted?: boolean | ((req: RequestInfo) => boolean);
+  /** Where a long-running action's result is read (the Location header; the operation's own status URL otherwise), e.g. `{id}/diagnoseResults/{operation}`. */
+  resultPath?(resourceId: string, operation: Operation): string;
 }
 
 /** How ARM templates (Microsoft.Resources/deployments) deploy a type. */
@@ -166,8 +199,17 @@ export interface ResourceTypeDeclaration extends ResourceDefinition {
   globalName?: boolean;
   /** Status of a PUT that created it (Azure answers 200 for some types, e.g. connections). */
   createdStatus?: 200 | 201;
-  /** Schemas (TypeBox, from @atelier/contracts): bodies of PUT and PATCH, and the answers (one resource, a page of them). */
-  schema?: { put?: TSchema; patch?: TSchema; one?: TSchema; list?: TSchema };
+  /**
+   * Schemas (TypeBox, from @atelier/contracts): bodies of PUT and PATCH, the answers (one resource,
+   * a page of them), and the query strings of PUT, PATCH and DELETE when the type takes more than api-version.
+   */
+  schema?: {
+    put?: TSchema;
+    patch?: TSchema;
+    one?: TSchema;
+    list?: TSchema;
+    query?: { put?: TSchema; patch?: TSchema; delete?: TSchema };
+  };
   /** OpenAPI summaries. */
   summaries?: {
     put?: string;
@@ -178,7 +220,7 @@ export interface ResourceTypeDeclaration extends ResourceDefinition {
     listSubscription?: string;
     list?: string;
   };
-  /** Served by the generic ARM router when present (workspaces keep their own routes). */
+  /** Served by the generic ARM router when present (types without handlers are records: template-only or served by their own protocol). */
   handlers?: ResourceHandlers;
   /**
    * api-versions older than this answer the list as a bare JSON array of every item (no `value`,

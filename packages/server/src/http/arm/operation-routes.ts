@@ -5,8 +5,12 @@ import type { Services } from '../../services.js';
 import { checkApiVersion } from './api-version.js';
 import { NotFound } from '../../errors.js';
 import { armErrorOf, armStatusOf } from './errors.js';
+import { W, workspaceFor } from './assets/common.js';
 
-/** Status of long-running operations, the way ARM's Azure-AsyncOperation and Location URLs answer. */
+/**
+ * Status of long-running operations, the way ARM's Azure-AsyncOperation and Location URLs answer,
+ * and the result of a workspace diagnosis (`POST W/diagnose`'s Location).
+ */
 export async function operationRoutes(
   app: FastifyInstance,
   opts: { ctx: AppContext; services: Services },
@@ -52,9 +56,9 @@ export async function operationRoutes(
         if (/\.(delete|resyncKeys|cancel)$/.test(op.kind)) return reply.status(204).send();
         const r = await services.resources.get(op.resourceId);
         if (!r) throw new NotFound(`the resource of this operation no longer exists`, { code: 'NOT_FOUND' });
-        // A type served by the generic router answers its own body; workspaces keep theirs.
+        // A type served by the generic router answers its own body (a workspace: as its lists show it).
         const t = services.types.get(r.type);
-        if (t?.handlers && t.parent) {
+        if (t?.handlers) {
           const scope = { subscriptionId: r.subscriptionId, resourceGroup: r.resourceGroup, parents: [] };
           return reply.status(200).send(await t.handlers.toBody(r, { scope, secrets: false }));
         }
@@ -70,6 +74,38 @@ export async function operationRoutes(
       if (op.kind === 'workspaces.diagnose' && op.status === 'Succeeded')
         body.value = (await services.operations.journalOf(op.id))?.diagnose;
       return body;
+    },
+  );
+
+  app.get<{ Params: C.DiagnoseResultParams }>(
+    `${W}/diagnoseResults/:operationId`,
+    {
+      schema: {
+        params: C.DiagnoseResultParams,
+        querystring: C.ApiVersionQuery,
+        response: { 200: C.DiagnoseResponse, ...C.ArmErrorResponses },
+        tags: ['Diagnostics'],
+        summary: 'The report of a workspace diagnosis (202 while it runs)',
+      },
+    },
+    async (req, reply) => {
+      const ws = await workspaceFor(ctx, req, 'control/read');
+      const op = /^[0-9a-f-]{36}$/i.test(req.params.operationId)
+        ? await services.operations.get(req.params.operationId.toLowerCase())
+        : undefined;
+      if (!op || op.kind !== 'workspaces.diagnose' || op.resourceId.toLowerCase() !== ws.id.toLowerCase())
+        throw new NotFound(`diagnosis '${req.params.operationId}' could not be found`, { code: 'OPERATION_NOT_FOUND' });
+      if (op.status === 'InProgress')
+        return reply
+          .status(202)
+          .header('Location', `${ctx.config.publicUrl}${req.url}`)
+          .header('Retry-After', '1')
+          .send();
+      if (op.status !== 'Succeeded')
+        return reply.status(500).send({
+          error: op.error ? armErrorOf(op.error) : { code: 'InternalServerError', message: 'the diagnosis failed' },
+        });
+      return { value: (await services.operations.journalOf(op.id))?.diagnose };
     },
   );
 }

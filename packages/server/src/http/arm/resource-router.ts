@@ -3,7 +3,12 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import type { Action } from '../../identity/rbac.js';
-import type { ResourceScope, ResourceTypeDeclaration, ResourceHandlers } from '../../resources/registry.js';
+import type {
+  RequestInfo,
+  ResourceScope,
+  ResourceTypeDeclaration,
+  ResourceHandlers,
+} from '../../resources/registry.js';
 import type { StoredResource } from '../../resources/engine.js';
 import type { Operation } from '../../operations/operations.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
@@ -17,6 +22,12 @@ import { ApiVersionQuery, ArmErrorResponses } from '@atelier/contracts';
 import { workspaceFor } from './assets/common.js';
 
 type Params = Record<string, string>;
+
+/** What a handler may need of the request beyond its path and body. */
+function info(req: FastifyRequest): RequestInfo {
+  const query = req.query as Record<string, string | undefined>;
+  return { query, pre: preconditions(req), apiVersion: String(query['api-version'] ?? '') };
+}
 const GROUP = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName';
 
 /**
@@ -45,7 +56,8 @@ function mount(
 ): void {
   const chain = services.types.chain(t);
   const top = chain[0]!;
-  const below = top.type.toLowerCase() === WORKSPACE.toLowerCase();
+  // Reached through a workspace (its children); the workspace type itself is checked as any type in a group.
+  const below = chain.length > 1 && top.type.toLowerCase() === WORKSPACE.toLowerCase();
   if (!below && chain.length > 1)
     throw new Error(`${t.type}: the generic router serves types in a resource group or below a workspace`);
   const [ns, topSegment] = top.type.split('/') as [string, string];
@@ -110,15 +122,16 @@ function mount(
   };
   const secrets = async (req: FastifyRequest, r: StoredResource) =>
     t.access.secrets ? ctx.access.can(req.principal.id, r.id, t.access.secrets) : false;
-  const body = async (req: FastifyRequest, scope: ResourceScope, r: StoredResource) =>
-    h.toBody(r, { scope, secrets: await secrets(req, r) });
+  const body = async (req: FastifyRequest, scope: ResourceScope, r: StoredResource, detail = false) =>
+    h.toBody(r, { scope, secrets: await secrets(req, r), detail });
+  const query = t.schema?.query ?? {};
 
   app.put(
     item,
     {
       schema: {
         params: ItemParams,
-        querystring: ApiVersionQuery,
+        querystring: query.put ?? ApiVersionQuery,
         ...(t.schema?.put ? { body: t.schema.put } : {}),
         response: { ...one, ...created },
         tags,
@@ -148,7 +161,7 @@ function mount(
     { schema: { params: ItemParams, querystring: ApiVersionQuery, response: one, tags, ...withSummary(s.get) } },
     async (req) => {
       const scope = await scopeFor(req, t.access.read);
-      return body(req, scope, await h.get(scope, nameOf(req), req.principal));
+      return body(req, scope, await h.get(scope, nameOf(req), req.principal), true);
     },
   );
 
@@ -159,7 +172,7 @@ function mount(
       {
         schema: {
           params: ItemParams,
-          querystring: ApiVersionQuery,
+          querystring: query.patch ?? ApiVersionQuery,
           ...(t.schema?.patch ? { body: t.schema.patch } : {}),
           response: one,
           tags,
@@ -169,7 +182,8 @@ function mount(
       async (req) => {
         const scope = await scopeFor(req, t.access.write);
         const r = await h.get(scope, nameOf(req), req.principal);
-        return body(req, scope, await patch(scope, r, (req.body ?? {}) as Record<string, unknown>, req.principal));
+        const b = (req.body ?? {}) as Record<string, unknown>;
+        return body(req, scope, await patch(scope, r, b, req.principal, info(req)));
       },
     );
   }
@@ -179,7 +193,7 @@ function mount(
     {
       schema: {
         params: ItemParams,
-        querystring: ApiVersionQuery,
+        querystring: query.delete ?? ApiVersionQuery,
         response: t.longRunningDelete
           ? {
               202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }),
@@ -192,7 +206,7 @@ function mount(
     },
     async (req, reply: FastifyReply) => {
       const scope = await scopeFor(req, t.access.delete);
-      const done = await h.delete(scope, nameOf(req), req.principal);
+      const done = await h.delete(scope, nameOf(req), req.principal, info(req));
       if (typeof done === 'object') {
         setLroHeaders(reply, ctx.config.publicUrl, done, req);
         return reply.status(202).send();
@@ -310,14 +324,13 @@ function mount(
           params: ItemParams,
           querystring: ApiVersionQuery,
           ...(a.body ? { body: a.body } : {}),
-          response: a.accepted
-            ? {
-                202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }),
-                ...ArmErrorResponses,
-              }
-            : a.response
-              ? { 200: a.response, ...ArmErrorResponses }
-              : ArmErrorResponses,
+          response: {
+            ...(a.accepted
+              ? { 202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }) }
+              : {}),
+            ...(a.response ? { 200: a.response } : {}),
+            ...ArmErrorResponses,
+          },
           tags,
           ...withSummary(a.summary),
         },
@@ -333,9 +346,18 @@ function mount(
             action,
             notFound(req.params as Params),
           );
-        const out = await a.run(scope, nameOf(req), (req.body ?? {}) as Record<string, unknown>, req.principal, r);
-        if (!a.accepted) return out;
-        setLroHeaders(reply, ctx.config.publicUrl, out as Operation, req);
+        const about = info(req);
+        const b = (req.body ?? {}) as Record<string, unknown>;
+        const out = await a.run(scope, nameOf(req), b, req.principal, r, about);
+        const accepted = typeof a.accepted === 'function' ? a.accepted(about) : a.accepted;
+        if (!accepted) return out === undefined ? reply.status(200).send() : out;
+        const op = out as Operation;
+        setLroHeaders(reply, ctx.config.publicUrl, op, req);
+        if (a.resultPath) {
+          const id = r?.id ?? resourceId(scope.subscriptionId, scope.resourceGroup, t.type, nameOf(req));
+          const v = encodeURIComponent(about.apiVersion);
+          reply.header('Location', `${ctx.config.publicUrl}${a.resultPath(id, op)}?api-version=${v}`);
+        }
         return reply.status(202).send();
       },
     );

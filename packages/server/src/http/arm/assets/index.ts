@@ -4,15 +4,15 @@ import type { Services } from '../../../services.js';
 import { datastoreRoutes } from './datastore-routes.js';
 import { keyVaultRoutes } from './keyvault-routes.js';
 import { keyVaultKeyRoutes } from './keyvault-key-routes.js';
-import { workspaceActionRoutes } from './workspace-action-routes.js';
 import { acceptStringBooleans } from '../string-booleans.js';
 export { networkAccessFeature } from './network-access.js';
 
 /**
- * Workspace assets (issue 5): the datastore file data plane, key vault secrets and keys,
- * diagnostics, linked services. The ARM resources of datastores, data, environments, connections,
- * private endpoints and their connections are declared in assets/types.ts and served by the
- * generic router (http/arm/resource-router.ts); network access is an app-wide hook (network-access.ts).
+ * Workspace assets (issue 5): the datastore file data plane, key vault secrets and keys. The ARM
+ * resources of datastores, data, environments, connections, linked services, private endpoints and
+ * their connections, and the workspace's diagnose action, are declared in assets/types.ts and
+ * served by the generic router (http/arm/resource-router.ts); a diagnosis's report is read at
+ * operation-routes.ts; network access is an app-wide hook (network-access.ts).
  */
 export async function assetsFeature(
   app: FastifyInstance,
@@ -20,11 +20,10 @@ export async function assetsFeature(
 ): Promise<void> {
   const { ctx, services } = opts;
   // The services and their workspace hooks are made by assets/services.ts.
-  const { vault, vaultKeys, datastores, diagnostics, linked } = services.assets;
+  const { vault, vaultKeys, datastores } = services.assets;
 
   acceptStringBooleans(app);
   await app.register(keyVaultRoutes, { ctx, vault, resources: services.resources });
   await app.register(keyVaultKeyRoutes, { ctx, keys: vaultKeys, resources: services.resources });
   await app.register(datastoreRoutes, { ctx, datastores });
-  await app.register(workspaceActionRoutes, { ctx, services, diagnostics, linked });
 }
