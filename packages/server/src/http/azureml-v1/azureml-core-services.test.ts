@@ -156,5 +156,36 @@ for (const dialect of testDialects()) {
       const missing = await httpsJson('DELETE', `${MM}/services/svc-token`, s.ca, s.token);
       assert.equal(missing.status, 404);
     });
+
+    it("the seed's remaining Workspace methods: default compute target, dependencies, private endpoints, setup", async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      assert.equal(ok('get_default_compute_target(CPU) (none yet)'), null);
+      ok('ComputeTarget.create(cpu-cluster)');
+      assert.deepEqual(ok('get_default_compute_target(CPU)'), ['cpu-cluster', 'AmlCompute']);
+      assert.equal(ok('get_default_compute_target(GPU)'), null);
+      assert.equal(ok('update_dependencies()'), null);
+      // A registry that does not exist is refused naming it; one made through ARM becomes the workspace's.
+      assert.match(err('update_dependencies(missing registry)'), /svcacr' does not exist/);
+      ok('ARM container registry');
+      assert.match(ok('update_dependencies(container_registry)'), /\/registries\/svcacr$/);
+      assert.match(ok('get_details containerRegistry'), /\/registries\/svcacr$/);
+      // add_private_endpoint looks the virtual network up first (Microsoft.Network/virtualNetworks),
+      // which Atelier does not keep; a private endpoint made through ARM is listed and its connection deleted.
+      assert.match(err('add_private_endpoint'), /vnet and subnet was not found/);
+      ok('ARM private endpoint');
+      assert.deepEqual(ok('private_endpoints names'), ['svc-pe']);
+      ok('delete_private_endpoint_connection');
+      assert.deepEqual(ok('private_endpoints after delete'), []);
+      const conns = await httpsJson('GET', `${W}/privateEndpointConnections?${V}`, s.ca, s.token);
+      assert.equal(conns.status, 200, JSON.stringify(conns.body));
+      assert.deepEqual(conns.body.value, []);
+      // get_mlflow_tracking_uri() needs azureml-mlflow (not installable beside the pinned clients);
+      // the URI it would build is served as the workspace's mlFlowTrackingUri.
+      assert.match(err('get_mlflow_tracking_uri'), /azureml-mlflow/);
+      assert.equal(ok('mlFlowTrackingUri'), `${s.server.url}/mlflow/v1.0${s.workspaceId('svc-ws')}`);
+      // Workspace.setup() takes no auth: azureml-core's default one, with a service principal, has MSAL
+      // validate the authority at login.microsoftonline.com before asking this server for a token.
+      assert.match(err('Workspace.setup'), /login\.microsoftonline\.com|invalid_instance/);
+    });
   });
 }

@@ -136,5 +136,91 @@ step("delete", lambda: tok.delete())
 step("ws.webservices after delete", lambda: sorted(ws.webservices.keys()))
 step("Webservice(ws, missing)", lambda: Webservice(ws, "svc-token"))
 
+# The seed's Workspace methods not driven elsewhere (issue 11, item 4).
+from azureml.core.compute import AmlCompute, ComputeTarget  # noqa: E402
+
+step("get_default_compute_target(CPU) (none yet)", lambda: ws.get_default_compute_target("CPU"))
+
+
+def make_cpu_cluster():
+    ct = ComputeTarget.create(ws, "cpu-cluster", AmlCompute.provisioning_configuration(vm_size="STANDARD_DS2_V2", max_nodes=1))
+    ct.wait_for_completion(show_output=False)
+
+
+step("ComputeTarget.create(cpu-cluster)", make_cpu_cluster)
+step("get_default_compute_target(CPU)", lambda: (lambda c: [c.name, c.type])(ws.get_default_compute_target("CPU")))
+step("get_default_compute_target(GPU)", lambda: ws.get_default_compute_target("GPU"))
+step("update_dependencies()", lambda: ws.update_dependencies())
+ACR = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.ContainerRegistry/registries/svcacr"
+step("update_dependencies(missing registry)", lambda: ws.update_dependencies(container_registry=ACR, force=True))
+
+
+def make_registry():
+    r = requests.put(f"{URL}{ACR}?api-version=2023-07-01", json={"location": "local", "sku": {"name": "Basic"}}, headers=auth.get_authentication_header())
+    if r.status_code >= 300:
+        raise RuntimeError(f"PUT registry: {r.status_code} {r.text}")
+
+
+step("ARM container registry", make_registry)
+step("update_dependencies(container_registry)", lambda: ws.update_dependencies(container_registry=ACR, force=True).get("containerRegistry"))
+step("get_details containerRegistry", lambda: Workspace(SUBSCRIPTION, GROUP, name, auth=auth).get_details().get("containerRegistry"))
+
+from azureml.core import PrivateEndPointConfig  # noqa: E402
+
+# add_private_endpoint first looks the virtual network up (Microsoft.Network/virtualNetworks), which
+# Atelier does not keep: its private endpoints carry their subnet's address range themselves.
+step("add_private_endpoint", lambda: ws.add_private_endpoint(PrivateEndPointConfig(name="svc-pe", vnet_name="svc-vnet", vnet_subnet_name="default"), show_output=False))
+
+
+def make_private_endpoint():
+    r = requests.put(
+        f"{URL}/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.Network/privateEndpoints/svc-pe?api-version=2023-09-01",
+        json={"location": "local", "properties": {
+            "subnet": {"properties": {"addressPrefixes": ["127.0.0.0/8"]}},
+            "privateLinkServiceConnections": [{"name": "svc-pe", "properties": {"privateLinkServiceId": ARM[len(URL):], "groupIds": ["amlworkspace"]}}],
+        }},
+        headers=auth.get_authentication_header(),
+    )
+    if r.status_code >= 300:
+        raise RuntimeError(f"PUT private endpoint: {r.status_code} {r.text}")
+
+
+step("ARM private endpoint", make_private_endpoint)
+pes = step("private_endpoints", lambda: ws.private_endpoints)
+step("private_endpoints names", lambda: sorted(pes.keys()))
+step("delete_private_endpoint_connection", lambda: ws.delete_private_endpoint_connection(pes["svc-pe"].private_endpoint_connection_resource_id.split("/")[-1]) and None)
+step("private_endpoints after delete", lambda: sorted(ws.private_endpoints.keys()))
+# get_mlflow_tracking_uri() imports azureml-mlflow, which cannot be installed next to the pinned clients
+# (it caps mlflow-skinny and azure-storage-blob below their pins); the URI it builds is served as
+# the workspace's mlFlowTrackingUri.
+step("get_mlflow_tracking_uri", lambda: ws.get_mlflow_tracking_uri())
+step("mlFlowTrackingUri", lambda: requests.get(f"{ARM}?{V}", headers=auth.get_authentication_header()).json()["properties"]["mlFlowTrackingUri"])
+
+
+def setup():
+    """Workspace.setup(): from_config() with azureml-core's default authentication, which takes a
+    service principal from AZUREML_SERVICE_PRINCIPAL_* on the cloud the Azure CLI config names."""
+    import signal
+
+    os.environ["AZUREML_SERVICE_PRINCIPAL_ID"] = os.environ["AZURE_CLIENT_ID"]
+    os.environ["AZUREML_SERVICE_PRINCIPAL_PASSWORD"] = os.environ["AZURE_CLIENT_SECRET"]
+    os.environ["AZUREML_SERVICE_PRINCIPAL_TENANT_ID"] = os.environ["AZURE_TENANT_ID"]
+    os.makedirs(os.environ["AZURE_CONFIG_DIR"], exist_ok=True)
+    with open(os.path.join(os.environ["AZURE_CONFIG_DIR"], "config"), "w") as f:
+        f.write("[cloud]\nname = Atelier\n")
+    ws.write_config()
+    def stop(*_):
+        raise TimeoutError("Workspace.setup() waited for an interactive sign-in")
+
+    signal.signal(signal.SIGALRM, stop)
+    signal.alarm(120)  # never wait for an interactive sign-in
+    try:
+        return Workspace.setup().name
+    finally:
+        signal.alarm(0)
+
+
+step("Workspace.setup", setup)
+
 print(json.dumps(step.out, default=str))
 sys.stdout.flush()
