@@ -34,13 +34,18 @@ for (const dialect of testDialects()) {
     });
     after(async () => s?.close());
 
-    it('from_files / from_delimited_files, register, get_by_name, to_pandas_dataframe, download', async (tc) => {
+    it('Datastore.upload_files/download; from_files / from_delimited_files, register, get_by_name, get_by_id, to_pandas_dataframe', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
       const work = path.join(s.home, 'work');
       fs.mkdirSync(work, { recursive: true });
       out = await s.python(py, path.join(HERE, 'azureml_core_datasets.py'), { WORKSPACE: 'data-ws', WORKDIR: work });
       if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
+      // Datastore.upload_files / download reach the system blob datastore in the server's Blob REST
+      // subset (host-style URIs under ATELIER_STORAGE_SUFFIX, a container SAS as its credential).
+      assert.deepEqual(ok('datastore endpoint'), ['atelier.test', 'Sas']);
+      assert.equal(ok('datastore.upload_files'), 'up');
+      assert.deepEqual(ok('datastore.download'), [2, ['up/iris/README.txt', 'up/iris/iris.csv'], 3]);
       ok('Dataset.File.from_files');
       assert.deepEqual(ok('file.register'), ['iris-files', 1, true]);
       ok('Dataset.Tabular.from_delimited_files');

@@ -16,6 +16,16 @@ ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
 os.chdir(os.environ["WORKDIR"])
 store = Datastore.get(ws, "workspaceblobstore")
 
+# Datastore.upload_files / download: the system blob datastore through the server's Blob REST subset.
+os.makedirs("iris", exist_ok=True)
+with open("iris/iris.csv", "w") as fh:
+    fh.write("sepal_length,sepal_width,species\n5.1,3.5,setosa\n7.0,3.2,versicolor\n")
+with open("iris/README.txt", "w") as fh:
+    fh.write("two flowers\n")
+step("datastore endpoint", lambda: [store.endpoint.split(":")[0], store.credential_type])
+step("datastore.upload_files", lambda: store.upload_files(["iris/iris.csv", "iris/README.txt"], relative_root=".", target_path="up", overwrite=True, show_progress=False).path_on_datastore)
+step("datastore.download", lambda: [store.download("dl", prefix="up/iris", overwrite=True, show_progress=False), sorted(os.path.relpath(os.path.join(d, f), "dl") for d, _, fs in os.walk("dl") for f in fs), open("dl/up/iris/iris.csv").read().count("\n")])
+
 
 files = step("Dataset.File.from_files", lambda: Dataset.File.from_files((store, "iris/"), validate=False))
 step("file.register", lambda: (lambda d: [d.name, d.version, d.id is not None])(files.register(ws, "iris-files", description="iris files", tags={"k": "v"})))

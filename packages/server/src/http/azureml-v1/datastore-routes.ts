@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
-import type { DatastoreService, DatastoreSecrets } from '../../assets/datastores.js';
+import { SYSTEM_DATASTORES, type DatastoreService, type DatastoreSecrets } from '../../assets/datastores.js';
 import type { StoredResource } from '../../resources/engine.js';
 import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import { NotImplemented } from '../../errors.js';
@@ -32,13 +32,24 @@ export async function datastoreV1Routes(app: FastifyInstance, opts: { ctx: AppCo
     };
     if (type === 'AzureBlob' || type === 'AzureFile' || type === 'AzureDataLakeGen2') {
       let secret: DatastoreSecrets | undefined;
-      const creds = (p.credentials as { credentialsType?: string } | undefined)?.credentialsType;
+      let creds = (p.credentials as { credentialsType?: string } | undefined)?.credentialsType;
+      let endpoint = (p.endpoint as string | undefined) ?? 'core.windows.net';
+      // A system blob datastore lives in this server's Blob REST subset: with host-style blob URIs
+      // (ATELIER_STORAGE_SUFFIX) azureml-core's Datastore.upload/download reach it there, with a SAS
+      // for the container (the subset takes SAS, not Shared Key), as listSecrets(expirableSecret) answers.
+      const suffix = ctx.config.storageSuffix;
+      const served = suffix && type === 'AzureBlob' && (SYSTEM_DATASTORES as readonly string[]).includes(r.name);
+      if (served) {
+        const port = new URL(ctx.config.publicUrl).port;
+        endpoint = port ? `${suffix}:${port}` : suffix;
+      }
       if (creds && creds !== 'None' && (await ctx.access.can(req.principal.id, ws.id, 'secrets/read')))
-        secret = await datastores.listSecrets(ws, r.name).catch(() => undefined);
+        secret = await datastores.listSecrets(ws, r.name, { expirable: !!served }).catch(() => undefined);
+      if (secret?.secretsType === 'Sas') creds = 'Sas';
       out.azureStorageSection = {
         accountName: p.accountName,
         containerName: p.containerName ?? p.fileShareName ?? p.filesystem,
-        endpoint: p.endpoint ?? 'core.windows.net',
+        endpoint,
         protocol: p.protocol ?? 'https',
         credentialType: creds === 'Sas' ? 'Sas' : creds === 'None' ? 'None' : 'AccountKey',
         isSas: creds === 'Sas',
