@@ -177,6 +177,33 @@ describe('deployments on an attached Ray compute (Ray Serve)', { skip: !ray }, (
     const pkg = images.body.value.find((i: any) => i.properties.kind === 'deployment');
     assert.equal(pkg?.properties.tool, 'ray-serve', images.text);
 
+    // A scale change re-provisions in place: the application the new start put stays (the runtime it
+    // replaced removes nothing), and the endpoint keeps answering.
+    const scale = await t.request('PATCH', `${E}/deployments/blue?${V}`, { sku: { capacity: 1 } });
+    assert.equal(scale.status, 200, scale.text);
+    const scaled = await t.request('GET', `${E}/deployments/blue?${V}`);
+    if (scaled.body.properties.provisioningState !== 'Succeeded') {
+      const until = Date.now() + 120_000;
+      while (Date.now() < until) {
+        const g = await t.request('GET', `${E}/deployments/blue?${V}`);
+        if (g.body.properties.provisioningState !== 'Updating') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    assert.equal((await t.request('GET', `${E}/deployments/blue?${V}`)).body.properties.provisioningState, 'Succeeded');
+    for (let i = 0; i < 3; i++) {
+      const r = await score(key);
+      assert.equal(r.status, 200, await r.text());
+    }
+    const live = await new RayServeClient(ray!.dashboard).details();
+    const mine = Object.values(live.applications).filter((a) =>
+      a.deployed_app_config?.route_prefix?.startsWith('/atelier-'),
+    );
+    assert.ok(
+      mine.some((a) => (a.deployed_app_config?.args as any)?.deployment?.num_replicas === 1),
+      'the scaled application runs',
+    );
+
     // Delete: the endpoint and its deployment go, and so does the Serve application.
     const app = (t.server.services.serving.runtimes.runtime(`${E}/deployments/blue`) as any)?.name as string;
     assert.match(app, /^atelier-/);

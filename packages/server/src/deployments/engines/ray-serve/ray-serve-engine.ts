@@ -70,7 +70,10 @@ export class RayServeEngine implements ServingEngine {
 
   async start(spec: DeploymentSpec, opts: { logFile: string; signal?: AbortSignal }): Promise<DeploymentRuntime> {
     const name = this.appName(spec.deploymentId);
-    const runtime = new RayServeRuntime(this, name, spec, opts.logFile);
+    // Each start owns the configuration it puts: an update replaces the application in place (same
+    // route), and the runtime it replaces removes the application only while it is still its own.
+    const startId = crypto.randomUUID();
+    const runtime = new RayServeRuntime(this, name, spec, opts.logFile, startId);
     runtime.line(
       `deploying ${spec.deploymentId} to Ray Serve at ${this.client.base} as application ${name} (${spec.instanceCount} replica(s))`,
     );
@@ -96,6 +99,7 @@ export class RayServeEngine implements ServingEngine {
           model_version: spec.modelVersion,
           ...(spec.codeDir ? { code_dir: 'code', scoring_script: spec.scoringScript ?? '' } : {}),
           start_timeout_s: Math.ceil(this.o.startTimeoutMs / 1000),
+          start: startId,
         },
         deployment: {
           num_replicas: spec.instanceCount,
@@ -189,6 +193,7 @@ class RayServeRuntime implements DeploymentRuntime {
     private readonly name: string,
     private readonly spec: DeploymentSpec,
     private readonly logFile: string,
+    private readonly startId: string,
   ) {
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
     this.log = fs.createWriteStream(logFile, { flags: 'a' });
@@ -225,8 +230,10 @@ class RayServeRuntime implements DeploymentRuntime {
       const status = app?.status ?? 'NOT_STARTED';
       if (status !== last) this.line(`Serve application ${this.name}: ${status}`);
       last = status;
-      if (app && status === 'RUNNING' && this.apply(d)) return;
-      if (app && status === 'DEPLOY_FAILED') {
+      // Until Serve has taken this start's configuration, its status is the previous one's.
+      const mine = !!app && startOf(app.deployed_app_config) === this.startId;
+      if (mine && status === 'RUNNING' && this.apply(d)) return;
+      if (mine && status === 'DEPLOY_FAILED') {
         const why = failureMessage(app);
         this.line(why);
         throw new InvalidInput(`the deployment failed to start on Ray Serve: ${why}`, {
@@ -325,7 +332,20 @@ class RayServeRuntime implements DeploymentRuntime {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.set([]);
-    await this.engine.update((apps) => apps.filter((a) => a.name !== this.name));
+    let removed = false;
+    await this.engine.update((apps) =>
+      apps.filter((a) => {
+        const own = a.name === this.name && startOf(a) === this.startId;
+        removed ||= own;
+        return !own;
+      }),
+    );
+    if (!removed) {
+      // A later start (an update, or another replica of the server) owns the application now.
+      this.line(`Serve application ${this.name} left to the start that replaced this one`);
+      await new Promise<void>((r) => this.log.end(r));
+      return;
+    }
     // Serve deletes the application's replicas asynchronously: wait until it is gone.
     const until = Date.now() + 60_000;
     while (Date.now() < until) {
@@ -342,4 +362,10 @@ function failureMessage(app: ServeAppDetails): string {
   const msgs = [app.message ?? '', ...Object.values(app.deployments).map((d) => d.message ?? '')].filter(Boolean);
   const text = msgs.join('\n').trim() || 'Ray Serve gave no reason';
   return text.split('\n').slice(-30).join('\n');
+}
+
+/** The start that put an application's configuration (`args.settings.start`). */
+function startOf(c: ServeAppConfig | null | undefined): string | undefined {
+  const settings = (c?.args as { settings?: { start?: unknown } } | undefined)?.settings;
+  return typeof settings?.start === 'string' ? settings.start : undefined;
 }
