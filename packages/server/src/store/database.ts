@@ -81,7 +81,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     ...store,
     dialect: store.dialect as DialectName,
     batch<I, O>(o: WriteBatchOptions<I, O>) {
-      const b = new WriteBatch<I, O>((fn) => store.write(fn), o);
+      const b = new WriteBatch<I, O>((fn) => store.write(fn), { maxRunning: store.batchesAtOnce, ...o });
       return (item: I) => b.add(item);
     },
   };

@@ -9,6 +9,8 @@ export interface DialectStore {
   db: Kysely<Tables>;
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Batches of one kind running their statements at once (database.batch): more only help with several writers. */
+  batchesAtOnce: number;
   sqlite?: SqliteDatabase.Database;
   pool?: pg.Pool;
   close(): Promise<void>;

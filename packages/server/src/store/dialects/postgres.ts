@@ -104,6 +104,8 @@ export async function openPostgres(opts: {
     db,
     pool,
     write: (fn) => group.write(fn),
+    // While one batch commits (waits for its WAL flush), the next one runs its statements.
+    batchesAtOnce: 2,
     async read(fn) {
       const client = await pool.connect();
       let broken = false;

@@ -63,6 +63,8 @@ export function openSqlite(opts: { file: string; onCheckpointError: (message: st
     db,
     sqlite,
     write: (fn) => group.write(fn),
+    // One writer: a second batch could only wait for the first one's commit, and split what gathers.
+    batchesAtOnce: 1,
     async read(fn) {
       return db.connection().execute(async (conn) => {
         const tx = sqliteTx(stmt, conn);
