@@ -21,10 +21,10 @@ function fail(e: unknown): never {
     process.exit(1);
   }
   if (e instanceof TypeError || e instanceof RangeError) {
-    process.stderr.write(`atelier: ${oneLine((e as Error).message)}\n`);
+    process.stderr.write(`atelier: ${oneLine(inFlags((e as Error).message, runningCommand()))}\n`);
     process.exit(2);
   }
-  process.stderr.write(`atelier: ${oneLine((e as Error)?.message ?? String(e))}\n`);
+  process.stderr.write(`atelier: ${oneLine(inFlags((e as Error)?.message ?? String(e), runningCommand()))}\n`);
   if (process.env.ATELIER_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
   process.exit(1);
 }

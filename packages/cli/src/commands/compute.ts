@@ -13,6 +13,7 @@ import { globals, resolveWorkspace } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { confirm, parseTags } from '../prompt.js';
 import { withSpinner } from '../spinner.js';
+import { inFlags } from '../cli-errors.js';
 import { wsOptions, type WsOpts } from './ws-options.js';
 
 const COLUMNS = ['name', 'type', 'provisioningState', 'state', 'size', 'nodes', 'maxNodes'];
@@ -189,14 +190,7 @@ export function computeCommands(program: Command): void {
       } catch (e) {
         // The SDK checks the configuration; its option names become this command's flags.
         if (!(e instanceof ValidationError)) throw e;
-        throw new UsageError(
-          e.message
-            .replace(/\bminNodes\b/g, '--min-instances')
-            .replace(/\bmaxNodes\b/g, '--max-instances')
-            .replace(/\bidleSecondsBeforeScaledown\b/g, '--idle-time-before-scale-down')
-            .replace(/\bvmSize\b/g, '--size')
-            .replace(/\bdashboardUrl\b/g, '--dashboard-url'),
-        );
+        throw new UsageError(inFlags(e.message, cmd));
       }
       const ws = await resolveWorkspace(g, o);
       const target = await ComputeTarget.create(ws, name, config);
