@@ -57,8 +57,8 @@ function percents(v: string, what: string): Record<string, number> {
   return out;
 }
 
-function endpointBody(spec: Obj, file: string): { name: string; body: Obj } {
-  only(spec, ['name', 'auth_mode', 'description', 'tags', 'traffic', 'mirror_traffic', 'identity'], file);
+export function endpointBody(spec: Obj, file: string): { name: string; body: Obj } {
+  only(spec, ['name', 'auth_mode', 'description', 'tags', 'traffic', 'mirror_traffic', 'identity', 'compute'], file);
   if (typeof spec.name !== 'string') throw new UsageError(`${file}: 'name' is required`);
   const auth = String(spec.auth_mode ?? 'key').toLowerCase();
   const authMode = auth === 'key' ? 'Key' : auth === 'aml_token' ? 'AMLToken' : undefined;
@@ -67,6 +67,12 @@ function endpointBody(spec: Obj, file: string): { name: string; body: Obj } {
   if (spec.description !== undefined) properties.description = spec.description;
   if (spec.traffic !== undefined) properties.traffic = spec.traffic;
   if (spec.mirror_traffic !== undefined) properties.mirrorTraffic = spec.mirror_traffic;
+  // An attached Ray compute (azureml:<name>): the endpoint's deployments run on its Ray Serve.
+  if (spec.compute !== undefined) {
+    if (typeof spec.compute !== 'string')
+      throw new UsageError(`${file}: compute must name an attached Ray compute (azureml:<name>)`);
+    properties.compute = spec.compute;
+  }
   return { name: spec.name, body: { location: 'local', tags: spec.tags ?? {}, properties } };
 }
 
@@ -83,10 +89,16 @@ function probe(v: unknown, what: string): Obj | undefined {
   };
 }
 
-function deploymentBody(ws: Workspace, spec: Obj, file: string): { name: string; endpoint: string; body: Obj } {
+export function deploymentBody(
+  ws: Pick<Workspace, 'id'>,
+  spec: Obj,
+  file: string,
+): { name: string; endpoint: string; body: Obj } {
   only(
     spec,
     [
+      'type',
+      'resources',
       'name',
       'endpoint_name',
       'model',
@@ -105,7 +117,24 @@ function deploymentBody(ws: Workspace, spec: Obj, file: string): { name: string;
   );
   if (typeof spec.name !== 'string') throw new UsageError(`${file}: 'name' is required`);
   if (typeof spec.endpoint_name !== 'string') throw new UsageError(`${file}: 'endpoint_name' is required`);
-  const properties: Obj = { endpointComputeType: 'Managed' };
+  // `type: kubernetes` (az ml's deployments on an endpoint's attached compute: here a Ray cluster) or
+  // `managed`; absent, the server picks the endpoint's kind.
+  const properties: Obj = {};
+  if (spec.type !== undefined) {
+    const type = String(spec.type).toLowerCase();
+    if (type !== 'managed' && type !== 'kubernetes')
+      throw new UsageError(`${file}: type must be managed or kubernetes (an endpoint on an attached Ray compute)`);
+    properties.endpointComputeType = type === 'managed' ? 'Managed' : 'Kubernetes';
+  }
+  const resources = spec.resources as Obj | undefined;
+  if (resources !== undefined) {
+    if (!resources || typeof resources !== 'object' || resources.limits !== undefined)
+      throw new UsageError(`${file}: resources takes requests: {cpu, memory, gpu} (what each Ray replica reserves)`);
+    const req = (resources.requests ?? {}) as Obj;
+    properties.containerResourceRequirements = {
+      containerResourceRequests: Object.fromEntries(Object.entries(req).map(([k, v]) => [k, String(v)])),
+    };
+  }
   if (spec.model !== undefined) {
     if (typeof spec.model !== 'string')
       throw new UsageError(`${file}: model must name a registered version (azureml:<name>:<version>)`);
@@ -152,7 +181,11 @@ export function endpointCommands(program: Command): void {
     .command('endpoint')
     .description("a workspace's online endpoints: scoring URIs in front of deployed models");
   wsOptions(
-    ep.command('create').description('create or replace an endpoint from a YAML file (name, auth_mode, traffic)'),
+    ep
+      .command('create')
+      .description(
+        'create or replace an endpoint from a YAML file (name, auth_mode, traffic; compute: an attached Ray compute)',
+      ),
   )
     .requiredOption('-f, --file <file>', 'the endpoint YAML (as for az ml online-endpoint create)')
     .action(async (o: WsOpts & { file: string }, cmd: Command) => {
