@@ -1,0 +1,58 @@
+"""azureml-core's registrations read back through the other clients, and its datastore and workspace
+creation variants, in one process (issue 11). Prints one JSON line: {step: {"ok": value} | {"error": …}}.
+Environment: see testing/python/azure_clients.py; WORKSPACE (an existing workspace), WORKDIR.
+"""
+import json
+import os
+import sys
+
+from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth, credential
+from azureml.core import Workspace
+from azureml.core.model import Model
+
+auth = core_auth()
+name = os.environ["WORKSPACE"]
+step = Steps()
+os.chdir(os.environ["WORKDIR"])
+ws = step("Workspace()", lambda: Workspace(SUBSCRIPTION, GROUP, name, auth=auth))
+
+# Model.register of a folder: the registered model MLflow's client sees, with the same files.
+os.makedirs("clf/sub", exist_ok=True)
+with open("clf/model.pkl", "wb") as f:
+    f.write(b"model-bytes")
+with open("clf/sub/conda.yaml", "w") as f:
+    f.write("name: clf\n")
+r = step("Model.register(folder)", lambda: Model.register(ws, model_path="clf", model_name="shared-clf", tags={"area": "registry"}, description="registered by azureml-core"))
+step("Model.register result", lambda: [r.name, r.version, r.tags, r.description])
+
+import mlflow  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+
+os.environ["MLFLOW_TRACKING_TOKEN"] = credential.get_token(URL + "/.default").token
+os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"] = os.environ["REQUESTS_CA_BUNDLE"]
+mlflow.set_tracking_uri(f"{URL}/mlflow/v1.0/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.MachineLearningServices/workspaces/{name}")
+client = MlflowClient()
+step("mlflow get_registered_model", lambda: (lambda m: [m.name, [v.version for v in m.latest_versions]])(client.get_registered_model("shared-clf")))
+step("mlflow get_model_version", lambda: (lambda v: [v.name, v.version, v.description, v.tags, v.status])(client.get_model_version("shared-clf", "1")))
+step("mlflow search_model_versions", lambda: sorted(f"{v.name}:{v.version}" for v in client.search_model_versions("name='shared-clf'")))
+
+
+def mlflow_files():
+    root = mlflow.artifacts.download_artifacts(artifact_uri="models:/shared-clf/1", dst_path=os.path.abspath("from-mlflow"))
+    files = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            with open(p, "rb") as f:
+                files[os.path.relpath(p, root).replace(os.sep, "/")] = f.read().decode()
+    return files
+
+
+step("mlflow download_artifacts(models:/)", mlflow_files)
+# What MLflow changes, azureml-core reads.
+step("mlflow update_model_version", lambda: client.update_model_version("shared-clf", "1", description="edited by MLflow") and None)
+step("mlflow set_model_version_tag", lambda: client.set_model_version_tag("shared-clf", "1", "checked", "yes"))
+step("Model after MLflow edit", lambda: (lambda m: [m.description, m.tags])(Model(ws, "shared-clf", version=1)))
+
+print(json.dumps(step.out, default=str))
+sys.stdout.flush()
