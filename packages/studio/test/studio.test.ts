@@ -171,9 +171,10 @@ describe(
       );
       await page.getByRole('link', { name: /Metric charts/ }).click();
       // The chart reads min/max/last per bucket: the spike at step 152 is in a bucket's max.
-      const answer = (await (await buckets).json()) as { series: { buckets: { max: number }[] }[] };
+      // (It asks for layout=columns: one array per field.)
+      const answer = (await (await buckets).json()) as { series: { columns: { max: number[] } }[] };
       assert.ok(
-        Math.max(...answer.series[0]!.buckets.map((b) => b.max)) > 3,
+        Math.max(...answer.series[0]!.columns.max) > 3,
         `the spike survives bucketing: ${JSON.stringify(answer).slice(0, 600)}`,
       );
       const loss = page.locator('figure.chart[data-metric=loss]');

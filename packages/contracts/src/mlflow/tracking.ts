@@ -288,6 +288,12 @@ export const GetMetricBucketsQuery = lenient({
   max_step: OptStr,
   min_relative_time: OptStr,
   max_relative_time: OptStr,
+  layout: Type.Optional(
+    Type.String({
+      description:
+        "'objects' (default: `buckets`, one object per bucket) or 'columns' (`columns`: one array per field, the same values, less than half the size)",
+    }),
+  ),
 });
 export type GetMetricBucketsQuery = Static<typeof GetMetricBucketsQuery>;
 export const MetricBucket = Type.Object({
@@ -308,14 +314,30 @@ export const MetricBucket = Type.Object({
   count: Type.Integer(),
 });
 export type MetricBucket = Static<typeof MetricBucket>;
+/** layout=columns: a series' buckets as one array per field of MetricBucket, index i = the i-th bucket. */
+export const MetricBucketColumns = Type.Object({
+  bucket: Type.Array(Type.Integer()),
+  start_step: Type.Array(Type.Number()),
+  end_step: Type.Array(Type.Number()),
+  start_time: Type.Optional(Type.Array(Type.Number())),
+  end_time: Type.Optional(Type.Array(Type.Number())),
+  min: Type.Array(Type.Union([JsonDouble, Type.Null()])),
+  max: Type.Array(Type.Union([JsonDouble, Type.Null()])),
+  last: Type.Array(JsonDouble),
+  last_step: Type.Array(Type.Number()),
+  last_timestamp: Type.Array(Type.Number()),
+  count: Type.Array(Type.Integer()),
+});
+export type MetricBucketColumns = Static<typeof MetricBucketColumns>;
 const SeriesBuckets = {
   run_id: Type.String(),
   first_timestamp: Type.Optional(
     Type.Number({ description: "x_axis=relative_time: the series' first timestamp (ms)" }),
   ),
-  buckets: Type.Array(MetricBucket),
+  buckets: Type.Optional(Type.Array(MetricBucket)),
+  columns: Type.Optional(MetricBucketColumns),
 };
-/** `run_id` (one run): `run_id`, `buckets` at the top; `run_ids` (several): `series`. */
+/** `run_id` (one run): `run_id`, `buckets` (or `columns`) at the top; `run_ids` (several): `series`. */
 export const GetMetricBucketsResponse = Type.Object({
   metric_key: Type.String(),
   x_axis: Type.Union([Type.Literal('step'), Type.Literal('relative_time')]),
@@ -325,7 +347,8 @@ export const GetMetricBucketsResponse = Type.Object({
   bucket_count: Type.Integer(),
   run_id: Type.Optional(SeriesBuckets.run_id),
   first_timestamp: Type.Optional(Type.Number()),
-  buckets: Type.Optional(SeriesBuckets.buckets),
+  buckets: SeriesBuckets.buckets,
+  columns: SeriesBuckets.columns,
   series: Type.Optional(Type.Array(Type.Object(SeriesBuckets))),
 });
 export type GetMetricBucketsResponse = Static<typeof GetMetricBucketsResponse>;

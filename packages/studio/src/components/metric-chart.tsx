@@ -55,11 +55,13 @@ function align(per: Bucket[][]): AlignedData {
     const last = new Array<number | null>(xs.length).fill(null);
     const min = new Array<number | null>(xs.length).fill(null);
     const max = new Array<number | null>(xs.length).fill(null);
+    // ±Infinity and NaN have no place on the y axis (the legend still shows them).
+    const y = (v: number | null) => (v !== null && Number.isFinite(v) ? v : null);
     for (const x of b) {
       const i = at.get(x.last_step)!;
-      last[i] = x.last;
-      min[i] = x.min;
-      max[i] = x.max;
+      last[i] = y(x.last);
+      min[i] = y(x.min);
+      max[i] = y(x.max);
     }
     data.push(last, min, max);
   }

@@ -13,6 +13,31 @@ export interface Bucket {
 
 let bucketRoute: boolean | undefined;
 
+/** The route's layout=columns answer for one series (values that are not finite come as strings). */
+interface Columns {
+  start_step: number[];
+  end_step: number[];
+  min: (number | string | null)[];
+  max: (number | string | null)[];
+  last: (number | string)[];
+  last_step: number[];
+  count: number[];
+}
+
+const double = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
+
+function fromColumns(c: Columns): Bucket[] {
+  return c.last_step.map((step, i) => ({
+    start: c.start_step[i]!,
+    end: c.end_step[i]!,
+    min: c.min[i] === null ? null : double(c.min[i]!),
+    max: c.max[i] === null ? null : double(c.max[i]!),
+    last: double(c.last[i]!),
+    last_step: step,
+    count: c.count[i]!,
+  }));
+}
+
 /**
  * A metric of several runs (at most 100) as at most `n` buckets each over [minStep, maxStep] (the
  * whole series when absent), in one request: the server's `metrics/get-history-buckets` reads every
@@ -31,15 +56,17 @@ export async function loadBuckets(
   const max_step = range ? Math.ceil(range[1]) : undefined;
   if (bucketRoute !== false) {
     try {
-      const r = await api.get<{ series?: { run_id: string; buckets: Bucket[] }[] }>('metrics/get-history-buckets', {
+      // layout=columns: one array per field, less than half the bytes of an object per bucket.
+      const r = await api.get<{ series?: { run_id: string; columns?: Columns }[] }>('metrics/get-history-buckets', {
         run_ids: runIds,
         metric_key: key,
         buckets: n,
         min_step,
         max_step,
+        layout: 'columns',
       });
       bucketRoute = true;
-      const by = new Map((r.series ?? []).map((s) => [s.run_id, s.buckets]));
+      const by = new Map((r.series ?? []).map((s) => [s.run_id, s.columns ? fromColumns(s.columns) : []]));
       return runIds.map((id) => by.get(id) ?? []);
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404 && e.code === 'ENDPOINT_NOT_FOUND')) throw e;

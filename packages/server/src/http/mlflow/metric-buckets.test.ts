@@ -264,6 +264,44 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await buckets(`run_id=${run}&buckets=333`), want);
     });
 
+    test('layout=columns: the same buckets as one array per field, single and several runs, both axes', async () => {
+      const transpose = (cols: any) =>
+        cols.bucket.map((_: unknown, i: number) =>
+          Object.fromEntries(Object.entries(cols).map(([k, v]) => [k, (v as unknown[])[i]])),
+        );
+      const ghost = 'e'.repeat(32);
+      for (const q of [
+        `run_id=${run}&buckets=300`,
+        `run_id=${run}&buckets=64&min_step=2990&max_step=9000`,
+        `run_ids=${run}&run_ids=${other}&run_ids=${ghost}&buckets=50`,
+        `run_id=${run}&buckets=40&x_axis=relative_time`,
+      ]) {
+        const objects = await buckets(q);
+        const columns = await buckets(`${q}&layout=columns`);
+        if (objects.series) {
+          assert.deepEqual(
+            columns.series.map(({ columns: cols, ...s }: any) => ({ ...s, buckets: transpose(cols) })),
+            objects.series,
+            q,
+          );
+          assert.equal(columns.series[2].columns.bucket.length, 0);
+        } else {
+          assert.ok(columns.columns.bucket.length > 0);
+          const { columns: cols, ...rest } = columns;
+          assert.deepEqual({ ...rest, buckets: transpose(cols) }, objects, q);
+          assert.equal(columns.buckets, undefined);
+        }
+      }
+      await c.fails(
+        'GET',
+        `/metrics/get-history-buckets?metric_key=loss&run_id=${run}&layout=rows`,
+        undefined,
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /layout must be 'objects' or 'columns'/,
+      );
+    });
+
     test('reads between writes see every point: the cached block lists and stats follow folds and appends', async () => {
       const exp = await c.createExperiment('buckets-cache');
       const id = await c.createRun(exp);

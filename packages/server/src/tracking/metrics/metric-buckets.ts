@@ -152,3 +152,36 @@ export class Bucketer {
       }));
   }
 }
+
+/** Buckets as one array per field (layout=columns): the same values without a key per value. */
+export interface MetricBucketColumns {
+  bucket: number[];
+  start_step: number[];
+  end_step: number[];
+  start_time?: number[];
+  end_time?: number[];
+  min: (JsonDouble | null)[];
+  max: (JsonDouble | null)[];
+  last: JsonDouble[];
+  last_step: number[];
+  last_timestamp: number[];
+  count: number[];
+}
+
+export function toColumns(buckets: MetricBucket[], axis: 'step' | 'time'): MetricBucketColumns {
+  const col = <K extends keyof MetricBucket>(k: K) => buckets.map((b) => b[k]);
+  return {
+    bucket: col('bucket'),
+    start_step: col('start_step'),
+    end_step: col('end_step'),
+    ...(axis === 'time'
+      ? { start_time: buckets.map((b) => b.start_time!), end_time: buckets.map((b) => b.end_time!) }
+      : {}),
+    min: col('min'),
+    max: col('max'),
+    last: col('last'),
+    last_step: col('last_step'),
+    last_timestamp: col('last_timestamp'),
+    count: col('count'),
+  };
+}

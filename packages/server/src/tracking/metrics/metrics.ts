@@ -16,7 +16,7 @@ import {
   type BlockStats,
   type Points,
 } from './metric-blocks.js';
-import { Bucketer, type MetricBucket } from './metric-buckets.js';
+import { Bucketer, toColumns, type MetricBucket, type MetricBucketColumns } from './metric-buckets.js';
 import { mergeSegments, stepSegments } from './metric-write.js';
 import type { Tx } from '../../store/tx.js';
 
@@ -40,12 +40,13 @@ export interface MetricBucketsAnswer {
   end: number;
   bucket_width: number;
   bucket_count: number;
-  /** The one-run form (`run_id`): that run and its buckets. */
+  /** The one-run form (`run_id`): that run and its buckets (layout=columns: `columns`). */
   run_id?: string;
   first_timestamp?: number;
   buckets?: MetricBucket[];
+  columns?: MetricBucketColumns;
   /** The several-runs form (`run_ids`, repeated): each run's buckets, in the order asked. */
-  series?: { run_id: string; first_timestamp?: number; buckets: MetricBucket[] }[];
+  series?: { run_id: string; first_timestamp?: number; buckets?: MetricBucket[]; columns?: MetricBucketColumns }[];
 }
 
 /** Largest page of get-history-bulk-interval per run (MLflow's MAX_RESULTS_GET_METRIC_HISTORY). */
@@ -401,6 +402,7 @@ export class MetricService {
       max_step?: unknown;
       min_relative_time?: unknown;
       max_relative_time?: unknown;
+      layout?: unknown;
     },
   ): Promise<MetricBucketsAnswer> {
     const single = toStringList(q.run_id, 'run_id');
@@ -422,6 +424,9 @@ export class MetricService {
     const n = given(q.buckets) ? int64(q.buckets, 'buckets') : BUCKET_LIMITS.defaultBuckets;
     if (n < 1 || n > BUCKET_LIMITS.buckets)
       throw new InvalidInput(`buckets must be between 1 and ${BUCKET_LIMITS.buckets}, but got ${n}`);
+    const layout = given(q.layout) ? q.layout : 'objects';
+    if (layout !== 'objects' && layout !== 'columns')
+      throw new InvalidInput(`layout must be 'objects' or 'columns', but got '${String(layout).slice(0, 50)}'`);
     const axis = given(q.x_axis) ? q.x_axis : 'step';
     if (axis !== 'step' && axis !== 'relative_time')
       throw new InvalidInput(`x_axis must be 'step' or 'relative_time', but got '${String(axis).slice(0, 50)}'`);
@@ -502,7 +507,10 @@ export class MetricService {
       for (const runId of runIds) {
         const part = parts.get(runId);
         if (!part) {
-          series.push({ run_id: runId, buckets: [] });
+          series.push({
+            run_id: runId,
+            ...(layout === 'columns' ? { columns: toColumns([], 'step') } : { buckets: [] }),
+          });
           continue;
         }
         const b = new Bucketer(lo, hi, n);
@@ -523,10 +531,11 @@ export class MetricService {
         for (const d of datas) b.addRecords(blockFloats(d), time ? 'time' : 'step', part.t0);
         // Time axis: blocks without stats were read above.
         if (time) for (const f of part.data.values()) b.addRecords(f, 'time', part.t0);
+        const result = b.result(time ? 'time' : 'step');
         series.push({
           run_id: runId,
           ...(time ? { first_timestamp: part.t0 } : {}),
-          buckets: b.result(time ? 'time' : 'step'),
+          ...(layout === 'columns' ? { columns: toColumns(result, time ? 'time' : 'step') } : { buckets: result }),
         });
       }
       const head = {
