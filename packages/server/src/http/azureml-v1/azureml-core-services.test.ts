@@ -106,6 +106,22 @@ for (const dialect of testDialects()) {
       assert.equal(anon.status, 401);
     });
 
+    it('update_version and delete_version change the deployments and traffic', async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      ok('update_version(traffic_percentile)');
+      // The version the patch does not name (blue) takes the rest, as Azure's default version.
+      assert.deepEqual(ok('traffic after update_version'), { blue: 70, green: 30 });
+      ok('update_version(tags)');
+      assert.deepEqual(ok('version tags'), { stage: 'canary' });
+      assert.match(err('delete_version (with traffic)'), /409[\s\S]*trafficPercentile to 0/);
+      ok('update_version(traffic 0)');
+      ok('delete_version');
+      assert.deepEqual(ok('versions after delete_version'), { blue: 100 });
+      assert.deepEqual(ok('run after delete_version'), { predictions: [2, 5] });
+      const green = await httpsJson('GET', `${W}/onlineEndpoints/svc-key/deployments/green?${V}`, s.ca, s.token);
+      assert.equal(green.status, 404);
+    });
+
     it("ws.images and Image are the workspace's build records (W/images)", async () => {
       assert.ok(out, 'the azureml-core process did not run');
       assert.deepEqual(ok('ws.images'), ['svc-key-blue', 'svc-key-green', 'svc-token-main']);
@@ -145,7 +161,7 @@ for (const dialect of testDialects()) {
       const patch = await httpsJson('PATCH', `${MM}/services/svc-key`, s.ca, s.token, [
         { op: 'replace', path: '/description', value: 'x' },
       ]);
-      assert.equal(patch.status, 501);
+      assert.equal(patch.status, 400);
       assert.match(patch.body.error.message, /W\/onlineEndpoints/);
       assert.match(err('Model.deploy'), /501[\s\S]*W\/onlineEndpoints/);
       ok('delete');

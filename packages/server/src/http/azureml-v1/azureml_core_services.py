@@ -110,6 +110,17 @@ step("Image.list(model_name=other)", lambda: Image.list(ws, model_name="other"))
 step("Image(ws, missing)", lambda: Image(ws, id="no-such-image"))
 step("Webservice.list(image_id)", lambda: [s.name for s in Webservice.list(ws, image_id=blue.image_id)])
 
+# Versions: update_version (traffic, tags) and delete_version change the endpoint's deployments.
+step("update_version(traffic_percentile)", lambda: svc.update_version("green", traffic_percentile=30))
+step("traffic after update_version", lambda: {k: v.traffic_percentile for k, v in Webservice(ws, "svc-key").versions.items()})
+step("update_version(tags)", lambda: svc.update_version("green", tags={"stage": "canary"}))
+step("version tags", lambda: Webservice(ws, "svc-key").versions["green"].tags)
+step("delete_version (with traffic)", lambda: svc.delete_version("green"))
+step("update_version(traffic 0)", lambda: svc.update_version("green", traffic_percentile=0))
+step("delete_version", lambda: svc.delete_version("green"))
+step("versions after delete_version", lambda: {k: v.traffic_percentile for k, v in Webservice(ws, "svc-key").versions.items()})
+step("run after delete_version", lambda: svc.run(body))
+
 # Not served through the v1 API (a 501 that says where): creating and updating services.
 from azureml.core.model import InferenceConfig  # noqa: E402
 from azureml.core.webservice import AciWebservice  # noqa: E402

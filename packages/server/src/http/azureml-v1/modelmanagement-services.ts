@@ -5,9 +5,10 @@ import type { StoredResource } from '../../resources/engine.js';
 import type { DeploymentServices } from '../../deployments/services.js';
 import type { OperationService, Operation } from '../../operations/operations.js';
 import type { AzureModelService } from '../../models/azure-models.js';
+import type { Principal } from '../../identity/principals.js';
 import { parseModelRef } from '../../deployments/model-source.js';
 import { parseDuration } from '../../deployments/durations.js';
-import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
+import { Conflict, InvalidInput, NotFound, NotImplemented } from '../../errors.js';
 import { obj, onlyKeys, str, type Obj } from '../../assets/validate.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE, iso } from './common.js';
@@ -237,6 +238,124 @@ export class V1Webservices {
     return this.service(ws, await this.endpoint(ws, name), await this.images.all(ws));
   }
 
+  /**
+   * `PATCH …/services/{name}` with a JSON Patch list, as `AksEndpoint.update_version` and
+   * `delete_version` send it: a version's `trafficPercentile` (the version with most traffic among
+   * those not named takes the rest, as Azure's default version does), `numReplicas` (sku.capacity)
+   * and `tags`; `remove /versions/{d}` deletes the deployment. Everything is checked before anything
+   * changes; other paths are a 400 naming them.
+   */
+  async patch(ws: WorkspaceInfo, ep: StoredResource, body: unknown, by: Principal): Promise<void> {
+    if (!Array.isArray(body) || body.length === 0)
+      throw new InvalidInput(
+        'the body must be a JSON Patch list such as [{"op": "replace", "path": "/versions/{name}/trafficPercentile", "value": 50}]',
+        {
+          code: 'INVALID_INPUT',
+        },
+      );
+    const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
+    const byName = new Map(deployments.map((d) => [d.name.toLowerCase(), d]));
+    const traffic: Record<string, number> = { ...((ep.properties.traffic as Record<string, number>) ?? {}) };
+    const named = new Set<string>();
+    const changes = new Map<string, { capacity?: number; tags?: Record<string, string> }>();
+    const removes: StoredResource[] = [];
+    body.forEach((raw, i) => {
+      const t = `body[${i}]`;
+      const o = obj(raw, t)!;
+      const op = str(o, 'op', t, { required: true, oneOf: ['add', 'replace', 'remove'] })!;
+      const path = str(o, 'path', t, { required: true, max: 500 })!;
+      const m = /^\/versions\/([^/]+)(?:\/(trafficPercentile|numReplicas|tags))?$/.exec(path);
+      if (!m)
+        throw new InvalidInput(
+          `${t}.path '${path}' is not served: a version's trafficPercentile, numReplicas and tags can change, or a version be removed; change the endpoint itself through ARM PATCH W/onlineEndpoints/${ep.name}`,
+          { code: 'INVALID_INPUT', target: `${t}.path` },
+        );
+      const d = byName.get(m[1]!.toLowerCase());
+      if (!d)
+        throw new NotFound(
+          `webservice '${ep.name}' has no version '${m[1]}' (it has ${[...byName.values()].map((x) => x.name).join(', ') || 'none'})`,
+          {
+            code: 'NOT_FOUND',
+          },
+        );
+      if (!m[2]) {
+        if (op !== 'remove')
+          throw new InvalidInput(`${t}: a version can only be removed here; create one through ARM`, {
+            code: 'INVALID_INPUT',
+            target: `${t}.op`,
+          });
+        removes.push(d);
+        return;
+      }
+      const v = o.value;
+      const change = changes.get(d.name) ?? {};
+      if (m[2] === 'trafficPercentile') {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100)
+          throw new InvalidInput(`${t}.value must be a whole percent from 0 to 100, got ${JSON.stringify(v)}`, {
+            code: 'INVALID_TRAFFIC',
+            target: `${t}.value`,
+          });
+        traffic[d.name] = v;
+        named.add(d.name);
+      } else if (m[2] === 'numReplicas') {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 32)
+          throw new InvalidInput(
+            `${t}.value must be a whole number of replicas from 1 to 32, got ${JSON.stringify(v)}`,
+            { code: 'INVALID_INPUT', target: `${t}.value` },
+          );
+        change.capacity = v;
+      } else {
+        if (!v || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string'))
+          throw new InvalidInput(`${t}.value must be an object of string tags`, {
+            code: 'INVALID_INPUT',
+            target: `${t}.value`,
+          });
+        change.tags = v as Record<string, string>;
+      }
+      changes.set(d.name, change);
+    });
+    if (named.size) {
+      // The rest goes to the version with most traffic among those the patch does not name.
+      const sum = Object.values(traffic).reduce((a, b) => a + b, 0);
+      const others = deployments
+        .filter((d) => !named.has(d.name))
+        .sort((a, b) => (traffic[b.name] ?? 0) - (traffic[a.name] ?? 0));
+      if (sum !== 100 && others.length) {
+        const rest =
+          100 -
+          Object.entries(traffic)
+            .filter(([k]) => k !== others[0]!.name)
+            .reduce((a, [, b]) => a + b, 0);
+        if (rest >= 0) traffic[others[0]!.name] = rest;
+      }
+      await this.serving.endpoints.checkTraffic(
+        ep.id,
+        traffic,
+        (ep.properties.mirrorTraffic as Record<string, number>) ?? {},
+      );
+    }
+    for (const d of removes)
+      if ((traffic[d.name] ?? 0) > 0)
+        throw new Conflict(
+          `version '${d.name}' gets ${traffic[d.name]}% of webservice '${ep.name}''s traffic; set its trafficPercentile to 0 first`,
+          {
+            code: 'ONLINE_DEPLOYMENT_BUSY',
+          },
+        );
+    if (named.size) await this.serving.endpoints.patch(ws, ep, { properties: { traffic } }, by);
+    for (const [name, c] of changes) {
+      if (c.capacity === undefined && c.tags === undefined) continue;
+      const d = byName.get(name.toLowerCase())!;
+      await this.serving.deployments.patch(
+        ws,
+        d,
+        { ...(c.tags ? { tags: c.tags } : {}), ...(c.capacity !== undefined ? { sku: { capacity: c.capacity } } : {}) },
+        by,
+      );
+    }
+    for (const d of removes) await this.serving.deployments.delete(ws, ep.name, d.name);
+  }
+
   /** The logs of the endpoint's deployments, most traffic first, each under its name. */
   async logs(ws: WorkspaceInfo, name: string, tail: number | undefined, init: boolean): Promise<string> {
     const ep = await this.endpoint(ws, name);
@@ -400,6 +519,10 @@ export async function modelManagementServiceRoutes(
     );
   };
   app.post(`${P}/services`, HIDE, unserved('Model.deploy / Webservice.deploy (POST …/services)'));
-  app.patch<Name>(`${P}/services/:name`, HIDE, unserved('webservice update (PATCH …/services/{name})'));
+  app.patch<Name>(`${P}/services/:name`, HIDE, async (req, reply) => {
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    await services.patch(ws, await services.endpoint(ws, req.params.name), req.body, req.principal);
+    return reply.status(200).send({});
+  });
   app.post(`${P}/services/validate/resource`, HIDE, unserved('resource validation'));
 }
