@@ -54,4 +54,22 @@ describe('atelier datastore (CLI)', () => {
     const missing = await atelier(['datastore', 'upload', path.join(home, 'nope'), '-w', 'cli-ds']);
     assert.equal(missing.code, 2);
   });
+  it('set-default switches the default; delete asks first, refuses a system datastore and names a missing one', async () => {
+    const W = ['-w', 'cli-ds'];
+    const def = await atelier(['datastore', 'set-default', 'workspaceartifactstore', ...W]);
+    assert.equal(def.code, 0, def.stderr);
+    const defaults = async () =>
+      (await atelier(['datastore', 'list', ...W, '--query', '[?isDefault].name'])).json as string[];
+    assert.deepEqual(await defaults(), ['workspaceartifactstore']);
+    assert.equal((await atelier(['datastore', 'set-default', 'workspaceblobstore', ...W])).code, 0);
+    assert.deepEqual(await defaults(), ['workspaceblobstore']);
+    assert.equal((await atelier(['datastore', 'delete', 'workspaceartifactstore', ...W])).code, 2, 'asks first');
+    const system = await atelier(['datastore', 'delete', 'workspaceartifactstore', '--yes', ...W]);
+    assert.equal(system.code, 1);
+    assert.match(system.stderr, /system datastore/);
+    const missing = await atelier(['datastore', 'delete', 'nope', '--yes', ...W]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope/);
+    assert.equal((await defaults()).length, 1);
+  });
 });

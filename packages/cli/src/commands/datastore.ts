@@ -4,6 +4,8 @@ import { Datastore, Workspace } from '@atelier/sdk';
 import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
 import { print, UsageError } from '../output.js';
 import { progressBar } from '../progress.js';
+import { confirm } from '../prompt.js';
+import { wsOptions as workspaceOptions } from './ws-options.js';
 
 interface WsOpts {
   workspace?: string;
@@ -26,7 +28,7 @@ const wsOptions = (c: Command): Command =>
     .option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)')
     .option('-d, --datastore <name>', "datastore (default: the workspace's default datastore)");
 
-/** `datastore list|show|upload|download|files`: datastores of a workspace and the files in them. */
+/** `datastore list|files|upload|download|set-default|delete`: datastores of a workspace and the files in them. */
 export function datastoreCommands(program: Command): void {
   const ds = program.command('datastore').description("a workspace's datastores and their files");
 
@@ -127,5 +129,32 @@ export function datastoreCommands(program: Command): void {
         bar.stop();
       }
       print({ datastore: d.name, prefix, dest, files: r.files, bytes: r.bytes }, g);
+    });
+
+  workspaceOptions(
+    ds
+      .command('set-default <name>')
+      .description('make a datastore the default one (where uploads and data assets go when none is named)'),
+  ).action(async (name: string, o: WsOpts, cmd: Command) => {
+    const g = globals(cmd);
+    const ws = await workspaceOf(g, o);
+    await ws.setDefaultDatastore(name);
+    print({ name, isDefault: true }, g);
+  });
+
+  workspaceOptions(
+    ds
+      .command('delete <name>')
+      .description(
+        "delete a datastore's registration (its files stay where they are; the default and system datastores cannot be deleted)",
+      ),
+  )
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, o: WsOpts & { yes?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const d = await Datastore.get(await workspaceOf(g, o), name);
+      await confirm(`Delete datastore '${d.name}'? (its files stay)`, o.yes);
+      await d.delete();
+      print({ deleted: d.name }, g);
     });
 }
