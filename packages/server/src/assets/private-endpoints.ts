@@ -5,9 +5,9 @@ import type { Principal } from '../identity/principals.js';
 import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { resolveWorkspaceById, WORKSPACE, type WorkspaceInfo } from '../resources/workspaces.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
-import { STORAGE, VAULT } from '../resources/dependents.js';
 import { normaliseLocation } from '../resources/resource-groups.js';
 import { groupId } from '../resources/arm-ids.js';
+import type { DependentKind, ResourceTypeRegistry } from '../resources/registry.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import { invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
 
@@ -88,10 +88,12 @@ export class PrivateEndpointService {
   /** Workspaces using a key vault or storage account, by `property:id`. */
   private readonly dependentUsers = new Map<string, { at: number; workspaces: string[] }>();
   static readonly CACHE_MS = 1000;
+  private guarded?: { route: RegExp; type: string; param: string; property: DependentKind; paths: string[] }[];
   /** One per server process (services.ts), shared by the routes and the app-wide network hook (one cache). */
   constructor(
     private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
+    private readonly types: ResourceTypeRegistry,
   ) {}
 
   endpointId(sub: string, rg: string, name: string): string {
@@ -470,10 +472,7 @@ export class PrivateEndpointService {
    */
   async check(route: string | undefined, params: unknown, ip: string): Promise<void> {
     if (!route) return;
-    const v = VAULT_ROUTE.exec(route);
-    if (v) return this.checkVault((v[1] ?? '').toLowerCase(), params, ip);
-    const st = STORAGE_ROUTE.exec(route);
-    if (st) return this.checkStorage((st[1] ?? '').toLowerCase(), params, ip);
+    if (await this.checkGuarded(route, params, ip)) return;
     const m = WORKSPACE_ROUTE.exec(route);
     if (!m) return;
     const rest = (m[1] ?? '').toLowerCase();
@@ -485,45 +484,51 @@ export class PrivateEndpointService {
   }
 
   /**
-   * A key vault's data plane (secrets, keys) holds what its workspaces' connections and datastores
-   * keep secret, so it is reachable only from where every workspace using the vault is. The vault
-   * resource itself (GET, tags) stays reachable, as the workspace resource does.
+   * The guarded paths of a dependent type (`guarded` in its declaration: a key vault's data plane,
+   * a storage account's key actions) open what its workspaces keep secret, so they are reachable
+   * only from where every workspace using the resource is. The resource itself (GET, tags) stays
+   * reachable, as the workspace resource does. Matched on the route, so no spelling gets around it.
    */
-  private async checkVault(rest: string, params: unknown, ip: string): Promise<void> {
-    if (!(rest.startsWith('/secrets') || rest.startsWith('/keys'))) return;
-    const p = params as { subscriptionId?: string; resourceGroupName?: string; vaultName?: string };
-    if (!p?.subscriptionId || !p.resourceGroupName || !p.vaultName) return;
-    for (const ws of await this.workspacesUsing(
-      'keyVault',
-      p.subscriptionId.toLowerCase(),
-      resourceId(p.subscriptionId, p.resourceGroupName, VAULT, p.vaultName).toLowerCase(),
-    ))
-      await this.admit(ws, ip);
+  private async checkGuarded(route: string, params: unknown, ip: string): Promise<boolean> {
+    for (const g of this.guards()) {
+      const m = g.route.exec(route);
+      if (!m) continue;
+      const rest = (m[1] ?? '').toLowerCase();
+      if (!g.paths.some((x) => rest === x || rest.startsWith(`${x}/`))) return true;
+      const p = (params ?? {}) as Record<string, string | undefined>;
+      const name = p[g.param];
+      if (!p.subscriptionId || !p.resourceGroupName || !name) return true;
+      for (const ws of await this.workspacesUsing(
+        g.property,
+        p.subscriptionId.toLowerCase(),
+        resourceId(p.subscriptionId, p.resourceGroupName, g.type, name).toLowerCase(),
+      ))
+        await this.admit(ws, ip);
+      return true;
+    }
+    return false;
   }
 
-  /**
-   * A storage account's keys open every workspace's files in it (datastores, the blob REST
-   * routes), so its key actions (listKeys, regenerateKey) are reachable only from where every
-   * workspace using the account is. The account resource itself (GET, tags) stays reachable.
-   */
-  private async checkStorage(rest: string, params: unknown, ip: string): Promise<void> {
-    if (rest !== '/listkeys' && rest !== '/regeneratekey') return;
-    const p = params as { subscriptionId?: string; resourceGroupName?: string; name?: string };
-    if (!p?.subscriptionId || !p.resourceGroupName || !p.name) return;
-    for (const ws of await this.workspacesUsing(
-      'storageAccount',
-      p.subscriptionId.toLowerCase(),
-      resourceId(p.subscriptionId, p.resourceGroupName, STORAGE, p.name).toLowerCase(),
-    ))
-      await this.admit(ws, ip);
+  /** The route patterns of the types with guarded paths (read from the registry once every module registered). */
+  private guards(): { route: RegExp; type: string; param: string; property: DependentKind; paths: string[] }[] {
+    this.guarded ??= this.types
+      .all()
+      .filter((t) => t.guarded && t.workspaceProperty && !t.parent)
+      .map((t) => ({
+        route: new RegExp(
+          `^/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/${escapeRegExp(t.type)}/:${t.param}(/.*)?$`,
+          'i',
+        ),
+        type: t.type,
+        param: t.param,
+        property: t.workspaceProperty!,
+        paths: t.guarded!.map((x) => `/${x.toLowerCase()}`),
+      }));
+    return this.guarded;
   }
 
   /** The id keys of the workspaces whose `property` (a dependent's ARM id) is `idKey` (cached as the network state is). */
-  private async workspacesUsing(
-    property: 'keyVault' | 'storageAccount',
-    sub: string,
-    idKey: string,
-  ): Promise<string[]> {
+  private async workspacesUsing(property: DependentKind, sub: string, idKey: string): Promise<string[]> {
     const cacheKey = `${property}:${idKey}`;
     const hit = this.dependentUsers.get(cacheKey);
     if (hit && Date.now() - hit.at < PrivateEndpointService.CACHE_MS) return hit.workspaces;
@@ -571,12 +576,10 @@ export class PrivateEndpointService {
   }
 }
 
+/** `s` as a regular expression matching itself. */
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
 /** A route pattern under a workspace; group 1 is what follows W. */
-/** A route pattern under a key vault; group 1 is what follows the vault's id. */
-const VAULT_ROUTE =
-  /^\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.keyvault\/vaults\/:vaultName(\/.*)?$/i;
-/** A route pattern under a storage account; group 1 is what follows the account's id. */
-const STORAGE_ROUTE =
-  /^\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.storage\/storageaccounts\/:name(\/.*)?$/i;
 const WORKSPACE_ROUTE =
   /^(?:\/mlflow\/v1\.0)?\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.machinelearningservices\/workspaces\/:workspaceName(\/.*)?$/i;

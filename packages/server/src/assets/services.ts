@@ -43,7 +43,7 @@ export function createAssetServices(ctx: AppContext, cp: ControlPlaneServices): 
   const vaultKeys = new VaultKeyService(ctx, engine);
   const storageAccounts = new StorageAccountLookup(engine, cp.workspaces.dependents.keys);
   const datastores = new DatastoreService(ctx, engine, storageAccounts, vault, datastoreRoots(), s3Endpoints());
-  const endpoints = new PrivateEndpointService(ctx, engine);
+  const endpoints = new PrivateEndpointService(ctx, engine, cp.types);
   const s: AssetServices = {
     vault,
     vaultKeys,

@@ -282,6 +282,8 @@ export function registerControlPlaneTypes(
     }),
   );
   const storage = registry.require(storageAccountDef.type);
+  // Its keys open every workspace's files in it (datastores, the blob REST routes).
+  storage.guarded = ['listKeys', 'regenerateKey'];
   storage.actions = [
     {
       name: 'listKeys',
@@ -311,12 +313,17 @@ export function registerControlPlaneTypes(
       globalName: true,
       create: (d, by) => deps.createKeyVault(d, by),
       remove: (id) => deps.deleteKeyVaultIfUnused(id),
-      // The secrets data plane is served below the vault's own id (http/arm/assets/keyvault-routes.ts).
+      // The data plane (secrets, keys) is served below the vault's own id (its `dataPlane`).
       body: async (r) => toArmBody(r, { ...r.properties, vaultUri: `${ctx.config.publicUrl}${r.id}/` }),
     }),
   );
+  const vault = registry.require(keyVaultDef.type);
   // Removing a vault with what it depends on (a workspace's delete with its dependents, a group delete) does not ask.
-  registry.require(keyVaultDef.type).remove = (id) => deps.deleteKeyVault(id);
+  vault.remove = (id) => deps.deleteKeyVault(id);
+  // Its data plane (Key Vault's secrets and keys: http/arm/assets/key-vault-data-plane.ts) holds what
+  // its workspaces' connections and datastores keep secret: reachable only where they are.
+  vault.dataPlane = { segments: ['secrets', 'keys'], notFound: 'KEY_VAULT_NOT_FOUND' };
+  vault.guarded = ['secrets', 'keys'];
   registry.register(
     dependentType(engine, groups, {
       def: insightsDef,

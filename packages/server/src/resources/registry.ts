@@ -4,7 +4,7 @@ import type { Principal } from '../identity/principals.js';
 import type { Preconditions, ResourceDefinition, StoredResource } from './engine.js';
 import type { WorkspaceInfo } from './workspace-info.js';
 import type { Operation } from '../operations/operations.js';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput, type ErrorCode } from '../errors.js';
 import { parseResourceId } from './resource-ids.js';
 
 /**
@@ -234,8 +234,23 @@ export interface ResourceTypeDeclaration extends ResourceDefinition {
   template?: TemplateSupport | 'deployments';
   /** Removes one resource with what belongs to it (its keys, blobs, secrets); resource-group deletes use it. */
   remove?(id: string): Promise<boolean>;
-  /** For the types a workspace depends on: the workspace property naming one (`storageAccount`, …). */
+  /**
+   * For the types a workspace depends on: the workspace property naming one (`storageAccount`, …).
+   * A role on a workspace naming the resource also grants its data plane (`dataPlane`).
+   */
   workspaceProperty?: DependentKind;
+  /**
+   * Paths below each resource (`secrets`, `keys`, `listKeys`) that open what its workspaces keep
+   * secret: reachable only from where every workspace using it (`workspaceProperty`) is reachable
+   * (publicNetworkAccess, approved private endpoints). The app-wide network check reads this.
+   */
+  guarded?: string[];
+  /**
+   * A data plane below each resource, in another protocol than ARM (Key Vault's `{vault}/secrets…`,
+   * `{vault}/keys…`): its path segments. Served by its own route module with the router's path,
+   * access and network checks (`dataPlaneResource` in http/arm/resource-router.ts).
+   */
+  dataPlane?: { segments: string[]; notFound?: ErrorCode };
   /** Makes a new one for a workspace being provisioned (`remove` deletes it again). */
   provision?(d: NewDependent, by: Principal | string): Promise<StoredResource>;
 }

@@ -14,7 +14,7 @@ import type { Operation } from '../../operations/operations.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
 import { resourceId } from '../../resources/resource-ids.js';
 import { WORKSPACE } from '../../resources/workspaces.js';
-import { NotFound } from '../../errors.js';
+import { Forbidden, NotFound } from '../../errors.js';
 import { checkApiVersion } from './api-version.js';
 import { nextLink, pageParams } from './paging.js';
 import { preconditions, setLroHeaders } from './lro.js';
@@ -362,4 +362,63 @@ function mount(
       },
     );
   }
+}
+
+/**
+ * The data plane of a type (`dataPlane`: Key Vault's secrets and keys below a vault's id): its
+ * route prefix and path parameters, as the generic router names them.
+ */
+export function dataPlaneRoutes(t: ResourceTypeDeclaration): { prefix: string; params: Record<string, TSchema> } {
+  if (t.parent || !t.dataPlane) throw new Error(`${t.type} declares no data plane in a resource group`);
+  return {
+    prefix: `${GROUP}/providers/${t.type}/:${t.param}`,
+    params: {
+      subscriptionId: Type.String(),
+      resourceGroupName: Type.String(),
+      [t.param]: t.nameSchema ?? Type.String(),
+    },
+  };
+}
+
+/**
+ * The id of the resource whose data plane a request reaches, once the caller may `action` on it:
+ * the router's path checks, then a role on the resource (or above), or on a workspace whose
+ * `workspaceProperty` names it (a workspace's key vault: `ws.get_default_keyvault()`). No role
+ * anywhere → 404; seen but not allowed → 403. Network access is checked app-wide (`guarded`).
+ */
+export async function dataPlaneResource(
+  ctx: AppContext,
+  services: Services,
+  t: ResourceTypeDeclaration,
+  req: FastifyRequest,
+  action: Action,
+): Promise<string> {
+  const p = req.params as Params;
+  const name = p[t.param]!;
+  checkSubscriptionId(p.subscriptionId!);
+  checkResourceGroupName(p.resourceGroupName!);
+  const id = resourceId(p.subscriptionId!, p.resourceGroupName!, t.type, name);
+  const missing = () =>
+    new NotFound(`${t.label} '${name}' could not be found`, { code: t.dataPlane?.notFound ?? 'NOT_FOUND' });
+  if (!(await ctx.access.can(req.principal.id, id, action))) {
+    const property = t.workspaceProperty;
+    const users = property
+      ? (await services.resources.scan({ type: WORKSPACE, subscriptionId: p.subscriptionId! })).filter(
+          (w) => String(w.properties[property] ?? '').toLowerCase() === id.toLowerCase(),
+        )
+      : [];
+    let allowed = false;
+    let visible = await ctx.access.canSee(req.principal.id, id);
+    for (const w of users) {
+      if (await ctx.access.can(req.principal.id, w.id, action)) allowed = true;
+      if (!visible && (await ctx.access.canSee(req.principal.id, w.id))) visible = true;
+    }
+    if (!allowed) {
+      if (!visible) throw missing();
+      throw new Forbidden(`the client does not have permission to perform '${action}' on ${t.label} '${name}'`);
+    }
+  }
+  const row = await services.resources.get(id);
+  if (!row) throw missing();
+  return row.id;
 }

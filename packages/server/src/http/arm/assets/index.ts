@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../../context.js';
 import type { Services } from '../../../services.js';
 import { datastoreRoutes } from './datastore-routes.js';
-import { keyVaultRoutes } from './keyvault-routes.js';
-import { keyVaultKeyRoutes } from './keyvault-key-routes.js';
+import { keyVaultDataPlane } from './key-vault-data-plane.js';
 import { acceptStringBooleans } from '../string-booleans.js';
 export { networkAccessFeature } from './network-access.js';
 
@@ -20,10 +19,9 @@ export async function assetsFeature(
 ): Promise<void> {
   const { ctx, services } = opts;
   // The services and their workspace hooks are made by assets/services.ts.
-  const { vault, vaultKeys, datastores } = services.assets;
+  const { datastores } = services.assets;
 
   acceptStringBooleans(app);
-  await app.register(keyVaultRoutes, { ctx, vault, resources: services.resources });
-  await app.register(keyVaultKeyRoutes, { ctx, keys: vaultKeys, resources: services.resources });
+  await app.register(keyVaultDataPlane, { ctx, services });
   await app.register(datastoreRoutes, { ctx, datastores });
 }
