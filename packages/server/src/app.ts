@@ -41,6 +41,22 @@ declare module 'fastify' {
  * (ARM control plane, OAuth2 token service, MLflow tracking, …), each with its own error body.
  * The plugins take the services made by the composition root (services.ts); they make none.
  */
+/**
+ * The one URL rewrite Fastify allows, before routing: azureml-mlflow (azureml-core's
+ * `Workspace.get_mlflow_tracking_uri`) names the tracking service `/mlflow/v2.0/…` for MLflow 2
+ * and 3 clients — the same routes as `/mlflow/v1.0/…` — and host-style Blob REST when a storage
+ * suffix is set.
+ */
+function rewriteUrlOf(
+  storageSuffix: string | undefined,
+): (req: { url?: string; headers: { host?: string } }) => string {
+  const blob = storageSuffix ? blobHostRewrite(storageSuffix) : (req: { url?: string }) => req.url ?? '/';
+  return (req) => {
+    const url = blob(req);
+    return url.startsWith('/mlflow/v2.0/') ? `/mlflow/v1.0/${url.slice('/mlflow/v2.0/'.length)}` : url;
+  };
+}
+
 export async function buildApp(ctx: AppContext, services: Services, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // One logger for the app and the context (redaction, HBI workspaces: logging/logger.ts).
@@ -63,8 +79,9 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
     exposeHeadRoutes: false,
     requestIdHeader: 'x-ms-client-request-id',
     genReqId: () => crypto.randomUUID(),
-    // Host-style Blob REST ({account}.blob.{suffix}) is the path-style subset under /blob.
-    ...(ctx.config.storageSuffix ? { rewriteUrl: blobHostRewrite(ctx.config.storageSuffix) } : {}),
+    // Host-style Blob REST ({account}.blob.{suffix}) is the path-style subset under /blob; and
+    // azureml-mlflow's tracking URIs name /mlflow/v2.0/…, the same service as /mlflow/v1.0/….
+    rewriteUrl: rewriteUrlOf(ctx.config.storageSuffix),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
   // Every route as registered, so a check can compare /openapi.json with what is really served.
