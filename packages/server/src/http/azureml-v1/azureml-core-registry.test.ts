@@ -7,12 +7,14 @@ import { testDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 
+const V = 'api-version=2025-09-01';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 // Issue 11: what azureml-core registers is what the other clients read (one Python process per dialect).
 for (const dialect of testDialects()) {
   describe(`azureml-core registrations read back through MLflow (${dialect})`, () => {
     let s: AzureClientServer;
+    let key: string;
     let out: Record<string, { ok?: any; error?: string; trace?: string }>;
     const ok = (k: string) => {
       assert.ok(out[k], `no step ${k}`);
@@ -22,6 +24,11 @@ for (const dialect of testDialects()) {
     before(async () => {
       s = await startAzureClientServer(dialect, 'registry');
       await s.workspace('registry-ws');
+      // A storage account of the group, for the datastores azureml-core registers.
+      const acct = `${s.server.url}/subscriptions/${s.server.ctx.defaultSubscriptionId}/resourceGroups/registry/providers/Microsoft.Storage/storageAccounts/teamacct`;
+      const put = await httpsJson('PUT', `${acct}?${V}`, s.ca, s.token, { location: 'local' });
+      assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.body));
+      key = (await httpsJson('POST', `${acct}/listKeys?${V}`, s.ca, s.token)).body.keys[0].value;
     });
     after(async () => s?.close());
 
@@ -33,6 +40,8 @@ for (const dialect of testDialects()) {
       out = await s.python(py, path.join(HERE, 'azureml_core_registry.py'), {
         WORKSPACE: 'registry-ws',
         WORKDIR: work,
+        ACCOUNT: 'teamacct',
+        ACCOUNT_KEY: key,
       });
       if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
       ok('Workspace()');
@@ -70,6 +79,50 @@ for (const dialect of testDialects()) {
       ok('mlflow update_model_version');
       ok('mlflow set_model_version_tag');
       assert.deepEqual(ok('Model after MLflow edit'), ['edited by MLflow', { area: 'registry', checked: 'yes' }]);
+    });
+
+    it("datastores: azureml-core's register / get / unregister over W/datastores (one store)", async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      // A wrong key is refused, naming it, and nothing is made.
+      assert.match(out['register_azure_blob_container(wrong key)']!.error ?? '', /not an access key/);
+      assert.deepEqual(ok('register_azure_blob_container'), ['teamblob', 'AzureBlob', 'team-data', 'teamacct']);
+      assert.match(
+        out['register_azure_blob_container(again)']!.error ?? '',
+        /Another datastore with the same name already exists/,
+      );
+      assert.equal(ok('register_azure_blob_container(overwrite)'), 'teamblob');
+      assert.match(out['register_azure_file_share(no key)']!.error ?? '', /account_key/);
+      assert.deepEqual(ok('register_azure_file_share'), ['teamshare', 'AzureFile', 'team-share']);
+      assert.match(out['register_azure_blob_container(missing account)']!.error ?? '', /nosuchacct/);
+      // The key is sealed: Datastore.get gives it to a caller allowed secrets/read (as listSecrets does).
+      assert.deepEqual(ok('Datastore.get'), ['teamblob', true, 'team-data']);
+      assert.deepEqual(ok('ws.datastores (registered)'), [
+        'teamblob',
+        'teamshare',
+        'workspaceartifactstore',
+        'workspaceblobstore',
+        'workspacefilestore',
+        'workspaceworkingdirectory',
+      ]);
+      ok('unregister');
+      assert.match(out['Datastore.get(unregistered)']!.error ?? '', /teamshare|not found/i);
+      assert.match(out['unregister(system)']!.error ?? '', /system datastore/);
+      // ARM reads the same datastore, without its key; the key is in the workspace's key vault only.
+      const W = `${s.server.url}${s.workspaceId('registry-ws')}`;
+      const arm = await httpsJson('GET', `${W}/datastores/teamblob?${V}`, s.ca, s.token);
+      assert.equal(arm.status, 200, JSON.stringify(arm.body));
+      assert.equal(arm.body.properties.credentials.credentialsType, 'AccountKey');
+      assert.equal(arm.body.properties.containerName, 'team-data');
+      assert.ok(!JSON.stringify(arm.body).includes(key), 'the key is never returned by GET');
+      const secrets = await httpsJson('POST', `${W}/datastores/teamblob/listSecrets?${V}`, s.ca, s.token, {});
+      assert.deepEqual(secrets.body, { secretsType: 'AccountKey', key });
+      assert.equal((await httpsJson('GET', `${W}/datastores/teamshare?${V}`, s.ca, s.token)).status, 404);
+      assert.equal((await httpsJson('GET', `${W}/datastores/nowhere?${V}`, s.ca, s.token)).status, 404);
+      // A v1 body of a type Atelier does not register there is refused, naming what to do.
+      const v1 = `${s.server.url}/datastore/v1.0${s.workspaceId('registry-ws')}/datastores`;
+      const sql = await httpsJson('POST', v1, s.ca, s.token, { name: 'db', dataStoreType: 'AzureSqlDatabase' });
+      assert.equal(sql.status, 400);
+      assert.match(sql.body.error.message, /AzureSqlDatabase[\s\S]*ARM/);
     });
   });
 }

@@ -54,5 +54,24 @@ step("mlflow update_model_version", lambda: client.update_model_version("shared-
 step("mlflow set_model_version_tag", lambda: client.set_model_version_tag("shared-clf", "1", "checked", "yes"))
 step("Model after MLflow edit", lambda: (lambda m: [m.description, m.tags])(Model(ws, "shared-clf", version=1)))
 
+
+# Datastores registered, read and unregistered by azureml-core: the W/datastores ARM serves.
+from azureml.core import Datastore  # noqa: E402
+
+account, key = os.environ["ACCOUNT"], os.environ["ACCOUNT_KEY"]
+blob = lambda **kw: Datastore.register_azure_blob_container(ws, "teamblob", container_name="team-data", account_name=account, **kw)  # noqa: E731
+step("register_azure_blob_container(wrong key)", lambda: blob(account_key="bm90LWEta2V5"))
+step("register_azure_blob_container", lambda: (lambda d: [d.name, d.datastore_type, d.container_name, d.account_name])(blob(account_key=key)))
+step("register_azure_blob_container(again)", lambda: blob(account_key=key))
+step("register_azure_blob_container(overwrite)", lambda: blob(account_key=key, overwrite=True).name)
+step("register_azure_file_share(no key)", lambda: Datastore.register_azure_file_share(ws, "teamshare", file_share_name="team-share", account_name=account))
+step("register_azure_file_share", lambda: (lambda d: [d.name, d.datastore_type, d.container_name])(Datastore.register_azure_file_share(ws, "teamshare", file_share_name="team-share", account_name=account, account_key=key)))
+step("register_azure_blob_container(missing account)", lambda: Datastore.register_azure_blob_container(ws, "nowhere", container_name="x-data", account_name="nosuchacct", account_key=key))
+step("Datastore.get", lambda: (lambda d: [d.name, d.account_key == key, d.container_name])(Datastore.get(ws, "teamblob")))
+step("ws.datastores (registered)", lambda: sorted(ws.datastores.keys()))
+step("unregister", lambda: Datastore.get(ws, "teamshare").unregister())
+step("Datastore.get(unregistered)", lambda: Datastore.get(ws, "teamshare"))
+step("unregister(system)", lambda: Datastore.get(ws, "workspaceblobstore").unregister())
+
 print(json.dumps(step.out, default=str))
 sys.stdout.flush()

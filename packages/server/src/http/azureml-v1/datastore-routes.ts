@@ -3,7 +3,7 @@ import type { AppContext } from '../../context.js';
 import { SYSTEM_DATASTORES, type DatastoreService, type DatastoreSecrets } from '../../assets/datastores.js';
 import type { StoredResource } from '../../resources/engine.js';
 import type { WorkspaceInfo } from '../../resources/workspace-info.js';
-import { NotImplemented } from '../../errors.js';
+import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
 
@@ -14,9 +14,9 @@ const HIDE = { schema: { hide: true } as object };
  * azureml-core's datastore service (`/datastore/v1.0/…`): `ws.datastores`, `Datastore.get`,
  * `ws.get_default_datastore()` / `set_default_datastore()`, over the same datastores as
  * `W/datastores` (ARM). The v1 DTO's `azureStorageSection` carries the account key or SAS token only
- * for a caller allowed `secrets/read` (as ARM's listSecrets). Registering and deleting datastores go
- * through ARM (`W/datastores/{name}`) — azureml-core's own `Datastore.register_*` sends v1 bodies
- * Atelier answers 501 for, naming the ARM route.
+ * for a caller allowed `secrets/read` (as ARM's listSecrets). `Datastore.register_azure_blob_container`
+ * / `register_azure_file_share` (POST, and PUT for `overwrite=True`) and `datastore.unregister()`
+ * (DELETE) go to the same service as ARM PUT/DELETE `W/datastores/{name}`.
  */
 export async function datastoreV1Routes(app: FastifyInstance, opts: { ctx: AppContext; datastores: DatastoreService }) {
   const { ctx, datastores } = opts;
@@ -91,14 +91,114 @@ export async function datastoreV1Routes(app: FastifyInstance, opts: { ctx: AppCo
     await datastores.setDefault(ws, req.params.name, req.principal);
     return reply.status(200).send();
   });
-  const viaArm = async () => {
+  // Registering, updating and deleting go to the same DatastoreService as ARM's W/datastores/{name}
+  // (same validation; the key or SAS token sealed in the workspace's key vault, never stored or returned).
+  app.post(`${PREFIX}/datastores`, HIDE, async (req, reply) => {
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    const { name, body } = fromV1(req.body);
+    if (
+      await datastores.get(ws, name).then(
+        () => true,
+        (e: unknown) => (e instanceof NotFound ? false : Promise.reject(e)),
+      )
+    )
+      // azureml-core's `overwrite=True` recognises this message (400) and sends PUT datastores/{name}.
+      throw new InvalidInput(
+        `Another datastore with the same name already exists: '${name}'; register it with overwrite=True (PUT datastores/${name}) to update it`,
+        { target: 'name' },
+      );
+    await datastores.put(ws, name, body, req.principal);
+    return reply.status(200).send();
+  });
+  app.put<{ Params: { name: string } }>(`${PREFIX}/datastores/:name`, HIDE, async (req, reply) => {
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    const { name, body } = fromV1(req.body, req.params.name);
+    await datastores.put(ws, name, body, req.principal);
+    return reply.status(200).send();
+  });
+  app.delete<{ Params: { name: string } }>(`${PREFIX}/datastores/:name`, HIDE, async (req, reply) => {
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    if (!(await datastores.delete(ws, req.params.name)))
+      throw new NotFound(`datastore '${req.params.name}' was not found in workspace '${ws.name}'`, {
+        code: 'NOT_FOUND',
+      });
+    return reply.status(200).send();
+  });
+  app.delete(`${PREFIX}/datastores`, HIDE, async () => {
     throw new NotImplemented(
-      'registering, updating and deleting datastores through the v1 datastore service is not served; use ARM: PUT/DELETE W/datastores/{name} (azure-ai-ml, the atelier CLI)',
+      "deleting all of a workspace's datastores at once is not served; delete them one by one (DELETE datastores/{name}, or ARM W/datastores/{name})",
       { code: 'NOT_IMPLEMENTED' },
     );
+  });
+}
+
+/**
+ * azureml-core's v1 datastore DTO (`Datastore.register_azure_blob_container` /
+ * `register_azure_file_share`) as the ARM body of W/datastores/{name}. Only the blob and file-share
+ * types with an account key, a SAS token or no credential map onto Atelier's datastores; anything
+ * else is refused naming what to send instead.
+ */
+function fromV1(raw: unknown, pathName?: string): { name: string; body: { properties: Record<string, unknown> } } {
+  const b = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const name = String(pathName ?? b.name ?? '').toLowerCase();
+  if (!name) throw new InvalidInput('name is required: the datastore to register', { target: 'name' });
+  if (pathName && b.name !== undefined && String(b.name).toLowerCase() !== name)
+    throw new InvalidInput(`name '${String(b.name)}' differs from the datastore of the path, '${pathName}'`, {
+      target: 'name',
+    });
+  const type = b.dataStoreType;
+  if (type !== 'AzureBlob' && type !== 'AzureFile')
+    throw new InvalidInput(
+      `dataStoreType '${String(type)}' cannot be registered through the v1 datastore service here; it registers AzureBlob (register_azure_blob_container) and AzureFile (register_azure_file_share) datastores — register the others through ARM W/datastores/{name} (AzureDataLakeGen2, S3, ServerFolder)`,
+      { target: 'dataStoreType' },
+    );
+  const s = b.azureStorageSection;
+  if (!s || typeof s !== 'object')
+    throw new InvalidInput('azureStorageSection is required: the account, container and credential', {
+      target: 'azureStorageSection',
+    });
+  const a = s as Record<string, unknown>;
+  const credType = String(a.credentialType ?? (a.isSas ? 'Sas' : a.credential || a.accountKey ? 'AccountKey' : 'None'));
+  let credentials: Record<string, unknown>;
+  if (credType === 'AccountKey') {
+    const key = a.credential ?? a.accountKey;
+    if (typeof key !== 'string' || !key)
+      throw new InvalidInput('an account key is required with credentialType AccountKey (pass account_key)', {
+        target: 'azureStorageSection.credential',
+      });
+    credentials = { credentialsType: 'AccountKey', secrets: { secretsType: 'AccountKey', key } };
+  } else if (credType === 'Sas') {
+    const sasToken = a.credential ?? a.sasToken;
+    if (typeof sasToken !== 'string' || !sasToken)
+      throw new InvalidInput('a SAS token is required with credentialType Sas (pass sas_token)', {
+        target: 'azureStorageSection.credential',
+      });
+    credentials = { credentialsType: 'Sas', secrets: { secretsType: 'Sas', sasToken } };
+  } else if (credType === 'None') {
+    // azureml-core cannot even list a file-share datastore without a key or SAS token (its ShareClient
+    // needs one), so one registered here would break ws.datastores for the whole workspace.
+    if (type === 'AzureFile')
+      throw new InvalidInput('a file share is registered with its account key here: pass account_key', {
+        target: 'azureStorageSection.credential',
+      });
+    credentials = { credentialsType: 'None' };
+  } else
+    throw new InvalidInput(
+      `credentialType '${credType}' is not served for v1 datastores here; pass account_key, sas_token, or neither (each caller's own access)`,
+      { target: 'azureStorageSection.credentialType' },
+    );
+  const identity = a.ServiceDataAccessAuthIdentity ?? a.serviceDataAccessAuthIdentity;
+  const properties: Record<string, unknown> = {
+    datastoreType: type,
+    accountName: a.accountName,
+    [type === 'AzureBlob' ? 'containerName' : 'fileShareName']: a.containerName,
+    credentials,
+    ...(a.endpoint ? { endpoint: a.endpoint } : {}),
+    ...(a.protocol ? { protocol: a.protocol } : {}),
+    ...(a.subscriptionId ? { subscriptionId: a.subscriptionId } : {}),
+    ...(a.resourceGroup ? { resourceGroup: a.resourceGroup } : {}),
+    ...(identity ? { serviceDataAccessAuthIdentity: identity } : {}),
+    ...(b.tags && typeof b.tags === 'object' ? { tags: b.tags } : {}),
   };
-  app.post(`${PREFIX}/datastores`, HIDE, viaArm);
-  app.put(`${PREFIX}/datastores/:name`, HIDE, viaArm);
-  app.delete(`${PREFIX}/datastores/:name`, HIDE, viaArm);
-  app.delete(`${PREFIX}/datastores`, HIDE, viaArm);
+  return { name, body: { properties } };
 }
