@@ -45,6 +45,9 @@ describe(
     let page: Page;
     let ws: string;
     let experimentId: string;
+    /** The run page of trial-2 and the compare page of trial-0..2, below the workspace's address. */
+    let runPath: string;
+    let comparePath: string;
     const shots: string[] = [];
     const pageErrors: string[] = [];
 
@@ -71,8 +74,14 @@ describe(
       page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       page.on('pageerror', (e) => pageErrors.push(e.message));
       await page.goto(`${t.url}/`);
+      await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      assert.deepEqual(await axe(page), [], 'the sign-in page');
+      await shot('sign-in');
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL(/\/oauth2\/v2\.0\/authorize\?/);
+      await page.locator('#username').waitFor();
+      assert.deepEqual(await axe(page), [], 'the server’s authorize (sign-in) page');
+      await shot('authorize');
       assert.match(page.url(), /code_challenge_method=S256/);
       assert.match(page.url(), /client_id=atelier-studio/);
       await page.fill('#username', 'admin');
@@ -87,18 +96,38 @@ describe(
         null,
         'never in localStorage',
       );
-      // Silent renewal: the refresh grant gives a new access token without a page.
-      const renewed = await page.evaluate(async () => {
-        const { refresh_token } = JSON.parse(sessionStorage.getItem('atelier.studio.tokens')!);
-        const r = await fetch('/common/oauth2/v2.0/token', {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token, client_id: 'atelier-studio' }),
-        });
-        return r.status;
-      });
-      assert.equal(renewed, 200);
       await shot('01-workspaces-empty');
+    });
+
+    it('renews a rejected access token silently with its own refresh code, then renders the page', async () => {
+      const KEY = 'atelier.studio.tokens';
+      // The access token the studio keeps goes bad (its signature no longer matches); the refresh token stays.
+      const bad = await page.evaluate((k) => {
+        const tk = JSON.parse(sessionStorage.getItem(k)!);
+        const [h, p] = tk.access_token.split('.');
+        tk.access_token = `${h}.${p}.not-the-signature`;
+        sessionStorage.setItem(k, JSON.stringify(tk));
+        return tk.access_token as string;
+      }, KEY);
+      const rejected: string[] = [];
+      const onResponse = (r: { status(): number; url(): string }) => {
+        if (r.status() === 401) rejected.push(r.url());
+      };
+      page.on('response', onResponse);
+      // The only token request is the studio's own (the test posts none).
+      const grant = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/common/oauth2/v2.0/token'));
+      await page.reload();
+      const req = await grant;
+      assert.equal(new URLSearchParams(req.postData() ?? '').get('grant_type'), 'refresh_token');
+      assert.equal((await req.response())?.status(), 200);
+      await page.getByRole('heading', { name: /^Workspaces/ }).waitFor();
+      await page.getByLabel('Create a resource group').waitFor();
+      page.off('response', onResponse);
+      assert.ok(rejected.length >= 1, 'the bad token was refused first');
+      const now = await page.evaluate((k) => JSON.parse(sessionStorage.getItem(k)!), KEY);
+      assert.notEqual(now.access_token, bad, 'a new access token is kept');
+      assert.ok(now.refresh_token, 'and a refresh token');
+      assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
     });
 
     it('creates a resource group and a workspace from the forms', async () => {
@@ -126,6 +155,7 @@ describe(
       await page.goto(printed);
       await page.getByRole('heading', { name: 'trial-2' }).waitFor();
       assert.match(page.url(), /#\/w\/.+\/studio-ws\/experiments\/\d+\/runs\/[0-9a-f]+$/);
+      runPath = page.url().slice(ws.length);
 
       await page.goto(`${ws}/experiments`);
       await page.getByRole('link', { name: 'studio-flow' }).click();
@@ -154,6 +184,7 @@ describe(
       for (const n of ['trial-0', 'trial-1', 'trial-2']) await page.getByLabel(`Select run ${n}`).check();
       await page.getByRole('link', { name: 'Compare 3 runs' }).click();
       await page.getByRole('heading', { name: 'Compare 3 runs' }).waitFor();
+      comparePath = page.url().slice(ws.length);
       await page.locator('.chart canvas').first().waitFor();
       await page.locator('svg.parallel polyline').nth(2).waitFor();
       const diffRows = await page
@@ -215,6 +246,51 @@ describe(
       await shot('09-models');
     });
 
+    it('zooms a metric chart by dragging: re-bucketed by the server, kept in the URL, the same after a reload', async () => {
+      const buckets = (r: { url(): string }, range?: [number, number]) => {
+        if (!r.url().includes('/metrics/get-history-buckets?')) return false;
+        const q = new URL(r.url()).searchParams;
+        if (q.get('metric_key') !== 'loss') return false;
+        return range
+          ? q.get('min_step') === String(range[0]) && q.get('max_step') === String(range[1])
+          : q.has('min_step');
+      };
+      await page.goto(`${ws}${runPath}?tab=metrics`);
+      const loss = page.locator('figure.chart[data-metric=loss]');
+      const over = loss.locator('.u-over');
+      await over.waitFor();
+      const box = (await over.boundingBox())!;
+      const zoomed = page.waitForRequest((r) => buckets(r));
+      const y = box.y + box.height / 2;
+      await page.mouse.move(box.x + box.width * 0.3, y);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.45, y, { steps: 4 });
+      await page.mouse.move(box.x + box.width * 0.6, y, { steps: 4 });
+      await page.mouse.up();
+      const asked = new URL((await zoomed).url()).searchParams;
+      await page.waitForFunction(() =>
+        /^\d+~\d+$/.test(new URLSearchParams(window.location.hash.split('?')[1]).get('zoom') ?? ''),
+      );
+      const zoom = new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('zoom')!;
+      const [a, b] = zoom.split('~').map(Number) as [number, number];
+      assert.ok(a > 0 && a < b && b < 299, `a range inside the 300 steps: ${zoom}`);
+      assert.deepEqual(
+        [Number(asked.get('min_step')), Number(asked.get('max_step'))],
+        [a, b],
+        'the server was asked for it',
+      );
+      await page.locator(`figure.chart[data-metric=loss][data-zoom="${a}-${b}"]`).waitFor();
+      const legend = page.getByRole('table', { name: 'Legend of loss' });
+      await legend.getByText(`Run (steps ${a}–${b})`).waitFor();
+      await shot('run-charts-zoomed');
+      // The link holds the view: a reload asks for and shows the same range.
+      const again = page.waitForRequest((r) => buckets(r, [a, b]));
+      await page.reload();
+      await again;
+      await page.locator(`figure.chart[data-metric=loss][data-zoom="${a}-${b}"]`).waitFor();
+      await legend.getByText(`Run (steps ${a}–${b})`).waitFor();
+      await page.getByRole('button', { name: 'Reset zoom' }).first().waitFor();
+    });
     it('lists jobs and follows a running job’s log live, links its MLflow run, and cancels another', async () => {
       const W = `/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
       await page.goto(`${ws}/jobs`);
@@ -348,38 +424,50 @@ describe(
     });
 
     it('every page renders with no serious axe-core violation, in light and dark', async () => {
-      const pages = [
-        '',
-        '/experiments',
-        `/experiments/${experimentId}`,
-        '/models',
-        '/models/studio-model',
-        '/jobs',
-        '/jobs/studio_live_job',
-        '/computes',
-        '/computes/cpu-cluster',
-        '/endpoints',
-        '/endpoints/studio-ep',
-        '/datastores',
-        '/datastores?store=workspaceartifactstore',
-        '/data',
-        '/environments',
-        '/connections',
-        '/keyvault',
-        '/access',
-        '/audit',
+      // Each page is checked and photographed once it has loaded, under its own name (the sign-in and
+      // authorize pages are checked in the sign-in test).
+      const pages: [string, string][] = [
+        ['workspaces', `${t.url}/#/`],
+        ['workspace', ''],
+        ['experiments', '/experiments'],
+        ['runs', `/experiments/${experimentId}`],
+        ['run', runPath],
+        ['run-charts', `${runPath}?tab=metrics`],
+        ['run-artifacts', `${runPath}?tab=artifacts`],
+        ['compare', comparePath],
+        ['registry', '/models'],
+        ['model', '/models/studio-model'],
+        ['jobs', '/jobs'],
+        ['job', '/jobs/studio_live_job'],
+        ['computes', '/computes'],
+        ['compute', '/computes/cpu-cluster'],
+        ['endpoints', '/endpoints'],
+        ['endpoint', '/endpoints/studio-ep'],
+        ['datastores', '/datastores'],
+        ['datastore', '/datastores?store=workspaceartifactstore'],
+        ['data', '/data'],
+        ['environments', '/environments'],
+        ['connections', '/connections'],
+        ['keyvault', '/keyvault'],
+        ['access', '/access'],
+        ['audit', '/audit'],
       ];
       for (const theme of ['light', 'dark']) {
         await page.evaluate((th) => localStorage.setItem('atelier.studio.theme', th), theme);
-        for (const p of [`${t.url}/#/`, ...pages.map((x) => `${ws}${x}`)]) {
-          await page.goto(p);
+        for (const [name, p] of pages) {
+          await page.goto(p.startsWith('http') ? p : `${ws}${p}`);
           await page.reload();
           await page.locator('main h1').first().waitFor();
           await page.waitForFunction(() => !document.querySelector('.loading'));
+          assert.equal(
+            await page.evaluate(() => document.documentElement.dataset.theme ?? null),
+            theme,
+            `${name} is in the ${theme} theme`,
+          );
           const v = await axe(page);
-          assert.deepEqual(v, [], `${theme} ${p}`);
+          assert.deepEqual(v, [], `${theme} ${name}: ${p}`);
+          await shot(`page-${name}-${theme}`);
         }
-        await shot(`10-runs-${theme}`);
       }
       await page.evaluate(() => localStorage.removeItem('atelier.studio.theme'));
       assert.deepEqual(pageErrors, [], 'no uncaught error in any page');
@@ -461,6 +549,222 @@ describe(
       }
       await page.getByRole('button', { name: 'Download (3.0 MiB)' }).waitFor();
       await shot('19-artifact-too-large');
+    });
+
+    it('the audit log names the resource each change touched, includes the workspace’s sub-resources, and fits 1280 px', async () => {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${ws}/audit`);
+      const table = page.getByRole('table', { name: 'Audit events' });
+      await table.waitFor();
+      const what = await table.locator('tbody tr td:nth-child(3)').allTextContents();
+      assert.ok(!what.some((w) => w.includes(':')), `no route template: ${what.slice(0, 5).join(' | ')}`);
+      // The workspace filter covers what is inside the workspace (computes, endpoints), not only itself.
+      assert.ok(what.includes('PUT this workspace'), what.join(' | '));
+      assert.ok(what.includes('PUT computes/cpu-cluster'), what.join(' | '));
+      assert.ok(what.includes('PUT onlineEndpoints/studio-ep'), what.join(' | '));
+      assert.ok(what.includes('POST computes/cpu-cluster/stop'), `the stop/start actions: ${what.join(' | ')}`);
+      // Every column is on screen at 1280 px: the table does not overflow its box, Status is in view.
+      const fits = await page.evaluate(() => {
+        const wrap = document.querySelector('[role=region][aria-label="Audit events"]');
+        const th = [...document.querySelectorAll('table[aria-label="Audit events"] th')].pop();
+        return {
+          overflow: wrap.scrollWidth - wrap.clientWidth,
+          right: th.getBoundingClientRect().right,
+          width: document.documentElement.clientWidth,
+          text: th.textContent,
+        };
+      });
+      assert.equal(fits.text, 'Status');
+      assert.ok(fits.overflow <= 0 && fits.right <= fits.width, `Status is cut off: ${JSON.stringify(fits)}`);
+      await shot('audit-1280');
+    });
+
+    it('lists a workspace’s keys, deletes a workspace and a resource group from their pages', async () => {
+      const G = `/subscriptions/${t.subscriptionId}/resourceGroups/doomed-rg`;
+      assert.equal((await t.request('PUT', `${G}?api-version=2021-04-01`, { location: 'local' })).status, 201);
+      const W = `${G}/providers/Microsoft.MachineLearningServices/workspaces/doomed-ws`;
+      const put = await t.request('PUT', `${W}?api-version=2025-09-01`, { location: 'local', properties: {} });
+      assert.ok(put.status === 200 || put.status === 201, put.text);
+      const op = put.headers.get('azure-asyncoperation');
+      if (op) await waitOperation(t, op);
+      const keys = (await t.request('POST', `${W}/listKeys?api-version=2025-09-01`)).body;
+      await page.goto(`${t.url}/#/w/${t.subscriptionId}/doomed-rg/doomed-ws`);
+      await page.getByRole('button', { name: 'List keys' }).click();
+      const shown = page.getByRole('table', { name: 'Workspace keys' });
+      await shown.waitFor();
+      const someKey = Object.values(keys).find((v) => typeof v === 'string' && v.length > 8) as string | undefined;
+      assert.ok(someKey, JSON.stringify(Object.keys(keys)));
+      assert.ok(!(await page.content()).includes(someKey), 'hidden until asked for');
+      const show = shown.getByRole('button', { name: 'Show' });
+      while ((await show.count()) > 0) await show.first().click();
+      await shown.getByText(someKey).waitFor();
+      await shot('workspace-keys');
+      const dialogs: string[] = [];
+      page.on('dialog', (d) => {
+        dialogs.push(d.message());
+        void d.accept();
+      });
+      await page.getByRole('button', { name: 'Delete workspace' }).click();
+      await page.waitForURL((u) => u.hash === '#/');
+      assert.match(dialogs[0] ?? '', /Delete workspace doomed-ws\?/);
+      assert.equal((await t.request('GET', `${W}?api-version=2025-09-01`)).status, 404, 'the workspace is gone');
+      const groups = page.getByRole('table', { name: 'Resource groups' });
+      const row = groups.getByRole('row', { name: /doomed-rg/ });
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await row.waitFor({ state: 'detached', timeout: 30_000 });
+      assert.match(dialogs[1] ?? '', /Delete resource group doomed-rg/);
+      assert.equal((await t.request('GET', `${G}?api-version=2021-04-01`)).status, 404, 'the group is gone');
+      await groups.getByText('studio-rg').waitFor();
+      page.removeAllListeners('dialog');
+    });
+
+    it('shows a connection but never its secret, neither on the page nor in any answer the studio receives', async () => {
+      const W = `/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
+      const SECRET = 'conn-secret-value-7731';
+      const put = await t.request('PUT', `${W}/connections/private-feed?api-version=2024-04-01`, {
+        properties: {
+          category: 'PythonFeed',
+          target: 'https://pypi.example.com/simple',
+          authType: 'UsernamePassword',
+          credentials: { username: 'bot', password: SECRET },
+        },
+      });
+      assert.ok(put.status === 200 || put.status === 201, put.text);
+      const answers: Promise<string>[] = [];
+      const onResponse = (r: { url(): string; text(): Promise<string> }) => {
+        if (r.url().startsWith(t.url)) answers.push(r.text().catch(() => ''));
+      };
+      page.on('response', onResponse);
+      await page.goto(`${ws}/connections`);
+      await page.reload();
+      await page.getByText('private-feed').first().waitFor();
+      await page.getByText('UsernamePassword').first().waitFor();
+      page.off('response', onResponse);
+      assert.ok(!(await page.content()).includes(SECRET), 'not in the page');
+      const texts = await Promise.all(answers);
+      assert.ok(texts.length > 0);
+      assert.ok(!texts.some((x) => x.includes(SECRET)), 'not in any answer to the studio');
+      await shot('connections-secret');
+    });
+
+    it('shows a model’s aliases and stages and links each version to the run it came from', async () => {
+      const M = `/mlflow/v1.0/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws/api/2.0/mlflow`;
+      const alias = await t.request('POST', `${M}/registered-models/alias`, {
+        name: 'studio-model',
+        alias: 'champion',
+        version: '1',
+      });
+      assert.equal(alias.status, 200, alias.text);
+      const stage = await t.request('POST', `${M}/model-versions/transition-stage`, {
+        name: 'studio-model',
+        version: '1',
+        stage: 'Staging',
+        archive_existing_versions: false,
+      });
+      assert.equal(stage.status, 200, stage.text);
+      await page.goto(`${ws}/models`);
+      await page
+        .getByRole('table', { name: /Registered models|Models/ })
+        .getByText('@champion → v1')
+        .waitFor();
+      await page.goto(`${ws}/models/studio-model`);
+      await page.getByText('@champion → version 1').waitFor();
+      const versions = page.getByRole('table', { name: 'Model versions' });
+      const v1 = versions.getByRole('row').nth(1);
+      await v1.getByText('Staging').waitFor();
+      await v1.getByText('@champion').waitFor();
+      await shot('model-aliases-stages');
+      await v1.getByRole('link', { name: /^[0-9a-f]{12}$/ }).click();
+      await page.getByRole('heading', { name: 'trial-2' }).waitFor();
+    });
+
+    it('refuses a non-Owner the access and audit pages with a clear message', async () => {
+      const user = await t.request('POST', '/identity/users', { name: 'reader1', password: 'reader1-password-1' });
+      assert.equal(user.status, 201, user.text);
+      const principalId = (await t.request('GET', '/identity/principals/reader1')).body.id as string;
+      const W = `/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws`;
+      const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
+      const ra = await t.request(
+        'PUT',
+        `${W}/providers/Microsoft.Authorization/roleAssignments/6c1e1f5e-7d3c-4bb5-9d7a-2a7f5b6f0c11?api-version=2022-04-01`,
+        {
+          properties: {
+            roleDefinitionId: `/subscriptions/${t.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
+            principalId,
+          },
+        },
+      );
+      assert.ok(ra.status === 200 || ra.status === 201, ra.text);
+      const tok = await fetch(`${t.url}/common/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'password',
+          username: 'reader1',
+          password: 'reader1-password-1',
+          scope: 'https://management.azure.com/.default',
+        }),
+      });
+      const token = ((await tok.json()) as { access_token: string }).access_token;
+      assert.ok(token);
+      const reader = await signedInPage(browser, `${ws}/experiments`, token);
+      await reader.getByRole('link', { name: 'studio-flow' }).waitFor();
+      fs.mkdirSync(OUTPUT, { recursive: true });
+      // Role assignments are readable by Readers (as in Azure); the page says only Owners change them.
+      await reader.goto(`${ws}/access`);
+      await reader.getByRole('table', { name: 'Role assignments' }).getByText(principalId).waitFor();
+      await reader.getByText(/Only Owners change them/).waitFor();
+      await reader.screenshot({ path: path.join(OUTPUT, 'reader-access.png'), fullPage: true });
+      // The audit log is for Owners only: a clear refusal, nothing listed.
+      await reader.goto(`${ws}/audit`);
+      const alert = reader.getByRole('alert');
+      await alert.getByText('Error 403').waitFor();
+      await alert.getByText(/only Owners of the workspace see its audit log/).waitFor();
+      assert.equal(await reader.getByRole('table').count(), 0, 'nothing listed');
+      await reader.screenshot({ path: path.join(OUTPUT, 'refused-audit.png'), fullPage: true });
+      await reader.close();
+    });
+
+    it('compares 100 runs from a link: overlaid charts and parallel coordinates of all 100', async () => {
+      const M = `/mlflow/v1.0/subscriptions/${t.subscriptionId}/resourceGroups/studio-rg/providers/Microsoft.MachineLearningServices/workspaces/studio-ws/api/2.0/mlflow`;
+      const exp = await t.request('POST', `${M}/experiments/create`, { name: 'studio-hundred' });
+      assert.equal(exp.status, 200, exp.text);
+      const ids: string[] = [];
+      for (let b = 0; b < 10; b++)
+        ids.push(
+          ...(await Promise.all(
+            Array.from({ length: 10 }, async (_, k) => {
+              const i = b * 10 + k;
+              const r = await t.request('POST', `${M}/runs/create`, {
+                experiment_id: exp.body.experiment_id,
+                run_name: `h-${i}`,
+                start_time: Date.now(),
+              });
+              const id = r.body.run.info.run_id as string;
+              const lb = await t.request('POST', `${M}/runs/log-batch`, {
+                run_id: id,
+                params: [
+                  { key: 'lr', value: String(0.001 * (i + 1)) },
+                  { key: 'depth', value: String(i % 7) },
+                ],
+                metrics: [0, 1, 2].map((step) => ({
+                  key: 'score',
+                  value: i / 100 + step,
+                  timestamp: Date.now(),
+                  step,
+                })),
+              });
+              assert.equal(lb.status, 200, lb.text);
+              return id;
+            }),
+          )),
+        );
+      await page.goto(`${ws}/compare?runs=${ids.join(',')}`);
+      await page.getByRole('heading', { name: 'Compare 100 runs' }).waitFor({ timeout: 30_000 });
+      await page.locator('figure.chart[data-metric=score] canvas').waitFor({ timeout: 30_000 });
+      await page.waitForFunction(() => document.querySelectorAll('svg.parallel polyline').length === 100, null, {
+        timeout: 30_000,
+      });
+      await shot('compare-100');
     });
 
     it('is usable from the keyboard: skip link, navigation, sorting', async () => {

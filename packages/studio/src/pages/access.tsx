@@ -1,4 +1,4 @@
-import { armList, request, wsPath, API_VERSION, type WorkspaceRef } from '../lib/api';
+import { ApiError, armList, request, wsPath, API_VERSION, type WorkspaceRef } from '../lib/api';
 import { useLoad } from '../lib/hooks';
 import { time } from '../lib/format';
 import { Empty, ErrorBox, Loading, Page, SimpleTable } from '../components/ui';
@@ -27,8 +27,8 @@ export function AccessPage({ ws }: { ws: WorkspaceRef }) {
   return (
     <Page title="Access">
       <p className="muted">
-        Who may do what here. Owners change these with the CLI (<code>atelier role assignment create</code>) or the ARM
-        API.
+        Who may do what here. Only Owners change them, with the CLI (<code>atelier role assignment create</code>) or the
+        ARM API.
       </p>
       {data.error && <ErrorBox error={data.error} onRetry={data.reload} />}
       {!data.data ? (
@@ -59,6 +59,25 @@ interface AuditEvent {
   operationName: { localizedValue: string };
   subStatus?: { value: string };
   resourceId?: string;
+  httpRequest?: { method?: string };
+}
+
+/**
+ * What an event changed, readably: the request's method and the real resource path, shown relative to
+ * the workspace (`PUT computes/cpu-cluster`; the workspace itself is `this workspace`), the full
+ * resource id in the tooltip. The operation's `localizedValue` is the server's route template.
+ */
+export function auditWhat(e: AuditEvent, workspaceId: string): { method: string; path: string } {
+  const method = e.httpRequest?.method ?? e.operationName.localizedValue.split(' ')[0] ?? '';
+  const id = e.resourceId ?? '';
+  const base = workspaceId.toLowerCase();
+  const path =
+    id.toLowerCase() === base
+      ? 'this workspace'
+      : id.toLowerCase().startsWith(`${base}/`)
+        ? id.slice(base.length + 1)
+        : id;
+  return { method, path };
 }
 
 /** The audit log of changes to the workspace (Owners: the server refuses others). */
@@ -74,8 +93,19 @@ export function AuditPage({ ws }: { ws: WorkspaceRef }) {
   }, [ws.name]);
   return (
     <Page title="Audit log">
-      <p className="muted">Changes made to this workspace in the last 30 days, newest first.</p>
-      {events.error && <ErrorBox error={events.error} onRetry={events.reload} />}
+      <p className="muted">
+        Changes made to this workspace and everything in it (computes, endpoints, assets…) in the last 30 days, newest
+        first.
+      </p>
+      {events.error &&
+        (events.error instanceof ApiError && events.error.status === 403 ? (
+          <div className="error" role="alert">
+            <strong>Error 403:</strong> only Owners of the workspace see its audit log. Ask an Owner of the workspace or
+            its resource group for the Owner role.
+          </div>
+        ) : (
+          <ErrorBox error={events.error} onRetry={events.reload} />
+        ))}
       {!events.data ? (
         !events.error && <Loading what="Loading the audit log" />
       ) : events.data.length === 0 ? (
@@ -88,7 +118,17 @@ export function AuditPage({ ws }: { ws: WorkspaceRef }) {
           columns={[
             { title: 'When', cell: (e) => time(Date.parse(e.eventTimestamp)) },
             { title: 'Who', cell: (e) => e.caller ?? '' },
-            { title: 'What', cell: (e) => e.operationName.localizedValue },
+            {
+              title: 'What',
+              cell: (e) => {
+                const w = auditWhat(e, wsPath(ws));
+                return (
+                  <span title={e.resourceId}>
+                    {w.method} <code className="wrap">{w.path}</code>
+                  </span>
+                );
+              },
+            },
             { title: 'Status', cell: (e) => e.subStatus?.value ?? '' },
           ]}
         />
