@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import os from 'node:os';
 import { cliFixture, type CliFixture } from '../testing.js';
 
 // `atelier datastore …`, the real command as a child process, against a real server (SQLite).
@@ -10,11 +11,19 @@ describe('atelier datastore (CLI)', () => {
   let home: string;
   let atelier: CliFixture['atelier'];
   let f: CliFixture | undefined;
+  let roots: string;
   before(async () => {
+    // server-folder datastores need a folder the administrator allowed; the server reads it at start.
+    roots = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-ds-roots-'));
+    process.env.ATELIER_DATASTORE_ROOTS = roots;
     f = await cliFixture('cli-ds', { location: 'local' });
+    delete process.env.ATELIER_DATASTORE_ROOTS;
     ({ home, atelier } = f);
   });
-  after(() => f?.close());
+  after(async () => {
+    await f?.close();
+    fs.rmSync(roots, { recursive: true, force: true });
+  });
 
   it('lists datastores, uploads a folder, lists its files, downloads them back', async () => {
     const list = await atelier(['datastore', 'list', '-w', 'cli-ds']);
@@ -71,5 +80,87 @@ describe('atelier datastore (CLI)', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /nope/);
     assert.equal((await defaults()).length, 1);
+  });
+
+  it('create registers server-folder and azure-blob datastores (secrets from a file, never printed), delete removes one', async () => {
+    const W = ['-w', 'cli-ds'];
+    const folder = path.join(roots, 'shared');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'seen.txt'), 'on the server');
+    const sf = await atelier(['datastore', 'create', 'shared', '--type', 'server-folder', '--path', folder, ...W]);
+    assert.equal(sf.code, 0, sf.stderr);
+    assert.equal(sf.json.type, 'ServerFolder');
+    const files = await atelier(['datastore', 'files', '-d', 'shared', ...W]);
+    assert.deepEqual(
+      files.json.map((x: any) => x.path),
+      ['seen.txt'],
+    );
+    const outside = await atelier(['datastore', 'create', 'bad', '--type', 'server-folder', '--path', home, ...W]);
+    assert.equal(outside.code, 1);
+    assert.match(outside.stderr, /outside the folders allowed/);
+
+    const acct = `/subscriptions/${f!.t.subscriptionId}/resourceGroups/cli-ds-rg/providers/Microsoft.Storage/storageAccounts/clidsacct`;
+    assert.equal((await f!.t.request('PUT', `${acct}?api-version=2023-05-01`, { location: 'local' })).status, 201);
+    const keys = await f!.t.request('POST', `${acct}/listKeys?api-version=2023-05-01`);
+    const key = (keys.body as { keys: { value: string }[] }).keys[0]!.value;
+    const keyFile = path.join(home, 'key.txt');
+    fs.writeFileSync(keyFile, `${key}\n`);
+    const blob = await atelier([
+      'datastore',
+      'create',
+      'team',
+      '--type',
+      'azure-blob',
+      '--account-name',
+      'clidsacct',
+      '--container-name',
+      'team',
+      '--account-key-file',
+      keyFile,
+      ...W,
+    ]);
+    assert.equal(blob.code, 0, blob.stderr);
+    assert.equal(blob.json.type, 'AzureBlob');
+    assert.equal(blob.json.credentialsType, 'AccountKey');
+    const shown = await atelier(['datastore', 'list', ...W, '-o', 'json']);
+    for (const out of [blob.stdout + blob.stderr, shown.stdout])
+      assert.ok(!out.includes(key), 'the key is never printed');
+
+    const noContainer = await atelier([
+      'datastore',
+      'create',
+      'x',
+      '--type',
+      'azure-blob',
+      '--account-name',
+      'a',
+      ...W,
+    ]);
+    assert.equal(noContainer.code, 2);
+    assert.match(noContainer.stderr, /--container-name/);
+    const mixed = await atelier([
+      'datastore',
+      'create',
+      'x',
+      '--type',
+      'server-folder',
+      '--path',
+      folder,
+      '--bucket',
+      'b',
+      ...W,
+    ]);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /--bucket does not apply to a server-folder datastore/);
+    const badType = await atelier(['datastore', 'create', 'x', '--type', 'nfs', ...W]);
+    assert.equal(badType.code, 2);
+    assert.match(badType.stderr, /--type must be one of azure-blob, server-folder, s3/);
+
+    const del = await atelier(['datastore', 'delete', 'shared', '--yes', ...W]);
+    assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual(del.json, { deleted: 'shared' });
+    const names = (await atelier(['datastore', 'list', ...W])).json.map((d: any) => d.name);
+    assert.ok(!names.includes('shared') && names.includes('team'), String(names));
+    assert.ok(fs.existsSync(path.join(folder, 'seen.txt')), 'its files stay');
   });
 });

@@ -28,7 +28,63 @@ const wsOptions = (c: Command): Command =>
     .option('-g, --resource-group <group>', 'resource group of the workspace (default: search the subscription)')
     .option('-d, --datastore <name>', "datastore (default: the workspace's default datastore)");
 
-/** `datastore list|files|upload|download|set-default|delete`: datastores of a workspace and the files in them. */
+interface CreateOpts extends WsOpts {
+  type?: string;
+  accountName?: string;
+  containerName?: string;
+  accountKey?: string;
+  accountKeyFile?: string;
+  sasToken?: string;
+  sasTokenFile?: string;
+  subscription?: string;
+  storageResourceGroup?: string;
+  path?: string;
+  endpointUrl?: string;
+  bucket?: string;
+  region?: string;
+  prefix?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  secretAccessKeyFile?: string;
+}
+
+const DATASTORE_TYPES = ['azure-blob', 'server-folder', 's3'] as const;
+
+/**
+ * A secret from its flag, else the file its `-file` flag names, else an environment variable:
+ * never echoed back (the command prints the datastore, whose secrets the server never returns).
+ */
+function secretOf(
+  value: string | undefined,
+  file: string | undefined,
+  flag: string,
+  envName: string,
+): string | undefined {
+  if (value !== undefined && file !== undefined) throw new UsageError(`give --${flag} or --${flag}-file, not both`);
+  if (file !== undefined) {
+    if (!fs.existsSync(file)) throw new UsageError(`--${flag}-file '${file}' does not exist`);
+    const v = fs.readFileSync(file, 'utf8').trim();
+    if (!v) throw new UsageError(`--${flag}-file '${file}' is empty`);
+    return v;
+  }
+  return value ?? (process.env[envName] || undefined);
+}
+
+const required = (v: string | undefined, flag: string, type: string): string => {
+  if (!v) throw new UsageError(`a ${type} datastore needs --${flag}`);
+  return v;
+};
+
+const datastoreRow = (d: Datastore) => ({
+  name: d.name,
+  type: d.datastoreType,
+  isDefault: d.isDefault,
+  location:
+    d.properties.containerName ?? d.properties.fileShareName ?? d.properties.bucket ?? d.properties.path ?? null,
+  credentialsType: (d.properties.credentials as { credentialsType?: string } | undefined)?.credentialsType ?? null,
+});
+
+/** `datastore list|files|upload|download|set-default|create|delete`: datastores of a workspace and the files in them. */
 export function datastoreCommands(program: Command): void {
   const ds = program.command('datastore').description("a workspace's datastores and their files");
 
@@ -36,13 +92,7 @@ export function datastoreCommands(program: Command): void {
     async (o: WsOpts, cmd: Command) => {
       const g = globals(cmd);
       const ws = await workspaceOf(g, o);
-      const rows = [...(await ws.datastores()).values()].map((d) => ({
-        name: d.name,
-        type: d.datastoreType,
-        isDefault: d.isDefault,
-        location:
-          d.properties.containerName ?? d.properties.fileShareName ?? d.properties.bucket ?? d.properties.path ?? null,
-      }));
+      const rows = [...(await ws.datastores()).values()].map(datastoreRow);
       print(rows, g, ['name', 'type', 'isDefault', 'location']);
     },
   );
@@ -141,6 +191,135 @@ export function datastoreCommands(program: Command): void {
     await ws.setDefaultDatastore(name);
     print({ name, isDefault: true }, g);
   });
+
+  workspaceOptions(
+    ds
+      .command('create <name>')
+      .description(
+        'register a datastore (or replace the registration of that name): an Azure blob container, a folder on the server or an S3 bucket',
+      ),
+  )
+    .requiredOption('--type <type>', `kind of datastore: ${DATASTORE_TYPES.join(', ')}`)
+    .option('--account-name <name>', 'azure-blob: the storage account')
+    .option('--container-name <name>', 'azure-blob: the blob container')
+    .option(
+      '--account-key <key>',
+      'azure-blob: an account key (or --account-key-file, or ATELIER_DATASTORE_ACCOUNT_KEY)',
+    )
+    .option('--account-key-file <file>', 'azure-blob: a file holding the account key')
+    .option(
+      '--sas-token <token>',
+      'azure-blob: a SAS token instead of a key (or --sas-token-file, or ATELIER_DATASTORE_SAS_TOKEN)',
+    )
+    .option('--sas-token-file <file>', 'azure-blob: a file holding the SAS token')
+    .option('--subscription <id>', "azure-blob: the storage account's subscription (default: the workspace's)")
+    .option('--storage-resource-group <group>', "azure-blob: the storage account's resource group")
+    .option('--path <folder>', 'server-folder: an absolute folder the administrator allowed (ATELIER_DATASTORE_ROOTS)')
+    .option('--endpoint-url <url>', 's3: the S3-compatible endpoint')
+    .option('--bucket <bucket>', 's3: the bucket')
+    .option('--region <region>', 's3: the region')
+    .option('--prefix <prefix>', 's3: a key prefix inside the bucket')
+    .option('--access-key-id <id>', 's3: the access key id (or AWS_ACCESS_KEY_ID)')
+    .option(
+      '--secret-access-key <key>',
+      's3: the secret access key (or --secret-access-key-file, or AWS_SECRET_ACCESS_KEY)',
+    )
+    .option('--secret-access-key-file <file>', 's3: a file holding the secret access key')
+    .addHelpText(
+      'after',
+      '\nSecrets are sent to the server (kept encrypted in the workspace key vault) and never printed.\n' +
+        'Examples:\n' +
+        '  atelier datastore create team --type azure-blob --account-name acct --container-name team --account-key-file key.txt\n' +
+        '  atelier datastore create shared --type server-folder --path /srv/data\n' +
+        '  atelier datastore create lake --type s3 --endpoint-url http://minio:9000 --bucket lake --access-key-id AK --secret-access-key-file sk.txt',
+    )
+    .action(async (name: string, o: CreateOpts, cmd: Command) => {
+      const g = globals(cmd);
+      const type = o.type as (typeof DATASTORE_TYPES)[number];
+      if (!DATASTORE_TYPES.includes(type))
+        throw new UsageError(`--type must be one of ${DATASTORE_TYPES.join(', ')}, got '${o.type}'`);
+      const given = (flags: string[]) => flags.filter((f) => o[f as keyof CreateOpts] !== undefined);
+      const foreign = {
+        'azure-blob': [
+          'path',
+          'endpointUrl',
+          'bucket',
+          'region',
+          'prefix',
+          'accessKeyId',
+          'secretAccessKey',
+          'secretAccessKeyFile',
+        ],
+        'server-folder': [
+          'accountName',
+          'containerName',
+          'accountKey',
+          'accountKeyFile',
+          'sasToken',
+          'sasTokenFile',
+          'subscription',
+          'storageResourceGroup',
+          'endpointUrl',
+          'bucket',
+          'region',
+          'prefix',
+          'accessKeyId',
+          'secretAccessKey',
+          'secretAccessKeyFile',
+        ],
+        s3: [
+          'accountName',
+          'containerName',
+          'accountKey',
+          'accountKeyFile',
+          'sasToken',
+          'sasTokenFile',
+          'subscription',
+          'storageResourceGroup',
+          'path',
+        ],
+      }[type];
+      const wrong = given(foreign);
+      if (wrong.length)
+        throw new UsageError(
+          `${wrong.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} ${wrong.length > 1 ? 'do' : 'does'} not apply to a ${type} datastore`,
+        );
+      let d: Datastore;
+      if (type === 'azure-blob') {
+        const accountKey = secretOf(o.accountKey, o.accountKeyFile, 'account-key', 'ATELIER_DATASTORE_ACCOUNT_KEY');
+        const sasToken = secretOf(o.sasToken, o.sasTokenFile, 'sas-token', 'ATELIER_DATASTORE_SAS_TOKEN');
+        if (accountKey && sasToken) throw new UsageError('give an account key or a SAS token, not both');
+        const opts = {
+          datastoreName: name,
+          accountName: required(o.accountName, 'account-name', type),
+          containerName: required(o.containerName, 'container-name', type),
+          ...(accountKey ? { accountKey } : {}),
+          ...(sasToken ? { sasToken } : {}),
+          ...(o.subscription ? { subscriptionId: o.subscription } : {}),
+          ...(o.storageResourceGroup ? { resourceGroup: o.storageResourceGroup } : {}),
+        };
+        d = await Datastore.registerAzureBlobContainer(await workspaceOf(g, o), opts);
+      } else if (type === 'server-folder') {
+        const opts = { datastoreName: name, path: required(o.path, 'path', type) };
+        d = await Datastore.registerServerFolder(await workspaceOf(g, o), opts);
+      } else {
+        const opts = {
+          datastoreName: name,
+          endpoint: required(o.endpointUrl, 'endpoint-url', type),
+          bucket: required(o.bucket, 'bucket', type),
+          ...(o.region ? { region: o.region } : {}),
+          ...(o.prefix ? { prefix: o.prefix } : {}),
+          accessKeyId: required(o.accessKeyId ?? (process.env.AWS_ACCESS_KEY_ID || undefined), 'access-key-id', type),
+          secretAccessKey: required(
+            secretOf(o.secretAccessKey, o.secretAccessKeyFile, 'secret-access-key', 'AWS_SECRET_ACCESS_KEY'),
+            'secret-access-key',
+            type,
+          ),
+        };
+        d = await Datastore.registerS3(await workspaceOf(g, o), opts);
+      }
+      print(datastoreRow(d), g);
+    });
 
   workspaceOptions(
     ds
