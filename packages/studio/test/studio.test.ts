@@ -563,6 +563,10 @@ describe(
       assert.ok(what.includes('PUT computes/cpu-cluster'), what.join(' | '));
       assert.ok(what.includes('PUT onlineEndpoints/studio-ep'), what.join(' | '));
       assert.ok(what.includes('POST computes/cpu-cluster/stop'), `the stop/start actions: ${what.join(' | ')}`);
+      assert.ok(
+        what.includes('POST onlineEndpoints/studio-ep/listKeys'),
+        `actions keep their name: ${what.join(' | ')}`,
+      );
       // Every column is on screen at 1280 px: the table does not overflow its box, Status is in view.
       const fits = await page.evaluate(() => {
         const wrap = document.querySelector('[role=region][aria-label="Audit events"]');

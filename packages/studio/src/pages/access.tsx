@@ -59,17 +59,18 @@ interface AuditEvent {
   operationName: { localizedValue: string };
   subStatus?: { value: string };
   resourceId?: string;
-  httpRequest?: { method?: string };
+  httpRequest?: { method?: string; uri?: string };
 }
 
 /**
- * What an event changed, readably: the request's method and the real resource path, shown relative to
- * the workspace (`PUT computes/cpu-cluster`; the workspace itself is `this workspace`), the full
- * resource id in the tooltip. The operation's `localizedValue` is the server's route template.
+ * What an event changed, readably: the request's method and its real path, shown relative to the
+ * workspace (`PUT computes/cpu-cluster`, `POST onlineEndpoints/ep/listKeys`; the workspace itself is
+ * `this workspace`), the full resource id in the tooltip. The operation's `localizedValue` is the
+ * server's route template.
  */
 export function auditWhat(e: AuditEvent, workspaceId: string): { method: string; path: string } {
   const method = e.httpRequest?.method ?? e.operationName.localizedValue.split(' ')[0] ?? '';
-  const id = e.resourceId ?? '';
+  const id = (e.httpRequest?.uri ?? e.resourceId ?? '').split('?')[0]!;
   const base = workspaceId.toLowerCase();
   const path =
     id.toLowerCase() === base
