@@ -10,9 +10,10 @@ import { startAzureClientServer, type AzureClientServer } from '../../testing/az
 const V = 'api-version=2025-09-01';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-// Issue 11: what azureml-core registers is what the other clients read (one Python process per dialect).
+// Issue 11: what azureml-core registers is what the other clients read; its datastore registrations,
+// Workspace.create variants and connection filters (one Python process per dialect).
 for (const dialect of testDialects()) {
-  describe(`azureml-core registrations read back through MLflow (${dialect})`, () => {
+  describe(`azureml-core: registrations read back, datastores, create variants (${dialect})`, () => {
     let s: AzureClientServer;
     let key: string;
     let out: Record<string, { ok?: any; error?: string; trace?: string }>;
@@ -29,6 +30,9 @@ for (const dialect of testDialects()) {
       const put = await httpsJson('PUT', `${acct}?${V}`, s.ca, s.token, { location: 'local' });
       assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.body));
       key = (await httpsJson('POST', `${acct}/listKeys?${V}`, s.ca, s.token)).body.keys[0].value;
+      const vault = acct.replace('Microsoft.Storage/storageAccounts/teamacct', 'Microsoft.KeyVault/vaults/teamvault');
+      const kv = await httpsJson('PUT', `${vault}?${V}`, s.ca, s.token, { location: 'local', properties: {} });
+      assert.ok(kv.status === 200 || kv.status === 201, JSON.stringify(kv.body));
     });
     after(async () => s?.close());
 
@@ -42,6 +46,7 @@ for (const dialect of testDialects()) {
         WORKDIR: work,
         ACCOUNT: 'teamacct',
         ACCOUNT_KEY: key,
+        VAULT: 'teamvault',
       });
       if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
       ok('Workspace()');
@@ -123,6 +128,38 @@ for (const dialect of testDialects()) {
       const sql = await httpsJson('POST', v1, s.ca, s.token, { name: 'db', dataStoreType: 'AzureSqlDatabase' });
       assert.equal(sql.status, 400);
       assert.match(sql.body.error.message, /AzureSqlDatabase[\s\S]*ARM/);
+    });
+
+    it("Workspace.create's variants and list_connections' filters", async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      const sub = `${s.server.url}/subscriptions/${s.server.ctx.defaultSubscriptionId}`;
+      // No group is made: azureml-core reads the group (404) and stops with its own message.
+      assert.match(
+        out['create(create_resource_group=False, missing group)']!.error ?? '',
+        /Resource group was not found/,
+      );
+      assert.equal((await httpsJson('GET', `${sub}/resourcegroups/no-such-group?${V}`, s.ca, s.token)).status, 404);
+      // Existing storage account and key vault (ARM ids): the workspace uses them, makes no others.
+      const arm = `/subscriptions/${s.server.ctx.defaultSubscriptionId}/resourceGroups/registry/providers`;
+      assert.deepEqual(ok('create(storage_account, key_vault)'), [
+        `${arm}/Microsoft.Storage/storageAccounts/teamacct`,
+        `${arm}/Microsoft.KeyVault/vaults/teamvault`,
+      ]);
+      const byo = await httpsJson('GET', `${s.server.url}${s.workspaceId('byo-ws')}?${V}`, s.ca, s.token);
+      assert.equal(
+        byo.body.properties.storageAccount.toLowerCase(),
+        `${arm}/Microsoft.Storage/storageAccounts/teamacct`.toLowerCase(),
+      );
+      // A storage account that does not exist fails the deployment, naming it, and leaves nothing.
+      assert.match(out['create(missing storage_account)']!.error ?? '', /nosuchacct' does not exist/);
+      assert.equal(
+        (await httpsJson('GET', `${s.server.url}${s.workspaceId('byo-bad')}?${V}`, s.ca, s.token)).status,
+        404,
+      );
+      assert.deepEqual(ok('list_connections()'), ['feed', 'repo']);
+      assert.deepEqual(ok('list_connections(category)'), ['feed']);
+      assert.deepEqual(ok('list_connections(target)'), ['repo']);
+      assert.deepEqual(ok('list_connections(category, target)'), []);
     });
   });
 }

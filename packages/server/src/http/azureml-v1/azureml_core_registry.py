@@ -73,5 +73,19 @@ step("unregister", lambda: Datastore.get(ws, "teamshare").unregister())
 step("Datastore.get(unregistered)", lambda: Datastore.get(ws, "teamshare"))
 step("unregister(system)", lambda: Datastore.get(ws, "workspaceblobstore").unregister())
 
+# Workspace.create's variants: no group creation, existing dependent resources; connection filters.
+step("create(create_resource_group=False, missing group)", lambda: Workspace.create("lost-ws", auth=auth, subscription_id=SUBSCRIPTION, resource_group="no-such-group", location="eastus2", create_resource_group=False, show_output=False))
+arm = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers"
+step("create(storage_account, key_vault)", lambda: (lambda d: [d["storageAccount"], d["keyVault"]])(Workspace.create("byo-ws", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP, location="eastus2", storage_account=f"{arm}/Microsoft.Storage/storageAccounts/{account}", key_vault=f"{arm}/Microsoft.KeyVault/vaults/{os.environ['VAULT']}", show_output=False).get_details()))
+step("create(missing storage_account)", lambda: Workspace.create("byo-bad", auth=auth, subscription_id=SUBSCRIPTION, resource_group=GROUP, location="eastus2", storage_account=f"{arm}/Microsoft.Storage/storageAccounts/nosuchacct", show_output=False))
+step("set_connection(feed)", lambda: ws.set_connection("feed", "PythonFeed", "https://pypi.example/simple", "PAT", '{"pat":"t"}')["name"])
+step("set_connection(git)", lambda: ws.set_connection("repo", "Git", "https://git.example/team.git", "PAT", '{"pat":"t"}')["name"])
+# list_connections answers the str() of a list of dicts.
+names = lambda c: sorted(x["name"] for x in __import__("ast").literal_eval(c))  # noqa: E731
+step("list_connections()", lambda: names(ws.list_connections()))
+step("list_connections(category)", lambda: names(ws.list_connections(category="PythonFeed")))
+step("list_connections(target)", lambda: names(ws.list_connections(target="https://git.example/team.git")))
+step("list_connections(category, target)", lambda: names(ws.list_connections(category="Git", target="https://pypi.example/simple")))
+
 print(json.dumps(step.out, default=str))
 sys.stdout.flush()
