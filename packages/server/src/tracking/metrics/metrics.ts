@@ -126,6 +126,9 @@ interface SeriesCache {
   stats?: Map<number, BlockStats>;
 }
 
+/** Most blocks whose data blockData keeps (3 KB each: some 24 MB). */
+const BLOCK_DATA_LIMIT = 8192;
+
 /** Most blocks the block cache holds (with stats about 150 bytes each: some 45 MB). */
 const BLOCK_CACHE_LIMIT = 300_000;
 
@@ -137,6 +140,8 @@ export class MetricService {
    */
   private readonly blockCache = new Map<number, SeriesCache>();
   private cachedBlocks = 0;
+  /** Data of recently read blocks by `series/number/size` (see blockData). */
+  private readonly dataCache = new Map<string, Uint8Array>();
   constructor(private readonly database: Database) {
     this.db = database.db;
   }
@@ -314,17 +319,36 @@ export class MetricService {
     this.blockCache.delete(series);
   }
 
-  /** The data of some blocks of a series, in the order given. */
+  /**
+   * The data of some blocks of a series, in the order given. The last BLOCK_DATA_LIMIT blocks read
+   * are kept by (series, number, size): a block changes only by taking appended points, which
+   * changes its size, so a kept one is current (a chart redrawn over the same range reads nothing).
+   */
   private async blockData(tx: Tx, series: number, blocks: BlockMeta[]): Promise<(Uint8Array | Float64Array)[]> {
-    const want = blocks.filter((b) => !b.data).map((b) => b.seq);
     const bySeq = new Map<number, Uint8Array>();
+    const want: number[] = [];
+    for (const b of blocks) {
+      if (b.data) continue;
+      const hit = this.dataCache.get(`${series}/${b.seq}/${b.n}`);
+      if (hit) bySeq.set(b.seq, hit);
+      else want.push(b.seq);
+    }
+    const n = new Map(blocks.map((b) => [b.seq, b.n]));
     for (let i = 0; i < want.length; i += 500) {
       const chunk = want.slice(i, i + 500);
-      const rows = await tx.rows<[number, Uint8Array]>(
-        `select seq, data from tracking_metric_blocks where series_id = ? and seq in (${chunk.map(() => '?').join(',')})`,
+      const rows = await tx.rows<[number, Uint8Array, number]>(
+        `select seq, data, n from tracking_metric_blocks where series_id = ? and seq in (${chunk.map(() => '?').join(',')})`,
         [series, ...chunk],
       );
-      for (const r of rows) bySeq.set(Number(r[0]), r[1]);
+      for (const r of rows) {
+        const seq = Number(r[0]);
+        bySeq.set(seq, r[1]);
+        // Kept only when it is the block the list describes (same size).
+        if (Number(r[2]) === n.get(seq)) {
+          this.dataCache.set(`${series}/${seq}/${Number(r[2])}`, r[1]);
+          if (this.dataCache.size > BLOCK_DATA_LIMIT) this.dataCache.delete(this.dataCache.keys().next().value!);
+        }
+      }
     }
     const out: (Uint8Array | Float64Array)[] = [];
     for (const b of blocks) {
