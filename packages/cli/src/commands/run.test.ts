@@ -153,4 +153,57 @@ describe('atelier run and model (CLI)', () => {
     );
     assert.equal((await atelier(['model', 'show', 'nope', '-w', 'cli-runs'])).code, 1);
   });
+
+  it('run cancel|complete|fail end a running run (an ended one is refused), run tag sets and removes tags, run download fetches its files', async () => {
+    const W = ['-w', 'cli-runs'];
+    const exp = new Experiment(ws, 'cli-life');
+    const [a, b, c] = [await exp.startLogging(), await exp.startLogging(), await exp.startLogging()];
+    const cancel = await atelier(['run', 'cancel', a.id, ...W]);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    assert.deepEqual(cancel.json, { id: a.id, status: 'Canceled' });
+    assert.equal((await atelier(['run', 'complete', b.id, ...W])).json.status, 'Completed');
+    const fail = await atelier(['run', 'fail', c.id, '--error', 'out of memory', ...W]);
+    assert.equal(fail.json.status, 'Failed');
+    assert.equal((await ws.getRun(c.id)).tags.error, 'out of memory');
+    const again = await atelier(['run', 'complete', a.id, ...W]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is Canceled already/);
+    assert.equal(await (await ws.getRun(a.id)).getStatus(), 'Canceled');
+
+    const tag = await atelier(['run', 'tag', b.id, '--tags', 'team=vision', 'stage=dev', ...W]);
+    assert.equal(tag.code, 0, tag.stderr);
+    assert.deepEqual(tag.json.tags, { team: 'vision', stage: 'dev' });
+    const removed = await atelier(['run', 'tag', b.id, '--remove-tags', 'stage', ...W]);
+    assert.deepEqual(removed.json.tags, { team: 'vision' });
+    assert.deepEqual(await (await ws.getRun(b.id)).getTags(), { team: 'vision' });
+    const noTag = await atelier(['run', 'tag', b.id, '--remove-tags', 'nope', ...W]);
+    assert.equal(noTag.code, 2);
+    assert.match(noTag.stderr, /--remove-tags.*'nope'/);
+    assert.equal((await atelier(['run', 'tag', b.id, '--tags', 'novalue', ...W])).code, 2);
+    assert.equal((await atelier(['run', 'tag', b.id, ...W])).code, 2);
+
+    const run = await exp.startLogging();
+    const big = crypto.randomBytes(300_000);
+    fs.writeFileSync(path.join(home, 'w.bin'), big);
+    fs.writeFileSync(path.join(home, 'log.txt'), 'epoch 1');
+    await run.uploadFile('outputs/model/w.bin', path.join(home, 'w.bin'));
+    await run.uploadFile('logs/log.txt', path.join(home, 'log.txt'));
+    const dest = path.join(home, 'run-dl');
+    const all = await atelier(['run', 'download', run.id, '-t', dest, ...W]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(all.json, { id: run.id, path: '', targetDir: dest, files: 2, bytes: big.length + 7 });
+    assert.deepEqual(fs.readFileSync(path.join(dest, 'outputs', 'model', 'w.bin')), big);
+    assert.equal(fs.readFileSync(path.join(dest, 'logs', 'log.txt'), 'utf8'), 'epoch 1');
+    const exists = await atelier(['run', 'download', run.id, '-t', dest, ...W]);
+    assert.equal(exists.code, 2);
+    assert.match(exists.stderr, /--overwrite/);
+    const dest2 = path.join(home, 'run-dl2');
+    const one = await atelier(['run', 'download', run.id, '--path', 'outputs/model', '-t', dest2, ...W]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.deepEqual(fs.readdirSync(dest2), ['outputs']);
+    assert.equal(one.json.files, 1);
+    const missing = await atelier(['run', 'download', run.id, '--path', 'nope', '-t', dest2, ...W]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--path 'nope'/);
+  });
 });

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { Experiment, Workspace, type Run } from '@atelier/sdk';
 import { globals, resolveWorkspace, type GlobalOptions } from '../context.js';
@@ -21,7 +23,18 @@ export const trackingWsOptions = (c: Command): Command =>
 
 const row = (r: Run) => r.toJSON();
 
-/** `run list|show`: the runs of a workspace's experiments (MLflow tracking). */
+const TERMINAL = ['Completed', 'Failed', 'Canceled'];
+
+/** The run `runId`, refusing to end one that has ended already (MLflow would silently rewrite its state). */
+async function runToEnd(g: GlobalOptions, o: TrackingWsOpts, runId: string, verb: string): Promise<Run> {
+  const r = await (await trackingWorkspace(g, o)).getRun(runId);
+  const status = await r.getStatus();
+  if (TERMINAL.includes(status))
+    throw new Error(`run '${runId}' is ${status} already; only a running run can be ${verb}`);
+  return r;
+}
+
+/** `run list|show|cancel|complete|fail|tag|download`: the runs of a workspace's experiments (MLflow tracking). */
 export function runCommands(program: Command): void {
   const run = program.command('run').description("runs of a workspace's experiments (experiment tracking)");
 
@@ -88,6 +101,88 @@ export function runCommands(program: Command): void {
         g,
       );
     });
+
+  for (const [verb, past, what] of [
+    ['cancel', 'canceled', 'mark a running run Canceled'],
+    ['complete', 'completed', 'mark a running run Completed'],
+    ['fail', 'failed', 'mark a running run Failed (--error keeps the reason as its tag `error`)'],
+  ] as const) {
+    const c = trackingWsOptions(run.command(`${verb} <runId>`).description(what));
+    if (verb === 'fail') c.option('--error <message>', 'why it failed (kept as the tag `error`)');
+    c.action(async (runId: string, o: TrackingWsOpts & { error?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await runToEnd(g, o, runId, past);
+      if (verb === 'cancel') await r.cancel();
+      else if (verb === 'complete') await r.complete();
+      else await r.fail(o.error);
+      print({ id: r.id, status: await r.getStatus() }, g);
+    });
+  }
+
+  trackingWsOptions(
+    run
+      .command('tag <runId>')
+      .description("set or remove a run's tags (tags prefixed mlflow. and atelier. are the system's)"),
+  )
+    .option('--tags <key=value...>', 'tags to set (key=value …)')
+    .option('--remove-tags <key...>', 'tag keys to remove')
+    .action(async (runId: string, o: TrackingWsOpts & { tags?: string[]; removeTags?: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      const tags = parseTags(o.tags);
+      if (!tags && !o.removeTags) throw new UsageError('say what to change: --tags key=value … or --remove-tags key …');
+      for (const k of Object.keys(tags ?? {}))
+        if (k.startsWith('mlflow.') || k.startsWith('atelier.'))
+          throw new UsageError(`--tags '${k}': keys prefixed mlflow. or atelier. are the system's`);
+      const r = await (await trackingWorkspace(g, o)).getRun(runId);
+      if (tags) await r.setTags(tags);
+      if (o.removeTags) {
+        const have = await r.getTags();
+        const unknown = o.removeTags.filter((k) => !(k in have));
+        if (unknown.length)
+          throw new UsageError(`--remove-tags: run '${runId}' has no tag ${unknown.map((k) => `'${k}'`).join(', ')}`);
+        await r.removeTags(o.removeTags);
+      }
+      print({ id: r.id, tags: await r.getTags() }, g);
+    });
+
+  trackingWsOptions(
+    run
+      .command('download <runId>')
+      .description(
+        "download a run's files (all, or a file or the files below a folder with --path) into a local folder",
+      ),
+  )
+    .option('--path <path>', "a file or folder of the run's files (default: all of them)")
+    .option('-t, --target-dir <dir>', 'folder to download into (the files keep their paths below it)', '.')
+    .option('--overwrite', 'replace local files that already exist')
+    .action(
+      async (
+        runId: string,
+        o: TrackingWsOpts & { path?: string; targetDir: string; overwrite?: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const r = await (await trackingWorkspace(g, o)).getRun(runId);
+        const names = await r.getFileNames();
+        const p = (o.path ?? '').replace(/^\/+|\/+$/g, '');
+        const chosen = p ? names.filter((n) => n === p || n.startsWith(`${p}/`)) : names;
+        if (!chosen.length)
+          throw new UsageError(
+            p ? `--path '${p}': run '${runId}' has no such file or folder` : `run '${runId}' has no files`,
+          );
+        const existing = chosen.map((n) => path.join(o.targetDir, ...n.split('/'))).filter((f) => fs.existsSync(f));
+        if (existing.length && !o.overwrite)
+          throw new UsageError(`'${existing[0]}' exists already; add --overwrite to replace local files`);
+        let bytes = 0;
+        for (const n of chosen) {
+          const dest = path.join(o.targetDir, ...n.split('/'));
+          fs.mkdirSync(path.dirname(dest), { recursive: true });
+          await r.downloadFile(n, dest, { overwrite: true });
+          bytes += fs.statSync(dest).size;
+        }
+        print({ id: r.id, path: p, targetDir: o.targetDir, files: chosen.length, bytes }, g);
+      },
+    );
 
   const experiment = program.command('experiment').description("a workspace's experiments (MLflow tracking)");
   trackingWsOptions(experiment.command('list').description('list experiments'))
