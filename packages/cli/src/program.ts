@@ -21,6 +21,7 @@ import { jobCommands } from './commands/job.js';
 import { computeCommands } from './commands/compute.js';
 import { tokenCommands } from './commands/token.js';
 import { assetCommands, privateEndpointCommands } from './commands/assets.js';
+import { imageCommands } from './commands/image.js';
 
 /** The `atelier` command line. */
 export function buildProgram(): Command {
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
   tokenCommands(program);
   assetCommands(program);
   privateEndpointCommands(program);
+  imageCommands(program);
   // Every sub-command reports usage errors the same way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride();

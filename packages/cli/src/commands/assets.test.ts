@@ -2,18 +2,38 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cliFixture, type CliFixture } from '../testing.js';
+import { resolveWorkspace } from '../../../server/src/resources/workspaces.js';
+import { findUv } from '../../../server/src/environment-builds/environment-builds.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+/** uv from ATELIER_UV, PATH, or the CI venv: the image test builds a real environment; CI (strict) fails without it. */
+function uvForTests(): string | undefined {
+  const ci = path.join(ROOT, '.ci', '.venv', 'bin', 'uv');
+  const found = findUv() ?? (fs.existsSync(ci) ? ci : undefined);
+  if (!found && process.env.ATELIER_TEST_STRICT === '1')
+    throw new Error('uv is not installed (ATELIER_UV or .ci/.venv/bin/uv): image list/show cannot be tested');
+  return found;
+}
+const uv = uvForTests();
 
 // `atelier data|environment|private-endpoint|experiment create/delete` as child processes against a real server (SQLite).
 describe('atelier data, environment, private-endpoint, experiment create/delete (CLI)', () => {
   let home: string;
   let atelier: CliFixture['atelier'];
   let f: CliFixture | undefined;
+  const savedUv = process.env.ATELIER_UV;
   before(async () => {
+    if (uv) process.env.ATELIER_UV = uv;
     f = await cliFixture('cli-assets', { writeConfig: true });
     ({ home, atelier } = f);
   });
-  after(() => f?.close());
+  after(async () => {
+    if (savedUv === undefined) delete process.env.ATELIER_UV;
+    else process.env.ATELIER_UV = savedUv;
+    await f?.close();
+  });
 
   it('data: upload, create (file and tabular), list, show, download', async () => {
     fs.mkdirSync(path.join(home, 'iris'));
@@ -173,5 +193,59 @@ describe('atelier data, environment, private-endpoint, experiment create/delete 
     const badNet = await atelier(['private-endpoint', 'create', 'lab-pe4', '--address-prefixes', 'ten']);
     assert.equal(badNet.code, 1);
     assert.doesNotMatch(badNet.stderr, /addressPrefixes/);
+  });
+
+  it('image list / show (a real environment build); workspace diagnose; workspace list-linked-services', async () => {
+    const t = f!.t;
+    const W = `/subscriptions/${t.subscriptionId}/resourceGroups/cli-assets-rg/providers/Microsoft.MachineLearningServices/workspaces/cli-assets`;
+    assert.equal((await atelier(['image', 'list'])).json.length, 0);
+    if (uv) {
+      const env = await t.request('PUT', `${W}/environments/bare/versions/1?api-version=2025-09-01`, {
+        properties: { image: 'python:3.11-slim' },
+      });
+      assert.equal(env.status, 201, env.text);
+      const info = await resolveWorkspace(t.server.ctx, t.subscriptionId, 'cli-assets-rg', 'cli-assets');
+      assert.equal((await t.server.services.environmentBuilds.ensure(info, 'bare:1')).status, 'Succeeded');
+      const list = await atelier(['image', 'list', '--kind', 'environment']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.equal(list.json.length, 1);
+      assert.equal(list.json[0].status, 'Succeeded');
+      assert.match(list.json[0].digest, /^sha256:[0-9a-f]{64}$/);
+      assert.match(list.json[0].environmentId, /bare/);
+      assert.equal((await atelier(['image', 'list', '--kind', 'deployment'])).json.length, 0);
+      const show = await atelier(['image', 'show', list.json[0].name]);
+      assert.equal(show.code, 0, show.stderr);
+      assert.equal(typeof show.json.log, 'string');
+      assert.equal((await atelier(['image', 'show', list.json[0].name, '--no-log'])).json.log, undefined);
+    }
+    assert.equal((await atelier(['image', 'list', '--kind', 'docker'])).code, 2);
+    assert.equal((await atelier(['image', 'list', '--top', '0'])).code, 2);
+    const missing = await atelier(['image', 'show', 'nope']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope/);
+
+    const diag = await atelier(['workspace', 'diagnose']);
+    assert.equal(diag.code, 0, diag.stderr);
+    assert.ok(
+      diag.json.some((r: any) => r.category === 'storageAccount' && r.code === 'StorageWritable'),
+      JSON.stringify(diag.json),
+    );
+    assert.deepEqual(
+      diag.json.filter((r: any) => r.level === 'Error'),
+      [],
+    );
+
+    assert.deepEqual((await atelier(['workspace', 'list-linked-services'])).json, []);
+    const syn = `/subscriptions/${t.subscriptionId}/resourceGroups/cli-assets-rg/providers/Microsoft.Synapse/workspaces/lake`;
+    const put = await t.request('PUT', `${W}/linkedServices/lake?api-version=2025-09-01`, {
+      properties: { linkedServiceResourceId: syn },
+    });
+    assert.ok(put.status === 200 || put.status === 201, put.text);
+    const linked = await atelier(['workspace', 'list-linked-services', 'cli-assets', '-g', 'cli-assets-rg']);
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.deepEqual(
+      linked.json.map((l: any) => [l.name, l.linkType, l.linkedServiceResourceId]),
+      [['lake', 'Synapse', syn]],
+    );
   });
 });

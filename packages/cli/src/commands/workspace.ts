@@ -197,6 +197,40 @@ export function workspaceCommands(program: Command): void {
       print({ synced: w.id, waited: o.wait }, g);
     });
 
+  ws.command('diagnose [name]')
+    .description(
+      "check a workspace's dependent resources (storage, key vault, registry, insights, network rules); exits 1 when a check finds an Error",
+    )
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .action(async (name: string | undefined, o: { resourceGroup?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const w = await resolveWorkspace(g, { workspace: name, resourceGroup: o.resourceGroup });
+      const report = await withSpinner(`Diagnosing '${w.name}'…`, `Diagnosed '${w.name}'`, () => w.diagnoseWorkspace());
+      const rows = Object.entries(report).flatMap(([category, results]) =>
+        results.map((r) => ({ category: category.replace(/Results$/, ''), ...r })),
+      );
+      print(rows, g, ['category', 'level', 'code', 'message']);
+      if (rows.some((r) => r.level === 'Error')) process.exitCode = 1;
+    });
+
+  ws.command('list-linked-services [name]')
+    .description('the services linked to a workspace (Synapse workspaces, other machine-learning workspaces)')
+    .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
+    .action(async (name: string | undefined, o: { resourceGroup?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const w = await resolveWorkspace(g, { workspace: name, resourceGroup: o.resourceGroup });
+      print(
+        [...(await w.linkedServices()).values()].map((l) => ({
+          name: l.name,
+          linkType: l.properties.linkType,
+          linkedServiceResourceId: l.properties.linkedServiceResourceId,
+          createdTime: l.properties.createdTime,
+        })),
+        g,
+        ['name', 'linkType', 'linkedServiceResourceId'],
+      );
+    });
+
   ws.command('write-config <name>')
     .description('write .azureml/config.json (or --path/--file-name) for Workspace.fromConfig')
     .option('-g, --resource-group <group>', 'resource group (default: search the subscription)')
