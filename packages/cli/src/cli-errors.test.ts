@@ -62,6 +62,13 @@ const CASES: [string, string, RegExp][] = [
     /add --overwrite/,
   ],
   ['datastore files', 'say which with workspaceName', /with -w\/--workspace$/],
+  [
+    'datastore create',
+    'properties.endpoint: S3 datastores are disabled: an administrator must list the allowed S3 endpoints',
+    /^--endpoint-url: S3 datastores/,
+  ],
+  ['datastore create', 'properties.accountName: storage account could not be found', /^--account-name: storage/],
+  ['image list', 'say which with workspaceName', /with -w\/--workspace$/],
   ['user set-password', 'currentPassword is wrong', /^--current-password is wrong$/],
   ['user create', 'displayName is at most 256 characters', /^--display-name is/],
   ['sp create', 'expiresInDays must be a whole number of days from 1 to 365', /^--expires-in-days must/],

@@ -29,6 +29,8 @@ export const RENAMED: Readonly<Record<string, string>> = {
   tenantId: 'tenant',
   // model register
   modelName: 'name',
+  // datastore create --type s3 (--endpoint is the global option naming the Atelier server)
+  endpoint: 'endpointUrl',
 };
 
 /** The option of `cmd` (or of an ancestor: the global options) whose attribute is `name`. */

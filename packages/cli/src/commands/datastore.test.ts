@@ -5,6 +5,9 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { cliFixture, type CliFixture } from '../testing.js';
+import { findMoto, startMoto, MOTO_CREDENTIALS, type Moto } from '../../../server/src/testing/moto.js';
+
+const python = findMoto('the S3 datastore create test');
 
 // `atelier datastore …`, the real command as a child process, against a real server (SQLite).
 describe('atelier datastore (CLI)', () => {
@@ -12,16 +15,23 @@ describe('atelier datastore (CLI)', () => {
   let atelier: CliFixture['atelier'];
   let f: CliFixture | undefined;
   let roots: string;
+  let moto: Moto | undefined;
   before(async () => {
+    if (python) {
+      moto = await startMoto(python);
+      process.env.ATELIER_S3_ENDPOINTS = moto.endpoint;
+    }
     // server-folder datastores need a folder the administrator allowed; the server reads it at start.
     roots = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-cli-ds-roots-'));
     process.env.ATELIER_DATASTORE_ROOTS = roots;
     f = await cliFixture('cli-ds', { location: 'local' });
     delete process.env.ATELIER_DATASTORE_ROOTS;
+    delete process.env.ATELIER_S3_ENDPOINTS;
     ({ home, atelier } = f);
   });
   after(async () => {
     await f?.close();
+    moto?.stop();
     fs.rmSync(roots, { recursive: true, force: true });
   });
 
@@ -162,5 +172,76 @@ describe('atelier datastore (CLI)', () => {
     const names = (await atelier(['datastore', 'list', ...W])).json.map((d: any) => d.name);
     assert.ok(!names.includes('shared') && names.includes('team'), String(names));
     assert.ok(fs.existsSync(path.join(folder, 'seen.txt')), 'its files stay');
+  });
+
+  it('create --type s3 registers a real bucket (secret from the environment, never printed); a disallowed endpoint names --endpoint-url', async () => {
+    const W = ['-w', 'cli-ds'];
+    const denied = await atelier([
+      'datastore',
+      'create',
+      'elsewhere',
+      '--type',
+      's3',
+      '--endpoint-url',
+      'http://127.0.0.1:9',
+      '--bucket',
+      'b-1',
+      '--access-key-id',
+      'AK',
+      '--secret-access-key',
+      'sk',
+      ...W,
+    ]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /--endpoint-url: .*ATELIER_S3_ENDPOINTS/);
+    const noKey = await atelier([
+      'datastore',
+      'create',
+      'x',
+      '--type',
+      's3',
+      '--endpoint-url',
+      'http://h',
+      '--bucket',
+      'b-1',
+      ...W,
+    ]);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /--access-key-id/);
+    if (!moto) return;
+    const bucket = (await moto.bucket()).bucket;
+    const s3 = await atelier(
+      [
+        'datastore',
+        'create',
+        'lake',
+        '--type',
+        's3',
+        '--endpoint-url',
+        moto.endpoint,
+        '--bucket',
+        bucket,
+        '--prefix',
+        'team',
+        ...W,
+      ],
+      {
+        env: {
+          AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+        },
+      },
+    );
+    assert.equal(s3.code, 0, s3.stderr);
+    assert.equal(s3.json.type, 'S3');
+    assert.equal(s3.json.location, bucket);
+    assert.ok(!(s3.stdout + s3.stderr).includes(MOTO_CREDENTIALS.secretAccessKey), 'the secret is never printed');
+    fs.writeFileSync(path.join(home, 'lake.txt'), 'in the bucket');
+    assert.equal((await atelier(['datastore', 'upload', path.join(home, 'lake.txt'), '-d', 'lake', ...W])).code, 0);
+    const files = await atelier(['datastore', 'files', '-d', 'lake', ...W]);
+    assert.deepEqual(
+      files.json.map((x: any) => x.path),
+      ['lake.txt'],
+    );
   });
 });
