@@ -201,7 +201,7 @@ describe('atelier data, environment, private-endpoint, experiment create/delete 
     assert.equal((await atelier(['image', 'list'])).json.length, 0);
     if (uv) {
       const env = await t.request('PUT', `${W}/environments/bare/versions/1?api-version=2025-09-01`, {
-        properties: { image: 'python:3.11-slim' },
+        properties: { image: 'python:3.11-slim', pipRequirements: 'six==1.17.0\n' },
       });
       assert.equal(env.status, 201, env.text);
       const info = await resolveWorkspace(t.server.ctx, t.subscriptionId, 'cli-assets-rg', 'cli-assets');
