@@ -5,8 +5,12 @@
  * streams run at `rate` requests/s at once, so each latency is taken under the same machine load;
  * the proxy overhead is the difference of their medians.
  *
+ * With `only` set, just that stream runs, at `rate` (the phased design: the workers then take `rate`
+ * requests/s, not twice that, as they would when both streams run at once).
+ *
  * Input: one JSON line on stdin ({rate, seconds, body, proxied: {origin, path, headers}, direct:
- * [{origin, path}]}); output: one JSON line with each stream's latencies (ms) and failures.
+ * [{origin, path}], only?: 'proxied' | 'direct'}); output: one JSON line with each stream's latencies
+ * (ms) and failures.
  */
 import { Pool } from 'undici';
 
@@ -16,6 +20,7 @@ interface Job {
   body: string;
   proxied: { origin: string; path: string; headers: Record<string, string> };
   direct: { origin: string; path: string }[];
+  only?: 'proxied' | 'direct';
 }
 
 const input = await new Promise<string>((resolve) => {
@@ -49,7 +54,7 @@ const period = 1000 / job.rate;
 const inflight: Promise<void>[] = [];
 const start = performance.now();
 for (let i = 0; i < total; i++) {
-  for (const half of [0, 1]) {
+  for (const half of job.only === 'proxied' ? [0] : job.only === 'direct' ? [1] : [0, 1]) {
     const due = start + i * period + (half * period) / 2;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
