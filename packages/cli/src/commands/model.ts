@@ -29,7 +29,7 @@ function modelRef(ref: string, option: string | undefined): { model: string; ver
   return { model, version: Number(v) };
 }
 
-/** `model list|show|download|register|delete`: the workspace's model registry. */
+/** `model list|show|download|register|tag|delete`: the workspace's model registry. */
 export function modelCommands(program: Command): void {
   const model = program.command('model').description('registered models of a workspace (the model registry)');
 
@@ -126,6 +126,33 @@ export function modelCommands(program: Command): void {
         } finally {
           bar.stop();
         }
+        print(m.toJSON(), g);
+      },
+    );
+
+  trackingWsOptions(
+    model.command('tag <model>').description("set or remove a model version's tags (default: the latest version)"),
+  )
+    .option('-v, --model-version <n>', 'version (or give the model as name:version)')
+    .option('--tags <key=value...>', 'tags to set (key=value …)')
+    .option('--remove-tags <key...>', 'tag keys to remove')
+    .action(
+      async (
+        name: string,
+        o: TrackingWsOpts & { modelVersion?: string; tags?: string[]; removeTags?: string[] },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const tags = parseTags(o.tags);
+        if (!tags && !o.removeTags?.length)
+          throw new UsageError('say what to change: --tags key=value … or --remove-tags key …');
+        const { model, version } = modelRef(name, o.modelVersion);
+        const m = await Model.get(await trackingWorkspace(g, o), model, { version });
+        const unknown = (o.removeTags ?? []).filter((k) => !(k in m.tags));
+        if (unknown.length)
+          throw new UsageError(`--remove-tags: model '${m.id}' has no tag ${unknown.map((k) => `'${k}'`).join(', ')}`);
+        if (tags) await m.addTags(tags);
+        if (o.removeTags?.length) await m.removeTags(o.removeTags);
         print(m.toJSON(), g);
       },
     );

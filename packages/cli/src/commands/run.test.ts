@@ -144,6 +144,24 @@ describe('atelier run and model (CLI)', () => {
       0,
     );
 
+    const tagged2 = await atelier([
+      'model',
+      'tag',
+      'clf:1',
+      '--tags',
+      'stage=prod',
+      '--remove-tags',
+      'team',
+      '-w',
+      'cli-runs',
+    ]);
+    assert.equal(tagged2.code, 0, tagged2.stderr);
+    assert.deepEqual(tagged2.json.tags, { stage: 'prod' });
+    assert.deepEqual((await Model.get(ws, 'clf', { version: 1 })).tags, { stage: 'prod' });
+    const noSuchTag = await atelier(['model', 'tag', 'clf:1', '--remove-tags', 'team', '-w', 'cli-runs']);
+    assert.equal(noSuchTag.code, 2);
+    assert.match(noSuchTag.stderr, /--remove-tags: .*'team'/);
+    assert.equal((await atelier(['model', 'tag', 'clf', '-w', 'cli-runs'])).code, 2);
     const del = await atelier(['model', 'delete', 'clf:2', '-w', 'cli-runs']);
     assert.equal((await atelier(['model', 'delete', 'clf', '-w', 'cli-runs'])).code, 2);
     assert.equal(del.code, 0, del.stderr);
