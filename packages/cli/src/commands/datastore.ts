@@ -239,18 +239,9 @@ export function datastoreCommands(program: Command): void {
       if (!DATASTORE_TYPES.includes(type))
         throw new UsageError(`--type must be one of ${DATASTORE_TYPES.join(', ')}, got '${o.type}'`);
       const given = (flags: string[]) => flags.filter((f) => o[f as keyof CreateOpts] !== undefined);
-      const foreign = {
+      // Each type's own flags; every other type's flags are refused by name.
+      const own: Record<(typeof DATASTORE_TYPES)[number], string[]> = {
         'azure-blob': [
-          'path',
-          'endpointUrl',
-          'bucket',
-          'region',
-          'prefix',
-          'accessKeyId',
-          'secretAccessKey',
-          'secretAccessKeyFile',
-        ],
-        'server-folder': [
           'accountName',
           'containerName',
           'accountKey',
@@ -259,26 +250,11 @@ export function datastoreCommands(program: Command): void {
           'sasTokenFile',
           'subscription',
           'storageResourceGroup',
-          'endpointUrl',
-          'bucket',
-          'region',
-          'prefix',
-          'accessKeyId',
-          'secretAccessKey',
-          'secretAccessKeyFile',
         ],
-        s3: [
-          'accountName',
-          'containerName',
-          'accountKey',
-          'accountKeyFile',
-          'sasToken',
-          'sasTokenFile',
-          'subscription',
-          'storageResourceGroup',
-          'path',
-        ],
-      }[type];
+        'server-folder': ['path'],
+        s3: ['endpointUrl', 'bucket', 'region', 'prefix', 'accessKeyId', 'secretAccessKey', 'secretAccessKeyFile'],
+      };
+      const foreign = DATASTORE_TYPES.filter((t) => t !== type).flatMap((t) => own[t]);
       const wrong = given(foreign);
       if (wrong.length)
         throw new UsageError(
