@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freshPostgres, startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { findPython, makeWorkspace } from '../../test/mlflow-client/python.js';
-import { waitOperation } from '../testing/deploy-models.js';
+import { waitOperation, until } from '../testing/deploy-models.js';
 import { uploadCode } from '../testing/code-upload.js';
 
 /**
@@ -29,16 +29,6 @@ def run(raw_data):
         threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGSTOP)).start()
     return {"pid": os.getpid()}
 `;
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const dialect of testDialects()) {
   describe(`deployment probes and restarts (${dialect})`, { skip }, () => {

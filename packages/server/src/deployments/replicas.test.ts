@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { findPython, makeWorkspace } from '../../test/mlflow-client/python.js';
-import { registerTestModels, waitOperation } from '../testing/deploy-models.js';
+import { registerTestModels, waitOperation, until } from '../testing/deploy-models.js';
 
 /**
  * Two servers on one database and data root (replicas behind a load balancer): a deployment
@@ -11,14 +11,6 @@ import { registerTestModels, waitOperation } from '../testing/deploy-models.js';
  */
 const { python, skip } = findPython();
 const V = 'api-version=2023-04-01-preview';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const dialect of testDialects()) {
   describe(`deployments served by every replica (${dialect})`, { skip }, () => {

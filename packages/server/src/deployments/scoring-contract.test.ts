@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { findPython, makeWorkspace, runPython } from '../../test/mlflow-client/python.js';
-import { registerTestModels, waitOperation } from '../testing/deploy-models.js';
+import { registerTestModels, waitOperation, until } from '../testing/deploy-models.js';
 import { uploadCode } from '../testing/code-upload.js';
 
 /**
@@ -58,16 +58,6 @@ def run(raw_data):
     print("green received n=%s" % data["n"], flush=True)
     return {"who": "green"}
 `;
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const dialect of testDialects()) {
   describe(`deployment scoring contracts (${dialect})`, { skip }, () => {

@@ -60,12 +60,27 @@ export async function registerTestModels(python: string, trackingUri: string, t:
 
 /** Polls an Azure-AsyncOperation URL until the operation ends. */
 export async function waitOperation(t: TestServer, url: string, timeoutMs = 120_000): Promise<any> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
     const r = await t.request('GET', url);
     if (r.status !== 200) throw new Error(`operation status: ${r.status} ${r.text}`);
     if (r.body.status !== 'InProgress') return r.body;
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(`operation ${url} did not end in ${timeoutMs} ms`);
+}
+
+/** Polls `check` every 100 ms until it gives a truthy value, which it returns; throws naming `what` after `ms`. */
+export async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
