@@ -14,6 +14,7 @@ import { RunHistoryService } from './run-history/run-history.js';
 import { createModelServices, type ModelServices } from './models/services.js';
 import { V1ArtifactService } from './v1-artifacts/artifacts.js';
 import { V1EnvironmentService } from './v1-environments/environments.js';
+import { EnvironmentLabels } from './v1-environments/labels.js';
 import { V1DatasetService } from './v1-datasets/datasets.js';
 
 /**
@@ -79,7 +80,14 @@ export function createServices(ctx: AppContext): Services {
   );
   // Model.register's uploaded files (origin LocalUpload) are found through the artifact service.
   models.models.artifactLocator = (ws, origin, container, path) => v1Artifacts.locate(ws, origin, container, path);
-  const v1Environments = new V1EnvironmentService(assets.environments, environmentBuilds, controlPlane.operations);
+  const environmentLabels = new EnvironmentLabels(ctx);
+  controlPlane.workspaces.onWorkspaceDeleting.push(async (w) => environmentLabels.forgetWorkspace(w));
+  const v1Environments = new V1EnvironmentService(
+    assets.environments,
+    environmentBuilds,
+    controlPlane.operations,
+    environmentLabels,
+  );
   const v1Datasets = new V1DatasetService(assets.data);
   return {
     ...controlPlane,

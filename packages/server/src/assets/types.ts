@@ -144,6 +144,7 @@ function versionedTypes(svc: VersionedAssetService, tag: string): ResourceTypeDe
           after: page.after,
           top: page.top,
           includeArchived: archived(page.query),
+          orderBy: page.query.$orderBy ?? page.query.$orderby,
         }),
       get: (scope, v) => svc.getVersion(ws(scope), scope.parents[0]!, v),
       put: (scope, v, b, by) => svc.putVersion(ws(scope), scope.parents[0]!, v, b, by),

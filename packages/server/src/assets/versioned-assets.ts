@@ -237,27 +237,69 @@ export class VersionedAssetService {
     return r;
   }
 
+  /**
+   * A name's versions, a page at a time (by id; `orderBy` 'createdtime desc|asc', ARM's `$orderBy`,
+   * orders them by creation — azure-ai-ml finds the 'latest' label with `$orderBy=createdtime desc&$top=1`).
+   */
   async listVersions(
     ws: WorkspaceInfo,
     name: string,
-    opts: { after?: string; top: number; includeArchived?: boolean; filter?: (r: StoredResource) => boolean },
+    opts: {
+      after?: string;
+      top: number;
+      includeArchived?: boolean;
+      filter?: (r: StoredResource) => boolean;
+      orderBy?: string;
+    },
   ): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
+    const order = opts.orderBy?.trim() ? /^createdtime(?:\s+(asc|desc))?$/i.exec(opts.orderBy.trim()) : undefined;
+    if (order === null)
+      throw new InvalidInput(`$orderBy '${opts.orderBy}' is not served; use 'createdtime desc' or 'createdtime asc'`, {
+        code: 'INVALID_QUERY_PARAMETER',
+        target: '$orderBy',
+      });
     const b = this.builtIn(name);
-    if (b)
+    if (b && !order)
       return {
         value: Object.entries(b.versions).map(([v, p]) =>
           this.virtual(ws, this.kind.versionType, this.versionId(ws, b.name, v), v, p),
         ),
         hasMore: false,
       };
-    await this.getContainer(ws, name);
-    return this.engine.list({
-      type: this.kind.versionType,
-      parentId: this.containerId(ws, name),
-      after: opts.after,
-      top: opts.top,
-      visible: (r) => (opts.includeArchived || r.properties.isArchived !== true) && (!opts.filter || opts.filter(r)),
-    });
+    if (!b) await this.getContainer(ws, name);
+    const list = (after: string | undefined, top: number) =>
+      b
+        ? Promise.resolve({
+            value: Object.entries(b.versions).map(([v, p]) =>
+              this.virtual(ws, this.kind.versionType, this.versionId(ws, b.name, v), v, p),
+            ),
+            hasMore: false,
+            lastKey: undefined as string | undefined,
+          })
+        : this.engine.list({
+            type: this.kind.versionType,
+            parentId: this.containerId(ws, name),
+            after,
+            top,
+            visible: (r) =>
+              (opts.includeArchived || r.properties.isArchived !== true) && (!opts.filter || opts.filter(r)),
+          });
+    if (!order) return list(opts.after, opts.top);
+    // By creation: every version of the name, sorted, then the page after the last one answered
+    // (the continuation stays a version's id, as in the keyset pages).
+    const all: StoredResource[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await list(after, 1000);
+      all.push(...page.value);
+      if (!page.hasMore || !page.lastKey) break;
+      after = page.lastKey;
+    }
+    const desc = (order[1] ?? 'asc').toLowerCase() === 'desc';
+    all.sort((x, y) => (x.createdAt - y.createdAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)) * (desc ? -1 : 1));
+    const from = opts.after ? all.findIndex((r) => r.id === opts.after) + 1 : 0;
+    const value = all.slice(from, from + opts.top);
+    const hasMore = from + opts.top < all.length;
+    return { value, hasMore, lastKey: hasMore ? value.at(-1)?.id : undefined };
   }
 
   /**

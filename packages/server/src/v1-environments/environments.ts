@@ -6,6 +6,7 @@ import type { VersionedAssetService } from '../assets/versioned-assets.js';
 import type { EnvironmentBuildService } from '../environment-builds/environment-builds.js';
 import type { OperationService } from '../operations/operations.js';
 import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
+import { EnvironmentLabels, LATEST } from './labels.js';
 
 /** Where the v1 fields that have no ARM field are kept: a property of the environment version. */
 const V1_EXTRAS = 'azureml.v1.definition';
@@ -31,6 +32,7 @@ export class V1EnvironmentService {
     private readonly environments: VersionedAssetService,
     private readonly builds: EnvironmentBuildService,
     private readonly operations: OperationService,
+    private readonly labels: EnvironmentLabels,
   ) {
     // A build whose server stopped: done when its record says it succeeded, else failed (build again).
     operations.onRecover(BUILD_OPERATION, async (op, journal) => {
@@ -203,6 +205,42 @@ export class V1EnvironmentService {
     const latest = all[all.length - 1];
     if (!latest) throw new NotFound(`environment '${name}' has no versions`, { code: 'ASSET_NOT_FOUND' });
     return this.toV1(latest, name, latest.name);
+  }
+
+  /**
+   * `Environment.label(ws, name, version, labels)` (`PUT …/versions/{v}/metadata` with `{Labels}`):
+   * the version's labels become exactly these; a label another version had moves to this one.
+   */
+  async setLabels(ws: WorkspaceInfo, name: string, version: string, body: unknown, by: Principal) {
+    const b = isObj(body) ? body : {};
+    const labels = EnvironmentLabels.check(pick(b, 'labels'));
+    const r = await this.environments.getVersion(ws, name, version);
+    await this.labels.set(ws, name, r, labels, by.name);
+    return { name, version: r.name, labels };
+  }
+
+  /**
+   * `Environment.get(ws, name, label=…)`: the version the label names ('latest': the newest, as
+   * azure-ai-ml resolves it). A label whose version was deleted names nothing.
+   */
+  async getByLabel(ws: WorkspaceInfo, name: string, label: string) {
+    if (label.toLowerCase() === LATEST) return this.get(ws, name);
+    const found = await this.labels.find(ws, name, label);
+    const missing = () =>
+      new NotFound(
+        `environment '${name}' has no version labelled '${label}'; label one with Environment.label(ws, name, version, ['${label}'])`,
+        { code: 'ASSET_NOT_FOUND' },
+      );
+    if (!found) throw missing();
+    let r: StoredResource;
+    try {
+      r = await this.environments.getVersion(ws, name, found.version);
+    } catch (e) {
+      if (e instanceof AtelierError && e.kind === 'not_found') throw missing();
+      throw e;
+    }
+    if (r.createdAt !== found.createdAt) throw missing();
+    return this.toV1(r, name, r.name);
   }
 
   /** `Environment.list` / `ws.environments`: the latest version of every environment. */

@@ -19,7 +19,8 @@ type P = {
 
 /**
  * azureml-core's environment service (`/environment/v1.0/…`, its `EnvironmentClient`):
- * `Environment.register`, `get`, `list`, `ws.environments`, `env.build(ws)` (202 + a status location)
+ * `Environment.register`, `get` (by version or label), `label`, `list`, `ws.environments`, `env.build(ws)`
+ * (202 + a status location)
  * — over the workspace's environment versions (v1-environments/). Reading needs `control/read`,
  * writing `assets/write`, as `W/environments` through ARM.
  */
@@ -49,6 +50,16 @@ export async function environmentRoutes(
   app.put<{ Params: P }>(`${E}/:name/versions/:version`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'assets/write');
     return environments.register(w, req.params.name, req.params.version, req.body, req.principal);
+  });
+
+  // Environment.label(ws, name, version, labels) and Environment.get(ws, name, label=…).
+  app.put<{ Params: P }>(`${E}/:name/versions/:version/metadata`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'assets/write');
+    return environments.setLabels(w, req.params.name, req.params.version!, req.body, req.principal);
+  });
+  app.get<{ Params: P & { label: string } }>(`${E}/:name/labels/:label`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'control/read');
+    return environments.getByLabel(w, req.params.name, req.params.label);
   });
 
   // env.build(ws): the server builds the version's Python environment; the location answers its state.
@@ -89,10 +100,4 @@ export async function environmentRoutes(
       'environments are built as Python environments here, not container images; env.build(ws) reports the build state and log',
     ),
   );
-  app.put(
-    `${E}/:name/versions/:version/metadata`,
-    HIDE,
-    unserved('environment labels are not served; refer to versions by number'),
-  );
-  app.get(`${E}/:name/labels/:label`, HIDE, unserved('environment labels are not served; refer to versions by number'));
 }

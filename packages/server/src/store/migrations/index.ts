@@ -17,6 +17,7 @@ import * as vaultKeys from './0300-vault-keys.js';
 import * as datastoreFolders from './0310-datastore-folders.js';
 import * as blobProperties from './0450-blob-properties.js';
 import * as environmentBuilds from './0460-environment-builds.js';
+import * as environmentLabels from './0470-environment-labels.js';
 import * as jobs from './0500-jobs.js';
 import * as sweeps from './0550-sweeps.js';
 import * as computeNodes from './0400-compute-nodes.js';
@@ -27,7 +28,7 @@ import * as azureModels from './0675-azure-models.js';
  * Every migration, by name; Kysely applies them in name order. Each feature owns its own numbered
  * range so features never collide: 0001–0099 core/control plane, 0100–0199 tracking,
  * 0200–0299 identity, 0300–0399 workspace assets, 0400–0449 computes, 0450–0499 code assets, the
- * Blob REST subset and environment builds, 0500–0599 jobs, 0600–0649 online deployments, 0675–0699 the Azure views of the model registry.
+ * Blob REST subset, environment builds and labels, 0500–0599 jobs, 0600–0649 online deployments, 0675–0699 the Azure views of the model registry.
  */
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -48,6 +49,7 @@ export const migrations: Record<string, Migration> = {
   '0310-datastore-folders': datastoreFolders,
   '0450-blob-properties': blobProperties,
   '0460-environment-builds': environmentBuilds,
+  '0470-environment-labels': environmentLabels,
   '0500-jobs': jobs,
   '0550-sweeps': sweeps,
   '0400-compute-nodes': computeNodes,
