@@ -31,19 +31,14 @@ for (const dialect of testDialects()) {
     it('create_or_update, get, list, archive/restore; MLflow sees the versions and their files', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azure-ai-ml (set ATELIER_TEST_PYTHON)');
-      const out = await s.python(py, path.join(HERE, 'clients', 'azure_ai_ml_models.py'), {
+      const { ok, err } = await s.steps(py, path.join(HERE, 'clients', 'azure_ai_ml_models.py'), {
         WORKSPACE: 'models-ws',
         MLFLOW_MODEL: 'from-mlflow',
       });
-      const ok = (k: string) => {
-        assert.ok(out[k], `no step ${k}`);
-        assert.equal(out[k].error, undefined, `${k}: ${out[k].error}\n${out[k].trace ?? ''}`);
-        return out[k].ok;
-      };
       assert.match(ok('upload'), /^azureml:\/\/datastores\/workspaceblobstore\/paths\/LocalUpload\//);
       assert.deepEqual(ok('create_or_update'), ['clf', '1', { team: 'vision' }, 'a classifier', 'custom_model']);
       assert.equal(ok('create_or_update(next version)'), '2');
-      assert.match(out['create_or_update(not a number)'].error ?? '', /whole numbers/);
+      assert.match(err('create_or_update(not a number)'), /whole numbers/);
       const got = ok('get');
       assert.deepEqual(got.slice(0, 3), ['1', { team: 'vision' }, '0.9']);
       assert.match(got[3], /datastores\/workspaceblobstore\/paths\/LocalUpload\/.+\/clf$/);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,6 +18,38 @@ export const STORAGE_SUFFIX = 'atelier.test';
 /** The folder of the Python helpers (`azure_clients.py`), put on PYTHONPATH for client scripts. */
 const PYTHON_HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'python');
 
+/** What a client script prints last: one entry a step, with its value or the error it raised. */
+export type StepResults = Record<string, { ok?: any; error?: string; trace?: string }>;
+
+/** A client script's step results with the two readers every client suite asserts through. */
+export interface Steps {
+  results: StepResults;
+  /** Asserts the step ran and succeeded (else fails with its error and traceback); its value. */
+  ok(step: string): any;
+  /** Asserts the step ran and failed; its error message. */
+  err(step: string): string;
+}
+
+export function readSteps(results: StepResults): Steps {
+  const ran = (k: string) => {
+    assert.ok(results[k], `no step ${k}`);
+    return results[k]!;
+  };
+  return {
+    results,
+    ok(k) {
+      const r = ran(k);
+      assert.equal(r.error, undefined, `${k}: ${r.error}\n${r.trace ?? ''}`);
+      return r.ok;
+    },
+    err(k) {
+      const r = ran(k);
+      assert.ok(r.error, `${k} should have failed, got ${JSON.stringify(r.ok)}`);
+      return r.error;
+    },
+  };
+}
+
 /** A server over HTTPS with a Contributor service principal, as the official Azure clients need it. */
 export interface AzureClientServer {
   server: RunningServer;
@@ -32,6 +65,11 @@ export interface AzureClientServer {
   workspace(name: string): Promise<void>;
   /** Runs a Python client script; returns its last stdout line parsed as JSON. */
   python(py: string, script: string, env?: Record<string, string>): Promise<any>;
+  /**
+   * Runs a client script that prints its step results (WORKDIR: a fresh folder of the server's home);
+   * ATELIER_TEST_DUMP=1 prints them.
+   */
+  steps(py: string, script: string, env?: Record<string, string>): Promise<Steps>;
   close(): Promise<void>;
 }
 
@@ -87,6 +125,16 @@ export async function startAzureClientServer(
   if (rg.status !== 201) throw new Error(`resource group: ${rg.status} ${JSON.stringify(rg.body)}`);
   const workspaceId = (name: string) =>
     `/subscriptions/${ctx.defaultSubscriptionId}/resourceGroups/${group}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
+  async function python(py: string, script: string, extra: Record<string, string> = {}): Promise<any> {
+    const { stdout } = await run(py, [script], {
+      env: { ...env, ...extra },
+      timeout: 600_000,
+      maxBuffer: 64 << 20,
+    }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
+      throw new Error(`${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    });
+    return JSON.parse(stdout.trim().split('\n').pop()!);
+  }
   return {
     server,
     home,
@@ -105,15 +153,12 @@ export async function startAzureClientServer(
       }
       throw new Error('workspace creation did not end');
     },
-    async python(py, script, extra = {}) {
-      const { stdout } = await run(py, [script], {
-        env: { ...env, ...extra },
-        timeout: 600_000,
-        maxBuffer: 64 << 20,
-      }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
-        throw new Error(`${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-      });
-      return JSON.parse(stdout.trim().split('\n').pop()!);
+    python,
+    async steps(py, script, extra = {}) {
+      const work = fs.mkdtempSync(path.join(home, 'work-'));
+      const results = (await python(py, script, { WORKDIR: work, ...extra })) as StepResults;
+      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(results, null, 1));
+      return readSteps(results);
     },
     async close() {
       await server.close();

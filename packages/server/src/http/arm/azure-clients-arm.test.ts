@@ -22,11 +22,7 @@ for (const dialect of testDialects()) {
     it('list by subscription, string booleans, private endpoint connections, 2020-01-01 connections, body-less DELETE, diagnose, eastus2, 501 for unbuilt families', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
-      const out = await s.python(py, path.join(HERE, 'azure_clients_arm.py'), { WORKSPACE: 'arm-ws' });
-      const ok = (k: string) => {
-        assert.equal(out[k]?.error, undefined, `${k}: ${out[k]?.error}\n${out[k]?.trace ?? ''}`);
-        return out[k].ok;
-      };
+      const { ok, err, results } = await s.steps(py, path.join(HERE, 'azure_clients_arm.py'), { WORKSPACE: 'arm-ws' });
       assert.deepEqual(ok('list_subscription'), ['arm-ws']);
       ok('update_v1_legacy_mode');
       ok('update_allow_public');
@@ -36,9 +32,9 @@ for (const dialect of testDialects()) {
       assert.match(ok('list_connections'), /'name': 'feed'/);
       ok('delete_connection');
       assert.equal(ok('list_connections_after'), '[]');
-      assert.ok(ok('diagnose').includes('key_vault_results'), JSON.stringify(out.diagnose));
+      assert.ok(ok('diagnose').includes('key_vault_results'), JSON.stringify(results.diagnose));
       assert.equal(ok('create_eastus2'), 'eastus2');
-      assert.match(out.batch_endpoints.error, /batchEndpoints.*not served by Atelier/);
+      assert.match(err('batch_endpoints'), /batchEndpoints.*not served by Atelier/);
 
       const W = `${s.server.url}${s.workspaceId('arm-ws')}`;
       const sub = `${s.server.url}/subscriptions/${s.env.AZURE_SUBSCRIPTION_ID}`;

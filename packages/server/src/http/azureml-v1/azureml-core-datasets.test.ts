@@ -1,11 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
-import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -13,12 +12,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 for (const dialect of testDialects()) {
   describe(`azureml-core datasets (${dialect})`, () => {
     let s: AzureClientServer;
-    let out: Record<string, { ok?: any; error?: string; trace?: string }>;
-    const ok = (k: string) => {
-      assert.ok(out[k], `no step ${k}`);
-      assert.equal(out[k]!.error, undefined, `${k}: ${out[k]!.error}\n${out[k]!.trace ?? ''}`);
-      return out[k]!.ok;
-    };
+    let out: Steps;
+    const ok = (k: string) => out.ok(k);
+    const err = (k: string) => out.err(k);
     before(async () => {
       s = await startAzureClientServer(dialect, 'datasets');
       await s.workspace('data-ws');
@@ -37,10 +33,7 @@ for (const dialect of testDialects()) {
     it('Datastore.upload_files/download; from_files / from_delimited_files, register, get_by_name, get_by_id, to_pandas_dataframe', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
-      const work = path.join(s.home, 'work');
-      fs.mkdirSync(work, { recursive: true });
-      out = await s.python(py, path.join(HERE, 'azureml_core_datasets.py'), { WORKSPACE: 'data-ws', WORKDIR: work });
-      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
+      out = await s.steps(py, path.join(HERE, 'azureml_core_datasets.py'), { WORKSPACE: 'data-ws' });
       // Datastore.upload_files / download reach the system blob datastore in the server's Blob REST
       // subset (host-style URIs under ATELIER_STORAGE_SUFFIX, a container SAS as its credential).
       assert.deepEqual(ok('datastore endpoint'), ['atelier.test', 'Sas']);
@@ -50,17 +43,14 @@ for (const dialect of testDialects()) {
       assert.deepEqual(ok('file.register'), ['iris-files', 1, true]);
       ok('Dataset.Tabular.from_delimited_files');
       assert.deepEqual(ok('tabular.register'), ['iris-table', 1]);
-      assert.match(
-        out['tabular.register (again)']!.error ?? '',
-        /already a dataset registered under name "iris-table"/,
-      );
+      assert.match(err('tabular.register (again)'), /already a dataset registered under name "iris-table"/);
       // The same definition again is the same version; a changed one the next.
       assert.deepEqual(ok('tabular.register (same, new version)'), ['iris-table', 1]);
       assert.deepEqual(ok('tabular.register (changed, new version)'), ['iris-table', 2]);
       assert.deepEqual(ok('ws.datasets'), ['arm-data', 'iris-files', 'iris-table']);
       assert.deepEqual(ok('get_by_name fields'), ['iris-table', 2, 'TabularDataset', 'iris table']);
       assert.equal(ok('Dataset.get_by_name(version)'), 1);
-      assert.match(out['Dataset.get_by_name(missing)']!.error ?? '', /no-such-dataset/);
+      assert.match(err('Dataset.get_by_name(missing)'), /no-such-dataset/);
       assert.equal(ok('Dataset.get_by_id'), 'iris-table');
       assert.deepEqual(ok('Dataset.get_all registrations'), [
         ['arm-data', 1],
@@ -72,7 +62,7 @@ for (const dialect of testDialects()) {
       // azureml-dataprep's engine (native code) reads the files itself from the datastore's host-style
       // blob URI ({account}.blob.{ATELIER_STORAGE_SUFFIX}), resolved by the system's DNS, which the
       // test's reserved suffix is not in (the Python clients' resolver is patched; the engine's is not).
-      assert.match(out['to_pandas_dataframe']!.error ?? '', /Connection failed when trying to access the stream/);
+      assert.match(err('to_pandas_dataframe'), /Connection failed when trying to access the stream/);
 
       // One store: the registered datasets are the workspace's data assets (what azure-ai-ml and the studio see).
       const W = `${s.server.url}${s.workspaceId('data-ws')}`;

@@ -1,11 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
-import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
 const V = 'api-version=2025-09-01';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -16,12 +15,9 @@ for (const dialect of testDialects()) {
   describe(`azureml-core: registrations read back, datastores, create variants (${dialect})`, () => {
     let s: AzureClientServer;
     let key: string;
-    let out: Record<string, { ok?: any; error?: string; trace?: string }>;
-    const ok = (k: string) => {
-      assert.ok(out[k], `no step ${k}`);
-      assert.equal(out[k]!.error, undefined, `${k}: ${out[k]!.error}\n${out[k]!.trace ?? ''}`);
-      return out[k]!.ok;
-    };
+    let out: Steps;
+    const ok = (k: string) => out.ok(k);
+    const err = (k: string) => out.err(k);
     before(async () => {
       s = await startAzureClientServer(dialect, 'registry');
       await s.workspace('registry-ws');
@@ -39,16 +35,12 @@ for (const dialect of testDialects()) {
     it('runs azureml-core', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
-      const work = path.join(s.home, 'work');
-      fs.mkdirSync(work, { recursive: true });
-      out = await s.python(py, path.join(HERE, 'azureml_core_registry.py'), {
+      out = await s.steps(py, path.join(HERE, 'azureml_core_registry.py'), {
         WORKSPACE: 'registry-ws',
-        WORKDIR: work,
         ACCOUNT: 'teamacct',
         ACCOUNT_KEY: key,
         VAULT: 'teamvault',
       });
-      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
       ok('Workspace()');
     });
 
@@ -89,16 +81,13 @@ for (const dialect of testDialects()) {
     it("datastores: azureml-core's register / get / unregister over W/datastores (one store)", async () => {
       assert.ok(out, 'the azureml-core process did not run');
       // A wrong key is refused, naming it, and nothing is made.
-      assert.match(out['register_azure_blob_container(wrong key)']!.error ?? '', /not an access key/);
+      assert.match(err('register_azure_blob_container(wrong key)'), /not an access key/);
       assert.deepEqual(ok('register_azure_blob_container'), ['teamblob', 'AzureBlob', 'team-data', 'teamacct']);
-      assert.match(
-        out['register_azure_blob_container(again)']!.error ?? '',
-        /Another datastore with the same name already exists/,
-      );
+      assert.match(err('register_azure_blob_container(again)'), /Another datastore with the same name already exists/);
       assert.equal(ok('register_azure_blob_container(overwrite)'), 'teamblob');
-      assert.match(out['register_azure_file_share(no key)']!.error ?? '', /account_key/);
+      assert.match(err('register_azure_file_share(no key)'), /account_key/);
       assert.deepEqual(ok('register_azure_file_share'), ['teamshare', 'AzureFile', 'team-share']);
-      assert.match(out['register_azure_blob_container(missing account)']!.error ?? '', /nosuchacct/);
+      assert.match(err('register_azure_blob_container(missing account)'), /nosuchacct/);
       // The key is sealed: Datastore.get gives it to a caller allowed secrets/read (as listSecrets does).
       assert.deepEqual(ok('Datastore.get'), ['teamblob', true, 'team-data']);
       assert.deepEqual(ok('ws.datastores (registered)'), [
@@ -110,8 +99,8 @@ for (const dialect of testDialects()) {
         'workspaceworkingdirectory',
       ]);
       ok('unregister');
-      assert.match(out['Datastore.get(unregistered)']!.error ?? '', /teamshare|not found/i);
-      assert.match(out['unregister(system)']!.error ?? '', /system datastore/);
+      assert.match(err('Datastore.get(unregistered)'), /teamshare|not found/i);
+      assert.match(err('unregister(system)'), /system datastore/);
       // ARM reads the same datastore, without its key; the key is in the workspace's key vault only.
       const W = `${s.server.url}${s.workspaceId('registry-ws')}`;
       const arm = await httpsJson('GET', `${W}/datastores/teamblob?${V}`, s.ca, s.token);
@@ -134,10 +123,7 @@ for (const dialect of testDialects()) {
       assert.ok(out, 'the azureml-core process did not run');
       const sub = `${s.server.url}/subscriptions/${s.server.ctx.defaultSubscriptionId}`;
       // No group is made: azureml-core reads the group (404) and stops with its own message.
-      assert.match(
-        out['create(create_resource_group=False, missing group)']!.error ?? '',
-        /Resource group was not found/,
-      );
+      assert.match(err('create(create_resource_group=False, missing group)'), /Resource group was not found/);
       assert.equal((await httpsJson('GET', `${sub}/resourcegroups/no-such-group?${V}`, s.ca, s.token)).status, 404);
       // Existing storage account and key vault (ARM ids): the workspace uses them, makes no others.
       const arm = `/subscriptions/${s.server.ctx.defaultSubscriptionId}/resourceGroups/registry/providers`;
@@ -151,7 +137,7 @@ for (const dialect of testDialects()) {
         `${arm}/Microsoft.Storage/storageAccounts/teamacct`.toLowerCase(),
       );
       // A storage account that does not exist fails the deployment, naming it, and leaves nothing.
-      assert.match(out['create(missing storage_account)']!.error ?? '', /nosuchacct' does not exist/);
+      assert.match(err('create(missing storage_account)'), /nosuchacct' does not exist/);
       assert.equal(
         (await httpsJson('GET', `${s.server.url}${s.workspaceId('byo-bad')}?${V}`, s.ca, s.token)).status,
         404,

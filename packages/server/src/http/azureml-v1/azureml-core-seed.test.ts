@@ -1,11 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
-import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -14,12 +13,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 for (const dialect of testDialects()) {
   describe(`azureml-core through the seed's methods (${dialect})`, () => {
     let s: AzureClientServer;
-    let out: Record<string, { ok?: any; error?: string; trace?: string }>;
-    const ok = (k: string) => {
-      assert.ok(out[k], `no step ${k}`);
-      assert.equal(out[k]!.error, undefined, `${k}: ${out[k]!.error}\n${out[k]!.trace ?? ''}`);
-      return out[k]!.ok;
-    };
+    let out: Steps;
+    const ok = (k: string) => out.ok(k);
+    const err = (k: string) => out.err(k);
     before(async () => {
       s = await startAzureClientServer(dialect, 'seed');
       await s.workspace('seed-ws');
@@ -52,10 +48,7 @@ for (const dialect of testDialects()) {
     it('constructor, static and instance methods, key vault, datastores, attributes', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
-      const work = path.join(s.home, 'work');
-      fs.mkdirSync(work, { recursive: true });
-      out = await s.python(py, path.join(HERE, 'azureml_core_seed.py'), { WORKSPACE: 'seed-ws', WORKDIR: work });
-      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
+      out = await s.steps(py, path.join(HERE, 'azureml_core_seed.py'), { WORKSPACE: 'seed-ws' });
       ok('Workspace()');
       assert.equal(ok('Workspace.get'), 'seed-ws');
       assert.deepEqual(ok('Workspace.list(group)'), ['seed-ws']);
@@ -203,7 +196,7 @@ for (const dialect of testDialects()) {
       assert.equal(missing.status, 404);
 
       ok('delete');
-      assert.match(out['get after delete']!.error ?? '', /not found|could not be found/i);
+      assert.match(err('get after delete'), /not found|could not be found/i);
     });
 
     it("environments: azureml-core's Environment over the workspace's environment versions (one store)", async () => {
@@ -214,7 +207,7 @@ for (const dialect of testDialects()) {
       assert.equal(ok('env.register (changed)'), '2');
       assert.deepEqual(ok('Environment.get'), ['2', { STAGE: 'two' }, ['numpy==2.4.6'], true]);
       assert.deepEqual(ok('Environment.get(version)'), { EXAMPLE_ENV_VAR: 'EXAMPLE_VALUE' });
-      assert.match(out['Environment.get(missing)']!.error ?? '', /404[\s\S]*no-such-env/);
+      assert.match(err('Environment.get(missing)'), /404[\s\S]*no-such-env/);
       assert.equal(ok('conda env.register'), '1');
       for (const k of ['Environment.list', 'ws.environments']) {
         assert.ok(ok(k).includes('seed-env'), k);
@@ -223,7 +216,7 @@ for (const dialect of testDialects()) {
       }
       // env.build(ws) built the version's Python environment on the server (an environment build record).
       assert.equal(ok('env.build'), 'Succeeded');
-      assert.match(out['env.build_local']!.error ?? '', /build_local is not served/);
+      assert.match(err('env.build_local'), /build_local is not served/);
       // The same version through ARM (azure-ai-ml's view).
       const arm = await httpsJson(
         'GET',
@@ -272,7 +265,7 @@ for (const dialect of testDialects()) {
         { stage: 'prod', reviewed: 'yes' },
         { accuracy: '0.9' },
       ]);
-      assert.match(out['Model(ws, missing)']!.error ?? '', /no-such-model|not found/i);
+      assert.match(err('Model(ws, missing)'), /no-such-model|not found/i);
       // Model.register: files through the artifact service, the model an MLflow version; download reads them back.
       assert.deepEqual(ok('Model.register result'), [
         'registered-clf',

@@ -1,11 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
-import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const V = 'api-version=2025-09-01';
@@ -15,19 +14,11 @@ const V = 'api-version=2025-09-01';
 for (const dialect of testDialects()) {
   describe(`azureml-core webservices and images (${dialect})`, () => {
     let s: AzureClientServer;
-    let out: Record<string, { ok?: any; error?: string; trace?: string }>;
+    let out: Steps;
+    const ok = (k: string) => out.ok(k);
+    const err = (k: string) => out.err(k);
     let W: string;
     let MM: string;
-    const ok = (k: string) => {
-      assert.ok(out[k], `no step ${k}`);
-      assert.equal(out[k]!.error, undefined, `${k}: ${out[k]!.error}\n${out[k]!.trace ?? ''}`);
-      return out[k]!.ok;
-    };
-    const err = (k: string) => {
-      assert.ok(out[k], `no step ${k}`);
-      assert.ok(out[k]!.error, `${k} should have failed, got ${JSON.stringify(out[k]!.ok)}`);
-      return out[k]!.error!;
-    };
     before(async () => {
       // The deployments' workers run on the clients' Python (it has mlflow and pandas).
       s = await startAzureClientServer(dialect, 'svc', { servingPython: clientPython() ?? undefined });
@@ -40,10 +31,7 @@ for (const dialect of testDialects()) {
     it('ws.webservices, Webservice(ws, name) and Webservice.list are the online endpoints', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
-      const work = path.join(s.home, 'work');
-      fs.mkdirSync(work, { recursive: true });
-      out = await s.python(py, path.join(HERE, 'azureml_core_services.py'), { WORKSPACE: 'svc-ws', WORKDIR: work });
-      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
+      out = await s.steps(py, path.join(HERE, 'azureml_core_services.py'), { WORKSPACE: 'svc-ws' });
       assert.equal(ok('Model.register (MLflow model folder)'), 'doubler:1');
       ok('ARM endpoints and deployments');
       assert.deepEqual(ok('ws.webservices'), ['svc-key', 'svc-token']);

@@ -39,12 +39,7 @@ for (const dialect of testDialects()) {
     it("gives the workspace's azureml:// tracking URI; MLflow logs at its path the run MLflow REST shows", async (tc) => {
       const py = azuremlMlflowPython();
       if (!py) return tc.skip('no Python with azureml-mlflow (set ATELIER_TEST_AZUREML_MLFLOW_PYTHON)');
-      const out = await s.python(py, path.join(HERE, 'azureml_mlflow.py'), { WORKSPACE: 'amlflow-ws' });
-      const ok = (k: string) => {
-        assert.ok(out[k], `no step ${k}`);
-        assert.equal(out[k].error, undefined, `${k}: ${out[k].error}\n${out[k].trace ?? ''}`);
-        return out[k].ok;
-      };
+      const { ok, err } = await s.steps(py, path.join(HERE, 'azureml_mlflow.py'), { WORKSPACE: 'amlflow-ws' });
       const uri = ok('get_mlflow_tracking_uri') as string;
       const host = new URL(s.server.url).host;
       assert.equal(uri, `azureml://${host}/mlflow/v2.0${s.workspaceId('amlflow-ws')}?`);
@@ -64,7 +59,7 @@ for (const dialect of testDialects()) {
         [['loss', 0.25]],
       );
       // azureml-mlflow's own store fails in azureml-core before it sends a request (docs/clients.md).
-      assert.match(String(out["MLflow through azureml-mlflow's store"]?.error), /Unsupported audience/);
+      assert.match(err("MLflow through azureml-mlflow's store"), /Unsupported audience/);
     });
   });
 }
