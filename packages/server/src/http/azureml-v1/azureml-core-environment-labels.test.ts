@@ -1,11 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
-import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -13,17 +12,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 for (const dialect of testDialects()) {
   describe(`azureml-core environment labels (${dialect})`, () => {
     let s: AzureClientServer;
-    let out: Record<string, { ok?: any; error?: string; trace?: string }>;
-    const ok = (k: string) => {
-      assert.ok(out[k], `no step ${k}`);
-      assert.equal(out[k]!.error, undefined, `${k}: ${out[k]!.error}\n${out[k]!.trace ?? ''}`);
-      return out[k]!.ok;
-    };
-    const error = (k: string) => {
-      assert.ok(out[k], `no step ${k}`);
-      assert.ok(out[k]!.error, `${k} should fail, answered ${JSON.stringify(out[k]!.ok)}`);
-      return out[k]!.error!;
-    };
+    let out: Steps;
+    const ok = (k: string) => out.ok(k);
+    const error = (k: string) => out.err(k);
     before(async () => {
       s = await startAzureClientServer(dialect, 'envlabels');
       await s.workspace('label-ws');
@@ -33,13 +24,9 @@ for (const dialect of testDialects()) {
     it('Environment.label, Environment.get(label=…), azure-ai-ml get(label="latest")', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
-      const work = path.join(s.home, 'work');
-      fs.mkdirSync(work, { recursive: true });
-      out = await s.python(py, path.join(HERE, 'azureml_core_environment_labels.py'), {
+      out = await s.steps(py, path.join(HERE, 'azureml_core_environment_labels.py'), {
         WORKSPACE: 'label-ws',
-        WORKDIR: work,
       });
-      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
       assert.deepEqual(
         ['register 1', 'register 2', 'register 3'].map((k) => ok(k)),
         ['1', '2', '3'],
