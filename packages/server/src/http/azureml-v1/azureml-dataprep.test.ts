@@ -1,0 +1,100 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testDialects } from '../../testing/harness.js';
+import { clientPython } from '../../testing/tls-clients.js';
+import { startAzureClientServer, STORAGE_SUFFIX, type AzureClientServer } from '../../testing/azure-client-server.js';
+import { startConnectProxy, type ConnectProxy } from '../../testing/connect-proxy.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** FUSE, which `FileDataset.mount()` needs (the CI machine has it; a container may not). */
+const HAS_FUSE = fs.existsSync('/dev/fuse');
+
+// Issue 11: azureml-dataprep's native engine (rslex) reads registered datasets' files for real. It
+// resolves the datasets' azureml:// paths through the server (/data/v1.0 dataversion, the v1 datastore
+// with its SAS), then reads `https://{account}.blob.{ATELIER_STORAGE_SUFFIX}:{port}` through its own
+// resolver. The test's reserved suffix has no DNS record, so a CONNECT proxy (`https_proxy`, which the
+// engine honours) stands in for the wildcard record a deployment has; SSL_CERT_FILE trusts the test CA.
+for (const dialect of testDialects()) {
+  describe(`azureml-dataprep reads datasets (${dialect})`, () => {
+    let s: AzureClientServer;
+    let proxy: ConnectProxy;
+    before(async () => {
+      s = await startAzureClientServer(dialect, 'dataprep');
+      await s.workspace('dp-ws');
+      const { port } = new URL(s.server.url);
+      proxy = await startConnectProxy(STORAGE_SUFFIX, { host: '127.0.0.1', port: Number(port) });
+    });
+    after(async () => {
+      await proxy?.close();
+      await s?.close();
+    });
+
+    it('to_path, download, mount, to_pandas_dataframe (inferred types), validate=True, take, skip, filter', async (tc) => {
+      const py = clientPython();
+      if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
+      const work = path.join(s.home, 'work');
+      fs.mkdirSync(work, { recursive: true });
+      const out: Record<string, { ok?: any; error?: string; trace?: string }> = await s.python(
+        py,
+        path.join(HERE, 'azureml_dataprep_read.py'),
+        {
+          WORKSPACE: 'dp-ws',
+          WORKDIR: work,
+          // rslex reads the lower-case names only; the Python clients read them too (and go direct to
+          // the server's own address).
+          https_proxy: proxy.url,
+          no_proxy: '127.0.0.1,localhost',
+          ...(HAS_FUSE ? { DP_MOUNT: '1' } : {}),
+        },
+      );
+      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
+      const ok = (k: string) => {
+        assert.ok(out[k], `no step ${k}`);
+        assert.equal(out[k]!.error, undefined, `${k}: ${out[k]!.error}\n${out[k]!.trace ?? ''}`);
+        return out[k]!.ok;
+      };
+      assert.equal(ok('upload'), 'dp');
+      assert.equal(ok('file.register'), 1);
+      // FileDataset: the files below the folder, read by the engine from the Blob REST subset.
+      assert.deepEqual(ok('file.to_path'), ['/README.txt', '/a.csv', '/more/b.csv']);
+      assert.deepEqual(ok('file.download'), ['README.txt', 'a.csv', 'more/b.csv']);
+      assert.equal(ok('file.download content'), 'sepal_length,sepal_width,species,seen\n4.9,3.0,setosa,2024-04-05\n');
+      assert.deepEqual(ok('file.take(2).to_path'), ['/README.txt', '/a.csv']);
+      assert.deepEqual(ok('file.skip(2).to_path'), ['/more/b.csv']);
+      // TabularDataset: validate=True reads the files when the dataset is made; types are inferred.
+      assert.equal(ok('tabular.register'), 1);
+      assert.deepEqual(ok('to_pandas_dataframe'), [
+        ['sepal_length', 'sepal_width', 'species', 'seen'],
+        ['float64', 'float64', 'str', 'datetime64[ns]'],
+        [
+          [5.1, 3.5, 'setosa', '2024-01-02 00:00:00'],
+          [7, 3.2, 'versicolor', '2024-02-03 00:00:00'],
+          [6.3, 3.3, 'virginica', '2024-03-04 00:00:00'],
+          [4.9, 3, 'setosa', '2024-04-05 00:00:00'],
+        ],
+      ]);
+      assert.deepEqual(ok('to_pandas_dataframe (no inference)'), [
+        ['str', 'str', 'str', 'str'],
+        [
+          ['5.1', '3.5', 'setosa', '2024-01-02'],
+          ['7.0', '3.2', 'versicolor', '2024-02-03'],
+          ['6.3', '3.3', 'virginica', '2024-03-04'],
+        ],
+      ]);
+      assert.deepEqual(ok('take(2)'), ['setosa', 'versicolor']);
+      assert.deepEqual(ok('skip(3)'), ['setosa']);
+      assert.deepEqual(ok('filter'), ['versicolor', 'virginica']);
+      if (HAS_FUSE) assert.deepEqual(ok('file mount'), [['README.txt', 'a.csv', 'more'], 4]);
+      else if (process.env.ATELIER_TEST_STRICT === '1')
+        assert.fail('/dev/fuse is missing: FileDataset.mount() cannot be tested');
+      else tc.diagnostic('no /dev/fuse: FileDataset.mount() not tried');
+      // The engine reached the storage account's host-style name (through the stand-in for DNS) only.
+      assert.ok(proxy.tunnels.length > 0, 'the engine never reached the blob host');
+      for (const t of proxy.tunnels)
+        assert.match(t, new RegExp(`^[a-z0-9]+\\.blob\\.${STORAGE_SUFFIX.replace('.', '\\.')}:\\d+$`));
+    });
+  });
+}
