@@ -199,6 +199,11 @@ export const ERROR_CODES = {
   KEY_IN_USE: "The key protects a workspace's data and cannot be disabled or deleted.",
   DEPENDENCY_ALREADY_SET: 'The workspace already uses a dependent resource of this type that still exists.',
 
+  // network/: virtual networks, subnets, private DNS zones
+  SUBNET_RANGES_OVERLAP: "A subnet's address range overlaps another subnet of its virtual network.",
+  SUBNET_OUTSIDE_ADDRESS_SPACE: "A subnet's address range is not inside its virtual network's address space.",
+  NETWORK_IN_USE: 'The virtual network, subnet or private DNS zone is used by another resource.',
+
   // deployments/: online endpoints, their deployments, the scoring proxy
   ONLINE_ENDPOINT_NOT_FOUND: 'No online endpoint with this name in the workspace.',
   ONLINE_DEPLOYMENT_NOT_FOUND: 'The online endpoint has no deployment with this name.',

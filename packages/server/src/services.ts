@@ -16,6 +16,7 @@ import { V1ArtifactService } from './v1-artifacts/artifacts.js';
 import { V1EnvironmentService } from './v1-environments/environments.js';
 import { EnvironmentLabels } from './v1-environments/labels.js';
 import { V1DatasetService } from './v1-datasets/datasets.js';
+import { createNetworkServices, type NetworkServices } from './network/services.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -44,6 +45,8 @@ export interface Services extends ControlPlaneServices {
   v1Environments: V1EnvironmentService;
   /** azureml-core's dataset list over the workspace's data assets. */
   v1Datasets: V1DatasetService;
+  /** Virtual networks and subnets (private endpoints' ranges), private DNS zones and their links. */
+  network: NetworkServices;
 }
 
 /**
@@ -55,6 +58,7 @@ export function createServices(ctx: AppContext): Services {
   const controlPlane = createControlPlaneServices(ctx);
   const tracking = createTrackingServices(ctx, controlPlane);
   const assets = createAssetServices(ctx, controlPlane);
+  const network = createNetworkServices(ctx, controlPlane, assets);
   const identity = createIdentityServices(ctx, controlPlane.resources);
   const codes = createCodeServices(ctx, controlPlane, assets);
   const serving = createDeploymentServices(ctx, controlPlane, tracking);
@@ -104,5 +108,6 @@ export function createServices(ctx: AppContext): Services {
     v1Artifacts,
     v1Environments,
     v1Datasets,
+    network,
   };
 }

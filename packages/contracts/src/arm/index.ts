@@ -8,3 +8,4 @@ export * from './deployments.js';
 export * from './online-endpoints.js';
 export * from './jobs.js';
 export * from './computes.js';
+export * from './network.js';

@@ -89,6 +89,13 @@ export class PrivateEndpointService {
   private readonly dependentUsers = new Map<string, { at: number; workspaces: string[] }>();
   static readonly CACHE_MS = 1000;
   private guarded?: { route: RegExp; type: string; param: string; property: DependentKind; paths: string[] }[];
+  /**
+   * Resolves `properties.subnet.id` to a subnet Atelier keeps (network/services.ts sets it): its
+   * networks are what the endpoint admits. Undefined: no such subnet (or the caller may not join it).
+   */
+  subnets?: {
+    resolveSubnet(id: string, by: Principal, target: string): Promise<{ id: string; prefixes: string[] } | undefined>;
+  };
   /** One per server process (services.ts), shared by the routes and the app-wide network hook (one cache). */
   constructor(
     private readonly ctx: AppContext,
@@ -129,7 +136,7 @@ export class PrivateEndpointService {
     );
     const subnet = obj(p.subnet, 'properties.subnet')!;
     onlyKeys(subnet, ['id', 'name', 'properties'], 'properties.subnet');
-    const sp = obj(subnet.properties, 'properties.subnet.properties')!;
+    const sp = obj(subnet.properties, 'properties.subnet.properties', false) ?? {};
     const prefixes: string[] = [];
     if (typeof sp.addressPrefix === 'string') prefixes.push(sp.addressPrefix);
     if (sp.addressPrefixes !== undefined) {
@@ -137,10 +144,27 @@ export class PrivateEndpointService {
         throw invalid('properties.subnet.properties.addressPrefixes', 'must be a list of CIDRs');
       prefixes.push(...(sp.addressPrefixes as string[]));
     }
+    // A subnet Atelier keeps (Microsoft.Network/virtualNetworks/…/subnets/…) gives its range.
+    const real =
+      typeof subnet.id === 'string' && this.subnets
+        ? await this.subnets.resolveSubnet(subnet.id, by, 'properties.subnet.id')
+        : undefined;
+    if (real) {
+      if (prefixes.length && !sameNetworks(prefixes, real.prefixes))
+        throw invalid(
+          'properties.subnet.properties.addressPrefixes',
+          `subnet '${real.id}' has the networks ${real.prefixes.join(', ')}; leave addressPrefixes out (the subnet's are used) or give the same`,
+        );
+      prefixes.splice(0, prefixes.length, ...real.prefixes);
+    } else if (prefixes.length === 0 && typeof subnet.id === 'string')
+      throw invalid(
+        'properties.subnet.id',
+        `subnet '${subnet.id}' could not be found: create the virtual network and subnet first (PUT …/providers/Microsoft.Network/virtualNetworks/{name} with properties.subnets), or give the networks in properties.subnet.properties.addressPrefixes`,
+      );
     if (prefixes.length === 0 || prefixes.length > 50)
       throw invalid(
         'properties.subnet.properties.addressPrefixes',
-        'list 1–50 networks (CIDRs) this endpoint admits, e.g. ["10.1.0.0/24"]',
+        'list 1–50 networks (CIDRs) this endpoint admits, e.g. ["10.1.0.0/24"], or name a subnet in properties.subnet.id',
       );
     prefixes.forEach((c, i) => parseCidr(c, `properties.subnet.properties.addressPrefixes[${i}]`));
     const auto = Array.isArray(p.privateLinkServiceConnections) ? p.privateLinkServiceConnections : [];
@@ -234,7 +258,7 @@ export class PrivateEndpointService {
     const props: Obj = {
       provisioningState: 'Succeeded',
       subnet: {
-        ...(typeof subnet.id === 'string' ? { id: subnet.id } : {}),
+        ...(real ? { id: real.id } : typeof subnet.id === 'string' ? { id: subnet.id } : {}),
         properties: { addressPrefixes: prefixes },
       },
       privateLinkServiceConnections: isManual ? [] : [linkBody],

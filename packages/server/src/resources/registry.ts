@@ -93,8 +93,11 @@ export interface Page {
 export interface ResourceHandlers {
   list?(scope: ResourceScope, page: PageRequest): Promise<Page>;
   get(scope: ResourceScope, name: string, principal: Principal): Promise<StoredResource>;
-  /** ARM PUT: create or replace (or, for fixed-settings types, set tags). A long-running type returns the operation that finishes it. */
-  put(
+  /**
+   * ARM PUT: create or replace (or, for fixed-settings types, set tags). A long-running type returns
+   * the operation that finishes it. Read-only types (a workspace's private link resources) have no PUT nor DELETE.
+   */
+  put?(
     scope: ResourceScope,
     name: string,
     body: Record<string, unknown>,
@@ -112,7 +115,7 @@ export interface ResourceHandlers {
    * Returns false when there was nothing to delete. A long-running delete returns the operation that
    * finishes it (ARM answers 202 with Azure-AsyncOperation and Location, as Azure does for computes).
    */
-  delete(scope: ResourceScope, name: string, principal: Principal, req: RequestInfo): Promise<boolean | Operation>;
+  delete?(scope: ResourceScope, name: string, principal: Principal, req: RequestInfo): Promise<boolean | Operation>;
   /**
    * The ARM body; `secrets` when the caller may read the type's secrets (`access.secrets`); `detail`
    * for the GET of this one resource (a workspace's carries its private endpoint connections, lists leave them out).

@@ -165,6 +165,9 @@ export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
   SERVER_FOLDER_OF_ANOTHER_WORKSPACE: 'ServerFolderOfAnotherWorkspace',
   KEY_IN_USE: 'KeyInUse',
   DEPENDENCY_ALREADY_SET: 'DependencyAlreadySet',
+  SUBNET_RANGES_OVERLAP: 'NetcfgSubnetRangesOverlap',
+  SUBNET_OUTSIDE_ADDRESS_SPACE: 'NetcfgSubnetRangeOutsideVnet',
+  NETWORK_IN_USE: 'ResourceInUse',
 };
 
 /**

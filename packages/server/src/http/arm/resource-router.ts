@@ -58,8 +58,8 @@ function mount(
   const top = chain[0]!;
   // Reached through a workspace (its children); the workspace type itself is checked as any type in a group.
   const below = chain.length > 1 && top.type.toLowerCase() === WORKSPACE.toLowerCase();
-  if (!below && chain.length > 1)
-    throw new Error(`${t.type}: the generic router serves types in a resource group or below a workspace`);
+  // A child of another type in a resource group (a virtual network's subnets): checked by RBAC on its own id.
+  const nested = chain.length > 1 && !below;
   const [ns, topSegment] = top.type.split('/') as [string, string];
   const segment = (d: ResourceTypeDeclaration) => d.type.split('/').pop()!;
   // …/providers/{ns}/{top}/:param/{child}/:param…
@@ -83,7 +83,19 @@ function mount(
   const created = t.schema?.one && (t.createdStatus ?? 201) === 201 ? { 201: t.schema.one } : {};
   const page = t.schema?.list ? { 200: t.schema.list, ...ArmErrorResponses } : ArmErrorResponses;
   const nameOf = (req: FastifyRequest) => (req.params as Params)[t.param]!;
-  const parents = (req: FastifyRequest) => chain.slice(1, -1).map((d) => (req.params as Params)[d.param]!);
+  const parents = (req: FastifyRequest) => chain.slice(below ? 1 : 0, -1).map((d) => (req.params as Params)[d.param]!);
+  /** The id of the resource a request names (types in a resource group and their children). */
+  const idOf = (p: Params) => {
+    let id = resourceId(p.subscriptionId!, p.resourceGroupName!, top.type, p[top.param]!);
+    for (const d of chain.slice(1)) id += `/${segment(d)}/${p[d.param]}`;
+    return id;
+  };
+  /** The id of the parent of a nested type's resources (its lists). */
+  const parentIdOf = (p: Params) => {
+    let id = resourceId(p.subscriptionId!, p.resourceGroupName!, top.type, p[top.param]!);
+    for (const d of chain.slice(1, -1)) id += `/${segment(d)}/${p[d.param]}`;
+    return id;
+  };
 
   /** Path checks of a type in a resource group: ids and names, an existing subscription. */
   const checkPath = async (p: Params) => {
@@ -112,13 +124,8 @@ function mount(
     }
     await checkPath(p);
     t.checkName(p[t.param]!);
-    await ctx.access.require(
-      req.principal.id,
-      resourceId(p.subscriptionId!, p.resourceGroupName!, t.type, p[t.param]!),
-      action,
-      (missing ?? notFound)(p),
-    );
-    return { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, parents: [] };
+    await ctx.access.require(req.principal.id, idOf(p), action, (missing ?? notFound)(p));
+    return { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, parents: parents(req) };
   };
   const secrets = async (req: FastifyRequest, r: StoredResource) =>
     t.access.secrets ? ctx.access.can(req.principal.id, r.id, t.access.secrets) : false;
@@ -126,35 +133,38 @@ function mount(
     h.toBody(r, { scope, secrets: await secrets(req, r), detail });
   const query = t.schema?.query ?? {};
 
-  app.put(
-    item,
-    {
-      schema: {
-        params: ItemParams,
-        querystring: query.put ?? ApiVersionQuery,
-        ...(t.schema?.put ? { body: t.schema.put } : {}),
-        response: { ...one, ...created },
-        tags,
-        ...withSummary(s.put),
+  if (h.put) {
+    const put = h.put;
+    app.put(
+      item,
+      {
+        schema: {
+          params: ItemParams,
+          querystring: query.put ?? ApiVersionQuery,
+          ...(t.schema?.put ? { body: t.schema.put } : {}),
+          response: { ...one, ...created },
+          tags,
+          ...withSummary(s.put),
+        },
       },
-    },
-    async (req, reply) => {
-      const scope = await scopeFor(
-        req,
-        t.access.write,
-        (p) => `resource group '${p.resourceGroupName}' could not be found`,
-      );
-      const { resource, created, operation } = await h.put(
-        scope,
-        nameOf(req),
-        (req.body ?? {}) as Record<string, unknown>,
-        req.principal,
-        preconditions(req),
-      );
-      if (operation) setLroHeaders(reply, ctx.config.publicUrl, operation, req);
-      return reply.status(created ? (t.createdStatus ?? 201) : 200).send(await body(req, scope, resource));
-    },
-  );
+      async (req, reply) => {
+        const scope = await scopeFor(
+          req,
+          t.access.write,
+          (p) => `resource group '${p.resourceGroupName}' could not be found`,
+        );
+        const { resource, created, operation } = await put(
+          scope,
+          nameOf(req),
+          (req.body ?? {}) as Record<string, unknown>,
+          req.principal,
+          preconditions(req),
+        );
+        if (operation) setLroHeaders(reply, ctx.config.publicUrl, operation, req);
+        return reply.status(created ? (t.createdStatus ?? 201) : 200).send(await body(req, scope, resource));
+      },
+    );
+  }
 
   app.get(
     item,
@@ -188,32 +198,35 @@ function mount(
     );
   }
 
-  app.delete(
-    item,
-    {
-      schema: {
-        params: ItemParams,
-        querystring: query.delete ?? ApiVersionQuery,
-        response: t.longRunningDelete
-          ? {
-              202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }),
-              ...ArmErrorResponses,
-            }
-          : ArmErrorResponses,
-        tags,
-        ...withSummary(s.delete),
+  if (h.delete) {
+    const del = h.delete;
+    app.delete(
+      item,
+      {
+        schema: {
+          params: ItemParams,
+          querystring: query.delete ?? ApiVersionQuery,
+          response: t.longRunningDelete
+            ? {
+                202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }),
+                ...ArmErrorResponses,
+              }
+            : ArmErrorResponses,
+          tags,
+          ...withSummary(s.delete),
+        },
       },
-    },
-    async (req, reply: FastifyReply) => {
-      const scope = await scopeFor(req, t.access.delete);
-      const done = await h.delete(scope, nameOf(req), req.principal, info(req));
-      if (typeof done === 'object') {
-        setLroHeaders(reply, ctx.config.publicUrl, done, req);
-        return reply.status(202).send();
-      }
-      return reply.status(done ? 200 : 204).send();
-    },
-  );
+      async (req, reply: FastifyReply) => {
+        const scope = await scopeFor(req, t.access.delete);
+        const done = await del(scope, nameOf(req), req.principal, info(req));
+        if (typeof done === 'object') {
+          setLroHeaders(reply, ctx.config.publicUrl, done, req);
+          return reply.status(202).send();
+        }
+        return reply.status(done ? 200 : 204).send();
+      },
+    );
+  }
 
   if (h.list) {
     const listPage = h.list;
@@ -258,6 +271,26 @@ function mount(
             subscriptionId: p.subscriptionId!,
             resourceGroup: p.resourceGroupName!,
             workspace: ws,
+            parents: parents(req),
+          });
+        },
+      );
+    } else if (nested) {
+      app.get(
+        list,
+        { schema: { params: ListParams, querystring: ApiVersionQuery, response: page, tags, ...withSummary(s.list) } },
+        async (req) => {
+          const p = req.params as Params;
+          await checkPath(p);
+          const parent = parentIdOf(p);
+          const label = services.types.require(chain.at(-2)!.type).label;
+          const missing = `${label} '${parent.split('/').pop()}' could not be found in resource group '${p.resourceGroupName}'`;
+          await ctx.access.require(req.principal.id, parent, t.access.read, missing);
+          if (!(await services.resources.get(parent)))
+            throw new NotFound(missing, { code: 'PARENT_RESOURCE_NOT_FOUND' });
+          return answer(req, {
+            subscriptionId: p.subscriptionId!,
+            resourceGroup: p.resourceGroupName!,
             parents: parents(req),
           });
         },
@@ -342,7 +375,7 @@ function mount(
         for (const action of more)
           await ctx.access.require(
             req.principal.id,
-            r?.id ?? resourceId(scope.subscriptionId, scope.resourceGroup, t.type, nameOf(req)),
+            r?.id ?? idOf(req.params as Params),
             action,
             notFound(req.params as Params),
           );
@@ -354,7 +387,7 @@ function mount(
         const op = out as Operation;
         setLroHeaders(reply, ctx.config.publicUrl, op, req);
         if (a.resultPath) {
-          const id = r?.id ?? resourceId(scope.subscriptionId, scope.resourceGroup, t.type, nameOf(req));
+          const id = r?.id ?? idOf(req.params as Params);
           const v = encodeURIComponent(about.apiVersion);
           reply.header('Location', `${ctx.config.publicUrl}${a.resultPath(id, op)}?api-version=${v}`);
         }

@@ -44,7 +44,7 @@ const TEMPLATE = {
       defaultValue: "[concat('kv', uniqueString(resourceGroup().name, parameters('workspaceName')))]",
     },
     applicationInsightsOption: { type: 'string', defaultValue: 'new', allowedValues: ['new', 'none'] },
-    vnetOption: { type: 'string', defaultValue: 'none', allowedValues: ['new', 'none'] },
+    nsgOption: { type: 'string', defaultValue: 'none', allowedValues: ['new', 'none'] },
     confidential_data: { type: 'string', defaultValue: 'false', allowedValues: ['false', 'true'] },
     tagValues: { type: 'object', defaultValue: {} },
   },
@@ -55,10 +55,10 @@ const TEMPLATE = {
   },
   resources: [
     {
-      condition: "[equals(parameters('vnetOption'), 'new')]",
-      type: 'Microsoft.Network/virtualNetworks',
+      condition: "[equals(parameters('nsgOption'), 'new')]",
+      type: 'Microsoft.Network/networkSecurityGroups',
       apiVersion: '2022-01-01',
-      name: 'vn1',
+      name: 'nsg1',
       location: "[parameters('location')]",
     },
     {
@@ -72,7 +72,7 @@ const TEMPLATE = {
         "[variables('storageAccount')]",
         "[variables('keyVault')]",
         "[resourceId('Microsoft.Insights/components', variables('insightsName'))]",
-        "[resourceId('Microsoft.Network/virtualNetworks', 'vn1')]",
+        "[resourceId('Microsoft.Network/networkSecurityGroups', 'nsg1')]",
       ],
       properties: {
         friendlyName: "[parameters('workspaceName')]",
@@ -240,14 +240,14 @@ for (const dialect of testDialects()) {
         properties: {
           mode: 'Incremental',
           template: TEMPLATE,
-          parameters: { workspaceName: { value: 'val-ws' }, vnetOption: { value: 'new' } },
+          parameters: { workspaceName: { value: 'val-ws' }, nsgOption: { value: 'new' } },
         },
       });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.code, 'InvalidTemplate');
       assert.match(
         bad.body.error.message,
-        /'Microsoft.Network\/virtualNetworks', which this server does not serve; change the parameter\(s\) its condition uses \(vnetOption\)/,
+        /'Microsoft.Network\/networkSecurityGroups', which this server does not serve; change the parameter\(s\) its condition uses \(nsgOption\)/,
       );
       const notAllowed = await t.request('PUT', `${dep('v2')}?${V}`, {
         properties: {
@@ -280,9 +280,9 @@ for (const dialect of testDialects()) {
                   template: {
                     resources: [
                       {
-                        type: 'Microsoft.Network/privateEndpoints',
+                        type: 'Microsoft.Network/networkSecurityGroups',
                         apiVersion: '2020-01-01',
-                        name: 'pe',
+                        name: 'nsg',
                         location: 'local',
                       },
                     ],
@@ -296,7 +296,7 @@ for (const dialect of testDialects()) {
       assert.equal(nestedBad.status, 400, nestedBad.text);
       assert.match(
         nestedBad.body.error.message,
-        /'Microsoft.Network\/privateEndpoints', which this server does not serve; remove it from the template/,
+        /'Microsoft.Network\/networkSecurityGroups', which this server does not serve; remove it from the template/,
       );
       const complete = await t.request('PUT', `${dep('v2')}?${V}`, {
         properties: { mode: 'Complete', template: TEMPLATE },
