@@ -8,6 +8,7 @@ import { healthRoutes } from './http/health.js';
 import { tokenRoutes } from './http/identity/token-routes.js';
 import { armErrorHandler } from './http/arm/errors.js';
 import { servedFamilies, unbuiltFamily } from './http/arm/unbuilt-families.js';
+import { unbuiltV1Route, v1ErrorHandler } from './http/azureml-v1/common.js';
 import { resourceGroupRoutes } from './http/arm/resource-group-routes.js';
 import { features } from './features.js';
 import { inputProblem, MAX_INPUT_DEPTH } from './text.js';
@@ -162,6 +163,8 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
     served ??= servedFamilies(registeredRoutes.map((r) => r.url));
     const unbuilt = unbuiltFamily(req.method, req.url, served);
     if (unbuilt) return armErrorHandler(unbuilt, req, reply);
+    const v1 = unbuiltV1Route(req.method, req.url);
+    if (v1) return v1ErrorHandler(v1, req, reply);
     void reply
       .status(404)
       .send({ error: { code: 'NotFound', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });

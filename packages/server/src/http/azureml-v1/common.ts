@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NotImplemented } from '../../errors.js';
 import { toArmError } from '../arm/errors.js';
 import { setRetryAfter } from '../error-status.js';
 
@@ -33,6 +34,51 @@ export async function v1Scope(app: FastifyInstance, routes: (scope: FastifyInsta
     });
     await routes(scope);
   });
+}
+
+/**
+ * The v1 data-plane services of azureml-core's clients (azureml/_restclient, _execution): a request
+ * below one of these prefixes that no route serves is a route of that service not built here.
+ */
+const V1_SERVICE = new RegExp(
+  `^/(?:(${[
+    'history',
+    'metric',
+    'artifact',
+    'content',
+    'dataset',
+    'data',
+    'datacache',
+    'datastore',
+    'credential',
+    'environment',
+    'modelmanagement',
+    'modelregistry',
+    'execution',
+    'jasmine',
+    'hyperdrive',
+  ].join('|')})/v\\d+(?:\\.\\d+)?|(rp)/[^/]+)(?:/|$)`,
+  'i',
+);
+
+/**
+ * For a request no route served: a 501 naming the v1 service and route when the path is below a v1
+ * data-plane service prefix (answered through `v1ErrorHandler`, so azureml-core shows its message
+ * instead of failing on a body without `details`); undefined for any other path.
+ */
+export function unbuiltV1Route(method: string, url: string): NotImplemented | undefined {
+  const path = url.split('?')[0]!;
+  const m = V1_SERVICE.exec(path);
+  if (!m) return undefined;
+  const service = (m[1] ?? m[2])!.toLowerCase();
+  const route = path.replace(
+    /\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+/i,
+    '/{workspace}',
+  );
+  return new NotImplemented(
+    `Atelier does not serve ${method} ${route} of the azureml v1 '${service}' service (not built; see docs/clients.md)`,
+    { code: 'NOT_IMPLEMENTED' },
+  );
 }
 
 export const iso = (ms: number | undefined | null): string | undefined =>

@@ -1,0 +1,98 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testDialects } from '../../testing/harness.js';
+import { clientPython, httpsJson } from '../../testing/tls-clients.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+// Issue 11: azureml-core's Workspace.create with the parameters beyond the defaults, as a user
+// passes them (its own ARM template deployment, then its own AmlCompute create-and-wait), and a v1
+// route the server does not serve answering a 501 the client can show (one Python process per dialect).
+for (const dialect of testDialects()) {
+  describe(`azureml-core: Workspace.create with every parameter (${dialect})`, () => {
+    let s: AzureClientServer;
+    let out: Steps;
+    const ids: Record<string, string> = {};
+    const put = async (id: string, apiVersion: string, body: unknown) => {
+      const r = await httpsJson('PUT', `${s.server.url}${id}?api-version=${apiVersion}`, s.ca, s.token, body);
+      assert.ok(r.status === 200 || r.status === 201, `${id}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    };
+    before(async () => {
+      s = await startAzureClientServer(dialect, 'create');
+      const group = `/subscriptions/${s.server.ctx.defaultSubscriptionId}/resourceGroups/create/providers`;
+      const vault = await put(`${group}/Microsoft.KeyVault/vaults/createcmk`, '2023-07-01', { location: 'local' });
+      const key = await httpsJson(
+        'POST',
+        `${s.server.url}${vault.id}/keys/ws-key/create?api-version=7.4`,
+        s.ca,
+        s.token,
+        { kty: 'RSA' },
+      );
+      assert.equal(key.status, 200, JSON.stringify(key.body));
+      ids.CMK_VAULT = vault.id;
+      ids.CMK_KID = key.body.key.kid;
+      ids.APP_INSIGHTS = (
+        await put(`${group}/Microsoft.Insights/components/create-insights`, '2020-02-02', {
+          location: 'local',
+          kind: 'web',
+          properties: { Application_Type: 'web' },
+        })
+      ).id;
+      ids.REGISTRY = (
+        await put(`${group}/Microsoft.ContainerRegistry/registries/createacr`, '2023-07-01', {
+          location: 'local',
+          sku: { name: 'Standard' },
+        })
+      ).id;
+      ids.IDENTITY = `${group}/Microsoft.ManagedIdentity/userAssignedIdentities/create-identity`;
+    });
+    after(async () => s?.close());
+
+    it('runs azureml-core', async (tc) => {
+      const py = clientPython();
+      if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
+      out = await s.steps(py, path.join(HERE, 'azureml_core_create.py'), { WORKSPACE: 'create-ws', ...ids });
+      ok();
+    });
+    const ok = () => assert.ok(out, 'the azureml-core process did not run');
+
+    it('Workspace.create: get_details() shows every parameter it was given', () => {
+      ok();
+      const d = out.ok('Workspace.create(all)');
+      assert.equal(d.name, 'create-ws');
+      assert.equal(d.provisioningState, 'Succeeded');
+      assert.equal(d.hbiWorkspace, true);
+      assert.equal(String(d.applicationInsights).toLowerCase(), ids.APP_INSIGHTS!.toLowerCase());
+      assert.equal(String(d.containerRegistry).toLowerCase(), ids.REGISTRY!.toLowerCase());
+      assert.equal(String(d.primaryUserAssignedIdentity).toLowerCase(), ids.IDENTITY!.toLowerCase());
+      assert.equal(d.sku, 'Basic');
+      assert.equal(String(d.systemDatastoresAuthMode).toLowerCase(), 'identity');
+      assert.equal(d.encryption.status, 'Enabled');
+      assert.equal(d.encryption.key_vault_properties.key_identifier, ids.CMK_KID);
+      assert.equal(d.encryption.key_vault_properties.key_vault_arm_id, ids.CMK_VAULT);
+      assert.deepEqual(Object.keys(d.identity.user_assigned_identities), [ids.IDENTITY]);
+    });
+
+    it('system_datastores_auth_mode=identity: the default datastore carries no account key', () => {
+      ok();
+      assert.deepEqual(out.ok('default datastore'), ['workspaceblobstore', true, null, null]);
+    });
+
+    it('default_cpu_compute_target: the cpu-cluster the client made and waited for', () => {
+      ok();
+      assert.deepEqual(out.ok('default cpu-cluster'), ['cpu-cluster', 'AmlCompute', 'Standard_DS2_v2', 'Succeeded', 2]);
+    });
+
+    it("a v1 route Atelier does not serve: azureml-core shows the server's 501 message", () => {
+      ok();
+      out.ok('start_logging');
+      assert.match(out.err('run.get_children()'), /501|not serve/);
+      assert.match(out.err('run.get_children()'), /'history' service/);
+      out.ok('run.complete()');
+    });
+  });
+}
