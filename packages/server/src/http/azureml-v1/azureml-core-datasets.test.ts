@@ -67,7 +67,7 @@ for (const dialect of testDialects()) {
       // update / add_tags / remove_tags change the version the dataset object names (2), not version 1.
       assert.deepEqual(ok('dataset.update'), [2, 'iris, edited', { stage: 'dev' }]);
       assert.deepEqual(ok('dataset.add_tags'), { stage: 'dev', team: 'flowers' });
-      assert.match(out['dataset.add_tags (different value)']!.error ?? '', /different values for tags .*stage/);
+      assert.match(err('dataset.add_tags (different value)'), /different values for tags .*stage/);
       assert.deepEqual(ok('dataset.remove_tags'), { team: 'flowers' });
       assert.deepEqual(ok('get_by_name after edits'), [2, 'iris, edited', { team: 'flowers' }]);
       assert.deepEqual(ok('get_by_name(version=1) untouched'), ['iris table', {}]);
@@ -75,10 +75,7 @@ for (const dialect of testDialects()) {
       // unregister_all_versions archives the data asset and its versions; the name can be registered again.
       assert.deepEqual(ok('register to-drop'), [1, 2]);
       ok('unregister_all_versions');
-      assert.match(
-        out['get_by_name after unregister']!.error ?? '',
-        /Cannot find dataset registered with name "to-drop"/,
-      );
+      assert.match(err('get_by_name after unregister'), /Cannot find dataset registered with name "to-drop"/);
       assert.deepEqual(ok('ws.datasets after unregister'), ['arm-data', 'iris-files', 'iris-table']);
       assert.deepEqual(ok('register again after unregister'), ['to-drop', 3]);
 
