@@ -2,6 +2,7 @@ import type { TrackingServices } from '../tracking/services.js';
 import type { ExperimentView } from '../tracking/experiments/experiments.js';
 import type { RunView } from '../tracking/runs/types.js';
 import { InvalidInput, NotFound, AtelierError } from '../errors.js';
+import { runFilter } from './run-filter.js';
 
 /**
  * azureml-core's run history (SDK v1 `Experiment`, `Run`) over the MLflow tracking store: a v1
@@ -56,6 +57,9 @@ export interface ArtifactMetric {
   createdUtc: string;
 }
 const DESCRIPTION_TAG = 'mlflow.note.content';
+/** A child run (azureml-core's `run.child_run()`): MLflow's nested-run tag, and the top run of its tree. */
+const PARENT_TAG = 'mlflow.parentRunId';
+const ROOT_TAG = 'mlflow.rootRunId';
 
 /**
  * The MLflow id of a v1 run id. azureml-core names runs with uuid4 strings (36 characters); MLflow's
@@ -82,6 +86,7 @@ export interface V1RunPatch {
   description?: unknown;
   tags?: unknown;
   properties?: unknown;
+  parentRunId?: unknown;
 }
 
 const iso = (ms: number | undefined | null) =>
@@ -186,7 +191,8 @@ export class RunHistoryService {
       // Azure numbers runs per workspace; MLflow has no such number: the start second stands in (it orders runs alike).
       runNumber: Math.floor(i.start_time / 1000) % 2 ** 31,
       runUuid: i.run_id,
-      rootRunId: i.run_id,
+      parentRunId: allTags[PARENT_TAG] ?? null,
+      rootRunId: allTags[ROOT_TAG] ?? i.run_id,
       experimentId: i.experiment_id,
       experimentName,
       name: i.run_name,
@@ -259,8 +265,27 @@ export class RunHistoryService {
       ...Object.entries(properties).map(([key, value]) => ({ key: `${PROPERTY_PREFIX}${key}`, value })),
       ...(typeof body.description === 'string' ? [{ key: DESCRIPTION_TAG, value: body.description }] : []),
     ];
+    let parent: string | undefined;
+    if (body.parentRunId !== undefined && body.parentRunId !== null) {
+      if (typeof body.parentRunId !== 'string')
+        throw new InvalidInput('parentRunId must be a run id', { target: 'parentRunId' });
+      parent = mlflowRunId(body.parentRunId);
+    }
     let run = await this.findRun(ws, runId);
+    if (run && parent !== undefined && parent !== this.parentOf(run))
+      throw new InvalidInput(`run '${runId}' exists with another parent; a run's parent cannot change`, {
+        target: 'parentRunId',
+      });
     if (!run) {
+      if (parent !== undefined) {
+        const p = await this.findRun(ws, parent);
+        if (!p || p.info.experiment_id !== experiment.experiment_id)
+          throw new InvalidInput(`parent run '${parent}' could not be found in experiment '${experiment.name}'`, {
+            target: 'parentRunId',
+          });
+        const root = (p.data.tags ?? []).find((t) => t.key === ROOT_TAG)?.value ?? p.info.run_id;
+        mlflowTags.push({ key: PARENT_TAG, value: p.info.run_id }, { key: ROOT_TAG, value: root });
+      }
       run = await this.tracking.runs.create(
         ws,
         { experiment_id: experiment.experiment_id, start_time: start, tags: mlflowTags, run_name: name },
@@ -303,15 +328,39 @@ export class RunHistoryService {
     );
   }
 
-  /** The runs of an experiment, newest first (`…/runs:query`; azureml-core's `Experiment.get_runs`). */
-  async runsOf(ws: string, e: ExperimentView): Promise<RunView[]> {
+  private parentOf(r: RunView): string | undefined {
+    return (r.data.tags ?? []).find((t) => t.key === PARENT_TAG)?.value;
+  }
+
+  /**
+   * The runs of an experiment as DTOs, newest first (`…/runs:query`; azureml-core's
+   * `Experiment.get_runs`, `Run.get_children(recursive=True)`), kept by the query's OData `filter`
+   * (run-filter.ts: checked before anything is read).
+   */
+  async queryRuns(ws: string, e: ExperimentView, filter: unknown) {
+    const keep = runFilter(filter);
+    return (await this.runsOf(ws, e.experiment_id)).map((r) => this.runDto(r, e.name)).filter(keep);
+  }
+
+  /** The direct children of a run (`…/runs/{id}/children`; azureml-core's `Run.get_children()`), newest first. */
+  async children(ws: string, v1RunId: string) {
+    const run = await this.getRun(ws, v1RunId);
+    const e = await this.experimentNameOf(ws, run);
+    // (run ids are [0-9a-zA-Z_-], mlflowRunId: nothing to quote.)
+    const kids = await this.runsOf(ws, run.info.experiment_id, [`tags.\`${PARENT_TAG}\` = '${run.info.run_id}'`]);
+    return kids.map((r) => this.runDto(r, e));
+  }
+
+  /** The runs of an experiment, newest first (optionally an MLflow search filter). */
+  async runsOf(ws: string, experimentId: string, filter: string[] = []): Promise<RunView[]> {
     const out: RunView[] = [];
     let page_token: string | undefined;
     do {
       const r = await this.tracking.runs.search(ws, {
-        experiment_ids: [e.experiment_id],
+        experiment_ids: [experimentId],
         max_results: 1000,
         page_token,
+        ...(filter.length ? { filter: filter.join(' and ') } : {}),
       });
       out.push(...r.runs);
       page_token = r.next_page_token;

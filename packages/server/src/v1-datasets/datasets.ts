@@ -109,12 +109,12 @@ export class V1DatasetService {
   }
 
   /** Every version of a data asset, oldest first (numeric versions by number); [] when there is none. */
-  private async versions(ws: WorkspaceInfo, name: string, includeArchived = false): Promise<StoredResource[]> {
+  private async versions(ws: WorkspaceInfo, name: string): Promise<StoredResource[]> {
     const all: StoredResource[] = [];
     try {
       let after: string | undefined;
       for (;;) {
-        const page = await this.data.listVersions(ws, name, { after, top: 1000, includeArchived });
+        const page = await this.data.listVersions(ws, name, { after, top: 1000 });
         all.push(...page.value);
         if (!page.hasMore || !page.lastKey) break;
         after = page.lastKey;
@@ -251,9 +251,7 @@ export class V1DatasetService {
       throw new InvalidInput(`the dataset's definition is ${yaml.length} characters; at most 4096 are kept`, {
         target: 'latest.dataflow',
       });
-    // Versions of an unregistered (archived) name keep their numbers: a new registration takes the next.
-    const every = await this.versions(ws, name, true);
-    const all = every.filter((r) => r.properties.isArchived !== true);
+    const all = await this.versions(ws, name);
     const last = all[all.length - 1];
     const props = (last?.properties as Obj | undefined)?.properties as Record<string, string> | undefined;
     if (last && !ifExistsOk)
@@ -262,7 +260,7 @@ export class V1DatasetService {
       });
     if (last && props?.[DEFINITION_PROP] === yaml && props?.[TYPE_PROP] === type)
       return this.dto(ws, await this.data.getContainer(ws, name), last);
-    const numbers = every.map((r) => Number(r.name)).filter((x) => Number.isInteger(x));
+    const numbers = all.map((r) => Number(r.name)).filter((x) => Number.isInteger(x));
     const version = String(numbers.length ? Math.max(...numbers) + 1 : 1);
     const description = typeof body.description === 'string' ? body.description : undefined;
     const tags = isObj(body.tags) ? body.tags : undefined;
@@ -281,88 +279,7 @@ export class V1DatasetService {
       },
       by,
     );
-    // A name registered again after unregister_all_versions is listed again (its old versions stay archived).
-    if (every.length && (await this.data.getContainer(ws, name)).properties.isArchived === true)
-      await this.data.setArchived(ws, name, false, by);
     return this.dto(ws, await this.data.getContainer(ws, name), resource);
-  }
-
-  /** The data asset name of a registered dataset id (the container's ARM id, `W/data/{name}`). */
-  private nameOfId(ws: WorkspaceInfo, datasetId: string): string {
-    const prefix = `${ws.id}/data/`.toLowerCase();
-    const name = datasetId.toLowerCase().startsWith(prefix) ? datasetId.slice(prefix.length) : '';
-    if (!name || name.includes('/'))
-      throw new NotFound(`dataset '${datasetId}' could not be found in workspace '${ws.name}'`, {
-        code: 'ASSET_NOT_FOUND',
-      });
-    return name;
-  }
-
-  /**
-   * `dataset.update(description, tags)`, `add_tags`, `remove_tags` (`PUT …/datasets/{datasetId}`, a
-   * whole DatasetDto): the description and tags of the version the dataset object names
-   * (`latest.versionId`; the latest when none) — the data asset version's own, changed through the
-   * same checks as ARM's PUT. Its definition cannot change (versions are immutable). A tag the client
-   * leaves out that is on the data asset itself (`W/data/{name}`, set through ARM) is refused by name.
-   */
-  async update(ws: WorkspaceInfo, datasetId: string, body: unknown, by: Principal): Promise<Obj> {
-    const name = this.nameOfId(ws, datasetId);
-    if (!isObj(body)) throw new InvalidInput('the dataset must be a JSON object (a DatasetDto)', { target: 'body' });
-    if (body.name !== undefined && body.name !== null && String(body.name).toLowerCase() !== name.toLowerCase())
-      throw new InvalidInput(
-        `name '${String(body.name)}' is not the dataset's name '${name}'; a dataset cannot be renamed`,
-        {
-          target: 'name',
-        },
-      );
-    const description = body.description;
-    if (description !== undefined && description !== null && typeof description !== 'string')
-      throw new InvalidInput('description must be a string', { target: 'description' });
-    const tags = body.tags;
-    if (tags !== undefined && tags !== null && (!isObj(tags) || Object.values(tags).some((v) => typeof v !== 'string')))
-      throw new InvalidInput('tags must be an object of strings', { target: 'tags' });
-    const container = await this.data.getContainer(ws, name).catch((e: unknown) => {
-      if (e instanceof AtelierError && e.kind === 'not_found')
-        throw new NotFound(`dataset '${name}' could not be found`, { code: 'ASSET_NOT_FOUND' });
-      throw e;
-    });
-    const latest = isObj(body.latest) ? body.latest : {};
-    const versionId = latest.versionId ?? latest.version_id;
-    const v =
-      versionId !== undefined && versionId !== null && versionId !== ''
-        ? await this.data.getVersion(ws, name, String(versionId))
-        : (await this.versions(ws, name)).pop();
-    if (!v) throw new NotFound(`dataset '${name}' has no versions`, { code: 'ASSET_NOT_FOUND' });
-    const changes: Obj = {};
-    if (typeof description === 'string') changes.description = description;
-    if (isObj(tags)) {
-      const own = (container.properties.tags ?? {}) as Record<string, string>;
-      const lost = Object.keys(own).filter((k) => !(k in tags));
-      if (lost.length)
-        throw new InvalidInput(
-          `tag${lost.length > 1 ? 's' : ''} ${lost.map((k) => `'${k}'`).join(', ')} ${lost.length > 1 ? 'are' : 'is'} on the data asset '${name}' itself, not on its version: change ${lost.length > 1 ? 'them' : 'it'} through ARM W/data/${name}`,
-          { target: 'tags' },
-        );
-      // The version keeps what differs from the data asset's own tags.
-      changes.tags = Object.fromEntries(Object.entries(tags).filter(([k, val]) => own[k] !== val));
-    }
-    const updated = Object.keys(changes).length ? await this.data.updateVersion(ws, name, v.name, changes, by) : v;
-    return this.dto(ws, container, updated);
-  }
-
-  /**
-   * `dataset.unregister_all_versions()` (`DELETE …/datasets/{name}`): the data asset and every
-   * version of it are archived, as Azure does — gone from `ws.datasets`, azure-ai-ml's and the studio's
-   * lists, still readable by version (jobs that used them keep their inputs). Registering the name
-   * again lists it again, numbering on from the archived versions.
-   */
-  async unregister(ws: WorkspaceInfo, name: string, by: Principal): Promise<void> {
-    await this.data.getContainer(ws, name).catch((e: unknown) => {
-      if (e instanceof AtelierError && e.kind === 'not_found')
-        throw new NotFound(`dataset '${name}' could not be found`, { code: 'ASSET_NOT_FOUND' });
-      throw e;
-    });
-    await this.data.setArchived(ws, name, true, by);
   }
 
   /** One page of the workspace's data assets (latest version each), after `token` (a container name). */

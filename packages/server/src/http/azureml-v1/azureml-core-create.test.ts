@@ -87,12 +87,33 @@ for (const dialect of testDialects()) {
       assert.deepEqual(out.ok('default cpu-cluster'), ['cpu-cluster', 'AmlCompute', 'Standard_DS2_v2', 'Succeeded', 2]);
     });
 
-    it("a v1 route Atelier does not serve: azureml-core shows the server's 501 message", () => {
+    it('child runs: child_run keeps its parent, get_children (tags, recursive), get_runs leaves children out, cancel', () => {
       ok();
       out.ok('start_logging');
-      assert.match(out.err('run.get_children()'), /501|not serve/);
-      assert.match(out.err('run.get_children()'), /'history' service/);
+      const top = /Id: (\w+)/.exec(out.ok('start_logging'))![1];
+      const name = (n: string) => `run_${top!.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')}${n}`;
+      out.ok('tag children');
+      assert.deepEqual(out.ok('child parent'), [true, true]);
+      assert.deepEqual(out.ok('get_children()'), [name('>a'), name('>b')]);
+      assert.deepEqual(out.ok('get_children(tags)'), [name('>b')]);
+      assert.deepEqual(out.ok('get_children(recursive)'), [name('>a'), name('>a>a1'), name('>b')]);
+      assert.deepEqual(out.ok('a.get_children()'), [name('>a>a1')]);
+      assert.equal(out.ok('get_runs()'), true);
+      assert.equal(out.ok('get_runs(include_children)'), 4);
+      assert.deepEqual(out.ok('get_runs(tags)'), [name('>a')]);
+      out.ok('b.cancel()');
+      assert.equal(out.ok('b status'), 'Canceled');
       out.ok('run.complete()');
+    });
+
+    it("a v1 route Atelier does not serve: azureml-core shows the server's 501 message", () => {
+      ok();
+      const e = out.err('experiment.archive()');
+      assert.match(e, /Code: 501/);
+      assert.match(
+        e,
+        /Atelier does not serve PATCH \/history\/v1\.0\/\{workspace\}\/experimentids\/\d+ of the azureml v1 'history' service/,
+      );
     });
   });
 }

@@ -1,7 +1,8 @@
 """azureml-core's Workspace.create with the parameters beyond the defaults (existing Application
 Insights and container registry, a customer-managed key, HBI, a primary user-assigned identity, the
 system datastores' auth mode, the SKU and a default CPU cluster the client makes and waits for), then
-a run in that workspace calling v1 routes the server does not serve. Prints one JSON line:
+child runs in that workspace (get_children, get_runs' filters, cancel) and a v1 route the server does
+not serve. Prints one JSON line:
 {step: {"ok": value} | {"error": …}}.
 Environment: see testing/python/azure_clients.py; WORKSPACE (to create), CMK_VAULT, CMK_KID,
 APP_INSIGHTS, REGISTRY, IDENTITY (ARM ids of existing resources), WORKDIR.
@@ -10,7 +11,7 @@ import json
 import os
 
 from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
-from azureml.core import Experiment, Workspace
+from azureml.core import Experiment, Run, Workspace
 from azureml.core.compute import AmlCompute
 
 auth = core_auth()
@@ -58,9 +59,27 @@ step("default cpu-cluster", cpu_cluster)
 # system_datastores_auth_mode="identity": the workspace's blob datastore keeps no account key.
 step("default datastore", lambda: (lambda d: [d.name, d.account_name is not None, d.account_key, d.sas_token])(ws.get_default_datastore()))
 
-# A v1 route the server does not serve: the client shows the server's 501 message.
-run = step("start_logging", lambda: Experiment(ws, "create-exp").start_logging(snapshot_directory=None))
-step("run.get_children()", lambda: [c.id for c in run.get_children()])
+# Child runs: run.child_run() keeps its parent (MLflow's mlflow.parentRunId), get_children() reads them,
+# get_runs() lists top-level runs unless include_children=True; run.cancel() marks a run Canceled.
+exp = Experiment(ws, "create-exp")
+run = step("start_logging", lambda: exp.start_logging(snapshot_directory=None))
+a = step("child_run(a)", lambda: run.child_run(name="a"))
+b = step("child_run(b)", lambda: run.child_run(name="b"))
+step("tag children", lambda: [a.tag("k", "1"), b.tag("k", "2")] and None)
+step("grandchild", lambda: a.child_run(name="a1").id)
+step("child parent", lambda: [a.parent.id == run.id, a.get_details().get("runId") == a.id])
+step("get_children()", lambda: sorted(c.name for c in run.get_children()))
+step("get_children(tags)", lambda: [c.name for c in run.get_children(tags={"k": "2"})])
+step("get_children(recursive)", lambda: sorted(c.name for c in run.get_children(recursive=True)))
+step("a.get_children()", lambda: [c.name for c in a.get_children()])
+step("get_runs()", lambda: [r.id for r in exp.get_runs()] == [run.id])
+step("get_runs(include_children)", lambda: len(list(exp.get_runs(include_children=True))))
+step("get_runs(tags)", lambda: [r.name for r in exp.get_runs(tags={"k": "1"}, include_children=True)])
+step("b.cancel()", lambda: b.cancel())
+step("b status", lambda: Run(exp, b.id).get_status())
 step("run.complete()", lambda: run.complete())
+
+# A v1 route the server does not serve: the client shows the server's 501 message.
+step("experiment.archive()", lambda: exp.archive())
 
 print(json.dumps(step.out, default=str))

@@ -12,8 +12,7 @@ type Q = { pageSize?: string; continuationToken?: string; versionId?: string; if
 /**
  * azureml-core's dataset service (`/dataset/v1.0/…`) and the dataset definitions azureml-dataprep
  * reads (`/data/v1.0/…/dataversion/…`) over the workspace's data assets (v1-datasets/): `register`,
- * `Dataset.get_by_name`, `get_by_id`, `ws.datasets` / `Dataset.get_all`, `update` / `add_tags` /
- * `remove_tags`, `unregister_all_versions`. Reading needs
+ * `Dataset.get_by_name`, `get_by_id`, `ws.datasets` / `Dataset.get_all`. Reading needs
  * `control/read`, registering `assets/write`, as `W/data` through ARM. What is not served answers 501.
  */
 export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContext; datasets: V1DatasetService }) {
@@ -48,18 +47,6 @@ export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContex
     },
   );
 
-  // dataset.update / add_tags / remove_tags: the whole DatasetDto at its id (the data asset's ARM id).
-  app.put<{ Params: { datasetId: string } }>(`${D}/datasets/:datasetId`, HIDE, async (req) => {
-    const w = await workspaceFor(ctx, req, 'assets/write');
-    return datasets.update(w, req.params.datasetId, req.body, req.principal);
-  });
-  // dataset.unregister_all_versions(): archived, as Azure does.
-  app.delete<{ Params: { name: string } }>(`${D}/datasets/:name`, HIDE, async (req, reply) => {
-    const w = await workspaceFor(ctx, req, 'assets/write');
-    await datasets.unregister(w, req.params.name, req.principal);
-    return reply.status(200).send();
-  });
-
   const unserved = (what: string) => async () => {
     throw new NotImplemented(what, { code: 'NOT_IMPLEMENTED' });
   };
@@ -72,7 +59,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContex
     `${D}/datasets/*`,
     HIDE,
     unserved(
-      "this dataset operation (state changes, snapshots, profiles, actions) is not served; a registered dataset is a data asset version: change it through ARM W/data/{name}/versions/{v} (azure-ai-ml's ml_client.data)",
+      "this dataset operation (update, unregister, archive, snapshots, profiles) is not served; a registered dataset is a data asset version: change it through ARM W/data/{name}/versions/{v} (azure-ai-ml's ml_client.data)",
     ),
   );
 }

@@ -121,7 +121,7 @@ export function metricPoints(body: unknown): MetricBody {
 /**
  * azureml-core's run history (`/history/v1.0/…`) and metrics (`/metric/v2.0/…`) services:
  * experiments (get, create, query), runs (create-or-update, get, by experiment name or id, by
- * workspace), metrics (post, batch) — over the MLflow tracking store (run-history/run-history.ts).
+ * workspace, query with azureml-core's filters, children), metrics (post, batch) — over the MLflow tracking store (run-history/run-history.ts).
  * Reading needs `data/read`, writing `data/write`, as the MLflow routes.
  */
 export async function runHistoryRoutes(
@@ -187,7 +187,15 @@ export async function runHistoryRoutes(
     app.post<{ Params: P }>(`${base}/runs::query`, HIDE, async (req) => {
       const w = await ws(req, 'data/read');
       const e = await experimentOf(w, req.params, false);
-      return { value: (await history.runsOf(w.workspaceId, e)).map((r) => history.runDto(r, e.name)) };
+      return {
+        value: await history.queryRuns(w.workspaceId, e, (req.body as { filter?: unknown } | undefined)?.filter),
+      };
+    });
+    app.get<{ Params: P }>(`${base}/runs/:runId/children`, HIDE, async (req) => {
+      const w = await ws(req, 'data/read');
+      await experimentOf(w, req.params, false);
+      // One page: azureml-core follows continuationToken only when it is set.
+      return { value: await history.children(w.workspaceId, req.params.runId!), continuationToken: null };
     });
     app.get<{ Params: P }>(`${base}/runs/:runId`, HIDE, async (req) => {
       const w = await ws(req, 'data/read');

@@ -15,7 +15,7 @@ describe('v1 data-plane routes that are not built answer 501 in the v1 shape', (
   after(async () => t?.close());
 
   for (const [method, prefix, rest, service] of [
-    ['GET', '/history/v1.0', '/experiments/e/runs/r1/children', 'history'],
+    ['PATCH', '/history/v1.0', '/experimentids/1', 'history'],
     ['POST', '/execution/v1.0', '/experiments/e/startrun', 'execution'],
     ['DELETE', '/history/v1.0', '/experiments/e/runs/r1', 'history'],
     ['GET', '/jasmine/v1.0', '/experiment/e/run/r1', 'jasmine'],
@@ -26,7 +26,7 @@ describe('v1 data-plane routes that are not built answer 501 in the v1 shape', (
       const r = await t.request(
         method,
         `${prefix}${W}${rest}?top=5`,
-        method === 'POST' || method === 'PUT' ? {} : undefined,
+        ['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined,
       );
       assert.equal(r.status, 501, r.text);
       assert.equal(r.body.error.code, 'NotImplemented');
@@ -43,9 +43,14 @@ describe('v1 data-plane routes that are not built answer 501 in the v1 shape', (
       const r = await t.request('GET', p);
       assert.equal(r.status, 404, `${p}: ${r.text}`);
     }
-    const anon = await t.request('GET', `/history/v1.0${W}/experiments/e/runs/r1/children`, undefined, {
-      token: null,
-    });
+    const anon = await t.request(
+      'PATCH',
+      `/history/v1.0${W}/experimentids/1`,
+      {},
+      {
+        token: null,
+      },
+    );
     assert.equal(anon.status, 401, anon.text);
   });
 });
