@@ -45,8 +45,8 @@ declare module 'fastify' {
 /**
  * The one URL rewrite Fastify allows, before routing: azureml-mlflow (azureml-core's
  * `Workspace.get_mlflow_tracking_uri`) names the tracking service `/mlflow/v2.0/…` for MLflow 2
- * and 3 clients — the same routes as `/mlflow/v1.0/…` — and host-style Blob REST when a storage
- * suffix is set.
+ * and 3 clients — the same routes as `/mlflow/v1.0/…` —, host-style Blob REST when a storage
+ * suffix is set, and an ARM id sent as one encoded segment (`decodedArmId`).
  */
 function rewriteUrlOf(
   storageSuffix: string | undefined,
@@ -54,8 +54,24 @@ function rewriteUrlOf(
   const blob = storageSuffix ? blobHostRewrite(storageSuffix) : (req: { url?: string }) => req.url ?? '/';
   return (req) => {
     const url = blob(req);
+    if (/^\/%2Fsubscriptions%2F/i.test(url)) return decodedArmId(url);
     return url.startsWith('/mlflow/v2.0/') ? `/mlflow/v1.0/${url.slice('/mlflow/v2.0/'.length)}` : url;
   };
+}
+
+/**
+ * azureml-core's `PrivateEndPoint.get_details()` sends an ARM id as one encoded path segment
+ * (`/%2Fsubscriptions%2F…`), as its client quotes every path parameter; ARM reads it as the id's
+ * path. A path that does not decode is left as it is (404).
+ */
+function decodedArmId(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  try {
+    return `${decodeURIComponent(path.slice(1))}${q < 0 ? '' : url.slice(q)}`;
+  } catch {
+    return url;
+  }
 }
 
 export async function buildApp(ctx: AppContext, services: Services, opts: BuildOptions = {}): Promise<FastifyInstance> {

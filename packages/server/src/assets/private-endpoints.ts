@@ -604,6 +604,10 @@ export class PrivateEndpointService {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
-/** A route pattern under a workspace; group 1 is what follows W. */
+/**
+ * A route pattern under a workspace; group 1 is what follows W. W is reached through ARM, the MLflow
+ * data plane (`/mlflow/v1.0{W}`) and azureml-core's v1 services (`/history/v1.0{W}`,
+ * `/datastore/v1.0{W}`, `/rp/workspaces{W}`, …): all of them are the workspace's data.
+ */
 const WORKSPACE_ROUTE =
-  /^(?:\/mlflow\/v1\.0)?\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.machinelearningservices\/workspaces\/:workspaceName(\/.*)?$/i;
+  /^(?:\/[a-z]+\/v\d+\.\d+|\/rp\/workspaces)?\/subscriptions\/:subscriptionId\/resourcegroups\/:resourceGroupName\/providers\/microsoft\.machinelearningservices\/workspaces\/:workspaceName(\/.*)?$/i;
