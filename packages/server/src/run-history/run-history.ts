@@ -273,7 +273,7 @@ export class RunHistoryService {
     }
     let run = await this.findRun(ws, runId);
     if (run && parent !== undefined && parent !== this.parentOf(run))
-      throw new InvalidInput(`run '${runId}' exists with another parent; a run's parent cannot change`, {
+      throw new InvalidInput(`run '${runId}' exists with another parent (or none); a run's parent cannot change`, {
         target: 'parentRunId',
       });
     if (!run) {
