@@ -1,5 +1,6 @@
-// ESLint (flat config): correctness rules only. Formatting is Prettier's; import layers and cycles
-// are dependency-cruiser's (.dependency-cruiser.cjs). `npm run lint` runs ESLint and dependency-cruiser.
+// ESLint (flat config): correctness rules, and one layering rule (no dialect branches outside store/).
+// Formatting is Prettier's; import layers and cycles are dependency-cruiser's (.dependency-cruiser.cjs).
+// `npm run lint` runs ESLint and dependency-cruiser.
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
