@@ -20,6 +20,7 @@ import {
   type BenchTarget,
 } from './lib/servers.js';
 import { newestProfile, summarizeProfile } from './lib/profile.js';
+import { cpuSampler, type CpuSplit } from './lib/cpu.js';
 import { FULL, QUICK, WORKLOADS, type RunContext } from './lib/workloads.js';
 import {
   formatControlPlane,
@@ -48,6 +49,7 @@ Starts Atelier and runs the MLflow workloads against it (and against the servers
   --concurrency N      clients of the request workloads (default 8; writers-16 always uses 16)
   --json FILE          also write the results as JSON
   --keep               keep the servers' temp data folders
+  (each request workload also prints CPU µs per operation: server, PostgreSQL on this machine, client)
   --profile            record a CPU profile of Atelier (bench/.work/profiles) and print where it spent its time
   -h, --help           this text
 `;
@@ -166,7 +168,8 @@ async function main(): Promise<number> {
           name: `bench-${crypto.randomUUID()}`,
         });
         const note = (x: string) => process.stdout.write(`(${x}) `);
-        const ctx: RunContext = { target, http, sizes, concurrency, experimentId: exp.experiment_id, note };
+        const cpu = cpuSampler(target.pid, target.postmasterPid);
+        const ctx: RunContext = { target, http, sizes, concurrency, experimentId: exp.experiment_id, note, cpu };
         for (const d of defs) {
           if (d.atelierOnly && target.name !== 'Atelier') continue;
           process.stdout.write(`   ${d.name} … `);
@@ -174,7 +177,7 @@ async function main(): Promise<number> {
             const r = await d.run(ctx);
             report.results[d.name] = r;
             process.stdout.write(
-              `${Math.round(r.units / r.seconds).toLocaleString('en-US')} ${d.unit}/s, p50 ${r.p50.toFixed(2)} ms${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}\n`,
+              `${Math.round(r.units / r.seconds).toLocaleString('en-US')} ${d.unit}/s, p50 ${r.p50.toFixed(2)} ms${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}${formatCpu(r.cpuUsPerOp)}\n`,
             );
           } catch (e) {
             failures++;
@@ -254,6 +257,13 @@ async function main(): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** "; CPU/op: server 310 µs, PostgreSQL 250 µs, client 90 µs" (where the machine shows it). */
+function formatCpu(c: CpuSplit | undefined): string {
+  if (!c) return '';
+  const db = c.database !== undefined ? `, PostgreSQL ${c.database} µs` : '';
+  return `; CPU/op: server ${c.server} µs${db}, client ${c.client} µs`;
+}
 
 function log(s: string): void {
   process.stdout.write(`${s}\n`);

@@ -1,3 +1,5 @@
+import type { CpuSampler, CpuSplit } from './cpu.js';
+
 /**
  * The load runner: `concurrency` workers take operation numbers from one counter until `total` are
  * done or `maxMs` has passed, timing each operation. Bounded in count and time by construction.
@@ -17,6 +19,8 @@ export interface LoadResult {
   p99: number;
   /** True when the time limit stopped the workload before `total` operations. */
   timeLimited: boolean;
+  /** CPU microseconds per successful measured operation, by process (when `cpu` was given). */
+  cpuUsPerOp?: CpuSplit;
 }
 
 export interface LoadOptions {
@@ -30,6 +34,8 @@ export interface LoadOptions {
    * they get the numbers total, total+1, … so they never collide with measured ones. At most 5 s.
    */
   warmup?: number;
+  /** Counts the CPU the measured operations cost (not the warm-up's). */
+  cpu?: CpuSampler;
 }
 
 /** Runs `op(i, worker)` for i = 0..total-1; `op` returns the work units it carried (default 1). */
@@ -57,6 +63,7 @@ export async function runLoad(
   let stop = false;
   let timeLimited = false;
   const maxConsecutive = opts.maxConsecutiveErrors ?? 20;
+  opts.cpu?.start();
   const started = performance.now();
   const deadline = started + opts.maxMs;
   const worker = async (w: number): Promise<void> => {
@@ -84,6 +91,7 @@ export async function runLoad(
   };
   await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
   const seconds = (performance.now() - started) / 1000;
+  const cpuUsPerOp = opts.cpu?.stop(latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     ops: latencies.length,
@@ -95,6 +103,7 @@ export async function runLoad(
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     timeLimited,
+    ...(cpuUsPerOp ? { cpuUsPerOp } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { freshPostgres } from '../../packages/server/src/testing/harness.js';
 import { freePort } from '../../packages/server/src/server.js';
+import { descendants, localPostmaster } from './cpu.js';
 
 /** A server the bench talks to: its MLflow tracking URI, how to authenticate, and its process. */
 export interface BenchTarget {
@@ -19,6 +20,8 @@ export interface BenchTarget {
   /** PUT workspace → provisioningState Succeeded, milliseconds (Atelier). */
   workspaceCreateMs?: number;
   idleRssBytes?: number;
+  /** The postmaster of Atelier's PostgreSQL when it runs on this machine (its CPU is counted). */
+  postmasterPid?: number;
   notes: string[];
   stop(): Promise<void>;
 }
@@ -102,10 +105,12 @@ export async function startAtelier(opts: AtelierOptions): Promise<BenchTarget> {
   const bundle = await mod.buildServer();
   let dropDb: (() => Promise<void>) | undefined;
   let databaseUrl: string | undefined;
+  let postmasterPid: number | undefined;
   if (opts.postgres) {
     const fresh = await freshPostgres(opts.postgres, 'atelier_bench');
     databaseUrl = fresh.url;
     dropDb = fresh.drop;
+    postmasterPid = await localPostmaster(fresh.url);
     notes.push('PostgreSQL (fresh database)');
   } else {
     notes.push('SQLite');
@@ -151,6 +156,7 @@ export async function startAtelier(opts: AtelierOptions): Promise<BenchTarget> {
       coldStartMs,
       workspaceCreateMs: ms,
       idleRssBytes: processTreeRss(child.pid!),
+      postmasterPid,
       notes,
       stop,
     };
@@ -321,25 +327,6 @@ function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return 0;
   }
-}
-
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(d));
-      children.set(ppid, list);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]!) ?? []));
-  return out;
 }
 
 /** Resident memory of a process and all its descendants (MLflow runs worker processes), bytes. */

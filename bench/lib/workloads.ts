@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
 import { runLoad, type LoadResult } from './load.js';
+import type { CpuSampler } from './cpu.js';
 import { MlflowHttp, proxyPathOf } from './mlflow-http.js';
 import { measureRssGrowth, type BenchTarget } from './servers.js';
 
@@ -100,6 +101,8 @@ export interface RunContext {
   experimentId: string;
   /** Says something about the workload's data setup (printed on the workload's progress line). */
   note: (s: string) => void;
+  /** Counts CPU per measured operation (server, PostgreSQL, client) where the machine shows it. */
+  cpu?: CpuSampler;
 }
 
 const TEN_X: Goal = {
@@ -140,6 +143,7 @@ export const WORKLOADS: WorkloadDef[] = [
           concurrency: ctx.concurrency,
           maxMs: ctx.sizes.requestMs,
           warmup: ctx.sizes.warmup,
+          cpu: ctx.cpu,
         },
         async () => {
           await ctx.http.post('runs/create', { experiment_id: ctx.experimentId, start_time: now() });
@@ -160,6 +164,7 @@ export const WORKLOADS: WorkloadDef[] = [
           concurrency: ctx.concurrency,
           maxMs: ctx.sizes.requestMs,
           warmup: ctx.sizes.warmup,
+          cpu: ctx.cpu,
         },
         async (i, w) => {
           await ctx.http.post('runs/log-metric', {
@@ -186,6 +191,7 @@ export const WORKLOADS: WorkloadDef[] = [
           concurrency: ctx.concurrency,
           maxMs: ctx.sizes.requestMs,
           warmup: ctx.sizes.warmup,
+          cpu: ctx.cpu,
         },
         async (i, w) => {
           const ts = now();
@@ -221,6 +227,7 @@ export const WORKLOADS: WorkloadDef[] = [
           concurrency: ctx.concurrency,
           maxMs: ctx.sizes.requestMs,
           warmup: Math.min(ctx.sizes.warmup, 16),
+          cpu: ctx.cpu,
         },
         async (i, w) => {
           const ts = now();
@@ -250,6 +257,7 @@ export const WORKLOADS: WorkloadDef[] = [
           concurrency: ctx.concurrency,
           maxMs: ctx.sizes.requestMs,
           warmup: ctx.sizes.warmup,
+          cpu: ctx.cpu,
         },
         async (i, w) => {
           if (i % 2 === 0)
@@ -274,6 +282,7 @@ export const WORKLOADS: WorkloadDef[] = [
           maxMs: ctx.sizes.requestMs,
           maxConsecutiveErrors: 1000,
           warmup: ctx.sizes.warmup,
+          cpu: ctx.cpu,
         },
         async (i, w) => {
           await ctx.http.post('runs/log-metric', {

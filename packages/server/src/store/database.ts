@@ -11,7 +11,7 @@ import { openSqlite } from './dialects/sqlite.js';
 import { openPostgres } from './dialects/postgres.js';
 
 export type { DialectName, Tx } from './tx.js';
-export type { WriteBatchOptions } from './write-batch.js';
+export type { ItemOutcome, WriteBatchOptions } from './write-batch.js';
 export { tuples } from './tx.js';
 export { redactUrl } from './dialects/postgres.js';
 

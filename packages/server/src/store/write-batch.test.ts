@@ -130,5 +130,42 @@ for (const dialect of testDialects()) {
       assert.equal(out.filter((o) => o.status === 'fulfilled').length, 9);
       assert.equal(await committed(items.filter((_, i) => i !== 4).map((i) => i.name)), 9);
     });
+    it('many: the whole batch in one call; a refused outcome fails alone, a throw runs each item alone', async () => {
+      const calls: number[] = [];
+      const add = database.batch<{ name: string; refuse?: boolean }, string>({
+        key: (i) => i.name,
+        isolated: () => false,
+        async run(tx, i) {
+          await tx.run('insert into batch_probe (name, k, n) values (?, ?, ?)', [i.name, 'many', 1]);
+          return `alone ${i.name}`;
+        },
+        async many(tx, items) {
+          calls.push(items.length);
+          const keep = items.filter((i) => !i.refuse);
+          if (keep.length)
+            await tx.run(
+              `insert into batch_probe (name, k, n) values ${keep.map(() => "(?, 'many', ?)").join(',')}`,
+              keep.flatMap((i) => [i.name, keep.length]),
+            );
+          return items.map((i) =>
+            i.refuse ? { ok: false, error: new Refused(i.name) } : { ok: true, value: `many ${i.name}` },
+          );
+        },
+      });
+      const items = Array.from({ length: 20 }, (_, i) => ({ name: `many${i}`, refuse: i === 5 }));
+      const out = await Promise.allSettled(items.map((i) => add(i)));
+      assert.ok(calls.length < 20, `20 items took ${calls.length} calls`);
+      assert.ok((out[5] as PromiseRejectedResult).reason instanceof Refused);
+      out.forEach((o, i) => {
+        if (i !== 5) assert.deepEqual(o, { status: 'fulfilled', value: `many many${i}` });
+      });
+      assert.equal(await committed(items.map((i) => i.name)), 19);
+      // 'many3' again violates the primary key inside many: undone, then each runs alone.
+      const again = [{ name: 'many3' }, { name: 'many-after' }];
+      const out2 = await Promise.allSettled(again.map((i) => add(i)));
+      assert.equal(out2[0]!.status, 'rejected');
+      assert.deepEqual(out2[1], { status: 'fulfilled', value: 'alone many-after' });
+      assert.equal(await committed(['many-after']), 1);
+    });
   });
 }

@@ -19,6 +19,15 @@ export interface WriteBatchOptions<I, O> {
   run(tx: Tx, item: I): Promise<O>;
   /** Errors `run` throws before writing anything: the item fails alone. */
   isolated(e: unknown): boolean;
+  /**
+   * The whole batch at once (optional): fewer, larger statements than `run` item by item (e.g. one
+   * statement over arrays of every item's values). Gets the items in arrival order and must keep
+   * the order of items of one key itself; answers one outcome per item, in the same order. A
+   * refused item (its outcome not ok) must have written nothing; a throw undoes the batch, and each
+   * item then runs alone through `run`. Answering undefined (having written nothing) runs this
+   * batch's items through `run` instead.
+   */
+  many?(tx: Tx, items: I[]): Promise<ItemOutcome<O>[] | undefined>;
   /** Most items of one batch (default 64). */
   maxItems?: number;
   /** Batches running their statements at once (default 2): the others wait and gather. */
@@ -33,7 +42,8 @@ interface Pending<I, O> {
   reject(e: unknown): void;
 }
 
-type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
+/** One item's answer from a batch: its value, or the error it alone fails with. */
+export type ItemOutcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
 export class WriteBatch<I, O> {
   private queue: Pending<I, O>[] = [];
@@ -69,7 +79,9 @@ export class WriteBatch<I, O> {
       // A member run again (a deadlock between groups) keeps its items.
       taken ??= this.queue.splice(0, this.opts.maxItems ?? 64);
       try {
-        return await this.runAll(tx, taken);
+        // (Empty when the batch before took everything that waited.)
+        if (taken.length === 0) return [];
+        return (this.opts.many && (await this.runMany(tx, taken))) || (await this.runAll(tx, taken));
       } finally {
         // Its statements are done; the next batch may start while this one commits.
         released();
@@ -91,8 +103,18 @@ export class WriteBatch<I, O> {
     );
   }
 
-  private async runAll(tx: Tx, items: Pending<I, O>[]): Promise<Outcome<O>[]> {
-    const out = new Array<Outcome<O>>(items.length);
+  private async runMany(tx: Tx, items: Pending<I, O>[]): Promise<ItemOutcome<O>[] | undefined> {
+    const out = await this.opts.many!(
+      tx,
+      items.map((p) => p.item),
+    );
+    if (out && out.length !== items.length)
+      throw new Error(`a batch write answered ${out.length} outcomes for ${items.length} items`);
+    return out;
+  }
+
+  private async runAll(tx: Tx, items: Pending<I, O>[]): Promise<ItemOutcome<O>[]> {
+    const out = new Array<ItemOutcome<O>>(items.length);
     const chains = new Map<string, number[]>();
     items.forEach((p, i) => {
       const k = this.opts.key(p.item);

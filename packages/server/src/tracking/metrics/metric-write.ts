@@ -3,6 +3,7 @@ import type { MetricIn } from '../runs/types.js';
 import { tuples, type Tx } from '../../store/tx.js';
 import { STATS_COLUMNS, blockFloats, encodeLog, sortSeriesPoints, statsOf, statsRow } from './metric-blocks.js';
 import { trackingSql } from '../shared/dialects/index.js';
+import type { MetricsManySql } from '../shared/dialects/types.js';
 
 /**
  * How points are written (see metric-blocks.ts for the layout): each request appends ONE row to
@@ -108,31 +109,18 @@ export function readLatestMetrics(tx: Tx, runUuid: string, metrics: MetricIn[]):
   );
 }
 
-/**
- * Appends metric points and keeps each key's latest value and step summary, without reading
- * points: the distinct steps are kept as ranges (steps = their number; steps = max - min + 1
- * means one range, else step_segments lists them) while there are at most MAX_STEP_SEGMENTS,
- * else steps = 0 and readers read the series' steps. The caller holds the run (TrackingSql.lockRun);
- * `latest` is readLatestMetrics' answer for these metrics, when the caller sent it ahead.
- *
- * Statements that do not wait for each other's answers are sent together (PostgreSQL pipelines
- * them: one round trip): the new series' rows, the existing series' update and, when no series is
- * new, the log row.
- */
-export async function writeMetrics(
-  tx: Tx,
+/** A run's latest-metric rows after `metrics`: new series to insert, existing ones to update (series_id first). */
+function planLatest(
   run: RunRow,
   metrics: MetricIn[],
-  latest?: Promise<Map<string, Current>>,
-): Promise<void> {
+  current: Map<string, Current>,
+): { fresh: { key: string; row: unknown[] }[]; updates: unknown[][] } {
   const byKey = new Map<string, MetricIn[]>();
   for (const m of metrics) {
     const l = byKey.get(m.key);
     if (l) l.push(m);
     else byKey.set(m.key, [m]);
   }
-  const current = await (latest ?? readLatestMetrics(tx, run.run_uuid, metrics));
-
   const fresh: { key: string; row: unknown[] }[] = [];
   const updates: unknown[][] = [];
   for (const [key, list] of byKey) {
@@ -200,6 +188,29 @@ export async function writeMetrics(
     else fresh.push({ key, row });
   }
 
+  return { fresh, updates };
+}
+
+/**
+ * Appends metric points and keeps each key's latest value and step summary, without reading
+ * points: the distinct steps are kept as ranges (steps = their number; steps = max - min + 1
+ * means one range, else step_segments lists them) while there are at most MAX_STEP_SEGMENTS,
+ * else steps = 0 and readers read the series' steps. The caller holds the run (TrackingSql.lockRun);
+ * `latest` is readLatestMetrics' answer for these metrics, when the caller sent it ahead.
+ *
+ * Statements that do not wait for each other's answers are sent together (PostgreSQL pipelines
+ * them: one round trip): the new series' rows, the existing series' update and, when no series is
+ * new, the log row.
+ */
+export async function writeMetrics(
+  tx: Tx,
+  run: RunRow,
+  metrics: MetricIn[],
+  latest?: Promise<Map<string, Current>>,
+): Promise<void> {
+  const current = await (latest ?? readLatestMetrics(tx, run.run_uuid, metrics));
+  const { fresh, updates } = planLatest(run, metrics, current);
+
   const seriesOf = new Map<string, number>();
   for (const [key, c] of current) seriesOf.set(key, Number(c.series_id));
   const made: Promise<{ series_id: number; key: string }[]>[] = [];
@@ -227,6 +238,103 @@ export async function writeMetrics(
     ),
   );
   await Promise.all([updated, appended]);
+}
+
+/** One request's points into one run (log-metric, a small log-batch). */
+export interface MetricWrite {
+  ws: string;
+  runId: string;
+  metrics: MetricIn[];
+}
+
+/**
+ * Many requests' points at once, where statements are costly (TrackingSql.metricsMany): the runs
+ * are locked and read, their series' latest values read, the new series inserted, the others
+ * updated and one log row appended per run, each a statement for the whole batch instead of one
+ * per request. A run's requests go together in arrival order (as one request of all their points:
+ * the same latest values and step ranges as one after the other). `refuse` says why a request may
+ * not write into its run (not found, not active); such a request writes nothing and gets that
+ * error (in its place in the answer), the others go on.
+ */
+export async function writeMetricsMany(
+  tx: Tx,
+  many: MetricsManySql,
+  items: MetricWrite[],
+  refuse: (run: RunRow | undefined, item: MetricWrite) => Error | undefined,
+): Promise<(Error | undefined)[]> {
+  const runIds = [...new Set(items.map((i) => i.runId))].sort();
+  const keys = [...new Set(items.flatMap((i) => i.metrics.map((m) => m.key)))];
+  const runsRead = ahead(many.lockAndReadRuns(tx, runIds));
+  const latestRead = ahead(many.readLatest(tx, runIds, keys));
+  const rows = new Map((await runsRead).map((r) => [r.run_uuid, r]));
+  const out = items.map((i) => refuse(rows.get(i.runId), i));
+  const perRun = new Map<string, { run: RunRow; metrics: MetricIn[] }>();
+  items.forEach((it, i) => {
+    if (out[i]) return;
+    const w = perRun.get(it.runId);
+    if (w) w.metrics.push(...it.metrics);
+    else perRun.set(it.runId, { run: rows.get(it.runId)!, metrics: [...it.metrics] });
+  });
+  const currentOf = new Map<string, Map<string, Current>>();
+  for (const r of (await latestRead) as [string, ...unknown[]][]) {
+    let m = currentOf.get(r[0]);
+    if (!m) currentOf.set(r[0], (m = new Map()));
+    m.set(r[2] as string, {
+      series_id: r[1] as number,
+      key: r[2] as string,
+      step: r[3] as number,
+      timestamp: r[4] as number,
+      value: r[5] as number,
+      is_nan: r[6] as number,
+      min_step: r[7] as number,
+      max_step: r[8] as number,
+      steps: r[9] as number,
+      step_segments: r[10] as string | null,
+    });
+  }
+  if (perRun.size === 0) return out;
+
+  const fresh: unknown[][] = [];
+  const updates: unknown[][] = [];
+  const seriesOf = new Map<string, Map<string, number>>();
+  for (const [runId, w] of perRun) {
+    // (Pairs of another run's keys that came back are not asked for: only this run's keys are looked up.)
+    const current = currentOf.get(runId) ?? new Map<string, Current>();
+    const plan = planLatest(w.run, w.metrics, current);
+    for (const f of plan.fresh) fresh.push(f.row);
+    updates.push(...plan.updates);
+    const ids = new Map<string, number>();
+    for (const [key, c] of current) ids.set(key, Number(c.series_id));
+    seriesOf.set(runId, ids);
+  }
+  const made: Promise<{ series_id: number; run_uuid: string; key: string }[]>[] = [];
+  for (let i = 0; i < fresh.length; i += 500) {
+    const chunk = fresh.slice(i, i + 500);
+    made.push(
+      ahead(
+        tx.all(
+          `insert into tracking_latest_metrics (${LATEST_COLS}) values ${tuples(chunk.length, 12)} returning series_id, run_uuid, key`,
+          chunk.flat(),
+        ),
+      ),
+    );
+  }
+  const updated = ahead(trackingSql(tx.dialect).updateLatestMetrics(tx, updates, LATEST_COLS));
+  for (const rows of await Promise.all(made))
+    for (const m of rows) seriesOf.get(m.run_uuid)!.set(m.key, Number(m.series_id));
+
+  const logs = [...perRun].map(([runId, w]) => {
+    const ids = seriesOf.get(runId)!;
+    return { runUuid: runId, n: w.metrics.length, data: encodeLog(w.metrics, (m) => ids.get(m.key)!) };
+  });
+  const before = await many.appendLogs(tx, logs);
+  // A log that is full now (rarely more than one run of a batch) is folded into blocks.
+  for (const l of logs) {
+    const b = before.get(l.runUuid)!;
+    if (b.rows + 1 > LOG_MAX_ROWS || b.points + l.n > LOG_MAX_POINTS) await foldLog(tx, l.runUuid, true);
+  }
+  await updated;
+  return out;
 }
 
 /** Sorted, disjoint, inclusive step ranges, with those that overlap or touch joined. */

@@ -4,7 +4,7 @@ import { InvalidInput, NotFound } from '../../errors.js';
 import type { Tag } from '../experiments/experiments.js';
 import type { RunView } from './types.js';
 import { trackingSql } from '../shared/dialects/index.js';
-import type { RunInsert } from '../shared/dialects/types.js';
+import type { RunInsert, RunInsertOutcome } from '../shared/dialects/types.js';
 
 /** The tag MLflow keeps a run's name in. */
 export const RUN_NAME_TAG = 'mlflow.runName';
@@ -22,7 +22,6 @@ export interface NewRun {
   runId?: string;
 }
 
-type RunInsertOutcome = Awaited<ReturnType<ReturnType<typeof trackingSql>['insertRun']>>;
 const inserters = new WeakMap<Database, (r: RunInsert) => Promise<RunInsertOutcome>>();
 /**
  * create-runs that arrive together share one write (`database.batch`): their statements leave side
@@ -34,7 +33,16 @@ function runInserts(database: Database): (r: RunInsert) => Promise<RunInsertOutc
   let insert = inserters.get(database);
   if (!insert) {
     const queries = trackingSql(database.dialect);
-    insert = database.batch({ key: (r) => r.runId, isolated: () => false, run: (tx, r) => queries.insertRun(tx, r) });
+    const many = queries.insertRuns?.bind(queries);
+    insert = database.batch<RunInsert, RunInsertOutcome>({
+      key: (r) => r.runId,
+      isolated: () => false,
+      run: (tx, r) => queries.insertRun(tx, r),
+      // (PostgreSQL: the whole batch in one statement.)
+      ...(many && {
+        many: async (tx, rs) => (await many(tx, rs)).map((value) => ({ ok: true as const, value })),
+      }),
+    });
     inserters.set(database, insert);
   }
   return insert;

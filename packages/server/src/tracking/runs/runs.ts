@@ -36,6 +36,7 @@ import { jsonDouble, type DatasetView, type MetricIn, type ParamIn, type RunInfo
 import {
   readLatestMetrics,
   writeMetrics as writeMetricBlocks,
+  writeMetricsMany,
   type Current as LatestMetric,
 } from '../metrics/metric-write.js';
 import { writeModelMetrics } from '../logged-models/model-metrics.js';
@@ -149,7 +150,8 @@ export class RunService {
     private readonly onError: (e: unknown) => void = () => {},
   ) {
     this.db = database.db;
-    this.metricWrites = database.batch({
+    const manySql = trackingSql(database.dialect).metricsMany;
+    this.metricWrites = database.batch<{ ws: string; runId: string; metrics: MetricIn[] }, void>({
       key: (w) => w.runId,
       // Not found, not active, an unknown logged model: each is found before the request writes.
       isolated: (e) => e instanceof AtelierError,
@@ -159,6 +161,21 @@ export class RunService {
         const latest = readLatestMetrics(tx, w.runId, w.metrics);
         await this.writeMetrics(tx, await found, w.metrics, latest);
       },
+      // Where statements are costly (PostgreSQL), the whole batch in a few statements; points that
+      // name a logged model go request by request (their model is checked first).
+      ...(manySql && {
+        many: async (tx, ws) => {
+          if (ws.some((w) => w.metrics.some((m) => m.model_id !== undefined))) return undefined;
+          const refused = await writeMetricsMany(tx, manySql, ws, (run, w) =>
+            !run || run.workspace_id !== w.ws
+              ? new NotFound(`Run with id=${w.runId} not found`, { code: 'RUN_NOT_FOUND' })
+              : run.lifecycle_stage !== 'active'
+                ? RunService.notActive(run)
+                : undefined,
+          );
+          return refused.map((e) => (e ? { ok: false as const, error: e } : { ok: true as const, value: undefined }));
+        },
+      }),
     });
   }
 
@@ -199,12 +216,14 @@ export class RunService {
   }
 
   private static requireActive(run: RunRow): void {
-    if (run.lifecycle_stage !== 'active') {
-      throw new InvalidInput(
-        `The run ${run.run_uuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`,
-        { code: 'RUN_NOT_ACTIVE' },
-      );
-    }
+    if (run.lifecycle_stage !== 'active') throw RunService.notActive(run);
+  }
+
+  private static notActive(run: RunRow): InvalidInput {
+    return new InvalidInput(
+      `The run ${run.run_uuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`,
+      { code: 'RUN_NOT_ACTIVE' },
+    );
   }
 
   /** The run row inside a write transaction (so a concurrent delete cannot slip between check and write). */

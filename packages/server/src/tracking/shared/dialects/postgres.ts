@@ -1,6 +1,7 @@
 import { sql, type SqlBool } from 'kysely';
 import { tuples } from '../../../store/tx.js';
 import type { TrackingSql } from './types.js';
+import type { RunRow } from '../../runs/tables.js';
 import { insertRunSteps } from './portable.js';
 
 /**
@@ -70,7 +71,83 @@ export const postgresTracking: TrackingSql = {
     if (hit.artifact_uri === null) return { stage: hit.lifecycle_stage };
     return { uri: hit.artifact_uri };
   },
+  // The whole batch in one statement: every value an array parameter, so its text is the same
+  // however many runs and tags it carries (prepared once per connection).
+  async insertRuns(tx, rs) {
+    const tagRuns: string[] = [];
+    const tagKeys: string[] = [];
+    const tagValues: string[] = [];
+    for (const r of rs)
+      for (const t of r.tags) {
+        tagRuns.push(r.runId);
+        tagKeys.push(t.key);
+        tagValues.push(t.value);
+      }
+    const rows = await tx.rows<[string | null, string | null]>(INSERT_RUNS, [
+      rs.map((r) => r.workspaceId),
+      rs.map((r) => r.experimentId),
+      rs.map((r) => r.runId),
+      rs.map((r) => r.name),
+      rs.map((r) => r.user),
+      rs.map((r) => r.start),
+      tagRuns,
+      tagKeys,
+      tagValues,
+    ]);
+    return rows.map(([stage, uri]) => (stage === null ? { missing: true } : uri === null ? { stage } : { uri }));
+  },
+  // Array parameters throughout: one prepared text however many runs a batch holds.
+  metricsMany: {
+    async lockAndReadRuns(tx, runIds) {
+      // Sent together (one round trip); the locks are taken in the ids' order, the rows read after them.
+      const [, rows] = await Promise.all([
+        tx.rows('select pg_advisory_xact_lock(hashtext(id)) from unnest(?::text[]) as id', [runIds]),
+        tx.all<RunRow>('select * from tracking_runs where run_uuid = any(?::text[])', [runIds]),
+      ]);
+      return rows;
+    },
+    readLatest: (tx, runIds, keys) =>
+      // Both columns of the (run_uuid, key) index as arrays: an index scan, whatever the statistics say.
+      tx.rows(
+        'select run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments from tracking_latest_metrics where run_uuid = any(?::text[]) and key = any(?::text[])',
+        [runIds, keys],
+      ),
+    async appendLogs(tx, logs) {
+      const rows = await tx.rows<[string, number, number]>(APPEND_LOGS, [
+        logs.map((l) => l.runUuid),
+        logs.map((l) => l.n),
+        logs.map((l) => l.data),
+      ]);
+      return new Map(rows.map(([run, c, p]) => [run, { rows: Number(c), points: Number(p) }]));
+    },
+  },
 };
+
+/** One log row per run (after the run's last), answering what each log held before (one snapshot). */
+const APPEND_LOGS = `with s as (
+    select u.run, u.n, u.data, g.c, g.p, g.m from unnest(?::text[], ?::bigint[], ?::bytea[]) as u(run, n, data)
+    cross join lateral (select count(*) as c, coalesce(sum(l.n), 0) as p, coalesce(max(l.seq), 0) as m from tracking_metric_log l where l.run_uuid = u.run) g
+  ), i as (
+    insert into tracking_metric_log (run_uuid, seq, n, data) select run, m + 1, n, data from s
+  )
+  select run, c, p from s`;
+
+/** insertRuns' statement: one row per run, in order (its experiment's stage, the run's artifact URI if it went in). */
+const INSERT_RUNS = `with i as (
+    select * from unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[]) with ordinality as i(ws, exp, run, name, usr, st, ord)
+  ), e as (
+    select i.ord, x.artifact_location, x.lifecycle_stage from i join tracking_experiments x on x.workspace_id = i.ws and x.experiment_id = i.exp
+  ), r as (
+    insert into tracking_runs (run_uuid, workspace_id, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time)
+    select i.run, i.ws, i.exp, i.name, i.usr, 'RUNNING', i.st, null, 'active', rtrim(e.artifact_location, '/') || '/' || i.run || '/artifacts', null
+    from i join e on e.ord = i.ord where e.lifecycle_stage = 'active'
+    returning run_uuid, artifact_uri
+  ), t as (
+    insert into tracking_tags (run_uuid, key, value, workspace_id, experiment_id)
+    select v.run, v.key, v.value, i.ws, i.exp from unnest(?::text[], ?::text[], ?::text[]) as v(run, key, value) join i on i.run = v.run
+    where exists (select 1 from r where r.run_uuid = v.run)
+  )
+  select e.lifecycle_stage, r.artifact_uri from i left join e on e.ord = i.ord left join r on r.run_uuid = i.run order by i.ord`;
 
 /** Tags one statement takes (2 parameters each, of at most 65,535). */
 const MAX_TAGS = 1000;

@@ -1,5 +1,6 @@
 import type { RawBuilder, SqlBool } from 'kysely';
 import type { Tx } from '../../../store/tx.js';
+import type { RunRow } from '../../runs/tables.js';
 
 /**
  * The SQL of tracking that differs between SQLite and PostgreSQL, one module per dialect behind
@@ -46,8 +47,37 @@ export interface TrackingSql {
    * create-run's write: the run and its tags into an active experiment. Resolves to the artifact
    * URI, or to `missing` / the experiment's stage when it is not there or not active (nothing written).
    */
-  insertRun(tx: Tx, r: RunInsert): Promise<{ uri: string } | { missing: true } | { stage: string }>;
+  insertRun(tx: Tx, r: RunInsert): Promise<RunInsertOutcome>;
+  /**
+   * Many create-runs in one statement (where a statement costs a round trip and the driver's
+   * work): one outcome per run, in order. Absent where one cached statement per run is cheaper.
+   * The run ids are distinct.
+   */
+  insertRuns?(tx: Tx, rs: RunInsert[]): Promise<RunInsertOutcome[]>;
+  /**
+   * Metric writes into many runs at once, a statement for all where the dialect's statements are
+   * costly (absent where one cached statement per run is cheaper): see metric-write.ts'
+   * writeMetricsMany.
+   */
+  metricsMany?: MetricsManySql;
 }
+
+export interface MetricsManySql {
+  /** Holds these runs (sorted ids, as lockRun) and reads their rows after the locks. */
+  lockAndReadRuns(tx: Tx, runIds: string[]): Promise<RunRow[]>;
+  /**
+   * Latest-metric rows of these runs with one of these keys (more pairs than asked may come back),
+   * as [run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments].
+   */
+  readLatest(tx: Tx, runIds: string[], keys: string[]): Promise<unknown[][]>;
+  /** Appends one log row to each run (distinct runs); what each run's log held before: rows, points. */
+  appendLogs(
+    tx: Tx,
+    logs: { runUuid: string; n: number; data: Buffer }[],
+  ): Promise<Map<string, { rows: number; points: number }>>;
+}
+
+export type RunInsertOutcome = { uri: string } | { missing: true } | { stage: string };
 
 export interface RunInsert {
   workspaceId: string;

@@ -1,0 +1,102 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
+import { trackingClient, type TrackingClient } from './tracking-helpers.js';
+
+/**
+ * Metric requests that arrive together share one write (database.batch; on PostgreSQL a few
+ * statements for the whole batch): each must end as if it had come alone.
+ */
+for (const dialect of testDialects()) {
+  describe(`metric writes arriving together (${dialect})`, () => {
+    let t: TestServer;
+    let c: TrackingClient;
+    before(async () => {
+      t = await startTestServer(dialect);
+      c = await trackingClient(t);
+    });
+    after(async () => t?.close());
+
+    test('several runs, one run many times, new and known keys, a deleted and a missing run', async () => {
+      const exp = await c.createExperiment('together');
+      const runs = [await c.createRun(exp), await c.createRun(exp), await c.createRun(exp)];
+      const gone = await c.createRun(exp);
+      await c.ok('POST', '/runs/delete', { run_id: gone });
+      const missing = 'f'.repeat(32);
+      // Three waves of 45 requests at once: run 0 takes most (its log is folded into blocks on the
+      // way), every fifth request logs a new key too, one in nine goes to the deleted or missing run.
+      let step = 0;
+      for (let wave = 0; wave < 3; wave++) {
+        const sent = Array.from({ length: 45 }, (_, i) => {
+          const s = step++;
+          const target = i % 9 === 4 ? gone : i % 9 === 8 ? missing : runs[i % 3 === 0 ? 1 + (i % 2) : 0]!;
+          const metrics = [{ key: 'loss', value: 1 / (s + 1), timestamp: 1000 + s, step: s }];
+          if (i % 5 === 0) metrics.push({ key: `k${wave}_${i}`, value: s, timestamp: 1000 + s, step: 0 });
+          const req =
+            metrics.length === 1
+              ? c.call('POST', '/runs/log-metric', { run_id: target, ...metrics[0] })
+              : c.call('POST', '/runs/log-batch', { run_id: target, metrics });
+          return req.then((r) => ({ r, target, metrics }));
+        });
+        for (const { r, target } of await Promise.all(sent)) {
+          if (target === gone) {
+            assert.equal(r.status, 400, r.text);
+            assert.equal(r.body.error_code, 'INVALID_PARAMETER_VALUE');
+            assert.match(r.text, /must be in the 'active' state/);
+          } else if (target === missing) {
+            assert.equal(r.status, 404, r.text);
+            assert.equal(r.body.error_code, 'RESOURCE_DOES_NOT_EXIST');
+          } else assert.equal(r.status, 200, r.text);
+        }
+        // What each run holds is what was sent to it, whatever went together.
+        step = step - 45;
+        const want = new Map<string, Map<string, { step: number; value: number; timestamp: number }[]>>();
+        for (let i = 0; i < 45; i++) {
+          const s = step++;
+          if (i % 9 === 4 || i % 9 === 8) continue;
+          const run = runs[i % 3 === 0 ? 1 + (i % 2) : 0]!;
+          if (!want.has(run)) want.set(run, new Map());
+          const byKey = want.get(run)!;
+          const add = (key: string, p: { step: number; value: number; timestamp: number }) => {
+            if (!byKey.has(key)) byKey.set(key, []);
+            byKey.get(key)!.push(p);
+          };
+          add('loss', { step: s, value: 1 / (s + 1), timestamp: 1000 + s });
+          if (i % 5 === 0) add(`k${wave}_${i}`, { step: 0, value: s, timestamp: 1000 + s });
+        }
+        for (const [run, byKey] of want)
+          for (const [key, points] of byKey) {
+            const got = (await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=${key}`)).metrics as {
+              step: number;
+              value: number;
+              timestamp: number;
+            }[];
+            const mine = got.filter((p) => p.timestamp >= 1000 + wave * 45 && p.timestamp < 1000 + (wave + 1) * 45);
+            assert.deepEqual(
+              mine.map((p) => [p.step, p.value, p.timestamp]).sort((a, b) => a[0]! - b[0]!),
+              points.map((p) => [p.step, p.value, p.timestamp]).sort((a, b) => a[0]! - b[0]!),
+              `${key} of ${run} in wave ${wave}`,
+            );
+          }
+      }
+      // Latest values: the last step of each run's loss, with its exact step count.
+      for (const run of runs) {
+        const info = (await c.ok('GET', `/runs/get?run_id=${run}`)).run;
+        const loss = info.data.metrics.find((m: { key: string }) => m.key === 'loss');
+        const history = (await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=loss`)).metrics as {
+          step: number;
+          value: number;
+        }[];
+        const last = history.reduce((a, b) => (b.step > a.step ? b : a));
+        assert.equal(loss.step, last.step);
+        assert.equal(loss.value, last.value);
+      }
+      // Nothing went into the deleted run.
+      await c.ok('POST', '/runs/restore', { run_id: gone });
+      const goneRun = (await c.ok('GET', `/runs/get?run_id=${gone}`)).run;
+      assert.deepEqual(goneRun.data.metrics ?? [], []);
+      const goneHistory = await c.ok('GET', `/metrics/get-history?run_id=${gone}&metric_key=loss`);
+      assert.deepEqual(goneHistory.metrics ?? [], []);
+    });
+  });
+}
