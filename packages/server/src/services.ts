@@ -17,6 +17,7 @@ import { V1EnvironmentService } from './v1-environments/environments.js';
 import { EnvironmentLabels } from './v1-environments/labels.js';
 import { V1DatasetService } from './v1-datasets/datasets.js';
 import { createNetworkServices, type NetworkServices } from './network/services.js';
+import { V1WebserviceDeployer } from './v1-webservices/deploy.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -47,6 +48,8 @@ export interface Services extends ControlPlaneServices {
   v1Datasets: V1DatasetService;
   /** Virtual networks and subnets (private endpoints' ranges), private DNS zones and their links. */
   network: NetworkServices;
+  /** azureml-core's Model.deploy / service.update over online endpoints and deployments. */
+  v1Webservices: V1WebserviceDeployer;
 }
 
 /**
@@ -93,6 +96,16 @@ export function createServices(ctx: AppContext): Services {
     environmentLabels,
   );
   const v1Datasets = new V1DatasetService(assets.data);
+  const v1Webservices = new V1WebserviceDeployer(
+    ctx,
+    serving,
+    models.models,
+    v1Artifacts,
+    v1Environments,
+    assets.environments,
+    codes.codes,
+    controlPlane.operations,
+  );
   return {
     ...controlPlane,
     tracking,
@@ -109,5 +122,6 @@ export function createServices(ctx: AppContext): Services {
     v1Environments,
     v1Datasets,
     network,
+    v1Webservices,
   };
 }

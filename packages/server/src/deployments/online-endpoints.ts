@@ -287,10 +287,10 @@ export class OnlineEndpointService {
       : { ...identity, type, principalId: crypto.randomUUID(), tenantId: this.ctx.tenantId };
   }
 
-  /** PATCH: tags, and traffic / mirrorTraffic / description (what azure-ai-ml's traffic updates send). */
+  /** PATCH: tags, and traffic / mirrorTraffic / description / properties (what azure-ai-ml's traffic updates send). */
   async patch(ws: WorkspaceInfo, r: StoredResource, body: Obj, by: Principal): Promise<StoredResource> {
     const p = obj(body.properties, 'properties', false) ?? {};
-    onlyKeys(p, ['traffic', 'mirrorTraffic', 'description', 'publicNetworkAccess'], 'properties');
+    onlyKeys(p, ['traffic', 'mirrorTraffic', 'description', 'publicNetworkAccess', 'properties'], 'properties');
     const traffic =
       p.traffic === undefined
         ? (r.properties.traffic as Record<string, number>)
@@ -310,6 +310,7 @@ export class OnlineEndpointService {
           mirrorTraffic: checked.mirrorTraffic,
           description: str(p, 'description', 'properties', { max: 5000 }),
           publicNetworkAccess: str(p, 'publicNetworkAccess', 'properties', { oneOf: ['Enabled', 'Disabled'] }),
+          properties: stringMap(p, 'properties', 'properties'),
         },
       },
       by,

@@ -142,16 +142,22 @@ for (const dialect of testDialects()) {
       assert.match(create.body.error.message, /build records/);
     });
 
-    it('delete removes the endpoint; creating or updating through v1 answers 501 naming the way', async () => {
+    it('delete removes the endpoint; what v1 cannot change is a 400 naming the way', async () => {
       assert.ok(out, 'the azureml-core process did not run');
       // azureml-core 1.61's own AksEndpoint.update is broken (a TypeError before any request).
       assert.match(err('svc.update'), /_validate_update\(\) missing 2 required positional arguments/);
       const patch = await httpsJson('PATCH', `${MM}/services/svc-key`, s.ca, s.token, [
-        { op: 'replace', path: '/description', value: 'x' },
+        { op: 'replace', path: '/sslEnabled', value: true },
       ]);
       assert.equal(patch.status, 400);
       assert.match(patch.body.error.message, /W\/onlineEndpoints/);
-      assert.match(err('Model.deploy'), /501[\s\S]*W\/onlineEndpoints/);
+      // Model.deploy with an environment that is only a container image: a 400 naming why, nothing made
+      // (azureml-core-deploy.test.ts deploys for real).
+      assert.match(err('Model.deploy'), /400[\s\S]*no container runtime/);
+      const env = await httpsJson('GET', `${W}/environments/deploy-env/versions?${V}`, s.ca, s.token);
+      assert.deepEqual(env.body.value ?? [], []);
+      const made = await httpsJson('GET', `${W}/onlineEndpoints/v1-made?${V}`, s.ca, s.token);
+      assert.equal(made.status, 404);
       ok('delete');
       assert.deepEqual(ok('ws.webservices after delete'), ['svc-key']);
       assert.match(err('Webservice(ws, missing)'), /WebserviceNotFound/);

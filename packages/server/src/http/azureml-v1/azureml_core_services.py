@@ -133,6 +133,7 @@ with open("score.py", "w") as f:
 
 
 def deploy():
+    # An environment that is only a container image (user-managed): refused, as no container runs here.
     from azureml.core import Environment
 
     env = Environment("deploy-env")

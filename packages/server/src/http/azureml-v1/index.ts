@@ -29,13 +29,14 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(datasetRoutes, { ctx, datasets: services.v1Datasets });
     await scope.register(modelManagementRoutes, { ctx, models: services.models.models });
     const images = new V1Images(ctx, services.environmentBuilds, services.serving.packages);
-    const webservices = new V1Webservices(services.serving, services.models.models, images);
+    const webservices = new V1Webservices(services.serving, services.models.models, images, services.v1Environments);
     await scope.register(modelManagementImageRoutes, { ctx, images });
     await scope.register(modelManagementServiceRoutes, {
       ctx,
       services: webservices,
       serving: services.serving,
       operations: services.operations,
+      deployer: services.v1Webservices,
     });
     await scope.register(rpComputeRoutes);
   });

@@ -8,11 +8,13 @@ import type { AzureModelService } from '../../models/azure-models.js';
 import type { Principal } from '../../identity/principals.js';
 import { parseModelRef } from '../../deployments/model-source.js';
 import { parseDuration } from '../../deployments/durations.js';
-import { Conflict, InvalidInput, NotFound, NotImplemented } from '../../errors.js';
+import { Conflict, InvalidInput, NotFound } from '../../errors.js';
 import { obj, onlyKeys, str, type Obj } from '../../assets/validate.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE, iso } from './common.js';
 import { matches, pairs, type V1Image, type V1Images } from './modelmanagement-images.js';
+import type { V1EnvironmentService } from '../../v1-environments/environments.js';
+import { V1WebserviceDeployer, V1_COMPUTE_NAME, V1_RESOURCES, UPDATE_OPERATION } from '../../v1-webservices/deploy.js';
 
 const P = `/modelmanagement/v1.0${V1_WORKSPACE}`;
 const HIDE = { schema: { hide: true } as object };
@@ -74,7 +76,20 @@ export class V1Webservices {
     private readonly serving: DeploymentServices,
     private readonly models: AzureModelService,
     private readonly images: V1Images,
+    private readonly environments: V1EnvironmentService,
   ) {}
+
+  /** The v1 Environment a deployment runs in (what `service.environment` and `update` read), or null. */
+  private async environmentOf(ws: WorkspaceInfo, d: StoredResource | undefined): Promise<unknown> {
+    const m = /\/environments\/([^/]+)\/versions\/([^/]+)$/i.exec(String(d?.properties.environmentId ?? ''));
+    if (!m) return null;
+    try {
+      return await this.environments.get(ws, m[1]!, m[2]!);
+    } catch (e) {
+      if (e instanceof NotFound) return null;
+      throw e;
+    }
+  }
 
   async endpoint(ws: WorkspaceInfo, name: string): Promise<StoredResource> {
     try {
@@ -207,6 +222,54 @@ export class V1Webservices {
       deploymentStatus: ep.properties.provisioningState ?? null,
       namespace: null,
     };
+    const v1Type = V1WebserviceDeployer.computeType(ep);
+    if (v1Type) {
+      // A service made by Model.deploy: the ACI / AKS payload of its serving deployment (most traffic).
+      const own = (ep.properties.properties as Record<string, string>) ?? {};
+      const main = [...deployments].sort((a, b) => share(b.name) - share(a.name))[0];
+      let res: Obj;
+      try {
+        res = JSON.parse(own[V1_RESOURCES] ?? '{}') as Obj;
+      } catch {
+        res = {};
+      }
+      const flat: Record<string, unknown> = {
+        ...((main ? versions[main.name] : {}) as Obj),
+        ...dto,
+        computeType: v1Type,
+        properties: Object.fromEntries(Object.entries(own).filter(([k]) => !k.startsWith('azureml.v1.'))),
+        computeName: own[V1_COMPUTE_NAME] ?? null,
+        containerResourceRequirements: {
+          cpu: res.cpu ?? null,
+          memoryInGB: res.memoryInGB ?? null,
+          cpuLimit: null,
+          memoryInGBLimit: null,
+          gpu: null,
+        },
+        location: ep.location ?? ws.location,
+        sslEnabled: false,
+        sslCertificate: null,
+        sslKey: null,
+        cname: null,
+        publicIp: null,
+        publicFqdn: null,
+        encryptionProperties: null,
+        vnetConfiguration: null,
+        environmentImageRequest: { environment: await this.environmentOf(ws, main) },
+      };
+      delete flat.versions;
+      delete flat.trafficPercentile;
+      delete flat.isDefault;
+      delete flat.type;
+      return {
+        name: ep.name,
+        dto: flat,
+        tags: ep.tags,
+        properties: flat.properties as Record<string, string>,
+        modelIds,
+        images: svcImages,
+      };
+    }
     return {
       name: ep.name,
       dto,
@@ -219,11 +282,14 @@ export class V1Webservices {
 
   /** `GET services?computeType=&modelName=&modelId=&imageName=&imageId=&imageDigest=&tags=&properties=`. */
   async query(ws: WorkspaceInfo, q: Record<string, string | undefined>): Promise<V1Service[]> {
-    if (q.computeType && q.computeType.toUpperCase() !== SERVICE_COMPUTE_TYPE) return [];
     const { value: endpoints } = await this.serving.endpoints.list(ws, { top: 100_000, name: q.name || undefined });
     const images = await this.images.all(ws);
     let list: V1Service[] = [];
-    for (const ep of endpoints) list.push(await this.service(ws, ep, images));
+    for (const ep of endpoints) {
+      const type = V1WebserviceDeployer.computeType(ep) ?? SERVICE_COMPUTE_TYPE;
+      if (q.computeType && q.computeType.toUpperCase() !== type) continue;
+      list.push(await this.service(ws, ep, images));
+    }
     if (q.modelName) list = list.filter((s) => s.modelIds.some((m) => m.split(':')[0] === q.modelName));
     if (q.modelId) list = list.filter((s) => s.modelIds.includes(q.modelId!));
     if (q.imageId) list = list.filter((s) => s.images.some((i) => i.id === q.imageId));
@@ -356,6 +422,94 @@ export class V1Webservices {
     for (const d of removes) await this.serving.deployments.delete(ws, ep.name, d.name);
   }
 
+  /**
+   * `service.update(…)` (`PATCH …/services/{name}` with service paths): description, kvTags,
+   * properties, numReplicas; authEnabled / aadAuthEnabled only as they are (an endpoint's auth mode
+   * is fixed); a new environmentImageRequest (inference_config / models) makes a new version of a
+   * service made by Model.deploy (the returned operation). Everything is checked before anything changes.
+   */
+  async update(
+    ws: WorkspaceInfo,
+    ep: StoredResource,
+    body: unknown[],
+    by: Principal,
+    deployer: V1WebserviceDeployer,
+  ): Promise<Operation | undefined> {
+    const v1Type = V1WebserviceDeployer.computeType(ep);
+    const own: Record<string, string> = { ...((ep.properties.properties as Record<string, string>) ?? {}) };
+    let tags: Record<string, string> | undefined;
+    let description: string | undefined;
+    let capacity: number | undefined;
+    let image: unknown;
+    let resources: Obj | undefined;
+    const authMode = ep.properties.authMode;
+    body.forEach((raw, i) => {
+      const t = `body[${i}]`;
+      const o = obj(raw, t)!;
+      str(o, 'op', t, { required: true, oneOf: ['add', 'replace'] });
+      const p = str(o, 'path', t, { required: true, max: 500 })!;
+      const v = o.value;
+      const bad = (why: string) =>
+        new InvalidInput(`${t} (${p}): ${why}`, { code: 'INVALID_INPUT', target: `${t}.value` });
+      const prop = /^\/properties\/(.+)$/.exec(p);
+      const res = /^\/containerResourceRequirements\/(cpu|memoryInGB)$/.exec(p);
+      if (p === '/kvTags') {
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad('must be an object of tags');
+        tags = Object.fromEntries(Object.entries(v as Obj).map(([k, x]) => [k, String(x)]));
+      } else if (prop) {
+        if (prop[1]!.startsWith('azureml.v1.')) throw bad('this property is kept by the server');
+        own[prop[1]!] = String(v);
+      } else if (p === '/description') {
+        if (typeof v !== 'string' || v.length > 5000) throw bad('must be a text of at most 5000 characters');
+        description = v;
+      } else if (p === '/authEnabled' || p === '/aadAuthEnabled') {
+        const want = p === '/authEnabled' ? 'Key' : 'AMLToken';
+        if (v !== (authMode === want))
+          throw bad(
+            `the service uses ${authMode === 'Key' ? 'keys' : 'tokens'} and a service's authentication cannot change here: deploy a new service`,
+          );
+      } else if (p === '/appInsightsEnabled') {
+        if (v !== false) throw bad('Application Insights is not served here');
+      } else if (p === '/autoScaler/autoscaleEnabled') {
+        if (v !== false) throw bad('autoscaling is not served here: set num_replicas');
+      } else if (p === '/numReplicas') {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 32)
+          throw bad(`must be a whole number of replicas from 1 to 32, got ${JSON.stringify(v)}`);
+        capacity = v;
+      } else if (p === '/environmentImageRequest' && v1Type) {
+        image = v;
+      } else if (res && v1Type) {
+        if (typeof v !== 'number' || v <= 0) throw bad('must be a positive number');
+        resources = { ...(resources ?? JSON.parse(own[V1_RESOURCES] ?? '{}')), [res[1]!]: v };
+      } else
+        throw new InvalidInput(
+          `${t}.path '${p}' cannot change here: description, tags, properties, num_replicas${v1Type ? ', the inference_config / models' : ''} can${v1Type ? '' : ' (a service made through ARM changes through ARM PATCH W/onlineEndpoints/' + ep.name + ')'}`,
+          { code: 'INVALID_INPUT', target: `${t}.path` },
+        );
+    });
+    if (resources) own[V1_RESOURCES] = JSON.stringify(resources);
+    const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
+    if (capacity !== undefined && deployments.length !== 1)
+      throw new InvalidInput(
+        `webservice '${ep.name}' has ${deployments.length} versions: set num_replicas on one with update_version`,
+        { code: 'INVALID_INPUT' },
+      );
+    // The new version first (it checks the request and its uploads): a 4xx there changes nothing.
+    const op = image !== undefined ? await deployer.replaceVersion(ws, ep, image, by) : undefined;
+    await this.serving.endpoints.patch(
+      ws,
+      ep,
+      {
+        ...(tags ? { tags } : {}),
+        properties: { properties: own, ...(description !== undefined ? { description } : {}) },
+      },
+      by,
+    );
+    if (capacity !== undefined && !op)
+      await this.serving.deployments.patch(ws, deployments[0]!, { sku: { capacity } }, by);
+    return op;
+  }
+
   /** The logs of the endpoint's deployments, most traffic first, each under its name. */
   async logs(ws: WorkspaceInfo, name: string, tail: number | undefined, init: boolean): Promise<string> {
     const ep = await this.endpoint(ws, name);
@@ -389,6 +543,10 @@ function operationDto(op: Operation): Record<string, unknown> {
     createdTime: op.startTime,
     endTime: op.endTime,
     resourceLocation: op.resourceId,
+    // azureml-core then points a failed deployment's user at get_logs().
+    ...(op.kind === 'onlineDeployment.provision' || op.kind === UPDATE_OPERATION
+      ? { operationDetails: { subOperationType: 'DeployService' } }
+      : {}),
     ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}),
   };
 }
@@ -400,9 +558,15 @@ function operationDto(op: Operation): Record<string, unknown> {
  */
 export async function modelManagementServiceRoutes(
   app: FastifyInstance,
-  opts: { ctx: AppContext; services: V1Webservices; serving: DeploymentServices; operations: OperationService },
+  opts: {
+    ctx: AppContext;
+    services: V1Webservices;
+    serving: DeploymentServices;
+    operations: OperationService;
+    deployer: V1WebserviceDeployer;
+  },
 ) {
-  const { ctx, services, serving, operations } = opts;
+  const { ctx, services, serving, operations, deployer } = opts;
   const query = (req: FastifyRequest) => req.query as Record<string, string | undefined>;
 
   app.get(`${P}/services`, HIDE, async (req) => {
@@ -511,18 +675,37 @@ export async function modelManagementServiceRoutes(
     return operationDto(op);
   });
 
-  // Not served: creating or changing a service through the v1 API (Model.deploy, update, versions).
-  const unserved = (what: string) => async () => {
-    throw new NotImplemented(
-      `azureml-core's ${what} is not served by Atelier; create and change online endpoints and deployments through ARM W/onlineEndpoints (azure-ai-ml, the atelier CLI) — azureml-core then reads them as webservices`,
-      { code: 'NOT_IMPLEMENTED' },
-    );
-  };
-  app.post(`${P}/services`, HIDE, unserved('Model.deploy / Webservice.deploy (POST …/services)'));
+  // Model.deploy / Webservice.deploy_from_model: the endpoint and its deployment are made now (a
+  // 4xx makes nothing); the operation azureml-core polls is the deployment's provisioning.
+  app.post(`${P}/services`, HIDE, async (req, reply) => {
+    const ws = await workspaceFor(ctx, req, 'assets/write');
+    const { operation } = await deployer.create(ws, req.body, req.principal);
+    const ops = `${req.url.split('?')[0]!.replace(/\/services\/?$/, '')}/operations`;
+    return reply.status(202).header('Operation-Location', `${ctx.config.publicUrl}${ops}/${operation.id}`).send({});
+  });
+  // update / update_version / delete_version: a JSON Patch list.
   app.patch<Name>(`${P}/services/:name`, HIDE, async (req, reply) => {
     const ws = await workspaceFor(ctx, req, 'assets/write');
-    await services.patch(ws, await services.endpoint(ws, req.params.name), req.body, req.principal);
+    const ep = await services.endpoint(ws, req.params.name);
+    const body = req.body;
+    const isVersionOp = (o: unknown) =>
+      !!o && typeof o === 'object' && String((o as Obj).path ?? '').startsWith('/versions/');
+    if (Array.isArray(body) && body.length && !body.every(isVersionOp)) {
+      if (body.some(isVersionOp))
+        throw new InvalidInput('change a service and its versions in separate requests', { code: 'INVALID_INPUT' });
+      const op = await services.update(ws, ep, body, req.principal, deployer);
+      if (!op) return reply.status(200).send({});
+      return reply
+        .status(202)
+        .header('Operation-Location', `${ctx.config.publicUrl}${operationsPath(req.url)}/${op.id}`)
+        .send({});
+    }
+    await services.patch(ws, ep, body, req.principal);
     return reply.status(200).send({});
   });
-  app.post(`${P}/services/validate/resource`, HIDE, unserved('resource validation'));
+  // azureml-core asks whether the cluster has room; it ignores a failure, and nothing here runs out.
+  app.post(`${P}/services/validate/resource`, HIDE, async (req) => {
+    await workspaceFor(ctx, req, 'control/read');
+    return {};
+  });
 }

@@ -1,0 +1,480 @@
+import crypto from 'node:crypto';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import tarStream from 'tar-stream';
+import type { AppContext } from '../context.js';
+import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { StoredResource } from '../resources/engine.js';
+import type { DeploymentServices } from '../deployments/services.js';
+import type { OperationService, Operation } from '../operations/operations.js';
+import type { AzureModelService } from '../models/azure-models.js';
+import type { V1ArtifactService } from '../v1-artifacts/artifacts.js';
+import type { V1EnvironmentService } from '../v1-environments/environments.js';
+import type { CodeService } from '../codes/code-assets.js';
+import type { VersionedAssetService } from '../assets/versioned-assets.js';
+import type { Principal } from '../identity/principals.js';
+import { endpointDefinition } from '../deployments/online-endpoints.js';
+import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { obj, str, type Obj } from '../assets/validate.js';
+
+/** Keys of an endpoint's `properties.properties` that make it an azureml-core (v1) webservice. */
+export const V1_COMPUTE_TYPE = 'azureml.v1.computeType';
+export const V1_COMPUTE_NAME = 'azureml.v1.computeName';
+export const V1_RESOURCES = 'azureml.v1.containerResourceRequirements';
+/** The operation kind of `service.update(inference_config=…)`: a new deployment, then the traffic moves to it. */
+export const UPDATE_OPERATION = 'v1.webservice.update';
+
+/** The compute types azureml-core's `Model.deploy` can create here. */
+export type V1ComputeType = 'ACI' | 'AKS';
+
+/** Limits of an uploaded entry script / source directory (the code snapshot's own limits are larger). */
+const MAX_FILES = 2_000;
+const MAX_BYTES = 200 * 1024 ** 2;
+
+const invalid = (target: string, message: string) => new InvalidInput(message, { code: 'INVALID_INPUT', target });
+
+/** One file of the code a v1 service runs. */
+interface CodeFile {
+  path: string;
+  data: Buffer;
+}
+
+/** What `environmentImageRequest` asks for, checked. */
+interface ImageRequest {
+  model?: string;
+  modelIds: string[];
+  environment?: { name: string; body: Obj };
+  files?: CodeFile[];
+  entryScript?: string;
+}
+
+async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) throw invalid('environmentImageRequest.assets', `${what} is larger than ${limit / 1024 ** 2} MiB`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A relative '/'-separated path with no '..', or undefined (the tar's root entry). */
+function cleanPath(p: string): string | undefined {
+  const parts = p
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((s) => s && s !== '.');
+  if (!parts.length) return undefined;
+  if (parts.includes('..') || p.startsWith('/'))
+    throw invalid('environmentImageRequest.assets', `the source directory holds '${p}', which leaves its folder`);
+  return parts.join('/');
+}
+
+/** The regular files of a .tar.gz (azureml-core's packed source directory); links and devices are refused. */
+async function untar(buf: Buffer): Promise<CodeFile[]> {
+  let raw: Buffer;
+  try {
+    raw = zlib.gunzipSync(buf, { maxOutputLength: MAX_BYTES });
+  } catch (e) {
+    throw invalid('environmentImageRequest.assets', `the source directory is not a .tar.gz: ${(e as Error).message}`);
+  }
+  const files: CodeFile[] = [];
+  const extract = tarStream.extract();
+  await new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        try {
+          if (header.type === 'file') {
+            const p = cleanPath(header.name);
+            if (p) files.push({ path: p, data: Buffer.concat(chunks) });
+            if (files.length > MAX_FILES)
+              throw invalid(
+                'environmentImageRequest.assets',
+                `the source directory holds more than ${MAX_FILES} files`,
+              );
+          } else if (header.type !== 'directory' && header.type !== 'pax-header' && header.type !== 'gnu-long-path')
+            throw invalid(
+              'environmentImageRequest.assets',
+              `the source directory holds '${header.name}', a ${header.type}; only files and folders are served`,
+            );
+          next();
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+      stream.on('error', reject);
+    });
+    extract.on('finish', resolve);
+    extract.on('error', (e: Error) =>
+      reject(invalid('environmentImageRequest.assets', `the source directory is not a tar archive: ${e.message}`)),
+    );
+    extract.end(raw);
+  });
+  return files;
+}
+
+/**
+ * azureml-core's `Model.deploy` / `Webservice.deploy_from_model` / `service.update` over the
+ * online endpoints: a v1 service is an endpoint named like the service (its v1 compute type in
+ * `properties.properties`) with one deployment `version-{n}`, whose code is the uploaded entry
+ * script or source directory (an anonymous code asset) and whose environment is the v1 Environment
+ * sent (registered as a workspace environment version; built by uv when the deployment
+ * provisions). Everything is checked before anything is made; a failure midway removes what was made.
+ */
+export class V1WebserviceDeployer {
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly serving: DeploymentServices,
+    private readonly models: AzureModelService,
+    private readonly artifacts: V1ArtifactService,
+    private readonly environments: V1EnvironmentService,
+    private readonly environmentVersions: VersionedAssetService,
+    private readonly codes: CodeService,
+    private readonly operations: OperationService,
+  ) {
+    // An update whose server stopped: its new deployment goes (the old one still serves).
+    operations.onRecover(UPDATE_OPERATION, async (op, journal) => {
+      const ws = journal.workspace as WorkspaceInfo | undefined;
+      if (ws && typeof journal.endpoint === 'string' && typeof journal.deployment === 'string')
+        await this.serving.deployments.delete(ws, journal.endpoint, journal.deployment).catch(() => undefined);
+    });
+  }
+
+  /** The operation once it has ended (it runs in this process; a crash fails it through the sweeper). */
+  private async settle(id: string): Promise<Operation> {
+    for (;;) {
+      const op = await this.operations.require(id);
+      if (op.status !== 'InProgress') return op;
+      await sleep(500);
+    }
+  }
+
+  /** The v1 compute type of an endpoint made by `Model.deploy`, or undefined. */
+  static computeType(ep: StoredResource): V1ComputeType | undefined {
+    const t = ((ep.properties.properties ?? {}) as Record<string, string>)[V1_COMPUTE_TYPE];
+    return t === 'ACI' || t === 'AKS' ? t : undefined;
+  }
+
+  /** Checks `environmentImageRequest` and reads its uploaded files (nothing is stored). */
+  private async imageRequest(ws: WorkspaceInfo, raw: unknown): Promise<ImageRequest> {
+    const T = 'environmentImageRequest';
+    const r = obj(raw, T)!;
+    const ids = r.modelIds ?? [];
+    if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string'))
+      throw invalid(`${T}.modelIds`, 'must be a list of model ids (name:version)');
+    if (ids.length > 1)
+      throw invalid(
+        `${T}.modelIds`,
+        `a service here serves one model (its deployment's model); got ${ids.length}: deploy one model per service, or register them as one model folder`,
+      );
+    let model: string | undefined;
+    for (const id of ids as string[]) {
+      try {
+        const { mv } = await this.models.v1Find(ws, id);
+        model = `azureml:${mv.name}:${mv.version}`;
+      } catch (e) {
+        if (e instanceof NotFound)
+          throw invalid(
+            `${T}.modelIds`,
+            `model '${id}' could not be found in workspace '${ws.name}'; register it first`,
+          );
+        throw e;
+      }
+    }
+    const env = r.environment == null ? undefined : obj(r.environment, `${T}.environment`)!;
+    const assets = r.assets ?? [];
+    if (!Array.isArray(assets)) throw invalid(`${T}.assets`, 'must be a list');
+    if (!env) {
+      // No-code deployment: the model alone (an MLflow model serves itself).
+      if (assets.length)
+        throw invalid(`${T}.environment`, 'is required with an entry script: give the InferenceConfig an environment');
+      if (!model) throw invalid(`${T}.modelIds`, 'a deployment without an entry script needs one (MLflow) model');
+      return { model, modelIds: ids as string[] };
+    }
+    const name = str(env, 'name', `${T}.environment`, { required: true, max: 255 })!;
+    const vars = (env.environmentVariables ?? {}) as Obj;
+    const entry = typeof vars.AZUREML_ENTRY_SCRIPT === 'string' ? vars.AZUREML_ENTRY_SCRIPT : undefined;
+    if (!entry)
+      throw invalid(
+        `${T}.environment.environmentVariables.AZUREML_ENTRY_SCRIPT`,
+        'is missing: give the InferenceConfig an entry_script (the scoring script with init() and run())',
+      );
+    const entryScript = cleanPath(entry);
+    if (!entryScript || !entryScript.endsWith('.py'))
+      throw invalid(
+        `${T}.environment.environmentVariables.AZUREML_ENTRY_SCRIPT`,
+        `'${entry}' is not a Python script path inside the source directory`,
+      );
+    const driver = typeof r.driverProgram === 'string' ? r.driverProgram : undefined;
+    // azureml-core uploads its own driver (a wrapper importing the entry script) and the entry
+    // script or the packed source directory; the deployment runs the entry script itself.
+    const code = assets.filter((a) => !(a && typeof a === 'object' && (a as Obj).id === driver));
+    if (code.length !== 1)
+      throw invalid(
+        `${T}.assets`,
+        `must hold the uploaded entry script or source directory (one asset besides the driver program), got ${code.length}`,
+      );
+    const a = obj(code[0], `${T}.assets[0]`)!;
+    const url = str(a, 'url', `${T}.assets[0]`, { required: true, max: 2000 })!;
+    const m = /^aml:\/\/artifact\/([^/]+)\/([^/]+)\/(.+)$/.exec(url);
+    if (!m)
+      throw invalid(
+        `${T}.assets[0].url`,
+        `'${url.slice(0, 200)}' is not an uploaded artifact (aml://artifact/{origin}/{container}/{path}); upload the code with azureml-core`,
+      );
+    let buf: Buffer;
+    try {
+      const { stream } = await this.artifacts.download(ws, m[1]!, m[2]!, m[3]!);
+      buf = await readAll(stream, MAX_BYTES, 'the uploaded code');
+    } catch (e) {
+      if (e instanceof NotFound) throw invalid(`${T}.assets[0].url`, `nothing was uploaded at '${url.slice(0, 200)}'`);
+      throw e;
+    }
+    const files = a.unpack === true ? await untar(buf) : [{ path: path.posix.basename(m[3]!), data: buf }];
+    if (!files.some((f) => f.path === entryScript))
+      throw invalid(
+        `${T}.environment.environmentVariables.AZUREML_ENTRY_SCRIPT`,
+        `the entry script '${entryScript}' is not among the uploaded files (${files
+          .slice(0, 10)
+          .map((f) => f.path)
+          .join(', ')})`,
+      );
+    // Checked now (the v1 definition → ARM properties); registered once everything else is.
+    this.environments.toArm(name, env);
+    return { model, modelIds: ids as string[], environment: { name, body: env }, files, entryScript };
+  }
+
+  /**
+   * Makes what an image request runs: the environment version and the code asset (both undone by the
+   * returned `undo`), and the deployment body's properties.
+   */
+  private async materialise(
+    ws: WorkspaceInfo,
+    req: ImageRequest,
+    by: Principal,
+    undo: (() => Promise<unknown>)[],
+  ): Promise<Obj> {
+    const props: Obj = {};
+    if (req.model) props.model = req.model;
+    if (req.environment) {
+      const before = await this.environments
+        .get(ws, req.environment.name)
+        .then((e) => String(e.version))
+        .catch((e) => {
+          if (e instanceof NotFound) return undefined;
+          throw e;
+        });
+      const env = await this.environments.register(ws, req.environment.name, undefined, req.environment.body, by);
+      if (String(env.version) !== before)
+        undo.push(() => this.environmentVersions.deleteVersion(ws, req.environment!.name, String(env.version)));
+      props.environmentId = String(env.assetId);
+    }
+    if (req.files && req.entryScript) {
+      const upload = await this.codes.startPendingUpload(ws, {});
+      const uri = new URL(upload.blobReferenceForConsumption.blobUri);
+      const [account = '', container = '', ...dir] = uri.pathname.split('/').filter(Boolean).slice(1);
+      const store = this.ctx.blobs.account(account, container);
+      const folder = dir.map(decodeURIComponent).join('/');
+      undo.push(() => store.deletePrefix(folder));
+      for (const f of req.files) await store.put(`${folder}/${f.path}`, Readable.from([f.data]));
+      const codeName = crypto.randomUUID();
+      await this.codes.versions.putVersion(
+        ws,
+        codeName,
+        '1',
+        { properties: { codeUri: upload.blobReferenceForConsumption.blobUri, isAnonymous: true } },
+        by,
+      );
+      undo.push(() => this.codes.versions.deleteVersion(ws, codeName, '1'));
+      props.codeConfiguration = {
+        codeId: `${ws.id}/codes/${codeName}/versions/1`,
+        scoringScript: req.entryScript,
+      };
+    }
+    return props;
+  }
+
+  private static async undoAll(undo: (() => Promise<unknown>)[]): Promise<void> {
+    for (const u of undo.reverse()) await u().catch(() => undefined);
+  }
+
+  /**
+   * `POST …/services` (Model.deploy, Webservice.deploy_from_model): an ACI or AKS service. Returns
+   * the operation azureml-core polls (the deployment's provisioning).
+   */
+  async create(ws: WorkspaceInfo, raw: unknown, by: Principal): Promise<{ operation: Operation }> {
+    const T = 'body';
+    const b = obj(raw, T)!;
+    const name = str(b, 'name', T, { required: true, max: 100 })!;
+    endpointDefinition.checkName(name);
+    const computeType = str(b, 'computeType', T, { required: true, max: 40 })!.toUpperCase();
+    if (computeType === 'AKSENDPOINT')
+      throw invalid(
+        `${T}.computeType`,
+        'an AksEndpoint (a service with versions) is not created through azureml-core here: deploy an AKS service (AksWebservice.deploy_configuration) or an ACI one, or create the endpoint through ARM (azure-ai-ml, the atelier CLI)',
+      );
+    if (computeType !== 'ACI' && computeType !== 'AKS')
+      throw invalid(
+        `${T}.computeType`,
+        `'${computeType}' services are not served here: deploy with AciWebservice.deploy_configuration() or AksWebservice.deploy_configuration() on a compute target`,
+      );
+    if (b.imageId != null)
+      throw invalid(
+        `${T}.imageId`,
+        'services from container images are not served here: deploy with an InferenceConfig (entry script + Environment)',
+      );
+    // Authentication: ACI's keys are always on here (an endpoint always authenticates); AKS may use tokens.
+    const authEnabled = b.authEnabled;
+    const tokenAuth = b.aadAuthEnabled === true;
+    if (authEnabled === false && !tokenAuth)
+      throw invalid(
+        `${T}.authEnabled`,
+        'every service here authenticates: leave auth_enabled out or True (keys)' +
+          (computeType === 'AKS' ? ', or set token_auth_enabled=True' : ''),
+      );
+    if (authEnabled === true && tokenAuth)
+      throw invalid(
+        `${T}.aadAuthEnabled`,
+        'a service uses keys or tokens, not both: set one of auth_enabled and token_auth_enabled',
+      );
+    let compute: string | undefined;
+    if (computeType === 'AKS') {
+      compute = str(b, 'computeName', T, { max: 255 });
+      if (!compute)
+        throw invalid(
+          `${T}.computeName`,
+          'an AKS service runs on a compute target: pass deployment_target (an attached Ray compute of the workspace)',
+        );
+    }
+    const numReplicas = b.numReplicas == null ? 1 : b.numReplicas;
+    if (typeof numReplicas !== 'number' || !Number.isInteger(numReplicas) || numReplicas < 1 || numReplicas > 32)
+      throw invalid(
+        `${T}.numReplicas`,
+        `must be a whole number of replicas from 1 to 32, got ${JSON.stringify(numReplicas)}`,
+      );
+    const autoscale = (b.autoScaler ?? {}) as Obj;
+    if (autoscale.autoscaleEnabled === true)
+      throw invalid(`${T}.autoScaler.autoscaleEnabled`, 'autoscaling is not served here: set num_replicas instead');
+    const existing = await this.serving.endpoints.get(ws, name).then(
+      () => true,
+      (e) => {
+        if (e instanceof NotFound) return false;
+        throw e;
+      },
+    );
+    if (existing)
+      throw new Conflict(
+        `a webservice named '${name}' already exists in workspace '${ws.name}': delete it, or change it with service.update(…)`,
+        { code: 'CONFLICT' },
+      );
+    const req = await this.imageRequest(ws, b.environmentImageRequest);
+    const userProps = (b.properties && typeof b.properties === 'object' ? b.properties : {}) as Obj;
+    const properties: Record<string, string> = {};
+    for (const [k, v] of Object.entries(userProps)) if (!k.startsWith('azureml.v1.')) properties[k] = String(v);
+    properties[V1_COMPUTE_TYPE] = computeType;
+    if (compute) properties[V1_COMPUTE_NAME] = compute;
+    const res = (b.containerResourceRequirements ?? {}) as Obj;
+    properties[V1_RESOURCES] = JSON.stringify({
+      cpu: typeof res.cpu === 'number' ? res.cpu : null,
+      memoryInGB: typeof res.memoryInGB === 'number' ? res.memoryInGB : null,
+    });
+    const tags = (b.kvTags && typeof b.kvTags === 'object' ? b.kvTags : {}) as Obj;
+    const description = typeof b.description === 'string' ? b.description : undefined;
+
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      const depProps = await this.materialise(ws, req, by, undo);
+      const ep = await this.serving.endpoints.put(
+        ws,
+        name,
+        {
+          location: ws.location,
+          tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
+          properties: {
+            authMode: tokenAuth ? 'AMLToken' : 'Key',
+            ...(description !== undefined ? { description } : {}),
+            ...(compute ? { compute } : {}),
+            properties,
+          },
+        },
+        by,
+      );
+      undo.push(() => this.serving.endpoints.delete(ws, name));
+      const { operation } = await this.serving.deployments.put(
+        ws,
+        name,
+        'version-1',
+        {
+          location: ws.location,
+          sku: { name: 'Default', capacity: numReplicas },
+          properties: { ...depProps, ...(description !== undefined ? { description } : {}) },
+        },
+        by,
+      );
+      await this.serving.endpoints.patch(ws, ep.resource, { properties: { traffic: { 'version-1': 100 } } }, by);
+      return { operation: operation! };
+    } catch (e) {
+      await V1WebserviceDeployer.undoAll(undo);
+      throw e;
+    }
+  }
+
+  /**
+   * `service.update(inference_config=…)` (or `models=`): a new deployment `version-{n+1}` with the
+   * new code, environment and model; when it is up the traffic moves to it and the old ones go.
+   * Failing, the new deployment goes and the service keeps serving as before.
+   */
+  async replaceVersion(ws: WorkspaceInfo, ep: StoredResource, raw: unknown, by: Principal): Promise<Operation> {
+    const req = await this.imageRequest(ws, raw);
+    const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
+    const n = Math.max(0, ...deployments.map((d) => Number(/^version-(\d+)$/.exec(d.name)?.[1] ?? 0))) + 1;
+    const name = `version-${n}`;
+    const current = deployments[0];
+    const undo: (() => Promise<unknown>)[] = [];
+    let provision: Operation;
+    try {
+      const depProps = await this.materialise(ws, req, by, undo);
+      const desc = ep.properties.description;
+      const r = await this.serving.deployments.put(
+        ws,
+        ep.name,
+        name,
+        {
+          location: ws.location,
+          sku: { name: 'Default', capacity: Number(current?.sku?.capacity ?? 1) },
+          properties: { ...depProps, ...(typeof desc === 'string' ? { description: desc } : {}) },
+        },
+        by,
+      );
+      undo.push(() => this.serving.deployments.delete(ws, ep.name, name));
+      provision = r.operation!;
+    } catch (e) {
+      await V1WebserviceDeployer.undoAll(undo);
+      throw e;
+    }
+    return this.operations.start(
+      UPDATE_OPERATION,
+      { id: ep.id, subscriptionId: ep.subscriptionId, location: ep.location ?? ws.location },
+      by.id,
+      async (journal) => {
+        await journal.record({ workspace: ws, endpoint: ep.name, deployment: name });
+        const done = await this.settle(provision.id);
+        if (done.status !== 'Succeeded') {
+          await V1WebserviceDeployer.undoAll(undo);
+          throw new InvalidInput(
+            `the new version of webservice '${ep.name}' failed, the service serves as before: ${done.error?.message ?? done.status}`,
+            { code: 'INVALID_INPUT' },
+          );
+        }
+        const fresh = await this.serving.endpoints.get(ws, ep.name);
+        await this.serving.endpoints.patch(ws, fresh, { properties: { traffic: { [name]: 100 } } }, by);
+        for (const d of deployments) await this.serving.deployments.delete(ws, ep.name, d.name);
+      },
+    );
+  }
+}
