@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
-import { clientPython } from '../../testing/tls-clients.js';
+import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, STORAGE_SUFFIX, type AzureClientServer } from '../../testing/azure-client-server.js';
 import { startConnectProxy, type ConnectProxy } from '../../testing/connect-proxy.js';
 
@@ -24,6 +24,20 @@ for (const dialect of testDialects()) {
     before(async () => {
       s = await startAzureClientServer(dialect, 'dataprep');
       await s.workspace('dp-ws');
+      // A data asset registered through ARM (azure-ai-ml's way) with the short azureml://datastores/… URI.
+      const arm = await httpsJson(
+        'PUT',
+        `${s.server.url}${s.workspaceId('dp-ws')}/data/dp-arm/versions/1?api-version=2025-09-01`,
+        s.ca,
+        s.token,
+        {
+          properties: {
+            dataType: 'uri_folder',
+            dataUri: 'azureml://datastores/workspaceblobstore/paths/dp/iris/more/',
+          },
+        },
+      );
+      assert.ok(arm.status === 200 || arm.status === 201, JSON.stringify(arm.body));
       const { port } = new URL(s.server.url);
       proxy = await startConnectProxy(STORAGE_SUFFIX, { host: '127.0.0.1', port: Number(port) });
     });
@@ -35,27 +49,14 @@ for (const dialect of testDialects()) {
     it('to_path, download, mount, to_pandas_dataframe (inferred types), validate=True, take, skip, filter', async (tc) => {
       const py = clientPython();
       if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
-      const work = path.join(s.home, 'work');
-      fs.mkdirSync(work, { recursive: true });
-      const out: Record<string, { ok?: any; error?: string; trace?: string }> = await s.python(
-        py,
-        path.join(HERE, 'azureml_dataprep_read.py'),
-        {
-          WORKSPACE: 'dp-ws',
-          WORKDIR: work,
-          // rslex reads the lower-case names only; the Python clients read them too (and go direct to
-          // the server's own address).
-          https_proxy: proxy.url,
-          no_proxy: '127.0.0.1,localhost',
-          ...(HAS_FUSE ? { DP_MOUNT: '1' } : {}),
-        },
-      );
-      if (process.env.ATELIER_TEST_DUMP) console.log(JSON.stringify(out, null, 1));
-      const ok = (k: string) => {
-        assert.ok(out[k], `no step ${k}`);
-        assert.equal(out[k]!.error, undefined, `${k}: ${out[k]!.error}\n${out[k]!.trace ?? ''}`);
-        return out[k]!.ok;
-      };
+      const { ok, err } = await s.steps(py, path.join(HERE, 'azureml_dataprep_read.py'), {
+        WORKSPACE: 'dp-ws',
+        // rslex reads the lower-case names only; the Python clients read them too (and go direct to
+        // the server's own address).
+        https_proxy: proxy.url,
+        no_proxy: '127.0.0.1,localhost',
+        ...(HAS_FUSE ? { DP_MOUNT: '1' } : {}),
+      });
       assert.equal(ok('upload'), 'dp');
       assert.equal(ok('file.register'), 1);
       // FileDataset: the files below the folder, read by the engine from the Blob REST subset.
@@ -64,6 +65,11 @@ for (const dialect of testDialects()) {
       assert.equal(ok('file.download content'), 'sepal_length,sepal_width,species,seen\n4.9,3.0,setosa,2024-04-05\n');
       assert.deepEqual(ok('file.take(2).to_path'), ['/README.txt', '/a.csv']);
       assert.deepEqual(ok('file.skip(2).to_path'), ['/more/b.csv']);
+      assert.deepEqual(ok('from_files(validate) single file'), ['/a.csv']);
+      assert.deepEqual(ok('ARM data asset to_path'), ['/b.csv']);
+      // Nothing there: the engine's own "not found" (Blob REST 404 / an empty listing), as with Azure.
+      assert.match(err('missing file download'), /requested stream was not found/);
+      assert.match(err('missing folder to_path'), /requested stream was not found/);
       // TabularDataset: validate=True reads the files when the dataset is made; types are inferred.
       assert.equal(ok('tabular.register'), 1);
       assert.deepEqual(ok('to_pandas_dataframe'), [
@@ -96,5 +102,27 @@ for (const dialect of testDialects()) {
       for (const t of proxy.tunnels)
         assert.match(t, new RegExp(`^[a-z0-9]+\\.blob\\.${STORAGE_SUFFIX.replace('.', '\\.')}:\\d+$`));
     });
+
+    // The refusal does not depend on the store, and the engine takes ~15 s to give up: one dialect.
+    // (It reads `dp-files`, registered by the test above.)
+    if (dialect === 'sqlite')
+      it('a caller without secrets/read gets the engine\'s "authentication failed"', async (tc) => {
+        const py = clientPython();
+        if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
+        const ctx = s.server.ctx;
+        const { principal, secret } = await ctx.principals.createServicePrincipal('dp-reader');
+        await ctx.access.assign(principal.id, s.workspaceId('dp-ws'), 'Reader', null);
+        const reader = await s.steps(py, path.join(HERE, 'azureml_dataprep_read.py'), {
+          WORKSPACE: 'dp-ws',
+          DP_READER: '1',
+          AZURE_CLIENT_ID: principal.name,
+          AZURE_CLIENT_SECRET: secret.value,
+          https_proxy: proxy.url,
+          no_proxy: '127.0.0.1,localhost',
+        });
+        // Without secrets/read the datastore comes without its SAS (as listSecrets would refuse): the
+        // engine signs with no key and the subset refuses it with 403.
+        assert.match(reader.err('reader to_path'), /Authentication failed when trying to access the stream/);
+      });
   });
 }

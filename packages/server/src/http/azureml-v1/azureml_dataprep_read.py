@@ -17,6 +17,12 @@ auth = core_auth()
 step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
 os.chdir(os.environ["WORKDIR"])
+if os.environ.get("DP_READER"):
+    # A principal without secrets/read: the datastore comes without its SAS.
+    fd = Dataset.get_by_name(ws, "dp-files")
+    step("reader to_path", lambda: sorted(fd.to_path()))
+    print(json.dumps(step.out, default=str))
+    sys.exit(0)
 store = Datastore.get(ws, "workspaceblobstore")
 
 os.makedirs("data/iris/more", exist_ok=True)
@@ -36,6 +42,11 @@ step("file.download", lambda: (lambda got: sorted(os.path.relpath(p, os.path.abs
 step("file.download content", lambda: open("down/more/b.csv").read())
 step("file.take(2).to_path", lambda: sorted(fd.take(2).to_path()))
 step("file.skip(2).to_path", lambda: sorted(fd.skip(2).to_path()))
+step("from_files(validate) single file", lambda: Dataset.File.from_files((store, "dp/iris/a.csv"), validate=True).to_path())
+# A data asset made through ARM (azure-ai-ml's way; short azureml://datastores/… URI) reads the same.
+step("ARM data asset to_path", lambda: sorted(ws.datasets["dp-arm"].to_path()))
+step("missing file download", lambda: Dataset.File.from_files((store, "dp/none/x.csv"), validate=False).download("none", overwrite=True))
+step("missing folder to_path", lambda: Dataset.File.from_files((store, "dp/none/"), validate=False).to_path())
 
 table = step("from_delimited_files(validate)", lambda: Dataset.Tabular.from_delimited_files([(store, "dp/iris/*.csv"), (store, "dp/iris/more/b.csv")], validate=True))
 step("tabular.register", lambda: table.register(ws, "dp-table").version)
