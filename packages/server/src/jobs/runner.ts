@@ -80,6 +80,32 @@ export async function removeFolder(dir: string): Promise<void> {
   await fs.promises.rm(dir, { recursive: true, force: true });
 }
 
+/**
+ * What azureml-core's `Run.get_context()` reads to reach the job's run instead of an offline run
+ * (`Run._load_scope` and `AzureMLTokenAuthentication`): the service and discovery addresses (this
+ * server), the experiment's name, the workspace GUID and the job's token with its expiry (ISO UTC:
+ * azureml-core reads an epoch number as local time). With `AZUREML_ARM_*`, `AZUREML_RUN_ID` and
+ * `AZUREML_EXPERIMENT_ID` (set beside MLflow's variables) `run.log`, `run.upload_file`, … land in
+ * the job's MLflow run.
+ */
+export function azuremlRunContext(
+  publicUrl: string,
+  ws: WorkspaceInfo,
+  experimentName: string,
+  token: string,
+  expiresOn: number,
+): Record<string, string> {
+  return {
+    AZUREML_ARM_PROJECT_NAME: experimentName,
+    AZUREML_WORKSPACE_ID: ws.workspaceId,
+    AZUREML_SERVICE_ENDPOINT: publicUrl,
+    AZUREML_RUN_HISTORY_SERVICE_ENDPOINT: publicUrl,
+    AZUREML_DISCOVERY_SERVICE_ENDPOINT: `${publicUrl}/discovery`,
+    AZUREML_RUN_TOKEN: token,
+    AZUREML_RUN_TOKEN_EXPIRY: new Date(expiresOn * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -164,7 +190,7 @@ export class JobRunner {
         const timeoutMs = spec.limits?.timeout ? parseDuration(spec.limits.timeout, 'limits.timeout') : undefined;
         // The job's token: the submitter's rights, on this workspace only, for the job's time limit (at most a day).
         const ttl = Math.min(86_400, Math.ceil((timeoutMs ?? 86_400_000) / 1000) + 600);
-        const { token } = await this.d.ctx.tokens.issue(
+        const { token, expiresOn } = await this.d.ctx.tokens.issue(
           {
             oid: principal.id,
             name: principal.name,
@@ -192,6 +218,7 @@ export class JobRunner {
           MLFLOW_RUN_ID: r.run_id ?? '',
           MLFLOW_EXPERIMENT_ID: String(r.experiment_id ?? 0),
           MLFLOW_TRACKING_TOKEN: token,
+          ...azuremlRunContext(this.d.ctx.config.publicUrl, ws, spec.experimentName, token, expiresOn),
           ...(cert ? { MLFLOW_TRACKING_SERVER_CERT_PATH: cert, REQUESTS_CA_BUNDLE: cert, SSL_CERT_FILE: cert } : {}),
         };
         const { executor, cluster } = await this.executorFor(ws, r);
