@@ -104,7 +104,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
     );
     const boot = await bootstrap(database, config.adminPassword);
     if (boot.adminPasswordIgnored) logger.warn(ADMIN_PASSWORD_IGNORED);
-    const keys = new KeyRing(database.db, loadMasterKey(config.home));
+    const keys = new KeyRing(database, loadMasterKey(config.home));
     const tokens = new TokenService(database.db, keys, config.publicUrl, boot.tenantId, config.tokenTtlSeconds);
     await tokens.init();
     const ctx: AppContext = {

@@ -197,6 +197,7 @@ export const ERROR_CODES = {
   SAS_PERMISSION_MISMATCH: 'The SAS token does not allow this operation.',
   SERVER_FOLDER_OF_ANOTHER_WORKSPACE: "The server folder belongs to another workspace's datastores.",
   KEY_IN_USE: "The key protects a workspace's data and cannot be disabled or deleted.",
+  KEY_CHANGED: 'The customer-managed key was deleted or disabled while data was being put under it.',
   DEPENDENCY_ALREADY_SET: 'The workspace already uses a dependent resource of this type that still exists.',
 
   // network/: virtual networks, subnets, private DNS zones

@@ -3,10 +3,12 @@ import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
 import type { ServerConfig } from '../config.js';
 import type { Tables } from '../store/schema.js';
+import type { Database, Tx } from '../store/database.js';
+import { rowLocks } from '../store/row-locks.js';
 import type { CustomerKeyProvider, KeyRing } from '../secrets/envelope.js';
 import { open, seal } from '../secrets/envelope.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
-import type { ResourceEngine } from '../resources/engine.js';
+import { readResource, scanResources, type ResourceEngine } from '../resources/engine.js';
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -93,6 +95,7 @@ function parseRef(ref: string): { vaultKey: string; nameKey: string; version: st
 /** What VaultKeyService needs of the context (AppContext has it all). */
 export interface VaultKeyDeps {
   db: Kysely<Tables>;
+  database: Pick<Database, 'write'>;
   keys: KeyRing;
   config: Pick<ServerConfig, 'publicUrl'>;
 }
@@ -106,10 +109,39 @@ export interface VaultKeyDeps {
  * (RSA-OAEP-256, or AES-GCM), refusing while the key is disabled or after it is deleted.
  */
 export class VaultKeyService implements CustomerKeyProvider {
+  /** Test-only: called inside a delete's or disable's transaction after the in-use check, before the change. */
+  testHooks: { inUseChecked?: (ref: string) => Promise<void> } = {};
+
   constructor(
     private readonly ctx: VaultKeyDeps,
     private readonly resources: ResourceEngine,
   ) {}
+
+  /**
+   * Runs `change` in one write transaction with the in-use check of `ref`, holding the key's rows
+   * (`versions`: all of them, or one) so that no write can make data depend on them in between
+   * (`hold` waits for this one, then finds the key gone or disabled).
+   */
+  private async changeUnused(
+    r: VaultKeyRow,
+    versions: 'all' | 'one',
+    check: { ref: string; what: string; change: string },
+    change: (tx: Tx) => Promise<void>,
+  ): Promise<void> {
+    await this.ctx.database.write(async (tx) => {
+      let q = tx.db
+        .selectFrom('vault_keys')
+        .select('version')
+        .where('vault_key', '=', r.vault_key)
+        .where('name_key', '=', r.name_key);
+      if (versions === 'one') q = q.where('version', '=', r.version);
+      if (!(await rowLocks(tx).forUpdate(q).execute()).length)
+        throw new NotFound(`key '${r.name}' was deleted by another request`, { code: 'KEY_NOT_FOUND' });
+      await this.requireUnused(check.ref, check.what, check.change, undefined, tx);
+      await this.testHooks.inUseChecked?.(check.ref);
+      await change(tx);
+    });
+  }
 
   private materialOwner(vaultKey: string): string {
     return `${vaultKey}/keys`;
@@ -272,23 +304,27 @@ export class VaultKeyService implements CustomerKeyProvider {
     }
     const stopsWrapping =
       changes.keyOps !== undefined && !(changes.keyOps.includes('wrapKey') && changes.keyOps.includes('unwrapKey'));
-    if (changes.enabled === false || stopsWrapping)
-      await this.requireUnused(
-        keyRef(r.vault_key, r.name_key, r.version),
-        `key '${r.name}' version ${r.version}`,
-        changes.enabled === false ? 'disabled' : 'kept from wrapping',
-      );
     const set: Partial<VaultKeyRow> = { updated_at: Date.now() };
     if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
     if (changes.tags !== undefined) set.tags = JSON.stringify(changes.tags);
     if (changes.keyOps !== undefined) set.key_ops = JSON.stringify(changes.keyOps);
-    await this.ctx.db
-      .updateTable('vault_keys')
-      .set(set)
-      .where('vault_key', '=', r.vault_key)
-      .where('name_key', '=', r.name_key)
-      .where('version', '=', r.version)
-      .execute();
+    const write = async (tx: Pick<Tx, 'db'>) => {
+      await tx.db
+        .updateTable('vault_keys')
+        .set(set)
+        .where('vault_key', '=', r.vault_key)
+        .where('name_key', '=', r.name_key)
+        .where('version', '=', r.version)
+        .execute();
+    };
+    if (changes.enabled === false || stopsWrapping) {
+      const check = {
+        ref: keyRef(r.vault_key, r.name_key, r.version),
+        what: `key '${r.name}' version ${r.version}`,
+        change: changes.enabled === false ? 'disabled' : 'kept from wrapping',
+      };
+      await this.changeUnused(r, 'one', check, write);
+    } else await write(this.ctx);
     if (changes.enabled === false || changes.keyOps !== undefined)
       this.ctx.keys.dropCustomerKey(keyRef(r.vault_key, r.name_key, r.version));
     return this.get(vaultId, name, r.version);
@@ -297,12 +333,14 @@ export class VaultKeyService implements CustomerKeyProvider {
   /** Deletes a key with all its versions; data keys it wraps can no longer be opened. */
   async delete(vaultId: string, name: string): Promise<KeyMeta> {
     const r = await this.row(vaultId, name);
-    await this.requireUnused(`${r.vault_key}/keys/${r.name_key}/`, `key '${r.name}'`, 'deleted');
-    await this.ctx.db
-      .deleteFrom('vault_keys')
-      .where('vault_key', '=', r.vault_key)
-      .where('name_key', '=', r.name_key)
-      .execute();
+    const check = { ref: `${r.vault_key}/keys/${r.name_key}/`, what: `key '${r.name}'`, change: 'deleted' };
+    await this.changeUnused(r, 'all', check, async (tx) => {
+      await tx.db
+        .deleteFrom('vault_keys')
+        .where('vault_key', '=', r.vault_key)
+        .where('name_key', '=', r.name_key)
+        .execute();
+    });
     this.ctx.keys.dropCustomerKey(`${r.vault_key}/keys/${r.name_key}/`);
     return toMeta(r);
   }
@@ -312,10 +350,10 @@ export class VaultKeyService implements CustomerKeyProvider {
    * ends in '/' for every version below it (a key, or all keys of a vault). Found from the
    * workspaces' encryption setting and from the data keys still wrapped by the key.
    */
-  async dependents(ref: string): Promise<string[]> {
+  async dependents(ref: string, tx: Pick<Tx, 'db'> = this.ctx): Promise<string[]> {
     const matches = (x: string) => (ref.endsWith('/') ? x.startsWith(ref) : x === ref);
     const workspaces = (
-      await this.resources.scan({ type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true })
+      await scanResources(tx.db, { type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true })
     ).map((w) => ({
       id: w.id,
       idKey: w.id.toLowerCase(),
@@ -324,7 +362,7 @@ export class VaultKeyService implements CustomerKeyProvider {
     const out = new Set<string>();
     for (const w of workspaces) if (w.props.cmkRef && matches(w.props.cmkRef)) out.add(w.id);
     const wrapped = (
-      await this.ctx.db
+      await tx.db
         .selectFrom('data_keys')
         .select(['owner_key', 'wrapped_by'])
         .where('wrapped_by', '<>', 'master')
@@ -348,8 +386,9 @@ export class VaultKeyService implements CustomerKeyProvider {
     what: string,
     change: string,
     goesToo?: (workspaceId: string) => boolean,
+    tx?: Pick<Tx, 'db'>,
   ): Promise<void> {
-    const users = (await this.dependents(ref)).filter((u) => !goesToo?.(u));
+    const users = (await this.dependents(ref, tx)).filter((u) => !goesToo?.(u));
     if (!users.length) return;
     throw new Conflict(
       `${what} cannot be ${change}: it protects the data of ${users.length === 1 ? 'workspace' : 'workspaces'} ${users.map((u) => `'${u}'`).join(', ')}, which would become unreadable for good. Rotate ${users.length === 1 ? 'that workspace' : 'them'} to another key first (PATCH properties.encryption.keyVaultProperties.keyIdentifier) or delete ${users.length === 1 ? 'it' : 'them'}.`,
@@ -366,10 +405,10 @@ export class VaultKeyService implements CustomerKeyProvider {
   }
 
   /** The key id clients see: `{server}{vault id}/keys/{name}/{version}`. */
-  async kid(ref: string): Promise<string> {
+  async kid(ref: string, tx: Pick<Tx, 'db'> = this.ctx): Promise<string> {
     const { vaultKey, nameKey, version } = parseRef(ref);
-    const vault = await this.resources.get(vaultKey);
-    const key = await this.ctx.db
+    const vault = await readResource(tx.db, vaultKey);
+    const key = await tx.db
       .selectFrom('vault_keys')
       .select('name')
       .where('vault_key', '=', vaultKey)
@@ -422,6 +461,24 @@ export class VaultKeyService implements CustomerKeyProvider {
 
   async check(ref: string): Promise<void> {
     await this.usable(ref, 'unwrapKey');
+  }
+
+  async hold(tx: Tx, ref: string): Promise<void> {
+    const { vaultKey, nameKey, version } = parseRef(ref);
+    const q = tx.db
+      .selectFrom('vault_keys')
+      .select(['name', 'enabled', 'key_ops'])
+      .where('vault_key', '=', vaultKey)
+      .where('name_key', '=', nameKey)
+      .where('version', '=', version);
+    const row = await rowLocks(tx).forShare(q).executeTakeFirst();
+    const ops = row ? (JSON.parse(row.key_ops) as string[]) : [];
+    if (!row || Number(row.enabled) !== 1 || !ops.includes('wrapKey') || !ops.includes('unwrapKey')) {
+      throw new Conflict(
+        `the customer-managed key ${await this.kid(ref, tx)} was ${row ? 'disabled (or kept from wrapping)' : 'deleted'} by another request at the same time; nothing was put under it. Give a usable key and retry`,
+        { code: 'KEY_CHANGED' },
+      );
+    }
   }
 
   async wrap(ref: string, key: Buffer, aad: string): Promise<Buffer> {

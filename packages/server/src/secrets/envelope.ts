@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
+import type { Database, Tx } from '../store/database.js';
 
 /**
  * Envelope encryption (AES-256-GCM). A master key (32 bytes, file `master.key` in the data root,
@@ -67,6 +68,12 @@ export interface CustomerKeyProvider {
   unwrap(ref: string, wrapped: Buffer, aad: string): Promise<Buffer>;
   /** Throws unless the key exists and is enabled (cheap; rechecked while an unwrapped key is cached). */
   check(ref: string): Promise<void>;
+  /**
+   * Holds the key version for the rest of the write transaction `tx`, which is about to make data
+   * depend on it: a concurrent delete or disable of the key waits for the commit (and then finds the
+   * data it protects), or, when it came first, this throws a 409 saying the key went meanwhile.
+   */
+  hold(tx: Tx, ref: string): Promise<void>;
 }
 
 /** How long an unwrapped data key under a customer key is used before the key's state is read again. */
@@ -89,10 +96,15 @@ interface CachedKey {
 export class KeyRing {
   private cache = new Map<string, CachedKey>();
   private customer?: CustomerKeyProvider;
+  private readonly db: Kysely<Tables>;
+  /** Test-only: called inside `protect`'s transaction once the customer key is held, before the data key is written. */
+  testHooks: { protectHeld?: (owner: string) => Promise<void> } = {};
   constructor(
-    private readonly db: Kysely<Tables>,
+    private readonly database: Pick<Database, 'db' | 'write'>,
     private readonly master: Buffer,
-  ) {}
+  ) {
+    this.db = database.db;
+  }
 
   /** Registers the provider of customer-managed keys (the key vault keys feature). */
   setCustomerKeys(provider: CustomerKeyProvider): void {
@@ -184,11 +196,17 @@ export class KeyRing {
     const ownerKey = owner.toLowerCase();
     const key = await this.dataKey(ownerKey);
     const wrapped = seal(this.master, await this.provider().wrap(ref, key, ownerKey), ownerKey);
-    await this.db
-      .insertInto('data_keys')
-      .values({ owner_key: ownerKey, wrapped, wrapped_by: CMK_PREFIX + ref, created_at: Date.now() })
-      .onConflict((oc) => oc.column('owner_key').doUpdateSet({ wrapped, wrapped_by: CMK_PREFIX + ref }))
-      .execute();
+    // The key is held while the data comes to depend on it: a delete or disable of the key that
+    // checked for dependent data just now either waits for this commit or makes this fail (409).
+    await this.database.write(async (tx) => {
+      await this.provider().hold(tx, ref);
+      await this.testHooks.protectHeld?.(ownerKey);
+      await tx.db
+        .insertInto('data_keys')
+        .values({ owner_key: ownerKey, wrapped, wrapped_by: CMK_PREFIX + ref, created_at: Date.now() })
+        .onConflict((oc) => oc.column('owner_key').doUpdateSet({ wrapped, wrapped_by: CMK_PREFIX + ref }))
+        .execute();
+    });
     this.cache.set(ownerKey, { key, ref, checkedAt: Date.now() });
   }
 

@@ -164,6 +164,7 @@ export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
   ENVIRONMENT_BUILD_FAILED: 'EnvironmentBuildFailed',
   SERVER_FOLDER_OF_ANOTHER_WORKSPACE: 'ServerFolderOfAnotherWorkspace',
   KEY_IN_USE: 'KeyInUse',
+  KEY_CHANGED: 'KeyChanged',
   DEPENDENCY_ALREADY_SET: 'DependencyAlreadySet',
   SUBNET_RANGES_OVERLAP: 'NetcfgSubnetRangesOverlap',
   SUBNET_OUTSIDE_ADDRESS_SPACE: 'NetcfgSubnetRangeOutsideVnet',
