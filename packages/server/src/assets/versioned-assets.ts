@@ -414,6 +414,49 @@ export class VersionedAssetService {
     return out;
   }
 
+  /**
+   * Changes what may change on a version (description, tags, isArchived, stage, properties) through
+   * the same PUT as ARM's (its checks included), keeping everything else as it is.
+   */
+  async updateVersion(ws: WorkspaceInfo, name: string, version: string, changes: Obj, by: Principal) {
+    const existing = await this.getVersion(ws, name, version);
+    const allowed = [...COMMON, ...this.kind.keys];
+    const body: Obj = {};
+    for (const [k, v] of Object.entries(existing.properties))
+      if (allowed.includes(k) && k !== 'provisioningState' && v !== undefined && v !== null) body[k] = v;
+    for (const [k, v] of Object.entries(changes)) {
+      if (!MUTABLE.includes(k)) throw new Error(`updateVersion: '${k}' cannot change on a version`);
+      body[k] = v;
+    }
+    return (await this.putVersion(ws, name, version, { properties: body }, by)).resource;
+  }
+
+  /**
+   * Archives a name (its container, then each of its versions: a retry after a failure midway
+   * finishes it), or restores its container alone (the archived versions stay archived).
+   */
+  async setArchived(ws: WorkspaceInfo, name: string, archived: boolean, by: Principal): Promise<void> {
+    const c = await this.getContainer(ws, name);
+    const allowed = [
+      ...COMMON,
+      'latestVersion',
+      'nextVersion',
+      ...(this.kind.containerKey ? [this.kind.containerKey] : []),
+    ];
+    const body: Obj = {};
+    for (const [k, v] of Object.entries(c.properties))
+      if (allowed.includes(k) && k !== 'provisioningState' && v !== undefined && v !== null) body[k] = v;
+    if (c.properties.isArchived !== archived)
+      await this.putContainer(ws, name, { properties: { ...body, isArchived: archived } }, by);
+    for (let after: string | undefined; archived;) {
+      const page = await this.listVersions(ws, name, { after, top: 1000, includeArchived: true });
+      for (const v of page.value)
+        if (v.properties.isArchived !== true) await this.updateVersion(ws, name, v.name, { isArchived: true }, by);
+      if (!page.hasMore || !page.lastKey) break;
+      after = page.lastKey;
+    }
+  }
+
   async deleteVersion(ws: WorkspaceInfo, name: string, version: string): Promise<boolean> {
     if (this.builtIn(name)) throw new Conflict(`'${name}' is curated and cannot be deleted`, { code: 'ASSET_CURATED' });
     const deleted = await this.engine.delete(this.versionId(ws, name, version));

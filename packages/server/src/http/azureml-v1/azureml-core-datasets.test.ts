@@ -64,8 +64,52 @@ for (const dialect of testDialects()) {
       // test's reserved suffix is not in (the Python clients' resolver is patched; the engine's is not).
       assert.match(err('to_pandas_dataframe'), /Connection failed when trying to access the stream/);
 
+      // update / add_tags / remove_tags change the version the dataset object names (2), not version 1.
+      assert.deepEqual(ok('dataset.update'), [2, 'iris, edited', { stage: 'dev' }]);
+      assert.deepEqual(ok('dataset.add_tags'), { stage: 'dev', team: 'flowers' });
+      assert.match(err('dataset.add_tags (different value)'), /different values for tags .*stage/);
+      assert.deepEqual(ok('dataset.remove_tags'), { team: 'flowers' });
+      assert.deepEqual(ok('get_by_name after edits'), [2, 'iris, edited', { team: 'flowers' }]);
+      assert.deepEqual(ok('get_by_name(version=1) untouched'), ['iris table', {}]);
+      assert.deepEqual(ok('dataset.update (clear)'), ['', {}]);
+      // unregister_all_versions archives the data asset and its versions; the name can be registered again.
+      assert.deepEqual(ok('register to-drop'), [1, 2]);
+      ok('unregister_all_versions');
+      assert.match(err('get_by_name after unregister'), /Cannot find dataset registered with name "to-drop"/);
+      assert.deepEqual(ok('ws.datasets after unregister'), ['arm-data', 'iris-files', 'iris-table']);
+      assert.deepEqual(ok('register again after unregister'), ['to-drop', 3]);
+
+      // Saved (unregistered) datasets: anonymous data asset versions named by their definition's hash.
+      assert.equal(ok('unregistered dataset.id (before saving)'), null);
+      const savedId = ok('dataset._ensure_saved');
+      assert.match(savedId, /^[A-Za-z0-9_-]+$/);
+      assert.equal(ok('dataset.id (saved)'), true);
+      assert.equal(ok('_ensure_saved (same definition again)'), true);
+      assert.deepEqual(ok('Dataset.get_by_id (saved)'), ['TabularDataset', null, null, true]);
+      assert.deepEqual(ok('ws.datasets (saved ones not listed)'), ['arm-data', 'iris-files', 'iris-table', 'to-drop']);
+      assert.deepEqual(ok('Model.register(datasets=[unregistered])'), [
+        'with-data',
+        1,
+        { training: [['FileDataset', null, true]] },
+      ]);
+      assert.deepEqual(ok('register a saved dataset'), ['from-saved', 1]);
+
       // One store: the registered datasets are the workspace's data assets (what azure-ai-ml and the studio see).
       const W = `${s.server.url}${s.workspaceId('data-ws')}`;
+      const edited = await httpsJson('GET', `${W}/data/iris-table/versions/2?api-version=2025-09-01`, s.ca, s.token);
+      assert.equal(edited.body.properties.description, 'iris, edited');
+      assert.deepEqual(edited.body.properties.tags, { team: 'flowers' });
+      const dropped = await httpsJson(
+        'GET',
+        `${W}/data/to-drop/versions?api-version=2025-09-01&listViewType=All`,
+        s.ca,
+        s.token,
+      );
+      assert.deepEqual(dropped.body.value.map((v: any) => [v.name, v.properties.isArchived]).sort(), [
+        ['1', true],
+        ['2', true],
+        ['3', false],
+      ]);
       const v1 = await httpsJson('GET', `${W}/data/iris-table/versions/1?api-version=2025-09-01`, s.ca, s.token);
       assert.equal(v1.status, 200, JSON.stringify(v1.body));
       assert.equal(v1.body.properties.dataType, 'uri_file');
@@ -100,6 +144,41 @@ for (const dialect of testDialects()) {
       });
       assert.equal(elsewhere.status, 400);
       assert.match(elsewhere.body.error.message, /no-such-store/);
+      // A bad update is refused and changes nothing; a tag on the data asset itself (set through ARM) is named.
+      const id = encodeURIComponent(`${s.workspaceId('data-ws')}/data/iris-table`);
+      const badTags = await httpsJson('PUT', `${D}/${id}`, s.ca, s.token, { name: 'iris-table', tags: { n: 1 } });
+      assert.equal(badTags.status, 400, JSON.stringify(badTags.body));
+      assert.match(badTags.body.error.message, /tags must be an object of strings/);
+      const renamed = await httpsJson('PUT', `${D}/${id}`, s.ca, s.token, { name: 'other', tags: {} });
+      assert.equal(renamed.status, 400);
+      assert.match(renamed.body.error.message, /cannot be renamed/);
+      const c = await httpsJson('PUT', `${W}/data/iris-table?api-version=2025-09-01`, s.ca, s.token, {
+        properties: { dataType: 'uri_file', tags: { owner: 'lab' } },
+      });
+      assert.equal(c.status, 200, JSON.stringify(c.body));
+      const lost = await httpsJson('PUT', `${D}/${id}`, s.ca, s.token, { name: 'iris-table', tags: {} });
+      assert.equal(lost.status, 400);
+      assert.match(lost.body.error.message, /'owner' is on the data asset 'iris-table' itself/);
+      const after = await httpsJson('GET', `${W}/data/iris-table/versions/2?api-version=2025-09-01`, s.ca, s.token);
+      assert.deepEqual(after.body.properties.tags, { team: 'flowers' });
+      const savedAsset = Buffer.from(savedId, 'base64url').toString('utf8').split(':')[0];
+      const anon = await httpsJson('GET', `${W}/data/${savedAsset}/versions/1?api-version=2025-09-01`, s.ca, s.token);
+      assert.equal(anon.status, 200, JSON.stringify(anon.body));
+      assert.equal(anon.body.properties.isAnonymous, true);
+      // A saved dataset is checked as a registration is; a refused one makes nothing.
+      const S = `${s.server.url}/dataset/v1.0${s.workspaceId('data-ws')}/saveddatasets`;
+      const before = await httpsJson('GET', `${W}/data?api-version=2025-09-01`, s.ca, s.token);
+      const badSaved = await httpsJson('POST', S, s.ca, s.token, {
+        datasetType: 'file',
+        dataflowJson: JSON.stringify({ blocks: [{ type: 'Microsoft.DPrep.GetFilesBlock' }], meta: {} }),
+      });
+      assert.equal(badSaved.status, 400);
+      assert.match(badSaved.body.error.message, /legacy dataprep blocks/);
+      const noType = await httpsJson('POST', S, s.ca, s.token, { dataflowJson: '{}' });
+      assert.equal(noType.status, 400);
+      assert.match(noType.body.error.message, /datasetType must be 'file' or 'tabular'/);
+      const afterBad = await httpsJson('GET', `${W}/data?api-version=2025-09-01`, s.ca, s.token);
+      assert.equal(afterBad.body.value.length, before.body.value.length);
       for (const n of ['legacy', 'none', 'elsewhere'])
         assert.equal((await httpsJson('GET', `${D}/query/name=${n}`, s.ca, s.token)).status, 404, n);
     });

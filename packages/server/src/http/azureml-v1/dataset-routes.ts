@@ -12,7 +12,8 @@ type Q = { pageSize?: string; continuationToken?: string; versionId?: string; if
 /**
  * azureml-core's dataset service (`/dataset/v1.0/…`) and the dataset definitions azureml-dataprep
  * reads (`/data/v1.0/…/dataversion/…`) over the workspace's data assets (v1-datasets/): `register`,
- * `Dataset.get_by_name`, `get_by_id`, `ws.datasets` / `Dataset.get_all`. Reading needs
+ * `Dataset.get_by_name`, `get_by_id`, `ws.datasets` / `Dataset.get_all`, `update` / `add_tags` /
+ * `remove_tags`, `unregister_all_versions`. Reading needs
  * `control/read`, registering `assets/write`, as `W/data` through ARM. What is not served answers 501.
  */
 export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContext; datasets: V1DatasetService }) {
@@ -47,19 +48,34 @@ export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContex
     },
   );
 
+  // dataset.update / add_tags / remove_tags: the whole DatasetDto at its id (the data asset's ARM id).
+  app.put<{ Params: { datasetId: string } }>(`${D}/datasets/:datasetId`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'assets/write');
+    return datasets.update(w, req.params.datasetId, req.body, req.principal);
+  });
+  // dataset.id of an unregistered dataset (a dataset given to a model or run without registering).
+  app.post(`${D}/saveddatasets`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'assets/write');
+    return datasets.ensureSaved(w, req.body, req.principal);
+  });
+  // dataset.unregister_all_versions(): archived, as Azure does.
+  app.delete<{ Params: { name: string } }>(`${D}/datasets/:name`, HIDE, async (req, reply) => {
+    const w = await workspaceFor(ctx, req, 'assets/write');
+    await datasets.unregister(w, req.params.name, req.principal);
+    return reply.status(200).send();
+  });
+
   const unserved = (what: string) => async () => {
     throw new NotImplemented(what, { code: 'NOT_IMPLEMENTED' });
   };
-  const REGISTER_FIRST =
-    'unregistered (saved) datasets are not kept: register the dataset (dataset.register(ws, name)), which makes a data asset version';
-  app.post(`${D}/saveddatasets`, HIDE, unserved(REGISTER_FIRST));
-  app.put(`${D}/saveddatasets`, HIDE, unserved(REGISTER_FIRST));
-  app.post(`${D}/saveddatasets/*`, HIDE, unserved(REGISTER_FIRST));
+  const SAVED_OTHER =
+    'saving a dataset from a data path or a request, and profiles of saved datasets, are not served: make the dataset with Dataset.File.from_files / Dataset.Tabular.from_delimited_files (saved through POST saveddatasets)';
+  app.post(`${D}/saveddatasets/*`, HIDE, unserved(SAVED_OTHER));
   app.all(
     `${D}/datasets/*`,
     HIDE,
     unserved(
-      "this dataset operation (update, unregister, archive, snapshots, profiles) is not served; a registered dataset is a data asset version: change it through ARM W/data/{name}/versions/{v} (azure-ai-ml's ml_client.data)",
+      "this dataset operation (state changes, snapshots, profiles, actions) is not served; a registered dataset is a data asset version: change it through ARM W/data/{name}/versions/{v} (azure-ai-ml's ml_client.data)",
     ),
   );
 }
