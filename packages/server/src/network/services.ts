@@ -32,6 +32,9 @@ export function createNetworkServices(
       .map((pe) => pe.id);
   });
   vnets.users.push((id) => dns.linksTo(id));
+  // A group whose network something outside the group uses is not deleted (as Azure refuses to delete
+  // the network): checked before the group's other delete hooks remove anything.
+  cp.groups.deleteHooks.unshift(async (groupKey) => vnets.requireUnusedOutside(groupKey));
   registerNetworkTypes(cp.types, { vnets, dns, endpoints: assets.endpoints });
   return { vnets, dns };
 }

@@ -376,6 +376,55 @@ for (const dialect of testDialects()) {
       assert.equal(links.body.value.length, 1);
     });
 
+    it('two overlapping subnets asked for at once: one is made, the other refused', async () => {
+      const net = await t.request('PUT', `${vnet('race')}?${V}`, {
+        properties: { addressSpace: { addressPrefixes: ['172.16.0.0/16'] } },
+      });
+      assert.equal(net.status, 201, net.text);
+      for (let round = 0; round < 5; round++) {
+        const [a, b] = await Promise.all(
+          ['a', 'b'].map((n) =>
+            t.request('PUT', `${subnet('race', `${n}${round}`)}?${V}`, {
+              properties: { addressPrefix: `172.16.${round}.0/24` },
+            }),
+          ),
+        );
+        const statuses = [a!.status, b!.status].sort();
+        assert.equal(statuses[0], 201, `${a!.text} ${b!.text}`);
+        // The loser saw the winner's subnet (400 overlap) or lost the write (409, retry).
+        assert.ok([400, 409].includes(statuses[1]!), `${a!.text} ${b!.text}`);
+      }
+      const list = await t.request('GET', `${vnet('race')}/subnets?${V}`);
+      assert.equal(list.body.value.length, 5);
+    });
+
+    it('a resource group whose network an endpoint in another group uses is not deleted', async () => {
+      const other = `/subscriptions/${t.subscriptionId}/resourceGroups/vnet-other`;
+      assert.equal((await t.request('PUT', `${other}?${V}`, { location: 'local' })).status, 201);
+      const net = await t.request('PUT', `${other}/providers/Microsoft.Network/virtualNetworks/shared?${V}`, {
+        properties: {
+          addressSpace: { addressPrefixes: ['10.50.0.0/16'] },
+          subnets: [{ name: 's', properties: { addressPrefix: '10.50.0.0/24' } }],
+        },
+      });
+      assert.equal(net.status, 201, net.text);
+      const made = await t.request(
+        'PUT',
+        `${pe('pe-cross')}?${V}`,
+        peBody(`${other}/providers/Microsoft.Network/virtualNetworks/shared/subnets/s`),
+      );
+      assert.equal(made.status, 201, made.text);
+      const del = await t.request('DELETE', `${other}?${V}`);
+      assert.equal(del.status, 409, del.text);
+      assert.match(del.body.error.message, /private endpoint 'pe-cross'/);
+      assert.equal(
+        (await t.request('GET', `${other}/providers/Microsoft.Network/virtualNetworks/shared?${V}`)).status,
+        200,
+      );
+      assert.equal((await t.request('DELETE', `${pe('pe-cross')}?${V}`)).status, 200);
+      assert.equal((await t.request('DELETE', `${other}?${V}`)).status, 200);
+    });
+
     it('a Reader cannot make networks, and one without a role sees none', async () => {
       const reader = await userWithRole(t, 'vnet-reader', 'Reader', groupPath(t, 'vnet-rg'));
       const put = await t.request(

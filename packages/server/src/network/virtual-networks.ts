@@ -323,6 +323,23 @@ export class VirtualNetworkService {
     return this.engine.delete(r.id);
   }
 
+  /** Refuses (409 naming them) when resources outside the resource group `groupKey` use one of its networks. */
+  async requireUnusedOutside(groupKey: string): Promise<void> {
+    const inside = (id: string) => id.toLowerCase().startsWith(`${groupKey.toLowerCase()}/`);
+    const users: string[] = [];
+    for (const r of await this.engine.scan({ type: VIRTUAL_NETWORK, groupKey })) {
+      users.push(...(await this.usersOf(r.id)));
+      for (const s of (r.properties.subnets as SubnetRecord[] | undefined) ?? [])
+        users.push(...(await this.usersOf(`${r.id}/subnets/${s.name}`)));
+    }
+    const outside = users.filter((u) => !inside(u));
+    if (outside.length)
+      throw new Conflict(
+        `the resource group's virtual networks are in use by ${outside.map(describe).join(', ')}, outside the group; delete ${outside.length > 1 ? 'them' : 'it'} first`,
+        { code: 'NETWORK_IN_USE' },
+      );
+  }
+
   // ---- subnets (child resources kept in their network's row) ----
 
   /** The subnets of a network, as resources. */
