@@ -193,6 +193,22 @@ describe('atelier data, environment, private-endpoint, experiment create/delete 
     const badNet = await atelier(['private-endpoint', 'create', 'lab-pe4', '--address-prefixes', 'ten']);
     assert.equal(badNet.code, 1);
     assert.doesNotMatch(badNet.stderr, /addressPrefixes/);
+    // In a virtual network of the server, the subnet gives the networks.
+    const t = f!.t;
+    const net = await t.request(
+      'PUT',
+      `/subscriptions/${t.subscriptionId}/resourceGroups/cli-assets-rg/providers/Microsoft.Network/virtualNetworks/lab-net?api-version=2023-09-01`,
+      {
+        properties: {
+          addressSpace: { addressPrefixes: ['10.7.0.0/16'] },
+          subnets: [{ name: 'default', properties: { addressPrefix: '10.7.0.0/24' } }],
+        },
+      },
+    );
+    assert.equal(net.status, 201, net.text);
+    const inNet = await atelier(['private-endpoint', 'create', 'lab-pe5', '--vnet-name', 'lab-net']);
+    assert.equal(inNet.code, 0, inNet.stderr);
+    assert.equal(inNet.json.status, 'Approved');
   });
 
   it('image list / show (a real environment build); workspace diagnose; workspace list-linked-services', async () => {

@@ -270,12 +270,16 @@ export function privateEndpointCommands(program: Command): void {
       )
       .addHelpText(
         'after',
-        '\nExample:\n  atelier private-endpoint create lab-pe --address-prefixes 10.1.0.0/24 10.2.0.0/16\n' +
+        '\nExamples:\n  atelier private-endpoint create lab-pe --vnet-name lab-net --subnet-name default\n' +
+          '  atelier private-endpoint create lab-pe --address-prefixes 10.1.0.0/24 10.2.0.0/16\n' +
           'Without --manual-approval the connection is approved at once when you may approve it (an Owner).',
       ),
   )
-    .requiredOption('--address-prefixes <cidr...>', 'the networks the endpoint admits, e.g. 10.1.0.0/24')
-    .option('--vnet-name <name>', 'the virtual network the endpoint is in (a label here)')
+    .option(
+      '--address-prefixes <cidr...>',
+      "the networks the endpoint admits, e.g. 10.1.0.0/24 (default: its subnet's, with --vnet-name)",
+    )
+    .option('--vnet-name <name>', 'the virtual network the endpoint is in (its subnet gives the networks)')
     .option('--subnet-name <name>', "the virtual network's subnet (default: default)")
     .option('--vnet-resource-group <group>', "resource group of the endpoint (default: the workspace's)")
     .option('--manual-approval', 'leave the connection Pending until an Owner approves it (default: approve it now)')
@@ -285,7 +289,7 @@ export function privateEndpointCommands(program: Command): void {
       async (
         name: string,
         o: WsOpts & {
-          addressPrefixes: string[];
+          addressPrefixes?: string[];
           vnetName?: string;
           subnetName?: string;
           vnetResourceGroup?: string;
@@ -296,12 +300,16 @@ export function privateEndpointCommands(program: Command): void {
         cmd: Command,
       ) => {
         const g = globals(cmd);
+        if (!o.addressPrefixes && !o.vnetName)
+          throw new UsageError(
+            "give --vnet-name (the endpoint takes its subnet's networks) or --address-prefixes <cidr...>",
+          );
         const tags = parseTags(o.tags);
         const ws = await resolveWorkspace(g, o);
         const made = await ws.addPrivateEndpoint({
           privateEndpointConfig: {
             name,
-            addressPrefixes: o.addressPrefixes,
+            ...(o.addressPrefixes ? { addressPrefixes: o.addressPrefixes } : {}),
             ...(o.vnetName ? { vnetName: o.vnetName } : {}),
             ...(o.subnetName ? { vnetSubnetName: o.subnetName } : {}),
             ...(o.vnetResourceGroup ? { vnetResourceGroup: o.vnetResourceGroup } : {}),

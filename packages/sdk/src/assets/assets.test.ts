@@ -203,6 +203,30 @@ describe('workspace assets (SDK) against a real server', () => {
     assert.deepEqual([...(await ws.privateEndpoints()).keys()], [pe.name]);
     await ws.deletePrivateEndpointConnection(pe.name);
     assert.equal((await ws.privateEndpoints()).size, 0);
+    // In a virtual network the server keeps: the subnet gives the networks.
+    const net = await t.request(
+      'PUT',
+      `/subscriptions/${t.subscriptionId}/resourceGroups/sdk-assets-rg/providers/Microsoft.Network/virtualNetworks/sdk-net?api-version=2023-09-01`,
+      {
+        properties: {
+          addressSpace: { addressPrefixes: ['10.4.0.0/16'] },
+          subnets: [{ name: 'default', properties: { addressPrefix: '10.4.1.0/24' } }],
+        },
+      },
+    );
+    assert.equal(net.status, 201, net.text);
+    const inNet = await ws.addPrivateEndpoint({
+      privateEndpointConfig: { name: 'sdk-pe-net', vnetName: 'sdk-net' },
+      showOutput: false,
+    });
+    assert.equal(inNet.status, 'Approved');
+    const conn = await t.request('GET', `${inNet.id}?api-version=2023-09-01`);
+    assert.deepEqual(conn.body.properties.privateEndpoint.addressPrefixes, ['10.4.1.0/24']);
+    await assert.rejects(
+      ws.addPrivateEndpoint({ privateEndpointConfig: { name: 'sdk-pe-none' }, showOutput: false }),
+      /addressPrefixes must list the networks/,
+    );
+    await ws.deletePrivateEndpointConnection(inNet.name);
 
     const report = await ws.diagnoseWorkspace();
     assert.ok(report.storageAccountResults.some((r) => r.code === 'StorageWritable'));

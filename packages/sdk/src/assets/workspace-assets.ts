@@ -10,11 +10,14 @@ import type * as C from '@atelier/contracts';
 /** A connection as get/list return it (secret parts are never returned). */
 export type WorkspaceConnection = C.Connection;
 
-/** The seed's `PrivateEndPointConfig`: here the networks it admits are given as CIDRs. */
+/**
+ * The seed's `PrivateEndPointConfig`: the endpoint sits in `vnetSubnetName` of `vnetName` (a virtual
+ * network the server keeps; it admits that subnet's range), or admits `addressPrefixes` given here.
+ */
 export interface PrivateEndpointConfig {
   name: string;
-  /** Networks (CIDRs) the endpoint admits, e.g. ['10.1.0.0/24']. */
-  addressPrefixes: string[];
+  /** Networks (CIDRs) the endpoint admits, e.g. ['10.1.0.0/24']; leave out to take the subnet's (`vnetName`). */
+  addressPrefixes?: string[];
   vnetName?: string;
   vnetSubnetName?: string;
   vnetResourceGroup?: string;
@@ -156,9 +159,13 @@ W.addPrivateEndpoint = async function (opts) {
   const cfg = opts.privateEndpointConfig;
   if (!cfg?.name)
     throw new ValidationError('privateEndpointConfig.name is required', { target: 'privateEndpointConfig.name' });
-  if (!Array.isArray(cfg.addressPrefixes) || cfg.addressPrefixes.length === 0)
+  if (
+    cfg.addressPrefixes === undefined
+      ? !cfg.vnetName
+      : !Array.isArray(cfg.addressPrefixes) || cfg.addressPrefixes.length === 0
+  )
     throw new ValidationError(
-      'privateEndpointConfig.addressPrefixes must list the networks (CIDRs) the endpoint admits',
+      'privateEndpointConfig.addressPrefixes must list the networks (CIDRs) the endpoint admits, unless vnetName names a virtual network whose subnet gives them',
       { target: 'privateEndpointConfig.addressPrefixes' },
     );
   const link = linkOf(this);
@@ -174,7 +181,10 @@ W.addPrivateEndpoint = async function (opts) {
     location: opts.location ?? this.location,
     tags: opts.tags ?? {},
     properties: {
-      subnet: { ...(subnetId ? { id: subnetId } : {}), properties: { addressPrefixes: cfg.addressPrefixes } },
+      subnet: {
+        ...(subnetId ? { id: subnetId } : {}),
+        ...(cfg.addressPrefixes ? { properties: { addressPrefixes: cfg.addressPrefixes } } : {}),
+      },
       [auto ? 'privateLinkServiceConnections' : 'manualPrivateLinkServiceConnections']: [connection],
     },
   };
