@@ -104,8 +104,10 @@ export async function openPostgres(opts: {
     db,
     pool,
     write: (fn) => group.write(fn),
-    // While one batch commits (waits for its WAL flush), the next one runs its statements.
-    batchesAtOnce: 2,
+    // One batch of a kind runs its statements at a time; the next one starts while it commits (waits
+    // for its WAL flush). The writes are CPU-bound, not flush-bound: a second batch running at once
+    // only split what gathered into more, smaller batches (more statements and commits per write).
+    batchesAtOnce: 1,
     async read(fn) {
       const client = await pool.connect();
       let broken = false;
