@@ -62,7 +62,7 @@ export function createServices(ctx: AppContext): Services {
   const tracking = createTrackingServices(ctx, controlPlane);
   const assets = createAssetServices(ctx, controlPlane);
   const network = createNetworkServices(ctx, controlPlane, assets);
-  const identity = createIdentityServices(ctx, controlPlane.resources);
+  const identity = createIdentityServices(ctx, controlPlane);
   const codes = createCodeServices(ctx, controlPlane, assets);
   const serving = createDeploymentServices(ctx, controlPlane, tracking);
   const computes = createComputeServices(ctx, controlPlane);

@@ -5,6 +5,8 @@ import { AuditLog } from './audit.js';
 import { BasicSignIn } from './basic-sign-in.js';
 import { RoleAssignmentService } from './role-assignments.js';
 import type { ResourceEngine } from '../resources/engine.js';
+import type { ResourceTypeRegistry } from '../resources/registry.js';
+import { roleAssignmentType } from './role-assignment-type.js';
 import { AuthorizationCodeService } from './authorization-codes.js';
 import { OAuthClients } from './oauth-clients.js';
 import { PersonalAccessTokens } from './personal-access-tokens.js';
@@ -22,9 +24,15 @@ export interface IdentityServices {
   personalAccessTokens: PersonalAccessTokens;
 }
 
-export function createIdentityServices(ctx: AppContext, resources: ResourceEngine): IdentityServices {
+export function createIdentityServices(
+  ctx: AppContext,
+  cp: { resources: ResourceEngine; types: ResourceTypeRegistry },
+): IdentityServices {
   const throttle = new SignInThrottle(ctx.db);
   const sessions = new SessionService(ctx.db);
+  const roleAssignments = new RoleAssignmentService(ctx, cp.resources);
+  // Role assignments are an extension resource type of the registry (served by the generic ARM router).
+  cp.types.register(roleAssignmentType(roleAssignments));
   return {
     throttle,
     sessions,
@@ -33,6 +41,6 @@ export function createIdentityServices(ctx: AppContext, resources: ResourceEngin
     personalAccessTokens: new PersonalAccessTokens(ctx.db, ctx.principals),
     audit: new AuditLog(ctx.db),
     basic: new BasicSignIn(ctx.principals, throttle),
-    roleAssignments: new RoleAssignmentService(ctx, resources),
+    roleAssignments,
   };
 }

@@ -6,7 +6,7 @@ import { InvalidInput } from '../errors.js';
 import { groupId } from './arm-ids.js';
 import { resourceId } from './resource-ids.js';
 import { toArmBody, type ResourceDefinition, type ResourceEngine, type StoredResource } from './engine.js';
-import { normaliseLocation, type ResourceGroupService } from './resource-groups.js';
+import { normaliseLocation, resourceGroupType, type ResourceGroupService } from './resource-groups.js';
 import {
   insightsDef,
   keyVaultDef,
@@ -16,7 +16,7 @@ import {
   type NewDependent,
 } from './dependents.js';
 import { WORKSPACE, workspaceDef, type WorkspaceService } from './workspaces.js';
-import { deploymentDef, logAnalyticsDef } from './templates/deployments.js';
+import { logAnalyticsDef } from './templates/deployments.js';
 import { queryFlag, type ResourceScope, type ResourceTypeDeclaration, type ResourceTypeRegistry } from './registry.js';
 
 interface DependentSpec {
@@ -257,8 +257,9 @@ function workspaceType(engine: ResourceEngine, workspaces: WorkspaceService): Re
 }
 
 /**
- * The control plane's resource types: workspaces, the four dependent types, Log Analytics
- * workspaces (a record templates deploy) and template deployments.
+ * The control plane's resource types: resource groups, workspaces, the four dependent types and Log
+ * Analytics workspaces (a record templates deploy); template deployments are declared once their
+ * service exists (resources/control-plane.ts).
  */
 export function registerControlPlaneTypes(
   ctx: AppContext,
@@ -268,6 +269,7 @@ export function registerControlPlaneTypes(
   workspaces: WorkspaceService,
 ): void {
   const deps = workspaces.dependents;
+  registry.register(resourceGroupType(groups));
   registry.register(workspaceType(engine, workspaces));
   registry.register(
     dependentType(engine, groups, {
@@ -409,15 +411,5 @@ export function registerControlPlaneTypes(
       },
       undo: async (id) => void (await engine.delete(id)),
     },
-  });
-  // Template deployments (their routes: http/arm/template-deployment-routes.ts); nested ones are run by the deployment service.
-  registry.register({
-    ...deploymentDef,
-    param: 'deploymentName',
-    label: 'deployment',
-    tag: 'Template deployments',
-    access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
-    longRunning: true,
-    template: 'deployments',
   });
 }

@@ -6,6 +6,7 @@ import { WorkspaceService } from './workspaces.js';
 import { DeploymentService } from './templates/deployments.js';
 import { ResourceTypeRegistry } from './registry.js';
 import { registerControlPlaneTypes } from './control-plane-types.js';
+import { deploymentType } from './templates/deployment-type.js';
 
 /** The control plane's services, reachable by every module and feature plugin as `services.*`. */
 export interface ControlPlaneServices {
@@ -32,5 +33,6 @@ export function createControlPlaneServices(ctx: AppContext): ControlPlaneService
   workspaces.dependents.types = types;
   groups.deleteHooks.push(async (groupKey) => workspaces.deleteGroupContents(groupKey));
   const deployments = new DeploymentService(ctx, { groups, types, resources, operations, workspaces });
+  types.register(deploymentType(deployments, resources, operations));
   return { groups, types, resources, operations, workspaces, deployments };
 }

@@ -4,7 +4,7 @@ import type { Principal } from '../identity/principals.js';
 import type { Preconditions, ResourceDefinition, StoredResource } from './engine.js';
 import type { WorkspaceInfo } from './workspace-info.js';
 import type { Operation } from '../operations/operations.js';
-import { InvalidInput, type ErrorCode } from '../errors.js';
+import { InvalidInput, type ErrorCode, type RecordedError } from '../errors.js';
 import { parseResourceId } from './resource-ids.js';
 
 /**
@@ -29,11 +29,26 @@ export interface NewDependent {
   tags?: Record<string, string>;
 }
 
+/**
+ * Where a type's resources sit (`placement`): in a resource group (`…/resourceGroups/{g}/providers/{type}/{name}`,
+ * the default), directly in a subscription (`/subscriptions/{s}/…`: resource groups themselves), or as an
+ * extension resource below any scope — the root, a subscription, a group, a resource or a child resource
+ * (`{scope}/providers/{type}/{name}`: role assignments).
+ */
+export type Placement = 'resourceGroup' | 'subscription' | 'extension';
+
+/** What every record a type's handlers serve has: its ARM id. */
+export interface ArmRecord {
+  id: string;
+}
+
 /** Where a request's resource lives: its resource group, and for workspace child types the workspace. */
 export interface ResourceScope {
   subscriptionId: string;
-  /** The resource group's name as the request gave it (the stored one for a workspace's children). */
+  /** The resource group's name as the request gave it (the stored one for a workspace's children); '' outside a group. */
   resourceGroup: string;
+  /** Of an extension resource: the id of what it extends ('/' for the root), as the request spelled it (normalised by the type's service). */
+  scopeId?: string;
   /** The workspace of a type below `Microsoft.MachineLearningServices/workspaces` (resolved, access checked). */
   workspace?: WorkspaceInfo;
   /** Names of the parents between the workspace (or the group) and the resource, e.g. a data container's name for its versions. */
@@ -58,6 +73,17 @@ export function queryFlag(query: Record<string, string | undefined>, name: strin
   });
 }
 
+/**
+ * The edge's words for a recorded domain error (http/arm/errors.ts): bodies that carry one (a
+ * failed template deployment's `properties.error`) translate it with these, once, at the edge.
+ */
+export interface ErrorWords {
+  /** ARM's `{ code, message, target?, details? }`. */
+  body(e: RecordedError): Record<string, unknown>;
+  /** The HTTP status of its kind. */
+  status(e: RecordedError | undefined): number;
+}
+
 /** What a handler may need of the request beyond its path and body. */
 export interface RequestInfo {
   /** The query string (the type's own parameters: `force`, `deleteDependentResources`, …). */
@@ -66,6 +92,7 @@ export interface RequestInfo {
   pre: Preconditions;
   /** The request's api-version (older ones of some types answer in older shapes). */
   apiVersion: string;
+  errors: ErrorWords;
 }
 
 /** `listViewType=All` (or ArchivedOnly) includes archived asset containers and versions in a list. */
@@ -73,26 +100,29 @@ export function listsArchived(query: Record<string, string | undefined>): boolea
   return /^all|archivedonly$/i.test(String(query.listViewType ?? ''));
 }
 
-export interface PageRequest {
+export interface PageRequest<R extends ArmRecord = StoredResource> {
   after?: string;
   top: number;
   /** The query string's other parameters (filters of the type). */
   query: Record<string, string | undefined>;
   principal: Principal;
   /** Keeps only what the caller may see (RBAC), for types that are not below a workspace. */
-  visible: (r: StoredResource) => Promise<boolean>;
+  visible: (r: R) => Promise<boolean>;
 }
 
-export interface Page {
-  value: StoredResource[];
+export interface Page<R extends ArmRecord = StoredResource> {
+  value: R[];
   hasMore: boolean;
   lastKey?: string;
 }
 
-/** What the service of a type does for the generic router. */
-export interface ResourceHandlers {
-  list?(scope: ResourceScope, page: PageRequest): Promise<Page>;
-  get(scope: ResourceScope, name: string, principal: Principal): Promise<StoredResource>;
+/**
+ * What the service of a type does for the generic router. `R` is the record it serves: a
+ * StoredResource of the resource engine, or a row of its own (resource groups, role assignments).
+ */
+export interface ResourceHandlers<R extends ArmRecord = StoredResource> {
+  list?(scope: ResourceScope, page: PageRequest<R>): Promise<Page<R>>;
+  get(scope: ResourceScope, name: string, principal: Principal): Promise<R>;
   /**
    * ARM PUT: create or replace (or, for fixed-settings types, set tags). A long-running type returns
    * the operation that finishes it. Read-only types (a workspace's private link resources) have no PUT nor DELETE.
@@ -103,31 +133,43 @@ export interface ResourceHandlers {
     body: Record<string, unknown>,
     principal: Principal,
     pre: Preconditions,
-  ): Promise<{ resource: StoredResource; created: boolean; operation?: Operation }>;
+  ): Promise<{ resource: R; created: boolean; operation?: Operation }>;
   patch?(
     scope: ResourceScope,
-    resource: StoredResource,
+    resource: R,
     body: Record<string, unknown>,
     principal: Principal,
     req: RequestInfo,
-  ): Promise<StoredResource>;
+  ): Promise<R>;
   /**
    * Returns false when there was nothing to delete. A long-running delete returns the operation that
-   * finishes it (ARM answers 202 with Azure-AsyncOperation and Location, as Azure does for computes).
+   * finishes it (ARM answers 202 with Azure-AsyncOperation and Location, as Azure does for computes);
+   * `{ deleted }` answers 200 with the body of what was deleted (as Azure does for role assignments).
    */
-  delete?(scope: ResourceScope, name: string, principal: Principal, req: RequestInfo): Promise<boolean | Operation>;
+  delete?(
+    scope: ResourceScope,
+    name: string,
+    principal: Principal,
+    req: RequestInfo,
+  ): Promise<boolean | Operation | { deleted: R }>;
   /**
    * The ARM body; `secrets` when the caller may read the type's secrets (`access.secrets`); `detail`
    * for the GET of this one resource (a workspace's carries its private endpoint connections, lists leave them out).
    */
   toBody(
-    resource: StoredResource,
-    opts: { scope: ResourceScope; secrets: boolean; detail?: boolean },
+    resource: R,
+    opts: { scope: ResourceScope; secrets: boolean; detail?: boolean; errors: ErrorWords },
   ): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /**
+   * Where a long-running PUT's status is polled (Azure-AsyncOperation, relative to the server):
+   * e.g. a template deployment's `{id}/operationStatuses/{operation}`. Without it, the operation's
+   * own status URL with a Location twin (http/arm/lro.ts).
+   */
+  statusPath?(resource: R, operation: Operation): string;
 }
 
 /** A POST action on one resource (`…/{name}/{action}`). */
-export interface ResourceAction {
+export interface ResourceAction<R extends ArmRecord = StoredResource> {
   name: string;
   /** Every action listed is required, in order (the first decides 404 for a caller without any role). */
   access: Action[];
@@ -144,7 +186,7 @@ export interface ResourceAction {
     name: string,
     body: Record<string, unknown>,
     principal: Principal,
-    resource: StoredResource | undefined,
+    resource: R | undefined,
     req: RequestInfo,
   ): Promise<unknown>;
   loads?: boolean;
@@ -156,6 +198,26 @@ export interface ResourceAction {
   accepted?: boolean | ((req: RequestInfo) => boolean);
   /** Where a long-running action's result is read (the Location header; the operation's own status URL otherwise), e.g. `{id}/diagnoseResults/{operation}`. */
   resultPath?(resourceId: string, operation: Operation): string;
+}
+
+/**
+ * A GET below one resource that is not a type of its own (`…/{name}/{path}`): a template
+ * deployment's `operations`, `operationStatuses/{operationId}`. The resource is loaded first
+ * (`handlers.get`) with `access`; `params` names the path's own parameters.
+ */
+export interface ResourceView<R extends ArmRecord = StoredResource> {
+  /** Relative path, its parameters as `:name` (e.g. `operationStatuses/:operationId`). */
+  path: string;
+  access: Action;
+  response?: TSchema;
+  summary?: string;
+  run(
+    scope: ResourceScope,
+    resource: R,
+    params: Record<string, string>,
+    principal: Principal,
+    req: RequestInfo,
+  ): Promise<unknown>;
 }
 
 /** How ARM templates (Microsoft.Resources/deployments) deploy a type. */
@@ -179,11 +241,22 @@ export interface TemplateResource {
   body: Record<string, unknown>;
 }
 
-export interface ResourceTypeDeclaration extends ResourceDefinition {
+export interface ResourceTypeDeclaration<R extends ArmRecord = StoredResource> extends ResourceDefinition {
   /** Full ARM type, e.g. `Microsoft.MachineLearningServices/workspaces/datastores`. */
   type: string;
   /** The parent's ARM type; absent for a type directly in a resource group. */
   parent?: string;
+  /**
+   * Where a top-level type's resources sit (default `resourceGroup`); several when a type is served
+   * at more than one (its handlers see `scope.resourceGroup` '' outside a group). Children sit below their parent.
+   */
+  placement?: Placement | Placement[];
+  /**
+   * The path of its collection below its parent or placement when it is not `providers/{type}`
+   * (a child's: its last type segment): resource groups are `resourceGroups`. Further entries are
+   * older spellings served too, left out of /openapi.json (template deployments without `providers/Microsoft.Resources`).
+   */
+  paths?: string[];
   /** Path parameter of its name (`name`; `workspaceName` for workspaces; `version` for versions). */
   param: string;
   /** TypeBox schema of that path parameter. */
@@ -224,15 +297,19 @@ export interface ResourceTypeDeclaration extends ResourceDefinition {
     list?: string;
   };
   /** Served by the generic ARM router when present (types without handlers are records: template-only or served by their own protocol). */
-  handlers?: ResourceHandlers;
+  handlers?: ResourceHandlers<R>;
+  /** HEAD on one resource answers 204 when the caller sees it and 404 otherwise (ARM's check-existence). */
+  head?: boolean;
   /**
    * api-versions older than this answer the list as a bare JSON array of every item (no `value`,
    * no paging), as those versions did: azureml-core lists connections with 2020-01-01.
    */
   bareListBefore?: string;
-  /** Lists of a top-level type: per resource group and per subscription. */
+  /** Lists of a top-level type in a resource group: per resource group and per subscription. */
   lists?: { group?: boolean; subscription?: boolean };
-  actions?: ResourceAction[];
+  actions?: ResourceAction<R>[];
+  /** GETs below one resource that are not types of their own. */
+  views?: ResourceView<R>[];
   /** Deployable by ARM templates: how, or 'deployments' when the deployment service handles it itself. */
   template?: TemplateSupport | 'deployments';
   /** Removes one resource with what belongs to it (its keys, blobs, secrets); resource-group deletes use it. */
@@ -266,47 +343,57 @@ const PROVIDER_EXTRAS: Record<string, string[]> = {
   'Microsoft.Resources': ['resourceGroups', 'deployments'],
 };
 
-export class ResourceTypeRegistry {
-  private readonly types = new Map<string, ResourceTypeDeclaration>();
+/** The placements of a declaration (a child type's are its top-level ancestor's). */
+export function placementsOf(t: ResourceTypeDeclaration<ArmRecord>): Placement[] {
+  const p = t.placement ?? 'resourceGroup';
+  return Array.isArray(p) ? p : [p];
+}
 
-  register(t: ResourceTypeDeclaration): void {
+export class ResourceTypeRegistry {
+  private readonly types = new Map<string, ResourceTypeDeclaration<ArmRecord>>();
+
+  /** Declares a type (its parent first). `R`: the records its handlers serve. */
+  register<R extends ArmRecord>(t: ResourceTypeDeclaration<R>): void {
     const key = t.type.toLowerCase();
     if (this.types.has(key)) throw new Error(`resource type ${t.type} is declared twice`);
     if (t.parent && !this.types.has(t.parent.toLowerCase()))
       throw new Error(`resource type ${t.type}: declare its parent ${t.parent} first`);
-    this.types.set(key, t);
+    if (t.parent && t.placement) throw new Error(`resource type ${t.type}: a child type sits below its parent`);
+    if (placementsOf(t as ResourceTypeDeclaration<ArmRecord>).length === 0)
+      throw new Error(`resource type ${t.type}: placement lists no placement`);
+    this.types.set(key, t as unknown as ResourceTypeDeclaration<ArmRecord>);
   }
 
-  get(type: string): ResourceTypeDeclaration | undefined {
+  get(type: string): ResourceTypeDeclaration<ArmRecord> | undefined {
     return this.types.get(type.toLowerCase());
   }
 
-  require(type: string): ResourceTypeDeclaration {
+  require(type: string): ResourceTypeDeclaration<ArmRecord> {
     const t = this.get(type);
     if (!t) throw new Error(`resource type ${type} is not declared`);
     return t;
   }
 
-  all(): ResourceTypeDeclaration[] {
+  all(): ResourceTypeDeclaration<ArmRecord>[] {
     return [...this.types.values()];
   }
 
   /** The chain of declarations from the top-level type down to `t`. */
-  chain(t: ResourceTypeDeclaration): ResourceTypeDeclaration[] {
+  chain(t: ResourceTypeDeclaration<ArmRecord>): ResourceTypeDeclaration<ArmRecord>[] {
     const out = [t];
     while (out[0]!.parent) out.unshift(this.require(out[0]!.parent));
     return out;
   }
 
   /** The type a workspace's dependency property (`storageAccount`, `keyVault`, …) names. */
-  dependent(kind: DependentKind): ResourceTypeDeclaration {
+  dependent(kind: DependentKind): ResourceTypeDeclaration<ArmRecord> {
     const t = this.all().find((x) => x.workspaceProperty === kind);
     if (!t) throw new Error(`no resource type serves the workspace dependency ${kind}`);
     return t;
   }
 
   /** Types an ARM template may deploy. */
-  deployable(): ResourceTypeDeclaration[] {
+  deployable(): ResourceTypeDeclaration<ArmRecord>[] {
     return this.all().filter((t) => t.template);
   }
 

@@ -1,8 +1,12 @@
 import type { AppContext } from '../context.js';
 import type { ResourceGroupRow } from '../store/tables.js';
 import type { Principal } from '../identity/principals.js';
+import * as C from '@atelier/contracts';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from './arm-ids.js';
+import type { ResourceTypeDeclaration } from './registry.js';
+
+export const RESOURCE_GROUP = 'Microsoft.Resources/resourceGroups';
 
 export interface ResourceGroup {
   id: string;
@@ -161,6 +165,63 @@ export class ResourceGroupService {
     this.ctx.access.invalidate();
     return true;
   }
+}
+
+/**
+ * Resource groups as a registry type: placed directly in a subscription (`/subscriptions/{s}/resourceGroups/{name}`),
+ * with HEAD (check-existence), PUT, GET, PATCH (tags), DELETE (everything in it, done before answering) and the
+ * subscription's list; kept in their own table by this service. Templates deploy them through the deployment service.
+ */
+export function resourceGroupType(groups: ResourceGroupService): ResourceTypeDeclaration<ResourceGroup> {
+  return {
+    type: RESOURCE_GROUP,
+    checkName: checkResourceGroupName,
+    placement: 'subscription',
+    paths: ['resourceGroups'],
+    param: 'resourceGroupName',
+    label: 'resource group',
+    tag: 'Resource groups',
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+    head: true,
+    template: 'deployments',
+    schema: {
+      put: C.ResourceGroupBody,
+      patch: C.ResourceGroupPatchBody,
+      one: C.ResourceGroup,
+      list: C.ResourceGroupList,
+    },
+    summaries: {
+      put: 'Create a resource group (or set the tags of an existing one; its location cannot change)',
+      get: 'Get a resource group',
+      patch: 'Set the tags of a resource group',
+      delete: 'Delete a resource group with everything in it (done when it answers)',
+      list: 'List the resource groups of a subscription (paged)',
+    },
+    handlers: {
+      list: async (scope, page) => {
+        const visible: ResourceGroup[] = [];
+        for (const row of await groups.list(scope.subscriptionId)) {
+          if (page.after && row.id_key <= page.after) continue;
+          const g = toResourceGroup(row);
+          if (await page.visible(g)) visible.push(g);
+          if (visible.length > page.top) break;
+        }
+        const value = visible.slice(0, page.top);
+        return { value, hasMore: visible.length > page.top, lastKey: value.at(-1)?.id.toLowerCase() };
+      },
+      get: async (scope, name) => toResourceGroup(await groups.require(scope.subscriptionId, name)),
+      put: async (scope, name, body, by) => {
+        const { row, created } = await groups.put(scope.subscriptionId, name, body as C.ResourceGroupBody, by);
+        return { resource: toResourceGroup(row), created };
+      },
+      patch: async (scope, g, body) =>
+        toResourceGroup(
+          await groups.patchTags(scope.subscriptionId, g.name, (body as C.ResourceGroupPatchBody).tags ?? g.tags),
+        ),
+      delete: (scope, name, by) => groups.delete(scope.subscriptionId, name, by),
+      toBody: (g) => ({ ...g }),
+    },
+  };
 }
 
 /** ARM locations are compared without case and spaces ("West Europe" = "westeurope"). */

@@ -5,6 +5,7 @@ import type { Services } from '../../services.js';
 import { checkApiVersion } from './api-version.js';
 import { NotFound } from '../../errors.js';
 import { armErrorOf, armStatusOf } from './errors.js';
+import { ARM_ERROR_WORDS } from './resource-router.js';
 import { W, workspaceFor } from './assets/common.js';
 
 /**
@@ -60,7 +61,7 @@ export async function operationRoutes(
         const t = services.types.get(r.type);
         if (t?.handlers) {
           const scope = { subscriptionId: r.subscriptionId, resourceGroup: r.resourceGroup, parents: [] };
-          return reply.status(200).send(await t.handlers.toBody(r, { scope, secrets: false }));
+          return reply.status(200).send(await t.handlers.toBody(r, { scope, secrets: false, errors: ARM_ERROR_WORDS }));
         }
         return reply.status(200).send(services.workspaces.toArm(r));
       }

@@ -1,18 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import * as C from '@atelier/contracts';
 import type { AppContext } from '../../context.js';
-import { toResourceGroup, type ResourceGroupService } from '../../resources/resource-groups.js';
+import type { ResourceGroupService } from '../../resources/resource-groups.js';
 import type { ResourceEngine, StoredResource } from '../../resources/engine.js';
 import { matchesResourceFilter, parseResourceFilter } from './resource-filter.js';
 import { checkApiVersion } from './api-version.js';
 import { groupId } from '../../resources/arm-ids.js';
 import { NotFound } from '../../errors.js';
-import { nextLink, pageParams } from './paging.js';
 
 const TAGS = ['Resource groups'];
-const GROUP = { 200: C.ResourceGroup, ...C.ArmErrorResponses };
 
-/** Subscriptions and resource groups (Microsoft.Resources shapes). */
+/**
+ * Subscriptions, and what is in a resource group or subscription (`…/resources`, Microsoft.Resources
+ * shapes). Resource groups themselves are a registry type (resources/resource-groups.ts
+ * `resourceGroupType`) served by the generic ARM router.
+ */
 export async function resourceGroupRoutes(
   app: FastifyInstance,
   opts: { ctx: AppContext; groups: ResourceGroupService; resources: ResourceEngine },
@@ -79,139 +81,6 @@ export async function resourceGroupRoutes(
         .where('subscription_id', '=', sub)
         .executeTakeFirstOrThrow();
       return subscriptionBody(row);
-    },
-  );
-
-  app.get<{ Params: C.SubscriptionParams }>(
-    '/subscriptions/:subscriptionId/resourcegroups',
-    {
-      schema: {
-        params: C.SubscriptionParams,
-        querystring: C.ApiVersionQuery,
-        response: { 200: C.ResourceGroupList, ...C.ArmErrorResponses },
-        tags: TAGS,
-      },
-    },
-    async (req) => {
-      const sub = req.params.subscriptionId.toLowerCase();
-      await groups.requireSubscription(sub);
-      const { after, top } = pageParams(req);
-      const all = await groups.list(sub);
-      const visible = [];
-      for (const r of all) {
-        if (after && r.id_key <= after) continue;
-        if (await ctx.access.canSee(req.principal.id, r.id_key)) visible.push(r);
-        if (visible.length > top) break;
-      }
-      const page = visible.slice(0, top);
-      return {
-        value: page.map(toResourceGroup),
-        nextLink: nextLink(ctx.config.publicUrl, req, page.at(-1)?.id_key, visible.length > top),
-      };
-    },
-  );
-
-  app.get<{ Params: C.ResourceGroupParams }>(
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, response: GROUP, tags: TAGS } },
-    async (req) => {
-      const { subscriptionId: sub, resourceGroupName: name } = req.params;
-      await groups.requireSubscription(sub);
-      await ctx.access.require(
-        req.principal.id,
-        groupId(sub, name),
-        'control/read',
-        `resource group '${name}' could not be found`,
-      );
-      return toResourceGroup(await groups.require(sub, name));
-    },
-  );
-
-  app.head<{ Params: C.ResourceGroupParams }>(
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    { schema: { params: C.ResourceGroupParams, querystring: C.ApiVersionQuery, hide: true } as object },
-    async (req, reply) => {
-      const { subscriptionId: sub, resourceGroupName: name } = req.params;
-      const visible =
-        (await groups.subscriptionExists(sub)) &&
-        (await ctx.access.canSee(req.principal.id, groupId(sub, name))) &&
-        (await groups.get(sub, name));
-      return reply.status(visible ? 204 : 404).send();
-    },
-  );
-
-  app.put<{ Params: C.ResourceGroupParams; Body: C.ResourceGroupBody }>(
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    {
-      schema: {
-        params: C.ResourceGroupParams,
-        querystring: C.ApiVersionQuery,
-        body: C.ResourceGroupBody,
-        response: { ...GROUP, 201: C.ResourceGroup },
-        tags: TAGS,
-      },
-    },
-    async (req, reply) => {
-      const { subscriptionId: sub, resourceGroupName: name } = req.params;
-      await groups.requireSubscription(sub);
-      await ctx.access.require(
-        req.principal.id,
-        groupId(sub, name),
-        'control/write',
-        `subscription '${sub}' could not be found`,
-      );
-      const { row, created } = await groups.put(sub, name, req.body, req.principal);
-      return reply.status(created ? 201 : 200).send(toResourceGroup(row));
-    },
-  );
-
-  app.patch<{ Params: C.ResourceGroupParams; Body: C.ResourceGroupPatchBody }>(
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    {
-      schema: {
-        params: C.ResourceGroupParams,
-        querystring: C.ApiVersionQuery,
-        body: C.ResourceGroupPatchBody,
-        response: GROUP,
-        tags: TAGS,
-      },
-    },
-    async (req) => {
-      const { subscriptionId: sub, resourceGroupName: name } = req.params;
-      await ctx.access.require(
-        req.principal.id,
-        groupId(sub, name),
-        'control/write',
-        `resource group '${name}' could not be found`,
-      );
-      const row = await groups.require(sub, name);
-      return toResourceGroup(await groups.patchTags(sub, row.name, req.body.tags ?? JSON.parse(row.tags)));
-    },
-  );
-
-  app.delete<{ Params: C.ResourceGroupParams }>(
-    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    {
-      schema: {
-        params: C.ResourceGroupParams,
-        querystring: C.ApiVersionQuery,
-        response: C.ArmErrorResponses,
-        tags: TAGS,
-      },
-    },
-    async (req, reply) => {
-      const { subscriptionId: sub, resourceGroupName: name } = req.params;
-      await groups.requireSubscription(sub);
-      await ctx.access.require(
-        req.principal.id,
-        groupId(sub, name),
-        'control/write',
-        `resource group '${name}' could not be found`,
-      );
-      // Deleting what is in a group is quick here (rows, folders): done before answering, so a 200
-      // means it is gone. 204 when there was nothing to delete, as ARM answers.
-      const deleted = await groups.delete(sub, name, req.principal);
-      return reply.status(deleted ? 200 : 204).send();
     },
   );
 

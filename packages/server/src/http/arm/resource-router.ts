@@ -3,40 +3,80 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import type { Action } from '../../identity/rbac.js';
-import type {
-  RequestInfo,
-  ResourceScope,
-  ResourceTypeDeclaration,
-  ResourceHandlers,
+import {
+  placementsOf,
+  type ArmRecord,
+  type ErrorWords,
+  type Placement,
+  type RequestInfo,
+  type ResourceScope,
+  type ResourceTypeDeclaration,
+  type ResourceHandlers,
 } from '../../resources/registry.js';
-import type { StoredResource } from '../../resources/engine.js';
 import type { Operation } from '../../operations/operations.js';
 import { checkResourceGroupName, checkSubscriptionId, groupId } from '../../resources/arm-ids.js';
 import { resourceId } from '../../resources/resource-ids.js';
 import { WORKSPACE } from '../../resources/workspaces.js';
-import { Forbidden, NotFound } from '../../errors.js';
+import { Forbidden, InvalidInput, NotFound } from '../../errors.js';
 import { checkApiVersion } from './api-version.js';
 import { nextLink, pageParams } from './paging.js';
 import { preconditions, setLroHeaders } from './lro.js';
 import { ApiVersionQuery, ArmErrorResponses } from '@atelier/contracts';
 import { workspaceFor } from './assets/common.js';
+import { armErrorOf, armStatusOf } from './errors.js';
 
 type Params = Record<string, string>;
+
+/** Recorded domain errors in ARM's words (translated here, at the edge). */
+export const ARM_ERROR_WORDS: ErrorWords = { body: (e) => ({ ...armErrorOf(e) }), status: armStatusOf };
 
 /** What a handler may need of the request beyond its path and body. */
 function info(req: FastifyRequest): RequestInfo {
   const query = req.query as Record<string, string | undefined>;
-  return { query, pre: preconditions(req), apiVersion: String(query['api-version'] ?? '') };
+  return { query, pre: preconditions(req), apiVersion: String(query['api-version'] ?? ''), errors: ARM_ERROR_WORDS };
 }
-const GROUP = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName';
+const SUBSCRIPTION = '/subscriptions/:subscriptionId';
+const GROUP = `${SUBSCRIPTION}/resourceGroups/:resourceGroupName`;
+/** Where an extension resource may sit: the root, a subscription, a resource group, a resource, a child resource. */
+export const EXTENSION_SCOPES = [
+  '',
+  SUBSCRIPTION,
+  GROUP,
+  `${GROUP}/providers/:scopeNamespace/:scopeType/:scopeName`,
+  `${GROUP}/providers/:scopeNamespace/:scopeType/:scopeName/:scopeChildType/:scopeChildName`,
+];
+/** The route prefixes of a placement, with their path parameters. */
+const PREFIXES: Record<Placement, { prefixes: string[]; params: string[] }> = {
+  resourceGroup: { prefixes: [GROUP], params: ['subscriptionId', 'resourceGroupName'] },
+  subscription: { prefixes: [SUBSCRIPTION], params: ['subscriptionId'] },
+  extension: { prefixes: EXTENSION_SCOPES, params: [] },
+};
+const ACCEPTED = Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' });
 
 /**
- * The generic ARM router: PUT / GET / PATCH / DELETE, lists and POST actions for every type of the
- * resource-type registry that declares handlers (resources/registry.ts). Paths, parameters,
- * access checks, status codes and paging come from the declaration; the type's service does the
- * rest. Types directly in a resource group are checked by path (subscription, group and name
- * rules) and by RBAC on their id; types below a workspace are reached through the workspace
- * (`workspaceFor`: no role on it → 404).
+ * The scope an extension resource of `type` sits on, from the request path: what comes before
+ * `/providers/{type}` ('/' for the root), without trailing slashes.
+ */
+function extensionScope(req: FastifyRequest, type: string): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(req.url.split('?')[0]!);
+  } catch {
+    throw new InvalidInput('the request path is not valid percent-encoding', { code: 'INVALID_SCOPE' });
+  }
+  const i = path.toLowerCase().indexOf(`/providers/${type.toLowerCase()}`);
+  const scope = (i <= 0 ? '' : path.slice(0, i)).replace(/\/+$/, '');
+  return scope === '' ? '/' : scope;
+}
+
+/**
+ * The generic ARM router: PUT / GET / PATCH / DELETE, lists, POST actions and GET views for every
+ * type of the resource-type registry that declares handlers (resources/registry.ts). Paths,
+ * parameters, access checks, status codes and paging come from the declaration; the type's service
+ * does the rest. Where a type sits (`placement`) decides its paths and checks: in a resource group
+ * or a subscription it is checked by path (subscription, group and name rules) and by RBAC on its
+ * id; an extension resource (a role assignment) by RBAC on the scope it extends; types below a
+ * workspace are reached through the workspace (`workspaceFor`: no role on it → 404).
  */
 export async function resourceRouter(
   app: FastifyInstance,
@@ -44,35 +84,44 @@ export async function resourceRouter(
 ): Promise<void> {
   const { ctx, services } = opts;
   app.addHook('preHandler', async (req) => checkApiVersion(req));
-  for (const t of services.types.all()) if (t.handlers) mount(app, ctx, services, t, t.handlers);
+  for (const t of services.types.all())
+    if (t.handlers)
+      for (const placement of placementsOf(services.types.chain(t)[0]!))
+        mount(app, ctx, services, t, t.handlers, placement);
 }
 
 function mount(
   app: FastifyInstance,
   ctx: AppContext,
   services: Services,
-  t: ResourceTypeDeclaration,
-  h: ResourceHandlers,
+  t: ResourceTypeDeclaration<ArmRecord>,
+  h: ResourceHandlers<ArmRecord>,
+  placement: Placement,
 ): void {
   const chain = services.types.chain(t);
   const top = chain[0]!;
   // Reached through a workspace (its children); the workspace type itself is checked as any type in a group.
   const below = chain.length > 1 && top.type.toLowerCase() === WORKSPACE.toLowerCase();
-  // A child of another type in a resource group (a virtual network's subnets): checked by RBAC on its own id.
-  const nested = chain.length > 1 && !below;
-  const [ns, topSegment] = top.type.split('/') as [string, string];
-  const segment = (d: ResourceTypeDeclaration) => d.type.split('/').pop()!;
-  // …/providers/{ns}/{top}/:param/{child}/:param…
-  let path = `${GROUP}/providers/${ns}/${topSegment}`;
-  const params: Record<string, TSchema> = { subscriptionId: Type.String(), resourceGroupName: Type.String() };
+  const extension = placement === 'extension';
+  const segment = (d: ResourceTypeDeclaration<ArmRecord>) =>
+    d === top ? `providers/${d.type}` : d.type.split('/').pop()!;
+  /** The collection paths of a type below its parent: the declared one first, then older spellings. */
+  const collections = (d: ResourceTypeDeclaration<ArmRecord>) => d.paths ?? [segment(d)];
+  const placed = PREFIXES[placement];
+  // Every route prefix: placement prefix × the top type's collection paths (only the first documented).
+  const routes: { base: string; hidden: boolean }[] = [];
+  for (const prefix of placed.prefixes)
+    collections(top).forEach((c, i) => routes.push({ base: `${prefix}/${c}`, hidden: i > 0 }));
+  const params: Record<string, TSchema> = {};
+  for (const p of placed.params) params[p] = Type.String();
+  // The path below the top type's collection: …/:param/{child}/:param…
+  let rest = '';
   for (const d of chain) {
-    if (d !== top) path += `/${segment(d)}`;
+    if (d !== top) rest += `/${collections(d)[0]}`;
     if (d === t) break;
-    path += `/:${d.param}`;
+    rest += `/:${d.param}`;
     params[d.param] = d.nameSchema ?? Type.String();
   }
-  const list = path;
-  const item = `${path}/:${t.param}`;
   const ListParams = Type.Object({ ...params });
   const ItemParams = Type.Object({ ...params, [t.param]: t.nameSchema ?? Type.String() });
   const tags = [t.tag];
@@ -83,34 +132,67 @@ function mount(
   const created = t.schema?.one && (t.createdStatus ?? 201) === 201 ? { 201: t.schema.one } : {};
   const page = t.schema?.list ? { 200: t.schema.list, ...ArmErrorResponses } : ArmErrorResponses;
   const nameOf = (req: FastifyRequest) => (req.params as Params)[t.param]!;
+  // Names of the parents between the workspace (or the placement) and the resource: a subnet's names its virtual network.
   const parents = (req: FastifyRequest) => chain.slice(below ? 1 : 0, -1).map((d) => (req.params as Params)[d.param]!);
-  /** The id of the resource a request names (types in a resource group and their children). */
-  const idOf = (p: Params) => {
-    let id = resourceId(p.subscriptionId!, p.resourceGroupName!, top.type, p[top.param]!);
-    for (const d of chain.slice(1)) id += `/${segment(d)}/${p[d.param]}`;
-    return id;
-  };
-  /** The id of the parent of a nested type's resources (its lists). */
-  const parentIdOf = (p: Params) => {
-    let id = resourceId(p.subscriptionId!, p.resourceGroupName!, top.type, p[top.param]!);
-    for (const d of chain.slice(1, -1)) id += `/${segment(d)}/${p[d.param]}`;
-    return id;
-  };
+  const rg = placement === 'resourceGroup';
 
-  /** Path checks of a type in a resource group: ids and names, an existing subscription. */
+  /** Path checks of a type not below a workspace: ids and names, an existing subscription. */
   const checkPath = async (p: Params) => {
+    if (extension) return;
     checkSubscriptionId(p.subscriptionId!);
     if (p.resourceGroupName !== undefined) checkResourceGroupName(p.resourceGroupName);
     await services.groups.requireSubscription(p.subscriptionId!);
   };
-  const notFound = (p: Params) =>
-    `${t.label} '${p[t.param]}' could not be found in resource group '${p.resourceGroupName}'`;
+  /** What the request's resources are in: their scope's id (the group's, the subscription's, the extended one). */
+  const container = (req: FastifyRequest): string => {
+    const p = req.params as Params;
+    if (extension) return extensionScope(req, t.type);
+    return rg ? groupId(p.subscriptionId!, p.resourceGroupName!) : `/subscriptions/${p.subscriptionId}`;
+  };
+  /** The id of the resource (or, with `upTo`, of its ancestor of that type) a request names. */
+  const idOf = (req: FastifyRequest, upTo: ResourceTypeDeclaration<ArmRecord> = t): string => {
+    const p = req.params as Params;
+    const where = container(req);
+    let id = `${where === '/' ? '' : where}/${collections(top)[0]}`;
+    for (const d of chain) {
+      if (d !== top) id += `/${collections(d)[0]}`;
+      id += `/${p[d.param]}`;
+      if (d === upTo) break;
+    }
+    return id;
+  };
+  const where = (req: FastifyRequest): string => {
+    const p = req.params as Params;
+    if (extension) return `the scope '${container(req)}'`;
+    return rg ? `resource group '${p.resourceGroupName}'` : `subscription '${p.subscriptionId}'`;
+  };
+  /** 404 of a resource the caller may not see (or that is not there). */
+  const notFound = (req: FastifyRequest) =>
+    extension
+      ? `${where(req)} could not be found`
+      : rg
+        ? `${t.label} '${nameOf(req)}' could not be found in ${where(req)}`
+        : `${t.label} '${nameOf(req)}' could not be found`;
+  /** 404 of a PUT the caller may not make: the place it would go is not seen. */
+  const placeNotFound = (req: FastifyRequest) => `${where(req)} could not be found`;
+  /** Where RBAC is checked: the resource's id, or the scope an extension resource extends. */
+  const target = (req: FastifyRequest) => (extension ? container(req) : idOf(req));
+  const scopeOf = (req: FastifyRequest): ResourceScope => {
+    const p = req.params as Params;
+    return {
+      subscriptionId: p.subscriptionId ?? /^\/subscriptions\/([^/]+)/i.exec(container(req))?.[1] ?? '',
+      resourceGroup:
+        p.resourceGroupName ?? /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)/i.exec(container(req))?.[1] ?? '',
+      ...(extension ? { scopeId: container(req) } : {}),
+      parents: parents(req),
+    };
+  };
 
-  /** The scope of a request once the caller may `action` (for a type in a group: on the resource's id, 404 `missing` without). */
+  /** The scope of a request once the caller may `action` (404 `missing` without). */
   const scopeFor = async (
     req: FastifyRequest,
     action: Action,
-    missing?: (p: Params) => string,
+    missing: (req: FastifyRequest) => string = notFound,
   ): Promise<ResourceScope> => {
     const p = req.params as Params;
     if (below) {
@@ -124,147 +206,180 @@ function mount(
     }
     await checkPath(p);
     t.checkName(p[t.param]!);
-    await ctx.access.require(req.principal.id, idOf(p), action, (missing ?? notFound)(p));
-    return { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, parents: parents(req) };
+    await ctx.access.require(req.principal.id, target(req), action, missing(req));
+    return scopeOf(req);
   };
-  const secrets = async (req: FastifyRequest, r: StoredResource) =>
+  const secrets = async (req: FastifyRequest, r: ArmRecord) =>
     t.access.secrets ? ctx.access.can(req.principal.id, r.id, t.access.secrets) : false;
-  const body = async (req: FastifyRequest, scope: ResourceScope, r: StoredResource, detail = false) =>
-    h.toBody(r, { scope, secrets: await secrets(req, r), detail });
+  const body = async (req: FastifyRequest, scope: ResourceScope, r: ArmRecord, detail = false) =>
+    h.toBody(r, { scope, secrets: await secrets(req, r), detail, errors: ARM_ERROR_WORDS });
   const query = t.schema?.query ?? {};
+  /** Sets the headers of a long-running PUT: the type's own status URL, or the operation's. */
+  const lroHeaders = (req: FastifyRequest, reply: FastifyReply, r: ArmRecord, op: Operation) => {
+    if (!h.statusPath) return setLroHeaders(reply, ctx.config.publicUrl, op, req);
+    const v = encodeURIComponent(String((req.query as Record<string, unknown>)['api-version'] ?? ''));
+    void reply
+      .header('Azure-AsyncOperation', `${ctx.config.publicUrl}${h.statusPath(r, op)}?api-version=${v}`)
+      .header('Retry-After', '1');
+  };
 
-  if (h.put) {
-    const put = h.put;
-    app.put(
-      item,
-      {
-        schema: {
-          params: ItemParams,
-          querystring: query.put ?? ApiVersionQuery,
-          ...(t.schema?.put ? { body: t.schema.put } : {}),
-          response: { ...one, ...created },
-          tags,
-          ...withSummary(s.put),
-        },
-      },
-      async (req, reply) => {
-        const scope = await scopeFor(
-          req,
-          t.access.write,
-          (p) => `resource group '${p.resourceGroupName}' could not be found`,
-        );
-        const { resource, created, operation } = await put(
-          scope,
-          nameOf(req),
-          (req.body ?? {}) as Record<string, unknown>,
-          req.principal,
-          preconditions(req),
-        );
-        if (operation) setLroHeaders(reply, ctx.config.publicUrl, operation, req);
-        return reply.status(created ? (t.createdStatus ?? 201) : 200).send(await body(req, scope, resource));
-      },
-    );
+  for (const { base, hidden } of routes) {
+    const list = `${base}${rest}`;
+    const item = `${list}/:${t.param}`;
+    const hide = hidden ? { hide: true } : {};
+    mountOne(list, item, hide);
   }
 
-  app.get(
-    item,
-    { schema: { params: ItemParams, querystring: ApiVersionQuery, response: one, tags, ...withSummary(s.get) } },
-    async (req) => {
-      const scope = await scopeFor(req, t.access.read);
-      return body(req, scope, await h.get(scope, nameOf(req), req.principal), true);
-    },
-  );
+  function mountOne(list: string, item: string, hide: { hide?: boolean }): void {
+    if (h.put) {
+      const put = h.put;
+      app.put(
+        item,
+        {
+          schema: {
+            params: ItemParams,
+            querystring: query.put ?? ApiVersionQuery,
+            ...(t.schema?.put ? { body: t.schema.put } : {}),
+            response: { ...one, ...created },
+            tags,
+            ...hide,
+            ...withSummary(s.put),
+          },
+        },
+        async (req, reply) => {
+          const scope = await scopeFor(req, t.access.write, chain.length > 1 ? notFound : placeNotFound);
+          const { resource, created, operation } = await put(
+            scope,
+            nameOf(req),
+            (req.body ?? {}) as Record<string, unknown>,
+            req.principal,
+            preconditions(req),
+          );
+          if (operation) lroHeaders(req, reply, resource, operation);
+          return reply.status(created ? (t.createdStatus ?? 201) : 200).send(await body(req, scope, resource));
+        },
+      );
+    }
 
-  if (h.patch) {
-    const patch = h.patch;
-    app.patch(
+    app.get(
       item,
       {
         schema: {
           params: ItemParams,
-          querystring: query.patch ?? ApiVersionQuery,
-          ...(t.schema?.patch ? { body: t.schema.patch } : {}),
+          querystring: ApiVersionQuery,
           response: one,
           tags,
-          ...withSummary(s.patch),
+          ...hide,
+          ...withSummary(s.get),
         },
       },
       async (req) => {
-        const scope = await scopeFor(req, t.access.write);
-        const r = await h.get(scope, nameOf(req), req.principal);
-        const b = (req.body ?? {}) as Record<string, unknown>;
-        return body(req, scope, await patch(scope, r, b, req.principal, info(req)));
+        const scope = await scopeFor(req, t.access.read);
+        return body(req, scope, await h.get(scope, nameOf(req), req.principal), true);
       },
     );
-  }
 
-  if (h.delete) {
-    const del = h.delete;
-    app.delete(
-      item,
-      {
-        schema: {
-          params: ItemParams,
-          querystring: query.delete ?? ApiVersionQuery,
-          response: t.longRunningDelete
-            ? {
-                202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }),
-                ...ArmErrorResponses,
-              }
-            : ArmErrorResponses,
-          tags,
-          ...withSummary(s.delete),
+    if (t.head) {
+      app.head(
+        item,
+        { schema: { params: ItemParams, querystring: ApiVersionQuery, hide: true } as object },
+        async (req, reply) => {
+          try {
+            const scope = await scopeFor(req, t.access.read);
+            await h.get(scope, nameOf(req), req.principal);
+            return reply.status(204).send();
+          } catch (e) {
+            if (e instanceof NotFound || e instanceof Forbidden) return reply.status(404).send();
+            throw e;
+          }
         },
-      },
-      async (req, reply: FastifyReply) => {
-        const scope = await scopeFor(req, t.access.delete);
-        const done = await del(scope, nameOf(req), req.principal, info(req));
-        if (typeof done === 'object') {
-          setLroHeaders(reply, ctx.config.publicUrl, done, req);
-          return reply.status(202).send();
-        }
-        return reply.status(done ? 200 : 204).send();
-      },
-    );
-  }
+      );
+    }
 
-  if (h.list) {
-    const listPage = h.list;
-    const answer = async (req: FastifyRequest, scope: ResourceScope) => {
-      const { after, top } = pageParams(req);
-      const q = req.query as Record<string, string | undefined>;
-      const result = await listPage(scope, {
-        after,
-        top,
-        query: q,
-        principal: req.principal,
-        visible: (r) => ctx.access.canSee(req.principal.id, r.id),
-      });
-      const value = [];
-      for (const r of result.value) value.push(await body(req, scope, r));
-      // Older api-versions of some types answered a bare array, with no paging: all of it, in that shape.
-      const version = String(q['api-version'] ?? '');
-      if (t.bareListBefore && version && version < t.bareListBefore) {
-        let last = result;
-        while (last.hasMore) {
-          last = await listPage(scope, {
-            after: last.lastKey,
-            top,
-            query: q,
-            principal: req.principal,
-            visible: (r) => ctx.access.canSee(req.principal.id, r.id),
-          });
-          for (const r of last.value) value.push(await body(req, scope, r));
-        }
-        return value;
-      }
-      return { value, nextLink: nextLink(ctx.config.publicUrl, req, result.lastKey, result.hasMore) };
-    };
-    if (below) {
-      app.get(
-        list,
-        { schema: { params: ListParams, querystring: ApiVersionQuery, response: page, tags, ...withSummary(s.list) } },
+    if (h.patch) {
+      const patch = h.patch;
+      app.patch(
+        item,
+        {
+          schema: {
+            params: ItemParams,
+            querystring: query.patch ?? ApiVersionQuery,
+            ...(t.schema?.patch ? { body: t.schema.patch } : {}),
+            response: one,
+            tags,
+            ...hide,
+            ...withSummary(s.patch),
+          },
+        },
         async (req) => {
+          const scope = await scopeFor(req, t.access.write);
+          const r = await h.get(scope, nameOf(req), req.principal);
+          const b = (req.body ?? {}) as Record<string, unknown>;
+          return body(req, scope, await patch(scope, r, b, req.principal, info(req)));
+        },
+      );
+    }
+
+    if (h.delete) {
+      const del = h.delete;
+      app.delete(
+        item,
+        {
+          schema: {
+            params: ItemParams,
+            querystring: query.delete ?? ApiVersionQuery,
+            response: t.longRunningDelete ? { 202: ACCEPTED, ...ArmErrorResponses } : ArmErrorResponses,
+            tags,
+            ...hide,
+            ...withSummary(s.delete),
+          },
+        },
+        async (req, reply: FastifyReply) => {
+          const scope = await scopeFor(req, t.access.delete);
+          const done = await del(scope, nameOf(req), req.principal, info(req));
+          if (typeof done === 'object' && 'deleted' in done)
+            return reply.status(200).send(await body(req, scope, done.deleted));
+          if (typeof done === 'object') {
+            setLroHeaders(reply, ctx.config.publicUrl, done, req);
+            return reply.status(202).send();
+          }
+          return reply.status(done ? 200 : 204).send();
+        },
+      );
+    }
+
+    if (h.list) {
+      const listPage = h.list;
+      const answer = async (req: FastifyRequest, scope: ResourceScope) => {
+        const { after, top } = pageParams(req);
+        const q = req.query as Record<string, string | undefined>;
+        const request = (after: string | undefined) => ({
+          after,
+          top,
+          query: q,
+          principal: req.principal,
+          visible: (r: ArmRecord) => ctx.access.canSee(req.principal.id, r.id),
+        });
+        const result = await listPage(scope, request(after));
+        const value = [];
+        for (const r of result.value) value.push(await body(req, scope, r));
+        // Older api-versions of some types answered a bare array, with no paging: all of it, in that shape.
+        const version = String(q['api-version'] ?? '');
+        if (t.bareListBefore && version && version < t.bareListBefore) {
+          let last = result;
+          while (last.hasMore) {
+            last = await listPage(scope, request(last.lastKey));
+            for (const r of last.value) value.push(await body(req, scope, r));
+          }
+          return value;
+        }
+        return { value, nextLink: nextLink(ctx.config.publicUrl, req, result.lastKey, result.hasMore) };
+      };
+      const listSchema = (params: TSchema, summary: string | undefined) => ({
+        schema: { params, querystring: ApiVersionQuery, response: page, tags, ...hide, ...withSummary(summary) },
+      });
+      if (below) {
+        app.get(list, listSchema(ListParams, s.list), async (req) => {
           const ws = await workspaceFor(ctx, req, t.access.read);
           const p = req.params as Params;
           return answer(req, {
@@ -273,42 +388,34 @@ function mount(
             workspace: ws,
             parents: parents(req),
           });
-        },
-      );
-    } else if (nested) {
-      app.get(
-        list,
-        { schema: { params: ListParams, querystring: ApiVersionQuery, response: page, tags, ...withSummary(s.list) } },
-        async (req) => {
+        });
+      } else if (chain.length > 1) {
+        // A child of a type in a group: the caller sees its parent (404 naming it otherwise).
+        const parent = chain.at(-2)!;
+        app.get(list, listSchema(ListParams, s.list), async (req) => {
           const p = req.params as Params;
           await checkPath(p);
-          const parent = parentIdOf(p);
-          const label = services.types.require(chain.at(-2)!.type).label;
-          const missing = `${label} '${parent.split('/').pop()}' could not be found in resource group '${p.resourceGroupName}'`;
-          await ctx.access.require(req.principal.id, parent, t.access.read, missing);
-          if (!(await services.resources.get(parent)))
+          const parentId = idOf(req, parent);
+          const missing = `${parent.label} '${p[parent.param]}' could not be found in ${where(req)}`;
+          await ctx.access.require(req.principal.id, parentId, t.access.read, missing);
+          if (!(await services.resources.get(parentId)))
             throw new NotFound(missing, { code: 'PARENT_RESOURCE_NOT_FOUND' });
-          return answer(req, {
-            subscriptionId: p.subscriptionId!,
-            resourceGroup: p.resourceGroupName!,
-            parents: parents(req),
-          });
-        },
-      );
-    } else {
-      if (t.lists?.group !== false) {
-        app.get(
-          list,
-          {
-            schema: {
-              params: ListParams,
-              querystring: ApiVersionQuery,
-              response: page,
-              tags,
-              ...withSummary(s.listGroup),
-            },
-          },
-          async (req) => {
+          return answer(req, scopeOf(req));
+        });
+      } else if (extension) {
+        app.get(list, listSchema(ListParams, s.list), async (req) => {
+          await ctx.access.require(req.principal.id, container(req), t.access.read, notFound(req));
+          return answer(req, scopeOf(req));
+        });
+      } else if (!rg) {
+        // In a subscription: what the caller sees of it (the handler's `visible`).
+        app.get(list, listSchema(ListParams, s.list ?? s.listSubscription), async (req) => {
+          await checkPath(req.params as Params);
+          return answer(req, scopeOf(req));
+        });
+      } else {
+        if (t.lists?.group !== false) {
+          app.get(list, listSchema(ListParams, s.listGroup), async (req) => {
             const p = req.params as Params;
             await checkPath(p);
             if (
@@ -319,81 +426,92 @@ function mount(
                 code: 'RESOURCE_GROUP_NOT_FOUND',
               });
             }
-            return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName!, parents: [] });
-          },
-        );
-      }
-      if (t.lists?.subscription) {
-        app.get(
-          `/subscriptions/:subscriptionId/providers/${ns}/${topSegment}`,
-          {
-            schema: {
-              params: Type.Object({ subscriptionId: Type.String() }),
-              querystring: ApiVersionQuery,
-              response: page,
-              tags,
-              ...withSummary(s.listSubscription),
+            return answer(req, scopeOf(req));
+          });
+        }
+        if (t.lists?.subscription) {
+          app.get(
+            list.replace(GROUP, SUBSCRIPTION),
+            listSchema(Type.Object({ subscriptionId: Type.String() }), s.listSubscription),
+            async (req) => {
+              const p = req.params as Params;
+              await checkPath(p);
+              if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${p.subscriptionId}`)))
+                throw new NotFound(`subscription '${p.subscriptionId}' could not be found`, {
+                  code: 'SUBSCRIPTION_NOT_FOUND',
+                });
+              return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: '', parents: [] });
             },
-          },
-          async (req) => {
-            const p = req.params as Params;
-            await checkPath(p);
-            if (!(await ctx.access.canSee(req.principal.id, `/subscriptions/${p.subscriptionId}`)))
-              throw new NotFound(`subscription '${p.subscriptionId}' could not be found`, {
-                code: 'SUBSCRIPTION_NOT_FOUND',
-              });
-            return answer(req, { subscriptionId: p.subscriptionId!, resourceGroup: '', parents: [] });
-          },
-        );
+          );
+        }
       }
     }
-  }
 
-  for (const a of t.actions ?? []) {
-    app.post(
-      `${item}/${a.name}`,
-      {
-        schema: {
-          params: ItemParams,
-          querystring: ApiVersionQuery,
-          ...(a.body ? { body: a.body } : {}),
-          response: {
-            ...(a.accepted
-              ? { 202: Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' }) }
-              : {}),
-            ...(a.response ? { 200: a.response } : {}),
-            ...ArmErrorResponses,
+    for (const a of t.actions ?? []) {
+      app.post(
+        `${item}/${a.name}`,
+        {
+          schema: {
+            params: ItemParams,
+            querystring: ApiVersionQuery,
+            ...(a.body ? { body: a.body } : {}),
+            response: {
+              ...(a.accepted ? { 202: ACCEPTED } : {}),
+              ...(a.response ? { 200: a.response } : {}),
+              ...ArmErrorResponses,
+            },
+            tags,
+            ...hide,
+            ...withSummary(a.summary),
           },
-          tags,
-          ...withSummary(a.summary),
         },
-      },
-      async (req, reply) => {
-        const [first, ...more] = a.access;
-        const scope = await scopeFor(req, first!);
-        const r = a.loads === false ? undefined : await h.get(scope, nameOf(req), req.principal);
-        for (const action of more)
-          await ctx.access.require(
-            req.principal.id,
-            r?.id ?? idOf(req.params as Params),
-            action,
-            notFound(req.params as Params),
-          );
-        const about = info(req);
-        const b = (req.body ?? {}) as Record<string, unknown>;
-        const out = await a.run(scope, nameOf(req), b, req.principal, r, about);
-        const accepted = typeof a.accepted === 'function' ? a.accepted(about) : a.accepted;
-        if (!accepted) return out === undefined ? reply.status(200).send() : out;
-        const op = out as Operation;
-        setLroHeaders(reply, ctx.config.publicUrl, op, req);
-        if (a.resultPath) {
-          const id = r?.id ?? idOf(req.params as Params);
-          const v = encodeURIComponent(about.apiVersion);
-          reply.header('Location', `${ctx.config.publicUrl}${a.resultPath(id, op)}?api-version=${v}`);
-        }
-        return reply.status(202).send();
-      },
-    );
+        async (req, reply) => {
+          const [first, ...more] = a.access;
+          const scope = await scopeFor(req, first!);
+          const r = a.loads === false ? undefined : await h.get(scope, nameOf(req), req.principal);
+          for (const action of more)
+            await ctx.access.require(req.principal.id, r?.id ?? idOf(req), action, notFound(req));
+          const about = info(req);
+          const b = (req.body ?? {}) as Record<string, unknown>;
+          const out = await a.run(scope, nameOf(req), b, req.principal, r, about);
+          const accepted = typeof a.accepted === 'function' ? a.accepted(about) : a.accepted;
+          if (!accepted) return out === undefined ? reply.status(200).send() : out;
+          const op = out as Operation;
+          setLroHeaders(reply, ctx.config.publicUrl, op, req);
+          if (a.resultPath) {
+            const v = encodeURIComponent(about.apiVersion);
+            reply.header('Location', `${ctx.config.publicUrl}${a.resultPath(r?.id ?? idOf(req), op)}?api-version=${v}`);
+          }
+          return reply.status(202).send();
+        },
+      );
+    }
+
+    for (const v of t.views ?? []) {
+      const own = [...v.path.matchAll(/:([A-Za-z]\w*)/g)].map((m) => m[1]!);
+      app.get(
+        `${item}/${v.path}`,
+        {
+          schema: {
+            params: Type.Object({
+              ...ItemParams.properties,
+              ...Object.fromEntries(own.map((n) => [n, Type.String()])),
+            }),
+            querystring: ApiVersionQuery,
+            response: v.response ? { 200: v.response, ...ArmErrorResponses } : ArmErrorResponses,
+            tags,
+            ...hide,
+            ...withSummary(v.summary),
+          },
+        },
+        async (req) => {
+          const scope = await scopeFor(req, v.access);
+          const r = await h.get(scope, nameOf(req), req.principal);
+          const p = req.params as Params;
+          return v.run(scope, r, Object.fromEntries(own.map((n) => [n, p[n]!])), req.principal, info(req));
+        },
+      );
+    }
   }
 }
 
@@ -401,7 +519,10 @@ function mount(
  * The data plane of a type (`dataPlane`: Key Vault's secrets and keys below a vault's id): its
  * route prefix and path parameters, as the generic router names them.
  */
-export function dataPlaneRoutes(t: ResourceTypeDeclaration): { prefix: string; params: Record<string, TSchema> } {
+export function dataPlaneRoutes(t: ResourceTypeDeclaration<ArmRecord>): {
+  prefix: string;
+  params: Record<string, TSchema>;
+} {
   if (t.parent || !t.dataPlane) throw new Error(`${t.type} declares no data plane in a resource group`);
   return {
     prefix: `${GROUP}/providers/${t.type}/:${t.param}`,
@@ -422,7 +543,7 @@ export function dataPlaneRoutes(t: ResourceTypeDeclaration): { prefix: string; p
 export async function dataPlaneResource(
   ctx: AppContext,
   services: Services,
-  t: ResourceTypeDeclaration,
+  t: ResourceTypeDeclaration<ArmRecord>,
   req: FastifyRequest,
   action: Action,
 ): Promise<string> {

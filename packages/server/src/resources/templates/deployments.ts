@@ -275,15 +275,12 @@ export class DeploymentService {
     return out;
   }
 
-  /** The types a template may deploy: the deployable declared types, and resource groups. */
+  /** The types a template may deploy: the deployable declared types (resource groups among them). */
   private handledNames(): string[] {
-    return [
-      ...this.services.types
-        .deployable()
-        .map((t) => t.type)
-        .filter((t) => t !== DEPLOYMENT),
-      'Microsoft.Resources/resourceGroups',
-    ];
+    return this.services.types
+      .deployable()
+      .map((t) => t.type)
+      .filter((t) => t !== DEPLOYMENT);
   }
   private handled(): string[] {
     return this.handledNames().map((t) => t.toLowerCase());
