@@ -16,6 +16,7 @@ import type { CodeService } from '../codes/code-assets.js';
 import type { VersionedAssetService } from '../assets/versioned-assets.js';
 import type { Principal } from '../identity/principals.js';
 import { endpointDefinition } from '../deployments/online-endpoints.js';
+import { deploymentDefinition } from '../deployments/online-deployments.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { obj, str, type Obj } from '../assets/validate.js';
 
@@ -434,20 +435,102 @@ export class V1WebserviceDeployer {
     const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
     const n = Math.max(0, ...deployments.map((d) => Number(/^version-(\d+)$/.exec(d.name)?.[1] ?? 0))) + 1;
     const name = `version-${n}`;
-    const current = deployments[0];
+    const desc = ep.properties.description;
+    return this.startVersion(
+      ws,
+      ep,
+      name,
+      req,
+      {
+        capacity: Number(deployments[0]?.sku?.capacity ?? 1),
+        ...(typeof desc === 'string' ? { description: desc } : {}),
+      },
+      by,
+      async (fresh) => {
+        await this.serving.endpoints.patch(ws, fresh, { properties: { traffic: { [name]: 100 } } }, by);
+        for (const d of deployments) await this.serving.deployments.delete(ws, ep.name, d.name);
+      },
+    );
+  }
+
+  /**
+   * `AksEndpoint.create_version(name, …)` (`PATCH …/services/{e}` adding `/versions/{name}`): a new
+   * deployment of the endpoint from the version's environmentImageRequest; when it is up,
+   * `onReady` gives it its traffic. Checked before anything is made (a 4xx makes nothing).
+   */
+  async addVersion(
+    ws: WorkspaceInfo,
+    ep: StoredResource,
+    name: string,
+    raw: unknown,
+    by: Principal,
+    onReady: (traffic: number) => Promise<void>,
+  ): Promise<Operation> {
+    const T = 'body[0].value';
+    const v = obj(raw, T)!;
+    deploymentDefinition.checkName(name);
+    const taken = await this.serving.deployments.get(ws, ep.name, name).then(
+      () => true,
+      (e) => {
+        if (e instanceof NotFound) return false;
+        throw e;
+      },
+    );
+    if (taken)
+      throw new Conflict(`webservice '${ep.name}' already has a version '${name}': update it, or name another`, {
+        code: 'CONFLICT',
+      });
+    const traffic = v.trafficPercentile == null ? 0 : v.trafficPercentile;
+    if (typeof traffic !== 'number' || !Number.isInteger(traffic) || traffic < 0 || traffic > 100)
+      throw invalid(`${T}.trafficPercentile`, `must be a whole percent from 0 to 100, got ${JSON.stringify(traffic)}`);
+    // Autoscaling is not served: a version runs num_replicas instances (or the autoscaler's minimum).
+    const auto = (v.autoScaler ?? {}) as Obj;
+    const replicas = v.numReplicas ?? (auto.autoscaleEnabled === true ? (auto.minReplicas ?? 1) : 1);
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > 32)
+      throw invalid(
+        `${T}.numReplicas`,
+        `must be a whole number of replicas from 1 to 32, got ${JSON.stringify(replicas)}`,
+      );
+    const req = await this.imageRequest(ws, v.environmentImageRequest);
+    const tags = v.kvTags && typeof v.kvTags === 'object' ? (v.kvTags as Obj) : {};
+    return this.startVersion(
+      ws,
+      ep,
+      name,
+      req,
+      {
+        capacity: replicas,
+        tags: Object.fromEntries(Object.entries(tags).map(([k, x]) => [k, String(x)])),
+        ...(typeof v.description === 'string' ? { description: v.description } : {}),
+      },
+      by,
+      () => onReady(traffic),
+    );
+  }
+
+  /** Makes the deployment `name` of an image request and the operation that waits for it, then runs `onReady`. */
+  private async startVersion(
+    ws: WorkspaceInfo,
+    ep: StoredResource,
+    name: string,
+    req: ImageRequest,
+    opts: { capacity: number; tags?: Record<string, string>; description?: string },
+    by: Principal,
+    onReady: (fresh: StoredResource) => Promise<void>,
+  ): Promise<Operation> {
     const undo: (() => Promise<unknown>)[] = [];
     let provision: Operation;
     try {
       const depProps = await this.materialise(ws, req, by, undo);
-      const desc = ep.properties.description;
       const r = await this.serving.deployments.put(
         ws,
         ep.name,
         name,
         {
           location: ws.location,
-          sku: { name: 'Default', capacity: Number(current?.sku?.capacity ?? 1) },
-          properties: { ...depProps, ...(typeof desc === 'string' ? { description: desc } : {}) },
+          tags: opts.tags ?? {},
+          sku: { name: 'Default', capacity: opts.capacity },
+          properties: { ...depProps, ...(opts.description !== undefined ? { description: opts.description } : {}) },
         },
         by,
       );
@@ -467,13 +550,11 @@ export class V1WebserviceDeployer {
         if (done.status !== 'Succeeded') {
           await V1WebserviceDeployer.undoAll(undo);
           throw new InvalidInput(
-            `the new version of webservice '${ep.name}' failed, the service serves as before: ${done.error?.message ?? done.status}`,
+            `the new version '${name}' of webservice '${ep.name}' failed and was removed; the service serves as before: ${done.error?.message ?? done.status}`,
             { code: 'INVALID_INPUT' },
           );
         }
-        const fresh = await this.serving.endpoints.get(ws, ep.name);
-        await this.serving.endpoints.patch(ws, fresh, { properties: { traffic: { [name]: 100 } } }, by);
-        for (const d of deployments) await this.serving.deployments.delete(ws, ep.name, d.name);
+        await onReady(await this.serving.endpoints.get(ws, ep.name));
       },
     );
   }

@@ -143,5 +143,14 @@ for (const dialect of testDialects()) {
       const gone = await httpsJson('GET', `${W}/onlineEndpoints/aci-svc?${V}`, s.ca, s.token);
       assert.equal(gone.status, 404);
     });
+
+    it('AksEndpoint.create_version on an endpoint without a compute stops in azureml-core', async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      ok('ARM endpoint (no deployment)');
+      // azureml-core builds ComputeTarget(ws, endpoint.compute_name) before sending: with no compute
+      // (a Managed endpoint) its abstract class cannot be made. The route itself is proven on Ray below.
+      assert.match(err('AksEndpoint.create_version'), /Can't instantiate abstract class ComputeTarget/);
+      ok('delete ep-versions');
+    });
   });
 }

@@ -114,6 +114,29 @@ def new_version():
 
 step("update(inference_config)", new_version)
 step("after new version", lambda: (lambda s: [s.state, s.tags])(Webservice(ws, "aci-svc")))
+
+# AksEndpoint.create_version on an endpoint made through ARM: a new deployment from the version's
+# inference config; when it is up it gets its traffic_percentile.
+def arm_put(path, body):
+    r = requests.put(f"{W}/{path}?api-version=2025-09-01", json=body, headers=auth.get_authentication_header())
+    if r.status_code >= 300:
+        raise RuntimeError(f"PUT {path}: {r.status_code} {r.text}")
+    return r.status_code
+
+
+step("ARM endpoint (no deployment)", lambda: arm_put("onlineEndpoints/ep-versions", {"location": "local", "properties": {"authMode": "Key"}}))
+
+
+def create_version(name, **kwargs):
+    ep = Webservice(ws, "ep-versions")
+    ep.create_version(name, inference_config=InferenceConfig(entry_script="score.py", source_directory="src", environment=env), models=[model], **kwargs)
+    ep.wait_for_deployment()
+    ep = Webservice(ws, "ep-versions")
+    return [type(ep).__name__, {k: [v.traffic_percentile, v.state, v.num_replicas] for k, v in ep.versions.items()}, ep.run(json.dumps({"data": [2]}))]
+
+
+step("AksEndpoint.create_version", lambda: create_version("blue", traffic_percentile=100, num_replicas=1))
+step("delete ep-versions", lambda: Webservice(ws, "ep-versions").delete())
 step("delete", lambda: Webservice(ws, "aci-svc").delete())
 step("ws.webservices after delete", lambda: sorted(ws.webservices.keys()))
 

@@ -112,6 +112,8 @@ export class V1Webservices {
     const authEnabled = ep.properties.authMode === 'Key';
     const tokenAuth = ep.properties.authMode === 'AMLToken';
     const top = Math.max(0, ...deployments.map((d) => share(d.name)));
+    // The attached compute the endpoint runs on (azureml-core's AksEndpoint.create_version reads it).
+    const computeName = typeof ep.properties.compute === 'string' ? ep.properties.compute.split('/').pop()! : null;
     const versions: Record<string, unknown> = {};
     const modelIds: string[] = [];
     const svcImages: V1Image[] = [];
@@ -158,7 +160,7 @@ export class V1Webservices {
           refreshPeriodInSeconds: null,
           targetUtilization: null,
         },
-        computeName: null,
+        computeName,
         containerResourceRequirements: {
           cpu: null,
           cpuLimit: null,
@@ -215,7 +217,7 @@ export class V1Webservices {
       authEnabled,
       aadAuthEnabled: tokenAuth,
       appInsightsEnabled: false,
-      computeName: null,
+      computeName,
       scoringUri,
       swaggerUri: `${prefix}/swagger.json`,
       versions,
@@ -695,6 +697,25 @@ export async function modelManagementServiceRoutes(
         throw new InvalidInput('change a service and its versions in separate requests', { code: 'INVALID_INPUT' });
       const op = await services.update(ws, ep, body, req.principal, deployer);
       if (!op) return reply.status(200).send({});
+      return reply
+        .status(202)
+        .header('Operation-Location', `${ctx.config.publicUrl}${operationsPath(req.url)}/${op.id}`)
+        .send({});
+    }
+    // AksEndpoint.create_version: one `add /versions/{name}` with the version's create payload.
+    const add = Array.isArray(body) && body.length === 1 ? (body[0] as Obj) : undefined;
+    const m = add?.op === 'add' ? /^\/versions\/([^/]+)$/.exec(String(add.path ?? '')) : null;
+    if (add && m) {
+      const name = m[1]!;
+      const op = await deployer.addVersion(ws, ep, name, add.value, req.principal, async (traffic) => {
+        if (traffic > 0)
+          await services.patch(
+            ws,
+            await services.endpoint(ws, ep.name),
+            [{ op: 'replace', path: `/versions/${name}/trafficPercentile`, value: traffic }],
+            req.principal,
+          );
+      });
       return reply
         .status(202)
         .header('Operation-Location', `${ctx.config.publicUrl}${operationsPath(req.url)}/${op.id}`)
