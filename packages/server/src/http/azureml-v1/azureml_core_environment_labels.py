@@ -1,6 +1,6 @@
-"""azureml-core's environment labels and image details against the server (Environment.label,
-Environment.get(label=…), env.get_image_details), and azure-ai-ml's ml_client.environments.get(label=…),
-in one process. Prints one JSON line: {step: {"ok": value} | {"error": …}}.
+"""azureml-core's environment labels against the server (Environment.label, Environment.get(label=…)),
+azure-ai-ml's ml_client.environments.get(label=…), and what stays a 501 (env.get_image_details,
+run.upload_file(datastore_name=…)), in one process. Prints one JSON line: {step: {"ok": value} | {"error": …}}.
 Environment: see testing/python/azure_clients.py; WORKSPACE (an existing workspace), WORKDIR.
 """
 import json
@@ -49,5 +49,21 @@ ml = ml_client(os.environ["WORKSPACE"])
 step("ml_client.environments.get(label=latest)", lambda: ml.environments.get("labelled", label="latest").version)
 step("ml_client.environments.get(label=production)", lambda: ml.environments.get("labelled", label="production").version)
 
+# What stays unserved, with its reason: image details (no container images) and run files in another datastore.
+step("env.get_image_details", lambda: Environment.get(ws, "labelled", version="1").get_image_details(ws))
+
+
+def upload_elsewhere():
+    from azureml.core import Experiment
+    with open("note.txt", "w") as fh:
+        fh.write("hello\n")
+    run = Experiment(ws, "labels-files").start_logging(snapshot_directory=None)
+    try:
+        return run.upload_file("note.txt", "note.txt", datastore_name="workspaceblobstore")
+    finally:
+        run.complete()
+
+
+step("run.upload_file(datastore_name=workspaceblobstore)", upload_elsewhere)
 print(json.dumps(step.out, default=str))
 sys.stdout.flush()

@@ -97,7 +97,7 @@ export async function environmentRoutes(
     `${E}/:name/versions/:version/image`,
     HIDE,
     unserved(
-      'environments are built as Python environments here, not container images; env.build(ws) reports the build state and log',
+      "env.get_image_details describes a container image in a registry; environments are built as Python environments here, not images: env.build(ws) reports the build's state and log, and its record is in ws.images (Image(ws, id=…), ARM W/images)",
     ),
   );
 }
