@@ -155,6 +155,15 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, m.index + m[0].length)}/${HBI_REDACTED}`;
 }
 
+/** What replaces a SAS signature (`sig=`) in a logged URL: the Blob REST subset's URLs carry one. */
+export const SAS_REDACTED = '[redacted]';
+const SAS_SIGNATURE = /([?&]sig=)[^&#]*/gi;
+
+/** A URL with its SAS signature (a bearer credential for the blob or container) replaced. */
+export function redactSas(url: string): string {
+  return url.replace(SAS_SIGNATURE, `$1${SAS_REDACTED}`);
+}
+
 interface RequestLike {
   method?: string;
   url?: string;
@@ -210,7 +219,7 @@ export function createLogger(level: string, hbi: HbiWorkspaces, destination?: pi
         const isHbi = url !== undefined && hbi.urlIsHbi(url);
         return {
           method: req.method,
-          url: isHbi && url ? redactUrl(url) : url,
+          url: isHbi && url ? redactUrl(url) : url && redactSas(url),
           host: req.host,
           remoteAddress: req.ip,
           remotePort: req.socket?.remotePort,
