@@ -71,7 +71,22 @@ class Instance {
   restarts = 0;
   probeTimer?: NodeJS.Timeout;
   healthySince = 0;
+  /** When its worker process was started (epoch ms). */
+  startedAt = 0;
   constructor(readonly index: number) {}
+}
+
+/**
+ * Milliseconds until an instance's first liveness probe, once it is ready: the probe's
+ * `initialDelay` counts from the worker's start (Kubernetes' initialDelaySeconds), and a probe comes
+ * no sooner than one `period` after readiness.
+ */
+export function firstLivenessDelay(
+  p: Pick<ProbeSettings, 'initialDelayMs' | 'periodMs'>,
+  startedAt: number,
+  now: number,
+): number {
+  return Math.max(p.periodMs, startedAt + p.initialDelayMs - now);
 }
 
 class LocalRuntime implements DeploymentRuntime {
@@ -149,6 +164,7 @@ class LocalRuntime implements DeploymentRuntime {
       detached: true,
     });
     inst.proc = proc;
+    inst.startedAt = Date.now();
     inst.port = undefined;
     inst.ready = false;
     return new Promise<void>((resolve, reject) => {
@@ -282,7 +298,10 @@ class LocalRuntime implements DeploymentRuntime {
       );
       inst.probeTimer.unref();
     };
-    inst.probeTimer = setTimeout(() => void tick(), kind === 'readiness' ? p.initialDelayMs : p.periodMs);
+    inst.probeTimer = setTimeout(
+      () => void tick(),
+      kind === 'readiness' ? p.initialDelayMs : firstLivenessDelay(p, inst.startedAt, Date.now()),
+    );
     inst.probeTimer.unref();
   }
 
