@@ -29,6 +29,17 @@ def run(raw_data):
     return {"modelFiles": "MLmodel" in files, "six": six.__version__, "tripled": [3 * x for x in data["x"]]}
 `;
 
+/** Needs nothing but the standard library: it runs in the server's serving Python. */
+const PLAIN_PY = `import json, os
+
+def init():
+    global files
+    files = sorted(os.listdir(os.environ["AZUREML_MODEL_DIR"]))
+
+def run(raw_data):
+    return {"modelFiles": "MLmodel" in files, "negated": [-x for x in json.loads(raw_data)["x"]]}
+`;
+
 describe(
   'Model.deploy with an inference config and token auth (SDK)',
   { skip: skip ?? (uv ? undefined : 'uv is not installed') },
@@ -59,6 +70,7 @@ describe(
       });
       assert.equal(env.status, 201, env.text);
       await uploadCode(t, W, 'sdk-score', '1', { 'score.py': SCORE_PY });
+      await uploadCode(t, W, 'sdk-plain', '1', { 'plain.py': PLAIN_PY });
     });
     after(async () => {
       if (saved === undefined) delete process.env.ATELIER_UV;
@@ -94,6 +106,18 @@ describe(
         svc.run('not json'),
         (e: Error) => e instanceof ServiceError && /answered 500/.test(e.message),
       );
+    });
+
+    it("without environmentId, runs the entry script in the server's serving Python (an MLflow model)", async () => {
+      const doubler = (await ws.models()).get('doubler')!;
+      const inferenceConfig = { entryScript: 'plain.py', codeId: `${W}/codes/sdk-plain/versions/1` };
+      const svc = await Model.deploy(ws, 'sdk-plain', [doubler], inferenceConfig);
+      assert.equal(svc.state, 'Succeeded');
+      assert.deepEqual(await svc.run({ x: [1, 2] }), { modelFiles: true, negated: [-1, -2] });
+      const d = await t.request('GET', `${svc.id}/deployments/default?api-version=2025-09-01`);
+      assert.equal(d.body.properties.environmentId, undefined);
+      assert.equal(d.body.properties.codeConfiguration.scoringScript, 'plain.py');
+      await svc.delete();
     });
 
     it('serves a tokenAuthEnabled service with tokens only (AMLToken): keys are refused', async () => {

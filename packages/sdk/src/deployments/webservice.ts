@@ -12,12 +12,14 @@ export interface ModelVersionRef {
 /**
  * How the service runs its model (the seed's `InferenceConfig`). Without one, an MLflow model is
  * served with MLflow's scoring contract. With one: `entryScript` (Azure's `init()`/`run(raw_data)`)
- * from the code asset `codeId`, in `environmentId` (`azureml:name:version` or an ARM id).
+ * from the code asset `codeId`, in `environmentId` (`azureml:name:version` or an ARM id); without
+ * `environmentId`, in the server's serving Python (ATELIER_SERVING_PYTHON) with the model's own
+ * requirements, as the server allows for an MLflow model.
  */
 export interface InferenceConfig {
   entryScript: string;
   codeId: string;
-  environmentId: string;
+  environmentId?: string;
 }
 
 /** Where and how big (the seed's `deploy_configuration`). */
@@ -80,7 +82,7 @@ function deploymentBody(
   if (config.description) properties.description = config.description;
   if (inference) {
     properties.codeConfiguration = { codeId: inference.codeId, scoringScript: inference.entryScript };
-    properties.environmentId = inference.environmentId;
+    if (inference.environmentId) properties.environmentId = inference.environmentId;
   }
   return { location: 'local', sku: { name: 'Default', capacity: config.instanceCount ?? 1 }, properties };
 }
@@ -293,7 +295,7 @@ export class Webservice {
     });
     if (!opts.inferenceConfig && cur.codeConfiguration) {
       (body.properties as Record<string, unknown>).codeConfiguration = cur.codeConfiguration;
-      (body.properties as Record<string, unknown>).environmentId = cur.environmentId;
+      if (cur.environmentId) (body.properties as Record<string, unknown>).environmentId = cur.environmentId;
     }
     const put = await this.link.client.request('PUT', d, { body, what: `update service '${this.name}'` });
     await this.link.client.waitFor(put, 'PUT', d, {
