@@ -23,6 +23,8 @@ export interface TokenLimits {
   workspace?: string;
   /** Only reads: GET/HEAD, and the POSTs MLflow marks as reads (search). */
   readOnly: boolean;
+  /** When the token expires (ms since the epoch): what is exchanged for it expires no later. */
+  expiresAt?: number;
 }
 
 /** A token as listed: never the secret. */
@@ -180,7 +182,12 @@ export class PersonalAccessTokens {
     if (!principal) return undefined;
     return {
       principal,
-      limits: { tokenId: row.id, workspace: row.workspace ?? undefined, readOnly: Boolean(Number(row.read_only)) },
+      limits: {
+        tokenId: row.id,
+        workspace: row.workspace ?? undefined,
+        readOnly: Boolean(Number(row.read_only)),
+        expiresAt: Number(row.expires_at),
+      },
     };
   }
 }

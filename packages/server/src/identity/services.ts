@@ -10,6 +10,7 @@ import { roleAssignmentType } from './role-assignment-type.js';
 import { AuthorizationCodeService } from './authorization-codes.js';
 import { OAuthClients } from './oauth-clients.js';
 import { PersonalAccessTokens } from './personal-access-tokens.js';
+import { ManagedIdentityTokens } from './managed-identity.js';
 
 /** The identity module's services (principals, tokens and RBAC live in the context). */
 export interface IdentityServices {
@@ -22,6 +23,8 @@ export interface IdentityServices {
   clients: OAuthClients;
   authorizationCodes: AuthorizationCodeService;
   personalAccessTokens: PersonalAccessTokens;
+  /** Tokens for clients whose default credential is a managed identity (MSI_ENDPOINT + MSI_SECRET). */
+  managedIdentity: ManagedIdentityTokens;
 }
 
 export function createIdentityServices(
@@ -33,12 +36,14 @@ export function createIdentityServices(
   const roleAssignments = new RoleAssignmentService(ctx, cp.resources);
   // Role assignments are an extension resource type of the registry (served by the generic ARM router).
   cp.types.register(roleAssignmentType(roleAssignments));
+  const personalAccessTokens = new PersonalAccessTokens(ctx.db, ctx.principals);
   return {
     throttle,
     sessions,
     clients: new OAuthClients(ctx.config.publicUrl),
     authorizationCodes: new AuthorizationCodeService(ctx.db, sessions),
-    personalAccessTokens: new PersonalAccessTokens(ctx.db, ctx.principals),
+    personalAccessTokens,
+    managedIdentity: new ManagedIdentityTokens(ctx, personalAccessTokens, throttle),
     audit: new AuditLog(ctx.db),
     basic: new BasicSignIn(ctx.principals, throttle),
     roleAssignments,
