@@ -51,15 +51,19 @@ function usPerTick(): number {
   return tickUs;
 }
 
-/** utime + stime of a process tree, microseconds (processes that exited meanwhile are not counted). */
+/**
+ * CPU of a process tree, microseconds: each live process's utime + stime, plus cutime + cstime (what
+ * its children that exited and were waited for used: a PostgreSQL backend or autovacuum worker that
+ * ended during the measurement still counts, under its postmaster).
+ */
 function treeCpuUs(root: number): number {
   let ticks = 0;
   for (const p of descendants(root)) {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields 14 and 15 of stat (utime, stime): 11 and 12 after the command name and state.
-      ticks += Number(f[11]) + Number(f[12]);
+      // Fields 14-17 of stat (utime, stime, cutime, cstime): 11-14 after the command name and state.
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     } catch {
       // exited meanwhile
     }
