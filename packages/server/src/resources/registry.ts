@@ -11,9 +11,10 @@ import { parseResourceId } from './resource-ids.js';
  * The resource-type registry: each ARM type Atelier serves is declared once — its name rule and
  * immutable properties (the engine's `ResourceDefinition`), parent type, path parameter, access,
  * the handlers of its service, its actions, and whether ARM templates may deploy it. The generic
- * ARM router (http/arm/resource-router.ts) serves every declared type that has handlers; template
- * deployments, the resource provider list, resource-group deletes and dependent checks read the
- * registry instead of lists of their own. Modules register their types from their own
+ * ARM router (http/arm/resource-router.ts) serves every declared type that has handlers — resource
+ * groups (in a subscription) and role assignments (extension resources below any scope) as well as
+ * the types in a resource group; template deployments, the resource provider list, resource-group
+ * deletes and dependent checks read the registry instead of lists of their own. Modules register their types from their own
  * `services.ts` (as the control plane does for its dependent types).
  */
 
@@ -335,12 +336,11 @@ export interface ResourceTypeDeclaration<R extends ArmRecord = StoredResource> e
   provision?(d: NewDependent, by: Principal | string): Promise<StoredResource>;
 }
 
-/** Provider entries that are not stored resources (operation status, role assignments, …), listed with the declared types. */
+/** Provider entries that are not resource types (operation status, role definitions, …), listed with the declared types. */
 const PROVIDER_EXTRAS: Record<string, string[]> = {
   'Microsoft.MachineLearningServices': ['workspaces/computes', 'locations/workspaceOperationsStatus'],
   'Microsoft.Insights': ['eventtypes'],
-  'Microsoft.Authorization': ['roleAssignments', 'roleDefinitions'],
-  'Microsoft.Resources': ['resourceGroups', 'deployments'],
+  'Microsoft.Authorization': ['roleDefinitions'],
 };
 
 /** The placements of a declaration (a child type's are its top-level ancestor's). */

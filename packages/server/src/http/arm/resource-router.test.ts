@@ -192,5 +192,141 @@ for (const dialect of testDialects()) {
         fs.rmSync(home, { recursive: true, force: true });
       }
     });
+
+    it('serves an extension type below any scope from one declaration', async () => {
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-router-ext-'));
+      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const ctx = await createContext(
+        loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }),
+      );
+      const services = createServices(ctx);
+      // Labels on anything (an extension resource kept by its own service: here a map).
+      interface Label {
+        id: string;
+        scope: string;
+        name: string;
+        text: string;
+      }
+      const labels = new Map<string, Label>();
+      const key = (scope: string | undefined, name: string) => `${(scope ?? '/').toLowerCase()}|${name}`;
+      const LABELS = 'Microsoft.AtelierTest/labels';
+      const missing = (name: string) => new NotFound(`label '${name}' could not be found`, { code: 'NOT_FOUND' });
+      services.types.register<Label>({
+        type: LABELS,
+        checkName: (name) => {
+          if (!/^[a-z0-9]{1,20}$/.test(name))
+            throw new InvalidInput(`label name '${name}' is invalid`, {
+              code: 'INVALID_RESOURCE_NAME',
+              target: 'name',
+            });
+        },
+        placement: 'extension',
+        param: 'labelName',
+        label: 'label',
+        tag: 'Labels',
+        access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+        head: true,
+        handlers: {
+          list: async (scope) => ({
+            value: [...labels.values()].filter((l) => l.scope.toLowerCase() === (scope.scopeId ?? '/').toLowerCase()),
+            hasMore: false,
+          }),
+          get: async (scope, name) => {
+            const l = labels.get(key(scope.scopeId, name));
+            if (!l) throw missing(name);
+            return l;
+          },
+          put: async (scope, name, body) => {
+            const prefix = scope.scopeId === '/' ? '' : scope.scopeId;
+            const l = {
+              id: `${prefix}/providers/${LABELS}/${name}`,
+              scope: scope.scopeId!,
+              name,
+              text: String(body.text),
+            };
+            const created = !labels.has(key(scope.scopeId, name));
+            labels.set(key(scope.scopeId, name), l);
+            return { resource: l, created };
+          },
+          delete: async (scope, name) => {
+            const l = labels.get(key(scope.scopeId, name));
+            if (!l) return false;
+            labels.delete(key(scope.scopeId, name));
+            return { deleted: l };
+          },
+          toBody: (l) => ({ id: l.id, name: l.name, type: LABELS, properties: { text: l.text, scope: l.scope } }),
+        },
+        views: [
+          {
+            path: 'words/:word',
+            access: 'control/read',
+            run: async (scope, l, params) => ({ scope: scope.scopeId, has: l.text.split(' ').includes(params.word!) }),
+          },
+        ],
+      });
+      const app = await buildApp(ctx, services, { logger: false });
+      try {
+        const login = async (username: string, password: string) =>
+          (
+            (
+              await app.inject({
+                method: 'POST',
+                url: '/common/oauth2/v2.0/token',
+                payload: { grant_type: 'password', username, password },
+              })
+            ).json() as { access_token: string }
+          ).access_token;
+        const token = await login('admin', ADMIN_PASSWORD);
+        const call = (method: 'GET' | 'PUT' | 'DELETE' | 'HEAD', url: string, payload?: unknown, auth = token) =>
+          app.inject({
+            method,
+            url: `${url}?api-version=2025-09-01`,
+            headers: { authorization: `Bearer ${auth}` },
+            ...(payload === undefined ? {} : { payload: payload as object }),
+          });
+        const sub = ctx.defaultSubscriptionId;
+        const G = `/subscriptions/${sub}/resourceGroups/labelled`;
+        assert.equal((await call('PUT', G, { location: 'local' })).statusCode, 201);
+        const R = `${G}/providers/Microsoft.Storage/storageAccounts/anything`;
+        const at = (scope: string, name = '') => `${scope}/providers/${LABELS}${name ? `/${name}` : ''}`;
+
+        for (const scope of ['', `/subscriptions/${sub}`, G, R, `${R}/blobServices/default`]) {
+          const put = await call('PUT', at(scope, 'one'), { text: `on ${scope || 'root'}` });
+          assert.equal(put.statusCode, 201, `PUT at '${scope}'`);
+          assert.equal(put.json().id, at(scope, 'one'));
+          assert.equal(put.json().properties.scope, scope || '/');
+          assert.equal((await call('PUT', at(scope, 'one'), { text: 'again here' })).statusCode, 200);
+        }
+        assert.equal((await call('GET', at(G, 'one'))).json().properties.scope, G);
+        assert.equal((await call('PUT', at(G, 'Bad_Name'), { text: 'x' })).statusCode, 400, 'the name rule');
+        const list = (await call('GET', at(R))).json();
+        assert.deepEqual(
+          list.value.map((l: { id: string }) => l.id),
+          [at(R, 'one')],
+          'a list holds its own scope only',
+        );
+        assert.deepEqual((await call('GET', `${at(R, 'one')}/words/here`)).json(), { scope: R, has: true });
+        assert.equal((await call('HEAD', at(G, 'one'))).statusCode, 204);
+        assert.equal((await call('HEAD', at(G, 'two'))).statusCode, 404);
+
+        // Checked on the scope: a caller without a role there does not learn of it.
+        await ctx.principals.createUser('nobody', 'nobody-password-1');
+        const nobody = await login('nobody', 'nobody-password-1');
+        assert.equal((await call('GET', at(G, 'one'), undefined, nobody)).statusCode, 404);
+        assert.equal((await call('PUT', at(G, 'two'), { text: 'x' }, nobody)).statusCode, 404);
+
+        const del = await call('DELETE', at(G, 'one'));
+        assert.equal(del.statusCode, 200);
+        assert.equal(del.json().properties.text, 'again here', 'the DELETE answers what it deleted');
+        assert.equal((await call('DELETE', at(G, 'one'))).statusCode, 204);
+        assert.equal((await call('GET', at(G, 'one'))).statusCode, 404);
+      } finally {
+        await app.close();
+        for (const f of ctx.onClose.reverse()) await f();
+        await ctx.database.close();
+        await pg?.drop();
+        fs.rmSync(home, { recursive: true, force: true });
+      }
+    });
   });
 }

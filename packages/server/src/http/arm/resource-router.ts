@@ -57,7 +57,7 @@ const ACCEPTED = Type.Null({ description: 'Accepted: Azure-AsyncOperation gives 
  * The scope an extension resource of `type` sits on, from the request path: what comes before
  * `/providers/{type}` ('/' for the root), without trailing slashes.
  */
-function extensionScope(req: FastifyRequest, type: string): string {
+export function extensionScope(req: FastifyRequest, type: string): string {
   let path: string;
   try {
     path = decodeURIComponent(req.url.split('?')[0]!);

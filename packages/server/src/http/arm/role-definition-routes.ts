@@ -3,24 +3,14 @@ import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import { ROLES } from '../../identity/rbac.js';
-import { normaliseScope, roleDefinition } from '../../identity/role-assignments.js';
+import { roleDefinition } from '../../identity/role-assignments.js';
 import { checkApiVersion } from './api-version.js';
-import { EXTENSION_SCOPES } from './resource-router.js';
+import { EXTENSION_SCOPES, extensionScope } from './resource-router.js';
 import * as C from '@atelier/contracts';
 
 const AUTHZ = '/providers/Microsoft.Authorization/';
 
-/** The scope part of a …/providers/Microsoft.Authorization/… request path ('/' for the root). */
-function scopeOf(req: FastifyRequest): string {
-  let path: string;
-  try {
-    path = decodeURIComponent(req.url.split('?')[0]!);
-  } catch {
-    throw new InvalidInput('the request path is not valid percent-encoding', { code: 'INVALID_SCOPE' });
-  }
-  const i = path.toLowerCase().indexOf(AUTHZ.toLowerCase());
-  return normaliseScope(i <= 0 ? '/' : path.slice(0, i));
-}
+const scopeOf = (req: FastifyRequest) => extensionScope(req, 'Microsoft.Authorization/roleDefinitions');
 
 /**
  * Microsoft.Authorization's built-in role definitions, readable at any scope (no role needed: they
