@@ -298,6 +298,17 @@ export class PrivateEndpointService {
       throw e;
     }
     this.cache.delete(ws.id.toLowerCase());
+    // The subnet may have been deleted or re-ranged while this endpoint was written (its side checks
+    // for users before its write, this side after its own): a new endpoint steps back then.
+    if (real && out.created) {
+      const still = await this.subnets!.resolveSubnet(real.id, by, 'properties.subnet.id');
+      if (!still || !sameNetworks(still.prefixes, real.prefixes)) {
+        await this.deleteEndpoint(sub, rg, name);
+        throw new Conflict(`subnet '${real.id}' was deleted or changed while the endpoint was made; retry`, {
+          code: 'CONCURRENT_UPDATE',
+        });
+      }
+    }
     return { resource: (await this.engine.get(id))!, created: out.created };
   }
 

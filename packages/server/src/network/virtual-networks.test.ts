@@ -398,6 +398,28 @@ for (const dialect of testDialects()) {
       assert.equal(list.body.value.length, 5);
     });
 
+    it('a private endpoint joining a subnet while it is deleted: never an endpoint in a missing subnet', async () => {
+      for (let round = 0; round < 6; round++) {
+        const sn = subnet('race', `gone${round}`);
+        const made = await t.request('PUT', `${sn}?${V}`, {
+          properties: { addressPrefix: `172.16.${100 + round}.0/24` },
+        });
+        assert.equal(made.status, 201, made.text);
+        const [joined, deleted] = await Promise.all([
+          t.request('PUT', `${pe(`pe-race${round}`)}?${V}`, peBody(sn)),
+          t.request('DELETE', `${sn}?${V}`),
+        ]);
+        assert.ok([201, 400, 409].includes(joined.status), joined.text);
+        assert.ok([200, 409].includes(deleted.status), deleted.text);
+        const endpoint = await t.request('GET', `${pe(`pe-race${round}`)}?${V}`);
+        const left = await t.request('GET', `${sn}?${V}`);
+        if (endpoint.status === 200) {
+          assert.equal(left.status, 200, `endpoint ${round} in a deleted subnet`);
+          assert.equal((await t.request('DELETE', `${pe(`pe-race${round}`)}?${V}`)).status, 200);
+        }
+      }
+    });
+
     it('a resource group whose network an endpoint in another group uses is not deleted', async () => {
       const other = `/subscriptions/${t.subscriptionId}/resourceGroups/vnet-other`;
       assert.equal((await t.request('PUT', `${other}?${V}`, { location: 'local' })).status, 201);

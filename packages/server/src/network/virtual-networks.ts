@@ -188,6 +188,7 @@ export class VirtualNetworkService {
       by,
       existing ? (ifMatch ?? existing.etag) : undefined,
       !existing,
+      existing,
     );
     return { resource: out, created: !existing };
   }
@@ -287,17 +288,39 @@ export class VirtualNetworkService {
     return out;
   }
 
-  /** Writes the network's row; a concurrent change of the same network is a 409 to retry (nothing half-made). */
+  /**
+   * Writes the network's row; a concurrent change of the same network is a 409 to retry (nothing
+   * half-made). `before` (an update): the subnets it removes or re-ranges are checked for users again
+   * after the write, and the write is undone when one appeared meanwhile — a private endpoint joining
+   * a subnet checks the subnet again after its own write too, so of two such requests at once at
+   * least one sees the other (each writes, then reads) and steps back.
+   */
   private async write(
     id: string,
     input: { location?: string; tags: Record<string, string>; properties: Obj },
     by: Principal | string,
     ifMatch: string | undefined,
     create: boolean,
+    before?: StoredResource,
   ): Promise<StoredResource> {
     try {
-      return (await this.engine.put(virtualNetworkDef, id, input, by, create ? { ifNoneMatch: '*' } : { ifMatch }))
+      const out = (await this.engine.put(virtualNetworkDef, id, input, by, create ? { ifNoneMatch: '*' } : { ifMatch }))
         .resource;
+      if (before) {
+        try {
+          await this.checkChanges(before, (input.properties.subnets as SubnetRecord[] | undefined) ?? []);
+        } catch (e) {
+          await this.engine.put(
+            virtualNetworkDef,
+            id,
+            { location: before.location, tags: before.tags, properties: before.properties },
+            by,
+            { ifMatch: out.etag },
+          );
+          throw e;
+        }
+      }
+      return out;
     } catch (e) {
       if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE'))
         throw new Conflict(
@@ -320,7 +343,24 @@ export class VirtualNetworkService {
         `virtual network '${r.name}' is in use by ${users.map(describe).join(', ')}; delete ${users.length > 1 ? 'them' : 'it'} first`,
         { code: 'NETWORK_IN_USE' },
       );
-    return this.engine.delete(r.id);
+    const done = await this.engine.delete(r.id);
+    // A private endpoint that joined a subnet meanwhile keeps it: the network comes back.
+    const late = [];
+    for (const s of (r.properties.subnets as SubnetRecord[] | undefined) ?? [])
+      late.push(...(await this.usersOf(`${r.id}/subnets/${s.name}`)));
+    if (late.length) {
+      await this.engine.put(
+        virtualNetworkDef,
+        r.id,
+        { location: r.location, tags: r.tags, properties: r.properties },
+        r.updatedBy,
+        { ifNoneMatch: '*' },
+      );
+      throw new Conflict(`virtual network '${r.name}' is in use by ${late.map(describe).join(', ')}; delete it first`, {
+        code: 'NETWORK_IN_USE',
+      });
+    }
+    return done;
   }
 
   /** Refuses (409 naming them) when resources outside the resource group `groupKey` use one of its networks. */
@@ -405,6 +445,7 @@ export class VirtualNetworkService {
       by,
       vnet.etag,
       false,
+      vnet,
     );
     return { resource: this.subnetResource(out, record), created: !before };
   }
@@ -428,6 +469,7 @@ export class VirtualNetworkService {
       by,
       vnet.etag,
       false,
+      vnet,
     );
     return true;
   }
