@@ -66,7 +66,12 @@ const V1_SERVICE = new RegExp(
  * data-plane service prefix (answered through `v1ErrorHandler`, so azureml-core shows its message
  * instead of failing on a body without `details`); undefined for any other path.
  */
+const V1_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']);
+
 export function unbuiltV1Route(method: string, url: string): NotImplemented | undefined {
+  // Only the methods azureml-core's REST clients send: another method (TRACE, OPTIONS, …) on a v1 path
+  // names no operation a service could build, so it stays a plain 404.
+  if (!V1_METHODS.has(method.toUpperCase())) return undefined;
   const path = url.split('?')[0]!;
   const m = V1_SERVICE.exec(path);
   if (!m) return undefined;

@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../testing/harness.js';
+import { unbuiltV1Route } from './common.js';
 
 // A path below a v1 data-plane service prefix that no route serves answers 501 in the v1 error
 // shape (with `details`, which azureml-core's ServiceException reads), naming the service and route.
@@ -38,11 +39,15 @@ describe('v1 data-plane routes that are not built answer 501 in the v1 shape', (
       );
     });
 
-  it('other unknown paths keep the plain 404; unauthenticated requests still get 401', async () => {
+  it('other unknown paths and methods keep the plain 404; unauthenticated requests still get 401', async () => {
     for (const p of [`/nothing/v1.0${W}/x`, `/historyx/v1.0${W}/x`, `/history/latest${W}/x`]) {
       const r = await t.request('GET', p);
       assert.equal(r.status, 404, `${p}: ${r.text}`);
     }
+    // A method no v1 client sends names no operation to build: 404, never a 5xx.
+    // (fetch cannot send TRACE, so the rule itself is asked.)
+    assert.equal(unbuiltV1Route('TRACE', `/history/v1.0${W}/runs/r1`), undefined);
+    assert.ok(unbuiltV1Route('PATCH', `/history/v1.0${W}/runs/r1`));
     const anon = await t.request(
       'PATCH',
       `/history/v1.0${W}/experimentids/1`,
