@@ -18,6 +18,8 @@ import { EnvironmentLabels } from './v1-environments/labels.js';
 import { V1DatasetService } from './v1-datasets/datasets.js';
 import { createNetworkServices, type NetworkServices } from './network/services.js';
 import { V1WebserviceDeployer } from './v1-webservices/deploy.js';
+import { V1Images } from './v1-webservices/images.js';
+import { V1Webservices } from './v1-webservices/webservices.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -50,6 +52,10 @@ export interface Services extends ControlPlaneServices {
   network: NetworkServices;
   /** azureml-core's Model.deploy / service.update over online endpoints and deployments. */
   v1Webservices: V1WebserviceDeployer;
+  /** azureml-core's images: the build records of environments and deployment packages (read-only). */
+  v1Images: V1Images;
+  /** azureml-core's webservice view of the online endpoints (read, JSON-Patch traffic/replicas, logs). */
+  v1WebserviceViews: V1Webservices;
 }
 
 /**
@@ -106,6 +112,8 @@ export function createServices(ctx: AppContext): Services {
     codes.codes,
     controlPlane.operations,
   );
+  const v1Images = new V1Images(ctx, environmentBuilds, serving.packages);
+  const v1WebserviceViews = new V1Webservices(serving, models.models, v1Images, v1Environments);
   return {
     ...controlPlane,
     tracking,
@@ -123,5 +131,7 @@ export function createServices(ctx: AppContext): Services {
     v1Datasets,
     network,
     v1Webservices,
+    v1Images,
+    v1WebserviceViews,
   };
 }

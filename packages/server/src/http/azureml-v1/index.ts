@@ -10,8 +10,8 @@ import { rpComputeRoutes } from './compute-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { environmentRoutes } from './environment-routes.js';
 import { datasetRoutes } from './dataset-routes.js';
-import { V1Images, modelManagementImageRoutes } from './modelmanagement-images.js';
-import { V1Webservices, modelManagementServiceRoutes } from './modelmanagement-services.js';
+import { modelManagementImageRoutes } from './modelmanagement-images.js';
+import { modelManagementServiceRoutes } from './modelmanagement-services.js';
 
 /**
  * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
@@ -28,12 +28,10 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(environmentRoutes, { ctx, environments: services.v1Environments });
     await scope.register(datasetRoutes, { ctx, datasets: services.v1Datasets });
     await scope.register(modelManagementRoutes, { ctx, models: services.models.models });
-    const images = new V1Images(ctx, services.environmentBuilds, services.serving.packages);
-    const webservices = new V1Webservices(services.serving, services.models.models, images, services.v1Environments);
-    await scope.register(modelManagementImageRoutes, { ctx, images });
+    await scope.register(modelManagementImageRoutes, { ctx, images: services.v1Images });
     await scope.register(modelManagementServiceRoutes, {
       ctx,
-      services: webservices,
+      services: services.v1WebserviceViews,
       serving: services.serving,
       operations: services.operations,
       deployer: services.v1Webservices,
