@@ -1,9 +1,23 @@
-// ESLint (flat config): correctness rules, and one layering rule (no dialect branches outside store/).
+// ESLint (flat config): correctness rules, and two layering rules (no dialect branches outside store/;
+// no service built inside an HTTP plugin).
 // Formatting is Prettier's; import layers and cycles are dependency-cruiser's (.dependency-cruiser.cjs).
 // `npm run lint` runs ESLint and dependency-cruiser.
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+const noDialectBranches = ['MemberExpression[property.name="dialect"]', 'Identifier[name="dialect"]'].flatMap(
+  (side) => [
+    {
+      selector: `BinaryExpression[operator=/^[!=]==?$/] > ${side}`,
+      message: 'Ask a store capability (store/database.ts) instead of comparing the dialect.',
+    },
+    {
+      selector: `SwitchStatement > ${side}.discriminant`,
+      message: 'Ask a store capability (store/database.ts) instead of switching on the dialect.',
+    },
+  ],
+);
 
 export default tseslint.config(
   { ignores: ['**/node_modules/', '**/dist/', '.ci/', 'coverage/'] },
@@ -31,19 +45,23 @@ export default tseslint.config(
     // module (tracking/shared/dialects/). Tests and the harness may pick per dialect.
     files: ['packages/**/*.ts'],
     ignores: ['packages/server/src/store/**', 'packages/server/src/testing/**', '**/*.test.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...noDialectBranches] },
+  },
+  {
+    // HTTP plugins receive their services; they build none (the composition root,
+    // packages/server/src/services.ts, makes each exactly once). Repeats the dialect rule: a later
+    // flat-config block replaces a rule's options rather than adding to them.
+    files: ['packages/server/src/http/**/*.ts'],
+    ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-syntax': [
         'error',
-        ...['MemberExpression[property.name="dialect"]', 'Identifier[name="dialect"]'].flatMap((side) => [
-          {
-            selector: `BinaryExpression[operator=/^[!=]==?$/] > ${side}`,
-            message: 'Ask a store capability (store/database.ts) instead of comparing the dialect.',
-          },
-          {
-            selector: `SwitchStatement > ${side}.discriminant`,
-            message: 'Ask a store capability (store/database.ts) instead of switching on the dialect.',
-          },
-        ]),
+        ...noDialectBranches,
+        {
+          selector: 'NewExpression[callee.name=/(Service|Engine|Store)$|^V1/]',
+          message:
+            'HTTP plugins construct no services: build it once in packages/server/src/services.ts (the composition root) and pass it to the plugin.',
+        },
       ],
     },
   },
