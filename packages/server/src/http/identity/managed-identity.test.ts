@@ -1,14 +1,22 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
+import { ROOT } from '../../jobs/testing.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const python = clientPython();
 const skip = python ? undefined : 'no Python with azureml-core (ATELIER_TEST_PYTHON)';
+const mlflowPython = [
+  process.env.ATELIER_TEST_AZUREML_MLFLOW_PYTHON,
+  path.join(ROOT, '.ci', '.azureml-mlflow-venv', 'bin', 'python'),
+].find((p): p is string => !!p && fs.existsSync(p));
+if (!mlflowPython && process.env.ATELIER_TEST_STRICT === '1')
+  throw new Error('ATELIER_TEST_AZUREML_MLFLOW_PYTHON is not set: the azureml-mlflow step cannot run (see .ci/run)');
 
 /**
  * The managed identity endpoint (`GET /identity/msi/token`, App Service style): a personal access
@@ -121,6 +129,26 @@ for (const dialect of testDialects()) {
           [['auc', 0.75]],
         );
       }
+    });
+
+    it("azureml-mlflow's own azureml:// store with azureml-core's default authentication", async (tc) => {
+      if (!mlflowPython) return tc.skip('no Python with azureml-mlflow (set ATELIER_TEST_AZUREML_MLFLOW_PYTHON)');
+      const steps = await s.steps(mlflowPython, path.join(HERE, 'clients', 'azureml_mlflow_default_auth.py'), {
+        WORKSPACE: 'msi-ws',
+        APPSETTING_WEBSITE_SITE_NAME: 'atelier',
+        MSI_ENDPOINT: `${s.server.url}/identity/msi/token`,
+        MSI_SECRET: pat,
+      });
+      assert.match(steps.ok('get_mlflow_tracking_uri'), /^azureml:\/\//);
+      const [runId, metrics] = steps.ok('azureml-mlflow store');
+      assert.deepEqual(metrics, { loss: 0.5 });
+      const run = await httpsJson(
+        'GET',
+        `${s.server.url}/mlflow/v1.0${s.workspaceId('msi-ws')}/api/2.0/mlflow/runs/get?run_id=${runId}`,
+        s.ca,
+        s.token,
+      );
+      assert.equal(run.status, 200, JSON.stringify(run.body));
     });
   });
 }
