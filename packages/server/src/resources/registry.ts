@@ -83,6 +83,11 @@ export interface ErrorWords {
   body(e: RecordedError): Record<string, unknown>;
   /** The HTTP status of its kind. */
   status(e: RecordedError | undefined): number;
+  /**
+   * A failed deployment operation's `statusCode`: the status of its kind, or the protocol's word for a
+   * server error when the record has no kind (records from before domain codes).
+   */
+  operationStatusCode(e: RecordedError): string;
 }
 
 /** What a handler may need of the request beyond its path and body. */

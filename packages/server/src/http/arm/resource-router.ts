@@ -28,7 +28,11 @@ import { armErrorOf, armStatusOf } from './errors.js';
 type Params = Record<string, string>;
 
 /** Recorded domain errors in ARM's words (translated here, at the edge). */
-export const ARM_ERROR_WORDS: ErrorWords = { body: (e) => ({ ...armErrorOf(e) }), status: armStatusOf };
+export const ARM_ERROR_WORDS: ErrorWords = {
+  body: (e) => ({ ...armErrorOf(e) }),
+  status: armStatusOf,
+  operationStatusCode: (e) => (e.kind ? String(armStatusOf(e)) : 'InternalServerError'),
+};
 
 /** What a handler may need of the request beyond its path and body. */
 function info(req: FastifyRequest): RequestInfo {

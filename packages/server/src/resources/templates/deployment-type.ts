@@ -33,7 +33,7 @@ function deploymentOperations(
     const error = p.statusMessage?.error as RecordedError | undefined;
     if (error) {
       // 'Failed' is what the domain records; records from before domain codes hold the status already
-      if (p.statusCode === 'Failed') p.statusCode = error.kind ? String(errors.status(error)) : 'InternalServerError';
+      if (p.statusCode === 'Failed') p.statusCode = errors.operationStatusCode(error);
       p.statusMessage = { ...p.statusMessage!, error: errors.body(error) };
     }
     return o;
