@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../testing/harness.js';
 import { V } from './arm/arm-test-helpers.js';
+import { unbuiltV1Route } from './azureml-v1/common.js';
 
 /**
  * Property-based fuzzing of every operation in /openapi.json with schemathesis (pinned in
@@ -14,7 +15,8 @@ import { V } from './arm/arm-test-helpers.js';
  * server whose subscription, resource group and workspace exist (so requests reach the handlers).
  * Bad input must get a 4xx: the test fails on any answer ≥ 500, except MLflow's
  * `501 NOT_IMPLEMENTED` for features this server does not build (presigned URLs, prompt-lab runs,
- * tracing, …: MLflow clients read that code to fall back). Bounded in time:
+ * tracing, …: MLflow clients read that code to fall back) and the azureml v1 services' 501
+ * `NotImplemented` for a method of their paths that is not built (azureml-core shows its message). Bounded in time:
  * ATELIER_TEST_FUZZ_SECONDS (default 90). Schemathesis is found beside ATELIER_TEST_PYTHON (else
  * .ci/.venv); without it the test is skipped with a note, or fails under ATELIER_TEST_STRICT=1.
  */
@@ -47,11 +49,19 @@ interface ScenarioFinished {
 
 const decode = (b?: { $base64?: string }) => (b?.$base64 ? Buffer.from(b.$base64, 'base64').toString('utf8') : '');
 
-/** A deliberate "not built here" answer: 501 with MLflow's NOT_IMPLEMENTED body. */
-function isDeclaredNotImplemented(r: Interaction['response']): boolean {
+/**
+ * A deliberate "not built here" answer: 501 with MLflow's NOT_IMPLEMENTED body, or the azureml v1
+ * services' `{ error: { code: 'NotImplemented' } }` for a method of a v1 path no route serves
+ * (`unbuiltV1Route`: schemathesis tries other methods on every documented path).
+ */
+function isDeclaredNotImplemented(i: Interaction | undefined): boolean {
+  const r = i?.response;
   if (r?.status_code !== 501) return false;
   try {
-    return (JSON.parse(decode(r.content)) as { error_code?: string }).error_code === 'NOT_IMPLEMENTED';
+    const body = JSON.parse(decode(r.content)) as { error_code?: string; error?: { code?: string } };
+    if (body.error_code === 'NOT_IMPLEMENTED') return true;
+    const url = new URL(i!.request.uri);
+    return body.error?.code === 'NotImplemented' && unbuiltV1Route(i!.request.method, url.pathname) !== undefined;
   } catch {
     return false;
   }
@@ -141,7 +151,7 @@ describe('fuzzing /openapi.json (schemathesis)', { skip }, () => {
         for (const [id, checks] of Object.entries(s.recorder?.checks ?? {})) {
           if (!checks.some((c) => c.name === 'not_a_server_error' && c.status === 'failure')) continue;
           const i = s.recorder!.interactions?.[id];
-          if (isDeclaredNotImplemented(i?.response)) continue;
+          if (isDeclaredNotImplemented(i)) continue;
           serverErrors.push(
             `${i?.response?.status_code ?? '?'} ${i?.request.method} ${i?.request.uri}\n  body: ${decode(i?.request.body).slice(0, 300)}\n  answer: ${decode(i?.response?.content).slice(0, 300)}`,
           );
