@@ -6,7 +6,6 @@ import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredRes
 import { resolveWorkspaceById, WORKSPACE, type WorkspaceInfo } from '../resources/workspaces.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
 import { normaliseLocation } from '../resources/resource-groups.js';
-import { groupId } from '../resources/arm-ids.js';
 import type { DependentKind, ResourceTypeRegistry } from '../resources/registry.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import { invalid, obj, onlyKeys, str, stringMap, type Obj } from './validate.js';
@@ -327,14 +326,7 @@ export class PrivateEndpointService {
     group: string | undefined,
     opts: { after?: string; top: number; visible?: (r: StoredResource) => Promise<boolean> },
   ) {
-    return this.engine.list({
-      type: PRIVATE_ENDPOINT_TYPE,
-      subscriptionId: sub,
-      groupKey: group ? groupId(sub, group) : undefined,
-      after: opts.after,
-      top: opts.top,
-      visible: opts.visible,
-    });
+    return this.engine.listInSubscription(PRIVATE_ENDPOINT_TYPE, sub, group, opts);
   }
 
   /** Deletes the endpoint and its connection on the workspace. */

@@ -4,7 +4,6 @@ import type { Principal } from '../identity/principals.js';
 import type { ResourceDefinition, ResourceEngine, StoredResource } from '../resources/engine.js';
 import type { ResourceGroupService } from '../resources/resource-groups.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
-import { groupId } from '../resources/arm-ids.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from '../assets/validate.js';
 import { PRIVATE_ENDPOINT_TYPE } from '../assets/private-endpoints.js';
@@ -75,14 +74,7 @@ export class PrivateDnsService {
     group: string | undefined,
     opts: { after?: string; top: number; visible?: (r: StoredResource) => Promise<boolean> },
   ) {
-    return this.engine.list({
-      type: PRIVATE_DNS_ZONE,
-      subscriptionId: sub,
-      groupKey: group ? groupId(sub, group) : undefined,
-      after: opts.after,
-      top: opts.top,
-      visible: opts.visible,
-    });
+    return this.engine.listInSubscription(PRIVATE_DNS_ZONE, sub, group, opts);
   }
 
   async putZone(sub: string, rg: string, name: string, body: Obj, by: Principal) {

@@ -4,7 +4,6 @@ import type { Principal } from '../identity/principals.js';
 import type { ResourceDefinition, ResourceEngine, StoredResource } from '../resources/engine.js';
 import { normaliseLocation, type ResourceGroupService } from '../resources/resource-groups.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
-import { groupId } from '../resources/arm-ids.js';
 import { Conflict, InvalidInput, NotFound, PreconditionFailed } from '../errors.js';
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from '../assets/validate.js';
 import { checkDisjoint, overlap, parseNetwork, prefixesOf, within, type Network } from './cidrs.js';
@@ -92,14 +91,7 @@ export class VirtualNetworkService {
     group: string | undefined,
     opts: { after?: string; top: number; visible?: (r: StoredResource) => Promise<boolean> },
   ) {
-    return this.engine.list({
-      type: VIRTUAL_NETWORK,
-      subscriptionId: sub,
-      groupKey: group ? groupId(sub, group) : undefined,
-      after: opts.after,
-      top: opts.top,
-      visible: opts.visible,
-    });
+    return this.engine.listInSubscription(VIRTUAL_NETWORK, sub, group, opts);
   }
 
   /** ARM PUT of a network: its address space and (all of) its subnets. */

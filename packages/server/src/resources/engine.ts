@@ -445,6 +445,16 @@ export class ResourceEngine {
     });
   }
 
+  /** One page of a group-level type's resources in a subscription, or in one of its groups (`group`: its name). */
+  async listInSubscription(
+    type: string,
+    sub: string,
+    group: string | undefined,
+    opts: Pick<ListQuery, 'after' | 'top' | 'visible'>,
+  ): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
+    return this.list({ type, subscriptionId: sub, groupKey: group ? groupId(sub, group) : undefined, ...opts });
+  }
+
   /** One page of resources of a type (ordered by lower-cased id), filtered by `visible`. */
   async list(q: ListQuery): Promise<{ value: StoredResource[]; hasMore: boolean; lastKey?: string }> {
     const out: StoredResource[] = [];
