@@ -8,8 +8,14 @@ import { OAuthError, oauthErrorHandler } from './oauth-errors.js';
 import { devicePage } from './device-page.js';
 import { authorizeRoutes } from './authorize-page.js';
 
-/** Aliases MSAL and the Azure SDKs use for "the tenant of whoever signs in". */
-const TENANT_ALIASES = new Set(['common', 'organizations', 'consumers']);
+/**
+ * Aliases MSAL and the Azure SDKs use for "the tenant of whoever signs in". `adfs` is MSAL's name for
+ * a sign-in server of one's own: MSAL then reads that server's OpenID configuration instead of asking
+ * `login.microsoftonline.com` to vouch for it (instance discovery), which is how azureml-core's
+ * `ServicePrincipalAuthentication` (it builds an MSAL client with no way to turn discovery off)
+ * signs in here.
+ */
+const TENANT_ALIASES = new Set(['common', 'organizations', 'consumers', 'adfs']);
 const OIDC_SCOPES = ['openid', 'profile', 'offline_access', 'email'];
 /** The client id a user sign-in gets when the client names none (plain curl, our CLI). */
 export const DEFAULT_CLIENT_ID = 'atelier';
@@ -135,7 +141,8 @@ export async function tokenRoutes(
     { config: { public: true }, schema: { tags: ['Identity'] } },
     async (req) => {
       checkTenant(ctx, req.params.tenant);
-      return openidConfig(req.params.tenant, true);
+      // MSAL asks `adfs` for this document and then sends `scope`, so it gets the v2 endpoints.
+      return openidConfig(req.params.tenant, req.params.tenant.toLowerCase() !== 'adfs');
     },
   );
 
