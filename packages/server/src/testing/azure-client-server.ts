@@ -76,7 +76,11 @@ export interface AzureClientServer {
 export async function startAzureClientServer(
   dialect: DialectName,
   group: string,
-  opts: { servingPython?: string } = {},
+  opts: {
+    servingPython?: string;
+    /** An attached Ray cluster the server may use (testing/ray.ts): its dashboard is allowed, Serve on `servePort`. */
+    ray?: { dashboard: string; servePort: number };
+  } = {},
 ): Promise<AzureClientServer> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `atelier-${group}-`));
   let databaseUrl: string | undefined;
@@ -86,6 +90,9 @@ export async function startAzureClientServer(
   // The client processes resolve *.atelier.test to the server (testing/python/azure_clients.py).
   const tls = await prepareTls({ home, host: '127.0.0.1', env: {}, storageSuffix: STORAGE_SUFFIX });
   const ca = fs.readFileSync(tls.caFile!, 'utf8');
+  // Which Ray clusters may be attached is read from the process environment when the services start.
+  const savedRay = process.env.ATELIER_RAY_ADDRESSES;
+  if (opts.ray) process.env.ATELIER_RAY_ADDRESSES = opts.ray.dashboard;
   const server = await startServer(
     {
       home,
@@ -97,9 +104,13 @@ export async function startAzureClientServer(
       databaseUrl,
       storageSuffix: STORAGE_SUFFIX,
       servingPython: opts.servingPython,
+      ...(opts.ray ? { rayServePort: opts.ray.servePort } : {}),
     },
     {},
-  );
+  ).finally(() => {
+    if (savedRay === undefined) delete process.env.ATELIER_RAY_ADDRESSES;
+    else process.env.ATELIER_RAY_ADDRESSES = savedRay;
+  });
   const ctx = server.ctx;
   const { principal, secret } = await ctx.principals.createServicePrincipal(group);
   await ctx.access.assign(principal.id, `/subscriptions/${ctx.defaultSubscriptionId}`, 'Contributor', null);

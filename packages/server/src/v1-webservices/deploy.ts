@@ -36,6 +36,17 @@ const MAX_BYTES = 200 * 1024 ** 2;
 
 const invalid = (target: string, message: string) => new InvalidInput(message, { code: 'INVALID_INPUT', target });
 
+/**
+ * What each Ray Serve replica of an AKS service (or of a version of an endpoint on a compute)
+ * reserves: its `cpu_cores` / `memory_gb`, by default Azure's AKS defaults (0.1 CPU, 0.5 GB).
+ */
+function replicaRequests(raw: unknown): Obj {
+  const res = (raw && typeof raw === 'object' ? raw : {}) as Obj;
+  const cpu = typeof res.cpu === 'number' && res.cpu > 0 ? res.cpu : 0.1;
+  const gb = typeof res.memoryInGB === 'number' && res.memoryInGB > 0 ? res.memoryInGB : 0.5;
+  return { containerResourceRequests: { cpu: String(cpu), memory: `${Math.ceil(gb * 1024)}Mi` } };
+}
+
 /** One file of the code a v1 service runs. */
 interface CodeFile {
   path: string;
@@ -390,6 +401,7 @@ export class V1WebserviceDeployer {
     const undo: (() => Promise<unknown>)[] = [];
     try {
       const depProps = await this.materialise(ws, req, by, undo);
+      if (compute) depProps.containerResourceRequirements = replicaRequests(res);
       const ep = await this.serving.endpoints.put(
         ws,
         name,
@@ -436,6 +448,7 @@ export class V1WebserviceDeployer {
     const n = Math.max(0, ...deployments.map((d) => Number(/^version-(\d+)$/.exec(d.name)?.[1] ?? 0))) + 1;
     const name = `version-${n}`;
     const desc = ep.properties.description;
+    const own = (ep.properties.properties ?? {}) as Record<string, string>;
     return this.startVersion(
       ws,
       ep,
@@ -443,6 +456,9 @@ export class V1WebserviceDeployer {
       req,
       {
         capacity: Number(deployments[0]?.sku?.capacity ?? 1),
+        ...(ep.properties.compute
+          ? { resources: replicaRequests(JSON.parse(String(own[V1_RESOURCES] ?? '{}')) as Obj) }
+          : {}),
         ...(typeof desc === 'string' ? { description: desc } : {}),
       },
       by,
@@ -500,6 +516,7 @@ export class V1WebserviceDeployer {
       req,
       {
         capacity: replicas,
+        ...(ep.properties.compute ? { resources: replicaRequests(v.containerResourceRequirements) } : {}),
         tags: Object.fromEntries(Object.entries(tags).map(([k, x]) => [k, String(x)])),
         ...(typeof v.description === 'string' ? { description: v.description } : {}),
       },
@@ -514,7 +531,7 @@ export class V1WebserviceDeployer {
     ep: StoredResource,
     name: string,
     req: ImageRequest,
-    opts: { capacity: number; tags?: Record<string, string>; description?: string },
+    opts: { capacity: number; tags?: Record<string, string>; description?: string; resources?: Obj },
     by: Principal,
     onReady: (fresh: StoredResource) => Promise<void>,
   ): Promise<Operation> {
@@ -530,7 +547,11 @@ export class V1WebserviceDeployer {
           location: ws.location,
           tags: opts.tags ?? {},
           sku: { name: 'Default', capacity: opts.capacity },
-          properties: { ...depProps, ...(opts.description !== undefined ? { description: opts.description } : {}) },
+          properties: {
+            ...depProps,
+            ...(opts.resources ? { containerResourceRequirements: opts.resources } : {}),
+            ...(opts.description !== undefined ? { description: opts.description } : {}),
+          },
         },
         by,
       );

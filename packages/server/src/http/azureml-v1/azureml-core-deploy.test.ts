@@ -148,7 +148,7 @@ for (const dialect of testDialects()) {
       assert.ok(out, 'the azureml-core process did not run');
       ok('ARM endpoint (no deployment)');
       // azureml-core builds ComputeTarget(ws, endpoint.compute_name) before sending: with no compute
-      // (a Managed endpoint) its abstract class cannot be made. The route itself is proven on Ray below.
+      // (a Managed endpoint) its abstract class cannot be made. The route itself is proven on Ray in azureml-core-deploy-ray.test.ts.
       assert.match(err('AksEndpoint.create_version'), /Can't instantiate abstract class ComputeTarget/);
       ok('delete ep-versions');
     });

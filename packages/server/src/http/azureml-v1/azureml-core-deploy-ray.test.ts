@@ -1,0 +1,88 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testDialects } from '../../testing/harness.js';
+import { clientPython, httpsJson } from '../../testing/tls-clients.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
+import { testRay } from '../../testing/ray.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const V = 'api-version=2025-09-01';
+const ray = testRay('the azureml-core AKS-on-Ray tests');
+
+// Issue 11: azureml-core's AKS webservices through the real client, on an attached Ray compute of
+// the real single-node cluster of the tests (.ci/ray.sh): Model.deploy(…, AksWebservice…) runs the
+// entry script as Ray Serve replicas; an AksEndpoint on the compute gets versions (create_version),
+// each scored on its own (service.versions[name].run). One Python process per store.
+for (const dialect of testDialects()) {
+  describe(`azureml-core AKS services on a Ray compute (${dialect})`, { skip: !ray }, () => {
+    let s: AzureClientServer;
+    let steps: Steps;
+    let W: string;
+    before(async () => {
+      s = await startAzureClientServer(dialect, `v1ray-${dialect}`, {
+        ray: { dashboard: ray!.dashboard, servePort: Number(process.env.ATELIER_TEST_RAY_SERVE_PORT ?? 28300) },
+      });
+      await s.workspace('ray-ws');
+      W = `${s.server.url}${s.workspaceId('ray-ws')}`;
+      const put = await httpsJson('PUT', `${W}/computes/ray1?${V}`, s.ca, s.token, {
+        properties: { computeType: 'Ray', properties: { dashboardUrl: ray!.dashboard } },
+      });
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+      for (let i = 0; ; i++) {
+        const op = await httpsJson('GET', String(put.headers['azure-asyncoperation']), s.ca, s.token);
+        if (op.body.status === 'Succeeded') break;
+        assert.equal(op.body.status, 'InProgress', JSON.stringify(op.body));
+        assert.ok(i < 600, 'attaching the Ray compute did not end');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    after(async () => {
+      await s?.close();
+    });
+
+    it('Model.deploy with AksWebservice.deploy_configuration(compute_target_name=…) serves on Ray', async (tc) => {
+      const py = clientPython();
+      if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
+      steps = await s.steps(py, path.join(HERE, 'azureml_core_deploy_ray.py'), {
+        WORKSPACE: 'ray-ws',
+        RAY_COMPUTE: 'ray1',
+      });
+      const { ok } = steps;
+      assert.equal(ok('model id'), 'factor:1');
+      assert.equal(ok('Model.deploy (AKS on Ray)'), 'Healthy');
+      assert.deepEqual(ok('AKS attributes'), ['AksWebservice', 'AKS', 'ray1', 'Healthy', true, 1, { on: 'ray' }, true]);
+      assert.deepEqual(ok('AKS run'), { result: [3, 6] });
+      assert.deepEqual(ok('AKS get_keys'), [32, 32]);
+      assert.equal(ok('AKS get_logs'), true);
+      assert.deepEqual(ok('AKS through ARM'), [
+        'ray1',
+        'Kubernetes',
+        { containerResourceRequests: { cpu: '0.1', memory: '256Mi' } },
+      ]);
+      ok('AKS delete');
+      const gone = await httpsJson('GET', `${W}/onlineEndpoints/aks-ray?${V}`, s.ca, s.token);
+      assert.equal(gone.status, 404);
+    });
+
+    it('AksEndpoint.create_version adds versions to an endpoint on the Ray compute, with their traffic', async () => {
+      assert.ok(steps, 'the azureml-core process did not run');
+      const { ok } = steps;
+      assert.equal(ok('ARM endpoint on Ray'), 'ray1');
+      assert.deepEqual(ok('create_version blue'), [
+        'AksEndpoint',
+        'ray1',
+        'Healthy',
+        { blue: [100, 'Healthy', 1, true] },
+      ]);
+      assert.deepEqual(ok('endpoint run (blue)'), { result: [6] });
+      assert.deepEqual(ok('create_version green'), [
+        'AksEndpoint',
+        'ray1',
+        'Healthy',
+        { blue: [70, 'Healthy', 1, true], green: [30, 'Healthy', 1, false] },
+      ]);
+    });
+  });
+}

@@ -1,0 +1,103 @@
+"""azureml-core's AKS webservices against the server (issue 11): an AKS service runs on the attached
+Ray compute it names, as Ray Serve replicas; an AksEndpoint on that compute gets versions with
+create_version, each one scored on its own through service.versions[name].run(). One process;
+prints one JSON line: {step: {"ok": value} | {"error": …}}.
+Environment: see testing/python/azure_clients.py; WORKSPACE (an existing workspace with the attached
+Ray compute RAY_COMPUTE), WORKDIR.
+"""
+import json
+import os
+import sys
+
+import requests
+from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth
+from azureml.core import Environment, Workspace
+from azureml.core.model import InferenceConfig, Model
+from azureml.core.webservice import AksWebservice, Webservice
+
+auth = core_auth()
+step = Steps()
+ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
+RAY = os.environ["RAY_COMPUTE"]
+os.chdir(os.environ["WORKDIR"])
+W = f"{URL}/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}"
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def arm(method, path, body=None):
+    r = requests.request(method, f"{W}/{path}?api-version=2025-09-01", json=body, headers=auth.get_authentication_header())
+    if r.status_code >= 300:
+        raise RuntimeError(f"{method} {path}: {r.status_code} {r.text}")
+    return r.json() if r.text else {}
+
+
+# The model: a JSON file holding a factor; the entry script multiplies by it (times FACTOR_TIMES).
+write("factor.json", json.dumps({"factor": 3}))
+model = step("Model.register", lambda: Model.register(ws, model_path="factor.json", model_name="factor"))
+step("model id", lambda: model.id)
+SCORE = """
+import json, os
+
+def init():
+    global factor
+    root = os.environ["AZUREML_MODEL_DIR"]
+    found = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f == "factor.json"]
+    factor = json.load(open(found[0]))["factor"] * FACTOR_TIMES
+    print("scorer ready on Ray: factor %s" % factor, flush=True)
+
+def run(raw_data):
+    return {"result": [x * factor for x in json.loads(raw_data)["data"]]}
+"""
+write("src/score.py", SCORE.replace("FACTOR_TIMES", "1"))
+write("src2/score.py", SCORE.replace("FACTOR_TIMES", "10"))
+# No pip packages: the replicas run in the Ray cluster's own Python.
+write("conda.yml", "name: ray-env\ndependencies:\n  - python=3.11\n")
+env = Environment.from_conda_specification("ray-env", "conda.yml")
+
+
+def ic(source="src"):
+    return InferenceConfig(entry_script="score.py", source_directory=source, environment=env)
+
+
+# 1. Model.deploy to AKS on the attached Ray compute (compute_target_name: a Ray compute is no AksCompute).
+def deploy_aks():
+    svc = Model.deploy(ws, "aks-ray", [model], ic(), AksWebservice.deploy_configuration(
+        compute_target_name=RAY, cpu_cores=0.1, memory_gb=0.25, num_replicas=1, tags={"on": "ray"}))
+    svc.wait_for_deployment()
+    return svc.state
+
+
+step("Model.deploy (AKS on Ray)", deploy_aks)
+aks = step("Webservice(ws, aks-ray)", lambda: Webservice(ws, "aks-ray"))
+step("AKS attributes", lambda: [type(aks).__name__, aks.compute_type, aks.compute_name, aks.state, aks.auth_enabled, aks.num_replicas, aks.tags, aks.scoring_uri.endswith("/aks-ray/score")])
+step("AKS run", lambda: aks.run(json.dumps({"data": [1, 2]})))
+step("AKS get_keys", lambda: [len(k) for k in aks.get_keys()])
+step("AKS get_logs", lambda: "scorer ready on Ray: factor 3" in aks.get_logs())
+step("AKS through ARM", lambda: (lambda e, d: [e["properties"]["compute"].split("/")[-1], d["properties"]["endpointComputeType"], d["properties"]["containerResourceRequirements"]])(arm("GET", "onlineEndpoints/aks-ray"), arm("GET", "onlineEndpoints/aks-ray/deployments/version-1")))
+step("AKS delete", lambda: aks.delete())
+
+# 2. AksEndpoint.create_version on an endpoint on the Ray compute (made through ARM), then the traffic split.
+step("ARM endpoint on Ray", lambda: arm("PUT", "onlineEndpoints/ep-ray", {"location": "local", "properties": {"authMode": "Key", "compute": f"azureml:{RAY}"}})["properties"]["compute"].split("/")[-1])
+
+
+def create_version(name, source, traffic):
+    ep = Webservice(ws, "ep-ray")
+    # No cpu_cores: azureml-core 1.61's AksEndpoint._validate_update reads an attribute AksEndpoint lacks
+    # (container_resource_requirements) when it is given; each replica reserves AKS's default 0.1 CPU.
+    ep.create_version(name, inference_config=ic(source), models=[model], traffic_percentile=traffic, num_replicas=1)
+    ep.wait_for_deployment()
+    ep = Webservice(ws, "ep-ray")
+    return [type(ep).__name__, ep.compute_name, ep.state, {k: [v.traffic_percentile, v.state, v.num_replicas, v.is_default] for k, v in sorted(ep.versions.items())}]
+
+
+step("create_version blue", lambda: create_version("blue", "src", 100))
+step("endpoint run (blue)", lambda: Webservice(ws, "ep-ray").run(json.dumps({"data": [2]})))
+step("create_version green", lambda: create_version("green", "src2", 30))
+
+print(json.dumps(step.out, default=str))
+sys.stdout.flush()
