@@ -6,6 +6,7 @@ import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import { resolveWorkspaceById } from '../resources/workspaces.js';
 import { parseResourceId } from '../resources/resource-ids.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import type { Tx } from '../store/database.js';
 import { bool, invalid, obj, onlyKeys, str, type Obj } from '../assets/validate.js';
 import { NODE_SHAPES, findShape, machineResources } from './shapes.js';
 import { NodePool, type NodeView } from './nodes.js';
@@ -39,12 +40,22 @@ export type ComputeType = (typeof COMPUTE_TYPES)[number];
 export interface ComputeUsage {
   running: number;
   preparing: number;
+  /** Jobs waiting for room on the compute (not on a node yet): they keep a delete away too. */
+  queued?: number;
   /** The jobs on the running nodes, one entry per node, when known (listNodes shows them as runId). */
   runIds?: string[];
 }
 export interface ComputeUsageSource {
-  usage(workspaceId: string, computeName: string): Promise<ComputeUsage>;
+  /** In `tx` when given: the in-use check of a delete reads inside the delete's transaction. */
+  usage(workspaceId: string, computeName: string, tx?: Pick<Tx, 'db'>): Promise<ComputeUsage>;
 }
+
+/**
+ * Another module's use of a compute that keeps it from being deleted (an online endpoint that
+ * serves on it): what uses it, read inside the delete's transaction. Registered at the
+ * composition root; a module that comes to use a compute holds it (`ComputeService.hold`).
+ */
+export type ComputeUsers = (tx: Pick<Tx, 'db'>, computeId: string) => Promise<string[]>;
 
 /** What a compute offers to whoever schedules work on it (the jobs module). */
 export interface ComputeCapacity {
@@ -121,6 +132,10 @@ interface ComputeSpec {
 export class ComputeService {
   private source: ComputeUsageSource = NO_USAGE;
   readonly nodes: NodePool;
+  /** Other modules' uses of a compute that refuse its delete (see ComputeUsers). */
+  readonly users: ComputeUsers[] = [];
+  /** Test-only: called inside a delete's transaction after the in-use check, before the record goes. */
+  testHooks: { inUseChecked?: () => Promise<void> } = {};
   private readonly rayAllowed: string[];
 
   constructor(
@@ -434,31 +449,66 @@ export class ComputeService {
   }
 
   /**
-   * Deletes a compute; refused while jobs run on it (cancel them or wait). Returns false when there was
-   * none, else the operation that removes it (ARM's 202, as Azure answers a compute delete: azureml-core
-   * reads its Azure-AsyncOperation header).
+   * Deletes a compute; refused while jobs run or wait on it (cancel them or wait) or another module
+   * uses it. The check and the delete are one write transaction holding the compute's row (FOR UPDATE
+   * on PostgreSQL); whatever binds work to a compute holds that row too (`hold`), so of a delete and a
+   * concurrent job claim or submit one always loses. Returns false when there was none, else the
+   * operation Azure answers a compute delete with (ARM's 202: azureml-core reads its
+   * Azure-AsyncOperation header); the record and its nodes are gone when this returns.
    */
   async delete(ws: WorkspaceInfo, name: string, by: Principal): Promise<false | Operation> {
     const id = this.idOf(ws, name);
     const r = await this.engine.get(id);
     if (!r) return false;
-    if (r.properties.provisioningState === 'Creating')
-      throw new Conflict(`compute '${name}' is being created; wait for it to finish`, { code: 'COMPUTE_BUSY' });
-    const u = await this.usage(ws, name);
-    if (u.running + u.preparing > 0)
-      throw new Conflict(
-        `compute '${name}' runs jobs on ${u.running + u.preparing} node(s); cancel them or wait for them to end, then delete it`,
-        { code: 'COMPUTE_BUSY' },
-      );
+    const gone = await this.ctx.database.write(async (tx) => {
+      const held = await this.engine.lock(tx, id, 'update');
+      if (!held) return false;
+      if (held.properties.provisioningState === 'Creating')
+        throw new Conflict(`compute '${name}' is being created; wait for it to finish`, { code: 'COMPUTE_BUSY' });
+      const u = await this.usage(ws, name, tx);
+      const busy = u.running + u.preparing;
+      if (busy + (u.queued ?? 0) > 0)
+        throw new Conflict(
+          `compute '${name}' ${busy ? `runs jobs on ${busy} node(s)` : ''}${busy && u.queued ? ' and ' : ''}${u.queued ? `has ${u.queued} job(s) queued for it` : ''}; cancel them or wait for them to end, then delete it`,
+          { code: 'COMPUTE_BUSY' },
+        );
+      const users: string[] = [];
+      for (const of of this.users) users.push(...(await of(tx, held.id)));
+      if (users.length)
+        throw new Conflict(
+          `compute '${name}' is used by ${users.join(', ')}; delete ${users.length === 1 ? 'it' : 'them'} (or move ${users.length === 1 ? 'it' : 'them'} to another compute) first`,
+          { code: 'COMPUTE_BUSY' },
+        );
+      await this.testHooks.inUseChecked?.();
+      await this.nodes.forget(id, true, tx);
+      return this.engine.deleteIn(tx, id);
+    });
+    if (!gone) return false;
     return this.operations.start(
       'compute.delete',
       { id, subscriptionId: ws.subscriptionId, location: r.location ?? '' },
       by.id,
-      async () => {
-        await this.nodes.forget(id);
-        await this.engine.delete(id);
-      },
+      // Nothing is left to do: the transaction above removed the record and its nodes.
+      async () => undefined,
     );
+  }
+
+  /**
+   * Holds a compute in a write transaction that binds work to it (a job claimed or submitted onto
+   * it, an endpoint that will serve on it): its row locked FOR SHARE until the transaction ends, so
+   * a delete waits for that transaction and then sees the work (or this waits for the delete and
+   * then finds the compute gone). Throws when it is missing or not ready.
+   */
+  async hold(tx: Tx, ws: Pick<WorkspaceInfo, 'id' | 'name'>, computeRef: string): Promise<StoredResource> {
+    const name = this.nameOf(ws, computeRef);
+    const r = await this.engine.lock(tx, this.idOf(ws, name), 'share');
+    if (!r) throw this.missing(ws, name);
+    if (r.properties.provisioningState !== 'Succeeded')
+      throw new Conflict(
+        `compute '${name}' is ${String(r.properties.provisioningState).toLowerCase()}; try again when it is ready`,
+        { code: 'COMPUTE_BUSY' },
+      );
+    return r;
   }
 
   /** Removes a compute's record (a resource-group delete: what ran there is gone with it). */
@@ -466,11 +516,16 @@ export class ComputeService {
     return this.engine.delete(id);
   }
 
-  private async usage(ws: Pick<WorkspaceInfo, 'workspaceId'>, name: string): Promise<ComputeUsage> {
-    const u = await this.source.usage(ws.workspaceId, name);
+  private async usage(
+    ws: Pick<WorkspaceInfo, 'workspaceId'>,
+    name: string,
+    tx?: Pick<Tx, 'db'>,
+  ): Promise<ComputeUsage> {
+    const u = await this.source.usage(ws.workspaceId, name, tx);
     return {
       running: Math.max(0, Math.floor(u.running || 0)),
       preparing: Math.max(0, Math.floor(u.preparing || 0)),
+      queued: Math.max(0, Math.floor(u.queued || 0)),
       ...(u.runIds ? { runIds: u.runIds } : {}),
     };
   }

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { ComputeNodeRow } from './tables.js';
+import type { Tx } from '../store/database.js';
 import './tables.js';
 
 /** A node of a cluster as `listNodes` and `nodeStateCounts` show it. */
@@ -140,23 +141,22 @@ export class NodePool {
     return out;
   }
 
-  /** Removes every node of the computes whose ids start with `prefix` (a deleted compute or workspace). */
-  async forget(prefix: string, exact = true): Promise<void> {
+  /**
+   * Removes every node of the computes whose ids start with `prefix` (a deleted compute or workspace),
+   * in `tx` when given (the compute's delete).
+   */
+  async forget(prefix: string, exact = true, tx: Pick<Tx, 'db'> = this.ctx): Promise<void> {
     const key = prefix.toLowerCase();
     if (exact) {
-      await this.ctx.db.deleteFrom('compute_nodes').where('compute_key', '=', key).execute();
+      await tx.db.deleteFrom('compute_nodes').where('compute_key', '=', key).execute();
       return;
     }
     const keys = (
-      await this.ctx.db
-        .selectFrom('compute_nodes')
-        .select('compute_key')
-        .where('compute_key', 'like', `${key}%`)
-        .execute()
+      await tx.db.selectFrom('compute_nodes').select('compute_key').where('compute_key', 'like', `${key}%`).execute()
     )
       .map((r) => r.compute_key)
       // LIKE's '_' wildcard may match more than the prefix; the exact test is done here.
       .filter((k) => k.startsWith(key));
-    for (const k of new Set(keys)) await this.ctx.db.deleteFrom('compute_nodes').where('compute_key', '=', k).execute();
+    for (const k of new Set(keys)) await tx.db.deleteFrom('compute_nodes').where('compute_key', '=', k).execute();
   }
 }

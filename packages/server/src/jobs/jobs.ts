@@ -14,7 +14,7 @@ import { RUN_ID } from '../tracking/shared/validation.js';
 import type { VersionedAssetService } from '../assets/versioned-assets.js';
 import type { DatastoreService } from '../assets/datastores.js';
 import { parseDatastoreUri } from '../assets/data-assets.js';
-import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { AtelierError, Conflict, InvalidInput, NotFound } from '../errors.js';
 import type { JobRow } from './tables.js';
 import './tables.js';
 import {
@@ -97,6 +97,8 @@ export function computeName(ws: WorkspaceInfo, computeId: string | undefined): s
 export class JobService {
   /** Called after a submission or cancel, so the scheduler looks at once (set by the scheduler). */
   onChange: (key: string, what: 'submitted' | 'cancel') => void = () => {};
+  /** Test-only: called inside a submit's transaction once it holds the job's compute, before the insert. */
+  testHooks: { computeHeld?: () => Promise<void> } = {};
 
   constructor(private readonly d: JobDeps) {}
 
@@ -324,11 +326,21 @@ export class JobService {
       end_time: opts.reused ? now : null,
       updated_at: now,
     };
+    const port = compute !== LOCAL_COMPUTE && !opts.reused ? this.d.computes() : undefined;
     try {
-      await this.db.insertInto('jobs').values(row).execute();
+      if (port?.hold)
+        // The compute held while the job is bound to it: a concurrent delete of the compute waits
+        // for this insert and then sees the job, or this waits for the delete and then fails.
+        await this.d.ctx.database.write(async (tx) => {
+          await port.hold!(tx, ws, compute);
+          await this.testHooks.computeHeld?.();
+          await tx.db.insertInto('jobs').values(row).execute();
+        });
+      else await this.db.insertInto('jobs').values(row).execute();
     } catch (e) {
       // Nothing half-made: the run goes again (a simultaneous PUT of the same name won).
       await this.d.runs.delete(ws.workspaceId, runId).catch(() => undefined);
+      if (e instanceof AtelierError) throw e;
       if (await this.row(ws, name))
         throw new Conflict(`job '${name}' was submitted at the same moment by another request`, { code: 'CONFLICT' });
       throw e;

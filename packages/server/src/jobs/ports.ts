@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { Tx } from '../store/database.js';
 import { NotFound, NotImplemented } from '../errors.js';
 
 /**
@@ -25,6 +26,11 @@ export interface Capacity {
 
 export interface ComputePort {
   capacity(ws: WorkspaceInfo, computeName: string): Promise<Capacity>;
+  /**
+   * Holds the compute in a write transaction that binds a job to it (submit, claim): a delete of the
+   * compute waits for that transaction, or the hold waits for the delete and throws (services.computes.hold).
+   */
+  hold?(tx: Tx, ws: Pick<WorkspaceInfo, 'id' | 'name'>, computeName: string): Promise<unknown>;
 }
 
 /** A built Python environment (services.environmentBuilds.ensure). */

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import type { Tx } from '../store/database.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import { resolveWorkspaceByGuid } from '../resources/workspaces.js';
 import { ACTIVE } from './spec.js';
@@ -82,22 +83,31 @@ export class JobScheduler {
     this.driving.clear();
   }
 
-  /** Jobs (ranks) this compute runs or prepares now — for the computes' node counts. */
-  async usage(workspaceId: string, computeName: string): Promise<{ running: number; preparing: number }> {
-    const rows = await this.ctx.db
+  /**
+   * Jobs (ranks) this compute runs or prepares now — for the computes' node counts — and the jobs
+   * queued for it (a compute's delete is refused while any are). In `tx` when given (that delete's).
+   */
+  async usage(
+    workspaceId: string,
+    computeName: string,
+    tx: Pick<Tx, 'db'> = this.ctx,
+  ): Promise<{ running: number; preparing: number; queued: number }> {
+    const rows = await tx.db
       .selectFrom('jobs')
       .select(['status', 'ranks'])
       .where('workspace_id', '=', workspaceId)
       .where('compute', '=', computeName.toLowerCase())
-      .where('status', 'in', [...ACTIVE])
+      .where('status', 'in', [...ACTIVE, 'Queued'])
       .execute();
     let running = 0;
     let preparing = 0;
+    let queued = 0;
     for (const r of rows) {
-      if (r.status === 'Preparing') preparing += r.ranks;
+      if (r.status === 'Queued') queued++;
+      else if (r.status === 'Preparing') preparing += r.ranks;
       else running += r.ranks;
     }
-    return { running, preparing };
+    return { running, preparing, queued };
   }
 
   wake(): void {
@@ -178,7 +188,11 @@ export class JobScheduler {
     }
   }
 
-  /** Queued → Preparing, owned by this server: only one claimant wins. */
+  /**
+   * Queued → Preparing, owned by this server: only one claimant wins. The job's compute needs no
+   * lock here: a compute's delete is refused while a job is queued for it, and a job is bound to a
+   * compute (submitted) in a transaction that holds the compute (ComputePort.hold).
+   */
   private async claim(r: JobRow): Promise<boolean> {
     const now = Date.now();
     const res = await this.ctx.db

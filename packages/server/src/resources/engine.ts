@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import type { Principal } from '../identity/principals.js';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
-import type { Database } from '../store/database.js';
+import type { Database, Tx } from '../store/database.js';
+import { rowLocks } from '../store/row-locks.js';
 import type { ResourceRow } from '../store/tables.js';
 import { Conflict, InvalidInput, NotFound, PreconditionFailed, type ErrorCode } from '../errors.js';
 import { groupId, systemData } from './arm-ids.js';
@@ -428,21 +429,37 @@ export class ResourceEngine {
 
   /** Deletes a resource and every child resource below it. Returns false when it did not exist. */
   async delete(id: string, pre: Preconditions = {}): Promise<boolean> {
-    const key = id.toLowerCase();
     if (pre.ifMatch !== undefined || pre.ifNoneMatch !== undefined) checkPreconditions(await this.get(id), pre, id);
-    return this.ctx.database.write(async ({ db: tx }) => {
-      // LIKE's '_' wildcard may match more than the prefix; the exact test is done here.
-      const below = (await tx.selectFrom('resources').select('id_key').where('id_key', 'like', `${key}/%`).execute())
-        .map((r) => r.id_key)
-        .filter((k) => k.startsWith(`${key}/`));
-      for (let i = 0; i < below.length; i += 500)
-        await tx
-          .deleteFrom('resources')
-          .where('id_key', 'in', below.slice(i, i + 500))
-          .execute();
-      const res = await tx.deleteFrom('resources').where('id_key', '=', key).executeTakeFirst();
-      return Number(res.numDeletedRows) > 0;
-    });
+    return this.ctx.database.write((tx) => this.deleteIn(tx, id));
+  }
+
+  /** `delete` inside a write transaction the caller holds (with the checks that allow it). */
+  async deleteIn(tx: Pick<Tx, 'db'>, id: string): Promise<boolean> {
+    const key = id.toLowerCase();
+    // LIKE's '_' wildcard may match more than the prefix; the exact test is done here.
+    const below = (await tx.db.selectFrom('resources').select('id_key').where('id_key', 'like', `${key}/%`).execute())
+      .map((r) => r.id_key)
+      .filter((k) => k.startsWith(`${key}/`));
+    for (let i = 0; i < below.length; i += 500)
+      await tx.db
+        .deleteFrom('resources')
+        .where('id_key', 'in', below.slice(i, i + 500))
+        .execute();
+    const res = await tx.db.deleteFrom('resources').where('id_key', '=', key).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  /**
+   * A resource read inside a write transaction with its row locked until the transaction ends (see
+   * store/row-locks.ts): `update` by the side that deletes or changes it after a check (an in-use
+   * check), `share` by a write that comes to depend on it (a job bound to a compute), so that of two
+   * such transactions one waits for the other and then sees its result. Undefined when it is gone.
+   */
+  async lock(tx: Tx, id: string, mode: 'update' | 'share'): Promise<StoredResource | undefined> {
+    const q = tx.db.selectFrom('resources').selectAll().where('id_key', '=', id.toLowerCase());
+    const locks = rowLocks(tx);
+    const row = await (mode === 'update' ? locks.forUpdate(q) : locks.forShare(q)).executeTakeFirst();
+    return row ? fromRow(row) : undefined;
   }
 
   /** One page of a group-level type's resources in a subscription, or in one of its groups (`group`: its name). */

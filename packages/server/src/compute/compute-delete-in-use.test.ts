@@ -1,0 +1,97 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
+import { gate, startBehind } from '../testing/write-race.js';
+import { V, createWorkspace, waitForOperation, wsPath } from '../http/arm/arm-test-helpers.js';
+import { commandJob } from '../http/arm/job-test-helpers.js';
+
+// Deleting a compute checks that no job runs or waits on it in the same write transaction as the
+// delete, holding the compute's row; submitting a job onto a compute holds that row while the job is
+// written. Of a delete and a concurrent submit exactly one wins; the loser changes nothing.
+for (const dialect of testDialects()) {
+  describe(`computes: the in-use check is atomic with the delete (${dialect})`, () => {
+    let t: TestServer;
+    let W: string;
+    const cluster = {
+      location: 'local',
+      properties: { computeType: 'AmlCompute', properties: { vmSize: 'local-1c-2g' } },
+    };
+    const makeCompute = async (name: string) => {
+      const put = await t.request('PUT', `${W}/computes/${name}?${V}`, cluster);
+      assert.equal(put.status, 201, put.text);
+      assert.equal((await waitForOperation(t, put.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+    };
+    const jobRows = async (name: string) =>
+      t.server.ctx.db.selectFrom('jobs').select(['status', 'run_id']).where('name', '=', name).execute();
+
+    before(async () => {
+      t = await startTestServer(dialect);
+      await createWorkspace(t, 'cdel-rg', 'cdel-ws');
+      W = wsPath(t, 'cdel-rg', 'cdel-ws');
+      // Jobs stay Queued: these tests are about binding a job to a compute, not running it.
+      await t.server.services.jobs.scheduler.stop();
+    });
+    after(async () => t?.close());
+
+    it('a delete that checked first wins: the submit waiting behind it fails and leaves no job or run', async () => {
+      await makeCompute('first-delete');
+      const computes = t.server.services.computes;
+      const g = gate();
+      computes.testHooks.inUseChecked = g.hook;
+      const del = t.request('DELETE', `${W}/computes/first-delete?${V}`);
+      await g.reached;
+      computes.testHooks.inUseChecked = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('PUT', `${W}/jobs/behind_delete?${V}`, commandJob('echo hi', { computeId: 'first-delete' })),
+      );
+      g.open();
+      const deleted = await del;
+      assert.equal(deleted.status, 202, deleted.text);
+      const submit = await outcome;
+      assert.ok(submit.ok);
+      // SQLite: the submit's first read comes after the delete's commit; PostgreSQL: it waited for
+      // the compute's row in the transaction that writes the job. Both find the compute gone.
+      assert.equal(submit.value.status, 404, submit.value.text);
+      assert.match(submit.value.body.error.message, /compute 'first-delete' could not be found/);
+      assert.deepEqual(await jobRows('behind_delete'), [], 'no job was written');
+      const run = await t.request('GET', `/mlflow/v1.0${W}/api/2.0/mlflow/runs/get?run_id=behind_delete`);
+      // Never made (SQLite: the submit's checks failed first), or made and deleted again (PostgreSQL).
+      assert.ok(run.status === 404 || run.body.run.info.lifecycle_stage === 'deleted', run.text);
+      assert.equal((await t.request('GET', `${W}/computes/first-delete?${V}`)).status, 404);
+    });
+
+    it('a submit that holds the compute first wins: the delete waiting behind it sees the job and answers 409', async () => {
+      await makeCompute('first-submit');
+      const jobs = t.server.services.jobs.jobs;
+      const g = gate();
+      jobs.testHooks.computeHeld = g.hook;
+      const submit = t.request(
+        'PUT',
+        `${W}/jobs/ahead_of_delete?${V}`,
+        commandJob('echo hi', { computeId: 'first-submit' }),
+      );
+      await g.reached;
+      jobs.testHooks.computeHeld = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('DELETE', `${W}/computes/first-submit?${V}`),
+      );
+      g.open();
+      assert.equal((await submit).status, 201);
+      const del = await outcome;
+      assert.ok(del.ok);
+      assert.equal(del.value.status, 409, del.value.text);
+      assert.match(del.value.body.error.message, /has 1 job\(s\) queued for it; cancel them/);
+      assert.deepEqual(
+        (await jobRows('ahead_of_delete')).map((r) => r.status),
+        ['Queued'],
+      );
+      assert.equal((await t.request('GET', `${W}/computes/first-submit?${V}`)).status, 200);
+      // Once the job is canceled, the compute goes.
+      assert.equal((await t.request('POST', `${W}/jobs/ahead_of_delete/cancel?${V}`)).status, 202);
+      const again = await t.request('DELETE', `${W}/computes/first-submit?${V}`);
+      assert.equal(again.status, 202, again.text);
+      assert.equal((await waitForOperation(t, again.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.equal((await t.request('GET', `${W}/computes/first-submit?${V}`)).status, 404);
+    });
+  });
+}
