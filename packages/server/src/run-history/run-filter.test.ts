@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runFilter, type FilterableRun } from './run-filter.js';
+import { experimentFilter, runFilter, type FilterableRun } from './run-filter.js';
 
 const run = (over: Partial<FilterableRun>): FilterableRun => ({
   runId: 'r',
@@ -49,5 +49,27 @@ describe("runs:query filters as azureml-core's Experiment.get_runs and Run.get_c
         (e: Error & { kind?: string }) => e.kind === 'not_implemented' && e.message.includes(f.slice(1, 10)),
       );
     assert.throws(() => runFilter(42), /must be a string/);
+  });
+});
+
+describe("experiments:query filters as azureml-core's Experiment.list sends them", () => {
+  const exps = [
+    { name: 'a', tags: { stage: 'dev' } },
+    { name: 'b', tags: { stage: 'prod', flag: '' } },
+  ];
+  const names = (filter: unknown) => exps.filter(experimentFilter(filter)).map((e) => e.name);
+  it('name, tag value, tag exists, joined by and', () => {
+    assert.deepEqual(names(undefined), ['a', 'b']);
+    assert.deepEqual(names('(name eq b)'), ['b']);
+    assert.deepEqual(names('(Tags/stage eq dev)'), ['a']);
+    assert.deepEqual(names('(Tags/flag ne null or Tags/flag eq null)'), ['b']);
+    assert.deepEqual(names('((name eq b) and (Tags/stage eq dev))'), []);
+  });
+  it('a clause it does not know is a 501 naming it, never ignored', () => {
+    assert.throws(
+      () => names('(Properties/x eq 1)'),
+      /experiments query filter clause 'Properties\/x eq 1'.*name and Tags/,
+    );
+    assert.throws(() => names('(createdUtc gt 2020)'), /not supported/);
   });
 });

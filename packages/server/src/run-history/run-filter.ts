@@ -18,10 +18,35 @@ export interface FilterableRun {
  * it is this small grammar, not OData; any other clause is a 501 naming it rather than ignored.
  */
 export function runFilter(filter: unknown): (r: FilterableRun) => boolean {
+  return compile(filter, RUNS);
+}
+
+/** What a v1 experiment filter tests (`Experiment.list(ws, experiment_name=…, tags=…)`). */
+export interface FilterableExperiment {
+  name: string;
+  tags: Record<string, string>;
+}
+
+/** The experiment query's filter: `name eq …`, `Tags/{k} eq {v}` and its "exists" form, joined by `and`. */
+export function experimentFilter(filter: unknown): (e: FilterableExperiment) => boolean {
+  return compile(filter, EXPERIMENTS);
+}
+
+/** The fields one kind of query tests, and the words its errors use. */
+interface Grammar<T> {
+  what: string;
+  fields: string;
+  /** The names of its key-value bags (`Tags`, `Properties`). */
+  bags: string[];
+  bag(t: T, name: string): Record<string, string>;
+  field(name: string): ((t: T) => string | null) | undefined;
+}
+
+function compile<T>(filter: unknown, g: Grammar<T>): (t: T) => boolean {
   if (filter === undefined || filter === null || filter === '') return () => true;
-  if (typeof filter !== 'string') throw new NotImplemented('the runs query filter must be a string');
-  const tests = splitTop(unwrap(filter), ' and ').map(clause);
-  return (r) => tests.every((t) => t(r));
+  if (typeof filter !== 'string') throw new NotImplemented(`the ${g.what} query filter must be a string`);
+  const tests = splitTop(unwrap(filter), ' and ').map((c) => clause(c, g));
+  return (t) => tests.every((test) => test(t));
 }
 
 /** `(x)` → `x` while the outer parentheses enclose the whole expression. */
@@ -65,13 +90,13 @@ const value = (v: string): string | null => {
   return /^'.*'$/.test(t) ? t.slice(1, -1).replace(/''/g, "'") : t;
 };
 
-function clause(c: string): (r: FilterableRun) => boolean {
+function clause<T>(c: string, g: Grammar<T>): (t: T) => boolean {
   const either = splitTop(c, ' or ');
-  // "(Tags/k ne null or Tags/k eq null)": the run has that tag (property).
-  const exists = /^(Tags|Properties)\/(.+) ne null$/.exec(either[0]!);
+  // "(Tags/k ne null or Tags/k eq null)": the run (experiment) has that tag (property).
+  const exists = /^(\w+)\/(.+) ne null$/.exec(either[0]!);
   if (either.length === 2 && exists && either[1] === `${exists[1]}/${exists[2]} eq null`) {
     const [, bag, key] = exists;
-    return (r) => key! in (bag === 'Tags' ? r.tags : r.properties);
+    if (g.bags.includes(bag!)) return (t) => key! in g.bag(t, bag!);
   }
   const m = either.length === 1 ? /^(\S+) (eq|ne) (.+)$/.exec(c) : null;
   if (m) {
@@ -82,27 +107,41 @@ function clause(c: string): (r: FilterableRun) => boolean {
       given && /^(Parent|Root)?RunId$/.test(field!) && /^[0-9a-f-]{36}$/i.test(given)
         ? given.replace(/-/g, '').toLowerCase()
         : given;
-    const read = reader(field!);
-    if (read) return op === 'eq' ? (r) => read(r) === want : (r) => read(r) !== want;
+    const inBag = /^(\w+)\/(.+)$/.exec(field!);
+    const read: ((t: T) => string | null) | undefined =
+      inBag && g.bags.includes(inBag[1]!) ? (t) => g.bag(t, inBag[1]!)[inBag[2]!] ?? null : g.field(field!);
+    if (read) return op === 'eq' ? (t) => read(t) === want : (t) => read(t) !== want;
   }
   throw new NotImplemented(
-    `the runs query filter clause '${c}' is not supported by Atelier's run history (it takes ParentRunId, RootRunId, RunId, Status, Tags/… and Properties/… with eq/ne); filter on the client`,
+    `the ${g.what} query filter clause '${c}' is not supported by Atelier's run history (it takes ${g.fields} with eq/ne); filter on the client`,
   );
 }
 
-function reader(field: string): ((r: FilterableRun) => string | null) | undefined {
-  const tag = /^(Tags|Properties)\/(.+)$/.exec(field);
-  if (tag) return (r) => (tag[1] === 'Tags' ? r.tags : r.properties)[tag[2]!] ?? null;
-  switch (field) {
-    case 'ParentRunId':
-      return (r) => r.parentRunId;
-    case 'RootRunId':
-      return (r) => r.rootRunId;
-    case 'RunId':
-      return (r) => r.runId;
-    case 'Status':
-      return (r) => r.status;
-    default:
-      return undefined;
-  }
-}
+const RUNS: Grammar<FilterableRun> = {
+  what: 'runs',
+  fields: 'ParentRunId, RootRunId, RunId, Status, Tags/… and Properties/…',
+  bags: ['Tags', 'Properties'],
+  bag: (r, name) => (name === 'Tags' ? r.tags : r.properties),
+  field(name) {
+    switch (name) {
+      case 'ParentRunId':
+        return (r) => r.parentRunId;
+      case 'RootRunId':
+        return (r) => r.rootRunId;
+      case 'RunId':
+        return (r) => r.runId;
+      case 'Status':
+        return (r) => r.status;
+      default:
+        return undefined;
+    }
+  },
+};
+
+const EXPERIMENTS: Grammar<FilterableExperiment> = {
+  what: 'experiments',
+  fields: 'name and Tags/…',
+  bags: ['Tags'],
+  bag: (e) => e.tags,
+  field: (name) => (name === 'name' ? (e) => e.name : undefined),
+};

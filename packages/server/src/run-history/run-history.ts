@@ -1,8 +1,10 @@
 import type { TrackingServices } from '../tracking/services.js';
 import type { ExperimentView } from '../tracking/experiments/experiments.js';
 import type { RunView } from '../tracking/runs/types.js';
-import { InvalidInput, NotFound, AtelierError } from '../errors.js';
-import { runFilter } from './run-filter.js';
+import { checkTags } from '../tracking/experiments/experiments.js';
+import { checkExperimentName, type ViewType } from '../tracking/shared/validation.js';
+import { Conflict, InvalidInput, NotFound, AtelierError } from '../errors.js';
+import { experimentFilter, runFilter } from './run-filter.js';
 
 /**
  * azureml-core's run history (SDK v1 `Experiment`, `Run`) over the MLflow tracking store: a v1
@@ -166,11 +168,94 @@ export class RunHistoryService {
     }
   }
 
-  async experiments(ws: string): Promise<ExperimentView[]> {
+  /**
+   * azureml-core's experiment query (`Experiment.list`, `ws.experiments`): `viewType` ActiveOnly (the
+   * default), ArchivedOnly or All — an archived experiment is MLflow's deleted one — and its filter
+   * (`name eq …`, `Tags/…`; experimentFilter).
+   */
+  async queryExperiments(ws: string, body: unknown): Promise<ExperimentView[]> {
+    const q = (body ?? {}) as { filter?: unknown; viewType?: unknown };
+    if (typeof q !== 'object' || Array.isArray(q))
+      throw new InvalidInput('the experiment query must be a JSON object', { target: 'body' });
+    const views: Record<string, ViewType> = { activeonly: 'ACTIVE_ONLY', archivedonly: 'DELETED_ONLY', all: 'ALL' };
+    const view =
+      q.viewType === undefined || q.viewType === null ? 'ACTIVE_ONLY' : views[String(q.viewType).toLowerCase()];
+    if (!view)
+      throw new InvalidInput(`viewType must be ActiveOnly, ArchivedOnly or All, not '${String(q.viewType)}'`, {
+        target: 'viewType',
+      });
+    const keep = experimentFilter(q.filter);
+    return (await this.experiments(ws, view)).filter((e) =>
+      keep({ name: e.name, tags: Object.fromEntries((e.tags ?? []).map((t) => [t.key, t.value])) }),
+    );
+  }
+
+  /**
+   * azureml-core's `ModifyExperimentDto` (`PATCH …/experimentids/{id}`): `archive` true archives the
+   * experiment (MLflow's delete: hidden from lists, restorable, its runs with it), false reactivates it;
+   * `name` renames, `description` and `tags` (a value of null is an empty tag) are set. Everything is
+   * checked before anything changes.
+   */
+  async updateExperiment(ws: string, e: ExperimentView, body: unknown): Promise<ExperimentView> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new InvalidInput('the experiment change must be a JSON object', { target: 'body' });
+    const b = body as Record<string, unknown>;
+    for (const k of Object.keys(b))
+      if (!['name', 'description', 'archive', 'tags'].includes(k))
+        throw new InvalidInput(`'${k}' cannot be changed on an experiment (name, description, archive, tags)`, {
+          target: k,
+        });
+    const name = b.name === undefined || b.name === null ? undefined : checkExperimentName(b.name);
+    if (b.archive !== undefined && b.archive !== null && typeof b.archive !== 'boolean')
+      throw new InvalidInput('archive must be true or false', { target: 'archive' });
+    if (b.description !== undefined && b.description !== null && typeof b.description !== 'string')
+      throw new InvalidInput('description must be a string', { target: 'description' });
+    if (b.tags !== undefined && b.tags !== null && (typeof b.tags !== 'object' || Array.isArray(b.tags)))
+      throw new InvalidInput('tags must be an object of strings', { target: 'tags' });
+    const tags = checkTags(
+      [
+        ...Object.entries((b.tags ?? {}) as Record<string, unknown>).map(([key, value]) => ({
+          key,
+          value: value ?? '',
+        })),
+        ...(typeof b.description === 'string' ? [{ key: DESCRIPTION_TAG, value: b.description }] : []),
+      ],
+      'experiment',
+    );
+    const archived = e.lifecycle_stage === 'deleted';
+    const changes = name !== undefined || tags.length > 0;
+    if (archived && changes && b.archive !== false)
+      throw new Conflict(`experiment '${e.name}' is archived: reactivate it (archive: false) before changing it`, {
+        code: 'EXPERIMENT_NOT_ACTIVE',
+      });
+    const exps = this.tracking.experiments;
+    if (b.archive === false && archived) await exps.restore(ws, e.experiment_id);
+    if (name !== undefined) await exps.rename(ws, e.experiment_id, name);
+    for (const t of tags) await exps.setTag(ws, e.experiment_id, t.key, t.value);
+    if (b.archive === true && !archived) await exps.delete(ws, e.experiment_id);
+    return exps.get(ws, e.experiment_id);
+  }
+
+  /** `POST …/experimentids/{id}/tags:delete` (`experiment.remove_tags`): tags that are not there are no error. */
+  async deleteExperimentTags(ws: string, e: ExperimentView, body: unknown): Promise<{ errors: Record<string, never> }> {
+    const keys = (body as { tags?: unknown } | null)?.tags;
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === ''))
+      throw new InvalidInput('tags must be a list of tag names', { target: 'tags' });
+    if (e.lifecycle_stage === 'deleted')
+      throw new Conflict(`experiment '${e.name}' is archived: reactivate it before changing its tags`, {
+        code: 'EXPERIMENT_NOT_ACTIVE',
+      });
+    const present = new Set((e.tags ?? []).map((t) => t.key));
+    for (const k of keys as string[])
+      if (present.has(k)) await this.tracking.experiments.deleteTag(ws, e.experiment_id, k);
+    return { errors: {} };
+  }
+
+  async experiments(ws: string, view: ViewType = 'ACTIVE_ONLY'): Promise<ExperimentView[]> {
     const out: ExperimentView[] = [];
     let page_token: string | undefined;
     do {
-      const r = await this.tracking.experiments.search(ws, { max_results: 1000, page_token });
+      const r = await this.tracking.experiments.search(ws, { max_results: 1000, page_token, view_type: view });
       out.push(...r.experiments);
       page_token = r.next_page_token;
     } while (page_token);

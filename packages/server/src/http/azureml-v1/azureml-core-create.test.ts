@@ -106,13 +106,36 @@ for (const dialect of testDialects()) {
       out.ok('run.complete()');
     });
 
+    it('experiments: tag, set_tags, remove_tags, Experiment.list filters, archive and reactivate', () => {
+      ok();
+      out.ok('exp tags');
+      out.ok('exp.remove_tags');
+      assert.deepEqual(out.ok('exp.tags'), { stage: 'dev', flag: '' });
+      assert.deepEqual(out.ok('Experiment.list(name)'), ['create-exp']);
+      assert.deepEqual(out.ok('Experiment.list(tags)'), ['create-exp']);
+      assert.deepEqual(out.ok('Experiment.list(tag exists)'), ['create-exp']);
+      out.ok('exp.archive()');
+      assert.equal(out.ok('archived_time'), true);
+      assert.ok(!out.ok('list active').includes('create-exp'));
+      assert.ok(out.ok('list active').includes('create-other'));
+      assert.deepEqual(out.ok('list archived'), ['create-exp']);
+      assert.ok(out.ok('list all').includes('create-exp') && out.ok('list all').includes('create-other'));
+      assert.ok(!out.ok('ws.experiments (archived)').includes('create-exp'));
+      assert.match(out.err('tag archived'), /archived: reactivate it/);
+      out.ok('exp.reactivate()');
+      const [archivedTime, names, runs] = out.ok('reactivated');
+      assert.equal(archivedTime, null);
+      assert.ok(names.includes('create-exp'));
+      assert.equal(runs, 1);
+    });
+
     it("a v1 route Atelier does not serve: azureml-core shows the server's 501 message", () => {
       ok();
-      const e = out.err('experiment.archive()');
-      assert.match(e, /Code: 501/);
+      const e = out.err('Experiment.delete');
+      assert.match(e, /501/);
       assert.match(
         e,
-        /Atelier does not serve PATCH \/history\/v1\.0\/\{workspace\}\/experimentids\/\d+ of the azureml v1 'history' service/,
+        /Atelier does not serve DELETE \/history\/v1\.0\/\{workspace\}\/experimentids\/\d+ of the azureml v1 'history' service/,
       );
     });
   });

@@ -1,8 +1,8 @@
 """azureml-core's Workspace.create with the parameters beyond the defaults (existing Application
 Insights and container registry, a customer-managed key, HBI, a primary user-assigned identity, the
 system datastores' auth mode, the SKU and a default CPU cluster the client makes and waits for), then
-child runs in that workspace (get_children, get_runs' filters, cancel) and a v1 route the server does
-not serve. Prints one JSON line:
+child runs in that workspace (get_children, get_runs' filters, cancel), experiments (tags, list
+filters, archive, reactivate) and a v1 route the server does not serve. Prints one JSON line:
 {step: {"ok": value} | {"error": …}}.
 Environment: see testing/python/azure_clients.py; WORKSPACE (to create), CMK_VAULT, CMK_KID,
 APP_INSIGHTS, REGISTRY, IDENTITY (ARM ids of existing resources), WORKDIR.
@@ -12,6 +12,7 @@ import os
 
 from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
 from azureml.core import Experiment, Run, Workspace
+from azureml.core.experiment import ViewType
 from azureml.core.compute import AmlCompute
 
 auth = core_auth()
@@ -79,7 +80,26 @@ step("b.cancel()", lambda: b.cancel())
 step("b status", lambda: Run(exp, b.id).get_status())
 step("run.complete()", lambda: run.complete())
 
+# Experiments: tags, Experiment.list's filters, archive and reactivate (an archived experiment is
+# MLflow's deleted one: hidden from lists, restorable).
+other = Experiment(ws, "create-other")
+step("exp tags", lambda: [exp.tag("stage", "dev"), exp.set_tags({"team": "a", "flag": None})] and None)
+step("exp.remove_tags", lambda: exp.remove_tags(["team", "absent"]))
+step("exp.tags", lambda: (exp.refresh(), exp.tags)[1])
+step("Experiment.list(name)", lambda: [e.name for e in Experiment.list(ws, experiment_name="create-exp")])
+step("Experiment.list(tags)", lambda: [e.name for e in Experiment.list(ws, tags={"stage": "dev"})])
+step("Experiment.list(tag exists)", lambda: [e.name for e in Experiment.list(ws, tags="flag")])
+step("exp.archive()", lambda: exp.archive())
+step("archived_time", lambda: exp.archived_time is not None)
+step("list active", lambda: sorted(e.name for e in Experiment.list(ws)))
+step("list archived", lambda: [e.name for e in Experiment.list(ws, view_type=ViewType.ArchivedOnly)])
+step("list all", lambda: sorted(e.name for e in Experiment.list(ws, view_type=ViewType.All)))
+step("ws.experiments (archived)", lambda: sorted(ws.experiments.keys()))
+step("tag archived", lambda: exp.tag("late", "x"))
+step("exp.reactivate()", lambda: exp.reactivate())
+step("reactivated", lambda: [exp.archived_time, sorted(ws.experiments.keys()), len(list(exp.get_runs()))])
+
 # A v1 route the server does not serve: the client shows the server's 501 message.
-step("experiment.archive()", lambda: exp.archive())
+step("Experiment.delete", lambda: Experiment.delete(ws, other.id))
 
 print(json.dumps(step.out, default=str))

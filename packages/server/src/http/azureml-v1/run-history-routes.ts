@@ -158,10 +158,22 @@ export async function runHistoryRoutes(
     const w = await ws(req, 'data/read');
     return history.experimentDto(await experimentOf(w, req.params, false));
   });
+  // Experiment.archive() / reactivate() / tag() / set_tags(): azureml-core's ModifyExperimentDto.
+  app.patch<{ Params: P }>(`${H}/experimentids/:experimentId`, HIDE, async (req) => {
+    const w = await ws(req, 'data/write');
+    const e = await experimentOf(w, req.params, false);
+    return history.experimentDto(await history.updateExperiment(w.workspaceId, e, req.body));
+  });
+  app.post<{ Params: P }>(`${H}/experimentids/:experimentId/tags::delete`, HIDE, async (req) => {
+    const w = await ws(req, 'data/write');
+    const e = await experimentOf(w, req.params, false);
+    return history.deleteExperimentTags(w.workspaceId, e, req.body);
+  });
   app.post(`${H}/experiments::query`, HIDE, async (req) => {
     const w = await ws(req, 'data/read');
-    const all = await history.experiments(w.workspaceId);
-    return { value: all.map((e) => history.experimentDto(e)) };
+    const found = await history.queryExperiments(w.workspaceId, req.body);
+    // One page: azureml-core follows continuationToken only when it is set.
+    return { value: found.map((e) => history.experimentDto(e)), continuationToken: null };
   });
 
   // Runs: create-or-update, get
