@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { experimentFilter, runFilter, type FilterableRun } from './run-filter.js';
+import { experimentFilter, runFilter, type FilterableExperiment, type FilterableRun } from './run-filter.js';
 
 const run = (over: Partial<FilterableRun>): FilterableRun => ({
   runId: 'r',
@@ -53,7 +53,7 @@ describe("runs:query filters as azureml-core's Experiment.get_runs and Run.get_c
 });
 
 describe("experiments:query filters as azureml-core's Experiment.list sends them", () => {
-  const exps = [
+  const exps: FilterableExperiment[] = [
     { name: 'a', tags: { stage: 'dev' } },
     { name: 'b', tags: { stage: 'prod', flag: '' } },
   ];
