@@ -13,6 +13,7 @@ import type { ComputeService } from './compute/computes.js';
 import { RunHistoryService } from './run-history/run-history.js';
 import { createModelServices, type ModelServices } from './models/services.js';
 import { V1ArtifactService } from './v1-artifacts/artifacts.js';
+import { RunDatastoreFiles } from './v1-artifacts/datastore-files.js';
 import { V1EnvironmentService } from './v1-environments/environments.js';
 import { EnvironmentLabels } from './v1-environments/labels.js';
 import { V1DatasetService } from './v1-datasets/datasets.js';
@@ -88,8 +89,16 @@ export function createServices(ctx: AppContext): Services {
   serving.endpoints.computes = computes;
   const runHistory = new RunHistoryService(tracking);
   const models = createModelServices(ctx, controlPlane, tracking, assets, runHistory);
-  const v1Artifacts = new V1ArtifactService(ctx, tracking.artifacts, runHistory, (id) =>
-    controlPlane.workspaces.dependents.storageKeys(id),
+  // Run files azureml-core uploads into a datastore are files of the run's artifact tree (one store).
+  const runDatastoreFiles = new RunDatastoreFiles(ctx, assets.datastores);
+  tracking.artifacts.linked = runDatastoreFiles;
+  controlPlane.workspaces.onWorkspaceDeleting.push(async (w) => runDatastoreFiles.forgetWorkspace(w));
+  const v1Artifacts = new V1ArtifactService(
+    ctx,
+    tracking.artifacts,
+    runHistory,
+    (id) => controlPlane.workspaces.dependents.storageKeys(id),
+    runDatastoreFiles,
   );
   // Model.register's uploaded files (origin LocalUpload) are found through the artifact service.
   models.models.artifactLocator = (ws, origin, container, path) => v1Artifacts.locate(ws, origin, container, path);

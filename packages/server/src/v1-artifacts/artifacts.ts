@@ -3,6 +3,8 @@ import type { AppContext } from '../context.js';
 import type { ArtifactService } from '../tracking/artifacts/artifacts.js';
 import type { RunHistoryService } from '../run-history/run-history.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { Principal } from '../identity/principals.js';
+import type { RunDatastoreFiles } from './datastore-files.js';
 import { safeKey } from '../blob/blob-store.js';
 import { blobSas, blobUri } from '../blob-service/access.js';
 import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
@@ -23,6 +25,8 @@ export interface ArtifactDto {
   path: string;
   etag?: string;
   createdTime?: string;
+  /** Where a run file kept in a datastore is (`run.upload_file(…, datastore_name=…)`). */
+  dataPath?: { dataStoreName: string; relativePath: string };
 }
 export interface ContentInfoDto {
   contentUri: string;
@@ -53,6 +57,7 @@ export class V1ArtifactService {
     private readonly artifacts: ArtifactService,
     private readonly history: RunHistoryService,
     private readonly storageKeys: (accountId: string) => Promise<{ keyName: string; value: string }[]>,
+    private readonly datastoreFiles: RunDatastoreFiles,
   ) {}
 
   /** The folder of `{origin}/{container}`; a run container needs the run to exist. */
@@ -99,6 +104,15 @@ export class V1ArtifactService {
   /** A content URI (one blob, read or read+create+write) for an artifact path of the place. */
   private async contentUri(ws: WorkspaceInfo, p: Place, path: string, write: boolean): Promise<string> {
     const ref = this.ref(ws);
+    // A run file missing from the run's own store may be kept in a datastore: its URI is that blob's.
+    if (
+      !write &&
+      p.origin === RUN_ORIGIN &&
+      !(await this.artifacts.blobs(ref).stat(this.artifacts.key(ref, `${p.root}/${path}`)))
+    ) {
+      const linked = await this.datastoreFiles.find(ref, `${p.root}/${path}`);
+      if (linked) return this.datastoreFiles.contentUri(linked, false, CONTENT_SAS_MINUTES);
+    }
     const key = this.artifacts.key(ref, `${p.root}/${path}`);
     const account = ref.storageAccountId!.replace(/\/+$/, '').split('/').pop()!;
     const keys = await this.storageKeys(ref.storageAccountId!);
@@ -123,31 +137,67 @@ export class V1ArtifactService {
   /**
    * `batch/metadata`: reserves paths for upload and answers, per path, the artifact and a write URI
    * (the client then PUTs the bytes there with azure-storage-blob). Every path is checked first.
+   * With `datastoreName` (a run's files only) the write URIs are blobs of that datastore and the
+   * paths become the run's files kept there (datastore-files.ts); without, a path kept in a
+   * datastore before goes back to the run's own store.
    */
-  async createEmpty(ws: WorkspaceInfo, origin: string, container: string, paths: unknown) {
+  async createEmpty(
+    ws: WorkspaceInfo,
+    origin: string,
+    container: string,
+    paths: unknown,
+    datastoreName?: string,
+    by?: Principal,
+  ) {
     if (!Array.isArray(paths) || !paths.length)
       throw new InvalidInput('paths must be a non-empty list of {path}', { target: 'paths' });
     const p = await this.place(ws, origin, container);
+    if (datastoreName && origin !== RUN_ORIGIN)
+      throw new InvalidInput(`only a run's files (origin '${RUN_ORIGIN}') can be kept in a datastore`, {
+        target: 'datastoreName',
+      });
     this.artifacts.blobs(this.ref(ws));
     const names = paths.map((x, i) => {
       const path = (x as { path?: unknown } | null)?.path;
       if (typeof path !== 'string') throw new InvalidInput(`paths[${i}].path must be a string`, { target: 'paths' });
       return this.file(path);
     });
+    const ref = this.ref(ws);
+    const located = [];
+    for (const path of names) {
+      const st = await this.artifacts.stat(ref, `${p.root}/${path}`);
+      if (st?.isDir)
+        throw new Conflict(`artifact path '${path}' is a folder; upload to a file path below it`, {
+          code: 'ARTIFACT_PATH_TAKEN',
+        });
+      if (!datastoreName) {
+        located.push(undefined);
+        continue;
+      }
+      if (st && !(await this.datastoreFiles.find(ref, `${p.root}/${path}`)))
+        throw new Conflict(
+          `the run already has a file '${path}' in its own store; delete it first or upload to another name`,
+          { code: 'ARTIFACT_PATH_TAKEN' },
+        );
+      located.push(await this.datastoreFiles.locate(ws, datastoreName, p.container, path, by!));
+    }
     const artifacts: Record<string, ArtifactDto> = {};
     const artifactContentInformation: Record<string, ContentInfoDto> = {};
     for (let i = 0; i < names.length; i++) {
       // The client looks the answers up by the path it sent.
       const asked = (paths[i] as { path: string }).path;
       const path = names[i]!;
-      const st = await this.artifacts.stat(this.ref(ws), `${p.root}/${path}`);
-      if (st?.isDir)
-        throw new Conflict(`artifact path '${path}' is a folder; upload to a file path below it`, {
-          code: 'ARTIFACT_PATH_TAKEN',
-        });
-      artifacts[asked] = this.dto(p, path);
+      const at = located[i];
+      if (at) await this.datastoreFiles.link(ref, `${p.root}/${path}`, at);
+      else if (origin === RUN_ORIGIN) await this.datastoreFiles.unlink(ref, `${p.root}/${path}`);
+      artifacts[asked] = {
+        ...this.dto(p, path),
+        ...(at ? { dataPath: { dataStoreName: at.datastore, relativePath: at.blob } } : {}),
+      };
       artifactContentInformation[asked] = {
-        contentUri: await this.contentUri(ws, p, path, true),
+        contentUri: at
+          ? await this.datastoreFiles.contentUri(at, true, CONTENT_SAS_MINUTES)
+          : await this.contentUri(ws, p, path, true),
         origin: p.origin,
         container: p.container,
         path,
@@ -162,7 +212,11 @@ export class V1ArtifactService {
     const f = this.file(path);
     const st = await this.artifacts.stat(this.ref(ws), `${p.root}/${f}`);
     if (!st || st.isDir) throw this.missing(p, f);
-    return this.dto(p, f, st.modified);
+    const linked = origin === RUN_ORIGIN ? await this.datastoreFiles.find(this.ref(ws), `${p.root}/${f}`) : undefined;
+    return {
+      ...this.dto(p, f, st.modified),
+      ...(linked ? { dataPath: { dataStoreName: linked.datastore, relativePath: linked.blob } } : {}),
+    };
   }
 
   private missing(p: Place, path: string) {

@@ -25,14 +25,11 @@ export async function artifactRoutes(app: FastifyInstance, opts: { ctx: AppConte
 
   app.post<{ Params: P; Querystring: Q }>(`${A}/batch/metadata/:origin/:container`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'data/write');
-    const ds = req.query.datastoreName;
-    if (ds && ds !== ARTIFACT_STORE)
-      throw new NotImplemented(
-        `run files are kept in the workspace's artifact store ('${ARTIFACT_STORE}'), where MLflow sees them; uploading them to datastore '${ds}' is not served: leave datastore_name out`,
-        { code: 'NOT_IMPLEMENTED' },
-      );
+    // The artifact store is where run files are kept anyway; another datastore keeps them there (datastore-files.ts).
+    const ds =
+      req.query.datastoreName && req.query.datastoreName !== ARTIFACT_STORE ? req.query.datastoreName : undefined;
     const body = req.body as { paths?: unknown } | undefined;
-    return artifacts.createEmpty(w, req.params.origin, req.params.container, body?.paths);
+    return artifacts.createEmpty(w, req.params.origin, req.params.container, body?.paths, ds, req.principal);
   });
   app.post(`${A}/metadata`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'data/write');

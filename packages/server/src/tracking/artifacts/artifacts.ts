@@ -42,6 +42,24 @@ export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 
 /**
+ * Files of a workspace's artifact tree whose bytes are kept elsewhere — a run's files that
+ * azureml-core uploaded into a datastore (v1-artifacts/datastore-files.ts). The artifact service
+ * lists, reads and deletes them at their artifact path, so every protocol sees one tree.
+ */
+export interface LinkedArtifacts {
+  /** The linked files at or below `artifactPath` ('' = all) whose bytes exist, paths from the artifact root. */
+  below(ws: WorkspaceRef, artifactPath: string): Promise<{ path: string; size: number; modified: number }[]>;
+  /** The bytes of the linked file at `artifactPath` (whole or a range), or undefined when there is none. */
+  open(
+    ws: WorkspaceRef,
+    artifactPath: string,
+    range?: { start: number; end: number },
+  ): Promise<{ stream: Readable; size: number } | undefined>;
+  /** Forgets (and deletes the bytes of) the linked files at or below `artifactPath`. */
+  delete(ws: WorkspaceRef, artifactPath: string): Promise<void>;
+}
+
+/**
  * Root of a workspace's MLflow artifacts inside its storage account folder: in the `azureml`
  * container (the workspace's artifact store, as in Azure ML, where the `workspaceartifactstore`
  * datastore points), below a folder of the workspace's own.
@@ -88,6 +106,9 @@ function explainWriteError(e: unknown, artifactPath: string): never {
  * relative to the workspace's artifact root and cannot leave it.
  */
 export class ArtifactService {
+  /** Files of the tree kept elsewhere (set by the composition root). */
+  linked?: LinkedArtifacts;
+
   constructor(private readonly ctx: AppContext) {}
 
   /** The blob store of a workspace's storage account. */
@@ -124,7 +145,14 @@ export class ArtifactService {
   }
 
   async stat(ws: WorkspaceRef, artifactPath: string): Promise<BlobInfo | undefined> {
-    return this.blobs(ws).stat(this.key(ws, artifactPath));
+    const st = await this.blobs(ws).stat(this.key(ws, artifactPath));
+    if (st || !this.linked) return st;
+    const at = safeKey(artifactPath, 'artifact path');
+    const linked = await this.linked.below(ws, at);
+    const own = linked.find((f) => f.path === at);
+    if (own) return { path: at, size: own.size, isDir: false, modified: own.modified };
+    if (!linked.length) return undefined;
+    return { path: at, size: 0, isDir: true, modified: Math.max(...linked.map((f) => f.modified)) };
   }
 
   /** Opens a file for reading, whole or a byte range (`end` inclusive). */
@@ -136,7 +164,15 @@ export class ArtifactService {
     const key = this.fileKey(ws, artifactPath);
     const blobs = this.blobs(ws);
     const st = await blobs.stat(key);
-    if (!st) throw new NotFound(`no artifact at '${safeKey(artifactPath)}'`, { code: 'ARTIFACT_NOT_FOUND' });
+    if (!st) {
+      const linked = await this.linked?.open(ws, safeKey(artifactPath), range);
+      if (linked) return linked;
+      if (await this.linked?.below(ws, safeKey(artifactPath)).then((l) => l.length > 0))
+        throw new InvalidInput(
+          `artifact path '${safeKey(artifactPath)}' is a folder; list it instead of downloading it`,
+        );
+      throw new NotFound(`no artifact at '${safeKey(artifactPath)}'`, { code: 'ARTIFACT_NOT_FOUND' });
+    }
     if (st.isDir)
       throw new InvalidInput(`artifact path '${safeKey(artifactPath)}' is a folder; list it instead of downloading it`);
     return blobs.get(key, range);
@@ -150,19 +186,40 @@ export class ArtifactService {
     const key = this.key(ws, artifactPath);
     const blobs = this.blobs(ws);
     const st = await blobs.stat(key);
-    if (!st?.isDir) return [];
-    const entries = await blobs.list(key);
-    return entries.map((e) => {
+    const entries = st?.isDir ? await blobs.list(key) : [];
+    const out: ArtifactFileInfo[] = entries.map((e) => {
       const base = e.path.slice(e.path.lastIndexOf('/') + 1);
       return e.isDir ? { path: base, is_dir: true } : { path: base, is_dir: false, file_size: e.size };
     });
+    if (!this.linked || (st && !st.isDir)) return out;
+    // Linked files below the folder: a direct child, or the first folder of a deeper path.
+    const at = safeKey(artifactPath, 'artifact path');
+    const seen = new Set(out.map((f) => f.path));
+    for (const f of await this.linked.below(ws, at)) {
+      const rest = at ? f.path.slice(at.length + 1) : f.path;
+      if (!rest) continue;
+      const slash = rest.indexOf('/');
+      const base = slash < 0 ? rest : rest.slice(0, slash);
+      if (seen.has(base)) continue;
+      seen.add(base);
+      out.push(slash < 0 ? { path: base, is_dir: false, file_size: f.size } : { path: base, is_dir: true });
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** Every file below a folder, recursively, with paths relative to that folder. */
   async listRecursive(ws: WorkspaceRef, artifactPath = ''): Promise<{ path: string; size: number }[]> {
     const key = this.key(ws, artifactPath);
     const entries = await this.blobs(ws).list(key, { recursive: true });
-    return entries.filter((e) => !e.isDir).map((e) => ({ path: e.path.slice(key.length + 1), size: e.size }));
+    const out = entries.filter((e) => !e.isDir).map((e) => ({ path: e.path.slice(key.length + 1), size: e.size }));
+    if (!this.linked) return out;
+    const at = safeKey(artifactPath, 'artifact path');
+    const seen = new Set(out.map((f) => f.path));
+    for (const f of await this.linked.below(ws, at)) {
+      const rest = at ? f.path.slice(at.length + 1) : f.path;
+      if (rest && !seen.has(rest)) out.push({ path: rest, size: f.size });
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** Deletes a file or a whole folder; a missing path is not an error (as in MLflow). */
@@ -170,9 +227,9 @@ export class ArtifactService {
     const key = this.fileKey(ws, artifactPath);
     const blobs = this.blobs(ws);
     const st = await blobs.stat(key);
-    if (!st) return;
-    if (st.isDir) await blobs.deletePrefix(key);
-    else await blobs.delete(key);
+    if (st?.isDir) await blobs.deletePrefix(key);
+    else if (st) await blobs.delete(key);
+    await this.linked?.delete(ws, safeKey(artifactPath));
   }
 
   // ---- multipart uploads -------------------------------------------------------------------
