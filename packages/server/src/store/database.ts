@@ -7,11 +7,13 @@ import './tables.js';
 import { migrateToLatest } from './migrate.js';
 import type { DialectName, Tx } from './tx.js';
 import { WriteBatch, type WriteBatchOptions } from './write-batch.js';
+import type { WriteOptions } from './group-commit.js';
 import { openSqlite } from './dialects/sqlite.js';
 import { openPostgres } from './dialects/postgres.js';
 
 export type { DialectName, Tx } from './tx.js';
 export type { ItemOutcome, WriteBatchOptions } from './write-batch.js';
+export type { WriteOptions } from './group-commit.js';
 export { tuples } from './tx.js';
 export { redactUrl } from './dialects/postgres.js';
 
@@ -27,9 +29,11 @@ export interface Database {
    * A write transaction: every domain write of more than one statement goes through here. Writes
    * that arrive together share one commit (group commit, group-commit.ts), each in a savepoint of
    * its own: one that throws is undone alone and its caller gets the error; each caller is answered
-   * only after the commit. `fn` must not call `write` again (pass `tx` down).
+   * only after the commit. `fn` must not call `write` again (pass `tx` down). With `oneStatement`,
+   * `fn` sends at most one statement: alone in its group it runs without BEGIN/COMMIT where a lone
+   * statement commits by itself (PostgreSQL), one round trip.
    */
-  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  write<T>(fn: (tx: Tx) => Promise<T>, opts?: WriteOptions): Promise<T>;
   /**
    * Many small writes of one kind in one member of a group (write-batch.ts): items that arrive
    * while the previous batch of this kind runs go together, their statements side by side, with
@@ -87,7 +91,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     dialect: store.dialect as DialectName,
     singleServer: store.dialect === 'sqlite',
     batch<I, O>(o: WriteBatchOptions<I, O>) {
-      const b = new WriteBatch<I, O>((fn) => store.write(fn), { maxRunning: store.batchesAtOnce, ...o });
+      const b = new WriteBatch<I, O>((fn, wo) => store.write(fn, wo), { maxRunning: store.batchesAtOnce, ...o });
       return (item: I) => b.add(item);
     },
   };

@@ -167,5 +167,64 @@ for (const dialect of testDialects()) {
       assert.deepEqual(out2[1], { status: 'fulfilled', value: 'alone many-after' });
       assert.equal(await committed(['many-after']), 1);
     });
+
+    it('manyIsOneStatement: a batch of one statement is answered after its commit; a failed one leaves nothing', async () => {
+      const add = database.batch<{ name: string }, string>({
+        key: (i) => i.name,
+        isolated: () => false,
+        async run(tx, i) {
+          await tx.run('insert into batch_probe (name, k, n) values (?, ?, ?)', [i.name, 'one', 1]);
+          return `alone ${i.name}`;
+        },
+        async many(tx, items) {
+          await tx.run(
+            `insert into batch_probe (name, k, n) values ${items.map(() => "(?, 'one', ?)").join(',')}`,
+            items.flatMap((i) => [i.name, items.length]),
+          );
+          return items.map((i) => ({ ok: true, value: `many ${i.name}` }));
+        },
+        manyIsOneStatement: true,
+      });
+      const names = Array.from({ length: 20 }, (_, i) => `one${i}`);
+      await Promise.all(
+        names.map((name) =>
+          add({ name }).then(async (v) => {
+            assert.equal(v, `many ${name}`);
+            assert.equal(await committed([name]), 1, `${name} was answered before it was committed`);
+          }),
+        ),
+      );
+      // 'one3' again violates the primary key: the statement is undone as a whole, then each item runs alone.
+      const out = await Promise.allSettled([add({ name: 'one3' }), add({ name: 'one-after' })]);
+      assert.equal(out[0]!.status, 'rejected');
+      assert.deepEqual(out[1], { status: 'fulfilled', value: 'alone one-after' });
+      assert.equal(await committed(['one-after']), 1);
+    });
+
+    it('a one-statement write that sends a second statement is refused before that statement goes out', async () => {
+      if (dialect === 'sqlite') {
+        // SQLite has no statement-is-its-transaction mode: such a write is an ordinary transaction.
+        await database.write(
+          async (tx) => {
+            await tx.run("insert into batch_probe (name, k, n) values ('two-a', 'two', 1)");
+            await tx.run("insert into batch_probe (name, k, n) values ('two-b', 'two', 1)");
+          },
+          { oneStatement: true },
+        );
+        assert.equal(await committed(['two-a', 'two-b']), 2);
+        return;
+      }
+      await assert.rejects(
+        database.write(
+          async (tx) => {
+            await tx.run("insert into batch_probe (name, k, n) values ('two-a', 'two', 1)");
+            await tx.run("insert into batch_probe (name, k, n) values ('two-b', 'two', 1)");
+          },
+          { oneStatement: true },
+        ),
+        /second statement/,
+      );
+      assert.equal(await committed(['two-b']), 0);
+    });
   });
 }

@@ -1,4 +1,5 @@
 import type { Tx } from './tx.js';
+import type { WriteOptions } from './group-commit.js';
 
 /**
  * Many small writes of one kind as ONE member of a group commit (store/group-commit.ts): the
@@ -28,13 +29,18 @@ export interface WriteBatchOptions<I, O> {
    * batch's items through `run` instead.
    */
   many?(tx: Tx, items: I[]): Promise<ItemOutcome<O>[] | undefined>;
+  /**
+   * `many` sends exactly one statement and never answers undefined: a batch then runs as a write of
+   * one statement (`database.write`'s `oneStatement`: without BEGIN/COMMIT where the dialect allows).
+   */
+  manyIsOneStatement?: boolean;
   /** Most items of one batch (default 64). */
   maxItems?: number;
   /** Batches running their statements at once (default 2): the others wait and gather. */
   maxRunning?: number;
 }
 
-type Write = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+type Write = <T>(fn: (tx: Tx) => Promise<T>, opts?: WriteOptions) => Promise<T>;
 
 interface Pending<I, O> {
   item: I;
@@ -74,19 +80,22 @@ export class WriteBatch<I, O> {
       this.running--;
       this.pump();
     };
-    const done = this.write(async (tx) => {
-      // Taken when the group runs it (not when handed over): what arrived meanwhile comes along.
-      // A member run again (a deadlock between groups) keeps its items.
-      taken ??= this.queue.splice(0, this.opts.maxItems ?? 64);
-      try {
-        // (Empty when the batch before took everything that waited.)
-        if (taken.length === 0) return [];
-        return (this.opts.many && (await this.runMany(tx, taken))) || (await this.runAll(tx, taken));
-      } finally {
-        // Its statements are done; the next batch may start while this one commits.
-        released();
-      }
-    });
+    const done = this.write(
+      async (tx) => {
+        // Taken when the group runs it (not when handed over): what arrived meanwhile comes along.
+        // A member run again (a deadlock between groups) keeps its items.
+        taken ??= this.queue.splice(0, this.opts.maxItems ?? 64);
+        try {
+          // (Empty when the batch before took everything that waited.)
+          if (taken.length === 0) return [];
+          return (this.opts.many && (await this.runMany(tx, taken))) || (await this.runAll(tx, taken));
+        } finally {
+          // Its statements are done; the next batch may start while this one commits.
+          released();
+        }
+      },
+      this.opts.many && this.opts.manyIsOneStatement ? { oneStatement: true } : undefined,
+    );
     done.then(
       (outcomes) => {
         released();

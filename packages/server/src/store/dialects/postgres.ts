@@ -93,6 +93,9 @@ export async function openPostgres(opts: {
         },
         usable: () => true,
         close: (broken) => client.release(broken),
+        // Outside BEGIN a statement is a transaction of its own: PostgreSQL commits it at its Sync,
+        // before it answers ReadyForQuery, which is when node-postgres resolves the query.
+        oneStatementTx: oneStatement(pgTx(client, true)),
       };
     },
     // Groups run side by side, so two of them may wait for each other's row locks: PostgreSQL
@@ -103,7 +106,7 @@ export async function openPostgres(opts: {
   return {
     db,
     pool,
-    write: (fn) => group.write(fn),
+    write: (fn, o) => group.write(fn, o),
     // One batch of a kind runs its statements at a time; the next one starts while it commits (waits
     // for its WAL flush). The writes are CPU-bound, not flush-bound: a second batch running at once
     // only split what gathered into more, smaller batches (more statements and commits per write).
@@ -200,6 +203,25 @@ function batchWrites(client: pg.PoolClient): void {
     corked.delete(client);
     stream.uncork!();
   });
+}
+
+/** A Tx that sends one statement and refuses a second one (it would be a transaction of its own). */
+function oneStatement(tx: Tx): Tx {
+  let sent = false;
+  const once = () => {
+    if (sent)
+      throw new Error('a one-statement write sent a second statement (use database.write without oneStatement)');
+    sent = true;
+  };
+  return {
+    dialect: tx.dialect,
+    get db(): Kysely<Tables> {
+      throw new Error('a one-statement write cannot use the query builder (its statements are not counted)');
+    },
+    all: async (text, params) => (once(), tx.all(text, params)),
+    rows: async (text, params) => (once(), tx.rows(text, params)),
+    run: async (text, params) => (once(), tx.run(text, params)),
+  };
 }
 
 function pgTx(client: pg.PoolClient, pipelined = false): Tx {

@@ -62,7 +62,7 @@ export function openSqlite(opts: { file: string; onCheckpointError: (message: st
   return {
     db,
     sqlite,
-    write: (fn) => group.write(fn),
+    write: (fn, o) => group.write(fn, o),
     // One writer: a second batch could only wait for the first one's commit, and split what gathers.
     batchesAtOnce: 1,
     async read(fn) {

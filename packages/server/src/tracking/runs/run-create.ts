@@ -41,6 +41,8 @@ function runInserts(database: Database): (r: RunInsert) => Promise<RunInsertOutc
       // (PostgreSQL: the whole batch in one statement.)
       ...(many && {
         many: async (tx, rs) => (await many(tx, rs)).map((value) => ({ ok: true as const, value })),
+        // One statement: the batch is its own transaction (one round trip, no BEGIN/COMMIT).
+        manyIsOneStatement: true,
       }),
     });
     inserters.set(database, insert);
