@@ -11,6 +11,12 @@ import type { ComputesPort } from './ports.js';
 
 export const ENDPOINT_TYPE = 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints';
 export const DEPLOYMENT_TYPE = 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments';
+/**
+ * `{scoring URI prefix}/deployments/{name}/{path}`: one deployment's own scoring path, as the
+ * `azureml-model-deployment` header names one (azureml-core's `service.versions[name].run` posts
+ * to its version's scoring URI and sends no header).
+ */
+export const DEPLOYMENT_PATH = 'deployments';
 
 /** Azure's rule for online endpoint names (they become host names there): 3–32, a letter first, letters, digits and '-'. */
 const ENDPOINT_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$/;

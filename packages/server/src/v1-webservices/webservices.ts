@@ -6,6 +6,7 @@ import type { AzureModelService } from '../models/azure-models.js';
 import type { Principal } from '../identity/principals.js';
 import type { V1EnvironmentService } from '../v1-environments/environments.js';
 import { parseModelRef } from '../deployments/model-source.js';
+import { DEPLOYMENT_PATH } from '../deployments/online-endpoints.js';
 import { parseDuration } from '../deployments/durations.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { obj, str, type Obj } from '../assets/validate.js';
@@ -95,6 +96,40 @@ export class V1Webservices {
     }
   }
 
+  /**
+   * The endpoint whose keys, token and logs `…/services/{name}/…` asks for: the endpoint of that
+   * name or, when there is none, the one endpoint with a version (deployment) of that name, as
+   * azureml-core asks for a version's keys under the version's name (`AksEndpoint.versions[name]`
+   * is an `AksWebservice` named after its version). Versions of that name in several endpoints are
+   * a 409 naming them.
+   */
+  async endpointOrVersion(
+    ws: WorkspaceInfo,
+    name: string,
+  ): Promise<{ endpoint: StoredResource; deployment?: StoredResource }> {
+    try {
+      return { endpoint: await this.endpoint(ws, name) };
+    } catch (e) {
+      if (!(e instanceof NotFound)) throw e;
+      const { value: endpoints } = await this.serving.endpoints.list(ws, { top: 100_000 });
+      const found: { endpoint: StoredResource; deployment: StoredResource }[] = [];
+      for (const ep of endpoints) {
+        const d = await this.serving.deployments.get(ws, ep.name, name).catch((x) => {
+          if (x instanceof NotFound) return undefined;
+          throw x;
+        });
+        if (d && !V1WebserviceDeployer.computeType(ep)) found.push({ endpoint: ep, deployment: d });
+      }
+      if (found.length === 1) return found[0]!;
+      if (found.length > 1)
+        throw new Conflict(
+          `'${name}' is a version of several webservices (${found.map((f) => f.endpoint.name).join(', ')}); ask the webservice itself, or score the version at its scoring_uri with the webservice's keys`,
+          { code: 'CONFLICT' },
+        );
+      throw e;
+    }
+  }
+
   private async service(ws: WorkspaceInfo, ep: StoredResource, images: V1Image[]): Promise<V1Service> {
     const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
     const traffic = (ep.properties.traffic as Record<string, number>) ?? {};
@@ -165,7 +200,8 @@ export class V1Webservices {
         maxQueueWaitMs: millis(rs.maxQueueWait, 500),
         scoringTimeoutMs: millis(rs.requestTimeout, 5000),
         numReplicas: capacity,
-        scoringUri,
+        // The version's own scoring path (its deployment, whatever the traffic split).
+        scoringUri: `${prefix}/${DEPLOYMENT_PATH}/${encodeURIComponent(d.name)}/score`,
         livenessProbeRequirements: {
           periodSeconds: seconds(live.period, 10_000),
           initialDelaySeconds: seconds(live.initialDelay, 10_000),
@@ -506,9 +542,11 @@ export class V1Webservices {
 
   /** The logs of the endpoint's deployments, most traffic first, each under its name. */
   async logs(ws: WorkspaceInfo, name: string, tail: number | undefined, init: boolean): Promise<string> {
-    const ep = await this.endpoint(ws, name);
+    const { endpoint: ep, deployment } = await this.endpointOrVersion(ws, name);
     const traffic = (ep.properties.traffic as Record<string, number>) ?? {};
-    const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
+    const deployments = deployment
+      ? [deployment]
+      : (await this.serving.deployments.list(ws, ep.name, { top: 1000 })).value;
     deployments.sort((a, b) => (traffic[b.name] ?? 0) - (traffic[a.name] ?? 0) || a.name.localeCompare(b.name));
     const parts: string[] = [];
     for (const d of deployments) {

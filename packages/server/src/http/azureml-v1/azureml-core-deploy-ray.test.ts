@@ -84,5 +84,20 @@ for (const dialect of testDialects()) {
         { blue: [70, 'Healthy', 1, true], green: [30, 'Healthy', 1, false] },
       ]);
     });
+
+    it("service.versions[name].run scores that version, with the endpoint's keys", async () => {
+      assert.ok(steps, 'the azureml-core process did not run');
+      const { ok } = steps;
+      assert.deepEqual(ok('versions[green].run'), { result: [30, 60] });
+      assert.deepEqual(ok('versions[blue].run'), { result: [3, 6] });
+      assert.equal(ok('version scoring_uri'), true);
+      assert.equal(ok('versions[green].get_keys'), true);
+      assert.deepEqual(ok('versions[green].get_logs'), [true, false]);
+      // 30 calls of the endpoint with a 70/30 split: both versions answer (a miss has odds 0.7^30 + 0.3^30).
+      assert.deepEqual(ok('endpoint run (split)'), ['{"result": [30]}', '{"result": [3]}']);
+      ok('delete ep-ray');
+      const gone = await httpsJson('GET', `${W}/onlineEndpoints/ep-ray?${V}`, s.ca, s.token);
+      assert.equal(gone.status, 404);
+    });
   });
 }

@@ -99,5 +99,15 @@ step("create_version blue", lambda: create_version("blue", "src", 100))
 step("endpoint run (blue)", lambda: Webservice(ws, "ep-ray").run(json.dumps({"data": [2]})))
 step("create_version green", lambda: create_version("green", "src2", 30))
 
+# 3. Each version on its own: its scoring URI is its deployment's, its keys the endpoint's.
+ep = step("Webservice(ws, ep-ray)", lambda: Webservice(ws, "ep-ray"))
+step("versions[green].run", lambda: ep.versions["green"].run(json.dumps({"data": [1, 2]})))
+step("versions[blue].run", lambda: ep.versions["blue"].run(json.dumps({"data": [1, 2]})))
+step("version scoring_uri", lambda: ep.versions["green"].scoring_uri.endswith("/ep-ray/deployments/green/score"))
+step("versions[green].get_keys", lambda: ep.versions["green"].get_keys() == ep.get_keys())
+step("versions[green].get_logs", lambda: (lambda log: ["factor 30" in log, "factor 3\n" in log])(ep.versions["green"].get_logs()))
+step("endpoint run (split)", lambda: sorted({json.dumps(ep.run(json.dumps({"data": [1]}))) for _ in range(30)}))
+step("delete ep-ray", lambda: ep.delete())
+
 print(json.dumps(step.out, default=str))
 sys.stdout.flush()

@@ -75,11 +75,12 @@ export async function modelManagementServiceRoutes(
   });
   app.post<Name>(`${P}/services/:name/listkeys`, HIDE, async (req) => {
     const ws = await workspaceFor(ctx, req, 'secrets/read');
-    return serving.endpoints.listKeys(await services.endpoint(ws, req.params.name));
+    // A version's keys (azureml-core asks under the version's name) are its endpoint's.
+    return serving.endpoints.listKeys((await services.endpointOrVersion(ws, req.params.name)).endpoint);
   });
   app.post<Name>(`${P}/services/:name/token`, HIDE, async (req) => {
     const ws = await workspaceFor(ctx, req, 'secrets/read');
-    const t = await serving.endpoints.token(await services.endpoint(ws, req.params.name));
+    const t = await serving.endpoints.token((await services.endpointOrVersion(ws, req.params.name)).endpoint);
     return {
       accessToken: t.accessToken,
       tokenType: t.tokenType,

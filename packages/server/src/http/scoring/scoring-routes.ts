@@ -3,7 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { Services } from '../../services.js';
 import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import { resolveWorkspaceByGuid } from '../../resources/workspaces.js';
-import { checkCredential } from '../../deployments/online-endpoints.js';
+import { DEPLOYMENT_PATH, checkCredential } from '../../deployments/online-endpoints.js';
 import { pickDeployment, pickMirror } from '../../deployments/serving.js';
 import { ScoringError, forwardable, type ProxyRequest } from '../../deployments/proxy/balancer.js';
 
@@ -15,8 +15,8 @@ const DEPLOYMENT_HEADER = 'azureml-model-deployment';
  * The scoring edge: `{server}/endpoints/{workspace GUID}/{endpoint}/{path}` — `/score`,
  * `/swagger.json`, MLflow's `/invocations`, the Open Inference Protocol's `/v2/…` — authenticated by
  * the endpoint's key or token (not by Atelier sign-ins: callers are applications), routed by the
- * traffic split (or the `azureml-model-deployment` header) to a deployment, and passed through its
- * balancing proxy. Bodies are not parsed here: they go to the instance as they came.
+ * traffic split (or the `azureml-model-deployment` header, or a `deployments/{name}/` path) to a
+ * deployment, and passed through its balancing proxy. Bodies are not parsed here: they go to the instance as they came.
  */
 export async function scoringFeature(
   app: FastifyInstance,
@@ -52,7 +52,7 @@ export async function scoringFeature(
       .send(JSON.stringify({ error: { code, message } }));
 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-    const p = req.params as { workspaceId: string; endpointName: string; '*': string };
+    const p = req.params as { workspaceId: string; endpointName: string; deployment?: string; '*': string };
     const ws = await workspace(p.workspaceId);
     const auth = ws && (await endpoints.auth(ws, p.endpointName));
     if (!auth || auth.provisioningState === 'Deleting')
@@ -70,7 +70,8 @@ export async function scoringFeature(
           : 'send Authorization: Bearer <token> with a token of this endpoint (POST …/token); it may have expired',
       );
     }
-    const asked = req.headers[DEPLOYMENT_HEADER];
+    // A deployment's own scoring path (…/{endpoint}/deployments/{name}/…) names it as the header does.
+    const asked = p.deployment ?? req.headers[DEPLOYMENT_HEADER];
     let name: string | undefined;
     if (typeof asked === 'string' && asked) {
       // The names read with the endpoint (no database read per request); one created since is looked up.
@@ -122,13 +123,17 @@ export async function scoringFeature(
   };
 
   for (const method of ['GET', 'POST'] as const)
-    app.route({
-      method,
-      url: `${SCORING_PREFIX}/:workspaceId/:endpointName/*`,
-      config: { public: true },
-      schema: { hide: true } as object,
-      handler,
-    });
+    for (const url of [
+      `${SCORING_PREFIX}/:workspaceId/:endpointName/*`,
+      `${SCORING_PREFIX}/:workspaceId/:endpointName/${DEPLOYMENT_PATH}/:deployment/*`,
+    ])
+      app.route({
+        method,
+        url,
+        config: { public: true },
+        schema: { hide: true } as object,
+        handler,
+      });
 
   // Deployments that were serving before a restart serve again (in the background: the server listens
   // meanwhile); then the records are followed, so changes made through another replica apply here.
