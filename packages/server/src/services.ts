@@ -109,6 +109,7 @@ export function createServices(ctx: AppContext): Services {
     environmentBuilds,
     controlPlane.operations,
     environmentLabels,
+    computes,
   );
   const v1Datasets = new V1DatasetService(assets.data);
   const v1Webservices = new V1WebserviceDeployer(

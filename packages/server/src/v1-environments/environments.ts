@@ -5,6 +5,7 @@ import type { StoredResource } from '../resources/engine.js';
 import type { VersionedAssetService } from '../assets/versioned-assets.js';
 import type { EnvironmentBuildService } from '../environment-builds/environment-builds.js';
 import type { OperationService } from '../operations/operations.js';
+import type { ComputeService } from '../compute/computes.js';
 import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 import { EnvironmentLabels, LATEST } from './labels.js';
 
@@ -33,6 +34,7 @@ export class V1EnvironmentService {
     private readonly builds: EnvironmentBuildService,
     private readonly operations: OperationService,
     private readonly labels: EnvironmentLabels,
+    private readonly computes: ComputeService,
   ) {
     // A build whose server stopped: done when its record says it succeeded, else failed (build again).
     operations.onRecover(BUILD_OPERATION, async (op, journal) => {
@@ -265,21 +267,57 @@ export class V1EnvironmentService {
    * (no container image: Atelier runs jobs in built Python environments), as a durable operation
    * (its row answers the client's polls, from any replica and after a restart). Refused before
    * anything starts when the version cannot be built (only an image, no conda file or requirements).
+   *
+   * `env.build(ws, image_build_compute=…)` names a compute: it must be one of the workspace's, ready
+   * and not stopped (else a 400/409 naming it, and nothing starts). An AmlCompute's nodes run their
+   * jobs in this server's built environments (its cache), so the build for that compute is the same
+   * build, bound to it (the operation's journal and the status name it).
    */
-  async startBuild(ws: WorkspaceInfo, name: string, version: string, by: Principal): Promise<string> {
+  async startBuild(
+    ws: WorkspaceInfo,
+    name: string,
+    version: string,
+    by: Principal,
+    computeName?: string,
+  ): Promise<string> {
     const r = await this.environments.getVersion(ws, name, version);
     await this.builds.check(ws, r.id);
+    const compute = computeName === undefined ? undefined : await this.buildCompute(ws, computeName);
     const op = await this.operations.start(
       BUILD_OPERATION,
       { id: r.id, subscriptionId: ws.subscriptionId, location: ws.location },
       by.name,
       async (journal) => {
-        await journal.record({ workspace: { id: ws.id, name: ws.name } });
+        await journal.record({ workspace: { id: ws.id, name: ws.name }, ...(compute ? { compute } : {}) });
         const b = await this.builds.ensure(ws, r.id);
         await journal.record({ buildId: b.id });
       },
     );
     return op.id;
+  }
+
+  /** The compute `image_build_compute` names, checked: it exists, is ready and runs work now. */
+  private async buildCompute(ws: WorkspaceInfo, computeName: string): Promise<{ name: string; type: string }> {
+    // A 400, not a 404: azureml-core reads any 404 of this call as "Environment '…' is not registered".
+    const c = await this.computes.capacity(ws, computeName).catch((e: unknown) => {
+      if (e instanceof AtelierError && e.kind === 'not_found')
+        throw new InvalidInput(
+          `image_build_compute: compute '${computeName}' could not be found in workspace '${ws.name}'; name one of its computes (ws.compute_targets)`,
+          { code: 'COMPUTE_NOT_FOUND', target: 'image_build_compute' },
+        );
+      throw e;
+    });
+    if (c.stopped)
+      throw new Conflict(
+        `compute '${c.name}' is stopped, so it builds nothing; start it (POST …/computes/${c.name}/start) or name another compute`,
+        { code: 'COMPUTE_STOPPED', target: 'image_build_compute' },
+      );
+    if (c.computeType !== 'AmlCompute')
+      throw new NotImplemented(
+        `compute '${c.name}' is an attached ${c.computeType} cluster: it builds a job's environment itself from the job's pip requirements (Ray's runtime_env) when the job starts there, so a build ahead of time is not served on it; name an AmlCompute, or build without image_build_compute`,
+        { code: 'NOT_IMPLEMENTED', target: 'image_build_compute' },
+      );
+    return { name: c.name, type: c.computeType };
   }
 
   /**
@@ -307,12 +345,17 @@ export class V1EnvironmentService {
           b.createdAt >= Date.parse(op.startTime) - 1000,
       );
     const status = op.status === 'InProgress' ? 'Running' : op.status;
+    const compute = journal.compute as { name: string; type: string } | undefined;
+    const log = rec?.log ?? op.error?.message ?? '';
     return {
       status,
       operationId: op.id,
       startTime: op.startTime,
       ...(op.endTime ? { endTime: op.endTime } : {}),
-      log: rec?.log ?? op.error?.message ?? '',
+      ...(compute ? { compute: compute.name } : {}),
+      log: compute
+        ? `built for compute '${compute.name}' (${compute.type}: its nodes run jobs in this server's built environments)\n${log}`
+        : log,
       ...(rec ? { buildId: rec.id, digest: rec.digest } : {}),
       ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}),
     };

@@ -1,13 +1,19 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { V1EnvironmentService } from '../../v1-environments/environments.js';
-import { NotImplemented } from '../../errors.js';
+import { NotImplemented, Unauthenticated } from '../../errors.js';
+import { WORKSPACE_SCOPE_CLAIM } from '../../identity/token-scopes.js';
+import { resolveWorkspace } from '../../resources/workspaces.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
 
 const E = `/environment/v1.0${V1_WORKSPACE}/environments`;
 const E2 = `/environment/v2.0${V1_WORKSPACE}/environments`;
 const HIDE = { schema: { hide: true } as object };
+/** The claim of a build log URL's signature: the build operation it reads (and nothing else). */
+const BUILD_LOG_CLAIM = 'atelier_env_build_log';
+/** How long a build log URL reads (ImageBuildDetails.get_log() asks for a new one each time it polls). */
+const BUILD_LOG_URL_TTL_S = 900;
 type P = {
   name: string;
   version?: string;
@@ -62,29 +68,64 @@ export async function environmentRoutes(
     return environments.getByLabel(w, req.params.name, req.params.label);
   });
 
-  // env.build(ws): the server builds the version's Python environment; the location answers its state.
-  app.post<{ Params: P }>(`${E2}/:name/versions/:version/image`, HIDE, async (req, reply) => {
+  // env.build(ws) and env.build(ws, image_build_compute=…): the server builds the version's Python
+  // environment (for the named compute); the location answers its state.
+  const startBuild = async (req: FastifyRequest<{ Params: P }>, reply: FastifyReply, compute?: string) => {
     const w = await workspaceFor(ctx, req, 'assets/write');
-    const id = await environments.startBuild(w, req.params.name, req.params.version!, req.principal);
     const p = req.params;
-    const location = `${ctx.config.publicUrl}/environment/v1.0/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/${p.workspaceName}/environments/${encodeURIComponent(p.name)}/versions/${encodeURIComponent(p.version!)}/builds/${id}`;
+    const id = await environments.startBuild(w, p.name, p.version!, req.principal, compute);
+    const location = `${ctx.config.publicUrl}/environment/v1.0${w.id}/environments/${encodeURIComponent(p.name)}/versions/${encodeURIComponent(p.version!)}/builds/${id}`;
     return reply.status(202).send({ location, status: 'Queued', operationId: id });
-  });
+  };
+  app.post<{ Params: P }>(`${E2}/:name/versions/:version/image`, HIDE, async (req, reply) => startBuild(req, reply));
+  app.post<{ Params: P & { compute: string } }>(
+    `${E2}/:name/versions/:version/imageoncompute/:compute`,
+    HIDE,
+    async (req, reply) => startBuild(req, reply, req.params.compute),
+  );
+  // The status carries `logUrl`: a short-lived URL of this build's log, signed (the signature is the
+  // credential, read-only and for this one build), as ImageBuildDetails.get_log() reads it without a token.
   app.get<{ Params: P }>(`${E}/:name/versions/:version/builds/:operationId`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'control/read');
-    return environments.buildStatus(w, req.params.name, req.params.version!, req.params.operationId!);
+    const p = req.params;
+    const status = await environments.buildStatus(w, p.name, p.version!, p.operationId!);
+    const { token } = await ctx.tokens.issue(
+      {
+        oid: 'environment-build-log-reader',
+        idtyp: 'app',
+        [BUILD_LOG_CLAIM]: status.operationId,
+        [WORKSPACE_SCOPE_CLAIM]: w.id,
+      },
+      { ttlSeconds: BUILD_LOG_URL_TTL_S },
+    );
+    const logUrl = `${ctx.config.publicUrl}/environment/v1.0${w.id}/environments/${encodeURIComponent(p.name)}/versions/${encodeURIComponent(p.version!)}/builds/${status.operationId}/log?sig=${encodeURIComponent(token)}`;
+    return { ...status, logUrl };
   });
+  app.get<{ Params: P; Querystring: { sig?: string } }>(
+    `${E}/:name/versions/:version/builds/:operationId/log`,
+    { config: { public: true }, schema: { hide: true } as object },
+    async (req, reply) => {
+      const p = req.params;
+      const refused = (why: string) =>
+        new Unauthenticated(`${why}; get a new URL from the build's status (ImageBuildDetails.get_log() does)`, {
+          code: 'INVALID_TOKEN',
+        });
+      const sig = req.query.sig;
+      if (typeof sig !== 'string' || !sig) throw refused('this build log URL has no signature (sig)');
+      const claims = await ctx.tokens.verify(sig).catch(() => {
+        throw refused('the signature of this build log URL is not valid or has expired');
+      });
+      const w = await resolveWorkspace(ctx, p.subscriptionId, p.resourceGroupName, p.workspaceName);
+      if (claims[BUILD_LOG_CLAIM] !== p.operationId || claims[WORKSPACE_SCOPE_CLAIM] !== w.id)
+        throw refused('this build log URL was signed for another build');
+      const status = await environments.buildStatus(w, p.name, p.version!, p.operationId!);
+      return reply.type('text/plain; charset=utf-8').send(status.log);
+    },
+  );
 
   const unserved = (what: string) => async () => {
     throw new NotImplemented(what, { code: 'NOT_IMPLEMENTED' });
   };
-  app.post(
-    `${E2}/:name/versions/:version/imageoncompute/:compute`,
-    HIDE,
-    unserved(
-      'building an environment on a compute is not served: env.build(ws) without image_build_compute builds it on the server',
-    ),
-  );
   for (const url of [`${E}/:name/recipe`, `${E}/:name/versions/:version/recipe`])
     app.post(
       url,

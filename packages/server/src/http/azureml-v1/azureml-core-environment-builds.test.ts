@@ -1,0 +1,127 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testDialects } from '../../testing/harness.js';
+import { clientPython, httpsJson } from '../../testing/tls-clients.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
+import { findUv } from '../../environment-builds/environment-builds.js';
+import { BUILD_OPERATION } from '../../v1-environments/environments.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..', '..', '..', '..', '..');
+const ci = path.join(ROOT, '.ci', '.venv', 'bin', 'uv');
+const uv = findUv() ?? (fs.existsSync(ci) ? ci : undefined);
+if (!uv && process.env.ATELIER_TEST_STRICT === '1')
+  throw new Error('uv is not installed (ATELIER_UV or .ci/.venv/bin/uv): environment builds cannot be tested');
+const V = 'api-version=2025-09-01';
+
+/** A GET with no credentials at all (as `requests.get(logUrl)` in ImageBuildDetails.get_log()). */
+function anonGet(url: string, ca: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      })
+      .on('error', reject);
+  });
+}
+
+// Issue 11: azureml-core's environment builds — on a named compute, and the build log through get_log().
+for (const dialect of testDialects()) {
+  describe(`azureml-core environment builds (${dialect})`, { skip: uv ? undefined : 'uv is not installed' }, () => {
+    let s: AzureClientServer;
+    let out: Steps;
+    let savedUv: string | undefined;
+    const ok = (k: string) => out.ok(k);
+    const error = (k: string) => out.err(k);
+    before(async () => {
+      savedUv = process.env.ATELIER_UV;
+      process.env.ATELIER_UV = uv;
+      s = await startAzureClientServer(dialect, 'envbuilds');
+      await s.workspace('build-ws');
+      const W = `${s.server.url}${s.workspaceId('build-ws')}`;
+      for (const name of ['cpu', 'halted']) {
+        const body = {
+          location: 'local',
+          properties: {
+            computeType: 'AmlCompute',
+            properties: { vmSize: 'Standard_DS3_v2', scaleSettings: { minNodeCount: 0, maxNodeCount: 1 } },
+          },
+        };
+        const put = await httpsJson('PUT', `${W}/computes/${name}?${V}`, s.ca, s.token, body);
+        assert.equal(put.status, 201, JSON.stringify(put.body));
+        for (let i = 0; ; i++) {
+          const c = await httpsJson('GET', `${W}/computes/${name}?${V}`, s.ca, s.token);
+          if (c.body.properties.provisioningState === 'Succeeded') break;
+          assert.ok(i < 500, `compute ${name}: ${JSON.stringify(c.body)}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      const stop = await httpsJson('POST', `${W}/computes/halted/stop?${V}`, s.ca, s.token);
+      assert.equal(stop.status, 200, JSON.stringify(stop.body));
+    });
+    after(async () => {
+      await s?.close();
+      if (savedUv === undefined) delete process.env.ATELIER_UV;
+      else process.env.ATELIER_UV = savedUv;
+    });
+
+    it('env.build(ws, image_build_compute=…) and env.build(ws): wait_for_completion(), get_log()', async (tc) => {
+      const py = clientPython();
+      if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
+      out = await s.steps(py, path.join(HERE, 'azureml_core_environment_builds.py'), {
+        WORKSPACE: 'build-ws',
+        COMPUTE: 'cpu',
+        STOPPED: 'halted',
+      });
+      assert.equal(ok('env.register'), '1');
+      // On the AmlCompute: the build for it, its log (uv's own lines) read through the signed logUrl.
+      const onCompute = ok('env.build(image_build_compute=COMPUTE)');
+      assert.equal(onCompute.status, 'Succeeded');
+      assert.match(onCompute.log, /built for compute 'cpu' \(AmlCompute/);
+      assert.match(onCompute.log, /uv pip install[\s\S]*six==1\.17\.0/);
+      assert.match(onCompute.logUrl, /\/builds\/[0-9a-f-]+\/log\?sig=/);
+      // Without a compute: the same environment (the cache), its own record and log.
+      const plain = ok('env.build(ws)');
+      assert.equal(plain.status, 'Succeeded');
+      assert.doesNotMatch(plain.log, /built for compute/);
+      assert.match(plain.log, /six|reused the environment/);
+      // A compute that is not there or takes no work: refused, naming it, and nothing started.
+      assert.match(
+        error('env.build(image_build_compute=missing)'),
+        /Code: 400[\s\S]*compute 'no-such-compute' could not be found in workspace 'build-ws'/,
+      );
+      assert.match(error('env.build(image_build_compute=STOPPED)'), /Code: 409[\s\S]*compute 'halted' is stopped/);
+      const ops = await s.server.ctx.db
+        .selectFrom('operations')
+        .selectAll()
+        .where('kind', '=', BUILD_OPERATION)
+        .execute();
+      assert.equal(ops.length, 2, JSON.stringify(ops));
+
+      // The log URL is the credential for that one build's log only: no token needed, a changed
+      // signature or another build's path is refused.
+      const url = new URL(onCompute.logUrl);
+      const anon = await anonGet(url.toString(), s.ca);
+      assert.equal(anon.status, 200);
+      assert.equal(anon.text, onCompute.log);
+      const tampered = new URL(url);
+      tampered.searchParams.set('sig', `${url.searchParams.get('sig')!.slice(0, -4)}AAAA`);
+      assert.equal((await anonGet(tampered.toString(), s.ca)).status, 401);
+      const other = ops.map((o) => o.id).find((id) => !url.pathname.includes(id))!;
+      const elsewhere = new URL(url);
+      elsewhere.pathname = url.pathname.replace(/\/builds\/[^/]+\/log$/, `/builds/${other}/log`);
+      const refused = await anonGet(elsewhere.toString(), s.ca);
+      assert.equal(refused.status, 401);
+      assert.match(refused.text, /signed for another build/);
+      const none = new URL(url);
+      none.search = '';
+      assert.equal((await anonGet(none.toString(), s.ca)).status, 401);
+    });
+  });
+}
