@@ -63,43 +63,40 @@ export function runInfo(r: RunRow): RunInfoView {
   return v;
 }
 
-/** Validates one metric of a request (MLflow's _validate_metric). */
-export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknown>): MetricIn {
+/**
+ * Validates one metric of a request (MLflow's _validate_metric). `where` names it in errors: a
+ * number is its index in a log-batch's `metrics`. A batch holds up to 1,000 metrics, so a valid
+ * one is taken without building any message text (numbers as they came, each key checked once).
+ */
+export function checkMetric(m: unknown, where: string | number = 'metric', validKeys?: Set<unknown>): MetricIn {
   if (typeof m !== 'object' || m === null)
-    throw new InvalidInput(`${where} must be an object {key, value, timestamp, step}`);
+    throw new InvalidInput(`${metricAt(where)} must be an object {key, value, timestamp, step}`);
   const o = m as Record<string, unknown>;
   // A batch repeats few keys many times: each is checked once.
   const key = validKeys?.has(o.key) ? (o.key as string) : checkMetricKey(o.key);
   validKeys?.add(key);
-  if (o.value === undefined || o.value === null)
-    throw new InvalidInput(
-      `Missing value for required parameter '${where}.value'. See the API docs for more information about request parameters.`,
-      { code: 'INVALID_METRIC_VALUE' },
-    );
-  if (typeof o.value === 'boolean')
-    throw new InvalidInput(
-      `Got invalid value ${o.value} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`,
-      { code: 'INVALID_METRIC_VALUE' },
-    );
-  const value = double(o.value, `metric '${key}'`);
-  if (o.timestamp === undefined || o.timestamp === null)
-    throw new InvalidInput(
-      `Missing value for required parameter '${where}.timestamp'. See the API docs for more information about request parameters.`,
-      { code: 'INVALID_METRIC_VALUE' },
-    );
-  const timestamp = int64(o.timestamp, `${where}.timestamp`);
+  const value = typeof o.value === 'number' ? o.value : metricValue(o.value, key, where);
+  const timestamp =
+    typeof o.timestamp === 'number' && Number.isSafeInteger(o.timestamp)
+      ? o.timestamp
+      : metricTimestamp(o.timestamp, where);
   if (timestamp < 0)
     throw new InvalidInput(
       `Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `,
       { code: 'INVALID_METRIC_VALUE' },
     );
-  const step = o.step === undefined || o.step === null ? 0 : int64(o.step, `${where}.step`);
+  const step =
+    o.step === undefined || o.step === null
+      ? 0
+      : typeof o.step === 'number' && Number.isSafeInteger(o.step)
+        ? o.step
+        : int64(o.step, `${metricAt(where)}.step`);
   const out: MetricIn = { key, value, timestamp, step };
   // MLflow 3: the logged model (and dataset) the value was measured for; '' is unset (proto3).
   if (o.model_id !== undefined || o.dataset_name !== undefined || o.dataset_digest !== undefined) {
-    const modelId = optionalField(o.model_id, `${where}.model_id`, 64);
-    const name = optionalField(o.dataset_name, `${where}.dataset_name`, LIMITS.datasetName);
-    const digest = optionalField(o.dataset_digest, `${where}.dataset_digest`, LIMITS.datasetDigest);
+    const modelId = optionalField(o.model_id, `${metricAt(where)}.model_id`, 64);
+    const name = optionalField(o.dataset_name, `${metricAt(where)}.dataset_name`, LIMITS.datasetName);
+    const digest = optionalField(o.dataset_digest, `${metricAt(where)}.dataset_digest`, LIMITS.datasetDigest);
     // (As in MLflow, a dataset counts only for a metric of a logged model.)
     if (modelId !== undefined) {
       out.model_id = modelId;
@@ -108,6 +105,36 @@ export function checkMetric(m: unknown, where = 'metric', validKeys?: Set<unknow
     }
   }
   return out;
+}
+
+/** How errors name a metric of a request. */
+function metricAt(where: string | number): string {
+  return typeof where === 'number' ? `metrics[${where}]` : where;
+}
+
+/** A metric value that is not a JSON number: a string MLflow accepts ("NaN", "1.5"), or the error. */
+function metricValue(v: unknown, key: string, where: string | number): number {
+  if (v === undefined || v === null)
+    throw new InvalidInput(
+      `Missing value for required parameter '${metricAt(where)}.value'. See the API docs for more information about request parameters.`,
+      { code: 'INVALID_METRIC_VALUE' },
+    );
+  if (typeof v === 'boolean')
+    throw new InvalidInput(
+      `Got invalid value ${v} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`,
+      { code: 'INVALID_METRIC_VALUE' },
+    );
+  return double(v, `metric '${key}'`);
+}
+
+/** A metric timestamp that is not a safe whole JSON number: a numeric string, or the error. */
+function metricTimestamp(v: unknown, where: string | number): number {
+  if (v === undefined || v === null)
+    throw new InvalidInput(
+      `Missing value for required parameter '${metricAt(where)}.timestamp'. See the API docs for more information about request parameters.`,
+      { code: 'INVALID_METRIC_VALUE' },
+    );
+  return int64(v, `${metricAt(where)}.timestamp`);
 }
 
 /** An optional string field of a metric: undefined when absent or empty, else at most `max` characters. */
@@ -394,7 +421,7 @@ export class RunService {
       rawMetrics.length + rawParams.length + rawTags.length,
     );
     const validKeys = new Set<unknown>();
-    const metrics = rawMetrics.map((m, i) => checkMetric(m, `metrics[${i}]`, validKeys));
+    const metrics = rawMetrics.map((m, i) => checkMetric(m, i, validKeys));
     const params = rawParams.map((p, i) => checkParam(p, `params[${i}]`));
     const tags = checkTags(rawTags, 'run');
     const seen = new Set<string>();
