@@ -325,15 +325,10 @@ export class V1WebserviceDeployer {
     const name = str(b, 'name', T, { required: true, max: 100 })!;
     endpointDefinition.checkName(name);
     const computeType = str(b, 'computeType', T, { required: true, max: 40 })!.toUpperCase();
-    if (computeType === 'AKSENDPOINT')
+    if (computeType !== 'ACI' && computeType !== 'AKS' && computeType !== 'AKSENDPOINT')
       throw invalid(
         `${T}.computeType`,
-        'an AksEndpoint (a service with versions) is not created through azureml-core here: deploy an AKS service (AksWebservice.deploy_configuration) or an ACI one, or create the endpoint through ARM (azure-ai-ml, the atelier CLI)',
-      );
-    if (computeType !== 'ACI' && computeType !== 'AKS')
-      throw invalid(
-        `${T}.computeType`,
-        `'${computeType}' services are not served here: deploy with AciWebservice.deploy_configuration() or AksWebservice.deploy_configuration() on a compute target`,
+        `'${computeType}' services are not served here: deploy with AciWebservice.deploy_configuration(), or AksWebservice.deploy_configuration() / AksEndpoint.deploy_configuration() on a compute target`,
       );
     if (b.imageId != null)
       throw invalid(
@@ -355,21 +350,38 @@ export class V1WebserviceDeployer {
         'a service uses keys or tokens, not both: set one of auth_enabled and token_auth_enabled',
       );
     let compute: string | undefined;
-    if (computeType === 'AKS') {
+    if (computeType !== 'ACI') {
       compute = str(b, 'computeName', T, { max: 255 });
       if (!compute)
         throw invalid(
           `${T}.computeName`,
-          'an AKS service runs on a compute target: pass deployment_target (an attached Ray compute of the workspace)',
+          `an ${computeType === 'AKS' ? 'AKS service' : 'AksEndpoint'} runs on a compute target: pass compute_target_name (an attached Ray compute of the workspace)`,
         );
     }
-    const numReplicas = b.numReplicas == null ? 1 : b.numReplicas;
+    // An AksEndpoint comes with its first version (azureml-core sends one): what it runs is the version's.
+    let version = 'version-1';
+    let v: Obj = b;
+    if (computeType === 'AKSENDPOINT') {
+      const versions = obj(b.versions, `${T}.versions`)!;
+      const names = Object.keys(versions);
+      if (names.length !== 1)
+        throw invalid(`${T}.versions`, `must hold the endpoint's first version, got ${names.length} versions`);
+      version = names[0]!;
+      deploymentDefinition.checkName(version);
+      v = obj(versions[version], `${T}.versions.${version}`)!;
+      if (b.keys && typeof b.keys === 'object' && Object.values(b.keys as Obj).some((k) => k != null))
+        throw invalid(
+          `${T}.keys`,
+          'keys are made with the endpoint: leave primary_key / secondary_key out, then set one with regen_key(key, set_key=…)',
+        );
+    }
+    const numReplicas = v.numReplicas == null ? 1 : v.numReplicas;
     if (typeof numReplicas !== 'number' || !Number.isInteger(numReplicas) || numReplicas < 1 || numReplicas > 32)
       throw invalid(
         `${T}.numReplicas`,
         `must be a whole number of replicas from 1 to 32, got ${JSON.stringify(numReplicas)}`,
       );
-    const autoscale = (b.autoScaler ?? {}) as Obj;
+    const autoscale = (v.autoScaler ?? {}) as Obj;
     if (autoscale.autoscaleEnabled === true)
       throw invalid(`${T}.autoScaler.autoscaleEnabled`, 'autoscaling is not served here: set num_replicas instead');
     const existing = await this.serving.endpoints.get(ws, name).then(
@@ -384,17 +396,23 @@ export class V1WebserviceDeployer {
         `a webservice named '${name}' already exists in workspace '${ws.name}': delete it, or change it with service.update(…)`,
         { code: 'CONFLICT' },
       );
-    const req = await this.imageRequest(ws, b.environmentImageRequest);
+    const req = await this.imageRequest(ws, v.environmentImageRequest);
     const userProps = (b.properties && typeof b.properties === 'object' ? b.properties : {}) as Obj;
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(userProps)) if (!k.startsWith('azureml.v1.')) properties[k] = String(v);
-    properties[V1_COMPUTE_TYPE] = computeType;
-    if (compute) properties[V1_COMPUTE_NAME] = compute;
-    const res = (b.containerResourceRequirements ?? {}) as Obj;
-    properties[V1_RESOURCES] = JSON.stringify({
-      cpu: typeof res.cpu === 'number' ? res.cpu : null,
-      memoryInGB: typeof res.memoryInGB === 'number' ? res.memoryInGB : null,
-    });
+    const res = (v.containerResourceRequirements ?? {}) as Obj;
+    // An AksEndpoint is an endpoint as ARM makes them (its versions its deployments); an ACI / AKS
+    // service keeps its v1 compute type, compute and resources for azureml-core to read back.
+    if (computeType !== 'AKSENDPOINT') {
+      properties[V1_COMPUTE_TYPE] = computeType;
+      if (compute) properties[V1_COMPUTE_NAME] = compute;
+      properties[V1_RESOURCES] = JSON.stringify({
+        cpu: typeof res.cpu === 'number' ? res.cpu : null,
+        memoryInGB: typeof res.memoryInGB === 'number' ? res.memoryInGB : null,
+      });
+    }
+    const versionTags =
+      computeType === 'AKSENDPOINT' && v.kvTags && typeof v.kvTags === 'object' ? (v.kvTags as Obj) : {};
     const tags = (b.kvTags && typeof b.kvTags === 'object' ? b.kvTags : {}) as Obj;
     const description = typeof b.description === 'string' ? b.description : undefined;
 
@@ -421,15 +439,20 @@ export class V1WebserviceDeployer {
       const { operation } = await this.serving.deployments.put(
         ws,
         name,
-        'version-1',
+        version,
         {
           location: ws.location,
+          tags: Object.fromEntries(Object.entries(versionTags).map(([k, x]) => [k, String(x)])),
           sku: { name: 'Default', capacity: numReplicas },
-          properties: { ...depProps, ...(description !== undefined ? { description } : {}) },
+          properties: {
+            ...depProps,
+            ...(typeof v.description === 'string' ? { description: v.description } : {}),
+          },
         },
         by,
       );
-      await this.serving.endpoints.patch(ws, ep.resource, { properties: { traffic: { 'version-1': 100 } } }, by);
+      // The only version takes all traffic (whatever its traffic_percentile: there is no other).
+      await this.serving.endpoints.patch(ws, ep.resource, { properties: { traffic: { [version]: 100 } } }, by);
       return { operation: operation! };
     } catch (e) {
       await V1WebserviceDeployer.undoAll(undo);

@@ -66,16 +66,30 @@ for (const dialect of testDialects()) {
       assert.equal(gone.status, 404);
     });
 
-    it('AksEndpoint.create_version adds versions to an endpoint on the Ray compute, with their traffic', async () => {
+    it('Model.deploy with AksEndpoint.deploy_configuration makes an endpoint on Ray with its first version', async () => {
       assert.ok(steps, 'the azureml-core process did not run');
-      const { ok } = steps;
-      assert.equal(ok('ARM endpoint on Ray'), 'ray1');
-      assert.deepEqual(ok('create_version blue'), [
+      const { ok, err } = steps;
+      assert.deepEqual(ok('Model.deploy (AksEndpoint on Ray)'), [
         'AksEndpoint',
         'ray1',
         'Healthy',
+        { kind: 'endpoint' },
+        'versions on Ray',
         { blue: [100, 'Healthy', 1, true] },
       ]);
+      assert.deepEqual(ok('AksEndpoint through ARM'), [
+        'ray1',
+        { blue: 100 },
+        { containerResourceRequests: { cpu: '0.1', memory: '256Mi' } },
+      ]);
+      assert.match(err('Model.deploy (AksEndpoint, no compute)'), /400[\s\S]*compute_target_name/);
+      const none = await httpsJson('GET', `${W}/onlineEndpoints/ep-nowhere?${V}`, s.ca, s.token);
+      assert.equal(none.status, 404);
+    });
+
+    it('AksEndpoint.create_version adds a version to the endpoint on the Ray compute, with its traffic', async () => {
+      assert.ok(steps, 'the azureml-core process did not run');
+      const { ok } = steps;
       assert.deepEqual(ok('endpoint run (blue)'), { result: [6] });
       assert.deepEqual(ok('create_version green'), [
         'AksEndpoint',

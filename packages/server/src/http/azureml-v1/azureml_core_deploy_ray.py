@@ -13,7 +13,7 @@ import requests
 from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth
 from azureml.core import Environment, Workspace
 from azureml.core.model import InferenceConfig, Model
-from azureml.core.webservice import AksWebservice, Webservice
+from azureml.core.webservice import AksEndpoint, AksWebservice, Webservice
 
 auth = core_auth()
 step = Steps()
@@ -81,8 +81,24 @@ step("AKS get_logs", lambda: "scorer ready on Ray: factor 3" in aks.get_logs())
 step("AKS through ARM", lambda: (lambda e, d: [e["properties"]["compute"].split("/")[-1], d["properties"]["endpointComputeType"], d["properties"]["containerResourceRequirements"]])(arm("GET", "onlineEndpoints/aks-ray"), arm("GET", "onlineEndpoints/aks-ray/deployments/version-1")))
 step("AKS delete", lambda: aks.delete())
 
-# 2. AksEndpoint.create_version on an endpoint on the Ray compute (made through ARM), then the traffic split.
-step("ARM endpoint on Ray", lambda: arm("PUT", "onlineEndpoints/ep-ray", {"location": "local", "properties": {"authMode": "Key", "compute": f"azureml:{RAY}"}})["properties"]["compute"].split("/")[-1])
+# 2. An AksEndpoint on the Ray compute with its first version (Model.deploy with AksEndpoint's
+# deployment configuration), then AksEndpoint.create_version and the traffic split.
+def versions(ep):
+    return {k: [v.traffic_percentile, v.state, v.num_replicas, v.is_default] for k, v in sorted(ep.versions.items())}
+
+
+def deploy_endpoint():
+    ep = Model.deploy(ws, "ep-ray", [model], ic(), AksEndpoint.deploy_configuration(
+        compute_target_name=RAY, version_name="blue", traffic_percentile=100, num_replicas=1, cpu_cores=0.1,
+        memory_gb=0.25, tags={"kind": "endpoint"}, description="versions on Ray"))
+    ep.wait_for_deployment()
+    ep = Webservice(ws, "ep-ray")
+    return [type(ep).__name__, ep.compute_name, ep.state, ep.tags, ep.description, versions(ep)]
+
+
+step("Model.deploy (AksEndpoint on Ray)", deploy_endpoint)
+step("AksEndpoint through ARM", lambda: (lambda e, d: [e["properties"]["compute"].split("/")[-1], e["properties"]["traffic"], d["properties"]["containerResourceRequirements"]])(arm("GET", "onlineEndpoints/ep-ray"), arm("GET", "onlineEndpoints/ep-ray/deployments/blue")))
+step("Model.deploy (AksEndpoint, no compute)", lambda: Model.deploy(ws, "ep-nowhere", [model], ic(), AksEndpoint.deploy_configuration(version_name="first")))
 
 
 def create_version(name, source, traffic):
@@ -92,10 +108,9 @@ def create_version(name, source, traffic):
     ep.create_version(name, inference_config=ic(source), models=[model], traffic_percentile=traffic, num_replicas=1)
     ep.wait_for_deployment()
     ep = Webservice(ws, "ep-ray")
-    return [type(ep).__name__, ep.compute_name, ep.state, {k: [v.traffic_percentile, v.state, v.num_replicas, v.is_default] for k, v in sorted(ep.versions.items())}]
+    return [type(ep).__name__, ep.compute_name, ep.state, versions(ep)]
 
 
-step("create_version blue", lambda: create_version("blue", "src", 100))
 step("endpoint run (blue)", lambda: Webservice(ws, "ep-ray").run(json.dumps({"data": [2]})))
 step("create_version green", lambda: create_version("green", "src2", 30))
 
