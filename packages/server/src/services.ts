@@ -21,6 +21,7 @@ import { createNetworkServices, type NetworkServices } from './network/services.
 import { V1WebserviceDeployer } from './v1-webservices/deploy.js';
 import { V1Images } from './v1-webservices/images.js';
 import { V1Webservices } from './v1-webservices/webservices.js';
+import { createV1ExecutionServices, type V1ExecutionServices } from './v1-execution/services.js';
 
 /**
  * Every service of the server, made once per process from the context (config + database + keys).
@@ -57,6 +58,8 @@ export interface Services extends ControlPlaneServices {
   v1Images: V1Images;
   /** azureml-core's webservice view of the online endpoints (read, JSON-Patch traffic/replicas, logs). */
   v1WebserviceViews: V1Webservices;
+  /** azureml-core's Experiment.submit(ScriptRunConfig): snapshots as code assets, runs as command jobs. */
+  v1Execution: V1ExecutionServices;
 }
 
 /**
@@ -124,6 +127,7 @@ export function createServices(ctx: AppContext): Services {
   );
   const v1Images = new V1Images(ctx, environmentBuilds, serving.packages);
   const v1WebserviceViews = new V1Webservices(serving, models.models, v1Images, v1Environments);
+  const v1Execution = createV1ExecutionServices(ctx, controlPlane, assets, codes, jobs, v1Environments);
   return {
     ...controlPlane,
     tracking,
@@ -143,5 +147,6 @@ export function createServices(ctx: AppContext): Services {
     v1Webservices,
     v1Images,
     v1WebserviceViews,
+    v1Execution,
   };
 }

@@ -375,8 +375,36 @@ export class JobRunner {
         this.log(r).error({ err: e }, 'finalizing a job failed');
       out = { outcome: 'Failed', reason };
     }
+    await this.keepRunFiles(r, f);
     await this.keepLogs(r, f);
     return out;
+  }
+
+  /**
+   * As in Azure ML: what the job's process wrote to `./outputs` and `./logs` of its working folder
+   * becomes files of its run (`outputs/…`, `logs/…`: azureml-core's `run.get_file_names()` and
+   * `download_file`, MLflow's artifacts), whatever the outcome. A real folder only (no symlink).
+   */
+  private async keepRunFiles(r: JobRow, f: JobFolder): Promise<void> {
+    if (!r.run_id || r.experiment_id === null) return;
+    try {
+      const ws = await resolveWorkspaceByGuid(this.d.ctx, r.workspace_id);
+      for (const folder of ['outputs', 'logs']) {
+        const dir = path.join(f.wd, folder);
+        const st = await fs.promises.lstat(dir).catch(() => undefined);
+        if (!st?.isDirectory()) continue;
+        for (const file of await walk(dir)) {
+          const rel = path.relative(dir, file).split(path.sep).join('/');
+          await this.d.artifacts.upload(
+            { workspaceId: ws.workspaceId, storageAccountId: ws.storageAccountId ?? null },
+            `${r.experiment_id}/${r.run_id}/artifacts/${folder}/${rel}`,
+            fs.createReadStream(file),
+          );
+        }
+      }
+    } catch (e) {
+      this.log(r).warn({ err: (e as Error).message }, 'could not keep the outputs folder of a job as run files');
+    }
   }
 
   private async nextVersion(ws: WorkspaceInfo, name: string): Promise<string> {

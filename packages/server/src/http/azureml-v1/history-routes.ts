@@ -9,6 +9,7 @@ import { NotFound, Unauthenticated } from '../../errors.js';
 import { resolveWorkspace } from '../../resources/workspaces.js';
 import type { JobRow } from '../../jobs/tables.js';
 import { defaultOutputUri } from '../../jobs/jobs.js';
+import { LOG_CLAIM } from '../../v1-execution/run-details.js';
 
 /** Prefix of Azure ML's run history service (the discovery document's `history`/`api` is this server). */
 const H = `/history/v1.0${W}`;
@@ -18,11 +19,6 @@ const RunParams = Type.Object({
   workspaceName: Type.String(),
   runId: Type.String({ maxLength: 255 }),
 });
-/** Claim of a log URL's signature: which job's logs it opens (it is no access token: its `oid` is nobody). */
-const LOG_CLAIM = 'atelier_job_logs';
-const LOG_URL_TTL_S = 3600;
-
-const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
 
 /** Asset id of a job's output in rundata: `azureml://workspaces/{workspace GUID}/jobs/{job}/outputs/{output}`. */
 const OUTPUT_ASSET_ID = /^azureml:\/\/workspaces\/([^/]+)\/jobs\/([^/]+)\/outputs\/([^/]+)$/;
@@ -51,9 +47,8 @@ function outputsOf(ws: WorkspaceInfo, r: JobRow): Record<string, unknown> {
 
 /**
  * Run history v1, as far as Azure ML clients need it for jobs: `runs/{id}/details` (status, times,
- * error and `logFiles` — URLs on this server that carry their own short-lived signature, as Azure's
- * SAS URLs do, because azure-ai-ml downloads them without its credentials), the log files behind
- * those URLs, and `rundata` (run metadata). `jobs.stream()` polls details and prints new log lines.
+ * error and signed `logFiles` URLs: v1-execution/run-details.ts), the log files behind those URLs,
+ * and `rundata` (run metadata). `jobs.stream()` polls details and prints new log lines.
  */
 export async function historyRoutes(
   app: FastifyInstance,
@@ -69,50 +64,7 @@ export async function historyRoutes(
     return r;
   };
 
-  const details = async (ws: WorkspaceInfo, r: JobRow) => {
-    const files = (await logs.list(ws, r)).filter((p) => p.startsWith('user_logs/') || p === 'system_logs.txt');
-    const logFiles: Record<string, string> = {};
-    if (files.length) {
-      const { token } = await ctx.tokens.issue(
-        { oid: 'job-log-reader', idtyp: 'app', [LOG_CLAIM]: r.job_key, [WORKSPACE_SCOPE_CLAIM]: ws.id },
-        { ttlSeconds: LOG_URL_TTL_S },
-      );
-      for (const f of files)
-        logFiles[f] =
-          `${ctx.config.publicUrl}/history/v1.0${ws.id}/runs/${encodeURIComponent(r.name)}/logfiles/${f}?sig=${encodeURIComponent(token)}`;
-    }
-    const error = r.error ? (JSON.parse(r.error) as { code: string; message: string }) : undefined;
-    const spec = JSON.parse(r.spec) as {
-      experimentName?: string;
-      displayName?: string;
-      tags?: Record<string, string>;
-      properties?: Record<string, string>;
-    };
-    return {
-      runId: r.name,
-      runUuid: r.run_id,
-      parentRunId: r.parent_name,
-      rootRunId: r.parent_name ?? r.name,
-      target: r.compute || 'local',
-      status: r.status,
-      createdTimeUtc: iso(r.created_at),
-      startTimeUtc: iso(r.start_time),
-      endTimeUtc: iso(r.end_time),
-      error: error ? { error: { code: error.code, message: error.message } } : null,
-      warnings: [],
-      tags: spec.tags ?? {},
-      properties: spec.properties ?? {},
-      runDefinition: {
-        jobType: r.job_type,
-        experimentName: spec.experimentName,
-        displayName: spec.displayName ?? r.name,
-      },
-      logFiles,
-      services: {},
-      inputDatasets: [],
-      outputDatasets: [],
-    };
-  };
+  const details = (ws: WorkspaceInfo, r: JobRow) => services.v1Execution.runDetails.details(ws, r);
 
   app.get(
     `${H}/runs/:runId/details`,

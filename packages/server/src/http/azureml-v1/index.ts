@@ -12,10 +12,12 @@ import { environmentRoutes } from './environment-routes.js';
 import { datasetRoutes } from './dataset-routes.js';
 import { modelManagementImageRoutes } from './modelmanagement-images.js';
 import { modelManagementServiceRoutes } from './modelmanagement-services.js';
+import { contentRoutes } from './content-routes.js';
+import { executionRoutes } from './execution-routes.js';
 
 /**
  * The v1 data-plane services azureml-core (the seed's SDK) calls at the addresses the discovery
- * document gives (this server): secrets, datastores, run history, artifacts, environments, datasets, models, webservices (online endpoints) and images (build records). Each service's routes
+ * document gives (this server): secrets, datastores, run history, artifacts, environments, datasets, models, webservices (online endpoints), images (build records), snapshots and submitted runs (content, execution). Each service's routes
  * are in their own file; all answer errors in the v1 shape (common.ts).
  */
 export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppContext; services: Services }) {
@@ -23,7 +25,12 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
   await v1Scope(app, async (scope) => {
     await scope.register(secretsRoutes, { ctx, vault: services.assets.vault });
     await scope.register(datastoreV1Routes, { ctx, datastores: services.assets.datastores });
-    await scope.register(runHistoryRoutes, { ctx, history: services.runHistory, artifacts: services.v1Artifacts });
+    await scope.register(runHistoryRoutes, {
+      ctx,
+      history: services.runHistory,
+      artifacts: services.v1Artifacts,
+      jobRuns: services.v1Execution.runDetails,
+    });
     await scope.register(artifactRoutes, { ctx, artifacts: services.v1Artifacts });
     await scope.register(environmentRoutes, { ctx, environments: services.v1Environments });
     await scope.register(datasetRoutes, { ctx, datasets: services.v1Datasets });
@@ -35,6 +42,12 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
       serving: services.serving,
       operations: services.operations,
       deployer: services.v1Webservices,
+    });
+    await scope.register(contentRoutes, { ctx, snapshots: services.v1Execution.snapshots });
+    await scope.register(executionRoutes, {
+      ctx,
+      submissions: services.v1Execution.submissions,
+      jobs: services.jobs.jobs,
     });
     await scope.register(rpComputeRoutes);
   });

@@ -4,6 +4,7 @@ import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import type { Action } from '../../identity/rbac.js';
 import type { ArtifactMetric, RunHistoryService, V1RunPatch } from '../../run-history/run-history.js';
 import type { V1ArtifactService } from '../../v1-artifacts/artifacts.js';
+import type { JobRunDetails } from '../../v1-execution/run-details.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
@@ -126,9 +127,14 @@ export function metricPoints(body: unknown): MetricBody {
  */
 export async function runHistoryRoutes(
   app: FastifyInstance,
-  opts: { ctx: AppContext; history: RunHistoryService; artifacts: V1ArtifactService },
+  opts: { ctx: AppContext; history: RunHistoryService; artifacts: V1ArtifactService; jobRuns?: JobRunDetails },
 ) {
-  const { ctx, history, artifacts } = opts;
+  const { ctx, history, artifacts, jobRuns } = opts;
+  // A job's run (Experiment.submit) carries where run.cancel() posts to stop its job.
+  const withCancel = async <T extends { runId: string }>(w: WorkspaceInfo, dto: T): Promise<T> => {
+    const job = jobRuns ? await jobRuns.jobOf(w, dto.runId) : undefined;
+    return job && jobRuns ? { ...dto, cancelUri: jobRuns.cancelUri(w, job) } : dto;
+  };
   const ws = async (req: FastifyRequest, action: Action): Promise<WorkspaceInfo> => workspaceFor(ctx, req, action);
   const experimentOf = async (w: WorkspaceInfo, p: P, create: boolean) => {
     if (p.experimentId !== undefined) return history.getExperimentById(w.workspaceId, p.experimentId);
@@ -138,7 +144,7 @@ export async function runHistoryRoutes(
   };
   const runDto = async (w: WorkspaceInfo, runId: string) => {
     const r = await history.getRun(w.workspaceId, runId);
-    return history.runDto(r, await history.experimentNameOf(w.workspaceId, r));
+    return withCancel(w, history.runDto(r, await history.experimentNameOf(w.workspaceId, r)));
   };
 
   // Experiments
@@ -188,7 +194,7 @@ export async function runHistoryRoutes(
         (req.body ?? {}) as V1RunPatch,
         req.principal.name,
       );
-      return history.runDto(r, e.name);
+      return withCancel(w, history.runDto(r, e.name));
     });
     app.post<{ Params: P }>(`${base}/runs/:runId/events`, HIDE, async (req, reply) => {
       const w = await ws(req, 'data/write');
@@ -227,6 +233,9 @@ export async function runHistoryRoutes(
     if (base.includes(':experimentName'))
       app.get<{ Params: P }>(`${base}/runs/:runId/details`, HIDE, async (req) => {
         const w = await ws(req, 'data/read');
+        // A job's run (Experiment.submit, azure-ai-ml): its job's status, error and live log files.
+        const job = jobRuns ? await jobRuns.jobOf(w, req.params.runId!) : undefined;
+        if (job && jobRuns) return jobRuns.details(w, job);
         const r = await history.getRun(w.workspaceId, req.params.runId!);
         const dto = history.runDto(r, await history.experimentNameOf(w.workspaceId, r));
         return {

@@ -1,0 +1,144 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testDialects } from '../../testing/harness.js';
+import { httpsJson } from '../../testing/tls-clients.js';
+import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
+import { pythonWith } from '../../jobs/testing.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const V = 'api-version=2025-09-01';
+
+/**
+ * Issue 11: azureml-core 1.61's `Experiment.submit(ScriptRunConfig)` on a compute — its snapshot
+ * upload (`/content/v2.0/…/snapshots`, a code asset), `snapshotrun` (a command job whose name is the
+ * run id), `wait_for_completion(show_output=True)` streaming the job's log, the run's metrics and
+ * files (`outputs/` kept from the working folder), MLflow's view of the same run, a failing script,
+ * `run.cancel()` of a running one, and the refusals (unknown compute, MPI, compute_target='local').
+ */
+const py = pythonWith(['azureml.core']);
+if (py.python) process.env.ATELIER_JOBS_PYTHON = py.python;
+
+for (const dialect of testDialects()) {
+  describe(`azureml-core Experiment.submit(ScriptRunConfig) (${dialect})`, { skip: py.skip }, () => {
+    let s: AzureClientServer;
+    let out: Steps;
+    let W: string;
+    const call = (method: string, p: string, body?: unknown) =>
+      httpsJson(method, `${s.server.url}${p}`, s.ca, s.token, body);
+    before(async () => {
+      s = await startAzureClientServer(dialect, 'v1submit');
+      await s.workspace('submit-ws');
+      W = s.workspaceId('submit-ws');
+      out = await s.steps(py.python!, path.join(HERE, 'azureml_core_submit.py'), { WORKSPACE: 'submit-ws' });
+    });
+    after(async () => s?.close());
+
+    it('runs the script as a command job of the experiment, streams its log, keeps its metrics and outputs', async () => {
+      out.ok('ComputeTarget.create');
+      assert.deepEqual(out.ok('wait_for_completion(show_output=True)'), { status: 'Completed', target: 'cpu' });
+      const runId = out.ok('run.id') as string;
+      assert.match(runId, /^v1-submit_\d+_[0-9a-f]{8}$/);
+      // The log streamed while waiting is the job's: its print lines, with the environment's variable.
+      assert.deepEqual(out.ok('streamed'), [`training with alpha 0.5 in run ${runId}`, 'STAGE trial']);
+      assert.equal(out.ok('get_status'), 'Completed');
+      assert.deepEqual(out.ok('get_metrics'), { alpha: 0.5, accuracy: 0.75 });
+      const files = out.ok('get_file_names') as string[];
+      for (const f of ['outputs/model.pkl', 'user_logs/std_log.txt', 'system_logs.txt'])
+        assert.ok(files.includes(f), f);
+      assert.equal(out.ok('download_file'), 'model alpha=0.5');
+
+      // The job: experiment, compute, command from script + arguments, code = the snapshot (a code asset).
+      const job = await call('GET', `${W}/jobs/${runId}?${V}`);
+      assert.equal(job.status, 200, JSON.stringify(job.body));
+      const p = job.body.properties;
+      assert.equal(p.experimentName, 'v1-submit');
+      assert.equal(p.status, 'Completed');
+      assert.match(p.command, /^python -c '[\s\S]*runpy\.run_path[\s\S]*' 'train\.py' '--alpha' '0\.5'$/);
+      assert.match(p.computeId, /cpu$/);
+      const snapshot = out.ok('snapshot') as string;
+      assert.ok(snapshot);
+      assert.equal(p.codeId.toLowerCase(), `${W}/codes/${snapshot}/versions/1`.toLowerCase());
+      const code = await call('GET', `${W}/codes/${snapshot}/versions/1?${V}`);
+      assert.equal(code.status, 200, JSON.stringify(code.body));
+      assert.match(code.body.properties.codeUri, /snapshots\//);
+
+      // MLflow sees the same run, its metrics and its files.
+      const mlflow = `/mlflow/v1.0${W}/api/2.0/mlflow`;
+      const exp = await call('GET', `${mlflow}/experiments/get-by-name?experiment_name=v1-submit`);
+      const found = await call('POST', `${mlflow}/runs/search`, {
+        experiment_ids: [exp.body.experiment.experiment_id],
+        filter: `attributes.run_id = '${runId}'`,
+      });
+      assert.equal(found.body.runs?.length, 1, JSON.stringify(found.body));
+      const run = found.body.runs[0];
+      assert.equal(run.info.status, 'FINISHED');
+      assert.deepEqual(Object.fromEntries(run.data.metrics.map((m: any) => [m.key, m.value])), {
+        alpha: 0.5,
+        accuracy: 0.75,
+      });
+      const listed = await call('GET', `${mlflow}/artifacts/list?run_id=${runId}&path=outputs`);
+      assert.deepEqual(
+        listed.body.files.map((f: any) => f.path),
+        ['outputs/model.pkl'],
+      );
+    });
+
+    it("a failing script ends Failed, with its traceback in the streamed log and the run's error", async () => {
+      const failed = out.ok('wait failing (raise_on_error=False)');
+      assert.equal(failed.status, 'Failed');
+      assert.match(failed.log, /ValueError: alpha out of range/);
+      assert.ok(failed.error?.error?.message, JSON.stringify(failed.error));
+      assert.match(out.err('wait failing'), /ActivityFailedException/);
+    });
+
+    it('run.cancel() stops a running job', async () => {
+      assert.equal(out.ok('cancel'), 'Canceled');
+    });
+
+    it('refuses what it cannot run, naming it, and makes no job', async () => {
+      assert.match(
+        out.err('submit to an unknown compute'),
+        /400[\s\S]*Configuration\.target names compute 'no-such-compute', which workspace 'submit-ws' does not have/,
+      );
+      assert.match(
+        out.err('submit distributed (MPI)'),
+        /501[\s\S]*Configuration\.communicator is 'IntelMpi'|501[\s\S]*Configuration\.communicator/,
+      );
+      assert.match(out.err('submit local'), /501[\s\S]*compute_target='local' runs the script on the calling machine/);
+      const jobs = await call('GET', `${W}/jobs?${V}`);
+      assert.equal(jobs.status, 200);
+      assert.equal(jobs.body.value.length, 3, JSON.stringify(jobs.body.value.map((j: any) => j.name)));
+    });
+
+    it('checks snapshots and run definitions before making anything', async () => {
+      const C = `/content/v2.0${W}/snapshots`;
+      const X = `/execution/v1.0${W}/experiments/v1-submit`;
+      const escape = await call('POST', `${C}/getblob`, { FileNames: ['../etc/passwd'] });
+      assert.equal(escape.status, 400);
+      assert.match(escape.body.error.message, /would escape the snapshot's folder/);
+      const tree = { type: 'Directory', name: '', children: { 'a.py': { type: 'File', name: 'a.py' } } };
+      const notUploaded = await call('POST', `${C}/11111111-2222-3333-4444-555555555555`, {
+        DirTreeNode: tree,
+        FileRevisionList: { FileNodes: [] },
+      });
+      assert.equal(notUploaded.status, 400);
+      assert.match(notUploaded.body.error.message, /does not list 'a.py'/);
+      const foreign = await call('POST', `${C}/11111111-2222-3333-4444-555555555555`, {
+        DirTreeNode: tree,
+        FileRevisionList: { FileNodes: [{ FullName: 'a.py', BlobUri: 'https://evil.blob.example.com/c/a.py' }] },
+      });
+      assert.equal(foreign.status, 400);
+      assert.match(foreign.body.error.message, /is not the upload URI/);
+      assert.equal((await call('GET', `${W}/codes/11111111-2222-3333-4444-555555555555?${V}`)).status, 404);
+      const noSnapshot = await call('POST', `${X}/snapshotrun?runId=r1`, {
+        Configuration: { target: 'cpu', script: 'a.py' },
+        SnapshotId: 'no-such-snapshot',
+      });
+      assert.equal(noSnapshot.status, 400);
+      assert.match(noSnapshot.body.error.message, /SnapshotId names snapshot 'no-such-snapshot'/);
+      assert.equal((await call('GET', `${W}/jobs/r1?${V}`)).status, 404);
+    });
+  });
+}
