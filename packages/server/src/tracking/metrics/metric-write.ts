@@ -53,6 +53,35 @@ export function stepSegments(r: {
   return undefined;
 }
 
+/**
+ * A series already listing several step ranges (step_segments) gets ranges that all lie beyond its
+ * last one with a gap (each worker of a run logging every few steps): the stored list stays as
+ * written and the new ranges are added at its end, without parsing and writing it again (a
+ * 1,000-point log-batch has 100 such series). Undefined for any other case (`stepSegments` and
+ * `mergeSegments` then decide). `segs`: the request's sorted, disjoint ranges.
+ */
+function appendedAfterGap(
+  cur: Current,
+  segs: [number, number][],
+): { steps: number; segments: string | null } | undefined {
+  const text = cur.step_segments;
+  const min = Number(cur.min_step);
+  const max = Number(cur.max_step);
+  const steps = Number(cur.steps);
+  if (!text || steps === 0 || steps === max - min + 1 || segs[0]![0] <= max + 1) return undefined;
+  // `[[a,b],[c,d]]`: one '[' per range and one around them.
+  let count = segs.length - 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 91) count++;
+  if (count > MAX_STEP_SEGMENTS) return { steps: 0, segments: null };
+  let added = 0;
+  let more = '';
+  for (const [a, b] of segs) {
+    added += b - a + 1;
+    more += `,[${a},${b}]`;
+  }
+  return { steps: steps + added, segments: `${text.slice(0, -1)}${more}]` };
+}
+
 /** The order MLflow's latest_metrics keeps: step, then timestamp, then value (NaN lowest). */
 function later(s1: number, t1: number, v1: number, s2: number, t2: number, v2: number): boolean {
   if (s1 !== s2) return s1 > s2;
@@ -110,7 +139,7 @@ export function readLatestMetrics(tx: Tx, runUuid: string, metrics: MetricIn[]):
 }
 
 /** A run's latest-metric rows after `metrics`: new series to insert, existing ones to update (series_id first). */
-function planLatest(
+export function planLatest(
   run: RunRow,
   metrics: MetricIn[],
   current: Map<string, Current>,
@@ -146,6 +175,8 @@ function planLatest(
     let minStep = steps[0]!;
     let maxStep = steps[steps.length - 1]!;
     let known: [number, number][] | undefined = segs;
+    /** Set when the stored ranges are kept as written and the request's follow them (no parse). */
+    let appended: { steps: number; segments: string | null } | undefined;
     if (cur) {
       const cs = Number(cur.step);
       const ct = Number(cur.timestamp);
@@ -153,22 +184,26 @@ function planLatest(
       if (!later(best.step, best.timestamp, best.value, cs, ct, cv)) latest = { step: cs, timestamp: ct, value: cv };
       minStep = Math.min(minStep, Number(cur.min_step));
       maxStep = Math.max(maxStep, Number(cur.max_step));
-      const had = stepSegments(cur);
-      // (The usual case: one range, extended or overlapped by one range.)
-      if (
-        had &&
-        had.length === 1 &&
-        segs.length === 1 &&
-        segs[0]![0] <= had[0]![1] + 1 &&
-        segs[0]![1] >= had[0]![0] - 1
-      )
-        known = [[minStep, maxStep]];
-      else known = had && mergeSegments([...had, ...segs]);
+      appended = appendedAfterGap(cur, segs);
+      if (!appended) {
+        const had = stepSegments(cur);
+        // (The usual case: one range, extended or overlapped by one range.)
+        if (
+          had &&
+          had.length === 1 &&
+          segs.length === 1 &&
+          segs[0]![0] <= had[0]![1] + 1 &&
+          segs[0]![1] >= had[0]![0] - 1
+        )
+          known = [[minStep, maxStep]];
+        else known = had && mergeSegments([...had, ...segs]);
+      }
     }
     if (known && known.length > MAX_STEP_SEGMENTS) known = undefined;
     let stepCount = 0;
     for (const [a, b] of known ?? []) stepCount += b - a + 1;
-    const segments = known && known.length > 1 ? JSON.stringify(known) : null;
+    let segments = known && known.length > 1 ? JSON.stringify(known) : null;
+    if (appended) ({ steps: stepCount, segments } = appended);
     const isNan = Number.isNaN(latest.value) ? 1 : 0;
     const row = [
       run.run_uuid,
