@@ -140,5 +140,45 @@ for (const dialect of testDialects()) {
       assert.match(noSnapshot.body.error.message, /SnapshotId names snapshot 'no-such-snapshot'/);
       assert.equal((await call('GET', `${W}/jobs/r1?${V}`)).status, 404);
     });
+
+    it("registers the run configuration's environment (conda pip list) for the job, or refuses it before anything is made", async () => {
+      const X = `/execution/v1.0${W}/experiments/v1-submit`;
+      const snapshot = out.ok('snapshot') as string;
+      const config = (environment: Record<string, unknown>) => ({
+        Configuration: { target: 'cpu', script: 'train.py', arguments: [], nodeCount: 1, environment },
+        SnapshotId: snapshot,
+      });
+      const conda = (deps: unknown[]) => ({
+        name: 'submit-conda',
+        python: { userManagedDependencies: false, condaDependencies: { dependencies: deps } },
+        docker: { baseImage: 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04' },
+        environmentVariables: {},
+      });
+      const refused = await call(
+        'POST',
+        `${X}/snapshotrun?runId=env_refused`,
+        config(conda(['python=3.11', 'cudatoolkit'])),
+      );
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(refused.body.error.message, /conda packages \('cudatoolkit'\)/);
+      assert.equal((await call('GET', `${W}/jobs/env_refused?${V}`)).status, 404);
+      assert.equal((await call('GET', `${W}/environments/submit-conda?${V}`)).status, 404);
+
+      const made = await call(
+        'POST',
+        `${X}/snapshotrun?runId=env_made`,
+        config(conda(['python=3.11', { pip: ['six'] }])),
+      );
+      assert.equal(made.status, 200, JSON.stringify(made.body));
+      assert.equal(made.body.runId, 'env_made');
+      const job = await call('GET', `${W}/jobs/env_made?${V}`);
+      assert.equal(job.body.properties.environmentId, 'azureml:submit-conda:1');
+      const env = await call('GET', `${W}/environments/submit-conda/versions/1?${V}`);
+      assert.equal(env.status, 200, JSON.stringify(env.body));
+      assert.match(env.body.properties.condaFile, /six/);
+      assert.equal((await call('POST', `${W}/jobs/env_made/cancel?${V}`)).status, 202);
+      const again = await call('POST', `${X}/snapshotrun?runId=env_made`, config(conda(['python=3.11'])));
+      assert.equal(again.status, 409, JSON.stringify(again.body));
+    });
   });
 }
