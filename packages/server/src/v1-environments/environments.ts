@@ -8,6 +8,8 @@ import type { OperationService } from '../operations/operations.js';
 import type { ComputeService } from '../compute/computes.js';
 import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 import { EnvironmentLabels, LATEST } from './labels.js';
+import { specHash, specOf } from '../environment-builds/spec.js';
+import { BUILD_SCRIPT, CHECK_SCRIPT, recipeFiles, zipFiles } from './recipe.js';
 
 /** Where the v1 fields that have no ARM field are kept: a property of the environment version. */
 const V1_EXTRAS = 'azureml.v1.definition';
@@ -318,6 +320,41 @@ export class V1EnvironmentService {
         { code: 'NOT_IMPLEMENTED', target: 'image_build_compute' },
       );
     return { name: c.name, type: c.computeType };
+  }
+
+  /**
+   * `env.build_local(ws)` (`POST …/environments/{name}[/versions/{v}]/recipe` with `{platform,
+   * useDocker}`): the scripts azureml-core unzips and runs on the caller's machine — a check script,
+   * and when it fails a build script, both run with `/bin/bash` — that make the version's Python
+   * environment there as a virtual environment from its pip list (recipe.ts). Refused with what to
+   * change when the version cannot be built as a Python environment (as `env.build`), when Docker is
+   * asked for (it would build on the caller's Docker) or for Windows (the scripts are bash scripts).
+   */
+  async recipe(ws: WorkspaceInfo, name: string, version: string | undefined, body: unknown) {
+    const b = isObj(body) ? body : {};
+    if (b.useDocker === true)
+      throw new NotImplemented(
+        `env.build_local(ws, useDocker=True) builds the environment as a Docker image with Docker on your machine, which this server cannot provide or drive; call it with useDocker=False (env.docker.enabled = False) to make the Python environment of '${name}' as a virtual environment on your machine, or build it on the server with env.build(ws)`,
+        { code: 'NOT_IMPLEMENTED' },
+      );
+    const platform = typeof b.platform === 'string' ? b.platform : 'Linux';
+    if (!['linux', 'osx'].includes(platform.toLowerCase()))
+      throw new NotImplemented(
+        `env.build_local for platform '${platform}' is not served: the recipe's scripts are bash scripts (azureml-core runs them with cmd.exe on Windows); build on Linux or OSX, or on the server with env.build(ws)`,
+        { code: 'NOT_IMPLEMENTED' },
+      );
+    const v1 = await this.get(ws, name, version);
+    const v = String(v1.version);
+    const r = await this.environments.getVersion(ws, name, v);
+    const label = `environment '${name}' version '${v}'`;
+    const spec = specOf(r.properties as Obj, label);
+    const zip = await zipFiles(recipeFiles(spec, specHash(spec), `${name} version ${v}`));
+    return {
+      setupContentZip: zip.toString('base64'),
+      buildEnvironmentScriptName: BUILD_SCRIPT,
+      checkEnvironmentScriptName: CHECK_SCRIPT,
+      environmentVariables: {},
+    };
   }
 
   /**

@@ -122,6 +122,21 @@ for (const dialect of testDialects()) {
       const none = new URL(url);
       none.search = '';
       assert.equal((await anonGet(none.toString(), s.ca)).status, 401);
+
+      // env.build_local(ws): the recipe's scripts made a real virtual environment on this machine
+      // with the version's pip list and Python; the second call's check script found it (not rebuilt).
+      assert.equal(ok('docker.enabled'), false);
+      const local = ok('env.build_local(ws)');
+      assert.equal(local.dirs.length, 1);
+      assert.match(local.dirs[0], /^azureml_[0-9a-f]{32}$/);
+      assert.equal(local.six, '1.17.0');
+      assert.equal(local.python, '3.11');
+      assert.deepEqual(ok('env.build_local(ws) again (version 1)'), local);
+      assert.match(
+        error('env.build_local(ws, useDocker=True)'),
+        /Code: 501[\s\S]*useDocker=True\) builds the environment as a Docker image with Docker on your machine/,
+      );
+      assert.match(error('env.build_local(ws, platform=Windows)'), /Code: 501[\s\S]*bash scripts/);
     });
   });
 }

@@ -126,14 +126,12 @@ export async function environmentRoutes(
   const unserved = (what: string) => async () => {
     throw new NotImplemented(what, { code: 'NOT_IMPLEMENTED' });
   };
+  // env.build_local(ws): the recipe (zipped scripts) that makes the environment on the caller's machine.
   for (const url of [`${E}/:name/recipe`, `${E}/:name/versions/:version/recipe`])
-    app.post(
-      url,
-      HIDE,
-      unserved(
-        "env.build_local is not served: it runs Azure's Docker/conda build scripts on your machine; build on the server with env.build(ws), or make the environment locally from its conda file",
-      ),
-    );
+    app.post<{ Params: P }>(url, HIDE, async (req) => {
+      const w = await workspaceFor(ctx, req, 'control/read');
+      return environments.recipe(w, req.params.name, req.params.version, req.body);
+    });
   app.get(
     `${E}/:name/versions/:version/image`,
     HIDE,
