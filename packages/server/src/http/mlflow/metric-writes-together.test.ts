@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { trackingClient, type TrackingClient } from './tracking-helpers.js';
+import { LOG_MAX_POINTS, LOG_MAX_ROWS } from '../../tracking/metrics/metric-write.js';
 
 /**
  * Metric requests that arrive together share one write (database.batch; on PostgreSQL a few
@@ -97,6 +98,54 @@ for (const dialect of testDialects()) {
       assert.deepEqual(goneRun.data.metrics ?? [], []);
       const goneHistory = await c.ok('GET', `/metrics/get-history?run_id=${gone}&metric_key=loss`);
       assert.deepEqual(goneHistory.metrics ?? [], []);
+    });
+
+    test("a run's log: rows numbered from 1, its last row counts the points so far, folded at its limits", async () => {
+      const run = await c.createRun(await c.createExperiment('log-shape'));
+      const log = async () =>
+        (
+          await t.server.ctx.db
+            .selectFrom('tracking_metric_log')
+            .select(['seq', 'n', 'points_through'])
+            .where('run_uuid', '=', run)
+            .orderBy('seq')
+            .execute()
+        ).map((r) => [Number(r.seq), Number(r.n), Number(r.points_through)]);
+      let step = 0;
+      let points = 0;
+      // Waves of requests at once (batched where the dialect batches), 1 to 3 points each.
+      for (let wave = 0; wave < 6; wave++) {
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) => {
+            const metrics = Array.from({ length: 1 + (i % 3) }, () => ({
+              key: 'm',
+              value: step,
+              timestamp: 1,
+              step: step++,
+            }));
+            points += metrics.length;
+            return c.ok('POST', '/runs/log-batch', { run_id: run, metrics });
+          }),
+        );
+        const rows = await log();
+        assert.ok(rows.length <= LOG_MAX_ROWS, `${rows.length} rows in the log`);
+        let sum = 0;
+        rows.forEach(([seq, n, through], i) => {
+          sum += n!;
+          assert.equal(seq, i + 1, 'log rows are numbered from 1');
+          assert.equal(through, sum, 'points_through is the points of the log so far');
+        });
+      }
+      const history = (await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=m`)).metrics as unknown[];
+      assert.equal(history.length, points);
+      // One large request past the points limit folds the log.
+      const big = Array.from({ length: LOG_MAX_POINTS }, () => ({ key: 'm', value: 0, timestamp: 2, step: step++ }));
+      for (let i = 0; i < big.length; i += 1000)
+        await c.ok('POST', '/runs/log-batch', { run_id: run, metrics: big.slice(i, i + 1000) });
+      const rows = await log();
+      const inLog = rows.reduce((a, r) => a + r[1]!, 0);
+      assert.ok(inLog <= LOG_MAX_POINTS, `${inLog} points in the log`);
+      assert.equal(rows.at(-1)?.[2] ?? 0, inLog);
     });
   });
 }

@@ -17,6 +17,8 @@ export interface MetricLogRow {
   seq: number;
   n: number;
   data: Buffer;
+  /** The points of the run's log up to and including this row (its last row tells the log's size). */
+  points_through: number | null;
 }
 /**
  * One row per series: latest value, step range, number of distinct steps (steps = max - min + 1:

@@ -45,10 +45,10 @@ export const postgresTracking: TrackingSql = {
     );
   },
   async appendMetricLog(tx, runUuid, n, data, full, fold) {
-    // One round trip: append the row, learning what the log held before it (one snapshot).
+    // One round trip: append the row, learning what the log held before it (its last row says).
     const [log] = await tx.rows<[number, number]>(
-      'with s as (select count(*) as c, coalesce(sum(n), 0) as p, coalesce(max(seq), 0) as m from tracking_metric_log where run_uuid = ?) insert into tracking_metric_log (run_uuid, seq, n, data) select cast(? as varchar(32)), s.m + 1, cast(? as bigint), cast(? as bytea) from s returning (select c from s), (select p from s)',
-      [runUuid, runUuid, n, data],
+      'with g as (select seq, points_through from tracking_metric_log where run_uuid = ? order by seq desc limit 1), s as (select coalesce((select seq from g), 0) as c, coalesce((select points_through from g), 0) as p) insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select cast(? as varchar(32)), s.c + 1, cast(? as bigint), cast(? as bytea), s.p + cast(? as bigint) from s returning (select c from s), (select p from s)',
+      [runUuid, runUuid, n, data, n],
     );
     if (full(Number(log?.[0] ?? 0), Number(log?.[1] ?? 0))) await fold(true);
   },
@@ -123,12 +123,17 @@ export const postgresTracking: TrackingSql = {
   },
 };
 
-/** One log row per run (after the run's last), answering what each log held before (one snapshot). */
+/**
+ * One log row per run (after the run's last), answering what each log held before. A log's rows
+ * are numbered from 1 and its last row carries the points so far (migration 0900), so that row
+ * alone (one index descent) says both, however many rows the log holds.
+ */
 const APPEND_LOGS = `with s as (
-    select u.run, u.n, u.data, g.c, g.p, g.m from unnest(?::text[], ?::bigint[], ?::bytea[]) as u(run, n, data)
-    cross join lateral (select count(*) as c, coalesce(sum(l.n), 0) as p, coalesce(max(l.seq), 0) as m from tracking_metric_log l where l.run_uuid = u.run) g
+    select u.run, u.n, u.data, coalesce(g.seq, 0) as c, coalesce(g.points_through, 0) as p
+    from unnest(?::text[], ?::bigint[], ?::bytea[]) as u(run, n, data)
+    left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = u.run order by l.seq desc limit 1) g on true
   ), i as (
-    insert into tracking_metric_log (run_uuid, seq, n, data) select run, m + 1, n, data from s
+    insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select run, c + 1, n, data, p + n from s
   )
   select run, c, p from s`;
 

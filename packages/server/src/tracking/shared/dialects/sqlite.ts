@@ -39,11 +39,12 @@ export const sqliteTracking: TrackingSql = {
     const rows = Number(log?.[0] ?? 0);
     if (full(rows, Number(log?.[1] ?? 0))) await fold(rows > 0, data);
     else
-      await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data) values (?, ?, ?, ?)', [
+      await tx.run('insert into tracking_metric_log (run_uuid, seq, n, data, points_through) values (?, ?, ?, ?, ?)', [
         runUuid,
         Number(log?.[2] ?? 0) + 1,
         n,
         data,
+        Number(log?.[1] ?? 0) + n,
       ]);
   },
   // || makes text of blobs, byte for byte: cast back.
