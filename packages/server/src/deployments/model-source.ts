@@ -135,6 +135,65 @@ export class ModelSource {
     }
     return dir;
   }
+
+  /**
+   * The folder of several models, each under `{name}/{version}/` (made once per list from the
+   * models' own cached folders, renamed into place when complete).
+   */
+  async fetchAll(ws: WorkspaceInfo, refs: ModelRef[]): Promise<string> {
+    const ids = refs.map((r) => `${r.name}/${r.version}`);
+    const key = crypto
+      .createHash('sha256')
+      .update(`${ws.workspaceId}\n${ids.join('\n')}`)
+      .digest('hex')
+      .slice(0, 32);
+    const dir = path.join(this.cacheDir, `models-${key}`);
+    if (fs.existsSync(path.join(dir, '.complete'))) return dir;
+    const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    try {
+      for (const r of refs) {
+        const from = await this.fetch(ws, r);
+        await fs.promises.cp(from, path.join(tmp, r.name, r.version), {
+          recursive: true,
+          filter: (f) => path.basename(f) !== '.complete',
+        });
+      }
+      await fs.promises.writeFile(path.join(tmp, '.complete'), '');
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      await fs.promises.rename(tmp, dir);
+    } catch (e) {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      if (fs.existsSync(path.join(dir, '.complete'))) return dir;
+      throw e;
+    }
+    return dir;
+  }
+}
+
+/**
+ * `properties.properties[MODELS_PROPERTY]` of a deployment serving several models: their references
+ * (`azureml:{name}:{version}`), comma-separated. AZUREML_MODEL_DIR then holds each model's files
+ * under `{name}/{version}/`, Azure ML v1's layout for a service of several models.
+ */
+export const MODELS_PROPERTY = 'atelier.models';
+
+/** The model references of a deployment's MODELS_PROPERTY (checked: 400 naming the property). */
+export function parseModelList(raw: string, ws: WorkspaceInfo, target: string): ModelRef[] {
+  const refs = raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => parseModelRef(x, ws, target));
+  const seen = new Set(refs.map((r) => `${r.name.toLowerCase()}/${r.version}`));
+  if (refs.length < 2 || refs.length > 32 || seen.size !== refs.length)
+    throw new InvalidInput(
+      `${target}: must list 2 to 32 different models (azureml:{name}:{version}, comma-separated)`,
+      {
+        code: 'INVALID_INPUT',
+        target,
+      },
+    );
+  return refs;
 }
 
 /** The folder of an MLflow model inside a model's files (its root, or the one folder below it holding MLmodel). */

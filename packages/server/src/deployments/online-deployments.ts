@@ -13,7 +13,14 @@ import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from '../asset
 import type { DeploymentSpec, ProbeSettings, ServingEngine } from './engines/engine.js';
 import type { BalancerSettings } from './proxy/balancer.js';
 import { DEPLOYMENT_TYPE, type OnlineEndpointService } from './online-endpoints.js';
-import { mlflowModelDir, mlflowRequirements, parseModelRef, type ModelSource } from './model-source.js';
+import {
+  MODELS_PROPERTY,
+  mlflowModelDir,
+  mlflowRequirements,
+  parseModelList,
+  parseModelRef,
+  type ModelSource,
+} from './model-source.js';
 import type { ServingRuntimes } from './serving.js';
 import type { CodeSnapshotsPort, EnvironmentBuildsPort } from './ports.js';
 import { parseQuantity } from './quantities.js';
@@ -341,6 +348,15 @@ export class OnlineDeploymentService {
     const description = str(p, 'description', T, { max: 5000 });
     if (description !== undefined) props.description = description;
     props.properties = stringMap(p, 'properties', T) ?? {};
+    const several = (props.properties as Record<string, string>)[MODELS_PROPERTY];
+    if (several !== undefined) {
+      const target = `${T}.properties.${MODELS_PROPERTY}`;
+      const refs = parseModelList(several, ws, target);
+      for (const r of refs) await this.models.check(ws, r);
+      const first = model === undefined ? undefined : parseModelRef(model, ws);
+      if (!first || first.name !== refs[0]!.name || first.version !== refs[0]!.version)
+        throw invalid(target, `lists the models of a deployment whose properties.model is the first of them`);
+    }
     props.appInsightsEnabled = bool(p, 'appInsightsEnabled', T) ?? false;
     props.egressPublicNetworkAccess =
       str(p, 'egressPublicNetworkAccess', T, { oneOf: ['Enabled', 'Disabled'] }) ?? 'Enabled';
@@ -485,6 +501,12 @@ export class OnlineDeploymentService {
       modelVersion = ref.version;
       modelDir = await this.models.fetch(ws, ref);
       note(`model ${ref.name}:${ref.version} fetched`);
+      const several = ((p.properties ?? {}) as Record<string, string>)[MODELS_PROPERTY];
+      if (several) {
+        const refs = parseModelList(several, ws, `properties.properties.${MODELS_PROPERTY}`);
+        modelDir = await this.models.fetchAll(ws, refs);
+        note(`models ${refs.map((r) => `${r.name}:${r.version}`).join(', ')} under {name}/{version}/`);
+      }
     }
     const code = p.codeConfiguration as { codeId: string; scoringScript: string } | undefined;
     let codeDir: string | undefined;

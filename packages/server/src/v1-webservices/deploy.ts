@@ -16,6 +16,7 @@ import type { CodeService } from '../codes/code-assets.js';
 import type { VersionedAssetService } from '../assets/versioned-assets.js';
 import type { Principal } from '../identity/principals.js';
 import { endpointDefinition } from '../deployments/online-endpoints.js';
+import { MODELS_PROPERTY } from '../deployments/model-source.js';
 import { deploymentDefinition } from '../deployments/online-deployments.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { obj, str, type Obj } from '../assets/validate.js';
@@ -56,6 +57,8 @@ interface CodeFile {
 /** What `environmentImageRequest` asks for, checked. */
 interface ImageRequest {
   model?: string;
+  /** Every model (the first is `model`) when there are several. */
+  several?: string[];
   modelIds: string[];
   environment?: { name: string; body: Obj };
   files?: CodeFile[];
@@ -179,16 +182,12 @@ export class V1WebserviceDeployer {
     const ids = r.modelIds ?? [];
     if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string'))
       throw invalid(`${T}.modelIds`, 'must be a list of model ids (name:version)');
-    if (ids.length > 1)
-      throw invalid(
-        `${T}.modelIds`,
-        `a service here serves one model (its deployment's model); got ${ids.length}: deploy one model per service, or register them as one model folder`,
-      );
-    let model: string | undefined;
+    if (ids.length > 32) throw invalid(`${T}.modelIds`, `a service serves at most 32 models, got ${ids.length}`);
+    const models: string[] = [];
     for (const id of ids as string[]) {
       try {
         const { mv } = await this.models.v1Find(ws, id);
-        model = `azureml:${mv.name}:${mv.version}`;
+        models.push(`azureml:${mv.name}:${mv.version}`);
       } catch (e) {
         if (e instanceof NotFound)
           throw invalid(
@@ -198,6 +197,10 @@ export class V1WebserviceDeployer {
         throw e;
       }
     }
+    if (new Set(models).size !== models.length) throw invalid(`${T}.modelIds`, 'names a model twice');
+    const model = models[0];
+    // Several models: AZUREML_MODEL_DIR holds each under {name}/{version}/ (Azure ML v1's layout).
+    const several = models.length > 1 ? models : undefined;
     const env = r.environment == null ? undefined : obj(r.environment, `${T}.environment`)!;
     const assets = r.assets ?? [];
     if (!Array.isArray(assets)) throw invalid(`${T}.assets`, 'must be a list');
@@ -205,7 +208,11 @@ export class V1WebserviceDeployer {
       // No-code deployment: the model alone (an MLflow model serves itself).
       if (assets.length)
         throw invalid(`${T}.environment`, 'is required with an entry script: give the InferenceConfig an environment');
-      if (!model) throw invalid(`${T}.modelIds`, 'a deployment without an entry script needs one (MLflow) model');
+      if (!model || several)
+        throw invalid(
+          `${T}.modelIds`,
+          `a deployment without an entry script serves one (MLflow) model, got ${models.length}: give the InferenceConfig an entry script to serve several`,
+        );
       return { model, modelIds: ids as string[] };
     }
     const name = str(env, 'name', `${T}.environment`, { required: true, max: 255 })!;
@@ -258,7 +265,7 @@ export class V1WebserviceDeployer {
       );
     // Checked now (the v1 definition → ARM properties); registered once everything else is.
     this.environments.toArm(name, env);
-    return { model, modelIds: ids as string[], environment: { name, body: env }, files, entryScript };
+    return { model, several, modelIds: ids as string[], environment: { name, body: env }, files, entryScript };
   }
 
   /**
@@ -273,6 +280,7 @@ export class V1WebserviceDeployer {
   ): Promise<Obj> {
     const props: Obj = {};
     if (req.model) props.model = req.model;
+    if (req.several) props.properties = { [MODELS_PROPERTY]: req.several.join(',') };
     if (req.environment) {
       const before = await this.environments
         .get(ws, req.environment.name)

@@ -5,7 +5,7 @@ import type { Operation } from '../operations/operations.js';
 import type { AzureModelService } from '../models/azure-models.js';
 import type { Principal } from '../identity/principals.js';
 import type { V1EnvironmentService } from '../v1-environments/environments.js';
-import { parseModelRef } from '../deployments/model-source.js';
+import { MODELS_PROPERTY, parseModelRef } from '../deployments/model-source.js';
 import { DEPLOYMENT_PATH } from '../deployments/online-endpoints.js';
 import { parseDuration } from '../deployments/durations.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
@@ -150,9 +150,11 @@ export class V1Webservices {
       const live = (p.livenessProbe ?? {}) as Obj;
       const capacity = Number((d.sku as Obj | undefined)?.capacity ?? 1);
       const models: Record<string, unknown>[] = [];
-      if (typeof p.model === 'string') {
+      const several = ((p.properties ?? {}) as Record<string, string>)[MODELS_PROPERTY];
+      const refs = several ? several.split(',') : typeof p.model === 'string' ? [p.model] : [];
+      for (const m of refs) {
         try {
-          const ref = parseModelRef(p.model, ws);
+          const ref = parseModelRef(m.trim(), ws);
           modelIds.push(`${ref.name}:${ref.version}`);
           const { mv, x } = await this.models.v1Find(ws, `${ref.name}:${ref.version}`);
           models.push(this.models.v1Dto(ws, mv, x));

@@ -78,6 +78,13 @@ for (const dialect of testDialects()) {
       assert.deepEqual(ok('Webservice.list(model_name)'), ['aci-svc']);
     });
 
+    it('Model.deploy with two models puts each under AZUREML_MODEL_DIR/{name}/{version}', async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      assert.deepEqual(ok('Model.deploy (two models)'), ['Healthy', ['factor:1', 'offset:1'], { result: [103, 106] }]);
+      assert.deepEqual(ok('Webservice.list(model_name=offset)'), ['multi-svc']);
+      ok('delete (two models)');
+    });
+
     it('is one endpoint + deployment through ARM, with its code and environment as assets', async () => {
       assert.ok(out, 'the azureml-core process did not run');
       assert.deepEqual(ok('ARM endpoint'), ['Key', 'ACI', { 'version-1': 100 }]);

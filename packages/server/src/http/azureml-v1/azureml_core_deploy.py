@@ -74,6 +74,37 @@ step("ws.webservices", lambda: {k: v.compute_type for k, v in ws.webservices.ite
 step("Webservice.list(compute_type=ACI)", lambda: [s.name for s in Webservice.list(ws, compute_type="ACI")])
 step("Webservice.list(model_name)", lambda: [s.name for s in Webservice.list(ws, model_name="factor")])
 
+# Several models: AZUREML_MODEL_DIR holds each under {name}/{version}/ (Azure ML v1's layout); the
+# entry script reads both and the prediction uses both.
+write("offset.json", json.dumps({"offset": 100}))
+offset = step("Model.register (offset)", lambda: Model.register(ws, model_path="offset.json", model_name="offset"))
+MULTI = """
+import json, os
+
+def init():
+    global factor, offset
+    root = os.environ["AZUREML_MODEL_DIR"]
+    factor = json.load(open(os.path.join(root, "factor", "1", "factor.json")))["factor"]
+    offset = json.load(open(os.path.join(root, "offset", "1", "offset.json")))["offset"]
+
+def run(raw_data):
+    return {"result": [x * factor + offset for x in json.loads(raw_data)["data"]]}
+"""
+write("multi/score.py", MULTI)
+
+
+def deploy_multi():
+    ic = InferenceConfig(entry_script="score.py", source_directory="multi", environment=env)
+    svc = Model.deploy(ws, "multi-svc", [model, offset], ic, AciWebservice.deploy_configuration())
+    svc.wait_for_deployment()
+    svc = Webservice(ws, "multi-svc")
+    return [svc.state, sorted(m.id for m in svc.models), svc.run(json.dumps({"data": [1, 2]}))]
+
+
+step("Model.deploy (two models)", deploy_multi)
+step("Webservice.list(model_name=offset)", lambda: [s.name for s in Webservice.list(ws, model_name="offset")])
+step("delete (two models)", lambda: Webservice(ws, "multi-svc").delete())
+
 # The same service through ARM: one endpoint (its v1 compute type in its properties), one deployment.
 W = f"{URL}/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}"
 MM = f"{URL}/modelmanagement/v1.0/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}"
