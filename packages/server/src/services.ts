@@ -90,6 +90,8 @@ export function createServices(ctx: AppContext): Services {
   serving.deployments.environments = environmentBuilds;
   // …and the attached Ray clusters endpoints may run their deployments on (Ray Serve).
   serving.endpoints.computes = computes;
+  // …and a compute is not deleted under an endpoint that serves on it.
+  computes.users.push((tx, computeId) => serving.endpoints.onCompute(tx, computeId));
   const runHistory = new RunHistoryService(tracking);
   const models = createModelServices(ctx, controlPlane, tracking, assets, runHistory);
   // Run files azureml-core uploads into a datastore are files of the run's artifact tree (one store).

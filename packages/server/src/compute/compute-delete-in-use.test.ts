@@ -16,8 +16,13 @@ for (const dialect of testDialects()) {
       location: 'local',
       properties: { computeType: 'AmlCompute', properties: { vmSize: 'local-1c-2g' } },
     };
-    const makeCompute = async (name: string) => {
-      const put = await t.request('PUT', `${W}/computes/${name}?${V}`, cluster);
+    // An attached Ray cluster (its address allowed; nothing here talks to it): what endpoints serve on.
+    const ray = {
+      location: 'local',
+      properties: { computeType: 'Ray', properties: { dashboardUrl: 'http://127.0.0.1:8265' } },
+    };
+    const makeCompute = async (name: string, body: object = cluster) => {
+      const put = await t.request('PUT', `${W}/computes/${name}?${V}`, body);
       assert.equal(put.status, 201, put.text);
       assert.equal((await waitForOperation(t, put.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
     };
@@ -25,7 +30,9 @@ for (const dialect of testDialects()) {
       t.server.ctx.db.selectFrom('jobs').select(['status', 'run_id']).where('name', '=', name).execute();
 
     before(async () => {
+      process.env.ATELIER_RAY_ADDRESSES = 'http://127.0.0.1:8265';
       t = await startTestServer(dialect);
+      delete process.env.ATELIER_RAY_ADDRESSES;
       await createWorkspace(t, 'cdel-rg', 'cdel-ws');
       W = wsPath(t, 'cdel-rg', 'cdel-ws');
       // Jobs stay Queued: these tests are about binding a job to a compute, not running it.
@@ -92,6 +99,52 @@ for (const dialect of testDialects()) {
       assert.equal(again.status, 202, again.text);
       assert.equal((await waitForOperation(t, again.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
       assert.equal((await t.request('GET', `${W}/computes/first-submit?${V}`)).status, 404);
+    });
+
+    const endpoint = (compute: string) => ({
+      location: 'local',
+      properties: { authMode: 'Key', compute: `${W}/computes/${compute}` },
+    });
+
+    it('an endpoint created on a compute first keeps it: the delete waiting behind it answers 409 naming it', async () => {
+      await makeCompute('ray-first-ep', ray);
+      const endpoints = t.server.services.serving.endpoints;
+      const g = gate();
+      endpoints.testHooks.computeHeld = g.hook;
+      const create = t.request('PUT', `${W}/onlineEndpoints/ep-ahead?${V}`, endpoint('ray-first-ep'));
+      await g.reached;
+      endpoints.testHooks.computeHeld = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('DELETE', `${W}/computes/ray-first-ep?${V}`),
+      );
+      g.open();
+      const created = await create;
+      assert.ok(created.status === 200 || created.status === 201, created.text);
+      const del = await outcome;
+      assert.ok(del.ok);
+      assert.equal(del.value.status, 409, del.value.text);
+      assert.match(del.value.body.error.message, /is used by online endpoint 'ep-ahead'/);
+      assert.equal((await t.request('GET', `${W}/computes/ray-first-ep?${V}`)).status, 200);
+    });
+
+    it('a delete that checked first wins: the endpoint waiting behind it is refused and nothing is stored', async () => {
+      await makeCompute('ray-first-del', ray);
+      const computes = t.server.services.computes;
+      const g = gate();
+      computes.testHooks.inUseChecked = g.hook;
+      const del = t.request('DELETE', `${W}/computes/ray-first-del?${V}`);
+      await g.reached;
+      computes.testHooks.inUseChecked = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('PUT', `${W}/onlineEndpoints/ep-behind?${V}`, endpoint('ray-first-del')),
+      );
+      g.open();
+      assert.equal((await del).status, 202);
+      const create = await outcome;
+      assert.ok(create.ok);
+      assert.equal(create.value.status, 400, create.value.text);
+      assert.match(create.value.body.error.message, /compute 'ray-first-del' could not be found/);
+      assert.equal((await t.request('GET', `${W}/onlineEndpoints/ep-behind?${V}`)).status, 404, 'nothing stored');
     });
   });
 }

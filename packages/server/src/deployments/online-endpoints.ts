@@ -1,7 +1,14 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
-import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
+import {
+  scanResources,
+  toArmBody,
+  type ResourceEngine,
+  type ResourceDefinition,
+  type StoredResource,
+} from '../resources/engine.js';
+import type { Tx } from '../store/database.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import { ResourceKeys } from '../resources/resource-keys.js';
 import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
@@ -82,6 +89,8 @@ export class OnlineEndpointService {
   readonly keys: ResourceKeys;
   /** Plugged in by the composition root: the attached Ray clusters an endpoint's `compute` may name. */
   computes?: ComputesPort;
+  /** Test-only: called inside a create's transaction once it holds the endpoint's compute, before the write. */
+  testHooks: { computeHeld?: () => Promise<void> } = {};
   private readonly authCache = new Map<string, { at: number; value: EndpointAuth }>();
 
   constructor(
@@ -225,18 +234,25 @@ export class OnlineEndpointService {
     if (compute) props.compute = compute;
     if (description !== undefined) props.description = description;
     const identity = obj(body.identity, 'identity', false);
-    const res = await this.engine.put(
-      endpointDefinition,
-      id,
-      {
-        location: typeof body.location === 'string' ? body.location : ws.location,
-        kind: typeof body.kind === 'string' ? body.kind : undefined,
-        tags: stringMap(body, 'tags', 'body') ?? {},
-        identity: this.identity(identity),
-        properties: props,
-      },
-      by,
-    );
+    const input = {
+      location: typeof body.location === 'string' ? body.location : ws.location,
+      kind: typeof body.kind === 'string' ? body.kind : undefined,
+      tags: stringMap(body, 'tags', 'body') ?? {},
+      identity: this.identity(identity),
+      properties: props,
+    };
+    const hold = compute && !existing ? this.computes?.hold?.bind(this.computes) : undefined;
+    const res = hold
+      ? // The compute held while the endpoint is written on it: a concurrent delete of the compute
+        // waits for this and then sees the endpoint, or this waits for the delete and then fails.
+        await this.ctx.database.write(async (tx) => {
+          await hold(tx, ws, compute!).catch((e) => {
+            throw this.computeRefused(e);
+          });
+          await this.testHooks.computeHeld?.();
+          return this.engine.put(endpointDefinition, id, input, by, {}, tx);
+        })
+      : await this.engine.put(endpointDefinition, id, input, by);
     if (res.created) {
       try {
         await this.keys.set(res.resource.id, {
@@ -269,12 +285,7 @@ export class OnlineEndpointService {
     try {
       c = await this.computes.capacity(ws, ref);
     } catch (e) {
-      if (e instanceof NotFound || e instanceof InvalidInput || e instanceof Conflict)
-        throw new InvalidInput(
-          `${target}: ${e.message}${e instanceof NotFound ? ': attach the Ray cluster first (PUT …/computes/{name} with computeType Ray), or leave compute out to serve on this machine' : ''}`,
-          { code: 'INVALID_INPUT', target },
-        );
-      throw e;
+      throw this.computeRefused(e);
     }
     if (c.computeType !== 'Ray' || !c.rayAddress)
       throw invalid(
@@ -282,6 +293,25 @@ export class OnlineEndpointService {
         `compute '${c.name}' is ${c.computeType}; an endpoint's compute must be an attached Ray cluster (computeType Ray), whose Ray Serve runs the deployments — leave compute out to serve on this machine`,
       );
     return c.id;
+  }
+
+  /** A compute that `properties.compute` cannot name (missing, not ready): a 400 saying what to change. */
+  private computeRefused(e: unknown): unknown {
+    if (e instanceof NotFound || e instanceof InvalidInput || e instanceof Conflict)
+      return new InvalidInput(
+        `properties.compute: ${e.message}${e instanceof NotFound ? ': attach the Ray cluster first (PUT …/computes/{name} with computeType Ray), or leave compute out to serve on this machine' : ''}`,
+        { code: 'INVALID_INPUT', target: 'properties.compute' },
+      );
+    return e;
+  }
+
+  /** The online endpoints that serve on a compute (its ARM id): the compute's delete is refused while any do. */
+  async onCompute(tx: Pick<Tx, 'db'>, computeId: string): Promise<string[]> {
+    const wsId = computeId.slice(0, computeId.toLowerCase().lastIndexOf('/computes/'));
+    const endpoints = await scanResources(tx.db, { type: ENDPOINT_TYPE, parentId: wsId });
+    return endpoints
+      .filter((e) => String(e.properties.compute ?? '').toLowerCase() === computeId.toLowerCase())
+      .map((e) => `online endpoint '${e.name}'`);
   }
 
   private identity(identity: Obj | undefined): Obj {

@@ -1,4 +1,5 @@
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { Tx } from '../store/database.js';
 
 /**
  * What deployments need of other modules, as small ports: environment builds (the Python of a
@@ -45,4 +46,9 @@ export interface ComputesPort {
     ws: Pick<WorkspaceInfo, 'id' | 'name'>,
     ref: string,
   ): Promise<{ computeType: string; id: string; name: string; rayAddress?: string }>;
+  /**
+   * Holds the compute in the write transaction that creates an endpoint on it: a delete of the
+   * compute waits for that transaction, or this waits for the delete and throws (NotFound).
+   */
+  hold?(tx: Tx, ws: Pick<WorkspaceInfo, 'id' | 'name'>, ref: string): Promise<unknown>;
 }

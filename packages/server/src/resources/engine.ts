@@ -81,6 +81,8 @@ export interface ScanQuery {
   exceptTypes?: string[];
   /** Only these provisioning states (`properties.provisioningState`). */
   provisioningStates?: string[];
+  /** Only child resources of this resource. */
+  parentId?: string;
 }
 
 export interface ListQuery {
@@ -219,6 +221,7 @@ export async function scanResources(db: Kysely<Tables>, q: ScanQuery): Promise<S
   let query = db.selectFrom('resources').selectAll();
   if (q.type) query = query.where('type_key', '=', q.type.toLowerCase());
   if (q.topLevel) query = query.where('parent_key', 'is', null);
+  if (q.parentId) query = query.where('parent_key', '=', q.parentId.toLowerCase());
   if (q.subscriptionId) query = query.where('subscription_id', '=', q.subscriptionId.toLowerCase());
   if (q.groupKey) query = query.where('group_key', '=', q.groupKey.toLowerCase());
   for (const t of q.exceptTypes ?? []) query = query.where('type_key', '!=', t.toLowerCase());
@@ -267,6 +270,7 @@ export class ResourceEngine {
   /**
    * Create or replace (ARM PUT). The id must already be valid for `def` (name checked here); the
    * resource group must exist, and a child resource's parent too. Immutable properties are kept.
+   * In `tx` when given: a write transaction of the caller's that holds what the resource depends on.
    */
   async put(
     def: ResourceDefinition,
@@ -274,13 +278,15 @@ export class ResourceEngine {
     input: PutInput,
     by: Principal | string,
     pre: Preconditions = {},
+    tx: Pick<Tx, 'db'> = this.ctx,
   ): Promise<{ resource: StoredResource; created: boolean }> {
+    const db = tx.db;
     const p = parseResourceId(id);
     if (!sameType(p.type, def.type))
       throw new InvalidInput(`'${id}' is not a ${def.type}`, { code: 'INVALID_RESOURCE_TYPE' });
     def.checkName(p.name);
     const gk = groupId(p.subscriptionId, p.resourceGroup).toLowerCase();
-    const group = await this.ctx.db
+    const group = await db
       .selectFrom('resource_groups')
       .select(['name', 'provisioning_state'])
       .where('id_key', '=', gk)
@@ -291,11 +297,11 @@ export class ResourceEngine {
       });
     if (group.provisioning_state === 'Deleting')
       throw new Conflict(`resource group '${group.name}' is being deleted`, { code: 'RESOURCE_GROUP_BEING_DELETED' });
-    if (p.parentId && !(await this.get(p.parentId)))
+    if (p.parentId && !(await readResource(db, p.parentId)))
       throw new NotFound(`the parent resource '${p.parentId}' could not be found`, {
         code: 'PARENT_RESOURCE_NOT_FOUND',
       });
-    const existing = await this.get(id);
+    const existing = await readResource(db, id);
     checkPreconditions(existing, pre, id);
     const now = Date.now();
     const actor = actorOf(by);
@@ -304,7 +310,7 @@ export class ResourceEngine {
       const props = { ...input.properties };
       for (const k of def.immutable ?? []) if (existing.properties[k] !== undefined) props[k] = existing.properties[k];
       const etag = newEtag();
-      const res = await this.ctx.db
+      const res = await db
         .updateTable('resources')
         .set({
           location: input.location ?? existing.location ?? null,
@@ -324,10 +330,10 @@ export class ResourceEngine {
         throw new Conflict(`'${id}' was changed by another request at the same time; retry`, {
           code: 'CONCURRENT_UPDATE',
         });
-      return { resource: (await this.get(id))!, created: false };
+      return { resource: (await readResource(db, id))!, created: false };
     }
     const canonicalId = p.parentId
-      ? `${(await this.get(p.parentId))!.id}${id.slice(p.parentId.length)}`
+      ? `${(await readResource(db, p.parentId))!.id}${id.slice(p.parentId.length)}`
       : `${groupId(p.subscriptionId, group.name)}${id.slice(gk.length)}`;
     const row: ResourceRow = {
       id_key: id.toLowerCase(),
@@ -350,15 +356,16 @@ export class ResourceEngine {
       updated_at: now,
       updated_by: actor,
     };
-    try {
-      await this.ctx.db.insertInto('resources').values(row).execute();
-    } catch (e) {
-      if (await this.get(id))
-        throw new Conflict(`'${id}' was created by another request at the same time; retry`, {
-          code: 'CONCURRENT_UPDATE',
-        });
-      throw e;
-    }
+    // ON CONFLICT rather than a caught error: a failed statement would end the caller's transaction on PostgreSQL.
+    const inserted = await db
+      .insertInto('resources')
+      .values(row)
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1)
+      throw new Conflict(`'${id}' was created by another request at the same time; retry`, {
+        code: 'CONCURRENT_UPDATE',
+      });
     return { resource: fromRow(row), created: true };
   }
 
