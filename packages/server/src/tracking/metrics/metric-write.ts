@@ -196,7 +196,7 @@ export function planLatest(
           segs[0]![1] >= had[0]![0] - 1
         )
           known = [[minStep, maxStep]];
-        else known = had && mergeSegments([...had, ...segs]);
+        else known = had && mergeSorted(had, segs);
       }
     }
     if (known && known.length > MAX_STEP_SEGMENTS) known = undefined;
@@ -380,6 +380,20 @@ export function mergeSegments(list: [number, number][]): [number, number][] {
     const last = out[out.length - 1];
     if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
     else out.push([a, b]);
+  }
+  return out;
+}
+
+/** `mergeSegments` of two lists that are each sorted and disjoint already: one pass, no sort. */
+function mergeSorted(x: [number, number][], y: [number, number][]): [number, number][] {
+  const out: [number, number][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    const r = j >= y.length || (i < x.length && x[i]![0] <= y[j]![0]) ? x[i++]! : y[j++]!;
+    const last = out[out.length - 1];
+    if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+    else out.push([r[0], r[1]]);
   }
   return out;
 }
