@@ -14,6 +14,7 @@ import { RunHistoryService } from './run-history/run-history.js';
 import { createModelServices, type ModelServices } from './models/services.js';
 import { V1ArtifactService } from './v1-artifacts/artifacts.js';
 import { RunDatastoreFiles } from './v1-artifacts/datastore-files.js';
+import { DatasetProfiles } from './v1-datasets/profiles.js';
 import { V1EnvironmentService } from './v1-environments/environments.js';
 import { EnvironmentLabels } from './v1-environments/labels.js';
 import { V1DatasetService } from './v1-datasets/datasets.js';
@@ -50,6 +51,7 @@ export interface Services extends ControlPlaneServices {
   v1Environments: V1EnvironmentService;
   /** azureml-core's dataset list over the workspace's data assets. */
   v1Datasets: V1DatasetService;
+  datasetProfiles: DatasetProfiles;
   /** Virtual networks and subnets (private endpoints' ranges), private DNS zones and their links. */
   network: NetworkServices;
   /** azureml-core's Model.deploy / service.update over online endpoints and deployments. */
@@ -117,6 +119,11 @@ export function createServices(ctx: AppContext): Services {
     computes,
   );
   const v1Datasets = new V1DatasetService(assets.data);
+  // Dataset profiles: computed by the server from the datasets' files, kept as files of completed runs.
+  const datasetProfiles = new DatasetProfiles(ctx, v1Datasets, assets.datastores, runHistory, v1Artifacts, (ws, name) =>
+    computes.get(ws, name),
+  );
+  controlPlane.workspaces.onWorkspaceDeleting.push(async (w) => datasetProfiles.forgetWorkspace(w));
   const v1Webservices = new V1WebserviceDeployer(
     ctx,
     serving,
@@ -145,6 +152,7 @@ export function createServices(ctx: AppContext): Services {
     v1Artifacts,
     v1Environments,
     v1Datasets,
+    datasetProfiles,
     network,
     v1Webservices,
     v1Images,

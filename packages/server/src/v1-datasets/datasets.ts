@@ -168,6 +168,13 @@ export class V1DatasetService {
     return { id, datasetType: d.datasetType, properties: {}, dataflowJson: latest.dataflow, dataPath: latest.dataPath };
   }
 
+  /** The MLTable definition and kind of a saved dataset (NotFound when the id names none). */
+  async savedDefinition(ws: WorkspaceInfo, id: string): Promise<{ yaml: string; type: 'file' | 'tabular' }> {
+    const ref = fromSavedId(id);
+    if (!ref) throw new NotFound(`saved dataset '${id}' could not be found`, { code: 'ASSET_NOT_FOUND' });
+    return this.definition(ws, await this.data.getVersion(ws, ref.name, ref.version));
+  }
+
   /**
    * `/data/v1.0/…/dataversion/{name}/versions/{v}`: what azureml-dataprep reads a dataset from —
    * `legacyDataflow` (the MLTable definition) and, for a data asset, `dataVersion` (`dataUri`, `dataType`).

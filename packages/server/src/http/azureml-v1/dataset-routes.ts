@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { V1DatasetService } from '../../v1-datasets/datasets.js';
+import type { DatasetProfiles } from '../../v1-datasets/profiles.js';
 import { NotImplemented } from '../../errors.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
@@ -16,8 +17,11 @@ type Q = { pageSize?: string; continuationToken?: string; versionId?: string; if
  * `remove_tags`, `unregister_all_versions`. Reading needs
  * `control/read`, registering `assets/write`, as `W/data` through ARM. What is not served answers 501.
  */
-export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContext; datasets: V1DatasetService }) {
-  const { ctx, datasets } = opts;
+export async function datasetRoutes(
+  app: FastifyInstance,
+  opts: { ctx: AppContext; datasets: V1DatasetService; profiles: DatasetProfiles },
+) {
+  const { ctx, datasets, profiles } = opts;
   app.get<{ Querystring: Q }>(`${D}/datasets`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'control/read');
     const size = Math.min(Math.max(Number(req.query.pageSize) || 100, 1), 1000);
@@ -65,17 +69,48 @@ export async function datasetRoutes(app: FastifyInstance, opts: { ctx: AppContex
     return reply.status(200).send();
   });
 
+  // Profiles (v1-datasets/profiles.ts): submit_profile_run, get_profile, get_profile_runs. Computing one
+  // reads the data and writes a run: `data/write` (as run files) on top of registering datasets' rights.
+  type PQ = {
+    computeTarget?: string;
+    experimentName?: string;
+    datastoreName?: string;
+    count?: string;
+    continuationToken?: string;
+  };
+  app.post<{ Params: { id: string }; Querystring: PQ }>(
+    `${D}/saveddatasets/:id/profilewithpreview`,
+    HIDE,
+    async (req) => {
+      const w = await workspaceFor(ctx, req, 'data/write');
+      return profiles.submit(w, req.params.id, req.query, req.principal);
+    },
+  );
+  app.post<{ Params: { datasetId: string } }>(`${D}/datasets/:datasetId/actions/result`, HIDE, async (req) => {
+    const w = await workspaceFor(ctx, req, 'control/read');
+    return profiles.result(w, req.body);
+  });
+  app.post<{ Params: { datasetId: string }; Querystring: PQ }>(
+    `${D}/datasets/:datasetId/actions/listactionsfromrequest`,
+    HIDE,
+    async (req) => {
+      const w = await workspaceFor(ctx, req, 'control/read');
+      const count = Math.min(Math.max(Number(req.query.count) || 100, 1), 1000);
+      return profiles.list(w, req.body, count, req.query.continuationToken || undefined);
+    },
+  );
+
   const unserved = (what: string) => async () => {
     throw new NotImplemented(what, { code: 'NOT_IMPLEMENTED' });
   };
   const SAVED_OTHER =
-    'saving a dataset from a data path or a request, and profiles of saved datasets, are not served: make the dataset with Dataset.File.from_files / Dataset.Tabular.from_delimited_files (saved through POST saveddatasets)';
+    'saving a dataset from a data path or a request (saveddatasets/from-data-path, from-request) is not served: no azureml-core 1.61 method sends these requests (only its generated _restclient operations ensure_saved_from_data_path / ensure_saved_from_request do); Dataset.File.from_files / Dataset.Tabular.from_delimited_files save a dataset through POST saveddatasets';
   app.post(`${D}/saveddatasets/*`, HIDE, unserved(SAVED_OTHER));
   app.all(
     `${D}/datasets/*`,
     HIDE,
     unserved(
-      "this dataset operation (state changes, snapshots, profiles, actions) is not served; a registered dataset is a data asset version: change it through ARM W/data/{name}/versions/{v} (azure-ai-ml's ml_client.data)",
+      "this dataset operation is not served. Dataset snapshots (datasets/{id}/datasetSnapshots) cannot be reached from azureml-core 1.61: its Dataset.create_snapshot / get_snapshot / get_all_snapshots / delete_snapshot and DatasetSnapshot call azureml.data._dataset_client._DatasetClient, which raises NotImplementedError ('no longer supported') before sending. A registered dataset is a data asset version: change it through ARM W/data/{name}/versions/{v} (azure-ai-ml's ml_client.data); profiles: TabularDataset.submit_profile_run / get_profile",
     ),
   );
 }
