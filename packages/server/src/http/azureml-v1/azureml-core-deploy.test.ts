@@ -131,6 +131,31 @@ for (const dialect of testDialects()) {
       assert.equal(none.status, 404);
       const aks = await httpsJson('GET', `${W}/onlineEndpoints/aks-svc?${V}`, s.ca, s.token);
       assert.equal(aks.status, 404);
+      // A deployment's list of several models (atelier.models) is checked at PUT like its model.
+      const E = `${W}/onlineEndpoints/multi-check`;
+      const ep = await httpsJson('PUT', `${E}?${V}`, s.ca, s.token, {
+        location: 'local',
+        properties: { authMode: 'Key' },
+      });
+      assert.equal(ep.status, 201, JSON.stringify(ep.body));
+      const several = (model: string, list: string) =>
+        httpsJson('PUT', `${E}/deployments/multi?${V}`, s.ca, s.token, {
+          location: 'local',
+          properties: { model, properties: { 'atelier.models': list } },
+        });
+      const missing = await several('azureml:factor:1', 'azureml:factor:1,azureml:nope:1');
+      assert.equal(missing.status, 400, JSON.stringify(missing.body));
+      assert.match(missing.body.error.message, /nope/);
+      const notFirst = await several('azureml:factor:1', 'azureml:offset:1,azureml:factor:1');
+      assert.equal(notFirst.status, 400, JSON.stringify(notFirst.body));
+      assert.match(notFirst.body.error.message, /atelier\.models.*first of them/);
+      const one = await several('azureml:factor:1', 'azureml:factor:1');
+      assert.equal(one.status, 400, JSON.stringify(one.body));
+      assert.match(one.body.error.message, /2 to 32 different models/);
+      const d = await httpsJson('GET', `${E}/deployments/multi?${V}`, s.ca, s.token);
+      assert.equal(d.status, 404, 'nothing made');
+      const del = await httpsJson('DELETE', `${E}?${V}`, s.ca, s.token);
+      assert.ok(del.status < 300, JSON.stringify(del.body));
     });
 
     it('update changes tags, properties and description; a new inference_config is a new version', async () => {
