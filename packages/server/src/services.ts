@@ -117,6 +117,7 @@ export function createServices(ctx: AppContext): Services {
     controlPlane.operations,
     environmentLabels,
     computes,
+    assets.datastores,
   );
   const v1Datasets = new V1DatasetService(assets.data);
   // Dataset profiles: computed by the server from the datasets' files, kept as files of completed runs.

@@ -40,6 +40,13 @@ export function specOf(
   p: { image?: unknown; build?: unknown; condaFile?: unknown; pipRequirements?: unknown },
   label: string,
 ): EnvironmentSpec {
+  // A Dockerfile's steps (properties.build) need a container runtime even when conda or pip lists
+  // come with it: building only those lists would quietly leave the Dockerfile's steps out.
+  if (p.build)
+    throw new InvalidInput(
+      `environment ${label} is built from a Dockerfile (properties.build), whose steps need a container runtime, and this server has none; register a version with a base image (properties.image) and a conda file or pip requirements so it can be built as a Python environment`,
+      { code: 'ENVIRONMENT_NEEDS_CONTAINER', target: 'environmentId' },
+    );
   if (typeof p.condaFile !== 'string' && typeof p.pipRequirements !== 'string') {
     throw new InvalidInput(
       `environment ${label} is only ${p.build ? 'a Docker build context' : `the container image '${String(p.image ?? '')}'`}, and this server has no container runtime to run it; add a conda file or pip requirements to the environment (a new version) so it can be built as a Python environment`,

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
 import YAML from 'yaml';
 import type { Principal } from '../identity/principals.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
@@ -6,6 +8,7 @@ import type { VersionedAssetService } from '../assets/versioned-assets.js';
 import type { EnvironmentBuildService } from '../environment-builds/environment-builds.js';
 import type { OperationService } from '../operations/operations.js';
 import type { ComputeService } from '../compute/computes.js';
+import type { DatastoreService } from '../assets/datastores.js';
 import { AtelierError, Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 import { EnvironmentLabels, LATEST } from './labels.js';
 import { specHash, specOf } from '../environment-builds/spec.js';
@@ -13,6 +16,11 @@ import { BUILD_SCRIPT, CHECK_SCRIPT, recipeFiles, zipFiles } from './recipe.js';
 
 /** Where the v1 fields that have no ARM field are kept: a property of the environment version. */
 const V1_EXTRAS = 'azureml.v1.definition';
+/** Where a v1 `docker.base_dockerfile` is kept as the version's build context: the workspace's blob datastore. */
+const CONTEXT_DATASTORE = 'workspaceblobstore';
+/** The build context folder of a Dockerfile: content-addressed, below the environment's name. */
+const contextPath = (name: string, dockerfile: string) =>
+  `environments/${name}/dockerfile-${crypto.createHash('sha256').update(dockerfile).digest('hex').slice(0, 32)}/`;
 /** The operation kind of `env.build(ws)`: a durable row any replica answers polls from, after a restart too. */
 export const BUILD_OPERATION = 'environment.build';
 type Obj = Record<string, unknown>;
@@ -37,6 +45,7 @@ export class V1EnvironmentService {
     private readonly operations: OperationService,
     private readonly labels: EnvironmentLabels,
     private readonly computes: ComputeService,
+    private readonly datastores: DatastoreService,
   ) {
     // A build whose server stopped: done when its record says it succeeded, else failed (build again).
     operations.onRecover(BUILD_OPERATION, async (op, journal) => {
@@ -56,16 +65,32 @@ export class V1EnvironmentService {
     const docker = (pick(body, 'docker') ?? {}) as Obj;
     if (!isObj(python)) throw new InvalidInput('python must be an object', { target: 'python' });
     if (!isObj(docker)) throw new InvalidInput('docker must be an object', { target: 'docker' });
-    if (docker.baseDockerfile || docker.buildContext)
+    if (docker.buildContext)
       throw new NotImplemented(
-        `environment '${name}': a Dockerfile or build context is not served through the v1 environment service; give docker.base_image, or register the environment through ARM (PUT W/environments/{name}/versions/{v} with properties.build)`,
+        `environment '${name}': docker.build_context (a build context folder in a datastore) is not served through the v1 environment service; give docker.base_dockerfile or docker.base_image, or register the environment through ARM (PUT W/environments/{name}/versions/{v} with properties.build)`,
         { code: 'NOT_IMPLEMENTED' },
       );
     const image = typeof docker.baseImage === 'string' && docker.baseImage ? docker.baseImage : undefined;
-    if (!image)
-      throw new InvalidInput(`environment '${name}' needs docker.base_image (the container image it starts from)`, {
-        target: 'docker.baseImage',
+    const dockerfile =
+      typeof docker.baseDockerfile === 'string' && docker.baseDockerfile ? docker.baseDockerfile : undefined;
+    if (docker.baseDockerfile !== undefined && docker.baseDockerfile !== null && dockerfile === undefined)
+      throw new InvalidInput('docker.baseDockerfile must be the text of a Dockerfile', {
+        target: 'docker.baseDockerfile',
       });
+    if (dockerfile && dockerfile.length > 100_000)
+      throw new InvalidInput('docker.baseDockerfile must be at most 100,000 characters', {
+        target: 'docker.baseDockerfile',
+      });
+    if (image && dockerfile)
+      throw new InvalidInput(
+        `environment '${name}' gives both docker.base_image and docker.base_dockerfile; give one (set the other to None)`,
+        { target: 'docker' },
+      );
+    if (!image && !dockerfile)
+      throw new InvalidInput(
+        `environment '${name}' needs docker.base_image (the container image it starts from) or docker.base_dockerfile`,
+        { target: 'docker.baseImage' },
+      );
     const vars = pick(body, 'environmentVariables');
     if (vars !== undefined && vars !== null && !isObj(vars))
       throw new InvalidInput('environmentVariables must be an object of strings', { target: 'environmentVariables' });
@@ -90,7 +115,15 @@ export class V1EnvironmentService {
       inferencingStackVersion: pick(body, 'inferencingStackVersion') ?? null,
     };
     return {
-      image,
+      ...(image ? { image } : {}),
+      ...(dockerfile
+        ? {
+            build: {
+              contextUri: `azureml://datastores/${CONTEXT_DATASTORE}/paths/${contextPath(name, dockerfile)}`,
+              dockerfilePath: 'Dockerfile',
+            },
+          }
+        : {}),
       ...(condaFile ? { condaFile } : {}),
       ...(vars ? { environmentVariables: vars } : {}),
       properties: { [V1_EXTRAS]: JSON.stringify(extras) },
@@ -164,7 +197,7 @@ export class V1EnvironmentService {
   }
 
   private static same(a: Obj, b: Obj): boolean {
-    const keys = ['image', 'condaFile', 'environmentVariables', 'properties'];
+    const keys = ['image', 'build', 'condaFile', 'environmentVariables', 'properties'];
     const norm = (o: Obj) =>
       JSON.stringify(
         keys.map((k) =>
@@ -198,8 +231,26 @@ export class V1EnvironmentService {
         );
       }
     }
-    const { resource } = await this.environments.putVersion(ws, name, version, { properties: arm }, by);
-    return this.toV1(resource, name, version);
+    const build = arm.build as { contextUri: string } | undefined;
+    if (!build) {
+      const { resource } = await this.environments.putVersion(ws, name, version, { properties: arm }, by);
+      return this.toV1(resource, name, version);
+    }
+    // A Dockerfile: its build context (the Dockerfile alone) is written to the workspace's blob
+    // datastore first (content-addressed, so a same Dockerfile shares it); made here, it goes again
+    // when the version cannot be made.
+    const store = await this.datastores.backend(ws, CONTEXT_DATASTORE, by, 'write');
+    const key = `${build.contextUri.slice(`azureml://datastores/${CONTEXT_DATASTORE}/paths/`.length)}Dockerfile`;
+    const text = String(((pick(body as Obj, 'docker') ?? {}) as Obj).baseDockerfile);
+    const existed = (await store.stat(key)) !== undefined;
+    if (!existed) await store.put(key, Readable.from([Buffer.from(text, 'utf8')]), { overwrite: true });
+    try {
+      const { resource } = await this.environments.putVersion(ws, name, version, { properties: arm }, by);
+      return this.toV1(resource, name, version);
+    } catch (e) {
+      if (!existed) await store.delete(key).catch(() => false);
+      throw e;
+    }
   }
 
   /** `Environment.get`: one version, or the latest. */

@@ -9,6 +9,7 @@ import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import { findUv } from '../../environment-builds/environment-builds.js';
 import { BUILD_OPERATION } from '../../v1-environments/environments.js';
+import { resolveWorkspaceById } from '../../resources/workspaces.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..', '..', '..', '..');
@@ -137,6 +138,50 @@ for (const dialect of testDialects()) {
         /Code: 501[\s\S]*useDocker=True\) builds the environment as a Docker image with Docker on your machine/,
       );
       assert.match(error('env.build_local(ws, platform=Windows)'), /Code: 501[\s\S]*bash scripts/);
+
+      // docker.base_dockerfile: one environment version for v1 and ARM; the Dockerfile is its build
+      // context in the workspace's blob datastore; building it is refused (no container runtime).
+      const dockerfile = 'FROM python:3.11-slim\nRUN pip install six==1.17.0\n';
+      assert.equal(ok('Dockerfile env.register'), '1');
+      assert.equal(ok('Dockerfile env.register (same again)'), '1');
+      assert.deepEqual(ok('Dockerfile Environment.get'), ['1', null, dockerfile, true]);
+      assert.match(error('Dockerfile env.build'), /Code: 400[\s\S]*built from a Dockerfile[\s\S]*container runtime/);
+      const arm = await httpsJson(
+        'GET',
+        `${s.server.url}${s.workspaceId('build-ws')}/environments/from-dockerfile/versions/1?${V}`,
+        s.ca,
+        s.token,
+      );
+      assert.equal(arm.status, 200, JSON.stringify(arm.body));
+      assert.equal(arm.body.properties.image, undefined);
+      assert.equal(arm.body.properties.build.dockerfilePath, 'Dockerfile');
+      const m =
+        /^azureml:\/\/datastores\/workspaceblobstore\/paths\/(environments\/from-dockerfile\/dockerfile-[0-9a-f]{32}\/)$/.exec(
+          arm.body.properties.build.contextUri,
+        );
+      assert.ok(m, arm.body.properties.build.contextUri);
+      const ws = await resolveWorkspaceById(s.server.ctx, s.workspaceId('build-ws'));
+      const principal = (await s.server.ctx.principals.get(
+        (await s.server.ctx.principals.require('admin', 'user')).id,
+      ))!;
+      const store = await s.server.services.assets.datastores.backend(ws, 'workspaceblobstore', principal, 'read');
+      const { stream } = await store.get(`${m[1]}Dockerfile`);
+      let text = '';
+      for await (const c of stream) text += String(c);
+      assert.equal(text, dockerfile);
+      // Both a base image and a Dockerfile: a 400, and nothing is made.
+      const E = `${s.server.url}/environment/v1.0${s.workspaceId('build-ws')}/environments/both-ways`;
+      const both = await httpsJson('PUT', E, s.ca, s.token, {
+        name: 'both-ways',
+        docker: { baseImage: 'python:3.11-slim', baseDockerfile: dockerfile },
+        python: { userManagedDependencies: true },
+      });
+      assert.equal(both.status, 400, JSON.stringify(both.body));
+      assert.match(JSON.stringify(both.body), /both docker.base_image and docker.base_dockerfile/);
+      assert.equal((await httpsJson('GET', E, s.ca, s.token)).status, 404);
+      // ARM refuses the same build (a job or deployment naming it, or env.build through ARM's view).
+      const viaArm = await s.server.services.environmentBuilds.check(ws, 'from-dockerfile:1').catch((e: Error) => e);
+      assert.match(String(viaArm), /built from a Dockerfile/);
     });
   });
 }

@@ -1,7 +1,8 @@
 """azureml-core's environment builds against the server, in one process: env.build(ws) and
 env.build(ws, image_build_compute=…) waited on with wait_for_completion() and read with
 ImageBuildDetails.get_log() (its signed logUrl, fetched without a token), the refusals of a
-missing or stopped compute, and env.build_local(ws) (the server's recipe: scripts that make a virtual
+missing or stopped compute, an environment from docker.base_dockerfile (registered and read back;
+its build refused: no container runtime), and env.build_local(ws) (the server's recipe: scripts that make a virtual
 environment on this machine, in AZUREML_ENVIRONMENTS_DIR). Prints one JSON line: {step: {"ok": value} | {"error": …}}.
 Environment: see testing/python/azure_clients.py; WORKSPACE (an existing workspace with a ready
 AmlCompute COMPUTE and a stopped one STOPPED), WORKDIR.
@@ -37,6 +38,22 @@ step("env.build(image_build_compute=COMPUTE)", lambda: build(image_build_compute
 step("env.build(ws)", lambda: build())
 step("env.build(image_build_compute=missing)", lambda: env.build(ws, image_build_compute="no-such-compute"))
 step("env.build(image_build_compute=STOPPED)", lambda: env.build(ws, image_build_compute=os.environ["STOPPED"]))
+
+DOCKERFILE = "FROM python:3.11-slim\nRUN pip install six==1.17.0\n"
+
+
+def dockerfile_env():
+    d = Environment("from-dockerfile")
+    d.docker.base_image = None
+    d.docker.base_dockerfile = DOCKERFILE
+    d.python.user_managed_dependencies = True
+    return d
+
+
+step("Dockerfile env.register", lambda: dockerfile_env().register(ws).version)
+step("Dockerfile env.register (same again)", lambda: dockerfile_env().register(ws).version)
+step("Dockerfile Environment.get", lambda: (lambda e: [e.version, e.docker.base_image, e.docker.base_dockerfile, e.python.user_managed_dependencies])(Environment.get(ws, "from-dockerfile")))
+step("Dockerfile env.build", lambda: Environment.get(ws, "from-dockerfile").build(ws))
 
 # env.build_local(ws): azureml-core runs the recipe's check script, then (it fails the first time) its
 # build script, in this process's environment; the environment is made below WORKDIR/envs.
