@@ -61,8 +61,8 @@ export interface AzureClientServer {
   env: Record<string, string>;
   /** `W` of a workspace of the test's group. */
   workspaceId(name: string): string;
-  /** Makes a workspace through the REST API (PUT + wait for its operation). */
-  workspace(name: string): Promise<void>;
+  /** Makes a workspace through the REST API (PUT + wait for its operation), with these properties. */
+  workspace(name: string, properties?: Record<string, unknown>): Promise<void>;
   /** Runs a Python client script; returns its last stdout line parsed as JSON. */
   python(py: string, script: string, env?: Record<string, string>): Promise<any>;
   /**
@@ -153,8 +153,11 @@ export async function startAzureClientServer(
     token,
     env,
     workspaceId,
-    async workspace(name) {
-      const put = await httpsJson('PUT', `${server.url}${workspaceId(name)}?${V}`, ca, token, { location: 'local' });
+    async workspace(name, properties) {
+      const put = await httpsJson('PUT', `${server.url}${workspaceId(name)}?${V}`, ca, token, {
+        location: 'local',
+        ...(properties ? { properties } : {}),
+      });
       if (put.status !== 201) throw new Error(`workspace: ${put.status} ${JSON.stringify(put.body)}`);
       for (let i = 0; i < 500; i++) {
         const op = await httpsJson('GET', String(put.headers['azure-asyncoperation']), ca, token);

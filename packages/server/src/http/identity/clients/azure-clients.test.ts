@@ -1,15 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freshPostgres, testDialects } from '../../../testing/harness.js';
-import { startServer, type RunningServer } from '../../../server.js';
-import { prepareTls } from '../../../identity/tls.js';
-import { clientCredentialsToken, clientPython as python, httpsJson } from '../../../testing/tls-clients.js';
+import { testDialects } from '../../../testing/harness.js';
+import { startAzureClientServer, type AzureClientServer } from '../../../testing/azure-client-server.js';
+import { clientPython as python, httpsJson } from '../../../testing/tls-clients.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..', '..', '..', '..', '..');
@@ -17,91 +15,25 @@ const run = promisify(execFile);
 const V = 'api-version=2025-09-01';
 
 // The official Azure clients, each in its own process as a user runs it, against a real server
-// over HTTPS (self-signed CA trusted through NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE).
+// over HTTPS (self-signed CA trusted through NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE), signed in
+// as a service principal with Contributor on the subscription (testing/azure-client-server.ts).
 for (const dialect of testDialects()) {
   describe(`official Azure clients over TLS (${dialect})`, () => {
+    let c: AzureClientServer;
+    let server: AzureClientServer['server'];
     let home: string;
-    let server: RunningServer;
-    let drop: (() => Promise<void>) | undefined;
     let ca: string;
-    let caFile: string;
     let env: Record<string, string>;
     let token: string;
 
     before(async () => {
-      home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-clients-'));
-      let databaseUrl: string | undefined;
-      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
-      const tls = await prepareTls({ home, host: '127.0.0.1', env: {} });
-      caFile = tls.caFile!;
-      ca = fs.readFileSync(caFile, 'utf8');
-      server = await startServer(
-        {
-          home,
-          port: 0,
-          logLevel: 'silent',
-          adminPassword: 'clients-admin-password',
-          tlsCert: tls.tlsCert,
-          tlsKey: tls.tlsKey,
-          databaseUrl,
-        },
-        {},
-      );
-      const ctx = server.ctx;
-      // A service principal with Contributor on the subscription, as an administrator would make
-      // with `atelier sp create` + `atelier role assignment create`.
-      const { principal, secret } = await ctx.principals.createServicePrincipal('azure-clients');
-      await ctx.access.assign(principal.id, `/subscriptions/${ctx.defaultSubscriptionId}`, 'Contributor', null);
-      env = {
-        PATH: process.env.PATH ?? '',
-        HOME: home,
-        ATELIER_URL: server.url,
-        AZURE_TENANT_ID: ctx.tenantId,
-        AZURE_CLIENT_ID: principal.name,
-        AZURE_CLIENT_SECRET: secret.value,
-        AZURE_SUBSCRIPTION_ID: ctx.defaultSubscriptionId,
-        RESOURCE_GROUP: 'clients',
-        NODE_EXTRA_CA_CERTS: caFile,
-        REQUESTS_CA_BUNDLE: caFile,
-        SSL_CERT_FILE: caFile,
-      };
-      const tok = await clientCredentialsToken(server.url, ctx.tenantId, ca, principal.name, secret.value);
-      token = tok;
-      const rg = await httpsJson(
-        'PUT',
-        `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourcegroups/clients?${V}`,
-        ca,
-        token,
-        { location: 'local' },
-      );
-      assert.equal(rg.status, 201, JSON.stringify(rg.body));
+      c = await startAzureClientServer(dialect, 'clients');
+      ({ server, home, ca, env, token } = c);
     });
-    after(async () => {
-      await server?.close();
-      await drop?.();
-      fs.rmSync(home, { recursive: true, force: true });
-    });
+    after(async () => c?.close());
 
-    /** A workspace made through the REST API (PUT + wait for its operation). */
-    async function workspace(name: string): Promise<void> {
-      const put = await httpsJson(
-        'PUT',
-        `${server.url}/subscriptions/${env.AZURE_SUBSCRIPTION_ID}/resourceGroups/clients/providers/Microsoft.MachineLearningServices/workspaces/${name}?${V}`,
-        ca,
-        token,
-        { location: 'local', properties: { description: `for ${name}` } },
-      );
-      assert.equal(put.status, 201, JSON.stringify(put.body));
-      for (let i = 0; i < 500; i++) {
-        const op = await httpsJson('GET', String(put.headers['azure-asyncoperation']), ca, token);
-        if (op.body.status !== 'InProgress') {
-          assert.equal(op.body.status, 'Succeeded', JSON.stringify(op.body));
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error('workspace creation did not end');
-    }
+    /** A workspace made through the REST API, with a description the clients read back. */
+    const workspace = (name: string) => c.workspace(name, { description: `for ${name}` });
 
     it('@azure/identity (ClientSecret, UsernamePassword, DeviceCode credentials) + @azure/arm-machinelearning: create, get, list, update, listKeys, delete', async () => {
       const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(HERE, 'azure-js-client.ts')], {
