@@ -1,19 +1,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freshPostgres, testDialects } from '../testing/harness.js';
-import { startServer, type RunningServer } from '../server.js';
-import { prepareTls } from '../identity/tls.js';
-import { clientCredentialsToken, clientPython, httpsJson } from '../testing/tls-clients.js';
+import { testDialects } from '../testing/harness.js';
+import { startAzureClientServer, type AzureClientServer } from '../testing/azure-client-server.js';
+import { clientPython } from '../testing/tls-clients.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
-const V = 'api-version=2025-09-01';
 
 /**
  * azure-ai-ml's `online_endpoints.begin_create_or_update`, `online_deployments.begin_create_or_update`,
@@ -27,69 +23,21 @@ if (!python && process.env.ATELIER_TEST_STRICT === '1') throw new Error(skip);
 
 for (const dialect of testDialects()) {
   describe(`azure-ai-ml online endpoints (${dialect})`, { skip }, () => {
-    let home: string;
-    let server: RunningServer;
-    let drop: (() => Promise<void>) | undefined;
+    let c: AzureClientServer;
     let env: Record<string, string>;
 
     before(async () => {
-      home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-aiml-deploy-'));
-      let databaseUrl: string | undefined;
-      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
-      const tls = await prepareTls({ home, host: '127.0.0.1', env: {} });
-      const ca = fs.readFileSync(tls.caFile!, 'utf8');
-      server = await startServer({
-        home,
-        port: 0,
-        logLevel: 'silent',
-        adminPassword: 'aiml-admin-password',
-        tlsCert: tls.tlsCert,
-        tlsKey: tls.tlsKey,
-        databaseUrl,
-        servingPython: python,
-      });
-      const ctx = server.ctx;
-      const { principal, secret } = await ctx.principals.createServicePrincipal('aiml-deployer');
-      await ctx.access.assign(principal.id, `/subscriptions/${ctx.defaultSubscriptionId}`, 'Contributor', null);
+      c = await startAzureClientServer(dialect, 'aiml', { servingPython: python });
+      await c.workspace('aiml-ws');
       env = {
-        PATH: process.env.PATH ?? '',
-        HOME: home,
-        ATELIER_URL: server.url,
-        AZURE_TENANT_ID: ctx.tenantId,
-        AZURE_CLIENT_ID: principal.name,
-        AZURE_CLIENT_SECRET: secret.value,
-        AZURE_SUBSCRIPTION_ID: ctx.defaultSubscriptionId,
-        RESOURCE_GROUP: 'aiml',
+        ...c.env,
         WORKSPACE: 'aiml-ws',
-        REQUESTS_CA_BUNDLE: tls.caFile!,
-        SSL_CERT_FILE: tls.caFile!,
         MLFLOW_DISABLE_TELEMETRY: 'true',
         DO_NOT_TRACK: 'true',
         PYTHONDONTWRITEBYTECODE: '1',
       };
-      const token = await clientCredentialsToken(server.url, ctx.tenantId, ca, principal.name, secret.value);
-      const base = `${server.url}/subscriptions/${ctx.defaultSubscriptionId}/resourceGroups/aiml`;
-      const rg = await httpsJson('PUT', `${base}?${V}`, ca, token, { location: 'local' });
-      assert.ok(rg.status < 300, JSON.stringify(rg.body));
-      const put = await httpsJson(
-        'PUT',
-        `${base}/providers/Microsoft.MachineLearningServices/workspaces/aiml-ws?${V}`,
-        ca,
-        token,
-        { location: 'local' },
-      );
-      assert.equal(put.status, 201, JSON.stringify(put.body));
-      for (let i = 0; i < 400; i++) {
-        const op = await httpsJson('GET', String(put.headers['azure-asyncoperation']), ca, token);
-        if ((op.body as { status: string }).status !== 'InProgress') break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
     });
-    after(async () => {
-      await server?.close();
-      await drop?.();
-      if (home) fs.rmSync(home, { recursive: true, force: true });
-    });
+    after(async () => c?.close());
 
     it('creates an endpoint and a deployment, sets traffic, invokes, reads logs and deletes', async () => {
       let stdout: string;
