@@ -29,7 +29,7 @@ const DATASTORE_URI =
  * An MLTable glob (`*`, `**`, `?`) as a regular expression over '/'-separated paths. Hand-written:
  * three rules, where a glob library would bring options MLTable patterns do not have.
  */
-function globRegex(glob: string): RegExp {
+export function globRegex(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -181,7 +181,7 @@ export class DatasetProfiles {
     if (!q.computeTarget) throw new InvalidInput('computeTarget is required', { target: 'computeTarget' });
     if (q.computeTarget.toLowerCase() === 'local')
       throw new NotImplemented(
-        "a profile on compute_target='local' is computed by the client's own run of azureml-core's profile script (a local ScriptRunConfig run), which this server does not run; name a compute of the workspace",
+        "a profile on compute_target='local' is computed by azureml-core's own profile script in a local run (experiment.submit(ScriptRunConfig(…, compute_target='local')), POST …/localrun), which this server does not build; name a compute of the workspace: the server computes the profile",
         { code: 'NOT_IMPLEMENTED' },
       );
     await this.computeExists(ws, q.computeTarget);
