@@ -136,7 +136,7 @@ export async function environmentRoutes(
     `${E}/:name/versions/:version/image`,
     HIDE,
     unserved(
-      "env.get_image_details describes a container image in a registry; environments are built as Python environments here, not images: env.build(ws) reports the build's state and log, and its record is in ws.images (Image(ws, id=…), ARM W/images)",
+      "env.get_image_details describes a container image in a registry: azureml-core's DockerImageDetails reads dockerImage.name and dockerImage.registry.address (its image, repository and registry), which only a server with a container registry can answer truthfully, and this server has none; env.build(ws) reports the build's state and log, and its record is in ws.images (Image(ws, id=…), ARM W/images)",
     ),
   );
 }
