@@ -49,12 +49,10 @@ for (const dialect of testDialects()) {
       // refuses any other label before sending (docs/clients.md).
       assert.equal(ok('ml_client.environments.get(label=latest)'), '3');
       assert.match(error('ml_client.environments.get(label=production)'), /version label production does not exist/);
-      // Unserved, saying why (docs/clients.md): no container images; run files only where MLflow reads them.
+      // Unserved, saying why (docs/clients.md): no container registry.
       assert.match(error('env.get_image_details'), /Code: 501[\s\S]*describes a container image in a registry/);
-      assert.match(
-        error('run.upload_file(datastore_name=workspaceblobstore)'),
-        /uploading them to datastore 'workspaceblobstore' is not served/,
-      );
+      // Run files in a datastore are served now (azureml-core-run-files.test.ts proves where they go).
+      ok('run.upload_file(datastore_name=workspaceblobstore)');
 
       // A refused label change changed nothing: production still names 2.
       const E = `${s.server.url}/environment/v1.0${s.workspaceId('label-ws')}/environments/labelled`;
