@@ -21,6 +21,7 @@ import { V1DatasetService } from './v1-datasets/datasets.js';
 import { createNetworkServices, type NetworkServices } from './network/services.js';
 import { V1WebserviceDeployer } from './v1-webservices/deploy.js';
 import { V1Images } from './v1-webservices/images.js';
+import { V1ImagePackages } from './v1-webservices/image-packages.js';
 import { V1Webservices } from './v1-webservices/webservices.js';
 import { createV1ExecutionServices, type V1ExecutionServices } from './v1-execution/services.js';
 
@@ -58,6 +59,8 @@ export interface Services extends ControlPlaneServices {
   v1Webservices: V1WebserviceDeployer;
   /** azureml-core's images: the build records of environments and deployment packages (read-only). */
   v1Images: V1Images;
+  /** azureml-core's Image.create: packages of model + code + environment, built by uv (deploy_from_image serves them). */
+  v1ImagePackages: V1ImagePackages;
   /** azureml-core's webservice view of the online endpoints (read, JSON-Patch traffic/replicas, logs). */
   v1WebserviceViews: V1Webservices;
   /** azureml-core's Experiment.submit(ScriptRunConfig): snapshots as code assets, runs as command jobs. */
@@ -135,7 +138,20 @@ export function createServices(ctx: AppContext): Services {
     codes.codes,
     controlPlane.operations,
   );
-  const v1Images = new V1Images(ctx, environmentBuilds, serving.packages);
+  const v1ImagePackages = new V1ImagePackages(
+    ctx,
+    v1Webservices,
+    serving,
+    models.models,
+    v1Artifacts,
+    environmentBuilds,
+    codes.codes,
+    controlPlane.operations,
+  );
+  controlPlane.workspaces.onWorkspaceDeleting.push(async (w) => v1ImagePackages.forgetWorkspace(w));
+  // Webservice.deploy_from_image serves an image Image.create made.
+  v1Webservices.imageSource = (ws, id) => v1ImagePackages.deploymentProps(ws, id);
+  const v1Images = new V1Images(ctx, environmentBuilds, serving.packages, v1ImagePackages);
   const v1WebserviceViews = new V1Webservices(serving, models.models, v1Images, v1Environments);
   const v1Execution = createV1ExecutionServices(ctx, controlPlane, assets, codes, jobs, v1Environments);
   return {
@@ -157,6 +173,7 @@ export function createServices(ctx: AppContext): Services {
     network,
     v1Webservices,
     v1Images,
+    v1ImagePackages,
     v1WebserviceViews,
     v1Execution,
   };

@@ -49,13 +49,13 @@ function replicaRequests(raw: unknown): Obj {
 }
 
 /** One file of the code a v1 service runs. */
-interface CodeFile {
+export interface CodeFile {
   path: string;
   data: Buffer;
 }
 
-/** What `environmentImageRequest` asks for, checked. */
-interface ImageRequest {
+/** What `environmentImageRequest` (or an image made by `Image.create`) asks for, checked. */
+export interface ImageRequest {
   model?: string;
   /** Every model (the first is `model`) when there are several. */
   several?: string[];
@@ -65,7 +65,7 @@ interface ImageRequest {
   entryScript?: string;
 }
 
-async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
+export async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of stream) {
@@ -89,7 +89,7 @@ function cleanPath(p: string): string | undefined {
 }
 
 /** The regular files of a .tar.gz (azureml-core's packed source directory); links and devices are refused. */
-async function untar(buf: Buffer): Promise<CodeFile[]> {
+export async function untar(buf: Buffer): Promise<CodeFile[]> {
   let raw: Buffer;
   try {
     raw = zlib.gunzipSync(buf, { maxOutputLength: MAX_BYTES });
@@ -142,6 +142,9 @@ async function untar(buf: Buffer): Promise<CodeFile[]> {
  * provisions). Everything is checked before anything is made; a failure midway removes what was made.
  */
 export class V1WebserviceDeployer {
+  /** The deployment properties of an image `Image.create` made (`Webservice.deploy_from_image`); set by services.ts. */
+  imageSource?: (ws: WorkspaceInfo, imageId: unknown) => Promise<Obj>;
+
   constructor(
     private readonly ctx: AppContext,
     private readonly serving: DeploymentServices,
@@ -272,7 +275,7 @@ export class V1WebserviceDeployer {
    * Makes what an image request runs: the environment version and the code asset (both undone by the
    * returned `undo`), and the deployment body's properties.
    */
-  private async materialise(
+  async materialise(
     ws: WorkspaceInfo,
     req: ImageRequest,
     by: Principal,
@@ -319,7 +322,7 @@ export class V1WebserviceDeployer {
     return props;
   }
 
-  private static async undoAll(undo: (() => Promise<unknown>)[]): Promise<void> {
+  static async undoAll(undo: (() => Promise<unknown>)[]): Promise<void> {
     for (const u of undo.reverse()) await u().catch(() => undefined);
   }
 
@@ -338,11 +341,8 @@ export class V1WebserviceDeployer {
         `${T}.computeType`,
         `'${computeType}' services are not served here: deploy with AciWebservice.deploy_configuration(), or AksWebservice.deploy_configuration() / AksEndpoint.deploy_configuration() on a compute target`,
       );
-    if (b.imageId != null)
-      throw invalid(
-        `${T}.imageId`,
-        'services from container images are not served here: deploy with an InferenceConfig (entry script + Environment)',
-      );
+    if (b.imageId != null && !this.imageSource)
+      throw invalid(`${T}.imageId`, 'services from images are not served here: deploy with an InferenceConfig');
     // Authentication: ACI's keys are always on here (an endpoint always authenticates); AKS may use tokens.
     const authEnabled = b.authEnabled;
     const tokenAuth = b.aadAuthEnabled === true;
@@ -404,7 +404,9 @@ export class V1WebserviceDeployer {
         `a webservice named '${name}' already exists in workspace '${ws.name}': delete it, or change it with service.update(…)`,
         { code: 'CONFLICT' },
       );
-    const req = await this.imageRequest(ws, v.environmentImageRequest);
+    // Webservice.deploy_from_image: the image's model, code and environment, made when it was created.
+    const fromImage = b.imageId != null ? await this.imageSource!(ws, b.imageId) : undefined;
+    const req = fromImage ? undefined : await this.imageRequest(ws, v.environmentImageRequest);
     const userProps = (b.properties && typeof b.properties === 'object' ? b.properties : {}) as Obj;
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(userProps)) if (!k.startsWith('azureml.v1.')) properties[k] = String(v);
@@ -426,7 +428,7 @@ export class V1WebserviceDeployer {
 
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      const depProps = await this.materialise(ws, req, by, undo);
+      const depProps = fromImage ? { ...fromImage } : await this.materialise(ws, req!, by, undo);
       if (compute) depProps.containerResourceRequirements = replicaRequests(res);
       const ep = await this.serving.endpoints.put(
         ws,

@@ -53,6 +53,8 @@ export class V1Images {
     private readonly ctx: AppContext,
     private readonly builds: EnvironmentBuildService,
     private readonly packages: DeploymentPackages,
+    /** The images `Image.create` made (packages of model + code + environment). */
+    private readonly made?: { list(ws: WorkspaceInfo, top: number): Promise<V1Image[]> },
   ) {}
 
   private logUri(ws: WorkspaceInfo, id: string): string {
@@ -61,9 +63,10 @@ export class V1Images {
 
   /** Every image of the workspace (the newest MAX_RECORDS records), newest first. */
   async all(ws: WorkspaceInfo): Promise<V1Image[]> {
-    const [builds, packages] = await Promise.all([
+    const [builds, packages, made] = await Promise.all([
       this.builds.list(ws, MAX_RECORDS),
       this.packages.list(ws, MAX_RECORDS),
+      this.made ? this.made.list(ws, MAX_RECORDS) : Promise.resolve([]),
     ]);
     const named = [
       ...builds.map((r) => ({
@@ -86,7 +89,8 @@ export class V1Images {
       counts.set(x.name, version);
       out.push(x.build ? this.fromBuild(ws, x.build, x.name, version) : this.fromPackage(ws, x.pkg!, x.name, version));
     }
-    return out.reverse();
+    // Image.create's images keep their own name:version; all newest first.
+    return [...out.reverse(), ...made].sort((a, b) => b.createdAt - a.createdAt);
   }
 
   private base(ws: WorkspaceInfo, id: string, name: string, version: number, r: BuildRecord | PackageRecord) {

@@ -35,7 +35,11 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(environmentRoutes, { ctx, environments: services.v1Environments });
     await scope.register(datasetRoutes, { ctx, datasets: services.v1Datasets, profiles: services.datasetProfiles });
     await scope.register(modelManagementRoutes, { ctx, models: services.models.models });
-    await scope.register(modelManagementImageRoutes, { ctx, images: services.v1Images });
+    await scope.register(modelManagementImageRoutes, {
+      ctx,
+      images: services.v1Images,
+      made: services.v1ImagePackages,
+    });
     await scope.register(modelManagementServiceRoutes, {
       ctx,
       services: services.v1WebserviceViews,

@@ -23,6 +23,7 @@ import * as sweeps from './0550-sweeps.js';
 import * as computeNodes from './0400-compute-nodes.js';
 import * as deploymentPackages from './0600-deployment-packages.js';
 import * as azureModels from './0675-azure-models.js';
+import * as v1Images from './0930-v1-images.js';
 import * as runDatastoreFiles from './0950-run-datastore-files.js';
 import * as metricLogPoints from './0900-metric-log-points.js';
 import * as datasetProfiles from './0951-dataset-profiles.js';
@@ -31,7 +32,7 @@ import * as datasetProfiles from './0951-dataset-profiles.js';
  * Every migration, by name; Kysely applies them in name order. Each feature owns its own numbered
  * range so features never collide: 0001–0099 core/control plane, 0100–0199 tracking,
  * 0200–0299 identity, 0300–0399 workspace assets, 0400–0449 computes, 0450–0499 code assets, the
- * Blob REST subset, environment builds and labels, 0500–0599 jobs, 0600–0649 online deployments, 0675–0699 the Azure views of the model registry, 0900–0909 the store's write speed (tracking row shapes), 0950–0959 azureml-core's data plane (run files in datastores, dataset profiles).
+ * Blob REST subset, environment builds and labels, 0500–0599 jobs, 0600–0649 online deployments, 0675–0699 the Azure views of the model registry, 0900–0909 the store's write speed (tracking row shapes), 0930–0939 azureml-core's images (Image.create), 0950–0959 azureml-core's data plane (run files in datastores, dataset profiles).
  */
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -59,6 +60,7 @@ export const migrations: Record<string, Migration> = {
   '0600-deployment-packages': deploymentPackages,
   '0675-azure-models': azureModels,
   '0900-metric-log-points': metricLogPoints,
+  '0930-v1-images': v1Images,
   '0950-run-datastore-files': runDatastoreFiles,
   '0951-dataset-profiles': datasetProfiles,
 };
