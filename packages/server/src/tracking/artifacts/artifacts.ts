@@ -195,6 +195,7 @@ export class ArtifactService {
     // Linked files below the folder: a direct child, or the first folder of a deeper path.
     const at = safeKey(artifactPath, 'artifact path');
     const seen = new Set(out.map((f) => f.path));
+    const before = out.length;
     for (const f of await this.linked.below(ws, at)) {
       const rest = at ? f.path.slice(at.length + 1) : f.path;
       if (!rest) continue;
@@ -204,7 +205,8 @@ export class ArtifactService {
       seen.add(base);
       out.push(slash < 0 ? { path: base, is_dir: false, file_size: f.size } : { path: base, is_dir: true });
     }
-    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    // The store's own order stands unless linked files joined it.
+    return out.length === before ? out : out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** Every file below a folder, recursively, with paths relative to that folder. */
@@ -215,11 +217,12 @@ export class ArtifactService {
     if (!this.linked) return out;
     const at = safeKey(artifactPath, 'artifact path');
     const seen = new Set(out.map((f) => f.path));
+    const before = out.length;
     for (const f of await this.linked.below(ws, at)) {
       const rest = at ? f.path.slice(at.length + 1) : f.path;
       if (rest && !seen.has(rest)) out.push({ path: rest, size: f.size });
     }
-    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return out.length === before ? out : out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** Deletes a file or a whole folder; a missing path is not an error (as in MLflow). */
