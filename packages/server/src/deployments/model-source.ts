@@ -99,7 +99,7 @@ export class ModelSource {
     const { wsRef, artifactPath } = await this.locate(ws, ref);
     const key = crypto.createHash('sha256').update(`${ws.workspaceId}\n${artifactPath}`).digest('hex').slice(0, 32);
     const dir = path.join(this.cacheDir, key);
-    if (fs.existsSync(path.join(dir, '.complete'))) return dir;
+    if (fs.existsSync(path.join(dir, COMPLETE))) return dir;
     let files = await this.artifacts.listRecursive(wsRef, artifactPath);
     let base = artifactPath;
     if (!files.length) {
@@ -116,8 +116,7 @@ export class ModelSource {
         `model '${ref.name}' version ${ref.version} has no files at '${artifactPath}' in the workspace's artifact store`,
         { code: 'MODEL_SOURCE_UNAVAILABLE' },
       );
-    const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    try {
+    return fillOnce(dir, async (tmp) => {
       for (const f of files) {
         const dest = path.resolve(tmp, f.path);
         if (!dest.startsWith(tmp + path.sep)) continue;
@@ -125,15 +124,7 @@ export class ModelSource {
         const { stream } = await this.artifacts.download(wsRef, `${base}/${f.path}`);
         await pipeline(stream, fs.createWriteStream(dest));
       }
-      await fs.promises.writeFile(path.join(tmp, '.complete'), '');
-      await fs.promises.rm(dir, { recursive: true, force: true });
-      await fs.promises.rename(tmp, dir);
-    } catch (e) {
-      await fs.promises.rm(tmp, { recursive: true, force: true });
-      if (fs.existsSync(path.join(dir, '.complete'))) return dir;
-      throw e;
-    }
-    return dir;
+    });
   }
 
   /**
@@ -148,26 +139,40 @@ export class ModelSource {
       .digest('hex')
       .slice(0, 32);
     const dir = path.join(this.cacheDir, `models-${key}`);
-    if (fs.existsSync(path.join(dir, '.complete'))) return dir;
-    const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    try {
+    if (fs.existsSync(path.join(dir, COMPLETE))) return dir;
+    return fillOnce(dir, async (tmp) => {
       for (const r of refs) {
         const from = await this.fetch(ws, r);
         await fs.promises.cp(from, path.join(tmp, r.name, r.version), {
           recursive: true,
-          filter: (f) => path.basename(f) !== '.complete',
+          filter: (f) => path.basename(f) !== COMPLETE,
         });
       }
-      await fs.promises.writeFile(path.join(tmp, '.complete'), '');
-      await fs.promises.rm(dir, { recursive: true, force: true });
-      await fs.promises.rename(tmp, dir);
-    } catch (e) {
-      await fs.promises.rm(tmp, { recursive: true, force: true });
-      if (fs.existsSync(path.join(dir, '.complete'))) return dir;
-      throw e;
-    }
-    return dir;
+    });
   }
+}
+
+/** The marker a cache folder holds once it is whole. */
+const COMPLETE = '.complete';
+
+/**
+ * Fills a cache folder once: `fill` writes into a temporary folder beside it, which is marked complete
+ * and renamed into place; on failure the temporary folder is removed, and a folder another process
+ * completed meanwhile is the answer.
+ */
+async function fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Promise<string> {
+  const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fill(tmp);
+    await fs.promises.writeFile(path.join(tmp, COMPLETE), '');
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    await fs.promises.rename(tmp, dir);
+  } catch (e) {
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+    if (fs.existsSync(path.join(dir, COMPLETE))) return dir;
+    throw e;
+  }
+  return dir;
 }
 
 /**
