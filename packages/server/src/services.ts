@@ -22,6 +22,7 @@ import { createNetworkServices, type NetworkServices } from './network/services.
 import { V1WebserviceDeployer } from './v1-webservices/deploy.js';
 import { V1Images } from './v1-webservices/images.js';
 import { V1ImagePackages } from './v1-webservices/image-packages.js';
+import { V1ModelPackages } from './v1-webservices/model-packages.js';
 import { V1Webservices } from './v1-webservices/webservices.js';
 import { createV1ExecutionServices, type V1ExecutionServices } from './v1-execution/services.js';
 
@@ -61,6 +62,8 @@ export interface Services extends ControlPlaneServices {
   v1Images: V1Images;
   /** azureml-core's Image.create: packages of model + code + environment, built by uv (deploy_from_image serves them). */
   v1ImagePackages: V1ImagePackages;
+  /** azureml-core's Model.package: Docker build contexts, and image packages through v1ImagePackages. */
+  v1ModelPackages: V1ModelPackages;
   /** azureml-core's webservice view of the online endpoints (read, JSON-Patch traffic/replicas, logs). */
   v1WebserviceViews: V1Webservices;
   /** azureml-core's Experiment.submit(ScriptRunConfig): snapshots as code assets, runs as command jobs. */
@@ -151,6 +154,13 @@ export function createServices(ctx: AppContext): Services {
   controlPlane.workspaces.onWorkspaceDeleting.push(async (w) => v1ImagePackages.forgetWorkspace(w));
   // Webservice.deploy_from_image serves an image Image.create made.
   v1Webservices.imageSource = (ws, id) => v1ImagePackages.deploymentProps(ws, id);
+  const v1ModelPackages = new V1ModelPackages(
+    v1Webservices,
+    v1ImagePackages,
+    serving.models,
+    v1Artifacts,
+    controlPlane.operations,
+  );
   const v1Images = new V1Images(ctx, environmentBuilds, serving.packages, v1ImagePackages);
   const v1WebserviceViews = new V1Webservices(serving, models.models, v1Images, v1Environments);
   const v1Execution = createV1ExecutionServices(ctx, controlPlane, assets, codes, jobs, v1Environments);
@@ -174,6 +184,7 @@ export function createServices(ctx: AppContext): Services {
     v1Webservices,
     v1Images,
     v1ImagePackages,
+    v1ModelPackages,
     v1WebserviceViews,
     v1Execution,
   };

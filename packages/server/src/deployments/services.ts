@@ -19,6 +19,8 @@ export interface DeploymentServices {
   runtimes: ServingRuntimes;
   /** Records of what each provisioning assembled (with environment builds, the workspace's images). */
   packages: DeploymentPackages;
+  /** The registry's model files as local folders (cached), as deployments and v1 packages read them. */
+  models: ModelSource;
 }
 
 /**
@@ -73,5 +75,5 @@ export function createDeploymentServices(
     await packages.forgetWorkspace(ws);
   });
   ctx.onClose.push(() => runtimes.stopAll());
-  return { endpoints, deployments, runtimes, packages };
+  return { endpoints, deployments, runtimes, packages, models };
 }

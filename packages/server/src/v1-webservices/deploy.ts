@@ -179,7 +179,7 @@ export class V1WebserviceDeployer {
   }
 
   /** Checks `environmentImageRequest` and reads its uploaded files (nothing is stored). */
-  private async imageRequest(ws: WorkspaceInfo, raw: unknown): Promise<ImageRequest> {
+  async imageRequest(ws: WorkspaceInfo, raw: unknown): Promise<ImageRequest> {
     const T = 'environmentImageRequest';
     const r = obj(raw, T)!;
     const ids = r.modelIds ?? [];

@@ -12,7 +12,7 @@ import type { EnvironmentBuildService } from '../environment-builds/environment-
 import type { CodeService } from '../codes/code-assets.js';
 import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 import { obj, str, type Obj } from '../assets/validate.js';
-import { readAll, untar, V1WebserviceDeployer, type CodeFile } from './deploy.js';
+import { readAll, untar, V1WebserviceDeployer, type CodeFile, type ImageRequest } from './deploy.js';
 import type { V1Image } from './images.js';
 
 /** The operation kind of `Image.create`: the image's environment is built (durable; polled by azureml-core). */
@@ -425,7 +425,67 @@ export class V1ImagePackages {
       const x = a as Obj;
       return { id: x.id, mimeType: x.mimeType ?? null, unpack: x.unpack === true, url: x.url };
     });
+    return this.record(
+      ws,
+      { name, description, tags, properties },
+      { model, modelIds: ids as string[], environment, files, entryScript: entry },
+      { driverProgram, assets: answered, targetRuntime },
+      by,
+    );
+  }
 
+  /**
+   * `Model.package(ws, models, inference_config)` (`POST …/packages`, packageType `DockerImage`): the
+   * same package `Image.create` makes, from the environmentImageRequest `Model.deploy` also sends
+   * (checked by the deployer: models, uploaded code, environment). Named `imageName` (azureml-core's
+   * `image_name`, by default `package`). Returns the build's operation.
+   */
+  async fromImageRequest(ws: WorkspaceInfo, name: string, req: ImageRequest, raw: Obj, by: Principal) {
+    if (!NAME.test(name))
+      throw invalid('body.imageName', `'${name}' is not an image name: lower-case letters, digits, '.' and '-'`);
+    if (req.several)
+      throw invalid(
+        'body.imageRequest.modelIds',
+        `an image here packages one model (what its service serves); got ${req.several.length}: register them as one model folder, or package with generate_dockerfile=True`,
+      );
+    if (!req.files || !req.entryScript)
+      throw invalid(
+        'body.imageRequest.environment',
+        'an image here runs an entry script: give the InferenceConfig an entry_script and an environment (or package with generate_dockerfile=True)',
+      );
+    const assets = (Array.isArray(raw.assets) ? raw.assets : []).map((a) => {
+      const x = a as Obj;
+      return { id: x.id, mimeType: x.mimeType ?? null, unpack: x.unpack === true, url: x.url };
+    });
+    return this.record(
+      ws,
+      { name, description: null, tags: {}, properties: {} },
+      req,
+      {
+        driverProgram: typeof raw.driverProgram === 'string' ? raw.driverProgram : '',
+        assets,
+        targetRuntime: { runtimeType: 'Python', targetArchitecture: 'amd64', properties: {} },
+      },
+      by,
+    );
+  }
+
+  /** Reserves the image's version, makes its code and environment (undone on failure) and starts its build. */
+  private async record(
+    ws: WorkspaceInfo,
+    meta: {
+      name: string;
+      description: string | null;
+      tags: Record<string, string>;
+      properties: Record<string, string>;
+    },
+    req: ImageRequest,
+    answer: { driverProgram: string; assets: Obj[]; targetRuntime: Obj },
+    by: Principal,
+  ): Promise<Operation> {
+    const { name, description, tags, properties } = meta;
+    const { model, modelIds: ids, entryScript: entry } = req;
+    const { driverProgram, assets: answered, targetRuntime } = answer;
     // Reserve the version, then make the code and environment; a failure removes what was made.
     const key = ws.id.toLowerCase();
     const rowId = crypto.randomUUID();
@@ -467,19 +527,14 @@ export class V1ImagePackages {
       () => this.ctx.db.deleteFrom('v1_images').where('id', '=', rowId).execute(),
     ];
     try {
-      const made = await this.deployer.materialise(
-        ws,
-        { model, modelIds: ids as string[], environment, files, entryScript: entry },
-        by,
-        undo,
-      );
+      const made = await this.deployer.materialise(ws, req, by, undo);
       const code = made.codeConfiguration as { codeId: string };
       const contents: ImageContents = {
         ...(model ? { model } : {}),
-        modelIds: ids as string[],
+        modelIds: ids,
         ...(typeof made.environmentId === 'string' ? { environmentId: made.environmentId } : {}),
         codeId: code.codeId,
-        scoringScript: entry,
+        scoringScript: entry!,
         driverProgram,
         assets: answered,
         targetRuntime,

@@ -100,6 +100,51 @@ for (const dialect of testDialects()) {
       ok('delete paths-svc');
     });
 
+    it('Model.package makes a Docker build context azureml-core saves, or an image package', async () => {
+      const { ok, err } = steps();
+      ok('Model.package (dockerfile)');
+      ok('package.wait_for_creation');
+      ok('package.save');
+      const saved = ok('package saved');
+      for (const f of [
+        'Dockerfile',
+        'azureml-app/src/score.py',
+        'azureml-app/src/helper.py',
+        'azureml-environment-setup/conda_dependencies.yml',
+        'azureml-models/factor/1/factor.json',
+      ])
+        assert.ok(saved.files.includes(f), `${f} is not in ${JSON.stringify(saved.files)}`);
+      assert.match(saved.from, /^FROM mcr\.microsoft\.com\/azureml\//);
+      // Every COPY names a file or folder of the saved context; conda installs the environment.
+      assert.ok(saved.copies.length >= 3, JSON.stringify(saved.copies));
+      for (const [src, exists] of saved.copies) assert.equal(exists, true, `COPY ${src} names nothing saved`);
+      assert.ok(
+        saved.run.some((l: string) =>
+          /conda env create .* -f \/azureml-environment-setup\/conda_dependencies\.yml/.test(l),
+        ),
+        JSON.stringify(saved.run),
+      );
+      assert.deepEqual(saved.entry, ['/var/azureml-app/src/score.py', true]);
+      assert.match(saved.model_dir, /AZUREML_MODEL_DIR="\/var\/azureml-app\/azureml-models\/factor\/1"/);
+      assert.deepEqual(saved.conda, [true, true]);
+      assert.match(ok('package.get_logs'), /build context ready/);
+      // The base image's registry: none here (azureml-core asks the environment's image details).
+      assert.match(err('package.get_container_registry'), /501[\s\S]*container registry/);
+      ok('Model.package (image)');
+      ok('image package wait_for_creation');
+      assert.deepEqual(ok('image package'), [false, 'Succeeded', 'factor-package:1', 'Succeeded', true]);
+      assert.match(err('image package.save'), /Docker images cannot be saved/);
+      ok('image package.delete');
+      // Straight to the route: the manifest's URL is signed for its package.
+      const bad = await httpsJson('GET', `${MM}/packages/x/context?sig=nope`, s.ca, s.token);
+      assert.equal(bad.status, 401, JSON.stringify(bad.body));
+      const badType = await httpsJson('POST', `${MM}/packages`, s.ca, s.token, {
+        packageType: 'Zip',
+        imageRequest: {},
+      });
+      assert.equal(badType.status, 400, JSON.stringify(badType.body));
+    });
+
     it('container-only settings are a 501 naming the setting, and make nothing', async () => {
       const { ok, err } = steps();
       assert.match(err('Image.create (docker_file)'), /501[\s\S]*docker_file[\s\S]*no container runtime/);

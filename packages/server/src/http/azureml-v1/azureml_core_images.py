@@ -12,7 +12,7 @@ import warnings
 
 import requests
 from azure_clients import Steps, core_auth, GROUP, SUBSCRIPTION
-from azureml.core import Workspace
+from azureml.core import Environment, Workspace
 from azureml.core.image import ContainerImage, Image
 from azureml.core.model import InferenceConfig, Model
 from azureml.core.webservice import AciWebservice, Webservice
@@ -109,6 +109,42 @@ step("Image.create (docker_file)", lambda: Image.create(ws, "bad-image", [model]
 step("Image.create (enable_gpu)", lambda: Image.create(ws, "bad-image", [model], container_config(enable_gpu=True)))
 step("Image.create (spark-py)", lambda: Image.create(ws, "bad-image", [model], ContainerImage.image_configuration(execution_script="score.py", runtime="spark-py", conda_file="conda.yml")))
 step("nothing made", lambda: Image.list(ws, image_name="bad-image"))
+
+# Model.package(generate_dockerfile=True): a Docker build context the client saves (model, code,
+# conda file and a Dockerfile installing the environment and serving the entry script).
+pkg_ic = InferenceConfig(entry_script="score.py", source_directory="src", environment=Environment.from_conda_specification("pkg-env", "conda.yml"))
+package = step("Model.package (dockerfile)", lambda: Model.package(ws, [model], pkg_ic, generate_dockerfile=True))
+step("package.wait_for_creation", lambda: package.wait_for_creation(show_output=True))
+step("package.save", lambda: package.save("pkg-out"))
+
+
+def saved():
+    files = sorted(os.path.relpath(os.path.join(d, f), "pkg-out").replace(os.sep, "/") for d, _, fs in os.walk("pkg-out") for f in fs)
+    lines = open("pkg-out/Dockerfile").read().splitlines()
+    copies = [line.split()[1] for line in lines if line.startswith("COPY ")]
+    cmd = json.loads(next(line for line in lines if line.startswith("CMD "))[4:])
+    entry = cmd[cmd.index("--entry_script") + 1]
+    conda = open("pkg-out/azureml-environment-setup/conda_dependencies.yml").read()
+    return {
+        "files": files,
+        "from": next(line for line in lines if line.startswith("FROM ")),
+        "copies": [[c, os.path.exists(os.path.join("pkg-out", c))] for c in copies],
+        "run": [line for line in lines if line.startswith("RUN ")],
+        "entry": [entry, os.path.exists(os.path.join("pkg-out", "azureml-app", entry.replace("/var/azureml-app/", "")))],
+        "model_dir": next(line for line in lines if "AZUREML_MODEL_DIR=" in line).strip(),
+        "conda": ["six==1.17.0" in conda, "azureml-inference-server-http" in conda],
+    }
+
+
+step("package saved", saved)
+step("package.get_logs", lambda: package.get_logs())
+step("package.get_container_registry", lambda: package.get_container_registry())
+# Without generate_dockerfile: the package Image.create makes (an image record, built by uv).
+image_pkg = step("Model.package (image)", lambda: Model.package(ws, [model], pkg_ic, image_name="factor-package"))
+step("image package wait_for_creation", lambda: image_pkg.wait_for_creation())
+step("image package", lambda: [image_pkg.generate_dockerfile, image_pkg.state, image_pkg.location.rsplit("/", 1)[-1], Image(ws, id="factor-package:1").creation_state, len(image_pkg.get_logs()) > 0])
+step("image package.save", lambda: image_pkg.save("pkg-image"))
+step("image package.delete", lambda: Image(ws, id="factor-package:1").delete())
 
 # Once the service is gone, the image can go.
 step("service.delete", lambda: Webservice(ws, "image-svc").delete())

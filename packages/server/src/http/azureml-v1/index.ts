@@ -12,6 +12,7 @@ import { environmentRoutes } from './environment-routes.js';
 import { datasetRoutes } from './dataset-routes.js';
 import { modelManagementImageRoutes } from './modelmanagement-images.js';
 import { modelManagementServiceRoutes } from './modelmanagement-services.js';
+import { modelManagementPackageRoutes } from './modelmanagement-packages.js';
 import { contentRoutes } from './content-routes.js';
 import { executionRoutes } from './execution-routes.js';
 
@@ -39,6 +40,12 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
       ctx,
       images: services.v1Images,
       made: services.v1ImagePackages,
+    });
+    await scope.register(modelManagementPackageRoutes, {
+      ctx,
+      packages: services.v1ModelPackages,
+      images: services.v1ImagePackages,
+      operations: services.operations,
     });
     await scope.register(modelManagementServiceRoutes, {
       ctx,

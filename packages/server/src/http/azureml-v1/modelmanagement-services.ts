@@ -7,6 +7,9 @@ import { InvalidInput, NotFound } from '../../errors.js';
 import { obj, onlyKeys, str, type Obj } from '../../assets/validate.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
+import { packageUrls } from './modelmanagement-packages.js';
+import { CONTEXT_OPERATION } from '../../v1-webservices/model-packages.js';
+import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import { type V1WebserviceDeployer, UPDATE_OPERATION } from '../../v1-webservices/deploy.js';
 
 const P = `/modelmanagement/v1.0${V1_WORKSPACE}`;
@@ -18,16 +21,22 @@ function operationsPath(url: string): string {
   return `${url.split('?')[0]!.replace(/\/services\/.*$/, '')}/operations`;
 }
 
-/** An operation in the model management service's shape (`state`, `error`). */
-function operationDto(op: Operation): Record<string, unknown> {
+/**
+ * An operation in the model management service's shape (`state`, `error`). A package's (Model.package,
+ * Image.create) has the signed `operationLog` azureml-core's `ModelPackage` reads; a Docker build
+ * context's is `PackageDockerBuildContext` and its `resourceLocation` is the context's manifest.
+ */
+async function operationDto(ctx: AppContext, ws: WorkspaceInfo, op: Operation): Promise<Record<string, unknown>> {
   const state = op.status === 'InProgress' ? 'Running' : op.status === 'Canceled' ? 'Cancelled' : op.status;
+  const pkg = await packageUrls(ctx, ws, op);
   return {
     id: op.id,
-    operationType: op.kind,
+    operationType: op.kind === CONTEXT_OPERATION ? 'PackageDockerBuildContext' : op.kind,
     state,
     createdTime: op.startTime,
     endTime: op.endTime,
-    resourceLocation: op.resourceId,
+    resourceLocation: pkg?.manifest ? (op.status === 'Succeeded' ? pkg.manifest : null) : op.resourceId,
+    ...(pkg ? { operationLog: pkg.operationLog } : {}),
     // azureml-core then points a failed deployment's user at get_logs().
     ...(op.kind === 'onlineDeployment.provision' || op.kind === UPDATE_OPERATION
       ? { operationDetails: { subOperationType: 'DeployService' } }
@@ -158,7 +167,7 @@ export async function modelManagementServiceRoutes(
       throw new NotFound(`operation '${req.params.id}' could not be found in workspace '${ws.name}'`, {
         code: 'OPERATION_NOT_FOUND',
       });
-    return operationDto(op);
+    return operationDto(ctx, ws, op);
   });
 
   // Model.deploy / Webservice.deploy_from_model: the endpoint and its deployment are made now (a
