@@ -407,6 +407,17 @@ export class OnlineEndpointService {
     this.invalidate(ws.workspaceId, r.name);
   }
 
+  /**
+   * Switches an endpoint between keys and tokens: azureml-core's `service.update(auth_enabled=…,
+   * token_auth_enabled=…)` on an AKS webservice, which Azure allows (ARM's `authMode` stays
+   * immutable, as Azure's). Its keys and token key were made with the endpoint: the switch is the
+   * mode alone, and the old credentials stop at once (this process; other replicas within 2 s).
+   */
+  async switchAuthMode(ws: WorkspaceInfo, r: StoredResource, mode: 'Key' | 'AMLToken'): Promise<void> {
+    await this.engine.setProperties(r.id, { authMode: mode });
+    this.invalidate(ws.workspaceId, r.name);
+  }
+
   /** `POST …/token`: a bearer token for the scoring URI of an AMLToken endpoint (an HMAC of the endpoint id and expiry). */
   async token(r: StoredResource): Promise<Record<string, unknown>> {
     if (r.properties.authMode !== 'AMLToken')

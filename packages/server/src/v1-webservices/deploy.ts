@@ -349,7 +349,7 @@ export class V1WebserviceDeployer {
     if (authEnabled === false && !tokenAuth)
       throw invalid(
         `${T}.authEnabled`,
-        'every service here authenticates: leave auth_enabled out or True (keys)' +
+        "every request to a service here is authenticated (Atelier's security rule): leave auth_enabled out or True (keys: get_keys())" +
           (computeType === 'AKS' ? ', or set token_auth_enabled=True' : ''),
       );
     if (authEnabled === true && tokenAuth)

@@ -456,8 +456,8 @@ export class V1Webservices {
 
   /**
    * `service.update(…)` (`PATCH …/services/{name}` with service paths): description, kvTags,
-   * properties, numReplicas; authEnabled / aadAuthEnabled only as they are (an endpoint's auth mode
-   * is fixed); a new environmentImageRequest (inference_config / models) makes a new version of a
+   * properties, numReplicas; authEnabled / aadAuthEnabled (an AKS service switches between keys
+   * and tokens; never neither); a new environmentImageRequest (inference_config / models) makes a new version of a
    * service made by Model.deploy (the returned operation). Everything is checked before anything changes.
    */
   async update(
@@ -475,6 +475,9 @@ export class V1Webservices {
     let image: unknown;
     let resources: Obj | undefined;
     const authMode = ep.properties.authMode;
+    let keyAuth: boolean | undefined;
+    let tokenAuth: boolean | undefined;
+    let authAt = '';
     body.forEach((raw, i) => {
       const t = `body[${i}]`;
       const o = obj(raw, t)!;
@@ -495,11 +498,10 @@ export class V1Webservices {
         if (typeof v !== 'string' || v.length > 5000) throw bad('must be a text of at most 5000 characters');
         description = v;
       } else if (p === '/authEnabled' || p === '/aadAuthEnabled') {
-        const want = p === '/authEnabled' ? 'Key' : 'AMLToken';
-        if (v !== (authMode === want))
-          throw bad(
-            `the service uses ${authMode === 'Key' ? 'keys' : 'tokens'} and a service's authentication cannot change here: deploy a new service`,
-          );
+        if (typeof v !== 'boolean') throw bad('must be true or false');
+        if (p === '/authEnabled') keyAuth = v;
+        else tokenAuth = v;
+        authAt = t;
       } else if (p === '/appInsightsEnabled') {
         if (v !== false) throw bad('Application Insights is not served here');
       } else if (p === '/autoScaler/autoscaleEnabled') {
@@ -519,6 +521,29 @@ export class V1Webservices {
           { code: 'INVALID_INPUT', target: `${t}.path` },
         );
     });
+    // Authentication: keys or tokens (AKS may switch, as Azure allows); never none.
+    let switchTo: 'Key' | 'AMLToken' | undefined;
+    if (keyAuth !== undefined || tokenAuth !== undefined) {
+      const key = keyAuth ?? (authMode === 'Key' && tokenAuth !== true);
+      const token = tokenAuth ?? (authMode === 'AMLToken' && keyAuth !== true);
+      const refuse = (why: string) => new InvalidInput(`${authAt}: ${why}`, { code: 'INVALID_INPUT', target: authAt });
+      if (key && token)
+        throw refuse('a service uses keys or tokens, not both: set one of auth_enabled and token_auth_enabled');
+      if (!key && !token)
+        throw refuse(
+          "every request to a service here is authenticated (Atelier's security rule): keep auth_enabled=True (keys: get_keys()) or, for an AKS service, token_auth_enabled=True (get_access_token())",
+        );
+      const mode = token ? 'AMLToken' : 'Key';
+      if (mode !== authMode) {
+        if (v1Type !== 'AKS')
+          throw refuse(
+            v1Type === 'ACI'
+              ? 'an ACI service authenticates with keys (Azure gives ACI no token authentication)'
+              : `this endpoint was made through ARM, where its authMode cannot change: change it through ARM by making a new endpoint`,
+          );
+        switchTo = mode;
+      }
+    }
     if (resources) own[V1_RESOURCES] = JSON.stringify(resources);
     const { value: deployments } = await this.serving.deployments.list(ws, ep.name, { top: 1000 });
     if (capacity !== undefined && deployments.length !== 1)
@@ -539,6 +564,7 @@ export class V1Webservices {
     );
     if (capacity !== undefined && !op)
       await this.serving.deployments.patch(ws, deployments[0]!, { sku: { capacity } }, by);
+    if (switchTo) await this.serving.endpoints.switchAuthMode(ws, ep, switchTo);
     return op;
   }
 

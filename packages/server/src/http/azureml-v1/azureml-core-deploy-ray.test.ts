@@ -49,7 +49,7 @@ for (const dialect of testDialects()) {
         WORKSPACE: 'ray-ws',
         RAY_COMPUTE: 'ray1',
       });
-      const { ok } = steps;
+      const { ok, err } = steps;
       assert.equal(ok('model id'), 'factor:1');
       assert.equal(ok('Model.deploy (AKS on Ray)'), 'Healthy');
       assert.deepEqual(ok('AKS attributes'), ['AksWebservice', 'AKS', 'ray1', 'Healthy', true, 1, { on: 'ray' }, true]);
@@ -61,6 +61,11 @@ for (const dialect of testDialects()) {
         'Kubernetes',
         { containerResourceRequests: { cpu: '0.1', memory: '256Mi' } },
       ]);
+      // Keys <-> tokens: Azure lets an AKS service switch; while it uses tokens it has no keys to give.
+      assert.deepEqual(ok('AKS update(token_auth_enabled=True)'), [false, true, [true], { result: [3, 6] }]);
+      assert.match(err('AKS get_keys (tokens)'), /400[\s\S]*AMLToken/);
+      assert.deepEqual(ok('AKS update(auth_enabled=True)'), [true, false, [32, 32], { result: [3, 6] }]);
+      assert.match(err('AKS update(auth_enabled=False)'), /400[\s\S]*security rule/);
       ok('AKS delete');
       const gone = await httpsJson('GET', `${W}/onlineEndpoints/aks-ray?${V}`, s.ca, s.token);
       assert.equal(gone.status, 404);

@@ -167,7 +167,7 @@ for (const dialect of testDialects()) {
         'still triples',
         'Healthy',
       ]);
-      assert.match(err('update(auth_enabled=False)'), /400[\s\S]*authentication cannot change/);
+      assert.match(err('update(auth_enabled=False)'), /400[\s\S]*security rule/);
       assert.deepEqual(ok('update(inference_config)'), { result: [30, 60] });
       assert.deepEqual(ok('after new version'), ['Healthy', { team: 'b' }]);
       ok('delete');

@@ -79,6 +79,20 @@ step("AKS run", lambda: aks.run(json.dumps({"data": [1, 2]})))
 step("AKS get_keys", lambda: [len(k) for k in aks.get_keys()])
 step("AKS get_logs", lambda: "scorer ready on Ray: factor 3" in aks.get_logs())
 step("AKS through ARM", lambda: (lambda e, d: [e["properties"]["compute"].split("/")[-1], d["properties"]["endpointComputeType"], d["properties"]["containerResourceRequirements"]])(arm("GET", "onlineEndpoints/aks-ray"), arm("GET", "onlineEndpoints/aks-ray/deployments/version-1")))
+
+
+# Keys <-> tokens on update (Azure lets an AKS service switch); no authentication at all is refused.
+def switch_auth(key, token):
+    Webservice(ws, "aks-ray").update(auth_enabled=key, token_auth_enabled=token)
+    s = Webservice(ws, "aks-ray")
+    cred = [len(s.get_access_token().access_token) > 0] if token else [len(k) for k in s.get_keys()]
+    return [s.auth_enabled, s.token_auth_enabled, cred, s.run(json.dumps({"data": [1, 2]}))]
+
+
+step("AKS update(token_auth_enabled=True)", lambda: switch_auth(False, True))
+step("AKS get_keys (tokens)", lambda: Webservice(ws, "aks-ray").get_keys())
+step("AKS update(auth_enabled=True)", lambda: switch_auth(True, False))
+step("AKS update(auth_enabled=False)", lambda: Webservice(ws, "aks-ray").update(auth_enabled=False))
 step("AKS delete", lambda: aks.delete())
 
 # 2. An AksEndpoint on the Ray compute with its first version (Model.deploy with AksEndpoint's
