@@ -182,6 +182,7 @@ export const ERROR_CODES = {
   INVALID_CONNECTION_NAME: 'The connection name is not valid.',
   ASSET_NOT_FOUND: 'No asset (data, environment, …) or version with this name.',
   ASSET_CURATED: 'A curated asset cannot be deleted.',
+  ASSET_IN_USE: 'The asset version is used by a queued or running job or by a deployment.',
   ASSET_VERSION_IMMUTABLE: 'An asset version exists already and versions cannot change.',
   ASSET_CONTAINER_MISMATCH: 'The asset version does not fit the asset it belongs to.',
   INVALID_ASSET_NAME: 'The asset name is not valid.',

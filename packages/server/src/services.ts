@@ -100,6 +100,15 @@ export function createServices(ctx: AppContext): Services {
   serving.endpoints.computes = computes;
   // …and a compute is not deleted under an endpoint that serves on it.
   computes.users.push((tx, computeId) => serving.endpoints.onCompute(tx, computeId));
+  // An environment or code version a queued or running job or a deployment names is not deleted;
+  // those write holding the versions they name.
+  jobs.jobs.versions.codes = codes.codes.versions;
+  serving.deployments.versions = { environments: assets.environments, codes: codes.codes.versions };
+  for (const versions of [assets.environments, codes.codes.versions])
+    versions.users.push(
+      (tx, ws, key) => jobs.jobs.usingVersion(tx, ws, key),
+      (tx, ws, key) => serving.deployments.usingVersion(tx, ws, key),
+    );
   const runHistory = new RunHistoryService(tracking);
   const models = createModelServices(ctx, controlPlane, tracking, assets, runHistory);
   // Run files azureml-core uploads into a datastore are files of the run's artifact tree (one store).

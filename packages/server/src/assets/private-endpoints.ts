@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
+import type { Tx } from '../store/database.js';
 import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { resolveWorkspaceById, WORKSPACE, type WorkspaceInfo } from '../resources/workspaces.js';
 import { parseResourceId, resourceId, sameType } from '../resources/resource-ids.js';
@@ -87,6 +88,8 @@ export class PrivateEndpointService {
   /** Workspaces using a key vault or storage account, by `property:id`. */
   private readonly dependentUsers = new Map<string, { at: number; workspaces: string[] }>();
   static readonly CACHE_MS = 1000;
+  /** Test-only: called inside an endpoint's write once it holds its subnet's network, before the write. */
+  testHooks: { subnetHeld?: () => Promise<void> } = {};
   private guarded?: { route: RegExp; type: string; param: string; property: DependentKind; paths: string[] }[];
   /**
    * Resolves `properties.subnet.id` to a subnet Atelier keeps (network/services.ts sets it): its
@@ -94,6 +97,8 @@ export class PrivateEndpointService {
    */
   subnets?: {
     resolveSubnet(id: string, by: Principal, target: string): Promise<{ id: string; prefixes: string[] } | undefined>;
+    /** Holds the subnet's network FOR SHARE in `tx` (the endpoint's write): its networks now, undefined when gone. */
+    holdSubnet(tx: Tx, id: string): Promise<string[] | undefined>;
   };
   /** One per server process (services.ts), shared by the routes and the app-wide network hook (one cache). */
   constructor(
@@ -268,7 +273,19 @@ export class PrivateEndpointService {
       connectionName,
     };
     const tags = stringMap(body, 'tags', 'body') ?? {};
-    const out = await this.engine.put(privateEndpointDefinition, id, { location, tags, properties: props }, by);
+    // Written holding the subnet's network FOR SHARE: a delete or re-range of the subnet waits for
+    // this write and then sees the endpoint, or this waits for it and then finds the subnet changed.
+    const out = await this.ctx.database.write(async (tx) => {
+      if (real) {
+        const now = await this.subnets!.holdSubnet(tx, real.id);
+        if (!now || !sameNetworks(now, real.prefixes))
+          throw new Conflict(`subnet '${real.id}' was deleted or changed while the endpoint was made; retry`, {
+            code: 'CONCURRENT_UPDATE',
+          });
+        await this.testHooks.subnetHeld?.();
+      }
+      return this.engine.put(privateEndpointDefinition, id, { location, tags, properties: props }, by, {}, tx);
+    });
     try {
       // The connection shows the networks the endpoint asks for, so an Owner sees them when approving.
       const privateEndpoint = { id: out.resource.id, addressPrefixes: prefixes };
@@ -297,17 +314,6 @@ export class PrivateEndpointService {
       throw e;
     }
     this.cache.delete(ws.id.toLowerCase());
-    // The subnet may have been deleted or re-ranged while this endpoint was written (its side checks
-    // for users before its write, this side after its own): a new endpoint steps back then.
-    if (real && out.created) {
-      const still = await this.subnets!.resolveSubnet(real.id, by, 'properties.subnet.id');
-      if (!still || !sameNetworks(still.prefixes, real.prefixes)) {
-        await this.deleteEndpoint(sub, rg, name);
-        throw new Conflict(`subnet '${real.id}' was deleted or changed while the endpoint was made; retry`, {
-          code: 'CONCURRENT_UPDATE',
-        });
-      }
-    }
     return { resource: (await this.engine.get(id))!, created: out.created };
   }
 

@@ -65,14 +65,18 @@ export function createAssetServices(ctx: AppContext, cp: ControlPlaneServices): 
   ctx.keys.setCustomerKeys(vaultKeys);
   cp.workspaces.customerKeys = vaultKeys;
   // A vault whose keys protect a workspace's data cannot be deleted on its own.
-  cp.workspaces.dependents.onKeyVaultDeleteRequested.push(async (id, deletingGroupKey) =>
-    vaultKeys.requireUnused(
+  // In the vault delete's transaction (`tx`), its keys' rows are held FOR UPDATE first, so a wrap under
+  // one of them waits for the delete or the delete waits for the wrap and then sees its data.
+  cp.workspaces.dependents.onKeyVaultDeleteRequested.push(async (id, deletingGroupKey, tx) => {
+    if (tx) await vaultKeys.holdVaultKeys(tx, id);
+    await vaultKeys.requireUnused(
       `${id.toLowerCase()}/keys/`,
       `key vault '${parseResourceId(id).name}'`,
       'deleted',
       deletingGroupKey === undefined ? undefined : (user) => user.toLowerCase().startsWith(`${deletingGroupKey}/`),
-    ),
-  );
+      tx,
+    );
+  });
   cp.workspaces.dependents.onKeyVaultDeleted.push(async (id) => vault.forgetVault(id));
   cp.workspaces.dependents.onKeyVaultDeleted.push(async (id) => vaultKeys.forgetVault(id));
   const ws = cp.workspaces;

@@ -115,5 +115,60 @@ for (const dialect of testDialects()) {
       assert.equal(!refused.ok && refused.error.code, 'KEY_IN_USE');
       assert.equal((await keys.get(vault, 'disable-race', version)).enabled, true);
     });
+
+    // The vault itself: its delete holds the vault's row and its keys' rows while it checks for data
+    // under its keys; a key made in it holds the vault FOR SHARE, a wrap holds its key.
+    const makeVault = async (name: string) => {
+      const rg = `/subscriptions/${t.subscriptionId}/resourceGroups/race-rg`;
+      const v = await t.request('PUT', `${rg}/providers/Microsoft.KeyVault/vaults/${name}?api-version=2023-07-01`, {
+        location: 'local',
+      });
+      assert.equal(v.status, 201, v.text);
+      return v.body.id as string;
+    };
+
+    it('a vault delete that checked first wins: a key made in it behind the delete fails and leaves nothing', async () => {
+      const id = await makeVault('race-vault-del');
+      const deps = t.server.services.workspaces.dependents;
+      const g = gate();
+      deps.testHooks.inUseChecked = g.hook;
+      const del = deps.deleteKeyVaultIfUnused(id);
+      await g.reached;
+      deps.testHooks.inUseChecked = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () => keys.create(id, 'late', { kty: 'oct' }));
+      g.open();
+      assert.equal(await del, true);
+      const made = await outcome;
+      assert.equal(made.ok, false, 'the key must not be made');
+      assert.equal(!made.ok && made.error.code, 'KEY_VAULT_NOT_FOUND', !made.ok ? String(made.error?.stack) : '');
+      const left = await t.server.ctx.db
+        .selectFrom('vault_keys')
+        .select('name')
+        .where('vault_key', '=', id.toLowerCase())
+        .execute();
+      assert.deepEqual(left, [], 'no key row of the deleted vault');
+    });
+
+    it('a wrap that holds a key of the vault first wins: the vault delete waiting behind it sees the data and answers 409', async () => {
+      const id = await makeVault('race-vault-wrap');
+      const r = await t.request('POST', `${id}/keys/k/create?${KV}`, { kty: 'RSA' });
+      assert.equal(r.status, 200, r.text);
+      const ref = keyRef(id, 'k', r.body.key.kid.split('/').pop());
+      const deps = t.server.services.workspaces.dependents;
+      const g = gate();
+      t.server.ctx.keys.testHooks.protectHeld = g.hook;
+      const wrap = t.server.ctx.keys.protect(owner('v'), ref);
+      await g.reached;
+      t.server.ctx.keys.testHooks.protectHeld = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () => deps.deleteKeyVaultIfUnused(id));
+      g.open();
+      await wrap;
+      const del = await outcome;
+      assert.equal(del.ok, false, 'the vault delete must lose');
+      assert.equal(!del.ok && del.error.code, 'KEY_IN_USE');
+      assert.match(!del.ok ? del.error.message : '', /key vault 'race-vault-wrap' cannot be deleted.*owners\/v/);
+      assert.equal(await t.server.ctx.keys.wrappedBy(owner('v')), ref);
+      assert.equal((await t.request('GET', `${id}/keys/k?${KV}`)).status, 200, 'the vault and its key stay');
+    });
   });
 }

@@ -190,6 +190,9 @@ export class VaultKeyService implements CustomerKeyProvider {
     } else {
       material = crypto.randomBytes(keySize / 8);
     }
+    const gone = () =>
+      new NotFound(`key vault '${vaultId}' was deleted by another request`, { code: 'KEY_VAULT_NOT_FOUND' });
+    if (!(await this.resources.get(vaultId))) throw gone();
     const vaultKey = vaultId.toLowerCase();
     const nameKey = name.toLowerCase();
     const version = crypto.randomBytes(16).toString('hex');
@@ -220,7 +223,12 @@ export class VaultKeyService implements CustomerKeyProvider {
       created_at: now,
       updated_at: now,
     };
-    await this.ctx.db.insertInto('vault_keys').values(row).execute();
+    // Written holding the vault FOR SHARE: a delete of the vault waits for this key and then checks
+    // it too, or this waits for the delete and then finds the vault gone.
+    await this.ctx.database.write(async (tx) => {
+      if (!(await this.resources.lock(tx, vaultId, 'share'))) throw gone();
+      await tx.db.insertInto('vault_keys').values(row).execute();
+    });
     return toMeta(row);
   }
 
@@ -394,6 +402,13 @@ export class VaultKeyService implements CustomerKeyProvider {
       `${what} cannot be ${change}: it protects the data of ${users.length === 1 ? 'workspace' : 'workspaces'} ${users.map((u) => `'${u}'`).join(', ')}, which would become unreadable for good. Rotate ${users.length === 1 ? 'that workspace' : 'them'} to another key first (PATCH properties.encryption.keyVaultProperties.keyIdentifier) or delete ${users.length === 1 ? 'it' : 'them'}.`,
       { code: 'KEY_IN_USE' },
     );
+  }
+
+  /** Holds every key row of a vault FOR UPDATE in `tx` (the vault's delete, before its in-use check). */
+  async holdVaultKeys(tx: Tx, vaultId: string): Promise<void> {
+    await rowLocks(tx)
+      .forUpdate(tx.db.selectFrom('vault_keys').select('version').where('vault_key', '=', vaultId.toLowerCase()))
+      .execute();
   }
 
   /** Removes every key of a vault (the vault is being deleted). */

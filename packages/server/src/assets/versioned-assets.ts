@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import type { Tx } from '../store/database.js';
 import type { Principal } from '../identity/principals.js';
 import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
@@ -68,13 +69,62 @@ function defs(kind: VersionedKind): { container: ResourceDefinition; version: Re
   };
 }
 
+/**
+ * An asset reference: `azureml:name:version`, `name:version`, `azureml:name@latest`, or the ARM id
+ * `…/{segment}/{name}/versions/{version}` (or of the container: the latest version).
+ */
+export function parseAssetRef(ref: string, segment: string): { name: string; version?: string } | undefined {
+  if (ref.startsWith('/')) {
+    const m = new RegExp(`/workspaces/[^/]+/${segment}/([^/]+)(?:/versions/([^/]+))?$`, 'i').exec(ref);
+    return m ? { name: decodeURIComponent(m[1]!), ...(m[2] ? { version: decodeURIComponent(m[2]) } : {}) } : undefined;
+  }
+  const s = ref.replace(/^azureml:/i, '');
+  if (s.includes('//')) return undefined;
+  const at = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*)@latest$/.exec(s);
+  if (at) return { name: at[1]! };
+  const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):([a-zA-Z0-9][a-zA-Z0-9_.-]*)$/.exec(s);
+  return m ? { name: m[1]!, version: m[2]! } : undefined;
+}
+
+/** The keys under which jobs and deployments name the versions they run with, and the kind each names. */
+const USE_KEYS: Record<string, string> = { environmentId: 'environments', codeId: 'codes' };
+
+/**
+ * The environment and code versions a job spec or a deployment's properties name with an explicit
+ * version (`environmentId`, `codeId`, at any depth: a sweep's trial, a deployment's
+ * codeConfiguration), as `{segment}/{name}/{version}` lower-cased. `@latest` names no version: it is
+ * resolved when the job runs, so deleting the latest version leaves it the one before.
+ */
+export function versionsNamed(value: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value) versionsNamed(v, out);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) {
+      const segment = USE_KEYS[k];
+      const ref = segment && typeof v === 'string' ? parseAssetRef(v, segment) : undefined;
+      if (ref?.version) out.add(`${segment}/${ref.name}/${ref.version}`.toLowerCase());
+      else versionsNamed(v, out);
+    }
+  return out;
+}
+
+/**
+ * Who uses a version (`key`: `{segment}/{name}/{version}` lower-cased) in a workspace: a queued or
+ * running job, a deployment. Read in the version delete's transaction, which holds the version's row;
+ * whoever comes to use a version holds that row FOR SHARE while it writes (`hold`).
+ */
+export type AssetUsers = (tx: Pick<Tx, 'db'>, ws: WorkspaceInfo, key: string) => Promise<string[]>;
+
 const stripUndefined = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** Containers `W/{segment}/{name}` and their immutable versions `W/{segment}/{name}/versions/{v}`. */
 export class VersionedAssetService {
   readonly def: { container: ResourceDefinition; version: ResourceDefinition };
+  /** Who uses a version (jobs, deployments: registered at the composition root); a delete is refused while any does. */
+  readonly users: AssetUsers[] = [];
+  /** Test-only: called inside a version delete's transaction after the in-use check, before the delete. */
+  testHooks: { inUseChecked?: () => Promise<void> } = {};
   constructor(
-    ctx: AppContext,
+    private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
     readonly kind: VersionedKind,
   ) {
@@ -457,9 +507,28 @@ export class VersionedAssetService {
     }
   }
 
+  /**
+   * Deletes a version nobody uses (409 naming the jobs and deployments that do). The in-use check
+   * and the delete are one write transaction holding the version's row (FOR UPDATE on PostgreSQL);
+   * a job or deployment that names the version is written holding it FOR SHARE (`hold`), so of a
+   * delete and such a write one always loses.
+   */
   async deleteVersion(ws: WorkspaceInfo, name: string, version: string): Promise<boolean> {
     if (this.builtIn(name)) throw new Conflict(`'${name}' is curated and cannot be deleted`, { code: 'ASSET_CURATED' });
-    const deleted = await this.engine.delete(this.versionId(ws, name, version));
+    const deleted = await this.ctx.database.write(async (tx) => {
+      const r = await this.engine.lock(tx, this.versionId(ws, name, version), 'update');
+      if (!r) return false;
+      const users: string[] = [];
+      const key = `${this.kind.segment}/${name}/${version}`.toLowerCase();
+      for (const u of this.users) users.push(...(await u(tx, ws, key)));
+      if (users.length)
+        throw new Conflict(
+          `${this.kind.label} '${name}' version '${version}' is used by ${users.join(', ')}; cancel or wait for the job(s) and delete the deployment(s) (or move them to another version) first`,
+          { code: 'ASSET_IN_USE' },
+        );
+      await this.testHooks.inUseChecked?.();
+      return this.engine.deleteIn(tx, r.id);
+    });
     // The latest version deleted: the latest is the newest one left (none: the name has no versions).
     const container = await this.engine.get(this.containerId(ws, name));
     if (
@@ -472,6 +541,23 @@ export class VersionedAssetService {
       await this.engine.setProperties(container.id, { latestVersion: newest?.name ?? null });
     }
     return deleted;
+  }
+
+  /**
+   * Holds a version in a write transaction that comes to use it (a job submitted, a deployment
+   * written): its row locked FOR SHARE until the transaction ends, so a delete waits for that write
+   * and then sees the user, or this waits for the delete and then throws NotFound. Curated versions
+   * are never deleted and are not held.
+   */
+  async hold(tx: Tx, ws: WorkspaceInfo, name: string, version: string): Promise<void> {
+    if (this.builtIn(name)) return;
+    if (!(await this.engine.lock(tx, this.versionId(ws, name, version), 'share')))
+      throw new NotFound(
+        `${this.kind.label} '${name}' version '${version}' could not be found in workspace '${ws.name}'`,
+        {
+          code: 'ASSET_NOT_FOUND',
+        },
+      );
   }
 
   toBody(r: StoredResource): Record<string, unknown> {

@@ -146,5 +146,69 @@ for (const dialect of testDialects()) {
       assert.match(create.value.body.error.message, /compute 'ray-first-del' could not be found/);
       assert.equal((await t.request('GET', `${W}/onlineEndpoints/ep-behind?${V}`)).status, 404, 'nothing stored');
     });
+
+    // An environment version a queued or running job names is not deleted: the check and the delete
+    // are one write transaction holding the version's row; a submit naming it holds that row FOR SHARE.
+    const makeEnv = async (name: string) => {
+      const put = await t.request('PUT', `${W}/environments/${name}/versions/1?${V}`, {
+        properties: { image: 'python:3.11-slim' },
+      });
+      assert.equal(put.status, 201, put.text);
+    };
+
+    it('an environment version delete that checked first wins: the submit naming it waiting behind fails and leaves no job', async () => {
+      await makeEnv('env-first-delete');
+      const envs = t.server.services.assets.environments;
+      const g = gate();
+      envs.testHooks.inUseChecked = g.hook;
+      const del = t.request('DELETE', `${W}/environments/env-first-delete/versions/1?${V}`);
+      await g.reached;
+      envs.testHooks.inUseChecked = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request(
+          'PUT',
+          `${W}/jobs/env_behind_delete?${V}`,
+          commandJob('echo hi', { environmentId: 'azureml:env-first-delete:1' }),
+        ),
+      );
+      g.open();
+      assert.equal((await del).status, 200);
+      const submit = await outcome;
+      assert.ok(submit.ok);
+      assert.equal(submit.value.status, 404, submit.value.text);
+      assert.match(submit.value.body.error.message, /environment 'env-first-delete'.*version '1'.*could not be found/);
+      assert.deepEqual(await jobRows('env_behind_delete'), [], 'no job was written');
+    });
+
+    it('a submit that holds the environment version first wins: the delete waiting behind it sees the job and answers 409', async () => {
+      await makeEnv('env-first-submit');
+      const jobs = t.server.services.jobs.jobs;
+      const g = gate();
+      jobs.testHooks.versionsHeld = g.hook;
+      const submit = t.request(
+        'PUT',
+        `${W}/jobs/env_ahead_of_delete?${V}`,
+        commandJob('echo hi', { environmentId: `${W}/environments/env-first-submit/versions/1` }),
+      );
+      await g.reached;
+      jobs.testHooks.versionsHeld = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('DELETE', `${W}/environments/env-first-submit/versions/1?${V}`),
+      );
+      g.open();
+      assert.equal((await submit).status, 201);
+      const del = await outcome;
+      assert.ok(del.ok);
+      assert.equal(del.value.status, 409, del.value.text);
+      assert.match(
+        del.value.body.error.message,
+        /environment 'env-first-submit' version '1' is used by job 'env_ahead_of_delete' \(queued\)/,
+      );
+      assert.equal((await t.request('GET', `${W}/environments/env-first-submit/versions/1?${V}`)).status, 200);
+      // Once the job is canceled, the version goes.
+      assert.equal((await t.request('POST', `${W}/jobs/env_ahead_of_delete/cancel?${V}`)).status, 202);
+      const again = await t.request('DELETE', `${W}/environments/env-first-submit/versions/1?${V}`);
+      assert.equal(again.status, 200, again.text);
+    });
   });
 }

@@ -10,6 +10,8 @@ import { resolveWorkspaceById } from '../resources/workspaces.js';
 import { parseResourceId } from '../resources/resource-ids.js';
 import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from '../assets/validate.js';
+import { versionsNamed, type VersionedAssetService } from '../assets/versioned-assets.js';
+import type { Tx } from '../store/database.js';
 import type { DeploymentSpec, ProbeSettings, ServingEngine } from './engines/engine.js';
 import type { BalancerSettings } from './proxy/balancer.js';
 import { DEPLOYMENT_TYPE, type OnlineEndpointService } from './online-endpoints.js';
@@ -177,6 +179,14 @@ export class OnlineDeploymentService {
   private readonly starting = new Map<string, Promise<boolean>>();
   private readonly misses = new Map<string, number>();
   private following?: NodeJS.Timeout;
+
+  /**
+   * The versioned assets (environments, codes) a deployment may name with a version, set at the
+   * composition root: a deployment is written holding each version it names (see `usingVersion`).
+   */
+  versions: Record<string, Pick<VersionedAssetService, 'hold'>> = {};
+  /** Test-only: called inside a deployment's write once it holds the versions it names. */
+  testHooks: { versionsHeld?: () => Promise<void> } = {};
 
   constructor(
     private readonly ctx: AppContext,
@@ -393,6 +403,14 @@ export class OnlineDeploymentService {
     return { props, sku: { name: str(sku, 'name', 'sku', { max: 100 }) ?? 'Default', capacity }, capacity };
   }
 
+  /** The deployments of `ws` that name a version (`{segment}/{name}/{version}`), read in `tx` (the version delete's). */
+  async usingVersion(tx: Pick<Tx, 'db'>, ws: WorkspaceInfo, key: string): Promise<string[]> {
+    const prefix = `${ws.id.toLowerCase()}/`;
+    return (await this.engine.scan({ type: DEPLOYMENT_TYPE }, tx))
+      .filter((d) => d.id.toLowerCase().startsWith(prefix) && versionsNamed(d.properties).has(key))
+      .map((d) => `deployment '${d.name}' of online endpoint '${parseResourceId(d.parentId!).name}'`);
+  }
+
   async put(
     ws: WorkspaceInfo,
     endpoint: string,
@@ -413,18 +431,30 @@ export class OnlineDeploymentService {
       });
     const existing = await this.engine.get(id);
     props.provisioningState = existing ? 'Updating' : 'Creating';
-    const res = await this.engine.put(
-      deploymentDefinition,
-      id,
-      {
-        location: typeof body.location === 'string' ? body.location : ep.location,
-        kind: typeof body.kind === 'string' ? body.kind : String(props.endpointComputeType),
-        tags: stringMap(body, 'tags', 'body') ?? {},
-        sku,
-        properties: props,
-      },
-      by,
-    );
+    // Written holding the environment and code versions it names: a delete of one waits for this
+    // write and then sees the deployment, or this waits for the delete and then fails.
+    const res = await this.ctx.database.write(async (tx) => {
+      const named = [...versionsNamed(props)];
+      for (const key of named) {
+        const [segment, vname, version] = key.split('/') as [string, string, string];
+        await this.versions[segment]?.hold(tx, ws, vname, version);
+      }
+      if (named.length) await this.testHooks.versionsHeld?.();
+      return this.engine.put(
+        deploymentDefinition,
+        id,
+        {
+          location: typeof body.location === 'string' ? body.location : ep.location,
+          kind: typeof body.kind === 'string' ? body.kind : String(props.endpointComputeType),
+          tags: stringMap(body, 'tags', 'body') ?? {},
+          sku,
+          properties: props,
+        },
+        by,
+        {},
+        tx,
+      );
+    });
     const operation = await this.provision(ws, res.resource, by);
     return { ...res, operation };
   }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
+import type { Tx } from '../store/database.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
 import type { Page, PageRequest } from '../resources/registry.js';
 import type { StoredResource } from '../resources/engine.js';
@@ -11,7 +12,9 @@ import { parseResourceId } from '../resources/resource-ids.js';
 import type { ExperimentService } from '../tracking/experiments/experiments.js';
 import type { RunService } from '../tracking/runs/runs.js';
 import { RUN_ID } from '../tracking/shared/validation.js';
-import type { VersionedAssetService } from '../assets/versioned-assets.js';
+import { parseAssetRef, versionsNamed, type VersionedAssetService } from '../assets/versioned-assets.js';
+
+export { parseAssetRef };
 import type { DatastoreService } from '../assets/datastores.js';
 import { parseDatastoreUri } from '../assets/data-assets.js';
 import { AtelierError, Conflict, InvalidInput, NotFound } from '../errors.js';
@@ -98,9 +101,30 @@ export class JobService {
   /** Called after a submission or cancel, so the scheduler looks at once (set by the scheduler). */
   onChange: (key: string, what: 'submitted' | 'cancel') => void = () => {};
   /** Test-only: called inside a submit's transaction once it holds the job's compute, before the insert. */
-  testHooks: { computeHeld?: () => Promise<void> } = {};
+  testHooks: { computeHeld?: () => Promise<void>; versionsHeld?: () => Promise<void> } = {};
+  /**
+   * The versioned assets a job may name with a version (`environments`; `codes` is added at the
+   * composition root): a submit holds each version it names while the job is written, so a delete
+   * of the version waits for it and then sees the job (see `usingVersion`).
+   */
+  readonly versions: Record<string, Pick<VersionedAssetService, 'hold'>>;
 
-  constructor(private readonly d: JobDeps) {}
+  constructor(private readonly d: JobDeps) {
+    this.versions = { environments: d.environments };
+  }
+
+  /** The queued or running jobs of `ws` that name a version (`{segment}/{name}/{version}`), read in `tx` (the version delete's). */
+  async usingVersion(tx: Pick<Tx, 'db'>, ws: WorkspaceInfo, key: string): Promise<string[]> {
+    const rows = await tx.db
+      .selectFrom('jobs')
+      .select(['name', 'spec', 'status'])
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('status', 'not in', [...TERMINAL])
+      .execute();
+    return rows
+      .filter((r) => versionsNamed(JSON.parse(r.spec)).has(key))
+      .map((r) => `job '${r.name}' (${r.status.toLowerCase()})`);
+  }
 
   private get db() {
     return this.d.ctx.db;
@@ -327,13 +351,22 @@ export class JobService {
       updated_at: now,
     };
     const port = compute !== LOCAL_COMPUTE && !opts.reused ? this.d.computes() : undefined;
+    const named = opts.reused ? [] : [...versionsNamed(spec)];
     try {
-      if (port?.hold)
-        // The compute held while the job is bound to it: a concurrent delete of the compute waits
-        // for this insert and then sees the job, or this waits for the delete and then fails.
+      if (port?.hold || named.length)
+        // The compute and the versions it names held while the job is bound to them: a concurrent
+        // delete of one waits for this insert and then sees the job, or this waits for the delete
+        // and then fails.
         await this.d.ctx.database.write(async (tx) => {
-          await port.hold!(tx, ws, compute);
-          await this.testHooks.computeHeld?.();
+          if (port?.hold) {
+            await port.hold(tx, ws, compute);
+            await this.testHooks.computeHeld?.();
+          }
+          for (const key of named) {
+            const [segment, name, version] = key.split('/') as [string, string, string];
+            await this.versions[segment]?.hold(tx, ws, name, version);
+          }
+          if (named.length) await this.testHooks.versionsHeld?.();
           await tx.db.insertInto('jobs').values(row).execute();
         });
       else await this.db.insertInto('jobs').values(row).execute();
@@ -680,21 +713,4 @@ export class JobService {
 /** Where an output without a `uri` goes (as Azure ML): the default datastore, `azureml/{job}/{output}/`. */
 export function defaultOutputUri(job: string, output: string): string {
   return `azureml://datastores/workspaceblobstore/paths/azureml/${job}/${output}/`;
-}
-
-/**
- * An asset reference: `azureml:name:version`, `name:version`, `azureml:name@latest`, or the ARM id
- * `…/{segment}/{name}/versions/{version}` (or of the container: the latest version).
- */
-export function parseAssetRef(ref: string, segment: string): { name: string; version?: string } | undefined {
-  if (ref.startsWith('/')) {
-    const m = new RegExp(`/workspaces/[^/]+/${segment}/([^/]+)(?:/versions/([^/]+))?$`, 'i').exec(ref);
-    return m ? { name: decodeURIComponent(m[1]!), ...(m[2] ? { version: decodeURIComponent(m[2]) } : {}) } : undefined;
-  }
-  const s = ref.replace(/^azureml:/i, '');
-  if (s.includes('//')) return undefined;
-  const at = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*)@latest$/.exec(s);
-  if (at) return { name: at[1]! };
-  const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):([a-zA-Z0-9][a-zA-Z0-9_.-]*)$/.exec(s);
-  return m ? { name: m[1]!, version: m[2]! } : undefined;
 }

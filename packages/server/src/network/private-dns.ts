@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
+import type { Tx } from '../store/database.js';
 import type { Principal } from '../identity/principals.js';
 import type { ResourceDefinition, ResourceEngine, StoredResource } from '../resources/engine.js';
 import type { ResourceGroupService } from '../resources/resource-groups.js';
@@ -7,7 +8,7 @@ import { parseResourceId, resourceId, sameType } from '../resources/resource-ids
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { bool, invalid, obj, onlyKeys, str, stringMap, type Obj } from '../assets/validate.js';
 import { PRIVATE_ENDPOINT_TYPE } from '../assets/private-endpoints.js';
-import { networkName, VIRTUAL_NETWORK } from './virtual-networks.js';
+import { networkName, VIRTUAL_NETWORK, type VirtualNetworkService } from './virtual-networks.js';
 
 export const PRIVATE_DNS_ZONE = 'Microsoft.Network/privateDnsZones';
 export const VIRTUAL_NETWORK_LINK = 'Microsoft.Network/privateDnsZones/virtualNetworkLinks';
@@ -52,10 +53,14 @@ function globalLocation(body: Obj): string {
  * endpoint's subnet range (not a DNS record) is what admits them.
  */
 export class PrivateDnsService {
+  /** Test-only: `inUseChecked` inside a zone's delete after its in-use check; `held` inside a link's or zone group's write once it holds what it uses. */
+  testHooks: { inUseChecked?: () => Promise<void>; held?: () => Promise<void> } = {};
+
   constructor(
     private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
     private readonly groups: ResourceGroupService,
+    private readonly vnets: Pick<VirtualNetworkService, 'hold'>,
   ) {}
 
   zoneId(sub: string, rg: string, name: string): string {
@@ -117,31 +122,46 @@ export class PrivateDnsService {
     return out;
   }
 
-  /** Deletes a zone no link nor zone group uses (409 naming them otherwise). */
+  /**
+   * Deletes a zone no link nor zone group uses (409 naming them otherwise). The check and the delete
+   * are one write transaction holding the zone's row (FOR UPDATE on PostgreSQL); a link or zone group
+   * is written holding the zones it names FOR SHARE, so of a delete and such a write one always loses.
+   */
   async deleteZone(sub: string, rg: string, name: string): Promise<boolean> {
-    const r = await this.engine.get(this.zoneId(sub, rg, name));
-    if (!r) return false;
-    const links = await this.engine.list({ type: VIRTUAL_NETWORK_LINK, parentId: r.id, top: 20 });
-    const groups = await this.zoneGroupsUsing(r.id);
-    const users = [
-      ...links.value.map((l) => `virtual network link '${l.name}'`),
-      ...groups.map((g) => `the DNS zone group of private endpoint '${parseResourceId(g.parentId!).name}'`),
-    ];
-    if (users.length)
-      throw new Conflict(
-        `private DNS zone '${r.name}' is in use by ${users.join(', ')}; delete ${users.length > 1 ? 'them' : 'it'} first`,
-        { code: 'NETWORK_IN_USE' },
-      );
-    return this.engine.delete(r.id);
+    const id = this.zoneId(sub, rg, name);
+    return this.ctx.database.write(async (tx) => {
+      const r = await this.engine.lock(tx, id, 'update');
+      if (!r) return false;
+      const links = await this.engine.scan({ type: VIRTUAL_NETWORK_LINK, parentId: r.id }, tx);
+      const groups = await this.zoneGroupsUsing(r.id, tx);
+      const users = [
+        ...links.slice(0, 20).map((l) => `virtual network link '${l.name}'`),
+        ...groups.map((g) => `the DNS zone group of private endpoint '${parseResourceId(g.parentId!).name}'`),
+      ];
+      if (users.length)
+        throw new Conflict(
+          `private DNS zone '${r.name}' is in use by ${users.join(', ')}; delete ${users.length > 1 ? 'them' : 'it'} first`,
+          { code: 'NETWORK_IN_USE' },
+        );
+      await this.testHooks.inUseChecked?.();
+      return this.engine.deleteIn(tx, r.id);
+    });
   }
 
-  private async zoneGroupsUsing(zoneId: string): Promise<StoredResource[]> {
+  private async zoneGroupsUsing(zoneId: string, tx: Pick<Tx, 'db'>): Promise<StoredResource[]> {
     const key = zoneId.toLowerCase();
-    return (await this.engine.scan({ type: DNS_ZONE_GROUP })).filter((g) =>
+    return (await this.engine.scan({ type: DNS_ZONE_GROUP }, tx)).filter((g) =>
       ((g.properties.privateDnsZoneConfigs as { properties: { privateDnsZoneId: string } }[]) ?? []).some(
         (c) => c.properties.privateDnsZoneId.toLowerCase() === key,
       ),
     );
+  }
+
+  /** A zone held FOR SHARE in `tx` (a write that comes to use it); NotFound-style InvalidInput when gone. */
+  private async holdZone(tx: Tx, zoneId: string, target: string): Promise<void> {
+    const z = await this.engine.lock(tx, zoneId, 'share');
+    if (!z || !sameType(z.type, PRIVATE_DNS_ZONE))
+      throw invalid(target, `private DNS zone '${zoneId}' was deleted meanwhile; create it again first`);
   }
 
   async zoneBody(r: StoredResource): Promise<Obj> {
@@ -224,22 +244,34 @@ export class PrivateDnsService {
         { code: 'CONFLICT', target: 'properties.virtualNetwork.id' },
       );
     const tags = stringMap(body, 'tags', 'body') ?? {};
-    return this.engine.put(
-      virtualNetworkLinkDef,
-      id,
-      {
-        location,
-        tags,
-        properties: {
-          provisioningState: 'Succeeded',
-          virtualNetworkLinkState: 'Completed',
-          virtualNetwork: { id: vnet.id },
-          registrationEnabled,
-          ...(resolutionPolicy ? { resolutionPolicy } : {}),
+    // Written holding the zone and the network FOR SHARE: their deletes wait and then see the link.
+    return this.ctx.database.write(async (tx) => {
+      await this.holdZone(tx, z.id, 'name');
+      if (!(await this.vnets.hold(tx, vnet.id)))
+        throw invalid(
+          'properties.virtualNetwork.id',
+          `virtual network '${vnetId}' was deleted meanwhile; create it first`,
+        );
+      await this.testHooks.held?.();
+      return this.engine.put(
+        virtualNetworkLinkDef,
+        id,
+        {
+          location,
+          tags,
+          properties: {
+            provisioningState: 'Succeeded',
+            virtualNetworkLinkState: 'Completed',
+            virtualNetwork: { id: vnet.id },
+            registrationEnabled,
+            ...(resolutionPolicy ? { resolutionPolicy } : {}),
+          },
         },
-      },
-      by,
-    );
+        by,
+        {},
+        tx,
+      );
+    });
   }
 
   async deleteLink(sub: string, rg: string, zone: string, name: string): Promise<boolean> {
@@ -247,9 +279,9 @@ export class PrivateDnsService {
   }
 
   /** The links to a virtual network (its users: a linked network is not deleted). */
-  async linksTo(vnetId: string): Promise<string[]> {
+  async linksTo(vnetId: string, tx: Pick<Tx, 'db'>): Promise<string[]> {
     const key = vnetId.toLowerCase();
-    return (await this.engine.scan({ type: VIRTUAL_NETWORK_LINK }))
+    return (await this.engine.scan({ type: VIRTUAL_NETWORK_LINK }, tx))
       .filter((l) => String((l.properties.virtualNetwork as { id?: string })?.id).toLowerCase() === key)
       .map((l) => l.id);
   }
@@ -309,12 +341,24 @@ export class PrivateDnsService {
       const configName = str(co, 'name', where, { max: 80 }) ?? zone.name.replace(/\./g, '-');
       configs.push({ name: configName, properties: { privateDnsZoneId: zone.id, recordSets: [] } });
     }
-    return this.engine.put(
-      dnsZoneGroupDef,
-      `${pe.id}/privateDnsZoneGroups/${name}`,
-      { properties: { provisioningState: 'Succeeded', privateDnsZoneConfigs: configs } },
-      by,
-    );
+    // Written holding its zones FOR SHARE: their deletes wait and then see the group.
+    return this.ctx.database.write(async (tx) => {
+      for (const [i, c] of configs.entries())
+        await this.holdZone(
+          tx,
+          (c.properties as { privateDnsZoneId: string }).privateDnsZoneId,
+          `properties.privateDnsZoneConfigs[${i}].properties.privateDnsZoneId`,
+        );
+      await this.testHooks.held?.();
+      return this.engine.put(
+        dnsZoneGroupDef,
+        `${pe.id}/privateDnsZoneGroups/${name}`,
+        { properties: { provisioningState: 'Succeeded', privateDnsZoneConfigs: configs } },
+        by,
+        {},
+        tx,
+      );
+    });
   }
 
   async deleteGroup(sub: string, rg: string, endpoint: string, name: string): Promise<boolean> {

@@ -23,15 +23,15 @@ export function createNetworkServices(
   assets: AssetServices,
 ): NetworkServices {
   const vnets = new VirtualNetworkService(ctx, cp.resources, cp.groups);
-  const dns = new PrivateDnsService(ctx, cp.resources, cp.groups);
+  const dns = new PrivateDnsService(ctx, cp.resources, cp.groups, vnets);
   assets.endpoints.subnets = vnets;
-  vnets.users.push(async (id) => {
+  vnets.users.push(async (id, tx) => {
     const key = id.toLowerCase();
-    return (await cp.resources.scan({ type: PRIVATE_ENDPOINT_TYPE }))
+    return (await cp.resources.scan({ type: PRIVATE_ENDPOINT_TYPE }, tx))
       .filter((pe) => String((pe.properties.subnet as { id?: string } | undefined)?.id ?? '').toLowerCase() === key)
       .map((pe) => pe.id);
   });
-  vnets.users.push((id) => dns.linksTo(id));
+  vnets.users.push((id, tx) => dns.linksTo(id, tx));
   // A group whose network something outside the group uses is not deleted (as Azure refuses to delete
   // the network): checked before the group's other delete hooks remove anything.
   cp.groups.deleteHooks.unshift(async (groupKey) => vnets.requireUnusedOutside(groupKey));

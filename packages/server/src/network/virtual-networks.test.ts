@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { V, createWorkspace, groupPath, userWithRole, waitForOperation, wsPath } from '../http/arm/arm-test-helpers.js';
+import { gate, startBehind } from '../testing/write-race.js';
 
 for (const dialect of testDialects()) {
   describe(`virtual networks, subnets and private DNS zones (${dialect})`, () => {
@@ -417,6 +418,143 @@ for (const dialect of testDialects()) {
           assert.equal(left.status, 200, `endpoint ${round} in a deleted subnet`);
           assert.equal((await t.request('DELETE', `${pe(`pe-race${round}`)}?${V}`)).status, 200);
         }
+      }
+    });
+
+    // The in-use checks of a network's, subnet's or zone's delete run in the delete's write
+    // transaction holding its row; whoever comes to use it holds that row FOR SHARE while it writes.
+    // Each race is run in both orders, the order fixed by a gate (no sleeps).
+    const netWithSubnet = async (name: string, third: number) => {
+      const r = await t.request('PUT', `${vnet(name)}?${V}`, {
+        properties: {
+          addressSpace: { addressPrefixes: [`10.${third}.0.0/16`] },
+          subnets: [{ name: 's', properties: { addressPrefix: `10.${third}.0.0/24` } }],
+        },
+      });
+      assert.equal(r.status, 201, r.text);
+    };
+    const linkBody = (net: string) => ({ location: 'global', properties: { virtualNetwork: { id: vnet(net) } } });
+
+    it('a network or subnet delete that checked first wins: the endpoint or link waiting behind it is refused and not made', async () => {
+      const { vnets } = t.server.services.network;
+      for (const [i, what] of (['network', 'subnet', 'link'] as const).entries()) {
+        await netWithSubnet(`first-${what}`, 60 + i);
+        if (what === 'link')
+          assert.equal((await t.request('PUT', `${zone(`first.example`)}?${V}`, { location: 'global' })).status, 201);
+        const g = gate();
+        vnets.testHooks.inUseChecked = g.hook;
+        const del = t.request(
+          'DELETE',
+          what === 'subnet' ? `${subnet(`first-${what}`, 's')}?${V}` : `${vnet(`first-${what}`)}?${V}`,
+        );
+        await g.reached;
+        vnets.testHooks.inUseChecked = undefined;
+        const user = what === 'link' ? `${zone('first.example')}/virtualNetworkLinks/behind` : pe(`behind-${what}`);
+        const { outcome } = await startBehind(t.server.ctx.database, () =>
+          t.request(
+            'PUT',
+            `${user}?${V}`,
+            what === 'link' ? linkBody(`first-${what}`) : peBody(subnet(`first-${what}`, 's')),
+          ),
+        );
+        g.open();
+        assert.equal((await del).status, 200, what);
+        const put = await outcome;
+        assert.ok(put.ok);
+        // SQLite: the put's checks read after the delete's commit (400: not found); PostgreSQL: it
+        // waited for the network's row in its write and found it gone (400 link, 409 endpoint).
+        assert.ok([400, 409].includes(put.value.status), `${what}: ${put.value.text}`);
+        assert.equal((await t.request('GET', `${user}?${V}`)).status, 404, `no ${what} user was written`);
+      }
+      assert.equal((await t.request('DELETE', `${zone('first.example')}?${V}`)).status, 200);
+    });
+
+    it('an endpoint or link that holds the network first wins: the delete waiting behind it sees it and answers 409', async () => {
+      const { vnets, dns } = t.server.services.network;
+      const endpoints = t.server.services.assets.endpoints;
+      for (const [i, what] of (['network', 'subnet', 'link'] as const).entries()) {
+        await netWithSubnet(`held-${what}`, 70 + i);
+        if (what === 'link')
+          assert.equal((await t.request('PUT', `${zone('held.example')}?${V}`, { location: 'global' })).status, 201);
+        const g = gate();
+        if (what === 'link') dns.testHooks.held = g.hook;
+        else endpoints.testHooks.subnetHeld = g.hook;
+        const user = what === 'link' ? `${zone('held.example')}/virtualNetworkLinks/ahead` : pe(`ahead-${what}`);
+        const put = t.request(
+          'PUT',
+          `${user}?${V}`,
+          what === 'link' ? linkBody(`held-${what}`) : peBody(subnet(`held-${what}`, 's')),
+        );
+        await g.reached;
+        dns.testHooks.held = endpoints.testHooks.subnetHeld = undefined;
+        const { outcome } = await startBehind(t.server.ctx.database, () =>
+          t.request(
+            'DELETE',
+            what === 'subnet' ? `${subnet(`held-${what}`, 's')}?${V}` : `${vnet(`held-${what}`)}?${V}`,
+          ),
+        );
+        g.open();
+        assert.equal((await put).status, 201, what);
+        const del = await outcome;
+        assert.ok(del.ok);
+        assert.equal(del.value.status, 409, `${what}: ${del.value.text}`);
+        assert.match(
+          del.value.body.error.message,
+          what === 'link' ? /virtual network link 'ahead'/ : /private endpoint 'ahead-/,
+        );
+        assert.equal((await t.request('GET', `${subnet(`held-${what}`, 's')}?${V}`)).status, 200);
+        // Once the user is gone, so can the network be.
+        assert.equal((await t.request('DELETE', `${user}?${V}`)).status, 200);
+        assert.equal((await t.request('DELETE', `${vnet(`held-${what}`)}?${V}`)).status, 200);
+      }
+      assert.equal((await t.request('DELETE', `${zone('held.example')}?${V}`)).status, 200);
+    });
+
+    it('a private DNS zone delete races a link or a zone group in both orders: one always loses', async () => {
+      const { dns } = t.server.services.network;
+      await netWithSubnet('zone-net', 80);
+      assert.equal((await t.request('PUT', `${pe('zone-pe')}?${V}`, peBody(subnet('zone-net', 's')))).status, 201);
+      const groupBody = (z: string) => ({
+        properties: { privateDnsZoneConfigs: [{ name: 'z', properties: { privateDnsZoneId: zone(z) } }] },
+      });
+      for (const what of ['link', 'group'] as const) {
+        const userOf = (z: string) =>
+          what === 'link' ? `${zone(z)}/virtualNetworkLinks/l` : `${pe('zone-pe')}/privateDnsZoneGroups/default`;
+        const bodyOf = (z: string) => (what === 'link' ? linkBody('zone-net') : groupBody(z));
+        // The delete checked first: the user waiting behind it is refused and not written.
+        const z1 = `first-${what}.example`;
+        assert.equal((await t.request('PUT', `${zone(z1)}?${V}`, { location: 'global' })).status, 201);
+        const g1 = gate();
+        dns.testHooks.inUseChecked = g1.hook;
+        const del = t.request('DELETE', `${zone(z1)}?${V}`);
+        await g1.reached;
+        dns.testHooks.inUseChecked = undefined;
+        const behind = await startBehind(t.server.ctx.database, () =>
+          t.request('PUT', `${userOf(z1)}?${V}`, bodyOf(z1)),
+        );
+        g1.open();
+        assert.equal((await del).status, 200, what);
+        const put = await behind.outcome;
+        assert.ok(put.ok);
+        assert.ok([400, 404].includes(put.value.status), `${what}: ${put.value.text}`);
+        assert.equal((await t.request('GET', `${userOf(z1)}?${V}`)).status, 404, `no ${what} was written`);
+        // The user held the zone first: the delete waiting behind it sees it and answers 409.
+        const z2 = `held-${what}.example`;
+        assert.equal((await t.request('PUT', `${zone(z2)}?${V}`, { location: 'global' })).status, 201);
+        const g2 = gate();
+        dns.testHooks.held = g2.hook;
+        const made = t.request('PUT', `${userOf(z2)}?${V}`, bodyOf(z2));
+        await g2.reached;
+        dns.testHooks.held = undefined;
+        const behindDel = await startBehind(t.server.ctx.database, () => t.request('DELETE', `${zone(z2)}?${V}`));
+        g2.open();
+        assert.equal((await made).status, 201, what);
+        const refused = await behindDel.outcome;
+        assert.ok(refused.ok);
+        assert.equal(refused.value.status, 409, `${what}: ${refused.value.text}`);
+        assert.equal((await t.request('GET', `${zone(z2)}?${V}`)).status, 200);
+        assert.equal((await t.request('DELETE', `${userOf(z2)}?${V}`)).status, 200);
+        assert.equal((await t.request('DELETE', `${zone(z2)}?${V}`)).status, 200);
       }
     });
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
+import type { Tx } from '../store/database.js';
 import type { Principal } from '../identity/principals.js';
 import type { ResourceDefinition, ResourceEngine, StoredResource } from '../resources/engine.js';
 import { normaliseLocation, type ResourceGroupService } from '../resources/resource-groups.js';
@@ -40,8 +41,12 @@ interface SubnetRecord {
   privateLinkServiceNetworkPolicies: string;
 }
 
-/** Who uses a subnet or virtual network (their ids): deleting it, or changing its range, is refused naming them. */
-export type NetworkUsers = (id: string) => Promise<string[]>;
+/**
+ * Who uses a subnet or virtual network (their ids): deleting it, or changing its range, is refused
+ * naming them. Read in `tx` (the delete's or change's, which holds the network's row); whoever comes
+ * to use a network or subnet holds that row FOR SHARE while it writes (`hold`, `holdSubnet`).
+ */
+export type NetworkUsers = (id: string, tx: Pick<Tx, 'db'>) => Promise<string[]>;
 
 const subnetNetworks = (s: SubnetRecord): Network[] =>
   [...(s.addressPrefix ? [s.addressPrefix] : []), ...(s.addressPrefixes ?? [])].map((t) => parseNetwork(t, 'stored'));
@@ -68,6 +73,8 @@ const sameNets = (a: Network[], b: Network[]) =>
 export class VirtualNetworkService {
   /** Who uses a subnet or network (private endpoints in a subnet, DNS zone links to a network). */
   readonly users: NetworkUsers[] = [];
+  /** Test-only: called inside a delete's or change's transaction after the in-use check, before the write. */
+  testHooks: { inUseChecked?: () => Promise<void> } = {};
 
   constructor(
     private readonly ctx: AppContext,
@@ -165,7 +172,6 @@ export class VirtualNetworkService {
     );
     if (existing && existing.location && location !== existing.location)
       throw invalid('location', `cannot change: the virtual network is in '${existing.location}'`);
-    if (existing) await this.checkChanges(existing, subnets);
     const props: Obj = {
       provisioningState: 'Succeeded',
       resourceGuid: (existing?.properties.resourceGuid as string | undefined) ?? crypto.randomUUID(),
@@ -261,11 +267,11 @@ export class VirtualNetworkService {
   }
 
   /** A subnet in use keeps its range and stays; the message names who uses it. */
-  private async checkChanges(existing: StoredResource, next: SubnetRecord[]): Promise<void> {
+  private async checkChanges(existing: StoredResource, next: SubnetRecord[], tx: Pick<Tx, 'db'>): Promise<void> {
     for (const s of (existing.properties.subnets as SubnetRecord[] | undefined) ?? []) {
       const n = next.find((x) => x.name.toLowerCase() === s.name.toLowerCase());
       if (n && sameNets(subnetNetworks(n), subnetNetworks(s))) continue;
-      const users = await this.usersOf(`${existing.id}/subnets/${s.name}`);
+      const users = await this.usersOf(`${existing.id}/subnets/${s.name}`, tx);
       if (users.length)
         throw new Conflict(
           `subnet '${s.name}' is in use by ${users.map(describe).join(', ')}: it cannot be ${n ? 'given another range' : 'removed'}; delete ${users.length > 1 ? 'them' : 'it'} first`,
@@ -274,18 +280,18 @@ export class VirtualNetworkService {
     }
   }
 
-  private async usersOf(id: string): Promise<string[]> {
+  private async usersOf(id: string, tx: Pick<Tx, 'db'> = this.ctx): Promise<string[]> {
     const out: string[] = [];
-    for (const u of this.users) out.push(...(await u(id)));
+    for (const u of this.users) out.push(...(await u(id, tx)));
     return out;
   }
 
   /**
    * Writes the network's row; a concurrent change of the same network is a 409 to retry (nothing
-   * half-made). `before` (an update): the subnets it removes or re-ranges are checked for users again
-   * after the write, and the write is undone when one appeared meanwhile — a private endpoint joining
-   * a subnet checks the subnet again after its own write too, so of two such requests at once at
-   * least one sees the other (each writes, then reads) and steps back.
+   * half-made). An update (`before`) is one write transaction holding the row (FOR UPDATE on
+   * PostgreSQL) that first checks the subnets it removes or re-ranges for users: a private endpoint
+   * or DNS link that comes to use the network holds the same row FOR SHARE while it writes, so of the
+   * two one waits for the other and then sees its result.
    */
   private async write(
     id: string,
@@ -296,23 +302,16 @@ export class VirtualNetworkService {
     before?: StoredResource,
   ): Promise<StoredResource> {
     try {
-      const out = (await this.engine.put(virtualNetworkDef, id, input, by, create ? { ifNoneMatch: '*' } : { ifMatch }))
-        .resource;
-      if (before) {
-        try {
-          await this.checkChanges(before, (input.properties.subnets as SubnetRecord[] | undefined) ?? []);
-        } catch (e) {
-          await this.engine.put(
-            virtualNetworkDef,
-            id,
-            { location: before.location, tags: before.tags, properties: before.properties },
-            by,
-            { ifMatch: out.etag },
-          );
-          throw e;
+      return await this.ctx.database.write(async (tx) => {
+        if (before) {
+          const held = await this.engine.lock(tx, id, 'update');
+          await this.checkChanges(held ?? before, (input.properties.subnets as SubnetRecord[] | undefined) ?? [], tx);
+          await this.testHooks.inUseChecked?.();
         }
-      }
-      return out;
+        return (
+          await this.engine.put(virtualNetworkDef, id, input, by, create ? { ifNoneMatch: '*' } : { ifMatch }, tx)
+        ).resource;
+      });
     } catch (e) {
       if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE'))
         throw new Conflict(
@@ -323,36 +322,45 @@ export class VirtualNetworkService {
     }
   }
 
-  /** Deletes a network whose subnets nobody uses (409 naming the users otherwise). */
+  /**
+   * Deletes a network whose subnets nobody uses (409 naming the users otherwise): the check and the
+   * delete are one write transaction holding the network's row (see `write`).
+   */
   async delete(sub: string, rg: string, name: string): Promise<boolean> {
-    const r = await this.engine.get(this.id(sub, rg, name));
-    if (!r) return false;
-    const users = await this.usersOf(r.id);
-    for (const s of (r.properties.subnets as SubnetRecord[] | undefined) ?? [])
-      users.push(...(await this.usersOf(`${r.id}/subnets/${s.name}`)));
-    if (users.length)
-      throw new Conflict(
-        `virtual network '${r.name}' is in use by ${users.map(describe).join(', ')}; delete ${users.length > 1 ? 'them' : 'it'} first`,
-        { code: 'NETWORK_IN_USE' },
-      );
-    const done = await this.engine.delete(r.id);
-    // A private endpoint that joined a subnet meanwhile keeps it: the network comes back.
-    const late = [];
-    for (const s of (r.properties.subnets as SubnetRecord[] | undefined) ?? [])
-      late.push(...(await this.usersOf(`${r.id}/subnets/${s.name}`)));
-    if (late.length) {
-      await this.engine.put(
-        virtualNetworkDef,
-        r.id,
-        { location: r.location, tags: r.tags, properties: r.properties },
-        r.updatedBy,
-        { ifNoneMatch: '*' },
-      );
-      throw new Conflict(`virtual network '${r.name}' is in use by ${late.map(describe).join(', ')}; delete it first`, {
-        code: 'NETWORK_IN_USE',
-      });
-    }
-    return done;
+    const id = this.id(sub, rg, name);
+    return this.ctx.database.write(async (tx) => {
+      const r = await this.engine.lock(tx, id, 'update');
+      if (!r) return false;
+      const users = await this.usersOf(r.id, tx);
+      for (const s of (r.properties.subnets as SubnetRecord[] | undefined) ?? [])
+        users.push(...(await this.usersOf(`${r.id}/subnets/${s.name}`, tx)));
+      if (users.length)
+        throw new Conflict(
+          `virtual network '${r.name}' is in use by ${users.map(describe).join(', ')}; delete ${users.length > 1 ? 'them' : 'it'} first`,
+          { code: 'NETWORK_IN_USE' },
+        );
+      await this.testHooks.inUseChecked?.();
+      return this.engine.deleteIn(tx, r.id);
+    });
+  }
+
+  /**
+   * Holds a network in a write transaction that comes to use it (a DNS zone link): its row locked
+   * FOR SHARE until the transaction ends, so a delete or change waits and then sees the new user.
+   * Undefined when it is gone.
+   */
+  async hold(tx: Tx, id: string): Promise<StoredResource | undefined> {
+    const r = await this.engine.lock(tx, id, 'share');
+    return r && sameType(r.type, VIRTUAL_NETWORK) ? r : undefined;
+  }
+
+  /** As `hold`, for a subnet (a private endpoint joining it): its networks now, undefined when it is gone. */
+  async holdSubnet(tx: Tx, id: string): Promise<string[] | undefined> {
+    const p = parseResourceId(id, 'properties.subnet.id');
+    if (!p.parentId) return undefined;
+    const vnet = await this.hold(tx, p.parentId);
+    const s = vnet && this.subnetsOf(vnet).find((x) => x.name.toLowerCase() === p.name.toLowerCase());
+    return s ? subnetNetworks(s.properties as unknown as SubnetRecord).map((n) => n.text) : undefined;
   }
 
   /** Refuses (409 naming them) when resources outside the resource group `groupKey` use one of its networks. */
@@ -430,7 +438,6 @@ export class VirtualNetworkService {
       parseNetwork(t, 'stored'),
     );
     this.checkLayout(space, next);
-    await this.checkChanges(vnet, next);
     const out = await this.write(
       vnet.id,
       { location: vnet.location, tags: vnet.tags, properties: { ...vnet.properties, subnets: next } },
@@ -454,7 +461,6 @@ export class VirtualNetworkService {
     const current = (vnet.properties.subnets as SubnetRecord[] | undefined) ?? [];
     const next = current.filter((x) => x.name.toLowerCase() !== name.toLowerCase());
     if (next.length === current.length) return false;
-    await this.checkChanges(vnet, next);
     await this.write(
       vnet.id,
       { location: vnet.location, tags: vnet.tags, properties: { ...vnet.properties, subnets: next } },

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../context.js';
+import type { Tx } from '../store/database.js';
 import type { Principal } from '../identity/principals.js';
 import { AtelierError, Conflict, InvalidInput } from '../errors.js';
 import type { BlobStore } from '../blob/blob-store.js';
@@ -94,7 +95,9 @@ export class DependentResources {
    * (`deletingGroupKey`: what is inside that group goes too, so only what is outside it counts);
    * a throw refuses the delete.
    */
-  readonly onKeyVaultDeleteRequested: ((vaultId: string, deletingGroupKey?: string) => Promise<void>)[] = [];
+  readonly onKeyVaultDeleteRequested: ((vaultId: string, deletingGroupKey?: string, tx?: Tx) => Promise<void>)[] = [];
+  /** Test-only: called inside a vault delete's transaction after its in-use checks, before the delete. */
+  testHooks: { inUseChecked?: () => Promise<void> } = {};
   constructor(
     private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
@@ -280,14 +283,29 @@ export class DependentResources {
     return resource;
   }
 
-  /** A key vault deleted on its own (its DELETE route): refused while a key in it protects a workspace's data. */
+  /**
+   * A key vault deleted on its own (its DELETE route): refused while a key in it protects a
+   * workspace's data. The checks and the removal of the vault's row are one write transaction
+   * holding the vault's row FOR UPDATE (and, through the checks, its keys' rows): a key made in the
+   * vault holds the vault FOR SHARE and putting data under a key holds the key, so of a delete and
+   * such a write one always loses. Its secrets and keys go once the row is gone.
+   */
   async deleteKeyVaultIfUnused(id: string): Promise<boolean> {
-    for (const check of this.onKeyVaultDeleteRequested) await check(id);
-    return this.deleteKeyVault(id);
+    const existed = await this.ctx.database.write(async (tx) => {
+      if (!(await this.engine.lock(tx, id, 'update'))) return false;
+      for (const check of this.onKeyVaultDeleteRequested) await check(id, undefined, tx);
+      await this.testHooks.inUseChecked?.();
+      return this.engine.deleteIn(tx, id);
+    });
+    return this.forgetKeyVault(id, existed);
   }
 
   async deleteKeyVault(id: string): Promise<boolean> {
-    const existed = await this.engine.delete(id);
+    return this.forgetKeyVault(id, await this.engine.delete(id));
+  }
+
+  /** What a deleted vault leaves: its secrets and keys (onKeyVaultDeleted), sealing keys and name. */
+  private async forgetKeyVault(id: string, existed: boolean): Promise<boolean> {
     for (const hook of this.onKeyVaultDeleted) await hook(id);
     await this.keys.forget(id);
     await this.releaseName(id);

@@ -240,9 +240,9 @@ export class ResourceEngine {
     return readResource(this.ctx.db, id);
   }
 
-  /** Every resource a scan query matches, ordered by lower-cased id. */
-  async scan(q: ScanQuery): Promise<StoredResource[]> {
-    return scanResources(this.ctx.db, q);
+  /** Every resource a scan query matches, ordered by lower-cased id (in `tx` when given: an in-use check's). */
+  async scan(q: ScanQuery, tx: Pick<Tx, 'db'> = this.ctx): Promise<StoredResource[]> {
+    return scanResources(tx.db, q);
   }
 
   /** A resource of `type` by name (names unique per type, e.g. storage accounts), optionally in a subscription. */

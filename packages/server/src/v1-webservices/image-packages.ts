@@ -651,6 +651,10 @@ export class V1ImagePackages {
   /**
    * `DELETE …/images/{id}` (image.delete): refused (409) while a service runs it; else the image and
    * its code asset go (its environment version stays: it is the workspace's, others may use it).
+   * A service runs an image through its code version, so the in-use check is that version's delete
+   * (one write transaction holding the version's row, against deployments written holding it FOR
+   * SHARE: VersionedAssetService.deleteVersion); the image's row goes only once it succeeded, and a
+   * deploy_from_image that comes after finds the code version gone and fails.
    */
   async delete(ws: WorkspaceInfo, id: string): Promise<void> {
     const r = await this.find(ws, id);
@@ -662,20 +666,25 @@ export class V1ImagePackages {
     if (r.status === 'Running')
       throw new Conflict(`image '${id}' is still being built: wait_for_creation() first`, { code: 'CONFLICT' });
     const codeId = r.contents.codeId;
-    if (codeId) {
-      const used = await this.usedBy(ws, codeId);
-      if (used.length)
+    const m = codeId ? /\/codes\/([^/]+)\/versions\/([^/]+)$/i.exec(codeId) : null;
+    const v = m ? await this.codes.versions.getVersion(ws, m[1]!, m[2]!).catch(() => undefined) : undefined;
+    if (m) {
+      try {
+        await this.codes.versions.deleteVersion(ws, m[1]!, m[2]!);
+      } catch (e) {
+        if (!(e instanceof Conflict && e.code === 'ASSET_IN_USE')) throw e;
+        const used = await this.usedBy(ws, codeId!);
         throw new Conflict(
-          `image '${id}' is used by webservice ${used.map((u) => `'${u.split('/')[0]}'`).join(', ')}: delete the service first (service.delete())`,
+          used.length
+            ? `image '${id}' is used by webservice ${used.map((u) => `'${u.split('/')[0]}'`).join(', ')}: delete the service first (service.delete())`
+            : `image '${id}': ${e.message}`,
           { code: 'CONFLICT' },
         );
+      }
     }
     await this.ctx.db.deleteFrom('v1_images').where('id', '=', r.id).execute();
-    const m = codeId ? /\/codes\/([^/]+)\/versions\/([^/]+)$/i.exec(codeId) : null;
     if (m) {
-      const v = await this.codes.versions.getVersion(ws, m[1]!, m[2]!).catch(() => undefined);
       const uri = typeof v?.properties.codeUri === 'string' ? new URL(v.properties.codeUri) : undefined;
-      await this.codes.versions.deleteVersion(ws, m[1]!, m[2]!).catch(() => undefined);
       if (uri) {
         const [account = '', container = '', ...dir] = uri.pathname.split('/').filter(Boolean).slice(1);
         if (dir.length)

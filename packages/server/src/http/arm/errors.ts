@@ -133,6 +133,7 @@ export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
   INVALID_CONNECTION_NAME: 'InvalidConnectionName',
   ASSET_NOT_FOUND: 'UserError',
   ASSET_CURATED: 'UserError',
+  ASSET_IN_USE: 'ResourceInUse',
   ASSET_VERSION_IMMUTABLE: 'UserError',
   ASSET_CONTAINER_MISMATCH: 'UserError',
   INVALID_ASSET_NAME: 'InvalidAssetName',
