@@ -145,6 +145,18 @@ function probeSettings(w: Obj): ProbeSettings {
   };
 }
 
+/** A deployment's autoscaling (scaleSettings TargetUtilization, as validated) for its engine, or undefined. */
+export function autoscaleOf(props: Obj): DeploymentSpec['autoscale'] {
+  const s = (props.scaleSettings ?? {}) as Obj;
+  if (s.scaleType !== 'TargetUtilization') return undefined;
+  return {
+    minInstances: Number(s.minInstances ?? 1),
+    maxInstances: Number(s.maxInstances ?? 1),
+    targetUtilization: Number(s.targetUtilizationPercentage ?? 70),
+    pollingIntervalS: parseDuration(s.pollingInterval ?? 'PT1S', 'scaleSettings.pollingInterval') / 1000,
+  };
+}
+
 export function balancerSettings(props: Obj, capacity: number): BalancerSettings {
   const rs = (props.requestSettings ?? {}) as Obj;
   const per = Number(rs.maxConcurrentRequestsPerInstance ?? 1);
@@ -372,12 +384,35 @@ export class OnlineDeploymentService {
       str(p, 'egressPublicNetworkAccess', T, { oneOf: ['Enabled', 'Disabled'] }) ?? 'Enabled';
     const scale = obj(p.scaleSettings, `${T}.scaleSettings`, false);
     if (scale) {
-      const st = str(scale, 'scaleType', `${T}.scaleSettings`, { oneOf: ['Default', 'TargetUtilization'] });
-      if (st === 'TargetUtilization')
-        throw invalid(
-          `${T}.scaleSettings.scaleType`,
-          'autoscaling (TargetUtilization) is not served here; use Default and set sku.capacity',
+      const S = `${T}.scaleSettings`;
+      const st = str(scale, 'scaleType', S, { oneOf: ['Default', 'TargetUtilization'] });
+      if (st === 'TargetUtilization') {
+        if (!onRay)
+          throw invalid(
+            `${S}.scaleType`,
+            `a Managed deployment runs sku.capacity worker processes on this machine, an executor with no autoscaler; autoscaling (TargetUtilization) runs on an endpoint on an attached Ray compute (Ray Serve's autoscaler): use Default and set sku.capacity here`,
+          );
+        onlyKeys(
+          scale,
+          ['scaleType', 'minInstances', 'maxInstances', 'targetUtilizationPercentage', 'pollingInterval'],
+          S,
         );
+        const minInstances = int(scale, 'minInstances', S, 1, MAX_CAPACITY) ?? 1;
+        const maxInstances = int(scale, 'maxInstances', S, 1, MAX_CAPACITY) ?? Math.max(1, minInstances);
+        if (maxInstances < minInstances)
+          throw invalid(`${S}.maxInstances`, `must be at least minInstances (${minInstances}), got ${maxInstances}`);
+        const pollMs =
+          scale.pollingInterval == null
+            ? 1_000
+            : parseDuration(scale.pollingInterval, `${S}.pollingInterval`, { minMs: 1_000, maxMs: 3_600_000 });
+        props.scaleSettings = {
+          scaleType: 'TargetUtilization',
+          minInstances,
+          maxInstances,
+          targetUtilizationPercentage: int(scale, 'targetUtilizationPercentage', S, 1, 100) ?? 70,
+          pollingInterval: formatDuration(pollMs),
+        };
+      } else onlyKeys(scale, ['scaleType'], S);
     }
     const rs = obj(p.requestSettings, `${T}.requestSettings`, false) ?? {};
     onlyKeys(rs, ['maxConcurrentRequestsPerInstance', 'requestTimeout', 'maxQueueWait'], `${T}.requestSettings`);
@@ -631,6 +666,7 @@ export class OnlineDeploymentService {
       pipRequirements,
       environmentVariables: (p.environmentVariables as Record<string, string>) ?? {},
       instanceCount: capacity,
+      ...(autoscaleOf(p) ? { autoscale: autoscaleOf(p) } : {}),
       maxConcurrentPerInstance: Number(rs.maxConcurrentRequestsPerInstance ?? 1),
       livenessProbe: probeSettings(p.livenessProbe as Obj),
       readinessProbe: probeSettings(p.readinessProbe as Obj),
@@ -788,7 +824,10 @@ export class OnlineDeploymentService {
   }
 
   toBody(r: StoredResource): Record<string, unknown> {
-    const body = toArmBody(r, { ...r.properties, scaleSettings: { scaleType: 'Default' } });
+    const body = toArmBody(r, {
+      ...r.properties,
+      scaleSettings: r.properties.scaleSettings ?? { scaleType: 'Default' },
+    });
     return body;
   }
 

@@ -48,6 +48,39 @@ function replicaRequests(raw: unknown): Obj {
   return { containerResourceRequests: { cpu: String(cpu), memory: `${Math.ceil(gb * 1024)}Mi` } };
 }
 
+/**
+ * azureml-core's `autoScaler` (AksWebservice `autoscale_*`) as an online deployment's `scaleSettings`
+ * (TargetUtilization; Ray Serve's autoscaler runs it), with AKS's defaults (1–10 replicas, 70 %,
+ * every second); undefined when autoscaling is off. A service without a compute (ACI) has none:
+ * Azure's ACI has no autoscaling either.
+ */
+export function scaleSettingsOf(raw: unknown, target: string, onCompute: boolean): Obj | undefined {
+  const a = (raw && typeof raw === 'object' ? raw : {}) as Obj;
+  if (a.autoscaleEnabled !== true) return undefined;
+  if (!onCompute)
+    throw invalid(
+      `${target}.autoscaleEnabled`,
+      'an ACI service runs a fixed number of replicas (Azure gives ACI no autoscaling); autoscale an AKS service on an attached Ray compute',
+    );
+  const num = (k: string, def: number, min: number, max: number) => {
+    const v = a[k] == null ? def : a[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      throw invalid(`${target}.${k}`, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const minInstances = num('minReplicas', 1, 1, 32);
+  const maxInstances = num('maxReplicas', Math.max(10, minInstances), 1, 32);
+  if (maxInstances < minInstances)
+    throw invalid(`${target}.maxReplicas`, `must be at least autoscale_min_replicas (${minInstances})`);
+  return {
+    scaleType: 'TargetUtilization',
+    minInstances,
+    maxInstances,
+    targetUtilizationPercentage: num('targetUtilization', 70, 1, 100),
+    pollingInterval: `PT${num('refreshPeriodInSeconds', 1, 1, 3600)}S`,
+  };
+}
+
 /** One file of the code a v1 service runs. */
 export interface CodeFile {
   path: string;
@@ -383,15 +416,13 @@ export class V1WebserviceDeployer {
           'keys are made with the endpoint: leave primary_key / secondary_key out, then set one with regen_key(key, set_key=…)',
         );
     }
-    const numReplicas = v.numReplicas == null ? 1 : v.numReplicas;
+    const numReplicas = v.numReplicas == null ? ((v.autoScaler as Obj | undefined)?.minReplicas ?? 1) : v.numReplicas;
     if (typeof numReplicas !== 'number' || !Number.isInteger(numReplicas) || numReplicas < 1 || numReplicas > 32)
       throw invalid(
         `${T}.numReplicas`,
         `must be a whole number of replicas from 1 to 32, got ${JSON.stringify(numReplicas)}`,
       );
-    const autoscale = (v.autoScaler ?? {}) as Obj;
-    if (autoscale.autoscaleEnabled === true)
-      throw invalid(`${T}.autoScaler.autoscaleEnabled`, 'autoscaling is not served here: set num_replicas instead');
+    const scaleSettings = scaleSettingsOf(v.autoScaler, `${T}.autoScaler`, computeType !== 'ACI');
     const existing = await this.serving.endpoints.get(ws, name).then(
       () => true,
       (e) => {
@@ -456,6 +487,7 @@ export class V1WebserviceDeployer {
           sku: { name: 'Default', capacity: numReplicas },
           properties: {
             ...depProps,
+            ...(scaleSettings ? { scaleSettings } : {}),
             ...(typeof v.description === 'string' ? { description: v.description } : {}),
           },
         },
@@ -532,9 +564,10 @@ export class V1WebserviceDeployer {
     const traffic = v.trafficPercentile == null ? 0 : v.trafficPercentile;
     if (typeof traffic !== 'number' || !Number.isInteger(traffic) || traffic < 0 || traffic > 100)
       throw invalid(`${T}.trafficPercentile`, `must be a whole percent from 0 to 100, got ${JSON.stringify(traffic)}`);
-    // Autoscaling is not served: a version runs num_replicas instances (or the autoscaler's minimum).
+    // A version autoscales (Ray Serve's autoscaler, starting at its minimum) or runs num_replicas.
     const auto = (v.autoScaler ?? {}) as Obj;
-    const replicas = v.numReplicas ?? (auto.autoscaleEnabled === true ? (auto.minReplicas ?? 1) : 1);
+    const scaleSettings = scaleSettingsOf(auto, `${T}.autoScaler`, Boolean(ep.properties.compute));
+    const replicas = v.numReplicas ?? (scaleSettings ? scaleSettings.minInstances : 1);
     if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > 32)
       throw invalid(
         `${T}.numReplicas`,
@@ -548,7 +581,8 @@ export class V1WebserviceDeployer {
       name,
       req,
       {
-        capacity: replicas,
+        capacity: replicas as number,
+        ...(scaleSettings ? { scaleSettings } : {}),
         ...(ep.properties.compute ? { resources: replicaRequests(v.containerResourceRequirements) } : {}),
         tags: Object.fromEntries(Object.entries(tags).map(([k, x]) => [k, String(x)])),
         ...(typeof v.description === 'string' ? { description: v.description } : {}),
@@ -564,7 +598,13 @@ export class V1WebserviceDeployer {
     ep: StoredResource,
     name: string,
     req: ImageRequest,
-    opts: { capacity: number; tags?: Record<string, string>; description?: string; resources?: Obj },
+    opts: {
+      capacity: number;
+      tags?: Record<string, string>;
+      description?: string;
+      resources?: Obj;
+      scaleSettings?: Obj;
+    },
     by: Principal,
     onReady: (fresh: StoredResource) => Promise<void>,
   ): Promise<Operation> {
@@ -583,6 +623,7 @@ export class V1WebserviceDeployer {
           properties: {
             ...depProps,
             ...(opts.resources ? { containerResourceRequirements: opts.resources } : {}),
+            ...(opts.scaleSettings ? { scaleSettings: opts.scaleSettings } : {}),
             ...(opts.description !== undefined ? { description: opts.description } : {}),
           },
         },

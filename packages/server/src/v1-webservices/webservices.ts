@@ -64,6 +64,26 @@ const millis = (v: unknown, fallbackMs: number) => {
  * `.get_logs()`, `.state` and `.delete()` act on the same endpoints ARM, azure-ai-ml and the CLI
  * see. The images of a version are its deployment's package records.
  */
+/** azureml-core's `autoScaler` of a deployment: its scaleSettings (TargetUtilization), or fixed replicas. */
+function autoScalerOf(p: Obj, capacity: number): Obj {
+  const s = (p.scaleSettings ?? {}) as Obj;
+  if (s.scaleType !== 'TargetUtilization')
+    return {
+      autoscaleEnabled: false,
+      minReplicas: capacity,
+      maxReplicas: capacity,
+      refreshPeriodInSeconds: null,
+      targetUtilization: null,
+    };
+  return {
+    autoscaleEnabled: true,
+    minReplicas: Number(s.minInstances),
+    maxReplicas: Number(s.maxInstances),
+    refreshPeriodInSeconds: Math.round(millis(s.pollingInterval, 1_000) / 1000),
+    targetUtilization: Number(s.targetUtilizationPercentage),
+  };
+}
+
 export class V1Webservices {
   constructor(
     private readonly serving: DeploymentServices,
@@ -182,13 +202,7 @@ export class V1Webservices {
         appInsightsEnabled: Boolean(p.appInsightsEnabled),
         authEnabled,
         aadAuthEnabled: tokenAuth,
-        autoScaler: {
-          autoscaleEnabled: false,
-          minReplicas: capacity,
-          maxReplicas: capacity,
-          refreshPeriodInSeconds: null,
-          targetUtilization: null,
-        },
+        autoScaler: autoScalerOf(p, capacity),
         computeName,
         containerResourceRequirements: {
           cpu: null,

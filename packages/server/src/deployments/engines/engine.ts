@@ -22,8 +22,14 @@ export interface DeploymentSpec {
   /** For engines that build environments themselves (Ray's runtime_env). */
   pipRequirements: string[];
   environmentVariables: Record<string, string>;
-  /** sku.capacity: number of instances. */
+  /** sku.capacity: number of instances (with autoscaling, the number it starts with). */
   instanceCount: number;
+  /**
+   * scaleSettings `TargetUtilization`: the engine's autoscaler keeps between min and max instances,
+   * aiming at `targetUtilization` % of each instance's concurrent requests, deciding every
+   * `pollingIntervalS`. Only engines with an autoscaler get it (Ray Serve).
+   */
+  autoscale?: { minInstances: number; maxInstances: number; targetUtilization: number; pollingIntervalS: number };
   /** requestSettings.maxConcurrentRequestsPerInstance. */
   maxConcurrentPerInstance: number;
   livenessProbe: ProbeSettings;

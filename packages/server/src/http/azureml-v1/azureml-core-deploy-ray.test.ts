@@ -48,6 +48,7 @@ for (const dialect of testDialects()) {
       steps = await s.steps(py, path.join(HERE, 'azureml_core_deploy_ray.py'), {
         WORKSPACE: 'ray-ws',
         RAY_COMPUTE: 'ray1',
+        RAY_DASHBOARD: ray!.dashboard,
       });
       const { ok, err } = steps;
       assert.equal(ok('model id'), 'factor:1');
@@ -67,6 +68,20 @@ for (const dialect of testDialects()) {
       assert.deepEqual(ok('AKS update(auth_enabled=True)'), [true, false, [32, 32], { result: [3, 6] }]);
       assert.match(err('AKS update(auth_enabled=False)'), /400[\s\S]*security rule/);
       ok('AKS delete');
+      // Autoscaling: AKS's settings become the deployment's scaleSettings and Ray Serve's autoscaling_config
+      // (target: 50 % of the 1 request a replica takes at once; decisions every 2 s).
+      assert.deepEqual(ok('Model.deploy (AKS autoscale)'), ['Healthy', true, 1, 3, 50, 2, { result: [3, 6] }]);
+      assert.deepEqual(ok('AKS autoscale through ARM'), {
+        scaleType: 'TargetUtilization',
+        minInstances: 1,
+        maxInstances: 3,
+        targetUtilizationPercentage: 50,
+        pollingInterval: 'PT2S',
+      });
+      assert.deepEqual(ok('AKS autoscale on Ray Serve'), [
+        { min_replicas: 1, max_replicas: 3, target_ongoing_requests: 0.5, upscale_delay_s: 2 },
+      ]);
+      ok('AKS autoscale delete');
       const gone = await httpsJson('GET', `${W}/onlineEndpoints/aks-ray?${V}`, s.ca, s.token);
       assert.equal(gone.status, 404);
     });

@@ -95,6 +95,28 @@ step("AKS update(auth_enabled=True)", lambda: switch_auth(True, False))
 step("AKS update(auth_enabled=False)", lambda: Webservice(ws, "aks-ray").update(auth_enabled=False))
 step("AKS delete", lambda: aks.delete())
 
+
+# Autoscaling: AKS's autoscale settings run as Ray Serve's autoscaler (its REST status shows them).
+def deploy_auto():
+    Model.deploy(ws, "aks-auto", [model], ic(), AksWebservice.deploy_configuration(
+        compute_target_name=RAY, cpu_cores=0.1, memory_gb=0.25, autoscale_enabled=True, autoscale_min_replicas=1,
+        autoscale_max_replicas=3, autoscale_target_utilization=50, autoscale_refresh_seconds=2)).wait_for_deployment()
+    s = Webservice(ws, "aks-auto")
+    a = s.autoscaler
+    return [s.state, a.autoscale_enabled, a.min_replicas, a.max_replicas, a.target_utilization, a.refresh_period_seconds, s.run(json.dumps({"data": [1, 2]}))]
+
+
+def serve_autoscaling():
+    apps = requests.get(os.environ["RAY_DASHBOARD"].rstrip("/") + "/api/serve/applications/", timeout=30).json()["applications"]
+    found = [a["deployed_app_config"]["args"]["deployment"].get("autoscaling_config") for a in apps.values() if (a.get("deployed_app_config") or {}).get("args", {}).get("deployment", {}).get("autoscaling_config")]
+    return [{k: c[k] for k in ("min_replicas", "max_replicas", "target_ongoing_requests", "upscale_delay_s")} for c in found]
+
+
+step("Model.deploy (AKS autoscale)", deploy_auto)
+step("AKS autoscale through ARM", lambda: arm("GET", "onlineEndpoints/aks-auto/deployments/version-1")["properties"]["scaleSettings"])
+step("AKS autoscale on Ray Serve", serve_autoscaling)
+step("AKS autoscale delete", lambda: Webservice(ws, "aks-auto").delete())
+
 # 2. An AksEndpoint on the Ray compute with its first version (Model.deploy with AksEndpoint's
 # deployment configuration), then AksEndpoint.create_version and the traffic split.
 def versions(ep):

@@ -75,7 +75,7 @@ export class RayServeEngine implements ServingEngine {
     const startId = crypto.randomUUID();
     const runtime = new RayServeRuntime(this, name, spec, opts.logFile, startId);
     runtime.line(
-      `deploying ${spec.deploymentId} to Ray Serve at ${this.client.base} as application ${name} (${spec.instanceCount} replica(s))`,
+      `deploying ${spec.deploymentId} to Ray Serve at ${this.client.base} as application ${name} (${spec.autoscale ? `${spec.autoscale.minInstances}–${spec.autoscale.maxInstances} replica(s), autoscaled at ${spec.autoscale.targetUtilization}% of ${spec.maxConcurrentPerInstance} request(s) each` : `${spec.instanceCount} replica(s)`})`,
     );
     const pkg = await this.stage(spec);
     if (!(await this.client.packageExists(pkg.uri))) {
@@ -102,7 +102,24 @@ export class RayServeEngine implements ServingEngine {
           start: startId,
         },
         deployment: {
-          num_replicas: spec.instanceCount,
+          // Autoscaling is Ray Serve's own: the target is the share of max_ongoing_requests Azure's
+          // targetUtilizationPercentage names; it decides over and after each polling interval.
+          ...(spec.autoscale
+            ? {
+                autoscaling_config: {
+                  min_replicas: spec.autoscale.minInstances,
+                  max_replicas: spec.autoscale.maxInstances,
+                  initial_replicas: Math.min(
+                    spec.autoscale.maxInstances,
+                    Math.max(spec.autoscale.minInstances, spec.instanceCount),
+                  ),
+                  target_ongoing_requests: (spec.maxConcurrentPerInstance * spec.autoscale.targetUtilization) / 100,
+                  look_back_period_s: spec.autoscale.pollingIntervalS,
+                  upscale_delay_s: spec.autoscale.pollingIntervalS,
+                  downscale_delay_s: spec.autoscale.pollingIntervalS,
+                },
+              }
+            : { num_replicas: spec.instanceCount }),
           max_ongoing_requests: spec.maxConcurrentPerInstance,
           ray_actor_options: {
             num_cpus: spec.resources?.cpu ?? this.o.replicaCpus,
