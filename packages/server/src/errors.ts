@@ -162,6 +162,10 @@ export const ERROR_CODES = {
   DATASTORE_HAS_NO_SECRETS: "The datastore uses the caller's identity and keeps no secrets.",
   DATASTORE_SECRETS_MISSING: "The datastore's secrets are missing from the workspace's key vault.",
   DATASTORE_UNAVAILABLE: "The datastore's storage cannot be reached or no longer exists.",
+  DATASTORE_CANNOT_BE_DEFAULT:
+    'The datastore is of a kind (a database, DBFS, HDFS, Data Lake Gen1) that cannot be the default datastore.',
+  DATASTORE_NOT_FILES:
+    "The datastore's data is not files this server reads or writes (a database, or a service the server does not host).",
   DATASTORE_CREDENTIALS_REJECTED: "The datastore's storage rejected its credentials.",
   INVALID_DATASTORE_NAME: 'The datastore name is not valid.',
   S3_BUCKET_NOT_FOUND: 'The S3 bucket of the datastore does not exist.',

@@ -19,8 +19,22 @@ const StringMap = Type.Record(Type.String(), Type.String());
 
 export const DatastoreCredentials = Type.Object(
   {
-    credentialsType: Type.String({ description: 'AccountKey | Sas | AccessKey (S3) | None' }),
+    credentialsType: Type.String({
+      description:
+        'AccountKey | Sas | AccessKey (S3) | ServicePrincipal | SqlAdmin | KerberosPassword | KerberosKeytab | None',
+    }),
     accessKeyId: OptStr,
+    // ServicePrincipal
+    tenantId: OptStr,
+    clientId: OptStr,
+    authorityUrl: OptStr,
+    resourceUrl: OptStr,
+    // SqlAdmin
+    userId: OptStr,
+    // KerberosPassword / KerberosKeytab
+    kerberosRealm: OptStr,
+    kerberosKdcAddress: OptStr,
+    kerberosPrincipal: OptStr,
   },
   { additionalProperties: true },
 );
@@ -29,7 +43,10 @@ export type DatastoreCredentials = Static<typeof DatastoreCredentials>;
 /** A datastore's properties: common fields, then those of its `datastoreType`. */
 export const DatastoreProperties = Type.Object(
   {
-    datastoreType: Type.String({ description: 'AzureBlob | AzureFile | AzureDataLakeGen2 | S3 | ServerFolder' }),
+    datastoreType: Type.String({
+      description:
+        'AzureBlob | AzureFile | AzureDataLakeGen2 | S3 | ServerFolder | AzureDataLakeGen1 | AzureSqlDatabase | AzurePostgreSql | AzureMySql | Dbfs | Hdfs',
+    }),
     isDefault: Type.Optional(Type.Boolean()),
     description: OptStr,
     tags: Type.Optional(StringMap),
@@ -52,6 +69,17 @@ export const DatastoreProperties = Type.Object(
     region: OptStr,
     // ServerFolder: a folder of the server, inside its allowed roots.
     path: OptStr,
+    // Registrations of services outside the server (their data is not read through it):
+    // AzureDataLakeGen1
+    storeName: OptStr,
+    // AzureSqlDatabase / AzurePostgreSql / AzureMySql (and endpoint: the DNS suffix)
+    serverName: OptStr,
+    databaseName: OptStr,
+    portNumber: Type.Optional(Type.Integer()),
+    enableSSL: Type.Optional(Type.Boolean()),
+    // Hdfs (and protocol)
+    nameNodeAddress: OptStr,
+    hdfsServerCertificate: OptStr,
   },
   { additionalProperties: true },
 );

@@ -45,8 +45,41 @@ export const SYSTEM_DATASTORES = [
   'workspaceartifactstore',
   'workspaceworkingdirectory',
 ] as const;
-export const DATASTORE_TYPES = ['AzureBlob', 'AzureFile', 'AzureDataLakeGen2', 'S3', 'ServerFolder'] as const;
+export const DATASTORE_TYPES = [
+  'AzureBlob',
+  'AzureFile',
+  'AzureDataLakeGen2',
+  'S3',
+  'ServerFolder',
+  // Registrations of services outside this server (azureml-core's other `register_*` kinds): the
+  // connection details are kept, the credential sealed in the key vault; their data is read by the
+  // client (SQL, through azureml-dataprep's engine) or by a service this server does not host.
+  'AzureDataLakeGen1',
+  'AzureSqlDatabase',
+  'AzurePostgreSql',
+  'AzureMySql',
+  'Dbfs',
+  'Hdfs',
+] as const;
 export type DatastoreType = (typeof DATASTORE_TYPES)[number];
+/** The kinds whose data is not files this server reads or writes (see {@link DatastoreService.backend}). */
+export const EXTERNAL_DATASTORE_TYPES: readonly DatastoreType[] = [
+  'AzureDataLakeGen1',
+  'AzureSqlDatabase',
+  'AzurePostgreSql',
+  'AzureMySql',
+  'Dbfs',
+  'Hdfs',
+];
+/** What holds a kind's data, for messages. */
+const EXTERNAL_WHAT: Partial<Record<DatastoreType, string>> = {
+  AzureDataLakeGen1: 'an Azure Data Lake Storage Gen1 account (a service this server does not host)',
+  AzureSqlDatabase: 'an Azure SQL database: its tables are read by the client (azureml-dataprep), not as files',
+  AzurePostgreSql: 'a PostgreSQL database: its tables are read by the client (azureml-dataprep), not as files',
+  AzureMySql: 'a MySQL database: its tables are not files',
+  Dbfs: 'the Databricks File System of a Databricks workspace (a service this server does not host)',
+  Hdfs: 'an HDFS cluster (a service this server does not host)',
+};
 
 /** Azure ML's datastore name rule: letters, digits and '_', starting with a letter or digit, at most 255. */
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_]{0,254}$/;
@@ -83,7 +116,29 @@ export interface DatastoreProps {
   tags: Record<string, string>;
   properties: Record<string, string>;
   isDefault: boolean;
-  credentials: { credentialsType: 'AccountKey' | 'None' | 'AccessKey' | 'Sas'; accessKeyId?: string };
+  credentials: {
+    credentialsType:
+      | 'AccountKey'
+      | 'None'
+      | 'AccessKey'
+      | 'Sas'
+      | 'ServicePrincipal'
+      | 'SqlAdmin'
+      | 'KerberosPassword'
+      | 'KerberosKeytab';
+    accessKeyId?: string;
+    /** ServicePrincipal */
+    tenantId?: string;
+    clientId?: string;
+    authorityUrl?: string;
+    resourceUrl?: string;
+    /** SqlAdmin */
+    userId?: string;
+    /** Kerberos* */
+    kerberosRealm?: string;
+    kerberosKdcAddress?: string;
+    kerberosPrincipal?: string;
+  };
   accountName?: string;
   containerName?: string;
   fileShareName?: string;
@@ -107,7 +162,22 @@ export const EXPIRABLE_SECRET_MINUTES = 60;
 export type DatastoreSecrets =
   | { secretsType: 'AccountKey'; key: string }
   | { secretsType: 'AccessKey'; secretAccessKey: string }
-  | { secretsType: 'Sas'; sasToken: string };
+  | { secretsType: 'Sas'; sasToken: string }
+  | { secretsType: 'ServicePrincipal'; clientSecret: string }
+  | { secretsType: 'SqlAdmin'; password: string }
+  | { secretsType: 'KerberosPassword'; kerberosPassword: string }
+  | { secretsType: 'KerberosKeytab'; kerberosKeytab: string };
+
+/** Credential kinds whose secret is sealed in the key vault. */
+const SECRET_KINDS = [
+  'AccountKey',
+  'AccessKey',
+  'Sas',
+  'ServicePrincipal',
+  'SqlAdmin',
+  'KerberosPassword',
+  'KerberosKeytab',
+];
 
 /** Folders an administrator allowed for `ServerFolder` datastores (ATELIER_DATASTORE_ROOTS, path-delimited). */
 export function datastoreRoots(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -295,12 +365,26 @@ export class DatastoreService {
   /** Makes `name` the only default datastore. */
   async setDefault(ws: WorkspaceInfo, name: string, by: Principal): Promise<StoredResource> {
     const target = await this.get(ws, name);
+    DatastoreService.checkCanBeDefault(target.name, target.properties.datastoreType as DatastoreType);
     const all = await this.list(ws, { top: 1000, isDefault: true });
     for (const r of all.value)
       if (r.id.toLowerCase() !== target.id.toLowerCase()) await this.engine.setProperties(r.id, { isDefault: false });
     await this.engine.setProperties(target.id, { isDefault: true });
     void by;
     return (await this.engine.get(target.id))!;
+  }
+
+  /**
+   * The default datastore is where clients put files (uploads, outputs, datasets without a
+   * datastore), so it must hold files this server reads and writes: a database, DBFS, HDFS or Data
+   * Lake Gen1 registration cannot be it (Azure ML refuses them too).
+   */
+  static checkCanBeDefault(name: string, type: DatastoreType): void {
+    if (EXTERNAL_DATASTORE_TYPES.includes(type))
+      throw new InvalidInput(
+        `datastore '${name}' (${type}) cannot be the default datastore: the default receives the workspace's files, and its data is ${EXTERNAL_WHAT[type]}; make a blob container, file share or Data Lake Gen2 datastore the default`,
+        { code: 'DATASTORE_CANNOT_BE_DEFAULT', target: 'name' },
+      );
   }
 
   /** ARM PUT. Secrets go to the workspace's key vault; what is stored and returned has none. */
@@ -341,7 +425,7 @@ export class DatastoreService {
         by,
         ifMatch ? { ifMatch } : {},
       );
-      if (!secrets && !['AccountKey', 'AccessKey', 'Sas'].includes(props.credentials.credentialsType))
+      if (!secrets && !SECRET_KINDS.includes(props.credentials.credentialsType))
         await this.vault.remove(vaultId, secretName);
       if (props.isDefault) await this.setDefault(ws, name, by);
       return { resource: (await this.engine.get(id))!, created: out.created };
@@ -386,6 +470,12 @@ export class DatastoreService {
       AzureDataLakeGen2: ['accountName', 'filesystem', 'endpoint', 'protocol', 'subscriptionId', 'resourceGroup'],
       S3: ['endpoint', 'bucket', 'region', 'prefix'],
       ServerFolder: ['path'],
+      AzureDataLakeGen1: ['storeName', 'subscriptionId', 'resourceGroup'],
+      AzureSqlDatabase: ['serverName', 'databaseName', 'endpoint', 'portNumber'],
+      AzurePostgreSql: ['serverName', 'databaseName', 'endpoint', 'portNumber', 'enableSSL'],
+      AzureMySql: ['serverName', 'databaseName', 'endpoint', 'portNumber'],
+      Dbfs: [],
+      Hdfs: ['nameNodeAddress', 'protocol', 'hdfsServerCertificate'],
     };
     onlyKeys(p, [...common, ...byType[datastoreType]], T);
     if (existing && existing.datastoreType !== datastoreType)
@@ -406,7 +496,18 @@ export class DatastoreService {
     const credType = cred
       ? str(cred, 'credentialsType', `${T}.credentials`, {
           required: true,
-          oneOf: ['AccountKey', 'None', 'AccessKey', 'Sas', 'ServicePrincipal', 'Certificate', 'NoneCredentials'],
+          oneOf: [
+            'AccountKey',
+            'None',
+            'AccessKey',
+            'Sas',
+            'ServicePrincipal',
+            'Certificate',
+            'NoneCredentials',
+            'SqlAdmin',
+            'KerberosPassword',
+            'KerberosKeytab',
+          ],
         })
       : undefined;
     let secrets: DatastoreSecrets | undefined;
@@ -426,7 +527,14 @@ export class DatastoreService {
       };
     }
 
-    if (datastoreType === 'AzureBlob' || datastoreType === 'AzureFile' || datastoreType === 'AzureDataLakeGen2') {
+    if (props.isDefault) DatastoreService.checkCanBeDefault(name, datastoreType);
+    if (EXTERNAL_DATASTORE_TYPES.includes(datastoreType)) {
+      secrets = this.validateExternal(datastoreType, p, props, cred, credType, secretsObj, existing);
+    } else if (
+      datastoreType === 'AzureBlob' ||
+      datastoreType === 'AzureFile' ||
+      datastoreType === 'AzureDataLakeGen2'
+    ) {
       props.accountName = str(p, 'accountName', T, {
         required: true,
         pattern: ACCOUNT,
@@ -520,6 +628,21 @@ export class DatastoreService {
       } else if (credType === undefined || credType === 'None' || credType === 'NoneCredentials') {
         // Identity-based access: each caller's own rights on the storage account decide.
         props.credentials = { credentialsType: 'None' };
+      } else if (credType === 'ServicePrincipal' && datastoreType === 'AzureDataLakeGen2') {
+        // A service principal of this server (azureml-core's register_azure_data_lake_gen2 with
+        // tenant_id / client_id / client_secret): its secret must be one of its current secrets, and
+        // every use checks it again and the principal's own rights on the storage account.
+        const sp = this.servicePrincipalCredentials(cred!, secretsObj, existing);
+        if (
+          sp.secrets &&
+          !(await this.ctx.principals.checkClientSecret(sp.credentials.clientId!, sp.secrets.clientSecret))
+        )
+          throw invalid(
+            `${T}.credentials.secrets.clientSecret`,
+            `is not a current secret of service principal '${sp.credentials.clientId}' of this server; use a secret of a service principal that has a role on storage account '${account.name}'`,
+          );
+        props.credentials = sp.credentials;
+        secrets = sp.secrets;
       } else {
         throw invalid(
           `${T}.credentials.credentialsType`,
@@ -596,6 +719,170 @@ export class DatastoreService {
       await this.claimFolder(ws, props.path, by);
     }
     return { props, secrets };
+  }
+
+  /** ServicePrincipal credentials (ARM `ServicePrincipalDatastoreCredentials`); the secret only when sent. */
+  private servicePrincipalCredentials(
+    cred: Obj,
+    secretsObj: Obj | undefined,
+    existing: DatastoreProps | undefined,
+  ): {
+    credentials: DatastoreProps['credentials'];
+    secrets?: { secretsType: 'ServicePrincipal'; clientSecret: string };
+  } {
+    const C = 'properties.credentials';
+    onlyKeys(cred, ['credentialsType', 'tenantId', 'clientId', 'authorityUrl', 'resourceUrl', 'secrets'], C);
+    const credentials: DatastoreProps['credentials'] = {
+      credentialsType: 'ServicePrincipal',
+      tenantId: str(cred, 'tenantId', C, { required: true, max: 100 }),
+      clientId: str(cred, 'clientId', C, { required: true, max: 200 }),
+    };
+    const authorityUrl = str(cred, 'authorityUrl', C, { max: 500 });
+    const resourceUrl = str(cred, 'resourceUrl', C, { max: 500 });
+    if (authorityUrl) credentials.authorityUrl = authorityUrl;
+    if (resourceUrl) credentials.resourceUrl = resourceUrl;
+    if (secretsObj) {
+      onlyKeys(secretsObj, ['secretsType', 'clientSecret'], `${C}.secrets`);
+      const clientSecret = str(secretsObj, 'clientSecret', `${C}.secrets`, { required: true, max: 1000 })!;
+      return { credentials, secrets: { secretsType: 'ServicePrincipal', clientSecret } };
+    }
+    if (existing?.credentials.credentialsType !== 'ServicePrincipal')
+      throw invalid(
+        `${C}.secrets`,
+        "is required with credentialsType ServicePrincipal: send { secretsType: 'ServicePrincipal', clientSecret: '<secret>' }",
+      );
+    return { credentials };
+  }
+
+  /**
+   * The kinds registered for services outside this server: the connection details are checked for
+   * shape (the service cannot be reached from here to check more) and the credential's secret goes
+   * to the key vault. Fills `props`; answers the secrets to seal (none when an update keeps them).
+   */
+  private validateExternal(
+    type: DatastoreType,
+    p: Obj,
+    props: DatastoreProps,
+    cred: Obj | undefined,
+    credType: string | undefined,
+    secretsObj: Obj | undefined,
+    existing: DatastoreProps | undefined,
+  ): DatastoreSecrets | undefined {
+    const T = 'properties';
+    const C = `${T}.credentials`;
+    const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+    const keep = (kind: string) => existing?.credentials.credentialsType === kind;
+    const needSecret = (kind: string, field: string) =>
+      invalid(
+        `${C}.secrets`,
+        `is required with credentialsType ${kind}: send { secretsType: '${kind}', ${field}: '…' }`,
+      );
+    const allowed: Record<string, string[]> = {
+      AzureDataLakeGen1: ['ServicePrincipal', 'None'],
+      AzureSqlDatabase: ['SqlAdmin', 'ServicePrincipal', 'None'],
+      AzurePostgreSql: ['SqlAdmin'],
+      AzureMySql: ['SqlAdmin'],
+      Dbfs: ['None'],
+      Hdfs: ['KerberosPassword', 'KerberosKeytab'],
+    };
+    const kind = credType === 'NoneCredentials' || credType === undefined ? 'None' : credType;
+    if (!allowed[type]!.includes(kind))
+      throw invalid(
+        `${C}.credentialsType`,
+        `${kind} credentials are not taken for ${type} datastores; use ${allowed[type]!.join(' or ')}`,
+      );
+    if (type === 'AzureDataLakeGen1') {
+      props.storeName = str(p, 'storeName', T, {
+        required: true,
+        pattern: /^[a-z0-9]{3,24}$/,
+        rule: 'must be 3–24 lower-case letters and digits (the Data Lake Store account)',
+      });
+      const sub = str(p, 'subscriptionId', T, { max: 36 });
+      const rg = str(p, 'resourceGroup', T, { max: 90 });
+      if (sub) props.subscriptionId = sub;
+      if (rg) props.resourceGroup = rg;
+      props.serviceDataAccessAuthIdentity =
+        str(p, 'serviceDataAccessAuthIdentity', T, {
+          oneOf: ['None', 'WorkspaceSystemAssignedIdentity', 'WorkspaceUserAssignedIdentity'],
+        }) ?? 'None';
+    } else if (type === 'AzureSqlDatabase' || type === 'AzurePostgreSql' || type === 'AzureMySql') {
+      props.serverName = str(p, 'serverName', T, {
+        required: true,
+        pattern: HOST,
+        rule: 'must be a server name (letters, digits, dots and hyphens)',
+      });
+      props.databaseName = str(p, 'databaseName', T, { required: true, max: 128 });
+      const defaults = {
+        AzureSqlDatabase: ['database.windows.net', 1433],
+        AzurePostgreSql: ['postgres.database.azure.com', 5432],
+        AzureMySql: ['mysql.database.azure.com', 3306],
+      } as const;
+      props.endpoint =
+        str(p, 'endpoint', T, { pattern: HOST, rule: 'must be a DNS suffix like database.windows.net' }) ??
+        defaults[type][0];
+      const port = p.portNumber ?? defaults[type][1];
+      const n = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535)
+        throw invalid(`${T}.portNumber`, 'must be a port number (1–65535)');
+      props.portNumber = n;
+      if (type === 'AzurePostgreSql') props.enableSSL = bool(p, 'enableSSL', T) ?? true;
+    } else if (type === 'Hdfs') {
+      props.nameNodeAddress = str(p, 'nameNodeAddress', T, {
+        required: true,
+        pattern: /^[A-Za-z0-9.-]+(:\d{1,5})?$/,
+        rule: 'must be the namenode host name or address, optionally with a port',
+      });
+      props.protocol = str(p, 'protocol', T, { oneOf: ['http', 'https'] }) ?? 'http';
+      const cert = str(p, 'hdfsServerCertificate', T, { max: 20_000 });
+      if (cert) props.hdfsServerCertificate = cert;
+    }
+
+    if (kind === 'None') {
+      props.credentials = { credentialsType: 'None' };
+      return undefined;
+    }
+    if (kind === 'ServicePrincipal') {
+      const sp = this.servicePrincipalCredentials(cred!, secretsObj, existing);
+      props.credentials = sp.credentials;
+      return sp.secrets;
+    }
+    if (kind === 'SqlAdmin') {
+      onlyKeys(cred!, ['credentialsType', 'userId', 'secrets'], C);
+      props.credentials = {
+        credentialsType: 'SqlAdmin',
+        userId: str(cred!, 'userId', C, { required: true, max: 128 }),
+      };
+      if (secretsObj) {
+        onlyKeys(secretsObj, ['secretsType', 'password'], `${C}.secrets`);
+        return {
+          secretsType: 'SqlAdmin',
+          password: str(secretsObj, 'password', `${C}.secrets`, { required: true, max: 1000 })!,
+        };
+      }
+      if (!keep('SqlAdmin')) throw needSecret('SqlAdmin', 'password');
+      return undefined;
+    }
+    // Kerberos
+    onlyKeys(cred!, ['credentialsType', 'kerberosRealm', 'kerberosKdcAddress', 'kerberosPrincipal', 'secrets'], C);
+    props.credentials = {
+      credentialsType: kind as 'KerberosPassword' | 'KerberosKeytab',
+      kerberosRealm: str(cred!, 'kerberosRealm', C, { required: true, max: 255 }),
+      kerberosKdcAddress: str(cred!, 'kerberosKdcAddress', C, { required: true, max: 255 }),
+      kerberosPrincipal: str(cred!, 'kerberosPrincipal', C, { required: true, max: 255 }),
+    };
+    const field = kind === 'KerberosPassword' ? 'kerberosPassword' : 'kerberosKeytab';
+    if (secretsObj) {
+      onlyKeys(secretsObj, ['secretsType', field], `${C}.secrets`);
+      const v = str(secretsObj, field, `${C}.secrets`, {
+        required: true,
+        max: kind === 'KerberosKeytab' ? 100_000 : 1000,
+      })!;
+      return kind === 'KerberosPassword'
+        ? { secretsType: 'KerberosPassword', kerberosPassword: v }
+        : { secretsType: 'KerberosKeytab', kerberosKeytab: v };
+    }
+    if (!keep(kind)) throw needSecret(kind, field);
+    return undefined;
   }
 
   /** Whether the datastore's secrets are a current key of the account, or a valid SAS token for its container. */
@@ -770,6 +1057,36 @@ export class DatastoreService {
   }
 
   /**
+   * A read-only SAS (read, list; {@link EXPIRABLE_SECRET_MINUTES} minutes) for the container of a
+   * blob datastore, for a caller who may read the workspace's data but not its secrets (Reader):
+   * what azureml-dataprep's engine needs to read a dataset's files, and no more — never the
+   * datastore's key or token. The caller's read is checked as for any read ({@link backend}: a
+   * rotated key or expired token of the datastore refuses it). Undefined for other kinds.
+   */
+  async readOnlySas(ws: WorkspaceInfo, name: string, principal: Principal): Promise<string | undefined> {
+    const r = await this.get(ws, name);
+    const props = r.properties as DatastoreProps;
+    if (props.datastoreType !== 'AzureBlob' && props.datastoreType !== 'AzureDataLakeGen2') return undefined;
+    if (!['AccountKey', 'Sas'].includes(props.credentials.credentialsType)) return undefined;
+    await this.backend(ws, name, principal, 'read');
+    const system = (SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase());
+    const account = system
+      ? await this.workspaceAccount(ws)
+      : await this.accounts.byName(props.accountName!, props.subscriptionId, props.resourceGroup);
+    const key = account ? (await this.accounts.accessKeys(account))[0] : undefined;
+    if (!account || !key) return undefined;
+    return containerSas(
+      {
+        account: account.name,
+        container: (props.containerName ?? props.filesystem)!,
+        permissions: 'rl',
+        expiry: new Date(Date.now() + EXPIRABLE_SECRET_MINUTES * 60_000),
+      },
+      key,
+    );
+  }
+
+  /**
    * Where the datastore's bytes are, for a caller who may `mode` the workspace's data. Identity-based
    * datastores on a storage account also need the caller's own right on that account; key-based
    * ones need their key to still be one of the account's keys.
@@ -783,6 +1100,11 @@ export class DatastoreService {
     const r = await this.get(ws, name);
     const props = r.properties as DatastoreProps;
     const system = (SYSTEM_DATASTORES as readonly string[]).includes(r.name.toLowerCase());
+    if (EXTERNAL_DATASTORE_TYPES.includes(props.datastoreType))
+      throw new Conflict(
+        `datastore '${r.name}' holds no files this server can ${mode}: its data is ${EXTERNAL_WHAT[props.datastoreType]}`,
+        { code: 'DATASTORE_NOT_FILES' },
+      );
     switch (props.datastoreType) {
       case 'AzureBlob':
       case 'AzureFile':
@@ -801,6 +1123,24 @@ export class DatastoreService {
               `datastore '${r.name}' uses the caller's identity, and you lack '${action}' on storage account '${account.name}'; ask for a role on it`,
             );
           }
+        } else if (!system && props.credentials.credentialsType === 'ServicePrincipal') {
+          // Checked on every use: the secret may have expired or been deleted, the principal
+          // disabled, its role on the account removed.
+          const s = (await this.listSecrets(ws, r.name)) as { clientSecret?: string };
+          const sp = s.clientSecret
+            ? await this.ctx.principals.checkClientSecret(props.credentials.clientId!, s.clientSecret)
+            : undefined;
+          if (!sp)
+            throw new Forbidden(
+              `the client secret of datastore '${r.name}' is no longer a secret of service principal '${props.credentials.clientId}'; update the datastore's credentials`,
+              { code: 'DATASTORE_CREDENTIALS_REJECTED' },
+            );
+          const action = mode === 'read' ? 'data/read' : 'data/write';
+          if (!(await this.ctx.access.can(sp.id, account.id, action)))
+            throw new Forbidden(
+              `service principal '${props.credentials.clientId}' of datastore '${r.name}' lacks '${action}' on storage account '${account.name}'; give it a role on the account`,
+              { code: 'DATASTORE_CREDENTIALS_REJECTED' },
+            );
         } else if (!system && props.credentials.credentialsType === 'AccountKey') {
           const s = await this.vault.find(this.vaultOf(ws), secretNameOf('datastore', r.name));
           const key = s ? (JSON.parse(s.value) as { key?: string }).key : undefined;
@@ -860,7 +1200,8 @@ export class DatastoreService {
           secretAccessKey: secrets.secretAccessKey,
         });
       }
-      case 'ServerFolder': {
+      default: {
+        // ServerFolder (the external kinds were refused above)
         // Re-checked on every use: the administrator may have narrowed the allowed folders since.
         const folder = this.checkServerFolder(props.path!);
         await this.claimFolder(ws, folder, undefined);

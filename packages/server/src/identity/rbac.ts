@@ -113,7 +113,18 @@ export class AccessControl {
   async require(principalId: string, target: string, action: Action, notFoundMessage: string): Promise<void> {
     if (await this.can(principalId, target, action)) return;
     if (!(await this.canSee(principalId, target))) throw new NotFound(notFoundMessage);
-    throw new Forbidden(`the client does not have permission to perform '${action}' on '${target}'`);
+    // Name the roles the caller holds there and those that would allow it (clients show the message).
+    const held = [
+      ...new Set(
+        (await this.assignmentsOf(principalId)).filter((a) => scopeCovers(a.scope, target)).map((a) => a.role),
+      ),
+    ];
+    const allowing = Object.keys(ROLES).filter((r) => ROLES[r]!.actions.includes(action));
+    throw new Forbidden(
+      `the client does not have permission to perform '${action}' on '${target}': ${
+        held.length ? `its role there (${held.join(', ')}) does not allow it` : 'it has no role there'
+      }; roles that do: ${allowing.join(', ')}`,
+    );
   }
 
   async assign(

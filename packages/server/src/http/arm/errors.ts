@@ -119,6 +119,8 @@ export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
   DATASTORE_HAS_NO_SECRETS: 'UserError',
   DATASTORE_SECRETS_MISSING: 'UserError',
   DATASTORE_UNAVAILABLE: 'DatastoreUnavailable',
+  DATASTORE_CANNOT_BE_DEFAULT: 'UserError',
+  DATASTORE_NOT_FILES: 'UserError',
   DATASTORE_CREDENTIALS_REJECTED: 'DatastoreCredentialsRejected',
   INVALID_DATASTORE_NAME: 'InvalidDatastoreName',
   S3_BUCKET_NOT_FOUND: 'BucketNotFound',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
-import { clientPython, httpsJson } from '../../testing/tls-clients.js';
+import { clientCredentialsToken, clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
 const V = 'api-version=2025-09-01';
@@ -112,11 +112,102 @@ for (const dialect of testDialects()) {
       assert.deepEqual(secrets.body, { secretsType: 'AccountKey', key });
       assert.equal((await httpsJson('GET', `${W}/datastores/teamshare?${V}`, s.ca, s.token)).status, 404);
       assert.equal((await httpsJson('GET', `${W}/datastores/nowhere?${V}`, s.ca, s.token)).status, 404);
-      // A v1 body of a type Atelier does not register there is refused, naming what to do.
+      // A v1 body without its kind's section is refused, naming it.
       const v1 = `${s.server.url}/datastore/v1.0${s.workspaceId('registry-ws')}/datastores`;
       const sql = await httpsJson('POST', v1, s.ca, s.token, { name: 'db', dataStoreType: 'AzureSqlDatabase' });
       assert.equal(sql.status, 400);
-      assert.match(sql.body.error.message, /AzureSqlDatabase[\s\S]*ARM/);
+      assert.match(sql.body.error.message, /azureSqlDatabaseSection is required/);
+    });
+
+    it("datastores of the other kinds: azureml-core's SQL, PostgreSQL, MySQL, Data Lake, DBFS and HDFS registrations", async () => {
+      assert.ok(out, 'the azureml-core process did not run');
+      // What azureml-core reads back (a caller allowed secrets/read gets the sealed secret, as a blob key).
+      assert.deepEqual(ok('register_azure_sql_database'), [
+        'salesdb',
+        'AzureSqlDatabase',
+        'sales-srv',
+        'sales',
+        'analyst',
+        'sql-Secret1',
+      ]);
+      assert.deepEqual(ok('register_azure_sql_database(service principal)'), [true, true]);
+      assert.deepEqual(ok('register_azure_postgre_sql'), [
+        'AzurePostgreSql',
+        'pg-srv',
+        'metrics',
+        'analyst',
+        'pg-Secret1',
+        '5433',
+        true,
+      ]);
+      assert.deepEqual(ok('register_azure_my_sql'), ['AzureMySql', 'my-srv', 'shop', 'shop', '3306']);
+      assert.match(err('register_azure_my_sql(bad port)'), /portNumber/);
+      assert.deepEqual(ok('register_azure_data_lake').slice(0, 2), ['AzureDataLake', 'teamlake']);
+      assert.equal(ok('register_azure_data_lake')[3], true);
+      assert.deepEqual(ok('register_azure_data_lake_gen2').slice(0, 3), ['AzureDataLakeGen2', 'team-lake', 'teamacct']);
+      // A Gen2 service principal is one of this server's: a secret that is not its own is refused.
+      assert.match(err('register_azure_data_lake_gen2(wrong secret)'), /not a current secret of service principal/);
+      assert.deepEqual(ok('register_dbfs'), ['dbfs1', 'DBFS']);
+      assert.deepEqual(ok('register_hdfs'), [
+        'Hdfs',
+        'https',
+        'namenode.example:9871',
+        'ml@EXAMPLE.COM',
+        'KerberosPassword',
+        'krb-Secret1',
+      ]);
+      // The default receives the workspace's files: a database cannot be it; a Data Lake Gen2 can.
+      assert.match(err('set_as_default(sql)'), /cannot be the default datastore/);
+      assert.equal(ok('set_as_default(gen2)'), 'lake2');
+      assert.equal(ok('set_as_default(blob again)'), 'workspaceblobstore');
+      assert.deepEqual(ok('ws.datastores (other kinds)'), [
+        ['dbfs1', 'DBFS'],
+        ['hdfs1', 'Hdfs'],
+        ['lake1', 'AzureDataLake'],
+        ['lake2', 'AzureDataLakeGen2'],
+        ['mydb', 'AzureMySql'],
+        ['pgdb', 'AzurePostgreSql'],
+        ['salesdb', 'AzureSqlDatabase'],
+        ['salesdb_sp', 'AzureSqlDatabase'],
+      ]);
+      ok('unregister(mysql)');
+      assert.match(err('Datastore.get(unregistered mysql)'), /mydb|not found/i);
+      // ARM W/datastores reads the same registrations, never their secrets; listSecrets gives them.
+      const W = `${s.server.url}${s.workspaceId('registry-ws')}`;
+      const arm = await httpsJson('GET', `${W}/datastores/salesdb?${V}`, s.ca, s.token);
+      assert.equal(arm.status, 200, JSON.stringify(arm.body));
+      assert.equal(arm.body.properties.datastoreType, 'AzureSqlDatabase');
+      assert.equal(arm.body.properties.serverName, 'sales-srv');
+      assert.equal(arm.body.properties.portNumber, 1433);
+      assert.deepEqual(arm.body.properties.credentials, { credentialsType: 'SqlAdmin', userId: 'analyst' });
+      const all = await httpsJson('GET', `${W}/datastores?${V}`, s.ca, s.token);
+      for (const secret of ['sql-Secret1', 'pg-Secret1', 'krb-Secret1'])
+        assert.ok(!JSON.stringify(all.body).includes(secret), `${secret} is never listed`);
+      const hdfs = await httpsJson('POST', `${W}/datastores/hdfs1/listSecrets?${V}`, s.ca, s.token, {});
+      assert.deepEqual(hdfs.body, { secretsType: 'KerberosPassword', kerberosPassword: 'krb-Secret1' });
+      // A Reader gets the registration without its password.
+      const ctx = s.server.ctx;
+      const { principal, secret } = await ctx.principals.createServicePrincipal('ds-reader');
+      await ctx.access.assign(principal.id, s.workspaceId('registry-ws'), 'Reader', null);
+      const token = await clientCredentialsToken(s.server.url, ctx.tenantId, s.ca, principal.name, secret.value);
+      const asReader = await httpsJson(
+        'GET',
+        `${s.server.url}/datastore/v1.0${s.workspaceId('registry-ws')}/datastores/salesdb`,
+        s.ca,
+        token,
+      );
+      assert.equal(asReader.status, 200, JSON.stringify(asReader.body));
+      assert.equal(asReader.body.azureSqlDatabaseSection.userId, 'analyst');
+      assert.ok(!JSON.stringify(asReader.body).includes('sql-Secret1'), 'no password to a Reader');
+      const write = await httpsJson(
+        'POST',
+        `${s.server.url}/datastore/v1.0${s.workspaceId('registry-ws')}/datastores`,
+        s.ca,
+        token,
+        { name: 'x', dataStoreType: 'DBFS' },
+      );
+      assert.equal(write.status, 403);
+      assert.match(JSON.stringify(write.body), /Reader/);
     });
 
     it("Workspace.create's variants and list_connections' filters", async () => {

@@ -103,10 +103,10 @@ for (const dialect of testDialects()) {
         assert.match(t, new RegExp(`^[a-z0-9]+\\.blob\\.${STORAGE_SUFFIX.replace('.', '\\.')}:\\d+$`));
     });
 
-    // The refusal does not depend on the store, and the engine takes ~15 s to give up: one dialect.
-    // (It reads `dp-files`, registered by the test above.)
+    // Authorisation does not depend on the store: one dialect. (It reads `dp-files` and `dp-table`,
+    // registered by the test above.)
     if (dialect === 'sqlite')
-      it('a caller without secrets/read gets the engine\'s "authentication failed"', async (tc) => {
+      it('a Reader reads datasets through the engine (a read-only SAS, no key) and changes nothing (403 naming the role)', async (tc) => {
         const py = clientPython();
         if (!py) return tc.skip('no Python with azureml-core (set ATELIER_TEST_PYTHON)');
         const ctx = s.server.ctx;
@@ -120,9 +120,32 @@ for (const dialect of testDialects()) {
           https_proxy: proxy.url,
           no_proxy: '127.0.0.1,localhost',
         });
-        // Without secrets/read the datastore comes without its SAS (as listSecrets would refuse): the
-        // engine signs with no key and the subset refuses it with 403.
-        assert.match(reader.err('reader to_path'), /Authentication failed when trying to access the stream/);
+        assert.ok(reader.ok('reader ws.datasets').includes('dp-files'));
+        assert.deepEqual(reader.ok('reader to_path'), ['/README.txt', '/a.csv', '/more/b.csv']);
+        assert.deepEqual(reader.ok('reader to_pandas_dataframe'), ['setosa', 'versicolor', 'virginica', 'setosa']);
+        // No key: a SAS that reads and lists only (the Blob REST subset refuses a write with it).
+        assert.deepEqual(reader.ok('reader Datastore.get'), [null, 'rl']);
+        assert.equal(reader.ok('reader upload'), 0, 'nothing was written with the read-only SAS');
+        for (const write of ['reader register', 'reader update', 'reader unregister_all_versions'])
+          assert.match(reader.err(write), /assets\/write[\s\S]*Reader/, write);
+        const still = await httpsJson(
+          'GET',
+          `${s.server.url}${s.workspaceId('dp-ws')}/data/dp-files?api-version=2025-09-01`,
+          s.ca,
+          s.token,
+        );
+        assert.equal(still.status, 200, 'the dataset is still registered');
+        assert.equal(
+          (
+            await httpsJson(
+              'GET',
+              `${s.server.url}${s.workspaceId('dp-ws')}/data/reader-files?api-version=2025-09-01`,
+              s.ca,
+              s.token,
+            )
+          ).status,
+          404,
+        );
       });
   });
 }

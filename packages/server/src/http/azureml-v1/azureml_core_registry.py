@@ -73,6 +73,26 @@ step("unregister", lambda: Datastore.get(ws, "teamshare").unregister())
 step("Datastore.get(unregistered)", lambda: Datastore.get(ws, "teamshare"))
 step("unregister(system)", lambda: Datastore.get(ws, "workspaceblobstore").unregister())
 
+# The other kinds azureml-core registers: the connection details kept, the credential sealed in the
+# workspace's key vault (answered only to callers allowed secrets/read, as the blob keys).
+sp = dict(tenant_id=os.environ["AZURE_TENANT_ID"], client_id=os.environ["AZURE_CLIENT_ID"], client_secret=os.environ["AZURE_CLIENT_SECRET"])
+step("register_azure_sql_database", lambda: (lambda d: [d.name, d.datastore_type, d.server_name, d.database_name, d.username, d.password])(Datastore.register_azure_sql_database(ws, "salesdb", server_name="sales-srv", database_name="sales", tenant_id=None, client_id=None, client_secret=None, username="analyst", password="sql-Secret1")))
+step("register_azure_sql_database(service principal)", lambda: (lambda d: [d.client_id == sp["client_id"], d.client_secret == sp["client_secret"]])(Datastore.register_azure_sql_database(ws, "salesdb_sp", server_name="sales-srv", database_name="sales", **sp)))
+step("register_azure_postgre_sql", lambda: (lambda d: [d.datastore_type, d.server_name, d.database_name, d.user_id, d.user_password, d.port_number, d.enforce_ssl])(Datastore.register_azure_postgre_sql(ws, "pgdb", server_name="pg-srv", database_name="metrics", user_id="analyst", user_password="pg-Secret1", port_number="5433")))
+step("register_azure_my_sql", lambda: (lambda d: [d.datastore_type, d.server_name, d.database_name, d.user_id, d.port_number])(Datastore.register_azure_my_sql(ws, "mydb", server_name="my-srv", database_name="shop", user_id="shop", user_password="my-Secret1")))
+step("register_azure_my_sql(bad port)", lambda: Datastore.register_azure_my_sql(ws, "mydb2", server_name="my-srv", database_name="shop", user_id="shop", user_password="x", port_number="99999"))
+step("register_azure_data_lake", lambda: (lambda d: [d.datastore_type, d.store_name, d.client_id, d.client_secret == sp["client_secret"]])(Datastore.register_azure_data_lake(ws, "lake1", store_name="teamlake", **sp)))
+step("register_azure_data_lake_gen2", lambda: (lambda d: [d.datastore_type, d.container_name, d.account_name, d.client_id])(Datastore.register_azure_data_lake_gen2(ws, "lake2", filesystem="team-lake", account_name=account, protocol="https", endpoint="core.windows.net", **sp)))
+step("register_azure_data_lake_gen2(wrong secret)", lambda: Datastore.register_azure_data_lake_gen2(ws, "lake2bad", filesystem="team-lake", account_name=account, protocol="https", endpoint="core.windows.net", **{**sp, "client_secret": "not-its-secret"}))
+step("register_dbfs", lambda: (lambda d: [d.name, d.datastore_type])(Datastore.register_dbfs(ws, "dbfs1")))
+step("register_hdfs", lambda: (lambda d: [d.datastore_type, d.protocol, d.namenode_address, d.kerberos_principal, getattr(d.credential_type, "value", d.credential_type), d.credential_value])(Datastore.register_hdfs(ws, "hdfs1", protocol="https", namenode_address="namenode.example:9871", hdfs_server_certificate=None, kerberos_realm="EXAMPLE.COM", kerberos_kdc_address="kdc.example", kerberos_principal="ml@EXAMPLE.COM", kerberos_password="krb-Secret1")))
+step("set_as_default(sql)", lambda: Datastore.get(ws, "salesdb").set_as_default())
+step("set_as_default(gen2)", lambda: (Datastore.get(ws, "lake2").set_as_default(), ws.get_default_datastore().name)[1])
+step("set_as_default(blob again)", lambda: (ws.set_default_datastore("workspaceblobstore"), ws.get_default_datastore().name)[1])
+step("ws.datastores (other kinds)", lambda: sorted([n, d.datastore_type] for n, d in ws.datastores.items() if n in ("salesdb", "salesdb_sp", "pgdb", "mydb", "lake1", "lake2", "dbfs1", "hdfs1")))
+step("unregister(mysql)", lambda: Datastore.get(ws, "mydb").unregister())
+step("Datastore.get(unregistered mysql)", lambda: Datastore.get(ws, "mydb"))
+
 # Workspace.create's variants: no group creation, existing dependent resources; connection filters.
 step("create(create_resource_group=False, missing group)", lambda: Workspace.create("lost-ws", auth=auth, subscription_id=SUBSCRIPTION, resource_group="no-such-group", location="eastus2", create_resource_group=False, show_output=False))
 arm = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers"

@@ -18,9 +18,19 @@ step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
 os.chdir(os.environ["WORKDIR"])
 if os.environ.get("DP_READER"):
-    # A principal without secrets/read: the datastore comes without its SAS.
+    # A principal with the Reader role: reads datasets (the datastore comes with a read-only SAS of its
+    # container, never its key), registers, updates and unregisters nothing.
     fd = Dataset.get_by_name(ws, "dp-files")
+    step("reader ws.datasets", lambda: sorted(ws.datasets.keys()))
     step("reader to_path", lambda: sorted(fd.to_path()))
+    step("reader to_pandas_dataframe", lambda: Dataset.get_by_name(ws, "dp-table").to_pandas_dataframe()["species"].tolist())
+    ds = Datastore.get(ws, "workspaceblobstore")
+    step("reader Datastore.get", lambda: [ds.account_key, dict(p.split("=", 1) for p in ds.sas_token.split("&"))["sp"]])
+    # azureml-core's upload reports a refused file in its log only: what is there afterwards tells.
+    step("reader upload", lambda: (ds.upload_files([__file__], target_path="reader", overwrite=True, show_progress=False), ds.download("reader-down", prefix="reader", show_progress=False))[1])
+    step("reader register", lambda: Dataset.File.from_files((ds, "dp/iris/"), validate=False).register(ws, "reader-files"))
+    step("reader update", lambda: fd.update(description="changed by a reader"))
+    step("reader unregister_all_versions", lambda: fd.unregister_all_versions())
     print(json.dumps(step.out, default=str))
     sys.exit(0)
 store = Datastore.get(ws, "workspaceblobstore")

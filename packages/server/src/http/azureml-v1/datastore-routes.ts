@@ -1,6 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
-import { SYSTEM_DATASTORES, type DatastoreService, type DatastoreSecrets } from '../../assets/datastores.js';
+import {
+  SYSTEM_DATASTORES,
+  type DatastoreProps,
+  type DatastoreService,
+  type DatastoreSecrets,
+} from '../../assets/datastores.js';
 import type { StoredResource } from '../../resources/engine.js';
 import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import { InvalidInput, NotFound, NotImplemented } from '../../errors.js';
@@ -9,6 +14,8 @@ import { V1_WORKSPACE } from './common.js';
 
 const PREFIX = `/datastore/v1.0${V1_WORKSPACE}`;
 const HIDE = { schema: { hide: true } as object };
+/** Credential kinds of the other registrations whose secret is in the key vault. */
+const SEALED = ['ServicePrincipal', 'SqlAdmin', 'KerberosPassword', 'KerberosKeytab'];
 
 /**
  * azureml-core's datastore service (`/datastore/v1.0/…`): `ws.datastores`, `Datastore.get`,
@@ -30,7 +37,77 @@ export async function datastoreV1Routes(app: FastifyInstance, opts: { ctx: AppCo
       hasBeenValidated: true,
       tags: r.tags ?? {},
     };
-    if (type === 'AzureBlob' || type === 'AzureFile' || type === 'AzureDataLakeGen2') {
+    const c = (p.credentials ?? {}) as DatastoreProps['credentials'];
+    // The secret of a registration goes only to a caller allowed `secrets/read` (as the blob keys):
+    // azureml-dataprep's engine reads a SQL datastore's password from this answer.
+    const sealed = async (): Promise<Record<string, string>> => {
+      if (!SEALED.includes(c.credentialsType) || !(await ctx.access.can(req.principal.id, ws.id, 'secrets/read')))
+        return {};
+      const s = (await datastores.listSecrets(ws, r.name).catch(() => undefined)) as Record<string, string> | undefined;
+      return s ?? {};
+    };
+    const sp = (s: Record<string, string>) =>
+      c.credentialsType === 'ServicePrincipal'
+        ? {
+            tenantId: c.tenantId,
+            clientId: c.clientId,
+            authorityUrl: c.authorityUrl ?? null,
+            resourceUri: c.resourceUrl ?? null,
+            isCertAuth: false,
+            ...(s.clientSecret ? { clientSecret: s.clientSecret } : {}),
+          }
+        : {};
+    if (type === 'AzureDataLakeGen1') {
+      const s = await sealed();
+      out.dataStoreType = 'AzureDataLake';
+      out.azureDataLakeSection = {
+        storeName: p.storeName,
+        subscriptionId: p.subscriptionId ?? null,
+        resourceGroup: p.resourceGroup ?? null,
+        ServiceDataAccessAuthIdentity: p.serviceDataAccessAuthIdentity ?? 'None',
+        ...sp(s),
+      };
+    } else if (type === 'AzureSqlDatabase' || type === 'AzurePostgreSql' || type === 'AzureMySql') {
+      const s = await sealed();
+      const section = {
+        serverName: p.serverName,
+        databaseName: p.databaseName,
+        endpoint: p.endpoint,
+        portNumber: String(p.portNumber),
+        credentialType:
+          c.credentialsType === 'SqlAdmin'
+            ? 'SqlAuthentication'
+            : c.credentialsType === 'ServicePrincipal'
+              ? 'ServicePrincipal'
+              : 'None',
+        ...(c.userId ? { userId: c.userId } : {}),
+        ...(s.password ? { userPassword: s.password } : {}),
+        ...sp(s),
+        ...(type === 'AzurePostgreSql' ? { enableSSL: p.enableSSL !== false } : {}),
+        ...(type === 'AzureSqlDatabase' ? { ServiceDataAccessAuthIdentity: 'None' } : {}),
+      };
+      const key =
+        type === 'AzureSqlDatabase'
+          ? 'azureSqlDatabaseSection'
+          : type === 'AzurePostgreSql'
+            ? 'azurePostgreSqlSection'
+            : 'azureMySqlSection';
+      out[key] = section;
+    } else if (type === 'Dbfs') {
+      out.dataStoreType = 'DBFS';
+    } else if (type === 'Hdfs') {
+      const s = await sealed();
+      out.hdfsSection = {
+        protocol: p.protocol,
+        nameNodeAddress: p.nameNodeAddress,
+        hdfsServerCertificate: p.hdfsServerCertificate ?? null,
+        kerberosRealm: c.kerberosRealm,
+        kerberosKdcAddress: c.kerberosKdcAddress,
+        kerberosPrincipal: c.kerberosPrincipal,
+        credentialType: c.credentialsType,
+        ...(s.kerberosPassword || s.kerberosKeytab ? { credentialValue: s.kerberosPassword ?? s.kerberosKeytab } : {}),
+      };
+    } else if (type === 'AzureBlob' || type === 'AzureFile' || type === 'AzureDataLakeGen2') {
       let secret: DatastoreSecrets | undefined;
       let creds = (p.credentials as { credentialsType?: string } | undefined)?.credentialsType;
       let endpoint = (p.endpoint as string | undefined) ?? 'core.windows.net';
@@ -43,8 +120,30 @@ export async function datastoreV1Routes(app: FastifyInstance, opts: { ctx: AppCo
         const port = new URL(ctx.config.publicUrl).port;
         endpoint = port ? `${suffix}:${port}` : suffix;
       }
+      if (creds === 'ServicePrincipal') {
+        // Data Lake Gen2 through a service principal: azureml-core reads `clientCredentials`.
+        const s = await sealed();
+        out.azureStorageSection = {
+          accountName: p.accountName,
+          containerName: p.filesystem,
+          endpoint,
+          protocol: p.protocol ?? 'https',
+          credentialType: 'ClientCredentials',
+          isSas: false,
+          clientCredentials: sp(s),
+          subscriptionId: p.subscriptionId,
+          resourceGroup: p.resourceGroup,
+          serviceDataAccessAuthIdentity: p.serviceDataAccessAuthIdentity ?? 'None',
+        };
+        return out;
+      }
       if (creds && creds !== 'None' && (await ctx.access.can(req.principal.id, ws.id, 'secrets/read')))
         secret = await datastores.listSecrets(ws, r.name, { expirable: !!served }).catch(() => undefined);
+      else if (creds && creds !== 'None' && (await ctx.access.can(req.principal.id, ws.id, 'data/read'))) {
+        // A Reader reads the data (azureml-dataprep) with a read-only SAS of the container, never the key.
+        const sasToken = await datastores.readOnlySas(ws, r.name, req.principal).catch(() => undefined);
+        if (sasToken) secret = { secretsType: 'Sas', sasToken };
+      }
       if (secret?.secretsType === 'Sas') creds = 'Sas';
       out.azureStorageSection = {
         accountName: p.accountName,
@@ -147,9 +246,12 @@ function fromV1(raw: unknown, pathName?: string): { name: string; body: { proper
       target: 'name',
     });
   const type = b.dataStoreType;
-  if (type !== 'AzureBlob' && type !== 'AzureFile')
+  const tags = b.tags && typeof b.tags === 'object' ? { tags: b.tags } : {};
+  const other = otherKindFromV1(type, b);
+  if (other) return { name, body: { properties: { ...other, ...tags } } };
+  if (type !== 'AzureBlob' && type !== 'AzureFile' && type !== 'AzureDataLakeGen2')
     throw new InvalidInput(
-      `dataStoreType '${String(type)}' cannot be registered through the v1 datastore service here; it registers AzureBlob (register_azure_blob_container) and AzureFile (register_azure_file_share) datastores — register the others through ARM W/datastores/{name} (AzureDataLakeGen2, S3, ServerFolder)`,
+      `dataStoreType '${String(type)}' is not a datastore kind azureml-core registers; one of AzureBlob, AzureFile, AzureDataLakeGen2, AzureDataLake, AzureSqlDatabase, AzurePostgreSql, AzureMySql, DBFS, Hdfs (S3 and server folders: ARM W/datastores/{name})`,
       { target: 'dataStoreType' },
     );
   const s = b.azureStorageSection;
@@ -160,7 +262,15 @@ function fromV1(raw: unknown, pathName?: string): { name: string; body: { proper
   const a = s as Record<string, unknown>;
   const credType = String(a.credentialType ?? (a.isSas ? 'Sas' : a.credential || a.accountKey ? 'AccountKey' : 'None'));
   let credentials: Record<string, unknown>;
-  if (credType === 'AccountKey') {
+  if (type === 'AzureDataLakeGen2' && credType !== 'ClientCredentials' && credType !== 'None')
+    throw new InvalidInput(
+      `credentialType '${credType}' is not what register_azure_data_lake_gen2 sends; pass tenant_id, client_id and client_secret (a service principal of this server), or none of them`,
+      { target: 'azureStorageSection.credentialType' },
+    );
+  if (credType === 'ClientCredentials') {
+    const cc = (a.clientCredentials ?? {}) as Record<string, unknown>;
+    credentials = servicePrincipal(cc, 'azureStorageSection.clientCredentials');
+  } else if (credType === 'AccountKey') {
     const key = a.credential ?? a.accountKey;
     if (typeof key !== 'string' || !key)
       throw new InvalidInput('an account key is required with credentialType AccountKey (pass account_key)', {
@@ -191,14 +301,130 @@ function fromV1(raw: unknown, pathName?: string): { name: string; body: { proper
   const properties: Record<string, unknown> = {
     datastoreType: type,
     accountName: a.accountName,
-    [type === 'AzureBlob' ? 'containerName' : 'fileShareName']: a.containerName,
+    [type === 'AzureBlob' ? 'containerName' : type === 'AzureFile' ? 'fileShareName' : 'filesystem']: a.containerName,
     credentials,
     ...(a.endpoint ? { endpoint: a.endpoint } : {}),
     ...(a.protocol ? { protocol: a.protocol } : {}),
     ...(a.subscriptionId ? { subscriptionId: a.subscriptionId } : {}),
     ...(a.resourceGroup ? { resourceGroup: a.resourceGroup } : {}),
     ...(identity ? { serviceDataAccessAuthIdentity: identity } : {}),
-    ...(b.tags && typeof b.tags === 'object' ? { tags: b.tags } : {}),
+    ...tags,
   };
   return { name, body: { properties } };
+}
+
+/** A v1 service-principal section (`clientId`, `tenantId`, `clientSecret`, …) as ARM credentials. */
+function servicePrincipal(x: Record<string, unknown>, target: string): Record<string, unknown> {
+  if (x.isCertAuth === true)
+    throw new InvalidInput('certificate authentication of a service principal is not taken; pass its client secret', {
+      target: `${target}.isCertAuth`,
+    });
+  for (const k of ['tenantId', 'clientId', 'clientSecret'])
+    if (typeof x[k] !== 'string' || !x[k])
+      throw new InvalidInput(`${k} is required: tenant_id, client_id and client_secret go together`, {
+        target: `${target}.${k}`,
+      });
+  return {
+    credentialsType: 'ServicePrincipal',
+    tenantId: x.tenantId,
+    clientId: x.clientId,
+    ...(x.authorityUrl ? { authorityUrl: x.authorityUrl } : {}),
+    ...(x.resourceUri ? { resourceUrl: x.resourceUri } : {}),
+    secrets: { secretsType: 'ServicePrincipal', clientSecret: x.clientSecret },
+  };
+}
+
+/**
+ * azureml-core's other registrations (`register_azure_data_lake`, `register_azure_sql_database`,
+ * `register_azure_postgre_sql`, `register_azure_my_sql`, `register_dbfs`, `register_hdfs`) as the
+ * ARM properties of W/datastores/{name}; undefined for the storage-account kinds.
+ */
+function otherKindFromV1(type: unknown, b: Record<string, unknown>): Record<string, unknown> | undefined {
+  const section = (key: string): Record<string, unknown> => {
+    const x = b[key];
+    if (!x || typeof x !== 'object')
+      throw new InvalidInput(`${key} is required with dataStoreType ${String(type)}`, { target: key });
+    return x as Record<string, unknown>;
+  };
+  const defined = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null && v !== ''));
+  if (type === 'AzureDataLake') {
+    const x = section('azureDataLakeSection');
+    const identity = x.ServiceDataAccessAuthIdentity ?? x.serviceDataAccessAuthIdentity;
+    return defined({
+      datastoreType: 'AzureDataLakeGen1',
+      storeName: x.storeName,
+      subscriptionId: x.subscriptionId,
+      resourceGroup: x.resourceGroup,
+      serviceDataAccessAuthIdentity: identity,
+      credentials:
+        x.clientId || x.clientSecret || x.tenantId
+          ? servicePrincipal(x, 'azureDataLakeSection')
+          : { credentialsType: 'None' },
+    });
+  }
+  if (type === 'AzureSqlDatabase' || type === 'AzurePostgreSql' || type === 'AzureMySql') {
+    const key =
+      type === 'AzureSqlDatabase'
+        ? 'azureSqlDatabaseSection'
+        : type === 'AzurePostgreSql'
+          ? 'azurePostgreSqlSection'
+          : 'azureMySqlSection';
+    const x = section(key);
+    const kind = String(
+      x.credentialType ?? (x.userId ? 'SqlAuthentication' : x.clientId ? 'ServicePrincipal' : 'None'),
+    );
+    let credentials: Record<string, unknown>;
+    if (kind === 'SqlAuthentication') {
+      if (typeof x.userPassword !== 'string' || !x.userPassword)
+        throw new InvalidInput('userPassword is required with SQL authentication (pass the user name and password)', {
+          target: `${key}.userPassword`,
+        });
+      credentials = {
+        credentialsType: 'SqlAdmin',
+        userId: x.userId,
+        secrets: { secretsType: 'SqlAdmin', password: x.userPassword },
+      };
+    } else if (kind === 'ServicePrincipal') credentials = servicePrincipal(x, key);
+    else if (kind === 'None') credentials = { credentialsType: 'None' };
+    else
+      throw new InvalidInput(`credentialType '${kind}' is not one of SqlAuthentication, ServicePrincipal, None`, {
+        target: `${key}.credentialType`,
+      });
+    return defined({
+      datastoreType: type,
+      serverName: x.serverName,
+      databaseName: x.databaseName,
+      endpoint: x.endpoint,
+      portNumber: x.portNumber,
+      ...(type === 'AzurePostgreSql' ? { enableSSL: x.enableSSL } : {}),
+      credentials,
+    });
+  }
+  if (type === 'DBFS') return { datastoreType: 'Dbfs', credentials: { credentialsType: 'None' } };
+  if (type === 'Hdfs') {
+    const x = section('hdfsSection');
+    const kind = x.credentialType;
+    if (kind !== 'KerberosPassword' && kind !== 'KerberosKeytab')
+      throw new InvalidInput(`credentialType '${String(kind)}' is not one of KerberosPassword, KerberosKeytab`, {
+        target: 'hdfsSection.credentialType',
+      });
+    return defined({
+      datastoreType: 'Hdfs',
+      nameNodeAddress: x.namenodeAddress ?? x.nameNodeAddress,
+      protocol: x.protocol,
+      hdfsServerCertificate: x.hdfsServerCertificate,
+      credentials: {
+        credentialsType: kind,
+        kerberosRealm: x.kerberosRealm,
+        kerberosKdcAddress: x.kerberosKdcAddress,
+        kerberosPrincipal: x.kerberosPrincipal,
+        secrets:
+          kind === 'KerberosPassword'
+            ? { secretsType: kind, kerberosPassword: x.credentialValue }
+            : { secretsType: kind, kerberosKeytab: x.credentialValue },
+      },
+    });
+  }
+  return undefined;
 }
