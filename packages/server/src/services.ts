@@ -172,7 +172,7 @@ export function createServices(ctx: AppContext): Services {
   );
   const v1Images = new V1Images(ctx, environmentBuilds, serving.packages, v1ImagePackages);
   const v1WebserviceViews = new V1Webservices(serving, models.models, v1Images, v1Environments);
-  const v1Execution = createV1ExecutionServices(ctx, controlPlane, assets, codes, jobs, v1Environments);
+  const v1Execution = createV1ExecutionServices(ctx, controlPlane, assets, codes, jobs, v1Environments, runHistory);
   return {
     ...controlPlane,
     tracking,

@@ -50,6 +50,13 @@ const PROPERTY_PREFIX = 'azureml.property.';
  * `{type, location, createdUtc}` of its first value (the one azureml-core's get_metrics reads).
  */
 const ARTIFACT_METRIC_PREFIX = 'azureml.metric.';
+/**
+ * A run's error (`run.fail(error_details)`, a local run's failure: the `Run.Error` event's
+ * `ErrorResponse`), `{code, message}` as JSON: MLflow has no error field, so it is this hidden tag,
+ * which the run's details answer as `error`.
+ */
+const ERROR_TAG = 'azureml.error';
+const ERROR_EVENT = 'Microsoft.MachineLearning.Run.Error';
 
 /** An artifact-backed metric's value: the metric kind (azureml.v1.image, …) and the run file it points at. */
 export interface ArtifactMetric {
@@ -268,7 +275,7 @@ export class RunHistoryService {
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(allTags)) {
       if (k.startsWith(PROPERTY_PREFIX)) properties[k.slice(PROPERTY_PREFIX.length)] = v;
-      else if (!k.startsWith('mlflow.') && !k.startsWith(ARTIFACT_METRIC_PREFIX)) tags[k] = v;
+      else if (!k.startsWith('mlflow.') && !k.startsWith(ARTIFACT_METRIC_PREFIX) && k !== ERROR_TAG) tags[k] = v;
     }
     const i = r.info;
     return {
@@ -297,6 +304,17 @@ export class RunHistoryService {
       dataContainerId: `dcid.${i.run_id}`,
       artifactUri: i.artifact_uri,
     };
+  }
+
+  /** The run's error (its `Run.Error` event), as run details answer it; null when it has none. */
+  errorOf(r: RunView): { error: { code: string; message: string } } | null {
+    const v = (r.data.tags ?? []).find((t) => t.key === ERROR_TAG)?.value;
+    if (!v) return null;
+    try {
+      return { error: JSON.parse(v) as { code: string; message: string } };
+    } catch {
+      return null;
+    }
   }
 
   /** The run, or undefined when there is none with this id. */
@@ -401,6 +419,21 @@ export class RunHistoryService {
   async event(ws: string, experiment: ExperimentView, runId: string, body: unknown, user: string): Promise<void> {
     const e = body as { name?: unknown; data?: Record<string, unknown> } | undefined;
     if (!e || typeof e.name !== 'string') throw new InvalidInput('the event needs a name', { target: 'name' });
+    if (e.name === ERROR_EVENT) {
+      const response = (e.data?.ErrorResponse ?? e.data?.errorResponse) as { error?: unknown } | undefined;
+      const root = (response?.error ?? response) as { code?: unknown; message?: unknown } | undefined;
+      const error = {
+        code: typeof root?.code === 'string' && root.code ? root.code : 'UserError',
+        message: typeof root?.message === 'string' ? root.message.slice(0, 4000) : '',
+      };
+      const run = await this.getRun(ws, runId);
+      if (run.info.experiment_id !== experiment.experiment_id)
+        throw new InvalidInput(`run '${runId}' belongs to another experiment`, { target: 'runId' });
+      await this.tracking.runs.logBatch(ws, run.info.run_id, {
+        tags: [{ key: ERROR_TAG, value: JSON.stringify(error) }],
+      });
+      return;
+    }
     const status = EVENT_STATUS[e.name];
     if (!status) return;
     const at = typeof e.data?.EndTime === 'string' ? e.data.EndTime : undefined;

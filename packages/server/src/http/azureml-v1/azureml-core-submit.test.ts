@@ -1,14 +1,31 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import { pythonWith } from '../../jobs/testing.js';
+import { Agent, FormData, fetch as undiciFetch } from 'undici';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const V = 'api-version=2025-09-01';
+
+/** The entry names of a zip (its central directory). */
+function zipNames(zip: Buffer): string[] {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 5, 6]));
+  let at = zip.readUInt32LE(end + 16);
+  const names: string[] = [];
+  for (let i = 0; i < zip.readUInt16LE(end + 10); i++) {
+    const n = zip.readUInt16LE(at + 28);
+    names.push(zip.toString('utf8', at + 46, at + 46 + n));
+    at += 46 + n + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return names;
+}
 
 /**
  * Issue 11: azureml-core 1.61's `Experiment.submit(ScriptRunConfig)` on a compute — its snapshot
@@ -27,6 +44,8 @@ for (const dialect of testDialects()) {
     let W: string;
     const call = (method: string, p: string, body?: unknown) =>
       httpsJson(method, `${s.server.url}${p}`, s.ca, s.token, body);
+    const fetchWithCa = (url: string, init: Parameters<typeof undiciFetch>[1]) =>
+      undiciFetch(url, { ...init, dispatcher: new Agent({ connect: { ca: s.ca } }) });
     before(async () => {
       s = await startAzureClientServer(dialect, 'v1submit');
       await s.workspace('submit-ws');
@@ -93,6 +112,122 @@ for (const dialect of testDialects()) {
       assert.match(out.err('wait failing'), /ActivityFailedException/);
     });
 
+    it("compute_target='local': the invocation script runs the script on the caller's machine and reports the run", async () => {
+      assert.deepEqual(out.ok('local wait_for_completion(show_output=True)'), { status: 'Completed', target: 'local' });
+      const runId = out.ok('local run.id') as string;
+      assert.match(runId, /^v1-submit_\d+_[0-9a-f]{8}$/);
+      // The log streamed while waiting is the local process's (azureml-logs/70_driver_log.txt).
+      assert.deepEqual(out.ok('local streamed'), [`training with alpha 0.25 in run ${runId}`, 'STAGE local']);
+      assert.equal(out.ok('local get_status'), 'Completed');
+      assert.deepEqual(out.ok('local get_metrics'), { alpha: 0.25, accuracy: 0.625 });
+      const files = out.ok('local get_file_names') as string[];
+      for (const f of ['outputs/model.pkl', 'azureml-logs/70_driver_log.txt']) assert.ok(files.includes(f), f);
+      assert.equal(out.ok('local download_file'), 'model alpha=0.25');
+      // A run of the experiment (MLflow sees it), not a job: no server process ran it.
+      const mlflow = `/mlflow/v1.0${W}/api/2.0/mlflow`;
+      const run = await call('GET', `${mlflow}/runs/get?run_id=${runId}`);
+      assert.equal(run.status, 200, JSON.stringify(run.body));
+      assert.equal(run.body.run.info.status, 'FINISHED');
+      assert.equal((await call('GET', `${W}/jobs/${runId}?${V}`)).status, 404);
+
+      const failed = out.ok('local wait failing (raise_on_error=False)');
+      assert.equal(failed.status, 'Failed');
+      assert.match(failed.log, /ValueError: alpha out of range/);
+      assert.match(failed.error?.error?.message ?? '', /User program failed with ValueError: alpha out of range/);
+      assert.match(out.err('local wait failing'), /ActivityFailedException[\s\S]*alpha out of range/);
+    });
+
+    it('localrun checks the request before making anything, and answers the invocation zip', async () => {
+      const X = `/execution/v1.0${W}/experiments/v1-local-checks`;
+      const form = (definition: unknown) => {
+        const f = new FormData();
+        f.append('files', new Blob([JSON.stringify(definition)]), 'definition.json');
+        f.append('files', new Blob([new Uint8Array([0x50, 0x4b, 5, 6, ...new Array(18).fill(0)])]), 'aml_config.zip');
+        return f;
+      };
+      const post = async (runId: string, definition: unknown) => {
+        const r = await fetchWithCa(`${s.server.url}${X}/localrun?runId=${runId}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${s.token}` },
+          body: form(definition),
+        });
+        return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
+      };
+      const local = (extra: Record<string, unknown>) => ({
+        Configuration: {
+          target: 'local',
+          script: 'train.py',
+          arguments: ['--alpha', '1'],
+          environment: { name: 'e', python: { userManagedDependencies: true, interpreterPath: 'python3' } },
+          ...extra,
+        },
+      });
+      const mpi = await post('local_mpi', local({ communicator: 'IntelMpi' }));
+      assert.equal(mpi.status, 501, mpi.body.toString());
+      assert.match(mpi.body.toString(), /Configuration\.communicator is 'IntelMpi'/);
+      const escape = await post('local_escape', local({ script: '../x.py' }));
+      assert.equal(escape.status, 400, escape.body.toString());
+      const notJson = await fetchWithCa(`${s.server.url}${X}/localrun?runId=local_bad`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(notJson.status, 400);
+      const anonymous = await fetchWithCa(`${s.server.url}${X}/localrun?runId=local_anon`, {
+        method: 'POST',
+        body: form(local({})),
+      });
+      assert.equal(anonymous.status, 401);
+      const exp = await call(
+        'GET',
+        `/mlflow/v1.0${W}/api/2.0/mlflow/experiments/get-by-name?experiment_name=v1-local-checks`,
+      );
+      assert.equal(exp.status, 404, 'nothing made');
+
+      // An environment to build: the zip carries env.build_local's scripts, with azureml-core added.
+      const env = await post(
+        'local_env',
+        local({
+          environment: {
+            name: 'local-conda',
+            docker: { baseImage: 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04' },
+            python: {
+              userManagedDependencies: false,
+              condaDependencies: { dependencies: ['python=3.11', { pip: ['six'] }] },
+            },
+          },
+        }),
+      );
+      assert.equal(env.status, 200, env.body.toString());
+      const names = zipNames(env.body);
+      for (const n of [
+        'azureml-setup/Invocation.sh',
+        'azureml-setup/atelier_local_run.py',
+        'azureml-setup/environment/build_environment.sh',
+        'azureml-setup/environment/check_environment.sh',
+        'azureml-setup/environment/requirements.txt',
+      ])
+        assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+      // The invocation script is valid bash and builds the environment before running the launcher in it.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localrun-'));
+      try {
+        fs.writeFileSync(path.join(dir, 'invocation.zip'), env.body);
+        execFileSync(py.python!, ['-m', 'zipfile', '-e', 'invocation.zip', '.'], { cwd: dir });
+        execFileSync('bash', ['-n', 'azureml-setup/Invocation.sh'], { cwd: dir });
+        const script = fs.readFileSync(path.join(dir, 'azureml-setup/Invocation.sh'), 'utf8');
+        assert.match(script, /check_environment\.sh \|\| \/bin\/bash \.\/build_environment\.sh/);
+        assert.match(script, /PY="\$ENV_DIR\/bin\/python"/);
+        assert.match(
+          fs.readFileSync(path.join(dir, 'azureml-setup/environment/requirements.txt'), 'utf8'),
+          /^six\nazureml-core\n$/,
+        );
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      const again = await post('local_env', local({}));
+      assert.equal(again.status, 409, again.body.toString());
+    });
+
     it('run.cancel() stops a running job', async () => {
       assert.equal(out.ok('cancel'), 'Canceled');
     });
@@ -106,7 +241,7 @@ for (const dialect of testDialects()) {
         out.err('submit distributed (MPI)'),
         /501[\s\S]*Configuration\.communicator is 'IntelMpi'|501[\s\S]*Configuration\.communicator/,
       );
-      assert.match(out.err('submit local'), /501[\s\S]*compute_target='local' runs the script on the calling machine/);
+      assert.match(out.err('submit local in Docker'), /501[\s\S]*Docker of your machine/);
       const jobs = await call('GET', `${W}/jobs?${V}`);
       assert.equal(jobs.status, 200);
       assert.equal(jobs.body.value.length, 3, JSON.stringify(jobs.body.value.map((j: any) => j.name)));

@@ -1,8 +1,9 @@
 """azureml-core's everyday training submission against the server, as the seed page and the
 azureml-core docs write it: ScriptRunConfig(source_directory, script, arguments, compute_target,
 environment) -> Experiment.submit -> run.wait_for_completion(show_output=True) -> get_metrics,
-get_file_names, download_file; a failing script, run.cancel() of a running one, and what is refused
-(an unknown compute, distributed training, compute_target='local'). Prints one JSON line:
+get_file_names, download_file; a failing script, run.cancel() of a running one, what is refused
+(an unknown compute, distributed training, a local run in Docker); the same script and a failing one
+with compute_target='local' (run on this machine by the invocation script the server answers). Prints one JSON line:
 {step: {"ok": value} | {"error": ...}}. Environment: see testing/python/azure_clients.py;
 WORKSPACE (an existing workspace), WORKDIR.
 """
@@ -129,6 +130,68 @@ def distributed():
 
 
 step("submit distributed (MPI)", distributed)
-step("submit local", lambda: exp.submit(config("train.py", compute_target="local")))
+
+# compute_target='local': azureml-core runs the service's invocation script on this machine, in the
+# background, then waits on the run through run history. The run's interpreter is this one
+# (user-managed dependencies: azureml-core is here). Blob hosts ({account}.blob.{suffix}) resolve in
+# this process only (azure_clients.py), so the run's own process gets the same stand-in for a wildcard
+# DNS record through a sitecustomize on its PYTHONPATH.
+os.makedirs("local_site", exist_ok=True)
+with open("local_site/sitecustomize.py", "w") as fh:
+    fh.write(
+        "import os, socket\n"
+        "from urllib.parse import urlparse\n"
+        "_suffix, _server, _resolve = os.environ['ATELIER_STORAGE_SUFFIX'], urlparse(os.environ['ATELIER_URL']).hostname, socket.getaddrinfo\n"
+        "def _getaddrinfo(host, *a, **k):\n"
+        "    return _resolve(_server if isinstance(host, str) and host.lower().endswith('.' + _suffix) else host, *a, **k)\n"
+        "socket.getaddrinfo = _getaddrinfo\n"
+    )
+os.environ["PYTHONPATH"] = os.path.abspath("local_site") + os.pathsep + os.environ.get("PYTHONPATH", "")
+local_env = Environment("submit-local-env")
+local_env.python.user_managed_dependencies = True
+local_env.python.interpreter_path = sys.executable
+local_env.environment_variables = {"STAGE": "local"}
+
+
+def local_config(script):
+    args = {"arguments": ["--alpha", 0.25]} if script == "train.py" else {}
+    return ScriptRunConfig(source_directory="src", script=script, compute_target="local", environment=local_env, **args)
+
+
+local = step("submit local", lambda: exp.submit(local_config("train.py")))
+if local is not None:
+    local_streamed = {}
+
+    def local_completion():
+        details, text = wait(local)
+        local_streamed["text"] = text
+        return {"status": details["status"], "target": details["target"]}
+
+    step("local wait_for_completion(show_output=True)", local_completion)
+    step("local streamed", lambda: [line for line in local_streamed.get("text", "").splitlines() if "alpha" in line or "STAGE" in line])
+    step("local run.id", lambda: local.id)
+    step("local get_status", lambda: local.get_status())
+    step("local get_metrics", lambda: local.get_metrics())
+    step("local get_file_names", lambda: sorted(local.get_file_names()))
+
+    def local_download():
+        local.download_file("outputs/model.pkl", "local-model.pkl")
+        return open("local-model.pkl").read()
+
+    step("local download_file", local_download)
+
+local_failed = step("submit local failing", lambda: exp.submit(local_config("fail.py")))
+if local_failed is not None:
+    step("local wait failing (raise_on_error=False)", lambda: (lambda d, t: {"status": d["status"], "error": d.get("error"), "log": t})(*wait(local_failed, False)))
+    step("local wait failing", lambda: wait(local_failed))
+
+
+def local_docker():
+    docker_env = Environment("submit-local-docker")
+    docker_env.docker.enabled = True
+    return exp.submit(ScriptRunConfig(source_directory="src", script="train.py", compute_target="local", environment=docker_env))
+
+
+step("submit local in Docker", local_docker)
 print(json.dumps(step.out, default=str))
 sys.stdout.flush()

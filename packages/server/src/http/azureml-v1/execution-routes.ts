@@ -2,24 +2,49 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { JobService } from '../../jobs/jobs.js';
 import type { V1Submissions } from '../../v1-execution/submissions.js';
-import { NotImplemented } from '../../errors.js';
+import { Response } from 'undici';
+import { InvalidInput, NotImplemented } from '../../errors.js';
+import type { V1LocalRuns } from '../../v1-execution/local-runs.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
 
 const X = `/execution/v1.0${V1_WORKSPACE}/experiments/:experimentName`;
 const HIDE = { schema: { hide: true } as object };
 type P = { experimentName: string; runId?: string };
+/** The largest multipart body read: a local run's definition and its aml_config.zip (the project's .azureml folder). */
+const MULTIPART_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * The file parts of a multipart/form-data body by file name (undici's form-data parser: the one
+ * fetch uses), as azureml-core's `requests.post(files=[…])` sends them.
+ */
+async function multipartFiles(contentType: string | undefined, body: unknown): Promise<Map<string, Buffer>> {
+  if (!contentType?.toLowerCase().startsWith('multipart/form-data') || !Buffer.isBuffer(body))
+    throw new InvalidInput('the request must be multipart/form-data (the run definition and its files)', {
+      target: 'body',
+    });
+  let form: Awaited<ReturnType<Response['formData']>>;
+  try {
+    form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
+  } catch (e) {
+    throw new InvalidInput(`the multipart body could not be read: ${(e as Error).message}`, { target: 'body' });
+  }
+  const out = new Map<string, Buffer>();
+  for (const [, v] of form.entries()) if (typeof v !== 'string') out.set(v.name, Buffer.from(await v.arrayBuffer()));
+  return out;
+}
 
 /**
  * azureml-core's execution service (`/execution/v1.0/…`, azureml/_execution/_commands.py):
- * `snapshotrun` (`Experiment.submit(ScriptRunConfig)` on a compute: a command job, v1-execution/) and
- * the `cancelUri` its runs carry (`run.cancel()`). Submitting and canceling need `data/write`, as jobs.
+ * `snapshotrun` (`Experiment.submit(ScriptRunConfig)` on a compute: a command job, v1-execution/),
+ * `localrun` (compute_target='local': the invocation zip the client runs, v1-execution/local-runs.ts)
+ * and the `cancelUri` its runs carry (`run.cancel()`). Submitting and canceling need `data/write`, as jobs.
  */
 export async function executionRoutes(
   app: FastifyInstance,
-  opts: { ctx: AppContext; submissions: V1Submissions; jobs: JobService },
+  opts: { ctx: AppContext; submissions: V1Submissions; localRuns: V1LocalRuns; jobs: JobService },
 ) {
-  const { ctx, submissions, jobs } = opts;
+  const { ctx, submissions, localRuns, jobs } = opts;
   app.post<{ Params: P; Querystring: { runId?: string } }>(`${X}/snapshotrun`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'data/write');
     const r = await submissions.submit(w, req.params.experimentName, req.query.runId, req.body, req.principal);
@@ -30,22 +55,49 @@ export async function executionRoutes(
     const r = await jobs.cancel(w, req.params.runId!);
     return { runId: r.name, status: r.status };
   });
-  // compute_target='local': azureml-core posts the project's aml_config.zip and runs the
-  // azureml-setup/Invocation.sh of the zip the service answers on the caller's own machine.
-  // (Answered in onRequest: the body is multipart, which no parser here reads.)
-  for (const what of ['localrun', 'localprepare'])
-    app.post(
-      `${X}/${what}`,
-      {
-        ...HIDE,
-        onRequest: async (req) => {
-          await workspaceFor(ctx, req, 'data/write');
-          throw new NotImplemented(
-            `compute_target='local' runs the script on the calling machine (azureml-core's ${what} answers an invocation script it runs there); this server does not write that script: name a compute of the workspace (ScriptRunConfig(compute_target=…)), where the run becomes a command job`,
-            { code: 'NOT_IMPLEMENTED' },
-          );
-        },
+  // compute_target='local' (localrun): the run definition and the project's aml_config.zip come as
+  // multipart parts; the answer is the invocation zip azureml-core runs on the caller's machine.
+  app.addContentTypeParser(
+    'multipart/form-data',
+    { parseAs: 'buffer', bodyLimit: MULTIPART_LIMIT },
+    (_req, body, done) => done(null, body),
+  );
+  app.post<{ Params: P; Querystring: { runId?: string } }>(
+    `${X}/localrun`,
+    // The caller's rights are checked before its body is read.
+    { ...HIDE, onRequest: async (req) => void (await workspaceFor(ctx, req, 'data/write')) },
+    async (req, reply) => {
+      const w = await workspaceFor(ctx, req, 'data/write');
+      const files = await multipartFiles(req.headers['content-type'], req.body);
+      const definition = files.get('definition.json');
+      if (!definition)
+        throw new InvalidInput('the request has no definition.json part (the run definition)', {
+          target: 'definition.json',
+        });
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(definition.toString('utf8'));
+      } catch {
+        throw new InvalidInput('definition.json is not JSON', { target: 'definition.json' });
+      }
+      const zip = await localRuns.start(w, req.params.experimentName, req.query.runId, parsed, req.principal);
+      return reply.type('application/zip').send(zip);
+    },
+  );
+  // localprepare (`prepare_compute_target` for 'local'): azureml-core runs the answered script to
+  // make the run's environment ahead of a run; a local run makes it itself when it is missing.
+  app.post(
+    `${X}/localprepare`,
+    {
+      ...HIDE,
+      onRequest: async (req) => {
+        await workspaceFor(ctx, req, 'data/write');
+        throw new NotImplemented(
+          "localprepare (preparing compute_target='local' ahead of a run) is not served: submit the run (Experiment.submit(ScriptRunConfig(…, compute_target='local'))), whose invocation script makes the run's environment on your machine when it is missing",
+          { code: 'NOT_IMPLEMENTED' },
+        );
       },
-      async () => undefined,
-    );
+    },
+    async () => undefined,
+  );
 }

@@ -252,6 +252,7 @@ export async function runHistoryRoutes(
           outputDatasets: [],
           // The run's log files (its artifacts below logs/, azureml-logs/, user_logs/, system_logs/) with read URIs.
           logFiles: await artifacts.runLogFiles(w, dto.runId),
+          error: history.errorOf(r),
           warnings: [],
         };
       });
