@@ -2,7 +2,12 @@
 // `npm test`: runs every *.test.ts below packages/, examples/, bench/ and scripts/ with node's test runner
 // (TypeScript through tsx). Node 20's --test takes no globs, so the files are listed here.
 // Usage: npm test [-- <substring filter of file paths>...]
+// Files start longest first (by scripts/test-durations.json; files not in it first of all), so a long
+// file does not start last and stretch the run's tail. ATELIER_TEST_RECORD_DURATIONS=1 npm test [-- …]
+// measures the files it runs and writes their durations into that file (entries of files that no
+// longer exist are dropped; those not run are kept).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -21,11 +26,16 @@ for (const top of ['packages', 'examples', 'bench', 'scripts']) {
     files.push(full);
   }
 }
-files.sort();
+const durationsFile = path.join(root, 'scripts', 'test-durations.json');
+const known = fs.existsSync(durationsFile) ? JSON.parse(fs.readFileSync(durationsFile, 'utf8')) : {};
+const rank = (f) => known[f.split(path.sep).join('/')] ?? Infinity;
+files.sort((a, b) => rank(b) - rank(a) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+const record = process.env.ATELIER_TEST_RECORD_DURATIONS === '1';
+const measured = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-test-')), 'durations.ndjson');
 const concurrency = process.env.ATELIER_TEST_CONCURRENCY ?? '2';
 // `atelier-source`: our packages' exports point at their TypeScript sources, not their built dist/.
 const args = [
@@ -35,7 +45,27 @@ const args = [
   '--test',
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${path.join(root, 'scripts', 'test-durations-reporter.mjs')}`,
+  `--test-reporter-destination=${measured}`,
   ...files,
 ];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
-child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
+child.on('exit', (code, signal) => {
+  if (record && fs.existsSync(measured)) {
+    const next = {};
+    for (const [f, ms] of Object.entries(known)) if (fs.existsSync(path.join(root, f))) next[f] = ms;
+    for (const line of fs.readFileSync(measured, 'utf8').split('\n').filter(Boolean)) {
+      const { file, ms } = JSON.parse(line);
+      next[file.split(path.sep).join('/')] = ms;
+    }
+    // Longest first, to read; test.mjs sorts by the numbers anyway.
+    const sorted = Object.fromEntries(Object.entries(next).sort(([, a], [, b]) => b - a));
+    fs.writeFileSync(durationsFile, `${JSON.stringify(sorted, null, 2)}\n`);
+    console.log(
+      `durations of ${fs.readFileSync(measured, 'utf8').split('\n').filter(Boolean).length} files written to ${path.relative(root, durationsFile)}`,
+    );
+  }
+  fs.rmSync(path.dirname(measured), { recursive: true, force: true });
+  process.exit(signal ? 1 : (code ?? 1));
+});
