@@ -21,12 +21,7 @@ if [ "${1:-}" = stop ]; then
 fi
 
 # A venv left by an earlier run is reused only when it was made from these same requirements.
-if ! cat .ci/ray-requirements.txt .ci/ray-constraints.txt | cmp -s - "$venv/.requirements"; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check --no-input -r .ci/ray-requirements.txt -c .ci/ray-constraints.txt >&2
-  cat .ci/ray-requirements.txt .ci/ray-constraints.txt > "$venv/.requirements"
-fi
+bash .ci/venv.sh "$venv" .ci/ray-requirements.txt .ci/ray-constraints.txt
 
 up() { "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$dash/api/version', timeout=2)" >/dev/null 2>&1; }
 if ! up; then
