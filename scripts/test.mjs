@@ -2,10 +2,10 @@
 // `npm test`: runs every *.test.ts below packages/, examples/, bench/ and scripts/ with node's test runner
 // (TypeScript through tsx). Node 20's --test takes no globs, so the files are listed here.
 // Usage: npm test [-- <substring filter of file paths>...]
-// Files start longest first (by scripts/test-durations.json; files not in it first of all), so a long
-// file does not start last and stretch the run's tail. ATELIER_TEST_RECORD_DURATIONS=1 npm test [-- …]
-// measures the files it runs and writes their durations into that file (entries of files that no
-// longer exist are dropped; those not run are kept).
+// Files start longest first, by scripts/test-durations.json (a file not in it counts as 10 s), so a
+// long file does not start last and stretch the run's tail. ATELIER_TEST_RECORD_DURATIONS=1 npm test
+// [-- …] measures the files it runs and writes their durations into that file (entries of files that
+// no longer exist are dropped; those not run are kept).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +28,7 @@ for (const top of ['packages', 'examples', 'bench', 'scripts']) {
 }
 const durationsFile = path.join(root, 'scripts', 'test-durations.json');
 const known = fs.existsSync(durationsFile) ? JSON.parse(fs.readFileSync(durationsFile, 'utf8')) : {};
-const rank = (f) => known[f.split(path.sep).join('/')] ?? Infinity;
+const rank = (f) => known[f.split(path.sep).join('/')] ?? 10_000;
 files.sort((a, b) => rank(b) - rank(a) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
   console.error('no test files matched');
