@@ -354,7 +354,6 @@ export async function writeMetricsMany(
       ),
     );
   }
-  const updated = ahead(trackingSql(tx.dialect).updateLatestMetrics(tx, updates, LATEST_COLS));
   for (const rows of await Promise.all(made))
     for (const m of rows) seriesOf.get(m.run_uuid)!.set(m.key, Number(m.series_id));
 
@@ -362,13 +361,18 @@ export async function writeMetricsMany(
     const ids = seriesOf.get(runId)!;
     return { runUuid: runId, n: w.metrics.length, data: encodeLog(w.metrics, (m) => ids.get(m.key)!) };
   });
-  const before = await many.appendLogs(tx, logs);
-  // A log that is full now (rarely more than one run of a batch) is folded into blocks.
-  for (const l of logs) {
-    const b = before.get(l.runUuid)!;
-    if (b.rows + 1 > LOG_MAX_ROWS || b.points + l.n > LOG_MAX_POINTS) await foldLog(tx, l.runUuid, true);
-  }
-  await updated;
+  // The existing series' update goes in the log's statement.
+  const before = await many.appendLogs(tx, logs, updates);
+  // A log that is full now is folded into blocks. Runs' folds touch rows of their own series only,
+  // so they go side by side (PostgreSQL pipelines their statements: round trips shared by all).
+  await Promise.all(
+    logs.map((l) => {
+      const b = before.get(l.runUuid)!;
+      return b.rows + 1 > LOG_MAX_ROWS || b.points + l.n > LOG_MAX_POINTS
+        ? ahead(foldLog(tx, l.runUuid, true))
+        : undefined;
+    }),
+  );
   return out;
 }
 
@@ -401,11 +405,14 @@ function mergeSorted(x: [number, number][], y: [number, number][]): [number, num
 /** Moves a run's log (and `extra`, log records not yet stored) into per-series blocks. */
 async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer): Promise<void> {
   const parts: Uint8Array[] = [];
+  // The log is read as it is removed (one statement instead of a read and a delete; the order of
+  // its rows does not matter: points are sorted by series and step below).
   if (hasLog)
-    for (const r of await tx.all<{ data: Uint8Array }>('select data from tracking_metric_log where run_uuid = ?', [
-      runUuid,
-    ]))
-      parts.push(r.data);
+    for (const [data] of await tx.rows<[Uint8Array]>(
+      'delete from tracking_metric_log where run_uuid = ? returning data',
+      [runUuid],
+    ))
+      parts.push(data);
   if (extra) parts.push(extra);
   const bySeries = sortSeriesPoints(parts);
   const ids = [...bySeries.keys()];
@@ -440,21 +447,31 @@ async function foldLog(tx: Tx, runUuid: string, hasLog: boolean, extra?: Buffer)
       stats.push([series, seq, ...statsRow(statsOf(blockFloats(data)))]);
     }
   }
-  // New blocks are inserted; a small last block gets the points appended.
+  // New blocks are inserted; a small last block gets the points appended. The statements do not
+  // wait for each other's answers: sent together (PostgreSQL pipelines them: one round trip).
   const upsert = trackingSql(tx.dialect).blockAppend;
+  const sent: Promise<number>[] = [];
   for (let i = 0; i < blocks.length; i += 200) {
     const chunk = blocks.slice(i, i + 200);
-    await tx.run(
-      `insert into tracking_metric_blocks as b (series_id, seq, min_step, max_step, n, data) values ${tuples(chunk.length, 6)} ${upsert}`,
-      chunk.flat(),
+    sent.push(
+      ahead(
+        tx.run(
+          `insert into tracking_metric_blocks as b (series_id, seq, min_step, max_step, n, data) values ${tuples(chunk.length, 6)} ${upsert}`,
+          chunk.flat(),
+        ),
+      ),
     );
   }
   for (let i = 0; i < stats.length; i += 100) {
     const chunk = stats.slice(i, i + 100);
-    await tx.run(
-      `insert into tracking_metric_block_stats (${STATS_COLUMNS}) values ${tuples(chunk.length, 11)}`,
-      chunk.flat(),
+    sent.push(
+      ahead(
+        tx.run(
+          `insert into tracking_metric_block_stats (${STATS_COLUMNS}) values ${tuples(chunk.length, 11)}`,
+          chunk.flat(),
+        ),
+      ),
     );
   }
-  if (hasLog) await tx.run('delete from tracking_metric_log where run_uuid = ?', [runUuid]);
+  await Promise.all(sent);
 }

@@ -39,10 +39,7 @@ export const postgresTracking: TrackingSql = {
   async updateLatestMetrics(tx, rows) {
     if (rows.length === 0) return;
     const col = (i: number) => rows.map((r) => r[i]);
-    await tx.run(
-      'update tracking_latest_metrics t set step = u.step, timestamp = u.ts, value = u.value, is_nan = u.is_nan, min_step = u.min_step, max_step = u.max_step, steps = u.steps, step_segments = u.segs from unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::float8[], ?::int[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[]) as u(series_id, step, ts, value, is_nan, min_step, max_step, steps, segs) where t.series_id = u.series_id',
-      [col(0), col(3), col(4), col(5), col(6), col(9), col(10), col(11), col(12)],
-    );
+    await tx.run(UPDATE_LATEST, [col(0), col(3), col(4), col(5), col(6), col(9), col(10), col(11), col(12)]);
   },
   async appendMetricLog(tx, runUuid, n, data, full, fold) {
     // One round trip: append the row, learning what the log held before it (its last row says).
@@ -112,23 +109,54 @@ export const postgresTracking: TrackingSql = {
         'select run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments from tracking_latest_metrics where run_uuid = any(?::text[]) and key = any(?::text[])',
         [runIds, keys],
       ),
-    async appendLogs(tx, logs) {
+    async appendLogs(tx, logs, updates) {
+      const col = (i: number) => updates.map((r) => r[i]);
+      // The series' update rides in the log's statement (one statement and one protocol round
+      // for both instead of two): a data-modifying CTE of another table.
       const rows = await tx.rows<[string, number, number]>(APPEND_LOGS, [
         logs.map((l) => l.runUuid),
         logs.map((l) => l.n),
         logs.map((l) => l.data),
+        col(0),
+        col(3),
+        col(4),
+        col(5),
+        col(6),
+        col(9),
+        col(10),
+        col(11),
+        col(12),
       ]);
       return new Map(rows.map(([run, c, p]) => [run, { rows: Number(c), points: Number(p) }]));
     },
   },
 };
 
+/** The latest-metric update of updateLatestMetrics, as a data-modifying CTE whose arrays start at parameter `at`. */
+const updateLatestCte = (at: number) =>
+  `update tracking_latest_metrics t set step = u.step, timestamp = u.ts, value = u.value, is_nan = u.is_nan, min_step = u.min_step, max_step = u.max_step, steps = u.steps, step_segments = u.segs from unnest(${[
+    'bigint',
+    'bigint',
+    'bigint',
+    'float8',
+    'int',
+    'bigint',
+    'bigint',
+    'bigint',
+    'text',
+  ]
+    .map((t, i) => `$${at + i}::${t}[]`)
+    .join(
+      ', ',
+    )}) as u(series_id, step, ts, value, is_nan, min_step, max_step, steps, segs) where t.series_id = u.series_id`;
+
 /**
- * One log row per run (after the run's last), answering what each log held before. A log's rows
- * are numbered from 1 and its last row carries the points so far (migration 0900), so that row
- * alone (one index descent) says both, however many rows the log holds.
+ * One log row per run (after the run's last), answering what each log held before, and the
+ * update of the runs' existing series (parameters 4–12, updateLatestCte). A log's rows are
+ * numbered from 1 and its last row carries the points so far (migration 0900), so that row alone
+ * (one index descent) says both, however many rows the log holds.
  */
-const APPEND_LOGS = `with s as (
+const APPEND_LOGS = `with m as (${updateLatestCte(4)}), s as (
     select u.run, u.n, u.data, coalesce(g.seq, 0) as c, coalesce(g.points_through, 0) as p
     from unnest(?::text[], ?::bigint[], ?::bytea[]) as u(run, n, data)
     left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = u.run order by l.seq desc limit 1) g on true
@@ -136,6 +164,8 @@ const APPEND_LOGS = `with s as (
     insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select run, c + 1, n, data, p + n from s
   )
   select run, c, p from s`;
+
+const UPDATE_LATEST = updateLatestCte(1);
 
 /** insertRuns' statement: one row per run, in order (its experiment's stage, the run's artifact URI if it went in). */
 const INSERT_RUNS = `with i as (

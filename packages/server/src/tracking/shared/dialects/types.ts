@@ -70,10 +70,14 @@ export interface MetricsManySql {
    * as [run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments].
    */
   readLatest(tx: Tx, runIds: string[], keys: string[]): Promise<unknown[][]>;
-  /** Appends one log row to each run (distinct runs); what each run's log held before: rows, points. */
+  /**
+   * Appends one log row to each run (distinct runs) and updates existing latest-metric rows (as
+   * updateLatestMetrics: one statement for both); what each run's log held before: rows, points.
+   */
   appendLogs(
     tx: Tx,
     logs: { runUuid: string; n: number; data: Buffer }[],
+    updates: unknown[][],
   ): Promise<Map<string, { rows: number; points: number }>>;
 }
 
