@@ -299,9 +299,8 @@ export async function writeMetricsMany(
 ): Promise<(Error | undefined)[]> {
   const runIds = [...new Set(items.map((i) => i.runId))].sort();
   const keys = [...new Set(items.flatMap((i) => i.metrics.map((m) => m.key)))];
-  const runsRead = ahead(many.lockAndReadRuns(tx, runIds));
-  const latestRead = ahead(many.readLatest(tx, runIds, keys));
-  const rows = new Map((await runsRead).map((r) => [r.run_uuid, r]));
+  const read = await many.lockAndRead(tx, runIds, keys);
+  const rows = new Map(read.runs.map((r) => [r.run_uuid, r]));
   const out = items.map((i) => refuse(rows.get(i.runId), i));
   const perRun = new Map<string, { run: RunRow; metrics: MetricIn[] }>();
   items.forEach((it, i) => {
@@ -311,7 +310,7 @@ export async function writeMetricsMany(
     else perRun.set(it.runId, { run: rows.get(it.runId)!, metrics: [...it.metrics] });
   });
   const currentOf = new Map<string, Map<string, Current>>();
-  for (const r of (await latestRead) as [string, ...unknown[]][]) {
+  for (const r of read.latest as [string, ...unknown[]][]) {
     let m = currentOf.get(r[0]);
     if (!m) currentOf.set(r[0], (m = new Map()));
     m.set(r[2] as string, {

@@ -95,20 +95,41 @@ export const postgresTracking: TrackingSql = {
   },
   // Array parameters throughout: one prepared text however many runs a batch holds.
   metricsMany: {
-    async lockAndReadRuns(tx, runIds) {
-      // Sent together (one round trip); the locks are taken in the ids' order, the rows read after them.
+    async lockAndRead(tx, runIds, keys) {
+      // Sent together (one round trip); the locks are taken in the ids' order, and the rows are
+      // read by a statement of their own after them (a statement reads what committed before it
+      // began: one taking the locks too would miss the write of the batch it waited for). The
+      // runs and their series come in one statement: a run's row with each of its series (or
+      // with none), its columns first, then the series' (LATEST_OF_RUNS).
       const [, rows] = await Promise.all([
         tx.rows('select pg_advisory_xact_lock(hashtext(id)) from unnest(?::text[]) as id', [runIds]),
-        tx.all<RunRow>('select * from tracking_runs where run_uuid = any(?::text[])', [runIds]),
+        tx.all<Record<string, unknown>>(LATEST_OF_RUNS, [keys, runIds]),
       ]);
-      return rows;
+      const runs = new Map<string, RunRow>();
+      const latest: unknown[][] = [];
+      for (const r of rows) {
+        const id = r.run_uuid as string;
+        if (r.m_series_id !== null)
+          latest.push([
+            id,
+            r.m_series_id,
+            r.m_key,
+            r.m_step,
+            r.m_timestamp,
+            r.m_value,
+            r.m_is_nan,
+            r.m_min_step,
+            r.m_max_step,
+            r.m_steps,
+            r.m_step_segments,
+          ]);
+        if (runs.has(id)) continue;
+        const run: Record<string, unknown> = {};
+        for (const k in r) if (!k.startsWith('m_')) run[k] = r[k];
+        runs.set(id, run as unknown as RunRow);
+      }
+      return { runs: [...runs.values()], latest };
     },
-    readLatest: (tx, runIds, keys) =>
-      // Both columns of the (run_uuid, key) index as arrays: an index scan, whatever the statistics say.
-      tx.rows(
-        'select run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments from tracking_latest_metrics where run_uuid = any(?::text[]) and key = any(?::text[])',
-        [runIds, keys],
-      ),
     async appendLogs(tx, logs, updates) {
       const col = (i: number) => updates.map((r) => r[i]);
       // The series' update rides in the log's statement (one statement and one protocol round
@@ -166,6 +187,16 @@ const APPEND_LOGS = `with m as (${updateLatestCte(4)}), s as (
   select run, c, p from s`;
 
 const UPDATE_LATEST = updateLatestCte(1);
+
+/**
+ * lockAndRead's read: each run's row with each of its series of the keys asked (both columns of
+ * the (run_uuid, key) index: an index lookup per run), the series' columns prefixed `m_`.
+ */
+const LATEST_OF_RUNS = `select r.*, m.series_id as m_series_id, m.key as m_key, m.step as m_step, m.timestamp as m_timestamp,
+    m.value as m_value, m.is_nan as m_is_nan, m.min_step as m_min_step, m.max_step as m_max_step, m.steps as m_steps,
+    m.step_segments as m_step_segments
+  from tracking_runs r left join lateral (select * from tracking_latest_metrics l where l.run_uuid = r.run_uuid and l.key = any(?::text[])) m on true
+  where r.run_uuid = any(?::text[])`;
 
 /** insertRuns' statement: one row per run, in order (its experiment's stage, the run's artifact URI if it went in). */
 const INSERT_RUNS = `with i as (

@@ -63,13 +63,12 @@ export interface TrackingSql {
 }
 
 export interface MetricsManySql {
-  /** Holds these runs (sorted ids, as lockRun) and reads their rows after the locks. */
-  lockAndReadRuns(tx: Tx, runIds: string[]): Promise<RunRow[]>;
   /**
-   * Latest-metric rows of these runs with one of these keys (more pairs than asked may come back),
-   * as [run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments].
+   * Holds these runs (sorted ids, as lockRun), then reads their rows and the latest-metric rows of
+   * these runs with one of these keys (more pairs than asked may come back), those as
+   * [run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments].
    */
-  readLatest(tx: Tx, runIds: string[], keys: string[]): Promise<unknown[][]>;
+  lockAndRead(tx: Tx, runIds: string[], keys: string[]): Promise<{ runs: RunRow[]; latest: unknown[][] }>;
   /**
    * Appends one log row to each run (distinct runs) and updates existing latest-metric rows (as
    * updateLatestMetrics: one statement for both); what each run's log held before: rows, points.
