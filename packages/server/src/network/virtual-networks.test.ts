@@ -470,7 +470,7 @@ for (const dialect of testDialects()) {
     });
 
     it('an endpoint or link that holds the network first wins: the delete waiting behind it sees it and answers 409', async () => {
-      const { vnets, dns } = t.server.services.network;
+      const { dns } = t.server.services.network;
       const endpoints = t.server.services.assets.endpoints;
       for (const [i, what] of (['network', 'subnet', 'link'] as const).entries()) {
         await netWithSubnet(`held-${what}`, 70 + i);
