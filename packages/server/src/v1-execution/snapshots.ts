@@ -242,6 +242,87 @@ export class V1Snapshots {
   }
 
   /**
+   * The project zip of `startrun` (azureml-core with `AML_FORCE_EXECUTE_WITH_ZIP`: the source directory
+   * as one `project.zip` instead of an uploaded snapshot) as a new snapshot: the same folder and code
+   * asset version a snapshot is, so the job runs it alike. The zip is read with yauzl (its entry
+   * names and sizes checked: no path leaves the folder, azureml-core's file and size limits hold)
+   * before anything is written; a failure midway removes the folder.
+   */
+  async fromZip(ws: WorkspaceInfo, zip: Buffer, by: Principal): Promise<string> {
+    const { default: yauzl } = await import('yauzl');
+    const open = () =>
+      new Promise<import('yauzl').ZipFile>((resolve, reject) =>
+        yauzl.fromBuffer(zip, { lazyEntries: true, validateEntrySizes: true, strictFileNames: false }, (e, z) =>
+          e ? reject(e) : resolve(z),
+        ),
+      );
+    /** Each file entry in turn (directories skipped); `visit` may read it. */
+    const each = async (
+      visit: (z: import('yauzl').ZipFile, e: import('yauzl').Entry, path: string) => Promise<void>,
+    ) => {
+      const z = await open();
+      await new Promise<void>((resolve, reject) => {
+        z.on('error', reject);
+        z.on('end', () => resolve());
+        z.on('entry', (e: import('yauzl').Entry) => {
+          const name = e.fileName.replace(/\\/g, '/');
+          if (name.endsWith('/')) return z.readEntry();
+          visit(z, e, name).then(() => z.readEntry(), reject);
+        });
+        z.readEntry();
+      });
+    };
+    const files: string[] = [];
+    let bytes = 0;
+    try {
+      await each(async (_z, e, name) => {
+        files.push(checkSnapshotPath(name));
+        bytes += e.uncompressedSize;
+        if (files.length > MAX_FILES)
+          throw bad('project.zip', `holds more than ${MAX_FILES} files; keep data out of the source directory`);
+        if (bytes > MAX_BYTES)
+          throw bad(
+            'project.zip',
+            `holds more than ${MAX_BYTES / 1024 ** 2} MB; keep data out of the source directory`,
+          );
+      });
+    } catch (e) {
+      if (e instanceof AtelierError) throw e;
+      throw bad('project.zip', `is not a readable zip (${(e as Error).message})`);
+    }
+    if (!files.length) throw bad('project.zip', 'holds no files; the source directory is empty');
+    if (new Set(files).size !== files.length) throw bad('project.zip', 'names a file twice');
+    const id = crypto.randomUUID();
+    const store = this.store(await this.place(ws));
+    const folder = `${SNAPSHOTS}/${id}`;
+    try {
+      await each(async (z, e, name) => {
+        const stream = await new Promise<Readable>((resolve, reject) =>
+          z.openReadStream(e, (err, r) => (err ? reject(err) : resolve(r))),
+        );
+        await store.put(`${folder}/${checkSnapshotPath(name)}`, stream);
+      });
+      await this.codes.versions.putVersion(
+        ws,
+        id,
+        SNAPSHOT_VERSION,
+        {
+          properties: {
+            codeUri: `azureml://datastores/workspaceblobstore/paths/${folder}`,
+            description: 'source directory of an azureml-core run (project zip)',
+            isAnonymous: true,
+          },
+        },
+        by,
+      );
+      return id;
+    } catch (e) {
+      await store.deletePrefix(folder).catch(() => {});
+      throw e;
+    }
+  }
+
+  /**
    * `GET /content/v1.0/…/snapshots/latest/metadata`: the caller's latest snapshot `{id, root}` (its
    * tree), which azureml-core diffs the source directory against when it has no cache of its own;
    * `{id: null, root: {}}` when there is none (every file is uploaded).

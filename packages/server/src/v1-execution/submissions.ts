@@ -192,8 +192,19 @@ export class V1Submissions {
     return plan;
   }
 
-  /** `snapshotrun`: the command job `runId` of experiment `experimentName`, queued. */
-  async submit(ws: WorkspaceInfo, experimentName: string, runId: unknown, definition: unknown, by: Principal) {
+  /**
+   * `snapshotrun`: the command job `runId` of experiment `experimentName`, queued. `project` (startrun,
+   * the source directory as a zip) makes the job's snapshot once everything else is checked, in place
+   * of the definition's `SnapshotId`.
+   */
+  async submit(
+    ws: WorkspaceInfo,
+    experimentName: string,
+    runId: unknown,
+    definition: unknown,
+    by: Principal,
+    project?: () => Promise<string>,
+  ) {
     if (typeof runId !== 'string' || !runId) throw bad('runId', 'is required (the query parameter azureml-core sends)');
     this.jobs.checkName(runId);
     if (!isObj(definition)) throw new InvalidInput('the run definition must be a JSON object', { target: 'body' });
@@ -201,13 +212,16 @@ export class V1Submissions {
       throw unsupported('ParentRunId', 'is set: child runs are not submitted through the execution service');
     const c = field(definition, 'Configuration');
     if (!isObj(c)) throw bad('Configuration', 'is required: the run configuration');
-    const snapshot = field(definition, 'SnapshotId');
-    if (typeof snapshot !== 'string' || !snapshot)
-      throw bad(
-        'SnapshotId',
-        'is required: the uploaded source directory (RunConfiguration.history.snapshot_project must stay true)',
-      );
-    const codeId = await this.snapshots.codeIdOf(ws, snapshot, 'SnapshotId');
+    let codeId = '';
+    if (!project) {
+      const snapshot = field(definition, 'SnapshotId');
+      if (typeof snapshot !== 'string' || !snapshot)
+        throw bad(
+          'SnapshotId',
+          'is required: the uploaded source directory (RunConfiguration.history.snapshot_project must stay true)',
+        );
+      codeId = await this.snapshots.codeIdOf(ws, snapshot, 'SnapshotId');
+    }
     const plan = this.plan(experimentName, codeId, c);
     if (await this.jobs.row(ws, runId))
       throw new Conflict(`run '${runId}' exists in workspace '${ws.name}'; submit under a new run id`, {
@@ -223,6 +237,7 @@ export class V1Submissions {
         );
       throw e;
     }
+    if (project) plan.body.properties.codeId = await this.snapshots.codeIdOf(ws, await project(), 'projectZipFile');
     if (plan.environment) {
       const { name, version, definition: d } = plan.environment;
       const v = (await this.environments.register(ws, name, version, d, by)) as { version: string };

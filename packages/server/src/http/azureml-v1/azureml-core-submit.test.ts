@@ -9,6 +9,7 @@ import { testDialects } from '../../testing/harness.js';
 import { httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import { pythonWith } from '../../jobs/testing.js';
+import { zipFiles as zipOf } from '../../v1-environments/recipe.js';
 import { Agent, FormData, fetch as undiciFetch } from 'undici';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -228,6 +229,63 @@ for (const dialect of testDialects()) {
       assert.equal(again.status, 409, again.body.toString());
     });
 
+    it('AML_FORCE_EXECUTE_WITH_ZIP: startrun takes the project zip as the snapshot of the same command job', async () => {
+      const zipped = out.ok('submit with AML_FORCE_EXECUTE_WITH_ZIP');
+      assert.equal(zipped.status, 'Completed');
+      assert.deepEqual(zipped.metrics, { alpha: 0.5, accuracy: 0.75 });
+      assert.deepEqual(zipped.streamed, [`training with alpha 0.5 in run ${zipped.id}`]);
+      const job = await call('GET', `${W}/jobs/${zipped.id}?${V}`);
+      assert.equal(job.status, 200, JSON.stringify(job.body));
+      const code = await call('GET', `${job.body.properties.codeId}?${V}`);
+      assert.equal(code.status, 200, JSON.stringify(code.body));
+      assert.match(code.body.properties.description, /project zip/);
+
+      // A zip whose entry leaves the folder is refused before anything is made.
+      const X = `/execution/v1.0${W}/experiments/v1-submit`;
+      const f = new FormData();
+      const definition = {
+        Configuration: {
+          target: 'cpu',
+          script: 'train.py',
+          environment: { python: { userManagedDependencies: true } },
+        },
+      };
+      f.append('runDefinitionFile', new Blob([JSON.stringify(definition)]), 'definition.json');
+      // (yazl refuses to write such a name: Python's zipfile does, as a hostile client could.)
+      const evil = path.join(os.tmpdir(), `evil-${process.pid}.zip`);
+      execFileSync(py.python!, [
+        '-c',
+        "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('../evil.py', 'x')",
+        evil,
+      ]);
+      f.append('projectZipFile', new Blob([fs.readFileSync(evil)]), 'project.zip');
+      fs.rmSync(evil, { force: true });
+      const r = await fetchWithCa(`${s.server.url}${X}/startrun?runId=zip_escape`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.token}` },
+        body: f,
+      });
+      const text = await r.text();
+      assert.equal(r.status, 400, text);
+      assert.match(text, /evil\.py/);
+      assert.equal((await call('GET', `${W}/jobs/zip_escape?${V}`)).status, 404);
+      const g = new FormData();
+      g.append('runDefinitionFile', new Blob([JSON.stringify(definition)]), 'definition.json');
+      g.append(
+        'projectZipFile',
+        new Blob([await zipOf({ 'a.txt': 'x' }).then((z) => z.subarray(0, 20))]),
+        'project.zip',
+      );
+      const garbled = await fetchWithCa(`${s.server.url}${X}/startrun?runId=zip_garbled`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.token}` },
+        body: g,
+      });
+      const garbledText = await garbled.text();
+      assert.equal(garbled.status, 400, garbledText);
+      assert.match(garbledText, /project\.zip is not a readable zip/);
+    });
+
     it('run.cancel() stops a running job', async () => {
       assert.equal(out.ok('cancel'), 'Canceled');
     });
@@ -244,7 +302,7 @@ for (const dialect of testDialects()) {
       assert.match(out.err('submit local in Docker'), /501[\s\S]*Docker of your machine/);
       const jobs = await call('GET', `${W}/jobs?${V}`);
       assert.equal(jobs.status, 200);
-      assert.equal(jobs.body.value.length, 3, JSON.stringify(jobs.body.value.map((j: any) => j.name)));
+      assert.equal(jobs.body.value.length, 4, JSON.stringify(jobs.body.value.map((j: any) => j.name)));
     });
 
     it('checks snapshots and run definitions before making anything', async () => {

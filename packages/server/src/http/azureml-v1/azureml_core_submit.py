@@ -120,6 +120,25 @@ if slow is not None:
 
     step("cancel", cancel)
 
+
+
+def zip_submission():
+    # AML_FORCE_EXECUTE_WITH_ZIP: the source directory goes as project.zip to startrun.
+    os.environ["AML_FORCE_EXECUTE_WITH_ZIP"] = "1"
+    try:
+        zipped = exp.submit(config("train.py"))
+    finally:
+        del os.environ["AML_FORCE_EXECUTE_WITH_ZIP"]
+    details, text = wait(zipped)
+    return {
+        "id": zipped.id,
+        "status": details["status"],
+        "metrics": zipped.get_metrics(),
+        "streamed": [line for line in text.splitlines() if "alpha" in line],
+    }
+
+
+step("submit with AML_FORCE_EXECUTE_WITH_ZIP", zip_submission)
 step("submit to an unknown compute", lambda: exp.submit(config("train.py", compute_target="no-such-compute")))
 
 

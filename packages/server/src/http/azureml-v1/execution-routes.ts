@@ -5,14 +5,16 @@ import type { V1Submissions } from '../../v1-execution/submissions.js';
 import { Response } from 'undici';
 import { InvalidInput, NotImplemented } from '../../errors.js';
 import type { V1LocalRuns } from '../../v1-execution/local-runs.js';
+import type { V1Snapshots } from '../../v1-execution/snapshots.js';
 import { workspaceFor } from '../arm/assets/common.js';
 import { V1_WORKSPACE } from './common.js';
 
 const X = `/execution/v1.0${V1_WORKSPACE}/experiments/:experimentName`;
 const HIDE = { schema: { hide: true } as object };
 type P = { experimentName: string; runId?: string };
-/** The largest multipart body read: a local run's definition and its aml_config.zip (the project's .azureml folder). */
-const MULTIPART_LIMIT = 16 * 1024 * 1024;
+/** The largest bodies read: a startrun's project zip (azureml-core's snapshot limit, 300 MB), a localrun's aml_config.zip (its 25 MB check), and room for the definition. */
+const STARTRUN_LIMIT = 301 * 1024 * 1024;
+const LOCALRUN_LIMIT = 26 * 1024 * 1024;
 
 /**
  * The file parts of a multipart/form-data body by file name (undici's form-data parser: the one
@@ -34,53 +36,87 @@ async function multipartFiles(contentType: string | undefined, body: unknown): P
   return out;
 }
 
+/** The run definition part (definition.json) of a multipart body. */
+function definitionOf(files: Map<string, Buffer>): unknown {
+  const definition = files.get('definition.json');
+  if (!definition)
+    throw new InvalidInput('the request has no definition.json part (the run definition)', {
+      target: 'definition.json',
+    });
+  try {
+    return JSON.parse(definition.toString('utf8'));
+  } catch {
+    throw new InvalidInput('definition.json is not JSON', { target: 'definition.json' });
+  }
+}
+
 /**
  * azureml-core's execution service (`/execution/v1.0/…`, azureml/_execution/_commands.py):
  * `snapshotrun` (`Experiment.submit(ScriptRunConfig)` on a compute: a command job, v1-execution/),
- * `localrun` (compute_target='local': the invocation zip the client runs, v1-execution/local-runs.ts)
+ * `startrun` (the same with the project as a zip, `AML_FORCE_EXECUTE_WITH_ZIP`), `localrun` (compute_target='local': the invocation zip the client runs, v1-execution/local-runs.ts)
  * and the `cancelUri` its runs carry (`run.cancel()`). Submitting and canceling need `data/write`, as jobs.
  */
 export async function executionRoutes(
   app: FastifyInstance,
-  opts: { ctx: AppContext; submissions: V1Submissions; localRuns: V1LocalRuns; jobs: JobService },
+  opts: {
+    ctx: AppContext;
+    submissions: V1Submissions;
+    snapshots: V1Snapshots;
+    localRuns: V1LocalRuns;
+    jobs: JobService;
+  },
 ) {
-  const { ctx, submissions, localRuns, jobs } = opts;
+  const { ctx, submissions, snapshots, localRuns, jobs } = opts;
   app.post<{ Params: P; Querystring: { runId?: string } }>(`${X}/snapshotrun`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'data/write');
     const r = await submissions.submit(w, req.params.experimentName, req.query.runId, req.body, req.principal);
     return { runId: r.name, runUuid: r.run_id, status: r.status };
   });
+  // startrun (AML_FORCE_EXECUTE_WITH_ZIP): the same submission, the source directory as a project zip.
+  app.post<{ Params: P; Querystring: { runId?: string } }>(
+    `${X}/startrun`,
+    { ...HIDE, bodyLimit: STARTRUN_LIMIT, onRequest: async (req) => void (await workspaceFor(ctx, req, 'data/write')) },
+    async (req) => {
+      const w = await workspaceFor(ctx, req, 'data/write');
+      const files = await multipartFiles(req.headers['content-type'], req.body);
+      const zip = files.get('project.zip');
+      if (!zip)
+        throw new InvalidInput('the request has no project.zip part (the source directory)', {
+          target: 'projectZipFile',
+        });
+      const r = await submissions.submit(
+        w,
+        req.params.experimentName,
+        req.query.runId,
+        definitionOf(files),
+        req.principal,
+        () => snapshots.fromZip(w, zip, req.principal),
+      );
+      return { runId: r.name, runUuid: r.run_id, status: r.status };
+    },
+  );
   app.post<{ Params: P }>(`${X}/runId/:runId/cancel`, HIDE, async (req) => {
     const w = await workspaceFor(ctx, req, 'data/write');
     const r = await jobs.cancel(w, req.params.runId!);
     return { runId: r.name, status: r.status };
   });
-  // compute_target='local' (localrun): the run definition and the project's aml_config.zip come as
-  // multipart parts; the answer is the invocation zip azureml-core runs on the caller's machine.
-  app.addContentTypeParser(
-    'multipart/form-data',
-    { parseAs: 'buffer', bodyLimit: MULTIPART_LIMIT },
-    (_req, body, done) => done(null, body),
-  );
+  // startrun and localrun bodies are multipart (the run definition and a zip), read whole, within each route's bodyLimit.
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // compute_target='local' (localrun): the answer is the invocation zip azureml-core runs on the caller's machine.
   app.post<{ Params: P; Querystring: { runId?: string } }>(
     `${X}/localrun`,
     // The caller's rights are checked before its body is read.
-    { ...HIDE, onRequest: async (req) => void (await workspaceFor(ctx, req, 'data/write')) },
+    { ...HIDE, bodyLimit: LOCALRUN_LIMIT, onRequest: async (req) => void (await workspaceFor(ctx, req, 'data/write')) },
     async (req, reply) => {
       const w = await workspaceFor(ctx, req, 'data/write');
       const files = await multipartFiles(req.headers['content-type'], req.body);
-      const definition = files.get('definition.json');
-      if (!definition)
-        throw new InvalidInput('the request has no definition.json part (the run definition)', {
-          target: 'definition.json',
-        });
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(definition.toString('utf8'));
-      } catch {
-        throw new InvalidInput('definition.json is not JSON', { target: 'definition.json' });
-      }
-      const zip = await localRuns.start(w, req.params.experimentName, req.query.runId, parsed, req.principal);
+      const zip = await localRuns.start(
+        w,
+        req.params.experimentName,
+        req.query.runId,
+        definitionOf(files),
+        req.principal,
+      );
       return reply.type('application/zip').send(zip);
     },
   );

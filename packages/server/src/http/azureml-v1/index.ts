@@ -58,6 +58,7 @@ export async function azuremlV1Feature(app: FastifyInstance, opts: { ctx: AppCon
     await scope.register(executionRoutes, {
       ctx,
       submissions: services.v1Execution.submissions,
+      snapshots: services.v1Execution.snapshots,
       localRuns: services.v1Execution.localRuns,
       jobs: services.jobs.jobs,
     });

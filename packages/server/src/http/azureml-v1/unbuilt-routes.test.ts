@@ -17,7 +17,7 @@ describe('v1 data-plane routes that are not built answer 501 in the v1 shape', (
 
   for (const [method, prefix, rest, service] of [
     ['DELETE', '/history/v1.0', '/experimentids/1', 'history'],
-    ['POST', '/execution/v1.0', '/experiments/e/startrun', 'execution'],
+    ['POST', '/execution/v1.0', '/experiments/e/snapshotprepare', 'execution'],
     ['DELETE', '/history/v1.0', '/experiments/e/runs/r1', 'history'],
     ['GET', '/jasmine/v1.0', '/experiment/e/run/r1', 'jasmine'],
     ['POST', '/datacache/v1.0', '/datacaches', 'datacache'],
