@@ -1,7 +1,8 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
-import type { WorkspaceInfo } from '../resources/workspaces.js';
+import { resolveWorkspaceById, type WorkspaceInfo } from '../resources/workspaces.js';
+import type { TemplateSupport } from '../resources/registry.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import type { VaultSecretService } from './key-vault.js';
 import { secretNameOf } from './datastores.js';
@@ -58,7 +59,7 @@ export const connectionDefinition: ResourceDefinition = {
  */
 export class ConnectionService {
   constructor(
-    ctx: AppContext,
+    private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
     private readonly vault: VaultSecretService,
   ) {}
@@ -134,7 +135,13 @@ export class ConnectionService {
     const spec = AUTH_TYPES[authType]!;
     const secrets: Obj = {};
     const pub: Obj = {};
-    const cred = obj(p.credentials, `${T}.credentials`, false);
+    const given = obj(p.credentials, `${T}.credentials`, false);
+    // Field names compare without case (azure-ai-ml's feature-store template writes clientid, resourceid).
+    const cred = given
+      ? Object.fromEntries(
+          Object.entries(given).map(([k, v]) => [spec.fields.find((f) => f.toLowerCase() === k.toLowerCase()) ?? k, v]),
+        )
+      : undefined;
     if (cred) {
       onlyKeys(cred, spec.fields, `${T}.credentials`);
       for (const f of spec.fields) {
@@ -210,6 +217,22 @@ export class ConnectionService {
         (!opts.target || String(r.properties.target).toLowerCase() === opts.target.toLowerCase()),
     });
   }
+
+  /** ARM templates: a connection below a workspace of the server (`{workspace id}/connections/{name}`). */
+  readonly template: TemplateSupport = {
+    deploy: async (t, by) => {
+      const i = t.id.toLowerCase().lastIndexOf('/connections/');
+      const ws = await resolveWorkspaceById(this.ctx, t.id.slice(0, i));
+      const name = t.id.slice(i + '/connections/'.length);
+      const { resource, created } = await this.put(ws, name, { properties: t.body.properties }, by);
+      return { body: await this.toBody(ws, resource), created };
+    },
+    undo: async (id) => {
+      const i = id.toLowerCase().lastIndexOf('/connections/');
+      const ws = await resolveWorkspaceById(this.ctx, id.slice(0, i)).catch(() => undefined);
+      if (ws) await this.delete(ws, id.slice(i + '/connections/'.length));
+    },
+  };
 
   async delete(ws: WorkspaceInfo, name: string): Promise<boolean> {
     const deleted = await this.engine.delete(this.idOf(ws, name));

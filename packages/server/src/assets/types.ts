@@ -94,6 +94,7 @@ function connectionType(connections: ConnectionService): ResourceTypeDeclaration
       delete: (scope, name) => connections.delete(ws(scope), name),
       toBody: (r, { scope }) => connections.toBody(ws(scope), r),
     },
+    template: connections.template,
     actions: [
       {
         name: 'listsecrets',

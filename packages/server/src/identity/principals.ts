@@ -259,6 +259,29 @@ export class PrincipalService {
     return { principal: toPrincipal(row), secret: { ...secretView(made.row), value: made.value } };
   }
 
+  /**
+   * The service principal of a user-assigned managed identity (`Microsoft.ManagedIdentity/userAssignedIdentities`):
+   * its object id is the identity's principalId and its application id the identity's clientId. It has no
+   * secret and no password, so nothing signs in as it; roles may be assigned to it.
+   */
+  async createManagedIdentity(displayName: string): Promise<Principal> {
+    checkDisplayName(displayName);
+    const clientId = crypto.randomUUID();
+    const row: PrincipalRow = {
+      id: crypto.randomUUID(),
+      tenant_id: this.tenantId,
+      kind: 'servicePrincipal',
+      name: clientId,
+      name_key: clientId,
+      display_name: displayName,
+      password_hash: null,
+      enabled: 1,
+      created_at: Date.now(),
+    };
+    await this.db.insertInto('principals').values(row).execute();
+    return toPrincipal(row);
+  }
+
   private static makeSecret(
     principalId: string,
     displayName: string,

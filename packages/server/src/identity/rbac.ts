@@ -40,6 +40,14 @@ export const ROLES: Record<string, { id: string; description: string; actions: A
       'Reads the workspace, writes its assets and tracking data; cannot create, change or delete workspaces or compute, list keys, or assign roles.',
     actions: ['control/read', 'assets/write', 'data/read', 'data/write'],
   },
+  // Azure's data role for blobs (azure-ai-ml's feature stores give it to their materialization
+  // identity on the offline store). It grants reading and writing data at its scope; Atelier's Blob
+  // REST subset takes shared access signatures only, so on a storage account nothing reads it yet.
+  'Storage Blob Data Contributor': {
+    id: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    description: 'Reads and writes data (blobs) at its scope; manages nothing.',
+    actions: ['data/read', 'data/write'],
+  },
 };
 
 export function roleByName(name: string): string {

@@ -116,5 +116,35 @@ export function roleAssignmentType(service: RoleAssignmentService): ResourceType
       },
       toBody: (r) => ({ ...r }),
     },
+    // Deployable from ARM templates (azure-ai-ml's feature-store template assigns roles to its
+    // materialization identity): `scope` names what the assignment extends; the deployment checked
+    // access/write there. Made and undone through the same service as the REST route.
+    template: {
+      async deploy(t, by) {
+        const at = t.scopeId ?? '/';
+        await service.requireScope(at);
+        const props = (t.body.properties ?? {}) as Record<string, unknown>;
+        if (typeof props.roleDefinitionId !== 'string' || typeof props.principalId !== 'string' || !props.principalId)
+          throw new InvalidInput(
+            `role assignment '${t.name}' needs properties.roleDefinitionId and properties.principalId (the object id of a user, service principal or managed identity)`,
+            { code: 'INVALID_INPUT', target: 'properties' },
+          );
+        const { row, created } = await service.create(
+          at,
+          t.name,
+          {
+            role: roleFromDefinitionId(props.roleDefinitionId),
+            principalId: props.principalId,
+            description: typeof props.description === 'string' ? props.description : undefined,
+          },
+          by.id,
+        );
+        return { body: roleAssignmentBody(row) as unknown as Record<string, unknown>, created };
+      },
+      async undo(id) {
+        const i = id.toLowerCase().lastIndexOf(AUTHZ.toLowerCase());
+        await service.delete(id.slice(0, i) || '/', id.slice(i + AUTHZ.length).split('/')[1]!);
+      },
+    },
   };
 }

@@ -121,6 +121,17 @@ export class RoleAssignmentService {
       .executeTakeFirst();
     if (!g) throw new NotFound(`resource group '${m[2]}' could not be found`, { code: 'RESOURCE_GROUP_NOT_FOUND' });
     if (!m[3]) return;
+    // A blob container is not a resource of its own here (every container name of an account
+    // exists): a scope of one needs its storage account.
+    const container =
+      /^(.*\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)\/blobServices\/default\/containers\/[^/]+$/i.exec(
+        scope,
+      );
+    if (container) {
+      if (!(await this.resources.get(container[1]!)))
+        throw new NotFound(`the storage account of '${scope}' could not be found`, { code: 'NOT_FOUND' });
+      return;
+    }
     if (!(await this.resources.get(scope)))
       throw new NotFound(`the resource '${scope}' could not be found`, { code: 'NOT_FOUND' });
   }

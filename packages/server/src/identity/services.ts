@@ -11,6 +11,8 @@ import { AuthorizationCodeService } from './authorization-codes.js';
 import { OAuthClients } from './oauth-clients.js';
 import { PersonalAccessTokens } from './personal-access-tokens.js';
 import { ManagedIdentityTokens } from './managed-identity.js';
+import { UserAssignedIdentities } from './user-assigned-identities.js';
+import type { ResourceGroupService } from '../resources/resource-groups.js';
 
 /** The identity module's services (principals, tokens and RBAC live in the context). */
 export interface IdentityServices {
@@ -29,13 +31,15 @@ export interface IdentityServices {
 
 export function createIdentityServices(
   ctx: AppContext,
-  cp: { resources: ResourceEngine; types: ResourceTypeRegistry },
+  cp: { resources: ResourceEngine; types: ResourceTypeRegistry; groups: ResourceGroupService },
 ): IdentityServices {
   const throttle = new SignInThrottle(ctx.db);
   const sessions = new SessionService(ctx.db);
   const roleAssignments = new RoleAssignmentService(ctx, cp.resources);
   // Role assignments are an extension resource type of the registry (served by the generic ARM router).
   cp.types.register(roleAssignmentType(roleAssignments));
+  // User-assigned managed identities: a resource with a principal of its own (roles can be assigned to it).
+  cp.types.register(new UserAssignedIdentities(ctx, cp.resources, cp.groups).declaration());
   const personalAccessTokens = new PersonalAccessTokens(ctx.db, ctx.principals);
   return {
     throttle,

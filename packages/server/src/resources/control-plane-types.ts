@@ -261,6 +261,8 @@ function workspaceType(engine: ResourceEngine, workspaces: WorkspaceService): Re
  * Analytics workspaces (a record templates deploy); template deployments are declared once their
  * service exists (resources/control-plane.ts).
  */
+export const BLOB_CONTAINER = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+
 export function registerControlPlaneTypes(
   ctx: AppContext,
   registry: ResourceTypeRegistry,
@@ -283,6 +285,49 @@ export function registerControlPlaneTypes(
       body: async (r) => toArmBody(r),
     }),
   );
+  // Blob containers as templates name them (azure-ai-ml's feature store puts its offline store in
+  // one). Atelier's blob store has no container objects: every container name of an account exists,
+  // empty until written (the Blob REST subset and datastores read and write any), so deploying one
+  // checks its account and name and makes nothing; there is nothing to undo.
+  registry.register({
+    type: BLOB_CONTAINER,
+    checkName(name) {
+      if (!/^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/.test(name))
+        throw new InvalidInput(
+          `container name '${name}' is invalid: use 3–63 lower-case letters, digits and single hyphens`,
+          { code: 'INVALID_RESOURCE_NAME', target: 'name' },
+        );
+    },
+    param: 'containerName',
+    label: 'blob container',
+    tag: 'Storage accounts',
+    access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
+    template: {
+      async deploy(t) {
+        const m =
+          /^(.*\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)\/blobServices\/([^/]+)\/containers\/([^/]+)$/i.exec(
+            t.id,
+          );
+        if (!m || m[2] !== 'default')
+          throw new InvalidInput(
+            `blob container '${t.id}' must be named '{account}/default/{container}' (an account's only blob service is 'default')`,
+            { code: 'INVALID_RESOURCE_NAME', target: 'name' },
+          );
+        registry.require(BLOB_CONTAINER).checkName(m[3]!);
+        const account = await engine.require(m[1]!, `storage account '${m[1]!.split('/').pop()}' could not be found`);
+        return {
+          body: {
+            id: `${account.id}/blobServices/default/containers/${m[3]}`,
+            name: m[3],
+            type: BLOB_CONTAINER,
+            properties: { publicAccess: 'None', hasImmutabilityPolicy: false, hasLegalHold: false },
+          },
+          created: false,
+        };
+      },
+      undo: async () => undefined,
+    },
+  });
   const storage = registry.require(storageAccountDef.type);
   // Its keys open every workspace's files in it (datastores, the blob REST routes).
   storage.guarded = ['listKeys', 'regenerateKey'];

@@ -245,6 +245,8 @@ export interface TemplateResource {
   location: string;
   tags?: Record<string, string>;
   body: Record<string, unknown>;
+  /** Of an extension resource (role assignments): the id of what it extends ('/' for the root). */
+  scopeId?: string;
 }
 
 export interface ResourceTypeDeclaration<R extends ArmRecord = StoredResource> extends ResourceDefinition {

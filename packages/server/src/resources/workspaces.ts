@@ -77,7 +77,19 @@ export interface WorkspaceInput {
 }
 
 /** Properties a PATCH may change (WorkspacePropertiesUpdateParameters of 2025-09-01, and the seed's update()). */
-export const UPDATABLE = [
+export /**
+ * Fixed settings and what they read as when never set: a PUT repeating the default is no change
+ * (azure-ai-ml's feature-store template PUTs its workspace again with softDeleteEnabled 'false').
+ */
+const DEFAULT_WHEN_UNSET: Record<string, boolean> = {
+  hbiWorkspace: false,
+  softDeleteEnabled: false,
+  allowRecoverSoftDeletedWorkspace: false,
+  provisionNetworkNow: false,
+  allowRoleAssignmentOnRG: true,
+};
+
+const UPDATABLE = [
   'description',
   'friendlyName',
   'imageBuildCompute',
@@ -309,7 +321,10 @@ export class WorkspaceService {
     return body;
   }
 
-  private makeIdentity(given: WorkspaceInput['identity'], existing?: Record<string, unknown>): Record<string, unknown> {
+  private async makeIdentity(
+    given: WorkspaceInput['identity'],
+    existing?: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     const type = enumValue(
       given?.type ?? existing?.type ?? 'SystemAssigned',
       ['SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned', 'None'],
@@ -333,9 +348,12 @@ export class WorkspaceService {
       for (const k of keys) {
         parseResourceId(k, 'identity.userAssignedIdentities key');
         const prev = (existing?.userAssignedIdentities as Record<string, Record<string, string>> | undefined)?.[k];
+        // A managed identity of this server (Microsoft.ManagedIdentity/userAssignedIdentities) lends its own ids.
+        const made = await this.engine.get(k);
+        const own = made?.type.toLowerCase() === 'microsoft.managedidentity/userassignedidentities' ? made : undefined;
         outUa[k] = {
-          principalId: prev?.principalId ?? crypto.randomUUID(),
-          clientId: prev?.clientId ?? crypto.randomUUID(),
+          principalId: (own?.properties.principalId as string | undefined) ?? prev?.principalId ?? crypto.randomUUID(),
+          clientId: (own?.properties.clientId as string | undefined) ?? prev?.clientId ?? crypto.randomUUID(),
         };
       }
       out.userAssignedIdentities = outUa;
@@ -456,7 +474,7 @@ export class WorkspaceService {
           location,
           kind,
           tags: input.tags ?? {},
-          identity: this.makeIdentity(input.identity),
+          identity: await this.makeIdentity(input.identity),
           properties: {
             ...settable,
             workspaceId,
@@ -728,7 +746,7 @@ export class WorkspaceService {
       const same =
         typeof v === 'string' && typeof current === 'string'
           ? v.toLowerCase() === current.toLowerCase()
-          : JSON.stringify(v) === JSON.stringify(current ?? (k === 'hbiWorkspace' ? false : null));
+          : JSON.stringify(v) === JSON.stringify(current ?? DEFAULT_WHEN_UNSET[k] ?? null);
       if (!same) {
         throw new InvalidInput(
           `properties.${k} cannot be changed after the workspace is created${k === 'hbiWorkspace' ? ' (hbiWorkspace is fixed at creation)' : ''}; updatable properties are: ${UPDATABLE.join(', ')}`,
@@ -762,7 +780,7 @@ export class WorkspaceService {
       }
       changes[kind] = dep.id;
     }
-    const identity = input.identity ? this.makeIdentity(input.identity, ws.identity) : undefined;
+    const identity = input.identity ? await this.makeIdentity(input.identity, ws.identity) : undefined;
     const updated = await this.engine.patch(
       workspaceDef,
       ws.id,

@@ -385,6 +385,88 @@ for (const dialect of testDialects()) {
       assert.equal(after.resource_keys, before.resource_keys);
     });
 
+    it('a user-assigned managed identity and a role assignment for it (scope, reference().principalId); a failure removes both; deleting the identity removes its principal and roles', async () => {
+      const uai = (n: string) => `[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', '${n}')]`;
+      const template = (n: string, role: string) => ({
+        resources: [
+          {
+            type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+            apiVersion: '2018-11-30',
+            name: n,
+            location: 'local',
+          },
+          {
+            type: 'Microsoft.Authorization/roleAssignments',
+            apiVersion: '2022-04-01',
+            name: `[guid(${uai(n).slice(1, -1)}, resourceGroup().id)]`,
+            scope: '[resourceGroup().id]',
+            // a full id of something the template does not deploy is nothing to wait for (as azure-ai-ml's feature-store template has it)
+            dependsOn: [
+              uai(n),
+              "[resourceId('Microsoft.MachineLearningServices/workspaces/connections', 'elsewhere', 'c1')]",
+            ],
+            properties: {
+              roleDefinitionId: `[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '${role}')]`,
+              principalId: `[reference(${uai(n).slice(1, -1)}, '2018-11-30').principalId]`,
+              principalType: 'ServicePrincipal',
+            },
+          },
+        ],
+      });
+      const DATA_SCIENTIST = 'f6c7c914-8db3-469d-8ca1-694a8f32e121';
+      const put = await t.request('PUT', `${dep('uai')}?${V}`, {
+        properties: { mode: 'Incremental', template: template('uai-1', DATA_SCIENTIST) },
+      });
+      assert.equal(put.status, 201, put.text);
+      const done = await waitDeployment(t, put.headers.get('azure-asyncoperation')!);
+      assert.equal(done.status, 'Succeeded', JSON.stringify(done));
+      const id = `${g}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-1`;
+      const got = await t.request('GET', `${id}?${V}`);
+      assert.equal(got.status, 200, got.text);
+      const { principalId, clientId, tenantId } = got.body.properties;
+      assert.match(principalId, /^[0-9a-f-]{36}$/);
+      assert.match(clientId, /^[0-9a-f-]{36}$/);
+      assert.equal(tenantId, t.server.ctx.tenantId);
+      const ras = await t.request(
+        'GET',
+        `${g}/providers/Microsoft.Authorization/roleAssignments?${V}&$filter=${encodeURIComponent(`principalId eq '${principalId}'`)}`,
+      );
+      assert.equal(ras.status, 200, ras.text);
+      assert.equal(ras.body.value.length, 1, ras.text);
+      assert.match(ras.body.value[0].properties.roleDefinitionId, new RegExp(`${DATA_SCIENTIST}$`));
+      assert.equal(ras.body.value[0].properties.scope.toLowerCase(), g.toLowerCase());
+      // The identity's principal holds the role (RBAC sees it), and cannot sign in (it has no credential).
+      assert.equal(await t.server.ctx.access.can(principalId, `${g}/providers/x/y/z`, 'data/write'), true);
+      assert.equal(await t.server.ctx.principals.checkClientSecret(clientId, ''), undefined);
+      const listed = await t.request('GET', `${g}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?${V}`);
+      assert.deepEqual(
+        listed.body.value.map((r: any) => r.name),
+        ['uai-1'],
+      );
+
+      // An unknown role fails the deployment: the identity (and its principal) made before it are removed.
+      const before = await rowCounts(t);
+      const bad = await t.request('PUT', `${dep('uai-bad')}?${V}`, {
+        properties: { mode: 'Incremental', template: template('uai-2', '00000000-0000-0000-0000-000000000001') },
+      });
+      const failed = await waitDeployment(t, bad.headers.get('azure-asyncoperation')!);
+      assert.equal(failed.status, 'Failed');
+      assert.match(failed.error.message, /role definition .* does not exist/);
+      assert.equal(
+        (await t.request('GET', `${g}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-2?${V}`)).status,
+        404,
+      );
+      const after = await rowCounts(t);
+      assert.equal(after.resources, before.resources + 1); // the deployment record only
+      assert.equal(after.role_assignments, before.role_assignments);
+
+      // Deleting the identity removes its principal and so its role assignment.
+      assert.equal((await t.request('DELETE', `${id}?${V}`)).status, 200);
+      assert.equal(await t.server.ctx.principals.get(principalId), undefined);
+      assert.equal(await t.server.ctx.access.can(principalId, `${g}/providers/x/y/z`, 'data/write'), false);
+      assert.equal((await rowCounts(t)).role_assignments, before.role_assignments - 1);
+    });
+
     it('nested deployments: a subscription-level one makes a resource group, a group-level one (inner scope, parameters) fills it', async () => {
       const template = {
         resources: [

@@ -3,7 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../identity/principals.js';
 import { normaliseLocation, type ResourceGroupService } from '../resource-groups.js';
 import type { ResourceEngine } from '../engine.js';
-import type { ResourceTypeRegistry } from '../registry.js';
+import { placementsOf, type ResourceTypeRegistry } from '../registry.js';
 import type { OperationService } from '../../operations/operations.js';
 import type { WorkspaceService } from '../workspaces.js';
 import {
@@ -530,6 +530,38 @@ export class DeploymentService {
         properties: { provisioningState: 'Succeeded' },
       };
     }
+    const declaredType = s.types.get(type);
+    if (declaredType && placementsOf(declaredType).includes('extension')) {
+      // An extension resource (role assignments): made at the scope it extends, with the type's own
+      // write access there (access/write for role assignments, as their REST route asks).
+      const template = declaredType.template;
+      if (!template || template === 'deployments')
+        throw new TemplateError(`resource '${r.name}' has type '${r.type}', which templates cannot deploy`, r.name);
+      const at = r.id.slice(0, r.id.toLowerCase().lastIndexOf('/providers/')) || '/';
+      await this.ctx.access.require(by.id, at, declaredType.access.write, `scope '${at}' could not be found`);
+      const sub = /^\/subscriptions\/([^/]+)/i.exec(at)?.[1] ?? run.target.subscriptionId;
+      const rg = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)/i.exec(at)?.[1];
+      const group = rg ? await s.groups.get(sub, rg) : undefined;
+      const body = evaluateDeep(
+        { ...r.raw, resources: undefined, dependsOn: undefined, condition: undefined, copy: undefined },
+        r.scope,
+      ) as Record<string, unknown>;
+      const done = await template.deploy(
+        {
+          id: r.id,
+          subscriptionId: sub,
+          resourceGroup: { name: group?.name ?? '', location: group?.location ?? 'local' },
+          name: r.id.split('/').pop()!,
+          location: group?.location ?? 'local',
+          tags: tagsOf(body.tags),
+          body,
+          scopeId: at,
+        },
+        by,
+      );
+      if (done.created) await record({ kind: 'resource', id: String(done.body.id) });
+      return done.body;
+    }
     const p = parseResourceId(r.id, `resource '${r.name}'`);
     const group = await s.groups.get(p.subscriptionId, p.resourceGroup);
     if (!group)
@@ -721,7 +753,7 @@ export class DeploymentService {
           const ws = await s.resources.get(m.id);
           if (ws) await s.workspaces.finishDelete(ws, false);
         } else if (m.kind === 'resource') {
-          const t = s.types.get(parseResourceId(m.id).type)?.template;
+          const t = s.types.get(typeOfId(m.id))?.template;
           if (t && t !== 'deployments') await t.undo(m.id);
         }
         // Journals of deployments that ran before types were declared in the registry.
@@ -781,6 +813,12 @@ export class DeploymentService {
       },
     }));
   }
+}
+
+/** The type of a resource id, also of an extension resource (`{scope}/providers/{ns}/{type}/{name}`). */
+function typeOfId(id: string): string {
+  const rest = id.slice(id.toLowerCase().lastIndexOf('/providers/') + '/providers/'.length).split('/');
+  return [rest[0], ...rest.slice(1).filter((_, i) => i % 2 === 0)].join('/');
 }
 
 function errorOf(e: unknown, target?: string): RecordedError {

@@ -513,7 +513,10 @@ export function evaluateDeep(v: Value, scope: EvalScope): Value {
   if (Array.isArray(v)) return v.map((x) => evaluateDeep(x, scope));
   if (isObject(v)) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = evaluateDeep(x, scope);
+    // Property names may be expressions too (ARM evaluates them: azure-ai-ml's feature store keys
+    // identity.userAssignedIdentities by `[variables('materializationIdentity')]`).
+    for (const [k, x] of Object.entries(v))
+      out[isExpression(k) ? String(evaluateString(k, scope)) : k] = evaluateDeep(x, scope);
     return out;
   }
   return v;

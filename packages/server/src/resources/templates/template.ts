@@ -42,6 +42,8 @@ export interface RawResource {
   resources?: RawResource[];
   resourceGroup?: unknown;
   subscriptionId?: unknown;
+  /** Of an extension resource: the id of what it extends. */
+  scope?: unknown;
   [k: string]: unknown;
 }
 
@@ -348,6 +350,19 @@ export class TemplateRun {
         : this.target.resourceGroup?.name;
     if (type.toLowerCase() === 'microsoft.resources/resourcegroups')
       return `/subscriptions/${sub}/resourceGroups/${name}`;
+    // An extension resource (role assignments) names what it extends in `scope`: a resource id, a
+    // group or subscription id, or '/'; its id is `{scope}/providers/{type}/{name}`, as ARM builds it.
+    if (raw.scope !== undefined) {
+      const at = evaluateDeep(raw.scope, scope);
+      if (typeof at !== 'string' || !/^\/(subscriptions\/[^/]+(\/.*)?)?$/i.test(at))
+        throw new TemplateError(
+          `${where}.scope must be the id of what the resource extends (a resource, group or subscription id, or '/'), got ${JSON.stringify(at)}`,
+          `${where}.scope`,
+        );
+      let ext = `${at.replace(/\/+$/, '')}/providers/${segs[0]}`;
+      for (let i = 0; i < names.length; i++) ext += `/${segs[i + 1]}/${names[i]}`;
+      return ext;
+    }
     const nestedAtSub =
       type.toLowerCase() === 'microsoft.resources/deployments' &&
       raw.resourceGroup === undefined &&
@@ -376,6 +391,10 @@ export class TemplateRun {
         [...skipped].some((s) => d.includes('/providers/') && s.endsWith(d.slice(d.indexOf('/providers/'))))
       )
         return 'skipped';
+      // So is a full resource id of something this template does not deploy: there is nothing of
+      // this deployment to wait for (azure-ai-ml's feature-store template depends on the
+      // workspace's store connections, which no template of it deploys). A bare name must be declared.
+      if (/^\/subscriptions\/[^/]+\/.*\/providers\//i.test(d)) return 'skipped';
       return undefined;
     };
     const edges = new Map<PlannedResource, PlannedResource[]>();

@@ -62,12 +62,20 @@ for (const dialect of testDialects()) {
       assert.match(out.devicePrompt, /\/device/);
     });
 
-    it('azure-ai-ml MLClient (custom cloud, azure-identity tokens): workspaces.get, list, begin_create (an ARM template deployment)', async (tc) => {
+    it('azure-ai-ml MLClient (custom cloud, azure-identity tokens): workspaces.get, list, begin_create (an ARM template deployment; private with a managed network), feature_stores.begin_create', async (tc) => {
       const py = python();
       if (!py) return tc.skip('no Python with azure-ai-ml (set ATELIER_TEST_PYTHON)');
       await workspace('aiml-ws');
+      // A group where the service principal is Owner (feature stores assign roles to their identity).
+      const sub = env.AZURE_SUBSCRIPTION_ID;
+      const fg = await httpsJson('PUT', `${server.url}/subscriptions/${sub}/resourcegroups/features?${V}`, ca, token, {
+        location: 'local',
+      });
+      assert.equal(fg.status, 201, JSON.stringify(fg.body));
+      const sp = await server.ctx.principals.require(env.AZURE_CLIENT_ID!);
+      await server.ctx.access.assign(sp.id, `/subscriptions/${sub}/resourceGroups/features`, 'Owner', null);
       const { stdout } = await run(py, [path.join(HERE, 'azure_ai_ml_client.py')], {
-        env: { ...env, WORKSPACE: 'aiml-ws' },
+        env: { ...env, WORKSPACE: 'aiml-ws', FEATURE_GROUP: 'features' },
         timeout: 300_000,
       });
       const out = JSON.parse(stdout.trim().split('\n').pop()!);
@@ -104,6 +112,53 @@ for (const dialect of testDialects()) {
       assert.equal(got.body.properties.provisioningState, 'Succeeded');
       assert.equal(got.body.properties.description, 'made by azure-ai-ml');
       assert.equal(got.body.properties.storageAccount, out.begin_create.storage_account);
+      // No public access and a managed network of approved outbound rules, read back by the client.
+      assert.equal(out.private_error, undefined, out.private_error);
+      assert.deepEqual(out.private, {
+        name: 'aiml-private',
+        public_network_access: 'Disabled',
+        isolation_mode: 'allow_only_approved_outbound',
+        rules: ['pypi', 'to-store'],
+      });
+      // Feature stores: as a Contributor the role assignments are refused and nothing stays behind.
+      assert.match(out.feature_store_denied, /permission to perform 'access\/write'/);
+      assert.equal(out.feature_store_denied_left, false);
+      // As Owner: the store, its materialization identity (a principal) and that identity's roles.
+      assert.equal(out.feature_store_error, undefined, out.feature_store_error);
+      assert.equal(out.feature_store.name, 'aiml-fs');
+      assert.equal(out.feature_store.description, 'features');
+      assert.deepEqual(out.feature_stores_list, ['aiml-fs']);
+      const fgBase = `${server.url}/subscriptions/${sub}/resourceGroups/features/providers`;
+      const uais = await httpsJson('GET', `${fgBase}/Microsoft.ManagedIdentity/userAssignedIdentities?${V}`, ca, token);
+      assert.equal(uais.body.value.length, 1, JSON.stringify(uais.body));
+      const uaiPrincipal = uais.body.value[0].properties.principalId;
+      const roles = await httpsJson(
+        'GET',
+        `${fgBase}/Microsoft.Authorization/roleAssignments?${V}&$filter=${encodeURIComponent(`principalId eq '${uaiPrincipal}'`)}`,
+        ca,
+        token,
+      );
+      assert.deepEqual(
+        roles.body.value.map((r: any) => r.properties.roleDefinitionId.split('/').pop()).sort(),
+        [
+          'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+          'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+          'f6c7c914-8db3-469d-8ca1-694a8f32e121',
+        ],
+        JSON.stringify(roles.body),
+      );
+      const fsGot = await httpsJson(
+        'GET',
+        `${fgBase}/Microsoft.MachineLearningServices/workspaces/aiml-fs?${V}`,
+        ca,
+        token,
+      );
+      assert.equal(fsGot.body.kind.toLowerCase(), 'featurestore');
+      assert.equal(
+        fsGot.body.identity.userAssignedIdentities[uais.body.value[0].id]?.principalId,
+        uaiPrincipal,
+        JSON.stringify(fsGot.body.identity),
+      );
       const deps = await httpsJson('GET', `${base}/Microsoft.Resources/deployments?${V}`, ca, token);
       assert.ok(
         deps.body.value.some(
