@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   EXPERIMENT_NOT_FOUND: 'No experiment with this id or name in the workspace.',
   EXPERIMENT_NOT_ACTIVE: 'The experiment is deleted; restore it first.',
   EXPERIMENT_EXISTS: 'An experiment with this name exists already.',
+  EXPERIMENT_HAS_ACTIVE_RUNS: 'The experiment has runs or jobs that have not ended; it cannot be deleted yet.',
   RUN_NOT_FOUND: 'No run with this id in the workspace.',
   RUN_NOT_ACTIVE: 'The run is deleted; restore it first.',
   TAG_NOT_FOUND: 'The run or experiment has no tag with this key.',

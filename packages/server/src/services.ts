@@ -109,7 +109,10 @@ export function createServices(ctx: AppContext): Services {
       (tx, ws, key) => jobs.jobs.usingVersion(tx, ws, key),
       (tx, ws, key) => serving.deployments.usingVersion(tx, ws, key),
     );
-  const runHistory = new RunHistoryService(tracking);
+  const runHistory = new RunHistoryService(tracking, ctx.database);
+  controlPlane.workspaces.onWorkspaceDeleting.push(async (w) => runHistory.forgetWorkspace(w));
+  // Experiment.delete takes the experiment's (ended) jobs with it.
+  runHistory.jobs = { delete: (ws, name) => jobs.jobs.delete(ws, name) };
   const models = createModelServices(ctx, controlPlane, tracking, assets, runHistory);
   // Run files azureml-core uploads into a datastore are files of the run's artifact tree (one store).
   const runDatastoreFiles = new RunDatastoreFiles(ctx, assets.datastores);

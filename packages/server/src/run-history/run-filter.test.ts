@@ -7,13 +7,14 @@ const run = (over: Partial<FilterableRun>): FilterableRun => ({
   parentRunId: null,
   rootRunId: 'r',
   status: 'Running',
+  runType: null,
   tags: {},
   properties: {},
   ...over,
 });
 const top = run({ runId: 'top', rootRunId: 'top', tags: { k: '1' } });
 const kid = run({ runId: 'kid', parentRunId: 'top', rootRunId: 'top', status: 'Canceled', tags: { k: '2' } });
-const other = run({ runId: 'other', rootRunId: 'other', properties: { p: 'x' } });
+const other = run({ runId: 'other', rootRunId: 'other', runType: 'azureml.scriptrun', properties: { p: 'x' } });
 const all = [top, kid, other];
 const ids = (filter: unknown) => all.filter(runFilter(filter)).map((r) => r.runId);
 
@@ -38,10 +39,18 @@ describe("runs:query filters as azureml-core's Experiment.get_runs and Run.get_c
     assert.deepEqual(ids('(Properties/p ne null or Properties/p eq null)'), ['other']);
     assert.deepEqual(ids('(Status eq "Canceled")'), ['kid']);
   });
+  it('get_runs(type=…): the run type, or the property azureml.runsource', () => {
+    const f = (t: string) => `(RunType eq "${t}" or Properties/azureml.runsource eq "${t}")`;
+    assert.deepEqual(ids(f('azureml.scriptrun')), ['other']);
+    assert.deepEqual(ids(`((ParentRunId eq null) and ${f('azureml.scriptrun')})`), ['other']);
+    assert.deepEqual(ids(f('hyperdrive')), []);
+    const sourced = run({ runId: 's', properties: { 'azureml.runsource': 'hyperdrive' } });
+    assert.equal(runFilter(f('hyperdrive'))(sourced), true);
+  });
   it('a clause it does not know is a 501 naming it, not ignored', () => {
     for (const f of [
       '(CreatedUtc ge 2024-01-01T00:00:00Z)',
-      '(RunType eq azureml.scriptrun or Properties/azureml.runsource eq azureml.scriptrun)',
+      '(Target eq cpu or RunType eq azureml.scriptrun)',
       '(Target eq cpu)',
     ])
       assert.throws(

@@ -6,6 +6,7 @@ export interface FilterableRun {
   parentRunId: string | null;
   rootRunId: string;
   status: string;
+  runType: string | null;
   tags: Record<string, string>;
   properties: Record<string, string>;
 }
@@ -14,7 +15,9 @@ export interface FilterableRun {
  * The OData filter of run history's `runs:query` as azureml-core writes it (azureml/_restclient/_odata:
  * clauses joined by `and`, each in parentheses): `ParentRunId eq null` (Experiment.get_runs without
  * children), `RootRunId eq {id}` and `RunId ne {id}` (Run.get_children(recursive=True)),
- * `Status eq {s}`, `Tags/{k} eq {v}`, `Properties/{k} eq {v}` and their "exists" forms. Hand-written:
+ * `Status eq {s}`, `Tags/{k} eq {v}`, `Properties/{k} eq {v}` and their "exists" forms, `RunType eq {t}`
+ * (`get_runs(type=…)` writes `(RunType eq t or Properties/azureml.runsource eq t)`: clauses joined
+ * by `or` hold when one does). Hand-written:
  * it is this small grammar, not OData; any other clause is a 501 naming it rather than ignored.
  */
 export function runFilter(filter: unknown): (r: FilterableRun) => boolean {
@@ -98,6 +101,10 @@ function clause<T>(c: string, g: Grammar<T>): (t: T) => boolean {
     const [, bag, key] = exists;
     if (g.bags.includes(bag!)) return (t) => key! in g.bag(t, bag!);
   }
+  if (either.length > 1) {
+    const any = either.map((e) => clause(e, g));
+    return (t) => any.some((test) => test(t));
+  }
   const m = either.length === 1 ? /^(\S+) (eq|ne) (.+)$/.exec(c) : null;
   if (m) {
     const [, field, op, raw] = m;
@@ -119,7 +126,7 @@ function clause<T>(c: string, g: Grammar<T>): (t: T) => boolean {
 
 const RUNS: Grammar<FilterableRun> = {
   what: 'runs',
-  fields: 'ParentRunId, RootRunId, RunId, Status, Tags/… and Properties/…',
+  fields: 'ParentRunId, RootRunId, RunId, Status, RunType, Tags/… and Properties/…',
   bags: ['Tags', 'Properties'],
   bag: (r, name) => (name === 'Tags' ? r.tags : r.properties),
   field(name) {
@@ -132,6 +139,8 @@ const RUNS: Grammar<FilterableRun> = {
         return (r) => r.runId;
       case 'Status':
         return (r) => r.status;
+      case 'RunType':
+        return (r) => r.runType;
       default:
         return undefined;
     }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../store/database.js';
 import type { TrackingServices } from '../tracking/services.js';
 import type { ExperimentView } from '../tracking/experiments/experiments.js';
 import type { RunView } from '../tracking/runs/types.js';
@@ -5,6 +7,10 @@ import { checkTags } from '../tracking/experiments/experiments.js';
 import { checkExperimentName, type ViewType } from '../tracking/shared/validation.js';
 import { Conflict, InvalidInput, NotFound, AtelierError } from '../errors.js';
 import { experimentFilter, runFilter } from './run-filter.js';
+import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import { TERMINAL } from '../jobs/spec.js';
+import '../jobs/tables.js';
+import './tables.js';
 
 /**
  * azureml-core's run history (SDK v1 `Experiment`, `Run`) over the MLflow tracking store: a v1
@@ -65,6 +71,21 @@ export interface ArtifactMetric {
   location: string;
   createdUtc: string;
 }
+/** A text point of a metric (run.log(name, 'text'), a table's text column): kept beside MLflow, whose metrics are numbers. */
+export interface TextPoint {
+  key: string;
+  value: string;
+  timestamp: number;
+  step: number;
+}
+/**
+ * What made a run (azureml-core's `run.type`, `Experiment.get_runs(type=…)`): the run tag
+ * `azureml.runType` (e.g. `azureml.scriptrun` for a ScriptRunConfig submission), and the tag
+ * `azureml.runTypeV2` with the `runTypeV2` the client sent (start_logging: orchestrator External).
+ */
+const RUN_TYPE_TAG = 'azureml.runType';
+const RUN_TYPE_V2_TAG = 'azureml.runTypeV2';
+export const SCRIPT_RUN_TYPE = 'azureml.scriptrun';
 const DESCRIPTION_TAG = 'mlflow.note.content';
 /** A child run (azureml-core's `run.child_run()`): MLflow's nested-run tag, and the top run of its tree. */
 const PARENT_TAG = 'mlflow.parentRunId';
@@ -96,6 +117,19 @@ export interface V1RunPatch {
   tags?: unknown;
   properties?: unknown;
   parentRunId?: unknown;
+  runType?: unknown;
+  runTypeV2?: unknown;
+}
+
+/** The runTypeV2 kept in its tag (or null). */
+function typeV2(tag: string | undefined): { orchestrator: string | null; traits: string[] } | null {
+  if (!tag) return null;
+  try {
+    const v = JSON.parse(tag) as { orchestrator?: string | null; traits?: string[] };
+    return { orchestrator: v.orchestrator ?? null, traits: v.traits ?? [] };
+  } catch {
+    return null;
+  }
 }
 
 const iso = (ms: number | undefined | null) =>
@@ -121,8 +155,19 @@ function time(v: unknown, field: string): number | undefined {
   return t;
 }
 
+/** The jobs of the workspace (set by the composition root): `Experiment.delete` removes an experiment's jobs with it. */
+export interface ExperimentJobPort {
+  /** Forgets a job that has ended, and its files (jobs.delete). */
+  delete(ws: WorkspaceInfo, name: string): Promise<unknown>;
+}
+
 export class RunHistoryService {
-  constructor(private readonly tracking: TrackingServices) {}
+  jobs?: ExperimentJobPort;
+
+  constructor(
+    private readonly tracking: TrackingServices,
+    private readonly database: Database,
+  ) {}
 
   experimentDto(e: ExperimentView) {
     const tags = Object.fromEntries((e.tags ?? []).map((t) => [t.key, t.value]));
@@ -243,6 +288,88 @@ export class RunHistoryService {
     return exps.get(ws, e.experiment_id);
   }
 
+  /**
+   * azureml-core's `Experiment.delete(ws, id)` (`DELETE …/experimentids/{id}`): removes the experiment
+   * for good — unlike MLflow's delete (and `archive()`), which keeps it restorable — with its runs,
+   * their params, tags, metrics (numbers and text), inputs and outputs, its logged models and its
+   * jobs, in one write transaction; then its artifact folder (and the run files linked from
+   * datastores) and the jobs' files. Refused with a 409 while one of its runs or jobs has not ended.
+   */
+  async deleteExperiment(w: WorkspaceInfo, e: ExperimentView): Promise<void> {
+    const ws = w.workspaceId;
+    const eid = Number(e.experiment_id);
+    const db = this.database.db;
+    const running = await db
+      .selectFrom('tracking_runs')
+      .select(['run_uuid', 'status'])
+      .where('workspace_id', '=', ws)
+      .where('experiment_id', '=', eid)
+      .where('status', 'in', ['RUNNING', 'SCHEDULED'])
+      .limit(1)
+      .executeTakeFirst();
+    const jobs = await db
+      .selectFrom('jobs')
+      .select(['name', 'status', 'parent_name'])
+      .where('workspace_id', '=', ws)
+      .where('experiment_id', '=', eid)
+      .execute();
+    const live = jobs.find((j) => !(TERMINAL as readonly string[]).includes(j.status));
+    if (running || live)
+      throw new Conflict(
+        `experiment '${e.name}' has ${live ? `job '${live.name}' (${live.status})` : `run '${running!.run_uuid}' (${FROM_MLFLOW[running!.status] ?? running!.status})`} still active; cancel or complete its runs before deleting it`,
+        { code: 'EXPERIMENT_HAS_ACTIVE_RUNS' },
+      );
+    if (jobs.length && !this.jobs)
+      throw new Conflict(`experiment '${e.name}' has jobs, which this server cannot delete here`, { code: 'CONFLICT' });
+    const gone = await this.database.write(async (tx) => {
+      const runs = 'select run_uuid from tracking_runs where workspace_id = ? and experiment_id = ?';
+      const ids = (await tx.all<{ run_uuid: string }>(runs, [ws, eid])).map((r) => r.run_uuid);
+      const series = 'select series_id from tracking_latest_metrics where workspace_id = ? and experiment_id = ?';
+      const models = 'select model_id from mlflow_logged_models where workspace_id = ? and experiment_id = ?';
+      const we = [ws, eid];
+      for (const t of ['tracking_metric_blocks', 'tracking_metric_block_stats'])
+        await tx.run(`delete from ${t} where series_id in (${series})`, we);
+      for (const t of [
+        'tracking_inputs',
+        'tracking_model_inputs',
+        'tracking_outputs',
+        'tracking_metric_log',
+        'run_text_metrics',
+      ])
+        await tx.run(`delete from ${t} where run_uuid in (${runs})`, we);
+      for (const t of ['tracking_model_metrics', 'mlflow_logged_model_params', 'mlflow_logged_model_tags'])
+        await tx.run(`delete from ${t} where model_id in (${models})`, [ws, String(eid)]);
+      await tx.run('delete from mlflow_logged_models where workspace_id = ? and experiment_id = ?', [ws, String(eid)]);
+      for (const t of [
+        'tracking_model_metrics',
+        'tracking_latest_metrics',
+        'tracking_params',
+        'tracking_tags',
+        'tracking_datasets',
+        'tracking_runs',
+        'tracking_experiment_tags',
+        'tracking_experiments',
+      ])
+        await tx.run(`delete from ${t} where workspace_id = ? and experiment_id = ?`, we);
+      return ids;
+    });
+    // After the commit: the jobs' records and files, and the artifact folder (a failure here leaves
+    // files no row names, never a row without its files).
+    for (const j of jobs) if (!j.parent_name) await this.jobs!.delete(w, j.name);
+    if (e.artifact_location !== `mlflow-artifacts:/${eid}`) return;
+    const ref = { workspaceId: ws, storageAccountId: w.storageAccountId ?? null };
+    // Experiment ids are numbered from the highest one: an experiment made since the commit may have
+    // this id again, and its folder is then its own — only the deleted runs' folders go.
+    const reused = await db
+      .selectFrom('tracking_experiments')
+      .select('experiment_id')
+      .where('workspace_id', '=', ws)
+      .where('experiment_id', '=', eid)
+      .executeTakeFirst();
+    if (!reused) await this.tracking.artifacts.delete(ref, String(eid));
+    else for (const r of gone) await this.tracking.artifacts.delete(ref, `${eid}/${r}`);
+  }
+
   /** `POST …/experimentids/{id}/tags:delete` (`experiment.remove_tags`): tags that are not there are no error. */
   async deleteExperimentTags(ws: string, e: ExperimentView, body: unknown): Promise<{ errors: Record<string, never> }> {
     const keys = (body as { tags?: unknown } | null)?.tags;
@@ -275,7 +402,14 @@ export class RunHistoryService {
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(allTags)) {
       if (k.startsWith(PROPERTY_PREFIX)) properties[k.slice(PROPERTY_PREFIX.length)] = v;
-      else if (!k.startsWith('mlflow.') && !k.startsWith(ARTIFACT_METRIC_PREFIX) && k !== ERROR_TAG) tags[k] = v;
+      else if (
+        !k.startsWith('mlflow.') &&
+        !k.startsWith(ARTIFACT_METRIC_PREFIX) &&
+        k !== ERROR_TAG &&
+        k !== RUN_TYPE_TAG &&
+        k !== RUN_TYPE_V2_TAG
+      )
+        tags[k] = v;
     }
     const i = r.info;
     return {
@@ -299,7 +433,10 @@ export class RunHistoryService {
       tags,
       properties,
       hidden: false,
-      runType: 'experiment',
+      // What made the run, when that is known (Experiment.submit: azureml.scriptrun); none for a run
+      // the client logs itself (start_logging, child_run), which sends only its runTypeV2.
+      runType: allTags[RUN_TYPE_TAG] ?? null,
+      runTypeV2: typeV2(allTags[RUN_TYPE_V2_TAG]),
       target: 'local',
       dataContainerId: `dcid.${i.run_id}`,
       artifactUri: i.artifact_uri,
@@ -368,6 +505,27 @@ export class RunHistoryService {
       ...Object.entries(properties).map(([key, value]) => ({ key: `${PROPERTY_PREFIX}${key}`, value })),
       ...(typeof body.description === 'string' ? [{ key: DESCRIPTION_TAG, value: body.description }] : []),
     ];
+    if (body.runType !== undefined && body.runType !== null) {
+      if (typeof body.runType !== 'string' || !/^[\w.-]{1,100}$/.test(body.runType))
+        throw new InvalidInput('runType must be a run type name (letters, digits, ., _, -)', { target: 'runType' });
+      mlflowTags.push({ key: RUN_TYPE_TAG, value: body.runType });
+    }
+    if (body.runTypeV2 !== undefined && body.runTypeV2 !== null) {
+      const v2 = body.runTypeV2 as { orchestrator?: unknown; traits?: unknown };
+      if (
+        typeof v2 !== 'object' ||
+        Array.isArray(v2) ||
+        (v2.orchestrator !== undefined && v2.orchestrator !== null && typeof v2.orchestrator !== 'string') ||
+        (v2.traits !== undefined &&
+          v2.traits !== null &&
+          (!Array.isArray(v2.traits) || v2.traits.some((t) => typeof t !== 'string')))
+      )
+        throw new InvalidInput('runTypeV2 must be {orchestrator: string, traits: [string]}', { target: 'runTypeV2' });
+      mlflowTags.push({
+        key: RUN_TYPE_V2_TAG,
+        value: JSON.stringify({ orchestrator: v2.orchestrator ?? null, traits: v2.traits ?? [] }),
+      });
+    }
     let parent: string | undefined;
     if (body.parentRunId !== undefined && body.parentRunId !== null) {
       if (typeof body.parentRunId !== 'string')
@@ -486,12 +644,20 @@ export class RunHistoryService {
     return out;
   }
 
-  /** Names of the run's metrics: the numeric ones (MLflow metrics) and the artifact-backed ones. */
-  async metricNames(ws: string, v1RunId: string): Promise<{ numbers: string[]; artifacts: string[] }> {
+  /** Names of the run's metrics: the numeric ones (MLflow metrics), the text ones and the artifact-backed ones. */
+  async metricNames(ws: string, v1RunId: string): Promise<{ numbers: string[]; texts: string[]; artifacts: string[] }> {
     const runId = mlflowRunId(v1RunId);
     const r = await this.getRun(ws, runId);
+    const texts = await this.database.db
+      .selectFrom('run_text_metrics')
+      .select('name')
+      .distinct()
+      .where('run_uuid', '=', r.info.run_id)
+      .where('workspace_id', '=', ws)
+      .execute();
     return {
       numbers: [...new Set((r.data.metrics ?? []).map((m) => m.key))].sort(),
+      texts: texts.map((t) => t.name).sort(),
       artifacts: (r.data.tags ?? [])
         .filter((t) => t.key.startsWith(ARTIFACT_METRIC_PREFIX))
         .map((t) => t.key.slice(ARTIFACT_METRIC_PREFIX.length))
@@ -532,6 +698,35 @@ export class RunHistoryService {
     return points.length ? points.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step) : undefined;
   }
 
+  /** Records what made a run (runDto's `runType`), e.g. SCRIPT_RUN_TYPE for a ScriptRunConfig submission's job run. */
+  async setRunType(ws: string, mlflowRunId: string, type: string): Promise<void> {
+    await this.tracking.runs.logBatch(ws, mlflowRunId, { tags: [{ key: RUN_TYPE_TAG, value: type }] });
+  }
+
+  /** Every text point of one metric, oldest first; undefined when the run has no such text metric. */
+  async textMetricHistory(ws: string, v1RunId: string, name: string): Promise<TextPoint[] | undefined> {
+    const runId = mlflowRunId(v1RunId);
+    await this.getRun(ws, runId);
+    const rows = await this.database.db
+      .selectFrom('run_text_metrics')
+      .select(['value', 'timestamp', 'step'])
+      .where('run_uuid', '=', runId)
+      .where('name', '=', name)
+      .where('workspace_id', '=', ws)
+      .orderBy('timestamp')
+      .orderBy('step')
+      .execute();
+    return rows.length
+      ? rows.map((r) => ({ key: name, value: r.value, timestamp: Number(r.timestamp), step: Number(r.step) }))
+      : undefined;
+  }
+
+  /** A deleted workspace's text metrics. */
+  async forgetWorkspace(ws: { workspaceId?: string }): Promise<void> {
+    if (!ws.workspaceId) return;
+    await this.database.db.deleteFrom('run_text_metrics').where('workspace_id', '=', ws.workspaceId).execute();
+  }
+
   /**
    * Metrics of v1 DTOs (`{name, cells: [{name: value}], …}` or v2's `{name, data: {…}}`): numbers as
    * MLflow metrics, artifact-backed metrics as their run tag (the first value of each name is kept,
@@ -542,14 +737,52 @@ export class RunHistoryService {
     v1RunId: string,
     body: {
       points: { key: string; value: number; timestamp: number; step: number }[];
+      texts: TextPoint[];
       artifacts: ArtifactMetric[];
     },
   ) {
     const runId = mlflowRunId(v1RunId);
-    const { points: metrics, artifacts } = body;
+    const { points: metrics, texts, artifacts } = body;
     const tags: { key: string; value: string }[] = [];
+    for (const t of texts)
+      if (t.key.length > 250)
+        throw new InvalidInput(`metric name '${t.key.slice(0, 60)}…' is longer than 250 characters`, {
+          target: 'name',
+        });
+    // A name holds numbers or text, not both: get_metrics reads one kind per name.
+    const textNames = [...new Set(texts.map((t) => t.key))];
+    const numberNames = [...new Set(metrics.map((m) => m.key))];
+    if (numberNames.length) {
+      const clash = await this.database.db
+        .selectFrom('run_text_metrics')
+        .select('name')
+        .where('run_uuid', '=', runId)
+        .where('name', 'in', numberNames)
+        .limit(1)
+        .executeTakeFirst();
+      const inBatch = numberNames.find((n) => textNames.includes(n));
+      const name = clash?.name ?? inBatch;
+      if (name !== undefined)
+        throw new InvalidInput(`metric '${name}' of run '${v1RunId}' holds text; log numbers under another name`, {
+          target: 'name',
+        });
+    }
+    let run: RunView | undefined;
+    if (texts.length) {
+      run = await this.getRun(ws, runId);
+      if (run.info.lifecycle_stage !== 'active')
+        throw new InvalidInput(`The run ${runId} must be in the 'active' state. Current state is deleted.`, {
+          code: 'RUN_NOT_ACTIVE',
+        });
+      const numeric = new Set((run.data.metrics ?? []).map((m) => m.key));
+      const name = textNames.find((n) => numeric.has(n));
+      if (name !== undefined)
+        throw new InvalidInput(`metric '${name}' of run '${v1RunId}' holds numbers; log text under another name`, {
+          target: 'name',
+        });
+    }
     if (artifacts.length) {
-      const r = await this.getRun(ws, runId);
+      const r = run ?? (await this.getRun(ws, runId));
       const have = new Set((r.data.tags ?? []).map((t) => t.key));
       for (const a of artifacts) {
         const key = ARTIFACT_METRIC_PREFIX + a.name;
@@ -558,12 +791,31 @@ export class RunHistoryService {
         tags.push({ key, value: JSON.stringify({ type: a.type, location: a.location, createdUtc: a.createdUtc }) });
       }
     }
-    if (!metrics.length && !tags.length) return;
-    // MLflow's log-batch takes at most 1000 metrics and 100 tags a call.
-    await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(0, 1000), tags: tags.slice(0, 100) });
+    // MLflow's log-batch takes at most 1000 metrics and 100 tags a call. (Numbers first: their checks
+    // refuse a bad batch before any text of it is kept.)
+    if (metrics.length || tags.length)
+      await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(0, 1000), tags: tags.slice(0, 100) });
     for (let i = 1000; i < metrics.length; i += 1000)
       await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(i, i + 1000) });
     for (let i = 100; i < tags.length; i += 100)
       await this.tracking.runs.logBatch(ws, runId, { tags: tags.slice(i, i + 100) });
+    if (texts.length)
+      await this.database.write(async (tx) => {
+        for (let i = 0; i < texts.length; i += 200)
+          await tx.db
+            .insertInto('run_text_metrics')
+            .values(
+              texts.slice(i, i + 200).map((t) => ({
+                workspace_id: ws,
+                run_uuid: runId,
+                name: t.key,
+                point_id: randomUUID(),
+                timestamp: t.timestamp,
+                step: t.step,
+                value: t.value,
+              })),
+            )
+            .execute();
+      });
   }
 }

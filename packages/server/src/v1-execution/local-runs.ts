@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
-import type { RunHistoryService } from '../run-history/run-history.js';
+import { SCRIPT_RUN_TYPE, type RunHistoryService } from '../run-history/run-history.js';
 import type { V1EnvironmentService } from '../v1-environments/environments.js';
 import { WORKSPACE_SCOPE_CLAIM } from '../identity/token-scopes.js';
 import { specHash, specOf } from '../environment-builds/spec.js';
@@ -221,6 +221,8 @@ exit $code
       runId,
       {
         status: 'NotStarted',
+        // A ScriptRunConfig run wherever it runs (run.type, get_runs(type='azureml.scriptrun')).
+        runType: SCRIPT_RUN_TYPE,
         properties: {
           'azureml.runsource': 'experiment',
           'azureml.submittedBy': 'azureml-core ScriptRunConfig (local)',

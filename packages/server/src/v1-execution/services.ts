@@ -4,6 +4,7 @@ import type { AssetServices } from '../assets/services.js';
 import type { CodeServices } from '../codes/services.js';
 import type { JobServices } from '../jobs/services.js';
 import type { V1EnvironmentService } from '../v1-environments/environments.js';
+import type { RunHistoryService } from '../run-history/run-history.js';
 import { V1Snapshots } from './snapshots.js';
 import { V1Submissions } from './submissions.js';
 import { JobRunDetails } from './run-details.js';
@@ -30,7 +31,7 @@ export function createV1ExecutionServices(
   const snapshots = new V1Snapshots(ctx, codes.codes, assets.datastores, cp.workspaces.dependents);
   return {
     snapshots,
-    submissions: new V1Submissions(jobs.jobs, snapshots, environments),
+    submissions: new V1Submissions(jobs.jobs, snapshots, environments, history),
     runDetails: new JobRunDetails(ctx, jobs.jobs, jobs.logs),
     localRuns: new V1LocalRuns(ctx, history, environments),
   };

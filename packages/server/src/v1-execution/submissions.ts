@@ -6,6 +6,7 @@ import { specOf } from '../environment-builds/spec.js';
 import { shellQuote } from '../jobs/command.js';
 import { AtelierError, Conflict, InvalidInput, NotImplemented } from '../errors.js';
 import type { V1Snapshots } from './snapshots.js';
+import { SCRIPT_RUN_TYPE, type RunHistoryService } from '../run-history/run-history.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -77,6 +78,7 @@ export class V1Submissions {
     private readonly jobs: JobService,
     private readonly snapshots: V1Snapshots,
     private readonly environments: V1EnvironmentService,
+    private readonly runHistory: RunHistoryService,
   ) {}
 
   /** The command of a run configuration: its script with its arguments (through LAUNCHER), or its `command`. */
@@ -244,6 +246,8 @@ export class V1Submissions {
       plan.body.properties.environmentId = `azureml:${name}:${v.version}`;
     }
     const { row } = await this.jobs.put(ws, runId, plan.body, by);
+    // azureml-core reads a submitted run as a ScriptRun (run.type, get_runs(type='azureml.scriptrun')).
+    if (row.run_id) await this.runHistory.setRunType(ws.workspaceId, row.run_id, SCRIPT_RUN_TYPE);
     return row;
   }
 }

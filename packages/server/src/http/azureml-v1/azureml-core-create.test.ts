@@ -5,6 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { testDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
+import '../../run-history/tables.js';
+import '../../v1-artifacts/tables.js';
+import { ArtifactService } from '../../tracking/artifacts/artifacts.js';
+import { resolveWorkspace } from '../../resources/workspaces.js';
+import '../../tracking/metrics/tables.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -129,13 +134,114 @@ for (const dialect of testDialects()) {
       assert.equal(runs, 1);
     });
 
+    it('text metrics: run.log / log_list / log_row / log_table with strings read back by get_metrics, MLflow sees numbers only', async () => {
+      ok();
+      out.ok('log text');
+      const m = out.ok('get_metrics(text)');
+      assert.deepEqual(m.note, ['first', 'second']);
+      assert.equal(m.stage, 'train');
+      assert.deepEqual(m.words, ['a', 'b']);
+      assert.deepEqual(
+        [m['rows.epoch'], m['rows.label']],
+        [
+          [1, 2],
+          ['x', 'y'],
+        ],
+      );
+      assert.deepEqual(
+        [m['tbl.n'], m['tbl.name']],
+        [
+          [1, 2],
+          ['p', 'q'],
+        ],
+      );
+      assert.equal(m.acc, 0.5);
+      assert.deepEqual(out.ok('get_metrics(name)'), { stage: 'train' });
+      // MLflow's view of the same run: its numeric metrics only.
+      const runId = String(out.ok('run id')).replace(/-/g, '');
+      const ws = `/subscriptions/${s.server.ctx.defaultSubscriptionId}/resourceGroups/create/providers/Microsoft.MachineLearningServices/workspaces/create-ws`;
+      const mlflow = `${s.server.url}/mlflow/v1.0${ws}/api/2.0/mlflow`;
+      const got = await httpsJson('GET', `${mlflow}/runs/get?run_id=${runId}`, s.ca, s.token);
+      assert.equal(got.status, 200, JSON.stringify(got.body));
+      const keys = (got.body.run.data.metrics as { key: string }[]).map((x) => x.key).sort();
+      assert.deepEqual(keys, ['acc', 'rows.epoch', 'tbl.n']);
+      // A name holds text or numbers, not both.
+      const v1 = `${s.server.url}/metric/v2.0${ws}/runs/${out.ok('run id')}/batch`;
+      const clash = await httpsJson('POST', v1, s.ca, s.token, {
+        values: [{ name: 'note', columns: { note: 'Double' }, value: [{ data: { note: 1 } }] }],
+      });
+      assert.equal(clash.status, 400, JSON.stringify(clash.body));
+      assert.match(clash.body.error.message, /metric 'note' .* holds text/);
+      const bad = await httpsJson('POST', v1, s.ca, s.token, {
+        values: [{ name: 'obj', value: [{ data: { obj: { a: 1 } } }] }],
+      });
+      assert.equal(bad.status, 400, JSON.stringify(bad.body));
+      assert.match(bad.body.error.message, /neither a number, a boolean nor a string/);
+    });
+
+    it('run types: an interactive run has none (its runTypeV2 is External), get_runs(type=…) filters on it', () => {
+      ok();
+      assert.deepEqual(out.ok('run.type'), [null, null, ['External', ['unspecified']]]);
+      assert.deepEqual(out.ok('get_runs(type)'), [0, 1]);
+    });
+
+    it('Experiment.delete: refused while a run is active, then the experiment and its runs are gone for good', async () => {
+      ok();
+      const [doomedRun, doomedExp] = out.ok('doomed run');
+      assert.match(out.err('Experiment.delete(active run)'), /still active; cancel or complete its runs/);
+      out.ok('doomed.complete()');
+      out.ok('Experiment.delete');
+      assert.ok(!out.ok('deleted: list all').includes('create-other'));
+      assert.match(out.err('deleted: get_run'), /could not be found|not found/i);
+      // The name can be used again: a new, empty experiment.
+      assert.equal(out.ok('deleted: name again')[0], 0);
+      const ws = `/subscriptions/${s.server.ctx.defaultSubscriptionId}/resourceGroups/create/providers/Microsoft.MachineLearningServices/workspaces/create-ws`;
+      const mlflow = `${s.server.url}/mlflow/v1.0${ws}/api/2.0/mlflow`;
+      const run = await httpsJson('GET', `${mlflow}/runs/get?run_id=${doomedRun.replace(/-/g, '')}`, s.ca, s.token);
+      assert.equal(run.status, 404, JSON.stringify(run.body));
+      // (The name made again is a new experiment, which may take the freed id: it has no runs.)
+      const runs = await httpsJson('POST', `${mlflow}/runs/search`, s.ca, s.token, {
+        experiment_ids: [String(doomedExp)],
+        run_view_type: 'ALL',
+      });
+      assert.equal(runs.status, 200, JSON.stringify(runs.body));
+      assert.deepEqual(runs.body.runs ?? [], []);
+      // Nothing of it is left in the store: rows, the run's files (its own and those linked from a datastore).
+      assert.deepEqual(out.ok('doomed files')[2], ['outputs/ds.txt', 'outputs/own.txt']);
+      const w = await resolveWorkspace(s.server.ctx, s.server.ctx.defaultSubscriptionId, 'create', 'create-ws');
+      const files = await new ArtifactService(s.server.ctx).listRecursive(
+        { workspaceId: w.workspaceId, storageAccountId: w.storageAccountId ?? null },
+        `${doomedExp}/${doomedRun.replace(/-/g, '')}`,
+      );
+      assert.deepEqual(files, []);
+      const db = s.server.ctx.db;
+      const linked = await db
+        .selectFrom('run_datastore_files')
+        .select('path')
+        .where('workspace_id', '=', w.workspaceId)
+        .execute();
+      assert.ok(!linked.some((l) => l.path.includes(doomedRun.replace(/-/g, ''))), JSON.stringify(linked));
+      const left = await db
+        .selectFrom('run_text_metrics')
+        .select('name')
+        .where('run_uuid', '=', doomedRun.replace(/-/g, ''))
+        .execute();
+      assert.deepEqual(left, []);
+      const series = await db
+        .selectFrom('tracking_latest_metrics')
+        .select('key')
+        .where('run_uuid', '=', doomedRun.replace(/-/g, ''))
+        .execute();
+      assert.deepEqual(series, []);
+    });
+
     it("a v1 route Atelier does not serve: azureml-core shows the server's 501 message", () => {
       ok();
-      const e = out.err('Experiment.delete');
-      assert.match(e, /501/);
+      const e = out.err('Run.list_by_compute');
+      assert.match(e, /NotImplemented/);
       assert.match(
         e,
-        /Atelier does not serve DELETE \/history\/v1\.0\/\{workspace\}\/experimentids\/\d+ of the azureml v1 'history' service/,
+        /Atelier does not serve GET \/history\/v1\.0\/\{workspace\}\/computes\/cpu-cluster\/runs of the azureml v1 'history' service/,
       );
     });
   });

@@ -64,6 +64,7 @@ for (const dialect of testDialects()) {
       assert.deepEqual(out.ok('streamed'), [`training with alpha 0.5 in run ${runId}`, 'STAGE trial']);
       assert.equal(out.ok('get_status'), 'Completed');
       assert.deepEqual(out.ok('get_metrics'), { alpha: 0.5, accuracy: 0.75 });
+      assert.deepEqual(out.ok('run.type'), ['azureml.scriptrun', [[runId, 'ScriptRun']]]);
       const files = out.ok('get_file_names') as string[];
       for (const f of ['outputs/model.pkl', 'user_logs/std_log.txt', 'system_logs.txt'])
         assert.ok(files.includes(f), f);

@@ -1,8 +1,8 @@
 """azureml-core's Workspace.create with the parameters beyond the defaults (existing Application
 Insights and container registry, a customer-managed key, HBI, a primary user-assigned identity, the
 system datastores' auth mode, the SKU and a default CPU cluster the client makes and waits for), then
-child runs in that workspace (get_children, get_runs' filters, cancel), experiments (tags, list
-filters, archive, reactivate) and a v1 route the server does not serve. Prints one JSON line:
+child runs in that workspace (get_children, get_runs' filters, cancel), text metrics, run types,
+experiments (tags, list filters, archive, reactivate, delete) and a v1 route the server does not serve. Prints one JSON line:
 {step: {"ok": value} | {"error": …}}.
 Environment: see testing/python/azure_clients.py; WORKSPACE (to create), CMK_VAULT, CMK_KID,
 APP_INSIGHTS, REGISTRY, IDENTITY (ARM ids of existing resources), WORKDIR.
@@ -78,6 +78,18 @@ step("get_runs(include_children)", lambda: len(list(exp.get_runs(include_childre
 step("get_runs(tags)", lambda: [r.name for r in exp.get_runs(tags={"k": "1"}, include_children=True)])
 step("b.cancel()", lambda: b.cancel())
 step("b status", lambda: Run(exp, b.id).get_status())
+# Text metrics (kept beside MLflow's numeric ones) and run types: an interactive run has none, only
+# the runTypeV2 start_logging sends; get_runs(type=…) filters on it.
+step("log text", lambda: [run.log("note", "first"), run.log("note", "second"), run.log("stage", "train"),
+                          run.log_list("words", ["a", "b"]), run.log_row("rows", epoch=1, label="x"),
+                          run.log_row("rows", epoch=2, label="y"),
+                          run.log_table("tbl", {"n": [1, 2], "name": ["p", "q"]}), run.log("acc", 0.5), run.flush()]
+     and None)
+step("get_metrics(text)", lambda: run.get_metrics())
+step("get_metrics(name)", lambda: run.get_metrics(name="stage"))
+step("run.type", lambda: [run.type, Run(exp, run.id).type, (run._runtype_v2.orchestrator, run._runtype_v2.traits)])
+step("get_runs(type)", lambda: [len(list(exp.get_runs(type="azureml.scriptrun"))), len(list(exp.get_runs(type=None)))])
+step("run id", lambda: run.id)
 step("run.complete()", lambda: run.complete())
 
 # Experiments: tags, Experiment.list's filters, archive and reactivate (an archived experiment is
@@ -99,7 +111,25 @@ step("tag archived", lambda: exp.tag("late", "x"))
 step("exp.reactivate()", lambda: exp.reactivate())
 step("reactivated", lambda: [exp.archived_time, sorted(ws.experiments.keys()), len(list(exp.get_runs()))])
 
-# A v1 route the server does not serve: the client shows the server's 501 message.
+# Experiment.delete: refused while a run of it is active; then gone for good with its runs.
+doomed = other.start_logging(snapshot_directory=None)
+doomed.log("loss", 1.0)
+doomed.log("note", "text")
+doomed.flush()
+with open("doomed.txt", "w") as f:
+    f.write("doomed")
+step("doomed files", lambda: [bool(doomed.upload_file("outputs/own.txt", "doomed.txt")),
+                              bool(doomed.upload_file("outputs/ds.txt", "doomed.txt", datastore_name="workspaceblobstore")),
+                              sorted(doomed.get_file_names())])
+step("doomed run", lambda: [doomed.id, other.id])
+step("Experiment.delete(active run)", lambda: Experiment.delete(ws, other.id))
+step("doomed.complete()", lambda: doomed.complete())
 step("Experiment.delete", lambda: Experiment.delete(ws, other.id))
+step("deleted: list all", lambda: sorted(e.name for e in Experiment.list(ws, view_type=ViewType.All)))
+step("deleted: get_run", lambda: ws.get_run(doomed.id).id)
+step("deleted: name again", lambda: [len(list(Experiment(ws, "create-other").get_runs()))])
+
+# A v1 route the server does not serve: the client shows the server's 501 message.
+step("Run.list_by_compute", lambda: list(Run.list_by_compute(ws.compute_targets["cpu-cluster"])))
 
 print(json.dumps(step.out, default=str))

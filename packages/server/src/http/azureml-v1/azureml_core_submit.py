@@ -96,6 +96,8 @@ if run is not None:
 
     step("download_file", download)
     step("snapshot", lambda: run.properties.get("ContentSnapshotId"))
+    # A submitted run is a ScriptRun: its type, and get_runs(type=…) rehydrates it as one.
+    step("run.type", lambda: [run.type, [(r.id, type(r).__name__) for r in exp.get_runs(type="azureml.scriptrun")]])
 
 failed = step("submit failing", lambda: exp.submit(config("fail.py")))
 if failed is not None:

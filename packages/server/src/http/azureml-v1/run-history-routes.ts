@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { WorkspaceInfo } from '../../resources/workspace-info.js';
 import type { Action } from '../../identity/rbac.js';
-import type { ArtifactMetric, RunHistoryService, V1RunPatch } from '../../run-history/run-history.js';
+import type { ArtifactMetric, RunHistoryService, TextPoint, V1RunPatch } from '../../run-history/run-history.js';
 import type { V1ArtifactService } from '../../v1-artifacts/artifacts.js';
 import type { JobRunDetails } from '../../v1-execution/run-details.js';
 import { InvalidInput, NotFound } from '../../errors.js';
@@ -16,9 +16,13 @@ type P = { experimentName?: string; experimentId?: string; runId?: string };
 
 /** One metric point as MLflow stores it. */
 type Point = { key: string; value: number; timestamp: number; step: number };
-/** The metrics of a body: MLflow points, and the artifact-backed metrics (run.log_image, …) with the file each points at. */
+/**
+ * The metrics of a body: MLflow points, text points (run-history keeps them beside MLflow, whose
+ * metrics are numbers) and the artifact-backed metrics (run.log_image, …) with the file each points at.
+ */
 export interface MetricBody {
   points: Point[];
+  texts: TextPoint[];
   artifacts: ArtifactMetric[];
 }
 
@@ -31,13 +35,14 @@ function numeric(v: unknown): number | undefined {
 /**
  * Points of azureml-core's metric bodies: v1 `{values: [{name, createdUtc, cells: [{name: value}]}]}`
  * and v2 `{values: [{name, value: [{createdUtc, step, data: {name: value}}]}]}`. Numbers (and
- * booleans) become MLflow metrics; a metric with no number (a string, a table of text) is refused
- * with its name, since MLflow metrics are numbers.
+ * booleans) become MLflow metrics, strings text points; a table's column is the metric
+ * `{name}.{column}` either way. Any other value (an object, a list, null) is refused with its name.
  */
 export function metricPoints(body: unknown): MetricBody {
   const values = (body as { values?: unknown } | undefined)?.values;
   if (!Array.isArray(values)) throw new InvalidInput('values must be a list of metrics', { target: 'values' });
   const out: Point[] = [];
+  const texts: TextPoint[] = [];
   const artifacts: ArtifactMetric[] = [];
   const seen = new Map<string, number>();
   const add = (
@@ -61,20 +66,18 @@ export function metricPoints(body: unknown): MetricBody {
         artifacts.push({ name, type: type ?? null, location: v, createdUtc: new Date(ts).toISOString() });
         continue;
       }
+      const key = col === name || Object.keys(data).length === 1 ? name : `${name}.${col}`;
+      if (typeof v === 'string') {
+        texts.push({ key, value: v, timestamp: ts, step: st });
+        continue;
+      }
       const n = numeric(v);
       if (n === undefined)
         throw new InvalidInput(
-          `${where}: metric '${name}' has a non-numeric value in '${col}'; only numbers are stored as metrics`,
-          {
-            target: where,
-          },
+          `${where}: metric '${name}' has a value in '${col}' that is neither a number, a boolean nor a string`,
+          { target: where },
         );
-      out.push({
-        key: col === name || Object.keys(data).length === 1 ? name : `${name}.${col}`,
-        value: n,
-        timestamp: ts,
-        step: st,
-      });
+      out.push({ key, value: n, timestamp: ts, step: st });
     }
   };
   values.forEach((m, i) => {
@@ -116,7 +119,7 @@ export function metricPoints(body: unknown): MetricBody {
       });
     else throw new InvalidInput(`values[${i}] has neither cells nor value`, { target: `values[${i}]` });
   });
-  return { points: out, artifacts };
+  return { points: out, texts, artifacts };
 }
 
 /**
@@ -169,6 +172,13 @@ export async function runHistoryRoutes(
     const w = await ws(req, 'data/write');
     const e = await experimentOf(w, req.params, false);
     return history.experimentDto(await history.updateExperiment(w.workspaceId, e, req.body));
+  });
+  // Experiment.delete(ws, id): gone for good with its runs (azureml-core polls a 202; the delete is done when this answers 200).
+  app.delete<{ Params: P }>(`${H}/experimentids/:experimentId`, HIDE, async (req, reply) => {
+    const w = await ws(req, 'data/write');
+    const e = await experimentOf(w, req.params, false);
+    await history.deleteExperiment(w, e);
+    return reply.status(200).send({});
   });
   app.post<{ Params: P }>(`${H}/experimentids/:experimentId/tags::delete`, HIDE, async (req) => {
     const w = await ws(req, 'data/write');
@@ -275,10 +285,10 @@ export async function runHistoryRoutes(
   // Metrics v2 (azureml-core's run.log since 1.4x; get_metrics reads through list + full)
   app.post<{ Params: P }>(`${M}/runs/:runId/list`, HIDE, async (req) => {
     const w = await ws(req, 'data/read');
-    const { numbers, artifacts } = await history.metricNames(w.workspaceId, req.params.runId!);
-    const column = (name: string) => (numbers.includes(name) ? 'Double' : 'Artifact');
+    const { numbers, texts, artifacts } = await history.metricNames(w.workspaceId, req.params.runId!);
+    const column = (name: string) => (numbers.includes(name) ? 'Double' : texts.includes(name) ? 'String' : 'Artifact');
     return {
-      value: [...new Set([...numbers, ...artifacts])]
+      value: [...new Set([...numbers, ...texts, ...artifacts])]
         .sort()
         .map((name) => ({ metricKey: { namespace: '', name }, columns: { [name]: column(name) } })),
     };
@@ -289,6 +299,19 @@ export async function runHistoryRoutes(
     if (typeof name !== 'string' || !name)
       throw new InvalidInput("metricName must be the metric's name", { target: 'metricName' });
     const points = await history.metricHistory(w.workspaceId, req.params.runId!, name);
+    const texts = points ? undefined : await history.textMetricHistory(w.workspaceId, req.params.runId!, name);
+    if (texts)
+      return {
+        name,
+        columns: { [name]: 'String' },
+        properties: { uxMetricType: 'azureml.v1.scalar' },
+        value: texts.map((p, i) => ({
+          metricId: `${req.params.runId}.${name}.${i}`,
+          createdUtc: new Date(p.timestamp).toISOString(),
+          step: p.step,
+          data: { [name]: p.value },
+        })),
+      };
     if (!points) {
       // An artifact-backed metric: azureml-core reads the file its first value points at.
       const a = await history.artifactMetric(w.workspaceId, req.params.runId!, name);

@@ -16,7 +16,6 @@ describe('v1 data-plane routes that are not built answer 501 in the v1 shape', (
   after(async () => t?.close());
 
   for (const [method, prefix, rest, service] of [
-    ['DELETE', '/history/v1.0', '/experimentids/1', 'history'],
     ['POST', '/execution/v1.0', '/experiments/e/snapshotprepare', 'execution'],
     ['DELETE', '/history/v1.0', '/experiments/e/runs/r1', 'history'],
     ['GET', '/jasmine/v1.0', '/experiment/e/run/r1', 'jasmine'],

@@ -27,6 +27,7 @@ import * as v1Images from './0930-v1-images.js';
 import * as runDatastoreFiles from './0950-run-datastore-files.js';
 import * as metricLogPoints from './0900-metric-log-points.js';
 import * as datasetProfiles from './0951-dataset-profiles.js';
+import * as runTextMetrics from './0960-run-text-metrics.js';
 
 /**
  * Every migration, by name; Kysely applies them in name order. Each feature owns its own numbered
@@ -63,4 +64,5 @@ export const migrations: Record<string, Migration> = {
   '0930-v1-images': v1Images,
   '0950-run-datastore-files': runDatastoreFiles,
   '0951-dataset-profiles': datasetProfiles,
+  '0960-run-text-metrics': runTextMetrics,
 };
