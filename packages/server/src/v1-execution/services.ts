@@ -4,7 +4,6 @@ import type { AssetServices } from '../assets/services.js';
 import type { CodeServices } from '../codes/services.js';
 import type { JobServices } from '../jobs/services.js';
 import type { V1EnvironmentService } from '../v1-environments/environments.js';
-import type { RunHistoryService } from '../run-history/run-history.js';
 import { V1Snapshots } from './snapshots.js';
 import { V1Submissions } from './submissions.js';
 import { JobRunDetails } from './run-details.js';
