@@ -47,8 +47,27 @@ export function roleDefinition(roleName: string, scope: string) {
       ],
       dataActions: ['*'],
     },
+    // Azure's built-in definition of this role (its containers and blobs).
+    'Storage Blob Data Contributor': {
+      actions: [
+        'Microsoft.Storage/storageAccounts/blobServices/containers/delete',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/read',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/write',
+        'Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action',
+      ],
+      notActions: [],
+      dataActions: [
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action',
+      ],
+    },
   };
-  const p = perms[roleName]!;
+  const p = perms[roleName];
+  // Every role of ROLES has its permissions here (role-definitions.test.ts checks each).
+  if (!p) throw new Error(`role '${roleName}' has no permissions in roleDefinition()`);
   return {
     id: `${prefix}/providers/Microsoft.Authorization/roleDefinitions/${role.id}`,
     name: role.id,
