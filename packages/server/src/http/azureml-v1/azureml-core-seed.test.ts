@@ -143,12 +143,12 @@ for (const dialect of testDialects()) {
       assert.deepEqual(history.body.metrics.map((m: any) => m.value).sort(), [0.5, 0.75]);
       const exp = await httpsJson('GET', `${tracking}/experiments/get-by-name?experiment_name=seed-exp`, s.ca, s.token);
       assert.equal(exp.body.experiment.experiment_id, got.body.run.info.experiment_id);
-      // A metric that is no number is refused, naming it, and nothing is stored.
+      // A metric that is neither a number nor text (an object) is refused, naming it, and nothing is stored.
       const v2 = `${s.server.url}/metric/v2.0${s.workspaceId('seed-ws')}/runs/${runId}/batch`;
       const bad = await httpsJson('POST', v2, s.ca, s.token, {
         values: [
           { name: 'fine', value: [{ data: { fine: 1 } }] },
-          { name: 'label', value: [{ data: { label: 'cat' } }] },
+          { name: 'label', value: [{ data: { label: { kind: 'cat' } } }] },
         ],
       });
       assert.equal(bad.status, 400);
