@@ -103,7 +103,12 @@ export class UserAssignedIdentities {
       tag: 'Managed identities',
       access: { read: 'control/read', write: 'control/write', delete: 'control/write' },
       lists: { group: true, subscription: true },
-      schema: { put: C.DependentResourceBody, patch: C.DependentResourcePatchBody },
+      schema: {
+        put: C.DependentResourceBody,
+        patch: C.DependentResourcePatchBody,
+        one: C.DependentResource,
+        list: C.DependentResourceList,
+      },
       summaries: {
         put: 'Create a user-assigned managed identity (or set the tags of an existing one)',
         get: 'Get a user-assigned managed identity (principalId, clientId, tenantId)',
