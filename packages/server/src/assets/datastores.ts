@@ -45,15 +45,13 @@ export const SYSTEM_DATASTORES = [
   'workspaceartifactstore',
   'workspaceworkingdirectory',
 ] as const;
-export const DATASTORE_TYPES = [
-  'AzureBlob',
-  'AzureFile',
-  'AzureDataLakeGen2',
-  'S3',
-  'ServerFolder',
-  // Registrations of services outside this server (azureml-core's other `register_*` kinds): the
-  // connection details are kept, the credential sealed in the key vault; their data is read by the
-  // client (SQL, through azureml-dataprep's engine) or by a service this server does not host.
+/**
+ * Registrations of services outside this server (azureml-core's other `register_*` kinds): the
+ * connection details are kept, the credential sealed in the key vault; their data is read by the
+ * client (SQL, through azureml-dataprep's engine) or by a service this server does not host. Their data
+ * is not files this server reads or writes (see {@link DatastoreService.backend}).
+ */
+const EXTERNAL_KINDS = [
   'AzureDataLakeGen1',
   'AzureSqlDatabase',
   'AzurePostgreSql',
@@ -61,16 +59,16 @@ export const DATASTORE_TYPES = [
   'Dbfs',
   'Hdfs',
 ] as const;
+export const DATASTORE_TYPES = [
+  'AzureBlob',
+  'AzureFile',
+  'AzureDataLakeGen2',
+  'S3',
+  'ServerFolder',
+  ...EXTERNAL_KINDS,
+] as const;
 export type DatastoreType = (typeof DATASTORE_TYPES)[number];
-/** The kinds whose data is not files this server reads or writes (see {@link DatastoreService.backend}). */
-export const EXTERNAL_DATASTORE_TYPES: readonly DatastoreType[] = [
-  'AzureDataLakeGen1',
-  'AzureSqlDatabase',
-  'AzurePostgreSql',
-  'AzureMySql',
-  'Dbfs',
-  'Hdfs',
-];
+export const EXTERNAL_DATASTORE_TYPES: readonly DatastoreType[] = EXTERNAL_KINDS;
 /** What holds a kind's data, for messages. */
 const EXTERNAL_WHAT: Partial<Record<DatastoreType, string>> = {
   AzureDataLakeGen1: 'an Azure Data Lake Storage Gen1 account (a service this server does not host)',

@@ -16,6 +16,12 @@ const PREFIX = `/datastore/v1.0${V1_WORKSPACE}`;
 const HIDE = { schema: { hide: true } as object };
 /** Credential kinds of the other registrations whose secret is in the key vault. */
 const SEALED = ['ServicePrincipal', 'SqlAdmin', 'KerberosPassword', 'KerberosKeytab'];
+/** The section of azureml-core's datastore body that holds each database kind's connection. */
+const SQL_SECTION = {
+  AzureSqlDatabase: 'azureSqlDatabaseSection',
+  AzurePostgreSql: 'azurePostgreSqlSection',
+  AzureMySql: 'azureMySqlSection',
+} as const;
 
 /**
  * azureml-core's datastore service (`/datastore/v1.0/…`): `ws.datastores`, `Datastore.get`,
@@ -86,13 +92,7 @@ export async function datastoreV1Routes(app: FastifyInstance, opts: { ctx: AppCo
         ...(type === 'AzurePostgreSql' ? { enableSSL: p.enableSSL !== false } : {}),
         ...(type === 'AzureSqlDatabase' ? { ServiceDataAccessAuthIdentity: 'None' } : {}),
       };
-      const key =
-        type === 'AzureSqlDatabase'
-          ? 'azureSqlDatabaseSection'
-          : type === 'AzurePostgreSql'
-            ? 'azurePostgreSqlSection'
-            : 'azureMySqlSection';
-      out[key] = section;
+      out[SQL_SECTION[type]] = section;
     } else if (type === 'Dbfs') {
       out.dataStoreType = 'DBFS';
     } else if (type === 'Hdfs') {
@@ -364,12 +364,7 @@ function otherKindFromV1(type: unknown, b: Record<string, unknown>): Record<stri
     });
   }
   if (type === 'AzureSqlDatabase' || type === 'AzurePostgreSql' || type === 'AzureMySql') {
-    const key =
-      type === 'AzureSqlDatabase'
-        ? 'azureSqlDatabaseSection'
-        : type === 'AzurePostgreSql'
-          ? 'azurePostgreSqlSection'
-          : 'azureMySqlSection';
+    const key = SQL_SECTION[type];
     const x = section(key);
     const kind = String(
       x.credentialType ?? (x.userId ? 'SqlAuthentication' : x.clientId ? 'ServicePrincipal' : 'None'),
