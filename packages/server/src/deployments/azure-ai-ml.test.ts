@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { testDialects } from '../testing/harness.js';
+import { clientDialects } from '../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../testing/azure-client-server.js';
 import { clientPython } from '../testing/tls-clients.js';
 
@@ -21,7 +21,7 @@ const python = clientPython();
 const skip = python ? undefined : 'no Python with azure-ai-ml (ATELIER_TEST_PYTHON)';
 if (!python && process.env.ATELIER_TEST_STRICT === '1') throw new Error(skip);
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azure-ai-ml online endpoints (${dialect})`, { skip }, () => {
     let c: AzureClientServer;
     let env: Record<string, string>;

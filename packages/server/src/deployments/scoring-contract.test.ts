@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
+import { startTestServer, clientDialects, type TestServer } from '../testing/harness.js';
 import { findPython, makeWorkspace, runPython } from '../../test/mlflow-client/python.js';
 import { registerTestModels, waitOperation, until } from '../testing/deploy-models.js';
 import { uploadCode } from '../testing/code-upload.js';
@@ -59,7 +59,7 @@ def run(raw_data):
     return {"who": "green"}
 `;
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`deployment scoring contracts (${dialect})`, { skip }, () => {
     let t: TestServer;
     let W: string;

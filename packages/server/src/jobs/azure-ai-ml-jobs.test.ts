@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../testing/harness.js';
+import { clientDialects } from '../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../testing/azure-client-server.js';
 import { clientPython, httpsJson } from '../testing/tls-clients.js';
 import { findUv } from '../environment-builds/environment-builds.js';
@@ -24,7 +24,7 @@ const uvPath = findUv() ?? [path.join(ROOT, '.ci', '.venv', 'bin', 'uv')].find((
 const skip = !python ? 'no Python with azure-ai-ml (ATELIER_TEST_PYTHON)' : !uvPath ? 'uv is not installed' : undefined;
 if (skip && process.env.ATELIER_TEST_STRICT === '1') throw new Error(skip);
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azure-ai-ml computes and jobs (${dialect})`, { skip }, () => {
     let s: AzureClientServer;
     const saved = process.env.ATELIER_UV;

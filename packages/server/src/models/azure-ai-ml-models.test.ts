@@ -2,14 +2,14 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../testing/harness.js';
+import { clientDialects } from '../testing/harness.js';
 import { clientPython, httpsJson } from '../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer } from '../testing/azure-client-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 // Issue 11, item 3: azure-ai-ml's ml_client.models over ARM W/models, the same registry as MLflow's.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azure-ai-ml models over the one registry (${dialect})`, () => {
     let s: AzureClientServer;
     let mlflow: string;

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../testing/harness.js';
+import { clientDialects } from '../testing/harness.js';
 import { clientPython, httpsJson } from '../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../testing/azure-client-server.js';
 
@@ -12,7 +12,7 @@ const V = 'api-version=2025-09-01';
 // Issue 11: Workspace.add_private_endpoint and Workspace.create(private_endpoint_config=…) through
 // the real azureml-core 1.61: its network lookups, its ARM template (endpoint, private DNS zones,
 // links, zone group in nested deployments), its polling; then the subnets decide who gets in.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`azureml-core private endpoints over virtual networks (${dialect})`, () => {
     let s: AzureClientServer;
     let out: Steps;

@@ -29,6 +29,21 @@ export function testDialects(): DialectName[] {
 }
 let warned = false;
 
+/**
+ * The dialects of a suite driven by an external client or engine (the Python SDKs, azureml-core,
+ * Ray): one, `preferred`, unless ATELIER_TEST_CLIENT_DIALECTS=both asks for every dialect of
+ * testDialects(). Such a suite tests a protocol above the store, and its cost is mostly the
+ * client's (interpreter starts, polling, engine work), which does not change with the dialect; the
+ * store under it is tested on both dialects by the store and HTTP suites. Suites are spread over
+ * both dialects (each names its own), so each dialect still serves real clients in every run.
+ * Without PostgreSQL (and outside strict mode), a suite preferring it runs on SQLite.
+ */
+export function clientDialects(preferred: DialectName): DialectName[] {
+  const all = testDialects();
+  if (process.env.ATELIER_TEST_CLIENT_DIALECTS === 'both') return all;
+  return all.includes(preferred) ? [preferred] : all;
+}
+
 export const ADMIN_PASSWORD = 'test-admin-password-1';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { ADMIN_PASSWORD, startTestServer, testDialects, type TestServer } from '../../src/testing/harness.js';
+import { ADMIN_PASSWORD, startTestServer, clientDialects, type TestServer } from '../../src/testing/harness.js';
 import { explain, findPython, makeWorkspace, runPython, runScript, type Auth, type ScriptResult } from './python.js';
 import { findMoto, startMoto, type Moto } from '../../src/testing/moto.js';
 
@@ -12,7 +12,7 @@ import { findMoto, startMoto, type Moto } from '../../src/testing/moto.js';
  */
 const { python, skip } = findPython();
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`MLflow Python client (${dialect})`, { skip }, () => {
     let t: TestServer;
     let trackingUri: string;
@@ -163,7 +163,7 @@ for (const dialect of testDialects()) {
 // The same client with artifacts in an S3 bucket (moto on loopback) instead of the data folder:
 // proxied multipart uploads, Range downloads and models logged, loaded and registered.
 const motoPython = findMoto('the MLflow client tests on an S3 blob store');
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(
     `MLflow Python client on an S3 blob store (${dialect})`,
     { skip: skip ?? (!motoPython && 'no moto') },

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { startServer, type RunningServer } from '../../server.js';
 import { ensureSelfSignedCertificate } from '../../identity/tls.js';
-import { freshPostgres, testDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
+import { freshPostgres, clientDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
 import { httpsJson, passwordToken } from '../../testing/tls-clients.js';
 
 /**
@@ -50,7 +50,7 @@ function run(python: string, argv: string[]): Promise<{ code: number | null; std
 
 const { python, skip } = findPython();
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`Azure SDK for Python against the control plane (${dialect})`, { skip }, () => {
     let server: RunningServer;
     let home: string;

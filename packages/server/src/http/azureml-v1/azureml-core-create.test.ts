@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import '../../run-history/tables.js';
@@ -16,7 +16,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 // Issue 11: azureml-core's Workspace.create with the parameters beyond the defaults, as a user
 // passes them (its own ARM template deployment, then its own AmlCompute create-and-wait), and a v1
 // route the server does not serve answering a 501 the client can show (one Python process per dialect).
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`azureml-core: Workspace.create with every parameter (${dialect})`, () => {
     let s: AzureClientServer;
     let out: Steps;

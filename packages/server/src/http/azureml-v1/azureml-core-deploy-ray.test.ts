@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import { testRay } from '../../testing/ray.js';
@@ -15,7 +15,7 @@ const ray = testRay('the azureml-core AKS-on-Ray tests');
 // the real single-node cluster of the tests (.ci/ray.sh): Model.deploy(…, AksWebservice…) runs the
 // entry script as Ray Serve replicas; an AksEndpoint on the compute gets versions (create_version),
 // each scored on its own (service.versions[name].run). One Python process per store.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-core AKS services on a Ray compute (${dialect})`, { skip: !ray }, () => {
     let s: AzureClientServer;
     let steps: Steps;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 import { uvForTests } from '../../testing/uv.js';
@@ -15,7 +15,7 @@ const uv = uvForTests();
 // Issue 11: azureml-core's Model.deploy / service.update / delete through the real client (one
 // Python process per store): a v1 service is an online endpoint with one deployment running the
 // uploaded entry script in the v1 Environment sent, built by uv.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-core Model.deploy (${dialect})`, { skip: uv ? undefined : 'uv is not installed' }, () => {
     let s: AzureClientServer;
     let out: Record<string, { ok?: any; error?: string; trace?: string }>;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import { findUv } from '../../environment-builds/environment-builds.js';
@@ -33,7 +33,7 @@ function anonGet(url: string, ca: string): Promise<{ status: number; text: strin
 }
 
 // Issue 11: azureml-core's environment builds — on a named compute, and the build log through get_log().
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`azureml-core environment builds (${dialect})`, { skip: uv ? undefined : 'uv is not installed' }, () => {
     let s: AzureClientServer;
     let out: Steps;

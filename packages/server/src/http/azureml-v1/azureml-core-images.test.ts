@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import { uvForTests } from '../../testing/uv.js';
@@ -15,7 +15,7 @@ const uv = uvForTests();
 // and Webservice.deploy_from_image / deploy_from_model / deploy through the real client (one Python
 // process per store): an image is a package of model + uploaded code + an environment built by uv,
 // served by an online endpoint.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`azureml-core images (${dialect})`, { skip: uv ? undefined : 'uv is not installed' }, () => {
     let s: AzureClientServer;
     let r: Steps | undefined;

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientCredentialsToken, clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
@@ -11,7 +11,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 // Issue 11: what azureml-core registers is what the other clients read; its datastore registrations,
 // Workspace.create variants and connection filters (one Python process per dialect).
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-core: registrations read back, datastores, create variants (${dialect})`, () => {
     let s: AzureClientServer;
     let key: string;

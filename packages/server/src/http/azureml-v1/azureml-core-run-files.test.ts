@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 
@@ -10,7 +10,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 // Issue 11: run.upload_file(…, datastore_name=…) — a run file kept in a datastore, seen by azureml-core,
 // MLflow and the datastore alike.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-core run files in a datastore (${dialect})`, () => {
     let s: AzureClientServer;
     before(async () => {

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
@@ -10,7 +10,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 // Issue 11, item 4: the seed's Workspace methods through the real azureml-core (one Python process),
 // as its reference page calls them; docs/clients.md lists what works and why the rest does not.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-core through the seed's methods (${dialect})`, () => {
     let s: AzureClientServer;
     let out: Steps;

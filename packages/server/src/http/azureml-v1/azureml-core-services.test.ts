@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 
@@ -11,7 +11,7 @@ const V = 'api-version=2025-09-01';
 
 // Issue 11: the seed's `webservices` and `images` through the real azureml-core (one Python process
 // per store), over the same online endpoints and build records ARM serves.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`azureml-core webservices and images (${dialect})`, () => {
     let s: AzureClientServer;
     let out: Steps;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, STORAGE_SUFFIX, type AzureClientServer } from '../../testing/azure-client-server.js';
 import { startConnectProxy, type ConnectProxy } from '../../testing/connect-proxy.js';
@@ -17,7 +17,7 @@ const HAS_FUSE = fs.existsSync('/dev/fuse');
 // with its SAS), then reads `https://{account}.blob.{ATELIER_STORAGE_SUFFIX}:{port}` through its own
 // resolver. The test's reserved suffix has no DNS record, so a CONNECT proxy (`https_proxy`, which the
 // engine honours) stands in for the wildcard record a deployment has; SSL_CERT_FILE trusts the test CA.
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-dataprep reads datasets (${dialect})`, () => {
     let s: AzureClientServer;
     let proxy: ConnectProxy;

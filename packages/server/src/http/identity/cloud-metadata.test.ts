@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 
@@ -15,7 +15,7 @@ const skip = python ? undefined : 'no Python with azureml-core (ATELIER_TEST_PYT
  * `adfs` tenant alias: azureml-core finds the cloud and signs a service principal in with public
  * settings only (docs/clients.md section 5).
  */
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`cloud metadata and the adfs tenant (${dialect})`, { skip }, () => {
     let s: AzureClientServer;
     before(async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 import { clientPython, httpsJson } from '../../testing/tls-clients.js';
 import { ROOT } from '../../jobs/testing.js';
@@ -24,7 +24,7 @@ if (!mlflowPython && process.env.ATELIER_TEST_STRICT === '1')
  * token for the resource asked; azureml-core's default authentication (`Workspace.from_config()`
  * and `Workspace.setup()` without `auth`) signs in through it.
  */
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`managed identity endpoint (${dialect})`, { skip }, () => {
     let s: AzureClientServer;
     let pat: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 import { clientPython } from '../../testing/tls-clients.js';
 import { pythonWith } from '../testing.js';
@@ -22,7 +22,7 @@ const skip = !python ? 'no Python with azure-ai-ml (ATELIER_TEST_PYTHON)' : jobs
 if (skip && process.env.ATELIER_TEST_STRICT === '1') throw new Error(skip);
 if (jobsPython.python) process.env.ATELIER_JOBS_PYTHON = jobsPython.python;
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`azure-ai-ml sweep jobs (${dialect})`, { skip }, () => {
     let s: AzureClientServer;
     before(async () => {

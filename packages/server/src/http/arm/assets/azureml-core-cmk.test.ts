@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../../testing/harness.js';
+import { clientDialects } from '../../../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../../../testing/azure-client-server.js';
 import { clientPython as python, httpsJson } from '../../../testing/tls-clients.js';
 
@@ -11,7 +11,7 @@ const V = 'api-version=2025-09-01';
 
 // The seed's SDK v1 (azureml-core) creating a workspace with a customer-managed key and
 // hbi_workspace, over HTTPS, as a user runs it (its own ARM template deployment).
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-core Workspace.create(cmk_keyvault, resource_cmk_uri, hbi_workspace) (${dialect})`, () => {
     let c: AzureClientServer;
     let env: Record<string, string>;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { testDialects } from '../../../testing/harness.js';
+import { clientDialects } from '../../../testing/harness.js';
 import { startAzureClientServer, type AzureClientServer } from '../../../testing/azure-client-server.js';
 import { clientPython as python, httpsJson } from '../../../testing/tls-clients.js';
 
@@ -17,7 +17,7 @@ const V = 'api-version=2025-09-01';
 // The official Azure clients, each in its own process as a user runs it, against a real server
 // over HTTPS (self-signed CA trusted through NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE), signed in
 // as a service principal with Contributor on the subscription (testing/azure-client-server.ts).
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`official Azure clients over TLS (${dialect})`, () => {
     let c: AzureClientServer;
     let server: AzureClientServer['server'];
