@@ -82,6 +82,8 @@ export const ERROR_CODES = {
   CANNOT_CHANGE_SELF: 'An administrator cannot disable or delete itself.',
   PRINCIPAL_EXISTS: 'A principal with this name exists already.',
   PRINCIPAL_NOT_FOUND: 'No principal with this id.',
+  MANAGED_IDENTITY_CREDENTIAL:
+    "The principal is a managed identity's: it has no secrets and never signs in with one (it gets tokens from the managed identity endpoint only).",
   ROLE_NOT_FOUND: 'No role (definition) with this name or id.',
   ROLE_ASSIGNMENT_EXISTS: 'The principal has this role at this scope already.',
   ROLE_ASSIGNMENT_NOT_FOUND: 'No role assignment with this name at this scope.',

@@ -96,6 +96,18 @@ describe('atelier user, sp and role commands', () => {
     assert.equal(r.code, 2);
     r = await atelier(['sp', 'delete', appId, '--yes']);
     assert.equal(r.code, 0, r.stderr);
+    // A managed identity's principal: shown as such, and `reset-secret` prints the rule (Azure's).
+    const mi = await t.request(
+      'PUT',
+      `/subscriptions/${t.subscriptionId}/resourceGroups/cli-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cli-mi?api-version=2025-09-01`,
+      { location: 'local' },
+    );
+    assert.equal(mi.status, 201, mi.text);
+    r = await atelier(['sp', 'show', mi.body.properties.clientId]);
+    assert.match(r.json.managedIdentity, /userAssignedIdentities\/cli-mi$/);
+    r = await atelier(['sp', 'reset-secret', mi.body.properties.clientId]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /managed identity has no secrets.*managed identity endpoint only/);
   });
 
   it('role assignment create/list/delete at a resource group', async () => {

@@ -21,6 +21,8 @@ interface SpView {
   secrets?: SecretView[];
   tenantId?: string;
   secret?: SecretView;
+  /** The principal of a user-assigned managed identity: its ARM id (it has no secrets). */
+  managedIdentity?: string;
 }
 const COLUMNS = ['displayName', 'appId', 'enabled', 'secrets', 'id'];
 const row = (s: SpView) => ({
@@ -31,6 +33,7 @@ const row = (s: SpView) => ({
     .map((k) => `${k.hint}… until ${k.expiresOn.slice(0, 10)}${k.expired ? ' (expired)' : ''}`)
     .join('; '),
   id: s.id,
+  ...(s.managedIdentity ? { managedIdentity: s.managedIdentity } : {}),
 });
 
 const ONCE =

@@ -25,6 +25,8 @@ export interface PrincipalView extends Principal {
   /** Service principals: the application (client) id, which is also their `name`. */
   appId?: string;
   secrets?: SecretView[];
+  /** The principal of a user-assigned managed identity: that identity's ARM id (it has no secrets). */
+  managedIdentity?: string;
 }
 
 export interface SecretView {
@@ -34,6 +36,15 @@ export interface SecretView {
   createdAt: string;
   expiresOn: string;
   expired: boolean;
+}
+
+/** Names the rule only (not the identity's ARM id: the token endpoint answers it before any sign-in). */
+function managedIdentityCredential(): InvalidInput {
+  return new InvalidInput(
+    "this principal is a managed identity's: a managed identity has no secrets and never signs in with one, it gets " +
+      'its tokens from the managed identity endpoint only (make a service principal, `atelier sp create`, for a program that signs in with a secret)',
+    { code: 'MANAGED_IDENTITY_CREDENTIAL' },
+  );
 }
 
 export function toPrincipal(row: PrincipalRow): Principal {
@@ -183,6 +194,7 @@ export class PrincipalService {
     };
     if (row.kind === 'servicePrincipal') {
       v.appId = row.name;
+      if (row.managed_identity) v.managedIdentity = row.managed_identity;
       const secrets = await this.db
         .selectFrom('principal_secrets')
         .selectAll()
@@ -262,9 +274,11 @@ export class PrincipalService {
   /**
    * The service principal of a user-assigned managed identity (`Microsoft.ManagedIdentity/userAssignedIdentities`):
    * its object id is the identity's principalId and its application id the identity's clientId. It has no
-   * secret and no password, so nothing signs in as it; roles may be assigned to it.
+   * secret and no password, so nothing signs in as it (`addSecret` and `checkClientSecret` refuse it, as
+   * Azure does: a managed identity gets tokens from the managed identity endpoint only); roles may be
+   * assigned to it. `identityId` is the identity's ARM id, kept in `managed_identity`.
    */
-  async createManagedIdentity(displayName: string): Promise<Principal> {
+  async createManagedIdentity(displayName: string, identityId: string): Promise<Principal> {
     checkDisplayName(displayName);
     const clientId = crypto.randomUUID();
     const row: PrincipalRow = {
@@ -277,6 +291,7 @@ export class PrincipalService {
       password_hash: null,
       enabled: 1,
       created_at: Date.now(),
+      managed_identity: identityId,
     };
     await this.db.insertInto('principals').values(row).execute();
     return toPrincipal(row);
@@ -313,6 +328,12 @@ export class PrincipalService {
     const days = checkSecretDays(opts.expiresInDays);
     const made = PrincipalService.makeSecret(principalId, opts.secretName ?? 'default', days);
     await this.database.write(async ({ db: trx }) => {
+      const owner = await trx
+        .selectFrom('principals')
+        .select('managed_identity')
+        .where('id', '=', principalId)
+        .executeTakeFirst();
+      if (owner?.managed_identity) throw managedIdentityCredential();
       if (opts.replace) await trx.deleteFrom('principal_secrets').where('principal_id', '=', principalId).execute();
       await trx.insertInto('principal_secrets').values(made.row).execute();
     });
@@ -329,10 +350,14 @@ export class PrincipalService {
       throw new NotFound(`secret '${keyId}' does not exist on this service principal`, { code: 'SECRET_NOT_FOUND' });
   }
 
-  /** Checks a client id and secret; undefined when wrong, expired, unknown or disabled. */
+  /**
+   * Checks a client id and secret; undefined when wrong, expired, unknown or disabled. A managed
+   * identity's client id is refused by name (MANAGED_IDENTITY_CREDENTIAL): it has no secret to check.
+   */
   async checkClientSecret(clientId: string, secret: string): Promise<Principal | undefined> {
     const row = await this.findByName(clientId);
     if (!row || row.kind !== 'servicePrincipal' || !row.enabled) return undefined;
+    if (row.managed_identity) throw managedIdentityCredential();
     const digest = Buffer.from(sha256(secret), 'hex');
     const now = Date.now();
     const secrets = await this.db

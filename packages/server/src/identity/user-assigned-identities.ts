@@ -55,7 +55,7 @@ export class UserAssignedIdentities {
       return { resource, created: false };
     }
     userAssignedIdentityDef.checkName(id.split('/').pop()!);
-    const principal = await this.ctx.principals.createManagedIdentity(id.split('/').pop()!);
+    const principal = await this.ctx.principals.createManagedIdentity(id.split('/').pop()!, id);
     try {
       const { resource, created } = await this.engine.put(
         userAssignedIdentityDef,

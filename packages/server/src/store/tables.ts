@@ -65,6 +65,8 @@ export interface PrincipalRow {
   password_hash: string | null;
   enabled: number;
   created_at: number;
+  /** The ARM id of the user-assigned managed identity whose principal this is (migration 0280); null otherwise. */
+  managed_identity?: string | null;
 }
 export interface RoleAssignmentRow {
   id: string;

@@ -53,6 +53,7 @@ export const ARM_CODES: Readonly<Partial<Record<ErrorCode, string>>> = {
   CANNOT_CHANGE_SELF: 'CannotChangeSelf',
   PRINCIPAL_EXISTS: 'PrincipalExists',
   PRINCIPAL_NOT_FOUND: 'PrincipalNotFound',
+  MANAGED_IDENTITY_CREDENTIAL: 'ManagedIdentityCredential',
   ROLE_NOT_FOUND: 'RoleDefinitionDoesNotExist',
   ROLE_ASSIGNMENT_EXISTS: 'RoleAssignmentExists',
   ROLE_ASSIGNMENT_NOT_FOUND: 'RoleAssignmentNotFound',

@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { V, createWorkspace, groupPath, wsPath } from '../arm/arm-test-helpers.js';
 
@@ -159,6 +160,52 @@ for (const dialect of testDialects()) {
         .execute();
       assert.equal(await cc(reset.body.secret.value), 401);
       assert.equal((await t.request('DELETE', `/identity/servicePrincipals/${appId}`)).status, 204);
+    });
+
+    it("a managed identity's principal gets no secret and never signs in with one (Azure's rule)", async () => {
+      const id = `${groupPath(t, 'team-a')}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi-no-secret`;
+      const made = await t.request('PUT', `${id}?${V}`, { location: 'local' });
+      assert.equal(made.status, 201, made.text);
+      const { clientId, principalId } = made.body.properties;
+      const shown = await t.request('GET', `/identity/servicePrincipals/${clientId}`);
+      assert.equal(shown.body.managedIdentity.toLowerCase(), id.toLowerCase());
+      assert.deepEqual(shown.body.secrets, []);
+      for (const body of [{}, { replace: true }]) {
+        const r = await t.request('POST', `/identity/servicePrincipals/${clientId}/secrets`, body);
+        assert.equal(r.status, 400, r.text);
+        assert.match(r.text, /managed identity has no secrets[^"]*managed identity endpoint/);
+      }
+      assert.deepEqual((await t.request('GET', `/identity/servicePrincipals/${principalId}`)).body.secrets, []);
+      // A secret stored before this rule (migration 0280 removes those) still does not sign it in.
+      const value = 'abc8Q~a-secret-from-before-the-rule-000000000';
+      await t.server.ctx.db
+        .insertInto('principal_secrets')
+        .values({
+          key_id: crypto.randomUUID(),
+          principal_id: principalId,
+          hash: crypto.createHash('sha256').update(value).digest('hex'),
+          hint: 'abc',
+          display_name: 'old',
+          created_at: Date.now(),
+          expires_at: Date.now() + 86_400_000,
+        })
+        .execute();
+      const res = await fetch(`${t.url}/common/oauth2/v2.0/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: clientId,
+          client_secret: value,
+          scope: 'https://management.azure.com/.default',
+        }),
+      });
+      const b = (await res.json()) as { error: string; error_description: string };
+      assert.equal(res.status, 401);
+      assert.equal(b.error, 'invalid_client');
+      assert.match(b.error_description, /managed identity endpoint only/);
+      assert.equal(b.error_description.includes(id.split('/')[2]), false, 'names no subscription');
+      assert.equal((await t.request('DELETE', `${id}?${V}`)).status, 200);
     });
 
     it('role assignments (ARM): a Reader reads but cannot write; others see nothing (404, not in lists)', async () => {

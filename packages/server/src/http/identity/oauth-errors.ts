@@ -58,6 +58,7 @@ export const OAUTH_CODES: Readonly<Partial<Record<ErrorCode, { error: string; st
   AUTHORIZATION_CODE_INVALID: { error: 'invalid_grant', status: 400 },
   PKCE_REQUIRED: { error: 'invalid_request', status: 400 },
   UNKNOWN_CLIENT: { error: 'invalid_client', status: 401 },
+  MANAGED_IDENTITY_CREDENTIAL: { error: 'invalid_client', status: 401 },
   REDIRECT_URI_NOT_ALLOWED: { error: 'invalid_grant', status: 400 },
 };
 

@@ -7,6 +7,7 @@ import * as identity from './0200-identity.js';
 import * as authorizationCodes from './0250-authorization-codes.js';
 import * as metricBlockStats from './0260-metric-block-stats.js';
 import * as personalAccessTokens from './0270-personal-access-tokens.js';
+import * as managedIdentityPrincipals from './0280-managed-identity-principals.js';
 import * as mlflowRegistry from './0150-mlflow-registry.js';
 import * as mlflowLoggedModels from './0160-mlflow-logged-models.js';
 import * as mlflowArtifactUploads from './0170-mlflow-artifact-uploads.js';
@@ -50,6 +51,7 @@ export const migrations: Record<string, Migration> = {
   '0250-authorization-codes': authorizationCodes,
   '0260-metric-block-stats': metricBlockStats,
   '0270-personal-access-tokens': personalAccessTokens,
+  '0280-managed-identity-principals': managedIdentityPrincipals,
   '0300-vault-keys': vaultKeys,
   '0310-datastore-folders': datastoreFolders,
   '0450-blob-properties': blobProperties,
