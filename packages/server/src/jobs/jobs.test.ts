@@ -17,9 +17,14 @@ const variants = [
 ];
 
 for (const { dialect, executor } of variants) {
-  describe(`command jobs (${dialect}, ${executor} executor)`, { skip: py.skip }, () => {
+  // The cases are independent jobs (their own names; the reader case waits for hello_job_1's
+  // submission): they run at once, so one job's start-up (a Python import, a Ray job's supervisor
+  // and runtime_env) overlaps the others' instead of adding to them.
+  describe(`command jobs (${dialect}, ${executor} executor)`, { skip: py.skip, concurrency: true }, () => {
     let t: TestServer;
     let W: string;
+    let helloSubmitted!: () => void;
+    const hello = new Promise<void>((resolve) => (helloSubmitted = resolve));
     /** A command job's body, on the Ray cluster's compute in the Ray variant. */
     const commandJob: typeof commandJobBody = (command, extra = {}) =>
       commandJobBody(command, executor === 'ray' ? { computeId: `${W}/computes/ray-cluster`, ...extra } : extra);
@@ -38,7 +43,8 @@ for (const { dialect, executor } of variants) {
                   computeType: 'Ray',
                   maxNodeCount: 1,
                   minNodeCount: 0,
-                  coresPerNode: 2,
+                  // Room for every case's job at once (their entrypoints take no Ray CPU).
+                  coresPerNode: 16,
                   memoryGiB: 4,
                   gpusPerNode: 0,
                   stopped: false,
@@ -92,6 +98,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
         ),
       );
       assert.equal(put.status, 201, put.text);
+      helloSubmitted();
       assert.equal(put.body.type, 'Microsoft.MachineLearningServices/workspaces/jobs');
       assert.ok(['Queued', 'Preparing', 'Running'].includes(put.body.properties.status), put.body.properties.status);
       assert.match(
@@ -182,7 +189,8 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       );
       assert.equal(put.status, 201, put.text);
       await waitForJob(t, job, (b) => b.properties.status === 'Running');
-      for (let i = 0; i < 200 && !(await userLog(t, job)).includes('started'); i++)
+      // The trap is set once 'started' is logged (a Ray job's log arrives with the executor's polls).
+      for (const end = Date.now() + 60_000; Date.now() < end && !(await userLog(t, job)).includes('started');)
         await new Promise((r) => setTimeout(r, 25));
       const c = await t.request('POST', `${job}/cancel?${V}`);
       // Azure's answer: 202 and the operation to poll, which ends once the job has.
@@ -190,7 +198,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       assert.ok(c.headers.get('retry-after'));
       const status = new URL(String(c.headers.get('azure-asyncoperation')));
       let op: any;
-      for (let i = 0; i < 600; i++) {
+      for (const end = Date.now() + 60_000; Date.now() < end;) {
         op = await t.request('GET', `${status.pathname}${status.search}`);
         assert.equal(op.status, 200, op.text);
         if (op.body.status !== 'InProgress') break;
@@ -346,6 +354,8 @@ print("subscriptions", get(base + "/subscriptions?${V}"))
 
     it('a reader cannot submit or cancel; a user without a role sees nothing', async () => {
       const reader = await userWithRole(t, 'job-reader', 'Reader', W);
+      // (Bounded: a hello case that failed before its submission fails this one's GET below.)
+      await Promise.race([hello, new Promise((r) => setTimeout(r, 120_000).unref())]);
       const r = await t.request('PUT', `${W}/jobs/reader_job?${V}`, commandJob('echo hi'), { token: reader.token });
       assert.equal(r.status, 403);
       assert.equal(
