@@ -43,6 +43,8 @@ describe('Ray Serve engine', { skip: !ray }, () => {
       replicaCpus: 0.1,
       pollMs: 200,
       startTimeoutMs: 120_000,
+      // The broken model fails on its first load instead of Serve's three.
+      constructorRetries: 1,
     });
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -40,6 +40,12 @@ export interface RayServeEngineOptions {
   startTimeoutMs?: number;
   /** Folder for the package staging (default the OS temporary folder). */
   tmpDir?: string;
+  /**
+   * How many replica constructors (model loads) may fail before Serve gives the application up as
+   * DEPLOY_FAILED (Serve's `max_constructor_retry_count`); default Serve's own (3 per replica, at
+   * most 20). The tests set 1: a model that cannot load fails on its first attempt.
+   */
+  constructorRetries?: number;
 }
 
 const ENGINE_LOG_TAIL = 200;
@@ -49,7 +55,8 @@ const locks = new Map<string, Promise<unknown>>();
 export class RayServeEngine implements ServingEngine {
   readonly kind = 'ray-serve' as const;
   readonly client: RayServeClient;
-  private readonly o: Required<Omit<RayServeEngineOptions, 'tmpDir'>> & { tmpDir: string };
+  private readonly o: Required<Omit<RayServeEngineOptions, 'tmpDir' | 'constructorRetries'>> &
+    Pick<RayServeEngineOptions, 'constructorRetries'> & { tmpDir: string };
 
   constructor(opts: RayServeEngineOptions) {
     this.client = new RayServeClient(opts.dashboardUrl);
@@ -121,6 +128,7 @@ export class RayServeEngine implements ServingEngine {
               }
             : { num_replicas: spec.instanceCount }),
           max_ongoing_requests: spec.maxConcurrentPerInstance,
+          ...(this.o.constructorRetries ? { max_constructor_retry_count: this.o.constructorRetries } : {}),
           ray_actor_options: {
             num_cpus: spec.resources?.cpu ?? this.o.replicaCpus,
             ...(spec.resources?.gpu ? { num_gpus: spec.resources.gpu } : {}),
@@ -178,7 +186,7 @@ export class RayServeEngine implements ServingEngine {
     return h === '127.0.0.1' || h === 'localhost' || h === '[::1]' ? '127.0.0.1' : '0.0.0.0';
   }
 
-  get options(): Readonly<Required<Omit<RayServeEngineOptions, 'tmpDir'>>> {
+  get options(): Readonly<Required<Omit<RayServeEngineOptions, 'tmpDir' | 'constructorRetries'>>> {
     return this.o;
   }
 
