@@ -18,8 +18,8 @@ export const STORAGE_SUFFIX = 'atelier.test';
 /** The folder of the Python helpers (`azure_clients.py`), put on PYTHONPATH for client scripts. */
 const PYTHON_HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'python');
 
-/** What a client script prints last: one entry a step, with its value or the error it raised. */
-export type StepResults = Record<string, { ok?: any; error?: string; trace?: string }>;
+/** What a client script prints last: one entry a step, with its value or the error it raised, and its wall time `s` (seconds). */
+export type StepResults = Record<string, { ok?: any; error?: string; trace?: string; s?: number }>;
 
 /** A client script's step results with the two readers every client suite asserts through. */
 export interface Steps {

@@ -9,12 +9,13 @@ import os
 import sys
 
 import requests
-from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, cap_core_polling, core_auth
 from azureml.core import Environment, Workspace
 from azureml.core.model import InferenceConfig, Model
 from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
 
 auth = core_auth()
+cap_core_polling()  # its pollers' fixed 5 s pause, capped (testing/python/azure_clients.py)
 step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
 os.chdir(os.environ["WORKDIR"])

@@ -7,6 +7,7 @@ AZURE_SUBSCRIPTION_ID, RESOURCE_GROUP (REQUESTS_CA_BUNDLE trusts the server's CA
 """
 import os
 import socket
+import time
 import traceback
 from urllib.parse import urlparse
 
@@ -64,13 +65,46 @@ def ml_client(workspace=None, uploads=False):
     return MLClient(credential, SUBSCRIPTION, GROUP, workspace_name=workspace, cloud="Atelier", cloud_metadata=cloud)
 
 
+def cap_core_polling(cap=0.2):
+    """Test-only: azureml-core's pollers wait a fixed 5 s between polls and read no Retry-After
+    (time.sleep(5) in Webservice.wait_for_deployment / delete / regen_key, Image.wait_for_creation,
+    ModelPackage.wait_for_creation, ImageBuildDetails.wait_for_completion,
+    ComputeTarget.wait_for_completion), so a test waits up to 5 s after every operation the server has
+    already finished. In those modules only, a sleep lasts at most `cap` seconds: the client's calls
+    and the requests they send are the same, only the pause between two polls is shorter. Retries of
+    failed requests (azureml._restclient) keep their own back-off."""
+    import types
+
+    import azureml.core.compute.amlcompute
+    import azureml.core.compute.compute
+    import azureml.core.environment
+    import azureml.core.image.image
+    import azureml.core.model
+    import azureml.core.webservice.webservice
+
+    capped = types.ModuleType("time", "time, with sleep() capped for the tests' pollers")
+    capped.__dict__.update({k: v for k, v in vars(time).items() if not k.startswith("__")})
+    capped.sleep = lambda seconds: time.sleep(min(seconds, cap))
+    for module in (
+        azureml.core.compute.amlcompute,
+        azureml.core.compute.compute,
+        azureml.core.environment,
+        azureml.core.image.image,
+        azureml.core.model,
+        azureml.core.webservice.webservice,
+    ):
+        module.time = capped
+
+
 class Steps:
-    """Runs named steps, recording each result or its error, so one script reports everything."""
+    """Runs named steps, recording each result or its error, so one script reports everything; each
+    step's wall time in seconds is its "s" (ATELIER_TEST_DUMP=1 prints them: where a suite's time goes)."""
 
     def __init__(self):
         self.out = {}
 
     def __call__(self, label, fn):
+        started = time.monotonic()
         try:
             value = fn()
             self.out[label] = {"ok": value}
@@ -82,3 +116,6 @@ class Steps:
                 message = repr(getattr(e, "inner_exception", None) or e.args)
             self.out[label] = {"error": f"{type(e).__name__}: {message}"[:3000], "trace": traceback.format_exc()[-3000:]}
             return None
+        finally:
+            if label in self.out:
+                self.out[label]["s"] = round(time.monotonic() - started, 2)
