@@ -157,16 +157,28 @@ const COMPLETE = '.complete';
 
 /**
  * Fills a cache folder once: `fill` writes into a temporary folder beside it, which is marked complete
- * and renamed into place; on failure the temporary folder is removed, and a folder another process
- * completed meanwhile is the answer.
+ * and renamed into place; on failure the temporary folder is removed, and a folder another fill
+ * (of this process or another) completed meanwhile is the answer. A complete folder is never
+ * removed: deployments of the same model started together each fill a folder, the first one renamed
+ * into place wins, and the others' (the same files) are dropped while workers may already read it.
  */
 async function fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Promise<string> {
   const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {
     await fill(tmp);
     await fs.promises.writeFile(path.join(tmp, COMPLETE), '');
-    await fs.promises.rm(dir, { recursive: true, force: true });
-    await fs.promises.rename(tmp, dir);
+    try {
+      await fs.promises.rename(tmp, dir);
+    } catch (e) {
+      if (fs.existsSync(path.join(dir, COMPLETE))) {
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+        return dir;
+      }
+      // A folder without its marker (not made by a fill): replaced.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      await fs.promises.rename(tmp, dir);
+    }
   } catch (e) {
     await fs.promises.rm(tmp, { recursive: true, force: true });
     if (fs.existsSync(path.join(dir, COMPLETE))) return dir;
