@@ -11,13 +11,14 @@ import sys
 import time
 
 import requests
-from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, cap_core_polling, core_auth
 from azureml.core import Workspace
 from azureml.core.image import Image
 from azureml.core.model import Model
 from azureml.core.webservice import Webservice
 
 auth = core_auth()
+cap_core_polling()  # its pollers' fixed 5 s pause, capped (testing/python/azure_clients.py)
 name = os.environ["WORKSPACE"]
 step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, name, auth=auth)
@@ -41,28 +42,40 @@ ARM = f"{URL}/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Micr
 V = "api-version=2025-09-01"
 
 
-def arm(method, path, body=None):
+def arm_send(method, path, body=None):
+    """The request; its answer and its operation to wait for (Azure-AsyncOperation), if any."""
     r = requests.request(method, f"{ARM}/{path}?{V}", json=body, headers=auth.get_authentication_header())
     if r.status_code >= 300:
         raise RuntimeError(f"{method} {path}: {r.status_code} {r.text}")
+    return r, f"{method} {path}"
+
+
+def arm_wait(sent):
+    r, what = sent
     op = r.headers.get("Azure-AsyncOperation")
     while op:
         s = requests.get(op, headers=auth.get_authentication_header()).json()
         if s["status"] != "InProgress":
             if s["status"] != "Succeeded":
-                raise RuntimeError(f"{method} {path}: {s}")
+                raise RuntimeError(f"{what}: {s}")
             break
         time.sleep(0.2)
     return r.json() if r.text else None
 
 
+def arm(method, path, body=None):
+    return arm_wait(arm_send(method, path, body))
+
+
 def make_endpoints():
     arm("PUT", "onlineEndpoints/svc-key", {"location": "local", "tags": {"team": "a"}, "properties": {"authMode": "Key", "description": "doubles x", "properties": {"owner": "seed"}}})
-    arm("PUT", "onlineEndpoints/svc-key/deployments/blue", {"location": "local", "sku": {"name": "Default", "capacity": 1}, "properties": {"model": "azureml:doubler:1"}})
-    arm("PUT", "onlineEndpoints/svc-key/deployments/green", {"location": "local", "sku": {"name": "Default", "capacity": 1}, "properties": {"model": "azureml:doubler:1"}})
-    arm("PATCH", "onlineEndpoints/svc-key", {"properties": {"traffic": {"blue": 100, "green": 0}}})
     arm("PUT", "onlineEndpoints/svc-token", {"location": "local", "properties": {"authMode": "AMLToken"}})
-    arm("PUT", "onlineEndpoints/svc-token/deployments/main", {"location": "local", "sku": {"name": "Default", "capacity": 1}, "properties": {"model": "azureml:doubler:1"}})
+    # The three deployments are sent at once and then waited for: their workers start side by side.
+    deployment = {"location": "local", "sku": {"name": "Default", "capacity": 1}, "properties": {"model": "azureml:doubler:1"}}
+    sent = [arm_send("PUT", f"onlineEndpoints/{path}", deployment) for path in ("svc-key/deployments/blue", "svc-key/deployments/green", "svc-token/deployments/main")]
+    for s in sent:
+        arm_wait(s)
+    arm("PATCH", "onlineEndpoints/svc-key", {"properties": {"traffic": {"blue": 100, "green": 0}}})
     arm("PATCH", "onlineEndpoints/svc-token", {"properties": {"traffic": {"main": 100}}})
 
 
