@@ -11,7 +11,7 @@ import sys
 import warnings
 
 import requests
-from azure_clients import Steps, core_auth, GROUP, SUBSCRIPTION
+from azure_clients import Steps, cap_core_polling, core_auth, GROUP, SUBSCRIPTION
 from azureml.core import Environment, Workspace
 from azureml.core.image import ContainerImage, Image
 from azureml.core.model import InferenceConfig, Model
@@ -19,6 +19,7 @@ from azureml.core.webservice import AciWebservice, Webservice
 
 warnings.simplefilter("ignore", DeprecationWarning)
 auth = core_auth()
+cap_core_polling()  # its pollers' fixed 5 s pause, capped (testing/python/azure_clients.py)
 step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
 os.chdir(os.environ["WORKDIR"])
