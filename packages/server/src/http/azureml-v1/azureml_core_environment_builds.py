@@ -12,10 +12,11 @@ import os
 import subprocess
 import sys
 
-from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, Steps, cap_core_polling, core_auth
 from azureml.core import Environment, Workspace
 
 auth = core_auth()
+cap_core_polling()  # its pollers' fixed 5 s pause, capped (testing/python/azure_clients.py)
 step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)
 os.chdir(os.environ["WORKDIR"])
