@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../store/database.js';
+import type { Database, Tx } from '../store/database.js';
 import type { TrackingServices } from '../tracking/services.js';
 import type { ExperimentView } from '../tracking/experiments/experiments.js';
 import type { RunView } from '../tracking/runs/types.js';
@@ -63,6 +63,22 @@ const ARTIFACT_METRIC_PREFIX = 'azureml.metric.';
  */
 const ERROR_TAG = 'azureml.error';
 const ERROR_EVENT = 'Microsoft.MachineLearning.Run.Error';
+
+/** Which of `names` are text metrics of the run, read in the caller's transaction. */
+async function textNamesIn(tx: Tx, runUuid: string, names: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (let i = 0; i < names.length; i += 500) {
+    const rows = await tx.db
+      .selectFrom('run_text_metrics')
+      .select('name')
+      .distinct()
+      .where('run_uuid', '=', runUuid)
+      .where('name', 'in', names.slice(i, i + 500))
+      .execute();
+    found.push(...rows.map((r) => r.name));
+  }
+  return found;
+}
 
 /** An artifact-backed metric's value: the metric kind (azureml.v1.image, …) and the run file it points at. */
 export interface ArtifactMetric {
@@ -163,6 +179,8 @@ export interface ExperimentJobPort {
 
 export class RunHistoryService {
   jobs?: ExperimentJobPort;
+  /** Test-only: called inside logMetrics' write after its numbers and tags are written, before its text points. */
+  testHooks: { metricsWritten?: () => Promise<void> } = {};
 
   constructor(
     private readonly tracking: TrackingServices,
@@ -730,7 +748,7 @@ export class RunHistoryService {
   /**
    * Metrics of v1 DTOs (`{name, cells: [{name: value}], …}` or v2's `{name, data: {…}}`): numbers as
    * MLflow metrics, artifact-backed metrics as their run tag (the first value of each name is kept,
-   * as azureml-core reads only that one) — in one MLflow batch.
+   * as azureml-core reads only that one), text points as rows of their own — all in one write.
    */
   async logMetrics(
     ws: string,
@@ -743,7 +761,6 @@ export class RunHistoryService {
   ) {
     const runId = mlflowRunId(v1RunId);
     const { points: metrics, texts, artifacts } = body;
-    const tags: { key: string; value: string }[] = [];
     for (const t of texts)
       if (t.key.length > 250)
         throw new InvalidInput(`metric name '${t.key.slice(0, 60)}…' is longer than 250 characters`, {
@@ -752,70 +769,59 @@ export class RunHistoryService {
     // A name holds numbers or text, not both: get_metrics reads one kind per name.
     const textNames = [...new Set(texts.map((t) => t.key))];
     const numberNames = [...new Set(metrics.map((m) => m.key))];
-    if (numberNames.length) {
-      const clash = await this.database.db
-        .selectFrom('run_text_metrics')
-        .select('name')
-        .where('run_uuid', '=', runId)
-        .where('name', 'in', numberNames)
-        .limit(1)
-        .executeTakeFirst();
-      const inBatch = numberNames.find((n) => textNames.includes(n));
-      const name = clash?.name ?? inBatch;
-      if (name !== undefined)
-        throw new InvalidInput(`metric '${name}' of run '${v1RunId}' holds text; log numbers under another name`, {
-          target: 'name',
-        });
-    }
-    let run: RunView | undefined;
-    if (texts.length) {
-      run = await this.getRun(ws, runId);
-      if (run.info.lifecycle_stage !== 'active')
-        throw new InvalidInput(`The run ${runId} must be in the 'active' state. Current state is deleted.`, {
-          code: 'RUN_NOT_ACTIVE',
-        });
-      const numeric = new Set((run.data.metrics ?? []).map((m) => m.key));
-      const name = textNames.find((n) => numeric.has(n));
-      if (name !== undefined)
-        throw new InvalidInput(`metric '${name}' of run '${v1RunId}' holds numbers; log text under another name`, {
-          target: 'name',
-        });
-    }
-    if (artifacts.length) {
-      const r = run ?? (await this.getRun(ws, runId));
-      const have = new Set((r.data.tags ?? []).map((t) => t.key));
-      for (const a of artifacts) {
-        const key = ARTIFACT_METRIC_PREFIX + a.name;
-        if (have.has(key)) continue;
-        have.add(key);
-        tags.push({ key, value: JSON.stringify({ type: a.type, location: a.location, createdUtc: a.createdUtc }) });
+    const inBatch = numberNames.find((n) => textNames.includes(n));
+    if (inBatch !== undefined) throw RunHistoryService.holdsText(inBatch, v1RunId);
+    // One write: the numbers, the artifact tags and the text points of a request are kept together
+    // or not at all, and the name checks read in the write that follows them, holding the run (its
+    // writers take turns), so two requests cannot each pass the check and then log one name as both.
+    await this.database.write(async (tx) => {
+      const run = await this.tracking.runs.holdActiveRun(tx, ws, runId);
+      if (numberNames.length) {
+        const [name] = await textNamesIn(tx, runId, numberNames);
+        if (name !== undefined) throw RunHistoryService.holdsText(name, v1RunId);
       }
-    }
-    // MLflow's log-batch takes at most 1000 metrics and 100 tags a call. (Numbers first: their checks
-    // refuse a bad batch before any text of it is kept.)
-    if (metrics.length || tags.length)
-      await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(0, 1000), tags: tags.slice(0, 100) });
-    for (let i = 1000; i < metrics.length; i += 1000)
-      await this.tracking.runs.logBatch(ws, runId, { metrics: metrics.slice(i, i + 1000) });
-    for (let i = 100; i < tags.length; i += 100)
-      await this.tracking.runs.logBatch(ws, runId, { tags: tags.slice(i, i + 100) });
-    if (texts.length)
-      await this.database.write(async (tx) => {
-        for (let i = 0; i < texts.length; i += 200)
-          await tx.db
-            .insertInto('run_text_metrics')
-            .values(
-              texts.slice(i, i + 200).map((t) => ({
-                workspace_id: ws,
-                run_uuid: runId,
-                name: t.key,
-                point_id: randomUUID(),
-                timestamp: t.timestamp,
-                step: t.step,
-                value: t.value,
-              })),
-            )
-            .execute();
-      });
+      if (textNames.length) {
+        const [name] = await this.tracking.runs.keysIn(tx, run, 'metrics', textNames);
+        if (name !== undefined)
+          throw new InvalidInput(`metric '${name}' of run '${v1RunId}' holds numbers; log text under another name`, {
+            target: 'name',
+          });
+      }
+      // An artifact-backed metric keeps its first value (the one azureml-core reads).
+      const tags: { key: string; value: string }[] = [];
+      if (artifacts.length) {
+        const keys = [...new Set(artifacts.map((a) => ARTIFACT_METRIC_PREFIX + a.name))];
+        const have = new Set(await this.tracking.runs.keysIn(tx, run, 'tags', keys));
+        for (const a of artifacts) {
+          const key = ARTIFACT_METRIC_PREFIX + a.name;
+          if (have.has(key)) continue;
+          have.add(key);
+          tags.push({ key, value: JSON.stringify({ type: a.type, location: a.location, createdUtc: a.createdUtc }) });
+        }
+      }
+      await this.tracking.runs.writeBatchIn(tx, run, { metrics, tags });
+      await this.testHooks.metricsWritten?.();
+      for (let i = 0; i < texts.length; i += 200)
+        await tx.db
+          .insertInto('run_text_metrics')
+          .values(
+            texts.slice(i, i + 200).map((t) => ({
+              workspace_id: ws,
+              run_uuid: runId,
+              name: t.key,
+              point_id: randomUUID(),
+              timestamp: t.timestamp,
+              step: t.step,
+              value: t.value,
+            })),
+          )
+          .execute();
+    });
+  }
+
+  private static holdsText(name: string, v1RunId: string): InvalidInput {
+    return new InvalidInput(`metric '${name}' of run '${v1RunId}' holds text; log numbers under another name`, {
+      target: 'name',
+    });
   }
 }

@@ -448,6 +448,44 @@ export class RunService {
     });
   }
 
+  /**
+   * A write into one run of more than MLflow's log-batch (azureml-core's metrics: numbers, their
+   * artifact tags and text points are one commit). Holds the run as every writer of it does (on
+   * PostgreSQL writers of one run take turns; SQLite has one writer), so a check the caller makes
+   * in the same transaction still holds when it writes. Not found / not active throw here.
+   */
+  holdActiveRun(tx: Tx, ws: string, runId: unknown): Promise<RunRow> {
+    return this.activeRunIn(tx, ws, checkRunId(runId));
+  }
+
+  /** Which of `keys` the run has as numeric metrics (series) or as tags, read in the caller's transaction. */
+  async keysIn(tx: Tx, run: RunRow, of: 'metrics' | 'tags', keys: string[]): Promise<string[]> {
+    const table = of === 'metrics' ? 'tracking_latest_metrics' : 'tracking_tags';
+    const found: string[] = [];
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const rows = await tx.all<{ key: string }>(
+        `select key from ${table} where run_uuid = ? and key in (${chunk.map(() => '?').join(',')})`,
+        [run.run_uuid, ...chunk],
+      );
+      found.push(...rows.map((r) => r.key));
+    }
+    return found;
+  }
+
+  /**
+   * Metric points and tags into a run the caller holds (`holdActiveRun`), in its transaction: each
+   * checked as log-batch checks them (every one before any is written), without log-batch's
+   * per-request counts, which are MLflow's request limits.
+   */
+  async writeBatchIn(tx: Tx, run: RunRow, body: { metrics: unknown[]; tags: unknown[] }): Promise<void> {
+    const validKeys = new Set<unknown>();
+    const metrics = body.metrics.map((m, i) => checkMetric(m, i, validKeys));
+    const tags = checkTags(body.tags, 'run');
+    if (metrics.length) await this.writeMetrics(tx, run, metrics, readLatestMetrics(tx, run.run_uuid, metrics));
+    if (tags.length) await this.upsertTags(tx, run, tags);
+  }
+
   private async writeParams(tx: Tx, run: RunRow, params: ParamIn[]): Promise<void> {
     const existing = new Map<string, string>();
     for (let i = 0; i < params.length; i += 500) {
