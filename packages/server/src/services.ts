@@ -104,6 +104,11 @@ export function createServices(ctx: AppContext): Services {
   // those write holding the versions they name.
   jobs.jobs.versions.codes = codes.codes.versions;
   serving.deployments.versions = { environments: assets.environments, codes: codes.codes.versions };
+  // …and a model version a deployment (or an azureml-core webservice, made of deployments) serves
+  // is not deleted, nor its model; a deployment is written holding the versions it serves.
+  tracking.registry.versionUsers.push((tx, ws, name, versions) =>
+    serving.deployments.usingModel(tx, ws.workspaceId, name, versions),
+  );
   for (const versions of [assets.environments, codes.codes.versions])
     versions.users.push(
       (tx, ws, key) => jobs.jobs.usingVersion(tx, ws, key),

@@ -210,5 +210,90 @@ for (const dialect of testDialects()) {
       const again = await t.request('DELETE', `${W}/environments/env-first-submit/versions/1?${V}`);
       assert.equal(again.status, 200, again.text);
     });
+
+    // A model version an online deployment (or an azureml-core webservice: its deployments) serves is
+    // not deleted, nor its model: the check and the delete are one write holding the versions' rows;
+    // a deployment is written holding the versions it serves FOR SHARE.
+    const registry = () => `/mlflow/v1.0${W}/api/2.0/mlflow`;
+    const makeModel = async (name: string) => {
+      let r = await t.request('POST', `${registry()}/registered-models/create`, { name });
+      assert.equal(r.status, 200, r.text);
+      r = await t.request('POST', `${registry()}/model-versions/create`, {
+        name,
+        source: `mlflow-artifacts:/0/models/${name}/artifacts`,
+      });
+      assert.equal(r.status, 200, r.text);
+    };
+    const modelDeployment = (model: string) => ({
+      location: 'local',
+      properties: { endpointComputeType: 'Kubernetes', model: `azureml:${model}:1` },
+    });
+
+    it('a deployment that holds the model version first keeps it: deletes of the version or its model answer 409 naming it', async () => {
+      await makeModel('served');
+      await makeCompute('ray-model', ray);
+      const ep = await t.request('PUT', `${W}/onlineEndpoints/ep-model?${V}`, endpoint('ray-model'));
+      assert.ok(ep.status === 200 || ep.status === 201, ep.text);
+      const deployments = t.server.services.serving.deployments;
+      const g = gate();
+      deployments.testHooks.versionsHeld = g.hook;
+      const put = t.request('PUT', `${W}/onlineEndpoints/ep-model/deployments/blue?${V}`, modelDeployment('served'));
+      await g.reached;
+      deployments.testHooks.versionsHeld = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('DELETE', `${W}/models/served/versions/1?${V}`),
+      );
+      g.open();
+      const created = await put;
+      assert.ok(created.status === 200 || created.status === 201, created.text);
+      const del = await outcome;
+      assert.ok(del.ok);
+      assert.equal(del.value.status, 409, del.value.text);
+      assert.match(
+        del.value.body.error.message,
+        /model 'served' version 1 is used by deployment 'blue' of online endpoint 'ep-model'/,
+      );
+      // The model's delete (ARM) and MLflow's deletes are refused alike; the version is still there.
+      const container = await t.request('DELETE', `${W}/models/served?${V}`);
+      assert.equal(container.status, 409, container.text);
+      assert.match(container.body.error.message, /model 'served' has versions used by deployment 'blue'/);
+      const mlflow = await t.request('DELETE', `${registry()}/model-versions/delete`, { name: 'served', version: '1' });
+      assert.equal(mlflow.status, 409, mlflow.text);
+      assert.equal(mlflow.body.error_code, 'RESOURCE_CONFLICT');
+      const got = await t.request('GET', `${registry()}/model-versions/get?name=served&version=1`);
+      assert.equal(got.body.model_version.current_stage, 'None', got.text);
+      // Once the deployment is gone, so can the version be.
+      await waitForOperation(t, created.headers.get('azure-asyncoperation')!);
+      const gone = await t.request('DELETE', `${W}/onlineEndpoints/ep-model/deployments/blue?${V}`);
+      assert.ok(gone.status === 200 || gone.status === 202, gone.text);
+      if (gone.status === 202)
+        assert.equal((await waitForOperation(t, gone.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      const again = await t.request('DELETE', `${W}/models/served/versions/1?${V}`);
+      assert.equal(again.status, 200, again.text);
+    });
+
+    it('a model version delete that checked first wins: the deployment waiting behind it is refused and nothing is stored', async () => {
+      await makeModel('unserved');
+      const g = gate();
+      const reg = t.server.services.tracking.registry;
+      reg.testHooks.inUseChecked = g.hook;
+      const del = t.request('DELETE', `${W}/models/unserved/versions/1?${V}`);
+      await g.reached;
+      reg.testHooks.inUseChecked = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('PUT', `${W}/onlineEndpoints/ep-model/deployments/green?${V}`, modelDeployment('unserved')),
+      );
+      g.open();
+      assert.equal((await del).status, 200);
+      const put = await outcome;
+      assert.ok(put.ok);
+      assert.equal(put.value.status, 400, put.value.text);
+      assert.match(put.value.body.error.message, /has no model 'unserved' version 1/);
+      assert.equal(
+        (await t.request('GET', `${W}/onlineEndpoints/ep-model/deployments/green?${V}`)).status,
+        404,
+        'nothing stored',
+      );
+    });
   });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
+import type { Tx } from '../store/database.js';
 import type { RegistryService } from '../tracking/registry/registry.js';
 import type { ArtifactService, WorkspaceRef } from '../tracking/artifacts/artifacts.js';
 import { proxiedArtifactPath } from '../tracking/logged-models/logged-models.js';
@@ -22,7 +23,11 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._ -]{0,254}$/;
  * `name:version`, and MLflow's `models:/name/version`. The one registry (MLflow registered models,
  * which `W/models` shows too) holds them all.
  */
-export function parseModelRef(raw: string, ws: WorkspaceInfo, target = 'properties.model'): ModelRef {
+export function parseModelRef(
+  raw: string,
+  ws: Pick<WorkspaceInfo, 'id' | 'name'>,
+  target = 'properties.model',
+): ModelRef {
   const bad = (why: string) =>
     new InvalidInput(
       `${target} '${raw}' ${why}: use the model version's id (${ws.id}/models/<name>/versions/<version>), azureml:<name>:<version> or models:/<name>/<version>`,
@@ -55,6 +60,26 @@ export function parseModelRef(raw: string, ws: WorkspaceInfo, target = 'properti
   return { name: name!, version: version! };
 }
 
+function noSuchVersion(ws: WorkspaceInfo, ref: ModelRef): InvalidInput {
+  return new InvalidInput(
+    `properties.model: workspace '${ws.name}' has no model '${ref.name}' version ${ref.version}; register it first (MLflow's register_model or ml_client.models.create_or_update)`,
+    { code: 'MODEL_VERSION_NOT_FOUND', target: 'properties.model' },
+  );
+}
+
+/**
+ * The model versions a deployment's properties serve: `model` and, when it serves several, each
+ * of `properties[MODELS_PROPERTY]` (stored after validation, so they parse).
+ */
+export function modelsServed(props: Record<string, unknown>, ws: Pick<WorkspaceInfo, 'id' | 'name'>): ModelRef[] {
+  const refs: ModelRef[] = [];
+  if (typeof props.model === 'string') refs.push(parseModelRef(props.model, ws));
+  const several = (props.properties as Record<string, unknown> | undefined)?.[MODELS_PROPERTY];
+  if (typeof several === 'string')
+    refs.push(...parseModelList(several, ws, `properties.properties.${MODELS_PROPERTY}`));
+  return refs;
+}
+
 /**
  * Brings a registered model version's files from the workspace's artifact store to a local folder
  * the workers read (AZUREML_MODEL_DIR). Folders are cached by storage location (a version's files
@@ -72,17 +97,26 @@ export class ModelSource {
     await this.locate(ws, ref);
   }
 
+  /**
+   * Holds the version in a write transaction that stores a deployment serving it (the registry's
+   * `holdVersion`): a delete of the version waits for that write and then sees the deployment.
+   */
+  async hold(tx: Tx, ws: WorkspaceInfo, ref: ModelRef): Promise<void> {
+    try {
+      await this.registry.holdVersion(tx, ws, ref.name, Number(ref.version));
+    } catch (e) {
+      if (e instanceof AtelierError && e.kind === 'not_found') throw noSuchVersion(ws, ref);
+      throw e;
+    }
+  }
+
   private async locate(ws: WorkspaceInfo, ref: ModelRef): Promise<{ wsRef: WorkspaceRef; artifactPath: string }> {
     const wsRef: WorkspaceRef = { workspaceId: ws.workspaceId, storageAccountId: ws.storageAccountId ?? null };
     let storage: string;
     try {
       storage = await this.registry.getDownloadUri(wsRef, ref.name, ref.version);
     } catch (e) {
-      if (e instanceof AtelierError && e.kind === 'not_found')
-        throw new InvalidInput(
-          `properties.model: workspace '${ws.name}' has no model '${ref.name}' version ${ref.version}; register it first (MLflow's register_model or ml_client.models.create_or_update)`,
-          { code: 'MODEL_VERSION_NOT_FOUND', target: 'properties.model' },
-        );
+      if (e instanceof AtelierError && e.kind === 'not_found') throw noSuchVersion(ws, ref);
       throw e;
     }
     const artifactPath = proxiedArtifactPath(storage);
@@ -195,7 +229,7 @@ async function fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Prom
 export const MODELS_PROPERTY = 'atelier.models';
 
 /** The model references of a deployment's MODELS_PROPERTY (checked: 400 naming the property). */
-export function parseModelList(raw: string, ws: WorkspaceInfo, target: string): ModelRef[] {
+export function parseModelList(raw: string, ws: Pick<WorkspaceInfo, 'id' | 'name'>, target: string): ModelRef[] {
   const refs = raw
     .split(',')
     .map((x) => x.trim())

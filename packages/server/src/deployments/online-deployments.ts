@@ -19,6 +19,7 @@ import {
   MODELS_PROPERTY,
   mlflowModelDir,
   mlflowRequirements,
+  modelsServed,
   parseModelList,
   parseModelRef,
   type ModelSource,
@@ -446,6 +447,28 @@ export class OnlineDeploymentService {
       .map((d) => `deployment '${d.name}' of online endpoint '${parseResourceId(d.parentId!).name}'`);
   }
 
+  /**
+   * The deployments of a workspace (by its GUID: the registry's key) that serve one of a model's
+   * `versions`, read in `tx` (the model or version delete's, which holds those versions' rows).
+   */
+  async usingModel(tx: Pick<Tx, 'db'>, workspaceId: string, name: string, versions: number[]): Promise<string[]> {
+    const hit = await tx.db
+      .selectFrom('workspace_ids')
+      .select('id_key')
+      .where('workspace_id', '=', workspaceId.toLowerCase())
+      .executeTakeFirst();
+    if (!hit) return [];
+    const ws = { id: hit.id_key, name: parseResourceId(hit.id_key).name };
+    const prefix = `${hit.id_key.toLowerCase()}/`;
+    return (await this.engine.scan({ type: DEPLOYMENT_TYPE }, tx))
+      .filter(
+        (d) =>
+          d.id.toLowerCase().startsWith(prefix) &&
+          modelsServed(d.properties, ws).some((r) => r.name === name && versions.includes(Number(r.version))),
+      )
+      .map((d) => `deployment '${d.name}' of online endpoint '${parseResourceId(d.parentId!).name}'`);
+  }
+
   async put(
     ws: WorkspaceInfo,
     endpoint: string,
@@ -466,15 +489,17 @@ export class OnlineDeploymentService {
       });
     const existing = await this.engine.get(id);
     props.provisioningState = existing ? 'Updating' : 'Creating';
-    // Written holding the environment and code versions it names: a delete of one waits for this
-    // write and then sees the deployment, or this waits for the delete and then fails.
+    // Written holding the model, environment and code versions it names: a delete of one waits for
+    // this write and then sees the deployment, or this waits for the delete and then fails.
     const res = await this.ctx.database.write(async (tx) => {
+      const models = modelsServed(props, ws);
+      for (const ref of models) await this.models.hold(tx, ws, ref);
       const named = [...versionsNamed(props)];
       for (const key of named) {
         const [segment, vname, version] = key.split('/') as [string, string, string];
         await this.versions[segment]?.hold(tx, ws, vname, version);
       }
-      if (named.length) await this.testHooks.versionsHeld?.();
+      if (named.length || models.length) await this.testHooks.versionsHeld?.();
       return this.engine.put(
         deploymentDefinition,
         id,

@@ -257,9 +257,9 @@ export class ArmModels {
       if (e instanceof AtelierError && e.kind === 'not_found') return false;
       throw e;
     }
-    for (const v of await this.models.versions(ws, name))
-      await this.models.deleteVersion(ws, name, Number(v.mv.version));
+    // One write deletes the model and all its versions, or nothing while a deployment serves one.
     await this.models.registry.deleteRegisteredModel(this.models.ref(ws), name);
+    await this.models.forgetExtras(ws, name);
     await this.models.setExtras(ws, name, CONTAINER, {});
     return true;
   }

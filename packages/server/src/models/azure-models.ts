@@ -229,14 +229,20 @@ export class AzureModelService {
       if (now[k] !== v) await this.registry.setModelVersionTag(ref, mv.name, mv.version, k, v);
   }
 
+  /** Deletes a version (refused, changing nothing, while a deployment serves it), then its Azure fields. */
   async deleteVersion(ws: WorkspaceInfo, name: string, version: number): Promise<void> {
     await this.registry.deleteModelVersion(this.ref(ws), name, version);
-    await this.ctx.db
+    await this.forgetExtras(ws, name, version);
+  }
+
+  /** The Azure fields of a deleted model's versions (or of one deleted version). */
+  async forgetExtras(ws: WorkspaceInfo, name: string, version?: number): Promise<void> {
+    let q = this.ctx.db
       .deleteFrom('azure_model_versions')
       .where('workspace_id', '=', ws.workspaceId)
-      .where('name', '=', name)
-      .where('version', '=', version)
-      .execute();
+      .where('name', '=', name);
+    if (version !== undefined) q = q.where('version', '=', version);
+    await q.execute();
   }
 
   async deleteWorkspace(workspaceId: string): Promise<void> {

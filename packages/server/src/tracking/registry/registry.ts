@@ -32,6 +32,8 @@ import {
 } from './registry-search.js';
 import { trackingSql } from '../shared/dialects/index.js';
 import './tables.js';
+import type { Tx } from '../../store/database.js';
+import { rowLocks } from '../../store/row-locks.js';
 
 export interface ModelVersionJson {
   name: string;
@@ -69,6 +71,14 @@ const MV_SEARCH_DEFAULT = 10_000;
 const MV_SEARCH_MAX = 200_000;
 
 type Db = Kysely<Tables> | Transaction<Tables>;
+
+/** Who uses any of a model's `versions` in a workspace (descriptions, e.g. "deployment 'blue' of online endpoint 'ep'"), read in `tx`. */
+export type ModelVersionUsers = (
+  tx: Pick<Tx, 'db'>,
+  ws: WorkspaceRef,
+  name: string,
+  versions: number[],
+) => Promise<string[]>;
 
 const notFoundModel = (name: string): NotFound =>
   new NotFound(`Registered Model with name=${name} not found`, { code: 'REGISTERED_MODEL_NOT_FOUND' });
@@ -118,10 +128,58 @@ function parseMaxResults(value: unknown, def: number, max: number): number {
  * `models:/…` sources are resolved to the artifact location they name.
  */
 export class RegistryService {
+  /**
+   * Who uses a model version (online deployments, hence azureml-core's webservices: registered at
+   * the composition root); a version, or a model with such a version, is not deleted while any does.
+   */
+  readonly versionUsers: ModelVersionUsers[] = [];
+  /** Test-only: called inside a version's or model's delete after the in-use check, before the delete. */
+  testHooks: { inUseChecked?: () => Promise<void> } = {};
+
   constructor(
     private readonly ctx: AppContext,
     private readonly loggedModels: LoggedModelService,
   ) {}
+
+  /**
+   * Holds a version in a write transaction that comes to use it (a deployment written): its row
+   * locked FOR SHARE until the transaction ends, so a delete of it waits for that write and then
+   * sees the user, or this waits for the delete and then throws MODEL_VERSION_NOT_FOUND.
+   */
+  async holdVersion(tx: Tx, ws: Pick<WorkspaceRef, 'workspaceId'>, name: string, version: number): Promise<void> {
+    const q = tx.db
+      .selectFrom('mlflow_model_versions')
+      .select('version')
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .where('current_stage', '<>', STAGE_DELETED);
+    if (!(await rowLocks(tx).forShare(q).executeTakeFirst())) throw notFoundVersion(name, version);
+  }
+
+  /**
+   * The delete side of `holdVersion`: holds the model's live versions (`version`: that one only)
+   * FOR UPDATE and refuses (409 ASSET_IN_USE, naming the users) while anything uses one of them.
+   * Read in the delete's own transaction, so no user can come between the check and the delete.
+   */
+  private async refuseInUse(tx: Tx, ws: WorkspaceRef, name: string, version?: number): Promise<void> {
+    let q = tx.db
+      .selectFrom('mlflow_model_versions')
+      .select('version')
+      .where('workspace_id', '=', ws.workspaceId)
+      .where('name', '=', name)
+      .where('current_stage', '<>', STAGE_DELETED);
+    if (version !== undefined) q = q.where('version', '=', version);
+    const versions = (await rowLocks(tx).forUpdate(q).execute()).map((r) => Number(r.version));
+    const users: string[] = [];
+    if (versions.length) for (const u of this.versionUsers) users.push(...(await u(tx, ws, name, versions)));
+    if (users.length)
+      throw new Conflict(
+        `model '${name}' ${version === undefined ? 'has versions' : `version ${version} is`} used by ${users.join(', ')}; delete the deployment(s) (or move them to another model version) first`,
+        { code: 'ASSET_IN_USE' },
+      );
+    await this.testHooks.inUseChecked?.();
+  }
 
   private get db(): Kysely<Tables> {
     return this.ctx.db;
@@ -369,8 +427,10 @@ export class RegistryService {
 
   async deleteRegisteredModel(ws: WorkspaceRef, name: unknown): Promise<void> {
     const n = checkModelName(name);
-    await this.ctx.database.write(async ({ db: trx }) => {
+    await this.ctx.database.write(async (tx) => {
+      const trx = tx.db;
       await this.modelRow(trx, ws, n);
+      await this.refuseInUse(tx, ws, n);
       for (const t of [
         'mlflow_model_version_tags',
         'mlflow_model_versions',
@@ -836,8 +896,10 @@ export class RegistryService {
     const n = checkModelName(name);
     const v = checkVersion(version);
     const now = Date.now();
-    await this.ctx.database.write(async ({ db: trx }) => {
+    await this.ctx.database.write(async (tx) => {
+      const trx = tx.db;
       await this.versionRow(trx, ws, n, v);
+      await this.refuseInUse(tx, ws, n, v);
       await trx
         .deleteFrom('mlflow_registered_model_aliases')
         .where('workspace_id', '=', ws.workspaceId)
