@@ -4,6 +4,7 @@ import { startTestServer, testDialects, type TestServer } from '../testing/harne
 import { gate, startBehind } from '../testing/write-race.js';
 import { Conflict } from '../errors.js';
 import { keyRef, type VaultKeyService } from './vault-keys.js';
+import { KeyRing, loadMasterKey } from '../secrets/envelope.js';
 
 const KV = 'api-version=7.4';
 
@@ -44,6 +45,25 @@ for (const dialect of testDialects()) {
       keys = t.server.services.assets.vaultKeys;
     });
     after(async () => t?.close());
+
+    it('a data key read while its owner is forgotten is not kept: what is sealed after the forget stays readable', async () => {
+      // Rings on the same store and master key (other processes, or this one after a restart).
+      const ring = () => new KeyRing(t.server.ctx.database, loadMasterKey(t.server.ctx.config.home));
+      const o = owner('forgotten');
+      const old = await ring().dataKey(o);
+      const reader = ring();
+      const g = gate();
+      reader.testHooks.keyRead = g.hook;
+      const reading = reader.dataKey(o);
+      await g.reached;
+      reader.testHooks.keyRead = undefined;
+      await reader.forget(o);
+      g.open();
+      assert.deepEqual(await reading, old, 'a read that began before the forget answers what it read');
+      const sealed = await reader.encrypt(o, 'sealed after the forget');
+      assert.notDeepEqual(await reader.dataKey(o), old, 'the forgotten key is not used again');
+      assert.equal(await ring().decrypt(o, sealed), 'sealed after the forget');
+    });
 
     it('a delete that checked first wins: the wrap waiting behind it loses and wraps nothing', async () => {
       const ref = await makeKey('first-delete');

@@ -97,8 +97,17 @@ export class KeyRing {
   private cache = new Map<string, CachedKey>();
   private customer?: CustomerKeyProvider;
   private readonly db: Kysely<Tables>;
-  /** Test-only: called inside `protect`'s transaction once the customer key is held, before the data key is written. */
-  testHooks: { protectHeld?: (owner: string) => Promise<void> } = {};
+  /**
+   * Bumped whenever cached keys are dropped (`forget`, `dropCustomerKey`). A `dataKey` that began
+   * before a drop still answers what it read, but does not cache it: its read may predate the drop
+   * (a forgotten owner's row read just before its delete), and a cached key outlives its row — what
+   * it sealed next could never be opened again once the process restarts. (A rotation — `protect`
+   * with another customer key — needs no drop: it keeps the data key's bytes, so a read that raced
+   * it caches a key that is still right, and its next recheck finds the new wrapping.)
+   */
+  private drops = 0;
+  /** Test-only: `protectHeld` is called inside `protect`'s transaction once the customer key is held, before the data key is written; `keyRead` in `dataKey` once the key is read and opened, before it is cached. */
+  testHooks: { protectHeld?: (owner: string) => Promise<void>; keyRead?: (owner: string) => Promise<void> } = {};
   constructor(
     private readonly database: Pick<Database, 'db' | 'write'>,
     private readonly master: Buffer,
@@ -134,6 +143,7 @@ export class KeyRing {
   /** The data key of `owner` (made on first use, wrapped by the master key). */
   async dataKey(owner: string): Promise<Buffer> {
     const ownerKey = owner.toLowerCase();
+    const drops = this.drops;
     const hit = this.cache.get(ownerKey);
     if (hit) {
       if (!hit.ref) return hit.key;
@@ -148,7 +158,7 @@ export class KeyRing {
       if (row && row.wrapped_by === CMK_PREFIX + hit.ref) {
         await this.provider().check(hit.ref);
         hit.checkedAt = Date.now();
-        this.cache.set(ownerKey, hit);
+        if (drops === this.drops) this.cache.set(ownerKey, hit);
         return hit.key;
       }
     }
@@ -172,7 +182,8 @@ export class KeyRing {
         .executeTakeFirstOrThrow();
     }
     const entry = await this.unwrapRow(ownerKey, row);
-    this.cache.set(ownerKey, entry);
+    await this.testHooks.keyRead?.(ownerKey);
+    if (drops === this.drops) this.cache.set(ownerKey, entry);
     return entry.key;
   }
 
@@ -231,6 +242,7 @@ export class KeyRing {
   /** Drops cached data keys wrapped by customer keys whose ref starts with `refPrefix` (a key was disabled or deleted). */
   dropCustomerKey(refPrefix: string): void {
     const p = refPrefix.toLowerCase();
+    this.drops++;
     for (const [owner, entry] of this.cache) if (entry.ref?.startsWith(p)) this.cache.delete(owner);
   }
 
@@ -244,5 +256,9 @@ export class KeyRing {
     const ownerKey = owner.toLowerCase();
     this.cache.delete(ownerKey);
     await this.db.deleteFrom('data_keys').where('owner_key', '=', ownerKey).execute();
+    // After the delete: a dataKey in flight since before it (its row read before the delete) does
+    // not cache, and one that cached meanwhile is dropped.
+    this.drops++;
+    this.cache.delete(ownerKey);
   }
 }
