@@ -17,7 +17,12 @@ function azureAiMlWorkspaceTemplate(): string | undefined {
   const python = clientPython();
   const found =
     python &&
-    spawnSync(python, ['-c', 'import os, azure.ai.ml as m; print(os.path.dirname(m.__file__))'], { encoding: 'utf8' });
+    // find_spec locates the package without running its __init__ (importing azure.ai.ml costs seconds).
+    spawnSync(
+      python,
+      ['-c', 'import importlib.util as u; print(u.find_spec("azure.ai.ml").submodule_search_locations[0])'],
+      { encoding: 'utf8' },
+    );
   const file =
     found && found.status === 0
       ? path.join(found.stdout.trim(), '_arm_deployments', 'arm_templates', 'workspace_base.json')
