@@ -23,6 +23,9 @@ for (const { dialect, executor } of variants) {
   describe(`command jobs (${dialect}, ${executor} executor)`, { skip: py.skip, concurrency: true }, () => {
     let t: TestServer;
     let W: string;
+    /** waitForJob, with room for the Ray variant's jobs, which all start at once on a loaded machine. */
+    const waitJob = (job: string, until?: (b: any) => boolean) =>
+      waitForJob(t, job, until, executor === 'ray' ? 240_000 : 60_000);
     let helloSubmitted!: () => void;
     const hello = new Promise<void>((resolve) => (helloSubmitted = resolve));
     /** A command job's body, on the Ray cluster's compute in the Ray variant. */
@@ -67,7 +70,7 @@ for (const { dialect, executor } of variants) {
           ),
         );
         assert.equal(put.status, 201, put.text);
-        const done = await waitForJob(t, job);
+        const done = await waitJob(job);
         const log = await userLog(t, job);
         assert.equal(done.properties.status, 'Completed', log);
         assert.match(log, /^ray job True True$/m);
@@ -105,7 +108,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
         put.body.properties.services.Studio.endpoint,
         /\/mlflow\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/#\/experiments\/\d+\/runs\/hello_job_1$/,
       );
-      const done = await waitForJob(t, job);
+      const done = await waitJob(job);
       const log = await userLog(t, job);
       assert.equal(done.properties.status, 'Completed', log);
       assert.match(log, /^lr=0\.01$/m);
@@ -188,7 +191,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
         commandJob(`trap 'echo got-sigterm; exit 143' TERM; echo started; while :; do sleep 0.05; done`),
       );
       assert.equal(put.status, 201, put.text);
-      await waitForJob(t, job, (b) => b.properties.status === 'Running');
+      await waitJob(job, (b) => b.properties.status === 'Running');
       // The trap is set once 'started' is logged (a Ray job's log arrives with the executor's polls).
       for (const end = Date.now() + 60_000; Date.now() < end && !(await userLog(t, job)).includes('started');)
         await new Promise((r) => setTimeout(r, 25));
@@ -208,7 +211,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       assert.equal((await t.request('GET', `${job}?${V}`)).body.properties.status, 'Canceled');
       const location = new URL(String(c.headers.get('location')));
       assert.equal((await t.request('GET', `${location.pathname}${location.search}`)).status, 204);
-      const done = await waitForJob(t, job);
+      const done = await waitJob(job);
       assert.equal(done.properties.status, 'Canceled');
       assert.match(await userLog(t, job), /got-sigterm/);
       const run = await t.request('GET', `/mlflow/v1.0${W}/api/2.0/mlflow/runs/get?run_id=cancel_me`);
@@ -224,10 +227,10 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       );
       const fail = `${W}/jobs/exits_3`;
       await t.request('PUT', `${fail}?${V}`, commandJob('echo oops >&2; exit 3'));
-      const a = await waitForJob(t, slow);
+      const a = await waitJob(slow);
       assert.equal(a.properties.status, 'Failed');
       assert.match(a.properties.error.message, /time limit \(limits\.timeout = 0\.3 s\)/);
-      const b = await waitForJob(t, fail);
+      const b = await waitJob(fail);
       assert.equal(b.properties.status, 'Failed');
       assert.match(b.properties.error.message, /exited with code 3/);
       assert.match(await userLog(t, fail), /oops/);
@@ -240,7 +243,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
         `${job}?${V}`,
         commandJob('echo "rank $RANK of $WORLD_SIZE"', { resources: { instanceCount: 2 } }),
       );
-      assert.equal((await waitForJob(t, job)).properties.status, 'Completed');
+      assert.equal((await waitJob(job)).properties.status, 'Completed');
       assert.match(await userLog(t, job, 'user_logs/std_log_process_0.txt'), /rank 0 of 2/);
       assert.match(await userLog(t, job, 'user_logs/std_log_process_1.txt'), /rank 1 of 2/);
     });
@@ -272,7 +275,7 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
         ),
       );
       assert.equal(put.status, 201, put.text);
-      const done = await waitForJob(t, job);
+      const done = await waitJob(job);
       const log = await userLog(t, job);
       assert.equal(done.properties.status, 'Completed', `${log}\n${JSON.stringify(done.properties.error)}`);
       assert.match(log, /1\n2\n3\nnumbers\.txt\n/);
@@ -318,7 +321,7 @@ print("other", get(base + "${other}?${V}"))
 print("subscriptions", get(base + "/subscriptions?${V}"))
 `;
       await t.request('PUT', `${job}?${V}`, commandJob(`python -c '${script}'`));
-      const done = await waitForJob(t, job);
+      const done = await waitJob(job);
       const log = await userLog(t, job);
       assert.equal(done.properties.status, 'Completed', log);
       assert.match(log, /own 200/);
