@@ -442,7 +442,9 @@ for (const dialect of testDialects()) {
       assert.equal(ras.body.value[0].properties.scope.toLowerCase(), g.toLowerCase());
       // The identity's principal holds the role (RBAC sees it), and cannot sign in (it has no credential).
       assert.equal(await t.server.ctx.access.can(principalId, `${g}/providers/x/y/z`, 'data/write'), true);
-      assert.equal(await t.server.ctx.principals.checkClientSecret(clientId, ''), undefined);
+      await assert.rejects(t.server.ctx.principals.checkClientSecret(clientId, ''), {
+        code: 'MANAGED_IDENTITY_CREDENTIAL',
+      });
       const listed = await t.request('GET', `${g}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?${V}`);
       assert.deepEqual(
         listed.body.value.map((r: any) => r.name),
