@@ -37,6 +37,20 @@ describe('/openapi.json', () => {
     assert.equal(result.valid, true, JSON.stringify(result.errors, null, 1)?.slice(0, 4000));
   });
 
+  it('declares every parameter of every path (a client or fuzzer cannot call an operation without them)', () => {
+    const missing: string[] = [];
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      const names = [...p.matchAll(/\{([^}*]+)\}/g)].map((m) => m[1]!);
+      for (const [method, op] of Object.entries(ops)) {
+        const declared = new Set(
+          ((op.parameters ?? []) as { in?: string; name?: string }[]).filter((x) => x.in === 'path').map((x) => x.name),
+        );
+        for (const n of names) if (!declared.has(n)) missing.push(`${method} ${p}: ${n}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
   it('documents every route the server serves, and nothing else', () => {
     const routes = t.server.app.registeredRoutes.filter((r) => !r.hidden && r.method !== 'HEAD');
     assert.ok(routes.length > 200, `only ${routes.length} routes`);

@@ -49,11 +49,11 @@ export const EXTENSION_SCOPES = [
   `${GROUP}/providers/:scopeNamespace/:scopeType/:scopeName`,
   `${GROUP}/providers/:scopeNamespace/:scopeType/:scopeName/:scopeChildType/:scopeChildName`,
 ];
-/** The route prefixes of a placement, with their path parameters. */
-const PREFIXES: Record<Placement, { prefixes: string[]; params: string[] }> = {
-  resourceGroup: { prefixes: [GROUP], params: ['subscriptionId', 'resourceGroupName'] },
-  subscription: { prefixes: [SUBSCRIPTION], params: ['subscriptionId'] },
-  extension: { prefixes: EXTENSION_SCOPES, params: [] },
+/** The route prefixes of a placement (their path parameters are their `:name` segments). */
+const PREFIXES: Record<Placement, { prefixes: string[] }> = {
+  resourceGroup: { prefixes: [GROUP] },
+  subscription: { prefixes: [SUBSCRIPTION] },
+  extension: { prefixes: EXTENSION_SCOPES },
 };
 const ACCEPTED = Type.Null({ description: 'Accepted: Azure-AsyncOperation gives the status, Location the end' });
 
@@ -116,18 +116,23 @@ function mount(
   const routes: { base: string; hidden: boolean }[] = [];
   for (const prefix of placed.prefixes)
     collections(top).forEach((c, i) => routes.push({ base: `${prefix}/${c}`, hidden: i > 0 }));
-  const params: Record<string, TSchema> = {};
-  for (const p of placed.params) params[p] = Type.String();
+  // Name rules of the chain's parameters; a prefix's own parameters (ids, scope segments) are strings.
+  const nameSchemas: Record<string, TSchema> = { [t.param]: t.nameSchema ?? Type.String() };
   // The path below the top type's collection: …/:param/{child}/:param…
   let rest = '';
   for (const d of chain) {
     if (d !== top) rest += `/${collections(d)[0]}`;
     if (d === t) break;
     rest += `/:${d.param}`;
-    params[d.param] = d.nameSchema ?? Type.String();
+    nameSchemas[d.param] = d.nameSchema ?? Type.String();
   }
-  const ListParams = Type.Object({ ...params });
-  const ItemParams = Type.Object({ ...params, [t.param]: t.nameSchema ?? Type.String() });
+  /** The path parameters of a route: every `:name` of its path (each prefix of an extension type has its own). */
+  const paramsOf = (route: string) =>
+    Type.Object(
+      Object.fromEntries(
+        [...route.matchAll(/:([A-Za-z]\w*)/g)].map((m) => [m[1]!, nameSchemas[m[1]!] ?? Type.String()]),
+      ),
+    );
   const tags = [t.tag];
   const s = t.summaries ?? {};
   const withSummary = (summary: string | undefined) => (summary ? { summary } : {});
@@ -235,6 +240,8 @@ function mount(
   }
 
   function mountOne(list: string, item: string, hide: { hide?: boolean }): void {
+    const ListParams = paramsOf(list);
+    const ItemParams = paramsOf(item);
     if (h.put) {
       const put = h.put;
       app.put(
