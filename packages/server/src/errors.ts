@@ -145,7 +145,8 @@ export const ERROR_CODES = {
 
   // encryption, key vaults, keys, secrets
   KEY_VAULT_NOT_FOUND: 'No key vault with this name.',
-  KEY_VAULT_IN_USE: 'The key vault is in use by another workspace with customer-managed keys.',
+  KEY_VAULT_IN_USE:
+    'The key vault is in use by a workspace: another workspace with customer-managed keys, or a workspace that names it as its keyVault (its secrets live there).',
   KEY_VAULT_MISSING: 'The workspace has no key vault to keep the secrets in.',
   INVALID_KEY_VAULT_REQUEST: 'A key vault key or secret request is not valid.',
   SECRET_NOT_FOUND: 'No secret with this name (or version).',

@@ -96,6 +96,12 @@ export class DependentResources {
    * a throw refuses the delete.
    */
   readonly onKeyVaultDeleteRequested: ((vaultId: string, deletingGroupKey?: string, tx?: Tx) => Promise<void>)[] = [];
+  /**
+   * The workspaces (outside `deletingGroupKey`, and not being deleted) that name a vault as their
+   * `keyVault`, read in `db` (set by the workspaces, which own that property). A vault is not
+   * deleted on its own, nor with its group, while one does: their secrets live in it.
+   */
+  workspacesNaming?: (db: Pick<Tx, 'db'>, vaultId: string, deletingGroupKey?: string) => Promise<string[]>;
   /** Test-only: called inside a vault delete's transaction after its in-use checks, before the delete. */
   testHooks: { inUseChecked?: () => Promise<void> } = {};
   constructor(
@@ -294,10 +300,21 @@ export class DependentResources {
     const existed = await this.ctx.database.write(async (tx) => {
       if (!(await this.engine.lock(tx, id, 'update'))) return false;
       for (const check of this.onKeyVaultDeleteRequested) await check(id, undefined, tx);
+      await this.requireUnnamed(id, undefined, tx);
       await this.testHooks.inUseChecked?.();
       return this.engine.deleteIn(tx, id);
     });
     return this.forgetKeyVault(id, existed);
+  }
+
+  /** Refuses (409 KEY_VAULT_IN_USE) while a workspace names the vault as its `keyVault` (see `workspacesNaming`). */
+  async requireUnnamed(vaultId: string, deletingGroupKey?: string, tx: Pick<Tx, 'db'> = this.ctx): Promise<void> {
+    const users = (await this.workspacesNaming?.(tx, vaultId, deletingGroupKey)) ?? [];
+    if (users.length)
+      throw new Conflict(
+        `key vault '${parseResourceId(vaultId).name}' is the key vault of ${users.length === 1 ? 'workspace' : 'workspaces'} ${users.map((u) => `'${u}'`).join(', ')}, whose secrets it keeps; delete ${users.length === 1 ? 'that workspace' : 'them'} first (deleteDependentResources=true takes the vault with it)`,
+        { code: 'KEY_VAULT_IN_USE' },
+      );
   }
 
   async deleteKeyVault(id: string): Promise<boolean> {

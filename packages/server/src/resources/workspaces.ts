@@ -225,6 +225,15 @@ export class WorkspaceService {
     private readonly operations: OperationService,
   ) {
     this.dependents = new DependentResources(ctx, engine);
+    this.dependents.workspacesNaming = async (tx, vaultId, deletingGroupKey) =>
+      (await this.engine.scan({ type: WORKSPACE, topLevel: true }, tx))
+        .filter(
+          (w) =>
+            String(w.properties.keyVault ?? '').toLowerCase() === vaultId.toLowerCase() &&
+            w.properties.provisioningState !== 'Deleting' &&
+            !(deletingGroupKey !== undefined && w.id.toLowerCase().startsWith(`${deletingGroupKey}/`)),
+        )
+        .map((w) => w.id);
     operations.onRecover('workspace.create', async (op, journal) => {
       // A create that reached Succeeded is finished, whatever happened to its operation after.
       if ((await this.engine.get(op.resourceId))?.properties.provisioningState === 'Succeeded') return 'completed';
@@ -1003,8 +1012,10 @@ export class WorkspaceService {
     const isWorkspace = (r: StoredResource) => r.type.toLowerCase() === WORKSPACE.toLowerCase();
     // Before anything goes: a key vault holding the customer key of a workspace outside the group
     // refuses the whole delete (409 naming it), as deleting that vault on its own does.
-    for (const row of rows.filter((r) => r.type.toLowerCase() === VAULT.toLowerCase()))
+    for (const row of rows.filter((r) => r.type.toLowerCase() === VAULT.toLowerCase())) {
       for (const check of this.dependents.onKeyVaultDeleteRequested) await check(row.id, groupKey);
+      await this.dependents.requireUnnamed(row.id, groupKey);
+    }
     for (const row of rows.filter(isWorkspace)) {
       const active = await this.operations.activeOn(row.id);
       if (active && active.kind === 'workspace.create')

@@ -133,6 +133,20 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('key vaults: one a workspace names as its keyVault is not deleted while the workspace is', async () => {
+      const ws = await createWorkspace(t, 'deps', 'ws-kv');
+      const kv = ws.properties.keyVault as string;
+      const refused = await t.request('DELETE', `${kv}?${V}`);
+      assert.equal(refused.status, 409, refused.text);
+      assert.equal(refused.body.error.code, 'KeyVaultInUse');
+      assert.match(refused.body.error.message, /is the key vault of workspace '.*\/workspaces\/ws-kv'/);
+      assert.equal((await t.request('GET', `${kv}?${V}`)).status, 200, 'the vault is still there');
+      const del = await t.request('DELETE', `${wsPath(t, 'deps', 'ws-kv')}?${V}`);
+      if (del.status === 202)
+        assert.equal((await waitForOperation(t, del.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.equal((await t.request('DELETE', `${kv}?${V}`)).status, 200, 'once the workspace is gone, so can it be');
+    });
+
     it('application insights: instrumentation key and connection string, shown to who may read secrets', async () => {
       const ai = `${g}/providers/Microsoft.Insights/components/insights-one`;
       const put = await t.request('PUT', `${ai}?${V}`, { location: 'local' });
