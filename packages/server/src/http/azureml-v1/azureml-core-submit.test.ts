@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer, type Steps } from '../../testing/azure-client-server.js';
 import { pythonWith } from '../../jobs/testing.js';
@@ -38,7 +38,7 @@ function zipNames(zip: Buffer): string[] {
 const py = pythonWith(['azureml.core']);
 if (py.python) process.env.ATELIER_JOBS_PYTHON = py.python;
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('sqlite')) {
   describe(`azureml-core Experiment.submit(ScriptRunConfig) (${dialect})`, { skip: py.skip }, () => {
     let s: AzureClientServer;
     let out: Steps;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testDialects } from '../../testing/harness.js';
+import { clientDialects } from '../../testing/harness.js';
 import { httpsJson } from '../../testing/tls-clients.js';
 import { startAzureClientServer, type AzureClientServer } from '../../testing/azure-client-server.js';
 
@@ -27,7 +27,7 @@ function azuremlMlflowPython(): string | undefined {
   return found;
 }
 
-for (const dialect of testDialects()) {
+for (const dialect of clientDialects('postgres')) {
   describe(`azureml-core get_mlflow_tracking_uri with azureml-mlflow (${dialect})`, () => {
     let s: AzureClientServer;
     before(async () => {

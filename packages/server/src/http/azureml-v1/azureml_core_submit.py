@@ -14,10 +14,11 @@ import os
 import sys
 import time
 
-from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, Steps, cap_core_polling, core_auth
 from azureml.core import Environment, Experiment, ScriptRunConfig, Workspace
 from azureml.core.compute import AmlCompute, ComputeTarget
 
+cap_core_polling()
 auth = core_auth()
 step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)

@@ -69,31 +69,38 @@ def cap_core_polling(cap=0.2):
     """Test-only: azureml-core's pollers wait a fixed 5 s between polls and read no Retry-After
     (time.sleep(5) in Webservice.wait_for_deployment / delete / regen_key, Image.wait_for_creation,
     ModelPackage.wait_for_creation, ImageBuildDetails.wait_for_completion,
-    ComputeTarget.wait_for_completion), so a test waits up to 5 s after every operation the server has
-    already finished. In those modules only, a sleep lasts at most `cap` seconds: the client's calls
-    and the requests they send are the same, only the pause between two polls is shorter. Retries of
-    failed requests (azureml._restclient) keep their own back-off."""
+    ComputeTarget.wait_for_completion; Workspace.create and PrivateEndPointConfig deployments), and
+    Run.wait_for_completion 2 s to 60 s; so a test waits up to 5 s after every operation the server has
+    already finished. When the driver has imported azure-ai-ml, its template deployments
+    (workspaces.begin_create, feature_stores.begin_create: a fixed 5 s too) are capped as well. In
+    those modules only, a sleep lasts at most `cap` seconds: the client's calls and the requests they
+    send are the same, only the pause between two polls is shorter. Retries of failed requests
+    (azureml._restclient) keep their own back-off. Call it after importing the clients."""
+    import importlib
+    import sys
     import types
-
-    import azureml.core.compute.amlcompute
-    import azureml.core.compute.compute
-    import azureml.core.environment
-    import azureml.core.image.image
-    import azureml.core.model
-    import azureml.core.webservice.webservice
 
     capped = types.ModuleType("time", "time, with sleep() capped for the tests' pollers")
     capped.__dict__.update({k: v for k, v in vars(time).items() if not k.startswith("__")})
     capped.sleep = lambda seconds: time.sleep(min(seconds, cap))
-    for module in (
-        azureml.core.compute.amlcompute,
-        azureml.core.compute.compute,
-        azureml.core.environment,
-        azureml.core.image.image,
-        azureml.core.model,
-        azureml.core.webservice.webservice,
-    ):
-        module.time = capped
+    # Only the clients the driver has imported (importing one costs seconds).
+    names = []
+    if "azureml.core" in sys.modules:
+        names += [
+            "azureml.core.compute.amlcompute",
+            "azureml.core.compute.compute",
+            "azureml.core.environment",
+            "azureml.core.image.image",
+            "azureml.core.model",
+            "azureml.core.run",
+            "azureml.core.webservice.webservice",
+            "azureml._workspace._private_endpoint_deployment_orchestrator",
+            "azureml._workspace._utils",
+        ]
+    if "azure.ai.ml" in sys.modules:
+        names += ["azure.ai.ml._arm_deployments.arm_deployment_executor", "azure.ai.ml.operations._workspace_operations_base"]
+    for name in names:
+        importlib.import_module(name).time = capped
 
 
 class Steps:
