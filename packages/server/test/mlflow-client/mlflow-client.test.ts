@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { ADMIN_PASSWORD, startTestServer, clientDialects, type TestServer } from '../../src/testing/harness.js';
-import { explain, findPython, makeWorkspace, runPython, runScript, type Auth, type ScriptResult } from './python.js';
+import { explain, findPython, makeWorkspace, runScript, type Auth, type ScriptResult } from './python.js';
 import { findMoto, startMoto, type Moto } from '../../src/testing/moto.js';
 
 /**
@@ -36,14 +36,27 @@ for (const dialect of clientDialects('postgres')) {
       return r;
     }
 
+    // fluent.py runs its steps with the token, then again with Basic auth, in one interpreter; each
+    // case asserts its own half (the basic half's steps are named "[basic] …").
+    const basicName = `fluent-basic-${unique()}`;
+    let fluentRun: Promise<ScriptResult> | undefined;
+    async function fluent(basic: boolean): Promise<Record<string, string>> {
+      const r = await (fluentRun ??= runScript(
+        python!,
+        'fluent.py',
+        [`fluent-${unique()}`, basicName, 'admin', ADMIN_PASSWORD],
+        trackingUri,
+        token(),
+      ));
+      assert.ok(r.result, explain('fluent.py', r));
+      const mine = (step: string) => step.startsWith('[basic] ') === basic;
+      const failed = [...Object.keys(r.result.failed), ...Object.keys(r.result.blocked)].filter(mine);
+      assert.ok(failed.length === 0 && r.result.passed.some(mine), explain('fluent.py', r));
+      return r.result as unknown as Record<string, string>;
+    }
+
     it('fluent API with MLFLOW_TRACKING_TOKEN: runs, params, metrics, tags, artifacts, nested and async logging', async () => {
-      const name = `fluent-${unique()}`;
-      const r = await run('fluent.py', [name]);
-      const {
-        run_id: runId,
-        child_id: childId,
-        experiment_id: experimentId,
-      } = r.result as unknown as Record<string, string>;
+      const { run_id: runId, child_id: childId, experiment_id: experimentId } = await fluent(false);
       // The same data, read through the REST API.
       const got = await t.request('GET', `${api(trackingUri, 'runs/get')}?run_id=${runId}`);
       assert.equal(got.status, 200, got.text);
@@ -75,39 +88,42 @@ for (const dialect of clientDialects('postgres')) {
     });
 
     it('fluent API with MLFLOW_TRACKING_USERNAME/PASSWORD (Basic auth)', async () => {
-      const name = `fluent-basic-${unique()}`;
-      const r = await run('fluent.py', [name], { username: 'admin', password: ADMIN_PASSWORD });
-      const got = await t.request('GET', `${api(trackingUri, 'experiments/get-by-name')}?experiment_name=${name}`);
+      const out = await fluent(true);
+      const got = await t.request('GET', `${api(trackingUri, 'experiments/get-by-name')}?experiment_name=${basicName}`);
       assert.equal(got.status, 200, got.text);
-      assert.equal(got.body.experiment.experiment_id, (r.result as unknown as Record<string, string>).experiment_id);
+      assert.equal(got.body.experiment.experiment_id, out.basic_experiment_id);
     });
 
+    // The refused clients and the one pointed at the server root: one interpreter (scripts/refusals.py).
+    let refusals: Promise<Record<string, string | null>> | undefined;
+    const refused = (): Promise<Record<string, string | null>> =>
+      (refusals ??= runScript(python!, 'refusals.py', [trackingUri, t.url, t.adminToken], trackingUri, {
+        none: true,
+      }).then((r) => {
+        assert.ok(r.code === 0 && r.result, `refusals.py exited ${r.code}: ${r.stderr.slice(-2000)}`);
+        return r.result as unknown as Record<string, string | null>;
+      }));
+
     it('refuses a client with a wrong token or password', async () => {
-      const auths: Auth[] = [{ token: 'not-a-token' }, { username: 'admin', password: 'wrong' }, { none: true }];
-      for (const auth of auths) {
-        const p = await runPython(
-          python!,
-          ['-c', 'import mlflow; mlflow.search_experiments()'],
-          trackingUri,
-          auth,
-          120_000,
-        );
-        assert.notEqual(p.code, 0, `the client was let in with ${JSON.stringify(auth)}`);
-        assert.match(p.stderr, /401|UNAUTHENTICATED|Unauthorized/i, p.stderr.slice(-800));
+      const out = await refused();
+      for (const auth of ['wrong token', 'wrong password', 'no credentials']) {
+        const error = out[auth];
+        assert.ok(error, `the client was let in with ${auth}`);
+        assert.match(error, /401|UNAUTHENTICATED|Unauthorized/i, `${auth}: ${error.slice(-800)}`);
       }
     });
 
     it('a client pointed at the server root instead of a tracking URI is told where the tracking URI is', async () => {
-      const p = await runPython(python!, ['-c', 'import mlflow; mlflow.search_experiments()'], t.url, token(), 120_000);
-      assert.notEqual(p.code, 0);
-      assert.match(p.stderr, /ENDPOINT_NOT_FOUND/, p.stderr.slice(-1500));
+      const error = (await refused())['server root'];
+      assert.ok(error, 'the client at the server root was answered');
+      assert.match(error, /ENDPOINT_NOT_FOUND/, error.slice(-1500));
       assert.ok(
-        p.stderr.includes(
+        error.includes(
           `${t.url}/mlflow/v1.0/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>/providers/Microsoft.MachineLearningServices/workspaces/<name>`,
         ),
-        p.stderr.slice(-1500),
+        error.slice(-1500),
       );
-      assert.match(p.stderr, /getMlflowTrackingUri/);
+      assert.match(error, /getMlflowTrackingUri/);
     });
 
     it('large artifacts: multipart upload and multipart (Range) download as the client does them', async () => {
