@@ -13,9 +13,10 @@ import os
 import time
 
 import requests
-from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, cap_core_polling, core_auth
 from azureml.core import PrivateEndPointConfig, Workspace
 
+cap_core_polling()
 auth = core_auth()
 name = os.environ["WORKSPACE"]
 new_name = os.environ["NEW_WORKSPACE"]

@@ -10,11 +10,12 @@ APP_INSIGHTS, REGISTRY, IDENTITY (ARM ids of existing resources), WORKDIR.
 import json
 import os
 
-from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, Steps, cap_core_polling, core_auth
 from azureml.core import Experiment, Run, Workspace
 from azureml.core.experiment import ViewType
 from azureml.core.compute import AmlCompute
 
+cap_core_polling()
 auth = core_auth()
 name = os.environ["WORKSPACE"]
 step = Steps()

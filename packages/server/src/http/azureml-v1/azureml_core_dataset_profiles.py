@@ -10,9 +10,10 @@ import os
 import sys
 
 import pandas as pd
-from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, Steps, cap_core_polling, core_auth
 from azureml.core import Dataset, Datastore, Experiment, Workspace
 
+cap_core_polling()
 auth = core_auth()
 step = Steps()
 ws = Workspace(SUBSCRIPTION, GROUP, os.environ["WORKSPACE"], auth=auth)

@@ -6,10 +6,11 @@ import json
 import os
 import sys
 
-from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth, credential
+from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, cap_core_polling, core_auth, credential
 from azureml.core import Workspace
 from azureml.core.model import Model
 
+cap_core_polling()
 auth = core_auth()
 name = os.environ["WORKSPACE"]
 step = Steps()

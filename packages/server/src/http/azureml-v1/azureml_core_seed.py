@@ -6,9 +6,10 @@ import json
 import os
 import sys
 
-from azure_clients import GROUP, SUBSCRIPTION, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, Steps, cap_core_polling, core_auth
 from azureml.core import Workspace
 
+cap_core_polling()
 auth = core_auth()
 name = os.environ["WORKSPACE"]
 step = Steps()

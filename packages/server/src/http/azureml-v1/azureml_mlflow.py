@@ -9,11 +9,12 @@ Environment: see testing/python/azure_clients.py; WORKSPACE (an existing workspa
 import json
 import os
 
-from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, core_auth
+from azure_clients import GROUP, SUBSCRIPTION, URL, Steps, cap_core_polling, core_auth
 from azureml.core import Workspace
 
 import mlflow
 
+cap_core_polling()
 auth = core_auth()
 # azureml-mlflow keeps its own list of clouds: the cloud set-up of docs/clients.md, once more.
 from azureml.mlflow._common._cloud import cloud as mlflow_clouds  # noqa: E402

@@ -11,6 +11,7 @@ import os
 import sys
 
 from azure.identity import ClientSecretCredential
+from azure_clients import cap_core_polling  # testing/python/azure_clients.py
 
 url = os.environ["ATELIER_URL"].rstrip("/")
 credential = ClientSecretCredential(
@@ -21,6 +22,8 @@ credential = ClientSecretCredential(
 from azureml._vendor.azure_cli_core.cloud import KNOWN_CLOUDS, Cloud, CloudEndpoints, CloudSuffixes  # noqa: E402
 from azureml.core import Workspace  # noqa: E402
 from azureml.core.authentication import TokenAuthentication  # noqa: E402
+
+cap_core_polling()
 
 KNOWN_CLOUDS.append(Cloud(
     "Atelier",

@@ -10,10 +10,12 @@ import os
 import sys
 
 from azure.identity import ClientSecretCredential
+from azure_clients import cap_core_polling  # testing/python/azure_clients.py
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import FeatureStore, ManagedNetwork, Workspace
 from azure.ai.ml.entities import FqdnDestination, PrivateEndpointDestination
 
+cap_core_polling()
 url = os.environ["ATELIER_URL"].rstrip("/")
 credential = ClientSecretCredential(
     os.environ["AZURE_TENANT_ID"],
