@@ -544,6 +544,36 @@ export class OnlineDeploymentService {
     return (await this.engine.get(r.id)) ?? updated;
   }
 
+  /**
+   * Changes how a deployment scales (azureml-core's `service.update(autoscale_*…)`): `scaleSettings`
+   * as `validate` makes them (TargetUtilization only on an attached Ray compute, whose Ray Serve
+   * autoscaler runs them) or `{ scaleType: 'Default' }` with a fixed `capacity`; re-provisions (the
+   * operation returned).
+   */
+  async rescale(
+    ws: WorkspaceInfo,
+    r: StoredResource,
+    change: { scaleSettings: Obj; capacity: number },
+    by: Principal,
+  ): Promise<Operation> {
+    if (change.scaleSettings.scaleType === 'TargetUtilization' && r.properties.endpointComputeType !== 'Kubernetes')
+      throw invalid('scaleSettings.scaleType', 'autoscaling runs on a deployment on an attached Ray compute');
+    if (await this.operations.activeOn(r.id))
+      throw new Conflict(`deployment '${r.name}' is being provisioned by another operation; wait for it to end`, {
+        code: 'ONLINE_DEPLOYMENT_BUSY',
+      });
+    const updated = await this.engine.patch(
+      deploymentDefinition,
+      r.id,
+      {
+        sku: { ...(r.sku ?? {}), capacity: change.capacity },
+        properties: { provisioningState: 'Updating', scaleSettings: change.scaleSettings },
+      },
+      by,
+    );
+    return this.provision(ws, updated, by);
+  }
+
   /** Starts the operation that brings the deployment's instances up (replacing running ones when they are ready). */
   private async provision(ws: WorkspaceInfo, r: StoredResource, by: Principal | undefined): Promise<Operation> {
     return this.operations.start(

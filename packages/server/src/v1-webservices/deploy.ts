@@ -18,7 +18,7 @@ import type { Principal } from '../identity/principals.js';
 import { endpointDefinition } from '../deployments/online-endpoints.js';
 import { MODELS_PROPERTY } from '../deployments/model-source.js';
 import { deploymentDefinition } from '../deployments/online-deployments.js';
-import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { Conflict, InvalidInput, NotFound, NotImplemented } from '../errors.js';
 import { obj, str, type Obj } from '../assets/validate.js';
 
 /** Keys of an endpoint's `properties.properties` that make it an azureml-core (v1) webservice. */
@@ -80,6 +80,36 @@ export function scaleSettingsOf(raw: unknown, target: string, onCompute: boolean
     pollingInterval: `PT${num('refreshPeriodInSeconds', 1, 1, 3600)}S`,
   };
 }
+
+/**
+ * Settings of a v1 service that are not built (501, naming them), never silently dropped:
+ * `enable_app_insights=True` (there is no Application Insights here) and `collect_model_data=True`
+ * (`dataCollection.storageEnabled`, Azure's model data collection into the default datastore).
+ */
+export function notServed(o: Obj, target: string): void {
+  if (o.appInsightsEnabled === true) throw appInsightsNotServed(`${target}.appInsightsEnabled`);
+  const dc = (o.dataCollection ?? {}) as Obj;
+  if (dc.storageEnabled === true) throw dataCollectionNotServed(`${target}.dataCollection.storageEnabled`);
+  if (dc.eventHubEnabled === true)
+    throw new NotImplemented(
+      `${target}.dataCollection.eventHubEnabled: model data collection to an event hub is not built`,
+      {
+        target: `${target}.dataCollection.eventHubEnabled`,
+      },
+    );
+}
+
+export const appInsightsNotServed = (target: string): NotImplemented =>
+  new NotImplemented(
+    `${target}: enable_app_insights=True is not built: Atelier has no Application Insights; read a service's logs with get_logs()`,
+    { target },
+  );
+
+export const dataCollectionNotServed = (target: string): NotImplemented =>
+  new NotImplemented(
+    `${target}: collect_model_data=True is not built: scoring inputs and outputs are not written to the default datastore (Azure's modeldata/… files); leave it out or False`,
+    { target },
+  );
 
 /** One file of the code a v1 service runs. */
 export interface CodeFile {
@@ -416,6 +446,8 @@ export class V1WebserviceDeployer {
           'keys are made with the endpoint: leave primary_key / secondary_key out, then set one with regen_key(key, set_key=…)',
         );
     }
+    notServed(b, T);
+    if (v !== b) notServed(v, `${T}.versions.${version}`);
     const numReplicas = v.numReplicas == null ? ((v.autoScaler as Obj | undefined)?.minReplicas ?? 1) : v.numReplicas;
     if (typeof numReplicas !== 'number' || !Number.isInteger(numReplicas) || numReplicas < 1 || numReplicas > 32)
       throw invalid(
@@ -550,6 +582,7 @@ export class V1WebserviceDeployer {
     const T = 'body[0].value';
     const v = obj(raw, T)!;
     deploymentDefinition.checkName(name);
+    notServed(v, T);
     const taken = await this.serving.deployments.get(ws, ep.name, name).then(
       () => true,
       (e) => {

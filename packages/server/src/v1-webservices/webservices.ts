@@ -11,7 +11,14 @@ import { parseDuration } from '../deployments/durations.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { obj, str, type Obj } from '../assets/validate.js';
 import { iso, matches, pairs, type V1Image, type V1Images } from './images.js';
-import { V1WebserviceDeployer, V1_COMPUTE_NAME, V1_RESOURCES } from './deploy.js';
+import {
+  V1WebserviceDeployer,
+  V1_COMPUTE_NAME,
+  V1_RESOURCES,
+  appInsightsNotServed,
+  dataCollectionNotServed,
+  scaleSettingsOf,
+} from './deploy.js';
 
 /** azureml-core's compute type of an online endpoint: an endpoint with versions (its deployments). */
 export const SERVICE_COMPUTE_TYPE = 'AKSENDPOINT';
@@ -470,7 +477,8 @@ export class V1Webservices {
 
   /**
    * `service.update(…)` (`PATCH …/services/{name}` with service paths): description, kvTags,
-   * properties, numReplicas; authEnabled / aadAuthEnabled (an AKS service switches between keys
+   * properties, numReplicas; autoScaler (an AKS service on a Ray compute: Ray Serve's autoscaler);
+   * authEnabled / aadAuthEnabled (an AKS service switches between keys
    * and tokens; never neither); a new environmentImageRequest (inference_config / models) makes a new version of a
    * service made by Model.deploy (the returned operation). Everything is checked before anything changes.
    */
@@ -492,6 +500,8 @@ export class V1Webservices {
     let keyAuth: boolean | undefined;
     let tokenAuth: boolean | undefined;
     let authAt = '';
+    const autoScaler: Obj = {};
+    let autoAt = '';
     body.forEach((raw, i) => {
       const t = `body[${i}]`;
       const o = obj(raw, t)!;
@@ -517,9 +527,22 @@ export class V1Webservices {
         else tokenAuth = v;
         authAt = t;
       } else if (p === '/appInsightsEnabled') {
-        if (v !== false) throw bad('Application Insights is not served here');
-      } else if (p === '/autoScaler/autoscaleEnabled') {
-        if (v !== false) throw bad('autoscaling is not served here: set num_replicas');
+        if (typeof v !== 'boolean') throw bad('must be true or false');
+        if (v) throw appInsightsNotServed(`${t}.value`);
+      } else if (p === '/dataCollection/storageEnabled') {
+        if (typeof v !== 'boolean') throw bad('must be true or false');
+        if (v) throw dataCollectionNotServed(`${t}.value`);
+      } else if (
+        /^\/autoScaler\/(autoscaleEnabled|minReplicas|maxReplicas|refreshPeriodInSeconds|targetUtilization)$/.test(p)
+      ) {
+        if (v1Type !== 'AKS')
+          throw bad(
+            v1Type === 'ACI'
+              ? 'an ACI service runs a fixed number of replicas (Azure gives ACI no autoscaling)'
+              : "this endpoint was made through ARM: change its deployments' scaleSettings through ARM",
+          );
+        autoScaler[p.slice('/autoScaler/'.length)] = v;
+        autoAt = t;
       } else if (p === '/numReplicas') {
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 32)
           throw bad(`must be a whole number of replicas from 1 to 32, got ${JSON.stringify(v)}`);
@@ -565,8 +588,42 @@ export class V1Webservices {
         `webservice '${ep.name}' has ${deployments.length} versions: set num_replicas on one with update_version`,
         { code: 'INVALID_INPUT' },
       );
+    // Autoscaling (AKS on a Ray compute): the given autoScaler fields over the version's own, checked
+    // as at deploy time; on becomes Ray Serve's autoscaling_config (starting at the minimum), off a
+    // fixed number of replicas (num_replicas, else as many as run now).
+    let rescale: { scaleSettings: Obj; capacity: number } | undefined;
+    if (autoAt) {
+      const refuse = (why: string) => new InvalidInput(`${autoAt}: ${why}`, { code: 'INVALID_INPUT', target: autoAt });
+      if (deployments.length !== 1)
+        throw refuse(
+          `webservice '${ep.name}' has ${deployments.length} versions: set autoscaling on one with update_version`,
+        );
+      if (image !== undefined) throw refuse('change autoscaling and the inference_config / models in two updates');
+      const d = deployments[0]!;
+      const current = autoScalerOf(d.properties, Number(d.sku?.capacity ?? 1));
+      const on = autoScaler.autoscaleEnabled ?? current.autoscaleEnabled;
+      if (typeof on !== 'boolean') throw refuse('autoscale_enabled must be true or false');
+      if (!on && Object.keys(autoScaler).some((k) => k !== 'autoscaleEnabled'))
+        throw refuse(
+          'autoscale_min_replicas, _max_replicas, _target_utilization and _refresh_seconds need autoscale_enabled=True',
+        );
+      const scaleSettings = on
+        ? scaleSettingsOf(
+            { ...(current.autoscaleEnabled ? current : {}), ...autoScaler, autoscaleEnabled: true },
+            `${autoAt}.value`,
+            Boolean(ep.properties.compute),
+          )!
+        : { scaleType: 'Default' };
+      if (on && capacity !== undefined)
+        throw refuse('num_replicas and autoscaling exclude each other: the autoscaler sets the replicas');
+      rescale = {
+        scaleSettings,
+        capacity: on ? Number(scaleSettings.minInstances) : (capacity ?? Number(d.sku?.capacity ?? 1)),
+      };
+    }
     // The new version first (it checks the request and its uploads): a 4xx there changes nothing.
     const op = image !== undefined ? await deployer.replaceVersion(ws, ep, image, by) : undefined;
+    const scaled = rescale ? await this.serving.deployments.rescale(ws, deployments[0]!, rescale, by) : undefined;
     await this.serving.endpoints.patch(
       ws,
       ep,
@@ -576,10 +633,10 @@ export class V1Webservices {
       },
       by,
     );
-    if (capacity !== undefined && !op)
+    if (!rescale && capacity !== undefined && !op)
       await this.serving.deployments.patch(ws, deployments[0]!, { sku: { capacity } }, by);
     if (switchTo) await this.serving.endpoints.switchAuthMode(ws, ep, switchTo);
-    return op;
+    return op ?? scaled;
   }
 
   /** The logs of the endpoint's deployments, most traffic first, each under its name. */

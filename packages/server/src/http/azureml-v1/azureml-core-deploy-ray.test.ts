@@ -81,6 +81,18 @@ for (const dialect of clientDialects('postgres')) {
       assert.deepEqual(ok('AKS autoscale on Ray Serve'), [
         { min_replicas: 1, max_replicas: 3, target_ongoing_requests: 0.5, upscale_delay_s: 2 },
       ]);
+      // update(autoscale_enabled=True, _max_replicas=4, _target_utilization=60, _refresh_seconds=3): the minimum stays.
+      assert.deepEqual(ok('AKS update(autoscale_*)'), [
+        'Healthy',
+        true,
+        1,
+        4,
+        60,
+        3,
+        [{ min_replicas: 1, max_replicas: 4, target_ongoing_requests: 0.6, upscale_delay_s: 3 }],
+        { result: [3, 6] },
+      ]);
+      assert.match(err('AKS update(collect_model_data=True)'), /501[\s\S]*collect_model_data=True is not built/);
       ok('AKS autoscale delete');
       const gone = await httpsJson('GET', `${W}/onlineEndpoints/aks-ray?${V}`, s.ca, s.token);
       assert.equal(gone.status, 404);

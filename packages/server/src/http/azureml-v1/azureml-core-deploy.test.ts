@@ -99,6 +99,8 @@ for (const dialect of clientDialects('postgres')) {
       assert.deepEqual(ok('failed state'), ['Failed', true]);
       ok('delete (failed)');
       assert.match(err('Model.deploy (AKS, missing compute)'), /no-such-aks/);
+      assert.match(err('Model.deploy (enable_app_insights)'), /501[\s\S]*enable_app_insights=True is not built/);
+      assert.match(err('Model.deploy (collect_model_data)'), /501[\s\S]*collect_model_data=True is not built/);
       assert.deepEqual(ok('ws.webservices after refusals'), ['aci-svc']);
       // Straight to the route: a taken name is a 409; unknown models, a missing entry script, other
       // compute types are 400s naming what to change; none makes anything.
@@ -168,6 +170,7 @@ for (const dialect of clientDialects('postgres')) {
         'Healthy',
       ]);
       assert.match(err('update(auth_enabled=False)'), /400[\s\S]*security rule/);
+      assert.match(err('update(enable_app_insights=True)'), /501[\s\S]*enable_app_insights=True is not built/);
       assert.deepEqual(ok('update(inference_config)'), { result: [30, 60] });
       assert.deepEqual(ok('after new version'), ['Healthy', { team: 'b' }]);
       ok('delete');

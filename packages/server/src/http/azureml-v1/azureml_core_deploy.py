@@ -129,12 +129,16 @@ step("failed state", lambda: [Webservice(ws, "bad-svc").state, "the model file i
 step("delete (failed)", lambda: Webservice(ws, "bad-svc").delete())
 # AKS on a compute that does not exist: a clear error, nothing made.
 step("Model.deploy (AKS, missing compute)", lambda: deploy("aks-svc", AksWebservice.deploy_configuration(compute_target_name="no-such-aks")))
+# Not built: Application Insights and model data collection are 501s naming them, and make nothing.
+step("Model.deploy (enable_app_insights)", lambda: deploy("ai-svc", AciWebservice.deploy_configuration(enable_app_insights=True)))
+step("Model.deploy (collect_model_data)", lambda: deploy("dc-svc", AksWebservice.deploy_configuration(compute_target_name="no-such-aks", collect_model_data=True)))
 step("ws.webservices after refusals", lambda: sorted(ws.webservices.keys()))
 
 # update: tags, properties, description; auth cannot change; a new inference_config is a new version.
 step("update(tags, properties, description)", lambda: svc.update(tags={"team": "b"}, properties={"stage": "prod"}, description="still triples"))
 step("after update", lambda: (lambda s: [s.tags, s.properties, s.description, s.state])(Webservice(ws, "aci-svc")))
 step("update(auth_enabled=False)", lambda: svc.update(auth_enabled=False))
+step("update(enable_app_insights=True)", lambda: svc.update(enable_app_insights=True))
 
 
 def new_version():

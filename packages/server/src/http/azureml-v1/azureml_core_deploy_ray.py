@@ -116,6 +116,20 @@ def serve_autoscaling():
 step("Model.deploy (AKS autoscale)", deploy_auto)
 step("AKS autoscale through ARM", lambda: arm("GET", "onlineEndpoints/aks-auto/deployments/version-1")["properties"]["scaleSettings"])
 step("AKS autoscale on Ray Serve", serve_autoscaling)
+
+
+# service.update(autoscale_*): the given settings over the service's own, applied to Ray Serve.
+def update_auto():
+    s = Webservice(ws, "aks-auto")
+    s.update(autoscale_enabled=True, autoscale_max_replicas=4, autoscale_target_utilization=60, autoscale_refresh_seconds=3)
+    s.wait_for_deployment()
+    s = Webservice(ws, "aks-auto")
+    a = s.serialize()["autoScaler"]
+    return [s.state, a["autoscaleEnabled"], a["minReplicas"], a["maxReplicas"], a["targetUtilization"], a["refreshPeriodInSeconds"], serve_autoscaling(), s.run(json.dumps({"data": [1, 2]}))]
+
+
+step("AKS update(autoscale_*)", update_auto)
+step("AKS update(collect_model_data=True)", lambda: Webservice(ws, "aks-auto").update(collect_model_data=True))
 step("AKS autoscale delete", lambda: Webservice(ws, "aks-auto").delete())
 
 # 2. An AksEndpoint on the Ray compute with its first version (Model.deploy with AksEndpoint's
