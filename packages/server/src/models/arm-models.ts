@@ -76,11 +76,14 @@ function optStr(v: unknown, target: string, max = 2000): string | undefined {
   return v;
 }
 
-/** `W/models` versions are MLflow's, which are whole numbers. */
+/**
+ * `W/models` versions are MLflow's, which are whole numbers (a decision: a string version would be a
+ * second name of an MLflow number; docs/design-notes.md, "One model registry, three protocols").
+ */
 export function checkModelVersion(v: string): number {
   if (!/^[1-9]\d{0,8}$/.test(v))
     throw new InvalidInput(
-      `model version '${v}' is not served: versions are whole numbers from 1 (the registry is MLflow's, whose versions are numbers); use e.g. '1', or leave the version out to take the next`,
+      `model version '${v}' is not served: versions are whole numbers from 1 (one registry serves MLflow, azureml-core and ARM, and MLflow and azureml-core number versions); use e.g. '1', or leave the version out to take the next, and put a label such as '${v}' in a tag`,
       { code: 'INVALID_ASSET_VERSION', target: 'version' },
     );
   return Number(v);
