@@ -3,8 +3,10 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import net from 'node:net';
 import { descendants, localPostmaster } from './cpu.js';
+// Not through server.ts: importing the server (through tsx) costs seconds of CPU, and
+// `npm run bench -- --bad-option` should answer before that.
+import { freePort } from '../../packages/server/src/free-port.js';
 
 /** A server the bench talks to: its MLflow tracking URI, how to authenticate, and its process. */
 export interface BenchTarget {
@@ -27,21 +29,6 @@ export interface BenchTarget {
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 export const WORK = path.join(ROOT, 'bench', '.work');
-
-/**
- * A free TCP port on the loopback. Not the server's `freePort`: importing server.ts (through tsx)
- * costs seconds of CPU, and `npm run bench -- --bad-option` should answer before that.
- */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Polls `url` until it answers 200 (or the process exits, or `timeoutMs` passes). */
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
@@ -119,7 +106,7 @@ export async function startAtelier(opts: AtelierOptions): Promise<BenchTarget> {
   let databaseUrl: string | undefined;
   let postmasterPid: number | undefined;
   if (opts.postgres) {
-    // Loaded here, not at the top: see freePort.
+    // Loaded here, not at the top: see the freePort import.
     const { freshPostgres } = await import('../../packages/server/src/testing/harness.js');
     const fresh = await freshPostgres(opts.postgres, 'atelier_bench');
     databaseUrl = fresh.url;

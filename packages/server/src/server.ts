@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServerConfig } from './config.js';
 import { createContext, type AppContext, type ContextOptions } from './context.js';
 import { buildApp } from './app.js';
 import { createServices, type Services } from './services.js';
+import { freePort } from './free-port.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -55,14 +55,4 @@ export async function startServer(
   };
 }
 
-/** A port that is free on `host` right now (the OS picks it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort };
