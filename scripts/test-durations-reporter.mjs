@@ -5,6 +5,12 @@
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+// Files run from the transpiled test tree (scripts/test-build.mjs) are named by their sources.
+const tree = process.env.ATELIER_TEST_TREE;
+const sourceOf = (file) =>
+  tree && !path.relative(tree, file).startsWith('..')
+    ? path.relative(tree, file).replace(/\.js$/, '.ts')
+    : path.relative(root, file);
 
 export default async function* durations(source) {
   const topLevel = new Map(); // file -> summed top-level test durations (fallback)
@@ -13,7 +19,7 @@ export default async function* durations(source) {
     if (event.type !== 'test:complete' && event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const { file, name, nesting, details } = event.data ?? {};
     if (!file || nesting !== 0 || typeof details?.duration_ms !== 'number') continue;
-    const rel = path.relative(root, file);
+    const rel = sourceOf(file);
     if (name === file) {
       if (done.has(rel)) continue;
       done.add(rel);
