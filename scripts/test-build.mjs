@@ -90,7 +90,10 @@ export async function buildTestTree(root) {
           },
         });
         await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-        await fs.promises.writeFile(dest, result.code);
+        // Written aside and renamed: a test process of another run may be reading the file.
+        const tmp = `${dest}.${process.pid}.tmp`;
+        await fs.promises.writeFile(tmp, result.code);
+        await fs.promises.rename(tmp, dest);
       }),
     );
   }
