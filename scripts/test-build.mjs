@@ -55,14 +55,14 @@ export async function buildTestTree(root) {
   const esbuild = await import('esbuild');
   const out = path.join(root, 'node_modules', '.cache', 'atelier-tests');
   const manifestFile = path.join(out, 'manifest.json');
-  let manifest = {};
+  let before = {};
   try {
-    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
-    if (manifest.esbuild !== esbuild.version) manifest = {};
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+    // Another esbuild may transpile differently: then every file again.
+    if (manifest.esbuild === esbuild.version) before = manifest.files ?? {};
   } catch {
-    manifest = {};
+    // No tree yet (or a damaged manifest): every file.
   }
-  const before = manifest.files ?? {};
   const files = {};
   const work = [];
   for (const src of sources(root)) {
