@@ -46,6 +46,27 @@ function jsExports(value) {
   return value;
 }
 
+function writeAtomic(file, text) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+/** A symbolic link at `at` to `to`, replaced in one rename (two test runs may build at once). */
+function link(to, at) {
+  // Relative, so a copy of node_modules (e.g. into another checkout) does not point back at this one.
+  const target = path.relative(path.dirname(at), to);
+  try {
+    if (fs.readlinkSync(at) === target) return;
+  } catch {
+    // Missing (or not a link): made below.
+  }
+  const tmp = `${at}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(target, tmp, 'dir');
+  fs.renameSync(tmp, at);
+}
+
 /**
  * Builds the tree under `<root>/node_modules/.cache/atelier-tests` and returns its path. Files whose
  * source is unchanged since the last build (same mtime and size) are kept; outputs of removed sources
@@ -104,7 +125,7 @@ export async function buildTestTree(root) {
 
   // Module type and our packages: package.json files of the copies, and node_modules/@atelier links.
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'package.json'), `${JSON.stringify({ private: true, type: 'module' })}\n`);
+  writeAtomic(path.join(out, 'package.json'), `${JSON.stringify({ private: true, type: 'module' })}\n`);
   const scope = path.join(out, 'node_modules', '@atelier');
   fs.mkdirSync(scope, { recursive: true });
   for (const name of fs.readdirSync(path.join(root, 'packages'))) {
@@ -116,17 +137,12 @@ export async function buildTestTree(root) {
     const next = { name: pkg.name, type: pkg.type };
     if (pkg.exports) next.exports = jsExports(pkg.exports);
     if (pkg.main) next.main = jsExports(pkg.main);
-    fs.writeFileSync(path.join(copy, 'package.json'), `${JSON.stringify(next, null, 2)}\n`);
+    writeAtomic(path.join(copy, 'package.json'), `${JSON.stringify(next, null, 2)}\n`);
     // The package's own dependencies (packages/<name>/node_modules) come first, as in the source tree.
     const own = path.join(root, 'packages', name, 'node_modules');
-    const ownLink = path.join(copy, 'node_modules');
-    if (fs.existsSync(own) && !fs.existsSync(ownLink)) fs.symlinkSync(own, ownLink, 'dir');
-    if (pkg.name?.startsWith('@atelier/')) {
-      const link = path.join(scope, pkg.name.slice('@atelier/'.length));
-      fs.rmSync(link, { force: true, recursive: true });
-      fs.symlinkSync(copy, link, 'dir');
-    }
+    if (fs.existsSync(own)) link(own, path.join(copy, 'node_modules'));
+    if (pkg.name?.startsWith('@atelier/')) link(copy, path.join(scope, pkg.name.slice('@atelier/'.length)));
   }
-  fs.writeFileSync(manifestFile, `${JSON.stringify({ esbuild: esbuild.version, files })}\n`);
+  writeAtomic(manifestFile, `${JSON.stringify({ esbuild: esbuild.version, files })}\n`);
   return { out, built: work.length, total: Object.keys(files).length };
 }
