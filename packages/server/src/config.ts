@@ -35,6 +35,11 @@ export interface ServerConfig {
   storageSuffix?: string;
   /** Port of Ray Serve's HTTP ingress when the server starts Serve on an attached Ray cluster (a running Serve keeps its own). */
   rayServePort: number;
+  /**
+   * How often (ms) a server that serves online deployments re-reads their records, to follow what
+   * another replica on the same database changed (a scale change, an update, a delete).
+   */
+  deploymentFollowMs: number;
 }
 
 export const CONFIG_DOC: Record<string, string> = {
@@ -57,6 +62,8 @@ export const CONFIG_DOC: Record<string, string> = {
     'http(s) origins (comma-separated) of Ray dashboards that Ray computes may attach, e.g. http://127.0.0.1:8265; default none',
   ATELIER_RAY_SERVE_PORT:
     "port of Ray Serve's HTTP ingress when the server starts Serve on an attached Ray cluster (online endpoints with a Ray compute); a Serve already running keeps its own; default 8000",
+  ATELIER_DEPLOYMENT_FOLLOW_MS:
+    "how often, in ms, a server re-reads the online deployments' records to follow what another replica on the same database changed (scale, update, delete) (100..3600000); default 3000",
   ATELIER_DATASTORE_UPLOAD_LIMIT:
     'largest file in bytes one datastore upload may carry (larger ones are refused with 413); default 10737418240 (10 GiB)',
   ATELIER_BLOB_STORE:
@@ -230,5 +237,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rayServePort:
       overrides.rayServePort ??
       (env.ATELIER_RAY_SERVE_PORT ? intIn('ATELIER_RAY_SERVE_PORT', env.ATELIER_RAY_SERVE_PORT, 1, 65535) : 8000),
+    deploymentFollowMs:
+      overrides.deploymentFollowMs ??
+      (env.ATELIER_DEPLOYMENT_FOLLOW_MS
+        ? intIn('ATELIER_DEPLOYMENT_FOLLOW_MS', env.ATELIER_DEPLOYMENT_FOLLOW_MS, 100, 3_600_000)
+        : 3_000),
   };
 }

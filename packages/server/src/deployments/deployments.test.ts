@@ -237,10 +237,11 @@ for (const dialect of testDialects()) {
         }
       };
       const load = Array.from({ length: 4 }, () => worker());
-      await new Promise((res) => setTimeout(res, 300));
+      // The load runs before, during and after the swap: until blue and then green answered a few.
+      await until('blue serves the load', () => (seen.blue ?? 0) >= 20, 60_000);
       const swap = await t.request('PATCH', `${E}?${V}`, { properties: { traffic: { blue: 0, green: 100 } } });
       assert.equal(swap.status, 200, swap.text);
-      await new Promise((res) => setTimeout(res, 2_600));
+      await until('green serves the load', () => (seen.green ?? 0) >= 20, 60_000);
       stop = true;
       await Promise.all(load);
       assert.deepEqual(failures, []);
@@ -315,6 +316,8 @@ for (const dialect of testDialects()) {
         servingPython: python,
         home: a.home,
         databaseUrl: a.server.ctx.config.databaseUrl,
+        // b re-reads the records every 0.2 s (3 s by default), so following a change waits little.
+        deploymentFollowMs: 200,
       });
       const E = `${W}/onlineEndpoints/ep-rep`;
       const ep = await a.request('PUT', `${E}?${V}`, { location: 'local', properties: { authMode: 'Key' } });
@@ -347,7 +350,8 @@ for (const dialect of testDialects()) {
       // A scale change through a: b restarts its instances with the new capacity.
       const scale = await a.request('PATCH', `${E}/deployments/blue?${V}`, { sku: { capacity: 2 } });
       assert.equal(scale.status, 200, scale.text);
-      await until('b runs 2 instances', () => runtimesB.runtime(id)?.ready().length === 2);
+      // (Bounded like a deploy: two instances load their model, which takes long on a loaded machine.)
+      await until('b runs 2 instances', () => runtimesB.runtime(id)?.ready().length === 2, 120_000);
       assert.deepEqual(await (await viaB({ dataframe_records: [{ x: 2 }] })).json(), { predictions: [4] });
 
       // A delete through a: b stops its instances and answers that nothing serves.

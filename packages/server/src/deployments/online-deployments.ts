@@ -836,8 +836,8 @@ export class OnlineDeploymentService {
     }
   }
 
-  /** Starts following the records (reconcile) until the server closes. */
-  follow(everyMs = 3_000): void {
+  /** Starts following the records (reconcile) until the server closes, every ATELIER_DEPLOYMENT_FOLLOW_MS. */
+  follow(everyMs = this.ctx.config.deploymentFollowMs ?? 3_000): void {
     if (this.following) return;
     let busy = false;
     this.following = setInterval(() => {
