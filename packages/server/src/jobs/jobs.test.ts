@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { V, createWorkspace, wsPath, userWithRole } from '../http/arm/arm-test-helpers.js';
 import { pythonWith } from './testing.js';
-import { commandJob as commandJobBody, userLog, waitForJob } from '../http/arm/job-test-helpers.js';
+import { commandJob as commandJobBody, pollPauses, userLog, waitForJob } from '../http/arm/job-test-helpers.js';
 import { testRay } from '../testing/ray.js';
 
 const py = pythonWith(['mlflow']);
@@ -193,19 +193,21 @@ mlflow.log_param('lr', '\${{inputs.lr}}')
       assert.equal(put.status, 201, put.text);
       await waitJob(job, (b) => b.properties.status === 'Running');
       // The trap is set once 'started' is logged (a Ray job's log arrives with the executor's polls).
+      const logPause = pollPauses();
       for (const end = Date.now() + 60_000; Date.now() < end && !(await userLog(t, job)).includes('started');)
-        await new Promise((r) => setTimeout(r, 25));
+        await logPause();
       const c = await t.request('POST', `${job}/cancel?${V}`);
       // Azure's answer: 202 and the operation to poll, which ends once the job has.
       assert.equal(c.status, 202, c.text);
       assert.ok(c.headers.get('retry-after'));
       const status = new URL(String(c.headers.get('azure-asyncoperation')));
       let op: any;
+      const opPause = pollPauses();
       for (const end = Date.now() + 60_000; Date.now() < end;) {
         op = await t.request('GET', `${status.pathname}${status.search}`);
         assert.equal(op.status, 200, op.text);
         if (op.body.status !== 'InProgress') break;
-        await new Promise((r) => setTimeout(r, 25));
+        await opPause();
       }
       assert.equal(op.body.status, 'Succeeded', op.text);
       assert.equal((await t.request('GET', `${job}?${V}`)).body.properties.status, 'Canceled');

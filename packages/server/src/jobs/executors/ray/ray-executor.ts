@@ -156,7 +156,9 @@ export class RayExecutor implements Executor {
           reached = false;
           continue;
         }
-        await this.copyLogs(h, rank, d).catch(() => undefined);
+        // A PENDING job has no output of its own yet (Ray is setting up its runtime_env, a slow step
+        // while the cluster is busy): its log is read once it runs, and at its end.
+        if (d?.status !== 'PENDING') await this.copyLogs(h, rank, d).catch(() => undefined);
         if (!d || RAY_TERMINAL.has(d.status)) ended.set(id, d);
       }
       if (reached) lastContact = Date.now();
