@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestServer, testDialects, freshPostgres } from './testing/harness.js';
+import { startTestServer, testDialects, migratedPostgres } from './testing/harness.js';
 
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 
@@ -17,7 +17,7 @@ for (const dialect of testDialects()) {
   describe(`data root permissions (${dialect})`, { skip: process.platform === 'win32' }, () => {
     it('is 0700 with files 0600, also when an older server left it readable', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-perm-'));
-      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const pg = dialect === 'postgres' ? await migratedPostgres() : undefined;
       const previous = process.umask(0o022);
       let t: Awaited<ReturnType<typeof startTestServer>> | undefined;
       try {

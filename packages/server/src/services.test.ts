@@ -7,7 +7,7 @@ import { loadConfig } from './config.js';
 import { createContext } from './context.js';
 import { createServices } from './services.js';
 import { workspaceInfo } from './resources/workspaces.js';
-import { ADMIN_PASSWORD, freshPostgres, testDialects } from './testing/harness.js';
+import { ADMIN_PASSWORD, migratedPostgres, testDialects } from './testing/harness.js';
 
 /**
  * The composition root without HTTP: what a job worker does. The services are built from config +
@@ -18,7 +18,7 @@ for (const dialect of testDialects()) {
   describe(`services without Fastify (${dialect})`, () => {
     it('builds every service from the context and runs a workspace through them', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-services-'));
-      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const pg = dialect === 'postgres' ? await migratedPostgres() : undefined;
       const ctx = await createContext(
         loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }),
       );

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freshPostgres, startTestServer, testDialects, type TestServer } from '../testing/harness.js';
+import { migratedPostgres, startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { findPython, makeWorkspace } from '../../test/mlflow-client/python.js';
 import { waitOperation, until } from '../testing/deploy-models.js';
 import { uploadCode } from '../testing/code-upload.js';
@@ -52,7 +52,7 @@ for (const dialect of testDialects()) {
 
     before(async () => {
       home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-probes-'));
-      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
+      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await migratedPostgres());
       t = await startTestServer(dialect, { servingPython: python, home, databaseUrl });
       W = (await makeWorkspace(t, 'rg-probes', 'ws-probes')).armId;
       await uploadCode(t, W, 'prober', '1', { 'score.py': SCORE_PY });

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freshPostgres } from './harness.js';
+import { migratedPostgres } from './harness.js';
+import { createMigratedSqlite } from './db-templates.js';
 import { startServer, type RunningServer } from '../server.js';
 import { prepareTls } from '../identity/tls.js';
 import type { DialectName } from '../store/database.js';
@@ -85,7 +86,9 @@ export async function startAzureClientServer(
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `atelier-${group}-`));
   let databaseUrl: string | undefined;
   let drop: (() => Promise<void>) | undefined;
-  if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
+  // A migrated database to start on (db-templates.ts).
+  if (dialect === 'postgres') ({ url: databaseUrl, drop } = await migratedPostgres());
+  else await createMigratedSqlite(path.join(home, 'atelier.db'));
   // Host-style blob URIs ({account}.blob.atelier.test): azureml-core uploads run files only to those.
   // The client processes resolve *.atelier.test to the server (testing/python/azure_clients.py).
   const tls = await prepareTls({ home, host: '127.0.0.1', env: {}, storageSuffix: STORAGE_SUFFIX });

@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from '../server.js';
 import type { ServerConfig } from '../config.js';
 import type { ContextOptions } from '../context.js';
 import { openDatabase, type Database, type DialectName } from '../store/database.js';
+import { createMigratedSqlite, createPostgresDatabase } from './db-templates.js';
 
 /**
  * Test support: real servers on random ports, real SQLite files, real PostgreSQL databases.
@@ -47,19 +48,19 @@ export function clientDialects(preferred: DialectName): DialectName[] {
 export const ADMIN_PASSWORD = 'test-admin-password-1';
 
 /**
- * A fresh, empty PostgreSQL database on the server at `base` (default ATELIER_TEST_DATABASE_URL);
- * returns its URL and a function that drops it. Tests and benchmarks share it.
+ * A fresh PostgreSQL database on the server at `base` (default ATELIER_TEST_DATABASE_URL): empty,
+ * or with `migrated` a copy of the migrated template (db-templates.ts), for a server to start on
+ * (it finds no migration to run). Returns its URL and a function that drops it. Tests and
+ * benchmarks share it (the benchmarks' cold starts use empty ones).
  */
 export async function freshPostgres(
   base: string | undefined = process.env.ATELIER_TEST_DATABASE_URL,
   prefix = 'atelier_t',
+  opts: { migrated?: boolean } = {},
 ): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!base) throw new Error('ATELIER_TEST_DATABASE_URL is not set');
   const name = `${prefix}_${crypto.randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  await createPostgresDatabase(base, name, opts);
   const u = new URL(base);
   u.pathname = `/${name}`;
   return {
@@ -73,23 +74,34 @@ export async function freshPostgres(
   };
 }
 
+/** freshPostgres() with `migrated`: a database for a server of a test to start on. */
+export function migratedPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  return freshPostgres(undefined, undefined, { migrated: true });
+}
+
 /**
- * The store of a test on `dialect`, not yet migrated: a fresh PostgreSQL database, or a SQLite file
- * in `dir`. `drop()` (after close) removes the PostgreSQL database.
+ * The store of a test on `dialect`: a fresh PostgreSQL database, or a SQLite file in `dir`; empty
+ * (not migrated) unless `migrate`, which starts from the migrated template and runs the migration
+ * check as a server does. `drop()` (after close) removes the PostgreSQL database.
  */
 export async function openTestDatabase(
   dialect: DialectName,
   dir: string,
   opts: { migrate?: boolean } = {},
 ): Promise<{ database: Database; drop: () => Promise<void> }> {
+  const migrate = opts.migrate ?? false;
   if (dialect === 'postgres') {
-    const fresh = await freshPostgres();
-    return { database: await openDatabase({ url: fresh.url, migrate: opts.migrate ?? false }), drop: fresh.drop };
+    const fresh = await freshPostgres(undefined, undefined, { migrated: migrate });
+    try {
+      return { database: await openDatabase({ url: fresh.url, migrate }), drop: fresh.drop };
+    } catch (e) {
+      await fresh.drop();
+      throw e;
+    }
   }
-  return {
-    database: await openDatabase({ sqlitePath: path.join(dir, 'db.sqlite'), migrate: opts.migrate ?? false }),
-    drop: async () => {},
-  };
+  const sqlitePath = path.join(dir, 'db.sqlite');
+  if (migrate) await createMigratedSqlite(sqlitePath);
+  return { database: await openDatabase({ sqlitePath, migrate }), drop: async () => {} };
 }
 
 export interface TestServer {
@@ -125,10 +137,14 @@ export async function startTestServer(
   const home = overrides.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-test-'));
   let drop: (() => Promise<void>) | undefined;
   let databaseUrl = overrides.databaseUrl;
+  // The server starts on a migrated copy (db-templates.ts) of a database it makes itself: a fresh
+  // PostgreSQL one, or its SQLite file in a data root made here (a given one is left as it is).
   if (dialect === 'postgres' && !databaseUrl) {
-    const fresh = await freshPostgres();
+    const fresh = await migratedPostgres();
     databaseUrl = fresh.url;
     drop = fresh.drop;
+  } else if (dialect === 'sqlite' && !overrides.home) {
+    await createMigratedSqlite(path.join(home, 'atelier.db'));
   }
   const server = await startServer(
     { port: 0, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides, home, databaseUrl },

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshPostgres, startTestServer, testDialects, type TestServer } from '../testing/harness.js';
+import { migratedPostgres, startTestServer, testDialects, type TestServer } from '../testing/harness.js';
 import { V, createWorkspace, wsPath } from '../http/arm/arm-test-helpers.js';
 import { findUv } from '../environment-builds/environment-builds.js';
 import { BUILD_OPERATION } from './environments.js';
@@ -36,7 +36,7 @@ for (const dialect of testDialects()) {
       const saved = process.env.ATELIER_UV;
       process.env.ATELIER_UV = uv;
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-envbuild-'));
-      const db = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const db = dialect === 'postgres' ? await migratedPostgres() : undefined;
       let t = await startTestServer(dialect, { home, databaseUrl: db?.url });
       try {
         await createWorkspace(t, 'eb-rg', 'eb-ws');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { startServer, type RunningServer } from '../../server.js';
 import { ensureSelfSignedCertificate } from '../../identity/tls.js';
-import { freshPostgres, clientDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
+import { migratedPostgres, clientDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
 import { httpsJson, passwordToken } from '../../testing/tls-clients.js';
 
 /**
@@ -65,7 +65,7 @@ for (const dialect of clientDialects('postgres')) {
       caFile = tls.caFile;
       ca = fs.readFileSync(caFile, 'utf8');
       let databaseUrl: string | undefined;
-      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
+      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await migratedPostgres());
       server = await startServer(
         {
           home,

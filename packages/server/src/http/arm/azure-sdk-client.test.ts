@@ -7,7 +7,7 @@ import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
 import { startServer, type RunningServer } from '../../server.js';
 import { ensureSelfSignedCertificate } from '../../identity/tls.js';
-import { freshPostgres, testDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
+import { migratedPostgres, testDialects, ADMIN_PASSWORD } from '../../testing/harness.js';
 import { httpsJson, passwordToken } from '../../testing/tls-clients.js';
 
 /**
@@ -29,7 +29,7 @@ for (const dialect of testDialects()) {
       const tls = await ensureSelfSignedCertificate(home, ['127.0.0.1', 'localhost']);
       const ca = fs.readFileSync(tls.caFile, 'utf8');
       let databaseUrl: string | undefined;
-      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await freshPostgres());
+      if (dialect === 'postgres') ({ url: databaseUrl, drop } = await migratedPostgres());
       server = await startServer(
         {
           home,

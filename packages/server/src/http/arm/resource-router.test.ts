@@ -12,7 +12,7 @@ import { WORKSPACE } from '../../resources/workspaces.js';
 import { toArmBody } from '../../resources/engine.js';
 import { InvalidInput, NotFound } from '../../errors.js';
 import type { ResourceTypeDeclaration } from '../../resources/registry.js';
-import { ADMIN_PASSWORD, freshPostgres, testDialects } from '../../testing/harness.js';
+import { ADMIN_PASSWORD, migratedPostgres, testDialects } from '../../testing/harness.js';
 
 const NOTES = 'Microsoft.MachineLearningServices/workspaces/notes';
 
@@ -26,7 +26,7 @@ for (const dialect of testDialects()) {
   describe(`generic ARM router (${dialect})`, () => {
     it('serves a newly declared type end to end', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-router-'));
-      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const pg = dialect === 'postgres' ? await migratedPostgres() : undefined;
       const ctx = await createContext(
         loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }),
       );
@@ -195,7 +195,7 @@ for (const dialect of testDialects()) {
 
     it('serves an extension type below any scope from one declaration', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-router-ext-'));
-      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const pg = dialect === 'postgres' ? await migratedPostgres() : undefined;
       const ctx = await createContext(
         loadConfig({}, { home, databaseUrl: pg?.url, logLevel: 'silent', adminPassword: ADMIN_PASSWORD }),
       );

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { startTestServer, testDialects, freshPostgres, type TestServer } from '../../testing/harness.js';
+import { startTestServer, testDialects, migratedPostgres, type TestServer } from '../../testing/harness.js';
 import { ResourceEngine } from '../../resources/engine.js';
 import { DependentResources } from '../../resources/dependents.js';
 import { workspaceDef } from '../../resources/workspaces.js';
@@ -68,7 +68,7 @@ for (const dialect of testDialects()) {
   describe(`operations interrupted by a crash (${dialect})`, () => {
     it('are failed and undone when a server starts', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-crash-'));
-      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const pg = dialect === 'postgres' ? await migratedPostgres() : undefined;
       try {
         let t = await startTestServer(dialect, { home, databaseUrl: pg?.url });
         const { ctx } = t.server;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freshPostgres, testDialects } from '../../testing/harness.js';
+import { migratedPostgres, testDialects } from '../../testing/harness.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'main.ts');
 
@@ -15,7 +15,7 @@ for (const dialect of testDialects()) {
   describe(`secrets never reach the log (${dialect})`, () => {
     it('passwords, client secrets, access/refresh tokens and device codes stay out of the log', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-logs-'));
-      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const pg = dialect === 'postgres' ? await migratedPostgres() : undefined;
       const adminPassword = 'Admin-Pw-7c1d9e2a';
       const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
         env: {

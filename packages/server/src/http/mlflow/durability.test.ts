@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freshPostgres, testDialects } from '../../testing/harness.js';
+import { migratedPostgres, testDialects } from '../../testing/harness.js';
 
 /**
  * Durability (issue 4 item 8): a real server process logs from concurrent clients, is killed with
@@ -107,7 +107,7 @@ for (const dialect of testDialects()) {
     { timeout: 180000 },
     async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-durable-'));
-      const pgdb = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const pgdb = dialect === 'postgres' ? await migratedPostgres() : undefined;
       let child: Child | undefined;
       try {
         child = await startChild(home, pgdb?.url);
