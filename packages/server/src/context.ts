@@ -10,6 +10,7 @@ import { KeyRing, loadMasterKey } from './secrets/envelope.js';
 import { HbiWorkspaces, createLogger } from './logging/logger.js';
 import { TokenService } from './identity/tokens.js';
 import { PrincipalService } from './identity/principals.js';
+import type { ScryptCost } from './identity/passwords.js';
 import { AccessControl } from './identity/rbac.js';
 import { ADMIN_PASSWORD_IGNORED, bootstrap, type BootstrapResult } from './identity/bootstrap.js';
 import { BlobStores } from './blob/factory.js';
@@ -43,6 +44,12 @@ export interface AppContext {
 export interface ContextOptions {
   /** Where log lines go (default stdout), e.g. a stream a test reads. */
   logDestination?: pino.DestinationStream;
+  /**
+   * scrypt's cost for the passwords this server hashes (default SCRYPT_COST). For tests only, which
+   * start hundreds of servers and sign in thousands of times: a lower cost is a weaker hash. Never
+   * read from the environment or the command line.
+   */
+  passwordCost?: ScryptCost;
 }
 
 /**
@@ -102,7 +109,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
     await hbi.start(() =>
       scanResources(database.db, { type: 'Microsoft.MachineLearningServices/workspaces', topLevel: true }),
     );
-    const boot = await bootstrap(database, config.adminPassword);
+    const boot = await bootstrap(database, config.adminPassword, opts.passwordCost);
     if (boot.adminPasswordIgnored) logger.warn(ADMIN_PASSWORD_IGNORED);
     const keys = new KeyRing(database, loadMasterKey(config.home));
     const tokens = new TokenService(database.db, keys, config.publicUrl, boot.tenantId, config.tokenTtlSeconds);
@@ -113,7 +120,7 @@ export async function createContext(config: ServerConfig, opts: ContextOptions =
       db: database.db,
       keys,
       tokens,
-      principals: new PrincipalService(database, boot.tenantId),
+      principals: new PrincipalService(database, boot.tenantId, opts.passwordCost),
       access: new AccessControl(database.db),
       tenantId: boot.tenantId,
       defaultSubscriptionId: boot.defaultSubscriptionId,

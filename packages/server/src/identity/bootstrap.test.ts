@@ -39,6 +39,8 @@ for (const dialect of testDialects()) {
       assert.equal((await bootstrap(database)).adminPasswordIgnored, undefined, 'no password given, nothing ignored');
       assert.equal(await verifyPassword('first-password-1', (await adminHash()).password_hash), true);
       assert.equal(await verifyPassword('second-password-2', (await adminHash()).password_hash), false);
+      // A server's own cost (test servers pass a cheaper one through ContextOptions.passwordCost).
+      assert.match((await adminHash()).password_hash!, /^scrypt\$32768\$8\$1\$/);
     });
 
     it('resetAdminPassword sets it, enables the admin, and refuses a short one without changing anything', async () => {

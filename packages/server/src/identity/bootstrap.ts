@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../store/schema.js';
 import { openDatabase, type Database } from '../store/database.js';
-import { generatePassword, hashPassword } from './passwords.js';
+import { generatePassword, hashPassword, SCRYPT_COST, type ScryptCost } from './passwords.js';
 import { checkPasswordRule } from './principals.js';
 
 export interface BootstrapResult {
@@ -30,7 +30,11 @@ async function setting(db: Kysely<Tables>, key: string): Promise<string | undefi
  * Runs in one transaction, and is safe when several replicas start at once (the settings insert
  * is the lock: the loser sees the winner's rows).
  */
-export async function bootstrap(database: Database, adminPassword?: string): Promise<BootstrapResult> {
+export async function bootstrap(
+  database: Database,
+  adminPassword?: string,
+  passwordCost: ScryptCost = SCRYPT_COST,
+): Promise<BootstrapResult> {
   const db = database.db;
   const existing = await setting(db, 'tenant_id');
   if (existing) {
@@ -44,7 +48,7 @@ export async function bootstrap(database: Database, adminPassword?: string): Pro
   const tenantId = crypto.randomUUID();
   const subscriptionId = crypto.randomUUID();
   const password = adminPassword ?? generatePassword();
-  const hash = await hashPassword(password);
+  const hash = await hashPassword(password, passwordCost);
   const adminId = crypto.randomUUID();
   const now = Date.now();
   try {

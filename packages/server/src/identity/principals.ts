@@ -6,7 +6,7 @@ import type { PrincipalRow } from '../store/tables.js';
 import type { PrincipalSecretRow } from './tables.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { GUID } from '../resources/arm-ids.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { dummyHash, hashPassword, SCRYPT_COST, verifyPassword, type ScryptCost } from './passwords.js';
 import { keepAnAdministrator } from './last-owner.js';
 import './tables.js';
 
@@ -124,11 +124,15 @@ export class PrincipalService {
   private remembered = new Map<string, { until: number; principalId: string; passwordHash: string }>();
 
   private readonly db: Kysely<Tables>;
+  private readonly dummyHash: string;
   constructor(
     private readonly database: Database,
     readonly tenantId: string,
+    /** scrypt's cost for the passwords set here (ContextOptions.passwordCost; tests only). */
+    private readonly passwordCost: ScryptCost = SCRYPT_COST,
   ) {
     this.db = database.db;
+    this.dummyHash = dummyHash(passwordCost);
   }
 
   // Enabled principals by id, for the authentication of every request (a database read per request
@@ -230,7 +234,7 @@ export class PrincipalService {
       name,
       name_key: name.toLowerCase(),
       display_name: displayName,
-      password_hash: await hashPassword(password),
+      password_hash: await hashPassword(password, this.passwordCost),
       enabled: 1,
       created_at: Date.now(),
     };
@@ -375,7 +379,8 @@ export class PrincipalService {
     const set: Partial<PrincipalRow> = {};
     if (changes.displayName !== undefined) set.display_name = checkDisplayName(changes.displayName);
     if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0;
-    if (changes.password !== undefined) set.password_hash = await hashPassword(checkPasswordRule(changes.password));
+    if (changes.password !== undefined)
+      set.password_hash = await hashPassword(checkPasswordRule(changes.password), this.passwordCost);
     if (Object.keys(set).length === 0) return;
     if (changes.enabled === false) {
       await this.database.write(async ({ db: trx }) => {
@@ -436,7 +441,7 @@ export class PrincipalService {
     const generation = this.generation;
     const row = await this.findByName(name);
     if (!row || row.kind !== 'user' || !row.enabled || !row.password_hash) {
-      await verifyPassword(password, DUMMY_HASH); // same cost whether or not the user exists
+      await verifyPassword(password, this.dummyHash); // same cost whether or not the user exists
       return undefined;
     }
     if (!(await verifyPassword(password, row.password_hash))) return undefined;
@@ -464,4 +469,3 @@ export class PrincipalService {
 /** How long a right password is remembered (see PrincipalService.remembered). */
 const REMEMBER_MS = 60_000;
 const MAX_REMEMBERED = 10_000;
-const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { migratedPostgres } from './harness.js';
+import { migratedPostgres, TEST_PASSWORD_COST } from './harness.js';
 import { createMigratedSqlite } from './db-templates.js';
 import { startServer, type RunningServer } from '../server.js';
 import { prepareTls } from '../identity/tls.js';
@@ -110,6 +110,7 @@ export async function startAzureClientServer(
       ...(opts.ray ? { rayServePort: opts.ray.servePort } : {}),
     },
     {},
+    { passwordCost: TEST_PASSWORD_COST },
   ).finally(() => {
     if (savedRay === undefined) delete process.env.ATELIER_RAY_ADDRESSES;
     else process.env.ATELIER_RAY_ADDRESSES = savedRay;
