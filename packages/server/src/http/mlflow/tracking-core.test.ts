@@ -727,6 +727,22 @@ for (const dialect of testDialects()) {
       );
       const hist = (await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=m0`)).metrics;
       assert.equal(hist.length, 143);
+      // A large batch of metrics alone (a write of its own) into a run that is missing or deleted
+      // writes nothing and says why.
+      const big = { metrics: Array.from({ length: 500 }, (_, i) => m(i + 5000)) };
+      await c.fails('POST', '/runs/log-batch', { run_id: 'f'.repeat(32), ...big }, 404, 'RESOURCE_DOES_NOT_EXIST');
+      const gone = await c.createRun('0');
+      await c.ok('POST', '/runs/delete', { run_id: gone });
+      await c.fails(
+        'POST',
+        '/runs/log-batch',
+        { run_id: gone, ...big },
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /must be in the 'active' state/,
+      );
+      await c.ok('POST', '/runs/restore', { run_id: gone });
+      assert.deepEqual((await c.ok('GET', `/runs/get?run_id=${gone}`)).run.data.metrics ?? [], []);
       // Same key twice in one batch of tags: the last value wins.
       await c.ok('POST', '/runs/log-batch', {
         run_id: run,

@@ -133,11 +133,21 @@ export const postgresTracking: TrackingSql = {
     async appendLogs(tx, logs, updates) {
       const col = (i: number) => updates.map((r) => r[i]);
       // The series' update rides in the log's statement (one statement and one protocol round
-      // for both instead of two): a data-modifying CTE of another table.
+      // for both instead of two): a data-modifying CTE of another table. The logs' data go as ONE
+      // bytea parameter (sent as binary) that the statement cuts at offsets: node-postgres sends a
+      // bytea[] as text, every byte as two hex digits it writes and PostgreSQL parses back.
+      const offsets: number[] = [];
+      let at = 0;
+      for (const l of logs) {
+        offsets.push(at);
+        at += l.data.length;
+      }
       const rows = await tx.rows<[string, number, number]>(APPEND_LOGS, [
+        logs.length === 1 ? logs[0]!.data : Buffer.concat(logs.map((l) => l.data)),
         logs.map((l) => l.runUuid),
         logs.map((l) => l.n),
-        logs.map((l) => l.data),
+        offsets,
+        logs.map((l) => l.data.length),
         col(0),
         col(3),
         col(4),
@@ -173,13 +183,14 @@ const updateLatestCte = (at: number) =>
 
 /**
  * One log row per run (after the run's last), answering what each log held before, and the
- * update of the runs' existing series (parameters 4–12, updateLatestCte). A log's rows are
- * numbered from 1 and its last row carries the points so far (migration 0900), so that row alone
- * (one index descent) says both, however many rows the log holds.
+ * update of the runs' existing series (parameters 6–14, updateLatestCte). $1 is every run's data
+ * end to end, $4 and $5 each run's offset and length in it. A log's rows are numbered from 1 and
+ * its last row carries the points so far (migration 0900), so that row alone (one index descent)
+ * says both, however many rows the log holds.
  */
-const APPEND_LOGS = `with m as (${updateLatestCte(4)}), s as (
-    select u.run, u.n, u.data, coalesce(g.seq, 0) as c, coalesce(g.points_through, 0) as p
-    from unnest(?::text[], ?::bigint[], ?::bytea[]) as u(run, n, data)
+const APPEND_LOGS = `with m as (${updateLatestCte(6)}), s as (
+    select u.run, u.n, substring($1::bytea from u.off + 1 for u.len) as data, coalesce(g.seq, 0) as c, coalesce(g.points_through, 0) as p
+    from unnest($2::text[], $3::bigint[], $4::int[], $5::int[]) as u(run, n, off, len)
     left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = u.run order by l.seq desc limit 1) g on true
   ), i as (
     insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select run, c + 1, n, data, p + n from s
