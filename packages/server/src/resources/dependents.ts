@@ -102,8 +102,11 @@ export class DependentResources {
    * deleted on its own, nor with its group, while one does: their secrets live in it.
    */
   workspacesNaming?: (db: Pick<Tx, 'db'>, vaultId: string, deletingGroupKey?: string) => Promise<string[]>;
-  /** Test-only: called inside a vault delete's transaction after its in-use checks, before the delete. */
-  testHooks: { inUseChecked?: () => Promise<void> } = {};
+  /**
+   * Test-only: `inUseChecked` inside a vault delete's transaction after its in-use checks, before the
+   * delete; `vaultHeld` inside a workspace write's transaction once it holds the vault it names.
+   */
+  testHooks: { inUseChecked?: () => Promise<void>; vaultHeld?: () => Promise<void> } = {};
   constructor(
     private readonly ctx: AppContext,
     private readonly engine: ResourceEngine,
@@ -315,6 +318,31 @@ export class DependentResources {
         `key vault '${parseResourceId(vaultId).name}' is the key vault of ${users.length === 1 ? 'workspace' : 'workspaces'} ${users.map((u) => `'${u}'`).join(', ')}, whose secrets it keeps; delete ${users.length === 1 ? 'that workspace' : 'them'} first (deleteDependentResources=true takes the vault with it)`,
         { code: 'KEY_VAULT_IN_USE' },
       );
+  }
+
+  /**
+   * Holds a key vault a workspace is about to name as its `keyVault`, in the transaction that writes
+   * the workspace: the vault's row FOR SHARE (a vault delete holds it FOR UPDATE, then looks for the
+   * workspaces naming it) and its resource group's row FOR SHARE (a group delete marks the group
+   * Deleting, then looks). Of the write and a delete, one waits for the other and sees its result:
+   * the delete refuses (KEY_VAULT_IN_USE), or this throws: the vault is gone (400 naming `target`),
+   * or its group is being deleted (409).
+   */
+  async holdKeyVault(tx: Tx, vaultId: string, target: string): Promise<StoredResource> {
+    const vault = await this.engine.lock(tx, vaultId, 'share');
+    const group = vault && (await this.engine.lockGroup(tx, vault.id, 'share'));
+    if (!vault || !group)
+      throw new InvalidInput(
+        `${target} '${vaultId}' does not exist (it was deleted); create it first or leave ${target} out to have one made`,
+        { code: 'DEPENDENT_RESOURCE_NOT_FOUND', target },
+      );
+    if (group.provisioningState === 'Deleting')
+      throw new Conflict(
+        `${target} '${vault.id}' is being deleted with its resource group '${group.name}'; give another key vault, or leave ${target} out to have one made`,
+        { code: 'RESOURCE_GROUP_BEING_DELETED', target },
+      );
+    await this.testHooks.vaultHeld?.();
+    return vault;
   }
 
   async deleteKeyVault(id: string): Promise<boolean> {

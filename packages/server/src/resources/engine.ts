@@ -413,23 +413,30 @@ export class ResourceEngine {
     return (await this.get(id))!;
   }
 
-  /** Server-side property changes (provisioningState, references): new etag, no systemData change. */
-  async setProperties(id: string, changes: Record<string, unknown>): Promise<StoredResource | undefined> {
+  /**
+   * Server-side property changes (provisioningState, references): new etag, no systemData change.
+   * In `tx` when given (a write transaction of the caller's that holds what the change depends on).
+   */
+  async setProperties(
+    id: string,
+    changes: Record<string, unknown>,
+    tx: Pick<Tx, 'db'> = this.ctx,
+  ): Promise<StoredResource | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.get(id);
+      const existing = await readResource(tx.db, id);
       if (!existing) return undefined;
       const merged = { ...existing.properties };
       for (const [k, v] of Object.entries(changes)) {
         if (v === undefined || v === null) delete merged[k];
         else merged[k] = v;
       }
-      const res = await this.ctx.db
+      const res = await tx.db
         .updateTable('resources')
         .set({ properties: JSON.stringify(merged), etag: newEtag() })
         .where('id_key', '=', id.toLowerCase())
         .where('etag', '=', existing.etag)
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) return (await this.get(id))!;
+      if (Number(res.numUpdatedRows) === 1) return (await readResource(tx.db, id))!;
     }
     throw new Conflict(`'${id}' kept changing; retry`, { code: 'CONCURRENT_UPDATE' });
   }
@@ -467,6 +474,26 @@ export class ResourceEngine {
     const locks = rowLocks(tx);
     const row = await (mode === 'update' ? locks.forUpdate(q) : locks.forShare(q)).executeTakeFirst();
     return row ? fromRow(row) : undefined;
+  }
+
+  /**
+   * The resource group of a resource (`id`), its row locked as `lock` locks a resource's: a group
+   * delete marks the group Deleting (waiting for a `share` holder) before it looks at what is inside.
+   * Undefined when the group is gone.
+   */
+  async lockGroup(
+    tx: Tx,
+    id: string,
+    mode: 'update' | 'share',
+  ): Promise<{ name: string; provisioningState: string } | undefined> {
+    const p = parseResourceId(id);
+    const q = tx.db
+      .selectFrom('resource_groups')
+      .select(['name', 'provisioning_state'])
+      .where('id_key', '=', groupId(p.subscriptionId, p.resourceGroup).toLowerCase());
+    const locks = rowLocks(tx);
+    const row = await (mode === 'update' ? locks.forUpdate(q) : locks.forShare(q)).executeTakeFirst();
+    return row ? { name: row.name, provisioningState: row.provisioning_state } : undefined;
   }
 
   /** One page of a group-level type's resources in a subscription, or in one of its groups (`group`: its name). */

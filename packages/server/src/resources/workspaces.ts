@@ -475,28 +475,40 @@ export class WorkspaceService {
     if (given.keyVault) await checkVaultForWorkspace(this.ctx, given.keyVault, Boolean(cmk));
     const kind = input.kind ? enumValue(input.kind, ['Default', 'Hub', 'Project', 'FeatureStore'], 'kind') : 'Default';
     const workspaceId = crypto.randomUUID();
-    const { resource } = await this.engine
-      .put(
-        workspaceDef,
-        id,
-        {
-          location,
-          kind,
-          tags: input.tags ?? {},
-          identity: await this.makeIdentity(input.identity),
-          properties: {
-            ...settable,
-            workspaceId,
-            provisioningState: 'Creating',
-            stateSince: Date.now(),
-            hbiWorkspace: hbi,
-            creationTime: new Date().toISOString(),
-            ...given,
+    const identity = await this.makeIdentity(input.identity);
+    // Written holding the key vault it names (holdKeyVault): a delete of that vault waits for this
+    // write and then sees the workspace, or this waits for the delete and then fails.
+    const { resource } = await this.ctx.database
+      .write(async (tx) => {
+        if (given.keyVault) await this.dependents.holdKeyVault(tx, given.keyVault, 'properties.keyVault');
+        const written = await this.engine.put(
+          workspaceDef,
+          id,
+          {
+            location,
+            kind,
+            tags: input.tags ?? {},
+            identity,
+            properties: {
+              ...settable,
+              workspaceId,
+              provisioningState: 'Creating',
+              stateSince: Date.now(),
+              hbiWorkspace: hbi,
+              creationTime: new Date().toISOString(),
+              ...given,
+            },
           },
-        },
-        by,
-        { ifNoneMatch: '*' },
-      )
+          by,
+          { ifNoneMatch: '*' },
+          tx,
+        );
+        await tx.db
+          .insertInto('workspace_ids')
+          .values({ workspace_id: workspaceId, id_key: written.resource.id.toLowerCase() })
+          .execute();
+        return written;
+      })
       .catch((e) => {
         // Another request created it since the check above.
         if (e instanceof PreconditionFailed || (e instanceof Conflict && e.code === 'CONCURRENT_UPDATE'))
@@ -506,15 +518,6 @@ export class WorkspaceService {
           );
         throw e;
       });
-    try {
-      await this.ctx.db
-        .insertInto('workspace_ids')
-        .values({ workspace_id: workspaceId, id_key: resource.id.toLowerCase() })
-        .execute();
-    } catch (e) {
-      await this.engine.delete(resource.id);
-      throw e;
-    }
     let operation: Operation;
     try {
       operation = await this.operations.start(
@@ -556,7 +559,11 @@ export class WorkspaceService {
         );
         refs[kind] = dep.id;
       }
-      const updated = await this.engine.setProperties(ws.id, refs);
+      // Named holding the key vault made above (holdKeyVault): a delete of it since is seen here.
+      const updated = await this.ctx.database.write(async (tx) => {
+        if (refs.keyVault) await this.dependents.holdKeyVault(tx, refs.keyVault, 'properties.keyVault');
+        return this.engine.setProperties(ws.id, refs, tx);
+      });
       if (!updated) throw new Conflict(`workspace '${ws.name}' was deleted while it was being created`);
       const cmkRef = updated.properties.cmkRef as string | undefined;
       if (cmkRef) {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { storageAccountBlobStore } from '../../resources/dependents.js';
+import { gate, startBehind } from '../../testing/write-race.js';
 import { V, createWorkspace, groupPath, userWithRole, waitForOperation, wsPath } from './arm-test-helpers.js';
 
 for (const dialect of testDialects()) {
@@ -145,6 +146,100 @@ for (const dialect of testDialects()) {
       if (del.status === 202)
         assert.equal((await waitForOperation(t, del.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
       assert.equal((await t.request('DELETE', `${kv}?${V}`)).status, 200, 'once the workspace is gone, so can it be');
+    });
+
+    // A workspace is written holding the key vault it names (FOR SHARE), and its resource group's row;
+    // a vault delete holds the vault FOR UPDATE and looks for workspaces naming it in that transaction.
+    const makeVault = async (name: string, rg = g) => {
+      const put = await t.request('PUT', `${rg}/providers/Microsoft.KeyVault/vaults/${name}?${V}`, {
+        location: 'local',
+      });
+      assert.equal(put.status, 201, put.text);
+      return put.body.id as string;
+    };
+    const workspaceRows = async (name: string) =>
+      t.server.ctx.db
+        .selectFrom('workspace_ids')
+        .select('id_key')
+        .where('id_key', '=', wsPath(t, 'deps', name).toLowerCase())
+        .execute();
+
+    it('key vaults: a vault delete that checked first wins: a workspace naming the vault behind it fails and stores nothing', async () => {
+      const kv = await makeVault('race-kv-del');
+      const deps = t.server.services.workspaces.dependents;
+      const gt = gate();
+      deps.testHooks.inUseChecked = gt.hook;
+      const del = t.request('DELETE', `${kv}?${V}`);
+      await gt.reached;
+      deps.testHooks.inUseChecked = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () =>
+        t.request('PUT', `${wsPath(t, 'deps', 'ws-behind-del')}?${V}`, {
+          location: 'local',
+          properties: { keyVault: kv },
+        }),
+      );
+      gt.open();
+      assert.equal((await del).status, 200);
+      const put = await outcome;
+      assert.ok(put.ok);
+      // SQLite: the create's first read comes after the delete's commit; PostgreSQL: it waited for
+      // the vault's row in the transaction that writes the workspace. Both find the vault gone.
+      assert.equal(put.value.status, 400, put.value.text);
+      assert.match(put.value.body.error.message, /properties\.keyVault '.*race-kv-del' does not exist/);
+      assert.equal((await t.request('GET', `${wsPath(t, 'deps', 'ws-behind-del')}?${V}`)).status, 404);
+      assert.deepEqual(await workspaceRows('ws-behind-del'), [], 'no workspace id was written');
+    });
+
+    it('key vaults: a workspace that holds the vault first wins: the vault delete behind it sees the workspace and answers 409', async () => {
+      const kv = await makeVault('race-kv-ws');
+      const deps = t.server.services.workspaces.dependents;
+      const gt = gate();
+      deps.testHooks.vaultHeld = gt.hook;
+      const put = t.request('PUT', `${wsPath(t, 'deps', 'ws-ahead')}?${V}`, {
+        location: 'local',
+        properties: { keyVault: kv },
+      });
+      await gt.reached;
+      deps.testHooks.vaultHeld = undefined;
+      const { outcome } = await startBehind(t.server.ctx.database, () => t.request('DELETE', `${kv}?${V}`));
+      gt.open();
+      const created = await put;
+      assert.equal(created.status, 201, created.text);
+      const del = await outcome;
+      assert.ok(del.ok);
+      assert.equal(del.value.status, 409, del.value.text);
+      assert.equal(del.value.body.error.code, 'KeyVaultInUse');
+      assert.match(del.value.body.error.message, /is the key vault of workspace '.*\/workspaces\/ws-ahead'/);
+      assert.equal((await waitForOperation(t, created.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.equal((await t.request('GET', `${kv}?${V}`)).status, 200, 'the vault is still there');
+      const gone = await t.request('DELETE', `${wsPath(t, 'deps', 'ws-ahead')}?${V}`);
+      if (gone.status === 202)
+        assert.equal((await waitForOperation(t, gone.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+    });
+
+    it('key vaults: a workspace naming a vault whose resource group is being deleted is refused (409) and stores nothing', async () => {
+      const other = groupPath(t, 'deps-going');
+      assert.equal((await t.request('PUT', `${other}?${V}`, { location: 'local' })).status, 201);
+      const kv = await makeVault('race-kv-group', other);
+      // The group delete paused once its group is marked Deleting, before it looks at what is inside.
+      const groups = t.server.services.groups;
+      const gt = gate();
+      const pause = async () => gt.hook();
+      groups.deleteHooks.unshift(pause);
+      const del = t.request('DELETE', `${other}?${V}`);
+      await gt.reached;
+      groups.deleteHooks.splice(groups.deleteHooks.indexOf(pause), 1);
+      const put = await t.request('PUT', `${wsPath(t, 'deps', 'ws-group-going')}?${V}`, {
+        location: 'local',
+        properties: { keyVault: kv },
+      });
+      gt.open();
+      assert.equal(put.status, 409, put.text);
+      assert.equal(put.body.error.code, 'ResourceGroupBeingDeleted');
+      assert.match(put.body.error.message, /is being deleted with its resource group 'deps-going'/);
+      assert.deepEqual(await workspaceRows('ws-group-going'), [], 'no workspace id was written');
+      assert.equal((await del).status, 200, 'the group delete went on');
+      assert.equal((await t.request('GET', `${kv}?${V}`)).status, 404);
     });
 
     it('application insights: instrumentation key and connection string, shown to who may read secrets', async () => {
