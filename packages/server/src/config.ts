@@ -244,3 +244,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         : 3_000),
   };
 }
+
+/**
+ * An administrator's allow-list of http(s) origins, from a comma-separated environment variable
+ * (`variable`, whose value is `raw`): each entry's origin; none when unset. An entry that is not
+ * an http(s) URL is a 400 saying `${variable} must list ${shape}`.
+ */
+export function originList(raw: string | undefined, variable: string, shape: string): string[] {
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      try {
+        const u = new URL(x);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+        return u.origin;
+      } catch {
+        throw new InvalidInput(`${variable} must list ${shape}; '${x}' is not one`);
+      }
+    });
+}

@@ -7,6 +7,7 @@ import type { Principal } from '../identity/principals.js';
 import { toArmBody, type ResourceEngine, type ResourceDefinition, type StoredResource } from '../resources/engine.js';
 import { safeKey } from '../blob/blob-store.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
+import { originList } from '../config.js';
 import type { WorkspaceInfo } from '../resources/workspaces.js';
 import type { VaultSecretService } from './key-vault.js';
 import type { StorageAccountLookup, StorageAccountRef } from './storage-accounts.js';
@@ -203,23 +204,7 @@ export function datastoreRoots(env: NodeJS.ProcessEnv = process.env): string[] {
  * Without it S3 datastores are refused: the server would otherwise connect wherever a user says.
  */
 export function s3Endpoints(env: NodeJS.ProcessEnv = process.env): string[] {
-  const raw = env.ATELIER_S3_ENDPOINTS;
-  if (!raw) return [];
-  return raw
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean)
-    .map((x) => {
-      try {
-        const u = new URL(x);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-        return u.origin;
-      } catch {
-        throw new InvalidInput(
-          `ATELIER_S3_ENDPOINTS must list http(s) origins like https://s3.example.com; '${x}' is not one`,
-        );
-      }
-    });
+  return originList(env.ATELIER_S3_ENDPOINTS, 'ATELIER_S3_ENDPOINTS', 'http(s) origins like https://s3.example.com');
 }
 
 export const secretNameOf = (kind: 'datastore' | 'connection', name: string): string =>

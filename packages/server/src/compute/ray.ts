@@ -1,4 +1,5 @@
 import { InvalidInput } from '../errors.js';
+import { originList } from '../config.js';
 import { invalid } from '../assets/validate.js';
 
 /**
@@ -8,23 +9,11 @@ import { invalid } from '../assets/validate.js';
  * origins (comma-separated, e.g. `http://127.0.0.1:8265`); with none listed, attaching is refused.
  */
 export function rayDashboards(env: NodeJS.ProcessEnv = process.env): string[] {
-  const raw = env.ATELIER_RAY_ADDRESSES;
-  if (!raw) return [];
-  return raw
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean)
-    .map((x) => {
-      try {
-        const u = new URL(x);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-        return u.origin;
-      } catch {
-        throw new InvalidInput(
-          `ATELIER_RAY_ADDRESSES must list http(s) origins of Ray dashboards like http://127.0.0.1:8265; '${x}' is not one`,
-        );
-      }
-    });
+  return originList(
+    env.ATELIER_RAY_ADDRESSES,
+    'ATELIER_RAY_ADDRESSES',
+    'http(s) origins of Ray dashboards like http://127.0.0.1:8265',
+  );
 }
 
 /** Checks a Ray dashboard (Jobs API) address: an http(s) origin the administrator allowed. Returns the origin. */

@@ -8,44 +8,16 @@ import { specHash, specOf } from '../environment-builds/spec.js';
 import { recipeFiles, zipFiles, BUILD_SCRIPT, CHECK_SCRIPT } from '../v1-environments/recipe.js';
 import { azuremlRunContext } from '../jobs/runner.js';
 import { shellQuote } from '../jobs/command.js';
-import { Conflict, InvalidInput, NotImplemented } from '../errors.js';
+import { Conflict, InvalidInput } from '../errors.js';
+import { type Obj, bad, empty, field, isObj, stringVars, unsupported } from './run-config-fields.js';
 import { LOCAL_RUN_LAUNCHER } from './local-run-launcher.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const bad = (target: string, message: string) => new InvalidInput(`${target} ${message}`, { target });
-const unsupported = (target: string, message: string) =>
-  new NotImplemented(`${target} ${message}`, { code: 'NOT_IMPLEMENTED', target });
-const field = (o: Obj, name: string): unknown => {
-  const k = Object.keys(o).find((x) => x.toLowerCase() === name.toLowerCase());
-  return k === undefined ? undefined : o[k];
-};
-const empty = (v: unknown) =>
-  v === undefined ||
-  v === null ||
-  v === '' ||
-  (Array.isArray(v) && v.length === 0) ||
-  (isObj(v) && Object.keys(v).length === 0);
-const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** How long a local run's token lasts: the run reports with it until its end (azureml-core's default limit is 30 days; a day here, as jobs' tokens). */
 const TOKEN_TTL_S = 86_400;
 /** Where the invocation zip's files go in the run's project copy (azureml-core runs `azureml-setup/Invocation.sh`). */
 const SETUP = 'azureml-setup';
 const LAUNCHER = `${SETUP}/atelier_local_run.py`;
 const ENV_FOLDER = `${SETUP}/environment`;
-
-function vars(v: unknown, target: string): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (!isObj(v)) throw bad(target, 'must be an object of names to strings');
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (!ENV_VAR.test(k)) throw bad(`${target}.${k}`, 'is not a valid environment variable name');
-    if (x === null || x === undefined) continue;
-    if (typeof x === 'object') throw bad(`${target}.${k}`, 'must be a string');
-    out[k] = String(x);
-  }
-  return out;
-}
 
 /** What the invocation script runs: the launcher in an interpreter the caller has, or in an environment the script builds. */
 interface Plan {
@@ -130,8 +102,8 @@ export class V1LocalRuns {
       script,
       args,
       vars: {
-        ...vars(field(env, 'environmentVariables'), 'Configuration.environment.environmentVariables'),
-        ...vars(field(c, 'environmentVariables'), 'Configuration.environmentVariables'),
+        ...stringVars(field(env, 'environmentVariables'), 'Configuration.environment.environmentVariables'),
+        ...stringVars(field(c, 'environmentVariables'), 'Configuration.environmentVariables'),
       },
     };
     if (field(python, 'userManagedDependencies') === true) {

@@ -4,18 +4,13 @@ import type { JobService } from '../jobs/jobs.js';
 import type { V1EnvironmentService } from '../v1-environments/environments.js';
 import { specOf } from '../environment-builds/spec.js';
 import { shellQuote } from '../jobs/command.js';
-import { AtelierError, Conflict, InvalidInput, NotImplemented } from '../errors.js';
+import { AtelierError, Conflict, InvalidInput } from '../errors.js';
+import { type Obj, bad, empty, field, isObj, stringVars, unsupported } from './run-config-fields.js';
 import type { V1Snapshots } from './snapshots.js';
 import { SCRIPT_RUN_TYPE, type RunHistoryService } from '../run-history/run-history.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const bad = (target: string, message: string) => new InvalidInput(`${target} ${message}`, { target });
-const unsupported = (target: string, message: string) =>
-  new NotImplemented(`${target} ${message}`, { code: 'NOT_IMPLEMENTED', target });
 /** azureml-core's default `max_run_duration_seconds` (30 days): no limit of its own. */
 const DEFAULT_MAX_RUN_SECONDS = 2_592_000;
-const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * How the script runs, as Azure ML's own run wrapper does: in-process (runpy, its folder first on
  * sys.path, its arguments in sys.argv), then the metrics its `Run.get_context()` queued are flushed —
@@ -32,31 +27,6 @@ const LAUNCHER = [
   '    if m is not None:',
   '        m.Run.get_context().flush()',
 ].join('\n');
-
-function field(o: Obj, name: string): unknown {
-  const k = Object.keys(o).find((x) => x.toLowerCase() === name.toLowerCase());
-  return k === undefined ? undefined : o[k];
-}
-
-const empty = (v: unknown) =>
-  v === undefined ||
-  v === null ||
-  (Array.isArray(v) && v.length === 0) ||
-  (isObj(v) && Object.keys(v).length === 0) ||
-  v === '';
-
-function stringVars(v: unknown, target: string): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (!isObj(v)) throw bad(target, 'must be an object of names to strings');
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (!ENV_VAR.test(k)) throw bad(`${target}.${k}`, 'is not a valid environment variable name');
-    if (x === null || x === undefined) continue;
-    if (typeof x === 'object') throw bad(`${target}.${k}`, 'must be a string');
-    out[k] = String(x);
-  }
-  return out;
-}
 
 /** A run definition turned into a command job body, and the environment to register first (if any). */
 interface Plan {
