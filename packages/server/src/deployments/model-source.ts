@@ -191,34 +191,36 @@ const COMPLETE = '.complete';
 
 /**
  * Fills a cache folder once: `fill` writes into a temporary folder beside it, which is marked complete
- * and renamed into place; on failure the temporary folder is removed, and a folder another fill
- * (of this process or another) completed meanwhile is the answer. A complete folder is never
- * removed: deployments of the same model started together each fill a folder, the first one renamed
- * into place wins, and the others' (the same files) are dropped while workers may already read it.
+ * and renamed into place. A complete folder is never removed: deployments of the same model started
+ * together each fill a folder, the first one renamed into place wins and is every fill's answer (the
+ * others' copies, the same files, are dropped) while workers may already read it. A folder in the
+ * way without the marker was not made by a fill: it is removed and the rename tried again. On a
+ * failure the temporary folder is removed, and a folder another fill completed meanwhile is the answer.
  */
 async function fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Promise<string> {
   const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const complete = () => fs.existsSync(path.join(dir, COMPLETE));
   try {
     await fill(tmp);
     await fs.promises.writeFile(path.join(tmp, COMPLETE), '');
-    try {
-      await fs.promises.rename(tmp, dir);
-    } catch (e) {
-      if (fs.existsSync(path.join(dir, COMPLETE))) {
-        await fs.promises.rm(tmp, { recursive: true, force: true });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fs.promises.rename(tmp, dir);
         return dir;
+      } catch (e) {
+        if (complete()) return dir;
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt === 2) throw e;
+        await fs.promises.rm(dir, { recursive: true, force: true });
       }
-      // A folder without its marker (not made by a fill): replaced.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      await fs.promises.rm(dir, { recursive: true, force: true });
-      await fs.promises.rename(tmp, dir);
     }
   } catch (e) {
-    await fs.promises.rm(tmp, { recursive: true, force: true });
-    if (fs.existsSync(path.join(dir, COMPLETE))) return dir;
+    if (complete()) return dir;
     throw e;
+  } finally {
+    // Gone once renamed into place; else the copy a failed or losing fill leaves.
+    await fs.promises.rm(tmp, { recursive: true, force: true });
   }
-  return dir;
 }
 
 /**
