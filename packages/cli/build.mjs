@@ -30,15 +30,15 @@ async function withEsbuild(fn) {
 async function buildTo(esbuild, options, file) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await esbuild.build({ ...common, ...options, outfile: tmp });
-  return () => fs.renameSync(tmp, file);
+  const { metafile } = await esbuild.build({ ...common, ...options, outfile: tmp, metafile: true });
+  return { metafile, rename: () => fs.renameSync(tmp, file) };
 }
 
 /** The CLI of the npm package: every bare import stays external. */
 export async function buildPackage() {
   const out = path.join(cliRoot, 'dist', 'atelier.mjs');
   await withEsbuild(async (esbuild) => {
-    const rename = await buildTo(
+    const { rename } = await buildTo(
       esbuild,
       { entryPoints: [path.join(cliRoot, 'src/main.ts')], packages: 'external' },
       out,
@@ -48,22 +48,40 @@ export async function buildPackage() {
   return out;
 }
 
-function newestSource(sources) {
-  // The build scripts and the packages' package.json (exports) count too: a change to how the
-  // bundle is made rebuilds it.
-  let newest = Math.max(
-    fs.statSync(fileURLToPath(import.meta.url)).mtimeMs,
-    fs.statSync(path.join(cliRoot, 'bin/atelier.js')).mtimeMs,
-  );
-  for (const dir of sources) {
-    newest = Math.max(newest, fs.statSync(path.join(dir, '..', 'package.json')).mtimeMs);
-    for (const rel of fs.readdirSync(dir, { recursive: true })) {
-      const f = String(rel);
-      if (f.endsWith('.ts') && !f.endsWith('.test.ts'))
-        newest = Math.max(newest, fs.statSync(path.join(dir, f)).mtimeMs);
-    }
+/**
+ * Whether the checkout's bundles are older than what they were built from. The manifest beside them
+ * lists every file esbuild read for them (esbuild's metafile: our sources and the npm modules bundled
+ * in) and when that build started; the bundles are fresh while none of those files, the build scripts
+ * and the packages' package.json (exports) changed since. Only the bundles' own inputs are checked, so
+ * that every `atelier` command stats a few hundred known files instead of walking every package's
+ * sources (a recursive readdir cost ~0.1 s of CPU per command). A source that is added is read only
+ * through an import, whose file changes with it.
+ */
+function stale(files, manifestFile) {
+  let manifest;
+  try {
+    for (const f of files) fs.statSync(f);
+    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  } catch {
+    return true;
   }
-  return newest;
+  if (typeof manifest?.builtFrom !== 'number' || !Array.isArray(manifest.inputs)) return true;
+  const root = path.dirname(manifestFile);
+  const watched = [
+    fileURLToPath(import.meta.url),
+    path.join(cliRoot, 'bin/atelier.js'),
+    ...fs
+      .readdirSync(packages)
+      .map((d) => path.join(packages, d, 'package.json'))
+      .filter((f) => fs.existsSync(f)),
+    ...manifest.inputs.map((f) => path.resolve(root, f)),
+  ];
+  for (const f of watched) {
+    // An input that is gone makes the bundles stale too.
+    const st = fs.statSync(f, { throwIfNoEntry: false });
+    if (st === undefined || st.mtimeMs >= manifest.builtFrom) return true;
+  }
+  return false;
 }
 
 /** The CLI of a checkout: our packages bundled from their sources, npm dependencies external. */
@@ -71,15 +89,9 @@ export async function checkoutBundle() {
   const dist = path.resolve(packages, '../dist');
   const out = path.join(dist, 'cli.mjs');
   const serverLib = path.join(dist, 'cli-server.mjs');
-  const sources = fs
-    .readdirSync(packages)
-    .map((d) => path.join(packages, d, 'src'))
-    .filter((d) => fs.existsSync(d));
-  const built =
-    fs.existsSync(out) && fs.existsSync(serverLib)
-      ? Math.min(fs.statSync(out).mtimeMs, fs.statSync(serverLib).mtimeMs)
-      : 0;
-  if (built > newestSource(sources)) return out;
+  const manifestFile = path.join(dist, 'cli-inputs.json');
+  if (!stale([out, serverLib], manifestFile)) return out;
+  const builtFrom = Date.now();
   // The server bundle keeps its npm dependencies external (native modules such as better-sqlite3,
   // pg's optional ones). The CLI bundle takes its npm dependencies in (commander, yaml, cli-table3, …:
   // pure JavaScript), so one command loads one file instead of resolving and reading a few hundred
@@ -113,7 +125,14 @@ export async function checkoutBundle() {
       buildTo(esbuild, options('server/src/index.ts', false), serverLib),
       buildTo(esbuild, options('cli/src/main.ts', true), out),
     ]);
-    for (const rename of done) rename();
+    const inputs = new Set();
+    for (const { metafile } of done)
+      for (const input of Object.keys(metafile.inputs))
+        if (!/^[a-z-]+:/.test(input)) inputs.add(path.relative(dist, path.resolve(input)));
+    const tmp = `${manifestFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify({ builtFrom, inputs: [...inputs].sort() })}\n`);
+    for (const { rename } of done) rename();
+    fs.renameSync(tmp, manifestFile);
   });
   return out;
 }
