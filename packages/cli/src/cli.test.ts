@@ -370,103 +370,12 @@ describe('atelier CLI against a real server', () => {
     },
   );
 
-  it('server start runs a server until it is stopped', async () => {
+  // Two `server start`s (each loads the whole server and migrates or opens a database: seconds of
+  // CPU): one with --tls on an empty data root, then one over plain HTTP on the same root after an
+  // offline password reset.
+  it('server start --tls makes its data root and serves HTTPS with a certificate it makes, and says how to trust it', async () => {
     const data = path.join(home, 'server-data');
-    const child = spawn(
-      process.execPath,
-      [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'silent'],
-      {
-        cwd: home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000);
-        child.stdout.on('data', (d) => {
-          out += d;
-          const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
-      const health = await fetch(`${url}/health`);
-      assert.equal(health.status, 200);
-      assert.ok(fs.existsSync(data));
-    } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-
-  it('server reset-admin-password sets a lost admin password offline; a later ATELIER_ADMIN_PASSWORD is reported as ignored', async () => {
-    const data = path.join(home, 'server-data');
-    assert.ok(fs.existsSync(path.join(data, 'atelier.db')), 'the data root of the server started above');
-    let r = await atelier(['server', 'reset-admin-password', '--home', data], { input: 'short\n' });
-    assert.equal(r.code, 1);
-    oneLine(r);
-    r = await atelier(['server', 'reset-admin-password', '--home', path.join(home, 'nowhere')], {
-      input: 'reset-admin-pass-2\n',
-    });
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /no Atelier database in/);
-    assert.equal(fs.existsSync(path.join(home, 'nowhere')), false);
-    r = await atelier(['server', 'reset-admin-password', '--home', data], { input: 'reset-admin-pass-2\n' });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.json.user, 'admin');
-    assert.equal(r.json.passwordReset, true);
-    assert.ok(!r.stdout.includes('reset-admin-pass-2'), 'the password is not printed');
-    const child = spawn(
-      process.execPath,
-      [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'warn'],
-      {
-        cwd: home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'a-later-password-3' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    try {
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000);
-        child.stdout.on('data', (d) => {
-          out += d;
-          const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
-      assert.match(out, /ATELIER_ADMIN_PASSWORD is ignored: the admin user exists already/);
-      assert.match(out, /atelier server reset-admin-password --home/);
-      const env = { ATELIER_CONFIG_DIR: path.join(home, 'reset-config') };
-      const later = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], {
-        env,
-        input: 'a-later-password-3\n',
-      });
-      assert.equal(later.code, 1, 'the ignored password does not sign in');
-      const reset = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], {
-        env,
-        input: 'reset-admin-pass-2\n',
-      });
-      assert.equal(reset.code, 0, reset.stderr);
-    } finally {
-      const exited = new Promise((res) => child.once('exit', res));
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-
-  it('server start --tls serves HTTPS with a certificate it makes, and says how to trust it', async () => {
-    const data = path.join(home, 'tls-server-data');
+    assert.equal(fs.existsSync(data), false);
     const child = spawn(
       process.execPath,
       [BIN, 'server', 'start', '--tls', '--port', '0', '--home', data, '--log-level', 'silent'],
@@ -491,6 +400,7 @@ describe('atelier CLI against a real server', () => {
         child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
       });
       assert.match(out, /REQUESTS_CA_BUNDLE/);
+      assert.ok(fs.existsSync(path.join(data, 'atelier.db')), 'the data root was made, with its database');
       const ca = /NODE_EXTRA_CA_CERTS=(\S+)/.exec(out)?.[1]?.replace(/^['"]|['"]$/g, '');
       assert.ok(ca && fs.existsSync(ca), `trust file named in: ${out}`);
       // A client that trusts the printed CA file reaches the server over TLS.
@@ -542,7 +452,67 @@ describe('atelier CLI against a real server', () => {
       assert.equal(notPem.code, 2);
       oneLine(notPem);
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, 'it stops cleanly when told to');
+    }
+  });
+  it('server reset-admin-password sets a lost admin password offline; a later start over HTTP reports ATELIER_ADMIN_PASSWORD as ignored', async () => {
+    const data = path.join(home, 'server-data');
+    assert.ok(fs.existsSync(path.join(data, 'atelier.db')), 'the data root of the server started above');
+    let r = await atelier(['server', 'reset-admin-password', '--home', data], { input: 'short\n' });
+    assert.equal(r.code, 1);
+    oneLine(r);
+    r = await atelier(['server', 'reset-admin-password', '--home', path.join(home, 'nowhere')], {
+      input: 'reset-admin-pass-2\n',
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no Atelier database in/);
+    assert.equal(fs.existsSync(path.join(home, 'nowhere')), false);
+    r = await atelier(['server', 'reset-admin-password', '--home', data], { input: 'reset-admin-pass-2\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.user, 'admin');
+    assert.equal(r.json.passwordReset, true);
+    assert.ok(!r.stdout.includes('reset-admin-pass-2'), 'the password is not printed');
+    const child = spawn(
+      process.execPath,
+      [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'warn'],
+      {
+        cwd: home,
+        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'a-later-password-3' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000);
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      assert.equal((await fetch(`${url}/health`)).status, 200);
+      assert.match(out, /ATELIER_ADMIN_PASSWORD is ignored: the admin user exists already/);
+      assert.match(out, /atelier server reset-admin-password --home/);
+      const env = { ATELIER_CONFIG_DIR: path.join(home, 'reset-config') };
+      const later = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], {
+        env,
+        input: 'a-later-password-3\n',
+      });
+      assert.equal(later.code, 1, 'the ignored password does not sign in');
+      const reset = await atelier(['login', '--endpoint', url, '--username', 'admin', '--password-stdin'], {
+        env,
+        input: 'reset-admin-pass-2\n',
+      });
+      assert.equal(reset.code, 0, reset.stderr);
+    } finally {
+      const exited = new Promise((res) => child.once('exit', res));
       child.kill('SIGTERM');
       await exited;
     }
