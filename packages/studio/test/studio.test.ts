@@ -452,22 +452,30 @@ describe(
         ['access', '/access'],
         ['audit', '/audit'],
       ];
-      for (const theme of ['light', 'dark']) {
-        await page.evaluate((th) => localStorage.setItem('atelier.studio.theme', th), theme);
-        for (const [name, p] of pages) {
-          await page.goto(p.startsWith('http') ? p : `${ws}${p}`);
-          await page.reload();
-          await page.locator('main h1').first().waitFor();
-          await page.waitForFunction(() => !document.querySelector('.loading'));
-          assert.equal(
-            await page.evaluate(() => document.documentElement.dataset.theme ?? null),
-            theme,
-            `${name} is in the ${theme} theme`,
-          );
-          const v = await axe(page);
-          assert.deepEqual(v, [], `${theme} ${name}: ${p}`);
-          await shot(`page-${name}-${theme}`);
-        }
+      // One load per page, checked in both themes: it opens in the theme kept from the page before
+      // (read from localStorage at start), then the theme button switches it in place. The first
+      // theme alternates, so each theme is both loaded into and switched to across the pages.
+      const themeOf = () => page.evaluate(() => document.documentElement.dataset.theme ?? null);
+      const check = async (name: string, p: string, theme: string) => {
+        assert.equal(await themeOf(), theme, `${name} is in the ${theme} theme`);
+        const v = await axe(page);
+        assert.deepEqual(v, [], `${theme} ${name}: ${p}`);
+        await shot(`page-${name}-${theme}`);
+      };
+      await page.evaluate(() => localStorage.setItem('atelier.studio.theme', 'light'));
+      let theme = 'light';
+      for (const [name, p] of pages) {
+        await page.goto(p.startsWith('http') ? p : `${ws}${p}`);
+        await page.reload();
+        await page.locator('main h1').first().waitFor();
+        await page.waitForFunction(() => !document.querySelector('.loading'));
+        await check(name, p, theme);
+        const other = theme === 'light' ? 'dark' : 'light';
+        await page.getByRole('button', { name: `Switch to ${other} theme` }).click();
+        await page.waitForFunction((th) => document.documentElement.dataset.theme === th, other);
+        await page.getByRole('button', { name: `Switch to ${theme} theme` }).waitFor();
+        await check(name, p, other);
+        theme = other;
       }
       await page.evaluate(() => localStorage.removeItem('atelier.studio.theme'));
       assert.deepEqual(pageErrors, [], 'no uncaught error in any page');
