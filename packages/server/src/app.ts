@@ -15,6 +15,7 @@ import { inputProblem, MAX_INPUT_DEPTH } from './text.js';
 import { InvalidInput } from './errors.js';
 import type { Services } from './services.js';
 import { blobHostRewrite } from './http/blob-rest/routes.js';
+import { lazyValidatorCompiler, type PendingValidator } from './http/validators.js';
 
 export interface BuildOptions {
   /** Fastify's https options (key, cert) to serve TLS. */
@@ -34,6 +35,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route registered on the app (see buildApp). */
     registeredRoutes: readonly RegisteredRoute[];
+    /** The request validators of every route, compiled on first use (http/validators.ts). */
+    validators: readonly PendingValidator[];
   }
 }
 
@@ -87,7 +90,6 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
       ignoreDuplicateSlashes: true,
       maxParamLength: 1000,
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: true } },
     ...(opts.https ? { https: opts.https } : {}),
     // Per-request lines only at debug/trace: at info they would cost more than most requests.
     logController: new LogController({
@@ -104,6 +106,11 @@ export async function buildApp(ctx: AppContext, services: Services, opts: BuildO
   // Every route as registered, so a check can compare /openapi.json with what is really served.
   const registeredRoutes: RegisteredRoute[] = [];
   app.decorate('registeredRoutes', registeredRoutes);
+  // Request schemas are compiled by one Ajv per process, each once and when first used; its
+  // options (no coercion, defaults, all errors) are in http/validators.ts.
+  const { compiler, validators } = lazyValidatorCompiler();
+  app.setValidatorCompiler(compiler);
+  app.decorate('validators', validators);
   app.addHook('onRoute', (r) => {
     const hidden = Boolean((r.schema as { hide?: boolean } | undefined)?.hide);
     for (const method of [r.method].flat()) registeredRoutes.push({ method, url: r.url, hidden });

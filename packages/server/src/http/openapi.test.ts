@@ -67,6 +67,20 @@ describe('/openapi.json', () => {
     assert.deepEqual(extra, []);
   });
 
+  it("compiles every route's request schemas (compiled on first use when serving: a broken one must fail here)", () => {
+    const validators = t.server.app.validators;
+    assert.ok(validators.length > 500, `only ${validators.length} request schemas`);
+    const failed: string[] = [];
+    for (const v of validators) {
+      try {
+        v.compile();
+      } catch (e) {
+        failed.push(`${v.method} ${v.url} ${v.httpPart}: ${(e as Error).message}`);
+      }
+    }
+    assert.deepEqual(failed, []);
+  });
+
   it('gives every MLflow JSON route its request and answer schemas (from @atelier/contracts)', () => {
     const noAnswerSchema: string[] = [];
     for (const [p, ops] of Object.entries(doc.paths)) {
