@@ -345,6 +345,27 @@ export class DependentResources {
     return vault;
   }
 
+  /**
+   * A workspace's key vault deleted with it (`deleteDependentResources=true`): kept while another
+   * workspace (not being deleted) still names it as its `keyVault`, whose secrets it keeps. The
+   * check and the removal of the vault's row are one write transaction holding the vault's row FOR
+   * UPDATE, as `deleteKeyVaultIfUnused`; a workspace naming the vault is written holding it FOR SHARE
+   * (`holdKeyVault`), so one waits for the other and the vault is never deleted under a workspace.
+   * False when the vault was kept.
+   */
+  async deleteKeyVaultUnlessNamed(id: string): Promise<boolean> {
+    const outcome = await this.ctx.database.write(async (tx) => {
+      if (!(await this.engine.lock(tx, id, 'update'))) return 'absent';
+      if (((await this.workspacesNaming?.(tx, id)) ?? []).length) return 'kept';
+      await this.testHooks.inUseChecked?.();
+      return (await this.engine.deleteIn(tx, id)) ? 'deleted' : 'absent';
+    });
+    if (outcome === 'kept') return false;
+    // Also when the row was already gone: a delete retried after a stop finishes what it left.
+    await this.forgetKeyVault(id, outcome === 'deleted');
+    return true;
+  }
+
   async deleteKeyVault(id: string): Promise<boolean> {
     return this.forgetKeyVault(id, await this.engine.delete(id));
   }

@@ -975,7 +975,10 @@ export class WorkspaceService {
         info.applicationInsightsId,
         info.containerRegistryId,
       ]) {
-        if (dep) await this.dependents.deleteAny(dep);
+        if (!dep) continue;
+        // A key vault another workspace still names stays (and stays as it is): that workspace's secrets live in it.
+        if (dep === info.keyVaultId) await this.dependents.deleteKeyVaultUnlessNamed(dep);
+        else await this.dependents.deleteAny(dep);
       }
     } else if (ws.properties.cmkRef && info.keyVaultId) {
       // The key vault outlives the workspace: its secrets go back to server-managed keys if the

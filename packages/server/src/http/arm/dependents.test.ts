@@ -148,6 +148,26 @@ for (const dialect of testDialects()) {
       assert.equal((await t.request('DELETE', `${kv}?${V}`)).status, 200, 'once the workspace is gone, so can it be');
     });
 
+    it('key vaults: a workspace deleted with its dependents keeps a vault another workspace names; that one takes it', async () => {
+      const a = await createWorkspace(t, 'deps', 'ws-kv-a');
+      const kv = a.properties.keyVault as string;
+      await createWorkspace(t, 'deps', 'ws-kv-b', { location: 'local', properties: { keyVault: kv } });
+      const b = wsPath(t, 'deps', 'ws-kv-b');
+      const delA = await t.request('DELETE', `${wsPath(t, 'deps', 'ws-kv-a')}?${V}&deleteDependentResources=true`);
+      assert.equal((await waitForOperation(t, delA.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.equal((await t.request('GET', `${wsPath(t, 'deps', 'ws-kv-a')}?${V}`)).status, 404);
+      for (const dep of [a.properties.storageAccount, a.properties.applicationInsights])
+        assert.equal((await t.request('GET', `${dep}?${V}`)).status, 404, `${dep}: the rest of A's dependents go`);
+      assert.equal((await t.request('GET', `${kv}?${V}`)).status, 200, 'the vault B names is kept');
+      const gotB = await t.request('GET', `${b}?${V}`);
+      assert.equal(gotB.status, 200, gotB.text);
+      assert.equal(gotB.body.properties.keyVault, kv);
+      assert.equal((await t.request('POST', `${b}/listKeys?${V}`)).status, 200, 'B still reads its keys');
+      const delB = await t.request('DELETE', `${b}?${V}&deleteDependentResources=true`);
+      assert.equal((await waitForOperation(t, delB.headers.get('azure-asyncoperation')!)).status, 'Succeeded');
+      assert.equal((await t.request('GET', `${kv}?${V}`)).status, 404, 'the last workspace naming it takes it');
+    });
+
     // A workspace is written holding the key vault it names (FOR SHARE), and its resource group's row;
     // a vault delete holds the vault FOR UPDATE and looks for workspaces naming it in that transaction.
     const makeVault = async (name: string, rg = g) => {
