@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Migrator, sql, type Kysely, type Migration } from 'kysely';
-import { openTestDatabase, testDialects } from '../testing/harness.js';
+import { sql, type Kysely } from 'kysely';
+import { migrateBefore, openTestDatabase, testDialects } from '../testing/harness.js';
 import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrate.js';
-import { migrations } from './migrations/index.js';
 
 test('a migration numbered below ones already applied is applied (feature number ranges)', async () => {
   const database = await openDatabase({});
@@ -37,12 +36,7 @@ for (const dialect of testDialects()) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-0280-'));
     const { database, drop } = await openTestDatabase(dialect, dir);
     try {
-      const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0280'));
-      const { error } = await new Migrator({
-        db: database.db,
-        provider: { getMigrations: async (): Promise<Record<string, Migration>> => before },
-      }).migrateToLatest();
-      assert.equal(error, undefined);
+      await migrateBefore(database, '0280');
       const db = database.db as unknown as Kysely<any>;
       const tenant = '00000000-0000-0000-0000-00000000000t';
       const identityPrincipal = '11111111-1111-1111-1111-111111111111';

@@ -3,10 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import pg from 'pg';
+import { Migrator, type Migration } from 'kysely';
 import { startServer, type RunningServer } from '../server.js';
 import type { ServerConfig } from '../config.js';
 import type { ContextOptions } from '../context.js';
 import { openDatabase, type Database, type DialectName } from '../store/database.js';
+import { migrations } from '../store/migrations/index.js';
 import { createMigratedSqlite, createPostgresDatabase } from './db-templates.js';
 
 /**
@@ -110,6 +112,19 @@ export async function openTestDatabase(
   const sqlitePath = path.join(dir, 'db.sqlite');
   if (migrate) await createMigratedSqlite(sqlitePath);
   return { database: await openDatabase({ sqlitePath, migrate }), drop: async () => {} };
+}
+
+/**
+ * Applies the migrations named before `name` (e.g. '0280') to a test store, so a test can write rows
+ * in the old schema and then watch `name` (and the rest) change them with migrateToLatest.
+ */
+export async function migrateBefore(database: Database, name: string): Promise<void> {
+  const before = Object.fromEntries(Object.entries(migrations).filter(([n]) => n < name));
+  const { error } = await new Migrator({
+    db: database.db,
+    provider: { getMigrations: async (): Promise<Record<string, Migration>> => before },
+  }).migrateToLatest();
+  if (error) throw error;
 }
 
 export interface TestServer {

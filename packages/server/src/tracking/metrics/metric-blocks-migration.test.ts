@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Migrator, type Kysely, type Migration } from 'kysely';
-import { openTestDatabase, testDialects } from '../../testing/harness.js';
+import type { Kysely } from 'kysely';
+import { migrateBefore, openTestDatabase, testDialects } from '../../testing/harness.js';
 import { migrateToLatest } from '../../store/migrate.js';
-import { migrations } from '../../store/migrations/index.js';
 import { MetricService } from './metrics.js';
 import { RunService } from '../runs/runs.js';
 import { ExperimentService } from '../experiments/experiments.js';
@@ -17,12 +16,7 @@ for (const dialect of testDialects()) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-0180-'));
     const { database, drop } = await openTestDatabase(dialect, dir);
     try {
-      const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0180'));
-      const { error } = await new Migrator({
-        db: database.db,
-        provider: { getMigrations: async (): Promise<Record<string, Migration>> => before },
-      }).migrateToLatest();
-      assert.equal(error, undefined);
+      await migrateBefore(database, '0180');
       const db = database.db as unknown as Kysely<any>;
       const ws = '11111111-2222-3333-4444-555555555555';
       const run = 'a'.repeat(32);
