@@ -66,7 +66,28 @@ function databaseUrl(base: string, name: string): string {
   return u.toString();
 }
 
-const strategies = new Map<string, Promise<string>>();
+/**
+ * Promises by key, each made by the first caller and shared by the others; one that fails (or that a
+ * caller `forget`s as stale) is dropped, so the next caller makes it again.
+ */
+class Shared<T> {
+  private readonly byKey = new Map<string, Promise<T>>();
+  get(key: string, make: () => Promise<T>): Promise<T> {
+    let p = this.byKey.get(key);
+    if (!p) {
+      const mine = make();
+      this.byKey.set(key, mine);
+      mine.catch(() => this.forget(key, mine));
+      p = mine;
+    }
+    return p;
+  }
+  forget(key: string, p: Promise<T>): void {
+    if (this.byKey.get(key) === p) this.byKey.delete(key);
+  }
+}
+
+const strategies = new Shared<string>();
 /**
  * ` STRATEGY FILE_COPY` on PostgreSQL 15+ ('' before: no such clause), once per server. 15's default
  * WAL_LOG reads every block of the source and writes it to the WAL; FILE_COPY copies the files and
@@ -75,18 +96,14 @@ const strategies = new Map<string, Promise<string>>();
  * one the same within noise. Most of a copy's cost is the file system making its ~575 files.
  */
 function strategy(base: string, admin: pg.Client): Promise<string> {
-  let s = strategies.get(base);
-  if (!s) {
-    s = admin
+  return strategies.get(base, () =>
+    admin
       .query('SHOW server_version_num')
-      .then((r) => (Number(r.rows[0].server_version_num) >= 150000 ? ' STRATEGY FILE_COPY' : ''));
-    strategies.set(base, s);
-    s.catch(() => strategies.delete(base));
-  }
-  return s;
+      .then((r) => (Number(r.rows[0].server_version_num) >= 150000 ? ' STRATEGY FILE_COPY' : '')),
+  );
 }
 
-const pgTemplates = new Map<string, Promise<string>>();
+const pgTemplates = new Shared<string>();
 
 /**
  * Creates database `name` on the server at `base`: empty, or with `migrated` a copy of the migrated
@@ -100,18 +117,7 @@ export async function createPostgresDatabase(
 ): Promise<void> {
   const key = `${templateHash} ${base}`;
   for (let attempt = 0; ; attempt++) {
-    let pending: Promise<string> | undefined;
-    if (migrated) {
-      pending = pgTemplates.get(key);
-      if (!pending) {
-        const mine = ensurePgTemplate(base, templateHash);
-        pgTemplates.set(key, mine);
-        mine.catch(() => {
-          if (pgTemplates.get(key) === mine) pgTemplates.delete(key);
-        });
-        pending = mine;
-      }
-    }
+    const pending = migrated ? pgTemplates.get(key, () => ensurePgTemplate(base, templateHash)) : undefined;
     const template = pending ? ` TEMPLATE ${await pending}` : '';
     const admin = new pg.Client({ connectionString: base });
     await admin.connect();
@@ -121,7 +127,7 @@ export async function createPostgresDatabase(
     } catch (e) {
       // 3D000: the template was dropped since (another checkout's cleanup): build it again, once.
       if (!pending || (e as { code?: string }).code !== '3D000' || attempt > 0) throw e;
-      if (pgTemplates.get(key) === pending) pgTemplates.delete(key);
+      pgTemplates.forget(key, pending);
     } finally {
       await admin.end();
     }
@@ -192,7 +198,7 @@ async function dropStalePgTemplates(admin: pg.Client, keep: string): Promise<voi
   }
 }
 
-const sqliteTemplates = new Map<string, Promise<string>>();
+const sqliteTemplates = new Shared<string>();
 
 /**
  * Writes a migrated SQLite database at `file` (a copy of the template, built first when missing).
@@ -205,15 +211,7 @@ export async function createMigratedSqlite(
 ): Promise<void> {
   const key = path.join(dir, templateHash);
   for (let attempt = 0; ; attempt++) {
-    let pending = sqliteTemplates.get(key);
-    if (!pending) {
-      const mine = ensureSqliteTemplate(dir, templateHash);
-      sqliteTemplates.set(key, mine);
-      mine.catch(() => {
-        if (sqliteTemplates.get(key) === mine) sqliteTemplates.delete(key);
-      });
-      pending = mine;
-    }
+    const pending = sqliteTemplates.get(key, () => ensureSqliteTemplate(dir, templateHash));
     const template = await pending;
     try {
       fs.copyFileSync(template, file, fs.constants.COPYFILE_EXCL);
@@ -221,7 +219,7 @@ export async function createMigratedSqlite(
     } catch (e) {
       // Removed since (another checkout's cleanup): build it again, once.
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0 || fs.existsSync(template)) throw e;
-      if (sqliteTemplates.get(key) === pending) sqliteTemplates.delete(key);
+      sqliteTemplates.forget(key, pending);
     }
   }
 }
