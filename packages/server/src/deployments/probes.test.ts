@@ -94,12 +94,15 @@ for (const dialect of testDialects()) {
       assert.equal(first.status, 200, await first.clone().text());
       const { pid } = (await first.json()) as { pid: number };
       // The frozen worker answers no /ping: after 2 failed probes (1 s apart) it is killed and restarted.
-      await until('the liveness probe restarts the worker', async () =>
-        /liveness probe failed 2 times; restarting/.test(await logs()),
+      // The log is an append stream: its lines reach the file in separate writes, so wait for the last one.
+      const log = await until('the liveness probe restarts the worker', async () => {
+        const l = await logs();
+        return /restarting in \d+ ms/.test(l) ? l : undefined;
+      });
+      assert.match(
+        log,
+        /liveness probe failed 2 times; restarting\n.*exited \(signal SIGKILL\)\n.*restarting in \d+ ms/s,
       );
-      const log = await logs();
-      assert.match(log, /exited \(signal SIGKILL\)/);
-      assert.match(log, /restarting in \d+ ms/);
       const again = await until('the new worker answers', async () => {
         const r = await score({});
         return r.status === 200 ? ((await r.json()) as { pid: number }) : undefined;
