@@ -38,7 +38,13 @@ if (files.length === 0) {
   process.exit(1);
 }
 const record = process.env.ATELIER_TEST_RECORD_DURATIONS === '1';
-const measured = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-test-')), 'durations.ndjson');
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-test-'));
+const measured = path.join(runDir, 'durations.ndjson');
+// The tests' temporary files (and those of every process they start: servers, Python clients such as
+// MLflow's, which leaves downloaded models in temporary folders) go under this run's folder, removed
+// when the run ends: a run leaves nothing behind in the system's temporary folder.
+const tmp = path.join(runDir, 'tmp');
+fs.mkdirSync(tmp);
 const concurrency = process.env.ATELIER_TEST_CONCURRENCY ?? '2';
 const viaTsx = process.env.ATELIER_TEST_TSX === '1';
 let runFiles = files;
@@ -64,7 +70,7 @@ const args = [
   `--test-reporter-destination=${measured}`,
   ...runFiles,
 ];
-const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
+const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, TMPDIR: tmp } });
 child.on('exit', (code, signal) => {
   if (record && fs.existsSync(measured)) {
     const next = {};
@@ -80,6 +86,6 @@ child.on('exit', (code, signal) => {
       `durations of ${fs.readFileSync(measured, 'utf8').split('\n').filter(Boolean).length} files written to ${path.relative(root, durationsFile)}`,
     );
   }
-  fs.rmSync(path.dirname(measured), { recursive: true, force: true });
+  fs.rmSync(runDir, { recursive: true, force: true });
   process.exit(signal ? 1 : (code ?? 1));
 });

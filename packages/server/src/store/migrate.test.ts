@@ -126,6 +126,7 @@ for (const dialect of testDialects()) {
     } finally {
       await database.close();
       await drop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 }

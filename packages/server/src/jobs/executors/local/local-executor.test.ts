@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,8 +8,14 @@ import type { ExecutionSpec } from '../executor.js';
 
 const PYTHON = process.env.ATELIER_TEST_PYTHON || 'python3';
 
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+});
+
 function specFor(name: string, command: string, extra: Partial<ExecutionSpec> = {}): ExecutionSpec {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `atelier-exec-${name}-`));
+  roots.push(root);
   const workDir = path.join(root, 'wd');
   fs.mkdirSync(workDir);
   return {
