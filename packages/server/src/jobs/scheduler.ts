@@ -14,6 +14,8 @@ export const HEARTBEAT_MS = 5_000;
 export const STALE_MS = 20_000;
 /** Grace between SIGTERM and SIGKILL when a job is canceled. */
 export const CANCEL_GRACE_MS = 10_000;
+/** Longest a stopping server waits for the jobs it drives to let go (they were aborted). */
+const STOP_WAIT_MS = 10_000;
 
 /** How a job kind without processes of its own (sweep, pipeline) is driven: it submits and watches child jobs. */
 export type JobDriver = (row: JobRow, signal: AbortSignal) => Promise<ExecutionResult>;
@@ -42,6 +44,8 @@ export class JobScheduler {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private readonly caps = new Map<string, { at: number; cap: Capacity }>();
+  /** Drives and adoptions under way: stop() waits for them, so none writes after the server closed. */
+  private readonly inFlight = new Set<Promise<void>>();
   readonly drivers: Partial<Record<string, JobDriver>> = {};
 
   constructor(
@@ -81,6 +85,22 @@ export class JobScheduler {
     this.timers = [];
     for (const d of this.driving.values()) d.abort.abort(new Error('server stopping'));
     this.driving.clear();
+    // Aborted, each ends at its next step (a copy or an environment build under way ends first);
+    // bounded, so a step that hangs cannot hold the server's close.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Keeps `p` in inFlight until it settles (its errors are its own to log). */
+  private track(p: Promise<void>): void {
+    const t = p
+      .catch((e) => this.ctx.log.error({ err: e }, 'driving a job failed'))
+      .finally(() => this.inFlight.delete(t));
+    this.inFlight.add(t);
   }
 
   /**
@@ -167,7 +187,7 @@ export class JobScheduler {
       if (this.stopped) return;
       const driver = r.job_type === 'Command' ? undefined : this.drivers[r.job_type];
       if (r.job_type !== 'Command') {
-        if (driver && (await this.claim(r))) void this.driveParent(r, driver);
+        if (driver && (await this.claim(r))) this.track(this.driveParent(r, driver));
         continue;
       }
       const k = r.compute === LOCAL_COMPUTE ? '' : `${r.workspace_id}/${r.compute}`;
@@ -184,7 +204,7 @@ export class JobScheduler {
       if (now + r.ranks > limit) continue;
       if (!(await this.claim(r))) continue;
       used.set(k, now + r.ranks);
-      void this.drive(r);
+      this.track(this.drive(r));
     }
   }
 
@@ -377,7 +397,7 @@ export class JobScheduler {
         .where('heartbeat_at', r.heartbeat_at === null ? 'is' : '=', r.heartbeat_at)
         .executeTakeFirst();
       if (Number(claimed.numUpdatedRows) !== 1) continue;
-      void this.adopt({ ...r, owner: this.ctx.instanceId });
+      this.track(this.adopt({ ...r, owner: this.ctx.instanceId }));
     }
   }
 
