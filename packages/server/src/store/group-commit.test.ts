@@ -185,6 +185,34 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('a write alone in its group may leave its last statement to the commit (PostgreSQL): answered after the commit; that statement failing fails the write and nothing stays', async () => {
+      // Where the dialect has no settleAtCommit (SQLite), the write awaits its statement itself.
+      const last = async (tx: Tx, sent: Promise<unknown>) => {
+        if (!tx.settleAtCommit) return void (await sent);
+        tx.settleAtCommit(sent);
+      };
+      const how = await database.write(async (tx) => {
+        await tx.run('insert into tx_probe (name, n) values (?, ?)', ['settle-a', 1]);
+        await last(tx, tx.run('insert into tx_probe (name, n) values (?, ?)', ['settle-b', 2]));
+        return tx.settleAtCommit ? 'settled' : 'awaited';
+      });
+      assert.equal(how, url ? 'settled' : 'awaited');
+      assert.equal(await other.committed(['settle-a', 'settle-b']), 2, 'answered after its commit');
+      await assert.rejects(
+        database.write(async (tx) => {
+          await tx.run('insert into tx_probe (name, n) values (?, ?)', ['settle-c', 3]);
+          // A duplicate key: the error comes back with the commit's answer.
+          await last(tx, tx.run('insert into tx_probe (name, n) values (?, ?)', ['settle-a', 4]));
+        }),
+        /unique|duplicate/i,
+      );
+      assert.equal(await other.committed(['settle-c']), 0, 'nothing of the failed write stays');
+      await database.read(async (tx) => assert.equal(await count(tx, 'settle-c'), 0));
+      // The connection goes on serving writes.
+      await database.write((tx) => tx.run('insert into tx_probe (name, n) values (?, ?)', ['settle-d', 5]));
+      assert.equal(await other.committed(['settle-d']), 1);
+    });
+
     it('with several lanes (PostgreSQL), concurrent writes still share commits, each answered after its own', async () => {
       const wide = await openDatabase(url ? { url, migrate: false } : { sqlitePath: file, migrate: false });
       try {

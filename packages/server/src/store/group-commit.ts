@@ -35,6 +35,12 @@ export interface WriteSession {
    * second statement (without sending it).
    */
   readonly oneStatementTx?: Tx;
+  /**
+   * The transaction for a member alone in its group, where the dialect pipelines: `tx` with
+   * `settleAtCommit`, so the member may end before its last statement's answer and the COMMIT
+   * follows that statement at once.
+   */
+  readonly loneTx?: Tx;
 }
 
 export interface WriteOptions {
@@ -147,7 +153,7 @@ export class GroupCommit {
         const m = group[i]!;
         if (i > 0) await s.next(lastOk);
         try {
-          done.push([m, await m.fn(s.tx)]);
+          done.push([m, await m.fn((!multi && s.loneTx) || s.tx)]);
           lastOk = true;
         } catch (e) {
           if (!multi || !s.usable()) throw e;

@@ -19,6 +19,14 @@ export interface Tx {
   rows<T extends unknown[] = unknown[]>(text: string, params?: unknown[]): Promise<T[]>;
   /** Runs a statement; the number of rows it changed. */
   run(text: string, params?: unknown[]): Promise<number>;
+  /**
+   * Hands over a statement already sent whose answer the write does not need: the transaction
+   * checks it at its COMMIT (its failure fails the write as any statement's), so the COMMIT leaves
+   * right behind it instead of a round trip later. Present only where the dialect pipelines and the
+   * write is alone in its group (a failure found at COMMIT cannot be undone for one member alone);
+   * absent, the caller awaits the statement itself.
+   */
+  readonly settleAtCommit?: (sent: Promise<unknown>) => void;
 }
 
 /** Rows of `n` tuples of `width` placeholders: "(?,?),(?,?)". */

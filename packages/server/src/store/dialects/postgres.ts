@@ -57,16 +57,20 @@ export async function openPostgres(opts: {
       // Bookkeeping sent without waiting; its outcome is checked before the commit.
       const pending: Promise<unknown>[] = [];
       let failure: unknown;
-      const send = (text: string) => {
-        batchWrites(client);
+      const settleAtCommit = (sent: Promise<unknown>) => {
         pending.push(
-          client.query(text).catch((e: unknown) => {
+          sent.catch((e: unknown) => {
             failure ??= e;
           }),
         );
       };
+      const send = (text: string) => {
+        batchWrites(client);
+        settleAtCommit(client.query(text));
+      };
       return {
         tx: pgTx(client, true),
+        loneTx: pgTx(client, true, settleAtCommit),
         async begin(savepoints) {
           send(savepoints ? 'begin; savepoint member' : 'begin');
         },
@@ -74,12 +78,21 @@ export async function openPostgres(opts: {
           send(lastOk ? 'release member; savepoint member' : 'rollback to member');
         },
         async commit(lastOk) {
-          // (Answered already: they went out before the members' statements.)
-          await Promise.all(pending);
-          if (failure !== undefined) throw failure;
+          // Sent at once, behind what is still unanswered (the bookkeeping, a lone member's last
+          // statement): one round trip. After a failure of any of those the transaction is aborted
+          // and PostgreSQL answers the COMMIT with ROLLBACK; that failure is the error.
           batchWrites(client);
-          const out = (await client.query(lastOk ? 'commit' : 'rollback to member; commit')) as
-            pg.QueryResult | pg.QueryResult[];
+          const committed = (
+            client.query(lastOk ? 'commit' : 'rollback to member; commit') as Promise<pg.QueryResult | pg.QueryResult[]>
+          ).then(
+            (answer) => ({ answer }),
+            (error: unknown) => ({ error }),
+          );
+          await Promise.all(pending);
+          const end = await committed;
+          if (failure !== undefined) throw failure;
+          if ('error' in end) throw end.error;
+          const out = end.answer;
           // A transaction left aborted (a member swallowed an error of its own) ends in ROLLBACK.
           const last = Array.isArray(out) ? out[out.length - 1] : out;
           if (last?.command !== 'COMMIT')
@@ -224,7 +237,7 @@ function oneStatement(tx: Tx): Tx {
   };
 }
 
-function pgTx(client: pg.PoolClient, pipelined = false): Tx {
+function pgTx(client: pg.PoolClient, pipelined = false, settleAtCommit?: (sent: Promise<unknown>) => void): Tx {
   const query = (text: string, params: unknown[], rowMode?: 'array') => {
     const t = toPg(text);
     if (pipelined) batchWrites(client);
@@ -238,5 +251,6 @@ function pgTx(client: pg.PoolClient, pipelined = false): Tx {
     all: async <R>(text: string, params: unknown[] = []) => (await query(text, params)).rows as R[],
     rows: async <R>(text: string, params: unknown[] = []) => (await query(text, params, 'array')).rows as R[],
     run: async (text: string, params: unknown[] = []) => (await query(text, params)).rowCount ?? 0,
+    ...(settleAtCommit && { settleAtCommit }),
   };
 }
