@@ -3,8 +3,9 @@ import type { WriteOptions } from './group-commit.js';
 
 /**
  * Many small writes of one kind as ONE member of a group commit (store/group-commit.ts): the
- * requests that arrive while the previous batch of the same kind runs its statements wait and then
- * go together, their statements sent side by side (PostgreSQL pipelines them: a round trip for all
+ * requests that arrive while the previous batch of the same kind runs its statements (until its
+ * commit, when it handed its last statement to the commit: Tx.settleAtCommit) wait and then go
+ * together, their statements sent side by side (PostgreSQL pipelines them: a round trip for all
  * instead of one each) with no savepoint between them, and are answered after the shared commit.
  *
  * Items with the same `key` (e.g. one run) run one after the other, in arrival order, so they see
@@ -85,13 +86,26 @@ export class WriteBatch<I, O> {
         // Taken when the group runs it (not when handed over): what arrived meanwhile comes along.
         // A member run again (a deadlock between groups) keeps its items.
         taken ??= this.queue.splice(0, this.opts.maxItems ?? 64);
+        // A batch that hands its last statement to the commit (Tx.settleAtCommit) has its
+        // statements answered with the commit: its turn lasts until then.
+        let settled = false;
+        const inner: Tx = tx.settleAtCommit
+          ? Object.create(tx, {
+              settleAtCommit: {
+                value: (sent: Promise<unknown>) => {
+                  settled = true;
+                  tx.settleAtCommit!(sent);
+                },
+              },
+            })
+          : tx;
         try {
           // (Empty when the batch before took everything that waited.)
           if (taken.length === 0) return [];
-          return (this.opts.many && (await this.runMany(tx, taken))) || (await this.runAll(tx, taken));
+          return (this.opts.many && (await this.runMany(inner, taken))) || (await this.runAll(inner, taken));
         } finally {
           // Its statements are done; the next batch may start while this one commits.
-          released();
+          if (!settled) released();
         }
       },
       this.opts.many && this.opts.manyIsOneStatement ? { oneStatement: true } : undefined,

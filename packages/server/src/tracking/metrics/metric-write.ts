@@ -360,18 +360,29 @@ export async function writeMetricsMany(
     const ids = seriesOf.get(runId)!;
     return { runUuid: runId, n: w.metrics.length, data: encodeLog(w.metrics, (m) => ids.get(m.key)!) };
   });
-  // The existing series' update goes in the log's statement.
-  const before = await many.appendLogs(tx, logs, updates);
-  // A log that is full now is folded into blocks. Runs' folds touch rows of their own series only,
-  // so they go side by side (PostgreSQL pipelines their statements: round trips shared by all).
-  await Promise.all(
-    logs.map((l) => {
-      const b = before.get(l.runUuid)!;
-      return b.rows + 1 > LOG_MAX_ROWS || b.points + l.n > LOG_MAX_POINTS
-        ? ahead(foldLog(tx, l.runUuid, true))
-        : undefined;
-    }),
-  );
+  // A log that this write would fill is folded into blocks with the write's points instead of
+  // taking them (as appendMetricLog does); the others take one row each. The existing series'
+  // update goes in the logs' statement.
+  const folds: (typeof logs)[number][] = [];
+  const appends: typeof logs = [];
+  for (const l of logs) {
+    const b = read.logs.get(l.runUuid) ?? { rows: 0, points: 0 };
+    if (b.rows + 1 > LOG_MAX_ROWS || b.points + l.n > LOG_MAX_POINTS) folds.push(l);
+    else appends.push(l);
+  }
+  const { sent } = many.appendLogs(tx, appends, updates);
+  // Nothing else to send: the statement's answer is not needed, so the COMMIT may follow it at
+  // once where the transaction allows (one round trip fewer).
+  if (folds.length === 0 && tx.settleAtCommit) {
+    tx.settleAtCommit(sent);
+    return out;
+  }
+  // Runs' folds touch rows of their own series only, so they go side by side (PostgreSQL
+  // pipelines their statements: round trips shared by all).
+  await Promise.all([
+    ahead(sent),
+    ...folds.map((l) => ahead(foldLog(tx, l.runUuid, read.logs.has(l.runUuid), l.data))),
+  ]);
   return out;
 }
 

@@ -107,6 +107,7 @@ export const postgresTracking: TrackingSql = {
       ]);
       const runs = new Map<string, RunRow>();
       const latest: unknown[][] = [];
+      const logs = new Map<string, { rows: number; points: number }>();
       for (const r of rows) {
         const id = r.run_uuid as string;
         if (r.m_series_id !== null)
@@ -124,13 +125,14 @@ export const postgresTracking: TrackingSql = {
             r.m_step_segments,
           ]);
         if (runs.has(id)) continue;
+        if (r.g_rows !== null) logs.set(id, { rows: Number(r.g_rows), points: Number(r.g_points) });
         const run: Record<string, unknown> = {};
-        for (const k in r) if (!k.startsWith('m_')) run[k] = r[k];
+        for (const k in r) if (!k.startsWith('m_') && !k.startsWith('g_')) run[k] = r[k];
         runs.set(id, run as unknown as RunRow);
       }
-      return { runs: [...runs.values()], latest };
+      return { runs: [...runs.values()], latest, logs };
     },
-    async appendLogs(tx, logs, updates) {
+    appendLogs(tx, logs, updates) {
       const col = (i: number) => updates.map((r) => r[i]);
       // The series' update rides in the log's statement (one statement and one protocol round
       // for both instead of two): a data-modifying CTE of another table. The logs' data go as ONE
@@ -142,7 +144,7 @@ export const postgresTracking: TrackingSql = {
         offsets.push(at);
         at += l.data.length;
       }
-      const rows = await tx.rows<[string, number, number]>(APPEND_LOGS, [
+      const sent = tx.run(APPEND_LOGS, [
         logs.length === 1 ? logs[0]!.data : Buffer.concat(logs.map((l) => l.data)),
         logs.map((l) => l.runUuid),
         logs.map((l) => l.n),
@@ -158,7 +160,7 @@ export const postgresTracking: TrackingSql = {
         col(11),
         col(12),
       ]);
-      return new Map(rows.map(([run, c, p]) => [run, { rows: Number(c), points: Number(p) }]));
+      return { sent };
     },
   },
 };
@@ -182,31 +184,31 @@ const updateLatestCte = (at: number) =>
     )}) as u(series_id, step, ts, value, is_nan, min_step, max_step, steps, segs) where t.series_id = u.series_id`;
 
 /**
- * One log row per run (after the run's last), answering what each log held before, and the
- * update of the runs' existing series (parameters 6–14, updateLatestCte). $1 is every run's data
- * end to end, $4 and $5 each run's offset and length in it. A log's rows are numbered from 1 and
- * its last row carries the points so far (migration 0900), so that row alone (one index descent)
- * says both, however many rows the log holds.
+ * One log row per run (after the run's last), and the update of the runs' existing series
+ * (parameters 6–14, updateLatestCte). $1 is every run's data end to end, $4 and $5 each run's
+ * offset and length in it. A log's rows are numbered from 1 and its last row carries the points so
+ * far (migration 0900), so that row alone (one index descent) says both, however many rows the log
+ * holds.
  */
 const APPEND_LOGS = `with m as (${updateLatestCte(6)}), s as (
     select u.run, u.n, substring($1::bytea from u.off + 1 for u.len) as data, coalesce(g.seq, 0) as c, coalesce(g.points_through, 0) as p
     from unnest($2::text[], $3::bigint[], $4::int[], $5::int[]) as u(run, n, off, len)
     left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = u.run order by l.seq desc limit 1) g on true
-  ), i as (
-    insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select run, c + 1, n, data, p + n from s
   )
-  select run, c, p from s`;
+  insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select run, c + 1, n, data, p + n from s`;
 
 const UPDATE_LATEST = updateLatestCte(1);
 
 /**
  * lockAndRead's read: each run's row with each of its series of the keys asked (both columns of
- * the (run_uuid, key) index: an index lookup per run), the series' columns prefixed `m_`.
+ * the (run_uuid, key) index: an index lookup per run), the series' columns prefixed `m_`, and
+ * what the run's log holds (its last row says: g_rows, g_points; null without a log).
  */
 const LATEST_OF_RUNS = `select r.*, m.series_id as m_series_id, m.key as m_key, m.step as m_step, m.timestamp as m_timestamp,
     m.value as m_value, m.is_nan as m_is_nan, m.min_step as m_min_step, m.max_step as m_max_step, m.steps as m_steps,
-    m.step_segments as m_step_segments
+    m.step_segments as m_step_segments, g.seq as g_rows, g.points_through as g_points
   from tracking_runs r left join lateral (select * from tracking_latest_metrics l where l.run_uuid = r.run_uuid and l.key = any(?::text[])) m on true
+  left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = r.run_uuid order by l.seq desc limit 1) g on true
   where r.run_uuid = any(?::text[])`;
 
 /** insertRuns' statement: one row per run, in order (its experiment's stage, the run's artifact URI if it went in). */

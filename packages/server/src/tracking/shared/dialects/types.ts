@@ -66,18 +66,24 @@ export interface MetricsManySql {
   /**
    * Holds these runs (sorted ids, as lockRun), then reads their rows and the latest-metric rows of
    * these runs with one of these keys (more pairs than asked may come back), those as
-   * [run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments].
+   * [run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments],
+   * and what each run's log holds (its rows and points; runs without a log are absent).
    */
-  lockAndRead(tx: Tx, runIds: string[], keys: string[]): Promise<{ runs: RunRow[]; latest: unknown[][] }>;
+  lockAndRead(
+    tx: Tx,
+    runIds: string[],
+    keys: string[],
+  ): Promise<{ runs: RunRow[]; latest: unknown[][]; logs: Map<string, { rows: number; points: number }> }>;
   /**
-   * Appends one log row to each run (distinct runs) and updates existing latest-metric rows (as
-   * updateLatestMetrics: one statement for both); what each run's log held before: rows, points.
+   * Appends one log row to each run of `logs` (distinct runs) and updates existing latest-metric
+   * rows (as updateLatestMetrics: one statement for both). Sends its statement and answers at once
+   * (the promise it answers settles with the statement).
    */
   appendLogs(
     tx: Tx,
     logs: { runUuid: string; n: number; data: Buffer }[],
     updates: unknown[][],
-  ): Promise<Map<string, { rows: number; points: number }>>;
+  ): { sent: Promise<unknown> };
 }
 
 export type RunInsertOutcome = { uri: string } | { missing: true } | { stage: string };
