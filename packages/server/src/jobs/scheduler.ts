@@ -88,11 +88,16 @@ export class JobScheduler {
     // Aborted, each ends at its next step (a copy or an environment build under way ends first);
     // bounded, so a step that hangs cannot hold the server's close.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS))),
+    const ended = await Promise.race([
+      Promise.allSettled([...this.inFlight]).then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), STOP_WAIT_MS))),
     ]);
     clearTimeout(timer);
+    if (!ended)
+      this.ctx.log.warn(
+        { jobs: this.inFlight.size },
+        `stopping without waiting longer than ${STOP_WAIT_MS} ms for jobs still being prepared or watched`,
+      );
   }
 
   /** Keeps `p` in inFlight until it settles (its errors are its own to log). */
