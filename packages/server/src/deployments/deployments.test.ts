@@ -143,10 +143,14 @@ for (const dialect of testDialects()) {
       const r = await score({ dataframe_records: [{ x: 666 }] });
       assert.equal(r.status, 502, await r.clone().text());
       for (let i = 0; i < 10; i++) assert.equal((await score({ dataframe_records: [{ x: 1 }] })).status, 200);
-      const logs = await t.request('POST', `${E}/deployments/blue/getLogs?${V}`, { tail: 200 });
-      assert.equal(logs.status, 200, logs.text);
-      assert.match(logs.body.content, /exited \(code 17\)/);
-      assert.match(logs.body.content, /restarting/);
+      // The 502 comes when the worker's connection drops; its exit is seen (and logged) later, and the
+      // log is an append stream whose lines reach the file in separate writes: wait for the last line.
+      const log = await until('the crashed worker is restarted', async () => {
+        const logs = await t.request('POST', `${E}/deployments/blue/getLogs?${V}`, { tail: 200 });
+        assert.equal(logs.status, 200, logs.text);
+        return /restarting in \d+ ms/.test(logs.body.content) ? (logs.body.content as string) : undefined;
+      });
+      assert.match(log, /exited \(code 17\)\n.*restarting in \d+ ms/);
       const short = await t.request('POST', `${E}/deployments/blue/getLogs?${V}`, { tail: 2 });
       assert.equal(short.body.content.trim().split('\n').length, 2);
     });
@@ -262,16 +266,19 @@ for (const dialect of testDialects()) {
         sku: { capacity: 1 },
         properties: {
           model: 'azureml:doubler:1',
-          requestSettings: { maxConcurrentRequestsPerInstance: 1, maxQueueWait: 'PT0.1S', requestTimeout: 'PT0.4S' },
+          requestSettings: { maxConcurrentRequestsPerInstance: 1, maxQueueWait: 'PT0.1S', requestTimeout: 'PT0.8S' },
         },
       });
       assert.equal(op.status, 'Succeeded', JSON.stringify(op));
       const h = { 'azureml-model-deployment': 'slow' };
       // x = -1 sleeps a second: past the timeout (408), and holding the only slot meanwhile (429 for the next).
-      const answers = await Promise.all([
-        score({ dataframe_records: [{ x: -1 }] }, { headers: h }),
-        new Promise((res) => setTimeout(res, 50)).then(() => score({ dataframe_records: [{ x: 1 }] }, { headers: h })),
-      ]);
+      // The second request is sent once the first holds the slot (not after a fixed pause: on a loaded
+      // machine the first may not have reached the balancer 50 ms later), and must reach it before the
+      // first times out and frees the slot: hence a timeout well under the second but not a tight one.
+      const balancer = t.server.services.serving.runtimes.get(`${E}/deployments/slow`)!;
+      const slow = score({ dataframe_records: [{ x: -1 }] }, { headers: h });
+      await until('the slow request holds the only slot', () => balancer.load().inflight === 1, 30_000, 5);
+      const answers = await Promise.all([slow, score({ dataframe_records: [{ x: 1 }] }, { headers: h })]);
       assert.equal(answers[0].status, 408, await answers[0].text());
       assert.equal(answers[1].status, 429, await answers[1].text());
       assert.equal((await score({ dataframe_records: [{ x: 1 }] }, { headers: h })).status, 200);

@@ -70,17 +70,18 @@ export async function waitOperation(t: TestServer, url: string, timeoutMs = 120_
   throw new Error(`operation ${url} did not end in ${timeoutMs} ms`);
 }
 
-/** Polls `check` every 100 ms until it gives a truthy value, which it returns; throws naming `what` after `ms`. */
+/** Polls `check` every `everyMs` until it gives a truthy value, which it returns; throws naming `what` after `ms`. */
 export async function until<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   ms = 30_000,
+  everyMs = 100,
 ): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();
     if (v) return v;
     if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
