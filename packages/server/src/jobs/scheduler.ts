@@ -331,14 +331,32 @@ export class JobScheduler {
             ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
           })
         : null;
+    // The run ends before the job does: a client that sees the job ended (jobs.stream,
+    // wait_for_completion) reads its run next and must find it ended too, and a server that stops in
+    // between leaves an active job, which the next one finishes again, not an ended job's run RUNNING.
+    const before = await this.ctx.db
+      .selectFrom('jobs')
+      .select('status')
+      .where('job_key', '=', r.job_key)
+      .executeTakeFirst();
+    const active = !!before && (ACTIVE as readonly string[]).includes(before.status);
+    if (active && r.run_id) await this.jobs.endRun(r.workspace_id, r.run_id, result.outcome, now);
     const res = await this.ctx.db
       .updateTable('jobs')
       .set({ status: result.outcome, error, end_time: now, updated_at: now, owner: null })
       .where('job_key', '=', r.job_key)
       .where('status', 'in', [...ACTIVE])
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 1 && r.run_id)
-      await this.jobs.endRun(r.workspace_id, r.run_id, result.outcome, now);
+    if (active && Number(res.numUpdatedRows) !== 1 && r.run_id) {
+      // Another server ended the job meanwhile (it took it for stale and adopted it): the run takes that end.
+      const ended = await this.ctx.db
+        .selectFrom('jobs')
+        .select(['status', 'end_time'])
+        .where('job_key', '=', r.job_key)
+        .executeTakeFirst();
+      if (ended && !(ACTIVE as readonly string[]).includes(ended.status))
+        await this.jobs.endRun(r.workspace_id, r.run_id, ended.status, ended.end_time ?? now);
+    }
     this.jobs.emitEnd(r.job_key);
     this.wake();
   }
