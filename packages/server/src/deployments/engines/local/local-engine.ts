@@ -116,6 +116,12 @@ class LocalRuntime implements DeploymentRuntime {
     );
   }
 
+  /** Resolves once every line written so far is in the log file. */
+  private flushed(): Promise<void> {
+    if (this.log.writableEnded) return Promise.resolve();
+    return new Promise((resolve) => this.log.write('', () => resolve()));
+  }
+
   ready(): Upstream[] {
     return this.upstreams;
   }
@@ -167,6 +173,8 @@ class LocalRuntime implements DeploymentRuntime {
     inst.startedAt = Date.now();
     inst.port = undefined;
     inst.ready = false;
+    // 'close' comes once the worker's output is read to its end; its 'exit' can come before that.
+    const outputRead = new Promise<void>((resolve) => proc.once('close', () => resolve()));
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const fail = (why: string) => {
@@ -174,13 +182,18 @@ class LocalRuntime implements DeploymentRuntime {
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        void this.logs(30).then((tail) =>
-          reject(
-            new InvalidInput(`${why}. The log's last lines:\n${tail}`, {
-              code: 'ONLINE_DEPLOYMENT_FAILED',
-            }),
-          ),
-        );
+        // The tail is read once the worker's last lines (the traceback it wrote before exiting) are in
+        // the file: read from its pipes (at most 2 s more), then written out by the log stream.
+        void Promise.race([outputRead, sleep(2_000)])
+          .then(() => this.flushed())
+          .then(() => this.logs(30))
+          .then((tail) =>
+            reject(
+              new InvalidInput(`${why}. The log's last lines:\n${tail}`, {
+                code: 'ONLINE_DEPLOYMENT_FAILED',
+              }),
+            ),
+          );
       };
       const ok = () => {
         if (settled) return;
@@ -347,4 +360,8 @@ function pickEnv(env: NodeJS.ProcessEnv): Record<string, string> {
     if (env[k]) out[k] = env[k]!;
   }
   return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
