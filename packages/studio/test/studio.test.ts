@@ -296,8 +296,11 @@ describe(
       await page.goto(`${ws}/jobs`);
       await page.getByText('No job yet.').waitFor();
       await shot('13-jobs-empty');
+      // After its first line the job waits (at most 2 minutes) for the test to open a gate: the page
+      // then shows the first line while the job runs, however long the page took to load.
+      const gate = path.join(t.home, 'studio-live-job-gate');
       const command =
-        "python -u -c \"import time\nfor i in range(8):\n    print('step', i, 'lr', ${{inputs.lr}}, flush=True)\n    time.sleep(0.4)\"";
+        "python -u -c \"import os, time\nfor i in range(8):\n    print('step', i, 'lr', ${{inputs.lr}}, flush=True)\n    for _ in range(2400 if i == 0 else 0):\n        if os.path.exists(os.environ['GATE']): break\n        time.sleep(0.05)\n    time.sleep(0.4)\"";
       const put = await t.request('PUT', `${W}/jobs/studio_live_job?api-version=2025-01-01-preview`, {
         properties: {
           jobType: 'Command',
@@ -305,7 +308,7 @@ describe(
           experimentName: 'studio-jobs',
           displayName: 'Live log demo',
           inputs: { lr: { jobInputType: 'literal', value: '0.05' } },
-          environmentVariables: { GREETING: 'hello' },
+          environmentVariables: { GREETING: 'hello', GATE: gate },
         },
       });
       assert.equal(put.status, 201, put.text);
@@ -315,7 +318,8 @@ describe(
       // The log grows while the job runs (server-sent events), before the job has ended.
       await page.getByLabel('Job log').getByText('step 0 lr 0.05').waitFor({ timeout: 30_000 });
       const early = (await page.getByLabel('Job log').textContent()) ?? '';
-      assert.doesNotMatch(early, /step 7/, 'the first lines arrive while the job still runs');
+      assert.doesNotMatch(early, /step 1/, 'the first lines arrive while the job still runs');
+      fs.writeFileSync(gate, '');
       await page.getByText('ended (Completed)').waitFor({ timeout: 30_000 });
       assert.match((await page.getByLabel('Job log').textContent()) ?? '', /step 7 lr 0\.05/);
       await page.getByRole('table', { name: 'Inputs' }).getByText('0.05').waitFor();
