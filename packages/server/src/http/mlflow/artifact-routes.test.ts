@@ -223,20 +223,29 @@ for (const dialect of testDialects())
           });
           req.on('error', () => resolve());
           req.write(Buffer.alloc(256 * 1024, 7));
-          setTimeout(() => {
+          // Cut once the server is writing the file (its .partial is there; on S3 none shows: a pause).
+          void (async () => {
+            for (const end = Date.now() + 30_000; kind === 'local' && Date.now() < end;) {
+              if ((await stored()).some((f) => f.endsWith('.partial'))) break;
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            if (kind !== 'local') await new Promise((r) => setTimeout(r, 300));
             req.destroy();
             resolve();
-          }, 300);
+          })();
         });
-        await new Promise((r) => setTimeout(r, 300));
+        // The server sees the connection drop, then removes what it had written: wait for that.
+        let partial: string[] = [];
+        for (const end = Date.now() + 30_000; Date.now() < end;) {
+          partial = (await stored()).filter((f) => f.endsWith('.partial'));
+          if (!partial.length) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.deepEqual(partial, []);
         assert.equal(
           await (await get(t, `${w.artifacts}/cut/file.bin`)).text(),
           'old content',
           'the old file is intact',
-        );
-        assert.deepEqual(
-          (await stored()).filter((f) => f.endsWith('.partial')),
-          [],
         );
         const long = await put(t, `${w.artifacts}/${'x'.repeat(300)}/f.txt`, 'x');
         assert.equal(long.status, 400);
