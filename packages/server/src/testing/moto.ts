@@ -42,7 +42,9 @@ export async function startMoto(python: string): Promise<Moto> {
   const endpoint = `http://127.0.0.1:${port}`;
   const client = () =>
     new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
-  for (let i = 0; i < 200; i++) {
+  // moto's server imports boto and Flask first: 2.5 s on an idle machine, several times that under
+  // CI's load. Its start is bounded by time (a minute), not by a count of refused connections.
+  for (const end = Date.now() + 60_000; Date.now() < end;) {
     try {
       const r = await fetch(`${endpoint}/moto-api/`);
       if (r.status < 500) {
@@ -73,5 +75,5 @@ export async function startMoto(python: string): Promise<Moto> {
     await new Promise((res) => setTimeout(res, 100));
   }
   proc.kill();
-  throw new Error('moto server did not start');
+  throw new Error('moto server did not start within 60 s');
 }
