@@ -6,7 +6,7 @@ import path from 'node:path';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { V, createWorkspace, wsPath } from '../../http/arm/arm-test-helpers.js';
 import { pythonWith } from '../testing.js';
-import { userLog, waitForJob } from '../../http/arm/job-test-helpers.js';
+import { pollPauses, userLog, waitForJob } from '../../http/arm/job-test-helpers.js';
 
 const py = pythonWith([]);
 if (py.python) process.env.ATELIER_JOBS_PYTHON = py.python;
@@ -162,10 +162,13 @@ for (const dialect of testDialects()) {
         properties: { jobType: 'Pipeline', jobs: { a: { command: 'sleep 30' }, b: { command: 'sleep 30' } } },
       };
       assert.equal((await t.request('PUT', `${job}?${V}`, body)).status, 201);
-      for (let i = 0; i < 400; i++) {
+      // Both steps run before the cancel (bounded by time: on a loaded machine two steps' start takes seconds).
+      const pause = pollPauses();
+      for (const end = Date.now() + 60_000; ;) {
         const s = await steps('cancel_pipe');
         if (s.a?.properties.status === 'Running' && s.b?.properties.status === 'Running') break;
-        await new Promise((r) => setTimeout(r, 25));
+        assert.ok(Date.now() < end, `the steps did not both run: ${s.a?.properties.status}, ${s.b?.properties.status}`);
+        await pause();
       }
       assert.equal((await t.request('POST', `${job}/cancel?${V}`)).status, 202);
       const done = await waitForJob(t, job, undefined, 30_000);

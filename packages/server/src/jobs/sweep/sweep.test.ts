@@ -6,7 +6,7 @@ import path from 'node:path';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { V, createWorkspace, wsPath } from '../../http/arm/arm-test-helpers.js';
 import { pythonWith } from '../testing.js';
-import { waitForJob } from '../../http/arm/job-test-helpers.js';
+import { pollPauses, waitForJob } from '../../http/arm/job-test-helpers.js';
 
 const py = pythonWith([]);
 if (py.python) process.env.ATELIER_JOBS_PYTHON = py.python;
@@ -272,10 +272,13 @@ for (const dialect of testDialects()) {
         }),
       );
       assert.equal(put.status, 201, put.text);
-      for (let i = 0; i < 400; i++) {
+      // Both trials run before the cancel (bounded by time: on a loaded machine two trials' start takes seconds).
+      const pause = pollPauses();
+      for (const end = Date.now() + 60_000; ;) {
         const c = await children('cancel_sweep');
         if (c.length === 2 && c.every((x) => x.properties.status === 'Running')) break;
-        await new Promise((r) => setTimeout(r, 25));
+        assert.ok(Date.now() < end, `the trials did not both run: ${c.map((x) => `${x.name} ${x.properties.status}`)}`);
+        await pause();
       }
       assert.equal((await t.request('POST', `${job}/cancel?${V}`)).status, 202);
       const done = await waitForJob(t, job, undefined, 30_000);
