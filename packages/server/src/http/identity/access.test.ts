@@ -384,10 +384,16 @@ for (const dialect of testDialects()) {
         location: 'local',
         tags: { secretish: 'tag-value-xyz' },
       });
+      // The audit log is written once the answer has gone (onResponse): wait for both changes' events.
       let r: Awaited<ReturnType<TestServer['request']>> | undefined;
-      for (let i = 0; i < 50; i++) {
+      for (const end = Date.now() + 30_000; Date.now() < end;) {
         r = await t.request('GET', `/providers/Microsoft.Insights/eventtypes/management/values?${V}`);
-        if (r.body.value?.some((e: { resourceId: string }) => e.resourceId.endsWith('/audit-rg'))) break;
+        const seen = (r.body.value ?? []) as { resourceId: string; httpRequest: { method: string } }[];
+        if (
+          seen.some((e) => e.resourceId.endsWith('/audit-rg')) &&
+          seen.some((e) => e.resourceId === '/identity/servicePrincipals' && e.httpRequest.method === 'POST')
+        )
+          break;
         await new Promise((res) => setTimeout(res, 20));
       }
       assert.equal(r!.status, 200, r!.text);
