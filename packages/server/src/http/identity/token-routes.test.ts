@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
+import { lengthenBlock } from '../../testing/throttle.js';
 
 const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
 
@@ -270,7 +271,21 @@ for (const dialect of testDialects()) {
       }
       assert.ok(statuses.includes(429), `statuses ${statuses}`);
       assert.ok(Number(last!.headers.get('retry-after')) >= 1);
-      // Even the right password is refused while blocked.
+      // Even the right password is refused while blocked. (The block is 1 s from the 6th failure: on a
+      // loaded machine the requests below could outlast it, so it is made long enough first.)
+      await lengthenBlock(
+        t,
+        'principal:victim',
+        async (n) =>
+          (
+            await token({
+              grant_type: 'password',
+              username: 'victim',
+              password: `wrong-more-${n}`,
+              scope: `${t.url}/.default`,
+            })
+          ).status,
+      );
       const r = await token({
         grant_type: 'password',
         username: 'victim',
