@@ -354,8 +354,10 @@ for (const dialect of clientDialects('sqlite')) {
       it('answers 502 to a second in-flight request when the worker crashes, then serves again', async () => {
         const id = `${E()}/deployments/mlflow`;
         const balancer = () => t.server.services.serving.runtimes.get(id)!;
-        // x = -1 sleeps a second in the worker; while it is in flight, x = 666 makes the worker exit.
-        const slow = call(scoringUri, token, { dataframe_records: [{ x: -1 }] });
+        // x = -2 sleeps five seconds in the worker (one second, x = -1, is not surely long enough on a
+        // loaded machine for the next request to get there); while it is in flight, x = 666 makes the
+        // worker exit.
+        const slow = call(scoringUri, token, { dataframe_records: [{ x: -2 }] });
         await until('the slow request is in flight', async () => balancer().load().inflight === 1);
         await new Promise((r) => setTimeout(r, 50));
         const crash = await call(scoringUri, token, { dataframe_records: [{ x: 666 }] });

@@ -9,7 +9,8 @@ import type { TestServer } from './harness.js';
  * the Python MLflow client into a workspace of a test server) that the deployment tests serve.
  *
  * - `doubler`: predicts 2·x for a DataFrame with a column x; x = 666 makes the worker process exit
- *   (a crash), x = -1 makes it sleep one second (a slow request).
+ *   (a crash), x = -1 makes it sleep one second (a slow request), x = -2 five seconds (a request
+ *   still in flight, even on a loaded machine, when another one crashes the worker).
  * - `broken`: fails to load (its load_context raises).
  */
 const MAKE_MODELS = String.raw`
@@ -24,6 +25,8 @@ class Doubler(mlflow.pyfunc.PythonModel):
             os._exit(17)
         if (x == -1).any():
             time.sleep(1)
+        if (x == -2).any():
+            time.sleep(5)
         factor = float((params or {}).get("factor", 2))
         return (x * factor).tolist()
 
