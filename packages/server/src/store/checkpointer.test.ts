@@ -20,7 +20,8 @@ describe('SQLite checkpoints in a worker thread', () => {
       const blob = Buffer.alloc(64 * 1024, 7);
       const insert = database.sqlite!.prepare('insert into t (data) values (?)');
       for (let i = 0; i < 128; i++) insert.run(blob);
-      const deadline = Date.now() + 5000;
+      // (Bounded generously: the worker thread loads SQLite and checkpoints on a busy machine and disk.)
+      const deadline = Date.now() + 30_000;
       while (fs.statSync(file).size < before + 8 * 1024 * 1024 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 50));
       assert.ok(
@@ -46,7 +47,8 @@ describe('SQLite checkpoints in a worker thread', () => {
     });
     try {
       await sql`create table t (id integer primary key)`.execute(database.db);
-      const deadline = Date.now() + 5000;
+      // (Bounded generously: the worker thread loads SQLite and checkpoints on a busy machine and disk.)
+      const deadline = Date.now() + 30_000;
       while (!reports.some((r) => r.log > 0 && r.checkpointed === r.log) && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       assert.ok(
