@@ -368,10 +368,15 @@ for (const dialect of clientDialects('sqlite')) {
         assert.match(text, /SCORING_UPSTREAM_FAILED/);
         assert.equal(other.headers.get('azureml-model-deployment'), 'mlflow');
         // The instance is restarted; requests are answered again.
-        await until('the restarted instance answers', async () => {
-          const r = await call(scoringUri, token, { dataframe_records: [{ x: 2 }] });
-          return r.status === 200 && JSON.stringify(await r.json()) === '{"predictions":[4]}';
-        });
+        // (Bounded like a deploy: the new worker imports MLflow and loads the model, which takes long on a loaded machine.)
+        await until(
+          'the restarted instance answers',
+          async () => {
+            const r = await call(scoringUri, token, { dataframe_records: [{ x: 2 }] });
+            return r.status === 200 && JSON.stringify(await r.json()) === '{"predictions":[4]}';
+          },
+          120_000,
+        );
         const logs = await t.request('POST', `${id}/getLogs?${V}`, { tail: 100 });
         assert.match(logs.body.content, /exited \(code 17\)/);
         assert.match(logs.body.content, /restarting in \d+ ms/);
