@@ -118,7 +118,7 @@ class LocalRuntime implements DeploymentRuntime {
 
   /** Resolves once every line written so far is in the log file. */
   private flushed(): Promise<void> {
-    if (this.log.writableEnded) return Promise.resolve();
+    if (this.log.writableEnded || this.log.destroyed) return Promise.resolve();
     return new Promise((resolve) => this.log.write('', () => resolve()));
   }
 
@@ -137,7 +137,9 @@ class LocalRuntime implements DeploymentRuntime {
     for (const l of this.listeners) l();
   }
 
+  /** The log's last lines, every line logged so far included (the stream may not have written them yet). */
   async logs(tail?: number): Promise<string> {
+    await this.flushed();
     return tailFile(this.logFile, tail);
   }
 
@@ -182,10 +184,9 @@ class LocalRuntime implements DeploymentRuntime {
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        // The tail is read once the worker's last lines (the traceback it wrote before exiting) are in
-        // the file: read from its pipes (at most 2 s more), then written out by the log stream.
+        // The tail is read once the worker's last lines (the traceback it wrote before exiting) have
+        // been read from its pipes (at most 2 s more); logs() waits for the stream to write them.
         void Promise.race([outputRead, sleep(2_000)])
-          .then(() => this.flushed())
           .then(() => this.logs(30))
           .then((tail) =>
             reject(

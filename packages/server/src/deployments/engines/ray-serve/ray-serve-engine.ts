@@ -326,6 +326,9 @@ class RayServeRuntime implements DeploymentRuntime {
   async logs(tail?: number): Promise<string> {
     const n = tail ?? ENGINE_LOG_TAIL;
     const parts: string[] = [];
+    // Every line logged so far included: the stream may not have written them yet.
+    if (!this.log.writableEnded && !this.log.destroyed)
+      await new Promise<void>((resolve) => this.log.write('', () => resolve()));
     try {
       parts.push(fs.readFileSync(this.logFile, 'utf8'));
     } catch {
