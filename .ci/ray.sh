@@ -17,6 +17,7 @@ venv=.ci/.ray-venv
 
 if [ "${1:-}" = stop ]; then
   if [ -x "$venv/bin/ray" ]; then "$venv/bin/ray" stop --force >/dev/null 2>&1 || true; fi
+  rm -rf "$temp/tmp"
   exit 0
 fi
 
@@ -25,8 +26,11 @@ bash .ci/venv.sh "$venv" .ci/ray-requirements.txt .ci/ray-constraints.txt
 
 up() { "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$dash/api/version', timeout=2)" >/dev/null 2>&1; }
 if ! up; then
-  # `python` in a job's shell is Ray's own interpreter unless its runtime_env says otherwise.
-  PATH="$PWD/$venv/bin:$PATH" RAY_USAGE_STATS_ENABLED=0 "$venv/bin/ray" start --head \
+  # `python` in a job's shell is Ray's own interpreter unless its runtime_env says otherwise. The
+  # cluster's temporary files (jobs' working_dir packages, Serve's scripts) go under its own folder,
+  # removed by `stop`, not into the system's.
+  mkdir -p "$temp/tmp"
+  TMPDIR="$temp/tmp" PATH="$PWD/$venv/bin:$PATH" RAY_USAGE_STATS_ENABLED=0 "$venv/bin/ray" start --head \
     --node-ip-address 127.0.0.1 --port "$port" \
     --dashboard-host 127.0.0.1 --dashboard-port "$dash" \
     --dashboard-agent-listen-port $((dash + 1)) --dashboard-agent-grpc-port $((dash + 2)) \
