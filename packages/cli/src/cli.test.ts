@@ -349,6 +349,7 @@ describe('atelier CLI against a real server', () => {
           cwd: home,
           env: {
             PATH: process.env.PATH ?? '',
+            TMPDIR: os.tmpdir(),
             HOME: home,
             ATELIER_CONFIG_DIR: cfg,
             ATELIER_ENDPOINT: t.url,
@@ -381,7 +382,12 @@ describe('atelier CLI against a real server', () => {
       [BIN, 'server', 'start', '--tls', '--port', '0', '--home', data, '--log-level', 'silent'],
       {
         cwd: home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          TMPDIR: os.tmpdir(),
+          HOME: home,
+          ATELIER_ADMIN_PASSWORD: 'cli-server-pass-1',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -411,7 +417,7 @@ describe('atelier CLI against a real server', () => {
           `fetch(${JSON.stringify(url + '/health')}).then(r => process.exit(r.status === 200 ? 0 : 3), e => { console.error(e.cause ?? e); process.exit(4); })`,
         ],
         {
-          env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: ca },
+          env: { PATH: process.env.PATH ?? '', TMPDIR: os.tmpdir(), NODE_EXTRA_CA_CERTS: ca },
           encoding: 'utf8',
         },
       );
@@ -479,7 +485,12 @@ describe('atelier CLI against a real server', () => {
       [BIN, 'server', 'start', '--port', '0', '--home', data, '--log-level', 'warn'],
       {
         cwd: home,
-        env: { PATH: process.env.PATH ?? '', HOME: home, ATELIER_ADMIN_PASSWORD: 'a-later-password-3' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          TMPDIR: os.tmpdir(),
+          HOME: home,
+          ATELIER_ADMIN_PASSWORD: 'a-later-password-3',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -28,7 +28,7 @@ export function runAtelier(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ATELIER_BIN, ...args], {
       cwd: opts.cwd,
-      env: { PATH: process.env.PATH ?? '', ...opts.env },
+      env: { PATH: process.env.PATH ?? '', TMPDIR: os.tmpdir(), ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

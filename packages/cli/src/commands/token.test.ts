@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -41,7 +42,13 @@ describe('atelier token (CLI), ws.createAccessToken (SDK), MLflow with a PAT', {
         ],
         {
           encoding: 'utf8',
-          env: { PATH: process.env.PATH ?? '', HOME: home, MLFLOW_TRACKING_URI: ws.getMlflowTrackingUri(), ...env },
+          env: {
+            PATH: process.env.PATH ?? '',
+            TMPDIR: os.tmpdir(),
+            HOME: home,
+            MLFLOW_TRACKING_URI: ws.getMlflowTrackingUri(),
+            ...env,
+          },
           timeout: 60_000,
         },
         (err, stdout, stderr) => resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),

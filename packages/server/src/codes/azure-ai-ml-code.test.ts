@@ -77,6 +77,7 @@ describe(
       const { stdout, stderr } = await run(python!, [path.join(HERE, 'clients', 'azure_ai_ml_code.py')], {
         env: {
           PATH: process.env.PATH ?? '',
+          TMPDIR: os.tmpdir(),
           HOME: home,
           ATELIER_URL: server.url,
           ATELIER_TOKEN: token,

@@ -119,9 +119,14 @@ export async function startAzureClientServer(
   const { principal, secret } = await ctx.principals.createServicePrincipal(group);
   await ctx.access.assign(principal.id, `/subscriptions/${ctx.defaultSubscriptionId}`, 'Contributor', null);
   const token = await clientCredentialsToken(server.url, ctx.tenantId, ca, principal.name, secret.value);
+  // The clients' temporary files (azureml-core writes its scoring drivers and requirements there) go
+  // under this server's folder, removed with it.
+  const clientTmp = path.join(home, 'tmp');
+  fs.mkdirSync(clientTmp);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: home,
+    TMPDIR: clientTmp,
     ATELIER_URL: server.url,
     AZURE_TENANT_ID: ctx.tenantId,
     AZURE_CLIENT_ID: principal.name,

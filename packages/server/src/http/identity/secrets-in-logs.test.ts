@@ -20,6 +20,7 @@ for (const dialect of testDialects()) {
       const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
         env: {
           PATH: process.env.PATH ?? '',
+          TMPDIR: os.tmpdir(),
           HOME: home,
           ATELIER_HOME: home,
           ATELIER_PORT: '0',
