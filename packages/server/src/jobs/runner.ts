@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../identity/principals.js';
 import type { WorkspaceInfo } from '../resources/workspace-info.js';
@@ -240,7 +240,9 @@ export class JobRunner {
         note(`started on the ${executor.kind} executor`);
         return { executor, handle };
       } finally {
+        // Written out before the job goes on: the copy kept with the run's logs has every line.
         sys.end();
+        await finished(sys).catch(() => undefined);
       }
     } catch (e) {
       if (signal.aborted) return { outcome: 'Canceled', reason: 'the job was canceled' };
