@@ -1,5 +1,14 @@
 import fs from 'node:fs';
 
+/**
+ * Resolves once `log` has written out everything given to it so far (an empty write's callback comes
+ * after those before it): an engine's log read then holds every line the engine has logged.
+ */
+export function writtenOut(log: fs.WriteStream): Promise<void> {
+  if (log.writableEnded || log.destroyed) return Promise.resolve();
+  return new Promise((resolve) => log.write('', () => resolve()));
+}
+
 /** Most bytes read from the end of a log to find its last lines. */
 const TAIL_BYTES = 1024 * 1024;
 

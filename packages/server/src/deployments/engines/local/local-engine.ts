@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeploymentRuntime, DeploymentSpec, ProbeSettings, ServingEngine, Upstream } from '../engine.js';
 import { InvalidInput } from '../../../errors.js';
 import { WORKER_PY } from './worker-source.js';
-import { tailFile } from '../../logs.js';
+import { tailFile, writtenOut } from '../../logs.js';
 
 /** Longest a worker may take to load its model and listen. */
 const START_TIMEOUT_MS = 10 * 60_000;
@@ -116,12 +117,6 @@ class LocalRuntime implements DeploymentRuntime {
     );
   }
 
-  /** Resolves once every line written so far is in the log file. */
-  private flushed(): Promise<void> {
-    if (this.log.writableEnded || this.log.destroyed) return Promise.resolve();
-    return new Promise((resolve) => this.log.write('', () => resolve()));
-  }
-
   ready(): Upstream[] {
     return this.upstreams;
   }
@@ -139,7 +134,7 @@ class LocalRuntime implements DeploymentRuntime {
 
   /** The log's last lines, every line logged so far included (the stream may not have written them yet). */
   async logs(tail?: number): Promise<string> {
-    await this.flushed();
+    await writtenOut(this.log);
     return tailFile(this.logFile, tail);
   }
 
@@ -186,7 +181,7 @@ class LocalRuntime implements DeploymentRuntime {
         signal?.removeEventListener('abort', onAbort);
         // The tail is read once the worker's last lines (the traceback it wrote before exiting) have
         // been read from its pipes (at most 2 s more); logs() waits for the stream to write them.
-        void Promise.race([outputRead, sleep(2_000)])
+        void Promise.race([outputRead, sleep(2_000, undefined, { ref: false })])
           .then(() => this.logs(30))
           .then((tail) =>
             reject(
@@ -361,8 +356,4 @@ function pickEnv(env: NodeJS.ProcessEnv): Record<string, string> {
     if (env[k]) out[k] = env[k]!;
   }
   return out;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

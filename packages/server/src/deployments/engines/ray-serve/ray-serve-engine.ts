@@ -7,6 +7,7 @@ import { packageWorkingDir } from '../../../jobs/executors/ray/working-dir-packa
 import type { DeploymentRuntime, DeploymentSpec, ServingEngine, Upstream } from '../engine.js';
 import { RayServeClient, type ServeAppConfig, type ServeAppDetails, type ServeDetails } from './ray-serve-client.js';
 import { SERVE_APP_PY } from './serve-app-source.js';
+import { writtenOut } from '../../logs.js';
 
 /**
  * The Ray Serve engine: a deployment becomes one Serve application on a Ray cluster, its instances
@@ -327,8 +328,7 @@ class RayServeRuntime implements DeploymentRuntime {
     const n = tail ?? ENGINE_LOG_TAIL;
     const parts: string[] = [];
     // Every line logged so far included: the stream may not have written them yet.
-    if (!this.log.writableEnded && !this.log.destroyed)
-      await new Promise<void>((resolve) => this.log.write('', () => resolve()));
+    await writtenOut(this.log);
     try {
       parts.push(fs.readFileSync(this.logFile, 'utf8'));
     } catch {
