@@ -19,6 +19,11 @@ export const LOG_MAX_POINTS = 16384;
 export const BLOCK_POINTS = 128;
 export const APPEND_BELOW = 64;
 
+/** Whether a run's log holding `rows` rows and `points` points would pass its limits with `n` more points: then it is folded instead. */
+function logFull(rows: number, points: number, n: number): boolean {
+  return rows + 1 > LOG_MAX_ROWS || points + n > LOG_MAX_POINTS;
+}
+
 /** A series' row of tracking_latest_metrics, as a write reads it. */
 export interface Current {
   series_id: number;
@@ -266,7 +271,7 @@ export async function writeMetrics(
   for (const rows of await Promise.all(made)) for (const m of rows) seriesOf.set(m.key, Number(m.series_id));
 
   const data = encodeLog(metrics, (m) => seriesOf.get(m.key)!);
-  const full = (rows: number, points: number) => rows + 1 > LOG_MAX_ROWS || points + metrics.length > LOG_MAX_POINTS;
+  const full = (rows: number, points: number) => logFull(rows, points, metrics.length);
   const appended = ahead(
     queries.appendMetricLog(tx, run.run_uuid, metrics.length, data, full, (hasLog, extra) =>
       foldLog(tx, run.run_uuid, hasLog, extra),
@@ -367,10 +372,10 @@ export async function writeMetricsMany(
   const appends: typeof logs = [];
   for (const l of logs) {
     const b = read.logs.get(l.runUuid) ?? { rows: 0, points: 0 };
-    if (b.rows + 1 > LOG_MAX_ROWS || b.points + l.n > LOG_MAX_POINTS) folds.push(l);
+    if (logFull(b.rows, b.points, l.n)) folds.push(l);
     else appends.push(l);
   }
-  const { sent } = many.appendLogs(tx, appends, updates);
+  const sent = many.appendLogs(tx, appends, updates);
   // Nothing else to send: the statement's answer is not needed, so the COMMIT may follow it at
   // once where the transaction allows (one round trip fewer).
   if (folds.length === 0 && tx.settleAtCommit) {

@@ -144,7 +144,7 @@ export const postgresTracking: TrackingSql = {
         offsets.push(at);
         at += l.data.length;
       }
-      const sent = tx.run(APPEND_LOGS, [
+      return tx.run(APPEND_LOGS, [
         logs.length === 1 ? logs[0]!.data : Buffer.concat(logs.map((l) => l.data)),
         logs.map((l) => l.runUuid),
         logs.map((l) => l.n),
@@ -160,7 +160,6 @@ export const postgresTracking: TrackingSql = {
         col(11),
         col(12),
       ]);
-      return { sent };
     },
   },
 };

@@ -76,14 +76,10 @@ export interface MetricsManySql {
   ): Promise<{ runs: RunRow[]; latest: unknown[][]; logs: Map<string, { rows: number; points: number }> }>;
   /**
    * Appends one log row to each run of `logs` (distinct runs) and updates existing latest-metric
-   * rows (as updateLatestMetrics: one statement for both). Sends its statement and answers at once
-   * (the promise it answers settles with the statement).
+   * rows (as updateLatestMetrics: one statement for both). Sends the statement at once; the promise
+   * settles with its answer (a caller may hand it to Tx.settleAtCommit).
    */
-  appendLogs(
-    tx: Tx,
-    logs: { runUuid: string; n: number; data: Buffer }[],
-    updates: unknown[][],
-  ): { sent: Promise<unknown> };
+  appendLogs(tx: Tx, logs: { runUuid: string; n: number; data: Buffer }[], updates: unknown[][]): Promise<unknown>;
 }
 
 export type RunInsertOutcome = { uri: string } | { missing: true } | { stage: string };
