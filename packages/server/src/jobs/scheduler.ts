@@ -17,6 +17,9 @@ export const CANCEL_GRACE_MS = 10_000;
 /** Longest a stopping server waits for the jobs it drives to let go (they were aborted). */
 const STOP_WAIT_MS = 10_000;
 
+/** A job in this status is still being prepared, run or ended by a server. */
+const isActive = (status: string) => (ACTIVE as readonly string[]).includes(status);
+
 /** How a job kind without processes of its own (sweep, pipeline) is driven: it submits and watches child jobs. */
 export type JobDriver = (row: JobRow, signal: AbortSignal) => Promise<ExecutionResult>;
 
@@ -339,7 +342,7 @@ export class JobScheduler {
       .select('status')
       .where('job_key', '=', r.job_key)
       .executeTakeFirst();
-    const active = !!before && (ACTIVE as readonly string[]).includes(before.status);
+    const active = !!before && isActive(before.status);
     if (active && r.run_id) await this.jobs.endRun(r.workspace_id, r.run_id, result.outcome, now);
     const res = await this.ctx.db
       .updateTable('jobs')
@@ -354,7 +357,7 @@ export class JobScheduler {
         .select(['status', 'end_time'])
         .where('job_key', '=', r.job_key)
         .executeTakeFirst();
-      if (ended && !(ACTIVE as readonly string[]).includes(ended.status))
+      if (ended && !isActive(ended.status))
         await this.jobs.endRun(r.workspace_id, r.run_id, ended.status, ended.end_time ?? now);
     }
     this.jobs.emitEnd(r.job_key);

@@ -82,17 +82,15 @@ export async function openPostgres(opts: {
           // statement): one round trip. After a failure of any of those the transaction is aborted
           // and PostgreSQL answers the COMMIT with ROLLBACK; that failure is the error.
           batchWrites(client);
-          const committed = (
-            client.query(lastOk ? 'commit' : 'rollback to member; commit') as Promise<pg.QueryResult | pg.QueryResult[]>
-          ).then(
-            (answer) => ({ answer }),
-            (error: unknown) => ({ error }),
-          );
+          const committed = client.query(lastOk ? 'commit' : 'rollback to member; commit') as Promise<
+            pg.QueryResult | pg.QueryResult[]
+          >;
+          committed.catch(() => undefined); // (awaited below, after the answers before it)
           await Promise.all(pending);
-          const end = await committed;
+          const out = await committed.catch((e: unknown) => {
+            throw failure ?? e;
+          });
           if (failure !== undefined) throw failure;
-          if ('error' in end) throw end.error;
-          const out = end.answer;
           // A transaction left aborted (a member swallowed an error of its own) ends in ROLLBACK.
           const last = Array.isArray(out) ? out[out.length - 1] : out;
           if (last?.command !== 'COMMIT')
