@@ -1,5 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startTestServer, testDialects, type TestServer } from '../../testing/harness.js';
 import { trackingClient, type TrackingClient } from './tracking-helpers.js';
 import { LOG_MAX_POINTS, LOG_MAX_ROWS } from '../../tracking/metrics/metric-write.js';
@@ -99,6 +102,94 @@ for (const dialect of testDialects()) {
       const goneHistory = await c.ok('GET', `/metrics/get-history?run_id=${gone}&metric_key=loss`);
       assert.deepEqual(goneHistory.metrics ?? [], []);
     });
+
+    // (PostgreSQL's batched metric writes: tracking/metrics/metric-cache.ts.)
+    if (dialect === 'postgres')
+      test('a batch of runs this server wrote last goes without a read; what another server wrote meanwhile is found', async () => {
+        // A second server on the same database (a replica), writing into the same runs.
+        const homeB = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-replica-'));
+        fs.copyFileSync(path.join(t.home, 'master.key'), path.join(homeB, 'master.key'));
+        const b = await startTestServer('postgres', { home: homeB, databaseUrl: t.server.ctx.config.databaseUrl });
+        try {
+          const cb = await trackingClient(b, { ...c.ws, api: c.ws.api.replace(t.url, b.url) });
+          const cache = t.server.services.tracking.runs.metricCache;
+          const exp = await c.createExperiment('known-runs');
+          const runs = await Promise.all([0, 1, 2, 3].map(() => c.createRun(exp)));
+          const sent = new Map<string, [number, number][]>(runs.map((r) => [r, []]));
+          let step = 0;
+          /** `n` log-metric requests at once through `client`, spread over the runs (new steps, new latest values). */
+          const wave = (client: TrackingClient, n: number, to = runs) =>
+            Promise.all(
+              Array.from({ length: n }, (_, i) => {
+                const run = to[i % to.length]!;
+                const s = step++;
+                sent.get(run)!.push([s, s / 7]);
+                return client.ok('POST', '/runs/log-metric', {
+                  run_id: run,
+                  key: 'loss',
+                  value: s / 7,
+                  timestamp: s,
+                  step: s,
+                });
+              }),
+            );
+          await wave(c, 8);
+          const known = { ...cache.counts };
+          for (let i = 0; i < 10; i++) await wave(c, 8);
+          assert.ok(
+            cache.counts.direct > known.direct,
+            `no batch went without a read: ${JSON.stringify(cache.counts)}`,
+          );
+          assert.equal(cache.counts.stale, known.stale, 'a batch found rows that only this server wrote changed');
+
+          // The other server writes every run (new latest values, log rows); this server's next
+          // batches find that, run again on what the rows hold, and then go without a read again.
+          await wave(cb, 8);
+          await wave(c, 8);
+          assert.ok(
+            cache.counts.stale > known.stale,
+            `no batch found the other server's writes: ${JSON.stringify(cache.counts)}`,
+          );
+          const direct = cache.counts.direct;
+          await wave(c, 8);
+          assert.ok(cache.counts.direct > direct, 'the batch after a stale one did not go without a read');
+
+          // A run deleted meanwhile (on the other server) refuses as before.
+          await cb.ok('POST', '/runs/delete', { run_id: runs[3] });
+          const r = await c.call('POST', '/runs/log-metric', {
+            run_id: runs[3],
+            key: 'loss',
+            value: 0,
+            timestamp: 0,
+            step: 0,
+          });
+          assert.equal(r.status, 400, r.text);
+          assert.match(r.text, /must be in the 'active' state/);
+          await wave(c, 6, runs.slice(0, 3));
+
+          // Every point that was acknowledged is kept, once; the latest value is the last step's.
+          for (const run of runs) {
+            const history = (await c.ok('GET', `/metrics/get-history?run_id=${run}&metric_key=loss`)).metrics as {
+              step: number;
+              value: number;
+            }[];
+            const want = sent.get(run)!.sort((x, y) => x[0] - y[0]);
+            assert.deepEqual(
+              history.map((p) => [p.step, p.value]).sort((x, y) => x[0]! - y[0]!),
+              want,
+              `the history of ${run}`,
+            );
+            if (run === runs[3]) continue;
+            const loss = (await c.ok('GET', `/runs/get?run_id=${run}`)).run.data.metrics.find(
+              (m: { key: string }) => m.key === 'loss',
+            );
+            assert.deepEqual([loss.step, loss.value], want.at(-1));
+          }
+        } finally {
+          await b.close({ keepData: true });
+          fs.rmSync(homeB, { recursive: true, force: true });
+        }
+      });
 
     test("a run's log: rows numbered from 1, its last row counts the points so far, folded at its limits", async () => {
       const run = await c.createRun(await c.createExperiment('log-shape'));

@@ -111,7 +111,9 @@ export async function openPostgres(opts: {
     },
     // Groups run side by side, so two of them may wait for each other's row locks: PostgreSQL
     // ends one member's statement (deadlock detected), and that member runs again in a later group.
-    retryable: (e) => (e as { code?: unknown }).code === '40P01',
+    // A serialization failure (40001) says the same: run the member again (a metric batch written
+    // on what this server last wrote finds the rows changed: tracking/metrics/metric-cache.ts).
+    retryable: (e) => ['40P01', '40001'].includes((e as { code?: unknown }).code as string),
   });
 
   return {
@@ -185,16 +187,23 @@ function kyselyOn(client: pg.PoolClient): Kysely<Tables> {
 
 /**
  * Statement names: a connection parses and plans a named statement once, then only binds and runs
- * it. Only short texts get one (a text with many rows of placeholders is rarely the same twice),
- * and only so many, since every connection keeps what it prepared.
+ * it. Only texts of a few placeholders get one (a text with many rows of placeholders is rarely the
+ * same twice; a long statement of array parameters is the same for any number of rows), and only
+ * so many, since every connection keeps what it prepared.
  */
 const statementNames = new Map<string, string>();
 const MAX_NAMED = 500;
 function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
-  if (name === undefined && text.length <= 1500 && statementNames.size < MAX_NAMED)
+  if (name === undefined && statementNames.size < MAX_NAMED && (text.length <= 1500 || fewPlaceholders(text)))
     statementNames.set(text, (name = `atelier_${statementNames.size}`));
   return name;
+}
+function fewPlaceholders(text: string): boolean {
+  if (text.length > 8000) return false;
+  let most = 0;
+  for (const m of text.matchAll(/\$(\d+)/g)) most = Math.max(most, Number(m[1]));
+  return most <= 32;
 }
 
 /**

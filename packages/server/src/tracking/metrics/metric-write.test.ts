@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_STEP_SEGMENTS, planLatest, stepSegments, type Current } from './metric-write.js';
+import { MAX_STEP_SEGMENTS, planLatest, stepSegments, summaryOf, type Current } from './metric-write.js';
 import type { RunRow } from '../runs/tables.js';
 import type { MetricIn } from '../runs/types.js';
 
@@ -30,19 +30,7 @@ function summaryAfter(requests: number[][]): Current {
   for (const steps of requests) {
     const metrics: MetricIn[] = steps.map((step) => ({ key: 'loss', value: step / 2, timestamp: 1000 + step, step }));
     const { fresh, updates } = planLatest(run, metrics, new Map(cur ? [['loss', cur]] : []));
-    const row = (cur ? updates[0]!.slice(1) : fresh[0]!.row) as unknown[];
-    cur = {
-      series_id: 1,
-      key: 'loss',
-      step: row[2] as number,
-      timestamp: row[3] as number,
-      value: row[4] as number,
-      is_nan: row[5] as number,
-      min_step: row[8] as number,
-      max_step: row[9] as number,
-      steps: row[10] as number,
-      step_segments: row[11] as string | null,
-    };
+    cur = summaryOf(1, (cur ? updates[0]!.slice(1) : fresh[0]!.row) as unknown[]);
   }
   return cur!;
 }

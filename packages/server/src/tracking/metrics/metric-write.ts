@@ -3,6 +3,7 @@ import type { MetricIn } from '../runs/types.js';
 import { tuples, type Tx } from '../../store/tx.js';
 import { STATS_COLUMNS, blockFloats, encodeLog, sortSeriesPoints, statsOf, statsRow } from './metric-blocks.js';
 import { trackingSql } from '../shared/dialects/index.js';
+import type { CachedRun, MetricWriteCache } from './metric-cache.js';
 import type { MetricsManySql } from '../shared/dialects/types.js';
 
 /**
@@ -301,12 +302,15 @@ export async function writeMetricsMany(
   many: MetricsManySql,
   items: MetricWrite[],
   refuse: (run: RunRow | undefined, item: MetricWrite) => Error | undefined,
+  cache?: MetricWriteCache,
 ): Promise<(Error | undefined)[]> {
+  if (cache && tx.settleAtCommit && writeKnown(tx, many, items, cache)) return items.map(() => undefined);
   const runIds = [...new Set(items.map((i) => i.runId))].sort();
   const keys = [...new Set(items.flatMap((i) => i.metrics.map((m) => m.key)))];
   const read = await many.lockAndRead(tx, runIds, keys);
   const rows = new Map(read.runs.map((r) => [r.run_uuid, r]));
   const out = items.map((i) => refuse(rows.get(i.runId), i));
+  if (cache) items.forEach((it, i) => out[i] && cache.forget(it.runId));
   const perRun = new Map<string, { run: RunRow; metrics: MetricIn[] }>();
   items.forEach((it, i) => {
     if (out[i]) return;
@@ -315,31 +319,22 @@ export async function writeMetricsMany(
     else perRun.set(it.runId, { run: rows.get(it.runId)!, metrics: [...it.metrics] });
   });
   const currentOf = new Map<string, Map<string, Current>>();
-  for (const r of read.latest as [string, ...unknown[]][]) {
-    let m = currentOf.get(r[0]);
-    if (!m) currentOf.set(r[0], (m = new Map()));
-    m.set(r[2] as string, {
-      series_id: r[1] as number,
-      key: r[2] as string,
-      step: r[3] as number,
-      timestamp: r[4] as number,
-      value: r[5] as number,
-      is_nan: r[6] as number,
-      min_step: r[7] as number,
-      max_step: r[8] as number,
-      steps: r[9] as number,
-      step_segments: r[10] as string | null,
-    });
+  for (const [runId, series] of read.latest) {
+    let m = currentOf.get(runId);
+    if (!m) currentOf.set(runId, (m = new Map()));
+    m.set(series.key, series);
   }
   if (perRun.size === 0) return out;
 
   const fresh: unknown[][] = [];
   const updates: unknown[][] = [];
   const seriesOf = new Map<string, Map<string, number>>();
+  const planned = new Map<string, ReturnType<typeof planLatest>>();
   for (const [runId, w] of perRun) {
     // (Pairs of another run's keys that came back are not asked for: only this run's keys are looked up.)
     const current = currentOf.get(runId) ?? new Map<string, Current>();
     const plan = planLatest(w.run, w.metrics, current);
+    planned.set(runId, plan);
     for (const f of plan.fresh) fresh.push(f.row);
     updates.push(...plan.updates);
     const ids = new Map<string, number>();
@@ -375,6 +370,15 @@ export async function writeMetricsMany(
     if (logFull(b.rows, b.points, l.n)) folds.push(l);
     else appends.push(l);
   }
+  if (cache)
+    for (const [runId, w] of perRun) {
+      const log = read.logs.get(runId) ?? { rows: 0, points: 0 };
+      const folded = folds.some((l) => l.runUuid === runId);
+      remember(cache, w.run, planned.get(runId)!, seriesOf.get(runId)!, {
+        rows: folded ? 0 : log.rows + 1,
+        points: folded ? 0 : log.points + w.metrics.length,
+      });
+    }
   const sent = many.appendLogs(tx, appends, updates);
   // Nothing else to send: the statement's answer is not needed, so the COMMIT may follow it at
   // once where the transaction allows (one round trip fewer).
@@ -389,6 +393,108 @@ export async function writeMetricsMany(
     ...folds.map((l) => ahead(foldLog(tx, l.runUuid, read.logs.has(l.runUuid), l.data))),
   ]);
   return out;
+}
+
+/** A row of planLatest (without its series id) as the series' summary it stores. */
+export function summaryOf(seriesId: number, row: unknown[]): Current {
+  return {
+    series_id: seriesId,
+    key: row[1] as string,
+    step: row[2] as number,
+    timestamp: row[3] as number,
+    value: row[4] as number,
+    is_nan: row[5] as number,
+    min_step: row[8] as number,
+    max_step: row[9] as number,
+    steps: row[10] as number,
+    step_segments: row[11] as string | null,
+  };
+}
+
+/** Keeps what a write leaves in a run (its series after `plan`, its log) for the run's next batch. */
+function remember(
+  cache: MetricWriteCache,
+  run: Pick<RunRow, 'run_uuid' | 'workspace_id' | 'experiment_id'>,
+  plan: ReturnType<typeof planLatest>,
+  ids: Map<string, number>,
+  log: { rows: number; points: number },
+): void {
+  const series = new Map(cache.get(run.run_uuid)?.series);
+  for (const f of plan.fresh) series.set(f.key, summaryOf(ids.get(f.key)!, f.row));
+  for (const u of plan.updates) series.set(u[2] as string, summaryOf(u[0] as number, u.slice(1)));
+  cache.set(run.run_uuid, { workspaceId: run.workspace_id, experimentId: run.experiment_id, series, log });
+}
+
+/**
+ * A batch whose runs and keys the cache knows (metric-cache.ts), none of whose logs it fills:
+ * written without reading first, its append handed to the COMMIT (Tx.settleAtCommit), so the
+ * batch is one round trip. The statement writes only if the rows are as the cache says; if not,
+ * the write fails with a serialization failure (40001), which the store runs again (store/group-
+ * commit.ts `retryable`), and this time the runs, no longer cached, are read. False (nothing
+ * sent) when the cache cannot serve the batch.
+ */
+function writeKnown(tx: Tx, many: MetricsManySql, items: MetricWrite[], cache: MetricWriteCache): boolean {
+  const perRun = new Map<string, { entry: CachedRun; metrics: MetricIn[] }>();
+  for (const it of items) {
+    const w = perRun.get(it.runId);
+    if (w) {
+      if (w.entry.workspaceId !== it.ws) return false;
+      w.metrics.push(...it.metrics);
+      continue;
+    }
+    const entry = cache.get(it.runId);
+    if (!entry || entry.workspaceId !== it.ws) return false;
+    perRun.set(it.runId, { entry, metrics: [...it.metrics] });
+  }
+  for (const { entry, metrics } of perRun.values()) {
+    if (logFull(entry.log.rows, entry.log.points, metrics.length)) return false;
+    for (const m of metrics) if (!entry.series.has(m.key)) return false;
+  }
+  const logs: { runUuid: string; n: number; data: Buffer }[] = [];
+  const updates: unknown[][] = [];
+  const expected = {
+    series: [] as Current[],
+    workspaces: [] as string[],
+    logs: [] as { rows: number; points: number }[],
+  };
+  const runIds = [...perRun.keys()].sort();
+  for (const runUuid of runIds) {
+    const { entry, metrics } = perRun.get(runUuid)!;
+    const run = { run_uuid: runUuid, workspace_id: entry.workspaceId, experiment_id: entry.experimentId };
+    const plan = planLatest(run as RunRow, metrics, entry.series);
+    for (const u of plan.updates) {
+      updates.push(u);
+      expected.series.push(entry.series.get(u[2] as string)!);
+    }
+    logs.push({ runUuid, n: metrics.length, data: encodeLog(metrics, (m) => entry.series.get(m.key)!.series_id) });
+    expected.workspaces.push(entry.workspaceId);
+    expected.logs.push(entry.log);
+    remember(cache, run, plan, new Map(), { rows: entry.log.rows + 1, points: entry.log.points + metrics.length });
+  }
+  // The runs' turns first (as lockAndRead): the statement after them reads what committed before.
+  tx.settleAtCommit!(many.lockRuns(tx, runIds));
+  const forget = () => {
+    for (const id of runIds) cache.forget(id);
+  };
+  tx.settleAtCommit!(
+    many.appendLogsIf(tx, logs, updates, expected).then(
+      (wrote) => {
+        if (wrote) return;
+        forget();
+        cache.counts.stale++;
+        throw Object.assign(
+          new Error('metric write: the runs changed since this server last wrote them (run again on what they hold)'),
+          { code: '40001' },
+        );
+      },
+      (e: unknown) => {
+        forget();
+        throw e;
+      },
+    ),
+  );
+  cache.counts.direct++;
+  return true;
 }
 
 /** Sorted, disjoint, inclusive step ranges, with those that overlap or touch joined. */

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 /**
  * Row types of the metric tables (created by store/migrations/0100-tracking.ts and
@@ -39,6 +39,9 @@ export interface LatestMetricRow {
   steps: number;
   step_segments: string | null;
 }
+
+/** A series' row as a metric write reads it, without its run's columns. */
+export type SeriesState = Omit<Selectable<LatestMetricRow>, 'run_uuid' | 'workspace_id' | 'experiment_id'>;
 
 /** What a chart needs of a block without its points (metric-blocks.ts BlockStats; migration 0260). */
 export interface MetricBlockStatsRow {

@@ -29,6 +29,7 @@ import {
 } from '../shared/validation.js';
 import { planRunSearch, decodeOffsetToken, encodeOffsetToken } from '../shared/search.js';
 import { randomRunName } from './run-names.js';
+import { MetricWriteCache } from '../metrics/metric-cache.js';
 import type { Tx } from '../../store/tx.js';
 import { trackingSql } from '../shared/dialects/index.js';
 import { RUN_NAME_TAG, insertRun } from './run-create.js';
@@ -171,6 +172,8 @@ export class RunService {
    * one write (`database.batch`), a run's requests one after the other, different runs side by side.
    */
   private readonly metricWrites: (w: { ws: string; runId: string; metrics: MetricIn[] }) => Promise<void>;
+  /** What the batched metric writes last left in recent runs (a guess each batch checks: metric-cache.ts). */
+  readonly metricCache = new MetricWriteCache();
   constructor(
     private readonly database: Database,
     readonly experiments: ExperimentService,
@@ -193,12 +196,17 @@ export class RunService {
       ...(manySql && {
         many: async (tx, ws) => {
           if (ws.some((w) => w.metrics.some((m) => m.model_id !== undefined))) return undefined;
-          const refused = await writeMetricsMany(tx, manySql, ws, (run, w) =>
-            !run || run.workspace_id !== w.ws
-              ? new NotFound(`Run with id=${w.runId} not found`, { code: 'RUN_NOT_FOUND' })
-              : run.lifecycle_stage !== 'active'
-                ? RunService.notActive(run)
-                : undefined,
+          const refused = await writeMetricsMany(
+            tx,
+            manySql,
+            ws,
+            (run, w) =>
+              !run || run.workspace_id !== w.ws
+                ? new NotFound(`Run with id=${w.runId} not found`, { code: 'RUN_NOT_FOUND' })
+                : run.lifecycle_stage !== 'active'
+                  ? RunService.notActive(run)
+                  : undefined,
+            this.metricCache,
           );
           return refused.map((e) => (e ? { ok: false as const, error: e } : { ok: true as const, value: undefined }));
         },
@@ -547,6 +555,8 @@ export class RunService {
     metrics: MetricIn[],
     latest?: Promise<Map<string, LatestMetric>>,
   ): Promise<void> {
+    // (What the batched writes know of this run is no longer so.)
+    this.metricCache.forget(run.run_uuid);
     // Points naming a logged model are also that model's metrics (checked first: an unknown model refuses all).
     await writeModelMetrics(tx, run, metrics);
     await writeMetricBlocks(tx, run, metrics, latest);

@@ -1,6 +1,7 @@
 import { sql, type SqlBool } from 'kysely';
-import { tuples } from '../../../store/tx.js';
-import type { TrackingSql } from './types.js';
+import { tuples, type Tx } from '../../../store/tx.js';
+import type { SeriesSummary, TrackingSql } from './types.js';
+import type { SeriesState } from '../../metrics/tables.js';
 import type { RunRow } from '../../runs/tables.js';
 import { insertRunSteps } from './portable.js';
 
@@ -95,6 +96,7 @@ export const postgresTracking: TrackingSql = {
   },
   // Array parameters throughout: one prepared text however many runs a batch holds.
   metricsMany: {
+    lockRuns,
     async lockAndRead(tx, runIds, keys) {
       // Sent together (one round trip); the locks are taken in the ids' order, and the rows are
       // read by a statement of their own after them (a statement reads what committed before it
@@ -102,28 +104,19 @@ export const postgresTracking: TrackingSql = {
       // runs and their series come in one statement: a run's row with each of its series (or
       // with none), its columns first, then the series' (LATEST_OF_RUNS).
       const [, rows] = await Promise.all([
-        tx.rows('select pg_advisory_xact_lock(hashtext(id)) from unnest(?::text[]) as id', [runIds]),
+        lockRuns(tx, runIds),
         tx.all<Record<string, unknown>>(LATEST_OF_RUNS, [keys, runIds]),
       ]);
       const runs = new Map<string, RunRow>();
-      const latest: unknown[][] = [];
+      const latest: [string, SeriesState][] = [];
       const logs = new Map<string, { rows: number; points: number }>();
       for (const r of rows) {
         const id = r.run_uuid as string;
-        if (r.m_series_id !== null)
-          latest.push([
-            id,
-            r.m_series_id,
-            r.m_key,
-            r.m_step,
-            r.m_timestamp,
-            r.m_value,
-            r.m_is_nan,
-            r.m_min_step,
-            r.m_max_step,
-            r.m_steps,
-            r.m_step_segments,
-          ]);
+        if (r.m_series_id !== null) {
+          const series: Record<string, unknown> = {};
+          for (const k in r) if (k.startsWith('m_')) series[k.slice(2)] = r[k];
+          latest.push([id, series as unknown as SeriesState]);
+        }
         if (runs.has(id)) continue;
         if (r.g_rows !== null) logs.set(id, { rows: Number(r.g_rows), points: Number(r.g_points) });
         const run: Record<string, unknown> = {};
@@ -132,37 +125,62 @@ export const postgresTracking: TrackingSql = {
       }
       return { runs: [...runs.values()], latest, logs };
     },
+    // The series' update rides in the log's statement (one statement and one protocol round for
+    // both instead of two): a data-modifying CTE of another table.
     appendLogs(tx, logs, updates) {
-      const col = (i: number) => updates.map((r) => r[i]);
-      // The series' update rides in the log's statement (one statement and one protocol round
-      // for both instead of two): a data-modifying CTE of another table. The logs' data go as ONE
-      // bytea parameter (sent as binary) that the statement cuts at offsets: node-postgres sends a
-      // bytea[] as text, every byte as two hex digits it writes and PostgreSQL parses back.
-      const offsets: number[] = [];
-      let at = 0;
-      for (const l of logs) {
-        offsets.push(at);
-        at += l.data.length;
-      }
-      return tx.run(APPEND_LOGS, [
-        logs.length === 1 ? logs[0]!.data : Buffer.concat(logs.map((l) => l.data)),
-        logs.map((l) => l.runUuid),
-        logs.map((l) => l.n),
-        offsets,
-        logs.map((l) => l.data.length),
-        col(0),
-        col(3),
-        col(4),
-        col(5),
-        col(6),
-        col(9),
-        col(10),
-        col(11),
-        col(12),
+      return tx.run(APPEND_LOGS, appendParams(logs, updates));
+    },
+    async appendLogsIf(tx, logs, updates, expected) {
+      const was = (f: (c: SeriesSummary) => unknown) => expected.series.map(f);
+      const [row] = await tx.rows<[boolean]>(APPEND_LOGS_IF, [
+        ...appendParams(logs, updates),
+        was((c) => c.step),
+        was((c) => c.timestamp),
+        was((c) => c.value),
+        was((c) => c.is_nan),
+        was((c) => c.min_step),
+        was((c) => c.max_step),
+        was((c) => c.steps),
+        was((c) => c.step_segments),
+        expected.workspaces,
+        expected.logs.map((l) => l.rows),
+        expected.logs.map((l) => l.points),
       ]);
+      return row?.[0] === true;
     },
   },
 };
+
+/**
+ * APPEND_LOGS' parameters 1–14. The logs' data go as ONE bytea parameter (sent as binary) that the
+ * statement cuts at offsets: node-postgres sends a bytea[] as text, every byte as two hex digits it
+ * writes and PostgreSQL parses back.
+ */
+function appendParams(logs: { runUuid: string; n: number; data: Buffer }[], updates: unknown[][]): unknown[] {
+  const col = (i: number) => updates.map((r) => r[i]);
+  const offsets: number[] = [];
+  let at = 0;
+  for (const l of logs) {
+    offsets.push(at);
+    at += l.data.length;
+  }
+  return [
+    logs.length === 1 ? logs[0]!.data : Buffer.concat(logs.map((l) => l.data)),
+    logs.map((l) => l.runUuid),
+    logs.map((l) => l.n),
+    offsets,
+    logs.map((l) => l.data.length),
+    col(0),
+    col(3),
+    col(4),
+    col(5),
+    col(6),
+    col(9),
+    col(10),
+    col(11),
+    col(12),
+  ];
+}
 
 /** The latest-metric update of updateLatestMetrics, as a data-modifying CTE whose arrays start at parameter `at`. */
 const updateLatestCte = (at: number) =>
@@ -182,6 +200,24 @@ const updateLatestCte = (at: number) =>
       ', ',
     )}) as u(series_id, step, ts, value, is_nan, min_step, max_step, steps, segs) where t.series_id = u.series_id`;
 
+/** Takes the runs' turns (as lockRun), in the order of `runIds`. */
+function lockRuns(tx: Tx, runIds: string[]): Promise<unknown> {
+  return tx.rows('select pg_advisory_xact_lock(hashtext(id)) from unnest(?::text[]) as id', [runIds]);
+}
+
+/** A log's last row (its number and the log's points so far), of the run `run` names. */
+const lastLogRow = (run: string) =>
+  `left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = ${run} order by l.seq desc limit 1) g on true`;
+
+/** CTE `s`: each run's new log row (parameters 1–5) after its last one; `where` may hold them all back. */
+const logRows = (where = '') => `s as (
+    select u.run, u.n, substring($1::bytea from u.off + 1 for u.len) as data, coalesce(g.seq, 0) as c, coalesce(g.points_through, 0) as p
+    from unnest($2::text[], $3::bigint[], $4::int[], $5::int[]) as u(run, n, off, len)
+    ${lastLogRow('u.run')} ${where}
+  )`;
+const LOG_INSERT =
+  'insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select run, c + 1, n, data, p + n from s';
+
 /**
  * One log row per run (after the run's last), and the update of the runs' existing series
  * (parameters 6–14, updateLatestCte). $1 is every run's data end to end, $4 and $5 each run's
@@ -189,12 +225,33 @@ const updateLatestCte = (at: number) =>
  * far (migration 0900), so that row alone (one index descent) says both, however many rows the log
  * holds.
  */
-const APPEND_LOGS = `with m as (${updateLatestCte(6)}), s as (
-    select u.run, u.n, substring($1::bytea from u.off + 1 for u.len) as data, coalesce(g.seq, 0) as c, coalesce(g.points_through, 0) as p
-    from unnest($2::text[], $3::bigint[], $4::int[], $5::int[]) as u(run, n, off, len)
-    left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = u.run order by l.seq desc limit 1) g on true
-  )
-  insert into tracking_metric_log (run_uuid, seq, n, data, points_through) select run, c + 1, n, data, p + n from s`;
+const APPEND_LOGS = `with m as (${updateLatestCte(6)}), ${logRows()} ${LOG_INSERT}`;
+
+/**
+ * APPEND_LOGS, written only if the rows are still as the writer last left them (metric-cache.ts):
+ * each updated series as it was ($15–$22, in the order of $6), each run still in its workspace
+ * ($23) and active, its log still ending at the row and point count it knew ($24, $25). Anything
+ * else (another server's write, a deleted run) and nothing is written; the answer says whether it
+ * was. Every part reads the statement's one snapshot, taken after the runs' locks.
+ */
+const APPEND_LOGS_IF = `with changed as (
+    (select 1 from unnest($6::bigint[], $15::bigint[], $16::bigint[], $17::float8[], $18::int[], $19::bigint[], $20::bigint[], $21::bigint[], $22::text[])
+        as o(series_id, step, ts, value, is_nan, min_step, max_step, steps, segs)
+      left join tracking_latest_metrics t on t.series_id = o.series_id
+      where t.series_id is null
+        or (t.step, t.timestamp, t.value, t.is_nan, t.min_step, t.max_step, t.steps) is distinct from (o.step, o.ts, o.value, o.is_nan, o.min_step, o.max_step, o.steps)
+        or t.step_segments is distinct from o.segs
+    union all
+    select 1 from unnest($2::text[], $23::text[], $24::bigint[], $25::bigint[]) as e(run, ws, c, p)
+      left join tracking_runs r on r.run_uuid = e.run
+      ${lastLogRow('e.run')}
+      where r.run_uuid is null or r.workspace_id <> e.ws or r.lifecycle_stage <> 'active'
+        or coalesce(g.seq, 0) <> e.c or coalesce(g.points_through, 0) <> e.p)
+    limit 1
+  ), m as (${updateLatestCte(6)} and not exists (select 1 from changed)),
+  ${logRows('where not exists (select 1 from changed)')},
+  a as (${LOG_INSERT})
+  select not exists (select 1 from changed)`;
 
 const UPDATE_LATEST = updateLatestCte(1);
 
@@ -207,7 +264,7 @@ const LATEST_OF_RUNS = `select r.*, m.series_id as m_series_id, m.key as m_key, 
     m.value as m_value, m.is_nan as m_is_nan, m.min_step as m_min_step, m.max_step as m_max_step, m.steps as m_steps,
     m.step_segments as m_step_segments, g.seq as g_rows, g.points_through as g_points
   from tracking_runs r left join lateral (select * from tracking_latest_metrics l where l.run_uuid = r.run_uuid and l.key = any(?::text[])) m on true
-  left join lateral (select l.seq, l.points_through from tracking_metric_log l where l.run_uuid = r.run_uuid order by l.seq desc limit 1) g on true
+  ${lastLogRow('r.run_uuid')}
   where r.run_uuid = any(?::text[])`;
 
 /** insertRuns' statement: one row per run, in order (its experiment's stage, the run's artifact URI if it went in). */

@@ -1,6 +1,7 @@
 import type { RawBuilder, SqlBool } from 'kysely';
 import type { Tx } from '../../../store/tx.js';
 import type { RunRow } from '../../runs/tables.js';
+import type { LatestMetricRow, SeriesState } from '../../metrics/tables.js';
 
 /**
  * The SQL of tracking that differs between SQLite and PostgreSQL, one module per dialect behind
@@ -62,24 +63,43 @@ export interface TrackingSql {
   metricsMany?: MetricsManySql;
 }
 
+/** What a metric write reads of a series' row to compute the next (metric-write.ts `planLatest`). */
+export type SeriesSummary = Pick<
+  LatestMetricRow,
+  'step' | 'timestamp' | 'value' | 'is_nan' | 'min_step' | 'max_step' | 'steps' | 'step_segments'
+>;
+
 export interface MetricsManySql {
+  /** Holds these runs (sorted ids, as lockRun) until the transaction ends; sent at once. */
+  lockRuns(tx: Tx, runIds: string[]): Promise<unknown>;
   /**
    * Holds these runs (sorted ids, as lockRun), then reads their rows and the latest-metric rows of
-   * these runs with one of these keys (more pairs than asked may come back), those as
-   * [run_uuid, series_id, key, step, timestamp, value, is_nan, min_step, max_step, steps, step_segments],
+   * these runs with one of these keys (more pairs than asked may come back), each with its run's id,
    * and what each run's log holds (its rows and points; runs without a log are absent).
    */
   lockAndRead(
     tx: Tx,
     runIds: string[],
     keys: string[],
-  ): Promise<{ runs: RunRow[]; latest: unknown[][]; logs: Map<string, { rows: number; points: number }> }>;
+  ): Promise<{ runs: RunRow[]; latest: [string, SeriesState][]; logs: Map<string, { rows: number; points: number }> }>;
   /**
    * Appends one log row to each run of `logs` (distinct runs) and updates existing latest-metric
    * rows (as updateLatestMetrics: one statement for both). Sends the statement at once; the promise
    * settles with its answer (a caller may hand it to Tx.settleAtCommit).
    */
   appendLogs(tx: Tx, logs: { runUuid: string; n: number; data: Buffer }[], updates: unknown[][]): Promise<unknown>;
+  /**
+   * appendLogs, only if every updated series is still `expected.series` (in the order of
+   * `updates`), and every run of `logs` still in workspace `expected.workspaces` (in the order of
+   * `logs`), active, with a log of `expected.logs` rows and points; else it writes nothing. Sends
+   * the statement at once; the promise settles with whether it wrote.
+   */
+  appendLogsIf(
+    tx: Tx,
+    logs: { runUuid: string; n: number; data: Buffer }[],
+    updates: unknown[][],
+    expected: { series: SeriesSummary[]; workspaces: string[]; logs: { rows: number; points: number }[] },
+  ): Promise<boolean>;
 }
 
 export type RunInsertOutcome = { uri: string } | { missing: true } | { stage: string };
