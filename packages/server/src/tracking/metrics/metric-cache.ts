@@ -10,7 +10,7 @@ import type { SeriesState } from './tables.js';
  * it against the rows (another server on the same database, a write that went by another path, a
  * deleted run, a transaction that did not commit). If anything differs it writes nothing and the
  * batch runs again on what it reads (metric-write.ts, `writeMetricsMany`), which refreshes the
- * entry. Bounded: the least recently written runs are dropped first.
+ * entry. Bounded (65,536 series, a few MB): the least recently written runs are dropped first.
  */
 export interface CachedRun {
   workspaceId: string;
@@ -19,12 +19,13 @@ export interface CachedRun {
   log: { rows: number; points: number };
 }
 
-/** Runs kept (their series below), and series of one run at most (a run with more is not kept). */
-const MAX_RUNS = 4096;
+/** Series kept in all (~200 bytes each), and of one run at most (a run with more is not kept). */
+const MAX_SERIES = 65_536;
 const MAX_SERIES_PER_RUN = 256;
 
 export class MetricWriteCache {
   private readonly runs = new Map<string, CachedRun>();
+  private series = 0;
   /** Batches written without a read first, and those of them that found the rows changed (run again). */
   readonly counts = { direct: 0, stale: 0 };
 
@@ -33,13 +34,22 @@ export class MetricWriteCache {
   }
 
   set(runUuid: string, entry: CachedRun): void {
-    this.runs.delete(runUuid);
+    this.forget(runUuid);
     if (entry.series.size > MAX_SERIES_PER_RUN) return;
     this.runs.set(runUuid, entry);
-    if (this.runs.size > MAX_RUNS) this.runs.delete(this.runs.keys().next().value!);
+    this.series += entry.series.size;
+    // The least recently written first (a Map iterates in insertion order).
+    for (const [id, e] of this.runs) {
+      if (this.series <= MAX_SERIES) break;
+      this.runs.delete(id);
+      this.series -= e.series.size;
+    }
   }
 
   forget(runUuid: string): void {
+    const e = this.runs.get(runUuid);
+    if (!e) return;
     this.runs.delete(runUuid);
+    this.series -= e.series.size;
   }
 }
