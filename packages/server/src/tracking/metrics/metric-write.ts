@@ -4,6 +4,7 @@ import { tuples, type Tx } from '../../store/tx.js';
 import { STATS_COLUMNS, blockFloats, encodeLog, sortSeriesPoints, statsOf, statsRow } from './metric-blocks.js';
 import { trackingSql } from '../shared/dialects/index.js';
 import type { CachedRun, MetricWriteCache } from './metric-cache.js';
+import type { SeriesState } from './tables.js';
 import type { MetricsManySql } from '../shared/dialects/types.js';
 
 /**
@@ -26,18 +27,7 @@ function logFull(rows: number, points: number, n: number): boolean {
 }
 
 /** A series' row of tracking_latest_metrics, as a write reads it. */
-export interface Current {
-  series_id: number;
-  key: string;
-  step: number;
-  timestamp: number;
-  value: number;
-  is_nan: number;
-  min_step: number;
-  max_step: number;
-  steps: number;
-  step_segments: string | null;
-}
+export type Current = SeriesState;
 
 /** Most step ranges a series' summary lists (more: its steps are read when needed). */
 export const MAX_STEP_SEGMENTS = 32;
@@ -367,18 +357,14 @@ export async function writeMetricsMany(
   const appends: typeof logs = [];
   for (const l of logs) {
     const b = read.logs.get(l.runUuid) ?? { rows: 0, points: 0 };
-    if (logFull(b.rows, b.points, l.n)) folds.push(l);
-    else appends.push(l);
-  }
-  if (cache)
-    for (const [runId, w] of perRun) {
-      const log = read.logs.get(runId) ?? { rows: 0, points: 0 };
-      const folded = folds.some((l) => l.runUuid === runId);
-      remember(cache, w.run, planned.get(runId)!, seriesOf.get(runId)!, {
-        rows: folded ? 0 : log.rows + 1,
-        points: folded ? 0 : log.points + w.metrics.length,
+    const fold = logFull(b.rows, b.points, l.n);
+    (fold ? folds : appends).push(l);
+    if (cache)
+      remember(cache, perRun.get(l.runUuid)!.run, planned.get(l.runUuid)!, seriesOf.get(l.runUuid)!, {
+        rows: fold ? 0 : b.rows + 1,
+        points: fold ? 0 : b.points + l.n,
       });
-    }
+  }
   const sent = many.appendLogs(tx, appends, updates);
   // Nothing else to send: the statement's answer is not needed, so the COMMIT may follow it at
   // once where the transaction allows (one round trip fewer).

@@ -1,6 +1,6 @@
 import { sql, type SqlBool } from 'kysely';
 import { tuples, type Tx } from '../../../store/tx.js';
-import type { SeriesSummary, TrackingSql } from './types.js';
+import type { TrackingSql } from './types.js';
 import type { SeriesState } from '../../metrics/tables.js';
 import type { RunRow } from '../../runs/tables.js';
 import { insertRunSteps } from './portable.js';
@@ -131,7 +131,7 @@ export const postgresTracking: TrackingSql = {
       return tx.run(APPEND_LOGS, appendParams(logs, updates));
     },
     async appendLogsIf(tx, logs, updates, expected) {
-      const was = (f: (c: SeriesSummary) => unknown) => expected.series.map(f);
+      const was = (f: (c: SeriesState) => unknown) => expected.series.map(f);
       const [row] = await tx.rows<[boolean]>(APPEND_LOGS_IF, [
         ...appendParams(logs, updates),
         was((c) => c.step),

@@ -1,7 +1,7 @@
 import type { RawBuilder, SqlBool } from 'kysely';
 import type { Tx } from '../../../store/tx.js';
 import type { RunRow } from '../../runs/tables.js';
-import type { LatestMetricRow, SeriesState } from '../../metrics/tables.js';
+import type { SeriesState } from '../../metrics/tables.js';
 
 /**
  * The SQL of tracking that differs between SQLite and PostgreSQL, one module per dialect behind
@@ -63,12 +63,6 @@ export interface TrackingSql {
   metricsMany?: MetricsManySql;
 }
 
-/** What a metric write reads of a series' row to compute the next (metric-write.ts `planLatest`). */
-export type SeriesSummary = Pick<
-  LatestMetricRow,
-  'step' | 'timestamp' | 'value' | 'is_nan' | 'min_step' | 'max_step' | 'steps' | 'step_segments'
->;
-
 export interface MetricsManySql {
   /** Holds these runs (sorted ids, as lockRun) until the transaction ends; sent at once. */
   lockRuns(tx: Tx, runIds: string[]): Promise<unknown>;
@@ -98,7 +92,7 @@ export interface MetricsManySql {
     tx: Tx,
     logs: { runUuid: string; n: number; data: Buffer }[],
     updates: unknown[][],
-    expected: { series: SeriesSummary[]; workspaces: string[]; logs: { rows: number; points: number }[] },
+    expected: { series: SeriesState[]; workspaces: string[]; logs: { rows: number; points: number }[] },
   ): Promise<boolean>;
 }
 
