@@ -158,17 +158,23 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
 }
 
-const pgText = new Map<string, string>();
-/** `?` placeholders → `$1, $2, …` (cached per text). */
-function toPg(text: string): string {
-  let t = pgText.get(text);
-  if (t === undefined) {
+/** A statement as sent: its text with `$n` placeholders, and its name if it gets one (statementName). */
+interface PgStatement {
+  text: string;
+  name: string | undefined;
+}
+const pgStatements = new Map<string, PgStatement>();
+/** `?` placeholders → `$1, $2, …`, and the statement's name: decided once per text (cached). */
+function pgStatement(text: string): PgStatement {
+  let st = pgStatements.get(text);
+  if (st === undefined) {
     let n = 0;
-    t = text.replace(/\?/g, () => `$${++n}`);
-    if (pgText.size > 5000) pgText.clear();
-    pgText.set(text, t);
+    const t = text.replace(/\?/g, () => `$${++n}`);
+    st = { text: t, name: statementName(t) };
+    if (pgStatements.size > 5000) pgStatements.clear();
+    pgStatements.set(text, st);
   }
-  return t;
+  return st;
 }
 
 /** A Kysely whose every query runs on this one checked-out client (so inside its transaction). */
@@ -189,7 +195,8 @@ function kyselyOn(client: pg.PoolClient): Kysely<Tables> {
  * Statement names: a connection parses and plans a named statement once, then only binds and runs
  * it. Only texts of a few placeholders get one (a text with many rows of placeholders is rarely the
  * same twice; a long statement of array parameters is the same for any number of rows), and only
- * so many, since every connection keeps what it prepared.
+ * so many, since every connection keeps what it prepared. Kept apart from pgStatements, which may be
+ * cleared: a text keeps its name.
  */
 const statementNames = new Map<string, string>();
 const MAX_NAMED = 500;
@@ -199,6 +206,7 @@ function statementName(text: string): string | undefined {
     statementNames.set(text, (name = `atelier_${statementNames.size}`));
   return name;
 }
+/** Whether a text names at most 32 parameters (`$32`); read once per text (pgStatement caches it). */
 function fewPlaceholders(text: string): boolean {
   if (text.length > 8000) return false;
   let most = 0;
@@ -246,9 +254,9 @@ function oneStatement(tx: Tx): Tx {
 
 function pgTx(client: pg.PoolClient, pipelined = false, settleAtCommit?: (sent: Promise<unknown>) => void): Tx {
   const query = (text: string, params: unknown[], rowMode?: 'array') => {
-    const t = toPg(text);
+    const { text: t, name } = pgStatement(text);
     if (pipelined) batchWrites(client);
-    return client.query({ name: statementName(t), text: t, values: params, ...(rowMode ? { rowMode } : {}) });
+    return client.query({ name, text: t, values: params, ...(rowMode ? { rowMode } : {}) });
   };
   return {
     dialect: 'postgres',
