@@ -86,6 +86,9 @@ export function modelsServed(props: Record<string, unknown>, ws: Pick<WorkspaceI
  * never change) and made in a private folder, renamed into place when complete.
  */
 export class ModelSource {
+  /** Fills under way, by folder: deployments of one model started together share one download. */
+  private readonly filling = new Map<string, Promise<string>>();
+
   constructor(
     private readonly cacheDir: string,
     private readonly registry: RegistryService,
@@ -150,7 +153,7 @@ export class ModelSource {
         `model '${ref.name}' version ${ref.version} has no files at '${artifactPath}' in the workspace's artifact store`,
         { code: 'MODEL_SOURCE_UNAVAILABLE' },
       );
-    return fillOnce(dir, async (tmp) => {
+    return this.fillOnce(dir, async (tmp) => {
       for (const f of files) {
         const dest = path.resolve(tmp, f.path);
         if (!dest.startsWith(tmp + path.sep)) continue;
@@ -174,7 +177,7 @@ export class ModelSource {
       .slice(0, 32);
     const dir = path.join(this.cacheDir, `models-${key}`);
     if (fs.existsSync(path.join(dir, COMPLETE))) return dir;
-    return fillOnce(dir, async (tmp) => {
+    return this.fillOnce(dir, async (tmp) => {
       for (const r of refs) {
         const from = await this.fetch(ws, r);
         await fs.promises.cp(from, path.join(tmp, r.name, r.version), {
@@ -184,6 +187,16 @@ export class ModelSource {
       }
     });
   }
+
+  /** `fillOnce`, joined by a fill of the same folder already under way in this process. */
+  private fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Promise<string> {
+    let filled = this.filling.get(dir);
+    if (!filled) {
+      filled = fillOnce(dir, fill).finally(() => this.filling.delete(dir));
+      this.filling.set(dir, filled);
+    }
+    return filled;
+  }
 }
 
 /** The marker a cache folder holds once it is whole. */
@@ -191,11 +204,14 @@ const COMPLETE = '.complete';
 
 /**
  * Fills a cache folder once: `fill` writes into a temporary folder beside it, which is marked complete
- * and renamed into place. A complete folder is never removed: deployments of the same model started
- * together each fill a folder, the first one renamed into place wins and is every fill's answer (the
- * others' copies, the same files, are dropped) while workers may already read it. A folder in the
- * way without the marker was not made by a fill: it is removed and the rename tried again. On a
- * failure the temporary folder is removed, and a folder another fill completed meanwhile is the answer.
+ * and renamed into place. A complete folder is never removed: fills of one folder in other processes
+ * (servers sharing a data folder) each make a copy, the first one renamed into place wins and is every
+ * fill's answer (the others' copies, the same files, are dropped) while workers may already read it.
+ * A folder in the way without the marker was not made by a fill: it is first renamed aside (one
+ * atomic step, so a removal never runs inside a folder another fill has just put in place), then
+ * removed, and the rename tried again; a complete folder found aside (another fill's, put in place
+ * after this one looked) goes back. On a failure the temporary folder is removed, and a folder
+ * another fill completed meanwhile is the answer.
  */
 async function fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Promise<string> {
   const tmp = `${dir}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
@@ -211,7 +227,7 @@ async function fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Prom
         if (complete()) return dir;
         const code = (e as NodeJS.ErrnoException).code;
         if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt === 2) throw e;
-        await fs.promises.rm(dir, { recursive: true, force: true });
+        if (await setAside(dir, `${tmp}.${attempt}.old`)) return dir;
       }
     }
   } catch (e) {
@@ -221,6 +237,30 @@ async function fillOnce(dir: string, fill: (tmp: string) => Promise<void>): Prom
     // Gone once renamed into place; else the copy a failed or losing fill leaves.
     await fs.promises.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Moves the folder in the way to `aside` and removes it there. Answers true when what it moved was a
+ * complete folder (another fill's, renamed into place after the caller looked) and it went back.
+ */
+async function setAside(dir: string, aside: string): Promise<boolean> {
+  try {
+    await fs.promises.rename(dir, aside);
+  } catch (e) {
+    // Gone already (another fill set it aside): the caller's rename may now succeed.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  if (fs.existsSync(path.join(aside, COMPLETE))) {
+    try {
+      await fs.promises.rename(aside, dir);
+      return true;
+    } catch {
+      // Something took its place again; that folder is judged on the caller's next attempt.
+    }
+  }
+  await fs.promises.rm(aside, { recursive: true, force: true });
+  return false;
 }
 
 /**
