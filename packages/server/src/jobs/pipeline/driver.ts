@@ -9,8 +9,8 @@ import { parseDatastoreUri } from '../../assets/data-assets.js';
 import type { ExecutionResult } from '../executors/executor.js';
 import { defaultOutputUri, parseAssetRef, type JobService } from '../jobs.js';
 import type { JobRow } from '../tables.js';
-import { DATA_INPUT_TYPES, TERMINAL, type CommandSpec, type JobInput, type JobOutput } from '../spec.js';
-import { waitForChildren } from '../children.js';
+import { DATA_INPUT_TYPES, type CommandSpec, type JobInput, type JobOutput } from '../spec.js';
+import { ended, stopChildren, waitForChildren } from '../children.js';
 import {
   dependencies,
   inputBinding,
@@ -27,7 +27,6 @@ export interface PipelineDeps {
   data: VersionedAssetService;
 }
 
-const ended = (r: JobRow) => (TERMINAL as readonly string[]).includes(r.status);
 const errorOf = (r: JobRow) => (r.error ? (JSON.parse(r.error) as { message?: string }).message : undefined);
 
 /** The child job of a step. */
@@ -64,11 +63,11 @@ export class PipelineDriver {
       const kids = new Map<string, JobRow>();
       for (const c of await this.d.jobs.children(r.workspace_id, r.name)) kids.set(c.name.slice(r.name.length + 1), c);
       if (me.status === 'CancelRequested')
-        return this.stopAll(ws, r, kids, 'Canceled', 'the pipeline was canceled', signal);
+        return stopChildren(this.d.jobs, ws, r, kids.values(), 'Canceled', 'the pipeline was canceled', signal);
 
       const failed = order.filter((s) => kids.has(s) && ['Failed', 'Canceled'].includes(kids.get(s)!.status));
       if (failed.length && !spec.settings.continueOnStepFailure)
-        return this.stopAll(ws, r, kids, 'Failed', failedReason(failed, kids), signal);
+        return stopChildren(this.d.jobs, ws, r, kids.values(), 'Failed', failedReason(failed, kids), signal);
 
       let submitted = false;
       for (const step of order) {
@@ -83,7 +82,15 @@ export class PipelineDriver {
         if (failure) {
           // The step could not even be submitted (its compute went away, a data input vanished).
           if (!spec.settings.continueOnStepFailure)
-            return this.stopAll(ws, r, kids, 'Failed', `step '${step}' could not start: ${failure}`, signal);
+            return stopChildren(
+              this.d.jobs,
+              ws,
+              r,
+              kids.values(),
+              'Failed',
+              `step '${step}' could not start: ${failure}`,
+              signal,
+            );
           skipped.add(step);
           failed.push(step);
         }
@@ -297,24 +304,6 @@ export class PipelineDriver {
     if (!now) return;
     const next: PipelineSpec = { ...(JSON.parse(now.spec) as PipelineSpec), outputs };
     await this.d.jobs.setSpec(r.job_key, next);
-  }
-
-  private async stopAll(
-    ws: WorkspaceInfo,
-    r: JobRow,
-    kids: Map<string, JobRow>,
-    outcome: 'Canceled' | 'Failed',
-    reason: string,
-    signal: AbortSignal,
-  ): Promise<ExecutionResult> {
-    for (const c of kids.values()) if (!ended(c)) await this.d.jobs.cancel(ws, c.name);
-    for (;;) {
-      const left = (await this.d.jobs.children(r.workspace_id, r.name)).filter((c) => !ended(c));
-      if (!left.length) break;
-      await waitForChildren(this.d.jobs, left, 500, signal);
-      if (signal.aborted) throw signal.reason;
-    }
-    return { outcome, reason };
   }
 }
 

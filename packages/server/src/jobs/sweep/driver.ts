@@ -7,8 +7,8 @@ import type { MetricService } from '../../tracking/metrics/metrics.js';
 import type { ExecutionResult } from '../executors/executor.js';
 import type { JobService } from '../jobs.js';
 import type { JobRow } from '../tables.js';
-import { TERMINAL, type CommandSpec } from '../spec.js';
-import { waitForChildren } from '../children.js';
+import type { CommandSpec } from '../spec.js';
+import { ended, stopChildren, waitForChildren } from '../children.js';
 import { parseDuration } from '../command.js';
 import { distributions, type SweepSpec } from './spec.js';
 import { formatValue, gridSampler, randomSampler, type Params } from './sampling.js';
@@ -21,8 +21,6 @@ export interface SweepDeps {
   runs: RunService;
   metrics: MetricService;
 }
-
-const ended = (r: JobRow) => (TERMINAL as readonly string[]).includes(r.status);
 
 /**
  * Drives a sweep job (the scheduler's driver for `Sweep`): samples trials, submits each as a child
@@ -90,12 +88,13 @@ export class SweepDriver {
       let children = new Map((await this.d.jobs.children(r.workspace_id, r.name)).map((c) => [c.name, c]));
 
       if (me.status === 'CancelRequested')
-        return this.stopAll(ws, r, children, 'Canceled', 'the sweep was canceled', signal);
+        return stopChildren(this.d.jobs, ws, r, children.values(), 'Canceled', 'the sweep was canceled', signal);
       if (timeoutMs !== undefined && Date.now() - startedAt > timeoutMs)
-        return this.stopAll(
+        return stopChildren(
+          this.d.jobs,
           ws,
           r,
-          children,
+          children.values(),
           'Canceled',
           `the sweep reached its time limit (limits.timeout = ${spec.limits.timeout}); its trials were canceled`,
           signal,
@@ -271,25 +270,6 @@ export class SweepDriver {
         step: 0,
       })
       .catch((e) => this.d.ctx.log.warn({ err: (e as Error).message }, 'could not log the best metric'));
-  }
-
-  /** Cancels every trial still going, waits for them, and ends the sweep with `outcome`. */
-  private async stopAll(
-    ws: WorkspaceInfo,
-    r: JobRow,
-    children: Map<string, JobRow>,
-    outcome: 'Canceled' | 'Failed',
-    reason: string,
-    signal: AbortSignal,
-  ): Promise<ExecutionResult> {
-    for (const c of children.values()) if (!ended(c)) await this.d.jobs.cancel(ws, c.name);
-    for (;;) {
-      const left = (await this.d.jobs.children(r.workspace_id, r.name)).filter((c) => !ended(c));
-      if (!left.length) break;
-      await waitForChildren(this.d.jobs, left, 500, signal);
-      if (signal.aborted) throw signal.reason;
-    }
-    return { outcome, reason };
   }
 }
 
