@@ -9,6 +9,21 @@ export function writtenOut(log: fs.WriteStream): Promise<void> {
   return new Promise((resolve) => log.write('', () => resolve()));
 }
 
+/**
+ * Writes `text` to an engine's log, each of its non-empty lines after a timestamp and `source`
+ * (`[atelier]`, `[instance-0]`, …), the shape of every line of a deployment's log.
+ */
+export function logLines(log: fs.WriteStream, source: string, text: string): void {
+  const prefix = `${new Date().toISOString()} ${source} `;
+  log.write(
+    text
+      .split('\n')
+      .filter((l) => l.length)
+      .map((l) => prefix + l + '\n')
+      .join(''),
+  );
+}
+
 /** Most bytes read from the end of a log to find its last lines. */
 const TAIL_BYTES = 1024 * 1024;
 

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeploymentRuntime, DeploymentSpec, ProbeSettings, ServingEngine, Upstream } from '../engine.js';
 import { InvalidInput } from '../../../errors.js';
 import { WORKER_PY } from './worker-source.js';
-import { tailFile, writtenOut } from '../../logs.js';
+import { logLines, tailFile, writtenOut } from '../../logs.js';
 
 /** Longest a worker may take to load its model and listen. */
 const START_TIMEOUT_MS = 10 * 60_000;
@@ -107,14 +107,7 @@ class LocalRuntime implements DeploymentRuntime {
   }
 
   private line(instance: number | undefined, text: string): void {
-    const prefix = `${new Date().toISOString()} ${instance === undefined ? '[atelier]' : `[instance-${instance}]`} `;
-    this.log.write(
-      text
-        .split('\n')
-        .filter((l) => l.length)
-        .map((l) => prefix + l + '\n')
-        .join(''),
-    );
+    logLines(this.log, instance === undefined ? '[atelier]' : `[instance-${instance}]`, text);
   }
 
   ready(): Upstream[] {

@@ -7,7 +7,7 @@ import { packageWorkingDir } from '../../../jobs/executors/ray/working-dir-packa
 import type { DeploymentRuntime, DeploymentSpec, ServingEngine, Upstream } from '../engine.js';
 import { RayServeClient, type ServeAppConfig, type ServeAppDetails, type ServeDetails } from './ray-serve-client.js';
 import { SERVE_APP_PY } from './serve-app-source.js';
-import { writtenOut } from '../../logs.js';
+import { logLines, writtenOut } from '../../logs.js';
 
 /**
  * The Ray Serve engine: a deployment becomes one Serve application on a Ray cluster, its instances
@@ -226,14 +226,7 @@ class RayServeRuntime implements DeploymentRuntime {
   }
 
   line(text: string): void {
-    const prefix = `${new Date().toISOString()} [atelier] `;
-    this.log.write(
-      text
-        .split('\n')
-        .filter((l) => l.length)
-        .map((l) => prefix + l + '\n')
-        .join(''),
-    );
+    logLines(this.log, '[atelier]', text);
   }
 
   ready(): Upstream[] {
