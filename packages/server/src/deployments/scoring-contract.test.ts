@@ -195,9 +195,16 @@ for (const dialect of clientDialects('sqlite')) {
           const ns = [...log.matchAll(/green received n=(\d+)/g)].map((m) => Number(m[1]));
           return ns.length ? ns : undefined;
         });
-        await new Promise((r) => setTimeout(r, 500));
-        const log = (await t.request('POST', `${E()}/deployments/green/getLogs?${V}`, {})).body.content as string;
-        const all = [...log.matchAll(/green received n=(\d+)/g)].map((m) => Number(m[1]));
+        // Then until no more arrive (the same count three times, 300 ms apart), so that "not all"
+        // below counts every copy sent, not only the first ones to arrive.
+        let all = received;
+        for (let same = 0, deadline = Date.now() + 15_000; same < 3 && Date.now() < deadline;) {
+          await new Promise((r) => setTimeout(r, 300));
+          const log = (await t.request('POST', `${E()}/deployments/green/getLogs?${V}`, {})).body.content as string;
+          const now = [...log.matchAll(/green received n=(\d+)/g)].map((m) => Number(m[1]));
+          same = now.length === all.length ? same + 1 : 0;
+          all = now;
+        }
         assert.ok(all.length >= received.length);
         // 50 %: some but not all (each of both outcomes has a chance of 2^-40).
         assert.ok(all.length > 0 && all.length < N, `green received ${all.length} of ${N}`);
