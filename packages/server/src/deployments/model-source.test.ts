@@ -14,16 +14,19 @@ import type { WorkspaceInfo } from '../resources/workspace-info.js';
 const ws = { workspaceId: 'ws-1', storageAccountId: undefined, id: '/w', name: 'w' } as unknown as WorkspaceInfo;
 const FILES: Record<string, string> = { MLmodel: 'flavors: {}\n', 'data/model.pkl': 'weights' };
 
-function source(opts: { failFirst?: boolean } = {}) {
+function source(opts: { failFirst?: boolean; empty?: boolean } = {}) {
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-model-cache-'));
-  const counts = { downloads: 0 };
+  const counts = { lists: 0, downloads: 0 };
   let fail = opts.failFirst === true;
   const registry = {
     getDownloadUri: async (_ws: unknown, name: string, version: string) =>
       `mlflow-artifacts:/models/${name}/${version}`,
   } as unknown as RegistryService;
   const artifacts = {
-    listRecursive: async () => Object.entries(FILES).map(([p, v]) => ({ path: p, size: v.length })),
+    listRecursive: async () => {
+      counts.lists++;
+      return Object.entries(opts.empty ? {} : FILES).map(([p, v]) => ({ path: p, size: v.length }));
+    },
     stat: async () => undefined,
     download: async (_ws: unknown, at: string) => {
       counts.downloads++;
@@ -54,6 +57,7 @@ describe('model cache folders (ModelSource)', () => {
       const dirs = await Promise.all(Array.from({ length: 5 }, () => models.fetch(ws, { name: 'm', version: '1' })));
       assert.equal(new Set(dirs).size, 1);
       whole(dirs[0]!);
+      assert.equal(counts.lists, 1, 'listed once');
       assert.equal(counts.downloads, 2, 'each of the two files once');
       // Once complete, a later fetch downloads nothing.
       assert.equal(await models.fetch(ws, { name: 'm', version: '1' }), dirs[0]);
@@ -96,6 +100,20 @@ describe('model cache folders (ModelSource)', () => {
       assert.deepEqual(fs.readdirSync(cache), []);
       whole(await models.fetch(ws, { name: 'm', version: '1' }));
       assert.deepEqual(leftovers(cache), []);
+    } finally {
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('a model with no files is refused (MODEL_SOURCE_UNAVAILABLE) and leaves nothing', async () => {
+    const { models, cache } = source({ empty: true });
+    try {
+      await assert.rejects(models.fetch(ws, { name: 'm', version: '1' }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'MODEL_SOURCE_UNAVAILABLE');
+        assert.match(e.message, /model 'm' version 1 has no files at 'models\/m\/1'/);
+        return true;
+      });
+      assert.deepEqual(fs.readdirSync(cache), []);
     } finally {
       fs.rmSync(cache, { recursive: true, force: true });
     }

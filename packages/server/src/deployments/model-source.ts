@@ -137,23 +137,24 @@ export class ModelSource {
     const key = crypto.createHash('sha256').update(`${ws.workspaceId}\n${artifactPath}`).digest('hex').slice(0, 32);
     const dir = path.join(this.cacheDir, key);
     if (fs.existsSync(path.join(dir, COMPLETE))) return dir;
-    let files = await this.artifacts.listRecursive(wsRef, artifactPath);
-    let base = artifactPath;
-    if (!files.length) {
-      // A model registered as one file (azureml-core's Model.register(model_path='model.pkl')): its
-      // folder holds that file, as Azure's AZUREML_MODEL_DIR does.
-      const st = await this.artifacts.stat(wsRef, artifactPath);
-      if (st && !st.isDir) {
-        base = path.posix.dirname(artifactPath);
-        files = [{ ...st, path: path.posix.basename(artifactPath) }];
-      }
-    }
-    if (!files.length)
-      throw new NotFound(
-        `model '${ref.name}' version ${ref.version} has no files at '${artifactPath}' in the workspace's artifact store`,
-        { code: 'MODEL_SOURCE_UNAVAILABLE' },
-      );
+    // Listed inside the fill: deployments of the model started together list and download it once.
     return this.fillOnce(dir, async (tmp) => {
+      let files = await this.artifacts.listRecursive(wsRef, artifactPath);
+      let base = artifactPath;
+      if (!files.length) {
+        // A model registered as one file (azureml-core's Model.register(model_path='model.pkl')): its
+        // folder holds that file, as Azure's AZUREML_MODEL_DIR does.
+        const st = await this.artifacts.stat(wsRef, artifactPath);
+        if (st && !st.isDir) {
+          base = path.posix.dirname(artifactPath);
+          files = [{ ...st, path: path.posix.basename(artifactPath) }];
+        }
+      }
+      if (!files.length)
+        throw new NotFound(
+          `model '${ref.name}' version ${ref.version} has no files at '${artifactPath}' in the workspace's artifact store`,
+          { code: 'MODEL_SOURCE_UNAVAILABLE' },
+        );
       for (const f of files) {
         const dest = path.resolve(tmp, f.path);
         if (!dest.startsWith(tmp + path.sep)) continue;
